@@ -1,0 +1,107 @@
+/* MQTT-SN gateway/broker engine for ONE worker: sessions, per-client topic-id maps, the
+ * topic registry, subscriptions, fan-out with de-duplication, QoS 1 delivery with
+ * retransmission, keepalive expiry. Pure C: it never touches packets. The worker stage
+ * hands it decoded-able bytes and gets output through struct broker_io callbacks, which
+ * it turns into mbufs (a payload is an opaque handle, shared by reference).
+ * All memory is allocated in broker_create(); handle/fanout/tick never allocate. */
+#ifndef FANOUT_MQTTSN_BROKER_H
+#define FANOUT_MQTTSN_BROKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fanout/stats_schema.h"
+
+/* A client's transport identity: sessions are keyed by it (architecture: one client,
+ * one worker, chosen by a hash of source address and port). */
+struct fo_client {
+	uint32_t ip;      /* IPv4, host byte order */
+	uint16_t port;    /* UDP port, host byte order */
+	uint16_t ifindex; /* dataplane port index it arrived on */
+};
+
+struct broker_predefined {
+	uint16_t id;
+	const char *name; /* NUL-terminated, a valid topic name */
+};
+
+struct broker_config {
+	uint32_t max_sessions;             /* per worker */
+	uint32_t max_topics;               /* registry entries per worker */
+	uint32_t max_client_topics;        /* (client, topic id) map entries per worker */
+	uint32_t max_subscriptions;        /* per worker */
+	uint32_t max_inflight;             /* QoS 1 deliveries awaiting PUBACK, per worker */
+	uint32_t max_inflight_per_session;
+	uint32_t retry_interval_ms;        /* QoS 1 retransmission timeout */
+	uint32_t retry_limit;              /* retransmissions before giving up (counted) */
+	uint16_t max_topic_len;            /* longer names/filters are refused */
+	uint8_t gateway_id;
+	uint32_t expiry_scan_per_tick;     /* sessions examined per broker_tick() */
+	const struct broker_predefined *predefined;
+	uint32_t n_predefined;
+};
+
+/* Output side. Every callback returns 0 when the packet was queued, < 0 when not (the
+ * stage counts its own output drops; the engine only notes failures where the protocol
+ * needs to, e.g. a QoS 1 delivery stays in flight and is retried). */
+struct broker_io {
+	void *ctx;
+	/* A complete MQTT-SN message (CONNACK, SUBACK, REGISTER, PUBACK, ...). */
+	int (*send)(void *ctx, const struct fo_client *to, const uint8_t *msg, uint16_t len);
+	/* A PUBLISH: hdr (from mqttsn_encode_publish_hdr) then the shared payload. The stage
+	 * takes its own reference on the payload for the copy it sends. */
+	int (*send_publish)(void *ctx, const struct fo_client *to, const uint8_t *hdr, uint16_t hdr_len,
+			    void *payload);
+	/* Called once per accepted PUBLISH in broker_handle(), before any send_publish of it:
+	 * data/len are the payload bytes inside the message given to broker_handle(); the stage
+	 * narrows its packet handle to them so every copy shares one view. */
+	void (*payload_bind)(void *ctx, void *payload, const uint8_t *data, uint16_t len);
+	/* Reference counting for payloads kept by QoS 1 state across calls. */
+	void (*payload_hold)(void *ctx, void *payload);
+	void (*payload_release)(void *ctx, void *payload);
+};
+
+struct broker_result {
+	enum fo_fate fate;
+	enum fo_drop drop;      /* valid when fate == FO_FATE_DROPPED */
+	/* An accepted PUBLISH, for the stage to forward to other workers' engines.
+	 * topic points into engine memory valid until the next call on this engine. */
+	bool published;
+	const uint8_t *topic;
+	uint16_t topic_len;
+	int8_t qos;             /* publish QoS: -1, 0 or 1 */
+	uint16_t payload_len;
+	uint32_t local_deliveries;
+};
+
+struct broker;
+
+/* NULL on bad config or allocation failure; *err (if given) then names the problem. */
+struct broker *broker_create(const struct broker_config *cfg, const struct broker_io *io,
+			     struct fo_counters *counters, const char **err);
+void broker_destroy(struct broker *b); /* releases every held payload */
+
+/* One datagram's MQTT-SN message from a client. payload is the stage's handle for the
+ * packet (passed back through payload_bind/send_publish/hold). Fills *res. */
+void broker_handle(struct broker *b, const struct fo_client *from, const uint8_t *msg, uint16_t len,
+		   void *payload, uint64_t now_ms, struct broker_result *res);
+
+/* Fan a publish accepted by another worker out to this worker's subscribers.
+ * payload is already bound. qos is the publish QoS (-1 delivers like 0). Returns the
+ * number of copies handed to send_publish. */
+uint32_t broker_fanout(struct broker *b, const uint8_t *topic, uint16_t topic_len, int qos,
+		       void *payload, uint16_t payload_len, uint64_t now_ms);
+
+/* Timers: QoS 1 retransmissions that are due, and keepalive expiry (1.5 x keepalive)
+ * over at most cfg.expiry_scan_per_tick sessions. Cheap when nothing is due. */
+void broker_tick(struct broker *b, uint64_t now_ms);
+
+/* Introspection for stats and tests. */
+uint32_t broker_session_count(const struct broker *b);
+uint32_t broker_topic_count(const struct broker *b);
+uint32_t broker_subscription_count(const struct broker *b);
+uint32_t broker_inflight_count(const struct broker *b);
+bool broker_has_session(const struct broker *b, const struct fo_client *c);
+
+#endif
