@@ -1,0 +1,100 @@
+/* MQTT topic names and filters (MQTT 3.1.1 section 4.7, which MQTT-SN reuses): the broker
+ * engine validates what clients send with these and matches each PUBLISH against the
+ * subscription filters. Byte strings with explicit lengths; no allocation, no DPDK. */
+#include "topic_match.h"
+
+#include <string.h>
+
+bool
+topic_name_valid(const uint8_t *name, size_t len, size_t max_len)
+{
+	if (name == NULL || len == 0 || len > max_len)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		/* Wildcards are for filters only (4.7.1.1); NUL is banned in all MQTT strings (1.5.3). */
+		if (name[i] == '\0' || name[i] == '+' || name[i] == '#')
+			return false;
+	}
+	return true;
+}
+
+bool
+topic_filter_valid(const uint8_t *filter, size_t len, size_t max_len)
+{
+	if (filter == NULL || len == 0 || len > max_len)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = filter[i];
+		bool level_start = (i == 0 || filter[i - 1] == '/');
+		bool level_end = (i + 1 == len || filter[i + 1] == '/');
+
+		if (c == '\0')
+			return false;
+		/* '+' must be a whole level: "sport+" and "a/+b" are errors (4.7.1.3). */
+		if (c == '+' && !(level_start && level_end))
+			return false;
+		/* '#' must be a whole level and the last: "sport/tennis#" and "a/#/b" are errors (4.7.1.2). */
+		if (c == '#' && !(level_start && i + 1 == len))
+			return false;
+	}
+	return true;
+}
+
+bool
+topic_filter_is_wildcard(const uint8_t *filter, size_t len)
+{
+	if (filter == NULL || len == 0)
+		return false;
+	return memchr(filter, '+', len) != NULL || memchr(filter, '#', len) != NULL;
+}
+
+/* Index of the next '/' at or after i, or len when the level runs to the end. */
+static size_t
+level_end(const uint8_t *s, size_t len, size_t i)
+{
+	const uint8_t *slash = (i < len) ? memchr(s + i, '/', len - i) : NULL;
+
+	return slash != NULL ? (size_t)(slash - s) : len;
+}
+
+/* Walks both strings one level at a time. Every index is bounds-checked, so invalid
+ * input (which the caller should have rejected) gives an unspecified answer but never
+ * reads outside the buffers; the fuzzer relies on that. */
+bool
+topic_match(const uint8_t *filter, size_t flen, const uint8_t *topic, size_t tlen)
+{
+	size_t fi = 0, ti = 0;
+
+	if (filter == NULL || topic == NULL || flen == 0)
+		return false;
+	/* '$' topics are server-specific; a leading wildcard must not reach them (4.7.2). */
+	if (tlen > 0 && topic[0] == '$' && (filter[0] == '+' || filter[0] == '#'))
+		return false;
+
+	for (;;) {
+		size_t fe = level_end(filter, flen, fi);
+		size_t te = level_end(topic, tlen, ti);
+
+		/* fi..fe is the filter level, ti..te the topic level (either may be empty). */
+		if (fe - fi == 1 && filter[fi] == '#')
+			return true; /* matches this level and everything below it */
+		if (!(fe - fi == 1 && filter[fi] == '+')) {
+			if (fe - fi != te - ti || memcmp(filter + fi, topic + ti, fe - fi) != 0)
+				return false;
+		}
+		fi = fe;
+		ti = te;
+
+		if (fi == flen && ti == tlen)
+			return true;
+		if (fi == flen)
+			return false; /* topic has more levels than the filter */
+		if (ti == tlen) {
+			/* The filter has more levels; only a trailing "/#" may match "nothing more",
+			 * which is why "sport/#" matches "sport" (4.7.1.2). */
+			return flen - fi == 2 && filter[fi + 1] == '#';
+		}
+		fi++; /* both sit on '/' */
+		ti++;
+	}
+}
