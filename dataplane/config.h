@@ -32,6 +32,21 @@
 #define FO_DEFAULT_MAX_TOPIC_LEN 255
 #define FO_DEFAULT_GATEWAY_ID 1
 #define FO_DEFAULT_EXPIRY_SCAN 64
+#define FO_DEFAULT_RX_QUEUES 1
+#define FO_DEFAULT_PREFIX_LEN 24   /* when "ipv4:" has no /len */
+
+/* Limits the validator enforces (DPDK's build limits and sanity bounds, see docs/config.md). */
+#define FO_MAX_PORTS 32            /* RTE_MAX_ETHPORTS */
+#define FO_MAX_LCORES 128          /* RTE_MAX_LCORE: lcore ids are 0..FO_MAX_LCORES-1 */
+#define FO_MAX_DEVICE_LEN 63       /* RTE_ETH_NAME_MAX_LEN - 1 */
+#define FO_MAX_RX_QUEUES 16
+#define FO_MIN_DESC 64
+#define FO_MAX_DESC 32768
+#define FO_MIN_RING_SIZE 64
+#define FO_MAX_RING_SIZE (1u << 20)
+#define FO_MAX_MBUF_CACHE 512      /* RTE_MEMPOOL_CACHE_MAX_SIZE */
+#define FO_MAX_NEIGHBOURS (1u << 24)
+#define FO_MAX_TOPIC_LEN_LIMIT 65527 /* longest name a long-form REGISTER can carry */
 
 enum fo_role {
 	FO_ROLE_RX = 1u << 0,

@@ -1,0 +1,925 @@
+/* The dataplane's YAML config: libcyaml loads the file into a raw tree of strings, this
+ * file parses and validates every value (naming the key path and the fix) and copies the
+ * result into struct fo_config. Pure: no DPDK types; main.c maps the result onto EAL.
+ *
+ * Schema (docs/config.md has the rules in full, deploy/fanout.example.yaml an example):
+ *
+ *   ports:                      # required, 1..FO_MAX_PORTS entries
+ *     - device: net_af_packet0  # required, ethdev name, unique, 1..63 bytes
+ *       ipv4: 198.18.0.1/24     # required, host address/prefix (prefix 1..32, default /24)
+ *       gateway: 198.18.0.254   # optional, inside the prefix; omit for none
+ *       vlan: 0                 # optional, 1..4094, 0 = untagged (default)
+ *       mqttsn_port: 1883       # optional, 1..65535
+ *       rx_queues: 1            # optional, 1..16
+ *       rx_desc: 1024           # optional, 64..32768
+ *       tx_desc: 1024           # optional, 64..32768
+ *   lcores:                     # required; worker lcores only (not the EAL main lcore)
+ *     - lcore: 1                # required, 0..FO_MAX_LCORES-1, each listed once
+ *       roles: [rx, worker, tx] # required, non-empty; every role must appear somewhere
+ *   burst: 32                   # 1..FO_MAX_BURST
+ *   rings: { worker: 4096, tx: 4096, peer: 4096 }   # powers of two, 64..1M, >= burst
+ *   mempool: { mbufs: 16383, header_mbufs: 16383, cache: 256 }  # see pool rule below
+ *   neighbours: 4096            # ARP table capacity, 1..16M
+ *   mqttsn:                     # every key optional
+ *     gateway_id: 1             # 0..255
+ *     max_sessions / max_topics / max_client_topics / max_subscriptions / max_inflight
+ *                               # >= 1
+ *     max_inflight_per_session: 64    # 1..max_inflight
+ *     retry_interval_ms: 1000   # >= 1
+ *     retry_limit: 5            # >= 0 (0 = never retransmit)
+ *     max_topic_len: 255        # 1..65527
+ *     expiry_scan_per_tick: 64  # >= 1
+ *     predefined_topics:        # optional, at most max_topics entries
+ *       - { id: 1, name: "sensors/predefined" }   # id 1..65534 unique; name a valid,
+ *                                                 # unique topic name
+ *   stats:
+ *     file: /tmp/fanout-stats.json   # optional; absent = stdout
+ *
+ * Pool rule (a floor, not a guarantee against exhaustion): with L lcores,
+ *   mempool.mbufs        >= sum over ports of (rx_queues * rx_desc + tx_desc) + (L + 1) * (cache + burst)
+ *   mempool.header_mbufs >= sum over ports of tx_desc + (L + 1) * (cache + burst)
+ *   mempool.cache        <= 512
+ *
+ * Numbers are plain decimal (libcyaml's own integer parsing accepts "1.5" as 1 and "010"
+ * as 8, so every scalar is loaded as a string and parsed here). YAML aliases are refused. */
+#include "config.h"
+
+#include <cyaml/cyaml.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ raw tree */
+
+struct raw_port {
+	char *device, *ipv4, *gateway, *vlan, *mqttsn_port, *rx_queues, *rx_desc, *tx_desc;
+};
+struct raw_lcore {
+	char *lcore;
+	uint32_t roles;
+};
+struct raw_rings {
+	char *worker, *tx, *peer;
+};
+struct raw_mempool {
+	char *mbufs, *header_mbufs, *cache;
+};
+struct raw_predef {
+	char *id, *name;
+};
+struct raw_mqttsn {
+	char *gateway_id, *max_sessions, *max_topics, *max_client_topics, *max_subscriptions;
+	char *max_inflight, *max_inflight_per_session, *retry_interval_ms, *retry_limit;
+	char *max_topic_len, *expiry_scan_per_tick;
+	struct raw_predef *predefined_topics;
+	unsigned predefined_topics_count;
+};
+struct raw_stats {
+	char *file;
+};
+struct raw_config {
+	struct raw_port *ports;
+	unsigned ports_count;
+	struct raw_lcore *lcores;
+	unsigned lcores_count;
+	char *burst;
+	struct raw_rings *rings;
+	struct raw_mempool *mempool;
+	char *neighbours;
+	struct raw_mqttsn *mqttsn;
+	struct raw_stats *stats;
+};
+
+/* Every scalar: an optional string, NULL when the key is absent. */
+#define STR(key, st, m) CYAML_FIELD_STRING_PTR(key, CYAML_FLAG_OPTIONAL, st, m, 0, CYAML_UNLIMITED)
+
+static const cyaml_schema_field_t port_fields[] = {
+	STR("device", struct raw_port, device),
+	STR("ipv4", struct raw_port, ipv4),
+	STR("gateway", struct raw_port, gateway),
+	STR("vlan", struct raw_port, vlan),
+	STR("mqttsn_port", struct raw_port, mqttsn_port),
+	STR("rx_queues", struct raw_port, rx_queues),
+	STR("rx_desc", struct raw_port, rx_desc),
+	STR("tx_desc", struct raw_port, tx_desc),
+	CYAML_FIELD_END,
+};
+static const cyaml_schema_value_t port_value = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_port, port_fields),
+};
+
+static const cyaml_strval_t role_names[] = {
+	{ "rx", FO_ROLE_RX },
+	{ "worker", FO_ROLE_WORKER },
+	{ "tx", FO_ROLE_TX },
+};
+static const cyaml_schema_field_t lcore_fields[] = {
+	STR("lcore", struct raw_lcore, lcore),
+	CYAML_FIELD_FLAGS("roles", CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT, struct raw_lcore, roles,
+			  role_names, CYAML_ARRAY_LEN(role_names)),
+	CYAML_FIELD_END,
+};
+static const cyaml_schema_value_t lcore_value = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_lcore, lcore_fields),
+};
+
+static const cyaml_schema_field_t rings_fields[] = {
+	STR("worker", struct raw_rings, worker),
+	STR("tx", struct raw_rings, tx),
+	STR("peer", struct raw_rings, peer),
+	CYAML_FIELD_END,
+};
+static const cyaml_schema_field_t mempool_fields[] = {
+	STR("mbufs", struct raw_mempool, mbufs),
+	STR("header_mbufs", struct raw_mempool, header_mbufs),
+	STR("cache", struct raw_mempool, cache),
+	CYAML_FIELD_END,
+};
+static const cyaml_schema_field_t predef_fields[] = {
+	STR("id", struct raw_predef, id),
+	STR("name", struct raw_predef, name),
+	CYAML_FIELD_END,
+};
+static const cyaml_schema_value_t predef_value = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_predef, predef_fields),
+};
+static const cyaml_schema_field_t mqttsn_fields[] = {
+	STR("gateway_id", struct raw_mqttsn, gateway_id),
+	STR("max_sessions", struct raw_mqttsn, max_sessions),
+	STR("max_topics", struct raw_mqttsn, max_topics),
+	STR("max_client_topics", struct raw_mqttsn, max_client_topics),
+	STR("max_subscriptions", struct raw_mqttsn, max_subscriptions),
+	STR("max_inflight", struct raw_mqttsn, max_inflight),
+	STR("max_inflight_per_session", struct raw_mqttsn, max_inflight_per_session),
+	STR("retry_interval_ms", struct raw_mqttsn, retry_interval_ms),
+	STR("retry_limit", struct raw_mqttsn, retry_limit),
+	STR("max_topic_len", struct raw_mqttsn, max_topic_len),
+	STR("expiry_scan_per_tick", struct raw_mqttsn, expiry_scan_per_tick),
+	CYAML_FIELD_SEQUENCE("predefined_topics", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+			     struct raw_mqttsn, predefined_topics, &predef_value, 0, CYAML_UNLIMITED),
+	CYAML_FIELD_END,
+};
+static const cyaml_schema_field_t stats_fields[] = {
+	STR("file", struct raw_stats, file),
+	CYAML_FIELD_END,
+};
+static const cyaml_schema_field_t top_fields[] = {
+	CYAML_FIELD_SEQUENCE("ports", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_config, ports,
+			     &port_value, 0, CYAML_UNLIMITED),
+	CYAML_FIELD_SEQUENCE("lcores", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_config,
+			     lcores, &lcore_value, 0, CYAML_UNLIMITED),
+	STR("burst", struct raw_config, burst),
+	CYAML_FIELD_MAPPING_PTR("rings", CYAML_FLAG_OPTIONAL, struct raw_config, rings, rings_fields),
+	CYAML_FIELD_MAPPING_PTR("mempool", CYAML_FLAG_OPTIONAL, struct raw_config, mempool,
+				mempool_fields),
+	STR("neighbours", struct raw_config, neighbours),
+	CYAML_FIELD_MAPPING_PTR("mqttsn", CYAML_FLAG_OPTIONAL, struct raw_config, mqttsn, mqttsn_fields),
+	CYAML_FIELD_MAPPING_PTR("stats", CYAML_FLAG_OPTIONAL, struct raw_config, stats, stats_fields),
+	CYAML_FIELD_END,
+};
+static const cyaml_schema_value_t top_value = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, struct raw_config, top_fields),
+};
+
+/* ------------------------------------------------------------------ errors */
+
+struct ctx {
+	char *err;
+	size_t errlen;
+	char log[4096]; /* libcyaml's log lines for the failed load */
+	size_t log_used;
+};
+
+static int fail(struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(struct ctx *c, const char *fmt, ...)
+{
+	if (c->err != NULL && c->errlen > 0) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(c->err, c->errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+/* A user-supplied value made safe to print: printable ASCII only, bounded length. */
+static const char *show(const char *s, char *buf, size_t n)
+{
+	size_t o = 0, i;
+	for (i = 0; s[i] != '\0' && o + 4 < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		buf[o++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
+	}
+	if (s[i] != '\0' && n >= 4) {
+		o = o > n - 4 ? n - 4 : o;
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+static void log_capture(cyaml_log_t level, void *vctx, const char *fmt, va_list args)
+{
+	struct ctx *c = vctx;
+	if (level < CYAML_LOG_ERROR || c->log_used >= sizeof(c->log) - 1)
+		return;
+	int n = vsnprintf(c->log + c->log_used, sizeof(c->log) - c->log_used, fmt, args);
+	if (n > 0)
+		c->log_used += (size_t)n;
+	if (c->log_used >= sizeof(c->log))
+		c->log_used = sizeof(c->log) - 1;
+}
+
+/* One line of libcyaml's load backtrace (innermost first). */
+struct frame {
+	enum { FR_FIELD, FR_ENTRY, FR_MAPPING } kind;
+	char name[64];
+	unsigned index, line, column;
+};
+#define MAX_FRAMES 16
+
+/* The schema value the backtrace ends in, so messages can list what is allowed there. */
+static const cyaml_schema_value_t *schema_at(const struct frame *fr, int n)
+{
+	const cyaml_schema_value_t *v = &top_value;
+	for (int i = n - 1; i >= 0; i--) {
+		if (fr[i].kind == FR_FIELD) {
+			if (v->type != CYAML_MAPPING)
+				return NULL;
+			const cyaml_schema_field_t *f = v->mapping.fields;
+			while (f->key != NULL && strcmp(f->key, fr[i].name) != 0)
+				f++;
+			if (f->key == NULL)
+				return NULL;
+			v = &f->value;
+		} else if (fr[i].kind == FR_ENTRY) {
+			if (v->type != CYAML_SEQUENCE)
+				return NULL;
+			v = v->sequence.entry;
+		}
+	}
+	return v;
+}
+
+static const char *noun(const char *t)
+{
+	static const struct {
+		const char *name, *noun;
+	} nouns[] = {
+		{ "STRING", "a single value" },     { "SCALAR", "a single value" },
+		{ "SEQUENCE", "a list" },           { "SEQUENCE_START", "a list" },
+		{ "MAPPING", "a mapping (key: value)" }, { "MAPPING_START", "a mapping (key: value)" },
+		{ "FLAGS", "a list of names" },     { "ALIAS", "an alias" },
+	};
+	for (size_t i = 0; i < sizeof(nouns) / sizeof(nouns[0]); i++)
+		if (strcmp(t, nouns[i].name) == 0)
+			return nouns[i].noun;
+	return t;
+}
+
+/* Turn libcyaml's log ("Load: <what>" then "  in mapping field 'x' (line: l, column: c)"
+ * lines) into one message that starts with the key path, e.g. "ports[0].foo: unknown key". */
+static int fail_cyaml(struct ctx *c, cyaml_err_t rc)
+{
+	struct frame fr[MAX_FRAMES];
+	int nfr = 0;
+	char msg[256] = "";
+	char *save = NULL;
+
+	for (char *line = strtok_r(c->log, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		struct frame f = { 0 };
+		if (strncmp(line, "Load: ", 6) == 0) {
+			if (msg[0] == '\0' && strcmp(line + 6, "Backtrace:") != 0)
+				snprintf(msg, sizeof(msg), "%s", line + 6);
+			continue;
+		}
+		if (nfr >= MAX_FRAMES)
+			continue;
+		if (sscanf(line, "  in mapping field '%63[^']' (line: %u, column: %u)", f.name, &f.line,
+			   &f.column) == 3) {
+			f.kind = FR_FIELD;
+			fr[nfr++] = f;
+		} else if (sscanf(line, "  in sequence entry '%u' (line: %u, column: %u)", &f.index, &f.line,
+				  &f.column) == 3) {
+			f.kind = FR_ENTRY;
+			f.index = f.index > 0 ? f.index - 1 : 0; /* libcyaml counts from 1 */
+			fr[nfr++] = f;
+		} else if (sscanf(line, "  in mapping (line: %u, column: %u)", &f.line, &f.column) == 2) {
+			f.kind = FR_MAPPING;
+			fr[nfr++] = f;
+		}
+	}
+
+	char path[256] = "";
+	size_t pl = 0;
+	for (int i = nfr - 1; i >= 0 && pl < sizeof(path); i--) {
+		int n = 0;
+		if (fr[i].kind == FR_FIELD)
+			n = snprintf(path + pl, sizeof(path) - pl, "%s%s", pl ? "." : "", fr[i].name);
+		else if (fr[i].kind == FR_ENTRY)
+			n = snprintf(path + pl, sizeof(path) - pl, "[%u]", fr[i].index);
+		if (n > 0)
+			pl += (size_t)n;
+	}
+	if (pl >= sizeof(path))
+		pl = sizeof(path) - 1;
+	char where[48] = "";
+	if (nfr > 0)
+		snprintf(where, sizeof(where), " (line %u, column %u)", fr[0].line, fr[0].column);
+	const cyaml_schema_value_t *at = schema_at(fr, nfr);
+
+	/* What is allowed at this point of the schema, for the fix. */
+	char allowed[256] = "";
+	size_t al = 0;
+	if (at != NULL && at->type == CYAML_MAPPING) {
+		for (const cyaml_schema_field_t *f = at->mapping.fields; f->key != NULL && al < sizeof(allowed); f++) {
+			int n = snprintf(allowed + al, sizeof(allowed) - al, "%s%s", al ? ", " : "", f->key);
+			if (n > 0)
+				al += (size_t)n;
+		}
+	} else if (at != NULL && at->type == CYAML_FLAGS) {
+		for (uint32_t i = 0; i < at->enumeration.count && al < sizeof(allowed); i++) {
+			int n = snprintf(allowed + al, sizeof(allowed) - al, "%s%s", al ? ", " : "",
+					 at->enumeration.strings[i].str);
+			if (n > 0)
+				al += (size_t)n;
+		}
+	}
+
+	char shown[64], a[32], b[32];
+	const char *p = pl ? path : "config";
+	if (strncmp(msg, "Unexpected key: ", 16) == 0)
+		return fail(c, "%s%s%s: unknown key%s; allowed here: %s", pl ? path : "", pl ? "." : "",
+			    show(msg + 16, shown, sizeof(shown)), where, allowed[0] ? allowed : "(none)");
+	if (strncmp(msg, "Unknown flag: ", 14) == 0)
+		return fail(c, "%s: unknown value '%s'%s; use one or more of: %s", p,
+			    show(msg + 14, shown, sizeof(shown)), where, allowed);
+	if (strncmp(msg, "Mapping field already seen: ", 28) == 0)
+		return fail(c, "%s: key given more than once%s; keep one", p, where);
+	if (sscanf(msg, "Expecting %31[A-Z_], got event: %31[A-Z_]", a, b) == 2)
+		return fail(c, "%s: expected %s, got %s%s", p, noun(a), noun(b), where);
+	if (strstr(msg, "alias") != NULL)
+		return fail(c, "%s: YAML aliases (*name) are not supported%s; write the value out", p, where);
+	if (strncmp(msg, "libyaml: ", 9) == 0)
+		return fail(c, "%s: YAML syntax error: %s%s", p, show(msg + 9, shown, sizeof(shown)), where);
+	if (msg[0] != '\0')
+		return fail(c, "%s: %s%s", p, show(msg, shown, sizeof(shown)), where);
+	return fail(c, "%s: %s%s", p, cyaml_strerror(rc), where);
+}
+
+/* ------------------------------------------------------------------ scalars */
+
+/* Strict decimal: digits only, no sign, no leading zeros (YAML 1.1 reads 010 as octal). */
+static int get_num(struct ctx *c, const char *key, const char *s, uint64_t min, uint64_t max,
+		   uint64_t def, uint64_t *out)
+{
+	char shown[64];
+	if (s == NULL) {
+		*out = def;
+		return 0;
+	}
+	uint64_t v = 0;
+	bool big = false;
+	size_t i = 0;
+	for (; s[i] >= '0' && s[i] <= '9'; i++) {
+		unsigned d = (unsigned)(s[i] - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			big = true;
+		else
+			v = v * 10 + d;
+	}
+	if (i == 0 || s[i] != '\0')
+		return fail(c, "%s: '%s' is not a whole number; write decimal digits, e.g. %llu", key,
+			    show(s, shown, sizeof(shown)), (unsigned long long)def);
+	if (i > 1 && s[0] == '0')
+		return fail(c, "%s: '%s' has a leading zero; write it as plain decimal", key,
+			    show(s, shown, sizeof(shown)));
+	if (big || v < min || v > max)
+		return fail(c, "%s: %s is out of range; use %llu..%llu", key, show(s, shown, sizeof(shown)),
+			    (unsigned long long)min, (unsigned long long)max);
+	*out = v;
+	return 0;
+}
+
+static int get_u32(struct ctx *c, const char *key, const char *s, uint32_t min, uint32_t max,
+		   uint32_t def, uint32_t *out)
+{
+	uint64_t v;
+	if (get_num(c, key, s, min, max, def, &v) != 0)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int get_u16(struct ctx *c, const char *key, const char *s, uint16_t min, uint16_t max,
+		   uint16_t def, uint16_t *out)
+{
+	uint64_t v;
+	if (get_num(c, key, s, min, max, def, &v) != 0)
+		return -1;
+	*out = (uint16_t)v;
+	return 0;
+}
+
+static bool is_pow2(uint32_t v)
+{
+	return v != 0 && (v & (v - 1)) == 0;
+}
+
+static uint32_t pow2_at_least(uint32_t v)
+{
+	uint32_t p = 1;
+	while (p < v && p < (1u << 31))
+		p <<= 1;
+	return p;
+}
+
+static int get_ring(struct ctx *c, const char *key, const char *s, uint32_t burst, uint32_t *out)
+{
+	if (get_u32(c, key, s, FO_MIN_RING_SIZE, FO_MAX_RING_SIZE, FO_DEFAULT_RING_SIZE, out) != 0)
+		return -1;
+	if (!is_pow2(*out))
+		return fail(c, "%s: %u is not a power of two; use e.g. %u", key, *out, pow2_at_least(*out));
+	if (*out < burst)
+		return fail(c, "%s: %u is smaller than burst (%u); use at least %u", key, *out, burst,
+			    pow2_at_least(burst));
+	return 0;
+}
+
+/* a.b.c.d, each part 0..255 in plain decimal; *end gets the first byte after it. */
+static bool parse_dotted(const char *s, uint32_t *ip, const char **end)
+{
+	uint32_t v = 0;
+	for (int part = 0; part < 4; part++) {
+		if (part > 0) {
+			if (*s != '.')
+				return false;
+			s++;
+		}
+		unsigned o = 0;
+		int digits = 0;
+		while (*s >= '0' && *s <= '9' && digits < 4) {
+			o = o * 10 + (unsigned)(*s - '0');
+			s++;
+			digits++;
+		}
+		if (digits == 0 || digits > 3 || o > 255 || (digits > 1 && s[-digits] == '0'))
+			return false;
+		v = (v << 8) | o;
+	}
+	*ip = v;
+	*end = s;
+	return true;
+}
+
+static void ip_str(uint32_t ip, char *buf, size_t n)
+{
+	snprintf(buf, n, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff, ip & 0xff);
+}
+
+static uint32_t prefix_mask(uint8_t len)
+{
+	return len == 0 ? 0 : ~0u << (32 - len);
+}
+
+/* A unicast host address on prefix/len: not 0, loopback, multicast or class E, and on
+ * prefixes that have them (/1../30), neither the network nor the broadcast address. */
+static int check_host(struct ctx *c, const char *key, uint32_t ip, uint8_t len)
+{
+	char a[16], net[16], hint[16];
+	uint32_t mask = prefix_mask(len);
+	ip_str(ip, a, sizeof(a));
+	ip_str(ip & mask, net, sizeof(net));
+	ip_str((ip & mask) + 1, hint, sizeof(hint));
+	if (ip == 0)
+		return fail(c, "%s: 0.0.0.0 is not a host address", key);
+	if ((ip >> 24) == 127 || (ip >> 28) >= 0xe)
+		return fail(c, "%s: %s is not a unicast host address (loopback, multicast or reserved)", key, a);
+	if (len <= 30 && (ip & ~mask) == 0)
+		return fail(c, "%s: %s is the network address of %s/%u; use a host address such as %s", key, a,
+			    net, len, hint);
+	if (len <= 30 && (ip & ~mask) == ~mask)
+		return fail(c, "%s: %s is the broadcast address of %s/%u; use a host address such as %s", key,
+			    a, net, len, hint);
+	return 0;
+}
+
+/* A topic name as MQTT-SN accepts one to publish to: 1..max bytes, no wildcard. */
+static const char *topic_name_problem(const char *name, size_t max)
+{
+	size_t len = strlen(name);
+	if (len == 0)
+		return "is empty";
+	if (len > max)
+		return "is longer than mqttsn.max_topic_len";
+	if (strpbrk(name, "+#") != NULL)
+		return "contains a wildcard ('+' or '#'), which a topic name may not";
+	return NULL;
+}
+
+static char *dup_str(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = malloc(n);
+	if (d != NULL)
+		memcpy(d, s, n);
+	return d;
+}
+
+/* ------------------------------------------------------------------ sections */
+
+static int load_port(struct ctx *c, unsigned i, const struct raw_port *r, struct fo_port_config *p)
+{
+	char key[64], shown[64];
+
+	snprintf(key, sizeof(key), "ports[%u].device", i);
+	if (r->device == NULL)
+		return fail(c, "%s: missing; give the ethdev name, e.g. net_af_packet0 or 0000:01:00.0", key);
+	if (r->device[0] == '\0' || strlen(r->device) > FO_MAX_DEVICE_LEN)
+		return fail(c, "%s: '%s' must be 1..%d bytes", key, show(r->device, shown, sizeof(shown)),
+			    FO_MAX_DEVICE_LEN);
+
+	snprintf(key, sizeof(key), "ports[%u].ipv4", i);
+	if (r->ipv4 == NULL)
+		return fail(c, "%s: missing; give the appliance address and prefix, e.g. 198.18.0.1/24", key);
+	const char *end;
+	uint32_t len = FO_DEFAULT_PREFIX_LEN;
+	if (!parse_dotted(r->ipv4, &p->ip, &end))
+		return fail(c, "%s: '%s' is not an IPv4 address with prefix (expected a.b.c.d/len)", key,
+			    show(r->ipv4, shown, sizeof(shown)));
+	if (*end == '/') {
+		const char *d = end + 1;
+		if (d[0] < '0' || d[0] > '9' || (d[1] != '\0' && (d[1] < '0' || d[1] > '9' || d[2] != '\0')) ||
+		    (d[0] == '0' && d[1] != '\0'))
+			return fail(c, "%s: '%s' is not an IPv4 address with prefix (expected a.b.c.d/len)", key,
+				    show(r->ipv4, shown, sizeof(shown)));
+		len = (uint32_t)strtoul(d, NULL, 10);
+		if (len < 1 || len > 32)
+			return fail(c, "%s: prefix /%u in '%s' is out of range; use /1../32", key, len,
+				    show(r->ipv4, shown, sizeof(shown)));
+	} else if (*end != '\0') {
+		return fail(c, "%s: '%s' is not an IPv4 address with prefix (expected a.b.c.d/len)", key,
+			    show(r->ipv4, shown, sizeof(shown)));
+	}
+	p->prefix_len = (uint8_t)len;
+	if (check_host(c, key, p->ip, p->prefix_len) != 0)
+		return -1;
+
+	p->gateway = 0;
+	if (r->gateway != NULL) {
+		snprintf(key, sizeof(key), "ports[%u].gateway", i);
+		if (!parse_dotted(r->gateway, &p->gateway, &end) || *end != '\0')
+			return fail(c, "%s: '%s' is not an IPv4 address (expected a.b.c.d; omit the key for no gateway)",
+				    key, show(r->gateway, shown, sizeof(shown)));
+		if (p->gateway == 0)
+			return fail(c, "%s: 0.0.0.0 is not a gateway; omit the key for no gateway", key);
+		if (check_host(c, key, p->gateway, p->prefix_len) != 0)
+			return -1;
+		char g[16], net[16];
+		ip_str(p->gateway, g, sizeof(g));
+		ip_str(p->ip & prefix_mask(p->prefix_len), net, sizeof(net));
+		if (((p->gateway ^ p->ip) & prefix_mask(p->prefix_len)) != 0)
+			return fail(c, "%s: %s is outside the port's prefix %s/%u; a gateway must be on-link", key, g,
+				    net, p->prefix_len);
+		if (p->gateway == p->ip)
+			return fail(c, "%s: %s is the port's own address; give the next-hop router's address", key, g);
+	}
+
+	snprintf(key, sizeof(key), "ports[%u].vlan", i);
+	if (get_u16(c, key, r->vlan, 0, 4094, 0, &p->vlan) != 0)
+		return -1;
+	snprintf(key, sizeof(key), "ports[%u].mqttsn_port", i);
+	if (get_u16(c, key, r->mqttsn_port, 1, 65535, FO_DEFAULT_MQTTSN_PORT, &p->mqttsn_port) != 0)
+		return -1;
+	snprintf(key, sizeof(key), "ports[%u].rx_queues", i);
+	if (get_u16(c, key, r->rx_queues, 1, FO_MAX_RX_QUEUES, FO_DEFAULT_RX_QUEUES, &p->rx_queues) != 0)
+		return -1;
+	snprintf(key, sizeof(key), "ports[%u].rx_desc", i);
+	if (get_u16(c, key, r->rx_desc, FO_MIN_DESC, FO_MAX_DESC, FO_DEFAULT_RX_DESC, &p->rx_desc) != 0)
+		return -1;
+	snprintf(key, sizeof(key), "ports[%u].tx_desc", i);
+	if (get_u16(c, key, r->tx_desc, FO_MIN_DESC, FO_MAX_DESC, FO_DEFAULT_TX_DESC, &p->tx_desc) != 0)
+		return -1;
+
+	p->device = dup_str(r->device);
+	if (p->device == NULL)
+		return fail(c, "ports[%u]: out of memory", i);
+	return 0;
+}
+
+static int load_ports(struct ctx *c, const struct raw_config *r, struct fo_config *cfg)
+{
+	char shown[64], a[16];
+	if (r->ports_count == 0)
+		return fail(c, "ports: at least one port is required, e.g. "
+			       "ports: [{device: net_af_packet0, ipv4: 198.18.0.1/24}]");
+	if (r->ports_count > FO_MAX_PORTS)
+		return fail(c, "ports: %u ports given; at most %d are supported", r->ports_count, FO_MAX_PORTS);
+	cfg->ports = calloc(r->ports_count, sizeof(*cfg->ports));
+	if (cfg->ports == NULL)
+		return fail(c, "ports: out of memory");
+	for (unsigned i = 0; i < r->ports_count; i++) {
+		if (load_port(c, i, &r->ports[i], &cfg->ports[i]) != 0)
+			return -1;
+		cfg->n_ports = i + 1; /* owns ports[0..i].device from here */
+		for (unsigned j = 0; j < i; j++) {
+			if (strcmp(cfg->ports[j].device, cfg->ports[i].device) == 0)
+				return fail(c, "ports[%u].device: '%s' is already used by ports[%u]; each port needs its own device",
+					    i, show(cfg->ports[i].device, shown, sizeof(shown)), j);
+			if (cfg->ports[j].ip == cfg->ports[i].ip) {
+				ip_str(cfg->ports[i].ip, a, sizeof(a));
+				return fail(c, "ports[%u].ipv4: %s is already used by ports[%u]; give each port its own address",
+					    i, a, j);
+			}
+		}
+	}
+	return 0;
+}
+
+static int load_lcores(struct ctx *c, const struct raw_config *r, struct fo_config *cfg)
+{
+	char key[64];
+	if (r->lcores_count == 0)
+		return fail(c, "lcores: at least one lcore is required, e.g. lcores: [{lcore: 1, roles: [rx, worker, tx]}]");
+	if (r->lcores_count > FO_MAX_LCORES)
+		return fail(c, "lcores: %u lcores given; at most %d are supported", r->lcores_count, FO_MAX_LCORES);
+	cfg->lcores = calloc(r->lcores_count, sizeof(*cfg->lcores));
+	if (cfg->lcores == NULL)
+		return fail(c, "lcores: out of memory");
+	cfg->n_lcores = r->lcores_count;
+	uint32_t seen = 0;
+	for (unsigned i = 0; i < r->lcores_count; i++) {
+		struct fo_lcore_config *l = &cfg->lcores[i];
+		snprintf(key, sizeof(key), "lcores[%u].lcore", i);
+		if (r->lcores[i].lcore == NULL)
+			return fail(c, "%s: missing; give the EAL lcore id, e.g. lcore: 1", key);
+		if (get_u32(c, key, r->lcores[i].lcore, 0, FO_MAX_LCORES - 1, 0, &l->lcore) != 0)
+			return -1;
+		for (unsigned j = 0; j < i; j++)
+			if (cfg->lcores[j].lcore == l->lcore)
+				return fail(c, "%s: lcore %u is already listed at lcores[%u]; give each lcore one entry with all its roles",
+					    key, l->lcore, j);
+		l->roles = r->lcores[i].roles;
+		if (l->roles == 0)
+			return fail(c, "lcores[%u].roles: no roles given; list one or more of rx, worker, tx", i);
+		seen |= l->roles;
+	}
+	static const struct {
+		uint32_t bit;
+		const char *name;
+	} roles[] = { { FO_ROLE_RX, "rx" }, { FO_ROLE_WORKER, "worker" }, { FO_ROLE_TX, "tx" } };
+	for (size_t k = 0; k < sizeof(roles) / sizeof(roles[0]); k++)
+		if ((seen & roles[k].bit) == 0)
+			return fail(c, "lcores: no lcore has role '%s'; add it to some lcore's roles", roles[k].name);
+	return 0;
+}
+
+static int load_pools(struct ctx *c, const struct raw_config *r, struct fo_config *cfg)
+{
+	static const struct raw_rings no_rings;
+	static const struct raw_mempool no_mempool;
+	const struct raw_rings *rg = r->rings ? r->rings : &no_rings;
+	const struct raw_mempool *mp = r->mempool ? r->mempool : &no_mempool;
+
+	if (get_u32(c, "burst", r->burst, 1, FO_MAX_BURST, FO_DEFAULT_BURST, &cfg->burst) != 0)
+		return -1;
+	if (get_ring(c, "rings.worker", rg->worker, cfg->burst, &cfg->worker_ring_size) != 0 ||
+	    get_ring(c, "rings.tx", rg->tx, cfg->burst, &cfg->tx_ring_size) != 0 ||
+	    get_ring(c, "rings.peer", rg->peer, cfg->burst, &cfg->peer_ring_size) != 0)
+		return -1;
+	if (get_u32(c, "mempool.cache", mp->cache, 0, FO_MAX_MBUF_CACHE, FO_DEFAULT_MBUF_CACHE,
+		    &cfg->mbuf_cache) != 0 ||
+	    get_u32(c, "mempool.mbufs", mp->mbufs, 1, UINT32_MAX, FO_DEFAULT_MBUFS, &cfg->mbufs) != 0 ||
+	    get_u32(c, "mempool.header_mbufs", mp->header_mbufs, 1, UINT32_MAX, FO_DEFAULT_HDR_MBUFS,
+		    &cfg->hdr_mbufs) != 0)
+		return -1;
+	if (get_u32(c, "neighbours", r->neighbours, 1, FO_MAX_NEIGHBOURS, FO_DEFAULT_NEIGHBOURS,
+		    &cfg->neighbours) != 0)
+		return -1;
+
+	/* The floor from the pool rule at the top of this file. */
+	uint64_t in_hand = (uint64_t)(cfg->n_lcores + 1) * (cfg->mbuf_cache + cfg->burst);
+	uint64_t rx = 0, tx = 0;
+	for (uint32_t i = 0; i < cfg->n_ports; i++) {
+		rx += (uint64_t)cfg->ports[i].rx_queues * cfg->ports[i].rx_desc;
+		tx += cfg->ports[i].tx_desc;
+	}
+	if (cfg->mbufs < rx + tx + in_hand)
+		return fail(c, "mempool.mbufs: %u is too small for this config; use at least %llu "
+			       "(rx_queues*rx_desc + tx_desc over all ports = %llu, plus (lcores+1)*(cache+burst) = %llu)",
+			    cfg->mbufs, (unsigned long long)(rx + tx + in_hand), (unsigned long long)(rx + tx),
+			    (unsigned long long)in_hand);
+	if (cfg->hdr_mbufs < tx + in_hand)
+		return fail(c, "mempool.header_mbufs: %u is too small for this config; use at least %llu "
+			       "(tx_desc over all ports = %llu, plus (lcores+1)*(cache+burst) = %llu)",
+			    cfg->hdr_mbufs, (unsigned long long)(tx + in_hand), (unsigned long long)tx,
+			    (unsigned long long)in_hand);
+	return 0;
+}
+
+static int load_mqttsn(struct ctx *c, const struct raw_config *r, struct fo_config *cfg)
+{
+	static const struct raw_mqttsn none;
+	const struct raw_mqttsn *m = r->mqttsn ? r->mqttsn : &none;
+	struct broker_config *b = &cfg->broker;
+	uint32_t v;
+	char key[64], shown[64];
+
+	if (get_u32(c, "mqttsn.gateway_id", m->gateway_id, 0, 255, FO_DEFAULT_GATEWAY_ID, &v) != 0)
+		return -1;
+	b->gateway_id = (uint8_t)v;
+	if (get_u32(c, "mqttsn.max_sessions", m->max_sessions, 1, UINT32_MAX, FO_DEFAULT_MAX_SESSIONS,
+		    &b->max_sessions) != 0 ||
+	    get_u32(c, "mqttsn.max_topics", m->max_topics, 1, UINT32_MAX, FO_DEFAULT_MAX_TOPICS,
+		    &b->max_topics) != 0 ||
+	    get_u32(c, "mqttsn.max_client_topics", m->max_client_topics, 1, UINT32_MAX,
+		    FO_DEFAULT_MAX_CLIENT_TOPICS, &b->max_client_topics) != 0 ||
+	    get_u32(c, "mqttsn.max_subscriptions", m->max_subscriptions, 1, UINT32_MAX,
+		    FO_DEFAULT_MAX_SUBSCRIPTIONS, &b->max_subscriptions) != 0 ||
+	    get_u32(c, "mqttsn.max_inflight", m->max_inflight, 1, UINT32_MAX, FO_DEFAULT_MAX_INFLIGHT,
+		    &b->max_inflight) != 0 ||
+	    get_u32(c, "mqttsn.retry_interval_ms", m->retry_interval_ms, 1, UINT32_MAX,
+		    FO_DEFAULT_RETRY_INTERVAL_MS, &b->retry_interval_ms) != 0 ||
+	    get_u32(c, "mqttsn.retry_limit", m->retry_limit, 0, UINT32_MAX, FO_DEFAULT_RETRY_LIMIT,
+		    &b->retry_limit) != 0 ||
+	    get_u32(c, "mqttsn.expiry_scan_per_tick", m->expiry_scan_per_tick, 1, UINT32_MAX,
+		    FO_DEFAULT_EXPIRY_SCAN, &b->expiry_scan_per_tick) != 0 ||
+	    get_u16(c, "mqttsn.max_topic_len", m->max_topic_len, 1, FO_MAX_TOPIC_LEN_LIMIT,
+		    FO_DEFAULT_MAX_TOPIC_LEN, &b->max_topic_len) != 0)
+		return -1;
+	if (get_u32(c, "mqttsn.max_inflight_per_session", m->max_inflight_per_session, 1, UINT32_MAX,
+		    FO_DEFAULT_MAX_INFLIGHT_PER_SESSION, &b->max_inflight_per_session) != 0)
+		return -1;
+	if (b->max_inflight_per_session > b->max_inflight)
+		return fail(c, "mqttsn.max_inflight_per_session: %u is more than mqttsn.max_inflight (%u); "
+			       "lower it or raise max_inflight",
+			    b->max_inflight_per_session, b->max_inflight);
+
+	unsigned n = m->predefined_topics_count;
+	if (n > b->max_topics)
+		return fail(c, "mqttsn.predefined_topics: %u topics given but mqttsn.max_topics is %u; "
+			       "raise max_topics", n, b->max_topics);
+	if (n == 0)
+		return 0;
+	cfg->predefined = calloc(n, sizeof(*cfg->predefined));
+	if (cfg->predefined == NULL)
+		return fail(c, "mqttsn.predefined_topics: out of memory");
+	b->predefined = cfg->predefined;
+	for (unsigned i = 0; i < n; i++) {
+		const struct raw_predef *rp = &m->predefined_topics[i];
+		struct broker_predefined *p = &cfg->predefined[i];
+		uint16_t id;
+		snprintf(key, sizeof(key), "mqttsn.predefined_topics[%u].id", i);
+		if (rp->id == NULL)
+			return fail(c, "%s: missing; give a topic id 1..65534", key);
+		/* 0x0000 and 0xFFFF are reserved topic ids (MQTT-SN 1.2 section 5.3.11). */
+		if (get_u16(c, key, rp->id, 1, 65534, 1, &id) != 0)
+			return -1;
+		for (unsigned j = 0; j < i; j++)
+			if (cfg->predefined[j].id == id)
+				return fail(c, "%s: id %u is already used by mqttsn.predefined_topics[%u]; ids must be unique",
+					    key, id, j);
+		snprintf(key, sizeof(key), "mqttsn.predefined_topics[%u].name", i);
+		if (rp->name == NULL)
+			return fail(c, "%s: missing; give the topic name, e.g. sensors/temperature", key);
+		const char *why = topic_name_problem(rp->name, b->max_topic_len);
+		if (why != NULL)
+			return fail(c, "%s: '%s' %s; a predefined topic needs a valid topic name of 1..%u bytes "
+				       "without '+' or '#'",
+				    key, show(rp->name, shown, sizeof(shown)), why, b->max_topic_len);
+		for (unsigned j = 0; j < i; j++)
+			if (strcmp(cfg->predefined[j].name, rp->name) == 0)
+				return fail(c, "%s: '%s' is already predefined as mqttsn.predefined_topics[%u]; "
+					       "names must be unique",
+					    key, show(rp->name, shown, sizeof(shown)), j);
+		char *name = dup_str(rp->name);
+		if (name == NULL)
+			return fail(c, "%s: out of memory", key);
+		p->id = id;
+		p->name = name;
+		b->n_predefined = i + 1; /* owns predefined[0..i].name from here */
+	}
+	return 0;
+}
+
+static int load_stats(struct ctx *c, const struct raw_config *r, struct fo_config *cfg)
+{
+	if (r->stats == NULL || r->stats->file == NULL)
+		return 0;
+	if (r->stats->file[0] == '\0')
+		return fail(c, "stats.file: empty; give a path, or omit the key to print stats to stdout");
+	cfg->stats_file = dup_str(r->stats->file);
+	if (cfg->stats_file == NULL)
+		return fail(c, "stats.file: out of memory");
+	return 0;
+}
+
+/* ------------------------------------------------------------------ API */
+
+int fo_config_parse(const char *yaml, size_t len, struct fo_config **out, char *err, size_t errlen)
+{
+	struct ctx *c = calloc(1, sizeof(*c));
+	static const struct raw_config empty;
+	struct raw_config *raw = NULL;
+	struct fo_config *cfg = NULL;
+	int rc = -1;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (out == NULL)
+		goto done_noctx;
+	*out = NULL;
+	if (c == NULL) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "config: out of memory");
+		goto done_noctx;
+	}
+	c->err = err;
+	c->errlen = errlen;
+
+	const cyaml_config_t ycfg = {
+		.log_fn = log_capture,
+		.log_ctx = c,
+		.mem_fn = cyaml_mem,
+		.log_level = CYAML_LOG_ERROR,
+		.flags = CYAML_CFG_NO_ALIAS,
+	};
+	cyaml_err_t yrc = cyaml_load_data((const uint8_t *)yaml, len, &ycfg, &top_value, (cyaml_data_t **)&raw,
+					  NULL);
+	if (yrc != CYAML_OK) {
+		fail_cyaml(c, yrc);
+		raw = NULL;
+		goto done;
+	}
+
+	cfg = calloc(1, sizeof(*cfg));
+	if (cfg == NULL) {
+		fail(c, "config: out of memory");
+		goto done;
+	}
+	const struct raw_config *r = raw != NULL ? raw : &empty; /* an empty document */
+	if (load_ports(c, r, cfg) != 0 || load_lcores(c, r, cfg) != 0 || load_pools(c, r, cfg) != 0 ||
+	    load_mqttsn(c, r, cfg) != 0 || load_stats(c, r, cfg) != 0)
+		goto done;
+	*out = cfg;
+	cfg = NULL;
+	rc = 0;
+done:
+	fo_config_free(cfg);
+	if (raw != NULL)
+		cyaml_free(&ycfg, &top_value, raw, 0);
+done_noctx:
+	free(c);
+	return rc;
+}
+
+#define FO_CONFIG_MAX_FILE (1u << 20)
+
+int fo_config_load(const char *path, struct fo_config **out, char *err, size_t errlen)
+{
+	char inner[1024];
+	if (out != NULL)
+		*out = NULL;
+	FILE *f = fopen(path, "rb");
+	if (f == NULL) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "%s: cannot open config file: %s", path, strerror(errno));
+		return -1;
+	}
+	char *buf = malloc(FO_CONFIG_MAX_FILE + 1);
+	size_t n = buf != NULL ? fread(buf, 1, FO_CONFIG_MAX_FILE + 1, f) : 0;
+	int read_err = ferror(f);
+	fclose(f);
+	if (buf == NULL || read_err || n > FO_CONFIG_MAX_FILE) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "%s: %s", path,
+				 buf == NULL ? "out of memory"
+				 : read_err  ? "read error"
+					     : "larger than 1 MiB; is this the right file?");
+		free(buf);
+		return -1;
+	}
+	int rc = fo_config_parse(buf, n, out, inner, sizeof(inner));
+	free(buf);
+	if (rc != 0 && err != NULL && errlen > 0)
+		snprintf(err, errlen, "%s: %s", path, inner);
+	return rc;
+}
+
+void fo_config_free(struct fo_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	for (uint32_t i = 0; i < cfg->n_ports; i++)
+		free(cfg->ports[i].device);
+	free(cfg->ports);
+	free(cfg->lcores);
+	for (uint32_t i = 0; i < cfg->broker.n_predefined; i++)
+		free((char *)cfg->predefined[i].name);
+	free(cfg->predefined);
+	free(cfg->stats_file);
+	free(cfg);
+}
