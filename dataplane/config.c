@@ -361,7 +361,7 @@ static int fail_cyaml(struct ctx *c, cyaml_err_t rc)
 		return fail(c, "%s: key given more than once%s; keep one", p, where);
 	if (sscanf(msg, "Expecting %31[A-Z_], got event: %31[A-Z_]", a, b) == 2)
 		return fail(c, "%s: expected %s, got %s%s", p, noun(a), noun(b), where);
-	if (strstr(msg, "alias") != NULL)
+	if (rc == CYAML_ERR_ALIAS || strstr(msg, "alias") != NULL)
 		return fail(c, "%s: YAML aliases (*name) are not supported%s; write the value out", p, where);
 	if (strncmp(msg, "libyaml: ", 9) == 0)
 		return fail(c, "%s: YAML syntax error: %s%s", p, show(msg + 9, shown, sizeof(shown)), where);
@@ -516,7 +516,7 @@ static const char *topic_name_problem(const char *name, size_t max)
 	if (len > max)
 		return "is longer than mqttsn.max_topic_len";
 	if (strpbrk(name, "+#") != NULL)
-		return "contains a wildcard ('+' or '#'), which a topic name may not";
+		return "contains a wildcard";
 	return NULL;
 }
 
@@ -787,9 +787,8 @@ static int load_mqttsn(struct ctx *c, const struct raw_config *r, struct fo_conf
 			return fail(c, "%s: missing; give the topic name, e.g. sensors/temperature", key);
 		const char *why = topic_name_problem(rp->name, b->max_topic_len);
 		if (why != NULL)
-			return fail(c, "%s: '%s' %s; a predefined topic needs a valid topic name of 1..%u bytes "
-				       "without '+' or '#'",
-				    key, show(rp->name, shown, sizeof(shown)), why, b->max_topic_len);
+			return fail(c, "%s: '%s' %s; a topic name is 1..%u bytes without '+' or '#'", key,
+				    show(rp->name, shown, sizeof(shown)), why, b->max_topic_len);
 		for (unsigned j = 0; j < i; j++)
 			if (strcmp(cfg->predefined[j].name, rp->name) == 0)
 				return fail(c, "%s: '%s' is already predefined as mqttsn.predefined_topics[%u]; "

@@ -1,0 +1,490 @@
+/* Unit tests for dataplane/config.c: the full example parses with the right values, a
+ * minimal file gets every default, every validation rule refuses a bad value with a
+ * message naming the key, libcyaml's own refusals (unknown key, wrong shape) name the
+ * key too, and a missing file is named. Optional argv[1]: deploy/fanout.example.yaml. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+static const char *example_path;
+
+#define FULL \
+	"ports:                      # one or more\n" \
+	"  - device: net_af_packet0  # ethdev name\n" \
+	"    ipv4: 198.18.0.1/24     # appliance address/prefix\n" \
+	"    gateway: 198.18.0.254   # optional\n" \
+	"    vlan: 0                 # optional, 1..4094, 0 = untagged\n" \
+	"    mqttsn_port: 1883       # optional\n" \
+	"    rx_queues: 1            # optional\n" \
+	"    rx_desc: 1024           # optional\n" \
+	"    tx_desc: 1024           # optional\n" \
+	"  - device: \"0000:01:00.0\"\n" \
+	"    ipv4: 10.1.2.3/16\n" \
+	"    vlan: 42\n" \
+	"    mqttsn_port: 10000\n" \
+	"    rx_queues: 4\n" \
+	"    rx_desc: 512\n" \
+	"    tx_desc: 2048\n" \
+	"lcores:                     # roles per worker lcore (not the main lcore)\n" \
+	"  - lcore: 1\n" \
+	"    roles: [rx, worker, tx]\n" \
+	"  - lcore: 5\n" \
+	"    roles: [worker]\n" \
+	"burst: 64\n" \
+	"rings: { worker: 8192, tx: 2048, peer: 1024 }\n" \
+	"mempool: { mbufs: 32767, header_mbufs: 8191, cache: 128 }\n" \
+	"neighbours: 1024\n" \
+	"mqttsn:\n" \
+	"  gateway_id: 7\n" \
+	"  max_sessions: 1000\n" \
+	"  max_topics: 2000\n" \
+	"  max_client_topics: 3000\n" \
+	"  max_subscriptions: 4000\n" \
+	"  max_inflight: 5000\n" \
+	"  max_inflight_per_session: 16\n" \
+	"  retry_interval_ms: 250\n" \
+	"  retry_limit: 0\n" \
+	"  max_topic_len: 128\n" \
+	"  expiry_scan_per_tick: 8\n" \
+	"  predefined_topics:\n" \
+	"    - { id: 1, name: \"sensors/predefined\" }\n" \
+	"    - { id: 65534, name: \"$SYS/x\" }\n" \
+	"stats:\n" \
+	"  file: /tmp/fanout-stats.json   # optional\n"
+
+/* A valid base to which each failing case adds or changes one thing. */
+#define PORT "ports: [{device: net_af_packet0, ipv4: 198.18.0.1/24}]\n"
+#define LCORE "lcores: [{lcore: 1, roles: [rx, worker, tx]}]\n"
+#define MIN PORT LCORE
+
+static struct fo_config *parse_ok(const char *yaml)
+{
+	struct fo_config *cfg = NULL;
+	char err[512] = "";
+	int rc = fo_config_parse(yaml, strlen(yaml), &cfg, err, sizeof(err));
+	if (rc != 0)
+		print_message("unexpected error: %s\n", err);
+	assert_int_equal(rc, 0);
+	assert_non_null(cfg);
+	return cfg;
+}
+
+/* Refused, and the message contains each of the given fragments (the key path first). */
+static bool refused_with(const char *yaml, const char *key, const char *also)
+{
+	struct fo_config *cfg = (struct fo_config *)1;
+	char err[512];
+	memset(err, 'X', sizeof(err));
+	int rc = fo_config_parse(yaml, strlen(yaml), &cfg, err, sizeof(err));
+	bool ok = rc == -1 && cfg == NULL && memchr(err, '\0', sizeof(err)) != NULL &&
+		  strncmp(err, key, strlen(key)) == 0 && (also == NULL || strstr(err, also) != NULL);
+	if (!ok)
+		print_message("case:\n%s\n-> rc %d, err \"%.*s\"; wanted prefix \"%s\" containing \"%s\"\n", yaml,
+			      rc, (int)sizeof(err), rc ? err : "", key, also ? also : "");
+	fo_config_free(rc == 0 ? cfg : NULL);
+	return ok;
+}
+
+static void test_full_example(void **state)
+{
+	(void)state;
+	struct fo_config *c = parse_ok(FULL);
+
+	assert_int_equal(c->n_ports, 2);
+	assert_string_equal(c->ports[0].device, "net_af_packet0");
+	assert_int_equal(c->ports[0].ip, 0xc6120001u);
+	assert_int_equal(c->ports[0].prefix_len, 24);
+	assert_int_equal(c->ports[0].gateway, 0xc61200feu);
+	assert_int_equal(c->ports[0].vlan, 0);
+	assert_int_equal(c->ports[0].mqttsn_port, 1883);
+	assert_int_equal(c->ports[0].rx_queues, 1);
+	assert_int_equal(c->ports[0].rx_desc, 1024);
+	assert_int_equal(c->ports[0].tx_desc, 1024);
+	assert_string_equal(c->ports[1].device, "0000:01:00.0");
+	assert_int_equal(c->ports[1].ip, 0x0a010203u);
+	assert_int_equal(c->ports[1].prefix_len, 16);
+	assert_int_equal(c->ports[1].gateway, 0);
+	assert_int_equal(c->ports[1].vlan, 42);
+	assert_int_equal(c->ports[1].mqttsn_port, 10000);
+	assert_int_equal(c->ports[1].rx_queues, 4);
+	assert_int_equal(c->ports[1].rx_desc, 512);
+	assert_int_equal(c->ports[1].tx_desc, 2048);
+
+	assert_int_equal(c->n_lcores, 2);
+	assert_int_equal(c->lcores[0].lcore, 1);
+	assert_int_equal(c->lcores[0].roles, FO_ROLE_RX | FO_ROLE_WORKER | FO_ROLE_TX);
+	assert_int_equal(c->lcores[1].lcore, 5);
+	assert_int_equal(c->lcores[1].roles, FO_ROLE_WORKER);
+
+	assert_int_equal(c->burst, 64);
+	assert_int_equal(c->worker_ring_size, 8192);
+	assert_int_equal(c->tx_ring_size, 2048);
+	assert_int_equal(c->peer_ring_size, 1024);
+	assert_int_equal(c->mbufs, 32767);
+	assert_int_equal(c->hdr_mbufs, 8191);
+	assert_int_equal(c->mbuf_cache, 128);
+	assert_int_equal(c->neighbours, 1024);
+
+	const struct broker_config *b = &c->broker;
+	assert_int_equal(b->gateway_id, 7);
+	assert_int_equal(b->max_sessions, 1000);
+	assert_int_equal(b->max_topics, 2000);
+	assert_int_equal(b->max_client_topics, 3000);
+	assert_int_equal(b->max_subscriptions, 4000);
+	assert_int_equal(b->max_inflight, 5000);
+	assert_int_equal(b->max_inflight_per_session, 16);
+	assert_int_equal(b->retry_interval_ms, 250);
+	assert_int_equal(b->retry_limit, 0);
+	assert_int_equal(b->max_topic_len, 128);
+	assert_int_equal(b->expiry_scan_per_tick, 8);
+	assert_int_equal(b->n_predefined, 2);
+	assert_ptr_equal(b->predefined, c->predefined);
+	assert_int_equal(b->predefined[0].id, 1);
+	assert_string_equal(b->predefined[0].name, "sensors/predefined");
+	assert_int_equal(b->predefined[1].id, 65534);
+	assert_string_equal(b->predefined[1].name, "$SYS/x");
+
+	assert_string_equal(c->stats_file, "/tmp/fanout-stats.json");
+	fo_config_free(c);
+}
+
+static void test_minimal_gets_defaults(void **state)
+{
+	(void)state;
+	struct fo_config *c = parse_ok("ports:\n  - device: net_af_packet0\n    ipv4: 198.18.0.1\n" LCORE);
+
+	assert_int_equal(c->n_ports, 1);
+	assert_int_equal(c->ports[0].ip, 0xc6120001u);
+	assert_int_equal(c->ports[0].prefix_len, FO_DEFAULT_PREFIX_LEN);
+	assert_int_equal(c->ports[0].gateway, 0);
+	assert_int_equal(c->ports[0].vlan, 0);
+	assert_int_equal(c->ports[0].mqttsn_port, FO_DEFAULT_MQTTSN_PORT);
+	assert_int_equal(c->ports[0].rx_queues, FO_DEFAULT_RX_QUEUES);
+	assert_int_equal(c->ports[0].rx_desc, FO_DEFAULT_RX_DESC);
+	assert_int_equal(c->ports[0].tx_desc, FO_DEFAULT_TX_DESC);
+	assert_int_equal(c->burst, FO_DEFAULT_BURST);
+	assert_int_equal(c->worker_ring_size, FO_DEFAULT_RING_SIZE);
+	assert_int_equal(c->tx_ring_size, FO_DEFAULT_RING_SIZE);
+	assert_int_equal(c->peer_ring_size, FO_DEFAULT_RING_SIZE);
+	assert_int_equal(c->mbufs, FO_DEFAULT_MBUFS);
+	assert_int_equal(c->hdr_mbufs, FO_DEFAULT_HDR_MBUFS);
+	assert_int_equal(c->mbuf_cache, FO_DEFAULT_MBUF_CACHE);
+	assert_int_equal(c->neighbours, FO_DEFAULT_NEIGHBOURS);
+	const struct broker_config *b = &c->broker;
+	assert_int_equal(b->gateway_id, FO_DEFAULT_GATEWAY_ID);
+	assert_int_equal(b->max_sessions, FO_DEFAULT_MAX_SESSIONS);
+	assert_int_equal(b->max_topics, FO_DEFAULT_MAX_TOPICS);
+	assert_int_equal(b->max_client_topics, FO_DEFAULT_MAX_CLIENT_TOPICS);
+	assert_int_equal(b->max_subscriptions, FO_DEFAULT_MAX_SUBSCRIPTIONS);
+	assert_int_equal(b->max_inflight, FO_DEFAULT_MAX_INFLIGHT);
+	assert_int_equal(b->max_inflight_per_session, FO_DEFAULT_MAX_INFLIGHT_PER_SESSION);
+	assert_int_equal(b->retry_interval_ms, FO_DEFAULT_RETRY_INTERVAL_MS);
+	assert_int_equal(b->retry_limit, FO_DEFAULT_RETRY_LIMIT);
+	assert_int_equal(b->max_topic_len, FO_DEFAULT_MAX_TOPIC_LEN);
+	assert_int_equal(b->expiry_scan_per_tick, FO_DEFAULT_EXPIRY_SCAN);
+	assert_int_equal(b->n_predefined, 0);
+	assert_null(b->predefined);
+	assert_null(c->stats_file);
+	fo_config_free(c);
+
+	/* Empty sections are the same as absent ones. */
+	c = parse_ok(MIN "rings: {}\nmempool: {}\nmqttsn: {}\nstats: {}\n");
+	assert_int_equal(c->worker_ring_size, FO_DEFAULT_RING_SIZE);
+	assert_int_equal(c->broker.max_sessions, FO_DEFAULT_MAX_SESSIONS);
+	assert_null(c->stats_file);
+	fo_config_free(c);
+}
+
+static void test_accepts_edges(void **state)
+{
+	(void)state;
+	/* /31 and /32 have no network or broadcast address to avoid. */
+	fo_config_free(parse_ok("ports: [{device: a, ipv4: 10.0.0.0/31}]\n" LCORE));
+	fo_config_free(parse_ok("ports: [{device: a, ipv4: 10.0.0.1/31, gateway: 10.0.0.0}]\n" LCORE));
+	fo_config_free(parse_ok("ports: [{device: a, ipv4: 10.9.9.9/32}]\n" LCORE));
+	fo_config_free(parse_ok(MIN "burst: \"64\"\nrings: {worker: 256, tx: 1048576, peer: 64}\n"));
+	fo_config_free(parse_ok("ports: [{device: a, ipv4: 10.0.0.1/8, vlan: 4094, mqttsn_port: 65535}]\n" LCORE));
+	fo_config_free(parse_ok(MIN "mempool: {cache: 0}\nmqttsn: {gateway_id: 0, retry_limit: 0}\n"));
+	/* Roles may be spread over lcores, in any order, repeated within a list. */
+	fo_config_free(parse_ok(PORT "lcores:\n  - {lcore: 3, roles: [tx]}\n  - {lcore: 2, roles: [worker, worker]}\n"
+				     "  - {lcore: 1, roles: [rx]}\n"));
+}
+
+struct bad {
+	const char *yaml;
+	const char *key;  /* the message starts with this */
+	const char *also; /* and contains this */
+};
+
+static const struct bad semantic[] = {
+	/* at least one port and one lcore; each role present */
+	{ LCORE, "ports: at least one port", NULL },
+	{ "ports: []\n" LCORE, "ports: at least one port", NULL },
+	{ PORT, "lcores: at least one lcore", NULL },
+	{ "", "ports:", "at least one port" },
+	{ PORT "lcores: [{lcore: 1, roles: [worker, tx]}]\n", "lcores: no lcore has role 'rx'", NULL },
+	{ PORT "lcores: [{lcore: 1, roles: [rx, tx]}]\n", "lcores: no lcore has role 'worker'", NULL },
+	{ PORT "lcores: [{lcore: 1, roles: [rx, worker]}]\n", "lcores: no lcore has role 'tx'", NULL },
+	{ PORT "lcores: [{lcore: 1, roles: []}]\n", "lcores[0].roles", "no roles" },
+	{ PORT "lcores: [{lcore: 1}]\n", "lcores[0].roles", "no roles" },
+	/* an lcore listed once; ids in range; id required */
+	{ PORT "lcores: [{lcore: 1, roles: [rx]}, {lcore: 2, roles: [worker]}, {lcore: 1, roles: [tx]}]\n",
+	  "lcores[2].lcore", "already listed at lcores[0]" },
+	{ PORT "lcores: [{lcore: 128, roles: [rx, worker, tx]}]\n", "lcores[0].lcore", "0..127" },
+	{ PORT "lcores: [{roles: [rx, worker, tx]}]\n", "lcores[0].lcore", "missing" },
+	/* ports: device unique and present */
+	{ "ports: [{device: a, ipv4: 10.0.0.1/24}, {device: a, ipv4: 10.0.1.1/24}]\n" LCORE, "ports[1].device",
+	  "already used by ports[0]" },
+	{ "ports: [{device: a, ipv4: 10.0.0.1/24}, {device: b, ipv4: 10.0.0.1/24}]\n" LCORE, "ports[1].ipv4",
+	  "already used by ports[0]" },
+	{ "ports: [{ipv4: 10.0.0.1/24}]\n" LCORE, "ports[0].device", "missing" },
+	{ "ports: [{device: \"\", ipv4: 10.0.0.1/24}]\n" LCORE, "ports[0].device", "1..63" },
+	{ "ports: [{device: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa, ipv4: 10.0.0.1/24}]\n" LCORE,
+	  "ports[0].device", "1..63" },
+	/* ipv4 */
+	{ "ports: [{device: a}]\n" LCORE, "ports[0].ipv4", "missing" },
+	{ "ports: [{device: a, ipv4: 198.18.0.300/24}]\n" LCORE,
+	  "ports[0].ipv4: '198.18.0.300/24' is not an IPv4 address with prefix (expected a.b.c.d/len)", NULL },
+	{ "ports: [{device: a, ipv4: 198.18.0/24}]\n" LCORE, "ports[0].ipv4", "expected a.b.c.d/len" },
+	{ "ports: [{device: a, ipv4: 198.18.0.01/24}]\n" LCORE, "ports[0].ipv4", "expected a.b.c.d/len" },
+	{ "ports: [{device: a, ipv4: 198.18.0.1/}]\n" LCORE, "ports[0].ipv4", "expected a.b.c.d/len" },
+	{ "ports: [{device: a, ipv4: 198.18.0.1/2x}]\n" LCORE, "ports[0].ipv4", "expected a.b.c.d/len" },
+	{ "ports: [{device: a, ipv4: 198.18.0.1 /24}]\n" LCORE, "ports[0].ipv4", "expected a.b.c.d/len" },
+	{ "ports: [{device: a, ipv4: 198.18.0.1/0}]\n" LCORE, "ports[0].ipv4", "/1../32" },
+	{ "ports: [{device: a, ipv4: 198.18.0.1/33}]\n" LCORE, "ports[0].ipv4", "/1../32" },
+	{ "ports: [{device: a, ipv4: 198.18.0.0/24}]\n" LCORE, "ports[0].ipv4", "network address" },
+	{ "ports: [{device: a, ipv4: 198.18.0.255/24}]\n" LCORE, "ports[0].ipv4", "broadcast address" },
+	{ "ports: [{device: a, ipv4: 0.0.0.0/8}]\n" LCORE, "ports[0].ipv4", "not a host address" },
+	{ "ports: [{device: a, ipv4: 127.0.0.1/8}]\n" LCORE, "ports[0].ipv4", "unicast" },
+	{ "ports: [{device: a, ipv4: 224.0.0.1/24}]\n" LCORE, "ports[0].ipv4", "unicast" },
+	/* gateway inside the prefix */
+	{ "ports: [{device: a, ipv4: 198.18.0.1/24, gateway: 198.18.1.1}]\n" LCORE, "ports[0].gateway",
+	  "outside the port's prefix 198.18.0.0/24" },
+	{ "ports: [{device: a, ipv4: 198.18.0.1/24, gateway: 198.18.0.1}]\n" LCORE, "ports[0].gateway", "own address" },
+	{ "ports: [{device: a, ipv4: 198.18.0.1/24, gateway: 198.18.0.255}]\n" LCORE, "ports[0].gateway",
+	  "broadcast" },
+	{ "ports: [{device: a, ipv4: 198.18.0.1/24, gateway: 198.18.0.1/24}]\n" LCORE, "ports[0].gateway",
+	  "expected a.b.c.d" },
+	{ "ports: [{device: a, ipv4: 198.18.0.1/24, gateway: 0.0.0.0}]\n" LCORE, "ports[0].gateway", "omit" },
+	{ "ports: [{device: a, ipv4: 10.9.9.9/32, gateway: 10.9.9.8}]\n" LCORE, "ports[0].gateway", "outside" },
+	/* vlan, ports, queues, descriptors */
+	{ "ports: [{device: a, ipv4: 10.0.0.1/24, vlan: 4095}]\n" LCORE, "ports[0].vlan", "0..4094" },
+	{ "ports: [{device: a, ipv4: 10.0.0.1/24, mqttsn_port: 0}]\n" LCORE, "ports[0].mqttsn_port", "1..65535" },
+	{ "ports: [{device: a, ipv4: 10.0.0.1/24, mqttsn_port: 65536}]\n" LCORE, "ports[0].mqttsn_port", "1..65535" },
+	{ "ports: [{device: a, ipv4: 10.0.0.1/24, rx_queues: 0}]\n" LCORE, "ports[0].rx_queues", "1..16" },
+	{ "ports: [{device: a, ipv4: 10.0.0.1/24, rx_queues: 17}]\n" LCORE, "ports[0].rx_queues", "1..16" },
+	{ "ports: [{device: a, ipv4: 10.0.0.1/24, rx_desc: 32}]\n" LCORE, "ports[0].rx_desc", "64..32768" },
+	{ "ports: [{device: a, ipv4: 10.0.0.1/24, tx_desc: 65536}]\n" LCORE, "ports[0].tx_desc", "64..32768" },
+	{ "ports: [{device: a, ipv4: 10.0.0.1/24}, {device: b, ipv4: 10.0.1.1/24, vlan: 5000}]\n" LCORE,
+	  "ports[1].vlan", NULL },
+	/* burst and rings */
+	{ MIN "burst: 0\n", "burst", "1..256" },
+	{ MIN "burst: 257\n", "burst", "1..256" },
+	{ MIN "rings: {worker: 1000}\n", "rings.worker: 1000 is not a power of two; use e.g. 1024", NULL },
+	{ MIN "rings: {tx: 3000}\n", "rings.tx", "power of two" },
+	{ MIN "rings: {peer: 32}\n", "rings.peer", "64..1048576" },
+	{ MIN "rings: {peer: 2097152}\n", "rings.peer", "64..1048576" },
+	{ MIN "burst: 256\nrings: {tx: 128}\n", "rings.tx", "smaller than burst" },
+	/* mempool */
+	{ MIN "mempool: {mbufs: 2000}\n", "mempool.mbufs", "too small" },
+	{ MIN "mempool: {header_mbufs: 1000}\n", "mempool.header_mbufs", "too small" },
+	{ MIN "mempool: {cache: 513}\n", "mempool.cache", "0..512" },
+	{ MIN "mempool: {mbufs: 0}\n", "mempool.mbufs", NULL },
+	{ "ports: [{device: a, ipv4: 10.0.0.1/24, rx_queues: 16, rx_desc: 1024}]\n" LCORE, "mempool.mbufs",
+	  "too small" },
+	{ MIN "neighbours: 0\n", "neighbours", NULL },
+	/* mqttsn numbers */
+	{ MIN "mqttsn: {gateway_id: 256}\n", "mqttsn.gateway_id", "0..255" },
+	{ MIN "mqttsn: {max_sessions: 0}\n", "mqttsn.max_sessions", NULL },
+	{ MIN "mqttsn: {max_topics: 0}\n", "mqttsn.max_topics", NULL },
+	{ MIN "mqttsn: {max_client_topics: 0}\n", "mqttsn.max_client_topics", NULL },
+	{ MIN "mqttsn: {max_subscriptions: 0}\n", "mqttsn.max_subscriptions", NULL },
+	{ MIN "mqttsn: {max_inflight: 0}\n", "mqttsn.max_inflight", NULL },
+	{ MIN "mqttsn: {max_inflight_per_session: 0}\n", "mqttsn.max_inflight_per_session", NULL },
+	{ MIN "mqttsn: {max_inflight: 10, max_inflight_per_session: 11}\n", "mqttsn.max_inflight_per_session",
+	  "more than mqttsn.max_inflight" },
+	{ MIN "mqttsn: {retry_interval_ms: 0}\n", "mqttsn.retry_interval_ms", NULL },
+	{ MIN "mqttsn: {max_topic_len: 0}\n", "mqttsn.max_topic_len", NULL },
+	{ MIN "mqttsn: {max_topic_len: 65528}\n", "mqttsn.max_topic_len", NULL },
+	{ MIN "mqttsn: {expiry_scan_per_tick: 0}\n", "mqttsn.expiry_scan_per_tick", NULL },
+	{ MIN "mqttsn: {max_sessions: 4294967296}\n", "mqttsn.max_sessions", "out of range" },
+	/* predefined topics */
+	{ MIN "mqttsn: {predefined_topics: [{id: 0, name: a}]}\n", "mqttsn.predefined_topics[0].id", "1..65534" },
+	{ MIN "mqttsn: {predefined_topics: [{id: 65535, name: a}]}\n", "mqttsn.predefined_topics[0].id",
+	  "1..65534" },
+	{ MIN "mqttsn: {predefined_topics: [{id: 3, name: a}, {id: 3, name: b}]}\n",
+	  "mqttsn.predefined_topics[1].id", "already used" },
+	{ MIN "mqttsn: {predefined_topics: [{name: a}]}\n", "mqttsn.predefined_topics[0].id", "missing" },
+	{ MIN "mqttsn: {predefined_topics: [{id: 1}]}\n", "mqttsn.predefined_topics[0].name", "missing" },
+	{ MIN "mqttsn: {predefined_topics: [{id: 1, name: \"a/+/b\"}]}\n", "mqttsn.predefined_topics[0].name",
+	  "wildcard" },
+	{ MIN "mqttsn: {predefined_topics: [{id: 1, name: \"a/#\"}]}\n", "mqttsn.predefined_topics[0].name",
+	  "wildcard" },
+	{ MIN "mqttsn: {predefined_topics: [{id: 1, name: \"\"}]}\n", "mqttsn.predefined_topics[0].name", "empty" },
+	{ MIN "mqttsn: {max_topic_len: 4, predefined_topics: [{id: 1, name: abcde}]}\n",
+	  "mqttsn.predefined_topics[0].name", "longer than mqttsn.max_topic_len" },
+	{ MIN "mqttsn: {predefined_topics: [{id: 1, name: a/b}, {id: 2, name: a/b}]}\n",
+	  "mqttsn.predefined_topics[1].name", "already predefined" },
+	{ MIN "mqttsn: {max_topics: 1, predefined_topics: [{id: 1, name: a}, {id: 2, name: b}]}\n",
+	  "mqttsn.predefined_topics", "max_topics" },
+	/* stats */
+	{ MIN "stats: {file: \"\"}\n", "stats.file", "empty" },
+	/* number syntax */
+	{ MIN "burst: 1.5\n", "burst: '1.5' is not a whole number", NULL },
+	{ MIN "burst: -1\n", "burst", "not a whole number" },
+	{ MIN "burst: 0x20\n", "burst", "not a whole number" },
+	{ MIN "burst: 010\n", "burst", "leading zero" },
+	{ MIN "burst: 32 64\n", "burst", "not a whole number" },
+	{ MIN "burst: \"\"\n", "burst", "not a whole number" },
+	{ MIN "burst: 99999999999999999999999999\n", "burst", "out of range" },
+};
+
+static void test_semantic_rules(void **state)
+{
+	(void)state;
+	int failed = 0;
+	for (size_t i = 0; i < sizeof(semantic) / sizeof(semantic[0]); i++)
+		failed += !refused_with(semantic[i].yaml, semantic[i].key, semantic[i].also);
+	assert_int_equal(failed, 0);
+}
+
+static const struct bad structural[] = {
+	/* unknown keys, at every level, with what is allowed there */
+	{ MIN "bogus: 1\n", "bogus: unknown key", "allowed here: ports, lcores" },
+	{ "ports: [{device: a, ipv4: 10.0.0.1/24, ipv6: x}]\n" LCORE, "ports[0].ipv6: unknown key",
+	  "allowed here: device, ipv4" },
+	{ "ports: [{device: a, ipv4: 10.0.0.1/24}, {device: b, ipv4: 10.0.1.1/24, vlna: 3}]\n" LCORE,
+	  "ports[1].vlna: unknown key", NULL },
+	{ PORT "lcores: [{lcore: 1, roles: [rx, worker, tx], pin: 1}]\n", "lcores[0].pin: unknown key", "roles" },
+	{ MIN "rings: {workers: 1024}\n", "rings.workers: unknown key", "worker, tx, peer" },
+	{ MIN "mempool: {size: 1024}\n", "mempool.size: unknown key", "mbufs" },
+	{ MIN "mqttsn: {max_session: 1}\n", "mqttsn.max_session: unknown key", "max_sessions" },
+	{ MIN "mqttsn: {predefined_topics: [{id: 1, name: a, qos: 1}]}\n",
+	  "mqttsn.predefined_topics[0].qos: unknown key", "id, name" },
+	{ MIN "stats: {path: /tmp/x}\n", "stats.path: unknown key", "file" },
+	/* wrong types / shapes */
+	{ MIN "burst: [32]\n", "burst: expected a single value, got a list", "line 3" },
+	{ MIN "burst: {a: 1}\n", "burst: expected a single value", NULL },
+	{ "ports: {device: a, ipv4: 10.0.0.1/24}\n" LCORE, "ports: expected a list, got a mapping", NULL },
+	{ "ports: a\n" LCORE, "ports: expected a list", NULL },
+	{ "ports: [a]\n" LCORE, "ports[0]: expected a mapping", NULL },
+	{ MIN "rings: 4096\n", "rings: expected a mapping", NULL },
+	{ PORT "lcores: [{lcore: 1, roles: rx}]\n", "lcores[0].roles: expected a list", NULL },
+	{ PORT "lcores: [{lcore: 1, roles: [rx, worker, tx, dispatcher]}]\n",
+	  "lcores[0].roles: unknown value 'dispatcher'", "rx, worker, tx" },
+	{ PORT "lcores: [{lcore: 1, roles: [1, 2]}]\n", "lcores[0].roles: unknown value '1'", NULL },
+	{ "ports: [{device: [a], ipv4: 10.0.0.1/24}]\n" LCORE, "ports[0].device: expected a single value", NULL },
+	{ "- a\n- b\n", "config: expected a mapping", NULL },
+	{ "just a string\n", "config: expected a mapping", NULL },
+	/* duplicate keys, syntax errors, aliases */
+	{ MIN "burst: 32\nburst: 64\n", "burst: key given more than once", NULL },
+	{ "ports: [{device: a, ipv4: 10.0.0.1/24\n" LCORE, "ports", "YAML syntax error" },
+	{ MIN "burst: &b 32\nneighbours: *b\n", "neighbours", "aliases" },
+};
+
+static void test_structural_errors(void **state)
+{
+	(void)state;
+	int failed = 0;
+	for (size_t i = 0; i < sizeof(structural) / sizeof(structural[0]); i++)
+		failed += !refused_with(structural[i].yaml, structural[i].key, structural[i].also);
+	assert_int_equal(failed, 0);
+}
+
+static void test_error_buffer_handling(void **state)
+{
+	(void)state;
+	struct fo_config *cfg = NULL;
+	const char *bad = MIN "rings: {worker: 1000}\n";
+	/* No error buffer at all, and a tiny one: still refused, never overrun. */
+	assert_int_equal(fo_config_parse(bad, strlen(bad), &cfg, NULL, 0), -1);
+	assert_null(cfg);
+	char tiny[8];
+	memset(tiny, 'X', sizeof(tiny));
+	assert_int_equal(fo_config_parse(bad, strlen(bad), &cfg, tiny, 5), -1);
+	assert_string_equal(tiny, "ring");
+	assert_int_equal(tiny[5], 'X');
+	/* Not NUL-terminated input: the length is what counts. */
+	char buf[sizeof(MIN) - 1];
+	memcpy(buf, MIN, sizeof(buf));
+	fo_config_free(NULL);
+	assert_int_equal(fo_config_parse(buf, sizeof(buf), &cfg, NULL, 0), 0);
+	assert_non_null(cfg);
+	fo_config_free(cfg);
+}
+
+static void test_load_file(void **state)
+{
+	(void)state;
+	struct fo_config *cfg = (struct fo_config *)1;
+	char err[512] = "";
+	const char *missing = "/nonexistent/fanout-test/config.yaml";
+	assert_int_equal(fo_config_load(missing, &cfg, err, sizeof(err)), -1);
+	assert_null(cfg);
+	assert_non_null(strstr(err, missing));
+	assert_non_null(strstr(err, "No such file"));
+
+	char path[] = "/tmp/fanout-test-config-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	FILE *f = fdopen(fd, "w");
+	assert_non_null(f);
+	fputs(MIN "rings: {worker: 1000}\n", f);
+	fclose(f);
+	assert_int_equal(fo_config_load(path, &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "rings.worker: 1000 is not a power of two"));
+
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(FULL, f);
+	fclose(f);
+	assert_int_equal(fo_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg->n_ports, 2);
+	assert_int_equal(cfg->broker.n_predefined, 2);
+	fo_config_free(cfg);
+	unlink(path);
+}
+
+/* The shipped example must stay valid. */
+static void test_deploy_example(void **state)
+{
+	(void)state;
+	if (example_path == NULL)
+		skip();
+	struct fo_config *cfg = NULL;
+	char err[512] = "";
+	int rc = fo_config_load(example_path, &cfg, err, sizeof(err));
+	if (rc != 0)
+		print_message("%s\n", err);
+	assert_int_equal(rc, 0);
+	assert_true(cfg->n_ports >= 1);
+	assert_true(cfg->n_lcores >= 1);
+	assert_ptr_equal(cfg->broker.predefined, cfg->predefined);
+	fo_config_free(cfg);
+}
+
+int main(int argc, char **argv)
+{
+	example_path = argc > 1 ? argv[1] : NULL;
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_full_example),
+		cmocka_unit_test(test_minimal_gets_defaults),
+		cmocka_unit_test(test_accepts_edges),
+		cmocka_unit_test(test_semantic_rules),
+		cmocka_unit_test(test_structural_errors),
+		cmocka_unit_test(test_error_buffer_handling),
+		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_deploy_example),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
