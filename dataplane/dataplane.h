@@ -1,0 +1,141 @@
+/* Runtime state of fanout-dataplane shared by setup (main.c), the stages (stage_rx.c,
+ * stage_worker.c, stage_tx.c), the lcore loop (lcore.c) and the stats writer (stats.c).
+ * Built once at start; lcores only read it, except their own per-lcore slots. */
+#ifndef FANOUT_DATAPLANE_H
+#define FANOUT_DATAPLANE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_common.h>
+#include <rte_ether.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include "config.h"
+#include "fanout/stats_schema.h"
+#include "l2l4.h"
+#include "mqttsn_broker.h"
+#include "neighbour.h"
+
+#define FO_MAX_WORKERS 16
+#define FO_MAX_TX 16
+#define FO_MAX_RXQ_PER_LCORE 32
+#define FO_ARP_RETRY_MS 200 /* at most one ARP request per unresolved address per this */
+
+/* Pipeline phases, advanced by the main lcore on shutdown so the pipeline drains front to
+ * back: rx stops first, workers empty their rings, then tx empties its rings. */
+enum fo_phase { FO_RUN = 0, FO_STOP_RX, FO_STOP_WORKERS, FO_STOP_TX, FO_DONE };
+
+struct fo_port {
+	uint16_t port_id;
+	struct l2l4_iface ifc; /* mac, ip, netmask, vlan, mqttsn port */
+	uint32_t gateway;
+	uint16_t n_rxq, n_txq;
+	bool rx_ip_ck, rx_l4_ck; /* rx checksum offload verdicts available */
+	struct fo_neigh_table *neigh;
+	char name[64];
+};
+
+/* A publish accepted by one worker, for another worker's subscribers. The payload mbuf
+ * is shared by reference (one refcnt per descriptor). */
+struct fo_peer_msg {
+	struct rte_mbuf *payload;
+	uint16_t payload_len;
+	int8_t qos;
+	uint16_t topic_len;
+	uint8_t topic[]; /* topic_len bytes (pool element sized for max_topic_len) */
+};
+
+struct fo_worker {
+	uint32_t idx;
+	unsigned lcore_id;
+	struct rte_ring *in;      /* rx -> this worker (MP/SC) */
+	struct rte_ring *peer_in; /* other workers -> this worker (MP/SC) */
+	struct rte_ring *tx;      /* this worker -> its tx lcore */
+	struct broker *broker;
+	struct fo_counters *ctr;  /* the owning lcore's counters */
+	uint64_t now_ms;          /* refreshed every loop iteration */
+	uint64_t last_tick_ms;
+};
+
+struct fo_txer {
+	uint32_t idx;       /* tx queue index on every port */
+	unsigned lcore_id;
+	struct rte_ring *ring;
+};
+
+/* Per-lcore stats: written only by that lcore, summed by readers. */
+struct fo_lcore_stats {
+	struct fo_counters c;
+	uint64_t port_rx[FO_MAX_PORTS];
+	uint64_t port_tx[FO_MAX_PORTS];
+	uint64_t loops;
+	uint64_t busy_loops; /* iterations that moved at least one packet */
+} __rte_cache_aligned;
+
+struct fo_lcore {
+	unsigned lcore_id;
+	uint32_t roles;
+	uint16_t n_rxq;
+	struct { uint16_t port; uint16_t queue; } rxq[FO_MAX_RXQ_PER_LCORE];
+	struct fo_worker *worker; /* NULL unless role worker */
+	struct fo_txer *txer;     /* NULL unless role tx */
+	struct rte_ring *reply_tx; /* where this lcore's rx-stage answers (ARP, ICMP) go */
+	_Atomic int seen_phase;
+};
+
+struct fo_dp {
+	struct fo_config *cfg;
+	uint32_t burst;
+	uint16_t n_ports;
+	struct fo_port ports[FO_MAX_PORTS];
+	uint16_t port_index[RTE_MAX_ETHPORTS]; /* ethdev port id -> index in ports[] */
+	struct rte_mempool *pkt_pool;  /* rx packets */
+	struct rte_mempool *hdr_pool;  /* replies and fan-out header mbufs */
+	struct rte_mempool *peer_pool; /* struct fo_peer_msg */
+	uint32_t n_workers, n_tx, n_lcores;
+	struct fo_worker workers[FO_MAX_WORKERS];
+	struct fo_txer txers[FO_MAX_TX];
+	struct fo_lcore lcores[RTE_MAX_LCORE];
+	struct fo_lcore *lcore_of[RTE_MAX_LCORE];
+	_Atomic int phase;
+	uint64_t tsc_hz;
+	uint64_t start_tsc;
+};
+
+extern struct fo_dp fo_dp;
+extern struct fo_lcore_stats fo_stats[RTE_MAX_LCORE];
+
+static inline uint64_t fo_now_ms(void)
+{
+	return (rte_get_tsc_cycles() - fo_dp.start_tsc) / (fo_dp.tsc_hz / 1000);
+}
+
+/* stage_rx.c */
+void fo_stage_rx(struct fo_lcore *lc, struct fo_lcore_stats *st);
+/* Send an ARP request for ip out of port (used by every output path). */
+void fo_arp_request(struct fo_port *p, uint32_t ip, struct rte_ring *tx, struct fo_lcore_stats *st);
+/* Resolve the next hop for dst on port p; on a miss, asks ARP and returns false. */
+bool fo_resolve(struct fo_port *p, uint32_t dst, uint8_t mac[6], struct rte_ring *tx, struct fo_lcore_stats *st);
+/* Queue generated packets on a tx ring; counts out_generated and ring-full drops. */
+void fo_out_enqueue(struct rte_ring *tx, struct rte_mbuf **pkts, unsigned n, struct fo_lcore_stats *st);
+
+/* stage_worker.c */
+int fo_worker_init(struct fo_worker *w);
+void fo_stage_worker(struct fo_lcore *lc, struct fo_lcore_stats *st);
+void fo_worker_fini(struct fo_worker *w);
+
+/* stage_tx.c */
+void fo_stage_tx(struct fo_lcore *lc, struct fo_lcore_stats *st);
+
+/* lcore.c */
+int fo_lcore_main(void *arg);
+
+/* stats.c */
+int fo_stats_write_json(const char *path, const char *reason);
+
+#endif

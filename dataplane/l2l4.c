@@ -1,0 +1,328 @@
+/* Frame classification and header building for the rx stage and the output paths.
+ * Bytes are assembled explicitly (no casts to packed structs): safe at any alignment,
+ * which keeps UBSan and the fuzzers quiet and the code independent of DPDK. */
+#include "l2l4.h"
+
+#include <string.h>
+
+#define IPPROTO_ICMP_ 1
+#define IPPROTO_UDP_ 17
+#define ICMP_ECHO_REPLY 0
+#define ICMP_ECHO_REQUEST 8
+
+static inline uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static inline uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline void wr16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static inline void wr32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+}
+
+uint32_t l2l4_csum_add(uint32_t sum, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	uint64_t s = sum;
+	while (len >= 2) {
+		s += (uint32_t)(p[0] << 8 | p[1]);
+		p += 2;
+		len -= 2;
+	}
+	if (len)
+		s += (uint32_t)p[0] << 8;
+	while (s >> 32)
+		s = (s & 0xffffffffu) + (s >> 32);
+	return (uint32_t)s;
+}
+
+uint16_t l2l4_csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+static bool mac_is_bcast(const uint8_t *m)
+{
+	return (m[0] & m[1] & m[2] & m[3] & m[4] & m[5]) == 0xff;
+}
+
+static uint32_t pseudo_sum(uint32_t src, uint32_t dst, uint8_t proto, uint16_t l4len)
+{
+	uint32_t s = (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff);
+	return s + proto + l4len;
+}
+
+static void drop(struct l2l4_pkt *o, enum fo_drop r)
+{
+	o->kind = L2L4_DROP;
+	o->drop = r;
+}
+
+static void parse_arp(const uint8_t *p, size_t len, const struct l2l4_iface *ifc, struct l2l4_pkt *o)
+{
+	if (len < L2L4_ARP_LEN || rd16(p) != 1 /* Ethernet */ || rd16(p + 2) != L2L4_ETHERTYPE_IPV4 ||
+	    p[4] != 6 || p[5] != 4) {
+		drop(o, FO_DROP_ARP_MALFORMED);
+		return;
+	}
+	uint16_t op = rd16(p + 6);
+	memcpy(o->arp_sender_mac, p + 8, 6);
+	o->arp_sender_ip = rd32(p + 14);
+	uint32_t target = rd32(p + 24);
+	if (op != 1 && op != 2) {
+		drop(o, FO_DROP_ARP_MALFORMED);
+		return;
+	}
+	if (target != ifc->ip || o->arp_sender_ip == 0 || mac_is_bcast(o->arp_sender_mac) ||
+	    (o->arp_sender_mac[0] & 1)) {
+		/* Probes (sender 0.0.0.0), gratuitous ARP and requests for others are not ours. */
+		drop(o, FO_DROP_ARP_NOT_FOR_US);
+		return;
+	}
+	o->kind = op == 1 ? L2L4_ARP_REQUEST : L2L4_ARP_REPLY;
+}
+
+void l2l4_parse(const uint8_t *f, size_t len, const struct l2l4_iface *ifc, enum l2l4_ck ip_ck,
+		enum l2l4_ck l4_ck, struct l2l4_pkt *o)
+{
+	memset(o, 0, sizeof(*o));
+	if (len < L2L4_ETH_HLEN) {
+		drop(o, FO_DROP_ETH_RUNT);
+		return;
+	}
+	const uint8_t *dst = f;
+	memcpy(o->src_mac, f + 6, 6);
+	bool bcast = mac_is_bcast(dst);
+	if (!bcast && memcmp(dst, ifc->mac, 6) != 0) {
+		drop(o, FO_DROP_ETH_NOT_FOR_US);
+		return;
+	}
+	uint16_t et = rd16(f + 12);
+	size_t off = L2L4_ETH_HLEN;
+	uint16_t vid = 0;
+	if (et == L2L4_ETHERTYPE_VLAN) {
+		if (len < L2L4_ETH_HLEN + L2L4_VLAN_HLEN) {
+			drop(o, FO_DROP_ETH_RUNT);
+			return;
+		}
+		vid = rd16(f + 14) & 0x0fff;
+		et = rd16(f + 16);
+		off += L2L4_VLAN_HLEN;
+		if (vid == 0 && ifc->vlan == 0)
+			vid = 0; /* priority-tagged frame: VLAN 0 means untagged */
+	}
+	if (vid != ifc->vlan) {
+		drop(o, FO_DROP_VLAN_MISMATCH);
+		return;
+	}
+	o->l2_len = (uint16_t)off;
+	const uint8_t *p = f + off;
+	size_t rem = len - off;
+
+	if (et == L2L4_ETHERTYPE_ARP) {
+		parse_arp(p, rem, ifc, o);
+		return;
+	}
+	if (et != L2L4_ETHERTYPE_IPV4) {
+		drop(o, FO_DROP_ETH_UNKNOWN_TYPE);
+		return;
+	}
+	if (rem < L2L4_IP_HLEN) {
+		drop(o, FO_DROP_IP_RUNT);
+		return;
+	}
+	if ((p[0] >> 4) != 4) {
+		drop(o, FO_DROP_IP_BAD_VERSION);
+		return;
+	}
+	size_t ihl = (size_t)(p[0] & 0x0f) * 4;
+	if (ihl < L2L4_IP_HLEN || ihl > rem) {
+		drop(o, FO_DROP_IP_BAD_IHL);
+		return;
+	}
+	size_t tot = rd16(p + 2);
+	/* Frames may carry Ethernet padding after the datagram, never less than it. */
+	if (tot < ihl || tot > rem) {
+		drop(o, FO_DROP_IP_BAD_LENGTH);
+		return;
+	}
+	if (ip_ck == L2L4_CK_BAD ||
+	    (ip_ck == L2L4_CK_VERIFY && l2l4_csum_fold(l2l4_csum_add(0, p, ihl)) != 0xffff)) {
+		drop(o, FO_DROP_IP_BAD_CKSUM);
+		return;
+	}
+	uint16_t frag = rd16(p + 6);
+	if (frag & 0x3fff) { /* MF set or offset != 0 */
+		drop(o, FO_DROP_IP_FRAGMENT);
+		return;
+	}
+	o->src_ip = rd32(p + 12);
+	o->dst_ip = rd32(p + 16);
+	o->l3_len = (uint16_t)ihl;
+	uint32_t bcast_net = (ifc->ip & ifc->netmask) | ~ifc->netmask;
+	bool to_us = o->dst_ip == ifc->ip;
+	bool to_bcast = o->dst_ip == 0xffffffffu || (ifc->netmask != 0xffffffffu && o->dst_ip == bcast_net);
+	if (!to_us && !to_bcast) {
+		drop(o, FO_DROP_IP_NOT_FOR_US);
+		return;
+	}
+	if (o->src_ip == 0 || o->src_ip == 0xffffffffu || (o->src_ip >> 28) == 0xe ||
+	    (ifc->netmask != 0xffffffffu && o->src_ip == bcast_net)) {
+		drop(o, FO_DROP_IP_BAD_SRC);
+		return;
+	}
+	const uint8_t *l4 = p + ihl;
+	size_t l4len = tot - ihl;
+	uint8_t proto = p[9];
+
+	if (proto == IPPROTO_ICMP_) {
+		if (!to_us) { /* no broadcast pings (smurf) */
+			drop(o, FO_DROP_ICMP_UNSUPPORTED);
+			return;
+		}
+		if (l4len < 8) {
+			drop(o, FO_DROP_ICMP_MALFORMED);
+			return;
+		}
+		if (l2l4_csum_fold(l2l4_csum_add(0, l4, l4len)) != 0xffff) {
+			drop(o, FO_DROP_ICMP_BAD_CKSUM);
+			return;
+		}
+		if (l4[0] != ICMP_ECHO_REQUEST || l4[1] != 0) {
+			drop(o, FO_DROP_ICMP_UNSUPPORTED);
+			return;
+		}
+		o->kind = L2L4_ICMP_ECHO;
+		o->payload_off = (uint16_t)(off + ihl);
+		o->payload_len = (uint16_t)l4len;
+		return;
+	}
+	if (proto != IPPROTO_UDP_) {
+		drop(o, FO_DROP_IP_PROTO_UNSUPPORTED);
+		return;
+	}
+	if (l4len < L2L4_UDP_HLEN) {
+		drop(o, FO_DROP_UDP_MALFORMED);
+		return;
+	}
+	size_t ulen = rd16(l4 + 4);
+	if (ulen < L2L4_UDP_HLEN || ulen != l4len) {
+		drop(o, FO_DROP_UDP_MALFORMED);
+		return;
+	}
+	o->src_port = rd16(l4);
+	o->dst_port = rd16(l4 + 2);
+	if (o->dst_port != ifc->mqttsn_port) {
+		drop(o, FO_DROP_UDP_NO_LISTENER);
+		return;
+	}
+	if (o->src_port == 0) {
+		drop(o, FO_DROP_UDP_MALFORMED); /* nowhere to answer */
+		return;
+	}
+	uint16_t ck = rd16(l4 + 6);
+	if (ck != 0) { /* 0 = sender computed none (allowed for IPv4) */
+		if (l4_ck == L2L4_CK_BAD) {
+			drop(o, FO_DROP_UDP_BAD_CKSUM);
+			return;
+		}
+		if (l4_ck == L2L4_CK_VERIFY) {
+			uint32_t s = pseudo_sum(o->src_ip, o->dst_ip, IPPROTO_UDP_, (uint16_t)ulen);
+			if (l2l4_csum_fold(l2l4_csum_add(s, l4, ulen)) != 0xffff) {
+				drop(o, FO_DROP_UDP_BAD_CKSUM);
+				return;
+			}
+		}
+	}
+	o->kind = L2L4_MQTTSN;
+	o->payload_off = (uint16_t)(off + ihl + L2L4_UDP_HLEN);
+	o->payload_len = (uint16_t)(ulen - L2L4_UDP_HLEN);
+}
+
+size_t l2l4_write_eth(uint8_t *b, const uint8_t dst[6], const uint8_t src[6], uint16_t vlan, uint16_t et)
+{
+	memcpy(b, dst, 6);
+	memcpy(b + 6, src, 6);
+	if (vlan) {
+		wr16(b + 12, L2L4_ETHERTYPE_VLAN);
+		wr16(b + 14, vlan & 0x0fff);
+		wr16(b + 16, et);
+		return L2L4_ETH_HLEN + L2L4_VLAN_HLEN;
+	}
+	wr16(b + 12, et);
+	return L2L4_ETH_HLEN;
+}
+
+size_t l2l4_build_arp(uint8_t *b, uint16_t op, const uint8_t eth_dst[6], const uint8_t src_mac[6], uint32_t src_ip,
+		      const uint8_t target_mac[6], uint32_t target_ip, uint16_t vlan)
+{
+	size_t off = l2l4_write_eth(b, eth_dst, src_mac, vlan, L2L4_ETHERTYPE_ARP);
+	uint8_t *p = b + off;
+	wr16(p, 1);
+	wr16(p + 2, L2L4_ETHERTYPE_IPV4);
+	p[4] = 6;
+	p[5] = 4;
+	wr16(p + 6, op);
+	memcpy(p + 8, src_mac, 6);
+	wr32(p + 14, src_ip);
+	memcpy(p + 18, target_mac, 6);
+	wr32(p + 24, target_ip);
+	size_t n = off + L2L4_ARP_LEN;
+	size_t min = L2L4_MIN_FRAME + (vlan ? L2L4_VLAN_HLEN : 0);
+	if (n < min) {
+		memset(b + n, 0, min - n);
+		n = min;
+	}
+	return n;
+}
+
+size_t l2l4_write_udp(uint8_t *b, const struct l2l4_udp_spec *s, size_t inline_len, size_t ext_len, uint32_t ext_sum)
+{
+	size_t ulen = L2L4_UDP_HLEN + inline_len + ext_len;
+	if (ulen + L2L4_IP_HLEN > 65535)
+		return 0;
+	size_t off = l2l4_write_eth(b, s->dst_mac, s->src_mac, s->vlan, L2L4_ETHERTYPE_IPV4);
+	uint8_t *ip = b + off;
+	ip[0] = 0x45;
+	ip[1] = 0;
+	wr16(ip + 2, (uint16_t)(ulen + L2L4_IP_HLEN));
+	wr16(ip + 4, 0);      /* id 0 with DF: atomic datagram (RFC 6864) */
+	wr16(ip + 6, 0x4000); /* DF */
+	ip[8] = 64;
+	ip[9] = IPPROTO_UDP_;
+	wr16(ip + 10, 0);
+	wr32(ip + 12, s->src_ip);
+	wr32(ip + 16, s->dst_ip);
+	wr16(ip + 10, (uint16_t)~l2l4_csum_fold(l2l4_csum_add(0, ip, L2L4_IP_HLEN)));
+	uint8_t *u = ip + L2L4_IP_HLEN;
+	wr16(u, s->src_port);
+	wr16(u + 2, s->dst_port);
+	wr16(u + 4, (uint16_t)ulen);
+	wr16(u + 6, 0);
+	uint32_t sum = pseudo_sum(s->src_ip, s->dst_ip, IPPROTO_UDP_, (uint16_t)ulen);
+	sum = l2l4_csum_add(sum, u, L2L4_UDP_HLEN + inline_len);
+	if (ext_len)
+		sum += (inline_len & 1) ? l2l4_csum_shift(ext_sum) : l2l4_csum_fold(ext_sum);
+	uint16_t ck = (uint16_t)~l2l4_csum_fold(sum);
+	wr16(u + 6, ck ? ck : 0xffff); /* 0 means "no checksum" on the wire */
+	return off + L2L4_IP_HLEN + L2L4_UDP_HLEN;
+}
+
+void l2l4_icmp_echo_to_reply(uint8_t *f, const struct l2l4_pkt *p, const uint8_t dst_mac[6], const uint8_t src_mac[6])
+{
+	memcpy(f, dst_mac, 6);
+	memcpy(f + 6, src_mac, 6);
+	uint8_t *ip = f + p->l2_len;
+	wr32(ip + 12, p->dst_ip);
+	wr32(ip + 16, p->src_ip);
+	ip[8] = 64;
+	wr16(ip + 10, 0);
+	wr16(ip + 10, (uint16_t)~l2l4_csum_fold(l2l4_csum_add(0, ip, p->l3_len)));
+	uint8_t *icmp = f + p->payload_off;
+	icmp[0] = ICMP_ECHO_REPLY;
+	wr16(icmp + 2, 0);
+	wr16(icmp + 2, (uint16_t)~l2l4_csum_fold(l2l4_csum_add(0, icmp, p->payload_len)));
+}

@@ -1,0 +1,114 @@
+/* Ethernet / 802.1Q / ARP / IPv4 / ICMP / UDP: classify a received frame for the rx stage
+ * and build the headers of what the appliance sends. Pure C over bytes (no DPDK types) so
+ * unit tests and fuzzers drive it directly; the rx and worker stages wrap it around mbufs. */
+#ifndef FANOUT_L2L4_H
+#define FANOUT_L2L4_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fanout/stats_schema.h"
+
+#define L2L4_ETH_HLEN 14
+#define L2L4_VLAN_HLEN 4
+#define L2L4_IP_HLEN 20
+#define L2L4_UDP_HLEN 8
+#define L2L4_ARP_LEN 28
+#define L2L4_MIN_FRAME 60 /* without FCS: short frames are padded to this */
+
+#define L2L4_ETHERTYPE_IPV4 0x0800
+#define L2L4_ETHERTYPE_ARP 0x0806
+#define L2L4_ETHERTYPE_VLAN 0x8100
+
+/* Checksum offload verdicts handed in by the stage (from mbuf ol_flags). */
+enum l2l4_ck { L2L4_CK_VERIFY = 0, L2L4_CK_GOOD = 1, L2L4_CK_BAD = 2 };
+
+/* The receiving interface as the classifier needs it. */
+struct l2l4_iface {
+	uint8_t mac[6];
+	uint32_t ip;          /* host byte order */
+	uint32_t netmask;     /* host byte order, from the prefix length */
+	uint16_t vlan;        /* 0 = untagged */
+	uint16_t mqttsn_port; /* host byte order */
+};
+
+enum l2l4_kind {
+	L2L4_DROP = 0,      /* see .drop */
+	L2L4_ARP_REQUEST,   /* request for our address: answer it (sender learnt) */
+	L2L4_ARP_REPLY,     /* reply addressed to us: learn the sender */
+	L2L4_ICMP_ECHO,     /* echo request to our address: answer it */
+	L2L4_MQTTSN,        /* UDP datagram to our MQTT-SN port: hand to a worker */
+};
+
+struct l2l4_pkt {
+	enum l2l4_kind kind;
+	enum fo_drop drop;     /* when kind == L2L4_DROP */
+	uint16_t l2_len;       /* 14, or 18 with a VLAN tag */
+	uint16_t l3_len;       /* IPv4 header length incl. options */
+	uint16_t payload_off;  /* UDP payload (MQTT-SN message) or ICMP header offset */
+	uint16_t payload_len;  /* UDP payload length, or ICMP message length */
+	uint32_t src_ip, dst_ip;       /* host byte order */
+	uint16_t src_port, dst_port;   /* host byte order */
+	uint8_t src_mac[6];
+	uint8_t arp_sender_mac[6];     /* ARP: sender hardware/protocol address */
+	uint32_t arp_sender_ip;
+};
+
+/* Classify one frame. ip_ck/l4_ck carry offload verdicts (L2L4_CK_VERIFY = check in
+ * software). Always fills out->kind (and out->drop when dropping). */
+void l2l4_parse(const uint8_t *frame, size_t len, const struct l2l4_iface *ifc, enum l2l4_ck ip_ck,
+		enum l2l4_ck l4_ck, struct l2l4_pkt *out);
+
+/* Internet checksum pieces. fo_csum_add sums 16-bit big-endian words of buf into sum as
+ * if buf started at an even offset; a trailing odd byte is the high byte of a word. */
+uint32_t l2l4_csum_add(uint32_t sum, const void *buf, size_t len);
+uint16_t l2l4_csum_fold(uint32_t sum); /* folded, NOT complemented */
+/* Sum of a block that sits at an odd offset in the checksummed data. */
+static inline uint32_t l2l4_csum_shift(uint32_t block_sum)
+{
+	uint16_t f = l2l4_csum_fold(block_sum);
+	return (uint32_t)(uint16_t)((f << 8) | (f >> 8));
+}
+
+/* Ethernet (+ VLAN) header; returns its length (14 or 18). */
+size_t l2l4_write_eth(uint8_t *buf, const uint8_t dst[6], const uint8_t src[6], uint16_t vlan,
+		      uint16_t ethertype);
+
+/* A complete ARP frame (op 1 request, 2 reply), padded to 60 bytes; returns 60 or 64. */
+size_t l2l4_build_arp(uint8_t *buf, uint16_t op, const uint8_t eth_dst[6], const uint8_t src_mac[6],
+		      uint32_t src_ip, const uint8_t target_mac[6], uint32_t target_ip, uint16_t vlan);
+
+struct l2l4_udp_spec {
+	uint8_t src_mac[6], dst_mac[6];
+	uint16_t vlan;
+	uint32_t src_ip, dst_ip;       /* host byte order */
+	uint16_t src_port, dst_port;   /* host byte order */
+};
+
+/* Length of Ethernet(+VLAN)/IPv4/UDP headers for this spec. */
+static inline size_t l2l4_udp_hdr_len(uint16_t vlan)
+{
+	return L2L4_ETH_HLEN + (vlan ? L2L4_VLAN_HLEN : 0) + L2L4_IP_HLEN + L2L4_UDP_HLEN;
+}
+
+/* Write Ethernet/IPv4/UDP headers at buf (l2l4_udp_hdr_len bytes). The UDP payload is
+ * inline_len bytes already placed right after the headers, followed by ext_len bytes held
+ * elsewhere whose l2l4_csum_add sum (from an even start) is ext_sum. Both checksums are
+ * filled in. Returns the header length, or 0 if the datagram would exceed 65535 bytes. */
+size_t l2l4_write_udp(uint8_t *buf, const struct l2l4_udp_spec *s, size_t inline_len, size_t ext_len,
+		      uint32_t ext_sum);
+
+/* Turn an ICMP echo request (frame as classified, payload_off/payload_len from l2l4_parse)
+ * into the echo reply in place: new Ethernet addresses, IPv4 addresses swapped (TTL 64,
+ * options dropped is NOT done: the header is kept as is), type 0, checksums updated. */
+void l2l4_icmp_echo_to_reply(uint8_t *frame, const struct l2l4_pkt *p, const uint8_t dst_mac[6],
+			     const uint8_t src_mac[6]);
+
+/* Next hop for dst on an interface: dst itself when on-link, else the gateway (0 = none). */
+static inline uint32_t l2l4_next_hop(uint32_t dst, uint32_t ip, uint32_t netmask, uint32_t gateway)
+{
+	return ((dst ^ ip) & netmask) == 0 ? dst : gateway;
+}
+
+#endif

@@ -1,0 +1,536 @@
+/* fanout-dataplane: the DPDK primary process. Setup maps the config onto ethdev ports,
+ * mbuf pools, rte_rings and lcore roles, launches the lcore loops, then the main lcore
+ * waits for signals (SIGUSR1: stats snapshot; SIGINT/SIGTERM: drain and exit).
+ * Usage: fanout-dataplane [EAL args] -- --config FILE [--stats FILE] [--duration SEC] */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+
+#include "dataplane.h"
+
+struct fo_dp fo_dp;
+struct fo_lcore_stats fo_stats[RTE_MAX_LCORE];
+bool fo_port_multi_seg[FO_MAX_PORTS];
+
+static volatile sig_atomic_t quit_signal;
+static volatile sig_atomic_t dump_signal;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGUSR1)
+		dump_signal = 1;
+	else
+		quit_signal = sig;
+}
+
+static void usage(const char *prog)
+{
+	fprintf(stderr,
+		"usage: %s [EAL args] -- --config FILE [--stats FILE] [--duration SEC]\n"
+		"  --config FILE    dataplane config (YAML; see docs/config.md)\n"
+		"  --stats FILE     JSON stats snapshot path (SIGUSR1 and exit); overrides stats.file\n"
+		"  --duration SEC   stop by itself after SEC seconds (tests, demos)\n"
+		"Always give EAL an explicit device list (--no-pci with --vdev, or -a) on shared machines.\n",
+		prog);
+}
+
+struct app_args {
+	const char *config;
+	const char *stats;
+	double duration;
+};
+
+/* App arguments come after "--"; they are parsed before EAL so a bad config is refused
+ * before any hugepage or device is touched. */
+static int parse_app_args(int argc, char **argv, struct app_args *a)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "stats", required_argument, NULL, 's' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int o;
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "c:s:d:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c': a->config = optarg; break;
+		case 's': a->stats = optarg; break;
+		case 'd': {
+			char *end;
+			a->duration = strtod(optarg, &end);
+			if (*end || a->duration <= 0) {
+				fprintf(stderr, "--duration: '%s' is not a positive number of seconds\n", optarg);
+				return -1;
+			}
+			break;
+		}
+		default: return -1;
+		}
+	}
+	if (!a->config) {
+		fprintf(stderr, "missing --config FILE (after '--', following the EAL arguments)\n");
+		return -1;
+	}
+	return 0;
+}
+
+static struct rte_ring *make_ring(const char *fmt, unsigned idx, uint32_t size)
+{
+	char name[RTE_RING_NAMESIZE];
+	snprintf(name, sizeof(name), fmt, idx);
+	/* Several producers (rx lcores, workers), one consumer: RING_F_SC_DEQ. */
+	struct rte_ring *r = rte_ring_create(name, size, (int)rte_socket_id(), RING_F_SC_DEQ);
+	if (!r)
+		fprintf(stderr, "ring %s (%u entries): %s; lower rings.* or add hugepages\n", name, size,
+			rte_strerror(rte_errno));
+	return r;
+}
+
+static void list_ethdevs(void)
+{
+	uint16_t pid;
+	char name[RTE_ETH_NAME_MAX_LEN];
+	fprintf(stderr, "  ethdevs present:");
+	int n = 0;
+	RTE_ETH_FOREACH_DEV(pid)
+	{
+		if (rte_eth_dev_get_name_by_port(pid, name) == 0) {
+			fprintf(stderr, " %s", name);
+			n++;
+		}
+	}
+	fprintf(stderr, "%s\n", n ? "" : " none (pass --vdev or -a to EAL)");
+}
+
+static int setup_port(uint16_t idx, const struct fo_port_config *pc)
+{
+	struct fo_port *p = &fo_dp.ports[idx];
+	uint16_t pid;
+	if (rte_eth_dev_get_port_by_name(pc->device, &pid) != 0) {
+		fprintf(stderr, "ports[%u].device: no ethdev named '%s'\n", idx, pc->device);
+		list_ethdevs();
+		return -1;
+	}
+	struct rte_eth_dev_info di;
+	int rc = rte_eth_dev_info_get(pid, &di);
+	if (rc != 0) {
+		fprintf(stderr, "ports[%u] (%s): cannot read device info: %s\n", idx, pc->device, rte_strerror(-rc));
+		return -1;
+	}
+	p->port_id = pid;
+	snprintf(p->name, sizeof(p->name), "%s", pc->device);
+	p->n_rxq = pc->rx_queues;
+	p->n_txq = (uint16_t)fo_dp.n_tx;
+	if (p->n_rxq > di.max_rx_queues) {
+		fprintf(stderr, "ports[%u] (%s): rx_queues %u > device max %u; lower `rx_queues`\n", idx, pc->device,
+			p->n_rxq, di.max_rx_queues);
+		return -1;
+	}
+	if (p->n_txq > di.max_tx_queues) {
+		fprintf(stderr, "ports[%u] (%s): %u tx lcores need %u tx queues > device max %u; give fewer lcores the tx role\n",
+			idx, pc->device, fo_dp.n_tx, p->n_txq, di.max_tx_queues);
+		return -1;
+	}
+	struct rte_eth_conf conf;
+	memset(&conf, 0, sizeof(conf));
+	if (p->n_rxq > 1) {
+		uint64_t hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & di.flow_type_rss_offloads;
+		if (!hf) {
+			fprintf(stderr, "ports[%u] (%s): rx_queues %u needs RSS, which this device does not offer; set rx_queues: 1\n",
+				idx, pc->device, p->n_rxq);
+			return -1;
+		}
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_hf = hf;
+	}
+	uint64_t rx_ck = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
+	if ((di.rx_offload_capa & rx_ck) == rx_ck) {
+		conf.rxmode.offloads |= rx_ck;
+		p->rx_ip_ck = p->rx_l4_ck = true;
+	}
+	if (di.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) {
+		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+		fo_port_multi_seg[idx] = true;
+	}
+	rc = rte_eth_dev_configure(pid, p->n_rxq, p->n_txq, &conf);
+	if (rc != 0) {
+		fprintf(stderr, "ports[%u] (%s): configure failed: %s\n", idx, pc->device, rte_strerror(-rc));
+		return -1;
+	}
+	uint16_t nrx = pc->rx_desc, ntx = pc->tx_desc;
+	rte_eth_dev_adjust_nb_rx_tx_desc(pid, &nrx, &ntx);
+	int sock = rte_eth_dev_socket_id(pid);
+	if (sock < 0)
+		sock = (int)rte_socket_id();
+	for (uint16_t q = 0; q < p->n_rxq; q++) {
+		struct rte_eth_rxconf rxc = di.default_rxconf;
+		rxc.offloads = conf.rxmode.offloads;
+		rc = rte_eth_rx_queue_setup(pid, q, nrx, (unsigned)sock, &rxc, fo_dp.pkt_pool);
+		if (rc != 0) {
+			fprintf(stderr, "ports[%u] (%s): rx queue %u setup failed: %s\n", idx, pc->device, q, rte_strerror(-rc));
+			return -1;
+		}
+	}
+	for (uint16_t q = 0; q < p->n_txq; q++) {
+		struct rte_eth_txconf txc = di.default_txconf;
+		txc.offloads = conf.txmode.offloads;
+		rc = rte_eth_tx_queue_setup(pid, q, ntx, (unsigned)sock, &txc);
+		if (rc != 0) {
+			fprintf(stderr, "ports[%u] (%s): tx queue %u setup failed: %s\n", idx, pc->device, q, rte_strerror(-rc));
+			return -1;
+		}
+	}
+	rc = rte_eth_dev_start(pid);
+	if (rc != 0) {
+		fprintf(stderr, "ports[%u] (%s): start failed: %s\n", idx, pc->device, rte_strerror(-rc));
+		return -1;
+	}
+	struct rte_ether_addr mac;
+	rte_eth_macaddr_get(pid, &mac);
+	memcpy(p->ifc.mac, mac.addr_bytes, 6);
+	p->ifc.ip = pc->ip;
+	p->ifc.netmask = pc->prefix_len ? (uint32_t)(0xffffffffull << (32 - pc->prefix_len)) : 0;
+	p->ifc.vlan = pc->vlan;
+	p->ifc.mqttsn_port = pc->mqttsn_port;
+	p->gateway = pc->gateway;
+	p->neigh = fo_neigh_create(fo_dp.cfg->neighbours);
+	if (!p->neigh) {
+		fprintf(stderr, "ports[%u]: cannot allocate the neighbour table (%u entries)\n", idx, fo_dp.cfg->neighbours);
+		return -1;
+	}
+	fo_dp.port_index[pid] = idx;
+	printf("port %u: %s (ethdev %u) mac %02x:%02x:%02x:%02x:%02x:%02x ipv4 %u.%u.%u.%u/%u vlan %u mqttsn udp/%u "
+	       "rxq %u txq %u%s%s\n",
+	       idx, pc->device, pid, mac.addr_bytes[0], mac.addr_bytes[1], mac.addr_bytes[2], mac.addr_bytes[3],
+	       mac.addr_bytes[4], mac.addr_bytes[5], pc->ip >> 24, (pc->ip >> 16) & 255, (pc->ip >> 8) & 255, pc->ip & 255,
+	       pc->prefix_len, pc->vlan, pc->mqttsn_port, p->n_rxq, p->n_txq, p->rx_l4_ck ? " rx-cksum-offload" : "",
+	       fo_port_multi_seg[idx] ? " multi-seg" : " single-seg");
+	return 0;
+}
+
+/* Roles -> runtime objects: workers, tx lcores, rx queue assignment, reply paths. */
+static int setup_lcores(void)
+{
+	const struct fo_config *c = fo_dp.cfg;
+	unsigned main_lcore = rte_get_main_lcore();
+	for (uint32_t i = 0; i < c->n_lcores; i++) {
+		unsigned l = c->lcores[i].lcore;
+		if (l >= RTE_MAX_LCORE || !rte_lcore_is_enabled(l) || l == main_lcore) {
+			fprintf(stderr, "lcores[%u].lcore: %u is %s; give EAL e.g. -l %u,%u (main lcore first) or --lcores\n", i,
+				l, l == main_lcore ? "the main lcore, which serves control and stats" : "not enabled in EAL",
+				main_lcore, l);
+			return -1;
+		}
+		struct fo_lcore *lc = &fo_dp.lcores[l];
+		lc->lcore_id = l;
+		lc->roles = c->lcores[i].roles;
+		fo_dp.lcore_of[l] = lc;
+		if (lc->roles & FO_ROLE_WORKER) {
+			if (fo_dp.n_workers == FO_MAX_WORKERS) {
+				fprintf(stderr, "lcores: more than %d workers\n", FO_MAX_WORKERS);
+				return -1;
+			}
+			struct fo_worker *w = &fo_dp.workers[fo_dp.n_workers];
+			w->idx = fo_dp.n_workers++;
+			w->lcore_id = l;
+			lc->worker = w;
+		}
+		if (lc->roles & FO_ROLE_TX) {
+			if (fo_dp.n_tx == FO_MAX_TX) {
+				fprintf(stderr, "lcores: more than %d tx lcores\n", FO_MAX_TX);
+				return -1;
+			}
+			struct fo_txer *t = &fo_dp.txers[fo_dp.n_tx];
+			t->idx = fo_dp.n_tx++;
+			t->lcore_id = l;
+			lc->txer = t;
+		}
+		fo_dp.n_lcores++;
+	}
+	if (!fo_dp.n_workers || !fo_dp.n_tx) {
+		fprintf(stderr, "lcores: need at least one 'worker' and one 'tx' role\n");
+		return -1;
+	}
+	for (uint32_t t = 0; t < fo_dp.n_tx; t++)
+		if (!(fo_dp.txers[t].ring = make_ring("fo_tx%u", t, c->tx_ring_size)))
+			return -1;
+	for (uint32_t w = 0; w < fo_dp.n_workers; w++) {
+		struct fo_worker *wk = &fo_dp.workers[w];
+		if (!(wk->in = make_ring("fo_wk%u", w, c->worker_ring_size)) ||
+		    !(wk->peer_in = make_ring("fo_peer%u", w, c->peer_ring_size)))
+			return -1;
+		struct fo_lcore *lc = fo_dp.lcore_of[wk->lcore_id];
+		/* A worker sends through its own lcore's tx ring when it has one, else spreads. */
+		wk->tx = lc->txer ? lc->txer->ring : fo_dp.txers[w % fo_dp.n_tx].ring;
+	}
+	unsigned k = 0;
+	for (unsigned l = 0; l < RTE_MAX_LCORE; l++) {
+		struct fo_lcore *lc = fo_dp.lcore_of[l];
+		if (!lc)
+			continue;
+		lc->reply_tx = lc->txer ? lc->txer->ring : fo_dp.txers[k++ % fo_dp.n_tx].ring;
+	}
+	return 0;
+}
+
+static int assign_rx_queues(void)
+{
+	unsigned rx_lcores[RTE_MAX_LCORE], n_rx = 0;
+	for (unsigned l = 0; l < RTE_MAX_LCORE; l++)
+		if (fo_dp.lcore_of[l] && (fo_dp.lcore_of[l]->roles & FO_ROLE_RX))
+			rx_lcores[n_rx++] = l;
+	if (!n_rx) {
+		fprintf(stderr, "lcores: no lcore has role 'rx'\n");
+		return -1;
+	}
+	unsigned k = 0;
+	for (uint16_t p = 0; p < fo_dp.n_ports; p++)
+		for (uint16_t q = 0; q < fo_dp.ports[p].n_rxq; q++) {
+			struct fo_lcore *lc = fo_dp.lcore_of[rx_lcores[k++ % n_rx]];
+			if (lc->n_rxq == FO_MAX_RXQ_PER_LCORE) {
+				fprintf(stderr, "lcores: more than %d rx queues on lcore %u\n", FO_MAX_RXQ_PER_LCORE, lc->lcore_id);
+				return -1;
+			}
+			lc->rxq[lc->n_rxq].port = fo_dp.ports[p].port_id;
+			lc->rxq[lc->n_rxq].queue = q;
+			lc->n_rxq++;
+		}
+	return 0;
+}
+
+static int setup_pools(void)
+{
+	const struct fo_config *c = fo_dp.cfg;
+	int sock = (int)rte_socket_id();
+	fo_dp.pkt_pool = rte_pktmbuf_pool_create("fo_pkt", c->mbufs, c->mbuf_cache, 0, RTE_MBUF_DEFAULT_BUF_SIZE, sock);
+	/* Header mbufs carry Ethernet/IPv4/UDP plus an MQTT-SN control message (REGISTER holds
+	 * a topic name), so their room follows max_topic_len. */
+	uint32_t room = RTE_PKTMBUF_HEADROOM + 64 + 16 + c->broker.max_topic_len;
+	if (room < RTE_PKTMBUF_HEADROOM + 256)
+		room = RTE_PKTMBUF_HEADROOM + 256;
+	if (room > UINT16_MAX)
+		room = UINT16_MAX;
+	fo_dp.hdr_pool = rte_pktmbuf_pool_create("fo_hdr", c->hdr_mbufs, c->mbuf_cache, 0, (uint16_t)room, sock);
+	uint32_t n_peer = fo_dp.n_workers > 1 ? c->peer_ring_size * fo_dp.n_workers : 64;
+	fo_dp.peer_pool = rte_mempool_create("fo_peer", n_peer, sizeof(struct fo_peer_msg) + c->broker.max_topic_len,
+					     64, 0, NULL, NULL, NULL, NULL, sock, 0);
+	if (!fo_dp.pkt_pool || !fo_dp.hdr_pool || !fo_dp.peer_pool) {
+		fprintf(stderr, "mempool: cannot create pools (mbufs %u, header_mbufs %u): %s; lower mempool.* or reserve "
+				"more hugepages (deploy/hugepages.sh), or run with --no-huge -m MB\n",
+			c->mbufs, c->hdr_mbufs, rte_strerror(rte_errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Count whatever is still in a ring after the pipeline stopped as a shutdown drop
+ * (rx side for worker rings, output side for tx rings). */
+static void drain_ring(struct rte_ring *r, bool output, bool peer)
+{
+	void *objs[64];
+	unsigned n;
+	struct fo_counters *c = &fo_stats[rte_get_main_lcore()].c;
+	while ((n = rte_ring_dequeue_burst(r, objs, 64, NULL)) > 0) {
+		for (unsigned i = 0; i < n; i++) {
+			if (peer) {
+				struct fo_peer_msg *pm = objs[i];
+				rte_pktmbuf_free(pm->payload);
+				rte_mempool_put(fo_dp.peer_pool, pm);
+				continue;
+			}
+			if (output)
+				fo_count_out_drop(c, FO_OUT_DROP_SHUTDOWN);
+			else
+				fo_count_drop(c, FO_DROP_SHUTDOWN);
+			rte_pktmbuf_free(objs[i]);
+		}
+	}
+}
+
+static void wait_phase(int phase)
+{
+	atomic_store_explicit(&fo_dp.phase, phase, memory_order_release);
+	for (unsigned l = 0; l < RTE_MAX_LCORE; l++) {
+		struct fo_lcore *lc = fo_dp.lcore_of[l];
+		if (!lc)
+			continue;
+		while (atomic_load_explicit(&lc->seen_phase, memory_order_acquire) < phase)
+			rte_pause();
+	}
+}
+
+static bool rings_empty(bool workers, bool tx)
+{
+	for (uint32_t w = 0; workers && w < fo_dp.n_workers; w++)
+		if (rte_ring_count(fo_dp.workers[w].in) || rte_ring_count(fo_dp.workers[w].peer_in))
+			return false;
+	for (uint32_t t = 0; tx && t < fo_dp.n_tx; t++)
+		if (rte_ring_count(fo_dp.txers[t].ring))
+			return false;
+	return true;
+}
+
+/* Wait (bounded) for rings to empty while their consumers still run. */
+static void wait_drained(bool workers, bool tx)
+{
+	uint64_t deadline = rte_get_tsc_cycles() + fo_dp.tsc_hz; /* 1 s */
+	while (!rings_empty(workers, tx) && rte_get_tsc_cycles() < deadline)
+		rte_delay_us_sleep(1000);
+}
+
+static void shutdown_pipeline(void)
+{
+	wait_phase(FO_STOP_RX);
+	wait_drained(true, false);
+	wait_phase(FO_STOP_WORKERS);
+	wait_drained(false, true);
+	wait_phase(FO_DONE);
+	rte_eal_mp_wait_lcore();
+	for (uint32_t w = 0; w < fo_dp.n_workers; w++) {
+		drain_ring(fo_dp.workers[w].in, false, false);
+		drain_ring(fo_dp.workers[w].peer_in, false, true);
+	}
+	for (uint32_t w = 0; w < fo_dp.n_workers; w++)
+		fo_worker_fini(&fo_dp.workers[w]); /* releases QoS 1 payloads; flushes nothing new */
+	for (uint32_t t = 0; t < fo_dp.n_tx; t++)
+		drain_ring(fo_dp.txers[t].ring, true, false);
+}
+
+static void print_summary(void)
+{
+	uint64_t rx = 0, del = 0, ans = 0, drop = 0, gen = 0, sent = 0, odrop = 0;
+	for (unsigned l = 0; l < RTE_MAX_LCORE; l++) {
+		const struct fo_counters *c = &fo_stats[l].c;
+		rx += c->rx;
+		del += c->delivered;
+		ans += c->answered;
+		drop += c->dropped;
+		gen += c->out_generated;
+		sent += c->out_sent;
+		odrop += c->out_dropped;
+	}
+	fprintf(stderr,
+		"fanout-dataplane: rx %lu pkts = delivered %lu + answered %lu + dropped %lu (%s); "
+		"out generated %lu = sent %lu + dropped %lu (%s)\n",
+		rx, del, ans, drop, rx == del + ans + drop ? "balanced" : "UNBALANCED", gen, sent, odrop,
+		gen == sent + odrop ? "balanced" : "UNBALANCED");
+}
+
+int main(int argc, char **argv)
+{
+	int sep = 0;
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0) {
+			sep = i;
+			break;
+		}
+	if (!sep) {
+		usage(argv[0]);
+		return 2;
+	}
+	struct app_args a = { 0 };
+	char *app_argv[64];
+	int app_argc = 0;
+	app_argv[app_argc++] = argv[0];
+	for (int i = sep + 1; i < argc && app_argc < 63; i++)
+		app_argv[app_argc++] = argv[i];
+	app_argv[app_argc] = NULL;
+	if (parse_app_args(app_argc, app_argv, &a) != 0) {
+		usage(argv[0]);
+		return 2;
+	}
+	char err[512];
+	if (fo_config_load(a.config, &fo_dp.cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s\n", a.config, err);
+		return 1;
+	}
+	fo_dp.burst = fo_dp.cfg->burst;
+
+	int eal_argc = sep;
+	int rc = rte_eal_init(eal_argc, argv);
+	if (rc < 0) {
+		fprintf(stderr, "EAL init failed: %s\n", rte_strerror(rte_errno));
+		return 1;
+	}
+	fo_dp.tsc_hz = rte_get_tsc_hz();
+	fo_dp.start_tsc = rte_get_tsc_cycles();
+
+	int status = 1;
+	if (setup_lcores() != 0 || setup_pools() != 0)
+		goto out;
+	if (fo_dp.cfg->n_ports > FO_MAX_PORTS) {
+		fprintf(stderr, "ports: %u configured, at most %d supported\n", fo_dp.cfg->n_ports, FO_MAX_PORTS);
+		goto out;
+	}
+	for (uint16_t i = 0; i < fo_dp.cfg->n_ports; i++) {
+		if (setup_port(i, &fo_dp.cfg->ports[i]) != 0)
+			goto out;
+		fo_dp.n_ports++;
+	}
+	if (assign_rx_queues() != 0)
+		goto out;
+	for (uint32_t w = 0; w < fo_dp.n_workers; w++)
+		if (fo_worker_init(&fo_dp.workers[w]) != 0)
+			goto out;
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+
+	for (unsigned l = 0; l < RTE_MAX_LCORE; l++) {
+		struct fo_lcore *lc = fo_dp.lcore_of[l];
+		if (!lc)
+			continue;
+		printf("lcore %u:%s%s%s rxq %u\n", l, (lc->roles & FO_ROLE_RX) ? " rx" : "",
+		       (lc->roles & FO_ROLE_WORKER) ? " worker" : "", (lc->roles & FO_ROLE_TX) ? " tx" : "", lc->n_rxq);
+		rte_eal_remote_launch(fo_lcore_main, lc, l);
+	}
+	printf("fanout-dataplane: ready (%u workers, %u tx lcores, burst %u)\n", fo_dp.n_workers, fo_dp.n_tx, fo_dp.burst);
+	fflush(stdout);
+
+	const char *stats_path = a.stats ? a.stats : fo_dp.cfg->stats_file;
+	uint64_t stop_at = a.duration > 0 ? rte_get_tsc_cycles() + (uint64_t)(a.duration * (double)fo_dp.tsc_hz) : 0;
+	while (!quit_signal) {
+		if (dump_signal) {
+			dump_signal = 0;
+			fo_stats_write_json(stats_path, "SIGUSR1");
+		}
+		if (stop_at && rte_get_tsc_cycles() >= stop_at)
+			break;
+		rte_delay_us_sleep(10000);
+	}
+	shutdown_pipeline();
+	fo_stats_write_json(stats_path, "exit");
+	print_summary();
+	status = 0;
+out:
+	if (status != 0) {
+		atomic_store(&fo_dp.phase, FO_DONE);
+		rte_eal_mp_wait_lcore();
+	}
+	for (uint16_t i = 0; i < fo_dp.n_ports; i++) {
+		rte_eth_dev_stop(fo_dp.ports[i].port_id);
+		rte_eth_dev_close(fo_dp.ports[i].port_id);
+		fo_neigh_destroy(fo_dp.ports[i].neigh);
+	}
+	for (uint32_t w = 0; w < fo_dp.n_workers; w++)
+		fo_worker_fini(&fo_dp.workers[w]);
+	fo_config_free(fo_dp.cfg);
+	rte_eal_cleanup();
+	return status;
+}

@@ -1,0 +1,193 @@
+/* rx stage: rx_burst from this lcore's (port, queue) pairs, L2-L4 classification,
+ * ARP and ICMP echo answered here, MQTT-SN datagrams dispatched to the worker that owns
+ * the client (hash of source address and port). Every packet leaves with a fate:
+ * enqueued to a worker (the worker accounts for it), answered, or a named drop. */
+#include <rte_ethdev.h>
+#include <rte_prefetch.h>
+
+#include "dataplane.h"
+#include "fanout/client_hash.h"
+
+#define PREFETCH_OFFSET 3
+
+void fo_out_enqueue(struct rte_ring *tx, struct rte_mbuf **pkts, unsigned n, struct fo_lcore_stats *st)
+{
+	if (n == 0)
+		return;
+	st->c.out_generated += n;
+	unsigned q = rte_ring_enqueue_burst(tx, (void **)pkts, n, NULL);
+	if (unlikely(q < n)) {
+		st->c.out_drop[FO_OUT_DROP_TX_RING_FULL] += n - q;
+		st->c.out_dropped += n - q;
+		rte_pktmbuf_free_bulk(pkts + q, n - q);
+	}
+}
+
+void fo_arp_request(struct fo_port *p, uint32_t ip, struct rte_ring *tx, struct fo_lcore_stats *st)
+{
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	static const uint8_t zero[6] = { 0 };
+	struct rte_mbuf *m = rte_pktmbuf_alloc(fo_dp.hdr_pool);
+	if (unlikely(!m)) {
+		st->c.out_generated++;
+		fo_count_out_drop(&st->c, FO_OUT_DROP_HDR_POOL_EMPTY);
+		return;
+	}
+	uint8_t *b = rte_pktmbuf_mtod(m, uint8_t *);
+	size_t n = l2l4_build_arp(b, 1, bcast, p->ifc.mac, p->ifc.ip, zero, ip, p->ifc.vlan);
+	m->data_len = m->pkt_len = (uint32_t)n;
+	m->port = p->port_id;
+	st->c.ev[FO_EV_ARP_REQUESTS_SENT]++;
+	fo_out_enqueue(tx, &m, 1, st);
+}
+
+bool fo_resolve(struct fo_port *p, uint32_t dst, uint8_t mac[6], struct rte_ring *tx, struct fo_lcore_stats *st)
+{
+	uint32_t nh = l2l4_next_hop(dst, p->ifc.ip, p->ifc.netmask, p->gateway);
+	if (likely(nh && fo_neigh_lookup(p->neigh, nh, mac)))
+		return true;
+	if (nh && fo_neigh_should_request(p->neigh, nh, fo_now_ms(), FO_ARP_RETRY_MS))
+		fo_arp_request(p, nh, tx, st);
+	return false;
+}
+
+static inline enum l2l4_ck ck_verdict(const struct rte_mbuf *m, bool offload, uint64_t mask, uint64_t good,
+				      uint64_t bad)
+{
+	if (!offload)
+		return L2L4_CK_VERIFY;
+	uint64_t f = m->ol_flags & mask;
+	return f == good ? L2L4_CK_GOOD : f == bad ? L2L4_CK_BAD : L2L4_CK_VERIFY;
+}
+
+/* Answer an ARP request for our address in a fresh frame: the requester's MAC comes
+ * from the request itself (RFC 826), and it is learnt for our own traffic. */
+static bool answer_arp(struct fo_port *p, const struct l2l4_pkt *k, struct rte_ring *tx, struct fo_lcore_stats *st)
+{
+	struct rte_mbuf *r = rte_pktmbuf_alloc(fo_dp.hdr_pool);
+	if (unlikely(!r)) {
+		st->c.out_generated++;
+		fo_count_out_drop(&st->c, FO_OUT_DROP_HDR_POOL_EMPTY);
+		return false;
+	}
+	uint8_t *b = rte_pktmbuf_mtod(r, uint8_t *);
+	size_t n = l2l4_build_arp(b, 2, k->arp_sender_mac, p->ifc.mac, p->ifc.ip, k->arp_sender_mac, k->arp_sender_ip,
+				  p->ifc.vlan);
+	r->data_len = r->pkt_len = (uint32_t)n;
+	r->port = p->port_id;
+	fo_out_enqueue(tx, &r, 1, st);
+	return true;
+}
+
+static void learn(struct fo_port *p, const struct l2l4_pkt *k, struct fo_lcore_stats *st)
+{
+	if (fo_neigh_update(p->neigh, k->arp_sender_ip, k->arp_sender_mac) == 1)
+		st->c.ev[FO_EV_ARP_LEARNT]++;
+}
+
+void fo_stage_rx(struct fo_lcore *lc, struct fo_lcore_stats *st)
+{
+	const uint32_t burst = fo_dp.burst;
+	struct rte_mbuf *pkts[FO_MAX_BURST];
+	struct rte_mbuf *to_worker[FO_MAX_WORKERS][FO_MAX_BURST];
+	uint16_t n_to_worker[FO_MAX_WORKERS];
+	struct rte_mbuf *dropped[FO_MAX_BURST];
+	struct rte_mbuf *replies[FO_MAX_BURST];
+
+	for (uint16_t qi = 0; qi < lc->n_rxq; qi++) {
+		uint16_t port_id = lc->rxq[qi].port;
+		struct fo_port *p = &fo_dp.ports[fo_dp.port_index[port_id]];
+		uint16_t n = rte_eth_rx_burst(port_id, lc->rxq[qi].queue, pkts, (uint16_t)burst);
+		if (n == 0)
+			continue;
+		st->c.rx += n;
+		st->port_rx[fo_dp.port_index[port_id]] += n;
+		unsigned n_drop = 0, n_reply = 0;
+		memset(n_to_worker, 0, sizeof(n_to_worker[0]) * fo_dp.n_workers);
+
+		for (uint16_t i = 0; i < n && i < PREFETCH_OFFSET; i++)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+		for (uint16_t i = 0; i < n; i++) {
+			if (i + PREFETCH_OFFSET < n)
+				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PREFETCH_OFFSET], void *));
+			struct rte_mbuf *m = pkts[i];
+			struct l2l4_pkt k;
+			if (unlikely(m->nb_segs != 1)) {
+				/* MTU-sized pools make this impossible unless a PMD scatters. */
+				fo_count_drop(&st->c, FO_DROP_IP_BAD_LENGTH);
+				dropped[n_drop++] = m;
+				continue;
+			}
+			l2l4_parse(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len, &p->ifc,
+				   ck_verdict(m, p->rx_ip_ck, RTE_MBUF_F_RX_IP_CKSUM_MASK, RTE_MBUF_F_RX_IP_CKSUM_GOOD,
+					      RTE_MBUF_F_RX_IP_CKSUM_BAD),
+				   ck_verdict(m, p->rx_l4_ck, RTE_MBUF_F_RX_L4_CKSUM_MASK, RTE_MBUF_F_RX_L4_CKSUM_GOOD,
+					      RTE_MBUF_F_RX_L4_CKSUM_BAD),
+				   &k);
+			switch (k.kind) {
+			case L2L4_MQTTSN: {
+				/* Workers read the client from the headers at l2_len/l3_len. */
+				m->l2_len = k.l2_len;
+				m->l3_len = k.l3_len;
+				m->l4_len = L2L4_UDP_HLEN;
+				uint32_t w = fo_client_hash(k.src_ip, k.src_port) % fo_dp.n_workers;
+				to_worker[w][n_to_worker[w]++] = m;
+				break;
+			}
+			case L2L4_ARP_REQUEST:
+				learn(p, &k, st);
+				if (answer_arp(p, &k, lc->reply_tx, st))
+					st->c.answered++;
+				else
+					fo_count_drop(&st->c, FO_DROP_REPLY_FAILED);
+				dropped[n_drop++] = m; /* the request mbuf itself is done with */
+				break;
+			case L2L4_ARP_REPLY:
+				learn(p, &k, st);
+				st->c.delivered++;
+				dropped[n_drop++] = m;
+				break;
+			case L2L4_ICMP_ECHO: {
+				uint8_t mac[6];
+				/* The echo goes back through the neighbour table, not a MAC swap; a
+				 * miss asks ARP and the reply is an output drop (no_neighbour). */
+				st->c.answered++;
+				if (fo_resolve(p, k.src_ip, mac, lc->reply_tx, st)) {
+					l2l4_icmp_echo_to_reply(rte_pktmbuf_mtod(m, uint8_t *), &k, mac, p->ifc.mac);
+					m->port = port_id;
+					m->ol_flags = 0;
+					/* Trim Ethernet padding the request may have carried. */
+					uint32_t len = (uint32_t)k.payload_off + k.payload_len;
+					if (m->data_len > len)
+						rte_pktmbuf_trim(m, (uint16_t)(m->data_len - len));
+					replies[n_reply++] = m;
+				} else {
+					st->c.out_generated++;
+					fo_count_out_drop(&st->c, FO_OUT_DROP_NO_NEIGHBOUR);
+					dropped[n_drop++] = m;
+				}
+				break;
+			}
+			case L2L4_DROP:
+			default:
+				fo_count_drop(&st->c, k.drop);
+				dropped[n_drop++] = m;
+				break;
+			}
+		}
+		for (uint32_t w = 0; w < fo_dp.n_workers; w++) {
+			uint16_t c = n_to_worker[w];
+			if (!c)
+				continue;
+			unsigned q = rte_ring_enqueue_burst(fo_dp.workers[w].in, (void **)to_worker[w], c, NULL);
+			if (unlikely(q < c)) {
+				st->c.drop[FO_DROP_WORKER_RING_FULL] += c - q;
+				st->c.dropped += c - q;
+				rte_pktmbuf_free_bulk(to_worker[w] + q, c - q);
+			}
+		}
+		fo_out_enqueue(lc->reply_tx, replies, n_reply, st);
+		if (n_drop)
+			rte_pktmbuf_free_bulk(dropped, n_drop);
+	}
+}

@@ -1,0 +1,72 @@
+/* tx stage: drain this tx lcore's ring and tx_burst per port on the queue this lcore owns
+ * (queue index = tx lcore index on every port). A refused packet is retried once right
+ * away, then counted (tx_burst_fail) and freed. Chained fan-out frames are
+ * flattened only for ports that cannot send multi-segment mbufs. */
+#include <rte_ethdev.h>
+
+#include "dataplane.h"
+
+extern bool fo_port_multi_seg[FO_MAX_PORTS];
+
+/* Copy a chained frame into one segment for ports without multi-segment tx. */
+static struct rte_mbuf *flatten(struct rte_mbuf *m)
+{
+	struct rte_mbuf *f = rte_pktmbuf_alloc(fo_dp.pkt_pool);
+	if (!f)
+		return NULL;
+	if (m->pkt_len > rte_pktmbuf_tailroom(f)) {
+		rte_pktmbuf_free(f);
+		return NULL;
+	}
+	char *dst = rte_pktmbuf_append(f, (uint16_t)m->pkt_len);
+	const void *src = rte_pktmbuf_read(m, 0, m->pkt_len, dst);
+	if (src != dst)
+		memcpy(dst, src, m->pkt_len);
+	f->port = m->port;
+	rte_pktmbuf_free(m);
+	return f;
+}
+
+static void send_port(uint16_t pidx, uint16_t queue, struct rte_mbuf **pkts, uint16_t n, struct fo_lcore_stats *st)
+{
+	struct fo_port *p = &fo_dp.ports[pidx];
+	uint16_t sent = rte_eth_tx_burst(p->port_id, queue, pkts, n);
+	if (unlikely(sent < n)) /* one retry: the NIC may have freed descriptors meanwhile */
+		sent = (uint16_t)(sent + rte_eth_tx_burst(p->port_id, queue, pkts + sent, (uint16_t)(n - sent)));
+	st->c.out_sent += sent;
+	st->port_tx[pidx] += sent;
+	if (unlikely(sent < n)) {
+		st->c.out_drop[FO_OUT_DROP_TX_BURST_FAIL] += n - sent;
+		st->c.out_dropped += n - sent;
+		rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+	}
+}
+
+void fo_stage_tx(struct fo_lcore *lc, struct fo_lcore_stats *st)
+{
+	struct fo_txer *t = lc->txer;
+	struct rte_mbuf *pkts[FO_MAX_BURST];
+	struct rte_mbuf *per_port[FO_MAX_PORTS][FO_MAX_BURST];
+	uint16_t n_port[FO_MAX_PORTS] = { 0 };
+
+	unsigned n = rte_ring_dequeue_burst(t->ring, (void **)pkts, fo_dp.burst, NULL);
+	if (n == 0)
+		return;
+	for (unsigned i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		uint16_t pidx = fo_dp.port_index[m->port];
+		if (m->nb_segs > 1 && !fo_port_multi_seg[pidx]) {
+			struct rte_mbuf *f = flatten(m);
+			if (!f) {
+				fo_count_out_drop(&st->c, FO_OUT_DROP_HDR_POOL_EMPTY);
+				rte_pktmbuf_free(m);
+				continue;
+			}
+			m = f;
+		}
+		per_port[pidx][n_port[pidx]++] = m;
+	}
+	for (uint16_t p = 0; p < fo_dp.n_ports; p++)
+		if (n_port[p])
+			send_port(p, (uint16_t)t->idx, per_port[p], n_port[p], st);
+}
