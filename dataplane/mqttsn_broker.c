@@ -1,0 +1,1038 @@
+/* MQTT-SN v1.2 gateway/broker engine of one worker (see mqttsn_broker.h): decodes what a
+ * client sent, applies it to the session, registry and subscription tables, fans accepted
+ * publishes out to local subscribers and keeps QoS 1 copies until PUBACK. Runs on a
+ * poll-mode lcore: every table is sized and allocated in broker_create().
+ *
+ * Fates (struct broker_result): a message that changed state for its purpose (session
+ * created, topic registered, subscription added/removed, publish fanned out, ack
+ * applied, session closed) is DELIVERED; a message whose whole effect is our reply
+ * (PINGREQ, SEARCHGW, every rejection) is ANSWERED, or DROPPED/REPLY_FAILED when that
+ * reply could not be queued; everything else is DROPPED with its reason. */
+#include "mqttsn_broker.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "mqttsn_codec.h"
+#include "mqttsn_session.h"
+#include "qos1_inflight.h"
+#include "subscription_table.h"
+#include "topic_match.h"
+#include "topic_registry.h"
+
+#define PUBLISH_HDR_MAX 16
+#define MSG_ID_SPACE 65535u /* msg ids 1..65535; 0 means "none" */
+
+struct predef_ix {
+	uint16_t id;    /* predefined topic id */
+	uint16_t entry; /* registry entry of its name */
+};
+
+struct broker {
+	struct broker_config cfg;
+	struct broker_io io;
+	struct fo_counters *c;
+	struct topic_registry *reg;
+	struct session_table *st;
+	struct subscription_table *subs;
+	struct inflight_table *inf;
+	struct predef_ix *predef; /* sorted by id */
+	uint32_t n_predef;
+	uint32_t *touched;        /* fan-out scratch: sessions marked this epoch */
+	uint32_t epoch;
+	uint32_t scan_cursor;
+	uint64_t clock_ms;        /* latest now_ms seen: deadlines never go backwards */
+	uint8_t short_name[2];    /* res->topic for short-topic publishes */
+	uint8_t *scratch;         /* encoded replies, REGISTER with a full-length name */
+	uint32_t scratch_cap;
+	struct fo_counters own_counters; /* when the caller passes none */
+};
+
+/* ------------------------------------------------------------------ helpers */
+
+static void ev(struct broker *b, enum fo_event e)
+{
+	b->c->ev[e]++;
+}
+
+static void set_drop(struct broker_result *res, enum fo_drop d)
+{
+	res->fate = FO_FATE_DROPPED;
+	res->drop = d;
+}
+
+static void set_delivered(struct broker_result *res)
+{
+	res->fate = FO_FATE_DELIVERED;
+}
+
+static void set_answered(struct broker_result *res, int send_rc)
+{
+	if (send_rc < 0)
+		set_drop(res, FO_DROP_REPLY_FAILED);
+	else
+		res->fate = FO_FATE_ANSWERED;
+}
+
+static int send_msg(struct broker *b, const struct fo_client *to, const struct mqttsn_msg *m)
+{
+	int n = mqttsn_encode(m, b->scratch, b->scratch_cap);
+	if (n <= 0)
+		return -1;
+	return b->io.send(b->io.ctx, to, b->scratch, (uint16_t)n);
+}
+
+static int send_rc_only(struct broker *b, const struct fo_client *to, uint8_t type, uint8_t rc)
+{
+	struct mqttsn_msg m = { .type = type };
+	m.u.connack.return_code = rc; /* CONNACK, WILLTOPICRESP, WILLMSGRESP share the layout */
+	return send_msg(b, to, &m);
+}
+
+static int send_empty(struct broker *b, const struct fo_client *to, uint8_t type)
+{
+	struct mqttsn_msg m = { .type = type }; /* PINGRESP, DISCONNECT without duration */
+	return send_msg(b, to, &m);
+}
+
+static int send_regack(struct broker *b, const struct fo_client *to, uint16_t topic_id, uint16_t msg_id,
+		       uint8_t rc)
+{
+	struct mqttsn_msg m = { .type = MQTTSN_REGACK };
+	m.u.regack.topic_id = topic_id;
+	m.u.regack.msg_id = msg_id;
+	m.u.regack.return_code = rc;
+	return send_msg(b, to, &m);
+}
+
+static int send_puback(struct broker *b, const struct fo_client *to, uint16_t topic_id, uint16_t msg_id,
+		       uint8_t rc)
+{
+	struct mqttsn_msg m = { .type = MQTTSN_PUBACK };
+	m.u.puback.topic_id = topic_id;
+	m.u.puback.msg_id = msg_id;
+	m.u.puback.return_code = rc;
+	return send_msg(b, to, &m);
+}
+
+static int send_suback(struct broker *b, const struct fo_client *to, int granted, uint16_t topic_id,
+		       uint16_t msg_id, uint8_t rc)
+{
+	struct mqttsn_msg m = { .type = MQTTSN_SUBACK };
+	m.u.suback.flags = mqttsn_qos_flags(granted);
+	m.u.suback.topic_id = topic_id;
+	m.u.suback.msg_id = msg_id;
+	m.u.suback.return_code = rc;
+	return send_msg(b, to, &m);
+}
+
+static struct fo_client client_of(const struct mqttsn_session *s)
+{
+	return (struct fo_client){ .ip = s->ip, .port = s->port, .ifindex = s->ifindex };
+}
+
+static uint16_t predef_entry(const struct broker *b, uint16_t id)
+{
+	uint32_t lo = 0, hi = b->n_predef;
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if (b->predef[mid].id == id)
+			return b->predef[mid].entry;
+		if (b->predef[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return TOPIC_NONE;
+}
+
+/* Per-session ids for our REGISTERs and QoS 1 PUBLISHes; skips ids still in flight. */
+static uint16_t next_msg_id(struct broker *b, struct mqttsn_session *s)
+{
+	for (uint32_t tries = 0; tries < MSG_ID_SPACE; tries++) {
+		if (++s->next_msg_id == 0)
+			s->next_msg_id = 1;
+		if (inflight_find(b->inf, s->inflight_head, s->next_msg_id) == INFLIGHT_NONE)
+			break;
+	}
+	return s->next_msg_id;
+}
+
+static void inflight_drop(struct broker *b, struct mqttsn_session *s, uint32_t x)
+{
+	void *p = inflight_get(b->inf, x)->payload;
+	inflight_remove(b->inf, &s->inflight_head, x);
+	s->inflight_n--;
+	b->io.payload_release(b->io.ctx, p);
+}
+
+static void map_drop(struct broker *b, uint32_t me)
+{
+	uint16_t topic = ctmap_get(b->st, me)->topic;
+	ctmap_remove(b->st, me);
+	topic_registry_unref(b->reg, topic);
+}
+
+/* Empty a session's subscriptions, topic map and QoS 1 state (payloads released). */
+static void session_clear(struct broker *b, uint32_t si)
+{
+	struct mqttsn_session *s = session_get(b->st, si);
+	while (s->inflight_head != INFLIGHT_NONE)
+		inflight_drop(b, s, s->inflight_head);
+	while (s->sub_head != SUB_NONE) {
+		uint16_t entry = sub_get(b->subs, s->sub_head)->entry;
+		sub_remove(b->subs, &s->sub_head, s->sub_head);
+		topic_registry_unref(b->reg, entry);
+	}
+	while (s->map_head != SESSION_NONE)
+		map_drop(b, s->map_head);
+}
+
+static void session_drop(struct broker *b, uint32_t si)
+{
+	session_clear(b, si);
+	session_free(b->st, si);
+}
+
+/* ------------------------------------------------------------------ create/destroy */
+
+static const char *check_config(const struct broker_config *cfg, const struct broker_io *io)
+{
+	if (!cfg || !io)
+		return "broker: config and io are required";
+	if (!io->send || !io->send_publish || !io->payload_bind || !io->payload_hold || !io->payload_release)
+		return "broker: every broker_io callback must be set";
+	if (cfg->max_sessions == 0 || cfg->max_sessions > (1u << 28))
+		return "mqttsn.max_sessions must be 1..268435456";
+	if (cfg->max_topics == 0 || cfg->max_topics > TOPIC_REGISTRY_MAX)
+		return "mqttsn.max_topics must be 1..65534 (16-bit topic ids)";
+	if (cfg->max_client_topics == 0 || cfg->max_client_topics > (1u << 28))
+		return "mqttsn.max_client_topics must be 1..268435456";
+	if (cfg->max_subscriptions == 0 || cfg->max_subscriptions > (1u << 28))
+		return "mqttsn.max_subscriptions must be 1..268435456";
+	if (cfg->max_inflight == 0 || cfg->max_inflight > (1u << 28))
+		return "mqttsn.max_inflight must be 1..268435456";
+	if (cfg->max_inflight_per_session == 0 || cfg->max_inflight_per_session > 32768)
+		return "mqttsn.max_inflight_per_session must be 1..32768 (16-bit message ids)";
+	if (cfg->retry_interval_ms == 0)
+		return "mqttsn.retry_interval_ms must be > 0";
+	if (cfg->retry_limit > 255)
+		return "mqttsn.retry_limit must be 0..255";
+	if (cfg->max_topic_len < 2 || cfg->max_topic_len > 65000)
+		return "mqttsn.max_topic_len must be 2..65000";
+	if (cfg->expiry_scan_per_tick == 0)
+		return "mqttsn.expiry_scan_per_tick must be > 0";
+	if (cfg->n_predefined && !cfg->predefined)
+		return "mqttsn.predefined: count without entries";
+	if (cfg->n_predefined > cfg->max_topics)
+		return "mqttsn.predefined: more entries than max_topics; raise max_topics";
+	for (uint32_t i = 0; i < cfg->n_predefined; i++) {
+		const struct broker_predefined *p = &cfg->predefined[i];
+		if (p->id == 0 || p->id == 0xFFFF)
+			return "mqttsn.predefined: topic id 0x0000 and 0xFFFF are reserved";
+		if (!p->name || !topic_name_valid((const uint8_t *)p->name, strlen(p->name), cfg->max_topic_len))
+			return "mqttsn.predefined: name must be a valid topic name (no wildcards) within max_topic_len";
+	}
+	return NULL;
+}
+
+static int cmp_predef(const void *a, const void *b)
+{
+	const struct predef_ix *x = a, *y = b;
+	return (int)x->id - (int)y->id;
+}
+
+struct broker *broker_create(const struct broker_config *cfg, const struct broker_io *io,
+			     struct fo_counters *counters, const char **err)
+{
+	const char *e = check_config(cfg, io);
+	if (e) {
+		if (err)
+			*err = e;
+		return NULL;
+	}
+	struct broker *b = calloc(1, sizeof(*b));
+	if (!b) {
+		if (err)
+			*err = "broker: out of memory";
+		return NULL;
+	}
+	b->cfg = *cfg;
+	b->io = *io;
+	b->c = counters ? counters : &b->own_counters;
+	b->reg = topic_registry_create(cfg->max_topics, cfg->max_topic_len);
+	b->st = session_table_create(cfg->max_sessions, cfg->max_client_topics);
+	b->subs = subscription_table_create(cfg->max_subscriptions, cfg->max_topics);
+	b->inf = inflight_table_create(cfg->max_inflight);
+	b->touched = calloc(cfg->max_sessions, sizeof(*b->touched));
+	b->scratch_cap = (uint32_t)cfg->max_topic_len + 16u;
+	b->scratch = malloc(b->scratch_cap);
+	b->predef = calloc(cfg->n_predefined ? cfg->n_predefined : 1, sizeof(*b->predef));
+	if (!b->reg || !b->st || !b->subs || !b->inf || !b->touched || !b->scratch || !b->predef) {
+		if (err)
+			*err = "broker: out of memory for tables; lower mqttsn.max_* sizes";
+		broker_destroy(b);
+		return NULL;
+	}
+	b->cfg.predefined = NULL; /* not kept: names are copied into the registry */
+	for (uint32_t i = 0; i < cfg->n_predefined; i++) {
+		const struct broker_predefined *p = &cfg->predefined[i];
+		uint16_t entry = topic_registry_intern(b->reg, TOPIC_KIND_NAME, (const uint8_t *)p->name,
+						       (uint16_t)strlen(p->name));
+		if (entry == TOPIC_NONE || topic_registry_set_predef(b->reg, entry, p->id) != 0) {
+			if (err)
+				*err = "mqttsn.predefined: duplicate topic name";
+			broker_destroy(b);
+			return NULL;
+		}
+		b->predef[i] = (struct predef_ix){ .id = p->id, .entry = entry };
+	}
+	b->n_predef = cfg->n_predefined;
+	qsort(b->predef, b->n_predef, sizeof(*b->predef), cmp_predef);
+	for (uint32_t i = 1; i < b->n_predef; i++) {
+		if (b->predef[i].id == b->predef[i - 1].id) {
+			if (err)
+				*err = "mqttsn.predefined: duplicate topic id";
+			broker_destroy(b);
+			return NULL;
+		}
+	}
+	return b;
+}
+
+void broker_destroy(struct broker *b)
+{
+	if (!b)
+		return;
+	if (b->st && b->inf && b->subs && b->reg) {
+		uint32_t cap = session_capacity(b->st);
+		for (uint32_t i = 0; i < cap; i++)
+			if (session_get(b->st, i))
+				session_drop(b, i);
+	}
+	topic_registry_destroy(b->reg);
+	session_table_destroy(b->st);
+	subscription_table_destroy(b->subs);
+	inflight_table_destroy(b->inf);
+	free(b->touched);
+	free(b->scratch);
+	free(b->predef);
+	free(b);
+}
+
+/* ------------------------------------------------------------------ fan-out */
+
+static void collect(struct broker *b, uint16_t entry, uint32_t *n)
+{
+	for (uint32_t x = sub_first(b->subs, entry); x != SUB_NONE;) {
+		const struct sub_node *node = sub_get(b->subs, x);
+		struct mqttsn_session *s = session_get(b->st, node->session);
+		if (s->mark_epoch != b->epoch) {
+			s->mark_epoch = b->epoch;
+			s->mark_qos = node->qos;
+			b->touched[(*n)++] = node->session;
+		} else if (node->qos > s->mark_qos) {
+			s->mark_qos = node->qos;
+		}
+		x = node->t_next;
+	}
+}
+
+struct delivery {
+	const uint8_t *name;
+	uint16_t name_len;
+	uint16_t entry;   /* registry id of the name (NORMAL deliveries) */
+	uint8_t ttype;    /* topic type the subscribers see */
+	uint16_t tid;     /* topic id (or short name) they see */
+	void *payload;
+	uint16_t payload_len;
+};
+
+/* One copy to one session; 1 when handed to send_publish. */
+static uint32_t deliver(struct broker *b, uint32_t si, int qos, const struct delivery *d)
+{
+	struct mqttsn_session *s = session_get(b->st, si);
+	struct fo_client to = client_of(s);
+
+	if (d->ttype == MQTTSN_TOPIC_NORMAL && ctmap_find(b->st, si, d->entry) == SESSION_NONE) {
+		/* A wildcard subscriber has not seen this name: tell it the id first (spec 6.10).
+		 * REGISTERs are not retransmitted; if one is lost the client answers our PUBLISH
+		 * with PUBACK "invalid topic id", which drops the mapping so the next publish
+		 * registers again. */
+		bool created;
+		uint32_t me = ctmap_add(b->st, si, d->entry, &created);
+		if (me == SESSION_NONE)
+			return 0;
+		topic_registry_ref(b->reg, d->entry);
+		uint16_t mid = next_msg_id(b, s);
+		struct mqttsn_msg r = { .type = MQTTSN_REGISTER };
+		r.u.reg.topic_id = d->entry;
+		r.u.reg.msg_id = mid;
+		r.u.reg.topic_name = d->name;
+		r.u.reg.topic_name_len = d->name_len;
+		if (send_msg(b, &to, &r) < 0) {
+			map_drop(b, me);
+			return 0;
+		}
+		ctmap_get(b->st, me)->reg_msg_id = mid;
+		ev(b, FO_EV_REGISTER_SENT);
+	}
+
+	uint8_t flags = (uint8_t)(d->ttype | (qos ? MQTTSN_FLAG_QOS1 : MQTTSN_FLAG_QOS0));
+	uint16_t mid = 0;
+	if (qos) {
+		if (inflight_count(b->inf) >= inflight_capacity(b->inf) ||
+		    s->inflight_n >= b->cfg.max_inflight_per_session) {
+			ev(b, FO_EV_DELIVERY_INFLIGHT_FULL);
+			return 0;
+		}
+		mid = next_msg_id(b, s);
+	}
+	uint8_t hdr[PUBLISH_HDR_MAX];
+	int h = mqttsn_encode_publish_hdr(hdr, sizeof(hdr), flags, d->tid, mid, d->payload_len);
+	if (h <= 0)
+		return 0;
+	if (qos) {
+		uint32_t x = inflight_add(b->inf, &s->inflight_head, si, mid, d->tid, flags, d->payload,
+					  d->payload_len, b->clock_ms + b->cfg.retry_interval_ms);
+		if (x == INFLIGHT_NONE) {
+			ev(b, FO_EV_DELIVERY_INFLIGHT_FULL);
+			return 0;
+		}
+		s->inflight_n++;
+		b->io.payload_hold(b->io.ctx, d->payload);
+		ev(b, FO_EV_DELIVERY_QOS1);
+	}
+	/* A failed send of a QoS 1 copy stays in flight: the retransmission covers it. */
+	b->io.send_publish(b->io.ctx, &to, hdr, (uint16_t)h, d->payload);
+	ev(b, FO_EV_DELIVERIES);
+	return 1;
+}
+
+/* Every session with a matching subscription gets one copy at min(publish QoS, its
+ * highest granted QoS among the matches). entry is the name's registry id or
+ * TOPIC_NONE when this worker has never seen the name. */
+static uint32_t fan_out(struct broker *b, const uint8_t *name, uint16_t len, uint16_t entry, int qos,
+			void *payload, uint16_t payload_len)
+{
+	if (++b->epoch == 0) {
+		uint32_t cap = session_capacity(b->st);
+		for (uint32_t i = 0; i < cap; i++) {
+			struct mqttsn_session *s = session_get(b->st, i);
+			if (s)
+				s->mark_epoch = 0;
+		}
+		b->epoch = 1;
+	}
+	uint32_t n = 0;
+	if (entry != TOPIC_NONE)
+		collect(b, entry, &n);
+	uint32_t nw = sub_wildcard_count(b->subs);
+	for (uint32_t i = 0; i < nw; i++) {
+		uint16_t w = sub_wildcard_at(b->subs, i);
+		uint16_t flen;
+		const uint8_t *filter = topic_registry_name(b->reg, w, &flen);
+		if (topic_match(filter, flen, name, len))
+			collect(b, w, &n);
+	}
+	if (n == 0)
+		return 0;
+
+	/* The topic type subscribers see depends on the name alone, so a copy looks the same
+	 * whichever worker accepted the publish: predefined name -> its predefined id,
+	 * two characters -> short topic name, else a normal id (REGISTERed when needed). */
+	struct delivery d = { .name = name, .name_len = len, .entry = entry, .payload = payload,
+			      .payload_len = payload_len };
+	uint16_t predef = entry != TOPIC_NONE ? topic_registry_predef(b->reg, entry) : 0;
+	bool interned = false;
+	if (predef) {
+		d.ttype = MQTTSN_TOPIC_PREDEFINED;
+		d.tid = predef;
+	} else if (len == 2) {
+		d.ttype = MQTTSN_TOPIC_SHORT;
+		d.tid = (uint16_t)(name[0] << 8 | name[1]);
+	} else {
+		d.ttype = MQTTSN_TOPIC_NORMAL;
+		if (entry == TOPIC_NONE) {
+			/* Only wildcard subscribers match an unseen name: give it an id here. */
+			d.entry = topic_registry_intern(b->reg, TOPIC_KIND_NAME, name, len);
+			if (d.entry == TOPIC_NONE)
+				return 0; /* registry full: no id to tell them */
+			interned = true;
+		}
+		d.tid = d.entry;
+	}
+	int pq = qos > 0 ? 1 : 0;
+	uint32_t copies = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t si = b->touched[i];
+		int q = pq < session_get(b->st, si)->mark_qos ? pq : session_get(b->st, si)->mark_qos;
+		copies += deliver(b, si, q, &d);
+	}
+	if (interned)
+		topic_registry_drop_unused(b->reg, d.entry);
+	return copies;
+}
+
+uint32_t broker_fanout(struct broker *b, const uint8_t *topic, uint16_t topic_len, int qos, void *payload,
+		       uint16_t payload_len, uint64_t now_ms)
+{
+	if (now_ms > b->clock_ms)
+		b->clock_ms = now_ms;
+	if (!topic || topic_len == 0 || topic_len > b->cfg.max_topic_len)
+		return 0;
+	uint16_t entry = topic_registry_find(b->reg, TOPIC_KIND_NAME, topic, topic_len);
+	return fan_out(b, topic, topic_len, entry, qos, payload, payload_len);
+}
+
+/* ------------------------------------------------------------------ message handlers */
+
+static void on_connect(struct broker *b, const struct fo_client *from, const struct mqttsn_msg *m,
+		       uint64_t now, struct broker_result *res)
+{
+	const uint8_t *cid = m->u.connect.client_id;
+	uint16_t clen = m->u.connect.client_id_len;
+	if ((m->u.connect.flags & MQTTSN_FLAG_WILL) || clen > SESSION_CLIENT_ID_MAX) {
+		/* No will support: accepting would silently lose the will (spec 6.3 lets the
+		 * gateway reject with "not supported"). */
+		ev(b, FO_EV_CONNECT_REJECTED_UNSUPPORTED);
+		set_answered(res, send_rc_only(b, from, MQTTSN_CONNACK, MQTTSN_RC_NOT_SUPPORTED));
+		return;
+	}
+	bool clean = (m->u.connect.flags & MQTTSN_FLAG_CLEAN) != 0;
+	uint32_t sa = session_find_addr(b->st, from->ip, from->port);
+	uint32_t si = session_find_client_id(b->st, cid, (uint8_t)clen);
+	bool replaced = false;
+	if (sa != SESSION_NONE && sa != si) {
+		/* Another client id used to live at this address: that client is gone. */
+		session_drop(b, sa);
+		replaced = true;
+	}
+	uint32_t keep = SESSION_NONE;
+	if (si != SESSION_NONE) {
+		replaced = true;
+		if (clean) {
+			session_drop(b, si);
+		} else if (session_move(b->st, si, from->ip, from->port, from->ifindex) == 0) {
+			keep = si; /* clean=0: subscriptions, topic map and QoS 1 state follow the client */
+		} else {
+			session_drop(b, si); /* cannot happen: the address was freed above */
+		}
+	}
+	if (keep == SESSION_NONE) {
+		keep = session_alloc(b->st, from->ip, from->port, from->ifindex, cid, (uint8_t)clen);
+		if (keep == SESSION_NONE) {
+			ev(b, FO_EV_CONNECT_REJECTED_CONGESTION);
+			set_answered(res, send_rc_only(b, from, MQTTSN_CONNACK, MQTTSN_RC_CONGESTION));
+			return;
+		}
+	}
+	if (replaced)
+		ev(b, FO_EV_SESSION_REPLACED);
+	struct mqttsn_session *s = session_get(b->st, keep);
+	s->keepalive_s = m->u.connect.duration;
+	s->last_rx_ms = now;
+	ev(b, FO_EV_CONNECT_ACCEPTED);
+	send_rc_only(b, from, MQTTSN_CONNACK, MQTTSN_RC_ACCEPTED);
+	set_delivered(res);
+}
+
+static void on_register(struct broker *b, uint32_t si, const struct fo_client *from, const struct mqttsn_msg *m,
+			struct broker_result *res)
+{
+	const uint8_t *name = m->u.reg.topic_name;
+	uint16_t len = m->u.reg.topic_name_len;
+	uint16_t mid = m->u.reg.msg_id;
+	uint8_t rc;
+	if (!topic_name_valid(name, len, b->cfg.max_topic_len)) {
+		/* v1.2 has no "invalid name" code; "invalid topic id" is about ids, so a name we
+		 * will not take (wildcards, NUL, too long) is "not supported". */
+		rc = MQTTSN_RC_NOT_SUPPORTED;
+		goto reject;
+	}
+	uint16_t id = topic_registry_intern(b->reg, TOPIC_KIND_NAME, name, len);
+	if (id == TOPIC_NONE) {
+		rc = MQTTSN_RC_CONGESTION;
+		goto reject;
+	}
+	bool created;
+	uint32_t me = ctmap_add(b->st, si, id, &created);
+	if (me == SESSION_NONE) {
+		topic_registry_drop_unused(b->reg, id);
+		rc = MQTTSN_RC_CONGESTION;
+		goto reject;
+	}
+	if (created)
+		topic_registry_ref(b->reg, id);
+	ctmap_get(b->st, me)->reg_msg_id = 0; /* the client knows the id now */
+	ev(b, FO_EV_REGISTER_ACCEPTED);
+	send_regack(b, from, id, mid, MQTTSN_RC_ACCEPTED);
+	set_delivered(res);
+	return;
+reject:
+	ev(b, FO_EV_REGISTER_REJECTED);
+	set_answered(res, send_regack(b, from, 0, mid, rc));
+}
+
+/* The name a PUBLISH refers to, from the sender's point of view; false when the
+ * sender may not use that id. si may be SESSION_NONE (QoS -1). */
+static bool resolve_publish_topic(struct broker *b, uint32_t si, uint8_t ttype, uint16_t tid,
+				  const uint8_t **name, uint16_t *len, uint16_t *entry)
+{
+	switch (ttype) {
+	case MQTTSN_TOPIC_NORMAL:
+		if (si == SESSION_NONE || ctmap_find(b->st, si, tid) == SESSION_NONE ||
+		    !topic_registry_live(b->reg, TOPIC_KIND_NAME, tid))
+			return false;
+		*entry = tid;
+		*name = topic_registry_name(b->reg, tid, len);
+		return true;
+	case MQTTSN_TOPIC_PREDEFINED:
+		*entry = predef_entry(b, tid);
+		if (*entry == TOPIC_NONE)
+			return false;
+		*name = topic_registry_name(b->reg, *entry, len);
+		return true;
+	case MQTTSN_TOPIC_SHORT:
+		b->short_name[0] = (uint8_t)(tid >> 8);
+		b->short_name[1] = (uint8_t)tid;
+		if (!topic_name_valid(b->short_name, 2, b->cfg.max_topic_len))
+			return false;
+		*name = b->short_name;
+		*len = 2;
+		*entry = topic_registry_find(b->reg, TOPIC_KIND_NAME, b->short_name, 2);
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void accept_publish(struct broker *b, const struct mqttsn_msg *m, const uint8_t *name, uint16_t len,
+			   uint16_t entry, int qos, void *payload, struct broker_result *res)
+{
+	uint16_t plen = m->u.publish.data_len;
+	b->io.payload_bind(b->io.ctx, payload, m->u.publish.data, plen);
+	uint32_t local = fan_out(b, name, len, entry, qos, payload, plen);
+	res->published = true;
+	res->topic = name;
+	res->topic_len = len;
+	res->qos = (int8_t)qos;
+	res->payload_len = plen;
+	res->local_deliveries = local;
+	ev(b, FO_EV_PUBLISH_ACCEPTED);
+	if (local == 0)
+		ev(b, FO_EV_PUBLISH_NO_MATCH);
+	set_delivered(res);
+}
+
+static void on_publish_m1(struct broker *b, uint32_t si, const struct mqttsn_msg *m, void *payload,
+			  struct broker_result *res)
+{
+	uint8_t ttype = m->u.publish.flags & MQTTSN_FLAG_TOPIC_MASK;
+	const uint8_t *name;
+	uint16_t len, entry;
+	/* QoS -1 is for predefined ids and short names only (spec 6.8): there is no
+	 * connection to hold a map, and no reply exists to say the id is wrong. */
+	if ((ttype != MQTTSN_TOPIC_PREDEFINED && ttype != MQTTSN_TOPIC_SHORT) ||
+	    !resolve_publish_topic(b, si, ttype, m->u.publish.topic_id, &name, &len, &entry)) {
+		set_drop(res, FO_DROP_MQTTSN_BAD_TOPIC);
+		return;
+	}
+	ev(b, FO_EV_PUBLISH_QOS_M1);
+	accept_publish(b, m, name, len, entry, -1, payload, res);
+}
+
+static void on_publish(struct broker *b, uint32_t si, const struct fo_client *from, const struct mqttsn_msg *m,
+		       void *payload, struct broker_result *res)
+{
+	uint8_t flags = m->u.publish.flags;
+	int qos = mqttsn_flags_qos(flags);
+	uint16_t tid = m->u.publish.topic_id, mid = m->u.publish.msg_id;
+	if (qos == 2) {
+		ev(b, FO_EV_PUBLISH_UNSUPPORTED);
+		set_answered(res, send_puback(b, from, tid, mid, MQTTSN_RC_NOT_SUPPORTED));
+		return;
+	}
+	const uint8_t *name;
+	uint16_t len, entry;
+	if (!resolve_publish_topic(b, si, flags & MQTTSN_FLAG_TOPIC_MASK, tid, &name, &len, &entry)) {
+		/* Also for QoS 0: the spec's PUBACK "invalid topic id" is how the client learns
+		 * its map is out of date (spec 6.5). */
+		ev(b, FO_EV_PUBLISH_INVALID_TOPIC);
+		set_answered(res, send_puback(b, from, tid, mid, MQTTSN_RC_INVALID_TOPIC_ID));
+		return;
+	}
+	accept_publish(b, m, name, len, entry, qos, payload, res);
+	if (qos == 1)
+		send_puback(b, from, tid, mid, MQTTSN_RC_ACCEPTED);
+}
+
+static void on_puback(struct broker *b, uint32_t si, const struct mqttsn_msg *m, struct broker_result *res)
+{
+	struct mqttsn_session *s = session_get(b->st, si);
+	uint16_t tid = m->u.puback.topic_id;
+	bool applied = false, normal = true;
+	uint32_t x = inflight_find(b->inf, s->inflight_head, m->u.puback.msg_id);
+	if (x != INFLIGHT_NONE) {
+		normal = (inflight_get(b->inf, x)->flags & MQTTSN_FLAG_TOPIC_MASK) == MQTTSN_TOPIC_NORMAL;
+		inflight_drop(b, s, x);
+		ev(b, FO_EV_QOS1_ACKED);
+		applied = true;
+	}
+	if (m->u.puback.return_code == MQTTSN_RC_INVALID_TOPIC_ID && normal) {
+		/* The client lost (or never got) our REGISTER: forget the mapping so the next
+		 * publish on that topic registers it again. */
+		uint32_t me = ctmap_find(b->st, si, tid);
+		if (me != SESSION_NONE) {
+			map_drop(b, me);
+			applied = true;
+		}
+	}
+	if (applied)
+		set_delivered(res);
+	else
+		set_drop(res, FO_DROP_MQTTSN_STALE_ACK);
+}
+
+static void on_regack(struct broker *b, uint32_t si, const struct mqttsn_msg *m, struct broker_result *res)
+{
+	uint32_t me = ctmap_find(b->st, si, m->u.regack.topic_id);
+	struct ctmap_entry *e = me != SESSION_NONE ? ctmap_get(b->st, me) : NULL;
+	if (!e || e->reg_msg_id == 0 || e->reg_msg_id != m->u.regack.msg_id) {
+		set_drop(res, FO_DROP_MQTTSN_STALE_ACK);
+		return;
+	}
+	if (m->u.regack.return_code == MQTTSN_RC_ACCEPTED)
+		e->reg_msg_id = 0;
+	else
+		map_drop(b, me); /* refused: we will not publish under that id to this client */
+	set_delivered(res);
+}
+
+/* The registry entry a SUBSCRIBE/UNSUBSCRIBE names. intern creates it (SUBSCRIBE).
+ * Returns an MQTT-SN return code; *ack_tid is the SUBACK topic id. */
+static uint8_t resolve_filter(struct broker *b, const struct mqttsn_msg *m, bool intern, uint16_t *entry,
+			      bool *wild, uint16_t *ack_tid)
+{
+	uint8_t ttype = m->u.subscribe.flags & MQTTSN_FLAG_TOPIC_MASK;
+	const uint8_t *f;
+	uint16_t flen;
+	*entry = TOPIC_NONE;
+	*wild = false;
+	*ack_tid = 0;
+	switch (ttype) {
+	case MQTTSN_TOPIC_PREDEFINED:
+		*entry = predef_entry(b, m->u.subscribe.topic_id);
+		if (*entry == TOPIC_NONE)
+			return MQTTSN_RC_INVALID_TOPIC_ID;
+		*ack_tid = m->u.subscribe.topic_id;
+		return MQTTSN_RC_ACCEPTED;
+	case MQTTSN_TOPIC_SHORT:
+		b->short_name[0] = (uint8_t)(m->u.subscribe.topic_id >> 8);
+		b->short_name[1] = (uint8_t)m->u.subscribe.topic_id;
+		f = b->short_name;
+		flen = 2;
+		/* A short name is carried in the topic id field: a bad one is a bad id. */
+		if (!topic_filter_valid(f, flen, b->cfg.max_topic_len))
+			return MQTTSN_RC_INVALID_TOPIC_ID;
+		break;
+	case MQTTSN_TOPIC_NORMAL:
+		f = m->u.subscribe.topic_name;
+		flen = m->u.subscribe.topic_name_len;
+		/* Same choice as REGISTER: a filter we cannot take is "not supported". */
+		if (!topic_filter_valid(f, flen, b->cfg.max_topic_len))
+			return MQTTSN_RC_NOT_SUPPORTED;
+		break;
+	default:
+		return MQTTSN_RC_INVALID_TOPIC_ID;
+	}
+	*wild = topic_filter_is_wildcard(f, flen);
+	enum topic_kind kind = *wild ? TOPIC_KIND_FILTER : TOPIC_KIND_NAME;
+	*entry = intern ? topic_registry_intern(b->reg, kind, f, flen) : topic_registry_find(b->reg, kind, f, flen);
+	if (*entry == TOPIC_NONE)
+		return MQTTSN_RC_CONGESTION;
+	/* Spec 5.4.16: the SUBACK id is only relevant for a normal name without wildcards. */
+	if (ttype == MQTTSN_TOPIC_NORMAL && !*wild)
+		*ack_tid = *entry;
+	return MQTTSN_RC_ACCEPTED;
+}
+
+static void on_subscribe(struct broker *b, uint32_t si, const struct fo_client *from, const struct mqttsn_msg *m,
+			 struct broker_result *res)
+{
+	struct mqttsn_session *s = session_get(b->st, si);
+	uint16_t mid = m->u.subscribe.msg_id;
+	/* We deliver at most QoS 1: QoS 2 requests are granted 1; QoS -1 is a publish-only
+	 * level (no connection), so a subscription asking for it gets 0. */
+	int granted = mqttsn_flags_qos(m->u.subscribe.flags) >= 1 ? 1 : 0;
+	uint16_t entry, ack_tid;
+	bool wild;
+	uint8_t rc = resolve_filter(b, m, true, &entry, &wild, &ack_tid);
+	if (rc != MQTTSN_RC_ACCEPTED)
+		goto reject;
+	bool created;
+	uint32_t x = sub_add(b->subs, &s->sub_head, si, entry, (uint8_t)granted, wild, &created);
+	if (x == SUB_NONE) {
+		topic_registry_drop_unused(b->reg, entry);
+		rc = MQTTSN_RC_CONGESTION;
+		goto reject;
+	}
+	if (created)
+		topic_registry_ref(b->reg, entry);
+	if ((m->u.subscribe.flags & MQTTSN_FLAG_TOPIC_MASK) == MQTTSN_TOPIC_NORMAL && !wild) {
+		/* The SUBACK hands the client this id: it enters the client's map. */
+		bool mcreated;
+		uint32_t me = ctmap_add(b->st, si, entry, &mcreated);
+		if (me == SESSION_NONE) {
+			if (created) {
+				sub_remove(b->subs, &s->sub_head, x);
+				topic_registry_unref(b->reg, entry);
+			}
+			rc = MQTTSN_RC_CONGESTION;
+			goto reject;
+		}
+		if (mcreated)
+			topic_registry_ref(b->reg, entry);
+		ctmap_get(b->st, me)->reg_msg_id = 0;
+	}
+	ev(b, FO_EV_SUBSCRIBE_ACCEPTED);
+	send_suback(b, from, granted, ack_tid, mid, MQTTSN_RC_ACCEPTED);
+	set_delivered(res);
+	return;
+reject:
+	ev(b, FO_EV_SUBSCRIBE_REJECTED);
+	set_answered(res, send_suback(b, from, 0, 0, mid, rc));
+}
+
+static void on_unsubscribe(struct broker *b, uint32_t si, const struct fo_client *from,
+			   const struct mqttsn_msg *m, struct broker_result *res)
+{
+	struct mqttsn_session *s = session_get(b->st, si);
+	uint16_t entry, ack_tid;
+	bool wild, removed = false;
+	if (resolve_filter(b, m, false, &entry, &wild, &ack_tid) == MQTTSN_RC_ACCEPTED) {
+		uint32_t x = sub_find(b->subs, si, entry);
+		if (x != SUB_NONE) {
+			sub_remove(b->subs, &s->sub_head, x);
+			topic_registry_unref(b->reg, entry);
+			removed = true;
+		}
+	}
+	/* UNSUBACK has no return code: it is owed whether or not anything matched. */
+	ev(b, FO_EV_UNSUBSCRIBE);
+	struct mqttsn_msg r = { .type = MQTTSN_UNSUBACK };
+	r.u.pubx.msg_id = m->u.subscribe.msg_id;
+	int rc = send_msg(b, from, &r);
+	if (removed)
+		set_delivered(res);
+	else
+		set_answered(res, rc);
+}
+
+static bool gateway_never_receives(uint8_t type)
+{
+	switch (type) {
+	case MQTTSN_ADVERTISE:
+	case MQTTSN_GWINFO:
+	case MQTTSN_CONNACK:
+	case MQTTSN_WILLTOPICREQ:
+	case MQTTSN_WILLMSGREQ:
+	case MQTTSN_SUBACK:
+	case MQTTSN_UNSUBACK:
+	case MQTTSN_PINGRESP: /* we never send PINGREQ */
+	case MQTTSN_WILLTOPICRESP:
+	case MQTTSN_WILLMSGRESP:
+	case MQTTSN_ENCAPSULATED: /* no forwarder support (spec 5.5) */
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Index of the type octet when the header can be read, else -1. */
+static int header_type(const uint8_t *msg, uint16_t len)
+{
+	if (!msg || len < 2)
+		return -1;
+	if (msg[0] == 0x01)
+		return len >= 4 ? msg[3] : -1;
+	return msg[1];
+}
+
+void broker_handle(struct broker *b, const struct fo_client *from, const uint8_t *msg, uint16_t len,
+		   void *payload, uint64_t now_ms, struct broker_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	if (now_ms > b->clock_ms)
+		b->clock_ms = now_ms;
+
+	int type = header_type(msg, len);
+	if (type >= 0)
+		b->c->mqttsn_rx_type[type]++;
+	struct mqttsn_msg m;
+	int st = msg ? mqttsn_decode(msg, len, &m) : MQTTSN_E_SHORT;
+	if (st != MQTTSN_OK) {
+		set_drop(res, st == MQTTSN_E_TYPE ? FO_DROP_MQTTSN_UNKNOWN_TYPE : FO_DROP_MQTTSN_MALFORMED);
+		return;
+	}
+	if (gateway_never_receives(m.type)) {
+		set_drop(res, FO_DROP_MQTTSN_UNEXPECTED);
+		return;
+	}
+	if (m.type == MQTTSN_SEARCHGW) {
+		struct mqttsn_msg r = { .type = MQTTSN_GWINFO };
+		r.u.gwinfo.gw_id = b->cfg.gateway_id;
+		set_answered(res, send_msg(b, from, &r));
+		return;
+	}
+	if (m.type == MQTTSN_CONNECT) {
+		on_connect(b, from, &m, now_ms, res);
+		return;
+	}
+	uint32_t si = session_find_addr(b->st, from->ip, from->port);
+	struct mqttsn_session *s = si != SESSION_NONE ? session_get(b->st, si) : NULL;
+	if (s) {
+		s->last_rx_ms = now_ms;
+		s->ifindex = from->ifindex;
+	}
+	if (m.type == MQTTSN_PUBLISH && mqttsn_flags_qos(m.u.publish.flags) == -1) {
+		on_publish_m1(b, si, &m, payload, res);
+		return;
+	}
+	if (!s) {
+		/* Spec 6.12-style answer to a client the gateway does not know: DISCONNECT tells
+		 * it to CONNECT again. */
+		ev(b, FO_EV_NOT_CONNECTED);
+		set_answered(res, send_empty(b, from, MQTTSN_DISCONNECT));
+		return;
+	}
+
+	switch (m.type) {
+	case MQTTSN_REGISTER:
+		on_register(b, si, from, &m, res);
+		break;
+	case MQTTSN_REGACK:
+		on_regack(b, si, &m, res);
+		break;
+	case MQTTSN_PUBLISH:
+		on_publish(b, si, from, &m, payload, res);
+		break;
+	case MQTTSN_PUBACK:
+		on_puback(b, si, &m, res);
+		break;
+	case MQTTSN_SUBSCRIBE:
+		on_subscribe(b, si, from, &m, res);
+		break;
+	case MQTTSN_UNSUBSCRIBE:
+		on_unsubscribe(b, si, from, &m, res);
+		break;
+	case MQTTSN_PINGREQ:
+		/* A PINGREQ carrying a client id comes from a sleeping client; without sleep
+		 * support it is just a keepalive (last_rx_ms was refreshed above). */
+		set_answered(res, send_empty(b, from, MQTTSN_PINGRESP));
+		break;
+	case MQTTSN_DISCONNECT:
+		/* A duration asks to sleep (spec 6.14). Sleeping clients are not supported:
+		 * treat it as a plain disconnect; the DISCONNECT reply tells the client. */
+		send_empty(b, from, MQTTSN_DISCONNECT);
+		session_drop(b, si);
+		ev(b, FO_EV_SESSION_DISCONNECTED);
+		set_delivered(res);
+		break;
+	case MQTTSN_WILLTOPICUPD:
+		set_answered(res, send_rc_only(b, from, MQTTSN_WILLTOPICRESP, MQTTSN_RC_NOT_SUPPORTED));
+		break;
+	case MQTTSN_WILLMSGUPD:
+		set_answered(res, send_rc_only(b, from, MQTTSN_WILLMSGRESP, MQTTSN_RC_NOT_SUPPORTED));
+		break;
+	default:
+		/* WILLTOPIC/WILLMSG (we never ask for them), PUBREC/PUBREL/PUBCOMP (no QoS 2):
+		 * the spec gives the gateway no reply for them outside those exchanges. */
+		set_drop(res, FO_DROP_MQTTSN_UNEXPECTED);
+		break;
+	}
+}
+
+/* ------------------------------------------------------------------ timers */
+
+static void retransmit_due(struct broker *b, uint64_t now)
+{
+	for (;;) {
+		uint32_t x = inflight_oldest(b->inf);
+		if (x == INFLIGHT_NONE)
+			return;
+		struct inflight_entry *e = inflight_get(b->inf, x);
+		if (e->deadline_ms > now)
+			return;
+		struct mqttsn_session *s = session_get(b->st, e->session);
+		if (e->retries >= b->cfg.retry_limit) {
+			inflight_drop(b, s, x);
+			ev(b, FO_EV_QOS1_GIVEUPS);
+			continue;
+		}
+		e->retries++;
+		uint8_t hdr[PUBLISH_HDR_MAX];
+		int h = mqttsn_encode_publish_hdr(hdr, sizeof(hdr), (uint8_t)(e->flags | MQTTSN_FLAG_DUP),
+						  e->topic_id, e->msg_id, e->payload_len);
+		if (h > 0) {
+			struct fo_client to = client_of(s);
+			b->io.send_publish(b->io.ctx, &to, hdr, (uint16_t)h, e->payload);
+			ev(b, FO_EV_QOS1_RETRANSMITS);
+		}
+		/* now + interval > now, so the loop ends; appending keeps the FIFO sorted. */
+		inflight_requeue(b->inf, x, now + b->cfg.retry_interval_ms);
+	}
+}
+
+static void expire_sessions(struct broker *b, uint64_t now)
+{
+	uint32_t cap = session_capacity(b->st);
+	uint32_t n = b->cfg.expiry_scan_per_tick < cap ? b->cfg.expiry_scan_per_tick : cap;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t si = b->scan_cursor;
+		b->scan_cursor = si + 1 < cap ? si + 1 : 0;
+		struct mqttsn_session *s = session_get(b->st, si);
+		if (!s || s->keepalive_s == 0 || now < s->last_rx_ms)
+			continue;
+		/* Spec 6.6: the gateway may drop a client silent for 1.5 x its keepalive. */
+		if (now - s->last_rx_ms >= (uint64_t)s->keepalive_s * 1500u) {
+			session_drop(b, si);
+			ev(b, FO_EV_SESSION_EXPIRED);
+		}
+	}
+}
+
+void broker_tick(struct broker *b, uint64_t now_ms)
+{
+	if (now_ms > b->clock_ms)
+		b->clock_ms = now_ms;
+	retransmit_due(b, b->clock_ms);
+	expire_sessions(b, b->clock_ms);
+}
+
+/* ------------------------------------------------------------------ introspection */
+
+uint32_t broker_session_count(const struct broker *b)
+{
+	return session_count(b->st);
+}
+
+uint32_t broker_topic_count(const struct broker *b)
+{
+	return topic_registry_name_count(b->reg);
+}
+
+uint32_t broker_subscription_count(const struct broker *b)
+{
+	return sub_count(b->subs);
+}
+
+uint32_t broker_inflight_count(const struct broker *b)
+{
+	return inflight_count(b->inf);
+}
+
+bool broker_has_session(const struct broker *b, const struct fo_client *c)
+{
+	return session_find_addr(b->st, c->ip, c->port) != SESSION_NONE;
+}

@@ -1,0 +1,331 @@
+/* Session table and client topic maps of one worker. Sessions live in a fixed array
+ * (index = handle) with a free stack; two open-addressing indexes (address, client id)
+ * store session indexes, the map pool has its own (session, topic) index. All linear
+ * probing with backward-shift deletion; see mqttsn_session.h. */
+#include "mqttsn_session.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker_hash.h"
+
+#define SLOT_EMPTY UINT32_MAX
+
+struct session_table {
+	uint32_t max;
+	uint32_t count;
+	struct mqttsn_session *s;
+	uint32_t *free_stack;
+	uint32_t n_free;
+	uint32_t *by_addr; /* session index or SLOT_EMPTY */
+	uint32_t *by_id;
+	uint32_t smask;
+
+	uint32_t map_max;
+	uint32_t map_count;
+	struct ctmap_entry *m;
+	uint32_t *map_free;
+	uint32_t map_n_free;
+	uint32_t *map_slots;
+	uint32_t mmask;
+};
+
+static uint32_t addr_hash(uint32_t ip, uint16_t port)
+{
+	return bh_mix64(((uint64_t)ip << 16) | port);
+}
+
+static uint32_t id_hash(const uint8_t *id, uint8_t len)
+{
+	return bh_bytes(id, len, 0x5e55);
+}
+
+static uint32_t pair_hash(uint32_t session, uint16_t topic)
+{
+	return bh_mix64(((uint64_t)session << 16) | topic | (1ULL << 63));
+}
+
+struct session_table *session_table_create(uint32_t max_sessions, uint32_t max_client_topics)
+{
+	if (max_sessions == 0 || max_sessions >= SLOT_EMPTY / 4 || max_client_topics == 0 ||
+	    max_client_topics >= SLOT_EMPTY / 4)
+		return NULL;
+	struct session_table *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->max = max_sessions;
+	uint32_t ns = bh_slots_for(max_sessions);
+	t->smask = ns - 1;
+	t->s = calloc(max_sessions, sizeof(*t->s));
+	t->free_stack = calloc(max_sessions, sizeof(*t->free_stack));
+	t->by_addr = malloc((size_t)ns * sizeof(uint32_t));
+	t->by_id = malloc((size_t)ns * sizeof(uint32_t));
+	t->map_max = max_client_topics;
+	uint32_t nm = bh_slots_for(max_client_topics);
+	t->mmask = nm - 1;
+	t->m = calloc(max_client_topics, sizeof(*t->m));
+	t->map_free = calloc(max_client_topics, sizeof(*t->map_free));
+	t->map_slots = malloc((size_t)nm * sizeof(uint32_t));
+	if (!t->s || !t->free_stack || !t->by_addr || !t->by_id || !t->m || !t->map_free || !t->map_slots) {
+		session_table_destroy(t);
+		return NULL;
+	}
+	memset(t->by_addr, 0xff, (size_t)ns * sizeof(uint32_t));
+	memset(t->by_id, 0xff, (size_t)ns * sizeof(uint32_t));
+	memset(t->map_slots, 0xff, (size_t)nm * sizeof(uint32_t));
+	for (uint32_t i = 0; i < max_sessions; i++)
+		t->free_stack[i] = max_sessions - 1 - i;
+	t->n_free = max_sessions;
+	for (uint32_t i = 0; i < max_client_topics; i++)
+		t->map_free[i] = max_client_topics - 1 - i;
+	t->map_n_free = max_client_topics;
+	return t;
+}
+
+void session_table_destroy(struct session_table *t)
+{
+	if (!t)
+		return;
+	free(t->s);
+	free(t->free_stack);
+	free(t->by_addr);
+	free(t->by_id);
+	free(t->m);
+	free(t->map_free);
+	free(t->map_slots);
+	free(t);
+}
+
+/* ---- address index ---- */
+
+static uint32_t addr_slot(const struct session_table *t, uint32_t ip, uint16_t port)
+{
+	for (uint32_t i = addr_hash(ip, port) & t->smask;; i = (i + 1) & t->smask) {
+		uint32_t x = t->by_addr[i];
+		if (x == SLOT_EMPTY || (t->s[x].ip == ip && t->s[x].port == port))
+			return i;
+	}
+}
+
+static void addr_unindex(struct session_table *t, uint32_t idx)
+{
+	uint32_t i = addr_slot(t, t->s[idx].ip, t->s[idx].port);
+	uint32_t j = i;
+	for (;;) {
+		j = (j + 1) & t->smask;
+		uint32_t x = t->by_addr[j];
+		if (x == SLOT_EMPTY)
+			break;
+		if (bh_can_shift(i, j, addr_hash(t->s[x].ip, t->s[x].port) & t->smask)) {
+			t->by_addr[i] = x;
+			i = j;
+		}
+	}
+	t->by_addr[i] = SLOT_EMPTY;
+}
+
+uint32_t session_find_addr(const struct session_table *t, uint32_t ip, uint16_t port)
+{
+	return t->by_addr[addr_slot(t, ip, port)];
+}
+
+/* ---- client id index ---- */
+
+static uint32_t id_slot(const struct session_table *t, const uint8_t *id, uint8_t len)
+{
+	for (uint32_t i = id_hash(id, len) & t->smask;; i = (i + 1) & t->smask) {
+		uint32_t x = t->by_id[i];
+		if (x == SLOT_EMPTY ||
+		    (t->s[x].client_id_len == len && memcmp(t->s[x].client_id, id, len) == 0))
+			return i;
+	}
+}
+
+static void id_unindex(struct session_table *t, uint32_t idx)
+{
+	const struct mqttsn_session *s = &t->s[idx];
+	if (s->client_id_len == 0)
+		return;
+	uint32_t i = id_slot(t, s->client_id, s->client_id_len);
+	if (t->by_id[i] != idx)
+		return;
+	uint32_t j = i;
+	for (;;) {
+		j = (j + 1) & t->smask;
+		uint32_t x = t->by_id[j];
+		if (x == SLOT_EMPTY)
+			break;
+		if (bh_can_shift(i, j, id_hash(t->s[x].client_id, t->s[x].client_id_len) & t->smask)) {
+			t->by_id[i] = x;
+			i = j;
+		}
+	}
+	t->by_id[i] = SLOT_EMPTY;
+}
+
+uint32_t session_find_client_id(const struct session_table *t, const uint8_t *id, uint8_t len)
+{
+	if (len == 0 || len > SESSION_CLIENT_ID_MAX)
+		return SESSION_NONE;
+	return t->by_id[id_slot(t, id, len)];
+}
+
+/* ---- sessions ---- */
+
+uint32_t session_alloc(struct session_table *t, uint32_t ip, uint16_t port, uint16_t ifindex,
+		       const uint8_t *id, uint8_t id_len)
+{
+	if (t->n_free == 0 || id_len > SESSION_CLIENT_ID_MAX)
+		return SESSION_NONE;
+	uint32_t aslot = addr_slot(t, ip, port);
+	if (t->by_addr[aslot] != SLOT_EMPTY)
+		return SESSION_NONE;
+	uint32_t islot = SLOT_EMPTY;
+	if (id_len) {
+		islot = id_slot(t, id, id_len);
+		if (t->by_id[islot] != SLOT_EMPTY)
+			return SESSION_NONE;
+	}
+	uint32_t idx = t->free_stack[--t->n_free];
+	struct mqttsn_session *s = &t->s[idx];
+	*s = (struct mqttsn_session){
+		.ip = ip, .port = port, .ifindex = ifindex,
+		.map_head = SESSION_NONE, .sub_head = SESSION_NONE, .inflight_head = SESSION_NONE,
+		.used = 1, .client_id_len = id_len,
+	};
+	if (id_len)
+		memcpy(s->client_id, id, id_len);
+	t->by_addr[aslot] = idx;
+	if (id_len)
+		t->by_id[islot] = idx;
+	t->count++;
+	return idx;
+}
+
+void session_free(struct session_table *t, uint32_t idx)
+{
+	if (idx >= t->max || !t->s[idx].used)
+		return;
+	addr_unindex(t, idx);
+	id_unindex(t, idx);
+	t->s[idx].used = 0;
+	t->free_stack[t->n_free++] = idx;
+	t->count--;
+}
+
+int session_move(struct session_table *t, uint32_t idx, uint32_t ip, uint16_t port, uint16_t ifindex)
+{
+	struct mqttsn_session *s = &t->s[idx];
+	if (s->ip == ip && s->port == port) {
+		s->ifindex = ifindex;
+		return 0;
+	}
+	if (t->by_addr[addr_slot(t, ip, port)] != SLOT_EMPTY)
+		return -1;
+	addr_unindex(t, idx);
+	s->ip = ip;
+	s->port = port;
+	s->ifindex = ifindex;
+	t->by_addr[addr_slot(t, ip, port)] = idx;
+	return 0;
+}
+
+struct mqttsn_session *session_get(struct session_table *t, uint32_t idx)
+{
+	return idx < t->max && t->s[idx].used ? &t->s[idx] : NULL;
+}
+
+const struct mqttsn_session *session_get_const(const struct session_table *t, uint32_t idx)
+{
+	return idx < t->max && t->s[idx].used ? &t->s[idx] : NULL;
+}
+
+uint32_t session_count(const struct session_table *t)
+{
+	return t->count;
+}
+
+uint32_t session_capacity(const struct session_table *t)
+{
+	return t->max;
+}
+
+/* ---- client topic maps ---- */
+
+static uint32_t map_slot(const struct session_table *t, uint32_t session, uint16_t topic)
+{
+	for (uint32_t i = pair_hash(session, topic) & t->mmask;; i = (i + 1) & t->mmask) {
+		uint32_t x = t->map_slots[i];
+		if (x == SLOT_EMPTY || (t->m[x].session == session && t->m[x].topic == topic))
+			return i;
+	}
+}
+
+uint32_t ctmap_find(const struct session_table *t, uint32_t session, uint16_t topic)
+{
+	return t->map_slots[map_slot(t, session, topic)];
+}
+
+uint32_t ctmap_add(struct session_table *t, uint32_t session, uint16_t topic, bool *created)
+{
+	*created = false;
+	if (session >= t->max || !t->s[session].used)
+		return SESSION_NONE;
+	uint32_t slot = map_slot(t, session, topic);
+	if (t->map_slots[slot] != SLOT_EMPTY)
+		return t->map_slots[slot];
+	if (t->map_n_free == 0)
+		return SESSION_NONE;
+	uint32_t e = t->map_free[--t->map_n_free];
+	struct mqttsn_session *s = &t->s[session];
+	t->m[e] = (struct ctmap_entry){ .session = session, .next = s->map_head, .prev = SESSION_NONE,
+					.topic = topic };
+	if (s->map_head != SESSION_NONE)
+		t->m[s->map_head].prev = e;
+	s->map_head = e;
+	t->map_slots[slot] = e;
+	t->map_count++;
+	*created = true;
+	return e;
+}
+
+void ctmap_remove(struct session_table *t, uint32_t e)
+{
+	if (e >= t->map_max)
+		return;
+	struct ctmap_entry *me = &t->m[e];
+	uint32_t i = map_slot(t, me->session, me->topic);
+	if (t->map_slots[i] != e)
+		return; /* not live */
+	uint32_t j = i;
+	for (;;) {
+		j = (j + 1) & t->mmask;
+		uint32_t x = t->map_slots[j];
+		if (x == SLOT_EMPTY)
+			break;
+		if (bh_can_shift(i, j, pair_hash(t->m[x].session, t->m[x].topic) & t->mmask)) {
+			t->map_slots[i] = x;
+			i = j;
+		}
+	}
+	t->map_slots[i] = SLOT_EMPTY;
+	struct mqttsn_session *s = &t->s[me->session];
+	if (me->prev != SESSION_NONE)
+		t->m[me->prev].next = me->next;
+	else
+		s->map_head = me->next;
+	if (me->next != SESSION_NONE)
+		t->m[me->next].prev = me->prev;
+	t->map_free[t->map_n_free++] = e;
+	t->map_count--;
+}
+
+struct ctmap_entry *ctmap_get(struct session_table *t, uint32_t e)
+{
+	return e < t->map_max ? &t->m[e] : NULL;
+}
+
+uint32_t ctmap_count(const struct session_table *t)
+{
+	return t->map_count;
+}

@@ -1,0 +1,74 @@
+/* Sessions of one worker's MQTT-SN clients, keyed by source address and port, with a
+ * second index by client id (clean=0 takeover from a new address), plus every client's
+ * topic-id map (spec 7.3) held in one shared per-worker pool. Pure bookkeeping: the
+ * broker engine decides what the protocol does; this file only finds and links. */
+#ifndef FANOUT_MQTTSN_SESSION_H
+#define FANOUT_MQTTSN_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SESSION_NONE UINT32_MAX
+#define SESSION_CLIENT_ID_MAX 23 /* spec 5.3.1 */
+
+/* 64 bytes: with both hash indexes (2 x 2 slots x 4 B) and the fan-out scratch list
+ * (4 B) a session costs 84 B of fixed memory; maps/subscriptions/inflight are pooled. */
+struct mqttsn_session {
+	uint32_t ip;
+	uint16_t port;
+	uint16_t ifindex;
+	uint64_t last_rx_ms;    /* last message from the client (keepalive) */
+	uint32_t map_head;      /* client topic map entries (ctmap), SESSION_NONE-terminated */
+	uint32_t sub_head;      /* subscriptions (subscription_table) */
+	uint32_t inflight_head; /* QoS 1 deliveries awaiting PUBACK (qos1_inflight) */
+	uint32_t mark_epoch;    /* fan-out de-duplication (broker) */
+	uint16_t keepalive_s;
+	uint16_t next_msg_id;
+	uint16_t inflight_n;
+	uint8_t mark_qos;
+	uint8_t used;
+	uint8_t client_id_len;
+	uint8_t client_id[SESSION_CLIENT_ID_MAX];
+};
+
+/* One (client, topic id) pair of a client's map. reg_msg_id != 0 while our REGISTER
+ * for it waits for the client's REGACK. */
+struct ctmap_entry {
+	uint32_t session;
+	uint32_t next, prev; /* the session's list; SESSION_NONE-terminated */
+	uint16_t topic;
+	uint16_t reg_msg_id;
+};
+
+struct session_table;
+
+/* NULL on zero sizes or no memory. */
+struct session_table *session_table_create(uint32_t max_sessions, uint32_t max_client_topics);
+void session_table_destroy(struct session_table *t);
+
+uint32_t session_find_addr(const struct session_table *t, uint32_t ip, uint16_t port);
+uint32_t session_find_client_id(const struct session_table *t, const uint8_t *id, uint8_t len);
+/* A fresh session (lists empty) indexed by address and client id (an empty id is not
+ * indexed); SESSION_NONE when full, the address is taken or id_len > 23. */
+uint32_t session_alloc(struct session_table *t, uint32_t ip, uint16_t port, uint16_t ifindex,
+		       const uint8_t *id, uint8_t id_len);
+/* Unindex and free: the caller has emptied its map, subscriptions and inflight. */
+void session_free(struct session_table *t, uint32_t idx);
+/* Re-key to a new address (clean=0 takeover); fails (-1) when the address is taken. */
+int session_move(struct session_table *t, uint32_t idx, uint32_t ip, uint16_t port, uint16_t ifindex);
+
+struct mqttsn_session *session_get(struct session_table *t, uint32_t idx);
+const struct mqttsn_session *session_get_const(const struct session_table *t, uint32_t idx);
+uint32_t session_count(const struct session_table *t);
+uint32_t session_capacity(const struct session_table *t);
+
+/* Client topic map. */
+uint32_t ctmap_find(const struct session_table *t, uint32_t session, uint16_t topic);
+/* New entry (or the existing one) for (session, topic); SESSION_NONE when the pool is
+ * full. *created tells whether it is new (the caller then takes a topic reference). */
+uint32_t ctmap_add(struct session_table *t, uint32_t session, uint16_t topic, bool *created);
+void ctmap_remove(struct session_table *t, uint32_t entry);
+struct ctmap_entry *ctmap_get(struct session_table *t, uint32_t entry);
+uint32_t ctmap_count(const struct session_table *t);
+
+#endif
