@@ -80,6 +80,7 @@ struct lg_config {
 	bool expect_no_loss, subscribe_only, quiet;
 	uint32_t threads;
 	uint32_t burst;
+	uint32_t bucket_ms;     /* token bucket depth: how far a stalled loop may catch up */
 	uint32_t connect_burst;
 	char id_prefix[12];
 };
@@ -432,7 +433,7 @@ struct lg_client {
 	uint32_t seq;
 	bool stopped;
 	double next_due;
-	uint64_t sent, acked, rejected, unacked, retrans, send_errs, eagain, late_acks;
+	uint64_t sent, acked, rejected, unacked, retrans, send_errs, eagain, late_acks, behind;
 	uint64_t last_send_ns;
 
 	/* subscriber */
@@ -1000,7 +1001,7 @@ static int lg_setup_phase(struct lg_worker *w)
 			return 0;
 		if (now >= w->next_scan_ns) {
 			lg_setup_scan(w, now);
-			w->next_scan_ns = now + LG_TICK_NS;
+			w->next_scan_ns = now + 10u * LG_TICK_NS; /* retries are hundreds of ms apart */
 		}
 		lg_poll(w, LG_TICK_NS);
 	}
@@ -1044,16 +1045,25 @@ static uint64_t lg_pub_tick(struct lg_client *c, uint64_t now, uint64_t t0, doub
 {
 	if (c->stopped)
 		return UINT64_MAX;
+	/* rate-limited: every message scheduled inside --duration goes out, even if the loop wakes late */
+	double end = (double)t0 + g_cfg.duration_s * 1e9;
 	if (c->state != ST_READY || atomic_load(&g_stop) || atomic_load(&g_fatal) ||
 	    (g_cfg.count && c->seq >= g_cfg.count) ||
-	    (g_cfg.duration_s > 0 && (double)(now - t0) >= g_cfg.duration_s * 1e9)) {
+	    (g_cfg.duration_s > 0 && (interval > 0 ? c->next_due >= end : (double)now >= end))) {
 		c->stopped = true;
 		return UINT64_MAX;
 	}
-	if (interval > 0 && c->next_due < (double)now - interval * g_cfg.burst)
-		c->next_due = (double)now - interval * g_cfg.burst; /* bucket depth: --burst messages */
+	if (interval > 0) {
+		double depth = interval * g_cfg.burst, ms = g_cfg.bucket_ms * 1e6;
+		if (depth < ms)
+			depth = ms;
+		if (c->next_due < (double)now - depth) { /* stalled longer than the bucket: those tokens are gone */
+			c->behind += (uint64_t)(((double)now - depth - c->next_due) / interval);
+			c->next_due = (double)now - depth;
+		}
+	}
 	for (uint32_t b = 0; b < g_cfg.burst; b++) {
-		if (g_cfg.count && c->seq >= g_cfg.count)
+		if ((g_cfg.count && c->seq >= g_cfg.count) || (g_cfg.duration_s > 0 && interval > 0 && c->next_due >= end))
 			return 0;
 		if (interval > 0 && (double)now < c->next_due)
 			return (uint64_t)c->next_due;
@@ -1224,7 +1234,7 @@ static void *lg_worker_main(void *arg)
 /* ---- accounting and report ---- */
 
 struct lg_totals {
-	uint64_t sent, acked, rejected, unacked, retrans, send_errs, eagain, late_acks;
+	uint64_t sent, acked, rejected, unacked, retrans, send_errs, eagain, late_acks, behind;
 	uint64_t expected, rx, unique, lost, excess, dups, dup_flagged, ooo, too_old, unexpected, wrong_topic,
 		unknown_topic, bad_payload, foreign;
 	bool expected_known;
@@ -1260,6 +1270,7 @@ static void lg_account(struct lg_totals *T)
 		T->send_errs += c->send_errs;
 		T->eagain += c->eagain;
 		T->late_acks += c->late_acks;
+		T->behind += c->behind;
 		if (c->last_send_ns > last_send)
 			last_send = c->last_send_ns;
 	}
@@ -1361,6 +1372,9 @@ static void lg_report_text(FILE *f, const struct lg_totals *T)
 			fprintf(f, "  rejected      %12" PRIu64 " msgs (PUBACK with error code)\n", T->rejected);
 		if (T->send_errs || T->eagain)
 			fprintf(f, "  send errors   %12" PRIu64 " msgs; socket full (retried) %" PRIu64 " times\n", T->send_errs, T->eagain);
+		if (T->behind)
+			fprintf(f, "  behind        %12" PRIu64 " msgs not sent: the loop stalled longer than --bucket-ms %u ms "
+				   "(CPU busy? try --threads)\n", T->behind, g_cfg.bucket_ms);
 	}
 	if (T->expected_known)
 		fprintf(f, "  expected      %12" PRIu64 " msgs\n", T->expected);
@@ -1418,8 +1432,9 @@ static void lg_report_json(FILE *f, const struct lg_totals *T)
 		g_cfg.subscribe_only ? "true" : "false");
 	fprintf(f, "  \"publish\": {\"sent_msgs\": %" PRIu64 ", \"acked_msgs\": %" PRIu64 ", \"rejected_msgs\": %" PRIu64
 		   ", \"unacked_msgs\": %" PRIu64 ", \"retransmitted_msgs\": %" PRIu64 ", \"late_acks\": %" PRIu64
-		   ", \"send_errors\": %" PRIu64 ", \"socket_full\": %" PRIu64 ", \"elapsed_s\": %.6f, \"rate_msgs_per_s\": %.3f},\n",
-		T->sent, T->acked, T->rejected, T->unacked, T->retrans, T->late_acks, T->send_errs, T->eagain, T->send_s,
+		   ", \"send_errors\": %" PRIu64 ", \"socket_full\": %" PRIu64 ", \"behind_schedule_msgs\": %" PRIu64
+		   ", \"elapsed_s\": %.6f, \"rate_msgs_per_s\": %.3f},\n",
+		T->sent, T->acked, T->rejected, T->unacked, T->retrans, T->late_acks, T->send_errs, T->eagain, T->behind, T->send_s,
 		lg_rate(T->sent, T->send_s));
 	fprintf(f, "  \"deliver\": {\"expected_msgs\": ");
 	if (T->expected_known)
@@ -1595,7 +1610,9 @@ static void lg_usage(FILE *f)
 		"  --rate R                 msgs/s per publisher, token bucket (default 100; 0 = as fast as\n"
 		"                           the socket and the QoS 1 window allow)\n"
 		"  --total-rate R           msgs/s over all publishers, split evenly (overrides --rate)\n"
-		"  --burst N                token bucket depth and max msgs per publisher per loop (default 16)\n"
+		"  --burst N                max msgs per publisher per loop pass (default 16)\n"
+		"  --bucket-ms MS           token bucket depth: after a stall the loop catches up at most MS\n"
+		"                           of messages, the rest is reported as behind schedule (default 20)\n"
 		"  --duration SEC           length of the send phase (default 10 unless --count is given);\n"
 		"                           in --subscribe-only: how long to count\n"
 		"  --count N                messages per publisher (send phase ends at --count or --duration,\n"
@@ -1711,7 +1728,7 @@ static bool lg_parse_gateway(const char *s)
 }
 
 enum {
-	OPT_GATEWAY = 256, OPT_BIND, OPT_RATE, OPT_TOTAL_RATE, OPT_BURST, OPT_DURATION, OPT_COUNT, OPT_PAYLOAD, OPT_TOPIC,
+	OPT_GATEWAY = 256, OPT_BIND, OPT_RATE, OPT_TOTAL_RATE, OPT_BURST, OPT_BUCKET_MS, OPT_DURATION, OPT_COUNT, OPT_PAYLOAD, OPT_TOPIC,
 	OPT_TOPICS, OPT_QOS, OPT_PREDEFINED, OPT_SHORT, OPT_QOSM1_CONNECT, OPT_WINDOW, OPT_RETRY_MS, OPT_RETRIES,
 	OPT_FILTER, OPT_SUB_QOS, OPT_SUBSCRIBE_ONLY, OPT_KEEPALIVE, OPT_CONNECT_TIMEOUT, OPT_CONNECT_BURST, OPT_DRAIN,
 	OPT_THREADS, OPT_ID_PREFIX, OPT_JSON, OPT_QUIET, OPT_EXPECT_NO_LOSS, OPT_SELF_TEST,
@@ -1725,6 +1742,7 @@ static const struct option lg_opts[] = {
 	{ "rate", required_argument, NULL, OPT_RATE },
 	{ "total-rate", required_argument, NULL, OPT_TOTAL_RATE },
 	{ "burst", required_argument, NULL, OPT_BURST },
+	{ "bucket-ms", required_argument, NULL, OPT_BUCKET_MS },
 	{ "duration", required_argument, NULL, OPT_DURATION },
 	{ "count", required_argument, NULL, OPT_COUNT },
 	{ "payload", required_argument, NULL, OPT_PAYLOAD },
@@ -1762,7 +1780,7 @@ static int lg_parse_args(int argc, char **argv)
 	g_cfg = (struct lg_config){
 		.n_pub = 1, .n_sub = 1, .rate = 100, .payload = 64, .topic = "bench/{pub}", .topics = 1, .qos = 0,
 		.predefined = -1, .window = 16, .retry_ms = 500, .retries = 3, .filter = "bench/#", .sub_qos = 0,
-		.keepalive_s = 60, .connect_timeout_ms = 3000, .drain_ms = 1000, .threads = 1, .burst = 16,
+		.keepalive_s = 60, .connect_timeout_ms = 3000, .drain_ms = 1000, .threads = 1, .burst = 16, .bucket_ms = 20,
 		.connect_burst = 256,
 	};
 	snprintf(g_cfg.id_prefix, sizeof g_cfg.id_prefix, "lg%ld", (long)getpid() % 10000000L);
@@ -1785,6 +1803,7 @@ static int lg_parse_args(int argc, char **argv)
 		case OPT_RATE: ok = lg_parse_double("--rate", optarg, 0, 1e9, &g_cfg.rate); break;
 		case OPT_TOTAL_RATE: ok = lg_parse_double("--total-rate", optarg, 0, 1e10, &g_cfg.total_rate); break;
 		case OPT_BURST: ok = lg_parse_u32("--burst", optarg, 1, 65536, &g_cfg.burst); break;
+		case OPT_BUCKET_MS: ok = lg_parse_u32("--bucket-ms", optarg, 0, 10000, &g_cfg.bucket_ms); break;
 		case OPT_DURATION:
 			ok = lg_parse_double("--duration", optarg, 0, 86400 * 7, &g_cfg.duration_s);
 			duration_set = true;
