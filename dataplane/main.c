@@ -324,8 +324,10 @@ static int setup_pools(void)
 		room = UINT16_MAX;
 	fo_dp.hdr_pool = rte_pktmbuf_pool_create("fo_hdr", c->hdr_mbufs, c->mbuf_cache, 0, (uint16_t)room, sock);
 	uint32_t n_peer = fo_dp.n_workers > 1 ? c->peer_ring_size * fo_dp.n_workers : 64;
+	/* A mempool cache may hold at most 2/3 of the pool (EINVAL otherwise). */
+	unsigned peer_cache = n_peer >= 512 ? 64 : 0;
 	fo_dp.peer_pool = rte_mempool_create("fo_peer", n_peer, sizeof(struct fo_peer_msg) + c->broker.max_topic_len,
-					     64, 0, NULL, NULL, NULL, NULL, sock, 0);
+					     peer_cache, 0, NULL, NULL, NULL, NULL, sock, 0);
 	if (!fo_dp.pkt_pool || !fo_dp.hdr_pool || !fo_dp.peer_pool) {
 		fprintf(stderr, "mempool: cannot create pools (mbufs %u, header_mbufs %u): %s; lower mempool.* or reserve "
 				"more hugepages (deploy/hugepages.sh), or run with --no-huge -m MB\n",

@@ -165,11 +165,12 @@ int fo_worker_init(struct fo_worker *w)
 
 void fo_worker_fini(struct fo_worker *w)
 {
-	if (w->broker) {
-		broker_destroy(w->broker);
-		w->broker = NULL;
-	}
-	flush_out(&worker_io[w->idx]);
+	struct worker_io *io = &worker_io[w->idx];
+	if (!w->broker)
+		return; /* never started, or already finished */
+	broker_destroy(w->broker);
+	w->broker = NULL;
+	flush_out(io);
 }
 
 /* Hand an accepted publish to every other worker (one payload reference each). */

@@ -47,7 +47,7 @@ for _ in $(seq 100); do grep -q 'ready' "$DP_LOG" && break; kill -0 $DP_PID || b
 grep -q 'ready' "$DP_LOG" || { cat "$DP_LOG"; echo "dataplane did not start" >&2; exit 1; }
 grep -E '^(port|lcore)' "$DP_LOG"
 
-LG="$REPO/$BUILD/bench/fanout-loadgen"
+LG="$(cd "$BUILD" && pwd)/bench/fanout-loadgen"
 say "ping the appliance from the client namespace"
 ip netns exec "$LAB_NS" ping -c 3 -i 0.2 -W 1 "$LAB_APPLIANCE_IP" | tail -2
 

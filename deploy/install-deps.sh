@@ -25,7 +25,7 @@ PACKAGES=(
   # sink
   redis-server redis-tools
   # lab, capture and test tooling
-  iproute2 ethtool tcpdump tshark python3 jq procps util-linux
+  iproute2 iputils-ping ethtool tcpdump tshark python3 jq procps util-linux
 )
 
 log() { printf '[install-deps] %s\n' "$*"; }
