@@ -19,6 +19,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Optional in a target, as with libFuzzer. */
 int LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
+/* Present when built with a sanitizer, whose reports end the process without a signal. */
+void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
 
 #define DEFAULT_ITERATIONS 200000ul
 #define DEFAULT_SEED 0x9E3779B97F4A7C15ull
@@ -128,20 +130,33 @@ static void add_dir(const char *dir)
 	free(names);
 }
 
-static void on_crash(int sig)
+static void say(const char *s)
 {
-	static const char msg[] = "fuzz-replay: crashed; input saved to FUZZ_CRASH_FILE (default fuzz-replay-crash.bin)\n";
+	if (write(STDERR_FILENO, s, strlen(s)) < 0) {
+		/* nothing more can be done while dying */
+	}
+}
+
+/* Save the input that is running; called from a signal handler or a sanitizer's death
+ * callback, so only async-signal-safe calls. */
+static void save_crash(void)
+{
 	int fd = open(crash_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
 	if (fd >= 0) {
 		if (cur_data != NULL && cur_len > 0 && write(fd, (const void *)cur_data, cur_len) < 0) {
-			/* nothing more can be done in a signal handler */
+			/* as above */
 		}
 		close(fd);
 	}
-	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
-		/* as above */
-	}
+	say("fuzz-replay: crashed; input saved to ");
+	say(crash_file);
+	say(" (replay it: this binary + that file, FUZZ_ITERATIONS=0)\n");
+}
+
+static void on_crash(int sig)
+{
+	save_crash();
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -317,6 +332,8 @@ int main(int argc, char **argv)
 		else
 			add_seed(argv[i]);
 	}
+	if (__sanitizer_set_death_callback)
+		__sanitizer_set_death_callback(save_crash);
 	signal(SIGABRT, on_crash);
 	signal(SIGSEGV, on_crash);
 	signal(SIGBUS, on_crash);
