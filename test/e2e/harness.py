@@ -1,0 +1,759 @@
+"""End-to-end test harness for fanout-dataplane (Python 3 standard library only).
+
+Pieces:
+  run_test(main, description)   argument parsing (--build-dir, --pmd, --keep), SIGTERM -> cleanup,
+                                PASS/FAIL line and exit status 0/1
+  Lab(name, subnet)             deploy/lab.sh up/down around a block (always torn down); sockets
+                                and commands inside the client namespace
+  Dataplane(...)                config from deploy/lab.yaml (+ overrides), the process with
+                                --no-pci --no-huge, ready wait, snapshot() (SIGUSR1), stop() (SIGTERM)
+  loadgen(lab, args)            fanout-loadgen inside the namespace, JSON report
+  check_conservation(stats)     rx == delivered + answered + dropped; generated == sent + dropped
+  Capture / tshark helpers      tshark capture on the dataplane veth, decode checks
+  MQTT-SN encoders / decoder    for the raw UDP clients of the protocol tests
+
+Every DPDK process gets --no-pci and its own --file-prefix, removed afterwards.
+"""
+import argparse
+import ctypes
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+LAB_SH = REPO / "deploy" / "lab.sh"
+LAB_YAML = REPO / "deploy" / "lab.yaml"
+DPDK_RUN = Path("/var/run/dpdk")
+
+ARGS = None  # set by run_test
+
+
+class TestFailure(Exception):
+    """A check of the test failed (as opposed to a harness error)."""
+
+
+class Terminated(BaseException):
+    """SIGTERM (e.g. a meson timeout): unwinds through every context manager."""
+
+
+def log(msg):
+    print(f"[e2e] {msg}", flush=True)
+
+
+def check(cond, msg):
+    if not cond:
+        raise TestFailure(msg)
+
+
+def _on_sigterm(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated(f"signal {signum}")
+
+
+def run_test(main, description):
+    """Parse the common arguments, run main(args) and exit 0 (pass) or 1 (fail)."""
+    global ARGS
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--build-dir", default=str(REPO / "build"),
+                    help="meson build directory holding dataplane/ and bench/ (default: <repo>/build)")
+    ap.add_argument("--pmd", choices=["af_packet", "af_xdp"], default="af_packet",
+                    help="DPDK driver the dataplane attaches to the lab veth with (default af_packet)")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory (configs, logs, pcaps)")
+    ARGS = ap.parse_args()
+    ARGS.build_dir = str(Path(ARGS.build_dir).resolve())
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    name = Path(sys.argv[0]).stem
+    if os.geteuid() != 0:
+        print(f"{name}: SKIP? no - must run as root (network namespaces, DPDK)", file=sys.stderr)
+        sys.exit(1)
+    for exe in (dataplane_bin(), loadgen_bin()):
+        if not os.access(exe, os.X_OK):
+            print(f"{name}: FAIL: {exe} is missing; build first (meson compile -C {ARGS.build_dir})", flush=True)
+            sys.exit(1)
+    t0 = time.monotonic()
+    try:
+        main(ARGS)
+    except TestFailure as e:
+        print(f"{name}: FAIL: {e}  ({time.monotonic() - t0:.1f} s)", flush=True)
+        sys.exit(1)
+    except Terminated as e:
+        print(f"{name}: FAIL: terminated ({e})", flush=True)
+        sys.exit(1)
+    except Exception:
+        traceback.print_exc()
+        print(f"{name}: FAIL: harness error  ({time.monotonic() - t0:.1f} s)", flush=True)
+        sys.exit(1)
+    print(f"{name}: PASS  ({time.monotonic() - t0:.1f} s)", flush=True)
+    sys.exit(0)
+
+
+def dataplane_bin():
+    return str(Path(ARGS.build_dir) / "dataplane" / "fanout-dataplane")
+
+
+def loadgen_bin():
+    return str(Path(ARGS.build_dir) / "bench" / "fanout-loadgen")
+
+
+def workdir(tag):
+    """A temporary directory for configs, logs and captures (removed unless --keep)."""
+    d = tempfile.mkdtemp(prefix=f"fo-e2e-{tag}-")
+    os.chmod(d, 0o755)
+    return d
+
+
+def remove_workdir(d):
+    if ARGS is not None and ARGS.keep:
+        log(f"kept {d}")
+        return
+    shutil.rmtree(d, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lab
+
+_libc = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWNET = 0x40000000
+
+
+class Lab:
+    """deploy/lab.sh up --name NAME --subnet K for the duration of a with-block."""
+
+    def __init__(self, name, subnet=0, clients=1, static_neigh=False):
+        self.name, self.subnet, self.clients, self.static_neigh = name, subnet, clients, static_neigh
+        self.env = {}
+        self.up = False
+
+    def __enter__(self):
+        cmd = [str(LAB_SH), "up", "--name", self.name, "--subnet", str(self.subnet), "--clients", str(self.clients)]
+        if self.static_neigh:
+            cmd.append("--static-neigh")
+        try:
+            self.up = True
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+            if r.returncode != 0:
+                raise RuntimeError(f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stdout}{r.stderr}")
+            envf = REPO / ".lab" / f"{self.name}.env"
+            for line in envf.read_text().splitlines():
+                if "=" in line:
+                    k, v = line.split("=", 1)
+                    self.env[k] = v.strip('"')
+        except BaseException:
+            self.down()
+            raise
+        log(f"lab {self.name} up: ns {self.ns}, client {self.client_ip}, appliance {self.appliance_ip}, "
+            f"dataplane side {self.dp_if}")
+        return self
+
+    def __exit__(self, *exc):
+        self.down()
+        return False
+
+    def down(self):
+        if not self.up:
+            return
+        self.up = False
+        old = signal.signal(signal.SIGTERM, signal.SIG_IGN)  # finish the teardown
+        try:
+            r = subprocess.run([str(LAB_SH), "down", "--name", self.name, "--kill"], capture_output=True,
+                               text=True, timeout=60)
+            if r.returncode != 0:
+                print(f"[e2e] lab down {self.name} failed:\n{r.stdout}{r.stderr}", file=sys.stderr)
+        finally:
+            signal.signal(signal.SIGTERM, old)
+
+    ns = property(lambda s: s.env["LAB_NS"])
+    dp_if = property(lambda s: s.env["LAB_DP_IF"])
+    cl_if = property(lambda s: s.env["LAB_CL_IF"])
+    appliance_ip = property(lambda s: s.env["LAB_APPLIANCE_IP"])
+    client_ip = property(lambda s: s.env["LAB_CLIENT_IP"])
+    client_ips = property(lambda s: s.env["LAB_CLIENT_IPS"].split())
+    dp_mac = property(lambda s: s.env["LAB_DP_MAC"])
+    cl_mac = property(lambda s: s.env["LAB_CL_MAC"])
+
+    def vdev(self, pmd="af_packet"):
+        return self.env["LAB_VDEV_AF_XDP"] if pmd == "af_xdp" else self.env["LAB_VDEV_AF_PACKET"]
+
+    def run(self, cmd, timeout=60, check_rc=True, **kw):
+        """Run a command inside the client namespace."""
+        r = subprocess.run(["ip", "netns", "exec", self.ns] + list(cmd), capture_output=True, text=True,
+                           timeout=timeout, **kw)
+        if check_rc and r.returncode != 0:
+            raise TestFailure(f"in {self.ns}: {' '.join(cmd)} exited {r.returncode}:\n{r.stdout}{r.stderr}")
+        return r
+
+    def udp_socket(self, bind_ip=None, port=0, timeout=1.0):
+        """A UDP socket that lives in the client namespace (created by a thread that joined it)."""
+        out = {}
+
+        def mk():
+            try:
+                fd = os.open(f"/var/run/netns/{self.ns}", os.O_RDONLY)
+                try:
+                    if _libc.setns(fd, CLONE_NEWNET) != 0:
+                        raise OSError(ctypes.get_errno(), "setns")
+                finally:
+                    os.close(fd)
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.bind((bind_ip or self.client_ip, port))
+                s.settimeout(timeout)
+                out["s"] = s
+            except BaseException as e:  # reported in the caller's thread
+                out["e"] = e
+
+        t = threading.Thread(target=mk)
+        t.start()
+        t.join()
+        if "e" in out:
+            raise out["e"]
+        return out["s"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Dataplane config: deploy/lab.yaml with line edits
+
+def _yaml_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_yaml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k}: {_yaml_value(x)}" for k, x in v.items()) + " }"
+    if isinstance(v, str) and (not v or re.search(r"[:#{}\[\],&*!|>'\"%@`]", v) or v.strip() != v):
+        return json.dumps(v)
+    return str(v)
+
+
+def lab_config(appliance_cidr="198.18.0.1/24", device="net_af_packet0", overrides=None):
+    """deploy/lab.yaml with the port's device and address replaced and `overrides` applied.
+
+    overrides: {"mqttsn.retry_interval_ms": 200, "rings": {...}, "stats.file": "/x"} - a dotted key
+    replaces (or adds) that key in the section's block or flow mapping; a top-level key replaces
+    the whole entry (block included)."""
+    text = LAB_YAML.read_text()
+    text = re.sub(r"(?m)^(\s*-?\s*device:\s*)\S+", lambda m: m.group(1) + device, text, count=1)
+    text = re.sub(r"(?m)^(\s*ipv4:\s*)\S+", lambda m: m.group(1) + appliance_cidr, text, count=1)
+    lines = [ln for ln in text.splitlines() if not ln.lstrip().startswith("#")]
+    for key, val in (overrides or {}).items():
+        parts = key.split(".")
+        if len(parts) == 1:
+            idx = next((i for i, ln in enumerate(lines) if re.match(rf"^{re.escape(key)}:", ln)), None)
+            if idx is None:
+                lines.append(f"{key}: {_yaml_value(val)}")
+                continue
+            end = idx + 1
+            while end < len(lines) and (lines[end].startswith(" ") or not lines[end].strip()):
+                end += 1
+            lines[idx:end] = [f"{key}: {_yaml_value(val)}"]
+            continue
+        if len(parts) != 2:
+            raise ValueError(f"override key too deep: {key}")
+        sec, sub = parts
+        idx = next((i for i, ln in enumerate(lines) if re.match(rf"^{re.escape(sec)}:", ln)), None)
+        if idx is None:
+            lines.append(f"{sec}:")
+            lines.append(f"  {sub}: {_yaml_value(val)}")
+            continue
+        m = re.match(rf"^{re.escape(sec)}:\s*\{{(.*)\}}\s*$", lines[idx])
+        if m:  # flow mapping
+            items = [x.strip() for x in m.group(1).split(",") if x.strip()]
+            items = [x for x in items if not x.startswith(f"{sub}:")] + [f"{sub}: {_yaml_value(val)}"]
+            lines[idx] = f"{sec}: {{ {', '.join(items)} }}"
+            continue
+        end = idx + 1
+        found = False
+        while end < len(lines) and (lines[end].startswith(" ") or not lines[end].strip()):
+            if re.match(rf"^  {re.escape(sub)}:", lines[end]):
+                e2 = end + 1
+                while e2 < len(lines) and lines[e2].startswith("    "):
+                    e2 += 1
+                lines[end:e2] = [f"  {sub}: {_yaml_value(val)}"]
+                found = True
+                break
+            end += 1
+        if not found:
+            lines.insert(idx + 1, f"  {sub}: {_yaml_value(val)}")
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Dataplane process
+
+class Dataplane:
+    """fanout-dataplane on a lab (or any vdev): start, snapshot, stop; cleaned up on failure.
+
+    Use as a context manager: leaving the block with an exception prints the log, kills the
+    process and removes its file-prefix directory; stop() inside the block returns the final
+    stats (the exit snapshot)."""
+
+    def __init__(self, tag, lab=None, overrides=None, pmd=None, vdev=None, device=None,
+                 appliance_cidr=None, config_text=None, duration=None, extra_eal=None, ready_timeout=30):
+        self.tag = tag
+        self.dir = workdir(tag)
+        self.prefix = f"fo-e2e-{tag}-{os.getpid()}"
+        pmd = pmd or (ARGS.pmd if ARGS else "af_packet")
+        if lab is not None:
+            vdev = vdev or lab.vdev(pmd)
+            appliance_cidr = appliance_cidr or f"{lab.appliance_ip}/24"
+        device = device or vdev.split(",")[0]
+        self.config_path = os.path.join(self.dir, "dataplane.yaml")
+        self.stats_path = os.path.join(self.dir, "stats.json")
+        self.log_path = os.path.join(self.dir, "dataplane.log")
+        if config_text is None:
+            config_text = lab_config(appliance_cidr or "198.18.0.1/24", device, overrides)
+        Path(self.config_path).write_text(config_text)
+        self.cmd = [dataplane_bin(), "-l", "0,1", "--no-pci", "--no-huge", "-m", "512",
+                    "--file-prefix", self.prefix, "--vdev", vdev] + list(extra_eal or []) + \
+                   ["--", "--config", self.config_path, "--stats", self.stats_path]
+        if duration:
+            self.cmd += ["--duration", str(duration)]
+        self.ready_timeout = ready_timeout
+        self.proc = None
+        self.final = None
+        self.returncode = None
+
+    # -- lifecycle
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:
+            self._fail_cleanup()
+            raise
+        return self
+
+    def __exit__(self, et, ev, tb):
+        if et is not None:
+            self._fail_cleanup()
+        else:
+            if self.proc and self.proc.poll() is None:
+                self.stop()
+            self._cleanup_prefix()
+            remove_workdir(self.dir)
+        return False
+
+    def start(self):
+        log("dataplane: " + " ".join(self.cmd))
+        self._logf = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(self.cmd, stdout=self._logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + self.ready_timeout
+        while time.monotonic() < deadline:
+            if "fanout-dataplane: ready" in self.log():
+                log(f"dataplane ready (pid {self.proc.pid})")
+                return self
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        rc = self.proc.poll()
+        raise TestFailure(f"dataplane did not print 'ready' within {self.ready_timeout} s"
+                          f" ({'exited ' + str(rc) if rc is not None else 'still running'})")
+
+    def wait_exit(self, timeout):
+        """For --duration runs: wait for the process to end by itself; returns the final stats."""
+        try:
+            self.returncode = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise TestFailure(f"dataplane did not exit within {timeout} s")
+        return self._final_stats()
+
+    def stop(self, timeout=20):
+        """SIGTERM, wait, return the exit snapshot; fails if the exit is not clean."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.returncode = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise TestFailure(f"dataplane did not exit within {timeout} s of SIGTERM")
+        return self._final_stats()
+
+    def _final_stats(self):
+        self._logf.close()
+        self._cleanup_prefix()
+        if self.returncode != 0:
+            raise TestFailure(f"dataplane exited with status {self.returncode}")
+        try:
+            self.final = json.loads(Path(self.stats_path).read_text())
+        except (OSError, ValueError) as e:
+            raise TestFailure(f"no final stats in {self.stats_path}: {e}")
+        check(self.final.get("reason") == "exit", f"final stats reason is {self.final.get('reason')!r}, not 'exit'")
+        tail = [ln for ln in self.log().splitlines() if ln.startswith("fanout-dataplane: rx")]
+        if tail:
+            log(tail[-1])
+        return self.final
+
+    def snapshot(self, timeout=5.0):
+        """SIGUSR1 and the JSON the dataplane then writes (waits for a new file)."""
+        check(self.proc.poll() is None, f"dataplane exited ({self.proc.returncode}) before a snapshot")
+
+        def ident():
+            try:
+                st = os.stat(self.stats_path)
+                return (st.st_ino, st.st_mtime_ns, st.st_size)
+            except FileNotFoundError:
+                return None
+        before = ident()
+        self.proc.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            now = ident()
+            if now is not None and now != before:
+                try:
+                    s = json.loads(Path(self.stats_path).read_text())
+                    if s.get("reason") == "SIGUSR1":
+                        return s
+                except ValueError:
+                    pass
+            time.sleep(0.01)
+        raise TestFailure(f"no new stats snapshot within {timeout} s of SIGUSR1")
+
+    def log(self):
+        try:
+            return Path(self.log_path).read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def port_mac(self, port=0):
+        m = re.search(rf"(?m)^port {port}: \S+ \(ethdev \d+\) mac ([0-9a-f:]{{17}})", self.log())
+        return m.group(1) if m else None
+
+    def print_log(self, header="dataplane log"):
+        print(f"----- {header} ({self.log_path}) -----")
+        print(self.log().rstrip())
+        print("----- end of log -----", flush=True)
+
+    def _cleanup_prefix(self):
+        shutil.rmtree(DPDK_RUN / self.prefix, ignore_errors=True)
+
+    def _fail_cleanup(self):
+        old = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            if self.proc and self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait(timeout=10)
+            if self.proc:
+                try:
+                    self._logf.close()
+                except Exception:
+                    pass
+            self.print_log()
+            self._cleanup_prefix()
+            log(f"files kept for inspection in {self.dir}")
+        finally:
+            signal.signal(signal.SIGTERM, old)
+
+
+# ---------------------------------------------------------------------------------------------
+# Load generator
+
+def loadgen(lab, args, timeout=120, expect_rc=None):
+    """fanout-loadgen inside the lab namespace with --json -; returns (report dict, exit code)."""
+    cmd = ["ip", "netns", "exec", lab.ns, loadgen_bin(), "--gateway", lab.appliance_ip] + [str(a) for a in args] + \
+          ["--json", "-"]
+    log("loadgen: " + " ".join(cmd[4:]))
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        raise TestFailure(f"loadgen did not finish within {timeout} s; stderr: {e.stderr}")
+    sys.stdout.write(r.stderr)
+    sys.stdout.flush()
+    try:
+        rep = json.loads(r.stdout)
+    except ValueError:
+        raise TestFailure(f"loadgen exited {r.returncode} without a JSON report; stdout: {r.stdout[:2000]!r}")
+    if expect_rc is not None:
+        check(r.returncode == expect_rc, f"loadgen exited {r.returncode} (expected {expect_rc}): "
+                                         f"{rep['result']['verdict']}")
+    return rep, r.returncode
+
+
+# ---------------------------------------------------------------------------------------------
+# Stats checks
+
+def nonzero(d):
+    return {k: v for k, v in d.items() if v}
+
+
+def conservation_summary(stats):
+    t = stats["totals"]
+    o = t["out"]
+    return (f"rx {t['rx']} = delivered {t['delivered']} + answered {t['answered']} + dropped {t['dropped']}"
+            f" (in pipeline {t['in_pipeline']}); out generated {o['generated']} = sent {o['sent']} +"
+            f" dropped {o['dropped']} (in pipeline {o['in_pipeline']}); drops {nonzero(t['drops']) or 'none'};"
+            f" out drops {nonzero(o['drops']) or 'none'}")
+
+
+def check_conservation(stats):
+    """Assert both conservation sums of a (final) snapshot; returns the one-line summary."""
+    t = stats["totals"]
+    o = t["out"]
+    summary = conservation_summary(stats)
+    problems = []
+    if t["rx"] != t["delivered"] + t["answered"] + t["dropped"] or not t["balanced"]:
+        problems.append("rx != delivered + answered + dropped")
+    if t["dropped"] != sum(t["drops"].values()):
+        problems.append(f"dropped {t['dropped']} != sum of drop reasons {sum(t['drops'].values())}")
+    if o["generated"] != o["sent"] + o["dropped"] or not o["balanced"]:
+        problems.append("out generated != sent + dropped")
+    if o["dropped"] != sum(o["drops"].values()):
+        problems.append(f"out dropped {o['dropped']} != sum of out drop reasons {sum(o['drops'].values())}")
+    check(not problems, "conservation violated: " + "; ".join(problems) + ": " + summary)
+    log("conservation: " + summary)
+    return summary
+
+
+def events(stats):
+    return stats["totals"]["events"]
+
+
+def sessions(stats):
+    return sum(w["sessions"] for w in stats["workers"])
+
+
+# ---------------------------------------------------------------------------------------------
+# tshark
+
+class Capture:
+    """tshark -i IFACE -w FILE -f FILTER, started before traffic and stopped after.
+
+    ns: run tshark inside that namespace (e.g. the client side) instead of the root namespace."""
+
+    def __init__(self, iface, path, bpf="", ns=None, start_timeout=15):
+        self.iface, self.path, self.bpf, self.ns = iface, path, bpf, ns
+        self.start_timeout = start_timeout
+        self.proc = None
+
+    def __enter__(self):
+        cmd = (["ip", "netns", "exec", self.ns] if self.ns else []) + \
+              ["tshark", "-n", "-i", self.iface, "-w", self.path, "-q"] + (["-f", self.bpf] if self.bpf else [])
+        self.errpath = self.path + ".stderr"
+        self._err = open(self.errpath, "wb")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self._err, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if "Capturing on" in Path(self.errpath).read_text(errors="replace"):
+                time.sleep(0.3)  # the capture filter is attached just before the message
+                return self
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        err = Path(self.errpath).read_text(errors="replace")
+        self.stop()
+        raise TestFailure(f"tshark did not start capturing on {self.iface}: {err}")
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            time.sleep(0.3)
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self._err.close()
+
+
+def tshark_read(path, args, timeout=60):
+    cmd = ["tshark", "-n", "-r", path, "-d", "udp.port==1883,mqttsn"] + list(args)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise TestFailure(f"{' '.join(cmd)} exited {r.returncode}: {r.stderr}")
+    return r.stdout
+
+
+def tshark_fields(path, fields, display_filter=None):
+    args = ["-T", "fields", "-E", "separator=\t", "-E", "occurrence=a", "-E", "aggregator=,"]
+    for f in fields:
+        args += ["-e", f]
+    if display_filter:
+        args += ["-Y", display_filter]
+    return [ln.split("\t") for ln in tshark_read(path, args).splitlines() if ln.strip()]
+
+
+def tshark_problems(path, src_ip=None):
+    """Packets (from src_ip, if given) that tshark flags malformed or with expert errors: the
+    one-line summary and the -V detail of each."""
+    flt = "_ws.malformed || _ws.expert.severity >= \"Error\""
+    if src_ip:
+        flt = f"ip.src == {src_ip} && ({flt})"
+    summary = tshark_read(path, ["-Y", flt])
+    detail = tshark_read(path, ["-Y", flt, "-V"]) if summary.strip() else ""
+    return summary.strip(), detail
+
+
+MQTTSN_TYPE_NAMES = {
+    0x00: "ADVERTISE", 0x01: "SEARCHGW", 0x02: "GWINFO", 0x04: "CONNECT", 0x05: "CONNACK",
+    0x06: "WILLTOPICREQ", 0x07: "WILLTOPIC", 0x08: "WILLMSGREQ", 0x09: "WILLMSG", 0x0A: "REGISTER",
+    0x0B: "REGACK", 0x0C: "PUBLISH", 0x0D: "PUBACK", 0x0E: "PUBCOMP", 0x0F: "PUBREC", 0x10: "PUBREL",
+    0x12: "SUBSCRIBE", 0x13: "SUBACK", 0x14: "UNSUBSCRIBE", 0x15: "UNSUBACK", 0x16: "PINGREQ",
+    0x17: "PINGRESP", 0x18: "DISCONNECT", 0x1A: "WILLTOPICUPD", 0x1B: "WILLTOPICRESP", 0x1C: "WILLMSGUPD",
+    0x1D: "WILLMSGRESP", 0xFE: "ENCAPSULATED",
+}
+
+
+def mqttsn_types_from(path, src_ip):
+    """{type name: count} of MQTT-SN messages tshark decoded in packets from src_ip."""
+    counts = {}
+    for row in tshark_fields(path, ["mqttsn.msg.type"], f"ip.src == {src_ip} && mqttsn"):
+        for v in row[0].split(","):
+            if v:
+                name = MQTTSN_TYPE_NAMES.get(int(v, 0), f"0x{int(v, 0):02x}")
+                counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+# ---------------------------------------------------------------------------------------------
+# MQTT-SN v1.2 messages (for raw UDP clients)
+
+CONNECT, CONNACK, REGISTER, REGACK, PUBLISH, PUBACK = 0x04, 0x05, 0x0A, 0x0B, 0x0C, 0x0D
+SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK, PINGREQ, PINGRESP, DISCONNECT = 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18
+F_DUP, F_QOS0, F_QOS1, F_QOS2, F_QOSM1, F_RETAIN, F_WILL, F_CLEAN = 0x80, 0x00, 0x20, 0x40, 0x60, 0x10, 0x08, 0x04
+TID_NORMAL, TID_PREDEFINED, TID_SHORT = 0, 1, 2
+RC_ACCEPTED, RC_CONGESTION, RC_INVALID_TOPIC, RC_NOT_SUPPORTED = 0, 1, 2, 3
+
+
+def msg(mtype, body=b""):
+    n = len(body) + 2
+    if n < 256:
+        return bytes([n, mtype]) + body
+    return b"\x01" + struct.pack("!HB", n + 2, mtype) + body
+
+
+def m_connect(client_id, keepalive=60, flags=F_CLEAN):
+    return msg(CONNECT, struct.pack("!BBH", flags, 1, keepalive) + client_id.encode())
+
+
+def m_register(topic, msgid, topic_id=0):
+    return msg(REGISTER, struct.pack("!HH", topic_id, msgid) + topic.encode())
+
+
+def m_regack(topic_id, msgid, rc=0):
+    return msg(REGACK, struct.pack("!HHB", topic_id, msgid, rc))
+
+
+def m_publish(topic_id, msgid, data, qos_flag=F_QOS0, tid_type=TID_NORMAL, dup=False):
+    return msg(PUBLISH, struct.pack("!BHH", qos_flag | tid_type | (F_DUP if dup else 0), topic_id, msgid) + data)
+
+
+def m_puback(topic_id, msgid, rc=0):
+    return msg(PUBACK, struct.pack("!HHB", topic_id, msgid, rc))
+
+
+def m_subscribe(topic, msgid, qos_flag=F_QOS0):
+    return msg(SUBSCRIBE, struct.pack("!BH", qos_flag | TID_NORMAL, msgid) + topic.encode())
+
+
+def m_pingreq(client_id=b""):
+    return msg(PINGREQ, client_id)
+
+
+def m_disconnect(duration=None):
+    return msg(DISCONNECT, b"" if duration is None else struct.pack("!H", duration))
+
+
+def decode(data):
+    """(type, body) of one MQTT-SN datagram, or raises ValueError."""
+    if len(data) < 2:
+        raise ValueError("short")
+    if data[0] == 1:
+        if len(data) < 4:
+            raise ValueError("short long form")
+        n = struct.unpack("!H", data[1:3])[0]
+        mtype, body = data[3], data[4:n]
+    else:
+        n = data[0]
+        mtype, body = data[1], data[2:n]
+    if n != len(data):
+        raise ValueError(f"length field {n} != datagram {len(data)}")
+    return mtype, body
+
+
+class RawClient:
+    """A raw MQTT-SN client on a UDP socket in the lab namespace."""
+
+    def __init__(self, lab, bind_ip=None, port=1883, timeout=1.0):
+        self.sock = lab.udp_socket(bind_ip, timeout=timeout)
+        self.gw = (lab.appliance_ip, port)
+        self.msgid = 0
+
+    def close(self):
+        self.sock.close()
+
+    def next_id(self):
+        self.msgid = self.msgid % 65535 + 1
+        return self.msgid
+
+    def send(self, data):
+        self.sock.sendto(data, self.gw)
+
+    def recv(self, timeout=None):
+        """(type, body) of the next datagram, or None on timeout."""
+        if timeout is not None:
+            self.sock.settimeout(timeout)
+        try:
+            data, _ = self.sock.recvfrom(65535)
+        except socket.timeout:
+            return None
+        return decode(data)
+
+    def expect(self, mtype, timeout=2.0, skip=()):
+        """Wait for a message of mtype (skipping types in skip); returns its body."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TestFailure(f"no {MQTTSN_TYPE_NAMES.get(mtype)} within {timeout} s")
+            m = self.recv(left)
+            if m is None:
+                continue
+            if m[0] == mtype:
+                return m[1]
+            if m[0] in skip:
+                continue
+            raise TestFailure(f"expected {MQTTSN_TYPE_NAMES.get(mtype)}, got "
+                              f"{MQTTSN_TYPE_NAMES.get(m[0], hex(m[0]))} {m[1].hex()}")
+
+    def expect_nothing(self, wait=0.5):
+        m = self.recv(wait)
+        check(m is None, f"expected no reply, got {MQTTSN_TYPE_NAMES.get(m[0], hex(m[0])) if m else ''} "
+                         f"{m[1].hex() if m else ''}")
+
+    def connect(self, client_id, keepalive=60, flags=F_CLEAN):
+        self.send(m_connect(client_id, keepalive, flags))
+        body = self.expect(CONNACK)
+        return body[0]
+
+    def register(self, topic):
+        mid = self.next_id()
+        self.send(m_register(topic, mid))
+        body = self.expect(REGACK)
+        tid, rmid, rc = struct.unpack("!HHB", body)
+        check(rmid == mid, f"REGACK msg id {rmid} != {mid}")
+        check(rc == 0, f"REGACK rc {rc} for {topic}")
+        return tid
+
+    def subscribe(self, topic, qos_flag=F_QOS0):
+        mid = self.next_id()
+        self.send(m_subscribe(topic, mid, qos_flag))
+        body = self.expect(SUBACK)
+        flags, tid, rmid, rc = struct.unpack("!BHHB", body)
+        check(rmid == mid, f"SUBACK msg id {rmid} != {mid}")
+        return tid, rc
