@@ -36,7 +36,10 @@
 #define LG_RX_BUF 65536u            /* largest MQTT-SN message */
 #define LG_RX_BURST 64              /* datagrams per socket per wakeup: no socket starves others */
 #define LG_EVENTS 256
-#define LG_SEQWIN_BITS 1024u        /* reorder window per (subscriber, publisher) for dup detection */
+#define LG_SEQWIN_MIN 1024u         /* reorder window per (subscriber, publisher), bits, power of 2 */
+#define LG_SEQWIN_DEFAULT 65536u    /* without --count; with it the window covers the whole run */
+#define LG_SEQWIN_MAX (1u << 31)
+#define LG_DEDUP_MB 512u            /* memory budget for all windows together */
 #define LG_SPIN_NS 20000u           /* sleep shorter than this is a busy poll: timer slack is larger */
 #define LG_TICK_NS 1000000u         /* retransmission / timeout scan period */
 #define LG_KEEPALIVE_SCAN_NS 100000000u
@@ -253,29 +256,47 @@ static uint64_t lg_hist_pct(const struct lg_hist *h, double pct)
 
 enum lg_seq_verdict { SEQ_NEW, SEQ_LATE, SEQ_TOO_OLD, SEQ_DUP };
 
+/* Window size in bits, a power of 2, fixed before the run: with --count it covers every
+ * sequence number (exact duplicate detection) as far as the memory budget allows. */
+static uint64_t g_win_bits = LG_SEQWIN_DEFAULT;
+
 struct lg_seqwin {
-	uint64_t hi; /* highest sequence seen + 1; 0 = none yet */
-	uint64_t bits[LG_SEQWIN_BITS / 64u];
+	uint64_t hi;      /* highest sequence seen + 1; 0 = none yet */
+	uint64_t *retx;   /* sequences of which a retransmitted copy arrived; allocated on first */
+	uint64_t bits[];  /* g_win_bits bits */
 };
 
-static void lg_bit_set(uint64_t *b, uint64_t s) { b[(s % LG_SEQWIN_BITS) / 64u] |= 1ull << (s % 64u); }
-static void lg_bit_clr(uint64_t *b, uint64_t s) { b[(s % LG_SEQWIN_BITS) / 64u] &= ~(1ull << (s % 64u)); }
-static bool lg_bit_get(const uint64_t *b, uint64_t s) { return b[(s % LG_SEQWIN_BITS) / 64u] >> (s % 64u) & 1u; }
+static struct lg_seqwin *lg_seqwin_new(void)
+{
+	return calloc(1, sizeof(struct lg_seqwin) + g_win_bits / 8u);
+}
+
+static void lg_bit_set(uint64_t *b, uint64_t s) { b[(s & (g_win_bits - 1u)) / 64u] |= 1ull << (s % 64u); }
+static void lg_bit_clr(uint64_t *b, uint64_t s) { b[(s & (g_win_bits - 1u)) / 64u] &= ~(1ull << (s % 64u)); }
+static bool lg_bit_get(const uint64_t *b, uint64_t s) { return b[(s & (g_win_bits - 1u)) / 64u] >> (s % 64u) & 1u; }
 
 static enum lg_seq_verdict lg_seqwin_add(struct lg_seqwin *w, uint32_t seq32)
 {
 	uint64_t seq = seq32;
 	if (seq >= w->hi) {
-		if (seq - w->hi >= LG_SEQWIN_BITS)
-			memset(w->bits, 0, sizeof w->bits);
-		else
-			for (uint64_t s = w->hi; s < seq; s++)
+		if (seq - w->hi >= g_win_bits) {
+			memset(w->bits, 0, g_win_bits / 8u);
+			if (w->retx)
+				memset(w->retx, 0, g_win_bits / 8u);
+		} else {
+			for (uint64_t s = w->hi; s < seq; s++) {
 				lg_bit_clr(w->bits, s);
+				if (w->retx)
+					lg_bit_clr(w->retx, s);
+			}
+		}
+		if (w->retx)
+			lg_bit_clr(w->retx, seq);
 		lg_bit_set(w->bits, seq);
 		w->hi = seq + 1;
 		return SEQ_NEW;
 	}
-	if (w->hi - seq > LG_SEQWIN_BITS)
+	if (w->hi - seq > g_win_bits)
 		return SEQ_TOO_OLD; /* cannot tell new from duplicate: counted unique and late */
 	if (lg_bit_get(w->bits, seq))
 		return SEQ_DUP;
@@ -355,12 +376,16 @@ static void lg_tmap_free(struct lg_tmap *m)
 }
 
 /* ---- payload header: 16 bytes, network order ----
- * u16 magic(5 bits) | payload length(11 bits), u16 publisher index, u32 sequence,
- * u64 send time (CLOCK_MONOTONIC ns; shared by all network namespaces of a host). */
+ * u16 magic(5 bits) | payload length(11 bits), u16 retransmitted(1 bit) | publisher index(15 bits),
+ * u32 sequence, u64 send time (CLOCK_MONOTONIC ns; shared by all network namespaces of a host).
+ * The retransmitted bit lets a subscriber blame a duplicate on a publisher's DUP retransmission. */
+
+#define LG_HDR_RETX 0x8000u /* in the publisher word: this copy is a retransmission */
 
 struct lg_hdr {
 	uint16_t len;
-	uint16_t pub;
+	uint16_t pub; /* 15 bits */
+	bool retx;
 	uint32_t seq;
 	uint64_t ts_ns;
 };
@@ -370,8 +395,9 @@ static void lg_hdr_put(uint8_t *b, const struct lg_hdr *h)
 	uint16_t w0 = (uint16_t)(LG_MAGIC << 11 | (h->len & 0x7FFu));
 	b[0] = (uint8_t)(w0 >> 8);
 	b[1] = (uint8_t)w0;
-	b[2] = (uint8_t)(h->pub >> 8);
-	b[3] = (uint8_t)h->pub;
+	uint16_t pw = (uint16_t)((h->pub & 0x7FFFu) | (h->retx ? LG_HDR_RETX : 0u));
+	b[2] = (uint8_t)(pw >> 8);
+	b[3] = (uint8_t)pw;
 	for (int i = 0; i < 4; i++)
 		b[4 + i] = (uint8_t)(h->seq >> (24 - 8 * i));
 	for (int i = 0; i < 8; i++)
@@ -387,6 +413,8 @@ static bool lg_hdr_get(const uint8_t *b, size_t n, struct lg_hdr *h)
 		return false;
 	h->len = w0 & 0x7FFu;
 	h->pub = (uint16_t)(b[2] << 8 | b[3]);
+	h->retx = (h->pub & LG_HDR_RETX) != 0;
+	h->pub &= 0x7FFFu;
 	h->seq = 0;
 	for (int i = 0; i < 4; i++)
 		h->seq = h->seq << 8 | b[4 + i];
@@ -603,7 +631,7 @@ static int lg_send_publish(struct lg_client *c, uint32_t seq, uint32_t t, uint16
 		errno = EINVAL;
 		return LG_ERR;
 	}
-	lg_hdr_put(body, &(struct lg_hdr){ .len = (uint16_t)g_cfg.payload, .pub = (uint16_t)c->idx, .seq = seq, .ts_ns = ts });
+	lg_hdr_put(body, &(struct lg_hdr){ .len = (uint16_t)g_cfg.payload, .pub = (uint16_t)c->idx, .retx = dup, .seq = seq, .ts_ns = ts });
 	struct iovec iov[3] = {
 		{ .iov_base = mh, .iov_len = (size_t)hl },
 		{ .iov_base = body, .iov_len = LG_HDR_LEN },
@@ -843,18 +871,28 @@ static void lg_on_publish(struct lg_worker *w, struct lg_client *c, const struct
 	}
 	struct lg_seqwin *sw = c->wins[h.pub];
 	if (!sw) {
-		sw = c->wins[h.pub] = calloc(1, sizeof *sw);
+		sw = c->wins[h.pub] = lg_seqwin_new();
 		if (!sw) {
 			lg_fail("out of memory (sequence windows)");
 			return;
 		}
 	}
-	switch (lg_seqwin_add(sw, h.seq)) {
+	enum lg_seq_verdict v = lg_seqwin_add(sw, h.seq);
+	bool retx_seen = h.retx || (sw->retx && lg_bit_get(sw->retx, h.seq));
+	if (h.retx && v != SEQ_TOO_OLD) {
+		if (!sw->retx && !(sw->retx = calloc(1, g_win_bits / 8u))) {
+			lg_fail("out of memory (sequence windows)");
+			return;
+		}
+		lg_bit_set(sw->retx, h.seq);
+	}
+	switch (v) {
 	case SEQ_NEW: c->unique++; break;
 	case SEQ_LATE: c->unique++; c->ooo++; break;
 	case SEQ_TOO_OLD: c->unique++; c->ooo++; c->too_old++; break;
 	case SEQ_DUP:
-		if (flags & MQTTSN_FLAG_DUP)
+		/* DUP-flagged delivery, or a copy of a message its publisher retransmitted with DUP */
+		if ((flags & MQTTSN_FLAG_DUP) || retx_seen)
 			c->dup_flagged++;
 		else
 			c->dups++;
@@ -1384,8 +1422,9 @@ static void lg_report_text(FILE *f, const struct lg_totals *T)
 		T->deliver_s, lg_rate(T->rx, T->deliver_s));
 	if (T->expected_known)
 		fprintf(f, "  lost          %12" PRIu64 " msgs; beyond expected %" PRIu64 " msgs\n", T->lost, T->excess);
-	fprintf(f, "  duplicated    %12" PRIu64 " msgs; with DUP flag %" PRIu64 " msgs; out of order %" PRIu64 " msgs (older than window %" PRIu64 ")\n",
-		T->dups, T->dup_flagged, T->ooo, T->too_old);
+	fprintf(f, "  duplicated    %12" PRIu64 " msgs; with DUP flag %" PRIu64 " msgs; out of order %" PRIu64 " msgs (%" PRIu64
+		   " older than the %" PRIu64 "-message window)\n",
+		T->dups, T->dup_flagged, T->ooo, T->too_old, g_win_bits);
 	fprintf(f, "  misrouted     %12" PRIu64 " msgs; wrong topic id %" PRIu64 " msgs; unknown topic id %" PRIu64
 		   " msgs; bad payload %" PRIu64 " msgs; unknown publisher %" PRIu64 " msgs\n",
 		T->unexpected, T->wrong_topic, T->unknown_topic, T->bad_payload, T->foreign);
@@ -1537,8 +1576,11 @@ static int lg_self_test(void)
 	LG_CHECK(lg_hist_pct(&h, 50) == 5 && lg_hist_pct(&h, 99) == 5);
 
 	/* sequence window */
-	static struct lg_seqwin sw;
-	memset(&sw, 0, sizeof sw);
+	g_win_bits = LG_SEQWIN_MIN;
+	struct lg_seqwin *swp = lg_seqwin_new();
+	if (!swp)
+		return 1;
+#define sw (*swp)
 	LG_CHECK(lg_seqwin_add(&sw, 0) == SEQ_NEW);
 	LG_CHECK(lg_seqwin_add(&sw, 1) == SEQ_NEW);
 	LG_CHECK(lg_seqwin_add(&sw, 1) == SEQ_DUP);
@@ -1549,9 +1591,11 @@ static int lg_self_test(void)
 	LG_CHECK(lg_seqwin_add(&sw, 5000) == SEQ_NEW);
 	LG_CHECK(lg_seqwin_add(&sw, 5) == SEQ_TOO_OLD);
 	LG_CHECK(lg_seqwin_add(&sw, 4999) == SEQ_LATE);
-	LG_CHECK(lg_seqwin_add(&sw, 5000 - LG_SEQWIN_BITS + 1) == SEQ_LATE);
-	LG_CHECK(lg_seqwin_add(&sw, 5000 + LG_SEQWIN_BITS) == SEQ_NEW);
+	LG_CHECK(lg_seqwin_add(&sw, 5000 - LG_SEQWIN_MIN + 1) == SEQ_LATE);
+	LG_CHECK(lg_seqwin_add(&sw, 5000 + LG_SEQWIN_MIN) == SEQ_NEW);
 	LG_CHECK(lg_seqwin_add(&sw, 5000 + 1) == SEQ_LATE); /* bit of 5001 - 1024 was cleared on the move */
+#undef sw
+	free(swp);
 
 	/* topic map */
 	struct lg_tmap tm = { 0 };
@@ -1566,9 +1610,13 @@ static int lg_self_test(void)
 
 	/* payload header round trip and rejection */
 	uint8_t pl[LG_PAYLOAD_MAX];
-	struct lg_hdr a = { .len = 64, .pub = 513, .seq = 0xDEADBEEFu, .ts_ns = 0x0123456789ABCDEFull }, b;
+	struct lg_hdr a = { .len = 64, .pub = 32767, .retx = true, .seq = 0xDEADBEEFu, .ts_ns = 0x0123456789ABCDEFull }, b;
 	lg_hdr_put(pl, &a);
-	LG_CHECK(lg_hdr_get(pl, 64, &b) && b.pub == 513 && b.seq == a.seq && b.ts_ns == a.ts_ns);
+	LG_CHECK(lg_hdr_get(pl, 64, &b) && b.pub == 32767 && b.retx && b.seq == a.seq && b.ts_ns == a.ts_ns);
+	a.retx = false;
+	a.pub = 513;
+	lg_hdr_put(pl, &a);
+	LG_CHECK(lg_hdr_get(pl, 64, &b) && b.pub == 513 && !b.retx);
 	LG_CHECK(!lg_hdr_get(pl, 63, &b));
 	LG_CHECK(!lg_hdr_get(pl, 8, &b));
 	pl[0] ^= 0x80;
@@ -1605,8 +1653,8 @@ static void lg_usage(FILE *f)
 		"  --gateway IP[:PORT]      gateway address (default 127.0.0.1:%u)\n"
 		"  --bind IP                source address for all client sockets (default: chosen by route)\n"
 		"Publishers\n"
-		"  -p, --publishers N       publisher count (default 1; in --subscribe-only: how many remote\n"
-		"                           publisher indexes to track for duplicates and order)\n"
+		"  -p, --publishers N       publisher count, max 32767 (default 1; in --subscribe-only: how many\n"
+		"                           remote publisher indexes to track for duplicates and order)\n"
 		"  --rate R                 msgs/s per publisher, token bucket (default 100; 0 = as fast as\n"
 		"                           the socket and the QoS 1 window allow)\n"
 		"  --total-rate R           msgs/s over all publishers, split evenly (overrides --rate)\n"
@@ -1646,17 +1694,22 @@ static void lg_usage(FILE *f)
 		"  --connect-burst N        setup requests outstanding per thread (default 256)\n"
 		"  --drain-ms MS            wait for stragglers after the send phase (default 1000)\n"
 		"  --threads N              event loops; clients are dealt round-robin (default 1)\n"
+		"                           duplicates are detected exactly over the last W sequence numbers of\n"
+		"                           each publisher per subscriber: W covers --count when given, else\n"
+		"                           65536, within a %u MiB budget; older arrivals count as out of order\n"
 		"  --id-prefix STR          client id prefix, ids are PREFIXp<i> / PREFIXs<i> (default lg<pid>)\n"
 		"Output\n"
 		"  --json FILE              write the report as JSON to FILE; \"-\" = stdout (the text report then\n"
 		"                           goes to stderr)\n"
 		"  --quiet                  no text report (errors, \"ready\" and --json still appear)\n"
-		"  --expect-no-loss         exit 1 if any message is lost, duplicated without DUP flag, misrouted,\n"
-		"                           carries a wrong topic or a corrupt payload\n"
+		"  --expect-no-loss         exit 1 if any message is lost, duplicated, misrouted, carries a wrong\n"
+		"                           topic or a corrupt payload; duplicates that arrive with the DUP flag\n"
+		"                           or stem from a publisher's DUP retransmission are counted apart\n"
+		"                           (dup_flagged) and do not fail the run\n"
 		"  --self-test              check the topic matcher, histogram, dup window, header; no network\n"
 		"  -h, --help               this text\n"
 		"Exit status: 0 success, 1 --expect-no-loss failed, 2 usage or connection error.\n",
-		LG_DEFAULT_PORT, LG_HDR_LEN, LG_PAYLOAD_MAX, LG_HDR_LEN, LG_MAX_WINDOW);
+		LG_DEFAULT_PORT, LG_HDR_LEN, LG_PAYLOAD_MAX, LG_HDR_LEN, LG_MAX_WINDOW, LG_DEDUP_MB);
 }
 
 static bool lg_parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
@@ -1798,7 +1851,7 @@ static int lg_parse_args(int argc, char **argv)
 				ok = false;
 			}
 			break;
-		case 'p': ok = lg_parse_u32("--publishers", optarg, 0, 65535, &g_cfg.n_pub); break;
+		case 'p': ok = lg_parse_u32("--publishers", optarg, 0, 32767, &g_cfg.n_pub); break;
 		case 's': ok = lg_parse_u32("--subscribers", optarg, 0, LG_MAX_CLIENTS, &g_cfg.n_sub); break;
 		case OPT_RATE: ok = lg_parse_double("--rate", optarg, 0, 1e9, &g_cfg.rate); break;
 		case OPT_TOTAL_RATE: ok = lg_parse_double("--total-rate", optarg, 0, 1e10, &g_cfg.total_rate); break;
@@ -1912,6 +1965,16 @@ static int lg_parse_args(int argc, char **argv)
 	}
 	if (g_cfg.threads > clients)
 		g_cfg.threads = (uint32_t)(clients ? clients : 1);
+
+	/* duplicate window: whole run when --count is known, else the default; both within budget */
+	uint64_t want = g_cfg.count ? g_cfg.count : LG_SEQWIN_DEFAULT, pairs = (uint64_t)g_cfg.n_sub * (g_cfg.n_pub ? g_cfg.n_pub : 1);
+	uint64_t cap = (uint64_t)LG_DEDUP_MB * 8u * 1024u * 1024u / (pairs ? pairs : 1);
+	if (want > cap)
+		want = cap;
+	if (want > LG_SEQWIN_MAX)
+		want = LG_SEQWIN_MAX;
+	for (g_win_bits = LG_SEQWIN_MIN; g_win_bits < want && g_win_bits < LG_SEQWIN_MAX;)
+		g_win_bits <<= 1;
 	return -1;
 }
 
