@@ -24,6 +24,7 @@
 #define FO_MAX_WORKERS 16
 #define FO_MAX_TX 16
 #define FO_MAX_RXQ_PER_LCORE 32
+#define FO_TX_BURSTS_PER_CALL 64 /* tx stage: bursts drained per loop iteration at most */
 #define FO_ARP_RETRY_MS 200 /* at most one ARP request per unresolved address per this */
 
 /* Pipeline phases, advanced by the main lcore on shutdown so the pipeline drains front to

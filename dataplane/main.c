@@ -404,10 +404,10 @@ static void shutdown_pipeline(void)
 		drain_ring(fo_dp.workers[w].in, false, false);
 		drain_ring(fo_dp.workers[w].peer_in, false, true);
 	}
-	for (uint32_t w = 0; w < fo_dp.n_workers; w++)
-		fo_worker_fini(&fo_dp.workers[w]); /* releases QoS 1 payloads; flushes nothing new */
 	for (uint32_t t = 0; t < fo_dp.n_tx; t++)
 		drain_ring(fo_dp.txers[t].ring, true, false);
+	/* The engines stay alive for the final snapshot (sessions, inflight); main() destroys
+	 * them afterwards, which releases payloads still held for QoS 1 retransmission. */
 }
 
 static void print_summary(void)

@@ -42,16 +42,17 @@ static void send_port(uint16_t pidx, uint16_t queue, struct rte_mbuf **pkts, uin
 	}
 }
 
-void fo_stage_tx(struct fo_lcore *lc, struct fo_lcore_stats *st)
+/* One burst from the ring to the ports. Returns how many packets were dequeued. */
+static unsigned tx_one_burst(struct fo_txer *t, struct fo_lcore_stats *st)
 {
-	struct fo_txer *t = lc->txer;
 	struct rte_mbuf *pkts[FO_MAX_BURST];
 	struct rte_mbuf *per_port[FO_MAX_PORTS][FO_MAX_BURST];
-	uint16_t n_port[FO_MAX_PORTS] = { 0 };
+	uint16_t n_port[FO_MAX_PORTS];
 
 	unsigned n = rte_ring_dequeue_burst(t->ring, (void **)pkts, fo_dp.burst, NULL);
 	if (n == 0)
-		return;
+		return 0;
+	memset(n_port, 0, sizeof(n_port[0]) * fo_dp.n_ports);
 	for (unsigned i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		uint16_t pidx = fo_dp.port_index[m->port];
@@ -69,4 +70,15 @@ void fo_stage_tx(struct fo_lcore *lc, struct fo_lcore_stats *st)
 	for (uint16_t p = 0; p < fo_dp.n_ports; p++)
 		if (n_port[p])
 			send_port(p, (uint16_t)t->idx, per_port[p], n_port[p], st);
+	return n;
+}
+
+void fo_stage_tx(struct fo_lcore *lc, struct fo_lcore_stats *st)
+{
+	/* Fan-out multiplies packets: a worker burst of 32 publishes to 10 subscribers queues
+	 * 320 frames. Drain several bursts per call (bounded, so rx still gets its turn)
+	 * instead of one, or the tx ring overflows at a fraction of the port's rate. */
+	for (unsigned i = 0; i < FO_TX_BURSTS_PER_CALL; i++)
+		if (tx_one_burst(lc->txer, st) < fo_dp.burst)
+			break;
 }

@@ -132,14 +132,16 @@ static void write_json(FILE *f, const char *reason)
 		first = false;
 	}
 	fprintf(f, "\n  ],\n  \"workers\": [");
+	first = true;
 	for (uint32_t w = 0; w < fo_dp.n_workers; w++) {
 		const struct fo_worker *wk = &fo_dp.workers[w];
 		if (!wk->broker)
 			continue;
 		fprintf(f, "%s\n    {\"index\": %u, \"lcore\": %u, \"sessions\": %u, \"topics\": %u, \"subscriptions\": %u, "
 			   "\"inflight\": %u}",
-			w ? "," : "", w, wk->lcore_id, broker_session_count(wk->broker), broker_topic_count(wk->broker),
+			first ? "" : ",", w, wk->lcore_id, broker_session_count(wk->broker), broker_topic_count(wk->broker),
 			broker_subscription_count(wk->broker), broker_inflight_count(wk->broker));
+		first = false;
 	}
 	fprintf(f, "\n  ],\n  \"rings\": [");
 	first = true;
