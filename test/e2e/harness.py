@@ -572,7 +572,8 @@ class Capture:
 
 
 def tshark_read(path, args, timeout=60):
-    cmd = ["tshark", "-n", "-r", path, "-d", "udp.port==1883,mqttsn"] + list(args)
+    cmd = ["tshark", "-n", "-r", path, "-d", "udp.port==1883,mqttsn", "-o", "ip.check_checksum:TRUE",
+           "-o", "udp.check_checksum:TRUE"] + list(args)
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if r.returncode != 0:
         raise TestFailure(f"{' '.join(cmd)} exited {r.returncode}: {r.stderr}")
