@@ -40,7 +40,7 @@ source "$REPO/.lab/$NAME.env"
 
 say "starting fanout-dataplane on $LAB_DP_IF (net_af_packet), appliance $LAB_APPLIANCE_IP"
 sed "s/198.18.0.1\/24/$LAB_APPLIANCE_IP\/24/" deploy/lab.yaml > "/tmp/$PREFIX.yaml"
-"$BUILD/dataplane/fanout-dataplane" -l 0,1 --no-pci --file-prefix "$PREFIX" -m 512 \
+"$BUILD/dataplane/fanout-dataplane" -l 0,1 --no-pci --file-prefix "$PREFIX" ${DP_MEM:--m 512} \
   --vdev "net_af_packet0,iface=$LAB_DP_IF" -- --config "/tmp/$PREFIX.yaml" --stats "$STATS" >"$DP_LOG" 2>&1 &
 DP_PID=$!
 for _ in $(seq 100); do grep -q 'ready' "$DP_LOG" && break; kill -0 $DP_PID || break; sleep 0.1; done
