@@ -76,9 +76,10 @@ static void parse_arp(const uint8_t *p, size_t len, const struct l2l4_iface *ifc
 		drop(o, FO_DROP_ARP_MALFORMED);
 		return;
 	}
-	if (target != ifc->ip || o->arp_sender_ip == 0 || mac_is_bcast(o->arp_sender_mac) ||
-	    (o->arp_sender_mac[0] & 1)) {
-		/* Probes (sender 0.0.0.0), gratuitous ARP and requests for others are not ours. */
+	if (target != ifc->ip || o->arp_sender_ip == 0 || o->arp_sender_ip == target ||
+	    mac_is_bcast(o->arp_sender_mac) || (o->arp_sender_mac[0] & 1)) {
+		/* Probes (sender 0.0.0.0), gratuitous ARP (sender == target: also when it claims
+		 * our own address, which must never be learnt) and requests for others are not ours. */
 		drop(o, FO_DROP_ARP_NOT_FOR_US);
 		return;
 	}

@@ -109,7 +109,9 @@ bool fo_neigh_should_request(struct fo_neigh_table *t, uint32_t ip, uint64_t now
 	if (!s)
 		return false;
 	uint64_t last = atomic_load_explicit(&s->asked_ms, memory_order_relaxed);
-	if (last != 0 && now_ms - last < interval_ms)
+	/* now_ms < last: another lcore asked after this one read its clock (or both read 0,
+	 * stored as 1); a plain unsigned difference would wrap and ask again. */
+	if (last != 0 && (now_ms < last || now_ms - last < interval_ms))
 		return false;
 	return atomic_compare_exchange_strong_explicit(&s->asked_ms, &last, now_ms ? now_ms : 1,
 						       memory_order_relaxed, memory_order_relaxed);
