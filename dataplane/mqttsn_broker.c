@@ -7,7 +7,10 @@
  * created, topic registered, subscription added/removed, publish fanned out, ack
  * applied, session closed) is DELIVERED; a message whose whole effect is our reply
  * (PINGREQ, SEARCHGW, every rejection) is ANSWERED, or DROPPED/REPLY_FAILED when that
- * reply could not be queued; everything else is DROPPED with its reason. */
+ * reply could not be queued; everything else is DROPPED with its reason.
+ * A publish is never refused for lack of room: a copy that cannot be made because a
+ * per-worker table is full counts ev PUBLISH_CONGESTION (registry or client maps) or
+ * DELIVERY_INFLIGHT_FULL (QoS 1 state). */
 #include "mqttsn_broker.h"
 
 #include <stdlib.h>
@@ -361,8 +364,10 @@ static uint32_t deliver(struct broker *b, uint32_t si, int qos, const struct del
 		 * registers again. */
 		bool created;
 		uint32_t me = ctmap_add(b->st, si, d->entry, &created);
-		if (me == SESSION_NONE)
+		if (me == SESSION_NONE) {
+			ev(b, FO_EV_PUBLISH_CONGESTION); /* map pool full: copy skipped */
 			return 0;
+		}
 		topic_registry_ref(b->reg, d->entry);
 		uint16_t mid = next_msg_id(b, s);
 		struct mqttsn_msg r = { .type = MQTTSN_REGISTER };
@@ -456,8 +461,10 @@ static uint32_t fan_out(struct broker *b, const uint8_t *name, uint16_t len, uin
 		if (entry == TOPIC_NONE) {
 			/* Only wildcard subscribers match an unseen name: give it an id here. */
 			d.entry = topic_registry_intern(b->reg, TOPIC_KIND_NAME, name, len);
-			if (d.entry == TOPIC_NONE)
-				return 0; /* registry full: no id to tell them */
+			if (d.entry == TOPIC_NONE) {
+				ev(b, FO_EV_PUBLISH_CONGESTION); /* registry full: no id to tell them */
+				return 0;
+			}
 			interned = true;
 		}
 		d.tid = d.entry;

@@ -1147,6 +1147,85 @@ static void test_many_clients_churn_keeps_tables_consistent(void **state)
 	assert_int_equal(T->f.holds, T->f.releases);
 }
 
+static void test_qos1_follows_moved_session_and_survives_failed_send(void **state)
+{
+	start(*state);
+	connect_ok(1, "pub");
+	connect_ok(2, "sub");
+	struct mqttsn_msg a = sub_ok(2, 1, "m");
+	reg_ok(1, "m");
+	reset_out();
+	T->now = 2000;
+	T->f.fail_publish = true; /* the first copy is lost on the way out */
+	assert_int_equal(do_publish(1, 1, MQTTSN_TOPIC_NORMAL, a.u.suback.topic_id, 1, "z"), FO_FATE_DELIVERED);
+	T->f.fail_publish = false;
+	assert_int_equal(broker_inflight_count(T->b), 1);
+	/* The subscriber comes back from a new address with clean=0: the retry goes there. */
+	reset_out();
+	assert_int_equal(do_connect(6, "sub", 0, 60), FO_FATE_DELIVERED);
+	reset_out();
+	broker_tick(T->b, 3000);
+	assert_int_equal(T->f.n, 1);
+	assert_int_equal(T->f.out[0].to.port, cl(6).port);
+	assert_true(T->f.out[0].m.u.publish.flags & MQTTSN_FLAG_DUP);
+	assert_int_equal(do_puback(6, a.u.suback.topic_id, T->f.out[0].m.u.publish.msg_id, MQTTSN_RC_ACCEPTED),
+			 FO_FATE_DELIVERED);
+	assert_int_equal(broker_inflight_count(T->b), 0);
+}
+
+static void test_puback_invalid_topic_completes_and_unmaps(void **state)
+{
+	start(*state);
+	connect_ok(1, "pub");
+	connect_ok(2, "sub");
+	sub_ok(2, 1, "w/#");
+	uint16_t id = reg_ok(1, "w/1");
+	reset_out();
+	do_publish(1, 1, MQTTSN_TOPIC_NORMAL, id, 1, "a");
+	struct out *o = last_publish_to(2);
+	uint16_t mid = o->m.u.publish.msg_id;
+	/* The subscriber never got the REGISTER: it rejects the copy. */
+	assert_int_equal(do_puback(2, id, mid, MQTTSN_RC_INVALID_TOPIC_ID), FO_FATE_DELIVERED);
+	assert_int_equal(broker_inflight_count(T->b), 0);
+	assert_int_equal(T->f.holds, T->f.releases);
+	reset_out();
+	do_publish(1, 1, MQTTSN_TOPIC_NORMAL, id, 2, "b");
+	struct out *l[4];
+	assert_int_equal(outs_to(2, l, 4), 2);
+	assert_int_equal(l[0]->m.type, MQTTSN_REGISTER);
+	/* A REGISTER that cannot be queued is undone: no copy, and the next publish retries. */
+	assert_int_equal(do_puback(2, id, l[1]->m.u.publish.msg_id, MQTTSN_RC_INVALID_TOPIC_ID), FO_FATE_DELIVERED);
+	reset_out();
+	T->f.fail_send = true;
+	do_publish(1, 0, MQTTSN_TOPIC_NORMAL, id, 0, "c");
+	T->f.fail_send = false;
+	assert_int_equal(publishes_to(2), 0);
+	assert_int_equal(T->res.local_deliveries, 0);
+	reset_out();
+	do_publish(1, 0, MQTTSN_TOPIC_NORMAL, id, 0, "d");
+	assert_int_equal(outs_to(2, l, 4), 2);
+	assert_int_equal(l[0]->m.type, MQTTSN_REGISTER);
+}
+
+static void test_full_tables_skip_copies_not_publishes(void **state)
+{
+	struct t *t = *state;
+	t->cfg.max_client_topics = 2;
+	start(t);
+	connect_ok(1, "pub");
+	connect_ok(2, "sub");
+	sub_ok(2, 0, "f/#");
+	uint16_t id1 = reg_ok(1, "f/1");
+	uint16_t id2 = reg_ok(1, "f/2");
+	reset_out();
+	/* The subscriber's map has no room for f/1: the copy is skipped, the publish stands. */
+	assert_int_equal(do_publish(1, 0, MQTTSN_TOPIC_NORMAL, id1, 0, "x"), FO_FATE_DELIVERED);
+	assert_int_equal(T->res.local_deliveries, 0);
+	assert_int_equal(EV(PUBLISH_CONGESTION), 1);
+	assert_int_equal(publishes_to(2), 0);
+	(void)id2;
+}
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1183,6 +1262,9 @@ int main(void)
 		TEST(test_disconnect_removes_session_and_releases),
 		TEST(test_unexpected_malformed_unknown),
 		TEST(test_many_clients_churn_keeps_tables_consistent),
+		TEST(test_qos1_follows_moved_session_and_survives_failed_send),
+		TEST(test_puback_invalid_topic_completes_and_unmaps),
+		TEST(test_full_tables_skip_copies_not_publishes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

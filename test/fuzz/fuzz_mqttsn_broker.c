@@ -1,0 +1,213 @@
+/* Fuzz target for the broker engine (dataplane/mqttsn_broker.c): the input is a script of
+ * datagrams from a handful of clients, remote fan-outs and timer ticks, run against a small
+ * broker so every table fills up. Checks, beyond "no crash": every output decodes, a
+ * publish's local_deliveries equals the copies handed out, fates are well formed, payload
+ * holds never go negative and balance to zero at broker_destroy.
+ *
+ * Script records:
+ *   op >= 0xF0            tick: now += (op & 0x0F) * 250 ms, broker_tick()
+ *   0xEC <= op < 0xF0     toggle output failures: bit 0 send(), bit 1 send_publish()
+ *   0xE0 <= op < 0xEC     remote fan-out: next byte n, then n bytes of topic name (QoS op & 3 - 1)
+ *   op < 0xE0             datagram from client (op & 7): next byte n, then n bytes; unless
+ *                         op & 0x08 ("raw"), a 1-octet length field n + 1 is put in front, so
+ *                         most datagrams frame correctly and reach the engine's logic. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mqttsn_broker.h"
+#include "mqttsn_codec.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define MAX_PAYLOADS 512
+
+struct payload {
+	long holds;    /* references the engine keeps */
+	int bound;
+	const uint8_t *view;
+	uint16_t view_len;
+};
+
+struct ctx {
+	struct payload pl[MAX_PAYLOADS];
+	long holds, releases;
+	uint32_t publishes; /* send_publish calls */
+	int fail_send, fail_publish;
+};
+
+static void check(int cond)
+{
+	if (!cond)
+		abort();
+}
+
+static int f_send(void *c, const struct fo_client *to, const uint8_t *msg, uint16_t len)
+{
+	(void)to;
+	struct mqttsn_msg m;
+	check(mqttsn_decode(msg, len, &m) == MQTTSN_OK);
+	return ((struct ctx *)c)->fail_send ? -1 : 0;
+}
+
+static int f_send_publish(void *cv, const struct fo_client *to, const uint8_t *hdr, uint16_t hdr_len, void *payload)
+{
+	struct ctx *c = cv;
+	struct payload *p = payload;
+	static uint8_t buf[70000];
+	(void)to;
+	check(p >= c->pl && p < c->pl + MAX_PAYLOADS);
+	check(p->bound);
+	check(hdr_len + (size_t)p->view_len <= sizeof(buf));
+	memcpy(buf, hdr, hdr_len);
+	if (p->view_len)
+		memcpy(buf + hdr_len, p->view, p->view_len);
+	struct mqttsn_msg m;
+	check(mqttsn_decode(buf, hdr_len + (size_t)p->view_len, &m) == MQTTSN_OK);
+	check(m.type == MQTTSN_PUBLISH);
+	check(mqttsn_flags_qos(m.u.publish.flags) == 0 || mqttsn_flags_qos(m.u.publish.flags) == 1);
+	check((mqttsn_flags_qos(m.u.publish.flags) == 1) == (m.u.publish.msg_id != 0));
+	c->publishes++;
+	return c->fail_publish ? -1 : 0;
+}
+
+static void f_bind(void *cv, void *payload, const uint8_t *d, uint16_t len)
+{
+	struct payload *p = payload;
+	(void)cv;
+	check(!p->bound); /* once per accepted publish */
+	p->bound = 1;
+	p->view = d;
+	p->view_len = len;
+}
+
+static void f_hold(void *cv, void *payload)
+{
+	struct ctx *c = cv;
+	struct payload *p = payload;
+	check(p->bound);
+	p->holds++;
+	c->holds++;
+}
+
+static void f_release(void *cv, void *payload)
+{
+	struct ctx *c = cv;
+	struct payload *p = payload;
+	check(p->holds > 0);
+	p->holds--;
+	c->releases++;
+}
+
+static const struct broker_predefined predef[] = {
+	{ .id = 1, .name = "p/one" },
+	{ .id = 0x1234, .name = "ab" },
+};
+
+/* Payload bytes must outlive the broker's references: the script is copied here. */
+static uint8_t msgbuf[MAX_PAYLOADS][258];
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct ctx c;
+	memset(&c, 0, sizeof(c));
+	struct fo_counters counters;
+	memset(&counters, 0, sizeof(counters));
+	struct broker_config cfg = {
+		.max_sessions = 4,
+		.max_topics = 8,
+		.max_client_topics = 8,
+		.max_subscriptions = 8,
+		.max_inflight = 6,
+		.max_inflight_per_session = 3,
+		.retry_interval_ms = 500,
+		.retry_limit = 2,
+		.max_topic_len = 16,
+		.gateway_id = 1,
+		.expiry_scan_per_tick = 2,
+		.predefined = predef,
+		.n_predefined = 2,
+	};
+	struct broker_io io = { .ctx = &c, .send = f_send, .send_publish = f_send_publish,
+				.payload_bind = f_bind, .payload_hold = f_hold, .payload_release = f_release };
+	const char *err = NULL;
+	struct broker *b = broker_create(&cfg, &io, &counters, &err);
+	check(b != NULL);
+
+	uint64_t now = 1000;
+	size_t i = 0;
+	uint32_t n_pl = 0;
+	while (i < size && n_pl < MAX_PAYLOADS) {
+		uint8_t op = data[i++];
+		if (op >= 0xF0) {
+			now += (uint64_t)(op & 0x0F) * 250u;
+			broker_tick(b, now);
+			continue;
+		}
+		if (op >= 0xEC) {
+			if (op & 1)
+				c.fail_send = !c.fail_send;
+			if (op & 2)
+				c.fail_publish = !c.fail_publish;
+			continue;
+		}
+		if (i >= size)
+			break;
+		size_t n = data[i++];
+		if (n > size - i)
+			n = size - i;
+		struct payload *p = &c.pl[n_pl];
+		uint8_t *buf = msgbuf[n_pl];
+		n_pl++;
+		if (op >= 0xE0) {
+			static const uint8_t body[] = "remote";
+			p->bound = 1;
+			p->view = body;
+			p->view_len = 6;
+			uint32_t before = c.publishes;
+			uint32_t copies = broker_fanout(b, data + i, (uint16_t)n, (op & 3) - 1, p, 6, now);
+			check(copies == c.publishes - before);
+			i += n;
+			continue;
+		}
+		uint16_t len;
+		if (op & 0x08) {
+			memcpy(buf, data + i, n);
+			len = (uint16_t)n;
+		} else {
+			buf[0] = (uint8_t)(n + 1);
+			memcpy(buf + 1, data + i, n);
+			len = (uint16_t)(n + 1);
+		}
+		i += n;
+		struct fo_client from = { .ip = 0x0a000001u + (op & 7u), .port = (uint16_t)(4000 + (op & 3u)),
+					  .ifindex = 0 };
+		struct broker_result res;
+		uint32_t before = c.publishes;
+		broker_handle(b, &from, buf, len, p, now, &res);
+		check(res.fate == FO_FATE_DELIVERED || res.fate == FO_FATE_ANSWERED || res.fate == FO_FATE_DROPPED);
+		if (res.fate == FO_FATE_DROPPED)
+			check(res.drop < FO_DROP_MAX);
+		if (res.published) {
+			check(res.fate == FO_FATE_DELIVERED);
+			check(p->bound);
+			check(res.topic != NULL && res.topic_len > 0 && res.topic_len <= cfg.max_topic_len);
+			check(res.qos >= -1 && res.qos <= 1);
+			check(res.local_deliveries == c.publishes - before);
+		} else {
+			check(c.publishes == before);
+		}
+		check(broker_session_count(b) <= cfg.max_sessions);
+		check(broker_inflight_count(b) <= cfg.max_inflight);
+		check(broker_subscription_count(b) <= cfg.max_subscriptions);
+		check(broker_topic_count(b) <= cfg.max_topics);
+		check(c.holds - c.releases == (long)broker_inflight_count(b));
+	}
+	broker_tick(b, now + 3600u * 1000u);
+	broker_destroy(b);
+	check(c.holds == c.releases);
+	for (uint32_t k = 0; k < n_pl; k++)
+		check(c.pl[k].holds == 0);
+	return 0;
+}

@@ -1,0 +1,418 @@
+/* Unit tests for the broker engine's tables: dataplane/topic_registry.c,
+ * dataplane/mqttsn_session.c (sessions + client topic maps), dataplane/subscription_table.c
+ * and dataplane/qos1_inflight.c. Beyond the plain operations, each open-addressing index is
+ * driven through long random insert/delete runs against a brute-force model, which is what
+ * catches backward-shift deletion mistakes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mqttsn_session.h"
+#include "qos1_inflight.h"
+#include "subscription_table.h"
+#include "topic_registry.h"
+
+static uint64_t rng_state = 0x243F6A8885A308D3ull;
+
+static uint32_t rnd(uint32_t n)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return (uint32_t)((rng_state * 0x2545F4914F6CDD1Dull) >> 33) % n;
+}
+
+static const uint8_t *S(const char *s)
+{
+	return (const uint8_t *)s;
+}
+
+/* ------------------------------------------------------------------ topic registry */
+
+static void test_registry_intern_find_refcount(void **state)
+{
+	(void)state;
+	assert_null(topic_registry_create(0, 10));
+	assert_null(topic_registry_create(70000, 10));
+	struct topic_registry *r = topic_registry_create(3, 8);
+	assert_non_null(r);
+	uint16_t a = topic_registry_intern(r, TOPIC_KIND_NAME, S("a/b"), 3);
+	assert_int_equal(a, 1);
+	assert_int_equal(topic_registry_intern(r, TOPIC_KIND_NAME, S("a/b"), 3), a);
+	assert_int_equal(topic_registry_find(r, TOPIC_KIND_NAME, S("a/b"), 3), a);
+	/* Names and filters are separate key spaces. */
+	assert_int_equal(topic_registry_find(r, TOPIC_KIND_FILTER, S("a/b"), 3), TOPIC_NONE);
+	uint16_t f = topic_registry_intern(r, TOPIC_KIND_FILTER, S("a/+"), 3);
+	assert_true(f != a && f != TOPIC_NONE);
+	assert_true(topic_registry_live(r, TOPIC_KIND_FILTER, f));
+	assert_false(topic_registry_live(r, TOPIC_KIND_NAME, f));
+	assert_int_equal(topic_registry_count(r), 2);
+	assert_int_equal(topic_registry_name_count(r), 1);
+	/* Too long, empty. */
+	assert_int_equal(topic_registry_intern(r, TOPIC_KIND_NAME, S("123456789"), 9), TOPIC_NONE);
+	assert_int_equal(topic_registry_intern(r, TOPIC_KIND_NAME, S(""), 0), TOPIC_NONE);
+	uint16_t c = topic_registry_intern(r, TOPIC_KIND_NAME, S("c"), 1);
+	assert_int_equal(topic_registry_intern(r, TOPIC_KIND_NAME, S("d"), 1), TOPIC_NONE); /* full */
+	/* Unused entries go; referenced ones stay until the last unref. */
+	topic_registry_drop_unused(r, c);
+	assert_int_equal(topic_registry_find(r, TOPIC_KIND_NAME, S("c"), 1), TOPIC_NONE);
+	topic_registry_ref(r, a);
+	topic_registry_ref(r, a);
+	topic_registry_drop_unused(r, a);
+	assert_int_equal(topic_registry_refs(r, a), 2);
+	topic_registry_unref(r, a);
+	assert_true(topic_registry_live(r, TOPIC_KIND_NAME, a));
+	topic_registry_unref(r, a);
+	assert_false(topic_registry_live(r, TOPIC_KIND_NAME, a));
+	uint16_t len;
+	assert_null(topic_registry_name(r, a, &len));
+	assert_int_equal(len, 0);
+	/* Predefined entries are pinned. */
+	uint16_t p = topic_registry_intern(r, TOPIC_KIND_NAME, S("p"), 1);
+	assert_int_equal(topic_registry_set_predef(r, p, 77), 0);
+	assert_int_equal(topic_registry_set_predef(r, p, 78), -1);
+	topic_registry_drop_unused(r, p);
+	assert_int_equal(topic_registry_predef(r, p), 77);
+	const uint8_t *n = topic_registry_name(r, p, &len);
+	assert_int_equal(len, 1);
+	assert_memory_equal(n, "p", 1);
+	topic_registry_destroy(r);
+}
+
+static void test_registry_random_against_model(void **state)
+{
+	(void)state;
+	enum { N = 200, NAMES = 400 };
+	struct topic_registry *r = topic_registry_create(N, 12);
+	uint16_t model[NAMES] = { 0 }; /* name index -> id or 0 */
+	char nm[16];
+	uint32_t live = 0;
+	for (int step = 0; step < 200000; step++) {
+		uint32_t k = rnd(NAMES);
+		int n = snprintf(nm, sizeof(nm), "t/%u", k);
+		if (rnd(2)) {
+			uint16_t id = topic_registry_intern(r, TOPIC_KIND_NAME, S(nm), (uint16_t)n);
+			if (model[k]) {
+				assert_int_equal(id, model[k]);
+			} else if (live == N) {
+				assert_int_equal(id, TOPIC_NONE);
+			} else {
+				assert_true(id != TOPIC_NONE);
+				topic_registry_ref(r, id);
+				model[k] = id;
+				live++;
+			}
+		} else if (model[k]) {
+			topic_registry_unref(r, model[k]);
+			model[k] = 0;
+			live--;
+		}
+		if (step % 1000 == 0) {
+			for (uint32_t j = 0; j < NAMES; j++) {
+				int m = snprintf(nm, sizeof(nm), "t/%u", j);
+				assert_int_equal(topic_registry_find(r, TOPIC_KIND_NAME, S(nm), (uint16_t)m), model[j]);
+			}
+			assert_int_equal(topic_registry_count(r), live);
+		}
+	}
+	topic_registry_destroy(r);
+}
+
+/* ------------------------------------------------------------------ sessions and maps */
+
+static void test_session_alloc_find_move_free(void **state)
+{
+	(void)state;
+	assert_true(sizeof(struct mqttsn_session) <= 64);
+	struct session_table *t = session_table_create(2, 4);
+	assert_non_null(t);
+	uint32_t a = session_alloc(t, 1, 10, 0, S("alice"), 5);
+	assert_true(a != SESSION_NONE);
+	assert_int_equal(session_alloc(t, 1, 10, 0, S("x"), 1), SESSION_NONE);     /* address taken */
+	assert_int_equal(session_alloc(t, 2, 10, 0, S("alice"), 5), SESSION_NONE); /* id taken */
+	uint32_t b = session_alloc(t, 1, 11, 0, S("bob"), 3);
+	assert_true(b != SESSION_NONE);
+	assert_int_equal(session_alloc(t, 3, 10, 0, S("carol"), 5), SESSION_NONE); /* full */
+	assert_int_equal(session_find_addr(t, 1, 10), a);
+	assert_int_equal(session_find_addr(t, 1, 11), b);
+	assert_int_equal(session_find_client_id(t, S("bob"), 3), b);
+	assert_int_equal(session_find_client_id(t, S("bo"), 2), SESSION_NONE);
+	assert_int_equal(session_move(t, a, 1, 11, 2), -1); /* bob lives there */
+	assert_int_equal(session_move(t, a, 9, 99, 2), 0);
+	assert_int_equal(session_find_addr(t, 1, 10), SESSION_NONE);
+	assert_int_equal(session_find_addr(t, 9, 99), a);
+	assert_int_equal(session_get(t, a)->ifindex, 2);
+	assert_int_equal(session_find_client_id(t, S("alice"), 5), a);
+	session_free(t, a);
+	assert_int_equal(session_count(t), 1);
+	assert_int_equal(session_find_client_id(t, S("alice"), 5), SESSION_NONE);
+	assert_null(session_get(t, a));
+	/* Empty client ids are allowed but not indexed. */
+	uint32_t e = session_alloc(t, 5, 5, 0, S(""), 0);
+	assert_true(e != SESSION_NONE);
+	assert_int_equal(session_find_client_id(t, S(""), 0), SESSION_NONE);
+	session_table_destroy(t);
+}
+
+static void test_ctmap_add_find_remove(void **state)
+{
+	(void)state;
+	struct session_table *t = session_table_create(4, 3);
+	uint32_t a = session_alloc(t, 1, 1, 0, S("a"), 1);
+	uint32_t b = session_alloc(t, 2, 2, 0, S("b"), 1);
+	bool created;
+	uint32_t e1 = ctmap_add(t, a, 5, &created);
+	assert_true(created);
+	assert_int_equal(ctmap_add(t, a, 5, &created), e1);
+	assert_false(created);
+	uint32_t e2 = ctmap_add(t, a, 6, &created);
+	uint32_t e3 = ctmap_add(t, b, 5, &created);
+	assert_true(e2 != SESSION_NONE && e3 != SESSION_NONE);
+	assert_int_equal(ctmap_add(t, b, 7, &created), SESSION_NONE); /* pool full */
+	assert_int_equal(ctmap_find(t, a, 5), e1);
+	assert_int_equal(ctmap_find(t, b, 5), e3);
+	assert_int_equal(ctmap_find(t, b, 6), SESSION_NONE);
+	/* Session list walks a's entries only. */
+	int n = 0;
+	for (uint32_t x = session_get(t, a)->map_head; x != SESSION_NONE; x = ctmap_get(t, x)->next) {
+		assert_int_equal(ctmap_get(t, x)->session, a);
+		n++;
+	}
+	assert_int_equal(n, 2);
+	ctmap_remove(t, e1);
+	ctmap_remove(t, e1); /* twice is harmless */
+	assert_int_equal(ctmap_count(t), 2);
+	assert_int_equal(ctmap_find(t, a, 5), SESSION_NONE);
+	assert_int_equal(session_get(t, a)->map_head, e2);
+	assert_true(ctmap_add(t, b, 7, &created) != SESSION_NONE);
+	session_table_destroy(t);
+}
+
+static void test_sessions_and_maps_random_against_model(void **state)
+{
+	(void)state;
+	enum { NS = 64, NT = 20, MAP = 300 };
+	struct session_table *t = session_table_create(NS, MAP);
+	uint32_t sess[NS * 2]; /* address k -> session or NONE */
+	for (int i = 0; i < NS * 2; i++)
+		sess[i] = SESSION_NONE;
+	bool has[NS * 2][NT];
+	memset(has, 0, sizeof(has));
+	uint32_t live = 0, mapped = 0;
+	char id[8];
+	for (int step = 0; step < 100000; step++) {
+		uint32_t k = rnd(NS * 2);
+		uint32_t op = rnd(10);
+		if (op == 0) {
+			int n = snprintf(id, sizeof(id), "c%u", k);
+			uint32_t s = session_alloc(t, k, (uint16_t)k, 0, S(id), (uint8_t)n);
+			if (sess[k] != SESSION_NONE || live == NS) {
+				assert_int_equal(s, SESSION_NONE);
+			} else {
+				assert_true(s != SESSION_NONE);
+				sess[k] = s;
+				live++;
+			}
+		} else if (op == 1 && sess[k] != SESSION_NONE) {
+			struct mqttsn_session *s = session_get(t, sess[k]);
+			while (s->map_head != SESSION_NONE) {
+				ctmap_remove(t, s->map_head);
+				mapped--;
+			}
+			session_free(t, sess[k]);
+			memset(has[k], 0, sizeof(has[k]));
+			sess[k] = SESSION_NONE;
+			live--;
+		} else if (op < 7 && sess[k] != SESSION_NONE) {
+			uint16_t tp = (uint16_t)(1 + rnd(NT - 1));
+			bool created;
+			uint32_t e = ctmap_add(t, sess[k], tp, &created);
+			if (has[k][tp]) {
+				assert_false(created);
+				assert_true(e != SESSION_NONE);
+			} else if (mapped == MAP) {
+				assert_int_equal(e, SESSION_NONE);
+			} else {
+				assert_true(created);
+				has[k][tp] = true;
+				mapped++;
+			}
+		} else if (sess[k] != SESSION_NONE) {
+			uint16_t tp = (uint16_t)(1 + rnd(NT - 1));
+			uint32_t e = ctmap_find(t, sess[k], tp);
+			assert_int_equal(e != SESSION_NONE, has[k][tp]);
+			if (e != SESSION_NONE) {
+				ctmap_remove(t, e);
+				has[k][tp] = false;
+				mapped--;
+			}
+		}
+		if (step % 997 == 0) {
+			for (uint32_t j = 0; j < NS * 2; j++) {
+				assert_int_equal(session_find_addr(t, j, (uint16_t)j), sess[j]);
+				int n = snprintf(id, sizeof(id), "c%u", j);
+				assert_int_equal(session_find_client_id(t, S(id), (uint8_t)n), sess[j]);
+				for (uint16_t tp = 1; tp < NT; tp++)
+					if (sess[j] != SESSION_NONE)
+						assert_int_equal(ctmap_find(t, sess[j], tp) != SESSION_NONE, has[j][tp]);
+			}
+			assert_int_equal(session_count(t), live);
+			assert_int_equal(ctmap_count(t), mapped);
+		}
+	}
+	session_table_destroy(t);
+}
+
+/* ------------------------------------------------------------------ subscriptions */
+
+static void test_subscriptions_lists_and_wildcards(void **state)
+{
+	(void)state;
+	struct subscription_table *t = subscription_table_create(3, 10);
+	uint32_t h1 = SUB_NONE, h2 = SUB_NONE;
+	bool created;
+	uint32_t x1 = sub_add(t, &h1, 1, 4, 1, true, &created);
+	assert_true(created);
+	assert_int_equal(sub_wildcard_count(t), 1);
+	assert_int_equal(sub_wildcard_at(t, 0), 4);
+	uint32_t x2 = sub_add(t, &h2, 2, 4, 0, true, &created);
+	assert_int_equal(sub_wildcard_count(t), 1); /* one filter, two subscribers */
+	assert_int_equal(sub_add(t, &h1, 1, 4, 0, true, &created), x1);
+	assert_false(created);
+	assert_int_equal(sub_get(t, x1)->qos, 0); /* updated */
+	uint32_t x3 = sub_add(t, &h1, 1, 7, 1, false, &created);
+	assert_int_equal(sub_add(t, &h2, 2, 8, 1, false, &created), SUB_NONE); /* full */
+	assert_int_equal(sub_count(t), 3);
+	/* Entry 4's list holds both sessions. */
+	int n = 0;
+	for (uint32_t x = sub_first(t, 4); x != SUB_NONE; x = sub_get(t, x)->t_next)
+		n++;
+	assert_int_equal(n, 2);
+	assert_int_equal(sub_find(t, 2, 4), x2);
+	sub_remove(t, &h2, x2);
+	assert_int_equal(h2, SUB_NONE);
+	assert_int_equal(sub_wildcard_count(t), 1);
+	sub_remove(t, &h1, x1);
+	assert_int_equal(sub_wildcard_count(t), 0);
+	assert_int_equal(h1, x3);
+	assert_int_equal(sub_first(t, 7), x3);
+	assert_int_equal(sub_find(t, 1, 4), SUB_NONE);
+	subscription_table_destroy(t);
+}
+
+static void test_subscriptions_random_against_model(void **state)
+{
+	(void)state;
+	enum { NS = 16, NE = 30, MAX = 150 };
+	struct subscription_table *t = subscription_table_create(MAX, NE);
+	uint32_t heads[NS];
+	int8_t model[NS][NE + 1]; /* -1 none, else qos */
+	for (int s = 0; s < NS; s++)
+		heads[s] = SUB_NONE;
+	memset(model, -1, sizeof(model));
+	uint32_t count = 0;
+	for (int step = 0; step < 100000; step++) {
+		uint32_t s = rnd(NS);
+		uint16_t e = (uint16_t)(1 + rnd(NE));
+		bool wild = e % 3 == 0;
+		if (rnd(3)) {
+			bool created;
+			uint8_t q = (uint8_t)rnd(2);
+			uint32_t x = sub_add(t, &heads[s], s, e, q, wild, &created);
+			if (model[s][e] >= 0) {
+				assert_false(created);
+				model[s][e] = (int8_t)q;
+			} else if (count == MAX) {
+				assert_int_equal(x, SUB_NONE);
+			} else {
+				assert_true(created);
+				model[s][e] = (int8_t)q;
+				count++;
+			}
+		} else {
+			uint32_t x = sub_find(t, s, e);
+			assert_int_equal(x != SUB_NONE, model[s][e] >= 0);
+			if (x != SUB_NONE) {
+				sub_remove(t, &heads[s], x);
+				model[s][e] = -1;
+				count--;
+			}
+		}
+		if (step % 991 == 0) {
+			uint32_t wild_expected = 0;
+			for (uint16_t ee = 1; ee <= NE; ee++) {
+				int subs = 0;
+				for (uint32_t x = sub_first(t, ee); x != SUB_NONE; x = sub_get(t, x)->t_next) {
+					const struct sub_node *nd = sub_get(t, x);
+					assert_int_equal(nd->entry, ee);
+					assert_int_equal(model[nd->session][ee], nd->qos);
+					subs++;
+				}
+				int expect = 0;
+				for (uint32_t ss = 0; ss < NS; ss++)
+					expect += model[ss][ee] >= 0;
+				assert_int_equal(subs, expect);
+				if (ee % 3 == 0 && expect)
+					wild_expected++;
+			}
+			assert_int_equal(sub_wildcard_count(t), wild_expected);
+			for (uint32_t i = 0; i < sub_wildcard_count(t); i++)
+				assert_true(sub_first(t, sub_wildcard_at(t, i)) != SUB_NONE);
+			assert_int_equal(sub_count(t), count);
+		}
+	}
+	subscription_table_destroy(t);
+}
+
+/* ------------------------------------------------------------------ inflight */
+
+static void test_inflight_fifo_and_session_lists(void **state)
+{
+	(void)state;
+	struct inflight_table *t = inflight_table_create(3);
+	uint32_t ha = INFLIGHT_NONE, hb = INFLIGHT_NONE;
+	int p;
+	uint32_t a1 = inflight_add(t, &ha, 0, 1, 9, 0x20, &p, 4, 100);
+	uint32_t b1 = inflight_add(t, &hb, 1, 1, 9, 0x20, &p, 4, 110);
+	uint32_t a2 = inflight_add(t, &ha, 0, 2, 9, 0x20, &p, 4, 120);
+	assert_int_equal(inflight_add(t, &ha, 0, 3, 9, 0x20, &p, 4, 130), INFLIGHT_NONE);
+	assert_int_equal(inflight_count(t), 3);
+	assert_int_equal(inflight_oldest(t), a1);
+	assert_int_equal(inflight_find(t, ha, 2), a2);
+	assert_int_equal(inflight_find(t, hb, 2), INFLIGHT_NONE);
+	inflight_requeue(t, a1, 200);
+	assert_int_equal(inflight_oldest(t), b1);
+	inflight_remove(t, &hb, b1);
+	assert_int_equal(hb, INFLIGHT_NONE);
+	assert_int_equal(inflight_oldest(t), a2);
+	inflight_remove(t, &ha, a2);
+	assert_int_equal(inflight_oldest(t), a1);
+	assert_int_equal(inflight_get(t, a1)->deadline_ms, 200);
+	inflight_remove(t, &ha, a1);
+	assert_int_equal(ha, INFLIGHT_NONE);
+	assert_int_equal(inflight_oldest(t), INFLIGHT_NONE);
+	assert_int_equal(inflight_count(t), 0);
+	inflight_table_destroy(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_registry_intern_find_refcount),
+		cmocka_unit_test(test_registry_random_against_model),
+		cmocka_unit_test(test_session_alloc_find_move_free),
+		cmocka_unit_test(test_ctmap_add_find_remove),
+		cmocka_unit_test(test_sessions_and_maps_random_against_model),
+		cmocka_unit_test(test_subscriptions_lists_and_wildcards),
+		cmocka_unit_test(test_subscriptions_random_against_model),
+		cmocka_unit_test(test_inflight_fifo_and_session_lists),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
