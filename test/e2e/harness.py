@@ -75,7 +75,7 @@ def run_test(main, description):
     signal.signal(signal.SIGTERM, _on_sigterm)
     name = Path(sys.argv[0]).stem
     if os.geteuid() != 0:
-        print(f"{name}: SKIP? no - must run as root (network namespaces, DPDK)", file=sys.stderr)
+        print(f"{name}: FAIL: must run as root (network namespaces, DPDK)", flush=True)
         sys.exit(1)
     for exe in (dataplane_bin(), loadgen_bin()):
         if not os.access(exe, os.X_OK):
@@ -529,7 +529,10 @@ def sessions(stats):
 class Capture:
     """tshark -i IFACE -w FILE -f FILTER, started before traffic and stopped after.
 
-    ns: run tshark inside that namespace (e.g. the client side) instead of the root namespace."""
+    ns: run tshark inside that namespace (e.g. the client side) instead of the root namespace.
+    Note: on the dataplane end of a lab (root namespace) tshark sees only what the dataplane
+    receives: net_af_packet transmits with PACKET_QDISC_BYPASS, which skips the packet taps.
+    To see the appliance's output, capture on the client end (lab.cl_if, ns=lab.ns)."""
 
     def __init__(self, iface, path, bpf="", ns=None, start_timeout=15):
         self.iface, self.path, self.bpf, self.ns = iface, path, bpf, ns

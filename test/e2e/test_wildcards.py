@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import (F_QOS0, F_QOS1, PUBACK, PUBLISH, REGISTER, SUBACK, Dataplane, Lab, RawClient,  # noqa: E402
+from harness import (F_QOS1, PUBACK, PUBLISH, REGISTER, Dataplane, Lab, RawClient,  # noqa: E402
                      check, check_conservation, events, log, loadgen, m_publish, m_puback, m_regack, run_test)
 
 PUBS = 4
