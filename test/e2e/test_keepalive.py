@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (DISCONNECT, PINGRESP, Dataplane, Lab, RawClient, check, check_conservation,  # noqa: E402
                      events, log, m_disconnect, m_pingreq, run_test, sessions)

@@ -17,6 +17,7 @@ import struct
 import sys
 from pathlib import Path
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (Dataplane, check, check_conservation, lab_config, log, m_connect, m_pingreq,  # noqa: E402
                      remove_workdir, run_test, workdir)

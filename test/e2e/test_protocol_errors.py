@@ -13,6 +13,7 @@ import struct
 import sys
 from pathlib import Path
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (CONNACK, DISCONNECT, F_CLEAN, F_QOS1, F_QOS2, F_WILL, PINGRESP, PUBACK, Dataplane,  # noqa: E402
                      Lab, RawClient, check, check_conservation, events, log, m_connect, m_pingreq, m_publish,

@@ -5,6 +5,7 @@
 import sys
 from pathlib import Path
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import Dataplane, Lab, check, check_conservation, events, log, loadgen, run_test  # noqa: E402
 

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (DISCONNECT, F_QOS0, F_QOS1, PINGRESP, PUBACK, PUBLISH, REGISTER, Capture, Dataplane,  # noqa: E402
                      Lab, RawClient, check, check_conservation, log, loadgen, m_disconnect, m_pingreq, m_puback,

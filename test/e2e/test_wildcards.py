@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (F_QOS1, PUBACK, PUBLISH, REGISTER, Dataplane, Lab, RawClient,  # noqa: E402
                      check, check_conservation, events, log, loadgen, m_publish, m_puback, m_regack, run_test)
