@@ -91,7 +91,7 @@ void fo_stage_rx(struct fo_lcore *lc, struct fo_lcore_stats *st)
 	struct rte_mbuf *pkts[FO_MAX_BURST];
 	struct rte_mbuf *to_worker[FO_MAX_WORKERS][FO_MAX_BURST];
 	uint16_t n_to_worker[FO_MAX_WORKERS];
-	struct rte_mbuf *dropped[FO_MAX_BURST];
+	struct rte_mbuf *done[FO_MAX_BURST]; /* mbufs finished with here (dropped, or consumed by an answer) */
 	struct rte_mbuf *replies[FO_MAX_BURST];
 
 	for (uint16_t qi = 0; qi < lc->n_rxq; qi++) {
@@ -102,7 +102,7 @@ void fo_stage_rx(struct fo_lcore *lc, struct fo_lcore_stats *st)
 			continue;
 		st->c.rx += n;
 		st->port_rx[fo_dp.port_index[port_id]] += n;
-		unsigned n_drop = 0, n_reply = 0;
+		unsigned n_done = 0, n_reply = 0;
 		memset(n_to_worker, 0, sizeof(n_to_worker[0]) * fo_dp.n_workers);
 
 		for (uint16_t i = 0; i < n && i < PREFETCH_OFFSET; i++)
@@ -115,7 +115,7 @@ void fo_stage_rx(struct fo_lcore *lc, struct fo_lcore_stats *st)
 			if (unlikely(m->nb_segs != 1)) {
 				/* MTU-sized pools make this impossible unless a PMD scatters. */
 				fo_count_drop(&st->c, FO_DROP_IP_BAD_LENGTH);
-				dropped[n_drop++] = m;
+				done[n_done++] = m;
 				continue;
 			}
 			l2l4_parse(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len, &p->ifc,
@@ -140,12 +140,12 @@ void fo_stage_rx(struct fo_lcore *lc, struct fo_lcore_stats *st)
 					st->c.answered++;
 				else
 					fo_count_drop(&st->c, FO_DROP_REPLY_FAILED);
-				dropped[n_drop++] = m; /* the request mbuf itself is done with */
+				done[n_done++] = m; /* the answer is a fresh frame */
 				break;
 			case L2L4_ARP_REPLY:
 				learn(p, &k, st);
 				st->c.delivered++;
-				dropped[n_drop++] = m;
+				done[n_done++] = m;
 				break;
 			case L2L4_ICMP_ECHO: {
 				uint8_t mac[6];
@@ -164,14 +164,14 @@ void fo_stage_rx(struct fo_lcore *lc, struct fo_lcore_stats *st)
 				} else {
 					st->c.out_generated++;
 					fo_count_out_drop(&st->c, FO_OUT_DROP_NO_NEIGHBOUR);
-					dropped[n_drop++] = m;
+					done[n_done++] = m;
 				}
 				break;
 			}
 			case L2L4_DROP:
 			default:
 				fo_count_drop(&st->c, k.drop);
-				dropped[n_drop++] = m;
+				done[n_done++] = m;
 				break;
 			}
 		}
@@ -187,7 +187,7 @@ void fo_stage_rx(struct fo_lcore *lc, struct fo_lcore_stats *st)
 			}
 		}
 		fo_out_enqueue(lc->reply_tx, replies, n_reply, st);
-		if (n_drop)
-			rte_pktmbuf_free_bulk(dropped, n_drop);
+		if (n_done)
+			rte_pktmbuf_free_bulk(done, n_done);
 	}
 }
