@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <rte_common.h>
 #include <rte_ether.h>
@@ -138,5 +139,7 @@ int fo_lcore_main(void *arg);
 
 /* stats.c */
 int fo_stats_write_json(const char *path, const char *reason);
+void fo_stats_write_json_stream(FILE *f, const char *reason);
+void fo_stats_sum(struct fo_counters *t);
 
 #endif

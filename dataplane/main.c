@@ -16,6 +16,7 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 
+#include "control_socket.h"
 #include "dataplane.h"
 
 struct fo_dp fo_dp;
@@ -36,10 +37,12 @@ static void on_signal(int sig)
 static void usage(const char *prog)
 {
 	fprintf(stderr,
-		"usage: %s [EAL args] -- --config FILE [--stats FILE] [--duration SEC]\n"
+		"usage: %s [EAL args] -- --config FILE [--stats FILE] [--duration SEC] [--control PATH]\n"
 		"  --config FILE    dataplane config (YAML; see docs/config.md)\n"
 		"  --stats FILE     JSON stats snapshot path (SIGUSR1 and exit); overrides stats.file\n"
 		"  --duration SEC   stop by itself after SEC seconds (tests, demos)\n"
+		"  --control PATH   serve RESP on a unix socket (mode 0600): PING, INFO, STATS, QUIT;\n"
+		"                   try: redis-cli -s PATH INFO\n"
 		"Always give EAL an explicit device list (--no-pci with --vdev, or -a) on shared machines.\n",
 		prog);
 }
@@ -48,6 +51,7 @@ struct app_args {
 	const char *config;
 	const char *stats;
 	double duration;
+	const char *control;
 };
 
 /* App arguments come after "--"; they are parsed before EAL so a bad config is refused
@@ -58,13 +62,15 @@ static int parse_app_args(int argc, char **argv, struct app_args *a)
 		{ "config", required_argument, NULL, 'c' },
 		{ "stats", required_argument, NULL, 's' },
 		{ "duration", required_argument, NULL, 'd' },
+		{ "control", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int o;
 	optind = 1;
-	while ((o = getopt_long(argc, argv, "c:s:d:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "c:s:d:k:h", opts, NULL)) != -1) {
 		switch (o) {
+		case 'k': a->control = optarg; break;
 		case 'c': a->config = optarg; break;
 		case 's': a->stats = optarg; break;
 		case 'd': {
@@ -494,6 +500,12 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
 
+	/* Open before the lcores start, so "ready" means the socket answers too. */
+	if (a.control && fo_ctl_open(a.control, 0600) != 0)
+		goto out;
+	if (a.control)
+		printf("control socket: %s (redis-cli -s %s INFO)\n", a.control, a.control);
+
 	for (unsigned l = 0; l < RTE_MAX_LCORE; l++) {
 		struct fo_lcore *lc = fo_dp.lcore_of[l];
 		if (!lc)
@@ -514,13 +526,14 @@ int main(int argc, char **argv)
 		}
 		if (stop_at && rte_get_tsc_cycles() >= stop_at)
 			break;
-		rte_delay_us_sleep(10000);
+		fo_ctl_poll(10); /* serves the control socket, or sleeps 10 ms */
 	}
 	shutdown_pipeline();
 	fo_stats_write_json(stats_path, "exit");
 	print_summary();
 	status = 0;
 out:
+	fo_ctl_close();
 	if (status != 0) {
 		atomic_store(&fo_dp.phase, FO_DONE);
 		rte_eal_mp_wait_lcore();

@@ -10,7 +10,7 @@
 #include "dataplane.h"
 #include "mqttsn_codec.h"
 
-static void sum_counters(struct fo_counters *t)
+void fo_stats_sum(struct fo_counters *t)
 {
 	memset(t, 0, sizeof(*t));
 	for (unsigned l = 0; l < RTE_MAX_LCORE; l++) {
@@ -56,10 +56,10 @@ static void write_pool(FILE *f, const struct rte_mempool *mp, bool *first)
 	*first = false;
 }
 
-static void write_json(FILE *f, const char *reason)
+void fo_stats_write_json_stream(FILE *f, const char *reason)
 {
 	struct fo_counters t;
-	sum_counters(&t);
+	fo_stats_sum(&t);
 	double up = (double)(rte_get_tsc_cycles() - fo_dp.start_tsc) / (double)fo_dp.tsc_hz;
 	int64_t in_pipe = (int64_t)t.rx - (int64_t)(t.delivered + t.answered + t.dropped);
 	int64_t out_pipe = (int64_t)t.out_generated - (int64_t)(t.out_sent + t.out_dropped);
@@ -162,7 +162,7 @@ static void write_json(FILE *f, const char *reason)
 int fo_stats_write_json(const char *path, const char *reason)
 {
 	if (!path) {
-		write_json(stdout, reason);
+		fo_stats_write_json_stream(stdout, reason);
 		fflush(stdout);
 		return 0;
 	}
@@ -174,7 +174,7 @@ int fo_stats_write_json(const char *path, const char *reason)
 		fprintf(stderr, "stats: cannot write '%s': %s; check stats.file in the config\n", tmp, strerror(errno));
 		return -1;
 	}
-	write_json(f, reason);
+	fo_stats_write_json_stream(f, reason);
 	if (fclose(f) != 0 || rename(tmp, path) != 0) {
 		fprintf(stderr, "stats: cannot publish '%s': %s\n", path, strerror(errno));
 		return -1;

@@ -298,7 +298,8 @@ class Dataplane:
     stats (the exit snapshot)."""
 
     def __init__(self, tag, lab=None, overrides=None, pmd=None, vdev=None, device=None,
-                 appliance_cidr=None, config_text=None, duration=None, extra_eal=None, ready_timeout=30):
+                 appliance_cidr=None, config_text=None, duration=None, extra_eal=None, ready_timeout=30,
+                 extra_app=None):
         self.tag = tag
         self.dir = workdir(tag)
         self.prefix = f"fo-e2e-{tag}-{os.getpid()}"
@@ -318,6 +319,7 @@ class Dataplane:
                    ["--", "--config", self.config_path, "--stats", self.stats_path]
         if duration:
             self.cmd += ["--duration", str(duration)]
+        self.cmd += list(extra_app or [])
         self.ready_timeout = ready_timeout
         self.proc = None
         self.final = None
