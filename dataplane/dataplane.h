@@ -117,6 +117,14 @@ static inline uint64_t fo_now_ms(void)
 	return (rte_get_tsc_cycles() - fo_dp.start_tsc) / (fo_dp.tsc_hz / 1000);
 }
 
+/* A packet the appliance meant to send but could not even queue: it counts as generated and
+ * as an output drop at once, so out.generated == out.sent + out.dropped keeps holding. */
+static inline void fo_out_fail(struct fo_lcore_stats *st, enum fo_out_drop reason)
+{
+	st->c.out_generated++;
+	fo_count_out_drop(&st->c, reason);
+}
+
 /* stage_rx.c */
 void fo_stage_rx(struct fo_lcore *lc, struct fo_lcore_stats *st);
 /* Send an ARP request for ip out of port (used by every output path). */

@@ -29,8 +29,7 @@ void fo_arp_request(struct fo_port *p, uint32_t ip, struct rte_ring *tx, struct 
 	static const uint8_t zero[6] = { 0 };
 	struct rte_mbuf *m = rte_pktmbuf_alloc(fo_dp.hdr_pool);
 	if (unlikely(!m)) {
-		st->c.out_generated++;
-		fo_count_out_drop(&st->c, FO_OUT_DROP_HDR_POOL_EMPTY);
+		fo_out_fail(st, FO_OUT_DROP_HDR_POOL_EMPTY);
 		return;
 	}
 	uint8_t *b = rte_pktmbuf_mtod(m, uint8_t *);
@@ -66,8 +65,7 @@ static bool answer_arp(struct fo_port *p, const struct l2l4_pkt *k, struct rte_r
 {
 	struct rte_mbuf *r = rte_pktmbuf_alloc(fo_dp.hdr_pool);
 	if (unlikely(!r)) {
-		st->c.out_generated++;
-		fo_count_out_drop(&st->c, FO_OUT_DROP_HDR_POOL_EMPTY);
+		fo_out_fail(st, FO_OUT_DROP_HDR_POOL_EMPTY);
 		return false;
 	}
 	uint8_t *b = rte_pktmbuf_mtod(r, uint8_t *);
@@ -162,8 +160,7 @@ void fo_stage_rx(struct fo_lcore *lc, struct fo_lcore_stats *st)
 						rte_pktmbuf_trim(m, (uint16_t)(m->data_len - len));
 					replies[n_reply++] = m;
 				} else {
-					st->c.out_generated++;
-					fo_count_out_drop(&st->c, FO_OUT_DROP_NO_NEIGHBOUR);
+					fo_out_fail(st, FO_OUT_DROP_NO_NEIGHBOUR);
 					done[n_done++] = m;
 				}
 				break;

@@ -59,7 +59,7 @@ static unsigned tx_one_burst(struct fo_txer *t, struct fo_lcore_stats *st)
 		if (m->nb_segs > 1 && !fo_port_multi_seg[pidx]) {
 			struct rte_mbuf *f = flatten(m);
 			if (!f) {
-				fo_count_out_drop(&st->c, FO_OUT_DROP_HDR_POOL_EMPTY);
+				fo_count_out_drop(&st->c, FO_OUT_DROP_FLATTEN_FAILED);
 				rte_pktmbuf_free(m);
 				continue;
 			}

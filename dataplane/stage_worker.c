@@ -41,28 +41,24 @@ static struct rte_mbuf *start_frame(struct worker_io *io, const struct fo_client
 {
 	struct fo_lcore_stats *st = io->st;
 	if (unlikely(to->ifindex >= fo_dp.n_ports)) {
-		st->c.out_generated++;
-		fo_count_out_drop(&st->c, FO_OUT_DROP_NO_NEIGHBOUR);
+		fo_out_fail(st, FO_OUT_DROP_NO_NEIGHBOUR);
 		return NULL;
 	}
 	struct fo_port *p = &fo_dp.ports[to->ifindex];
 	/* Resolve before allocating: a miss costs no mbuf (an ARP request goes out instead). */
 	if (!fo_resolve(p, to->ip, spec->dst_mac, io->w->tx, st)) {
-		st->c.out_generated++;
-		fo_count_out_drop(&st->c, FO_OUT_DROP_NO_NEIGHBOUR);
+		fo_out_fail(st, FO_OUT_DROP_NO_NEIGHBOUR);
 		return NULL;
 	}
 	struct rte_mbuf *m = rte_pktmbuf_alloc(fo_dp.hdr_pool);
 	if (unlikely(!m)) {
-		st->c.out_generated++;
-		fo_count_out_drop(&st->c, FO_OUT_DROP_HDR_POOL_EMPTY);
+		fo_out_fail(st, FO_OUT_DROP_HDR_POOL_EMPTY);
 		return NULL;
 	}
 	size_t need = l2l4_udp_hdr_len(p->ifc.vlan) + inline_len;
 	if (unlikely(need > rte_pktmbuf_tailroom(m))) {
 		rte_pktmbuf_free(m);
-		st->c.out_generated++;
-		fo_count_out_drop(&st->c, FO_OUT_DROP_HDR_POOL_EMPTY);
+		fo_out_fail(st, FO_OUT_DROP_FRAME_TOO_BIG);
 		return NULL;
 	}
 	memcpy(spec->src_mac, p->ifc.mac, 6);

@@ -47,6 +47,8 @@
 	_(NO_NEIGHBOUR, "no_neighbour")         /* next hop MAC not (yet) known */     \
 	_(TX_RING_FULL, "tx_ring_full")                                                \
 	_(TX_BURST_FAIL, "tx_burst_fail")       /* NIC refused after one retry */      \
+	_(FRAME_TOO_BIG, "frame_too_big")       /* reply larger than a header mbuf's room */ \
+	_(FLATTEN_FAILED, "flatten_failed")     /* chain -> one segment for a port without multi-seg tx: no mbuf or too long */ \
 	_(SHUTDOWN, "out_shutdown")
 
 /* Informational event counters (not part of the conservation sums). */
