@@ -19,13 +19,15 @@ PACKAGES=(
   # AF_XDP / XDP
   libbpf-dev libxdp-dev xdp-tools
   # libraries
-  libhiredis-dev libcmocka-dev libcyaml-dev libpcap-dev
+  libhiredis-dev libcmocka-dev libcyaml-dev libpcap-dev libevent-dev libjansson-dev
   # fuzzing (libFuzzer lives in libclang-rt-14-dev on bookworm)
   clang libclang-rt-14-dev
   # sink
   redis-server redis-tools
   # lab, capture and test tooling
   iproute2 iputils-ping ethtool tcpdump tshark python3 jq procps util-linux
+  # dashboard test (headless)
+  chromium
 )
 
 log() { printf '[install-deps] %s\n' "$*"; }
