@@ -1,0 +1,1152 @@
+/* fanoutctl's renderers: one fanout-control JSON reply in, the text an operator reads out
+ * (see fanoutctl_render.h). Every figure goes through fanoutctl_format.c so it carries its
+ * unit. Members a renderer does not know still show, through the generic renderer. */
+#include "fanoutctl_render.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fanoutctl_format.h"
+
+/* ---- JSON lookups --------------------------------------------------------------------- */
+
+/* "a.b.c" through nested objects; NULL if any part is missing. */
+static const json_t *jget(const json_t *o, const char *path)
+{
+	char part[64];
+	while (o && *path) {
+		const char *dot = strchr(path, '.');
+		size_t n = dot ? (size_t)(dot - path) : strlen(path);
+		if (n >= sizeof(part))
+			return NULL;
+		memcpy(part, path, n);
+		part[n] = '\0';
+		o = json_is_object(o) ? json_object_get(o, part) : NULL;
+		path += n + (dot ? 1 : 0);
+	}
+	return o;
+}
+
+static bool jnum(const json_t *o, const char *path, double *v)
+{
+	const json_t *j = jget(o, path);
+	if (!json_is_number(j))
+		return false;
+	*v = json_number_value(j);
+	return true;
+}
+
+static double jnum_or(const json_t *o, const char *path, double dflt)
+{
+	double v;
+	return jnum(o, path, &v) ? v : dflt;
+}
+
+/* The first of several alternative paths that holds a number. */
+static bool jnum_any(const json_t *o, const char *const *paths, double *v)
+{
+	for (; *paths; paths++)
+		if (jnum(o, *paths, v))
+			return true;
+	return false;
+}
+
+static const char *jstr(const json_t *o, const char *path)
+{
+	const json_t *j = jget(o, path);
+	return json_is_string(j) ? json_string_value(j) : NULL;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a >= b && !strcmp(s + a - b, suffix);
+}
+
+/* An in-memory FILE the renderers print into. */
+struct out {
+	FILE *f;
+	char *buf;
+	size_t len;
+};
+
+static bool out_open(struct out *o)
+{
+	o->buf = NULL;
+	o->len = 0;
+	o->f = open_memstream(&o->buf, &o->len);
+	return o->f != NULL;
+}
+
+static char *out_close(struct out *o)
+{
+	if (fclose(o->f) != 0) {
+		free(o->buf);
+		return NULL;
+	}
+	return o->buf;
+}
+
+/* ---- values with units from their names -------------------------------------------- */
+
+/* Wall-clock milliseconds (after 2001) rather than a duration. */
+#define FCTL_EPOCH_MS_MIN 1e12
+
+static void value_text(char *buf, size_t n, const char *key, const json_t *v, const struct fctl_view *view)
+{
+	if (json_is_string(v)) {
+		snprintf(buf, n, "%s", json_string_value(v));
+		return;
+	}
+	if (json_is_boolean(v)) {
+		snprintf(buf, n, "%s", json_is_true(v) ? "yes" : "no");
+		return;
+	}
+	if (json_is_null(v)) {
+		snprintf(buf, n, "-");
+		return;
+	}
+	if (json_is_array(v)) {
+		size_t i;
+		const json_t *e;
+		size_t o = 0;
+		buf[0] = '\0';
+		bool scalars = true;
+		json_array_foreach(v, i, e) if (json_is_object(e) || json_is_array(e)) scalars = false;
+		if (!scalars) {
+			snprintf(buf, n, "%zu entries", json_array_size(v));
+			return;
+		}
+		json_array_foreach(v, i, e)
+		{
+			char one[FCTL_FIG * 2];
+			value_text(one, sizeof(one), key, e, view);
+			int w = snprintf(buf + o, n - o, "%s%s", i ? ", " : "", one);
+			if (w < 0 || (size_t)w >= n - o)
+				break;
+			o += (size_t)w;
+		}
+		if (!json_array_size(v))
+			snprintf(buf, n, "(none)");
+		return;
+	}
+	if (!json_is_number(v)) {
+		snprintf(buf, n, "?");
+		return;
+	}
+	double x = json_number_value(v);
+	if (ends_with(key, "_ms") || !strcmp(key, "ms") || !strcmp(key, "t")) {
+		if (x >= FCTL_EPOCH_MS_MIN)
+			fctl_fmt_ago(buf, n, (int64_t)x, view->now_ms);
+		else
+			fctl_fmt_duration_ms(buf, n, x);
+	} else if (ends_with(key, "_ns") || !strcmp(key, "ns") || !strcmp(key, "p50") || !strcmp(key, "p90") ||
+		   !strcmp(key, "p99") || !strcmp(key, "p999") || !strcmp(key, "max")) {
+		fctl_fmt_ns(buf, n, x);
+	} else if (ends_with(key, "_us")) {
+		fctl_fmt_ns(buf, n, x * 1e3);
+	} else if (ends_with(key, "_bp")) {
+		fctl_fmt_bp(buf, n, (int64_t)x);
+	} else if (ends_with(key, "_pct") || !strcmp(key, "pct")) {
+		fctl_fmt_pct(buf, n, x / 100.0);
+	} else if (ends_with(key, "rate") || ends_with(key, "share") || ends_with(key, "ratio")) {
+		fctl_fmt_pct(buf, n, x);
+	} else if (ends_with(key, "bytes")) {
+		fctl_fmt_bytes(buf, n, x);
+	} else if (ends_with(key, "_per_s") || ends_with(key, "_ps")) {
+		fctl_fmt_rate(buf, n, x, "/s");
+	} else if (ends_with(key, "_s") || !strcmp(key, "s")) {
+		if (x >= FCTL_EPOCH_MS_MIN / 1000)
+			fctl_fmt_ago(buf, n, (int64_t)(x * 1000), view->now_ms);
+		else
+			fctl_fmt_duration_ms(buf, n, x * 1000);
+	} else if (x == floor(x) && fabs(x) < 1.8e19) {
+		if (x < 0)
+			snprintf(buf, n, "%.0f", x);
+		else
+			fctl_fmt_count(buf, n, (uint64_t)x);
+	} else {
+		snprintf(buf, n, "%.4g", x);
+	}
+}
+
+char *fctl_render_value(const char *key, const json_t *v, const struct fctl_view *view)
+{
+	char buf[512];
+	value_text(buf, sizeof(buf), key, v, view);
+	return strdup(buf);
+}
+
+static void generic(FILE *f, const json_t *o, int indent, const struct fctl_view *view, const char *const *skip)
+{
+	const char *key;
+	const json_t *v;
+	size_t keyw = 0;
+	json_object_foreach((json_t *)o, key, v)
+	{
+		if (strlen(key) > keyw)
+			keyw = strlen(key);
+	}
+	json_object_foreach((json_t *)o, key, v)
+	{
+		bool skipped = false;
+		for (const char *const *s = skip; s && *s; s++)
+			if (!strcmp(*s, key))
+				skipped = true;
+		if (skipped)
+			continue;
+		if (json_is_object(v)) {
+			fprintf(f, "%*s%s:\n", indent, "", key);
+			if (json_object_size(v))
+				generic(f, v, indent + 2, view, NULL);
+			else
+				fprintf(f, "%*s(none)\n", indent + 2, "");
+			continue;
+		}
+		if (json_is_array(v) && json_array_size(v) && json_is_object(json_array_get(v, 0))) {
+			fprintf(f, "%*s%s:\n", indent, "", key);
+			size_t i;
+			const json_t *e;
+			json_array_foreach(v, i, e)
+			{
+				fprintf(f, "%*s- [%zu]\n", indent + 2, "", i);
+				if (json_is_object(e))
+					generic(f, e, indent + 4, view, NULL);
+			}
+			continue;
+		}
+		char buf[512];
+		value_text(buf, sizeof(buf), key, v, view);
+		fprintf(f, "%*s%-*s  %s\n", indent, "", (int)keyw + 1, key, buf);
+	}
+}
+
+char *fctl_render_generic(const json_t *reply, const struct fctl_view *view)
+{
+	struct out o;
+	if (!out_open(&o))
+		return NULL;
+	if (json_is_object(reply)) {
+		generic(o.f, reply, 0, view, NULL);
+	} else {
+		char buf[512];
+		value_text(buf, sizeof(buf), "", reply, view);
+		fprintf(o.f, "%s\n", buf);
+	}
+	return out_close(&o);
+}
+
+/* ---- tables of the dataplane's state ------------------------------------------------ */
+
+static void cell_num(char *buf, size_t n, const json_t *o, const char *key, const struct fctl_view *view)
+{
+	const json_t *v = jget(o, key);
+	if (!v) {
+		snprintf(buf, n, "-");
+		return;
+	}
+	const char *leaf = strrchr(key, '.');
+	value_text(buf, n, leaf ? leaf + 1 : key, v, view);
+}
+
+static void shown_of_total(FILE *f, const json_t *reply, const char *arr, const char *what)
+{
+	size_t shown = json_array_size(jget(reply, arr));
+	double total;
+	if (jnum(reply, "total", &total) && total > (double)shown)
+		fprintf(f, "%zu of %.0f %s shown; --count N shows more\n", shown, total, what);
+	else
+		fprintf(f, "%zu %s\n", shown, what);
+}
+
+char *fctl_render_sessions(const json_t *reply, const struct fctl_view *view)
+{
+	struct out o;
+	if (!out_open(&o))
+		return NULL;
+	struct fctl_table t;
+	fctl_table_init(&t);
+	const char *cols[] = {"CLIENT ID", "ADDRESS", "STATE", "KEEPALIVE>", "SIDE", "SUBS>", "INFLIGHT>", "WORKER>"};
+	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+		fctl_table_col(&t, cols[i]);
+	size_t i;
+	const json_t *s;
+	json_array_foreach(jget(reply, "sessions"), i, s)
+	{
+		char addr[64], ka[FCTL_FIG], subs[FCTL_FIG], infl[FCTL_FIG], wk[FCTL_FIG];
+		snprintf(addr, sizeof(addr), "%s:%.0f", jstr(s, "ip") ? jstr(s, "ip") : "?", jnum_or(s, "port", 0));
+		fctl_fmt_duration_ms(ka, sizeof(ka), jnum_or(s, "keepalive_s", 0) * 1000);
+		cell_num(subs, sizeof(subs), s, "subscriptions", view);
+		cell_num(infl, sizeof(infl), s, "inflight", view);
+		cell_num(wk, sizeof(wk), s, "worker", view);
+		const char *row[] = {jstr(s, "client_id"), addr, jstr(s, "state"), ka, jstr(s, "side"), subs, infl, wk};
+		fctl_table_row(&t, row);
+	}
+	fctl_table_print(&t, o.f, 0);
+	fctl_table_free(&t);
+	shown_of_total(o.f, reply, "sessions", "sessions");
+	return out_close(&o);
+}
+
+char *fctl_render_topics(const json_t *reply, const struct fctl_view *view)
+{
+	struct out o;
+	if (!out_open(&o))
+		return NULL;
+	struct fctl_table t;
+	fctl_table_init(&t);
+	fctl_table_col(&t, "WORKER>");
+	fctl_table_col(&t, "TOPIC ID>");
+	fctl_table_col(&t, "NAME");
+	size_t i;
+	const json_t *s;
+	json_array_foreach(jget(reply, "topics"), i, s)
+	{
+		char wk[FCTL_FIG], id[FCTL_FIG];
+		cell_num(wk, sizeof(wk), s, "worker", view);
+		cell_num(id, sizeof(id), s, "id", view);
+		const char *row[] = {wk, id, jstr(s, "name")};
+		fctl_table_row(&t, row);
+	}
+	fctl_table_print(&t, o.f, 0);
+	fctl_table_free(&t);
+	shown_of_total(o.f, reply, "topics", "topics");
+	return out_close(&o);
+}
+
+char *fctl_render_subscriptions(const json_t *reply, const struct fctl_view *view)
+{
+	struct out o;
+	if (!out_open(&o))
+		return NULL;
+	struct fctl_table t;
+	fctl_table_init(&t);
+	fctl_table_col(&t, "CLIENT ID");
+	fctl_table_col(&t, "FILTER");
+	fctl_table_col(&t, "QOS>");
+	fctl_table_col(&t, "WORKER>");
+	size_t i;
+	const json_t *s;
+	json_array_foreach(jget(reply, "subscriptions"), i, s)
+	{
+		char wk[FCTL_FIG], qos[FCTL_FIG];
+		cell_num(wk, sizeof(wk), s, "worker", view);
+		cell_num(qos, sizeof(qos), s, "qos", view);
+		const char *row[] = {jstr(s, "client_id"), jstr(s, "filter"), qos, wk};
+		fctl_table_row(&t, row);
+	}
+	fctl_table_print(&t, o.f, 0);
+	fctl_table_free(&t);
+	shown_of_total(o.f, reply, "subscriptions", "subscriptions");
+	return out_close(&o);
+}
+
+static void routes_table(FILE *f, const json_t *routes, const struct fctl_view *view)
+{
+	struct fctl_table t;
+	fctl_table_init(&t);
+	const char *cols[] = {"NAME", "FILTER", "TO", "FORMAT", "MATCHED>", "COPIES>", "DROPPED>"};
+	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+		fctl_table_col(&t, cols[i]);
+	size_t i;
+	const json_t *r;
+	json_array_foreach(routes, i, r)
+	{
+		char to[512], m[FCTL_FIG], c[FCTL_FIG], d[FCTL_FIG];
+		value_text(to, sizeof(to), "to", jget(r, "to") ? jget(r, "to") : json_null(), view);
+		cell_num(m, sizeof(m), r, "matched", view);
+		cell_num(c, sizeof(c), r, "copies", view);
+		cell_num(d, sizeof(d), r, "dropped", view);
+		const char *row[] = {jstr(r, "name"), jstr(r, "filter"), to, jstr(r, "format"), m, c, d};
+		fctl_table_row(&t, row);
+	}
+	fctl_table_print(&t, f, 2);
+	fctl_table_free(&t);
+}
+
+char *fctl_render_routes(const json_t *reply, const struct fctl_view *view)
+{
+	struct out o;
+	if (!out_open(&o))
+		return NULL;
+	const char *const roles[] = {"stable", "canary"};
+	for (int k = 0; k < 2; k++) {
+		const json_t *rs = jget(reply, roles[k]);
+		if (!json_is_array(rs)) {
+			fprintf(o.f, "%s: none loaded\n", roles[k]);
+			continue;
+		}
+		fprintf(o.f, "%s (%zu routes; matched/copies/dropped in msgs since the generation was created):\n",
+			roles[k], json_array_size(rs));
+		routes_table(o.f, rs, view);
+	}
+	return out_close(&o);
+}
+
+/* ---- config ------------------------------------------------------------------------- */
+
+static void changes_table(FILE *f, const json_t *changes)
+{
+	struct fctl_table t;
+	fctl_table_init(&t);
+	fctl_table_col(&t, "OP");
+	fctl_table_col(&t, "ROUTE");
+	fctl_table_col(&t, "DETAIL");
+	size_t i;
+	const json_t *c;
+	json_array_foreach(changes, i, c)
+	{
+		const char *row[] = {jstr(c, "op"), jstr(c, "route"), jstr(c, "detail")};
+		fctl_table_row(&t, row);
+	}
+	fctl_table_print(&t, f, 2);
+	fctl_table_free(&t);
+}
+
+char *fctl_render_config_changes(const json_t *reply, const struct fctl_view *view)
+{
+	struct out o;
+	if (!out_open(&o))
+		return NULL;
+	double gen;
+	const char *as = jstr(reply, "as");
+	if (jnum(reply, "generation", &gen))
+		fprintf(o.f, "generation %.0f loaded as %s%s\n", gen, as ? as : "canary",
+			as && !strcmp(as, "stable") ? "" : " at share 0 %; start a rollout with `fanoutctl rollout start`");
+	double ver;
+	if (jnum(reply, "version", &ver) || jnum(reply, "config_id", &ver))
+		fprintf(o.f, "config version %.0f\n", ver);
+	const json_t *changes = jget(reply, "changes");
+	if (json_is_array(changes)) {
+		if (json_array_size(changes) == 0)
+			fprintf(o.f, "no route changes against stable\n");
+		else {
+			fprintf(o.f, "%zu route change%s against stable:\n", json_array_size(changes),
+				json_array_size(changes) == 1 ? "" : "s");
+			changes_table(o.f, changes);
+		}
+	}
+	const json_t *rr = jget(reply, "restart_required");
+	if (json_array_size(rr)) {
+		char keys[512];
+		value_text(keys, sizeof(keys), "restart_required", rr, view);
+		fprintf(o.f, "needs a dataplane restart (not applied live): %s\n", keys);
+	}
+	const char *const skip[] = {"generation", "as", "changes", "restart_required", "version", "config_id", NULL};
+	generic(o.f, reply, 0, view, skip);
+	return out_close(&o);
+}
+
+/* A version entry: id, sha256, created_ms, outcome, maybe a comment. */
+char *fctl_render_config_history(const json_t *reply, const struct fctl_view *view)
+{
+	struct out o;
+	if (!out_open(&o))
+		return NULL;
+	const json_t *vs = json_is_array(reply) ? reply : jget(reply, "versions");
+	if (!json_is_array(vs))
+		vs = jget(reply, "configs");
+	if (!json_is_array(vs)) {
+		fclose(o.f);
+		free(o.buf);
+		return fctl_render_generic(reply, view);
+	}
+	struct fctl_table t;
+	fctl_table_init(&t);
+	const char *cols[] = {"ID>", "CREATED", "SHA256", "ROUTES>", "ROLE", "OUTCOME"};
+	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+		fctl_table_col(&t, cols[i]);
+	size_t i;
+	const json_t *v;
+	json_array_foreach(vs, i, v)
+	{
+		char id[FCTL_FIG], created[FCTL_FIG], sha[16], routes[FCTL_FIG];
+		cell_num(id, sizeof(id), v, "id", view);
+		double c;
+		if (jnum(v, "created_ms", &c))
+			fctl_fmt_ago(created, sizeof(created), (int64_t)c, view->now_ms);
+		else
+			snprintf(created, sizeof(created), "-");
+		snprintf(sha, sizeof(sha), "%.12s", jstr(v, "sha256") ? jstr(v, "sha256") : "-");
+		cell_num(routes, sizeof(routes), v, "routes", view);
+		const char *row[] = {id, created, sha, routes, jstr(v, "role"), jstr(v, "outcome")};
+		fctl_table_row(&t, row);
+	}
+	fctl_table_print(&t, o.f, 0);
+	fctl_table_free(&t);
+	return out_close(&o);
+}
+
+char *fctl_render_config_show(const json_t *reply, const struct fctl_view *view)
+{
+	const char *text = jstr(reply, "text");
+	if (!text)
+		text = jstr(reply, "yaml");
+	if (!text)
+		return fctl_render_generic(reply, view);
+	struct out o;
+	if (!out_open(&o))
+		return NULL;
+	double id;
+	if (jnum(reply, "id", &id)) {
+		char created[FCTL_FIG];
+		fctl_fmt_ago(created, sizeof(created), (int64_t)jnum_or(reply, "created_ms", 0), view->now_ms);
+		fprintf(o.f, "# config version %.0f, created %s, sha256 %s\n", id, created,
+			jstr(reply, "sha256") ? jstr(reply, "sha256") : "-");
+	}
+	fputs(text, o.f);
+	if (*text && text[strlen(text) - 1] != '\n')
+		fputc('\n', o.f);
+	return out_close(&o);
+}
+
+/* ---- generations, stats, top --------------------------------------------------------- */
+
+/* One generation's row: the per-second rates if fanout-control computed them, else totals. */
+static void gen_table(FILE *f, const json_t *gens, const struct fctl_view *view)
+{
+	struct fctl_table t;
+	fctl_table_init(&t);
+	const char *cols[] = {"GEN>",   "ROLE",     "MSGS>",     "MSGS/S>", "DELIVERIES/S>", "DROPS/S>",
+			      "DROP RATE>", "ERROR RATE>", "P50>", "P99>",     "P99.9>"};
+	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+		fctl_table_col(&t, cols[i]);
+	size_t i;
+	const json_t *g;
+	json_array_foreach(gens, i, g)
+	{
+		char id[FCTL_FIG], msgs[FCTL_FIG], mr[FCTL_FIG], dr[FCTL_FIG], dpr[FCTL_FIG], drate[FCTL_FIG],
+			erate[FCTL_FIG], p50[FCTL_FIG], p99[FCTL_FIG], p999[FCTL_FIG];
+		cell_num(id, sizeof(id), g, "id", view);
+		cell_num(msgs, sizeof(msgs), g, "msgs", view);
+		double v;
+		static const char *const msgs_s[] = {"rates.msgs", "msgs_per_s", "rate.msgs", NULL};
+		static const char *const deliv_s[] = {"rates.deliveries", "deliveries_per_s", "rate.deliveries", NULL};
+		static const char *const drops_s[] = {"rates.drops", "drops_per_s", "rate.drops", NULL};
+		static const char *const drate_p[] = {"rates.drop_rate", "drop_rate", NULL};
+		static const char *const erate_p[] = {"rates.error_rate", "error_rate", NULL};
+		static const char *const p99_p[] = {"rates.p99_ns", "window.p99_ns", "latency_ns.p99", NULL};
+		if (jnum_any(g, msgs_s, &v))
+			fctl_fmt_rate(mr, sizeof(mr), v, "msg/s");
+		else
+			snprintf(mr, sizeof(mr), "-");
+		if (jnum_any(g, deliv_s, &v))
+			fctl_fmt_rate(dr, sizeof(dr), v, "msg/s");
+		else
+			snprintf(dr, sizeof(dr), "-");
+		if (jnum_any(g, drops_s, &v))
+			fctl_fmt_rate(dpr, sizeof(dpr), v, "msg/s");
+		else
+			snprintf(dpr, sizeof(dpr), "-");
+		if (jnum_any(g, drate_p, &v))
+			fctl_fmt_pct(drate, sizeof(drate), v);
+		else {
+			/* cumulative: (drops + route_dropped) / msgs, the gate's definition */
+			double m = jnum_or(g, "msgs", 0);
+			if (m > 0)
+				fctl_fmt_pct(drate, sizeof(drate),
+					     (jnum_or(g, "drops", 0) + jnum_or(g, "route_dropped", 0)) / m);
+			else
+				snprintf(drate, sizeof(drate), "-");
+		}
+		if (jnum_any(g, erate_p, &v))
+			fctl_fmt_pct(erate, sizeof(erate), v);
+		else if (jnum_or(g, "msgs", 0) > 0)
+			fctl_fmt_pct(erate, sizeof(erate), jnum_or(g, "error_replies", 0) / jnum_or(g, "msgs", 1));
+		else
+			snprintf(erate, sizeof(erate), "-");
+		bool have_lat = jnum_or(g, "latency_ns.samples", 1) > 0;
+		if (have_lat && jnum(g, "latency_ns.p50", &v))
+			fctl_fmt_ns(p50, sizeof(p50), v);
+		else
+			snprintf(p50, sizeof(p50), "-");
+		if (have_lat && jnum_any(g, p99_p, &v))
+			fctl_fmt_ns(p99, sizeof(p99), v);
+		else
+			snprintf(p99, sizeof(p99), "-");
+		if (have_lat && jnum(g, "latency_ns.p999", &v))
+			fctl_fmt_ns(p999, sizeof(p999), v);
+		else
+			snprintf(p999, sizeof(p999), "-");
+		const char *row[] = {id, jstr(g, "role"), msgs, mr, dr, dpr, drate, erate, p50, p99, p999};
+		fctl_table_row(&t, row);
+	}
+	fctl_table_print(&t, f, 2);
+	fctl_table_free(&t);
+}
+
+/* The dataplane's generations array: STATS carries it at the top level or under the snapshot. */
+static const json_t *find_generations(const json_t *stats)
+{
+	static const char *const paths[] = {"generations", "dataplane.generations", "genstats.generations",
+					     "snapshot.generations", NULL};
+	for (const char *const *p = paths; *p; p++) {
+		const json_t *g = jget(stats, *p);
+		if (json_is_array(g))
+			return g;
+	}
+	return NULL;
+}
+
+/* The dataplane snapshot inside STATS: top level, or under "dataplane"/"snapshot"/"stats". */
+static const json_t *find_snapshot(const json_t *stats)
+{
+	if (jget(stats, "totals"))
+		return stats;
+	static const char *const paths[] = {"dataplane", "snapshot", "stats", NULL};
+	for (const char *const *p = paths; *p; p++)
+		if (jget(jget(stats, *p), "totals"))
+			return jget(stats, *p);
+	return NULL;
+}
+
+/* Rates per second: "rates" at the top level of STATS (or next to the snapshot). */
+static const json_t *find_rates(const json_t *stats)
+{
+	const json_t *r = jget(stats, "rates");
+	if (json_is_object(r))
+		return r;
+	const json_t *snap = find_snapshot(stats);
+	return snap ? jget(snap, "rates") : NULL;
+}
+
+static void totals_table(FILE *f, const json_t *snap, const json_t *rates)
+{
+	struct fctl_table t;
+	fctl_table_init(&t);
+	fctl_table_col(&t, "");
+	fctl_table_col(&t, "TOTAL>");
+	fctl_table_col(&t, "RATE>");
+	static const struct {
+		const char *label, *total, *rate, *unit;
+	} rows[] = {
+		{"rx", "totals.rx", "rx", "pkt/s"},
+		{"delivered", "totals.delivered", "delivered", "pkt/s"},
+		{"answered", "totals.answered", "answered", "pkt/s"},
+		{"dropped", "totals.dropped", "dropped", "pkt/s"},
+		{"deliveries (copies)", "totals.events.deliveries", "deliveries", "msg/s"},
+		{"out sent", "totals.out.sent", "out_sent", "pkt/s"},
+		{"out dropped", "totals.out.dropped", "out_dropped", "pkt/s"},
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char tot[FCTL_FIG + 8], rate[FCTL_FIG];
+		double v;
+		if (jnum(snap, rows[i].total, &v)) {
+			fctl_fmt_count(tot, sizeof(tot), (uint64_t)v);
+			strcat(tot, strstr(rows[i].unit, "msg") ? " msgs" : " pkts");
+		} else
+			snprintf(tot, sizeof(tot), "-");
+		if (jnum(rates, rows[i].rate, &v))
+			fctl_fmt_rate(rate, sizeof(rate), v, rows[i].unit);
+		else
+			snprintf(rate, sizeof(rate), "-");
+		const char *row[] = {rows[i].label, tot, rate};
+		fctl_table_row(&t, row);
+	}
+	fctl_table_print(&t, f, 2);
+	fctl_table_free(&t);
+}
+
+/* Drops by reason, nonzero only (a zero reason is noise), rx and out drops together. */
+static void drops_table(FILE *f, const json_t *snap, const json_t *rates, size_t max_rows)
+{
+	struct fctl_table t;
+	fctl_table_init(&t);
+	fctl_table_col(&t, "REASON");
+	fctl_table_col(&t, "TOTAL>");
+	fctl_table_col(&t, "RATE>");
+	const json_t *rdrops = jget(rates, "drops");
+	const char *const sets[] = {"totals.drops", "totals.out.drops"};
+	size_t shown = 0, hidden = 0;
+	for (int s = 0; s < 2; s++) {
+		const char *key;
+		const json_t *v;
+		json_object_foreach((json_t *)jget(snap, sets[s]), key, v)
+		{
+			double total = json_number_value(v);
+			double rate = json_number_value(json_object_get(rdrops, key));
+			if (total == 0 && rate == 0)
+				continue;
+			if (shown >= max_rows) {
+				hidden++;
+				continue;
+			}
+			char tot[FCTL_FIG + 8], r[FCTL_FIG];
+			fctl_fmt_count(tot, sizeof(tot), (uint64_t)total);
+			strcat(tot, " pkts");
+			if (json_is_number(json_object_get(rdrops, key)))
+				fctl_fmt_rate(r, sizeof(r), rate, "pkt/s");
+			else
+				snprintf(r, sizeof(r), "-");
+			const char *row[] = {key, tot, r};
+			fctl_table_row(&t, row);
+			shown++;
+		}
+	}
+	if (shown == 0)
+		fprintf(f, "  none\n");
+	else
+		fctl_table_print(&t, f, 2);
+	if (hidden)
+		fprintf(f, "  (%zu more reasons; `fanoutctl stats` lists all)\n", hidden);
+	fctl_table_free(&t);
+}
+
+char *fctl_render_stats(const json_t *stats, const struct fctl_view *view)
+{
+	struct out o;
+	if (!out_open(&o))
+		return NULL;
+	const json_t *snap = find_snapshot(stats);
+	const json_t *rates = find_rates(stats);
+	if (!snap) {
+		fprintf(o.f, "no dataplane snapshot yet\n");
+		generic(o.f, stats, 0, view, NULL);
+		return out_close(&o);
+	}
+	char up[FCTL_FIG], age[FCTL_FIG];
+	fctl_fmt_duration_ms(up, sizeof(up), jnum_or(snap, "uptime_s", 0) * 1000);
+	double t;
+	static const char *const tpaths[] = {"sample_ms", "t_ms", "time_ms", "polled_ms", NULL};
+	if (jnum_any(stats, tpaths, &t))
+		fctl_fmt_ago(age, sizeof(age), (int64_t)t, view->now_ms);
+	else
+		snprintf(age, sizeof(age), "-");
+	const json_t *bal = jget(snap, "totals.balanced");
+	fprintf(o.f, "dataplane up %s, sampled %s, pipeline %s\n", up, age,
+		json_is_true(bal) ? "balanced" : json_is_false(bal) ? "not balanced (packets in flight)" : "-");
+	fprintf(o.f, "\ntraffic:\n");
+	totals_table(o.f, snap, rates);
+	fprintf(o.f, "\ndrops by reason:\n");
+	drops_table(o.f, snap, rates, 1000);
+	const json_t *gens = find_generations(stats);
+	if (gens) {
+		fprintf(o.f, "\ngenerations (latency rx->tx; MSGS since created):\n");
+		gen_table(o.f, gens, view);
+	}
+	const json_t *workers = jget(snap, "workers");
+	if (json_array_size(workers)) {
+		fprintf(o.f, "\nworkers:\n");
+		struct fctl_table wt;
+		fctl_table_init(&wt);
+		const char *cols[] = {"WORKER>", "LCORE>", "SESSIONS>", "TOPICS>", "SUBSCRIPTIONS>", "INFLIGHT>"};
+		for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+			fctl_table_col(&wt, cols[i]);
+		size_t i;
+		const json_t *w;
+		json_array_foreach(workers, i, w)
+		{
+			char c[6][FCTL_FIG];
+			const char *keys[] = {"index", "lcore", "sessions", "topics", "subscriptions", "inflight"};
+			for (int k = 0; k < 6; k++)
+				cell_num(c[k], sizeof(c[k]), w, keys[k], view);
+			const char *row[] = {c[0], c[1], c[2], c[3], c[4], c[5]};
+			fctl_table_row(&wt, row);
+		}
+		fctl_table_print(&wt, o.f, 2);
+		fctl_table_free(&wt);
+	}
+	const json_t *lcores = jget(snap, "lcores");
+	if (json_array_size(lcores)) {
+		fprintf(o.f, "\nlcores:\n");
+		struct fctl_table lt;
+		fctl_table_init(&lt);
+		fctl_table_col(&lt, "LCORE>");
+		fctl_table_col(&lt, "ROLES");
+		fctl_table_col(&lt, "RX>");
+		fctl_table_col(&lt, "BUSY>");
+		size_t i;
+		const json_t *l;
+		json_array_foreach(lcores, i, l)
+		{
+			char id[FCTL_FIG], roles[64], rx[FCTL_FIG + 8], busy[FCTL_FIG];
+			cell_num(id, sizeof(id), l, "lcore", view);
+			value_text(roles, sizeof(roles), "roles", jget(l, "roles") ? jget(l, "roles") : json_null(), view);
+			fctl_fmt_count(rx, sizeof(rx), (uint64_t)jnum_or(l, "rx", 0));
+			strcat(rx, " pkts");
+			fctl_fmt_pct(busy, sizeof(busy), jnum_or(l, "busy_pct", 0) / 100.0);
+			const char *row[] = {id, roles, rx, busy};
+			fctl_table_row(&lt, row);
+		}
+		fctl_table_print(&lt, o.f, 2);
+		fctl_table_free(&lt);
+	}
+	return out_close(&o);
+}
+
+/* The rollout's one-line summary: "running, step 2/5 at 5 % (split), held 4.0 s of 10 s". */
+static void rollout_line(FILE *f, const json_t *r, const struct fctl_view *view)
+{
+	const json_t *ro = jget(r, "rollout") ? jget(r, "rollout") : r;
+	const char *state = jstr(ro, "state");
+	fprintf(f, "%s", state ? state : "idle");
+	double step, nsteps, share, hold, held;
+	const json_t *steps = jget(ro, "plan.steps");
+	if (!steps)
+		steps = jget(ro, "steps");
+	nsteps = json_is_array(steps) ? (double)json_array_size(steps) : jnum_or(ro, "n_steps", 0);
+	if (jnum(ro, "step", &step) && nsteps > 0)
+		fprintf(f, ", step %.0f/%.0f", step + (jnum_or(ro, "step_base", 0) == 1 ? 0 : 1), nsteps);
+	char buf[FCTL_FIG];
+	if (jnum(ro, "share_bp", &share))
+		fprintf(f, " at %s", fctl_fmt_bp(buf, sizeof(buf), (int64_t)share));
+	const char *mode = jstr(ro, "mode") ? jstr(ro, "mode") : jstr(ro, "plan.mode");
+	if (mode)
+		fprintf(f, " (%s)", mode);
+	double gen;
+	if (jnum(ro, "generation", &gen) && gen > 0)
+		fprintf(f, ", canary generation %.0f", gen);
+	static const char *const held_p[] = {"step_elapsed_ms", "held_ms", NULL};
+	static const char *const hold_p[] = {"plan.hold_ms", "hold_ms", NULL};
+	if (jnum_any(ro, held_p, &held) && jnum_any(ro, hold_p, &hold)) {
+		char a[FCTL_FIG], b[FCTL_FIG];
+		fprintf(f, ", held %s of %s", fctl_fmt_duration_ms(a, sizeof(a), held),
+			fctl_fmt_duration_ms(b, sizeof(b), hold));
+	} else if (jnum(ro, "step_started_ms", &held) && held > 0 && jnum_any(ro, hold_p, &hold) &&
+		   state && (!strcmp(state, "running") || !strcmp(state, "held") || !strcmp(state, "paused"))) {
+		char a[FCTL_FIG], b[FCTL_FIG];
+		fprintf(f, ", held %s of %s", fctl_fmt_duration_ms(a, sizeof(a), (double)view->now_ms - held),
+			fctl_fmt_duration_ms(b, sizeof(b), hold));
+	}
+	fputc('\n', f);
+	const char *reason = jstr(ro, "reason");
+	if (reason && *reason)
+		fprintf(f, "  reason: %s\n", reason);
+}
+
+char *fctl_render_rollout(const json_t *reply, const struct fctl_view *view)
+{
+	struct out o;
+	if (!out_open(&o))
+		return NULL;
+	const json_t *ro = jget(reply, "rollout") ? jget(reply, "rollout") : reply;
+	fprintf(o.f, "rollout: ");
+	rollout_line(o.f, reply, view);
+	const json_t *steps = jget(ro, "plan.steps") ? jget(ro, "plan.steps") : jget(ro, "steps");
+	if (json_is_array(steps)) {
+		double cur = jnum_or(ro, "step", -1);
+		fprintf(o.f, "steps:  ");
+		size_t i;
+		const json_t *s;
+		json_array_foreach(steps, i, s)
+		{
+			double v = json_number_value(s);
+			/* steps are percent in the plan unless the member says basis points */
+			char buf[FCTL_FIG];
+			if (jget(ro, "plan.steps_bp") == steps || jget(ro, "steps_bp") == steps)
+				fctl_fmt_bp(buf, sizeof(buf), (int64_t)v);
+			else
+				fctl_fmt_pct(buf, sizeof(buf), v / 100.0);
+			fprintf(o.f, "%s%s%s%s", i ? " -> " : "", (double)i == cur ? "[" : "", buf,
+				(double)i == cur ? "]" : "");
+		}
+		fputc('\n', o.f);
+	}
+	const json_t *gates = jget(ro, "gates") ? jget(ro, "gates") : jget(ro, "plan.gates");
+	if (json_array_size(gates)) {
+		struct fctl_table t;
+		fctl_table_init(&t);
+		fctl_table_col(&t, "GATE");
+		fctl_table_col(&t, "VALUE>");
+		fctl_table_col(&t, "PASSES");
+		size_t i;
+		const json_t *g;
+		json_array_foreach(gates, i, g)
+		{
+			const char *expr = json_is_string(g) ? json_string_value(g) : jstr(g, "gate");
+			if (!expr)
+				expr = jstr(g, "expr");
+			char val[FCTL_FIG] = "-";
+			const json_t *v = json_is_object(g) ? json_object_get(g, "value") : NULL;
+			const char *metric = jstr(g, "metric");
+			char mname[48] = "";
+			if (!metric && expr) {
+				snprintf(mname, sizeof(mname), "%s", expr);
+				char *lt = strchr(mname, '<');
+				if (lt)
+					*lt = '\0';
+				metric = mname;
+			}
+			if (json_is_number(v) && metric)
+				value_text(val, sizeof(val), metric, v, view);
+			const json_t *p = json_is_object(g) ? json_object_get(g, "passes") : NULL;
+			if (!p && json_is_object(g))
+				p = json_object_get(g, "ok");
+			const char *row[] = {expr, val, json_is_boolean(p) ? (json_is_true(p) ? "yes" : "NO") : "-"};
+			fctl_table_row(&t, row);
+		}
+		fctl_table_print(&t, o.f, 2);
+		fctl_table_free(&t);
+	}
+	const json_t *fig = jget(ro, "figures");
+	if (json_is_object(fig)) {
+		fprintf(o.f, "canary figures this hold window:\n");
+		generic(o.f, fig, 2, view, NULL);
+	}
+	const char *const skip[] = {"state", "step", "share_bp", "mode", "generation", "plan", "steps", "gates",
+				    "figures", "reason", "rollout", "steps_bp", "hold_ms", "n_steps", NULL};
+	generic(o.f, ro, 0, view, skip);
+	if (ro != reply) {
+		const char *const skip2[] = {"rollout", NULL};
+		generic(o.f, reply, 0, view, skip2);
+	}
+	return out_close(&o);
+}
+
+char *fctl_render_rollout_action(const char *verb, const json_t *reply, const struct fctl_view *view)
+{
+	struct out o;
+	if (!out_open(&o))
+		return NULL;
+	double ms, ns;
+	static const char *const took_ms[] = {"took_ms", "duration_ms", "elapsed_ms", NULL};
+	static const char *const took_ns[] = {"took_ns", "duration_ns", "elapsed_ns", "all_workers_ns", NULL};
+	char a[FCTL_FIG], b[FCTL_FIG];
+	if (!strcmp(verb, "rollback")) {
+		fprintf(o.f, "rolled back: canary share %s",
+			fctl_fmt_bp(a, sizeof(a), (int64_t)jnum_or(reply, "share_bp", 0)));
+		if (jnum_any(reply, took_ns, &ns))
+			fprintf(o.f, " in %s", fctl_fmt_ns(b, sizeof(b), ns));
+		else if (jnum_any(reply, took_ms, &ms))
+			fprintf(o.f, " in %s", fctl_fmt_duration_ms(b, sizeof(b), ms));
+		if (jnum(reply, "published_ns", &ns))
+			fprintf(o.f, " (pointer published %s after the dataplane got the command)",
+				fctl_fmt_ns(a, sizeof(a), ns));
+		fputc('\n', o.f);
+	} else {
+		static const char *const done[][2] = {
+			{"pause", "paused"}, {"resume", "resumed"}, {"promote", "promoted"}, {"abort", "aborted"}};
+		const char *word = verb;
+		for (size_t i = 0; i < sizeof(done) / sizeof(done[0]); i++)
+			if (!strcmp(done[i][0], verb))
+				word = done[i][1];
+		fprintf(o.f, "%s; rollout now: ", word);
+		rollout_line(o.f, reply, view);
+		if (jnum_any(reply, took_ns, &ns))
+			fprintf(o.f, "took %s\n", fctl_fmt_ns(b, sizeof(b), ns));
+		else if (jnum_any(reply, took_ms, &ms))
+			fprintf(o.f, "took %s\n", fctl_fmt_duration_ms(b, sizeof(b), ms));
+		return out_close(&o);
+	}
+	const char *const skip[] = {"share_bp", "took_ms", "duration_ms", "elapsed_ms", "took_ns", "duration_ns",
+				    "elapsed_ns", "published_ns", NULL};
+	generic(o.f, reply, 2, view, skip);
+	return out_close(&o);
+}
+
+char *fctl_render_history(const json_t *reply, const struct fctl_view *view)
+{
+	const json_t *ev = json_is_array(reply) ? reply : jget(reply, "events");
+	if (!json_is_array(ev))
+		ev = jget(reply, "history");
+	if (!json_is_array(ev))
+		return fctl_render_generic(reply, view);
+	struct out o;
+	if (!out_open(&o))
+		return NULL;
+	struct fctl_table t;
+	fctl_table_init(&t);
+	fctl_table_col(&t, "WHEN");
+	fctl_table_col(&t, "EVENT");
+	fctl_table_col(&t, "GEN>");
+	fctl_table_col(&t, "DETAIL");
+	size_t i;
+	const json_t *e;
+	json_array_foreach(ev, i, e)
+	{
+		char when[FCTL_FIG], gen[FCTL_FIG];
+		static const char *const tp[] = {"t_ms", "time_ms", "ts_ms", "at_ms", NULL};
+		double t0;
+		if (jnum_any(e, tp, &t0))
+			fctl_fmt_ago(when, sizeof(when), (int64_t)t0, view->now_ms);
+		else
+			snprintf(when, sizeof(when), "-");
+		const char *kind = jstr(e, "event") ? jstr(e, "event") : jstr(e, "type");
+		if (!kind)
+			kind = jstr(e, "kind");
+		static const char *const gp[] = {"generation", "gen", "id", NULL};
+		double g;
+		if (jnum_any(e, gp, &g))
+			snprintf(gen, sizeof(gen), "%.0f", g);
+		else
+			snprintf(gen, sizeof(gen), "-");
+		/* the detail: the event's own text, plus any figures (with units) it carries */
+		char detail[512];
+		size_t dl = 0;
+		detail[0] = '\0';
+		const char *text = jstr(e, "detail") ? jstr(e, "detail") : jstr(e, "reason");
+		if (!text)
+			text = jstr(e, "message");
+		if (text)
+			dl += (size_t)snprintf(detail, sizeof(detail), "%s", text);
+		const char *key;
+		const json_t *v;
+		json_object_foreach((json_t *)e, key, v)
+		{
+			if (json_is_object(v) || json_is_array(v) || !strcmp(key, "event") || !strcmp(key, "type") ||
+			    !strcmp(key, "kind") || !strcmp(key, "detail") || !strcmp(key, "reason") ||
+			    !strcmp(key, "message") || !strcmp(key, "generation") || !strcmp(key, "gen") ||
+			    !strcmp(key, "id"))
+				continue;
+			bool is_time = false;
+			for (const char *const *p = tp; *p; p++)
+				if (!strcmp(*p, key))
+					is_time = true;
+			if (is_time || dl >= sizeof(detail) - 1)
+				continue;
+			char val[FCTL_FIG * 4];
+			value_text(val, sizeof(val), key, v, view);
+			int w = snprintf(detail + dl, sizeof(detail) - dl, "%s%s=%s", dl ? ", " : "", key, val);
+			if (w > 0)
+				dl += (size_t)w;
+			if (dl >= sizeof(detail))
+				dl = sizeof(detail) - 1;
+		}
+		const char *row[] = {when, kind, gen, detail};
+		fctl_table_row(&t, row);
+	}
+	fctl_table_print(&t, o.f, 0);
+	fctl_table_free(&t);
+	return out_close(&o);
+}
+
+/* ---- status ------------------------------------------------------------------------- */
+
+bool fctl_status_dataplane_down(const json_t *status)
+{
+	const json_t *dp = jget(status, "dataplane");
+	if (json_is_object(dp)) {
+		const json_t *c = json_object_get(dp, "connected");
+		if (json_is_boolean(c))
+			return json_is_false(c);
+		const char *st = jstr(dp, "state") ? jstr(dp, "state") : jstr(dp, "link");
+		if (st)
+			return strcmp(st, "up") && strcmp(st, "connected");
+	}
+	const json_t *c = jget(status, "dataplane_connected");
+	return json_is_false(c);
+}
+
+static void gen_line(FILE *f, const char *role, const json_t *g, const struct fctl_view *view)
+{
+	if (!json_is_object(g)) {
+		fprintf(f, "  %-7s none\n", role);
+		return;
+	}
+	char created[FCTL_FIG];
+	fctl_fmt_ago(created, sizeof(created), (int64_t)jnum_or(g, "created_ms", 0), view->now_ms);
+	const char *sha = jstr(g, "sha256");
+	fprintf(f, "  %-7s generation %.0f, %.0f routes, sha256 %.12s, created %s\n", role, jnum_or(g, "id", 0),
+		jnum_or(g, "routes", 0), sha ? sha : "-", created);
+}
+
+char *fctl_render_status(const json_t *status, const struct fctl_view *view)
+{
+	struct out o;
+	if (!out_open(&o))
+		return NULL;
+	char a[FCTL_FIG];
+	const json_t *ctl = jget(status, "control");
+	if (json_is_object(ctl)) {
+		double up;
+		fprintf(o.f, "fanout-control");
+		if (jstr(ctl, "version"))
+			fprintf(o.f, " %s", jstr(ctl, "version"));
+		if (jnum(ctl, "uptime_ms", &up))
+			fprintf(o.f, ", up %s", fctl_fmt_duration_ms(a, sizeof(a), up));
+		else if (jnum(ctl, "uptime_s", &up))
+			fprintf(o.f, ", up %s", fctl_fmt_duration_ms(a, sizeof(a), up * 1000));
+		if (jstr(ctl, "state_dir"))
+			fprintf(o.f, ", state in %s", jstr(ctl, "state_dir"));
+		fputc('\n', o.f);
+	}
+	const json_t *dp = jget(status, "dataplane");
+	if (json_is_object(dp)) {
+		bool down = fctl_status_dataplane_down(status);
+		const char *sock = jstr(dp, "socket") ? jstr(dp, "socket") : jstr(dp, "path");
+		fprintf(o.f, "dataplane: %s%s%s", down ? "UNREACHABLE" : "connected", sock ? " at " : "", sock ? sock : "");
+		const char *err = jstr(dp, "error") ? jstr(dp, "error") : jstr(dp, "last_error");
+		if (down && err)
+			fprintf(o.f, " (%s)", err);
+		double up;
+		if (!down && jnum(dp, "uptime_ms", &up))
+			fprintf(o.f, ", up %s", fctl_fmt_duration_ms(a, sizeof(a), up));
+		else if (!down && jnum(dp, "uptime_s", &up))
+			fprintf(o.f, ", up %s", fctl_fmt_duration_ms(a, sizeof(a), up * 1000));
+		fputc('\n', o.f);
+		if (down)
+			fprintf(o.f, "  fanout-control keeps the desired state and pushes it when the dataplane "
+				     "(re)connects; check `fanout-dataplane ... -- --control SOCKET`\n");
+	}
+	const json_t *gens = jget(status, "generations");
+	if (json_is_object(gens)) {
+		fprintf(o.f, "generations:\n");
+		gen_line(o.f, "stable", jget(gens, "stable"), view);
+		gen_line(o.f, "canary", jget(gens, "canary"), view);
+		double share;
+		if (jnum(gens, "share_bp", &share))
+			fprintf(o.f, "  canary share %s, mode %s\n", fctl_fmt_bp(a, sizeof(a), (int64_t)share),
+				jstr(gens, "mode") ? jstr(gens, "mode") : "-");
+		const json_t *ls = jget(gens, "last_swap");
+		if (json_is_object(ls)) {
+			char b[FCTL_FIG];
+			fprintf(o.f, "  last swap: %s, published in %s, all workers in %s\n",
+				jstr(ls, "command") ? jstr(ls, "command") : "-",
+				fctl_fmt_ns(a, sizeof(a), jnum_or(ls, "published_ns", NAN)),
+				fctl_fmt_ns(b, sizeof(b), jnum_or(ls, "all_workers_ns", NAN)));
+		}
+	}
+	if (jget(status, "rollout")) {
+		fprintf(o.f, "rollout: ");
+		rollout_line(o.f, status, view);
+	}
+	const char *const skip[] = {"control", "dataplane", "generations", "rollout", NULL};
+	generic(o.f, status, 0, view, skip);
+	return out_close(&o);
+}
+
+/* ---- top ---------------------------------------------------------------------------- */
+
+char *fctl_render_top(const json_t *stats, const json_t *rollout, const char *err, const struct fctl_view *view)
+{
+	struct out o;
+	if (!out_open(&o))
+		return NULL;
+	time_t now = (time_t)(view->now_ms / 1000);
+	struct tm tm;
+	char clock[16] = "";
+	if (localtime_r(&now, &tm))
+		strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
+	fprintf(o.f, "fanout top  %s", clock);
+	const json_t *snap = stats ? find_snapshot(stats) : NULL;
+	if (snap) {
+		char up[FCTL_FIG];
+		fprintf(o.f, "  dataplane up %s", fctl_fmt_duration_ms(up, sizeof(up), jnum_or(snap, "uptime_s", 0) * 1000));
+	}
+	fputc('\n', o.f);
+	if (err)
+		fprintf(o.f, "\n  %s\n", err);
+	if (rollout) {
+		fprintf(o.f, "\nrollout: ");
+		rollout_line(o.f, rollout, view);
+	}
+	if (snap) {
+		const json_t *rates = find_rates(stats);
+		fprintf(o.f, "\ntraffic:\n");
+		totals_table(o.f, snap, rates);
+		fprintf(o.f, "\ndrops by reason:\n");
+		drops_table(o.f, snap, rates, 8);
+		const json_t *gens = find_generations(stats);
+		if (gens) {
+			fprintf(o.f, "\ngenerations:\n");
+			gen_table(o.f, gens, view);
+		}
+	} else if (!err) {
+		fprintf(o.f, "\n  no dataplane snapshot yet\n");
+	}
+	fprintf(o.f, "\nCtrl-C to quit\n");
+	return out_close(&o);
+}
