@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/time.h>
 #include <time.h>
@@ -83,13 +84,14 @@ static int ctl_connect(struct ctl *c)
 	return EXIT_OK;
 }
 
-/* fanout-control signals "I am up but the dataplane is not" with an error reply whose
- * first word is DATAPLANE (docs/control.md); any other error is a refusal. */
+/* fanout-control signals "I am up but the dataplane is not" with an error reply starting
+ * "dataplane unreachable" (after "ERR "), or the error code DATAPLANE (docs/control.md); any
+ * other error is a refusal. */
 static bool is_dataplane_error(const char *s)
 {
 	if (!strncmp(s, "ERR ", 4))
 		s += 4;
-	return !strncmp(s, "DATAPLANE", 9);
+	return !strncmp(s, "DATAPLANE", 9) || !strncasecmp(s, "dataplane unreachable", 21);
 }
 
 static const char *strip_err(const char *s)
@@ -423,6 +425,7 @@ static int cmd_top(struct ctl *c, struct args *a)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	int last = EXIT_OK;
+	json_t *prev = NULL; /* the previous frame's STATS: rates fanout-control does not give */
 	for (long frame = 0; !top_stop && (count == 0 || frame < count); frame++) {
 		if (frame) {
 			struct timespec ts = {interval_ms / 1000, (interval_ms % 1000) * 1000000};
@@ -433,11 +436,16 @@ static int cmd_top(struct ctl *c, struct args *a)
 		}
 		int rc1, rc2 = EXIT_OK;
 		json_t *stats = fetch_json(c, "STATS", NULL, &rc1);
-		if (rc1 == EXIT_CONTROL_DOWN || rc1 == EXIT_USAGE)
+		if (rc1 == EXIT_CONTROL_DOWN || rc1 == EXIT_USAGE) {
+			json_decref(prev);
 			return rc1;
+		}
 		json_t *rollout = fetch_json(c, "ROLLOUT", "STATUS", &rc2);
-		if (rc2 == EXIT_CONTROL_DOWN)
-			return json_decref(stats), rc2;
+		if (rc2 == EXIT_CONTROL_DOWN) {
+			json_decref(stats);
+			json_decref(prev);
+			return rc2;
+		}
 		last = rc1 ? rc1 : EXIT_OK;
 		if (c->json) {
 			json_t *both = json_pack("{s:O?,s:O?}", "stats", stats, "rollout", rollout);
@@ -447,7 +455,7 @@ static int cmd_top(struct ctl *c, struct args *a)
 			json_decref(both);
 		} else {
 			struct fctl_view v = view_now();
-			char *s = fctl_render_top(stats, rollout,
+			char *s = fctl_render_top(stats, prev, rollout,
 						  rc1 == EXIT_DATAPLANE_DOWN ? "dataplane unreachable (fanout-control is up)"
 						  : rc1		      ? "stats refused"
 									      : NULL,
@@ -461,9 +469,13 @@ static int cmd_top(struct ctl *c, struct args *a)
 			free(s);
 		}
 		fflush(stdout);
-		json_decref(stats);
+		if (stats) {
+			json_decref(prev);
+			prev = stats;
+		}
 		json_decref(rollout);
 	}
+	json_decref(prev);
 	return last;
 }
 

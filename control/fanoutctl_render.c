@@ -456,23 +456,29 @@ char *fctl_render_config_history(const json_t *reply, const struct fctl_view *vi
 	}
 	struct fctl_table t;
 	fctl_table_init(&t);
-	const char *cols[] = {"ID>", "CREATED", "SHA256", "ROUTES>", "ROLE", "OUTCOME"};
+	const char *cols[] = {"ID>", "CREATED", "SHA256", "SIZE>", "ROLE", "OUTCOME"};
 	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
 		fctl_table_col(&t, cols[i]);
+	/* the role each version plays now, from the desired state fanout-control keeps */
+	double stable = jnum_or(reply, "desired.stable", -1), canary = jnum_or(reply, "desired.canary", -1);
 	size_t i;
 	const json_t *v;
 	json_array_foreach(vs, i, v)
 	{
-		char id[FCTL_FIG], created[FCTL_FIG], sha[16], routes[FCTL_FIG];
-		cell_num(id, sizeof(id), v, "id", view);
-		double c;
+		char id[FCTL_FIG], created[FCTL_FIG], sha[16], size[FCTL_FIG];
+		double vid = jnum_or(v, "id", -2), c;
+		snprintf(id, sizeof(id), "%.0f", vid);
 		if (jnum(v, "created_ms", &c))
 			fctl_fmt_ago(created, sizeof(created), (int64_t)c, view->now_ms);
 		else
 			snprintf(created, sizeof(created), "-");
 		snprintf(sha, sizeof(sha), "%.12s", jstr(v, "sha256") ? jstr(v, "sha256") : "-");
-		cell_num(routes, sizeof(routes), v, "routes", view);
-		const char *row[] = {id, created, sha, routes, jstr(v, "role"), jstr(v, "outcome")};
+		if (jnum(v, "bytes", &c))
+			fctl_fmt_bytes(size, sizeof(size), c);
+		else
+			snprintf(size, sizeof(size), "-");
+		const char *role = jstr(v, "role") ? jstr(v, "role") : vid == stable ? "stable" : vid == canary ? "canary" : "";
+		const char *row[] = {id, created, sha, size, role, jstr(v, "outcome")};
 		fctl_table_row(&t, row);
 	}
 	fctl_table_print(&t, o.f, 0);
@@ -505,57 +511,84 @@ char *fctl_render_config_show(const json_t *reply, const struct fctl_view *view)
 
 /* ---- generations, stats, top --------------------------------------------------------- */
 
-/* One generation's row: the per-second rates if fanout-control computed them, else totals. */
-static void gen_table(FILE *f, const json_t *gens, const struct fctl_view *view)
+/* Where a rate comes from: fanout-control's `rates` member (per second over its last poll), else
+ * the difference between this snapshot and the previous one (`top` keeps it), else unknown: "-",
+ * never a made-up 0. */
+struct rate_src {
+	const json_t *snap, *prev; /* dataplane snapshots (prev may be NULL) */
+	const json_t *gens, *prev_gens;
+	const json_t *rates;       /* STATS.rates (may be NULL) */
+	double dt_s;               /* snapshot uptime difference; 0 = no previous snapshot */
+};
+
+static bool delta_rate(const json_t *now, const json_t *before, const char *path, double dt_s, double *v)
+{
+	double a, b;
+	if (dt_s <= 0 || !now || !before || !jnum(now, path, &a) || !jnum(before, path, &b) || a < b)
+		return false;
+	*v = (a - b) / dt_s;
+	return true;
+}
+
+static const json_t *gen_by_id(const json_t *gens, double id)
+{
+	size_t i;
+	const json_t *g;
+	json_array_foreach(gens, i, g) if (jnum_or(g, "id", -1) == id) return g;
+	return NULL;
+}
+
+static void rate_cell(char *buf, size_t n, bool ok, double v, const char *unit)
+{
+	if (ok)
+		fctl_fmt_rate(buf, n, v, unit);
+	else
+		snprintf(buf, n, "-");
+}
+
+/* One row per generation: rates from fanout-control (msg_rate, drop_rate, error_rate) or from the
+ * previous snapshot; latency percentiles are the dataplane's histogram since the generation began. */
+static void gen_table(FILE *f, const struct rate_src *rs)
 {
 	struct fctl_table t;
 	fctl_table_init(&t);
-	const char *cols[] = {"GEN>",   "ROLE",     "MSGS>",     "MSGS/S>", "DELIVERIES/S>", "DROPS/S>",
-			      "DROP RATE>", "ERROR RATE>", "P50>", "P99>",     "P99.9>"};
+	const char *cols[] = {"GEN>",       "ROLE",        "MSGS>", "MSGS/S>", "DELIVERIES/S>", "DROPS/S>",
+			      "DROP RATE>", "ERROR RATE>", "P50>",  "P99>",    "P99.9>"};
 	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
 		fctl_table_col(&t, cols[i]);
 	size_t i;
 	const json_t *g;
-	json_array_foreach(gens, i, g)
+	json_array_foreach(rs->gens, i, g)
 	{
-		char id[FCTL_FIG], msgs[FCTL_FIG], mr[FCTL_FIG], dr[FCTL_FIG], dpr[FCTL_FIG], drate[FCTL_FIG],
+		char id[FCTL_FIG], msgs[FCTL_FIG + 8], mr[FCTL_FIG], dr[FCTL_FIG], dpr[FCTL_FIG], drate[FCTL_FIG],
 			erate[FCTL_FIG], p50[FCTL_FIG], p99[FCTL_FIG], p999[FCTL_FIG];
-		cell_num(id, sizeof(id), g, "id", view);
-		cell_num(msgs, sizeof(msgs), g, "msgs", view);
-		double v;
-		static const char *const msgs_s[] = {"rates.msgs", "msgs_per_s", "rate.msgs", NULL};
-		static const char *const deliv_s[] = {"rates.deliveries", "deliveries_per_s", "rate.deliveries", NULL};
-		static const char *const drops_s[] = {"rates.drops", "drops_per_s", "rate.drops", NULL};
-		static const char *const drate_p[] = {"rates.drop_rate", "drop_rate", NULL};
-		static const char *const erate_p[] = {"rates.error_rate", "error_rate", NULL};
-		static const char *const p99_p[] = {"rates.p99_ns", "window.p99_ns", "latency_ns.p99", NULL};
-		if (jnum_any(g, msgs_s, &v))
-			fctl_fmt_rate(mr, sizeof(mr), v, "msg/s");
-		else
-			snprintf(mr, sizeof(mr), "-");
-		if (jnum_any(g, deliv_s, &v))
-			fctl_fmt_rate(dr, sizeof(dr), v, "msg/s");
-		else
-			snprintf(dr, sizeof(dr), "-");
-		if (jnum_any(g, drops_s, &v))
-			fctl_fmt_rate(dpr, sizeof(dpr), v, "msg/s");
-		else
-			snprintf(dpr, sizeof(dpr), "-");
-		if (jnum_any(g, drate_p, &v))
+		double gid = jnum_or(g, "id", -1), v, w;
+		snprintf(id, sizeof(id), "%.0f", gid);
+		fctl_fmt_count(msgs, sizeof(msgs), (uint64_t)jnum_or(g, "msgs", 0));
+		strcat(msgs, " msgs");
+		const json_t *rg = gen_by_id(jget(rs->rates, "generations"), gid);
+		const json_t *pg = gen_by_id(rs->prev_gens, gid);
+		bool ok = jnum(rg, "msg_rate", &v) || delta_rate(g, pg, "msgs", rs->dt_s, &v);
+		rate_cell(mr, sizeof(mr), ok, v, "msg/s");
+		ok = jnum(rg, "delivery_rate", &v) || delta_rate(g, pg, "deliveries", rs->dt_s, &v);
+		rate_cell(dr, sizeof(dr), ok, v, "msg/s");
+		ok = delta_rate(g, pg, "drops", rs->dt_s, &v);
+		if (ok && delta_rate(g, pg, "route_dropped", rs->dt_s, &w))
+			v += w;
+		rate_cell(dpr, sizeof(dpr), ok, v, "msg/s");
+		/* drop rate: (drops + route_dropped) per msg, the gate's definition; over the last
+		 * interval when known, else since the generation began */
+		double m = jnum_or(g, "msgs", 0);
+		if (jnum(rg, "drop_rate", &v))
 			fctl_fmt_pct(drate, sizeof(drate), v);
-		else {
-			/* cumulative: (drops + route_dropped) / msgs, the gate's definition */
-			double m = jnum_or(g, "msgs", 0);
-			if (m > 0)
-				fctl_fmt_pct(drate, sizeof(drate),
-					     (jnum_or(g, "drops", 0) + jnum_or(g, "route_dropped", 0)) / m);
-			else
-				snprintf(drate, sizeof(drate), "-");
-		}
-		if (jnum_any(g, erate_p, &v))
+		else if (m > 0)
+			fctl_fmt_pct(drate, sizeof(drate), (jnum_or(g, "drops", 0) + jnum_or(g, "route_dropped", 0)) / m);
+		else
+			snprintf(drate, sizeof(drate), "-");
+		if (jnum(rg, "error_rate", &v))
 			fctl_fmt_pct(erate, sizeof(erate), v);
-		else if (jnum_or(g, "msgs", 0) > 0)
-			fctl_fmt_pct(erate, sizeof(erate), jnum_or(g, "error_replies", 0) / jnum_or(g, "msgs", 1));
+		else if (m > 0)
+			fctl_fmt_pct(erate, sizeof(erate), jnum_or(g, "error_replies", 0) / m);
 		else
 			snprintf(erate, sizeof(erate), "-");
 		bool have_lat = jnum_or(g, "latency_ns.samples", 1) > 0;
@@ -563,8 +596,10 @@ static void gen_table(FILE *f, const json_t *gens, const struct fctl_view *view)
 			fctl_fmt_ns(p50, sizeof(p50), v);
 		else
 			snprintf(p50, sizeof(p50), "-");
-		if (have_lat && jnum_any(g, p99_p, &v))
+		if (have_lat && jnum(g, "latency_ns.p99", &v))
 			fctl_fmt_ns(p99, sizeof(p99), v);
+		else if (jnum(rg, "p99_us", &v) && v > 0)
+			fctl_fmt_ns(p99, sizeof(p99), v * 1e3);
 		else
 			snprintf(p99, sizeof(p99), "-");
 		if (have_lat && jnum(g, "latency_ns.p999", &v))
@@ -578,11 +613,12 @@ static void gen_table(FILE *f, const json_t *gens, const struct fctl_view *view)
 	fctl_table_free(&t);
 }
 
-/* The dataplane's generations array: STATS carries it at the top level or under the snapshot. */
+/* The dataplane's generations array: STATS carries it at the top level or under the snapshot;
+ * without it, fanout-control's per-generation rates stand in. */
 static const json_t *find_generations(const json_t *stats)
 {
 	static const char *const paths[] = {"generations", "dataplane.generations", "genstats.generations",
-					     "snapshot.generations", NULL};
+					     "snapshot.generations", "stats.generations", "rates.generations", NULL};
 	for (const char *const *p = paths; *p; p++) {
 		const json_t *g = jget(stats, *p);
 		if (json_is_array(g))
@@ -613,7 +649,20 @@ static const json_t *find_rates(const json_t *stats)
 	return snap ? jget(snap, "rates") : NULL;
 }
 
-static void totals_table(FILE *f, const json_t *snap, const json_t *rates)
+static struct rate_src rate_src_of(const json_t *stats, const json_t *prev)
+{
+	struct rate_src rs = {.snap = find_snapshot(stats), .rates = find_rates(stats), .gens = find_generations(stats)};
+	if (prev) {
+		rs.prev = find_snapshot(prev);
+		rs.prev_gens = find_generations(prev);
+		double a, b;
+		if (rs.snap && rs.prev && jnum(rs.snap, "uptime_s", &a) && jnum(rs.prev, "uptime_s", &b) && a > b)
+			rs.dt_s = a - b;
+	}
+	return rs;
+}
+
+static void totals_table(FILE *f, const struct rate_src *rs)
 {
 	struct fctl_table t;
 	fctl_table_init(&t);
@@ -621,28 +670,27 @@ static void totals_table(FILE *f, const json_t *snap, const json_t *rates)
 	fctl_table_col(&t, "TOTAL>");
 	fctl_table_col(&t, "RATE>");
 	static const struct {
-		const char *label, *total, *rate, *unit;
+		const char *label, *total, *rate, *unit, *noun;
 	} rows[] = {
-		{"rx", "totals.rx", "rx", "pkt/s"},
-		{"delivered", "totals.delivered", "delivered", "pkt/s"},
-		{"answered", "totals.answered", "answered", "pkt/s"},
-		{"dropped", "totals.dropped", "dropped", "pkt/s"},
-		{"deliveries (copies)", "totals.events.deliveries", "deliveries", "msg/s"},
-		{"out sent", "totals.out.sent", "out_sent", "pkt/s"},
-		{"out dropped", "totals.out.dropped", "out_dropped", "pkt/s"},
+		{"rx", "totals.rx", "rx", "pkt/s", " pkts"},
+		{"delivered", "totals.delivered", NULL, "pkt/s", " pkts"},
+		{"answered", "totals.answered", NULL, "pkt/s", " pkts"},
+		{"dropped", "totals.dropped", "drops", "pkt/s", " pkts"},
+		{"deliveries (subscriber copies)", "totals.events.deliveries", "deliveries", "msg/s", " msgs"},
+		{"out sent", "totals.out.sent", NULL, "pkt/s", " pkts"},
+		{"out dropped", "totals.out.dropped", "out_drops", "pkt/s", " pkts"},
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		char tot[FCTL_FIG + 8], rate[FCTL_FIG];
 		double v;
-		if (jnum(snap, rows[i].total, &v)) {
+		if (jnum(rs->snap, rows[i].total, &v)) {
 			fctl_fmt_count(tot, sizeof(tot), (uint64_t)v);
-			strcat(tot, strstr(rows[i].unit, "msg") ? " msgs" : " pkts");
+			strcat(tot, rows[i].noun);
 		} else
 			snprintf(tot, sizeof(tot), "-");
-		if (jnum(rates, rows[i].rate, &v))
-			fctl_fmt_rate(rate, sizeof(rate), v, rows[i].unit);
-		else
-			snprintf(rate, sizeof(rate), "-");
+		bool ok = (rows[i].rate && jnum(rs->rates, rows[i].rate, &v)) ||
+			  delta_rate(rs->snap, rs->prev, rows[i].total, rs->dt_s, &v);
+		rate_cell(rate, sizeof(rate), ok, v, rows[i].unit);
 		const char *row[] = {rows[i].label, tot, rate};
 		fctl_table_row(&t, row);
 	}
@@ -650,24 +698,30 @@ static void totals_table(FILE *f, const json_t *snap, const json_t *rates)
 	fctl_table_free(&t);
 }
 
-/* Drops by reason, nonzero only (a zero reason is noise), rx and out drops together. */
-static void drops_table(FILE *f, const json_t *snap, const json_t *rates, size_t max_rows)
+/* Drops by reason, nonzero only (a zero reason is noise), rx and out drops together; the rate
+ * per reason from fanout-control's rates.drops object if it has one, else from the previous snapshot. */
+static void drops_table(FILE *f, const struct rate_src *rs, size_t max_rows)
 {
 	struct fctl_table t;
 	fctl_table_init(&t);
 	fctl_table_col(&t, "REASON");
 	fctl_table_col(&t, "TOTAL>");
 	fctl_table_col(&t, "RATE>");
-	const json_t *rdrops = jget(rates, "drops");
+	const json_t *rdrops = json_is_object(jget(rs->rates, "drops")) ? jget(rs->rates, "drops") : NULL;
 	const char *const sets[] = {"totals.drops", "totals.out.drops"};
 	size_t shown = 0, hidden = 0;
 	for (int s = 0; s < 2; s++) {
 		const char *key;
 		const json_t *v;
-		json_object_foreach((json_t *)jget(snap, sets[s]), key, v)
+		json_object_foreach((json_t *)jget(rs->snap, sets[s]), key, v)
 		{
-			double total = json_number_value(v);
-			double rate = json_number_value(json_object_get(rdrops, key));
+			double total = json_number_value(v), rate = 0;
+			bool ok = jnum(rdrops, key, &rate);
+			if (!ok) {
+				char path[128];
+				snprintf(path, sizeof(path), "%s.%s", sets[s], key);
+				ok = delta_rate(rs->snap, rs->prev, path, rs->dt_s, &rate);
+			}
 			if (total == 0 && rate == 0)
 				continue;
 			if (shown >= max_rows) {
@@ -677,10 +731,7 @@ static void drops_table(FILE *f, const json_t *snap, const json_t *rates, size_t
 			char tot[FCTL_FIG + 8], r[FCTL_FIG];
 			fctl_fmt_count(tot, sizeof(tot), (uint64_t)total);
 			strcat(tot, " pkts");
-			if (json_is_number(json_object_get(rdrops, key)))
-				fctl_fmt_rate(r, sizeof(r), rate, "pkt/s");
-			else
-				snprintf(r, sizeof(r), "-");
+			rate_cell(r, sizeof(r), ok, rate, "pkt/s");
 			const char *row[] = {key, tot, r};
 			fctl_table_row(&t, row);
 			shown++;
@@ -700,8 +751,8 @@ char *fctl_render_stats(const json_t *stats, const struct fctl_view *view)
 	struct out o;
 	if (!out_open(&o))
 		return NULL;
-	const json_t *snap = find_snapshot(stats);
-	const json_t *rates = find_rates(stats);
+	struct rate_src rs = rate_src_of(stats, NULL);
+	const json_t *snap = rs.snap;
 	if (!snap) {
 		fprintf(o.f, "no dataplane snapshot yet\n");
 		generic(o.f, stats, 0, view, NULL);
@@ -710,7 +761,7 @@ char *fctl_render_stats(const json_t *stats, const struct fctl_view *view)
 	char up[FCTL_FIG], age[FCTL_FIG];
 	fctl_fmt_duration_ms(up, sizeof(up), jnum_or(snap, "uptime_s", 0) * 1000);
 	double t;
-	static const char *const tpaths[] = {"sample_ms", "t_ms", "time_ms", "polled_ms", NULL};
+	static const char *const tpaths[] = {"sampled_ms", "sample_ms", "t_ms", "time_ms", "polled_ms", NULL};
 	if (jnum_any(stats, tpaths, &t))
 		fctl_fmt_ago(age, sizeof(age), (int64_t)t, view->now_ms);
 	else
@@ -719,13 +770,12 @@ char *fctl_render_stats(const json_t *stats, const struct fctl_view *view)
 	fprintf(o.f, "dataplane up %s, sampled %s, pipeline %s\n", up, age,
 		json_is_true(bal) ? "balanced" : json_is_false(bal) ? "not balanced (packets in flight)" : "-");
 	fprintf(o.f, "\ntraffic:\n");
-	totals_table(o.f, snap, rates);
+	totals_table(o.f, &rs);
 	fprintf(o.f, "\ndrops by reason:\n");
-	drops_table(o.f, snap, rates, 1000);
-	const json_t *gens = find_generations(stats);
-	if (gens) {
-		fprintf(o.f, "\ngenerations (latency rx->tx; MSGS since created):\n");
-		gen_table(o.f, gens, view);
+	drops_table(o.f, &rs, 1000);
+	if (rs.gens) {
+		fprintf(o.f, "\ngenerations (MSGS and latency rx->tx since the generation began):\n");
+		gen_table(o.f, &rs);
 	}
 	const json_t *workers = jget(snap, "workers");
 	if (json_array_size(workers)) {
@@ -777,44 +827,68 @@ char *fctl_render_stats(const json_t *stats, const struct fctl_view *view)
 	return out_close(&o);
 }
 
-/* The rollout's one-line summary: "running, step 2/5 at 5 % (split), held 4.0 s of 10 s". */
+/* The rollout's one-line summary: "running, step 2/5 at 5 % (split), canary generation 7,
+ * held 4.0 s of 10 s". ROLLOUT STATUS's reply, or any reply with a "rollout" member. */
 static void rollout_line(FILE *f, const json_t *r, const struct fctl_view *view)
 {
 	const json_t *ro = jget(r, "rollout") ? jget(r, "rollout") : r;
 	const char *state = jstr(ro, "state");
 	fprintf(f, "%s", state ? state : "idle");
-	double step, nsteps, share, hold, held;
 	const json_t *steps = jget(ro, "plan.steps");
-	if (!steps)
-		steps = jget(ro, "steps");
-	nsteps = json_is_array(steps) ? (double)json_array_size(steps) : jnum_or(ro, "n_steps", 0);
-	if (jnum(ro, "step", &step) && nsteps > 0)
-		fprintf(f, ", step %.0f/%.0f", step + (jnum_or(ro, "step_base", 0) == 1 ? 0 : 1), nsteps);
-	char buf[FCTL_FIG];
+	double step, share, hold, left, gen;
+	char a[FCTL_FIG], b[FCTL_FIG];
+	bool active = state && (!strcmp(state, "running") || !strcmp(state, "held") || !strcmp(state, "paused") ||
+				!strcmp(state, "promoting"));
+	if (jnum(ro, "step", &step) && json_array_size(steps) && (active || step > 0))
+		fprintf(f, ", step %.0f/%zu", step + 1, json_array_size(steps)); /* "step" is an index */
 	if (jnum(ro, "share_bp", &share))
-		fprintf(f, " at %s", fctl_fmt_bp(buf, sizeof(buf), (int64_t)share));
-	const char *mode = jstr(ro, "mode") ? jstr(ro, "mode") : jstr(ro, "plan.mode");
-	if (mode)
-		fprintf(f, " (%s)", mode);
-	double gen;
+		fprintf(f, " at %s", fctl_fmt_bp(a, sizeof(a), (int64_t)share));
+	if (jstr(ro, "plan.mode"))
+		fprintf(f, " (%s)", jstr(ro, "plan.mode"));
 	if (jnum(ro, "generation", &gen) && gen > 0)
 		fprintf(f, ", canary generation %.0f", gen);
-	static const char *const held_p[] = {"step_elapsed_ms", "held_ms", NULL};
-	static const char *const hold_p[] = {"plan.hold_ms", "hold_ms", NULL};
-	if (jnum_any(ro, held_p, &held) && jnum_any(ro, hold_p, &hold)) {
-		char a[FCTL_FIG], b[FCTL_FIG];
-		fprintf(f, ", held %s of %s", fctl_fmt_duration_ms(a, sizeof(a), held),
-			fctl_fmt_duration_ms(b, sizeof(b), hold));
-	} else if (jnum(ro, "step_started_ms", &held) && held > 0 && jnum_any(ro, hold_p, &hold) &&
-		   state && (!strcmp(state, "running") || !strcmp(state, "held") || !strcmp(state, "paused"))) {
-		char a[FCTL_FIG], b[FCTL_FIG];
-		fprintf(f, ", held %s of %s", fctl_fmt_duration_ms(a, sizeof(a), (double)view->now_ms - held),
-			fctl_fmt_duration_ms(b, sizeof(b), hold));
+	if (active && jnum(ro, "plan.hold_ms", &hold)) {
+		if (jnum(ro, "hold_left_ms", &left))
+			fprintf(f, ", held %s of %s", fctl_fmt_duration_ms(a, sizeof(a), hold - left),
+				fctl_fmt_duration_ms(b, sizeof(b), hold));
+		else if (jnum(ro, "step_started_ms", &step) && step > 0)
+			fprintf(f, ", step began %s, hold %s", fctl_fmt_ago(a, sizeof(a), (int64_t)step, view->now_ms),
+				fctl_fmt_duration_ms(b, sizeof(b), hold));
 	}
 	fputc('\n', f);
 	const char *reason = jstr(ro, "reason");
 	if (reason && *reason)
 		fprintf(f, "  reason: %s\n", reason);
+	const json_t *fg = jget(ro, "failed_gate");
+	if (json_is_object(fg) && jstr(fg, "gate")) {
+		char mname[48];
+		snprintf(mname, sizeof(mname), "%s", jstr(fg, "gate"));
+		char *lt = strchr(mname, '<');
+		if (lt)
+			*lt = '\0';
+		value_text(a, sizeof(a), mname, jget(fg, "value") ? jget(fg, "value") : json_null(), view);
+		fprintf(f, "  failed gate: %s with %s = %s\n", jstr(fg, "gate"), mname, a);
+	}
+}
+
+/* "drop_rate<0.01" -> metric "drop_rate", threshold 0.01. */
+static bool split_gate(const char *expr, char *metric, size_t n, double *threshold)
+{
+	const char *lt = strchr(expr, '<');
+	if (!lt)
+		return false;
+	size_t len = (size_t)(lt - expr);
+	while (len && expr[len - 1] == ' ')
+		len--;
+	while (len && *expr == ' ')
+		expr++, len--;
+	if (len >= n)
+		return false;
+	memcpy(metric, expr, len);
+	metric[len] = '\0';
+	char *end;
+	*threshold = strtod(lt + 1, &end);
+	return end != lt + 1;
 }
 
 char *fctl_render_rollout(const json_t *reply, const struct fctl_view *view)
@@ -823,76 +897,72 @@ char *fctl_render_rollout(const json_t *reply, const struct fctl_view *view)
 	if (!out_open(&o))
 		return NULL;
 	const json_t *ro = jget(reply, "rollout") ? jget(reply, "rollout") : reply;
+	char a[FCTL_FIG], b[FCTL_FIG];
 	fprintf(o.f, "rollout: ");
 	rollout_line(o.f, reply, view);
-	const json_t *steps = jget(ro, "plan.steps") ? jget(ro, "plan.steps") : jget(ro, "steps");
-	if (json_is_array(steps)) {
+	const json_t *plan = jget(ro, "plan");
+	const json_t *steps = jget(plan, "steps");
+	if (json_array_size(steps)) {
 		double cur = jnum_or(ro, "step", -1);
-		fprintf(o.f, "steps:  ");
+		fprintf(o.f, "steps:   ");
 		size_t i;
 		const json_t *s;
 		json_array_foreach(steps, i, s)
 		{
-			double v = json_number_value(s);
-			/* steps are percent in the plan unless the member says basis points */
-			char buf[FCTL_FIG];
-			if (jget(ro, "plan.steps_bp") == steps || jget(ro, "steps_bp") == steps)
-				fctl_fmt_bp(buf, sizeof(buf), (int64_t)v);
-			else
-				fctl_fmt_pct(buf, sizeof(buf), v / 100.0);
-			fprintf(o.f, "%s%s%s%s", i ? " -> " : "", (double)i == cur ? "[" : "", buf,
-				(double)i == cur ? "]" : "");
+			fctl_fmt_pct(a, sizeof(a), json_number_value(s) / 100.0); /* the plan's steps are percent */
+			bool here = (double)i == cur;
+			fprintf(o.f, "%s%s%s%s", i ? " -> " : "", here ? "[" : "", a, here ? "]" : "");
 		}
-		fputc('\n', o.f);
+		const json_t *au = jget(plan, "auto");
+		fprintf(o.f, "\nhold:    %s per step%s\n", fctl_fmt_duration_ms(a, sizeof(a), jnum_or(plan, "hold_ms", NAN)),
+			json_is_false(au) ? ", waits for `fanoutctl rollout resume` after each" : ", advances by itself");
 	}
-	const json_t *gates = jget(ro, "gates") ? jget(ro, "gates") : jget(ro, "plan.gates");
+	double t;
+	if (jnum(ro, "started_ms", &t) && t > 0)
+		fprintf(o.f, "started: %s\n", fctl_fmt_ago(a, sizeof(a), (int64_t)t, view->now_ms));
+	if (jnum(ro, "ended_ms", &t) && t > 0)
+		fprintf(o.f, "ended:   %s\n", fctl_fmt_ago(a, sizeof(a), (int64_t)t, view->now_ms));
+	const json_t *fig = jget(ro, "figures");
+	const json_t *gates = jget(plan, "gates");
 	if (json_array_size(gates)) {
-		struct fctl_table t;
-		fctl_table_init(&t);
-		fctl_table_col(&t, "GATE");
-		fctl_table_col(&t, "VALUE>");
-		fctl_table_col(&t, "PASSES");
+		fprintf(o.f, "gates (canary, this hold window");
+		double wm;
+		if (jnum(fig, "window_msgs", &wm))
+			fprintf(o.f, ", %s msgs", fctl_fmt_count(a, sizeof(a), (uint64_t)wm));
+		fprintf(o.f, "):\n");
+		struct fctl_table tb;
+		fctl_table_init(&tb);
+		fctl_table_col(&tb, "GATE");
+		fctl_table_col(&tb, "VALUE>");
+		fctl_table_col(&tb, "THRESHOLD>");
+		fctl_table_col(&tb, "PASSES");
 		size_t i;
 		const json_t *g;
 		json_array_foreach(gates, i, g)
 		{
 			const char *expr = json_is_string(g) ? json_string_value(g) : jstr(g, "gate");
-			if (!expr)
-				expr = jstr(g, "expr");
-			char val[FCTL_FIG] = "-";
-			const json_t *v = json_is_object(g) ? json_object_get(g, "value") : NULL;
-			const char *metric = jstr(g, "metric");
-			char mname[48] = "";
-			if (!metric && expr) {
-				snprintf(mname, sizeof(mname), "%s", expr);
-				char *lt = strchr(mname, '<');
-				if (lt)
-					*lt = '\0';
-				metric = mname;
+			char metric[48], val[FCTL_FIG] = "-", thr[FCTL_FIG] = "-";
+			double threshold = NAN;
+			const char *passes = "-";
+			if (expr && split_gate(expr, metric, sizeof(metric), &threshold)) {
+				json_t *tj = json_real(threshold);
+				value_text(thr, sizeof(thr), metric, tj, view);
+				json_decref(tj);
+				const json_t *v = jget(fig, metric);
+				if (json_is_number(v)) {
+					value_text(val, sizeof(val), metric, v, view);
+					passes = json_number_value(v) < threshold ? "yes" : "NO";
+				}
 			}
-			if (json_is_number(v) && metric)
-				value_text(val, sizeof(val), metric, v, view);
-			const json_t *p = json_is_object(g) ? json_object_get(g, "passes") : NULL;
-			if (!p && json_is_object(g))
-				p = json_object_get(g, "ok");
-			const char *row[] = {expr, val, json_is_boolean(p) ? (json_is_true(p) ? "yes" : "NO") : "-"};
-			fctl_table_row(&t, row);
+			const char *row[] = {expr, val, thr, passes};
+			fctl_table_row(&tb, row);
 		}
-		fctl_table_print(&t, o.f, 2);
-		fctl_table_free(&t);
+		fctl_table_print(&tb, o.f, 2);
+		fctl_table_free(&tb);
+	} else if (plan) {
+		fprintf(o.f, "gates:   none (only the operator stops this rollout)\n");
 	}
-	const json_t *fig = jget(ro, "figures");
-	if (json_is_object(fig)) {
-		fprintf(o.f, "canary figures this hold window:\n");
-		generic(o.f, fig, 2, view, NULL);
-	}
-	const char *const skip[] = {"state", "step", "share_bp", "mode", "generation", "plan", "steps", "gates",
-				    "figures", "reason", "rollout", "steps_bp", "hold_ms", "n_steps", NULL};
-	generic(o.f, ro, 0, view, skip);
-	if (ro != reply) {
-		const char *const skip2[] = {"rollout", NULL};
-		generic(o.f, reply, 0, view, skip2);
-	}
+	(void)b;
 	return out_close(&o);
 }
 
@@ -901,39 +971,42 @@ char *fctl_render_rollout_action(const char *verb, const json_t *reply, const st
 	struct out o;
 	if (!out_open(&o))
 		return NULL;
-	double ms, ns;
-	static const char *const took_ms[] = {"took_ms", "duration_ms", "elapsed_ms", NULL};
-	static const char *const took_ns[] = {"took_ns", "duration_ns", "elapsed_ns", "all_workers_ns", NULL};
+	double ns;
 	char a[FCTL_FIG], b[FCTL_FIG];
 	if (!strcmp(verb, "rollback")) {
 		fprintf(o.f, "rolled back: canary share %s",
 			fctl_fmt_bp(a, sizeof(a), (int64_t)jnum_or(reply, "share_bp", 0)));
-		if (jnum_any(reply, took_ns, &ns))
+		if (jnum(reply, "total_ns", &ns))
 			fprintf(o.f, " in %s", fctl_fmt_ns(b, sizeof(b), ns));
-		else if (jnum_any(reply, took_ms, &ms))
-			fprintf(o.f, " in %s", fctl_fmt_duration_ms(b, sizeof(b), ms));
-		if (jnum(reply, "published_ns", &ns))
-			fprintf(o.f, " (pointer published %s after the dataplane got the command)",
-				fctl_fmt_ns(a, sizeof(a), ns));
 		fputc('\n', o.f);
-	} else {
-		static const char *const done[][2] = {
-			{"pause", "paused"}, {"resume", "resumed"}, {"promote", "promoted"}, {"abort", "aborted"}};
-		const char *word = verb;
-		for (size_t i = 0; i < sizeof(done) / sizeof(done[0]); i++)
-			if (!strcmp(done[i][0], verb))
-				word = done[i][1];
-		fprintf(o.f, "%s; rollout now: ", word);
-		rollout_line(o.f, reply, view);
-		if (jnum_any(reply, took_ns, &ns))
-			fprintf(o.f, "took %s\n", fctl_fmt_ns(b, sizeof(b), ns));
-		else if (jnum_any(reply, took_ms, &ms))
-			fprintf(o.f, "took %s\n", fctl_fmt_duration_ms(b, sizeof(b), ms));
+		if (jnum(reply, "total_ns", &ns))
+			fprintf(o.f, "  %s from fanout-control receiving the command to the dataplane confirming the swap\n",
+				fctl_fmt_ns(b, sizeof(b), ns));
+		if (jnum(reply, "published_ns", &ns))
+			fprintf(o.f, "  %s inside the dataplane, command to pointer store\n", fctl_fmt_ns(a, sizeof(a), ns));
+		if (jstr(reply, "reason") && *jstr(reply, "reason"))
+			fprintf(o.f, "  reason: %s\n", jstr(reply, "reason"));
+		if (jget(reply, "rollout")) {
+			fprintf(o.f, "rollout: ");
+			rollout_line(o.f, reply, view);
+		}
 		return out_close(&o);
 	}
-	const char *const skip[] = {"share_bp", "took_ms", "duration_ms", "elapsed_ms", "took_ns", "duration_ns",
-				    "elapsed_ns", "published_ns", NULL};
-	generic(o.f, reply, 2, view, skip);
+	static const char *const done[][2] = {
+		{"pause", "paused"}, {"resume", "resumed"}, {"promote", "promoted"}, {"abort", "aborted"}};
+	const char *word = verb;
+	for (size_t i = 0; i < sizeof(done) / sizeof(done[0]); i++)
+		if (!strcmp(done[i][0], verb))
+			word = done[i][1];
+	double stable;
+	if (jnum(reply, "stable", &stable))
+		fprintf(o.f, "%s: generation %.0f is stable\n", word, stable);
+	else
+		fprintf(o.f, "%s\n", word);
+	if (jget(reply, "rollout") || jget(reply, "state")) {
+		fprintf(o.f, "rollout: ");
+		rollout_line(o.f, reply, view);
+	}
 	return out_close(&o);
 }
 
@@ -1019,15 +1092,16 @@ bool fctl_status_dataplane_down(const json_t *status)
 {
 	const json_t *dp = jget(status, "dataplane");
 	if (json_is_object(dp)) {
-		const json_t *c = json_object_get(dp, "connected");
+		const json_t *c = json_object_get(dp, "up");
+		if (!json_is_boolean(c))
+			c = json_object_get(dp, "connected");
 		if (json_is_boolean(c))
 			return json_is_false(c);
 		const char *st = jstr(dp, "state") ? jstr(dp, "state") : jstr(dp, "link");
 		if (st)
 			return strcmp(st, "up") && strcmp(st, "connected");
 	}
-	const json_t *c = jget(status, "dataplane_connected");
-	return json_is_false(c);
+	return json_is_false(jget(status, "dataplane_up"));
 }
 
 static void gen_line(FILE *f, const char *role, const json_t *g, const struct fctl_view *view)
@@ -1110,7 +1184,8 @@ char *fctl_render_status(const json_t *status, const struct fctl_view *view)
 
 /* ---- top ---------------------------------------------------------------------------- */
 
-char *fctl_render_top(const json_t *stats, const json_t *rollout, const char *err, const struct fctl_view *view)
+char *fctl_render_top(const json_t *stats, const json_t *prev_stats, const json_t *rollout, const char *err,
+		      const struct fctl_view *view)
 {
 	struct out o;
 	if (!out_open(&o))
@@ -1121,7 +1196,8 @@ char *fctl_render_top(const json_t *stats, const json_t *rollout, const char *er
 	if (localtime_r(&now, &tm))
 		strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
 	fprintf(o.f, "fanout top  %s", clock);
-	const json_t *snap = stats ? find_snapshot(stats) : NULL;
+	struct rate_src rs = rate_src_of(stats, prev_stats);
+	const json_t *snap = stats ? rs.snap : NULL;
 	if (snap) {
 		char up[FCTL_FIG];
 		fprintf(o.f, "  dataplane up %s", fctl_fmt_duration_ms(up, sizeof(up), jnum_or(snap, "uptime_s", 0) * 1000));
@@ -1134,15 +1210,13 @@ char *fctl_render_top(const json_t *stats, const json_t *rollout, const char *er
 		rollout_line(o.f, rollout, view);
 	}
 	if (snap) {
-		const json_t *rates = find_rates(stats);
 		fprintf(o.f, "\ntraffic:\n");
-		totals_table(o.f, snap, rates);
+		totals_table(o.f, &rs);
 		fprintf(o.f, "\ndrops by reason:\n");
-		drops_table(o.f, snap, rates, 8);
-		const json_t *gens = find_generations(stats);
-		if (gens) {
+		drops_table(o.f, &rs, 8);
+		if (rs.gens) {
 			fprintf(o.f, "\ngenerations:\n");
-			gen_table(o.f, gens, view);
+			gen_table(o.f, &rs);
 		}
 	} else if (!err) {
 		fprintf(o.f, "\n  no dataplane snapshot yet\n");

@@ -23,9 +23,11 @@ char *fctl_render_value(const char *key, const json_t *v, const struct fctl_view
 
 char *fctl_render_status(const json_t *status, const struct fctl_view *view);
 char *fctl_render_stats(const json_t *stats, const struct fctl_view *view);
-/* One frame of `fanoutctl top`: STATS plus ROLLOUT STATUS (either may be NULL; err, if
- * not NULL, is shown in place of the dataplane's figures, e.g. "dataplane unreachable"). */
-char *fctl_render_top(const json_t *stats, const json_t *rollout, const char *err, const struct fctl_view *view);
+/* One frame of `fanoutctl top`: STATS plus ROLLOUT STATUS (any may be NULL). prev_stats, the
+ * previous frame's STATS, gives the rates fanout-control does not (drops per reason); err, if not
+ * NULL, is shown in place of the dataplane's figures, e.g. "dataplane unreachable". */
+char *fctl_render_top(const json_t *stats, const json_t *prev_stats, const json_t *rollout, const char *err,
+		      const struct fctl_view *view);
 char *fctl_render_sessions(const json_t *reply, const struct fctl_view *view);
 char *fctl_render_topics(const json_t *reply, const struct fctl_view *view);
 char *fctl_render_subscriptions(const json_t *reply, const struct fctl_view *view);

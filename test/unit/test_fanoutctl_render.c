@@ -1,0 +1,379 @@
+/* Unit tests for fanoutctl's pure output: control/fanoutctl_format.c (figures with units,
+ * durations, tables) and control/fanoutctl_render.c (fanout-control's JSON replies to text).
+ * Every figure an operator reads must carry its unit; a missing figure shows "-", never 0. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fanoutctl_format.h"
+#include "fanoutctl_render.h"
+
+#define NOW_MS 1700000000000LL
+
+static const struct fctl_view view = {.now_ms = NOW_MS, .width = 0};
+
+static json_t *J(const char *text)
+{
+	json_error_t e;
+	json_t *j = json_loads(text, 0, &e);
+	if (!j)
+		fail_msg("bad test JSON at %d: %s", e.position, e.text);
+	return j;
+}
+
+/* The rendered text contains each needle (NULL-terminated list); prints it when not. */
+static void contains(const char *text, ...)
+{
+	va_list ap;
+	va_start(ap, text);
+	for (const char *n; (n = va_arg(ap, const char *));) {
+		if (!strstr(text, n)) {
+			print_message("---- rendered ----\n%s---- missing: '%s'\n", text, n);
+			fail();
+		}
+	}
+	va_end(ap);
+}
+
+static void lacks(const char *text, const char *needle)
+{
+	if (strstr(text, needle)) {
+		print_message("---- rendered ----\n%s---- unexpected: '%s'\n", text, needle);
+		fail();
+	}
+}
+
+static void test_rates(void **state)
+{
+	(void)state;
+	char b[FCTL_FIG];
+	assert_string_equal(fctl_fmt_rate(b, sizeof(b), 0, "msg/s"), "0 msg/s");
+	assert_string_equal(fctl_fmt_rate(b, sizeof(b), 12, "msg/s"), "12 msg/s");
+	assert_string_equal(fctl_fmt_rate(b, sizeof(b), 0.25, "msg/s"), "0.25 msg/s");
+	assert_string_equal(fctl_fmt_rate(b, sizeof(b), 1234, "msg/s"), "1.23 kmsg/s");
+	assert_string_equal(fctl_fmt_rate(b, sizeof(b), 45600, "pkt/s"), "45.6 kpkt/s");
+	assert_string_equal(fctl_fmt_rate(b, sizeof(b), 4.56e6, "msg/s"), "4.56 Mmsg/s");
+	assert_string_equal(fctl_fmt_rate(b, sizeof(b), 999, "msg/s"), "999 msg/s");
+}
+
+static void test_pct_bp(void **state)
+{
+	(void)state;
+	char b[FCTL_FIG];
+	assert_string_equal(fctl_fmt_pct(b, sizeof(b), 0), "0 %");
+	assert_string_equal(fctl_fmt_pct(b, sizeof(b), 1), "100 %");
+	assert_string_equal(fctl_fmt_pct(b, sizeof(b), 0.05), "5 %");
+	assert_string_equal(fctl_fmt_pct(b, sizeof(b), 0.0012), "0.12 %");
+	assert_string_equal(fctl_fmt_pct(b, sizeof(b), 0.125), "12.5 %");
+	assert_string_equal(fctl_fmt_pct(b, sizeof(b), 0.00001), "0.0010 %");
+	assert_string_equal(fctl_fmt_bp(b, sizeof(b), 500), "5 %");
+	assert_string_equal(fctl_fmt_bp(b, sizeof(b), 25), "0.25 %");
+	assert_string_equal(fctl_fmt_bp(b, sizeof(b), 10000), "100 %");
+}
+
+static void test_latency_bytes(void **state)
+{
+	(void)state;
+	char b[FCTL_FIG];
+	assert_string_equal(fctl_fmt_ns(b, sizeof(b), 850), "850 ns");
+	assert_string_equal(fctl_fmt_ns(b, sizeof(b), 12300), "12.3 µs");
+	assert_string_equal(fctl_fmt_ns(b, sizeof(b), 1250000), "1.25 ms");
+	assert_string_equal(fctl_fmt_ns(b, sizeof(b), 1.2e9), "1.20 s");
+	assert_string_equal(fctl_fmt_bytes(b, sizeof(b), 512), "512 B");
+	assert_string_equal(fctl_fmt_bytes(b, sizeof(b), 1536), "1.50 KiB");
+	assert_string_equal(fctl_fmt_bytes(b, sizeof(b), 3.2 * 1024 * 1024), "3.20 MiB");
+}
+
+static void test_durations(void **state)
+{
+	(void)state;
+	char b[FCTL_FIG];
+	assert_string_equal(fctl_fmt_duration_ms(b, sizeof(b), 450), "450 ms");
+	assert_string_equal(fctl_fmt_duration_ms(b, sizeof(b), 2.5), "2.50 ms");
+	assert_string_equal(fctl_fmt_duration_ms(b, sizeof(b), 4000), "4.0 s");
+	assert_string_equal(fctl_fmt_duration_ms(b, sizeof(b), 12000), "12 s");
+	assert_string_equal(fctl_fmt_duration_ms(b, sizeof(b), 185000), "3 min 05 s");
+	assert_string_equal(fctl_fmt_duration_ms(b, sizeof(b), 7380000), "2 h 03 min");
+	assert_string_equal(fctl_fmt_duration_ms(b, sizeof(b), 273600000), "3 d 04 h");
+	assert_string_equal(fctl_fmt_duration_ms(b, sizeof(b), 0.0005), "500 ns");
+	assert_string_equal(fctl_fmt_ago(b, sizeof(b), NOW_MS - 12000, NOW_MS), "12 s ago");
+	assert_string_equal(fctl_fmt_ago(b, sizeof(b), NOW_MS - 300, NOW_MS), "just now");
+	assert_string_equal(fctl_fmt_ago(b, sizeof(b), NOW_MS + 3000, NOW_MS), "in 3.0 s");
+	assert_string_equal(fctl_fmt_ago(b, sizeof(b), 0, NOW_MS), "-");
+	assert_string_equal(fctl_fmt_count(b, sizeof(b), 1234567), "1,234,567");
+	assert_string_equal(fctl_fmt_count(b, sizeof(b), 999), "999");
+
+	int64_t ms;
+	assert_int_equal(fctl_parse_duration_ms("10s", &ms), 0);
+	assert_int_equal(ms, 10000);
+	assert_int_equal(fctl_parse_duration_ms("500ms", &ms), 0);
+	assert_int_equal(ms, 500);
+	assert_int_equal(fctl_parse_duration_ms("2m", &ms), 0);
+	assert_int_equal(ms, 120000);
+	assert_int_equal(fctl_parse_duration_ms("1.5", &ms), 0);
+	assert_int_equal(ms, 1500);
+	assert_int_equal(fctl_parse_duration_ms("1h", &ms), 0);
+	assert_int_equal(ms, 3600000);
+	assert_int_equal(fctl_parse_duration_ms("-1s", &ms), -1);
+	assert_int_equal(fctl_parse_duration_ms("10x", &ms), -1);
+	assert_int_equal(fctl_parse_duration_ms("", &ms), -1);
+}
+
+static void test_table(void **state)
+{
+	(void)state;
+	struct fctl_table t;
+	fctl_table_init(&t);
+	fctl_table_col(&t, "NAME");
+	fctl_table_col(&t, "P99>");
+	const char *r1[] = {"a", "12.3 µs"};
+	const char *r2[] = {"longer", "850 ns"};
+	fctl_table_row(&t, r1);
+	fctl_table_row(&t, r2);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	fctl_table_print(&t, f, 0);
+	fclose(f);
+	fctl_table_free(&t);
+	/* right-aligned in display columns: "µ" is one column though two bytes */
+	assert_string_equal(buf, "NAME        P99\n"
+				 "a       12.3 µs\n"
+				 "longer   850 ns\n");
+	free(buf);
+}
+
+static void test_value_units_from_names(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *key, *json, *want;
+	} cases[] = {
+		{"hold_ms", "10000", "10 s"},
+		{"created_ms", "1699999988000", "12 s ago"},
+		{"published_ns", "650", "650 ns"},
+		{"p99_us", "81.5", "81.5 µs"},
+		{"share_bp", "500", "5 %"},
+		{"drop_rate", "0.0012", "0.12 %"},
+		{"busy_pct", "42", "42 %"},
+		{"bytes", "2048", "2.00 KiB"},
+		{"uptime_s", "3725", "1 h 02 min"},
+		{"msgs", "1234567", "1,234,567"},
+		{"up", "true", "yes"},
+		{"canary", "null", "-"},
+		{"to", "[\"10.0.0.1:9000\", \"10.0.0.2:9000\"]", "10.0.0.1:9000, 10.0.0.2:9000"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *v = json_loads(cases[i].json, JSON_DECODE_ANY, NULL);
+		assert_non_null(v);
+		char *s = fctl_render_value(cases[i].key, v, &view);
+		if (strcmp(s, cases[i].want))
+			fail_msg("%s=%s rendered '%s', want '%s'", cases[i].key, cases[i].json, s, cases[i].want);
+		free(s);
+		json_decref(v);
+	}
+}
+
+/* STATUS as fanout-control answers it (control/commands.c status_json). */
+static const char *status_up =
+	"{\"control\":{\"version\":\"0.1.0\",\"pid\":42,\"uptime_ms\":7380000,\"state_dir\":\"/var/lib/fanout\","
+	"\"state_save_failures\":0},"
+	"\"dataplane\":{\"up\":true,\"socket\":\"/run/fanout/dp.sock\",\"connects\":1,\"synced\":true,"
+	"\"last_poll_ms\":1699999999800},"
+	"\"generations\":{\"stable\":{\"id\":3,\"routes\":12,\"sha256\":\"0123456789abcdef0123\",\"created_ms\":1699999880000},"
+	"\"canary\":{\"id\":4,\"routes\":13,\"sha256\":\"fedcba9876543210\",\"created_ms\":1699999990000},"
+	"\"share_bp\":500,\"mode\":\"split\",\"swaps\":9,"
+	"\"last_swap\":{\"command\":\"CANARY SHARE 500\",\"published_ns\":650,\"all_workers_ns\":12300}},"
+	"\"desired\":{\"stable\":3,\"canary\":4,\"share_bp\":500,\"mode\":\"split\"},"
+	"\"rollout\":{\"state\":\"running\",\"generation\":4,\"plan\":{\"steps\":[1.0,5.0,25.0,50.0,100.0],"
+	"\"hold_ms\":10000,\"mode\":\"split\",\"gates\":[\"drop_rate<0.01\",\"p99_us<500\"],\"auto\":true},"
+	"\"step\":1,\"share_bp\":500,\"started_ms\":1699999970000,\"step_started_ms\":1699999996000,\"ended_ms\":0,"
+	"\"reason\":\"\",\"hold_left_ms\":6000,"
+	"\"figures\":{\"drop_rate\":0.002,\"error_rate\":0.0,\"p99_us\":81.5,\"delta_drop_rate\":0.001,"
+	"\"sink_errors\":0.0,\"window_msgs\":4000}},"
+	"\"last_rollback\":null}";
+
+static void test_status(void **state)
+{
+	(void)state;
+	json_t *j = J(status_up);
+	assert_false(fctl_status_dataplane_down(j));
+	char *s = fctl_render_status(j, &view);
+	contains(s, "fanout-control 0.1.0, up 2 h 03 min", "dataplane: connected at /run/fanout/dp.sock",
+		 "stable  generation 3, 12 routes, sha256 0123456789ab, created 2 min 00 s ago",
+		 "canary share 5 %, mode split", "published in 650 ns, all workers in 12.3 µs",
+		 "rollout: running, step 2/5 at 5 % (split), canary generation 4, held 4.0 s of 10 s", NULL);
+	free(s);
+	json_decref(j);
+
+	j = J("{\"control\":{\"uptime_ms\":1000},\"dataplane\":{\"up\":false,\"socket\":\"/run/dp.sock\","
+	      "\"error\":\"connect: No such file or directory\"},\"generations\":null,"
+	      "\"rollout\":{\"state\":\"idle\",\"plan\":{\"steps\":[]},\"step\":0,\"share_bp\":0}}");
+	assert_true(fctl_status_dataplane_down(j));
+	s = fctl_render_status(j, &view);
+	contains(s, "dataplane: UNREACHABLE at /run/dp.sock (connect: No such file or directory)", "rollout: idle",
+		 NULL);
+	free(s);
+	json_decref(j);
+}
+
+/* STATS: the dataplane snapshot plus fanout-control's rates (series point) and generations. */
+static const char *stats_json =
+	"{\"reason\":\"control\",\"uptime_s\":100.0,\"sampled_ms\":1699999999000,"
+	"\"totals\":{\"rx\":1000000,\"delivered\":900000,\"answered\":99000,\"dropped\":1000,\"balanced\":true,"
+	"\"drops\":{\"eth_runt\":0,\"udp_no_listener\":600,\"mqttsn_malformed\":400},"
+	"\"out\":{\"generated\":5,\"sent\":5,\"dropped\":0,\"drops\":{\"no_neighbour\":0}},"
+	"\"events\":{\"deliveries\":1800000}},"
+	"\"workers\":[{\"index\":0,\"lcore\":1,\"sessions\":3,\"topics\":2,\"subscriptions\":4,\"inflight\":0}],"
+	"\"rates\":{\"t_ms\":1699999999000,\"rx\":12345.0,\"deliveries\":24000.0,\"drops\":12.0,\"out_drops\":0.0,"
+	"\"generations\":[{\"id\":3,\"role\":\"stable\",\"msg_rate\":11000.0,\"drop_rate\":0.001,\"error_rate\":0.0,"
+	"\"p99_us\":80.0},{\"id\":4,\"role\":\"canary\",\"msg_rate\":580.0,\"drop_rate\":0.02,\"error_rate\":0.0,"
+	"\"p99_us\":120.0}],\"share_bp\":500,\"rollout_step\":2},"
+	"\"generations\":[{\"id\":3,\"role\":\"stable\",\"msgs\":950000,\"deliveries\":1700000,\"drops\":900,"
+	"\"route_dropped\":0,\"error_replies\":0,\"latency_ns\":{\"samples\":10,\"p50\":20000,\"p90\":40000,"
+	"\"p99\":80000,\"p999\":160000,\"max\":400000}},"
+	"{\"id\":4,\"role\":\"canary\",\"msgs\":50000,\"deliveries\":100000,\"drops\":100,\"route_dropped\":0,"
+	"\"error_replies\":0,\"latency_ns\":{\"samples\":0,\"p50\":0,\"p90\":0,\"p99\":0,\"p999\":0,\"max\":0}}]}";
+
+static void test_stats(void **state)
+{
+	(void)state;
+	json_t *j = J(stats_json);
+	char *s = fctl_render_stats(j, &view);
+	contains(s, "dataplane up 1 min 40 s, sampled 1.0 s ago, pipeline balanced", "1,000,000 pkts", "12.3 kpkt/s",
+		 "24.0 kmsg/s", "udp_no_listener", "600 pkts", "11.0 kmsg/s", "580 msg/s", "0.10 %", "2 %",
+		 "80.0 µs", "20.0 µs", NULL);
+	lacks(s, "eth_runt"); /* zero reasons are noise */
+	free(s);
+	json_decref(j);
+}
+
+/* top: the drops per reason are differenced against the previous frame's snapshot. */
+static void test_top(void **state)
+{
+	(void)state;
+	json_t *now = J(stats_json);
+	json_t *prev = J(stats_json);
+	json_object_set_new(prev, "uptime_s", json_real(98.0));
+	json_object_set_new(json_object_get(json_object_get(prev, "totals"), "drops"), "udp_no_listener",
+			    json_integer(400));
+	json_t *ro = J("{\"state\":\"paused\",\"generation\":4,\"plan\":{\"steps\":[1.0,5.0],\"hold_ms\":10000,"
+		       "\"mode\":\"mirror\",\"gates\":[],\"auto\":true},\"step\":0,\"share_bp\":100}");
+	char *s = fctl_render_top(now, prev, ro, NULL, &view);
+	contains(s, "rollout: paused, step 1/2 at 1 % (mirror), canary generation 4", "udp_no_listener",
+		 "100 pkt/s", /* (600 - 400) / 2 s */
+		 "mqttsn_malformed", "0 pkt/s", "Ctrl-C", NULL);
+	free(s);
+	/* the dataplane is away: the frame says so and shows no figures it does not have */
+	s = fctl_render_top(NULL, NULL, ro, "dataplane unreachable (fanout-control is up)", &view);
+	contains(s, "dataplane unreachable", "rollout: paused", NULL);
+	lacks(s, "pkt/s");
+	free(s);
+	json_decref(now);
+	json_decref(prev);
+	json_decref(ro);
+}
+
+static void test_tables(void **state)
+{
+	(void)state;
+	json_t *j = J("{\"total\":5,\"sessions\":[{\"worker\":0,\"client_id\":\"dev-1\",\"ip\":\"198.18.0.10\","
+		      "\"port\":1883,\"state\":\"active\",\"keepalive_s\":60,\"side\":\"canary\",\"subscriptions\":2,"
+		      "\"inflight\":0}]}");
+	char *s = fctl_render_sessions(j, &view);
+	contains(s, "CLIENT ID", "dev-1", "198.18.0.10:1883", "1 min 00 s", "canary", "1 of 5 sessions shown", NULL);
+	free(s);
+	json_decref(j);
+
+	j = J("{\"stable\":[{\"name\":\"temps\",\"filter\":\"sensors/+/t\",\"to\":[\"10.0.0.1:9000\"],\"format\":\"raw\","
+	      "\"matched\":1234,\"copies\":1234,\"dropped\":0}],\"canary\":null}");
+	s = fctl_render_routes(j, &view);
+	contains(s, "stable (1 routes", "temps", "sensors/+/t", "10.0.0.1:9000", "1,234", "canary: none loaded", NULL);
+	free(s);
+	json_decref(j);
+
+	j = J("{\"total\":2,\"events\":[{\"t_ms\":1699999940000,\"event\":\"config_apply\",\"id\":4,\"as\":\"canary\"},"
+	      "{\"t_ms\":1699999990000,\"event\":\"rollback\",\"by\":\"gate\",\"reason\":\"drop_rate 0.02 >= 0.01\","
+	      "\"total_ns\":1250000}]}");
+	s = fctl_render_history(j, &view);
+	contains(s, "1 min 00 s ago", "config_apply", "as=canary", "10 s ago", "rollback", "drop_rate 0.02 >= 0.01",
+		 "total_ns=1.25 ms", NULL);
+	free(s);
+	json_decref(j);
+
+	j = J("{\"versions\":[{\"id\":3,\"sha256\":\"0123456789abcdef\",\"created_ms\":1699999700000,\"outcome\":\"stable\","
+	      "\"bytes\":2048},{\"id\":4,\"sha256\":\"aa\",\"created_ms\":1699999990000,\"outcome\":\"canary\","
+	      "\"bytes\":100}],\"desired\":{\"stable\":3,\"canary\":4,\"share_bp\":0,\"mode\":\"split\"}}");
+	s = fctl_render_config_history(j, &view);
+	contains(s, "5 min 00 s ago", "0123456789ab", "2.00 KiB", "100 B", "stable", "canary", NULL);
+	free(s);
+	json_decref(j);
+
+	j = J("{\"generation\":4,\"as\":\"canary\",\"changes\":[{\"op\":\"add\",\"route\":\"temps\","
+	      "\"detail\":\"sensors/+/t -> 10.0.0.1:9000\"}],\"restart_required\":[]}");
+	s = fctl_render_config_changes(j, &view);
+	contains(s, "generation 4 loaded as canary at share 0 %", "1 route change against stable", "add", "temps", NULL);
+	free(s);
+	json_decref(j);
+
+	j = J("{\"changes\":[],\"restart_required\":[\"lcores\",\"ports\"]}");
+	s = fctl_render_config_changes(j, &view);
+	contains(s, "no route changes", "needs a dataplane restart (not applied live): lcores, ports", NULL);
+	free(s);
+	json_decref(j);
+}
+
+static void test_rollout(void **state)
+{
+	(void)state;
+	json_t *j = J(status_up);
+	char *s = fctl_render_rollout(json_object_get(j, "rollout"), &view);
+	contains(s, "rollout: running, step 2/5 at 5 % (split)", "1 % -> [5 %] -> 25 % -> 50 % -> 100 %",
+		 "10 s per step", "drop_rate<0.01", "0.20 %", "1 %", "p99_us<500", "81.5 µs", "500 µs", "yes", NULL);
+	free(s);
+	json_decref(j);
+
+	j = J("{\"share_bp\":0,\"published_ns\":650,\"total_ns\":1250000,\"by\":\"operator\",\"reason\":\"operator\","
+	      "\"rollout\":{\"state\":\"rolled_back\",\"generation\":4,\"plan\":{\"steps\":[1.0,5.0]},\"step\":1,"
+	      "\"share_bp\":0,\"failed_gate\":{\"gate\":\"drop_rate<0.01\",\"value\":0.02,\"threshold\":0.01}}}");
+	s = fctl_render_rollout_action("rollback", j, &view);
+	contains(s, "rolled back: canary share 0 % in 1.25 ms", "650 ns inside the dataplane", "rolled_back",
+		 "failed gate: drop_rate<0.01 with drop_rate = 2 %", NULL);
+	free(s);
+	json_decref(j);
+
+	j = J("{\"stable\":4,\"rollout\":{\"state\":\"promoted\",\"plan\":{\"steps\":[1.0]},\"step\":0,\"share_bp\":0}}");
+	s = fctl_render_rollout_action("promote", j, &view);
+	contains(s, "promoted: generation 4 is stable", "rollout: promoted", NULL);
+	free(s);
+	json_decref(j);
+}
+
+static void test_config_show(void **state)
+{
+	(void)state;
+	json_t *j = J("{\"id\":3,\"sha256\":\"abc\",\"created_ms\":1699999940000,\"text\":\"routes:\\n  - name: a\"}");
+	char *s = fctl_render_config_show(j, &view);
+	assert_string_equal(s, "# config version 3, created 1 min 00 s ago, sha256 abc\nroutes:\n  - name: a\n");
+	free(s);
+	json_decref(j);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rates),	   cmocka_unit_test(test_pct_bp),
+		cmocka_unit_test(test_latency_bytes), cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_table),	   cmocka_unit_test(test_value_units_from_names),
+		cmocka_unit_test(test_status),	   cmocka_unit_test(test_stats),
+		cmocka_unit_test(test_top),	   cmocka_unit_test(test_tables),
+		cmocka_unit_test(test_rollout),	   cmocka_unit_test(test_config_show),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
