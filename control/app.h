@@ -1,0 +1,49 @@
+/* What the parts of fanout-control share: options, the desired state, the latest dataplane
+ * view and the sample series. One instance, owned by fanout_control.c; everything runs on
+ * its single libevent loop, so no locks. */
+#ifndef FANOUT_CONTROL_APP_H
+#define FANOUT_CONTROL_APP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "series.h"
+#include "state_store.h"
+
+struct ctl_opts {
+	const char *dataplane;
+	const char *state_dir;
+	const char *listen;    /* host:port, "" = off */
+	const char *unix_path; /* NULL = off */
+	const char *http;      /* host:port, "" = off */
+	unsigned poll_ms;
+};
+
+struct ctl_dpview {
+	json_t *generations, *genstats, *stats; /* last poll's replies (may be NULL) */
+	uint64_t t_ms;                          /* when they arrived */
+	bool synced;                            /* reconciliation done since the last connect */
+	char reconcile_error[512];
+};
+
+struct ctl_app {
+	struct ctl_opts opt;
+	struct event_base *base;
+	struct ctl_state st;
+	uint64_t started_ms;
+	struct ctl_dpview dp;
+	struct series series;
+	unsigned save_failures;
+};
+
+extern struct ctl_app app;
+
+uint64_t wall_ms(void);
+uint64_t mono_ns(void);
+/* Persist app.st; a failure is logged and counted (the daemon keeps serving). */
+int app_persist(void);
+
+#endif

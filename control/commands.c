@@ -1,0 +1,1015 @@
+/* The command dispatcher (see commands.h) and the execution of desired-state changes against
+ * the dataplane: CONFIG APPLY, rollout decisions (share, promote, rollback) and the push of the
+ * desired state when the dataplane (re)connects. Desired state is saved after every change. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "commands.h"
+#include "dp_link.h"
+
+#define OP_MAX_CMDS 4
+
+struct op;
+typedef void (*op_finish_fn)(struct op *op);
+
+struct op_slot {
+	struct op *op;
+	int idx;
+};
+
+struct op {
+	struct ctl_completion done;
+	bool has_done;
+	op_finish_fn finish;
+	int n_sent, outstanding;
+	bool failed;
+	char err[CTL_ERR_MAX];
+	json_t *replies[OP_MAX_CMDS];
+	struct op_slot slots[OP_MAX_CMDS];
+	uint64_t t0_ns;
+	/* CONFIG APPLY */
+	uint32_t id;
+	char *text;
+	size_t len;
+	bool now;
+	/* decisions */
+	struct ro_decision d;
+	char by[16];
+	enum ro_mode mode;
+	uint32_t canary_at_send;
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+static bool arg_is(const char *a, size_t len, const char *word)
+{
+	return strlen(word) == len && strncasecmp(a, word, len) == 0;
+}
+
+bool ctl_err_is_dp_down(const char *err)
+{
+	return err != NULL && strncmp(err, CTL_DP_DOWN, strlen(CTL_DP_DOWN)) == 0;
+}
+
+static int dp_down(char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s (%s); start fanout-dataplane with --control %s, or fix fanout-control --dataplane",
+		 CTL_DP_DOWN, dp_link_last_error(), app.opt.dataplane);
+	return CTL_ERR;
+}
+
+static json_t *reply_to_json(redisReply *r)
+{
+	json_t *j;
+
+	if (r == NULL)
+		return json_null();
+	switch (r->type) {
+	case REDIS_REPLY_STRING:
+		j = json_loadb(r->str, r->len, JSON_DECODE_ANY, NULL);
+		return j ? j : json_stringn(r->str, r->len);
+	case REDIS_REPLY_STATUS:
+		return json_stringn(r->str, r->len);
+	case REDIS_REPLY_INTEGER:
+		return json_integer(r->integer);
+	default:
+		return json_null();
+	}
+}
+
+static struct op *op_new(const struct ctl_completion *done, op_finish_fn finish)
+{
+	struct op *op = calloc(1, sizeof(*op));
+
+	if (op == NULL)
+		return NULL;
+	if (done != NULL && done->fn != NULL) {
+		op->done = *done;
+		op->has_done = true;
+	}
+	op->finish = finish;
+	op->t0_ns = mono_ns();
+	return op;
+}
+
+static void op_free(struct op *op)
+{
+	for (int i = 0; i < OP_MAX_CMDS; i++)
+		json_decref(op->replies[i]);
+	free(op->text);
+	free(op);
+}
+
+/* Reply to whoever asked (reply consumed) and free the op. */
+static void op_complete(struct op *op, json_t *reply, const char *err)
+{
+	if (op->has_done)
+		op->done.fn(op->done.ctx, err ? NULL : reply, err);
+	if (err != NULL || !op->has_done)
+		json_decref(reply);
+	op_free(op);
+}
+
+static void op_on_reply(void *arg, redisReply *r, const char *err)
+{
+	struct op_slot *s = arg;
+	struct op *op = s->op;
+
+	if (err != NULL && !op->failed) {
+		op->failed = true;
+		if (r == NULL)
+			snprintf(op->err, sizeof(op->err), "%s (%s); the desired state is kept and pushed when it reconnects",
+				 CTL_DP_DOWN, err);
+		else
+			snprintf(op->err, sizeof(op->err), "%s", strncmp(err, "ERR ", 4) == 0 ? err + 4 : err);
+	}
+	if (err == NULL)
+		op->replies[s->idx] = reply_to_json(r);
+	if (--op->outstanding == 0)
+		op->finish(op);
+}
+
+/* Queue one command of op; -1 when the link is down (nothing queued). */
+static int op_send(struct op *op, int argc, const char **argv, const size_t *lens)
+{
+	size_t l[16];
+	int idx = op->n_sent;
+
+	if (idx >= OP_MAX_CMDS || argc > 16)
+		return -1;
+	if (lens == NULL) {
+		for (int i = 0; i < argc; i++)
+			l[i] = strlen(argv[i]);
+		lens = l;
+	}
+	op->slots[idx].op = op;
+	op->slots[idx].idx = idx;
+	if (dp_link_cmd(op_on_reply, &op->slots[idx], argc, argv, lens) != 0)
+		return -1;
+	op->n_sent++;
+	op->outstanding++;
+	return 0;
+}
+
+/* After the last op_send: nothing queued means the link was down. */
+static int op_launch(struct op *op, char *err, size_t errlen)
+{
+	if (op->n_sent == 0) {
+		op_free(op);
+		return dp_down(err, errlen);
+	}
+	return CTL_PENDING;
+}
+
+static uint64_t dp_max_id(void)
+{
+	uint64_t m = 0;
+	json_t *gens = json_object_get(app.dp.genstats, "generations"), *g;
+	size_t i;
+
+	m = json_u64(json_object_get(app.dp.generations, "stable"), "id");
+	uint64_t c = json_u64(json_object_get(app.dp.generations, "canary"), "id");
+	if (c > m)
+		m = c;
+	json_array_foreach(gens, i, g)
+		if (json_u64(g, "id") > m)
+			m = json_u64(g, "id");
+	return m;
+}
+
+static uint32_t next_id(void)
+{
+	uint64_t m = dp_max_id();
+
+	if (m > app.st.last_id)
+		app.st.last_id = (uint32_t)m;
+	return app.st.last_id + 1;
+}
+
+static json_t *desired_json(void)
+{
+	return json_pack("{s:o,s:o,s:I,s:s}", "stable", app.st.stable_id ? json_integer(app.st.stable_id) : json_null(),
+			 "canary", app.st.canary_id ? json_integer(app.st.canary_id) : json_null(), "share_bp",
+			 (json_int_t)app.st.share_bp, "mode", ro_mode_name(app.st.mode));
+}
+
+static json_t *rollout_status_json(void)
+{
+	const struct rollout *r = &app.st.rollout;
+	json_t *j = st_rollout_json(r);
+
+	if (r->figures_valid) {
+		json_t *f = json_object();
+		for (int m = 0; m < GATE_METRIC_MAX; m++)
+			json_object_set_new(f, gate_metric_name((enum gate_metric)m), json_real(r->figures.v[m]));
+		json_object_set_new(f, "window_msgs", json_integer((json_int_t)r->window_msgs));
+		json_object_set_new(j, "figures", f);
+	}
+	if (r->state == RO_RUNNING) {
+		uint64_t now = wall_ms(), end = r->step_started_ms + r->plan.hold_ms;
+		json_object_set_new(j, "hold_left_ms", json_integer(end > now ? (json_int_t)(end - now) : 0));
+	}
+	return j;
+}
+
+static json_t *last_rollback_json(void)
+{
+	const struct st_rollback_timing *t = &app.st.last_rollback;
+
+	if (!t->set)
+		return json_null();
+	return json_pack("{s:I,s:I,s:I,s:s}", "t_ms", (json_int_t)t->t_ms, "total_ns", (json_int_t)t->total_ns,
+			 "published_ns", (json_int_t)t->published_ns, "by", t->by);
+}
+
+/* ---------------------------------------------------------------- decisions */
+
+static void exec_decision(const struct ro_decision *d, const char *by, uint64_t t0_ns,
+			  const struct ctl_completion *done, char *err, size_t errlen, int *rc);
+
+static void finish_share(struct op *op)
+{
+	json_t *r = op->replies[0];
+
+	if (op->failed) {
+		char e[200];
+		st_event(&app.st, wall_ms(), "share_failed",
+			 json_pack("{s:I,s:s}", "share_bp", (json_int_t)op->d.share_bp, "error", op->err));
+		if (app.st.rollout.state == RO_RUNNING && ro_pause(&app.st.rollout, wall_ms(), e, sizeof(e)) == 0)
+			snprintf(app.st.rollout.reason, sizeof(app.st.rollout.reason),
+				 "paused: CANARY SHARE %u failed (%.100s); ROLLOUT RESUME retries", op->d.share_bp, op->err);
+		app_persist();
+		op_complete(op, NULL, op->err);
+		return;
+	}
+	app.st.share_bp = op->d.share_bp;
+	st_event(&app.st, wall_ms(), "share",
+		 json_pack("{s:I,s:I,s:s,s:s}", "share_bp", (json_int_t)op->d.share_bp, "published_ns",
+			   (json_int_t)json_u64(r, "published_ns"), "by", op->by, "reason", op->d.reason));
+	app_persist();
+	json_t *reply = rollout_status_json();
+	json_object_set_new(reply, "published_ns", json_integer((json_int_t)json_u64(r, "published_ns")));
+	op_complete(op, reply, NULL);
+}
+
+static void promote_desired(uint32_t canary)
+{
+	if (app.st.stable_id)
+		st_version_outcome(&app.st, app.st.stable_id, "superseded");
+	st_version_outcome(&app.st, canary, "promoted");
+	app.st.stable_id = canary;
+	app.st.canary_id = 0;
+	app.st.share_bp = 0;
+}
+
+static void finish_promote(struct op *op)
+{
+	uint64_t now = wall_ms();
+
+	if (op->failed) {
+		ro_promote_done(&app.st.rollout, now, false, op->err);
+		st_event(&app.st, now, "promote_failed", json_pack("{s:s}", "error", op->err));
+		app_persist();
+		op_complete(op, NULL, op->err);
+		return;
+	}
+	uint32_t stable = (uint32_t)json_u64(op->replies[0], "stable");
+	if (stable == 0)
+		stable = op->canary_at_send;
+	promote_desired(stable);
+	ro_promote_done(&app.st.rollout, now, true, op->d.reason);
+	st_event(&app.st, now, "promote", json_pack("{s:I,s:s,s:s}", "stable", (json_int_t)stable, "by", op->by,
+						    "reason", op->d.reason));
+	app_persist();
+	op_complete(op, json_pack("{s:I,s:o}", "stable", (json_int_t)stable, "rollout", rollout_status_json()), NULL);
+}
+
+static void finish_rollback(struct op *op)
+{
+	uint64_t now = wall_ms();
+	uint64_t total = mono_ns() - op->t0_ns;
+
+	if (op->failed) {
+		st_event(&app.st, now, "rollback_failed",
+			 json_pack("{s:s,s:s,s:s}", "by", op->by, "reason", op->d.reason, "error", op->err));
+		app_persist();
+		op_complete(op, NULL, op->err);
+		return;
+	}
+	uint64_t published = json_u64(op->replies[0], "published_ns");
+	struct st_rollback_timing *t = &app.st.last_rollback;
+	t->set = true;
+	t->t_ms = now - total / 1000000;
+	t->total_ns = total;
+	t->published_ns = published;
+	snprintf(t->by, sizeof(t->by), "%s", op->by);
+	if (op->canary_at_send)
+		st_version_outcome(&app.st, op->canary_at_send, "rolled_back");
+	st_event(&app.st, now, "rollback",
+		 json_pack("{s:s,s:s,s:I,s:I,s:o}", "by", op->by, "reason", op->d.reason, "total_ns", (json_int_t)total,
+			   "published_ns", (json_int_t)published, "canary",
+			   op->canary_at_send ? json_integer(op->canary_at_send) : json_null()));
+	app_persist();
+	op_complete(op,
+		    json_pack("{s:i,s:I,s:I,s:s,s:s,s:o}", "share_bp", 0, "published_ns", (json_int_t)published, "total_ns",
+			      (json_int_t)total, "by", op->by, "reason", op->d.reason, "rollout", rollout_status_json()),
+		    NULL);
+}
+
+/* Runs a decision against the dataplane. With done: *rc = CTL_PENDING or CTL_ERR (err set). */
+static void exec_decision(const struct ro_decision *d, const char *by, uint64_t t0_ns,
+			  const struct ctl_completion *done, char *err, size_t errlen, int *rc)
+{
+	struct op *op;
+	char num[16];
+	const char *argv[3];
+
+	*rc = CTL_DONE;
+	if (d->action == RO_ACT_NONE)
+		return;
+	if (d->action == RO_ACT_ROLLBACK)
+		app.st.share_bp = 0; /* desired first: whatever happens to the link, share 0 is what gets pushed;
+				      * saved when the reply comes, so the fsync is not part of the rollback */
+	op = op_new(done, d->action == RO_ACT_SET_SHARE	 ? finish_share
+			  : d->action == RO_ACT_PROMOTE ? finish_promote
+							: finish_rollback);
+	if (op == NULL) {
+		snprintf(err, errlen, "out of memory");
+		*rc = CTL_ERR;
+		return;
+	}
+	op->t0_ns = t0_ns;
+	op->d = *d;
+	op->canary_at_send = app.st.canary_id;
+	snprintf(op->by, sizeof(op->by), "%s", by);
+	switch (d->action) {
+	case RO_ACT_SET_SHARE:
+		snprintf(num, sizeof(num), "%u", d->share_bp);
+		argv[0] = "CANARY", argv[1] = "SHARE", argv[2] = num;
+		op_send(op, 3, argv, NULL);
+		break;
+	case RO_ACT_PROMOTE:
+		argv[0] = "PROMOTE";
+		op_send(op, 1, argv, NULL);
+		break;
+	default:
+		argv[0] = "ROLLBACK";
+		op_send(op, 1, argv, NULL);
+		dp_link_flush();
+		break;
+	}
+	if (op->n_sent == 0) {
+		char e[CTL_ERR_MAX];
+		dp_down(e, sizeof(e));
+		if (d->action == RO_ACT_ROLLBACK) {
+			snprintf(err, errlen, "%s; share 0 is recorded and will be pushed when it reconnects", e);
+			st_event(&app.st, wall_ms(), "rollback_pending", json_pack("{s:s,s:s}", "by", by, "reason", d->reason));
+		} else {
+			snprintf(err, errlen, "%s", e);
+			if (d->action == RO_ACT_PROMOTE)
+				ro_promote_done(&app.st.rollout, wall_ms(), false, "dataplane unreachable");
+			else if (app.st.rollout.state == RO_RUNNING) {
+				char e2[200];
+				ro_pause(&app.st.rollout, wall_ms(), e2, sizeof(e2));
+				snprintf(app.st.rollout.reason, sizeof(app.st.rollout.reason),
+					 "paused: dataplane unreachable at step change; ROLLOUT RESUME retries");
+			}
+		}
+		app_persist();
+		op_free(op);
+		*rc = CTL_ERR;
+		return;
+	}
+	*rc = CTL_PENDING;
+}
+
+void ctl_on_sample(const struct ro_sample *s)
+{
+	struct ro_decision d;
+	enum ro_state before = app.st.rollout.state;
+	char err[CTL_ERR_MAX];
+	int rc;
+
+	if (!app.dp.synced)
+		return;
+	ro_on_sample(&app.st.rollout, s, &d);
+	if (d.action != RO_ACT_NONE) {
+		const char *by = d.action == RO_ACT_ROLLBACK ? "gate" : "rollout";
+		if (d.action == RO_ACT_ROLLBACK)
+			st_event(&app.st, s->t_ms, "gate_failed",
+				 json_pack("{s:s,s:f,s:f,s:I}", "gate",
+					   gate_metric_name(app.st.rollout.failed_gate.metric), "value",
+					   app.st.rollout.failed_value, "threshold", app.st.rollout.failed_gate.threshold,
+					   "generation", (json_int_t)app.st.rollout.generation));
+		exec_decision(&d, by, mono_ns(), NULL, err, sizeof(err), &rc);
+		if (rc == CTL_ERR)
+			fprintf(stderr, "fanout-control: rollout decision (%s) not applied: %s\n", d.reason, err);
+	} else if (app.st.rollout.state != before) {
+		st_event(&app.st, s->t_ms, "rollout_held",
+			 json_pack("{s:I,s:I}", "step", (json_int_t)app.st.rollout.step + 1, "share_bp",
+				   (json_int_t)app.st.rollout.share_bp));
+		app_persist();
+	}
+}
+
+/* ---------------------------------------------------------------- proxied commands */
+
+static void finish_proxy(struct op *op)
+{
+	json_t *r = op->replies[0];
+
+	op->replies[0] = NULL;
+	op_complete(op, r ? r : json_null(), op->failed ? op->err : NULL);
+}
+
+static int proxy(int argc, const char **argv, const size_t *lens, const struct ctl_completion *done, char *err,
+		 size_t errlen)
+{
+	struct op *op = op_new(done, finish_proxy);
+
+	if (op == NULL)
+		return snprintf(err, errlen, "out of memory"), CTL_ERR;
+	op_send(op, argc, argv, lens);
+	return op_launch(op, err, errlen);
+}
+
+/* ---------------------------------------------------------------- CONFIG APPLY */
+
+static void finish_apply(struct op *op)
+{
+	uint64_t now = wall_ms();
+	json_t *r = op->replies[0];
+
+	if (op->failed) {
+		st_event(&app.st, now, "config_refused", json_pack("{s:I,s:s}", "id", (json_int_t)op->id, "error", op->err));
+		app_persist();
+		op_complete(op, NULL, op->err);
+		return;
+	}
+	uint32_t id = (uint32_t)json_u64(r, "generation");
+	if (id == 0)
+		id = op->id;
+	struct st_version *v = st_version_add(&app.st, id, op->text, op->len, now);
+	if (v == NULL) {
+		op_complete(op, NULL, "dataplane answered with a generation id fanout-control already has; "
+				      "check that no one else loads configs on the dataplane socket");
+		return;
+	}
+	char sha[65];
+	memcpy(sha, v->sha256, sizeof(sha));
+	if (app.st.canary_id)
+		st_version_outcome(&app.st, app.st.canary_id, "superseded");
+	if (op->now) {
+		if (app.st.stable_id)
+			st_version_outcome(&app.st, app.st.stable_id, "superseded");
+		st_version_outcome(&app.st, id, "stable");
+		app.st.stable_id = id;
+	} else {
+		st_version_outcome(&app.st, id, "canary");
+	}
+	app.st.canary_id = op->now ? 0 : id;
+	app.st.share_bp = 0;
+	json_t *changes = json_object_get(r, "changes");
+	st_event(&app.st, now, "config_apply",
+		 json_pack("{s:I,s:s,s:s,s:I}", "id", (json_int_t)id, "as", op->now ? "stable" : "canary", "sha256", sha,
+			   "changes", (json_int_t)json_array_size(changes)));
+	app_persist();
+	op_complete(op,
+		    json_pack("{s:I,s:s,s:s,s:O}", "generation", (json_int_t)id, "as", op->now ? "stable" : "canary",
+			      "sha256", sha, "changes", changes ? changes : json_array()),
+		    NULL);
+}
+
+static int config_apply(const char *yaml, size_t len, bool now, const struct ctl_completion *done, char *err,
+			size_t errlen)
+{
+	char idbuf[16];
+	const char *argv[6];
+	size_t lens[6];
+
+	if (ro_active(&app.st.rollout)) {
+		snprintf(err, errlen, "a rollout of generation %u is %s; ROLLOUT ABORT or ROLLOUT PROMOTE it before applying a config",
+			 app.st.rollout.generation, ro_state_name(app.st.rollout.state));
+		return CTL_ERR;
+	}
+	if (!dp_link_up())
+		return dp_down(err, errlen);
+	struct op *op = op_new(done, finish_apply);
+	if (op == NULL || (op->text = malloc(len + 1)) == NULL) {
+		free(op);
+		return snprintf(err, errlen, "out of memory"), CTL_ERR;
+	}
+	memcpy(op->text, yaml, len);
+	op->text[len] = '\0';
+	op->len = len;
+	op->now = now;
+	op->id = next_id();
+	snprintf(idbuf, sizeof(idbuf), "%u", op->id);
+	argv[0] = "CONFIG", argv[1] = "LOAD", argv[2] = op->text, argv[3] = "ID", argv[4] = idbuf, argv[5] = "AS";
+	lens[0] = 6, lens[1] = 4, lens[2] = len, lens[3] = 2, lens[4] = strlen(idbuf), lens[5] = 2;
+	const char *as = now ? "stable" : "canary";
+	const char *full[7] = { argv[0], argv[1], argv[2], argv[3], argv[4], argv[5], as };
+	size_t flens[7] = { lens[0], lens[1], lens[2], lens[3], lens[4], lens[5], strlen(as) };
+	op_send(op, 7, full, flens);
+	return op_launch(op, err, errlen);
+}
+
+/* ---------------------------------------------------------------- ROLLOUT START */
+
+static void finish_start(struct op *op)
+{
+	uint64_t now = wall_ms();
+
+	if (op->failed) {
+		app.st.rollout.state = RO_ABORTED;
+		app.st.rollout.ended_ms = now;
+		snprintf(app.st.rollout.reason, sizeof(app.st.rollout.reason), "start failed: %.150s", op->err);
+		st_event(&app.st, now, "rollout_start_failed", json_pack("{s:s}", "error", op->err));
+		app_persist();
+		op_complete(op, NULL, op->err);
+		return;
+	}
+	app.st.mode = op->mode;
+	app.st.share_bp = op->d.share_bp;
+	json_t *plan = st_rollout_json(&app.st.rollout);
+	st_event(&app.st, now, "rollout_start",
+		 json_pack("{s:I,s:O}", "generation", (json_int_t)app.st.rollout.generation, "plan",
+			   json_object_get(plan, "plan")));
+	json_decref(plan);
+	app_persist();
+	op_complete(op, rollout_status_json(), NULL);
+}
+
+static int rollout_start(int argc, const char **argv, const size_t *lens, const struct ctl_completion *done,
+			 char *err, size_t errlen)
+{
+	struct ro_plan plan;
+	struct ro_decision d;
+
+	ro_plan_default(&plan);
+	for (int i = 2; i < argc; i += 2) {
+		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		size_t kl = lens[i], vl = i + 1 < argc ? lens[i + 1] : 0;
+
+		if (v == NULL) {
+			snprintf(err, errlen, "ROLLOUT START: '%.*s' needs a value; e.g. ROLLOUT START STEPS 1,5,25,50,100 HOLD 10s "
+					      "MODE split GATE drop_rate<0.01 AUTO yes",
+				 (int)(kl > 40 ? 40 : kl), k);
+			return CTL_ERR;
+		}
+		if (arg_is(k, kl, "STEPS")) {
+			if (ro_parse_steps(v, vl, &plan, err, errlen) != 0)
+				return CTL_ERR;
+		} else if (arg_is(k, kl, "HOLD")) {
+			if (ro_parse_hold(v, vl, &plan.hold_ms, err, errlen) != 0)
+				return CTL_ERR;
+		} else if (arg_is(k, kl, "MODE")) {
+			if (ro_parse_mode(v, vl, &plan.mode, err, errlen) != 0)
+				return CTL_ERR;
+		} else if (arg_is(k, kl, "GATE")) {
+			if (plan.n_gates == RO_MAX_GATES) {
+				snprintf(err, errlen, "ROLLOUT START: more than %d gates; use fewer", RO_MAX_GATES);
+				return CTL_ERR;
+			}
+			if (gate_parse(v, vl, &plan.gates[plan.n_gates], err, errlen) != 0)
+				return CTL_ERR;
+			plan.n_gates++;
+		} else if (arg_is(k, kl, "AUTO")) {
+			if (arg_is(v, vl, "yes"))
+				plan.auto_advance = true;
+			else if (arg_is(v, vl, "no"))
+				plan.auto_advance = false;
+			else {
+				snprintf(err, errlen, "ROLLOUT START: AUTO '%.*s'; use AUTO yes or AUTO no", (int)(vl > 20 ? 20 : vl), v);
+				return CTL_ERR;
+			}
+		} else {
+			snprintf(err, errlen, "ROLLOUT START: unknown option '%.*s'; options are STEPS, HOLD, MODE, GATE, AUTO",
+				 (int)(kl > 40 ? 40 : kl), k);
+			return CTL_ERR;
+		}
+	}
+	if (!dp_link_up())
+		return dp_down(err, errlen);
+	if (app.st.canary_id == 0) {
+		snprintf(err, errlen, "no canary generation to roll out; CONFIG APPLY <yaml> loads one");
+		return CTL_ERR;
+	}
+	if (ro_start(&app.st.rollout, &plan, app.st.canary_id, wall_ms(), &d, err, errlen) != 0)
+		return CTL_ERR;
+	struct op *op = op_new(done, finish_start);
+	if (op == NULL)
+		return snprintf(err, errlen, "out of memory"), CTL_ERR;
+	char num[16];
+	const char *mode_argv[3] = { "CANARY", "MODE", ro_mode_name(plan.mode) };
+	const char *share_argv[3] = { "CANARY", "SHARE", num };
+	snprintf(num, sizeof(num), "%u", d.share_bp);
+	op->d = d;
+	op->mode = plan.mode;
+	op_send(op, 3, mode_argv, NULL);
+	op_send(op, 3, share_argv, NULL);
+	int rc = op_launch(op, err, errlen);
+	if (rc == CTL_ERR)
+		ro_init(&app.st.rollout);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- the table */
+
+static json_t *status_json(void)
+{
+	json_t *dp = json_pack("{s:b,s:s,s:I,s:b,s:o}", "up", dp_link_up(), "socket", app.opt.dataplane, "connects",
+			       (json_int_t)dp_link_connects(), "synced", app.dp.synced, "last_poll_ms",
+			       app.dp.t_ms ? json_integer((json_int_t)app.dp.t_ms) : json_null());
+	if (!dp_link_up())
+		json_object_set_new(dp, "error", json_string(dp_link_last_error()));
+	if (app.dp.reconcile_error[0])
+		json_object_set_new(dp, "reconcile_error", json_string(app.dp.reconcile_error));
+	return json_pack("{s:{s:s,s:i,s:I,s:s,s:i},s:o,s:O?,s:o,s:o,s:o}", "control", "version", FANOUT_VERSION, "pid",
+			 (int)getpid(), "uptime_ms", (json_int_t)(wall_ms() - app.started_ms), "state_dir",
+			 app.opt.state_dir, "state_save_failures", (int)app.save_failures, "dataplane", dp, "generations",
+			 app.dp.generations, "desired", desired_json(), "rollout", rollout_status_json(), "last_rollback",
+			 last_rollback_json());
+}
+
+static int stats_reply(json_t **reply, char *err, size_t errlen)
+{
+	const struct series_point *p = series_last(&app.series);
+
+	if (app.dp.stats == NULL) {
+		if (!dp_link_up())
+			return dp_down(err, errlen);
+		snprintf(err, errlen, "no stats from the dataplane yet; try again after --poll-ms");
+		return CTL_ERR;
+	}
+	json_t *j = json_deep_copy(app.dp.stats);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		j = json_pack("{s:O}", "stats", app.dp.stats);
+	}
+	json_object_set_new(j, "dataplane_up", json_boolean(dp_link_up()));
+	json_object_set_new(j, "sampled_ms", json_integer((json_int_t)app.dp.t_ms));
+	json_object_set_new(j, "rates", p ? series_point_rates_json(p) : json_null());
+	if (app.dp.genstats != NULL && json_object_get(j, "generations") == NULL)
+		json_object_set(j, "generations", json_object_get(app.dp.genstats, "generations"));
+	*reply = j;
+	return CTL_DONE;
+}
+
+static int parse_count(int argc, const char **argv, const size_t *lens, int at, long *count, char *err,
+		       size_t errlen)
+{
+	char buf[24];
+	char *end;
+
+	if (argc <= at)
+		return 0;
+	if (argc != at + 2 || !arg_is(argv[at], lens[at], "COUNT") || lens[at + 1] == 0 || lens[at + 1] >= sizeof(buf)) {
+		snprintf(err, errlen, "expected COUNT n, e.g. HISTORY COUNT 20");
+		return -1;
+	}
+	memcpy(buf, argv[at + 1], lens[at + 1]);
+	buf[lens[at + 1]] = '\0';
+	errno = 0;
+	*count = strtol(buf, &end, 10);
+	if (errno || *end || *count <= 0) {
+		snprintf(err, errlen, "COUNT '%s': use a positive number", buf);
+		return -1;
+	}
+	return 0;
+}
+
+static int simple_rollout(const char *what, const char *a, size_t al, const struct ctl_completion *done,
+			  json_t **reply, char *err, size_t errlen)
+{
+	struct rollout *r = &app.st.rollout;
+	struct ro_decision d = { .action = RO_ACT_NONE };
+	uint64_t t0 = mono_ns(), now = wall_ms();
+	int rc;
+
+	(void)what;
+	if (arg_is(a, al, "STATUS")) {
+		*reply = rollout_status_json();
+		return CTL_DONE;
+	}
+	if (arg_is(a, al, "PAUSE")) {
+		if (ro_pause(r, now, err, errlen) != 0)
+			return CTL_ERR;
+		st_event(&app.st, now, "rollout_pause", json_pack("{s:I}", "step", (json_int_t)r->step + 1));
+		app_persist();
+		*reply = rollout_status_json();
+		return CTL_DONE;
+	}
+	if (arg_is(a, al, "RESUME")) {
+		if (ro_resume(r, now, &d, err, errlen) != 0)
+			return CTL_ERR;
+		st_event(&app.st, now, "rollout_resume", json_pack("{s:I}", "step", (json_int_t)r->step + 1));
+		app_persist();
+		if (d.action == RO_ACT_NONE) {
+			*reply = rollout_status_json();
+			return CTL_DONE;
+		}
+		exec_decision(&d, "operator", t0, done, err, errlen, &rc);
+		return rc;
+	}
+	if (arg_is(a, al, "PROMOTE")) {
+		if (ro_active(r)) {
+			if (ro_promote(r, now, &d, err, errlen) != 0)
+				return CTL_ERR;
+		} else {
+			if (app.st.canary_id == 0) {
+				snprintf(err, errlen, "no canary generation to promote; CONFIG APPLY <yaml> loads one");
+				return CTL_ERR;
+			}
+			d.action = RO_ACT_PROMOTE;
+			snprintf(d.reason, sizeof(d.reason), "operator promoted generation %u", app.st.canary_id);
+		}
+		exec_decision(&d, "operator", t0, done, err, errlen, &rc);
+		return rc;
+	}
+	if (arg_is(a, al, "ABORT")) {
+		if (ro_abort(r, now, &d, err, errlen) != 0)
+			return CTL_ERR;
+		exec_decision(&d, "abort", t0, done, err, errlen, &rc);
+		return rc;
+	}
+	if (arg_is(a, al, "ROLLBACK")) {
+		ro_rollback(r, now, "operator rollback", &d);
+		exec_decision(&d, "operator", t0, done, err, errlen, &rc);
+		return rc;
+	}
+	snprintf(err, errlen, "ROLLOUT '%.*s': use START, STATUS, PAUSE, RESUME, PROMOTE, ABORT or ROLLBACK",
+		 (int)(al > 40 ? 40 : al), a);
+	return CTL_ERR;
+}
+
+int ctl_dispatch(int argc, const char **argv, const size_t *lens, json_t **reply, char *err, size_t errlen,
+		 const struct ctl_completion *done)
+{
+	long count = 0;
+
+	*reply = NULL;
+	if (argc < 1) {
+		snprintf(err, errlen, "empty command; try STATUS");
+		return CTL_ERR;
+	}
+	const char *c = argv[0];
+	size_t cl = lens[0];
+
+	if (arg_is(c, cl, "PING") && argc == 1) {
+		*reply = json_string("PONG");
+		return CTL_DONE;
+	}
+	if (arg_is(c, cl, "STATUS") && argc == 1) {
+		*reply = status_json();
+		return CTL_DONE;
+	}
+	if (arg_is(c, cl, "STATS") && argc == 1)
+		return stats_reply(reply, err, errlen);
+	if (arg_is(c, cl, "GENERATIONS") && argc == 1) {
+		*reply = json_pack("{s:O?,s:O?,s:o}", "dataplane", app.dp.generations, "genstats", app.dp.genstats,
+				   "desired", desired_json());
+		return CTL_DONE;
+	}
+	if (arg_is(c, cl, "SERIES")) {
+		long since = 0;
+		char buf[24];
+		if (argc == 3 && arg_is(argv[1], lens[1], "SINCE") && lens[2] < sizeof(buf)) {
+			memcpy(buf, argv[2], lens[2]);
+			buf[lens[2]] = '\0';
+			since = strtol(buf, NULL, 10);
+		} else if (argc != 1) {
+			snprintf(err, errlen, "usage: SERIES [SINCE t_ms]");
+			return CTL_ERR;
+		}
+		*reply = series_json(&app.series, since > 0 ? (uint64_t)since : 0);
+		return CTL_DONE;
+	}
+	if (arg_is(c, cl, "SESSIONS") || arg_is(c, cl, "TOPICS") || arg_is(c, cl, "SUBSCRIPTIONS") ||
+	    arg_is(c, cl, "ROUTES")) {
+		if (parse_count(argc, argv, lens, 1, &count, err, errlen) != 0)
+			return CTL_ERR;
+		return proxy(argc, argv, lens, done, err, errlen);
+	}
+	if (arg_is(c, cl, "HISTORY")) {
+		if (parse_count(argc, argv, lens, 1, &count, err, errlen) != 0)
+			return CTL_ERR;
+		size_t n = json_array_size(app.st.history);
+		size_t from = count > 0 && (size_t)count < n ? n - (size_t)count : 0;
+		json_t *ev = json_array();
+		for (size_t i = from; i < n; i++)
+			json_array_append(ev, json_array_get(app.st.history, i));
+		*reply = json_pack("{s:I,s:o}", "total", (json_int_t)n, "events", ev);
+		return CTL_DONE;
+	}
+	if (arg_is(c, cl, "CONFIG") && argc >= 2) {
+		const char *s = argv[1];
+		size_t sl = lens[1];
+		if (arg_is(s, sl, "APPLY") && (argc == 3 || (argc == 4 && arg_is(argv[3], lens[3], "NOW"))))
+			return config_apply(argv[2], lens[2], argc == 4, done, err, errlen);
+		if (arg_is(s, sl, "DIFF") && argc == 3)
+			return proxy(argc, argv, lens, done, err, errlen);
+		if (arg_is(s, sl, "HISTORY") && argc == 2) {
+			json_t *vs = json_array();
+			for (size_t i = 0; i < app.st.n_versions; i++)
+				json_array_append_new(vs, st_version_json(&app.st.versions[i], false));
+			*reply = json_pack("{s:o,s:o}", "versions", vs, "desired", desired_json());
+			return CTL_DONE;
+		}
+		if (arg_is(s, sl, "SHOW") && argc == 3) {
+			char buf[16];
+			if (lens[2] == 0 || lens[2] >= sizeof(buf)) {
+				snprintf(err, errlen, "CONFIG SHOW: give a version id from CONFIG HISTORY");
+				return CTL_ERR;
+			}
+			memcpy(buf, argv[2], lens[2]);
+			buf[lens[2]] = '\0';
+			const struct st_version *v = st_version_find(&app.st, (uint32_t)strtoul(buf, NULL, 10));
+			if (v == NULL) {
+				snprintf(err, errlen, "no config version '%s'; CONFIG HISTORY lists them", buf);
+				return CTL_ERR;
+			}
+			*reply = st_version_json(v, true);
+			return CTL_DONE;
+		}
+		snprintf(err, errlen, "usage: CONFIG APPLY <yaml> [NOW] | CONFIG DIFF <yaml> | CONFIG HISTORY | CONFIG SHOW <id>");
+		return CTL_ERR;
+	}
+	if (arg_is(c, cl, "ROLLOUT") && argc >= 2) {
+		if (arg_is(argv[1], lens[1], "START"))
+			return rollout_start(argc, argv, lens, done, err, errlen);
+		if (argc == 2)
+			return simple_rollout("ROLLOUT", argv[1], lens[1], done, reply, err, errlen);
+	}
+	if (arg_is(c, cl, "ROLLOUT")) {
+		snprintf(err, errlen, "usage: ROLLOUT START [STEPS ..] [HOLD ..] [MODE ..] [GATE ..]... [AUTO yes|no] | "
+				      "ROLLOUT STATUS|PAUSE|RESUME|PROMOTE|ABORT|ROLLBACK");
+		return CTL_ERR;
+	}
+	snprintf(err, errlen, "unknown command '%.*s' with %d argument(s); commands: STATUS, STATS, GENERATIONS, SERIES, "
+			      "SESSIONS, TOPICS, SUBSCRIPTIONS, ROUTES, CONFIG, ROLLOUT, HISTORY, PING",
+		 (int)(cl > 40 ? 40 : cl), c, argc - 1);
+	return CTL_ERR;
+}
+
+/* ---------------------------------------------------------------- reconciliation */
+
+static void finish_reconcile(struct op *op)
+{
+	uint64_t now = wall_ms();
+
+	app.dp.synced = true;
+	if (op->failed) {
+		snprintf(app.dp.reconcile_error, sizeof(app.dp.reconcile_error), "%.400s", op->err);
+		fprintf(stderr, "fanout-control: pushing the desired state failed: %s\n", op->err);
+		st_event(&app.st, now, "reconcile_failed", json_pack("{s:s}", "error", op->err));
+	} else {
+		app.dp.reconcile_error[0] = '\0';
+		if (op->n_sent > 0)
+			st_event(&app.st, now, "reconciled",
+				 json_pack("{s:i,s:o}", "commands", op->n_sent, "desired", desired_json()));
+	}
+	app_persist();
+	op_complete(op, NULL, NULL);
+}
+
+/* A version pushed again needs an id the dataplane has not seen; renumber it if so. */
+static uint32_t pushable_id(uint32_t id, uint64_t seen_max)
+{
+	if (id > seen_max)
+		return id;
+	struct st_version *v = st_version_find(&app.st, id);
+	if (v == NULL)
+		return 0;
+	uint32_t nid = (uint32_t)(seen_max > app.st.last_id ? seen_max : app.st.last_id) + 1;
+	char *text = strdup(v->text);
+	if (text == NULL || st_version_add(&app.st, nid, text, strlen(text), wall_ms()) == NULL) {
+		free(text);
+		return 0;
+	}
+	struct st_version *nv = st_version_find(&app.st, nid);
+	v = st_version_find(&app.st, id); /* the array may have moved */
+	snprintf(nv->outcome, sizeof(nv->outcome), "%s", v ? v->outcome : "");
+	free(text);
+	st_event(&app.st, wall_ms(), "renumbered",
+		 json_pack("{s:I,s:I,s:s}", "from", (json_int_t)id, "to", (json_int_t)nid, "why",
+			   "the dataplane has seen that id (restarted with other state); pushed again under a new id"));
+	if (app.st.stable_id == id)
+		app.st.stable_id = nid;
+	if (app.st.canary_id == id)
+		app.st.canary_id = nid;
+	if (app.st.rollout.generation == id)
+		app.st.rollout.generation = nid;
+	return nid;
+}
+
+static void on_reconcile_view(struct op *view)
+{
+	json_t *g = view->replies[0], *gs = view->replies[1];
+	struct ctl_state *st = &app.st;
+	uint64_t now = wall_ms();
+
+	if (view->failed || !json_is_object(g)) {
+		snprintf(app.dp.reconcile_error, sizeof(app.dp.reconcile_error), "GENERATIONS: %.400s",
+			 view->failed ? view->err : "reply is not a JSON object");
+		app.dp.synced = true; /* nothing to compare against; keep serving what works */
+		op_complete(view, NULL, NULL);
+		return;
+	}
+	json_decref(app.dp.generations);
+	app.dp.generations = json_incref(g);
+	json_decref(app.dp.genstats);
+	app.dp.genstats = json_incref(gs);
+	uint32_t dp_stable = (uint32_t)json_u64(json_object_get(g, "stable"), "id");
+	uint32_t dp_canary = (uint32_t)json_u64(json_object_get(g, "canary"), "id");
+	uint32_t dp_share = (uint32_t)json_u64(g, "share_bp");
+	const char *dp_mode = json_string_value(json_object_get(g, "mode"));
+	uint64_t seen = dp_max_id();
+	op_complete(view, NULL, NULL);
+
+	/* A PROMOTE that landed before we could record it */
+	if (st->rollout.state == RO_PROMOTING) {
+		if (dp_stable == st->rollout.generation && st->canary_id == dp_stable) {
+			promote_desired(dp_stable);
+			ro_promote_done(&st->rollout, now, true, "promoted (confirmed after reconnect)");
+		} else {
+			ro_promote_done(&st->rollout, now, false, "dataplane reconnected before PROMOTE was confirmed");
+		}
+	}
+	if (seen > st->last_id)
+		st->last_id = (uint32_t)seen;
+
+	struct op *op = op_new(NULL, finish_reconcile);
+	if (op == NULL)
+		return;
+	bool push_stable = st->stable_id != 0 && dp_stable != st->stable_id;
+	bool push_canary = st->canary_id != 0 && (push_stable || dp_canary != st->canary_id);
+	bool canary_loaded = push_canary || (st->canary_id != 0 && dp_canary == st->canary_id);
+	char idbuf[2][16], share[16];
+
+	if (push_stable) {
+		uint32_t id = pushable_id(st->stable_id, seen);
+		struct st_version *v = st_version_find(st, id);
+		if (v == NULL) {
+			snprintf(op->err, sizeof(op->err), "desired stable version %u has no text in state.json", st->stable_id);
+			op->failed = true;
+		} else {
+			snprintf(idbuf[0], sizeof(idbuf[0]), "%u", id);
+			const char *argv[7] = { "CONFIG", "LOAD", v->text, "ID", idbuf[0], "AS", "stable" };
+			op_send(op, 7, argv, NULL);
+			if (id > seen)
+				seen = id;
+		}
+	}
+	if (push_canary && !op->failed) {
+		uint32_t id = pushable_id(st->canary_id, seen);
+		struct st_version *v = st_version_find(st, id);
+		if (v == NULL) {
+			snprintf(op->err, sizeof(op->err), "desired canary version %u has no text in state.json", st->canary_id);
+			op->failed = true;
+		} else {
+			snprintf(idbuf[1], sizeof(idbuf[1]), "%u", id);
+			const char *argv[7] = { "CONFIG", "LOAD", v->text, "ID", idbuf[1], "AS", "canary" };
+			op_send(op, 7, argv, NULL);
+		}
+	}
+	if (canary_loaded && !op->failed) {
+		if (push_canary || dp_mode == NULL || strcmp(dp_mode, ro_mode_name(st->mode)) != 0) {
+			const char *argv[3] = { "CANARY", "MODE", ro_mode_name(st->mode) };
+			op_send(op, 3, argv, NULL);
+		}
+		if ((push_canary ? 0u : dp_share) != st->share_bp) {
+			snprintf(share, sizeof(share), "%u", st->share_bp);
+			const char *argv[3] = { "CANARY", "SHARE", share };
+			op_send(op, 3, argv, NULL);
+		}
+	} else if (!op->failed && dp_canary != 0 && dp_share != 0 && st->share_bp == 0 && st->stable_id != 0) {
+		const char *argv[1] = { "ROLLBACK" };
+		op_send(op, 1, argv, NULL);
+	}
+	if (op->n_sent > 0) {
+		fprintf(stderr, "fanout-control: pushing desired state (%d command(s)) to the dataplane\n", op->n_sent);
+		return;
+	}
+	finish_reconcile(op);
+}
+
+void ctl_reconcile(void)
+{
+	struct op *op = op_new(NULL, on_reconcile_view);
+	const char *g[1] = { "GENERATIONS" }, *gs[1] = { "GENSTATS" };
+
+	app.dp.synced = false;
+	if (op == NULL)
+		return;
+	op_send(op, 1, g, NULL);
+	op_send(op, 1, gs, NULL);
+	if (op->n_sent == 0)
+		op_free(op);
+}
