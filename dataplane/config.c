@@ -43,6 +43,7 @@
  * Numbers are plain decimal (libcyaml's own integer parsing accepts "1.5" as 1 and "010"
  * as 8, so every scalar is loaded as a string and parsed here). YAML aliases are refused. */
 #include "config.h"
+#include "topic_match.h"
 
 #include <cyaml/cyaml.h>
 #include <errno.h>
@@ -79,6 +80,11 @@ struct raw_mqttsn {
 struct raw_stats {
 	char *file;
 };
+struct raw_route {
+	char *name, *filter, *format;
+	char **to;
+	unsigned to_count;
+};
 struct raw_config {
 	struct raw_port *ports;
 	unsigned ports_count;
@@ -90,6 +96,8 @@ struct raw_config {
 	char *neighbours;
 	struct raw_mqttsn *mqttsn;
 	struct raw_stats *stats;
+	struct raw_route *routes;
+	unsigned routes_count;
 };
 
 /* Every scalar: an optional string, NULL when the key is absent. */
@@ -165,6 +173,20 @@ static const cyaml_schema_field_t stats_fields[] = {
 	STR("file", struct raw_stats, file),
 	CYAML_FIELD_END,
 };
+static const cyaml_schema_value_t str_value = {
+	CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 0, CYAML_UNLIMITED),
+};
+static const cyaml_schema_field_t route_fields[] = {
+	STR("name", struct raw_route, name),
+	STR("filter", struct raw_route, filter),
+	STR("format", struct raw_route, format),
+	CYAML_FIELD_SEQUENCE("to", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_route, to, &str_value, 0,
+			     CYAML_UNLIMITED),
+	CYAML_FIELD_END,
+};
+static const cyaml_schema_value_t route_value = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_route, route_fields),
+};
 static const cyaml_schema_field_t top_fields[] = {
 	CYAML_FIELD_SEQUENCE("ports", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_config, ports,
 			     &port_value, 0, CYAML_UNLIMITED),
@@ -177,6 +199,8 @@ static const cyaml_schema_field_t top_fields[] = {
 	STR("neighbours", struct raw_config, neighbours),
 	CYAML_FIELD_MAPPING_PTR("mqttsn", CYAML_FLAG_OPTIONAL, struct raw_config, mqttsn, mqttsn_fields),
 	CYAML_FIELD_MAPPING_PTR("stats", CYAML_FLAG_OPTIONAL, struct raw_config, stats, stats_fields),
+	CYAML_FIELD_SEQUENCE("routes", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_config, routes,
+			     &route_value, 0, CYAML_UNLIMITED),
 	CYAML_FIELD_END,
 };
 static const cyaml_schema_value_t top_value = {
@@ -816,6 +840,118 @@ static int load_stats(struct ctx *c, const struct raw_config *r, struct fo_confi
 	return 0;
 }
 
+/* A route destination "a.b.c.d:port". The next hop must be reachable from some port: on-link,
+ * or through a port's gateway. */
+static int load_dest(struct ctx *c, const char *key, const char *s, const struct fo_config *cfg,
+		     struct fo_route_dest *d)
+{
+	char shown[64];
+	const char *end;
+	uint32_t ip;
+	if (s == NULL || !parse_dotted(s, &ip, &end) || *end != ':')
+		return fail(c, "%s: '%s' is not IPv4:port; write e.g. 198.18.1.2:9000", key,
+			    show(s ? s : "", shown, sizeof(shown)));
+	char *pe;
+	errno = 0;
+	unsigned long port = strtoul(end + 1, &pe, 10);
+	if (end[1] < '0' || end[1] > '9' || *pe != '\0' || errno != 0 || port == 0 || port > 65535)
+		return fail(c, "%s: '%s' has no valid UDP port; use 1..65535 after the ':'", key,
+			    show(s, shown, sizeof(shown)));
+	if (ip == 0 || ip == 0xffffffffu || (ip >> 28) == 0xe || (ip >> 24) == 127)
+		return fail(c, "%s: '%s' is not a unicast host address; routes send to one host each", key,
+			    show(s, shown, sizeof(shown)));
+	bool reachable = false;
+	for (uint32_t i = 0; i < cfg->n_ports && !reachable; i++) {
+		const struct fo_port_config *p = &cfg->ports[i];
+		uint32_t m = prefix_mask(p->prefix_len);
+		reachable = (ip & m) == (p->ip & m) || p->gateway != 0;
+	}
+	if (!reachable)
+		return fail(c, "%s: '%s' is on no port's subnet and no port has a gateway; add `gateway:` to "
+			       "the port that leads there",
+			    key, show(s, shown, sizeof(shown)));
+	d->ip = ip;
+	d->port = (uint16_t)port;
+	return 0;
+}
+
+static bool route_name_ok(const char *n)
+{
+	size_t len = strlen(n);
+	if (len == 0 || len > FO_MAX_ROUTE_NAME)
+		return false;
+	for (const char *p = n; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '-' || *p == '_' || *p == '.'))
+			return false;
+	return true;
+}
+
+static int load_routes(struct ctx *c, const struct raw_config *r, struct fo_config *cfg)
+{
+	char key[64], shown[64];
+	unsigned n = r->routes_count;
+	if (n == 0)
+		return 0;
+	if (n > FO_MAX_ROUTES)
+		return fail(c, "routes: %u routes given, at most %u; merge routes with a wider filter", n,
+			    FO_MAX_ROUTES);
+	cfg->routes = calloc(n, sizeof(*cfg->routes));
+	if (cfg->routes == NULL)
+		return fail(c, "routes: out of memory");
+	for (unsigned i = 0; i < n; i++) {
+		const struct raw_route *rr = &r->routes[i];
+		struct fo_route_config *rt = &cfg->routes[i];
+		cfg->n_routes = i + 1; /* owns routes[0..i] from here */
+		snprintf(key, sizeof(key), "routes[%u].name", i);
+		if (rr->name == NULL || !route_name_ok(rr->name))
+			return fail(c, "%s: '%s' %s; give 1..%u characters of [A-Za-z0-9._-]", key,
+				    show(rr->name ? rr->name : "", shown, sizeof(shown)),
+				    rr->name ? "is not a route name" : "is missing", FO_MAX_ROUTE_NAME);
+		for (unsigned j = 0; j < i; j++)
+			if (strcmp(cfg->routes[j].name, rr->name) == 0)
+				return fail(c, "%s: '%s' is already the name of routes[%u]; names must be unique", key,
+					    show(rr->name, shown, sizeof(shown)), j);
+		if ((rt->name = dup_str(rr->name)) == NULL)
+			return fail(c, "%s: out of memory", key);
+		snprintf(key, sizeof(key), "routes[%u].filter", i);
+		if (rr->filter == NULL)
+			return fail(c, "%s: missing; give a topic filter such as sensors/# or +/temperature", key);
+		if (!topic_filter_valid((const uint8_t *)rr->filter, strlen(rr->filter), cfg->broker.max_topic_len))
+			return fail(c, "%s: '%s' is not a valid topic filter of at most mqttsn.max_topic_len (%u) "
+				       "bytes; '+' and '#' must fill a whole level and '#' must be last",
+				    key, show(rr->filter, shown, sizeof(shown)), cfg->broker.max_topic_len);
+		if ((rt->filter = dup_str(rr->filter)) == NULL)
+			return fail(c, "%s: out of memory", key);
+		snprintf(key, sizeof(key), "routes[%u].format", i);
+		if (rr->format != NULL && strcmp(rr->format, "raw") != 0)
+			return fail(c, "%s: '%s' is not supported; use raw (the payload as the UDP datagram)", key,
+				    show(rr->format, shown, sizeof(shown)));
+		rt->format = FO_ROUTE_RAW;
+		snprintf(key, sizeof(key), "routes[%u].to", i);
+		if (rr->to_count == 0)
+			return fail(c, "%s: missing or empty; list 1..%u destinations such as [\"198.18.1.2:9000\"]",
+				    key, FO_MAX_ROUTE_DESTS);
+		if (rr->to_count > FO_MAX_ROUTE_DESTS)
+			return fail(c, "%s: %u destinations, at most %u; split the route in two", key, rr->to_count,
+				    FO_MAX_ROUTE_DESTS);
+		rt->to = calloc(rr->to_count, sizeof(*rt->to));
+		if (rt->to == NULL)
+			return fail(c, "%s: out of memory", key);
+		for (unsigned j = 0; j < rr->to_count; j++) {
+			snprintf(key, sizeof(key), "routes[%u].to[%u]", i, j);
+			if (load_dest(c, key, rr->to[j], cfg, &rt->to[j]) != 0)
+				return -1;
+			for (unsigned k = 0; k < j; k++)
+				if (rt->to[k].ip == rt->to[j].ip && rt->to[k].port == rt->to[j].port)
+					return fail(c, "%s: '%s' is listed twice in this route", key,
+						    show(rr->to[j], shown, sizeof(shown)));
+			rt->n_to = j + 1;
+		}
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------------ API */
 
 int fo_config_parse(const char *yaml, size_t len, struct fo_config **out, char *err, size_t errlen)
@@ -861,7 +997,7 @@ int fo_config_parse(const char *yaml, size_t len, struct fo_config **out, char *
 	}
 	const struct raw_config *r = raw != NULL ? raw : &empty; /* an empty document */
 	if (load_ports(c, r, cfg) != 0 || load_lcores(c, r, cfg) != 0 || load_pools(c, r, cfg) != 0 ||
-	    load_mqttsn(c, r, cfg) != 0 || load_stats(c, r, cfg) != 0)
+	    load_mqttsn(c, r, cfg) != 0 || load_stats(c, r, cfg) != 0 || load_routes(c, r, cfg) != 0)
 		goto done;
 	*out = cfg;
 	cfg = NULL;
@@ -920,5 +1056,11 @@ void fo_config_free(struct fo_config *cfg)
 		free((char *)cfg->predefined[i].name);
 	free(cfg->predefined);
 	free(cfg->stats_file);
+	for (uint32_t i = 0; i < cfg->n_routes; i++) {
+		free(cfg->routes[i].name);
+		free(cfg->routes[i].filter);
+		free(cfg->routes[i].to);
+	}
+	free(cfg->routes);
 	free(cfg);
 }

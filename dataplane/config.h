@@ -47,6 +47,9 @@
 #define FO_MAX_MBUF_CACHE 512      /* RTE_MEMPOOL_CACHE_MAX_SIZE */
 #define FO_MAX_NEIGHBOURS (1u << 24)
 #define FO_MAX_TOPIC_LEN_LIMIT 65527 /* longest name a long-form REGISTER can carry */
+#define FO_MAX_ROUTES 1024
+#define FO_MAX_ROUTE_DESTS 16
+#define FO_MAX_ROUTE_NAME 63
 
 enum fo_role {
 	FO_ROLE_RX = 1u << 0,
@@ -71,6 +74,23 @@ struct fo_lcore_config {
 	uint32_t roles;        /* enum fo_role bits (YAML: "roles: [rx, worker, tx]") */
 };
 
+/* A route: publishes whose topic matches filter are also sent to each destination. Routes are
+ * the part of the config that changes at run time, as generations (docs/control.md). */
+enum fo_route_format {
+	FO_ROUTE_RAW = 0, /* the publish payload as the UDP datagram */
+};
+struct fo_route_dest {
+	uint32_t ip;   /* host byte order */
+	uint16_t port; /* host byte order */
+};
+struct fo_route_config {
+	char *name;
+	char *filter;
+	struct fo_route_dest *to;
+	uint32_t n_to;
+	uint8_t format; /* enum fo_route_format */
+};
+
 struct fo_config {
 	struct fo_port_config *ports;
 	uint32_t n_ports;
@@ -90,6 +110,9 @@ struct fo_config {
 	struct broker_predefined *predefined; /* owned storage behind broker.predefined */
 
 	char *stats_file;          /* JSON snapshot path (SIGUSR1 and exit); NULL = stdout */
+
+	struct fo_route_config *routes; /* the "routes:" section: the generation's content */
+	uint32_t n_routes;
 };
 
 /* Load and validate. On failure returns -1 and writes into err a message naming the key

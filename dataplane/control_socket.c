@@ -1,9 +1,13 @@
 /* The dataplane's control socket: RESP over a unix stream socket, served by the main lcore
  * between its stats/signal checks (never by a packet lcore). Requests are parsed with
  * hiredis's reader, the same codec the control plane and redis-cli use, so
- * `redis-cli -s SOCKET INFO` works. Commands: PING, INFO, STATS (the JSON snapshot), QUIT. */
+ * `redis-cli -s SOCKET INFO` works. The commands are docs/control.md's table. Listings of
+ * worker tables (SESSIONS, TOPICS, SUBSCRIPTIONS) are asked of the workers and answered when
+ * every worker has filled its part between bursts; the client's later commands wait. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,22 +22,47 @@
 
 #include "control_socket.h"
 #include "dataplane.h"
+#include "fanout/client_hash.h"
+#include "json_out.h"
 
 #define CTL_MAX_CLIENTS 16
-#define CTL_MAX_REQUEST (1u << 20) /* a client that sends more without a full command is cut */
+#define CTL_MAX_REQUEST (4u << 20) /* a client that sends more without a full command is cut */
+#define CTL_LIST_DEFAULT 1000      /* rows per listing unless COUNT says otherwise */
+#define CTL_LIST_MAX 100000
+#define CTL_LIST_TIMEOUT_MS 2000   /* workers that do not answer a listing in time: error */
 
 struct ctl_client {
 	int fd;
 	redisReader *reader;
 	size_t buffered;
+	redisReply *waiting;  /* a listing command not yet started (another one runs) */
+	bool listing;         /* this client's listing runs on the workers */
 };
+
+static struct {
+	bool busy;
+	int kind;
+	uint32_t limit;
+	uint64_t started_ms;
+	struct ctl_client *owner;
+} listing;
 
 static int listen_fd = -1;
 static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static struct ctl_client clients[CTL_MAX_CLIENTS];
 
-int fo_ctl_open(const char *path, mode_t mode)
+int fo_ctl_open(const char *path, mode_t mode, const char *group)
 {
+	gid_t gid = (gid_t)-1;
+	if (group) {
+		struct group *g = getgrnam(group);
+		if (!g) {
+			fprintf(stderr, "--control-group: no group '%s' on this host; create it (groupadd %s) or pick another\n",
+				group, group);
+			return -1;
+		}
+		gid = g->gr_gid;
+	}
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		fprintf(stderr, "control socket '%s': path longer than %zu bytes; choose a shorter one\n", path,
@@ -50,7 +79,7 @@ int fo_ctl_open(const char *path, mode_t mode)
 	mode_t old = umask(0777 & ~mode);
 	int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (rc != 0 || chmod(path, mode) != 0 || listen(fd, 16) != 0) {
+	if (rc != 0 || (group && chown(path, (uid_t)-1, gid) != 0) || chmod(path, mode) != 0 || listen(fd, 16) != 0) {
 		fprintf(stderr, "control socket '%s': %s; check the directory exists and is writable\n", path,
 			strerror(errno));
 		close(fd);
@@ -67,8 +96,14 @@ static void drop_client(struct ctl_client *c)
 {
 	close(c->fd);
 	redisReaderFree(c->reader);
+	if (c->waiting)
+		freeReplyObject(c->waiting);
+	if (listing.owner == c)
+		listing.owner = NULL; /* the workers finish; nobody gets the answer */
 	c->fd = -1;
 	c->reader = NULL;
+	c->waiting = NULL;
+	c->listing = false;
 }
 
 /* Blocking-ish write of a whole reply: replies are small and the peer is a local tool;
@@ -158,14 +193,15 @@ static int cmd_info(int fd)
 	return rc;
 }
 
-static int cmd_stats(int fd)
+/* Runs fn(f) into a memory stream and replies with it as one bulk string. */
+static int reply_json(int fd, void (*fn)(FILE *f))
 {
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 	if (!f)
 		return reply_error(fd, "out of memory");
-	fo_stats_write_json_stream(f, "control");
+	fn(f);
 	if (fclose(f) != 0) {
 		free(buf);
 		return reply_error(fd, "out of memory");
@@ -175,11 +211,279 @@ static int cmd_stats(int fd)
 	return rc;
 }
 
-/* Returns < 0 when the connection should close. */
-static int execute(int fd, const redisReply *r)
+static void write_stats(FILE *f)
 {
-	if (r->type != REDIS_REPLY_ARRAY || r->elements == 0 || r->element[0]->type != REDIS_REPLY_STRING)
+	fo_stats_write_json_stream(f, "control");
+}
+
+/* A generation operation: op writes its JSON into a stream or fails with err. */
+typedef int (*gen_op)(const redisReply *r, uint64_t t0, FILE *out, char *err, size_t errlen);
+
+static int run_gen_op(int fd, const redisReply *r, uint64_t t0, gen_op op)
+{
+	char err[1024] = "";
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return reply_error(fd, "out of memory");
+	int rc = op(r, t0, f, err, sizeof(err));
+	if (fclose(f) != 0) {
+		free(buf);
+		return reply_error(fd, "out of memory");
+	}
+	int wrc = rc == 0 ? reply_bulk(fd, buf, len) : reply_error(fd, err);
+	free(buf);
+	return wrc;
+}
+
+static bool arg_is(const redisReply *r, size_t i, const char *s)
+{
+	return i < r->elements && r->element[i]->type == REDIS_REPLY_STRING && strcasecmp(r->element[i]->str, s) == 0;
+}
+
+static bool arg_u32(const redisReply *r, size_t i, uint32_t max, uint32_t *out)
+{
+	if (i >= r->elements || r->element[i]->type != REDIS_REPLY_STRING)
+		return false;
+	const char *s = r->element[i]->str;
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (s[0] < '0' || s[0] > '9' || *end || errno || v > max)
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+static int op_diff(const redisReply *r, uint64_t t0, FILE *out, char *err, size_t errlen)
+{
+	(void)t0;
+	if (r->elements != 3 || r->element[2]->type != REDIS_REPLY_STRING) {
+		snprintf(err, errlen, "usage: CONFIG DIFF <yaml text>");
+		return -1;
+	}
+	return fo_gen_diff(r->element[2]->str, r->element[2]->len, out, err, errlen);
+}
+
+static int op_load(const redisReply *r, uint64_t t0, FILE *out, char *err, size_t errlen)
+{
+	if (r->elements < 3 || r->element[2]->type != REDIS_REPLY_STRING) {
+		snprintf(err, errlen, "usage: CONFIG LOAD <yaml text> [ID n] [AS canary|stable]");
+		return -1;
+	}
+	uint32_t id = 0;
+	bool as_stable = false;
+	for (size_t i = 3; i < r->elements; i += 2) {
+		if (arg_is(r, i, "ID") && arg_u32(r, i + 1, INT32_MAX, &id) && id > 0)
+			continue;
+		if (arg_is(r, i, "AS") && (arg_is(r, i + 1, "stable") || arg_is(r, i + 1, "canary"))) {
+			as_stable = arg_is(r, i + 1, "stable");
+			continue;
+		}
+		snprintf(err, errlen, "CONFIG LOAD: unexpected argument %zu; usage: CONFIG LOAD <yaml text> [ID n>0] "
+				      "[AS canary|stable]",
+			 i);
+		return -1;
+	}
+	return fo_gen_load(r->element[2]->str, r->element[2]->len, id, as_stable, t0, out, err, errlen);
+}
+
+static int op_share(const redisReply *r, uint64_t t0, FILE *out, char *err, size_t errlen)
+{
+	uint32_t bp;
+	if (r->elements != 3 || !arg_u32(r, 2, FO_SHARE_MAX, &bp)) {
+		snprintf(err, errlen, "usage: CANARY SHARE <basis points 0..10000> (100 = 1 %%)");
+		return -1;
+	}
+	return fo_gen_set_share(bp, t0, out, err, errlen);
+}
+
+static int op_mode(const redisReply *r, uint64_t t0, FILE *out, char *err, size_t errlen)
+{
+	if (r->elements != 3 || !(arg_is(r, 2, "split") || arg_is(r, 2, "mirror"))) {
+		snprintf(err, errlen, "usage: CANARY MODE split|mirror");
+		return -1;
+	}
+	return fo_gen_set_mode(arg_is(r, 2, "mirror") ? FO_GEN_MIRROR : FO_GEN_SPLIT, t0, out, err, errlen);
+}
+
+static int op_promote(const redisReply *r, uint64_t t0, FILE *out, char *err, size_t errlen)
+{
+	(void)r;
+	return fo_gen_promote(t0, out, err, errlen);
+}
+
+static int op_rollback(const redisReply *r, uint64_t t0, FILE *out, char *err, size_t errlen)
+{
+	(void)r;
+	return fo_gen_rollback(t0, out, err, errlen);
+}
+
+/* ------------------------------------------------------------------ listings */
+
+static const char *const list_names[] = { "sessions", "topics", "subscriptions" };
+
+static int list_kind(const char *cmd)
+{
+	if (strcasecmp(cmd, "SESSIONS") == 0)
+		return BROKER_EXPORT_SESSIONS;
+	if (strcasecmp(cmd, "TOPICS") == 0)
+		return BROKER_EXPORT_TOPICS;
+	if (strcasecmp(cmd, "SUBSCRIPTIONS") == 0)
+		return BROKER_EXPORT_SUBSCRIPTIONS;
+	return -1;
+}
+
+static void free_rows(void)
+{
+	for (uint32_t w = 0; w < fo_dp.n_workers; w++) {
+		free(fo_dp.workers[w].exp.rows);
+		fo_dp.workers[w].exp.rows = NULL;
+	}
+}
+
+/* Ask every worker for its part. Returns < 0 (and replies) when it cannot start. */
+static int start_listing(struct ctl_client *c, const redisReply *r)
+{
+	int kind = list_kind(r->element[0]->str);
+	uint32_t limit = CTL_LIST_DEFAULT;
+	if (r->elements > 1 && !(r->elements == 3 && arg_is(r, 1, "COUNT") && arg_u32(r, 2, CTL_LIST_MAX, &limit))) {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "usage: %s [COUNT n] (n up to %u)", r->element[0]->str, CTL_LIST_MAX);
+		return reply_error(c->fd, msg);
+	}
+	if (atomic_load(&fo_dp.phase) != FO_RUN)
+		return reply_error(c->fd, "the dataplane is shutting down; listings need running workers");
+	uint32_t per = limit; /* each worker may hold all of them */
+	for (uint32_t w = 0; w < fo_dp.n_workers; w++) {
+		struct fo_export *e = &fo_dp.workers[w].exp;
+		e->rows = per ? malloc((size_t)per * sizeof(*e->rows)) : NULL;
+		if (per && !e->rows) {
+			free_rows();
+			return reply_error(c->fd, "out of memory for the listing; ask for fewer rows with COUNT");
+		}
+	}
+	listing.busy = true;
+	listing.kind = kind;
+	listing.limit = limit;
+	listing.owner = c;
+	listing.started_ms = fo_now_ms();
+	c->listing = true;
+	for (uint32_t w = 0; w < fo_dp.n_workers; w++) {
+		struct fo_export *e = &fo_dp.workers[w].exp;
+		e->kind = kind;
+		e->limit = per;
+		e->n = 0;
+		e->total = 0;
+		e->cursor = 0;
+		atomic_store_explicit(&e->state, FO_EXPORT_REQUESTED, memory_order_release);
+	}
+	return 0;
+}
+
+static void write_row(FILE *f, int kind, uint32_t w, const struct broker_export_row *r, const struct fo_genset *gs,
+		      uint64_t now_ms)
+{
+	fprintf(f, "{\"worker\":%u", w);
+	if (kind == BROKER_EXPORT_TOPICS) {
+		fprintf(f, ",\"id\":%u,\"name\":", r->topic_id);
+		fo_json_str(f, r->name, r->name_len);
+		fprintf(f, "%s}", r->name_truncated ? ",\"name_truncated\":true" : "");
+		return;
+	}
+	fprintf(f, ",\"client_id\":");
+	fo_json_str(f, r->client_id, r->client_id_len);
+	fprintf(f, ",\"ip\":");
+	fo_json_ip(f, r->ip);
+	fprintf(f, ",\"port\":%u", r->port);
+	if (kind == BROKER_EXPORT_SESSIONS) {
+		uint32_t h = r->client_id_len ? fo_client_id_hash(r->client_id, r->client_id_len)
+					      : fo_client_hash(r->ip, r->port);
+		fprintf(f,
+			",\"keepalive_s\":%u,\"idle_ms\":%" PRIu64 ",\"subscriptions\":%u,\"inflight\":%u,\"side\":\"%s\"}",
+			r->keepalive_s, now_ms > r->last_rx_ms ? now_ms - r->last_rx_ms : 0, r->subscriptions, r->inflight,
+			fo_genset_is_canary(gs, h) ? "canary" : "stable");
+		return;
+	}
+	fprintf(f, ",\"filter\":");
+	fo_json_str(f, r->name, r->name_len);
+	fprintf(f, ",\"qos\":%u%s}", r->qos, r->name_truncated ? ",\"filter_truncated\":true" : "");
+}
+
+static void finish_listing(void)
+{
+	struct ctl_client *c = listing.owner;
+	if (c) {
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+		if (f) {
+			uint64_t total = 0;
+			for (uint32_t w = 0; w < fo_dp.n_workers; w++)
+				total += fo_dp.workers[w].exp.total;
+			fprintf(f, "{\"total\":%" PRIu64 ",\"%s\":[", total, list_names[listing.kind]);
+			const struct fo_genset *gs = fo_genset_read();
+			uint64_t now = fo_now_ms();
+			uint32_t shown = 0;
+			for (uint32_t w = 0; w < fo_dp.n_workers; w++) {
+				const struct fo_export *e = &fo_dp.workers[w].exp;
+				for (uint32_t i = 0; i < e->n && shown < listing.limit; i++, shown++) {
+					if (shown)
+						fputc(',', f);
+					write_row(f, listing.kind, w, &e->rows[i], gs, now);
+				}
+			}
+			fprintf(f, "],\"shown\":%u}", shown);
+		}
+		if (!f || fclose(f) != 0 || reply_bulk(c->fd, buf, len) != 0)
+			drop_client(c);
+		else
+			c->listing = false;
+		free(buf);
+	}
+	for (uint32_t w = 0; w < fo_dp.n_workers; w++)
+		atomic_store(&fo_dp.workers[w].exp.state, FO_EXPORT_IDLE);
+	free_rows();
+	listing.busy = false;
+	listing.owner = NULL;
+}
+
+/* Called every poll: completes the running listing when every worker is done. A worker
+ * that does not answer in time (stopped lcore) fails the listing; its rows are not freed
+ * until it has answered, since it may still be writing them. */
+static void check_listing(void)
+{
+	if (!listing.busy)
+		return;
+	bool done = true;
+	for (uint32_t w = 0; w < fo_dp.n_workers; w++)
+		if (atomic_load_explicit(&fo_dp.workers[w].exp.state, memory_order_acquire) != FO_EXPORT_DONE)
+			done = false;
+	if (done) {
+		finish_listing();
+		return;
+	}
+	if (listing.owner && fo_now_ms() - listing.started_ms > CTL_LIST_TIMEOUT_MS) {
+		struct ctl_client *c = listing.owner;
+		listing.owner = NULL;
+		c->listing = false;
+		if (reply_error(c->fd, "the workers did not answer the listing in 2 s; is the dataplane overloaded or "
+				       "stopping? try again") != 0)
+			drop_client(c);
+	}
+}
+
+/* Returns < 0 when the connection should close, 1 when the command waits for a listing. */
+static int execute(struct ctl_client *c, const redisReply *r)
+{
+	int fd = c->fd;
+	uint64_t t0 = rte_get_tsc_cycles();
+	if (r->type != REDIS_REPLY_ARRAY || r->elements == 0)
 		return reply_error(fd, "expected a command as an array of bulk strings");
+	for (size_t i = 0; i < r->elements; i++)
+		if (r->element[i]->type != REDIS_REPLY_STRING)
+			return reply_error(fd, "expected a command as an array of bulk strings");
 	const char *cmd = r->element[0]->str;
 	if (strcasecmp(cmd, "PING") == 0)
 		return r->elements > 1 ? reply_bulk(fd, r->element[1]->str, r->element[1]->len)
@@ -187,17 +491,46 @@ static int execute(int fd, const redisReply *r)
 	if (strcasecmp(cmd, "INFO") == 0)
 		return cmd_info(fd);
 	if (strcasecmp(cmd, "STATS") == 0)
-		return cmd_stats(fd);
+		return reply_json(fd, write_stats);
+	if (strcasecmp(cmd, "GENERATIONS") == 0)
+		return reply_json(fd, fo_gen_write_generations);
+	if (strcasecmp(cmd, "GENSTATS") == 0)
+		return reply_json(fd, fo_gen_write_genstats);
+	if (strcasecmp(cmd, "ROUTES") == 0)
+		return reply_json(fd, fo_gen_write_routes);
+	if (list_kind(cmd) >= 0) {
+		if (listing.busy)
+			return 2; /* waits for the running listing */
+		int rc = start_listing(c, r);
+		return rc < 0 ? rc : c->listing ? 1 : 0;
+	}
+	if (strcasecmp(cmd, "CONFIG") == 0 && arg_is(r, 1, "DIFF"))
+		return run_gen_op(fd, r, t0, op_diff);
+	if (strcasecmp(cmd, "CONFIG") == 0 && arg_is(r, 1, "LOAD"))
+		return run_gen_op(fd, r, t0, op_load);
+	if (strcasecmp(cmd, "CANARY") == 0 && arg_is(r, 1, "SHARE"))
+		return run_gen_op(fd, r, t0, op_share);
+	if (strcasecmp(cmd, "CANARY") == 0 && arg_is(r, 1, "MODE"))
+		return run_gen_op(fd, r, t0, op_mode);
+	if (strcasecmp(cmd, "PROMOTE") == 0)
+		return run_gen_op(fd, r, t0, op_promote);
+	if (strcasecmp(cmd, "ROLLBACK") == 0)
+		return run_gen_op(fd, r, t0, op_rollback);
 	if (strcasecmp(cmd, "QUIT") == 0) {
 		write_all(fd, "+OK\r\n", 5);
 		return -1;
 	}
 	if (strcasecmp(cmd, "COMMAND") == 0) /* redis-cli asks this at start; an empty list is fine */
 		return write_all(fd, "*0\r\n", 4);
-	char msg[128];
-	snprintf(msg, sizeof(msg), "unknown command '%.40s'; try PING, INFO, STATS, QUIT", cmd);
+	char msg[256];
+	snprintf(msg, sizeof(msg),
+		 "unknown command '%.40s'; try PING, INFO, STATS, GENERATIONS, GENSTATS, SESSIONS, TOPICS, "
+		 "SUBSCRIPTIONS, ROUTES, CONFIG DIFF|LOAD, CANARY SHARE|MODE, PROMOTE, ROLLBACK, QUIT",
+		 cmd);
 	return reply_error(fd, msg);
 }
+
+static void run_commands(struct ctl_client *c);
 
 static void serve_client(struct ctl_client *c)
 {
@@ -217,16 +550,31 @@ static void serve_client(struct ctl_client *c)
 			return;
 		}
 	}
-	for (;;) {
-		void *reply = NULL;
-		if (redisReaderGetReply(c->reader, &reply) != REDIS_OK) {
-			reply_error(c->fd, "protocol error: expected RESP");
-			drop_client(c);
+	run_commands(c);
+}
+
+/* Executes the client's parsed commands in order; stops while one of them waits. */
+static void run_commands(struct ctl_client *c)
+{
+	while (c->fd >= 0 && !c->listing) {
+		redisReply *reply = c->waiting;
+		c->waiting = NULL;
+		if (!reply) {
+			void *next = NULL;
+			if (redisReaderGetReply(c->reader, &next) != REDIS_OK) {
+				reply_error(c->fd, "protocol error: expected RESP");
+				drop_client(c);
+				return;
+			}
+			if (!next)
+				return;
+			reply = next;
+		}
+		int rc = execute(c, reply);
+		if (rc == 2) { /* another client's listing runs: keep the command for later */
+			c->waiting = reply;
 			return;
 		}
-		if (!reply)
-			break;
-		int rc = execute(c->fd, reply);
 		freeReplyObject(reply);
 		c->buffered = 0;
 		if (rc < 0) {
@@ -255,10 +603,17 @@ void fo_ctl_poll(int timeout_ms)
 			pfd[n].events = POLLIN;
 			owner[n++] = &clients[i];
 		}
-	if (poll(pfd, (nfds_t)n, timeout_ms) <= 0)
+	if (listing.busy)
+		timeout_ms = 1;
+	int ready = poll(pfd, (nfds_t)n, timeout_ms);
+	check_listing();
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++) /* commands held back by a listing */
+		if (clients[i].fd >= 0 && !listing.busy && (clients[i].waiting || clients[i].listing == false))
+			run_commands(&clients[i]);
+	if (ready <= 0)
 		return;
 	for (int i = 1; i < n; i++)
-		if (pfd[i].revents)
+		if (pfd[i].revents && owner[i]->fd >= 0)
 			serve_client(owner[i]);
 	if (pfd[0].revents & POLLIN) {
 		int fd;
@@ -277,6 +632,7 @@ void fo_ctl_poll(int timeout_ms)
 				continue;
 			}
 			clients[slot] = (struct ctl_client){ .fd = fd, .reader = rd };
+			rd->maxbuf = 0; /* keep the buffer: config texts may be large */
 		}
 	}
 }

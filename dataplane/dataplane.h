@@ -8,16 +8,19 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <rte_common.h>
 #include <rte_ether.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
 #include "config.h"
 #include "fanout/stats_schema.h"
+#include "generation.h"
 #include "l2l4.h"
 #include "mqttsn_broker.h"
 #include "neighbour.h"
@@ -46,13 +49,28 @@ struct fo_port {
  * is shared by reference (one refcnt per descriptor). */
 struct fo_peer_msg {
 	struct rte_mbuf *payload;
+	uint64_t rx_tsc;      /* when the publish was received (latency of the copies) */
+	uint8_t gen_slot;     /* the publisher's generation slot (deliveries are counted there) */
 	uint16_t payload_len;
 	int8_t qos;
 	uint16_t topic_len;
 	uint8_t topic[]; /* topic_len bytes (pool element sized for max_topic_len) */
 };
 
+/* A table listing asked of a worker by the control socket (main lcore): the worker fills
+ * rows a chunk per loop iteration between bursts, then flips state to DONE. */
+enum { FO_EXPORT_IDLE = 0, FO_EXPORT_REQUESTED, FO_EXPORT_DONE };
+#define FO_EXPORT_CHUNK 128
+struct fo_export {
+	_Atomic int state;
+	int kind;               /* enum broker_export_kind */
+	uint32_t limit, n, total;
+	uint64_t cursor;
+	struct broker_export_row *rows;
+};
+
 struct fo_worker {
+	struct fo_export exp;
 	uint32_t idx;
 	unsigned lcore_id;
 	struct rte_ring *in;      /* rx -> this worker (MP/SC) */
@@ -73,6 +91,7 @@ struct fo_txer {
 /* Per-lcore stats: written only by that lcore, summed by readers. */
 struct fo_lcore_stats {
 	struct fo_counters c;
+	struct fo_gen_ctr gen[FO_GEN_SLOTS]; /* per generation slot (generation.h) */
 	uint64_t port_rx[FO_MAX_PORTS];
 	uint64_t port_tx[FO_MAX_PORTS];
 	uint64_t loops;
@@ -107,10 +126,39 @@ struct fo_dp {
 	_Atomic int phase;
 	uint64_t tsc_hz;
 	uint64_t start_tsc;
+	int meta_off;       /* mbuf dynfield: struct fo_meta of frames we build */
+	uint64_t meta_flag; /* mbuf dynflag: the dynfield is set */
 };
+
+/* What a frame we build carries to the tx stage for the rx -> tx latency histogram. */
+struct fo_meta {
+	uint64_t rx_tsc;
+	uint8_t gen_slot; /* FO_GEN_SLOT_NONE: counted in no generation */
+};
+
+
 
 extern struct fo_dp fo_dp;
 extern struct fo_lcore_stats fo_stats[RTE_MAX_LCORE];
+
+static inline struct fo_meta *fo_meta(struct rte_mbuf *m)
+{
+	return RTE_MBUF_DYNFIELD(m, fo_dp.meta_off, struct fo_meta *);
+}
+
+/* Between rx and the worker, a received packet's rx TSC rides in the 8-byte hash union (the
+ * first cache line, already touched; we do not use the RSS hash): the worker reads it before
+ * payload_bind() reuses hash.usr for the payload checksum. */
+static inline void fo_rx_tsc_set(struct rte_mbuf *m, uint64_t tsc)
+{
+	memcpy(&m->hash, &tsc, sizeof(tsc));
+}
+static inline uint64_t fo_rx_tsc_get(const struct rte_mbuf *m)
+{
+	uint64_t tsc;
+	memcpy(&tsc, &m->hash, sizeof(tsc));
+	return tsc;
+}
 
 static inline uint64_t fo_now_ms(void)
 {

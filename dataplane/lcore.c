@@ -24,6 +24,8 @@ int fo_lcore_main(void *arg)
 		if (st->c.rx + st->c.out_generated + st->c.out_sent != before)
 			st->busy_loops++;
 	}
+	if (lc->worker)
+		fo_gen_worker_offline(lc->worker->idx); /* swaps no longer wait for this reader */
 	atomic_store_explicit(&lc->seen_phase, FO_DONE, memory_order_release);
 	return 0;
 }

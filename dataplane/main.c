@@ -16,6 +16,8 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 
+#include <rte_mbuf_dyn.h>
+
 #include "control_socket.h"
 #include "dataplane.h"
 
@@ -41,8 +43,9 @@ static void usage(const char *prog)
 		"  --config FILE    dataplane config (YAML; see docs/config.md)\n"
 		"  --stats FILE     JSON stats snapshot path (SIGUSR1 and exit); overrides stats.file\n"
 		"  --duration SEC   stop by itself after SEC seconds (tests, demos)\n"
-		"  --control PATH   serve RESP on a unix socket (mode 0600): PING, INFO, STATS, QUIT;\n"
-		"                   try: redis-cli -s PATH INFO\n"
+		"  --control PATH   serve RESP on a unix socket (docs/control.md); try: redis-cli -s PATH INFO\n"
+		"  --control-mode OCTAL   its permissions (default 0600)\n"
+		"  --control-group GROUP  its group (with --control-mode 0660, operators in GROUP may use it)\n"
 		"Always give EAL an explicit device list (--no-pci with --vdev, or -a) on shared machines.\n",
 		prog);
 }
@@ -52,6 +55,8 @@ struct app_args {
 	const char *stats;
 	double duration;
 	const char *control;
+	mode_t control_mode;
+	const char *control_group;
 };
 
 /* App arguments come after "--"; they are parsed before EAL so a bad config is refused
@@ -63,14 +68,30 @@ static int parse_app_args(int argc, char **argv, struct app_args *a)
 		{ "stats", required_argument, NULL, 's' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "control", required_argument, NULL, 'k' },
+		{ "control-mode", required_argument, NULL, 'm' },
+		{ "control-group", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int o;
 	optind = 1;
-	while ((o = getopt_long(argc, argv, "c:s:d:k:h", opts, NULL)) != -1) {
+	a->control_mode = 0600;
+	while ((o = getopt_long(argc, argv, "c:s:d:k:m:g:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'k': a->control = optarg; break;
+		case 'g': a->control_group = optarg; break;
+		case 'm': {
+			char *end;
+			unsigned long m = strtoul(optarg, &end, 8);
+			if (*end || end == optarg || m > 0777 || (m & 0600) != 0600) {
+				fprintf(stderr, "--control-mode: '%s' is not an octal mode 0600..0777 that keeps the owner's "
+						"read and write bits; e.g. 0660\n",
+					optarg);
+				return -1;
+			}
+			a->control_mode = (mode_t)m;
+			break;
+		}
 		case 'c': a->config = optarg; break;
 		case 's': a->stats = optarg; break;
 		case 'd': {
@@ -89,6 +110,25 @@ static int parse_app_args(int argc, char **argv, struct app_args *a)
 		fprintf(stderr, "missing --config FILE (after '--', following the EAL arguments)\n");
 		return -1;
 	}
+	return 0;
+}
+
+/* The mbuf dynfield and flag that carry a built frame's rx TSC and generation slot to tx. */
+static int register_meta(void)
+{
+	static const struct rte_mbuf_dynfield field = {
+		.name = "fanout_meta",
+		.size = sizeof(struct fo_meta),
+		.align = __alignof__(struct fo_meta),
+	};
+	static const struct rte_mbuf_dynflag flag = { .name = "fanout_meta_set" };
+	fo_dp.meta_off = rte_mbuf_dynfield_register(&field);
+	int bit = rte_mbuf_dynflag_register(&flag);
+	if (fo_dp.meta_off < 0 || bit < 0) {
+		fprintf(stderr, "cannot register the mbuf dynamic field for latency stamps: %s\n", rte_strerror(rte_errno));
+		return -1;
+	}
+	fo_dp.meta_flag = 1ULL << bit;
 	return 0;
 }
 
@@ -489,6 +529,12 @@ int main(int argc, char **argv)
 	}
 	if (assign_rx_queues() != 0)
 		goto out;
+	if (register_meta() != 0)
+		goto out;
+	if (fo_gen_init(a.config, fo_dp.n_workers, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		goto out;
+	}
 	for (uint32_t w = 0; w < fo_dp.n_workers; w++)
 		if (fo_worker_init(&fo_dp.workers[w]) != 0)
 			goto out;
@@ -501,7 +547,7 @@ int main(int argc, char **argv)
 	sigaction(SIGUSR1, &sa, NULL);
 
 	/* Open before the lcores start, so "ready" means the socket answers too. */
-	if (a.control && fo_ctl_open(a.control, 0600) != 0)
+	if (a.control && fo_ctl_open(a.control, a.control_mode, a.control_group) != 0)
 		goto out;
 	if (a.control)
 		printf("control socket: %s (redis-cli -s %s INFO)\n", a.control, a.control);
@@ -527,6 +573,7 @@ int main(int argc, char **argv)
 		if (stop_at && rte_get_tsc_cycles() >= stop_at)
 			break;
 		fo_ctl_poll(10); /* serves the control socket, or sleeps 10 ms */
+		fo_gen_poll();   /* frees generation sets no worker can still see */
 	}
 	shutdown_pipeline();
 	fo_stats_write_json(stats_path, "exit");
@@ -545,6 +592,7 @@ out:
 	}
 	for (uint32_t w = 0; w < fo_dp.n_workers; w++)
 		fo_worker_fini(&fo_dp.workers[w]);
+	fo_gen_fini();
 	fo_config_free(fo_dp.cfg);
 	rte_eal_cleanup();
 	return status;

@@ -13,6 +13,9 @@
  * DELIVERY_INFLIGHT_FULL (QoS 1 state). */
 #include "mqttsn_broker.h"
 
+#include "fanout/client_hash.h"
+
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +52,7 @@ struct broker {
 	uint8_t *scratch;         /* encoded replies, REGISTER with a full-length name */
 	uint32_t scratch_cap;
 	struct fo_counters own_counters; /* when the caller passes none */
+	struct broker_result *cur;       /* the result broker_handle() is filling, else NULL */
 };
 
 /* ------------------------------------------------------------------ helpers */
@@ -85,8 +89,16 @@ static int send_msg(struct broker *b, const struct fo_client *to, const struct m
 	return b->io.send(b->io.ctx, to, b->scratch, (uint16_t)n);
 }
 
+/* A reply that rejects the message being handled. */
+static void note_rc(struct broker *b, uint8_t rc)
+{
+	if (rc != MQTTSN_RC_ACCEPTED && b->cur)
+		b->cur->error_reply = true;
+}
+
 static int send_rc_only(struct broker *b, const struct fo_client *to, uint8_t type, uint8_t rc)
 {
+	note_rc(b, rc);
 	struct mqttsn_msg m = { .type = type };
 	m.u.connack.return_code = rc; /* CONNACK, WILLTOPICRESP, WILLMSGRESP share the layout */
 	return send_msg(b, to, &m);
@@ -101,6 +113,7 @@ static int send_empty(struct broker *b, const struct fo_client *to, uint8_t type
 static int send_regack(struct broker *b, const struct fo_client *to, uint16_t topic_id, uint16_t msg_id,
 		       uint8_t rc)
 {
+	note_rc(b, rc);
 	struct mqttsn_msg m = { .type = MQTTSN_REGACK };
 	m.u.regack.topic_id = topic_id;
 	m.u.regack.msg_id = msg_id;
@@ -111,6 +124,7 @@ static int send_regack(struct broker *b, const struct fo_client *to, uint16_t to
 static int send_puback(struct broker *b, const struct fo_client *to, uint16_t topic_id, uint16_t msg_id,
 		       uint8_t rc)
 {
+	note_rc(b, rc);
 	struct mqttsn_msg m = { .type = MQTTSN_PUBACK };
 	m.u.puback.topic_id = topic_id;
 	m.u.puback.msg_id = msg_id;
@@ -121,6 +135,7 @@ static int send_puback(struct broker *b, const struct fo_client *to, uint16_t to
 static int send_suback(struct broker *b, const struct fo_client *to, int granted, uint16_t topic_id,
 		       uint16_t msg_id, uint8_t rc)
 {
+	note_rc(b, rc);
 	struct mqttsn_msg m = { .type = MQTTSN_SUBACK };
 	m.u.suback.flags = mqttsn_qos_flags(granted);
 	m.u.suback.topic_id = topic_id;
@@ -866,10 +881,22 @@ static int header_type(const uint8_t *msg, uint16_t len)
 	return msg[1];
 }
 
+static void broker_handle_msg(struct broker *b, const struct fo_client *from, const uint8_t *msg, uint16_t len,
+			      void *payload, uint64_t now_ms, struct broker_result *res);
+
 void broker_handle(struct broker *b, const struct fo_client *from, const uint8_t *msg, uint16_t len,
 		   void *payload, uint64_t now_ms, struct broker_result *res)
 {
 	memset(res, 0, sizeof(*res));
+	res->client_hash = fo_client_hash(from->ip, from->port);
+	b->cur = res;
+	broker_handle_msg(b, from, msg, len, payload, now_ms, res);
+	b->cur = NULL;
+}
+
+static void broker_handle_msg(struct broker *b, const struct fo_client *from, const uint8_t *msg, uint16_t len,
+			      void *payload, uint64_t now_ms, struct broker_result *res)
+{
 	if (now_ms > b->clock_ms)
 		b->clock_ms = now_ms;
 
@@ -893,6 +920,8 @@ void broker_handle(struct broker *b, const struct fo_client *from, const uint8_t
 		return;
 	}
 	if (m.type == MQTTSN_CONNECT) {
+		if (m.u.connect.client_id_len > 0)
+			res->client_hash = fo_client_id_hash(m.u.connect.client_id, m.u.connect.client_id_len);
 		on_connect(b, from, &m, now_ms, res);
 		return;
 	}
@@ -901,6 +930,8 @@ void broker_handle(struct broker *b, const struct fo_client *from, const uint8_t
 	if (s) {
 		s->last_rx_ms = now_ms;
 		s->ifindex = from->ifindex;
+		if (s->client_id_len > 0)
+			res->client_hash = fo_client_id_hash(s->client_id, s->client_id_len);
 	}
 	if (m.type == MQTTSN_PUBLISH && mqttsn_flags_qos(m.u.publish.flags) == -1) {
 		on_publish_m1(b, si, &m, payload, res);
@@ -910,6 +941,7 @@ void broker_handle(struct broker *b, const struct fo_client *from, const uint8_t
 		/* Spec 6.12-style answer to a client the gateway does not know: DISCONNECT tells
 		 * it to CONNECT again. */
 		ev(b, FO_EV_NOT_CONNECTED);
+		res->error_reply = true;
 		set_answered(res, send_empty(b, from, MQTTSN_DISCONNECT));
 		return;
 	}
@@ -1042,4 +1074,82 @@ uint32_t broker_inflight_count(const struct broker *b)
 bool broker_has_session(const struct broker *b, const struct fo_client *c)
 {
 	return session_find_addr(b->st, c->ip, c->port) != SESSION_NONE;
+}
+
+/* ------------------------------------------------------------------ export (control socket) */
+
+static void row_client(struct broker_export_row *r, const struct mqttsn_session *s)
+{
+	r->client_id_len = s->client_id_len;
+	memcpy(r->client_id, s->client_id, s->client_id_len);
+	r->ip = s->ip;
+	r->port = s->port;
+}
+
+static void row_name(struct broker_export_row *r, const struct broker *b, uint16_t id)
+{
+	uint16_t len = 0;
+	const uint8_t *name = topic_registry_name(b->reg, id, &len);
+	r->name_truncated = len > sizeof(r->name);
+	r->name_len = r->name_truncated ? (uint16_t)sizeof(r->name) : len;
+	if (name && r->name_len)
+		memcpy(r->name, name, r->name_len);
+}
+
+uint32_t broker_export(const struct broker *b, enum broker_export_kind kind, uint64_t *cursor,
+		       struct broker_export_row *rows, uint32_t max)
+{
+	uint32_t n = 0;
+	if (kind == BROKER_EXPORT_TOPICS) {
+		uint64_t id = *cursor ? *cursor : 1;
+		for (; id <= b->cfg.max_topics && id <= TOPIC_REGISTRY_MAX && n < max; id++) {
+			if (!topic_registry_live(b->reg, TOPIC_KIND_NAME, (uint16_t)id))
+				continue;
+			struct broker_export_row *r = &rows[n++];
+			memset(r, 0, offsetof(struct broker_export_row, name));
+			r->topic_id = (uint16_t)id;
+			row_name(r, b, (uint16_t)id);
+		}
+		*cursor = id > b->cfg.max_topics || id > TOPIC_REGISTRY_MAX ? BROKER_EXPORT_DONE : id;
+		return n;
+	}
+	/* Sessions and subscriptions walk the session slots; a subscription cursor also
+	 * remembers how many of the current session's subscriptions were already exported. */
+	uint32_t cap = session_capacity(b->st);
+	uint32_t si = (uint32_t)(*cursor >> 32);
+	uint32_t skip = (uint32_t)*cursor;
+	for (; si < cap && n < max; si++, skip = 0) {
+		const struct mqttsn_session *s = session_get_const(b->st, si);
+		if (!s) /* a free slot */
+			continue;
+		if (kind == BROKER_EXPORT_SESSIONS) {
+			struct broker_export_row *r = &rows[n++];
+			memset(r, 0, sizeof(*r) - sizeof(r->name));
+			row_client(r, s);
+			r->keepalive_s = s->keepalive_s;
+			r->inflight = s->inflight_n;
+			r->last_rx_ms = s->last_rx_ms;
+			for (uint32_t node = s->sub_head; node != SUB_NONE; node = sub_get(b->subs, node)->s_next)
+				r->subscriptions++;
+			continue;
+		}
+		uint32_t k = 0;
+		for (uint32_t node = s->sub_head; node != SUB_NONE; node = sub_get(b->subs, node)->s_next, k++) {
+			if (k < skip)
+				continue;
+			if (n == max) {
+				*cursor = (uint64_t)si << 32 | k;
+				return n;
+			}
+			const struct sub_node *sn = sub_get(b->subs, node);
+			struct broker_export_row *r = &rows[n++];
+			memset(r, 0, sizeof(*r) - sizeof(r->name));
+			row_client(r, s);
+			r->qos = sn->qos;
+			r->topic_id = sn->entry;
+			row_name(r, b, sn->entry);
+		}
+	}
+	*cursor = si >= cap ? BROKER_EXPORT_DONE : (uint64_t)si << 32;
+	return n;
 }

@@ -73,6 +73,12 @@ struct broker_result {
 	int8_t qos;             /* publish QoS: -1, 0 or 1 */
 	uint16_t payload_len;
 	uint32_t local_deliveries;
+	/* The sender's identity hash for the rollout split (include/fanout/client_hash.h):
+	 * fo_client_id_hash of its ClientId when it has one, else fo_client_hash(ip, port). */
+	uint32_t client_hash;
+	/* Our reply rejected the message (a return code other than accepted, or DISCONNECT to
+	 * a client without a session): counted per generation as error_replies. */
+	bool error_reply;
 };
 
 struct broker;
@@ -103,5 +109,29 @@ uint32_t broker_topic_count(const struct broker *b);
 uint32_t broker_subscription_count(const struct broker *b);
 uint32_t broker_inflight_count(const struct broker *b);
 bool broker_has_session(const struct broker *b, const struct fo_client *c);
+
+/* Listing the tables for the control socket, a bounded chunk at a time so the owning worker
+ * can do it between bursts: start with *cursor = 0, call until it is BROKER_EXPORT_DONE. */
+enum broker_export_kind { BROKER_EXPORT_SESSIONS, BROKER_EXPORT_TOPICS, BROKER_EXPORT_SUBSCRIPTIONS };
+#define BROKER_EXPORT_DONE UINT64_MAX
+#define BROKER_EXPORT_NAME_MAX 256 /* longer names are cut (name_truncated) */
+struct broker_export_row {
+	uint32_t ip;
+	uint16_t port;
+	uint16_t keepalive_s;
+	uint64_t last_rx_ms;
+	uint32_t subscriptions;  /* sessions */
+	uint16_t inflight;       /* sessions: QoS 1 deliveries awaiting PUBACK */
+	uint16_t topic_id;       /* topics: the id; subscriptions: the registry entry */
+	uint8_t qos;             /* subscriptions: granted QoS */
+	uint8_t client_id_len;
+	uint8_t client_id[23];
+	bool name_truncated;
+	uint16_t name_len;
+	uint8_t name[BROKER_EXPORT_NAME_MAX]; /* last: not cleared for sessions */
+};
+/* Fills up to max rows from *cursor on; returns how many and advances *cursor. */
+uint32_t broker_export(const struct broker *b, enum broker_export_kind kind, uint64_t *cursor,
+		       struct broker_export_row *rows, uint32_t max);
 
 #endif

@@ -100,6 +100,7 @@ void fo_stage_rx(struct fo_lcore *lc, struct fo_lcore_stats *st)
 			continue;
 		st->c.rx += n;
 		st->port_rx[fo_dp.port_index[port_id]] += n;
+		const uint64_t rx_tsc = rte_get_tsc_cycles(); /* one stamp per burst: rx -> tx latency */
 		unsigned n_done = 0, n_reply = 0;
 		memset(n_to_worker, 0, sizeof(n_to_worker[0]) * fo_dp.n_workers);
 
@@ -128,6 +129,7 @@ void fo_stage_rx(struct fo_lcore *lc, struct fo_lcore_stats *st)
 				m->l2_len = k.l2_len;
 				m->l3_len = k.l3_len;
 				m->l4_len = L2L4_UDP_HLEN;
+				fo_rx_tsc_set(m, rx_tsc);
 				uint32_t w = fo_client_hash(k.src_ip, k.src_port) % fo_dp.n_workers;
 				to_worker[w][n_to_worker[w]++] = m;
 				break;

@@ -23,6 +23,10 @@ static struct rte_mbuf *flatten(struct rte_mbuf *m)
 	if (src != dst)
 		memcpy(dst, src, m->pkt_len);
 	f->port = m->port;
+	if (m->ol_flags & fo_dp.meta_flag) {
+		*fo_meta(f) = *fo_meta(m);
+		f->ol_flags |= fo_dp.meta_flag;
+	}
 	rte_pktmbuf_free(m);
 	return f;
 }
@@ -30,9 +34,35 @@ static struct rte_mbuf *flatten(struct rte_mbuf *m)
 static void send_port(uint16_t pidx, uint16_t queue, struct rte_mbuf **pkts, uint16_t n, struct fo_lcore_stats *st)
 {
 	struct fo_port *p = &fo_dp.ports[pidx];
+	/* rx -> tx latency: read the stamps before tx_burst (the PMD may free the mbufs), count
+	 * them for the packets it took. */
+	uint64_t tsc[FO_MAX_BURST];
+	uint8_t slot[FO_MAX_BURST];
+	const uint64_t flag = fo_dp.meta_flag;
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		slot[i] = FO_GEN_SLOT_NONE;
+		if (m->ol_flags & flag) {
+			const struct fo_meta *mt = fo_meta(m);
+			tsc[i] = mt->rx_tsc;
+			slot[i] = mt->gen_slot;
+			m->ol_flags &= ~flag;
+		}
+	}
 	uint16_t sent = rte_eth_tx_burst(p->port_id, queue, pkts, n);
 	if (unlikely(sent < n)) /* one retry: the NIC may have freed descriptors meanwhile */
 		sent = (uint16_t)(sent + rte_eth_tx_burst(p->port_id, queue, pkts + sent, (uint16_t)(n - sent)));
+	const uint64_t now = rte_get_tsc_cycles();
+	for (uint16_t i = 0; i < sent; i++) {
+		if (slot[i] >= FO_GEN_SLOTS)
+			continue;
+		struct fo_gen_ctr *g = &st->gen[slot[i]];
+		uint64_t d = now - tsc[i];
+		g->lat[fo_lat_bucket(d)]++;
+		g->lat_samples++;
+		if (d > g->lat_max)
+			g->lat_max = d;
+	}
 	st->c.out_sent += sent;
 	st->port_tx[pidx] += sent;
 	if (unlikely(sent < n)) {

@@ -15,6 +15,9 @@
 struct worker_io {
 	struct fo_worker *w;
 	struct fo_lcore_stats *st;
+	uint64_t cur_tsc;  /* rx TSC of the message being handled; 0 = none (timers) */
+	uint8_t cur_slot;  /* its generation slot, when known before the engine runs */
+	unsigned mark;     /* out[mark..n_out): frames built for the current message */
 	unsigned n_out;
 	struct rte_mbuf *out[OUT_MAX];
 };
@@ -25,6 +28,7 @@ static void flush_out(struct worker_io *io)
 {
 	fo_out_enqueue(io->w->tx, io->out, io->n_out, io->st);
 	io->n_out = 0;
+	io->mark = 0;
 }
 
 static inline void push_out(struct worker_io *io, struct rte_mbuf *m)
@@ -54,6 +58,12 @@ static struct rte_mbuf *start_frame(struct worker_io *io, const struct fo_client
 	if (unlikely(!m)) {
 		fo_out_fail(st, FO_OUT_DROP_HDR_POOL_EMPTY);
 		return NULL;
+	}
+	if (io->cur_tsc) {
+		struct fo_meta *mt = fo_meta(m);
+		mt->rx_tsc = io->cur_tsc;
+		mt->gen_slot = io->cur_slot;
+		m->ol_flags |= fo_dp.meta_flag;
 	}
 	size_t need = l2l4_udp_hdr_len(p->ifc.vlan) + inline_len;
 	if (unlikely(need > rte_pktmbuf_tailroom(m))) {
@@ -142,6 +152,7 @@ int fo_worker_init(struct fo_worker *w)
 	io->st = &fo_stats[w->lcore_id];
 	io->n_out = 0;
 	w->ctr = &fo_stats[w->lcore_id].c;
+	fo_gen_worker_online(w->idx);
 	struct broker_io bio = {
 		.ctx = io,
 		.send = io_send,
@@ -169,8 +180,72 @@ void fo_worker_fini(struct fo_worker *w)
 	flush_out(io);
 }
 
+/* The publish through generation g's routes: a header mbuf chained to the shared payload
+ * per destination (raw: the payload is the datagram). In mirror mode the copies are only
+ * counted, with whether the next hop is resolved, and nothing is sent. */
+static void route_publish(struct worker_io *io, struct fo_generation *g, bool mirror, const struct broker_result *res,
+			  struct rte_mbuf *payload, struct fo_gen_ctr *gc)
+{
+	uint16_t idx[FO_MAX_ROUTE_MATCH];
+	uint32_t n = route_table_match(g->rt, res->topic, res->topic_len, idx, FO_MAX_ROUTE_MATCH);
+	if (likely(n == 0))
+		return;
+	gc->route_matched += n;
+	struct fo_route_ctr *rc = &g->rctr[io->w->idx * g->rstride];
+	for (uint32_t i = 0; i < n; i++) {
+		const struct fo_route_config *r = &g->cfg->routes[idx[i]];
+		rc[idx[i]].matched++;
+		for (uint32_t d = 0; d < r->n_to; d++) {
+			struct fo_client to = { .ip = r->to[d].ip, .port = r->to[d].port, .ifindex = g->dest_port[idx[i]][d] };
+			if (mirror) {
+				const struct fo_port *p = &fo_dp.ports[to.ifindex];
+				uint8_t mac[6];
+				uint32_t nh = l2l4_next_hop(to.ip, p->ifc.ip, p->ifc.netmask, p->gateway);
+				if (nh && fo_neigh_lookup(p->neigh, nh, mac))
+					gc->mirror_copies++;
+				else
+					gc->mirror_no_neighbour++;
+				continue;
+			}
+			if (io_send_publish(io, &to, (const uint8_t *)"", 0, payload) == 0) {
+				gc->route_copies++;
+				rc[idx[i]].copies++;
+			} else {
+				gc->route_dropped++;
+				rc[idx[i]].dropped++;
+			}
+		}
+	}
+}
+
+/* Per-generation accounting of one handled message, and its routes. The client's side comes
+ * from its identity hash; in mirror mode stable serves every client and a canary client's
+ * message is also counted, and routed without sending, under canary. Returns the serving
+ * generation's slot. */
+static uint8_t account_and_route(struct worker_io *io, struct fo_genset *gs, const struct broker_result *res,
+				 struct rte_mbuf *payload)
+{
+	struct fo_lcore_stats *st = io->st;
+	bool canary = fo_genset_is_canary(gs, res->client_hash);
+	bool mirror = canary && gs->mode == FO_GEN_MIRROR;
+	struct fo_generation *g = canary && !mirror ? gs->canary : gs->stable;
+	for (int k = 0; k < (mirror ? 2 : 1); k++) {
+		struct fo_generation *cg = k == 0 ? g : gs->canary;
+		struct fo_gen_ctr *gc = &st->gen[cg->slot];
+		gc->msgs++;
+		gc->publishes += res->published;
+		gc->deliveries += res->local_deliveries;
+		gc->error_replies += res->error_reply;
+		gc->drops += res->fate == FO_FATE_DROPPED;
+		if (res->published)
+			route_publish(io, cg, k == 1, res, payload, gc);
+	}
+	return g->slot;
+}
+
 /* Hand an accepted publish to every other worker (one payload reference each). */
-static void forward_to_peers(struct worker_io *io, const struct broker_result *res, struct rte_mbuf *payload)
+static void forward_to_peers(struct worker_io *io, const struct broker_result *res, struct rte_mbuf *payload,
+			     uint8_t slot)
 {
 	struct fo_worker *w = io->w;
 	for (uint32_t i = 0; i < fo_dp.n_workers; i++) {
@@ -182,6 +257,8 @@ static void forward_to_peers(struct worker_io *io, const struct broker_result *r
 			continue;
 		}
 		pm->payload = payload;
+		pm->rx_tsc = io->cur_tsc;
+		pm->gen_slot = slot;
 		pm->payload_len = res->payload_len;
 		pm->qos = res->qos;
 		pm->topic_len = res->topic_len;
@@ -204,11 +281,34 @@ static void handle_peer_msgs(struct worker_io *io)
 	unsigned n = rte_ring_dequeue_burst(w->peer_in, msgs, fo_dp.burst, NULL);
 	for (unsigned i = 0; i < n; i++) {
 		struct fo_peer_msg *pm = msgs[i];
-		broker_fanout(w->broker, pm->topic, pm->topic_len, pm->qos, pm->payload, pm->payload_len, w->now_ms);
+		io->cur_tsc = pm->rx_tsc;
+		io->cur_slot = pm->gen_slot;
+		uint32_t copies = broker_fanout(w->broker, pm->topic, pm->topic_len, pm->qos, pm->payload,
+						pm->payload_len, w->now_ms);
+		if (pm->gen_slot < FO_GEN_SLOTS)
+			io->st->gen[pm->gen_slot].deliveries += copies;
 		rte_pktmbuf_free(pm->payload);
 	}
+	io->cur_tsc = 0;
 	if (n)
 		rte_mempool_put_bulk(fo_dp.peer_pool, msgs, n);
+}
+
+/* One chunk of a control-socket listing: bounded work between bursts. */
+static void export_step(struct fo_worker *w)
+{
+	struct fo_export *e = &w->exp;
+	uint32_t room = e->limit - e->n;
+	if (room > FO_EXPORT_CHUNK)
+		room = FO_EXPORT_CHUNK;
+	if (room)
+		e->n += broker_export(w->broker, (enum broker_export_kind)e->kind, &e->cursor, e->rows + e->n, room);
+	if (e->n < e->limit && e->cursor != BROKER_EXPORT_DONE)
+		return;
+	e->total = e->kind == BROKER_EXPORT_SESSIONS ? broker_session_count(w->broker)
+		   : e->kind == BROKER_EXPORT_TOPICS ? broker_topic_count(w->broker)
+						     : broker_subscription_count(w->broker);
+	atomic_store_explicit(&e->state, FO_EXPORT_DONE, memory_order_release);
 }
 
 void fo_stage_worker(struct fo_lcore *lc, struct fo_lcore_stats *st)
@@ -216,6 +316,9 @@ void fo_stage_worker(struct fo_lcore *lc, struct fo_lcore_stats *st)
 	struct fo_worker *w = lc->worker;
 	struct worker_io *io = &worker_io[w->idx];
 	struct rte_mbuf *pkts[FO_MAX_BURST];
+	/* One read of the generation set per call; the quiescent report at the end lets the
+	 * main lcore reclaim sets it has replaced. */
+	struct fo_genset *gs = fo_genset_read();
 
 	w->now_ms = fo_now_ms();
 	unsigned n = rte_ring_dequeue_burst(w->in, (void **)pkts, fo_dp.burst, NULL);
@@ -233,6 +336,9 @@ void fo_stage_worker(struct fo_lcore *lc, struct fo_lcore_stats *st)
 			.ifindex = fo_dp.port_index[m->port],
 		};
 		struct broker_result res;
+		io->cur_tsc = fo_rx_tsc_get(m); /* before payload_bind() reuses the hash field */
+		io->cur_slot = FO_GEN_SLOT_NONE; /* the side is known once the engine has run */
+		io->mark = io->n_out;
 		broker_handle(w->broker, &from, udp + L2L4_UDP_HLEN, (uint16_t)(ulen - L2L4_UDP_HLEN), m, w->now_ms,
 			      &res);
 		switch (res.fate) {
@@ -240,14 +346,21 @@ void fo_stage_worker(struct fo_lcore *lc, struct fo_lcore_stats *st)
 		case FO_FATE_ANSWERED: st->c.answered++; break;
 		default: fo_count_drop(&st->c, res.drop); break;
 		}
+		uint8_t slot = account_and_route(io, gs, &res, m);
+		for (unsigned k = io->mark; k < io->n_out; k++) /* frames the engine built before the side was known */
+			fo_meta(io->out[k])->gen_slot = slot;
 		if (res.published && fo_dp.n_workers > 1)
-			forward_to_peers(io, &res, m);
+			forward_to_peers(io, &res, m, slot);
 		rte_pktmbuf_free(m); /* copies in flight hold their own references */
 	}
+	io->cur_tsc = 0;
 	handle_peer_msgs(io);
 	if (w->now_ms != w->last_tick_ms) {
 		broker_tick(w->broker, w->now_ms);
 		w->last_tick_ms = w->now_ms;
 	}
 	flush_out(io);
+	if (unlikely(atomic_load_explicit(&w->exp.state, memory_order_acquire) == FO_EXPORT_REQUESTED))
+		export_step(w);
+	fo_gen_worker_quiescent(w->idx);
 }

@@ -156,7 +156,14 @@ void fo_stats_write_json_stream(FILE *f, const char *reason)
 	write_pool(f, fo_dp.pkt_pool, &first);
 	write_pool(f, fo_dp.hdr_pool, &first);
 	write_pool(f, fo_dp.peer_pool, &first);
-	fprintf(f, "\n  ]\n}\n");
+	fprintf(f, "\n  ]");
+	if (fo_genset_read()) { /* generations exist once setup got that far */
+		fprintf(f, ",\n  \"generations\": ");
+		fo_gen_write_generations(f);
+		fprintf(f, ",\n  \"genstats\": ");
+		fo_gen_write_genstats(f);
+	}
+	fprintf(f, "\n}\n");
 }
 
 int fo_stats_write_json(const char *path, const char *reason)

@@ -763,3 +763,111 @@ class RawClient:
         flags, tid, rmid, rc = struct.unpack("!BHHB", body)
         check(rmid == mid, f"SUBACK msg id {rmid} != {mid}")
         return tid, rc
+
+
+# ---------------------------------------------------------------------------------------------
+# RESP (the control sockets of fanout-dataplane and fanout-control) and the rollout split
+
+class RespError(Exception):
+    """An -ERR reply."""
+
+
+def _resp_encode(args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        b = a if isinstance(a, bytes) else str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(b), b))
+    return b"".join(out)
+
+
+class Resp:
+    """A blocking RESP client over a unix socket path or (host, port)."""
+
+    def __init__(self, where, timeout=10.0):
+        if isinstance(where, (str, Path)):
+            self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.s.settimeout(timeout)
+            self.s.connect(str(where))
+        else:
+            self.s = socket.create_connection(where, timeout=timeout)
+        self.buf = b""
+
+    def close(self):
+        self.s.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise ConnectionError("connection closed")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _read(self):
+        line = self._line()
+        t, rest = line[:1], line[1:]
+        if t == b"+":
+            return rest.decode()
+        if t == b"-":
+            raise RespError(rest.decode())
+        if t == b":":
+            return int(rest)
+        if t == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            while len(self.buf) < n + 2:
+                chunk = self.s.recv(65536)
+                if not chunk:
+                    raise ConnectionError("connection closed")
+                self.buf += chunk
+            data, self.buf = self.buf[:n], self.buf[n + 2:]
+            return data.decode(errors="replace")
+        if t == b"*":
+            n = int(rest)
+            return None if n < 0 else [self._read() for _ in range(n)]
+        raise ConnectionError(f"bad RESP line {line!r}")
+
+    def call(self, *args):
+        self.s.sendall(_resp_encode(args))
+        return self._read()
+
+    def json(self, *args):
+        return json.loads(self.call(*args))
+
+
+def _mix64(x):
+    m = (1 << 64) - 1
+    x ^= x >> 33
+    x = (x * 0xff51afd7ed558ccd) & m
+    x ^= x >> 33
+    x = (x * 0xc4ceb9fe1a85ec53) & m
+    x ^= x >> 33
+    return x & 0xffffffff
+
+
+def client_id_hash(client_id):
+    """include/fanout/client_hash.h fo_client_id_hash."""
+    x = 0xcbf29ce484222325
+    for b in (client_id.encode() if isinstance(client_id, str) else client_id):
+        x ^= b
+        x = (x * 0x100000001b3) & ((1 << 64) - 1)
+    return _mix64(x)
+
+
+def client_addr_hash(ip, port):
+    """include/fanout/client_hash.h fo_client_hash (ip as dotted string)."""
+    a, b, c, d = (int(x) for x in ip.split("."))
+    return _mix64(((a << 24 | b << 16 | c << 8 | d) << 16) | port)
+
+
+def on_canary(client_id, share_bp):
+    return client_id_hash(client_id) % 10000 < share_bp

@@ -1,0 +1,176 @@
+/* Config differences for generations: routes are compared by name (a route whose filter,
+ * destinations or format differ is a "change"); every other key is compared field by field
+ * and reported by its YAML path, since it can only be applied by restarting the dataplane. */
+#include <stdio.h>
+#include <string.h>
+
+#include "config_diff.h"
+
+static void dest_str(const struct fo_route_dest *d, char *b, size_t n)
+{
+	snprintf(b, n, "%u.%u.%u.%u:%u", d->ip >> 24, (d->ip >> 16) & 255, (d->ip >> 8) & 255, d->ip & 255, d->port);
+}
+
+static const struct fo_route_config *find_route(const struct fo_config *c, const char *name)
+{
+	for (uint32_t i = 0; i < c->n_routes; i++)
+		if (strcmp(c->routes[i].name, name) == 0)
+			return &c->routes[i];
+	return NULL;
+}
+
+static void dests_str(const struct fo_route_config *r, char *b, size_t n)
+{
+	size_t off = 0;
+	b[0] = '\0';
+	for (uint32_t i = 0; i < r->n_to && off + 24 < n; i++) {
+		char d[32];
+		dest_str(&r->to[i], d, sizeof(d));
+		off += (size_t)snprintf(b + off, n - off, "%s%s", i ? "," : "", d);
+	}
+}
+
+static unsigned route_diff(const struct fo_config *from, const struct fo_config *to, fo_route_change_fn cb,
+			   void *ctx)
+{
+	unsigned n = 0;
+	char detail[512], a[256], b[256];
+	for (uint32_t i = 0; i < from->n_routes; i++)
+		if (find_route(to, from->routes[i].name) == NULL) {
+			n++;
+			if (cb) {
+				dests_str(&from->routes[i], a, sizeof(a));
+				snprintf(detail, sizeof(detail), "%s -> %s", from->routes[i].filter, a);
+				cb(ctx, "remove", from->routes[i].name, detail);
+			}
+		}
+	for (uint32_t i = 0; i < to->n_routes; i++) {
+		const struct fo_route_config *nr = &to->routes[i];
+		const struct fo_route_config *or = find_route(from, nr->name);
+		dests_str(nr, b, sizeof(b));
+		if (or == NULL) {
+			n++;
+			if (cb) {
+				snprintf(detail, sizeof(detail), "%s -> %s", nr->filter, b);
+				cb(ctx, "add", nr->name, detail);
+			}
+			continue;
+		}
+		dests_str(or, a, sizeof(a));
+		bool same_filter = strcmp(or->filter, nr->filter) == 0;
+		bool same_to = strcmp(a, b) == 0;
+		if (same_filter && same_to && or->format == nr->format)
+			continue;
+		n++;
+		if (cb) {
+			size_t off = 0;
+			detail[0] = '\0';
+			if (!same_filter)
+				off += (size_t)snprintf(detail + off, sizeof(detail) - off, "filter %s -> %s; ", or->filter,
+							nr->filter);
+			if (!same_to && off < sizeof(detail))
+				off += (size_t)snprintf(detail + off, sizeof(detail) - off, "to %s -> %s; ", a, b);
+			if (or->format != nr->format && off < sizeof(detail))
+				snprintf(detail + off, sizeof(detail) - off, "format changed; ");
+			size_t l = strlen(detail);
+			if (l >= 2)
+				detail[l - 2] = '\0';
+			cb(ctx, "change", nr->name, detail);
+		}
+	}
+	return n;
+}
+
+#define KEY(cond, ...)                                                   \
+	do {                                                             \
+		if (cond) {                                              \
+			n++;                                             \
+			if (cb) {                                        \
+				snprintf(key, sizeof(key), __VA_ARGS__); \
+				cb(ctx, key);                            \
+			}                                                \
+		}                                                        \
+	} while (0)
+
+unsigned fo_config_restart_keys(const struct fo_config *f, const struct fo_config *t, fo_restart_key_fn cb, void *ctx)
+{
+	unsigned n = 0;
+	char key[96];
+	KEY(f->n_ports != t->n_ports, "ports");
+	for (uint32_t i = 0; i < f->n_ports && i < t->n_ports; i++) {
+		const struct fo_port_config *a = &f->ports[i], *b = &t->ports[i];
+		KEY(strcmp(a->device, b->device) != 0, "ports[%u].device", i);
+		KEY(a->ip != b->ip || a->prefix_len != b->prefix_len, "ports[%u].ipv4", i);
+		KEY(a->gateway != b->gateway, "ports[%u].gateway", i);
+		KEY(a->vlan != b->vlan, "ports[%u].vlan", i);
+		KEY(a->mqttsn_port != b->mqttsn_port, "ports[%u].mqttsn_port", i);
+		KEY(a->rx_queues != b->rx_queues, "ports[%u].rx_queues", i);
+		KEY(a->rx_desc != b->rx_desc, "ports[%u].rx_desc", i);
+		KEY(a->tx_desc != b->tx_desc, "ports[%u].tx_desc", i);
+	}
+	KEY(f->n_lcores != t->n_lcores, "lcores");
+	for (uint32_t i = 0; i < f->n_lcores && i < t->n_lcores; i++)
+		KEY(f->lcores[i].lcore != t->lcores[i].lcore || f->lcores[i].roles != t->lcores[i].roles, "lcores[%u]", i);
+	KEY(f->burst != t->burst, "burst");
+	KEY(f->worker_ring_size != t->worker_ring_size, "rings.worker");
+	KEY(f->tx_ring_size != t->tx_ring_size, "rings.tx");
+	KEY(f->peer_ring_size != t->peer_ring_size, "rings.peer");
+	KEY(f->mbufs != t->mbufs, "mempool.mbufs");
+	KEY(f->hdr_mbufs != t->hdr_mbufs, "mempool.header_mbufs");
+	KEY(f->mbuf_cache != t->mbuf_cache, "mempool.cache");
+	KEY(f->neighbours != t->neighbours, "neighbours");
+	const struct broker_config *a = &f->broker, *b = &t->broker;
+	KEY(a->gateway_id != b->gateway_id, "mqttsn.gateway_id");
+	KEY(a->max_sessions != b->max_sessions, "mqttsn.max_sessions");
+	KEY(a->max_topics != b->max_topics, "mqttsn.max_topics");
+	KEY(a->max_client_topics != b->max_client_topics, "mqttsn.max_client_topics");
+	KEY(a->max_subscriptions != b->max_subscriptions, "mqttsn.max_subscriptions");
+	KEY(a->max_inflight != b->max_inflight, "mqttsn.max_inflight");
+	KEY(a->max_inflight_per_session != b->max_inflight_per_session, "mqttsn.max_inflight_per_session");
+	KEY(a->retry_interval_ms != b->retry_interval_ms, "mqttsn.retry_interval_ms");
+	KEY(a->retry_limit != b->retry_limit, "mqttsn.retry_limit");
+	KEY(a->max_topic_len != b->max_topic_len, "mqttsn.max_topic_len");
+	KEY(a->expiry_scan_per_tick != b->expiry_scan_per_tick, "mqttsn.expiry_scan_per_tick");
+	bool same_pre = a->n_predefined == b->n_predefined;
+	for (uint32_t i = 0; same_pre && i < a->n_predefined; i++)
+		same_pre = a->predefined[i].id == b->predefined[i].id &&
+			   strcmp(a->predefined[i].name, b->predefined[i].name) == 0;
+	KEY(!same_pre, "mqttsn.predefined_topics");
+	KEY((f->stats_file == NULL) != (t->stats_file == NULL) ||
+		    (f->stats_file && t->stats_file && strcmp(f->stats_file, t->stats_file) != 0),
+	    "stats.file");
+	return n;
+}
+
+unsigned fo_config_diff(const struct fo_config *from, const struct fo_config *to, fo_route_change_fn on_route,
+			fo_restart_key_fn on_restart, void *ctx)
+{
+	return route_diff(from, to, on_route, ctx) + fo_config_restart_keys(from, to, on_restart, ctx);
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+uint64_t fo_routes_fingerprint(const struct fo_config *cfg)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (uint32_t i = 0; i < cfg->n_routes; i++) {
+		const struct fo_route_config *r = &cfg->routes[i];
+		h = fnv(h, r->name, strlen(r->name) + 1);
+		h = fnv(h, r->filter, strlen(r->filter) + 1);
+		h = fnv(h, &r->format, 1);
+		for (uint32_t j = 0; j < r->n_to; j++) {
+			uint8_t d[6] = { r->to[j].ip >> 24, r->to[j].ip >> 16, r->to[j].ip >> 8, r->to[j].ip,
+					 r->to[j].port >> 8, r->to[j].port };
+			h = fnv(h, d, sizeof(d));
+		}
+	}
+	return h;
+}

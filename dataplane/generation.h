@@ -1,0 +1,108 @@
+/* Config generations (docs/control.md): the live routing state is one pointer to a
+ * struct fo_genset {stable, canary, share, mode}. Workers read it without locks once per
+ * burst and report a quiescent state after; the main lcore builds a new set, publishes it
+ * with one atomic store and hands the old one to an rte_rcu_qsbr defer queue that it polls,
+ * so no lcore ever waits. Counters a rollout decision needs are kept per lcore and per
+ * generation slot (FO_GEN_SLOTS), summed by readers. */
+#ifndef FANOUT_GENERATION_H
+#define FANOUT_GENERATION_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "latency_hist.h"
+#include "route_table.h"
+
+#define FO_GEN_SLOTS 8           /* generations whose counters are kept: 2 live + retired */
+#define FO_GEN_SLOT_NONE 0xffu
+#define FO_MAX_ROUTE_MATCH 64    /* routes one publish can match (more are counted, not sent) */
+#define FO_SHARE_MAX 10000u      /* basis points */
+#define FO_SWAP_OBSERVE_MS 100   /* how long a swap waits at most to see every worker pass */
+
+enum fo_gen_mode { FO_GEN_SPLIT = 0, FO_GEN_MIRROR = 1 };
+
+/* One lcore's counters for one generation slot. Written only by that lcore. */
+struct fo_gen_ctr {
+	uint64_t msgs, publishes, deliveries, error_replies, drops;
+	uint64_t route_matched, route_copies, route_dropped;
+	uint64_t mirror_copies, mirror_no_neighbour;
+	uint64_t lat_samples, lat_max; /* rx -> tx, TSC cycles */
+	uint64_t lat[FO_LAT_BUCKETS];
+};
+
+/* One worker's counters for one route of one generation. */
+struct fo_route_ctr {
+	uint64_t matched, copies, dropped;
+};
+
+struct fo_generation {
+	uint32_t id;
+	uint8_t slot;
+	uint64_t fingerprint;
+	uint64_t created_ms;
+	struct fo_config *cfg;          /* owned; its routes are this generation's content */
+	struct route_table *rt;
+	uint16_t (*dest_port)[FO_MAX_ROUTE_DESTS]; /* per route and destination: output port index */
+	struct fo_route_ctr *rctr;      /* [worker * rstride + route] */
+	uint32_t rstride;
+	uint32_t refs;                  /* genset references; main lcore only */
+};
+
+struct fo_genset {
+	struct fo_generation *stable;
+	struct fo_generation *canary;   /* NULL when none is loaded */
+	uint32_t share_bp;              /* 0..10000 */
+	uint8_t mode;                   /* enum fo_gen_mode */
+};
+
+extern _Atomic(struct fo_genset *) fo_genset;
+
+/* Worker side. */
+static inline struct fo_genset *fo_genset_read(void)
+{
+	return atomic_load_explicit(&fo_genset, memory_order_acquire);
+}
+static inline bool fo_genset_is_canary(const struct fo_genset *gs, uint32_t client_hash)
+{
+	return gs->canary != NULL && client_hash % FO_SHARE_MAX < gs->share_bp;
+}
+/* Register worker idx as an RCU reader (main lcore, before launch); quiescent report after
+ * each worker stage call; offline when the worker stops for good. */
+void fo_gen_worker_online(uint32_t idx);
+void fo_gen_worker_quiescent(uint32_t idx);
+void fo_gen_worker_offline(uint32_t idx);
+
+/* Main lcore. boot takes the ownership of nothing: the boot config stays fo_dp.cfg's and
+ * generation 1 works on a copy of its routes. */
+int fo_gen_init(const char *boot_path, uint32_t n_workers, char *err, size_t errlen);
+void fo_gen_poll(void);  /* reclaims retired sets whose grace period is over */
+void fo_gen_fini(void);
+
+/* Control operations (main lcore). Each writes its JSON reply to out and returns 0, or returns
+ * -1 with err set to "what is wrong; what to do". t0 is the TSC when the command arrived. */
+int fo_gen_diff(const char *yaml, size_t len, FILE *out, char *err, size_t errlen);
+int fo_gen_load(const char *yaml, size_t len, uint32_t id, bool as_stable, uint64_t t0, FILE *out, char *err,
+		size_t errlen);
+int fo_gen_set_share(uint32_t bp, uint64_t t0, FILE *out, char *err, size_t errlen);
+int fo_gen_set_mode(enum fo_gen_mode mode, uint64_t t0, FILE *out, char *err, size_t errlen);
+int fo_gen_promote(uint64_t t0, FILE *out, char *err, size_t errlen);
+int fo_gen_rollback(uint64_t t0, FILE *out, char *err, size_t errlen);
+
+void fo_gen_write_generations(FILE *f);
+void fo_gen_write_genstats(FILE *f);  /* {"uptime_ms":..,"generations":[...]} */
+void fo_gen_write_routes(FILE *f);
+
+/* A summary for readers outside the main lcore (DPDK telemetry thread). */
+struct fo_gen_summary {
+	uint32_t stable_id, canary_id, share_bp, mode;
+	uint64_t swaps;
+};
+void fo_gen_summary_get(struct fo_gen_summary *s);
+/* Per-generation counters summed over lcores, since the generation was created.
+ * Returns false when no kept slot holds generation id. */
+bool fo_gen_counters(uint32_t id, struct fo_gen_ctr *out, const char **role);
+
+#endif
