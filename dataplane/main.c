@@ -20,6 +20,7 @@
 
 #include "control_socket.h"
 #include "dataplane.h"
+#include "telemetry.h"
 
 struct fo_dp fo_dp;
 struct fo_lcore_stats fo_stats[RTE_MAX_LCORE];
@@ -535,6 +536,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		goto out;
 	}
+	if (fo_telemetry_register() != 0)
+		goto out;
 	for (uint32_t w = 0; w < fo_dp.n_workers; w++)
 		if (fo_worker_init(&fo_dp.workers[w]) != 0)
 			goto out;

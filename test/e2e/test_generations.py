@@ -16,10 +16,16 @@ to :9001. Checks, each from the datagrams the collectors receive:
   - refused loads: a changed port address (needs a restart, named), a generation id that is not
     above the last one; CONFIG DIFF names the changed route;
   - GENSTATS: per-generation msgs/publishes add up, latency histogram filled;
-  - TOPICS / SUBSCRIPTIONS list what the clients created; conservation holds at the end."""
+  - TOPICS / SUBSCRIPTIONS list what the clients created; the socket has the mode and group asked for;
+  - DPDK telemetry (dpdk-telemetry.py) /fanout/generations, /fanout/genstats,ID, /fanout/drops and
+    /fanout/stats give the same figures; conservation holds at the end."""
+import grp
 import json
+import os
 import re
 import socket
+import stat
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -99,6 +105,25 @@ def expect_sides(where, expected, what):
     check(set(where) <= set(expected), f"{what}: unexpected senders {set(where) - set(expected)}")
 
 
+def telemetry(prefix, commands):
+    """dpdk-telemetry.py -f PREFIX with commands on stdin: {command without params: reply}."""
+    r = subprocess.run(["dpdk-telemetry.py", "-f", prefix], input="\n".join(commands) + "\n",
+                       capture_output=True, text=True, timeout=30)
+    out = {}
+    dec = json.JSONDecoder()
+    text = r.stdout
+    i = 0
+    while True:
+        j = text.find("{", i)
+        if j < 0:
+            break
+        obj, i = dec.raw_decode(text, j)
+        out.update(obj)
+    for c in commands:
+        check(c.split(",")[0] in out, f"dpdk-telemetry.py gave no {c}: {r.stdout[-500:]} {r.stderr[-500:]}")
+    return out
+
+
 def gen(stats, gid):
     for g in stats["generations"]:
         if g["id"] == gid:
@@ -110,7 +135,11 @@ def main(args):
     with Lab("e2egen", subnet=SUBNET) as lab:
         sock_path = f"/tmp/fo-e2e-gen-{id(lab)}.sock"
         ov = {"routes": [{"name": "collect", "filter": "sensors/#", "to": [f"198.18.{SUBNET}.2:9000"]}]}
-        with Dataplane("gen", lab, overrides=ov, extra_app=["--control", sock_path]) as dp:
+        app = ["--control", sock_path, "--control-mode", "0660", "--control-group", "daemon"]
+        with Dataplane("gen", lab, overrides=ov, extra_app=app) as dp:
+            st = os.stat(sock_path)
+            check(stat.S_IMODE(st.st_mode) == 0o660 and st.st_gid == grp.getgrnam("daemon").gr_gid,
+                  f"control socket mode {oct(stat.S_IMODE(st.st_mode))} gid {st.st_gid}, expected 0660 group daemon")
             base = Path(dp.config_path).read_text()
             check(re.search(r"(?m)^routes:", base), "the lab config has no routes line")
             stable_sock = lab.udp_socket(lab.client_ip, 9000)
@@ -229,6 +258,17 @@ def main(args):
                     sub.close()
                 gs = r.json("GENERATIONS")
                 check(gs["stable"]["id"] == 2 and gs["canary"]["id"] == 7 and gs["share_bp"] == 0, f"final: {gs}")
+                # The same figures through DPDK telemetry.
+                tel = telemetry(dp.prefix, ["/fanout/generations", "/fanout/genstats,7", "/fanout/drops",
+                                            "/fanout/stats"])
+                tg = tel["/fanout/generations"]
+                check(tg["stable"] == 2 and tg["canary"] == 7 and tg["share_bp"] == 0 and tg["mode"] == "split",
+                      f"/fanout/generations: {tg}")
+                t7 = tel["/fanout/genstats"]
+                check(t7["id"] == 7 and t7["route_dropped"] == 2 * N and t7["role"] == "canary",
+                      f"/fanout/genstats,7: {t7}")
+                check(tel["/fanout/drops"]["out_no_neighbour"] >= 2 * N, f"/fanout/drops: {tel['/fanout/drops']}")
+                check(tel["/fanout/stats"]["rx"] > 0, f"/fanout/stats: {tel['/fanout/stats']}")
             finally:
                 r.close()
                 fleet.close()

@@ -1,0 +1,7 @@
+/* DPDK telemetry endpoints /fanout/stats, /fanout/drops, /fanout/generations, /fanout/genstats. */
+#ifndef FANOUT_TELEMETRY_H
+#define FANOUT_TELEMETRY_H
+
+int fo_telemetry_register(void);
+
+#endif
