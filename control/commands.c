@@ -463,7 +463,8 @@ static void finish_apply(struct op *op)
 	}
 	char sha[65];
 	memcpy(sha, v->sha256, sizeof(sha));
-	if (app.st.canary_id)
+	const struct st_version *old = app.st.canary_id ? st_version_find(&app.st, app.st.canary_id) : NULL;
+	if (old != NULL && strcmp(old->outcome, "canary") == 0)
 		st_version_outcome(&app.st, app.st.canary_id, "superseded");
 	if (op->now) {
 		if (app.st.stable_id)
@@ -537,6 +538,7 @@ static void finish_start(struct op *op)
 	}
 	app.st.mode = op->mode;
 	app.st.share_bp = op->d.share_bp;
+	st_version_outcome(&app.st, app.st.rollout.generation, "canary");
 	json_t *plan = st_rollout_json(&app.st.rollout);
 	st_event(&app.st, now, "rollout_start",
 		 json_pack("{s:I,s:O}", "generation", (json_int_t)app.st.rollout.generation, "plan",

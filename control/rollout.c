@@ -194,6 +194,7 @@ static void enter_step(struct rollout *r, unsigned step, uint64_t now_ms, struct
 	r->have_base = false;
 	r->figures_valid = false;
 	r->state = RO_RUNNING;
+	r->reason[0] = '\0';
 	d->action = RO_ACT_SET_SHARE;
 	d->share_bp = r->share_bp;
 	snprintf(d->reason, sizeof(d->reason), "step %u/%u: %.2f%%", step + 1, r->plan.n_steps, r->share_bp / 100.0);

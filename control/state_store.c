@@ -305,10 +305,9 @@ int st_load(const char *dir, struct ctl_state *st, char *err, size_t errlen)
 	snprintf(path, sizeof(path), "%s/%s", dir, ST_FILE);
 	json_t *doc = json_load_file(path, 0, &je);
 	if (doc == NULL) {
-		if (access(path, F_OK) != 0 && errno == ENOENT) {
-			st_init(st);
+		st_init(st); /* valid (empty) either way, so the caller can st_free it */
+		if (access(path, F_OK) != 0 && errno == ENOENT)
 			return 0;
-		}
 		snprintf(err, errlen, "state file '%s': %s (line %d); fix it or move it aside to start with an empty state",
 			 path, je.text, je.line);
 		return -1;
