@@ -359,8 +359,18 @@ static int cmd_stats(struct ctl *c, struct args *a)
 {
 	if (a->argc)
 		return usage_error("stats", "unexpected argument '%s'", a->argv[0]);
-	const char *argv[] = {"STATS"};
-	return simple(c, fctl_render_stats, 1, argv);
+	redisReply *r;
+	int rc = ctl_call_v(c, &r, 1, "STATS");
+	if (rc)
+		return rc;
+	rc = print_reply(c, r, fctl_render_stats);
+	/* fanout-control answers with the last figures it has; they are stale if the link is down */
+	json_t *j = !rc && r->type == REDIS_REPLY_STRING ? json_loadb(r->str, r->len, 0, NULL) : NULL;
+	if (json_is_false(json_object_get(j, "dataplane_up")))
+		rc = EXIT_DATAPLANE_DOWN;
+	json_decref(j);
+	freeReplyObject(r);
+	return rc;
 }
 
 /* sessions/topics/subscriptions [--count N] -> NAME [COUNT n] */
@@ -446,7 +456,8 @@ static int cmd_top(struct ctl *c, struct args *a)
 			json_decref(prev);
 			return rc2;
 		}
-		last = rc1 ? rc1 : EXIT_OK;
+		bool stale = json_is_false(json_object_get(stats, "dataplane_up"));
+		last = rc1 ? rc1 : stale ? EXIT_DATAPLANE_DOWN : EXIT_OK;
 		if (c->json) {
 			json_t *both = json_pack("{s:O?,s:O?}", "stats", stats, "rollout", rollout);
 			char *s = both ? json_dumps(both, JSON_COMPACT) : NULL;
@@ -457,8 +468,9 @@ static int cmd_top(struct ctl *c, struct args *a)
 			struct fctl_view v = view_now();
 			char *s = fctl_render_top(stats, prev, rollout,
 						  rc1 == EXIT_DATAPLANE_DOWN ? "dataplane unreachable (fanout-control is up)"
-						  : rc1		      ? "stats refused"
-									      : NULL,
+						  : rc1			     ? "stats refused"
+						  : stale ? "dataplane unreachable: these are the last figures it gave"
+							  : NULL,
 						  &v);
 			if (tty)
 				fputs("\033[H\033[2J", stdout);

@@ -163,6 +163,9 @@ static void value_text(char *buf, size_t n, const char *key, const json_t *v, co
 			fctl_fmt_ago(buf, n, (int64_t)(x * 1000), view->now_ms);
 		else
 			fctl_fmt_duration_ms(buf, n, x * 1000);
+	} else if (!strcmp(key, "pid") || ends_with(key, "port") || !strcmp(key, "id") || ends_with(key, "_id") ||
+		   !strcmp(key, "worker") || !strcmp(key, "lcore") || !strcmp(key, "generation") || !strcmp(key, "step")) {
+		snprintf(buf, n, "%.0f", x); /* names, not quantities: no separators */
 	} else if (x == floor(x) && fabs(x) < 1.8e19) {
 		if (x < 0)
 			snprintf(buf, n, "%.0f", x);
@@ -758,17 +761,20 @@ char *fctl_render_stats(const json_t *stats, const struct fctl_view *view)
 		generic(o.f, stats, 0, view, NULL);
 		return out_close(&o);
 	}
-	char up[FCTL_FIG], age[FCTL_FIG];
-	fctl_fmt_duration_ms(up, sizeof(up), jnum_or(snap, "uptime_s", 0) * 1000);
+	char a[FCTL_FIG];
 	double t;
+	fprintf(o.f, "dataplane");
+	if (jnum(snap, "uptime_s", &t))
+		fprintf(o.f, " up %s,", fctl_fmt_duration_ms(a, sizeof(a), t * 1000));
 	static const char *const tpaths[] = {"sampled_ms", "sample_ms", "t_ms", "time_ms", "polled_ms", NULL};
 	if (jnum_any(stats, tpaths, &t))
-		fctl_fmt_ago(age, sizeof(age), (int64_t)t, view->now_ms);
-	else
-		snprintf(age, sizeof(age), "-");
+		fprintf(o.f, " sampled %s", fctl_fmt_ago(a, sizeof(a), (int64_t)t, view->now_ms));
 	const json_t *bal = jget(snap, "totals.balanced");
-	fprintf(o.f, "dataplane up %s, sampled %s, pipeline %s\n", up, age,
-		json_is_true(bal) ? "balanced" : json_is_false(bal) ? "not balanced (packets in flight)" : "-");
+	if (json_is_boolean(bal))
+		fprintf(o.f, ", pipeline %s", json_is_true(bal) ? "balanced" : "not balanced (packets in flight)");
+	if (json_is_false(jget(stats, "dataplane_up")))
+		fprintf(o.f, " (the dataplane is unreachable now: these are its last figures)");
+	fputc('\n', o.f);
 	fprintf(o.f, "\ntraffic:\n");
 	totals_table(o.f, &rs);
 	fprintf(o.f, "\ndrops by reason:\n");
@@ -1198,9 +1204,10 @@ char *fctl_render_top(const json_t *stats, const json_t *prev_stats, const json_
 	fprintf(o.f, "fanout top  %s", clock);
 	struct rate_src rs = rate_src_of(stats, prev_stats);
 	const json_t *snap = stats ? rs.snap : NULL;
-	if (snap) {
-		char up[FCTL_FIG];
-		fprintf(o.f, "  dataplane up %s", fctl_fmt_duration_ms(up, sizeof(up), jnum_or(snap, "uptime_s", 0) * 1000));
+	double up;
+	if (snap && jnum(snap, "uptime_s", &up)) {
+		char a[FCTL_FIG];
+		fprintf(o.f, "  dataplane up %s", fctl_fmt_duration_ms(a, sizeof(a), up * 1000));
 	}
 	fputc('\n', o.f);
 	if (err)
