@@ -25,6 +25,8 @@ struct ctl_opts {
 struct ctl_dpview {
 	json_t *generations, *genstats, *stats; /* last poll's replies (may be NULL) */
 	uint64_t t_ms;                          /* when they arrived */
+	json_t *prev_stats, *prev_genstats;     /* the poll before, for STATS rates */
+	uint64_t prev_t_ms;
 	bool synced;                            /* reconciliation done since the last connect */
 	char reconcile_error[512];
 };

@@ -311,14 +311,16 @@ static void finish_rollback(struct op *op)
 	snprintf(t->by, sizeof(t->by), "%s", op->by);
 	if (op->canary_at_send)
 		st_version_outcome(&app.st, op->canary_at_send, "rolled_back");
+	uint64_t all_workers = json_u64(op->replies[0], "all_workers_ns");
 	st_event(&app.st, now, "rollback",
-		 json_pack("{s:s,s:s,s:I,s:I,s:o}", "by", op->by, "reason", op->d.reason, "total_ns", (json_int_t)total,
-			   "published_ns", (json_int_t)published, "canary",
+		 json_pack("{s:s,s:s,s:I,s:I,s:I,s:o}", "by", op->by, "reason", op->d.reason, "total_ns", (json_int_t)total,
+			   "published_ns", (json_int_t)published, "all_workers_ns", (json_int_t)all_workers, "canary",
 			   op->canary_at_send ? json_integer(op->canary_at_send) : json_null()));
 	app_persist();
 	op_complete(op,
-		    json_pack("{s:i,s:I,s:I,s:s,s:s,s:o}", "share_bp", 0, "published_ns", (json_int_t)published, "total_ns",
-			      (json_int_t)total, "by", op->by, "reason", op->d.reason, "rollout", rollout_status_json()),
+		    json_pack("{s:i,s:I,s:I,s:I,s:s,s:s,s:o}", "share_bp", 0, "published_ns", (json_int_t)published,
+			      "all_workers_ns", (json_int_t)all_workers, "total_ns", (json_int_t)total, "by", op->by,
+			      "reason", op->d.reason, "rollout", rollout_status_json()),
 		    NULL);
 }
 
@@ -640,6 +642,83 @@ static json_t *status_json(void)
 			 last_rollback_json());
 }
 
+/* Per-second rates of every integer member of cur present in prev (objects recursed). */
+static json_t *rates_of(json_t *cur, json_t *prev, double dt_s)
+{
+	json_t *out = json_object(), *v;
+	const char *k;
+
+	json_object_foreach(cur, k, v) {
+		json_t *pv = json_object_get(prev, k);
+		if (json_is_object(v) && json_is_object(pv))
+			json_object_set_new(out, k, rates_of(v, pv, dt_s));
+		else if (json_is_integer(v) && json_is_integer(pv) && json_integer_value(v) >= json_integer_value(pv))
+			json_object_set_new(out, k, json_real((double)(json_integer_value(v) - json_integer_value(pv)) / dt_s));
+	}
+	return out;
+}
+
+/* STATS "rates": keys as in totals (rx, delivered, answered, dropped, drops{reason}), deliveries,
+ * out_sent, out_dropped; plus the series point (per-generation msg_rate, drop_rate, ...). */
+static json_t *stats_rates(const struct series_point *p)
+{
+	json_t *r = p ? series_point_rates_json(p) : json_object();
+	double dt = app.dp.t_ms > app.dp.prev_t_ms ? (double)(app.dp.t_ms - app.dp.prev_t_ms) / 1000.0 : 0.0;
+	json_t *t = json_object_get(app.dp.stats, "totals"), *pt = json_object_get(app.dp.prev_stats, "totals");
+
+	if (dt <= 0 || !json_is_object(t) || !json_is_object(pt))
+		return r;
+	json_t *tr = rates_of(t, pt, dt);
+	json_t *out = json_object_get(tr, "out"), *ev = json_object_get(tr, "events");
+	json_object_del(r, "drops");
+	json_object_update(r, tr);
+	json_object_del(r, "out");
+	json_object_del(r, "events");
+	json_object_del(r, "mqttsn_rx");
+	if (json_object_get(out, "sent"))
+		json_object_set(r, "out_sent", json_object_get(out, "sent"));
+	if (json_object_get(out, "dropped"))
+		json_object_set(r, "out_dropped", json_object_get(out, "dropped"));
+	if (json_object_get(ev, "deliveries"))
+		json_object_set(r, "deliveries", json_object_get(ev, "deliveries"));
+	json_decref(tr);
+	return r;
+}
+
+/* Each generation of GENSTATS with its own "rates" (msgs, deliveries, drops per second; drop_rate,
+ * error_rate per msg; p99_ns as reported). */
+static json_t *generations_with_rates(void)
+{
+	json_t *gens = json_deep_copy(json_object_get(app.dp.genstats, "generations")), *g, *pg;
+	json_t *prev = json_object_get(app.dp.prev_genstats, "generations");
+	double dt = app.dp.t_ms > app.dp.prev_t_ms ? (double)(app.dp.t_ms - app.dp.prev_t_ms) / 1000.0 : 0.0;
+	size_t i, j;
+
+	json_array_foreach(gens, i, g) {
+		json_t *r = json_object();
+		json_array_foreach(prev, j, pg) {
+			if (json_u64(pg, "id") != json_u64(g, "id") || dt <= 0)
+				continue;
+			uint64_t m = json_u64(g, "msgs"), pm = json_u64(pg, "msgs");
+			uint64_t d = json_u64(g, "drops") + json_u64(g, "route_dropped");
+			uint64_t pd = json_u64(pg, "drops") + json_u64(pg, "route_dropped");
+			uint64_t e = json_u64(g, "error_replies"), pe = json_u64(pg, "error_replies");
+			uint64_t dl = json_u64(g, "deliveries"), pdl = json_u64(pg, "deliveries");
+			if (m < pm || d < pd || e < pe || dl < pdl)
+				break;
+			json_object_set_new(r, "msgs", json_real((double)(m - pm) / dt));
+			json_object_set_new(r, "deliveries", json_real((double)(dl - pdl) / dt));
+			json_object_set_new(r, "drops", json_real((double)(d - pd) / dt));
+			json_object_set_new(r, "drop_rate", json_real(m > pm ? (double)(d - pd) / (double)(m - pm) : 0.0));
+			json_object_set_new(r, "error_rate", json_real(m > pm ? (double)(e - pe) / (double)(m - pm) : 0.0));
+			break;
+		}
+		json_object_set_new(r, "p99_ns", json_integer((json_int_t)json_u64(json_object_get(g, "latency_ns"), "p99")));
+		json_object_set_new(g, "rates", r);
+	}
+	return gens;
+}
+
 static int stats_reply(json_t **reply, char *err, size_t errlen)
 {
 	const struct series_point *p = series_last(&app.series);
@@ -657,9 +736,9 @@ static int stats_reply(json_t **reply, char *err, size_t errlen)
 	}
 	json_object_set_new(j, "dataplane_up", json_boolean(dp_link_up()));
 	json_object_set_new(j, "sampled_ms", json_integer((json_int_t)app.dp.t_ms));
-	json_object_set_new(j, "rates", p ? series_point_rates_json(p) : json_null());
-	if (app.dp.genstats != NULL && json_object_get(j, "generations") == NULL)
-		json_object_set(j, "generations", json_object_get(app.dp.genstats, "generations"));
+	json_object_set_new(j, "rates", stats_rates(p));
+	if (app.dp.genstats != NULL)
+		json_object_set_new(j, "generations", generations_with_rates());
 	*reply = j;
 	return CTL_DONE;
 }

@@ -161,6 +161,13 @@ static void on_dp_polled(json_t *generations, json_t *genstats, json_t *stats)
 		json_decref(app.dp.generations);
 		app.dp.generations = json_incref(generations);
 	}
+	if (stats && genstats) {
+		json_decref(app.dp.prev_stats);
+		json_decref(app.dp.prev_genstats);
+		app.dp.prev_stats = app.dp.stats ? json_incref(app.dp.stats) : NULL;
+		app.dp.prev_genstats = app.dp.genstats ? json_incref(app.dp.genstats) : NULL;
+		app.dp.prev_t_ms = app.dp.t_ms;
+	}
 	if (genstats) {
 		json_decref(app.dp.genstats);
 		app.dp.genstats = json_incref(genstats);
@@ -245,6 +252,8 @@ int main(int argc, char **argv)
 	json_decref(app.dp.generations);
 	json_decref(app.dp.genstats);
 	json_decref(app.dp.stats);
+	json_decref(app.dp.prev_stats);
+	json_decref(app.dp.prev_genstats);
 	st_free(&app.st);
 	event_base_free(app.base);
 	return rc;
