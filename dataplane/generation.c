@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <rte_cycles.h>
 #include <rte_errno.h>
@@ -211,7 +212,9 @@ static struct fo_generation *gen_build(struct fo_config *cfg, uint32_t id, char 
 	g->cfg = cfg;
 	g->id = id;
 	g->fingerprint = fo_routes_fingerprint(cfg);
-	g->created_ms = fo_now_ms();
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	g->created_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000; /* wall clock, for operators */
 	g->rt = route_table_build(cfg);
 	uint32_t nr = cfg->n_routes;
 	g->dest_port = calloc(nr ? nr : 1, sizeof(*g->dest_port));

@@ -42,7 +42,7 @@ struct fo_generation {
 	uint32_t id;
 	uint8_t slot;
 	uint64_t fingerprint;
-	uint64_t created_ms;
+	uint64_t created_ms;            /* wall clock (Unix epoch ms) */
 	struct fo_config *cfg;          /* owned; its routes are this generation's content */
 	struct route_table *rt;
 	uint16_t (*dest_port)[FO_MAX_ROUTE_DESTS]; /* per route and destination: output port index */

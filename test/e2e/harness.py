@@ -871,3 +871,191 @@ def client_addr_hash(ip, port):
 
 def on_canary(client_id, share_bp):
     return client_id_hash(client_id) % 10000 < share_bp
+
+
+# ---------------------------------------------------------------------------------------------
+# fanout-control, fanoutctl and route collectors
+
+def control_bin():
+    return str(Path(ARGS.build_dir) / "control" / "fanout-control")
+
+
+def fanoutctl_bin():
+    return str(Path(ARGS.build_dir) / "control" / "fanoutctl")
+
+
+def free_tcp_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(what, fn, timeout=15.0, step=0.05):
+    """fn() until truthy (exceptions retried); returns its value or fails naming `what`."""
+    t0 = time.monotonic()
+    last = None
+    while time.monotonic() - t0 < timeout:
+        try:
+            v = fn()
+            if v:
+                return v
+        except (OSError, ValueError, RespError, ConnectionError) as e:
+            last = e
+        time.sleep(step)
+    raise TestFailure(f"timed out after {timeout:.0f} s waiting for {what}" + (f" ({last})" if last else ""))
+
+
+class Control:
+    """fanout-control for a test: RESP and HTTP on free loopback ports, its own state dir.
+
+    start()/kill()/stop(); call(*args) and json(*args) over RESP; ctl(*args) runs fanoutctl and returns
+    (exit code, stdout, stderr); ctl_json(*args) runs fanoutctl --json and parses the reply."""
+
+    def __init__(self, dp_sock, state_dir, poll_ms=100, tag="ctl"):
+        self.dp_sock, self.state_dir, self.poll_ms = str(dp_sock), str(state_dir), poll_ms
+        os.makedirs(self.state_dir, exist_ok=True)
+        self.port, self.http = free_tcp_port(), free_tcp_port()
+        self.log_path = os.path.join(self.state_dir, f"{tag}.log")
+        self.proc = None
+
+    def start(self):
+        cmd = [control_bin(), "--dataplane", self.dp_sock, "--state-dir", self.state_dir,
+               "--listen", f"127.0.0.1:{self.port}", "--http", f"127.0.0.1:{self.http}",
+               "--poll-ms", str(self.poll_ms)]
+        log("fanout-control: " + " ".join(cmd))
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)
+        wait_until("fanout-control to answer PING", lambda: self.call("PING") == "PONG", timeout=10)
+        return self
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, et, ev, tb):
+        if et is not None and not isinstance(ev, KeyboardInterrupt):
+            self.print_log()
+        self.stop()
+        return False
+
+    def kill(self):
+        """SIGKILL: no chance to write anything at exit."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.proc = None
+
+    def print_log(self):
+        try:
+            print(f"----- fanout-control log ({self.log_path}) -----\n" + Path(self.log_path).read_text()[-6000:])
+        except OSError:
+            pass
+
+    def call(self, *args):
+        with Resp(("127.0.0.1", self.port), timeout=10) as r:
+            return r.call(*args)
+
+    def json(self, *args):
+        return json.loads(self.call(*args))
+
+    def ctl(self, *args, timeout=30):
+        cmd = [fanoutctl_bin(), "-h", "127.0.0.1", "-p", str(self.port)] + [str(a) for a in args]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        return r.returncode, r.stdout, r.stderr
+
+    def ctl_ok(self, *args):
+        rc, out, err = self.ctl(*args)
+        check(rc == 0, f"fanoutctl {' '.join(map(str, args))} exited {rc}: {out}{err}")
+        return out
+
+    def ctl_json(self, *args):
+        return json.loads(self.ctl_ok("--json", *args))
+
+    def rollout(self):
+        return self.json("ROLLOUT", "STATUS")
+
+
+class Collector:
+    """UDP sinks in the lab namespace standing for route destinations: one socket per port, a thread
+    recording (port, arrival monotonic time, payload) for every datagram."""
+
+    def __init__(self, lab, ports, bind_ip=None):
+        self.socks = {p: lab.udp_socket(bind_ip or lab.client_ip, p, timeout=0.2) for p in ports}
+        for s in self.socks.values():
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        self.got = []
+        self.lock = threading.Lock()
+        self.stop_ev = threading.Event()
+        self.threads = [threading.Thread(target=self._run, args=(p, s), daemon=True) for p, s in self.socks.items()]
+        for t in self.threads:
+            t.start()
+
+    def _run(self, port, s):
+        while not self.stop_ev.is_set():
+            try:
+                data = s.recv(65535)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            now = time.monotonic()
+            with self.lock:
+                self.got.append((port, now, data))
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.got)
+
+    def close(self):
+        self.stop_ev.set()
+        for t in self.threads:
+            t.join(timeout=2)
+        for s in self.socks.values():
+            s.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def loadgen_payload(data):
+    """(publisher index, sequence) from a fanout-loadgen payload header, or None."""
+    if len(data) < 16 or (data[0] >> 3) != 0x1A:
+        return None
+    pub = ((data[2] << 8) | data[3]) & 0x7FFF
+    seq = struct.unpack("!I", data[4:8])[0]
+    return pub, seq
+
+
+def loadgen_bg(lab, args):
+    """fanout-loadgen in the background (JSON report on stdout): returns the Popen."""
+    cmd = ["ip", "netns", "exec", lab.ns, loadgen_bin(), "--gateway", lab.appliance_ip] + [str(a) for a in args] + \
+          ["--json", "-"]
+    log("loadgen (background): " + " ".join(cmd[4:]))
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def loadgen_wait(p, timeout=120):
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+        raise TestFailure(f"loadgen did not finish within {timeout} s")
+    sys.stdout.write(err)
+    try:
+        return json.loads(out), p.returncode
+    except ValueError:
+        raise TestFailure(f"loadgen exited {p.returncode} without a JSON report: {out[:2000]!r}")
