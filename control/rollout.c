@@ -250,11 +250,32 @@ int ro_window_figures(const struct ro_sample *from, const struct ro_sample *to, 
 				    s1->msgs - s0->msgs);
 	f->v[GATE_DROP_RATE] = canary_drop;
 	f->v[GATE_ERROR_RATE] = ratio(c1->error_replies - c0->error_replies, cm);
-	f->v[GATE_P99_US] = (double)c1->p99_ns / 1000.0;
+	/* p99 of this window's samples when the dataplane gave its buckets, else the cumulative one */
+	f->v[GATE_P99_US] = (c0->have_hist && c1->have_hist ? (double)ro_window_quantile_ns(c0, c1, 0.99)
+							     : (double)c1->p99_ns) / 1000.0;
 	f->v[GATE_DELTA_DROP_RATE] = canary_drop - stable_drop;
 	f->v[GATE_SINK_ERRORS] = (double)(to->sink_errors - from->sink_errors);
 	*canary_msgs = cm;
 	return 0;
+}
+
+uint64_t ro_window_quantile_ns(const struct ro_gen_counts *from, const struct ro_gen_counts *to, double q)
+{
+	uint64_t total = 0;
+	for (unsigned i = 0; i < RO_LAT_BUCKETS; i++)
+		total += to->lat_count[i] >= from->lat_count[i] ? to->lat_count[i] - from->lat_count[i] : 0;
+	if (total == 0)
+		return 0;
+	uint64_t want = (uint64_t)(q * (double)total);
+	if (want == 0)
+		want = 1;
+	uint64_t acc = 0;
+	for (unsigned i = 0; i < RO_LAT_BUCKETS; i++) {
+		acc += to->lat_count[i] >= from->lat_count[i] ? to->lat_count[i] - from->lat_count[i] : 0;
+		if (acc >= want)
+			return to->lat_upper_ns[i];
+	}
+	return to->lat_upper_ns[RO_LAT_BUCKETS - 1];
 }
 
 static void advance(struct rollout *r, uint64_t now_ms, struct ro_decision *d)

@@ -40,11 +40,21 @@ struct ro_plan {
 	bool auto_advance;
 };
 
+/* The dataplane's latency histogram buckets (GENSTATS latency_hist: [index, upper ns, count]). */
+#define RO_LAT_BUCKETS 320
+
 /* One generation's cumulative counters as GENSTATS reports them. */
 struct ro_gen_counts {
 	uint64_t msgs, drops, route_dropped, error_replies;
-	uint64_t p99_ns; /* cumulative histogram's p99 */
+	uint64_t p99_ns;                      /* cumulative histogram's p99 (when no buckets came) */
+	bool have_hist;                       /* lat_count/lat_upper_ns were filled */
+	uint64_t lat_count[RO_LAT_BUCKETS];   /* cumulative count per bucket */
+	uint64_t lat_upper_ns[RO_LAT_BUCKETS];
 };
+
+/* p-quantile (0..1) of the samples added between two cumulative histograms, as the bucket's
+ * upper bound in ns; 0 when the window holds no sample. */
+uint64_t ro_window_quantile_ns(const struct ro_gen_counts *from, const struct ro_gen_counts *to, double q);
 
 struct ro_sample {
 	uint64_t t_ms;

@@ -145,6 +145,16 @@ static void counts_of(json_t *g, struct ro_gen_counts *c)
 	c->route_dropped = json_u64(g, "route_dropped");
 	c->error_replies = json_u64(g, "error_replies");
 	c->p99_ns = json_u64(json_object_get(g, "latency_ns"), "p99");
+	json_t *h = json_object_get(g, "latency_hist"), *b;
+	size_t i;
+	c->have_hist = json_is_array(h);
+	json_array_foreach(h, i, b) {
+		json_int_t idx = json_integer_value(json_array_get(b, 0));
+		if (!json_is_array(b) || json_array_size(b) != 3 || idx < 0 || idx >= RO_LAT_BUCKETS)
+			continue;
+		c->lat_upper_ns[idx] = (uint64_t)json_number_value(json_array_get(b, 1));
+		c->lat_count[idx] = (uint64_t)json_integer_value(json_array_get(b, 2));
+	}
 }
 
 int series_rollout_sample(json_t *generations, json_t *genstats, uint64_t t_ms, struct ro_sample *out)

@@ -627,11 +627,22 @@ void fo_gen_write_genstats(FILE *f)
 			",\"error_replies\":%" PRIu64 ",\"drops\":%" PRIu64 ",\"route_matched\":%" PRIu64
 			",\"route_copies\":%" PRIu64 ",\"route_dropped\":%" PRIu64 ",\"mirror_copies\":%" PRIu64
 			",\"mirror_no_neighbour\":%" PRIu64 ",\"latency_ns\":{\"samples\":%" PRIu64
-			",\"p50\":%.0f,\"p90\":%.0f,\"p99\":%.0f,\"p999\":%.0f,\"max\":%.0f}}",
+			",\"p50\":%.0f,\"p90\":%.0f,\"p99\":%.0f,\"p999\":%.0f,\"max\":%.0f}",
 			first ? "" : ",", id, role, c->msgs, c->publishes, c->deliveries, c->error_replies, c->drops,
 			c->route_matched, c->route_copies, c->route_dropped, c->mirror_copies, c->mirror_no_neighbour,
 			c->lat_samples, PCT(0.50), PCT(0.90), PCT(0.99), PCT(0.999), (double)c->lat_max * ns_per);
 #undef PCT
+		/* The non-empty buckets, [index, upper bound ns, count]: a reader differences two
+		 * snapshots to get the percentiles of a window (the rollout gates do). */
+		fprintf(f, ",\"latency_hist\":[");
+		bool fb = true;
+		for (uint32_t i = 0; i < FO_LAT_BUCKETS; i++)
+			if (c->lat[i]) {
+				fprintf(f, "%s[%u,%.0f,%" PRIu64 "]", fb ? "" : ",", i, (double)fo_lat_bucket_upper(i) * ns_per,
+					c->lat[i]);
+				fb = false;
+			}
+		fprintf(f, "]}");
 		first = false;
 	}
 	free(c);

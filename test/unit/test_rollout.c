@@ -177,6 +177,32 @@ static void test_route_drops_and_delta_and_p99(void **state)
 	assert_int_equal(ro_window_figures(&b, &a, &f, &msgs), -1); /* counters went backwards */
 }
 
+/* With the dataplane's buckets, p99_us is the window's: old fast samples do not hide new slow ones. */
+static void test_window_p99_from_buckets(void **state)
+{
+	static struct ro_sample a, b;
+	struct gate_figures f;
+	uint64_t msgs;
+	(void)state;
+
+	a = sample(0, 1000, 0, 1000, 0);
+	b = sample(1000, 1100, 0, 1100, 0);
+	a.canary.have_hist = b.canary.have_hist = true;
+	a.canary.lat_upper_ns[10] = b.canary.lat_upper_ns[10] = 1000;
+	a.canary.lat_count[10] = b.canary.lat_count[10] = 1000; /* before the window: 1000 x <= 1 us */
+	b.canary.lat_upper_ns[50] = 50000;
+	b.canary.lat_count[50] = 100; /* in the window: 100 x <= 50 us */
+	b.canary.p99_ns = 1000;       /* the cumulative p99 would still say 1 us */
+	assert_int_equal(ro_window_figures(&a, &b, &f, &msgs), 0);
+	assert_true(f.v[GATE_P99_US] == 50);
+	assert_int_equal(ro_window_quantile_ns(&a.canary, &b.canary, 0.5), 50000);
+	assert_int_equal(ro_window_quantile_ns(&a.canary, &a.canary, 0.99), 0); /* empty window */
+	b.canary.lat_count[10] = 1090; /* 90 fast + 10 slow in the window: p99 is slow, p50 fast */
+	b.canary.lat_count[50] = 10;
+	assert_int_equal(ro_window_quantile_ns(&a.canary, &b.canary, 0.99), 50000);
+	assert_int_equal(ro_window_quantile_ns(&a.canary, &b.canary, 0.5), 1000);
+}
+
 static void test_manual_advance_pause_resume(void **state)
 {
 	struct rollout r;
@@ -287,6 +313,7 @@ int main(void)
 		cmocka_unit_test(test_walks_steps_and_promotes),
 		cmocka_unit_test(test_failed_gate_rolls_back_with_record),
 		cmocka_unit_test(test_route_drops_and_delta_and_p99),
+		cmocka_unit_test(test_window_p99_from_buckets),
 		cmocka_unit_test(test_manual_advance_pause_resume),
 		cmocka_unit_test(test_abort_rollback_and_refusals),
 		cmocka_unit_test(test_foreign_canary_and_restarts),
