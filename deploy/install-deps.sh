@@ -19,7 +19,7 @@ PACKAGES=(
   # AF_XDP / XDP
   libbpf-dev libxdp-dev xdp-tools
   # libraries
-  libhiredis-dev libcmocka-dev libcyaml-dev libpcap-dev libevent-dev libjansson-dev
+  libhiredis-dev libcmocka-dev libcyaml-dev libpcap-dev libevent-dev libjansson-dev nettle-dev
   # fuzzing (libFuzzer lives in libclang-rt-14-dev on bookworm)
   clang libclang-rt-14-dev
   # sink
