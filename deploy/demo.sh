@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # README command one: on a fresh Debian 12 machine (as root) install, build, bring up the
 # lab (network namespace + veth), start fanout-dataplane on it, run a short publish/subscribe
-# demo with fanout-loadgen (1 publisher -> 10 subscribers, QoS 1, then QoS 0), print what was
-# delivered and the dataplane's stats, and clean everything up again.
+# demo with fanout-loadgen (1 publisher -> 10 subscribers, QoS 1, then QoS 0), and during the
+# QoS 0 run a staged rollout of a new routing generation through fanout-control and fanoutctl;
+# print what was delivered, the rollout and the dataplane's stats, and clean everything up again.
 set -Eeuo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
@@ -12,10 +13,15 @@ PREFIX=fo-demo-$$
 STATS=$(mktemp /tmp/fanout-demo-stats.XXXXXX.json)
 DP_LOG=$(mktemp /tmp/fanout-demo-dp.XXXXXX.log)
 DP_PID=
+CTL_PID=
+CTL_DIR=$(mktemp -d /tmp/fanout-demo-control.XXXXXX)
 
 say() { printf '\n== %s\n' "$*"; }
 cleanup() {
   set +e
+  if [[ -n $CTL_PID ]] && kill -0 "$CTL_PID" 2>/dev/null; then
+    kill -TERM "$CTL_PID"; wait "$CTL_PID"
+  fi
   if [[ -n $DP_PID ]] && kill -0 "$DP_PID" 2>/dev/null; then
     kill -TERM "$DP_PID"; wait "$DP_PID"
   fi
@@ -40,14 +46,25 @@ source "$REPO/.lab/$NAME.env"
 
 say "starting fanout-dataplane on $LAB_DP_IF (net_af_packet), appliance $LAB_APPLIANCE_IP"
 sed "s/198.18.0.1\/24/$LAB_APPLIANCE_IP\/24/" deploy/lab.yaml > "/tmp/$PREFIX.yaml"
+# Generation 1 relays demo/# to a collector at the client's :9000; the canary rolled out later, to :9001.
+echo "routes: [{ name: collectors, filter: \"demo/#\", to: [\"$LAB_CLIENT_IP:9000\"] }]" >> "/tmp/$PREFIX.yaml"
+sed "s/$LAB_CLIENT_IP:9000/$LAB_CLIENT_IP:9001/" "/tmp/$PREFIX.yaml" > "/tmp/$PREFIX.canary.yaml"
 "$BUILD/dataplane/fanout-dataplane" -l 0,1 --no-pci --file-prefix "$PREFIX" ${DP_MEM:--m 512} \
-  --vdev "net_af_packet0,iface=$LAB_DP_IF" -- --config "/tmp/$PREFIX.yaml" --stats "$STATS" >"$DP_LOG" 2>&1 &
+  --vdev "net_af_packet0,iface=$LAB_DP_IF" -- --config "/tmp/$PREFIX.yaml" --stats "$STATS" \
+  --control "$CTL_DIR/dataplane.sock" >"$DP_LOG" 2>&1 &
 DP_PID=$!
 for _ in $(seq 100); do grep -q 'ready' "$DP_LOG" && break; kill -0 $DP_PID || break; sleep 0.1; done
 grep -q 'ready' "$DP_LOG" || { cat "$DP_LOG"; echo "dataplane did not start" >&2; exit 1; }
 grep -E '^(port|lcore)' "$DP_LOG"
 
 LG="$(cd "$BUILD" && pwd)/bench/fanout-loadgen"
+CTL="$BUILD/control/fanoutctl -h 127.0.0.1 -p 17379"
+say "starting fanout-control (RESP 127.0.0.1:17379, HTTP and dashboard http://127.0.0.1:17380/)"
+"$BUILD/control/fanout-control" --dataplane "$CTL_DIR/dataplane.sock" --state-dir "$CTL_DIR" \
+  --listen 127.0.0.1:17379 --http 127.0.0.1:17380 --poll-ms 200 >"$CTL_DIR/control.log" 2>&1 &
+CTL_PID=$!
+for _ in $(seq 50); do $CTL status >/dev/null 2>&1 && break; sleep 0.1; done
+$CTL status
 say "ping the appliance from the client namespace"
 ip netns exec "$LAB_NS" ping -c 3 -i 0.2 -W 1 "$LAB_APPLIANCE_IP" | tail -2
 
@@ -55,9 +72,19 @@ say "QoS 1: 1 publisher -> 10 subscribers (demo/#), 2000 messages at 1000 msg/s"
 ip netns exec "$LAB_NS" "$LG" --gateway "$LAB_APPLIANCE_IP" -p 1 -s 10 --topic 'demo/{pub}/temp' \
   --filter 'demo/#' --qos 1 --sub-qos 1 --rate 1000 --count 2000 --expect-no-loss
 
-say "QoS 0: 1 publisher -> 10 subscribers (exact topic), 5 s at 5000 msg/s"
-ip netns exec "$LAB_NS" "$LG" --gateway "$LAB_APPLIANCE_IP" -p 1 -s 10 --topic 'demo/{pub}/temp' \
-  --filter 'demo/0/temp' --qos 0 --rate 5000 --duration 5
+say "QoS 0: 20 publishers -> 10 subscribers, 8 s at 250 msg/s each, while a new routing generation rolls out (fanoutctl config apply; rollout start 10 % -> 50 % -> 100 %)"
+ip netns exec "$LAB_NS" "$LG" --gateway "$LAB_APPLIANCE_IP" -p 20 -s 10 --topic 'demo/{pub}/temp' \
+  --filter 'demo/+/temp' --qos 0 --rate 250 --duration 8 &
+LG_PID=$!
+sleep 1
+$CTL config apply "/tmp/$PREFIX.canary.yaml"
+$CTL rollout start --steps 10,50,100 --hold 1.5s --gate 'drop_rate<0.01' --gate 'p99_us<20000'
+sleep 6
+$CTL rollout status
+wait "$LG_PID"
+say "the control plane's view"
+$CTL stats | sed -n '1,40p'
+$CTL history
 
 say "stopping the dataplane (SIGTERM drains the rings and writes the final stats)"
 kill -TERM "$DP_PID"; wait "$DP_PID" || true; DP_PID=
