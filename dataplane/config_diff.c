@@ -19,6 +19,20 @@ static const struct fo_route_config *find_route(const struct fo_config *c, const
 	return NULL;
 }
 
+/* Longest ",a.b.c.d:port" (22) times the most destinations a route may have, plus the slack
+ * dests_str keeps before writing one more. */
+#define DESTS_STR_MAX (FO_MAX_ROUTE_DESTS * 22 + 8)
+
+static bool same_dests(const struct fo_route_config *a, const struct fo_route_config *b)
+{
+	if (a->n_to != b->n_to)
+		return false;
+	for (uint32_t i = 0; i < a->n_to; i++)
+		if (a->to[i].ip != b->to[i].ip || a->to[i].port != b->to[i].port)
+			return false;
+	return true;
+}
+
 static void dests_str(const struct fo_route_config *r, char *b, size_t n)
 {
 	size_t off = 0;
@@ -34,7 +48,7 @@ static unsigned route_diff(const struct fo_config *from, const struct fo_config 
 			   void *ctx)
 {
 	unsigned n = 0;
-	char detail[512], a[256], b[256];
+	char detail[2 * DESTS_STR_MAX + 512], a[DESTS_STR_MAX], b[DESTS_STR_MAX];
 	for (uint32_t i = 0; i < from->n_routes; i++)
 		if (find_route(to, from->routes[i].name) == NULL) {
 			n++;
@@ -58,7 +72,7 @@ static unsigned route_diff(const struct fo_config *from, const struct fo_config 
 		}
 		dests_str(or, a, sizeof(a));
 		bool same_filter = strcmp(or->filter, nr->filter) == 0;
-		bool same_to = strcmp(a, b) == 0;
+		bool same_to = same_dests(or, nr); /* not the strings: they are cut at the buffer's end */
 		if (same_filter && same_to && or->format == nr->format)
 			continue;
 		n++;
@@ -165,7 +179,10 @@ uint64_t fo_routes_fingerprint(const struct fo_config *cfg)
 		const struct fo_route_config *r = &cfg->routes[i];
 		h = fnv(h, r->name, strlen(r->name) + 1);
 		h = fnv(h, r->filter, strlen(r->filter) + 1);
-		h = fnv(h, &r->format, 1);
+		/* The count makes each route's bytes self-delimiting: without it the last destinations
+		 * of one route could read as the start of the next route's name. */
+		uint8_t hdr[5] = { r->format, r->n_to >> 24, r->n_to >> 16, r->n_to >> 8, r->n_to };
+		h = fnv(h, hdr, sizeof(hdr));
 		for (uint32_t j = 0; j < r->n_to; j++) {
 			uint8_t d[6] = { r->to[j].ip >> 24, r->to[j].ip >> 16, r->to[j].ip >> 8, r->to[j].ip,
 					 r->to[j].port >> 8, r->to[j].port };
