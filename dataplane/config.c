@@ -857,14 +857,26 @@ static int load_dest(struct ctx *c, const char *key, const char *s, const struct
 	if (end[1] < '0' || end[1] > '9' || *pe != '\0' || errno != 0 || port == 0 || port > 65535)
 		return fail(c, "%s: '%s' has no valid UDP port; use 1..65535 after the ':'", key,
 			    show(s, shown, sizeof(shown)));
-	if (ip == 0 || ip == 0xffffffffu || (ip >> 28) == 0xe || (ip >> 24) == 127)
+	/* 0/8 ("this network"), loopback, multicast, reserved 240/4 and 255.255.255.255. */
+	if ((ip >> 24) == 0 || (ip >> 24) == 127 || (ip >> 28) >= 0xe)
 		return fail(c, "%s: '%s' is not a unicast host address; routes send to one host each", key,
 			    show(s, shown, sizeof(shown)));
 	bool reachable = false;
-	for (uint32_t i = 0; i < cfg->n_ports && !reachable; i++) {
+	for (uint32_t i = 0; i < cfg->n_ports; i++) {
 		const struct fo_port_config *p = &cfg->ports[i];
 		uint32_t m = prefix_mask(p->prefix_len);
-		reachable = (ip & m) == (p->ip & m) || p->gateway != 0;
+		bool on_link = (ip & m) == (p->ip & m);
+		if (ip == p->ip)
+			return fail(c, "%s: '%s' is ports[%u]'s own address; give the host that should receive "
+				       "the copies", key, show(s, shown, sizeof(shown)), i);
+		if (on_link && p->prefix_len <= 30 && ((ip & ~m) == 0 || (ip & ~m) == ~m)) {
+			char net[16];
+			ip_str(p->ip & m, net, sizeof(net));
+			return fail(c, "%s: '%s' is the %s address of ports[%u]'s subnet %s/%u, not a unicast "
+				       "host address; routes send to one host each", key, show(s, shown, sizeof(shown)),
+				    (ip & ~m) == 0 ? "network" : "broadcast", i, net, p->prefix_len);
+		}
+		reachable = reachable || on_link || p->gateway != 0;
 	}
 	if (!reachable)
 		return fail(c, "%s: '%s' is on no port's subnet and no port has a gateway; add `gateway:` to "
