@@ -473,6 +473,205 @@ static void test_deploy_example(void **state)
 	fo_config_free(cfg);
 }
 
+/* ---------------------------------------------------------------- routes */
+
+/* Two ports: the first with a gateway (so any unicast address is reachable through it). */
+#define RPORTS                                                                              \
+	"ports:\n"                                                                          \
+	"  - {device: a, ipv4: 198.18.0.1/24, gateway: 198.18.0.254}\n"                     \
+	"  - {device: b, ipv4: 10.1.0.1/16}\n" LCORE
+/* One port, no gateway: only its subnet is reachable. */
+#define RLOCAL MIN
+
+static void test_routes_valid(void **state)
+{
+	(void)state;
+	struct fo_config *c = parse_ok(RPORTS "routes:\n"
+					      "  - name: temps\n"
+					      "    filter: sensors/+/temp\n"
+					      "    format: raw\n"
+					      "    to: [\"198.18.0.10:9000\", 10.1.200.3:1, \"203.0.113.5:65535\"]\n"
+					      "  - {name: All-events_2.x, filter: \"#\", to: [\"10.1.0.2:9001\"]}\n"
+					      "  - {name: sys, filter: \"$SYS/broker/load\", to: [\"198.18.0.10:9000\"]}\n");
+	assert_int_equal(c->n_routes, 3);
+	const struct fo_route_config *r = &c->routes[0];
+	assert_string_equal(r->name, "temps");
+	assert_string_equal(r->filter, "sensors/+/temp");
+	assert_int_equal(r->format, FO_ROUTE_RAW);
+	assert_int_equal(r->n_to, 3);
+	assert_int_equal(r->to[0].ip, 0xc612000au); /* host byte order */
+	assert_int_equal(r->to[0].port, 9000);
+	assert_int_equal(r->to[1].ip, 0x0a01c803u); /* on ports[1]'s subnet */
+	assert_int_equal(r->to[1].port, 1);
+	assert_int_equal(r->to[2].ip, 0xcb007105u); /* off-link: through ports[0]'s gateway */
+	assert_int_equal(r->to[2].port, 65535);
+	assert_string_equal(c->routes[1].name, "All-events_2.x");
+	assert_string_equal(c->routes[1].filter, "#");
+	assert_int_equal(c->routes[1].format, FO_ROUTE_RAW); /* the default */
+	assert_string_equal(c->routes[2].filter, "$SYS/broker/load");
+	/* The same destination in two routes is fine; only within one route it is refused. */
+	assert_int_equal(c->routes[2].to[0].ip, c->routes[0].to[0].ip);
+	fo_config_free(c);
+
+	/* No routes, or an empty list: none. */
+	c = parse_ok(MIN);
+	assert_int_equal(c->n_routes, 0);
+	assert_null(c->routes);
+	fo_config_free(c);
+	c = parse_ok(MIN "routes: []\n");
+	assert_int_equal(c->n_routes, 0);
+	fo_config_free(c);
+
+	/* Edges: 63-character name, 16 destinations, a filter of exactly max_topic_len bytes, an
+	 * on-link destination without any gateway, /31 and /32 ports (no network or broadcast). */
+	c = parse_ok(RLOCAL "mqttsn: {max_topic_len: 8}\nroutes:\n"
+			    "  - name: abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-\n"
+			    "    filter: \"a/+/bc/#\"\n"
+			    "    to: [198.18.0.2:1, 198.18.0.3:1, 198.18.0.4:1, 198.18.0.5:1, 198.18.0.6:1, 198.18.0.7:1,\n"
+			    "         198.18.0.8:1, 198.18.0.9:1, 198.18.0.10:1, 198.18.0.11:1, 198.18.0.12:1,\n"
+			    "         198.18.0.13:1, 198.18.0.14:1, 198.18.0.15:1, 198.18.0.16:1, 198.18.0.2:2]\n"
+			    "  - {name: b, filter: \"12345678\", to: [\"198.18.0.254:9\"]}\n");
+	assert_int_equal(c->n_routes, 2);
+	assert_int_equal(strlen(c->routes[0].name), FO_MAX_ROUTE_NAME);
+	assert_int_equal(c->routes[0].n_to, FO_MAX_ROUTE_DESTS);
+	assert_int_equal(c->routes[0].to[15].ip, 0xc6120002u);
+	assert_int_equal(c->routes[0].to[15].port, 2); /* same host, another port: not a duplicate */
+	fo_config_free(c);
+	fo_config_free(parse_ok("ports: [{device: a, ipv4: 10.0.0.0/31}]\n" LCORE
+				"routes: [{name: r, filter: x, to: [\"10.0.0.1:5\"]}]\n"));
+}
+
+#define R0 "routes: [{name: r, filter: \"a/#\", to: [\"198.18.0.9:9000\"]}, "
+
+static const struct bad route_rules[] = {
+	/* name: present, [A-Za-z0-9._-]{1,63}, unique */
+	{ MIN "routes: [{filter: a, to: [\"198.18.0.9:1\"]}]\n", "routes[0].name",
+	  "is missing; give 1..63 characters of [A-Za-z0-9._-]" },
+	{ MIN "routes: [{name: \"\", filter: a, to: [\"198.18.0.9:1\"]}]\n", "routes[0].name: '' is not a route name",
+	  "give 1..63 characters" },
+	{ MIN "routes: [{name: \"a b\", filter: a, to: [\"198.18.0.9:1\"]}]\n", "routes[0].name: 'a b'",
+	  "give 1..63 characters of [A-Za-z0-9._-]" },
+	{ MIN "routes: [{name: a/b, filter: a, to: [\"198.18.0.9:1\"]}]\n", "routes[0].name", "[A-Za-z0-9._-]" },
+	{ MIN "routes: [{name: \"caf\xc3\xa9\", filter: a, to: [\"198.18.0.9:1\"]}]\n", "routes[0].name: 'caf?" "?'",
+	  "[A-Za-z0-9._-]" },
+	{ MIN "routes: [{name: abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_, filter: a,"
+	      " to: [\"198.18.0.9:1\"]}]\n",
+	  "routes[0].name", "1..63 characters" },
+	{ MIN R0 "{name: q, filter: b, to: [\"198.18.0.9:1\"]}, {name: r, filter: c, to: [\"198.18.0.9:2\"]}]\n",
+	  "routes[2].name: 'r' is already the name of routes[0]; names must be unique", NULL },
+	/* filter: present, a valid filter within mqttsn.max_topic_len */
+	{ MIN "routes: [{name: r, to: [\"198.18.0.9:1\"]}]\n", "routes[0].filter",
+	  "missing; give a topic filter such as sensors/#" },
+	{ MIN R0 "{name: s, filter: \"a/#/b\", to: [\"198.18.0.9:1\"]}]\n", "routes[1].filter: 'a/#/b' is not a valid topic filter",
+	  "'#' must be last" },
+	{ MIN "routes: [{name: r, filter: \"a+\", to: [\"198.18.0.9:1\"]}]\n", "routes[0].filter",
+	  "'+' and '#' must fill a whole level" },
+	{ MIN "routes: [{name: r, filter: \"sensors/temp#\", to: [\"198.18.0.9:1\"]}]\n", "routes[0].filter",
+	  "must fill a whole level" },
+	{ MIN "routes: [{name: r, filter: \"\", to: [\"198.18.0.9:1\"]}]\n", "routes[0].filter: '' is not a valid",
+	  NULL },
+	{ MIN "mqttsn: {max_topic_len: 4}\nroutes: [{name: r, filter: abcde, to: [\"198.18.0.9:1\"]}]\n",
+	  "routes[0].filter", "at most mqttsn.max_topic_len (4) bytes" },
+	/* format: raw only */
+	{ MIN "routes: [{name: r, filter: a, format: json, to: [\"198.18.0.9:1\"]}]\n",
+	  "routes[0].format: 'json' is not supported; use raw", NULL },
+	{ MIN "routes: [{name: r, filter: a, format: RAW, to: [\"198.18.0.9:1\"]}]\n", "routes[0].format", "use raw" },
+	/* to: 1..16 destinations */
+	{ MIN "routes: [{name: r, filter: a}]\n", "routes[0].to: missing or empty",
+	  "list 1..16 destinations such as" },
+	{ MIN "routes: [{name: r, filter: a, to: []}]\n", "routes[0].to: missing or empty", NULL },
+	{ MIN "routes: [{name: r, filter: a, to: [198.18.0.2:1, 198.18.0.3:1, 198.18.0.4:1, 198.18.0.5:1, 198.18.0.6:1,"
+	      " 198.18.0.7:1, 198.18.0.8:1, 198.18.0.9:1, 198.18.0.10:1, 198.18.0.11:1, 198.18.0.12:1, 198.18.0.13:1,"
+	      " 198.18.0.14:1, 198.18.0.15:1, 198.18.0.16:1, 198.18.0.17:1, 198.18.0.18:1]}]\n",
+	  "routes[0].to: 17 destinations, at most 16; split the route in two", NULL },
+	/* to[j]: IPv4:port */
+	{ MIN "routes: [{name: r, filter: a, to: [\"198.18.0.9\"]}]\n",
+	  "routes[0].to[0]: '198.18.0.9' is not IPv4:port; write e.g. 198.18.1.2:9000", NULL },
+	{ MIN R0 "{name: s, filter: b, to: [\"198.18.0.9:1\", \"198.18.0.300:1\"]}]\n", "routes[1].to[1]",
+	  "is not IPv4:port" },
+	{ MIN "routes: [{name: r, filter: a, to: [\"collector:9000\"]}]\n", "routes[0].to[0]", "is not IPv4:port" },
+	{ MIN "routes: [{name: r, filter: a, to: [\" 198.18.0.9:1\"]}]\n", "routes[0].to[0]", "is not IPv4:port" },
+	{ MIN "routes: [{name: r, filter: a, to: [\"198.18.0.9/24:1\"]}]\n", "routes[0].to[0]", "is not IPv4:port" },
+	{ MIN "routes: [{name: r, filter: a, to: [\"198.18.0.9:\"]}]\n", "routes[0].to[0]",
+	  "has no valid UDP port; use 1..65535 after the ':'" },
+	{ MIN "routes: [{name: r, filter: a, to: [\"198.18.0.9:0\"]}]\n", "routes[0].to[0]", "use 1..65535" },
+	{ MIN "routes: [{name: r, filter: a, to: [\"198.18.0.9:65536\"]}]\n", "routes[0].to[0]", "use 1..65535" },
+	{ MIN "routes: [{name: r, filter: a, to: [\"198.18.0.9:-1\"]}]\n", "routes[0].to[0]", "use 1..65535" },
+	{ MIN "routes: [{name: r, filter: a, to: [\"198.18.0.9:+1\"]}]\n", "routes[0].to[0]", "use 1..65535" },
+	{ MIN "routes: [{name: r, filter: a, to: [\"198.18.0.9:90 00\"]}]\n", "routes[0].to[0]", "use 1..65535" },
+	{ MIN "routes: [{name: r, filter: a, to: [\"198.18.0.9:9000x\"]}]\n", "routes[0].to[0]", "use 1..65535" },
+	{ MIN "routes: [{name: r, filter: a, to: [\"198.18.0.9:99999999999999999999999\"]}]\n", "routes[0].to[0]",
+	  "use 1..65535" },
+	/* to[j]: one unicast host */
+	{ RPORTS "routes: [{name: r, filter: a, to: [\"0.0.0.0:1\"]}]\n",
+	  "routes[0].to[0]: '0.0.0.0:1' is not a unicast host address; routes send to one host each", NULL },
+	{ RPORTS "routes: [{name: r, filter: a, to: [\"0.1.2.3:1\"]}]\n", "routes[0].to[0]", "not a unicast host" },
+	{ RPORTS "routes: [{name: r, filter: a, to: [\"127.0.0.1:1\"]}]\n", "routes[0].to[0]", "not a unicast host" },
+	{ RPORTS "routes: [{name: r, filter: a, to: [\"224.0.0.251:5353\"]}]\n", "routes[0].to[0]", "not a unicast host" },
+	{ RPORTS "routes: [{name: r, filter: a, to: [\"239.255.255.250:1900\"]}]\n", "routes[0].to[0]",
+	  "not a unicast host" },
+	{ RPORTS "routes: [{name: r, filter: a, to: [\"240.0.0.1:1\"]}]\n", "routes[0].to[0]", "not a unicast host" },
+	{ RPORTS "routes: [{name: r, filter: a, to: [\"255.255.255.255:1\"]}]\n", "routes[0].to[0]",
+	  "not a unicast host" },
+	{ RPORTS "routes: [{name: r, filter: a, to: [\"198.18.0.255:1\"]}]\n",
+	  "routes[0].to[0]: '198.18.0.255:1' is the broadcast address of ports[0]'s subnet 198.18.0.0/24", "one host" },
+	{ RPORTS "routes: [{name: r, filter: a, to: [\"10.1.0.0:1\"]}]\n",
+	  "routes[0].to[0]: '10.1.0.0:1' is the network address of ports[1]'s subnet 10.1.0.0/16", NULL },
+	{ RPORTS "routes: [{name: r, filter: a, to: [\"10.1.255.255:1\"]}]\n", "routes[0].to[0]",
+	  "broadcast address of ports[1]'s subnet" },
+	{ RPORTS "routes: [{name: r, filter: a, to: [\"10.1.0.1:1883\"]}]\n",
+	  "routes[0].to[0]: '10.1.0.1:1883' is ports[1]'s own address", "give the host" },
+	/* to[j]: reachable (on a port's subnet, or some port has a gateway) */
+	{ RLOCAL "routes: [{name: r, filter: a, to: [\"198.18.1.9:1\"]}]\n",
+	  "routes[0].to[0]: '198.18.1.9:1' is on no port's subnet and no port has a gateway", "add `gateway:`" },
+	{ "ports: [{device: a, ipv4: 198.18.0.1/24}, {device: b, ipv4: 10.1.0.1/16}]\n" LCORE
+	  "routes: [{name: r, filter: a, to: [\"10.1.0.9:1\", \"10.2.0.9:1\"]}]\n",
+	  "routes[0].to[1]", "on no port's subnet" },
+	/* to[j]: listed once per route */
+	{ MIN "routes: [{name: r, filter: a, to: [\"198.18.0.9:1\", \"198.18.0.8:1\", \"198.18.0.9:1\"]}]\n",
+	  "routes[0].to[2]: '198.18.0.9:1' is listed twice in this route", NULL },
+	/* shape */
+	{ MIN "routes: [{name: r, filter: a, to: [\"198.18.0.9:1\"], qos: 1}]\n", "routes[0].qos: unknown key",
+	  "allowed here: name, filter, format, to" },
+	{ MIN "routes: [{name: r, filter: a, to: \"198.18.0.9:1\"}]\n", "routes[0].to: expected a list", NULL },
+	{ MIN "routes: {name: r, filter: a, to: [\"198.18.0.9:1\"]}\n", "routes: expected a list", NULL },
+	{ MIN "routes: [r]\n", "routes[0]: expected a mapping", NULL },
+	{ MIN "routes: [{name: r, filter: a, to: [[\"198.18.0.9:1\"]]}]\n", "routes[0].to[0]: expected a single value",
+	  NULL },
+	{ MIN "routes: [{name: [r], filter: a, to: [\"198.18.0.9:1\"]}]\n", "routes[0].name: expected a single value",
+	  NULL },
+};
+
+static void test_route_rules(void **state)
+{
+	(void)state;
+	int failed = 0;
+	for (size_t i = 0; i < sizeof(route_rules) / sizeof(route_rules[0]); i++)
+		failed += !refused_with(route_rules[i].yaml, route_rules[i].key, route_rules[i].also);
+	assert_int_equal(failed, 0);
+}
+
+/* At most FO_MAX_ROUTES routes. */
+static void test_route_count(void **state)
+{
+	(void)state;
+	size_t cap = 128 * 1024, off = 0;
+	char *y = malloc(cap);
+	assert_non_null(y);
+	off += (size_t)snprintf(y, cap, MIN "routes:\n");
+	for (unsigned i = 0; i < FO_MAX_ROUTES; i++)
+		off += (size_t)snprintf(y + off, cap - off, "  - {name: r%u, filter: t/%u, to: [\"198.18.0.9:%u\"]}\n", i,
+					i, 1 + i);
+	assert_true(off + 128 < cap);
+	struct fo_config *c = parse_ok(y);
+	assert_int_equal(c->n_routes, FO_MAX_ROUTES);
+	assert_string_equal(c->routes[FO_MAX_ROUTES - 1].name, "r1023");
+	fo_config_free(c);
+	snprintf(y + off, cap - off, "  - {name: one-more, filter: t, to: [\"198.18.0.9:1\"]}\n");
+	assert_true(refused_with(y, "routes: 1025 routes given, at most 1024", "merge routes with a wider filter"));
+	free(y);
+}
+
 int main(int argc, char **argv)
 {
 	example_path = argc > 1 ? argv[1] : NULL;
@@ -485,6 +684,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_error_buffer_handling),
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_deploy_example),
+		cmocka_unit_test(test_routes_valid),
+		cmocka_unit_test(test_route_rules),
+		cmocka_unit_test(test_route_count),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

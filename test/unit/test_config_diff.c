@@ -1,0 +1,510 @@
+/* Unit tests for dataplane/config_diff.c: route additions, removals and changes are reported
+ * with the right op, route name and detail; identical configs differ in nothing; every key
+ * outside `routes:` that differs is reported by its YAML path as needing a restart; and the
+ * routes fingerprint is equal for equal routes and different when any route field changes.
+ * Configs are built with fo_config_parse from YAML, as the control socket builds them. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "config_diff.h"
+
+/* Every key given explicitly, so each restart case changes exactly one value. */
+#define CORE                                                                                           \
+	"ports:\n"                                                                                     \
+	"  - {device: net_af_packet0, ipv4: 198.18.0.1/24, gateway: 198.18.0.254, vlan: 0,\n"          \
+	"     mqttsn_port: 1883, rx_queues: 1, rx_desc: 1024, tx_desc: 1024}\n"                        \
+	"lcores:\n"                                                                                    \
+	"  - {lcore: 1, roles: [rx, worker, tx]}\n"                                                    \
+	"  - {lcore: 2, roles: [worker]}\n"                                                            \
+	"burst: 32\n"                                                                                  \
+	"rings: {worker: 4096, tx: 4096, peer: 4096}\n"                                                \
+	"mempool: {mbufs: 16383, header_mbufs: 16383, cache: 256}\n"                                   \
+	"neighbours: 4096\n"                                                                           \
+	"mqttsn:\n"                                                                                    \
+	"  gateway_id: 1\n"                                                                            \
+	"  max_sessions: 1000\n"                                                                       \
+	"  max_topics: 2000\n"                                                                         \
+	"  max_client_topics: 3000\n"                                                                  \
+	"  max_subscriptions: 4000\n"                                                                  \
+	"  max_inflight: 5000\n"                                                                       \
+	"  max_inflight_per_session: 16\n"                                                             \
+	"  retry_interval_ms: 250\n"                                                                   \
+	"  retry_limit: 3\n"                                                                           \
+	"  max_topic_len: 200\n"                                                                       \
+	"  expiry_scan_per_tick: 8\n"                                                                  \
+	"  predefined_topics:\n"                                                                       \
+	"    - {id: 1, name: \"sensors/predefined\"}\n"                                                \
+	"stats:\n"                                                                                     \
+	"  file: /tmp/fanout-stats.json\n"
+#define ROUTES                                                                                         \
+	"routes:\n"                                                                                    \
+	"  - {name: temps, filter: \"sensors/+/temp\", to: [\"198.18.0.10:9000\", \"198.18.0.11:9000\"]}\n" \
+	"  - {name: alarms, filter: \"alarms/#\", to: [\"10.9.9.9:9001\"]}\n"                          \
+	"  - {name: sys, filter: \"$SYS/x\", format: raw, to: [\"198.18.0.12:9002\"]}\n"
+#define BASE CORE ROUTES
+
+static struct fo_config *parse(const char *yaml)
+{
+	struct fo_config *cfg = NULL;
+	char err[512] = "";
+	int rc = fo_config_parse(yaml, strlen(yaml), &cfg, err, sizeof(err));
+	if (rc != 0)
+		print_message("unexpected error: %s\nin:\n%s\n", err, yaml);
+	assert_int_equal(rc, 0);
+	assert_non_null(cfg);
+	return cfg;
+}
+
+/* BASE with one piece of text replaced (which must occur exactly once). */
+static struct fo_config *parse_edit(const char *from, const char *to)
+{
+	static const char base[] = BASE;
+	const char *at = strstr(base, from);
+	if (at == NULL || strstr(at + 1, from) != NULL)
+		fail_msg("'%s' does not occur exactly once in BASE", from);
+	size_t pre = (size_t)(at - base), fl = strlen(from), tl = strlen(to);
+	char *y = malloc(sizeof(base) + tl);
+	assert_non_null(y);
+	memcpy(y, base, pre);
+	memcpy(y + pre, to, tl);
+	memcpy(y + pre + tl, at + fl, sizeof(base) - pre - fl);
+	struct fo_config *c = parse(y);
+	free(y);
+	return c;
+}
+
+/* ---------------------------------------------------------------- capture */
+
+struct change {
+	char op[16], route[80], detail[1400];
+};
+struct seen {
+	struct change ch[16];
+	unsigned n_ch;
+	char keys[64][96];
+	unsigned n_keys;
+};
+
+static void on_route(void *ctx, const char *op, const char *route, const char *detail)
+{
+	struct seen *s = ctx;
+	assert_true(s->n_ch < 16);
+	struct change *c = &s->ch[s->n_ch++];
+	snprintf(c->op, sizeof(c->op), "%s", op);
+	snprintf(c->route, sizeof(c->route), "%s", route);
+	snprintf(c->detail, sizeof(c->detail), "%s", detail);
+}
+
+static void on_key(void *ctx, const char *key)
+{
+	struct seen *s = ctx;
+	assert_true(s->n_keys < 64);
+	snprintf(s->keys[s->n_keys++], sizeof(s->keys[0]), "%s", key);
+}
+
+static unsigned diff(const struct fo_config *a, const struct fo_config *b, struct seen *s)
+{
+	memset(s, 0, sizeof(*s));
+	unsigned n = fo_config_diff(a, b, on_route, on_key, s);
+	assert_int_equal(n, s->n_ch + s->n_keys);
+	/* Without callbacks the count is the same. */
+	assert_int_equal(fo_config_diff(a, b, NULL, NULL, NULL), n);
+	return n;
+}
+
+static void expect_change(const struct change *c, const char *op, const char *route, const char *detail)
+{
+	if (strcmp(c->op, op) != 0 || strcmp(c->route, route) != 0 || strcmp(c->detail, detail) != 0)
+		fail_msg("got {%s, %s, \"%s\"}, wanted {%s, %s, \"%s\"}", c->op, c->route, c->detail, op, route,
+			 detail);
+}
+
+/* ---------------------------------------------------------------- identical */
+
+static void test_identical(void **state)
+{
+	(void)state;
+	struct fo_config *a = parse(BASE);
+	/* The same config written differently: block style, comments, reordered keys, default format. */
+	struct fo_config *b = parse_edit(
+		"  - {name: sys, filter: \"$SYS/x\", format: raw, to: [\"198.18.0.12:9002\"]}\n",
+		"  - to:           # a comment\n"
+		"      - 198.18.0.12:9002\n"
+		"    filter: $SYS/x\n"
+		"    name: sys\n");
+	struct seen s;
+	assert_int_equal(diff(a, a, &s), 0);
+	assert_int_equal(diff(a, b, &s), 0);
+	assert_int_equal(s.n_ch, 0);
+	assert_int_equal(s.n_keys, 0);
+	assert_int_equal(fo_config_restart_keys(a, b, NULL, NULL), 0);
+	assert_true(fo_routes_fingerprint(a) == fo_routes_fingerprint(b));
+	fo_config_free(a);
+	fo_config_free(b);
+
+	/* No routes on either side, however written. */
+	a = parse(CORE);
+	b = parse(CORE "routes: []\n");
+	assert_int_equal(diff(a, b, &s), 0);
+	assert_true(fo_routes_fingerprint(a) == fo_routes_fingerprint(b));
+	fo_config_free(a);
+	fo_config_free(b);
+}
+
+/* ---------------------------------------------------------------- routes */
+
+static void test_route_remove_add(void **state)
+{
+	(void)state;
+	struct fo_config *a = parse(BASE);
+	struct fo_config *b = parse_edit("  - {name: alarms, filter: \"alarms/#\", to: [\"10.9.9.9:9001\"]}\n", "");
+	struct seen s;
+	assert_int_equal(diff(a, b, &s), 1);
+	assert_int_equal(s.n_keys, 0);
+	expect_change(&s.ch[0], "remove", "alarms", "alarms/# -> 10.9.9.9:9001");
+	/* The other way round it is an addition. */
+	assert_int_equal(diff(b, a, &s), 1);
+	expect_change(&s.ch[0], "add", "alarms", "alarms/# -> 10.9.9.9:9001");
+	fo_config_free(b);
+
+	/* A new route at the end, with several destinations. */
+	b = parse(BASE "  - {name: new.one_2, filter: \"a/b\", to: [\"198.18.0.20:1\", \"10.0.0.5:65535\"]}\n");
+	assert_int_equal(diff(a, b, &s), 1);
+	expect_change(&s.ch[0], "add", "new.one_2", "a/b -> 198.18.0.20:1,10.0.0.5:65535");
+	fo_config_free(b);
+
+	/* A rename is a removal and an addition; removals are reported first. */
+	b = parse_edit("name: temps", "name: temperatures");
+	assert_int_equal(diff(a, b, &s), 2);
+	expect_change(&s.ch[0], "remove", "temps", "sensors/+/temp -> 198.18.0.10:9000,198.18.0.11:9000");
+	expect_change(&s.ch[1], "add", "temperatures", "sensors/+/temp -> 198.18.0.10:9000,198.18.0.11:9000");
+	fo_config_free(b);
+
+	/* All routes gone. */
+	b = parse(CORE);
+	assert_int_equal(b->n_routes, 0);
+	assert_int_equal(diff(a, b, &s), 3);
+	expect_change(&s.ch[0], "remove", "temps", "sensors/+/temp -> 198.18.0.10:9000,198.18.0.11:9000");
+	expect_change(&s.ch[1], "remove", "alarms", "alarms/# -> 10.9.9.9:9001");
+	expect_change(&s.ch[2], "remove", "sys", "$SYS/x -> 198.18.0.12:9002");
+	assert_int_equal(diff(b, a, &s), 3);
+	expect_change(&s.ch[0], "add", "temps", "sensors/+/temp -> 198.18.0.10:9000,198.18.0.11:9000");
+	fo_config_free(b);
+	fo_config_free(a);
+}
+
+static void test_route_change(void **state)
+{
+	(void)state;
+	struct fo_config *a = parse(BASE);
+	struct seen s;
+
+	struct fo_config *b = parse_edit("\"sensors/+/temp\"", "\"sensors/#\"");
+	assert_int_equal(diff(a, b, &s), 1);
+	assert_int_equal(s.n_keys, 0);
+	expect_change(&s.ch[0], "change", "temps", "filter sensors/+/temp -> sensors/#");
+	fo_config_free(b);
+
+	b = parse_edit("[\"198.18.0.10:9000\", \"198.18.0.11:9000\"]", "[\"198.18.0.10:9000\"]");
+	assert_int_equal(diff(a, b, &s), 1);
+	expect_change(&s.ch[0], "change", "temps", "to 198.18.0.10:9000,198.18.0.11:9000 -> 198.18.0.10:9000");
+	fo_config_free(b);
+
+	/* Only the port of one destination. */
+	b = parse_edit("10.9.9.9:9001", "10.9.9.9:9011");
+	assert_int_equal(diff(a, b, &s), 1);
+	expect_change(&s.ch[0], "change", "alarms", "to 10.9.9.9:9001 -> 10.9.9.9:9011");
+	fo_config_free(b);
+
+	/* Destinations in another order: the copies go out in another order, so it is a change. */
+	b = parse_edit("[\"198.18.0.10:9000\", \"198.18.0.11:9000\"]", "[\"198.18.0.11:9000\", \"198.18.0.10:9000\"]");
+	assert_int_equal(diff(a, b, &s), 1);
+	expect_change(&s.ch[0], "change", "temps",
+		      "to 198.18.0.10:9000,198.18.0.11:9000 -> 198.18.0.11:9000,198.18.0.10:9000");
+	fo_config_free(b);
+
+	/* Filter and destinations at once, in one change. */
+	b = parse_edit("{name: alarms, filter: \"alarms/#\", to: [\"10.9.9.9:9001\"]}",
+		       "{name: alarms, filter: \"alarms/+\", to: [\"10.9.9.9:9001\", \"198.18.0.99:7\"]}");
+	assert_int_equal(diff(a, b, &s), 1);
+	expect_change(&s.ch[0], "change", "alarms",
+		      "filter alarms/# -> alarms/+; to 10.9.9.9:9001 -> 10.9.9.9:9001,198.18.0.99:7");
+	fo_config_free(b);
+
+	/* Only raw exists in YAML today; another format value is still a change. */
+	b = parse(BASE);
+	b->routes[2].format = FO_ROUTE_RAW + 1;
+	assert_int_equal(diff(a, b, &s), 1);
+	expect_change(&s.ch[0], "change", "sys", "format changed");
+	b->routes[0].filter[0] = 'S';
+	assert_int_equal(diff(a, b, &s), 2);
+	expect_change(&s.ch[0], "change", "temps", "filter sensors/+/temp -> Sensors/+/temp");
+	expect_change(&s.ch[1], "change", "sys", "format changed");
+	fo_config_free(b);
+
+	/* Several routes changed, one added, one removed: each reported once, by name. */
+	b = parse_edit("routes:\n"
+		       "  - {name: temps, filter: \"sensors/+/temp\", to: [\"198.18.0.10:9000\", \"198.18.0.11:9000\"]}\n"
+		       "  - {name: alarms, filter: \"alarms/#\", to: [\"10.9.9.9:9001\"]}\n",
+		       "routes:\n"
+		       "  - {name: added, filter: \"n/#\", to: [\"198.18.0.3:3\"]}\n"
+		       "  - {name: temps, filter: \"sensors/+/t\", to: [\"198.18.0.10:9000\", \"198.18.0.11:9000\"]}\n");
+	assert_int_equal(diff(a, b, &s), 3);
+	expect_change(&s.ch[0], "remove", "alarms", "alarms/# -> 10.9.9.9:9001");
+	expect_change(&s.ch[1], "add", "added", "n/# -> 198.18.0.3:3");
+	expect_change(&s.ch[2], "change", "temps", "filter sensors/+/temp -> sensors/+/t");
+	fo_config_free(b);
+	fo_config_free(a);
+}
+
+/* Reordering routes changes no route by name (the diff is by name), but the generation's match
+ * order differs, so the fingerprint does. */
+static void test_route_reorder(void **state)
+{
+	(void)state;
+	struct fo_config *a = parse(BASE);
+	struct fo_config *b = parse_edit(
+		"  - {name: temps, filter: \"sensors/+/temp\", to: [\"198.18.0.10:9000\", \"198.18.0.11:9000\"]}\n"
+		"  - {name: alarms, filter: \"alarms/#\", to: [\"10.9.9.9:9001\"]}\n",
+		"  - {name: alarms, filter: \"alarms/#\", to: [\"10.9.9.9:9001\"]}\n"
+		"  - {name: temps, filter: \"sensors/+/temp\", to: [\"198.18.0.10:9000\", \"198.18.0.11:9000\"]}\n");
+	struct seen s;
+	assert_int_equal(diff(a, b, &s), 0);
+	assert_true(fo_routes_fingerprint(a) != fo_routes_fingerprint(b));
+	fo_config_free(a);
+	fo_config_free(b);
+}
+
+/* 16 destinations (FO_MAX_ROUTE_DESTS) of the longest spelling: a change in the last one counts. */
+static void test_route_change_many_dests(void **state)
+{
+	(void)state;
+	char to_a[1024] = "", to_b[1024] = "";
+	size_t oa = 0, ob = 0;
+	for (unsigned i = 0; i < FO_MAX_ROUTE_DESTS; i++) {
+		unsigned last = i == FO_MAX_ROUTE_DESTS - 1;
+		oa += (size_t)snprintf(to_a + oa, sizeof(to_a) - oa, "%s\"203.113.200.%u:%u\"", i ? ", " : "", 100 + i, 65000 + i);
+		ob += (size_t)snprintf(to_b + ob, sizeof(to_b) - ob, "%s\"203.113.200.%u:%u\"", i ? ", " : "", 100 + i,
+				       last ? 65535 : 65000 + i);
+	}
+	char ya[2048], yb[2048];
+	snprintf(ya, sizeof(ya), BASE "  - {name: wide, filter: \"w/#\", to: [%s]}\n", to_a);
+	snprintf(yb, sizeof(yb), BASE "  - {name: wide, filter: \"w/#\", to: [%s]}\n", to_b);
+	struct fo_config *a = parse(ya), *b = parse(yb);
+	assert_int_equal(a->routes[3].n_to, FO_MAX_ROUTE_DESTS);
+	struct seen s;
+	assert_int_equal(diff(a, b, &s), 1);
+	assert_string_equal(s.ch[0].op, "change");
+	assert_string_equal(s.ch[0].route, "wide");
+	/* The detail lists every destination on both sides. */
+	assert_non_null(strstr(s.ch[0].detail, "203.113.200.115:65015 -> 203.113.200.100:65000"));
+	assert_non_null(strstr(s.ch[0].detail, "203.113.200.115:65535"));
+	assert_int_equal(diff(a, a, &s), 0);
+	/* And an addition names all 16. */
+	struct fo_config *base = parse(BASE);
+	assert_int_equal(diff(base, b, &s), 1);
+	assert_string_equal(s.ch[0].op, "add");
+	assert_non_null(strstr(s.ch[0].detail, "w/# -> 203.113.200.100:65000,"));
+	assert_non_null(strstr(s.ch[0].detail, ",203.113.200.115:65535"));
+	assert_true(fo_routes_fingerprint(a) != fo_routes_fingerprint(b));
+	fo_config_free(base);
+	fo_config_free(a);
+	fo_config_free(b);
+}
+
+/* ---------------------------------------------------------------- restart keys */
+
+struct restart_case {
+	const char *from, *to; /* one edit of BASE */
+	const char *key;       /* the one key reported */
+};
+
+static const struct restart_case restart_cases[] = {
+	{ "device: net_af_packet0", "device: net_af_packet1", "ports[0].device" },
+	{ "ipv4: 198.18.0.1/24", "ipv4: 198.18.0.2/24", "ports[0].ipv4" },
+	{ "ipv4: 198.18.0.1/24", "ipv4: 198.18.0.1/16", "ports[0].ipv4" }, /* the prefix alone */
+	{ "gateway: 198.18.0.254", "gateway: 198.18.0.253", "ports[0].gateway" },
+	{ "vlan: 0", "vlan: 7", "ports[0].vlan" },
+	{ "mqttsn_port: 1883", "mqttsn_port: 1884", "ports[0].mqttsn_port" },
+	{ "rx_queues: 1", "rx_queues: 2", "ports[0].rx_queues" },
+	{ "rx_desc: 1024", "rx_desc: 512", "ports[0].rx_desc" },
+	{ "tx_desc: 1024", "tx_desc: 512", "ports[0].tx_desc" },
+	{ "lcores:\n", "  - {device: net_af_packet1, ipv4: 10.0.0.1/24}\nlcores:\n", "ports" },
+	{ "{lcore: 2, roles: [worker]}", "{lcore: 3, roles: [worker]}", "lcores[1]" },
+	{ "{lcore: 2, roles: [worker]}", "{lcore: 2, roles: [worker, tx]}", "lcores[1]" },
+	{ "  - {lcore: 2, roles: [worker]}\n", "", "lcores" },
+	{ "burst: 32", "burst: 64", "burst" },
+	{ "worker: 4096", "worker: 8192", "rings.worker" },
+	{ "tx: 4096", "tx: 1024", "rings.tx" },
+	{ "peer: 4096", "peer: 2048", "rings.peer" },
+	{ "mbufs: 16383, header", "mbufs: 32767, header", "mempool.mbufs" },
+	{ "header_mbufs: 16383", "header_mbufs: 8191", "mempool.header_mbufs" },
+	{ "cache: 256", "cache: 128", "mempool.cache" },
+	{ "neighbours: 4096", "neighbours: 1024", "neighbours" },
+	{ "gateway_id: 1", "gateway_id: 2", "mqttsn.gateway_id" },
+	{ "max_sessions: 1000", "max_sessions: 1001", "mqttsn.max_sessions" },
+	{ "max_topics: 2000", "max_topics: 2001", "mqttsn.max_topics" },
+	{ "max_client_topics: 3000", "max_client_topics: 3001", "mqttsn.max_client_topics" },
+	{ "max_subscriptions: 4000", "max_subscriptions: 4001", "mqttsn.max_subscriptions" },
+	{ "max_inflight: 5000", "max_inflight: 5001", "mqttsn.max_inflight" },
+	{ "max_inflight_per_session: 16", "max_inflight_per_session: 17", "mqttsn.max_inflight_per_session" },
+	{ "retry_interval_ms: 250", "retry_interval_ms: 251", "mqttsn.retry_interval_ms" },
+	{ "retry_limit: 3", "retry_limit: 0", "mqttsn.retry_limit" },
+	{ "max_topic_len: 200", "max_topic_len: 201", "mqttsn.max_topic_len" },
+	{ "expiry_scan_per_tick: 8", "expiry_scan_per_tick: 9", "mqttsn.expiry_scan_per_tick" },
+	{ "{id: 1, name: \"sensors/predefined\"}", "{id: 2, name: \"sensors/predefined\"}", "mqttsn.predefined_topics" },
+	{ "{id: 1, name: \"sensors/predefined\"}", "{id: 1, name: \"sensors/other\"}", "mqttsn.predefined_topics" },
+	{ "    - {id: 1, name: \"sensors/predefined\"}\n",
+	  "    - {id: 1, name: \"sensors/predefined\"}\n    - {id: 2, name: \"b\"}\n", "mqttsn.predefined_topics" },
+	{ "  predefined_topics:\n    - {id: 1, name: \"sensors/predefined\"}\n", "", "mqttsn.predefined_topics" },
+	{ "file: /tmp/fanout-stats.json", "file: /tmp/other.json", "stats.file" },
+	{ "stats:\n  file: /tmp/fanout-stats.json\n", "", "stats.file" }, /* to stdout */
+};
+
+static void test_restart_keys(void **state)
+{
+	(void)state;
+	struct fo_config *a = parse(BASE);
+	int failed = 0;
+	for (size_t i = 0; i < sizeof(restart_cases) / sizeof(restart_cases[0]); i++) {
+		const struct restart_case *rc = &restart_cases[i];
+		struct fo_config *b = parse_edit(rc->from, rc->to);
+		struct seen s;
+		/* Both directions: the key is reported once, no route changes. */
+		for (int dir = 0; dir < 2; dir++) {
+			unsigned n = dir ? diff(b, a, &s) : diff(a, b, &s);
+			if (n != 1 || s.n_keys != 1 || s.n_ch != 0 || strcmp(s.keys[0], rc->key) != 0) {
+				print_message("edit '%s' -> '%s' (%s): %u differences, keys:", rc->from, rc->to,
+					      dir ? "reverse" : "forward", n);
+				for (unsigned k = 0; k < s.n_keys; k++)
+					print_message(" %s", s.keys[k]);
+				print_message("; wanted only %s\n", rc->key);
+				failed++;
+			}
+			memset(&s, 0, sizeof(s));
+			unsigned m = dir ? fo_config_restart_keys(b, a, on_key, &s) : fo_config_restart_keys(a, b, on_key, &s);
+			if (m != 1 || s.n_keys != 1 || strcmp(s.keys[0], rc->key) != 0)
+				failed++;
+		}
+		/* Keys outside routes: do not touch the routes fingerprint. */
+		if (fo_routes_fingerprint(a) != fo_routes_fingerprint(b)) {
+			print_message("edit '%s' changed the routes fingerprint\n", rc->from);
+			failed++;
+		}
+		fo_config_free(b);
+	}
+	assert_int_equal(failed, 0);
+	fo_config_free(a);
+}
+
+static void test_restart_keys_several(void **state)
+{
+	(void)state;
+	struct fo_config *a = parse(BASE);
+	/* Two port keys, burst, and a route change: all reported, routes apart from restart keys. */
+	struct fo_config *b = parse_edit("vlan: 0,\n     mqttsn_port: 1883", "vlan: 9,\n     mqttsn_port: 2000");
+	b->burst = 64;
+	free(b->routes[1].filter);
+	b->routes[1].filter = strdup("alarms/+");
+	assert_non_null(b->routes[1].filter);
+	struct seen s;
+	assert_int_equal(diff(a, b, &s), 4);
+	assert_int_equal(s.n_ch, 1);
+	expect_change(&s.ch[0], "change", "alarms", "filter alarms/# -> alarms/+");
+	assert_int_equal(s.n_keys, 3);
+	assert_string_equal(s.keys[0], "ports[0].vlan");
+	assert_string_equal(s.keys[1], "ports[0].mqttsn_port");
+	assert_string_equal(s.keys[2], "burst");
+	assert_int_equal(fo_config_restart_keys(a, b, NULL, NULL), 3);
+	fo_config_free(b);
+
+	/* A second port on both sides: its keys carry its index. */
+	static const char two[] = "  - {device: net_af_packet1, ipv4: 10.0.0.1/24}\nlcores:\n";
+	struct fo_config *a2 = parse_edit("lcores:\n", two);
+	b = parse_edit("lcores:\n", "  - {device: net_af_packet1, ipv4: 10.0.0.1/16, tx_desc: 512}\nlcores:\n");
+	assert_int_equal(diff(a2, b, &s), 2);
+	assert_string_equal(s.keys[0], "ports[1].ipv4");
+	assert_string_equal(s.keys[1], "ports[1].tx_desc");
+	fo_config_free(a2);
+	fo_config_free(b);
+	fo_config_free(a);
+}
+
+/* ---------------------------------------------------------------- fingerprint */
+
+static void test_fingerprint(void **state)
+{
+	(void)state;
+	struct fo_config *a = parse(BASE), *a2 = parse(BASE);
+	uint64_t fa = fo_routes_fingerprint(a);
+	assert_true(fa == fo_routes_fingerprint(a2));
+	assert_true(fa == fo_routes_fingerprint(a)); /* stable */
+
+	/* Every route field, one at a time. */
+	static const struct {
+		const char *from, *to;
+	} edits[] = {
+		{ "name: temps", "name: temps2" },
+		{ "\"sensors/+/temp\"", "\"sensors/+/temp/\"" },
+		{ "198.18.0.10:9000", "198.18.0.13:9000" },
+		{ "198.18.0.10:9000", "198.18.0.10:9001" },
+		{ "10.9.9.9:9001", "10.9.9.9:9001\", \"10.9.9.10:9001" },
+		{ "[\"198.18.0.10:9000\", \"198.18.0.11:9000\"]", "[\"198.18.0.10:9000\"]" },
+		{ "[\"198.18.0.10:9000\", \"198.18.0.11:9000\"]", "[\"198.18.0.11:9000\", \"198.18.0.10:9000\"]" },
+		{ "  - {name: sys, filter: \"$SYS/x\", format: raw, to: [\"198.18.0.12:9002\"]}\n", "" },
+	};
+	for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+		struct fo_config *b = parse_edit(edits[i].from, edits[i].to);
+		if (fo_routes_fingerprint(b) == fa)
+			fail_msg("edit '%s' -> '%s' kept the fingerprint", edits[i].from, edits[i].to);
+		fo_config_free(b);
+	}
+	/* format (only raw in YAML today) */
+	a2->routes[2].format = FO_ROUTE_RAW + 1;
+	assert_true(fo_routes_fingerprint(a2) != fa);
+	fo_config_free(a2);
+
+	/* Field boundaries: the same bytes split differently between fields or routes must differ.
+	 * 65.66.67.68:17734 is the bytes "ABCDEF", which could also start the next route's name. */
+	struct fo_config *x = parse(BASE "  - {name: r1, filter: f, to: [\"198.18.0.10:9000\", \"65.66.67.68:17734\"]}\n"
+					 "  - {name: x, filter: g, to: [\"198.18.0.11:1\"]}\n");
+	struct fo_config *y = parse(BASE "  - {name: r1, filter: f, to: [\"198.18.0.10:9000\"]}\n"
+					 "  - {name: ABCDEFx, filter: g, to: [\"198.18.0.11:1\"]}\n");
+	assert_true(fo_routes_fingerprint(x) != fo_routes_fingerprint(y));
+	fo_config_free(x);
+	fo_config_free(y);
+	x = parse(BASE "  - {name: ab, filter: c, to: [\"198.18.0.10:9000\"]}\n");
+	y = parse(BASE "  - {name: a, filter: bc, to: [\"198.18.0.10:9000\"]}\n");
+	assert_true(fo_routes_fingerprint(x) != fo_routes_fingerprint(y));
+	fo_config_free(x);
+	fo_config_free(y);
+
+	/* No routes: different from some routes. */
+	x = parse(CORE);
+	assert_true(fo_routes_fingerprint(x) != fa);
+	fo_config_free(x);
+	fo_config_free(a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_identical),
+		cmocka_unit_test(test_route_remove_add),
+		cmocka_unit_test(test_route_change),
+		cmocka_unit_test(test_route_reorder),
+		cmocka_unit_test(test_route_change_many_dests),
+		cmocka_unit_test(test_restart_keys),
+		cmocka_unit_test(test_restart_keys_several),
+		cmocka_unit_test(test_fingerprint),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
