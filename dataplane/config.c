@@ -854,8 +854,8 @@ static int load_dest(struct ctx *c, const char *key, const char *s, const struct
 	char *pe;
 	errno = 0;
 	unsigned long port = strtoul(end + 1, &pe, 10);
-	if (end[1] < '0' || end[1] > '9' || *pe != '\0' || errno != 0 || port == 0 || port > 65535)
-		return fail(c, "%s: '%s' has no valid UDP port; use 1..65535 after the ':'", key,
+	if (end[1] < '1' || end[1] > '9' || *pe != '\0' || errno != 0 || port == 0 || port > 65535)
+		return fail(c, "%s: '%s' has no valid UDP port; use 1..65535 after the ':', without leading zeros", key,
 			    show(s, shown, sizeof(shown)));
 	/* 0/8 ("this network"), loopback, multicast, reserved 240/4 and 255.255.255.255. */
 	if ((ip >> 24) == 0 || (ip >> 24) == 127 || (ip >> 28) >= 0xe)

@@ -81,6 +81,7 @@ static void ctr_add(struct fo_gen_ctr *t, const struct fo_gen_ctr *c)
 	t->route_matched += c->route_matched;
 	t->route_copies += c->route_copies;
 	t->route_dropped += c->route_dropped;
+	t->route_unserved += c->route_unserved;
 	t->mirror_copies += c->mirror_copies;
 	t->mirror_no_neighbour += c->mirror_no_neighbour;
 	t->lat_samples += c->lat_samples;
@@ -112,6 +113,7 @@ static void slot_since(uint8_t slot, struct fo_gen_ctr *t)
 	t->route_matched -= b->route_matched;
 	t->route_copies -= b->route_copies;
 	t->route_dropped -= b->route_dropped;
+	t->route_unserved -= b->route_unserved;
 	t->mirror_copies -= b->mirror_copies;
 	t->mirror_no_neighbour -= b->mirror_no_neighbour;
 	t->lat_samples -= b->lat_samples;
@@ -625,11 +627,12 @@ void fo_gen_write_genstats(FILE *f)
 		fprintf(f,
 			"%s{\"id\":%u,\"role\":\"%s\",\"msgs\":%" PRIu64 ",\"publishes\":%" PRIu64 ",\"deliveries\":%" PRIu64
 			",\"error_replies\":%" PRIu64 ",\"drops\":%" PRIu64 ",\"route_matched\":%" PRIu64
-			",\"route_copies\":%" PRIu64 ",\"route_dropped\":%" PRIu64 ",\"mirror_copies\":%" PRIu64
+			",\"route_copies\":%" PRIu64 ",\"route_dropped\":%" PRIu64 ",\"route_unserved\":%" PRIu64
+			",\"mirror_copies\":%" PRIu64
 			",\"mirror_no_neighbour\":%" PRIu64 ",\"latency_ns\":{\"samples\":%" PRIu64
 			",\"p50\":%.0f,\"p90\":%.0f,\"p99\":%.0f,\"p999\":%.0f,\"max\":%.0f}",
 			first ? "" : ",", id, role, c->msgs, c->publishes, c->deliveries, c->error_replies, c->drops,
-			c->route_matched, c->route_copies, c->route_dropped, c->mirror_copies, c->mirror_no_neighbour,
+			c->route_matched, c->route_copies, c->route_dropped, c->route_unserved, c->mirror_copies, c->mirror_no_neighbour,
 			c->lat_samples, PCT(0.50), PCT(0.90), PCT(0.99), PCT(0.999), (double)c->lat_max * ns_per);
 #undef PCT
 		/* The non-empty buckets, [index, upper bound ns, count]: a reader differences two

@@ -18,7 +18,7 @@
 
 #define FO_GEN_SLOTS 8           /* generations whose counters are kept: 2 live + retired */
 #define FO_GEN_SLOT_NONE 0xffu
-#define FO_MAX_ROUTE_MATCH 64    /* routes one publish can match (more are counted, not sent) */
+#define FO_MAX_ROUTE_MATCH 64    /* routes one publish is sent through; more count as route_unserved */
 #define FO_SHARE_MAX 10000u      /* basis points */
 #define FO_SWAP_OBSERVE_MS 100   /* how long a swap waits at most to see every worker pass */
 
@@ -28,6 +28,7 @@ enum fo_gen_mode { FO_GEN_SPLIT = 0, FO_GEN_MIRROR = 1 };
 struct fo_gen_ctr {
 	uint64_t msgs, publishes, deliveries, error_replies, drops;
 	uint64_t route_matched, route_copies, route_dropped;
+	uint64_t route_unserved;       /* matched routes beyond FO_MAX_ROUTE_MATCH for one publish */
 	uint64_t mirror_copies, mirror_no_neighbour;
 	uint64_t lat_samples, lat_max; /* rx -> tx, TSC cycles */
 	uint64_t lat[FO_LAT_BUCKETS];

@@ -119,23 +119,33 @@ static void insert_sorted(uint16_t *out, uint32_t *n, uint32_t max, uint16_t r)
 }
 
 uint32_t route_table_match(const struct route_table *t, const uint8_t *topic, uint16_t len, uint16_t *out,
-			   uint32_t max)
+			   uint32_t max, uint32_t *total)
 {
-	uint32_t n = 0;
-	if (!t || max == 0 || t->n_routes == 0)
+	uint32_t n = 0, all = 0;
+	if (total)
+		*total = 0;
+	if (!t || t->n_routes == 0)
 		return 0;
 	/* Exact routes: every slot of the probe sequence with this hash and these bytes (several
 	 * routes may share one filter). */
 	uint32_t h = hash_bytes(topic, len);
 	for (uint32_t s = h & t->mask; t->slots[s].route != UINT16_MAX; s = (s + 1) & t->mask) {
 		uint16_t r = t->slots[s].route;
-		if (t->slots[s].hash == h && t->filter_len[r] == len && memcmp(t->filter[r], topic, len) == 0)
-			insert_sorted(out, &n, max, r);
+		if (t->slots[s].hash == h && t->filter_len[r] == len && memcmp(t->filter[r], topic, len) == 0) {
+			all++;
+			if (max)
+				insert_sorted(out, &n, max, r);
+		}
 	}
 	for (uint32_t i = 0; i < t->n_wild; i++) {
 		uint16_t r = t->wild[i];
-		if (topic_match((const uint8_t *)t->filter[r], t->filter_len[r], topic, len))
-			insert_sorted(out, &n, max, r);
+		if (topic_match((const uint8_t *)t->filter[r], t->filter_len[r], topic, len)) {
+			all++;
+			if (max)
+				insert_sorted(out, &n, max, r);
+		}
 	}
+	if (total)
+		*total = all;
 	return n;
 }

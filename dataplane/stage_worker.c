@@ -187,10 +187,12 @@ static void route_publish(struct worker_io *io, struct fo_generation *g, bool mi
 			  struct rte_mbuf *payload, struct fo_gen_ctr *gc)
 {
 	uint16_t idx[FO_MAX_ROUTE_MATCH];
-	uint32_t n = route_table_match(g->rt, res->topic, res->topic_len, idx, FO_MAX_ROUTE_MATCH);
-	if (likely(n == 0))
+	uint32_t total;
+	uint32_t n = route_table_match(g->rt, res->topic, res->topic_len, idx, FO_MAX_ROUTE_MATCH, &total);
+	if (likely(total == 0))
 		return;
-	gc->route_matched += n;
+	gc->route_matched += total;
+	gc->route_unserved += total - n; /* matches beyond the per-publish cap: counted, not sent */
 	struct fo_route_ctr *rc = &g->rctr[io->w->idx * g->rstride];
 	for (uint32_t i = 0; i < n; i++) {
 		const struct fo_route_config *r = &g->cfg->routes[idx[i]];

@@ -95,6 +95,7 @@ static int tel_genstats(const char *cmd, const char *params, struct rte_tel_data
 	rte_tel_data_add_dict_u64(d, "route_matched", c->route_matched);
 	rte_tel_data_add_dict_u64(d, "route_copies", c->route_copies);
 	rte_tel_data_add_dict_u64(d, "route_dropped", c->route_dropped);
+	rte_tel_data_add_dict_u64(d, "route_unserved", c->route_unserved);
 	rte_tel_data_add_dict_u64(d, "mirror_copies", c->mirror_copies);
 	rte_tel_data_add_dict_u64(d, "mirror_no_neighbour", c->mirror_no_neighbour);
 	rte_tel_data_add_dict_u64(d, "latency_samples", c->lat_samples);

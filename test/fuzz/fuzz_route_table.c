@@ -81,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			want[n_want++] = (uint16_t)r;
 
 	got[n_routes] = 0xBEEF;
-	uint32_t n = route_table_match(table, data, len, got, n_routes);
+	uint32_t n = route_table_match(table, data, len, got, n_routes, NULL);
 	check(got[n_routes] == 0xBEEF); /* nothing written past max */
 	check(n == n_want);
 	check(memcmp(got, want, n * sizeof(*got)) == 0); /* same routes, in route order */
@@ -89,7 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Capped: the lowest route indexes, still in order. */
 	uint32_t max = 1 + (uint32_t)(size % 5);
 	got[max] = 0xBEEF;
-	n = route_table_match(table, data, len, got, max);
+	n = route_table_match(table, data, len, got, max, NULL);
 	check(got[max] == 0xBEEF);
 	check(n == (n_want < max ? n_want : max));
 	check(memcmp(got, want, n * sizeof(*got)) == 0);

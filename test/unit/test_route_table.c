@@ -46,7 +46,7 @@ static struct fo_config *routes_cfg(const char *const *filters, uint32_t n)
 
 static uint32_t match(const struct route_table *t, const char *topic, uint16_t *out, uint32_t max)
 {
-	return route_table_match(t, (const uint8_t *)topic, (uint16_t)strlen(topic), out, max);
+	return route_table_match(t, (const uint8_t *)topic, (uint16_t)strlen(topic), out, max, NULL);
 }
 
 /* The table's answer for topic equals want[0..n_want) (route indexes, in order). */
@@ -215,7 +215,7 @@ static void test_empty_table(void **state)
 	assert_int_equal(route_table_size(t), 0);
 	uint16_t out[4] = { 0xABAB, 0xABAB, 0xABAB, 0xABAB };
 	assert_int_equal(match(t, "a/b", out, 4), 0);
-	assert_int_equal(route_table_match(t, (const uint8_t *)"", 0, out, 4), 0);
+	assert_int_equal(route_table_match(t, (const uint8_t *)"", 0, out, 4, NULL), 0);
 	assert_int_equal(out[0], 0xABAB);
 	route_table_free(t);
 	fo_config_free(c);
@@ -394,15 +394,17 @@ static void test_many_routes_cross_check(void **state)
 			if (topic_match((const uint8_t *)c->routes[r].filter, strlen(c->routes[r].filter),
 					(const uint8_t *)topic, tl))
 				want[n_want++] = (uint16_t)r;
-		uint32_t n = route_table_match(t, (const uint8_t *)topic, (uint16_t)tl, got, FO_MAX_ROUTES);
+		uint32_t n = route_table_match(t, (const uint8_t *)topic, (uint16_t)tl, got, FO_MAX_ROUTES, NULL);
 		if (n != n_want || memcmp(got, want, n * sizeof(got[0])) != 0) {
 			print_message("topic \"%s\": table %u routes, brute force %u\n", topic, n, n_want);
 			fail();
 		}
 		/* Capped at a few: the prefix of the full answer. */
 		uint32_t max = 1 + rnd(8);
-		n = route_table_match(t, (const uint8_t *)topic, (uint16_t)tl, got, max);
+		uint32_t all = 0;
+		n = route_table_match(t, (const uint8_t *)topic, (uint16_t)tl, got, max, &all);
 		assert_int_equal(n, n_want < max ? n_want : max);
+		assert_int_equal(all, n_want); /* the cap never hides how many matched */
 		assert_memory_equal(got, want, n * sizeof(got[0]));
 		total += n_want;
 		topics_hit += n_want > 0;
