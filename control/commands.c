@@ -43,7 +43,14 @@ struct op {
 	char by[16];
 	enum ro_mode mode;
 	uint32_t canary_at_send;
+	uint64_t share_seq; /* share_seq when a share-changing command was sent */
 };
+
+/* Bumped by every decision that sets the desired share (a step's CANARY SHARE, ROLLBACK). A CANARY SHARE
+ * whose reply comes after a later decision was taken (e.g. ROLLBACK from another connection or a gate,
+ * sent while the share was in flight) must not make its share the desired one again: the dataplane applied
+ * both in order and ends at the later one, and so must the desired state pushed on the next reconnect. */
+static uint64_t share_seq;
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -248,10 +255,14 @@ static void finish_share(struct op *op)
 		op_complete(op, NULL, op->err);
 		return;
 	}
-	app.st.share_bp = op->d.share_bp;
-	st_event(&app.st, wall_ms(), "share",
-		 json_pack("{s:I,s:I,s:s,s:s}", "share_bp", (json_int_t)op->d.share_bp, "published_ns",
-			   (json_int_t)json_u64(r, "published_ns"), "by", op->by, "reason", op->d.reason));
+	bool superseded = op->share_seq != share_seq;
+	if (!superseded)
+		app.st.share_bp = op->d.share_bp;
+	json_t *ev = json_pack("{s:I,s:I,s:s,s:s}", "share_bp", (json_int_t)op->d.share_bp, "published_ns",
+			       (json_int_t)json_u64(r, "published_ns"), "by", op->by, "reason", op->d.reason);
+	if (superseded && ev != NULL)
+		json_object_set_new(ev, "superseded", json_true());
+	st_event(&app.st, wall_ms(), "share", ev);
 	app_persist();
 	json_t *reply = rollout_status_json();
 	json_object_set_new(reply, "published_ns", json_integer((json_int_t)json_u64(r, "published_ns")));
@@ -349,6 +360,8 @@ static void exec_decision(const struct ro_decision *d, const char *by, uint64_t 
 	op->t0_ns = t0_ns;
 	op->d = *d;
 	op->canary_at_send = app.st.canary_id;
+	if (d->action == RO_ACT_SET_SHARE || d->action == RO_ACT_ROLLBACK)
+		op->share_seq = ++share_seq;
 	snprintf(op->by, sizeof(op->by), "%s", by);
 	switch (d->action) {
 	case RO_ACT_SET_SHARE:
@@ -539,7 +552,8 @@ static void finish_start(struct op *op)
 		return;
 	}
 	app.st.mode = op->mode;
-	app.st.share_bp = op->d.share_bp;
+	if (op->share_seq == share_seq)
+		app.st.share_bp = op->d.share_bp;
 	st_version_outcome(&app.st, app.st.rollout.generation, "canary");
 	json_t *plan = st_rollout_json(&app.st.rollout);
 	st_event(&app.st, now, "rollout_start",
@@ -616,6 +630,7 @@ static int rollout_start(int argc, const char **argv, const size_t *lens, const 
 	snprintf(num, sizeof(num), "%u", d.share_bp);
 	op->d = d;
 	op->mode = plan.mode;
+	op->share_seq = ++share_seq;
 	op_send(op, 3, mode_argv, NULL);
 	op_send(op, 3, share_argv, NULL);
 	int rc = op_launch(op, err, errlen);
