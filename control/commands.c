@@ -52,6 +52,12 @@ struct op {
  * both in order and ends at the later one, and so must the desired state pushed on the next reconnect. */
 static uint64_t share_seq;
 
+/* PROMOTEs sent and not answered yet, and the generation the last one promotes. Once a PROMOTE lands
+ * there is no canary: a ROLLBACK (or ABORT) sent behind it would answer "share 0" while the promoted
+ * generation serves everyone, so they are refused until the PROMOTE is answered. */
+static unsigned promotes_in_flight;
+static uint32_t promoting_id;
+
 /* ---------------------------------------------------------------- helpers */
 
 static bool arg_is(const char *a, size_t len, const char *word)
@@ -283,6 +289,9 @@ static void finish_promote(struct op *op)
 {
 	uint64_t now = wall_ms();
 
+	if (promotes_in_flight > 0)
+		promotes_in_flight--;
+
 	if (op->failed) {
 		ro_promote_done(&app.st.rollout, now, false, op->err);
 		st_event(&app.st, now, "promote_failed", json_pack("{s:s}", "error", op->err));
@@ -378,6 +387,10 @@ static void exec_decision(const struct ro_decision *d, const char *by, uint64_t 
 		op_send(op, 1, argv, NULL);
 		dp_link_flush();
 		break;
+	}
+	if (op->n_sent > 0 && d->action == RO_ACT_PROMOTE) {
+		promotes_in_flight++;
+		promoting_id = op->canary_at_send;
 	}
 	if (op->n_sent == 0) {
 		char e[CTL_ERR_MAX];
@@ -828,6 +841,13 @@ static int simple_rollout(const char *what, const char *a, size_t al, const stru
 		}
 		exec_decision(&d, "operator", t0, done, err, errlen, &rc);
 		return rc;
+	}
+	if ((arg_is(a, al, "ABORT") || arg_is(a, al, "ROLLBACK")) && promotes_in_flight > 0) {
+		snprintf(err, errlen,
+			 "a PROMOTE of generation %u is in flight: once it lands that generation serves everyone and there is "
+			 "no canary to roll back; to go back, CONFIG APPLY <the previous yaml> NOW",
+			 promoting_id);
+		return CTL_ERR;
 	}
 	if (arg_is(a, al, "ABORT")) {
 		if (ro_abort(r, now, &d, err, errlen) != 0)
