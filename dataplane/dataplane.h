@@ -28,6 +28,8 @@
 #define FO_MAX_WORKERS 16
 #define FO_MAX_TX 16
 #define FO_MAX_RXQ_PER_LCORE 32
+#define FO_INLINE_PAYLOAD_MAX 128 /* copies carry payloads up to this inline, not by reference */
+#define L2L4_UDP_HLEN_MAX (L2L4_ETH_HLEN + L2L4_VLAN_HLEN + L2L4_IP_HLEN + L2L4_UDP_HLEN)
 #define FO_TX_BURSTS_PER_CALL 64 /* tx stage: bursts drained per loop iteration at most */
 #define FO_ARP_RETRY_MS 200 /* at most one ARP request per unresolved address per this */
 
@@ -117,6 +119,7 @@ struct fo_dp {
 	uint16_t port_index[RTE_MAX_ETHPORTS]; /* ethdev port id -> index in ports[] */
 	struct rte_mempool *pkt_pool;  /* rx packets */
 	struct rte_mempool *hdr_pool;  /* replies and fan-out header mbufs */
+	uint32_t hdr_room;             /* data room of a hdr_pool mbuf after its headroom */
 	struct rte_mempool *peer_pool; /* struct fo_peer_msg */
 	uint32_t n_workers, n_tx, n_lcores;
 	struct fo_worker workers[FO_MAX_WORKERS];
@@ -140,6 +143,7 @@ struct fo_meta {
 
 extern struct fo_dp fo_dp;
 extern struct fo_lcore_stats fo_stats[RTE_MAX_LCORE];
+extern bool fo_port_multi_seg[FO_MAX_PORTS]; /* the port's tx takes mbuf chains */
 
 static inline struct fo_meta *fo_meta(struct rte_mbuf *m)
 {

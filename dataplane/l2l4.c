@@ -21,20 +21,51 @@ static inline void wr32(uint8_t *p, uint32_t v)
 	p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
 }
 
+/* One's complement sum, 8 bytes per step: the sum of native-order 16-bit words equals the
+ * big-endian sum byte-swapped (RFC 1071, 2.(B)), so the words are added as they lie in memory
+ * and swapped once at the end. Every header and payload checksum on the packet path runs here. */
 uint32_t l2l4_csum_add(uint32_t sum, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
-	uint64_t s = sum;
+	uint64_t s = 0;
+	while (len >= 32) {
+		uint64_t w[4];
+		memcpy(w, p, sizeof(w));
+		s += (w[0] & 0xffffffffu) + (w[0] >> 32) + (w[1] & 0xffffffffu) + (w[1] >> 32) +
+		     (w[2] & 0xffffffffu) + (w[2] >> 32) + (w[3] & 0xffffffffu) + (w[3] >> 32);
+		p += 32;
+		len -= 32;
+	}
+	while (len >= 8) {
+		uint64_t w;
+		memcpy(&w, p, sizeof(w));
+		s += (w & 0xffffffffu) + (w >> 32);
+		p += 8;
+		len -= 8;
+	}
 	while (len >= 2) {
-		s += (uint32_t)(p[0] << 8 | p[1]);
+		uint16_t w;
+		memcpy(&w, p, sizeof(w));
+		s += w;
 		p += 2;
 		len -= 2;
 	}
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (len)
+		s += p[0]; /* the high byte of a big-endian word is the low byte of a native one */
+#else
 	if (len)
 		s += (uint32_t)p[0] << 8;
-	while (s >> 32)
-		s = (s & 0xffffffffu) + (s >> 32);
-	return (uint32_t)s;
+#endif
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	s = ((s & 0xff) << 8) | (s >> 8);
+#endif
+	uint64_t t = (uint64_t)sum + s;
+	while (t >> 32)
+		t = (t & 0xffffffffu) + (t >> 32);
+	return (uint32_t)t;
 }
 
 uint16_t l2l4_csum_fold(uint32_t sum)

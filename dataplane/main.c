@@ -370,6 +370,7 @@ static int setup_pools(void)
 	if (room > UINT16_MAX)
 		room = UINT16_MAX;
 	fo_dp.hdr_pool = rte_pktmbuf_pool_create("fo_hdr", c->hdr_mbufs, c->mbuf_cache, 0, (uint16_t)room, sock);
+	fo_dp.hdr_room = room - RTE_PKTMBUF_HEADROOM;
 	uint32_t n_peer = fo_dp.n_workers > 1 ? c->peer_ring_size * fo_dp.n_workers : 64;
 	/* A mempool cache may hold at most 2/3 of the pool (EINVAL otherwise). */
 	unsigned peer_cache = n_peer >= 512 ? 64 : 0;

@@ -6,7 +6,6 @@
 
 #include "dataplane.h"
 
-extern bool fo_port_multi_seg[FO_MAX_PORTS];
 
 /* Copy a chained frame into one segment for ports without multi-segment tx. */
 static struct rte_mbuf *flatten(struct rte_mbuf *m)
