@@ -516,6 +516,14 @@ static int execute(struct ctl_client *c, const redisReply *r)
 		return run_gen_op(fd, r, t0, op_promote);
 	if (strcasecmp(cmd, "ROLLBACK") == 0)
 		return run_gen_op(fd, r, t0, op_rollback);
+	if (strcasecmp(cmd, "RXPACE") == 0) { /* benchmarks: RXPACE <port index> <packets/s per rx queue, 0 = off> */
+		uint32_t pidx, pps;
+		if (r->elements != 3 || !arg_u32(r, 1, UINT16_MAX, &pidx) || !arg_u32(r, 2, UINT32_MAX, &pps) ||
+		    pidx >= fo_dp.n_ports)
+			return reply_error(fd, "usage: RXPACE <port index> <packets/s per rx queue, 0 = off>");
+		atomic_store(&fo_dp.ports[pidx].rx_pace_pps, pps);
+		return write_all(fd, "+OK\r\n", 5);
+	}
 	if (strcasecmp(cmd, "QUIT") == 0) {
 		write_all(fd, "+OK\r\n", 5);
 		return -1;

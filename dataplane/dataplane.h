@@ -28,6 +28,7 @@
 #define FO_MAX_WORKERS 16
 #define FO_MAX_TX 16
 #define FO_MAX_RXQ_PER_LCORE 32
+#define FO_PACE_SCALE 1024 /* rx pacing token fixed point */
 #define FO_INLINE_PAYLOAD_MAX 128 /* copies carry payloads up to this inline, not by reference */
 #define L2L4_UDP_HLEN_MAX (L2L4_ETH_HLEN + L2L4_VLAN_HLEN + L2L4_IP_HLEN + L2L4_UDP_HLEN)
 #define FO_TX_BURSTS_PER_CALL 64 /* tx stage: bursts drained per loop iteration at most */
@@ -38,6 +39,7 @@
 enum fo_phase { FO_RUN = 0, FO_STOP_RX, FO_STOP_WORKERS, FO_STOP_TX, FO_DONE };
 
 struct fo_port {
+	_Atomic uint64_t rx_pace_pps; /* benchmarks: poll at most this many packets/s per rx queue, 0 = off */
 	uint16_t port_id;
 	struct l2l4_iface ifc; /* mac, ip, netmask, vlan, mqttsn port */
 	uint32_t gateway;
@@ -104,7 +106,12 @@ struct fo_lcore {
 	unsigned lcore_id;
 	uint32_t roles;
 	uint16_t n_rxq;
-	struct { uint16_t port; uint16_t queue; } rxq[FO_MAX_RXQ_PER_LCORE];
+	struct {
+		uint16_t port;
+		uint16_t queue;
+		uint64_t pace_last; /* rx pacing (RXPACE): TSC of the last refill */
+		uint64_t pace_tokens; /* packets allowed, x FO_PACE_SCALE */
+	} rxq[FO_MAX_RXQ_PER_LCORE];
 	struct fo_worker *worker; /* NULL unless role worker */
 	struct fo_txer *txer;     /* NULL unless role tx */
 	struct rte_ring *reply_tx; /* where this lcore's rx-stage answers (ARP, ICMP) go */

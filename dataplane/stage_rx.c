@@ -95,7 +95,25 @@ void fo_stage_rx(struct fo_lcore *lc, struct fo_lcore_stats *st)
 	for (uint16_t qi = 0; qi < lc->n_rxq; qi++) {
 		uint16_t port_id = lc->rxq[qi].port;
 		struct fo_port *p = &fo_dp.ports[fo_dp.port_index[port_id]];
-		uint16_t n = rte_eth_rx_burst(port_id, lc->rxq[qi].queue, pkts, (uint16_t)burst);
+		uint32_t want = burst;
+		uint64_t pace = atomic_load_explicit(&p->rx_pace_pps, memory_order_relaxed);
+		if (unlikely(pace != 0)) {
+			/* Benchmark pacing (RXPACE): a token bucket of at most one burst, so the offered
+			 * load is what the bench asks for while the device itself never runs dry. */
+			uint64_t now = rte_get_tsc_cycles();
+			uint64_t el = RTE_MIN(now - lc->rxq[qi].pace_last, fo_dp.tsc_hz / 100); /* no overflow */
+			uint64_t add = el * pace * FO_PACE_SCALE / fo_dp.tsc_hz;
+			if (add) {
+				lc->rxq[qi].pace_last = now;
+				lc->rxq[qi].pace_tokens = RTE_MIN(lc->rxq[qi].pace_tokens + add, (uint64_t)burst * FO_PACE_SCALE);
+			}
+			want = (uint32_t)(lc->rxq[qi].pace_tokens / FO_PACE_SCALE);
+			if (want == 0)
+				continue;
+		}
+		uint16_t n = rte_eth_rx_burst(port_id, lc->rxq[qi].queue, pkts, (uint16_t)want);
+		if (unlikely(pace != 0))
+			lc->rxq[qi].pace_tokens -= (uint64_t)n * FO_PACE_SCALE;
 		if (n == 0)
 			continue;
 		st->c.rx += n;
