@@ -132,7 +132,7 @@ def main():
     ap.add_argument("--topics", type=int, default=4)
     ap.add_argument("--topic-pattern", default="bench/t{t}", help="topic names; {t} is the topic index")
     ap.add_argument("--wildcard", action="store_true",
-                    help="subscribers use one wildcard filter (the pattern with {t} -> +) instead of exact names")
+                    help="subscribers use one wildcard filter (the pattern's {t} level -> +) instead of exact names")
     ap.add_argument("--payload", default="64", help="payload sizes in bytes, cycled: 64 or 16,64,256,1024")
     ap.add_argument("--qos-mix", default="0", help="publish QoS weights: 0, or 0:90,1:10 (QoS -1 allowed)")
     ap.add_argument("--frames", type=int, default=8192, help="PUBLISH frames in steady.pcap (default 8192)")
@@ -166,7 +166,9 @@ def main():
     for c in subs + pubs:
         pre.add(udp_frame(c.mac, gw_mac[0], c.ip, APPLIANCE[0], c.port, MQTTSN_PORT, m_connect(c.cid)))
         counts["connect"] += 1
-    filters = [a.topic_pattern.replace("{t}", "+")] if a.wildcard else topics
+    # a wildcard subscriber's filter: every level of the pattern that holds {t} becomes '+'
+    wild_filter = "/".join("+" if "{t}" in lv else lv for lv in a.topic_pattern.split("/"))
+    filters = [wild_filter] if a.wildcard else topics
     for c in subs:
         for k, f in enumerate(filters):
             pre.add(udp_frame(c.mac, gw_mac[0], c.ip, APPLIANCE[0], c.port, MQTTSN_PORT, m_subscribe(f, k + 1)))
