@@ -1,0 +1,721 @@
+/* fanout-core-replay: the dataplane's per-message work without DPDK, for counting instructions.
+ *
+ * Reads a workload made by bench/workload.py (preamble.pcap for port 0, steady.pcap for port 1,
+ * dataplane.yaml) and runs every frame through the pure code the packet path uses, mirroring
+ * dataplane/stage_rx.c and dataplane/stage_worker.c minus the mbuf, mempool and ring calls:
+ *   rx:     l2l4_parse with the port's l2l4_iface; ARP requests learnt (neighbour table) and
+ *           answered with l2l4_build_arp; MQTT-SN datagrams to the worker chosen by
+ *           fo_client_hash; ICMP echo answered in place;
+ *   worker: the client read back from the IPv4/UDP headers, broker_handle, the per-generation
+ *           accounting and route matching (route_table_match on the config's routes), and every
+ *           output built as the worker builds it: neighbour resolution, l2l4_write_udp with the
+ *           payload's sum computed once in payload_bind (l2l4_csum_add), header and payload copy
+ *           into a scratch frame (payloads above 128 bytes are chained by reference in the
+ *           dataplane, so they are not copied here either); broker_tick when the millisecond
+ *           changes.
+ * Frames go in bursts of the config's burst size; a virtual clock advances 1 ms every
+ * --frames-per-ms frames, so a run is deterministic. The preamble runs once, then --warmup
+ * passes over steady.pcap, then --loops measured passes. Under valgrind --tool=callgrind
+ * (--collect-atstart=no) collection is on only during the measured passes, so the callgrind
+ * total is the steady work alone (bench/regress.py divides it by the messages). Outside
+ * valgrind it prints ns per message (informational: wall clock, noisy).
+ *
+ * --verify checks the IPv4 and UDP checksums of every output frame of the preamble and warm-up
+ * passes (exit 1 on a bad one); the measured passes repeat the warm-up's work unchecked.
+ *
+ *   fanout-core-replay --dir /tmp/wl [--loops K] [--warmup W] [--json] [--verify] */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifdef FO_HAVE_CALLGRIND
+#include <valgrind/callgrind.h>
+#else /* valgrind's headers absent: no collection control, bench/regress.py refuses the binary */
+#define CALLGRIND_TOGGLE_COLLECT do { } while (0)
+#define RUNNING_ON_VALGRIND 0
+#endif
+
+#ifdef __clang__
+#define FO_COMPILER "clang " __clang_version__
+#else
+#define FO_COMPILER "gcc " __VERSION__
+#endif
+#ifdef FO_HAVE_CALLGRIND
+#define HAVE_CALLGRIND 1
+#else
+#define HAVE_CALLGRIND 0
+#endif
+
+#include "config.h"
+#include "fanout/client_hash.h"
+#include "fanout/stats_schema.h"
+#include "generation.h"
+#include "l2l4.h"
+#include "mqttsn_broker.h"
+#include "neighbour.h"
+#include "route_table.h"
+
+/* Mirrors of dataplane/dataplane.h constants (that header pulls in DPDK). */
+#define FO_INLINE_PAYLOAD_MAX 128
+#define L2L4_UDP_HLEN_MAX (L2L4_ETH_HLEN + L2L4_VLAN_HLEN + L2L4_IP_HLEN + L2L4_UDP_HLEN)
+#define FO_ARP_RETRY_MS 200
+#define OUT_MAX 256
+#define FRAME_ROOM 2048 /* scratch room per output frame: a header mbuf plus a copied payload fit */
+
+struct frame {
+	const uint8_t *data;
+	uint32_t len;
+};
+
+struct pcap {
+	uint8_t *buf;
+	struct frame *f;
+	uint32_t n;
+};
+
+/* What the broker's payload handle stands for: the mbuf narrowed to the payload (data, len) and
+ * its checksum sum (the dataplane keeps it in mbuf hash.usr). One per frame of a capture. */
+struct payload {
+	const uint8_t *data;
+	uint16_t len;
+	uint32_t sum;
+	int32_t refs;
+};
+
+struct port {
+	struct l2l4_iface ifc;
+	uint32_t gateway;
+	struct fo_neigh_table *neigh;
+	bool multi_seg;
+};
+
+struct replay {
+	struct port ports[2];
+	uint32_t n_ports;
+	uint32_t hdr_room;
+	uint32_t burst;
+	uint32_t n_workers; /* 1: one worker engine, whatever the config's lcores say */
+	struct broker *broker;
+	struct fo_counters c;          /* the lcore's counters (rx, worker and output sides) */
+	struct fo_generation gen;      /* generation 1: the config's routes */
+	struct fo_genset gs;
+	struct fo_gen_ctr gctr[FO_GEN_SLOTS];
+	uint64_t now_ms;
+	/* output frames of the current burst (the worker's out[] before fo_out_enqueue) */
+	unsigned n_out;
+	uint16_t out_len[OUT_MAX];
+	uint8_t out[OUT_MAX][FRAME_ROOM];
+	/* totals over the run, for the report and the sanity checks */
+	uint64_t out_frames, out_bytes, out_sum;
+};
+
+static struct replay R;
+static bool verify;        /* --verify: check every output frame's IPv4 and UDP checksums */
+static uint64_t bad_frames;
+
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* An output frame as a receiver would check it: IPv4 header checksum, UDP checksum over the
+ * pseudo-header, lengths consistent with the frame. ARP frames pass. */
+static bool frame_ok(const uint8_t *f, uint32_t len)
+{
+	uint32_t l2 = L2L4_ETH_HLEN;
+	uint16_t et = rd16(f + 12);
+	if (et == L2L4_ETHERTYPE_VLAN) {
+		l2 += L2L4_VLAN_HLEN;
+		et = rd16(f + 16);
+	}
+	if (et == L2L4_ETHERTYPE_ARP)
+		return len >= L2L4_MIN_FRAME;
+	if (et != L2L4_ETHERTYPE_IPV4 || len < l2 + L2L4_IP_HLEN)
+		return false;
+	const uint8_t *ip = f + l2;
+	uint32_t ihl = (ip[0] & 15u) * 4;
+	uint32_t tot = rd16(ip + 2);
+	if (l2 + tot > len || l2l4_csum_fold(l2l4_csum_add(0, ip, ihl)) != 0xffff || ip[9] != 17)
+		return false;
+	const uint8_t *udp = ip + ihl;
+	uint32_t ulen = rd16(udp + 4);
+	if (ulen != tot - ihl)
+		return false;
+	uint8_t ph[12];
+	memcpy(ph, ip + 12, 8);
+	ph[8] = 0;
+	ph[9] = 17;
+	ph[10] = (uint8_t)(ulen >> 8);
+	ph[11] = (uint8_t)ulen;
+	return l2l4_csum_fold(l2l4_csum_add(l2l4_csum_add(0, ph, sizeof(ph)), udp, ulen)) == 0xffff;
+}
+
+static void die(const char *fmt, const char *a, const char *b)
+{
+	fprintf(stderr, "fanout-core-replay: ");
+	fprintf(stderr, fmt, a, b);
+	fprintf(stderr, "\n");
+	exit(2);
+}
+
+static struct pcap load_pcap(const char *path)
+{
+	struct pcap p = { 0 };
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		die("%s: %s", path, strerror(errno));
+	if (fseek(f, 0, SEEK_END) != 0)
+		die("%s: %s", path, strerror(errno));
+	long size = ftell(f);
+	rewind(f);
+	if (size < 24)
+		die("%s: %s", path, "not a pcap file (too short)");
+	p.buf = malloc((size_t)size);
+	if (!p.buf || fread(p.buf, 1, (size_t)size, f) != (size_t)size)
+		die("%s: %s", path, "read failed");
+	fclose(f);
+	uint32_t magic;
+	memcpy(&magic, p.buf, 4);
+	if (magic != 0xa1b2c3d4u && magic != 0xa1b23c4du)
+		die("%s: %s", path, "not a little-endian pcap file (bad magic)");
+	uint32_t linktype;
+	memcpy(&linktype, p.buf + 20, 4);
+	if (linktype != 1)
+		die("%s: %s", path, "link type is not Ethernet");
+	size_t cap = 1024;
+	p.f = malloc(cap * sizeof(*p.f));
+	size_t off = 24;
+	while (off + 16 <= (size_t)size) {
+		uint32_t incl;
+		memcpy(&incl, p.buf + off + 8, 4);
+		off += 16;
+		if (incl > (size_t)size - off)
+			die("%s: %s", path, "truncated record");
+		if (p.n == cap) {
+			cap *= 2;
+			p.f = realloc(p.f, cap * sizeof(*p.f));
+		}
+		if (!p.f)
+			die("%s: %s", path, "out of memory");
+		p.f[p.n].data = p.buf + off;
+		p.f[p.n].len = incl;
+		p.n++;
+		off += incl;
+	}
+	return p;
+}
+
+static void parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned v[6];
+	if (sscanf(s, "%x:%x:%x:%x:%x:%x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6)
+		die("bad MAC address '%s'%s", s, "");
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)v[i];
+}
+
+/* ---- output side: stage_worker.c's start_frame / io_send / io_send_publish ---- */
+
+static void flush_out(void)
+{
+	/* fo_out_enqueue: the frames leave for the tx ring. Fold them into a sum so the work
+	 * building them is observable. */
+	R.c.out_generated += R.n_out;
+	R.c.out_sent += R.n_out;
+	for (unsigned i = 0; i < R.n_out; i++) {
+		if (verify && !frame_ok(R.out[i], R.out_len[i]))
+			bad_frames++;
+		R.out_bytes += R.out_len[i];
+		R.out_sum += R.out[i][L2L4_ETH_HLEN + L2L4_IP_HLEN - 1]; /* a byte written by every frame */
+	}
+	R.out_frames += R.n_out;
+	R.n_out = 0;
+}
+
+static uint8_t *alloc_out(void)
+{
+	return R.out[R.n_out];
+}
+
+static void push_out(uint32_t len)
+{
+	R.out_len[R.n_out++] = (uint16_t)len;
+	if (R.n_out == OUT_MAX)
+		flush_out();
+}
+
+static void out_fail(enum fo_out_drop reason)
+{
+	R.c.out_generated++;
+	fo_count_out_drop(&R.c, reason);
+}
+
+static void arp_request(struct port *p, uint32_t ip)
+{
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	static const uint8_t zero[6] = { 0 };
+	uint8_t *b = alloc_out();
+	size_t n = l2l4_build_arp(b, 1, bcast, p->ifc.mac, p->ifc.ip, zero, ip, p->ifc.vlan);
+	R.c.ev[FO_EV_ARP_REQUESTS_SENT]++;
+	push_out((uint32_t)n);
+}
+
+static bool resolve(struct port *p, uint32_t dst, uint8_t mac[6])
+{
+	uint32_t nh = l2l4_next_hop(dst, p->ifc.ip, p->ifc.netmask, p->gateway);
+	if (nh && fo_neigh_lookup(p->neigh, nh, mac))
+		return true;
+	if (nh && fo_neigh_should_request(p->neigh, nh, R.now_ms, FO_ARP_RETRY_MS))
+		arp_request(p, nh);
+	return false;
+}
+
+static uint8_t *start_frame(const struct fo_client *to, size_t inline_len, struct l2l4_udp_spec *spec, uint32_t *len)
+{
+	if (to->ifindex >= R.n_ports) {
+		out_fail(FO_OUT_DROP_NO_NEIGHBOUR);
+		return NULL;
+	}
+	struct port *p = &R.ports[to->ifindex];
+	if (!resolve(p, to->ip, spec->dst_mac)) {
+		out_fail(FO_OUT_DROP_NO_NEIGHBOUR);
+		return NULL;
+	}
+	size_t need = l2l4_udp_hdr_len(p->ifc.vlan) + inline_len;
+	if (need > R.hdr_room) {
+		out_fail(FO_OUT_DROP_FRAME_TOO_BIG);
+		return NULL;
+	}
+	memcpy(spec->src_mac, p->ifc.mac, 6);
+	spec->vlan = p->ifc.vlan;
+	spec->src_ip = p->ifc.ip;
+	spec->dst_ip = to->ip;
+	spec->src_port = p->ifc.mqttsn_port;
+	spec->dst_port = to->port;
+	*len = (uint32_t)need;
+	return alloc_out();
+}
+
+static int io_send(void *ctx, const struct fo_client *to, const uint8_t *msg, uint16_t len)
+{
+	(void)ctx;
+	struct l2l4_udp_spec spec;
+	uint32_t flen;
+	uint8_t *b = start_frame(to, len, &spec, &flen);
+	if (!b)
+		return -1;
+	size_t hl = l2l4_udp_hdr_len(spec.vlan);
+	memcpy(b + hl, msg, len);
+	l2l4_write_udp(b, &spec, len, 0, 0);
+	push_out(flen);
+	return 0;
+}
+
+static int io_send_publish(void *ctx, const struct fo_client *to, const uint8_t *hdr, uint16_t hdr_len, void *payload)
+{
+	(void)ctx;
+	struct payload *pl = payload;
+	uint32_t plen = pl->len;
+	bool copy = plen && to->ifindex < R.n_ports && (plen <= FO_INLINE_PAYLOAD_MAX || !R.ports[to->ifindex].multi_seg) &&
+		    L2L4_UDP_HLEN_MAX + hdr_len + plen <= R.hdr_room;
+	struct l2l4_udp_spec spec;
+	uint32_t flen;
+	uint8_t *b = start_frame(to, hdr_len + (copy ? plen : 0), &spec, &flen);
+	if (!b)
+		return -1;
+	size_t hl = l2l4_udp_hdr_len(spec.vlan);
+	memcpy(b + hl, hdr, hdr_len);
+	l2l4_write_udp(b, &spec, hdr_len, plen, plen ? pl->sum : 0);
+	if (copy) {
+		memcpy(b + hl + hdr_len, pl->data, plen);
+	} else if (plen) {
+		/* The dataplane chains the payload mbuf by reference: nothing to build. --verify checks
+		 * the frame as tx would send it, so it gets the bytes (outside the measured passes). */
+		if (verify && flen + plen <= FRAME_ROOM)
+			memcpy(b + flen, pl->data, plen);
+		flen += plen;
+	}
+	push_out(flen);
+	return 0;
+}
+
+static void io_payload_bind(void *ctx, void *payload, const uint8_t *data, uint16_t len)
+{
+	(void)ctx;
+	struct payload *pl = payload;
+	pl->data = data;
+	pl->len = len;
+	pl->sum = l2l4_csum_add(0, data, len);
+}
+
+static void io_payload_hold(void *ctx, void *payload)
+{
+	(void)ctx;
+	((struct payload *)payload)->refs++;
+}
+
+static void io_payload_release(void *ctx, void *payload)
+{
+	(void)ctx;
+	((struct payload *)payload)->refs--;
+}
+
+/* ---- worker: stage_worker.c's account_and_route / route_publish ---- */
+
+static void route_publish(struct fo_generation *g, bool mirror, const struct broker_result *res, struct payload *pl,
+			  struct fo_gen_ctr *gc)
+{
+	uint16_t idx[FO_MAX_ROUTE_MATCH];
+	uint32_t total;
+	uint32_t n = route_table_match(g->rt, res->topic, res->topic_len, idx, FO_MAX_ROUTE_MATCH, &total);
+	if (total == 0)
+		return;
+	gc->route_matched += total;
+	gc->route_unserved += total - n;
+	struct fo_route_ctr *rc = g->rctr;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct fo_route_config *r = &g->cfg->routes[idx[i]];
+		rc[idx[i]].matched++;
+		for (uint32_t d = 0; d < r->n_to; d++) {
+			struct fo_client to = { .ip = r->to[d].ip, .port = r->to[d].port, .ifindex = g->dest_port[idx[i]][d] };
+			if (mirror) {
+				const struct port *p = &R.ports[to.ifindex];
+				uint8_t mac[6];
+				uint32_t nh = l2l4_next_hop(to.ip, p->ifc.ip, p->ifc.netmask, p->gateway);
+				if (nh && fo_neigh_lookup(p->neigh, nh, mac))
+					gc->mirror_copies++;
+				else
+					gc->mirror_no_neighbour++;
+				continue;
+			}
+			if (io_send_publish(NULL, &to, (const uint8_t *)"", 0, pl) == 0) {
+				gc->route_copies++;
+				rc[idx[i]].copies++;
+			} else {
+				gc->route_dropped++;
+				rc[idx[i]].dropped++;
+			}
+		}
+	}
+}
+
+static void account_and_route(struct fo_genset *gs, const struct broker_result *res, struct payload *pl)
+{
+	bool canary = fo_genset_is_canary(gs, res->client_hash);
+	bool mirror = canary && gs->mode == FO_GEN_MIRROR;
+	struct fo_generation *g = canary && !mirror ? gs->canary : gs->stable;
+	for (int k = 0; k < (mirror ? 2 : 1); k++) {
+		struct fo_generation *cg = k == 0 ? g : gs->canary;
+		struct fo_gen_ctr *gc = &R.gctr[cg->slot];
+		gc->msgs++;
+		gc->publishes += res->published;
+		gc->deliveries += res->local_deliveries;
+		gc->error_replies += res->error_reply;
+		gc->drops += res->fate == FO_FATE_DROPPED;
+		if (res->published)
+			route_publish(cg, k == 1, res, pl, gc);
+	}
+}
+
+/* One MQTT-SN datagram (fo_stage_worker's loop body). */
+static void worker_one(const struct frame *fr, const struct l2l4_pkt *k, uint16_t ifindex, struct payload *pl)
+{
+	const uint8_t *ip = fr->data + k->l2_len;
+	const uint8_t *udp = ip + k->l3_len;
+	uint16_t ulen = (uint16_t)(udp[4] << 8 | udp[5]);
+	struct fo_client from = {
+		.ip = (uint32_t)ip[12] << 24 | (uint32_t)ip[13] << 16 | (uint32_t)ip[14] << 8 | ip[15],
+		.port = (uint16_t)(udp[0] << 8 | udp[1]),
+		.ifindex = ifindex,
+	};
+	struct broker_result res;
+	pl->data = fr->data; /* the whole frame until payload_bind narrows it */
+	pl->len = (uint16_t)fr->len;
+	pl->refs = 1;
+	broker_handle(R.broker, &from, udp + L2L4_UDP_HLEN, (uint16_t)(ulen - L2L4_UDP_HLEN), pl, R.now_ms, &res);
+	switch (res.fate) {
+	case FO_FATE_DELIVERED: R.c.delivered++; break;
+	case FO_FATE_ANSWERED: R.c.answered++; break;
+	default: fo_count_drop(&R.c, res.drop); break;
+	}
+	account_and_route(&R.gs, &res, pl);
+	pl->refs--; /* rte_pktmbuf_free(m) */
+}
+
+/* ---- rx: fo_stage_rx's loop body, then the worker over what was dispatched ---- */
+
+static void run_burst(const struct frame *fr, struct payload *pls, uint32_t n, uint16_t ifindex)
+{
+	struct port *p = &R.ports[ifindex];
+	struct l2l4_pkt k[FO_MAX_BURST];
+	uint32_t to_worker[FO_MAX_BURST];
+	uint32_t n_to_worker = 0;
+	R.c.rx += n;
+	for (uint32_t i = 0; i < n; i++) {
+		l2l4_parse(fr[i].data, fr[i].len, &p->ifc, L2L4_CK_VERIFY, L2L4_CK_VERIFY, &k[i]);
+		switch (k[i].kind) {
+		case L2L4_MQTTSN: {
+			/* the worker that owns the client: always the one worker modelled here */
+			uint32_t w = fo_client_hash(k[i].src_ip, k[i].src_port) % R.n_workers;
+			to_worker[n_to_worker++] = i | w << 16;
+			break;
+		}
+		case L2L4_ARP_REQUEST: {
+			if (fo_neigh_update(p->neigh, k[i].arp_sender_ip, k[i].arp_sender_mac) == 1)
+				R.c.ev[FO_EV_ARP_LEARNT]++;
+			uint8_t *b = alloc_out();
+			size_t len = l2l4_build_arp(b, 2, k[i].arp_sender_mac, p->ifc.mac, p->ifc.ip, k[i].arp_sender_mac,
+						    k[i].arp_sender_ip, p->ifc.vlan);
+			push_out((uint32_t)len);
+			R.c.answered++;
+			break;
+		}
+		case L2L4_ARP_REPLY:
+			if (fo_neigh_update(p->neigh, k[i].arp_sender_ip, k[i].arp_sender_mac) == 1)
+				R.c.ev[FO_EV_ARP_LEARNT]++;
+			R.c.delivered++;
+			break;
+		case L2L4_ICMP_ECHO: {
+			uint8_t mac[6];
+			R.c.answered++;
+			if (resolve(p, k[i].src_ip, mac)) {
+				uint8_t *b = alloc_out();
+				uint32_t len = (uint32_t)k[i].payload_off + k[i].payload_len;
+				memcpy(b, fr[i].data, len); /* in place in the dataplane; the capture is read-only here */
+				l2l4_icmp_echo_to_reply(b, &k[i], mac, p->ifc.mac);
+				push_out(len);
+			} else {
+				out_fail(FO_OUT_DROP_NO_NEIGHBOUR);
+			}
+			break;
+		}
+		case L2L4_DROP:
+		default:
+			fo_count_drop(&R.c, k[i].drop);
+			break;
+		}
+	}
+	for (uint32_t j = 0; j < n_to_worker; j++) {
+		uint32_t i = to_worker[j] & 0xffff;
+		worker_one(&fr[i], &k[i], ifindex, &pls[i]);
+	}
+}
+
+static uint64_t clock_frames; /* frames since the virtual clock last advanced */
+static uint32_t frames_per_ms = 1000;
+static uint64_t last_tick_ms;
+
+static void run_capture(const struct pcap *pc, struct payload *pls, uint16_t ifindex)
+{
+	for (uint32_t i = 0; i < pc->n; i += R.burst) {
+		uint32_t n = pc->n - i < R.burst ? pc->n - i : R.burst;
+		run_burst(pc->f + i, pls + i, n, ifindex);
+		if (R.now_ms != last_tick_ms) { /* the worker ticks once per millisecond */
+			broker_tick(R.broker, R.now_ms);
+			last_tick_ms = R.now_ms;
+		}
+		flush_out();
+		clock_frames += n;
+		if (clock_frames >= frames_per_ms) {
+			R.now_ms += clock_frames / frames_per_ms;
+			clock_frames %= frames_per_ms;
+		}
+	}
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: fanout-core-replay --dir DIR [--loops K] [--warmup W] [--frames-per-ms N] [--json]\n"
+		"                          [--verify] [--mac0 MAC] [--mac1 MAC]\n"
+		"  DIR holds preamble.pcap, steady.pcap and dataplane.yaml from bench/workload.py\n"
+		"  (or give --preamble, --steady and --config separately).\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	const char *dir = NULL, *pre_path = NULL, *steady_path = NULL, *cfg_path = NULL;
+	const char *mac_s[2] = { "02:70:63:61:70:00", "02:70:63:61:70:01" };
+	long loops = 1, warmup = 1;
+	bool json = false;
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },      { "preamble", required_argument, NULL, 'p' },
+		{ "steady", required_argument, NULL, 's' },   { "config", required_argument, NULL, 'c' },
+		{ "loops", required_argument, NULL, 'k' },    { "warmup", required_argument, NULL, 'w' },
+		{ "frames-per-ms", required_argument, NULL, 'f' },
+		{ "mac0", required_argument, NULL, '0' },     { "mac1", required_argument, NULL, '1' },
+		{ "json", no_argument, NULL, 'j' },           { "verify", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int o;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'd': dir = optarg; break;
+		case 'p': pre_path = optarg; break;
+		case 's': steady_path = optarg; break;
+		case 'c': cfg_path = optarg; break;
+		case 'k': loops = strtol(optarg, NULL, 10); break;
+		case 'w': warmup = strtol(optarg, NULL, 10); break;
+		case 'f': frames_per_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case '0': mac_s[0] = optarg; break;
+		case '1': mac_s[1] = optarg; break;
+		case 'j': json = true; break;
+		case 'v': verify = true; break;
+		default: usage();
+		}
+	}
+	if (optind != argc || loops < 1 || warmup < 0 || frames_per_ms < 1)
+		usage();
+	char buf[3][4096];
+	if (dir) {
+		snprintf(buf[0], sizeof(buf[0]), "%s/preamble.pcap", dir);
+		snprintf(buf[1], sizeof(buf[1]), "%s/steady.pcap", dir);
+		snprintf(buf[2], sizeof(buf[2]), "%s/dataplane.yaml", dir);
+		pre_path = pre_path ? pre_path : buf[0];
+		steady_path = steady_path ? steady_path : buf[1];
+		cfg_path = cfg_path ? cfg_path : buf[2];
+	}
+	if (!pre_path || !steady_path || !cfg_path)
+		usage();
+
+	struct fo_config *cfg;
+	char err[512];
+	if (fo_config_load(cfg_path, &cfg, err, sizeof(err)) != 0)
+		die("%s: %s", cfg_path, err);
+	if (cfg->n_ports < 2)
+		die("%s: %s", cfg_path, "needs two ports (port 0 for the preamble, port 1 for the steady capture)");
+	R.n_ports = 2;
+	R.n_workers = 1;
+	R.burst = cfg->burst ? cfg->burst : FO_DEFAULT_BURST;
+	if (R.burst > FO_MAX_BURST)
+		R.burst = FO_MAX_BURST;
+	R.hdr_room = 64 + 16 + cfg->broker.max_topic_len; /* main.c setup_pools */
+	if (R.hdr_room < 256)
+		R.hdr_room = 256;
+	for (uint32_t i = 0; i < R.n_ports; i++) {
+		const struct fo_port_config *pc = &cfg->ports[i];
+		struct port *p = &R.ports[i];
+		parse_mac(mac_s[i], p->ifc.mac);
+		p->ifc.ip = pc->ip;
+		p->ifc.netmask = pc->prefix_len ? (uint32_t)(0xffffffffull << (32 - pc->prefix_len)) : 0;
+		p->ifc.vlan = pc->vlan;
+		p->ifc.mqttsn_port = pc->mqttsn_port;
+		p->gateway = pc->gateway;
+		p->multi_seg = true;
+		p->neigh = fo_neigh_create(cfg->neighbours);
+		if (!p->neigh)
+			die("%s%s", "cannot create a neighbour table", "");
+	}
+	/* Generation 1 over the config's routes, each destination leaving by the first port on its
+	 * subnet, else the first port with a gateway (generation.c dest_port_of). */
+	R.gen.id = 1;
+	R.gen.slot = 0;
+	R.gen.cfg = cfg;
+	R.gen.rt = route_table_build(cfg);
+	R.gen.rctr = calloc(cfg->n_routes + 1, sizeof(*R.gen.rctr));
+	R.gen.dest_port = calloc(cfg->n_routes + 1, sizeof(*R.gen.dest_port));
+	if (!R.gen.rt || !R.gen.rctr || !R.gen.dest_port)
+		die("%s%s", "cannot build the route table", "");
+	for (uint32_t r = 0; r < cfg->n_routes; r++)
+		for (uint32_t d = 0; d < cfg->routes[r].n_to; d++) {
+			uint32_t ip = cfg->routes[r].to[d].ip;
+			uint16_t port = R.n_ports;
+			for (uint16_t i = 0; i < R.n_ports && port == R.n_ports; i++)
+				if (((ip ^ R.ports[i].ifc.ip) & R.ports[i].ifc.netmask) == 0)
+					port = i;
+			for (uint16_t i = 0; i < R.n_ports && port == R.n_ports; i++)
+				if (R.ports[i].gateway)
+					port = i;
+			R.gen.dest_port[r][d] = port == R.n_ports ? 0 : port;
+		}
+	R.gs.stable = &R.gen;
+	struct broker_io bio = {
+		.ctx = &R,
+		.send = io_send,
+		.send_publish = io_send_publish,
+		.payload_bind = io_payload_bind,
+		.payload_hold = io_payload_hold,
+		.payload_release = io_payload_release,
+	};
+	const char *berr = NULL;
+	R.broker = broker_create(&cfg->broker, &bio, &R.c, &berr);
+	if (!R.broker)
+		die("cannot create the MQTT-SN engine: %s%s", berr ? berr : "out of memory", "");
+
+	struct pcap pre = load_pcap(pre_path), steady = load_pcap(steady_path);
+	struct payload *pre_pl = calloc(pre.n + 1, sizeof(*pre_pl));
+	struct payload *st_pl = calloc(steady.n + 1, sizeof(*st_pl));
+	if (!pre_pl || !st_pl)
+		die("%s%s", "out of memory", "");
+	R.now_ms = 1000;
+
+	run_capture(&pre, pre_pl, 0);
+	uint32_t sessions = broker_session_count(R.broker), subs = broker_subscription_count(R.broker);
+	for (long i = 0; i < warmup; i++)
+		run_capture(&steady, st_pl, 1);
+
+	bool verified = verify;
+	verify = false; /* checked in the preamble and warm-up passes: not part of the measured work */
+	struct fo_counters before = R.c;
+	uint64_t before_frames = R.out_frames, before_bytes = R.out_bytes;
+	double t0 = now_s();
+	CALLGRIND_TOGGLE_COLLECT;
+	for (long i = 0; i < loops; i++)
+		run_capture(&steady, st_pl, 1);
+	CALLGRIND_TOGGLE_COLLECT;
+	double t1 = now_s();
+
+	uint64_t msgs = (uint64_t)steady.n * (uint64_t)loops;
+	uint64_t publishes = R.c.ev[FO_EV_PUBLISH_ACCEPTED] - before.ev[FO_EV_PUBLISH_ACCEPTED];
+	uint64_t deliveries = R.c.ev[FO_EV_DELIVERIES] - before.ev[FO_EV_DELIVERIES];
+	uint64_t out_frames = R.out_frames - before_frames, out_bytes = R.out_bytes - before_bytes;
+	uint64_t dropped = R.c.dropped - before.dropped, out_dropped = R.c.out_dropped - before.out_dropped;
+	double ns = (t1 - t0) * 1e9 / (double)msgs;
+	bool under_valgrind = RUNNING_ON_VALGRIND;
+	if (json) {
+		printf("{\"steady_frames\":%u,\"loops\":%ld,\"warmup\":%ld,\"messages\":%" PRIu64 ",\"sessions\":%u,"
+		       "\"subscriptions\":%u,\"publishes\":%" PRIu64 ",\"deliveries\":%" PRIu64 ",\"out_frames\":%" PRIu64
+		       ",\"out_bytes\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"out_dropped\":%" PRIu64
+		       ",\"ns_per_msg\":%.1f,\"under_valgrind\":%s,\"callgrind\":%s,\"out_sum\":%" PRIu64
+		       ",\"bad_frames\":%" PRIu64 ",\"compiler\":\"%s\"}\n",
+		       steady.n, loops, warmup, msgs, sessions, subs, publishes, deliveries, out_frames, out_bytes, dropped,
+		       out_dropped, ns, under_valgrind ? "true" : "false", HAVE_CALLGRIND ? "true" : "false", R.out_sum, bad_frames, FO_COMPILER);
+	} else {
+		printf("preamble: %u frames, %u sessions, %u subscriptions\n", pre.n, sessions, subs);
+		printf("steady: %u frames x %ld loops (+%ld warm-up) = %" PRIu64 " messages: %" PRIu64 " publishes, %" PRIu64
+		       " deliveries, %" PRIu64 " frames out (%" PRIu64 " bytes), %" PRIu64 " dropped, %" PRIu64
+		       " out dropped\n",
+		       steady.n, loops, warmup, msgs, publishes, deliveries, out_frames, out_bytes, dropped, out_dropped);
+		if (verified)
+			printf("verify (preamble and warm-up): %" PRIu64 " output frames with a bad length or checksum\n", bad_frames);
+		printf("%.1f ns/message%s\n", ns, under_valgrind ? " (under valgrind: meaningless)" : " (wall clock, informational)");
+	}
+	broker_destroy(R.broker);
+	route_table_free(R.gen.rt);
+	free(R.gen.rctr);
+	free(R.gen.dest_port);
+	for (uint32_t i = 0; i < R.n_ports; i++)
+		fo_neigh_destroy(R.ports[i].neigh);
+	fo_config_free(cfg);
+	free(pre.buf);
+	free(pre.f);
+	free(steady.buf);
+	free(steady.f);
+	free(pre_pl);
+	free(st_pl);
+	return bad_frames ? 1 : 0;
+}
