@@ -115,6 +115,7 @@ struct fo_lcore {
 	struct fo_worker *worker; /* NULL unless role worker */
 	struct fo_txer *txer;     /* NULL unless role tx */
 	struct rte_ring *reply_tx; /* where this lcore's rx-stage answers (ARP, ICMP) go */
+	bool direct_worker; /* the only rx lcore and the only worker: bursts skip the worker ring */
 	_Atomic int seen_phase;
 };
 
@@ -157,19 +158,11 @@ static inline struct fo_meta *fo_meta(struct rte_mbuf *m)
 	return RTE_MBUF_DYNFIELD(m, fo_dp.meta_off, struct fo_meta *);
 }
 
-/* Between rx and the worker, a received packet's rx TSC rides in the 8-byte hash union (the
- * first cache line, already touched; we do not use the RSS hash): the worker reads it before
- * payload_bind() reuses hash.usr for the payload checksum. */
-static inline void fo_rx_tsc_set(struct rte_mbuf *m, uint64_t tsc)
-{
-	memcpy(&m->hash, &tsc, sizeof(tsc));
-}
-static inline uint64_t fo_rx_tsc_get(const struct rte_mbuf *m)
-{
-	uint64_t tsc;
-	memcpy(&tsc, &m->hash, sizeof(tsc));
-	return tsc;
-}
+/* Between rx and the worker, a received MQTT-SN datagram carries its rx TSC in its fo_meta and,
+ * when rx summed it for the UDP checksum check, the message's folded checksum sum in hash.usr
+ * (with this bit set; we do not use the RSS hash): payload_bind() derives the publish payload's
+ * sum from it instead of reading the payload again, then keeps that sum in hash.usr. */
+#define FO_MSG_SUM_VALID 0x80000000u
 
 static inline uint64_t fo_now_ms(void)
 {
@@ -196,10 +189,13 @@ void fo_out_enqueue(struct rte_ring *tx, struct rte_mbuf **pkts, unsigned n, str
 /* stage_worker.c */
 int fo_worker_init(struct fo_worker *w);
 void fo_stage_worker(struct fo_lcore *lc, struct fo_lcore_stats *st);
+/* Run-to-completion: a burst straight from this lcore's rx stage (lc->direct_worker). */
+void fo_worker_direct(struct fo_lcore *lc, struct rte_mbuf **pkts, unsigned n, struct fo_lcore_stats *st);
 void fo_worker_fini(struct fo_worker *w);
 
 /* stage_tx.c */
 void fo_stage_tx(struct fo_lcore *lc, struct fo_lcore_stats *st);
+void fo_tx_send(struct fo_lcore_stats *st, uint32_t queue, struct rte_mbuf **pkts, unsigned n);
 
 /* lcore.c */
 int fo_lcore_main(void *arg);

@@ -262,11 +262,17 @@ void l2l4_parse(const uint8_t *f, size_t len, const struct l2l4_iface *ifc, enum
 			return;
 		}
 		if (l4_ck == L2L4_CK_VERIFY) {
+			/* The message's own sum is kept: a publish's payload sum (for every copy's
+			 * checksum) is derived from it instead of read again. */
+			uint16_t ms = l2l4_csum_fold(l2l4_csum_add(0, l4 + L2L4_UDP_HLEN, ulen - L2L4_UDP_HLEN));
 			uint32_t s = pseudo_sum(o->src_ip, o->dst_ip, IPPROTO_UDP_, (uint16_t)ulen);
-			if (l2l4_csum_fold(l2l4_csum_add(s, l4, ulen)) != 0xffff) {
+			s = l2l4_csum_add(s, l4, L2L4_UDP_HLEN) + ms;
+			if (l2l4_csum_fold(s) != 0xffff) {
 				drop(o, FO_DROP_UDP_BAD_CKSUM);
 				return;
 			}
+			o->msg_sum = ms;
+			o->msg_sum_valid = true;
 		}
 	}
 	o->kind = L2L4_MQTTSN;

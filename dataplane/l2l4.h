@@ -48,6 +48,8 @@ struct l2l4_pkt {
 	uint16_t l3_len;       /* IPv4 header length incl. options */
 	uint16_t payload_off;  /* UDP payload (MQTT-SN message) or ICMP header offset */
 	uint16_t payload_len;  /* UDP payload length, or ICMP message length */
+	bool msg_sum_valid;    /* MQTT-SN: msg_sum was computed (software UDP checksum check) */
+	uint16_t msg_sum;      /* MQTT-SN: l2l4_csum_add sum of the UDP payload, folded */
 	uint32_t src_ip, dst_ip;       /* host byte order */
 	uint16_t src_port, dst_port;   /* host byte order */
 	uint8_t src_mac[6];

@@ -322,11 +322,17 @@ static int setup_lcores(void)
 		/* A worker sends through its own lcore's tx ring when it has one, else spreads. */
 		wk->tx = lc->txer ? lc->txer->ring : fo_dp.txers[w % fo_dp.n_tx].ring;
 	}
-	unsigned k = 0;
+	unsigned k = 0, n_rx = 0;
+	for (unsigned l = 0; l < RTE_MAX_LCORE; l++)
+		if (fo_dp.lcore_of[l] && (fo_dp.lcore_of[l]->roles & FO_ROLE_RX))
+			n_rx++;
 	for (unsigned l = 0; l < RTE_MAX_LCORE; l++) {
 		struct fo_lcore *lc = fo_dp.lcore_of[l];
 		if (!lc)
 			continue;
+		/* One rx lcore that is also the only worker: nobody else feeds the worker ring, so
+		 * its bursts go straight to the engine (run to completion, no ring hop). */
+		lc->direct_worker = n_rx == 1 && fo_dp.n_workers == 1 && (lc->roles & FO_ROLE_RX) && lc->worker;
 		lc->reply_tx = lc->txer ? lc->txer->ring : fo_dp.txers[k++ % fo_dp.n_tx].ring;
 	}
 	return 0;

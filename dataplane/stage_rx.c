@@ -147,7 +147,8 @@ void fo_stage_rx(struct fo_lcore *lc, struct fo_lcore_stats *st)
 				m->l2_len = k.l2_len;
 				m->l3_len = k.l3_len;
 				m->l4_len = L2L4_UDP_HLEN;
-				fo_rx_tsc_set(m, rx_tsc);
+				fo_meta(m)->rx_tsc = rx_tsc; /* this line of the mbuf is written anyway (l2_len) */
+				m->hash.usr = k.msg_sum_valid ? FO_MSG_SUM_VALID | k.msg_sum : 0;
 				uint32_t w = fo_client_hash(k.src_ip, k.src_port) % fo_dp.n_workers;
 				to_worker[w][n_to_worker[w]++] = m;
 				break;
@@ -191,6 +192,20 @@ void fo_stage_rx(struct fo_lcore *lc, struct fo_lcore_stats *st)
 				done[n_done++] = m;
 				break;
 			}
+		}
+		if (lc->direct_worker) { /* run to completion: this lcore is the pipeline's only rx and worker */
+			if (lc->txer)
+				fo_stage_tx(lc, st); /* frames queued earlier (ARP answers) leave first */
+			if (n_reply && lc->txer && lc->reply_tx == lc->txer->ring) {
+				/* answers go out before what the worker makes of the same burst, as they would
+				 * through the rings */
+				st->c.out_generated += n_reply;
+				fo_tx_send(st, lc->txer->idx, replies, n_reply);
+				n_reply = 0;
+			}
+			if (n_to_worker[0])
+				fo_worker_direct(lc, to_worker[0], n_to_worker[0], st);
+			n_to_worker[0] = 0;
 		}
 		for (uint32_t w = 0; w < fo_dp.n_workers; w++) {
 			uint16_t c = n_to_worker[w];

@@ -71,34 +71,44 @@ static void send_port(uint16_t pidx, uint16_t queue, struct rte_mbuf **pkts, uin
 	}
 }
 
+/* Generated frames to the ports, on tx queue `queue` of each (the tx lcore's index). */
+void fo_tx_send(struct fo_lcore_stats *st, uint32_t queue, struct rte_mbuf **pkts, unsigned n)
+{
+	struct rte_mbuf *per_port[FO_MAX_PORTS][FO_MAX_BURST];
+	uint16_t n_port[FO_MAX_PORTS];
+
+	while (n) {
+		unsigned k = RTE_MIN(n, (unsigned)FO_MAX_BURST);
+		memset(n_port, 0, sizeof(n_port[0]) * fo_dp.n_ports);
+		for (unsigned i = 0; i < k; i++) {
+			struct rte_mbuf *m = pkts[i];
+			uint16_t pidx = fo_dp.port_index[m->port];
+			if (m->nb_segs > 1 && !fo_port_multi_seg[pidx]) {
+				struct rte_mbuf *f = flatten(m);
+				if (!f) {
+					fo_count_out_drop(&st->c, FO_OUT_DROP_FLATTEN_FAILED);
+					rte_pktmbuf_free(m);
+					continue;
+				}
+				m = f;
+			}
+			per_port[pidx][n_port[pidx]++] = m;
+		}
+		for (uint16_t p = 0; p < fo_dp.n_ports; p++)
+			if (n_port[p])
+				send_port(p, (uint16_t)queue, per_port[p], n_port[p], st);
+		pkts += k;
+		n -= k;
+	}
+}
+
 /* One burst from the ring to the ports. Returns how many packets were dequeued. */
 static unsigned tx_one_burst(struct fo_txer *t, struct fo_lcore_stats *st)
 {
 	struct rte_mbuf *pkts[FO_MAX_BURST];
-	struct rte_mbuf *per_port[FO_MAX_PORTS][FO_MAX_BURST];
-	uint16_t n_port[FO_MAX_PORTS];
-
 	unsigned n = rte_ring_dequeue_burst(t->ring, (void **)pkts, fo_dp.burst, NULL);
-	if (n == 0)
-		return 0;
-	memset(n_port, 0, sizeof(n_port[0]) * fo_dp.n_ports);
-	for (unsigned i = 0; i < n; i++) {
-		struct rte_mbuf *m = pkts[i];
-		uint16_t pidx = fo_dp.port_index[m->port];
-		if (m->nb_segs > 1 && !fo_port_multi_seg[pidx]) {
-			struct rte_mbuf *f = flatten(m);
-			if (!f) {
-				fo_count_out_drop(&st->c, FO_OUT_DROP_FLATTEN_FAILED);
-				rte_pktmbuf_free(m);
-				continue;
-			}
-			m = f;
-		}
-		per_port[pidx][n_port[pidx]++] = m;
-	}
-	for (uint16_t p = 0; p < fo_dp.n_ports; p++)
-		if (n_port[p])
-			send_port(p, (uint16_t)t->idx, per_port[p], n_port[p], st);
+	if (n)
+		fo_tx_send(st, t->idx, pkts, n);
 	return n;
 }
 

@@ -19,6 +19,7 @@ struct worker_io {
 	uint64_t cur_tsc;  /* rx TSC of the message being handled; 0 = none (timers) */
 	uint8_t cur_slot;  /* its generation slot, when known before the engine runs */
 	unsigned mark;     /* out[mark..n_out): frames built for the current message */
+	struct fo_txer *direct_tx; /* set when the worker's lcore is also its tx lcore: no tx ring hop */
 	unsigned n_out;
 	struct rte_mbuf *out[OUT_MAX];
 };
@@ -27,7 +28,12 @@ static struct worker_io worker_io[FO_MAX_WORKERS];
 
 static void flush_out(struct worker_io *io)
 {
-	fo_out_enqueue(io->w->tx, io->out, io->n_out, io->st);
+	if (io->direct_tx) { /* this lcore is the tx lcore of the worker's ring: send now, in order */
+		io->st->c.out_generated += io->n_out;
+		fo_tx_send(io->st, io->direct_tx->idx, io->out, io->n_out);
+	} else {
+		fo_out_enqueue(io->w->tx, io->out, io->n_out, io->st);
+	}
 	io->n_out = 0;
 	io->mark = 0;
 }
@@ -138,12 +144,25 @@ static void io_payload_bind(void *ctx, void *payload, const uint8_t *data, uint1
 {
 	(void)ctx;
 	struct rte_mbuf *m = payload;
-	uint16_t off = (uint16_t)(data - rte_pktmbuf_mtod(m, const uint8_t *));
+	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
+	const uint8_t *msg = frame + m->l2_len + m->l3_len + L2L4_UDP_HLEN;
+	const uint8_t *udp = msg - L2L4_UDP_HLEN;
+	const uint8_t *msg_end = udp + (udp[4] << 8 | udp[5]);
+	uint16_t off = (uint16_t)(data - frame);
 	rte_pktmbuf_adj(m, off);
 	if (m->data_len > len)
 		rte_pktmbuf_trim(m, (uint16_t)(m->data_len - len));
-	/* The payload's checksum sum, once: every copy's UDP checksum reuses it. */
-	m->hash.usr = l2l4_csum_add(0, data, len);
+	/* The payload's checksum sum, once: every copy's UDP checksum reuses it. When rx summed the
+	 * whole message, the payload's sum is that minus the MQTT-SN header's (RFC 1624 style),
+	 * byte-swapped when the header has an odd length. */
+	if ((m->hash.usr & FO_MSG_SUM_VALID) && data >= msg && data + len == msg_end) {
+		size_t hl = (size_t)(data - msg);
+		uint32_t d = (m->hash.usr & 0xffff) + (uint16_t)~l2l4_csum_fold(l2l4_csum_add(0, msg, hl));
+		uint16_t ps = l2l4_csum_fold(d);
+		m->hash.usr = (hl & 1) ? (uint16_t)(ps << 8 | ps >> 8) : ps;
+	} else {
+		m->hash.usr = l2l4_csum_add(0, data, len);
+	}
 }
 
 static void io_payload_hold(void *ctx, void *payload)
@@ -165,6 +184,8 @@ int fo_worker_init(struct fo_worker *w)
 	io->st = &fo_stats[w->lcore_id];
 	io->n_out = 0;
 	w->ctr = &fo_stats[w->lcore_id].c;
+	const struct fo_lcore *lc = fo_dp.lcore_of[w->lcore_id];
+	io->direct_tx = lc && lc->txer && lc->txer->ring == w->tx ? lc->txer : NULL;
 	fo_gen_worker_online(w->idx);
 	struct broker_io bio = {
 		.ctx = io,
@@ -190,6 +211,7 @@ void fo_worker_fini(struct fo_worker *w)
 		return; /* never started, or already finished */
 	broker_destroy(w->broker);
 	w->broker = NULL;
+	io->direct_tx = NULL; /* the ports are stopped by now: leave what is left to the ring's accounting */
 	flush_out(io);
 }
 
@@ -326,17 +348,11 @@ static void export_step(struct fo_worker *w)
 	atomic_store_explicit(&e->state, FO_EXPORT_DONE, memory_order_release);
 }
 
-void fo_stage_worker(struct fo_lcore *lc, struct fo_lcore_stats *st)
+/* One burst of MQTT-SN datagrams through the engine (from the worker ring, or straight from
+ * the rx stage when this lcore runs the whole pipeline). */
+static void handle_burst(struct fo_worker *w, struct worker_io *io, struct fo_genset *gs, struct rte_mbuf **pkts,
+			 unsigned n, struct fo_lcore_stats *st)
 {
-	struct fo_worker *w = lc->worker;
-	struct worker_io *io = &worker_io[w->idx];
-	struct rte_mbuf *pkts[FO_MAX_BURST];
-	/* One read of the generation set per call; the quiescent report at the end lets the
-	 * main lcore reclaim sets it has replaced. */
-	struct fo_genset *gs = fo_genset_read();
-
-	w->now_ms = fo_now_ms();
-	unsigned n = rte_ring_dequeue_burst(w->in, (void **)pkts, fo_dp.burst, NULL);
 	for (unsigned i = 0; i < n; i++) {
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
@@ -351,7 +367,7 @@ void fo_stage_worker(struct fo_lcore *lc, struct fo_lcore_stats *st)
 			.ifindex = fo_dp.port_index[m->port],
 		};
 		struct broker_result res;
-		io->cur_tsc = fo_rx_tsc_get(m); /* before payload_bind() reuses the hash field */
+		io->cur_tsc = fo_meta(m)->rx_tsc;
 		io->cur_slot = FO_GEN_SLOT_NONE; /* the side is known once the engine has run */
 		io->mark = io->n_out;
 		broker_handle(w->broker, &from, udp + L2L4_UDP_HLEN, (uint16_t)(ulen - L2L4_UDP_HLEN), m, w->now_ms,
@@ -369,6 +385,30 @@ void fo_stage_worker(struct fo_lcore *lc, struct fo_lcore_stats *st)
 		rte_pktmbuf_free(m); /* copies in flight hold their own references */
 	}
 	io->cur_tsc = 0;
+}
+
+void fo_worker_direct(struct fo_lcore *lc, struct rte_mbuf **pkts, unsigned n, struct fo_lcore_stats *st)
+{
+	struct fo_worker *w = lc->worker;
+	struct worker_io *io = &worker_io[w->idx];
+	w->now_ms = fo_now_ms();
+	handle_burst(w, io, fo_genset_read(), pkts, n, st);
+	flush_out(io);
+}
+
+void fo_stage_worker(struct fo_lcore *lc, struct fo_lcore_stats *st)
+{
+	struct fo_worker *w = lc->worker;
+	struct worker_io *io = &worker_io[w->idx];
+	struct rte_mbuf *pkts[FO_MAX_BURST];
+	/* One read of the generation set per call; the quiescent report at the end lets the
+	 * main lcore reclaim sets it has replaced. (fo_worker_direct() runs within the same
+	 * lcore loop iteration, before this call's report.) */
+	struct fo_genset *gs = fo_genset_read();
+
+	w->now_ms = fo_now_ms();
+	unsigned n = rte_ring_dequeue_burst(w->in, (void **)pkts, fo_dp.burst, NULL);
+	handle_burst(w, io, gs, pkts, n, st);
 	handle_peer_msgs(io);
 	if (w->now_ms != w->last_tick_ms) {
 		broker_tick(w->broker, w->now_ms);
