@@ -334,14 +334,20 @@ size_t l2l4_write_udp(uint8_t *b, const struct l2l4_udp_spec *s, size_t inline_l
 	wr16(ip + 10, 0);
 	wr32(ip + 12, s->src_ip);
 	wr32(ip + 16, s->dst_ip);
-	wr16(ip + 10, (uint16_t)~l2l4_csum_fold(l2l4_csum_add(0, ip, L2L4_IP_HLEN)));
+	/* Both checksums from the values just written, not by reading the header back: version/IHL,
+	 * total length, DF, TTL/protocol and the addresses (id and the checksum field are 0). */
+	uint32_t ipsum = 0x4500u + (uint32_t)(ulen + L2L4_IP_HLEN) + 0x4000u + (64u << 8 | IPPROTO_UDP_) +
+			 (s->src_ip >> 16) + (s->src_ip & 0xffff) + (s->dst_ip >> 16) + (s->dst_ip & 0xffff);
+	wr16(ip + 10, (uint16_t)~l2l4_csum_fold(ipsum));
 	uint8_t *u = ip + L2L4_IP_HLEN;
 	wr16(u, s->src_port);
 	wr16(u + 2, s->dst_port);
 	wr16(u + 4, (uint16_t)ulen);
 	wr16(u + 6, 0);
-	uint32_t sum = pseudo_sum(s->src_ip, s->dst_ip, IPPROTO_UDP_, (uint16_t)ulen);
-	sum = l2l4_csum_add(sum, u, L2L4_UDP_HLEN + inline_len);
+	uint32_t sum = pseudo_sum(s->src_ip, s->dst_ip, IPPROTO_UDP_, (uint16_t)ulen) + s->src_port + s->dst_port +
+		       (uint32_t)ulen;
+	if (inline_len)
+		sum = l2l4_csum_add(sum, u + L2L4_UDP_HLEN, inline_len);
 	if (ext_len)
 		sum += (inline_len & 1) ? l2l4_csum_shift(ext_sum) : l2l4_csum_fold(ext_sum);
 	uint16_t ck = (uint16_t)~l2l4_csum_fold(sum);
