@@ -85,7 +85,10 @@ struct payload {
 	uint16_t len;
 	uint32_t sum;
 	int32_t refs;
+	const uint8_t *msg, *msg_end; /* the MQTT-SN message (the UDP payload) */
+	uint32_t msg_sum;             /* MSG_SUM_VALID | its folded sum when rx computed it, else 0 */
 };
+#define MSG_SUM_VALID 0x80000000u /* as FO_MSG_SUM_VALID in dataplane.h */
 
 struct port {
 	struct l2l4_iface ifc;
@@ -350,7 +353,15 @@ static void io_payload_bind(void *ctx, void *payload, const uint8_t *data, uint1
 	struct payload *pl = payload;
 	pl->data = data;
 	pl->len = len;
-	pl->sum = l2l4_csum_add(0, data, len);
+	/* as stage_worker.c: derived from rx's message sum when it has one */
+	if ((pl->msg_sum & MSG_SUM_VALID) && data >= pl->msg && data + len == pl->msg_end) {
+		size_t hl = (size_t)(data - pl->msg);
+		uint32_t d = (pl->msg_sum & 0xffff) + (uint16_t)~l2l4_csum_fold(l2l4_csum_add(0, pl->msg, hl));
+		uint16_t ps = l2l4_csum_fold(d);
+		pl->sum = (hl & 1) ? (uint16_t)(ps << 8 | ps >> 8) : ps;
+	} else {
+		pl->sum = l2l4_csum_add(0, data, len);
+	}
 }
 
 static void io_payload_hold(void *ctx, void *payload)
@@ -436,6 +447,8 @@ static void worker_one(const struct frame *fr, const struct l2l4_pkt *k, uint16_
 	struct broker_result res;
 	pl->data = fr->data; /* the whole frame until payload_bind narrows it */
 	pl->len = (uint16_t)fr->len;
+	pl->msg = udp + L2L4_UDP_HLEN;
+	pl->msg_end = udp + ulen;
 	pl->refs = 1;
 	broker_handle(R.broker, &from, udp + L2L4_UDP_HLEN, (uint16_t)(ulen - L2L4_UDP_HLEN), pl, R.now_ms, &res);
 	switch (res.fate) {
@@ -462,6 +475,7 @@ static void run_burst(const struct frame *fr, struct payload *pls, uint32_t n, u
 		case L2L4_MQTTSN: {
 			/* the worker that owns the client: always the one worker modelled here */
 			uint32_t w = fo_client_hash(k[i].src_ip, k[i].src_port) % R.n_workers;
+			pls[i].msg_sum = k[i].msg_sum_valid ? MSG_SUM_VALID | k[i].msg_sum : 0; /* hash.usr in the dataplane */
 			to_worker[n_to_worker++] = i | w << 16;
 			break;
 		}
