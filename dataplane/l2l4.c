@@ -43,7 +43,14 @@ uint32_t l2l4_csum_add(uint32_t sum, const void *buf, size_t len)
 		p += 8;
 		len -= 8;
 	}
-	while (len >= 2) {
+	if (len >= 4) {
+		uint32_t w;
+		memcpy(&w, p, sizeof(w));
+		s += w;
+		p += 4;
+		len -= 4;
+	}
+	if (len >= 2) {
 		uint16_t w;
 		memcpy(&w, p, sizeof(w));
 		s += w;
@@ -57,21 +64,23 @@ uint32_t l2l4_csum_add(uint32_t sum, const void *buf, size_t len)
 	if (len)
 		s += (uint32_t)p[0] << 8;
 #endif
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
+	/* fold 64 -> 16 bits in fixed steps (each end-around carry fits the next step) */
+	s = (s & 0xffffffffu) + (s >> 32);
+	s = (s & 0xffffffffu) + (s >> 32);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	s = ((s & 0xff) << 8) | (s >> 8);
 #endif
 	uint64_t t = (uint64_t)sum + s;
-	while (t >> 32)
-		t = (t & 0xffffffffu) + (t >> 32);
-	return (uint32_t)t;
+	return (uint32_t)((t & 0xffffffffu) + (t >> 32));
 }
 
 uint16_t l2l4_csum_fold(uint32_t sum)
 {
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16); /* <= 0x1fffe */
+	sum = (sum & 0xffff) + (sum >> 16); /* <= 0xffff */
 	return (uint16_t)sum;
 }
 
