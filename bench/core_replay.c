@@ -285,9 +285,26 @@ static uint8_t *start_frame(const struct fo_client *to, size_t inline_len, struc
 		return NULL;
 	}
 	struct port *p = &R.ports[to->ifindex];
-	if (!resolve(p, to->ip, spec->dst_mac)) {
-		out_fail(FO_OUT_DROP_NO_NEIGHBOUR);
-		return NULL;
+	/* as stage_worker.c: a per-worker cache of next hops, valid while the table's version holds */
+	static struct {
+		uint32_t ip;
+		uint16_t pidx;
+		uint8_t mac[6];
+		uint64_t version;
+	} nc[256];
+	uint64_t ver = fo_neigh_version(p->neigh);
+	unsigned ci = ((to->ip * 2654435761u) >> 16 ^ to->ifindex) & 255;
+	if (nc[ci].ip == to->ip && nc[ci].pidx == to->ifindex && nc[ci].version == ver && to->ip != 0) {
+		memcpy(spec->dst_mac, nc[ci].mac, 6);
+	} else {
+		if (!resolve(p, to->ip, spec->dst_mac)) {
+			out_fail(FO_OUT_DROP_NO_NEIGHBOUR);
+			return NULL;
+		}
+		nc[ci].ip = to->ip;
+		nc[ci].pidx = to->ifindex;
+		nc[ci].version = ver;
+		memcpy(nc[ci].mac, spec->dst_mac, 6);
 	}
 	size_t need = l2l4_udp_hdr_len(p->ifc.vlan) + inline_len;
 	if (need > R.hdr_room) {
@@ -333,7 +350,17 @@ static int io_send_publish(void *ctx, const struct fo_client *to, const uint8_t 
 		return -1;
 	size_t hl = l2l4_udp_hdr_len(spec.vlan);
 	memcpy(b + hl, hdr, hdr_len);
-	l2l4_write_udp(b, &spec, hdr_len, plen, plen ? pl->sum : 0);
+	/* as stage_worker.c: the header's sum is reused while copies share the header */
+	static uint8_t last_hdr[16];
+	static uint16_t last_len;
+	static uint32_t last_sum;
+	if (hdr_len != last_len || memcmp(hdr, last_hdr, hdr_len) != 0) {
+		last_sum = l2l4_csum_add(0, hdr, hdr_len);
+		last_len = hdr_len <= sizeof(last_hdr) ? hdr_len : UINT16_MAX;
+		if (hdr_len <= sizeof(last_hdr))
+			memcpy(last_hdr, hdr, hdr_len);
+	}
+	l2l4_write_udp_sums(b, &spec, hdr_len, last_sum, plen, plen ? pl->sum : 0);
 	if (copy) {
 		memcpy(b + hl + hdr_len, pl->data, plen);
 	} else if (plen) {

@@ -10,15 +10,44 @@
 #define ICMP_ECHO_REPLY 0
 #define ICMP_ECHO_REQUEST 8
 
-static inline uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+/* Big-endian loads and stores as single moves (memcpy + byte swap compiles to mov/movbe). */
+static inline uint16_t be16(uint16_t v)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return __builtin_bswap16(v);
+#else
+	return v;
+#endif
+}
+static inline uint32_t be32(uint32_t v)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return __builtin_bswap32(v);
+#else
+	return v;
+#endif
+}
+static inline uint16_t rd16(const uint8_t *p)
+{
+	uint16_t v;
+	memcpy(&v, p, 2);
+	return be16(v);
+}
 static inline uint32_t rd32(const uint8_t *p)
 {
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return be32(v);
 }
-static inline void wr16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static inline void wr16(uint8_t *p, uint16_t v)
+{
+	v = be16(v);
+	memcpy(p, &v, 2);
+}
 static inline void wr32(uint8_t *p, uint32_t v)
 {
-	p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+	v = be32(v);
+	memcpy(p, &v, 4);
 }
 
 /* One's complement sum, 8 bytes per step: the sum of native-order 16-bit words equals the
@@ -328,6 +357,16 @@ size_t l2l4_build_arp(uint8_t *b, uint16_t op, const uint8_t eth_dst[6], const u
 
 size_t l2l4_write_udp(uint8_t *b, const struct l2l4_udp_spec *s, size_t inline_len, size_t ext_len, uint32_t ext_sum)
 {
+	if (inline_len > 65535 || ext_len > 65535 || L2L4_IP_HLEN + L2L4_UDP_HLEN + inline_len + ext_len > 65535)
+		return 0; /* before reading the inline bytes */
+	size_t hl = l2l4_udp_hdr_len(s->vlan);
+	uint32_t inline_sum = inline_len ? l2l4_csum_add(0, b + hl, inline_len) : 0;
+	return l2l4_write_udp_sums(b, s, inline_len, inline_sum, ext_len, ext_sum);
+}
+
+size_t l2l4_write_udp_sums(uint8_t *b, const struct l2l4_udp_spec *s, size_t inline_len, uint32_t inline_sum,
+			   size_t ext_len, uint32_t ext_sum)
+{
 	size_t ulen = L2L4_UDP_HLEN + inline_len + ext_len;
 	if (ulen + L2L4_IP_HLEN > 65535)
 		return 0;
@@ -355,8 +394,7 @@ size_t l2l4_write_udp(uint8_t *b, const struct l2l4_udp_spec *s, size_t inline_l
 	wr16(u + 6, 0);
 	uint32_t sum = pseudo_sum(s->src_ip, s->dst_ip, IPPROTO_UDP_, (uint16_t)ulen) + s->src_port + s->dst_port +
 		       (uint32_t)ulen;
-	if (inline_len)
-		sum = l2l4_csum_add(sum, u + L2L4_UDP_HLEN, inline_len);
+	sum += l2l4_csum_fold(inline_sum);
 	if (ext_len)
 		sum += (inline_len & 1) ? l2l4_csum_shift(ext_sum) : l2l4_csum_fold(ext_sum);
 	uint16_t ck = (uint16_t)~l2l4_csum_fold(sum);

@@ -100,6 +100,10 @@ static inline size_t l2l4_udp_hdr_len(uint16_t vlan)
  * filled in. Returns the header length, or 0 if the datagram would exceed 65535 bytes. */
 size_t l2l4_write_udp(uint8_t *buf, const struct l2l4_udp_spec *s, size_t inline_len, size_t ext_len,
 		      uint32_t ext_sum);
+/* The same when the caller knows the inline bytes' sum (l2l4_csum_add from an even start):
+ * fan-out copies share one MQTT-SN header, summed once. */
+size_t l2l4_write_udp_sums(uint8_t *buf, const struct l2l4_udp_spec *s, size_t inline_len, uint32_t inline_sum,
+			   size_t ext_len, uint32_t ext_sum);
 
 /* Turn an ICMP echo request (frame as classified, payload_off/payload_len from l2l4_parse)
  * into the echo reply in place: new Ethernet addresses, IPv4 addresses swapped (TTL 64,

@@ -17,6 +17,7 @@ struct slot {
 struct fo_neigh_table {
 	uint32_t mask;
 	_Atomic uint32_t count;
+	_Atomic uint64_t version;   /* bumped after any entry is added or changes its MAC */
 	struct slot slots[];
 };
 
@@ -85,7 +86,15 @@ int fo_neigh_update(struct fo_neigh_table *t, uint32_t ip, const uint8_t mac[6])
 		return -1;
 	uint64_t w = mac_word(mac);
 	uint64_t old = atomic_exchange_explicit(&s->mac, w, memory_order_release);
-	return old != w;
+	if (old == w)
+		return 0;
+	atomic_fetch_add_explicit(&t->version, 1, memory_order_release);
+	return 1;
+}
+
+uint64_t fo_neigh_version(const struct fo_neigh_table *t)
+{
+	return atomic_load_explicit(&((struct fo_neigh_table *)t)->version, memory_order_acquire);
 }
 
 bool fo_neigh_lookup(const struct fo_neigh_table *t, uint32_t ip, uint8_t mac[6])

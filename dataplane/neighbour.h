@@ -26,6 +26,10 @@ bool fo_neigh_should_request(struct fo_neigh_table *t, uint32_t ip, uint64_t now
 
 uint32_t fo_neigh_count(const struct fo_neigh_table *t);
 
+/* Changes whenever an entry is added or its MAC changes: a reader that cached a lookup made
+ * at version v may keep using it while the version is still v. */
+uint64_t fo_neigh_version(const struct fo_neigh_table *t);
+
 /* Iterate resolved entries (stats); returns entries visited. */
 uint32_t fo_neigh_foreach(const struct fo_neigh_table *t,
 			  void (*fn)(void *arg, uint32_t ip, const uint8_t mac[6]), void *arg);

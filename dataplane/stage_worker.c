@@ -20,6 +20,15 @@ struct worker_io {
 	uint8_t cur_slot;  /* its generation slot, when known before the engine runs */
 	unsigned mark;     /* out[mark..n_out): frames built for the current message */
 	struct fo_txer *direct_tx; /* set when the worker's lcore is also its tx lcore: no tx ring hop */
+	struct {           /* resolved next hops, valid while the port's neighbour table version holds */
+		uint32_t ip;
+		uint16_t pidx;
+		uint8_t mac[6];
+		uint64_t version;
+	} nc[FO_NEIGH_CACHE];
+	uint8_t hdr[16];   /* the last PUBLISH header sent and its sum: fan-out copies share it */
+	uint16_t hdr_len;
+	uint32_t hdr_sum;
 	unsigned n_out;
 	struct rte_mbuf *out[OUT_MAX];
 };
@@ -56,10 +65,23 @@ static struct rte_mbuf *start_frame(struct worker_io *io, const struct fo_client
 		return NULL;
 	}
 	struct fo_port *p = &fo_dp.ports[to->ifindex];
-	/* Resolve before allocating: a miss costs no mbuf (an ARP request goes out instead). */
-	if (!fo_resolve(p, to->ip, spec->dst_mac, io->w->tx, st)) {
-		fo_out_fail(st, FO_OUT_DROP_NO_NEIGHBOUR);
-		return NULL;
+	/* Resolve before allocating: a miss costs no mbuf (an ARP request goes out instead). A
+	 * fan-out sends to the same subscribers again and again: their next hops are cached here
+	 * for as long as the neighbour table's version says nothing changed. */
+	uint64_t ver = fo_neigh_version(p->neigh);
+	unsigned ci = ((to->ip * 2654435761u) >> 16 ^ to->ifindex) & (FO_NEIGH_CACHE - 1);
+	if (likely(io->nc[ci].ip == to->ip && io->nc[ci].pidx == to->ifindex && io->nc[ci].version == ver &&
+		   to->ip != 0)) {
+		memcpy(spec->dst_mac, io->nc[ci].mac, 6);
+	} else {
+		if (!fo_resolve(p, to->ip, spec->dst_mac, io->w->tx, st)) {
+			fo_out_fail(st, FO_OUT_DROP_NO_NEIGHBOUR);
+			return NULL;
+		}
+		io->nc[ci].ip = to->ip;
+		io->nc[ci].pidx = to->ifindex;
+		io->nc[ci].version = ver;
+		memcpy(io->nc[ci].mac, spec->dst_mac, 6);
 	}
 	struct rte_mbuf *m = rte_pktmbuf_alloc(fo_dp.hdr_pool);
 	if (unlikely(!m)) {
@@ -124,8 +146,15 @@ static int io_send_publish(void *ctx, const struct fo_client *to, const uint8_t 
 	uint8_t *b = rte_pktmbuf_mtod(m, uint8_t *);
 	size_t hl = l2l4_udp_hdr_len(spec.vlan);
 	memcpy(b + hl, hdr, hdr_len);
-	/* the payload's sum is known from payload_bind: the checksum never re-reads the copy */
-	l2l4_write_udp(b, &spec, hdr_len, plen, plen ? pl->hash.usr : 0);
+	/* the payload's sum is known from payload_bind and the header's from the previous copy: the
+	 * checksum never re-reads the copy */
+	if (unlikely(hdr_len != io->hdr_len || memcmp(hdr, io->hdr, hdr_len) != 0)) {
+		io->hdr_sum = l2l4_csum_add(0, hdr, hdr_len);
+		io->hdr_len = hdr_len <= sizeof(io->hdr) ? hdr_len : UINT16_MAX; /* too long: never reused */
+		if (hdr_len <= sizeof(io->hdr))
+			memcpy(io->hdr, hdr, hdr_len);
+	}
+	l2l4_write_udp_sums(b, &spec, hdr_len, io->hdr_sum, plen, plen ? pl->hash.usr : 0);
 	if (copy) {
 		rte_memcpy(b + hl + hdr_len, rte_pktmbuf_mtod(pl, const uint8_t *), plen);
 	} else {

@@ -410,9 +410,29 @@ static void test_racing_inserts(void **state)
 	fo_neigh_destroy(r.t);
 }
 
+/* The version moves exactly when an entry is added or its MAC changes. */
+static void test_version(void **state)
+{
+	(void)state;
+	struct fo_neigh_table *t = fo_neigh_create(64);
+	const uint8_t a[6] = { 2, 0, 0, 0, 0, 1 }, b[6] = { 2, 0, 0, 0, 0, 2 };
+	uint64_t v0 = fo_neigh_version(t);
+	assert_int_equal(fo_neigh_update(t, 0x0a000001, a), 1);
+	uint64_t v1 = fo_neigh_version(t);
+	assert_true(v1 != v0);
+	assert_int_equal(fo_neigh_update(t, 0x0a000001, a), 0); /* refresh: same MAC */
+	assert_true(fo_neigh_version(t) == v1);
+	assert_true(fo_neigh_should_request(t, 0x0a000002, 1000, 200)); /* pending entry: no MAC yet */
+	assert_true(fo_neigh_version(t) == v1);
+	assert_int_equal(fo_neigh_update(t, 0x0a000001, b), 1); /* moved */
+	assert_true(fo_neigh_version(t) != v1);
+	fo_neigh_destroy(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_version),
 		cmocka_unit_test(test_update_lookup),
 		cmocka_unit_test(test_capacity),
 		cmocka_unit_test(test_should_request),
