@@ -290,19 +290,22 @@ def part_lab(a, tmp, res):
     with DpdkLock(), harness.Lab("benchlab", subnet=117) as lab:
         ceiling = veth_ceiling(lab, a.window)
         for subs in (1, 10):
+            # 1 -> 1 unbounded (the sender is the limit); 1 -> 10 offered at 3/4 of the veth ceiling in
+            # deliveries, since an unbounded sender only measures the kernel's drops
+            rate = 0 if subs == 1 else int(0.75 * (ceiling or 200000) / subs)
             with harness.Dataplane("benchlab", lab, pmd="af_xdp") as dp:
                 rep, _ = harness.loadgen(lab, ["-p", 1, "-s", subs, "--topic", "lab/{pub}", "--filter", "lab/#",
-                                               "--qos", 0, "--rate", 0, "--duration", a.window, "--id-prefix", "bl"])
+                                               "--qos", 0, "--rate", rate, "--duration", a.window, "--id-prefix", "bl"])
                 dp.stop()
             d = rep["deliver"]
-            rows.append({"fanout": subs, "msgs_per_s": rep["publish"]["rate_msgs_per_s"],
+            rows.append({"fanout": subs, "offered_msgs_per_s": rate or None, "msgs_per_s": rep["publish"]["rate_msgs_per_s"],
                          "deliveries_per_s": d["rate_msgs_per_s"], "lost": d["lost_msgs"],
                          "p99_us": rep["latency_us"]["p99"],
                          "packets_per_s": rep["publish"]["rate_msgs_per_s"] + d["rate_msgs_per_s"]})
             log(f"lab 1 -> {subs}: {rows[-1]['msgs_per_s']:.0f} msg/s sent, {d['rate_msgs_per_s']:.0f} deliveries/s, "
                 f"lost {d['lost_msgs']}, p99 {rep['latency_us']['p99']:.0f} us")
-    for r in rows:
-        r["fraction_of_veth_ceiling"] = r["packets_per_s"] / ceiling if ceiling else None
+    for r in rows:  # the busier direction of the veth against what testpmd gets through one direction
+        r["fraction_of_veth_ceiling"] = max(r["msgs_per_s"], r["deliveries_per_s"]) / ceiling if ceiling else None
     res["lab"] = {"veth_ceiling_pps": ceiling, "rows": rows, "pmd": "net_af_xdp"}
 
 
@@ -313,13 +316,14 @@ def veth_ceiling(lab, secs):
     rx = subprocess.Popen(["timeout", "-s", "INT", str(secs + 6), "dpdk-testpmd", "-l", "0,1", "--no-pci", "--no-huge",
                            "-m", "512", "--file-prefix", rx_prefix, "--vdev", f"net_af_xdp0,iface={lab.dp_if}",
                            "--", "--forward-mode=rxonly", "--nb-cores=1", "--stats-period", "1",
-                           "--total-num-mbufs=16384"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                           "--total-num-mbufs=16384"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
     time.sleep(2)
     tx = subprocess.Popen(["timeout", "-s", "INT", str(secs + 2), "ip", "netns", "exec", lab.ns, "dpdk-testpmd",
                            "--lcores", "0@0,1@0", "--no-pci", "--no-huge", "-m", "512", "--file-prefix", tx_prefix,
                            "--vdev", f"net_af_xdp0,iface={lab.cl_if}", "--", "--forward-mode=txonly",
-                           "--nb-cores=1", "--txpkts=64", "--total-num-mbufs=16384"],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                           "--nb-cores=1", "--txpkts=64", "--total-num-mbufs=16384", "--stats-period", "1"],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     tx_out, _ = tx.communicate(timeout=secs + 30)
     rx_out, _ = rx.communicate(timeout=secs + 30)
     cleanup_prefix(rx_prefix)
@@ -374,11 +378,12 @@ def plot(res, png):
     lab = res.get("lab")
     if lab and lab.get("rows"):
         a3 = ax[1][1]
-        a3.bar([f"1->{r['fanout']}" for r in lab["rows"]], [r["packets_per_s"] / 1e3 for r in lab["rows"]], color="#27a")
+        a3.bar([f"1->{r['fanout']}" for r in lab["rows"]],
+               [max(r["msgs_per_s"], r["deliveries_per_s"]) / 1e3 for r in lab["rows"]], color="#27a")
         if lab.get("veth_ceiling_pps"):
             a3.axhline(lab["veth_ceiling_pps"] / 1e3, ls=":", color="k", label="testpmd->testpmd veth ceiling")
             a3.legend()
-        a3.set_ylabel("k packets/s through the veth (in + out)")
+        a3.set_ylabel("k packets/s, busier veth direction")
         a3.set_title("lab end to end (fanout-loadgen, AF_XDP)")
     fig.suptitle(f"Fanout bench {res['started']} on {res['machine']}")
     fig.tight_layout()
