@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "filter_index.h"
 #include "mqttsn_codec.h"
 #include "mqttsn_session.h"
 #include "qos1_inflight.h"
@@ -27,11 +28,15 @@
 #include "topic_registry.h"
 
 #define PUBLISH_HDR_MAX 16
+/* Up to this many wildcard filters a publish tries each (one topic_match apiece); beyond,
+ * it asks the filter index (filter_index.h), whose walk costs about as much as 3 tries
+ * (callgrind, fanout-scale-bench). */
+#define WILD_SCAN_MAX 3u
 #define MSG_ID_SPACE 65535u /* msg ids 1..65535; 0 means "none" */
 
 struct predef_ix {
 	uint16_t id;    /* predefined topic id */
-	uint16_t entry; /* registry entry of its name */
+	uint32_t entry; /* registry entry of its name */
 };
 
 struct broker {
@@ -41,6 +46,7 @@ struct broker {
 	struct topic_registry *reg;
 	struct session_table *st;
 	struct subscription_table *subs;
+	struct filter_index *fidx; /* wildcard filters with subscribers */
 	struct inflight_table *inf;
 	struct predef_ix *predef; /* sorted by id */
 	uint32_t n_predef;
@@ -149,7 +155,7 @@ static struct fo_client client_of(const struct mqttsn_session *s)
 	return (struct fo_client){ .ip = s->ip, .port = s->port, .ifindex = s->ifindex };
 }
 
-static uint16_t predef_entry(const struct broker *b, uint16_t id)
+static uint32_t predef_entry(const struct broker *b, uint16_t id)
 {
 	uint32_t lo = 0, hi = b->n_predef;
 	while (lo < hi) {
@@ -186,9 +192,33 @@ static void inflight_drop(struct broker *b, struct mqttsn_session *s, uint32_t x
 
 static void map_drop(struct broker *b, uint32_t me)
 {
-	uint16_t topic = ctmap_get(b->st, me)->topic;
+	uint32_t topic = ctmap_get(b->st, me)->topic;
 	ctmap_remove(b->st, me);
 	topic_registry_unref(b->reg, topic);
+}
+
+/* Subscription add/remove that keep the wildcard filter index in step: a filter is
+ * indexed while it has subscribers. */
+static uint32_t subs_add(struct broker *b, struct mqttsn_session *s, uint32_t si, uint32_t entry, uint8_t qos,
+			 bool wild, bool *created)
+{
+	uint32_t x = sub_add(b->subs, &s->sub_head, si, entry, qos, wild, created);
+	if (x != SUB_NONE && *created && wild && sub_get(b->subs, x)->t_next == SUB_NONE) {
+		uint16_t flen;
+		const uint8_t *f = topic_registry_name(b->reg, entry, &flen);
+		filter_index_add(b->fidx, entry, f, flen); /* cannot fail: sized for every filter */
+	}
+	return x;
+}
+
+static void subs_remove(struct broker *b, struct mqttsn_session *s, uint32_t x)
+{
+	const struct sub_node *n = sub_get(b->subs, x);
+	uint32_t entry = n->entry;
+	bool wild = n->wildcard;
+	sub_remove(b->subs, &s->sub_head, x);
+	if (wild && sub_first(b->subs, entry) == SUB_NONE)
+		filter_index_remove(b->fidx, entry);
 }
 
 /* Empty a session's subscriptions, topic map and QoS 1 state (payloads released). */
@@ -198,8 +228,8 @@ static void session_clear(struct broker *b, uint32_t si)
 	while (s->inflight_head != INFLIGHT_NONE)
 		inflight_drop(b, s, s->inflight_head);
 	while (s->sub_head != SUB_NONE) {
-		uint16_t entry = sub_get(b->subs, s->sub_head)->entry;
-		sub_remove(b->subs, &s->sub_head, s->sub_head);
+		uint32_t entry = sub_get(b->subs, s->sub_head)->entry;
+		subs_remove(b, s, s->sub_head);
 		topic_registry_unref(b->reg, entry);
 	}
 	while (s->map_head != SESSION_NONE)
@@ -223,7 +253,7 @@ static const char *check_config(const struct broker_config *cfg, const struct br
 	if (cfg->max_sessions == 0 || cfg->max_sessions > (1u << 28))
 		return "mqttsn.max_sessions must be 1..268435456";
 	if (cfg->max_topics == 0 || cfg->max_topics > TOPIC_REGISTRY_MAX)
-		return "mqttsn.max_topics must be 1..65534 (16-bit topic ids)";
+		return "mqttsn.max_topics must be 1..67108864";
 	if (cfg->max_client_topics == 0 || cfg->max_client_topics > (1u << 28))
 		return "mqttsn.max_client_topics must be 1..268435456";
 	if (cfg->max_subscriptions == 0 || cfg->max_subscriptions > (1u << 28))
@@ -281,12 +311,15 @@ struct broker *broker_create(const struct broker_config *cfg, const struct broke
 	b->reg = topic_registry_create(cfg->max_topics, cfg->max_topic_len);
 	b->st = session_table_create(cfg->max_sessions, cfg->max_client_topics);
 	b->subs = subscription_table_create(cfg->max_subscriptions, cfg->max_topics);
+	b->fidx = filter_index_create(cfg->max_topics < cfg->max_subscriptions ? cfg->max_topics
+									       : cfg->max_subscriptions,
+				      cfg->max_topics, cfg->max_topic_len);
 	b->inf = inflight_table_create(cfg->max_inflight);
 	b->touched = calloc(cfg->max_sessions, sizeof(*b->touched));
 	b->scratch_cap = (uint32_t)cfg->max_topic_len + 16u;
 	b->scratch = malloc(b->scratch_cap);
 	b->predef = calloc(cfg->n_predefined ? cfg->n_predefined : 1, sizeof(*b->predef));
-	if (!b->reg || !b->st || !b->subs || !b->inf || !b->touched || !b->scratch || !b->predef) {
+	if (!b->reg || !b->st || !b->subs || !b->fidx || !b->inf || !b->touched || !b->scratch || !b->predef) {
 		if (err)
 			*err = "broker: out of memory for tables; lower mqttsn.max_* sizes";
 		broker_destroy(b);
@@ -295,7 +328,7 @@ struct broker *broker_create(const struct broker_config *cfg, const struct broke
 	b->cfg.predefined = NULL; /* not kept: names are copied into the registry */
 	for (uint32_t i = 0; i < cfg->n_predefined; i++) {
 		const struct broker_predefined *p = &cfg->predefined[i];
-		uint16_t entry = topic_registry_intern(b->reg, TOPIC_KIND_NAME, (const uint8_t *)p->name,
+		uint32_t entry = topic_registry_intern(b->reg, TOPIC_KIND_NAME, (const uint8_t *)p->name,
 						       (uint16_t)strlen(p->name));
 		if (entry == TOPIC_NONE || topic_registry_set_predef(b->reg, entry, p->id) != 0) {
 			if (err)
@@ -322,7 +355,7 @@ void broker_destroy(struct broker *b)
 {
 	if (!b)
 		return;
-	if (b->st && b->inf && b->subs && b->reg) {
+	if (b->st && b->inf && b->subs && b->fidx && b->reg) {
 		uint32_t cap = session_capacity(b->st);
 		for (uint32_t i = 0; i < cap; i++)
 			if (session_get(b->st, i))
@@ -331,6 +364,7 @@ void broker_destroy(struct broker *b)
 	topic_registry_destroy(b->reg);
 	session_table_destroy(b->st);
 	subscription_table_destroy(b->subs);
+	filter_index_destroy(b->fidx);
 	inflight_table_destroy(b->inf);
 	free(b->touched);
 	free(b->scratch);
@@ -340,7 +374,7 @@ void broker_destroy(struct broker *b)
 
 /* ------------------------------------------------------------------ fan-out */
 
-static void collect(struct broker *b, uint16_t entry, uint32_t *n)
+static void collect(struct broker *b, uint32_t entry, uint32_t *n)
 {
 	for (uint32_t x = sub_first(b->subs, entry); x != SUB_NONE;) {
 		const struct sub_node *node = sub_get(b->subs, x);
@@ -359,9 +393,9 @@ static void collect(struct broker *b, uint16_t entry, uint32_t *n)
 struct delivery {
 	const uint8_t *name;
 	uint16_t name_len;
-	uint16_t entry;   /* registry id of the name (NORMAL deliveries) */
+	uint32_t entry;   /* registry id of the name (NORMAL deliveries) */
 	uint8_t ttype;    /* topic type the subscribers see */
-	uint16_t tid;     /* topic id (or short name) they see */
+	uint16_t tid;     /* predefined id or short name (NORMAL: each client's own id) */
 	void *payload;
 	uint16_t payload_len;
 };
@@ -371,22 +405,29 @@ static uint32_t deliver(struct broker *b, uint32_t si, int qos, const struct del
 {
 	struct mqttsn_session *s = session_get(b->st, si);
 	struct fo_client to = client_of(s);
+	uint16_t tid = d->tid;
 
-	if (d->ttype == MQTTSN_TOPIC_NORMAL && ctmap_find(b->st, si, d->entry) == SESSION_NONE) {
+	if (d->ttype == MQTTSN_TOPIC_NORMAL) {
+		uint32_t me = ctmap_find_topic(b->st, si, d->entry);
+		if (me != SESSION_NONE) {
+			tid = ctmap_get(b->st, me)->tid;
+			goto send;
+		}
 		/* A wildcard subscriber has not seen this name: tell it the id first (spec 6.10).
 		 * REGISTERs are not retransmitted; if one is lost the client answers our PUBLISH
 		 * with PUBACK "invalid topic id", which drops the mapping so the next publish
 		 * registers again. */
 		bool created;
-		uint32_t me = ctmap_add(b->st, si, d->entry, &created);
+		me = ctmap_add(b->st, si, d->entry, &created);
 		if (me == SESSION_NONE) {
 			ev(b, FO_EV_PUBLISH_CONGESTION); /* map pool full: copy skipped */
 			return 0;
 		}
 		topic_registry_ref(b->reg, d->entry);
+		tid = ctmap_get(b->st, me)->tid;
 		uint16_t mid = next_msg_id(b, s);
 		struct mqttsn_msg r = { .type = MQTTSN_REGISTER };
-		r.u.reg.topic_id = d->entry;
+		r.u.reg.topic_id = tid;
 		r.u.reg.msg_id = mid;
 		r.u.reg.topic_name = d->name;
 		r.u.reg.topic_name_len = d->name_len;
@@ -398,6 +439,7 @@ static uint32_t deliver(struct broker *b, uint32_t si, int qos, const struct del
 		ev(b, FO_EV_REGISTER_SENT);
 	}
 
+send:;
 	uint8_t flags = (uint8_t)(d->ttype | (qos ? MQTTSN_FLAG_QOS1 : MQTTSN_FLAG_QOS0));
 	uint16_t mid = 0;
 	if (qos) {
@@ -409,11 +451,11 @@ static uint32_t deliver(struct broker *b, uint32_t si, int qos, const struct del
 		mid = next_msg_id(b, s);
 	}
 	uint8_t hdr[PUBLISH_HDR_MAX];
-	int h = mqttsn_encode_publish_hdr(hdr, sizeof(hdr), flags, d->tid, mid, d->payload_len);
+	int h = mqttsn_encode_publish_hdr(hdr, sizeof(hdr), flags, tid, mid, d->payload_len);
 	if (h <= 0)
 		return 0;
 	if (qos) {
-		uint32_t x = inflight_add(b->inf, &s->inflight_head, si, mid, d->tid, flags, d->payload,
+		uint32_t x = inflight_add(b->inf, &s->inflight_head, si, mid, tid, flags, d->payload,
 					  d->payload_len, b->clock_ms + b->cfg.retry_interval_ms);
 		if (x == INFLIGHT_NONE) {
 			ev(b, FO_EV_DELIVERY_INFLIGHT_FULL);
@@ -429,10 +471,27 @@ static uint32_t deliver(struct broker *b, uint32_t si, int qos, const struct del
 	return 1;
 }
 
+struct wild_ctx {
+	struct broker *b;
+	const uint8_t *name;
+	uint16_t len;
+	uint32_t *n;
+};
+
+/* A filter the index offers: confirm it (the index may offer a hash collision). */
+static void wild_candidate(void *ctx, uint32_t w)
+{
+	struct wild_ctx *c = ctx;
+	uint16_t flen;
+	const uint8_t *filter = topic_registry_name(c->b->reg, w, &flen);
+	if (topic_match(filter, flen, c->name, c->len))
+		collect(c->b, w, c->n);
+}
+
 /* Every session with a matching subscription gets one copy at min(publish QoS, its
  * highest granted QoS among the matches). entry is the name's registry id or
  * TOPIC_NONE when this worker has never seen the name. */
-static uint32_t fan_out(struct broker *b, const uint8_t *name, uint16_t len, uint16_t entry, int qos,
+static uint32_t fan_out(struct broker *b, const uint8_t *name, uint16_t len, uint32_t entry, int qos,
 			void *payload, uint16_t payload_len)
 {
 	if (++b->epoch == 0) {
@@ -447,14 +506,14 @@ static uint32_t fan_out(struct broker *b, const uint8_t *name, uint16_t len, uin
 	uint32_t n = 0;
 	if (entry != TOPIC_NONE)
 		collect(b, entry, &n);
+	/* Wildcard filters: a few are cheaper to try one by one than to walk the index for. */
 	uint32_t nw = sub_wildcard_count(b->subs);
-	for (uint32_t i = 0; i < nw; i++) {
-		uint16_t w = sub_wildcard_at(b->subs, i);
-		uint16_t flen;
-		const uint8_t *filter = topic_registry_name(b->reg, w, &flen);
-		if (topic_match(filter, flen, name, len))
-			collect(b, w, &n);
-	}
+	struct wild_ctx wc = { .b = b, .name = name, .len = len, .n = &n };
+	if (nw > WILD_SCAN_MAX)
+		filter_index_match(b->fidx, name, len, wild_candidate, &wc);
+	else
+		for (uint32_t i = 0; i < nw; i++)
+			wild_candidate(&wc, sub_wildcard_at(b->subs, i));
 	if (n == 0)
 		return 0;
 
@@ -482,7 +541,6 @@ static uint32_t fan_out(struct broker *b, const uint8_t *name, uint16_t len, uin
 			}
 			interned = true;
 		}
-		d.tid = d.entry;
 	}
 	int pq = qos > 0 ? 1 : 0;
 	uint32_t copies = 0;
@@ -503,7 +561,7 @@ uint32_t broker_fanout(struct broker *b, const uint8_t *topic, uint16_t topic_le
 		b->clock_ms = now_ms;
 	if (!topic || topic_len == 0 || topic_len > b->cfg.max_topic_len)
 		return 0;
-	uint16_t entry = topic_registry_find(b->reg, TOPIC_KIND_NAME, topic, topic_len);
+	uint32_t entry = topic_registry_find(b->reg, TOPIC_KIND_NAME, topic, topic_len);
 	return fan_out(b, topic, topic_len, entry, qos, payload, payload_len);
 }
 
@@ -572,7 +630,7 @@ static void on_register(struct broker *b, uint32_t si, const struct fo_client *f
 		rc = MQTTSN_RC_NOT_SUPPORTED;
 		goto reject;
 	}
-	uint16_t id = topic_registry_intern(b->reg, TOPIC_KIND_NAME, name, len);
+	uint32_t id = topic_registry_intern(b->reg, TOPIC_KIND_NAME, name, len);
 	if (id == TOPIC_NONE) {
 		rc = MQTTSN_RC_CONGESTION;
 		goto reject;
@@ -588,7 +646,7 @@ static void on_register(struct broker *b, uint32_t si, const struct fo_client *f
 		topic_registry_ref(b->reg, id);
 	ctmap_get(b->st, me)->reg_msg_id = 0; /* the client knows the id now */
 	ev(b, FO_EV_REGISTER_ACCEPTED);
-	send_regack(b, from, id, mid, MQTTSN_RC_ACCEPTED);
+	send_regack(b, from, ctmap_get(b->st, me)->tid, mid, MQTTSN_RC_ACCEPTED);
 	set_delivered(res);
 	return;
 reject:
@@ -599,15 +657,17 @@ reject:
 /* The name a PUBLISH refers to, from the sender's point of view; false when the
  * sender may not use that id. si may be SESSION_NONE (QoS -1). */
 static bool resolve_publish_topic(struct broker *b, uint32_t si, uint8_t ttype, uint16_t tid,
-				  const uint8_t **name, uint16_t *len, uint16_t *entry)
+				  const uint8_t **name, uint16_t *len, uint32_t *entry)
 {
+	uint32_t me;
 	switch (ttype) {
 	case MQTTSN_TOPIC_NORMAL:
-		if (si == SESSION_NONE || ctmap_find(b->st, si, tid) == SESSION_NONE ||
-		    !topic_registry_live(b->reg, TOPIC_KIND_NAME, tid))
+		if (si == SESSION_NONE || (me = ctmap_find(b->st, si, tid)) == SESSION_NONE)
 			return false;
-		*entry = tid;
-		*name = topic_registry_name(b->reg, tid, len);
+		*entry = ctmap_get(b->st, me)->topic;
+		if (!topic_registry_live(b->reg, TOPIC_KIND_NAME, *entry))
+			return false;
+		*name = topic_registry_name(b->reg, *entry, len);
 		return true;
 	case MQTTSN_TOPIC_PREDEFINED:
 		*entry = predef_entry(b, tid);
@@ -630,7 +690,7 @@ static bool resolve_publish_topic(struct broker *b, uint32_t si, uint8_t ttype, 
 }
 
 static void accept_publish(struct broker *b, const struct mqttsn_msg *m, const uint8_t *name, uint16_t len,
-			   uint16_t entry, int qos, void *payload, struct broker_result *res)
+			   uint32_t entry, int qos, void *payload, struct broker_result *res)
 {
 	uint16_t plen = m->u.publish.data_len;
 	b->io.payload_bind(b->io.ctx, payload, m->u.publish.data, plen);
@@ -652,7 +712,8 @@ static void on_publish_m1(struct broker *b, uint32_t si, const struct mqttsn_msg
 {
 	uint8_t ttype = m->u.publish.flags & MQTTSN_FLAG_TOPIC_MASK;
 	const uint8_t *name;
-	uint16_t len, entry;
+	uint16_t len;
+	uint32_t entry;
 	/* QoS -1 is for predefined ids and short names only (spec 6.8): there is no
 	 * connection to hold a map, and no reply exists to say the id is wrong. */
 	if ((ttype != MQTTSN_TOPIC_PREDEFINED && ttype != MQTTSN_TOPIC_SHORT) ||
@@ -676,7 +737,8 @@ static void on_publish(struct broker *b, uint32_t si, const struct fo_client *fr
 		return;
 	}
 	const uint8_t *name;
-	uint16_t len, entry;
+	uint16_t len;
+	uint32_t entry;
 	if (!resolve_publish_topic(b, si, flags & MQTTSN_FLAG_TOPIC_MASK, tid, &name, &len, &entry)) {
 		/* Also for QoS 0: the spec's PUBACK "invalid topic id" is how the client learns
 		 * its map is out of date (spec 6.5). */
@@ -733,7 +795,7 @@ static void on_regack(struct broker *b, uint32_t si, const struct mqttsn_msg *m,
 
 /* The registry entry a SUBSCRIBE/UNSUBSCRIBE names. intern creates it (SUBSCRIBE).
  * Returns an MQTT-SN return code; *ack_tid is the SUBACK topic id. */
-static uint8_t resolve_filter(struct broker *b, const struct mqttsn_msg *m, bool intern, uint16_t *entry,
+static uint8_t resolve_filter(struct broker *b, const struct mqttsn_msg *m, bool intern, uint32_t *entry,
 			      bool *wild, uint16_t *ack_tid)
 {
 	uint8_t ttype = m->u.subscribe.flags & MQTTSN_FLAG_TOPIC_MASK;
@@ -773,9 +835,8 @@ static uint8_t resolve_filter(struct broker *b, const struct mqttsn_msg *m, bool
 	*entry = intern ? topic_registry_intern(b->reg, kind, f, flen) : topic_registry_find(b->reg, kind, f, flen);
 	if (*entry == TOPIC_NONE)
 		return MQTTSN_RC_CONGESTION;
-	/* Spec 5.4.16: the SUBACK id is only relevant for a normal name without wildcards. */
-	if (ttype == MQTTSN_TOPIC_NORMAL && !*wild)
-		*ack_tid = *entry;
+	/* Spec 5.4.16: the SUBACK id is only relevant for a normal name without wildcards; it
+	 * is the client's own id for the name, which on_subscribe() fills in from its map. */
 	return MQTTSN_RC_ACCEPTED;
 }
 
@@ -787,13 +848,14 @@ static void on_subscribe(struct broker *b, uint32_t si, const struct fo_client *
 	/* We deliver at most QoS 1: QoS 2 requests are granted 1; QoS -1 is a publish-only
 	 * level (no connection), so a subscription asking for it gets 0. */
 	int granted = mqttsn_flags_qos(m->u.subscribe.flags) >= 1 ? 1 : 0;
-	uint16_t entry, ack_tid;
+	uint32_t entry;
+	uint16_t ack_tid;
 	bool wild;
 	uint8_t rc = resolve_filter(b, m, true, &entry, &wild, &ack_tid);
 	if (rc != MQTTSN_RC_ACCEPTED)
 		goto reject;
 	bool created;
-	uint32_t x = sub_add(b->subs, &s->sub_head, si, entry, (uint8_t)granted, wild, &created);
+	uint32_t x = subs_add(b, s, si, entry, (uint8_t)granted, wild, &created);
 	if (x == SUB_NONE) {
 		topic_registry_drop_unused(b->reg, entry);
 		rc = MQTTSN_RC_CONGESTION;
@@ -807,7 +869,7 @@ static void on_subscribe(struct broker *b, uint32_t si, const struct fo_client *
 		uint32_t me = ctmap_add(b->st, si, entry, &mcreated);
 		if (me == SESSION_NONE) {
 			if (created) {
-				sub_remove(b->subs, &s->sub_head, x);
+				subs_remove(b, s, x);
 				topic_registry_unref(b->reg, entry);
 			}
 			rc = MQTTSN_RC_CONGESTION;
@@ -816,6 +878,7 @@ static void on_subscribe(struct broker *b, uint32_t si, const struct fo_client *
 		if (mcreated)
 			topic_registry_ref(b->reg, entry);
 		ctmap_get(b->st, me)->reg_msg_id = 0;
+		ack_tid = ctmap_get(b->st, me)->tid;
 	}
 	ev(b, FO_EV_SUBSCRIBE_ACCEPTED);
 	send_suback(b, from, granted, ack_tid, mid, MQTTSN_RC_ACCEPTED);
@@ -830,12 +893,13 @@ static void on_unsubscribe(struct broker *b, uint32_t si, const struct fo_client
 			   const struct mqttsn_msg *m, struct broker_result *res)
 {
 	struct mqttsn_session *s = session_get(b->st, si);
-	uint16_t entry, ack_tid;
+	uint32_t entry;
+	uint16_t ack_tid;
 	bool wild, removed = false;
 	if (resolve_filter(b, m, false, &entry, &wild, &ack_tid) == MQTTSN_RC_ACCEPTED) {
 		uint32_t x = sub_find(b->subs, si, entry);
 		if (x != SUB_NONE) {
-			sub_remove(b->subs, &s->sub_head, x);
+			subs_remove(b, s, x);
 			topic_registry_unref(b->reg, entry);
 			removed = true;
 		}
@@ -1086,7 +1150,7 @@ static void row_client(struct broker_export_row *r, const struct mqttsn_session 
 	r->port = s->port;
 }
 
-static void row_name(struct broker_export_row *r, const struct broker *b, uint16_t id)
+static void row_name(struct broker_export_row *r, const struct broker *b, uint32_t id)
 {
 	uint16_t len = 0;
 	const uint8_t *name = topic_registry_name(b->reg, id, &len);
@@ -1103,12 +1167,12 @@ uint32_t broker_export(const struct broker *b, enum broker_export_kind kind, uin
 	if (kind == BROKER_EXPORT_TOPICS) {
 		uint64_t id = *cursor ? *cursor : 1;
 		for (; id <= b->cfg.max_topics && id <= TOPIC_REGISTRY_MAX && n < max; id++) {
-			if (!topic_registry_live(b->reg, TOPIC_KIND_NAME, (uint16_t)id))
+			if (!topic_registry_live(b->reg, TOPIC_KIND_NAME, (uint32_t)id))
 				continue;
 			struct broker_export_row *r = &rows[n++];
 			memset(r, 0, offsetof(struct broker_export_row, name));
-			r->topic_id = (uint16_t)id;
-			row_name(r, b, (uint16_t)id);
+			r->topic_id = (uint32_t)id;
+			row_name(r, b, (uint32_t)id);
 		}
 		*cursor = id > b->cfg.max_topics || id > TOPIC_REGISTRY_MAX ? BROKER_EXPORT_DONE : id;
 		return n;

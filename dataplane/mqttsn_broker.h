@@ -122,7 +122,9 @@ struct broker_export_row {
 	uint64_t last_rx_ms;
 	uint32_t subscriptions;  /* sessions */
 	uint16_t inflight;       /* sessions: QoS 1 deliveries awaiting PUBACK */
-	uint16_t topic_id;       /* topics: the id; subscriptions: the registry entry */
+	uint32_t topic_id;       /* topics and subscriptions: the registry entry (a client's
+				  * own topic id for it is the same while it is <= 65534 and
+				  * free in that client's map, see topic_registry.h) */
 	uint8_t qos;             /* subscriptions: granted QoS */
 	uint8_t client_id_len;
 	uint8_t client_id[23];

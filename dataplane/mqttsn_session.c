@@ -1,7 +1,7 @@
 /* Session table and client topic maps of one worker. Sessions live in a fixed array
  * (index = handle) with a free stack; two open-addressing indexes (address, client id)
- * store session indexes, the map pool has its own (session, topic) index. All linear
- * probing with backward-shift deletion; see mqttsn_session.h. */
+ * store session indexes, the map pool has its own two, (session, topic id) and (session,
+ * registry entry). All linear probing with backward-shift deletion; see mqttsn_session.h. */
 #include "mqttsn_session.h"
 
 #include <stdlib.h>
@@ -26,7 +26,8 @@ struct session_table {
 	struct ctmap_entry *m;
 	uint32_t *map_free;
 	uint32_t map_n_free;
-	uint32_t *map_slots;
+	uint32_t *map_slots;  /* by (session, tid) */
+	uint32_t *map_tslots; /* by (session, registry entry) */
 	uint32_t mmask;
 };
 
@@ -40,9 +41,14 @@ static uint32_t id_hash(const uint8_t *id, uint8_t len)
 	return bh_bytes(id, len, 0x5e55);
 }
 
-static uint32_t pair_hash(uint32_t session, uint16_t topic)
+static uint32_t tid_hash(uint32_t session, uint16_t tid)
 {
-	return bh_mix64(((uint64_t)session << 16) | topic | (1ULL << 63));
+	return bh_mix64(((uint64_t)session << 16) | tid | (1ULL << 63));
+}
+
+static uint32_t topic_hash(uint32_t session, uint32_t topic)
+{
+	return bh_mix64(((uint64_t)session << 32) | topic | (1ULL << 61));
 }
 
 struct session_table *session_table_create(uint32_t max_sessions, uint32_t max_client_topics)
@@ -66,13 +72,16 @@ struct session_table *session_table_create(uint32_t max_sessions, uint32_t max_c
 	t->m = calloc(max_client_topics, sizeof(*t->m));
 	t->map_free = calloc(max_client_topics, sizeof(*t->map_free));
 	t->map_slots = malloc((size_t)nm * sizeof(uint32_t));
-	if (!t->s || !t->free_stack || !t->by_addr || !t->by_id || !t->m || !t->map_free || !t->map_slots) {
+	t->map_tslots = malloc((size_t)nm * sizeof(uint32_t));
+	if (!t->s || !t->free_stack || !t->by_addr || !t->by_id || !t->m || !t->map_free || !t->map_slots ||
+	    !t->map_tslots) {
 		session_table_destroy(t);
 		return NULL;
 	}
 	memset(t->by_addr, 0xff, (size_t)ns * sizeof(uint32_t));
 	memset(t->by_id, 0xff, (size_t)ns * sizeof(uint32_t));
 	memset(t->map_slots, 0xff, (size_t)nm * sizeof(uint32_t));
+	memset(t->map_tslots, 0xff, (size_t)nm * sizeof(uint32_t));
 	for (uint32_t i = 0; i < max_sessions; i++)
 		t->free_stack[i] = max_sessions - 1 - i;
 	t->n_free = max_sessions;
@@ -93,6 +102,7 @@ void session_table_destroy(struct session_table *t)
 	free(t->m);
 	free(t->map_free);
 	free(t->map_slots);
+	free(t->map_tslots);
 	free(t);
 }
 
@@ -252,38 +262,64 @@ uint32_t session_capacity(const struct session_table *t)
 
 /* ---- client topic maps ---- */
 
-static uint32_t map_slot(const struct session_table *t, uint32_t session, uint16_t topic)
+static uint32_t map_slot(const struct session_table *t, uint32_t session, uint16_t tid)
 {
-	for (uint32_t i = pair_hash(session, topic) & t->mmask;; i = (i + 1) & t->mmask) {
+	for (uint32_t i = tid_hash(session, tid) & t->mmask;; i = (i + 1) & t->mmask) {
 		uint32_t x = t->map_slots[i];
+		if (x == SLOT_EMPTY || (t->m[x].session == session && t->m[x].tid == tid))
+			return i;
+	}
+}
+
+static uint32_t map_tslot(const struct session_table *t, uint32_t session, uint32_t topic)
+{
+	for (uint32_t i = topic_hash(session, topic) & t->mmask;; i = (i + 1) & t->mmask) {
+		uint32_t x = t->map_tslots[i];
 		if (x == SLOT_EMPTY || (t->m[x].session == session && t->m[x].topic == topic))
 			return i;
 	}
 }
 
-uint32_t ctmap_find(const struct session_table *t, uint32_t session, uint16_t topic)
+uint32_t ctmap_find(const struct session_table *t, uint32_t session, uint16_t tid)
 {
-	return t->map_slots[map_slot(t, session, topic)];
+	return t->map_slots[map_slot(t, session, tid)];
 }
 
-uint32_t ctmap_add(struct session_table *t, uint32_t session, uint16_t topic, bool *created)
+uint32_t ctmap_find_topic(const struct session_table *t, uint32_t session, uint32_t topic)
+{
+	return t->map_tslots[map_tslot(t, session, topic)];
+}
+
+uint32_t ctmap_add(struct session_table *t, uint32_t session, uint32_t topic, bool *created)
 {
 	*created = false;
 	if (session >= t->max || !t->s[session].used)
 		return SESSION_NONE;
-	uint32_t slot = map_slot(t, session, topic);
-	if (t->map_slots[slot] != SLOT_EMPTY)
-		return t->map_slots[slot];
+	uint32_t tslot = map_tslot(t, session, topic);
+	if (t->map_tslots[tslot] != SLOT_EMPTY)
+		return t->map_tslots[tslot];
 	if (t->map_n_free == 0)
 		return SESSION_NONE;
+	/* The client's id: the registry entry when it is free in this client's map (always so
+	 * while the registry stays within 16 bits), else the next free one. Bounded by the id
+	 * space; only a client holding tens of thousands of topics probes far. */
+	uint32_t tid = topic <= CTMAP_TID_MAX ? topic : (topic - 1) % CTMAP_TID_MAX + 1;
+	uint32_t slot = map_slot(t, session, (uint16_t)tid);
+	for (uint32_t tries = 1; t->map_slots[slot] != SLOT_EMPTY; tries++) {
+		if (tries == CTMAP_TID_MAX)
+			return SESSION_NONE; /* the client holds every id */
+		tid = tid == CTMAP_TID_MAX ? 1 : tid + 1;
+		slot = map_slot(t, session, (uint16_t)tid);
+	}
 	uint32_t e = t->map_free[--t->map_n_free];
 	struct mqttsn_session *s = &t->s[session];
 	t->m[e] = (struct ctmap_entry){ .session = session, .next = s->map_head, .prev = SESSION_NONE,
-					.topic = topic };
+					.topic = topic, .tid = (uint16_t)tid };
 	if (s->map_head != SESSION_NONE)
 		t->m[s->map_head].prev = e;
 	s->map_head = e;
 	t->map_slots[slot] = e;
+	t->map_tslots[tslot] = e;
 	t->map_count++;
 	*created = true;
 	return e;
@@ -294,7 +330,7 @@ void ctmap_remove(struct session_table *t, uint32_t e)
 	if (e >= t->map_max)
 		return;
 	struct ctmap_entry *me = &t->m[e];
-	uint32_t i = map_slot(t, me->session, me->topic);
+	uint32_t i = map_slot(t, me->session, me->tid);
 	if (t->map_slots[i] != e)
 		return; /* not live */
 	uint32_t j = i;
@@ -303,12 +339,24 @@ void ctmap_remove(struct session_table *t, uint32_t e)
 		uint32_t x = t->map_slots[j];
 		if (x == SLOT_EMPTY)
 			break;
-		if (bh_can_shift(i, j, pair_hash(t->m[x].session, t->m[x].topic) & t->mmask)) {
+		if (bh_can_shift(i, j, tid_hash(t->m[x].session, t->m[x].tid) & t->mmask)) {
 			t->map_slots[i] = x;
 			i = j;
 		}
 	}
 	t->map_slots[i] = SLOT_EMPTY;
+	i = j = map_tslot(t, me->session, me->topic);
+	for (;;) {
+		j = (j + 1) & t->mmask;
+		uint32_t x = t->map_tslots[j];
+		if (x == SLOT_EMPTY)
+			break;
+		if (bh_can_shift(i, j, topic_hash(t->m[x].session, t->m[x].topic) & t->mmask)) {
+			t->map_tslots[i] = x;
+			i = j;
+		}
+	}
+	t->map_tslots[i] = SLOT_EMPTY;
 	struct mqttsn_session *s = &t->s[me->session];
 	if (me->prev != SESSION_NONE)
 		t->m[me->prev].next = me->next;

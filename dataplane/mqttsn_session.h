@@ -1,7 +1,11 @@
 /* Sessions of one worker's MQTT-SN clients, keyed by source address and port, with a
  * second index by client id (clean=0 takeover from a new address), plus every client's
  * topic-id map (spec 7.3) held in one shared per-worker pool. Pure bookkeeping: the
- * broker engine decides what the protocol does; this file only finds and links. */
+ * broker engine decides what the protocol does; this file only finds and links.
+ *
+ * A map entry pairs the client's 16-bit topic id with a registry entry (32-bit, see
+ * topic_registry.h) and is indexed both ways: (session, topic id) for what the client
+ * sends, (session, registry entry) for what the engine delivers. */
 #ifndef FANOUT_MQTTSN_SESSION_H
 #define FANOUT_MQTTSN_SESSION_H
 
@@ -31,14 +35,17 @@ struct mqttsn_session {
 	uint8_t client_id[SESSION_CLIENT_ID_MAX];
 };
 
-/* One (client, topic id) pair of a client's map. reg_msg_id != 0 while our REGISTER
- * for it waits for the client's REGACK. */
+/* One (client, topic id, registry entry) triple of a client's map. reg_msg_id != 0 while
+ * our REGISTER for it waits for the client's REGACK. */
 struct ctmap_entry {
 	uint32_t session;
 	uint32_t next, prev; /* the session's list; SESSION_NONE-terminated */
-	uint16_t topic;
+	uint32_t topic;      /* registry entry */
+	uint16_t tid;        /* the client's topic id for it: 1..65534 */
 	uint16_t reg_msg_id;
 };
+
+#define CTMAP_TID_MAX 65534u /* 0x0000 and 0xFFFF are reserved (spec 5.3.11) */
 
 struct session_table;
 
@@ -62,11 +69,16 @@ const struct mqttsn_session *session_get_const(const struct session_table *t, ui
 uint32_t session_count(const struct session_table *t);
 uint32_t session_capacity(const struct session_table *t);
 
-/* Client topic map. */
-uint32_t ctmap_find(const struct session_table *t, uint32_t session, uint16_t topic);
-/* New entry (or the existing one) for (session, topic); SESSION_NONE when the pool is
- * full. *created tells whether it is new (the caller then takes a topic reference). */
-uint32_t ctmap_add(struct session_table *t, uint32_t session, uint16_t topic, bool *created);
+/* Client topic map. By the client's topic id: */
+uint32_t ctmap_find(const struct session_table *t, uint32_t session, uint16_t tid);
+/* By registry entry: */
+uint32_t ctmap_find_topic(const struct session_table *t, uint32_t session, uint32_t topic);
+/* New entry (or the existing one) for (session, registry entry); SESSION_NONE when the
+ * pool is full or the client already holds CTMAP_TID_MAX ids. A new entry's tid is the
+ * registry entry itself when that is <= CTMAP_TID_MAX and free in the client's map, else
+ * the next free id after it (folded into 1..CTMAP_TID_MAX). *created tells whether it is
+ * new (the caller then takes a topic reference). */
+uint32_t ctmap_add(struct session_table *t, uint32_t session, uint32_t topic, bool *created);
 void ctmap_remove(struct session_table *t, uint32_t entry);
 struct ctmap_entry *ctmap_get(struct session_table *t, uint32_t entry);
 uint32_t ctmap_count(const struct session_table *t);

@@ -18,20 +18,20 @@ struct subscription_table {
 	uint32_t *head;     /* [max_entries + 1] entry -> first node */
 	uint32_t *slots;    /* node or SUB_NONE */
 	uint32_t mask;
-	uint16_t *wild;     /* wildcard entries with subscribers */
+	uint32_t *wild;     /* wildcard entries with subscribers */
 	uint32_t n_wild;
 	uint32_t *wild_pos; /* [max_entries + 1] position in wild[] */
 };
 
-static uint32_t pair_hash(uint32_t session, uint16_t entry)
+static uint32_t pair_hash(uint32_t session, uint32_t entry)
 {
-	return bh_mix64(((uint64_t)session << 16) | entry | (1ULL << 62));
+	return bh_mix64(((uint64_t)session << 32) | entry | (1ULL << 62));
 }
 
 struct subscription_table *subscription_table_create(uint32_t max_subscriptions, uint32_t max_entries)
 {
 	if (max_subscriptions == 0 || max_subscriptions >= SUB_NONE / 4 || max_entries == 0 ||
-	    max_entries > 65535)
+	    max_entries >= (1u << 30))
 		return NULL;
 	struct subscription_table *t = calloc(1, sizeof(*t));
 	if (!t)
@@ -71,7 +71,7 @@ void subscription_table_destroy(struct subscription_table *t)
 	free(t);
 }
 
-static uint32_t slot_of(const struct subscription_table *t, uint32_t session, uint16_t entry)
+static uint32_t slot_of(const struct subscription_table *t, uint32_t session, uint32_t entry)
 {
 	for (uint32_t i = pair_hash(session, entry) & t->mask;; i = (i + 1) & t->mask) {
 		uint32_t x = t->slots[i];
@@ -80,12 +80,12 @@ static uint32_t slot_of(const struct subscription_table *t, uint32_t session, ui
 	}
 }
 
-uint32_t sub_find(const struct subscription_table *t, uint32_t session, uint16_t entry)
+uint32_t sub_find(const struct subscription_table *t, uint32_t session, uint32_t entry)
 {
 	return t->slots[slot_of(t, session, entry)];
 }
 
-uint32_t sub_add(struct subscription_table *t, uint32_t *session_head, uint32_t session, uint16_t entry,
+uint32_t sub_add(struct subscription_table *t, uint32_t *session_head, uint32_t session, uint32_t entry,
 		 uint8_t qos, bool wildcard, bool *created)
 {
 	*created = false;
@@ -94,7 +94,7 @@ uint32_t sub_add(struct subscription_table *t, uint32_t *session_head, uint32_t 
 	uint32_t slot = slot_of(t, session, entry);
 	uint32_t x = t->slots[slot];
 	if (x != SUB_NONE) {
-		t->n[x].qos = qos;
+		t->n[x].qos = qos & 1u;
 		return x;
 	}
 	if (t->n_free == 0)
@@ -102,7 +102,7 @@ uint32_t sub_add(struct subscription_table *t, uint32_t *session_head, uint32_t 
 	x = t->free_stack[--t->n_free];
 	struct sub_node *n = &t->n[x];
 	*n = (struct sub_node){ .session = session, .s_next = *session_head, .s_prev = SUB_NONE,
-				.t_next = t->head[entry], .t_prev = SUB_NONE, .entry = entry, .qos = qos,
+				.t_next = t->head[entry], .t_prev = SUB_NONE, .entry = entry, .qos = qos & 1u,
 				.wildcard = wildcard };
 	if (*session_head != SUB_NONE)
 		t->n[*session_head].s_prev = x;
@@ -157,7 +157,7 @@ void sub_remove(struct subscription_table *t, uint32_t *session_head, uint32_t x
 
 	if (n->wildcard && t->head[n->entry] == SUB_NONE) {
 		uint32_t pos = t->wild_pos[n->entry];
-		uint16_t last = t->wild[--t->n_wild];
+		uint32_t last = t->wild[--t->n_wild];
 		t->wild[pos] = last;
 		t->wild_pos[last] = pos;
 	}
@@ -170,7 +170,7 @@ const struct sub_node *sub_get(const struct subscription_table *t, uint32_t x)
 	return x < t->max ? &t->n[x] : NULL;
 }
 
-uint32_t sub_first(const struct subscription_table *t, uint16_t entry)
+uint32_t sub_first(const struct subscription_table *t, uint32_t entry)
 {
 	return entry <= t->max_entries ? t->head[entry] : SUB_NONE;
 }
@@ -180,7 +180,7 @@ uint32_t sub_wildcard_count(const struct subscription_table *t)
 	return t->n_wild;
 }
 
-uint16_t sub_wildcard_at(const struct subscription_table *t, uint32_t i)
+uint32_t sub_wildcard_at(const struct subscription_table *t, uint32_t i)
 {
 	return i < t->n_wild ? t->wild[i] : 0;
 }

@@ -24,9 +24,9 @@ struct topic_registry {
 	uint32_t names_live;
 	struct topic_entry *e; /* [max + 1]; index = id, 0 unused */
 	uint8_t *names;        /* [(max + 1) * max_len] */
-	uint16_t *free_ids;
+	uint32_t *free_ids;
 	uint32_t n_free;
-	uint16_t *slots;       /* id or 0 */
+	uint32_t *slots;       /* id or 0 */
 	uint32_t mask;
 };
 
@@ -56,7 +56,7 @@ struct topic_registry *topic_registry_create(uint32_t max_topics, uint16_t max_l
 	}
 	/* Pop order hands out 1, 2, 3, ... first: predictable ids for tests and humans. */
 	for (uint32_t i = 0; i < max_topics; i++)
-		r->free_ids[i] = (uint16_t)(max_topics - i);
+		r->free_ids[i] = max_topics - i;
 	r->n_free = max_topics;
 	return r;
 }
@@ -72,7 +72,7 @@ void topic_registry_destroy(struct topic_registry *r)
 	free(r);
 }
 
-static uint8_t *name_at(const struct topic_registry *r, uint16_t id)
+static uint8_t *name_at(const struct topic_registry *r, uint32_t id)
 {
 	return r->names + (size_t)id * r->max_len;
 }
@@ -81,7 +81,7 @@ static uint32_t lookup_slot(const struct topic_registry *r, enum topic_kind kind
 			    uint16_t len, uint32_t h)
 {
 	for (uint32_t i = h & r->mask;; i = (i + 1) & r->mask) {
-		uint16_t id = r->slots[i];
+		uint32_t id = r->slots[i];
 		if (id == 0)
 			return i;
 		const struct topic_entry *e = &r->e[id];
@@ -90,7 +90,7 @@ static uint32_t lookup_slot(const struct topic_registry *r, enum topic_kind kind
 	}
 }
 
-uint16_t topic_registry_find(const struct topic_registry *r, enum topic_kind kind, const uint8_t *name,
+uint32_t topic_registry_find(const struct topic_registry *r, enum topic_kind kind, const uint8_t *name,
 			     uint16_t len)
 {
 	if (len == 0 || len > r->max_len)
@@ -99,7 +99,7 @@ uint16_t topic_registry_find(const struct topic_registry *r, enum topic_kind kin
 	return r->slots[lookup_slot(r, kind, name, len, h)];
 }
 
-uint16_t topic_registry_intern(struct topic_registry *r, enum topic_kind kind, const uint8_t *name,
+uint32_t topic_registry_intern(struct topic_registry *r, enum topic_kind kind, const uint8_t *name,
 			       uint16_t len)
 {
 	if (len == 0 || len > r->max_len)
@@ -110,7 +110,7 @@ uint16_t topic_registry_intern(struct topic_registry *r, enum topic_kind kind, c
 		return r->slots[slot];
 	if (r->n_free == 0)
 		return TOPIC_NONE;
-	uint16_t id = r->free_ids[--r->n_free];
+	uint32_t id = r->free_ids[--r->n_free];
 	struct topic_entry *e = &r->e[id];
 	*e = (struct topic_entry){ .hash = h, .len = len, .kind = (uint8_t)kind, .used = 1 };
 	memcpy(name_at(r, id), name, len);
@@ -121,7 +121,7 @@ uint16_t topic_registry_intern(struct topic_registry *r, enum topic_kind kind, c
 	return id;
 }
 
-static void remove_entry(struct topic_registry *r, uint16_t id)
+static void remove_entry(struct topic_registry *r, uint32_t id)
 {
 	struct topic_entry *e = &r->e[id];
 	uint32_t i = lookup_slot(r, (enum topic_kind)e->kind, name_at(r, id), e->len, e->hash);
@@ -129,7 +129,7 @@ static void remove_entry(struct topic_registry *r, uint16_t id)
 	uint32_t j = i;
 	for (;;) {
 		j = (j + 1) & r->mask;
-		uint16_t other = r->slots[j];
+		uint32_t other = r->slots[j];
 		if (other == 0)
 			break;
 		uint32_t k = r->e[other].hash & r->mask;
@@ -146,18 +146,18 @@ static void remove_entry(struct topic_registry *r, uint16_t id)
 	r->free_ids[r->n_free++] = id;
 }
 
-static bool live(const struct topic_registry *r, uint16_t id)
+static bool live(const struct topic_registry *r, uint32_t id)
 {
 	return id != TOPIC_NONE && id <= r->max && r->e[id].used;
 }
 
-void topic_registry_ref(struct topic_registry *r, uint16_t id)
+void topic_registry_ref(struct topic_registry *r, uint32_t id)
 {
 	if (live(r, id))
 		r->e[id].refcnt++;
 }
 
-void topic_registry_unref(struct topic_registry *r, uint16_t id)
+void topic_registry_unref(struct topic_registry *r, uint32_t id)
 {
 	if (!live(r, id) || r->e[id].refcnt == 0)
 		return;
@@ -165,18 +165,18 @@ void topic_registry_unref(struct topic_registry *r, uint16_t id)
 		remove_entry(r, id);
 }
 
-void topic_registry_drop_unused(struct topic_registry *r, uint16_t id)
+void topic_registry_drop_unused(struct topic_registry *r, uint32_t id)
 {
 	if (live(r, id) && r->e[id].refcnt == 0)
 		remove_entry(r, id);
 }
 
-bool topic_registry_live(const struct topic_registry *r, enum topic_kind kind, uint16_t id)
+bool topic_registry_live(const struct topic_registry *r, enum topic_kind kind, uint32_t id)
 {
 	return live(r, id) && r->e[id].kind == (uint8_t)kind;
 }
 
-const uint8_t *topic_registry_name(const struct topic_registry *r, uint16_t id, uint16_t *len)
+const uint8_t *topic_registry_name(const struct topic_registry *r, uint32_t id, uint16_t *len)
 {
 	if (!live(r, id)) {
 		*len = 0;
@@ -186,12 +186,12 @@ const uint8_t *topic_registry_name(const struct topic_registry *r, uint16_t id, 
 	return name_at(r, id);
 }
 
-uint32_t topic_registry_refs(const struct topic_registry *r, uint16_t id)
+uint32_t topic_registry_refs(const struct topic_registry *r, uint32_t id)
 {
 	return live(r, id) ? r->e[id].refcnt : 0;
 }
 
-int topic_registry_set_predef(struct topic_registry *r, uint16_t id, uint16_t predef_id)
+int topic_registry_set_predef(struct topic_registry *r, uint32_t id, uint16_t predef_id)
 {
 	if (!live(r, id) || r->e[id].kind != TOPIC_KIND_NAME || r->e[id].predef != 0 || predef_id == 0)
 		return -1;
@@ -200,7 +200,7 @@ int topic_registry_set_predef(struct topic_registry *r, uint16_t id, uint16_t pr
 	return 0;
 }
 
-uint16_t topic_registry_predef(const struct topic_registry *r, uint16_t id)
+uint16_t topic_registry_predef(const struct topic_registry *r, uint32_t id)
 {
 	return live(r, id) ? r->e[id].predef : 0;
 }

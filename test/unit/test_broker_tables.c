@@ -1,6 +1,6 @@
 /* Unit tests for the broker engine's tables: dataplane/topic_registry.c,
- * dataplane/mqttsn_session.c (sessions + client topic maps), dataplane/subscription_table.c
- * and dataplane/qos1_inflight.c. Beyond the plain operations, each open-addressing index is
+ * dataplane/mqttsn_session.c (sessions + client topic maps), dataplane/subscription_table.c,
+ * dataplane/filter_index.c and dataplane/qos1_inflight.c. Beyond the plain operations, each open-addressing index is
  * driven through long random insert/delete runs against a brute-force model, which is what
  * catches backward-shift deletion mistakes. */
 #include <setjmp.h>
@@ -14,9 +14,11 @@
 
 #include <cmocka.h>
 
+#include "filter_index.h"
 #include "mqttsn_session.h"
 #include "qos1_inflight.h"
 #include "subscription_table.h"
+#include "topic_match.h"
 #include "topic_registry.h"
 
 static uint64_t rng_state = 0x243F6A8885A308D3ull;
@@ -40,7 +42,7 @@ static void test_registry_intern_find_refcount(void **state)
 {
 	(void)state;
 	assert_null(topic_registry_create(0, 10));
-	assert_null(topic_registry_create(70000, 10));
+	assert_null(topic_registry_create(TOPIC_REGISTRY_MAX + 1, 10));
 	struct topic_registry *r = topic_registry_create(3, 8);
 	assert_non_null(r);
 	uint16_t a = topic_registry_intern(r, TOPIC_KIND_NAME, S("a/b"), 3);
@@ -371,6 +373,346 @@ static void test_subscriptions_random_against_model(void **state)
 	subscription_table_destroy(t);
 }
 
+/* ------------------------------------------------------------------ beyond 16-bit ids (scale) */
+
+/* Registry ids are 32-bit: more than 65534 names intern, each with its own id. */
+static void test_registry_beyond_16_bits(void **state)
+{
+	(void)state;
+	enum { N = 70000 };
+	struct topic_registry *r = topic_registry_create(N, 12);
+	assert_non_null(r);
+	char nm[16];
+	for (uint32_t i = 0; i < N; i++) {
+		int n = snprintf(nm, sizeof(nm), "n/%u", i);
+		assert_int_equal(topic_registry_intern(r, TOPIC_KIND_NAME, S(nm), (uint16_t)n), i + 1);
+	}
+	assert_int_equal(topic_registry_intern(r, TOPIC_KIND_NAME, S("full"), 4), TOPIC_NONE);
+	for (uint32_t i = 0; i < N; i += 997) {
+		int n = snprintf(nm, sizeof(nm), "n/%u", i);
+		assert_int_equal(topic_registry_find(r, TOPIC_KIND_NAME, S(nm), (uint16_t)n), i + 1);
+	}
+	uint16_t len;
+	assert_memory_equal(topic_registry_name(r, 69999, &len), "n/69998", 7);
+	topic_registry_drop_unused(r, 69000);
+	assert_int_equal(topic_registry_intern(r, TOPIC_KIND_NAME, S("again"), 5), 69000);
+	assert_int_equal(topic_registry_count(r), N);
+	topic_registry_destroy(r);
+}
+
+/* A client's topic id is the registry entry while that is <= 65534 and free in its map,
+ * else the next free id: per client (spec 7.3), found both ways. */
+static void test_ctmap_tids_per_client(void **state)
+{
+	(void)state;
+	enum { W = CTMAP_TID_MAX };
+	struct session_table *t = session_table_create(4, W + 16);
+	uint32_t a = session_alloc(t, 1, 1, 0, S("a"), 1);
+	uint32_t b = session_alloc(t, 2, 2, 0, S("b"), 1);
+	bool created;
+	uint32_t e5 = ctmap_add(t, a, 5, &created);
+	assert_int_equal(ctmap_get(t, e5)->tid, 5);
+	uint32_t ew = ctmap_add(t, a, W + 5, &created); /* folds onto 5: taken, so 6 */
+	assert_true(created);
+	assert_int_equal(ctmap_get(t, ew)->tid, 6);
+	assert_int_equal(ctmap_get(t, ew)->topic, W + 5);
+	uint32_t e6 = ctmap_add(t, a, 6, &created); /* 6 is taken by W + 5: 7 */
+	assert_int_equal(ctmap_get(t, e6)->tid, 7);
+	assert_int_equal(ctmap_find(t, a, 6), ew);
+	assert_int_equal(ctmap_find(t, a, 7), e6);
+	assert_int_equal(ctmap_find_topic(t, a, 6), e6);
+	assert_int_equal(ctmap_find_topic(t, a, W + 5), ew);
+	assert_int_equal(ctmap_add(t, a, W + 5, &created), ew);
+	assert_false(created);
+	/* Another client's ids are its own. */
+	uint32_t bw = ctmap_add(t, b, W + 5, &created);
+	assert_int_equal(ctmap_get(t, bw)->tid, 5);
+	assert_int_equal(ctmap_find(t, b, 5), bw);
+	assert_int_equal(ctmap_find_topic(t, b, 5), SESSION_NONE);
+	/* Removal unindexes both ways; the freed id is handed out again. */
+	ctmap_remove(t, e5);
+	assert_int_equal(ctmap_find(t, a, 5), SESSION_NONE);
+	assert_int_equal(ctmap_find_topic(t, a, 5), SESSION_NONE);
+	uint32_t e2w = ctmap_add(t, a, 2 * W + 5, &created);
+	assert_int_equal(ctmap_get(t, e2w)->tid, 5);
+	ctmap_remove(t, e2w);
+	ctmap_remove(t, ew);
+	ctmap_remove(t, e6);
+	/* A client holds at most 65534 ids; the next topic is refused, the pool is not full. */
+	for (uint32_t tp = 1; tp <= W; tp++) {
+		uint32_t e = ctmap_add(t, a, tp, &created);
+		assert_true(created);
+		assert_int_equal(ctmap_get(t, e)->tid, tp);
+	}
+	assert_int_equal(ctmap_add(t, a, W + 100, &created), SESSION_NONE);
+	assert_false(created);
+	assert_int_equal(ctmap_count(t), W + 1);
+	assert_true(ctmap_add(t, b, W + 100, &created) != SESSION_NONE);
+	session_table_destroy(t);
+}
+
+/* Random add/remove with registry entries that fold onto the same ids, against a model:
+ * every (session, entry) and (session, id) is found, ids are unique per client. */
+static void test_ctmap_wide_topics_random_against_model(void **state)
+{
+	(void)state;
+	enum { NS = 8, NT = 24, MAP = 120 };
+	/* entries 1..8, W+1..W+8, 2W+1..2W+8: each group folds onto ids 1..8 */
+	uint32_t topics[NT];
+	for (uint32_t i = 0; i < NT; i++)
+		topics[i] = (i / 8) * CTMAP_TID_MAX + i % 8 + 1;
+	struct session_table *t = session_table_create(NS, MAP);
+	uint32_t sess[NS];
+	for (uint32_t i = 0; i < NS; i++)
+		sess[i] = session_alloc(t, i, (uint16_t)i, 0, S(""), 0);
+	uint32_t model[NS][NT]; /* map entry or SESSION_NONE */
+	for (uint32_t i = 0; i < NS; i++)
+		for (uint32_t j = 0; j < NT; j++)
+			model[i][j] = SESSION_NONE;
+	uint32_t mapped = 0;
+	for (int step = 0; step < 100000; step++) {
+		uint32_t k = rnd(NS), j = rnd(NT);
+		if (rnd(2)) {
+			bool created;
+			uint32_t e = ctmap_add(t, sess[k], topics[j], &created);
+			if (model[k][j] != SESSION_NONE) {
+				assert_int_equal(e, model[k][j]);
+				assert_false(created);
+			} else if (mapped == MAP) {
+				assert_int_equal(e, SESSION_NONE);
+			} else {
+				assert_true(created);
+				model[k][j] = e;
+				mapped++;
+			}
+		} else if (model[k][j] != SESSION_NONE) {
+			ctmap_remove(t, model[k][j]);
+			model[k][j] = SESSION_NONE;
+			mapped--;
+		}
+		if (step % 499 == 0) {
+			for (uint32_t i = 0; i < NS; i++) {
+				bool used[CTMAP_TID_MAX + 1] = { false };
+				for (uint32_t jj = 0; jj < NT; jj++) {
+					uint32_t e = model[i][jj];
+					assert_int_equal(ctmap_find_topic(t, sess[i], topics[jj]), e);
+					if (e == SESSION_NONE)
+						continue;
+					uint16_t tid = ctmap_get(t, e)->tid;
+					assert_true(tid >= 1 && tid <= CTMAP_TID_MAX);
+					assert_false(used[tid]);
+					used[tid] = true;
+					assert_int_equal(ctmap_get(t, e)->topic, topics[jj]);
+					assert_int_equal(ctmap_find(t, sess[i], tid), e);
+				}
+			}
+			assert_int_equal(ctmap_count(t), mapped);
+		}
+	}
+	session_table_destroy(t);
+}
+
+static void test_subscriptions_wide_entries(void **state)
+{
+	(void)state;
+	assert_null(subscription_table_create(4, 1u << 30));
+	struct subscription_table *t = subscription_table_create(4, 200000);
+	assert_non_null(t);
+	uint32_t h = SUB_NONE;
+	bool created;
+	uint32_t x = sub_add(t, &h, 3, 199999, 1, true, &created);
+	uint32_t y = sub_add(t, &h, 3, 70000, 0, false, &created);
+	assert_true(x != SUB_NONE && y != SUB_NONE);
+	assert_int_equal(sub_find(t, 3, 199999), x);
+	assert_int_equal(sub_find(t, 3, 70000 - CTMAP_TID_MAX), SUB_NONE);
+	assert_int_equal(sub_get(t, x)->entry, 199999);
+	assert_int_equal(sub_get(t, x)->qos, 1);
+	assert_int_equal(sub_get(t, y)->qos, 0);
+	assert_int_equal(sub_wildcard_at(t, 0), 199999);
+	assert_int_equal(sub_add(t, &h, 3, 200001, 0, false, &created), SUB_NONE); /* out of range */
+	subscription_table_destroy(t);
+}
+
+/* ------------------------------------------------------------------ wildcard filter index */
+
+struct reported {
+	uint32_t n[64];
+	uint32_t total;
+};
+
+static void on_candidate(void *ctx, uint32_t entry)
+{
+	struct reported *r = ctx;
+	assert_true(entry < 64);
+	r->n[entry]++;
+	r->total++;
+}
+
+static struct reported match_all(struct filter_index *x, const char *topic)
+{
+	struct reported r;
+	memset(&r, 0, sizeof(r));
+	uint32_t k = filter_index_match(x, S(topic), (uint16_t)strlen(topic), on_candidate, &r);
+	assert_int_equal(k, r.total);
+	return r;
+}
+
+static int add(struct filter_index *x, uint32_t e, const char *f)
+{
+	return filter_index_add(x, e, S(f), (uint16_t)strlen(f));
+}
+
+static void test_filter_index_basics(void **state)
+{
+	(void)state;
+	assert_null(filter_index_create(0, 10, 8));
+	assert_null(filter_index_create(4, 1u << 30, 8));
+	struct filter_index *x = filter_index_create(8, 40, 16);
+	assert_non_null(x);
+	struct reported r = match_all(x, "a/b/c");
+	assert_int_equal(r.total, 0);
+	assert_int_equal(add(x, 1, "a/+/c"), 0);
+	assert_int_equal(add(x, 2, "a/#"), 0);
+	assert_int_equal(add(x, 3, "+/b/#"), 0);
+	assert_int_equal(add(x, 4, "#"), 0);
+	assert_int_equal(add(x, 5, "a/b/c/#"), 0);
+	assert_int_equal(add(x, 6, "$SYS/#"), 0);
+	assert_int_equal(add(x, 7, "+/+"), 0);
+	assert_int_equal(add(x, 1, "a/b"), -1);    /* already indexed */
+	assert_int_equal(add(x, 0, "a/b"), -1);    /* no entry 0 */
+	assert_int_equal(add(x, 41, "a/b"), -1);   /* out of range */
+	assert_int_equal(add(x, 8, "0123456789abcdefg"), -1); /* longer than max_len */
+	assert_int_equal(filter_index_count(x), 7);
+
+	r = match_all(x, "a/b/c"); /* "a/b/c/#" matches its parent level too */
+	assert_int_equal(r.total, 5);
+	for (uint32_t e = 1; e <= 5; e++)
+		assert_int_equal(r.n[e], 1);
+	r = match_all(x, "a");
+	assert_int_equal(r.total, 2);
+	assert_true(r.n[2] && r.n[4]);
+	r = match_all(x, "/b"); /* '+' matches an empty level */
+	assert_int_equal(r.total, 3);
+	assert_true(r.n[3] && r.n[4] && r.n[7]);
+	r = match_all(x, "$SYS/x"); /* no leading wildcard reaches '$' topics */
+	assert_int_equal(r.total, 1);
+	assert_int_equal(r.n[6], 1);
+	r = match_all(x, "x/y/z");
+	assert_int_equal(r.total, 1);
+	assert_int_equal(r.n[4], 1);
+
+	/* Two filters on one node; removal keeps the other and frees unused nodes. */
+	assert_int_equal(add(x, 8, "a/+/c"), 0);
+	assert_int_equal(add(x, 9, "q/w/e"), -1); /* max_filters */
+	r = match_all(x, "a/z/c");
+	assert_true(r.n[1] == 1 && r.n[8] == 1 && r.n[2] == 1 && r.n[4] == 1 && r.n[7] == 0);
+	filter_index_remove(x, 1);
+	filter_index_remove(x, 1); /* twice is harmless */
+	r = match_all(x, "a/z/c");
+	assert_true(r.n[1] == 0 && r.n[8] == 1);
+	for (uint32_t e = 2; e <= 8; e++)
+		filter_index_remove(x, e);
+	assert_int_equal(filter_index_count(x), 0);
+	assert_int_equal(filter_index_nodes(x), 0);
+	assert_int_equal(match_all(x, "a/b/c").total, 0);
+	filter_index_destroy(x);
+}
+
+/* With no trie node to spare a filter goes to the overflow list and is still reported. */
+static void test_filter_index_overflow(void **state)
+{
+	(void)state;
+	struct filter_index *x = filter_index_create(2, 10, 32); /* 8 nodes */
+	assert_int_equal(add(x, 1, "a/b/c/d/e/f/+"), 0);  /* 7 nodes */
+	assert_int_equal(add(x, 2, "x/y/#"), 0);          /* needs 3: overflow */
+	assert_int_equal(filter_index_overflow(x), 1);
+	assert_int_equal(filter_index_nodes(x), 7);
+	struct reported r = match_all(x, "x/y/z");
+	assert_int_equal(r.n[2], 1);
+	r = match_all(x, "a/b/c/d/e/f/g"); /* the overflow filter is a candidate, not a match */
+	assert_int_equal(r.n[1], 1);
+	filter_index_remove(x, 2);
+	assert_int_equal(filter_index_overflow(x), 0);
+	filter_index_remove(x, 1);
+	assert_int_equal(filter_index_nodes(x), 0);
+	assert_int_equal(add(x, 2, "x/y/#"), 0); /* room again */
+	assert_int_equal(filter_index_overflow(x), 0);
+	filter_index_destroy(x);
+}
+
+/* Random filters (with '+', '#', empty and '$' levels) added and removed, random topics
+ * matched: every filter topic_match() accepts is reported exactly once, no other (the
+ * few distinct levels here have distinct hashes). A small node pool mixes in overflow. */
+static void test_filter_index_random_against_topic_match(void **state)
+{
+	(void)state;
+	static const char *const lv[] = { "a", "b", "", "$s", "cc" };
+	enum { NF = 40, MAXF = 32 };
+	for (int pool = 0; pool < 2; pool++) {
+		struct filter_index *x = filter_index_create(pool ? 6 : MAXF, NF, 40);
+		char filt[NF + 1][48];
+		bool live[NF + 1] = { false };
+		uint32_t n_live = 0, overflowed = 0;
+		for (int step = 0; step < 20000; step++) {
+			uint32_t e = 1 + rnd(NF);
+			if (live[e] && rnd(2)) {
+				filter_index_remove(x, e);
+				live[e] = false;
+				n_live--;
+			} else if (!live[e]) {
+				uint32_t levels = 1 + rnd(5);
+				char *p = filt[e];
+				p[0] = 0;
+				for (uint32_t l = 0; l < levels; l++) {
+					uint32_t k = rnd(8);
+					const char *v = k == 5 ? "+" : k == 6 && l + 1 == levels ? "#" : lv[k % 5];
+					strcat(p, v);
+					if (l + 1 < levels)
+						strcat(p, "/");
+				}
+				if (p[0] == 0)
+					strcpy(p, "+"); /* a filter is never empty */
+				assert_true(topic_filter_valid(S(p), strlen(p), 40));
+				int rc = add(x, e, p);
+				if (n_live == (pool ? 6u : (uint32_t)MAXF)) {
+					assert_int_equal(rc, -1);
+				} else {
+					assert_int_equal(rc, 0);
+					live[e] = true;
+					n_live++;
+				}
+			}
+			assert_int_equal(filter_index_count(x), n_live);
+			if (filter_index_overflow(x))
+				overflowed++;
+			char topic[48];
+			topic[0] = 0;
+			uint32_t levels = 1 + rnd(5);
+			for (uint32_t l = 0; l < levels; l++) {
+				strcat(topic, lv[rnd(5)]);
+				if (l + 1 < levels)
+					strcat(topic, "/");
+			}
+			if (topic[0] == 0)
+				strcpy(topic, "b"); /* a name is never empty */
+			struct reported r = match_all(x, topic);
+			for (uint32_t f = 1; f <= NF; f++) {
+				bool m = live[f] && topic_match(S(filt[f]), strlen(filt[f]), S(topic), strlen(topic));
+				if (live[f] && filter_index_overflow(x) && r.n[f] == 1 && !m)
+					continue; /* an overflow filter is always a candidate */
+				assert_int_equal(r.n[f], m ? 1 : 0);
+			}
+		}
+		if (pool)
+			assert_true(overflowed > 0);
+		for (uint32_t f = 1; f <= NF; f++)
+			filter_index_remove(x, f);
+		assert_int_equal(filter_index_nodes(x), 0);
+		assert_int_equal(filter_index_count(x), 0);
+		filter_index_destroy(x);
+	}
+}
+
 /* ------------------------------------------------------------------ inflight */
 
 static void test_inflight_fifo_and_session_lists(void **state)
@@ -412,6 +754,13 @@ int main(void)
 		cmocka_unit_test(test_sessions_and_maps_random_against_model),
 		cmocka_unit_test(test_subscriptions_lists_and_wildcards),
 		cmocka_unit_test(test_subscriptions_random_against_model),
+		cmocka_unit_test(test_registry_beyond_16_bits),
+		cmocka_unit_test(test_ctmap_tids_per_client),
+		cmocka_unit_test(test_ctmap_wide_topics_random_against_model),
+		cmocka_unit_test(test_subscriptions_wide_entries),
+		cmocka_unit_test(test_filter_index_basics),
+		cmocka_unit_test(test_filter_index_overflow),
+		cmocka_unit_test(test_filter_index_random_against_topic_match),
 		cmocka_unit_test(test_inflight_fifo_and_session_lists),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,6 +15,7 @@
 
 #include "mqttsn_broker.h"
 #include "mqttsn_codec.h"
+#include "topic_match.h"
 
 /* ------------------------------------------------------------------ fake io */
 
@@ -361,8 +362,9 @@ static void test_create_rejects_bad_config(void **state)
 	assert_non_null(strstr(err, "max_topics"));
 
 	default_cfg(&c);
-	c.max_topics = 70000;
+	c.max_topics = (1u << 26) + 1; /* past TOPIC_REGISTRY_MAX */
 	assert_null(broker_create(&c, &io, NULL, &err));
+	assert_non_null(strstr(err, "max_topics"));
 
 	default_cfg(&c);
 	c.retry_interval_ms = 0;
@@ -1226,6 +1228,121 @@ static void test_full_tables_skip_copies_not_publishes(void **state)
 	(void)id2;
 }
 
+/* More wildcard filters than a publish tries one by one: the filter index finds them. Each
+ * subscriber gets one copy exactly when its filter matches, with more filters than the
+ * scan threshold and again after unsubscribing below it. */
+static void test_wildcards_through_filter_index(void **state)
+{
+	start(*state);
+	static const char *const filters[] = { "a/+/c", "a/#", "+/b/c", "#", "a/b/+", "$SYS/#", "+/+/+", "x/#",
+					       "a/b/c/#", "+/b/#" };
+	enum { NF = sizeof(filters) / sizeof(filters[0]) };
+	connect_ok(1, "pub");
+	for (int i = 0; i < NF; i++) {
+		char id[8];
+		snprintf(id, sizeof(id), "s%d", i);
+		connect_ok(2 + i, id);
+		sub_ok(2 + i, 0, filters[i]);
+	}
+	static const char *const topics[] = { "a/b/c", "a", "$SYS/x", "x/y/z", "q/b/c", "a/b" };
+	for (int round = 0; round < 2; round++) {
+		for (size_t k = 0; k < sizeof(topics) / sizeof(topics[0]); k++) {
+			T->n_pl = 0;
+			uint16_t id = reg_ok(1, topics[k]);
+			reset_out();
+			assert_int_equal(do_publish(1, 0, MQTTSN_TOPIC_NORMAL, id, 0, "m"), FO_FATE_DELIVERED);
+			uint32_t expect = 0;
+			for (int i = 0; i < NF; i++) {
+				bool live = round == 0 || i < 3;
+				bool m = live && topic_match((const uint8_t *)filters[i], strlen(filters[i]),
+							     (const uint8_t *)topics[k], strlen(topics[k]));
+				assert_int_equal(publishes_to(2 + i), m ? 1 : 0);
+				expect += m;
+			}
+			assert_int_equal(T->res.local_deliveries, expect);
+		}
+		/* Down to three filters: tried one by one again. */
+		for (int i = 3; round == 0 && i < NF; i++) {
+			struct mqttsn_msg m = { .type = MQTTSN_UNSUBSCRIBE };
+			m.u.subscribe.flags = MQTTSN_TOPIC_NORMAL;
+			m.u.subscribe.msg_id = 3;
+			m.u.subscribe.topic_name = (const uint8_t *)filters[i];
+			m.u.subscribe.topic_name_len = (uint16_t)strlen(filters[i]);
+			T->n_pl = 0;
+			assert_int_equal(feed(cl(2 + i), &m), FO_FATE_DELIVERED);
+		}
+	}
+	assert_int_equal(broker_subscription_count(T->b), 3);
+}
+
+/* Scale: the registry outgrows 16 bits, so a client's topic ids are its own (spec 7.3).
+ * One client can hold 65534 ids; others keep getting ids for new names; a copy carries
+ * each receiver's own id, and a wildcard subscriber is told its own id by REGISTER. */
+static void test_topic_ids_per_client_beyond_16_bits(void **state)
+{
+	struct t *t = *state;
+	t->cfg.max_sessions = 4;
+	t->cfg.max_topics = 70000;
+	t->cfg.max_client_topics = 70100;
+	start(t);
+	connect_ok(1, "big");
+	connect_ok(2, "sub");
+	connect_ok(3, "wild");
+	sub_ok(3, 0, "n/#"); /* registry entry 3, after the two predefined names */
+	char nm[24];
+	for (uint32_t i = 0; i < 65534; i++) {
+		T->n_pl = 0;
+		snprintf(nm, sizeof(nm), "n/%u", i);
+		uint16_t id = reg_ok(1, nm);
+		/* entry 4 + i: its own number while <= 65534, then the ids 1, 2, 3 left free */
+		assert_int_equal(id, i <= 65530 ? 4 + i : i - 65530);
+	}
+	T->n_pl = 0;
+	assert_int_equal(do_register(1, "n/more", 9), FO_FATE_ANSWERED);
+	assert_int_equal(T->f.out[0].m.u.regack.return_code, MQTTSN_RC_CONGESTION); /* client 1 is out of ids */
+	assert_int_equal(broker_topic_count(T->b), 65536);
+	assert_true(reg_ok(2, "n/more") != 0); /* the registry still has room */
+
+	/* n/65531 is registry entry 65535: client 1 knows it as 1. Client 2 holds 1 already. */
+	assert_int_equal(reg_ok(2, "sys/time"), 1);
+	struct mqttsn_msg a = sub_ok(2, 0, "n/65531");
+	assert_int_equal(a.u.suback.topic_id, 2);
+	reset_out();
+	assert_int_equal(do_publish(1, 0, MQTTSN_TOPIC_NORMAL, 1, 0, "hi"), FO_FATE_DELIVERED);
+	assert_int_equal(T->res.topic_len, 7);
+	assert_memory_equal(T->res.topic, "n/65531", 7);
+	assert_int_equal(T->res.local_deliveries, 2);
+	struct out *l[8];
+	assert_int_equal(outs_to(2, l, 8), 1);
+	assert_true(l[0]->is_publish);
+	assert_int_equal(l[0]->m.u.publish.topic_id, 2);
+	assert_int_equal(outs_to(3, l, 8), 2);
+	assert_int_equal(l[0]->m.type, MQTTSN_REGISTER);
+	assert_int_equal(l[0]->m.u.reg.topic_id, 1); /* client 3's map was empty */
+	assert_int_equal(l[0]->m.u.reg.topic_name_len, 7);
+	assert_int_equal(l[1]->m.u.publish.topic_id, 1);
+	/* A publish from client 2 under its own id reaches client 1 under client 1's. */
+	reset_out();
+	T->n_pl = 0;
+	sub_ok(1, 0, "n/65531");
+	assert_int_equal(do_publish(2, 0, MQTTSN_TOPIC_NORMAL, 2, 0, "yo"), FO_FATE_DELIVERED);
+	assert_int_equal(outs_to(1, l, 8), 1);
+	assert_int_equal(l[0]->m.u.publish.topic_id, 1);
+	/* The topic listing reaches past 16-bit ids. */
+	struct broker_export_row rows[64];
+	uint64_t cur = 0;
+	uint32_t n = 0;
+	bool high = false;
+	while (cur != BROKER_EXPORT_DONE) {
+		uint32_t k = broker_export(T->b, BROKER_EXPORT_TOPICS, &cur, rows, 64);
+		for (uint32_t i = 0; i < k; i++)
+			high |= rows[i].topic_id == 65535 && rows[i].name_len == 7;
+		n += k;
+	}
+	assert_int_equal(n, broker_topic_count(T->b));
+	assert_true(high);
+}
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1265,6 +1382,8 @@ int main(void)
 		TEST(test_qos1_follows_moved_session_and_survives_failed_send),
 		TEST(test_puback_invalid_topic_completes_and_unmaps),
 		TEST(test_full_tables_skip_copies_not_publishes),
+		TEST(test_wildcards_through_filter_index),
+		TEST(test_topic_ids_per_client_beyond_16_bits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
