@@ -757,7 +757,7 @@ static int load_mqttsn(struct ctx *c, const struct raw_config *r, struct fo_conf
 	b->gateway_id = (uint8_t)v;
 	if (get_u32(c, "mqttsn.max_sessions", m->max_sessions, 1, UINT32_MAX, FO_DEFAULT_MAX_SESSIONS,
 		    &b->max_sessions) != 0 ||
-	    get_u32(c, "mqttsn.max_topics", m->max_topics, 1, UINT32_MAX, FO_DEFAULT_MAX_TOPICS,
+	    get_u32(c, "mqttsn.max_topics", m->max_topics, 1, 1u << 26, FO_DEFAULT_MAX_TOPICS,
 		    &b->max_topics) != 0 ||
 	    get_u32(c, "mqttsn.max_client_topics", m->max_client_topics, 1, UINT32_MAX,
 		    FO_DEFAULT_MAX_CLIENT_TOPICS, &b->max_client_topics) != 0 ||
