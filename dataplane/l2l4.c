@@ -106,12 +106,6 @@ uint32_t l2l4_csum_add(uint32_t sum, const void *buf, size_t len)
 	return (uint32_t)((t & 0xffffffffu) + (t >> 32));
 }
 
-uint16_t l2l4_csum_fold(uint32_t sum)
-{
-	sum = (sum & 0xffff) + (sum >> 16); /* <= 0x1fffe */
-	sum = (sum & 0xffff) + (sum >> 16); /* <= 0xffff */
-	return (uint16_t)sum;
-}
 
 static bool mac_is_bcast(const uint8_t *m)
 {

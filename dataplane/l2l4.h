@@ -65,7 +65,13 @@ void l2l4_parse(const uint8_t *frame, size_t len, const struct l2l4_iface *ifc, 
 /* Internet checksum pieces. fo_csum_add sums 16-bit big-endian words of buf into sum as
  * if buf started at an even offset; a trailing odd byte is the high byte of a word. */
 uint32_t l2l4_csum_add(uint32_t sum, const void *buf, size_t len);
-uint16_t l2l4_csum_fold(uint32_t sum); /* folded, NOT complemented */
+/* folded, NOT complemented; inline: every header and copy folds a few sums */
+static inline uint16_t l2l4_csum_fold(uint32_t sum)
+{
+	sum = (sum & 0xffff) + (sum >> 16); /* <= 0x1fffe */
+	sum = (sum & 0xffff) + (sum >> 16); /* <= 0xffff */
+	return (uint16_t)sum;
+}
 /* Sum of a block that sits at an odd offset in the checksummed data. */
 static inline uint32_t l2l4_csum_shift(uint32_t block_sum)
 {
