@@ -28,6 +28,8 @@ PACKAGES=(
   iproute2 iputils-ping ethtool tcpdump tshark python3 jq procps util-linux
   # dashboard test (headless)
   chromium
+  # benchmarks: instruction counts (regression guard) and plots
+  valgrind python3-matplotlib
 )
 
 log() { printf '[install-deps] %s\n' "$*"; }
