@@ -28,6 +28,7 @@
 #define FO_MAX_WORKERS 16
 #define FO_MAX_TX 16
 #define FO_MAX_RXQ_PER_LCORE 32
+#define FO_HDR_STASH 32 /* header mbufs a worker takes from the pool at once */
 #define FO_NEIGH_CACHE 256 /* per worker: resolved next hops (power of two) */
 #define FO_PACE_SCALE 1024 /* rx pacing token fixed point */
 #define FO_INLINE_PAYLOAD_MAX 128 /* copies carry payloads up to this inline, not by reference */

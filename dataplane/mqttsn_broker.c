@@ -398,10 +398,16 @@ struct delivery {
 	uint16_t tid;     /* predefined id or short name (NORMAL: each client's own id) */
 	void *payload;
 	uint16_t payload_len;
+	/* The last QoS 0 header encoded for this fan-out: copies with the same flags and topic id
+	 * share it (only QoS 1 copies carry their own message id). */
+	int h0;
+	uint8_t f0;
+	uint16_t t0;
+	uint8_t hdr0[PUBLISH_HDR_MAX];
 };
 
 /* One copy to one session; 1 when handed to send_publish. */
-static uint32_t deliver(struct broker *b, uint32_t si, int qos, const struct delivery *d)
+static uint32_t deliver(struct broker *b, uint32_t si, int qos, struct delivery *d)
 {
 	struct mqttsn_session *s = session_get(b->st, si);
 	struct fo_client to = client_of(s);
@@ -450,8 +456,21 @@ send:;
 		}
 		mid = next_msg_id(b, s);
 	}
-	uint8_t hdr[PUBLISH_HDR_MAX];
-	int h = mqttsn_encode_publish_hdr(hdr, sizeof(hdr), flags, tid, mid, d->payload_len);
+	uint8_t qhdr[PUBLISH_HDR_MAX];
+	uint8_t *hdr = qhdr;
+	int h;
+	if (!qos && d->h0 > 0 && d->f0 == flags && d->t0 == tid) {
+		hdr = d->hdr0;
+		h = d->h0;
+	} else {
+		h = mqttsn_encode_publish_hdr(qhdr, sizeof(qhdr), flags, tid, mid, d->payload_len);
+		if (h > 0 && !qos) {
+			memcpy(d->hdr0, qhdr, (size_t)h);
+			d->h0 = h;
+			d->f0 = flags;
+			d->t0 = tid;
+		}
+	}
 	if (h <= 0)
 		return 0;
 	if (qos) {
