@@ -984,14 +984,20 @@ class Control:
         return self.json("ROLLOUT", "STATUS")
 
 
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+
+
 class Collector:
     """UDP sinks in the lab namespace standing for route destinations: one socket per port, a thread
-    recording (port, arrival monotonic time, payload) for every datagram."""
+    recording (port, arrival time, payload) for every datagram. The arrival time is the kernel's
+    (SO_TIMESTAMPNS, CLOCK_REALTIME) converted to CLOCK_MONOTONIC seconds, so a starved Python thread
+    cannot make a copy look late."""
 
     def __init__(self, lab, ports, bind_ip=None):
         self.socks = {p: lab.udp_socket(bind_ip or lab.client_ip, p, timeout=0.2) for p in ports}
         for s in self.socks.values():
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+            s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self.got = []
         self.lock = threading.Lock()
         self.stop_ev = threading.Event()
@@ -999,17 +1005,34 @@ class Collector:
         for t in self.threads:
             t.start()
 
+    @staticmethod
+    def _real_to_mono():
+        a = time.monotonic_ns()
+        r = time.time_ns()
+        b = time.monotonic_ns()
+        return r - (a + b) // 2
+
     def _run(self, port, s):
+        off = self._real_to_mono()
+        n = 0
         while not self.stop_ev.is_set():
             try:
-                data = s.recv(65535)
+                data, anc, _, _ = s.recvmsg(65535, socket.CMSG_SPACE(16))
             except socket.timeout:
                 continue
             except OSError:
                 return
-            now = time.monotonic()
+            now = time.monotonic_ns()
+            t = now
+            for level, kind, cd in anc:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(cd) >= 16:
+                    sec, nsec = struct.unpack("qq", cd[:16])
+                    t = sec * 1_000_000_000 + nsec - off
+            n += 1
+            if n % 256 == 0:
+                off = self._real_to_mono()
             with self.lock:
-                self.got.append((port, now, data))
+                self.got.append((port, min(t, now) / 1e9, data))
 
     def snapshot(self):
         with self.lock:

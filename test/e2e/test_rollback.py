@@ -32,23 +32,20 @@ c. A rollback that overtakes a share change in flight wins: `ROLLOUT RESUME` (he
 d. Conservation on the dataplane's final stats; the route to nowhere shows as out drops no_neighbour."""
 import json
 import os
-import socket
 import struct
 import sys
-import threading
 import time
 from pathlib import Path
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import (Control, Dataplane, Lab, Resp, RespError, _resp_encode, check, check_conservation,  # noqa: E402
+from harness import (Collector, Control, Dataplane, Lab, Resp, RespError, _resp_encode, check, check_conservation,  # noqa: E402
                      loadgen_bg, loadgen_wait, log, on_canary, remove_workdir, run_test, wait_until, workdir)
 
 SUBNET = 113
 PUBS = 16
 PREFIX = "rb"
 NOWHERE = f"198.18.{SUBNET}.99"
-SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux value; not exported by every Python
 IN_FLIGHT_S = 0.050  # a canary copy may still arrive this long after the rollback returned
 
 
@@ -62,71 +59,6 @@ def payload(data):
         return None
     return ((data[2] << 8) | data[3]) & 0x7FFF, struct.unpack("!I", data[4:8])[0], bool(data[2] & 0x80), \
         struct.unpack("!Q", data[8:16])[0]
-
-
-class TsCollector:
-    """UDP sinks in the lab namespace, one per port; every datagram recorded with its kernel arrival time
-    (SO_TIMESTAMPNS, CLOCK_REALTIME) converted to CLOCK_MONOTONIC seconds, so that a starved Python thread
-    cannot make a copy look late. Entries: (port, arrival monotonic s, payload)."""
-
-    def __init__(self, lab, ports):
-        self.socks = {p: lab.udp_socket(lab.client_ip, p, timeout=0.2) for p in ports}
-        for s in self.socks.values():
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-            s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-        self.got = []
-        self.lock = threading.Lock()
-        self.stop_ev = threading.Event()
-        self.threads = [threading.Thread(target=self._run, args=(p, s), daemon=True) for p, s in self.socks.items()]
-        for t in self.threads:
-            t.start()
-
-    @staticmethod
-    def _real_to_mono():
-        a = time.monotonic_ns()
-        r = time.time_ns()
-        b = time.monotonic_ns()
-        return r - (a + b) // 2
-
-    def _run(self, port, s):
-        off = self._real_to_mono()
-        n = 0
-        while not self.stop_ev.is_set():
-            try:
-                data, anc, _, _ = s.recvmsg(65535, socket.CMSG_SPACE(16))
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            now = time.monotonic_ns()
-            t = now
-            for level, kind, cd in anc:
-                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(cd) >= 16:
-                    sec, nsec = struct.unpack("qq", cd[:16])
-                    t = sec * 1_000_000_000 + nsec - off
-            n += 1
-            if n % 256 == 0:
-                off = self._real_to_mono()
-            with self.lock:
-                self.got.append((port, min(t, now) / 1e9, data))
-
-    def snapshot(self):
-        with self.lock:
-            return list(self.got)
-
-    def close(self):
-        self.stop_ev.set()
-        for t in self.threads:
-            t.join(timeout=2)
-        for s in self.socks.values():
-            s.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
 
 
 def dp_gens(sock):
@@ -450,7 +382,7 @@ def main(args):
         cdir = workdir("rb-ctl")
         try:
             with Dataplane("rb", lab, overrides={"routes": route(2, 9000)}, extra_app=["--control", str(sock)]) as dp, \
-                    TsCollector(lab, [9000, 9001]) as coll, \
+                    Collector(lab, [9000, 9001]) as coll, \
                     Control(sock, cdir) as ctl:
                 boot = Path(dp.config_path).read_text()
                 gate_rollback(lab, sock, ctl, coll, boot)
