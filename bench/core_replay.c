@@ -382,10 +382,7 @@ static void io_payload_bind(void *ctx, void *payload, const uint8_t *data, uint1
 	pl->len = len;
 	/* as stage_worker.c: derived from rx's message sum when it has one */
 	if ((pl->msg_sum & MSG_SUM_VALID) && data >= pl->msg && data + len == pl->msg_end) {
-		size_t hl = (size_t)(data - pl->msg);
-		uint32_t d = (pl->msg_sum & 0xffff) + (uint16_t)~l2l4_csum_fold(l2l4_csum_add(0, pl->msg, hl));
-		uint16_t ps = l2l4_csum_fold(d);
-		pl->sum = (hl & 1) ? (uint16_t)(ps << 8 | ps >> 8) : ps;
+		pl->sum = l2l4_csum_suffix((uint16_t)pl->msg_sum, pl->msg, (size_t)(data - pl->msg));
 	} else {
 		pl->sum = l2l4_csum_add(0, data, len);
 	}

@@ -312,6 +312,12 @@ void l2l4_parse(const uint8_t *f, size_t len, const struct l2l4_iface *ifc, enum
 	o->payload_len = (uint16_t)(ulen - L2L4_UDP_HLEN);
 }
 
+uint16_t l2l4_csum_suffix(uint16_t block_sum, const uint8_t *block, size_t hl)
+{
+	uint16_t ps = l2l4_csum_fold((uint32_t)block_sum + (uint16_t)~l2l4_csum_fold(l2l4_csum_add(0, block, hl)));
+	return (hl & 1) ? (uint16_t)(ps << 8 | ps >> 8) : ps;
+}
+
 size_t l2l4_write_eth(uint8_t *b, const uint8_t dst[6], const uint8_t src[6], uint16_t vlan, uint16_t et)
 {
 	memcpy(b, dst, 6);

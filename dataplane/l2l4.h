@@ -72,6 +72,11 @@ static inline uint16_t l2l4_csum_fold(uint32_t sum)
 	sum = (sum & 0xffff) + (sum >> 16); /* <= 0xffff */
 	return (uint16_t)sum;
 }
+/* The sum of the bytes after the first hl of a block whose folded sum is block_sum, as if they
+ * started at an even offset: block minus prefix (RFC 1624), byte-swapped when hl is odd. The
+ * workers get a publish payload's sum this way from the message sum rx computed. */
+uint16_t l2l4_csum_suffix(uint16_t block_sum, const uint8_t *block, size_t hl);
+
 /* Sum of a block that sits at an odd offset in the checksummed data. */
 static inline uint32_t l2l4_csum_shift(uint32_t block_sum)
 {

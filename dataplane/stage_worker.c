@@ -195,10 +195,7 @@ static void io_payload_bind(void *ctx, void *payload, const uint8_t *data, uint1
 	 * whole message, the payload's sum is that minus the MQTT-SN header's (RFC 1624 style),
 	 * byte-swapped when the header has an odd length. */
 	if ((m->hash.usr & FO_MSG_SUM_VALID) && data >= msg && data + len == msg_end) {
-		size_t hl = (size_t)(data - msg);
-		uint32_t d = (m->hash.usr & 0xffff) + (uint16_t)~l2l4_csum_fold(l2l4_csum_add(0, msg, hl));
-		uint16_t ps = l2l4_csum_fold(d);
-		m->hash.usr = (hl & 1) ? (uint16_t)(ps << 8 | ps >> 8) : ps;
+		m->hash.usr = l2l4_csum_suffix((uint16_t)m->hash.usr, msg, (size_t)(data - msg));
 	} else {
 		m->hash.usr = l2l4_csum_add(0, data, len);
 	}

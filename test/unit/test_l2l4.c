@@ -1216,10 +1216,32 @@ static void test_csum_fast_matches_reference(void **state)
 	}
 }
 
+/* The suffix sum from the block sum equals summing the suffix itself (folded, 0 == 0xffff). */
+static void test_csum_suffix(void **state)
+{
+	(void)state;
+	static uint8_t blk[200];
+	uint32_t seed = 777;
+	for (int round = 0; round < 50; round++) {
+		size_t len = 1 + round * 3;
+		for (size_t i = 0; i < len; i++) {
+			seed = seed * 1103515245u + 12345u;
+			blk[i] = (uint8_t)(round == 0 ? 0xff : seed >> 16);
+		}
+		uint16_t whole = l2l4_csum_fold(l2l4_csum_add(0, blk, len));
+		for (size_t hl = 0; hl <= len; hl++) {
+			uint16_t want = l2l4_csum_fold(l2l4_csum_add(0, blk + hl, len - hl));
+			uint16_t got = l2l4_csum_suffix(whole, blk, hl);
+			assert_true(got == want || (got == 0xffff && want == 0) || (got == 0 && want == 0xffff));
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_csum_fast_matches_reference),
+		cmocka_unit_test(test_csum_suffix),
 		cmocka_unit_test(test_arp_request),
 		cmocka_unit_test(test_arp_reply),
 		cmocka_unit_test(test_icmp_echo),
