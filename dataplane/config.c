@@ -84,6 +84,24 @@ struct raw_route {
 	char *name, *filter, *format;
 	char **to;
 	unsigned to_count;
+	char *sink, *stream, *bridge, *topic, *topic_id;
+};
+struct raw_sink {
+	char *name, *redis, *username, *password, *password_file, *db, *ring, *batch, *batch_us, *maxlen;
+	char *timeout_ms, *reconnect_min_ms, *reconnect_max_ms, *puback;
+};
+struct raw_bridge_sub {
+	char *filter, *qos, *local_prefix, *strip_prefix;
+};
+struct raw_tls {
+	char *ca_file, *cert_file, *key_file, *insecure;
+};
+struct raw_bridge {
+	char *name, *host, *port, *protocol, *client_id, *username, *password, *password_file;
+	struct raw_tls *tls;
+	char *keepalive_s, *ring, *max_inflight, *reconnect_min_ms, *reconnect_max_ms;
+	struct raw_bridge_sub *subscribe;
+	unsigned subscribe_count;
 };
 struct raw_config {
 	struct raw_port *ports;
@@ -98,6 +116,10 @@ struct raw_config {
 	struct raw_stats *stats;
 	struct raw_route *routes;
 	unsigned routes_count;
+	struct raw_sink *sinks;
+	unsigned sinks_count;
+	struct raw_bridge *bridges;
+	unsigned bridges_count;
 };
 
 /* Every scalar: an optional string, NULL when the key is absent. */
@@ -182,10 +204,74 @@ static const cyaml_schema_field_t route_fields[] = {
 	STR("format", struct raw_route, format),
 	CYAML_FIELD_SEQUENCE("to", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_route, to, &str_value, 0,
 			     CYAML_UNLIMITED),
+	STR("sink", struct raw_route, sink),
+	STR("stream", struct raw_route, stream),
+	STR("bridge", struct raw_route, bridge),
+	STR("topic", struct raw_route, topic),
+	STR("topic_id", struct raw_route, topic_id),
 	CYAML_FIELD_END,
 };
 static const cyaml_schema_value_t route_value = {
 	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_route, route_fields),
+};
+static const cyaml_schema_field_t sink_fields[] = {
+	STR("name", struct raw_sink, name),
+	STR("redis", struct raw_sink, redis),
+	STR("username", struct raw_sink, username),
+	STR("password", struct raw_sink, password),
+	STR("password_file", struct raw_sink, password_file),
+	STR("db", struct raw_sink, db),
+	STR("ring", struct raw_sink, ring),
+	STR("batch", struct raw_sink, batch),
+	STR("batch_us", struct raw_sink, batch_us),
+	STR("maxlen", struct raw_sink, maxlen),
+	STR("timeout_ms", struct raw_sink, timeout_ms),
+	STR("reconnect_min_ms", struct raw_sink, reconnect_min_ms),
+	STR("reconnect_max_ms", struct raw_sink, reconnect_max_ms),
+	STR("puback", struct raw_sink, puback),
+	CYAML_FIELD_END,
+};
+static const cyaml_schema_value_t sink_value = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_sink, sink_fields),
+};
+static const cyaml_schema_field_t bridge_sub_fields[] = {
+	STR("filter", struct raw_bridge_sub, filter),
+	STR("qos", struct raw_bridge_sub, qos),
+	STR("local_prefix", struct raw_bridge_sub, local_prefix),
+	STR("strip_prefix", struct raw_bridge_sub, strip_prefix),
+	CYAML_FIELD_END,
+};
+static const cyaml_schema_value_t bridge_sub_value = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_bridge_sub, bridge_sub_fields),
+};
+static const cyaml_schema_field_t tls_fields[] = {
+	STR("ca_file", struct raw_tls, ca_file),
+	STR("cert_file", struct raw_tls, cert_file),
+	STR("key_file", struct raw_tls, key_file),
+	STR("insecure", struct raw_tls, insecure),
+	CYAML_FIELD_END,
+};
+static const cyaml_schema_field_t bridge_fields[] = {
+	STR("name", struct raw_bridge, name),
+	STR("host", struct raw_bridge, host),
+	STR("port", struct raw_bridge, port),
+	STR("protocol", struct raw_bridge, protocol),
+	STR("client_id", struct raw_bridge, client_id),
+	STR("username", struct raw_bridge, username),
+	STR("password", struct raw_bridge, password),
+	STR("password_file", struct raw_bridge, password_file),
+	CYAML_FIELD_MAPPING_PTR("tls", CYAML_FLAG_OPTIONAL, struct raw_bridge, tls, tls_fields),
+	STR("keepalive_s", struct raw_bridge, keepalive_s),
+	STR("ring", struct raw_bridge, ring),
+	STR("max_inflight", struct raw_bridge, max_inflight),
+	STR("reconnect_min_ms", struct raw_bridge, reconnect_min_ms),
+	STR("reconnect_max_ms", struct raw_bridge, reconnect_max_ms),
+	CYAML_FIELD_SEQUENCE("subscribe", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_bridge, subscribe,
+			     &bridge_sub_value, 0, CYAML_UNLIMITED),
+	CYAML_FIELD_END,
+};
+static const cyaml_schema_value_t bridge_value = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_bridge, bridge_fields),
 };
 static const cyaml_schema_field_t top_fields[] = {
 	CYAML_FIELD_SEQUENCE("ports", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_config, ports,
@@ -201,6 +287,10 @@ static const cyaml_schema_field_t top_fields[] = {
 	CYAML_FIELD_MAPPING_PTR("stats", CYAML_FLAG_OPTIONAL, struct raw_config, stats, stats_fields),
 	CYAML_FIELD_SEQUENCE("routes", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_config, routes,
 			     &route_value, 0, CYAML_UNLIMITED),
+	CYAML_FIELD_SEQUENCE("sinks", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_config, sinks,
+			     &sink_value, 0, CYAML_UNLIMITED),
+	CYAML_FIELD_SEQUENCE("bridges", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_config, bridges,
+			     &bridge_value, 0, CYAML_UNLIMITED),
 	CYAML_FIELD_END,
 };
 static const cyaml_schema_value_t top_value = {
@@ -887,7 +977,75 @@ static int load_dest(struct ctx *c, const char *key, const char *s, const struct
 	return 0;
 }
 
-static bool route_name_ok(const char *n)
+/* A stream key or remote topic template: printable, no NUL; "{topic}" is replaced by the
+ * publish's topic. A bridge topic must leave a valid MQTT topic: no '+' or '#'. */
+static int load_template(struct ctx *c, const char *key, const char *s, const char *def, bool mqtt_topic, char **out)
+{
+	char shown[64];
+	if (s == NULL)
+		s = def;
+	size_t len = strlen(s);
+	if (len == 0 || len > FO_MAX_TEMPLATE_LEN)
+		return fail(c, "%s: '%s' must be 1..%u bytes; e.g. %s", key, show(s, shown, sizeof(shown)),
+			    FO_MAX_TEMPLATE_LEN, def);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (ch < 0x20 || ch == 0x7f)
+			return fail(c, "%s: '%s' has a control character; use printable text and {topic}", key,
+				    show(s, shown, sizeof(shown)));
+		if (mqtt_topic && (ch == '+' || ch == '#'))
+			return fail(c, "%s: '%s' has a wildcard; a remote topic name cannot contain '+' or '#'", key,
+				    show(s, shown, sizeof(shown)));
+	}
+	for (const char *b = strchr(s, '{'); b != NULL; b = strchr(b + 1, '{'))
+		if (strncmp(b, "{topic}", 7) != 0)
+			return fail(c, "%s: '%s' has a '{' that is not {topic}; {topic} is the only placeholder", key,
+				    show(s, shown, sizeof(shown)));
+	if ((*out = dup_str(s)) == NULL)
+		return fail(c, "%s: out of memory", key);
+	return 0;
+}
+
+static int load_output_route(struct ctx *c, unsigned i, const struct raw_route *rr, const struct fo_config *cfg,
+			     struct fo_route_config *rt)
+{
+	char key[64], shown[64];
+	if (rr->format != NULL || rr->topic_id != NULL)
+		return fail(c, "routes[%u].%s: only for UDP routes (to:); a %s route writes the topic and payload", i,
+			    rr->format ? "format" : "topic_id", rr->sink ? "sink" : "bridge");
+	if (rr->sink != NULL) {
+		snprintf(key, sizeof(key), "routes[%u].sink", i);
+		uint32_t k = 0;
+		while (k < cfg->n_sinks && strcmp(cfg->sinks[k].name, rr->sink) != 0)
+			k++;
+		if (k == cfg->n_sinks)
+			return fail(c, "%s: '%s' is not the name of an entry of sinks:; define it there", key,
+				    show(rr->sink, shown, sizeof(shown)));
+		if (rr->topic != NULL)
+			return fail(c, "routes[%u].topic: only for bridge: routes; a sink route names its stream with "
+				       "stream:", i);
+		rt->kind = FO_ROUTE_SINK;
+		rt->target = (uint8_t)k;
+		snprintf(key, sizeof(key), "routes[%u].stream", i);
+		return load_template(c, key, rr->stream, "fanout:{topic}", false, &rt->tmpl);
+	}
+	snprintf(key, sizeof(key), "routes[%u].bridge", i);
+	uint32_t k = 0;
+	while (k < cfg->n_bridges && strcmp(cfg->bridges[k].name, rr->bridge) != 0)
+		k++;
+	if (k == cfg->n_bridges)
+		return fail(c, "%s: '%s' is not the name of an entry of bridges:; define it there", key,
+			    show(rr->bridge, shown, sizeof(shown)));
+	if (rr->stream != NULL)
+		return fail(c, "routes[%u].stream: only for sink: routes; a bridge route names its remote topic "
+			       "with topic:", i);
+	rt->kind = FO_ROUTE_BRIDGE;
+	rt->target = (uint8_t)k;
+	snprintf(key, sizeof(key), "routes[%u].topic", i);
+	return load_template(c, key, rr->topic, "{topic}", true, &rt->tmpl);
+}
+
+static bool name_ok(const char *n)
 {
 	size_t len = strlen(n);
 	if (len == 0 || len > FO_MAX_ROUTE_NAME)
@@ -897,6 +1055,320 @@ static bool route_name_ok(const char *n)
 		      *p == '-' || *p == '_' || *p == '.'))
 			return false;
 	return true;
+}
+
+/* A power-of-two size with its own default and bounds. */
+static int get_pow2(struct ctx *c, const char *key, const char *s, uint32_t min, uint32_t max, uint32_t def,
+		    uint32_t *out)
+{
+	if (get_u32(c, key, s, min, max, def, out) != 0)
+		return -1;
+	if (!is_pow2(*out))
+		return fail(c, "%s: %u is not a power of two; use e.g. %u", key, *out, pow2_at_least(*out));
+	return 0;
+}
+
+/* password: or password_file: (its first line), never both. */
+static int load_secret(struct ctx *c, const char *prefix, const char *pw, const char *pw_file, char **out)
+{
+	char shown[64];
+	if (pw != NULL && pw_file != NULL)
+		return fail(c, "%s.password_file: give password or password_file, not both", prefix);
+	if (pw == NULL && pw_file == NULL)
+		return 0;
+	char buf[FO_MAX_SECRET_LEN + 2];
+	if (pw_file != NULL) {
+		FILE *f = fopen(pw_file, "r");
+		if (f == NULL)
+			return fail(c, "%s.password_file: cannot open '%s': %s", prefix,
+				    show(pw_file, shown, sizeof(shown)), strerror(errno));
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		buf[strcspn(buf, "\r\n")] = '\0';
+		pw = buf;
+	}
+	if (strlen(pw) == 0 || strlen(pw) > FO_MAX_SECRET_LEN)
+		return fail(c, "%s.password: must be 1..%u bytes", prefix, FO_MAX_SECRET_LEN);
+	if ((*out = dup_str(pw)) == NULL)
+		return fail(c, "%s.password: out of memory", prefix);
+	return 0;
+}
+
+static int load_sinks(struct ctx *c, const struct raw_config *r, struct fo_config *cfg)
+{
+	char key[96], pre[32], shown[64];
+	unsigned n = r->sinks_count;
+	if (n == 0)
+		return 0;
+	if (n > FO_MAX_SINKS)
+		return fail(c, "sinks: %u sinks given, at most %u", n, FO_MAX_SINKS);
+	if ((cfg->sinks = calloc(n, sizeof(*cfg->sinks))) == NULL)
+		return fail(c, "sinks: out of memory");
+	for (unsigned i = 0; i < n; i++) {
+		const struct raw_sink *rs = &r->sinks[i];
+		struct fo_sink_config *k = &cfg->sinks[i];
+		cfg->n_sinks = i + 1;
+		snprintf(pre, sizeof(pre), "sinks[%u]", i);
+		if (rs->name == NULL || !name_ok(rs->name))
+			return fail(c, "%s.name: '%s' %s; give 1..%u characters of [A-Za-z0-9._-]", pre,
+				    show(rs->name ? rs->name : "", shown, sizeof(shown)),
+				    rs->name ? "is not a name" : "is missing", FO_MAX_ROUTE_NAME);
+		for (unsigned j = 0; j < i; j++)
+			if (strcmp(cfg->sinks[j].name, rs->name) == 0)
+				return fail(c, "%s.name: '%s' is already the name of sinks[%u]", pre,
+					    show(rs->name, shown, sizeof(shown)), j);
+		if ((k->name = dup_str(rs->name)) == NULL)
+			return fail(c, "%s: out of memory", pre);
+		snprintf(key, sizeof(key), "%s.redis", pre);
+		if (rs->redis == NULL || rs->redis[0] == '\0')
+			return fail(c, "%s: missing; give host:port (e.g. 127.0.0.1:6379) or a unix socket path "
+				       "(e.g. /run/redis/redis-server.sock)", key);
+		if (rs->redis[0] == '/') {
+			if (strlen(rs->redis) >= 108)
+				return fail(c, "%s: '%s' is longer than a unix socket path may be (107 bytes)", key,
+					    show(rs->redis, shown, sizeof(shown)));
+			if ((k->unix_path = dup_str(rs->redis)) == NULL)
+				return fail(c, "%s: out of memory", key);
+		} else {
+			const char *colon = strrchr(rs->redis, ':');
+			char *pe;
+			errno = 0;
+			unsigned long port = colon ? strtoul(colon + 1, &pe, 10) : 0;
+			if (colon == NULL || colon == rs->redis || colon[1] < '1' || colon[1] > '9' || *pe != '\0' ||
+			    errno != 0 || port == 0 || port > 65535)
+				return fail(c, "%s: '%s' is neither host:port nor an absolute unix socket path; "
+					       "e.g. 127.0.0.1:6379", key, show(rs->redis, shown, sizeof(shown)));
+			k->port = (uint16_t)port;
+			if ((k->host = strndup(rs->redis, (size_t)(colon - rs->redis))) == NULL)
+				return fail(c, "%s: out of memory", key);
+		}
+		if (rs->username != NULL) {
+			if (rs->username[0] == '\0' || strlen(rs->username) > 255)
+				return fail(c, "%s.username: must be 1..255 bytes (the Redis ACL user)", pre);
+			if (rs->password == NULL && rs->password_file == NULL)
+				return fail(c, "%s.username: an ACL user needs password: or password_file:", pre);
+			if ((k->username = dup_str(rs->username)) == NULL)
+				return fail(c, "%s: out of memory", pre);
+		}
+		if (load_secret(c, pre, rs->password, rs->password_file, &k->password) != 0)
+			return -1;
+		uint64_t v;
+		snprintf(key, sizeof(key), "%s.db", pre);
+		if (get_u32(c, key, rs->db, 0, 1u << 20, 0, &k->db) != 0)
+			return -1;
+		snprintf(key, sizeof(key), "%s.ring", pre);
+		if (get_pow2(c, key, rs->ring, 64, FO_MAX_RING_SIZE, FO_DEFAULT_SINK_RING, &k->ring) != 0)
+			return -1;
+		snprintf(key, sizeof(key), "%s.batch", pre);
+		if (get_u32(c, key, rs->batch, 1, FO_MAX_SINK_BATCH, FO_DEFAULT_SINK_BATCH, &k->batch) != 0)
+			return -1;
+		snprintf(key, sizeof(key), "%s.batch_us", pre);
+		if (get_u32(c, key, rs->batch_us, 0, 1000000, FO_DEFAULT_SINK_BATCH_US, &k->batch_us) != 0)
+			return -1;
+		snprintf(key, sizeof(key), "%s.maxlen", pre);
+		if (get_num(c, key, rs->maxlen, 0, UINT64_MAX / 2, FO_DEFAULT_SINK_MAXLEN, &v) != 0)
+			return -1;
+		k->maxlen = v;
+		snprintf(key, sizeof(key), "%s.timeout_ms", pre);
+		if (get_u32(c, key, rs->timeout_ms, 10, 600000, FO_DEFAULT_SINK_TIMEOUT_MS, &k->timeout_ms) != 0)
+			return -1;
+		snprintf(key, sizeof(key), "%s.reconnect_min_ms", pre);
+		if (get_u32(c, key, rs->reconnect_min_ms, 1, 600000, FO_DEFAULT_RECONNECT_MIN_MS, &k->reconnect_min_ms) != 0)
+			return -1;
+		snprintf(key, sizeof(key), "%s.reconnect_max_ms", pre);
+		if (get_u32(c, key, rs->reconnect_max_ms, k->reconnect_min_ms, 600000,
+			    k->reconnect_min_ms > FO_DEFAULT_RECONNECT_MAX_MS ? k->reconnect_min_ms
+									     : FO_DEFAULT_RECONNECT_MAX_MS,
+			    &k->reconnect_max_ms) != 0)
+			return -1;
+		snprintf(key, sizeof(key), "%s.puback", pre);
+		if (rs->puback == NULL || strcmp(rs->puback, "accepted") == 0)
+			k->puback = FO_PUBACK_ACCEPTED;
+		else if (strcmp(rs->puback, "written") == 0)
+			k->puback = FO_PUBACK_WRITTEN;
+		else
+			return fail(c, "%s: '%s' is not a mode; use accepted (in the sink's backlog) or written "
+				       "(confirmed by Redis)", key, show(rs->puback, shown, sizeof(shown)));
+	}
+	return 0;
+}
+
+static bool host_ok(const char *h)
+{
+	size_t len = strlen(h);
+	if (len == 0 || len > 253)
+		return false;
+	for (const char *p = h; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+		      *p == '.' || *p == ':'))
+			return false;
+	return true;
+}
+
+static int load_file_key(struct ctx *c, const char *key, const char *path, char **out)
+{
+	char shown[64];
+	if (path == NULL)
+		return 0;
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return fail(c, "%s: cannot open '%s': %s", key, show(path, shown, sizeof(shown)), strerror(errno));
+	fclose(f);
+	if ((*out = dup_str(path)) == NULL)
+		return fail(c, "%s: out of memory", key);
+	return 0;
+}
+
+static int get_bool(struct ctx *c, const char *key, const char *s, bool def, bool *out)
+{
+	char shown[64];
+	if (s == NULL)
+		*out = def;
+	else if (strcmp(s, "true") == 0)
+		*out = true;
+	else if (strcmp(s, "false") == 0)
+		*out = false;
+	else
+		return fail(c, "%s: '%s' is not true or false", key, show(s, shown, sizeof(shown)));
+	return 0;
+}
+
+static int load_bridges(struct ctx *c, const struct raw_config *r, struct fo_config *cfg)
+{
+	char key[96], pre[48], shown[64];
+	unsigned n = r->bridges_count;
+	if (n == 0)
+		return 0;
+	if (n > FO_MAX_BRIDGES)
+		return fail(c, "bridges: %u bridges given, at most %u", n, FO_MAX_BRIDGES);
+	if ((cfg->bridges = calloc(n, sizeof(*cfg->bridges))) == NULL)
+		return fail(c, "bridges: out of memory");
+	for (unsigned i = 0; i < n; i++) {
+		const struct raw_bridge *rb = &r->bridges[i];
+		struct fo_bridge_config *b = &cfg->bridges[i];
+		cfg->n_bridges = i + 1;
+		snprintf(pre, sizeof(pre), "bridges[%u]", i);
+		if (rb->name == NULL || !name_ok(rb->name))
+			return fail(c, "%s.name: '%s' %s; give 1..%u characters of [A-Za-z0-9._-]", pre,
+				    show(rb->name ? rb->name : "", shown, sizeof(shown)),
+				    rb->name ? "is not a name" : "is missing", FO_MAX_ROUTE_NAME);
+		for (unsigned j = 0; j < i; j++)
+			if (strcmp(cfg->bridges[j].name, rb->name) == 0)
+				return fail(c, "%s.name: '%s' is already the name of bridges[%u]", pre,
+					    show(rb->name, shown, sizeof(shown)), j);
+		if ((b->name = dup_str(rb->name)) == NULL)
+			return fail(c, "%s: out of memory", pre);
+		snprintf(key, sizeof(key), "%s.host", pre);
+		if (rb->host == NULL || !host_ok(rb->host))
+			return fail(c, "%s: '%s' %s; give the broker's address or host name", key,
+				    show(rb->host ? rb->host : "", shown, sizeof(shown)),
+				    rb->host ? "is not a host" : "is missing");
+		if ((b->host = dup_str(rb->host)) == NULL)
+			return fail(c, "%s: out of memory", key);
+		bool tls = rb->tls != NULL;
+		snprintf(key, sizeof(key), "%s.port", pre);
+		if (get_u16(c, key, rb->port, 1, 65535, tls ? 8883 : 1883, &b->port) != 0)
+			return -1;
+		snprintf(key, sizeof(key), "%s.protocol", pre);
+		if (rb->protocol == NULL || strcmp(rb->protocol, "mqttv311") == 0)
+			b->protocol = 4;
+		else if (strcmp(rb->protocol, "mqttv5") == 0)
+			b->protocol = 5;
+		else
+			return fail(c, "%s: '%s' is not supported; use mqttv311 or mqttv5", key,
+				    show(rb->protocol, shown, sizeof(shown)));
+		snprintf(key, sizeof(key), "%s.client_id", pre);
+		char defid[96];
+		snprintf(defid, sizeof(defid), "fanout-%s", b->name);
+		const char *cid = rb->client_id ? rb->client_id : defid;
+		if (cid[0] == '\0' || strlen(cid) > 65535)
+			return fail(c, "%s: must not be empty", key);
+		if ((b->client_id = dup_str(cid)) == NULL)
+			return fail(c, "%s: out of memory", key);
+		if (rb->username != NULL && (b->username = dup_str(rb->username)) == NULL)
+			return fail(c, "%s.username: out of memory", pre);
+		if (rb->username == NULL && (rb->password != NULL || rb->password_file != NULL))
+			return fail(c, "%s.password: MQTT sends a password only with a username; add username:", pre);
+		if (load_secret(c, pre, rb->password, rb->password_file, &b->password) != 0)
+			return -1;
+		if (tls) {
+			b->tls = true;
+			snprintf(key, sizeof(key), "%s.tls.ca_file", pre);
+			if (rb->tls->ca_file == NULL)
+				return fail(c, "%s: missing; give the CA certificate (PEM) that signed the broker's", key);
+			if (load_file_key(c, key, rb->tls->ca_file, &b->tls_ca_file) != 0)
+				return -1;
+			snprintf(key, sizeof(key), "%s.tls.cert_file", pre);
+			if (load_file_key(c, key, rb->tls->cert_file, &b->tls_cert_file) != 0)
+				return -1;
+			snprintf(key, sizeof(key), "%s.tls.key_file", pre);
+			if (load_file_key(c, key, rb->tls->key_file, &b->tls_key_file) != 0)
+				return -1;
+			if ((b->tls_cert_file == NULL) != (b->tls_key_file == NULL))
+				return fail(c, "%s.tls: a client certificate needs both cert_file and key_file", pre);
+			snprintf(key, sizeof(key), "%s.tls.insecure", pre);
+			if (get_bool(c, key, rb->tls->insecure, false, &b->tls_insecure) != 0)
+				return -1;
+		}
+		snprintf(key, sizeof(key), "%s.keepalive_s", pre);
+		if (get_u16(c, key, rb->keepalive_s, 5, 65535, FO_DEFAULT_BRIDGE_KEEPALIVE_S, &b->keepalive_s) != 0)
+			return -1;
+		snprintf(key, sizeof(key), "%s.ring", pre);
+		if (get_pow2(c, key, rb->ring, 64, FO_MAX_RING_SIZE, FO_DEFAULT_BRIDGE_RING, &b->ring) != 0)
+			return -1;
+		snprintf(key, sizeof(key), "%s.max_inflight", pre);
+		if (get_u32(c, key, rb->max_inflight, 1, 65535, FO_DEFAULT_BRIDGE_INFLIGHT, &b->max_inflight) != 0)
+			return -1;
+		snprintf(key, sizeof(key), "%s.reconnect_min_ms", pre);
+		if (get_u32(c, key, rb->reconnect_min_ms, 1, 600000, FO_DEFAULT_RECONNECT_MIN_MS, &b->reconnect_min_ms) != 0)
+			return -1;
+		snprintf(key, sizeof(key), "%s.reconnect_max_ms", pre);
+		if (get_u32(c, key, rb->reconnect_max_ms, b->reconnect_min_ms, 600000,
+			    b->reconnect_min_ms > FO_DEFAULT_RECONNECT_MAX_MS ? b->reconnect_min_ms
+									     : FO_DEFAULT_RECONNECT_MAX_MS,
+			    &b->reconnect_max_ms) != 0)
+			return -1;
+		if (rb->subscribe_count > FO_MAX_BRIDGE_SUBS)
+			return fail(c, "%s.subscribe: %u entries, at most %u", pre, rb->subscribe_count,
+				    FO_MAX_BRIDGE_SUBS);
+		if (rb->subscribe_count &&
+		    (b->subs = calloc(rb->subscribe_count, sizeof(*b->subs))) == NULL)
+			return fail(c, "%s.subscribe: out of memory", pre);
+		for (unsigned j = 0; j < rb->subscribe_count; j++) {
+			const struct raw_bridge_sub *rs = &rb->subscribe[j];
+			struct fo_bridge_sub *sb = &b->subs[j];
+			b->n_subs = j + 1;
+			snprintf(key, sizeof(key), "%s.subscribe[%u].filter", pre, j);
+			if (rs->filter == NULL ||
+			    !topic_filter_valid((const uint8_t *)rs->filter, strlen(rs->filter), 65535))
+				return fail(c, "%s: '%s' %s; give an MQTT topic filter such as cmd/#", key,
+					    show(rs->filter ? rs->filter : "", shown, sizeof(shown)),
+					    rs->filter ? "is not a valid topic filter" : "is missing");
+			if ((sb->filter = dup_str(rs->filter)) == NULL)
+				return fail(c, "%s: out of memory", key);
+			snprintf(key, sizeof(key), "%s.subscribe[%u].qos", pre, j);
+			uint32_t q;
+			if (get_u32(c, key, rs->qos, 0, 1, 0, &q) != 0)
+				return -1;
+			sb->qos = (uint8_t)q;
+			snprintf(key, sizeof(key), "%s.subscribe[%u].local_prefix", pre, j);
+			const char *lp = rs->local_prefix ? rs->local_prefix : "";
+			if (strlen(lp) > FO_MAX_TEMPLATE_LEN || strpbrk(lp, "+#") != NULL)
+				return fail(c, "%s: '%s' must be at most %u bytes without '+' or '#'", key,
+					    show(lp, shown, sizeof(shown)), FO_MAX_TEMPLATE_LEN);
+			if ((sb->local_prefix = dup_str(lp)) == NULL)
+				return fail(c, "%s: out of memory", key);
+			snprintf(key, sizeof(key), "%s.subscribe[%u].strip_prefix", pre, j);
+			const char *sp = rs->strip_prefix ? rs->strip_prefix : "";
+			if (strlen(sp) > FO_MAX_TEMPLATE_LEN || strpbrk(sp, "+#") != NULL)
+				return fail(c, "%s: '%s' must be at most %u bytes without '+' or '#'", key,
+					    show(sp, shown, sizeof(shown)), FO_MAX_TEMPLATE_LEN);
+			if ((sb->strip_prefix = dup_str(sp)) == NULL)
+				return fail(c, "%s: out of memory", key);
+		}
+	}
+	return 0;
 }
 
 static int load_routes(struct ctx *c, const struct raw_config *r, struct fo_config *cfg)
@@ -916,7 +1388,7 @@ static int load_routes(struct ctx *c, const struct raw_config *r, struct fo_conf
 		struct fo_route_config *rt = &cfg->routes[i];
 		cfg->n_routes = i + 1; /* owns routes[0..i] from here */
 		snprintf(key, sizeof(key), "routes[%u].name", i);
-		if (rr->name == NULL || !route_name_ok(rr->name))
+		if (rr->name == NULL || !name_ok(rr->name))
 			return fail(c, "%s: '%s' %s; give 1..%u characters of [A-Za-z0-9._-]", key,
 				    show(rr->name ? rr->name : "", shown, sizeof(shown)),
 				    rr->name ? "is not a route name" : "is missing", FO_MAX_ROUTE_NAME);
@@ -935,11 +1407,32 @@ static int load_routes(struct ctx *c, const struct raw_config *r, struct fo_conf
 				    key, show(rr->filter, shown, sizeof(shown)), cfg->broker.max_topic_len);
 		if ((rt->filter = dup_str(rr->filter)) == NULL)
 			return fail(c, "%s: out of memory", key);
+		int kinds = (rr->to_count > 0) + (rr->sink != NULL) + (rr->bridge != NULL);
+		if (kinds > 1)
+			return fail(c, "routes[%u]: more than one kind of destination; give exactly one of to: "
+				       "[\"ip:port\", ...] (UDP), sink: NAME (Redis Streams) or bridge: NAME (MQTT broker)", i);
+		if (rr->sink != NULL || rr->bridge != NULL) {
+			if (load_output_route(c, i, rr, cfg, rt) != 0)
+				return -1;
+			continue;
+		}
+		if (rr->stream != NULL || rr->topic != NULL)
+			return fail(c, "routes[%u].%s: only for sink: or bridge: routes", i,
+				    rr->stream != NULL ? "stream" : "topic");
 		snprintf(key, sizeof(key), "routes[%u].format", i);
-		if (rr->format != NULL && strcmp(rr->format, "raw") != 0)
-			return fail(c, "%s: '%s' is not supported; use raw (the payload as the UDP datagram)", key,
-				    show(rr->format, shown, sizeof(shown)));
-		rt->format = FO_ROUTE_RAW;
+		if (rr->format != NULL && strcmp(rr->format, "raw") != 0 && strcmp(rr->format, "mqttsn") != 0)
+			return fail(c, "%s: '%s' is not supported; use raw (the payload as the UDP datagram) or mqttsn "
+				       "(an MQTT-SN PUBLISH)", key, show(rr->format, shown, sizeof(shown)));
+		rt->format = rr->format != NULL && strcmp(rr->format, "mqttsn") == 0 ? FO_ROUTE_MQTTSN : FO_ROUTE_RAW;
+		rt->kind = FO_ROUTE_UDP;
+		snprintf(key, sizeof(key), "routes[%u].topic_id", i);
+		if (rt->format == FO_ROUTE_MQTTSN && rr->topic_id == NULL)
+			return fail(c, "%s: missing; format mqttsn sends PUBLISHes with a predefined topic id the receiver "
+				       "knows for this route: give 1..65534", key);
+		if (rt->format != FO_ROUTE_MQTTSN && rr->topic_id != NULL)
+			return fail(c, "%s: only for format: mqttsn", key);
+		if (get_u16(c, key, rr->topic_id, 1, 65534, 0, &rt->topic_id) != 0)
+			return -1;
 		snprintf(key, sizeof(key), "routes[%u].to", i);
 		if (rr->to_count == 0)
 			return fail(c, "%s: missing or empty; list 1..%u destinations such as [\"198.18.1.2:9000\"]",
@@ -1009,7 +1502,8 @@ int fo_config_parse(const char *yaml, size_t len, struct fo_config **out, char *
 	}
 	const struct raw_config *r = raw != NULL ? raw : &empty; /* an empty document */
 	if (load_ports(c, r, cfg) != 0 || load_lcores(c, r, cfg) != 0 || load_pools(c, r, cfg) != 0 ||
-	    load_mqttsn(c, r, cfg) != 0 || load_stats(c, r, cfg) != 0 || load_routes(c, r, cfg) != 0)
+	    load_mqttsn(c, r, cfg) != 0 || load_stats(c, r, cfg) != 0 || load_sinks(c, r, cfg) != 0 ||
+	    load_bridges(c, r, cfg) != 0 || load_routes(c, r, cfg) != 0)
 		goto done;
 	*out = cfg;
 	cfg = NULL;
@@ -1072,7 +1566,39 @@ void fo_config_free(struct fo_config *cfg)
 		free(cfg->routes[i].name);
 		free(cfg->routes[i].filter);
 		free(cfg->routes[i].to);
+		free(cfg->routes[i].tmpl);
 	}
 	free(cfg->routes);
+	for (uint32_t i = 0; i < cfg->n_sinks; i++) {
+		struct fo_sink_config *k = &cfg->sinks[i];
+		free(k->name);
+		free(k->unix_path);
+		free(k->host);
+		free(k->username);
+		if (k->password)
+			memset(k->password, 0, strlen(k->password));
+		free(k->password);
+	}
+	free(cfg->sinks);
+	for (uint32_t i = 0; i < cfg->n_bridges; i++) {
+		struct fo_bridge_config *b = &cfg->bridges[i];
+		free(b->name);
+		free(b->host);
+		free(b->client_id);
+		free(b->username);
+		if (b->password)
+			memset(b->password, 0, strlen(b->password));
+		free(b->password);
+		free(b->tls_ca_file);
+		free(b->tls_cert_file);
+		free(b->tls_key_file);
+		for (uint32_t j = 0; j < b->n_subs; j++) {
+			free(b->subs[j].filter);
+			free(b->subs[j].local_prefix);
+			free(b->subs[j].strip_prefix);
+		}
+		free(b->subs);
+	}
+	free(cfg->bridges);
 	free(cfg);
 }

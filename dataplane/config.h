@@ -50,6 +50,24 @@
 #define FO_MAX_ROUTES 1024
 #define FO_MAX_ROUTE_DESTS 16
 #define FO_MAX_ROUTE_NAME 63
+#define FO_MAX_SINKS 8             /* Redis Streams sinks ("sinks:") */
+#define FO_MAX_BRIDGES 8           /* MQTT broker bridges ("bridges:") */
+#define FO_MAX_BRIDGE_SUBS 64      /* upstream subscriptions per bridge */
+#define FO_MAX_TEMPLATE_LEN 255    /* stream key / remote topic templates */
+#define FO_MAX_SECRET_LEN 512      /* passwords (from the file or password_file) */
+
+/* Sink and bridge defaults. */
+#define FO_DEFAULT_SINK_RING 16384
+#define FO_DEFAULT_SINK_BATCH 256
+#define FO_MAX_SINK_BATCH 4096
+#define FO_DEFAULT_SINK_BATCH_US 1000
+#define FO_DEFAULT_SINK_MAXLEN 1000000
+#define FO_DEFAULT_SINK_TIMEOUT_MS 2000
+#define FO_DEFAULT_RECONNECT_MIN_MS 100
+#define FO_DEFAULT_RECONNECT_MAX_MS 5000
+#define FO_DEFAULT_BRIDGE_RING 16384
+#define FO_DEFAULT_BRIDGE_INFLIGHT 1024
+#define FO_DEFAULT_BRIDGE_KEEPALIVE_S 30
 
 enum fo_role {
 	FO_ROLE_RX = 1u << 0,
@@ -77,7 +95,20 @@ struct fo_lcore_config {
 /* A route: publishes whose topic matches filter are also sent to each destination. Routes are
  * the part of the config that changes at run time, as generations (docs/control.md). */
 enum fo_route_format {
-	FO_ROUTE_RAW = 0, /* the publish payload as the UDP datagram */
+	FO_ROUTE_RAW = 0,    /* the publish payload as the UDP datagram */
+	FO_ROUTE_MQTTSN = 1, /* an MQTT-SN PUBLISH (QoS 0 flags) carrying the payload */
+};
+/* What a route sends to: UDP destinations (to:), a Redis Streams sink (sink: + stream:) or an
+ * MQTT bridge (bridge: + topic:). */
+enum fo_route_kind {
+	FO_ROUTE_UDP = 0,
+	FO_ROUTE_SINK = 1,
+	FO_ROUTE_BRIDGE = 2,
+};
+/* What a PUBACK promises to a QoS 1 publisher whose publish matched a sink route. */
+enum fo_puback_mode {
+	FO_PUBACK_ACCEPTED = 0, /* taken into the sink's bounded backlog (ring full: rc congestion) */
+	FO_PUBACK_WRITTEN = 1,  /* Redis confirmed the XADD (failure: rc congestion) */
 };
 struct fo_route_dest {
 	uint32_t ip;   /* host byte order */
@@ -88,7 +119,58 @@ struct fo_route_config {
 	char *filter;
 	struct fo_route_dest *to;
 	uint32_t n_to;
-	uint8_t format; /* enum fo_route_format */
+	uint8_t format; /* enum fo_route_format (UDP routes) */
+	uint8_t kind;   /* enum fo_route_kind */
+	uint8_t target; /* sink or bridge index in fo_config (SINK and BRIDGE routes) */
+	char *tmpl;     /* SINK: stream key, BRIDGE: remote topic; "{topic}" is the publish's topic */
+	uint16_t tmpl_id; /* set when a generation is built (outputs.h: fo_out_tmpl_intern) */
+	uint16_t topic_id; /* mqttsn format: the predefined topic id its PUBLISHes carry */
+};
+
+/* A Redis Streams sink ("sinks:"): one connection, one writer thread. */
+struct fo_sink_config {
+	char *name;
+	char *unix_path;         /* "redis: /run/redis.sock" */
+	char *host;              /* "redis: 127.0.0.1:6379" (an IPv4 address or a host name) */
+	uint16_t port;
+	char *username;          /* ACL user for AUTH, NULL = password only (requirepass) */
+	char *password;          /* NULL = no AUTH */
+	uint32_t db;             /* SELECT db when non-zero */
+	uint32_t ring;           /* backlog entries between the workers and the writer, power of two */
+	uint32_t batch;          /* XADDs per pipelined batch at most */
+	uint32_t batch_us;       /* a partial batch waits at most this long for more entries */
+	uint64_t maxlen;         /* XADD MAXLEN ~ maxlen; 0 = no trimming */
+	uint32_t timeout_ms;     /* connect and per-batch I/O timeout */
+	uint32_t reconnect_min_ms, reconnect_max_ms; /* backoff doubles from min to max */
+	uint8_t puback;          /* enum fo_puback_mode */
+};
+
+/* An upstream subscription of a bridge: messages on filter come down as local publishes on
+ * local_prefix + (remote topic without strip_prefix, when it starts with it). */
+struct fo_bridge_sub {
+	char *filter;
+	uint8_t qos;             /* 0 or 1 */
+	char *local_prefix;      /* "" when absent */
+	char *strip_prefix;      /* "" when absent */
+};
+
+/* An MQTT broker bridge ("bridges:"): one connection (libmosquitto), one thread. */
+struct fo_bridge_config {
+	char *name;
+	char *host;
+	uint16_t port;
+	uint8_t protocol;        /* 4 = MQTT 3.1.1, 5 = MQTT 5 */
+	char *client_id;
+	char *username, *password;
+	bool tls;
+	char *tls_ca_file, *tls_cert_file, *tls_key_file;
+	bool tls_insecure;       /* skip the server hostname check (test setups only) */
+	uint16_t keepalive_s;
+	uint32_t ring;           /* backlog entries from the workers, power of two */
+	uint32_t max_inflight;   /* QoS 1 publishes awaiting the broker's PUBACK */
+	uint32_t reconnect_min_ms, reconnect_max_ms;
+	struct fo_bridge_sub *subs;
+	uint32_t n_subs;
 };
 
 struct fo_config {
@@ -113,6 +195,11 @@ struct fo_config {
 
 	struct fo_route_config *routes; /* the "routes:" section: the generation's content */
 	uint32_t n_routes;
+
+	struct fo_sink_config *sinks;     /* "sinks:" (restart-only) */
+	uint32_t n_sinks;
+	struct fo_bridge_config *bridges; /* "bridges:" (restart-only) */
+	uint32_t n_bridges;
 };
 
 /* Load and validate. On failure returns -1 and writes into err a message naming the key

@@ -37,6 +37,11 @@ static void dests_str(const struct fo_route_config *r, char *b, size_t n)
 {
 	size_t off = 0;
 	b[0] = '\0';
+	if (r->kind != FO_ROUTE_UDP) {
+		snprintf(b, n, "%s %.*s", r->kind == FO_ROUTE_SINK ? "stream" : "bridge topic", (int)(n > 32 ? n - 32 : 0),
+			 r->tmpl);
+		return;
+	}
 	for (uint32_t i = 0; i < r->n_to && off + 24 < n; i++) {
 		char d[32];
 		dest_str(&r->to[i], d, sizeof(d));
@@ -72,8 +77,10 @@ static unsigned route_diff(const struct fo_config *from, const struct fo_config 
 		}
 		dests_str(or, a, sizeof(a));
 		bool same_filter = strcmp(or->filter, nr->filter) == 0;
-		bool same_to = same_dests(or, nr); /* not the strings: they are cut at the buffer's end */
-		if (same_filter && same_to && or->format == nr->format)
+		bool same_to = same_dests(or, nr) && or->kind == nr->kind && or->target == nr->target &&
+			       (or->tmpl == NULL) == (nr->tmpl == NULL) &&
+			       (or->tmpl == NULL || strcmp(or->tmpl, nr->tmpl) == 0); /* not the strings: they are cut */
+		if (same_filter && same_to && or->format == nr->format && or->topic_id == nr->topic_id)
 			continue;
 		n++;
 		if (cb) {
@@ -84,8 +91,10 @@ static unsigned route_diff(const struct fo_config *from, const struct fo_config 
 							nr->filter);
 			if (!same_to && off < sizeof(detail))
 				off += (size_t)snprintf(detail + off, sizeof(detail) - off, "to %s -> %s; ", a, b);
-			if (or->format != nr->format && off < sizeof(detail))
-				snprintf(detail + off, sizeof(detail) - off, "format changed; ");
+			if ((or->format != nr->format || or->topic_id != nr->topic_id) && off < sizeof(detail))
+				snprintf(detail + off, sizeof(detail) - off, "format %s -> %s; ",
+					 or->format == FO_ROUTE_MQTTSN ? "mqttsn" : "raw",
+					 nr->format == FO_ROUTE_MQTTSN ? "mqttsn" : "raw");
 			size_t l = strlen(detail);
 			if (l >= 2)
 				detail[l - 2] = '\0';
@@ -93,6 +102,11 @@ static unsigned route_diff(const struct fo_config *from, const struct fo_config 
 		}
 	}
 	return n;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
 #define KEY(cond, ...)                                                   \
@@ -150,6 +164,48 @@ unsigned fo_config_restart_keys(const struct fo_config *f, const struct fo_confi
 		same_pre = a->predefined[i].id == b->predefined[i].id &&
 			   strcmp(a->predefined[i].name, b->predefined[i].name) == 0;
 	KEY(!same_pre, "mqttsn.predefined_topics");
+	KEY(f->n_sinks != t->n_sinks, "sinks");
+	for (uint32_t i = 0; i < f->n_sinks && i < t->n_sinks; i++) {
+		const struct fo_sink_config *x = &f->sinks[i], *y = &t->sinks[i];
+		KEY(strcmp(x->name, y->name) != 0, "sinks[%u].name", i);
+		KEY(!same_str(x->unix_path, y->unix_path) || !same_str(x->host, y->host) || x->port != y->port,
+		    "sinks[%u].redis", i);
+		KEY(!same_str(x->username, y->username), "sinks[%u].username", i);
+		KEY(!same_str(x->password, y->password), "sinks[%u].password", i);
+		KEY(x->db != y->db, "sinks[%u].db", i);
+		KEY(x->ring != y->ring, "sinks[%u].ring", i);
+		KEY(x->batch != y->batch, "sinks[%u].batch", i);
+		KEY(x->batch_us != y->batch_us, "sinks[%u].batch_us", i);
+		KEY(x->maxlen != y->maxlen, "sinks[%u].maxlen", i);
+		KEY(x->timeout_ms != y->timeout_ms, "sinks[%u].timeout_ms", i);
+		KEY(x->reconnect_min_ms != y->reconnect_min_ms, "sinks[%u].reconnect_min_ms", i);
+		KEY(x->reconnect_max_ms != y->reconnect_max_ms, "sinks[%u].reconnect_max_ms", i);
+		KEY(x->puback != y->puback, "sinks[%u].puback", i);
+	}
+	KEY(f->n_bridges != t->n_bridges, "bridges");
+	for (uint32_t i = 0; i < f->n_bridges && i < t->n_bridges; i++) {
+		const struct fo_bridge_config *x = &f->bridges[i], *y = &t->bridges[i];
+		KEY(strcmp(x->name, y->name) != 0, "bridges[%u].name", i);
+		KEY(strcmp(x->host, y->host) != 0 || x->port != y->port, "bridges[%u].host", i);
+		KEY(x->protocol != y->protocol, "bridges[%u].protocol", i);
+		KEY(strcmp(x->client_id, y->client_id) != 0, "bridges[%u].client_id", i);
+		KEY(!same_str(x->username, y->username) || !same_str(x->password, y->password), "bridges[%u].username", i);
+		KEY(x->tls != y->tls || !same_str(x->tls_ca_file, y->tls_ca_file) ||
+			    !same_str(x->tls_cert_file, y->tls_cert_file) || !same_str(x->tls_key_file, y->tls_key_file) ||
+			    x->tls_insecure != y->tls_insecure,
+		    "bridges[%u].tls", i);
+		KEY(x->keepalive_s != y->keepalive_s, "bridges[%u].keepalive_s", i);
+		KEY(x->ring != y->ring, "bridges[%u].ring", i);
+		KEY(x->max_inflight != y->max_inflight, "bridges[%u].max_inflight", i);
+		KEY(x->reconnect_min_ms != y->reconnect_min_ms || x->reconnect_max_ms != y->reconnect_max_ms,
+		    "bridges[%u].reconnect", i);
+		bool same_subs = x->n_subs == y->n_subs;
+		for (uint32_t j = 0; same_subs && j < x->n_subs; j++)
+			same_subs = strcmp(x->subs[j].filter, y->subs[j].filter) == 0 && x->subs[j].qos == y->subs[j].qos &&
+				    strcmp(x->subs[j].local_prefix, y->subs[j].local_prefix) == 0 &&
+				    strcmp(x->subs[j].strip_prefix, y->subs[j].strip_prefix) == 0;
+		KEY(!same_subs, "bridges[%u].subscribe", i);
+	}
 	KEY((f->stats_file == NULL) != (t->stats_file == NULL) ||
 		    (f->stats_file && t->stats_file && strcmp(f->stats_file, t->stats_file) != 0),
 	    "stats.file");
@@ -181,8 +237,11 @@ uint64_t fo_routes_fingerprint(const struct fo_config *cfg)
 		h = fnv(h, r->filter, strlen(r->filter) + 1);
 		/* The count makes each route's bytes self-delimiting: without it the last destinations
 		 * of one route could read as the start of the next route's name. */
-		uint8_t hdr[5] = { r->format, r->n_to >> 24, r->n_to >> 16, r->n_to >> 8, r->n_to };
+		uint8_t hdr[9] = { r->format, r->n_to >> 24, r->n_to >> 16, r->n_to >> 8, r->n_to, r->kind, r->target,
+				   r->topic_id >> 8, r->topic_id };
 		h = fnv(h, hdr, sizeof(hdr));
+		if (r->tmpl != NULL)
+			h = fnv(h, r->tmpl, strlen(r->tmpl) + 1);
 		for (uint32_t j = 0; j < r->n_to; j++) {
 			uint8_t d[6] = { r->to[j].ip >> 24, r->to[j].ip >> 16, r->to[j].ip >> 8, r->to[j].ip,
 					 r->to[j].port >> 8, r->to[j].port };

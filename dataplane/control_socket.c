@@ -22,6 +22,7 @@
 
 #include "control_socket.h"
 #include "dataplane.h"
+#include "outputs.h"
 #include "fanout/client_hash.h"
 #include "json_out.h"
 
@@ -496,6 +497,8 @@ static int execute(struct ctl_client *c, const redisReply *r)
 		return reply_json(fd, fo_gen_write_generations);
 	if (strcasecmp(cmd, "GENSTATS") == 0)
 		return reply_json(fd, fo_gen_write_genstats);
+	if (strcasecmp(cmd, "OUTPUTS") == 0)
+		return reply_json(fd, fo_outputs_write_json);
 	if (strcasecmp(cmd, "ROUTES") == 0)
 		return reply_json(fd, fo_gen_write_routes);
 	if (list_kind(cmd) >= 0) {
@@ -533,7 +536,7 @@ static int execute(struct ctl_client *c, const redisReply *r)
 	char msg[256];
 	snprintf(msg, sizeof(msg),
 		 "unknown command '%.40s'; try PING, INFO, STATS, GENERATIONS, GENSTATS, SESSIONS, TOPICS, "
-		 "SUBSCRIPTIONS, ROUTES, CONFIG DIFF|LOAD, CANARY SHARE|MODE, PROMOTE, ROLLBACK, QUIT",
+		 "SUBSCRIPTIONS, ROUTES, OUTPUTS, CONFIG DIFF|LOAD, CANARY SHARE|MODE, PROMOTE, ROLLBACK, QUIT",
 		 cmd);
 	return reply_error(fd, msg);
 }

@@ -82,6 +82,7 @@ struct fo_worker {
 	struct rte_ring *in;      /* rx -> this worker (MP/SC) */
 	struct rte_ring *peer_in; /* other workers -> this worker (MP/SC) */
 	struct rte_ring *tx;      /* this worker -> its tx lcore */
+	struct rte_ring *ack_in;  /* outputs -> this worker: finished written-mode entries (MP/SC), or NULL */
 	struct broker *broker;
 	struct fo_counters *ctr;  /* the owning lcore's counters */
 	uint64_t now_ms;          /* refreshed every loop iteration */
@@ -131,6 +132,7 @@ struct fo_dp {
 	struct rte_mempool *hdr_pool;  /* replies and fan-out header mbufs */
 	uint32_t hdr_room;             /* data room of a hdr_pool mbuf after its headroom */
 	struct rte_mempool *peer_pool; /* struct fo_peer_msg */
+	struct rte_mempool *out_pool;  /* struct fo_out_msg (outputs.h); NULL without sinks and bridges */
 	uint32_t n_workers, n_tx, n_lcores;
 	struct fo_worker workers[FO_MAX_WORKERS];
 	struct fo_txer txers[FO_MAX_TX];

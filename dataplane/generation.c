@@ -22,6 +22,7 @@
 #include "dataplane.h"
 #include "generation.h"
 #include "json_out.h"
+#include "outputs.h"
 
 _Atomic(struct fo_genset *) fo_genset;
 
@@ -84,6 +85,12 @@ static void ctr_add(struct fo_gen_ctr *t, const struct fo_gen_ctr *c)
 	t->route_unserved += c->route_unserved;
 	t->mirror_copies += c->mirror_copies;
 	t->mirror_no_neighbour += c->mirror_no_neighbour;
+	t->out_matched += c->out_matched;
+	t->out_queued += c->out_queued;
+	t->out_ring_full += c->out_ring_full;
+	t->out_pool_empty += c->out_pool_empty;
+	t->out_written += c->out_written;
+	t->out_failed += c->out_failed;
 	t->lat_samples += c->lat_samples;
 	if (c->lat_max > t->lat_max)
 		t->lat_max = c->lat_max;
@@ -96,6 +103,8 @@ static void slot_sum(uint8_t slot, struct fo_gen_ctr *t)
 	memset(t, 0, sizeof(*t));
 	for (unsigned l = 0; l < RTE_MAX_LCORE; l++)
 		ctr_add(t, &fo_stats[l].gen[slot]);
+	for (uint32_t o = 0; o < fo_n_outputs; o++)
+		ctr_add(t, &fo_outputs[o].gen[slot]);
 }
 
 /* Sum minus the base taken when the generation got its slot. lat_max cannot be rebased: it
@@ -116,6 +125,12 @@ static void slot_since(uint8_t slot, struct fo_gen_ctr *t)
 	t->route_unserved -= b->route_unserved;
 	t->mirror_copies -= b->mirror_copies;
 	t->mirror_no_neighbour -= b->mirror_no_neighbour;
+	t->out_matched -= b->out_matched;
+	t->out_queued -= b->out_queued;
+	t->out_ring_full -= b->out_ring_full;
+	t->out_pool_empty -= b->out_pool_empty;
+	t->out_written -= b->out_written;
+	t->out_failed -= b->out_failed;
 	t->lat_samples -= b->lat_samples;
 	for (int i = 0; i < FO_LAT_BUCKETS; i++)
 		t->lat[i] -= b->lat[i];
@@ -147,7 +162,9 @@ bool fo_gen_counters(uint32_t id, struct fo_gen_ctr *out, const char **role)
 
 /* ------------------------------------------------------------------ generations */
 
-static void gen_free(struct fo_generation *g)
+static struct fo_generation *zombies; /* retired generations whose output entries are in flight */
+
+static void gen_release(struct fo_generation *g)
 {
 	if (!g)
 		return;
@@ -156,6 +173,32 @@ static void gen_free(struct fo_generation *g)
 	rte_free(g->rctr);
 	fo_config_free(g->cfg);
 	free(g);
+}
+
+/* A retired generation goes when no output holds its entries (their route rows are its). */
+static void gen_free(struct fo_generation *g)
+{
+	if (!g)
+		return;
+	if (fo_outputs_gen_busy(g)) {
+		g->zombie_next = zombies;
+		zombies = g;
+		return;
+	}
+	gen_release(g);
+}
+
+static void zombies_poll(bool force)
+{
+	for (struct fo_generation **pp = &zombies; *pp;) {
+		struct fo_generation *g = *pp;
+		if (force || !fo_outputs_gen_busy(g)) {
+			*pp = g->zombie_next;
+			gen_release(g);
+		} else {
+			pp = &g->zombie_next;
+		}
+	}
 }
 
 static void set_free(struct fo_genset *gs)
@@ -220,17 +263,25 @@ static struct fo_generation *gen_build(struct fo_config *cfg, uint32_t id, char 
 	g->rt = route_table_build(cfg);
 	uint32_t nr = cfg->n_routes;
 	g->dest_port = calloc(nr ? nr : 1, sizeof(*g->dest_port));
-	g->rstride = RTE_ALIGN_CEIL(nr ? nr : 1, 8u); /* 8 x 24 B: worker blocks never share a line */
-	g->rctr = rte_zmalloc("fo_route_ctr", (size_t)g->rstride * FO_MAX_WORKERS * sizeof(*g->rctr),
+	g->rstride = nr ? nr : 1; /* 64 B each: rows never share a line */
+	g->rctr = rte_zmalloc("fo_route_ctr", (size_t)g->rstride * FO_RCTR_ROWS * sizeof(*g->rctr),
 			      RTE_CACHE_LINE_SIZE);
 	if (!g->rt || !g->dest_port || !g->rctr) {
 		gen_free(g);
 		snprintf(err, errlen, "out of memory building generation %u (%u routes)", id, nr);
 		return NULL;
 	}
-	for (uint32_t r = 0; r < nr; r++)
+	for (uint32_t r = 0; r < nr; r++) {
 		for (uint32_t d = 0; d < cfg->routes[r].n_to; d++)
 			g->dest_port[r][d] = dest_port_of(cfg->routes[r].to[d].ip);
+		if (cfg->routes[r].kind != FO_ROUTE_UDP &&
+		    (cfg->routes[r].tmpl_id = fo_out_tmpl_intern(cfg->routes[r].tmpl)) == FO_OUT_ACK_NONE) {
+			snprintf(err, errlen, "routes[%u]: more than %u distinct stream/topic templates in this run; "
+				 "reuse templates or restart the dataplane", r, FO_MAX_TEMPLATES);
+			gen_free(g);
+			return NULL;
+		}
+	}
 	return g;
 }
 
@@ -354,6 +405,7 @@ void fo_gen_poll(void)
 {
 	if (dq)
 		rte_rcu_qsbr_dq_reclaim(dq, 64, NULL, NULL, NULL);
+	zombies_poll(false);
 }
 
 void fo_gen_fini(void)
@@ -366,6 +418,7 @@ void fo_gen_fini(void)
 		dq = NULL;
 	}
 	set_free(atomic_exchange(&fo_genset, NULL));
+	zombies_poll(true); /* the outputs have stopped (fo_outputs_stop) before this */
 	rte_free(rcu);
 	rcu = NULL;
 }
@@ -645,7 +698,14 @@ void fo_gen_write_genstats(FILE *f)
 					c->lat[i]);
 				fb = false;
 			}
-		fprintf(f, "]}");
+		fprintf(f, "]");
+		uint64_t done = c->out_written + c->out_failed;
+		fprintf(f,
+			",\"outputs\":{\"matched\":%" PRIu64 ",\"queued\":%" PRIu64 ",\"written\":%" PRIu64
+			",\"failed\":%" PRIu64 ",\"ring_full\":%" PRIu64 ",\"pool_empty\":%" PRIu64 ",\"backlog\":%" PRIu64
+			"}}",
+			c->out_matched, c->out_queued, c->out_written, c->out_failed, c->out_ring_full, c->out_pool_empty,
+			c->out_queued > done ? c->out_queued - done : 0);
 		first = false;
 	}
 	free(c);
@@ -662,22 +722,41 @@ static void write_routes_of(FILE *f, const struct fo_generation *g)
 	for (uint32_t r = 0; r < g->cfg->n_routes; r++) {
 		const struct fo_route_config *rc = &g->cfg->routes[r];
 		struct fo_route_ctr t = { 0 };
-		for (uint32_t w = 0; w < fo_dp.n_workers; w++) {
+		for (uint32_t w = 0; w < FO_RCTR_ROWS; w++) {
 			const struct fo_route_ctr *c = &g->rctr[w * g->rstride + r];
 			t.matched += c->matched;
 			t.copies += c->copies;
 			t.dropped += c->dropped;
+			t.queued += c->queued;
+			t.ring_full += c->ring_full;
+			t.pool_empty += c->pool_empty;
+			t.written += __atomic_load_n(&c->written, __ATOMIC_RELAXED);
+			t.failed += __atomic_load_n(&c->failed, __ATOMIC_RELAXED);
 		}
 		fprintf(f, "%s{\"name\":", r ? "," : "");
 		fo_json_cstr(f, rc->name);
 		fprintf(f, ",\"filter\":");
 		fo_json_cstr(f, rc->filter);
-		fprintf(f, ",\"to\":[");
-		for (uint32_t d = 0; d < rc->n_to; d++)
-			fprintf(f, "%s\"%u.%u.%u.%u:%u\"", d ? "," : "", rc->to[d].ip >> 24, (rc->to[d].ip >> 16) & 255,
-				(rc->to[d].ip >> 8) & 255, rc->to[d].ip & 255, rc->to[d].port);
-		fprintf(f, "],\"format\":\"raw\",\"matched\":%" PRIu64 ",\"copies\":%" PRIu64 ",\"dropped\":%" PRIu64 "}",
-			t.matched, t.copies, t.dropped);
+		if (rc->kind == FO_ROUTE_UDP) {
+			fprintf(f, ",\"kind\":\"udp\",\"to\":[");
+			for (uint32_t d = 0; d < rc->n_to; d++)
+				fprintf(f, "%s\"%u.%u.%u.%u:%u\"", d ? "," : "", rc->to[d].ip >> 24,
+					(rc->to[d].ip >> 16) & 255, (rc->to[d].ip >> 8) & 255, rc->to[d].ip & 255, rc->to[d].port);
+			fprintf(f, "],\"format\":\"%s\",\"matched\":%" PRIu64 ",\"copies\":%" PRIu64 ",\"dropped\":%" PRIu64 "}",
+				rc->format == FO_ROUTE_MQTTSN ? "mqttsn" : "raw", t.matched, t.copies, t.dropped);
+			continue;
+		}
+		bool sink = rc->kind == FO_ROUTE_SINK;
+		fprintf(f, ",\"kind\":\"%s\",\"target\":", sink ? "sink" : "bridge");
+		fo_json_cstr(f, sink ? g->cfg->sinks[rc->target].name : g->cfg->bridges[rc->target].name);
+		fprintf(f, ",\"%s\":", sink ? "stream" : "topic");
+		fo_json_cstr(f, rc->tmpl);
+		uint64_t done = t.written + t.failed;
+		fprintf(f,
+			",\"matched\":%" PRIu64 ",\"queued\":%" PRIu64 ",\"written\":%" PRIu64 ",\"failed\":%" PRIu64
+			",\"ring_full\":%" PRIu64 ",\"pool_empty\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"backlog\":%" PRIu64 "}",
+			t.matched, t.queued, t.written, t.failed, t.ring_full, t.pool_empty, t.failed + t.ring_full + t.pool_empty,
+			t.queued > done ? t.queued - done : 0);
 	}
 	fputc(']', f);
 }

@@ -30,14 +30,23 @@ struct fo_gen_ctr {
 	uint64_t route_matched, route_copies, route_dropped;
 	uint64_t route_unserved;       /* matched routes beyond FO_MAX_ROUTE_MATCH for one publish */
 	uint64_t mirror_copies, mirror_no_neighbour;
+	/* sink and bridge routes (outputs.h): workers count matched..pool_empty, the output
+	 * threads written and failed (in their own struct fo_gen_ctr, fo_out_gen_ctr()) */
+	uint64_t out_matched, out_queued, out_ring_full, out_pool_empty, out_written, out_failed;
 	uint64_t lat_samples, lat_max; /* rx -> tx, TSC cycles */
 	uint64_t lat[FO_LAT_BUCKETS];
 };
 
-/* One worker's counters for one route of one generation. */
+/* One worker's (or one output thread's) counters for one route of one generation: a cache line.
+ * UDP routes: matched, copies, dropped. Sink and bridge routes: workers count matched, queued,
+ * ring_full, pool_empty; the output thread (row FO_RCTR_OUT_ROW + output) written and failed. */
 struct fo_route_ctr {
 	uint64_t matched, copies, dropped;
+	uint64_t queued, ring_full, pool_empty;
+	uint64_t written, failed;
 };
+#define FO_RCTR_OUT_ROW 16 /* FO_MAX_WORKERS: the first output thread's row */
+#define FO_RCTR_ROWS (FO_RCTR_OUT_ROW + FO_MAX_SINKS + FO_MAX_BRIDGES)
 
 struct fo_generation {
 	uint32_t id;
@@ -47,9 +56,10 @@ struct fo_generation {
 	struct fo_config *cfg;          /* owned; its routes are this generation's content */
 	struct route_table *rt;
 	uint16_t (*dest_port)[FO_MAX_ROUTE_DESTS]; /* per route and destination: output port index */
-	struct fo_route_ctr *rctr;      /* [worker * rstride + route] */
+	struct fo_route_ctr *rctr;      /* [row * rstride + route], row = worker or output */
 	uint32_t rstride;
 	uint32_t refs;                  /* genset references; main lcore only */
+	struct fo_generation *zombie_next; /* retired but entries still in outputs (outputs.h) */
 };
 
 struct fo_genset {

@@ -20,6 +20,7 @@
 
 #include "control_socket.h"
 #include "dataplane.h"
+#include "outputs.h"
 #include "telemetry.h"
 
 struct fo_dp fo_dp;
@@ -415,6 +416,17 @@ static void drain_ring(struct rte_ring *r, bool output, bool peer)
 	}
 }
 
+static void drain_acks(void)
+{
+	for (uint32_t w = 0; w < fo_dp.n_workers; w++) {
+		struct fo_out_msg *m;
+		while (fo_dp.workers[w].ack_in && rte_ring_sc_dequeue(fo_dp.workers[w].ack_in, (void **)&m) == 0) {
+			rte_pktmbuf_free(m->payload);
+			rte_mempool_put(fo_dp.out_pool, m);
+		}
+	}
+}
+
 static void wait_phase(int phase)
 {
 	atomic_store_explicit(&fo_dp.phase, phase, memory_order_release);
@@ -460,6 +472,11 @@ static void shutdown_pipeline(void)
 	}
 	for (uint32_t t = 0; t < fo_dp.n_tx; t++)
 		drain_ring(fo_dp.txers[t].ring, true, false);
+	/* Sinks and bridges get no more entries: they write what they can within their timeout and
+	 * count the rest as discarded. Written-mode entries come back to the stopped workers'
+	 * ack rings: their PUBACKs cannot go out any more. */
+	fo_outputs_stop();
+	drain_acks();
 	/* The engines stay alive for the final snapshot (sessions, inflight); main() destroys
 	 * them afterwards, which releases payloads still held for QoS 1 retransmission. */
 }
@@ -545,6 +562,10 @@ int main(int argc, char **argv)
 	}
 	if (fo_telemetry_register() != 0)
 		goto out;
+	if (fo_outputs_init(fo_dp.cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		goto out;
+	}
 	for (uint32_t w = 0; w < fo_dp.n_workers; w++)
 		if (fo_worker_init(&fo_dp.workers[w]) != 0)
 			goto out;
@@ -555,6 +576,8 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
+	/* A sink or bridge writing to a connection its server closed gets EPIPE, not a fatal signal. */
+	signal(SIGPIPE, SIG_IGN);
 
 	/* Open before the lcores start, so "ready" means the socket answers too. */
 	if (a.control && fo_ctl_open(a.control, a.control_mode, a.control_group) != 0)
@@ -600,6 +623,8 @@ out:
 		rte_eth_dev_close(fo_dp.ports[i].port_id);
 		fo_neigh_destroy(fo_dp.ports[i].neigh);
 	}
+	fo_outputs_stop(); /* when setup failed after they started */
+	drain_acks();
 	for (uint32_t w = 0; w < fo_dp.n_workers; w++)
 		fo_worker_fini(&fo_dp.workers[w]);
 	fo_gen_fini();

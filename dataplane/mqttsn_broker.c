@@ -708,8 +708,10 @@ static bool resolve_publish_topic(struct broker *b, uint32_t si, uint8_t ttype, 
 	}
 }
 
-static void accept_publish(struct broker *b, const struct mqttsn_msg *m, const uint8_t *name, uint16_t len,
-			   uint32_t entry, int qos, void *payload, struct broker_result *res)
+/* Returns the PUBACK return code the stage chose (or BROKER_PUBACK_DEFERRED). */
+static int accept_publish(struct broker *b, const struct fo_client *from, uint32_t si, const struct mqttsn_msg *m,
+			  const uint8_t *name, uint16_t len, uint32_t entry, int qos, void *payload,
+			  struct broker_result *res)
 {
 	uint16_t plen = m->u.publish.data_len;
 	b->io.payload_bind(b->io.ctx, payload, m->u.publish.data, plen);
@@ -720,14 +722,22 @@ static void accept_publish(struct broker *b, const struct mqttsn_msg *m, const u
 	res->qos = (int8_t)qos;
 	res->payload_len = plen;
 	res->local_deliveries = local;
+	res->msg_id = m->u.publish.msg_id;
+	res->topic_id = m->u.publish.topic_id;
+	if (si != SESSION_NONE) {
+		const struct mqttsn_session *s = session_get(b->st, si);
+		res->client_id = s->client_id;
+		res->client_id_len = s->client_id_len;
+	}
 	ev(b, FO_EV_PUBLISH_ACCEPTED);
 	if (local == 0)
 		ev(b, FO_EV_PUBLISH_NO_MATCH);
 	set_delivered(res);
+	return b->io.published ? b->io.published(b->io.ctx, from, res) : MQTTSN_RC_ACCEPTED;
 }
 
-static void on_publish_m1(struct broker *b, uint32_t si, const struct mqttsn_msg *m, void *payload,
-			  struct broker_result *res)
+static void on_publish_m1(struct broker *b, uint32_t si, const struct fo_client *from, const struct mqttsn_msg *m,
+			  void *payload, struct broker_result *res)
 {
 	uint8_t ttype = m->u.publish.flags & MQTTSN_FLAG_TOPIC_MASK;
 	const uint8_t *name;
@@ -741,7 +751,7 @@ static void on_publish_m1(struct broker *b, uint32_t si, const struct mqttsn_msg
 		return;
 	}
 	ev(b, FO_EV_PUBLISH_QOS_M1);
-	accept_publish(b, m, name, len, entry, -1, payload, res);
+	accept_publish(b, from, si, m, name, len, entry, -1, payload, res);
 }
 
 static void on_publish(struct broker *b, uint32_t si, const struct fo_client *from, const struct mqttsn_msg *m,
@@ -765,9 +775,9 @@ static void on_publish(struct broker *b, uint32_t si, const struct fo_client *fr
 		set_answered(res, send_puback(b, from, tid, mid, MQTTSN_RC_INVALID_TOPIC_ID));
 		return;
 	}
-	accept_publish(b, m, name, len, entry, qos, payload, res);
-	if (qos == 1)
-		send_puback(b, from, tid, mid, MQTTSN_RC_ACCEPTED);
+	int rc = accept_publish(b, from, si, m, name, len, entry, qos, payload, res);
+	if (qos == 1 && rc != BROKER_PUBACK_DEFERRED)
+		send_puback(b, from, tid, mid, (uint8_t)rc);
 }
 
 static void on_puback(struct broker *b, uint32_t si, const struct mqttsn_msg *m, struct broker_result *res)
@@ -1017,7 +1027,7 @@ static void broker_handle_msg(struct broker *b, const struct fo_client *from, co
 			res->client_hash = fo_client_id_hash(s->client_id, s->client_id_len);
 	}
 	if (m.type == MQTTSN_PUBLISH && mqttsn_flags_qos(m.u.publish.flags) == -1) {
-		on_publish_m1(b, si, &m, payload, res);
+		on_publish_m1(b, si, from, &m, payload, res);
 		return;
 	}
 	if (!s) {

@@ -45,6 +45,8 @@ struct broker_config {
 /* Output side. Every callback returns 0 when the packet was queued, < 0 when not (the
  * stage counts its own output drops; the engine only notes failures where the protocol
  * needs to, e.g. a QoS 1 delivery stays in flight and is retried). */
+struct broker_result;
+
 struct broker_io {
 	void *ctx;
 	/* A complete MQTT-SN message (CONNACK, SUBACK, REGISTER, PUBACK, ...). */
@@ -57,10 +59,18 @@ struct broker_io {
 	 * data/len are the payload bytes inside the message given to broker_handle(); the stage
 	 * narrows its packet handle to them so every copy shares one view. */
 	void (*payload_bind)(void *ctx, void *payload, const uint8_t *data, uint16_t len);
+	/* Optional. Called once per accepted PUBLISH in broker_handle(), after the local fan-out and
+	 * with res filled in (topic, qos, client identity, msg_id, topic_id), before a QoS 1 PUBACK:
+	 * the stage routes the publish (routes, sinks, bridges) and returns the PUBACK's return
+	 * code (MQTTSN_RC_ACCEPTED, MQTTSN_RC_CONGESTION), or BROKER_PUBACK_DEFERRED when the stage
+	 * sends the PUBACK itself later (a sink in written mode). */
+	int (*published)(void *ctx, const struct fo_client *from, struct broker_result *res);
 	/* Reference counting for payloads kept by QoS 1 state across calls. */
 	void (*payload_hold)(void *ctx, void *payload);
 	void (*payload_release)(void *ctx, void *payload);
 };
+
+#define BROKER_PUBACK_DEFERRED (-1)
 
 struct broker_result {
 	enum fo_fate fate;
@@ -76,6 +86,11 @@ struct broker_result {
 	/* The sender's identity hash for the rollout split (include/fanout/client_hash.h):
 	 * fo_client_id_hash of its ClientId when it has one, else fo_client_hash(ip, port). */
 	uint32_t client_hash;
+	/* The sender's ClientId (points into engine memory like topic); len 0 without a session. */
+	const uint8_t *client_id;
+	uint8_t client_id_len;
+	/* The PUBLISH's MsgId and TopicId as sent (what a PUBACK echoes). */
+	uint16_t msg_id, topic_id;
 	/* Our reply rejected the message (a return code other than accepted, or DISCONNECT to
 	 * a client without a session): counted per generation as error_replies. */
 	bool error_reply;

@@ -9,8 +9,19 @@
 
 #include "dataplane.h"
 #include "mqttsn_codec.h"
+#include "outputs.h"
 
 #define OUT_MAX 256
+#define ACK_SLOTS 4096 /* QoS 1 publishes awaiting a written-mode sink, per worker */
+
+/* A QoS 1 publish whose PUBACK waits for sinks in written mode (outputs.h). */
+struct pending_ack {
+	struct fo_client to;
+	uint16_t topic_id, msg_id;
+	uint16_t remaining;  /* entries not yet finished */
+	bool failed;         /* one of them was not written: PUBACK says congestion */
+	uint16_t next_free;
+};
 
 /* Engine callback context: one per worker, used only by its own lcore. */
 struct worker_io {
@@ -31,6 +42,11 @@ struct worker_io {
 	uint8_t hdr[16];   /* the last PUBLISH header sent and its sum: fan-out copies share it */
 	uint16_t hdr_len;
 	uint32_t hdr_sum;
+	struct fo_genset *gs; /* the set read for this burst */
+	struct rte_mbuf *cur_payload; /* the packet being handled (io_published routes it) */
+	uint16_t ack_free;    /* head of the free list of acks[], ACK_SLOTS = none */
+	uint32_t acks_used;
+	struct pending_ack acks[ACK_SLOTS];
 	unsigned n_out;
 	struct rte_mbuf *out[OUT_MAX];
 };
@@ -121,6 +137,8 @@ static struct rte_mbuf *start_frame(struct worker_io *io, const struct fo_client
 	m->pkt_len = (uint32_t)need;
 	return m;
 }
+
+static int io_published(void *ctx, const struct fo_client *from, struct broker_result *res);
 
 static int io_send(void *ctx, const struct fo_client *to, const uint8_t *msg, uint16_t len)
 {
@@ -222,6 +240,10 @@ int fo_worker_init(struct fo_worker *w)
 	w->ctr = &fo_stats[w->lcore_id].c;
 	const struct fo_lcore *lc = fo_dp.lcore_of[w->lcore_id];
 	io->direct_tx = lc && lc->txer && lc->txer->ring == w->tx ? lc->txer : NULL;
+	for (uint32_t i = 0; i < ACK_SLOTS; i++)
+		io->acks[i].next_free = (uint16_t)(i + 1);
+	io->ack_free = 0;
+	io->acks_used = 0;
 	fo_gen_worker_online(w->idx);
 	struct broker_io bio = {
 		.ctx = io,
@@ -230,6 +252,7 @@ int fo_worker_init(struct fo_worker *w)
 		.payload_bind = io_payload_bind,
 		.payload_hold = io_payload_hold,
 		.payload_release = io_payload_release,
+		.published = io_published,
 	};
 	const char *err = NULL;
 	w->broker = broker_create(&fo_dp.cfg->broker, &bio, w->ctr, &err);
@@ -254,11 +277,100 @@ void fo_worker_fini(struct fo_worker *w)
 	io->n_stash = 0;
 }
 
-/* The publish through generation g's routes: a header mbuf chained to the shared payload
- * per destination (raw: the payload is the datagram). In mirror mode the copies are only
- * counted, with whether the next hop is resolved, and nothing is sent. */
+/* A publish for a sink or bridge route: an entry on the output's ring (outputs.h). Small
+ * payloads are copied into the entry so a backed-up output holds no packet mbufs. Returns
+ * false when it could not be queued (counted). ack: the pending PUBACK slot when the route is
+ * a written-mode sink and the publish is QoS 1, else FO_OUT_ACK_NONE. */
+static bool out_route(struct worker_io *io, struct fo_generation *g, uint16_t ri, const struct fo_route_config *r,
+		      const struct broker_result *res, const struct fo_client *from, struct rte_mbuf *payload,
+		      struct fo_gen_ctr *gc, struct fo_route_ctr *rc, uint16_t ack)
+{
+	struct fo_output *o =
+		&fo_outputs[r->kind == FO_ROUTE_SINK ? fo_sink_output[r->target] : fo_bridge_output[r->target]];
+	gc->out_matched++;
+	struct fo_out_msg *m;
+	if (unlikely(rte_mempool_get(fo_dp.out_pool, (void **)&m) != 0)) {
+		rc->pool_empty++;
+		gc->out_pool_empty++;
+		return false;
+	}
+	m->rx_tsc = io->cur_tsc;
+	m->stream_id_ms = 0;
+	m->stream_id_seq = 0;
+	m->gen_id = g->id;
+	m->gen = g;
+	m->route = ri;
+	m->tmpl = r->tmpl_id;
+	m->payload_len = res->payload_len;
+	m->topic_len = res->topic_len;
+	m->gen_slot = g->slot;
+	m->qos = res->qos;
+	m->worker = (uint8_t)io->w->idx;
+	m->result = FO_OUT_OK;
+	m->attempts = 0;
+	m->ack = ack;
+	m->client_ip = from->ip;
+	m->client_port = from->port;
+	m->client_id_len = res->client_id_len;
+	if (res->client_id_len)
+		memcpy(m->client_id, res->client_id, res->client_id_len);
+	memcpy(m->topic, res->topic, res->topic_len);
+	if (payload->nb_segs == 1 && payload->pkt_len <= FO_OUT_INLINE) {
+		memcpy(m->topic + res->topic_len, rte_pktmbuf_mtod(payload, const uint8_t *), payload->pkt_len);
+		m->payload_len = (uint16_t)payload->pkt_len;
+		m->payload = NULL;
+	} else {
+		rte_mbuf_refcnt_update(payload, 1);
+		m->payload = payload;
+	}
+	if (unlikely(rte_ring_mp_enqueue(o->ring, m) != 0)) {
+		rte_pktmbuf_free(m->payload);
+		rte_mempool_put(fo_dp.out_pool, m);
+		rc->ring_full++;
+		gc->out_ring_full++;
+		return false;
+	}
+	rc->queued++;
+	gc->out_queued++;
+	return true;
+}
+
+static uint16_t ack_alloc(struct worker_io *io, const struct fo_client *from, const struct broker_result *res)
+{
+	uint16_t a = io->ack_free;
+	if (a >= ACK_SLOTS)
+		return FO_OUT_ACK_NONE;
+	struct pending_ack *p = &io->acks[a];
+	io->ack_free = p->next_free;
+	io->acks_used++;
+	p->to = *from;
+	p->topic_id = res->topic_id;
+	p->msg_id = res->msg_id;
+	p->remaining = 0;
+	p->failed = false;
+	return a;
+}
+
+static void ack_release(struct worker_io *io, uint16_t a)
+{
+	io->acks[a].next_free = io->ack_free;
+	io->ack_free = a;
+	io->acks_used--;
+}
+
+/* What routing one publish did to its PUBACK. */
+struct route_outcome {
+	bool out_failed;  /* an entry could not be queued */
+	uint16_t ack;     /* written-mode slot, FO_OUT_ACK_NONE if none */
+};
+
+/* The publish through generation g's routes: UDP routes get a header mbuf chained to the shared
+ * payload per destination (raw: the payload is the datagram; mqttsn: behind a PUBLISH header),
+ * sink and bridge routes an entry on the output's ring. In mirror mode the copies are only
+ * counted, with whether the next hop is resolved, and nothing is sent or queued. */
 static void route_publish(struct worker_io *io, struct fo_generation *g, bool mirror, const struct broker_result *res,
-			  struct rte_mbuf *payload, struct fo_gen_ctr *gc)
+			  const struct fo_client *from, struct rte_mbuf *payload, struct fo_gen_ctr *gc,
+			  struct route_outcome *out)
 {
 	uint16_t idx[FO_MAX_ROUTE_MATCH];
 	uint32_t total;
@@ -270,7 +382,42 @@ static void route_publish(struct worker_io *io, struct fo_generation *g, bool mi
 	struct fo_route_ctr *rc = &g->rctr[io->w->idx * g->rstride];
 	for (uint32_t i = 0; i < n; i++) {
 		const struct fo_route_config *r = &g->cfg->routes[idx[i]];
+		if (r->kind != FO_ROUTE_UDP) {
+			if (mirror) {
+				gc->mirror_copies++;
+				continue;
+			}
+			rc[idx[i]].matched++;
+			uint16_t ack = FO_OUT_ACK_NONE;
+			if (r->kind == FO_ROUTE_SINK && res->qos == 1 &&
+			    g->cfg->sinks[r->target].puback == FO_PUBACK_WRITTEN) {
+				if (out->ack == FO_OUT_ACK_NONE)
+					out->ack = ack_alloc(io, from, res);
+				if (out->ack == FO_OUT_ACK_NONE) { /* no slot: not queued, the PUBACK says congestion */
+					gc->out_matched++;
+					rc[idx[i]].pool_empty++;
+					gc->out_pool_empty++;
+					out->out_failed = true;
+					continue;
+				}
+				ack = out->ack;
+			}
+			if (out_route(io, g, idx[i], r, res, from, payload, gc, &rc[idx[i]], ack)) {
+				if (ack != FO_OUT_ACK_NONE)
+					io->acks[ack].remaining++;
+			} else {
+				out->out_failed = true;
+			}
+			continue;
+		}
 		rc[idx[i]].matched++;
+		uint8_t hdr[16];
+		uint16_t hl = 0;
+		if (r->format == FO_ROUTE_MQTTSN) {
+			int l = mqttsn_encode_publish_hdr(hdr, sizeof(hdr), MQTTSN_FLAG_QOS0 | MQTTSN_TOPIC_PREDEFINED,
+							  r->topic_id, 0, res->payload_len);
+			hl = l > 0 ? (uint16_t)l : 0;
+		}
 		for (uint32_t d = 0; d < r->n_to; d++) {
 			struct fo_client to = { .ip = r->to[d].ip, .port = r->to[d].port, .ifindex = g->dest_port[idx[i]][d] };
 			if (mirror) {
@@ -283,7 +430,7 @@ static void route_publish(struct worker_io *io, struct fo_generation *g, bool mi
 					gc->mirror_no_neighbour++;
 				continue;
 			}
-			if (io_send_publish(io, &to, (const uint8_t *)"", 0, payload) == 0) {
+			if (io_send_publish(io, &to, hdr, hl, payload) == 0) {
 				gc->route_copies++;
 				rc[idx[i]].copies++;
 			} else {
@@ -294,17 +441,79 @@ static void route_publish(struct worker_io *io, struct fo_generation *g, bool mi
 	}
 }
 
-/* Per-generation accounting of one handled message, and its routes. The client's side comes
- * from its identity hash; in mirror mode stable serves every client and a canary client's
- * message is also counted, and routed without sending, under canary. Returns the serving
- * generation's slot. */
-static uint8_t account_and_route(struct worker_io *io, struct fo_genset *gs, const struct broker_result *res,
-				 struct rte_mbuf *payload)
+/* The client's side: from its identity hash; in mirror mode stable serves every client and a
+ * canary client's message is also counted, and routed without sending, under canary. */
+static inline struct fo_generation *serving_gen(const struct fo_genset *gs, const struct broker_result *res,
+						bool *mirror)
+{
+	bool canary = fo_genset_is_canary(gs, res->client_hash);
+	*mirror = canary && gs->mode == FO_GEN_MIRROR;
+	return canary && !*mirror ? gs->canary : gs->stable;
+}
+
+/* broker_io.published: an accepted publish goes through its generation's routes (and, in mirror
+ * mode, the canary's, counted only) before the engine answers a QoS 1 publisher. */
+static int io_published(void *ctx, const struct fo_client *from, struct broker_result *res)
+{
+	struct worker_io *io = ctx;
+	struct fo_genset *gs = io->gs;
+	bool mirror;
+	struct fo_generation *g = serving_gen(gs, res, &mirror);
+	struct route_outcome out = { .out_failed = false, .ack = FO_OUT_ACK_NONE };
+	route_publish(io, g, false, res, from, io->cur_payload, &io->st->gen[g->slot], &out);
+	if (mirror)
+		route_publish(io, gs->canary, true, res, from, io->cur_payload, &io->st->gen[gs->canary->slot], &out);
+	if (out.ack != FO_OUT_ACK_NONE) {
+		if (io->acks[out.ack].remaining > 0) {
+			io->acks[out.ack].failed = out.out_failed;
+			return BROKER_PUBACK_DEFERRED;
+		}
+		ack_release(io, out.ack);
+	}
+	return out.out_failed && res->qos == 1 ? MQTTSN_RC_CONGESTION : MQTTSN_RC_ACCEPTED;
+}
+
+/* Finished written-mode entries: when the last one of a publish is back, its PUBACK goes out
+ * (accepted when every sink wrote it, congestion when one could not). */
+static void handle_acks(struct worker_io *io)
+{
+	struct rte_ring *r = io->w->ack_in;
+	if (!r)
+		return;
+	struct fo_out_msg *ms[FO_MAX_BURST];
+	unsigned n = rte_ring_sc_dequeue_burst(r, (void **)ms, fo_dp.burst, NULL);
+	for (unsigned i = 0; i < n; i++) {
+		struct fo_out_msg *m = ms[i];
+		uint16_t a = m->ack;
+		bool failed = m->result != FO_OUT_OK;
+		rte_pktmbuf_free(m->payload);
+		rte_mempool_put(fo_dp.out_pool, m);
+		if (a >= ACK_SLOTS)
+			continue;
+		struct pending_ack *p = &io->acks[a];
+		p->failed = p->failed || failed;
+		if (--p->remaining > 0)
+			continue;
+		struct mqttsn_msg pa = { .type = MQTTSN_PUBACK };
+		pa.u.puback.topic_id = p->topic_id;
+		pa.u.puback.msg_id = p->msg_id;
+		pa.u.puback.return_code = p->failed ? MQTTSN_RC_CONGESTION : MQTTSN_RC_ACCEPTED;
+		uint8_t buf[16];
+		int len = mqttsn_encode(&pa, buf, sizeof(buf));
+		if (len > 0)
+			io_send(io, &p->to, buf, (uint16_t)len);
+		io->st->c.ev[p->failed ? FO_EV_PUBACK_DEFERRED_FAILED : FO_EV_PUBACK_DEFERRED]++;
+		ack_release(io, a);
+	}
+}
+
+/* Per-generation accounting of one handled message (its routes ran in io_published). Returns
+ * the serving generation's slot. */
+static uint8_t account(struct worker_io *io, struct fo_genset *gs, const struct broker_result *res)
 {
 	struct fo_lcore_stats *st = io->st;
-	bool canary = fo_genset_is_canary(gs, res->client_hash);
-	bool mirror = canary && gs->mode == FO_GEN_MIRROR;
-	struct fo_generation *g = canary && !mirror ? gs->canary : gs->stable;
+	bool mirror;
+	struct fo_generation *g = serving_gen(gs, res, &mirror);
 	for (int k = 0; k < (mirror ? 2 : 1); k++) {
 		struct fo_generation *cg = k == 0 ? g : gs->canary;
 		struct fo_gen_ctr *gc = &st->gen[cg->slot];
@@ -313,8 +522,6 @@ static uint8_t account_and_route(struct worker_io *io, struct fo_genset *gs, con
 		gc->deliveries += res->local_deliveries;
 		gc->error_replies += res->error_reply;
 		gc->drops += res->fate == FO_FATE_DROPPED;
-		if (res->published)
-			route_publish(io, cg, k == 1, res, payload, gc);
 	}
 	return g->slot;
 }
@@ -408,6 +615,7 @@ static void handle_burst(struct fo_worker *w, struct worker_io *io, struct fo_ge
 		struct broker_result res;
 		io->cur_tsc = fo_meta(m)->rx_tsc;
 		io->cur_slot = FO_GEN_SLOT_NONE; /* the side is known once the engine has run */
+		io->cur_payload = m;
 		io->mark = io->n_out;
 		broker_handle(w->broker, &from, udp + L2L4_UDP_HLEN, (uint16_t)(ulen - L2L4_UDP_HLEN), m, w->now_ms,
 			      &res);
@@ -416,7 +624,7 @@ static void handle_burst(struct fo_worker *w, struct worker_io *io, struct fo_ge
 		case FO_FATE_ANSWERED: st->c.answered++; break;
 		default: fo_count_drop(&st->c, res.drop); break;
 		}
-		uint8_t slot = account_and_route(io, gs, &res, m);
+		uint8_t slot = account(io, gs, &res);
 		for (unsigned k = io->mark; k < io->n_out; k++) /* frames the engine built before the side was known */
 			fo_meta(io->out[k])->gen_slot = slot;
 		if (res.published && fo_dp.n_workers > 1)
@@ -431,7 +639,8 @@ void fo_worker_direct(struct fo_lcore *lc, struct rte_mbuf **pkts, unsigned n, s
 	struct fo_worker *w = lc->worker;
 	struct worker_io *io = &worker_io[w->idx];
 	w->now_ms = fo_now_ms();
-	handle_burst(w, io, fo_genset_read(), pkts, n, st);
+	io->gs = fo_genset_read();
+	handle_burst(w, io, io->gs, pkts, n, st);
 	flush_out(io);
 }
 
@@ -446,9 +655,11 @@ void fo_stage_worker(struct fo_lcore *lc, struct fo_lcore_stats *st)
 	struct fo_genset *gs = fo_genset_read();
 
 	w->now_ms = fo_now_ms();
+	io->gs = gs;
 	unsigned n = rte_ring_dequeue_burst(w->in, (void **)pkts, fo_dp.burst, NULL);
 	handle_burst(w, io, gs, pkts, n, st);
 	handle_peer_msgs(io);
+	handle_acks(io);
 	if (w->now_ms != w->last_tick_ms) {
 		broker_tick(w->broker, w->now_ms);
 		w->last_tick_ms = w->now_ms;

@@ -81,7 +81,9 @@
 	_(SUBSCRIBE_REJECTED, "subscribe_rejected")                                    \
 	_(UNSUBSCRIBE, "unsubscribe")                                                  \
 	_(PEER_FORWARDS, "peer_forwards")        /* publishes sent to other workers */ \
-	_(PEER_RING_FULL, "peer_ring_full")
+	_(PEER_RING_FULL, "peer_ring_full")                                            \
+	_(PUBACK_DEFERRED, "puback_deferred")    /* written-mode sink: PUBACK after Redis */ \
+	_(PUBACK_DEFERRED_FAILED, "puback_deferred_failed") /* ... and it said congestion */
 
 #define FO_ENUM_(id, name) FO_DROP_##id,
 enum fo_drop { FO_FOREACH_DROP(FO_ENUM_) FO_DROP_MAX };

@@ -1082,3 +1082,98 @@ def loadgen_wait(p, timeout=120):
         return json.loads(out), p.returncode
     except ValueError:
         raise TestFailure(f"loadgen exited {p.returncode} without a JSON report: {out[:2000]!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Redis (the sink's real server)
+
+class RedisServer:
+    """Debian's redis-server on a free loopback port (and a unix socket) in its own directory, no
+    persistence. users: {name: password} become ACL users with every right; requirepass sets the
+    default user's password. kill() is SIGKILL (a crash); start() again reuses port and socket."""
+
+    def __init__(self, tag, users=None, requirepass=None):
+        self.dir = workdir(f"redis-{tag}")
+        self.port = free_tcp_port()
+        self.sock = os.path.join(self.dir, "redis.sock")
+        self.users = users or {}
+        self.requirepass = requirepass
+        self.proc = None
+
+    def start(self):
+        cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--unixsocket", self.sock,
+               "--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--dir", self.dir,
+               "--logfile", os.path.join(self.dir, "redis.log"), "--enable-debug-command", "local"]
+        if self.requirepass:
+            cmd += ["--requirepass", self.requirepass]
+        for u, pw in self.users.items():
+            cmd += ["--user", u, "on", f">{pw}", "~*", "&*", "+@all"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until("redis-server answers PING", lambda: self.cli("PING") == "PONG", timeout=10)
+        return self
+
+    def cli(self, *args, raw=False):
+        """redis-cli as the first ACL user (or the default user) -> stdout stripped."""
+        cmd = ["redis-cli", "-p", str(self.port), "--no-auth-warning"]
+        if self.users:
+            u, pw = next(iter(self.users.items()))
+            cmd += ["--user", u, "--pass", pw]
+        elif self.requirepass:
+            cmd += ["-a", self.requirepass]
+        if raw:
+            cmd.append("--raw")
+        r = subprocess.run(cmd + [str(a) for a in args], capture_output=True, timeout=30)
+        return r.stdout.decode(errors="replace").strip()
+
+    def xrange(self, key):
+        """[(id, {field: bytes})] of a whole stream, through a RESP connection of our own."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
+            f = s.makefile("rb")
+            def cmd(*a):
+                s.sendall(_resp_encode([x if isinstance(x, bytes) else str(x).encode() for x in a]))
+                return _resp_read(f)
+            if self.users:
+                u, pw = next(iter(self.users.items()))
+                cmd("AUTH", u, pw)
+            elif self.requirepass:
+                cmd("AUTH", self.requirepass)
+            out = []
+            for eid, fields in cmd("XRANGE", key, "-", "+"):
+                out.append((eid.decode(), {fields[i].decode(): fields[i + 1] for i in range(0, len(fields), 2)}))
+            return out
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.kill()
+        remove_workdir(self.dir)
+
+
+def _resp_read(f):
+    line = f.readline()
+    if not line:
+        raise RespError("connection closed")
+    t, rest = line[:1], line[1:-2]
+    if t == b"+":
+        return rest
+    if t == b"-":
+        raise RespError(rest.decode())
+    if t == b":":
+        return int(rest)
+    if t == b"$":
+        n = int(rest)
+        if n < 0:
+            return None
+        data = f.read(n + 2)
+        return data[:-2]
+    if t == b"*":
+        n = int(rest)
+        return None if n < 0 else [_resp_read(f) for _ in range(n)]
+    raise RespError(f"bad RESP type {t!r}")

@@ -572,9 +572,15 @@ static const struct bad route_rules[] = {
 	  NULL },
 	{ MIN "mqttsn: {max_topic_len: 4}\nroutes: [{name: r, filter: abcde, to: [\"198.18.0.9:1\"]}]\n",
 	  "routes[0].filter", "at most mqttsn.max_topic_len (4) bytes" },
-	/* format: raw only */
+	/* format: raw or mqttsn (with a predefined topic id) */
 	{ MIN "routes: [{name: r, filter: a, format: json, to: [\"198.18.0.9:1\"]}]\n",
-	  "routes[0].format: 'json' is not supported; use raw", NULL },
+	  "routes[0].format: 'json' is not supported; use raw", "or mqttsn" },
+	{ MIN "routes: [{name: r, filter: a, format: mqttsn, to: [\"198.18.0.9:1\"]}]\n", "routes[0].topic_id: missing",
+	  "give 1..65534" },
+	{ MIN "routes: [{name: r, filter: a, format: mqttsn, topic_id: 65535, to: [\"198.18.0.9:1\"]}]\n",
+	  "routes[0].topic_id: 65535 is out of range", NULL },
+	{ MIN "routes: [{name: r, filter: a, topic_id: 3, to: [\"198.18.0.9:1\"]}]\n",
+	  "routes[0].topic_id: only for format: mqttsn", NULL },
 	{ MIN "routes: [{name: r, filter: a, format: RAW, to: [\"198.18.0.9:1\"]}]\n", "routes[0].format", "use raw" },
 	/* to: 1..16 destinations */
 	{ MIN "routes: [{name: r, filter: a}]\n", "routes[0].to: missing or empty",
@@ -651,6 +657,121 @@ static void test_route_rules(void **state)
 	assert_int_equal(failed, 0);
 }
 
+#define SINK "sinks: [{name: rd, redis: \"127.0.0.1:6379\"}]\n"
+#define BRIDGE "bridges: [{name: up, host: 127.0.0.1}]\n"
+
+/* sinks:, bridges: and the routes that use them. */
+static void test_outputs(void **state)
+{
+	(void)state;
+	struct fo_config *c = parse_ok(MIN
+		"sinks:\n"
+		"  - {name: rd, redis: \"127.0.0.1:6390\", username: fanout, password: s3cret, db: 2, ring: 1024,\n"
+		"     batch: 64, batch_us: 500, maxlen: 1000, timeout_ms: 300, reconnect_min_ms: 10,\n"
+		"     reconnect_max_ms: 1000, puback: written}\n"
+		"  - {name: rs, redis: /run/redis.sock}\n"
+		"bridges:\n"
+		"  - name: up\n"
+		"    host: broker.example\n"
+		"    protocol: mqttv5\n"
+		"    username: u\n"
+		"    password: p\n"
+		"    subscribe: [{filter: \"cmd/#\", qos: 1, local_prefix: \"down/\", strip_prefix: \"cmd/\"}]\n"
+		"routes:\n"
+		"  - {name: s1, filter: \"a/#\", sink: rs, stream: \"x:{topic}:y\"}\n"
+		"  - {name: s2, filter: \"b/#\", sink: rd}\n"
+		"  - {name: b1, filter: \"c/#\", bridge: up, topic: \"site/{topic}\"}\n"
+		"  - {name: u1, filter: \"d/#\", format: mqttsn, topic_id: 7, to: [\"198.18.0.9:1\"]}\n");
+	assert_int_equal(c->n_sinks, 2);
+	assert_string_equal(c->sinks[0].host, "127.0.0.1");
+	assert_int_equal(c->sinks[0].port, 6390);
+	assert_null(c->sinks[0].unix_path);
+	assert_string_equal(c->sinks[0].username, "fanout");
+	assert_string_equal(c->sinks[0].password, "s3cret");
+	assert_int_equal(c->sinks[0].db, 2);
+	assert_int_equal(c->sinks[0].ring, 1024);
+	assert_int_equal(c->sinks[0].batch, 64);
+	assert_int_equal(c->sinks[0].batch_us, 500);
+	assert_int_equal(c->sinks[0].maxlen, 1000);
+	assert_int_equal(c->sinks[0].puback, FO_PUBACK_WRITTEN);
+	assert_string_equal(c->sinks[1].unix_path, "/run/redis.sock");
+	assert_int_equal(c->sinks[1].ring, FO_DEFAULT_SINK_RING);
+	assert_int_equal(c->sinks[1].batch, FO_DEFAULT_SINK_BATCH);
+	assert_int_equal(c->sinks[1].maxlen, FO_DEFAULT_SINK_MAXLEN);
+	assert_int_equal(c->sinks[1].puback, FO_PUBACK_ACCEPTED);
+	assert_int_equal(c->n_bridges, 1);
+	assert_int_equal(c->bridges[0].port, 1883);
+	assert_int_equal(c->bridges[0].protocol, 5);
+	assert_string_equal(c->bridges[0].client_id, "fanout-up");
+	assert_int_equal(c->bridges[0].n_subs, 1);
+	assert_int_equal(c->bridges[0].subs[0].qos, 1);
+	assert_string_equal(c->bridges[0].subs[0].local_prefix, "down/");
+	assert_string_equal(c->bridges[0].subs[0].strip_prefix, "cmd/");
+	assert_int_equal(c->routes[0].kind, FO_ROUTE_SINK);
+	assert_int_equal(c->routes[0].target, 1);
+	assert_string_equal(c->routes[0].tmpl, "x:{topic}:y");
+	assert_string_equal(c->routes[1].tmpl, "fanout:{topic}");
+	assert_int_equal(c->routes[2].kind, FO_ROUTE_BRIDGE);
+	assert_string_equal(c->routes[2].tmpl, "site/{topic}");
+	assert_int_equal(c->routes[3].format, FO_ROUTE_MQTTSN);
+	assert_int_equal(c->routes[3].topic_id, 7);
+	fo_config_free(c);
+
+	static const struct bad bad[] = {
+		{ MIN "sinks: [{name: rd}]\n", "sinks[0].redis: missing", "127.0.0.1:6379" },
+		{ MIN "sinks: [{name: rd, redis: localhost}]\n", "sinks[0].redis: 'localhost' is neither host:port", NULL },
+		{ MIN "sinks: [{name: rd, redis: \"h:0\"}]\n", "sinks[0].redis", "neither host:port" },
+		{ MIN "sinks: [{name: rd, redis: \"h:1\"}, {name: rd, redis: \"h:2\"}]\n",
+		  "sinks[1].name: 'rd' is already the name of sinks[0]", NULL },
+		{ MIN "sinks: [{name: rd, redis: \"h:1\", username: u}]\n", "sinks[0].username", "needs password" },
+		{ MIN "sinks: [{name: rd, redis: \"h:1\", password: a, password_file: /nonexistent}]\n",
+		  "sinks[0].password_file: give password or password_file, not both", NULL },
+		{ MIN "sinks: [{name: rd, redis: \"h:1\", password_file: /nonexistent/pw}]\n",
+		  "sinks[0].password_file: cannot open", NULL },
+		{ MIN "sinks: [{name: rd, redis: \"h:1\", ring: 1000}]\n", "sinks[0].ring: 1000 is not a power of two", NULL },
+		{ MIN "sinks: [{name: rd, redis: \"h:1\", batch: 0}]\n", "sinks[0].batch: 0 is out of range", NULL },
+		{ MIN "sinks: [{name: rd, redis: \"h:1\", puback: later}]\n", "sinks[0].puback: 'later' is not a mode",
+		  "accepted" },
+		{ MIN "sinks: [{name: rd, redis: \"h:1\", reconnect_min_ms: 50, reconnect_max_ms: 10}]\n",
+		  "sinks[0].reconnect_max_ms: 10 is out of range", NULL },
+		{ MIN "bridges: [{name: up}]\n", "bridges[0].host: '' is missing", NULL },
+		{ MIN "bridges: [{name: up, host: \"a b\"}]\n", "bridges[0].host: 'a b' is not a host", NULL },
+		{ MIN "bridges: [{name: up, host: h, protocol: mqttv3}]\n", "bridges[0].protocol: 'mqttv3' is not supported",
+		  NULL },
+		{ MIN "bridges: [{name: up, host: h, password: p}]\n", "bridges[0].password", "add username" },
+		{ MIN "bridges: [{name: up, host: h, tls: {insecure: true}}]\n", "bridges[0].tls.ca_file: missing", NULL },
+		{ MIN "bridges: [{name: up, host: h, subscribe: [{filter: \"a/#/b\"}]}]\n",
+		  "bridges[0].subscribe[0].filter: 'a/#/b' is not a valid topic filter", NULL },
+		{ MIN "bridges: [{name: up, host: h, subscribe: [{filter: a, qos: 2}]}]\n",
+		  "bridges[0].subscribe[0].qos: 2 is out of range", NULL },
+		{ MIN "bridges: [{name: up, host: h, subscribe: [{filter: a, local_prefix: \"x/+/\"}]}]\n",
+		  "bridges[0].subscribe[0].local_prefix", "without '+' or '#'" },
+		{ MIN "routes: [{name: r, filter: a, sink: nope}]\n", "routes[0].sink: 'nope' is not the name of an entry of sinks:",
+		  NULL },
+		{ MIN BRIDGE "routes: [{name: r, filter: a, sink: up}]\n", "routes[0].sink: 'up' is not the name", NULL },
+		{ MIN SINK "routes: [{name: r, filter: a, bridge: rd}]\n", "routes[0].bridge: 'rd' is not the name", NULL },
+		{ MIN SINK "routes: [{name: r, filter: a, sink: rd, to: [\"198.18.0.9:1\"]}]\n",
+		  "routes[0]: more than one kind of destination", NULL },
+		{ MIN SINK "routes: [{name: r, filter: a, sink: rd, format: raw}]\n", "routes[0].format: only for UDP routes",
+		  NULL },
+		{ MIN SINK "routes: [{name: r, filter: a, sink: rd, topic: x}]\n", "routes[0].topic: only for bridge: routes",
+		  NULL },
+		{ MIN SINK "routes: [{name: r, filter: a, sink: rd, stream: \"s:{name}\"}]\n",
+		  "routes[0].stream", "{topic} is the only placeholder" },
+		{ MIN SINK "routes: [{name: r, filter: a, sink: rd, stream: \"\"}]\n", "routes[0].stream", "must be 1..255" },
+		{ MIN BRIDGE "routes: [{name: r, filter: a, bridge: up, topic: \"x/#\"}]\n", "routes[0].topic",
+		  "cannot contain '+' or '#'" },
+		{ MIN BRIDGE "routes: [{name: r, filter: a, bridge: up, stream: s}]\n", "routes[0].stream: only for sink: routes",
+		  NULL },
+		{ MIN "routes: [{name: r, filter: a, stream: s, to: [\"198.18.0.9:1\"]}]\n",
+		  "routes[0].stream: only for sink: or bridge: routes", NULL },
+	};
+	int failed = 0;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		failed += !refused_with(bad[i].yaml, bad[i].key, bad[i].also);
+	assert_int_equal(failed, 0);
+}
+
 /* At most FO_MAX_ROUTES routes. */
 static void test_route_count(void **state)
 {
@@ -677,6 +798,7 @@ int main(int argc, char **argv)
 	example_path = argc > 1 ? argv[1] : NULL;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_example),
+		cmocka_unit_test(test_outputs),
 		cmocka_unit_test(test_minimal_gets_defaults),
 		cmocka_unit_test(test_accepts_edges),
 		cmocka_unit_test(test_semantic_rules),

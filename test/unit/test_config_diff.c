@@ -243,11 +243,11 @@ static void test_route_change(void **state)
 	b = parse(BASE);
 	b->routes[2].format = FO_ROUTE_RAW + 1;
 	assert_int_equal(diff(a, b, &s), 1);
-	expect_change(&s.ch[0], "change", "sys", "format changed");
+	expect_change(&s.ch[0], "change", "sys", "format raw -> mqttsn");
 	b->routes[0].filter[0] = 'S';
 	assert_int_equal(diff(a, b, &s), 2);
 	expect_change(&s.ch[0], "change", "temps", "filter sensors/+/temp -> Sensors/+/temp");
-	expect_change(&s.ch[1], "change", "sys", "format changed");
+	expect_change(&s.ch[1], "change", "sys", "format raw -> mqttsn");
 	fo_config_free(b);
 
 	/* Several routes changed, one added, one removed: each reported once, by name. */

@@ -1,0 +1,344 @@
+/* The output framework (outputs.h): the entry pool, one ring and one control thread per sink
+ * and bridge, interned templates, finishing an entry (its accounting and, in written-mode,
+ * its return to the worker for the PUBACK), and the OUTPUTS JSON. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_mempool.h>
+
+#include "dataplane.h"
+#include "json_out.h"
+#include "outputs.h"
+
+struct fo_output fo_outputs[FO_MAX_OUTPUTS];
+uint32_t fo_n_outputs;
+uint8_t fo_sink_output[FO_MAX_SINKS];
+uint8_t fo_bridge_output[FO_MAX_BRIDGES];
+
+static char *tmpls[FO_MAX_TEMPLATES];
+static _Atomic uint32_t n_tmpls;
+static uint64_t wall0_us, tsc0;
+
+/* ------------------------------------------------------------------ templates */
+
+uint16_t fo_out_tmpl_intern(const char *tmpl)
+{
+	uint32_t n = atomic_load_explicit(&n_tmpls, memory_order_relaxed);
+	for (uint32_t i = 0; i < n; i++)
+		if (strcmp(tmpls[i], tmpl) == 0)
+			return (uint16_t)i;
+	if (n == FO_MAX_TEMPLATES || (tmpls[n] = strdup(tmpl)) == NULL)
+		return FO_OUT_ACK_NONE;
+	atomic_store_explicit(&n_tmpls, n + 1, memory_order_release);
+	return (uint16_t)n;
+}
+
+const char *fo_out_tmpl(uint16_t id)
+{
+	return id < atomic_load_explicit(&n_tmpls, memory_order_acquire) ? tmpls[id] : "";
+}
+
+size_t fo_out_tmpl_expand(uint16_t id, const uint8_t *topic, uint16_t topic_len, char *out, size_t cap)
+{
+	const char *t = fo_out_tmpl(id);
+	size_t o = 0;
+	while (*t && o < cap) {
+		if (t[0] == '{' && strncmp(t, "{topic}", 7) == 0) {
+			size_t n = topic_len < cap - o ? topic_len : cap - o;
+			memcpy(out + o, topic, n);
+			o += n;
+			t += 7;
+		} else {
+			out[o++] = *t++;
+		}
+	}
+	return o;
+}
+
+uint64_t fo_out_wall_us(uint64_t rx_tsc)
+{
+	int64_t d = (int64_t)(rx_tsc - tsc0);
+	return wall0_us + (uint64_t)((double)d * 1e6 / (double)fo_dp.tsc_hz);
+}
+
+void fo_out_hist_add(uint64_t *hist, uint64_t v)
+{
+	unsigned b = v ? 64u - (unsigned)__builtin_clzll(v) : 0;
+	hist[b < FO_OUT_HIST ? b : FO_OUT_HIST - 1]++;
+}
+
+void fo_out_set_error(struct fo_output *o, const char *fmt, ...)
+{
+	va_list ap;
+	pthread_mutex_lock(&o->st.lock);
+	va_start(ap, fmt);
+	vsnprintf(o->st.last_error, sizeof(o->st.last_error), fmt, ap);
+	va_end(ap);
+	pthread_mutex_unlock(&o->st.lock);
+}
+
+/* ------------------------------------------------------------------ entries */
+
+void fo_out_finish(struct fo_output *o, struct fo_out_msg *m, bool ok)
+{
+	struct fo_generation *g = m->gen;
+	uint16_t route = m->route;
+	uint8_t slot = m->gen_slot;
+	if (ok)
+		o->st.written++;
+	else
+		o->st.failed++;
+	if (slot < FO_GEN_SLOTS) {
+		if (ok)
+			o->gen[slot].out_written++;
+		else
+			o->gen[slot].out_failed++;
+	}
+	if (m->ack != FO_OUT_ACK_NONE) {
+		/* written-mode PUBACK: the worker that queued it answers the publisher (it frees m) */
+		m->result = ok ? FO_OUT_OK : FO_OUT_FAILED;
+		if (rte_ring_mp_enqueue(fo_dp.workers[m->worker].ack_in, m) != 0) {
+			rte_pktmbuf_free(m->payload); /* cannot happen: the ring holds the whole pool (NULL is fine) */
+			rte_mempool_put(fo_dp.out_pool, m);
+		}
+	} else {
+		rte_pktmbuf_free(m->payload);
+		rte_mempool_put(fo_dp.out_pool, m);
+	}
+	/* The last touch of the generation: once written + failed reach queued, the main lcore may
+	 * free it (fo_outputs_gen_busy). */
+	struct fo_route_ctr *rc = &g->rctr[o->row * g->rstride + route];
+	if (ok)
+		__atomic_store_n(&rc->written, rc->written + 1, __ATOMIC_RELEASE);
+	else
+		__atomic_store_n(&rc->failed, rc->failed + 1, __ATOMIC_RELEASE);
+}
+
+bool fo_outputs_gen_busy(const void *gp)
+{
+	const struct fo_generation *g = gp;
+	if (!g || !g->rctr || !g->cfg || fo_n_outputs == 0)
+		return false;
+	for (uint32_t r = 0; r < g->cfg->n_routes; r++) {
+		if (g->cfg->routes[r].kind == FO_ROUTE_UDP)
+			continue;
+		uint64_t queued = 0, done = 0;
+		for (uint32_t w = 0; w < FO_RCTR_OUT_ROW; w++)
+			queued += g->rctr[w * g->rstride + r].queued;
+		for (uint32_t o = 0; o < fo_n_outputs; o++) {
+			const struct fo_route_ctr *c = &g->rctr[fo_outputs[o].row * g->rstride + r];
+			done += __atomic_load_n(&c->written, __ATOMIC_ACQUIRE) + __atomic_load_n(&c->failed, __ATOMIC_ACQUIRE);
+		}
+		if (done < queued)
+			return true;
+	}
+	return false;
+}
+
+/* ------------------------------------------------------------------ setup */
+
+static int add_output(uint8_t kind, uint8_t idx, const char *name, uint32_t ring, char *err, size_t errlen)
+{
+	struct fo_output *o = &fo_outputs[fo_n_outputs];
+	memset(o, 0, sizeof(*o));
+	o->kind = kind;
+	o->idx = idx;
+	o->row = (uint8_t)(FO_RCTR_OUT_ROW + fo_n_outputs);
+	o->name = name;
+	pthread_mutex_init(&o->st.lock, NULL);
+	char rn[RTE_RING_NAMESIZE];
+	snprintf(rn, sizeof(rn), "fo_out%u", fo_n_outputs);
+	o->ring = rte_ring_create(rn, ring, (int)rte_socket_id(), RING_F_SC_DEQ);
+	if (!o->ring) {
+		snprintf(err, errlen, "%s %s: cannot create its ring of %u entries: %s", kind == FO_OUT_SINK ? "sink" : "bridge",
+			 name, ring, rte_strerror(rte_errno));
+		return -1;
+	}
+	fo_n_outputs++;
+	return 0;
+}
+
+int fo_outputs_init(const struct fo_config *cfg, char *err, size_t errlen)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	tsc0 = rte_get_tsc_cycles();
+	wall0_us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	if (cfg->n_sinks + cfg->n_bridges == 0)
+		return 0;
+	uint64_t pool = 0;
+	bool written_mode = false;
+	for (uint32_t i = 0; i < cfg->n_sinks; i++) {
+		fo_sink_output[i] = (uint8_t)fo_n_outputs;
+		if (add_output(FO_OUT_SINK, (uint8_t)i, cfg->sinks[i].name, cfg->sinks[i].ring, err, errlen) != 0)
+			return -1;
+		pool += cfg->sinks[i].ring + cfg->sinks[i].batch;
+		written_mode = written_mode || cfg->sinks[i].puback == FO_PUBACK_WRITTEN;
+	}
+	for (uint32_t i = 0; i < cfg->n_bridges; i++) {
+		fo_bridge_output[i] = (uint8_t)fo_n_outputs;
+		if (add_output(FO_OUT_BRIDGE, (uint8_t)i, cfg->bridges[i].name, cfg->bridges[i].ring, err, errlen) != 0)
+			return -1;
+		pool += cfg->bridges[i].ring + cfg->bridges[i].max_inflight;
+	}
+	/* Every entry is in a ring, in an output's hands, or in a worker's ack ring: the pool
+	 * covers the rings and what the outputs hold, plus the per-lcore caches. */
+	unsigned cache = 64;
+	pool += (uint64_t)(fo_dp.n_lcores + 2) * cache * 2;
+	fo_dp.out_pool = rte_mempool_create("fo_out", (unsigned)pool, sizeof(struct fo_out_msg) + cfg->broker.max_topic_len + FO_OUT_INLINE,
+					    cache, 0, NULL, NULL, NULL, NULL, (int)rte_socket_id(), 0);
+	if (!fo_dp.out_pool) {
+		snprintf(err, errlen, "outputs: cannot create the entry pool (%" PRIu64 " entries): %s", pool,
+			 rte_strerror(rte_errno));
+		return -1;
+	}
+	if (written_mode) {
+		uint32_t ack_ring = 64;
+		while (ack_ring < pool + 1)
+			ack_ring <<= 1;
+		for (uint32_t w = 0; w < fo_dp.n_workers; w++) {
+			char rn[RTE_RING_NAMESIZE];
+			snprintf(rn, sizeof(rn), "fo_ack%u", w);
+			fo_dp.workers[w].ack_in = rte_ring_create(rn, ack_ring, (int)rte_socket_id(), RING_F_SC_DEQ);
+			if (!fo_dp.workers[w].ack_in) {
+				snprintf(err, errlen, "outputs: cannot create worker %u's ack ring: %s", w, rte_strerror(rte_errno));
+				return -1;
+			}
+		}
+	}
+	for (uint32_t i = 0; i < fo_n_outputs; i++) {
+		struct fo_output *o = &fo_outputs[i];
+		int rc = o->kind == FO_OUT_SINK ? fo_sink_prepare(o, &cfg->sinks[o->idx], err, errlen)
+						: fo_bridge_prepare(o, &cfg->bridges[o->idx], err, errlen);
+		if (rc != 0)
+			return -1;
+	}
+	for (uint32_t i = 0; i < fo_n_outputs; i++) {
+		struct fo_output *o = &fo_outputs[i];
+		char tn[32];
+		snprintf(tn, sizeof(tn), "fo-%s-%u", o->kind == FO_OUT_SINK ? "sink" : "bridge", o->idx);
+		int rc = rte_ctrl_thread_create(&o->thread, tn, NULL, o->kind == FO_OUT_SINK ? fo_sink_thread : fo_bridge_thread,
+						o);
+		if (rc != 0) {
+			snprintf(err, errlen, "%s: cannot start its thread: %s", o->name, strerror(-rc < 0 ? rc : -rc));
+			return -1;
+		}
+		o->started = true;
+	}
+	return 0;
+}
+
+void fo_outputs_stop(void)
+{
+	for (uint32_t i = 0; i < fo_n_outputs; i++)
+		atomic_store(&fo_outputs[i].stop, true);
+	for (uint32_t i = 0; i < fo_n_outputs; i++) {
+		struct fo_output *o = &fo_outputs[i];
+		if (o->started)
+			pthread_join(o->thread, NULL);
+		o->started = false;
+	}
+}
+
+/* ------------------------------------------------------------------ JSON */
+
+static void write_hist(FILE *f, const char *name, const uint64_t *h)
+{
+	fprintf(f, ",\"%s\":[", name);
+	for (int i = 0; i < FO_OUT_HIST; i++)
+		fprintf(f, "%s%" PRIu64, i ? "," : "", h[i]);
+	fputc(']', f);
+}
+
+/* The upper bound of the bucket holding quantile q (bucket b holds values of bit length b). */
+static uint64_t hist_pct(const uint64_t *h, double q)
+{
+	uint64_t n = 0, acc = 0;
+	for (int i = 0; i < FO_OUT_HIST; i++)
+		n += h[i];
+	if (n == 0)
+		return 0;
+	uint64_t want = (uint64_t)((double)n * q + 0.999999);
+	for (int i = 0; i < FO_OUT_HIST; i++) {
+		acc += h[i];
+		if (acc >= want)
+			return i == 0 ? 0 : (1ull << i) - 1;
+	}
+	return (1ull << (FO_OUT_HIST - 1)) - 1;
+}
+
+static void write_output(FILE *f, const struct fo_output *o)
+{
+	const struct fo_out_stats *s = &o->st;
+	fprintf(f, "{\"name\":");
+	fo_json_cstr(f, o->name);
+	unsigned ring = rte_ring_count(o->ring);
+	fprintf(f,
+		",\"kind\":\"%s\",\"connected\":%s,\"connected_since_ms\":%" PRIu64 ",\"ring\":%u,\"ring_size\":%u"
+		",\"backlog\":%" PRIu64 ",\"inflight\":%" PRIu64 ",\"written\":%" PRIu64 ",\"failed\":%" PRIu64
+		",\"discarded\":%" PRIu64 ",\"dup_suppressed\":%" PRIu64 ",\"batches\":%" PRIu64 ",\"errors\":%" PRIu64
+		",\"reconnects\":%" PRIu64 ",\"connect_failures\":%" PRIu64,
+		o->kind == FO_OUT_SINK ? "sink" : "bridge", atomic_load(&s->connected) ? "true" : "false",
+		s->connected_since_ms, ring, rte_ring_get_capacity(o->ring), (uint64_t)ring + s->inflight, s->inflight,
+		s->written, s->failed, s->discarded, s->dup_suppressed, s->batches, s->errors, s->reconnects,
+		s->connect_failures);
+	write_hist(f, "batch_hist", s->batch_hist);
+	fprintf(f,
+		",\"rtt_us\":{\"n\":%" PRIu64 ",\"mean\":%.1f,\"max\":%" PRIu64 ",\"p50\":%" PRIu64 ",\"p99\":%" PRIu64 "}",
+		s->rtt_n, s->rtt_n ? (double)s->rtt_sum_us / (double)s->rtt_n : 0.0, s->rtt_max_us,
+		RTE_MIN(hist_pct(s->rtt_hist, 0.50), s->rtt_max_us), RTE_MIN(hist_pct(s->rtt_hist, 0.99), s->rtt_max_us));
+	write_hist(f, "rtt_hist", s->rtt_hist);
+	char le[sizeof(s->last_error)];
+	pthread_mutex_lock((pthread_mutex_t *)&s->lock);
+	memcpy(le, s->last_error, sizeof(le));
+	pthread_mutex_unlock((pthread_mutex_t *)&s->lock);
+	fprintf(f, ",\"last_error\":");
+	fo_json_cstr(f, le);
+	if (o->kind == FO_OUT_SINK)
+		fo_sink_write_json(f, o);
+	else
+		fo_bridge_write_json(f, o);
+	fputc('}', f);
+}
+
+void fo_outputs_write_json(FILE *f)
+{
+	for (int k = 0; k < 2; k++) {
+		fprintf(f, k == 0 ? "{\"sinks\":[" : "],\"bridges\":[");
+		bool first = true;
+		for (uint32_t i = 0; i < fo_n_outputs; i++) {
+			if (fo_outputs[i].kind != (k == 0 ? FO_OUT_SINK : FO_OUT_BRIDGE))
+				continue;
+			if (!first)
+				fputc(',', f);
+			write_output(f, &fo_outputs[i]);
+			first = false;
+		}
+	}
+	fprintf(f, "]}");
+}
+
+/* TEMPORARY until bridge_mqtt.c lands (same session): weak fallbacks so the tree links; a config
+ * with bridges: is refused at start. */
+__attribute__((weak)) int fo_bridge_prepare(struct fo_output *o, const struct fo_bridge_config *cfg, char *err,
+					    size_t errlen)
+{
+	(void)o;
+	snprintf(err, errlen, "bridges[%s]: this build has no MQTT bridge", cfg->name);
+	return -1;
+}
+__attribute__((weak)) void *fo_bridge_thread(void *arg)
+{
+	return arg;
+}
+__attribute__((weak)) void fo_bridge_write_json(FILE *f, const struct fo_output *o)
+{
+	(void)f;
+	(void)o;
+}

@@ -1,0 +1,160 @@
+/* Outputs beyond UDP routes: Redis Streams sinks (sink_redis.c) and MQTT broker bridges
+ * (bridge_mqtt.c). A worker hands a publish that matched a sink or bridge route to that
+ * output's ring as a struct fo_out_msg (from fo_dp.out_pool, holding one reference on the
+ * payload mbuf); the output's own thread -- a control thread, never an lcore -- drains the
+ * ring and does the blocking I/O. Workers never wait for it: a full ring or an empty pool is a
+ * counted drop of that route.
+ *
+ * Accounting (docs/outputs.md): per generation and route, workers count matched, queued,
+ * ring_full and pool_empty in their own rows of g->rctr; the output thread counts written and
+ * failed in its row (FO_RCTR_OUT_ROW + output index). matched == written + failed + ring_full +
+ * pool_empty + backlog, and backlog (queued - written - failed) is 0 once the output is idle.
+ * A generation whose entries are still queued outlives its RCU grace period until the output
+ * has finished them (fo_outputs_gen_busy), so the rows stay valid. */
+#ifndef FANOUT_OUTPUTS_H
+#define FANOUT_OUTPUTS_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "config.h"
+#include "generation.h"
+
+#define FO_MAX_OUTPUTS (FO_MAX_SINKS + FO_MAX_BRIDGES)
+#define FO_MAX_TEMPLATES 4096  /* distinct stream key / remote topic templates in a run */
+#define FO_OUT_ACK_NONE 0xffffu
+#define FO_OUT_HIST 24         /* log2 buckets: batch sizes, round trips in us */
+
+enum fo_out_kind { FO_OUT_SINK = 0, FO_OUT_BRIDGE = 1 };
+
+/* What a finished entry tells its worker (written-mode PUBACK). */
+enum fo_out_result { FO_OUT_OK = 0, FO_OUT_FAILED = 1 };
+
+#define FO_OUT_INLINE 256      /* payloads up to this size are copied into the entry */
+
+/* One publish for one output. The element is sized for mqttsn.max_topic_len topic bytes plus
+ * FO_OUT_INLINE payload bytes. Read the payload with fo_out_payload(). */
+struct fo_out_msg {
+	struct rte_mbuf *payload;  /* NULL: the payload is inline, after the topic; else one reference
+				    * on the mbuf whose data is the payload (may be chained) */
+	uint64_t rx_tsc;           /* receive time (TSC); fo_out_wall_us() turns it into wall time */
+	uint64_t stream_id_ms;     /* sink: the entry id given at its first XADD (0 = not yet) */
+	uint32_t stream_id_seq;
+	uint32_t gen_id;           /* the generation whose route matched */
+	uint16_t route;            /* index of the route in that generation */
+	uint16_t tmpl;             /* interned template (fo_out_tmpl) */
+	uint16_t payload_len;
+	uint16_t topic_len;
+	uint8_t gen_slot;
+	int8_t qos;                /* publish QoS: -1, 0 or 1 */
+	uint8_t worker;            /* the worker that queued it */
+	uint8_t result;            /* enum fo_out_result, set by the output for the ack ring */
+	uint8_t attempts;          /* sink: XADD attempts (a retry after a reconnect reuses the id) */
+	uint8_t client_id_len;     /* 0: no ClientId (QoS -1): client is ip:port */
+	uint16_t ack;              /* FO_OUT_ACK_NONE, or the worker's pending-PUBACK slot */
+	uint32_t client_ip;        /* host order */
+	uint16_t client_port;
+	uint8_t client_id[23];
+	void *gen;                 /* struct fo_generation *: valid while the entry is in flight */
+	uint8_t topic[];           /* topic_len bytes, then the payload when inline */
+};
+
+/* The payload bytes: inline, the mbuf's data, or (chained mbuf) copied into scratch (cap bytes:
+ * a longer payload is cut there, *len tells). */
+static inline const uint8_t *fo_out_payload(const struct fo_out_msg *m, uint8_t *scratch, uint32_t cap,
+					    uint32_t *len)
+{
+	if (m->payload == NULL) {
+		*len = m->payload_len;
+		return m->topic + m->topic_len;
+	}
+	*len = m->payload->pkt_len < cap ? m->payload->pkt_len : cap;
+	return (const uint8_t *)rte_pktmbuf_read(m->payload, 0, *len, scratch);
+}
+
+/* Per output, written by its thread only; readers take plain loads (64-bit, may be a loop
+ * iteration stale) and take `lock` only for last_error. */
+struct fo_out_stats {
+	uint64_t written, failed;       /* entries: confirmed / given up (error reply, discarded) */
+	uint64_t discarded;             /* of failed: left in the ring or batch at shutdown */
+	uint64_t dup_suppressed;        /* of written: a retried XADD Redis already had (sink) */
+	uint64_t batches, errors, reconnects, connect_failures;
+	uint64_t inflight;              /* taken from the ring, not yet written or failed */
+	uint64_t rtt_sum_us, rtt_max_us, rtt_n;
+	uint64_t batch_hist[FO_OUT_HIST]; /* entries per batch, bucket = bit length */
+	uint64_t rtt_hist[FO_OUT_HIST];   /* batch round trip in us, bucket = bit length */
+	uint64_t received, injected, inject_dropped; /* bridge: from upstream subscriptions */
+	_Atomic int connected;
+	uint64_t connected_since_ms;    /* wall clock */
+	pthread_mutex_t lock;
+	char last_error[160];
+};
+
+struct fo_output {
+	uint8_t kind;                   /* enum fo_out_kind */
+	uint8_t idx;                    /* index in cfg->sinks or cfg->bridges */
+	uint8_t row;                    /* this output's row in every generation's rctr */
+	const char *name;
+	struct rte_ring *ring;          /* workers -> this output (MP/SC) */
+	pthread_t thread;
+	bool started;
+	_Atomic bool stop;
+	struct fo_out_stats st;
+	struct fo_gen_ctr gen[FO_GEN_SLOTS]; /* out_written, out_failed per generation slot */
+	void *impl;                     /* the sink's or bridge's own state */
+};
+
+extern struct fo_output fo_outputs[FO_MAX_OUTPUTS];
+extern uint32_t fo_n_outputs;
+/* cfg->sinks[i] is fo_outputs[fo_sink_output[i]], cfg->bridges[i] fo_outputs[fo_bridge_output[i]] */
+extern uint8_t fo_sink_output[FO_MAX_SINKS];
+extern uint8_t fo_bridge_output[FO_MAX_BRIDGES];
+
+/* Main lcore, after the ports and pools exist and before the lcores start: rings, the entry pool
+ * (fo_dp.out_pool), the threads. -1 with err set on failure. */
+int fo_outputs_init(const struct fo_config *cfg, char *err, size_t errlen);
+/* After the workers have stopped: each output finishes what it can within its timeout, then
+ * counts the rest as discarded; threads joined. */
+void fo_outputs_stop(void);
+
+/* Templates ("fanout:{topic}") are interned once, on the main lcore, when a generation is built;
+ * entries carry the id. Never freed: at most FO_MAX_TEMPLATES distinct ones per run.
+ * Returns FO_OUT_ACK_NONE when the table is full. */
+uint16_t fo_out_tmpl_intern(const char *tmpl);
+const char *fo_out_tmpl(uint16_t id);
+/* Expands a template for one entry; returns the length written (cut at cap). */
+size_t fo_out_tmpl_expand(uint16_t id, const uint8_t *topic, uint16_t topic_len, char *out, size_t cap);
+
+/* An entry's receive time in wall-clock microseconds. */
+uint64_t fo_out_wall_us(uint64_t rx_tsc);
+
+/* Output threads: finish one entry. ok = written (or suppressed duplicate). Counts it in the
+ * generation's route row and either returns it to its worker (written-mode PUBACK) or frees it. */
+void fo_out_finish(struct fo_output *o, struct fo_out_msg *m, bool ok);
+void fo_out_set_error(struct fo_output *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void fo_out_hist_add(uint64_t *hist, uint64_t v);
+
+/* Main lcore: true while entries of generation g are queued or in flight in any output (its
+ * counters and route rows must stay). */
+bool fo_outputs_gen_busy(const void *gen);
+
+/* JSON: {"sinks":[...],"bridges":[...]} -- per output state and counters. */
+void fo_outputs_write_json(FILE *f);
+
+/* The thread bodies (sink_redis.c, bridge_mqtt.c). */
+void *fo_sink_thread(void *arg);
+void *fo_bridge_thread(void *arg);
+/* Per-output setup on the main lcore before the thread starts (allocate impl). */
+int fo_sink_prepare(struct fo_output *o, const struct fo_sink_config *cfg, char *err, size_t errlen);
+int fo_bridge_prepare(struct fo_output *o, const struct fo_bridge_config *cfg, char *err, size_t errlen);
+/* Extra JSON fields of one output (after the common ones), e.g. "redis":"127.0.0.1:6379". */
+void fo_sink_write_json(FILE *f, const struct fo_output *o);
+void fo_bridge_write_json(FILE *f, const struct fo_output *o);
+
+#endif
