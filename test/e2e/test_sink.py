@@ -4,10 +4,11 @@
 One dataplane, one redis-server (ACL user "fanout" with a password; the sink logs in as that user
 over TCP), two sinks on it: `rd` (PUBACK = accepted into the backlog, ring of 1024 entries) and
 `rw` (PUBACK = written by Redis) over the unix socket. Routes: tele/# -> rd stream "tele:{topic}",
-acked/# -> rw stream "acked:{topic}". Checks:
+acked/# -> rw stream "acked:{topic}", and a UDP route tele/+ -> a collector in MQTT-SN format. Checks:
   1. exactly once, in order: 4 QoS 1 publishers x 400 messages (and a QoS 1 subscriber that must get
      all of them): every stream tele:tele/<pub> holds exactly that publisher's 400 payloads, once each,
-     in sequence order, with topic, client, qos, ts_us and gen fields; ROUTES matched == written;
+     in sequence order, with topic, client, qos, ts_us and gen fields; ROUTES matched == written; the
+     collector gets each publish once as an MQTT-SN PUBLISH (QoS 0, predefined topic id 77);
   2. Redis killed (SIGKILL) in the middle of a QoS 0 run and restarted 1.5 s later: the subscriber
      loses nothing, the sink reconnects, and per route matched == written + failed + ring_full +
      pool_empty once the backlog is empty (entries written after the restart are in the new Redis);
@@ -26,7 +27,7 @@ from pathlib import Path
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import (F_QOS1, PUBACK, Dataplane, Lab, RawClient, RedisServer, Resp, check,  # noqa: E402
+from harness import (F_QOS1, PUBACK, Collector, Dataplane, Lab, RawClient, RedisServer, Resp, check,  # noqa: E402
                      check_conservation, decode, lab_config, loadgen, loadgen_bg, loadgen_payload, loadgen_wait,
                      log, m_publish, run_test, wait_until, workdir)
 
@@ -69,6 +70,8 @@ def main(args):
             "routes": [
                 {"name": "tele", "filter": "tele/#", "sink": "rd", "stream": "tele:{topic}"},
                 {"name": "acked", "filter": "acked/#", "sink": "rw", "stream": "acked:{topic}"},
+                {"name": "relay", "filter": "tele/+", "format": "mqttsn", "topic_id": 77,
+                 "to": [f"{lab.client_ip}:9100"]},
             ],
         }
         text = lab_config(f"{lab.appliance_ip}/24", lab.vdev().split(",")[0], overrides)
@@ -76,7 +79,8 @@ def main(args):
             dp.ctl = ctl
             wait_until("sinks connected", lambda: all(o["connected"] for o in outputs(dp).values()), timeout=10)
 
-            # 1. exactly once, in order, per client
+            # 1. exactly once, in order, per client (and a UDP route in MQTT-SN format beside it)
+            coll = Collector(lab, [9100])
             rep, rc = loadgen(lab, ["-p", 4, "-s", 1, "--topic", "tele/{pub}", "--filter", "tele/#", "--qos", 1,
                                     "--sub-qos", 1, "--rate", 400, "--count", 400, "--drain-ms", 1500,
                                     "--expect-no-loss", "--id-prefix", "snk"])
@@ -102,6 +106,24 @@ def main(args):
                 check(seqs == sorted(seqs), f"tele/{p}: entries out of order")
                 check(seqs == list(range(seqs[0], seqs[0] + 400)), f"tele/{p}: sequence has gaps")
             log("exactly once and in order: 4 streams x 400 entries, XRANGE checked")
+            time.sleep(0.3)
+            got = coll.snapshot()
+            coll.close()
+            seen = {}
+            for _, _, d in got:
+                mtype, body = decode(d)
+                flags, tid, mid = body[0], int.from_bytes(body[1:3], "big"), int.from_bytes(body[3:5], "big")
+                check(mtype == 0x0C and flags == 0x01 and tid == 77 and mid == 0,
+                      f"relay: not a QoS 0 PUBLISH to predefined topic 77: type {mtype:#x} flags {flags:#x} "
+                      f"topic id {tid} msg id {mid}")
+                lp = loadgen_payload(body[5:])
+                check(lp is not None, "relay: the PUBLISH does not carry the loadgen payload")
+                seen[lp] = seen.get(lp, 0) + 1
+            r = routes(dp)["relay"]
+            check(len(got) == 1600 and len(seen) == 1600 and r["copies"] == 1600 and r["dropped"] == 0,
+                  f"relay (format mqttsn): {len(got)} datagrams, {len(seen)} distinct, route copies {r['copies']} "
+                  f"dropped {r['dropped']}; expected 1600")
+            log("UDP route in MQTT-SN format: 1600 PUBLISHes (predefined topic id 77), one per publish")
 
             # 2. Redis killed mid-run
             o0 = outputs(dp)["rd"]
