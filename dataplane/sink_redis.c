@@ -24,7 +24,7 @@
 #include "json_out.h"
 #include "outputs.h"
 
-#define SINK_ARGS 17
+#define SINK_ARGS 18 /* XADD key MAXLEN ~ n id + 6 field-value pairs */
 #define SINK_PAYLOAD_MAX 65536
 
 struct sink {
