@@ -57,6 +57,7 @@
 #include "generation.h"
 #include "l2l4.h"
 #include "mqttsn_broker.h"
+#include "mqttsn_codec.h"
 #include "neighbour.h"
 #include "route_table.h"
 
@@ -108,6 +109,7 @@ struct replay {
 	struct fo_generation gen;      /* generation 1: the config's routes */
 	struct fo_genset gs;
 	struct fo_gen_ctr gctr[FO_GEN_SLOTS];
+	struct payload *cur_pl;        /* the datagram being handled (io_published routes it) */
 	uint64_t now_ms;
 	/* output frames of the current burst (the worker's out[] before fo_out_enqueue) */
 	unsigned n_out;
@@ -400,8 +402,10 @@ static void io_payload_release(void *ctx, void *payload)
 	((struct payload *)payload)->refs--;
 }
 
-/* ---- worker: stage_worker.c's account_and_route / route_publish ---- */
+/* ---- worker: stage_worker.c's io_published / route_publish / account ---- */
 
+/* UDP routes as stage_worker.c sends them. Sink and bridge routes hand entries to other threads
+ * (outputs.h): not modelled here; the replay workloads (bench/workload.py) have none. */
 static void route_publish(struct fo_generation *g, bool mirror, const struct broker_result *res, struct payload *pl,
 			  struct fo_gen_ctr *gc)
 {
@@ -415,7 +419,16 @@ static void route_publish(struct fo_generation *g, bool mirror, const struct bro
 	struct fo_route_ctr *rc = g->rctr;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct fo_route_config *r = &g->cfg->routes[idx[i]];
+		if (r->kind != FO_ROUTE_UDP)
+			continue;
 		rc[idx[i]].matched++;
+		uint8_t hdr[16];
+		uint16_t hl = 0;
+		if (r->format == FO_ROUTE_MQTTSN) {
+			int l = mqttsn_encode_publish_hdr(hdr, sizeof(hdr), MQTTSN_FLAG_QOS0 | MQTTSN_TOPIC_PREDEFINED,
+							  r->topic_id, 0, res->payload_len);
+			hl = l > 0 ? (uint16_t)l : 0;
+		}
 		for (uint32_t d = 0; d < r->n_to; d++) {
 			struct fo_client to = { .ip = r->to[d].ip, .port = r->to[d].port, .ifindex = g->dest_port[idx[i]][d] };
 			if (mirror) {
@@ -428,7 +441,7 @@ static void route_publish(struct fo_generation *g, bool mirror, const struct bro
 					gc->mirror_no_neighbour++;
 				continue;
 			}
-			if (io_send_publish(NULL, &to, (const uint8_t *)"", 0, pl) == 0) {
+			if (io_send_publish(NULL, &to, hdr, hl, pl) == 0) {
 				gc->route_copies++;
 				rc[idx[i]].copies++;
 			} else {
@@ -439,11 +452,30 @@ static void route_publish(struct fo_generation *g, bool mirror, const struct bro
 	}
 }
 
-static void account_and_route(struct fo_genset *gs, const struct broker_result *res, struct payload *pl)
+static inline struct fo_generation *serving_gen(const struct fo_genset *gs, const struct broker_result *res,
+						bool *mirror)
 {
 	bool canary = fo_genset_is_canary(gs, res->client_hash);
-	bool mirror = canary && gs->mode == FO_GEN_MIRROR;
-	struct fo_generation *g = canary && !mirror ? gs->canary : gs->stable;
+	*mirror = canary && gs->mode == FO_GEN_MIRROR;
+	return canary && !*mirror ? gs->canary : gs->stable;
+}
+
+static int io_published(void *ctx, const struct fo_client *from, struct broker_result *res)
+{
+	(void)ctx;
+	(void)from;
+	bool mirror;
+	struct fo_generation *g = serving_gen(&R.gs, res, &mirror);
+	route_publish(g, false, res, R.cur_pl, &R.gctr[g->slot]);
+	if (mirror)
+		route_publish(R.gs.canary, true, res, R.cur_pl, &R.gctr[R.gs.canary->slot]);
+	return MQTTSN_RC_ACCEPTED;
+}
+
+static void account(struct fo_genset *gs, const struct broker_result *res)
+{
+	bool mirror;
+	struct fo_generation *g = serving_gen(gs, res, &mirror);
 	for (int k = 0; k < (mirror ? 2 : 1); k++) {
 		struct fo_generation *cg = k == 0 ? g : gs->canary;
 		struct fo_gen_ctr *gc = &R.gctr[cg->slot];
@@ -452,8 +484,6 @@ static void account_and_route(struct fo_genset *gs, const struct broker_result *
 		gc->deliveries += res->local_deliveries;
 		gc->error_replies += res->error_reply;
 		gc->drops += res->fate == FO_FATE_DROPPED;
-		if (res->published)
-			route_publish(cg, k == 1, res, pl, gc);
 	}
 }
 
@@ -474,13 +504,14 @@ static void worker_one(const struct frame *fr, const struct l2l4_pkt *k, uint16_
 	pl->msg = udp + L2L4_UDP_HLEN;
 	pl->msg_end = udp + ulen;
 	pl->refs = 1;
+	R.cur_pl = pl;
 	broker_handle(R.broker, &from, udp + L2L4_UDP_HLEN, (uint16_t)(ulen - L2L4_UDP_HLEN), pl, R.now_ms, &res);
 	switch (res.fate) {
 	case FO_FATE_DELIVERED: R.c.delivered++; break;
 	case FO_FATE_ANSWERED: R.c.answered++; break;
 	default: fo_count_drop(&R.c, res.drop); break;
 	}
-	account_and_route(&R.gs, &res, pl);
+	account(&R.gs, &res);
 	pl->refs--; /* rte_pktmbuf_free(m) */
 }
 
@@ -688,6 +719,7 @@ int main(int argc, char **argv)
 		.payload_bind = io_payload_bind,
 		.payload_hold = io_payload_hold,
 		.payload_release = io_payload_release,
+		.published = io_published,
 	};
 	const char *berr = NULL;
 	R.broker = broker_create(&cfg->broker, &bio, &R.c, &berr);
