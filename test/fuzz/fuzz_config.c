@@ -58,6 +58,32 @@ static void check_accepted(const struct fo_config *c)
 		check(n >= 1 && n <= b->max_topic_len && strpbrk(b->predefined[i].name, "+#") == NULL);
 	}
 	check(c->stats_file == NULL || c->stats_file[0] != '\0');
+	check(c->n_routes <= FO_MAX_ROUTES && c->n_sinks <= FO_MAX_SINKS && c->n_bridges <= FO_MAX_BRIDGES);
+	for (uint32_t i = 0; i < c->n_routes; i++) {
+		const struct fo_route_config *r = &c->routes[i];
+		check(r->name != NULL && r->filter != NULL);
+		if (r->kind == FO_ROUTE_UDP) {
+			check(r->n_to >= 1 && r->n_to <= FO_MAX_ROUTE_DESTS && r->tmpl == NULL);
+			check(r->format == FO_ROUTE_RAW ? r->topic_id == 0 : r->topic_id >= 1 && r->topic_id <= 65534);
+		} else {
+			check(r->kind == FO_ROUTE_SINK ? r->target < c->n_sinks : r->target < c->n_bridges);
+			check(r->kind == FO_ROUTE_SINK || r->kind == FO_ROUTE_BRIDGE);
+			check(r->n_to == 0 && r->tmpl != NULL && r->tmpl[0] != '\0' && strlen(r->tmpl) <= FO_MAX_TEMPLATE_LEN);
+		}
+	}
+	for (uint32_t i = 0; i < c->n_sinks; i++) {
+		const struct fo_sink_config *k = &c->sinks[i];
+		check((k->unix_path != NULL) != (k->host != NULL) && k->ring >= 64 && (k->ring & (k->ring - 1)) == 0);
+		check(k->batch >= 1 && k->batch <= FO_MAX_SINK_BATCH && k->reconnect_min_ms <= k->reconnect_max_ms);
+		check(k->username == NULL || k->password != NULL);
+	}
+	for (uint32_t i = 0; i < c->n_bridges; i++) {
+		const struct fo_bridge_config *b = &c->bridges[i];
+		check(b->host != NULL && b->client_id != NULL && (b->protocol == 4 || b->protocol == 5));
+		check(b->password == NULL || b->username != NULL);
+		for (uint32_t j = 0; j < b->n_subs; j++)
+			check(b->subs[j].filter != NULL && b->subs[j].qos <= 1 && b->subs[j].local_prefix != NULL);
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

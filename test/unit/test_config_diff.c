@@ -43,7 +43,13 @@
 	"  predefined_topics:\n"                                                                       \
 	"    - {id: 1, name: \"sensors/predefined\"}\n"                                                \
 	"stats:\n"                                                                                     \
-	"  file: /tmp/fanout-stats.json\n"
+	"  file: /tmp/fanout-stats.json\n"                                                              \
+	"sinks:\n"                                                                                     \
+	"  - {name: rd, redis: \"127.0.0.1:6379\", username: u, password: p, db: 0, ring: 1024,\n"       \
+	"     batch: 64, batch_us: 100, maxlen: 1000, timeout_ms: 500, puback: accepted}\n"            \
+	"bridges:\n"                                                                                   \
+	"  - {name: up, host: 127.0.0.1, port: 1883, keepalive_s: 30, ring: 1024, max_inflight: 100,\n"  \
+	"     subscribe: [{filter: \"cmd/#\", qos: 1, local_prefix: \"d/\"}]}\n"
 #define ROUTES                                                                                         \
 	"routes:\n"                                                                                    \
 	"  - {name: temps, filter: \"sensors/+/temp\", to: [\"198.18.0.10:9000\", \"198.18.0.11:9000\"]}\n" \
@@ -367,6 +373,21 @@ static const struct restart_case restart_cases[] = {
 	{ "  predefined_topics:\n    - {id: 1, name: \"sensors/predefined\"}\n", "", "mqttsn.predefined_topics" },
 	{ "file: /tmp/fanout-stats.json", "file: /tmp/other.json", "stats.file" },
 	{ "stats:\n  file: /tmp/fanout-stats.json\n", "", "stats.file" }, /* to stdout */
+	{ "redis: \"127.0.0.1:6379\"", "redis: \"127.0.0.1:6380\"", "sinks[0].redis" },
+	{ "redis: \"127.0.0.1:6379\"", "redis: /run/redis.sock", "sinks[0].redis" },
+	{ "username: u, password: p, db", "username: v, password: p, db", "sinks[0].username" },
+	{ "username: u, password: p, db", "username: u, password: q, db", "sinks[0].password" },
+	{ "ring: 1024,\n     batch", "ring: 2048,\n     batch", "sinks[0].ring" },
+	{ "batch: 64", "batch: 65", "sinks[0].batch" },
+	{ "batch_us: 100", "batch_us: 101", "sinks[0].batch_us" },
+	{ "maxlen: 1000", "maxlen: 0", "sinks[0].maxlen" },
+	{ "puback: accepted", "puback: written", "sinks[0].puback" },
+	{ "db: 0", "db: 3", "sinks[0].db" },
+	{ "host: 127.0.0.1", "host: 127.0.0.2", "bridges[0].host" },
+	{ "keepalive_s: 30", "keepalive_s: 31", "bridges[0].keepalive_s" },
+	{ "max_inflight: 100", "max_inflight: 101", "bridges[0].max_inflight" },
+	{ "qos: 1, local_prefix", "qos: 0, local_prefix", "bridges[0].subscribe" },
+	{ "port: 1883, keep", "port: 1884, keep", "bridges[0].host" },
 };
 
 static void test_restart_keys(void **state)
@@ -438,6 +459,39 @@ static void test_restart_keys_several(void **state)
 	fo_config_free(a);
 }
 
+/* Sink and bridge routes: target and template are route content (a change), their connections are not. */
+static void test_output_routes(void **state)
+{
+	(void)state;
+	static const char *with = BASE "  - {name: out, filter: \"o/#\", sink: rd, stream: \"s:{topic}\"}\n";
+	struct fo_config *a = parse(with);
+	static const struct {
+		const char *from, *to, *detail;
+	} edits[] = {
+		{ "stream: \"s:{topic}\"", "stream: \"t:{topic}\"", "to stream s:{topic} -> stream t:{topic}" },
+		{ "sink: rd, stream: \"s:{topic}\"", "bridge: up, topic: \"s:{topic}\"",
+		  "to stream s:{topic} -> bridge topic s:{topic}" },
+	};
+	for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+		char *y = strdup(with);
+		char *at = strstr(y, edits[i].from);
+		assert_non_null(at);
+		size_t need = strlen(y) - strlen(edits[i].from) + strlen(edits[i].to) + 1;
+		char *z = malloc(need);
+		snprintf(z, need, "%.*s%s%s", (int)(at - y), y, edits[i].to, at + strlen(edits[i].from));
+		struct fo_config *b = parse(z);
+		struct seen s = { 0 };
+		assert_int_equal(fo_config_diff(a, b, on_route, on_key, &s), 1);
+		assert_int_equal(s.n_keys, 0);
+		expect_change(&s.ch[0], "change", "out", edits[i].detail);
+		assert_true(fo_routes_fingerprint(a) != fo_routes_fingerprint(b));
+		fo_config_free(b);
+		free(z);
+		free(y);
+	}
+	fo_config_free(a);
+}
+
 /* ---------------------------------------------------------------- fingerprint */
 
 static void test_fingerprint(void **state)
@@ -503,6 +557,7 @@ int main(void)
 		cmocka_unit_test(test_route_reorder),
 		cmocka_unit_test(test_route_change_many_dests),
 		cmocka_unit_test(test_restart_keys),
+		cmocka_unit_test(test_output_routes),
 		cmocka_unit_test(test_restart_keys_several),
 		cmocka_unit_test(test_fingerprint),
 	};
