@@ -12,6 +12,7 @@
 #include "app.h"
 #include "commands.h"
 #include "dp_link.h"
+#include "outputs_view.h"
 
 #define OP_MAX_CMDS 4
 
@@ -663,11 +664,53 @@ static json_t *status_json(void)
 		json_object_set_new(dp, "error", json_string(dp_link_last_error()));
 	if (app.dp.reconcile_error[0])
 		json_object_set_new(dp, "reconcile_error", json_string(app.dp.reconcile_error));
-	return json_pack("{s:{s:s,s:i,s:I,s:s,s:i},s:o,s:O?,s:o,s:o,s:o}", "control", "version", FANOUT_VERSION, "pid",
-			 (int)getpid(), "uptime_ms", (json_int_t)(wall_ms() - app.started_ms), "state_dir",
-			 app.opt.state_dir, "state_save_failures", (int)app.save_failures, "dataplane", dp, "generations",
-			 app.dp.generations, "desired", desired_json(), "rollout", rollout_status_json(), "last_rollback",
-			 last_rollback_json());
+	json_t *st = json_pack("{s:{s:s,s:i,s:I,s:s,s:i},s:o,s:O?,s:o,s:o,s:o}", "control", "version", FANOUT_VERSION,
+			       "pid", (int)getpid(), "uptime_ms", (json_int_t)(wall_ms() - app.started_ms), "state_dir",
+			       app.opt.state_dir, "state_save_failures", (int)app.save_failures, "dataplane", dp,
+			       "generations", app.dp.generations, "desired", desired_json(), "rollout",
+			       rollout_status_json(), "last_rollback", last_rollback_json());
+	json_t *outs = ov_summary(app.dp.outputs);
+	if (st != NULL && outs != NULL)
+		json_object_set_new(st, "outputs", outs);
+	else
+		json_decref(outs);
+	return st;
+}
+
+/* OUTPUTS: the dataplane's last OUTPUTS reply (sinks and bridges, unchanged) with per-second
+ * "rates" per output against the poll before, "sampled_ms" and "dataplane_up" (false: these are
+ * the last figures it gave, as STATS does). */
+static int outputs_reply(json_t **reply, char *err, size_t errlen)
+{
+	if (app.dp.outputs == NULL) {
+		if (!dp_link_up())
+			return dp_down(err, errlen);
+		if (app.dp.outputs_error[0])
+			snprintf(err, errlen,
+				 "the dataplane did not answer OUTPUTS (%s); sinks and bridges need a fanout-dataplane "
+				 "with issue 5's outputs",
+				 app.dp.outputs_error);
+		else
+			snprintf(err, errlen, "no outputs from the dataplane yet; try again after --poll-ms");
+		return CTL_ERR;
+	}
+	double dt = app.dp.prev_outputs != NULL && app.dp.outputs_t_ms > app.dp.prev_outputs_t_ms
+			    ? (double)(app.dp.outputs_t_ms - app.dp.prev_outputs_t_ms) / 1000.0
+			    : 0.0;
+	json_t *j = ov_with_rates(app.dp.outputs, app.dp.prev_outputs, dt);
+	if (j == NULL) {
+		snprintf(err, errlen, "the dataplane's OUTPUTS reply is not a JSON object; are fanout-control and "
+				      "fanout-dataplane the same version?");
+		return CTL_ERR;
+	}
+	json_object_set_new(j, "dataplane_up", json_boolean(dp_link_up()));
+	json_object_set_new(j, "sampled_ms", json_integer((json_int_t)app.dp.outputs_t_ms));
+	if (dt > 0)
+		json_object_set_new(j, "interval_ms", json_integer((json_int_t)(dt * 1000.0 + 0.5)));
+	if (app.dp.outputs_error[0] && dp_link_up())
+		json_object_set_new(j, "poll_error", json_string(app.dp.outputs_error));
+	*reply = j;
+	return CTL_DONE;
 }
 
 /* Per-second rates of every integer member of cur present in prev (objects recursed). */
@@ -888,6 +931,8 @@ int ctl_dispatch(int argc, const char **argv, const size_t *lens, json_t **reply
 	}
 	if (arg_is(c, cl, "STATS") && argc == 1)
 		return stats_reply(reply, err, errlen);
+	if (arg_is(c, cl, "OUTPUTS") && argc == 1)
+		return outputs_reply(reply, err, errlen);
 	if (arg_is(c, cl, "GENERATIONS") && argc == 1) {
 		*reply = json_pack("{s:O?,s:O?,s:o}", "dataplane", app.dp.generations, "genstats", app.dp.genstats,
 				   "desired", desired_json());
@@ -968,8 +1013,8 @@ int ctl_dispatch(int argc, const char **argv, const size_t *lens, json_t **reply
 				      "ROLLOUT STATUS|PAUSE|RESUME|PROMOTE|ABORT|ROLLBACK");
 		return CTL_ERR;
 	}
-	snprintf(err, errlen, "unknown command '%.*s' with %d argument(s); commands: STATUS, STATS, GENERATIONS, SERIES, "
-			      "SESSIONS, TOPICS, SUBSCRIPTIONS, ROUTES, CONFIG, ROLLOUT, HISTORY, PING",
+	snprintf(err, errlen, "unknown command '%.*s' with %d argument(s); commands: STATUS, STATS, OUTPUTS, GENERATIONS, "
+			      "SERIES, SESSIONS, TOPICS, SUBSCRIPTIONS, ROUTES, CONFIG, ROLLOUT, HISTORY, PING",
 		 (int)(cl > 40 ? 40 : cl), c, argc - 1);
 	return CTL_ERR;
 }

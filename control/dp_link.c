@@ -15,8 +15,11 @@ struct pending {
 	void *arg;
 };
 
+#define POLL_CMDS 4 /* GENERATIONS, GENSTATS, STATS, OUTPUTS */
+
 struct poll_round {
-	json_t *replies[3];
+	json_t *replies[POLL_CMDS];
+	char errors[POLL_CMDS][256];
 	int outstanding;
 };
 
@@ -190,17 +193,23 @@ static struct poll_round round_;
 static void on_poll_reply(void *arg, redisReply *r, const char *err)
 {
 	json_t **slot = arg;
+	size_t idx = (size_t)(slot - round_.replies);
 
 	if (err == NULL && r != NULL && r->type == REDIS_REPLY_STRING)
 		*slot = json_loadb(r->str, r->len, 0, NULL);
+	if (*slot == NULL)
+		snprintf(round_.errors[idx], sizeof(round_.errors[idx]), "%s",
+			 err ? (strncmp(err, "ERR ", 4) == 0 ? err + 4 : err) : "reply is not JSON");
 	if (--round_.outstanding > 0)
 		return;
 	L.poll_in_flight = false;
 	if (L.hooks.polled && L.up)
-		L.hooks.polled(round_.replies[0], round_.replies[1], round_.replies[2]);
-	for (int i = 0; i < 3; i++) {
+		L.hooks.polled(round_.replies[0], round_.replies[1], round_.replies[2], round_.replies[3],
+			       round_.replies[3] ? NULL : round_.errors[3]);
+	for (int i = 0; i < POLL_CMDS; i++) {
 		json_decref(round_.replies[i]);
 		round_.replies[i] = NULL;
+		round_.errors[i][0] = '\0';
 	}
 }
 
@@ -214,7 +223,7 @@ static long ms_since(const struct timeval *t)
 
 static void on_poll_tick(evutil_socket_t fd, short what, void *arg)
 {
-	static const char *cmds[3] = { "GENERATIONS", "GENSTATS", "STATS" };
+	static const char *cmds[POLL_CMDS] = { "GENERATIONS", "GENSTATS", "STATS", "OUTPUTS" };
 	(void)fd, (void)what, (void)arg;
 
 	if (!L.up)
@@ -233,10 +242,10 @@ static void on_poll_tick(evutil_socket_t fd, short what, void *arg)
 		}
 		return;
 	}
-	round_.outstanding = 3;
+	round_.outstanding = POLL_CMDS;
 	L.poll_in_flight = true;
 	event_base_gettimeofday_cached(L.base, &L.poll_sent);
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < POLL_CMDS; i++) {
 		if (dp_link_cmdv(on_poll_reply, &round_.replies[i], 1, &cmds[i]) != 0)
 			round_.outstanding--;
 	}

@@ -1,6 +1,6 @@
 /* fanout-control's link to the dataplane control socket: one hiredis async connection on the
  * libevent loop, reconnecting with backoff while the dataplane is absent, and the periodic poll
- * (GENERATIONS, GENSTATS, STATS). Nothing here blocks. */
+ * (GENERATIONS, GENSTATS, STATS, OUTPUTS). Nothing here blocks. */
 #ifndef FANOUT_CONTROL_DP_LINK_H
 #define FANOUT_CONTROL_DP_LINK_H
 
@@ -21,8 +21,10 @@ typedef void (*dp_reply_fn)(void *arg, redisReply *r, const char *err);
 struct dp_link_hooks {
 	void (*connected)(void);
 	void (*disconnected)(const char *why);
-	/* one poll's parsed replies; any may be NULL (command failed or not JSON) */
-	void (*polled)(json_t *generations, json_t *genstats, json_t *stats);
+	/* one poll's parsed replies; any may be NULL (command failed or not JSON). outputs_err says
+	 * why OUTPUTS is NULL (the dataplane's error, e.g. a dataplane without issue 5's outputs), or
+	 * is NULL. */
+	void (*polled)(json_t *generations, json_t *genstats, json_t *stats, json_t *outputs, const char *outputs_err);
 };
 
 int dp_link_start(struct event_base *base, const char *path, unsigned poll_ms, const struct dp_link_hooks *hooks);

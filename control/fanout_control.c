@@ -152,10 +152,30 @@ static void on_dp_disconnected(const char *why)
 	app_persist();
 }
 
-static void on_dp_polled(json_t *generations, json_t *genstats, json_t *stats)
+static void on_dp_polled(json_t *generations, json_t *genstats, json_t *stats, json_t *outputs,
+			 const char *outputs_err)
 {
 	uint64_t now = wall_ms();
 	struct ro_sample s;
+
+	if (outputs) {
+		json_decref(app.dp.prev_outputs);
+		app.dp.prev_outputs = app.dp.outputs;
+		app.dp.prev_outputs_t_ms = app.dp.outputs_t_ms;
+		app.dp.outputs = json_incref(outputs);
+		app.dp.outputs_t_ms = now;
+		app.dp.outputs_error[0] = '\0';
+	} else if (outputs_err && *outputs_err) {
+		/* the dataplane answered without outputs (one before issue 5, or an error): figures from an
+		 * earlier dataplane would mislead */
+		json_decref(app.dp.outputs);
+		json_decref(app.dp.prev_outputs);
+		app.dp.outputs = app.dp.prev_outputs = NULL;
+		snprintf(app.dp.outputs_error, sizeof(app.dp.outputs_error), "%s", outputs_err);
+	} else {
+		/* not sent (the link is going): the last figures stay, marked by their time */
+		snprintf(app.dp.outputs_error, sizeof(app.dp.outputs_error), "OUTPUTS was not answered");
+	}
 
 	if (generations) {
 		json_decref(app.dp.generations);
@@ -254,6 +274,8 @@ int main(int argc, char **argv)
 	json_decref(app.dp.stats);
 	json_decref(app.dp.prev_stats);
 	json_decref(app.dp.prev_genstats);
+	json_decref(app.dp.outputs);
+	json_decref(app.dp.prev_outputs);
 	st_free(&app.st);
 	event_base_free(app.base);
 	return rc;

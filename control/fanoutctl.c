@@ -228,7 +228,8 @@ static const char *const main_usage =
 	"  stats                      dataplane totals, rates, drops by reason, per-generation figures\n"
 	"  top [--interval 1s] [--count N]   live view of rates, drops, generations and the rollout\n"
 	"  sessions|topics|subscriptions [--count N]   the dataplane's tables\n"
-	"  routes                     stable and canary route tables with their counters\n"
+	"  routes                     stable and canary routes (UDP, sink, bridge) with their counters\n"
+	"  outputs                    Redis Streams sinks and MQTT bridges: connection, backlog, written/s, errors\n"
 	"  config apply FILE [--now]  new generation from a YAML file (canary at share 0, or stable with --now)\n"
 	"  config diff FILE           what FILE would change against the stable generation\n"
 	"  config history             config versions\n"
@@ -259,7 +260,17 @@ static const struct cmd_help helps[] = {
 	{"sessions", "usage: fanoutctl sessions [--count N] [--json]\n\nMQTT-SN sessions (default at most 1000).\n"},
 	{"topics", "usage: fanoutctl topics [--count N] [--json]\n\nRegistered topic names per worker.\n"},
 	{"subscriptions", "usage: fanoutctl subscriptions [--count N] [--json]\n\nSubscriptions per client.\n"},
-	{"routes", "usage: fanoutctl routes [--json]\n\nThe stable and canary route tables with matched/copies/dropped.\n"},
+	{"routes", "usage: fanoutctl routes [--json]\n\n"
+		   "The stable and canary route tables. UDP routes: matched, copies sent, copies dropped. Sink and\n"
+		   "bridge routes: target, stream or topic template, matched, queued, written, dropped (failed +\n"
+		   "ring full + pool empty, broken down below the table) and backlog; counts since the generation\n"
+		   "was created.\n"},
+	{"outputs", "usage: fanoutctl outputs [--json]\n\n"
+		    "The dataplane's Redis Streams sinks and MQTT bridges: connected or not, backlog, entries in\n"
+		    "flight, written per second (over fanout-control's last poll) and in total, failed, reconnects,\n"
+		    "errors and the batch round trip (p50, p99); then each one's server, batch sizes, bridge\n"
+		    "traffic from upstream and last error. Exits 4 if the dataplane is unreachable (the figures\n"
+		    "shown are then its last ones).\n"},
 	{"config", "usage: fanoutctl config apply FILE [--now]\n"
 		   "       fanoutctl config diff FILE\n"
 		   "       fanoutctl config history\n"
@@ -275,7 +286,8 @@ static const struct cmd_help helps[] = {
 		    "start: move the canary generation's share through --steps (percent), holding each step for\n"
 		    "  --hold while the gates hold; a gate that fails rolls back by itself. --no-auto waits for\n"
 		    "  `rollout resume` at each step. Gates: drop_rate, error_rate, p99_us, delta_drop_rate,\n"
-		    "  sink_errors, each `metric<threshold`.\n"
+		    "  sink_errors (the canary's sink and bridge route drops in the hold window: failed + ring\n"
+		    "  full + pool empty), each `metric<threshold`.\n"
 		    "status: the plan, the step, the share, the gates' latest values.\n"
 		    "pause/resume: hold the current step / continue.\n"
 		    "promote: the canary becomes stable. abort: stop the rollout and set the share to 0.\n"
@@ -367,6 +379,24 @@ static int cmd_stats(struct ctl *c, struct args *a)
 	/* fanout-control answers with the last figures it has; they are stale if the link is down */
 	json_t *j = !rc && r->type == REDIS_REPLY_STRING ? json_loadb(r->str, r->len, 0, NULL) : NULL;
 	if (json_is_false(json_object_get(j, "dataplane_up")))
+		rc = EXIT_DATAPLANE_DOWN;
+	json_decref(j);
+	freeReplyObject(r);
+	return rc;
+}
+
+static int cmd_outputs(struct ctl *c, struct args *a)
+{
+	if (a->argc)
+		return usage_error("outputs", "unexpected argument '%s'", a->argv[0]);
+	redisReply *r;
+	int rc = ctl_call_v(c, &r, 1, "OUTPUTS");
+	if (rc)
+		return rc;
+	rc = print_reply(c, r, fctl_render_outputs);
+	/* like stats: the last figures fanout-control has, stale when the link is down */
+	json_t *j = !rc && r->type == REDIS_REPLY_STRING ? json_loadb(r->str, r->len, 0, NULL) : NULL;
+	if (fctl_reply_stale(j))
 		rc = EXIT_DATAPLANE_DOWN;
 	json_decref(j);
 	freeReplyObject(r);
@@ -819,6 +849,8 @@ int main(int argc, char **argv)
 		rc = cmd_table(&c, &a, "subscriptions", "SUBSCRIPTIONS", fctl_render_subscriptions);
 	else if (!strcmp(cmd, "routes"))
 		rc = cmd_routes(&c, &a);
+	else if (!strcmp(cmd, "outputs"))
+		rc = cmd_outputs(&c, &a);
 	else if (!strcmp(cmd, "config"))
 		rc = cmd_config(&c, &a);
 	else if (!strcmp(cmd, "rollout"))

@@ -347,6 +347,17 @@ char *fctl_render_subscriptions(const json_t *reply, const struct fctl_view *vie
 	return out_close(&o);
 }
 
+static const char *route_kind(const json_t *r)
+{
+	const char *k = jstr(r, "kind");
+	return k ? k : "udp"; /* a dataplane before issue 5's outputs has UDP routes only */
+}
+
+static bool is_udp_route(const json_t *r)
+{
+	return !strcmp(route_kind(r), "udp");
+}
+
 static void routes_table(FILE *f, const json_t *routes, const struct fctl_view *view)
 {
 	struct fctl_table t;
@@ -358,6 +369,8 @@ static void routes_table(FILE *f, const json_t *routes, const struct fctl_view *
 	const json_t *r;
 	json_array_foreach(routes, i, r)
 	{
+		if (!is_udp_route(r))
+			continue;
 		char to[512], m[FCTL_FIG], c[FCTL_FIG], d[FCTL_FIG];
 		value_text(to, sizeof(to), "to", jget(r, "to") ? jget(r, "to") : json_null(), view);
 		cell_num(m, sizeof(m), r, "matched", view);
@@ -368,6 +381,64 @@ static void routes_table(FILE *f, const json_t *routes, const struct fctl_view *
 	}
 	fctl_table_print(&t, f, 2);
 	fctl_table_free(&t);
+}
+
+/* A sink/bridge route's drops: failed (the output gave up) + ring_full + pool_empty (never queued). */
+static bool out_route_dropped(const json_t *r, double *v)
+{
+	double a, b, c;
+	if (jnum(r, "failed", &a) && jnum(r, "ring_full", &b) && jnum(r, "pool_empty", &c)) {
+		*v = a + b + c;
+		return true;
+	}
+	return jnum(r, "dropped", v);
+}
+
+static void out_routes_table(FILE *f, const json_t *routes, const struct fctl_view *view)
+{
+	struct fctl_table t;
+	fctl_table_init(&t);
+	const char *cols[] = {"NAME",	 "KIND",     "FILTER",	 "TARGET",   "STREAM/TOPIC",
+			      "MATCHED>", "QUEUED>", "WRITTEN>", "DROPPED>", "BACKLOG>"};
+	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+		fctl_table_col(&t, cols[i]);
+	size_t i;
+	const json_t *r;
+	json_array_foreach(routes, i, r)
+	{
+		if (is_udp_route(r))
+			continue;
+		char m[FCTL_FIG], q[FCTL_FIG], w[FCTL_FIG], d[FCTL_FIG], b[FCTL_FIG];
+		double v;
+		cell_num(m, sizeof(m), r, "matched", view);
+		cell_num(q, sizeof(q), r, "queued", view);
+		cell_num(w, sizeof(w), r, "written", view);
+		cell_num(b, sizeof(b), r, "backlog", view);
+		if (out_route_dropped(r, &v))
+			fctl_fmt_count(d, sizeof(d), (uint64_t)v);
+		else
+			snprintf(d, sizeof(d), "-");
+		const char *tmpl = jstr(r, "stream") ? jstr(r, "stream") : jstr(r, "topic");
+		const char *row[] = {jstr(r, "name"), route_kind(r), jstr(r, "filter"), jstr(r, "target"), tmpl, m, q, w,
+				     d, b};
+		fctl_table_row(&t, row);
+	}
+	fctl_table_print(&t, f, 2);
+	fctl_table_free(&t);
+	/* where the drops went, for the routes that have any */
+	json_array_foreach(routes, i, r)
+	{
+		double v, a, b, c;
+		if (is_udp_route(r) || !out_route_dropped(r, &v) || v <= 0)
+			continue;
+		char x[FCTL_FIG], y[FCTL_FIG], z[FCTL_FIG], all[FCTL_FIG];
+		fctl_fmt_count(all, sizeof(all), (uint64_t)v);
+		if (jnum(r, "failed", &a) && jnum(r, "ring_full", &b) && jnum(r, "pool_empty", &c))
+			fprintf(f, "  %s dropped %s msgs: %s failed (the %s gave up), %s ring full, %s pool empty\n",
+				jstr(r, "name") ? jstr(r, "name") : "?", all, fctl_fmt_count(x, sizeof(x), (uint64_t)a),
+				strcmp(route_kind(r), "sink") ? "bridge" : "sink", fctl_fmt_count(y, sizeof(y), (uint64_t)b),
+				fctl_fmt_count(z, sizeof(z), (uint64_t)c));
+	}
 }
 
 char *fctl_render_routes(const json_t *reply, const struct fctl_view *view)
@@ -382,9 +453,197 @@ char *fctl_render_routes(const json_t *reply, const struct fctl_view *view)
 			fprintf(o.f, "%s: none loaded\n", roles[k]);
 			continue;
 		}
-		fprintf(o.f, "%s (%zu routes; matched/copies/dropped in msgs since the generation was created):\n",
-			roles[k], json_array_size(rs));
-		routes_table(o.f, rs, view);
+		size_t i, n_out = 0;
+		const json_t *r;
+		json_array_foreach(rs, i, r) if (!is_udp_route(r)) n_out++;
+		size_t n_udp = json_array_size(rs) - n_out;
+		fprintf(o.f, "%s (%zu routes; counters in msgs since the generation was created):\n", roles[k],
+			json_array_size(rs));
+		if (n_udp > 0 || n_out == 0) {
+			if (n_out > 0)
+				fprintf(o.f, "  UDP routes (matched, copies sent, copies dropped):\n");
+			routes_table(o.f, rs, view);
+		}
+		if (n_out > 0) {
+			fprintf(o.f, "  sink and bridge routes (matched = written + dropped + backlog):\n");
+			out_routes_table(o.f, rs, view);
+		}
+	}
+	return out_close(&o);
+}
+
+/* ---- outputs (sinks and bridges) ------------------------------------------------------ */
+
+static void rate_cell(char *buf, size_t n, bool ok, double v, const char *unit);
+
+bool fctl_reply_stale(const json_t *reply)
+{
+	return json_is_false(jget(reply, "dataplane_up"));
+}
+
+/* "1", "2-3", "4-7", ... for bucket i of a log2 histogram (values of bit length i). */
+static void bucket_range(char *buf, size_t n, size_t i, size_t nb)
+{
+	unsigned long long lo = i ? 1ull << (i - 1) : 0, hi = i ? (1ull << i) - 1 : 0;
+	if (i + 1 == nb)
+		snprintf(buf, n, "%llu+", lo);
+	else if (lo == hi)
+		snprintf(buf, n, "%llu", lo);
+	else
+		snprintf(buf, n, "%llu-%llu", lo, hi);
+}
+
+static void output_details(FILE *f, const json_t *x, const char *kind, const struct fctl_view *view)
+{
+	char a[FCTL_FIG], b[FCTL_FIG], c[FCTL_FIG];
+	double v, w;
+	const char *name = jstr(x, "name") ? jstr(x, "name") : "?";
+	fprintf(f, "%s (%s):", name, kind);
+	if (jstr(x, "redis"))
+		fprintf(f, " Redis %s", jstr(x, "redis"));
+	if (jstr(x, "host")) {
+		fprintf(f, " broker %s", jstr(x, "host"));
+		if (jnum(x, "port", &v))
+			fprintf(f, ":%.0f", v);
+	}
+	if (jstr(x, "user") && *jstr(x, "user"))
+		fprintf(f, " as %s", jstr(x, "user"));
+	if (jnum(x, "db", &v) && v > 0)
+		fprintf(f, " db %.0f", v);
+	if (jstr(x, "puback"))
+		fprintf(f, ", PUBACK when %s", jstr(x, "puback"));
+	if (jnum(x, "batch", &v) && v > 0) {
+		fprintf(f, ", batches of up to %.0f entries", v);
+		if (jnum(x, "batch_us", &w) && w > 0)
+			fprintf(f, " or %s", fctl_fmt_ns(a, sizeof(a), w * 1e3));
+	}
+	if (jnum(x, "maxlen", &v) && v > 0)
+		fprintf(f, ", MAXLEN ~ %s", fctl_fmt_count(a, sizeof(a), (uint64_t)v));
+	if (jnum(x, "connect_failures", &v) && v > 0)
+		fprintf(f, ", %s failed connects", fctl_fmt_count(a, sizeof(a), (uint64_t)v));
+	if (jnum(x, "discarded", &v) && v > 0)
+		fprintf(f, ", %s discarded at shutdown", fctl_fmt_count(a, sizeof(a), (uint64_t)v));
+	if (jnum(x, "dup_suppressed", &v) && v > 0)
+		fprintf(f, ", %s retried XADDs Redis already had", fctl_fmt_count(a, sizeof(a), (uint64_t)v));
+	fputc('\n', f);
+	double since;
+	if (json_is_true(jget(x, "connected")) && jnum(x, "connected_since_ms", &since) && since > 0)
+		fprintf(f, "  connected since %s", fctl_fmt_ago(a, sizeof(a), (int64_t)since, view->now_ms));
+	else
+		fprintf(f, "  not connected");
+	if (jnum(x, "ring", &v) && jnum(x, "ring_size", &w) && w > 0)
+		fprintf(f, "; ring %s of %s entries (%s)", fctl_fmt_count(a, sizeof(a), (uint64_t)v),
+			fctl_fmt_count(b, sizeof(b), (uint64_t)w), fctl_fmt_pct(c, sizeof(c), v / w));
+	fputc('\n', f);
+	if (jnum(x, "received", &v)) {
+		fprintf(f, "  from upstream: %s received", fctl_fmt_count(a, sizeof(a), (uint64_t)v));
+		if (jnum(x, "injected", &w))
+			fprintf(f, ", %s delivered to MQTT-SN subscribers", fctl_fmt_count(b, sizeof(b), (uint64_t)w));
+		if (jnum(x, "inject_dropped", &w))
+			fprintf(f, ", %s dropped", fctl_fmt_count(b, sizeof(b), (uint64_t)w));
+		fputc('\n', f);
+	}
+	const json_t *h = jget(x, "batch_hist");
+	if (jnum(x, "batches", &v) && v > 0) {
+		fprintf(f, "  %s batches", fctl_fmt_count(a, sizeof(a), (uint64_t)v));
+		if (json_array_size(h)) {
+			fprintf(f, ", entries per batch:");
+			size_t i;
+			const json_t *c;
+			bool first = true;
+			json_array_foreach(h, i, c)
+			{
+				if (!json_is_number(c) || json_number_value(c) <= 0)
+					continue;
+				char r[48];
+				bucket_range(r, sizeof(r), i, json_array_size(h));
+				fprintf(f, "%s %s x%s", first ? "" : ",", r, fctl_fmt_count(a, sizeof(a), (uint64_t)json_number_value(c)));
+				first = false;
+			}
+		}
+		if (jnum(x, "rtt_us.n", &w) && w > 0) {
+			fprintf(f, "; round trip mean %s", fctl_fmt_ns(a, sizeof(a), jnum_or(x, "rtt_us.mean", NAN) * 1e3));
+			fprintf(f, ", max %s", fctl_fmt_ns(b, sizeof(b), jnum_or(x, "rtt_us.max", NAN) * 1e3));
+		}
+		fputc('\n', f);
+	}
+	const char *err = jstr(x, "last_error");
+	if (err && *err)
+		fprintf(f, "  last error: %s\n", err);
+}
+
+char *fctl_render_outputs(const json_t *reply, const struct fctl_view *view)
+{
+	struct out o;
+	if (!out_open(&o))
+		return NULL;
+	char a[FCTL_FIG], b[FCTL_FIG];
+	size_t n = json_array_size(jget(reply, "sinks")) + json_array_size(jget(reply, "bridges"));
+	double t, iv;
+	fprintf(o.f, "%zu output%s (sinks and bridges)", n, n == 1 ? "" : "s");
+	if (jnum(reply, "sampled_ms", &t) && t > 0)
+		fprintf(o.f, ", sampled %s", fctl_fmt_ago(a, sizeof(a), (int64_t)t, view->now_ms));
+	if (jnum(reply, "interval_ms", &iv) && iv > 0)
+		fprintf(o.f, ", rates over %s", fctl_fmt_duration_ms(b, sizeof(b), iv));
+	fputc('\n', o.f);
+	if (fctl_reply_stale(reply))
+		fprintf(o.f, "dataplane unreachable: these are the last figures it gave\n");
+	if (jstr(reply, "poll_error"))
+		fprintf(o.f, "the last poll of OUTPUTS failed: %s\n", jstr(reply, "poll_error"));
+	if (n == 0) {
+		fprintf(o.f, "no sinks or bridges configured (the dataplane config's sinks: and bridges:)\n");
+		return out_close(&o);
+	}
+	struct fctl_table tb;
+	fctl_table_init(&tb);
+	const char *cols[] = {"NAME",	  "KIND",    "STATE",	    "BACKLOG>", "INFLIGHT>", "WRITTEN/S>",
+			      "WRITTEN>", "FAILED>", "RECONNECTS>", "ERRORS>",  "RTT P50>",  "RTT P99>"};
+	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+		fctl_table_col(&tb, cols[i]);
+	static const char *const arrays[] = {"sinks", "bridges"};
+	for (int k = 0; k < 2; k++) {
+		size_t i;
+		const json_t *x;
+		json_array_foreach(jget(reply, arrays[k]), i, x)
+		{
+			char bl[FCTL_FIG], inf[FCTL_FIG], wr[FCTL_FIG], wt[FCTL_FIG], fl[FCTL_FIG], rc[FCTL_FIG],
+				er[FCTL_FIG], p50[FCTL_FIG], p99[FCTL_FIG];
+			double v = 0;
+			const json_t *c = jget(x, "connected");
+			const char *state = json_is_true(c) ? "up" : json_is_false(c) ? "DOWN" : "-";
+			cell_num(bl, sizeof(bl), x, "backlog", view);
+			cell_num(inf, sizeof(inf), x, "inflight", view);
+			bool have_rate = jnum(x, "rates.written_per_s", &v);
+			rate_cell(wr, sizeof(wr), have_rate, v, "msg/s");
+			cell_num(wt, sizeof(wt), x, "written", view);
+			cell_num(fl, sizeof(fl), x, "failed", view);
+			cell_num(rc, sizeof(rc), x, "reconnects", view);
+			cell_num(er, sizeof(er), x, "errors", view);
+			bool have_rtt = jnum_or(x, "rtt_us.n", 0) > 0;
+			if (have_rtt && jnum(x, "rtt_us.p50", &v))
+				fctl_fmt_ns(p50, sizeof(p50), v * 1e3);
+			else
+				snprintf(p50, sizeof(p50), "-");
+			if (have_rtt && jnum(x, "rtt_us.p99", &v))
+				fctl_fmt_ns(p99, sizeof(p99), v * 1e3);
+			else
+				snprintf(p99, sizeof(p99), "-");
+			const char *kind = jstr(x, "kind") ? jstr(x, "kind") : k ? "bridge" : "sink";
+			const char *row[] = {jstr(x, "name"), kind, state, bl, inf, wr, wt, fl, rc, er, p50, p99};
+			fctl_table_row(&tb, row);
+		}
+	}
+	fctl_table_print(&tb, o.f, 0);
+	fctl_table_free(&tb);
+	fprintf(o.f, "(backlog, written, failed in msgs; failed = given up by the output; RTT = one batch's round trip)\n");
+	for (int k = 0; k < 2; k++) {
+		size_t i;
+		const json_t *x;
+		json_array_foreach(jget(reply, arrays[k]), i, x)
+		{
+			fputc('\n', o.f);
+			output_details(o.f, x, jstr(x, "kind") ? jstr(x, "kind") : k ? "bridge" : "sink", view);
+		}
 	}
 	return out_close(&o);
 }
@@ -1183,7 +1442,24 @@ char *fctl_render_status(const json_t *status, const struct fctl_view *view)
 		fprintf(o.f, "rollout: ");
 		rollout_line(o.f, status, view);
 	}
-	const char *const skip[] = {"control", "dataplane", "generations", "rollout", NULL};
+	const json_t *outs = jget(status, "outputs");
+	if (json_is_array(outs) && json_array_size(outs)) {
+		fprintf(o.f, "outputs:\n");
+		size_t i;
+		const json_t *x;
+		json_array_foreach(outs, i, x)
+		{
+			double bl;
+			fprintf(o.f, "  %s (%s) %s", jstr(x, "name") ? jstr(x, "name") : "?",
+				jstr(x, "kind") ? jstr(x, "kind") : "?", json_is_true(jget(x, "connected")) ? "up" : "DOWN");
+			if (jnum(x, "backlog", &bl))
+				fprintf(o.f, ", backlog %s msgs", fctl_fmt_count(a, sizeof(a), (uint64_t)bl));
+			if (jstr(x, "last_error"))
+				fprintf(o.f, ", last error: %s", jstr(x, "last_error"));
+			fputc('\n', o.f);
+		}
+	}
+	const char *const skip[] = {"control", "dataplane", "generations", "rollout", "outputs", NULL};
 	generic(o.f, status, 0, view, skip);
 	return out_close(&o);
 }

@@ -31,7 +31,14 @@ char *fctl_render_top(const json_t *stats, const json_t *prev_stats, const json_
 char *fctl_render_sessions(const json_t *reply, const struct fctl_view *view);
 char *fctl_render_topics(const json_t *reply, const struct fctl_view *view);
 char *fctl_render_subscriptions(const json_t *reply, const struct fctl_view *view);
+/* ROUTES: per generation, the UDP routes (matched/copies/dropped) and the sink and bridge routes
+ * (matched, queued, written, dropped by reason, backlog). */
 char *fctl_render_routes(const json_t *reply, const struct fctl_view *view);
+/* OUTPUTS: one row per sink and bridge (connection, backlog, written/s, totals, reconnects, batch
+ * round trip), then each one's server, errors and batch sizes. */
+char *fctl_render_outputs(const json_t *reply, const struct fctl_view *view);
+/* Whether an OUTPUTS (or STATS) reply holds stale figures: fanout-control has lost the dataplane. */
+bool fctl_reply_stale(const json_t *reply);
 char *fctl_render_config_changes(const json_t *reply, const struct fctl_view *view);
 char *fctl_render_config_history(const json_t *reply, const struct fctl_view *view);
 char *fctl_render_config_show(const json_t *reply, const struct fctl_view *view);

@@ -11,7 +11,7 @@
 	_(ERROR_RATE, "error_rate")           /* error_replies / msgs */                    \
 	_(P99_US, "p99_us")                   /* canary rx->tx latency p99, microseconds */ \
 	_(DELTA_DROP_RATE, "delta_drop_rate") /* canary drop_rate - stable drop_rate */     \
-	_(SINK_ERRORS, "sink_errors")         /* sink errors in the window; 0 until the sink exists */
+	_(SINK_ERRORS, "sink_errors")         /* canary's sink/bridge route drops in the window */
 
 #define GATE_ENUM_(id, name) GATE_##id,
 enum gate_metric { FO_FOREACH_GATE_METRIC(GATE_ENUM_) GATE_METRIC_MAX };

@@ -223,6 +223,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 			dispatch_words(req, 1, (const char *[]){ "STATUS" });
 		else if (!strcmp(path, "/api/stats"))
 			dispatch_words(req, 1, (const char *[]){ "STATS" });
+		else if (!strcmp(path, "/api/outputs"))
+			dispatch_words(req, 1, (const char *[]){ "OUTPUTS" });
 		else if (!strcmp(path, "/api/generations"))
 			dispatch_words(req, 1, (const char *[]){ "GENERATIONS" });
 		else if (!strcmp(path, "/api/rollout"))
@@ -244,8 +246,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 		else if (!strncmp(path, "/api/config/", 12) && path[12])
 			dispatch_words(req, 3, (const char *[]){ "CONFIG", "SHOW", path + 12 });
 		else
-			send_error(req, 404, "no such route; see docs/control.md (GET /api/status, /api/stats, /api/generations, "
-					     "/api/rollout, /api/history, /api/series, /api/sessions, /metrics, /)");
+			send_error(req, 404, "no such route; see docs/control.md (GET /api/status, /api/stats, /api/outputs, "
+					     "/api/generations, /api/rollout, /api/history, /api/series, /api/sessions, /metrics, /)");
 	} else if (m == EVHTTP_REQ_POST) {
 		if (!strcmp(path, "/api/config") || !strcmp(path, "/api/config/diff")) {
 			size_t len;

@@ -7,6 +7,7 @@
 #include "app.h"
 #include "dp_link.h"
 #include "metrics.h"
+#include "outputs_view.h"
 
 static void head(struct evbuffer *o, const char *name, const char *type, const char *help)
 {
@@ -136,8 +137,10 @@ void metrics_write(struct evbuffer *o)
 		per_key(o, "fanout_events_total", "counter", "informational event counters", "event",
 			json_object_get(totals, "events"));
 	}
-	if (dp_link_up())
+	if (dp_link_up()) {
 		generations(o, json_object_get(app.dp.genstats, "generations"));
+		ov_metrics(o, app.dp.outputs, json_object_get(app.dp.genstats, "generations"));
+	}
 	head(o, "fanout_canary_share_ratio", "gauge", "share of clients on the canary generation (0..1), as the dataplane reports it");
 	evbuffer_add_printf(o, "fanout_canary_share_ratio %.4f\n",
 			    (double)(app.dp.generations ? json_u64(app.dp.generations, "share_bp") : app.st.share_bp) / 10000.0);

@@ -225,6 +225,11 @@ int ro_start(struct rollout *r, const struct ro_plan *plan, uint32_t canary_id, 
 	return 0;
 }
 
+uint64_t ro_out_dropped(const struct ro_gen_counts *c)
+{
+	return c->out_failed + c->out_ring_full + c->out_pool_empty;
+}
+
 static double ratio(uint64_t num, uint64_t den)
 {
 	return den ? (double)num / (double)den : 0.0;
@@ -236,7 +241,8 @@ int ro_window_figures(const struct ro_sample *from, const struct ro_sample *to, 
 	const struct ro_gen_counts *c0 = &from->canary, *c1 = &to->canary, *s0 = &from->stable, *s1 = &to->stable;
 
 	if (c1->msgs < c0->msgs || c1->drops < c0->drops || c1->route_dropped < c0->route_dropped ||
-	    c1->error_replies < c0->error_replies || to->sink_errors < from->sink_errors)
+	    c1->error_replies < c0->error_replies || c1->out_failed < c0->out_failed ||
+	    c1->out_ring_full < c0->out_ring_full || c1->out_pool_empty < c0->out_pool_empty)
 		return -1;
 	uint64_t cm = c1->msgs - c0->msgs;
 	uint64_t cd = (c1->drops - c0->drops) + (c1->route_dropped - c0->route_dropped);
@@ -254,7 +260,8 @@ int ro_window_figures(const struct ro_sample *from, const struct ro_sample *to, 
 	f->v[GATE_P99_US] = (c0->have_hist && c1->have_hist ? (double)ro_window_quantile_ns(c0, c1, 0.99)
 							     : (double)c1->p99_ns) / 1000.0;
 	f->v[GATE_DELTA_DROP_RATE] = canary_drop - stable_drop;
-	f->v[GATE_SINK_ERRORS] = (double)(to->sink_errors - from->sink_errors);
+	/* the canary's sink/bridge routes: entries dropped in the window (failed, ring full, pool empty) */
+	f->v[GATE_SINK_ERRORS] = (double)(ro_out_dropped(c1) - ro_out_dropped(c0));
 	*canary_msgs = cm;
 	return 0;
 }

@@ -46,6 +46,9 @@ struct ro_plan {
 /* One generation's cumulative counters as GENSTATS reports them. */
 struct ro_gen_counts {
 	uint64_t msgs, drops, route_dropped, error_replies;
+	/* its sink and bridge routes (GENSTATS "outputs"): entries given up by the output (failed)
+	 * or never queued (ring_full, pool_empty); 0 from a dataplane without outputs */
+	uint64_t out_failed, out_ring_full, out_pool_empty;
 	uint64_t p99_ns;                      /* cumulative histogram's p99 (when no buckets came) */
 	bool have_hist;                       /* lat_count/lat_upper_ns were filled */
 	uint64_t lat_count[RO_LAT_BUCKETS];   /* cumulative count per bucket */
@@ -60,8 +63,10 @@ struct ro_sample {
 	uint64_t t_ms;
 	uint32_t stable_id, canary_id; /* 0 = none */
 	struct ro_gen_counts stable, canary;
-	uint64_t sink_errors;
 };
+
+/* A generation's sink/bridge drops: out_failed + out_ring_full + out_pool_empty. */
+uint64_t ro_out_dropped(const struct ro_gen_counts *c);
 
 enum ro_action { RO_ACT_NONE, RO_ACT_SET_SHARE, RO_ACT_PROMOTE, RO_ACT_ROLLBACK };
 

@@ -144,6 +144,10 @@ static void counts_of(json_t *g, struct ro_gen_counts *c)
 	c->drops = json_u64(g, "drops");
 	c->route_dropped = json_u64(g, "route_dropped");
 	c->error_replies = json_u64(g, "error_replies");
+	json_t *out = json_object_get(g, "outputs"); /* absent before issue 5's outputs: zeros */
+	c->out_failed = json_u64(out, "failed");
+	c->out_ring_full = json_u64(out, "ring_full");
+	c->out_pool_empty = json_u64(out, "pool_empty");
 	c->p99_ns = json_u64(json_object_get(g, "latency_ns"), "p99");
 	json_t *h = json_object_get(g, "latency_hist"), *b;
 	size_t i;
@@ -175,6 +179,5 @@ int series_rollout_sample(json_t *generations, json_t *genstats, uint64_t t_ms, 
 		else if (id != 0 && id == out->canary_id)
 			counts_of(g, &out->canary);
 	}
-	out->sink_errors = 0; /* issue 5's sink does not exist yet */
 	return 0;
 }

@@ -355,6 +355,132 @@ static void test_rollout(void **state)
 	json_decref(j);
 }
 
+/* OUTPUTS as fanout-control answers it: the dataplane's reply plus rates, sampled_ms, dataplane_up. */
+static const char *outputs_json =
+	"{\"sinks\":[{\"name\":\"redis\",\"kind\":\"sink\",\"connected\":true,\"connected_since_ms\":1699999880000,"
+	"\"ring\":9,\"ring_size\":1024,\"backlog\":12,\"inflight\":3,"
+	"\"written\":1234567,\"failed\":2,\"discarded\":0,\"dup_suppressed\":1,\"batches\":40,\"errors\":1,"
+	"\"reconnects\":1,\"connect_failures\":0,"
+	"\"batch_hist\":[0,10,0,5,25,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],"
+	"\"rtt_us\":{\"n\":40,\"mean\":150.5,\"max\":900,\"p50\":127,\"p99\":1023},"
+	"\"rtt_hist\":[0,0,0,0,0,0,0,0,30,9,1,0,0,0,0,0,0,0,0,0,0,0,0,0],"
+	"\"last_error\":\"READONLY You can't write against a read only replica.\",\"redis\":\"127.0.0.1:6379\","
+	"\"user\":\"fanout\",\"auth\":true,\"db\":0,\"batch\":64,\"batch_us\":500,\"maxlen\":100000,"
+	"\"puback\":\"accepted\",\"rates\":{\"written_per_s\":2000.0,\"failed_per_s\":0.0}}],"
+	"\"bridges\":[{\"name\":\"upstream\",\"kind\":\"bridge\",\"connected\":false,\"backlog\":0,\"inflight\":0,"
+	"\"written\":50,\"failed\":0,\"discarded\":0,\"reconnects\":3,\"connect_failures\":9,\"errors\":4,"
+	"\"last_error\":\"\",\"host\":\"10.0.0.9\",\"port\":1883,\"received\":7,\"injected\":6,"
+	"\"inject_dropped\":1,\"rates\":{}}],"
+	"\"dataplane_up\":true,\"sampled_ms\":1699999999000,\"interval_ms\":250}";
+
+static void test_outputs(void **state)
+{
+	(void)state;
+	json_t *j = J(outputs_json);
+	assert_false(fctl_reply_stale(j));
+	char *s = fctl_render_outputs(j, &view);
+	assert_non_null(s);
+	if (s == NULL)
+		return;
+	contains(s, "2 outputs (sinks and bridges), sampled 1.0 s ago, rates over 250 ms",
+		 "NAME", "WRITTEN/S", "RTT P99", "redis", "sink", "up", "2.00 kmsg/s", "1,234,567", "127 µs", "1.02 ms",
+		 "upstream", "bridge", "DOWN",
+		 "redis (sink): Redis 127.0.0.1:6379 as fanout, PUBACK when accepted, batches of up to 64 entries or "
+		 "500 µs, MAXLEN ~ 100,000, 1 retried XADDs Redis already had",
+		 "  connected since 2 min 00 s ago; ring 9 of 1,024 entries (0.88 %)\n", "upstream (bridge)",
+		 "  not connected\n",
+		 "40 batches, entries per batch: 1 x10, 4-7 x5, 8-15 x25; round trip mean 150 µs, max 900 µs",
+		 "last error: READONLY", "upstream (bridge): broker 10.0.0.9:1883, 9 failed connects",
+		 "from upstream: 7 received, 6 delivered to MQTT-SN subscribers, 1 dropped", NULL);
+	lacks(s, "dataplane unreachable");
+	/* the bridge has no rate yet and no round trips: "-", never a made-up 0 */
+	const char *row = strstr(s, "\nupstream ");
+	assert_non_null(row);
+	if (row == NULL)
+		return; /* (assert_non_null has failed; tells the compiler too) */
+	const char *eol = strchr(row + 1, '\n');
+	char line[256];
+	snprintf(line, sizeof(line), "%.*s", (int)(eol - row - 1), row + 1);
+	contains(line, " - ", NULL);
+	lacks(line, "msg/s");
+	lacks(line, "µs");
+	free(s);
+
+	json_object_set_new(j, "dataplane_up", json_false());
+	assert_true(fctl_reply_stale(j));
+	s = fctl_render_outputs(j, &view);
+	contains(s, "dataplane unreachable: these are the last figures it gave", NULL);
+	free(s);
+	json_decref(j);
+
+	j = J("{\"sinks\":[],\"bridges\":[],\"dataplane_up\":true,\"sampled_ms\":1699999999000}");
+	s = fctl_render_outputs(j, &view);
+	contains(s, "0 outputs (sinks and bridges)", "no sinks or bridges configured", NULL);
+	lacks(s, "RTT");
+	free(s);
+	json_decref(j);
+
+	/* STATUS carries a summary of them */
+	j = J(status_up);
+	json_object_set_new(j, "outputs", J("[{\"name\":\"redis\",\"kind\":\"sink\",\"connected\":true,\"backlog\":1200},"
+					     "{\"name\":\"upstream\",\"kind\":\"bridge\",\"connected\":false,\"backlog\":0,"
+					     "\"last_error\":\"connection refused\"}]"));
+	s = fctl_render_status(j, &view);
+	contains(s, "outputs:\n  redis (sink) up, backlog 1,200 msgs\n",
+		 "  upstream (bridge) DOWN, backlog 0 msgs, last error: connection refused\n", NULL);
+	free(s);
+	json_decref(j);
+}
+
+/* ROUTES with sink and bridge routes (kind, target, template, counters; drops broken down). */
+static void test_routes_outputs(void **state)
+{
+	(void)state;
+	json_t *j = J("{\"stable\":[{\"name\":\"temps\",\"filter\":\"sensors/+/t\",\"kind\":\"udp\","
+		      "\"to\":[\"10.0.0.1:9000\"],\"format\":\"mqttsn\",\"matched\":10,\"copies\":10,\"dropped\":0},"
+		      "{\"name\":\"to-redis\",\"filter\":\"sensors/#\",\"kind\":\"sink\",\"target\":\"redis\","
+		      "\"stream\":\"fanout:{topic}\",\"matched\":1000,\"queued\":990,\"written\":980,\"failed\":3,"
+		      "\"ring_full\":6,\"pool_empty\":4,\"dropped\":13,\"backlog\":7},"
+		      "{\"name\":\"up\",\"filter\":\"alerts/#\",\"kind\":\"bridge\",\"target\":\"upstream\","
+		      "\"topic\":\"site1/{topic}\",\"matched\":5,\"queued\":5,\"written\":5,\"failed\":0,"
+		      "\"ring_full\":0,\"pool_empty\":0,\"backlog\":0}],"
+		      "\"canary\":[{\"name\":\"only-sink\",\"filter\":\"#\",\"kind\":\"sink\",\"target\":\"redis\","
+		      "\"stream\":\"all\",\"matched\":0,\"queued\":0,\"written\":0,\"failed\":0,\"ring_full\":0,"
+		      "\"pool_empty\":0,\"backlog\":0}]}");
+	char *s = fctl_render_routes(j, &view);
+	assert_non_null(s);
+	if (s == NULL)
+		return;
+	contains(s, "stable (3 routes", "UDP routes", "temps", "10.0.0.1:9000", "mqttsn",
+		 "sink and bridge routes", "KIND", "TARGET", "STREAM/TOPIC", "BACKLOG", "to-redis", "sink", "redis",
+		 "fanout:{topic}", "site1/{topic}", "bridge", "upstream", "1,000",
+		 "to-redis dropped 13 msgs: 3 failed (the sink gave up), 6 ring full, 4 pool empty", NULL);
+	lacks(s, "up dropped"); /* no drops, no breakdown line */
+	/* canary has only a sink route: no empty UDP table */
+	const char *canary = strstr(s, "canary (1 routes");
+	assert_non_null(canary);
+	if (canary == NULL)
+		return; /* (assert_non_null has failed; tells the compiler too) */
+	lacks(canary, "UDP routes");
+	lacks(canary, "COPIES");
+	contains(canary, "only-sink", NULL);
+	/* the sink route's row: matched, queued, written, dropped, backlog in that order */
+	const char *row = strstr(s, "to-redis  ");
+	assert_non_null(row);
+	if (row == NULL)
+		return; /* (assert_non_null has failed; tells the compiler too) */
+	static const char *const order[] = {"sink", "sensors/#", "redis", "fanout:{topic}", "1,000", "990", "980", " 13",
+					    " 7\n"};
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		const char *at = strstr(row, order[i]);
+		if (!at || memchr(row, '\n', (size_t)(at - row)))
+			fail_msg("sink route row lacks '%s' in order: %s", order[i], row);
+		row = at + strlen(order[i]) - (order[i][strlen(order[i]) - 1] == '\n');
+	}
+	free(s);
+	json_decref(j);
+}
+
 static void test_config_show(void **state)
 {
 	(void)state;
@@ -374,6 +500,7 @@ int main(void)
 		cmocka_unit_test(test_status),	   cmocka_unit_test(test_stats),
 		cmocka_unit_test(test_top),	   cmocka_unit_test(test_tables),
 		cmocka_unit_test(test_rollout),	   cmocka_unit_test(test_config_show),
+		cmocka_unit_test(test_outputs),	   cmocka_unit_test(test_routes_outputs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -163,7 +163,9 @@ static void test_route_drops_and_delta_and_p99(void **state)
 	b.canary.route_dropped = 10;
 	b.canary.error_replies = 3;
 	b.canary.p99_ns = 250000;
-	b.sink_errors = 2;
+	b.canary.out_failed = 1; /* sink_errors: the canary's sink/bridge drops */
+	b.canary.out_pool_empty = 1;
+	b.stable.out_ring_full = 50; /* stable's are not the canary's */
 	assert_int_equal(ro_window_figures(&a, &b, &f, &msgs), 0);
 	assert_int_equal(msgs, 1000);
 	assert_true(f.v[GATE_DROP_RATE] == 0.02);
@@ -201,6 +203,68 @@ static void test_window_p99_from_buckets(void **state)
 	b.canary.lat_count[50] = 10;
 	assert_int_equal(ro_window_quantile_ns(&a.canary, &b.canary, 0.99), 50000);
 	assert_int_equal(ro_window_quantile_ns(&a.canary, &b.canary, 0.5), 1000);
+}
+
+/* sink_errors: the canary generation's sink/bridge route drops (failed + ring_full + pool_empty
+ * from GENSTATS "outputs") in the hold window; drops from before the window do not count. */
+static void test_sink_errors_window_and_gate(void **state)
+{
+	struct ro_sample a = sample(0, 1000, 0, 1000, 0), b = sample(1000, 1500, 0, 1500, 0);
+	struct gate_figures f;
+	uint64_t msgs;
+	struct rollout r;
+	struct ro_plan p;
+	struct ro_decision d;
+	struct ro_sample s;
+	(void)state;
+
+	a.canary.out_failed = 5; /* before the window */
+	b.canary.out_failed = 6;
+	b.canary.out_ring_full = 2;
+	b.canary.out_pool_empty = 1;
+	b.stable.out_failed = 1000;
+	assert_int_equal(ro_out_dropped(&b.canary), 9);
+	assert_int_equal(ro_window_figures(&a, &b, &f, &msgs), 0);
+	assert_true(f.v[GATE_SINK_ERRORS] == 4);
+	assert_true(f.v[GATE_DROP_RATE] == 0); /* sink drops are their own gate, not drop_rate */
+	b.canary.out_ring_full = 0;
+	b.canary.out_failed = 4; /* went backwards: the dataplane restarted */
+	assert_int_equal(ro_window_figures(&a, &b, &f, &msgs), -1);
+
+	/* a gate on it: 50 drops before the step do not fail it; one in the window does */
+	ro_init(&r);
+	plan_of(&p, "5,100", 10000, "sink_errors<1");
+	assert_int_equal(ro_start(&r, &p, CANARY, 0, &d, err, sizeof(err)), 0);
+	s = sample(100, 1000, 0, 0, 0);
+	s.canary.out_ring_full = 50;
+	feed(&r, s, &d); /* window base */
+	s = sample(200, 1300, 0, 0, 0); /* 300 msgs: judged mid-hold, passes */
+	s.canary.out_ring_full = 50;
+	feed(&r, s, &d);
+	assert_int_equal(d.action, RO_ACT_NONE);
+	assert_true(r.figures_valid);
+	assert_true(r.figures.v[GATE_SINK_ERRORS] == 0);
+	s = sample(300, 1400, 0, 0, 0);
+	s.canary.out_ring_full = 50;
+	s.canary.out_failed = 1; /* Redis refused one entry */
+	s.stable.out_failed = 7;
+	feed(&r, s, &d);
+	assert_int_equal(d.action, RO_ACT_ROLLBACK);
+	assert_int_equal(r.state, RO_ROLLED_BACK);
+	assert_int_equal(r.failed_gate.metric, GATE_SINK_ERRORS);
+	assert_true(r.failed_value == 1);
+	assert_non_null(strstr(r.reason, "gate sink_errors<1 failed: sink_errors = 1"));
+
+	/* stable's sink drops never fail the canary's gate */
+	ro_init(&r);
+	assert_int_equal(ro_start(&r, &p, CANARY, 0, &d, err, sizeof(err)), 0);
+	feed(&r, sample(0, 0, 0, 0, 0), &d);
+	s = sample(10000, 500, 0, 500, 0);
+	s.stable.out_failed = 100;
+	s.stable.out_pool_empty = 100;
+	feed(&r, s, &d);
+	assert_int_equal(d.action, RO_ACT_SET_SHARE); /* hold over, gate passed: next step */
+	assert_int_equal(d.share_bp, 10000);
 }
 
 static void test_manual_advance_pause_resume(void **state)
@@ -314,6 +378,7 @@ int main(void)
 		cmocka_unit_test(test_failed_gate_rolls_back_with_record),
 		cmocka_unit_test(test_route_drops_and_delta_and_p99),
 		cmocka_unit_test(test_window_p99_from_buckets),
+		cmocka_unit_test(test_sink_errors_window_and_gate),
 		cmocka_unit_test(test_manual_advance_pause_resume),
 		cmocka_unit_test(test_abort_rollback_and_refusals),
 		cmocka_unit_test(test_foreign_canary_and_restarts),
