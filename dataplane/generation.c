@@ -233,15 +233,28 @@ static uint16_t dest_port_of(uint32_t ip)
 	return 0;
 }
 
+static bool slot_held_by_zombie(uint8_t s)
+{
+	for (const struct fo_generation *z = zombies; z; z = z->zombie_next)
+		if (z->slot == s)
+			return true;
+	return false;
+}
+
 static uint8_t pick_slot(const struct fo_genset *cur)
 {
-	for (uint32_t i = 0; i < FO_GEN_SLOTS; i++) {
-		uint8_t s = (uint8_t)((slot_rr + i) % FO_GEN_SLOTS);
-		if (cur && ((cur->stable && cur->stable->slot == s) || (cur->canary && cur->canary->slot == s)))
-			continue;
-		slot_rr = s + 1u;
-		return s;
-	}
+	/* First a slot no retired generation still has output entries in (they count into their
+	 * slot); when every free slot has some, one anyway: its counters then mix, never the packet path. */
+	for (int pass = 0; pass < 2; pass++)
+		for (uint32_t i = 0; i < FO_GEN_SLOTS; i++) {
+			uint8_t s = (uint8_t)((slot_rr + i) % FO_GEN_SLOTS);
+			if (cur && ((cur->stable && cur->stable->slot == s) || (cur->canary && cur->canary->slot == s)))
+				continue;
+			if (pass == 0 && slot_held_by_zombie(s))
+				continue;
+			slot_rr = s + 1u;
+			return s;
+		}
 	return 0; /* unreachable: at most two slots are live */
 }
 

@@ -205,7 +205,44 @@ def main(args):
             o = outputs(dp)
             check("WRONGTYPE" in o["rw"]["last_error"], f"rw last_error {o['rw']['last_error']!r}")
 
-            # 5. OUTPUTS
+            # 5. a canary generation with its own stream, rolled back while its entries wait for Redis:
+            #    the retired generation's entries are still written and counted under it
+            cand = text.replace('"tele:{topic}"', '"canary:{topic}"')
+            check(cand != text, "canary config: stream template not found")
+            with Resp(dp.ctl) as r:
+                r.json("CONFIG", "LOAD", cand)
+                r.json("CANARY", "SHARE", 10000)
+            lg = loadgen_bg(lab, ["-p", 2, "-s", 1, "--topic", "tele/c{pub}", "--filter", "tele/+", "--qos", 0,
+                                  "--rate", 200, "--duration", 2, "--drain-ms", 1000, "--expect-no-loss",
+                                  "--id-prefix", "can"])
+            time.sleep(0.5)
+            sleeper = threading.Thread(target=lambda: redis.cli("DEBUG", "SLEEP", "1.5"))
+            sleeper.start()
+            time.sleep(0.5)
+            with Resp(dp.ctl) as r:
+                r.json("ROLLBACK")
+                gs = {g["id"]: g for g in r.json("GENSTATS")["generations"]}
+            check(gs[2]["outputs"]["backlog"] > 0, f"no canary entries waiting at the rollback: {gs[2]['outputs']}")
+            log(f"rolled back with {gs[2]['outputs']['backlog']} canary entries waiting for Redis")
+            sleeper.join()
+            rep, rc = loadgen_wait(lg)
+            check(rc == 0, f"loadgen across the rollback: {rep['result']['verdict']}")
+
+            def canary_done():
+                with Resp(dp.ctl) as r:
+                    g2 = {g["id"]: g for g in r.json("GENSTATS")["generations"]}[2]["outputs"]
+                return g2 if g2["backlog"] == 0 else None
+            g2 = wait_until("the retired canary's entries finished", canary_done, timeout=15)
+            canary_len = sum(int(redis.cli("XLEN", f"canary:tele/c{p}") or 0) for p in range(2))
+            log(f"retired canary: matched {g2['matched']} written {g2['written']} failed {g2['failed']} ring_full "
+                f"{g2['ring_full']}; {canary_len} entries in its streams")
+            check(g2["matched"] == g2["written"] + g2["failed"] + g2["ring_full"] + g2["pool_empty"],
+                  f"canary counts do not balance: {g2}")
+            check(canary_len == g2["written"] and canary_len > 0, f"canary streams hold {canary_len}, written "
+                                                                  f"{g2['written']}")
+            o = outputs(dp)
+
+            # 6. OUTPUTS
             for name, x in o.items():
                 log(f"sink {name}: connected {x['connected']} written {x['written']} failed {x['failed']} batches "
                     f"{x['batches']} reconnects {x['reconnects']} rtt p50 {x['rtt_us']['p50']} us p99 "
