@@ -154,7 +154,7 @@ static int add_output(uint8_t kind, uint8_t idx, const char *name, uint32_t ring
 	pthread_mutex_init(&o->st.lock, NULL);
 	char rn[RTE_RING_NAMESIZE];
 	snprintf(rn, sizeof(rn), "fo_out%u", fo_n_outputs);
-	o->ring = rte_ring_create(rn, ring, (int)rte_socket_id(), RING_F_SC_DEQ);
+	o->ring = rte_ring_create(rn, ring, (int)rte_socket_id(), RING_F_SC_DEQ | RING_F_EXACT_SZ); /* holds `ring` */
 	if (!o->ring) {
 		snprintf(err, errlen, "%s %s: cannot create its ring of %u entries: %s", kind == FO_OUT_SINK ? "sink" : "bridge",
 			 name, ring, rte_strerror(rte_errno));
@@ -288,10 +288,24 @@ static void write_output(FILE *f, const struct fo_output *o)
 		s->connected_since_ms, ring, rte_ring_get_capacity(o->ring), (uint64_t)ring + s->inflight, s->inflight,
 		s->written, s->failed, s->discarded, s->dup_suppressed, s->batches, s->errors, s->reconnects,
 		s->connect_failures);
+	/* the workers' side: what matched this output's routes, and what never reached its ring */
+	struct fo_out_lcore_ctr w = { 0 };
+	uint32_t oi = (uint32_t)(o - fo_outputs);
+	for (unsigned l = 0; l < RTE_MAX_LCORE; l++) {
+		w.matched += fo_stats[l].out[oi].matched;
+		w.queued += fo_stats[l].out[oi].queued;
+		w.ring_full += fo_stats[l].out[oi].ring_full;
+		w.pool_empty += fo_stats[l].out[oi].pool_empty;
+	}
+	fprintf(f,
+		",\"matched\":%" PRIu64 ",\"queued\":%" PRIu64 ",\"ring_full\":%" PRIu64 ",\"pool_empty\":%" PRIu64
+		",\"dropped\":%" PRIu64 ",\"batched\":%" PRIu64,
+		w.matched, w.queued, w.ring_full, w.pool_empty, s->failed + w.ring_full + w.pool_empty, s->batched);
 	write_hist(f, "batch_hist", s->batch_hist);
 	fprintf(f,
-		",\"rtt_us\":{\"n\":%" PRIu64 ",\"mean\":%.1f,\"max\":%" PRIu64 ",\"p50\":%" PRIu64 ",\"p99\":%" PRIu64 "}",
-		s->rtt_n, s->rtt_n ? (double)s->rtt_sum_us / (double)s->rtt_n : 0.0, s->rtt_max_us,
+		",\"rtt_us\":{\"n\":%" PRIu64 ",\"sum\":%" PRIu64 ",\"mean\":%.1f,\"max\":%" PRIu64 ",\"p50\":%" PRIu64
+		",\"p99\":%" PRIu64 "}",
+		s->rtt_n, s->rtt_sum_us, s->rtt_n ? (double)s->rtt_sum_us / (double)s->rtt_n : 0.0, s->rtt_max_us,
 		RTE_MIN(hist_pct(s->rtt_hist, 0.50), s->rtt_max_us), RTE_MIN(hist_pct(s->rtt_hist, 0.99), s->rtt_max_us));
 	write_hist(f, "rtt_hist", s->rtt_hist);
 	char le[sizeof(s->last_error)];

@@ -87,6 +87,7 @@ struct fo_out_stats {
 	uint64_t batches, errors, reconnects, connect_failures;
 	uint64_t inflight;              /* taken from the ring, not yet written or failed */
 	uint64_t rtt_sum_us, rtt_max_us, rtt_n;
+	uint64_t batched;               /* entries over all batches (the batch size histogram's sum) */
 	uint64_t batch_hist[FO_OUT_HIST]; /* entries per batch, bucket = bit length */
 	uint64_t rtt_hist[FO_OUT_HIST];   /* batch round trip in us, bucket = bit length */
 	uint64_t received, injected, inject_dropped; /* bridge: from upstream subscriptions */

@@ -252,6 +252,7 @@ static void write_batch(struct fo_output *o, struct sink *s)
 	if (done) {
 		uint64_t rtt = mono_us() - t0;
 		o->st.batches++;
+		o->st.batched += done;
 		fo_out_hist_add(o->st.batch_hist, done);
 		fo_out_hist_add(o->st.rtt_hist, rtt);
 		o->st.rtt_sum_us += rtt;

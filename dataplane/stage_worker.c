@@ -285,13 +285,16 @@ static bool out_route(struct worker_io *io, struct fo_generation *g, uint16_t ri
 		      const struct broker_result *res, const struct fo_client *from, struct rte_mbuf *payload,
 		      struct fo_gen_ctr *gc, struct fo_route_ctr *rc, uint16_t ack)
 {
-	struct fo_output *o =
-		&fo_outputs[r->kind == FO_ROUTE_SINK ? fo_sink_output[r->target] : fo_bridge_output[r->target]];
+	uint8_t oi = r->kind == FO_ROUTE_SINK ? fo_sink_output[r->target] : fo_bridge_output[r->target];
+	struct fo_output *o = &fo_outputs[oi];
+	struct fo_out_lcore_ctr *oc = &io->st->out[oi];
 	gc->out_matched++;
+	oc->matched++;
 	struct fo_out_msg *m;
 	if (unlikely(rte_mempool_get(fo_dp.out_pool, (void **)&m) != 0)) {
 		rc->pool_empty++;
 		gc->out_pool_empty++;
+		oc->pool_empty++;
 		return false;
 	}
 	m->rx_tsc = io->cur_tsc;
@@ -328,10 +331,12 @@ static bool out_route(struct worker_io *io, struct fo_generation *g, uint16_t ri
 		rte_mempool_put(fo_dp.out_pool, m);
 		rc->ring_full++;
 		gc->out_ring_full++;
+		oc->ring_full++;
 		return false;
 	}
 	rc->queued++;
 	gc->out_queued++;
+	oc->queued++;
 	return true;
 }
 
@@ -394,6 +399,9 @@ static void route_publish(struct worker_io *io, struct fo_generation *g, bool mi
 				if (out->ack == FO_OUT_ACK_NONE)
 					out->ack = ack_alloc(io, from, res);
 				if (out->ack == FO_OUT_ACK_NONE) { /* no slot: not queued, the PUBACK says congestion */
+					struct fo_out_lcore_ctr *oc = &io->st->out[fo_sink_output[r->target]];
+					oc->matched++;
+					oc->pool_empty++;
 					gc->out_matched++;
 					rc[idx[i]].pool_empty++;
 					gc->out_pool_empty++;

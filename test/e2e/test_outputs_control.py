@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""fanout-control and fanoutctl over issue 5's outputs, against a real dataplane and redis-server.
+
+One dataplane with one Redis Streams sink `rd` (ring of 64 entries), the stable route tele/# -> rd
+stream tele:{topic}; fanout-control polling it. Checks:
+  1. under load: `fanoutctl outputs` (table, exit 0) and `--json` (rates.written_per_s > 0), `fanoutctl
+     routes` (the sink route with its kind, target, template and counters), `fanoutctl status`
+     (outputs summary), GET /api/outputs, and /metrics: fanout_output_* per output and
+     fanout_generation_output_* per generation equal to the dataplane's OUTPUTS/ROUTES once idle,
+     histograms cumulative with +Inf == _count;
+  2. the sink_errors gate: a canary (stream tc:{topic}) rolled out with --gate 'sink_errors<1' passes
+     its first step while Redis keeps up, and is rolled back by the gate when Redis stalls (DEBUG SLEEP)
+     and the canary's sink ring overflows; history names the gate; the canary's counts balance;
+  3. the dataplane gone: `fanoutctl outputs` shows the last figures, says so, and exits 4."""
+import os
+import re
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import (Control, Dataplane, Lab, RedisServer, check, check_conservation, lab_config,  # noqa: E402
+                     loadgen_bg, loadgen_wait, log, run_test, wait_until)
+
+SUBNET = 124
+
+
+def http(ctl, path):
+    with urllib.request.urlopen(f"http://127.0.0.1:{ctl.http}{path}", timeout=10) as r:
+        return r.status, r.read().decode()
+
+
+def metrics(ctl):
+    """{(name, frozenset(labels)): value} from the Prometheus text; checks each line's shape."""
+    _, text = http(ctl, "/metrics")
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("#") or not line:
+            continue
+        m = re.fullmatch(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)', line)
+        check(m is not None, f"/metrics: malformed line {line!r}")
+        labels = frozenset(re.findall(r'([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"', m.group(3) or ""))
+        out[(m.group(1), labels)] = float(m.group(4))
+    return out, text
+
+
+def lab(**kw):
+    return frozenset(kw.items())
+
+
+def sink_routes(ctl, role="stable"):
+    return {r["name"]: r for r in (ctl.json("ROUTES")[role] or []) if r.get("kind") == "sink"}
+
+
+def balanced(r):
+    return r["matched"] == r["written"] + r["failed"] + r["ring_full"] + r["pool_empty"] and r["backlog"] == 0
+
+
+def main(args):
+    with Lab("e2eoc", subnet=SUBNET) as lb, RedisServer("oc") as redis:
+        sock = Path(f"/tmp/fo-e2e-oc-{os.getpid()}.sock")
+        overrides = {
+            "sinks": [{"name": "rd", "redis": f"127.0.0.1:{redis.port}", "ring": 64, "batch": 16, "batch_us": 200,
+                       "timeout_ms": 1000, "reconnect_min_ms": 50, "reconnect_max_ms": 400}],
+            "routes": [{"name": "tele", "filter": "tele/#", "sink": "rd", "stream": "tele:{topic}"}],
+        }
+        text = lab_config(f"{lb.appliance_ip}/24", lb.vdev().split(",")[0], overrides)
+        with Dataplane("oc", lb, config_text=text, extra_app=["--control", str(sock)]) as dp, \
+                Control(sock, Path(dp.dir) / "control") as ctl:
+            wait_until("fanout-control sees the sink connected",
+                       lambda: any(o["connected"] for o in ctl.json("OUTPUTS")["sinks"]), timeout=10)
+
+            # 1. the views under load
+            lg = loadgen_bg(lb, ["-p", 4, "-s", 1, "--topic", "tele/{pub}", "--filter", "tele/#", "--qos", 0,
+                                 "--rate", 200, "--duration", 3, "--id-prefix", "oc"])
+            j = wait_until("a written rate in fanoutctl --json outputs",
+                           lambda: (lambda x: x if x["sinks"][0].get("rates", {}).get("written_per_s", 0) > 0
+                                    else None)(ctl.ctl_json("outputs")), timeout=10)
+            rd = j["sinks"][0]
+            check(rd["name"] == "rd" and rd["kind"] == "sink" and rd["connected"] and j["dataplane_up"],
+                  f"OUTPUTS through fanout-control: {rd}")
+            log(f"fanoutctl --json outputs: written {rd['written']}, {rd['rates']['written_per_s']:.0f} msg/s")
+            rc, out, err = ctl.ctl("outputs")
+            check(rc == 0, f"fanoutctl outputs exited {rc}: {err}")
+            for want in ("rd", "sink", " up ", "msg/s", f"Redis 127.0.0.1:{redis.port}", "PUBACK when accepted",
+                         "ring ", "entries per batch"):
+                check(want in out, f"fanoutctl outputs lacks {want!r}:\n{out}")
+            log("fanoutctl outputs:\n" + out.rstrip())
+            rep, rc = loadgen_wait(lg)
+            check(rc == 0, f"loadgen: {rep['result']['verdict']}")
+            t = wait_until("the sink route idle and balanced",
+                           lambda: (lambda r: r if r and balanced(r) else None)(sink_routes(ctl).get("tele")),
+                           timeout=15, step=0.2)
+            check(t["written"] == t["matched"] and t["matched"] > 0, f"tele route: {t}")
+            rc, out, err = ctl.ctl("routes")
+            check(rc == 0 and "sink and bridge routes" in out and "tele:{topic}" in out and " rd " in out,
+                  f"fanoutctl routes ({rc}):\n{out}{err}")
+            log("fanoutctl routes:\n" + out.rstrip())
+            rc, out, err = ctl.ctl("status")
+            check(rc == 0 and "outputs:\n  rd (sink) up" in out, f"fanoutctl status ({rc}):\n{out}{err}")
+            code, body = http(ctl, "/api/outputs")
+            check(code == 200 and '"rd"' in body, f"GET /api/outputs: {code} {body[:200]}")
+
+            time.sleep(0.5)  # a poll after the last write: metrics and OUTPUTS agree
+            o = ctl.json("OUTPUTS")["sinks"][0]
+            m, mtext = metrics(ctl)
+            L = lab(output="rd", kind="sink")
+            check(m.get(("fanout_output_connected", L)) == 1, "fanout_output_connected{rd} != 1")
+            for key, name in (("written", "fanout_output_written_total"), ("failed", "fanout_output_failed_total"),
+                              ("batches", "fanout_output_batches_total"), ("reconnects", "fanout_output_reconnects_total"),
+                              ("errors", "fanout_output_errors_total"), ("backlog", "fanout_output_backlog")):
+                check(m.get((name, L)) == o[key], f"{name} = {m.get((name, L))}, OUTPUTS {key} = {o[key]}")
+            G = lab(generation="1", role="stable")
+            check(m.get(("fanout_generation_output_written_total", G)) == t["written"] and
+                  m.get(("fanout_generation_output_matched_total", G)) == t["matched"],
+                  "per-generation output metrics differ from ROUTES")
+            for h in ("fanout_output_batch_entries", "fanout_output_batch_rtt_seconds"):
+                buckets = sorted(((float("inf") if dict(k[1])["le"] == "+Inf" else float(dict(k[1])["le"])), v)
+                                 for k, v in m.items() if k[0] == h + "_bucket")
+                check(len(buckets) == 24, f"{h}: {len(buckets)} buckets")
+                check(all(a[1] <= b[1] for a, b in zip(buckets, buckets[1:])), f"{h}: buckets not cumulative")
+                check(buckets[-1][1] == m[(h + "_count", L)] == o["batches"],
+                      f"{h}: +Inf {buckets[-1][1]}, count {m[(h + '_count', L)]}, batches {o['batches']}")
+            check(("fanout_output_batch_rtt_seconds_sum", L) in m, "no rtt _sum")
+            log(f"/metrics: {sum(1 for k in m if 'output' in k[0])} output series, consistent with OUTPUTS and ROUTES")
+
+            # 2. the sink_errors gate
+            canary = Path(dp.dir) / "canary.yaml"
+            ctext = Path(dp.config_path).read_text()
+            check("tele:{topic}" in ctext, "config text does not hold the stream template")
+            canary.write_text(ctext.replace("tele:{topic}", "tc:{topic}"))
+            ctl.ctl_ok("config", "apply", canary)
+            lg = loadgen_bg(lb, ["-p", 8, "-s", 1, "--topic", "tele/{pub}", "--filter", "tele/#", "--qos", 0,
+                                 "--rate", 150, "--duration", 14, "--id-prefix", "og"])
+            time.sleep(0.5)
+            ctl.ctl_ok("rollout", "start", "--steps", "50,100", "--hold", "3s", "--gate", "sink_errors<1")
+            wait_until("step 2 (first step passed its gate)",
+                       lambda: (lambda s: s["state"] == "running" and s["step"] == 1)(ctl.rollout()), timeout=10)
+            log("step 1 (50 %) held 3 s with sink_errors = 0; step 2 running; stalling Redis (DEBUG SLEEP 3)")
+            th = threading.Thread(target=redis.cli, args=("DEBUG", "SLEEP", "3"), daemon=True)
+            th.start()
+            st = wait_until("the rollout to end",
+                            lambda: (lambda s: s if s["state"] in ("promoted", "rolled_back", "aborted") else None)(
+                                ctl.rollout()), timeout=15, step=0.1)
+            check(st["state"] == "rolled_back" and st.get("failed_gate", {}).get("gate") == "sink_errors<1",
+                  f"rollout ended {st['state']}: {st}")
+            log(f"rolled back by the gate: {st['reason']}")
+            th.join(10)
+            rep, rc = loadgen_wait(lg)
+            hist = ctl.json("HISTORY", "COUNT", 20)["events"]
+            gf = [e for e in hist if e["event"] == "gate_failed"]
+            check(gf and gf[-1]["gate"] == "sink_errors" and gf[-1]["value"] >= 1, f"history: {hist}")
+            rc, out, err = ctl.ctl("rollout", "status")
+            check("failed gate: sink_errors<1 with sink_errors = " in out, f"fanoutctl rollout status:\n{out}")
+            c = wait_until("the canary's sink route idle and balanced",
+                           lambda: (lambda r: r if r and balanced(r) else None)(sink_routes(ctl, "canary").get("tele")),
+                           timeout=20, step=0.2)
+            check(c["ring_full"] + c["failed"] + c["pool_empty"] >= 1, f"canary sink route has no drops: {c}")
+            log(f"canary sink route: matched {c['matched']} = written {c['written']} + failed {c['failed']} + "
+                f"ring_full {c['ring_full']} + pool_empty {c['pool_empty']}")
+            time.sleep(0.5)
+            m, _ = metrics(ctl)
+            G2 = lab(generation="2", role="canary")
+            drops = sum(m.get(("fanout_generation_output_dropped_total", G2 | lab(reason=r)), 0)
+                        for r in ("failed", "ring_full", "pool_empty"))
+            check(drops == c["ring_full"] + c["failed"] + c["pool_empty"],
+                  f"fanout_generation_output_dropped_total{{generation=2}} sums to {drops}, ROUTES says {c}")
+
+            # 3. the dataplane gone
+            final = dp.stop()
+            wait_until("fanout-control to notice", lambda: not ctl.json("STATUS")["dataplane"]["up"], timeout=10)
+            rc, out, err = ctl.ctl("outputs")
+            check(rc == 4 and "dataplane unreachable" in out and "rd" in out,
+                  f"fanoutctl outputs with the dataplane gone: exit {rc}\n{out}{err}")
+            log("dataplane stopped: fanoutctl outputs shows the last figures and exits 4")
+        check_conservation(final)
+
+
+if __name__ == "__main__":
+    run_test(main, __doc__)
