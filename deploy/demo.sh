@@ -3,7 +3,8 @@
 # lab (network namespace + veth), start fanout-dataplane on it, run a short publish/subscribe
 # demo with fanout-loadgen (1 publisher -> 10 subscribers, QoS 1, then QoS 0), and during the
 # QoS 0 run a staged rollout of a new routing generation through fanout-control and fanoutctl;
-# print what was delivered, the rollout and the dataplane's stats, and clean everything up again.
+# every demo publish also goes to a Redis Streams sink (a redis-server of the demo's own);
+# print what was delivered, the rollout, the sink and the dataplane's stats, and clean up again.
 set -Eeuo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
@@ -14,6 +15,8 @@ STATS=$(mktemp /tmp/fanout-demo-stats.XXXXXX.json)
 DP_LOG=$(mktemp /tmp/fanout-demo-dp.XXXXXX.log)
 DP_PID=
 CTL_PID=
+REDIS_PID=
+REDIS_PORT=17390
 CTL_DIR=$(mktemp -d /tmp/fanout-demo-control.XXXXXX)
 
 say() { printf '\n== %s\n' "$*"; }
@@ -24,6 +27,9 @@ cleanup() {
   fi
   if [[ -n $DP_PID ]] && kill -0 "$DP_PID" 2>/dev/null; then
     kill -TERM "$DP_PID"; wait "$DP_PID"
+  fi
+  if [[ -n $REDIS_PID ]] && kill -0 "$REDIS_PID" 2>/dev/null; then
+    kill -TERM "$REDIS_PID"; wait "$REDIS_PID"
   fi
   "$REPO/deploy/lab.sh" down --name "$NAME" --kill >/dev/null 2>&1
   rm -rf "/var/run/dpdk/$PREFIX"
@@ -44,10 +50,22 @@ say "bringing up the lab"
 # shellcheck disable=SC1090
 source "$REPO/.lab/$NAME.env"
 
+say "starting redis-server on 127.0.0.1:$REDIS_PORT (the sink's, no persistence)"
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$CTL_DIR" \
+  --logfile "$CTL_DIR/redis.log" &
+REDIS_PID=$!
+for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" PING >/dev/null 2>&1 && break; sleep 0.1; done
+
 say "starting fanout-dataplane on $LAB_DP_IF (net_af_packet), appliance $LAB_APPLIANCE_IP"
 sed "s/198.18.0.1\/24/$LAB_APPLIANCE_IP\/24/" deploy/lab.yaml > "/tmp/$PREFIX.yaml"
-# Generation 1 relays demo/# to a collector at the client's :9000; the canary rolled out later, to :9001.
-echo "routes: [{ name: collectors, filter: \"demo/#\", to: [\"$LAB_CLIENT_IP:9000\"] }]" >> "/tmp/$PREFIX.yaml"
+# Generation 1 relays demo/# to a collector at the client's :9000 and writes it to the Redis
+# stream demo:<topic>; the canary rolled out later relays to :9001 instead.
+cat >> "/tmp/$PREFIX.yaml" <<EOF
+sinks: [{ name: redis, redis: "127.0.0.1:$REDIS_PORT" }]
+routes:
+  - { name: collectors, filter: "demo/#", to: ["$LAB_CLIENT_IP:9000"] }
+  - { name: streams, filter: "demo/#", sink: redis, stream: "demo:{topic}" }
+EOF
 sed "s/$LAB_CLIENT_IP:9000/$LAB_CLIENT_IP:9001/" "/tmp/$PREFIX.yaml" > "/tmp/$PREFIX.canary.yaml"
 "$BUILD/dataplane/fanout-dataplane" -l 0,1 --no-pci --file-prefix "$PREFIX" ${DP_MEM:--m 512} \
   --vdev "net_af_packet0,iface=$LAB_DP_IF" -- --config "/tmp/$PREFIX.yaml" --stats "$STATS" \
@@ -85,6 +103,13 @@ wait "$LG_PID"
 say "the control plane's view"
 $CTL stats | sed -n '1,40p'
 $CTL history
+say "the Redis Streams sink"
+$CTL outputs || true
+for k in $(redis-cli -p "$REDIS_PORT" --scan --pattern 'demo:*' | sort | head -3); do
+  echo "XLEN $k = $(redis-cli -p "$REDIS_PORT" XLEN "$k")"
+done
+echo "the first entry of demo:demo/0/temp:"
+redis-cli --no-raw -p "$REDIS_PORT" XRANGE demo:demo/0/temp - + COUNT 1 | cut -c1-100
 
 say "stopping the dataplane (SIGTERM drains the rings and writes the final stats)"
 kill -TERM "$DP_PID"; wait "$DP_PID" || true; DP_PID=
