@@ -18,7 +18,10 @@ acked/# -> rw stream "acked:{topic}", and a UDP route tele/+ -> a collector in M
   4. written mode: a QoS 1 publish to acked/x is answered only once Redis has the entry -- during a
      DEBUG SLEEP the PUBACK waits for it -- and an XADD Redis refuses (the key holds a string:
      WRONGTYPE) is answered "rejected: congestion" and counted failed;
-  5. OUTPUTS reports connection, reconnects, batches, round trips; conservation of packets holds."""
+  5. a canary generation with its own stream, rolled back while its entries wait in the sink: they are
+     still written, and counted under the retired generation;
+  6. a third sink on another redis-server logs in with requirepass (no ACL user) and SELECTs db 3;
+  7. OUTPUTS reports connection, reconnects, batches, round trips; conservation of packets holds."""
 import subprocess
 import sys
 import threading
@@ -57,7 +60,8 @@ def wait_idle(dp, what, timeout=20):
 
 
 def main(args):
-    with Lab("e2esink", subnet=121) as lab, RedisServer("sink", users={"fanout": PW}) as redis:
+    with Lab("e2esink", subnet=121) as lab, RedisServer("sink", users={"fanout": PW}) as redis, \
+            RedisServer("sinkpw", requirepass=PW) as redis_pw:
         ctl = str(Path(workdir("sink-ctl")) / "dp.sock")
         overrides = {
             "sinks": [
@@ -66,10 +70,12 @@ def main(args):
                  "reconnect_max_ms": 400},
                 {"name": "rw", "redis": redis.sock, "username": "fanout", "password": PW, "ring": 1024,
                  "batch": 16, "batch_us": 200, "timeout_ms": 5000, "puback": "written"},
+                {"name": "rp", "redis": f"127.0.0.1:{redis_pw.port}", "password": PW, "db": 3},
             ],
             "routes": [
                 {"name": "tele", "filter": "tele/#", "sink": "rd", "stream": "tele:{topic}"},
                 {"name": "acked", "filter": "acked/#", "sink": "rw", "stream": "acked:{topic}"},
+                {"name": "pw", "filter": "pw/#", "sink": "rp", "stream": "pw:{topic}"},
                 {"name": "relay", "filter": "tele/+", "format": "mqttsn", "topic_id": 77,
                  "to": [f"{lab.client_ip}:9100"]},
             ],
@@ -242,7 +248,17 @@ def main(args):
                                                                   f"{g2['written']}")
             o = outputs(dp)
 
-            # 6. OUTPUTS
+            # 6. a sink that logs in with requirepass (no ACL user) and SELECTs db 3
+            pc = RawClient(lab)
+            check(pc.connect("pw-q1") == 0, "pw-q1: CONNACK refused")
+            tp = pc.register("pw/a")
+            pc.send(m_publish(tp, 21, b"via requirepass", F_QOS1))
+            check(pc.expect(PUBACK, timeout=3.0)[4] == 0, "pw sink: PUBACK not accepted")
+            wait_until("the requirepass sink wrote its entry",
+                       lambda: redis_pw.cli("-n", 3, "XLEN", "pw:pw/a") == "1", timeout=5)
+            o = outputs(dp)
+
+            # 7. OUTPUTS
             for name, x in o.items():
                 log(f"sink {name}: connected {x['connected']} written {x['written']} failed {x['failed']} batches "
                     f"{x['batches']} reconnects {x['reconnects']} rtt p50 {x['rtt_us']['p50']} us p99 "
