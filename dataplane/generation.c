@@ -288,7 +288,7 @@ static struct fo_generation *gen_build(struct fo_config *cfg, uint32_t id, char 
 		for (uint32_t d = 0; d < cfg->routes[r].n_to; d++)
 			g->dest_port[r][d] = dest_port_of(cfg->routes[r].to[d].ip);
 		if (cfg->routes[r].kind != FO_ROUTE_UDP &&
-		    (cfg->routes[r].tmpl_id = fo_out_tmpl_intern(cfg->routes[r].tmpl)) == FO_OUT_ACK_NONE) {
+		    (cfg->routes[r].tmpl_id = fo_out_tmpl_intern(cfg->routes[r].tmpl)) == FO_TMPL_NONE) {
 			snprintf(err, errlen, "routes[%u]: more than %u distinct stream/topic templates in this run; "
 				 "reuse templates or restart the dataplane", r, FO_MAX_TEMPLATES);
 			gen_free(g);

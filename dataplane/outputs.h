@@ -25,9 +25,9 @@
 
 #include "config.h"
 #include "generation.h"
+#include "out_template.h"
 
 #define FO_MAX_OUTPUTS (FO_MAX_SINKS + FO_MAX_BRIDGES)
-#define FO_MAX_TEMPLATES 4096  /* distinct stream key / remote topic templates in a run */
 #define FO_OUT_ACK_NONE 0xffffu
 #define FO_OUT_HIST 24         /* log2 buckets: batch sizes, round trips in us */
 
@@ -124,13 +124,7 @@ int fo_outputs_init(const struct fo_config *cfg, char *err, size_t errlen);
  * counts the rest as discarded; threads joined. */
 void fo_outputs_stop(void);
 
-/* Templates ("fanout:{topic}") are interned once, on the main lcore, when a generation is built;
- * entries carry the id. Never freed: at most FO_MAX_TEMPLATES distinct ones per run.
- * Returns FO_OUT_ACK_NONE when the table is full. */
-uint16_t fo_out_tmpl_intern(const char *tmpl);
-const char *fo_out_tmpl(uint16_t id);
-/* Expands a template for one entry; returns the length written (cut at cap). */
-size_t fo_out_tmpl_expand(uint16_t id, const uint8_t *topic, uint16_t topic_len, char *out, size_t cap);
+/* Templates: out_template.h (fo_out_tmpl_intern / fo_out_tmpl / fo_out_tmpl_expand). */
 
 /* An entry's receive time in wall-clock microseconds. */
 uint64_t fo_out_wall_us(uint64_t rx_tsc);
