@@ -378,7 +378,8 @@ static int setup_pools(void)
 		room = UINT16_MAX;
 	fo_dp.hdr_pool = rte_pktmbuf_pool_create("fo_hdr", c->hdr_mbufs, c->mbuf_cache, 0, (uint16_t)room, sock);
 	fo_dp.hdr_room = room - RTE_PKTMBUF_HEADROOM;
-	uint32_t n_peer = fo_dp.n_workers > 1 ? c->peer_ring_size * fo_dp.n_workers : 64;
+	/* peer descriptors carry publishes between workers and, from bridges, messages from upstream */
+	uint32_t n_peer = fo_dp.n_workers > 1 || c->n_bridges ? c->peer_ring_size * fo_dp.n_workers : 64;
 	/* A mempool cache may hold at most 2/3 of the pool (EINVAL otherwise). */
 	unsigned peer_cache = n_peer >= 512 ? 64 : 0;
 	fo_dp.peer_pool = rte_mempool_create("fo_peer", n_peer, sizeof(struct fo_peer_msg) + c->broker.max_topic_len,
