@@ -8,6 +8,7 @@
 #include <rte_ethdev.h>
 
 #include "dataplane.h"
+#include "outputs.h"
 #include "mqttsn_codec.h"
 
 void fo_stats_sum(struct fo_counters *t)
@@ -156,13 +157,19 @@ void fo_stats_write_json_stream(FILE *f, const char *reason)
 	write_pool(f, fo_dp.pkt_pool, &first);
 	write_pool(f, fo_dp.hdr_pool, &first);
 	write_pool(f, fo_dp.peer_pool, &first);
+	if (fo_dp.out_pool)
+		write_pool(f, fo_dp.out_pool, &first);
 	fprintf(f, "\n  ]");
 	if (fo_genset_read()) { /* generations exist once setup got that far */
 		fprintf(f, ",\n  \"generations\": ");
 		fo_gen_write_generations(f);
 		fprintf(f, ",\n  \"genstats\": ");
 		fo_gen_write_genstats(f);
+		fprintf(f, ",\n  \"routes\": ");
+		fo_gen_write_routes(f);
 	}
+	fprintf(f, ",\n  \"outputs\": ");
+	fo_outputs_write_json(f);
 	fprintf(f, "\n}\n");
 }
 

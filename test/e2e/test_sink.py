@@ -266,6 +266,12 @@ def main(args):
             check(o["rd"]["batches"] > 0 and o["rd"]["rtt_us"]["n"] > 0, "rd: no batches or round trips counted")
             stats = dp.stop()
             check_conservation(stats)
+            fin = {x["name"]: x for x in stats["outputs"]["sinks"]}
+            for name in ("rd", "rw", "rp"):
+                check(fin[name]["written"] >= o[name]["written"] and fin[name]["backlog"] == 0 and
+                      fin[name]["matched"] == fin[name]["written"] + fin[name]["dropped"],
+                      f"exit stats, sink {name}: {dict((k, fin[name][k]) for k in ('matched', 'written', 'dropped', 'backlog'))}")
+            log("exit stats: every sink idle and balanced (matched == written + dropped)")
 
 
 if __name__ == "__main__":
