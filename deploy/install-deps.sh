@@ -24,6 +24,8 @@ PACKAGES=(
   clang libclang-rt-14-dev
   # sink
   redis-server redis-tools
+  # MQTT bridge (libmosquitto) and its tests (a real broker, mosquitto_sub/pub)
+  libmosquitto-dev mosquitto mosquitto-clients
   # lab, capture and test tooling
   iproute2 iputils-ping ethtool tcpdump tshark python3 jq procps util-linux
   # dashboard test (headless)
