@@ -268,8 +268,16 @@ def publish_sn(c, tid, payload, qos_flag):
 # ---------------------------------------------------------------------------------------------
 
 def main(args):
+    ctl_dir = workdir("bridge-ctl")
+    try:
+        run_all(args, ctl_dir)
+    finally:
+        remove_workdir(ctl_dir)
+
+
+def run_all(args, ctl_dir):
     with Lab("e2ebrdg", subnet=SUBNET) as lab, Mosquitto() as mq:
-        ctl = str(Path(workdir("bridge-ctl")) / "dp.sock")
+        ctl = str(Path(ctl_dir) / "dp.sock")
         common = {"reconnect_min_ms": 100, "reconnect_max_ms": 800, "keepalive_s": 30}
         overrides = {
             "bridges": [
