@@ -302,21 +302,3 @@ void fo_outputs_write_json(FILE *f)
 	fprintf(f, "]}");
 }
 
-/* TEMPORARY until bridge_mqtt.c lands (same session): weak fallbacks so the tree links; a config
- * with bridges: is refused at start. */
-__attribute__((weak)) int fo_bridge_prepare(struct fo_output *o, const struct fo_bridge_config *cfg, char *err,
-					    size_t errlen)
-{
-	(void)o;
-	snprintf(err, errlen, "bridges[%s]: this build has no MQTT bridge", cfg->name);
-	return -1;
-}
-__attribute__((weak)) void *fo_bridge_thread(void *arg)
-{
-	return arg;
-}
-__attribute__((weak)) void fo_bridge_write_json(FILE *f, const struct fo_output *o)
-{
-	(void)f;
-	(void)o;
-}
