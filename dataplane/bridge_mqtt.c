@@ -86,29 +86,9 @@ struct bridge {
 
 static bool lib_ready;
 
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static uint64_t mono_ms(void)
 {
-	return mono_us() / 1000u;
-}
-
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void sleep_us(uint64_t us)
-{
-	struct timespec ts = { .tv_sec = (time_t)(us / 1000000u), .tv_nsec = (long)(us % 1000000u) * 1000 };
-	nanosleep(&ts, NULL);
+	return fo_out_mono_us() / 1000u;
 }
 
 static const char *mosq_err(int rc)
@@ -146,7 +126,7 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid, int reason, c
 		return;
 	b->by_mid[mid] = NULL;
 	b->q1_out--;
-	uint64_t rtt = mono_us() - b->sent_us[mid];
+	uint64_t rtt = fo_out_mono_us() - b->sent_us[mid];
 	o->st.rtt_sum_us += rtt;
 	o->st.rtt_n++;
 	if (rtt > o->st.rtt_max_us)
@@ -220,7 +200,7 @@ static enum pub_result publish_one(struct fo_output *o, struct bridge *b, struct
 				finish(o, old, false);
 			}
 			b->by_mid[mid] = m;
-			b->sent_us[mid] = mono_us();
+			b->sent_us[mid] = fo_out_mono_us();
 			b->q1_out++;
 			if (rc != MOSQ_ERR_SUCCESS) /* queued, but the write failed: the connection is gone */
 				went_down(o, b, rc);
@@ -319,9 +299,9 @@ static const struct fo_bridge_sub *find_sub(const struct bridge *b, const char *
  * once the pipeline is stopping. */
 static bool inject_wait(uint64_t deadline_us)
 {
-	if (atomic_load_explicit(&fo_dp.phase, memory_order_acquire) != FO_RUN || mono_us() >= deadline_us)
+	if (atomic_load_explicit(&fo_dp.phase, memory_order_acquire) != FO_RUN || fo_out_mono_us() >= deadline_us)
 		return false;
-	sleep_us(20);
+	fo_out_sleep_us(20);
 	return true;
 }
 
@@ -363,7 +343,7 @@ static void inject(struct fo_output *o, struct bridge *b, const struct mosquitto
 	}
 	uint32_t n = fo_dp.n_workers;
 	struct fo_peer_msg *pm[FO_MAX_WORKERS];
-	uint64_t deadline = mono_us() + BRIDGE_INJECT_WAIT_US;
+	uint64_t deadline = fo_out_mono_us() + BRIDGE_INJECT_WAIT_US;
 	while (rte_mempool_get_bulk(fo_dp.peer_pool, (void **)pm, n) != 0)
 		if (!inject_wait(deadline)) {
 			inject_drop(o, b, msg->topic, "the peer descriptor pool is empty");
@@ -503,7 +483,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags, con
 	b->backoff_ms = b->cfg->reconnect_min_ms;
 	b->need_subscribe = b->cfg->n_subs > 0;
 	b->subscribed = 0;
-	o->st.connected_since_ms = wall_ms();
+	o->st.connected_since_ms = fo_out_wall_ms();
 	atomic_store(&o->st.connected, 1);
 }
 
@@ -535,7 +515,7 @@ static void io_step(struct fo_output *o, struct bridge *b, int wait_ms)
 		uint64_t now = mono_ms();
 		uint64_t left = b->next_attempt_ms > now ? b->next_attempt_ms - now : 0;
 		if (left)
-			sleep_us(1000u * RTE_MIN(left, (uint64_t)BRIDGE_IDLE_SLEEP_MS));
+			fo_out_sleep_us(1000u * RTE_MIN(left, (uint64_t)BRIDGE_IDLE_SLEEP_MS));
 		return;
 	}
 	struct pollfd p = { .fd = fd, .events = POLLIN | (mosquitto_want_write(b->mosq) ? POLLOUT : 0) };
@@ -591,7 +571,7 @@ static void io_step(struct fo_output *o, struct bridge *b, int wait_ms)
 	/* A TLS handshake in progress has CONNECT queued, so the socket polls writable while it
 	 * waits for the server: do not spin on it. */
 	if (b->state == B_CONNECTING && writable && !readable)
-		sleep_us(1000);
+		fo_out_sleep_us(1000);
 }
 
 /* ------------------------------------------------------------------ setup, thread, JSON */

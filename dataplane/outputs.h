@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include <rte_mbuf.h>
 #include <rte_ring.h>
@@ -125,6 +126,25 @@ int fo_outputs_init(const struct fo_config *cfg, char *err, size_t errlen);
 void fo_outputs_stop(void);
 
 /* Templates: out_template.h (fo_out_tmpl_intern / fo_out_tmpl / fo_out_tmpl_expand). */
+
+/* Clocks and naps of the output threads (never used on an lcore). */
+static inline uint64_t fo_out_mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+static inline uint64_t fo_out_wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+static inline void fo_out_sleep_us(uint64_t us)
+{
+	struct timespec ts = { .tv_sec = (time_t)(us / 1000000u), .tv_nsec = (long)(us % 1000000u) * 1000 };
+	nanosleep(&ts, NULL);
+}
 
 /* An entry's receive time in wall-clock microseconds. */
 uint64_t fo_out_wall_us(uint64_t rx_tsc);

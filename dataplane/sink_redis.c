@@ -42,26 +42,6 @@ struct sink {
 	char addr[160];
 };
 
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void sleep_us(uint64_t us)
-{
-	struct timespec ts = { .tv_sec = (time_t)(us / 1000000u), .tv_nsec = (long)(us % 1000000u) * 1000 };
-	nanosleep(&ts, NULL);
-}
-
 int fo_sink_prepare(struct fo_output *o, const struct fo_sink_config *cfg, char *err, size_t errlen)
 {
 	struct sink *s = calloc(1, sizeof(*s));
@@ -147,7 +127,7 @@ static bool try_connect(struct fo_output *o, struct sink *s)
 		}
 	}
 	atomic_store(&o->st.connected, 1);
-	o->st.connected_since_ms = wall_ms();
+	o->st.connected_since_ms = fo_out_wall_ms();
 	return true;
 }
 
@@ -224,7 +204,7 @@ static void write_batch(struct fo_output *o, struct sink *s)
 			m->attempts++;
 		append_xadd(s, m);
 	}
-	uint64_t t0 = mono_us();
+	uint64_t t0 = fo_out_mono_us();
 	uint32_t done = 0;
 	for (; done < s->n; done++) {
 		struct fo_out_msg *m = s->batch[done];
@@ -250,7 +230,7 @@ static void write_batch(struct fo_output *o, struct sink *s)
 		freeReplyObject(r);
 	}
 	if (done) {
-		uint64_t rtt = mono_us() - t0;
+		uint64_t rtt = fo_out_mono_us() - t0;
 		o->st.batches++;
 		o->st.batched += done;
 		fo_out_hist_add(o->st.batch_hist, done);
@@ -273,13 +253,13 @@ static bool fill_batch(struct fo_output *o, struct sink *s)
 	s->n += rte_ring_sc_dequeue_burst(o->ring, (void **)s->batch + s->n, cap - s->n, NULL);
 	if (s->n == 0)
 		return false;
-	uint64_t t_first = mono_us();
+	uint64_t t_first = fo_out_mono_us();
 	while (s->n < cap && !atomic_load_explicit(&o->stop, memory_order_relaxed)) {
-		uint64_t waited = mono_us() - t_first;
+		uint64_t waited = fo_out_mono_us() - t_first;
 		if (waited >= s->cfg->batch_us)
 			break;
 		uint64_t left = s->cfg->batch_us - waited;
-		sleep_us(left < 50 ? left : 50);
+		fo_out_sleep_us(left < 50 ? left : 50);
 		s->n += rte_ring_sc_dequeue_burst(o->ring, (void **)s->batch + s->n, cap - s->n, NULL);
 	}
 	o->st.inflight = s->n;
@@ -311,8 +291,8 @@ void *fo_sink_thread(void *arg)
 		if (atomic_load_explicit(&o->stop, memory_order_acquire)) {
 			/* The workers have stopped: write what is left while the timeout allows. */
 			if (!stop_deadline)
-				stop_deadline = mono_us() + (uint64_t)s->cfg->timeout_ms * 1000u;
-			if ((s->n == 0 && rte_ring_count(o->ring) == 0) || !s->c || mono_us() > stop_deadline)
+				stop_deadline = fo_out_mono_us() + (uint64_t)s->cfg->timeout_ms * 1000u;
+			if ((s->n == 0 && rte_ring_count(o->ring) == 0) || !s->c || fo_out_mono_us() > stop_deadline)
 				break;
 		}
 		if (!s->c) {
@@ -325,12 +305,12 @@ void *fo_sink_thread(void *arg)
 			}
 			o->st.connect_failures++;
 			for (uint64_t t = 0; t < s->backoff_ms && !atomic_load(&o->stop); t += 10)
-				sleep_us(10000);
+				fo_out_sleep_us(10000);
 			s->backoff_ms = s->backoff_ms * 2 < s->cfg->reconnect_max_ms ? s->backoff_ms * 2 : s->cfg->reconnect_max_ms;
 			continue;
 		}
 		if (s->n == 0 && !fill_batch(o, s)) {
-			sleep_us(idle_us); /* idle: back off to 1 ms between looks at the ring */
+			fo_out_sleep_us(idle_us); /* idle: back off to 1 ms between looks at the ring */
 			idle_us = idle_us * 2 < 1000 ? idle_us * 2 : 1000;
 			continue;
 		}
