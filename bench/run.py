@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Fanout's benchmark, one command: fanout-dataplane against the DPDK limit on this machine, in one run.
 
-  bench/run.py --build-dir build [--out bench-results] [--quick] [--only efficiency,scaling,latency,scale,lab]
+  bench/run.py --build-dir build [--out bench-results] [--quick] [--only efficiency,scaling,latency,scale,lab,sink]
 
 Parts (each writes into the JSON result; a PNG plot of all of them goes beside it):
   efficiency  fanout-dataplane (one lcore: rx, worker and tx) fed by net_pcap with infinite_rx from
@@ -17,6 +17,8 @@ Parts (each writes into the JSON result; a PNG plot of all of them goes beside i
   scale       bench/fanout-scale-bench (1M sessions, 1M topics, 100k subscriptions) when it is built.
   lab         fanout-loadgen through the AF_XDP lab (veth + netns) at fan-out 1 -> 1 and 1 -> 10, against
               testpmd -> testpmd over AF_XDP on the same kind of veth (the kernel path's ceiling).
+  sink        the Redis Streams sink against a pipelined XADD baseline on the same redis-server, batch 256, 16
+              and 1 (bench/sink_bench.py; its sink.json goes beside bench.json).
 
 Every DPDK process gets --no-pci, --no-huge and its own --file-prefix, one at a time (flock on
 /tmp/fanout-dpdk.lock). Timings on a shared 2-core VM are noisy: read the ratios of one run."""
@@ -309,6 +311,16 @@ def part_lab(a, tmp, res):
     res["lab"] = {"veth_ceiling_pps": ceiling, "rows": rows, "pmd": "net_af_xdp"}
 
 
+def part_sink(a, tmp, res):
+    import sink_bench  # bench/sink_bench.py: takes the DPDK lock itself, for each dataplane run
+    sa = sink_bench.parse_args(["--build-dir", a.build_dir, "--out", a.out] + (["--quick"] if a.quick else []))
+    sr = sink_bench.run(sa)
+    res["sink"] = sr.get("summary") or {}
+    errs = [f"batch {r['batch']} qos {r['qos']}: {r['error']}" for r in sr["rows"] if "error" in r]
+    if errs:
+        raise RuntimeError("; ".join(errs))
+
+
 def veth_ceiling(lab, secs):
     """testpmd txonly on the lab's client veth (in its namespace, AF_XDP) -> testpmd rxonly on the dataplane
     veth (AF_XDP): packets/s the kernel's veth path delivers between two DPDK processes."""
@@ -395,7 +407,7 @@ def main():
     ap.add_argument("--build-dir", default=str(REPO / "build"))
     ap.add_argument("--out", default="bench-results")
     ap.add_argument("--quick", action="store_true", help="short windows, fewer points (a few minutes)")
-    ap.add_argument("--only", default="efficiency,scaling,latency,scale,lab")
+    ap.add_argument("--only", default="efficiency,scaling,latency,scale,lab,sink")
     ap.add_argument("--pairs", type=int, default=3, help="testpmd/fanout alternations (default 3)")
     a = ap.parse_args()
     a.build_dir = str(Path(a.build_dir).resolve())
@@ -413,7 +425,7 @@ def main():
     res = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": f"{os.cpu_count()} x {cpu}",
            "build_dir": a.build_dir, "quick": a.quick}
     parts = {"efficiency": part_efficiency, "scaling": part_scaling, "latency": part_latency, "scale": part_scale,
-             "lab": part_lab}
+             "lab": part_lab, "sink": part_sink}
     with tempfile.TemporaryDirectory(prefix="fobench-") as tmp:
         for name in a.only.split(","):
             log(f"--- {name}")

@@ -15,6 +15,10 @@
  *
  *   fanout-xadd-baseline --redis 127.0.0.1:6390 --entries 1000000 --batch 256 --payload 64
  *   fanout-xadd-baseline --redis /run/redis/redis.sock --batch 16 --json /tmp/base.json
+ *
+ * By default each entry is appended with redisAppendCommandArgv(), as the sink does; --raw formats
+ * the whole batch's RESP into one buffer and appends it once (hiredis then only writes it and parses
+ * the replies): what a writer without hiredis's per-command formatting costs.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -48,6 +52,7 @@ struct opts {
 	double max_seconds;
 	const char *json;
 	bool flush;                /* FLUSHALL before the run */
+	bool raw;                  /* format the batch's RESP here, one append per batch (no hiredis formatting) */
 };
 
 static uint64_t mono_ns(void)
@@ -89,6 +94,34 @@ static char *subst(const char *tmpl, const char *what, const char *with)
 	return out;
 }
 
+/* Decimal digits of v at p; returns the end. */
+static char *put_u64(char *p, uint64_t v)
+{
+	char tmp[20];
+	int n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10u);
+		v /= 10u;
+	} while (v);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+/* --raw: one RESP bulk string ("$<len>\r\n<bytes>\r\n") at p; returns the end. */
+static char *put_bulk(char *p, const void *s, size_t l)
+{
+	*p++ = '$';
+	p = put_u64(p, l);
+	*p++ = '\r';
+	*p++ = '\n';
+	memcpy(p, s, l);
+	p += l;
+	*p++ = '\r';
+	*p++ = '\n';
+	return p;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -110,8 +143,10 @@ static void usage(FILE *f)
 	fputs("usage: fanout-xadd-baseline --redis HOST:PORT|/unix/path [--entries N] [--batch B]\n"
 	      "         [--payload BYTES] [--topics T] [--clients C] [--maxlen M] [--qos Q] [--gen G]\n"
 	      "         [--topic-pattern bench/t{t}] [--stream fanout:{topic}] [--client-prefix p]\n"
-	      "         [--max-seconds S] [--flushall] [--json FILE]\n"
-	      "Pipelined XADDs of the Redis Streams sink's entry shape over one connection; JSON result.\n",
+	      "         [--max-seconds S] [--flushall] [--raw] [--json FILE]\n"
+	      "Pipelined XADDs of the Redis Streams sink's entry shape over one connection; JSON result.\n"
+	      "--raw: the batch's RESP is formatted here into one buffer and appended at once, instead of\n"
+	      "one redisAppendCommandArgv() per entry (as the sink does): the client-side cost floor.\n",
 	      f);
 }
 
@@ -141,12 +176,13 @@ int main(int argc, char **argv)
 		{"gen", required_argument, NULL, 'g'},     {"topic-pattern", required_argument, NULL, 'T'},
 		{"stream", required_argument, NULL, 'S'},  {"client-prefix", required_argument, NULL, 'C'},
 		{"max-seconds", required_argument, NULL, 'x'}, {"json", required_argument, NULL, 'j'},
-		{"flushall", no_argument, NULL, 'F'},      {"help", no_argument, NULL, 'h'},
+		{"flushall", no_argument, NULL, 'F'},      {"raw", no_argument, NULL, 'R'},
+		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	int ch;
 	uint64_t v;
-	while ((ch = getopt_long(argc, argv, "r:n:b:p:t:c:m:q:g:T:S:C:x:j:Fh", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "r:n:b:p:t:c:m:q:g:T:S:C:x:j:FRh", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'r': o.redis = optarg; break;
 		case 'T': o.topic_pattern = optarg; break;
@@ -154,6 +190,7 @@ int main(int argc, char **argv)
 		case 'C': o.client_prefix = optarg; break;
 		case 'j': o.json = optarg; break;
 		case 'F': o.flush = true; break;
+		case 'R': o.raw = true; break;
 		case 'x': o.max_seconds = atof(optarg); break;
 		case 'h': usage(stdout); return 0;
 		case 'q':
@@ -224,6 +261,8 @@ int main(int argc, char **argv)
 	uint8_t *payload = malloc(o.payload + 4);
 	size_t nb = (size_t)((o.entries + o.batch - 1) / o.batch);
 	uint64_t *rtt = malloc((nb ? nb : 1) * sizeof(*rtt));
+	size_t raw_cap = 0;
+	char *raw = NULL;
 	if (topic == NULL || key == NULL || client == NULL || payload == NULL || rtt == NULL) {
 		fprintf(stderr, "out of memory\n");
 		return 1;
@@ -246,6 +285,16 @@ int main(int argc, char **argv)
 		}
 		sprintf(client[c], "%s%" PRIu32, o.client_prefix, c);
 	}
+	if (o.raw) {
+		size_t longest = 0;
+		for (uint32_t t = 0; t < o.topics; t++)
+			longest = strlen(key[t]) + strlen(topic[t]) > longest ? strlen(key[t]) + strlen(topic[t]) : longest;
+		raw_cap = (size_t)o.batch * (o.payload + longest + strlen(o.client_prefix) + 512);
+		if ((raw = malloc(raw_cap)) == NULL) {
+			fprintf(stderr, "out of memory\n");
+			return 1;
+		}
+	}
 	char maxlen_s[24], qos_s[8], gen_s[16];
 	snprintf(maxlen_s, sizeof(maxlen_s), "%" PRIu64, o.maxlen);
 	snprintf(qos_s, sizeof(qos_s), "%d", o.qos);
@@ -263,6 +312,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		uint32_t n = (uint32_t)((o.entries - sent) < o.batch ? (o.entries - sent) : o.batch);
+		char *rp = raw;
 		for (uint32_t i = 0; i < n; i++) {
 			uint64_t e = sent + i;
 			uint32_t c = (uint32_t)(e % o.clients), t = (uint32_t)((e / o.clients) % o.topics);
@@ -273,8 +323,15 @@ int main(int argc, char **argv)
 			for (uint32_t k = 4; k < o.payload; k++)
 				payload[k] = (uint8_t)(e + k - 4);
 			char id[48], ts[24];
-			snprintf(id, sizeof(id), "%" PRIu64 "-%" PRIu64, id_ms, e + 1);
-			snprintf(ts, sizeof(ts), "%" PRIu64, wall_us());
+			if (o.raw) {
+				char *q = put_u64(id, id_ms);
+				*q++ = '-';
+				*put_u64(q, e + 1) = '\0';
+				*put_u64(ts, wall_us()) = '\0';
+			} else {
+				snprintf(id, sizeof(id), "%" PRIu64 "-%" PRIu64, id_ms, e + 1);
+				snprintf(ts, sizeof(ts), "%" PRIu64, wall_us());
+			}
 			const char *argv_[18];
 			size_t len_[18];
 			int a = 0;
@@ -302,10 +359,21 @@ int main(int argc, char **argv)
 			SARG(gen_s);
 #undef SARG
 #undef ARG
-			if (redisAppendCommandArgv(rc, a, argv_, len_) != REDIS_OK) {
+			if (o.raw) {
+				*rp++ = '*';
+				rp = put_u64(rp, (uint64_t)a);
+				*rp++ = '\r';
+				*rp++ = '\n';
+				for (int k = 0; k < a; k++)
+					rp = put_bulk(rp, argv_[k], len_[k]);
+			} else if (redisAppendCommandArgv(rc, a, argv_, len_) != REDIS_OK) {
 				fprintf(stderr, "append: %s\n", rc->errstr);
 				return 1;
 			}
+		}
+		if (o.raw && redisAppendFormattedCommand(rc, raw, (size_t)(rp - raw)) != REDIS_OK) {
+			fprintf(stderr, "append: %s\n", rc->errstr);
+			return 1;
 		}
 		uint64_t b0 = mono_ns();
 		for (uint32_t i = 0; i < n; i++) {
@@ -353,12 +421,12 @@ int main(int argc, char **argv)
 		"{\"tool\":\"fanout-xadd-baseline\",\"redis\":\"%s\",\"connection\":\"%s\",\"entries\":%" PRIu64
 		",\"written\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"first_error\":\"%s\",\"io_failed\":%s,\"timed_out\":%s"
 		",\"batch\":%" PRIu32 ",\"batches\":%" PRIu64 ",\"payload_bytes\":%" PRIu32 ",\"topics\":%" PRIu32
-		",\"clients\":%" PRIu32 ",\"maxlen\":%" PRIu64 ",\"qos\":%d,\"stream\":\"%s\",\"elapsed_s\":%.6f"
+		",\"clients\":%" PRIu32 ",\"maxlen\":%" PRIu64 ",\"qos\":%d,\"stream\":\"%s\",\"raw\":%s,\"elapsed_s\":%.6f"
 		",\"entries_per_s\":%.1f,\"batch_rtt_us\":{\"p50\":%" PRIu64 ",\"p90\":%" PRIu64 ",\"p99\":%" PRIu64
 		",\"max\":%" PRIu64 ",\"mean\":%.1f,\"n\":%" PRIu64 "},\"rtt_hist\":[%s]}\n",
 		o.redis, o.redis[0] == '/' ? "unix" : "tcp", o.entries, ok, errors, first_error,
 		io_failed ? "true" : "false", timed_out ? "true" : "false", o.batch, batches, o.payload, o.topics,
-		o.clients, o.maxlen, o.qos, o.stream, secs, secs > 0 ? (double)ok / secs : 0.0,
+		o.clients, o.maxlen, o.qos, o.stream, o.raw ? "true" : "false", secs, secs > 0 ? (double)ok / secs : 0.0,
 		pct(rtt, batches, 0.50), pct(rtt, batches, 0.90), pct(rtt, batches, 0.99), rtt_max,
 		batches ? (double)rtt_sum / (double)batches : 0.0, batches, hs);
 	if (len < 0 || (size_t)len >= sizeof(buf)) {
