@@ -890,6 +890,21 @@ def free_tcp_port():
         return s.getsockname()[1]
 
 
+def end_process(proc, sig=signal.SIGTERM, timeout=10):
+    """Send sig to a running Popen and reap it (SIGKILL after timeout s); returns None for the caller's
+    field. A stopped (SIGSTOP) process is continued first so it can act on the signal."""
+    if proc and proc.poll() is None:
+        if sig != signal.SIGKILL:
+            proc.send_signal(signal.SIGCONT)
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=timeout)
+    return None
+
+
 def wait_until(what, fn, timeout=15.0, step=0.05):
     """fn() until truthy (exceptions retried); returns its value or fails naming `what`."""
     t0 = time.monotonic()
@@ -939,20 +954,10 @@ class Control:
 
     def kill(self):
         """SIGKILL: no chance to write anything at exit."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self.proc = None
+        self.proc = end_process(self.proc, signal.SIGKILL)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.proc = None
+        self.proc = end_process(self.proc)
 
     def print_log(self):
         try:
@@ -1143,10 +1148,7 @@ class RedisServer:
             return out
 
     def kill(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self.proc = None
+        self.proc = end_process(self.proc, signal.SIGKILL)
 
     def __enter__(self):
         return self.start()

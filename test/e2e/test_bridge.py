@@ -40,7 +40,7 @@ from pathlib import Path
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (F_QOS0, F_QOS1, PUBACK, PUBLISH, REGISTER, Dataplane, Lab, RawClient, Resp,  # noqa: E402
-                     TestFailure, check, check_conservation, free_tcp_port, lab_config, loadgen_bg, loadgen_wait,
+                     TestFailure, check, check_conservation, end_process, free_tcp_port, lab_config, loadgen_bg, loadgen_wait,
                      log, m_puback, m_publish, m_regack, remove_workdir, run_test, wait_until, workdir)
 
 SUBNET = 131
@@ -108,16 +108,7 @@ class Mosquitto:
         self.proc.send_signal(sig)
 
     def stop(self, sig=signal.SIGTERM):
-        if self.proc and self.proc.poll() is None:
-            if sig != signal.SIGKILL:
-                self.proc.send_signal(signal.SIGCONT)
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.proc = None
+        self.proc = end_process(self.proc, sig)
 
     def print_log(self):
         try:
