@@ -250,7 +250,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 					     "/api/generations, /api/rollout, /api/history, /api/series, /api/sessions, /metrics, /)");
 	} else if (m == EVHTTP_REQ_POST) {
 		if (!strcmp(path, "/api/config") || !strcmp(path, "/api/config/diff")) {
-			size_t len;
+			size_t len = 0;
 			char *body = body_of(req, &len);
 			const char *now = evhttp_find_header(&q, "now");
 			bool diff = path[11] == '/';
