@@ -127,11 +127,7 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid, int reason, c
 	b->by_mid[mid] = NULL;
 	b->q1_out--;
 	uint64_t rtt = fo_out_mono_us() - b->sent_us[mid];
-	o->st.rtt_sum_us += rtt;
-	o->st.rtt_n++;
-	if (rtt > o->st.rtt_max_us)
-		o->st.rtt_max_us = rtt;
-	fo_out_hist_add(o->st.rtt_hist, rtt);
+	fo_out_rtt_add(o, rtt);
 	bool ok = reason < 0x80; /* MQTT 5 PUBACK reason codes from 0x80 are failures */
 	if (!ok) {
 		o->st.errors++;

@@ -37,6 +37,24 @@ void fo_out_hist_add(uint64_t *hist, uint64_t v)
 	hist[b < FO_OUT_HIST ? b : FO_OUT_HIST - 1]++;
 }
 
+void fo_out_rtt_add(struct fo_output *o, uint64_t us)
+{
+	struct fo_out_stats *s = &o->st;
+	s->rtt_sum_us += us;
+	s->rtt_n++;
+	if (us > s->rtt_max_us)
+		s->rtt_max_us = us;
+	fo_out_hist_add(s->rtt_hist, us);
+	s->rtt_fine[fo_lat_bucket(us)]++;
+}
+
+static uint32_t ack_slots;
+
+uint32_t fo_outputs_ack_slots(void)
+{
+	return ack_slots;
+}
+
 void fo_out_set_error(struct fo_output *o, const char *fmt, ...)
 {
 	va_list ap;
@@ -134,6 +152,7 @@ int fo_outputs_init(const struct fo_config *cfg, char *err, size_t errlen)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	tsc0 = rte_get_tsc_cycles();
 	wall0_us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	ack_slots = 0;
 	if (cfg->n_sinks + cfg->n_bridges == 0)
 		return 0;
 	uint64_t pool = 0;
@@ -143,7 +162,10 @@ int fo_outputs_init(const struct fo_config *cfg, char *err, size_t errlen)
 		if (add_output(FO_OUT_SINK, (uint8_t)i, cfg->sinks[i].name, cfg->sinks[i].ring, err, errlen) != 0)
 			return -1;
 		pool += cfg->sinks[i].ring + cfg->sinks[i].batch;
-		written_mode = written_mode || cfg->sinks[i].puback == FO_PUBACK_WRITTEN;
+		if (cfg->sinks[i].puback == FO_PUBACK_WRITTEN) {
+			written_mode = true;
+			ack_slots += cfg->sinks[i].ring + cfg->sinks[i].batch;
+		}
 	}
 	for (uint32_t i = 0; i < cfg->n_bridges; i++) {
 		fo_bridge_output[i] = (uint8_t)fo_n_outputs;
@@ -162,6 +184,8 @@ int fo_outputs_init(const struct fo_config *cfg, char *err, size_t errlen)
 			 rte_strerror(rte_errno));
 		return -1;
 	}
+	if (ack_slots > FO_OUT_ACK_NONE)
+		ack_slots = FO_OUT_ACK_NONE; /* slot ids 0..65534 */
 	if (written_mode) {
 		uint32_t ack_ring = 64;
 		while (ack_ring < pool + 1)
@@ -220,23 +244,6 @@ static void write_hist(FILE *f, const char *name, const uint64_t *h)
 	fputc(']', f);
 }
 
-/* The upper bound of the bucket holding quantile q (bucket b holds values of bit length b). */
-static uint64_t hist_pct(const uint64_t *h, double q)
-{
-	uint64_t n = 0, acc = 0;
-	for (int i = 0; i < FO_OUT_HIST; i++)
-		n += h[i];
-	if (n == 0)
-		return 0;
-	uint64_t want = (uint64_t)((double)n * q + 0.999999);
-	for (int i = 0; i < FO_OUT_HIST; i++) {
-		acc += h[i];
-		if (acc >= want)
-			return i == 0 ? 0 : (1ull << i) - 1;
-	}
-	return (1ull << (FO_OUT_HIST - 1)) - 1;
-}
-
 static void write_output(FILE *f, const struct fo_output *o)
 {
 	const struct fo_out_stats *s = &o->st;
@@ -270,7 +277,8 @@ static void write_output(FILE *f, const struct fo_output *o)
 		",\"rtt_us\":{\"n\":%" PRIu64 ",\"sum\":%" PRIu64 ",\"mean\":%.1f,\"max\":%" PRIu64 ",\"p50\":%" PRIu64
 		",\"p99\":%" PRIu64 "}",
 		s->rtt_n, s->rtt_sum_us, s->rtt_n ? (double)s->rtt_sum_us / (double)s->rtt_n : 0.0, s->rtt_max_us,
-		RTE_MIN(hist_pct(s->rtt_hist, 0.50), s->rtt_max_us), RTE_MIN(hist_pct(s->rtt_hist, 0.99), s->rtt_max_us));
+		RTE_MIN(fo_lat_percentile(s->rtt_fine, s->rtt_n, 0.50), s->rtt_max_us),
+		RTE_MIN(fo_lat_percentile(s->rtt_fine, s->rtt_n, 0.99), s->rtt_max_us));
 	write_hist(f, "rtt_hist", s->rtt_hist);
 	char le[sizeof(s->last_error)];
 	pthread_mutex_lock((pthread_mutex_t *)&s->lock);

@@ -26,6 +26,7 @@
 
 #include "config.h"
 #include "generation.h"
+#include "latency_hist.h"
 #include "out_template.h"
 
 #define FO_MAX_OUTPUTS (FO_MAX_SINKS + FO_MAX_BRIDGES)
@@ -91,6 +92,7 @@ struct fo_out_stats {
 	uint64_t batched;               /* entries over all batches (the batch size histogram's sum) */
 	uint64_t batch_hist[FO_OUT_HIST]; /* entries per batch, bucket = bit length */
 	uint64_t rtt_hist[FO_OUT_HIST];   /* batch round trip in us, bucket = bit length */
+	uint64_t rtt_fine[FO_LAT_BUCKETS]; /* the same in latency_hist.h buckets (12.5 %): p50/p99 */
 	uint64_t received, injected, inject_dropped; /* bridge: from upstream subscriptions */
 	_Atomic int connected;
 	uint64_t connected_since_ms;    /* wall clock */
@@ -154,6 +156,13 @@ uint64_t fo_out_wall_us(uint64_t rx_tsc);
 void fo_out_finish(struct fo_output *o, struct fo_out_msg *m, bool ok);
 void fo_out_set_error(struct fo_output *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void fo_out_hist_add(uint64_t *hist, uint64_t v);
+
+/* Pending-PUBACK slots each worker needs: every entry the written-mode sinks can hold (ring and
+ * batch) may be a QoS 1 publish waiting, capped at 65535 (ids are 16-bit); 0 without such sinks. */
+uint32_t fo_outputs_ack_slots(void);
+
+/* One round trip measured by an output thread (a sink batch, a bridge QoS 1 publish -> PUBACK). */
+void fo_out_rtt_add(struct fo_output *o, uint64_t us);
 
 /* Main lcore: true while entries of generation g are queued or in flight in any output (its
  * counters and route rows must stay). */

@@ -234,11 +234,7 @@ static void write_batch(struct fo_output *o, struct sink *s)
 		o->st.batches++;
 		o->st.batched += done;
 		fo_out_hist_add(o->st.batch_hist, done);
-		fo_out_hist_add(o->st.rtt_hist, rtt);
-		o->st.rtt_sum_us += rtt;
-		o->st.rtt_n++;
-		if (rtt > o->st.rtt_max_us)
-			o->st.rtt_max_us = rtt;
+		fo_out_rtt_add(o, rtt);
 	}
 	memmove(s->batch, s->batch + done, (s->n - done) * sizeof(*s->batch));
 	s->n -= done;

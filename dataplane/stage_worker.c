@@ -4,6 +4,7 @@
  * reference (ipv4_multicast style), so fan-out never copies payload bytes. Publishes for
  * other workers' subscribers travel as descriptors over their peer rings. */
 #include <rte_ethdev.h>
+#include <rte_malloc.h>
 #include <rte_memcpy.h>
 #include <rte_prefetch.h>
 
@@ -12,7 +13,6 @@
 #include "outputs.h"
 
 #define OUT_MAX 256
-#define ACK_SLOTS 4096 /* QoS 1 publishes awaiting a written-mode sink, per worker */
 
 /* A QoS 1 publish whose PUBACK waits for sinks in written mode (outputs.h). */
 struct pending_ack {
@@ -44,9 +44,10 @@ struct worker_io {
 	uint32_t hdr_sum;
 	struct fo_genset *gs; /* the set read for this burst */
 	struct rte_mbuf *cur_payload; /* the packet being handled (io_published routes it) */
-	uint16_t ack_free;    /* head of the free list of acks[], ACK_SLOTS = none */
+	uint16_t ack_free;    /* head of the free list of acks[], n_acks = none */
+	uint32_t n_acks;      /* QoS 1 publishes that may await written-mode sinks (fo_outputs_ack_slots) */
 	uint32_t acks_used;
-	struct pending_ack acks[ACK_SLOTS];
+	struct pending_ack *acks;
 	unsigned n_out;
 	struct rte_mbuf *out[OUT_MAX];
 };
@@ -240,7 +241,17 @@ int fo_worker_init(struct fo_worker *w)
 	w->ctr = &fo_stats[w->lcore_id].c;
 	const struct fo_lcore *lc = fo_dp.lcore_of[w->lcore_id];
 	io->direct_tx = lc && lc->txer && lc->txer->ring == w->tx ? lc->txer : NULL;
-	for (uint32_t i = 0; i < ACK_SLOTS; i++)
+	io->n_acks = fo_outputs_ack_slots();
+	io->acks = NULL;
+	if (io->n_acks) {
+		io->acks = rte_zmalloc_socket("fo_acks", io->n_acks * sizeof(*io->acks), RTE_CACHE_LINE_SIZE,
+					      (int)rte_lcore_to_socket_id(w->lcore_id));
+		if (!io->acks) {
+			fprintf(stderr, "worker %u: cannot allocate %u pending-PUBACK slots\n", w->idx, io->n_acks);
+			return -1;
+		}
+	}
+	for (uint32_t i = 0; i < io->n_acks; i++)
 		io->acks[i].next_free = (uint16_t)(i + 1);
 	io->ack_free = 0;
 	io->acks_used = 0;
@@ -275,6 +286,9 @@ void fo_worker_fini(struct fo_worker *w)
 	if (io->n_stash) /* back to the pool: they were never handed out */
 		rte_pktmbuf_free_bulk(io->stash, io->n_stash);
 	io->n_stash = 0;
+	rte_free(io->acks);
+	io->acks = NULL;
+	io->n_acks = 0;
 }
 
 /* A publish for a sink or bridge route: an entry on the output's ring (outputs.h). Small
@@ -343,7 +357,7 @@ static bool out_route(struct worker_io *io, struct fo_generation *g, uint16_t ri
 static uint16_t ack_alloc(struct worker_io *io, const struct fo_client *from, const struct broker_result *res)
 {
 	uint16_t a = io->ack_free;
-	if (a >= ACK_SLOTS)
+	if (a >= io->n_acks)
 		return FO_OUT_ACK_NONE;
 	struct pending_ack *p = &io->acks[a];
 	io->ack_free = p->next_free;
@@ -496,7 +510,7 @@ static void handle_acks(struct worker_io *io)
 		bool failed = m->result != FO_OUT_OK;
 		rte_pktmbuf_free(m->payload);
 		rte_mempool_put(fo_dp.out_pool, m);
-		if (a >= ACK_SLOTS)
+		if (a >= io->n_acks)
 			continue;
 		struct pending_ack *p = &io->acks[a];
 		p->failed = p->failed || failed;
