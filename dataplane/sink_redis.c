@@ -23,8 +23,8 @@
 #include "dataplane.h"
 #include "json_out.h"
 #include "outputs.h"
+#include "resp_enc.h"
 
-#define SINK_ARGS 18 /* XADD key MAXLEN ~ n id + 6 field-value pairs */
 #define SINK_PAYLOAD_MAX 65536
 
 struct sink {
@@ -37,6 +37,8 @@ struct sink {
 	char *key;                   /* expanded stream key */
 	size_t key_cap;
 	uint8_t *pbuf;               /* a chained payload, flattened */
+	char *out;                   /* the batch's commands, RESP (resp_enc.h) */
+	size_t out_len, out_cap;
 	uint32_t backoff_ms;
 	char maxlen[24];
 	char addr[160];
@@ -147,44 +149,67 @@ static void assign_id(struct sink *s, struct fo_out_msg *m)
 	m->stream_id_seq = s->seq;
 }
 
-static void append_xadd(struct sink *s, struct fo_out_msg *m)
+/* Room for n more bytes of commands in s->out (the sink thread's own buffer; it only grows). */
+static bool out_room(struct sink *s, size_t n)
 {
-	const char *argv[SINK_ARGS];
-	size_t len[SINK_ARGS];
-	int n = 0;
-#define ARG(p, l) (argv[n] = (const char *)(p), len[n] = (l), n++)
-	char id[48], qos[8], ts[24], gen[16], client[24];
+	if (s->out_len + n <= s->out_cap)
+		return true;
+	size_t cap = s->out_cap ? s->out_cap : 65536;
+	while (cap < s->out_len + n)
+		cap *= 2;
+	char *b = realloc(s->out, cap);
+	if (!b)
+		return false;
+	s->out = b;
+	s->out_cap = cap;
+	return true;
+}
+
+/* One entry's XADD, formatted into s->out. False when the buffer cannot grow (out of memory). */
+static bool append_xadd(struct sink *s, struct fo_out_msg *m)
+{
 	size_t klen = fo_out_tmpl_expand(m->tmpl, m->topic, m->topic_len, s->key, s->key_cap);
-	ARG("XADD", 4);
-	ARG(s->key, klen);
-	if (s->cfg->maxlen) {
-		ARG("MAXLEN", 6);
-		ARG("~", 1);
-		ARG(s->maxlen, strlen(s->maxlen));
-	}
-	ARG(id, (size_t)snprintf(id, sizeof(id), "%" PRIu64 "-%u", m->stream_id_ms, m->stream_id_seq));
-	ARG("topic", 5);
-	ARG(m->topic, m->topic_len);
-	ARG("payload", 7);
 	uint32_t plen;
 	const uint8_t *pl = fo_out_payload(m, s->pbuf, SINK_PAYLOAD_MAX, &plen);
-	ARG(pl, plen);
-	ARG("client", 6);
-	if (m->client_id_len)
-		ARG(m->client_id, m->client_id_len);
-	else
-		ARG(client, (size_t)snprintf(client, sizeof(client), "%u.%u.%u.%u:%u", m->client_ip >> 24,
-					     (m->client_ip >> 16) & 255, (m->client_ip >> 8) & 255, m->client_ip & 255,
-					     m->client_port));
-	ARG("qos", 3);
-	ARG(qos, (size_t)snprintf(qos, sizeof(qos), "%d", m->qos));
-	ARG("ts_us", 5);
-	ARG(ts, (size_t)snprintf(ts, sizeof(ts), "%" PRIu64, fo_out_wall_us(m->rx_tsc)));
-	ARG("gen", 3);
-	ARG(gen, (size_t)snprintf(gen, sizeof(gen), "%u", m->gen_id));
-#undef ARG
-	/* hiredis formats the command into its output buffer now: the scratch buffers are free again */
-	redisAppendCommandArgv(s->c, n, argv, len);
+	char client[24];
+	size_t clen = m->client_id_len;
+	const char *cid = (const char *)m->client_id;
+	if (!clen) {
+		clen = (size_t)snprintf(client, sizeof(client), "%u.%u.%u.%u:%u", m->client_ip >> 24,
+					(m->client_ip >> 16) & 255, (m->client_ip >> 8) & 255, m->client_ip & 255,
+					m->client_port);
+		cid = client;
+	}
+	/* every argument's bytes plus its framing, and the array header */
+	if (!out_room(s, 32 + 18 * fo_resp_bulk_room(0) + klen + m->topic_len + plen + clen + 64 + 3 * 20))
+		return false;
+	char *p = s->out + s->out_len;
+	p = fo_resp_array(p, s->cfg->maxlen ? 18 : 15);
+	p = fo_resp_bulk(p, "XADD", 4);
+	p = fo_resp_bulk(p, s->key, klen);
+	if (s->cfg->maxlen) {
+		p = fo_resp_bulk(p, "MAXLEN", 6);
+		p = fo_resp_bulk(p, "~", 1);
+		p = fo_resp_bulk_str(p, s->maxlen);
+	}
+	char id[48], *e = fo_resp_u64(id, m->stream_id_ms);
+	*e++ = '-';
+	e = fo_resp_u64(e, m->stream_id_seq);
+	p = fo_resp_bulk(p, id, (size_t)(e - id));
+	p = fo_resp_bulk(p, "topic", 5);
+	p = fo_resp_bulk(p, m->topic, m->topic_len);
+	p = fo_resp_bulk(p, "payload", 7);
+	p = fo_resp_bulk(p, pl, plen);
+	p = fo_resp_bulk(p, "client", 6);
+	p = fo_resp_bulk(p, cid, clen);
+	p = fo_resp_bulk(p, "qos", 3);
+	p = fo_resp_bulk_i64(p, m->qos);
+	p = fo_resp_bulk(p, "ts_us", 5);
+	p = fo_resp_bulk_i64(p, (int64_t)fo_out_wall_us(m->rx_tsc));
+	p = fo_resp_bulk(p, "gen", 3);
+	p = fo_resp_bulk_i64(p, m->gen_id);
+	s->out_len = (size_t)(p - s->out);
+	return true;
 }
 
 static bool is_dup_error(const redisReply *r)
@@ -196,17 +221,28 @@ static bool is_dup_error(const redisReply *r)
  * on a lost connection the rest stay, in order, for the next connection. */
 static void write_batch(struct fo_output *o, struct sink *s)
 {
-	for (uint32_t i = 0; i < s->n; i++) {
-		struct fo_out_msg *m = s->batch[i];
+	/* The whole batch formatted into one buffer, handed to hiredis in one piece; hiredis only reads
+	 * the replies, one per command, in order. */
+	s->out_len = 0;
+	uint32_t sent = 0;
+	for (; sent < s->n; sent++) {
+		struct fo_out_msg *m = s->batch[sent];
 		if (m->attempts == 0)
 			assign_id(s, m);
+		if (!append_xadd(s, m))
+			break; /* out of memory: send what fits, the rest waits for the next batch */
 		if (m->attempts < UINT8_MAX)
 			m->attempts++;
-		append_xadd(s, m);
+	}
+	if (sent == 0 || redisAppendFormattedCommand(s->c, s->out, s->out_len) != REDIS_OK) {
+		fo_out_set_error(o, "batch of %u: out of memory", s->n);
+		o->st.errors++;
+		fo_out_sleep_us(1000);
+		return;
 	}
 	uint64_t t0 = fo_out_mono_us();
 	uint32_t done = 0;
-	for (; done < s->n; done++) {
+	for (; done < sent; done++) {
 		struct fo_out_msg *m = s->batch[done];
 		redisReply *r = NULL;
 		if (redisGetReply(s->c, (void **)&r) != REDIS_OK || r == NULL) {
