@@ -180,8 +180,10 @@ static bool append_xadd(struct sink *s, struct fo_out_msg *m)
 					m->client_port);
 		cid = client;
 	}
-	/* every argument's bytes plus its framing, and the array header */
-	if (!out_room(s, 32 + 18 * fo_resp_bulk_room(0) + klen + m->topic_len + plen + clen + 64 + 3 * 20))
+	/* The array header, 18 arguments' framing, the variable bytes (key, topic, payload, client), and
+	 * 256 for the fixed ones: 40 bytes of names, maxlen, id, qos, ts_us and gen (at most 20 + 41 + 2 +
+	 * 20 + 10 digits). */
+	if (!out_room(s, 32 + 18 * fo_resp_bulk_room(0) + klen + m->topic_len + plen + clen + 256))
 		return false;
 	char *p = s->out + s->out_len;
 	p = fo_resp_array(p, s->cfg->maxlen ? 18 : 15);
