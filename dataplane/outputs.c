@@ -173,10 +173,11 @@ int fo_outputs_init(const struct fo_config *cfg, char *err, size_t errlen)
 			return -1;
 		pool += cfg->bridges[i].ring + cfg->bridges[i].max_inflight;
 	}
-	/* Every entry is in a ring, in an output's hands, or in a worker's ack ring: the pool
-	 * covers the rings and what the outputs hold, plus the per-lcore caches. */
+	/* Every entry is in a ring, in an output's hands, or back in a worker's ack ring: the pool
+	 * covers the rings and what the outputs hold, the written-mode entries on their way back,
+	 * and the per-lcore caches. */
 	unsigned cache = 64;
-	pool += (uint64_t)(fo_dp.n_lcores + 2) * cache * 2;
+	pool += ack_slots + (uint64_t)(fo_dp.n_lcores + 2) * cache * 2;
 	fo_dp.out_pool = rte_mempool_create("fo_out", (unsigned)pool, sizeof(struct fo_out_msg) + cfg->broker.max_topic_len + FO_OUT_INLINE,
 					    cache, 0, NULL, NULL, NULL, NULL, (int)rte_socket_id(), 0);
 	if (!fo_dp.out_pool) {
