@@ -51,6 +51,8 @@ struct broker {
 	struct predef_ix *predef; /* sorted by id */
 	uint32_t n_predef;
 	uint32_t *touched;        /* fan-out scratch: sessions marked this epoch */
+	struct rx_mids *rxm;      /* per session: its recent QoS 1 publishes (DUP resends), beside the
+				   * 64-byte session so that only QoS 1 publishes touch it */
 	uint32_t epoch;
 	uint32_t scan_cursor;
 	uint64_t clock_ms;        /* latest now_ms seen: deadlines never go backwards */
@@ -62,6 +64,15 @@ struct broker {
 };
 
 /* ------------------------------------------------------------------ helpers */
+
+#define RX_MIDS 4 /* QoS 1 publishes remembered per session to recognise a DUP resend */
+/* MsgIds of the last QoS 1 publishes accepted from a client (0 = empty), so that its DUP resend of
+ * one (our PUBACK was lost) is answered again instead of delivered again. */
+struct rx_mids {
+	uint16_t mid[RX_MIDS];
+	uint8_t pending; /* bit i: mid[i]'s PUBACK is deferred (a written-mode sink) */
+	uint8_t next;
+};
 
 static void ev(struct broker *b, enum fo_event e)
 {
@@ -316,10 +327,12 @@ struct broker *broker_create(const struct broker_config *cfg, const struct broke
 				      cfg->max_topics, cfg->max_topic_len);
 	b->inf = inflight_table_create(cfg->max_inflight);
 	b->touched = calloc(cfg->max_sessions, sizeof(*b->touched));
+	b->rxm = calloc(cfg->max_sessions, sizeof(*b->rxm));
 	b->scratch_cap = (uint32_t)cfg->max_topic_len + 16u;
 	b->scratch = malloc(b->scratch_cap);
 	b->predef = calloc(cfg->n_predefined ? cfg->n_predefined : 1, sizeof(*b->predef));
-	if (!b->reg || !b->st || !b->subs || !b->fidx || !b->inf || !b->touched || !b->scratch || !b->predef) {
+	if (!b->reg || !b->st || !b->subs || !b->fidx || !b->inf || !b->touched || !b->rxm || !b->scratch ||
+	    !b->predef) {
 		if (err)
 			*err = "broker: out of memory for tables; lower mqttsn.max_* sizes";
 		broker_destroy(b);
@@ -367,6 +380,7 @@ void broker_destroy(struct broker *b)
 	filter_index_destroy(b->fidx);
 	inflight_table_destroy(b->inf);
 	free(b->touched);
+	free(b->rxm);
 	free(b->scratch);
 	free(b->predef);
 	free(b);
@@ -625,6 +639,7 @@ static void on_connect(struct broker *b, const struct fo_client *from, const str
 			set_answered(res, send_rc_only(b, from, MQTTSN_CONNACK, MQTTSN_RC_CONGESTION));
 			return;
 		}
+		b->rxm[keep] = (struct rx_mids){ 0 }; /* a new session remembers no publishes */
 	}
 	if (replaced)
 		ev(b, FO_EV_SESSION_REPLACED);
@@ -754,12 +769,61 @@ static void on_publish_m1(struct broker *b, uint32_t si, const struct fo_client 
 	accept_publish(b, from, si, m, name, len, entry, -1, payload, res);
 }
 
+/* The slot of msg id mid among the session's remembered QoS 1 publishes, or -1. */
+static int rx_mid_find(const struct rx_mids *s, uint16_t mid)
+{
+	if (mid == 0)
+		return -1;
+	for (int i = 0; i < RX_MIDS; i++)
+		if (s->mid[i] == mid)
+			return i;
+	return -1;
+}
+
+/* Remember (or forget) how a QoS 1 publish was answered: accepted, deferred, or refused. */
+static void rx_mid_note(struct rx_mids *s, uint16_t mid, int rc)
+{
+	int i = rx_mid_find(s, mid);
+	if (rc != MQTTSN_RC_ACCEPTED && rc != BROKER_PUBACK_DEFERRED) {
+		if (i >= 0) /* refused: a resend is a new attempt */
+			s->mid[i] = 0;
+		return;
+	}
+	if (i < 0 && mid != 0) {
+		i = s->next;
+		s->next = (uint8_t)((s->next + 1) % RX_MIDS);
+		s->mid[i] = mid;
+	}
+	if (i < 0)
+		return;
+	if (rc == BROKER_PUBACK_DEFERRED)
+		s->pending |= (uint8_t)(1u << i);
+	else
+		s->pending &= (uint8_t)~(1u << i);
+}
+
 static void on_publish(struct broker *b, uint32_t si, const struct fo_client *from, const struct mqttsn_msg *m,
 		       void *payload, struct broker_result *res)
 {
 	uint8_t flags = m->u.publish.flags;
 	int qos = mqttsn_flags_qos(flags);
 	uint16_t tid = m->u.publish.topic_id, mid = m->u.publish.msg_id;
+	struct rx_mids *s = &b->rxm[si];
+	if (qos == 1 && (flags & MQTTSN_FLAG_DUP)) {
+		/* A resend of a publish we accepted: our PUBACK was lost (or is still due). It was
+		 * delivered and routed once; answer it again, deliver it no more (MQTT-SN 1.2 6.5 leaves
+		 * QoS 1 at least once; this keeps a lost PUBACK from duplicating it). */
+		int i = rx_mid_find(s, mid);
+		if (i >= 0) {
+			ev(b, FO_EV_PUBLISH_DUP_SUPPRESSED);
+			if (s->pending & (1u << i)) {
+				set_drop(res, FO_DROP_MQTTSN_DUP_PENDING); /* the deferred PUBACK answers it */
+				return;
+			}
+			set_answered(res, send_puback(b, from, tid, mid, MQTTSN_RC_ACCEPTED));
+			return;
+		}
+	}
 	if (qos == 2) {
 		ev(b, FO_EV_PUBLISH_UNSUPPORTED);
 		set_answered(res, send_puback(b, from, tid, mid, MQTTSN_RC_NOT_SUPPORTED));
@@ -776,8 +840,11 @@ static void on_publish(struct broker *b, uint32_t si, const struct fo_client *fr
 		return;
 	}
 	int rc = accept_publish(b, from, si, m, name, len, entry, qos, payload, res);
-	if (qos == 1 && rc != BROKER_PUBACK_DEFERRED)
-		send_puback(b, from, tid, mid, (uint8_t)rc);
+	if (qos == 1) {
+		rx_mid_note(s, mid, rc);
+		if (rc != BROKER_PUBACK_DEFERRED)
+			send_puback(b, from, tid, mid, (uint8_t)rc);
+	}
 }
 
 static void on_puback(struct broker *b, uint32_t si, const struct mqttsn_msg *m, struct broker_result *res)
@@ -1132,6 +1199,15 @@ static void expire_sessions(struct broker *b, uint64_t now)
 			ev(b, FO_EV_SESSION_EXPIRED);
 		}
 	}
+}
+
+int broker_deferred_puback(struct broker *b, const struct fo_client *to, uint16_t topic_id, uint16_t msg_id,
+			   uint8_t rc)
+{
+	uint32_t si = session_find_addr(b->st, to->ip, to->port);
+	if (si != SESSION_NONE)
+		rx_mid_note(&b->rxm[si], msg_id, rc);
+	return send_puback(b, to, topic_id, msg_id, rc);
 }
 
 void broker_tick(struct broker *b, uint64_t now_ms)

@@ -114,6 +114,11 @@ void broker_handle(struct broker *b, const struct fo_client *from, const uint8_t
 uint32_t broker_fanout(struct broker *b, const uint8_t *topic, uint16_t topic_len, int qos,
 		       void *payload, uint16_t payload_len, uint64_t now_ms);
 
+/* The PUBACK of a publish whose published() hook returned BROKER_PUBACK_DEFERRED, once the stage
+ * knows its return code; a DUP resend of that publish is answered normally from then on. */
+int broker_deferred_puback(struct broker *b, const struct fo_client *to, uint16_t topic_id, uint16_t msg_id,
+			   uint8_t rc);
+
 /* Timers: QoS 1 retransmissions that are due, and keepalive expiry (1.5 x keepalive)
  * over at most cfg.expiry_scan_per_tick sessions. Cheap when nothing is due. */
 void broker_tick(struct broker *b, uint64_t now_ms);

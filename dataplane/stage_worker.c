@@ -516,14 +516,8 @@ static void handle_acks(struct worker_io *io)
 		p->failed = p->failed || failed;
 		if (--p->remaining > 0)
 			continue;
-		struct mqttsn_msg pa = { .type = MQTTSN_PUBACK };
-		pa.u.puback.topic_id = p->topic_id;
-		pa.u.puback.msg_id = p->msg_id;
-		pa.u.puback.return_code = p->failed ? MQTTSN_RC_CONGESTION : MQTTSN_RC_ACCEPTED;
-		uint8_t buf[16];
-		int len = mqttsn_encode(&pa, buf, sizeof(buf));
-		if (len > 0)
-			io_send(io, &p->to, buf, (uint16_t)len);
+		broker_deferred_puback(io->w->broker, &p->to, p->topic_id, p->msg_id,
+				       p->failed ? MQTTSN_RC_CONGESTION : MQTTSN_RC_ACCEPTED);
 		io->st->c.ev[p->failed ? FO_EV_PUBACK_DEFERRED_FAILED : FO_EV_PUBACK_DEFERRED]++;
 		ack_release(io, a);
 	}

@@ -37,6 +37,7 @@
 	_(MQTTSN_UNEXPECTED, "mqttsn_unexpected") /* valid type a gateway never takes */ \
 	_(MQTTSN_BAD_TOPIC, "mqttsn_bad_topic")   /* QoS -1 to unknown topic: no reply exists */ \
 	_(MQTTSN_STALE_ACK, "mqttsn_stale_ack")   /* ack for nothing outstanding */    \
+	_(MQTTSN_DUP_PENDING, "mqttsn_dup_pending") /* DUP resend of a publish whose PUBACK is still due */ \
 	_(REPLY_FAILED, "reply_failed")           /* reply could not be built/queued */ \
 	_(SHUTDOWN, "shutdown")                   /* drained from rings at exit */
 
@@ -71,6 +72,7 @@
 	_(PUBLISH_INVALID_TOPIC, "publish_invalid_topic")                              \
 	_(PUBLISH_UNSUPPORTED, "publish_unsupported") /* QoS 2 */                      \
 	_(PUBLISH_CONGESTION, "publish_congestion")                                    \
+	_(PUBLISH_DUP_SUPPRESSED, "publish_dup_suppressed") /* a QoS 1 DUP resend answered, not delivered again */ \
 	_(DELIVERIES, "deliveries")              /* copies handed to subscribers */    \
 	_(DELIVERY_QOS1, "deliveries_qos1")                                            \
 	_(DELIVERY_INFLIGHT_FULL, "delivery_inflight_full")                            \

@@ -20,7 +20,8 @@ acked/# -> rw stream "acked:{topic}", and a UDP route tele/+ -> a collector in M
      WRONGTYPE) is answered "rejected: congestion" and counted failed;
   5. a canary generation with its own stream, rolled back while its entries wait in the sink: they are
      still written, and counted under the retired generation;
-  6. a third sink on another redis-server logs in with requirepass (no ACL user) and SELECTs db 3;
+  6. a third sink on another redis-server logs in with requirepass (no ACL user) and SELECTs db 3; a QoS 1
+     publish resent twice with DUP gets three PUBACKs and is one stream entry;
   7. OUTPUTS reports connection, reconnects, batches, round trips; conservation of packets holds."""
 import subprocess
 import sys
@@ -256,6 +257,16 @@ def main(args):
             check(pc.expect(PUBACK, timeout=3.0)[4] == 0, "pw sink: PUBACK not accepted")
             wait_until("the requirepass sink wrote its entry",
                        lambda: redis_pw.cli("-n", 3, "XLEN", "pw:pw/a") == "1", timeout=5)
+
+            # 6b. a QoS 1 resend with DUP (as after a lost PUBACK) is answered again, not written again
+            td = pc.register("tele/x/dup")
+            for dup in (False, True, True):
+                pc.send(m_publish(td, 31, b"once", F_QOS1, dup=dup))
+                check(pc.expect(PUBACK, timeout=3.0)[4] == 0, "DUP resend: PUBACK not accepted")
+            wait_until("the DUP test's entry is written", lambda: routes(dp)["tele"]["backlog"] == 0, timeout=5)
+            n = redis.cli("XLEN", "tele:tele/x/dup")
+            check(n == "1", f"a publish resent twice with DUP is {n} entries in its stream, expected 1")
+            log("QoS 1 resent twice with DUP: three PUBACKs, one stream entry")
             o = outputs(dp)
 
             # 7. OUTPUTS

@@ -44,7 +44,18 @@ struct fake {
 	long holds, releases, binds;
 	bool fail_send;
 	bool fail_publish;
+	int published_rc;   /* what the published() hook answers (MQTTSN_RC_ACCEPTED = 0 by default) */
+	long published_calls;
 };
+
+static int fake_published(void *ctx, const struct fo_client *from, struct broker_result *res)
+{
+	(void)from;
+	(void)res;
+	struct fake *f = ctx;
+	f->published_calls++;
+	return f->published_rc;
+}
 
 static int fake_send(void *ctx, const struct fo_client *to, const uint8_t *msg, uint16_t len)
 {
@@ -151,7 +162,7 @@ static void start(struct t *t)
 {
 	t->io = (struct broker_io){ .ctx = &t->f, .send = fake_send, .send_publish = fake_send_publish,
 				    .payload_bind = fake_bind, .payload_hold = fake_hold,
-				    .payload_release = fake_release };
+				    .payload_release = fake_release, .published = fake_published };
 	const char *err = NULL;
 	t->b = broker_create(&t->cfg, &t->io, &t->c, &err);
 	assert_non_null(t->b);
@@ -637,6 +648,93 @@ static void test_publish_qos1_puback_after_fanout(void **state)
 	assert_int_equal(EV(QOS1_ACKED), 1);
 	assert_int_equal(do_puback(2, id, mid, MQTTSN_RC_ACCEPTED), FO_FATE_DROPPED);
 	assert_int_equal(T->res.drop, FO_DROP_MQTTSN_STALE_ACK);
+}
+
+static enum fo_fate do_publish_dup(int i, uint16_t tid, uint16_t msg_id, const char *data)
+{
+	struct mqttsn_msg m = { .type = MQTTSN_PUBLISH };
+	m.u.publish.flags = (uint8_t)(mqttsn_qos_flags(1) | MQTTSN_TOPIC_NORMAL | MQTTSN_FLAG_DUP);
+	m.u.publish.topic_id = tid;
+	m.u.publish.msg_id = msg_id;
+	m.u.publish.data = (const uint8_t *)data;
+	m.u.publish.data_len = (uint16_t)strlen(data);
+	return feed(cl(i), &m);
+}
+
+/* A QoS 1 DUP resend of a publish already accepted (our PUBACK was lost) is answered again and not
+ * delivered or routed again; a resend while the PUBACK is deferred waits for it; a refused publish,
+ * an unknown MsgId, one reused without DUP, or one older than the last 4 is handled as new. */
+static void test_publish_qos1_dup_resend(void **state)
+{
+	start(*state);
+	connect_ok(1, "pub");
+	connect_ok(2, "sub");
+	sub_ok(2, 0, "a/b");
+	uint16_t id = reg_ok(1, "a/b");
+	reset_out();
+	assert_int_equal(do_publish(1, 1, MQTTSN_TOPIC_NORMAL, id, 42, "x"), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 2); /* copy + PUBACK */
+	assert_int_equal(T->f.published_calls, 1);
+	reset_out();
+	assert_int_equal(do_publish_dup(1, id, 42, "x"), FO_FATE_ANSWERED);
+	assert_int_equal(T->f.n, 1);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_PUBACK);
+	assert_int_equal(T->f.out[0].m.u.puback.msg_id, 42);
+	assert_int_equal(T->f.out[0].m.u.puback.return_code, MQTTSN_RC_ACCEPTED);
+	assert_int_equal(T->f.published_calls, 1);
+	assert_int_equal(EV(PUBLISH_DUP_SUPPRESSED), 1);
+	/* the same MsgId without DUP: a new message */
+	reset_out();
+	assert_int_equal(do_publish(1, 1, MQTTSN_TOPIC_NORMAL, id, 42, "y"), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 2);
+	assert_int_equal(T->f.published_calls, 2);
+	/* DUP of a MsgId never seen: delivered */
+	reset_out();
+	assert_int_equal(do_publish_dup(1, id, 43, "z"), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.published_calls, 3);
+	/* deferred PUBACK: a resend waits for it; once sent, a resend is answered */
+	T->f.published_rc = BROKER_PUBACK_DEFERRED;
+	reset_out();
+	assert_int_equal(do_publish(1, 1, MQTTSN_TOPIC_NORMAL, id, 50, "d"), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 1); /* the copy only */
+	reset_out();
+	assert_int_equal(do_publish_dup(1, id, 50, "d"), FO_FATE_DROPPED);
+	assert_int_equal(T->res.drop, FO_DROP_MQTTSN_DUP_PENDING);
+	assert_int_equal(T->f.n, 0);
+	struct fo_client c1 = cl(1);
+	assert_int_equal(broker_deferred_puback(T->b, &c1, id, 50, MQTTSN_RC_ACCEPTED), 0);
+	assert_int_equal(T->f.n, 1);
+	assert_int_equal(T->f.out[0].m.u.puback.msg_id, 50);
+	reset_out();
+	assert_int_equal(do_publish_dup(1, id, 50, "d"), FO_FATE_ANSWERED);
+	assert_int_equal(T->f.out[0].m.u.puback.return_code, MQTTSN_RC_ACCEPTED);
+	/* a deferred PUBACK that says congestion: the resend is a new attempt */
+	reset_out();
+	assert_int_equal(do_publish(1, 1, MQTTSN_TOPIC_NORMAL, id, 51, "e"), FO_FATE_DELIVERED);
+	assert_int_equal(broker_deferred_puback(T->b, &c1, id, 51, MQTTSN_RC_CONGESTION), 0);
+	long calls = T->f.published_calls;
+	T->f.published_rc = MQTTSN_RC_ACCEPTED;
+	assert_int_equal(do_publish_dup(1, id, 51, "e"), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.published_calls, calls + 1);
+	/* refused at once (congestion): the resend is delivered */
+	T->f.published_rc = MQTTSN_RC_CONGESTION;
+	reset_out();
+	assert_int_equal(do_publish(1, 1, MQTTSN_TOPIC_NORMAL, id, 60, "f"), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.out[T->f.n - 1].m.u.puback.return_code, MQTTSN_RC_CONGESTION);
+	T->f.published_rc = MQTTSN_RC_ACCEPTED;
+	calls = T->f.published_calls;
+	assert_int_equal(do_publish_dup(1, id, 60, "f"), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.published_calls, calls + 1);
+	/* only the last 4 are remembered */
+	for (uint16_t mid = 70; mid <= 74; mid++)
+		assert_int_equal(do_publish(1, 1, MQTTSN_TOPIC_NORMAL, id, mid, "g"), FO_FATE_DELIVERED);
+	assert_int_equal(do_publish_dup(1, id, 74, "g"), FO_FATE_ANSWERED);
+	assert_int_equal(do_publish_dup(1, id, 71, "g"), FO_FATE_ANSWERED);
+	assert_int_equal(do_publish_dup(1, id, 70, "g"), FO_FATE_DELIVERED);
+	/* a clean reconnect forgets them */
+	connect_ok(1, "pub");
+	id = reg_ok(1, "a/b");
+	assert_int_equal(do_publish_dup(1, id, 74, "g"), FO_FATE_DELIVERED);
 }
 
 static void test_publish_qos0_no_match_and_qos2(void **state)
@@ -1361,6 +1459,7 @@ int main(void)
 		TEST(test_register_same_name_same_id_own_maps),
 		TEST(test_register_invalid_and_full),
 		TEST(test_publish_qos1_puback_after_fanout),
+		TEST(test_publish_qos1_dup_resend),
 		TEST(test_publish_qos0_no_match_and_qos2),
 		TEST(test_publish_predefined_and_short),
 		TEST(test_publish_qos_m1_without_session),
