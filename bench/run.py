@@ -23,7 +23,6 @@ Parts (each writes into the JSON result; a PNG plot of all of them goes beside i
 Every DPDK process gets --no-pci, --no-huge and its own --file-prefix, one at a time (flock on
 /tmp/fanout-dpdk.lock). Timings on a shared 2-core VM are noisy: read the ratios of one run."""
 import argparse
-import fcntl
 import json
 import os
 import re
@@ -39,27 +38,11 @@ sys.dont_write_bytecode = True
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "test" / "e2e"))
 import harness  # noqa: E402
-from harness import Resp  # noqa: E402
-
-LOCK = "/tmp/fanout-dpdk.lock"
+from harness import DpdkLock, Resp  # noqa: E402
 
 
 def log(msg):
     print(f"[bench] {msg}", flush=True)
-
-
-class DpdkLock:
-    """One DPDK process (or pair) at a time on this machine."""
-
-    def __enter__(self):
-        self.f = open(LOCK, "w")
-        fcntl.flock(self.f, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc):
-        fcntl.flock(self.f, fcntl.LOCK_UN)
-        self.f.close()
-        return False
 
 
 def cleanup_prefix(prefix):

@@ -40,7 +40,6 @@ redis-server share cpu 0. The baseline client is pinned to cpu 0 beside redis-se
 with --own-core the baseline is also run with the client on cpu 1 (a writer with a core of its own, a
 reference the sink cannot reach here). Timings on a shared 2-core VM are noisy: compare within one run."""
 import argparse
-import fcntl
 import json
 import os
 import resource
@@ -57,9 +56,8 @@ from pathlib import Path
 sys.dont_write_bytecode = True
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "test" / "e2e"))
-from harness import Resp  # noqa: E402
+from harness import DpdkLock, Resp  # noqa: E402
 
-LOCK = "/tmp/fanout-dpdk.lock"
 HIST = 24
 
 
@@ -93,30 +91,6 @@ def thread_stat(pid, name):
         except OSError:
             pass
     return None
-
-
-class RawResp(Resp):
-    """Resp with bulk strings as bytes (stream payloads are binary)."""
-
-    def _read(self):
-        line = self._line()
-        t, rest = line[:1], line[1:]
-        if t != b"$":
-            if t == b"*":
-                n = int(rest)
-                return None if n < 0 else [self._read() for _ in range(n)]
-            self.buf = line + b"\r\n" + self.buf
-            return super()._read()
-        n = int(rest)
-        if n < 0:
-            return None
-        while len(self.buf) < n + 2:
-            chunk = self.s.recv(65536)
-            if not chunk:
-                raise ConnectionError("connection closed")
-            self.buf += chunk
-        data, self.buf = self.buf[:n], self.buf[n + 2:]
-        return data
 
 
 class Redis:
@@ -168,18 +142,6 @@ class Redis:
         except subprocess.TimeoutExpired:
             self.p.kill()
             self.p.wait()
-        return False
-
-
-class DpdkLock:
-    def __enter__(self):
-        self.f = open(LOCK, "w")
-        fcntl.flock(self.f, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc):
-        fcntl.flock(self.f, fcntl.LOCK_UN)
-        self.f.close()
         return False
 
 
@@ -332,7 +294,7 @@ def run_baseline(a, redis, addr, batch, qos, cpu, raw=False):
 
 def sample_entry(redis, key):
     """Field names and payload length of the stream's last entry (to check both sides write one shape)."""
-    with RawResp(("127.0.0.1", redis.port)) as r:
+    with Resp(("127.0.0.1", redis.port), raw=True) as r:
         e = r.call("XREVRANGE", key, "+", "-", "COUNT", 1)
     if not e:
         return None

@@ -26,6 +26,7 @@
 #include "neighbour.h"
 
 #define FO_MAX_WORKERS 16
+_Static_assert(FO_RCTR_OUT_ROW == FO_MAX_WORKERS, "route counter rows: workers first, then outputs (generation.h)");
 #define FO_MAX_TX 16
 #define FO_MAX_RXQ_PER_LCORE 32
 #define FO_HDR_STASH 32 /* header mbufs a worker takes from the pool at once */

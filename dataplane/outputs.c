@@ -71,7 +71,7 @@ void fo_out_finish(struct fo_output *o, struct fo_out_msg *m, bool ok)
 {
 	struct fo_generation *g = m->gen;
 	uint16_t route = m->route;
-	uint8_t slot = m->gen_slot;
+	uint8_t slot = g->slot;
 	if (ok)
 		o->st.written++;
 	else

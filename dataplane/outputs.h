@@ -48,12 +48,10 @@ struct fo_out_msg {
 	uint64_t rx_tsc;           /* receive time (TSC); fo_out_wall_us() turns it into wall time */
 	uint64_t stream_id_ms;     /* sink: the entry id given at its first XADD (0 = not yet) */
 	uint32_t stream_id_seq;
-	uint32_t gen_id;           /* the generation whose route matched */
 	uint16_t route;            /* index of the route in that generation */
 	uint16_t tmpl;             /* interned template (fo_out_tmpl) */
 	uint16_t payload_len;
 	uint16_t topic_len;
-	uint8_t gen_slot;
 	int8_t qos;                /* publish QoS: -1, 0 or 1 */
 	uint8_t worker;            /* the worker that queued it */
 	uint8_t result;            /* enum fo_out_result, set by the output for the ack ring */
@@ -63,7 +61,8 @@ struct fo_out_msg {
 	uint32_t client_ip;        /* host order */
 	uint16_t client_port;
 	uint8_t client_id[23];
-	void *gen;                 /* struct fo_generation *: valid while the entry is in flight */
+	void *gen;                 /* struct fo_generation * whose route matched: valid while the entry is
+				    * in flight (a retired one waits for it, fo_outputs_gen_busy) */
 	uint8_t topic[];           /* topic_len bytes, then the payload when inline */
 };
 

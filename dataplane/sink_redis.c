@@ -209,7 +209,7 @@ static bool append_xadd(struct sink *s, struct fo_out_msg *m)
 	p = fo_resp_bulk(p, "ts_us", 5);
 	p = fo_resp_bulk_i64(p, (int64_t)fo_out_wall_us(m->rx_tsc));
 	p = fo_resp_bulk(p, "gen", 3);
-	p = fo_resp_bulk_i64(p, m->gen_id);
+	p = fo_resp_bulk_i64(p, ((const struct fo_generation *)m->gen)->id);
 	s->out_len = (size_t)(p - s->out);
 	return true;
 }

@@ -46,7 +46,6 @@ struct worker_io {
 	struct rte_mbuf *cur_payload; /* the packet being handled (io_published routes it) */
 	uint16_t ack_free;    /* head of the free list of acks[], n_acks = none */
 	uint32_t n_acks;      /* QoS 1 publishes that may await written-mode sinks (fo_outputs_ack_slots) */
-	uint32_t acks_used;
 	struct pending_ack *acks;
 	unsigned n_out;
 	struct rte_mbuf *out[OUT_MAX];
@@ -254,7 +253,6 @@ int fo_worker_init(struct fo_worker *w)
 	for (uint32_t i = 0; i < io->n_acks; i++)
 		io->acks[i].next_free = (uint16_t)(i + 1);
 	io->ack_free = 0;
-	io->acks_used = 0;
 	fo_gen_worker_online(w->idx);
 	struct broker_io bio = {
 		.ctx = io,
@@ -314,13 +312,11 @@ static bool out_route(struct worker_io *io, struct fo_generation *g, uint16_t ri
 	m->rx_tsc = io->cur_tsc;
 	m->stream_id_ms = 0;
 	m->stream_id_seq = 0;
-	m->gen_id = g->id;
 	m->gen = g;
 	m->route = ri;
 	m->tmpl = r->tmpl_id;
 	m->payload_len = res->payload_len;
 	m->topic_len = res->topic_len;
-	m->gen_slot = g->slot;
 	m->qos = res->qos;
 	m->worker = (uint8_t)io->w->idx;
 	m->result = FO_OUT_OK;
@@ -340,6 +336,8 @@ static bool out_route(struct worker_io *io, struct fo_generation *g, uint16_t ri
 		rte_mbuf_refcnt_update(payload, 1);
 		m->payload = payload;
 	}
+	/* One enqueue per entry, not one per burst: a QoS 1 PUBACK sent in this same call says whether
+	 * the entry was taken ("rejected: congestion" when not), so the verdict is needed now. */
 	if (unlikely(rte_ring_mp_enqueue(o->ring, m) != 0)) {
 		rte_pktmbuf_free(m->payload);
 		rte_mempool_put(fo_dp.out_pool, m);
@@ -361,7 +359,6 @@ static uint16_t ack_alloc(struct worker_io *io, const struct fo_client *from, co
 		return FO_OUT_ACK_NONE;
 	struct pending_ack *p = &io->acks[a];
 	io->ack_free = p->next_free;
-	io->acks_used++;
 	p->to = *from;
 	p->topic_id = res->topic_id;
 	p->msg_id = res->msg_id;
@@ -374,7 +371,6 @@ static void ack_release(struct worker_io *io, uint16_t a)
 {
 	io->acks[a].next_free = io->ack_free;
 	io->ack_free = a;
-	io->acks_used--;
 }
 
 /* What routing one publish did to its PUBACK. */

@@ -16,6 +16,7 @@ Every DPDK process gets --no-pci and its own --file-prefix, removed afterwards.
 """
 import argparse
 import ctypes
+import fcntl
 import json
 import os
 import re
@@ -783,7 +784,8 @@ def _resp_encode(args):
 class Resp:
     """A blocking RESP client over a unix socket path or (host, port)."""
 
-    def __init__(self, where, timeout=10.0):
+    def __init__(self, where, timeout=10.0, raw=False):
+        self.raw = raw  # bulk strings as bytes (binary stream payloads), else text
         if isinstance(where, (str, Path)):
             self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             self.s.settimeout(timeout)
@@ -830,7 +832,7 @@ class Resp:
                     raise ConnectionError("connection closed")
                 self.buf += chunk
             data, self.buf = self.buf[:n], self.buf[n + 2:]
-            return data.decode(errors="replace")
+            return data if self.raw else data.decode(errors="replace")
         if t == b"*":
             n = int(rest)
             return None if n < 0 else [self._read() for _ in range(n)]
@@ -888,6 +890,24 @@ def free_tcp_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+DPDK_LOCK = "/tmp/fanout-dpdk.lock"
+
+
+class DpdkLock:
+    """One busy DPDK process (or pair) at a time on this machine: flock on DPDK_LOCK (benchmarks and
+    manual runs take it; CI runs the tests one at a time under it)."""
+
+    def __enter__(self):
+        self.f = open(DPDK_LOCK, "w")
+        fcntl.flock(self.f, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.f, fcntl.LOCK_UN)
+        self.f.close()
+        return False
 
 
 def end_process(proc, sig=signal.SIGTERM, timeout=10):
@@ -1132,20 +1152,14 @@ class RedisServer:
 
     def xrange(self, key):
         """[(id, {field: bytes})] of a whole stream, through a RESP connection of our own."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
-            f = s.makefile("rb")
-            def cmd(*a):
-                s.sendall(_resp_encode([x if isinstance(x, bytes) else str(x).encode() for x in a]))
-                return _resp_read(f)
+        with Resp(("127.0.0.1", self.port), raw=True) as r:
             if self.users:
                 u, pw = next(iter(self.users.items()))
-                cmd("AUTH", u, pw)
+                r.call("AUTH", u, pw)
             elif self.requirepass:
-                cmd("AUTH", self.requirepass)
-            out = []
-            for eid, fields in cmd("XRANGE", key, "-", "+"):
-                out.append((eid.decode(), {fields[i].decode(): fields[i + 1] for i in range(0, len(fields), 2)}))
-            return out
+                r.call("AUTH", self.requirepass)
+            return [(eid.decode(), {f[i].decode(): f[i + 1] for i in range(0, len(f), 2)})
+                    for eid, f in r.call("XRANGE", key, "-", "+")]
 
     def kill(self):
         self.proc = end_process(self.proc, signal.SIGKILL)
@@ -1158,24 +1172,3 @@ class RedisServer:
         remove_workdir(self.dir)
 
 
-def _resp_read(f):
-    line = f.readline()
-    if not line:
-        raise RespError("connection closed")
-    t, rest = line[:1], line[1:-2]
-    if t == b"+":
-        return rest
-    if t == b"-":
-        raise RespError(rest.decode())
-    if t == b":":
-        return int(rest)
-    if t == b"$":
-        n = int(rest)
-        if n < 0:
-            return None
-        data = f.read(n + 2)
-        return data[:-2]
-    if t == b"*":
-        n = int(rest)
-        return None if n < 0 else [_resp_read(f) for _ in range(n)]
-    raise RespError(f"bad RESP type {t!r}")

@@ -17,27 +17,7 @@
 #include "rollout.h"
 #include "series.h"
 
-static json_t *J(const char *text)
-{
-	json_error_t e;
-	json_t *j = json_loads(text, 0, &e);
-	if (!j)
-		fail_msg("bad test JSON at %d: %s", e.position, e.text);
-	return j;
-}
-
-static void contains(const char *text, ...)
-{
-	va_list ap;
-	va_start(ap, text);
-	for (const char *n; (n = va_arg(ap, const char *));) {
-		if (!strstr(text, n)) {
-			print_message("---- text ----\n%s---- missing: '%s'\n", text, n);
-			fail();
-		}
-	}
-	va_end(ap);
-}
+#include "json_text_helpers.h"
 
 /* not inlined: gcc -O2 with ASan otherwise warns (falsely) that text may be NULL in print_message */
 __attribute__((noinline)) static void lacks(const char *text, const char *needle)

@@ -14,32 +14,13 @@
 #include "fanoutctl_format.h"
 #include "fanoutctl_render.h"
 
+#include "json_text_helpers.h"
+
 #define NOW_MS 1700000000000LL
 
 static const struct fctl_view view = {.now_ms = NOW_MS, .width = 0};
 
-static json_t *J(const char *text)
-{
-	json_error_t e;
-	json_t *j = json_loads(text, 0, &e);
-	if (!j)
-		fail_msg("bad test JSON at %d: %s", e.position, e.text);
-	return j;
-}
 
-/* The rendered text contains each needle (NULL-terminated list); prints it when not. */
-static void contains(const char *text, ...)
-{
-	va_list ap;
-	va_start(ap, text);
-	for (const char *n; (n = va_arg(ap, const char *));) {
-		if (!strstr(text, n)) {
-			print_message("---- rendered ----\n%s---- missing: '%s'\n", text, n);
-			fail();
-		}
-	}
-	va_end(ap);
-}
 
 static void lacks(const char *text, const char *needle)
 {

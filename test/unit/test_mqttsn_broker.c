@@ -264,15 +264,20 @@ static uint16_t reg_ok(int i, const char *name)
 	return id;
 }
 
-static enum fo_fate do_publish(int i, int qos, uint8_t ttype, uint16_t tid, uint16_t msg_id, const char *data)
+static enum fo_fate publish_flags(int i, uint8_t flags, uint16_t tid, uint16_t msg_id, const char *data)
 {
 	struct mqttsn_msg m = { .type = MQTTSN_PUBLISH };
-	m.u.publish.flags = (uint8_t)(mqttsn_qos_flags(qos) | ttype);
+	m.u.publish.flags = flags;
 	m.u.publish.topic_id = tid;
 	m.u.publish.msg_id = msg_id;
 	m.u.publish.data = (const uint8_t *)data;
 	m.u.publish.data_len = (uint16_t)strlen(data);
 	return feed(cl(i), &m);
+}
+
+static enum fo_fate do_publish(int i, int qos, uint8_t ttype, uint16_t tid, uint16_t msg_id, const char *data)
+{
+	return publish_flags(i, (uint8_t)(mqttsn_qos_flags(qos) | ttype), tid, msg_id, data);
 }
 
 static uint16_t short_id(const char *s)
@@ -652,13 +657,7 @@ static void test_publish_qos1_puback_after_fanout(void **state)
 
 static enum fo_fate do_publish_dup(int i, uint16_t tid, uint16_t msg_id, const char *data)
 {
-	struct mqttsn_msg m = { .type = MQTTSN_PUBLISH };
-	m.u.publish.flags = (uint8_t)(mqttsn_qos_flags(1) | MQTTSN_TOPIC_NORMAL | MQTTSN_FLAG_DUP);
-	m.u.publish.topic_id = tid;
-	m.u.publish.msg_id = msg_id;
-	m.u.publish.data = (const uint8_t *)data;
-	m.u.publish.data_len = (uint16_t)strlen(data);
-	return feed(cl(i), &m);
+	return publish_flags(i, (uint8_t)(mqttsn_qos_flags(1) | MQTTSN_TOPIC_NORMAL | MQTTSN_FLAG_DUP), tid, msg_id, data);
 }
 
 /* A QoS 1 DUP resend of a publish already accepted (our PUBACK was lost) is answered again and not
