@@ -52,6 +52,7 @@
 #endif
 
 #include "config.h"
+#include "broker_hash.h"
 #include "fanout/client_hash.h"
 #include "fanout/stats_schema.h"
 #include "generation.h"
@@ -529,7 +530,7 @@ static void run_burst(const struct frame *fr, struct payload *pls, uint32_t n, u
 		switch (k[i].kind) {
 		case L2L4_MQTTSN: {
 			/* the worker that owns the client: always the one worker modelled here */
-			uint32_t w = fo_client_hash(k[i].src_ip, k[i].src_port) % R.n_workers;
+			uint32_t w = bh_worker_of(k[i].src_ip, k[i].src_port, R.n_workers);
 			pls[i].msg_sum = k[i].msg_sum_valid ? MSG_SUM_VALID | k[i].msg_sum : 0; /* hash.usr in the dataplane */
 			to_worker[n_to_worker++] = i | w << 16;
 			break;

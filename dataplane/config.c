@@ -43,6 +43,7 @@
  * Numbers are plain decimal (libcyaml's own integer parsing accepts "1.5" as 1 and "010"
  * as 8, so every scalar is loaded as a string and parsed here). YAML aliases are refused. */
 #include "config.h"
+#include "mqttsn_session.h"
 #include "topic_match.h"
 
 #include <cyaml/cyaml.h>
@@ -80,6 +81,19 @@ struct raw_mqttsn {
 struct raw_stats {
 	char *file;
 };
+struct raw_admission {
+	char *client_id, *client_id_prefix;
+	char **from;
+	unsigned from_count;
+};
+struct raw_security {
+	char *address_proof, *proof_timeout_ms, *min_source_port;
+	char *keepalive_min_s, *keepalive_max_s, *keepalive_zero;
+	char *sessions_per_source, *topics_per_session, *subscriptions_per_session, *wildcards_per_session;
+	char *max_filter_levels, *max_giveups, *error_replies_per_s, *error_reply_burst;
+	struct raw_admission *admission;
+	unsigned admission_count;
+};
 struct raw_route {
 	char *name, *filter, *format;
 	char **to;
@@ -114,6 +128,7 @@ struct raw_config {
 	char *neighbours;
 	struct raw_mqttsn *mqttsn;
 	struct raw_stats *stats;
+	struct raw_security *security;
 	struct raw_route *routes;
 	unsigned routes_count;
 	struct raw_sink *sinks;
@@ -197,6 +212,35 @@ static const cyaml_schema_field_t stats_fields[] = {
 };
 static const cyaml_schema_value_t str_value = {
 	CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 0, CYAML_UNLIMITED),
+};
+static const cyaml_schema_field_t admission_fields[] = {
+	STR("client_id", struct raw_admission, client_id),
+	STR("client_id_prefix", struct raw_admission, client_id_prefix),
+	CYAML_FIELD_SEQUENCE("from", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_admission, from, &str_value,
+			     0, CYAML_UNLIMITED),
+	CYAML_FIELD_END,
+};
+static const cyaml_schema_value_t admission_value = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_admission, admission_fields),
+};
+static const cyaml_schema_field_t security_fields[] = {
+	STR("address_proof", struct raw_security, address_proof),
+	STR("proof_timeout_ms", struct raw_security, proof_timeout_ms),
+	STR("min_source_port", struct raw_security, min_source_port),
+	STR("keepalive_min_s", struct raw_security, keepalive_min_s),
+	STR("keepalive_max_s", struct raw_security, keepalive_max_s),
+	STR("keepalive_zero", struct raw_security, keepalive_zero),
+	STR("sessions_per_source", struct raw_security, sessions_per_source),
+	STR("topics_per_session", struct raw_security, topics_per_session),
+	STR("subscriptions_per_session", struct raw_security, subscriptions_per_session),
+	STR("wildcards_per_session", struct raw_security, wildcards_per_session),
+	STR("max_filter_levels", struct raw_security, max_filter_levels),
+	STR("max_giveups", struct raw_security, max_giveups),
+	STR("error_replies_per_s", struct raw_security, error_replies_per_s),
+	STR("error_reply_burst", struct raw_security, error_reply_burst),
+	CYAML_FIELD_SEQUENCE("admission", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_security, admission,
+			     &admission_value, 0, CYAML_UNLIMITED),
+	CYAML_FIELD_END,
 };
 static const cyaml_schema_field_t route_fields[] = {
 	STR("name", struct raw_route, name),
@@ -285,6 +329,7 @@ static const cyaml_schema_field_t top_fields[] = {
 	STR("neighbours", struct raw_config, neighbours),
 	CYAML_FIELD_MAPPING_PTR("mqttsn", CYAML_FLAG_OPTIONAL, struct raw_config, mqttsn, mqttsn_fields),
 	CYAML_FIELD_MAPPING_PTR("stats", CYAML_FLAG_OPTIONAL, struct raw_config, stats, stats_fields),
+	CYAML_FIELD_MAPPING_PTR("security", CYAML_FLAG_OPTIONAL, struct raw_config, security, security_fields),
 	CYAML_FIELD_SEQUENCE("routes", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_config, routes,
 			     &route_value, 0, CYAML_UNLIMITED),
 	CYAML_FIELD_SEQUENCE("sinks", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_config, sinks,
@@ -845,26 +890,26 @@ static int load_mqttsn(struct ctx *c, const struct raw_config *r, struct fo_conf
 	if (get_u32(c, "mqttsn.gateway_id", m->gateway_id, 0, 255, FO_DEFAULT_GATEWAY_ID, &v) != 0)
 		return -1;
 	b->gateway_id = (uint8_t)v;
-	if (get_u32(c, "mqttsn.max_sessions", m->max_sessions, 1, UINT32_MAX, FO_DEFAULT_MAX_SESSIONS,
+	if (get_u32(c, "mqttsn.max_sessions", m->max_sessions, 1, 1u << 28, FO_DEFAULT_MAX_SESSIONS,
 		    &b->max_sessions) != 0 ||
 	    get_u32(c, "mqttsn.max_topics", m->max_topics, 1, 1u << 26, FO_DEFAULT_MAX_TOPICS,
 		    &b->max_topics) != 0 ||
-	    get_u32(c, "mqttsn.max_client_topics", m->max_client_topics, 1, UINT32_MAX,
+	    get_u32(c, "mqttsn.max_client_topics", m->max_client_topics, 1, 1u << 28,
 		    FO_DEFAULT_MAX_CLIENT_TOPICS, &b->max_client_topics) != 0 ||
-	    get_u32(c, "mqttsn.max_subscriptions", m->max_subscriptions, 1, UINT32_MAX,
+	    get_u32(c, "mqttsn.max_subscriptions", m->max_subscriptions, 1, 1u << 28,
 		    FO_DEFAULT_MAX_SUBSCRIPTIONS, &b->max_subscriptions) != 0 ||
-	    get_u32(c, "mqttsn.max_inflight", m->max_inflight, 1, UINT32_MAX, FO_DEFAULT_MAX_INFLIGHT,
+	    get_u32(c, "mqttsn.max_inflight", m->max_inflight, 1, 1u << 28, FO_DEFAULT_MAX_INFLIGHT,
 		    &b->max_inflight) != 0 ||
 	    get_u32(c, "mqttsn.retry_interval_ms", m->retry_interval_ms, 1, UINT32_MAX,
 		    FO_DEFAULT_RETRY_INTERVAL_MS, &b->retry_interval_ms) != 0 ||
-	    get_u32(c, "mqttsn.retry_limit", m->retry_limit, 0, UINT32_MAX, FO_DEFAULT_RETRY_LIMIT,
+	    get_u32(c, "mqttsn.retry_limit", m->retry_limit, 0, 255, FO_DEFAULT_RETRY_LIMIT,
 		    &b->retry_limit) != 0 ||
 	    get_u32(c, "mqttsn.expiry_scan_per_tick", m->expiry_scan_per_tick, 1, UINT32_MAX,
 		    FO_DEFAULT_EXPIRY_SCAN, &b->expiry_scan_per_tick) != 0 ||
-	    get_u16(c, "mqttsn.max_topic_len", m->max_topic_len, 1, FO_MAX_TOPIC_LEN_LIMIT,
+	    get_u16(c, "mqttsn.max_topic_len", m->max_topic_len, 2, FO_MAX_TOPIC_LEN_LIMIT,
 		    FO_DEFAULT_MAX_TOPIC_LEN, &b->max_topic_len) != 0)
 		return -1;
-	if (get_u32(c, "mqttsn.max_inflight_per_session", m->max_inflight_per_session, 1, UINT32_MAX,
+	if (get_u32(c, "mqttsn.max_inflight_per_session", m->max_inflight_per_session, 1, 32768,
 		    FO_DEFAULT_MAX_INFLIGHT_PER_SESSION, &b->max_inflight_per_session) != 0)
 		return -1;
 	if (b->max_inflight_per_session > b->max_inflight)
@@ -914,6 +959,121 @@ static int load_mqttsn(struct ctx *c, const struct raw_config *r, struct fo_conf
 		p->id = id;
 		p->name = name;
 		b->n_predefined = i + 1; /* owns predefined[0..i].name from here */
+	}
+	return 0;
+}
+
+static int get_bool(struct ctx *c, const char *key, const char *s, bool def, bool *out)
+{
+	char shown[64];
+	if (s == NULL)
+		*out = def;
+	else if (strcmp(s, "true") == 0)
+		*out = true;
+	else if (strcmp(s, "false") == 0)
+		*out = false;
+	else
+		return fail(c, "%s: '%s' is not true or false", key, show(s, shown, sizeof(shown)));
+	return 0;
+}
+
+/* "security:" (docs/security.md): the defences of the engine and the rx stage. Defaults are the
+ * safe ones; every value is checked against what the engine accepts. */
+static int load_security(struct ctx *c, const struct raw_config *r, struct fo_config *cfg)
+{
+	static const struct raw_security none;
+	const struct raw_security *m = r->security ? r->security : &none;
+	struct broker_config *b = &cfg->broker;
+	bool zero;
+	char key[64], shown[64];
+	if (get_bool(c, "security.address_proof", m->address_proof, true, &b->address_proof) != 0 ||
+	    get_u32(c, "security.proof_timeout_ms", m->proof_timeout_ms, 1, 3600000u, FO_DEFAULT_PROOF_TIMEOUT_MS,
+		    &b->proof_timeout_ms) != 0 ||
+	    get_u16(c, "security.min_source_port", m->min_source_port, 1, 65535, FO_DEFAULT_MIN_SOURCE_PORT,
+		    &cfg->min_source_port) != 0 ||
+	    get_u16(c, "security.keepalive_min_s", m->keepalive_min_s, 1, 65535, FO_DEFAULT_KEEPALIVE_MIN_S,
+		    &b->keepalive_min_s) != 0 ||
+	    get_u16(c, "security.keepalive_max_s", m->keepalive_max_s, 1, 65535, FO_DEFAULT_KEEPALIVE_MAX_S,
+		    &b->keepalive_max_s) != 0 ||
+	    get_bool(c, "security.keepalive_zero", m->keepalive_zero, false, &zero) != 0 ||
+	    get_u32(c, "security.sessions_per_source", m->sessions_per_source, 0, 65535,
+		    FO_DEFAULT_SESSIONS_PER_SOURCE, &b->sessions_per_source) != 0 ||
+	    get_u32(c, "security.topics_per_session", m->topics_per_session, 0, CTMAP_TID_MAX,
+		    FO_DEFAULT_TOPICS_PER_SESSION, &b->topics_per_session) != 0 ||
+	    get_u32(c, "security.subscriptions_per_session", m->subscriptions_per_session, 0, 65535,
+		    FO_DEFAULT_SUBS_PER_SESSION, &b->subscriptions_per_session) != 0 ||
+	    get_u32(c, "security.wildcards_per_session", m->wildcards_per_session, 0, 65535,
+		    FO_DEFAULT_WILDCARDS_PER_SESSION, &b->wildcards_per_session) != 0 ||
+	    get_u16(c, "security.max_filter_levels", m->max_filter_levels, 0, 65535, FO_DEFAULT_MAX_FILTER_LEVELS,
+		    &b->max_filter_levels) != 0 ||
+	    get_u32(c, "security.max_giveups", m->max_giveups, 0, 255, FO_DEFAULT_MAX_GIVEUPS, &b->max_giveups) != 0 ||
+	    get_u32(c, "security.error_replies_per_s", m->error_replies_per_s, 0, 1000000u,
+		    FO_DEFAULT_ERROR_REPLIES_PER_S, &b->error_replies_per_s) != 0 ||
+	    get_u32(c, "security.error_reply_burst", m->error_reply_burst, 1, 1000000u, FO_DEFAULT_ERROR_REPLY_BURST,
+		    &b->error_reply_burst) != 0)
+		return -1;
+	b->refuse_keepalive_zero = !zero;
+	if (b->keepalive_max_s < b->keepalive_min_s)
+		return fail(c, "security.keepalive_max_s: %u is below security.keepalive_min_s (%u); raise it",
+			    b->keepalive_max_s, b->keepalive_min_s);
+	unsigned n = m->admission_count;
+	if (n == 0)
+		return 0;
+	if (n > FO_MAX_ADMISSION_RULES)
+		return fail(c, "security.admission: %u rules given, at most %u", n, FO_MAX_ADMISSION_RULES);
+	cfg->admission = calloc(n, sizeof(*cfg->admission));
+	if (cfg->admission == NULL)
+		return fail(c, "security.admission: out of memory");
+	b->admission = cfg->admission;
+	for (unsigned i = 0; i < n; i++) {
+		const struct raw_admission *ra = &m->admission[i];
+		struct broker_admission *a = &cfg->admission[i];
+		snprintf(key, sizeof(key), "security.admission[%u]", i);
+		if ((ra->client_id == NULL) == (ra->client_id_prefix == NULL))
+			return fail(c, "%s: give exactly one of client_id and client_id_prefix", key);
+		const char *id = ra->client_id ? ra->client_id : ra->client_id_prefix;
+		size_t idlen = strlen(id);
+		if (idlen > 23 || (ra->client_id && idlen == 0))
+			return fail(c, "%s: '%s' is not a ClientId (1..23 bytes; a prefix may be empty)", key,
+				    show(id, shown, sizeof(shown)));
+		if (ra->from_count == 0)
+			return fail(c, "%s.from: missing; list the source prefixes it may connect from, e.g. [198.18.0.0/24]",
+				    key);
+		char *idc = dup_str(id);
+		uint32_t *nets = calloc(ra->from_count, sizeof(*nets)), *masks = calloc(ra->from_count, sizeof(*masks));
+		a->client_id = (const uint8_t *)idc;
+		a->nets = nets;
+		a->masks = masks;
+		b->n_admission = i + 1; /* owns admission[0..i] from here */
+		if (idc == NULL || nets == NULL || masks == NULL)
+			return fail(c, "%s: out of memory", key);
+		a->client_id_len = (uint8_t)idlen;
+		a->prefix = ra->client_id_prefix != NULL;
+		for (unsigned j = 0; j < ra->from_count; j++) {
+			snprintf(key, sizeof(key), "security.admission[%u].from[%u]", i, j);
+			const char *end;
+			uint32_t ip, len = 32;
+			const char *v = ra->from[j];
+			if (v == NULL || !parse_dotted(v, &ip, &end))
+				return fail(c, "%s: '%s' is not an IPv4 prefix (a.b.c.d/len)", key, show(v ? v : "", shown, sizeof(shown)));
+			if (*end == '/') {
+				char *e2;
+				unsigned long l = strtoul(end + 1, &e2, 10);
+				if (end[1] < '0' || end[1] > '9' || *e2 != '\0' || l > 32)
+					return fail(c, "%s: '%s' is not an IPv4 prefix (a.b.c.d/len, len 0..32)", key,
+						    show(v, shown, sizeof(shown)));
+				len = (uint32_t)l;
+			} else if (*end != '\0') {
+				return fail(c, "%s: '%s' is not an IPv4 prefix (a.b.c.d/len)", key, show(v, shown, sizeof(shown)));
+			}
+			uint32_t mask = len ? prefix_mask((uint8_t)len) : 0;
+			if ((ip & ~mask) != 0)
+				return fail(c, "%s: '%s' has host bits set; write the network address", key,
+					    show(v, shown, sizeof(shown)));
+			nets[j] = ip;
+			masks[j] = mask;
+			a->n_nets = j + 1;
+		}
 	}
 	return 0;
 }
@@ -1220,19 +1380,6 @@ static int load_file_key(struct ctx *c, const char *key, const char *path, char 
 	return 0;
 }
 
-static int get_bool(struct ctx *c, const char *key, const char *s, bool def, bool *out)
-{
-	char shown[64];
-	if (s == NULL)
-		*out = def;
-	else if (strcmp(s, "true") == 0)
-		*out = true;
-	else if (strcmp(s, "false") == 0)
-		*out = false;
-	else
-		return fail(c, "%s: '%s' is not true or false", key, show(s, shown, sizeof(shown)));
-	return 0;
-}
 
 static int load_bridges(struct ctx *c, const struct raw_config *r, struct fo_config *cfg)
 {
@@ -1502,7 +1649,8 @@ int fo_config_parse(const char *yaml, size_t len, struct fo_config **out, char *
 	}
 	const struct raw_config *r = raw != NULL ? raw : &empty; /* an empty document */
 	if (load_ports(c, r, cfg) != 0 || load_lcores(c, r, cfg) != 0 || load_pools(c, r, cfg) != 0 ||
-	    load_mqttsn(c, r, cfg) != 0 || load_stats(c, r, cfg) != 0 || load_sinks(c, r, cfg) != 0 ||
+	    load_mqttsn(c, r, cfg) != 0 || load_security(c, r, cfg) != 0 || load_stats(c, r, cfg) != 0 ||
+	    load_sinks(c, r, cfg) != 0 ||
 	    load_bridges(c, r, cfg) != 0 || load_routes(c, r, cfg) != 0)
 		goto done;
 	*out = cfg;
@@ -1561,6 +1709,12 @@ void fo_config_free(struct fo_config *cfg)
 	for (uint32_t i = 0; i < cfg->broker.n_predefined; i++)
 		free((char *)cfg->predefined[i].name);
 	free(cfg->predefined);
+	for (uint32_t i = 0; i < cfg->broker.n_admission; i++) {
+		free((void *)cfg->admission[i].client_id);
+		free((void *)cfg->admission[i].nets);
+		free((void *)cfg->admission[i].masks);
+	}
+	free(cfg->admission);
 	free(cfg->stats_file);
 	for (uint32_t i = 0; i < cfg->n_routes; i++) {
 		free(cfg->routes[i].name);

@@ -34,6 +34,20 @@
 #define FO_DEFAULT_EXPIRY_SCAN 64
 #define FO_DEFAULT_RX_QUEUES 1
 #define FO_DEFAULT_PREFIX_LEN 24   /* when "ipv4:" has no /len */
+/* "security:" defaults (docs/security.md) */
+#define FO_DEFAULT_PROOF_TIMEOUT_MS 10000
+#define FO_DEFAULT_MIN_SOURCE_PORT 1024
+#define FO_DEFAULT_KEEPALIVE_MIN_S 1
+#define FO_DEFAULT_KEEPALIVE_MAX_S 65535
+#define FO_DEFAULT_SESSIONS_PER_SOURCE 1024
+#define FO_DEFAULT_TOPICS_PER_SESSION 1024
+#define FO_DEFAULT_SUBS_PER_SESSION 256
+#define FO_DEFAULT_WILDCARDS_PER_SESSION 16
+#define FO_DEFAULT_MAX_FILTER_LEVELS 16
+#define FO_DEFAULT_MAX_GIVEUPS 3
+#define FO_DEFAULT_ERROR_REPLIES_PER_S 20
+#define FO_DEFAULT_ERROR_REPLY_BURST 40
+#define FO_MAX_ADMISSION_RULES 1024
 
 /* Limits the validator enforces (DPDK's build limits and sanity bounds, see docs/config.md). */
 #define FO_MAX_PORTS 32            /* RTE_MAX_ETHPORTS */
@@ -190,6 +204,8 @@ struct fo_config {
 
 	struct broker_config broker;          /* the "mqttsn:" section */
 	struct broker_predefined *predefined; /* owned storage behind broker.predefined */
+	struct broker_admission *admission;   /* owned storage behind broker.admission ("security:") */
+	uint16_t min_source_port;  /* security.min_source_port: lower UDP source ports are dropped */
 
 	char *stats_file;          /* JSON snapshot path (SIGUSR1 and exit); NULL = stdout */
 

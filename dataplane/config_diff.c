@@ -164,6 +164,24 @@ unsigned fo_config_restart_keys(const struct fo_config *f, const struct fo_confi
 		same_pre = a->predefined[i].id == b->predefined[i].id &&
 			   strcmp(a->predefined[i].name, b->predefined[i].name) == 0;
 	KEY(!same_pre, "mqttsn.predefined_topics");
+	KEY(a->address_proof != b->address_proof || a->proof_timeout_ms != b->proof_timeout_ms ||
+		    f->min_source_port != t->min_source_port || a->keepalive_min_s != b->keepalive_min_s ||
+		    a->keepalive_max_s != b->keepalive_max_s || a->refuse_keepalive_zero != b->refuse_keepalive_zero ||
+		    a->sessions_per_source != b->sessions_per_source || a->topics_per_session != b->topics_per_session ||
+		    a->subscriptions_per_session != b->subscriptions_per_session ||
+		    a->wildcards_per_session != b->wildcards_per_session || a->max_filter_levels != b->max_filter_levels ||
+		    a->max_giveups != b->max_giveups || a->error_replies_per_s != b->error_replies_per_s ||
+		    a->error_reply_burst != b->error_reply_burst,
+	    "security");
+	bool same_adm = a->n_admission == b->n_admission;
+	for (uint32_t i = 0; same_adm && i < a->n_admission; i++) {
+		const struct broker_admission *x = &a->admission[i], *y = &b->admission[i];
+		same_adm = x->prefix == y->prefix && x->client_id_len == y->client_id_len &&
+			   memcmp(x->client_id, y->client_id, x->client_id_len) == 0 && x->n_nets == y->n_nets &&
+			   memcmp(x->nets, y->nets, x->n_nets * sizeof(*x->nets)) == 0 &&
+			   memcmp(x->masks, y->masks, x->n_nets * sizeof(*x->masks)) == 0;
+	}
+	KEY(!same_adm, "security.admission");
 	KEY(f->n_sinks != t->n_sinks, "sinks");
 	for (uint32_t i = 0; i < f->n_sinks && i < t->n_sinks; i++) {
 		const struct fo_sink_config *x = &f->sinks[i], *y = &t->sinks[i];

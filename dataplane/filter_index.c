@@ -49,7 +49,7 @@ struct filter_index {
  * where it ends (the '/' after it, or len). Levels are short: no memchr call. */
 static inline uint32_t level_scan(const uint8_t *s, uint32_t len, uint32_t off, uint32_t *end)
 {
-	uint64_t h = 0xcbf29ce484222325ULL ^ 0x1e7e1u;
+	uint64_t h = 0xcbf29ce484222325ULL ^ 0x1e7e1u ^ bh_seed;
 	uint32_t i = off;
 	for (; i < len && s[i] != '/'; i++) {
 		h ^= s[i];
@@ -61,7 +61,7 @@ static inline uint32_t level_scan(const uint8_t *s, uint32_t len, uint32_t off, 
 
 static uint32_t edge_hash(uint32_t parent, uint32_t label)
 {
-	return bh_mix64(((uint64_t)parent << 32) | label);
+	return bh_key64(((uint64_t)parent << 32) | label);
 }
 
 struct filter_index *filter_index_create(uint32_t max_filters, uint32_t max_entries, uint16_t max_len)

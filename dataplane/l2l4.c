@@ -124,6 +124,27 @@ static void drop(struct l2l4_pkt *o, enum fo_drop r)
 	o->drop = r;
 }
 
+/* A source address no host can legitimately send from (RFC 1122 3.2.1.3, RFC 5735): the
+ * reason, or FO_DROP_MAX for a usable source. Such packets are forged or looped back, and an
+ * answer to them would go nowhere or back to ourselves. */
+static enum fo_drop src_martian(uint32_t src, const struct l2l4_iface *ifc, uint32_t bcast_net)
+{
+	uint8_t top = (uint8_t)(src >> 24);
+	if (src == 0xffffffffu || (ifc->netmask < 0xfffffffeu && src == bcast_net))
+		return FO_DROP_IP_SRC_BROADCAST;
+	if (top == 0)
+		return FO_DROP_IP_SRC_THIS_NET;
+	if (top == 127)
+		return FO_DROP_IP_SRC_LOOPBACK;
+	if ((top >> 4) == 0xe)
+		return FO_DROP_IP_SRC_MULTICAST;
+	if ((top >> 4) == 0xf)
+		return FO_DROP_IP_SRC_RESERVED;
+	if (src == ifc->ip)
+		return FO_DROP_IP_SRC_OURS;
+	return FO_DROP_MAX;
+}
+
 static void parse_arp(const uint8_t *p, size_t len, const struct l2l4_iface *ifc, struct l2l4_pkt *o)
 {
 	if (len < L2L4_ARP_LEN || rd16(p) != 1 /* Ethernet */ || rd16(p + 2) != L2L4_ETHERTYPE_IPV4 ||
@@ -233,9 +254,9 @@ void l2l4_parse(const uint8_t *f, size_t len, const struct l2l4_iface *ifc, enum
 		drop(o, FO_DROP_IP_NOT_FOR_US);
 		return;
 	}
-	if (o->src_ip == 0 || o->src_ip == 0xffffffffu || (o->src_ip >> 28) == 0xe ||
-	    (ifc->netmask != 0xffffffffu && o->src_ip == bcast_net)) {
-		drop(o, FO_DROP_IP_BAD_SRC);
+	enum fo_drop martian = src_martian(o->src_ip, ifc, bcast_net);
+	if (martian != FO_DROP_MAX) {
+		drop(o, martian);
 		return;
 	}
 	const uint8_t *l4 = p + ihl;
@@ -285,6 +306,12 @@ void l2l4_parse(const uint8_t *f, size_t len, const struct l2l4_iface *ifc, enum
 	}
 	if (o->src_port == 0) {
 		drop(o, FO_DROP_UDP_MALFORMED); /* nowhere to answer */
+		return;
+	}
+	if (o->src_port < ifc->min_src_port) {
+		/* Privileged ports are services (DNS, NTP, chargen, echo), not MQTT-SN clients: a
+		 * forged source there would aim our replies at a service that answers back. */
+		drop(o, FO_DROP_UDP_SRC_PORT_LOW);
 		return;
 	}
 	uint16_t ck = rd16(l4 + 6);

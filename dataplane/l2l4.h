@@ -31,6 +31,7 @@ struct l2l4_iface {
 	uint32_t netmask;     /* host byte order, from the prefix length */
 	uint16_t vlan;        /* 0 = untagged */
 	uint16_t mqttsn_port; /* host byte order */
+	uint16_t min_src_port; /* MQTT-SN datagrams from lower source ports are dropped */
 };
 
 enum l2l4_kind {

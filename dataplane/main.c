@@ -18,6 +18,7 @@
 
 #include <rte_mbuf_dyn.h>
 
+#include "broker_hash.h"
 #include "control_socket.h"
 #include "dataplane.h"
 #include "outputs.h"
@@ -252,6 +253,7 @@ static int setup_port(uint16_t idx, const struct fo_port_config *pc)
 	p->ifc.netmask = pc->prefix_len ? (uint32_t)(0xffffffffull << (32 - pc->prefix_len)) : 0;
 	p->ifc.vlan = pc->vlan;
 	p->ifc.mqttsn_port = pc->mqttsn_port;
+	p->ifc.min_src_port = fo_dp.cfg->min_source_port;
 	p->gateway = pc->gateway;
 	p->neigh = fo_neigh_create(fo_dp.cfg->neighbours);
 	if (!p->neigh) {
@@ -531,6 +533,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	fo_dp.burst = fo_dp.cfg->burst;
+	if (bh_seed_init() != 0) {
+		fprintf(stderr, "fanout-dataplane: getrandom() gave no seed for the table hashes; is the kernel's "
+				"entropy pool initialised?\n");
+		return 1;
+	}
 
 	int eal_argc = sep;
 	int rc = rte_eal_init(eal_argc, argv);

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker_hash.h"
 #include "filter_index.h"
 #include "mqttsn_codec.h"
 #include "mqttsn_session.h"
@@ -28,11 +29,54 @@
 #include "topic_registry.h"
 
 #define PUBLISH_HDR_MAX 16
+#define unlikely_(x) __builtin_expect(!!(x), 0)
 /* Up to this many wildcard filters a publish tries each (one topic_match apiece); beyond,
  * it asks the filter index (filter_index.h), whose walk costs about as much as 3 tries
  * (callgrind, fanout-scale-bench). */
 #define WILD_SCAN_MAX 3u
 #define MSG_ID_SPACE 65535u /* msg ids 1..65535; 0 means "none" */
+/* The topic name of proof REGISTERs: short, so the REGISTER is never a bigger frame than the
+ * SUBSCRIBE or CONNECT it answers (both fit the 60-byte Ethernet minimum). */
+#define PROOF_TOPIC "$SYS/proof"
+#define HELD_SUBACKS 2      /* SUBACKs an unproven session may have waiting for its proof */
+#define PROOF_MISMATCH_MAX 8 /* wrong proof echoes before an unproven session is ended */
+#define ERR_BUCKETS 4096u   /* error-reply token buckets (by source IP hash) per worker */
+#define EVICT_SCAN 64u      /* session slots examined for an unproven one when the table is full */
+
+/* Per session, beside the 64-byte session (touched on control messages only): the address
+ * proof, SUBACKs held until it, quota counts and give-ups. */
+struct held_suback {
+	uint16_t mid, tid;
+	uint8_t granted;
+} __attribute__((packed));
+/* 32 bytes (scale budget: 512 MiB per million sessions, fanout-scale-bench --check). */
+struct guard {
+	uint32_t since_ms;   /* low 32 bits of the clock (intervals < 49 days): unproven, when the
+			      * outstanding proof was first sent; paused, when paused; else, with
+			      * REGISTERs unanswered, when the client last answered one */
+	uint16_t n_topics;   /* client topic-id map entries (at most CTMAP_TID_MAX) */
+	uint16_t n_subs, n_wild; /* counted up to 65535 (quotas are at most that) */
+	uint16_t proof_mid, proof_tid; /* what the REGACK must echo (0 = no proof outstanding) */
+	uint8_t n_held;
+	bool connack_held;   /* a resumed session's CONNACK waits for the proof */
+	uint8_t mismatches;
+	uint8_t regs_pending; /* our REGISTERs awaiting REGACK */
+	uint8_t giveups;     /* QoS 1 give-ups since the last PUBACK or REGACK */
+	bool proof_out;      /* a proof REGISTER is outstanding (since_ms is when) */
+	struct held_suback held[HELD_SUBACKS];
+};
+
+/* Sessions per source IP (security.sessions_per_source, at most 65535): open addressing,
+ * count 0 = empty. */
+struct ipq_slot {
+	uint32_t ip;
+	uint16_t n;
+} __attribute__((packed));
+
+struct err_bucket {
+	uint64_t last_ms;
+	uint64_t milli; /* tokens x 1000 */
+};
 
 struct predef_ix {
 	uint16_t id;    /* predefined topic id */
@@ -59,6 +103,12 @@ struct broker {
 	uint8_t short_name[2];    /* res->topic for short-topic publishes */
 	uint8_t *scratch;         /* encoded replies, REGISTER with a full-length name */
 	uint32_t scratch_cap;
+	struct guard *g;          /* [max_sessions] */
+	struct ipq_slot *ipq;
+	uint32_t ipq_mask;
+	struct err_bucket *eb;    /* [ERR_BUCKETS] */
+	uint64_t prf_base, prf_ctr;
+	uint32_t evict_cursor;
 	struct fo_counters own_counters; /* when the caller passes none */
 	struct broker_result *cur;       /* the result broker_handle() is filling, else NULL */
 };
@@ -90,9 +140,13 @@ static void set_delivered(struct broker_result *res)
 	res->fate = FO_FATE_DELIVERED;
 }
 
+#define SEND_LIMITED (-2) /* an error reply held back by the per-source rate limit */
+
 static void set_answered(struct broker_result *res, int send_rc)
 {
-	if (send_rc < 0)
+	if (send_rc == SEND_LIMITED)
+		set_drop(res, FO_DROP_ERROR_REPLY_LIMITED);
+	else if (send_rc < 0)
 		set_drop(res, FO_DROP_REPLY_FAILED);
 	else
 		res->fate = FO_FATE_ANSWERED;
@@ -106,16 +160,39 @@ static int send_msg(struct broker *b, const struct fo_client *to, const struct m
 	return b->io.send(b->io.ctx, to, b->scratch, (uint16_t)n);
 }
 
-/* A reply that rejects the message being handled. */
-static void note_rc(struct broker *b, uint8_t rc)
+/* Error replies per source IP per second (token bucket, buckets shared by hash): a flood of
+ * bad requests from one source costs us at most this many answers. */
+static bool err_allowed(struct broker *b, uint32_t ip)
 {
-	if (rc != MQTTSN_RC_ACCEPTED && b->cur)
+	if (b->cfg.error_replies_per_s == 0)
+		return true;
+	struct err_bucket *e = &b->eb[bh_key64((uint64_t)ip | (1ULL << 40)) & (ERR_BUCKETS - 1)];
+	uint64_t cap = (uint64_t)b->cfg.error_reply_burst * 1000u;
+	if (b->clock_ms > e->last_ms) {
+		uint64_t add = (b->clock_ms - e->last_ms) * b->cfg.error_replies_per_s;
+		e->milli = e->milli + add > cap ? cap : e->milli + add;
+		e->last_ms = b->clock_ms;
+	}
+	if (e->milli < 1000)
+		return false;
+	e->milli -= 1000;
+	return true;
+}
+
+/* A reply that rejects the message being handled; false when the rate limit holds it back. */
+static bool note_rc(struct broker *b, const struct fo_client *to, uint8_t rc)
+{
+	if (rc == MQTTSN_RC_ACCEPTED)
+		return true;
+	if (b->cur)
 		b->cur->error_reply = true;
+	return err_allowed(b, to->ip);
 }
 
 static int send_rc_only(struct broker *b, const struct fo_client *to, uint8_t type, uint8_t rc)
 {
-	note_rc(b, rc);
+	if (!note_rc(b, to, rc))
+		return SEND_LIMITED;
 	struct mqttsn_msg m = { .type = type };
 	m.u.connack.return_code = rc; /* CONNACK, WILLTOPICRESP, WILLMSGRESP share the layout */
 	return send_msg(b, to, &m);
@@ -130,7 +207,8 @@ static int send_empty(struct broker *b, const struct fo_client *to, uint8_t type
 static int send_regack(struct broker *b, const struct fo_client *to, uint16_t topic_id, uint16_t msg_id,
 		       uint8_t rc)
 {
-	note_rc(b, rc);
+	if (!note_rc(b, to, rc))
+		return SEND_LIMITED;
 	struct mqttsn_msg m = { .type = MQTTSN_REGACK };
 	m.u.regack.topic_id = topic_id;
 	m.u.regack.msg_id = msg_id;
@@ -141,7 +219,8 @@ static int send_regack(struct broker *b, const struct fo_client *to, uint16_t to
 static int send_puback(struct broker *b, const struct fo_client *to, uint16_t topic_id, uint16_t msg_id,
 		       uint8_t rc)
 {
-	note_rc(b, rc);
+	if (!note_rc(b, to, rc))
+		return SEND_LIMITED;
 	struct mqttsn_msg m = { .type = MQTTSN_PUBACK };
 	m.u.puback.topic_id = topic_id;
 	m.u.puback.msg_id = msg_id;
@@ -152,7 +231,8 @@ static int send_puback(struct broker *b, const struct fo_client *to, uint16_t to
 static int send_suback(struct broker *b, const struct fo_client *to, int granted, uint16_t topic_id,
 		       uint16_t msg_id, uint8_t rc)
 {
-	note_rc(b, rc);
+	if (!note_rc(b, to, rc))
+		return SEND_LIMITED;
 	struct mqttsn_msg m = { .type = MQTTSN_SUBACK };
 	m.u.suback.flags = mqttsn_qos_flags(granted);
 	m.u.suback.topic_id = topic_id;
@@ -203,9 +283,74 @@ static void inflight_drop(struct broker *b, struct mqttsn_session *s, uint32_t x
 
 static void map_drop(struct broker *b, uint32_t me)
 {
-	uint32_t topic = ctmap_get(b->st, me)->topic;
+	const struct ctmap_entry *e = ctmap_get(b->st, me);
+	uint32_t topic = e->topic;
+	struct guard *g = &b->g[e->session];
+	g->n_topics--;
+	if (e->reg_msg_id != 0 && g->regs_pending > 0)
+		g->regs_pending--;
 	ctmap_remove(b->st, me);
 	topic_registry_unref(b->reg, topic);
+}
+
+/* ctmap_add that keeps the session's count (the caller takes the topic reference). */
+static uint32_t map_add(struct broker *b, uint32_t si, uint32_t entry, bool *created)
+{
+	uint32_t me = ctmap_add(b->st, si, entry, created);
+	if (me != SESSION_NONE && *created) {
+		b->g[si].n_topics++;
+		ctmap_get(b->st, me)->reg_msg_id = 0;
+	}
+	return me;
+}
+
+/* ---- sessions per source IP */
+
+static uint32_t ipq_home(const struct broker *b, uint32_t ip)
+{
+	return bh_key64((uint64_t)ip | (1ULL << 41)) & b->ipq_mask;
+}
+
+static struct ipq_slot *ipq_find(struct broker *b, uint32_t ip)
+{
+	for (uint32_t i = ipq_home(b, ip);; i = (i + 1) & b->ipq_mask) {
+		if (b->ipq[i].n == 0)
+			return NULL;
+		if (b->ipq[i].ip == ip)
+			return &b->ipq[i];
+	}
+}
+
+static uint32_t ipq_count(struct broker *b, uint32_t ip)
+{
+	const struct ipq_slot *q = ipq_find(b, ip);
+	return q ? q->n : 0;
+}
+
+/* Never full: it has twice as many slots as there can be sessions. */
+static void ipq_inc(struct broker *b, uint32_t ip)
+{
+	uint32_t i = ipq_home(b, ip);
+	while (b->ipq[i].n != 0 && b->ipq[i].ip != ip)
+		i = (i + 1) & b->ipq_mask;
+	b->ipq[i].ip = ip;
+	if (b->ipq[i].n < UINT16_MAX)
+		b->ipq[i].n++;
+}
+
+static void ipq_dec(struct broker *b, uint32_t ip)
+{
+	struct ipq_slot *q = ipq_find(b, ip);
+	if (!q || --q->n > 0)
+		return;
+	uint32_t i = (uint32_t)(q - b->ipq);
+	for (uint32_t j = (i + 1) & b->ipq_mask; b->ipq[j].n != 0; j = (j + 1) & b->ipq_mask) {
+		if (bh_can_shift(i, j, ipq_home(b, b->ipq[j].ip))) {
+			b->ipq[i] = b->ipq[j];
+			b->ipq[j].n = 0;
+			i = j;
+		}
+	}
 }
 
 /* Subscription add/remove that keep the wildcard filter index in step: a filter is
@@ -214,6 +359,11 @@ static uint32_t subs_add(struct broker *b, struct mqttsn_session *s, uint32_t si
 			 bool wild, bool *created)
 {
 	uint32_t x = sub_add(b->subs, &s->sub_head, si, entry, qos, wild, created);
+	if (x != SUB_NONE && *created) {
+		struct guard *g = &b->g[si];
+		g->n_subs += g->n_subs < UINT16_MAX;
+		g->n_wild += wild && g->n_wild < UINT16_MAX;
+	}
 	if (x != SUB_NONE && *created && wild && sub_get(b->subs, x)->t_next == SUB_NONE) {
 		uint16_t flen;
 		const uint8_t *f = topic_registry_name(b->reg, entry, &flen);
@@ -227,6 +377,9 @@ static void subs_remove(struct broker *b, struct mqttsn_session *s, uint32_t x)
 	const struct sub_node *n = sub_get(b->subs, x);
 	uint32_t entry = n->entry;
 	bool wild = n->wildcard;
+	struct guard *g = &b->g[n->session];
+	g->n_subs -= g->n_subs > 0;
+	g->n_wild -= wild && g->n_wild > 0;
 	sub_remove(b->subs, &s->sub_head, x);
 	if (wild && sub_first(b->subs, entry) == SUB_NONE)
 		filter_index_remove(b->fidx, entry);
@@ -250,7 +403,33 @@ static void session_clear(struct broker *b, uint32_t si)
 static void session_drop(struct broker *b, uint32_t si)
 {
 	session_clear(b, si);
+	ipq_dec(b, session_get(b->st, si)->ip);
+	b->g[si] = (struct guard){ 0 };
 	session_free(b->st, si);
+}
+
+/* How long a client may leave our REGISTERs (or QoS 1 copies) unanswered: the retransmission
+ * budget of one QoS 1 copy. */
+static uint64_t ack_patience_ms(const struct broker *b)
+{
+	return (uint64_t)b->cfg.retry_interval_ms * (b->cfg.retry_limit + 1u);
+}
+
+/* REGISTERs unanswered, and no REGACK for a whole patience. */
+static bool regs_stalled(const struct broker *b, uint32_t si)
+{
+	const struct guard *g = &b->g[si];
+	return g->regs_pending > 0 && (uint32_t)((uint32_t)b->clock_ms - g->since_ms) >= ack_patience_ms(b);
+}
+
+static void pause_session(struct broker *b, uint32_t si)
+{
+	struct mqttsn_session *s = session_get(b->st, si);
+	if (s->paused)
+		return;
+	s->paused = 1;
+	b->g[si].since_ms = (uint32_t)b->clock_ms;
+	ev(b, FO_EV_SESSION_PAUSED);
 }
 
 /* ------------------------------------------------------------------ create/destroy */
@@ -281,6 +460,24 @@ static const char *check_config(const struct broker_config *cfg, const struct br
 		return "mqttsn.max_topic_len must be 2..65000";
 	if (cfg->expiry_scan_per_tick == 0)
 		return "mqttsn.expiry_scan_per_tick must be > 0";
+	if (cfg->sessions_per_source > 65535)
+		return "security.sessions_per_source must be 0..65535";
+	if (cfg->max_giveups > 255)
+		return "security.max_giveups must be 0..255";
+	if (cfg->keepalive_max_s && cfg->keepalive_max_s < cfg->keepalive_min_s)
+		return "security.keepalive_max_s must be >= security.keepalive_min_s";
+	if (cfg->address_proof && cfg->proof_timeout_ms == 0)
+		return "security.proof_timeout_ms must be > 0";
+	if (cfg->error_replies_per_s && cfg->error_reply_burst == 0)
+		return "security.error_reply_burst must be >= 1 when error_replies_per_s is set";
+	if (cfg->n_admission && !cfg->admission)
+		return "security.admission: count without rules";
+	for (uint32_t i = 0; i < cfg->n_admission; i++) {
+		const struct broker_admission *a = &cfg->admission[i];
+		if (a->client_id_len > SESSION_CLIENT_ID_MAX || (a->client_id_len && !a->client_id) ||
+		    (a->n_nets && (!a->nets || !a->masks)))
+			return "security.admission: a rule needs a client id of 0..23 bytes and its prefixes";
+	}
 	if (cfg->n_predefined && !cfg->predefined)
 		return "mqttsn.predefined: count without entries";
 	if (cfg->n_predefined > cfg->max_topics)
@@ -331,8 +528,14 @@ struct broker *broker_create(const struct broker_config *cfg, const struct broke
 	b->scratch_cap = (uint32_t)cfg->max_topic_len + 16u;
 	b->scratch = malloc(b->scratch_cap);
 	b->predef = calloc(cfg->n_predefined ? cfg->n_predefined : 1, sizeof(*b->predef));
+	b->g = calloc(cfg->max_sessions, sizeof(*b->g));
+	uint32_t qslots = bh_slots_for(cfg->max_sessions);
+	b->ipq = calloc(qslots, sizeof(*b->ipq));
+	b->ipq_mask = qslots - 1;
+	b->eb = calloc(ERR_BUCKETS, sizeof(*b->eb));
+	b->prf_base = bh_prf64((uint64_t)(uintptr_t)b);
 	if (!b->reg || !b->st || !b->subs || !b->fidx || !b->inf || !b->touched || !b->rxm || !b->scratch ||
-	    !b->predef) {
+	    !b->predef || !b->g || !b->ipq || !b->eb) {
 		if (err)
 			*err = "broker: out of memory for tables; lower mqttsn.max_* sizes";
 		broker_destroy(b);
@@ -383,6 +586,9 @@ void broker_destroy(struct broker *b)
 	free(b->rxm);
 	free(b->scratch);
 	free(b->predef);
+	free(b->g);
+	free(b->ipq);
+	free(b->eb);
 	free(b);
 }
 
@@ -427,6 +633,16 @@ static uint32_t deliver(struct broker *b, uint32_t si, int qos, struct delivery 
 	struct fo_client to = client_of(s);
 	uint16_t tid = d->tid;
 
+	/* Only an address that showed it receives what we send gets copies (reflection), and only
+	 * while it acknowledges them (a paused session is fed nothing until it speaks again). */
+	if (unlikely_(!s->proven)) {
+		ev(b, FO_EV_DELIVERY_UNPROVEN);
+		return 0;
+	}
+	if (unlikely_(s->paused)) {
+		ev(b, FO_EV_DELIVERY_PAUSED);
+		return 0;
+	}
 	if (d->ttype == MQTTSN_TOPIC_NORMAL) {
 		uint32_t me = ctmap_find_topic(b->st, si, d->entry);
 		if (me != SESSION_NONE) {
@@ -437,8 +653,15 @@ static uint32_t deliver(struct broker *b, uint32_t si, int qos, struct delivery 
 		 * REGISTERs are not retransmitted; if one is lost the client answers our PUBLISH
 		 * with PUBACK "invalid topic id", which drops the mapping so the next publish
 		 * registers again. */
+		if (regs_stalled(b, si)) {
+			/* It leaves our REGISTERs unanswered: stop feeding it (expiry ends it if it stays
+			 * silent; any message from it resumes deliveries). */
+			pause_session(b, si);
+			ev(b, FO_EV_DELIVERY_PAUSED);
+			return 0;
+		}
 		bool created;
-		me = ctmap_add(b->st, si, d->entry, &created);
+		me = map_add(b, si, d->entry, &created);
 		if (me == SESSION_NONE) {
 			ev(b, FO_EV_PUBLISH_CONGESTION); /* map pool full: copy skipped */
 			return 0;
@@ -456,6 +679,8 @@ static uint32_t deliver(struct broker *b, uint32_t si, int qos, struct delivery 
 			return 0;
 		}
 		ctmap_get(b->st, me)->reg_msg_id = mid;
+		if (b->g[si].regs_pending++ == 0)
+			b->g[si].since_ms = (uint32_t)b->clock_ms;
 		ev(b, FO_EV_REGISTER_SENT);
 	}
 
@@ -600,11 +825,114 @@ uint32_t broker_fanout(struct broker *b, const uint8_t *topic, uint16_t topic_le
 
 /* ------------------------------------------------------------------ message handlers */
 
+/* ---- address proof (docs/security.md): MQTT-SN 1.2 6.10 lets the gateway REGISTER at any
+ * time, and the REGACK must echo the REGISTER's TopicId and MsgId. Ours are drawn from a keyed
+ * PRF, so a sender that forges its source address never sees them and cannot echo them. Until
+ * then the address gets nothing but one reply per message it sent, none bigger than it. */
+
+static uint16_t prf16(struct broker *b, uint64_t *r)
+{
+	if (*r == 0)
+		*r = bh_prf64(b->prf_base + ++b->prf_ctr);
+	uint16_t v = (uint16_t)*r;
+	*r >>= 16;
+	return v;
+}
+
+static int send_proof(struct broker *b, uint32_t si, const struct fo_client *to)
+{
+	struct guard *g = &b->g[si];
+	if (g->proof_mid == 0) {
+		uint64_t r = 0;
+		uint16_t mid = prf16(b, &r), tid = 0;
+		if (mid == 0)
+			mid = 1;
+		/* A topic id the client does not use (a REGISTER of one it uses would rename it). */
+		for (int tries = 0; tries < 16; tries++) {
+			uint16_t t = prf16(b, &r);
+			if (t != 0 && t != 0xFFFF && ctmap_find(b->st, si, t) == SESSION_NONE) {
+				tid = t;
+				break;
+			}
+		}
+		if (tid == 0)
+			return -1;
+		g->proof_mid = mid;
+		g->proof_tid = tid;
+		g->since_ms = (uint32_t)b->clock_ms;
+		g->proof_out = true;
+	}
+	struct mqttsn_msg r = { .type = MQTTSN_REGISTER };
+	r.u.reg.topic_id = g->proof_tid;
+	r.u.reg.msg_id = g->proof_mid;
+	r.u.reg.topic_name = (const uint8_t *)PROOF_TOPIC;
+	r.u.reg.topic_name_len = (uint16_t)(sizeof(PROOF_TOPIC) - 1);
+	ev(b, FO_EV_PROOF_SENT);
+	return send_msg(b, to, &r);
+}
+
+/* The REGACK echoed the proof: the address is real. What waited for it goes out now. */
+static void prove(struct broker *b, uint32_t si, const struct fo_client *to)
+{
+	struct mqttsn_session *s = session_get(b->st, si);
+	struct guard *g = &b->g[si];
+	s->proven = 1;
+	g->proof_mid = g->proof_tid = 0;
+	g->proof_out = false;
+	g->mismatches = 0;
+	ev(b, FO_EV_ADDRESS_PROVEN);
+	if (g->connack_held) {
+		g->connack_held = false;
+		send_rc_only(b, to, MQTTSN_CONNACK, MQTTSN_RC_ACCEPTED);
+	}
+	for (uint8_t i = 0; i < g->n_held; i++)
+		send_suback(b, to, g->held[i].granted, g->held[i].tid, g->held[i].mid, MQTTSN_RC_ACCEPTED);
+	g->n_held = 0;
+}
+
+static const struct broker_admission *admission_rule(const struct broker *b, const uint8_t *cid, uint16_t clen)
+{
+	for (uint32_t i = 0; i < b->cfg.n_admission; i++) {
+		const struct broker_admission *a = &b->cfg.admission[i];
+		if (a->prefix ? clen >= a->client_id_len && memcmp(cid, a->client_id, a->client_id_len) == 0
+			      : clen == a->client_id_len && memcmp(cid, a->client_id, clen) == 0)
+			return a;
+	}
+	return NULL;
+}
+
+static bool admission_allows(const struct broker_admission *a, uint32_t ip)
+{
+	for (uint32_t i = 0; i < a->n_nets; i++)
+		if ((ip & a->masks[i]) == a->nets[i])
+			return true;
+	return false;
+}
+
+/* The session table is full: end one unproven session (a forged CONNECT costs the forger its
+ * slot, never a proven client's). true when a slot was freed. */
+static bool evict_unproven(struct broker *b)
+{
+	uint32_t cap = session_capacity(b->st);
+	for (uint32_t k = 0; k < EVICT_SCAN && k < cap; k++) {
+		uint32_t si = b->evict_cursor;
+		b->evict_cursor = si + 1 < cap ? si + 1 : 0;
+		const struct mqttsn_session *s = session_get(b->st, si);
+		if (s && !s->proven) {
+			session_drop(b, si);
+			ev(b, FO_EV_SESSION_EVICTED_UNPROVEN);
+			return true;
+		}
+	}
+	return false;
+}
+
 static void on_connect(struct broker *b, const struct fo_client *from, const struct mqttsn_msg *m,
 		       uint64_t now, struct broker_result *res)
 {
 	const uint8_t *cid = m->u.connect.client_id;
 	uint16_t clen = m->u.connect.client_id_len;
+	uint16_t ka = m->u.connect.duration;
 	if ((m->u.connect.flags & MQTTSN_FLAG_WILL) || clen > SESSION_CLIENT_ID_MAX) {
 		/* No will support: accepting would silently lose the will (spec 6.3 lets the
 		 * gateway reject with "not supported"). */
@@ -612,9 +940,40 @@ static void on_connect(struct broker *b, const struct fo_client *from, const str
 		set_answered(res, send_rc_only(b, from, MQTTSN_CONNACK, MQTTSN_RC_NOT_SUPPORTED));
 		return;
 	}
+	if (ka == 0 ? b->cfg.refuse_keepalive_zero
+		    : ka < b->cfg.keepalive_min_s || (b->cfg.keepalive_max_s && ka > b->cfg.keepalive_max_s)) {
+		/* A session that never expires would be fed forever once its owner is gone. */
+		ev(b, FO_EV_CONNECT_REJECTED_KEEPALIVE);
+		set_answered(res, send_rc_only(b, from, MQTTSN_CONNACK, MQTTSN_RC_NOT_SUPPORTED));
+		return;
+	}
+	const struct broker_admission *rule = admission_rule(b, cid, clen);
+	if (rule && !admission_allows(rule, from->ip)) {
+		ev(b, FO_EV_CONNECT_REJECTED_ADMISSION);
+		set_answered(res, send_rc_only(b, from, MQTTSN_CONNACK, MQTTSN_RC_NOT_SUPPORTED));
+		return;
+	}
 	bool clean = (m->u.connect.flags & MQTTSN_FLAG_CLEAN) != 0;
 	uint32_t sa = session_find_addr(b->st, from->ip, from->port);
 	uint32_t si = session_find_client_id(b->st, cid, (uint8_t)clen);
+	if (si != SESSION_NONE && si != sa) {
+		const struct mqttsn_session *o = session_get(b->st, si);
+		if (o->ip != from->ip && o->proven && !rule) {
+			/* A live client id from another host: without an admission rule that binds the id
+			 * to this source, the owner keeps it (anyone can write any ClientId). */
+			ev(b, FO_EV_CONNECT_REJECTED_OWNER);
+			set_answered(res, send_rc_only(b, from, MQTTSN_CONNACK, MQTTSN_RC_NOT_SUPPORTED));
+			return;
+		}
+		if (o->ip != from->ip && !o->proven)
+			clean = true; /* nothing proven to hand over: start afresh */
+	}
+	if (sa == SESSION_NONE && si == SESSION_NONE && b->cfg.sessions_per_source &&
+	    ipq_count(b, from->ip) >= b->cfg.sessions_per_source) {
+		ev(b, FO_EV_CONNECT_REJECTED_QUOTA);
+		set_answered(res, send_rc_only(b, from, MQTTSN_CONNACK, MQTTSN_RC_CONGESTION));
+		return;
+	}
 	bool replaced = false;
 	if (sa != SESSION_NONE && sa != si) {
 		/* Another client id used to live at this address: that client is gone. */
@@ -622,31 +981,64 @@ static void on_connect(struct broker *b, const struct fo_client *from, const str
 		replaced = true;
 	}
 	uint32_t keep = SESSION_NONE;
+	bool moved = false;
 	if (si != SESSION_NONE) {
 		replaced = true;
+		const struct mqttsn_session *o = session_get(b->st, si);
+		bool same_addr = o->ip == from->ip && o->port == from->port;
+		uint32_t old_ip = o->ip;
 		if (clean) {
 			session_drop(b, si);
+		} else if (same_addr) {
+			keep = si; /* the same address again: its proof stands */
 		} else if (session_move(b->st, si, from->ip, from->port, from->ifindex) == 0) {
 			keep = si; /* clean=0: subscriptions, topic map and QoS 1 state follow the client */
+			moved = true;
+			ipq_dec(b, old_ip);
+			ipq_inc(b, from->ip);
 		} else {
 			session_drop(b, si); /* cannot happen: the address was freed above */
 		}
 	}
 	if (keep == SESSION_NONE) {
 		keep = session_alloc(b->st, from->ip, from->port, from->ifindex, cid, (uint8_t)clen);
+		if (keep == SESSION_NONE && evict_unproven(b))
+			keep = session_alloc(b->st, from->ip, from->port, from->ifindex, cid, (uint8_t)clen);
 		if (keep == SESSION_NONE) {
 			ev(b, FO_EV_CONNECT_REJECTED_CONGESTION);
 			set_answered(res, send_rc_only(b, from, MQTTSN_CONNACK, MQTTSN_RC_CONGESTION));
 			return;
 		}
+		ipq_inc(b, from->ip);
 		b->rxm[keep] = (struct rx_mids){ 0 }; /* a new session remembers no publishes */
+		b->g[keep] = (struct guard){ 0 };
+		session_get(b->st, keep)->proven = !b->cfg.address_proof;
+		session_get(b->st, keep)->paused = 0;
 	}
 	if (replaced)
 		ev(b, FO_EV_SESSION_REPLACED);
 	struct mqttsn_session *s = session_get(b->st, keep);
-	s->keepalive_s = m->u.connect.duration;
+	struct guard *g = &b->g[keep];
+	s->keepalive_s = ka;
 	s->last_rx_ms = now;
+	s->paused = 0;
 	ev(b, FO_EV_CONNECT_ACCEPTED);
+	if (moved && b->cfg.address_proof) {
+		/* A new address for a live session: nothing goes there until it proves itself. */
+		s->proven = 0;
+		g->proof_mid = g->proof_tid = 0;
+		g->proof_out = false;
+		g->n_held = 0;
+	}
+	g->connack_held = false;
+	if (!s->proven && s->sub_head != SUB_NONE) {
+		/* A resumed session with subscriptions at an unproven address (spec 6.10 names this
+		 * case for a gateway REGISTER): the proof answers the CONNECT, the CONNACK its echo. */
+		g->connack_held = true;
+		set_delivered(res);
+		send_proof(b, keep, from);
+		return;
+	}
 	send_rc_only(b, from, MQTTSN_CONNACK, MQTTSN_RC_ACCEPTED);
 	set_delivered(res);
 }
@@ -669,8 +1061,15 @@ static void on_register(struct broker *b, uint32_t si, const struct fo_client *f
 		rc = MQTTSN_RC_CONGESTION;
 		goto reject;
 	}
+	if (b->cfg.topics_per_session && b->g[si].n_topics >= b->cfg.topics_per_session &&
+	    ctmap_find_topic(b->st, si, id) == SESSION_NONE) {
+		topic_registry_drop_unused(b->reg, id);
+		ev(b, FO_EV_REGISTER_REJECTED_QUOTA);
+		rc = MQTTSN_RC_CONGESTION;
+		goto reject;
+	}
 	bool created;
-	uint32_t me = ctmap_add(b->st, si, id, &created);
+	uint32_t me = map_add(b, si, id, &created);
 	if (me == SESSION_NONE) {
 		topic_registry_drop_unused(b->reg, id);
 		rc = MQTTSN_RC_CONGESTION;
@@ -857,6 +1256,7 @@ static void on_puback(struct broker *b, uint32_t si, const struct mqttsn_msg *m,
 		normal = (inflight_get(b->inf, x)->flags & MQTTSN_FLAG_TOPIC_MASK) == MQTTSN_TOPIC_NORMAL;
 		inflight_drop(b, s, x);
 		ev(b, FO_EV_QOS1_ACKED);
+		b->g[si].giveups = 0;
 		applied = true;
 	}
 	if (m->u.puback.return_code == MQTTSN_RC_INVALID_TOPIC_ID && normal) {
@@ -874,18 +1274,42 @@ static void on_puback(struct broker *b, uint32_t si, const struct mqttsn_msg *m,
 		set_drop(res, FO_DROP_MQTTSN_STALE_ACK);
 }
 
-static void on_regack(struct broker *b, uint32_t si, const struct mqttsn_msg *m, struct broker_result *res)
+static void on_regack(struct broker *b, uint32_t si, const struct fo_client *from, const struct mqttsn_msg *m,
+		      struct broker_result *res)
 {
+	struct guard *g = &b->g[si];
+	if (g->proof_mid != 0) {
+		if (m->u.regack.msg_id == g->proof_mid && m->u.regack.topic_id == g->proof_tid) {
+			/* Whatever its return code: it echoed what only the address could have seen. */
+			prove(b, si, from);
+			set_delivered(res);
+			return;
+		}
+		if (!session_get(b->st, si)->proven) {
+			ev(b, FO_EV_PROOF_MISMATCH);
+			set_drop(res, FO_DROP_MQTTSN_UNPROVEN);
+			if (++g->mismatches >= PROOF_MISMATCH_MAX) {
+				session_drop(b, si); /* guessing */
+				ev(b, FO_EV_SESSION_UNPROVEN_EXPIRED);
+			}
+			return;
+		}
+	}
 	uint32_t me = ctmap_find(b->st, si, m->u.regack.topic_id);
 	struct ctmap_entry *e = me != SESSION_NONE ? ctmap_get(b->st, me) : NULL;
 	if (!e || e->reg_msg_id == 0 || e->reg_msg_id != m->u.regack.msg_id) {
 		set_drop(res, FO_DROP_MQTTSN_STALE_ACK);
 		return;
 	}
-	if (m->u.regack.return_code == MQTTSN_RC_ACCEPTED)
+	g->giveups = 0;
+	g->since_ms = (uint32_t)b->clock_ms; /* it answers: the REGISTER patience starts again */
+	if (m->u.regack.return_code == MQTTSN_RC_ACCEPTED) {
 		e->reg_msg_id = 0;
-	else
+		if (g->regs_pending > 0)
+			g->regs_pending--;
+	} else {
 		map_drop(b, me); /* refused: we will not publish under that id to this client */
+	}
 	set_delivered(res);
 }
 
@@ -944,12 +1368,52 @@ static void on_subscribe(struct broker *b, uint32_t si, const struct fo_client *
 	/* We deliver at most QoS 1: QoS 2 requests are granted 1; QoS -1 is a publish-only
 	 * level (no connection), so a subscription asking for it gets 0. */
 	int granted = mqttsn_flags_qos(m->u.subscribe.flags) >= 1 ? 1 : 0;
+	struct guard *g = &b->g[si];
 	uint32_t entry;
 	uint16_t ack_tid;
 	bool wild;
-	uint8_t rc = resolve_filter(b, m, true, &entry, &wild, &ack_tid);
+	uint8_t rc;
+	bool unproven = !s->proven;
+	int held = -1; /* the slot of this MsgId among the SUBACKs waiting for the proof */
+	if (unproven) {
+		for (uint8_t i = 0; i < g->n_held; i++)
+			if (g->held[i].mid == mid)
+				held = i;
+		if (held < 0 && g->n_held >= HELD_SUBACKS) {
+			ev(b, FO_EV_SUBSCRIBE_REJECTED_QUOTA); /* a burst of SUBSCRIBEs before any proof */
+			rc = MQTTSN_RC_CONGESTION;
+			goto reject;
+		}
+	}
+	if ((m->u.subscribe.flags & MQTTSN_FLAG_TOPIC_MASK) == MQTTSN_TOPIC_NORMAL && b->cfg.max_filter_levels) {
+		uint32_t levels = 1;
+		for (uint16_t i = 0; i < m->u.subscribe.topic_name_len; i++)
+			levels += m->u.subscribe.topic_name[i] == '/';
+		if (levels > b->cfg.max_filter_levels) {
+			ev(b, FO_EV_SUBSCRIBE_REJECTED_DEPTH);
+			rc = MQTTSN_RC_NOT_SUPPORTED;
+			goto reject;
+		}
+	}
+	rc = resolve_filter(b, m, true, &entry, &wild, &ack_tid);
 	if (rc != MQTTSN_RC_ACCEPTED)
 		goto reject;
+	if (sub_find(b->subs, si, entry) == SUB_NONE &&
+	    ((b->cfg.subscriptions_per_session && g->n_subs >= b->cfg.subscriptions_per_session) ||
+	     (wild && b->cfg.wildcards_per_session && g->n_wild >= b->cfg.wildcards_per_session))) {
+		topic_registry_drop_unused(b->reg, entry);
+		ev(b, FO_EV_SUBSCRIBE_REJECTED_QUOTA);
+		rc = MQTTSN_RC_CONGESTION;
+		goto reject;
+	}
+	if ((m->u.subscribe.flags & MQTTSN_FLAG_TOPIC_MASK) == MQTTSN_TOPIC_NORMAL && !wild &&
+	    b->cfg.topics_per_session && g->n_topics >= b->cfg.topics_per_session &&
+	    ctmap_find_topic(b->st, si, entry) == SESSION_NONE) {
+		topic_registry_drop_unused(b->reg, entry);
+		ev(b, FO_EV_SUBSCRIBE_REJECTED_QUOTA);
+		rc = MQTTSN_RC_CONGESTION;
+		goto reject;
+	}
 	bool created;
 	uint32_t x = subs_add(b, s, si, entry, (uint8_t)granted, wild, &created);
 	if (x == SUB_NONE) {
@@ -962,7 +1426,7 @@ static void on_subscribe(struct broker *b, uint32_t si, const struct fo_client *
 	if ((m->u.subscribe.flags & MQTTSN_FLAG_TOPIC_MASK) == MQTTSN_TOPIC_NORMAL && !wild) {
 		/* The SUBACK hands the client this id: it enters the client's map. */
 		bool mcreated;
-		uint32_t me = ctmap_add(b->st, si, entry, &mcreated);
+		uint32_t me = map_add(b, si, entry, &mcreated);
 		if (me == SESSION_NONE) {
 			if (created) {
 				subs_remove(b, s, x);
@@ -977,6 +1441,15 @@ static void on_subscribe(struct broker *b, uint32_t si, const struct fo_client *
 		ack_tid = ctmap_get(b->st, me)->tid;
 	}
 	ev(b, FO_EV_SUBSCRIBE_ACCEPTED);
+	if (unproven) {
+		/* The proof REGISTER answers it; the SUBACK answers the proof's echo (prove()). */
+		if (held < 0)
+			held = g->n_held++;
+		g->held[held] = (struct held_suback){ .mid = mid, .tid = ack_tid, .granted = (uint8_t)granted };
+		send_proof(b, si, from);
+		set_delivered(res);
+		return;
+	}
 	send_suback(b, from, granted, ack_tid, mid, MQTTSN_RC_ACCEPTED);
 	set_delivered(res);
 	return;
@@ -1098,12 +1571,32 @@ static void broker_handle_msg(struct broker *b, const struct fo_client *from, co
 		return;
 	}
 	if (!s) {
-		/* Spec 6.12-style answer to a client the gateway does not know: DISCONNECT tells
-		 * it to CONNECT again. */
 		ev(b, FO_EV_NOT_CONNECTED);
+		switch (m.type) {
+		case MQTTSN_DISCONNECT:
+		case MQTTSN_PUBACK:
+		case MQTTSN_REGACK:
+		case MQTTSN_PUBREC:
+		case MQTTSN_PUBREL:
+		case MQTTSN_PUBCOMP:
+		case MQTTSN_WILLTOPIC:
+		case MQTTSN_WILLMSG:
+			/* Never answered: a DISCONNECT (or ack) for a session we do not have may be
+			 * another gateway's reply to a forged datagram; answering would ping-pong. */
+			set_drop(res, FO_DROP_MQTTSN_NOT_CONNECTED);
+			return;
+		default:
+			break;
+		}
+		/* Spec 6.12-style answer to a client the gateway does not know: DISCONNECT tells
+		 * it to CONNECT again (rate-limited per source like every refusal). */
 		res->error_reply = true;
-		set_answered(res, send_empty(b, from, MQTTSN_DISCONNECT));
+		set_answered(res, err_allowed(b, from->ip) ? send_empty(b, from, MQTTSN_DISCONNECT) : SEND_LIMITED);
 		return;
+	}
+	if (s->paused) {
+		s->paused = 0; /* it speaks again: deliveries resume */
+		b->g[si].since_ms = (uint32_t)b->clock_ms;
 	}
 
 	switch (m.type) {
@@ -1111,7 +1604,7 @@ static void broker_handle_msg(struct broker *b, const struct fo_client *from, co
 		on_register(b, si, from, &m, res);
 		break;
 	case MQTTSN_REGACK:
-		on_regack(b, si, &m, res);
+		on_regack(b, si, from, &m, res);
 		break;
 	case MQTTSN_PUBLISH:
 		on_publish(b, si, from, &m, payload, res);
@@ -1163,10 +1656,23 @@ static void retransmit_due(struct broker *b, uint64_t now)
 		struct inflight_entry *e = inflight_get(b->inf, x);
 		if (e->deadline_ms > now)
 			return;
-		struct mqttsn_session *s = session_get(b->st, e->session);
+		uint32_t si = e->session;
+		struct mqttsn_session *s = session_get(b->st, si);
+		if (!s->proven || s->paused) {
+			/* Held while its address is unproven (a moved session) or it is paused. */
+			inflight_requeue(b->inf, x, now + b->cfg.retry_interval_ms);
+			continue;
+		}
 		if (e->retries >= b->cfg.retry_limit) {
 			inflight_drop(b, s, x);
 			ev(b, FO_EV_QOS1_GIVEUPS);
+			/* It stopped acknowledging: pause it, and end it after max_giveups in a row. */
+			if (b->cfg.max_giveups && ++b->g[si].giveups >= b->cfg.max_giveups) {
+				session_drop(b, si);
+				ev(b, FO_EV_SESSION_UNRESPONSIVE);
+			} else {
+				pause_session(b, si);
+			}
 			continue;
 		}
 		e->retries++;
@@ -1191,7 +1697,24 @@ static void expire_sessions(struct broker *b, uint64_t now)
 		uint32_t si = b->scan_cursor;
 		b->scan_cursor = si + 1 < cap ? si + 1 : 0;
 		struct mqttsn_session *s = session_get(b->st, si);
-		if (!s || s->keepalive_s == 0 || now < s->last_rx_ms)
+		if (!s || now < s->last_rx_ms)
+			continue;
+		const struct guard *g = &b->g[si];
+		uint32_t since = (uint32_t)now - g->since_ms;
+		if (!s->proven && g->proof_out && since >= b->cfg.proof_timeout_ms) {
+			session_drop(b, si); /* nobody at that address echoed the proof */
+			ev(b, FO_EV_SESSION_UNPROVEN_EXPIRED);
+			continue;
+		}
+		/* Paused and silent since: gone (a client that speaks is unpaused at once). */
+		if (s->paused && since >= ack_patience_ms(b)) {
+			session_drop(b, si);
+			ev(b, FO_EV_SESSION_UNRESPONSIVE);
+			continue;
+		}
+		if (s->proven && !s->paused && regs_stalled(b, si))
+			pause_session(b, si);
+		if (s->keepalive_s == 0)
 			continue;
 		/* Spec 6.6: the gateway may drop a client silent for 1.5 x its keepalive. */
 		if (now - s->last_rx_ms >= (uint64_t)s->keepalive_s * 1500u) {

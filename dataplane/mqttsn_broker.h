@@ -26,6 +26,17 @@ struct broker_predefined {
 	const char *name; /* NUL-terminated, a valid topic name */
 };
 
+/* An admission rule (security.admission): a ClientId, or every ClientId starting with a
+ * prefix, may connect only from these source prefixes, and may take a live session over from
+ * another address only when the new address is inside them. */
+struct broker_admission {
+	const uint8_t *client_id; /* the id or the prefix (not NUL-terminated) */
+	uint8_t client_id_len;
+	bool prefix;              /* client_id is a prefix */
+	const uint32_t *nets, *masks; /* host byte order */
+	uint32_t n_nets;
+};
+
 struct broker_config {
 	uint32_t max_sessions;             /* per worker */
 	uint32_t max_topics;               /* registry entries per worker */
@@ -40,6 +51,23 @@ struct broker_config {
 	uint32_t expiry_scan_per_tick;     /* sessions examined per broker_tick() */
 	const struct broker_predefined *predefined;
 	uint32_t n_predefined;
+
+	/* Defences against a hostile network (docs/security.md; the "security:" config section).
+	 * A zeroed value means "off/unlimited" only where noted. */
+	bool address_proof;              /* deliveries wait until the address echoed a proof REGISTER */
+	uint32_t proof_timeout_ms;       /* a proof unanswered this long ends the unproven session */
+	uint16_t keepalive_min_s, keepalive_max_s; /* CONNECT durations outside are refused (max 0 = none) */
+	bool refuse_keepalive_zero;      /* CONNECT with keepalive 0 (never expires) refused */
+	uint32_t sessions_per_source;    /* per source IP, on one worker; 0 = unlimited */
+	uint32_t topics_per_session;     /* client topic-id map entries a client may REGISTER/SUBSCRIBE; 0 = unlimited */
+	uint32_t subscriptions_per_session; /* 0 = unlimited */
+	uint32_t wildcards_per_session;  /* of those, filters with '+' or '#'; 0 = unlimited */
+	uint16_t max_filter_levels;      /* levels of a filter; 0 = unlimited */
+	uint32_t max_giveups;            /* QoS 1 give-ups (retry limit reached) in a row that end a session; 0 = never */
+	uint32_t error_replies_per_s;    /* refusals per source IP per second (token bucket); 0 = unlimited */
+	uint32_t error_reply_burst;
+	const struct broker_admission *admission; /* kept by reference: must outlive the broker */
+	uint32_t n_admission;
 };
 
 /* Output side. Every callback returns 0 when the packet was queued, < 0 when not (the

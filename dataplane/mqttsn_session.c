@@ -33,7 +33,7 @@ struct session_table {
 
 static uint32_t addr_hash(uint32_t ip, uint16_t port)
 {
-	return bh_mix64(((uint64_t)ip << 16) | port);
+	return bh_key64(((uint64_t)ip << 16) | port);
 }
 
 static uint32_t id_hash(const uint8_t *id, uint8_t len)
@@ -43,12 +43,12 @@ static uint32_t id_hash(const uint8_t *id, uint8_t len)
 
 static uint32_t tid_hash(uint32_t session, uint16_t tid)
 {
-	return bh_mix64(((uint64_t)session << 16) | tid | (1ULL << 63));
+	return bh_key64(((uint64_t)session << 16) | tid | (1ULL << 63));
 }
 
 static uint32_t topic_hash(uint32_t session, uint32_t topic)
 {
-	return bh_mix64(((uint64_t)session << 32) | topic | (1ULL << 61));
+	return bh_key64(((uint64_t)session << 32) | topic | (1ULL << 61));
 }
 
 struct session_table *session_table_create(uint32_t max_sessions, uint32_t max_client_topics)

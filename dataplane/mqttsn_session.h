@@ -29,7 +29,9 @@ struct mqttsn_session {
 	uint16_t keepalive_s;
 	uint16_t next_msg_id;
 	uint16_t inflight_n;
-	uint8_t mark_qos;
+	uint8_t mark_qos : 1;   /* fan-out: highest granted QoS among the matches (0 or 1) */
+	uint8_t proven : 1;     /* the address echoed our proof REGISTER (docs/security.md) */
+	uint8_t paused : 1;     /* stopped acknowledging: no deliveries until it speaks again */
 	uint8_t used;
 	uint8_t client_id_len;
 	uint8_t client_id[SESSION_CLIENT_ID_MAX];

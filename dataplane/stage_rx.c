@@ -6,6 +6,7 @@
 #include <rte_prefetch.h>
 
 #include "dataplane.h"
+#include "broker_hash.h"
 #include "fanout/client_hash.h"
 
 #define PREFETCH_OFFSET 3
@@ -149,7 +150,7 @@ void fo_stage_rx(struct fo_lcore *lc, struct fo_lcore_stats *st)
 				m->l4_len = L2L4_UDP_HLEN;
 				fo_meta(m)->rx_tsc = rx_tsc; /* this line of the mbuf is written anyway (l2_len) */
 				m->hash.usr = k.msg_sum_valid ? FO_MSG_SUM_VALID | k.msg_sum : 0;
-				uint32_t w = fo_client_hash(k.src_ip, k.src_port) % fo_dp.n_workers;
+				uint32_t w = bh_worker_of(k.src_ip, k.src_port, fo_dp.n_workers);
 				to_worker[w][n_to_worker[w]++] = m;
 				break;
 			}

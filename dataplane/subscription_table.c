@@ -25,7 +25,7 @@ struct subscription_table {
 
 static uint32_t pair_hash(uint32_t session, uint32_t entry)
 {
-	return bh_mix64(((uint64_t)session << 32) | entry | (1ULL << 62));
+	return bh_key64(((uint64_t)session << 32) | entry | (1ULL << 62));
 }
 
 struct subscription_table *subscription_table_create(uint32_t max_subscriptions, uint32_t max_entries)

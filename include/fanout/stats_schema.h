@@ -23,7 +23,12 @@
 	_(IP_BAD_CKSUM, "ip_bad_cksum")                                                \
 	_(IP_FRAGMENT, "ip_fragment")                                                  \
 	_(IP_NOT_FOR_US, "ip_not_for_us")                                              \
-	_(IP_BAD_SRC, "ip_bad_src")             /* broadcast/multicast/zero source */  \
+	_(IP_SRC_THIS_NET, "ip_src_this_net")   /* martian source 0.0.0.0/8 */          \
+	_(IP_SRC_LOOPBACK, "ip_src_loopback")   /* martian source 127.0.0.0/8 */        \
+	_(IP_SRC_MULTICAST, "ip_src_multicast") /* martian source 224.0.0.0/4 */        \
+	_(IP_SRC_RESERVED, "ip_src_reserved")   /* martian source 240.0.0.0/4 */        \
+	_(IP_SRC_BROADCAST, "ip_src_broadcast") /* 255.255.255.255 or the subnet's */   \
+	_(IP_SRC_OURS, "ip_src_ours")           /* our own address as the source */     \
 	_(IP_PROTO_UNSUPPORTED, "ip_proto_unsupported")                                \
 	_(ICMP_MALFORMED, "icmp_malformed")                                            \
 	_(ICMP_BAD_CKSUM, "icmp_bad_cksum")                                            \
@@ -31,6 +36,7 @@
 	_(UDP_MALFORMED, "udp_malformed")                                              \
 	_(UDP_BAD_CKSUM, "udp_bad_cksum")                                              \
 	_(UDP_NO_LISTENER, "udp_no_listener")   /* not our MQTT-SN port */             \
+	_(UDP_SRC_PORT_LOW, "udp_src_port_low") /* source port below security.min_source_port */ \
 	_(WORKER_RING_FULL, "worker_ring_full") /* rx -> worker ring congested */      \
 	_(MQTTSN_MALFORMED, "mqttsn_malformed") /* length/field errors */              \
 	_(MQTTSN_UNKNOWN_TYPE, "mqttsn_unknown_type")                                  \
@@ -38,6 +44,9 @@
 	_(MQTTSN_BAD_TOPIC, "mqttsn_bad_topic")   /* QoS -1 to unknown topic: no reply exists */ \
 	_(MQTTSN_STALE_ACK, "mqttsn_stale_ack")   /* ack for nothing outstanding */    \
 	_(MQTTSN_DUP_PENDING, "mqttsn_dup_pending") /* DUP resend of a publish whose PUBACK is still due */ \
+	_(MQTTSN_NOT_CONNECTED, "mqttsn_not_connected") /* DISCONNECT (or ack) from an unknown client: never answered */ \
+	_(ERROR_REPLY_LIMITED, "error_reply_limited") /* error reply over the per-source rate: not sent */ \
+	_(MQTTSN_UNPROVEN, "mqttsn_unproven")     /* wrong proof echo, or a message an unproven address may not get answered */ \
 	_(REPLY_FAILED, "reply_failed")           /* reply could not be built/queued */ \
 	_(SHUTDOWN, "shutdown")                   /* drained from rings at exit */
 
@@ -59,13 +68,26 @@
 	_(CONNECT_ACCEPTED, "connect_accepted")                                        \
 	_(CONNECT_REJECTED_CONGESTION, "connect_rejected_congestion")                  \
 	_(CONNECT_REJECTED_UNSUPPORTED, "connect_rejected_unsupported")                \
+	_(CONNECT_REJECTED_KEEPALIVE, "connect_rejected_keepalive") /* outside security.keepalive_* */ \
+	_(CONNECT_REJECTED_ADMISSION, "connect_rejected_admission") /* client id bound to other sources */ \
+	_(CONNECT_REJECTED_OWNER, "connect_rejected_owner") /* live, proven client id from another IP */ \
+	_(CONNECT_REJECTED_QUOTA, "connect_rejected_quota") /* security.sessions_per_source reached */ \
 	_(SESSION_REPLACED, "session_replaced")  /* same client id, new address */     \
+	_(SESSION_EVICTED_UNPROVEN, "session_evicted_unproven") /* table full: an unproven session made room */ \
+	_(SESSION_UNPROVEN_EXPIRED, "session_unproven_expired") /* proof not echoed in time */ \
+	_(SESSION_UNRESPONSIVE, "session_unresponsive") /* paused and still silent, or too many give-ups */ \
+	_(SESSION_PAUSED, "session_paused")      /* stopped acknowledging: deliveries paused */ \
+	_(PROOF_SENT, "proof_sent")              /* proof REGISTERs sent (first and resent) */ \
+	_(ADDRESS_PROVEN, "address_proven")      /* a proof REGISTER was echoed */      \
+	_(PROOF_MISMATCH, "proof_mismatch")      /* a REGACK that did not echo the proof */ \
 	_(SESSION_EXPIRED, "session_expired")    /* keepalive x1.5 passed */           \
 	_(SESSION_DISCONNECTED, "session_disconnected")                                \
 	_(NOT_CONNECTED, "not_connected")        /* message from unknown client */     \
 	_(REGISTER_ACCEPTED, "register_accepted")                                      \
 	_(REGISTER_REJECTED, "register_rejected")                                      \
+	_(REGISTER_REJECTED_QUOTA, "register_rejected_quota") /* security.topics_per_session */ \
 	_(REGISTER_SENT, "register_sent")        /* gateway -> wildcard subscriber */  \
+	_(REGISTER_RESENT, "register_resent")    /* a REGISTER unanswered, sent again */ \
 	_(PUBLISH_ACCEPTED, "publish_accepted")                                        \
 	_(PUBLISH_QOS_M1, "publish_qos_m1")                                            \
 	_(PUBLISH_NO_MATCH, "publish_no_match")                                        \
@@ -76,11 +98,16 @@
 	_(DELIVERIES, "deliveries")              /* copies handed to subscribers */    \
 	_(DELIVERY_QOS1, "deliveries_qos1")                                            \
 	_(DELIVERY_INFLIGHT_FULL, "delivery_inflight_full")                            \
+	_(DELIVERY_UNPROVEN, "delivery_unproven")  /* copy skipped: address not proven yet */ \
+	_(DELIVERY_PAUSED, "delivery_paused")      /* copy skipped: session paused */  \
+	_(DELIVERY_REG_PENDING, "delivery_reg_pending") /* copy skipped: its REGISTER awaits REGACK */ \
 	_(QOS1_RETRANSMITS, "qos1_retransmits")                                        \
 	_(QOS1_GIVEUPS, "qos1_giveups")          /* retry limit reached */             \
 	_(QOS1_ACKED, "qos1_acked")                                                    \
 	_(SUBSCRIBE_ACCEPTED, "subscribe_accepted")                                    \
 	_(SUBSCRIBE_REJECTED, "subscribe_rejected")                                    \
+	_(SUBSCRIBE_REJECTED_QUOTA, "subscribe_rejected_quota") /* per-session subscription/wildcard quota */ \
+	_(SUBSCRIBE_REJECTED_DEPTH, "subscribe_rejected_depth") /* filter deeper than security.max_filter_levels */ \
 	_(UNSUBSCRIBE, "unsubscribe")                                                  \
 	_(PEER_FORWARDS, "peer_forwards")        /* publishes sent to other workers */ \
 	_(PEER_RING_FULL, "peer_ring_full")                                            \

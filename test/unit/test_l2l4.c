@@ -37,6 +37,7 @@ static const struct l2l4_iface IFC = {
 	.netmask = 0xffffff00u,
 	.vlan = 0,
 	.mqttsn_port = PORT,
+	.min_src_port = 1024,
 };
 
 static struct l2l4_iface ifc_vlan(uint16_t vid)
@@ -687,16 +688,46 @@ static void test_drop_ip(void **state)
 		mk_udp_full(&f, OUR_MAC, 0, 0, 5, PEER_IP, not_us[i], PEER_PORT, PORT, 10);
 		assert_drop(&f, FO_DROP_IP_NOT_FOR_US);
 	}
-	/* bad sources */
-	static const uint32_t bad_src[] = {0, 0xffffffffu, IP4(224, 0, 0, 1), IP4(239, 255, 255, 250), NET_BCAST};
+	/* martian sources, each with its own reason (UDP and ICMP alike) */
+	static const struct {
+		uint32_t src;
+		enum fo_drop why;
+	} bad_src[] = {
+		{0, FO_DROP_IP_SRC_THIS_NET},
+		{IP4(0, 1, 2, 3), FO_DROP_IP_SRC_THIS_NET},
+		{0xffffffffu, FO_DROP_IP_SRC_BROADCAST},
+		{NET_BCAST, FO_DROP_IP_SRC_BROADCAST},
+		{IP4(224, 0, 0, 1), FO_DROP_IP_SRC_MULTICAST},
+		{IP4(239, 255, 255, 250), FO_DROP_IP_SRC_MULTICAST},
+		{IP4(127, 0, 0, 1), FO_DROP_IP_SRC_LOOPBACK},
+		{IP4(127, 255, 0, 9), FO_DROP_IP_SRC_LOOPBACK},
+		{IP4(240, 0, 0, 1), FO_DROP_IP_SRC_RESERVED},
+		{IP4(254, 1, 1, 1), FO_DROP_IP_SRC_RESERVED},
+		{OUR_IP, FO_DROP_IP_SRC_OURS},
+	};
 	for (size_t i = 0; i < sizeof(bad_src) / sizeof(bad_src[0]); i++) {
-		mk_udp_full(&f, OUR_MAC, 0, 0, 5, bad_src[i], OUR_IP, PEER_PORT, PORT, 10);
-		assert_drop(&f, FO_DROP_IP_BAD_SRC);
+		mk_udp_full(&f, OUR_MAC, 0, 0, 5, bad_src[i].src, OUR_IP, PEER_PORT, PORT, 10);
+		assert_drop(&f, bad_src[i].why);
 		mk_icmp(&f, 8);
-		put32(f.b + 26, bad_src[i]);
+		put32(f.b + 26, bad_src[i].src);
 		ip_fix(&f);
-		assert_drop(&f, FO_DROP_IP_BAD_SRC);
+		assert_drop(&f, bad_src[i].why);
 	}
+	/* the edges around them are ordinary hosts */
+	static const uint32_t ok_src[] = {IP4(1, 0, 0, 0), IP4(126, 255, 255, 255), IP4(128, 0, 0, 1),
+					  IP4(223, 255, 255, 255), IP4(10, 0, 0, 2)};
+	for (size_t i = 0; i < sizeof(ok_src) / sizeof(ok_src[0]); i++) {
+		mk_udp_full(&f, OUR_MAC, 0, 0, 5, ok_src[i], OUR_IP, PEER_PORT, PORT, 10);
+		assert_int_equal(parse(&f).kind, L2L4_MQTTSN);
+	}
+	/* privileged source ports (DNS, NTP, echo ...) are not clients */
+	static const uint16_t low_ports[] = {1, 7, 19, 53, 123, 1023};
+	for (size_t i = 0; i < sizeof(low_ports) / sizeof(low_ports[0]); i++) {
+		mk_udp_full(&f, OUR_MAC, 0, 0, 5, PEER_IP, OUR_IP, low_ports[i], PORT, 10);
+		assert_drop(&f, FO_DROP_UDP_SRC_PORT_LOW);
+	}
+	mk_udp_full(&f, OUR_MAC, 0, 0, 5, PEER_IP, OUR_IP, 1024, PORT, 10);
+	assert_int_equal(parse(&f).kind, L2L4_MQTTSN);
 	/* a remote source (via the gateway) is fine */
 	mk_udp_full(&f, OUR_MAC, 0, 0, 5, FAR_IP, OUR_IP, PEER_PORT, PORT, 10);
 	assert_int_equal(parse(&f).kind, L2L4_MQTTSN);
@@ -1098,7 +1129,7 @@ static void test_round_trip(void **state)
 			.vlan = (iter & 1) ? VID : 0,
 			.src_ip = PEER_IP + (rnd() % 200) + 1,
 			.dst_ip = OUR_IP,
-			.src_port = (uint16_t)(1 + rnd() % 65535),
+			.src_port = (uint16_t)(1024 + rnd() % (65536 - 1024)),
 			.dst_port = PORT,
 		};
 		memcpy(s.src_mac, PEER_MAC, 6);

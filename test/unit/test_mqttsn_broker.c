@@ -189,9 +189,10 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* Client i; clients 100 + i share client i's IP address from another port (NAT rebinding). */
 static struct fo_client cl(int i)
 {
-	return (struct fo_client){ .ip = 0x0a000000u + (uint32_t)i, .port = (uint16_t)(10000 + i), .ifindex = 0 };
+	return (struct fo_client){ .ip = 0x0a000000u + (uint32_t)(i % 100), .port = (uint16_t)(10000 + i), .ifindex = 0 };
 }
 
 static void reset_out(void)
@@ -517,7 +518,7 @@ static void test_persistent_session_kept_and_moved(void **state)
 	sub_ok(1, 1, "a/b");
 	/* clean=0 from a new address (NAT rebinding): the session follows the client id. */
 	reset_out();
-	assert_int_equal(do_connect(9, "c1", 0, 30), FO_FATE_DELIVERED);
+	assert_int_equal(do_connect(101, "c1", 0, 30), FO_FATE_DELIVERED);
 	assert_int_equal(T->f.out[0].m.u.connack.return_code, MQTTSN_RC_ACCEPTED);
 	assert_int_equal(EV(SESSION_REPLACED), 1);
 	assert_false(broker_has_session(T->b, &(struct fo_client){ .ip = cl(1).ip, .port = cl(1).port }));
@@ -525,12 +526,12 @@ static void test_persistent_session_kept_and_moved(void **state)
 	assert_int_equal(broker_subscription_count(T->b), 1);
 	/* Its map moved too: the id still works from the new address, and copies go there. */
 	reset_out();
-	assert_int_equal(do_publish(9, 0, MQTTSN_TOPIC_NORMAL, id, 0, "hello"), FO_FATE_DELIVERED);
-	assert_int_equal(publishes_to(9), 1);
+	assert_int_equal(do_publish(101, 0, MQTTSN_TOPIC_NORMAL, id, 0, "hello"), FO_FATE_DELIVERED);
+	assert_int_equal(publishes_to(101), 1);
 	assert_int_equal(publishes_to(1), 0);
 	/* clean=0 from the same address keeps it too. */
 	reset_out();
-	assert_int_equal(do_connect(9, "c1", 0, 30), FO_FATE_DELIVERED);
+	assert_int_equal(do_connect(101, "c1", 0, 30), FO_FATE_DELIVERED);
 	assert_int_equal(broker_subscription_count(T->b), 1);
 }
 
@@ -539,12 +540,12 @@ static void test_clean_connect_from_new_address_replaces(void **state)
 	start(*state);
 	connect_ok(1, "c1");
 	sub_ok(1, 0, "a/#");
-	connect_ok(2, "c1"); /* same id, clean=1, new address */
+	connect_ok(101, "c1"); /* same id, clean=1, new port on the same host */
 	assert_int_equal(EV(SESSION_REPLACED), 1);
 	assert_int_equal(broker_session_count(T->b), 1);
 	assert_int_equal(broker_subscription_count(T->b), 0);
 	/* Another id at an address in use: the old client there is gone. */
-	connect_ok(2, "other");
+	connect_ok(101, "other");
 	assert_int_equal(EV(SESSION_REPLACED), 2);
 	assert_int_equal(broker_session_count(T->b), 1);
 }
@@ -1261,13 +1262,13 @@ static void test_qos1_follows_moved_session_and_survives_failed_send(void **stat
 	assert_int_equal(broker_inflight_count(T->b), 1);
 	/* The subscriber comes back from a new address with clean=0: the retry goes there. */
 	reset_out();
-	assert_int_equal(do_connect(6, "sub", 0, 60), FO_FATE_DELIVERED);
+	assert_int_equal(do_connect(102, "sub", 0, 60), FO_FATE_DELIVERED);
 	reset_out();
 	broker_tick(T->b, 3000);
 	assert_int_equal(T->f.n, 1);
-	assert_int_equal(T->f.out[0].to.port, cl(6).port);
+	assert_int_equal(T->f.out[0].to.port, cl(102).port);
 	assert_true(T->f.out[0].m.u.publish.flags & MQTTSN_FLAG_DUP);
-	assert_int_equal(do_puback(6, a.u.suback.topic_id, T->f.out[0].m.u.publish.msg_id, MQTTSN_RC_ACCEPTED),
+	assert_int_equal(do_puback(102, a.u.suback.topic_id, T->f.out[0].m.u.publish.msg_id, MQTTSN_RC_ACCEPTED),
 			 FO_FATE_DELIVERED);
 	assert_int_equal(broker_inflight_count(T->b), 0);
 }
