@@ -111,6 +111,7 @@ struct broker {
 	uint32_t evict_cursor;
 	struct fo_counters own_counters; /* when the caller passes none */
 	struct broker_result *cur;       /* the result broker_handle() is filling, else NULL */
+	bool cur_proven;                 /* ... and its sender has a proven session */
 };
 
 /* ------------------------------------------------------------------ helpers */
@@ -168,7 +169,10 @@ static bool err_allowed(struct broker *b, uint32_t ip)
 		return true;
 	struct err_bucket *e = &b->eb[bh_key64((uint64_t)ip | (1ULL << 40)) & (ERR_BUCKETS - 1)];
 	uint64_t cap = (uint64_t)b->cfg.error_reply_burst * 1000u;
-	if (b->clock_ms > e->last_ms) {
+	if (e->last_ms == 0) { /* first use: a full bucket */
+		e->milli = cap;
+		e->last_ms = b->clock_ms ? b->clock_ms : 1;
+	} else if (b->clock_ms > e->last_ms) {
 		uint64_t add = (b->clock_ms - e->last_ms) * b->cfg.error_replies_per_s;
 		e->milli = e->milli + add > cap ? cap : e->milli + add;
 		e->last_ms = b->clock_ms;
@@ -179,14 +183,16 @@ static bool err_allowed(struct broker *b, uint32_t ip)
 	return true;
 }
 
-/* A reply that rejects the message being handled; false when the rate limit holds it back. */
+/* A reply that rejects the message being handled; false when the rate limit holds it back.
+ * The limit is for addresses that have not proven themselves (their source may be forged); a
+ * proven session gets every answer it is owed. */
 static bool note_rc(struct broker *b, const struct fo_client *to, uint8_t rc)
 {
 	if (rc == MQTTSN_RC_ACCEPTED)
 		return true;
 	if (b->cur)
 		b->cur->error_reply = true;
-	return err_allowed(b, to->ip);
+	return !b->cur || b->cur_proven || err_allowed(b, to->ip);
 }
 
 static int send_rc_only(struct broker *b, const struct fo_client *to, uint8_t type, uint8_t rc)
@@ -1523,6 +1529,7 @@ void broker_handle(struct broker *b, const struct fo_client *from, const uint8_t
 	memset(res, 0, sizeof(*res));
 	res->client_hash = fo_client_hash(from->ip, from->port);
 	b->cur = res;
+	b->cur_proven = false;
 	broker_handle_msg(b, from, msg, len, payload, now_ms, res);
 	b->cur = NULL;
 }
@@ -1594,6 +1601,7 @@ static void broker_handle_msg(struct broker *b, const struct fo_client *from, co
 		set_answered(res, err_allowed(b, from->ip) ? send_empty(b, from, MQTTSN_DISCONNECT) : SEND_LIMITED);
 		return;
 	}
+	b->cur_proven = s->proven;
 	if (s->paused) {
 		s->paused = 0; /* it speaks again: deliveries resume */
 		b->g[si].since_ms = (uint32_t)b->clock_ms;

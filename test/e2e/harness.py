@@ -196,6 +196,19 @@ class Lab:
 
     def udp_socket(self, bind_ip=None, port=0, timeout=1.0):
         """A UDP socket that lives in the client namespace (created by a thread that joined it)."""
+        def make():
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind((bind_ip or self.client_ip, port))
+            s.settimeout(timeout)
+            return s
+        return self._in_ns(make)
+
+    def raw_socket(self):
+        """A raw IPv4 socket (IP_HDRINCL) in the client namespace: datagrams with any source
+        address, as an attacker forging them would send (see RawSender)."""
+        return self._in_ns(lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW))
+
+    def _in_ns(self, make):
         out = {}
 
         def mk():
@@ -206,10 +219,7 @@ class Lab:
                         raise OSError(ctypes.get_errno(), "setns")
                 finally:
                     os.close(fd)
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                s.bind((bind_ip or self.client_ip, port))
-                s.settimeout(timeout)
-                out["s"] = s
+                out["s"] = make()
             except BaseException as e:  # reported in the caller's thread
                 out["e"] = e
 
@@ -693,13 +703,54 @@ def decode(data):
     return mtype, body
 
 
+class RawSender:
+    """Forged UDP datagrams from the lab namespace: IPv4 + UDP headers built here, so the source
+    address and port are whatever the caller says (the appliance cannot tell them from real)."""
+
+    def __init__(self, lab, port=1883):
+        self.sock = lab.raw_socket()
+        self.dst = lab.appliance_ip
+        self.port = port
+        self.sent_frames = 0
+        self.sent_wire = 0  # Ethernet frame bytes, padded to the 60-byte minimum
+
+    def close(self):
+        self.sock.close()
+
+    def send(self, src_ip, src_port, payload):
+        udp = struct.pack("!HHHH", src_port, self.port, 8 + len(payload), 0) + payload
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0x4000, 64, 17, 0,
+                         socket.inet_aton(src_ip), socket.inet_aton(self.dst))
+        ip = ip[:10] + struct.pack("!H", _ip_checksum(ip)) + ip[12:]
+        self.sock.sendto(ip + udp, (self.dst, 0))
+        self.sent_frames += 1
+        self.sent_wire += wire_bytes(len(payload))
+
+
+def _ip_checksum(hdr):
+    s = sum(struct.unpack(f"!{len(hdr) // 2}H", hdr))
+    s = (s & 0xFFFF) + (s >> 16)
+    s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def wire_bytes(udp_payload_len):
+    """The Ethernet frame an untagged IPv4/UDP datagram occupies, padded to 60 bytes (no FCS)."""
+    return max(60, 14 + 20 + 8 + udp_payload_len)
+
+
 class RawClient:
     """A raw MQTT-SN client on a UDP socket in the lab namespace."""
 
-    def __init__(self, lab, bind_ip=None, port=1883, timeout=1.0):
+    def __init__(self, lab, bind_ip=None, port=1883, timeout=1.0, auto_regack=True):
         self.sock = lab.udp_socket(bind_ip, timeout=timeout)
         self.gw = (lab.appliance_ip, port)
         self.msgid = 0
+        # A gateway REGISTER that arrives while waiting for something else is answered with
+        # REGACK, as every MQTT-SN client must (spec 6.10): that is how the appliance proves
+        # this address before it delivers anything to it (docs/security.md).
+        self.auto_regack = auto_regack
+        self.gw_registers = []  # (topic_id, msg_id, name) of every gateway REGISTER answered so
 
     def close(self):
         self.sock.close()
@@ -733,10 +784,20 @@ class RawClient:
                 continue
             if m[0] == mtype:
                 return m[1]
+            if m[0] == REGISTER and self.auto_regack:
+                self.regack(m[1])
+                continue
             if m[0] in skip:
                 continue
             raise TestFailure(f"expected {MQTTSN_TYPE_NAMES.get(mtype)}, got "
                               f"{MQTTSN_TYPE_NAMES.get(m[0], hex(m[0]))} {m[1].hex()}")
+
+    def regack(self, body, rc=0):
+        """Answer a gateway REGISTER (its body) with REGACK echoing its TopicId and MsgId."""
+        tid, mid = struct.unpack("!HH", body[:4])
+        self.gw_registers.append((tid, mid, body[4:].decode(errors="replace")))
+        self.send(m_regack(tid, mid, rc))
+        return tid, mid
 
     def expect_nothing(self, wait=0.5):
         m = self.recv(wait)
