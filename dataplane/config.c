@@ -986,6 +986,22 @@ static int load_security(struct ctx *c, const struct raw_config *r, struct fo_co
 	struct broker_config *b = &cfg->broker;
 	bool zero;
 	char key[64], shown[64];
+	/* Per-source room: one source (sessions_per_source sessions, each at its quotas) may hold at
+	 * most half of a per-worker table, so a full table is never one other source's doing.
+	 * Defaults shrink with small tables; explicit values that break this are refused. */
+	uint32_t def_sps = FO_DEFAULT_SESSIONS_PER_SOURCE;
+	if (def_sps > b->max_sessions / 2)
+		def_sps = b->max_sessions / 2 ? b->max_sessions / 2 : 1;
+	if (get_u32(c, "security.sessions_per_source", m->sessions_per_source, 0, 65535, def_sps,
+		    &b->sessions_per_source) != 0)
+		return -1;
+	uint32_t sps = b->sessions_per_source ? b->sessions_per_source : 1;
+	uint32_t topic_room = (b->max_topics < b->max_client_topics ? b->max_topics : b->max_client_topics) / 2;
+	uint32_t def_tps = FO_DEFAULT_TOPICS_PER_SESSION, def_subs = FO_DEFAULT_SUBS_PER_SESSION;
+	if (def_tps > topic_room / sps)
+		def_tps = topic_room / sps ? topic_room / sps : 1;
+	if (def_subs > b->max_subscriptions / 2 / sps)
+		def_subs = b->max_subscriptions / 2 / sps ? b->max_subscriptions / 2 / sps : 1;
 	if (get_bool(c, "security.address_proof", m->address_proof, true, &b->address_proof) != 0 ||
 	    get_u32(c, "security.proof_timeout_ms", m->proof_timeout_ms, 1, 3600000u, FO_DEFAULT_PROOF_TIMEOUT_MS,
 		    &b->proof_timeout_ms) != 0 ||
@@ -996,12 +1012,10 @@ static int load_security(struct ctx *c, const struct raw_config *r, struct fo_co
 	    get_u16(c, "security.keepalive_max_s", m->keepalive_max_s, 1, 65535, FO_DEFAULT_KEEPALIVE_MAX_S,
 		    &b->keepalive_max_s) != 0 ||
 	    get_bool(c, "security.keepalive_zero", m->keepalive_zero, false, &zero) != 0 ||
-	    get_u32(c, "security.sessions_per_source", m->sessions_per_source, 0, 65535,
-		    FO_DEFAULT_SESSIONS_PER_SOURCE, &b->sessions_per_source) != 0 ||
-	    get_u32(c, "security.topics_per_session", m->topics_per_session, 0, CTMAP_TID_MAX,
-		    FO_DEFAULT_TOPICS_PER_SESSION, &b->topics_per_session) != 0 ||
-	    get_u32(c, "security.subscriptions_per_session", m->subscriptions_per_session, 0, 65535,
-		    FO_DEFAULT_SUBS_PER_SESSION, &b->subscriptions_per_session) != 0 ||
+	    get_u32(c, "security.topics_per_session", m->topics_per_session, 0, CTMAP_TID_MAX, def_tps,
+		    &b->topics_per_session) != 0 ||
+	    get_u32(c, "security.subscriptions_per_session", m->subscriptions_per_session, 0, 65535, def_subs,
+		    &b->subscriptions_per_session) != 0 ||
 	    get_u32(c, "security.wildcards_per_session", m->wildcards_per_session, 0, 65535,
 		    FO_DEFAULT_WILDCARDS_PER_SESSION, &b->wildcards_per_session) != 0 ||
 	    get_u16(c, "security.max_filter_levels", m->max_filter_levels, 0, 65535, FO_DEFAULT_MAX_FILTER_LEVELS,
@@ -1013,6 +1027,20 @@ static int load_security(struct ctx *c, const struct raw_config *r, struct fo_co
 		    &b->error_reply_burst) != 0)
 		return -1;
 	b->refuse_keepalive_zero = !zero;
+	if (b->sessions_per_source && b->sessions_per_source > b->max_sessions / 2)
+		return fail(c, "security.sessions_per_source: %u is more than half of mqttsn.max_sessions (%u): one "
+			       "source could fill the table; lower it or raise max_sessions",
+			    b->sessions_per_source, b->max_sessions);
+	if (b->sessions_per_source && b->topics_per_session &&
+	    (uint64_t)b->sessions_per_source * b->topics_per_session > topic_room)
+		return fail(c, "security.topics_per_session: %u x sessions_per_source %u is more than half of "
+			       "mqttsn.max_topics / max_client_topics (%u): one source could fill them; lower it",
+			    b->topics_per_session, b->sessions_per_source, topic_room * 2);
+	if (b->sessions_per_source && b->subscriptions_per_session &&
+	    (uint64_t)b->sessions_per_source * b->subscriptions_per_session > b->max_subscriptions / 2)
+		return fail(c, "security.subscriptions_per_session: %u x sessions_per_source %u is more than half of "
+			       "mqttsn.max_subscriptions (%u): one source could fill it; lower it",
+			    b->subscriptions_per_session, b->sessions_per_source, b->max_subscriptions);
 	if (b->keepalive_max_s < b->keepalive_min_s)
 		return fail(c, "security.keepalive_max_s: %u is below security.keepalive_min_s (%u); raise it",
 			    b->keepalive_max_s, b->keepalive_min_s);

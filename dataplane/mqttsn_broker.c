@@ -915,16 +915,19 @@ static bool admission_allows(const struct broker_admission *a, uint32_t ip)
 	return false;
 }
 
-/* The session table is full: end one unproven session (a forged CONNECT costs the forger its
- * slot, never a proven client's). true when a slot was freed. */
-static bool evict_unproven(struct broker *b)
+/* A per-worker table is full: end one unproven session that holds what is missing (a forged
+ * source costs the forger its room, never a proven client's). Looks at EVICT_SCAN session slots
+ * from a moving cursor; true when one was ended. */
+enum evict_need { EVICT_SESSION, EVICT_TOPICS, EVICT_SUBS };
+static bool evict_unproven(struct broker *b, uint32_t spare, enum evict_need need)
 {
 	uint32_t cap = session_capacity(b->st);
 	for (uint32_t k = 0; k < EVICT_SCAN && k < cap; k++) {
 		uint32_t si = b->evict_cursor;
 		b->evict_cursor = si + 1 < cap ? si + 1 : 0;
 		const struct mqttsn_session *s = session_get(b->st, si);
-		if (s && !s->proven) {
+		if (s && !s->proven && si != spare &&
+		    (need == EVICT_SESSION || (need == EVICT_TOPICS ? b->g[si].n_topics > 0 : b->g[si].n_subs > 0))) {
 			session_drop(b, si);
 			ev(b, FO_EV_SESSION_EVICTED_UNPROVEN);
 			return true;
@@ -1008,7 +1011,7 @@ static void on_connect(struct broker *b, const struct fo_client *from, const str
 	}
 	if (keep == SESSION_NONE) {
 		keep = session_alloc(b->st, from->ip, from->port, from->ifindex, cid, (uint8_t)clen);
-		if (keep == SESSION_NONE && evict_unproven(b))
+		if (keep == SESSION_NONE && evict_unproven(b, SESSION_NONE, EVICT_SESSION))
 			keep = session_alloc(b->st, from->ip, from->port, from->ifindex, cid, (uint8_t)clen);
 		if (keep == SESSION_NONE) {
 			ev(b, FO_EV_CONNECT_REJECTED_CONGESTION);
@@ -1063,6 +1066,8 @@ static void on_register(struct broker *b, uint32_t si, const struct fo_client *f
 		goto reject;
 	}
 	uint32_t id = topic_registry_intern(b->reg, TOPIC_KIND_NAME, name, len);
+	if (id == TOPIC_NONE && evict_unproven(b, si, EVICT_TOPICS))
+		id = topic_registry_intern(b->reg, TOPIC_KIND_NAME, name, len);
 	if (id == TOPIC_NONE) {
 		rc = MQTTSN_RC_CONGESTION;
 		goto reject;
@@ -1076,6 +1081,11 @@ static void on_register(struct broker *b, uint32_t si, const struct fo_client *f
 	}
 	bool created;
 	uint32_t me = map_add(b, si, id, &created);
+	if (me == SESSION_NONE && evict_unproven(b, si, EVICT_TOPICS)) {
+		/* The evicted session may have held the last reference to the name: intern it again. */
+		id = topic_registry_intern(b->reg, TOPIC_KIND_NAME, name, len);
+		me = id == TOPIC_NONE ? SESSION_NONE : map_add(b, si, id, &created);
+	}
 	if (me == SESSION_NONE) {
 		topic_registry_drop_unused(b->reg, id);
 		rc = MQTTSN_RC_CONGESTION;
@@ -1402,6 +1412,8 @@ static void on_subscribe(struct broker *b, uint32_t si, const struct fo_client *
 		}
 	}
 	rc = resolve_filter(b, m, true, &entry, &wild, &ack_tid);
+	if (rc == MQTTSN_RC_CONGESTION && evict_unproven(b, si, EVICT_TOPICS))
+		rc = resolve_filter(b, m, true, &entry, &wild, &ack_tid);
 	if (rc != MQTTSN_RC_ACCEPTED)
 		goto reject;
 	if (sub_find(b->subs, si, entry) == SUB_NONE &&
@@ -1422,6 +1434,9 @@ static void on_subscribe(struct broker *b, uint32_t si, const struct fo_client *
 	}
 	bool created;
 	uint32_t x = subs_add(b, s, si, entry, (uint8_t)granted, wild, &created);
+	if (x == SUB_NONE && evict_unproven(b, si, EVICT_SUBS) &&
+	    resolve_filter(b, m, true, &entry, &wild, &ack_tid) == MQTTSN_RC_ACCEPTED) /* entry may have gone */
+		x = subs_add(b, s, si, entry, (uint8_t)granted, wild, &created);
 	if (x == SUB_NONE) {
 		topic_registry_drop_unused(b->reg, entry);
 		rc = MQTTSN_RC_CONGESTION;
