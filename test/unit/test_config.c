@@ -473,6 +473,205 @@ static void test_deploy_example(void **state)
 	fo_config_free(cfg);
 }
 
+/* ---------------------------------------------------------------- security */
+
+static void test_security_defaults(void **state)
+{
+	(void)state;
+	const char *docs[] = { MIN, MIN "security: {}\n" };
+	for (int k = 0; k < 2; k++) {
+		struct fo_config *c = parse_ok(docs[k]);
+		const struct broker_config *b = &c->broker;
+		assert_true(b->address_proof);
+		assert_int_equal(b->proof_timeout_ms, FO_DEFAULT_PROOF_TIMEOUT_MS);
+		assert_int_equal(c->min_source_port, FO_DEFAULT_MIN_SOURCE_PORT);
+		assert_int_equal(c->min_source_port, 1024);
+		assert_int_equal(b->keepalive_min_s, FO_DEFAULT_KEEPALIVE_MIN_S);
+		assert_int_equal(b->keepalive_max_s, FO_DEFAULT_KEEPALIVE_MAX_S);
+		assert_true(b->refuse_keepalive_zero); /* keepalive_zero: false */
+		/* The default tables are big enough for the default quotas. */
+		assert_int_equal(b->sessions_per_source, FO_DEFAULT_SESSIONS_PER_SOURCE);
+		assert_int_equal(b->topics_per_session, FO_DEFAULT_TOPICS_PER_SESSION);
+		assert_int_equal(b->subscriptions_per_session, FO_DEFAULT_SUBS_PER_SESSION);
+		assert_int_equal(b->wildcards_per_session, FO_DEFAULT_WILDCARDS_PER_SESSION);
+		assert_int_equal(b->max_filter_levels, FO_DEFAULT_MAX_FILTER_LEVELS);
+		assert_int_equal(b->max_giveups, FO_DEFAULT_MAX_GIVEUPS);
+		assert_int_equal(b->error_replies_per_s, FO_DEFAULT_ERROR_REPLIES_PER_S);
+		assert_int_equal(b->error_reply_burst, FO_DEFAULT_ERROR_REPLY_BURST);
+		assert_int_equal(b->n_admission, 0);
+		assert_null(b->admission);
+		fo_config_free(c);
+	}
+	/* Small tables shrink the default quotas to half of each table for one source. */
+	struct fo_config *c = parse_ok(MIN "mqttsn: {max_sessions: 8, max_topics: 100, max_client_topics: 400, "
+					   "max_subscriptions: 64}\n");
+	assert_int_equal(c->broker.sessions_per_source, 4);
+	assert_int_equal(c->broker.topics_per_session, 50 / 4);
+	assert_int_equal(c->broker.subscriptions_per_session, 64 / 2 / 4);
+	fo_config_free(c);
+}
+
+static void test_security_values(void **state)
+{
+	(void)state;
+	struct fo_config *c = parse_ok(MIN "security:\n"
+					    "  address_proof: false\n"
+					    "  proof_timeout_ms: 3600000\n"
+					    "  min_source_port: 1\n"
+					    "  keepalive_min_s: 30\n"
+					    "  keepalive_max_s: 30\n"
+					    "  keepalive_zero: true\n"
+					    "  sessions_per_source: 0\n"
+					    "  topics_per_session: 65534\n"
+					    "  subscriptions_per_session: 65535\n"
+					    "  wildcards_per_session: 0\n"
+					    "  max_filter_levels: 65535\n"
+					    "  max_giveups: 255\n"
+					    "  error_replies_per_s: 1000000\n"
+					    "  error_reply_burst: 1\n"
+					    "  admission:\n"
+					    "    - client_id: gw-1\n"
+					    "      from: [198.18.0.7, 10.0.0.0/8]\n"
+					    "    - {client_id_prefix: \"sensor-\", from: [\"192.168.0.0/16\"]}\n"
+					    "    - {client_id_prefix: \"\", from: [0.0.0.0/0]}\n"
+					    "    - {client_id: abcdefghijklmnopqrstuvw, from: [203.0.113.128/25]}\n");
+	const struct broker_config *b = &c->broker;
+	assert_false(b->address_proof);
+	assert_int_equal(b->proof_timeout_ms, 3600000);
+	assert_int_equal(c->min_source_port, 1);
+	assert_int_equal(b->keepalive_min_s, 30);
+	assert_int_equal(b->keepalive_max_s, 30);
+	assert_false(b->refuse_keepalive_zero);
+	assert_int_equal(b->sessions_per_source, 0);
+	assert_int_equal(b->topics_per_session, 65534);
+	assert_int_equal(b->subscriptions_per_session, 65535);
+	assert_int_equal(b->wildcards_per_session, 0);
+	assert_int_equal(b->max_filter_levels, 65535);
+	assert_int_equal(b->max_giveups, 255);
+	assert_int_equal(b->error_replies_per_s, 1000000);
+	assert_int_equal(b->error_reply_burst, 1);
+
+	assert_int_equal(b->n_admission, 4);
+	assert_ptr_equal(b->admission, c->admission);
+	const struct broker_admission *a = b->admission;
+	assert_false(a[0].prefix);
+	assert_int_equal(a[0].client_id_len, 4);
+	assert_memory_equal(a[0].client_id, "gw-1", 4);
+	assert_int_equal(a[0].n_nets, 2);
+	assert_int_equal(a[0].nets[0], 0xc6120007u); /* a bare address is a /32 */
+	assert_int_equal(a[0].masks[0], 0xffffffffu);
+	assert_int_equal(a[0].nets[1], 0x0a000000u);
+	assert_int_equal(a[0].masks[1], 0xff000000u);
+	assert_true(a[1].prefix);
+	assert_int_equal(a[1].client_id_len, 7);
+	assert_memory_equal(a[1].client_id, "sensor-", 7);
+	assert_int_equal(a[1].n_nets, 1);
+	assert_int_equal(a[1].nets[0], 0xc0a80000u);
+	assert_int_equal(a[1].masks[0], 0xffff0000u);
+	assert_true(a[2].prefix); /* an empty prefix: every ClientId */
+	assert_int_equal(a[2].client_id_len, 0);
+	assert_int_equal(a[2].nets[0], 0);
+	assert_int_equal(a[2].masks[0], 0);
+	assert_false(a[3].prefix);
+	assert_int_equal(a[3].client_id_len, 23);
+	assert_int_equal(a[3].nets[0], 0xcb007180u);
+	assert_int_equal(a[3].masks[0], 0xffffff80u);
+	fo_config_free(c);
+
+	/* Edges of the mqttsn bounds the engine accepts. */
+	c = parse_ok(MIN "mqttsn: {retry_limit: 255, max_inflight_per_session: 32768, max_topic_len: 2}\n");
+	assert_int_equal(c->broker.retry_limit, 255);
+	assert_int_equal(c->broker.max_inflight_per_session, 32768);
+	assert_int_equal(c->broker.max_topic_len, 2);
+	fo_config_free(c);
+}
+
+#define SEC MIN "security:\n"
+#define ADM SEC "  admission:\n"
+
+static const struct bad security_rules[] = {
+	/* booleans */
+	{ SEC "  address_proof: yes\n", "security.address_proof", "not true or false" },
+	{ SEC "  keepalive_zero: 1\n", "security.keepalive_zero", "not true or false" },
+	/* numbers, each at both ends of its range */
+	{ SEC "  proof_timeout_ms: 0\n", "security.proof_timeout_ms", "1..3600000" },
+	{ SEC "  proof_timeout_ms: 3600001\n", "security.proof_timeout_ms", "1..3600000" },
+	{ SEC "  min_source_port: 0\n", "security.min_source_port", "1..65535" },
+	{ SEC "  min_source_port: 65536\n", "security.min_source_port", "1..65535" },
+	{ SEC "  keepalive_min_s: 0\n", "security.keepalive_min_s", "1..65535" },
+	{ SEC "  keepalive_min_s: 65536\n", "security.keepalive_min_s", "1..65535" },
+	{ SEC "  keepalive_max_s: 0\n", "security.keepalive_max_s", "1..65535" },
+	{ SEC "  keepalive_max_s: 65536\n", "security.keepalive_max_s", "1..65535" },
+	{ SEC "  sessions_per_source: 65536\n", "security.sessions_per_source", "0..65535" },
+	{ SEC "  topics_per_session: 65535\n", "security.topics_per_session", "0..65534" },
+	{ SEC "  subscriptions_per_session: 65536\n", "security.subscriptions_per_session", "0..65535" },
+	{ SEC "  wildcards_per_session: 65536\n", "security.wildcards_per_session", "0..65535" },
+	{ SEC "  max_filter_levels: 65536\n", "security.max_filter_levels", "0..65535" },
+	{ SEC "  max_giveups: 256\n", "security.max_giveups", "0..255" },
+	{ SEC "  error_replies_per_s: 1000001\n", "security.error_replies_per_s", "0..1000000" },
+	{ SEC "  error_reply_burst: 0\n", "security.error_reply_burst", "1..1000000" },
+	{ SEC "  error_reply_burst: 1000001\n", "security.error_reply_burst", "1..1000000" },
+	{ SEC "  max_giveups: -1\n", "security.max_giveups", "not a whole number" },
+	{ SEC "  proof_timeout_ms: 1.5\n", "security.proof_timeout_ms", "not a whole number" },
+	/* keepalive bounds in order */
+	{ SEC "  keepalive_min_s: 60\n  keepalive_max_s: 30\n", "security.keepalive_max_s",
+	  "below security.keepalive_min_s" },
+	/* one source may hold at most half of each table */
+	{ MIN "mqttsn: {max_sessions: 100}\nsecurity: {sessions_per_source: 51}\n", "security.sessions_per_source",
+	  "more than half of mqttsn.max_sessions" },
+	{ MIN "mqttsn: {max_topics: 100}\nsecurity: {sessions_per_source: 2, topics_per_session: 26}\n",
+	  "security.topics_per_session", "more than half" },
+	{ MIN "mqttsn: {max_subscriptions: 100}\nsecurity: {sessions_per_source: 5, subscriptions_per_session: 11}\n",
+	  "security.subscriptions_per_session", "more than half" },
+	/* admission rules: exactly one of client_id and client_id_prefix */
+	{ ADM "    - {client_id: a, client_id_prefix: b, from: [10.0.0.0/8]}\n", "security.admission[0]",
+	  "exactly one of client_id and client_id_prefix" },
+	{ ADM "    - {from: [10.0.0.0/8]}\n", "security.admission[0]", "exactly one of client_id and client_id_prefix" },
+	{ ADM "    - {client_id: \"\", from: [10.0.0.0/8]}\n", "security.admission[0]", "not a ClientId" },
+	{ ADM "    - {client_id: abcdefghijklmnopqrstuvwx, from: [10.0.0.0/8]}\n", "security.admission[0]",
+	  "not a ClientId" },
+	{ ADM "    - {client_id_prefix: abcdefghijklmnopqrstuvwx, from: [10.0.0.0/8]}\n", "security.admission[0]",
+	  "not a ClientId" },
+	/* ... and a from list */
+	{ ADM "    - {client_id: a}\n", "security.admission[0].from", "missing" },
+	{ ADM "    - {client_id: a, from: []}\n", "security.admission[0].from", "missing" },
+	/* prefixes: the network address, length 0..32 */
+	{ ADM "    - {client_id: a, from: [10.0.0.1/24]}\n", "security.admission[0].from[0]", "host bits set" },
+	{ ADM "    - {client_id: a, from: [0.0.0.1/0]}\n", "security.admission[0].from[0]", "host bits set" },
+	{ ADM "    - {client_id: a, from: [10.0.0.0/8]}\n    - {client_id: b, from: [10.0.0.0/8, 10.0.0.0/33]}\n",
+	  "security.admission[1].from[1]", "len 0..32" },
+	{ ADM "    - {client_id: a, from: [10.0.0.0/]}\n", "security.admission[0].from[0]", "not an IPv4 prefix" },
+	{ ADM "    - {client_id: a, from: [10.0.0.0/-1]}\n", "security.admission[0].from[0]", "not an IPv4 prefix" },
+	{ ADM "    - {client_id: a, from: [10.0.0.0/8x]}\n", "security.admission[0].from[0]", "not an IPv4 prefix" },
+	{ ADM "    - {client_id: a, from: [10.0.0/8]}\n", "security.admission[0].from[0]", "not an IPv4 prefix" },
+	{ ADM "    - {client_id: a, from: [10.0.0.256]}\n", "security.admission[0].from[0]", "not an IPv4 prefix" },
+	{ ADM "    - {client_id: a, from: [\"10.0.0.0 /8\"]}\n", "security.admission[0].from[0]", "not an IPv4 prefix" },
+	/* unknown keys and shapes */
+	{ SEC "  adress_proof: true\n", "security.adress_proof: unknown key", "address_proof" },
+	{ ADM "    - {client_id: a, from: [10.0.0.0/8], to: [1.2.3.4]}\n", "security.admission[0].to: unknown key",
+	  "client_id" },
+	{ ADM "    - {client_id: a, from: 10.0.0.0/8}\n", "security.admission[0].from: expected a list", NULL },
+	{ SEC "  admission: {client_id: a, from: [10.0.0.0/8]}\n", "security.admission: expected a list", NULL },
+	{ MIN "security: true\n", "security: expected a mapping", NULL },
+	/* mqttsn bounds the engine used to refuse only at start */
+	{ MIN "mqttsn: {retry_limit: 256}\n", "mqttsn.retry_limit", "0..255" },
+	{ MIN "mqttsn: {max_inflight_per_session: 40000}\n", "mqttsn.max_inflight_per_session", "1..32768" },
+	{ MIN "mqttsn: {max_topic_len: 1}\n", "mqttsn.max_topic_len", "2..65527" },
+	{ MIN "mqttsn: {max_sessions: 268435457}\n", "mqttsn.max_sessions", "1..268435456" },
+	{ MIN "mqttsn: {max_client_topics: 268435457}\n", "mqttsn.max_client_topics", "1..268435456" },
+	{ MIN "mqttsn: {max_subscriptions: 268435457}\n", "mqttsn.max_subscriptions", "1..268435456" },
+	{ MIN "mqttsn: {max_inflight: 268435457}\n", "mqttsn.max_inflight", "1..268435456" },
+};
+
+static void test_security_rules(void **state)
+{
+	(void)state;
+	int failed = 0;
+	for (size_t i = 0; i < sizeof(security_rules) / sizeof(security_rules[0]); i++)
+		failed += !refused_with(security_rules[i].yaml, security_rules[i].key, security_rules[i].also);
+	assert_int_equal(failed, 0);
+}
+
 /* ---------------------------------------------------------------- routes */
 
 /* Two ports: the first with a gateway (so any unicast address is reachable through it). */
@@ -809,6 +1008,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_routes_valid),
 		cmocka_unit_test(test_route_rules),
 		cmocka_unit_test(test_route_count),
+		cmocka_unit_test(test_security_defaults),
+		cmocka_unit_test(test_security_values),
+		cmocka_unit_test(test_security_rules),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
