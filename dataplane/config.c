@@ -18,7 +18,9 @@
  *       roles: [rx, worker, tx] # required, non-empty; every role must appear somewhere
  *   burst: 32                   # 1..FO_MAX_BURST
  *   rings: { worker: 4096, tx: 4096, peer: 4096 }   # powers of two, 64..1M, >= burst
- *   mempool: { mbufs: 16383, header_mbufs: 16383, cache: 256 }  # see pool rule below
+ *   mempool: { mbufs: 16383, header_mbufs: 16383, held_mbufs: 8191, cache: 256 }  # see pool rule below
+ *                             # held_mbufs (>= 64): copies of payloads kept past the packet (QoS 1
+ *                             # retransmission, sink/bridge backlogs), never rx mbufs
  *   neighbours: 4096            # ARP table capacity, 1..16M
  *   mqttsn:                     # every key optional
  *     gateway_id: 1             # 0..255
@@ -66,7 +68,7 @@ struct raw_rings {
 	char *worker, *tx, *peer;
 };
 struct raw_mempool {
-	char *mbufs, *header_mbufs, *cache;
+	char *mbufs, *header_mbufs, *held_mbufs, *cache;
 };
 struct raw_predef {
 	char *id, *name;
@@ -179,6 +181,7 @@ static const cyaml_schema_field_t rings_fields[] = {
 static const cyaml_schema_field_t mempool_fields[] = {
 	STR("mbufs", struct raw_mempool, mbufs),
 	STR("header_mbufs", struct raw_mempool, header_mbufs),
+	STR("held_mbufs", struct raw_mempool, held_mbufs),
 	STR("cache", struct raw_mempool, cache),
 	CYAML_FIELD_END,
 };
@@ -853,7 +856,9 @@ static int load_pools(struct ctx *c, const struct raw_config *r, struct fo_confi
 		    &cfg->mbuf_cache) != 0 ||
 	    get_u32(c, "mempool.mbufs", mp->mbufs, 1, UINT32_MAX, FO_DEFAULT_MBUFS, &cfg->mbufs) != 0 ||
 	    get_u32(c, "mempool.header_mbufs", mp->header_mbufs, 1, UINT32_MAX, FO_DEFAULT_HDR_MBUFS,
-		    &cfg->hdr_mbufs) != 0)
+		    &cfg->hdr_mbufs) != 0 ||
+	    get_u32(c, "mempool.held_mbufs", mp->held_mbufs, 64, UINT32_MAX, FO_DEFAULT_HELD_MBUFS,
+		    &cfg->held_mbufs) != 0)
 		return -1;
 	if (get_u32(c, "neighbours", r->neighbours, 1, FO_MAX_NEIGHBOURS, FO_DEFAULT_NEIGHBOURS,
 		    &cfg->neighbours) != 0)

@@ -17,6 +17,7 @@
 #define FO_DEFAULT_RING_SIZE 4096
 #define FO_DEFAULT_MBUFS 16383
 #define FO_DEFAULT_HDR_MBUFS 16383
+#define FO_DEFAULT_HELD_MBUFS 8191 /* payloads kept past their packet, in a pool of their own */
 #define FO_DEFAULT_MBUF_CACHE 256
 #define FO_DEFAULT_RX_DESC 1024
 #define FO_DEFAULT_TX_DESC 1024
@@ -199,6 +200,7 @@ struct fo_config {
 	uint32_t peer_ring_size;   /* worker -> worker (publishes for other workers' subscribers) */
 	uint32_t mbufs;            /* packet pool size (mbufs) */
 	uint32_t hdr_mbufs;        /* header pool for replies and fan-out copies */
+	uint32_t held_mbufs;       /* payload copies kept for QoS 1 retries and output backlogs */
 	uint32_t mbuf_cache;
 	uint32_t neighbours;       /* ARP table capacity */
 

@@ -145,6 +145,7 @@ unsigned fo_config_restart_keys(const struct fo_config *f, const struct fo_confi
 	KEY(f->peer_ring_size != t->peer_ring_size, "rings.peer");
 	KEY(f->mbufs != t->mbufs, "mempool.mbufs");
 	KEY(f->hdr_mbufs != t->hdr_mbufs, "mempool.header_mbufs");
+	KEY(f->held_mbufs != t->held_mbufs, "mempool.held_mbufs");
 	KEY(f->mbuf_cache != t->mbuf_cache, "mempool.cache");
 	KEY(f->neighbours != t->neighbours, "neighbours");
 	const struct broker_config *a = &f->broker, *b = &t->broker;

@@ -135,6 +135,8 @@ struct fo_dp {
 	uint16_t port_index[RTE_MAX_ETHPORTS]; /* ethdev port id -> index in ports[] */
 	struct rte_mempool *pkt_pool;  /* rx packets */
 	struct rte_mempool *hdr_pool;  /* replies and fan-out header mbufs */
+	struct rte_mempool *held_pool; /* payload copies kept past their packet (QoS 1 retries, output
+					* backlogs): however many are held, rx never runs out of mbufs */
 	uint32_t hdr_room;             /* data room of a hdr_pool mbuf after its headroom */
 	struct rte_mempool *peer_pool; /* struct fo_peer_msg */
 	struct rte_mempool *out_pool;  /* struct fo_out_msg (outputs.h); NULL without sinks and bridges */

@@ -386,10 +386,12 @@ static int setup_pools(void)
 	unsigned peer_cache = n_peer >= 512 ? 64 : 0;
 	fo_dp.peer_pool = rte_mempool_create("fo_peer", n_peer, sizeof(struct fo_peer_msg) + c->broker.max_topic_len,
 					     peer_cache, 0, NULL, NULL, NULL, NULL, sock, 0);
-	if (!fo_dp.pkt_pool || !fo_dp.hdr_pool || !fo_dp.peer_pool) {
-		fprintf(stderr, "mempool: cannot create pools (mbufs %u, header_mbufs %u): %s; lower mempool.* or reserve "
-				"more hugepages (deploy/hugepages.sh), or run with --no-huge -m MB\n",
-			c->mbufs, c->hdr_mbufs, rte_strerror(rte_errno));
+	fo_dp.held_pool = rte_pktmbuf_pool_create("fo_held", c->held_mbufs, c->mbuf_cache < c->held_mbufs / 2 ? c->mbuf_cache : 0,
+						  0, RTE_MBUF_DEFAULT_BUF_SIZE, sock);
+	if (!fo_dp.pkt_pool || !fo_dp.hdr_pool || !fo_dp.peer_pool || !fo_dp.held_pool) {
+		fprintf(stderr, "mempool: cannot create pools (mbufs %u, header_mbufs %u, held_mbufs %u): %s; lower "
+				"mempool.* or reserve more hugepages (deploy/hugepages.sh), or run with --no-huge -m MB\n",
+			c->mbufs, c->hdr_mbufs, c->held_mbufs, rte_strerror(rte_errno));
 		return -1;
 	}
 	return 0;

@@ -192,7 +192,10 @@ static bool note_rc(struct broker *b, const struct fo_client *to, uint8_t rc)
 		return true;
 	if (b->cur)
 		b->cur->error_reply = true;
-	return !b->cur || b->cur_proven || err_allowed(b, to->ip);
+	if (!b->cur || b->cur_proven || err_allowed(b, to->ip))
+		return true;
+	ev(b, FO_EV_ERROR_REPLIES_LIMITED);
+	return false;
 }
 
 static int send_rc_only(struct broker *b, const struct fo_client *to, uint8_t type, uint8_t rc)
@@ -623,6 +626,8 @@ struct delivery {
 	uint8_t ttype;    /* topic type the subscribers see */
 	uint16_t tid;     /* predefined id or short name (NORMAL: each client's own id) */
 	void *payload;
+	void *kept;       /* the payload as kept for QoS 1 copies (payload_keep), NULL until needed */
+	bool kept_spare;  /* kept holds a reference no inflight entry owns yet (released at the end) */
 	uint16_t payload_len;
 	/* The last QoS 0 header encoded for this fan-out: copies with the same flags and topic id
 	 * share it (only QoS 1 copies carry their own message id). */
@@ -719,14 +724,30 @@ send:;
 	if (h <= 0)
 		return 0;
 	if (qos) {
-		uint32_t x = inflight_add(b->inf, &s->inflight_head, si, mid, tid, flags, d->payload,
-					  d->payload_len, b->clock_ms + b->cfg.retry_interval_ms);
+		if (!d->kept) {
+			if (b->io.payload_keep) {
+				d->kept = b->io.payload_keep(b->io.ctx, d->payload);
+				if (!d->kept) {
+					ev(b, FO_EV_DELIVERY_HOLD_FULL);
+					return 0;
+				}
+			} else {
+				d->kept = d->payload;
+				b->io.payload_hold(b->io.ctx, d->kept);
+			}
+			d->kept_spare = true; /* the reference keep() gave is not yet in any entry */
+		}
+		uint32_t x = inflight_add(b->inf, &s->inflight_head, si, mid, tid, flags, d->kept, d->payload_len,
+					  b->clock_ms + b->cfg.retry_interval_ms);
 		if (x == INFLIGHT_NONE) {
 			ev(b, FO_EV_DELIVERY_INFLIGHT_FULL);
 			return 0;
 		}
 		s->inflight_n++;
-		b->io.payload_hold(b->io.ctx, d->payload);
+		if (d->kept_spare)
+			d->kept_spare = false; /* this entry owns it */
+		else
+			b->io.payload_hold(b->io.ctx, d->kept);
 		ev(b, FO_EV_DELIVERY_QOS1);
 	}
 	/* A failed send of a QoS 1 copy stays in flight: the retransmission covers it. */
@@ -813,6 +834,8 @@ static uint32_t fan_out(struct broker *b, const uint8_t *name, uint16_t len, uin
 		int q = pq < session_get(b->st, si)->mark_qos ? pq : session_get(b->st, si)->mark_qos;
 		copies += deliver(b, si, q, &d);
 	}
+	if (d.kept_spare)
+		b->io.payload_release(b->io.ctx, d.kept);
 	if (interned)
 		topic_registry_drop_unused(b->reg, d.entry);
 	return copies;
@@ -1613,7 +1636,12 @@ static void broker_handle_msg(struct broker *b, const struct fo_client *from, co
 		/* Spec 6.12-style answer to a client the gateway does not know: DISCONNECT tells
 		 * it to CONNECT again (rate-limited per source like every refusal). */
 		res->error_reply = true;
-		set_answered(res, err_allowed(b, from->ip) ? send_empty(b, from, MQTTSN_DISCONNECT) : SEND_LIMITED);
+		if (!err_allowed(b, from->ip)) {
+			ev(b, FO_EV_ERROR_REPLIES_LIMITED);
+			set_drop(res, FO_DROP_ERROR_REPLY_LIMITED);
+			return;
+		}
+		set_answered(res, send_empty(b, from, MQTTSN_DISCONNECT));
 		return;
 	}
 	b->cur_proven = s->proven;

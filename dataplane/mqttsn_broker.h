@@ -93,6 +93,11 @@ struct broker_io {
 	 * code (MQTTSN_RC_ACCEPTED, MQTTSN_RC_CONGESTION), or BROKER_PUBACK_DEFERRED when the stage
 	 * sends the PUBACK itself later (a sink in written mode). */
 	int (*published)(void *ctx, const struct fo_client *from, struct broker_result *res);
+	/* Optional. A payload is about to be kept past this call (QoS 1 retransmission): returns a
+	 * handle to keep instead, holding one reference (a copy outside the receive pool, so held
+	 * payloads never starve rx), or NULL when there is no room (the copy is then skipped and
+	 * counted). Without it the engine keeps the payload itself with payload_hold. */
+	void *(*payload_keep)(void *ctx, void *payload);
 	/* Reference counting for payloads kept by QoS 1 state across calls. */
 	void (*payload_hold)(void *ctx, void *payload);
 	void (*payload_release)(void *ctx, void *payload);

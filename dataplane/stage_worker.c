@@ -225,6 +225,19 @@ static void io_payload_hold(void *ctx, void *payload)
 	rte_mbuf_refcnt_update(payload, 1);
 }
 
+/* A QoS 1 copy keeps its payload for retransmission: a copy in the held pool, never the rx
+ * mbuf, so subscribers that do not acknowledge cannot starve the port of receive buffers. */
+static void *io_payload_keep(void *ctx, void *payload)
+{
+	(void)ctx;
+	struct rte_mbuf *m = payload;
+	struct rte_mbuf *k = rte_pktmbuf_copy(m, fo_dp.held_pool, 0, UINT32_MAX);
+	if (unlikely(!k))
+		return NULL;
+	k->hash.usr = m->hash.usr; /* the payload's checksum sum (io_payload_bind) */
+	return k;
+}
+
 static void io_payload_release(void *ctx, void *payload)
 {
 	(void)ctx;
@@ -260,6 +273,7 @@ int fo_worker_init(struct fo_worker *w)
 		.send_publish = io_send_publish,
 		.payload_bind = io_payload_bind,
 		.payload_hold = io_payload_hold,
+		.payload_keep = io_payload_keep,
 		.payload_release = io_payload_release,
 		.published = io_published,
 	};
@@ -290,7 +304,8 @@ void fo_worker_fini(struct fo_worker *w)
 }
 
 /* A publish for a sink or bridge route: an entry on the output's ring (outputs.h). Small
- * payloads are copied into the entry so a backed-up output holds no packet mbufs. Returns
+ * payloads are copied into the entry, larger ones into the held pool, so a backed-up output holds
+ * no packet mbufs (an empty entry or held pool is counted pool_empty). Returns
  * false when it could not be queued (counted). ack: the pending PUBACK slot when the route is
  * a written-mode sink and the publish is QoS 1, else FO_OUT_ACK_NONE. */
 static bool out_route(struct worker_io *io, struct fo_generation *g, uint16_t ri, const struct fo_route_config *r,
@@ -333,8 +348,15 @@ static bool out_route(struct worker_io *io, struct fo_generation *g, uint16_t ri
 		m->payload_len = (uint16_t)payload->pkt_len;
 		m->payload = NULL;
 	} else {
-		rte_mbuf_refcnt_update(payload, 1);
-		m->payload = payload;
+		/* A backlog of a stalled Redis or broker holds copies from the held pool, never rx mbufs. */
+		m->payload = rte_pktmbuf_copy(payload, fo_dp.held_pool, 0, UINT32_MAX);
+		if (unlikely(!m->payload)) {
+			rte_mempool_put(fo_dp.out_pool, m);
+			rc->pool_empty++;
+			gc->out_pool_empty++;
+			oc->pool_empty++;
+			return false;
+		}
 	}
 	/* One enqueue per entry, not one per burst: a QoS 1 PUBACK sent in this same call says whether
 	 * the entry was taken ("rejected: congestion" when not), so the verdict is needed now. */

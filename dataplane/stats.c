@@ -156,6 +156,7 @@ void fo_stats_write_json_stream(FILE *f, const char *reason)
 	first = true;
 	write_pool(f, fo_dp.pkt_pool, &first);
 	write_pool(f, fo_dp.hdr_pool, &first);
+	write_pool(f, fo_dp.held_pool, &first);
 	write_pool(f, fo_dp.peer_pool, &first);
 	if (fo_dp.out_pool)
 		write_pool(f, fo_dp.out_pool, &first);

@@ -98,6 +98,8 @@
 	_(DELIVERIES, "deliveries")              /* copies handed to subscribers */    \
 	_(DELIVERY_QOS1, "deliveries_qos1")                                            \
 	_(DELIVERY_INFLIGHT_FULL, "delivery_inflight_full")                            \
+	_(ERROR_REPLIES_LIMITED, "error_replies_limited") /* refusals not sent: over security.error_replies_per_s */ \
+	_(DELIVERY_HOLD_FULL, "delivery_hold_full") /* QoS 1 copy skipped: mempool.held_mbufs exhausted */ \
 	_(DELIVERY_UNPROVEN, "delivery_unproven")  /* copy skipped: address not proven yet */ \
 	_(DELIVERY_PAUSED, "delivery_paused")      /* copy skipped: session paused */  \
 	_(DELIVERY_REG_PENDING, "delivery_reg_pending") /* copy skipped: its REGISTER awaits REGACK */ \
