@@ -313,6 +313,16 @@ static uint32_t map_add(struct broker *b, uint32_t si, uint32_t entry, bool *cre
 	return me;
 }
 
+/* The client has the id of map entry me (it REGISTERed or SUBSCRIBEd the name itself): a
+ * REGISTER of ours for it no longer waits for an answer. */
+static void map_known(struct broker *b, uint32_t si, uint32_t me)
+{
+	struct ctmap_entry *e = ctmap_get(b->st, me);
+	if (e->reg_msg_id != 0 && b->g[si].regs_pending > 0)
+		b->g[si].regs_pending--;
+	e->reg_msg_id = 0;
+}
+
 /* ---- sessions per source IP */
 
 static uint32_t ipq_home(const struct broker *b, uint32_t ip)
@@ -940,23 +950,30 @@ static bool admission_allows(const struct broker_admission *a, uint32_t ip)
 
 /* A per-worker table is full: end one unproven session that holds what is missing (a forged
  * source costs the forger its room, never a proven client's). Looks at EVICT_SCAN session slots
- * from a moving cursor; true when one was ended. */
+ * from a moving cursor and ends the one heard from longest ago (a storm of forged CONNECTs is
+ * silent after its CONNECT; a publisher that never needs to prove itself keeps speaking). true
+ * when one was ended. */
 enum evict_need { EVICT_SESSION, EVICT_TOPICS, EVICT_SUBS };
 static bool evict_unproven(struct broker *b, uint32_t spare, enum evict_need need)
 {
 	uint32_t cap = session_capacity(b->st);
+	uint32_t victim = SESSION_NONE;
+	uint64_t oldest = UINT64_MAX;
 	for (uint32_t k = 0; k < EVICT_SCAN && k < cap; k++) {
 		uint32_t si = b->evict_cursor;
 		b->evict_cursor = si + 1 < cap ? si + 1 : 0;
 		const struct mqttsn_session *s = session_get(b->st, si);
-		if (s && !s->proven && si != spare &&
+		if (s && !s->proven && si != spare && s->last_rx_ms < oldest &&
 		    (need == EVICT_SESSION || (need == EVICT_TOPICS ? b->g[si].n_topics > 0 : b->g[si].n_subs > 0))) {
-			session_drop(b, si);
-			ev(b, FO_EV_SESSION_EVICTED_UNPROVEN);
-			return true;
+			victim = si;
+			oldest = s->last_rx_ms;
 		}
 	}
-	return false;
+	if (victim == SESSION_NONE)
+		return false;
+	session_drop(b, victim);
+	ev(b, FO_EV_SESSION_EVICTED_UNPROVEN);
+	return true;
 }
 
 static void on_connect(struct broker *b, const struct fo_client *from, const struct mqttsn_msg *m,
@@ -1000,8 +1017,9 @@ static void on_connect(struct broker *b, const struct fo_client *from, const str
 		if (o->ip != from->ip && !o->proven)
 			clean = true; /* nothing proven to hand over: start afresh */
 	}
-	if (sa == SESSION_NONE && si == SESSION_NONE && b->cfg.sessions_per_source &&
-	    ipq_count(b, from->ip) >= b->cfg.sessions_per_source) {
+	/* A session more at this IP: a new one, or a ClientId taken over from another IP. */
+	bool adds = sa == SESSION_NONE && (si == SESSION_NONE || session_get(b->st, si)->ip != from->ip);
+	if (adds && b->cfg.sessions_per_source && ipq_count(b, from->ip) >= b->cfg.sessions_per_source) {
 		ev(b, FO_EV_CONNECT_REJECTED_QUOTA);
 		set_answered(res, send_rc_only(b, from, MQTTSN_CONNACK, MQTTSN_RC_CONGESTION));
 		return;
@@ -1116,7 +1134,7 @@ static void on_register(struct broker *b, uint32_t si, const struct fo_client *f
 	}
 	if (created)
 		topic_registry_ref(b->reg, id);
-	ctmap_get(b->st, me)->reg_msg_id = 0; /* the client knows the id now */
+	map_known(b, si, me); /* the client knows the id now */
 	ev(b, FO_EV_REGISTER_ACCEPTED);
 	send_regack(b, from, ctmap_get(b->st, me)->tid, mid, MQTTSN_RC_ACCEPTED);
 	set_delivered(res);
@@ -1481,7 +1499,7 @@ static void on_subscribe(struct broker *b, uint32_t si, const struct fo_client *
 		}
 		if (mcreated)
 			topic_registry_ref(b->reg, entry);
-		ctmap_get(b->st, me)->reg_msg_id = 0;
+		map_known(b, si, me);
 		ack_tid = ctmap_get(b->st, me)->tid;
 	}
 	ev(b, FO_EV_SUBSCRIBE_ACCEPTED);
@@ -1647,6 +1665,14 @@ static void broker_handle_msg(struct broker *b, const struct fo_client *from, co
 	b->cur_proven = s->proven;
 	if (s->paused) {
 		s->paused = 0; /* it speaks again: deliveries resume */
+		/* Copies held while it was paused are sent again before any can count as a give-up. */
+		for (uint32_t x = s->inflight_head; x != INFLIGHT_NONE;) {
+			struct inflight_entry *e = inflight_get(b->inf, x);
+			uint32_t next = e->s_next;
+			if (b->cfg.retry_limit > 0 && e->retries >= b->cfg.retry_limit)
+				e->retries = (uint8_t)(b->cfg.retry_limit - 1);
+			x = next;
+		}
 		b->g[si].since_ms = (uint32_t)b->clock_ms;
 	}
 

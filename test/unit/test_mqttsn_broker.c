@@ -2020,13 +2020,6 @@ static void test_sessions_per_source_quota(void **state)
  * is held to that IP's quota like any new session. */
 static void test_sessions_per_source_quota_on_takeover(void **state)
 {
-	/* ENGINE BUG (not fixed here): on_connect() checks security.sessions_per_source only when
-	 * neither the address nor the ClientId has a session (sa == si == SESSION_NONE), so a CONNECT
-	 * that takes over an unproven ClientId living at another IP (forced clean) allocates a new
-	 * session at the sender's IP past its quota: here 10.0.0.2 ends up with 2 sessions at quota 1.
-	 * A sender can repeat it with ids it spoofed into existence from other IPs. Skipped so the
-	 * suite stays green; remove the skip() once on_connect() counts the new IP. */
-	skip();
 	struct t *t = *state;
 	t->cfg.address_proof = true;
 	t->cfg.proof_timeout_ms = 5000;
@@ -2405,15 +2398,6 @@ static void test_paused_session_copies_in_flight_held(void **state)
  * unanswered, also when it REGISTERs the same name itself before its REGACK reaches us. */
 static void test_answered_register_race_does_not_pause(void **state)
 {
-	/* ENGINE BUG (not fixed here): on_register() and on_subscribe() clear a map entry's
-	 * reg_msg_id ("the client knows the id now") without decrementing guard.regs_pending, so
-	 * when a wildcard subscriber REGISTERs (or SUBSCRIBEs to) a name whose gateway REGISTER is
-	 * still unacknowledged, its REGACK is then dropped as a stale ack and regs_pending stays 1
-	 * for ever: once retry_interval_ms * (retry_limit + 1) has passed, expire_sessions() pauses
-	 * the session (deliveries counted delivery_paused), and a paused session silent for as long
-	 * is ended as session_unresponsive, though it answered everything. Skipped so the suite
-	 * stays green; remove the skip() once those two paths keep regs_pending in step. */
-	skip();
 	start(*state);
 	connect_ok(1, "pub");
 	connect_ok(2, "sub");
@@ -2449,14 +2433,6 @@ static void test_answered_register_race_does_not_pause(void **state)
  * sent to it again before it can count as another give-up. */
 static void test_resumed_session_gets_held_copy_before_giveup(void **state)
 {
-	/* ENGINE BUG (not fixed here): retransmit_due() holds a paused session's copies without
-	 * touching their retry count, so a copy whose retransmissions were used up before the pause
-	 * is given up at its first deadline after the client speaks, without being sent again; with
-	 * max_giveups = 2 that second give-up ends the session at once: here "sub" misses d1 and d2
-	 * (retry_limit 2), d1's give-up pauses it at 8000, it sends PINGREQ at 8100 and the tick at
-	 * 8500 gives d2 up unsent and ends it (session_unresponsive) 400 ms after it spoke. Skipped so
-	 * the suite stays green; remove the skip() once a resumed session gets its held copies. */
-	skip();
 	struct t *t = *state;
 	t->cfg.max_giveups = 2;
 	start(t);
