@@ -62,8 +62,9 @@ def _on_sigterm(signum, frame):
     raise Terminated(f"signal {signum}")
 
 
-def run_test(main, description):
-    """Parse the common arguments, run main(args) and exit 0 (pass) or 1 (fail)."""
+def run_test(main, description, extra_args=None):
+    """Parse the common arguments (and the test's own: extra_args(parser)), run main(args) and exit
+    0 (pass) or 1 (fail)."""
     global ARGS
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--build-dir", default=str(REPO / "build"),
@@ -71,6 +72,8 @@ def run_test(main, description):
     ap.add_argument("--pmd", choices=["af_packet", "af_xdp"], default="af_packet",
                     help="DPDK driver the dataplane attaches to the lab veth with (default af_packet)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (configs, logs, pcaps)")
+    if extra_args:
+        extra_args(ap)
     ARGS = ap.parse_args()
     ARGS.build_dir = str(Path(ARGS.build_dir).resolve())
     signal.signal(signal.SIGTERM, _on_sigterm)
