@@ -4,9 +4,13 @@
  * publish's local_deliveries equals the copies handed out, fates are well formed, payload
  * holds never go negative and balance to zero at broker_destroy.
  *
- * Script records:
+ * The first byte picks the defences (docs/security.md) the broker runs with: bit 0 address proof,
+ * bit 1 small quotas, bit 2 payload_keep (copies kept apart, sometimes refused), bit 3 error-reply
+ * rate limit, bit 4 keepalive bounds (0 refused), bit 5 max_giveups 2, bit 6 an admission rule.
+ * Then script records:
  *   op >= 0xF0            tick: now += (op & 0x0F) * 250 ms, broker_tick()
- *   0xEC <= op < 0xF0     toggle output failures: bit 0 send(), bit 1 send_publish()
+ *   0xEC <= op < 0xF0     toggle failures: 0xEC send(), 0xED send_publish(), 0xEE payload_keep(),
+ *                         0xEF all three
  *   0xE0 <= op < 0xEC     remote fan-out: next byte n, then n bytes of topic name (QoS op & 3 - 1)
  *   op < 0xE0             datagram from client (op & 7): next byte n, then n bytes; unless
  *                         op & 0x08 ("raw"), a 1-octet length field n + 1 is put in front, so
@@ -22,6 +26,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_PAYLOADS 512
+#define MAX_KEPT 512
 
 struct payload {
 	long holds;    /* references the engine keeps */
@@ -32,6 +37,9 @@ struct payload {
 
 struct ctx {
 	struct payload pl[MAX_PAYLOADS];
+	struct payload kept[MAX_KEPT]; /* payload_keep's copies */
+	uint32_t n_kept;
+	int fail_keep;
 	long holds, releases;
 	uint32_t publishes; /* send_publish calls */
 	int fail_send, fail_publish;
@@ -57,7 +65,7 @@ static int f_send_publish(void *cv, const struct fo_client *to, const uint8_t *h
 	struct payload *p = payload;
 	static uint8_t buf[70000];
 	(void)to;
-	check(p >= c->pl && p < c->pl + MAX_PAYLOADS);
+	check((p >= c->pl && p < c->pl + MAX_PAYLOADS) || (p >= c->kept && p < c->kept + MAX_KEPT));
 	check(p->bound);
 	check(hdr_len + (size_t)p->view_len <= sizeof(buf));
 	memcpy(buf, hdr, hdr_len);
@@ -89,6 +97,19 @@ static void f_hold(void *cv, void *payload)
 	check(p->bound);
 	p->holds++;
 	c->holds++;
+}
+
+static void *f_keep(void *cv, void *payload)
+{
+	struct ctx *c = cv;
+	struct payload *p = payload;
+	check(p->bound);
+	if (c->fail_keep || c->n_kept >= MAX_KEPT)
+		return NULL;
+	struct payload *k = &c->kept[c->n_kept++];
+	*k = (struct payload){ .holds = 1, .bound = 1, .view = p->view, .view_len = p->view_len };
+	c->holds++;
+	return k;
 }
 
 static void f_release(void *cv, void *payload)
@@ -129,14 +150,47 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.predefined = predef,
 		.n_predefined = 2,
 	};
+	static const uint32_t adm_net[] = { 0x0a000000u }, adm_mask[] = { 0xfffffffcu };
+	static const struct broker_admission adm[] = {
+		{ .client_id = (const uint8_t *)"a", .client_id_len = 1, .prefix = true, .nets = adm_net, .masks = adm_mask,
+		  .n_nets = 1 },
+	};
+	uint8_t mode = size ? data[0] : 0;
+	if (mode & 0x01) {
+		cfg.address_proof = true;
+		cfg.proof_timeout_ms = 2000;
+	}
+	if (mode & 0x02) {
+		cfg.sessions_per_source = 2;
+		cfg.topics_per_session = 3;
+		cfg.subscriptions_per_session = 3;
+		cfg.wildcards_per_session = 1;
+		cfg.max_filter_levels = 3;
+	}
+	if (mode & 0x08) {
+		cfg.error_replies_per_s = 1;
+		cfg.error_reply_burst = 2;
+	}
+	if (mode & 0x10) {
+		cfg.refuse_keepalive_zero = true;
+		cfg.keepalive_min_s = 1;
+		cfg.keepalive_max_s = 100;
+	}
+	if (mode & 0x20)
+		cfg.max_giveups = 2;
+	if (mode & 0x40) {
+		cfg.admission = adm;
+		cfg.n_admission = 1;
+	}
 	struct broker_io io = { .ctx = &c, .send = f_send, .send_publish = f_send_publish,
-				.payload_bind = f_bind, .payload_hold = f_hold, .payload_release = f_release };
+				.payload_bind = f_bind, .payload_hold = f_hold, .payload_release = f_release,
+				.payload_keep = (mode & 0x04) ? f_keep : NULL };
 	const char *err = NULL;
 	struct broker *b = broker_create(&cfg, &io, &counters, &err);
 	check(b != NULL);
 
 	uint64_t now = 1000;
-	size_t i = 0;
+	size_t i = size ? 1 : 0;
 	uint32_t n_pl = 0;
 	while (i < size && n_pl < MAX_PAYLOADS) {
 		uint8_t op = data[i++];
@@ -146,10 +200,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			continue;
 		}
 		if (op >= 0xEC) {
-			if (op & 1)
+			if (op == 0xEC || op == 0xEF)
 				c.fail_send = !c.fail_send;
-			if (op & 2)
+			if (op == 0xED || op == 0xEF)
 				c.fail_publish = !c.fail_publish;
+			if (op == 0xEE || op == 0xEF)
+				c.fail_keep = !c.fail_keep;
 			continue;
 		}
 		if (i >= size)
@@ -209,5 +265,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(c.holds == c.releases);
 	for (uint32_t k = 0; k < n_pl; k++)
 		check(c.pl[k].holds == 0);
+	for (uint32_t k = 0; k < c.n_kept; k++)
+		check(c.kept[k].holds == 0);
 	return 0;
 }
