@@ -228,6 +228,9 @@ mqttsn:
   max_inflight_per_session: 1024
   predefined_topics:
 {predefined}
+security:
+  address_proof: false      # a replayed capture cannot echo the appliance's proof REGISTER
+  sessions_per_source: 0    # the workload's clients share a few addresses (one per {CLIENTS_PER_IP} ports)
 """)
     desc = {
         "args": vars(a), "publishers": len(pubs), "subscribers": len(subs), "topics": topics,
