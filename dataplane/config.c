@@ -13,6 +13,8 @@
  *       rx_queues: 1            # optional, 1..16
  *       rx_desc: 1024           # optional, 64..32768
  *       tx_desc: 1024           # optional, 64..32768
+ *       static_neighbours:      # optional, at most 1024 and at most neighbours/2
+ *         - { ip: 198.18.0.2, mac: "02:00:00:00:00:02" }  # on-link host, unique; unicast MAC
  *   lcores:                     # required; worker lcores only (not the EAL main lcore)
  *     - lcore: 1                # required, 0..FO_MAX_LCORES-1, each listed once
  *       roles: [rx, worker, tx] # required, non-empty; every role must appear somewhere
@@ -22,6 +24,7 @@
  *                             # held_mbufs (>= 64): copies of payloads kept past the packet (QoS 1
  *                             # retransmission, sink/bridge backlogs), never rx mbufs
  *   neighbours: 4096            # ARP table capacity, 1..16M
+ *   arp_max_age_s: 300          # learnt neighbour unconfirmed this long is freed, 1..86400
  *   mqttsn:                     # every key optional
  *     gateway_id: 1             # 0..255
  *     max_sessions / max_topics / max_client_topics / max_subscriptions / max_inflight
@@ -57,8 +60,13 @@
 
 /* ------------------------------------------------------------------ raw tree */
 
+struct raw_static_neigh {
+	char *ip, *mac;
+};
 struct raw_port {
 	char *device, *ipv4, *gateway, *vlan, *mqttsn_port, *rx_queues, *rx_desc, *tx_desc;
+	struct raw_static_neigh *static_neighbours;
+	unsigned static_neighbours_count;
 };
 struct raw_lcore {
 	char *lcore;
@@ -128,6 +136,7 @@ struct raw_config {
 	struct raw_rings *rings;
 	struct raw_mempool *mempool;
 	char *neighbours;
+	char *arp_max_age_s;
 	struct raw_mqttsn *mqttsn;
 	struct raw_stats *stats;
 	struct raw_security *security;
@@ -142,6 +151,14 @@ struct raw_config {
 /* Every scalar: an optional string, NULL when the key is absent. */
 #define STR(key, st, m) CYAML_FIELD_STRING_PTR(key, CYAML_FLAG_OPTIONAL, st, m, 0, CYAML_UNLIMITED)
 
+static const cyaml_schema_field_t static_neigh_fields[] = {
+	STR("ip", struct raw_static_neigh, ip),
+	STR("mac", struct raw_static_neigh, mac),
+	CYAML_FIELD_END,
+};
+static const cyaml_schema_value_t static_neigh_value = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_static_neigh, static_neigh_fields),
+};
 static const cyaml_schema_field_t port_fields[] = {
 	STR("device", struct raw_port, device),
 	STR("ipv4", struct raw_port, ipv4),
@@ -151,6 +168,8 @@ static const cyaml_schema_field_t port_fields[] = {
 	STR("rx_queues", struct raw_port, rx_queues),
 	STR("rx_desc", struct raw_port, rx_desc),
 	STR("tx_desc", struct raw_port, tx_desc),
+	CYAML_FIELD_SEQUENCE("static_neighbours", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_port,
+			     static_neighbours, &static_neigh_value, 0, CYAML_UNLIMITED),
 	CYAML_FIELD_END,
 };
 static const cyaml_schema_value_t port_value = {
@@ -330,6 +349,7 @@ static const cyaml_schema_field_t top_fields[] = {
 	CYAML_FIELD_MAPPING_PTR("mempool", CYAML_FLAG_OPTIONAL, struct raw_config, mempool,
 				mempool_fields),
 	STR("neighbours", struct raw_config, neighbours),
+	STR("arp_max_age_s", struct raw_config, arp_max_age_s),
 	CYAML_FIELD_MAPPING_PTR("mqttsn", CYAML_FLAG_OPTIONAL, struct raw_config, mqttsn, mqttsn_fields),
 	CYAML_FIELD_MAPPING_PTR("stats", CYAML_FLAG_OPTIONAL, struct raw_config, stats, stats_fields),
 	CYAML_FIELD_MAPPING_PTR("security", CYAML_FLAG_OPTIONAL, struct raw_config, security, security_fields),
@@ -691,6 +711,84 @@ static char *dup_str(const char *s)
 	return d;
 }
 
+/* xx:xx:xx:xx:xx:xx, hex digits either case. */
+static bool parse_mac(const char *s, uint8_t mac[6])
+{
+	for (int i = 0; i < 6; i++) {
+		unsigned v = 0;
+		for (int j = 0; j < 2; j++) {
+			char ch = *s++;
+			unsigned d = ch >= '0' && ch <= '9' ? (unsigned)(ch - '0')
+				     : ch >= 'a' && ch <= 'f' ? (unsigned)(ch - 'a' + 10)
+				     : ch >= 'A' && ch <= 'F' ? (unsigned)(ch - 'A' + 10)
+							      : 16u;
+			if (d == 16)
+				return false;
+			v = v << 4 | d;
+		}
+		mac[i] = (uint8_t)v;
+		if (*s != (i < 5 ? ':' : '\0'))
+			return false;
+		s++;
+	}
+	return true;
+}
+
+/* ports[i].static_neighbours: on-link unicast hosts, each once, with unicast MACs. */
+static int load_static_neighbours(struct ctx *c, unsigned i, const struct raw_port *r, struct fo_port_config *p)
+{
+	char key[96], shown[64], a[16], net[16];
+	if (r->static_neighbours_count == 0)
+		return 0;
+	if (r->static_neighbours_count > FO_MAX_STATIC_NEIGHBOURS)
+		return fail(c, "ports[%u].static_neighbours: %u entries; at most %d per port", i,
+			    r->static_neighbours_count, FO_MAX_STATIC_NEIGHBOURS);
+	p->static_neigh = calloc(r->static_neighbours_count, sizeof(*p->static_neigh));
+	if (p->static_neigh == NULL)
+		return fail(c, "ports[%u].static_neighbours: out of memory", i);
+	uint32_t mask = prefix_mask(p->prefix_len);
+	ip_str(p->ip & mask, net, sizeof(net));
+	for (unsigned j = 0; j < r->static_neighbours_count; j++) {
+		const struct raw_static_neigh *rs = &r->static_neighbours[j];
+		struct fo_static_neigh *sn = &p->static_neigh[j];
+		const char *end;
+		snprintf(key, sizeof(key), "ports[%u].static_neighbours[%u].ip", i, j);
+		if (rs->ip == NULL)
+			return fail(c, "%s: missing; give the neighbour's IPv4 address, a host of %s/%u", key, net,
+				    p->prefix_len);
+		if (!parse_dotted(rs->ip, &sn->ip, &end) || *end != '\0')
+			return fail(c, "%s: '%s' is not an IPv4 address (expected a.b.c.d)", key,
+				    show(rs->ip, shown, sizeof(shown)));
+		if (check_host(c, key, sn->ip, p->prefix_len) != 0)
+			return -1;
+		ip_str(sn->ip, a, sizeof(a));
+		if (((sn->ip ^ p->ip) & mask) != 0)
+			return fail(c, "%s: %s is outside the port's prefix %s/%u; a static neighbour must be on-link", key,
+				    a, net, p->prefix_len);
+		if (sn->ip == p->ip)
+			return fail(c, "%s: %s is the port's own address; give the neighbour's address", key, a);
+		for (unsigned k = 0; k < j; k++)
+			if (p->static_neigh[k].ip == sn->ip)
+				return fail(c, "%s: %s is already given by static_neighbours[%u]; one entry per address",
+					    key, a, k);
+		snprintf(key, sizeof(key), "ports[%u].static_neighbours[%u].mac", i, j);
+		if (rs->mac == NULL)
+			return fail(c, "%s: missing; give the neighbour's MAC address, e.g. \"02:00:00:00:00:02\"", key);
+		if (!parse_mac(rs->mac, sn->mac))
+			return fail(c, "%s: '%s' is not a MAC address (expected six hex pairs separated by ':', "
+				       "e.g. \"02:00:00:00:00:02\", quoted)",
+				    key, show(rs->mac, shown, sizeof(shown)));
+		if (sn->mac[0] & 1)
+			return fail(c, "%s: %s is a multicast or broadcast MAC; a neighbour has a unicast MAC", key,
+				    show(rs->mac, shown, sizeof(shown)));
+		static const uint8_t zero[6];
+		if (memcmp(sn->mac, zero, 6) == 0)
+			return fail(c, "%s: 00:00:00:00:00:00 is no host's MAC; give the neighbour's MAC", key);
+		p->n_static_neigh = j + 1;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------------ sections */
 
 static int load_port(struct ctx *c, unsigned i, const struct raw_port *r, struct fo_port_config *p)
@@ -769,6 +867,14 @@ static int load_port(struct ctx *c, unsigned i, const struct raw_port *r, struct
 	p->device = dup_str(r->device);
 	if (p->device == NULL)
 		return fail(c, "ports[%u]: out of memory", i);
+	if (load_static_neighbours(c, i, r, p) != 0) { /* the caller owns the port only once it loaded */
+		free(p->device);
+		p->device = NULL;
+		free(p->static_neigh);
+		p->static_neigh = NULL;
+		p->n_static_neigh = 0;
+		return -1;
+	}
 	return 0;
 }
 
@@ -863,6 +969,14 @@ static int load_pools(struct ctx *c, const struct raw_config *r, struct fo_confi
 	if (get_u32(c, "neighbours", r->neighbours, 1, FO_MAX_NEIGHBOURS, FO_DEFAULT_NEIGHBOURS,
 		    &cfg->neighbours) != 0)
 		return -1;
+	if (get_u32(c, "arp_max_age_s", r->arp_max_age_s, 1, FO_MAX_ARP_MAX_AGE_S, FO_DEFAULT_ARP_MAX_AGE_S,
+		    &cfg->arp_max_age_s) != 0)
+		return -1;
+	for (uint32_t i = 0; i < cfg->n_ports; i++)
+		if (cfg->ports[i].n_static_neigh > cfg->neighbours / 2)
+			return fail(c, "ports[%u].static_neighbours: %u entries, but `neighbours` is %u and at most half "
+				       "the table may be static; raise `neighbours` to at least %u",
+				    i, cfg->ports[i].n_static_neigh, cfg->neighbours, cfg->ports[i].n_static_neigh * 2);
 
 	/* The floor from the pool rule at the top of this file. */
 	uint64_t in_hand = (uint64_t)(cfg->n_lcores + 1) * (cfg->mbuf_cache + cfg->burst);
@@ -1735,8 +1849,10 @@ void fo_config_free(struct fo_config *cfg)
 {
 	if (cfg == NULL)
 		return;
-	for (uint32_t i = 0; i < cfg->n_ports; i++)
+	for (uint32_t i = 0; i < cfg->n_ports; i++) {
 		free(cfg->ports[i].device);
+		free(cfg->ports[i].static_neigh);
+	}
 	free(cfg->ports);
 	free(cfg->lcores);
 	for (uint32_t i = 0; i < cfg->broker.n_predefined; i++)

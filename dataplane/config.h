@@ -22,6 +22,7 @@
 #define FO_DEFAULT_RX_DESC 1024
 #define FO_DEFAULT_TX_DESC 1024
 #define FO_DEFAULT_NEIGHBOURS 4096
+#define FO_DEFAULT_ARP_MAX_AGE_S 300 /* a learnt neighbour unconfirmed for this long is dropped */
 #define FO_DEFAULT_MAX_SESSIONS 65536
 #define FO_DEFAULT_MAX_TOPICS 65536
 #define FO_DEFAULT_MAX_CLIENT_TOPICS 262144
@@ -61,6 +62,8 @@
 #define FO_MAX_RING_SIZE (1u << 20)
 #define FO_MAX_MBUF_CACHE 512      /* RTE_MEMPOOL_CACHE_MAX_SIZE */
 #define FO_MAX_NEIGHBOURS (1u << 24)
+#define FO_MAX_ARP_MAX_AGE_S 86400
+#define FO_MAX_STATIC_NEIGHBOURS 1024 /* per port; and at most half of `neighbours` */
 #define FO_MAX_TOPIC_LEN_LIMIT 65527 /* longest name a long-form REGISTER can carry */
 #define FO_MAX_ROUTES 1024
 #define FO_MAX_ROUTE_DESTS 16
@@ -90,6 +93,12 @@ enum fo_role {
 	FO_ROLE_TX = 1u << 2,
 };
 
+/* A configured neighbour ("ports[i].static_neighbours"): never learnt over, aged or evicted. */
+struct fo_static_neigh {
+	uint32_t ip;           /* host byte order, an on-link host of the port */
+	uint8_t mac[6];        /* unicast */
+};
+
 struct fo_port_config {
 	char *device;          /* ethdev name as DPDK knows it: "net_af_packet0", "0000:01:00.0" */
 	uint32_t ip;           /* appliance address, host byte order (YAML: "ipv4: 198.18.0.1/24") */
@@ -100,6 +109,8 @@ struct fo_port_config {
 	uint16_t rx_queues;    /* RSS queues, default 1 */
 	uint16_t rx_desc;
 	uint16_t tx_desc;
+	struct fo_static_neigh *static_neigh; /* "static_neighbours", NULL when none */
+	uint32_t n_static_neigh;
 };
 
 struct fo_lcore_config {
@@ -203,6 +214,7 @@ struct fo_config {
 	uint32_t held_mbufs;       /* payload copies kept for QoS 1 retries and output backlogs */
 	uint32_t mbuf_cache;
 	uint32_t neighbours;       /* ARP table capacity */
+	uint32_t arp_max_age_s;    /* learnt neighbours unconfirmed this long are freed */
 
 	struct broker_config broker;          /* the "mqttsn:" section */
 	struct broker_predefined *predefined; /* owned storage behind broker.predefined */

@@ -135,6 +135,11 @@ unsigned fo_config_restart_keys(const struct fo_config *f, const struct fo_confi
 		KEY(a->rx_queues != b->rx_queues, "ports[%u].rx_queues", i);
 		KEY(a->rx_desc != b->rx_desc, "ports[%u].rx_desc", i);
 		KEY(a->tx_desc != b->tx_desc, "ports[%u].tx_desc", i);
+		bool same_sn = a->n_static_neigh == b->n_static_neigh;
+		for (uint32_t j = 0; same_sn && j < a->n_static_neigh; j++)
+			same_sn = a->static_neigh[j].ip == b->static_neigh[j].ip &&
+				  memcmp(a->static_neigh[j].mac, b->static_neigh[j].mac, 6) == 0;
+		KEY(!same_sn, "ports[%u].static_neighbours", i);
 	}
 	KEY(f->n_lcores != t->n_lcores, "lcores");
 	for (uint32_t i = 0; i < f->n_lcores && i < t->n_lcores; i++)
@@ -148,6 +153,7 @@ unsigned fo_config_restart_keys(const struct fo_config *f, const struct fo_confi
 	KEY(f->held_mbufs != t->held_mbufs, "mempool.held_mbufs");
 	KEY(f->mbuf_cache != t->mbuf_cache, "mempool.cache");
 	KEY(f->neighbours != t->neighbours, "neighbours");
+	KEY(f->arp_max_age_s != t->arp_max_age_s, "arp_max_age_s");
 	const struct broker_config *a = &f->broker, *b = &t->broker;
 	KEY(a->gateway_id != b->gateway_id, "mqttsn.gateway_id");
 	KEY(a->max_sessions != b->max_sessions, "mqttsn.max_sessions");

@@ -992,6 +992,94 @@ static void test_route_count(void **state)
 	free(y);
 }
 
+/* ports[i].static_neighbours and arp_max_age_s (the neighbour table's keys). */
+static void test_neighbour_keys(void **state)
+{
+	(void)state;
+	struct fo_config *c = parse_ok(MIN);
+	assert_int_equal(c->arp_max_age_s, FO_DEFAULT_ARP_MAX_AGE_S);
+	assert_int_equal(c->ports[0].n_static_neigh, 0);
+	assert_null(c->ports[0].static_neigh);
+	fo_config_free(c);
+
+	c = parse_ok("ports:\n  - device: a\n    ipv4: 198.18.0.1/24\n    static_neighbours:\n"
+		     "      - {ip: 198.18.0.2, mac: \"02:00:00:00:00:02\"}\n"
+		     "      - {ip: 198.18.0.254, mac: \"0A:bC:de:F0:12:34\"}\n" LCORE "arp_max_age_s: 86400\n");
+	assert_int_equal(c->arp_max_age_s, 86400);
+	assert_int_equal(c->ports[0].n_static_neigh, 2);
+	assert_int_equal(c->ports[0].static_neigh[0].ip, 0xc6120002u);
+	assert_memory_equal(c->ports[0].static_neigh[0].mac, ((const uint8_t[]){ 2, 0, 0, 0, 0, 2 }), 6);
+	assert_int_equal(c->ports[0].static_neigh[1].ip, 0xc61200feu);
+	assert_memory_equal(c->ports[0].static_neigh[1].mac, ((const uint8_t[]){ 0x0a, 0xbc, 0xde, 0xf0, 0x12, 0x34 }), 6);
+	fo_config_free(c);
+	/* /31: the other address is the neighbour; empty list = none */
+	c = parse_ok("ports: [{device: a, ipv4: 10.0.0.1/31, static_neighbours: [{ip: 10.0.0.0, mac: \"02:00:00:00:00:01\"}]}]\n"
+		     LCORE "arp_max_age_s: 1\n");
+	assert_int_equal(c->ports[0].n_static_neigh, 1);
+	fo_config_free(c);
+	c = parse_ok("ports: [{device: a, ipv4: 10.0.0.1/24, static_neighbours: []}]\n" LCORE);
+	assert_int_equal(c->ports[0].n_static_neigh, 0);
+	fo_config_free(c);
+	/* neighbours/2 statics fit */
+	c = parse_ok("ports: [{device: a, ipv4: 10.0.0.1/24, static_neighbours: [{ip: 10.0.0.2, mac: \"02:00:00:00:00:01\"}]}]\n"
+		     LCORE "neighbours: 2\n");
+	fo_config_free(c);
+
+#define SN(list) "ports: [{device: a, ipv4: 198.18.0.1/24, static_neighbours: [" list "]}]\n" LCORE
+	static const struct bad bad[] = {
+		{ MIN "arp_max_age_s: 0\n", "arp_max_age_s", "out of range" },
+		{ MIN "arp_max_age_s: 86401\n", "arp_max_age_s", "out of range" },
+		{ MIN "arp_max_age_s: 5m\n", "arp_max_age_s", "not a whole number" },
+		{ SN("{mac: \"02:00:00:00:00:02\"}"), "ports[0].static_neighbours[0].ip: missing", "198.18.0.0/24" },
+		{ SN("{ip: 198.18.0.300, mac: \"02:00:00:00:00:02\"}"), "ports[0].static_neighbours[0].ip",
+		  "not an IPv4 address" },
+		{ SN("{ip: 10.0.0.2, mac: \"02:00:00:00:00:02\"}"), "ports[0].static_neighbours[0].ip",
+		  "outside the port's prefix 198.18.0.0/24; a static neighbour must be on-link" },
+		{ SN("{ip: 198.18.0.1, mac: \"02:00:00:00:00:02\"}"), "ports[0].static_neighbours[0].ip",
+		  "the port's own address" },
+		{ SN("{ip: 198.18.0.255, mac: \"02:00:00:00:00:02\"}"), "ports[0].static_neighbours[0].ip",
+		  "broadcast address" },
+		{ SN("{ip: 198.18.0.0, mac: \"02:00:00:00:00:02\"}"), "ports[0].static_neighbours[0].ip",
+		  "network address" },
+		{ SN("{ip: 0.0.0.0, mac: \"02:00:00:00:00:02\"}"), "ports[0].static_neighbours[0].ip", "0.0.0.0" },
+		{ "ports: [{device: a, ipv4: 224.0.0.1/4, static_neighbours: [{ip: 224.0.0.2, mac: \"02:00:00:00:00:02\"}]}]\n" LCORE,
+		  "ports[0].ipv4", "multicast" },
+		{ SN("{ip: 198.18.0.2, mac: \"02:00:00:00:00:02\"}, {ip: 198.18.0.2, mac: \"02:00:00:00:00:03\"}"),
+		  "ports[0].static_neighbours[1].ip", "already given by static_neighbours[0]" },
+		{ SN("{ip: 198.18.0.2}"), "ports[0].static_neighbours[0].mac: missing", NULL },
+		{ SN("{ip: 198.18.0.2, mac: \"02:00:00:00:00\"}"), "ports[0].static_neighbours[0].mac", "not a MAC address" },
+		{ SN("{ip: 198.18.0.2, mac: \"02:00:00:00:00:02:03\"}"), "ports[0].static_neighbours[0].mac", "not a MAC address" },
+		{ SN("{ip: 198.18.0.2, mac: \"02-00-00-00-00-02\"}"), "ports[0].static_neighbours[0].mac", "not a MAC address" },
+		{ SN("{ip: 198.18.0.2, mac: \"0g:00:00:00:00:02\"}"), "ports[0].static_neighbours[0].mac", "not a MAC address" },
+		{ SN("{ip: 198.18.0.2, mac: \"2:0:0:0:0:2\"}"), "ports[0].static_neighbours[0].mac", "not a MAC address" },
+		{ SN("{ip: 198.18.0.2, mac: \"01:00:5e:00:00:01\"}"), "ports[0].static_neighbours[0].mac",
+		  "multicast or broadcast MAC" },
+		{ SN("{ip: 198.18.0.2, mac: \"ff:ff:ff:ff:ff:ff\"}"), "ports[0].static_neighbours[0].mac",
+		  "multicast or broadcast MAC" },
+		{ SN("{ip: 198.18.0.2, mac: \"00:00:00:00:00:00\"}"), "ports[0].static_neighbours[0].mac", "no host's MAC" },
+		{ SN("{ip: 198.18.0.2, mac: \"02:00:00:00:00:02\", port: 1}"), "ports[0].static_neighbours[0].port",
+		  "unknown key" },
+		{ SN("{ip: 198.18.0.2, mac: \"02:00:00:00:00:02\"}, {ip: 198.18.0.3, mac: \"02:00:00:00:00:03\"}")
+		  "neighbours: 3\n", "ports[0].static_neighbours: 2 entries", "raise `neighbours` to at least 4" },
+		{ "ports: [{device: a, ipv4: 198.18.0.1/24, static_neighbours: {ip: 198.18.0.2}}]\n" LCORE,
+		  "ports[0].static_neighbours", "expected a list" },
+	};
+#undef SN
+	int failed = 0;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		failed += !refused_with(bad[i].yaml, bad[i].key, bad[i].also);
+	assert_int_equal(failed, 0);
+
+	/* more than FO_MAX_STATIC_NEIGHBOURS on a port */
+	static char big[80000];
+	size_t o = (size_t)snprintf(big, sizeof(big), "ports: [{device: a, ipv4: 10.0.0.1/16, static_neighbours: [");
+	for (unsigned i = 0; i <= FO_MAX_STATIC_NEIGHBOURS; i++)
+		o += (size_t)snprintf(big + o, sizeof(big) - o, "%s{ip: 10.0.%u.%u, mac: \"02:00:00:00:%02x:%02x\"}",
+				      i ? ", " : "", 1 + i / 250, 1 + i % 250, (i >> 8) & 0xff, i & 0xff);
+	snprintf(big + o, sizeof(big) - o, "]}]\n" LCORE);
+	assert_true(refused_with(big, "ports[0].static_neighbours: 1025 entries", "at most 1024"));
+}
+
 int main(int argc, char **argv)
 {
 	example_path = argc > 1 ? argv[1] : NULL;
@@ -1011,6 +1099,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_security_defaults),
 		cmocka_unit_test(test_security_values),
 		cmocka_unit_test(test_security_rules),
+		cmocka_unit_test(test_neighbour_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,7 +20,8 @@
 #define CORE                                                                                           \
 	"ports:\n"                                                                                     \
 	"  - {device: net_af_packet0, ipv4: 198.18.0.1/24, gateway: 198.18.0.254, vlan: 0,\n"          \
-	"     mqttsn_port: 1883, rx_queues: 1, rx_desc: 1024, tx_desc: 1024}\n"                        \
+	"     mqttsn_port: 1883, rx_queues: 1, rx_desc: 1024, tx_desc: 1024,\n"                        \
+	"     static_neighbours: [{ip: 198.18.0.9, mac: \"02:00:00:00:00:09\"}]}\n"                   \
 	"lcores:\n"                                                                                    \
 	"  - {lcore: 1, roles: [rx, worker, tx]}\n"                                                    \
 	"  - {lcore: 2, roles: [worker]}\n"                                                            \
@@ -28,6 +29,7 @@
 	"rings: {worker: 4096, tx: 4096, peer: 4096}\n"                                                \
 	"mempool: {mbufs: 16383, header_mbufs: 16383, cache: 256}\n"                                   \
 	"neighbours: 4096\n"                                                                           \
+	"arp_max_age_s: 300\n"                                                                        \
 	"mqttsn:\n"                                                                                    \
 	"  gateway_id: 1\n"                                                                            \
 	"  max_sessions: 1000\n"                                                                       \
@@ -355,6 +357,12 @@ static const struct restart_case restart_cases[] = {
 	{ "header_mbufs: 16383", "header_mbufs: 8191", "mempool.header_mbufs" },
 	{ "cache: 256", "cache: 128", "mempool.cache" },
 	{ "neighbours: 4096", "neighbours: 1024", "neighbours" },
+	{ "arp_max_age_s: 300", "arp_max_age_s: 60", "arp_max_age_s" },
+	{ "mac: \"02:00:00:00:00:09\"", "mac: \"02:00:00:00:00:03\"", "ports[0].static_neighbours" },
+	{ "ip: 198.18.0.9,", "ip: 198.18.0.3,", "ports[0].static_neighbours" },
+	{ "{ip: 198.18.0.9, mac: \"02:00:00:00:00:09\"}]",
+	  "{ip: 198.18.0.9, mac: \"02:00:00:00:00:09\"}, {ip: 198.18.0.10, mac: \"02:00:00:00:00:0a\"}]",
+	  "ports[0].static_neighbours" },
 	{ "gateway_id: 1", "gateway_id: 2", "mqttsn.gateway_id" },
 	{ "max_sessions: 1000", "max_sessions: 1001", "mqttsn.max_sessions" },
 	{ "max_topics: 2000", "max_topics: 2001", "mqttsn.max_topics" },
