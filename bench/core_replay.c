@@ -66,6 +66,7 @@
 #define FO_INLINE_PAYLOAD_MAX 128
 #define L2L4_UDP_HLEN_MAX (L2L4_ETH_HLEN + L2L4_VLAN_HLEN + L2L4_IP_HLEN + L2L4_UDP_HLEN)
 #define FO_ARP_RETRY_MS 200
+#define FO_ARP_TRIES 3
 #define OUT_MAX 256
 #define FRAME_ROOM 2048 /* scratch room per output frame: a header mbuf plus a copied payload fit */
 
@@ -274,11 +275,11 @@ static void arp_request(struct port *p, uint32_t ip)
 static bool resolve(struct port *p, uint32_t dst, uint8_t mac[6])
 {
 	uint32_t nh = l2l4_next_hop(dst, p->ifc.ip, p->ifc.netmask, p->gateway);
-	if (nh && fo_neigh_lookup(p->neigh, nh, mac))
-		return true;
-	if (nh && fo_neigh_should_request(p->neigh, nh, R.now_ms, FO_ARP_RETRY_MS))
+	bool ask;
+	bool ok = fo_neigh_next_hop(p->neigh, &R.c, nh, p->ifc.ip, p->ifc.netmask, R.now_ms, FO_ARP_RETRY_MS, mac, &ask);
+	if (ask)
 		arp_request(p, nh);
-	return false;
+	return ok;
 }
 
 static uint8_t *start_frame(const struct fo_client *to, size_t inline_len, struct l2l4_udp_spec *spec, uint32_t *len)
@@ -536,8 +537,9 @@ static void run_burst(const struct frame *fr, struct payload *pls, uint32_t n, u
 			break;
 		}
 		case L2L4_ARP_REQUEST: {
-			if (fo_neigh_update(p->neigh, k[i].arp_sender_ip, k[i].arp_sender_mac) == 1)
-				R.c.ev[FO_EV_ARP_LEARNT]++;
+			if (!fo_neigh_arp_input(p->neigh, &R.c, true, k[i].arp_sender_ip, k[i].arp_sender_mac, p->ifc.ip,
+						p->ifc.netmask, R.now_ms))
+				break;
 			uint8_t *b = alloc_out();
 			size_t len = l2l4_build_arp(b, 2, k[i].arp_sender_mac, p->ifc.mac, p->ifc.ip, k[i].arp_sender_mac,
 						    k[i].arp_sender_ip, p->ifc.vlan);
@@ -546,9 +548,9 @@ static void run_burst(const struct frame *fr, struct payload *pls, uint32_t n, u
 			break;
 		}
 		case L2L4_ARP_REPLY:
-			if (fo_neigh_update(p->neigh, k[i].arp_sender_ip, k[i].arp_sender_mac) == 1)
-				R.c.ev[FO_EV_ARP_LEARNT]++;
-			R.c.delivered++;
+			if (fo_neigh_arp_input(p->neigh, &R.c, false, k[i].arp_sender_ip, k[i].arp_sender_mac, p->ifc.ip,
+					       p->ifc.netmask, R.now_ms))
+				R.c.delivered++;
 			break;
 		case L2L4_ICMP_ECHO: {
 			uint8_t mac[6];
@@ -686,7 +688,10 @@ int main(int argc, char **argv)
 		p->ifc.mqttsn_port = pc->mqttsn_port;
 		p->gateway = pc->gateway;
 		p->multi_seg = true;
-		p->neigh = fo_neigh_create(cfg->neighbours);
+		/* a fixed hash key: runs must be comparable (the dataplane draws one per process) */
+		struct fo_neigh_conf nc = { .capacity = cfg->neighbours, .seed = { 0x6e656967686230ull, 0x7265706c6179ull },
+					    .max_age_ms = cfg->arp_max_age_s * 1000, .pending_ms = FO_ARP_TRIES * FO_ARP_RETRY_MS };
+		p->neigh = fo_neigh_create(&nc);
 		if (!p->neigh)
 			die("%s%s", "cannot create a neighbour table", "");
 	}

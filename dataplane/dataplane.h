@@ -36,6 +36,8 @@ _Static_assert(FO_RCTR_OUT_ROW == FO_MAX_WORKERS, "route counter rows: workers f
 #define L2L4_UDP_HLEN_MAX (L2L4_ETH_HLEN + L2L4_VLAN_HLEN + L2L4_IP_HLEN + L2L4_UDP_HLEN)
 #define FO_TX_BURSTS_PER_CALL 64 /* tx stage: bursts drained per loop iteration at most */
 #define FO_ARP_RETRY_MS 200 /* at most one ARP request per unresolved address per this */
+#define FO_ARP_TRIES 3      /* an address asked for this many intervals without a reply is freed */
+#define FO_NEIGH_AGE_MS 10  /* main lcore: an aging step over 1 % of each neighbour table this often */
 
 /* Pipeline phases, advanced by the main lcore on shutdown so the pipeline drains front to
  * back: rx stops first, workers empty their rings, then tx empties its rings. */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -27,6 +28,39 @@
 struct fo_dp fo_dp;
 struct fo_lcore_stats fo_stats[RTE_MAX_LCORE];
 bool fo_port_multi_seg[FO_MAX_PORTS];
+
+/* Key of every neighbour table's hash, drawn once per process: ARP senders cannot know which
+ * addresses share a probe window. */
+static uint64_t neigh_seed[2];
+
+static int neigh_seed_init(void)
+{
+	uint8_t *b = (uint8_t *)neigh_seed;
+	size_t got = 0;
+	while (got < sizeof(neigh_seed)) {
+		ssize_t n = getrandom(b + got, sizeof(neigh_seed) - got, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			fprintf(stderr, "getrandom: %s; the neighbour tables need a random hash key\n", strerror(errno));
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+/* Main lcore, every FO_NEIGH_AGE_MS: free what has aged in the next 1 % of each table, so a
+ * whole table is looked at about once a second. */
+static void age_neighbours(uint64_t now_ms)
+{
+	struct fo_counters *c = &fo_stats[rte_get_main_lcore()].c;
+	for (uint16_t i = 0; i < fo_dp.n_ports; i++) {
+		struct fo_neigh_table *t = fo_dp.ports[i].neigh;
+		uint32_t resolved, pending;
+		c->ev[FO_EV_ARP_EXPIRED] += fo_neigh_age(t, now_ms, fo_neigh_capacity(t) / 100 + 1, &resolved, &pending);
+	}
+}
 
 static volatile sig_atomic_t quit_signal;
 static volatile sig_atomic_t dump_signal;
@@ -255,10 +289,25 @@ static int setup_port(uint16_t idx, const struct fo_port_config *pc)
 	p->ifc.mqttsn_port = pc->mqttsn_port;
 	p->ifc.min_src_port = fo_dp.cfg->min_source_port;
 	p->gateway = pc->gateway;
-	p->neigh = fo_neigh_create(fo_dp.cfg->neighbours);
+	struct fo_neigh_conf nc = {
+		.capacity = fo_dp.cfg->neighbours,
+		.seed = { neigh_seed[0], neigh_seed[1] },
+		.max_age_ms = fo_dp.cfg->arp_max_age_s * 1000,
+		.pending_ms = FO_ARP_TRIES * FO_ARP_RETRY_MS,
+	};
+	p->neigh = fo_neigh_create(&nc);
 	if (!p->neigh) {
 		fprintf(stderr, "ports[%u]: cannot allocate the neighbour table (%u entries)\n", idx, fo_dp.cfg->neighbours);
 		return -1;
+	}
+	for (uint32_t j = 0; j < pc->n_static_neigh; j++) {
+		const struct fo_static_neigh *sn = &pc->static_neigh[j];
+		if (fo_neigh_add_static(p->neigh, sn->ip, sn->mac) != FO_NEIGH_CREATED) {
+			fprintf(stderr, "ports[%u].static_neighbours[%u]: no room for %u.%u.%u.%u in the neighbour table "
+					"(its probe window is all static entries); raise `neighbours`\n",
+				idx, j, sn->ip >> 24, (sn->ip >> 16) & 255, (sn->ip >> 8) & 255, sn->ip & 255);
+			return -1;
+		}
 	}
 	fo_dp.port_index[pid] = idx;
 	printf("port %u: %s (ethdev %u) mac %02x:%02x:%02x:%02x:%02x:%02x ipv4 %u.%u.%u.%u/%u vlan %u mqttsn udp/%u "
@@ -551,7 +600,7 @@ int main(int argc, char **argv)
 	fo_dp.start_tsc = rte_get_tsc_cycles();
 
 	int status = 1;
-	if (setup_lcores() != 0 || setup_pools() != 0)
+	if (neigh_seed_init() != 0 || setup_lcores() != 0 || setup_pools() != 0)
 		goto out;
 	if (fo_dp.cfg->n_ports > FO_MAX_PORTS) {
 		fprintf(stderr, "ports: %u configured, at most %d supported\n", fo_dp.cfg->n_ports, FO_MAX_PORTS);
@@ -607,6 +656,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 
 	const char *stats_path = a.stats ? a.stats : fo_dp.cfg->stats_file;
+	uint64_t last_age_ms = 0;
 	uint64_t stop_at = a.duration > 0 ? rte_get_tsc_cycles() + (uint64_t)(a.duration * (double)fo_dp.tsc_hz) : 0;
 	while (!quit_signal) {
 		if (dump_signal) {
@@ -617,6 +667,11 @@ int main(int argc, char **argv)
 			break;
 		fo_ctl_poll(10); /* serves the control socket, or sleeps 10 ms */
 		fo_gen_poll();   /* frees generation sets no worker can still see */
+		uint64_t now_ms = fo_now_ms();
+		if (now_ms - last_age_ms >= FO_NEIGH_AGE_MS) {
+			last_age_ms = now_ms;
+			age_neighbours(now_ms);
+		}
 	}
 	shutdown_pipeline();
 	fo_stats_write_json(stats_path, "exit");

@@ -1,134 +1,376 @@
-/* Lock-free neighbour table (see neighbour.h). A slot's key is claimed once with a CAS and
- * never released, so readers can probe without any lock; the MAC is one 64-bit word
- * (48 bits of address + a valid bit) stored atomically. */
+/* Lock-free neighbour table (see neighbour.h).
+ *
+ * A slot holds four 64-bit atomics. The key word carries the address, a 15-bit generation and
+ * a static bit; the MAC word carries the 48-bit MAC, a valid bit and the generation of the key
+ * it was written for. Every change of a slot's address (claiming a free slot, evicting an
+ * entry in favour of another) gives it a new generation, and a reader takes a MAC only when
+ * the MAC word's generation equals the key word's it matched: a slot reused under a reader's
+ * feet is seen as "unresolved", never as another address's MAC. Writers change words with
+ * CAS loops and never wait for each other; a stale write tagged with an old generation is
+ * harmless. Key word 0 (never used) ends a probe; a freed slot keeps its generation with
+ * address 0 and is skipped. An address lives within FO_NEIGH_WAYS slots of its hash, so
+ * every probe is bounded. */
 #include "neighbour.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#define GEN_MASK 0x7fffu
+#define KEY_STATIC (1ull << 47)
 #define MAC_VALID (1ull << 63)
+#define MAC_BITS 0xffffffffffffull
 
 struct slot {
-	_Atomic uint32_t ip;
-	_Atomic uint64_t mac;       /* MAC_VALID | 48-bit address */
-	_Atomic uint64_t asked_ms;  /* last ARP request sent for it */
+	_Atomic uint64_t key;      /* KEY_STATIC | gen << 32 | ip; 0 = never used; ip 0 = free */
+	_Atomic uint64_t mac;      /* MAC_VALID | gen << 48 | MAC */
+	_Atomic uint64_t seen_ms;  /* created, or last confirmed by an ARP from it */
+	_Atomic uint64_t asked_ms; /* last ARP request sent for it (0 = none) */
 };
 
 struct fo_neigh_table {
 	uint32_t mask;
+	uint32_t ways;
+	uint64_t seed[2];
+	uint32_t max_age_ms, pending_ms;
+	uint32_t age_cursor;       /* fo_neigh_age's position: one ager at a time */
 	_Atomic uint32_t count;
-	_Atomic uint64_t version;   /* bumped after any entry is added or changes its MAC */
+	_Atomic uint64_t version;
 	struct slot slots[];
 };
 
-static inline uint32_t hash_ip(uint32_t ip)
+static inline uint32_t key_ip(uint64_t k) { return (uint32_t)k; }
+static inline uint32_t key_gen(uint64_t k) { return (uint32_t)(k >> 32) & GEN_MASK; }
+static inline uint32_t mac_gen(uint64_t m) { return (uint32_t)(m >> 48) & GEN_MASK; }
+static inline uint64_t make_key(uint32_t gen, uint32_t ip, uint64_t flags) { return flags | (uint64_t)gen << 32 | ip; }
+static inline uint32_t next_gen(uint32_t g) { return g % GEN_MASK + 1; } /* 1..GEN_MASK: a freed slot never reads as unused */
+static inline bool mac_for(uint64_t m, uint64_t k) { return (m & MAC_VALID) && mac_gen(m) == key_gen(k); }
+
+/* Keyed mix (murmur3's finaliser around a 128-bit per-process key). */
+static inline uint32_t hash_ip(const struct fo_neigh_table *t, uint32_t ip)
 {
-	ip ^= ip >> 16;
-	ip *= 0x7feb352dU;
-	ip ^= ip >> 15;
-	ip *= 0x846ca68bU;
-	return ip ^ (ip >> 16);
+	uint64_t x = ((uint64_t)ip << 32 | ip) ^ t->seed[0];
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x ^= t->seed[1];
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return (uint32_t)x;
 }
 
-static uint64_t mac_word(const uint8_t m[6])
+static uint64_t mac_word(const uint8_t m[6], uint32_t gen)
 {
 	uint64_t w = 0;
 	for (int i = 0; i < 6; i++)
 		w = w << 8 | m[i];
-	return w | MAC_VALID;
+	return w | (uint64_t)gen << 48 | MAC_VALID;
 }
 
-struct fo_neigh_table *fo_neigh_create(uint32_t capacity)
+static void mac_bytes(uint64_t w, uint8_t mac[6])
+{
+	for (int i = 5; i >= 0; i--, w >>= 8)
+		mac[i] = (uint8_t)w;
+}
+
+static void bump(struct fo_neigh_table *t) { atomic_fetch_add_explicit(&t->version, 1, memory_order_release); }
+
+struct fo_neigh_table *fo_neigh_create(const struct fo_neigh_conf *c)
 {
 	uint32_t n = 16;
-	while (n < capacity && n < (1u << 30))
+	while (n < c->capacity && n < (1u << 30))
 		n <<= 1;
 	struct fo_neigh_table *t = calloc(1, sizeof(*t) + (size_t)n * sizeof(struct slot));
 	if (!t)
 		return NULL;
 	t->mask = n - 1;
+	t->ways = n < FO_NEIGH_WAYS ? n : FO_NEIGH_WAYS;
+	t->seed[0] = c->seed[0];
+	t->seed[1] = c->seed[1];
+	t->max_age_ms = c->max_age_ms;
+	t->pending_ms = c->pending_ms;
 	return t;
 }
 
 void fo_neigh_destroy(struct fo_neigh_table *t) { free(t); }
 
-/* Find ip's slot, claiming an empty one when create is set. */
-static struct slot *find(struct fo_neigh_table *t, uint32_t ip, bool create)
+/* One pass over ip's window: its slot if present, else the first free slot and the oldest
+ * evictable (non-static) entry. */
+struct probe {
+	struct slot *hit, *free, *old;
+	uint64_t hit_key, free_key, old_key, old_seen;
+};
+
+static void probe(const struct fo_neigh_table *t, uint32_t ip, struct probe *pr, bool want_old)
 {
-	uint32_t i = hash_ip(ip) & t->mask;
-	for (uint32_t n = 0; n <= t->mask; n++, i = (i + 1) & t->mask) {
-		struct slot *s = &t->slots[i];
-		uint32_t k = atomic_load_explicit(&s->ip, memory_order_acquire);
-		if (k == ip)
-			return s;
-		if (k == 0) {
-			if (!create)
-				return NULL;
-			uint32_t expect = 0;
-			if (atomic_compare_exchange_strong_explicit(&s->ip, &expect, ip, memory_order_acq_rel,
-								    memory_order_acquire)) {
-				atomic_fetch_add_explicit(&t->count, 1, memory_order_relaxed);
-				return s;
+	pr->hit = pr->free = pr->old = NULL;
+	uint32_t i = hash_ip(t, ip) & t->mask;
+	for (uint32_t n = 0; n < t->ways; n++, i = (i + 1) & t->mask) {
+		struct slot *s = (struct slot *)&t->slots[i];
+		uint64_t k = atomic_load_explicit(&s->key, memory_order_acquire);
+		if (k == 0) { /* never used: nothing was ever placed beyond it for this window */
+			if (!pr->free) {
+				pr->free = s;
+				pr->free_key = 0;
 			}
-			if (expect == ip)
-				return s;
+			return;
+		}
+		uint32_t kip = key_ip(k);
+		if (kip == ip) {
+			pr->hit = s;
+			pr->hit_key = k;
+			return;
+		}
+		if (kip == 0) {
+			if (!pr->free) {
+				pr->free = s;
+				pr->free_key = k;
+			}
+		} else if (want_old && !(k & KEY_STATIC)) {
+			uint64_t seen = atomic_load_explicit(&s->seen_ms, memory_order_relaxed);
+			if (!pr->old || seen < pr->old_seen) {
+				pr->old = s;
+				pr->old_key = k;
+				pr->old_seen = seen;
+			}
+		}
+	}
+}
+
+/* Take slot s, seen holding `was`, for ip; false when another writer changed it first. The
+ * times are stored before the key so that the ager never judges the new entry by the old one's
+ * age (a lost race leaves them on a slot someone else owns: at worst an age off by a moment). */
+static bool claim(struct slot *s, uint64_t was, uint32_t ip, uint64_t now_ms, uint64_t asked_ms, uint64_t flags,
+		  uint64_t *key)
+{
+	uint32_t g = next_gen(key_gen(was));
+	atomic_store_explicit(&s->seen_ms, now_ms, memory_order_relaxed);
+	atomic_store_explicit(&s->asked_ms, asked_ms, memory_order_relaxed);
+	*key = make_key(g, ip, flags);
+	if (!atomic_compare_exchange_strong_explicit(&s->key, &was, *key, memory_order_acq_rel, memory_order_acquire))
+		return false;
+	/* No MAC yet for this generation (unless a learner already wrote one). */
+	uint64_t m = atomic_load_explicit(&s->mac, memory_order_acquire);
+	while (mac_gen(m) != g &&
+	       !atomic_compare_exchange_weak_explicit(&s->mac, &m, (uint64_t)g << 48, memory_order_release,
+						      memory_order_acquire))
+		;
+	return true;
+}
+
+/* Store mac for the entry keyed k in s: REFRESHED, RESOLVED or MOVED, or INVALID when the slot
+ * no longer holds k (the caller probes again). */
+static enum fo_neigh_result set_mac(struct fo_neigh_table *t, struct slot *s, uint64_t k, const uint8_t mac[6])
+{
+	uint64_t w = mac_word(mac, key_gen(k));
+	uint64_t m = atomic_load_explicit(&s->mac, memory_order_acquire);
+	for (;;) {
+		if (m == w)
+			return FO_NEIGH_REFRESHED;
+		if (atomic_load_explicit(&s->key, memory_order_acquire) != k)
+			return FO_NEIGH_INVALID;
+		if (atomic_compare_exchange_weak_explicit(&s->mac, &m, w, memory_order_release, memory_order_acquire))
+			break;
+	}
+	bump(t);
+	return mac_for(m, k) ? FO_NEIGH_MOVED : FO_NEIGH_RESOLVED;
+}
+
+#define RETRIES 4 /* probes after a lost race before giving up (each loss means another writer progressed) */
+
+enum fo_neigh_result fo_neigh_learn(struct fo_neigh_table *t, uint32_t ip, const uint8_t mac[6], uint64_t now_ms,
+				    bool create)
+{
+	if (ip == 0)
+		return FO_NEIGH_INVALID;
+	for (int attempt = 0; attempt < RETRIES; attempt++) {
+		struct probe pr;
+		probe(t, ip, &pr, false);
+		if (pr.hit) {
+			if (pr.hit_key & KEY_STATIC) {
+				uint64_t m = atomic_load_explicit(&pr.hit->mac, memory_order_acquire);
+				return (m & MAC_BITS) == (mac_word(mac, 0) & MAC_BITS) ? FO_NEIGH_STATIC_SAME
+										       : FO_NEIGH_STATIC_CONFLICT;
+			}
+			enum fo_neigh_result r = set_mac(t, pr.hit, pr.hit_key, mac);
+			if (r == FO_NEIGH_INVALID)
+				continue;
+			atomic_store_explicit(&pr.hit->seen_ms, now_ms, memory_order_relaxed);
+			return r;
+		}
+		if (!create)
+			return FO_NEIGH_ABSENT;
+		if (!pr.free)
+			return FO_NEIGH_NO_ROOM;
+		uint64_t k;
+		atomic_fetch_add_explicit(&t->count, 1, memory_order_relaxed); /* before the slot is live: see count */
+		if (claim(pr.free, pr.free_key, ip, now_ms, 0, 0, &k)) {
+			(void)set_mac(t, pr.free, k, mac);
+			return FO_NEIGH_CREATED;
+		}
+		atomic_fetch_sub_explicit(&t->count, 1, memory_order_relaxed);
+		/* lost the slot: maybe to another lcore learning the same address; probe again */
+	}
+	return FO_NEIGH_NO_ROOM;
+}
+
+enum fo_neigh_result fo_neigh_add_static(struct fo_neigh_table *t, uint32_t ip, const uint8_t mac[6])
+{
+	if (ip == 0)
+		return FO_NEIGH_INVALID;
+	struct probe pr;
+	probe(t, ip, &pr, false);
+	if (pr.hit && (pr.hit_key & KEY_STATIC)) {
+		uint64_t m = atomic_load_explicit(&pr.hit->mac, memory_order_acquire);
+		return (m & MAC_BITS) == (mac_word(mac, 0) & MAC_BITS) ? FO_NEIGH_STATIC_SAME : FO_NEIGH_STATIC_CONFLICT;
+	}
+	struct slot *s = pr.hit ? pr.hit : pr.free; /* a learnt entry for it becomes the static one */
+	uint64_t was = pr.hit ? pr.hit_key : pr.free_key, k;
+	if (!s)
+		return FO_NEIGH_NO_ROOM;
+	if (!claim(s, was, ip, 0, 0, KEY_STATIC, &k))
+		return FO_NEIGH_NO_ROOM;
+	if (!pr.hit) /* before any lcore runs: no race to order against */
+		atomic_fetch_add_explicit(&t->count, 1, memory_order_relaxed);
+	atomic_store_explicit(&s->mac, mac_word(mac, key_gen(k)), memory_order_release);
+	bump(t);
+	return FO_NEIGH_CREATED;
+}
+
+/* The slot holding ip and its key, or NULL. */
+static const struct slot *find(const struct fo_neigh_table *t, uint32_t ip, uint64_t *key)
+{
+	uint32_t i = hash_ip(t, ip) & t->mask;
+	for (uint32_t n = 0; n < t->ways; n++, i = (i + 1) & t->mask) {
+		const struct slot *s = &t->slots[i];
+		uint64_t k = atomic_load_explicit((_Atomic uint64_t *)&s->key, memory_order_acquire);
+		if (k == 0)
+			return NULL;
+		if (key_ip(k) == ip) {
+			*key = k;
+			return s;
 		}
 	}
 	return NULL;
 }
 
-int fo_neigh_update(struct fo_neigh_table *t, uint32_t ip, const uint8_t mac[6])
+bool fo_neigh_resolve(const struct fo_neigh_table *t, uint32_t ip, uint64_t now_ms, uint8_t mac[6], bool *stale)
 {
+	*stale = false;
 	if (ip == 0)
-		return -1;
-	struct slot *s = find(t, ip, true);
+		return false;
+	uint64_t k;
+	const struct slot *s = find(t, ip, &k);
 	if (!s)
-		return -1;
-	uint64_t w = mac_word(mac);
-	uint64_t old = atomic_exchange_explicit(&s->mac, w, memory_order_release);
-	if (old == w)
-		return 0;
-	atomic_fetch_add_explicit(&t->version, 1, memory_order_release);
-	return 1;
-}
-
-uint64_t fo_neigh_version(const struct fo_neigh_table *t)
-{
-	return atomic_load_explicit(&((struct fo_neigh_table *)t)->version, memory_order_acquire);
+		return false;
+	uint64_t m = atomic_load_explicit((_Atomic uint64_t *)&s->mac, memory_order_acquire);
+	if (!mac_for(m, k))
+		return false;
+	mac_bytes(m, mac);
+	if (!(k & KEY_STATIC) && t->max_age_ms) {
+		uint64_t seen = atomic_load_explicit((_Atomic uint64_t *)&s->seen_ms, memory_order_relaxed);
+		*stale = now_ms > seen && now_ms - seen >= t->max_age_ms / 2;
+	}
+	return true;
 }
 
 bool fo_neigh_lookup(const struct fo_neigh_table *t, uint32_t ip, uint8_t mac[6])
 {
-	struct slot *s = find((struct fo_neigh_table *)t, ip, false);
-	if (!s)
-		return false;
-	uint64_t w = atomic_load_explicit(&s->mac, memory_order_acquire);
-	if (!(w & MAC_VALID))
-		return false;
-	for (int i = 5; i >= 0; i--, w >>= 8)
-		mac[i] = (uint8_t)w;
-	return true;
+	bool stale;
+	return fo_neigh_resolve(t, ip, 0, mac, &stale);
 }
 
-bool fo_neigh_should_request(struct fo_neigh_table *t, uint32_t ip, uint64_t now_ms, uint32_t interval_ms)
+/* At most one request per interval_ms per entry: the lcore whose CAS moves asked_ms asks. */
+static bool may_ask(struct slot *s, uint64_t now_ms, uint32_t interval_ms)
 {
-	if (ip == 0)
-		return false;
-	struct slot *s = find(t, ip, true);
-	if (!s)
-		return false;
 	uint64_t last = atomic_load_explicit(&s->asked_ms, memory_order_relaxed);
 	/* now_ms < last: another lcore asked after this one read its clock (or both read 0,
 	 * stored as 1); a plain unsigned difference would wrap and ask again. */
 	if (last != 0 && (now_ms < last || now_ms - last < interval_ms))
 		return false;
-	return atomic_compare_exchange_strong_explicit(&s->asked_ms, &last, now_ms ? now_ms : 1,
-						       memory_order_relaxed, memory_order_relaxed);
+	return atomic_compare_exchange_strong_explicit(&s->asked_ms, &last, now_ms ? now_ms : 1, memory_order_relaxed,
+						       memory_order_relaxed);
 }
 
+bool fo_neigh_should_request(struct fo_neigh_table *t, uint32_t ip, uint64_t now_ms, uint32_t interval_ms,
+			     bool *evicted)
+{
+	*evicted = false;
+	if (ip == 0)
+		return false;
+	for (int attempt = 0; attempt < RETRIES; attempt++) {
+		struct probe pr;
+		probe(t, ip, &pr, true);
+		if (pr.hit)
+			return !(pr.hit_key & KEY_STATIC) && may_ask(pr.hit, now_ms, interval_ms);
+		struct slot *s = pr.free ? pr.free : pr.old;
+		if (!s)
+			return false; /* a window of static entries only */
+		uint64_t k;
+		if (pr.free)
+			atomic_fetch_add_explicit(&t->count, 1, memory_order_relaxed);
+		if (claim(s, pr.free ? pr.free_key : pr.old_key, ip, now_ms, now_ms ? now_ms : 1, 0, &k)) {
+			if (!pr.free) {
+				*evicted = true;
+				bump(t); /* the victim's MAC must leave readers' caches */
+			}
+			return true;
+		}
+		if (pr.free)
+			atomic_fetch_sub_explicit(&t->count, 1, memory_order_relaxed);
+	}
+	return false;
+}
+
+uint32_t fo_neigh_age(struct fo_neigh_table *t, uint64_t now_ms, uint32_t slots, uint32_t *resolved,
+		      uint32_t *pending)
+{
+	uint32_t n_res = 0, n_pend = 0;
+	if (slots > t->mask + 1)
+		slots = t->mask + 1;
+	for (uint32_t n = 0; n < slots; n++) {
+		struct slot *s = &t->slots[t->age_cursor];
+		t->age_cursor = (t->age_cursor + 1) & t->mask;
+		uint64_t k = atomic_load_explicit(&s->key, memory_order_acquire);
+		if (key_ip(k) == 0 || (k & KEY_STATIC))
+			continue;
+		uint64_t seen = atomic_load_explicit(&s->seen_ms, memory_order_relaxed);
+		bool res = mac_for(atomic_load_explicit(&s->mac, memory_order_acquire), k);
+		uint32_t limit = res ? t->max_age_ms : t->pending_ms;
+		if (limit == 0 || now_ms < seen || now_ms - seen < limit)
+			continue;
+		/* The CAS fails when the entry changed since it was read (claimed anew): left alone. */
+		if (!atomic_compare_exchange_strong_explicit(&s->key, &k, make_key(key_gen(k), 0, 0), memory_order_acq_rel,
+							     memory_order_relaxed))
+			continue;
+		atomic_fetch_sub_explicit(&t->count, 1, memory_order_relaxed);
+		if (res) {
+			n_res++;
+			bump(t);
+		} else {
+			n_pend++;
+		}
+	}
+	*resolved = n_res;
+	*pending = n_pend;
+	return n_res + n_pend;
+}
+
+/* The count goes up before a slot becomes live and down after it is freed, so it never
+ * drops below the live entries (no wrap when the ager frees a slot whose claimer has not
+ * counted it yet); it may run ahead by the claims under way, hence the clamp. */
 uint32_t fo_neigh_count(const struct fo_neigh_table *t)
 {
-	return atomic_load_explicit(&((struct fo_neigh_table *)t)->count, memory_order_relaxed);
+	uint32_t n = atomic_load_explicit(&((struct fo_neigh_table *)t)->count, memory_order_relaxed);
+	return n > t->mask + 1 ? t->mask + 1 : n;
+}
+
+uint32_t fo_neigh_capacity(const struct fo_neigh_table *t) { return t->mask + 1; }
+
+uint32_t fo_neigh_home(const struct fo_neigh_table *t, uint32_t ip) { return hash_ip(t, ip) & t->mask; }
+
+uint64_t fo_neigh_version(const struct fo_neigh_table *t)
+{
+	return atomic_load_explicit(&((struct fo_neigh_table *)t)->version, memory_order_acquire);
 }
 
 uint32_t fo_neigh_foreach(const struct fo_neigh_table *t, void (*fn)(void *, uint32_t, const uint8_t[6]), void *arg)
@@ -136,14 +378,66 @@ uint32_t fo_neigh_foreach(const struct fo_neigh_table *t, void (*fn)(void *, uin
 	uint32_t n = 0;
 	for (uint32_t i = 0; i <= t->mask; i++) {
 		const struct slot *s = &t->slots[i];
-		uint32_t ip = atomic_load_explicit((_Atomic uint32_t *)&s->ip, memory_order_acquire);
-		if (!ip)
+		uint64_t k = atomic_load_explicit((_Atomic uint64_t *)&s->key, memory_order_acquire);
+		if (key_ip(k) == 0)
+			continue;
+		uint64_t m = atomic_load_explicit((_Atomic uint64_t *)&s->mac, memory_order_acquire);
+		if (!mac_for(m, k))
 			continue;
 		uint8_t mac[6];
-		if (fo_neigh_lookup(t, ip, mac)) {
-			fn(arg, ip, mac);
-			n++;
-		}
+		mac_bytes(m, mac);
+		fn(arg, key_ip(k), mac);
+		n++;
 	}
 	return n;
+}
+
+bool fo_neigh_arp_input(struct fo_neigh_table *t, struct fo_counters *c, bool request, uint32_t sender_ip,
+			const uint8_t sender_mac[6], uint32_t own_ip, uint32_t netmask, uint64_t now_ms)
+{
+	if (!fo_neigh_on_link(sender_ip, own_ip, netmask)) {
+		fo_count_drop(c, FO_DROP_ARP_OFF_LINK);
+		return false;
+	}
+	switch (fo_neigh_learn(t, sender_ip, sender_mac, now_ms, request)) {
+	case FO_NEIGH_CREATED:
+	case FO_NEIGH_RESOLVED:
+	case FO_NEIGH_MOVED:
+		c->ev[FO_EV_ARP_LEARNT]++;
+		return true;
+	case FO_NEIGH_REFRESHED:
+	case FO_NEIGH_STATIC_SAME:
+		return true;
+	case FO_NEIGH_NO_ROOM:
+		c->ev[FO_EV_ARP_NOT_LEARNT]++;
+		return true; /* only a request creates: answered all the same */
+	case FO_NEIGH_STATIC_CONFLICT:
+		if (request)
+			return true; /* the answer carries only our own address */
+		fo_count_drop(c, FO_DROP_ARP_STATIC_CONFLICT);
+		return false;
+	case FO_NEIGH_ABSENT:
+	case FO_NEIGH_INVALID:
+	default:
+		fo_count_drop(c, FO_DROP_ARP_UNSOLICITED);
+		return false;
+	}
+}
+
+bool fo_neigh_next_hop(struct fo_neigh_table *t, struct fo_counters *c, uint32_t nh, uint32_t own_ip, uint32_t netmask,
+		       uint64_t now_ms, uint32_t retry_ms, uint8_t mac[6], bool *ask)
+{
+	bool stale, evicted;
+	*ask = false;
+	if (fo_neigh_resolve(t, nh, now_ms, mac, &stale)) {
+		if (stale)
+			*ask = fo_neigh_should_request(t, nh, now_ms, retry_ms, &evicted);
+		return true;
+	}
+	if (!fo_neigh_on_link(nh, own_ip, netmask))
+		return false;
+	*ask = fo_neigh_should_request(t, nh, now_ms, retry_ms, &evicted);
+	if (evicted)
+		c->ev[FO_EV_ARP_EVICTED]++;
+	return false;
 }

@@ -44,11 +44,12 @@ void fo_arp_request(struct fo_port *p, uint32_t ip, struct rte_ring *tx, struct 
 bool fo_resolve(struct fo_port *p, uint32_t dst, uint8_t mac[6], struct rte_ring *tx, struct fo_lcore_stats *st)
 {
 	uint32_t nh = l2l4_next_hop(dst, p->ifc.ip, p->ifc.netmask, p->gateway);
-	if (likely(nh && fo_neigh_lookup(p->neigh, nh, mac)))
-		return true;
-	if (nh && fo_neigh_should_request(p->neigh, nh, fo_now_ms(), FO_ARP_RETRY_MS))
+	bool ask;
+	bool ok = fo_neigh_next_hop(p->neigh, &st->c, nh, p->ifc.ip, p->ifc.netmask, fo_now_ms(), FO_ARP_RETRY_MS, mac,
+				    &ask);
+	if (ask) /* unresolved, or resolved but unconfirmed for a while: ask (again) */
 		fo_arp_request(p, nh, tx, st);
-	return false;
+	return ok;
 }
 
 static inline enum l2l4_ck ck_verdict(const struct rte_mbuf *m, bool offload, uint64_t mask, uint64_t good,
@@ -61,7 +62,7 @@ static inline enum l2l4_ck ck_verdict(const struct rte_mbuf *m, bool offload, ui
 }
 
 /* Answer an ARP request for our address in a fresh frame: the requester's MAC comes
- * from the request itself (RFC 826), and it is learnt for our own traffic. */
+ * from the request itself (RFC 826); learn() has taken the sender's entry if there was room. */
 static bool answer_arp(struct fo_port *p, const struct l2l4_pkt *k, struct rte_ring *tx, struct fo_lcore_stats *st)
 {
 	struct rte_mbuf *r = rte_pktmbuf_alloc(fo_dp.hdr_pool);
@@ -78,10 +79,12 @@ static bool answer_arp(struct fo_port *p, const struct l2l4_pkt *k, struct rte_r
 	return true;
 }
 
-static void learn(struct fo_port *p, const struct l2l4_pkt *k, struct fo_lcore_stats *st)
+/* ARP addressed to us: learnt only from on-link senders, a reply only for an entry we asked
+ * for or know (neighbour.h, fo_neigh_arp_input); false = dropped and counted. */
+static bool learn(struct fo_port *p, const struct l2l4_pkt *k, bool request, struct fo_lcore_stats *st)
 {
-	if (fo_neigh_update(p->neigh, k->arp_sender_ip, k->arp_sender_mac) == 1)
-		st->c.ev[FO_EV_ARP_LEARNT]++;
+	return fo_neigh_arp_input(p->neigh, &st->c, request, k->arp_sender_ip, k->arp_sender_mac, p->ifc.ip,
+				  p->ifc.netmask, fo_now_ms());
 }
 
 void fo_stage_rx(struct fo_lcore *lc, struct fo_lcore_stats *st)
@@ -155,7 +158,10 @@ void fo_stage_rx(struct fo_lcore *lc, struct fo_lcore_stats *st)
 				break;
 			}
 			case L2L4_ARP_REQUEST:
-				learn(p, &k, st);
+				if (!learn(p, &k, true, st)) {
+					done[n_done++] = m;
+					break;
+				}
 				if (answer_arp(p, &k, lc->reply_tx, st))
 					st->c.answered++;
 				else
@@ -163,8 +169,8 @@ void fo_stage_rx(struct fo_lcore *lc, struct fo_lcore_stats *st)
 				done[n_done++] = m; /* the answer is a fresh frame */
 				break;
 			case L2L4_ARP_REPLY:
-				learn(p, &k, st);
-				st->c.delivered++;
+				if (learn(p, &k, false, st))
+					st->c.delivered++;
 				done[n_done++] = m;
 				break;
 			case L2L4_ICMP_ECHO: {

@@ -16,6 +16,9 @@
 	_(VLAN_MISMATCH, "vlan_mismatch")       /* tag absent/other than configured */ \
 	_(ARP_MALFORMED, "arp_malformed")                                              \
 	_(ARP_NOT_FOR_US, "arp_not_for_us")     /* request for another address */      \
+	_(ARP_OFF_LINK, "arp_off_link")         /* sender not a host of the port's subnet */ \
+	_(ARP_UNSOLICITED, "arp_unsolicited")   /* reply for an address we neither asked for nor know */ \
+	_(ARP_STATIC_CONFLICT, "arp_static_conflict") /* reply claiming a static neighbour's address with another MAC */ \
 	_(IP_RUNT, "ip_runt")                                                          \
 	_(IP_BAD_VERSION, "ip_bad_version")                                            \
 	_(IP_BAD_IHL, "ip_bad_ihl")                                                    \
@@ -65,6 +68,9 @@
 #define FO_FOREACH_EVENT(_)                                                        \
 	_(ARP_LEARNT, "arp_learnt")                                                    \
 	_(ARP_REQUESTS_SENT, "arp_requests_sent")                                      \
+	_(ARP_NOT_LEARNT, "arp_not_learnt")      /* request answered, its sender not learnt: window full */ \
+	_(ARP_EVICTED, "arp_evicted")            /* oldest entry of a full window made room for a needed address */ \
+	_(ARP_EXPIRED, "arp_expired")            /* aged out: unconfirmed past arp_max_age_s, or asked and unanswered */ \
 	_(CONNECT_ACCEPTED, "connect_accepted")                                        \
 	_(CONNECT_REJECTED_CONGESTION, "connect_rejected_congestion")                  \
 	_(CONNECT_REJECTED_UNSUPPORTED, "connect_rejected_unsupported")                \
