@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""ARP flood against the dataplane's neighbour table, from the lab's client namespace through a raw
+AF_PACKET socket on its veth (every address inside 198.18.0.0/15):
+
+  20,000 frames with random sender MACs, paced at 10,000/s:
+    requests for the appliance from on-link senders 198.18.K.10-127   -> answered; learnt while
+                                                                          there is room (arp_not_learnt after)
+    replies to the appliance from on-link senders 198.18.K.128-254    -> drops.arp_unsolicited
+    requests and replies from off-link senders (198.19.x.y, 198.18.K+1.y) -> drops.arp_off_link
+    replies claiming the static neighbour 198.18.K.2 with another MAC  -> drops.arp_static_conflict
+  against a table of `neighbours: 64` with 198.18.K.2 (client A) configured static.
+
+Then: client A (static) still gets PINGRESP; client B (198.18.K.3), which never spoke before the
+flood, gets CONNACK and PINGRESP (its pending entry evicts the oldest learnt one); the table never
+holds more than its capacity; every drop reason counts at most what was sent of its kind; and
+conservation holds after stop."""
+import os
+import random
+import socket
+import struct
+import sys
+import time
+from pathlib import Path
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import (CONNACK, PINGRESP, Dataplane, Lab, RawClient, TestFailure, _libc, CLONE_NEWNET,  # noqa: E402
+                     check, check_conservation, events, lab_config, log, m_connect, m_pingreq, nonzero, run_test)
+
+SUBNET = 131
+CAPACITY = 64
+FRAMES = 20000
+SEND_LIMIT_S = 30.0
+RATE = 10000  # frames/s: fast for ARP, slow enough that the af_packet ring keeps up on a shared 2-core box
+SETTLE_S = 1.0
+
+
+def mac_bytes(s):
+    return bytes(int(x, 16) for x in s.split(":"))
+
+
+def ip_bytes(s):
+    return socket.inet_aton(s)
+
+
+def arp_frame(op, eth_dst, sender_mac, sender_ip, target_mac, target_ip):
+    eth = eth_dst + sender_mac + struct.pack("!H", 0x0806)
+    arp = struct.pack("!HHBBH", 1, 0x0800, 6, 4, op) + sender_mac + sender_ip + target_mac + target_ip
+    return (eth + arp).ljust(60, b"\0")
+
+
+def random_mac(rng):
+    return bytes([0x02, 0xfa] + [rng.randrange(256) for _ in range(4)])  # locally administered unicast
+
+
+def build_flood(rng, k, dp_mac):
+    """(frames, sent-per-kind) for the flood; sender addresses by kind as in the docstring."""
+    appl = ip_bytes(f"198.18.{k}.1")
+    bcast = b"\xff" * 6
+    zero = b"\0" * 6
+    frames, sent = [], {"req_on": 0, "rep_on": 0, "off": 0, "static": 0}
+    for i in range(FRAMES):
+        smac = random_mac(rng)
+        r = rng.random()
+        if r < 0.40:
+            sip = ip_bytes(f"198.18.{k}.{rng.randrange(10, 128)}")
+            frames.append(arp_frame(1, bcast, smac, sip, zero, appl))
+            sent["req_on"] += 1
+        elif r < 0.70:
+            sip = ip_bytes(f"198.18.{k}.{rng.randrange(128, 255)}")
+            frames.append(arp_frame(2, dp_mac, smac, sip, smac, appl))
+            sent["rep_on"] += 1
+        elif r < 0.95:
+            off = f"198.19.{rng.randrange(256)}.{rng.randrange(1, 255)}" if rng.random() < 0.5 else \
+                f"198.18.{(k + 1) % 256}.{rng.randrange(1, 255)}"
+            op = 1 if rng.random() < 0.5 else 2
+            frames.append(arp_frame(op, bcast if op == 1 else dp_mac, smac, ip_bytes(off), zero, appl))
+            sent["off"] += 1
+        else:
+            frames.append(arp_frame(2, dp_mac, smac, ip_bytes(f"198.18.{k}.2"), smac, appl))
+            sent["static"] += 1
+    return frames, sent
+
+
+def raw_socket_in(lab):
+    """An AF_PACKET socket bound to the client veth, made inside the namespace by this thread's
+    switch there and back (the socket stays bound to the namespace's interface)."""
+    own = os.open("/proc/self/ns/net", os.O_RDONLY)
+    fd = os.open(f"/var/run/netns/{lab.ns}", os.O_RDONLY)
+    try:
+        if _libc.setns(fd, CLONE_NEWNET) != 0:
+            raise OSError("setns into the lab namespace failed")
+        try:
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
+            s.bind((lab.cl_if, 0))
+        finally:
+            if _libc.setns(own, CLONE_NEWNET) != 0:
+                raise OSError("setns back failed")
+    finally:
+        os.close(fd)
+        os.close(own)
+    return s
+
+
+def connect_retrying(c, client_id, tries=5):
+    """CONNECT until CONNACK: the first answer to a client the table does not know yet is lost
+    while its ARP is under way (out drop no_neighbour), so a client repeats, as MQTT-SN ones do."""
+    for i in range(tries):
+        c.send(m_connect(client_id, 60))
+        m = c.recv(1.0)
+        while m is not None and m[0] != CONNACK:
+            m = c.recv(1.0)
+        if m is not None:
+            return m[1][0], i + 1
+    raise TestFailure(f"{client_id}: no CONNACK after {tries} CONNECTs")
+
+
+def main(args):
+    with Lab("e2earp", subnet=SUBNET, clients=2) as lab:
+        k = SUBNET
+        client_a, client_b = lab.client_ips[0], lab.client_ips[1]
+        check(client_a == f"198.18.{k}.2" and client_b == f"198.18.{k}.3", f"lab clients {lab.client_ips}")
+        cfg = lab_config(f"{lab.appliance_ip}/24", lab.vdev().split(",")[0], {"neighbours": CAPACITY})
+        anchor = "    mqttsn_port: 1883\n"
+        check(anchor in cfg, "deploy/lab.yaml changed: no port mqttsn_port line to anchor static_neighbours")
+        cfg = cfg.replace(anchor, anchor + f"    static_neighbours: [{{ ip: {client_a}, mac: \"{lab.cl_mac}\" }}]\n")
+        with Dataplane("arpflood", lab, config_text=cfg) as dp:
+            dp_mac = mac_bytes(dp.port_mac() or lab.dp_mac)
+            a = RawClient(lab, bind_ip=client_a)
+            b = RawClient(lab, bind_ip=client_b)
+            try:
+                rc, n = connect_retrying(a, "arp-a")
+                check(rc == 0, f"client A CONNACK rc {rc}")
+                a.send(m_pingreq())
+                a.expect(PINGRESP)
+                log(f"client A ({client_a}, static neighbour): CONNACK after {n} CONNECT(s), PINGRESP")
+                before = dp.snapshot()
+
+                rng = random.Random(0xa2f)
+                frames, sent = build_flood(rng, k, dp_mac)
+                s = raw_socket_in(lab)
+                t0 = time.monotonic()
+                n_sent = 0
+                try:
+                    for f in frames:
+                        s.send(f)
+                        n_sent += 1
+                        if n_sent % 50 == 0:
+                            ahead = t0 + n_sent / RATE - time.monotonic()
+                            if ahead > 0:
+                                time.sleep(ahead)
+                        if time.monotonic() - t0 > SEND_LIMIT_S:
+                            break
+                finally:
+                    s.close()
+                took = time.monotonic() - t0
+                check(n_sent == FRAMES, f"sent {n_sent} of {FRAMES} frames within {SEND_LIMIT_S} s")
+                log(f"flood: {n_sent} ARP frames in {took:.2f} s ({n_sent / took:.0f}/s): {sent}")
+                time.sleep(SETTLE_S)
+                during = dp.snapshot()
+
+                a.send(m_pingreq())
+                a.expect(PINGRESP)
+                log("client A after the flood: PINGRESP")
+                rc, n = connect_retrying(b, "arp-b")
+                check(rc == 0, f"client B CONNACK rc {rc}")
+                b.send(m_pingreq())
+                b.expect(PINGRESP)
+                log(f"client B ({client_b}, new after the flood): CONNACK after {n} CONNECT(s), PINGRESP")
+                after = dp.snapshot()
+            finally:
+                a.close()
+                b.close()
+
+            def delta(x, y, key):
+                return y["totals"]["drops"][key] - x["totals"]["drops"][key]
+
+            dr = {r: delta(before, during, r) for r in ("arp_unsolicited", "arp_off_link", "arp_static_conflict")}
+            ev = {e: events(during)[e] - events(before)[e] for e in ("arp_learnt", "arp_not_learnt", "arp_evicted",
+                                                                      "arp_expired")}
+            rx = during["totals"]["rx"] - before["totals"]["rx"]
+            answered = during["totals"]["answered"] - before["totals"]["answered"]
+            log(f"received {rx} of {n_sent} flood frames; answered {answered}; drops {dr}; events {ev}")
+            neigh = [x["ports"][0]["neighbours"] for x in (before, during, after)]
+            log(f"neighbour table entries before/after flood/after client B: {neigh} (capacity {CAPACITY})")
+            check(all(x <= CAPACITY for x in neigh), f"table holds more than its capacity {CAPACITY}: {neigh}")
+            check(rx >= n_sent // 2, f"the dataplane saw only {rx} of {n_sent} frames: no flood to speak of")
+            check(0 < dr["arp_unsolicited"] <= sent["rep_on"], f"arp_unsolicited {dr['arp_unsolicited']} "
+                  f"not in 1..{sent['rep_on']} (on-link replies sent)")
+            check(0 < dr["arp_off_link"] <= sent["off"], f"arp_off_link {dr['arp_off_link']} not in 1..{sent['off']}")
+            check(0 < dr["arp_static_conflict"] <= sent["static"],
+                  f"arp_static_conflict {dr['arp_static_conflict']} not in 1..{sent['static']}")
+            check(0 < answered <= sent["req_on"], f"answered {answered} not in 1..{sent['req_on']} (requests sent)")
+            check(ev["arp_not_learnt"] > 0, "the table never filled: flood too small for the capacity")
+            # Every flood frame the dataplane saw is one of the four fates above.
+            fates = answered + dr["arp_unsolicited"] + dr["arp_off_link"] + dr["arp_static_conflict"]
+            check(fates == rx, f"flood frames received {rx} != answered + the three ARP drops {fates}")
+            if rx == n_sent:  # nothing lost on the veth: each kind counted exactly
+                got = (answered, dr["arp_unsolicited"], dr["arp_off_link"], dr["arp_static_conflict"])
+                want = (sent["req_on"], sent["rep_on"], sent["off"], sent["static"])
+                check(got == want, f"answered/unsolicited/off-link/static-conflict {got} != sent {want}")
+            ev_b = {e: events(after)[e] - events(during)[e] for e in ("arp_evicted", "arp_learnt")}
+            log(f"client B's arrival: {ev_b}")
+            check(ev_b["arp_evicted"] >= 1, "client B's entry found room without evicting: the table was not full")
+            stats = dp.stop()
+            log(f"final: neighbours {stats['ports'][0]['neighbours']}; arp events "
+                f"{ {e: v for e, v in nonzero(events(stats)).items() if e.startswith('arp')} }")
+            check(stats["ports"][0]["neighbours"] <= CAPACITY, "table over capacity at exit")
+            check_conservation(stats)
+
+
+if __name__ == "__main__":
+    run_test(main, __doc__)
