@@ -19,11 +19,12 @@
 #define KEY_STATIC (1ull << 47)
 #define MAC_VALID (1ull << 63)
 #define MAC_BITS 0xffffffffffffull
+#define SEEN_FLAGGED (1ull << 63) /* in seen_ms: the ager has announced this entry as stale */
 
 struct slot {
 	_Atomic uint64_t key;      /* KEY_STATIC | gen << 32 | ip; 0 = never used; ip 0 = free */
 	_Atomic uint64_t mac;      /* MAC_VALID | gen << 48 | MAC */
-	_Atomic uint64_t seen_ms;  /* created, or last confirmed by an ARP from it */
+	_Atomic uint64_t seen_ms;  /* created, or last confirmed by an ARP from it (| SEEN_FLAGGED) */
 	_Atomic uint64_t asked_ms; /* last ARP request sent for it (0 = none) */
 };
 
@@ -126,7 +127,7 @@ static void probe(const struct fo_neigh_table *t, uint32_t ip, struct probe *pr,
 				pr->free_key = k;
 			}
 		} else if (want_old && !(k & KEY_STATIC)) {
-			uint64_t seen = atomic_load_explicit(&s->seen_ms, memory_order_relaxed);
+			uint64_t seen = atomic_load_explicit(&s->seen_ms, memory_order_relaxed) & ~SEEN_FLAGGED;
 			if (!pr->old || seen < pr->old_seen) {
 				pr->old = s;
 				pr->old_key = k;
@@ -267,7 +268,7 @@ bool fo_neigh_resolve(const struct fo_neigh_table *t, uint32_t ip, uint64_t now_
 		return false;
 	mac_bytes(m, mac);
 	if (!(k & KEY_STATIC) && t->max_age_ms) {
-		uint64_t seen = atomic_load_explicit((_Atomic uint64_t *)&s->seen_ms, memory_order_relaxed);
+		uint64_t seen = atomic_load_explicit((_Atomic uint64_t *)&s->seen_ms, memory_order_relaxed) & ~SEEN_FLAGGED;
 		*stale = now_ms > seen && now_ms - seen >= t->max_age_ms / 2;
 	}
 	return true;
@@ -333,11 +334,23 @@ uint32_t fo_neigh_age(struct fo_neigh_table *t, uint64_t now_ms, uint32_t slots,
 		uint64_t k = atomic_load_explicit(&s->key, memory_order_acquire);
 		if (key_ip(k) == 0 || (k & KEY_STATIC))
 			continue;
-		uint64_t seen = atomic_load_explicit(&s->seen_ms, memory_order_relaxed);
+		uint64_t seen_word = atomic_load_explicit(&s->seen_ms, memory_order_relaxed);
+		uint64_t seen = seen_word & ~SEEN_FLAGGED;
 		bool res = mac_for(atomic_load_explicit(&s->mac, memory_order_acquire), k);
 		uint32_t limit = res ? t->max_age_ms : t->pending_ms;
-		if (limit == 0 || now_ms < seen || now_ms - seen < limit)
+		if (limit == 0 || now_ms < seen)
 			continue;
+		if (now_ms - seen < limit) {
+			/* Half-way through a resolved entry's life: move the version once, so that workers
+			 * that cached its MAC look it up again and, if they still use it, ask for it
+			 * (fo_neigh_resolve says stale) before it expires. A confirmation (seen_ms stored
+			 * anew) clears the flag. */
+			if (res && !(seen_word & SEEN_FLAGGED) && now_ms - seen >= limit / 2 &&
+			    atomic_compare_exchange_strong_explicit(&s->seen_ms, &seen_word, seen_word | SEEN_FLAGGED,
+								    memory_order_relaxed, memory_order_relaxed))
+				bump(t);
+			continue;
+		}
 		/* The CAS fails when the entry changed since it was read (claimed anew): left alone. */
 		if (!atomic_compare_exchange_strong_explicit(&s->key, &k, make_key(key_gen(k), 0, 0), memory_order_acq_rel,
 							     memory_order_relaxed))

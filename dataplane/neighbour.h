@@ -69,7 +69,9 @@ bool fo_neigh_should_request(struct fo_neigh_table *t, uint32_t ip, uint64_t now
 
 /* Aging, by one thread at a time (the main lcore): look at the next `slots` slots (a cursor
  * wraps around the table) and free resolved entries older than max_age_ms and pending ones
- * older than pending_ms. Returns the entries freed; *resolved / *pending split them. */
+ * older than pending_ms. A resolved entry that reaches half its max age moves the version once,
+ * so readers that cached its MAC look it up again (and re-ask, see fo_neigh_resolve) while they
+ * still use it. Returns the entries freed; *resolved / *pending split them. */
 uint32_t fo_neigh_age(struct fo_neigh_table *t, uint64_t now_ms, uint32_t slots, uint32_t *resolved,
 		      uint32_t *pending);
 
@@ -77,8 +79,8 @@ uint32_t fo_neigh_count(const struct fo_neigh_table *t);    /* live entries: res
 uint32_t fo_neigh_capacity(const struct fo_neigh_table *t); /* slots */
 uint32_t fo_neigh_home(const struct fo_neigh_table *t, uint32_t ip); /* first slot of ip's window (tests) */
 
-/* Changes whenever an entry gets a MAC, changes it or is removed: a reader that cached a
- * lookup made at version v may keep using it while the version is still v. */
+/* Changes whenever an entry gets a MAC, changes it, is removed or goes stale: a reader that
+ * cached a lookup made at version v may keep using it while the version is still v. */
 uint64_t fo_neigh_version(const struct fo_neigh_table *t);
 
 /* Iterate resolved entries (stats); returns entries visited. */

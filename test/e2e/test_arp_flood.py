@@ -12,8 +12,9 @@ AF_PACKET socket on its veth (every address inside 198.18.0.0/15):
 
 Then: client A (static) still gets PINGRESP; client B (198.18.K.3), which never spoke before the
 flood, gets CONNACK and PINGRESP (its pending entry evicts the oldest learnt one); the table never
-holds more than its capacity; every drop reason counts at most what was sent of its kind; and
-conservation holds after stop."""
+holds more than its capacity; every drop reason counts at most what was sent of its kind (exactly,
+when no frame was lost on the veth). With `arp_max_age_s: 3`, the flood's entries are then freed by
+aging (events.arp_expired), both clients still get PINGRESP, and conservation holds after stop."""
 import os
 import random
 import socket
@@ -32,7 +33,8 @@ CAPACITY = 64
 FRAMES = 20000
 SEND_LIMIT_S = 30.0
 RATE = 10000  # frames/s: fast for ARP, slow enough that the af_packet ring keeps up on a shared 2-core box
-SETTLE_S = 1.0
+SETTLE_S = 0.3
+MAX_AGE_S = 3  # arp_max_age_s: short, so the garbage the flood left is seen to go
 
 
 def mac_bytes(s):
@@ -115,12 +117,22 @@ def connect_retrying(c, client_id, tries=5):
     raise TestFailure(f"{client_id}: no CONNACK after {tries} CONNECTs")
 
 
+def ping_retrying(c, tries=3):
+    """PINGREQ until PINGRESP: after its entry aged out, a client's first answer waits for ARP."""
+    for i in range(tries):
+        c.send(m_pingreq())
+        m = c.recv(1.0)
+        if m is not None and m[0] == PINGRESP:
+            return i + 1
+    raise TestFailure(f"no PINGRESP after {tries} PINGREQs")
+
+
 def main(args):
     with Lab("e2earp", subnet=SUBNET, clients=2) as lab:
         k = SUBNET
         client_a, client_b = lab.client_ips[0], lab.client_ips[1]
         check(client_a == f"198.18.{k}.2" and client_b == f"198.18.{k}.3", f"lab clients {lab.client_ips}")
-        cfg = lab_config(f"{lab.appliance_ip}/24", lab.vdev().split(",")[0], {"neighbours": CAPACITY})
+        cfg = lab_config(f"{lab.appliance_ip}/24", lab.vdev().split(",")[0], {"neighbours": CAPACITY, "arp_max_age_s": MAX_AGE_S})
         anchor = "    mqttsn_port: 1883\n"
         check(anchor in cfg, "deploy/lab.yaml changed: no port mqttsn_port line to anchor static_neighbours")
         cfg = cfg.replace(anchor, anchor + f"    static_neighbours: [{{ ip: {client_a}, mac: \"{lab.cl_mac}\" }}]\n")
@@ -168,6 +180,10 @@ def main(args):
                 b.expect(PINGRESP)
                 log(f"client B ({client_b}, new after the flood): CONNACK after {n} CONNECT(s), PINGRESP")
                 after = dp.snapshot()
+                time.sleep(MAX_AGE_S + 1.5)  # max age, then one sweep of the table (64 slots x 10 ms)
+                aged = dp.snapshot()
+                n_a, n_b = ping_retrying(a), ping_retrying(b)
+                log(f"after aging: client A PINGRESP after {n_a} PINGREQ(s), client B after {n_b}")
             finally:
                 a.close()
                 b.close()
@@ -202,6 +218,12 @@ def main(args):
             ev_b = {e: events(after)[e] - events(during)[e] for e in ("arp_evicted", "arp_learnt")}
             log(f"client B's arrival: {ev_b}")
             check(ev_b["arp_evicted"] >= 1, "client B's entry found room without evicting: the table was not full")
+            expired = events(aged)["arp_expired"] - events(after)["arp_expired"]
+            left = aged["ports"][0]["neighbours"]
+            log(f"{MAX_AGE_S + 1.5:.1f} s later: {left} entries left, {expired} expired")
+            check(expired >= CAPACITY // 2, f"only {expired} entries expired after {MAX_AGE_S} s")
+            check(left <= 3, f"{left} entries left after aging (want the static client and at most clients B"
+                             f" and one more)")
             stats = dp.stop()
             log(f"final: neighbours {stats['ports'][0]['neighbours']}; arp events "
                 f"{ {e: v for e, v in nonzero(events(stats)).items() if e.startswith('arp')} }")

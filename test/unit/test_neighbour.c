@@ -450,6 +450,52 @@ static void test_stale_refresh(void **state)
 	fo_neigh_destroy(t);
 }
 
+/* Readers cache MACs by version: the ager moves the version once when an entry turns stale, so
+ * a cached MAC is looked up again (and re-asked) before the entry expires. */
+static void test_stale_moves_version(void **state)
+{
+	(void)state;
+	struct fo_neigh_table *t = mk_aging(64, 1000, 600);
+	uint8_t m[6], got[6];
+	uint32_t ip = IP4(198, 18, 0, 2), r, p;
+	mac_of(ip, 1, m);
+	assert_int_equal(fo_neigh_learn(t, ip, m, 0, true), FO_NEIGH_CREATED);
+	uint64_t v = fo_neigh_version(t);
+	assert_int_equal(fo_neigh_age(t, 499, 64, &r, &p), 0);
+	assert_true(fo_neigh_version(t) == v);
+	assert_int_equal(fo_neigh_age(t, 500, 64, &r, &p), 0);
+	uint64_t v2 = fo_neigh_version(t);
+	assert_true(v2 != v);                                   /* stale: announced */
+	assert_int_equal(fo_neigh_age(t, 600, 64, &r, &p), 0);
+	assert_true(fo_neigh_version(t) == v2);                 /* once */
+	bool stale;
+	assert_true(fo_neigh_resolve(t, ip, 600, got, &stale)); /* the MAC still serves */
+	assert_true(stale);
+	assert_true(ask(t, ip, 600, 200));
+	assert_int_equal(fo_neigh_learn(t, ip, m, 650, false), FO_NEIGH_REFRESHED); /* answered */
+	assert_int_equal(fo_neigh_age(t, 1100, 64, &r, &p), 0);
+	assert_true(fo_neigh_version(t) == v2);                 /* fresh again (650 + 500 not reached) */
+	assert_int_equal(fo_neigh_age(t, 1150, 64, &r, &p), 0);
+	assert_true(fo_neigh_version(t) != v2);                 /* stale again: announced again */
+	/* an entry nobody asks for again expires at its max age, flag or not */
+	assert_int_equal(fo_neigh_age(t, 1650, 64, &r, &p), 1);
+	assert_int_equal(r, 1);
+	assert_false(fo_neigh_lookup(t, ip, got));
+	/* the oldest-first eviction is not fooled by the flag bit */
+	struct fo_neigh_table *e = mk_aging(16, 1000, 600);
+	for (uint32_t i = 0; i < 16; i++) {
+		mac_of(IP4(198, 18, 0, 10 + i), 1, m);
+		assert_int_equal(fo_neigh_learn(e, IP4(198, 18, 0, 10 + i), m, i == 0 ? 0 : 400 + i, true), FO_NEIGH_CREATED);
+	}
+	assert_int_equal(fo_neigh_age(e, 600, 16, &r, &p), 0); /* flags entry 0 only */
+	bool ev;
+	assert_true(fo_neigh_should_request(e, IP4(198, 18, 1, 1), 700, 200, &ev));
+	assert_true(ev);
+	assert_false(fo_neigh_lookup(e, IP4(198, 18, 0, 10), got));
+	fo_neigh_destroy(e);
+	fo_neigh_destroy(t);
+}
+
 /* A table of 16 is a single window: when it is full, a needed address takes the slot of the
  * least recently confirmed entry, and that is counted as an eviction. */
 static void test_full_table_evicts_oldest(void **state)
@@ -635,7 +681,7 @@ static void test_seed(void **state)
 static void test_version(void **state)
 {
 	(void)state;
-	struct fo_neigh_table *t = mk_aging(64, 1000, 600);
+	struct fo_neigh_table *t = mk_aging(64, 1000, 300);
 	const uint8_t a[6] = { 2, 0, 0, 0, 0, 1 }, b[6] = { 2, 0, 0, 0, 0, 2 };
 	uint64_t v0 = fo_neigh_version(t);
 	assert_int_equal(fo_neigh_learn(t, 0x0a000001, a, 1000, true), FO_NEIGH_CREATED);
@@ -646,7 +692,7 @@ static void test_version(void **state)
 	assert_true(ask(t, 0x0a000002, 1000, 200)); /* pending entry: no MAC yet */
 	assert_true(fo_neigh_version(t) == v1);
 	uint32_t r, p;
-	assert_int_equal(fo_neigh_age(t, 1600, 64, &r, &p), 1); /* the pending one: no MAC left */
+	assert_int_equal(fo_neigh_age(t, 1400, 64, &r, &p), 1); /* the pending one: no MAC left */
 	assert_int_equal(p, 1);
 	assert_true(fo_neigh_version(t) == v1);
 	assert_int_equal(put(t, 0x0a000001, b), FO_NEIGH_MOVED);
@@ -941,6 +987,7 @@ int main(void)
 		cmocka_unit_test(test_pending_reply_accepted),
 		cmocka_unit_test(test_aging),
 		cmocka_unit_test(test_stale_refresh),
+		cmocka_unit_test(test_stale_moves_version),
 		cmocka_unit_test(test_full_table_evicts_oldest),
 		cmocka_unit_test(test_static_never_evicted),
 		cmocka_unit_test(test_static_over_learnt),
