@@ -94,11 +94,15 @@ struct fo_neigh_table *fo_neigh_create(const struct fo_neigh_conf *c)
 
 void fo_neigh_destroy(struct fo_neigh_table *t) { free(t); }
 
-/* One pass over ip's window: its slot if present, else the first free slot and the oldest
- * evictable (non-static) entry. */
+/* One pass over ip's window: its slot if present, else the first free slot and the entry to
+ * evict: the oldest pending one (asked for, unanswered: cheap to lose, asked again if real),
+ * else the least recently confirmed resolved one; never a static one. Preferring pending
+ * entries keeps established neighbours when a flood of spoofed sources makes us ask for many
+ * addresses that never answer. */
 struct probe {
 	struct slot *hit, *free, *old;
 	uint64_t hit_key, free_key, old_key, old_seen;
+	bool old_pending;
 };
 
 static void probe(const struct fo_neigh_table *t, uint32_t ip, struct probe *pr, bool want_old)
@@ -128,10 +132,13 @@ static void probe(const struct fo_neigh_table *t, uint32_t ip, struct probe *pr,
 			}
 		} else if (want_old && !(k & KEY_STATIC)) {
 			uint64_t seen = atomic_load_explicit(&s->seen_ms, memory_order_relaxed) & ~SEEN_FLAGGED;
-			if (!pr->old || seen < pr->old_seen) {
+			bool pending = !mac_for(atomic_load_explicit(&s->mac, memory_order_relaxed), k);
+			if (!pr->old || (pending && !pr->old_pending) ||
+			    (pending == pr->old_pending && seen < pr->old_seen)) {
 				pr->old = s;
 				pr->old_key = k;
 				pr->old_seen = seen;
+				pr->old_pending = pending;
 			}
 		}
 	}

@@ -63,7 +63,8 @@ bool fo_neigh_resolve(const struct fo_neigh_table *t, uint32_t ip, uint64_t now_
 
 /* ip is needed and unresolved (or stale): true when the caller should send an ARP request
  * now (at most one per interval_ms per address across all lcores). Creates a pending entry;
- * when the window is full, the oldest non-static entry in it makes room (*evicted set). */
+ * when the window is full, the oldest unanswered (pending) entry in it makes room, else the least
+ * recently confirmed resolved one; never a static one (*evicted set). */
 bool fo_neigh_should_request(struct fo_neigh_table *t, uint32_t ip, uint64_t now_ms, uint32_t interval_ms,
 			     bool *evicted);
 

@@ -523,17 +523,18 @@ static void test_full_table_evicts_oldest(void **state)
 	assert_true(fo_neigh_version(t) != v);
 	assert_false(fo_neigh_lookup(t, IP4(198, 18, 0, 10), got)); /* the oldest went */
 	assert_int_equal(fo_neigh_count(t), 16);
-	assert_true(fo_neigh_should_request(t, IP4(198, 18, 0, 201), 300, 200, &evicted));
-	assert_true(evicted);
-	assert_false(fo_neigh_lookup(t, IP4(198, 18, 0, 12), got)); /* then 2, not the refreshed 1 */
-	assert_true(fo_neigh_lookup(t, IP4(198, 18, 0, 11), got));
-	for (uint32_t i = 3; i < 16; i++)
-		assert_true(fo_neigh_lookup(t, IP4(198, 18, 0, 10 + i), got));
 	/* the new one resolves with its reply */
 	mac_of(IP4(198, 18, 0, 200), 7, m);
 	assert_int_equal(fo_neigh_learn(t, IP4(198, 18, 0, 200), m, 310, false), FO_NEIGH_RESOLVED);
 	assert_true(fo_neigh_lookup(t, IP4(198, 18, 0, 200), got));
 	assert_memory_equal(got, m, 6);
+	assert_true(fo_neigh_should_request(t, IP4(198, 18, 0, 201), 300, 200, &evicted));
+	assert_true(evicted);
+	assert_false(fo_neigh_lookup(t, IP4(198, 18, 0, 12), got)); /* then 2, not the refreshed 1 */
+	assert_true(fo_neigh_lookup(t, IP4(198, 18, 0, 11), got));
+	assert_true(fo_neigh_lookup(t, IP4(198, 18, 0, 200), got));
+	for (uint32_t i = 3; i < 16; i++)
+		assert_true(fo_neigh_lookup(t, IP4(198, 18, 0, 10 + i), got));
 	/* asking again for one already pending evicts nothing */
 	assert_false(fo_neigh_should_request(t, IP4(198, 18, 0, 201), 310, 200, &evicted));
 	assert_false(evicted);
@@ -558,6 +559,52 @@ static void test_full_table_evicts_oldest(void **state)
 	assert_true(fo_neigh_count(b) <= 1024);
 	assert_true(fo_neigh_count(b) >= before);
 	fo_neigh_destroy(b);
+	fo_neigh_destroy(t);
+}
+
+/* Eviction takes an unanswered (pending) entry before any resolved one, oldest first: a flood
+ * of addresses we ask for and never hear from churns among itself. */
+static void test_evicts_pending_first(void **state)
+{
+	(void)state;
+	struct fo_neigh_table *t = mk(16);
+	uint8_t m[6], got[6];
+	for (uint32_t i = 0; i < 8; i++) { /* 8 resolved, confirmed long ago */
+		mac_of(IP4(198, 18, 0, 10 + i), 1, m);
+		assert_int_equal(fo_neigh_learn(t, IP4(198, 18, 0, 10 + i), m, 10 + i, true), FO_NEIGH_CREATED);
+	}
+	for (uint32_t i = 0; i < 8; i++) /* 8 pending, recent */
+		assert_true(ask(t, IP4(198, 18, 1, 10 + i), 1000 + i, 200));
+	/* 100 more needed addresses that never answer: they replace pending ones only */
+	uint32_t ev = 0;
+	for (uint32_t i = 0; i < 100; i++) {
+		bool e;
+		assert_true(fo_neigh_should_request(t, IP4(198, 18, 2, 1 + i), 2000 + i, 200, &e));
+		ev += e;
+	}
+	assert_int_equal(ev, 100);
+	for (uint32_t i = 0; i < 8; i++) {
+		mac_of(IP4(198, 18, 0, 10 + i), 1, m);
+		assert_true(fo_neigh_lookup(t, IP4(198, 18, 0, 10 + i), got));
+		assert_memory_equal(got, m, 6);
+	}
+	/* the newest pending ones are still there, the oldest went first */
+	bool e;
+	assert_false(fo_neigh_should_request(t, IP4(198, 18, 2, 100), 2100, 200, &e)); /* present, asked */
+	assert_false(e);
+	assert_true(fo_neigh_should_request(t, IP4(198, 18, 2, 1), 2100, 200, &e));    /* gone: made again */
+	assert_true(e);
+	/* only resolved ones left: the least recently confirmed goes */
+	struct fo_neigh_table *r = mk(16);
+	for (uint32_t i = 0; i < 16; i++) {
+		mac_of(IP4(198, 18, 0, 10 + i), 1, m);
+		assert_int_equal(fo_neigh_learn(r, IP4(198, 18, 0, 10 + i), m, 100 - i, true), FO_NEIGH_CREATED);
+	}
+	assert_true(fo_neigh_should_request(r, IP4(198, 18, 2, 1), 200, 200, &e));
+	assert_true(e);
+	assert_false(fo_neigh_lookup(r, IP4(198, 18, 0, 25), got)); /* confirmed at 85: the oldest */
+	assert_true(fo_neigh_lookup(r, IP4(198, 18, 0, 10), got));
+	fo_neigh_destroy(r);
 	fo_neigh_destroy(t);
 }
 
@@ -989,6 +1036,7 @@ int main(void)
 		cmocka_unit_test(test_stale_refresh),
 		cmocka_unit_test(test_stale_moves_version),
 		cmocka_unit_test(test_full_table_evicts_oldest),
+		cmocka_unit_test(test_evicts_pending_first),
 		cmocka_unit_test(test_static_never_evicted),
 		cmocka_unit_test(test_static_over_learnt),
 		cmocka_unit_test(test_seed),
