@@ -11,7 +11,9 @@ AF_PACKET socket on its veth (every address inside 198.18.0.0/15):
   against a table of `neighbours: 64` with 198.18.K.2 (client A) configured static.
 
 Then: client A (static) still gets PINGRESP; client B (198.18.K.3), which never spoke before the
-flood, gets CONNACK and PINGRESP (its pending entry evicts the oldest learnt one); the table never
+flood, gets CONNACK and PINGRESP (its pending entry evicts the oldest learnt one); 5,000 ICMP echo
+requests from spoofed on-link sources 198.18.K.128-254 (each an address we then ask ARP for, in vain)
+evict the flood's entries and each other but not client B's, whose next PINGREQ is answered at once; the table never
 holds more than its capacity; every drop reason counts at most what was sent of its kind (exactly,
 when no frame was lost on the veth). With `arp_max_age_s: 3`, the flood's entries are then freed by
 aging (events.arp_expired), both clients still get PINGRESP, and conservation holds after stop."""
@@ -34,6 +36,7 @@ FRAMES = 20000
 SEND_LIMIT_S = 30.0
 RATE = 10000  # frames/s: fast for ARP, slow enough that the af_packet ring keeps up on a shared 2-core box
 SETTLE_S = 0.3
+ECHOES = 5000
 MAX_AGE_S = 3  # arp_max_age_s: short, so the garbage the flood left is seen to go
 
 
@@ -49,6 +52,39 @@ def arp_frame(op, eth_dst, sender_mac, sender_ip, target_mac, target_ip):
     eth = eth_dst + sender_mac + struct.pack("!H", 0x0806)
     arp = struct.pack("!HHBBH", 1, 0x0800, 6, 4, op) + sender_mac + sender_ip + target_mac + target_ip
     return (eth + arp).ljust(60, b"\0")
+
+
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack(f"!{len(b) // 2}H", b))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+
+
+def echo_frame(dp_mac, smac, src, dst, ident, seq):
+    icmp = struct.pack("!BBHHH", 8, 0, 0, ident, seq) + b"fanout-arp-flood"
+    icmp = icmp[:2] + struct.pack("!H", csum(icmp)) + icmp[4:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), seq, 0, 64, 1, 0, src, dst)
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    return (dp_mac + smac + struct.pack("!H", 0x0800) + ip + icmp).ljust(60, b"\0")
+
+
+def send_paced(s, frames):
+    """Send at RATE frames/s; returns (sent, seconds)."""
+    t0 = time.monotonic()
+    n = 0
+    for f in frames:
+        s.send(f)
+        n += 1
+        if n % 50 == 0:
+            ahead = t0 + n / RATE - time.monotonic()
+            if ahead > 0:
+                time.sleep(ahead)
+        if time.monotonic() - t0 > SEND_LIMIT_S:
+            break
+    return n, time.monotonic() - t0
 
 
 def random_mac(rng):
@@ -151,21 +187,10 @@ def main(args):
                 rng = random.Random(0xa2f)
                 frames, sent = build_flood(rng, k, dp_mac)
                 s = raw_socket_in(lab)
-                t0 = time.monotonic()
-                n_sent = 0
                 try:
-                    for f in frames:
-                        s.send(f)
-                        n_sent += 1
-                        if n_sent % 50 == 0:
-                            ahead = t0 + n_sent / RATE - time.monotonic()
-                            if ahead > 0:
-                                time.sleep(ahead)
-                        if time.monotonic() - t0 > SEND_LIMIT_S:
-                            break
+                    n_sent, took = send_paced(s, frames)
                 finally:
                     s.close()
-                took = time.monotonic() - t0
                 check(n_sent == FRAMES, f"sent {n_sent} of {FRAMES} frames within {SEND_LIMIT_S} s")
                 log(f"flood: {n_sent} ARP frames in {took:.2f} s ({n_sent / took:.0f}/s): {sent}")
                 time.sleep(SETTLE_S)
@@ -180,6 +205,25 @@ def main(args):
                 b.expect(PINGRESP)
                 log(f"client B ({client_b}, new after the flood): CONNACK after {n} CONNECT(s), PINGRESP")
                 after = dp.snapshot()
+
+                # Spoofed on-link sources we must answer (ICMP echo): each unknown one makes us ask
+                # ARP for an address that never answers. Those pending entries evict the flood's old
+                # entries, then each other; client B's fresh entry stays, so B's next PINGREQ is
+                # answered at once.
+                appl = ip_bytes(lab.appliance_ip)
+                echoes = [echo_frame(dp_mac, random_mac(rng), ip_bytes(f"198.18.{k}.{rng.randrange(128, 255)}"), appl,
+                                     0x4f4e, i & 0xffff) for i in range(ECHOES)]
+                s = raw_socket_in(lab)
+                try:
+                    n_echo, took_echo = send_paced(s, echoes)
+                finally:
+                    s.close()
+                time.sleep(SETTLE_S)
+                echoed = dp.snapshot()
+                b.send(m_pingreq())
+                b.expect(PINGRESP, timeout=1.0)
+                log(f"{n_echo} ICMP echoes from spoofed on-link sources in {took_echo:.2f} s; client B's next "
+                    f"PINGREQ answered at once")
                 time.sleep(MAX_AGE_S + 1.5)  # max age, then one sweep of the table (64 slots x 10 ms)
                 aged = dp.snapshot()
                 n_a, n_b = ping_retrying(a), ping_retrying(b)
@@ -224,6 +268,11 @@ def main(args):
             check(expired >= CAPACITY // 2, f"only {expired} entries expired after {MAX_AGE_S} s")
             check(left <= 3, f"{left} entries left after aging (want the static client and at most clients B"
                              f" and one more)")
+            ev_e = {e: events(echoed)[e] - events(after)[e] for e in ("arp_evicted", "arp_requests_sent")}
+            log(f"the echo flood: {ev_e}; table {echoed['ports'][0]['neighbours']} entries")
+            check(ev_e["arp_evicted"] > 0 and ev_e["arp_requests_sent"] > 0,
+                  f"the echoes from unknown sources made no pending entries: {ev_e}")
+            check(echoed["ports"][0]["neighbours"] <= CAPACITY, "table over capacity after the echo flood")
             stats = dp.stop()
             log(f"final: neighbours {stats['ports'][0]['neighbours']}; arp events "
                 f"{ {e: v for e, v in nonzero(events(stats)).items() if e.startswith('arp')} }")
