@@ -690,7 +690,8 @@ int main(int argc, char **argv)
 		p->multi_seg = true;
 		/* a fixed hash key: runs must be comparable (the dataplane draws one per process) */
 		struct fo_neigh_conf nc = { .capacity = cfg->neighbours, .seed = { 0x6e656967686230ull, 0x7265706c6179ull },
-					    .max_age_ms = cfg->arp_max_age_s * 1000, .pending_ms = FO_ARP_TRIES * FO_ARP_RETRY_MS };
+					    .max_age_ms = cfg->arp_max_age_s * 1000, .pending_ms = FO_ARP_TRIES * FO_ARP_RETRY_MS,
+					    .requests_per_s = cfg->arp_requests_per_s };
 		p->neigh = fo_neigh_create(&nc);
 		if (!p->neigh)
 			die("%s%s", "cannot create a neighbour table", "");

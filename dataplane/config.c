@@ -25,6 +25,7 @@
  *                             # retransmission, sink/bridge backlogs), never rx mbufs
  *   neighbours: 4096            # ARP table capacity, 1..16M
  *   arp_max_age_s: 300          # learnt neighbour unconfirmed this long is freed, 1..86400
+ *   arp_requests_per_s: 1000    # ARP requests per port and second at most, 0..1000000 (0 = no limit)
  *   mqttsn:                     # every key optional
  *     gateway_id: 1             # 0..255
  *     max_sessions / max_topics / max_client_topics / max_subscriptions / max_inflight
@@ -137,6 +138,7 @@ struct raw_config {
 	struct raw_mempool *mempool;
 	char *neighbours;
 	char *arp_max_age_s;
+	char *arp_requests_per_s;
 	struct raw_mqttsn *mqttsn;
 	struct raw_stats *stats;
 	struct raw_security *security;
@@ -350,6 +352,7 @@ static const cyaml_schema_field_t top_fields[] = {
 				mempool_fields),
 	STR("neighbours", struct raw_config, neighbours),
 	STR("arp_max_age_s", struct raw_config, arp_max_age_s),
+	STR("arp_requests_per_s", struct raw_config, arp_requests_per_s),
 	CYAML_FIELD_MAPPING_PTR("mqttsn", CYAML_FLAG_OPTIONAL, struct raw_config, mqttsn, mqttsn_fields),
 	CYAML_FIELD_MAPPING_PTR("stats", CYAML_FLAG_OPTIONAL, struct raw_config, stats, stats_fields),
 	CYAML_FIELD_MAPPING_PTR("security", CYAML_FLAG_OPTIONAL, struct raw_config, security, security_fields),
@@ -971,6 +974,9 @@ static int load_pools(struct ctx *c, const struct raw_config *r, struct fo_confi
 		return -1;
 	if (get_u32(c, "arp_max_age_s", r->arp_max_age_s, 1, FO_MAX_ARP_MAX_AGE_S, FO_DEFAULT_ARP_MAX_AGE_S,
 		    &cfg->arp_max_age_s) != 0)
+		return -1;
+	if (get_u32(c, "arp_requests_per_s", r->arp_requests_per_s, 0, FO_MAX_ARP_REQUESTS_PER_S,
+		    FO_DEFAULT_ARP_REQUESTS_PER_S, &cfg->arp_requests_per_s) != 0)
 		return -1;
 	for (uint32_t i = 0; i < cfg->n_ports; i++)
 		if (cfg->ports[i].n_static_neigh > cfg->neighbours / 2)

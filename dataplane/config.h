@@ -23,6 +23,7 @@
 #define FO_DEFAULT_TX_DESC 1024
 #define FO_DEFAULT_NEIGHBOURS 4096
 #define FO_DEFAULT_ARP_MAX_AGE_S 300 /* a learnt neighbour unconfirmed for this long is dropped */
+#define FO_DEFAULT_ARP_REQUESTS_PER_S 1000 /* ARP requests a port sends at most, per second */
 #define FO_DEFAULT_MAX_SESSIONS 65536
 #define FO_DEFAULT_MAX_TOPICS 65536
 #define FO_DEFAULT_MAX_CLIENT_TOPICS 262144
@@ -63,6 +64,7 @@
 #define FO_MAX_MBUF_CACHE 512      /* RTE_MEMPOOL_CACHE_MAX_SIZE */
 #define FO_MAX_NEIGHBOURS (1u << 24)
 #define FO_MAX_ARP_MAX_AGE_S 86400
+#define FO_MAX_ARP_REQUESTS_PER_S 1000000
 #define FO_MAX_STATIC_NEIGHBOURS 1024 /* per port; and at most half of `neighbours` */
 #define FO_MAX_TOPIC_LEN_LIMIT 65527 /* longest name a long-form REGISTER can carry */
 #define FO_MAX_ROUTES 1024
@@ -215,6 +217,7 @@ struct fo_config {
 	uint32_t mbuf_cache;
 	uint32_t neighbours;       /* ARP table capacity */
 	uint32_t arp_max_age_s;    /* learnt neighbours unconfirmed this long are freed */
+	uint32_t arp_requests_per_s; /* per port, 0 = no limit */
 
 	struct broker_config broker;          /* the "mqttsn:" section */
 	struct broker_predefined *predefined; /* owned storage behind broker.predefined */

@@ -154,6 +154,7 @@ unsigned fo_config_restart_keys(const struct fo_config *f, const struct fo_confi
 	KEY(f->mbuf_cache != t->mbuf_cache, "mempool.cache");
 	KEY(f->neighbours != t->neighbours, "neighbours");
 	KEY(f->arp_max_age_s != t->arp_max_age_s, "arp_max_age_s");
+	KEY(f->arp_requests_per_s != t->arp_requests_per_s, "arp_requests_per_s");
 	const struct broker_config *a = &f->broker, *b = &t->broker;
 	KEY(a->gateway_id != b->gateway_id, "mqttsn.gateway_id");
 	KEY(a->max_sessions != b->max_sessions, "mqttsn.max_sessions");

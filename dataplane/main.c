@@ -294,6 +294,7 @@ static int setup_port(uint16_t idx, const struct fo_port_config *pc)
 		.seed = { neigh_seed[0], neigh_seed[1] },
 		.max_age_ms = fo_dp.cfg->arp_max_age_s * 1000,
 		.pending_ms = FO_ARP_TRIES * FO_ARP_RETRY_MS,
+		.requests_per_s = fo_dp.cfg->arp_requests_per_s,
 	};
 	p->neigh = fo_neigh_create(&nc);
 	if (!p->neigh) {

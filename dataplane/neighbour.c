@@ -34,6 +34,9 @@ struct fo_neigh_table {
 	uint64_t seed[2];
 	uint32_t max_age_ms, pending_ms;
 	uint32_t age_cursor;       /* fo_neigh_age's position: one ager at a time */
+	uint64_t req_interval_us;  /* request budget: 1 s / requests_per_s (0 = no limit) */
+	uint64_t req_tolerance_us; /* how far ahead of now the budget may be spent (the burst) */
+	_Atomic uint64_t req_tat_us; /* GCRA theoretical arrival time of the next request */
 	_Atomic uint32_t count;
 	_Atomic uint64_t version;
 	struct slot slots[];
@@ -89,6 +92,11 @@ struct fo_neigh_table *fo_neigh_create(const struct fo_neigh_conf *c)
 	t->seed[1] = c->seed[1];
 	t->max_age_ms = c->max_age_ms;
 	t->pending_ms = c->pending_ms;
+	if (c->requests_per_s) {
+		uint64_t burst = c->requests_per_s / 10 > 16 ? c->requests_per_s / 10 : 16;
+		t->req_interval_us = 1000000 / c->requests_per_s ? 1000000 / c->requests_per_s : 1;
+		t->req_tolerance_us = t->req_interval_us * (burst - 1);
+	}
 	return t;
 }
 
@@ -329,6 +337,22 @@ bool fo_neigh_should_request(struct fo_neigh_table *t, uint32_t ip, uint64_t now
 	return false;
 }
 
+bool fo_neigh_request_allowed(struct fo_neigh_table *t, uint64_t now_ms)
+{
+	if (t->req_interval_us == 0)
+		return true;
+	uint64_t now = now_ms * 1000;
+	uint64_t tat = atomic_load_explicit(&t->req_tat_us, memory_order_relaxed);
+	for (;;) {
+		uint64_t start = tat > now ? tat : now;
+		if (start - now > t->req_tolerance_us)
+			return false;
+		if (atomic_compare_exchange_weak_explicit(&t->req_tat_us, &tat, start + t->req_interval_us,
+							  memory_order_relaxed, memory_order_relaxed))
+			return true;
+	}
+}
+
 uint32_t fo_neigh_age(struct fo_neigh_table *t, uint64_t now_ms, uint32_t slots, uint32_t *resolved,
 		      uint32_t *pending)
 {
@@ -447,17 +471,19 @@ bool fo_neigh_arp_input(struct fo_neigh_table *t, struct fo_counters *c, bool re
 bool fo_neigh_next_hop(struct fo_neigh_table *t, struct fo_counters *c, uint32_t nh, uint32_t own_ip, uint32_t netmask,
 		       uint64_t now_ms, uint32_t retry_ms, uint8_t mac[6], bool *ask)
 {
-	bool stale, evicted;
+	bool stale, evicted = false, ok;
 	*ask = false;
-	if (fo_neigh_resolve(t, nh, now_ms, mac, &stale)) {
+	if ((ok = fo_neigh_resolve(t, nh, now_ms, mac, &stale))) {
 		if (stale)
 			*ask = fo_neigh_should_request(t, nh, now_ms, retry_ms, &evicted);
-		return true;
+	} else if (fo_neigh_on_link(nh, own_ip, netmask)) {
+		*ask = fo_neigh_should_request(t, nh, now_ms, retry_ms, &evicted);
 	}
-	if (!fo_neigh_on_link(nh, own_ip, netmask))
-		return false;
-	*ask = fo_neigh_should_request(t, nh, now_ms, retry_ms, &evicted);
 	if (evicted)
 		c->ev[FO_EV_ARP_EVICTED]++;
-	return false;
+	if (*ask && !fo_neigh_request_allowed(t, now_ms)) {
+		*ask = false; /* the entry is pending (or stale) all the same: asked again after retry_ms */
+		c->ev[FO_EV_ARP_REQUEST_LIMITED]++;
+	}
+	return ok;
 }

@@ -22,6 +22,8 @@ struct fo_neigh_conf {
 	uint64_t seed[2];    /* hash key: random per process (getrandom), so senders cannot aim at a window */
 	uint32_t max_age_ms; /* a resolved entry not confirmed by ARP for this long is freed; 0 = never */
 	uint32_t pending_ms; /* an entry we asked for and got no reply within this long is freed */
+	uint32_t requests_per_s; /* ARP requests for the whole table per second (bursts of a tenth of a
+				  * second's worth, at least 16); 0 = no limit */
 };
 
 /* NULL on allocation failure. */
@@ -67,6 +69,11 @@ bool fo_neigh_resolve(const struct fo_neigh_table *t, uint32_t ip, uint64_t now_
  * recently confirmed resolved one; never a static one (*evicted set). */
 bool fo_neigh_should_request(struct fo_neigh_table *t, uint32_t ip, uint64_t now_ms, uint32_t interval_ms,
 			     bool *evicted);
+
+/* The table-wide ARP request budget (GCRA over conf.requests_per_s): true and one request taken
+ * when a request may go out at now_ms. Lock-free (one CAS); callers ask it only after
+ * fo_neigh_should_request said yes, so per-address and table-wide limits both hold. */
+bool fo_neigh_request_allowed(struct fo_neigh_table *t, uint64_t now_ms);
 
 /* Aging, by one thread at a time (the main lcore): look at the next `slots` slots (a cursor
  * wraps around the table) and free resolved entries older than max_age_ms and pending ones
@@ -114,9 +121,10 @@ bool fo_neigh_arp_input(struct fo_neigh_table *t, struct fo_counters *c, bool re
 			const uint8_t sender_mac[6], uint32_t own_ip, uint32_t netmask, uint64_t now_ms);
 
 /* Next hop nh of a frame about to be built: true with *mac when resolved. *ask says to send an
- * ARP request for nh now: when unresolved (a pending entry is made, maybe evicting the oldest
- * of a full window: counted arp_evicted in c) or when resolved but stale. Never creates an entry
- * for an address that is not an on-link host. */
+ * ARP request for nh now: when unresolved (a pending entry is made, maybe evicting another entry
+ * of a full window: counted arp_evicted in c) or when resolved but stale, and the table's request
+ * budget allows it (else arp_request_limited in c). Never creates an entry for an address that
+ * is not an on-link host. */
 bool fo_neigh_next_hop(struct fo_neigh_table *t, struct fo_counters *c, uint32_t nh, uint32_t own_ip, uint32_t netmask,
 		       uint64_t now_ms, uint32_t retry_ms, uint8_t mac[6], bool *ask);
 

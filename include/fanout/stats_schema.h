@@ -68,6 +68,7 @@
 #define FO_FOREACH_EVENT(_)                                                        \
 	_(ARP_LEARNT, "arp_learnt")                                                    \
 	_(ARP_REQUESTS_SENT, "arp_requests_sent")                                      \
+	_(ARP_REQUEST_LIMITED, "arp_request_limited") /* not sent: the port's arp_requests_per_s spent */ \
 	_(ARP_NOT_LEARNT, "arp_not_learnt")      /* request answered, its sender not learnt: window full */ \
 	_(ARP_EVICTED, "arp_evicted")            /* oldest entry of a full window made room for a needed address */ \
 	_(ARP_EXPIRED, "arp_expired")            /* aged out: unconfirmed past arp_max_age_s, or asked and unanswered */ \

@@ -13,7 +13,8 @@ AF_PACKET socket on its veth (every address inside 198.18.0.0/15):
 Then: client A (static) still gets PINGRESP; client B (198.18.K.3), which never spoke before the
 flood, gets CONNACK and PINGRESP (its pending entry evicts the oldest learnt one); 5,000 ICMP echo
 requests from spoofed on-link sources 198.18.K.128-254 (each an address we then ask ARP for, in vain)
-evict the flood's entries and each other but not client B's, whose next PINGREQ is answered at once; the table never
+evict the flood's entries and each other but not client B's, whose next PINGREQ is answered at once,
+and the ARP requests they cause stay within arp_requests_per_s (1000/s); the table never
 holds more than its capacity; every drop reason counts at most what was sent of its kind (exactly,
 when no frame was lost on the veth). With `arp_max_age_s: 3`, the flood's entries are then freed by
 aging (events.arp_expired), both clients still get PINGRESP, and conservation holds after stop."""
@@ -268,10 +269,15 @@ def main(args):
             check(expired >= CAPACITY // 2, f"only {expired} entries expired after {MAX_AGE_S} s")
             check(left <= 3, f"{left} entries left after aging (want the static client and at most clients B"
                              f" and one more)")
-            ev_e = {e: events(echoed)[e] - events(after)[e] for e in ("arp_evicted", "arp_requests_sent")}
+            ev_e = {e: events(echoed)[e] - events(after)[e]
+                    for e in ("arp_evicted", "arp_requests_sent", "arp_request_limited")}
             log(f"the echo flood: {ev_e}; table {echoed['ports'][0]['neighbours']} entries")
             check(ev_e["arp_evicted"] > 0 and ev_e["arp_requests_sent"] > 0,
                   f"the echoes from unknown sources made no pending entries: {ev_e}")
+            # arp_requests_per_s (default 1000, bursts of 100) bounds the broadcasts they cause
+            bound = 1000 * (took_echo + SETTLE_S + 1.0) + 100
+            check(ev_e["arp_requests_sent"] <= bound and ev_e["arp_request_limited"] > 0,
+                  f"ARP requests {ev_e['arp_requests_sent']} for {n_echo} echoes: want at most {bound:.0f}, some limited")
             check(echoed["ports"][0]["neighbours"] <= CAPACITY, "table over capacity after the echo flood")
             stats = dp.stop()
             log(f"final: neighbours {stats['ports'][0]['neighbours']}; arp events "

@@ -56,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	struct fo_neigh_conf conf = { .capacity = (data[0] & 1) ? 64 : 16,
 				      .seed = { 0x243f6a8885a308d3ull ^ data[0], 0x13198a2e03707344ull },
-				      .max_age_ms = 1000, .pending_ms = 600 };
+				      .max_age_ms = 1000, .pending_ms = 600, .requests_per_s = (data[0] & 2) ? 50 : 0 };
 	struct fo_neigh_table *t = fo_neigh_create(&conf);
 	if (!t)
 		return 0;

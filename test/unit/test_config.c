@@ -998,14 +998,17 @@ static void test_neighbour_keys(void **state)
 	(void)state;
 	struct fo_config *c = parse_ok(MIN);
 	assert_int_equal(c->arp_max_age_s, FO_DEFAULT_ARP_MAX_AGE_S);
+	assert_int_equal(c->arp_requests_per_s, FO_DEFAULT_ARP_REQUESTS_PER_S);
 	assert_int_equal(c->ports[0].n_static_neigh, 0);
 	assert_null(c->ports[0].static_neigh);
 	fo_config_free(c);
 
 	c = parse_ok("ports:\n  - device: a\n    ipv4: 198.18.0.1/24\n    static_neighbours:\n"
 		     "      - {ip: 198.18.0.2, mac: \"02:00:00:00:00:02\"}\n"
-		     "      - {ip: 198.18.0.254, mac: \"0A:bC:de:F0:12:34\"}\n" LCORE "arp_max_age_s: 86400\n");
+		     "      - {ip: 198.18.0.254, mac: \"0A:bC:de:F0:12:34\"}\n" LCORE "arp_max_age_s: 86400\n"
+		     "arp_requests_per_s: 1000000\n");
 	assert_int_equal(c->arp_max_age_s, 86400);
+	assert_int_equal(c->arp_requests_per_s, 1000000);
 	assert_int_equal(c->ports[0].n_static_neigh, 2);
 	assert_int_equal(c->ports[0].static_neigh[0].ip, 0xc6120002u);
 	assert_memory_equal(c->ports[0].static_neigh[0].mac, ((const uint8_t[]){ 2, 0, 0, 0, 0, 2 }), 6);
@@ -1014,8 +1017,9 @@ static void test_neighbour_keys(void **state)
 	fo_config_free(c);
 	/* /31: the other address is the neighbour; empty list = none */
 	c = parse_ok("ports: [{device: a, ipv4: 10.0.0.1/31, static_neighbours: [{ip: 10.0.0.0, mac: \"02:00:00:00:00:01\"}]}]\n"
-		     LCORE "arp_max_age_s: 1\n");
+		     LCORE "arp_max_age_s: 1\narp_requests_per_s: 0\n");
 	assert_int_equal(c->ports[0].n_static_neigh, 1);
+	assert_int_equal(c->arp_requests_per_s, 0);
 	fo_config_free(c);
 	c = parse_ok("ports: [{device: a, ipv4: 10.0.0.1/24, static_neighbours: []}]\n" LCORE);
 	assert_int_equal(c->ports[0].n_static_neigh, 0);
@@ -1030,6 +1034,8 @@ static void test_neighbour_keys(void **state)
 		{ MIN "arp_max_age_s: 0\n", "arp_max_age_s", "out of range" },
 		{ MIN "arp_max_age_s: 86401\n", "arp_max_age_s", "out of range" },
 		{ MIN "arp_max_age_s: 5m\n", "arp_max_age_s", "not a whole number" },
+		{ MIN "arp_requests_per_s: 1000001\n", "arp_requests_per_s", "out of range" },
+		{ MIN "arp_requests_per_s: -1\n", "arp_requests_per_s", "not a whole number" },
 		{ SN("{mac: \"02:00:00:00:00:02\"}"), "ports[0].static_neighbours[0].ip: missing", "198.18.0.0/24" },
 		{ SN("{ip: 198.18.0.300, mac: \"02:00:00:00:00:02\"}"), "ports[0].static_neighbours[0].ip",
 		  "not an IPv4 address" },

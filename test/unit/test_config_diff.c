@@ -30,6 +30,7 @@
 	"mempool: {mbufs: 16383, header_mbufs: 16383, cache: 256}\n"                                   \
 	"neighbours: 4096\n"                                                                           \
 	"arp_max_age_s: 300\n"                                                                        \
+	"arp_requests_per_s: 1000\n"                                                                  \
 	"mqttsn:\n"                                                                                    \
 	"  gateway_id: 1\n"                                                                            \
 	"  max_sessions: 1000\n"                                                                       \
@@ -358,6 +359,7 @@ static const struct restart_case restart_cases[] = {
 	{ "cache: 256", "cache: 128", "mempool.cache" },
 	{ "neighbours: 4096", "neighbours: 1024", "neighbours" },
 	{ "arp_max_age_s: 300", "arp_max_age_s: 60", "arp_max_age_s" },
+	{ "arp_requests_per_s: 1000", "arp_requests_per_s: 0", "arp_requests_per_s" },
 	{ "mac: \"02:00:00:00:00:09\"", "mac: \"02:00:00:00:00:03\"", "ports[0].static_neighbours" },
 	{ "ip: 198.18.0.9,", "ip: 198.18.0.3,", "ports[0].static_neighbours" },
 	{ "{ip: 198.18.0.9, mac: \"02:00:00:00:00:09\"}]",

@@ -608,6 +608,64 @@ static void test_evicts_pending_first(void **state)
 	fo_neigh_destroy(t);
 }
 
+/* The table-wide request budget: a burst of a tenth of a second's worth (at least 16), then the
+ * configured rate; next_hop counts what it held back. */
+static void test_request_budget(void **state)
+{
+	(void)state;
+	struct fo_neigh_conf c = { .capacity = 256, .seed = { 5, 6 }, .max_age_ms = 1000, .pending_ms = 600,
+				   .requests_per_s = 100 };
+	struct fo_neigh_table *t = fo_neigh_create(&c);
+	assert_non_null(t);
+	uint32_t n = 0;
+	while (fo_neigh_request_allowed(t, 1000) && n < 1000)
+		n++;
+	assert_int_equal(n, 16);                          /* the burst */
+	assert_false(fo_neigh_request_allowed(t, 1005));
+	assert_true(fo_neigh_request_allowed(t, 1010));   /* 10 ms later: one more */
+	assert_false(fo_neigh_request_allowed(t, 1010));
+	n = 0;
+	for (uint64_t ms = 1010; ms < 3010; ms++)         /* two seconds at 1 call per ms: 200 */
+		n += fo_neigh_request_allowed(t, ms);
+	assert_true(n >= 199 && n <= 201);
+	assert_true(fo_neigh_request_allowed(t, 60000));  /* idle refills the burst, no more */
+	n = 1;
+	while (fo_neigh_request_allowed(t, 60000) && n < 1000)
+		n++;
+	assert_int_equal(n, 16);
+
+	/* next_hop: 300 unknown on-link addresses at once: 16 requests, the rest counted limited */
+	struct fo_counters ctr;
+	memset(&ctr, 0, sizeof(ctr));
+	uint32_t asked = 0;
+	for (uint32_t i = 0; i < 300; i++) {
+		uint8_t mac[6];
+		bool a;
+		assert_false(fo_neigh_next_hop(t, &ctr, IP4(198, 18, 0, 0) + 2 + (i % 250) + (i / 250) * 256, IP4(198, 18, 0, 1),
+					       0xffff0000u, 120000, 200, mac, &a));
+		asked += a;
+	}
+	assert_int_equal(asked, 16);
+	assert_int_equal(ctr.ev[FO_EV_ARP_REQUEST_LIMITED], 300 - 16);
+	fo_neigh_destroy(t);
+
+	/* 0: no limit; 1 per second: a burst of 16 still */
+	c.requests_per_s = 0;
+	t = fo_neigh_create(&c);
+	for (int i = 0; i < 10000; i++)
+		assert_true(fo_neigh_request_allowed(t, 5));
+	fo_neigh_destroy(t);
+	c.requests_per_s = 1;
+	t = fo_neigh_create(&c);
+	n = 0;
+	while (fo_neigh_request_allowed(t, 0) && n < 1000)
+		n++;
+	assert_int_equal(n, 16);
+	assert_false(fo_neigh_request_allowed(t, 999));
+	assert_true(fo_neigh_request_allowed(t, 1000));
+	fo_neigh_destroy(t);
+}
+
 /* Static entries: never evicted, never aged, never changed by ARP. */
 static void test_static_never_evicted(void **state)
 {
@@ -1037,6 +1095,7 @@ int main(void)
 		cmocka_unit_test(test_stale_moves_version),
 		cmocka_unit_test(test_full_table_evicts_oldest),
 		cmocka_unit_test(test_evicts_pending_first),
+		cmocka_unit_test(test_request_budget),
 		cmocka_unit_test(test_static_never_evicted),
 		cmocka_unit_test(test_static_over_learnt),
 		cmocka_unit_test(test_seed),
