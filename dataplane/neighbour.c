@@ -14,6 +14,7 @@
 
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define GEN_MASK 0x7fffu
 #define KEY_STATIC (1ull << 47)
@@ -28,18 +29,22 @@ struct slot {
 	_Atomic uint64_t asked_ms; /* last ARP request sent for it (0 = none) */
 };
 
+#define LINE 64
+
+/* Read-only after creation first, then what writers change on their own cache lines, so
+ * learning under a flood does not keep evicting the line every lookup reads. */
 struct fo_neigh_table {
 	uint32_t mask;
 	uint32_t ways;
 	uint64_t seed[2];
 	uint32_t max_age_ms, pending_ms;
-	uint32_t age_cursor;       /* fo_neigh_age's position: one ager at a time */
 	uint64_t req_interval_us;  /* request budget: 1 s / requests_per_s (0 = no limit) */
 	uint64_t req_tolerance_us; /* how far ahead of now the budget may be spent (the burst) */
-	_Atomic uint64_t req_tat_us; /* GCRA theoretical arrival time of the next request */
+	_Alignas(LINE) _Atomic uint64_t version;
 	_Atomic uint32_t count;
-	_Atomic uint64_t version;
-	struct slot slots[];
+	_Alignas(LINE) _Atomic uint64_t req_tat_us; /* GCRA theoretical arrival time of the next request */
+	uint32_t age_cursor;       /* fo_neigh_age's position: one ager at a time */
+	_Alignas(LINE) struct slot slots[];
 };
 
 static inline uint32_t key_ip(uint64_t k) { return (uint32_t)k; }
@@ -83,9 +88,11 @@ struct fo_neigh_table *fo_neigh_create(const struct fo_neigh_conf *c)
 	uint32_t n = 16;
 	while (n < c->capacity && n < (1u << 30))
 		n <<= 1;
-	struct fo_neigh_table *t = calloc(1, sizeof(*t) + (size_t)n * sizeof(struct slot));
+	size_t size = sizeof(struct fo_neigh_table) + (size_t)n * sizeof(struct slot); /* a multiple of LINE */
+	struct fo_neigh_table *t = aligned_alloc(LINE, size);
 	if (!t)
 		return NULL;
+	memset(t, 0, size);
 	t->mask = n - 1;
 	t->ways = n < FO_NEIGH_WAYS ? n : FO_NEIGH_WAYS;
 	t->seed[0] = c->seed[0];
