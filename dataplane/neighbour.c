@@ -5,7 +5,8 @@
  * it was written for. Every change of a slot's address (claiming a free slot, evicting an
  * entry in favour of another) gives it a new generation, and a reader takes a MAC only when
  * the MAC word's generation equals the key word's it matched: a slot reused under a reader's
- * feet is seen as "unresolved", never as another address's MAC. Writers change words with
+ * feet is seen as "unresolved", never as another address's MAC (the generation would have to come
+ * round, 32767 reuses of that slot, between the reader's two loads). Writers change words with
  * CAS loops and never wait for each other; a stale write tagged with an old generation is
  * harmless. Key word 0 (never used) ends a probe; a freed slot keeps its generation with
  * address 0 and is skipped. An address lives within FO_NEIGH_WAYS slots of its hash, so
