@@ -52,7 +52,8 @@ static inline uint32_t key_ip(uint64_t k) { return (uint32_t)k; }
 static inline uint32_t key_gen(uint64_t k) { return (uint32_t)(k >> 32) & GEN_MASK; }
 static inline uint32_t mac_gen(uint64_t m) { return (uint32_t)(m >> 48) & GEN_MASK; }
 static inline uint64_t make_key(uint32_t gen, uint32_t ip, uint64_t flags) { return flags | (uint64_t)gen << 32 | ip; }
-static inline uint32_t next_gen(uint32_t g) { return g % GEN_MASK + 1; } /* 1..GEN_MASK: a freed slot never reads as unused */
+/* 1..GEN_MASK: a freed slot (address 0) never reads as never used (key 0). */
+static inline uint32_t next_gen(uint32_t g) { return g % GEN_MASK + 1; }
 static inline bool mac_for(uint64_t m, uint64_t k) { return (m & MAC_VALID) && mac_gen(m) == key_gen(k); }
 
 /* Keyed mix (murmur3's finaliser around a 128-bit per-process key). */

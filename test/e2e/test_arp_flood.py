@@ -169,7 +169,8 @@ def main(args):
         k = SUBNET
         client_a, client_b = lab.client_ips[0], lab.client_ips[1]
         check(client_a == f"198.18.{k}.2" and client_b == f"198.18.{k}.3", f"lab clients {lab.client_ips}")
-        cfg = lab_config(f"{lab.appliance_ip}/24", lab.vdev().split(",")[0], {"neighbours": CAPACITY, "arp_max_age_s": MAX_AGE_S})
+        cfg = lab_config(f"{lab.appliance_ip}/24", lab.vdev().split(",")[0],
+                         {"neighbours": CAPACITY, "arp_max_age_s": MAX_AGE_S})
         anchor = "    mqttsn_port: 1883\n"
         check(anchor in cfg, "deploy/lab.yaml changed: no port mqttsn_port line to anchor static_neighbours")
         cfg = cfg.replace(anchor, anchor + f"    static_neighbours: [{{ ip: {client_a}, mac: \"{lab.cl_mac}\" }}]\n")
@@ -277,7 +278,8 @@ def main(args):
             # arp_requests_per_s (default 1000, bursts of 100) bounds the broadcasts they cause
             bound = 1000 * (took_echo + SETTLE_S + 1.0) + 100
             check(ev_e["arp_requests_sent"] <= bound and ev_e["arp_request_limited"] > 0,
-                  f"ARP requests {ev_e['arp_requests_sent']} for {n_echo} echoes: want at most {bound:.0f}, some limited")
+                  f"ARP requests {ev_e['arp_requests_sent']} for {n_echo} echoes: want at most {bound:.0f},"
+                  " some limited")
             check(echoed["ports"][0]["neighbours"] <= CAPACITY, "table over capacity after the echo flood")
             stats = dp.stop()
             log(f"final: neighbours {stats['ports'][0]['neighbours']}; arp events "
