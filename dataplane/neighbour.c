@@ -28,6 +28,8 @@ struct slot {
 	_Atomic uint64_t mac;      /* MAC_VALID | gen << 48 | MAC */
 	_Atomic uint64_t seen_ms;  /* created, or last confirmed by an ARP from it (| SEEN_FLAGGED) */
 	_Atomic uint64_t asked_ms; /* last ARP request sent for it (0 = none) */
+	_Atomic uint64_t used_ms;  /* last time an lcore resolved it to send (0 = never): entries the
+				    * appliance sends to outrank those merely learnt (a flood of requests) */
 };
 
 #define LINE 64
@@ -113,9 +115,10 @@ void fo_neigh_destroy(struct fo_neigh_table *t) { free(t); }
 
 /* One pass over ip's window: its slot if present, else the first free slot and the entry to
  * evict: the oldest pending one (asked for, unanswered: cheap to lose, asked again if real),
- * else the least recently confirmed resolved one; never a static one. Preferring pending
- * entries keeps established neighbours when a flood of spoofed sources makes us ask for many
- * addresses that never answer. */
+ * else the resolved one least recently confirmed or used to send; never a static one. Preferring
+ * pending entries keeps established neighbours when a flood of spoofed sources makes us ask for
+ * many addresses that never answer; counting use keeps the clients we send to when a flood of
+ * requests fills the table with senders we never need. */
 struct probe {
 	struct slot *hit, *free, *old;
 	uint64_t hit_key, free_key, old_key, old_seen;
@@ -149,6 +152,9 @@ static void probe(const struct fo_neigh_table *t, uint32_t ip, struct probe *pr,
 			}
 		} else if (want_old && !(k & KEY_STATIC)) {
 			uint64_t seen = atomic_load_explicit(&s->seen_ms, memory_order_relaxed) & ~SEEN_FLAGGED;
+			uint64_t used = atomic_load_explicit(&s->used_ms, memory_order_relaxed);
+			if (used > seen)
+				seen = used;
 			bool pending = !mac_for(atomic_load_explicit(&s->mac, memory_order_relaxed), k);
 			if (!pr->old || (pending && !pr->old_pending) ||
 			    (pending == pr->old_pending && seen < pr->old_seen)) {
@@ -170,6 +176,7 @@ static bool claim(struct slot *s, uint64_t was, uint32_t ip, uint64_t now_ms, ui
 	uint32_t g = next_gen(key_gen(was));
 	atomic_store_explicit(&s->seen_ms, now_ms, memory_order_relaxed);
 	atomic_store_explicit(&s->asked_ms, asked_ms, memory_order_relaxed);
+	atomic_store_explicit(&s->used_ms, asked_ms, memory_order_relaxed); /* asked for: needed */
 	*key = make_key(g, ip, flags);
 	if (!atomic_compare_exchange_strong_explicit(&s->key, &was, *key, memory_order_acq_rel, memory_order_acquire))
 		return false;
@@ -483,6 +490,12 @@ bool fo_neigh_next_hop(struct fo_neigh_table *t, struct fo_counters *c, uint32_t
 	bool stale, evicted = false, ok;
 	*ask = false;
 	if ((ok = fo_neigh_resolve(t, nh, now_ms, mac, &stale))) {
+		/* In use: remember it (at most every 100 ms; lcores resolve again only when the table's
+		 * version moved, so this is off the per-packet path). */
+		uint64_t k;
+		struct slot *s = (struct slot *)find(t, nh, &k);
+		if (s && now_ms - atomic_load_explicit(&s->used_ms, memory_order_relaxed) >= 100)
+			atomic_store_explicit(&s->used_ms, now_ms, memory_order_relaxed);
 		if (stale)
 			*ask = fo_neigh_should_request(t, nh, now_ms, retry_ms, &evicted);
 	} else if (fo_neigh_on_link(nh, own_ip, netmask)) {
