@@ -155,7 +155,7 @@ static int op_send(struct op *op, int argc, const char **argv, const size_t *len
 	size_t l[16];
 	int idx = op->n_sent;
 
-	if (idx >= OP_MAX_CMDS || argc > 16)
+	if (idx >= OP_MAX_CMDS || argc < 0 || argc > 16)
 		return -1;
 	if (lens == NULL) {
 		for (int i = 0; i < argc; i++)

@@ -179,7 +179,7 @@ int dp_link_cmdv(dp_reply_fn fn, void *arg, int argc, const char **argv)
 {
 	size_t lens[16];
 
-	if (argc > 16)
+	if (argc < 0 || argc > 16)
 		return -1;
 	for (int i = 0; i < argc; i++)
 		lens[i] = strlen(argv[i]);

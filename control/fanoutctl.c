@@ -110,7 +110,7 @@ static int ctl_call(struct ctl *c, int argc, const char **argv, const size_t *le
 			return rc;
 	}
 	size_t l[64];
-	if (argc > 64) {
+	if (argc < 0 || argc > 64) {
 		fprintf(stderr, "fanoutctl: too many arguments\n");
 		return EXIT_USAGE;
 	}
@@ -140,8 +140,10 @@ static int ctl_call_v(struct ctl *c, redisReply **out, int argc, ...)
 {
 	const char *argv[16];
 	va_list ap;
+	if (argc < 0 || argc > 16)
+		return EXIT_USAGE;
 	va_start(ap, argc);
-	for (int i = 0; i < argc && i < 16; i++)
+	for (int i = 0; i < argc; i++)
 		argv[i] = va_arg(ap, const char *);
 	va_end(ap);
 	return ctl_call(c, argc, argv, NULL, out);

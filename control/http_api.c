@@ -99,10 +99,17 @@ static void dispatch(struct evhttp_request *req, int argc, const char **argv, co
 	json_decref(reply);
 }
 
+/* The most words a route builds: ROLLOUT START with STEPS, HOLD, MODE, AUTO and RO_MAX_GATES gates. */
+#define HTTP_MAX_WORDS (2 + 2 * (4 + RO_MAX_GATES))
+
 static void dispatch_words(struct evhttp_request *req, int argc, const char **argv)
 {
-	size_t lens[16];
+	size_t lens[HTTP_MAX_WORDS];
 
+	if (argc < 0 || argc > HTTP_MAX_WORDS) {
+		send_error(req, 400, "too many arguments");
+		return;
+	}
 	for (int i = 0; i < argc; i++)
 		lens[i] = strlen(argv[i]);
 	dispatch(req, argc, argv, lens);
@@ -139,7 +146,7 @@ static void rollout_start(struct evhttp_request *req)
 	char *body = body_of(req, &len);
 	json_error_t je;
 	json_t *j = body && len ? json_loadb(body, len, 0, &je) : json_object();
-	const char *argv[4 + 2 * (4 + RO_MAX_GATES)];
+	const char *argv[HTTP_MAX_WORDS];
 	char steps[RO_MAX_STEPS * 12 + 1] = "", hold[32];
 	int argc = 2;
 	json_t *v;
