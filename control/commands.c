@@ -11,6 +11,7 @@
 
 #include "app.h"
 #include "commands.h"
+#include "ctl_auth.h"
 #include "dp_link.h"
 #include "outputs_view.h"
 
@@ -669,6 +670,10 @@ static json_t *status_json(void)
 			       app.opt.state_dir, "state_save_failures", (int)app.save_failures, "dataplane", dp,
 			       "generations", app.dp.generations, "desired", desired_json(), "rollout",
 			       rollout_status_json(), "last_rollback", last_rollback_json());
+	json_t *refused = json_object();
+	for (int i = 0; i < CTL_REFUSED_MAX; i++)
+		json_object_set_new(refused, ctl_refusal_names[i], json_integer((json_int_t)ctl_refused[i]));
+	json_object_set_new(json_object_get(st, "control"), "refused", refused);
 	json_t *outs = ov_summary(app.dp.outputs);
 	if (st != NULL && outs != NULL)
 		json_object_set_new(st, "outputs", outs);
