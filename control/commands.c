@@ -665,9 +665,10 @@ static json_t *status_json(void)
 		json_object_set_new(dp, "error", json_string(dp_link_last_error()));
 	if (app.dp.reconcile_error[0])
 		json_object_set_new(dp, "reconcile_error", json_string(app.dp.reconcile_error));
-	json_t *st = json_pack("{s:{s:s,s:i,s:I,s:s,s:i},s:o,s:O?,s:o,s:o,s:o}", "control", "version", FANOUT_VERSION,
-			       "pid", (int)getpid(), "uptime_ms", (json_int_t)(wall_ms() - app.started_ms), "state_dir",
-			       app.opt.state_dir, "state_save_failures", (int)app.save_failures, "dataplane", dp,
+	json_t *st = json_pack("{s:{s:s,s:i,s:I,s:s,s:i,s:s,s:s},s:o,s:O?,s:o,s:o,s:o}", "control", "version",
+			       FANOUT_VERSION, "pid", (int)getpid(), "uptime_ms", (json_int_t)(wall_ms() - app.started_ms),
+			       "state_dir", app.opt.state_dir, "state_save_failures", (int)app.save_failures, "http",
+			       app.opt.http ? app.opt.http : "", "listen", app.opt.listen ? app.opt.listen : "", "dataplane", dp,
 			       "generations", app.dp.generations, "desired", desired_json(), "rollout",
 			       rollout_status_json(), "last_rollback", last_rollback_json());
 	json_t *refused = json_object();
