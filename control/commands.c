@@ -87,7 +87,7 @@ static json_t *reply_to_json(redisReply *r)
 		return json_null();
 	switch (r->type) {
 	case REDIS_REPLY_STRING:
-		j = json_loadb(r->str, r->len, JSON_DECODE_ANY, NULL);
+		j = json_loadb(r->str, r->len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL); /* client ids may hold NUL */
 		return j ? j : json_stringn(r->str, r->len);
 	case REDIS_REPLY_STATUS:
 		return json_stringn(r->str, r->len);

@@ -187,7 +187,10 @@ static int ctl_call(struct ctl *c, int argc, const char **argv, const size_t *le
 	}
 	if (r->type == REDIS_REPLY_ERROR) {
 		bool dp = is_dataplane_error(r->str);
-		fprintf(stderr, "fanoutctl: %s\n", strip_err(r->str));
+		const char *m = strip_err(r->str);
+		fputs("fanoutctl: ", stderr);
+		fctl_fwrite_safe(stderr, m, r->len - (size_t)(m - r->str));
+		fputc('\n', stderr);
 		freeReplyObject(r);
 		return dp ? EXIT_DATAPLANE_DOWN : EXIT_REFUSED;
 	}
@@ -233,8 +236,10 @@ static int print_reply(struct ctl *c, redisReply *r, render_fn render)
 	if (r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_INTEGER || r->type == REDIS_REPLY_NIL) {
 		if (r->type == REDIS_REPLY_INTEGER)
 			printf("%lld\n", r->integer);
-		else if (r->type == REDIS_REPLY_STATUS)
-			printf("%s\n", r->str);
+		else if (r->type == REDIS_REPLY_STATUS) {
+			fctl_fwrite_safe(stdout, r->str, r->len);
+			putchar('\n');
+		}
 		return EXIT_OK;
 	}
 	if (r->type != REDIS_REPLY_STRING) {
@@ -243,20 +248,21 @@ static int print_reply(struct ctl *c, redisReply *r, render_fn render)
 		return EXIT_REFUSED;
 	}
 	json_error_t e;
-	json_t *j = json_loadb(r->str, r->len, JSON_DECODE_ANY, &e);
+	json_t *j = json_loadb(r->str, r->len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
 	if (!j) {
-		fwrite(r->str, 1, r->len, stdout);
+		fctl_fwrite_safe(stdout, r->str, r->len);
 		if (r->len && r->str[r->len - 1] != '\n')
 			putchar('\n');
 		return EXIT_OK;
 	}
 	if (c->json) {
-		char *s = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
+		/* ASCII only: control characters (C0, C1) leave as \u escapes, never raw */
+		char *s = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY | JSON_ENSURE_ASCII);
 		printf("%s\n", s ? s : "null");
 		free(s);
 	} else {
 		struct fctl_view v = view_now();
-		char *s = render(j, &v);
+		char *s = render(fctl_sanitize_json(j), &v);
 		if (s)
 			fputs(s, stdout);
 		free(s);
@@ -425,7 +431,7 @@ static int cmd_status(struct ctl *c, struct args *a)
 		return rc;
 	rc = print_reply(c, r, fctl_render_status);
 	if (!rc && r->type == REDIS_REPLY_STRING) {
-		json_t *j = json_loadb(r->str, r->len, 0, NULL);
+		json_t *j = json_loadb(r->str, r->len, JSON_ALLOW_NUL, NULL);
 		if (j && fctl_status_dataplane_down(j))
 			rc = EXIT_DATAPLANE_DOWN;
 		json_decref(j);
@@ -444,7 +450,7 @@ static int cmd_stats(struct ctl *c, struct args *a)
 		return rc;
 	rc = print_reply(c, r, fctl_render_stats);
 	/* fanout-control answers with the last figures it has; they are stale if the link is down */
-	json_t *j = !rc && r->type == REDIS_REPLY_STRING ? json_loadb(r->str, r->len, 0, NULL) : NULL;
+	json_t *j = !rc && r->type == REDIS_REPLY_STRING ? json_loadb(r->str, r->len, JSON_ALLOW_NUL, NULL) : NULL;
 	if (json_is_false(json_object_get(j, "dataplane_up")))
 		rc = EXIT_DATAPLANE_DOWN;
 	json_decref(j);
@@ -462,7 +468,7 @@ static int cmd_outputs(struct ctl *c, struct args *a)
 		return rc;
 	rc = print_reply(c, r, fctl_render_outputs);
 	/* like stats: the last figures fanout-control has, stale when the link is down */
-	json_t *j = !rc && r->type == REDIS_REPLY_STRING ? json_loadb(r->str, r->len, 0, NULL) : NULL;
+	json_t *j = !rc && r->type == REDIS_REPLY_STRING ? json_loadb(r->str, r->len, JSON_ALLOW_NUL, NULL) : NULL;
 	if (fctl_reply_stale(j))
 		rc = EXIT_DATAPLANE_DOWN;
 	json_decref(j);
@@ -506,7 +512,7 @@ static json_t *fetch_json(struct ctl *c, const char *verb1, const char *verb2, i
 	*rc = verb2 ? ctl_call_v(c, &r, 2, verb1, verb2) : ctl_call_v(c, &r, 1, verb1);
 	if (*rc)
 		return NULL;
-	json_t *j = r->type == REDIS_REPLY_STRING ? json_loadb(r->str, r->len, 0, NULL) : NULL;
+	json_t *j = r->type == REDIS_REPLY_STRING ? json_loadb(r->str, r->len, JSON_ALLOW_NUL, NULL) : NULL;
 	freeReplyObject(r);
 	return j;
 }
@@ -557,12 +563,14 @@ static int cmd_top(struct ctl *c, struct args *a)
 		last = rc1 ? rc1 : stale ? EXIT_DATAPLANE_DOWN : EXIT_OK;
 		if (c->json) {
 			json_t *both = json_pack("{s:O?,s:O?}", "stats", stats, "rollout", rollout);
-			char *s = both ? json_dumps(both, JSON_COMPACT) : NULL;
+			char *s = both ? json_dumps(both, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
 			printf("%s\n", s ? s : "null");
 			free(s);
 			json_decref(both);
 		} else {
 			struct fctl_view v = view_now();
+			fctl_sanitize_json(stats);
+			fctl_sanitize_json(rollout);
 			char *s = fctl_render_top(stats, prev, rollout,
 						  rc1 == EXIT_DATAPLANE_DOWN ? "dataplane unreachable (fanout-control is up)"
 						  : rc1			     ? "stats refused"
@@ -829,7 +837,7 @@ static int cmd_dashboard(struct ctl *c, struct args *a)
 	int rc = ctl_call_v(c, &r, 1, "STATUS");
 	if (rc && rc != EXIT_DATAPLANE_DOWN)
 		return rc;
-	json_t *j = r && r->type == REDIS_REPLY_STRING ? json_loadb(r->str, r->len, 0, NULL) : NULL;
+	json_t *j = r && r->type == REDIS_REPLY_STRING ? json_loadb(r->str, r->len, JSON_ALLOW_NUL, NULL) : NULL;
 	const char *http = json_string_value(json_object_get(json_object_get(j, "control"), "http"));
 	char host[300];
 	const char *colon = http ? strrchr(http, ':') : NULL;
