@@ -198,44 +198,43 @@ def main(args):
 
 
 def run(lab, sock, state):
-    if True:
-        with Control(sock, state) as ctl:
-            log("phase 1: fanout-control without a dataplane")
-            phase_token(ctl)
-            phase_http(ctl)
-            phase_resp(ctl)
+    with Control(sock, state) as ctl:
+        log("phase 1: fanout-control without a dataplane")
+        phase_token(ctl)
+        phase_http(ctl)
+        phase_resp(ctl)
 
-            log("phase 2: the dataplane; a ClientId with ESC and NUL")
-            with Dataplane("ctlsec", lab, extra_app=["--control", str(sock)]) as dp:
-                wait_until("fanout-control to connect", lambda: ctl.json("STATUS")["dataplane"]["synced"], timeout=15)
-                cid = "ev\x1b]0;pwned\x07\x1b[2J\x00il"
-                c = RawClient(lab)
-                check(c.connect(cid) == 0, "CONNECT with ESC/NUL in the ClientId refused")
-                rc, out, err = ctl.ctl("sessions")
-                check(rc == 0, f"fanoutctl sessions exited {rc}: {err}")
-                check(all(ch == "\n" or ord(ch) >= 0x20 for ch in out), f"raw control bytes in fanoutctl sessions: {out!r}")
-                check("ev\\x1b]0;pwned\\x07\\x1b[2J\\x00il" in out, f"fanoutctl sessions: {out!r}")
-                rc, out, err = ctl.ctl("--json", "sessions")
-                check(rc == 0 and all(ch == "\n" or 0x20 <= ord(ch) < 0x7f for ch in out), f"--json sessions: {out!r}")
-                ids = [s["client_id"] for s in json.loads(out)["sessions"]]
-                check(cid in ids, f"fanoutctl --json sessions client ids: {ids!r}")
-                ids = [s["client_id"] for s in ctl.api_json("/api/sessions")["sessions"]]
-                check(cid in ids, f"GET /api/sessions client ids: {ids!r}")
-                log("ClientId with ESC and NUL: fanoutctl shows \\x1b/\\x00, --json and /api/sessions keep it exact")
-                c.close()
+        log("phase 2: the dataplane; a ClientId with ESC and NUL")
+        with Dataplane("ctlsec", lab, extra_app=["--control", str(sock)]) as dp:
+            wait_until("fanout-control to connect", lambda: ctl.json("STATUS")["dataplane"]["synced"], timeout=15)
+            cid = "ev\x1b]0;pwned\x07\x1b[2J\x00il"
+            c = RawClient(lab)
+            check(c.connect(cid) == 0, "CONNECT with ESC/NUL in the ClientId refused")
+            rc, out, err = ctl.ctl("sessions")
+            check(rc == 0, f"fanoutctl sessions exited {rc}: {err}")
+            check(all(ch == "\n" or ord(ch) >= 0x20 for ch in out), f"raw control bytes in fanoutctl sessions: {out!r}")
+            check("ev\\x1b]0;pwned\\x07\\x1b[2J\\x00il" in out, f"fanoutctl sessions: {out!r}")
+            rc, out, err = ctl.ctl("--json", "sessions")
+            check(rc == 0 and all(ch == "\n" or 0x20 <= ord(ch) < 0x7f for ch in out), f"--json sessions: {out!r}")
+            ids = [s["client_id"] for s in json.loads(out)["sessions"]]
+            check(cid in ids, f"fanoutctl --json sessions client ids: {ids!r}")
+            ids = [s["client_id"] for s in ctl.api_json("/api/sessions")["sessions"]]
+            check(cid in ids, f"GET /api/sessions client ids: {ids!r}")
+            log("ClientId with ESC and NUL: fanoutctl shows \\x1b/\\x00, --json and /api/sessions keep it exact")
+            c.close()
 
-                canary = Path(dp.dir) / "canary.yaml"
-                canary.write_text(Path(dp.config_path).read_text())
-                code, body = ctl.api("/api/config", method="POST", body={"yaml": canary.read_text()})
-                check(code == 200, f"POST /api/config: {code} {body[:300]}")
-                code, body = ctl.api("/api/rollout/start", method="POST", body=ROLLOUT)
-                check(code == 200 and json.loads(body)["state"] in ("running", "held"),
-                      f"POST /api/rollout/start with 8 gates: {code} {body[:300]}")
-                check(len(json.loads(body)["plan"]["gates"]) == 8, f"rollout plan: {body[:400]}")
-                log("POST /api/config then /api/rollout/start with 8 gates: the rollout runs")
-                code, _ = ctl.api("/api/rollout/abort", method="POST", body={})
-                check(code == 200, f"POST /api/rollout/abort: {code}")
-                dp.stop()
+            canary = Path(dp.dir) / "canary.yaml"
+            canary.write_text(Path(dp.config_path).read_text())
+            code, body = ctl.api("/api/config", method="POST", body={"yaml": canary.read_text()})
+            check(code == 200, f"POST /api/config: {code} {body[:300]}")
+            code, body = ctl.api("/api/rollout/start", method="POST", body=ROLLOUT)
+            check(code == 200 and json.loads(body)["state"] in ("running", "held"),
+                  f"POST /api/rollout/start with 8 gates: {code} {body[:300]}")
+            check(len(json.loads(body)["plan"]["gates"]) == 8, f"rollout plan: {body[:400]}")
+            log("POST /api/config then /api/rollout/start with 8 gates: the rollout runs")
+            code, _ = ctl.api("/api/rollout/abort", method="POST", body={})
+            check(code == 200, f"POST /api/rollout/abort: {code}")
+            dp.stop()
 
 
 if __name__ == "__main__":
