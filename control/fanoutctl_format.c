@@ -354,14 +354,14 @@ static void escape_to(FILE *f, const char *s, size_t len, bool keep_newline)
 	}
 }
 
-static bool needs_escape(const char *s, size_t len)
+static bool needs_escape(const char *s, size_t len, bool keep_newline)
 {
 	const unsigned char *p = (const unsigned char *)s;
 
 	for (size_t i = 0; i < len;) {
 		uint32_t cp;
 		size_t l;
-		if (p[i] < 0x20 || p[i] == 0x7f)
+		if ((p[i] < 0x20 && !(p[i] == '\n' && keep_newline)) || p[i] == 0x7f)
 			return true;
 		if (p[i] < 0x80) {
 			i++;
@@ -395,13 +395,23 @@ void fctl_fwrite_safe(FILE *f, const char *s, size_t len)
 	escape_to(f, s, len, true);
 }
 
-json_t *fctl_sanitize_json(json_t *j)
+/* keep_newline: a multi-line text shown as such (CONFIG SHOW's YAML). */
+static void sanitize(json_t *j, bool keep_newline)
 {
 	if (json_is_string(j)) {
 		const char *s = json_string_value(j);
 		size_t len = json_string_length(j);
-		if (needs_escape(s, len)) {
-			char *e = fctl_escape(s, len);
+		if (needs_escape(s, len, keep_newline)) {
+			char *e = NULL;
+			size_t n = 0;
+			FILE *f = open_memstream(&e, &n);
+			if (f) {
+				escape_to(f, s, len, keep_newline);
+				if (fclose(f) != 0) {
+					free(e);
+					e = NULL;
+				}
+			}
 			if (e)
 				json_string_set(j, e);
 			else
@@ -412,15 +422,15 @@ json_t *fctl_sanitize_json(json_t *j)
 		size_t i;
 		json_t *v;
 		json_array_foreach(j, i, v)
-			fctl_sanitize_json(v);
+			sanitize(v, false);
 	} else if (json_is_object(j)) {
 		const char *k;
 		json_t *v;
 		void *tmp;
 		json_t *renamed = NULL;
 		json_object_foreach_safe(j, tmp, k, v) {
-			fctl_sanitize_json(v);
-			if (needs_escape(k, strlen(k))) {
+			sanitize(v, !strcmp(k, "text") || !strcmp(k, "yaml"));
+			if (needs_escape(k, strlen(k), false)) {
 				char *e = fctl_escape(k, strlen(k));
 				if (renamed == NULL)
 					renamed = json_object();
@@ -435,5 +445,10 @@ json_t *fctl_sanitize_json(json_t *j)
 			json_decref(renamed);
 		}
 	}
+}
+
+json_t *fctl_sanitize_json(json_t *j)
+{
+	sanitize(j, false);
 	return j;
 }

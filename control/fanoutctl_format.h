@@ -58,7 +58,8 @@ void fctl_table_free(struct fctl_table *t);
  * any byte. fctl_escape returns (malloc'd) s with every C0 control, DEL and C1 control (U+0080..
  * U+009F) written as \xNN (\n, \r, \t as such) and bytes that are not UTF-8 as \xNN; NULL when
  * out of memory. fctl_fwrite_safe writes s that way, keeping '\n'. fctl_sanitize_json escapes every
- * string and member name in j (in place) before a renderer sees it; returns j. */
+ * string and member name in j (in place) before a renderer sees it, keeping '\n' only in members
+ * named "text" or "yaml" (CONFIG SHOW's config text); returns j. */
 char *fctl_escape(const char *s, size_t len);
 void fctl_fwrite_safe(FILE *f, const char *s, size_t len);
 #include <jansson.h>

@@ -221,7 +221,6 @@ int http_api_start(struct event_base *base, const char *listen, const char *toke
 		return -1;
 	evhttp_set_max_body_size(http, HTTP_MAX_BODY);
 	evhttp_set_max_headers_size(http, HTTP_MAX_HEADERS);
-	evhttp_set_timeout(http, 30);
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
 	evhttp_set_gencb(http, on_request, NULL);
 	if (evhttp_bind_socket(http, host, (uint16_t)port) != 0) {

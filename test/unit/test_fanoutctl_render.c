@@ -507,6 +507,13 @@ static void test_control_bytes_escaped(void **state)
 	free(s);
 	json_decref(j);
 
+	/* CONFIG SHOW's text keeps its lines, nothing else */
+	j = J("{\"id\":3,\"text\":\"routes:\\n  - name: \\u001bx\\n\",\"outcome\":\"a\\nb\"}");
+	fctl_sanitize_json(j);
+	assert_string_equal(json_string_value(json_object_get(j, "text")), "routes:\n  - name: \\x1bx\n");
+	assert_string_equal(json_string_value(json_object_get(j, "outcome")), "a\\nb");
+	json_decref(j);
+
 	char *buf = NULL;
 	size_t n = 0;
 	FILE *f = open_memstream(&buf, &n);
