@@ -20,6 +20,9 @@ struct ctl_opts {
 	const char *unix_path; /* NULL = off */
 	const char *http;      /* host:port, "" = off */
 	unsigned poll_ms;
+	const char *token_file; /* NULL = STATE_DIR/control.token */
+	const char *allow_hosts[16]; /* --http-allow-host */
+	unsigned n_allow_hosts;
 };
 
 struct ctl_dpview {
@@ -38,6 +41,7 @@ struct ctl_dpview {
 
 struct ctl_app {
 	struct ctl_opts opt;
+	char token[257]; /* CTL_TOKEN_MAX + 1 */
 	struct event_base *base;
 	struct ctl_state st;
 	uint64_t started_ms;

@@ -11,6 +11,7 @@
 
 #include "app.h"
 #include "commands.h"
+#include "ctl_auth.h"
 #include "dp_link.h"
 #include "outputs_view.h"
 
@@ -86,7 +87,7 @@ static json_t *reply_to_json(redisReply *r)
 		return json_null();
 	switch (r->type) {
 	case REDIS_REPLY_STRING:
-		j = json_loadb(r->str, r->len, JSON_DECODE_ANY, NULL);
+		j = json_loadb(r->str, r->len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL); /* client ids may hold NUL */
 		return j ? j : json_stringn(r->str, r->len);
 	case REDIS_REPLY_STATUS:
 		return json_stringn(r->str, r->len);
@@ -155,7 +156,7 @@ static int op_send(struct op *op, int argc, const char **argv, const size_t *len
 	size_t l[16];
 	int idx = op->n_sent;
 
-	if (idx >= OP_MAX_CMDS || argc > 16)
+	if (idx >= OP_MAX_CMDS || argc < 0 || argc > 16)
 		return -1;
 	if (lens == NULL) {
 		for (int i = 0; i < argc; i++)
@@ -664,11 +665,16 @@ static json_t *status_json(void)
 		json_object_set_new(dp, "error", json_string(dp_link_last_error()));
 	if (app.dp.reconcile_error[0])
 		json_object_set_new(dp, "reconcile_error", json_string(app.dp.reconcile_error));
-	json_t *st = json_pack("{s:{s:s,s:i,s:I,s:s,s:i},s:o,s:O?,s:o,s:o,s:o}", "control", "version", FANOUT_VERSION,
-			       "pid", (int)getpid(), "uptime_ms", (json_int_t)(wall_ms() - app.started_ms), "state_dir",
-			       app.opt.state_dir, "state_save_failures", (int)app.save_failures, "dataplane", dp,
+	json_t *st = json_pack("{s:{s:s,s:i,s:I,s:s,s:i,s:s,s:s},s:o,s:O?,s:o,s:o,s:o}", "control", "version",
+			       FANOUT_VERSION, "pid", (int)getpid(), "uptime_ms", (json_int_t)(wall_ms() - app.started_ms),
+			       "state_dir", app.opt.state_dir, "state_save_failures", (int)app.save_failures, "http",
+			       app.opt.http ? app.opt.http : "", "listen", app.opt.listen ? app.opt.listen : "", "dataplane", dp,
 			       "generations", app.dp.generations, "desired", desired_json(), "rollout",
 			       rollout_status_json(), "last_rollback", last_rollback_json());
+	json_t *refused = json_object();
+	for (int i = 0; i < CTL_REFUSED_MAX; i++)
+		json_object_set_new(refused, ctl_refusal_names[i], json_integer((json_int_t)ctl_refused[i]));
+	json_object_set_new(json_object_get(st, "control"), "refused", refused);
 	json_t *outs = ov_summary(app.dp.outputs);
 	if (st != NULL && outs != NULL)
 		json_object_set_new(st, "outputs", outs);

@@ -179,7 +179,7 @@ int dp_link_cmdv(dp_reply_fn fn, void *arg, int argc, const char **argv)
 {
 	size_t lens[16];
 
-	if (argc > 16)
+	if (argc < 0 || argc > 16)
 		return -1;
 	for (int i = 0; i < argc; i++)
 		lens[i] = strlen(argv[i]);
@@ -196,7 +196,7 @@ static void on_poll_reply(void *arg, redisReply *r, const char *err)
 	size_t idx = (size_t)(slot - round_.replies);
 
 	if (err == NULL && r != NULL && r->type == REDIS_REPLY_STRING)
-		*slot = json_loadb(r->str, r->len, 0, NULL);
+		*slot = json_loadb(r->str, r->len, JSON_ALLOW_NUL, NULL);
 	if (*slot == NULL)
 		snprintf(round_.errors[idx], sizeof(round_.errors[idx]), "%s",
 			 err ? (strncmp(err, "ERR ", 4) == 0 ? err + 4 : err) : "reply is not JSON");

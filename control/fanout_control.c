@@ -15,6 +15,7 @@
 
 #include "app.h"
 #include "commands.h"
+#include "ctl_auth.h"
 #include "dp_link.h"
 #include "http_api.h"
 #include "resp_server.h"
@@ -58,13 +59,18 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: fanout-control --dataplane PATH --state-dir DIR [--listen HOST:PORT] [--unix PATH]\n"
-		"                      [--http HOST:PORT] [--poll-ms N]\n"
+		"                      [--http HOST:PORT] [--http-allow-host NAME]... [--token-file PATH] [--poll-ms N]\n"
 		"\n"
 		"  --dataplane PATH   the dataplane's control socket (fanout-dataplane ... -- --control PATH)\n"
 		"  --state-dir DIR    where state.json (desired state, config versions, history) is kept\n"
 		"  --listen HOST:PORT RESP for fanoutctl/redis-cli (default " DEFAULT_LISTEN "; 'off' disables)\n"
 		"  --unix PATH        RESP on a unix socket as well (mode 0600)\n"
 		"  --http HOST:PORT   HTTP API, /metrics and the dashboard (default " DEFAULT_HTTP "; 'off' disables)\n"
+		"  --http-allow-host NAME  a further Host (NAME or NAME:PORT) the HTTP API answers to, besides the\n"
+		"                     --http address, localhost, 127.0.0.1 and [::1] (at most 16; DNS rebinding guard)\n"
+		"  --token-file PATH  the access token of the HTTP and RESP APIs (default STATE_DIR/" CTL_TOKEN_FILE
+		", env\n"
+		"                     FANOUT_TOKEN_FILE); made from getrandom() with mode 0600 when it does not exist\n"
 		"  --poll-ms N        dataplane poll interval in ms (default %d, %d..%d)\n"
 		"  --help             this text\n",
 		DEFAULT_POLL_MS, MIN_POLL_MS, MAX_POLL_MS);
@@ -76,6 +82,7 @@ static int parse_args(int argc, char **argv)
 		{ "dataplane", required_argument, NULL, 'd' }, { "state-dir", required_argument, NULL, 's' },
 		{ "listen", required_argument, NULL, 'l' },    { "unix", required_argument, NULL, 'u' },
 		{ "http", required_argument, NULL, 'H' },      { "poll-ms", required_argument, NULL, 'p' },
+		{ "http-allow-host", required_argument, NULL, 'A' }, { "token-file", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },            { NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -84,6 +91,9 @@ static int parse_args(int argc, char **argv)
 	app.opt.listen = DEFAULT_LISTEN;
 	app.opt.http = DEFAULT_HTTP;
 	app.opt.poll_ms = DEFAULT_POLL_MS;
+	app.opt.token_file = getenv("FANOUT_TOKEN_FILE");
+	if (app.opt.token_file && !*app.opt.token_file)
+		app.opt.token_file = NULL;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
@@ -110,6 +120,21 @@ static int parse_args(int argc, char **argv)
 				return 2;
 			}
 			app.opt.poll_ms = (unsigned)v;
+			break;
+		case 'A':
+			if (app.opt.n_allow_hosts >= sizeof(app.opt.allow_hosts) / sizeof(app.opt.allow_hosts[0])) {
+				fprintf(stderr, "fanout-control: at most 16 --http-allow-host names\n");
+				return 2;
+			}
+			if (*optarg == '\0' || strpbrk(optarg, "/ \t")) {
+				fprintf(stderr, "fanout-control: --http-allow-host '%s': give a host name or name:port, e.g. fanout.lab:7380\n",
+					optarg);
+				return 2;
+			}
+			app.opt.allow_hosts[app.opt.n_allow_hosts++] = optarg;
+			break;
+		case 'T':
+			app.opt.token_file = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -226,6 +251,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fanout-control: %s\n", err);
 		return 1;
 	}
+	static char token_path[4096];
+	if (app.opt.token_file == NULL) {
+		snprintf(token_path, sizeof(token_path), "%s/%s", app.opt.state_dir, CTL_TOKEN_FILE);
+		app.opt.token_file = token_path;
+	}
+	if (ctl_token_load(app.opt.token_file, true, app.token, sizeof(app.token), err, sizeof(err)) != 0) {
+		fprintf(stderr, "fanout-control: %s\n", err);
+		return 1;
+	}
 	app.started_ms = wall_ms();
 	series_init(&app.series);
 	if (app.st.rollout.state == RO_RUNNING) {
@@ -244,9 +278,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fanout-control: event_base_new failed\n");
 		return 1;
 	}
-	if (resp_server_start(app.base, app.opt.listen, app.opt.unix_path) != 0)
+	if (resp_server_start(app.base, app.opt.listen, app.opt.unix_path, app.token) != 0)
 		return 1;
-	if (app.opt.http && *app.opt.http && http_api_start(app.base, app.opt.http) != 0)
+	if (app.opt.http && *app.opt.http &&
+	    http_api_start(app.base, app.opt.http, app.token, app.opt.allow_hosts, app.opt.n_allow_hosts) != 0)
 		return 1;
 	struct dp_link_hooks hooks = { on_dp_connected, on_dp_disconnected, on_dp_polled };
 	if (dp_link_start(app.base, app.opt.dataplane, app.opt.poll_ms, &hooks) != 0)
@@ -255,8 +290,8 @@ int main(int argc, char **argv)
 	sigterm = evsignal_new(app.base, SIGTERM, on_signal, NULL);
 	evsignal_add(sigint, NULL);
 	evsignal_add(sigterm, NULL);
-	fprintf(stderr, "fanout-control %s: dataplane %s, state %s/%s, RESP %s%s%s, HTTP %s, poll %u ms\n", FANOUT_VERSION,
-		app.opt.dataplane, app.opt.state_dir, ST_FILE, *app.opt.listen ? app.opt.listen : "off",
+	fprintf(stderr, "fanout-control %s: dataplane %s, state %s/%s, token %s, RESP %s%s%s, HTTP %s, poll %u ms\n",
+		FANOUT_VERSION, app.opt.dataplane, app.opt.state_dir, ST_FILE, app.opt.token_file, *app.opt.listen ? app.opt.listen : "off",
 		app.opt.unix_path ? " + " : "", app.opt.unix_path ? app.opt.unix_path : "",
 		*app.opt.http ? app.opt.http : "off", app.opt.poll_ms);
 

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctl_auth.h"
 #include "fanoutctl_format.h"
 #include "fanoutctl_render.h"
 
@@ -34,6 +35,7 @@ enum {
 
 #define DEFAULT_HOST "127.0.0.1"
 #define DEFAULT_PORT 7379
+#define DEFAULT_TOKEN_FILE "/var/lib/fanout/" CTL_TOKEN_FILE
 #define CONNECT_TIMEOUT_MS 2000
 #define COMMAND_TIMEOUT_MS 30000 /* CONFIG APPLY compiles a route table; give it room */
 
@@ -44,6 +46,8 @@ struct ctl {
 	int port;
 	char where[300]; /* "127.0.0.1:7379" or the socket path, for messages */
 	bool json;
+	const char *token_file; /* --token-file; NULL: FANOUT_TOKEN, FANOUT_TOKEN_FILE, DEFAULT_TOKEN_FILE */
+	char token[CTL_TOKEN_MAX + 1];
 	redisContext *rc;
 };
 
@@ -61,6 +65,61 @@ static void describe_where(struct ctl *c)
 		snprintf(c->where, sizeof(c->where), "%s", c->unix_path);
 	else
 		snprintf(c->where, sizeof(c->where), "%s:%d", c->host, c->port);
+}
+
+/* The token: --token-file, else FANOUT_TOKEN (the token itself), else FANOUT_TOKEN_FILE, else
+ * DEFAULT_TOKEN_FILE. 0, or -1 with the reason on stderr. */
+static int load_token(struct ctl *c)
+{
+	char err[512];
+	const char *env = getenv("FANOUT_TOKEN");
+	const char *file = c->token_file;
+
+	if (!file && env && *env) {
+		if (strlen(env) >= sizeof(c->token)) {
+			fprintf(stderr, "fanoutctl: FANOUT_TOKEN is longer than %d characters\n", CTL_TOKEN_MAX);
+			return -1;
+		}
+		snprintf(c->token, sizeof(c->token), "%s", env);
+		return 0;
+	}
+	if (!file)
+		file = getenv("FANOUT_TOKEN_FILE");
+	if (!file || !*file)
+		file = DEFAULT_TOKEN_FILE;
+	if (ctl_token_load(file, false, c->token, sizeof(c->token), err, sizeof(err)) != 0) {
+		fprintf(stderr, "fanoutctl: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* AUTH on a new connection. */
+static int ctl_auth(struct ctl *c)
+{
+	if (!c->token[0] && load_token(c) != 0) {
+		redisFree(c->rc);
+		c->rc = NULL;
+		return EXIT_REFUSED;
+	}
+	redisReply *r = redisCommand(c->rc, "AUTH %s", c->token);
+	int rc = EXIT_OK;
+	if (!r) {
+		fprintf(stderr, "fanoutctl: lost the connection to fanout-control at %s during AUTH: %s\n", c->where,
+			c->rc->errstr[0] ? c->rc->errstr : "closed");
+		rc = EXIT_CONTROL_DOWN;
+	} else if (r->type == REDIS_REPLY_ERROR) {
+		fprintf(stderr, "fanoutctl: fanout-control at %s refused the token: %s; pass fanout-control's token file "
+				"(STATE_DIR/" CTL_TOKEN_FILE ") with --token-file or FANOUT_TOKEN_FILE\n", c->where, r->str);
+		rc = EXIT_REFUSED;
+	}
+	if (r)
+		freeReplyObject(r);
+	if (rc != EXIT_OK) {
+		redisFree(c->rc);
+		c->rc = NULL;
+	}
+	return rc;
 }
 
 static int ctl_connect(struct ctl *c)
@@ -81,7 +140,7 @@ static int ctl_connect(struct ctl *c)
 	}
 	struct timeval ct = {COMMAND_TIMEOUT_MS / 1000, (COMMAND_TIMEOUT_MS % 1000) * 1000};
 	redisSetTimeout(c->rc, ct);
-	return EXIT_OK;
+	return ctl_auth(c);
 }
 
 /* fanout-control signals "I am up but the dataplane is not" with an error reply starting
@@ -110,7 +169,7 @@ static int ctl_call(struct ctl *c, int argc, const char **argv, const size_t *le
 			return rc;
 	}
 	size_t l[64];
-	if (argc > 64) {
+	if (argc < 0 || argc > 64) {
 		fprintf(stderr, "fanoutctl: too many arguments\n");
 		return EXIT_USAGE;
 	}
@@ -128,7 +187,10 @@ static int ctl_call(struct ctl *c, int argc, const char **argv, const size_t *le
 	}
 	if (r->type == REDIS_REPLY_ERROR) {
 		bool dp = is_dataplane_error(r->str);
-		fprintf(stderr, "fanoutctl: %s\n", strip_err(r->str));
+		const char *m = strip_err(r->str);
+		fputs("fanoutctl: ", stderr);
+		fctl_fwrite_safe(stderr, m, r->len - (size_t)(m - r->str));
+		fputc('\n', stderr);
 		freeReplyObject(r);
 		return dp ? EXIT_DATAPLANE_DOWN : EXIT_REFUSED;
 	}
@@ -140,8 +202,10 @@ static int ctl_call_v(struct ctl *c, redisReply **out, int argc, ...)
 {
 	const char *argv[16];
 	va_list ap;
+	if (argc < 0 || argc > 16)
+		return EXIT_USAGE;
 	va_start(ap, argc);
-	for (int i = 0; i < argc && i < 16; i++)
+	for (int i = 0; i < argc; i++)
 		argv[i] = va_arg(ap, const char *);
 	va_end(ap);
 	return ctl_call(c, argc, argv, NULL, out);
@@ -172,8 +236,10 @@ static int print_reply(struct ctl *c, redisReply *r, render_fn render)
 	if (r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_INTEGER || r->type == REDIS_REPLY_NIL) {
 		if (r->type == REDIS_REPLY_INTEGER)
 			printf("%lld\n", r->integer);
-		else if (r->type == REDIS_REPLY_STATUS)
-			printf("%s\n", r->str);
+		else if (r->type == REDIS_REPLY_STATUS) {
+			fctl_fwrite_safe(stdout, r->str, r->len);
+			putchar('\n');
+		}
 		return EXIT_OK;
 	}
 	if (r->type != REDIS_REPLY_STRING) {
@@ -182,20 +248,21 @@ static int print_reply(struct ctl *c, redisReply *r, render_fn render)
 		return EXIT_REFUSED;
 	}
 	json_error_t e;
-	json_t *j = json_loadb(r->str, r->len, JSON_DECODE_ANY, &e);
+	json_t *j = json_loadb(r->str, r->len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
 	if (!j) {
-		fwrite(r->str, 1, r->len, stdout);
+		fctl_fwrite_safe(stdout, r->str, r->len);
 		if (r->len && r->str[r->len - 1] != '\n')
 			putchar('\n');
 		return EXIT_OK;
 	}
 	if (c->json) {
-		char *s = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
+		/* ASCII only: control characters (C0, C1) leave as \u escapes, never raw */
+		char *s = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY | JSON_ENSURE_ASCII);
 		printf("%s\n", s ? s : "null");
 		free(s);
 	} else {
 		struct fctl_view v = view_now();
-		char *s = render(j, &v);
+		char *s = render(fctl_sanitize_json(j), &v);
 		if (s)
 			fputs(s, stdout);
 		free(s);
@@ -218,10 +285,11 @@ static int simple(struct ctl *c, render_fn render, int argc, const char **argv)
 /* ---- usage -------------------------------------------------------------------------- */
 
 static const char *const main_usage =
-	"usage: fanoutctl [-s SOCKET | -h HOST -p PORT] [--json] COMMAND [ARGS]\n"
+	"usage: fanoutctl [-s SOCKET | -h HOST -p PORT] [--token-file PATH] [--json] COMMAND [ARGS]\n"
 	"\n"
 	"The operator's client of fanout-control (default 127.0.0.1:7379; env FANOUT_CONTROL=host:port\n"
-	"or a socket path).\n"
+	"or a socket path). It authenticates with fanout-control's token: --token-file PATH, else env\n"
+	"FANOUT_TOKEN (the token) or FANOUT_TOKEN_FILE, else " DEFAULT_TOKEN_FILE ".\n"
 	"\n"
 	"Commands:\n"
 	"  status                     control, dataplane link, generations, rollout summary\n"
@@ -237,6 +305,7 @@ static const char *const main_usage =
 	"  rollout start [--steps 1,5,25,50,100] [--hold 10s] [--mode split|mirror] [--gate EXPR]... [--no-auto]\n"
 	"  rollout status|pause|resume|promote|abort|rollback\n"
 	"  history [--count N]        rollout and config events, newest last\n"
+	"  dashboard                  the dashboard's URL, with the token in its #fragment (never sent to a server)\n"
 	"\n"
 	"Options: --json prints the reply as JSON; COMMAND --help explains one command.\n"
 	"Exit codes: 0 ok, 1 refused, 2 usage, 3 fanout-control unreachable, 4 dataplane unreachable.\n";
@@ -293,6 +362,10 @@ static const struct cmd_help helps[] = {
 		    "promote: the canary becomes stable. abort: stop the rollout and set the share to 0.\n"
 		    "rollback: share 0 in one swap; prints the time it took.\n"},
 	{"history", "usage: fanoutctl history [--count N] [--json]\n\nRollout and config events, newest last.\n"},
+	{"dashboard", "usage: fanoutctl dashboard\n\n"
+		      "Prints the dashboard's URL (fanout-control's --http address, from STATUS) with the token after\n"
+		      "#token=. Browsers do not send the fragment to the server, so the token stays out of logs and\n"
+		      "Referer headers; the page keeps it in sessionStorage and removes it from the address bar.\n"},
 };
 
 static int help_for(const char *name)
@@ -358,7 +431,7 @@ static int cmd_status(struct ctl *c, struct args *a)
 		return rc;
 	rc = print_reply(c, r, fctl_render_status);
 	if (!rc && r->type == REDIS_REPLY_STRING) {
-		json_t *j = json_loadb(r->str, r->len, 0, NULL);
+		json_t *j = json_loadb(r->str, r->len, JSON_ALLOW_NUL, NULL);
 		if (j && fctl_status_dataplane_down(j))
 			rc = EXIT_DATAPLANE_DOWN;
 		json_decref(j);
@@ -377,7 +450,7 @@ static int cmd_stats(struct ctl *c, struct args *a)
 		return rc;
 	rc = print_reply(c, r, fctl_render_stats);
 	/* fanout-control answers with the last figures it has; they are stale if the link is down */
-	json_t *j = !rc && r->type == REDIS_REPLY_STRING ? json_loadb(r->str, r->len, 0, NULL) : NULL;
+	json_t *j = !rc && r->type == REDIS_REPLY_STRING ? json_loadb(r->str, r->len, JSON_ALLOW_NUL, NULL) : NULL;
 	if (json_is_false(json_object_get(j, "dataplane_up")))
 		rc = EXIT_DATAPLANE_DOWN;
 	json_decref(j);
@@ -395,7 +468,7 @@ static int cmd_outputs(struct ctl *c, struct args *a)
 		return rc;
 	rc = print_reply(c, r, fctl_render_outputs);
 	/* like stats: the last figures fanout-control has, stale when the link is down */
-	json_t *j = !rc && r->type == REDIS_REPLY_STRING ? json_loadb(r->str, r->len, 0, NULL) : NULL;
+	json_t *j = !rc && r->type == REDIS_REPLY_STRING ? json_loadb(r->str, r->len, JSON_ALLOW_NUL, NULL) : NULL;
 	if (fctl_reply_stale(j))
 		rc = EXIT_DATAPLANE_DOWN;
 	json_decref(j);
@@ -439,7 +512,7 @@ static json_t *fetch_json(struct ctl *c, const char *verb1, const char *verb2, i
 	*rc = verb2 ? ctl_call_v(c, &r, 2, verb1, verb2) : ctl_call_v(c, &r, 1, verb1);
 	if (*rc)
 		return NULL;
-	json_t *j = r->type == REDIS_REPLY_STRING ? json_loadb(r->str, r->len, 0, NULL) : NULL;
+	json_t *j = r->type == REDIS_REPLY_STRING ? json_loadb(r->str, r->len, JSON_ALLOW_NUL, NULL) : NULL;
 	freeReplyObject(r);
 	return j;
 }
@@ -490,12 +563,14 @@ static int cmd_top(struct ctl *c, struct args *a)
 		last = rc1 ? rc1 : stale ? EXIT_DATAPLANE_DOWN : EXIT_OK;
 		if (c->json) {
 			json_t *both = json_pack("{s:O?,s:O?}", "stats", stats, "rollout", rollout);
-			char *s = both ? json_dumps(both, JSON_COMPACT) : NULL;
+			char *s = both ? json_dumps(both, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
 			printf("%s\n", s ? s : "null");
 			free(s);
 			json_decref(both);
 		} else {
 			struct fctl_view v = view_now();
+			fctl_sanitize_json(stats);
+			fctl_sanitize_json(rollout);
 			char *s = fctl_render_top(stats, prev, rollout,
 						  rc1 == EXIT_DATAPLANE_DOWN ? "dataplane unreachable (fanout-control is up)"
 						  : rc1			     ? "stats refused"
@@ -752,6 +827,37 @@ static int cmd_rollout(struct ctl *c, struct args *a)
 	return usage_error("rollout", "unknown rollout subcommand '%s'", a->argv[0]);
 }
 
+/* ---- dashboard ---------------------------------------------------------------------- */
+
+static int cmd_dashboard(struct ctl *c, struct args *a)
+{
+	if (a->argc)
+		return usage_error("dashboard", "unexpected argument '%s'", a->argv[0]);
+	redisReply *r;
+	int rc = ctl_call_v(c, &r, 1, "STATUS");
+	if (rc && rc != EXIT_DATAPLANE_DOWN)
+		return rc;
+	json_t *j = r && r->type == REDIS_REPLY_STRING ? json_loadb(r->str, r->len, JSON_ALLOW_NUL, NULL) : NULL;
+	const char *http = json_string_value(json_object_get(json_object_get(j, "control"), "http"));
+	char host[300];
+	const char *colon = http ? strrchr(http, ':') : NULL;
+	if (!http || !*http || !colon) {
+		fprintf(stderr, "fanoutctl: fanout-control at %s serves no HTTP (--http off)\n", c->where);
+		rc = EXIT_REFUSED;
+	} else {
+		size_t hl = (size_t)(colon - http);
+		snprintf(host, sizeof(host), "%.*s", (int)hl, http);
+		if (!strcmp(host, "0.0.0.0") || !strcmp(host, "[::]") || !strcmp(host, "::"))
+			snprintf(host, sizeof(host), "%s", c->unix_path ? "127.0.0.1" : c->host);
+		printf("http://%s%s/#token=%s\n", host, colon, c->token);
+		rc = EXIT_OK;
+	}
+	json_decref(j);
+	if (r)
+		freeReplyObject(r);
+	return rc;
+}
+
 /* ---- main --------------------------------------------------------------------------- */
 
 /* FANOUT_CONTROL: "/path/to.sock", "unix:/path", "host:port" or "host". */
@@ -800,6 +906,11 @@ int main(int argc, char **argv)
 		} else if (!strcmp(o, "--version")) {
 			printf("fanoutctl %s\n", FANOUT_VERSION);
 			return EXIT_OK;
+		} else if (!strcmp(o, "--token-file")) {
+			if (!v)
+				return usage_error("", "%s needs the path of fanout-control's token file", o);
+			c.token_file = v;
+			i++;
 		} else if (!strcmp(o, "-s") || !strcmp(o, "--socket")) {
 			if (!v)
 				return usage_error("", "%s needs a socket path", o);
@@ -857,6 +968,8 @@ int main(int argc, char **argv)
 		rc = cmd_rollout(&c, &a);
 	else if (!strcmp(cmd, "history"))
 		rc = cmd_history(&c, &a);
+	else if (!strcmp(cmd, "dashboard"))
+		rc = cmd_dashboard(&c, &a);
 	else {
 		fprintf(stderr, "fanoutctl: unknown command '%s'; see `fanoutctl --help`\n", cmd);
 		rc = EXIT_USAGE;

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
 
 /* Three significant figures reads well in a table and is honest about sampling noise. */
 static const char *fmt_scaled(char *buf, size_t n, double v, const char *const *units, const double *scale,
@@ -279,4 +280,175 @@ void fctl_table_free(struct fctl_table *t)
 			free(t->cells[i]);
 	free(t->cells);
 	memset(t, 0, sizeof(*t));
+}
+
+/* ---- terminal safety ------------------------------------------------------------------ */
+
+/* Length of the valid UTF-8 sequence at p (n bytes left) and its code point; 0 if not valid. */
+static size_t utf8_seq(const unsigned char *p, size_t n, uint32_t *cp)
+{
+	size_t len;
+	uint32_t c, min;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2, c = p[0] & 0x1f, min = 0x80;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3, c = p[0] & 0x0f, min = 0x800;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4, c = p[0] & 0x07, min = 0x10000;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (p[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+/* C1 controls, and the bidirectional overrides that reorder what the terminal shows. */
+static bool cp_unsafe(uint32_t c)
+{
+	return (c >= 0x80 && c <= 0x9f) || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+}
+
+static void escape_to(FILE *f, const char *s, size_t len, bool keep_newline)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (size_t i = 0; i < len;) {
+		unsigned char b = p[i];
+		uint32_t cp;
+		size_t l;
+		if (b == '\n' && keep_newline) {
+			fputc('\n', f);
+			i++;
+		} else if (b < 0x20 || b == 0x7f) {
+			if (b == '\n')
+				fputs("\\n", f);
+			else if (b == '\r')
+				fputs("\\r", f);
+			else if (b == '\t')
+				fputs("\\t", f);
+			else
+				fprintf(f, "\\x%02x", b);
+			i++;
+		} else if (b < 0x80) {
+			fputc(b, f);
+			i++;
+		} else if ((l = utf8_seq(p + i, len - i, &cp)) == 0) {
+			fprintf(f, "\\x%02x", b);
+			i++;
+		} else if (cp_unsafe(cp)) {
+			fprintf(f, "\\u%04x", (unsigned)cp);
+			i += l;
+		} else {
+			fwrite(p + i, 1, l, f);
+			i += l;
+		}
+	}
+}
+
+static bool needs_escape(const char *s, size_t len, bool keep_newline)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (size_t i = 0; i < len;) {
+		uint32_t cp;
+		size_t l;
+		if ((p[i] < 0x20 && !(p[i] == '\n' && keep_newline)) || p[i] == 0x7f)
+			return true;
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((l = utf8_seq(p + i, len - i, &cp)) == 0 || cp_unsafe(cp))
+			return true;
+		i += l;
+	}
+	return false;
+}
+
+char *fctl_escape(const char *s, size_t len)
+{
+	char *buf = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&buf, &n);
+
+	if (f == NULL)
+		return NULL;
+	escape_to(f, s, len, false);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+void fctl_fwrite_safe(FILE *f, const char *s, size_t len)
+{
+	escape_to(f, s, len, true);
+}
+
+/* keep_newline: a multi-line text shown as such (CONFIG SHOW's YAML). */
+static void sanitize(json_t *j, bool keep_newline)
+{
+	if (json_is_string(j)) {
+		const char *s = json_string_value(j);
+		size_t len = json_string_length(j);
+		if (needs_escape(s, len, keep_newline)) {
+			char *e = NULL;
+			size_t n = 0;
+			FILE *f = open_memstream(&e, &n);
+			if (f) {
+				escape_to(f, s, len, keep_newline);
+				if (fclose(f) != 0) {
+					free(e);
+					e = NULL;
+				}
+			}
+			if (e)
+				json_string_set(j, e);
+			else
+				json_string_set(j, "?");
+			free(e);
+		}
+	} else if (json_is_array(j)) {
+		size_t i;
+		json_t *v;
+		json_array_foreach(j, i, v)
+			sanitize(v, false);
+	} else if (json_is_object(j)) {
+		const char *k;
+		json_t *v;
+		void *tmp;
+		json_t *renamed = NULL;
+		json_object_foreach_safe(j, tmp, k, v) {
+			sanitize(v, !strcmp(k, "text") || !strcmp(k, "yaml"));
+			if (needs_escape(k, strlen(k), false)) {
+				char *e = fctl_escape(k, strlen(k));
+				if (renamed == NULL)
+					renamed = json_object();
+				if (e && renamed)
+					json_object_set(renamed, e, v);
+				free(e);
+				json_object_del(j, k);
+			}
+		}
+		if (renamed) {
+			json_object_update(j, renamed);
+			json_decref(renamed);
+		}
+	}
+}
+
+json_t *fctl_sanitize_json(json_t *j)
+{
+	sanitize(j, false);
+	return j;
 }

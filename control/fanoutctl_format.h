@@ -54,6 +54,17 @@ void fctl_table_row(struct fctl_table *t, const char *const *cells);
 void fctl_table_print(const struct fctl_table *t, FILE *f, int indent);
 void fctl_table_free(struct fctl_table *t);
 
+/* Terminal safety: data from the network (ClientIds, topic names, errors) may hold ESC, NUL or
+ * any byte. fctl_escape returns (malloc'd) s with every C0 control, DEL and C1 control (U+0080..
+ * U+009F) written as \xNN (\n, \r, \t as such) and bytes that are not UTF-8 as \xNN; NULL when
+ * out of memory. fctl_fwrite_safe writes s that way, keeping '\n'. fctl_sanitize_json escapes every
+ * string and member name in j (in place) before a renderer sees it, keeping '\n' only in members
+ * named "text" or "yaml" (CONFIG SHOW's config text); returns j. */
+char *fctl_escape(const char *s, size_t len);
+void fctl_fwrite_safe(FILE *f, const char *s, size_t len);
+#include <jansson.h>
+json_t *fctl_sanitize_json(json_t *j);
+
 /* Display width of a UTF-8 string (code points, not bytes). */
 size_t fctl_display_width(const char *s);
 

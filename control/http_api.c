@@ -15,14 +15,32 @@
 #include "commands.h"
 #include "dashboard_html.h"
 #include "http_api.h"
+#include "http_route.h"
 #include "metrics.h"
 
 static struct evhttp *http;
+static struct http_policy policy;
+static char listen_host[256];
 
 struct pending {
 	struct evhttp_request *req;
 	bool dead; /* the connection closed before the dataplane answered */
 };
+
+static const char *reason_of(int code)
+{
+	switch (code) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	default: return "Service Unavailable";
+	}
+}
 
 static void send_json(struct evhttp_request *req, int code, json_t *j)
 {
@@ -36,8 +54,7 @@ static void send_json(struct evhttp_request *req, int code, json_t *j)
 		evbuffer_add(b, "\n", 1);
 	}
 	free(s);
-	evhttp_send_reply(req, code, code == 200 ? "OK" : code == 400 ? "Bad Request" : code == 404 ? "Not Found"
-						: code == 405 ? "Method Not Allowed" : "Service Unavailable", b);
+	evhttp_send_reply(req, code, reason_of(code), b);
 	evbuffer_free(b);
 }
 
@@ -99,186 +116,80 @@ static void dispatch(struct evhttp_request *req, int argc, const char **argv, co
 	json_decref(reply);
 }
 
-static void dispatch_words(struct evhttp_request *req, int argc, const char **argv)
+/* The most words a route builds: ROLLOUT START with STEPS, HOLD, MODE, AUTO and RO_MAX_GATES gates. */
+#define HTTP_MAX_WORDS (2 + 2 * (4 + RO_MAX_GATES))
+
+static enum http_method method_of(enum evhttp_cmd_type m)
 {
-	size_t lens[16];
-
-	for (int i = 0; i < argc; i++)
-		lens[i] = strlen(argv[i]);
-	dispatch(req, argc, argv, lens);
-}
-
-/* GET with an optional numeric query parameter turned into "KEY value". */
-static void get_with(struct evhttp_request *req, const char *cmd, const char *param, const char *key,
-		     struct evkeyvalq *q)
-{
-	const char *v = evhttp_find_header(q, param);
-	const char *argv[3] = { cmd, key, v };
-
-	dispatch_words(req, v ? 3 : 1, argv);
-}
-
-static char *body_of(struct evhttp_request *req, size_t *len)
-{
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	size_t n = evbuffer_get_length(in);
-	char *s = malloc(n + 1);
-
-	if (s == NULL)
-		return NULL;
-	evbuffer_copyout(in, s, n);
-	s[n] = '\0';
-	*len = n;
-	return s;
-}
-
-/* {"steps":[1,5],"hold_s":10,"mode":"split","gates":["drop_rate<0.01"],"auto":true} -> ROLLOUT START ... */
-static void rollout_start(struct evhttp_request *req)
-{
-	size_t len;
-	char *body = body_of(req, &len);
-	json_error_t je;
-	json_t *j = body && len ? json_loadb(body, len, 0, &je) : json_object();
-	const char *argv[4 + 2 * (4 + RO_MAX_GATES)];
-	char steps[RO_MAX_STEPS * 12 + 1] = "", hold[32];
-	int argc = 2;
-	json_t *v;
-	size_t i;
-
-	free(body);
-	if (!json_is_object(j)) {
-		char e[300];
-		snprintf(e, sizeof(e), "body: expected a JSON object like {\"steps\":[1,5,25,50,100],\"hold_s\":10,"
-				       "\"mode\":\"split\",\"gates\":[\"drop_rate<0.01\"],\"auto\":true}%s%s",
-			 j ? "" : "; ", j ? "" : je.text);
-		send_error(req, 400, e);
-		json_decref(j);
-		return;
-	}
-	argv[0] = "ROLLOUT", argv[1] = "START";
-	if ((v = json_object_get(j, "steps")) != NULL) {
-		if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > RO_MAX_STEPS) {
-			send_error(req, 400, "steps: expected an array of 1..16 percents, e.g. [1,5,25,50,100]");
-			json_decref(j);
-			return;
-		}
-		json_t *s;
-		json_array_foreach(v, i, s) {
-			size_t at = strlen(steps);
-			snprintf(steps + at, sizeof(steps) - at, "%s%.2f", i ? "," : "", json_number_value(s));
-		}
-		argv[argc++] = "STEPS", argv[argc++] = steps;
-	}
-	if ((v = json_object_get(j, "hold_s")) != NULL) {
-		snprintf(hold, sizeof(hold), "%.3fs", json_number_value(v));
-		argv[argc++] = "HOLD", argv[argc++] = hold;
-	}
-	if ((v = json_object_get(j, "mode")) != NULL)
-		argv[argc++] = "MODE", argv[argc++] = json_is_string(v) ? json_string_value(v) : "?";
-	if ((v = json_object_get(j, "auto")) != NULL)
-		argv[argc++] = "AUTO", argv[argc++] = json_is_true(v) || (json_is_string(v) && !strcmp(json_string_value(v), "yes")) ? "yes" : "no";
-	if ((v = json_object_get(j, "gates")) != NULL) {
-		json_t *g;
-		if (!json_is_array(v) || json_array_size(v) > RO_MAX_GATES) {
-			send_error(req, 400, "gates: expected an array of at most 8 strings like \"drop_rate<0.01\"");
-			json_decref(j);
-			return;
-		}
-		json_array_foreach(v, i, g)
-			argv[argc++] = "GATE", argv[argc++] = json_is_string(g) ? json_string_value(g) : "?";
-	}
-	dispatch_words(req, argc, argv);
-	json_decref(j); /* argv pointed into j; dispatch copies what it keeps */
+	return m == EVHTTP_REQ_GET ? HTTP_M_GET : m == EVHTTP_REQ_POST ? HTTP_M_POST : HTTP_M_OTHER;
 }
 
 static void on_request(struct evhttp_request *req, void *arg)
 {
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *path = evhttp_uri_get_path(uri);
-	const char *query = evhttp_uri_get_query(uri);
-	enum evhttp_cmd_type m = evhttp_request_get_command(req);
-	struct evkeyvalq q;
+	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	struct http_request r = {
+		.method = method_of(evhttp_request_get_command(req)),
+		.path = evhttp_uri_get_path(uri),
+		.query = evhttp_uri_get_query(uri),
+		.host = evhttp_find_header(h, "Host"),
+		.origin = evhttp_find_header(h, "Origin"),
+		.authorization = evhttp_find_header(h, "Authorization"),
+		.content_type = evhttp_find_header(h, "Content-Type"),
+		.body_len = evbuffer_get_length(in),
+	};
+	struct http_route o;
 	(void)arg;
 
-	TAILQ_INIT(&q);
-	if (query)
-		evhttp_parse_query_str(query, &q);
-	if (path == NULL)
-		path = "/";
-	if (m == EVHTTP_REQ_GET) {
-		if (!strcmp(path, "/")) {
-			struct evbuffer *b = evbuffer_new();
-			evbuffer_add_reference(b, fo_dashboard_html, fo_dashboard_html_len, NULL, NULL);
-			evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/html; charset=utf-8");
-			evhttp_send_reply(req, 200, "OK", b);
-			evbuffer_free(b);
-		} else if (!strcmp(path, "/metrics")) {
-			struct evbuffer *b = evbuffer_new();
-			metrics_write(b);
-			evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-					  "text/plain; version=0.0.4; charset=utf-8");
-			evhttp_send_reply(req, 200, "OK", b);
-			evbuffer_free(b);
-		} else if (!strcmp(path, "/api/status"))
-			dispatch_words(req, 1, (const char *[]){ "STATUS" });
-		else if (!strcmp(path, "/api/stats"))
-			dispatch_words(req, 1, (const char *[]){ "STATS" });
-		else if (!strcmp(path, "/api/outputs"))
-			dispatch_words(req, 1, (const char *[]){ "OUTPUTS" });
-		else if (!strcmp(path, "/api/generations"))
-			dispatch_words(req, 1, (const char *[]){ "GENERATIONS" });
-		else if (!strcmp(path, "/api/rollout"))
-			dispatch_words(req, 2, (const char *[]){ "ROLLOUT", "STATUS" });
-		else if (!strcmp(path, "/api/history"))
-			get_with(req, "HISTORY", "count", "COUNT", &q);
-		else if (!strcmp(path, "/api/series"))
-			get_with(req, "SERIES", "since", "SINCE", &q);
-		else if (!strcmp(path, "/api/sessions"))
-			get_with(req, "SESSIONS", "count", "COUNT", &q);
-		else if (!strcmp(path, "/api/topics"))
-			get_with(req, "TOPICS", "count", "COUNT", &q);
-		else if (!strcmp(path, "/api/subscriptions"))
-			get_with(req, "SUBSCRIPTIONS", "count", "COUNT", &q);
-		else if (!strcmp(path, "/api/routes"))
-			dispatch_words(req, 1, (const char *[]){ "ROUTES" });
-		else if (!strcmp(path, "/api/config"))
-			dispatch_words(req, 2, (const char *[]){ "CONFIG", "HISTORY" });
-		else if (!strncmp(path, "/api/config/", 12) && path[12])
-			dispatch_words(req, 3, (const char *[]){ "CONFIG", "SHOW", path + 12 });
-		else
-			send_error(req, 404, "no such route; see docs/control.md (GET /api/status, /api/stats, /api/outputs, "
-					     "/api/generations, /api/rollout, /api/history, /api/series, /api/sessions, /metrics, /)");
-	} else if (m == EVHTTP_REQ_POST) {
-		if (!strcmp(path, "/api/config") || !strcmp(path, "/api/config/diff")) {
-			size_t len = 0;
-			char *body = body_of(req, &len);
-			const char *now = evhttp_find_header(&q, "now");
-			bool diff = path[11] == '/';
-			const char *argv[4] = { "CONFIG", diff ? "DIFF" : "APPLY", body, "NOW" };
-			size_t lens[4] = { 6, diff ? 4 : 5, len, 3 };
-			if (body == NULL)
-				send_error(req, 503, "out of memory");
-			else if (len == 0)
-				send_error(req, 400, "POST the config YAML as the request body");
-			else
-				dispatch(req, !diff && now && strcmp(now, "0") ? 4 : 3, argv, lens);
-			free(body);
-		} else if (!strcmp(path, "/api/rollout/start")) {
-			rollout_start(req);
-		} else if (!strncmp(path, "/api/rollout/", 13) &&
-			   (!strcmp(path + 13, "pause") || !strcmp(path + 13, "resume") || !strcmp(path + 13, "promote") ||
-			    !strcmp(path + 13, "abort") || !strcmp(path + 13, "rollback"))) {
-			dispatch_words(req, 2, (const char *[]){ "ROLLOUT", path + 13 });
-		} else {
-			send_error(req, 404, "no such route; POST /api/config, /api/rollout/{start,pause,resume,promote,abort,rollback}");
-		}
-	} else {
-		send_error(req, 405, "use GET or POST");
+	if (r.path == NULL || *r.path == '\0')
+		r.path = "/";
+	r.body = r.body_len ? (const char *)evbuffer_pullup(in, -1) : "";
+	if (r.body == NULL) {
+		send_error(req, 503, "out of memory");
+		return;
 	}
-	evhttp_clear_headers(&q);
+	http_route(&policy, &r, &o);
+	switch (o.action) {
+	case HTTP_DASHBOARD: {
+		struct evbuffer *b = evbuffer_new();
+		evbuffer_add_reference(b, fo_dashboard_html, fo_dashboard_html_len, NULL, NULL);
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/html; charset=utf-8");
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Referrer-Policy", "no-referrer");
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Security-Policy",
+				  "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+				  "connect-src 'self'; img-src 'self'; frame-ancestors 'none'");
+		evhttp_add_header(evhttp_request_get_output_headers(req), "X-Frame-Options", "DENY");
+		evhttp_send_reply(req, 200, "OK", b);
+		evbuffer_free(b);
+		break;
+	}
+	case HTTP_METRICS: {
+		struct evbuffer *b = evbuffer_new();
+		metrics_write(b);
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+				  "text/plain; version=0.0.4; charset=utf-8");
+		evhttp_send_reply(req, 200, "OK", b);
+		evbuffer_free(b);
+		break;
+	}
+	case HTTP_DISPATCH:
+		dispatch(req, o.argc, o.argv, o.lens);
+		break;
+	default:
+		if (o.refusal < CTL_REFUSED_MAX)
+			ctl_refused[o.refusal]++;
+		if (o.status == 401)
+			evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer realm=\"fanout\"");
+		send_error(req, o.status, o.error);
+		break;
+	}
+	http_route_free(&o); /* argv pointed into o and the request; dispatch copies what it keeps */
 }
 
-int http_api_start(struct event_base *base, const char *listen)
+int http_api_start(struct event_base *base, const char *listen, const char *token, const char *const *allow_hosts,
+		   unsigned n_allow_hosts)
 {
 	char host[256];
 	const char *colon = strrchr(listen, ':');
@@ -296,10 +207,20 @@ int http_api_start(struct event_base *base, const char *listen)
 		fprintf(stderr, "fanout-control: --http '%s': port must be 1..65535\n", listen);
 		return -1;
 	}
+	if (n_allow_hosts > HTTP_MAX_ALLOW_HOSTS) {
+		fprintf(stderr, "fanout-control: at most %d --http-allow-host names\n", HTTP_MAX_ALLOW_HOSTS);
+		return -1;
+	}
+	snprintf(listen_host, sizeof(listen_host), "%s", host);
+	policy = (struct http_policy){ .token = token, .token_len = strlen(token), .listen_host = listen_host,
+				       .port = (unsigned)port, .n_allow_hosts = n_allow_hosts };
+	for (unsigned i = 0; i < n_allow_hosts; i++)
+		policy.allow_hosts[i] = allow_hosts[i];
 	http = evhttp_new(base);
 	if (http == NULL)
 		return -1;
 	evhttp_set_max_body_size(http, HTTP_MAX_BODY);
+	evhttp_set_max_headers_size(http, HTTP_MAX_HEADERS);
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
 	evhttp_set_gencb(http, on_request, NULL);
 	if (evhttp_bind_socket(http, host, (uint16_t)port) != 0) {

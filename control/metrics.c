@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "ctl_auth.h"
 #include "dp_link.h"
 #include "metrics.h"
 #include "outputs_view.h"
@@ -120,6 +121,11 @@ void metrics_write(struct evbuffer *o)
 	json_t *out = json_object_get(totals, "out");
 	const struct rollout *r = &app.st.rollout;
 
+	head(o, "fanout_control_refused_total", "counter",
+	     "requests and connections fanout-control refused, by reason (Host, Origin, token, limits)");
+	for (int i = 0; i < CTL_REFUSED_MAX; i++)
+		evbuffer_add_printf(o, "fanout_control_refused_total{reason=\"%s\"} %" PRIu64 "\n", ctl_refusal_names[i],
+				    ctl_refused[i]);
 	head(o, "fanout_dataplane_up", "gauge", "1 when fanout-control is connected to the dataplane control socket");
 	evbuffer_add_printf(o, "fanout_dataplane_up %d\n", dp_link_up() ? 1 : 0);
 	if (totals != NULL && dp_link_up()) {

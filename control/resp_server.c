@@ -1,5 +1,6 @@
 /* The RESP server (see resp_server.h). Requests go to ctl_dispatch; a request that waits on the
- * dataplane holds back the client's next ones, so replies stay in order. */
+ * dataplane holds back the client's next ones, so replies stay in order. Every byte goes through
+ * resp_conn_feed (bounded before buffering) and every command through resp_conn_next (AUTH). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,14 +14,16 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
-#include <hiredis/hiredis.h>
-
 #include "commands.h"
+#include "ctl_auth.h"
+#include "resp_conn.h"
 #include "resp_server.h"
+
+#define RESP_READ_HIGH_WATER (256u << 10) /* input held while a request waits on the dataplane */
 
 struct client {
 	struct bufferevent *bev;
-	redisReader *reader;
+	struct resp_conn conn;
 	bool busy;   /* a request waits on the dataplane */
 	bool closed; /* the peer went away while busy: free on completion */
 	bool quit;   /* close after the output drains */
@@ -28,14 +31,16 @@ struct client {
 
 static struct evconnlistener *tcp_listener, *unix_listener;
 static char unix_path_[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static const char *token_;
+static unsigned n_clients;
 
 static void client_free(struct client *c)
 {
 	if (c->bev)
 		bufferevent_free(c->bev);
-	if (c->reader)
-		redisReaderFree(c->reader);
+	resp_conn_free(&c->conn);
 	free(c);
+	n_clients--;
 }
 
 static void write_error(struct client *c, const char *err)
@@ -64,7 +69,7 @@ static void write_json(struct client *c, json_t *j)
 	free(s);
 }
 
-static void process(struct client *c);
+static void pump(struct client *c);
 
 static void on_done(void *ctx, json_t *reply, const char *err)
 {
@@ -81,54 +86,31 @@ static void on_done(void *ctx, json_t *reply, const char *err)
 	else
 		write_json(c, reply);
 	json_decref(reply);
-	process(c);
+	pump(c);
 }
 
-static bool word_is(const redisReply *r, const char *w)
+/* Runs one command; false when the client must wait (busy) or is closing. */
+static bool handle(struct client *c, enum resp_step step, struct resp_cmd *cmd)
 {
-	return r->type == REDIS_REPLY_STRING && strlen(w) == r->len && strncasecmp(r->str, w, r->len) == 0;
-}
-
-/* Handles one request; returns false when the client must wait (busy) or is closing. */
-static bool handle(struct client *c, redisReply *req)
-{
-	const char *argv[RESP_MAX_ARGS];
-	size_t lens[RESP_MAX_ARGS];
+	struct evbuffer *out = bufferevent_get_output(c->bev);
 	char err[CTL_ERR_MAX];
 	json_t *reply = NULL;
-	struct evbuffer *out = bufferevent_get_output(c->bev);
 
-	if (req->type != REDIS_REPLY_ARRAY || req->elements == 0) {
-		write_error(c, "send commands as RESP arrays of bulk strings (as redis-cli and hiredis do)");
-		return true;
-	}
-	if (req->elements > RESP_MAX_ARGS) {
-		write_error(c, "too many arguments; at most 64");
-		return true;
-	}
-	for (size_t i = 0; i < req->elements; i++) {
-		if (req->element[i]->type != REDIS_REPLY_STRING) {
-			write_error(c, "arguments must be bulk strings");
-			return true;
+	if (cmd->refusal < CTL_REFUSED_MAX)
+		ctl_refused[cmd->refusal]++;
+	if (step == RESP_REPLY || step == RESP_REPLY_CLOSE) {
+		bool was_authed = c->conn.authed;
+		evbuffer_add(out, cmd->reply, strlen(cmd->reply));
+		if (step == RESP_REPLY_CLOSE) {
+			c->quit = true;
+			return false;
 		}
-		argv[i] = req->element[i]->str;
-		lens[i] = req->element[i]->len;
-	}
-	if (word_is(req->element[0], "PING") && req->elements == 1) {
-		evbuffer_add(out, "+PONG\r\n", 7);
-		return true;
-	}
-	if (word_is(req->element[0], "QUIT")) {
-		evbuffer_add(out, "+OK\r\n", 5);
-		c->quit = true;
-		return false;
-	}
-	if (word_is(req->element[0], "COMMAND")) { /* redis-cli asks for command docs on connect */
-		evbuffer_add(out, "*0\r\n", 4);
+		if (c->conn.authed && !was_authed)
+			bufferevent_set_timeouts(c->bev, NULL, NULL); /* authenticated: no deadline */
 		return true;
 	}
 	struct ctl_completion done = { on_done, c };
-	int rc = ctl_dispatch((int)req->elements, argv, lens, &reply, err, sizeof(err), &done);
+	int rc = ctl_dispatch(cmd->argc, cmd->argv, cmd->lens, &reply, err, sizeof(err), &done);
 	if (rc == CTL_PENDING) {
 		c->busy = true;
 		return false;
@@ -141,50 +123,51 @@ static bool handle(struct client *c, redisReply *req)
 	return true;
 }
 
-static void process(struct client *c)
+/* Runs the complete commands the reader holds, then feeds it more input, until the client
+ * waits on the dataplane, closes or has nothing left. Input waits in the bufferevent while a
+ * command is busy (the read high-water mark stops reading the socket). May free c. */
+static void pump(struct client *c)
 {
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+
 	while (!c->busy && !c->quit) {
-		void *req = NULL;
-		if (redisReaderGetReply(c->reader, &req) != REDIS_OK) {
-			write_error(c, "protocol error; closing");
+		struct resp_cmd cmd;
+		enum resp_step step = resp_conn_next(&c->conn, &cmd);
+		if (step != RESP_NONE) {
+			bool go_on = handle(c, step, &cmd);
+			resp_cmd_done(&cmd);
+			if (!go_on)
+				break;
+			continue;
+		}
+		struct evbuffer_iovec v;
+		if (evbuffer_get_length(in) == 0 || evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		const char *why;
+		enum ctl_refusal r;
+		if (resp_conn_feed(&c->conn, v.iov_base, v.iov_len, &why, &r) != 0) {
+			ctl_refused[r]++;
+			evbuffer_add(bufferevent_get_output(c->bev), why, strlen(why));
 			c->quit = true;
 			break;
 		}
-		if (req == NULL)
-			break;
-		bool go_on = handle(c, req);
-		freeReplyObject(req);
-		if (!go_on)
-			break;
+		evbuffer_drain(in, v.iov_len);
 	}
-	if (c->quit && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
-		client_free(c);
+	if (c->quit) {
+		bufferevent_disable(c->bev, EV_READ);
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+			client_free(c);
 	}
 }
 
 static void on_read(struct bufferevent *bev, void *arg)
 {
 	struct client *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	size_t n;
+	(void)bev;
 
-	if (c->quit)
+	if (c->quit || c->busy)
 		return;
-	while ((n = evbuffer_get_length(in)) > 0) {
-		struct evbuffer_iovec v;
-		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
-			break;
-		if (redisReaderFeed(c->reader, v.iov_base, v.iov_len) != REDIS_OK) {
-			client_free(c);
-			return;
-		}
-		evbuffer_drain(in, v.iov_len);
-	}
-	if (c->reader->len - c->reader->pos > RESP_MAX_PENDING_INPUT) {
-		write_error(c, "request too large; configs are limited to 64 MiB");
-		c->quit = true;
-	}
-	process(c);
+	pump(c);
 }
 
 static void on_write(struct bufferevent *bev, void *arg)
@@ -201,6 +184,11 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	struct client *c = arg;
 	(void)bev;
 
+	if (what & BEV_EVENT_TIMEOUT) {
+		ctl_refused[CTL_REFUSED_RESP_AUTH_TIMEOUT]++;
+		client_free(c); /* only unauthenticated clients have a read deadline, and they are never busy */
+		return;
+	}
 	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
 		return;
 	if (c->busy) {
@@ -216,22 +204,33 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int socklen, void *arg)
 {
 	struct event_base *base = evconnlistener_get_base(l);
-	struct client *c = calloc(1, sizeof(*c));
+	struct client *c;
+	struct timeval auth_tv = { RESP_AUTH_TIMEOUT_S, 0 };
 	(void)sa, (void)socklen, (void)arg;
 
+	if (n_clients >= RESP_MAX_CLIENTS) {
+		static const char busy[] = "-ERR too many connections to fanout-control; closing\r\n";
+		ctl_refused[CTL_REFUSED_RESP_CONNECTIONS]++;
+		(void)!send(fd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+		evutil_closesocket(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
 		evutil_closesocket(fd);
 		return;
 	}
-	c->reader = redisReaderCreate();
+	n_clients++;
 	c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (c->reader == NULL || c->bev == NULL) {
-		if (c->bev == NULL)
-			evutil_closesocket(fd);
+	if (c->bev == NULL)
+		evutil_closesocket(fd);
+	if (resp_conn_init(&c->conn, token_) != 0 || c->bev == NULL) {
 		client_free(c);
 		return;
 	}
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, RESP_READ_HIGH_WATER);
+	bufferevent_set_timeouts(c->bev, &auth_tv, NULL);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
@@ -292,8 +291,9 @@ static int listen_unix(struct event_base *base, const char *path)
 	return 0;
 }
 
-int resp_server_start(struct event_base *base, const char *listen, const char *unix_path)
+int resp_server_start(struct event_base *base, const char *listen, const char *unix_path, const char *token)
 {
+	token_ = token;
 	if (listen != NULL && *listen && listen_tcp(base, listen) != 0)
 		return -1;
 	if (unix_path != NULL && *unix_path && listen_unix(base, unix_path) != 0)

@@ -22,12 +22,12 @@
 
 #include "control_socket.h"
 #include "dataplane.h"
+#include "fanout/resp_frame.h"
 #include "outputs.h"
 #include "fanout/client_hash.h"
 #include "json_out.h"
 
 #define CTL_MAX_CLIENTS 16
-#define CTL_MAX_REQUEST (4u << 20) /* a client that sends more without a full command is cut */
 #define CTL_LIST_DEFAULT 1000      /* rows per listing unless COUNT says otherwise */
 #define CTL_LIST_MAX 100000
 #define CTL_LIST_TIMEOUT_MS 2000   /* workers that do not answer a listing in time: error */
@@ -35,7 +35,7 @@
 struct ctl_client {
 	int fd;
 	redisReader *reader;
-	size_t buffered;
+	struct fo_resp_frame frame; /* bounds checked before the reader buffers anything */
 	redisReply *waiting;  /* a listing command not yet started (another one runs) */
 	bool listing;         /* this client's listing runs on the workers */
 };
@@ -240,7 +240,8 @@ static int run_gen_op(int fd, const redisReply *r, uint64_t t0, gen_op op)
 
 static bool arg_is(const redisReply *r, size_t i, const char *s)
 {
-	return i < r->elements && r->element[i]->type == REDIS_REPLY_STRING && strcasecmp(r->element[i]->str, s) == 0;
+	return i < r->elements && r->element[i]->type == REDIS_REPLY_STRING && r->element[i]->len == strlen(s) &&
+	       strncasecmp(r->element[i]->str, s, r->element[i]->len) == 0;
 }
 
 static bool arg_u32(const redisReply *r, size_t i, uint32_t max, uint32_t *out)
@@ -251,7 +252,7 @@ static bool arg_u32(const redisReply *r, size_t i, uint32_t max, uint32_t *out)
 	char *end;
 	errno = 0;
 	unsigned long v = strtoul(s, &end, 10);
-	if (s[0] < '0' || s[0] > '9' || *end || errno || v > max)
+	if (s[0] < '0' || s[0] > '9' || *end || end != s + r->element[i]->len || errno || v > max)
 		return false;
 	*out = (uint32_t)v;
 	return true;
@@ -554,9 +555,12 @@ static void serve_client(struct ctl_client *c)
 		}
 		if (n < 0)
 			break;
-		c->buffered += (size_t)n;
-		if (c->buffered > CTL_MAX_REQUEST || redisReaderFeed(c->reader, buf, (size_t)n) != REDIS_OK) {
-			reply_error(c->fd, "request too large or unreadable");
+		int e = fo_resp_feed(&c->frame, c->reader, buf, (size_t)n);
+		if (e != FO_RESP_OK) {
+			char msg[160];
+			snprintf(msg, sizeof(msg), "%s (at most %u arguments, %u bytes per command); closing",
+				 fo_resp_frame_strerror(e), FO_CTL_MAX_ARGS, FO_CTL_MAX_REQUEST);
+			reply_error(c->fd, msg);
 			drop_client(c);
 			return;
 		}
@@ -587,7 +591,6 @@ static void run_commands(struct ctl_client *c)
 			return;
 		}
 		freeReplyObject(reply);
-		c->buffered = 0;
 		if (rc < 0) {
 			drop_client(c);
 			return;
@@ -643,6 +646,7 @@ void fo_ctl_poll(int timeout_ms)
 				continue;
 			}
 			clients[slot] = (struct ctl_client){ .fd = fd, .reader = rd };
+			fo_resp_frame_init(&clients[slot].frame, &(struct fo_resp_limits)FO_CTL_RESP_LIMITS);
 			rd->maxbuf = 0; /* keep the buffer: config texts may be large */
 		}
 	}

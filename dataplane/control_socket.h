@@ -4,6 +4,17 @@
 
 #include <sys/types.h>
 
+/* Bounds of one client's requests, checked before hiredis's reader buffers them
+ * (include/fanout/resp_frame.h): commands have at most 64 arguments; CONFIG LOAD's text and the
+ * whole command at most 4 MiB; unparsed input per client at most 4 MiB. */
+#define FO_CTL_MAX_ARGS 64
+#define FO_CTL_MAX_REQUEST (4u << 20)
+#define FO_CTL_RESP_LIMITS                                                                          \
+	{                                                                                           \
+		.max_args = FO_CTL_MAX_ARGS, .max_bulk = FO_CTL_MAX_REQUEST, .max_request = FO_CTL_MAX_REQUEST, \
+		.max_pending = FO_CTL_MAX_REQUEST                                                   \
+	}
+
 /* Listen on a unix stream socket at path with the given file mode (0600 by default) and,
  * when group is not NULL, that group. */
 int fo_ctl_open(const char *path, mode_t mode, const char *group);

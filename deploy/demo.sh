@@ -76,13 +76,14 @@ grep -q 'ready' "$DP_LOG" || { cat "$DP_LOG"; echo "dataplane did not start" >&2
 grep -E '^(port|lcore)' "$DP_LOG"
 
 LG="$(cd "$BUILD" && pwd)/bench/fanout-loadgen"
-CTL="$BUILD/control/fanoutctl -h 127.0.0.1 -p 17379"
+CTL="$BUILD/control/fanoutctl --token-file $CTL_DIR/control.token -h 127.0.0.1 -p 17379"
 say "starting fanout-control (RESP 127.0.0.1:17379, HTTP and dashboard http://127.0.0.1:17380/)"
 "$BUILD/control/fanout-control" --dataplane "$CTL_DIR/dataplane.sock" --state-dir "$CTL_DIR" \
   --listen 127.0.0.1:17379 --http 127.0.0.1:17380 --poll-ms 200 >"$CTL_DIR/control.log" 2>&1 &
 CTL_PID=$!
 for _ in $(seq 50); do $CTL status >/dev/null 2>&1 && break; sleep 0.1; done
 $CTL status
+say "the dashboard (the access token rides in the URL's #fragment): $($CTL dashboard)"
 say "ping the appliance from the client namespace"
 ip netns exec "$LAB_NS" ping -c 3 -i 0.2 -W 1 "$LAB_APPLIANCE_IP" | tail -2
 

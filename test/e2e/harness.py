@@ -30,6 +30,8 @@ import tempfile
 import threading
 import time
 import traceback
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -846,9 +848,10 @@ def _resp_encode(args):
 
 
 class Resp:
-    """A blocking RESP client over a unix socket path or (host, port)."""
+    """A blocking RESP client over a unix socket path or (host, port); token: AUTH with it first
+    (fanout-control's token, Control.token)."""
 
-    def __init__(self, where, timeout=10.0, raw=False):
+    def __init__(self, where, timeout=10.0, raw=False, token=None):
         self.raw = raw  # bulk strings as bytes (binary stream payloads), else text
         if isinstance(where, (str, Path)):
             self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -857,6 +860,8 @@ class Resp:
         else:
             self.s = socket.create_connection(where, timeout=timeout)
         self.buf = b""
+        if token is not None:
+            self.call("AUTH", token)
 
     def close(self):
         self.s.close()
@@ -1007,24 +1012,33 @@ def wait_until(what, fn, timeout=15.0, step=0.05):
 class Control:
     """fanout-control for a test: RESP and HTTP on free loopback ports, its own state dir.
 
-    start()/kill()/stop(); call(*args) and json(*args) over RESP; ctl(*args) runs fanoutctl and returns
-    (exit code, stdout, stderr); ctl_json(*args) runs fanoutctl --json and parses the reply."""
+    start()/kill()/stop(); call(*args) and json(*args) over RESP (authenticated with the token it made
+    in its state dir, `token`); resp() an authenticated Resp; api(path, ...) an HTTP request with the
+    token; ctl(*args) runs fanoutctl (--token-file) and returns (exit code, stdout, stderr);
+    ctl_json(*args) runs fanoutctl --json and parses the reply."""
 
     def __init__(self, dp_sock, state_dir, poll_ms=100, tag="ctl"):
         self.dp_sock, self.state_dir, self.poll_ms = str(dp_sock), str(state_dir), poll_ms
         os.makedirs(self.state_dir, exist_ok=True)
         self.port, self.http = free_tcp_port(), free_tcp_port()
         self.log_path = os.path.join(self.state_dir, f"{tag}.log")
+        self.token_file = os.path.join(self.state_dir, "control.token")
         self.proc = None
+        self.extra = []  # more fanout-control options, e.g. ["--http-allow-host", "x"]
+
+    @property
+    def token(self):
+        return Path(self.token_file).read_text().strip()
 
     def start(self):
         cmd = [control_bin(), "--dataplane", self.dp_sock, "--state-dir", self.state_dir,
                "--listen", f"127.0.0.1:{self.port}", "--http", f"127.0.0.1:{self.http}",
-               "--poll-ms", str(self.poll_ms)]
+               "--poll-ms", str(self.poll_ms)] + self.extra
         log("fanout-control: " + " ".join(cmd))
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)
-        wait_until("fanout-control to answer PING", lambda: self.call("PING") == "PONG", timeout=10)
+        wait_until("fanout-control to answer PING", lambda: os.path.exists(self.token_file) and self.call("PING") == "PONG",
+                   timeout=10)
         return self
 
     def __enter__(self):
@@ -1049,15 +1063,46 @@ class Control:
         except OSError:
             pass
 
+    def resp(self, timeout=10):
+        return Resp(("127.0.0.1", self.port), timeout=timeout, token=self.token)
+
     def call(self, *args):
-        with Resp(("127.0.0.1", self.port), timeout=10) as r:
+        with self.resp() as r:
             return r.call(*args)
 
     def json(self, *args):
         return json.loads(self.call(*args))
 
+    def url(self, path="/"):
+        return f"http://127.0.0.1:{self.http}/{path.lstrip('/')}"
+
+    def api(self, path, method="GET", body=None, headers=None, token=True, timeout=10):
+        """(status, body text) of an HTTP request; body: bytes as they are, else JSON with
+        Content-Type application/json; token=False sends no Authorization."""
+        h = {}
+        if token:
+            h["Authorization"] = "Bearer " + (self.token if token is True else token)
+        data = None
+        if body is not None:
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            if not isinstance(body, bytes):
+                h["Content-Type"] = "application/json"
+        h.update(headers or {})
+        req = urllib.request.Request(self.url(path), data=data, headers=h, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode(errors="replace")
+
+    def api_json(self, path, **kw):
+        code, text = self.api(path, **kw)
+        check(code == 200, f"{kw.get('method', 'GET')} {path}: HTTP {code}: {text[:300]}")
+        return json.loads(text)
+
     def ctl(self, *args, timeout=30):
-        cmd = [fanoutctl_bin(), "-h", "127.0.0.1", "-p", str(self.port)] + [str(a) for a in args]
+        cmd = [fanoutctl_bin(), "--token-file", self.token_file, "-h", "127.0.0.1", "-p", str(self.port)] + [
+            str(a) for a in args]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         return r.returncode, r.stdout, r.stderr
 

@@ -20,7 +20,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 sys.dont_write_bytecode = True
@@ -89,7 +88,8 @@ def main(args):
         tmp = tempfile.mkdtemp(prefix="fo-dash-")
         dp_sock = f"{tmp}/dp.sock"
         with Control(dp_sock, f"{tmp}/state") as ctl:
-            url = f"http://127.0.0.1:{ctl.http}/"
+            url = ctl.ctl_ok("dashboard").strip()  # the token rides in the #fragment, never sent to the server
+            check(url == f"http://127.0.0.1:{ctl.http}/#token={ctl.token}", f"fanoutctl dashboard printed {url!r}")
 
             def fanoutctl(*a, expect=0):
                 rc, out, err = ctl.ctl(*a)
@@ -97,8 +97,7 @@ def main(args):
                 return out + err
 
             def api(path):
-                with urllib.request.urlopen(url + path.lstrip("/"), timeout=5) as r:
-                    return json.load(r)
+                return ctl.api_json(path, timeout=5)
 
             wait_until("fanout-control's HTTP port", lambda: api("/api/status"))
 

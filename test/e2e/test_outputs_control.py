@@ -17,7 +17,6 @@ import re
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -29,8 +28,7 @@ SUBNET = 124
 
 
 def http(ctl, path):
-    with urllib.request.urlopen(f"http://127.0.0.1:{ctl.http}{path}", timeout=10) as r:
-        return r.status, r.read().decode()
+    return ctl.api(path)
 
 
 def metrics(ctl):

@@ -326,7 +326,7 @@ def overtaken_share(sock, ctl, boot):
     ctl.ctl_ok("config", "apply", canary)
     ctl.ctl_ok("rollout", "start", "--steps", "10,50", "--hold", "500ms", "--no-auto")
     wait_until("the rollout held at 10 %", lambda: ctl.rollout()["state"] == "held", timeout=10)
-    with Resp(("127.0.0.1", ctl.port)) as a, Resp(("127.0.0.1", ctl.port)) as b:
+    with ctl.resp() as a, ctl.resp() as b:
         a.s.sendall(_resp_encode(["ROLLOUT", "RESUME"]))
         b.s.sendall(_resp_encode(["ROLLOUT", "ROLLBACK"]))
         resumed = json.loads(a._read())
@@ -354,7 +354,7 @@ def overtaken_share(sock, ctl, boot):
     gid = st["desired"]["canary"]
     ctl.ctl_ok("rollout", "start", "--steps", "10", "--hold", "500ms", "--no-auto")
     wait_until("the rollout held at 10 %", lambda: ctl.rollout()["state"] == "held", timeout=10)
-    with Resp(("127.0.0.1", ctl.port)) as a, Resp(("127.0.0.1", ctl.port)) as b:
+    with ctl.resp() as a, ctl.resp() as b:
         a.s.sendall(_resp_encode(["ROLLOUT", "PROMOTE"]))
         b.s.sendall(_resp_encode(["ROLLOUT", "ROLLBACK"]))
         promoted = json.loads(a._read())

@@ -472,6 +472,58 @@ static void test_config_show(void **state)
 	json_decref(j);
 }
 
+/* ClientIds and topic names hold any byte: nothing reaches the terminal raw. */
+static void test_control_bytes_escaped(void **state)
+{
+	(void)state;
+	char *e = fctl_escape("a\x1b[2Jb\0c\x7f\n\xc2\x9b\xff\xe2\x80\xaeok\xc2\xb5", 20);
+	assert_string_equal(e, "a\\x1b[2Jb\\x00c\\x7f\\n\\u009b\\xff\\u202eok\xc2\xb5");
+	free(e);
+
+	/* the dataplane's JSON (json_out.c) writes NUL as \u0000; fanoutctl parses it with JSON_ALLOW_NUL */
+	const char *reply = "{\"total\":2,\"sessions\":[{\"worker\":0,\"client_id\":\"ev\\u001b]0;pwned\\u0007il\","
+			    "\"ip\":\"198.18.0.10\",\"port\":1883,\"keepalive_s\":60,\"side\":\"stable\"},"
+			    "{\"worker\":0,\"client_id\":\"nu\\u0000l\",\"ip\":\"198.18.0.11\",\"port\":1883,"
+			    "\"keepalive_s\":60,\"side\":\"stable\"}]}";
+	json_error_t je;
+	json_t *j = json_loads(reply, JSON_ALLOW_NUL, &je);
+	assert_non_null(j);
+	char *s = fctl_render_sessions(fctl_sanitize_json(j), &view);
+	contains(s, "ev\\x1b]0;pwned\\x07il", "nu\\x00l", NULL);
+	for (const char *p = s; *p; p++)
+		assert_true((unsigned char)*p >= 0x20 || *p == '\n');
+	free(s);
+	json_decref(j);
+
+	j = J("{\"total\":1,\"topics\":[{\"worker\":0,\"id\":1,\"name\":\"t/\\u001b[31mred\"}],\"sh\\u001bx\":1}");
+	fctl_sanitize_json(j);
+	assert_non_null(json_object_get(j, "sh\\x1bx"));
+	s = fctl_render_topics(j, &view);
+	contains(s, "t/\\x1b[31mred", NULL);
+	lacks(s, "\x1b");
+	free(s);
+	s = fctl_render_generic(j, &view);
+	lacks(s, "\x1b");
+	free(s);
+	json_decref(j);
+
+	/* CONFIG SHOW's text keeps its lines, nothing else */
+	j = J("{\"id\":3,\"text\":\"routes:\\n  - name: \\u001bx\\n\",\"outcome\":\"a\\nb\"}");
+	fctl_sanitize_json(j);
+	assert_string_equal(json_string_value(json_object_get(j, "text")), "routes:\n  - name: \\x1bx\n");
+	assert_string_equal(json_string_value(json_object_get(j, "outcome")), "a\\nb");
+	json_decref(j);
+
+	char *buf = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&buf, &n);
+	static const char msg[] = "unknown command '\x1b[2J'\nnext";
+	fctl_fwrite_safe(f, msg, sizeof(msg) - 1);
+	fclose(f);
+	assert_string_equal(buf, "unknown command '\\x1b[2J'\nnext");
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -482,6 +534,7 @@ int main(void)
 		cmocka_unit_test(test_top),	   cmocka_unit_test(test_tables),
 		cmocka_unit_test(test_rollout),	   cmocka_unit_test(test_config_show),
 		cmocka_unit_test(test_outputs),	   cmocka_unit_test(test_routes_outputs),
+		cmocka_unit_test(test_control_bytes_escaped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
