@@ -92,7 +92,15 @@ class Hostile:
         flood = RawClient(lab, lab.client_ips[1])
         stranger = lab.udp_socket(lab.client_ips[1], 0)
         try:
-            flood.connect(f"soak-flood-{rnd.randrange(1 << 30)}")
+            # The first answer to a lab address the appliance has not resolved yet is lost while it
+            # asks for the MAC (no_neighbour): try again for a few seconds.
+            for attempt in range(5):
+                try:
+                    flood.connect(f"soak-flood-{rnd.randrange(1 << 30)}")
+                    break
+                except harness.TestFailure:
+                    if attempt == 4:
+                        raise
             t_end = time.monotonic() + self.seconds
             i = 0
             while time.monotonic() < t_end:
