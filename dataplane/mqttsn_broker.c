@@ -1665,6 +1665,14 @@ static void broker_handle_msg(struct broker *b, const struct fo_client *from, co
 	b->cur_proven = s->proven;
 	if (s->paused) {
 		s->paused = 0; /* it speaks again: deliveries resume */
+		/* Our REGISTERs it never answered may simply have been lost: forget those ids, so the
+		 * next copy of each topic registers it again instead of pausing it once more. */
+		for (uint32_t me = s->map_head; me != SESSION_NONE;) {
+			uint32_t next = ctmap_get(b->st, me)->next;
+			if (ctmap_get(b->st, me)->reg_msg_id != 0)
+				map_drop(b, me);
+			me = next;
+		}
 		/* Copies held while it was paused are sent again before any can count as a give-up. */
 		for (uint32_t x = s->inflight_head; x != INFLIGHT_NONE;) {
 			struct inflight_entry *e = inflight_get(b->inf, x);

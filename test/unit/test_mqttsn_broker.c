@@ -2429,6 +2429,43 @@ static void test_answered_register_race_does_not_pause(void **state)
 	assert_int_equal(EV(SESSION_UNRESPONSIVE), 0);
 }
 
+/* Rule 7: a REGISTER of ours that was lost pauses the subscriber after the patience, and when it
+ * speaks again the unanswered id is forgotten: the next copy registers the topic again and flows. */
+static void test_lost_register_registers_again_after_pause(void **state)
+{
+	start(*state);
+	connect_ok(1, "pub");
+	connect_ok(2, "sub");
+	sub_ok(2, 0, "a/#");
+	uint16_t id = reg_ok(1, "a/b");
+	T->now = 5000;
+	reset_out();
+	assert_int_equal(do_publish(1, 0, MQTTSN_TOPIC_NORMAL, id, 0, "x"), FO_FATE_DELIVERED);
+	assert_int_equal(EV(REGISTER_SENT), 1); /* and lost: no REGACK ever comes */
+	/* Past retry_interval_ms x (retry_limit + 1) without an answer: paused by the scan. */
+	T->now = 5000 + 3000;
+	broker_tick(T->b, T->now);
+	assert_int_equal(EV(SESSION_PAUSED), 1);
+	reset_out();
+	assert_int_equal(do_publish(1, 0, MQTTSN_TOPIC_NORMAL, id, 0, "y"), FO_FATE_DELIVERED);
+	assert_int_equal(publishes_to(2), 0);
+	assert_int_equal(EV(DELIVERY_PAUSED), 1);
+	/* It speaks: resumed, and the topic is registered again before the next copy. */
+	T->now += 100;
+	assert_int_equal(do_simple(2, MQTTSN_PINGREQ), FO_FATE_ANSWERED);
+	reset_out();
+	assert_int_equal(do_publish(1, 0, MQTTSN_TOPIC_NORMAL, id, 0, "z"), FO_FATE_DELIVERED);
+	struct out *l[4];
+	assert_int_equal(outs_to(2, l, 4), 2);
+	assert_int_equal(l[0]->m.type, MQTTSN_REGISTER);
+	assert_int_equal(l[1]->m.type, MQTTSN_PUBLISH);
+	assert_int_equal(EV(REGISTER_SENT), 2);
+	do_regack(2, l[0]->m.u.reg.topic_id, l[0]->m.u.reg.msg_id, MQTTSN_RC_ACCEPTED);
+	broker_tick(T->b, T->now + 10000);
+	assert_true(has(2));
+	assert_int_equal(EV(SESSION_PAUSED), 1);
+}
+
 /* Rule 7: a paused session that speaks again is resumed: a copy held while it was paused is
  * sent to it again before it can count as another give-up. */
 static void test_resumed_session_gets_held_copy_before_giveup(void **state)
@@ -2579,6 +2616,7 @@ int main(void)
 		TEST(test_unacked_subscriber_paused_until_it_speaks),
 		TEST(test_paused_session_copies_in_flight_held),
 		TEST(test_answered_register_race_does_not_pause),
+		TEST(test_lost_register_registers_again_after_pause),
 		TEST(test_resumed_session_gets_held_copy_before_giveup),
 		TEST(test_giveups_in_a_row_end_session),
 		TEST(test_paused_silent_session_ended),
