@@ -24,22 +24,12 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (CONNACK, DISCONNECT, F_CLEAN, PUBLISH, REGACK, REGISTER, SUBACK, Dataplane,  # noqa: E402
                      Lab, RawClient, RawSender, check, check_conservation, decode, events, log, m_connect,
-                     m_disconnect, m_pingreq, m_publish, m_puback, m_register, m_subscribe, nonzero, run_test,
+                     m_disconnect, m_pingreq, m_publish, m_puback, m_register, m_subscribe, nonzero, run_test, wait_until,
                      wire_bytes)
 
 TOPICS_QUOTA = 40
 SESSIONS_QUOTA = 6
 ERR_BURST = 10
-
-
-def wait_for(what, cond, timeout=10.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(step)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def drain(sock, wait=0.3):
@@ -82,7 +72,7 @@ def main(args):
             # of them speak once (the answer's ARP resolution) before the scenarios count replies.
             for ip in (owner_ip, other_ip, victim_ip, many_ip):
                 w = lab.udp_socket(ip, 0)
-                wait_for(f"an answer at {ip}", lambda: w.sendto(m_pingreq(), (lab.appliance_ip, 1883)) and drain(w, 0.3))
+                wait_until(f"an answer at {ip}", lambda: w.sendto(m_pingreq(), (lab.appliance_ip, 1883)) and drain(w, 0.3))
                 w.close()
             check(pub.connect("sec-pub") == 0, "publisher refused")
             tid = pub.register("sec/t")
@@ -95,7 +85,7 @@ def main(args):
             raw.send(victim_ip, 40001, m_subscribe("#", 1))
             forged_frames, forged_wire = raw.sent_frames, raw.sent_wire
             publish_n(pub, tid, 500, "refl")
-            wait_for("the 500 publishes to be handled",
+            wait_until("the 500 publishes to be handled",
                      lambda: events(dp.snapshot())["publish_accepted"] >= 500)
             got = drain(victim, 0.5)
             types = [t for t, _, _ in got]
@@ -113,7 +103,7 @@ def main(args):
             log(f"  delivery_unproven {ev['delivery_unproven']}, proof_sent {ev['proof_sent']}, "
                 f"connect_rejected_keepalive {ev['connect_rejected_keepalive']}")
             check(ev["delivery_unproven"] >= 500, "copies for the unproven session were not counted")
-            wait_for("the unproven session to expire",
+            wait_until("the unproven session to expire",
                      lambda: events(dp.snapshot())["session_unproven_expired"] >= 1)
             log("  the unproven session ended after proof_timeout_ms")
 
@@ -194,7 +184,7 @@ def main(args):
             raw.send("127.0.0.1", 40000, m_connect("loop"))
             raw.send(lab.appliance_ip, 40000, m_connect("self"))
             want = {"udp_src_port_low": 1, "ip_src_loopback": 1, "ip_src_ours": 1}
-            wait_for(f"drops {want}", lambda: all(dp.snapshot()["totals"]["drops"][k] - d0[k] >= v
+            wait_until(f"drops {want}", lambda: all(dp.snapshot()["totals"]["drops"][k] - d0[k] >= v
                                                    for k, v in want.items()))
             check(not drain(low, 0.3), "a privileged source port was answered")
             log(f"martians dropped: {want}")
