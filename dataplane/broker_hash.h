@@ -1,6 +1,7 @@
 /* Hash helpers shared by the broker engine's open-addressing tables (sessions, topic
- * registry, client topic maps, subscriptions). Header-only, pure C. Tables use linear
- * probing with backward-shift deletion, so there are no tombstones to age out. */
+ * registry, client topic maps, subscriptions). Header-only, pure C. The tables probe and
+ * delete through oa_table.h: linear probing with backward-shift deletion, so there are no
+ * tombstones to age out. */
 #ifndef FANOUT_BROKER_HASH_H
 #define FANOUT_BROKER_HASH_H
 

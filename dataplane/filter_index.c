@@ -1,7 +1,7 @@
 /* Wildcard filter index of one worker; see filter_index.h. Trie nodes live in a fixed pool
  * (node 0 is the root). A node's '+' and '#' children are direct links; literal children are
  * found through one open-addressing table keyed by (parent node, level hash), linear probing
- * with backward-shift deletion like the engine's other tables (broker_hash.h). A node counts
+ * with backward-shift deletion like the engine's other tables (oa_table.h). A node counts
  * the filters whose path runs through it and is freed when the last one goes. */
 #include "filter_index.h"
 
@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "broker_hash.h"
+#include "oa_table.h"
 
 #define FI_NONE UINT32_MAX
 #define FI_OVF (1u << 31) /* where[]: in the overflow list at this position */
@@ -119,30 +120,33 @@ void filter_index_destroy(struct filter_index *x)
 
 /* ---- literal edges ---- */
 
+struct edge_key {
+	uint32_t parent;
+	uint32_t label;
+};
+
+static bool edge_is(const void *tab, uint32_t c, const void *q)
+{
+	const struct fi_node *n = &((const struct filter_index *)tab)->n[c];
+	const struct edge_key *k = q;
+	return n->parent == k->parent && n->label == k->label;
+}
+
+static uint32_t edge_hash_of(const void *tab, uint32_t c)
+{
+	const struct fi_node *n = &((const struct filter_index *)tab)->n[c];
+	return edge_hash(n->parent, n->label);
+}
+
 static uint32_t edge_slot(const struct filter_index *x, uint32_t parent, uint32_t label)
 {
-	for (uint32_t i = edge_hash(parent, label) & x->mask;; i = (i + 1) & x->mask) {
-		uint32_t c = x->slots[i];
-		if (c == FI_NONE || (x->n[c].parent == parent && x->n[c].label == label))
-			return i;
-	}
+	struct edge_key k = { .parent = parent, .label = label };
+	return oa_ids_find(x->slots, x->mask, FI_NONE, edge_hash(parent, label), x, &k, edge_is);
 }
 
 static void edge_delete(struct filter_index *x, uint32_t c)
 {
-	uint32_t i = edge_slot(x, x->n[c].parent, x->n[c].label);
-	uint32_t j = i;
-	for (;;) {
-		j = (j + 1) & x->mask;
-		uint32_t y = x->slots[j];
-		if (y == FI_NONE)
-			break;
-		if (bh_can_shift(i, j, edge_hash(x->n[y].parent, x->n[y].label) & x->mask)) {
-			x->slots[i] = y;
-			i = j;
-		}
-	}
-	x->slots[i] = FI_NONE;
+	oa_ids_erase(x->slots, x->mask, FI_NONE, edge_slot(x, x->n[c].parent, x->n[c].label), x, edge_hash_of);
 }
 
 /* ---- add / remove ---- */

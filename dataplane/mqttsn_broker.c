@@ -23,6 +23,7 @@
 #include "filter_index.h"
 #include "mqttsn_codec.h"
 #include "mqttsn_session.h"
+#include "oa_table.h"
 #include "qos1_inflight.h"
 #include "subscription_table.h"
 #include "topic_match.h"
@@ -325,19 +326,52 @@ static void map_known(struct broker *b, uint32_t si, uint32_t me)
 
 /* ---- sessions per source IP */
 
-static uint32_t ipq_home(const struct broker *b, uint32_t ip)
+/* Slots hold the counts themselves (an address with no session has no slot): oa_table.h's
+ * probing and backward-shift deletion over struct ipq_slot. */
+static uint32_t ipq_hash(uint32_t ip)
 {
-	return bh_key64((uint64_t)ip | (1ULL << 41)) & b->ipq_mask;
+	return bh_key64((uint64_t)ip | (1ULL << 41));
+}
+
+static enum oa_seen ipq_look(const void *tab, uint32_t i, void *q)
+{
+	const struct ipq_slot *s = &((const struct broker *)tab)->ipq[i];
+	if (s->n == 0)
+		return OA_EMPTY;
+	return s->ip == *(const uint32_t *)q ? OA_HIT : OA_OTHER;
+}
+
+static bool ipq_empty(const void *tab, uint32_t i)
+{
+	return ((const struct broker *)tab)->ipq[i].n == 0;
+}
+
+static uint32_t ipq_slot_hash(const void *tab, uint32_t i)
+{
+	return ipq_hash(((const struct broker *)tab)->ipq[i].ip);
+}
+
+static void ipq_move(void *tab, uint32_t to, uint32_t from)
+{
+	struct broker *b = tab;
+	b->ipq[to] = b->ipq[from];
+}
+
+static void ipq_clear(void *tab, uint32_t i)
+{
+	((struct broker *)tab)->ipq[i].n = 0;
+}
+
+/* Never full: it has twice as many slots as there can be sessions. */
+static uint32_t ipq_slot_of(struct broker *b, uint32_t ip)
+{
+	return oa_find(b, b->ipq_mask, ipq_hash(ip), &ip, ipq_look);
 }
 
 static struct ipq_slot *ipq_find(struct broker *b, uint32_t ip)
 {
-	for (uint32_t i = ipq_home(b, ip);; i = (i + 1) & b->ipq_mask) {
-		if (b->ipq[i].n == 0)
-			return NULL;
-		if (b->ipq[i].ip == ip)
-			return &b->ipq[i];
-	}
+	struct ipq_slot *q = &b->ipq[ipq_slot_of(b, ip)];
+	return q->n ? q : NULL;
 }
 
 static uint32_t ipq_count(struct broker *b, uint32_t ip)
@@ -346,12 +380,9 @@ static uint32_t ipq_count(struct broker *b, uint32_t ip)
 	return q ? q->n : 0;
 }
 
-/* Never full: it has twice as many slots as there can be sessions. */
 static void ipq_inc(struct broker *b, uint32_t ip)
 {
-	uint32_t i = ipq_home(b, ip);
-	while (b->ipq[i].n != 0 && b->ipq[i].ip != ip)
-		i = (i + 1) & b->ipq_mask;
+	uint32_t i = ipq_slot_of(b, ip);
 	b->ipq[i].ip = ip;
 	if (b->ipq[i].n < UINT16_MAX)
 		b->ipq[i].n++;
@@ -362,14 +393,7 @@ static void ipq_dec(struct broker *b, uint32_t ip)
 	struct ipq_slot *q = ipq_find(b, ip);
 	if (!q || --q->n > 0)
 		return;
-	uint32_t i = (uint32_t)(q - b->ipq);
-	for (uint32_t j = (i + 1) & b->ipq_mask; b->ipq[j].n != 0; j = (j + 1) & b->ipq_mask) {
-		if (bh_can_shift(i, j, ipq_home(b, b->ipq[j].ip))) {
-			b->ipq[i] = b->ipq[j];
-			b->ipq[j].n = 0;
-			i = j;
-		}
-	}
+	oa_erase(b, b->ipq_mask, (uint32_t)(q - b->ipq), ipq_empty, ipq_slot_hash, ipq_move, ipq_clear);
 }
 
 /* Subscription add/remove that keep the wildcard filter index in step: a filter is

@@ -1,13 +1,15 @@
 /* Session table and client topic maps of one worker. Sessions live in a fixed array
  * (index = handle) with a free stack; two open-addressing indexes (address, client id)
  * store session indexes, the map pool has its own two, (session, topic id) and (session,
- * registry entry). All linear probing with backward-shift deletion; see mqttsn_session.h. */
+ * registry entry). All linear probing with backward-shift deletion (oa_table.h); see
+ * mqttsn_session.h. */
 #include "mqttsn_session.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "broker_hash.h"
+#include "oa_table.h"
 
 #define SLOT_EMPTY UINT32_MAX
 
@@ -108,30 +110,34 @@ void session_table_destroy(struct session_table *t)
 
 /* ---- address index ---- */
 
+struct addr_key {
+	uint32_t ip;
+	uint16_t port;
+};
+
+static bool session_at_addr(const void *tab, uint32_t x, const void *q)
+{
+	const struct mqttsn_session *s = &((const struct session_table *)tab)->s[x];
+	const struct addr_key *k = q;
+	return s->ip == k->ip && s->port == k->port;
+}
+
+static uint32_t session_addr_hash(const void *tab, uint32_t x)
+{
+	const struct mqttsn_session *s = &((const struct session_table *)tab)->s[x];
+	return addr_hash(s->ip, s->port);
+}
+
 static uint32_t addr_slot(const struct session_table *t, uint32_t ip, uint16_t port)
 {
-	for (uint32_t i = addr_hash(ip, port) & t->smask;; i = (i + 1) & t->smask) {
-		uint32_t x = t->by_addr[i];
-		if (x == SLOT_EMPTY || (t->s[x].ip == ip && t->s[x].port == port))
-			return i;
-	}
+	struct addr_key k = { .ip = ip, .port = port };
+	return oa_ids_find(t->by_addr, t->smask, SLOT_EMPTY, addr_hash(ip, port), t, &k, session_at_addr);
 }
 
 static void addr_unindex(struct session_table *t, uint32_t idx)
 {
 	uint32_t i = addr_slot(t, t->s[idx].ip, t->s[idx].port);
-	uint32_t j = i;
-	for (;;) {
-		j = (j + 1) & t->smask;
-		uint32_t x = t->by_addr[j];
-		if (x == SLOT_EMPTY)
-			break;
-		if (bh_can_shift(i, j, addr_hash(t->s[x].ip, t->s[x].port) & t->smask)) {
-			t->by_addr[i] = x;
-			i = j;
-		}
-	}
-	t->by_addr[i] = SLOT_EMPTY;
+	oa_ids_erase(t->by_addr, t->smask, SLOT_EMPTY, i, t, session_addr_hash);
 }
 
 uint32_t session_find_addr(const struct session_table *t, uint32_t ip, uint16_t port)
@@ -141,14 +147,28 @@ uint32_t session_find_addr(const struct session_table *t, uint32_t ip, uint16_t 
 
 /* ---- client id index ---- */
 
+struct id_key {
+	const uint8_t *id;
+	uint8_t len;
+};
+
+static bool session_has_id(const void *tab, uint32_t x, const void *q)
+{
+	const struct mqttsn_session *s = &((const struct session_table *)tab)->s[x];
+	const struct id_key *k = q;
+	return s->client_id_len == k->len && memcmp(s->client_id, k->id, k->len) == 0;
+}
+
+static uint32_t session_id_hash(const void *tab, uint32_t x)
+{
+	const struct mqttsn_session *s = &((const struct session_table *)tab)->s[x];
+	return id_hash(s->client_id, s->client_id_len);
+}
+
 static uint32_t id_slot(const struct session_table *t, const uint8_t *id, uint8_t len)
 {
-	for (uint32_t i = id_hash(id, len) & t->smask;; i = (i + 1) & t->smask) {
-		uint32_t x = t->by_id[i];
-		if (x == SLOT_EMPTY ||
-		    (t->s[x].client_id_len == len && memcmp(t->s[x].client_id, id, len) == 0))
-			return i;
-	}
+	struct id_key k = { .id = id, .len = len };
+	return oa_ids_find(t->by_id, t->smask, SLOT_EMPTY, id_hash(id, len), t, &k, session_has_id);
 }
 
 static void id_unindex(struct session_table *t, uint32_t idx)
@@ -159,18 +179,7 @@ static void id_unindex(struct session_table *t, uint32_t idx)
 	uint32_t i = id_slot(t, s->client_id, s->client_id_len);
 	if (t->by_id[i] != idx)
 		return;
-	uint32_t j = i;
-	for (;;) {
-		j = (j + 1) & t->smask;
-		uint32_t x = t->by_id[j];
-		if (x == SLOT_EMPTY)
-			break;
-		if (bh_can_shift(i, j, id_hash(t->s[x].client_id, t->s[x].client_id_len) & t->smask)) {
-			t->by_id[i] = x;
-			i = j;
-		}
-	}
-	t->by_id[i] = SLOT_EMPTY;
+	oa_ids_erase(t->by_id, t->smask, SLOT_EMPTY, i, t, session_id_hash);
 }
 
 uint32_t session_find_client_id(const struct session_table *t, const uint8_t *id, uint8_t len)
@@ -262,22 +271,48 @@ uint32_t session_capacity(const struct session_table *t)
 
 /* ---- client topic maps ---- */
 
+/* Both map indexes key on (session, value): the client's topic id or the registry entry. */
+struct map_key {
+	uint32_t session;
+	uint32_t value;
+};
+
+static bool map_has_tid(const void *tab, uint32_t x, const void *q)
+{
+	const struct ctmap_entry *e = &((const struct session_table *)tab)->m[x];
+	const struct map_key *k = q;
+	return e->session == k->session && e->tid == k->value;
+}
+
+static bool map_has_topic(const void *tab, uint32_t x, const void *q)
+{
+	const struct ctmap_entry *e = &((const struct session_table *)tab)->m[x];
+	const struct map_key *k = q;
+	return e->session == k->session && e->topic == k->value;
+}
+
+static uint32_t map_tid_hash(const void *tab, uint32_t x)
+{
+	const struct ctmap_entry *e = &((const struct session_table *)tab)->m[x];
+	return tid_hash(e->session, e->tid);
+}
+
+static uint32_t map_topic_hash(const void *tab, uint32_t x)
+{
+	const struct ctmap_entry *e = &((const struct session_table *)tab)->m[x];
+	return topic_hash(e->session, e->topic);
+}
+
 static uint32_t map_slot(const struct session_table *t, uint32_t session, uint16_t tid)
 {
-	for (uint32_t i = tid_hash(session, tid) & t->mmask;; i = (i + 1) & t->mmask) {
-		uint32_t x = t->map_slots[i];
-		if (x == SLOT_EMPTY || (t->m[x].session == session && t->m[x].tid == tid))
-			return i;
-	}
+	struct map_key k = { .session = session, .value = tid };
+	return oa_ids_find(t->map_slots, t->mmask, SLOT_EMPTY, tid_hash(session, tid), t, &k, map_has_tid);
 }
 
 static uint32_t map_tslot(const struct session_table *t, uint32_t session, uint32_t topic)
 {
-	for (uint32_t i = topic_hash(session, topic) & t->mmask;; i = (i + 1) & t->mmask) {
-		uint32_t x = t->map_tslots[i];
-		if (x == SLOT_EMPTY || (t->m[x].session == session && t->m[x].topic == topic))
-			return i;
-	}
+	struct map_key k = { .session = session, .value = topic };
+	return oa_ids_find(t->map_tslots, t->mmask, SLOT_EMPTY, topic_hash(session, topic), t, &k, map_has_topic);
 }
 
 uint32_t ctmap_find(const struct session_table *t, uint32_t session, uint16_t tid)
@@ -333,30 +368,8 @@ void ctmap_remove(struct session_table *t, uint32_t e)
 	uint32_t i = map_slot(t, me->session, me->tid);
 	if (t->map_slots[i] != e)
 		return; /* not live */
-	uint32_t j = i;
-	for (;;) {
-		j = (j + 1) & t->mmask;
-		uint32_t x = t->map_slots[j];
-		if (x == SLOT_EMPTY)
-			break;
-		if (bh_can_shift(i, j, tid_hash(t->m[x].session, t->m[x].tid) & t->mmask)) {
-			t->map_slots[i] = x;
-			i = j;
-		}
-	}
-	t->map_slots[i] = SLOT_EMPTY;
-	i = j = map_tslot(t, me->session, me->topic);
-	for (;;) {
-		j = (j + 1) & t->mmask;
-		uint32_t x = t->map_tslots[j];
-		if (x == SLOT_EMPTY)
-			break;
-		if (bh_can_shift(i, j, topic_hash(t->m[x].session, t->m[x].topic) & t->mmask)) {
-			t->map_tslots[i] = x;
-			i = j;
-		}
-	}
-	t->map_tslots[i] = SLOT_EMPTY;
+	oa_ids_erase(t->map_slots, t->mmask, SLOT_EMPTY, i, t, map_tid_hash);
+	oa_ids_erase(t->map_tslots, t->mmask, SLOT_EMPTY, map_tslot(t, me->session, me->topic), t, map_topic_hash);
 	struct mqttsn_session *s = &t->s[me->session];
 	if (me->prev != SESSION_NONE)
 		t->m[me->prev].next = me->next;

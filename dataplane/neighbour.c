@@ -10,12 +10,14 @@
  * CAS loops and never wait for each other; a stale write tagged with an old generation is
  * harmless. Key word 0 (never used) ends a probe; a freed slot keeps its generation with
  * address 0 and is skipped. An address lives within FO_NEIGH_WAYS slots of its hash, so
- * every probe is bounded. */
+ * every probe is bounded (oa_find_bounded in oa_table.h). */
 #include "neighbour.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "oa_table.h"
 
 #define GEN_MASK 0x7fffu
 #define KEY_STATIC (1ull << 47)
@@ -120,51 +122,60 @@ void fo_neigh_destroy(struct fo_neigh_table *t) { free(t); }
  * many addresses that never answer; counting use keeps the clients we send to when a flood of
  * requests fills the table with senders we never need. */
 struct probe {
+	uint32_t ip;
+	bool want_old;
 	struct slot *hit, *free, *old;
 	uint64_t hit_key, free_key, old_key, old_seen;
 	bool old_pending;
 };
 
-static void probe(const struct fo_neigh_table *t, uint32_t ip, struct probe *pr, bool want_old)
+static enum oa_seen probe_look(const void *tab, uint32_t i, void *q)
 {
-	pr->hit = pr->free = pr->old = NULL;
-	uint32_t i = hash_ip(t, ip) & t->mask;
-	for (uint32_t n = 0; n < t->ways; n++, i = (i + 1) & t->mask) {
-		struct slot *s = (struct slot *)&t->slots[i];
-		uint64_t k = atomic_load_explicit(&s->key, memory_order_acquire);
-		if (k == 0) { /* never used: nothing was ever placed beyond it for this window */
-			if (!pr->free) {
-				pr->free = s;
-				pr->free_key = 0;
-			}
-			return;
+	const struct fo_neigh_table *t = tab;
+	struct probe *pr = q;
+	struct slot *s = (struct slot *)&t->slots[i];
+	uint64_t k = atomic_load_explicit(&s->key, memory_order_acquire);
+	if (k == 0) { /* never used: nothing was ever placed beyond it for this window */
+		if (!pr->free) {
+			pr->free = s;
+			pr->free_key = 0;
 		}
-		uint32_t kip = key_ip(k);
-		if (kip == ip) {
-			pr->hit = s;
-			pr->hit_key = k;
-			return;
+		return OA_EMPTY;
+	}
+	uint32_t kip = key_ip(k);
+	if (kip == pr->ip) {
+		pr->hit = s;
+		pr->hit_key = k;
+		return OA_HIT;
+	}
+	if (kip == 0) {
+		if (!pr->free) {
+			pr->free = s;
+			pr->free_key = k;
 		}
-		if (kip == 0) {
-			if (!pr->free) {
-				pr->free = s;
-				pr->free_key = k;
-			}
-		} else if (want_old && !(k & KEY_STATIC)) {
-			uint64_t seen = atomic_load_explicit(&s->seen_ms, memory_order_relaxed) & ~SEEN_FLAGGED;
-			uint64_t used = atomic_load_explicit(&s->used_ms, memory_order_relaxed);
-			if (used > seen)
-				seen = used;
-			bool pending = !mac_for(atomic_load_explicit(&s->mac, memory_order_relaxed), k);
-			if (!pr->old || (pending && !pr->old_pending) ||
-			    (pending == pr->old_pending && seen < pr->old_seen)) {
-				pr->old = s;
-				pr->old_key = k;
-				pr->old_seen = seen;
-				pr->old_pending = pending;
-			}
+	} else if (pr->want_old && !(k & KEY_STATIC)) {
+		uint64_t seen = atomic_load_explicit(&s->seen_ms, memory_order_relaxed) & ~SEEN_FLAGGED;
+		uint64_t used = atomic_load_explicit(&s->used_ms, memory_order_relaxed);
+		if (used > seen)
+			seen = used;
+		bool pending = !mac_for(atomic_load_explicit(&s->mac, memory_order_relaxed), k);
+		if (!pr->old || (pending && !pr->old_pending) ||
+		    (pending == pr->old_pending && seen < pr->old_seen)) {
+			pr->old = s;
+			pr->old_key = k;
+			pr->old_seen = seen;
+			pr->old_pending = pending;
 		}
 	}
+	return OA_OTHER;
+}
+
+static void probe(const struct fo_neigh_table *t, uint32_t ip, struct probe *pr, bool want_old)
+{
+	pr->ip = ip;
+	pr->want_old = want_old;
+	pr->hit = pr->free = pr->old = NULL;
+	(void)oa_find_bounded(t, t->mask, hash_ip(t, ip), t->ways, pr, probe_look);
 }
 
 /* Take slot s, seen holding `was`, for ip; false when another writer changed it first. The
@@ -268,21 +279,31 @@ enum fo_neigh_result fo_neigh_add_static(struct fo_neigh_table *t, uint32_t ip, 
 	return FO_NEIGH_CREATED;
 }
 
+/* Readers load each key word once: the word that matched is the one handed back. */
+struct find_query {
+	uint32_t ip;
+	uint64_t key;
+};
+
+static enum oa_seen find_look(const void *tab, uint32_t i, void *q)
+{
+	const struct fo_neigh_table *t = tab;
+	struct find_query *fq = q;
+	fq->key = atomic_load_explicit((_Atomic uint64_t *)&t->slots[i].key, memory_order_acquire);
+	if (fq->key == 0)
+		return OA_EMPTY;
+	return key_ip(fq->key) == fq->ip ? OA_HIT : OA_OTHER;
+}
+
 /* The slot holding ip and its key, or NULL. */
 static const struct slot *find(const struct fo_neigh_table *t, uint32_t ip, uint64_t *key)
 {
-	uint32_t i = hash_ip(t, ip) & t->mask;
-	for (uint32_t n = 0; n < t->ways; n++, i = (i + 1) & t->mask) {
-		const struct slot *s = &t->slots[i];
-		uint64_t k = atomic_load_explicit((_Atomic uint64_t *)&s->key, memory_order_acquire);
-		if (k == 0)
-			return NULL;
-		if (key_ip(k) == ip) {
-			*key = k;
-			return s;
-		}
-	}
-	return NULL;
+	struct find_query q = { .ip = ip };
+	uint32_t i = oa_find_bounded(t, t->mask, hash_ip(t, ip), t->ways, &q, find_look);
+	if (i == OA_NONE || q.key == 0)
+		return NULL;
+	*key = q.key;
+	return &t->slots[i];
 }
 
 bool fo_neigh_resolve(const struct fo_neigh_table *t, uint32_t ip, uint64_t now_ms, uint8_t mac[6], bool *stale)

@@ -1,5 +1,5 @@
 /* Route matching for one generation (route_table.h). Exact filters live in an open-addressing
- * hash keyed by the filter bytes (one probe sequence per publish); wildcard filters in a list
+ * hash keyed by the filter bytes (oa_table.h; one probe sequence per publish); wildcard filters in a list
  * tested with topic_match(). A topic may match both kinds: the results are merged in route order
  * so a route is reported once. */
 #include "route_table.h"
@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oa_table.h"
 #include "topic_match.h"
 
 struct exact_slot {
@@ -34,6 +35,26 @@ static uint32_t hash_bytes(const uint8_t *p, size_t n)
 		h *= 16777619u;
 	}
 	return h ? h : 1;
+}
+
+/* An exact filter looked up, or NULL while building (then only empty slots end the probe). */
+struct exact_key {
+	const uint8_t *topic;
+	uint16_t len;
+	uint32_t hash;
+};
+
+static enum oa_seen exact_look(const void *tab, uint32_t s, void *q)
+{
+	const struct route_table *t = tab;
+	const struct exact_key *k = q;
+	uint16_t r = t->slots[s].route;
+	if (r == UINT16_MAX)
+		return OA_EMPTY;
+	if (k && t->slots[s].hash == k->hash && t->filter_len[r] == k->len &&
+	    memcmp(t->filter[r], k->topic, k->len) == 0)
+		return OA_HIT;
+	return OA_OTHER;
 }
 
 struct route_table *route_table_build(const struct fo_config *cfg)
@@ -73,9 +94,7 @@ struct route_table *route_table_build(const struct fo_config *cfg)
 			continue;
 		}
 		uint32_t h = hash_bytes((const uint8_t *)t->filter[i], len);
-		uint32_t s = h & t->mask;
-		while (t->slots[s].route != UINT16_MAX)
-			s = (s + 1) & t->mask;
+		uint32_t s = oa_find(t, t->mask, h, NULL, exact_look);
 		t->slots[s] = (struct exact_slot){ .hash = h, .route = (uint16_t)i };
 	}
 	return t;
@@ -128,14 +147,12 @@ uint32_t route_table_match(const struct route_table *t, const uint8_t *topic, ui
 		return 0;
 	/* Exact routes: every slot of the probe sequence with this hash and these bytes (several
 	 * routes may share one filter). */
-	uint32_t h = hash_bytes(topic, len);
-	for (uint32_t s = h & t->mask; t->slots[s].route != UINT16_MAX; s = (s + 1) & t->mask) {
-		uint16_t r = t->slots[s].route;
-		if (t->slots[s].hash == h && t->filter_len[r] == len && memcmp(t->filter[r], topic, len) == 0) {
-			all++;
-			if (max)
-				insert_sorted(out, &n, max, r);
-		}
+	struct exact_key k = { .topic = topic, .len = len, .hash = hash_bytes(topic, len) };
+	for (uint32_t s = oa_find(t, t->mask, k.hash, &k, exact_look); t->slots[s].route != UINT16_MAX;
+	     s = oa_find(t, t->mask, s + 1, &k, exact_look)) {
+		all++;
+		if (max)
+			insert_sorted(out, &n, max, t->slots[s].route);
 	}
 	for (uint32_t i = 0; i < t->n_wild; i++) {
 		uint16_t r = t->wild[i];

@@ -1,12 +1,13 @@
 /* Subscription table of one worker; see subscription_table.h. Node pool with a free
  * stack, per-entry list heads indexed by registry id, (session, entry) open-addressing
- * index with backward-shift deletion, dense wildcard array with positions per entry. */
+ * index (oa_table.h), dense wildcard array with positions per entry. */
 #include "subscription_table.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "broker_hash.h"
+#include "oa_table.h"
 
 struct subscription_table {
 	uint32_t max;
@@ -71,13 +72,28 @@ void subscription_table_destroy(struct subscription_table *t)
 	free(t);
 }
 
+struct pair_key {
+	uint32_t session;
+	uint32_t entry;
+};
+
+static bool node_is(const void *tab, uint32_t x, const void *q)
+{
+	const struct sub_node *n = &((const struct subscription_table *)tab)->n[x];
+	const struct pair_key *k = q;
+	return n->session == k->session && n->entry == k->entry;
+}
+
+static uint32_t node_hash(const void *tab, uint32_t x)
+{
+	const struct sub_node *n = &((const struct subscription_table *)tab)->n[x];
+	return pair_hash(n->session, n->entry);
+}
+
 static uint32_t slot_of(const struct subscription_table *t, uint32_t session, uint32_t entry)
 {
-	for (uint32_t i = pair_hash(session, entry) & t->mask;; i = (i + 1) & t->mask) {
-		uint32_t x = t->slots[i];
-		if (x == SUB_NONE || (t->n[x].session == session && t->n[x].entry == entry))
-			return i;
-	}
+	struct pair_key k = { .session = session, .entry = entry };
+	return oa_ids_find(t->slots, t->mask, SUB_NONE, pair_hash(session, entry), t, &k, node_is);
 }
 
 uint32_t sub_find(const struct subscription_table *t, uint32_t session, uint32_t entry)
@@ -128,18 +144,7 @@ void sub_remove(struct subscription_table *t, uint32_t *session_head, uint32_t x
 	uint32_t i = slot_of(t, n->session, n->entry);
 	if (t->slots[i] != x)
 		return; /* not live */
-	uint32_t j = i;
-	for (;;) {
-		j = (j + 1) & t->mask;
-		uint32_t y = t->slots[j];
-		if (y == SUB_NONE)
-			break;
-		if (bh_can_shift(i, j, pair_hash(t->n[y].session, t->n[y].entry) & t->mask)) {
-			t->slots[i] = y;
-			i = j;
-		}
-	}
-	t->slots[i] = SUB_NONE;
+	oa_ids_erase(t->slots, t->mask, SUB_NONE, i, t, node_hash);
 
 	if (n->s_prev != SUB_NONE)
 		t->n[n->s_prev].s_next = n->s_next;

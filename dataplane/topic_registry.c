@@ -1,5 +1,5 @@
-/* Topic registry of one worker: open-addressing index (linear probing, backward-shift
- * deletion) over fixed entry slots; names are stored in one slab of max_len bytes per
+/* Topic registry of one worker: open-addressing index (oa_table.h: linear probing,
+ * backward-shift deletion) over fixed entry slots; names are stored in one slab of max_len bytes per
  * entry, so interning never allocates. See topic_registry.h. */
 #include "topic_registry.h"
 
@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "broker_hash.h"
+#include "oa_table.h"
 
 struct topic_entry {
 	uint32_t hash;
@@ -77,17 +78,32 @@ static uint8_t *name_at(const struct topic_registry *r, uint32_t id)
 	return r->names + (size_t)id * r->max_len;
 }
 
+struct name_key {
+	enum topic_kind kind;
+	const uint8_t *name;
+	uint16_t len;
+	uint32_t hash;
+};
+
+static bool entry_is(const void *tab, uint32_t id, const void *q)
+{
+	const struct topic_registry *r = tab;
+	const struct name_key *k = q;
+	const struct topic_entry *e = &r->e[id];
+	return e->hash == k->hash && e->kind == k->kind && e->len == k->len &&
+	       memcmp(name_at(r, id), k->name, k->len) == 0;
+}
+
+static uint32_t entry_hash(const void *tab, uint32_t id)
+{
+	return ((const struct topic_registry *)tab)->e[id].hash;
+}
+
 static uint32_t lookup_slot(const struct topic_registry *r, enum topic_kind kind, const uint8_t *name,
 			    uint16_t len, uint32_t h)
 {
-	for (uint32_t i = h & r->mask;; i = (i + 1) & r->mask) {
-		uint32_t id = r->slots[i];
-		if (id == 0)
-			return i;
-		const struct topic_entry *e = &r->e[id];
-		if (e->hash == h && e->kind == kind && e->len == len && memcmp(name_at(r, id), name, len) == 0)
-			return i;
-	}
+	struct name_key k = { .kind = kind, .name = name, .len = len, .hash = h };
+	return oa_ids_find(r->slots, r->mask, 0, h, r, &k, entry_is);
 }
 
 uint32_t topic_registry_find(const struct topic_registry *r, enum topic_kind kind, const uint8_t *name,
@@ -125,20 +141,7 @@ static void remove_entry(struct topic_registry *r, uint32_t id)
 {
 	struct topic_entry *e = &r->e[id];
 	uint32_t i = lookup_slot(r, (enum topic_kind)e->kind, name_at(r, id), e->len, e->hash);
-	/* Backward-shift: pull later members of the probe run into the hole. */
-	uint32_t j = i;
-	for (;;) {
-		j = (j + 1) & r->mask;
-		uint32_t other = r->slots[j];
-		if (other == 0)
-			break;
-		uint32_t k = r->e[other].hash & r->mask;
-		if (bh_can_shift(i, j, k)) {
-			r->slots[i] = other;
-			i = j;
-		}
-	}
-	r->slots[i] = 0;
+	oa_ids_erase(r->slots, r->mask, 0, i, r, entry_hash);
 	if (e->kind == TOPIC_KIND_NAME)
 		r->names_live--;
 	e->used = 0;
