@@ -55,6 +55,7 @@
 #include <cyaml/cyaml.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1408,103 +1409,154 @@ static int load_secret(struct ctx *c, const char *prefix, const char *pw, const 
 	return 0;
 }
 
-static int load_sinks(struct ctx *c, const struct raw_config *r, struct fo_config *cfg)
+/* A list of named outputs ("sinks:", "bridges:"): what every kind checks the same way (the
+ * count within the config's max, each name valid and unique) is done here; load_item reads
+ * the rest of one item, whose config struct the loader has named already. Raw and config
+ * items are arrays of raw_size / item_size bytes with their name at the given offsets. */
+struct output_list {
+	const char *list;    /* the config key, "sinks" */
+	unsigned max;        /* FO_MAX_SINKS */
+	const void *raw;
+	unsigned n_raw;
+	size_t raw_size, raw_name;
+	void **items;        /* the array, allocated here; the caller stores it as cfg->sinks */
+	uint32_t *n_items;   /* &cfg->n_sinks: counts the items to free from the first one on */
+	size_t item_size, item_name;
+	int (*load_item)(struct ctx *c, const char *pre, const void *raw, void *item);
+};
+
+static const char *name_in(const void *base, size_t size, size_t off, unsigned i)
 {
-	char key[96], pre[32], shown[64];
-	unsigned n = r->sinks_count;
+	return *(char *const *)((const char *)base + (size_t)i * size + off);
+}
+
+static int load_outputs(struct ctx *c, const struct output_list *o)
+{
+	char pre[48], shown[64];
+	unsigned n = o->n_raw;
 	if (n == 0)
 		return 0;
-	if (n > FO_MAX_SINKS)
-		return fail(c, "sinks: %u sinks given, at most %u", n, FO_MAX_SINKS);
-	if ((cfg->sinks = calloc(n, sizeof(*cfg->sinks))) == NULL)
-		return fail(c, "sinks: out of memory");
+	if (n > o->max)
+		return fail(c, "%s: %u %s given, at most %u", o->list, n, o->list, o->max);
+	if ((*o->items = calloc(n, o->item_size)) == NULL)
+		return fail(c, "%s: out of memory", o->list);
 	for (unsigned i = 0; i < n; i++) {
-		const struct raw_sink *rs = &r->sinks[i];
-		struct fo_sink_config *k = &cfg->sinks[i];
-		cfg->n_sinks = i + 1;
-		snprintf(pre, sizeof(pre), "sinks[%u]", i);
-		if (rs->name == NULL || !name_ok(rs->name))
+		const void *raw = (const char *)o->raw + (size_t)i * o->raw_size;
+		void *item = (char *)*o->items + (size_t)i * o->item_size;
+		const char *name = name_in(o->raw, o->raw_size, o->raw_name, i);
+		*o->n_items = i + 1;
+		snprintf(pre, sizeof(pre), "%s[%u]", o->list, i);
+		if (name == NULL || !name_ok(name))
 			return fail(c, "%s.name: '%s' %s; give 1..%u characters of [A-Za-z0-9._-]", pre,
-				    show(rs->name ? rs->name : "", shown, sizeof(shown)),
-				    rs->name ? "is not a name" : "is missing", FO_MAX_ROUTE_NAME);
+				    show(name ? name : "", shown, sizeof(shown)), name ? "is not a name" : "is missing",
+				    FO_MAX_ROUTE_NAME);
 		for (unsigned j = 0; j < i; j++)
-			if (strcmp(cfg->sinks[j].name, rs->name) == 0)
-				return fail(c, "%s.name: '%s' is already the name of sinks[%u]", pre,
-					    show(rs->name, shown, sizeof(shown)), j);
-		if ((k->name = dup_str(rs->name)) == NULL)
+			if (strcmp(name_in(*o->items, o->item_size, o->item_name, j), name) == 0)
+				return fail(c, "%s.name: '%s' is already the name of %s[%u]; names must be unique", pre,
+					    show(name, shown, sizeof(shown)), o->list, j);
+		char *copy = dup_str(name);
+		if (copy == NULL)
 			return fail(c, "%s: out of memory", pre);
-		snprintf(key, sizeof(key), "%s.redis", pre);
-		if (rs->redis == NULL || rs->redis[0] == '\0')
-			return fail(c, "%s: missing; give host:port (e.g. 127.0.0.1:6379) or a unix socket path "
-				       "(e.g. /run/redis/redis-server.sock)", key);
-		if (rs->redis[0] == '/') {
-			if (strlen(rs->redis) >= 108)
-				return fail(c, "%s: '%s' is longer than a unix socket path may be (107 bytes)", key,
-					    show(rs->redis, shown, sizeof(shown)));
-			if ((k->unix_path = dup_str(rs->redis)) == NULL)
-				return fail(c, "%s: out of memory", key);
-		} else {
-			const char *colon = strrchr(rs->redis, ':');
-			char *pe;
-			errno = 0;
-			unsigned long port = colon ? strtoul(colon + 1, &pe, 10) : 0;
-			if (colon == NULL || colon == rs->redis || colon[1] < '1' || colon[1] > '9' || *pe != '\0' ||
-			    errno != 0 || port == 0 || port > 65535)
-				return fail(c, "%s: '%s' is neither host:port nor an absolute unix socket path; "
-					       "e.g. 127.0.0.1:6379", key, show(rs->redis, shown, sizeof(shown)));
-			k->port = (uint16_t)port;
-			if ((k->host = strndup(rs->redis, (size_t)(colon - rs->redis))) == NULL)
-				return fail(c, "%s: out of memory", key);
-		}
-		if (rs->username != NULL) {
-			if (rs->username[0] == '\0' || strlen(rs->username) > 255)
-				return fail(c, "%s.username: must be 1..255 bytes (the Redis ACL user)", pre);
-			if (rs->password == NULL && rs->password_file == NULL)
-				return fail(c, "%s.username: an ACL user needs password: or password_file:", pre);
-			if ((k->username = dup_str(rs->username)) == NULL)
-				return fail(c, "%s: out of memory", pre);
-		}
-		if (load_secret(c, pre, rs->password, rs->password_file, &k->password) != 0)
+		memcpy((char *)item + o->item_name, &copy, sizeof(copy));
+		if (o->load_item(c, pre, raw, item) != 0)
 			return -1;
-		uint64_t v;
-		snprintf(key, sizeof(key), "%s.db", pre);
-		if (get_u32(c, key, rs->db, 0, 1u << 20, 0, &k->db) != 0)
-			return -1;
-		snprintf(key, sizeof(key), "%s.ring", pre);
-		if (get_pow2(c, key, rs->ring, 64, FO_MAX_RING_SIZE, FO_DEFAULT_SINK_RING, &k->ring) != 0)
-			return -1;
-		snprintf(key, sizeof(key), "%s.batch", pre);
-		if (get_u32(c, key, rs->batch, 1, FO_MAX_SINK_BATCH, FO_DEFAULT_SINK_BATCH, &k->batch) != 0)
-			return -1;
-		snprintf(key, sizeof(key), "%s.batch_us", pre);
-		if (get_u32(c, key, rs->batch_us, 0, 1000000, FO_DEFAULT_SINK_BATCH_US, &k->batch_us) != 0)
-			return -1;
-		snprintf(key, sizeof(key), "%s.maxlen", pre);
-		if (get_num(c, key, rs->maxlen, 0, UINT64_MAX / 2, FO_DEFAULT_SINK_MAXLEN, &v) != 0)
-			return -1;
-		k->maxlen = v;
-		snprintf(key, sizeof(key), "%s.timeout_ms", pre);
-		if (get_u32(c, key, rs->timeout_ms, 10, 600000, FO_DEFAULT_SINK_TIMEOUT_MS, &k->timeout_ms) != 0)
-			return -1;
-		snprintf(key, sizeof(key), "%s.reconnect_min_ms", pre);
-		if (get_u32(c, key, rs->reconnect_min_ms, 1, 600000, FO_DEFAULT_RECONNECT_MIN_MS, &k->reconnect_min_ms) != 0)
-			return -1;
-		snprintf(key, sizeof(key), "%s.reconnect_max_ms", pre);
-		if (get_u32(c, key, rs->reconnect_max_ms, k->reconnect_min_ms, 600000,
-			    k->reconnect_min_ms > FO_DEFAULT_RECONNECT_MAX_MS ? k->reconnect_min_ms
-									     : FO_DEFAULT_RECONNECT_MAX_MS,
-			    &k->reconnect_max_ms) != 0)
-			return -1;
-		snprintf(key, sizeof(key), "%s.puback", pre);
-		if (rs->puback == NULL || strcmp(rs->puback, "accepted") == 0)
-			k->puback = FO_PUBACK_ACCEPTED;
-		else if (strcmp(rs->puback, "written") == 0)
-			k->puback = FO_PUBACK_WRITTEN;
-		else
-			return fail(c, "%s: '%s' is not a mode; use accepted (in the sink's backlog) or written "
-				       "(confirmed by Redis)", key, show(rs->puback, shown, sizeof(shown)));
 	}
 	return 0;
+}
+
+/* One entry of "sinks:" past its name. */
+static int load_sink(struct ctx *c, const char *pre, const void *raw, void *item)
+{
+	const struct raw_sink *rs = raw;
+	struct fo_sink_config *k = item;
+	char key[96], shown[64];
+	snprintf(key, sizeof(key), "%s.redis", pre);
+	if (rs->redis == NULL || rs->redis[0] == '\0')
+		return fail(c, "%s: missing; give host:port (e.g. 127.0.0.1:6379) or a unix socket path "
+			       "(e.g. /run/redis/redis-server.sock)", key);
+	if (rs->redis[0] == '/') {
+		if (strlen(rs->redis) >= 108)
+			return fail(c, "%s: '%s' is longer than a unix socket path may be (107 bytes)", key,
+				    show(rs->redis, shown, sizeof(shown)));
+		if ((k->unix_path = dup_str(rs->redis)) == NULL)
+			return fail(c, "%s: out of memory", key);
+	} else {
+		const char *colon = strrchr(rs->redis, ':');
+		char *pe;
+		errno = 0;
+		unsigned long port = colon ? strtoul(colon + 1, &pe, 10) : 0;
+		if (colon == NULL || colon == rs->redis || colon[1] < '1' || colon[1] > '9' || *pe != '\0' ||
+		    errno != 0 || port == 0 || port > 65535)
+			return fail(c, "%s: '%s' is neither host:port nor an absolute unix socket path; "
+				       "e.g. 127.0.0.1:6379", key, show(rs->redis, shown, sizeof(shown)));
+		k->port = (uint16_t)port;
+		if ((k->host = strndup(rs->redis, (size_t)(colon - rs->redis))) == NULL)
+			return fail(c, "%s: out of memory", key);
+	}
+	if (rs->username != NULL) {
+		if (rs->username[0] == '\0' || strlen(rs->username) > 255)
+			return fail(c, "%s.username: must be 1..255 bytes (the Redis ACL user)", pre);
+		if (rs->password == NULL && rs->password_file == NULL)
+			return fail(c, "%s.username: an ACL user needs password: or password_file:", pre);
+		if ((k->username = dup_str(rs->username)) == NULL)
+			return fail(c, "%s: out of memory", pre);
+	}
+	if (load_secret(c, pre, rs->password, rs->password_file, &k->password) != 0)
+		return -1;
+	uint64_t v;
+	snprintf(key, sizeof(key), "%s.db", pre);
+	if (get_u32(c, key, rs->db, 0, 1u << 20, 0, &k->db) != 0)
+		return -1;
+	snprintf(key, sizeof(key), "%s.ring", pre);
+	if (get_pow2(c, key, rs->ring, 64, FO_MAX_RING_SIZE, FO_DEFAULT_SINK_RING, &k->ring) != 0)
+		return -1;
+	snprintf(key, sizeof(key), "%s.batch", pre);
+	if (get_u32(c, key, rs->batch, 1, FO_MAX_SINK_BATCH, FO_DEFAULT_SINK_BATCH, &k->batch) != 0)
+		return -1;
+	snprintf(key, sizeof(key), "%s.batch_us", pre);
+	if (get_u32(c, key, rs->batch_us, 0, 1000000, FO_DEFAULT_SINK_BATCH_US, &k->batch_us) != 0)
+		return -1;
+	snprintf(key, sizeof(key), "%s.maxlen", pre);
+	if (get_num(c, key, rs->maxlen, 0, UINT64_MAX / 2, FO_DEFAULT_SINK_MAXLEN, &v) != 0)
+		return -1;
+	k->maxlen = v;
+	snprintf(key, sizeof(key), "%s.timeout_ms", pre);
+	if (get_u32(c, key, rs->timeout_ms, 10, 600000, FO_DEFAULT_SINK_TIMEOUT_MS, &k->timeout_ms) != 0)
+		return -1;
+	snprintf(key, sizeof(key), "%s.reconnect_min_ms", pre);
+	if (get_u32(c, key, rs->reconnect_min_ms, 1, 600000, FO_DEFAULT_RECONNECT_MIN_MS, &k->reconnect_min_ms) != 0)
+		return -1;
+	snprintf(key, sizeof(key), "%s.reconnect_max_ms", pre);
+	if (get_u32(c, key, rs->reconnect_max_ms, k->reconnect_min_ms, 600000,
+		    k->reconnect_min_ms > FO_DEFAULT_RECONNECT_MAX_MS ? k->reconnect_min_ms
+								     : FO_DEFAULT_RECONNECT_MAX_MS,
+		    &k->reconnect_max_ms) != 0)
+		return -1;
+	snprintf(key, sizeof(key), "%s.puback", pre);
+	if (rs->puback == NULL || strcmp(rs->puback, "accepted") == 0)
+		k->puback = FO_PUBACK_ACCEPTED;
+	else if (strcmp(rs->puback, "written") == 0)
+		k->puback = FO_PUBACK_WRITTEN;
+	else
+		return fail(c, "%s: '%s' is not a mode; use accepted (in the sink's backlog) or written "
+			       "(confirmed by Redis)", key, show(rs->puback, shown, sizeof(shown)));
+	return 0;
+}
+
+static int load_sinks(struct ctx *c, const struct raw_config *r, struct fo_config *cfg)
+{
+	void *items = NULL;
+	const struct output_list o = {
+		.list = "sinks", .max = FO_MAX_SINKS,
+		.raw = r->sinks, .n_raw = r->sinks_count,
+		.raw_size = sizeof(*r->sinks), .raw_name = offsetof(struct raw_sink, name),
+		.items = &items, .n_items = &cfg->n_sinks,
+		.item_size = sizeof(*cfg->sinks), .item_name = offsetof(struct fo_sink_config, name),
+		.load_item = load_sink,
+	};
+	int rc = load_outputs(c, &o);
+	cfg->sinks = items; /* also on failure: n_sinks says how many to free */
+	return rc;
 }
 
 static bool host_ok(const char *h)
@@ -1534,141 +1586,137 @@ static int load_file_key(struct ctx *c, const char *key, const char *path, char 
 }
 
 
-static int load_bridges(struct ctx *c, const struct raw_config *r, struct fo_config *cfg)
+/* One entry of "bridges:" past its name. */
+static int load_bridge(struct ctx *c, const char *pre, const void *raw, void *item)
 {
-	char key[96], pre[48], shown[64];
-	unsigned n = r->bridges_count;
-	if (n == 0)
-		return 0;
-	if (n > FO_MAX_BRIDGES)
-		return fail(c, "bridges: %u bridges given, at most %u", n, FO_MAX_BRIDGES);
-	if ((cfg->bridges = calloc(n, sizeof(*cfg->bridges))) == NULL)
-		return fail(c, "bridges: out of memory");
-	for (unsigned i = 0; i < n; i++) {
-		const struct raw_bridge *rb = &r->bridges[i];
-		struct fo_bridge_config *b = &cfg->bridges[i];
-		cfg->n_bridges = i + 1;
-		snprintf(pre, sizeof(pre), "bridges[%u]", i);
-		if (rb->name == NULL || !name_ok(rb->name))
-			return fail(c, "%s.name: '%s' %s; give 1..%u characters of [A-Za-z0-9._-]", pre,
-				    show(rb->name ? rb->name : "", shown, sizeof(shown)),
-				    rb->name ? "is not a name" : "is missing", FO_MAX_ROUTE_NAME);
-		for (unsigned j = 0; j < i; j++)
-			if (strcmp(cfg->bridges[j].name, rb->name) == 0)
-				return fail(c, "%s.name: '%s' is already the name of bridges[%u]", pre,
-					    show(rb->name, shown, sizeof(shown)), j);
-		if ((b->name = dup_str(rb->name)) == NULL)
-			return fail(c, "%s: out of memory", pre);
-		snprintf(key, sizeof(key), "%s.host", pre);
-		if (rb->host == NULL || !host_ok(rb->host))
-			return fail(c, "%s: '%s' %s; give the broker's address or host name", key,
-				    show(rb->host ? rb->host : "", shown, sizeof(shown)),
-				    rb->host ? "is not a host" : "is missing");
-		if ((b->host = dup_str(rb->host)) == NULL)
+	const struct raw_bridge *rb = raw;
+	struct fo_bridge_config *b = item;
+	char key[96], shown[64];
+	snprintf(key, sizeof(key), "%s.host", pre);
+	if (rb->host == NULL || !host_ok(rb->host))
+		return fail(c, "%s: '%s' %s; give the broker's address or host name", key,
+			    show(rb->host ? rb->host : "", shown, sizeof(shown)),
+			    rb->host ? "is not a host" : "is missing");
+	if ((b->host = dup_str(rb->host)) == NULL)
+		return fail(c, "%s: out of memory", key);
+	bool tls = rb->tls != NULL;
+	snprintf(key, sizeof(key), "%s.port", pre);
+	if (get_u16(c, key, rb->port, 1, 65535, tls ? 8883 : 1883, &b->port) != 0)
+		return -1;
+	snprintf(key, sizeof(key), "%s.protocol", pre);
+	if (rb->protocol == NULL || strcmp(rb->protocol, "mqttv311") == 0)
+		b->protocol = 4;
+	else if (strcmp(rb->protocol, "mqttv5") == 0)
+		b->protocol = 5;
+	else
+		return fail(c, "%s: '%s' is not supported; use mqttv311 or mqttv5", key,
+			    show(rb->protocol, shown, sizeof(shown)));
+	snprintf(key, sizeof(key), "%s.client_id", pre);
+	char defid[96];
+	snprintf(defid, sizeof(defid), "fanout-%s", b->name);
+	const char *cid = rb->client_id ? rb->client_id : defid;
+	if (cid[0] == '\0' || strlen(cid) > 65535)
+		return fail(c, "%s: must not be empty", key);
+	if ((b->client_id = dup_str(cid)) == NULL)
+		return fail(c, "%s: out of memory", key);
+	if (rb->username != NULL && (b->username = dup_str(rb->username)) == NULL)
+		return fail(c, "%s.username: out of memory", pre);
+	if (rb->username == NULL && (rb->password != NULL || rb->password_file != NULL))
+		return fail(c, "%s.password: MQTT sends a password only with a username; add username:", pre);
+	if (load_secret(c, pre, rb->password, rb->password_file, &b->password) != 0)
+		return -1;
+	if (tls) {
+		b->tls = true;
+		snprintf(key, sizeof(key), "%s.tls.ca_file", pre);
+		if (rb->tls->ca_file == NULL)
+			return fail(c, "%s: missing; give the CA certificate (PEM) that signed the broker's", key);
+		if (load_file_key(c, key, rb->tls->ca_file, &b->tls_ca_file) != 0)
+			return -1;
+		snprintf(key, sizeof(key), "%s.tls.cert_file", pre);
+		if (load_file_key(c, key, rb->tls->cert_file, &b->tls_cert_file) != 0)
+			return -1;
+		snprintf(key, sizeof(key), "%s.tls.key_file", pre);
+		if (load_file_key(c, key, rb->tls->key_file, &b->tls_key_file) != 0)
+			return -1;
+		if ((b->tls_cert_file == NULL) != (b->tls_key_file == NULL))
+			return fail(c, "%s.tls: a client certificate needs both cert_file and key_file", pre);
+		snprintf(key, sizeof(key), "%s.tls.insecure", pre);
+		if (get_bool(c, key, rb->tls->insecure, false, &b->tls_insecure) != 0)
+			return -1;
+	}
+	snprintf(key, sizeof(key), "%s.keepalive_s", pre);
+	if (get_u16(c, key, rb->keepalive_s, 5, 65535, FO_DEFAULT_BRIDGE_KEEPALIVE_S, &b->keepalive_s) != 0)
+		return -1;
+	snprintf(key, sizeof(key), "%s.ring", pre);
+	if (get_pow2(c, key, rb->ring, 64, FO_MAX_RING_SIZE, FO_DEFAULT_BRIDGE_RING, &b->ring) != 0)
+		return -1;
+	snprintf(key, sizeof(key), "%s.max_inflight", pre);
+	if (get_u32(c, key, rb->max_inflight, 1, 65535, FO_DEFAULT_BRIDGE_INFLIGHT, &b->max_inflight) != 0)
+		return -1;
+	snprintf(key, sizeof(key), "%s.reconnect_min_ms", pre);
+	if (get_u32(c, key, rb->reconnect_min_ms, 1, 600000, FO_DEFAULT_RECONNECT_MIN_MS, &b->reconnect_min_ms) != 0)
+		return -1;
+	snprintf(key, sizeof(key), "%s.reconnect_max_ms", pre);
+	if (get_u32(c, key, rb->reconnect_max_ms, b->reconnect_min_ms, 600000,
+		    b->reconnect_min_ms > FO_DEFAULT_RECONNECT_MAX_MS ? b->reconnect_min_ms
+								     : FO_DEFAULT_RECONNECT_MAX_MS,
+		    &b->reconnect_max_ms) != 0)
+		return -1;
+	if (rb->subscribe_count > FO_MAX_BRIDGE_SUBS)
+		return fail(c, "%s.subscribe: %u entries, at most %u", pre, rb->subscribe_count,
+			    FO_MAX_BRIDGE_SUBS);
+	if (rb->subscribe_count &&
+	    (b->subs = calloc(rb->subscribe_count, sizeof(*b->subs))) == NULL)
+		return fail(c, "%s.subscribe: out of memory", pre);
+	for (unsigned j = 0; j < rb->subscribe_count; j++) {
+		const struct raw_bridge_sub *rs = &rb->subscribe[j];
+		struct fo_bridge_sub *sb = &b->subs[j];
+		b->n_subs = j + 1;
+		snprintf(key, sizeof(key), "%s.subscribe[%u].filter", pre, j);
+		if (rs->filter == NULL ||
+		    !topic_filter_valid((const uint8_t *)rs->filter, strlen(rs->filter), 65535))
+			return fail(c, "%s: '%s' %s; give an MQTT topic filter such as cmd/#", key,
+				    show(rs->filter ? rs->filter : "", shown, sizeof(shown)),
+				    rs->filter ? "is not a valid topic filter" : "is missing");
+		if ((sb->filter = dup_str(rs->filter)) == NULL)
 			return fail(c, "%s: out of memory", key);
-		bool tls = rb->tls != NULL;
-		snprintf(key, sizeof(key), "%s.port", pre);
-		if (get_u16(c, key, rb->port, 1, 65535, tls ? 8883 : 1883, &b->port) != 0)
+		snprintf(key, sizeof(key), "%s.subscribe[%u].qos", pre, j);
+		uint32_t q;
+		if (get_u32(c, key, rs->qos, 0, 1, 0, &q) != 0)
 			return -1;
-		snprintf(key, sizeof(key), "%s.protocol", pre);
-		if (rb->protocol == NULL || strcmp(rb->protocol, "mqttv311") == 0)
-			b->protocol = 4;
-		else if (strcmp(rb->protocol, "mqttv5") == 0)
-			b->protocol = 5;
-		else
-			return fail(c, "%s: '%s' is not supported; use mqttv311 or mqttv5", key,
-				    show(rb->protocol, shown, sizeof(shown)));
-		snprintf(key, sizeof(key), "%s.client_id", pre);
-		char defid[96];
-		snprintf(defid, sizeof(defid), "fanout-%s", b->name);
-		const char *cid = rb->client_id ? rb->client_id : defid;
-		if (cid[0] == '\0' || strlen(cid) > 65535)
-			return fail(c, "%s: must not be empty", key);
-		if ((b->client_id = dup_str(cid)) == NULL)
+		sb->qos = (uint8_t)q;
+		snprintf(key, sizeof(key), "%s.subscribe[%u].local_prefix", pre, j);
+		const char *lp = rs->local_prefix ? rs->local_prefix : "";
+		if (strlen(lp) > FO_MAX_TEMPLATE_LEN || strpbrk(lp, "+#") != NULL)
+			return fail(c, "%s: '%s' must be at most %u bytes without '+' or '#'", key,
+				    show(lp, shown, sizeof(shown)), FO_MAX_TEMPLATE_LEN);
+		if ((sb->local_prefix = dup_str(lp)) == NULL)
 			return fail(c, "%s: out of memory", key);
-		if (rb->username != NULL && (b->username = dup_str(rb->username)) == NULL)
-			return fail(c, "%s.username: out of memory", pre);
-		if (rb->username == NULL && (rb->password != NULL || rb->password_file != NULL))
-			return fail(c, "%s.password: MQTT sends a password only with a username; add username:", pre);
-		if (load_secret(c, pre, rb->password, rb->password_file, &b->password) != 0)
-			return -1;
-		if (tls) {
-			b->tls = true;
-			snprintf(key, sizeof(key), "%s.tls.ca_file", pre);
-			if (rb->tls->ca_file == NULL)
-				return fail(c, "%s: missing; give the CA certificate (PEM) that signed the broker's", key);
-			if (load_file_key(c, key, rb->tls->ca_file, &b->tls_ca_file) != 0)
-				return -1;
-			snprintf(key, sizeof(key), "%s.tls.cert_file", pre);
-			if (load_file_key(c, key, rb->tls->cert_file, &b->tls_cert_file) != 0)
-				return -1;
-			snprintf(key, sizeof(key), "%s.tls.key_file", pre);
-			if (load_file_key(c, key, rb->tls->key_file, &b->tls_key_file) != 0)
-				return -1;
-			if ((b->tls_cert_file == NULL) != (b->tls_key_file == NULL))
-				return fail(c, "%s.tls: a client certificate needs both cert_file and key_file", pre);
-			snprintf(key, sizeof(key), "%s.tls.insecure", pre);
-			if (get_bool(c, key, rb->tls->insecure, false, &b->tls_insecure) != 0)
-				return -1;
-		}
-		snprintf(key, sizeof(key), "%s.keepalive_s", pre);
-		if (get_u16(c, key, rb->keepalive_s, 5, 65535, FO_DEFAULT_BRIDGE_KEEPALIVE_S, &b->keepalive_s) != 0)
-			return -1;
-		snprintf(key, sizeof(key), "%s.ring", pre);
-		if (get_pow2(c, key, rb->ring, 64, FO_MAX_RING_SIZE, FO_DEFAULT_BRIDGE_RING, &b->ring) != 0)
-			return -1;
-		snprintf(key, sizeof(key), "%s.max_inflight", pre);
-		if (get_u32(c, key, rb->max_inflight, 1, 65535, FO_DEFAULT_BRIDGE_INFLIGHT, &b->max_inflight) != 0)
-			return -1;
-		snprintf(key, sizeof(key), "%s.reconnect_min_ms", pre);
-		if (get_u32(c, key, rb->reconnect_min_ms, 1, 600000, FO_DEFAULT_RECONNECT_MIN_MS, &b->reconnect_min_ms) != 0)
-			return -1;
-		snprintf(key, sizeof(key), "%s.reconnect_max_ms", pre);
-		if (get_u32(c, key, rb->reconnect_max_ms, b->reconnect_min_ms, 600000,
-			    b->reconnect_min_ms > FO_DEFAULT_RECONNECT_MAX_MS ? b->reconnect_min_ms
-									     : FO_DEFAULT_RECONNECT_MAX_MS,
-			    &b->reconnect_max_ms) != 0)
-			return -1;
-		if (rb->subscribe_count > FO_MAX_BRIDGE_SUBS)
-			return fail(c, "%s.subscribe: %u entries, at most %u", pre, rb->subscribe_count,
-				    FO_MAX_BRIDGE_SUBS);
-		if (rb->subscribe_count &&
-		    (b->subs = calloc(rb->subscribe_count, sizeof(*b->subs))) == NULL)
-			return fail(c, "%s.subscribe: out of memory", pre);
-		for (unsigned j = 0; j < rb->subscribe_count; j++) {
-			const struct raw_bridge_sub *rs = &rb->subscribe[j];
-			struct fo_bridge_sub *sb = &b->subs[j];
-			b->n_subs = j + 1;
-			snprintf(key, sizeof(key), "%s.subscribe[%u].filter", pre, j);
-			if (rs->filter == NULL ||
-			    !topic_filter_valid((const uint8_t *)rs->filter, strlen(rs->filter), 65535))
-				return fail(c, "%s: '%s' %s; give an MQTT topic filter such as cmd/#", key,
-					    show(rs->filter ? rs->filter : "", shown, sizeof(shown)),
-					    rs->filter ? "is not a valid topic filter" : "is missing");
-			if ((sb->filter = dup_str(rs->filter)) == NULL)
-				return fail(c, "%s: out of memory", key);
-			snprintf(key, sizeof(key), "%s.subscribe[%u].qos", pre, j);
-			uint32_t q;
-			if (get_u32(c, key, rs->qos, 0, 1, 0, &q) != 0)
-				return -1;
-			sb->qos = (uint8_t)q;
-			snprintf(key, sizeof(key), "%s.subscribe[%u].local_prefix", pre, j);
-			const char *lp = rs->local_prefix ? rs->local_prefix : "";
-			if (strlen(lp) > FO_MAX_TEMPLATE_LEN || strpbrk(lp, "+#") != NULL)
-				return fail(c, "%s: '%s' must be at most %u bytes without '+' or '#'", key,
-					    show(lp, shown, sizeof(shown)), FO_MAX_TEMPLATE_LEN);
-			if ((sb->local_prefix = dup_str(lp)) == NULL)
-				return fail(c, "%s: out of memory", key);
-			snprintf(key, sizeof(key), "%s.subscribe[%u].strip_prefix", pre, j);
-			const char *sp = rs->strip_prefix ? rs->strip_prefix : "";
-			if (strlen(sp) > FO_MAX_TEMPLATE_LEN || strpbrk(sp, "+#") != NULL)
-				return fail(c, "%s: '%s' must be at most %u bytes without '+' or '#'", key,
-					    show(sp, shown, sizeof(shown)), FO_MAX_TEMPLATE_LEN);
-			if ((sb->strip_prefix = dup_str(sp)) == NULL)
-				return fail(c, "%s: out of memory", key);
-		}
+		snprintf(key, sizeof(key), "%s.subscribe[%u].strip_prefix", pre, j);
+		const char *sp = rs->strip_prefix ? rs->strip_prefix : "";
+		if (strlen(sp) > FO_MAX_TEMPLATE_LEN || strpbrk(sp, "+#") != NULL)
+			return fail(c, "%s: '%s' must be at most %u bytes without '+' or '#'", key,
+				    show(sp, shown, sizeof(shown)), FO_MAX_TEMPLATE_LEN);
+		if ((sb->strip_prefix = dup_str(sp)) == NULL)
+			return fail(c, "%s: out of memory", key);
 	}
 	return 0;
+}
+
+static int load_bridges(struct ctx *c, const struct raw_config *r, struct fo_config *cfg)
+{
+	void *items = NULL;
+	const struct output_list o = {
+		.list = "bridges", .max = FO_MAX_BRIDGES,
+		.raw = r->bridges, .n_raw = r->bridges_count,
+		.raw_size = sizeof(*r->bridges), .raw_name = offsetof(struct raw_bridge, name),
+		.items = &items, .n_items = &cfg->n_bridges,
+		.item_size = sizeof(*cfg->bridges), .item_name = offsetof(struct fo_bridge_config, name),
+		.load_item = load_bridge,
+	};
+	int rc = load_outputs(c, &o);
+	cfg->bridges = items; /* also on failure: n_bridges says how many to free */
+	return rc;
 }
 
 static int load_routes(struct ctx *c, const struct raw_config *r, struct fo_config *cfg)

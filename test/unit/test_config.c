@@ -933,6 +933,16 @@ static void test_outputs(void **state)
 		  "accepted" },
 		{ MIN "sinks: [{name: rd, redis: \"h:1\", reconnect_min_ms: 50, reconnect_max_ms: 10}]\n",
 		  "sinks[0].reconnect_max_ms: 10 is out of range", NULL },
+		{ MIN "sinks: [{redis: \"h:1\"}]\n", "sinks[0].name: '' is missing", "[A-Za-z0-9._-]" },
+		{ MIN "sinks: [" "{name: s1, redis: \"h:1\"}, {name: s2, redis: \"h:1\"}, {name: s3, redis: \"h:1\"}, "
+		  "{name: s4, redis: \"h:1\"}, {name: s5, redis: \"h:1\"}, {name: s6, redis: \"h:1\"}, "
+		  "{name: s7, redis: \"h:1\"}, {name: s8, redis: \"h:1\"}, {name: s9, redis: \"h:1\"}" "]\n", "sinks: 9 sinks given, at most 8", NULL },
+		{ MIN "bridges: [" "{name: b1, host: h}, {name: b2, host: h}, {name: b3, host: h}, {name: b4, host: h}, "
+		  "{name: b5, host: h}, {name: b6, host: h}, {name: b7, host: h}, {name: b8, host: h}, "
+		  "{name: b9, host: h}" "]\n", "bridges: 9 bridges given, at most 8", NULL },
+		{ MIN "bridges: [{name: \"a b\", host: h}]\n", "bridges[0].name: 'a b' is not a name", "[A-Za-z0-9._-]" },
+		{ MIN "bridges: [{name: up, host: h}, {name: dn, host: h}, {name: up, host: h}]\n",
+		  "bridges[2].name: 'up' is already the name of bridges[0]", "names must be unique" },
 		{ MIN "bridges: [{name: up}]\n", "bridges[0].host: '' is missing", NULL },
 		{ MIN "bridges: [{name: up, host: \"a b\"}]\n", "bridges[0].host: 'a b' is not a host", NULL },
 		{ MIN "bridges: [{name: up, host: h, protocol: mqttv3}]\n", "bridges[0].protocol: 'mqttv3' is not supported",
