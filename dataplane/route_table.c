@@ -1,7 +1,7 @@
 /* Route matching for one generation (route_table.h). Exact filters live in an open-addressing
- * hash keyed by the filter bytes (oa_table.h; one probe sequence per publish); wildcard filters in a list
- * tested with topic_match(). A topic may match both kinds: the results are merged in route order
- * so a route is reported once. */
+ * hash keyed by the filter bytes (oa_table.h; one probe sequence per publish); wildcard filters
+ * in a list tested with topic_match(). A topic may match both kinds: the results are merged in
+ * route order so a route is reported once. */
 #include "route_table.h"
 
 #include <stdbool.h>
