@@ -11,6 +11,7 @@
 
 #include "app.h"
 #include "commands.h"
+#include "ctl_commands.h"
 #include "ctl_auth.h"
 #include "dp_link.h"
 #include "outputs_view.h"
@@ -61,11 +62,6 @@ static unsigned promotes_in_flight;
 static uint32_t promoting_id;
 
 /* ---------------------------------------------------------------- helpers */
-
-static bool arg_is(const char *a, size_t len, const char *word)
-{
-	return strlen(word) == len && strncasecmp(a, word, len) == 0;
-}
 
 bool ctl_err_is_dp_down(const char *err)
 {
@@ -596,16 +592,16 @@ static int rollout_start(int argc, const char **argv, const size_t *lens, const 
 				 (int)(kl > 40 ? 40 : kl), k);
 			return CTL_ERR;
 		}
-		if (arg_is(k, kl, "STEPS")) {
+		if (ctl_word_is(k, kl, "STEPS")) {
 			if (ro_parse_steps(v, vl, &plan, err, errlen) != 0)
 				return CTL_ERR;
-		} else if (arg_is(k, kl, "HOLD")) {
+		} else if (ctl_word_is(k, kl, "HOLD")) {
 			if (ro_parse_hold(v, vl, &plan.hold_ms, err, errlen) != 0)
 				return CTL_ERR;
-		} else if (arg_is(k, kl, "MODE")) {
+		} else if (ctl_word_is(k, kl, "MODE")) {
 			if (ro_parse_mode(v, vl, &plan.mode, err, errlen) != 0)
 				return CTL_ERR;
-		} else if (arg_is(k, kl, "GATE")) {
+		} else if (ctl_word_is(k, kl, "GATE")) {
 			if (plan.n_gates == RO_MAX_GATES) {
 				snprintf(err, errlen, "ROLLOUT START: more than %d gates; use fewer", RO_MAX_GATES);
 				return CTL_ERR;
@@ -613,10 +609,10 @@ static int rollout_start(int argc, const char **argv, const size_t *lens, const 
 			if (gate_parse(v, vl, &plan.gates[plan.n_gates], err, errlen) != 0)
 				return CTL_ERR;
 			plan.n_gates++;
-		} else if (arg_is(k, kl, "AUTO")) {
-			if (arg_is(v, vl, "yes"))
+		} else if (ctl_word_is(k, kl, "AUTO")) {
+			if (ctl_word_is(v, vl, "yes"))
 				plan.auto_advance = true;
-			else if (arg_is(v, vl, "no"))
+			else if (ctl_word_is(v, vl, "no"))
 				plan.auto_advance = false;
 			else {
 				snprintf(err, errlen, "ROLLOUT START: AUTO '%.*s'; use AUTO yes or AUTO no", (int)(vl > 20 ? 20 : vl), v);
@@ -820,209 +816,272 @@ static int stats_reply(json_t **reply, char *err, size_t errlen)
 	return CTL_DONE;
 }
 
-static int parse_count(int argc, const char **argv, const size_t *lens, int at, long *count, char *err,
-		       size_t errlen)
+/* One call of a table entry: argv[a..argc) are its arguments, checked against the entry's
+ * arity before the handler runs. */
+struct ctl_call {
+	int argc, a;
+	const char **argv;
+	const size_t *lens;
+	json_t **reply;
+	char *err;
+	size_t errlen;
+	const struct ctl_completion *done;
+};
+
+/* An optional "KEY n" (n >= min) at argv[a]; 0 when absent. */
+static int parse_opt_num(const struct ctl_call *c, const char *key, long min, long *out)
 {
 	char buf[24];
 	char *end;
 
-	if (argc <= at)
+	*out = 0;
+	if (c->argc == c->a)
 		return 0;
-	if (argc != at + 2 || !arg_is(argv[at], lens[at], "COUNT") || lens[at + 1] == 0 || lens[at + 1] >= sizeof(buf)) {
-		snprintf(err, errlen, "expected COUNT n, e.g. HISTORY COUNT 20");
+	if (c->argc != c->a + 2 || !ctl_word_is(c->argv[c->a], c->lens[c->a], key) || c->lens[c->a + 1] == 0 ||
+	    c->lens[c->a + 1] >= sizeof(buf)) {
+		snprintf(c->err, c->errlen, "expected %s n, e.g. %.*s %s 20", key, (int)c->lens[0], c->argv[0], key);
 		return -1;
 	}
-	memcpy(buf, argv[at + 1], lens[at + 1]);
-	buf[lens[at + 1]] = '\0';
+	memcpy(buf, c->argv[c->a + 1], c->lens[c->a + 1]);
+	buf[c->lens[c->a + 1]] = '\0';
 	errno = 0;
-	*count = strtol(buf, &end, 10);
-	if (errno || *end || *count <= 0) {
-		snprintf(err, errlen, "COUNT '%s': use a positive number", buf);
+	*out = strtol(buf, &end, 10);
+	if (errno || *end || *out < min) {
+		snprintf(c->err, c->errlen, "%s '%s': use a number of at least %ld", key, buf, min);
 		return -1;
 	}
 	return 0;
 }
 
-static int simple_rollout(const char *what, const char *a, size_t al, const struct ctl_completion *done,
-			  json_t **reply, char *err, size_t errlen)
+static int done_with(const struct ctl_call *c, json_t *j)
+{
+	*c->reply = j;
+	return CTL_DONE;
+}
+
+static int h_status(const struct ctl_call *c)
+{
+	return done_with(c, status_json());
+}
+
+static int h_stats(const struct ctl_call *c)
+{
+	return stats_reply(c->reply, c->err, c->errlen);
+}
+
+static int h_outputs(const struct ctl_call *c)
+{
+	return outputs_reply(c->reply, c->err, c->errlen);
+}
+
+static int h_generations(const struct ctl_call *c)
+{
+	return done_with(c, json_pack("{s:O?,s:O?,s:o}", "dataplane", app.dp.generations, "genstats", app.dp.genstats,
+				      "desired", desired_json()));
+}
+
+static int h_series(const struct ctl_call *c)
+{
+	long since;
+
+	if (parse_opt_num(c, "SINCE", 0, &since) != 0)
+		return CTL_ERR;
+	return done_with(c, series_json(&app.series, (uint64_t)since));
+}
+
+/* SESSIONS, TOPICS, SUBSCRIPTIONS [COUNT n]: checked here, answered by the dataplane. */
+static int h_listing(const struct ctl_call *c)
+{
+	long count;
+
+	if (parse_opt_num(c, "COUNT", 1, &count) != 0)
+		return CTL_ERR;
+	return proxy(c->argc, c->argv, c->lens, c->done, c->err, c->errlen);
+}
+
+#define h_sessions h_listing
+#define h_topics h_listing
+#define h_subscriptions h_listing
+
+static int h_routes(const struct ctl_call *c)
+{
+	return proxy(c->argc, c->argv, c->lens, c->done, c->err, c->errlen);
+}
+
+static int h_history(const struct ctl_call *c)
+{
+	long count;
+
+	if (parse_opt_num(c, "COUNT", 1, &count) != 0)
+		return CTL_ERR;
+	size_t n = json_array_size(app.st.history);
+	size_t from = count > 0 && (size_t)count < n ? n - (size_t)count : 0;
+	json_t *ev = json_array();
+	for (size_t i = from; i < n; i++)
+		json_array_append(ev, json_array_get(app.st.history, i));
+	return done_with(c, json_pack("{s:I,s:o}", "total", (json_int_t)n, "events", ev));
+}
+
+static int h_config_apply(const struct ctl_call *c)
+{
+	bool now = c->argc == c->a + 2;
+
+	if (now && !ctl_word_is(c->argv[c->a + 1], c->lens[c->a + 1], "NOW")) {
+		snprintf(c->err, c->errlen, "CONFIG APPLY: the argument after the text can only be NOW");
+		return CTL_ERR;
+	}
+	return config_apply(c->argv[c->a], c->lens[c->a], now, c->done, c->err, c->errlen);
+}
+
+static int h_config_diff(const struct ctl_call *c)
+{
+	return proxy(c->argc, c->argv, c->lens, c->done, c->err, c->errlen);
+}
+
+static int h_config_history(const struct ctl_call *c)
+{
+	json_t *vs = json_array();
+
+	for (size_t i = 0; i < app.st.n_versions; i++)
+		json_array_append_new(vs, st_version_json(&app.st.versions[i], false));
+	return done_with(c, json_pack("{s:o,s:o}", "versions", vs, "desired", desired_json()));
+}
+
+static int h_config_show(const struct ctl_call *c)
+{
+	char buf[16];
+	size_t l = c->lens[c->a];
+
+	if (l == 0 || l >= sizeof(buf)) {
+		snprintf(c->err, c->errlen, "CONFIG SHOW: give a version id from CONFIG HISTORY");
+		return CTL_ERR;
+	}
+	memcpy(buf, c->argv[c->a], l);
+	buf[l] = '\0';
+	const struct st_version *v = st_version_find(&app.st, (uint32_t)strtoul(buf, NULL, 10));
+	if (v == NULL) {
+		snprintf(c->err, c->errlen, "no config version '%s'; CONFIG HISTORY lists them", buf);
+		return CTL_ERR;
+	}
+	return done_with(c, st_version_json(v, true));
+}
+
+static int h_rollout_start(const struct ctl_call *c)
+{
+	return rollout_start(c->argc, c->argv, c->lens, c->done, c->err, c->errlen);
+}
+
+static int h_rollout_status(const struct ctl_call *c)
+{
+	return done_with(c, rollout_status_json());
+}
+
+static int h_rollout_pause(const struct ctl_call *c)
+{
+	struct rollout *r = &app.st.rollout;
+	uint64_t now = wall_ms();
+
+	if (ro_pause(r, now, c->err, c->errlen) != 0)
+		return CTL_ERR;
+	st_event(&app.st, now, "rollout_pause", json_pack("{s:I}", "step", (json_int_t)r->step + 1));
+	app_persist();
+	return done_with(c, rollout_status_json());
+}
+
+static int h_rollout_resume(const struct ctl_call *c)
 {
 	struct rollout *r = &app.st.rollout;
 	struct ro_decision d = { .action = RO_ACT_NONE };
 	uint64_t t0 = mono_ns(), now = wall_ms();
 	int rc;
 
-	(void)what;
-	if (arg_is(a, al, "STATUS")) {
-		*reply = rollout_status_json();
-		return CTL_DONE;
-	}
-	if (arg_is(a, al, "PAUSE")) {
-		if (ro_pause(r, now, err, errlen) != 0)
-			return CTL_ERR;
-		st_event(&app.st, now, "rollout_pause", json_pack("{s:I}", "step", (json_int_t)r->step + 1));
-		app_persist();
-		*reply = rollout_status_json();
-		return CTL_DONE;
-	}
-	if (arg_is(a, al, "RESUME")) {
-		if (ro_resume(r, now, &d, err, errlen) != 0)
-			return CTL_ERR;
-		st_event(&app.st, now, "rollout_resume", json_pack("{s:I}", "step", (json_int_t)r->step + 1));
-		app_persist();
-		if (d.action == RO_ACT_NONE) {
-			*reply = rollout_status_json();
-			return CTL_DONE;
-		}
-		exec_decision(&d, "operator", t0, done, err, errlen, &rc);
-		return rc;
-	}
-	if (arg_is(a, al, "PROMOTE")) {
-		if (ro_active(r)) {
-			if (ro_promote(r, now, &d, err, errlen) != 0)
-				return CTL_ERR;
-		} else {
-			if (app.st.canary_id == 0) {
-				snprintf(err, errlen, "no canary generation to promote; CONFIG APPLY <yaml> loads one");
-				return CTL_ERR;
-			}
-			d.action = RO_ACT_PROMOTE;
-			snprintf(d.reason, sizeof(d.reason), "operator promoted generation %u", app.st.canary_id);
-		}
-		exec_decision(&d, "operator", t0, done, err, errlen, &rc);
-		return rc;
-	}
-	if ((arg_is(a, al, "ABORT") || arg_is(a, al, "ROLLBACK")) && promotes_in_flight > 0) {
-		snprintf(err, errlen,
-			 "a PROMOTE of generation %u is in flight: once it lands that generation serves everyone and there is "
-			 "no canary to roll back; to go back, CONFIG APPLY <the previous yaml> NOW",
-			 promoting_id);
+	if (ro_resume(r, now, &d, c->err, c->errlen) != 0)
 		return CTL_ERR;
-	}
-	if (arg_is(a, al, "ABORT")) {
-		if (ro_abort(r, now, &d, err, errlen) != 0)
-			return CTL_ERR;
-		exec_decision(&d, "abort", t0, done, err, errlen, &rc);
-		return rc;
-	}
-	if (arg_is(a, al, "ROLLBACK")) {
-		ro_rollback(r, now, "operator rollback", &d);
-		exec_decision(&d, "operator", t0, done, err, errlen, &rc);
-		return rc;
-	}
-	snprintf(err, errlen, "ROLLOUT '%.*s': use START, STATUS, PAUSE, RESUME, PROMOTE, ABORT or ROLLBACK",
-		 (int)(al > 40 ? 40 : al), a);
-	return CTL_ERR;
+	st_event(&app.st, now, "rollout_resume", json_pack("{s:I}", "step", (json_int_t)r->step + 1));
+	app_persist();
+	if (d.action == RO_ACT_NONE)
+		return done_with(c, rollout_status_json());
+	exec_decision(&d, "operator", t0, c->done, c->err, c->errlen, &rc);
+	return rc;
 }
+
+static int h_rollout_promote(const struct ctl_call *c)
+{
+	struct rollout *r = &app.st.rollout;
+	struct ro_decision d = { .action = RO_ACT_NONE };
+	uint64_t t0 = mono_ns();
+	int rc;
+
+	if (ro_active(r)) {
+		if (ro_promote(r, wall_ms(), &d, c->err, c->errlen) != 0)
+			return CTL_ERR;
+	} else {
+		if (app.st.canary_id == 0) {
+			snprintf(c->err, c->errlen, "no canary generation to promote; CONFIG APPLY <yaml> loads one");
+			return CTL_ERR;
+		}
+		d.action = RO_ACT_PROMOTE;
+		snprintf(d.reason, sizeof(d.reason), "operator promoted generation %u", app.st.canary_id);
+	}
+	exec_decision(&d, "operator", t0, c->done, c->err, c->errlen, &rc);
+	return rc;
+}
+
+/* ABORT and ROLLBACK behind a PROMOTE in flight would answer "share 0" while the promoted
+ * generation serves everyone. */
+static int refuse_behind_promote(const struct ctl_call *c)
+{
+	if (promotes_in_flight == 0)
+		return 0;
+	snprintf(c->err, c->errlen,
+		 "a PROMOTE of generation %u is in flight: once it lands that generation serves everyone and there is "
+		 "no canary to roll back; to go back, CONFIG APPLY <the previous yaml> NOW",
+		 promoting_id);
+	return -1;
+}
+
+static int h_rollout_abort(const struct ctl_call *c)
+{
+	struct ro_decision d = { .action = RO_ACT_NONE };
+	uint64_t t0 = mono_ns();
+	int rc;
+
+	if (refuse_behind_promote(c) != 0 || ro_abort(&app.st.rollout, wall_ms(), &d, c->err, c->errlen) != 0)
+		return CTL_ERR;
+	exec_decision(&d, "abort", t0, c->done, c->err, c->errlen, &rc);
+	return rc;
+}
+
+static int h_rollout_rollback(const struct ctl_call *c)
+{
+	struct ro_decision d = { .action = RO_ACT_NONE };
+	uint64_t t0 = mono_ns();
+	int rc;
+
+	if (refuse_behind_promote(c) != 0)
+		return CTL_ERR;
+	ro_rollback(&app.st.rollout, wall_ms(), "operator rollback", &d);
+	exec_decision(&d, "operator", t0, c->done, c->err, c->errlen, &rc);
+	return rc;
+}
+
+/* The table of ctl_commands.h bound to its handlers: an entry without a handler does not compile. */
+static int (*const handlers[CTL_CMD_MAX])(const struct ctl_call *c) = {
+#define CTL_CMD_HANDLER(id, ...) [CTL_CMD_##id] = h_##id,
+	CTL_COMMANDS(CTL_CMD_HANDLER)
+#undef CTL_CMD_HANDLER
+};
 
 int ctl_dispatch(int argc, const char **argv, const size_t *lens, json_t **reply, char *err, size_t errlen,
 		 const struct ctl_completion *done)
 {
-	long count = 0;
-
 	*reply = NULL;
-	if (argc < 1) {
-		snprintf(err, errlen, "empty command; try STATUS");
+	int id = ctl_cmd_find(argc, argv, lens, err, errlen);
+	if (id < 0)
 		return CTL_ERR;
-	}
-	const char *c = argv[0];
-	size_t cl = lens[0];
-
-	if (arg_is(c, cl, "PING") && argc == 1) {
-		*reply = json_string("PONG");
-		return CTL_DONE;
-	}
-	if (arg_is(c, cl, "STATUS") && argc == 1) {
-		*reply = status_json();
-		return CTL_DONE;
-	}
-	if (arg_is(c, cl, "STATS") && argc == 1)
-		return stats_reply(reply, err, errlen);
-	if (arg_is(c, cl, "OUTPUTS") && argc == 1)
-		return outputs_reply(reply, err, errlen);
-	if (arg_is(c, cl, "GENERATIONS") && argc == 1) {
-		*reply = json_pack("{s:O?,s:O?,s:o}", "dataplane", app.dp.generations, "genstats", app.dp.genstats,
-				   "desired", desired_json());
-		return CTL_DONE;
-	}
-	if (arg_is(c, cl, "SERIES")) {
-		long since = 0;
-		char buf[24];
-		if (argc == 3 && arg_is(argv[1], lens[1], "SINCE") && lens[2] < sizeof(buf)) {
-			memcpy(buf, argv[2], lens[2]);
-			buf[lens[2]] = '\0';
-			since = strtol(buf, NULL, 10);
-		} else if (argc != 1) {
-			snprintf(err, errlen, "usage: SERIES [SINCE t_ms]");
-			return CTL_ERR;
-		}
-		*reply = series_json(&app.series, since > 0 ? (uint64_t)since : 0);
-		return CTL_DONE;
-	}
-	if (arg_is(c, cl, "SESSIONS") || arg_is(c, cl, "TOPICS") || arg_is(c, cl, "SUBSCRIPTIONS") ||
-	    arg_is(c, cl, "ROUTES")) {
-		if (parse_count(argc, argv, lens, 1, &count, err, errlen) != 0)
-			return CTL_ERR;
-		return proxy(argc, argv, lens, done, err, errlen);
-	}
-	if (arg_is(c, cl, "HISTORY")) {
-		if (parse_count(argc, argv, lens, 1, &count, err, errlen) != 0)
-			return CTL_ERR;
-		size_t n = json_array_size(app.st.history);
-		size_t from = count > 0 && (size_t)count < n ? n - (size_t)count : 0;
-		json_t *ev = json_array();
-		for (size_t i = from; i < n; i++)
-			json_array_append(ev, json_array_get(app.st.history, i));
-		*reply = json_pack("{s:I,s:o}", "total", (json_int_t)n, "events", ev);
-		return CTL_DONE;
-	}
-	if (arg_is(c, cl, "CONFIG") && argc >= 2) {
-		const char *s = argv[1];
-		size_t sl = lens[1];
-		if (arg_is(s, sl, "APPLY") && (argc == 3 || (argc == 4 && arg_is(argv[3], lens[3], "NOW"))))
-			return config_apply(argv[2], lens[2], argc == 4, done, err, errlen);
-		if (arg_is(s, sl, "DIFF") && argc == 3)
-			return proxy(argc, argv, lens, done, err, errlen);
-		if (arg_is(s, sl, "HISTORY") && argc == 2) {
-			json_t *vs = json_array();
-			for (size_t i = 0; i < app.st.n_versions; i++)
-				json_array_append_new(vs, st_version_json(&app.st.versions[i], false));
-			*reply = json_pack("{s:o,s:o}", "versions", vs, "desired", desired_json());
-			return CTL_DONE;
-		}
-		if (arg_is(s, sl, "SHOW") && argc == 3) {
-			char buf[16];
-			if (lens[2] == 0 || lens[2] >= sizeof(buf)) {
-				snprintf(err, errlen, "CONFIG SHOW: give a version id from CONFIG HISTORY");
-				return CTL_ERR;
-			}
-			memcpy(buf, argv[2], lens[2]);
-			buf[lens[2]] = '\0';
-			const struct st_version *v = st_version_find(&app.st, (uint32_t)strtoul(buf, NULL, 10));
-			if (v == NULL) {
-				snprintf(err, errlen, "no config version '%s'; CONFIG HISTORY lists them", buf);
-				return CTL_ERR;
-			}
-			*reply = st_version_json(v, true);
-			return CTL_DONE;
-		}
-		snprintf(err, errlen, "usage: CONFIG APPLY <yaml> [NOW] | CONFIG DIFF <yaml> | CONFIG HISTORY | CONFIG SHOW <id>");
-		return CTL_ERR;
-	}
-	if (arg_is(c, cl, "ROLLOUT") && argc >= 2) {
-		if (arg_is(argv[1], lens[1], "START"))
-			return rollout_start(argc, argv, lens, done, err, errlen);
-		if (argc == 2)
-			return simple_rollout("ROLLOUT", argv[1], lens[1], done, reply, err, errlen);
-	}
-	if (arg_is(c, cl, "ROLLOUT")) {
-		snprintf(err, errlen, "usage: ROLLOUT START [STEPS ..] [HOLD ..] [MODE ..] [GATE ..]... [AUTO yes|no] | "
-				      "ROLLOUT STATUS|PAUSE|RESUME|PROMOTE|ABORT|ROLLBACK");
-		return CTL_ERR;
-	}
-	snprintf(err, errlen, "unknown command '%.*s' with %d argument(s); commands: STATUS, STATS, OUTPUTS, GENERATIONS, "
-			      "SERIES, SESSIONS, TOPICS, SUBSCRIPTIONS, ROUTES, CONFIG, ROLLOUT, HISTORY, PING",
-		 (int)(cl > 40 ? 40 : cl), c, argc - 1);
-	return CTL_ERR;
+	const struct ctl_call c = { .argc = argc, .a = ctl_cmd_words(id), .argv = argv, .lens = lens, .reply = reply,
+				    .err = err, .errlen = errlen, .done = done };
+	return handlers[id](&c);
 }
 
 /* ---------------------------------------------------------------- reconciliation */

@@ -403,25 +403,30 @@ static void test_resp_bounds(void **state)
 	struct resp_conn c;
 	const char *why;
 	enum ctl_refusal r;
+	char hdr[64];
 	(void)state;
 
-	/* the attack: *2147483647 then endless $0: refused at the header, nothing buffered */
+	/* the attack: *2147483647 then endless $0: refused at the header, nothing buffered */
 	assert_int_equal(resp_conn_init(&c, TOKEN), 0);
 	assert_int_equal(resp_conn_feed(&c, "*2147483647\r\n", 13, &why, &r), -1);
 	assert_int_equal(r, CTL_REFUSED_RESP_LIMIT);
 	assert_memory_equal(why, "-ERR too many arguments", 23);
 	assert_int_equal(c.reader->len - c.reader->pos, 0);
 	resp_conn_free(&c);
-	/* 64 arguments pass, 65 do not */
+	/* the longest command of the table passes (ROLLOUT START with every option: 2 + 2 * (4 + 8)
+	 * words), one more argument does not */
+	assert_int_equal(RESP_MAX_ARGS, 2 + 2 * (4 + RO_MAX_GATES));
 	assert_int_equal(resp_conn_init(&c, TOKEN), 0);
-	assert_int_equal(feed(&c, "*64\r\n"), 0);
-	for (int i = 0; i < 64; i++)
+	snprintf(hdr, sizeof(hdr), "*%d\r\n", RESP_MAX_ARGS);
+	assert_int_equal(feed(&c, hdr), 0);
+	for (int i = 0; i < RESP_MAX_ARGS; i++)
 		assert_int_equal(feed(&c, "$0\r\n\r\n"), 0);
-	assert_int_equal(feed(&c, "*65\r\n"), -1);
+	snprintf(hdr, sizeof(hdr), "*%d\r\n", RESP_MAX_ARGS + 1);
+	assert_int_equal(resp_conn_feed(&c, hdr, strlen(hdr), &why, &r), -1);
+	assert_memory_equal(why, "-ERR too many arguments", 23);
 	resp_conn_free(&c);
 	/* a bulk above 1 MiB is refused at its header */
 	assert_int_equal(resp_conn_init(&c, TOKEN), 0);
-	char hdr[64];
 	snprintf(hdr, sizeof(hdr), "*3\r\n$6\r\nCONFIG\r\n$5\r\nAPPLY\r\n$%u\r\n", RESP_MAX_BULK + 1);
 	assert_int_equal(resp_conn_feed(&c, hdr, strlen(hdr), &why, &r), -1);
 	assert_memory_equal(why, "-ERR argument above", 19);
