@@ -16,6 +16,7 @@
 
 #include "ctl_auth.h"
 #include "ctl_commands.h"
+#include "fanout/dp_commands.h"
 #include "http_route.h"
 #include "resp_conn.h"
 
@@ -630,6 +631,36 @@ static void test_http_table(void **state)
 	assert_int_equal(route(&r, &o), 404);
 }
 
+/* The dataplane socket's table (its handlers are bound in dataplane/control_socket.c, where an
+ * entry without one does not compile): sane entries, and the argument bound is its longest. */
+static void test_dp_table(void **state)
+{
+	static const struct {
+		const char *name, *sub;
+		unsigned min, max;
+		const char *args, *help;
+	} dp[] = {
+#define DP_ENTRY(id, name, sub, min, max, args, help) { name, sub, min, max, args, help },
+		FO_DP_COMMANDS(DP_ENTRY)
+#undef DP_ENTRY
+	};
+	unsigned longest = 0;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(dp) / sizeof(dp[0]); i++) {
+		unsigned words = dp[i].sub[0] ? 2 : 1;
+		assert_true(strlen(dp[i].help) > 10);
+		assert_true(dp[i].min <= dp[i].max);
+		assert_true(words + dp[i].max <= FO_DP_MAX_ARGS);
+		if (words + dp[i].max > longest)
+			longest = words + dp[i].max;
+		for (size_t j = 0; j < i; j++)
+			assert_false(!strcmp(dp[i].name, dp[j].name) && !strcmp(dp[i].sub, dp[j].sub));
+	}
+	assert_int_equal(longest, FO_DP_MAX_ARGS);
+	assert_int_equal(FO_DP_MAX_ARGS, 7); /* CONFIG LOAD <yaml> ID n AS stable */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -639,7 +670,7 @@ int main(void)
 		cmocka_unit_test(test_http_routes),   cmocka_unit_test(test_resp_frame),
 		cmocka_unit_test(test_resp_auth),     cmocka_unit_test(test_resp_bounds),
 		cmocka_unit_test(test_cmd_table),     cmocka_unit_test(test_resp_help_command),
-		cmocka_unit_test(test_http_table),
+		cmocka_unit_test(test_http_table),    cmocka_unit_test(test_dp_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
