@@ -643,11 +643,11 @@ static const struct dp_cmd *dp_find(const redisReply *r, char *msg, size_t n)
 		return NULL;
 	}
 	if (named) {
-		at = (size_t)snprintf(msg, n, "%s needs one of:", named->name);
+		at = (size_t)snprintf(msg, n, "usage:");
 		for (size_t i = 0; i < DP_N_CMDS && at < n; i++)
 			if (!strcmp(dp_cmds[i].name, named->name))
-				at += (size_t)snprintf(msg + at, n - at, " %s %s%s%s", named->name, dp_cmds[i].sub,
-						       dp_cmds[i].args[0] ? " " : "", dp_cmds[i].args);
+				at += (size_t)snprintf(msg + at, n - at, "%s %s %s%s%s", at > 6 ? " |" : "", named->name,
+						       dp_cmds[i].sub, dp_cmds[i].args[0] ? " " : "", dp_cmds[i].args);
 		return NULL;
 	}
 	at = (size_t)snprintf(msg, n, "unknown command '%.40s'; try", r->element[0]->str);
