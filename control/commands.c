@@ -1,6 +1,6 @@
-/* The command dispatcher (see commands.h) and the execution of desired-state changes against
- * the dataplane: CONFIG APPLY, rollout decisions (share, promote, rollback) and the push of the
- * desired state when the dataplane (re)connects. Desired state is saved after every change. */
+/* The handlers of ctl_commands.h's table (see commands.h) and the execution of desired-state
+ * changes against the dataplane: CONFIG APPLY, rollout decisions (share, promote, rollback) and the
+ * push of the desired state when the dataplane (re)connects. Desired state is saved after every change. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -11,8 +11,10 @@
 
 #include "app.h"
 #include "commands.h"
+#include "ctl_commands.h"
 #include "ctl_auth.h"
 #include "dp_link.h"
+#include "fanout/dp_commands.h"
 #include "outputs_view.h"
 
 #define OP_MAX_CMDS 4
@@ -62,10 +64,18 @@ static uint32_t promoting_id;
 
 /* ---------------------------------------------------------------- helpers */
 
-static bool arg_is(const char *a, size_t len, const char *word)
-{
-	return strlen(word) == len && strncasecmp(a, word, len) == 0;
-}
+/* One call of a table entry: argv[a..argc) are its arguments, checked against the entry's
+ * arity before the handler runs. */
+struct ctl_call {
+	int argc, a;
+	const char **argv;
+	const size_t *lens;
+	json_t **reply;
+	char *err;
+	size_t errlen;
+	const struct ctl_completion *done;
+};
+
 
 bool ctl_err_is_dp_down(const char *err)
 {
@@ -153,10 +163,10 @@ static void op_on_reply(void *arg, redisReply *r, const char *err)
 /* Queue one command of op; -1 when the link is down (nothing queued). */
 static int op_send(struct op *op, int argc, const char **argv, const size_t *lens)
 {
-	size_t l[16];
+	size_t l[FO_DP_MAX_ARGS];
 	int idx = op->n_sent;
 
-	if (idx >= OP_MAX_CMDS || argc < 0 || argc > 16)
+	if (idx >= OP_MAX_CMDS || argc < 0 || (unsigned)argc > FO_DP_MAX_ARGS)
 		return -1;
 	if (lens == NULL) {
 		for (int i = 0; i < argc; i++)
@@ -171,6 +181,11 @@ static int op_send(struct op *op, int argc, const char **argv, const size_t *len
 	op->outstanding++;
 	return 0;
 }
+
+/* op_send of a literal list of words: the count comes from the list. */
+#define OP_SEND(op, ...)                                                                                 \
+	op_send((op), (int)(sizeof((const char *[]){ __VA_ARGS__ }) / sizeof(const char *)),             \
+		(const char *[]){ __VA_ARGS__ }, NULL)
 
 /* After the last op_send: nothing queued means the link was down. */
 static int op_launch(struct op *op, char *err, size_t errlen)
@@ -245,8 +260,8 @@ static json_t *last_rollback_json(void)
 
 /* ---------------------------------------------------------------- decisions */
 
-static void exec_decision(const struct ro_decision *d, const char *by, uint64_t t0_ns,
-			  const struct ctl_completion *done, char *err, size_t errlen, int *rc);
+static int exec_decision(const struct ro_decision *d, const char *by, uint64_t t0_ns,
+			 const struct ctl_completion *done, char *err, size_t errlen);
 
 static void finish_share(struct op *op)
 {
@@ -346,17 +361,15 @@ static void finish_rollback(struct op *op)
 		    NULL);
 }
 
-/* Runs a decision against the dataplane. With done: *rc = CTL_PENDING or CTL_ERR (err set). */
-static void exec_decision(const struct ro_decision *d, const char *by, uint64_t t0_ns,
-			  const struct ctl_completion *done, char *err, size_t errlen, int *rc)
+/* Runs a decision against the dataplane: CTL_PENDING, CTL_ERR (err set) or CTL_DONE (nothing to do). */
+static int exec_decision(const struct ro_decision *d, const char *by, uint64_t t0_ns,
+			 const struct ctl_completion *done, char *err, size_t errlen)
 {
 	struct op *op;
 	char num[16];
-	const char *argv[3];
 
-	*rc = CTL_DONE;
 	if (d->action == RO_ACT_NONE)
-		return;
+		return CTL_DONE;
 	if (d->action == RO_ACT_ROLLBACK)
 		app.st.share_bp = 0; /* desired first: whatever happens to the link, share 0 is what gets pushed;
 				      * saved when the reply comes, so the fsync is not part of the rollback */
@@ -365,8 +378,7 @@ static void exec_decision(const struct ro_decision *d, const char *by, uint64_t 
 							: finish_rollback);
 	if (op == NULL) {
 		snprintf(err, errlen, "out of memory");
-		*rc = CTL_ERR;
-		return;
+		return CTL_ERR;
 	}
 	op->t0_ns = t0_ns;
 	op->d = *d;
@@ -374,22 +386,13 @@ static void exec_decision(const struct ro_decision *d, const char *by, uint64_t 
 	if (d->action == RO_ACT_SET_SHARE || d->action == RO_ACT_ROLLBACK)
 		op->share_seq = ++share_seq;
 	snprintf(op->by, sizeof(op->by), "%s", by);
-	switch (d->action) {
-	case RO_ACT_SET_SHARE:
-		snprintf(num, sizeof(num), "%u", d->share_bp);
-		argv[0] = "CANARY", argv[1] = "SHARE", argv[2] = num;
-		op_send(op, 3, argv, NULL);
-		break;
-	case RO_ACT_PROMOTE:
-		argv[0] = "PROMOTE";
-		op_send(op, 1, argv, NULL);
-		break;
-	default:
-		argv[0] = "ROLLBACK";
-		op_send(op, 1, argv, NULL);
+	snprintf(num, sizeof(num), "%u", d->share_bp);
+	if (d->action == RO_ACT_SET_SHARE)
+		OP_SEND(op, "CANARY", "SHARE", num);
+	else if (d->action == RO_ACT_PROMOTE)
+		OP_SEND(op, "PROMOTE");
+	else if (OP_SEND(op, "ROLLBACK") == 0)
 		dp_link_flush();
-		break;
-	}
 	if (op->n_sent > 0 && d->action == RO_ACT_PROMOTE) {
 		promotes_in_flight++;
 		promoting_id = op->canary_at_send;
@@ -413,10 +416,9 @@ static void exec_decision(const struct ro_decision *d, const char *by, uint64_t 
 		}
 		app_persist();
 		op_free(op);
-		*rc = CTL_ERR;
-		return;
+		return CTL_ERR;
 	}
-	*rc = CTL_PENDING;
+	return CTL_PENDING;
 }
 
 void ctl_on_sample(const struct ro_sample *s)
@@ -424,7 +426,6 @@ void ctl_on_sample(const struct ro_sample *s)
 	struct ro_decision d;
 	enum ro_state before = app.st.rollout.state;
 	char err[CTL_ERR_MAX];
-	int rc;
 
 	if (!app.dp.synced)
 		return;
@@ -437,8 +438,7 @@ void ctl_on_sample(const struct ro_sample *s)
 					   gate_metric_name(app.st.rollout.failed_gate.metric), "value",
 					   app.st.rollout.failed_value, "threshold", app.st.rollout.failed_gate.threshold,
 					   "generation", (json_int_t)app.st.rollout.generation));
-		exec_decision(&d, by, mono_ns(), NULL, err, sizeof(err), &rc);
-		if (rc == CTL_ERR)
+		if (exec_decision(&d, by, mono_ns(), NULL, err, sizeof(err)) == CTL_ERR)
 			fprintf(stderr, "fanout-control: rollout decision (%s) not applied: %s\n", d.reason, err);
 	} else if (app.st.rollout.state != before) {
 		st_event(&app.st, s->t_ms, "rollout_held",
@@ -458,16 +458,19 @@ static void finish_proxy(struct op *op)
 	op_complete(op, r ? r : json_null(), op->failed ? op->err : NULL);
 }
 
-static int proxy(int argc, const char **argv, const size_t *lens, const struct ctl_completion *done, char *err,
-		 size_t errlen)
+/* The command as it came, answered by the dataplane. */
+static int proxy(const struct ctl_call *c)
 {
-	struct op *op = op_new(done, finish_proxy);
+	struct op *op = op_new(c->done, finish_proxy);
 
 	if (op == NULL)
-		return snprintf(err, errlen, "out of memory"), CTL_ERR;
-	op_send(op, argc, argv, lens);
-	return op_launch(op, err, errlen);
+		return snprintf(c->err, c->errlen, "out of memory"), CTL_ERR;
+	op_send(op, c->argc, c->argv, c->lens);
+	return op_launch(op, c->err, c->errlen);
 }
+
+#define h_routes proxy
+#define h_config_diff proxy
 
 /* ---------------------------------------------------------------- CONFIG APPLY */
 
@@ -517,24 +520,27 @@ static void finish_apply(struct op *op)
 		    NULL);
 }
 
-static int config_apply(const char *yaml, size_t len, bool now, const struct ctl_completion *done, char *err,
-			size_t errlen)
+/* CONFIG APPLY <yaml> [NOW] */
+static int h_config_apply(const struct ctl_call *c)
 {
+	const char *yaml = c->argv[c->a];
+	size_t len = c->lens[c->a];
+	bool now = c->argc == c->a + 2;
 	char idbuf[16];
-	const char *argv[6];
-	size_t lens[6];
 
+	if (now && !ctl_word_is(c->argv[c->a + 1], c->lens[c->a + 1], "NOW"))
+		return snprintf(c->err, c->errlen, "CONFIG APPLY: the argument after the text can only be NOW"), CTL_ERR;
 	if (ro_active(&app.st.rollout)) {
-		snprintf(err, errlen, "a rollout of generation %u is %s; ROLLOUT ABORT or ROLLOUT PROMOTE it before applying a config",
+		snprintf(c->err, c->errlen, "a rollout of generation %u is %s; ROLLOUT ABORT or ROLLOUT PROMOTE it before applying a config",
 			 app.st.rollout.generation, ro_state_name(app.st.rollout.state));
 		return CTL_ERR;
 	}
 	if (!dp_link_up())
-		return dp_down(err, errlen);
-	struct op *op = op_new(done, finish_apply);
+		return dp_down(c->err, c->errlen);
+	struct op *op = op_new(c->done, finish_apply);
 	if (op == NULL || (op->text = malloc(len + 1)) == NULL) {
 		free(op);
-		return snprintf(err, errlen, "out of memory"), CTL_ERR;
+		return snprintf(c->err, c->errlen, "out of memory"), CTL_ERR;
 	}
 	memcpy(op->text, yaml, len);
 	op->text[len] = '\0';
@@ -542,13 +548,8 @@ static int config_apply(const char *yaml, size_t len, bool now, const struct ctl
 	op->now = now;
 	op->id = next_id();
 	snprintf(idbuf, sizeof(idbuf), "%u", op->id);
-	argv[0] = "CONFIG", argv[1] = "LOAD", argv[2] = op->text, argv[3] = "ID", argv[4] = idbuf, argv[5] = "AS";
-	lens[0] = 6, lens[1] = 4, lens[2] = len, lens[3] = 2, lens[4] = strlen(idbuf), lens[5] = 2;
-	const char *as = now ? "stable" : "canary";
-	const char *full[7] = { argv[0], argv[1], argv[2], argv[3], argv[4], argv[5], as };
-	size_t flens[7] = { lens[0], lens[1], lens[2], lens[3], lens[4], lens[5], strlen(as) };
-	op_send(op, 7, full, flens);
-	return op_launch(op, err, errlen);
+	OP_SEND(op, "CONFIG", "LOAD", op->text, "ID", idbuf, "AS", now ? "stable" : "canary");
+	return op_launch(op, c->err, c->errlen);
 }
 
 /* ---------------------------------------------------------------- ROLLOUT START */
@@ -579,76 +580,73 @@ static void finish_start(struct op *op)
 	op_complete(op, rollout_status_json(), NULL);
 }
 
-static int rollout_start(int argc, const char **argv, const size_t *lens, const struct ctl_completion *done,
-			 char *err, size_t errlen)
+static int h_rollout_start(const struct ctl_call *c)
 {
 	struct ro_plan plan;
 	struct ro_decision d;
 
 	ro_plan_default(&plan);
-	for (int i = 2; i < argc; i += 2) {
-		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		size_t kl = lens[i], vl = i + 1 < argc ? lens[i + 1] : 0;
+	for (int i = c->a; i < c->argc; i += 2) {
+		const char *k = c->argv[i], *v = i + 1 < c->argc ? c->argv[i + 1] : NULL;
+		size_t kl = c->lens[i], vl = i + 1 < c->argc ? c->lens[i + 1] : 0;
 
 		if (v == NULL) {
-			snprintf(err, errlen, "ROLLOUT START: '%.*s' needs a value; e.g. ROLLOUT START STEPS 1,5,25,50,100 HOLD 10s "
+			snprintf(c->err, c->errlen, "ROLLOUT START: '%.*s' needs a value; e.g. ROLLOUT START STEPS 1,5,25,50,100 HOLD 10s "
 					      "MODE split GATE drop_rate<0.01 AUTO yes",
 				 (int)(kl > 40 ? 40 : kl), k);
 			return CTL_ERR;
 		}
-		if (arg_is(k, kl, "STEPS")) {
-			if (ro_parse_steps(v, vl, &plan, err, errlen) != 0)
+		if (ctl_word_is(k, kl, "STEPS")) {
+			if (ro_parse_steps(v, vl, &plan, c->err, c->errlen) != 0)
 				return CTL_ERR;
-		} else if (arg_is(k, kl, "HOLD")) {
-			if (ro_parse_hold(v, vl, &plan.hold_ms, err, errlen) != 0)
+		} else if (ctl_word_is(k, kl, "HOLD")) {
+			if (ro_parse_hold(v, vl, &plan.hold_ms, c->err, c->errlen) != 0)
 				return CTL_ERR;
-		} else if (arg_is(k, kl, "MODE")) {
-			if (ro_parse_mode(v, vl, &plan.mode, err, errlen) != 0)
+		} else if (ctl_word_is(k, kl, "MODE")) {
+			if (ro_parse_mode(v, vl, &plan.mode, c->err, c->errlen) != 0)
 				return CTL_ERR;
-		} else if (arg_is(k, kl, "GATE")) {
+		} else if (ctl_word_is(k, kl, "GATE")) {
 			if (plan.n_gates == RO_MAX_GATES) {
-				snprintf(err, errlen, "ROLLOUT START: more than %d gates; use fewer", RO_MAX_GATES);
+				snprintf(c->err, c->errlen, "ROLLOUT START: more than %d gates; use fewer", RO_MAX_GATES);
 				return CTL_ERR;
 			}
-			if (gate_parse(v, vl, &plan.gates[plan.n_gates], err, errlen) != 0)
+			if (gate_parse(v, vl, &plan.gates[plan.n_gates], c->err, c->errlen) != 0)
 				return CTL_ERR;
 			plan.n_gates++;
-		} else if (arg_is(k, kl, "AUTO")) {
-			if (arg_is(v, vl, "yes"))
+		} else if (ctl_word_is(k, kl, "AUTO")) {
+			if (ctl_word_is(v, vl, "yes"))
 				plan.auto_advance = true;
-			else if (arg_is(v, vl, "no"))
+			else if (ctl_word_is(v, vl, "no"))
 				plan.auto_advance = false;
 			else {
-				snprintf(err, errlen, "ROLLOUT START: AUTO '%.*s'; use AUTO yes or AUTO no", (int)(vl > 20 ? 20 : vl), v);
+				snprintf(c->err, c->errlen, "ROLLOUT START: AUTO '%.*s'; use AUTO yes or AUTO no", (int)(vl > 20 ? 20 : vl), v);
 				return CTL_ERR;
 			}
 		} else {
-			snprintf(err, errlen, "ROLLOUT START: unknown option '%.*s'; options are STEPS, HOLD, MODE, GATE, AUTO",
+			snprintf(c->err, c->errlen, "ROLLOUT START: unknown option '%.*s'; options are STEPS, HOLD, MODE, GATE, AUTO",
 				 (int)(kl > 40 ? 40 : kl), k);
 			return CTL_ERR;
 		}
 	}
 	if (!dp_link_up())
-		return dp_down(err, errlen);
+		return dp_down(c->err, c->errlen);
 	if (app.st.canary_id == 0) {
-		snprintf(err, errlen, "no canary generation to roll out; CONFIG APPLY <yaml> loads one");
+		snprintf(c->err, c->errlen, "no canary generation to roll out; CONFIG APPLY <yaml> loads one");
 		return CTL_ERR;
 	}
-	if (ro_start(&app.st.rollout, &plan, app.st.canary_id, wall_ms(), &d, err, errlen) != 0)
+	if (ro_start(&app.st.rollout, &plan, app.st.canary_id, wall_ms(), &d, c->err, c->errlen) != 0)
 		return CTL_ERR;
-	struct op *op = op_new(done, finish_start);
+	struct op *op = op_new(c->done, finish_start);
 	if (op == NULL)
-		return snprintf(err, errlen, "out of memory"), CTL_ERR;
+		return snprintf(c->err, c->errlen, "out of memory"), CTL_ERR;
 	char num[16];
-	const char *mode_argv[3] = { "CANARY", "MODE", ro_mode_name(plan.mode) };
-	const char *share_argv[3] = { "CANARY", "SHARE", num };
 	snprintf(num, sizeof(num), "%u", d.share_bp);
 	op->d = d;
 	op->mode = plan.mode;
 	op->share_seq = ++share_seq;
-	op_send(op, 3, mode_argv, NULL);
-	op_send(op, 3, share_argv, NULL);
-	int rc = op_launch(op, err, errlen);
+	OP_SEND(op, "CANARY", "MODE", ro_mode_name(plan.mode));
+	OP_SEND(op, "CANARY", "SHARE", num);
+	int rc = op_launch(op, c->err, c->errlen);
 	if (rc == CTL_ERR)
 		ro_init(&app.st.rollout);
 	return rc;
@@ -686,18 +684,18 @@ static json_t *status_json(void)
 /* OUTPUTS: the dataplane's last OUTPUTS reply (sinks and bridges, unchanged) with per-second
  * "rates" per output against the poll before, "sampled_ms" and "dataplane_up" (false: these are
  * the last figures it gave, as STATS does). */
-static int outputs_reply(json_t **reply, char *err, size_t errlen)
+static int h_outputs(const struct ctl_call *c)
 {
 	if (app.dp.outputs == NULL) {
 		if (!dp_link_up())
-			return dp_down(err, errlen);
+			return dp_down(c->err, c->errlen);
 		if (app.dp.outputs_error[0])
-			snprintf(err, errlen,
+			snprintf(c->err, c->errlen,
 				 "the dataplane did not answer OUTPUTS (%s); sinks and bridges need a fanout-dataplane "
 				 "with issue 5's outputs",
 				 app.dp.outputs_error);
 		else
-			snprintf(err, errlen, "no outputs from the dataplane yet; try again after --poll-ms");
+			snprintf(c->err, c->errlen, "no outputs from the dataplane yet; try again after --poll-ms");
 		return CTL_ERR;
 	}
 	double dt = app.dp.prev_outputs != NULL && app.dp.outputs_t_ms > app.dp.prev_outputs_t_ms
@@ -705,7 +703,7 @@ static int outputs_reply(json_t **reply, char *err, size_t errlen)
 			    : 0.0;
 	json_t *j = ov_with_rates(app.dp.outputs, app.dp.prev_outputs, dt);
 	if (j == NULL) {
-		snprintf(err, errlen, "the dataplane's OUTPUTS reply is not a JSON object; are fanout-control and "
+		snprintf(c->err, c->errlen, "the dataplane's OUTPUTS reply is not a JSON object; are fanout-control and "
 				      "fanout-dataplane the same version?");
 		return CTL_ERR;
 	}
@@ -715,7 +713,7 @@ static int outputs_reply(json_t **reply, char *err, size_t errlen)
 		json_object_set_new(j, "interval_ms", json_integer((json_int_t)(dt * 1000.0 + 0.5)));
 	if (app.dp.outputs_error[0] && dp_link_up())
 		json_object_set_new(j, "poll_error", json_string(app.dp.outputs_error));
-	*reply = j;
+	*c->reply = j;
 	return CTL_DONE;
 }
 
@@ -796,14 +794,14 @@ static json_t *generations_with_rates(void)
 	return gens;
 }
 
-static int stats_reply(json_t **reply, char *err, size_t errlen)
+static int h_stats(const struct ctl_call *c)
 {
 	const struct series_point *p = series_last(&app.series);
 
 	if (app.dp.stats == NULL) {
 		if (!dp_link_up())
-			return dp_down(err, errlen);
-		snprintf(err, errlen, "no stats from the dataplane yet; try again after --poll-ms");
+			return dp_down(c->err, c->errlen);
+		snprintf(c->err, c->errlen, "no stats from the dataplane yet; try again after --poll-ms");
 		return CTL_ERR;
 	}
 	json_t *j = json_deep_copy(app.dp.stats);
@@ -816,213 +814,220 @@ static int stats_reply(json_t **reply, char *err, size_t errlen)
 	json_object_set_new(j, "rates", stats_rates(p));
 	if (app.dp.genstats != NULL)
 		json_object_set_new(j, "generations", generations_with_rates());
-	*reply = j;
+	*c->reply = j;
 	return CTL_DONE;
 }
 
-static int parse_count(int argc, const char **argv, const size_t *lens, int at, long *count, char *err,
-		       size_t errlen)
+/* An optional "KEY n" (n >= min) at argv[a]; 0 when absent. */
+static int parse_opt_num(const struct ctl_call *c, const char *key, long min, long *out)
 {
 	char buf[24];
 	char *end;
 
-	if (argc <= at)
+	*out = 0;
+	if (c->argc == c->a)
 		return 0;
-	if (argc != at + 2 || !arg_is(argv[at], lens[at], "COUNT") || lens[at + 1] == 0 || lens[at + 1] >= sizeof(buf)) {
-		snprintf(err, errlen, "expected COUNT n, e.g. HISTORY COUNT 20");
+	if (c->argc != c->a + 2 || !ctl_word_is(c->argv[c->a], c->lens[c->a], key) || c->lens[c->a + 1] == 0 ||
+	    c->lens[c->a + 1] >= sizeof(buf)) {
+		snprintf(c->err, c->errlen, "expected %s n, e.g. %.*s %s 20", key, (int)c->lens[0], c->argv[0], key);
 		return -1;
 	}
-	memcpy(buf, argv[at + 1], lens[at + 1]);
-	buf[lens[at + 1]] = '\0';
+	memcpy(buf, c->argv[c->a + 1], c->lens[c->a + 1]);
+	buf[c->lens[c->a + 1]] = '\0';
 	errno = 0;
-	*count = strtol(buf, &end, 10);
-	if (errno || *end || *count <= 0) {
-		snprintf(err, errlen, "COUNT '%s': use a positive number", buf);
+	*out = strtol(buf, &end, 10);
+	if (errno || *end || *out < min) {
+		snprintf(c->err, c->errlen, "%s '%s': use a number of at least %ld", key, buf, min);
 		return -1;
 	}
 	return 0;
 }
 
-static int simple_rollout(const char *what, const char *a, size_t al, const struct ctl_completion *done,
-			  json_t **reply, char *err, size_t errlen)
+static int done_with(const struct ctl_call *c, json_t *j)
+{
+	*c->reply = j;
+	return CTL_DONE;
+}
+
+static int h_status(const struct ctl_call *c)
+{
+	return done_with(c, status_json());
+}
+
+static int h_generations(const struct ctl_call *c)
+{
+	return done_with(c, json_pack("{s:O?,s:O?,s:o}", "dataplane", app.dp.generations, "genstats", app.dp.genstats,
+				      "desired", desired_json()));
+}
+
+static int h_series(const struct ctl_call *c)
+{
+	long since;
+
+	if (parse_opt_num(c, "SINCE", 0, &since) != 0)
+		return CTL_ERR;
+	return done_with(c, series_json(&app.series, (uint64_t)since));
+}
+
+/* SESSIONS, TOPICS, SUBSCRIPTIONS [COUNT n]: checked here, answered by the dataplane. */
+static int h_listing(const struct ctl_call *c)
+{
+	long count;
+
+	if (parse_opt_num(c, "COUNT", 1, &count) != 0)
+		return CTL_ERR;
+	return proxy(c);
+}
+
+#define h_sessions h_listing
+#define h_topics h_listing
+#define h_subscriptions h_listing
+
+static int h_history(const struct ctl_call *c)
+{
+	long count;
+
+	if (parse_opt_num(c, "COUNT", 1, &count) != 0)
+		return CTL_ERR;
+	size_t n = json_array_size(app.st.history);
+	size_t from = count > 0 && (size_t)count < n ? n - (size_t)count : 0;
+	json_t *ev = json_array();
+	for (size_t i = from; i < n; i++)
+		json_array_append(ev, json_array_get(app.st.history, i));
+	return done_with(c, json_pack("{s:I,s:o}", "total", (json_int_t)n, "events", ev));
+}
+
+static int h_config_history(const struct ctl_call *c)
+{
+	json_t *vs = json_array();
+
+	for (size_t i = 0; i < app.st.n_versions; i++)
+		json_array_append_new(vs, st_version_json(&app.st.versions[i], false));
+	return done_with(c, json_pack("{s:o,s:o}", "versions", vs, "desired", desired_json()));
+}
+
+static int h_config_show(const struct ctl_call *c)
+{
+	char buf[16];
+	size_t l = c->lens[c->a];
+
+	if (l == 0 || l >= sizeof(buf)) {
+		snprintf(c->err, c->errlen, "CONFIG SHOW: give a version id from CONFIG HISTORY");
+		return CTL_ERR;
+	}
+	memcpy(buf, c->argv[c->a], l);
+	buf[l] = '\0';
+	const struct st_version *v = st_version_find(&app.st, (uint32_t)strtoul(buf, NULL, 10));
+	if (v == NULL) {
+		snprintf(c->err, c->errlen, "no config version '%s'; CONFIG HISTORY lists them", buf);
+		return CTL_ERR;
+	}
+	return done_with(c, st_version_json(v, true));
+}
+
+static int h_rollout_status(const struct ctl_call *c)
+{
+	return done_with(c, rollout_status_json());
+}
+
+static int h_rollout_pause(const struct ctl_call *c)
+{
+	struct rollout *r = &app.st.rollout;
+	uint64_t now = wall_ms();
+
+	if (ro_pause(r, now, c->err, c->errlen) != 0)
+		return CTL_ERR;
+	st_event(&app.st, now, "rollout_pause", json_pack("{s:I}", "step", (json_int_t)r->step + 1));
+	app_persist();
+	return done_with(c, rollout_status_json());
+}
+
+static int h_rollout_resume(const struct ctl_call *c)
 {
 	struct rollout *r = &app.st.rollout;
 	struct ro_decision d = { .action = RO_ACT_NONE };
 	uint64_t t0 = mono_ns(), now = wall_ms();
-	int rc;
 
-	(void)what;
-	if (arg_is(a, al, "STATUS")) {
-		*reply = rollout_status_json();
-		return CTL_DONE;
-	}
-	if (arg_is(a, al, "PAUSE")) {
-		if (ro_pause(r, now, err, errlen) != 0)
-			return CTL_ERR;
-		st_event(&app.st, now, "rollout_pause", json_pack("{s:I}", "step", (json_int_t)r->step + 1));
-		app_persist();
-		*reply = rollout_status_json();
-		return CTL_DONE;
-	}
-	if (arg_is(a, al, "RESUME")) {
-		if (ro_resume(r, now, &d, err, errlen) != 0)
-			return CTL_ERR;
-		st_event(&app.st, now, "rollout_resume", json_pack("{s:I}", "step", (json_int_t)r->step + 1));
-		app_persist();
-		if (d.action == RO_ACT_NONE) {
-			*reply = rollout_status_json();
-			return CTL_DONE;
-		}
-		exec_decision(&d, "operator", t0, done, err, errlen, &rc);
-		return rc;
-	}
-	if (arg_is(a, al, "PROMOTE")) {
-		if (ro_active(r)) {
-			if (ro_promote(r, now, &d, err, errlen) != 0)
-				return CTL_ERR;
-		} else {
-			if (app.st.canary_id == 0) {
-				snprintf(err, errlen, "no canary generation to promote; CONFIG APPLY <yaml> loads one");
-				return CTL_ERR;
-			}
-			d.action = RO_ACT_PROMOTE;
-			snprintf(d.reason, sizeof(d.reason), "operator promoted generation %u", app.st.canary_id);
-		}
-		exec_decision(&d, "operator", t0, done, err, errlen, &rc);
-		return rc;
-	}
-	if ((arg_is(a, al, "ABORT") || arg_is(a, al, "ROLLBACK")) && promotes_in_flight > 0) {
-		snprintf(err, errlen,
-			 "a PROMOTE of generation %u is in flight: once it lands that generation serves everyone and there is "
-			 "no canary to roll back; to go back, CONFIG APPLY <the previous yaml> NOW",
-			 promoting_id);
+	if (ro_resume(r, now, &d, c->err, c->errlen) != 0)
 		return CTL_ERR;
-	}
-	if (arg_is(a, al, "ABORT")) {
-		if (ro_abort(r, now, &d, err, errlen) != 0)
-			return CTL_ERR;
-		exec_decision(&d, "abort", t0, done, err, errlen, &rc);
-		return rc;
-	}
-	if (arg_is(a, al, "ROLLBACK")) {
-		ro_rollback(r, now, "operator rollback", &d);
-		exec_decision(&d, "operator", t0, done, err, errlen, &rc);
-		return rc;
-	}
-	snprintf(err, errlen, "ROLLOUT '%.*s': use START, STATUS, PAUSE, RESUME, PROMOTE, ABORT or ROLLBACK",
-		 (int)(al > 40 ? 40 : al), a);
-	return CTL_ERR;
+	st_event(&app.st, now, "rollout_resume", json_pack("{s:I}", "step", (json_int_t)r->step + 1));
+	app_persist();
+	if (d.action == RO_ACT_NONE)
+		return done_with(c, rollout_status_json());
+	return exec_decision(&d, "operator", t0, c->done, c->err, c->errlen);
 }
+
+static int h_rollout_promote(const struct ctl_call *c)
+{
+	struct rollout *r = &app.st.rollout;
+	struct ro_decision d = { .action = RO_ACT_NONE };
+	uint64_t t0 = mono_ns();
+
+	if (ro_active(r)) {
+		if (ro_promote(r, wall_ms(), &d, c->err, c->errlen) != 0)
+			return CTL_ERR;
+	} else {
+		if (app.st.canary_id == 0) {
+			snprintf(c->err, c->errlen, "no canary generation to promote; CONFIG APPLY <yaml> loads one");
+			return CTL_ERR;
+		}
+		d.action = RO_ACT_PROMOTE;
+		snprintf(d.reason, sizeof(d.reason), "operator promoted generation %u", app.st.canary_id);
+	}
+	return exec_decision(&d, "operator", t0, c->done, c->err, c->errlen);
+}
+
+/* ABORT and ROLLBACK behind a PROMOTE in flight would answer "share 0" while the promoted
+ * generation serves everyone. */
+static int refuse_behind_promote(const struct ctl_call *c)
+{
+	if (promotes_in_flight == 0)
+		return 0;
+	snprintf(c->err, c->errlen,
+		 "a PROMOTE of generation %u is in flight: once it lands that generation serves everyone and there is "
+		 "no canary to roll back; to go back, CONFIG APPLY <the previous yaml> NOW",
+		 promoting_id);
+	return -1;
+}
+
+static int h_rollout_abort(const struct ctl_call *c)
+{
+	struct ro_decision d = { .action = RO_ACT_NONE };
+	uint64_t t0 = mono_ns();
+
+	if (refuse_behind_promote(c) != 0 || ro_abort(&app.st.rollout, wall_ms(), &d, c->err, c->errlen) != 0)
+		return CTL_ERR;
+	return exec_decision(&d, "abort", t0, c->done, c->err, c->errlen);
+}
+
+static int h_rollout_rollback(const struct ctl_call *c)
+{
+	struct ro_decision d = { .action = RO_ACT_NONE };
+	uint64_t t0 = mono_ns();
+
+	if (refuse_behind_promote(c) != 0)
+		return CTL_ERR;
+	ro_rollback(&app.st.rollout, wall_ms(), "operator rollback", &d);
+	return exec_decision(&d, "operator", t0, c->done, c->err, c->errlen);
+}
+
+/* The table of ctl_commands.h bound to its handlers: an entry without a handler does not compile. */
+static int (*const handlers[CTL_CMD_MAX])(const struct ctl_call *c) = {
+#define CTL_CMD_HANDLER(id, ...) [CTL_CMD_##id] = h_##id,
+	CTL_COMMANDS(CTL_CMD_HANDLER)
+#undef CTL_CMD_HANDLER
+};
 
 int ctl_dispatch(int argc, const char **argv, const size_t *lens, json_t **reply, char *err, size_t errlen,
 		 const struct ctl_completion *done)
 {
-	long count = 0;
-
 	*reply = NULL;
-	if (argc < 1) {
-		snprintf(err, errlen, "empty command; try STATUS");
+	int id = ctl_cmd_find(argc, argv, lens, err, errlen);
+	if (id < 0)
 		return CTL_ERR;
-	}
-	const char *c = argv[0];
-	size_t cl = lens[0];
-
-	if (arg_is(c, cl, "PING") && argc == 1) {
-		*reply = json_string("PONG");
-		return CTL_DONE;
-	}
-	if (arg_is(c, cl, "STATUS") && argc == 1) {
-		*reply = status_json();
-		return CTL_DONE;
-	}
-	if (arg_is(c, cl, "STATS") && argc == 1)
-		return stats_reply(reply, err, errlen);
-	if (arg_is(c, cl, "OUTPUTS") && argc == 1)
-		return outputs_reply(reply, err, errlen);
-	if (arg_is(c, cl, "GENERATIONS") && argc == 1) {
-		*reply = json_pack("{s:O?,s:O?,s:o}", "dataplane", app.dp.generations, "genstats", app.dp.genstats,
-				   "desired", desired_json());
-		return CTL_DONE;
-	}
-	if (arg_is(c, cl, "SERIES")) {
-		long since = 0;
-		char buf[24];
-		if (argc == 3 && arg_is(argv[1], lens[1], "SINCE") && lens[2] < sizeof(buf)) {
-			memcpy(buf, argv[2], lens[2]);
-			buf[lens[2]] = '\0';
-			since = strtol(buf, NULL, 10);
-		} else if (argc != 1) {
-			snprintf(err, errlen, "usage: SERIES [SINCE t_ms]");
-			return CTL_ERR;
-		}
-		*reply = series_json(&app.series, since > 0 ? (uint64_t)since : 0);
-		return CTL_DONE;
-	}
-	if (arg_is(c, cl, "SESSIONS") || arg_is(c, cl, "TOPICS") || arg_is(c, cl, "SUBSCRIPTIONS") ||
-	    arg_is(c, cl, "ROUTES")) {
-		if (parse_count(argc, argv, lens, 1, &count, err, errlen) != 0)
-			return CTL_ERR;
-		return proxy(argc, argv, lens, done, err, errlen);
-	}
-	if (arg_is(c, cl, "HISTORY")) {
-		if (parse_count(argc, argv, lens, 1, &count, err, errlen) != 0)
-			return CTL_ERR;
-		size_t n = json_array_size(app.st.history);
-		size_t from = count > 0 && (size_t)count < n ? n - (size_t)count : 0;
-		json_t *ev = json_array();
-		for (size_t i = from; i < n; i++)
-			json_array_append(ev, json_array_get(app.st.history, i));
-		*reply = json_pack("{s:I,s:o}", "total", (json_int_t)n, "events", ev);
-		return CTL_DONE;
-	}
-	if (arg_is(c, cl, "CONFIG") && argc >= 2) {
-		const char *s = argv[1];
-		size_t sl = lens[1];
-		if (arg_is(s, sl, "APPLY") && (argc == 3 || (argc == 4 && arg_is(argv[3], lens[3], "NOW"))))
-			return config_apply(argv[2], lens[2], argc == 4, done, err, errlen);
-		if (arg_is(s, sl, "DIFF") && argc == 3)
-			return proxy(argc, argv, lens, done, err, errlen);
-		if (arg_is(s, sl, "HISTORY") && argc == 2) {
-			json_t *vs = json_array();
-			for (size_t i = 0; i < app.st.n_versions; i++)
-				json_array_append_new(vs, st_version_json(&app.st.versions[i], false));
-			*reply = json_pack("{s:o,s:o}", "versions", vs, "desired", desired_json());
-			return CTL_DONE;
-		}
-		if (arg_is(s, sl, "SHOW") && argc == 3) {
-			char buf[16];
-			if (lens[2] == 0 || lens[2] >= sizeof(buf)) {
-				snprintf(err, errlen, "CONFIG SHOW: give a version id from CONFIG HISTORY");
-				return CTL_ERR;
-			}
-			memcpy(buf, argv[2], lens[2]);
-			buf[lens[2]] = '\0';
-			const struct st_version *v = st_version_find(&app.st, (uint32_t)strtoul(buf, NULL, 10));
-			if (v == NULL) {
-				snprintf(err, errlen, "no config version '%s'; CONFIG HISTORY lists them", buf);
-				return CTL_ERR;
-			}
-			*reply = st_version_json(v, true);
-			return CTL_DONE;
-		}
-		snprintf(err, errlen, "usage: CONFIG APPLY <yaml> [NOW] | CONFIG DIFF <yaml> | CONFIG HISTORY | CONFIG SHOW <id>");
-		return CTL_ERR;
-	}
-	if (arg_is(c, cl, "ROLLOUT") && argc >= 2) {
-		if (arg_is(argv[1], lens[1], "START"))
-			return rollout_start(argc, argv, lens, done, err, errlen);
-		if (argc == 2)
-			return simple_rollout("ROLLOUT", argv[1], lens[1], done, reply, err, errlen);
-	}
-	if (arg_is(c, cl, "ROLLOUT")) {
-		snprintf(err, errlen, "usage: ROLLOUT START [STEPS ..] [HOLD ..] [MODE ..] [GATE ..]... [AUTO yes|no] | "
-				      "ROLLOUT STATUS|PAUSE|RESUME|PROMOTE|ABORT|ROLLBACK");
-		return CTL_ERR;
-	}
-	snprintf(err, errlen, "unknown command '%.*s' with %d argument(s); commands: STATUS, STATS, OUTPUTS, GENERATIONS, "
-			      "SERIES, SESSIONS, TOPICS, SUBSCRIPTIONS, ROUTES, CONFIG, ROLLOUT, HISTORY, PING",
-		 (int)(cl > 40 ? 40 : cl), c, argc - 1);
-	return CTL_ERR;
+	const struct ctl_call c = { .argc = argc, .a = ctl_cmd_words(id), .argv = argv, .lens = lens, .reply = reply,
+				    .err = err, .errlen = errlen, .done = done };
+	return handlers[id](&c);
 }
 
 /* ---------------------------------------------------------------- reconciliation */
@@ -1128,8 +1133,7 @@ static void on_reconcile_view(struct op *view)
 			op->failed = true;
 		} else {
 			snprintf(idbuf[0], sizeof(idbuf[0]), "%u", id);
-			const char *argv[7] = { "CONFIG", "LOAD", v->text, "ID", idbuf[0], "AS", "stable" };
-			op_send(op, 7, argv, NULL);
+			OP_SEND(op, "CONFIG", "LOAD", v->text, "ID", idbuf[0], "AS", "stable");
 			if (id > seen)
 				seen = id;
 		}
@@ -1142,23 +1146,18 @@ static void on_reconcile_view(struct op *view)
 			op->failed = true;
 		} else {
 			snprintf(idbuf[1], sizeof(idbuf[1]), "%u", id);
-			const char *argv[7] = { "CONFIG", "LOAD", v->text, "ID", idbuf[1], "AS", "canary" };
-			op_send(op, 7, argv, NULL);
+			OP_SEND(op, "CONFIG", "LOAD", v->text, "ID", idbuf[1], "AS", "canary");
 		}
 	}
 	if (canary_loaded && !op->failed) {
-		if (push_canary || dp_mode == NULL || strcmp(dp_mode, ro_mode_name(st->mode)) != 0) {
-			const char *argv[3] = { "CANARY", "MODE", ro_mode_name(st->mode) };
-			op_send(op, 3, argv, NULL);
-		}
+		if (push_canary || dp_mode == NULL || strcmp(dp_mode, ro_mode_name(st->mode)) != 0)
+			OP_SEND(op, "CANARY", "MODE", ro_mode_name(st->mode));
 		if ((push_canary ? 0u : dp_share) != st->share_bp) {
 			snprintf(share, sizeof(share), "%u", st->share_bp);
-			const char *argv[3] = { "CANARY", "SHARE", share };
-			op_send(op, 3, argv, NULL);
+			OP_SEND(op, "CANARY", "SHARE", share);
 		}
 	} else if (!op->failed && dp_canary != 0 && dp_share != 0 && st->share_bp == 0 && st->stable_id != 0) {
-		const char *argv[1] = { "ROLLBACK" };
-		op_send(op, 1, argv, NULL);
+		OP_SEND(op, "ROLLBACK");
 	}
 	if (op->n_sent > 0) {
 		fprintf(stderr, "fanout-control: pushing desired state (%d command(s)) to the dataplane\n", op->n_sent);
@@ -1170,13 +1169,12 @@ static void on_reconcile_view(struct op *view)
 void ctl_reconcile(void)
 {
 	struct op *op = op_new(NULL, on_reconcile_view);
-	const char *g[1] = { "GENERATIONS" }, *gs[1] = { "GENSTATS" };
 
 	app.dp.synced = false;
 	if (op == NULL)
 		return;
-	op_send(op, 1, g, NULL);
-	op_send(op, 1, gs, NULL);
+	OP_SEND(op, "GENERATIONS");
+	OP_SEND(op, "GENSTATS");
 	if (op->n_sent == 0)
 		op_free(op);
 }

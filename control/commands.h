@@ -1,5 +1,5 @@
 /* The one command dispatcher of fanout-control, shared by the RESP server and the HTTP API:
- * the command table of docs/control.md. Local commands answer at once; commands that need the
+ * the table of ctl_commands.h, each entry bound to its handler in commands.c. Local commands answer at once; commands that need the
  * dataplane answer later through a completion, exactly once. */
 #ifndef FANOUT_CONTROL_COMMANDS_H
 #define FANOUT_CONTROL_COMMANDS_H

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "ctl_auth.h"
+#include "ctl_commands.h"
 #include "fanoutctl_format.h"
 #include "fanoutctl_render.h"
 
@@ -284,98 +285,160 @@ static int simple(struct ctl *c, render_fn render, int argc, const char **argv)
 
 /* ---- usage -------------------------------------------------------------------------- */
 
-static const char *const main_usage =
+static const char *const usage_head =
 	"usage: fanoutctl [-s SOCKET | -h HOST -p PORT] [--token-file PATH] [--json] COMMAND [ARGS]\n"
 	"\n"
 	"The operator's client of fanout-control (default 127.0.0.1:7379; env FANOUT_CONTROL=host:port\n"
 	"or a socket path). It authenticates with fanout-control's token: --token-file PATH, else env\n"
 	"FANOUT_TOKEN (the token) or FANOUT_TOKEN_FILE, else " DEFAULT_TOKEN_FILE ".\n"
 	"\n"
-	"Commands:\n"
-	"  status                     control, dataplane link, generations, rollout summary\n"
-	"  stats                      dataplane totals, rates, drops by reason, per-generation figures\n"
-	"  top [--interval 1s] [--count N]   live view of rates, drops, generations and the rollout\n"
-	"  sessions|topics|subscriptions [--count N]   the dataplane's tables\n"
-	"  routes                     stable and canary routes (UDP, sink, bridge) with their counters\n"
-	"  outputs                    Redis Streams sinks and MQTT bridges: connection, backlog, written/s, errors\n"
-	"  config apply FILE [--now]  new generation from a YAML file (canary at share 0, or stable with --now)\n"
-	"  config diff FILE           what FILE would change against the stable generation\n"
-	"  config history             config versions\n"
-	"  config show ID             one version's YAML\n"
-	"  rollout start [--steps 1,5,25,50,100] [--hold 10s] [--mode split|mirror] [--gate EXPR]... [--no-auto]\n"
-	"  rollout status|pause|resume|promote|abort|rollback\n"
-	"  history [--count N]        rollout and config events, newest last\n"
-	"  dashboard                  the dashboard's URL, with the token in its #fragment (never sent to a server)\n"
+	"Commands:\n";
+static const char *const usage_tail =
 	"\n"
-	"Options: --json prints the reply as JSON; COMMAND --help explains one command.\n"
-	"Exit codes: 0 ok, 1 refused, 2 usage, 3 fanout-control unreachable, 4 dataplane unreachable.\n";
+	"Options: --json prints the reply as JSON; COMMAND --help explains one command and the fanout-control\n"
+	"command it sends. Exit codes: 0 ok, 1 refused, 2 usage, 3 fanout-control unreachable, 4 dataplane\n"
+	"unreachable.\n";
 
-struct cmd_help {
+static int cmd_status(struct ctl *c, struct args *a);
+static int cmd_stats(struct ctl *c, struct args *a);
+static int cmd_top(struct ctl *c, struct args *a);
+static int cmd_sessions(struct ctl *c, struct args *a);
+static int cmd_topics(struct ctl *c, struct args *a);
+static int cmd_subscriptions(struct ctl *c, struct args *a);
+static int cmd_routes(struct ctl *c, struct args *a);
+static int cmd_outputs(struct ctl *c, struct args *a);
+static int cmd_config(struct ctl *c, struct args *a);
+static int cmd_rollout(struct ctl *c, struct args *a);
+static int cmd_history(struct ctl *c, struct args *a);
+static int cmd_dashboard(struct ctl *c, struct args *a);
+
+/* fanoutctl's commands: name, handler, the usage line of the overview, the fanout-control commands
+ * it sends (names of ctl_commands.h's table; their synopses and help are printed from there) and
+ * the text of COMMAND --help. */
+struct verb {
 	const char *name;
+	int (*fn)(struct ctl *c, struct args *a);
+	const char *line;
+	const char *sends[2];
 	const char *text;
 };
 
-static const struct cmd_help helps[] = {
-	{"status", "usage: fanoutctl status [--json]\n\n"
-		   "fanout-control's own state, its link to the dataplane, the stable and canary generations,\n"
-		   "the canary share and mode, and the rollout's step. Exits 4 if the dataplane is unreachable.\n"},
-	{"stats", "usage: fanoutctl stats [--json]\n\n"
-		  "The latest dataplane snapshot: totals, rates per second, drops by reason, per-generation\n"
-		  "msgs/s, drop rate and latency percentiles.\n"},
-	{"top", "usage: fanoutctl top [--interval DURATION] [--count N]\n\n"
-		"Redraws every --interval (default 1s): rx and delivery rates, drops by reason, per-generation\n"
-		"msgs/s, drop rate and p99, the canary share and the rollout step. --count N stops after N\n"
-		"frames (default: until Ctrl-C). Without a terminal, frames are printed one after another.\n"},
-	{"sessions", "usage: fanoutctl sessions [--count N] [--json]\n\nMQTT-SN sessions (default at most 1000).\n"},
-	{"topics", "usage: fanoutctl topics [--count N] [--json]\n\nRegistered topic names per worker.\n"},
-	{"subscriptions", "usage: fanoutctl subscriptions [--count N] [--json]\n\nSubscriptions per client.\n"},
-	{"routes", "usage: fanoutctl routes [--json]\n\n"
-		   "The stable and canary route tables. UDP routes: matched, copies sent, copies dropped. Sink and\n"
-		   "bridge routes: target, stream or topic template, matched, queued, written, dropped (failed +\n"
-		   "ring full + pool empty, broken down below the table) and backlog; counts since the generation\n"
-		   "was created.\n"},
-	{"outputs", "usage: fanoutctl outputs [--json]\n\n"
-		    "The dataplane's Redis Streams sinks and MQTT bridges: connected or not, backlog, entries in\n"
-		    "flight, written per second (over fanout-control's last poll) and in total, failed, reconnects,\n"
-		    "errors and the batch round trip (p50, p99); then each one's server, batch sizes, bridge\n"
-		    "traffic from upstream and last error. Exits 4 if the dataplane is unreachable (the figures\n"
-		    "shown are then its last ones).\n"},
-	{"config", "usage: fanoutctl config apply FILE [--now]\n"
-		   "       fanoutctl config diff FILE\n"
-		   "       fanoutctl config history\n"
-		   "       fanoutctl config show ID\n\n"
-		   "apply: validate FILE (YAML; - for stdin), diff it against stable and load it as the canary\n"
-		   "  generation at share 0, ready for `fanoutctl rollout start`; --now makes it stable at once.\n"
-		   "  A config that changes keys needing a restart is refused (exit 1) with the list of keys.\n"
-		   "diff: what apply would change, without changing anything.\n"
-		   "history: the versions fanout-control keeps; show ID: one version's YAML.\n"},
-	{"rollout", "usage: fanoutctl rollout start [--steps 1,5,25,50,100] [--hold 10s] [--mode split|mirror]\n"
-		    "                             [--gate 'drop_rate<0.01']... [--no-auto]\n"
-		    "       fanoutctl rollout status|pause|resume|promote|abort|rollback\n\n"
-		    "start: move the canary generation's share through --steps (percent), holding each step for\n"
-		    "  --hold while the gates hold; a gate that fails rolls back by itself. --no-auto waits for\n"
-		    "  `rollout resume` at each step. Gates: drop_rate, error_rate, p99_us, delta_drop_rate,\n"
-		    "  sink_errors (the canary's sink and bridge route drops in the hold window: failed + ring\n"
-		    "  full + pool empty), each `metric<threshold`.\n"
-		    "status: the plan, the step, the share, the gates' latest values.\n"
-		    "pause/resume: hold the current step / continue.\n"
-		    "promote: the canary becomes stable. abort: stop the rollout and set the share to 0.\n"
-		    "rollback: share 0 in one swap; prints the time it took.\n"},
-	{"history", "usage: fanoutctl history [--count N] [--json]\n\nRollout and config events, newest last.\n"},
-	{"dashboard", "usage: fanoutctl dashboard\n\n"
-		      "Prints the dashboard's URL (fanout-control's --http address, from STATUS) with the token after\n"
-		      "#token=. Browsers do not send the fragment to the server, so the token stays out of logs and\n"
-		      "Referer headers; the page keeps it in sessionStorage and removes it from the address bar.\n"},
+static const struct verb verbs[] = {
+	{"status", cmd_status, "status                     control, dataplane link, generations, rollout summary",
+	 {"STATUS"},
+	 "usage: fanoutctl status [--json]\n\n"
+	 "fanout-control's own state, its link to the dataplane, the stable and canary generations,\n"
+	 "the canary share and mode, and the rollout's step. Exits 4 if the dataplane is unreachable.\n"},
+	{"stats", cmd_stats, "stats                      dataplane totals, rates, drops by reason, per-generation figures",
+	 {"STATS"},
+	 "usage: fanoutctl stats [--json]\n\n"
+	 "The latest dataplane snapshot: totals, rates per second, drops by reason, per-generation\n"
+	 "msgs/s, drop rate and latency percentiles.\n"},
+	{"top", cmd_top, "top [--interval 1s] [--count N]   live view of rates, drops, generations and the rollout",
+	 {"STATS", "ROLLOUT"},
+	 "usage: fanoutctl top [--interval DURATION] [--count N]\n\n"
+	 "Redraws every --interval (default 1s): rx and delivery rates, drops by reason, per-generation\n"
+	 "msgs/s, drop rate and p99, the canary share and the rollout step. --count N stops after N\n"
+	 "frames (default: until Ctrl-C). Without a terminal, frames are printed one after another.\n"},
+	{"sessions", cmd_sessions, "sessions|topics|subscriptions [--count N]   the dataplane's tables", {"SESSIONS"},
+	 "usage: fanoutctl sessions [--count N] [--json]\n\nMQTT-SN sessions (default at most 1000).\n"},
+	{"topics", cmd_topics, NULL, {"TOPICS"},
+	 "usage: fanoutctl topics [--count N] [--json]\n\nRegistered topic names per worker.\n"},
+	{"subscriptions", cmd_subscriptions, NULL, {"SUBSCRIPTIONS"},
+	 "usage: fanoutctl subscriptions [--count N] [--json]\n\nSubscriptions per client.\n"},
+	{"routes", cmd_routes, "routes                     stable and canary routes (UDP, sink, bridge) with their counters",
+	 {"ROUTES"},
+	 "usage: fanoutctl routes [--json]\n\n"
+	 "The stable and canary route tables. UDP routes: matched, copies sent, copies dropped. Sink and\n"
+	 "bridge routes: target, stream or topic template, matched, queued, written, dropped (failed +\n"
+	 "ring full + pool empty, broken down below the table) and backlog; counts since the generation\n"
+	 "was created.\n"},
+	{"outputs", cmd_outputs,
+	 "outputs                    Redis Streams sinks and MQTT bridges: connection, backlog, written/s, errors",
+	 {"OUTPUTS"},
+	 "usage: fanoutctl outputs [--json]\n\n"
+	 "The dataplane's Redis Streams sinks and MQTT bridges: connected or not, backlog, entries in\n"
+	 "flight, written per second (over fanout-control's last poll) and in total, failed, reconnects,\n"
+	 "errors and the batch round trip (p50, p99); then each one's server, batch sizes, bridge\n"
+	 "traffic from upstream and last error. Exits 4 if the dataplane is unreachable (the figures\n"
+	 "shown are then its last ones).\n"},
+	{"config", cmd_config,
+	 "config apply FILE [--now]  new generation from a YAML file (canary at share 0, or stable with --now)\n"
+	 "  config diff FILE           what FILE would change against the stable generation\n"
+	 "  config history             config versions\n"
+	 "  config show ID             one version's YAML",
+	 {"CONFIG"},
+	 "usage: fanoutctl config apply FILE [--now]\n"
+	 "       fanoutctl config diff FILE\n"
+	 "       fanoutctl config history\n"
+	 "       fanoutctl config show ID\n\n"
+	 "apply: validate FILE (YAML; - for stdin), diff it against stable and load it as the canary\n"
+	 "  generation at share 0, ready for `fanoutctl rollout start`; --now makes it stable at once.\n"
+	 "  A config that changes keys needing a restart is refused (exit 1) with the list of keys.\n"
+	 "diff: what apply would change, without changing anything.\n"
+	 "history: the versions fanout-control keeps; show ID: one version's YAML.\n"},
+	{"rollout", cmd_rollout,
+	 "rollout start [--steps 1,5,25,50,100] [--hold 10s] [--mode split|mirror] [--gate EXPR]... [--no-auto]\n"
+	 "  rollout status|pause|resume|promote|abort|rollback",
+	 {"ROLLOUT"},
+	 "usage: fanoutctl rollout start [--steps 1,5,25,50,100] [--hold 10s] [--mode split|mirror]\n"
+	 "                             [--gate 'drop_rate<0.01']... [--no-auto]\n"
+	 "       fanoutctl rollout status|pause|resume|promote|abort|rollback\n\n"
+	 "start: move the canary generation's share through --steps (percent), holding each step for\n"
+	 "  --hold while the gates hold; a gate that fails rolls back by itself. --no-auto waits for\n"
+	 "  `rollout resume` at each step. Gates: drop_rate, error_rate, p99_us, delta_drop_rate,\n"
+	 "  sink_errors (the canary's sink and bridge route drops in the hold window: failed + ring\n"
+	 "  full + pool empty), each `metric<threshold`.\n"
+	 "status: the plan, the step, the share, the gates' latest values.\n"
+	 "pause/resume: hold the current step / continue.\n"
+	 "promote: the canary becomes stable. abort: stop the rollout and set the share to 0.\n"
+	 "rollback: share 0 in one swap; prints the time it took.\n"},
+	{"history", cmd_history, "history [--count N]        rollout and config events, newest last", {"HISTORY"},
+	 "usage: fanoutctl history [--count N] [--json]\n\nRollout and config events, newest last.\n"},
+	{"dashboard", cmd_dashboard,
+	 "dashboard                  the dashboard's URL, with the token in its #fragment (never sent to a server)",
+	 {"STATUS"},
+	 "usage: fanoutctl dashboard\n\n"
+	 "Prints the dashboard's URL (fanout-control's --http address, from STATUS) with the token after\n"
+	 "#token=. Browsers do not send the fragment to the server, so the token stays out of logs and\n"
+	 "Referer headers; the page keeps it in sessionStorage and removes it from the address bar.\n"},
 };
+#define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
+
+static void usage(FILE *f)
+{
+	char syn[192];
+
+	fputs(usage_head, f);
+	for (size_t i = 0; i < N_VERBS; i++)
+		if (verbs[i].line)
+			fprintf(f, "  %s\n", verbs[i].line);
+	fputs(usage_tail, f);
+	fputs("\nfanout-control's commands, which these send (its RESP port takes them from redis-cli too):\n", f);
+	for (int i = 0; i < CTL_CMD_MAX; i++) {
+		ctl_cmd_synopsis(i, syn, sizeof(syn));
+		fprintf(f, "  %s\n", syn);
+	}
+}
 
 static int help_for(const char *name)
 {
-	for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++)
-		if (!strcmp(helps[i].name, name)) {
-			fputs(helps[i].text, stdout);
-			return EXIT_OK;
-		}
-	fputs(main_usage, stdout);
+	char syn[192];
+
+	for (size_t i = 0; i < N_VERBS; i++) {
+		if (strcmp(verbs[i].name, name))
+			continue;
+		fputs(verbs[i].text, stdout);
+		fputs("\nSends to fanout-control:\n", stdout);
+		for (int k = 0; k < CTL_CMD_MAX; k++)
+			for (size_t j = 0; j < 2 && verbs[i].sends[j]; j++)
+				if (!strcmp(ctl_cmd_info[k].name, verbs[i].sends[j])) {
+					ctl_cmd_synopsis(k, syn, sizeof(syn));
+					printf("  %-40s %s\n", syn, ctl_cmd_info[k].help);
+				}
+		return EXIT_OK;
+	}
+	usage(stdout);
 	return EXIT_OK;
 }
 
@@ -594,6 +657,21 @@ static int cmd_top(struct ctl *c, struct args *a)
 	}
 	json_decref(prev);
 	return last;
+}
+
+static int cmd_sessions(struct ctl *c, struct args *a)
+{
+	return cmd_table(c, a, "sessions", "SESSIONS", fctl_render_sessions);
+}
+
+static int cmd_topics(struct ctl *c, struct args *a)
+{
+	return cmd_table(c, a, "topics", "TOPICS", fctl_render_topics);
+}
+
+static int cmd_subscriptions(struct ctl *c, struct args *a)
+{
+	return cmd_table(c, a, "subscriptions", "SUBSCRIPTIONS", fctl_render_subscriptions);
 }
 
 static int cmd_routes(struct ctl *c, struct args *a)
@@ -901,7 +979,7 @@ int main(int argc, char **argv)
 		if (!strcmp(o, "--json")) {
 			c.json = true;
 		} else if (!strcmp(o, "--help") || !strcmp(o, "-?")) {
-			fputs(main_usage, stdout);
+			usage(stdout);
 			return EXIT_OK;
 		} else if (!strcmp(o, "--version")) {
 			printf("fanoutctl %s\n", FANOUT_VERSION);
@@ -935,7 +1013,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (i >= argc) {
-		fputs(main_usage, stderr);
+		usage(stderr);
 		return EXIT_USAGE;
 	}
 	describe_where(&c);
@@ -945,35 +1023,14 @@ int main(int argc, char **argv)
 		return help_for(a.argc ? a.argv[0] : "");
 	if (common_opts(&c, cmd, &a))
 		return EXIT_OK; /* --help was printed */
-	int rc;
-	if (!strcmp(cmd, "status"))
-		rc = cmd_status(&c, &a);
-	else if (!strcmp(cmd, "stats"))
-		rc = cmd_stats(&c, &a);
-	else if (!strcmp(cmd, "top"))
-		rc = cmd_top(&c, &a);
-	else if (!strcmp(cmd, "sessions"))
-		rc = cmd_table(&c, &a, "sessions", "SESSIONS", fctl_render_sessions);
-	else if (!strcmp(cmd, "topics"))
-		rc = cmd_table(&c, &a, "topics", "TOPICS", fctl_render_topics);
-	else if (!strcmp(cmd, "subscriptions"))
-		rc = cmd_table(&c, &a, "subscriptions", "SUBSCRIPTIONS", fctl_render_subscriptions);
-	else if (!strcmp(cmd, "routes"))
-		rc = cmd_routes(&c, &a);
-	else if (!strcmp(cmd, "outputs"))
-		rc = cmd_outputs(&c, &a);
-	else if (!strcmp(cmd, "config"))
-		rc = cmd_config(&c, &a);
-	else if (!strcmp(cmd, "rollout"))
-		rc = cmd_rollout(&c, &a);
-	else if (!strcmp(cmd, "history"))
-		rc = cmd_history(&c, &a);
-	else if (!strcmp(cmd, "dashboard"))
-		rc = cmd_dashboard(&c, &a);
-	else {
+	int rc = EXIT_USAGE;
+	size_t v = 0;
+	while (v < N_VERBS && strcmp(cmd, verbs[v].name))
+		v++;
+	if (v < N_VERBS)
+		rc = verbs[v].fn(&c, &a);
+	else
 		fprintf(stderr, "fanoutctl: unknown command '%s'; see `fanoutctl --help`\n", cmd);
-		rc = EXIT_USAGE;
-	}
 	if (c.rc)
 		redisFree(c.rc);
 	return rc;

@@ -1,5 +1,5 @@
-/* The HTTP API (see http_api.h). Each route builds the argv of a RESP command and calls
- * ctl_dispatch, so both front ends behave the same; refusals are 400, an unreachable dataplane 503. */
+/* The HTTP API (see http_api.h). Each route of http_route.c's table builds the argv of a RESP
+ * command and calls ctl_dispatch, so both front ends behave the same; refusals are 400, an unreachable dataplane 503. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,9 +115,6 @@ static void dispatch(struct evhttp_request *req, int argc, const char **argv, co
 	send_result(req, reply, rc == CTL_ERR ? err : NULL);
 	json_decref(reply);
 }
-
-/* The most words a route builds: ROLLOUT START with STEPS, HOLD, MODE, AUTO and RO_MAX_GATES gates. */
-#define HTTP_MAX_WORDS (2 + 2 * (4 + RO_MAX_GATES))
 
 static enum http_method method_of(enum evhttp_cmd_type m)
 {

@@ -1,6 +1,6 @@
-/* The HTTP checks and routes (see http_route.h). Order: Host and Origin (403), method (405),
- * GET / (the page holds no data: no token), token (401), Content-Type (415), body size (413),
- * then the route (404, or 400 for a body that is not what the route takes). */
+/* The HTTP checks and the route table (see http_route.h). Order: Host and Origin (403), method
+ * (405), GET / (the page holds no data: no token), token (401), Content-Type (415), body size
+ * (413, the route's limit), then the route (404, or 400 for a body that is not what it takes). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,19 +125,41 @@ static void words(struct http_route *o, int argc, const char *const *argv)
 	}
 }
 
-/* GET with an optional numeric query parameter turned into "KEY value". */
-static void get_with(struct http_route *o, const char *q, const char *cmd, const char *param, const char *key)
+static int n_words(const struct http_route_def *d)
+{
+	return d->cmd[1] ? 2 : 1;
+}
+
+/* The command's words, then the path's {param} when the pattern has one. */
+static void b_words(struct http_route *o, const struct http_request *r, const struct http_route_def *d,
+		    const char *param)
+{
+	(void)r;
+	words(o, n_words(d) + (param != NULL), (const char *[]){ d->cmd[0], d->cmd[1] ? d->cmd[1] : param, param });
+}
+
+/* An optional numeric query parameter turned into "KEY value". */
+static void b_query(struct http_route *o, const struct http_request *r, const struct http_route_def *d,
+		    const char *param)
 {
 	bool too_long;
-	const char *v = query_param(q, param, o->num, sizeof(o->num), &too_long);
+	const char *v = query_param(r->query, d->query, o->num, sizeof(o->num), &too_long);
 
+	(void)param;
 	if (too_long) {
 		char e[80];
-		snprintf(e, sizeof(e), "%s: at most %zu characters", param, sizeof(o->num) - 1);
+		snprintf(e, sizeof(e), "%s: at most %zu characters", d->query, sizeof(o->num) - 1);
 		refuse(o, 400, CTL_REFUSED_MAX, e);
 		return;
 	}
-	words(o, v ? 3 : 1, (const char *[]){ cmd, key, v });
+	words(o, v ? 3 : 1, (const char *[]){ d->cmd[0], d->key, v });
+}
+
+static void b_page(struct http_route *o, const struct http_request *r, const struct http_route_def *d,
+		   const char *param)
+{
+	(void)r, (void)param;
+	o->action = d->action;
 }
 
 static json_t *body_object(struct http_route *o, const struct http_request *r, const char *example)
@@ -157,7 +179,8 @@ static json_t *body_object(struct http_route *o, const struct http_request *r, c
 }
 
 /* {"steps":[1,5],"hold_s":10,"mode":"split","gates":["drop_rate<0.01"],"auto":true} -> ROLLOUT START ... */
-static void rollout_start(struct http_route *o, const struct http_request *r)
+static void b_rollout_start(struct http_route *o, const struct http_request *r, const struct http_route_def *d,
+			    const char *param)
 {
 	static const char ex[] = "{\"steps\":[1,5,25,50,100],\"hold_s\":10,\"mode\":\"split\",\"gates\":[\"drop_rate<0.01\"],"
 				 "\"auto\":true}";
@@ -165,9 +188,10 @@ static void rollout_start(struct http_route *o, const struct http_request *r)
 	size_t i;
 	int argc = 2;
 
+	(void)param;
 	if (j == NULL)
 		return;
-	o->argv[0] = "ROLLOUT", o->argv[1] = "START";
+	o->argv[0] = d->cmd[0], o->argv[1] = d->cmd[1];
 	if ((v = json_object_get(j, "steps")) != NULL) {
 		json_t *s;
 		if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > RO_MAX_STEPS) {
@@ -216,12 +240,15 @@ static void rollout_start(struct http_route *o, const struct http_request *r)
 }
 
 /* {"yaml":"...","now":false} -> CONFIG APPLY <yaml> [NOW] | CONFIG DIFF <yaml> */
-static void config_post(struct http_route *o, const struct http_request *r, bool diff)
+static void b_config(struct http_route *o, const struct http_request *r, const struct http_route_def *d,
+		     const char *param)
 {
+	bool diff = !strcmp(d->cmd[1], "DIFF");
 	json_t *j = body_object(o, r, "{\"yaml\":\"<the config text>\",\"now\":false}"), *y, *n;
 	bool too_long;
 	const char *qnow = query_param(r->query, "now", o->num, sizeof(o->num), &too_long);
 
+	(void)param;
 	if (j == NULL)
 		return;
 	y = json_object_get(j, "yaml");
@@ -232,55 +259,96 @@ static void config_post(struct http_route *o, const struct http_request *r, bool
 	n = json_object_get(j, "now");
 	bool now = json_is_true(n) || (qnow && strcmp(qnow, "0") != 0);
 	o->action = HTTP_DISPATCH;
-	o->argv[0] = "CONFIG", o->lens[0] = 6;
-	o->argv[1] = diff ? "DIFF" : "APPLY", o->lens[1] = strlen(o->argv[1]);
+	o->argv[0] = d->cmd[0], o->lens[0] = strlen(d->cmd[0]);
+	o->argv[1] = d->cmd[1], o->lens[1] = strlen(d->cmd[1]);
 	o->argv[2] = json_string_value(y), o->lens[2] = json_string_length(y);
 	o->argv[3] = "NOW", o->lens[3] = 3;
 	o->argc = !diff && now ? 4 : 3;
 }
 
-static void route_get(struct http_route *o, const struct http_request *r)
-{
-	const char *p = r->path;
+#define SMALL HTTP_MAX_SMALL_BODY
+/* Every route. GETs take no body; a POST's body is JSON of at most max_body bytes. The command
+ * words name an entry of ctl_commands.h (the unit tests check each one is there). */
+const struct http_route_def http_routes[] = {
+	{ HTTP_M_GET, "/", HTTP_DASHBOARD, b_page, { NULL, NULL }, NULL, NULL, 0, "the dashboard (HTML; no token)" },
+	{ HTTP_M_GET, "/metrics", HTTP_METRICS, b_page, { NULL, NULL }, NULL, NULL, 0, "Prometheus text" },
+	{ HTTP_M_GET, "/api/status", HTTP_DISPATCH, b_words, { "STATUS", NULL }, NULL, NULL, 0, "STATUS" },
+	{ HTTP_M_GET, "/api/stats", HTTP_DISPATCH, b_words, { "STATS", NULL }, NULL, NULL, 0, "STATS" },
+	{ HTTP_M_GET, "/api/outputs", HTTP_DISPATCH, b_words, { "OUTPUTS", NULL }, NULL, NULL, 0, "OUTPUTS" },
+	{ HTTP_M_GET, "/api/generations", HTTP_DISPATCH, b_words, { "GENERATIONS", NULL }, NULL, NULL, 0, "GENERATIONS" },
+	{ HTTP_M_GET, "/api/rollout", HTTP_DISPATCH, b_words, { "ROLLOUT", "STATUS" }, NULL, NULL, 0, "ROLLOUT STATUS" },
+	{ HTTP_M_GET, "/api/history", HTTP_DISPATCH, b_query, { "HISTORY", NULL }, "count", "COUNT", 0,
+	  "HISTORY [COUNT count]" },
+	{ HTTP_M_GET, "/api/series", HTTP_DISPATCH, b_query, { "SERIES", NULL }, "since", "SINCE", 0,
+	  "SERIES [SINCE since]" },
+	{ HTTP_M_GET, "/api/sessions", HTTP_DISPATCH, b_query, { "SESSIONS", NULL }, "count", "COUNT", 0,
+	  "SESSIONS [COUNT count]" },
+	{ HTTP_M_GET, "/api/topics", HTTP_DISPATCH, b_query, { "TOPICS", NULL }, "count", "COUNT", 0,
+	  "TOPICS [COUNT count]" },
+	{ HTTP_M_GET, "/api/subscriptions", HTTP_DISPATCH, b_query, { "SUBSCRIPTIONS", NULL }, "count", "COUNT", 0,
+	  "SUBSCRIPTIONS [COUNT count]" },
+	{ HTTP_M_GET, "/api/routes", HTTP_DISPATCH, b_words, { "ROUTES", NULL }, NULL, NULL, 0, "ROUTES" },
+	{ HTTP_M_GET, "/api/config", HTTP_DISPATCH, b_words, { "CONFIG", "HISTORY" }, NULL, NULL, 0, "CONFIG HISTORY" },
+	{ HTTP_M_GET, "/api/config/{id}", HTTP_DISPATCH, b_words, { "CONFIG", "SHOW" }, NULL, NULL, 0, "CONFIG SHOW id" },
+	{ HTTP_M_POST, "/api/config", HTTP_DISPATCH, b_config, { "CONFIG", "APPLY" }, NULL, NULL, HTTP_MAX_BODY,
+	  "CONFIG APPLY; body {\"yaml\":\"...\",\"now\":false} (or ?now=1)" },
+	{ HTTP_M_POST, "/api/config/diff", HTTP_DISPATCH, b_config, { "CONFIG", "DIFF" }, NULL, NULL, HTTP_MAX_BODY,
+	  "CONFIG DIFF; body {\"yaml\":\"...\"}" },
+	{ HTTP_M_POST, "/api/rollout/start", HTTP_DISPATCH, b_rollout_start, { "ROLLOUT", "START" }, NULL, NULL, SMALL,
+	  "ROLLOUT START; body {\"steps\":[..],\"hold_s\":N,\"mode\":\"..\",\"gates\":[..],\"auto\":bool}" },
+	{ HTTP_M_POST, "/api/rollout/pause", HTTP_DISPATCH, b_words, { "ROLLOUT", "PAUSE" }, NULL, NULL, SMALL,
+	  "ROLLOUT PAUSE" },
+	{ HTTP_M_POST, "/api/rollout/resume", HTTP_DISPATCH, b_words, { "ROLLOUT", "RESUME" }, NULL, NULL, SMALL,
+	  "ROLLOUT RESUME" },
+	{ HTTP_M_POST, "/api/rollout/promote", HTTP_DISPATCH, b_words, { "ROLLOUT", "PROMOTE" }, NULL, NULL, SMALL,
+	  "ROLLOUT PROMOTE" },
+	{ HTTP_M_POST, "/api/rollout/abort", HTTP_DISPATCH, b_words, { "ROLLOUT", "ABORT" }, NULL, NULL, SMALL,
+	  "ROLLOUT ABORT" },
+	{ HTTP_M_POST, "/api/rollout/rollback", HTTP_DISPATCH, b_words, { "ROLLOUT", "ROLLBACK" }, NULL, NULL, SMALL,
+	  "ROLLOUT ROLLBACK" },
+};
+const size_t http_n_routes = sizeof(http_routes) / sizeof(http_routes[0]);
 
-	if (!strcmp(p, "/metrics"))
-		o->action = HTTP_METRICS;
-	else if (!strcmp(p, "/api/status"))
-		words(o, 1, (const char *[]){ "STATUS" });
-	else if (!strcmp(p, "/api/stats"))
-		words(o, 1, (const char *[]){ "STATS" });
-	else if (!strcmp(p, "/api/outputs"))
-		words(o, 1, (const char *[]){ "OUTPUTS" });
-	else if (!strcmp(p, "/api/generations"))
-		words(o, 1, (const char *[]){ "GENERATIONS" });
-	else if (!strcmp(p, "/api/rollout"))
-		words(o, 2, (const char *[]){ "ROLLOUT", "STATUS" });
-	else if (!strcmp(p, "/api/history"))
-		get_with(o, r->query, "HISTORY", "count", "COUNT");
-	else if (!strcmp(p, "/api/series"))
-		get_with(o, r->query, "SERIES", "since", "SINCE");
-	else if (!strcmp(p, "/api/sessions"))
-		get_with(o, r->query, "SESSIONS", "count", "COUNT");
-	else if (!strcmp(p, "/api/topics"))
-		get_with(o, r->query, "TOPICS", "count", "COUNT");
-	else if (!strcmp(p, "/api/subscriptions"))
-		get_with(o, r->query, "SUBSCRIPTIONS", "count", "COUNT");
-	else if (!strcmp(p, "/api/routes"))
-		words(o, 1, (const char *[]){ "ROUTES" });
-	else if (!strcmp(p, "/api/config"))
-		words(o, 2, (const char *[]){ "CONFIG", "HISTORY" });
-	else if (!strncmp(p, "/api/config/", 12) && p[12])
-		words(o, 3, (const char *[]){ "CONFIG", "SHOW", p + 12 });
-	else
-		refuse(o, 404, CTL_REFUSED_MAX,
-		       "no such route; see docs/control.md (GET /api/status, /api/stats, /api/outputs, /api/generations, "
-		       "/api/rollout, /api/history, /api/series, /api/sessions, /metrics, /)");
+/* The route for method and path; *param points at the {param} segment when the pattern has one. */
+static const struct http_route_def *find_route(enum http_method m, const char *p, const char **param)
+{
+	*param = NULL;
+	for (size_t i = 0; i < http_n_routes; i++) {
+		const struct http_route_def *d = &http_routes[i];
+		const char *brace = strchr(d->path, '{');
+		if (d->method != m)
+			continue;
+		if (brace == NULL && !strcmp(p, d->path))
+			return d;
+		size_t pl = brace ? (size_t)(brace - d->path) : 0;
+		if (brace != NULL && !strncmp(p, d->path, pl) && p[pl] != '\0') {
+			*param = p + pl;
+			return d;
+		}
+	}
+	return NULL;
 }
 
-static bool is_rollout_verb(const char *v)
+size_t http_route_list(char *buf, size_t n)
 {
-	return !strcmp(v, "pause") || !strcmp(v, "resume") || !strcmp(v, "promote") || !strcmp(v, "abort") ||
-	       !strcmp(v, "rollback");
+	size_t at = 0;
+
+	if (n)
+		buf[0] = '\0';
+	for (size_t i = 0; i < http_n_routes && at < n; i++) {
+		int k = snprintf(buf + at, n - at, "%s%s %s", i ? ", " : "", http_routes[i].method == HTTP_M_GET ? "GET" : "POST",
+				 http_routes[i].path);
+		at += k > 0 ? (size_t)k : 0;
+	}
+	return at;
+}
+
+static void no_route(struct http_route *o)
+{
+	static const char head[] = "no such route; routes (docs/control.md): ";
+
+	refuse(o, 404, CTL_REFUSED_MAX, head);
+	http_route_list(o->error + sizeof(head) - 1, sizeof(o->error) - (sizeof(head) - 1));
 }
 
 void http_route(const struct http_policy *pol, const struct http_request *r, struct http_route *o)
@@ -301,8 +369,9 @@ void http_route(const struct http_policy *pol, const struct http_request *r, str
 		refuse(o, 405, CTL_REFUSED_MAX, "use GET or POST");
 		return;
 	}
-	const char *p = r->path ? r->path : "/";
-	if (r->method == HTTP_M_GET && !strcmp(p, "/")) {
+	const char *p = r->path ? r->path : "/", *param;
+	const struct http_route_def *d = find_route(r->method, p, &param);
+	if (d != NULL && d->action == HTTP_DASHBOARD) { /* the page holds no data: no token */
 		o->action = HTTP_DASHBOARD;
 		return;
 	}
@@ -312,35 +381,22 @@ void http_route(const struct http_policy *pol, const struct http_request *r, str
 		       "; `fanoutctl dashboard` prints the dashboard's URL with it)");
 		return;
 	}
-	if (r->method == HTTP_M_GET) {
-		struct http_request g = *r;
-		g.path = p;
-		route_get(o, &g);
+	if (r->method == HTTP_M_POST) {
+		uint32_t max = d ? d->max_body : HTTP_MAX_SMALL_BODY;
+		if (!http_is_json(r->content_type)) {
+			refuse(o, 415, CTL_REFUSED_HTTP_CONTENT_TYPE, "POST bodies must be Content-Type: application/json");
+			return;
+		}
+		if (r->body_len > max) {
+			refuse(o, 413, CTL_REFUSED_HTTP_BODY_SIZE, max == HTTP_MAX_BODY ? "body above 1 MiB" : "body above 64 KiB");
+			return;
+		}
+	}
+	if (d == NULL) {
+		no_route(o);
 		return;
 	}
-	if (!http_is_json(r->content_type)) {
-		refuse(o, 415, CTL_REFUSED_HTTP_CONTENT_TYPE, "POST bodies must be Content-Type: application/json");
-		return;
-	}
-	bool cfg = !strcmp(p, "/api/config") || !strcmp(p, "/api/config/diff");
-	if (r->body_len > (cfg ? HTTP_MAX_BODY : HTTP_MAX_SMALL_BODY)) {
-		refuse(o, 413, CTL_REFUSED_HTTP_BODY_SIZE, cfg ? "body above 1 MiB" : "body above 64 KiB");
-		return;
-	}
-	if (cfg) {
-		config_post(o, r, p[11] == '/');
-		return;
-	}
-	if (!strcmp(p, "/api/rollout/start")) {
-		rollout_start(o, r);
-		return;
-	}
-	if (!strncmp(p, "/api/rollout/", 13) && is_rollout_verb(p + 13)) {
-		words(o, 2, (const char *[]){ "ROLLOUT", p + 13 });
-		return;
-	}
-	refuse(o, 404, CTL_REFUSED_MAX, "no such route; POST /api/config, /api/config/diff, "
-					"/api/rollout/{start,pause,resume,promote,abort,rollback}");
+	d->build(o, r, d, param);
 }
 
 void http_route_free(struct http_route *o)

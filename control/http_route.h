@@ -7,18 +7,21 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
 #include "ctl_auth.h"
+#include "ctl_commands.h"
 #include "rollout.h"
 
 #define HTTP_MAX_BODY (1u << 20)        /* POST /api/config: a config text as JSON */
 #define HTTP_MAX_SMALL_BODY (64u << 10) /* every other POST */
 #define HTTP_MAX_HEADERS (16u << 10)    /* request line + headers */
 #define HTTP_MAX_ALLOW_HOSTS 16
-/* The most words a route builds: ROLLOUT START with STEPS, HOLD, MODE, AUTO and RO_MAX_GATES gates. */
-#define HTTP_MAX_ARGV (2 + 2 * (4 + RO_MAX_GATES))
+/* The most words a route builds: the longest command of ctl_commands.h (ROLLOUT START with STEPS,
+ * HOLD, MODE, AUTO and RO_MAX_GATES gates). */
+#define HTTP_MAX_ARGV CTL_MAX_ARGC
 
 enum http_method { HTTP_M_GET, HTTP_M_POST, HTTP_M_OTHER };
 
@@ -52,7 +55,7 @@ struct http_route {
 	enum http_action action;
 	int status;            /* HTTP_REFUSE: 400, 401, 403, 404, 405, 413, 415 */
 	enum ctl_refusal refusal; /* counted refusals (401, 403, 413, 415); CTL_REFUSED_MAX otherwise */
-	char error[320];
+	char error[1024]; /* a 404 lists every route */
 	int argc;
 	const char *argv[HTTP_MAX_ARGV]; /* point into the request, the storage below or literals */
 	size_t lens[HTTP_MAX_ARGV];
@@ -60,6 +63,25 @@ struct http_route {
 	json_t *body;
 	char steps[RO_MAX_STEPS * 12 + 1], hold[32], num[24];
 };
+
+/* One route: method and path ("/api/config/{id}": one more segment, the command's argument), what
+ * it does (the page, the metrics, or the command of ctl_commands.h named by cmd, built by build
+ * from the query or body), the largest body a POST takes, and what it returns. */
+struct http_route_def {
+	enum http_method method;
+	const char *path;
+	enum http_action action;
+	void (*build)(struct http_route *o, const struct http_request *r, const struct http_route_def *d,
+		      const char *param);
+	const char *cmd[2];
+	const char *query, *key; /* an optional query parameter passed as "key value" */
+	uint32_t max_body;
+	const char *returns;
+};
+extern const struct http_route_def http_routes[];
+extern const size_t http_n_routes;
+/* "GET /, GET /metrics, ..." into buf (truncated to n); the length it wanted. */
+size_t http_route_list(char *buf, size_t n);
 
 /* Fills out (always); call http_route_free(out) after the dispatch. */
 void http_route(const struct http_policy *pol, const struct http_request *req, struct http_route *out);

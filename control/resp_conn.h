@@ -11,9 +11,12 @@
 #include <hiredis/hiredis.h>
 
 #include "ctl_auth.h"
+#include "ctl_commands.h"
 #include "fanout/resp_frame.h"
 
-#define RESP_MAX_ARGS 64                 /* elements of one command; ROLLOUT START needs 26 */
+/* Elements of one command: the longest the tables allow (ROLLOUT START with every option), so a
+ * longer one is refused by the frame check before anything is buffered. */
+#define RESP_MAX_ARGS CTL_MAX_ARGC
 #define RESP_MAX_BULK (1u << 20)         /* one argument: CONFIG APPLY's YAML text */
 #define RESP_MAX_REQUEST (RESP_MAX_BULK + (64u << 10))
 #define RESP_MAX_PENDING RESP_MAX_REQUEST /* parsed-not-yet-run bytes held in the reader */
@@ -43,8 +46,25 @@ struct resp_cmd {
 	const char *argv[RESP_MAX_ARGS];
 	size_t lens[RESP_MAX_ARGS];
 	const char *reply;        /* RESP_REPLY*: a complete RESP reply */
+	char *owned;              /* reply's storage when built for this command */
 	enum ctl_refusal refusal; /* to count, or CTL_REFUSED_MAX */
 };
+
+/* The commands a connection answers itself (AUTH, QUIT, PING, HELP, COMMAND); min/max count the
+ * arguments after the name. */
+#define RESP_CONN_CMDS 5
+struct resp_conn_cmd {
+	const char *name;
+	int min, max;
+	bool before_auth;
+	enum resp_step (*fn)(struct resp_conn *c, struct resp_cmd *cmd);
+	const char *args, *help;
+};
+extern const struct resp_conn_cmd resp_conn_cmds[RESP_CONN_CMDS];
+_Static_assert(RESP_MAX_ARGS >= 3, "AUTH default <token> fits");
+
+/* HELP's text (malloc'd; NULL when out of memory): both tables, one command per entry. */
+char *resp_conn_help_text(void);
 
 /* token: NUL-terminated, kept by the caller. -1 when out of memory. */
 int resp_conn_init(struct resp_conn *c, const char *token);

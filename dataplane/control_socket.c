@@ -1,9 +1,10 @@
 /* The dataplane's control socket: RESP over a unix stream socket, served by the main lcore
  * between its stats/signal checks (never by a packet lcore). Requests are parsed with
  * hiredis's reader, the same codec the control plane and redis-cli use, so
- * `redis-cli -s SOCKET INFO` works. The commands are docs/control.md's table. Listings of
+ * `redis-cli -s SOCKET INFO` works. The commands are control_socket.h's table. Listings of
  * worker tables (SESSIONS, TOPICS, SUBSCRIPTIONS) are asked of the workers and answered when
  * every worker has filled its part between bursts; the client's later commands wait. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -142,7 +143,7 @@ static int reply_bulk(int fd, const char *s, size_t len)
 
 static int reply_error(int fd, const char *msg)
 {
-	char b[256];
+	char b[640];
 	int n = snprintf(b, sizeof(b), "-ERR %s\r\n", msg);
 	return write_all(fd, b, (size_t)n);
 }
@@ -261,19 +262,11 @@ static bool arg_u32(const redisReply *r, size_t i, uint32_t max, uint32_t *out)
 static int op_diff(const redisReply *r, uint64_t t0, FILE *out, char *err, size_t errlen)
 {
 	(void)t0;
-	if (r->elements != 3 || r->element[2]->type != REDIS_REPLY_STRING) {
-		snprintf(err, errlen, "usage: CONFIG DIFF <yaml text>");
-		return -1;
-	}
 	return fo_gen_diff(r->element[2]->str, r->element[2]->len, out, err, errlen);
 }
 
 static int op_load(const redisReply *r, uint64_t t0, FILE *out, char *err, size_t errlen)
 {
-	if (r->elements < 3 || r->element[2]->type != REDIS_REPLY_STRING) {
-		snprintf(err, errlen, "usage: CONFIG LOAD <yaml text> [ID n] [AS canary|stable]");
-		return -1;
-	}
 	uint32_t id = 0;
 	bool as_stable = false;
 	for (size_t i = 3; i < r->elements; i += 2) {
@@ -294,7 +287,7 @@ static int op_load(const redisReply *r, uint64_t t0, FILE *out, char *err, size_
 static int op_share(const redisReply *r, uint64_t t0, FILE *out, char *err, size_t errlen)
 {
 	uint32_t bp;
-	if (r->elements != 3 || !arg_u32(r, 2, FO_SHARE_MAX, &bp)) {
+	if (!arg_u32(r, 2, FO_SHARE_MAX, &bp)) {
 		snprintf(err, errlen, "usage: CANARY SHARE <basis points 0..10000> (100 = 1 %%)");
 		return -1;
 	}
@@ -303,7 +296,7 @@ static int op_share(const redisReply *r, uint64_t t0, FILE *out, char *err, size
 
 static int op_mode(const redisReply *r, uint64_t t0, FILE *out, char *err, size_t errlen)
 {
-	if (r->elements != 3 || !(arg_is(r, 2, "split") || arg_is(r, 2, "mirror"))) {
+	if (!(arg_is(r, 2, "split") || arg_is(r, 2, "mirror"))) {
 		snprintf(err, errlen, "usage: CANARY MODE split|mirror");
 		return -1;
 	}
@@ -326,17 +319,6 @@ static int op_rollback(const redisReply *r, uint64_t t0, FILE *out, char *err, s
 
 static const char *const list_names[] = { "sessions", "topics", "subscriptions" };
 
-static int list_kind(const char *cmd)
-{
-	if (strcasecmp(cmd, "SESSIONS") == 0)
-		return BROKER_EXPORT_SESSIONS;
-	if (strcasecmp(cmd, "TOPICS") == 0)
-		return BROKER_EXPORT_TOPICS;
-	if (strcasecmp(cmd, "SUBSCRIPTIONS") == 0)
-		return BROKER_EXPORT_SUBSCRIPTIONS;
-	return -1;
-}
-
 static void free_rows(void)
 {
 	for (uint32_t w = 0; w < fo_dp.n_workers; w++) {
@@ -346,9 +328,8 @@ static void free_rows(void)
 }
 
 /* Ask every worker for its part. Returns < 0 (and replies) when it cannot start. */
-static int start_listing(struct ctl_client *c, const redisReply *r)
+static int start_listing(struct ctl_client *c, const redisReply *r, int kind)
 {
-	int kind = list_kind(r->element[0]->str);
 	uint32_t limit = CTL_LIST_DEFAULT;
 	if (r->elements > 1 && !(r->elements == 3 && arg_is(r, 1, "COUNT") && arg_u32(r, 2, CTL_LIST_MAX, &limit))) {
 		char msg[128];
@@ -476,70 +457,221 @@ static void check_listing(void)
 	}
 }
 
+/* ------------------------------------------------------------------ the command table */
+
+/* A handler answers on c->fd. Returns < 0 when the connection should close, 1 when the command
+ * waits for its listing, 2 when it waits for another client's listing to end. */
+typedef int (*dp_handler)(struct ctl_client *c, const redisReply *r, uint64_t t0);
+
+static int dp_ping(struct ctl_client *c, const redisReply *r, uint64_t t0)
+{
+	(void)t0;
+	return r->elements > 1 ? reply_bulk(c->fd, r->element[1]->str, r->element[1]->len)
+			       : write_all(c->fd, "+PONG\r\n", 7);
+}
+
+static int dp_info(struct ctl_client *c, const redisReply *r, uint64_t t0)
+{
+	(void)r, (void)t0;
+	return cmd_info(c->fd);
+}
+
+#define DP_JSON(id, fn)                                                          \
+	static int dp_##id(struct ctl_client *c, const redisReply *r, uint64_t t0) \
+	{                                                                         \
+		(void)r, (void)t0;                                                \
+		return reply_json(c->fd, fn);                                     \
+	}
+DP_JSON(stats, write_stats)
+DP_JSON(generations, fo_gen_write_generations)
+DP_JSON(genstats, fo_gen_write_genstats)
+DP_JSON(routes, fo_gen_write_routes)
+DP_JSON(outputs, fo_outputs_write_json)
+
+static int listing_cmd(struct ctl_client *c, const redisReply *r, int kind)
+{
+	if (listing.busy)
+		return 2;
+	int rc = start_listing(c, r, kind);
+	return rc < 0 ? rc : c->listing ? 1 : 0;
+}
+
+static int dp_sessions(struct ctl_client *c, const redisReply *r, uint64_t t0)
+{
+	(void)t0;
+	return listing_cmd(c, r, BROKER_EXPORT_SESSIONS);
+}
+
+static int dp_topics(struct ctl_client *c, const redisReply *r, uint64_t t0)
+{
+	(void)t0;
+	return listing_cmd(c, r, BROKER_EXPORT_TOPICS);
+}
+
+static int dp_subscriptions(struct ctl_client *c, const redisReply *r, uint64_t t0)
+{
+	(void)t0;
+	return listing_cmd(c, r, BROKER_EXPORT_SUBSCRIPTIONS);
+}
+
+#define DP_GEN(id, op)                                                           \
+	static int dp_##id(struct ctl_client *c, const redisReply *r, uint64_t t0) \
+	{                                                                         \
+		return run_gen_op(c->fd, r, t0, op);                              \
+	}
+DP_GEN(config_diff, op_diff)
+DP_GEN(config_load, op_load)
+DP_GEN(canary_share, op_share)
+DP_GEN(canary_mode, op_mode)
+DP_GEN(promote, op_promote)
+DP_GEN(rollback, op_rollback)
+
+static int dp_rxpace(struct ctl_client *c, const redisReply *r, uint64_t t0)
+{
+	uint32_t pidx, pps;
+
+	(void)t0;
+	if (!arg_u32(r, 1, UINT16_MAX, &pidx) || !arg_u32(r, 2, UINT32_MAX, &pps) || pidx >= fo_dp.n_ports)
+		return reply_error(c->fd, "usage: RXPACE <port index> <packets/s per rx queue, 0 = off>");
+	atomic_store(&fo_dp.ports[pidx].rx_pace_pps, pps);
+	return write_all(c->fd, "+OK\r\n", 5);
+}
+
+static int dp_quit(struct ctl_client *c, const redisReply *r, uint64_t t0)
+{
+	(void)r, (void)t0;
+	write_all(c->fd, "+OK\r\n", 5);
+	return -1;
+}
+
+static int dp_help(struct ctl_client *c, const redisReply *r, uint64_t t0);
+static int dp_command(struct ctl_client *c, const redisReply *r, uint64_t t0);
+
+static const struct dp_cmd {
+	const char *name, *sub;
+	uint32_t min, max;
+	const char *args, *help;
+	dp_handler fn;
+} dp_cmds[] = {
+#define FO_DP_CMD_ENTRY(id, name, sub, min, max, args, help) { name, sub, min, max, args, help, dp_##id },
+	FO_DP_COMMANDS(FO_DP_CMD_ENTRY)
+#undef FO_DP_CMD_ENTRY
+};
+#define DP_N_CMDS (sizeof(dp_cmds) / sizeof(dp_cmds[0]))
+
+static uint32_t dp_words(const struct dp_cmd *d)
+{
+	return d->sub[0] ? 2 : 1;
+}
+
+static int dp_help(struct ctl_client *c, const redisReply *r, uint64_t t0)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)r, (void)t0;
+	if (!f)
+		return reply_error(c->fd, "out of memory");
+	for (size_t i = 0; i < DP_N_CMDS; i++)
+		fprintf(f, "%s%s%s%s%s\n    %s\n", dp_cmds[i].name, dp_cmds[i].sub[0] ? " " : "", dp_cmds[i].sub,
+			dp_cmds[i].args[0] ? " " : "", dp_cmds[i].args, dp_cmds[i].help);
+	if (fclose(f) != 0) {
+		free(buf);
+		return reply_error(c->fd, "out of memory");
+	}
+	int rc = reply_bulk(c->fd, buf, len);
+	free(buf);
+	return rc;
+}
+
+/* Redis's COMMAND: names in lower case, a subcommand as "config|load". With an argument other
+ * than COUNT (redis-cli asks COMMAND DOCS on connect) an empty list. */
+static int dp_command(struct ctl_client *c, const redisReply *r, uint64_t t0)
+{
+	char *buf = NULL, name[48], hdr[24];
+	size_t len = 0;
+
+	(void)t0;
+	if (r->elements == 2 && arg_is(r, 1, "COUNT")) {
+		int n = snprintf(hdr, sizeof(hdr), ":%zu\r\n", DP_N_CMDS);
+		return write_all(c->fd, hdr, (size_t)n);
+	}
+	if (r->elements == 2)
+		return write_all(c->fd, "*0\r\n", 4);
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return reply_error(c->fd, "out of memory");
+	fprintf(f, "*%zu\r\n", DP_N_CMDS);
+	for (size_t i = 0; i < DP_N_CMDS; i++) {
+		const struct dp_cmd *d = &dp_cmds[i];
+		int w = (int)dp_words(d);
+		snprintf(name, sizeof(name), "%s%s%s", d->name, d->sub[0] ? "|" : "", d->sub);
+		for (char *p = name; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		fprintf(f, "*4\r\n$%zu\r\n%s\r\n:%d\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n", strlen(name), name,
+			d->min == d->max ? w + (int)d->min : -(w + (int)d->min), strlen(d->args), d->args, strlen(d->help),
+			d->help);
+	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return reply_error(c->fd, "out of memory");
+	}
+	int rc = write_all(c->fd, buf, len);
+	free(buf);
+	return rc;
+}
+
+/* The entry r names with its argument count in range, or NULL with msg saying what would do. */
+static const struct dp_cmd *dp_find(const redisReply *r, char *msg, size_t n)
+{
+	const struct dp_cmd *named = NULL;
+	size_t at = 0;
+
+	for (size_t i = 0; i < DP_N_CMDS; i++) {
+		const struct dp_cmd *d = &dp_cmds[i];
+		if (!arg_is(r, 0, d->name))
+			continue;
+		named = d;
+		if (d->sub[0] && !arg_is(r, 1, d->sub))
+			continue;
+		uint32_t nargs = (uint32_t)r->elements - dp_words(d);
+		if (nargs >= d->min && nargs <= d->max)
+			return d;
+		snprintf(msg, n, "wrong number of arguments for '%s%s%s'; usage: %s%s%s%s%s", d->name, d->sub[0] ? " " : "",
+			 d->sub, d->name, d->sub[0] ? " " : "", d->sub, d->args[0] ? " " : "", d->args);
+		return NULL;
+	}
+	if (named) {
+		at = (size_t)snprintf(msg, n, "usage:");
+		for (size_t i = 0; i < DP_N_CMDS && at < n; i++)
+			if (!strcmp(dp_cmds[i].name, named->name))
+				at += (size_t)snprintf(msg + at, n - at, "%s %s %s%s%s", at > 6 ? " |" : "", named->name,
+						       dp_cmds[i].sub, dp_cmds[i].args[0] ? " " : "", dp_cmds[i].args);
+		return NULL;
+	}
+	at = (size_t)snprintf(msg, n, "unknown command '%.40s'; try", r->element[0]->str);
+	for (size_t i = 0; i < DP_N_CMDS && at < n; i++) {
+		bool again = i > 0 && !strcmp(dp_cmds[i - 1].name, dp_cmds[i].name);
+		at += (size_t)snprintf(msg + at, n - at, "%s%s%s%s", again ? "|" : i ? ", " : " ", again ? "" : dp_cmds[i].name,
+				       !again && dp_cmds[i].sub[0] ? " " : "", dp_cmds[i].sub);
+	}
+	return NULL;
+}
+
 /* Returns < 0 when the connection should close, 1 when the command waits for a listing. */
 static int execute(struct ctl_client *c, const redisReply *r)
 {
-	int fd = c->fd;
 	uint64_t t0 = rte_get_tsc_cycles();
+	char msg[512];
+
 	if (r->type != REDIS_REPLY_ARRAY || r->elements == 0)
-		return reply_error(fd, "expected a command as an array of bulk strings");
+		return reply_error(c->fd, "expected a command as an array of bulk strings");
 	for (size_t i = 0; i < r->elements; i++)
 		if (r->element[i]->type != REDIS_REPLY_STRING)
-			return reply_error(fd, "expected a command as an array of bulk strings");
-	const char *cmd = r->element[0]->str;
-	if (strcasecmp(cmd, "PING") == 0)
-		return r->elements > 1 ? reply_bulk(fd, r->element[1]->str, r->element[1]->len)
-				       : write_all(fd, "+PONG\r\n", 7);
-	if (strcasecmp(cmd, "INFO") == 0)
-		return cmd_info(fd);
-	if (strcasecmp(cmd, "STATS") == 0)
-		return reply_json(fd, write_stats);
-	if (strcasecmp(cmd, "GENERATIONS") == 0)
-		return reply_json(fd, fo_gen_write_generations);
-	if (strcasecmp(cmd, "GENSTATS") == 0)
-		return reply_json(fd, fo_gen_write_genstats);
-	if (strcasecmp(cmd, "OUTPUTS") == 0)
-		return reply_json(fd, fo_outputs_write_json);
-	if (strcasecmp(cmd, "ROUTES") == 0)
-		return reply_json(fd, fo_gen_write_routes);
-	if (list_kind(cmd) >= 0) {
-		if (listing.busy)
-			return 2; /* waits for the running listing */
-		int rc = start_listing(c, r);
-		return rc < 0 ? rc : c->listing ? 1 : 0;
-	}
-	if (strcasecmp(cmd, "CONFIG") == 0 && arg_is(r, 1, "DIFF"))
-		return run_gen_op(fd, r, t0, op_diff);
-	if (strcasecmp(cmd, "CONFIG") == 0 && arg_is(r, 1, "LOAD"))
-		return run_gen_op(fd, r, t0, op_load);
-	if (strcasecmp(cmd, "CANARY") == 0 && arg_is(r, 1, "SHARE"))
-		return run_gen_op(fd, r, t0, op_share);
-	if (strcasecmp(cmd, "CANARY") == 0 && arg_is(r, 1, "MODE"))
-		return run_gen_op(fd, r, t0, op_mode);
-	if (strcasecmp(cmd, "PROMOTE") == 0)
-		return run_gen_op(fd, r, t0, op_promote);
-	if (strcasecmp(cmd, "ROLLBACK") == 0)
-		return run_gen_op(fd, r, t0, op_rollback);
-	if (strcasecmp(cmd, "RXPACE") == 0) { /* benchmarks: RXPACE <port index> <packets/s per rx queue, 0 = off> */
-		uint32_t pidx, pps;
-		if (r->elements != 3 || !arg_u32(r, 1, UINT16_MAX, &pidx) || !arg_u32(r, 2, UINT32_MAX, &pps) ||
-		    pidx >= fo_dp.n_ports)
-			return reply_error(fd, "usage: RXPACE <port index> <packets/s per rx queue, 0 = off>");
-		atomic_store(&fo_dp.ports[pidx].rx_pace_pps, pps);
-		return write_all(fd, "+OK\r\n", 5);
-	}
-	if (strcasecmp(cmd, "QUIT") == 0) {
-		write_all(fd, "+OK\r\n", 5);
-		return -1;
-	}
-	if (strcasecmp(cmd, "COMMAND") == 0) /* redis-cli asks this at start; an empty list is fine */
-		return write_all(fd, "*0\r\n", 4);
-	char msg[256];
-	snprintf(msg, sizeof(msg),
-		 "unknown command '%.40s'; try PING, INFO, STATS, GENERATIONS, GENSTATS, SESSIONS, TOPICS, "
-		 "SUBSCRIPTIONS, ROUTES, OUTPUTS, CONFIG DIFF|LOAD, CANARY SHARE|MODE, PROMOTE, ROLLBACK, QUIT",
-		 cmd);
-	return reply_error(fd, msg);
+			return reply_error(c->fd, "expected a command as an array of bulk strings");
+	const struct dp_cmd *d = dp_find(r, msg, sizeof(msg));
+	return d ? d->fn(c, r, t0) : reply_error(c->fd, msg);
 }
 
 static void run_commands(struct ctl_client *c);

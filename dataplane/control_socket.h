@@ -4,10 +4,12 @@
 
 #include <sys/types.h>
 
+#include "fanout/dp_commands.h"
+
 /* Bounds of one client's requests, checked before hiredis's reader buffers them
- * (include/fanout/resp_frame.h): commands have at most 64 arguments; CONFIG LOAD's text and the
- * whole command at most 4 MiB; unparsed input per client at most 4 MiB. */
-#define FO_CTL_MAX_ARGS 64
+ * (include/fanout/resp_frame.h): no more arguments than the longest command takes; CONFIG LOAD's
+ * text and the whole command at most 4 MiB; unparsed input per client at most 4 MiB. */
+#define FO_CTL_MAX_ARGS FO_DP_MAX_ARGS
 #define FO_CTL_MAX_REQUEST (4u << 20)
 #define FO_CTL_RESP_LIMITS                                                                          \
 	{                                                                                           \

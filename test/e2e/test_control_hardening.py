@@ -94,6 +94,11 @@ def phase_http(ctl):
     code, body = ctl.api("/api/rollout/start", method="POST", body=ROLLOUT)
     check(code in (400, 503), f"POST /api/rollout/start with 8 gates: {code} {body[:300]}")
     check(ctl.proc.poll() is None, "fanout-control died on POST /api/rollout/start with 8 gates")
+    # the route table answers a 404 with every route it has
+    code, body = ctl.api("/api/nope")
+    check(code == 404 and all(r in body for r in ("GET /api/topics", "GET /api/config/{id}", "POST /api/config/diff",
+                                                  "POST /api/rollout/rollback", "GET /metrics")),
+          f"404 text: {code} {body[:600]}")
     mcode, text = ctl.api("/metrics")
     check(mcode == 200 and 'fanout_control_refused_total{reason="http_auth"} 3' in text, f"/metrics: {mcode} {text[:600]}")
     st = ctl.json("STATUS")
@@ -123,6 +128,22 @@ def phase_resp(ctl):
             check(str(e).startswith("WRONGPASS"), f"wrong AUTH: -{e}")
         check(r.call("AUTH", "default", ctl.token) == "OK", "AUTH default <token>")
         check(r.call("PING") == "PONG", "PING after AUTH")
+        # HELP and COMMAND come from the command tables; arity is checked before any handler runs
+        helptext = r.call("HELP")
+        check(all(c in helptext for c in ("AUTH [default] <token>", "CONFIG APPLY <yaml> [NOW]", "ROLLOUT START [STEPS",
+                                          "SERIES [SINCE t_ms]", "HISTORY [COUNT n]")), f"HELP: {helptext[:400]!r}")
+        listing = r.call("COMMAND")
+        check(len(listing) == r.call("COMMAND", "COUNT") and ["config|apply", -3] == listing[[e[0] for e in listing]
+              .index("config|apply")][:2], f"COMMAND: {listing[:4]}")
+        for args, want in ((("STATUS", "x"), "STATUS takes 0 argument(s), not 1"),
+                           (("CONFIG", "SHOW"), "usage: CONFIG SHOW <id>"),
+                           (("ROLLOUT", "LAUNCH"), "usage: ROLLOUT START"),
+                           (("NOSUCH",), "unknown command 'NOSUCH'; commands: STATUS")):
+            try:
+                r.call(*args)
+                check(False, f"{args} was accepted")
+            except RespError as e:
+                check(want in str(e), f"{args}: -{e}")
 
     pid = ctl.proc.pid
     before = rss_kib(pid)

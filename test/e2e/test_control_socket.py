@@ -26,6 +26,28 @@ def cli(path, *args):
     return r.stdout
 
 
+def raw_bulk(path, *args):
+    """One command over the socket without redis-cli; the reply must be a bulk string."""
+    req = f"*{len(args)}\r\n".encode() + b"".join(f"${len(a)}\r\n{a}\r\n".encode() for a in args)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(5)
+        s.connect(path)
+        s.sendall(req)
+        buf = b""
+        while True:
+            chunk = s.recv(65536)
+            check(chunk != b"", f"{args}: connection closed after {buf[:200]!r}")
+            buf += chunk
+            if b"\r\n" not in buf:
+                continue
+            check(buf.startswith(b"$"), f"{args}: not a bulk string: {buf[:200]!r}")
+            head = buf.index(b"\r\n")
+            if len(buf) >= head + 2 + int(buf[1:head]) + 2:
+                break
+    check(buf.startswith(b"$"), f"{args}: not a bulk string: {buf[:200]!r}")
+    return buf[buf.index(b"\r\n") + 2:-2].decode()
+
+
 def info(path):
     out = {}
     for line in cli(path, "INFO").splitlines():
@@ -65,6 +87,32 @@ def main(args):
 
                 err = cli(sock_path, "NOSUCHCMD")
                 check("unknown command" in err and "NOSUCHCMD" in err, f"unknown command reply: {err!r}")
+
+                # The command table answers for itself: HELP and COMMAND list every command of
+                # include/fanout/dp_commands.h, and a count outside an entry's arity is refused.
+                table = Path(__file__).resolve().parents[2] / "include" / "fanout" / "dp_commands.h"
+                names = []
+                for line in table.read_text().splitlines():
+                    line = line.strip()
+                    if line.startswith("X("):
+                        parts = [p.strip().strip('"') for p in line[2:].split(",")]
+                        names.append((parts[1] + " " + parts[2]).strip())
+                check(len(names) >= 20, f"commands read from {table}: {names}")
+                helptext = raw_bulk(sock_path, "HELP")  # redis-cli answers "help" itself
+                for n in names:
+                    check(n in helptext, f"HELP does not list {n}: {helptext[:300]!r}")
+                count = cli(sock_path, "COMMAND", "COUNT").strip()
+                check(count == str(len(names)), f"COMMAND COUNT {count!r}, table has {len(names)}")
+                listing = cli(sock_path, "COMMAND")
+                check("config|load" in listing and "rxpace" in listing, f"COMMAND: {listing[:300]!r}")
+                err = cli(sock_path, "STATS", "extra")
+                check("wrong number of arguments for 'STATS'" in err, f"STATS extra: {err!r}")
+                err = cli(sock_path, "CANARY", "SHARE")
+                check("usage: CANARY SHARE" in err, f"CANARY SHARE without a value: {err!r}")
+                err = cli(sock_path, "CONFIG", "BURN", "x")
+                check("CONFIG DIFF" in err and "CONFIG LOAD" in err, f"CONFIG BURN: {err!r}")
+                check(cli(sock_path, "PING", "hi").strip() == "hi", "PING hi")
+                log(f"HELP and COMMAND list the table's {len(names)} commands; arity refused with the usage")
 
                 # A request that is not RESP: an error, the connection closed, the server still serving.
                 with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:

@@ -1,6 +1,7 @@
 /* cmocka tests for fanout-control's front-end guards: the token (control/ctl_auth.c), the HTTP
- * checks and routes (control/http_route.c), the RESP request bounds (include/fanout/resp_frame.h)
- * and the RESP AUTH gate (control/resp_conn.c). */
+ * checks and routes (control/http_route.c), the RESP request bounds (include/fanout/resp_frame.h),
+ * the RESP AUTH gate (control/resp_conn.c) and the command tables (control/ctl_commands.h) they
+ * all answer from. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,10 +15,13 @@
 #include <cmocka.h>
 
 #include "ctl_auth.h"
+#include "ctl_commands.h"
+#include "fanout/dp_commands.h"
 #include "http_route.h"
 #include "resp_conn.h"
 
 #define TOKEN "0123456789abcdef0123456789abcdef"
+#define CTL_ERR_MAX_TEST 512 /* commands.h's CTL_ERR_MAX */
 
 static const struct http_policy pol = {
 	.token = TOKEN, .token_len = sizeof(TOKEN) - 1, .listen_host = "127.0.0.1", .port = 7380,
@@ -272,7 +276,7 @@ static void test_http_routes(void **state)
 	http_route_free(&o);
 	r = post("/api/rollout/abort", "");
 	assert_int_equal(route(&r, &o), 200);
-	assert_string_equal(o.argv[1], "abort");
+	assert_string_equal(o.argv[1], "ABORT");
 	http_route_free(&o);
 }
 
@@ -403,25 +407,30 @@ static void test_resp_bounds(void **state)
 	struct resp_conn c;
 	const char *why;
 	enum ctl_refusal r;
+	char hdr[64];
 	(void)state;
 
-	/* the attack: *2147483647 then endless $0: refused at the header, nothing buffered */
+	/* the attack: *2147483647 then endless $0: refused at the header, nothing buffered */
 	assert_int_equal(resp_conn_init(&c, TOKEN), 0);
 	assert_int_equal(resp_conn_feed(&c, "*2147483647\r\n", 13, &why, &r), -1);
 	assert_int_equal(r, CTL_REFUSED_RESP_LIMIT);
 	assert_memory_equal(why, "-ERR too many arguments", 23);
 	assert_int_equal(c.reader->len - c.reader->pos, 0);
 	resp_conn_free(&c);
-	/* 64 arguments pass, 65 do not */
+	/* the longest command of the table passes (ROLLOUT START with every option: 2 + 2 * (4 + 8)
+	 * words), one more argument does not */
+	assert_int_equal(RESP_MAX_ARGS, 2 + 2 * (4 + RO_MAX_GATES));
 	assert_int_equal(resp_conn_init(&c, TOKEN), 0);
-	assert_int_equal(feed(&c, "*64\r\n"), 0);
-	for (int i = 0; i < 64; i++)
+	snprintf(hdr, sizeof(hdr), "*%d\r\n", RESP_MAX_ARGS);
+	assert_int_equal(feed(&c, hdr), 0);
+	for (int i = 0; i < RESP_MAX_ARGS; i++)
 		assert_int_equal(feed(&c, "$0\r\n\r\n"), 0);
-	assert_int_equal(feed(&c, "*65\r\n"), -1);
+	snprintf(hdr, sizeof(hdr), "*%d\r\n", RESP_MAX_ARGS + 1);
+	assert_int_equal(resp_conn_feed(&c, hdr, strlen(hdr), &why, &r), -1);
+	assert_memory_equal(why, "-ERR too many arguments", 23);
 	resp_conn_free(&c);
 	/* a bulk above 1 MiB is refused at its header */
 	assert_int_equal(resp_conn_init(&c, TOKEN), 0);
-	char hdr[64];
 	snprintf(hdr, sizeof(hdr), "*3\r\n$6\r\nCONFIG\r\n$5\r\nAPPLY\r\n$%u\r\n", RESP_MAX_BULK + 1);
 	assert_int_equal(resp_conn_feed(&c, hdr, strlen(hdr), &why, &r), -1);
 	assert_memory_equal(why, "-ERR argument above", 19);
@@ -449,6 +458,209 @@ static void test_resp_bounds(void **state)
 	resp_conn_free(&c);
 }
 
+
+/* ---- command tables ----------------------------------------------------------------------- */
+
+static int find(int argc, const char *const *argv, char *err, size_t n)
+{
+	size_t lens[CTL_MAX_ARGC + 1];
+	for (int i = 0; i < argc; i++)
+		lens[i] = strlen(argv[i]);
+	return ctl_cmd_find(argc, argv, lens, err, n);
+}
+
+static void test_cmd_table(void **state)
+{
+	char err[CTL_ERR_MAX_TEST], syn[192];
+	const char *argv[CTL_MAX_ARGC + 1];
+	int longest = 0;
+	(void)state;
+
+	for (int i = 0; i < CTL_CMD_MAX; i++) {
+		const struct ctl_cmd_info *c = &ctl_cmd_info[i];
+		assert_non_null(c->name);
+		assert_true(strlen(c->help) > 10);
+		assert_true(c->min >= 0 && c->min <= c->max);
+		assert_true(ctl_cmd_words(i) + c->max <= CTL_MAX_ARGC);
+		if (ctl_cmd_words(i) + c->max > longest)
+			longest = ctl_cmd_words(i) + c->max;
+		for (int j = 0; j < i; j++) /* no entry hides another */
+			assert_false(!strcmp(c->name, ctl_cmd_info[j].name) && !strcmp(c->sub, ctl_cmd_info[j].sub));
+		/* every count from min to max is found, one below and one above is refused with the usage */
+		ctl_cmd_synopsis(i, syn, sizeof(syn));
+		for (int n = 0; n <= c->max + 1; n++) {
+			int argc = 0;
+			argv[argc++] = c->name;
+			if (c->sub[0])
+				argv[argc++] = c->sub;
+			for (int k = 0; k < n; k++)
+				argv[argc++] = "1";
+			int id = find(argc, argv, err, sizeof(err));
+			if (n >= c->min && n <= c->max) {
+				assert_int_equal(id, i);
+			} else {
+				assert_int_equal(id, -1);
+				assert_non_null(strstr(err, syn));
+			}
+		}
+		if (c->min > 0) {
+			argv[0] = c->name, argv[1] = c->sub;
+			assert_int_equal(find(c->sub[0] ? 2 : 1, argv, err, sizeof(err)), -1);
+		}
+	}
+	assert_int_equal(longest, CTL_MAX_ARGC); /* the computed bound is the table's, not a guess */
+	/* case does not matter; unknown names and subcommands are refused with what would do */
+	argv[0] = "rollout", argv[1] = "Pause";
+	assert_int_equal(find(2, argv, err, sizeof(err)), CTL_CMD_rollout_pause);
+	argv[0] = "NOSUCH";
+	assert_int_equal(find(1, argv, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "unknown command 'NOSUCH'"));
+	for (int i = 0; i < CTL_CMD_MAX; i++)
+		assert_non_null(strstr(err, ctl_cmd_info[i].name));
+	argv[0] = "CONFIG", argv[1] = "BURN";
+	assert_int_equal(find(2, argv, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "CONFIG APPLY <yaml> [NOW]"));
+	assert_non_null(strstr(err, "CONFIG SHOW <id>"));
+	assert_int_equal(find(0, argv, err, sizeof(err)), -1);
+	assert_int_equal(ctl_cmd_arity(CTL_CMD_status), 1);
+	assert_int_equal(ctl_cmd_arity(CTL_CMD_config_apply), -3);
+}
+
+static void test_resp_help_command(void **state)
+{
+	struct resp_conn c;
+	struct resp_cmd cmd;
+	char syn[192];
+	(void)state;
+
+	char *help = resp_conn_help_text();
+	assert_non_null(help);
+	for (int i = 0; i < CTL_CMD_MAX; i++) {
+		ctl_cmd_synopsis(i, syn, sizeof(syn));
+		assert_non_null(strstr(help, syn));
+		assert_non_null(strstr(help, ctl_cmd_info[i].help));
+	}
+	for (int i = 0; i < RESP_CONN_CMDS; i++) {
+		assert_non_null(resp_conn_cmds[i].fn);
+		assert_true(strlen(resp_conn_cmds[i].help) > 10);
+		assert_non_null(strstr(help, resp_conn_cmds[i].name));
+		assert_true(1 + resp_conn_cmds[i].max <= RESP_MAX_ARGS);
+	}
+	free(help);
+
+	assert_int_equal(resp_conn_init(&c, TOKEN), 0);
+	c.authed = true;
+	assert_int_equal(feed(&c, "*1\r\n$4\r\nHELP\r\n*1\r\n$7\r\nCOMMAND\r\n*2\r\n$7\r\nCOMMAND\r\n$5\r\nCOUNT\r\n"
+				  "*2\r\n$7\r\nCOMMAND\r\n$4\r\nDOCS\r\n*3\r\n$4\r\nPING\r\n$1\r\na\r\n$1\r\nb\r\n"
+				  "*2\r\n$4\r\nPING\r\n$2\r\nhi\r\n"),
+			 0);
+	assert_int_equal(resp_conn_next(&c, &cmd), RESP_REPLY);
+	assert_non_null(strstr(cmd.reply, "ROLLOUT START [STEPS"));
+	resp_cmd_done(&cmd);
+	/* COMMAND: one [name, arity, args, help] per entry of both tables */
+	assert_int_equal(resp_conn_next(&c, &cmd), RESP_REPLY);
+	char head[16];
+	snprintf(head, sizeof(head), "*%d\r\n", RESP_CONN_CMDS + CTL_CMD_MAX);
+	assert_memory_equal(cmd.reply, head, strlen(head));
+	assert_non_null(strstr(cmd.reply, "$12\r\nconfig|apply\r\n:-3\r\n"));
+	assert_non_null(strstr(cmd.reply, "$6\r\nstatus\r\n:1\r\n"));
+	assert_non_null(strstr(cmd.reply, "$4\r\nauth\r\n:-2\r\n"));
+	resp_cmd_done(&cmd);
+	assert_int_equal(resp_conn_next(&c, &cmd), RESP_REPLY);
+	snprintf(head, sizeof(head), ":%d\r\n", RESP_CONN_CMDS + CTL_CMD_MAX);
+	assert_string_equal(cmd.reply, head);
+	resp_cmd_done(&cmd);
+	assert_int_equal(resp_conn_next(&c, &cmd), RESP_REPLY);
+	assert_string_equal(cmd.reply, "*0\r\n");
+	resp_cmd_done(&cmd);
+	assert_int_equal(resp_conn_next(&c, &cmd), RESP_REPLY); /* PING takes one argument at most */
+	assert_memory_equal(cmd.reply, "-ERR wrong number of arguments for 'PING'", 41);
+	resp_cmd_done(&cmd);
+	assert_int_equal(resp_conn_next(&c, &cmd), RESP_REPLY);
+	assert_string_equal(cmd.reply, "$2\r\nhi\r\n");
+	resp_cmd_done(&cmd);
+	resp_conn_free(&c);
+}
+
+static void test_http_table(void **state)
+{
+	struct http_route o;
+	struct http_request r;
+	char err[CTL_ERR_MAX_TEST];
+	(void)state;
+
+	/* every route answers: the command it names is in the table with the words it builds */
+	for (size_t i = 0; i < http_n_routes; i++) {
+		const struct http_route_def *d = &http_routes[i];
+		char path[64];
+		assert_non_null(d->build);
+		assert_true(strlen(d->returns) > 2);
+		snprintf(path, sizeof(path), "%.*s%s", (int)strcspn(d->path, "{"), d->path, strchr(d->path, '{') ? "7" : "");
+		r = d->method == HTTP_M_GET ? get(path) : post(path, !strcmp(d->cmd[0] ? d->cmd[0] : "", "CONFIG")
+										? "{\"yaml\":\"routes: []\"}"
+										: "{}");
+		http_route(&pol, &r, &o);
+		assert_int_equal(o.action, d->action);
+		if (d->action == HTTP_DISPATCH) {
+			assert_string_equal(o.argv[0], d->cmd[0]);
+			assert_true(find(o.argc, o.argv, err, sizeof(err)) >= 0);
+			if (d->query) { /* and with the query parameter */
+				http_route_free(&o);
+				r.query = d->query[0] == 'c' ? "count=5" : "since=5";
+				http_route(&pol, &r, &o);
+				assert_int_equal(o.argc, 3);
+				assert_true(find(o.argc, o.argv, err, sizeof(err)) >= 0);
+			}
+		}
+		http_route_free(&o);
+	}
+	/* a 404 lists every route, GET and POST */
+	r = get("/api/nope");
+	assert_int_equal(route(&r, &o), 404);
+	for (size_t i = 0; i < http_n_routes; i++) {
+		char want[80];
+		snprintf(want, sizeof(want), "%s %s", http_routes[i].method == HTTP_M_GET ? "GET" : "POST",
+			 http_routes[i].path);
+		assert_non_null(strstr(o.error, want));
+	}
+	assert_true(http_route_list(NULL, 0) < sizeof(o.error) - 64);
+	r = post("/api/rollout/nope", "{}");
+	assert_int_equal(route(&r, &o), 404);
+	assert_non_null(strstr(o.error, "POST /api/rollout/rollback"));
+	r = get("/api/rollout/pause"); /* a POST route asked with GET */
+	assert_int_equal(route(&r, &o), 404);
+}
+
+/* The dataplane socket's table (its handlers are bound in dataplane/control_socket.c, where an
+ * entry without one does not compile): sane entries, and the argument bound is its longest. */
+static void test_dp_table(void **state)
+{
+	static const struct {
+		const char *name, *sub;
+		unsigned min, max;
+		const char *args, *help;
+	} dp[] = {
+#define DP_ENTRY(id, name, sub, min, max, args, help) { name, sub, min, max, args, help },
+		FO_DP_COMMANDS(DP_ENTRY)
+#undef DP_ENTRY
+	};
+	unsigned longest = 0;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(dp) / sizeof(dp[0]); i++) {
+		unsigned words = dp[i].sub[0] ? 2 : 1;
+		assert_true(strlen(dp[i].help) > 10);
+		assert_true(dp[i].min <= dp[i].max);
+		assert_true(words + dp[i].max <= FO_DP_MAX_ARGS);
+		if (words + dp[i].max > longest)
+			longest = words + dp[i].max;
+		for (size_t j = 0; j < i; j++)
+			assert_false(!strcmp(dp[i].name, dp[j].name) && !strcmp(dp[i].sub, dp[j].sub));
+	}
+	assert_int_equal(longest, FO_DP_MAX_ARGS);
+	assert_int_equal(FO_DP_MAX_ARGS, 7); /* CONFIG LOAD <yaml> ID n AS stable */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -457,6 +669,8 @@ int main(void)
 		cmocka_unit_test(test_http_bearer_content_type), cmocka_unit_test(test_http_refusals),
 		cmocka_unit_test(test_http_routes),   cmocka_unit_test(test_resp_frame),
 		cmocka_unit_test(test_resp_auth),     cmocka_unit_test(test_resp_bounds),
+		cmocka_unit_test(test_cmd_table),     cmocka_unit_test(test_resp_help_command),
+		cmocka_unit_test(test_http_table),    cmocka_unit_test(test_dp_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
