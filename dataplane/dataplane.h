@@ -108,7 +108,7 @@ struct fo_lcore_stats {
 	uint64_t busy_loops; /* iterations that moved at least one packet */
 	/* per sink/bridge (outputs.h, fo_outputs[] index): the worker side of its accounting */
 	struct fo_out_lcore_ctr {
-		uint64_t matched, queued, ring_full, pool_empty;
+		FO_FOREACH_OUTPUT_WORKER(FO_SCHEMA_FIELD_)
 	} out[FO_MAX_SINKS + FO_MAX_BRIDGES];
 } __rte_cache_aligned;
 
