@@ -11,6 +11,7 @@
 
 #include "app.h"
 #include "commands.h"
+#include "counter_schema.h"
 #include "ctl_auth.h"
 #include "dp_link.h"
 #include "outputs_view.h"
@@ -942,6 +943,10 @@ int ctl_dispatch(int argc, const char **argv, const size_t *lens, json_t **reply
 	if (arg_is(c, cl, "GENERATIONS") && argc == 1) {
 		*reply = json_pack("{s:O?,s:O?,s:o}", "dataplane", app.dp.generations, "genstats", app.dp.genstats,
 				   "desired", desired_json());
+		return CTL_DONE;
+	}
+	if (arg_is(c, cl, "SCHEMA") && argc == 1) {
+		*reply = cs_schema_json();
 		return CTL_DONE;
 	}
 	if (arg_is(c, cl, "SERIES")) {

@@ -257,6 +257,8 @@ static void route_get(struct http_route *o, const struct http_request *r)
 		words(o, 2, (const char *[]){ "ROLLOUT", "STATUS" });
 	else if (!strcmp(p, "/api/history"))
 		get_with(o, r->query, "HISTORY", "count", "COUNT");
+	else if (!strcmp(p, "/api/schema"))
+		words(o, 1, (const char *[]){ "SCHEMA" });
 	else if (!strcmp(p, "/api/series"))
 		get_with(o, r->query, "SERIES", "since", "SINCE");
 	else if (!strcmp(p, "/api/sessions"))
@@ -274,7 +276,7 @@ static void route_get(struct http_route *o, const struct http_request *r)
 	else
 		refuse(o, 404, CTL_REFUSED_MAX,
 		       "no such route; see docs/control.md (GET /api/status, /api/stats, /api/outputs, /api/generations, "
-		       "/api/rollout, /api/history, /api/series, /api/sessions, /metrics, /)");
+		       "/api/rollout, /api/history, /api/series, /api/schema, /api/sessions, /metrics, /)");
 }
 
 static bool is_rollout_verb(const char *v)

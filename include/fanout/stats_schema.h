@@ -130,7 +130,7 @@
 	_(PEER_FORWARDS, "peer_forwards", "events", "publishes sent to other workers") \
 	_(PEER_RING_FULL, "peer_ring_full", "events", "publishes for another worker dropped: its peer ring full") \
 	_(PUBACK_DEFERRED, "puback_deferred", "events", "written-mode sink: PUBACK after Redis") \
-	_(PUBACK_DEFERRED_FAILED, "puback_deferred_failed", "events", "... and it said congestion") \
+	_(PUBACK_DEFERRED_FAILED, "puback_deferred_failed", "events", "deferred PUBACKs whose Redis write failed: answered congestion") \
 
 /* Prometheus metric and description of the labelled families (label: reason, reason, event). */
 #define FO_DROP_METRIC "fanout_dropped_packets_total"
