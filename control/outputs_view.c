@@ -8,11 +8,13 @@
 #include "counter_schema.h"
 #include "outputs_view.h"
 
-/* Counters of one output (monotonic while the dataplane runs) that get a per-second rate. */
-static const char *const rate_counters[] = {
-	"written", "failed", "discarded", "dup_suppressed", "batches", "errors", "reconnects", "connect_failures",
-	"received", "injected", "inject_dropped",
-};
+/* The output thread's counters (cs_output_thread: monotonic while the dataplane runs) get a
+ * per-second rate; a gauge (a metric not ending in _total, e.g. inflight) does not. */
+static bool is_counter(const struct cs_entry *e)
+{
+	size_t n = strlen(e->metric);
+	return n > 6 && strcmp(e->metric + n - 6, "_total") == 0;
+}
 
 static bool u64_of(json_t *o, const char *key, uint64_t *v)
 {
@@ -71,12 +73,14 @@ json_t *ov_with_rates(json_t *cur, json_t *prev, double dt_s)
 			json_t *p = dt_s > 0 ? find_output(prev, kind_of(o, a ? "bridge" : "sink"),
 							   json_string_value(json_object_get(o, "name")))
 					     : NULL;
-			for (size_t c = 0; p != NULL && c < sizeof(rate_counters) / sizeof(rate_counters[0]); c++) {
+			for (size_t c = 0; p != NULL && c < cs_output_thread.n; c++) {
+				const char *k = cs_output_thread.e[c].key;
 				uint64_t now, before;
 				char key[48];
-				if (!u64_of(o, rate_counters[c], &now) || !u64_of(p, rate_counters[c], &before) || now < before)
+				if (!is_counter(&cs_output_thread.e[c]) || !u64_of(o, k, &now) || !u64_of(p, k, &before) ||
+				    now < before)
 					continue;
-				snprintf(key, sizeof(key), "%s_per_s", rate_counters[c]);
+				snprintf(key, sizeof(key), "%s_per_s", k);
 				json_object_set_new(r, key, json_real((double)(now - before) / dt_s));
 			}
 			if (json_is_object(o))
