@@ -13,6 +13,7 @@
 	const struct cs_list name = { name##_e, sizeof(name##_e) / sizeof(name##_e[0]) };
 CS_LIST_(cs_lcore_rx, FO_FOREACH_LCORE_RX)
 CS_LIST_(cs_lcore_out, FO_FOREACH_LCORE_OUT)
+CS_LIST_(cs_lcore_loop, FO_FOREACH_LCORE_LOOP)
 CS_LIST_(cs_gen_msg, FO_FOREACH_GEN_MSG)
 CS_LIST_(cs_gen_out, FO_FOREACH_GEN_OUT)
 CS_LIST_(cs_gen_lat, FO_FOREACH_GEN_LAT)

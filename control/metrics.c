@@ -43,6 +43,26 @@ static void gen_labels(struct evbuffer *o, json_t *g)
 	evbuffer_add(o, "\"", 1);
 }
 
+/* Per lcore of STATS "lcores" (label lcore). */
+static void lcores(struct evbuffer *o, json_t *lcs)
+{
+	struct cs_row rows[64];
+	size_t n = 0, i;
+	json_t *l;
+	char id[24];
+
+	json_array_foreach(lcs, i, l) {
+		if (n == sizeof(rows) / sizeof(rows[0]) || !json_is_object(l))
+			continue;
+		rows[n].o = l;
+		rows[n].labels[0] = '\0';
+		snprintf(id, sizeof(id), "%" PRIu64, json_u64(l, "lcore"));
+		cs_label(&rows[n], "lcore", id);
+		n++;
+	}
+	cs_prom(o, &cs_lcore_loop, rows, n);
+}
+
 /* One row per generation of the GENSTATS reply; sub picks the object the counters sit in. */
 static size_t gen_rows(json_t *gens, const char *sub, struct cs_row *rows, size_t cap)
 {
@@ -143,6 +163,7 @@ void metrics_write(struct evbuffer *o)
 		cs_prom_labelled(o, FO_DROP_METRIC, FO_DROP_HELP, "reason", json_object_get(totals, "drops"));
 		cs_prom_labelled(o, FO_OUT_DROP_METRIC, FO_OUT_DROP_HELP, "reason", json_object_get(out, "drops"));
 		cs_prom_labelled(o, FO_EVENT_METRIC, FO_EVENT_HELP, "event", json_object_get(totals, "events"));
+		lcores(o, json_object_get(app.dp.stats, "lcores"));
 	}
 	if (dp_link_up()) {
 		generations(o, json_object_get(app.dp.genstats, "generations"));

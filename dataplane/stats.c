@@ -121,8 +121,7 @@ void fo_stats_write_json_stream(FILE *f, const char *reason)
 #define LCORE_JSON_(field, ...) fprintf(f, ", \"" #field "\": %" PRIu64, s->c.field);
 		FO_FOREACH_LCORE(LCORE_JSON_)
 #undef LCORE_JSON_
-		fprintf(f, ", \"loops\": %" PRIu64 ", \"busy_pct\": %.2f}", s->loops,
-			s->loops ? 100.0 * (double)s->busy_loops / (double)s->loops : 0.0);
+		fprintf(f, ", \"busy_pct\": %.2f}", s->c.loops ? 100.0 * (double)s->c.busy_loops / (double)s->c.loops : 0.0);
 		first = false;
 	}
 	fprintf(f, "\n  ],\n  \"workers\": [");

@@ -156,7 +156,12 @@
 	_(out_sent, "sent", "packets", "fanout_out_sent_packets_total", "", "generated packets the NIC took") \
 	_(out_dropped, "dropped", "packets", FO_OUT_DROP_METRIC, "*",                                     \
 	  "generated packets dropped: the sum of the output drop reasons")
-#define FO_FOREACH_LCORE(_) FO_FOREACH_LCORE_RX(_) FO_FOREACH_LCORE_OUT(_)
+/* The lcore's loop: STATS "lcores" and Prometheus per lcore (label lcore), /fanout/stats summed. */
+#define FO_FOREACH_LCORE_LOOP(_)                                                                     \
+	_(loops, "loops", "iterations", "fanout_lcore_loops_total", "", "lcore loop iterations")       \
+	_(busy_loops, "busy_loops", "iterations", "fanout_lcore_busy_loops_total", "",                   \
+	  "lcore loop iterations that moved at least one packet")
+#define FO_FOREACH_LCORE(_) FO_FOREACH_LCORE_RX(_) FO_FOREACH_LCORE_OUT(_) FO_FOREACH_LCORE_LOOP(_)
 
 /* Per lcore and generation slot (struct fo_gen_ctr, generation.h), reported per generation
  * since it was created: GENSTATS and /fanout/genstats. The _MSG entries sit at the top of a

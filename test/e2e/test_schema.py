@@ -106,7 +106,7 @@ def main(args):
             sink = snap["outputs"]["sinks"][0]
             where = {
                 "drop": [totals["drops"]], "out_drop": [out["drops"]], "event": [totals["events"]],
-                "lcore_rx": [totals], "lcore_out": [out], "gen_msg": [g], "gen_out": [g["outputs"]],
+                "lcore_rx": [totals], "lcore_out": [out], "lcore_loop": snap["lcores"], "gen_msg": [g], "gen_out": [g["outputs"]],
                 "gen_lat": [g["latency_ns"]], "route_any": [routes["relay"], routes["store"]],
                 "route_udp": [routes["relay"]], "route_out": [routes["store"]],
                 "output_worker": [sink], "output_thread": [sink],
