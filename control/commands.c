@@ -11,6 +11,7 @@
 
 #include "app.h"
 #include "commands.h"
+#include "counter_schema.h"
 #include "ctl_commands.h"
 #include "ctl_auth.h"
 #include "dp_link.h"
@@ -858,6 +859,11 @@ static int h_generations(const struct ctl_call *c)
 {
 	return done_with(c, json_pack("{s:O?,s:O?,s:o}", "dataplane", app.dp.generations, "genstats", app.dp.genstats,
 				      "desired", desired_json()));
+}
+
+static int h_schema(const struct ctl_call *c)
+{
+	return done_with(c, cs_schema_json());
 }
 
 static int h_series(const struct ctl_call *c)

@@ -17,6 +17,7 @@
 	X(stats, "STATS", "", 0, 0, "", "latest dataplane stats with per-second rates and per-generation figures")  \
 	X(outputs, "OUTPUTS", "", 0, 0, "", "sinks and bridges (the dataplane's last OUTPUTS) with rates")           \
 	X(generations, "GENERATIONS", "", 0, 0, "", "the dataplane's generations and the desired state")             \
+	X(schema, "SCHEMA", "", 0, 0, "", "every counter of the stats schema: family, name, unit, description")     \
 	X(series, "SERIES", "", 0, 2, "[SINCE t_ms]", "the sample series the rollout gates judge")                  \
 	X(sessions, "SESSIONS", "", 0, 2, "[COUNT n]", "MQTT-SN sessions (proxied to the dataplane)")               \
 	X(topics, "TOPICS", "", 0, 2, "[COUNT n]", "registered topic names (proxied to the dataplane)")             \

@@ -3,12 +3,14 @@
  * unit. Members a renderer does not know still show, through the generic renderer. */
 #include "fanoutctl_render.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "fanout/stats_schema.h"
 #include "fanoutctl_format.h"
 
 /* ---- JSON lookups --------------------------------------------------------------------- */
@@ -362,21 +364,39 @@ static void routes_table(FILE *f, const json_t *routes, const struct fctl_view *
 {
 	struct fctl_table t;
 	fctl_table_init(&t);
-	const char *cols[] = {"NAME", "FILTER", "TO", "FORMAT", "MATCHED>", "COPIES>", "DROPPED>"};
+	const char *cols[] = {"NAME", "FILTER", "TO", "FORMAT"};
 	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
 		fctl_table_col(&t, cols[i]);
+	/* a relay route's counters: FO_FOREACH_ROUTE_ANY and _UDP, upper-cased, right-aligned */
+	static const char *const keys[] = {
+#define ROUTE_KEY_(field, key, ...) key,
+		FO_FOREACH_ROUTE_ANY(ROUTE_KEY_) FO_FOREACH_ROUTE_UDP(ROUTE_KEY_)
+#undef ROUTE_KEY_
+	};
+	enum { NK = sizeof(keys) / sizeof(keys[0]) };
+	char heads[NK][40]; /* the table keeps pointers to its headings until it is printed */
+	for (size_t k = 0; k < NK; k++) {
+		char *h = heads[k];
+		size_t n = 0;
+		for (const char *c = keys[k]; *c && n + 2 < sizeof(heads[k]); c++)
+			h[n++] = (char)toupper((unsigned char)*c);
+		h[n++] = '>';
+		h[n] = '\0';
+		fctl_table_col(&t, h);
+	}
 	size_t i;
 	const json_t *r;
 	json_array_foreach(routes, i, r)
 	{
 		if (!is_udp_route(r))
 			continue;
-		char to[512], m[FCTL_FIG], c[FCTL_FIG], d[FCTL_FIG];
+		char to[512], cell[NK][FCTL_FIG];
+		const char *row[4 + NK] = {jstr(r, "name"), jstr(r, "filter"), to, jstr(r, "format")};
 		value_text(to, sizeof(to), "to", jget(r, "to") ? jget(r, "to") : json_null(), view);
-		cell_num(m, sizeof(m), r, "matched", view);
-		cell_num(c, sizeof(c), r, "copies", view);
-		cell_num(d, sizeof(d), r, "dropped", view);
-		const char *row[] = {jstr(r, "name"), jstr(r, "filter"), to, jstr(r, "format"), m, c, d};
+		for (size_t k = 0; k < NK; k++) {
+			cell_num(cell[k], sizeof(cell[k]), r, keys[k], view);
+			row[4 + k] = cell[k];
+		}
 		fctl_table_row(&t, row);
 	}
 	fctl_table_print(&t, f, 2);
@@ -931,28 +951,42 @@ static void totals_table(FILE *f, const struct rate_src *rs)
 	fctl_table_col(&t, "");
 	fctl_table_col(&t, "TOTAL>");
 	fctl_table_col(&t, "RATE>");
+	/* the conservation counters of the schema (fanout/stats_schema.h), then the subscriber copies;
+	 * a rate from fanout-control's series where it keeps one, else from the previous snapshot */
 	static const struct {
-		const char *label, *total, *rate, *unit, *noun;
+		const char *label, *total, *unit;
 	} rows[] = {
-		{"rx", "totals.rx", "rx", "pkt/s", " pkts"},
-		{"delivered", "totals.delivered", NULL, "pkt/s", " pkts"},
-		{"answered", "totals.answered", NULL, "pkt/s", " pkts"},
-		{"dropped", "totals.dropped", "drops", "pkt/s", " pkts"},
-		{"deliveries (subscriber copies)", "totals.events.deliveries", "deliveries", "msg/s", " msgs"},
-		{"out sent", "totals.out.sent", NULL, "pkt/s", " pkts"},
-		{"out dropped", "totals.out.dropped", "out_drops", "pkt/s", " pkts"},
+#define TOTAL_ROW_(field, key, unit, ...) {#field, "totals." key, unit},
+		FO_FOREACH_LCORE_RX(TOTAL_ROW_)
+#undef TOTAL_ROW_
+#define TOTAL_ROW_(field, key, unit, ...) {"out " key, "totals.out." key, unit},
+		FO_FOREACH_LCORE_OUT(TOTAL_ROW_)
+#undef TOTAL_ROW_
+		{"deliveries (subscriber copies)", "totals.events.deliveries", "messages"},
+	};
+	static const struct {
+		const char *total, *rate;
+	} series_rates[] = {
+		{"totals.rx", "rx"}, {"totals.dropped", "drops"}, {"totals.events.deliveries", "deliveries"},
+		{"totals.out.dropped", "out_drops"},
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		char tot[FCTL_FIG + 8], rate[FCTL_FIG];
+		char tot[FCTL_FIG + 16], rate[FCTL_FIG];
+		const char *per_s = strcmp(rows[i].unit, "packets") == 0 ? "pkt/s" : "msg/s";
+		const char *noun = strcmp(rows[i].unit, "packets") == 0 ? " pkts" : " msgs";
+		const char *rate_key = NULL;
 		double v;
+		for (size_t r = 0; r < sizeof(series_rates) / sizeof(series_rates[0]); r++)
+			if (strcmp(series_rates[r].total, rows[i].total) == 0)
+				rate_key = series_rates[r].rate;
 		if (jnum(rs->snap, rows[i].total, &v)) {
 			fctl_fmt_count(tot, sizeof(tot), (uint64_t)v);
-			strcat(tot, rows[i].noun);
+			strcat(tot, noun);
 		} else
 			snprintf(tot, sizeof(tot), "-");
-		bool ok = (rows[i].rate && jnum(rs->rates, rows[i].rate, &v)) ||
+		bool ok = (rate_key && jnum(rs->rates, rate_key, &v)) ||
 			  delta_rate(rs->snap, rs->prev, rows[i].total, rs->dt_s, &v);
-		rate_cell(rate, sizeof(rate), ok, v, rows[i].unit);
+		rate_cell(rate, sizeof(rate), ok, v, per_s);
 		const char *row[] = {rows[i].label, tot, rate};
 		fctl_table_row(&t, row);
 	}

@@ -279,6 +279,7 @@ const struct http_route_def http_routes[] = {
 	{ HTTP_M_GET, "/api/rollout", HTTP_DISPATCH, b_words, { "ROLLOUT", "STATUS" }, NULL, NULL, 0, "ROLLOUT STATUS" },
 	{ HTTP_M_GET, "/api/history", HTTP_DISPATCH, b_query, { "HISTORY", NULL }, "count", "COUNT", 0,
 	  "HISTORY [COUNT count]" },
+	{ HTTP_M_GET, "/api/schema", HTTP_DISPATCH, b_words, { "SCHEMA", NULL }, NULL, NULL, 0, "SCHEMA" },
 	{ HTTP_M_GET, "/api/series", HTTP_DISPATCH, b_query, { "SERIES", NULL }, "since", "SINCE", 0,
 	  "SERIES [SINCE since]" },
 	{ HTTP_M_GET, "/api/sessions", HTTP_DISPATCH, b_query, { "SESSIONS", NULL }, "count", "COUNT", 0,

@@ -1,10 +1,12 @@
 /* Prometheus text format (see metrics.h). Counters are the dataplane's cumulative figures as of
- * the last poll; nothing here talks to the dataplane. */
+ * the last poll; their names, HELP and TYPE come from the counter schema (counter_schema.h).
+ * Nothing here talks to the dataplane. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "app.h"
+#include "counter_schema.h"
 #include "ctl_auth.h"
 #include "dp_link.h"
 #include "metrics.h"
@@ -28,46 +30,6 @@ static void label_value(struct evbuffer *o, const char *v)
 	}
 }
 
-static void per_key(struct evbuffer *o, const char *name, const char *type, const char *help, const char *label,
-		    json_t *obj)
-{
-	const char *k;
-	json_t *v;
-
-	if (!json_is_object(obj))
-		return;
-	head(o, name, type, help);
-	json_object_foreach(obj, k, v) {
-		evbuffer_add_printf(o, "%s{%s=\"", name, label);
-		label_value(o, k);
-		evbuffer_add_printf(o, "\"} %" PRIu64 "\n", json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0);
-	}
-}
-
-static void scalar(struct evbuffer *o, const char *name, const char *type, const char *help, json_t *obj,
-		   const char *key)
-{
-	if (json_object_get(obj, key) == NULL)
-		return;
-	head(o, name, type, help);
-	evbuffer_add_printf(o, "%s %" PRIu64 "\n", name, json_u64(obj, key));
-}
-
-static const struct {
-	const char *key, *name, *help;
-} gen_counters[] = {
-	{ "msgs", "fanout_generation_messages_total", "MQTT-SN messages from the generation's clients" },
-	{ "publishes", "fanout_generation_publishes_total", "PUBLISH messages from the generation's clients" },
-	{ "deliveries", "fanout_generation_deliveries_total", "subscriber copies for the generation's clients" },
-	{ "error_replies", "fanout_generation_error_replies_total", "rejections sent to the generation's clients" },
-	{ "drops", "fanout_generation_dropped_messages_total", "messages from the generation's clients dropped" },
-	{ "route_matched", "fanout_generation_route_matched_total", "publishes that matched a route" },
-	{ "route_copies", "fanout_generation_route_copies_total", "route copies made" },
-	{ "route_dropped", "fanout_generation_route_dropped_total", "route copies that could not be sent" },
-	{ "mirror_copies", "fanout_generation_mirror_copies_total", "mirror-mode copies counted, not sent" },
-	{ "mirror_no_neighbour", "fanout_generation_mirror_no_neighbour_total", "mirror copies without a next hop" },
-};
-
 static const struct {
 	const char *key, *quantile;
 } quantiles[] = { { "p50", "0.5" }, { "p90", "0.9" }, { "p99", "0.99" }, { "p999", "0.999" } };
@@ -81,21 +43,56 @@ static void gen_labels(struct evbuffer *o, json_t *g)
 	evbuffer_add(o, "\"", 1);
 }
 
+/* Per lcore of STATS "lcores" (label lcore). */
+static void lcores(struct evbuffer *o, json_t *lcs)
+{
+	struct cs_row rows[64];
+	size_t n = 0, i;
+	json_t *l;
+	char id[24];
+
+	json_array_foreach(lcs, i, l) {
+		if (n == sizeof(rows) / sizeof(rows[0]) || !json_is_object(l))
+			continue;
+		rows[n].o = l;
+		rows[n].labels[0] = '\0';
+		snprintf(id, sizeof(id), "%" PRIu64, json_u64(l, "lcore"));
+		cs_label(&rows[n], "lcore", id);
+		n++;
+	}
+	cs_prom(o, &cs_lcore_loop, rows, n);
+}
+
+/* One row per generation of the GENSTATS reply; sub picks the object the counters sit in. */
+static size_t gen_rows(json_t *gens, const char *sub, struct cs_row *rows, size_t cap)
+{
+	json_t *g;
+	size_t i, n = 0;
+	char id[24];
+
+	json_array_foreach(gens, i, g) {
+		const char *role = json_string_value(json_object_get(g, "role"));
+		if (n == cap)
+			break;
+		rows[n].o = sub ? json_object_get(g, sub) : g;
+		rows[n].labels[0] = '\0';
+		snprintf(id, sizeof(id), "%" PRIu64, json_u64(g, "id"));
+		cs_label(&rows[n], "generation", id);
+		cs_label(&rows[n], "role", role ? role : "unknown");
+		n++;
+	}
+	return n;
+}
+
 static void generations(struct evbuffer *o, json_t *gens)
 {
+	struct cs_row rows[SERIES_MAX_GENS * 2];
 	json_t *g;
 	size_t i;
 
 	if (!json_is_array(gens))
 		return;
-	for (size_t c = 0; c < sizeof(gen_counters) / sizeof(gen_counters[0]); c++) {
-		head(o, gen_counters[c].name, "counter", gen_counters[c].help);
-		json_array_foreach(gens, i, g) {
-			evbuffer_add_printf(o, "%s{", gen_counters[c].name);
-			gen_labels(o, g);
-			evbuffer_add_printf(o, "} %" PRIu64 "\n", json_u64(g, gen_counters[c].key));
-		}
-	}
+	cs_prom(o, &cs_gen_msg, rows, gen_rows(gens, NULL, rows, sizeof(rows) / sizeof(rows[0])));
 	head(o, "fanout_generation_latency_seconds", "gauge",
 	     "rx->tx latency quantiles of packets sent for the generation's clients (since the generation was created)");
 	json_array_foreach(gens, i, g) {
@@ -107,12 +104,42 @@ static void generations(struct evbuffer *o, json_t *gens)
 					    (double)json_u64(lat, quantiles[q].key) / 1e9);
 		}
 	}
-	head(o, "fanout_generation_latency_samples_total", "counter", "latency samples taken for the generation");
-	json_array_foreach(gens, i, g) {
-		evbuffer_add(o, "fanout_generation_latency_samples_total{", 40);
-		gen_labels(o, g);
-		evbuffer_add_printf(o, "} %" PRIu64 "\n", json_u64(json_object_get(g, "latency_ns"), "samples"));
+	cs_prom(o, &cs_gen_lat, rows, gen_rows(gens, "latency_ns", rows, sizeof(rows) / sizeof(rows[0])));
+}
+
+/* Per route of the live generations (STATS "routes"): UDP routes carry the _ANY and _UDP
+ * entries, sink and bridge routes _ANY and _OUT; each list takes the keys its routes have. */
+static void routes(struct evbuffer *o, json_t *rs)
+{
+	static const char *const roles[] = { "stable", "canary" };
+	struct cs_row rows[2 * 256];
+	size_t n = 0, i;
+	json_t *r;
+	char id[24];
+
+	if (!json_is_object(rs))
+		return;
+	for (int k = 0; k < 2; k++) {
+		char idkey[16];
+		snprintf(idkey, sizeof(idkey), "%s_id", roles[k]);
+		snprintf(id, sizeof(id), "%" PRIu64, json_u64(rs, idkey));
+		json_array_foreach(json_object_get(rs, roles[k]), i, r) {
+			const char *name = json_string_value(json_object_get(r, "name"));
+			const char *kind = json_string_value(json_object_get(r, "kind"));
+			if (n == sizeof(rows) / sizeof(rows[0]) || !json_is_object(r))
+				continue;
+			rows[n].o = r;
+			rows[n].labels[0] = '\0';
+			cs_label(&rows[n], "generation", id);
+			cs_label(&rows[n], "role", roles[k]);
+			cs_label(&rows[n], "route", name ? name : "?");
+			cs_label(&rows[n], "kind", kind ? kind : "?");
+			n++;
+		}
 	}
+	cs_prom(o, &cs_route_any, rows, n);
+	cs_prom(o, &cs_route_udp, rows, n);
+	cs_prom(o, &cs_route_out, rows, n);
 }
 
 void metrics_write(struct evbuffer *o)
@@ -129,22 +156,18 @@ void metrics_write(struct evbuffer *o)
 	head(o, "fanout_dataplane_up", "gauge", "1 when fanout-control is connected to the dataplane control socket");
 	evbuffer_add_printf(o, "fanout_dataplane_up %d\n", dp_link_up() ? 1 : 0);
 	if (totals != NULL && dp_link_up()) {
-		scalar(o, "fanout_rx_packets_total", "counter", "packets received", totals, "rx");
-		scalar(o, "fanout_delivered_packets_total", "counter", "received packets accepted for their purpose", totals,
-		       "delivered");
-		scalar(o, "fanout_answered_packets_total", "counter", "received packets only answered", totals, "answered");
-		per_key(o, "fanout_dropped_packets_total", "counter", "received packets dropped, by reason", "reason",
-			json_object_get(totals, "drops"));
-		scalar(o, "fanout_out_generated_packets_total", "counter", "packets the appliance generated", out,
-		       "generated");
-		scalar(o, "fanout_out_sent_packets_total", "counter", "generated packets sent", out, "sent");
-		per_key(o, "fanout_out_dropped_packets_total", "counter", "generated packets dropped, by reason", "reason",
-			json_object_get(out, "drops"));
-		per_key(o, "fanout_events_total", "counter", "informational event counters", "event",
-			json_object_get(totals, "events"));
+		struct cs_row row = { .o = totals, .labels = "" };
+		cs_prom(o, &cs_lcore_rx, &row, 1);
+		row.o = out;
+		cs_prom(o, &cs_lcore_out, &row, 1);
+		cs_prom_labelled(o, FO_DROP_METRIC, FO_DROP_HELP, "reason", json_object_get(totals, "drops"));
+		cs_prom_labelled(o, FO_OUT_DROP_METRIC, FO_OUT_DROP_HELP, "reason", json_object_get(out, "drops"));
+		cs_prom_labelled(o, FO_EVENT_METRIC, FO_EVENT_HELP, "event", json_object_get(totals, "events"));
+		lcores(o, json_object_get(app.dp.stats, "lcores"));
 	}
 	if (dp_link_up()) {
 		generations(o, json_object_get(app.dp.genstats, "generations"));
+		routes(o, json_object_get(app.dp.stats, "routes"));
 		ov_metrics(o, app.dp.outputs, json_object_get(app.dp.genstats, "generations"));
 	}
 	head(o, "fanout_canary_share_ratio", "gauge", "share of clients on the canary generation (0..1), as the dataplane reports it");

@@ -5,13 +5,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "counter_schema.h"
 #include "outputs_view.h"
 
-/* Counters of one output (monotonic while the dataplane runs) that get a per-second rate. */
-static const char *const rate_counters[] = {
-	"written", "failed", "discarded", "dup_suppressed", "batches", "errors", "reconnects", "connect_failures",
-	"received", "injected", "inject_dropped",
-};
+/* The output thread's counters (cs_output_thread: monotonic while the dataplane runs) get a
+ * per-second rate; a gauge (a metric not ending in _total, e.g. inflight) does not. */
+static bool is_counter(const struct cs_entry *e)
+{
+	size_t n = strlen(e->metric);
+	return n > 6 && strcmp(e->metric + n - 6, "_total") == 0;
+}
 
 static bool u64_of(json_t *o, const char *key, uint64_t *v)
 {
@@ -70,12 +73,14 @@ json_t *ov_with_rates(json_t *cur, json_t *prev, double dt_s)
 			json_t *p = dt_s > 0 ? find_output(prev, kind_of(o, a ? "bridge" : "sink"),
 							   json_string_value(json_object_get(o, "name")))
 					     : NULL;
-			for (size_t c = 0; p != NULL && c < sizeof(rate_counters) / sizeof(rate_counters[0]); c++) {
+			for (size_t c = 0; p != NULL && c < cs_output_thread.n; c++) {
+				const char *k = cs_output_thread.e[c].key;
 				uint64_t now, before;
 				char key[48];
-				if (!u64_of(o, rate_counters[c], &now) || !u64_of(p, rate_counters[c], &before) || now < before)
+				if (!is_counter(&cs_output_thread.e[c]) || !u64_of(o, k, &now) || !u64_of(p, k, &before) ||
+				    now < before)
 					continue;
-				snprintf(key, sizeof(key), "%s_per_s", rate_counters[c]);
+				snprintf(key, sizeof(key), "%s_per_s", k);
 				json_object_set_new(r, key, json_real((double)(now - before) / dt_s));
 			}
 			if (json_is_object(o))
@@ -170,24 +175,13 @@ static void out_labels(struct evbuffer *b, const struct ov_out *x)
 	adds(b, "\"");
 }
 
+/* The outputs' state; their counters come from the schema (cs_output_worker, cs_output_thread). */
 static const struct {
 	const char *key, *name, *type, *help;
 } out_metrics[] = {
 	{ "connected", "fanout_output_connected", "gauge", "1 while the output is connected to its server (Redis, MQTT broker)" },
 	{ "backlog", "fanout_output_backlog", "gauge", "entries queued for the output, not yet written or failed" },
-	{ "inflight", "fanout_output_inflight", "gauge", "entries the output's thread has taken and not yet finished" },
 	{ "ring_size", "fanout_output_ring_capacity", "gauge", "entries the ring between the workers and the output holds" },
-	{ "written", "fanout_output_written_total", "counter", "entries written (sink: XADD confirmed; bridge: published upstream)" },
-	{ "failed", "fanout_output_failed_total", "counter", "entries the output gave up (error reply, discarded at shutdown)" },
-	{ "discarded", "fanout_output_discarded_total", "counter", "of failed: entries left in the ring or batch at shutdown" },
-	{ "dup_suppressed", "fanout_output_dup_suppressed_total", "counter", "of written: retried XADDs Redis already had" },
-	{ "batches", "fanout_output_batches_total", "counter", "batches written (sink: pipelined XADD batches)" },
-	{ "errors", "fanout_output_errors_total", "counter", "errors the output met (error replies, I/O errors)" },
-	{ "reconnects", "fanout_output_reconnects_total", "counter", "connections re-established after a loss" },
-	{ "connect_failures", "fanout_output_connect_failures_total", "counter", "connection attempts that failed" },
-	{ "received", "fanout_output_received_total", "counter", "bridge: messages received from upstream subscriptions" },
-	{ "injected", "fanout_output_injected_total", "counter", "bridge: upstream messages delivered to MQTT-SN subscribers" },
-	{ "inject_dropped", "fanout_output_inject_dropped_total", "counter", "bridge: upstream messages that could not be injected" },
 };
 
 /* A histogram from the dataplane's log2 buckets (bucket i = values of bit length i): bucket i
@@ -270,6 +264,17 @@ static void output_metrics(struct evbuffer *b, json_t *outputs)
 		}
 	}
 
+	struct cs_row rows[64];
+	for (size_t i = 0; i < n; i++) {
+		const char *name = json_string_value(json_object_get(list[i].o, "name"));
+		rows[i].o = list[i].o;
+		rows[i].labels[0] = '\0';
+		cs_label(&rows[i], "output", name ? name : "?");
+		cs_label(&rows[i], "kind", list[i].kind);
+	}
+	cs_prom(b, &cs_output_worker, rows, n);
+	cs_prom(b, &cs_output_thread, rows, n);
+
 	/* batch sizes: entries per batch; the dataplane gives no sum of entries, so no _sum */
 	any = false;
 	for (size_t i = 0; i < n; i++) {
@@ -344,51 +349,35 @@ static void gen_labels(struct evbuffer *b, json_t *g)
 	adds(b, "\"");
 }
 
-static const struct {
-	const char *key, *name, *type, *help;
-} gen_metrics[] = {
-	{ "matched", "fanout_generation_output_matched_total", "counter",
-	  "sink/bridge route matches of the generation's publishes" },
-	{ "queued", "fanout_generation_output_queued_total", "counter", "of matched: entries handed to the output's ring" },
-	{ "written", "fanout_generation_output_written_total", "counter", "of queued: entries the output wrote" },
-	{ "backlog", "fanout_generation_output_backlog", "gauge", "of queued: entries not yet written or failed" },
-};
-
 static void generation_metrics(struct evbuffer *b, json_t *gens)
 {
-	static const char *const reasons[] = { "failed", "ring_full", "pool_empty" };
+	struct cs_row rows[64];
 	json_t *g;
-	size_t i;
+	size_t i, n = 0;
 	uint64_t v;
-	bool any = false;
+	char id[24];
 
-	json_array_foreach(gens, i, g)
-		if (json_is_object(json_object_get(g, "outputs")))
-			any = true;
-	if (!any)
-		return;
-	for (size_t m = 0; m < sizeof(gen_metrics) / sizeof(gen_metrics[0]); m++) {
-		head(b, gen_metrics[m].name, gen_metrics[m].type, gen_metrics[m].help);
-		json_array_foreach(gens, i, g) {
-			if (!u64_of(json_object_get(g, "outputs"), gen_metrics[m].key, &v))
-				continue;
-			evbuffer_add_printf(b, "%s{", gen_metrics[m].name);
-			gen_labels(b, g);
-			evbuffer_add_printf(b, "} %" PRIu64 "\n", v);
-		}
-	}
-	head(b, "fanout_generation_output_dropped_total", "counter",
-	     "sink/bridge route entries dropped, by reason: failed (the output gave up), ring_full, pool_empty "
-	     "(never queued); the sink_errors gate is their sum over the canary");
 	json_array_foreach(gens, i, g) {
-		json_t *out = json_object_get(g, "outputs");
-		for (size_t r = 0; r < sizeof(reasons) / sizeof(reasons[0]); r++) {
-			if (!u64_of(out, reasons[r], &v))
-				continue;
-			adds(b, "fanout_generation_output_dropped_total{");
-			gen_labels(b, g);
-			evbuffer_add_printf(b, ",reason=\"%s\"} %" PRIu64 "\n", reasons[r], v);
-		}
+		const char *role = json_string_value(json_object_get(g, "role"));
+		if (n == sizeof(rows) / sizeof(rows[0]) || !json_is_object(json_object_get(g, "outputs")))
+			continue;
+		rows[n].o = json_object_get(g, "outputs");
+		rows[n].labels[0] = '\0';
+		snprintf(id, sizeof(id), "%" PRIu64, u64_of(g, "id", &v) ? v : 0);
+		cs_label(&rows[n], "generation", id);
+		cs_label(&rows[n], "role", role ? role : "unknown");
+		n++;
+	}
+	if (n == 0)
+		return;
+	cs_prom(b, &cs_gen_out, rows, n);
+	head(b, "fanout_generation_output_backlog", "gauge", "of queued: entries not yet written or failed");
+	json_array_foreach(gens, i, g) {
+		if (!u64_of(json_object_get(g, "outputs"), "backlog", &v))
+			continue;
+		adds(b, "fanout_generation_output_backlog{");
+		gen_labels(b, g);
+		evbuffer_add_printf(b, "} %" PRIu64 "\n", v);
 	}
 }
 

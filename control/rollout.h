@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fanout/stats_schema.h"
 #include "gates.h"
 
 #define RO_MAX_STEPS 16
@@ -43,12 +44,12 @@ struct ro_plan {
 /* The dataplane's latency histogram buckets (GENSTATS latency_hist: [index, upper ns, count]). */
 #define RO_LAT_BUCKETS 320
 
-/* One generation's cumulative counters as GENSTATS reports them. */
+/* One generation's cumulative counters as GENSTATS reports them: every per-generation counter
+ * of the schema (FO_FOREACH_GEN in fanout/stats_schema.h), read by series_rollout_sample. The
+ * gates use msgs, drops, route_dropped, error_replies and the sink/bridge drops out_failed,
+ * out_ring_full, out_pool_empty (0 from a dataplane without outputs). */
 struct ro_gen_counts {
-	uint64_t msgs, drops, route_dropped, error_replies;
-	/* its sink and bridge routes (GENSTATS "outputs"): entries given up by the output (failed)
-	 * or never queued (ring_full, pool_empty); 0 from a dataplane without outputs */
-	uint64_t out_failed, out_ring_full, out_pool_empty;
+	FO_FOREACH_GEN(FO_SCHEMA_FIELD_)
 	uint64_t p99_ns;                      /* cumulative histogram's p99 (when no buckets came) */
 	bool have_hist;                       /* lat_count/lat_upper_ns were filled */
 	uint64_t lat_count[RO_LAT_BUCKETS];   /* cumulative count per bucket */

@@ -72,11 +72,9 @@ void series_add(struct series *s, uint64_t t_ms, json_t *generations, json_t *ge
 		sg = &p->gen[p->n_gens++];
 		sg->id = (uint32_t)json_u64(g, "id");
 		snprintf(sg->role, sizeof(sg->role), "%s", role);
-		sg->msgs = json_u64(g, "msgs");
-		sg->drops = json_u64(g, "drops");
-		sg->route_dropped = json_u64(g, "route_dropped");
-		sg->error_replies = json_u64(g, "error_replies");
-		sg->deliveries = json_u64(g, "deliveries");
+#define SERIES_GEN_(field, key, ...) sg->field = json_u64(g, key);
+		FO_FOREACH_GEN_MSG(SERIES_GEN_)
+#undef SERIES_GEN_
 		sg->p99_us = (double)json_u64(json_object_get(g, "latency_ns"), "p99") / 1000.0;
 		const struct series_gen *pg = find_gen(&s->prev_gens, sg->id);
 		if (pg != NULL && dt > 0 && sg->msgs >= pg->msgs) {
@@ -140,15 +138,19 @@ static uint32_t gen_id(json_t *generations, const char *role)
 
 static void counts_of(json_t *g, struct ro_gen_counts *c)
 {
-	c->msgs = json_u64(g, "msgs");
-	c->drops = json_u64(g, "drops");
-	c->route_dropped = json_u64(g, "route_dropped");
-	c->error_replies = json_u64(g, "error_replies");
-	json_t *out = json_object_get(g, "outputs"); /* absent before issue 5's outputs: zeros */
-	c->out_failed = json_u64(out, "failed");
-	c->out_ring_full = json_u64(out, "ring_full");
-	c->out_pool_empty = json_u64(out, "pool_empty");
-	c->p99_ns = json_u64(json_object_get(g, "latency_ns"), "p99");
+	json_t *out = json_object_get(g, "outputs"); /* absent from a dataplane without outputs: zeros */
+	json_t *lat = json_object_get(g, "latency_ns");
+#define COUNT_OF_(field, key, ...) c->field = json_u64(src, key);
+	{
+		json_t *src = g;
+		FO_FOREACH_GEN_MSG(COUNT_OF_)
+		src = out;
+		FO_FOREACH_GEN_OUT(COUNT_OF_)
+		src = lat;
+		FO_FOREACH_GEN_LAT(COUNT_OF_)
+	}
+#undef COUNT_OF_
+	c->p99_ns = json_u64(lat, "p99");
 	json_t *h = json_object_get(g, "latency_hist"), *b;
 	size_t i;
 	c->have_hist = json_is_array(h);

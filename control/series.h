@@ -21,7 +21,7 @@ struct series_gen {
 	double drop_rate;      /* (drops + route_dropped) per msg over the interval */
 	double error_rate;     /* error_replies per msg over the interval */
 	double p99_us;         /* cumulative */
-	uint64_t msgs, drops, route_dropped, error_replies, deliveries;
+	FO_FOREACH_GEN_MSG(FO_SCHEMA_FIELD_) /* raw counters (fanout/stats_schema.h) for the next delta */
 };
 
 struct series_point {

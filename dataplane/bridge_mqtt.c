@@ -731,9 +731,8 @@ void fo_bridge_write_json(FILE *f, const struct fo_output *o)
 	fo_json_cstr(f, c->username ? c->username : "");
 	fprintf(f,
 		",\"tls\":%s,\"tls_insecure\":%s,\"keepalive_s\":%u,\"max_inflight\":%u,\"qos1_inflight\":%u"
-		",\"pending\":%u,\"backoff_ms\":%u,\"subscriptions\":%u,\"subscribed\":%u,\"subscriptions_refused\":%u"
-		",\"received\":%" PRIu64 ",\"injected\":%" PRIu64 ",\"inject_dropped\":%" PRIu64,
+		",\"pending\":%u,\"backoff_ms\":%u,\"subscriptions\":%u,\"subscribed\":%u,\"subscriptions_refused\":%u",
 		c->tls ? "true" : "false", c->tls_insecure ? "true" : "false", c->keepalive_s, c->max_inflight,
-		b->q1_out, b->n_pending, b->backoff_ms, c->n_subs, b->subscribed, b->sub_refused, o->st.received,
-		o->st.injected, o->st.inject_dropped);
+		b->q1_out, b->n_pending, b->backoff_ms, c->n_subs, b->subscribed, b->sub_refused);
+	/* received, injected and inject_dropped are in the common part (FO_FOREACH_OUTPUT_THREAD) */
 }

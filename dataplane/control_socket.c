@@ -175,10 +175,11 @@ static int cmd_info(int fd)
 	fprintf(f, "\r\n# Mqttsn\r\nsessions:%lu\r\ntopics:%lu\r\nsubscriptions:%lu\r\ninflight_qos1:%lu\r\n", sessions,
 		topics, subs, inflight);
 	int64_t in_pipe = (int64_t)t.rx - (int64_t)(t.delivered + t.answered + t.dropped);
-	fprintf(f, "\r\n# Stats\r\nrx:%lu\r\ndelivered:%lu\r\nanswered:%lu\r\ndropped:%lu\r\nin_pipeline:%ld\r\n"
-		   "out_generated:%lu\r\nout_sent:%lu\r\nout_dropped:%lu\r\ndeliveries:%lu\r\n",
-		t.rx, t.delivered, t.answered, t.dropped, in_pipe, t.out_generated, t.out_sent, t.out_dropped,
-		t.ev[FO_EV_DELIVERIES]);
+	fprintf(f, "\r\n# Stats\r\n");
+#define INFO_LINE_(field, ...) fprintf(f, #field ":%lu\r\n", t.field);
+	FO_FOREACH_LCORE(INFO_LINE_)
+#undef INFO_LINE_
+	fprintf(f, "in_pipeline:%ld\r\ndeliveries:%lu\r\n", in_pipe, t.ev[FO_EV_DELIVERIES]);
 	fprintf(f, "\r\n# Drops\r\n");
 	for (int i = 0; i < FO_DROP_MAX; i++)
 		if (t.drop[i])

@@ -104,11 +104,9 @@ struct fo_lcore_stats {
 	struct fo_gen_ctr gen[FO_GEN_SLOTS]; /* per generation slot (generation.h) */
 	uint64_t port_rx[FO_MAX_PORTS];
 	uint64_t port_tx[FO_MAX_PORTS];
-	uint64_t loops;
-	uint64_t busy_loops; /* iterations that moved at least one packet */
 	/* per sink/bridge (outputs.h, fo_outputs[] index): the worker side of its accounting */
 	struct fo_out_lcore_ctr {
-		uint64_t matched, queued, ring_full, pool_empty;
+		FO_FOREACH_OUTPUT_WORKER(FO_SCHEMA_FIELD_)
 	} out[FO_MAX_SINKS + FO_MAX_BRIDGES];
 } __rte_cache_aligned;
 

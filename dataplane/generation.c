@@ -74,24 +74,7 @@ void fo_gen_worker_offline(uint32_t idx)
 
 static void ctr_add(struct fo_gen_ctr *t, const struct fo_gen_ctr *c)
 {
-	t->msgs += c->msgs;
-	t->publishes += c->publishes;
-	t->deliveries += c->deliveries;
-	t->error_replies += c->error_replies;
-	t->drops += c->drops;
-	t->route_matched += c->route_matched;
-	t->route_copies += c->route_copies;
-	t->route_dropped += c->route_dropped;
-	t->route_unserved += c->route_unserved;
-	t->mirror_copies += c->mirror_copies;
-	t->mirror_no_neighbour += c->mirror_no_neighbour;
-	t->out_matched += c->out_matched;
-	t->out_queued += c->out_queued;
-	t->out_ring_full += c->out_ring_full;
-	t->out_pool_empty += c->out_pool_empty;
-	t->out_written += c->out_written;
-	t->out_failed += c->out_failed;
-	t->lat_samples += c->lat_samples;
+	FO_FOREACH_GEN(FO_SCHEMA_ADD_)
 	if (c->lat_max > t->lat_max)
 		t->lat_max = c->lat_max;
 	for (int i = 0; i < FO_LAT_BUCKETS; i++)
@@ -114,27 +97,13 @@ static void slot_since(uint8_t slot, struct fo_gen_ctr *t)
 {
 	slot_sum(slot, t);
 	const struct fo_gen_ctr *b = &slots[slot].base;
-	t->msgs -= b->msgs;
-	t->publishes -= b->publishes;
-	t->deliveries -= b->deliveries;
-	t->error_replies -= b->error_replies;
-	t->drops -= b->drops;
-	t->route_matched -= b->route_matched;
-	t->route_copies -= b->route_copies;
-	t->route_dropped -= b->route_dropped;
-	t->route_unserved -= b->route_unserved;
-	t->mirror_copies -= b->mirror_copies;
-	t->mirror_no_neighbour -= b->mirror_no_neighbour;
-	t->out_matched -= b->out_matched;
-	t->out_queued -= b->out_queued;
-	t->out_ring_full -= b->out_ring_full;
-	t->out_pool_empty -= b->out_pool_empty;
-	t->out_written -= b->out_written;
-	t->out_failed -= b->out_failed;
-	t->lat_samples -= b->lat_samples;
+	{
+		const struct fo_gen_ctr *c = b;
+		FO_FOREACH_GEN(FO_SCHEMA_SUB_)
+	}
 	for (int i = 0; i < FO_LAT_BUCKETS; i++)
 		t->lat[i] -= b->lat[i];
-	if (t->lat_max == b->lat_max && b->lat_samples > 0) {
+	if (t->lat_max == b->lat_max && b->latency_samples > 0) {
 		/* the max may be the previous tenant's: fall back to the highest non-empty bucket */
 		t->lat_max = 0;
 		for (int i = FO_LAT_BUCKETS - 1; i >= 0; i--)
@@ -201,15 +170,18 @@ static void zombies_poll(bool force)
 	}
 }
 
+/* Under meta_lock: the telemetry thread walks the live set's route rows under it too. */
 static void set_free(struct fo_genset *gs)
 {
 	if (!gs)
 		return;
+	pthread_mutex_lock(&meta_lock);
 	if (gs->stable && --gs->stable->refs == 0)
 		gen_free(gs->stable);
 	if (gs->canary && --gs->canary->refs == 0)
 		gen_free(gs->canary);
 	free(gs);
+	pthread_mutex_unlock(&meta_lock);
 }
 
 static void dq_free(void *p, void *e, unsigned n)
@@ -689,17 +661,18 @@ void fo_gen_write_genstats(FILE *f)
 			continue;
 		double ns_per = 1e9 / (double)fo_dp.tsc_hz;
 		/* A percentile is its bucket's upper bound, never above the largest sample seen. */
-#define PCT(q) ((double)RTE_MIN(fo_lat_percentile(c->lat, c->lat_samples, (q)), c->lat_max) * ns_per)
-		fprintf(f,
-			"%s{\"id\":%u,\"role\":\"%s\",\"msgs\":%" PRIu64 ",\"publishes\":%" PRIu64 ",\"deliveries\":%" PRIu64
-			",\"error_replies\":%" PRIu64 ",\"drops\":%" PRIu64 ",\"route_matched\":%" PRIu64
-			",\"route_copies\":%" PRIu64 ",\"route_dropped\":%" PRIu64 ",\"route_unserved\":%" PRIu64
-			",\"mirror_copies\":%" PRIu64
-			",\"mirror_no_neighbour\":%" PRIu64 ",\"latency_ns\":{\"samples\":%" PRIu64
-			",\"p50\":%.0f,\"p90\":%.0f,\"p99\":%.0f,\"p999\":%.0f,\"max\":%.0f}",
-			first ? "" : ",", id, role, c->msgs, c->publishes, c->deliveries, c->error_replies, c->drops,
-			c->route_matched, c->route_copies, c->route_dropped, c->route_unserved, c->mirror_copies, c->mirror_no_neighbour,
-			c->lat_samples, PCT(0.50), PCT(0.90), PCT(0.99), PCT(0.999), (double)c->lat_max * ns_per);
+#define PCT(q) ((double)RTE_MIN(fo_lat_percentile(c->lat, c->latency_samples, (q)), c->lat_max) * ns_per)
+		fprintf(f, "%s{\"id\":%u,\"role\":\"%s\"", first ? "" : ",", id, role);
+		const char *sep = ",";
+#define GEN_JSON_(field, key, ...)                                                   \
+	fprintf(f, "%s\"" key "\":%" PRIu64, sep, c->field);                          \
+	sep = ",";
+		FO_FOREACH_GEN_MSG(GEN_JSON_)
+		fprintf(f, ",\"latency_ns\":{");
+		sep = "";
+		FO_FOREACH_GEN_LAT(GEN_JSON_)
+		fprintf(f, ",\"p50\":%.0f,\"p90\":%.0f,\"p99\":%.0f,\"p999\":%.0f,\"max\":%.0f}", PCT(0.50),
+			PCT(0.90), PCT(0.99), PCT(0.999), (double)c->lat_max * ns_per);
 #undef PCT
 		/* The non-empty buckets, [index, upper bound ns, count]: a reader differences two
 		 * snapshots to get the percentiles of a window (the rollout gates do). */
@@ -713,16 +686,27 @@ void fo_gen_write_genstats(FILE *f)
 			}
 		fprintf(f, "]");
 		uint64_t done = c->out_written + c->out_failed;
-		fprintf(f,
-			",\"outputs\":{\"matched\":%" PRIu64 ",\"queued\":%" PRIu64 ",\"written\":%" PRIu64
-			",\"failed\":%" PRIu64 ",\"ring_full\":%" PRIu64 ",\"pool_empty\":%" PRIu64 ",\"backlog\":%" PRIu64
-			"}}",
-			c->out_matched, c->out_queued, c->out_written, c->out_failed, c->out_ring_full, c->out_pool_empty,
-			c->out_queued > done ? c->out_queued - done : 0);
+		fprintf(f, ",\"outputs\":{");
+		sep = "";
+		FO_FOREACH_GEN_OUT(GEN_JSON_)
+#undef GEN_JSON_
+		fprintf(f, ",\"backlog\":%" PRIu64 "}}", c->out_queued > done ? c->out_queued - done : 0);
 		first = false;
 	}
 	free(c);
 	fprintf(f, "]}");
+}
+
+void fo_gen_route_sum(const struct fo_generation *g, uint32_t r, struct fo_route_ctr *t)
+{
+	memset(t, 0, sizeof(*t));
+	/* output threads store written/failed with release; relaxed loads keep every field whole */
+#define ROUTE_ADD_(field, ...) t->field += __atomic_load_n(&c->field, __ATOMIC_RELAXED);
+	for (uint32_t w = 0; w < FO_RCTR_ROWS; w++) {
+		const struct fo_route_ctr *c = &g->rctr[w * g->rstride + r];
+		FO_FOREACH_ROUTE(ROUTE_ADD_)
+	}
+#undef ROUTE_ADD_
 }
 
 static void write_routes_of(FILE *f, const struct fo_generation *g)
@@ -731,21 +715,12 @@ static void write_routes_of(FILE *f, const struct fo_generation *g)
 		fprintf(f, "null");
 		return;
 	}
+#define ROUTE_JSON_(field, key, ...) fprintf(f, ",\"" key "\":%" PRIu64, t.field);
 	fputc('[', f);
 	for (uint32_t r = 0; r < g->cfg->n_routes; r++) {
 		const struct fo_route_config *rc = &g->cfg->routes[r];
-		struct fo_route_ctr t = { 0 };
-		for (uint32_t w = 0; w < FO_RCTR_ROWS; w++) {
-			const struct fo_route_ctr *c = &g->rctr[w * g->rstride + r];
-			t.matched += c->matched;
-			t.copies += c->copies;
-			t.dropped += c->dropped;
-			t.queued += c->queued;
-			t.ring_full += c->ring_full;
-			t.pool_empty += c->pool_empty;
-			t.written += __atomic_load_n(&c->written, __ATOMIC_RELAXED);
-			t.failed += __atomic_load_n(&c->failed, __ATOMIC_RELAXED);
-		}
+		struct fo_route_ctr t;
+		fo_gen_route_sum(g, r, &t);
 		fprintf(f, "%s{\"name\":", r ? "," : "");
 		fo_json_cstr(f, rc->name);
 		fprintf(f, ",\"filter\":");
@@ -755,8 +730,10 @@ static void write_routes_of(FILE *f, const struct fo_generation *g)
 			for (uint32_t d = 0; d < rc->n_to; d++)
 				fprintf(f, "%s\"%u.%u.%u.%u:%u\"", d ? "," : "", rc->to[d].ip >> 24,
 					(rc->to[d].ip >> 16) & 255, (rc->to[d].ip >> 8) & 255, rc->to[d].ip & 255, rc->to[d].port);
-			fprintf(f, "],\"format\":\"%s\",\"matched\":%" PRIu64 ",\"copies\":%" PRIu64 ",\"dropped\":%" PRIu64 "}",
-				rc->format == FO_ROUTE_MQTTSN ? "mqttsn" : "raw", t.matched, t.copies, t.dropped);
+			fprintf(f, "],\"format\":\"%s\"", rc->format == FO_ROUTE_MQTTSN ? "mqttsn" : "raw");
+			FO_FOREACH_ROUTE_ANY(ROUTE_JSON_)
+			FO_FOREACH_ROUTE_UDP(ROUTE_JSON_)
+			fputc('}', f);
 			continue;
 		}
 		bool sink = rc->kind == FO_ROUTE_SINK;
@@ -765,12 +742,13 @@ static void write_routes_of(FILE *f, const struct fo_generation *g)
 		fprintf(f, ",\"%s\":", sink ? "stream" : "topic");
 		fo_json_cstr(f, rc->tmpl);
 		uint64_t done = t.written + t.failed;
-		fprintf(f,
-			",\"matched\":%" PRIu64 ",\"queued\":%" PRIu64 ",\"written\":%" PRIu64 ",\"failed\":%" PRIu64
-			",\"ring_full\":%" PRIu64 ",\"pool_empty\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"backlog\":%" PRIu64 "}",
-			t.matched, t.queued, t.written, t.failed, t.ring_full, t.pool_empty, t.failed + t.ring_full + t.pool_empty,
+		FO_FOREACH_ROUTE_ANY(ROUTE_JSON_)
+		FO_FOREACH_ROUTE_OUT(ROUTE_JSON_)
+		/* a sink/bridge route's dropped is what never reached the output or it gave up */
+		fprintf(f, ",\"dropped\":%" PRIu64 ",\"backlog\":%" PRIu64 "}", t.failed + t.ring_full + t.pool_empty,
 			t.queued > done ? t.queued - done : 0);
 	}
+#undef ROUTE_JSON_
 	fputc(']', f);
 }
 
@@ -782,6 +760,24 @@ void fo_gen_write_routes(FILE *f)
 	fprintf(f, ",\"canary_id\":%u,\"canary\":", gs->canary ? gs->canary->id : 0);
 	write_routes_of(f, gs->canary);
 	fputc('}', f);
+}
+
+bool fo_gen_route_walk(uint32_t id, void (*fn)(void *arg, const char *route, const char *kind, const struct fo_route_ctr *t),
+		       void *arg)
+{
+	static const char *const kinds[] = { [FO_ROUTE_UDP] = "udp", [FO_ROUTE_SINK] = "sink", [FO_ROUTE_BRIDGE] = "bridge" };
+	pthread_mutex_lock(&meta_lock);
+	const struct fo_genset *gs = fo_genset_read();
+	const struct fo_generation *g = gs && gs->stable && gs->stable->id == id ? gs->stable
+					: gs && gs->canary && gs->canary->id == id ? gs->canary
+										    : NULL;
+	for (uint32_t r = 0; g && r < g->cfg->n_routes; r++) {
+		struct fo_route_ctr t;
+		fo_gen_route_sum(g, r, &t);
+		fn(arg, g->cfg->routes[r].name, kinds[g->cfg->routes[r].kind], &t);
+	}
+	pthread_mutex_unlock(&meta_lock);
+	return g != NULL;
 }
 
 void fo_gen_summary_get(struct fo_gen_summary *s)

@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "fanout/stats_schema.h"
 #include "latency_hist.h"
 #include "route_table.h"
 
@@ -24,26 +25,20 @@
 
 enum fo_gen_mode { FO_GEN_SPLIT = 0, FO_GEN_MIRROR = 1 };
 
-/* One lcore's counters for one generation slot. Written only by that lcore. */
+/* One lcore's counters for one generation slot (fields: FO_FOREACH_GEN in fanout/stats_schema.h).
+ * Written only by that lcore; output threads count out_written and out_failed in their own. */
 struct fo_gen_ctr {
-	uint64_t msgs, publishes, deliveries, error_replies, drops;
-	uint64_t route_matched, route_copies, route_dropped;
-	uint64_t route_unserved;       /* matched routes beyond FO_MAX_ROUTE_MATCH for one publish */
-	uint64_t mirror_copies, mirror_no_neighbour;
-	/* sink and bridge routes (outputs.h): workers count matched..pool_empty, the output
-	 * threads written and failed (in their own struct fo_gen_ctr, fo_out_gen_ctr()) */
-	uint64_t out_matched, out_queued, out_ring_full, out_pool_empty, out_written, out_failed;
-	uint64_t lat_samples, lat_max; /* rx -> tx, TSC cycles */
+	FO_FOREACH_GEN(FO_SCHEMA_FIELD_)
+	uint64_t lat_max; /* rx -> tx, TSC cycles */
 	uint64_t lat[FO_LAT_BUCKETS];
 };
 
-/* One worker's (or one output thread's) counters for one route of one generation: a cache line.
- * UDP routes: matched, copies, dropped. Sink and bridge routes: workers count matched, queued,
- * ring_full, pool_empty; the output thread (row FO_RCTR_OUT_ROW + output) written and failed. */
+/* One worker's (or one output thread's) counters for one route of one generation: a cache line
+ * (fields: FO_FOREACH_ROUTE). UDP routes: matched, copies, dropped. Sink and bridge routes: workers
+ * count matched, queued, ring_full, pool_empty; the output thread (row FO_RCTR_OUT_ROW + output)
+ * written and failed. */
 struct fo_route_ctr {
-	uint64_t matched, copies, dropped;
-	uint64_t queued, ring_full, pool_empty;
-	uint64_t written, failed;
+	FO_FOREACH_ROUTE(FO_SCHEMA_FIELD_)
 };
 #define FO_RCTR_OUT_ROW 16 /* FO_MAX_WORKERS: the first output thread's row */
 #define FO_RCTR_ROWS (FO_RCTR_OUT_ROW + FO_MAX_SINKS + FO_MAX_BRIDGES)
@@ -105,6 +100,12 @@ int fo_gen_rollback(uint64_t t0, FILE *out, char *err, size_t errlen);
 void fo_gen_write_generations(FILE *f);
 void fo_gen_write_genstats(FILE *f);  /* {"uptime_ms":..,"generations":[...]} */
 void fo_gen_write_routes(FILE *f);
+/* Route r of generation g summed over every worker and output row. */
+void fo_gen_route_sum(const struct fo_generation *g, uint32_t r, struct fo_route_ctr *t);
+/* Readers outside the main lcore: fn for every route of live generation id (stable or canary),
+ * under the lock that keeps the set from being freed; false when id is not live. */
+bool fo_gen_route_walk(uint32_t id, void (*fn)(void *arg, const char *route, const char *kind, const struct fo_route_ctr *t),
+		       void *arg);
 
 /* A summary for readers outside the main lcore (DPDK telemetry thread). */
 struct fo_gen_summary {

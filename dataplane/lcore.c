@@ -20,9 +20,9 @@ int fo_lcore_main(void *arg)
 			fo_stage_worker(lc, st);
 		if (lc->roles & FO_ROLE_TX)
 			fo_stage_tx(lc, st);
-		st->loops++;
+		st->c.loops++;
 		if (st->c.rx + st->c.out_generated + st->c.out_sent != before)
-			st->busy_loops++;
+			st->c.busy_loops++;
 	}
 	if (lc->worker)
 		fo_gen_worker_offline(lc->worker->idx); /* swaps no longer wait for this reader */

@@ -245,34 +245,38 @@ static void write_hist(FILE *f, const char *name, const uint64_t *h)
 	fputc(']', f);
 }
 
+void fo_output_worker_sum(uint32_t oi, struct fo_out_lcore_ctr *t)
+{
+	memset(t, 0, sizeof(*t));
+#define OUT_ADD_(field, ...) t->field += fo_stats[l].out[oi].field;
+	for (unsigned l = 0; l < RTE_MAX_LCORE; l++) {
+		FO_FOREACH_OUTPUT_WORKER(OUT_ADD_)
+	}
+#undef OUT_ADD_
+}
+
 static void write_output(FILE *f, const struct fo_output *o)
 {
 	const struct fo_out_stats *s = &o->st;
 	fprintf(f, "{\"name\":");
 	fo_json_cstr(f, o->name);
 	unsigned ring = rte_ring_count(o->ring);
-	fprintf(f,
-		",\"kind\":\"%s\",\"connected\":%s,\"connected_since_ms\":%" PRIu64 ",\"ring\":%u,\"ring_size\":%u"
-		",\"backlog\":%" PRIu64 ",\"inflight\":%" PRIu64 ",\"written\":%" PRIu64 ",\"failed\":%" PRIu64
-		",\"discarded\":%" PRIu64 ",\"dup_suppressed\":%" PRIu64 ",\"batches\":%" PRIu64 ",\"errors\":%" PRIu64
-		",\"reconnects\":%" PRIu64 ",\"connect_failures\":%" PRIu64,
+	fprintf(f, ",\"kind\":\"%s\",\"connected\":%s,\"connected_since_ms\":%" PRIu64 ",\"ring\":%u,\"ring_size\":%u"
+		",\"backlog\":%" PRIu64,
 		o->kind == FO_OUT_SINK ? "sink" : "bridge", atomic_load(&s->connected) ? "true" : "false",
-		s->connected_since_ms, ring, rte_ring_get_capacity(o->ring), (uint64_t)ring + s->inflight, s->inflight,
-		s->written, s->failed, s->discarded, s->dup_suppressed, s->batches, s->errors, s->reconnects,
-		s->connect_failures);
+		s->connected_since_ms, ring, rte_ring_get_capacity(o->ring), (uint64_t)ring + s->inflight);
+#define OUT_JSON_(field, key, ...) fprintf(f, ",\"" key "\":%" PRIu64, src->field);
+	const struct fo_out_stats *src = s;
+	FO_FOREACH_OUTPUT_THREAD(OUT_JSON_)
 	/* the workers' side: what matched this output's routes, and what never reached its ring */
-	struct fo_out_lcore_ctr w = { 0 };
-	uint32_t oi = (uint32_t)(o - fo_outputs);
-	for (unsigned l = 0; l < RTE_MAX_LCORE; l++) {
-		w.matched += fo_stats[l].out[oi].matched;
-		w.queued += fo_stats[l].out[oi].queued;
-		w.ring_full += fo_stats[l].out[oi].ring_full;
-		w.pool_empty += fo_stats[l].out[oi].pool_empty;
+	struct fo_out_lcore_ctr w;
+	fo_output_worker_sum((uint32_t)(o - fo_outputs), &w);
+	{
+		const struct fo_out_lcore_ctr *src = &w;
+		FO_FOREACH_OUTPUT_WORKER(OUT_JSON_)
 	}
-	fprintf(f,
-		",\"matched\":%" PRIu64 ",\"queued\":%" PRIu64 ",\"ring_full\":%" PRIu64 ",\"pool_empty\":%" PRIu64
-		",\"dropped\":%" PRIu64 ",\"batched\":%" PRIu64,
-		w.matched, w.queued, w.ring_full, w.pool_empty, s->failed + w.ring_full + w.pool_empty, s->batched);
+#undef OUT_JSON_
+	fprintf(f, ",\"dropped\":%" PRIu64 ",\"batched\":%" PRIu64, s->failed + w.ring_full + w.pool_empty, s->batched);
 	write_hist(f, "batch_hist", s->batch_hist);
 	fprintf(f,
 		",\"rtt_us\":{\"n\":%" PRIu64 ",\"sum\":%" PRIu64 ",\"mean\":%.1f,\"max\":%" PRIu64 ",\"p50\":%" PRIu64

@@ -82,17 +82,12 @@ static inline const uint8_t *fo_out_payload(const struct fo_out_msg *m, uint8_t 
 /* Per output, written by its thread only; readers take plain loads (64-bit, may be a loop
  * iteration stale) and take `lock` only for last_error. */
 struct fo_out_stats {
-	uint64_t written, failed;       /* entries: confirmed / given up (error reply, discarded) */
-	uint64_t discarded;             /* of failed: left in the ring or batch at shutdown */
-	uint64_t dup_suppressed;        /* of written: a retried XADD Redis already had (sink) */
-	uint64_t batches, errors, reconnects, connect_failures;
-	uint64_t inflight;              /* taken from the ring, not yet written or failed */
+	FO_FOREACH_OUTPUT_THREAD(FO_SCHEMA_FIELD_) /* fanout/stats_schema.h */
 	uint64_t rtt_sum_us, rtt_max_us, rtt_n;
 	uint64_t batched;               /* entries over all batches (the batch size histogram's sum) */
 	uint64_t batch_hist[FO_OUT_HIST]; /* entries per batch, bucket = bit length */
 	uint64_t rtt_hist[FO_OUT_HIST];   /* batch round trip in us, bucket = bit length */
 	uint64_t rtt_fine[FO_LAT_BUCKETS]; /* the same in latency_hist.h buckets (12.5 %): p50/p99 */
-	uint64_t received, injected, inject_dropped; /* bridge: from upstream subscriptions */
 	_Atomic int connected;
 	uint64_t connected_since_ms;    /* wall clock */
 	pthread_mutex_t lock;
@@ -166,6 +161,10 @@ void fo_out_rtt_add(struct fo_output *o, uint64_t us);
 /* Main lcore: true while entries of generation g are queued or in flight in any output (its
  * counters and route rows must stay). */
 bool fo_outputs_gen_busy(const void *gen);
+
+/* The workers' counters of output oi (fo_outputs[] index), summed over lcores. */
+struct fo_out_lcore_ctr;
+void fo_output_worker_sum(uint32_t oi, struct fo_out_lcore_ctr *t);
 
 /* JSON: {"sinks":[...],"bridges":[...]} -- per output state and counters. */
 void fo_outputs_write_json(FILE *f);

@@ -58,7 +58,7 @@ static void send_port(uint16_t pidx, uint16_t queue, struct rte_mbuf **pkts, uin
 		struct fo_gen_ctr *g = &st->gen[slot[i]];
 		uint64_t d = now - tsc[i];
 		g->lat[fo_lat_bucket(d)]++;
-		g->lat_samples++;
+		g->latency_samples++;
 		if (d > g->lat_max)
 			g->lat_max = d;
 	}

@@ -2,6 +2,7 @@
  * worker and per drop reason, with the conservation sums rx == delivered + answered +
  * dropped (+ what is still inside the pipeline) computed here. Runs on the main lcore
  * and only reads the per-lcore counters, so it costs the packet path nothing. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -14,24 +15,8 @@
 void fo_stats_sum(struct fo_counters *t)
 {
 	memset(t, 0, sizeof(*t));
-	for (unsigned l = 0; l < RTE_MAX_LCORE; l++) {
-		const struct fo_counters *c = &fo_stats[l].c;
-		t->rx += c->rx;
-		t->delivered += c->delivered;
-		t->answered += c->answered;
-		t->dropped += c->dropped;
-		for (int i = 0; i < FO_DROP_MAX; i++)
-			t->drop[i] += c->drop[i];
-		t->out_generated += c->out_generated;
-		t->out_sent += c->out_sent;
-		t->out_dropped += c->out_dropped;
-		for (int i = 0; i < FO_OUT_DROP_MAX; i++)
-			t->out_drop[i] += c->out_drop[i];
-		for (int i = 0; i < FO_EV_MAX; i++)
-			t->ev[i] += c->ev[i];
-		for (int i = 0; i < 256; i++)
-			t->mqttsn_rx_type[i] += c->mqttsn_rx_type[i];
-	}
+	for (unsigned l = 0; l < RTE_MAX_LCORE; l++)
+		fo_counters_add(t, &fo_stats[l].c);
 }
 
 static void ip_str(uint32_t ip, char *b, size_t n)
@@ -66,20 +51,27 @@ void fo_stats_write_json_stream(FILE *f, const char *reason)
 	int64_t out_pipe = (int64_t)t.out_generated - (int64_t)(t.out_sent + t.out_dropped);
 
 	fprintf(f, "{\n  \"reason\": \"%s\",\n  \"uptime_s\": %.3f,\n", reason, up);
-	fprintf(f, "  \"totals\": {\n    \"rx\": %lu, \"delivered\": %lu, \"answered\": %lu, \"dropped\": %lu,\n",
-		t.rx, t.delivered, t.answered, t.dropped);
-	fprintf(f, "    \"in_pipeline\": %ld, \"balanced\": %s,\n", in_pipe, in_pipe == 0 ? "true" : "false");
+	const char *sep = "";
+#define TOTAL_JSON_(field, key, ...)                                                  \
+	fprintf(f, "%s\"" key "\": %" PRIu64, sep, t.field);                           \
+	sep = ", ";
+	fprintf(f, "  \"totals\": {\n    ");
+	FO_FOREACH_LCORE_RX(TOTAL_JSON_)
+	fprintf(f, ",\n    \"in_pipeline\": %" PRId64 ", \"balanced\": %s,\n", in_pipe, in_pipe == 0 ? "true" : "false");
 	fprintf(f, "    \"drops\": {");
 	for (int i = 0; i < FO_DROP_MAX; i++)
-		fprintf(f, "%s\"%s\": %lu", i ? ", " : "", fo_drop_names[i], t.drop[i]);
-	fprintf(f, "},\n    \"out\": {\"generated\": %lu, \"sent\": %lu, \"dropped\": %lu, \"in_pipeline\": %ld, "
-		   "\"balanced\": %s,\n      \"drops\": {",
-		t.out_generated, t.out_sent, t.out_dropped, out_pipe, out_pipe == 0 ? "true" : "false");
+		fprintf(f, "%s\"%s\": %" PRIu64, i ? ", " : "", fo_drop_names[i], t.drop[i]);
+	fprintf(f, "},\n    \"out\": {");
+	sep = "";
+	FO_FOREACH_LCORE_OUT(TOTAL_JSON_)
+#undef TOTAL_JSON_
+	fprintf(f, ", \"in_pipeline\": %" PRId64 ", \"balanced\": %s,\n      \"drops\": {", out_pipe,
+		out_pipe == 0 ? "true" : "false");
 	for (int i = 0; i < FO_OUT_DROP_MAX; i++)
-		fprintf(f, "%s\"%s\": %lu", i ? ", " : "", fo_out_drop_names[i], t.out_drop[i]);
+		fprintf(f, "%s\"%s\": %" PRIu64, i ? ", " : "", fo_out_drop_names[i], t.out_drop[i]);
 	fprintf(f, "}},\n    \"events\": {");
 	for (int i = 0; i < FO_EV_MAX; i++)
-		fprintf(f, "%s\"%s\": %lu", i ? ", " : "", fo_event_names[i], t.ev[i]);
+		fprintf(f, "%s\"%s\": %" PRIu64, i ? ", " : "", fo_event_names[i], t.ev[i]);
 	fprintf(f, "},\n    \"mqttsn_rx\": {");
 	bool first = true;
 	for (int i = 0; i < 256; i++) {
@@ -120,16 +112,16 @@ void fo_stats_write_json_stream(FILE *f, const char *reason)
 		if (!lc)
 			continue;
 		const struct fo_lcore_stats *s = &fo_stats[l];
-		fprintf(f, "%s\n    {\"lcore\": %u, \"roles\": [%s%s%s%s%s], \"rx\": %lu, \"delivered\": %lu, "
-			   "\"answered\": %lu, \"dropped\": %lu, \"out_generated\": %lu, \"out_sent\": %lu, "
-			   "\"loops\": %lu, \"busy_pct\": %.2f}",
-			first ? "" : ",", l, (lc->roles & FO_ROLE_RX) ? "\"rx\"" : "",
+		fprintf(f, "%s\n    {\"lcore\": %u, \"roles\": [%s%s%s%s%s]", first ? "" : ",", l,
+			(lc->roles & FO_ROLE_RX) ? "\"rx\"" : "",
 			(lc->roles & FO_ROLE_RX) && (lc->roles & (FO_ROLE_WORKER | FO_ROLE_TX)) ? ", " : "",
 			(lc->roles & FO_ROLE_WORKER) ? "\"worker\"" : "",
 			(lc->roles & FO_ROLE_WORKER) && (lc->roles & FO_ROLE_TX) ? ", " : "",
-			(lc->roles & FO_ROLE_TX) ? "\"tx\"" : "", s->c.rx, s->c.delivered, s->c.answered, s->c.dropped,
-			s->c.out_generated, s->c.out_sent, s->loops,
-			s->loops ? 100.0 * (double)s->busy_loops / (double)s->loops : 0.0);
+			(lc->roles & FO_ROLE_TX) ? "\"tx\"" : "");
+#define LCORE_JSON_(field, ...) fprintf(f, ", \"" #field "\": %" PRIu64, s->c.field);
+		FO_FOREACH_LCORE(LCORE_JSON_)
+#undef LCORE_JSON_
+		fprintf(f, ", \"busy_pct\": %.2f}", s->c.loops ? 100.0 * (double)s->c.busy_loops / (double)s->c.loops : 0.0);
 		first = false;
 	}
 	fprintf(f, "\n  ],\n  \"workers\": [");

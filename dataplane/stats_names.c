@@ -2,7 +2,7 @@
  * snapshot, logs and (later) Prometheus labels all take their names from here. */
 #include "fanout/stats_schema.h"
 
-#define FO_NAME_(id, name) name,
+#define FO_NAME_(id, name, ...) name,
 const char *const fo_drop_names[FO_DROP_MAX] = { FO_FOREACH_DROP(FO_NAME_) };
 const char *const fo_out_drop_names[FO_OUT_DROP_MAX] = { FO_FOREACH_OUT_DROP(FO_NAME_) };
 const char *const fo_event_names[FO_EV_MAX] = { FO_FOREACH_EVENT(FO_NAME_) };

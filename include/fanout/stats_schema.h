@@ -1,7 +1,16 @@
-/* Stats schema shared by the dataplane (writer) and control plane / tools (readers).
- * One X-macro list per family: the enum, the names in the JSON snapshot and (later)
- * the Prometheus labels are all generated from these lists, so they cannot drift.
- * Plain C, no DPDK types: pure modules (codec, broker engine) increment these too. */
+/* Stats schema shared by the dataplane (writer) and control plane / tools (readers): the one
+ * list of every counter. Each family is an X-macro list; the structs the packet path adds into,
+ * their sums, the JSON of the control socket, the DPDK telemetry endpoints, Prometheus /metrics
+ * and /api/schema are all generated from these lists, so no output can drift from another.
+ * Plain C, no DPDK types: pure modules (codec, broker engine) increment these too.
+ *
+ * Labelled families (one Prometheus metric, one label per entry):
+ *   _(ID, "name", "unit", "description")
+ * Struct families (one uint64_t field per entry):
+ *   _(field, "json key", "unit", "prometheus metric", "reason label", "description")
+ * The telemetry key is the field's name. A metric ending in _total is a counter, else a gauge.
+ * Entries sharing a metric carry its `reason` label and stand next to each other; a reason of
+ * "*" marks a sum exported only through that labelled metric's series. */
 #ifndef FANOUT_STATS_SCHEMA_H
 #define FANOUT_STATS_SCHEMA_H
 
@@ -10,128 +19,276 @@
 /* Terminal fate of a received packet: every rx packet ends in exactly one of
  * delivered, answered, or one drop reason below (rx == delivered + answered + dropped). */
 #define FO_FOREACH_DROP(_)                                                         \
-	_(ETH_RUNT, "eth_runt")                 /* shorter than an Ethernet header */  \
-	_(ETH_NOT_FOR_US, "eth_not_for_us")     /* dst MAC neither ours nor bcast */   \
-	_(ETH_UNKNOWN_TYPE, "eth_unknown_type") /* ethertype not IPv4/ARP */           \
-	_(VLAN_MISMATCH, "vlan_mismatch")       /* tag absent/other than configured */ \
-	_(ARP_MALFORMED, "arp_malformed")                                              \
-	_(ARP_NOT_FOR_US, "arp_not_for_us")     /* request for another address */      \
-	_(ARP_OFF_LINK, "arp_off_link")         /* sender not a host of the port's subnet */ \
-	_(ARP_UNSOLICITED, "arp_unsolicited")   /* reply for an address we neither asked for nor know */ \
-	_(ARP_STATIC_CONFLICT, "arp_static_conflict") /* reply claiming a static neighbour's address with another MAC */ \
-	_(IP_RUNT, "ip_runt")                                                          \
-	_(IP_BAD_VERSION, "ip_bad_version")                                            \
-	_(IP_BAD_IHL, "ip_bad_ihl")                                                    \
-	_(IP_BAD_LENGTH, "ip_bad_length")                                              \
-	_(IP_BAD_CKSUM, "ip_bad_cksum")                                                \
-	_(IP_FRAGMENT, "ip_fragment")                                                  \
-	_(IP_NOT_FOR_US, "ip_not_for_us")                                              \
-	_(IP_SRC_THIS_NET, "ip_src_this_net")   /* martian source 0.0.0.0/8 */          \
-	_(IP_SRC_LOOPBACK, "ip_src_loopback")   /* martian source 127.0.0.0/8 */        \
-	_(IP_SRC_MULTICAST, "ip_src_multicast") /* martian source 224.0.0.0/4 */        \
-	_(IP_SRC_RESERVED, "ip_src_reserved")   /* martian source 240.0.0.0/4 */        \
-	_(IP_SRC_BROADCAST, "ip_src_broadcast") /* 255.255.255.255 or the subnet's */   \
-	_(IP_SRC_OURS, "ip_src_ours")           /* our own address as the source */     \
-	_(IP_PROTO_UNSUPPORTED, "ip_proto_unsupported")                                \
-	_(ICMP_MALFORMED, "icmp_malformed")                                            \
-	_(ICMP_BAD_CKSUM, "icmp_bad_cksum")                                            \
-	_(ICMP_UNSUPPORTED, "icmp_unsupported") /* anything but echo request */        \
-	_(UDP_MALFORMED, "udp_malformed")                                              \
-	_(UDP_BAD_CKSUM, "udp_bad_cksum")                                              \
-	_(UDP_NO_LISTENER, "udp_no_listener")   /* not our MQTT-SN port */             \
-	_(UDP_SRC_PORT_LOW, "udp_src_port_low") /* source port below security.min_source_port */ \
-	_(WORKER_RING_FULL, "worker_ring_full") /* rx -> worker ring congested */      \
-	_(MQTTSN_MALFORMED, "mqttsn_malformed") /* length/field errors */              \
-	_(MQTTSN_UNKNOWN_TYPE, "mqttsn_unknown_type")                                  \
-	_(MQTTSN_UNEXPECTED, "mqttsn_unexpected") /* valid type a gateway never takes */ \
-	_(MQTTSN_BAD_TOPIC, "mqttsn_bad_topic")   /* QoS -1 to unknown topic: no reply exists */ \
-	_(MQTTSN_STALE_ACK, "mqttsn_stale_ack")   /* ack for nothing outstanding */    \
-	_(MQTTSN_DUP_PENDING, "mqttsn_dup_pending") /* DUP resend of a publish whose PUBACK is still due */ \
-	_(MQTTSN_NOT_CONNECTED, "mqttsn_not_connected") /* DISCONNECT (or ack) from an unknown client: never answered */ \
-	_(ERROR_REPLY_LIMITED, "error_reply_limited") /* error reply over the per-source rate: not sent */ \
-	_(MQTTSN_UNPROVEN, "mqttsn_unproven")     /* wrong proof echo, or a message an unproven address may not get answered */ \
-	_(REPLY_FAILED, "reply_failed")           /* reply could not be built/queued */ \
-	_(SHUTDOWN, "shutdown")                   /* drained from rings at exit */
+	_(ETH_RUNT, "eth_runt", "packets", "shorter than an Ethernet header") \
+	_(ETH_NOT_FOR_US, "eth_not_for_us", "packets", "dst MAC neither ours nor bcast") \
+	_(ETH_UNKNOWN_TYPE, "eth_unknown_type", "packets", "ethertype not IPv4/ARP") \
+	_(VLAN_MISMATCH, "vlan_mismatch", "packets", "tag absent/other than configured") \
+	_(ARP_MALFORMED, "arp_malformed", "packets", "ARP packet too short or not Ethernet/IPv4") \
+	_(ARP_NOT_FOR_US, "arp_not_for_us", "packets", "request for another address") \
+	_(ARP_OFF_LINK, "arp_off_link", "packets", "sender not a host of the port's subnet") \
+	_(ARP_UNSOLICITED, "arp_unsolicited", "packets", "reply for an address we neither asked for nor know") \
+	_(ARP_STATIC_CONFLICT, "arp_static_conflict", "packets", "reply claiming a static neighbour's address with another MAC") \
+	_(IP_RUNT, "ip_runt", "packets", "shorter than an IPv4 header") \
+	_(IP_BAD_VERSION, "ip_bad_version", "packets", "IP version not 4") \
+	_(IP_BAD_IHL, "ip_bad_ihl", "packets", "IPv4 header length below 20 bytes or past the frame") \
+	_(IP_BAD_LENGTH, "ip_bad_length", "packets", "IPv4 total length beyond the frame or below the header") \
+	_(IP_BAD_CKSUM, "ip_bad_cksum", "packets", "IPv4 header checksum wrong") \
+	_(IP_FRAGMENT, "ip_fragment", "packets", "IPv4 fragment (not reassembled)") \
+	_(IP_NOT_FOR_US, "ip_not_for_us", "packets", "destination neither our address nor broadcast") \
+	_(IP_SRC_THIS_NET, "ip_src_this_net", "packets", "martian source 0.0.0.0/8") \
+	_(IP_SRC_LOOPBACK, "ip_src_loopback", "packets", "martian source 127.0.0.0/8") \
+	_(IP_SRC_MULTICAST, "ip_src_multicast", "packets", "martian source 224.0.0.0/4") \
+	_(IP_SRC_RESERVED, "ip_src_reserved", "packets", "martian source 240.0.0.0/4") \
+	_(IP_SRC_BROADCAST, "ip_src_broadcast", "packets", "255.255.255.255 or the subnet's") \
+	_(IP_SRC_OURS, "ip_src_ours", "packets", "our own address as the source") \
+	_(IP_PROTO_UNSUPPORTED, "ip_proto_unsupported", "packets", "IP protocol neither UDP nor ICMP") \
+	_(ICMP_MALFORMED, "icmp_malformed", "packets", "ICMP message too short") \
+	_(ICMP_BAD_CKSUM, "icmp_bad_cksum", "packets", "ICMP checksum wrong") \
+	_(ICMP_UNSUPPORTED, "icmp_unsupported", "packets", "anything but echo request") \
+	_(UDP_MALFORMED, "udp_malformed", "packets", "UDP length wrong or datagram too short") \
+	_(UDP_BAD_CKSUM, "udp_bad_cksum", "packets", "UDP checksum wrong") \
+	_(UDP_NO_LISTENER, "udp_no_listener", "packets", "not our MQTT-SN port") \
+	_(UDP_SRC_PORT_LOW, "udp_src_port_low", "packets", "source port below security.min_source_port") \
+	_(WORKER_RING_FULL, "worker_ring_full", "packets", "rx -> worker ring congested") \
+	_(MQTTSN_MALFORMED, "mqttsn_malformed", "packets", "length/field errors") \
+	_(MQTTSN_UNKNOWN_TYPE, "mqttsn_unknown_type", "packets", "MQTT-SN message type unknown") \
+	_(MQTTSN_UNEXPECTED, "mqttsn_unexpected", "packets", "valid type a gateway never takes") \
+	_(MQTTSN_BAD_TOPIC, "mqttsn_bad_topic", "packets", "QoS -1 to unknown topic: no reply exists") \
+	_(MQTTSN_STALE_ACK, "mqttsn_stale_ack", "packets", "ack for nothing outstanding") \
+	_(MQTTSN_DUP_PENDING, "mqttsn_dup_pending", "packets", "DUP resend of a publish whose PUBACK is still due") \
+	_(MQTTSN_NOT_CONNECTED, "mqttsn_not_connected", "packets", "DISCONNECT (or ack) from an unknown client: never answered") \
+	_(ERROR_REPLY_LIMITED, "error_reply_limited", "packets", "error reply over the per-source rate: not sent") \
+	_(MQTTSN_UNPROVEN, "mqttsn_unproven", "packets", "wrong proof echo, or a message an unproven address may not get answered") \
+	_(REPLY_FAILED, "reply_failed", "packets", "reply could not be built/queued") \
+	_(SHUTDOWN, "shutdown", "packets", "drained from rings at exit") \
 
 /* Fate of a packet the appliance generated (replies, deliveries, retransmissions):
  * out_generated == out_sent + out_dropped. */
 #define FO_FOREACH_OUT_DROP(_)                                                     \
-	_(HDR_POOL_EMPTY, "hdr_pool_empty")                                            \
-	_(NO_NEIGHBOUR, "no_neighbour")         /* next hop MAC not (yet) known */     \
-	_(TX_RING_FULL, "tx_ring_full")                                                \
-	_(TX_BURST_FAIL, "tx_burst_fail")       /* NIC refused after one retry */      \
-	_(FRAME_TOO_BIG, "frame_too_big")       /* reply larger than a header mbuf's room */ \
-	_(FLATTEN_FAILED, "flatten_failed")     /* chain -> one segment for a port without multi-seg tx: no mbuf or too long */ \
-	_(SHUTDOWN, "out_shutdown")
+	_(HDR_POOL_EMPTY, "hdr_pool_empty", "packets", "no header mbuf left for a reply or copy") \
+	_(NO_NEIGHBOUR, "no_neighbour", "packets", "next hop MAC not (yet) known") \
+	_(TX_RING_FULL, "tx_ring_full", "packets", "tx ring to the tx lcore full") \
+	_(TX_BURST_FAIL, "tx_burst_fail", "packets", "NIC refused after one retry") \
+	_(FRAME_TOO_BIG, "frame_too_big", "packets", "reply larger than a header mbuf's room") \
+	_(FLATTEN_FAILED, "flatten_failed", "packets", "chain -> one segment for a port without multi-seg tx: no mbuf or too long") \
+	_(SHUTDOWN, "out_shutdown", "packets", "drained from tx rings at exit") \
 
 /* Informational event counters (not part of the conservation sums). */
 #define FO_FOREACH_EVENT(_)                                                        \
-	_(ARP_LEARNT, "arp_learnt")                                                    \
-	_(ARP_REQUESTS_SENT, "arp_requests_sent")                                      \
-	_(ARP_REQUEST_LIMITED, "arp_request_limited") /* not sent: the port's arp_requests_per_s spent */ \
-	_(ARP_NOT_LEARNT, "arp_not_learnt")      /* request answered, its sender not learnt: window full */ \
-	_(ARP_EVICTED, "arp_evicted")            /* oldest entry of a full window made room for a needed address */ \
-	_(ARP_EXPIRED, "arp_expired")            /* aged out: unconfirmed past arp_max_age_s, or asked and unanswered */ \
-	_(CONNECT_ACCEPTED, "connect_accepted")                                        \
-	_(CONNECT_REJECTED_CONGESTION, "connect_rejected_congestion")                  \
-	_(CONNECT_REJECTED_UNSUPPORTED, "connect_rejected_unsupported")                \
-	_(CONNECT_REJECTED_KEEPALIVE, "connect_rejected_keepalive") /* outside security.keepalive_* */ \
-	_(CONNECT_REJECTED_ADMISSION, "connect_rejected_admission") /* client id bound to other sources */ \
-	_(CONNECT_REJECTED_OWNER, "connect_rejected_owner") /* live, proven client id from another IP */ \
-	_(CONNECT_REJECTED_QUOTA, "connect_rejected_quota") /* security.sessions_per_source reached */ \
-	_(SESSION_REPLACED, "session_replaced")  /* same client id, new address */     \
-	_(SESSION_EVICTED_UNPROVEN, "session_evicted_unproven") /* table full: an unproven session made room */ \
-	_(SESSION_UNPROVEN_EXPIRED, "session_unproven_expired") /* proof not echoed in time */ \
-	_(SESSION_UNRESPONSIVE, "session_unresponsive") /* paused and still silent, or too many give-ups */ \
-	_(SESSION_PAUSED, "session_paused")      /* stopped acknowledging: deliveries paused */ \
-	_(PROOF_SENT, "proof_sent")              /* proof REGISTERs sent (first and resent) */ \
-	_(ADDRESS_PROVEN, "address_proven")      /* a proof REGISTER was echoed */      \
-	_(PROOF_MISMATCH, "proof_mismatch")      /* a REGACK that did not echo the proof */ \
-	_(SESSION_EXPIRED, "session_expired")    /* keepalive x1.5 passed */           \
-	_(SESSION_DISCONNECTED, "session_disconnected")                                \
-	_(NOT_CONNECTED, "not_connected")        /* message from unknown client */     \
-	_(REGISTER_ACCEPTED, "register_accepted")                                      \
-	_(REGISTER_REJECTED, "register_rejected")                                      \
-	_(REGISTER_REJECTED_QUOTA, "register_rejected_quota") /* security.topics_per_session */ \
-	_(REGISTER_SENT, "register_sent")        /* gateway -> wildcard subscriber */  \
-	_(REGISTER_RESENT, "register_resent")    /* a REGISTER unanswered, sent again */ \
-	_(PUBLISH_ACCEPTED, "publish_accepted")                                        \
-	_(PUBLISH_QOS_M1, "publish_qos_m1")                                            \
-	_(PUBLISH_NO_MATCH, "publish_no_match")                                        \
-	_(PUBLISH_INVALID_TOPIC, "publish_invalid_topic")                              \
-	_(PUBLISH_UNSUPPORTED, "publish_unsupported") /* QoS 2 */                      \
-	_(PUBLISH_CONGESTION, "publish_congestion")                                    \
-	_(PUBLISH_DUP_SUPPRESSED, "publish_dup_suppressed") /* a QoS 1 DUP resend answered, not delivered again */ \
-	_(DELIVERIES, "deliveries")              /* copies handed to subscribers */    \
-	_(DELIVERY_QOS1, "deliveries_qos1")                                            \
-	_(DELIVERY_INFLIGHT_FULL, "delivery_inflight_full")                            \
-	_(ERROR_REPLIES_LIMITED, "error_replies_limited") /* refusals not sent: over security.error_replies_per_s */ \
-	_(DELIVERY_HOLD_FULL, "delivery_hold_full") /* QoS 1 copy skipped: mempool.held_mbufs exhausted */ \
-	_(DELIVERY_UNPROVEN, "delivery_unproven")  /* copy skipped: address not proven yet */ \
-	_(DELIVERY_PAUSED, "delivery_paused")      /* copy skipped: session paused */  \
-	_(DELIVERY_REG_PENDING, "delivery_reg_pending") /* copy skipped: its REGISTER awaits REGACK */ \
-	_(QOS1_RETRANSMITS, "qos1_retransmits")                                        \
-	_(QOS1_GIVEUPS, "qos1_giveups")          /* retry limit reached */             \
-	_(QOS1_ACKED, "qos1_acked")                                                    \
-	_(SUBSCRIBE_ACCEPTED, "subscribe_accepted")                                    \
-	_(SUBSCRIBE_REJECTED, "subscribe_rejected")                                    \
-	_(SUBSCRIBE_REJECTED_QUOTA, "subscribe_rejected_quota") /* per-session subscription/wildcard quota */ \
-	_(SUBSCRIBE_REJECTED_DEPTH, "subscribe_rejected_depth") /* filter deeper than security.max_filter_levels */ \
-	_(UNSUBSCRIBE, "unsubscribe")                                                  \
-	_(PEER_FORWARDS, "peer_forwards")        /* publishes sent to other workers */ \
-	_(PEER_RING_FULL, "peer_ring_full")                                            \
-	_(PUBACK_DEFERRED, "puback_deferred")    /* written-mode sink: PUBACK after Redis */ \
-	_(PUBACK_DEFERRED_FAILED, "puback_deferred_failed") /* ... and it said congestion */
+	_(ARP_LEARNT, "arp_learnt", "events", "neighbour addresses learnt from ARP") \
+	_(ARP_REQUESTS_SENT, "arp_requests_sent", "events", "ARP requests sent for next hops") \
+	_(ARP_REQUEST_LIMITED, "arp_request_limited", "events", "not sent: the port's arp_requests_per_s spent") \
+	_(ARP_NOT_LEARNT, "arp_not_learnt", "events", "request answered, its sender not learnt: window full") \
+	_(ARP_EVICTED, "arp_evicted", "events", "oldest entry of a full window made room for a needed address") \
+	_(ARP_EXPIRED, "arp_expired", "events", "aged out: unconfirmed past arp_max_age_s, or asked and unanswered") \
+	_(CONNECT_ACCEPTED, "connect_accepted", "events", "CONNECTs accepted") \
+	_(CONNECT_REJECTED_CONGESTION, "connect_rejected_congestion", "events", "CONNECTs refused: session table full") \
+	_(CONNECT_REJECTED_UNSUPPORTED, "connect_rejected_unsupported", "events", "CONNECTs refused: unsupported flags or protocol") \
+	_(CONNECT_REJECTED_KEEPALIVE, "connect_rejected_keepalive", "events", "outside security.keepalive_*") \
+	_(CONNECT_REJECTED_ADMISSION, "connect_rejected_admission", "events", "client id bound to other sources") \
+	_(CONNECT_REJECTED_OWNER, "connect_rejected_owner", "events", "live, proven client id from another IP") \
+	_(CONNECT_REJECTED_QUOTA, "connect_rejected_quota", "events", "security.sessions_per_source reached") \
+	_(SESSION_REPLACED, "session_replaced", "events", "same client id, new address") \
+	_(SESSION_EVICTED_UNPROVEN, "session_evicted_unproven", "events", "table full: an unproven session made room") \
+	_(SESSION_UNPROVEN_EXPIRED, "session_unproven_expired", "events", "proof not echoed in time") \
+	_(SESSION_UNRESPONSIVE, "session_unresponsive", "events", "paused and still silent, or too many give-ups") \
+	_(SESSION_PAUSED, "session_paused", "events", "stopped acknowledging: deliveries paused") \
+	_(PROOF_SENT, "proof_sent", "events", "proof REGISTERs sent (first and resent)") \
+	_(ADDRESS_PROVEN, "address_proven", "events", "a proof REGISTER was echoed") \
+	_(PROOF_MISMATCH, "proof_mismatch", "events", "a REGACK that did not echo the proof") \
+	_(SESSION_EXPIRED, "session_expired", "events", "keepalive x1.5 passed") \
+	_(SESSION_DISCONNECTED, "session_disconnected", "events", "sessions ended by DISCONNECT") \
+	_(NOT_CONNECTED, "not_connected", "events", "message from unknown client") \
+	_(REGISTER_ACCEPTED, "register_accepted", "events", "REGISTERs accepted") \
+	_(REGISTER_REJECTED, "register_rejected", "events", "REGISTERs refused (bad or full topic table)") \
+	_(REGISTER_REJECTED_QUOTA, "register_rejected_quota", "events", "security.topics_per_session") \
+	_(REGISTER_SENT, "register_sent", "events", "gateway -> wildcard subscriber") \
+	_(REGISTER_RESENT, "register_resent", "events", "a REGISTER unanswered, sent again") \
+	_(PUBLISH_ACCEPTED, "publish_accepted", "events", "PUBLISHes accepted for fan-out") \
+	_(PUBLISH_QOS_M1, "publish_qos_m1", "events", "QoS -1 PUBLISHes accepted") \
+	_(PUBLISH_NO_MATCH, "publish_no_match", "events", "PUBLISHes accepted that matched no subscriber") \
+	_(PUBLISH_INVALID_TOPIC, "publish_invalid_topic", "events", "PUBLISHes refused: topic id unknown") \
+	_(PUBLISH_UNSUPPORTED, "publish_unsupported", "events", "QoS 2") \
+	_(PUBLISH_CONGESTION, "publish_congestion", "events", "PUBLISHes refused: congestion") \
+	_(PUBLISH_DUP_SUPPRESSED, "publish_dup_suppressed", "events", "a QoS 1 DUP resend answered, not delivered again") \
+	_(DELIVERIES, "deliveries", "events", "copies handed to subscribers") \
+	_(DELIVERY_QOS1, "deliveries_qos1", "events", "QoS 1 copies handed to subscribers") \
+	_(DELIVERY_INFLIGHT_FULL, "delivery_inflight_full", "events", "QoS 1 copies skipped: the subscriber's in-flight window full") \
+	_(ERROR_REPLIES_LIMITED, "error_replies_limited", "events", "refusals not sent: over security.error_replies_per_s") \
+	_(DELIVERY_HOLD_FULL, "delivery_hold_full", "events", "QoS 1 copy skipped: mempool.held_mbufs exhausted") \
+	_(DELIVERY_UNPROVEN, "delivery_unproven", "events", "copy skipped: address not proven yet") \
+	_(DELIVERY_PAUSED, "delivery_paused", "events", "copy skipped: session paused") \
+	_(DELIVERY_REG_PENDING, "delivery_reg_pending", "events", "copy skipped: its REGISTER awaits REGACK") \
+	_(QOS1_RETRANSMITS, "qos1_retransmits", "events", "QoS 1 copies sent again after a timeout") \
+	_(QOS1_GIVEUPS, "qos1_giveups", "events", "retry limit reached") \
+	_(QOS1_ACKED, "qos1_acked", "events", "QoS 1 copies acknowledged by PUBACK") \
+	_(SUBSCRIBE_ACCEPTED, "subscribe_accepted", "events", "SUBSCRIBEs accepted") \
+	_(SUBSCRIBE_REJECTED, "subscribe_rejected", "events", "SUBSCRIBEs refused") \
+	_(SUBSCRIBE_REJECTED_QUOTA, "subscribe_rejected_quota", "events", "per-session subscription/wildcard quota") \
+	_(SUBSCRIBE_REJECTED_DEPTH, "subscribe_rejected_depth", "events", "filter deeper than security.max_filter_levels") \
+	_(UNSUBSCRIBE, "unsubscribe", "events", "UNSUBSCRIBEs applied") \
+	_(PEER_FORWARDS, "peer_forwards", "events", "publishes sent to other workers") \
+	_(PEER_RING_FULL, "peer_ring_full", "events", "publishes for another worker dropped: its peer ring full") \
+	_(PUBACK_DEFERRED, "puback_deferred", "events", "written-mode sink: PUBACK after Redis") \
+	_(PUBACK_DEFERRED_FAILED, "puback_deferred_failed", "events", "deferred PUBACKs whose Redis write failed: answered congestion") \
 
-#define FO_ENUM_(id, name) FO_DROP_##id,
+/* Prometheus metric and description of the labelled families (label: reason, reason, event). */
+#define FO_DROP_METRIC "fanout_dropped_packets_total"
+#define FO_DROP_HELP "received packets dropped, by reason"
+#define FO_OUT_DROP_METRIC "fanout_out_dropped_packets_total"
+#define FO_OUT_DROP_HELP "generated packets dropped, by reason"
+#define FO_EVENT_METRIC "fanout_events_total"
+#define FO_EVENT_HELP "informational event counters"
+
+/* Per lcore (struct fo_counters): the conservation sums. STATS totals carries the rx side at
+ * its top level and the out side under "out"; /fanout/stats and STATS "lcores" carry both by
+ * field name. */
+#define FO_FOREACH_LCORE_RX(_)                                                                       \
+	_(rx, "rx", "packets", "fanout_rx_packets_total", "", "packets taken off the wire")            \
+	_(delivered, "delivered", "packets", "fanout_delivered_packets_total", "",                        \
+	  "received packets accepted for their purpose (publish fanned out, ack applied)")                \
+	_(answered, "answered", "packets", "fanout_answered_packets_total", "",                           \
+	  "received packets the appliance only replied to")                                               \
+	_(dropped, "dropped", "packets", FO_DROP_METRIC, "*", "received packets dropped: the sum of the drop reasons")
+#define FO_FOREACH_LCORE_OUT(_)                                                                      \
+	_(out_generated, "generated", "packets", "fanout_out_generated_packets_total", "",               \
+	  "packets the appliance generated (replies, deliveries, retransmissions)")                       \
+	_(out_sent, "sent", "packets", "fanout_out_sent_packets_total", "", "generated packets the NIC took") \
+	_(out_dropped, "dropped", "packets", FO_OUT_DROP_METRIC, "*",                                     \
+	  "generated packets dropped: the sum of the output drop reasons")
+/* The lcore's loop: STATS "lcores" and Prometheus per lcore (label lcore), /fanout/stats summed. */
+#define FO_FOREACH_LCORE_LOOP(_)                                                                     \
+	_(loops, "loops", "iterations", "fanout_lcore_loops_total", "", "lcore loop iterations")       \
+	_(busy_loops, "busy_loops", "iterations", "fanout_lcore_busy_loops_total", "",                   \
+	  "lcore loop iterations that moved at least one packet")
+#define FO_FOREACH_LCORE(_) FO_FOREACH_LCORE_RX(_) FO_FOREACH_LCORE_OUT(_) FO_FOREACH_LCORE_LOOP(_)
+
+/* Per lcore and generation slot (struct fo_gen_ctr, generation.h), reported per generation
+ * since it was created: GENSTATS and /fanout/genstats. The _MSG entries sit at the top of a
+ * GENSTATS generation, _OUT under its "outputs" (sink and bridge routes: workers count matched
+ * to pool_empty, output threads written and failed), _LAT under "latency_ns". */
+#define FO_FOREACH_GEN_MSG(_)                                                                        \
+	_(msgs, "msgs", "messages", "fanout_generation_messages_total", "",                              \
+	  "MQTT-SN messages from the generation's clients")                                               \
+	_(publishes, "publishes", "messages", "fanout_generation_publishes_total", "",                   \
+	  "PUBLISH messages from the generation's clients")                                               \
+	_(deliveries, "deliveries", "messages", "fanout_generation_deliveries_total", "",                \
+	  "subscriber copies for the generation's clients")                                               \
+	_(error_replies, "error_replies", "messages", "fanout_generation_error_replies_total", "",        \
+	  "rejections sent to the generation's clients (a return code other than accepted)")             \
+	_(drops, "drops", "messages", "fanout_generation_dropped_messages_total", "",                    \
+	  "messages from the generation's clients dropped")                                               \
+	_(route_matched, "route_matched", "messages", "fanout_generation_route_matched_total", "",       \
+	  "UDP relay routes the generation's publishes matched")                                          \
+	_(route_copies, "route_copies", "messages", "fanout_generation_route_copies_total", "",          \
+	  "UDP relay copies queued for sending")                                                          \
+	_(route_dropped, "route_dropped", "messages", "fanout_generation_route_dropped_total", "",       \
+	  "UDP relay copies that could not be sent")                                                      \
+	_(route_unserved, "route_unserved", "messages", "fanout_generation_route_unserved_total", "",    \
+	  "routes a publish matched beyond the per-publish cap (FO_MAX_ROUTE_MATCH): counted, not sent")  \
+	_(mirror_copies, "mirror_copies", "messages", "fanout_generation_mirror_copies_total", "",       \
+	  "mirror-mode copies counted, not sent")                                                         \
+	_(mirror_no_neighbour, "mirror_no_neighbour", "messages", "fanout_generation_mirror_no_neighbour_total", "", \
+	  "mirror copies without a next hop")
+#define FO_FOREACH_GEN_OUT(_)                                                                        \
+	_(out_matched, "matched", "entries", "fanout_generation_output_matched_total", "",               \
+	  "sink/bridge route matches of the generation's publishes")                                      \
+	_(out_queued, "queued", "entries", "fanout_generation_output_queued_total", "",                  \
+	  "of matched: entries handed to the output's ring")                                              \
+	_(out_written, "written", "entries", "fanout_generation_output_written_total", "",               \
+	  "of queued: entries the output wrote")                                                          \
+	_(out_failed, "failed", "entries", "fanout_generation_output_dropped_total", "failed",           \
+	  "of queued: entries the output gave up (error reply, discarded at shutdown)")                   \
+	_(out_ring_full, "ring_full", "entries", "fanout_generation_output_dropped_total", "ring_full",  \
+	  "of matched: entries never queued, the output's ring full")                                    \
+	_(out_pool_empty, "pool_empty", "entries", "fanout_generation_output_dropped_total", "pool_empty", \
+	  "of matched: entries never queued, no entry left in the pool")
+#define FO_FOREACH_GEN_LAT(_)                                                                        \
+	_(latency_samples, "samples", "samples", "fanout_generation_latency_samples_total", "",         \
+	  "rx -> tx latency samples taken for the generation")
+#define FO_FOREACH_GEN(_) FO_FOREACH_GEN_MSG(_) FO_FOREACH_GEN_OUT(_) FO_FOREACH_GEN_LAT(_)
+
+/* Per route of a generation, per worker or output thread (struct fo_route_ctr): ROUTES, STATS
+ * "routes", /fanout/routes. matched applies to every route, _UDP to relay routes, _OUT to sink
+ * and bridge routes (whose output thread counts written and failed). */
+#define FO_FOREACH_ROUTE_ANY(_)                                                                      \
+	_(matched, "matched", "messages", "fanout_route_matched_total", "", "publishes that matched the route")
+#define FO_FOREACH_ROUTE_UDP(_)                                                                      \
+	_(copies, "copies", "messages", "fanout_route_copies_total", "", "relay copies queued for sending") \
+	_(dropped, "dropped", "messages", "fanout_route_dropped_total", "",                              \
+	  "relay copies that could not be sent (no neighbour, no header mbuf, tx ring full)")
+#define FO_FOREACH_ROUTE_OUT(_)                                                                      \
+	_(queued, "queued", "entries", "fanout_route_queued_total", "", "of matched: entries handed to the output's ring") \
+	_(written, "written", "entries", "fanout_route_written_total", "", "of queued: entries the output wrote") \
+	_(failed, "failed", "entries", "fanout_route_failed_total", "", "of queued: entries the output gave up") \
+	_(ring_full, "ring_full", "entries", "fanout_route_ring_full_total", "",                         \
+	  "of matched: entries never queued, the output's ring full")                                    \
+	_(pool_empty, "pool_empty", "entries", "fanout_route_pool_empty_total", "",                      \
+	  "of matched: entries never queued, no entry left in the pool")
+#define FO_FOREACH_ROUTE(_) FO_FOREACH_ROUTE_ANY(_) FO_FOREACH_ROUTE_UDP(_) FO_FOREACH_ROUTE_OUT(_)
+
+/* Per sink or bridge output: OUTPUTS, STATS "outputs", /fanout/outputs. _WORKER entries are
+ * counted by the workers per lcore (struct fo_out_lcore_ctr), _THREAD ones by the output's own
+ * thread (struct fo_out_stats). */
+#define FO_FOREACH_OUTPUT_WORKER(_)                                                                  \
+	_(matched, "matched", "entries", "fanout_output_matched_total", "", "route matches for the output") \
+	_(queued, "queued", "entries", "fanout_output_queued_total", "", "of matched: entries handed to the output's ring") \
+	_(ring_full, "ring_full", "entries", "fanout_output_ring_full_total", "",                       \
+	  "of matched: entries never queued, the output's ring full")                                    \
+	_(pool_empty, "pool_empty", "entries", "fanout_output_pool_empty_total", "",                    \
+	  "of matched: entries never queued, no entry left in the pool")
+#define FO_FOREACH_OUTPUT_THREAD(_)                                                                  \
+	_(written, "written", "entries", "fanout_output_written_total", "",                             \
+	  "entries written (sink: XADD confirmed; bridge: published upstream)")                           \
+	_(failed, "failed", "entries", "fanout_output_failed_total", "",                                \
+	  "entries the output gave up (error reply, discarded at shutdown)")                              \
+	_(discarded, "discarded", "entries", "fanout_output_discarded_total", "",                       \
+	  "of failed: entries left in the ring or batch at shutdown")                                     \
+	_(dup_suppressed, "dup_suppressed", "entries", "fanout_output_dup_suppressed_total", "",        \
+	  "of written: retried XADDs Redis already had")                                                  \
+	_(batches, "batches", "batches", "fanout_output_batches_total", "",                             \
+	  "batches written (sink: pipelined XADD batches)")                                               \
+	_(errors, "errors", "errors", "fanout_output_errors_total", "",                                 \
+	  "errors the output met (error replies, I/O errors)")                                            \
+	_(reconnects, "reconnects", "connections", "fanout_output_reconnects_total", "",                \
+	  "connections re-established after a loss")                                                      \
+	_(connect_failures, "connect_failures", "attempts", "fanout_output_connect_failures_total", "", \
+	  "connection attempts that failed")                                                              \
+	_(inflight, "inflight", "entries", "fanout_output_inflight", "",                                \
+	  "entries the output's thread has taken and not yet finished")                                   \
+	_(received, "received", "messages", "fanout_output_received_total", "",                         \
+	  "bridge: messages received from upstream subscriptions")                                        \
+	_(injected, "injected", "messages", "fanout_output_injected_total", "",                         \
+	  "bridge: upstream messages delivered to MQTT-SN subscribers")                                   \
+	_(inject_dropped, "inject_dropped", "messages", "fanout_output_inject_dropped_total", "",        \
+	  "bridge: upstream messages that could not be injected")
+#define FO_FOREACH_OUTPUT(_) FO_FOREACH_OUTPUT_WORKER(_) FO_FOREACH_OUTPUT_THREAD(_)
+
+/* Every family, for walkers (the schema dump, /api/schema): F(family name, list). */
+#define FO_FOREACH_LABELLED_FAMILY(F)                                                                \
+	F("drop", FO_FOREACH_DROP, FO_DROP_METRIC, FO_DROP_HELP)                                        \
+	F("out_drop", FO_FOREACH_OUT_DROP, FO_OUT_DROP_METRIC, FO_OUT_DROP_HELP)                        \
+	F("event", FO_FOREACH_EVENT, FO_EVENT_METRIC, FO_EVENT_HELP)
+#define FO_FOREACH_STRUCT_FAMILY(F)                                                                  \
+	F("lcore", FO_FOREACH_LCORE)                                                                    \
+	F("generation", FO_FOREACH_GEN)                                                                 \
+	F("route", FO_FOREACH_ROUTE)                                                                    \
+	F("output", FO_FOREACH_OUTPUT)
+
+#define FO_ENUM_(id, ...) FO_DROP_##id,
 enum fo_drop { FO_FOREACH_DROP(FO_ENUM_) FO_DROP_MAX };
 #undef FO_ENUM_
-#define FO_ENUM_(id, name) FO_OUT_DROP_##id,
+#define FO_ENUM_(id, ...) FO_OUT_DROP_##id,
 enum fo_out_drop { FO_FOREACH_OUT_DROP(FO_ENUM_) FO_OUT_DROP_MAX };
 #undef FO_ENUM_
-#define FO_ENUM_(id, name) FO_EV_##id,
+#define FO_ENUM_(id, ...) FO_EV_##id,
 enum fo_event { FO_FOREACH_EVENT(FO_ENUM_) FO_EV_MAX };
 #undef FO_ENUM_
+
+/* A struct family's fields, and the generated sum and rebase of two such structs. */
+#define FO_SCHEMA_FIELD_(field, ...) uint64_t field;
+#define FO_SCHEMA_ADD_(field, ...) t->field += c->field;
+#define FO_SCHEMA_SUB_(field, ...) t->field -= c->field;
 
 /* Terminal classes of a received packet. */
 enum fo_fate { FO_FATE_DELIVERED = 0, FO_FATE_ANSWERED = 1, FO_FATE_DROPPED = 2 };
@@ -139,18 +296,26 @@ enum fo_fate { FO_FATE_DELIVERED = 0, FO_FATE_ANSWERED = 1, FO_FATE_DROPPED = 2 
 /* One lcore's (or one worker engine's) counters. The dataplane keeps one per lcore,
  * cache-line aligned by the containing struct; readers sum. Plain increments only. */
 struct fo_counters {
-	uint64_t rx;          /* packets taken off the wire by this lcore */
-	uint64_t delivered;   /* accepted for their purpose (publish fanned out, ack applied) */
-	uint64_t answered;    /* the appliance replied and that was all */
-	uint64_t dropped;     /* sum of drop[] */
+	FO_FOREACH_LCORE(FO_SCHEMA_FIELD_) /* dropped = sum of drop[], out_dropped = sum of out_drop[] */
 	uint64_t drop[FO_DROP_MAX];
-	uint64_t out_generated;
-	uint64_t out_sent;
-	uint64_t out_dropped; /* sum of out_drop[] */
 	uint64_t out_drop[FO_OUT_DROP_MAX];
 	uint64_t ev[FO_EV_MAX];
 	uint64_t mqttsn_rx_type[256]; /* per MQTT-SN message type received */
 };
+
+/* t += c over every counter of struct fo_counters. */
+static inline void fo_counters_add(struct fo_counters *t, const struct fo_counters *c)
+{
+	FO_FOREACH_LCORE(FO_SCHEMA_ADD_)
+	for (int i = 0; i < FO_DROP_MAX; i++)
+		t->drop[i] += c->drop[i];
+	for (int i = 0; i < FO_OUT_DROP_MAX; i++)
+		t->out_drop[i] += c->out_drop[i];
+	for (int i = 0; i < FO_EV_MAX; i++)
+		t->ev[i] += c->ev[i];
+	for (int i = 0; i < 256; i++)
+		t->mqttsn_rx_type[i] += c->mqttsn_rx_type[i];
+}
 
 static inline void fo_count_drop(struct fo_counters *c, enum fo_drop r)
 {
