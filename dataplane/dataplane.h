@@ -192,6 +192,8 @@ static inline void fo_out_fail(struct fo_lcore_stats *st, enum fo_out_drop reaso
 
 /* stage_rx.c */
 void fo_stage_rx(struct fo_lcore *lc, struct fo_lcore_stats *st);
+
+/* out_path.c */
 /* Send an ARP request for ip out of port (used by every output path). */
 void fo_arp_request(struct fo_port *p, uint32_t ip, struct rte_ring *tx, struct fo_lcore_stats *st);
 /* Resolve the next hop for dst on port p; on a miss, asks ARP and returns false. */
