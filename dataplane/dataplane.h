@@ -21,6 +21,7 @@
 #include "config.h"
 #include "fanout/stats_schema.h"
 #include "generation.h"
+#include "worker_route.h"
 #include "l2l4.h"
 #include "mqttsn_broker.h"
 #include "neighbour.h"
@@ -107,9 +108,7 @@ struct fo_lcore_stats {
 	uint64_t loops;
 	uint64_t busy_loops; /* iterations that moved at least one packet */
 	/* per sink/bridge (outputs.h, fo_outputs[] index): the worker side of its accounting */
-	struct fo_out_lcore_ctr {
-		uint64_t matched, queued, ring_full, pool_empty;
-	} out[FO_MAX_SINKS + FO_MAX_BRIDGES];
+	struct fo_out_lcore_ctr out[FO_MAX_SINKS + FO_MAX_BRIDGES]; /* worker_route.h */
 } __rte_cache_aligned;
 
 struct fo_lcore {
@@ -200,6 +199,11 @@ void fo_arp_request(struct fo_port *p, uint32_t ip, struct rte_ring *tx, struct 
 bool fo_resolve(struct fo_port *p, uint32_t dst, uint8_t mac[6], struct rte_ring *tx, struct fo_lcore_stats *st);
 /* Queue generated packets on a tx ring; counts out_generated and ring-full drops. */
 void fo_out_enqueue(struct rte_ring *tx, struct rte_mbuf **pkts, unsigned n, struct fo_lcore_stats *st);
+/* An accepted publish to worker `worker`'s peer ring with one more payload reference (taken
+ * back on failure). wait (may be NULL): called while the pool or ring is full, until it says
+ * to give up at the deadline. True when queued. */
+bool fo_peer_post(uint32_t worker, const struct fo_wr_peer_pub *pub, struct rte_mbuf *payload,
+		  bool (*wait)(uint64_t deadline), uint64_t deadline);
 
 /* stage_worker.c */
 int fo_worker_init(struct fo_worker *w);

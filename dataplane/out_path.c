@@ -43,3 +43,29 @@ bool fo_resolve(struct fo_port *p, uint32_t dst, uint8_t mac[6], struct rte_ring
 		fo_arp_request(p, nh, tx, st);
 	return ok;
 }
+
+bool fo_peer_post(uint32_t worker, const struct fo_wr_peer_pub *pub, struct rte_mbuf *payload,
+		  bool (*wait)(uint64_t deadline), uint64_t deadline)
+{
+	struct fo_peer_msg *pm;
+	while (unlikely(rte_mempool_get(fo_dp.peer_pool, (void **)&pm) != 0))
+		if (!wait || !wait(deadline))
+			return false;
+	pm->payload = payload;
+	pm->rx_tsc = pub->rx_tsc;
+	pm->gen_slot = pub->gen_slot;
+	pm->payload_len = pub->payload_len;
+	pm->qos = pub->qos;
+	pm->topic_len = pub->topic_len;
+	memcpy(pm->topic, pub->topic, pub->topic_len);
+	/* the reference is the peer's before it can see the descriptor */
+	rte_mbuf_refcnt_update(payload, 1);
+	while (unlikely(rte_ring_mp_enqueue(fo_dp.workers[worker].peer_in, pm) != 0)) {
+		if (!wait || !wait(deadline)) {
+			rte_mbuf_refcnt_update(payload, -1);
+			rte_mempool_put(fo_dp.peer_pool, pm);
+			return false;
+		}
+	}
+	return true;
+}
