@@ -485,12 +485,13 @@ static void handle_burst(struct fo_worker *w, struct worker_io *io, struct fo_ge
 			fo_meta(io->out[k])->gen_slot = slot;
 		if (res.published && fo_dp.n_workers > 1)
 			fo_wr_forward(&io->wr, &res, m, slot, io->cur_tsc);
-		rte_pktmbuf_free(m); /* copies in flight hold their own references */
 	}
 	io->cur_tsc = 0;
+	if (n) /* the burst's own references; copies in flight hold theirs */
+		rte_pktmbuf_free_bulk(pkts, n);
 }
 
-void fo_worker_direct(struct fo_lcore *lc, struct rte_mbuf **pkts, unsigned n, struct fo_lcore_stats *st)
+void fo_worker_burst(struct fo_lcore *lc, struct rte_mbuf **pkts, unsigned n, struct fo_lcore_stats *st)
 {
 	struct fo_worker *w = lc->worker;
 	struct worker_io *io = &worker_io[w->idx];
@@ -506,7 +507,7 @@ void fo_stage_worker(struct fo_lcore *lc, struct fo_lcore_stats *st)
 	struct worker_io *io = &worker_io[w->idx];
 	struct rte_mbuf *pkts[FO_MAX_BURST];
 	/* One read of the generation set per call; the quiescent report at the end lets the
-	 * main lcore reclaim sets it has replaced. (fo_worker_direct() runs within the same
+	 * main lcore reclaim sets it has replaced. (fo_worker_burst() runs within the same
 	 * lcore loop iteration, before this call's report.) */
 	struct fo_genset *gs = fo_genset_read();
 
