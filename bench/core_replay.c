@@ -61,6 +61,7 @@
 #include "mqttsn_codec.h"
 #include "neighbour.h"
 #include "route_table.h"
+#include "worker_route.h"
 
 /* Mirrors of dataplane/dataplane.h constants (that header pulls in DPDK). */
 #define FO_INLINE_PAYLOAD_MAX 128
@@ -69,6 +70,17 @@
 #define FO_ARP_TRIES 3
 #define OUT_MAX 256
 #define FRAME_ROOM 2048 /* scratch room per output frame: a header mbuf plus a copied payload fit */
+#define OUT_RING 1024   /* sink/bridge entries between two drains */
+#define ACK_SLOTS 64    /* written-mode PUBACKs outstanding */
+
+/* A sink or bridge entry (outputs.h's struct fo_out_msg without the DPDK parts). */
+struct out_entry {
+	uint16_t route, ack, topic_len, payload_len;
+	uint32_t client_ip;
+	uint16_t client_port;
+	uint8_t topic[256];
+	uint8_t payload[256]; /* FO_OUT_INLINE */
+};
 
 struct frame {
 	const uint8_t *data;
@@ -111,6 +123,13 @@ struct replay {
 	struct fo_generation gen;      /* generation 1: the config's routes */
 	struct fo_genset gs;
 	struct fo_gen_ctr gctr[FO_GEN_SLOTS];
+	struct fo_out_lcore_ctr octr[FO_MAX_SINKS + FO_MAX_BRIDGES];
+	uint8_t sink_output[FO_MAX_SINKS], bridge_output[FO_MAX_BRIDGES];
+	struct fo_wr_ack acks[ACK_SLOTS];
+	struct fo_worker_route wr;     /* the worker's routing and accounting */
+	unsigned n_entries;            /* sink/bridge entries queued since the last drain */
+	struct out_entry entries[OUT_RING];
+	uint64_t out_entries;
 	struct payload *cur_pl;        /* the datagram being handled (io_published routes it) */
 	uint64_t now_ms;
 	/* output frames of the current burst (the worker's out[] before fo_out_enqueue) */
@@ -404,89 +423,70 @@ static void io_payload_release(void *ctx, void *payload)
 	((struct payload *)payload)->refs--;
 }
 
-/* ---- worker: stage_worker.c's io_published / route_publish / account ---- */
+/* ---- worker: routing and accounting are the dataplane's own (dataplane/worker_route.c) ---- */
 
-/* UDP routes as stage_worker.c sends them. Sink and bridge routes hand entries to other threads
- * (outputs.h): not modelled here; the replay workloads (bench/workload.py) have none. */
-static void route_publish(struct fo_generation *g, bool mirror, const struct broker_result *res, struct payload *pl,
-			  struct fo_gen_ctr *gc)
+/* Mirror mode's question, from the neighbour table alone (as stage_worker.c asks it). */
+static bool io_neighbour_known(void *ctx, const struct fo_client *to)
 {
-	uint16_t idx[FO_MAX_ROUTE_MATCH];
-	uint32_t total;
-	uint32_t n = route_table_match(g->rt, res->topic, res->topic_len, idx, FO_MAX_ROUTE_MATCH, &total);
-	if (total == 0)
-		return;
-	gc->route_matched += total;
-	gc->route_unserved += total - n;
-	struct fo_route_ctr *rc = g->rctr;
-	for (uint32_t i = 0; i < n; i++) {
-		const struct fo_route_config *r = &g->cfg->routes[idx[i]];
-		if (r->kind != FO_ROUTE_UDP)
-			continue;
-		rc[idx[i]].matched++;
-		uint8_t hdr[16];
-		uint16_t hl = 0;
-		if (r->format == FO_ROUTE_MQTTSN) {
-			int l = mqttsn_encode_publish_hdr(hdr, sizeof(hdr), MQTTSN_FLAG_QOS0 | MQTTSN_TOPIC_PREDEFINED,
-							  r->topic_id, 0, res->payload_len);
-			hl = l > 0 ? (uint16_t)l : 0;
-		}
-		for (uint32_t d = 0; d < r->n_to; d++) {
-			struct fo_client to = { .ip = r->to[d].ip, .port = r->to[d].port, .ifindex = g->dest_port[idx[i]][d] };
-			if (mirror) {
-				const struct port *p = &R.ports[to.ifindex];
-				uint8_t mac[6];
-				uint32_t nh = l2l4_next_hop(to.ip, p->ifc.ip, p->ifc.netmask, p->gateway);
-				if (nh && fo_neigh_lookup(p->neigh, nh, mac))
-					gc->mirror_copies++;
-				else
-					gc->mirror_no_neighbour++;
-				continue;
-			}
-			if (io_send_publish(NULL, &to, hdr, hl, pl) == 0) {
-				gc->route_copies++;
-				rc[idx[i]].copies++;
-			} else {
-				gc->route_dropped++;
-				rc[idx[i]].dropped++;
-			}
-		}
-	}
+	(void)ctx;
+	const struct port *p = &R.ports[to->ifindex];
+	uint8_t mac[6];
+	uint32_t nh = l2l4_next_hop(to->ip, p->ifc.ip, p->ifc.netmask, p->gateway);
+	return nh && fo_neigh_lookup(p->neigh, nh, mac);
 }
 
-static inline struct fo_generation *serving_gen(const struct fo_genset *gs, const struct broker_result *res,
-						bool *mirror)
+/* A sink or bridge entry as stage_worker.c fills one (topic, client, payload inline when small),
+ * on a plain ring that the burst's end drains as an output thread would. */
+static enum fo_wr_out_verdict io_out_enqueue(void *ctx, struct fo_generation *g, uint16_t route,
+					     const struct fo_route_config *r, const struct broker_result *res,
+					     const struct fo_client *from, void *payload, uint16_t ack)
 {
-	bool canary = fo_genset_is_canary(gs, res->client_hash);
-	*mirror = canary && gs->mode == FO_GEN_MIRROR;
-	return canary && !*mirror ? gs->canary : gs->stable;
+	(void)ctx, (void)g, (void)r;
+	struct payload *pl = payload;
+	if (R.n_entries == OUT_RING)
+		return FO_WR_OUT_RING_FULL;
+	if (res->topic_len > sizeof(R.entries[0].topic)) /* the dataplane's entries are sized for max_topic_len */
+		return FO_WR_OUT_POOL_EMPTY;
+	struct out_entry *e = &R.entries[R.n_entries++];
+	e->route = route;
+	e->ack = ack;
+	e->client_ip = from->ip;
+	e->client_port = from->port;
+	e->topic_len = res->topic_len;
+	memcpy(e->topic, res->topic, res->topic_len);
+	e->payload_len = pl->len <= sizeof(e->payload) ? pl->len : 0;
+	memcpy(e->payload, pl->data, e->payload_len);
+	return FO_WR_OUT_QUEUED;
+}
+
+static bool io_peer_post(void *ctx, uint32_t worker, const struct fo_wr_peer_pub *pub, void *payload)
+{
+	(void)ctx, (void)worker, (void)pub, (void)payload;
+	return false; /* one worker: never called */
+}
+
+static void io_deferred_puback(void *ctx, const struct fo_client *to, uint16_t topic_id, uint16_t msg_id, uint8_t rc)
+{
+	(void)ctx;
+	broker_deferred_puback(R.broker, to, topic_id, msg_id, rc);
 }
 
 static int io_published(void *ctx, const struct fo_client *from, struct broker_result *res)
 {
 	(void)ctx;
-	(void)from;
-	bool mirror;
-	struct fo_generation *g = serving_gen(&R.gs, res, &mirror);
-	route_publish(g, false, res, R.cur_pl, &R.gctr[g->slot]);
-	if (mirror)
-		route_publish(R.gs.canary, true, res, R.cur_pl, &R.gctr[R.gs.canary->slot]);
-	return MQTTSN_RC_ACCEPTED;
+	return fo_wr_published(&R.wr, &R.gs, from, res, R.cur_pl);
 }
 
-static void account(struct fo_genset *gs, const struct broker_result *res)
+/* The outputs' side: every entry written (the replay has no Redis or broker behind its ring). */
+static void drain_outputs(void)
 {
-	bool mirror;
-	struct fo_generation *g = serving_gen(gs, res, &mirror);
-	for (int k = 0; k < (mirror ? 2 : 1); k++) {
-		struct fo_generation *cg = k == 0 ? g : gs->canary;
-		struct fo_gen_ctr *gc = &R.gctr[cg->slot];
-		gc->msgs++;
-		gc->publishes += res->published;
-		gc->deliveries += res->local_deliveries;
-		gc->error_replies += res->error_reply;
-		gc->drops += res->fate == FO_FATE_DROPPED;
+	for (unsigned i = 0; i < R.n_entries; i++) {
+		R.out_sum += R.entries[i].topic_len + R.entries[i].payload_len;
+		if (R.entries[i].ack != FO_WR_ACK_NONE)
+			fo_wr_ack_done(&R.wr, R.entries[i].ack, false);
 	}
+	R.out_entries += R.n_entries;
+	R.n_entries = 0;
 }
 
 /* One MQTT-SN datagram (fo_stage_worker's loop body). */
@@ -513,7 +513,7 @@ static void worker_one(const struct frame *fr, const struct l2l4_pkt *k, uint16_
 	case FO_FATE_ANSWERED: R.c.answered++; break;
 	default: fo_count_drop(&R.c, res.drop); break;
 	}
-	account(&R.gs, &res);
+	fo_wr_account(&R.wr, &R.gs, &res);
 	pl->refs--; /* rte_pktmbuf_free(m) */
 }
 
@@ -592,6 +592,7 @@ static void run_capture(const struct pcap *pc, struct payload *pls, uint16_t ifi
 			last_tick_ms = R.now_ms;
 		}
 		flush_out();
+		drain_outputs();
 		clock_frames += n;
 		if (clock_frames >= frames_per_ms) {
 			R.now_ms += clock_frames / frames_per_ms;
@@ -703,6 +704,7 @@ int main(int argc, char **argv)
 	R.gen.cfg = cfg;
 	R.gen.rt = route_table_build(cfg);
 	R.gen.rctr = calloc(cfg->n_routes + 1, sizeof(*R.gen.rctr));
+	R.gen.rstride = cfg->n_routes;
 	R.gen.dest_port = calloc(cfg->n_routes + 1, sizeof(*R.gen.dest_port));
 	if (!R.gen.rt || !R.gen.rctr || !R.gen.dest_port)
 		die("%s%s", "cannot build the route table", "");
@@ -719,6 +721,24 @@ int main(int argc, char **argv)
 			R.gen.dest_port[r][d] = port == R.n_ports ? 0 : port;
 		}
 	R.gs.stable = &R.gen;
+	for (uint32_t i = 0; i < FO_MAX_SINKS; i++)
+		R.sink_output[i] = (uint8_t)i;
+	for (uint32_t i = 0; i < FO_MAX_BRIDGES; i++)
+		R.bridge_output[i] = (uint8_t)(FO_MAX_SINKS + i);
+	R.wr = (struct fo_worker_route){
+		.io = { .ctx = &R, .send_copy = io_send_publish, .neighbour_known = io_neighbour_known,
+			.out_enqueue = io_out_enqueue, .peer_post = io_peer_post, .deferred_puback = io_deferred_puback },
+		.worker = 0,
+		.n_workers = R.n_workers,
+		.sink_output = R.sink_output,
+		.bridge_output = R.bridge_output,
+		.c = &R.c,
+		.gen = R.gctr,
+		.out = R.octr,
+		.acks = R.acks,
+		.n_acks = ACK_SLOTS,
+	};
+	fo_wr_init(&R.wr);
 	struct broker_io bio = {
 		.ctx = &R,
 		.send = io_send,
