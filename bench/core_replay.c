@@ -1,18 +1,20 @@
 /* fanout-core-replay: the dataplane's per-message work without DPDK, for counting instructions.
  *
  * Reads a workload made by bench/workload.py (preamble.pcap for port 0, steady.pcap for port 1,
- * dataplane.yaml) and runs every frame through the pure code the packet path uses, mirroring
- * dataplane/stage_rx.c and dataplane/stage_worker.c minus the mbuf, mempool and ring calls:
- *   rx:     l2l4_parse with the port's l2l4_iface; ARP requests learnt (neighbour table) and
- *           answered with l2l4_build_arp; MQTT-SN datagrams to the worker chosen by
- *           fo_client_hash; ICMP echo answered in place;
- *   worker: the client read back from the IPv4/UDP headers, broker_handle, the per-generation
- *           accounting and route matching (route_table_match on the config's routes), and every
- *           output built as the worker builds it: neighbour resolution, l2l4_write_udp with the
- *           payload's sum computed once in payload_bind (l2l4_csum_add), header and payload copy
- *           into a scratch frame (payloads above 128 bytes are chained by reference in the
- *           dataplane, so they are not copied here either); broker_tick when the millisecond
- *           changes.
+ * dataplane.yaml) and runs every frame through the code the packet path ships, with plain buffers
+ * where the dataplane has mbufs, mempools and rings:
+ *   rx:     l2l4_parse with the port's l2l4_iface, then the rx stage's own decision
+ *           (dataplane/rx_classify.h: the owning worker, ARP learnt and answered through the
+ *           neighbour table, ICMP echo answered); the answers built with l2l4_build_arp and
+ *           l2l4_icmp_echo_to_reply as stage_rx.c builds them;
+ *   worker: the client read back from the IPv4/UDP headers, broker_handle, and the worker's
+ *           routing and accounting as shipped (dataplane/worker_route.c: serving generation,
+ *           route matching, per-generation and per-route counters, sink/bridge entries, which go
+ *           on a plain ring drained once per burst); frames built as stage_worker.c builds them:
+ *           neighbour resolution, l2l4_write_udp with the payload's sum computed once in
+ *           payload_bind (l2l4_csum_add), header and payload copy into a scratch frame
+ *           (payloads above 128 bytes are chained by reference in the dataplane, so they are not
+ *           copied here either); broker_tick when the millisecond changes.
  * Frames go in bursts of the config's burst size; a virtual clock advances 1 ms every
  * --frames-per-ms frames, so a run is deterministic. The preamble runs once, then --warmup
  * passes over steady.pcap, then --loops measured passes. Under valgrind --tool=callgrind
@@ -52,7 +54,6 @@
 #endif
 
 #include "config.h"
-#include "broker_hash.h"
 #include "fanout/client_hash.h"
 #include "fanout/stats_schema.h"
 #include "generation.h"
@@ -61,6 +62,7 @@
 #include "mqttsn_codec.h"
 #include "neighbour.h"
 #include "route_table.h"
+#include "rx_classify.h"
 #include "worker_route.h"
 
 /* Mirrors of dataplane/dataplane.h constants (that header pulls in DPDK). */
@@ -517,7 +519,7 @@ static void worker_one(const struct frame *fr, const struct l2l4_pkt *k, uint16_
 	pl->refs--; /* rte_pktmbuf_free(m) */
 }
 
-/* ---- rx: fo_stage_rx's loop body, then the worker over what was dispatched ---- */
+/* ---- rx: fo_rx_classify's loop body (the decision is rx_classify.h's), then the worker ---- */
 
 static void run_burst(const struct frame *fr, struct payload *pls, uint32_t n, uint16_t ifindex)
 {
@@ -528,18 +530,14 @@ static void run_burst(const struct frame *fr, struct payload *pls, uint32_t n, u
 	R.c.rx += n;
 	for (uint32_t i = 0; i < n; i++) {
 		l2l4_parse(fr[i].data, fr[i].len, &p->ifc, L2L4_CK_VERIFY, L2L4_CK_VERIFY, &k[i]);
-		switch (k[i].kind) {
-		case L2L4_MQTTSN: {
-			/* the worker that owns the client: always the one worker modelled here */
-			uint32_t w = bh_worker_of(k[i].src_ip, k[i].src_port, R.n_workers);
+		uint32_t w;
+		switch (fo_rx_decide(&k[i], &p->ifc, p->neigh, &R.c, R.now_ms, R.n_workers, &w)) {
+		case FO_RX_TO_WORKER:
+			/* the one worker modelled here */
 			pls[i].msg_sum = k[i].msg_sum_valid ? MSG_SUM_VALID | k[i].msg_sum : 0; /* hash.usr in the dataplane */
 			to_worker[n_to_worker++] = i | w << 16;
 			break;
-		}
-		case L2L4_ARP_REQUEST: {
-			if (!fo_neigh_arp_input(p->neigh, &R.c, true, k[i].arp_sender_ip, k[i].arp_sender_mac, p->ifc.ip,
-						p->ifc.netmask, R.now_ms))
-				break;
+		case FO_RX_ANSWER_ARP: {
 			uint8_t *b = alloc_out();
 			size_t len = l2l4_build_arp(b, 2, k[i].arp_sender_mac, p->ifc.mac, p->ifc.ip, k[i].arp_sender_mac,
 						    k[i].arp_sender_ip, p->ifc.vlan);
@@ -547,14 +545,8 @@ static void run_burst(const struct frame *fr, struct payload *pls, uint32_t n, u
 			R.c.answered++;
 			break;
 		}
-		case L2L4_ARP_REPLY:
-			if (fo_neigh_arp_input(p->neigh, &R.c, false, k[i].arp_sender_ip, k[i].arp_sender_mac, p->ifc.ip,
-					       p->ifc.netmask, R.now_ms))
-				R.c.delivered++;
-			break;
-		case L2L4_ICMP_ECHO: {
+		case FO_RX_ECHO: {
 			uint8_t mac[6];
-			R.c.answered++;
 			if (resolve(p, k[i].src_ip, mac)) {
 				uint8_t *b = alloc_out();
 				uint32_t len = (uint32_t)k[i].payload_off + k[i].payload_len;
@@ -566,9 +558,8 @@ static void run_burst(const struct frame *fr, struct payload *pls, uint32_t n, u
 			}
 			break;
 		}
-		case L2L4_DROP:
+		case FO_RX_DONE:
 		default:
-			fo_count_drop(&R.c, k[i].drop);
 			break;
 		}
 	}

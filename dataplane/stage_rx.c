@@ -7,8 +7,7 @@
 #include <rte_prefetch.h>
 
 #include "dataplane.h"
-#include "broker_hash.h"
-#include "fanout/client_hash.h"
+#include "rx_classify.h"
 
 #define PREFETCH_OFFSET 3
 
@@ -37,14 +36,6 @@ static bool answer_arp(struct fo_port *p, const struct l2l4_pkt *k, struct rte_r
 	r->port = p->port_id;
 	fo_out_enqueue(tx, &r, 1, st);
 	return true;
-}
-
-/* ARP addressed to us: learnt only from on-link senders, a reply only for an entry we asked
- * for or know (neighbour.h, fo_neigh_arp_input); false = dropped and counted. */
-static bool learn(struct fo_port *p, const struct l2l4_pkt *k, bool request, struct fo_lcore_stats *st)
-{
-	return fo_neigh_arp_input(p->neigh, &st->c, request, k->arp_sender_ip, k->arp_sender_mac, p->ifc.ip,
-				  p->ifc.netmask, fo_now_ms());
 }
 
 /* Benchmark pacing (RXPACE): a token bucket of at most one burst, so the offered load is what
@@ -85,6 +76,7 @@ void fo_rx_classify(struct fo_lcore *lc, uint16_t port_id, struct rte_mbuf **pkt
 {
 	struct fo_port *p = &fo_dp.ports[fo_dp.port_index[port_id]];
 	const uint64_t rx_tsc = rte_get_tsc_cycles(); /* one stamp per burst: rx -> tx latency */
+	const uint64_t now_ms = (rx_tsc - fo_dp.start_tsc) / (fo_dp.tsc_hz / 1000); /* fo_now_ms() */
 	b->n_done = 0;
 	b->n_reply = 0;
 	memset(b->n_to_worker, 0, sizeof(b->n_to_worker[0]) * fo_dp.n_workers);
@@ -108,39 +100,28 @@ void fo_rx_classify(struct fo_lcore *lc, uint16_t port_id, struct rte_mbuf **pkt
 			   ck_verdict(m, p->rx_l4_ck, RTE_MBUF_F_RX_L4_CKSUM_MASK, RTE_MBUF_F_RX_L4_CKSUM_GOOD,
 				      RTE_MBUF_F_RX_L4_CKSUM_BAD),
 			   &k);
-		switch (k.kind) {
-		case L2L4_MQTTSN: {
+		uint32_t w;
+		switch (fo_rx_decide(&k, &p->ifc, p->neigh, &st->c, now_ms, fo_dp.n_workers, &w)) {
+		case FO_RX_TO_WORKER:
 			/* Workers read the client from the headers at l2_len/l3_len. */
 			m->l2_len = k.l2_len;
 			m->l3_len = k.l3_len;
 			m->l4_len = L2L4_UDP_HLEN;
 			fo_meta(m)->rx_tsc = rx_tsc; /* this line of the mbuf is written anyway (l2_len) */
 			m->hash.usr = k.msg_sum_valid ? FO_MSG_SUM_VALID | k.msg_sum : 0;
-			uint32_t w = bh_worker_of(k.src_ip, k.src_port, fo_dp.n_workers);
 			b->to_worker[w][b->n_to_worker[w]++] = m;
 			break;
-		}
-		case L2L4_ARP_REQUEST:
-			if (!learn(p, &k, true, st)) {
-				b->done[b->n_done++] = m;
-				break;
-			}
+		case FO_RX_ANSWER_ARP:
 			if (answer_arp(p, &k, lc->reply_tx, st))
 				st->c.answered++;
 			else
 				fo_count_drop(&st->c, FO_DROP_REPLY_FAILED);
 			b->done[b->n_done++] = m; /* the answer is a fresh frame */
 			break;
-		case L2L4_ARP_REPLY:
-			if (learn(p, &k, false, st))
-				st->c.delivered++;
-			b->done[b->n_done++] = m;
-			break;
-		case L2L4_ICMP_ECHO: {
+		case FO_RX_ECHO: {
 			uint8_t mac[6];
 			/* The echo goes back through the neighbour table, not a MAC swap; a
 			 * miss asks ARP and the reply is an output drop (no_neighbour). */
-			st->c.answered++;
 			if (fo_resolve(p, k.src_ip, mac, lc->reply_tx, st)) {
 				l2l4_icmp_echo_to_reply(rte_pktmbuf_mtod(m, uint8_t *), &k, mac, p->ifc.mac);
 				m->port = port_id;
@@ -156,9 +137,8 @@ void fo_rx_classify(struct fo_lcore *lc, uint16_t port_id, struct rte_mbuf **pkt
 			}
 			break;
 		}
-		case L2L4_DROP:
+		case FO_RX_DONE:
 		default:
-			fo_count_drop(&st->c, k.drop);
 			b->done[b->n_done++] = m;
 			break;
 		}
