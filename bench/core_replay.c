@@ -759,7 +759,7 @@ int main(int argc, char **argv)
 	bool verified = verify;
 	verify = false; /* checked in the preamble and warm-up passes: not part of the measured work */
 	struct fo_counters before = R.c;
-	uint64_t before_frames = R.out_frames, before_bytes = R.out_bytes;
+	uint64_t before_frames = R.out_frames, before_bytes = R.out_bytes, before_entries = R.out_entries;
 	double t0 = now_s();
 	CALLGRIND_TOGGLE_COLLECT;
 	for (long i = 0; i < loops; i++)
@@ -771,6 +771,8 @@ int main(int argc, char **argv)
 	uint64_t publishes = R.c.ev[FO_EV_PUBLISH_ACCEPTED] - before.ev[FO_EV_PUBLISH_ACCEPTED];
 	uint64_t deliveries = R.c.ev[FO_EV_DELIVERIES] - before.ev[FO_EV_DELIVERIES];
 	uint64_t out_frames = R.out_frames - before_frames, out_bytes = R.out_bytes - before_bytes;
+	uint64_t out_entries = R.out_entries - before_entries;
+	uint64_t pubacks_deferred = R.c.ev[FO_EV_PUBACK_DEFERRED] - before.ev[FO_EV_PUBACK_DEFERRED];
 	uint64_t dropped = R.c.dropped - before.dropped, out_dropped = R.c.out_dropped - before.out_dropped;
 	double ns = (t1 - t0) * 1e9 / (double)msgs;
 	bool under_valgrind = RUNNING_ON_VALGRIND;
@@ -779,15 +781,19 @@ int main(int argc, char **argv)
 		       "\"subscriptions\":%u,\"publishes\":%" PRIu64 ",\"deliveries\":%" PRIu64 ",\"out_frames\":%" PRIu64
 		       ",\"out_bytes\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"out_dropped\":%" PRIu64
 		       ",\"ns_per_msg\":%.1f,\"under_valgrind\":%s,\"callgrind\":%s,\"out_sum\":%" PRIu64
-		       ",\"bad_frames\":%" PRIu64 ",\"compiler\":\"%s\"}\n",
+		       ",\"bad_frames\":%" PRIu64 ",\"out_entries\":%" PRIu64 ",\"pubacks_deferred\":%" PRIu64
+		       ",\"compiler\":\"%s\"}\n",
 		       steady.n, loops, warmup, msgs, sessions, subs, publishes, deliveries, out_frames, out_bytes, dropped,
-		       out_dropped, ns, under_valgrind ? "true" : "false", HAVE_CALLGRIND ? "true" : "false", R.out_sum, bad_frames, FO_COMPILER);
+		       out_dropped, ns, under_valgrind ? "true" : "false", HAVE_CALLGRIND ? "true" : "false", R.out_sum, bad_frames, out_entries, pubacks_deferred, FO_COMPILER);
 	} else {
 		printf("preamble: %u frames, %u sessions, %u subscriptions\n", pre.n, sessions, subs);
 		printf("steady: %u frames x %ld loops (+%ld warm-up) = %" PRIu64 " messages: %" PRIu64 " publishes, %" PRIu64
 		       " deliveries, %" PRIu64 " frames out (%" PRIu64 " bytes), %" PRIu64 " dropped, %" PRIu64
 		       " out dropped\n",
 		       steady.n, loops, warmup, msgs, publishes, deliveries, out_frames, out_bytes, dropped, out_dropped);
+		if (out_entries)
+			printf("sink/bridge entries: %" PRIu64 " (%" PRIu64 " PUBACKs deferred until written)\n", out_entries,
+			       pubacks_deferred);
 		if (verified)
 			printf("verify (preamble and warm-up): %" PRIu64 " output frames with a bad length or checksum\n", bad_frames);
 		printf("%.1f ns/message%s\n", ns, under_valgrind ? " (under valgrind: meaningless)" : " (wall clock, informational)");
