@@ -221,6 +221,9 @@ void fo_out_enqueue(struct rte_ring *tx, struct rte_mbuf **pkts, unsigned n, str
  * to give up at the deadline. True when queued. */
 bool fo_peer_post(uint32_t worker, const struct fo_wr_peer_pub *pub, struct rte_mbuf *payload,
 		  bool (*wait)(uint64_t deadline), uint64_t deadline);
+/* Generated frames to the ports on tx queue `queue` of each (a tx lcore's index); counts
+ * out_sent, per-port tx, rx -> tx latency and tx drops. */
+void fo_tx_send(struct fo_lcore_stats *st, uint32_t queue, struct rte_mbuf **pkts, unsigned n);
 
 /* stage_worker.c */
 int fo_worker_init(struct fo_worker *w);
@@ -231,7 +234,6 @@ void fo_worker_fini(struct fo_worker *w);
 
 /* stage_tx.c */
 void fo_stage_tx(struct fo_lcore *lc, struct fo_lcore_stats *st);
-void fo_tx_send(struct fo_lcore_stats *st, uint32_t queue, struct rte_mbuf **pkts, unsigned n);
 
 /* lcore.c */
 int fo_lcore_main(void *arg);
