@@ -54,12 +54,10 @@
 #endif
 
 #include "config.h"
-#include "fanout/client_hash.h"
 #include "fanout/stats_schema.h"
 #include "generation.h"
 #include "l2l4.h"
 #include "mqttsn_broker.h"
-#include "mqttsn_codec.h"
 #include "neighbour.h"
 #include "route_table.h"
 #include "rx_classify.h"
