@@ -1,18 +1,20 @@
 /* fanout-core-replay: the dataplane's per-message work without DPDK, for counting instructions.
  *
  * Reads a workload made by bench/workload.py (preamble.pcap for port 0, steady.pcap for port 1,
- * dataplane.yaml) and runs every frame through the pure code the packet path uses, mirroring
- * dataplane/stage_rx.c and dataplane/stage_worker.c minus the mbuf, mempool and ring calls:
- *   rx:     l2l4_parse with the port's l2l4_iface; ARP requests learnt (neighbour table) and
- *           answered with l2l4_build_arp; MQTT-SN datagrams to the worker chosen by
- *           fo_client_hash; ICMP echo answered in place;
- *   worker: the client read back from the IPv4/UDP headers, broker_handle, the per-generation
- *           accounting and route matching (route_table_match on the config's routes), and every
- *           output built as the worker builds it: neighbour resolution, l2l4_write_udp with the
- *           payload's sum computed once in payload_bind (l2l4_csum_add), header and payload copy
- *           into a scratch frame (payloads above 128 bytes are chained by reference in the
- *           dataplane, so they are not copied here either); broker_tick when the millisecond
- *           changes.
+ * dataplane.yaml) and runs every frame through the code the packet path ships, with plain buffers
+ * where the dataplane has mbufs, mempools and rings:
+ *   rx:     l2l4_parse with the port's l2l4_iface, then the rx stage's own decision
+ *           (dataplane/rx_classify.h: the owning worker, ARP learnt and answered through the
+ *           neighbour table, ICMP echo answered); the answers built with l2l4_build_arp and
+ *           l2l4_icmp_echo_to_reply as stage_rx.c builds them;
+ *   worker: the client read back from the IPv4/UDP headers, broker_handle, and the worker's
+ *           routing and accounting as shipped (dataplane/worker_route.c: serving generation,
+ *           route matching, per-generation and per-route counters, sink/bridge entries, which go
+ *           on a plain ring drained once per burst); frames built as stage_worker.c builds them:
+ *           neighbour resolution, l2l4_write_udp with the payload's sum computed once in
+ *           payload_bind (l2l4_csum_add), header and payload copy into a scratch frame
+ *           (payloads above 128 bytes are chained by reference in the dataplane, so they are not
+ *           copied here either); broker_tick when the millisecond changes.
  * Frames go in bursts of the config's burst size; a virtual clock advances 1 ms every
  * --frames-per-ms frames, so a run is deterministic. The preamble runs once, then --warmup
  * passes over steady.pcap, then --loops measured passes. Under valgrind --tool=callgrind
@@ -52,15 +54,14 @@
 #endif
 
 #include "config.h"
-#include "broker_hash.h"
-#include "fanout/client_hash.h"
 #include "fanout/stats_schema.h"
 #include "generation.h"
 #include "l2l4.h"
 #include "mqttsn_broker.h"
-#include "mqttsn_codec.h"
 #include "neighbour.h"
 #include "route_table.h"
+#include "rx_classify.h"
+#include "worker_route.h"
 
 /* Mirrors of dataplane/dataplane.h constants (that header pulls in DPDK). */
 #define FO_INLINE_PAYLOAD_MAX 128
@@ -69,6 +70,17 @@
 #define FO_ARP_TRIES 3
 #define OUT_MAX 256
 #define FRAME_ROOM 2048 /* scratch room per output frame: a header mbuf plus a copied payload fit */
+#define OUT_RING 1024   /* sink/bridge entries between two drains */
+#define ACK_SLOTS 64    /* written-mode PUBACKs outstanding */
+
+/* A sink or bridge entry (outputs.h's struct fo_out_msg without the DPDK parts). */
+struct out_entry {
+	uint16_t route, ack, topic_len, payload_len;
+	uint32_t client_ip;
+	uint16_t client_port;
+	uint8_t topic[256];
+	uint8_t payload[256]; /* FO_OUT_INLINE */
+};
 
 struct frame {
 	const uint8_t *data;
@@ -111,6 +123,13 @@ struct replay {
 	struct fo_generation gen;      /* generation 1: the config's routes */
 	struct fo_genset gs;
 	struct fo_gen_ctr gctr[FO_GEN_SLOTS];
+	struct fo_out_lcore_ctr octr[FO_MAX_SINKS + FO_MAX_BRIDGES];
+	uint8_t sink_output[FO_MAX_SINKS], bridge_output[FO_MAX_BRIDGES];
+	struct fo_wr_ack acks[ACK_SLOTS];
+	struct fo_worker_route wr;     /* the worker's routing and accounting */
+	unsigned n_entries;            /* sink/bridge entries queued since the last drain */
+	struct out_entry entries[OUT_RING];
+	uint64_t out_entries;
 	struct payload *cur_pl;        /* the datagram being handled (io_published routes it) */
 	uint64_t now_ms;
 	/* output frames of the current burst (the worker's out[] before fo_out_enqueue) */
@@ -404,89 +423,70 @@ static void io_payload_release(void *ctx, void *payload)
 	((struct payload *)payload)->refs--;
 }
 
-/* ---- worker: stage_worker.c's io_published / route_publish / account ---- */
+/* ---- worker: routing and accounting are the dataplane's own (dataplane/worker_route.c) ---- */
 
-/* UDP routes as stage_worker.c sends them. Sink and bridge routes hand entries to other threads
- * (outputs.h): not modelled here; the replay workloads (bench/workload.py) have none. */
-static void route_publish(struct fo_generation *g, bool mirror, const struct broker_result *res, struct payload *pl,
-			  struct fo_gen_ctr *gc)
+/* Mirror mode's question, from the neighbour table alone (as stage_worker.c asks it). */
+static bool io_neighbour_known(void *ctx, const struct fo_client *to)
 {
-	uint16_t idx[FO_MAX_ROUTE_MATCH];
-	uint32_t total;
-	uint32_t n = route_table_match(g->rt, res->topic, res->topic_len, idx, FO_MAX_ROUTE_MATCH, &total);
-	if (total == 0)
-		return;
-	gc->route_matched += total;
-	gc->route_unserved += total - n;
-	struct fo_route_ctr *rc = g->rctr;
-	for (uint32_t i = 0; i < n; i++) {
-		const struct fo_route_config *r = &g->cfg->routes[idx[i]];
-		if (r->kind != FO_ROUTE_UDP)
-			continue;
-		rc[idx[i]].matched++;
-		uint8_t hdr[16];
-		uint16_t hl = 0;
-		if (r->format == FO_ROUTE_MQTTSN) {
-			int l = mqttsn_encode_publish_hdr(hdr, sizeof(hdr), MQTTSN_FLAG_QOS0 | MQTTSN_TOPIC_PREDEFINED,
-							  r->topic_id, 0, res->payload_len);
-			hl = l > 0 ? (uint16_t)l : 0;
-		}
-		for (uint32_t d = 0; d < r->n_to; d++) {
-			struct fo_client to = { .ip = r->to[d].ip, .port = r->to[d].port, .ifindex = g->dest_port[idx[i]][d] };
-			if (mirror) {
-				const struct port *p = &R.ports[to.ifindex];
-				uint8_t mac[6];
-				uint32_t nh = l2l4_next_hop(to.ip, p->ifc.ip, p->ifc.netmask, p->gateway);
-				if (nh && fo_neigh_lookup(p->neigh, nh, mac))
-					gc->mirror_copies++;
-				else
-					gc->mirror_no_neighbour++;
-				continue;
-			}
-			if (io_send_publish(NULL, &to, hdr, hl, pl) == 0) {
-				gc->route_copies++;
-				rc[idx[i]].copies++;
-			} else {
-				gc->route_dropped++;
-				rc[idx[i]].dropped++;
-			}
-		}
-	}
+	(void)ctx;
+	const struct port *p = &R.ports[to->ifindex];
+	uint8_t mac[6];
+	uint32_t nh = l2l4_next_hop(to->ip, p->ifc.ip, p->ifc.netmask, p->gateway);
+	return nh && fo_neigh_lookup(p->neigh, nh, mac);
 }
 
-static inline struct fo_generation *serving_gen(const struct fo_genset *gs, const struct broker_result *res,
-						bool *mirror)
+/* A sink or bridge entry as stage_worker.c fills one (topic, client, payload inline when small),
+ * on a plain ring that the burst's end drains as an output thread would. */
+static enum fo_wr_out_verdict io_out_enqueue(void *ctx, struct fo_generation *g, uint16_t route,
+					     const struct fo_route_config *r, const struct broker_result *res,
+					     const struct fo_client *from, void *payload, uint16_t ack)
 {
-	bool canary = fo_genset_is_canary(gs, res->client_hash);
-	*mirror = canary && gs->mode == FO_GEN_MIRROR;
-	return canary && !*mirror ? gs->canary : gs->stable;
+	(void)ctx, (void)g, (void)r;
+	struct payload *pl = payload;
+	if (R.n_entries == OUT_RING)
+		return FO_WR_OUT_RING_FULL;
+	if (res->topic_len > sizeof(R.entries[0].topic)) /* the dataplane's entries are sized for max_topic_len */
+		return FO_WR_OUT_POOL_EMPTY;
+	struct out_entry *e = &R.entries[R.n_entries++];
+	e->route = route;
+	e->ack = ack;
+	e->client_ip = from->ip;
+	e->client_port = from->port;
+	e->topic_len = res->topic_len;
+	memcpy(e->topic, res->topic, res->topic_len);
+	e->payload_len = pl->len <= sizeof(e->payload) ? pl->len : 0;
+	memcpy(e->payload, pl->data, e->payload_len);
+	return FO_WR_OUT_QUEUED;
+}
+
+static bool io_peer_post(void *ctx, uint32_t worker, const struct fo_wr_peer_pub *pub, void *payload)
+{
+	(void)ctx, (void)worker, (void)pub, (void)payload;
+	return false; /* one worker: never called */
+}
+
+static void io_deferred_puback(void *ctx, const struct fo_client *to, uint16_t topic_id, uint16_t msg_id, uint8_t rc)
+{
+	(void)ctx;
+	broker_deferred_puback(R.broker, to, topic_id, msg_id, rc);
 }
 
 static int io_published(void *ctx, const struct fo_client *from, struct broker_result *res)
 {
 	(void)ctx;
-	(void)from;
-	bool mirror;
-	struct fo_generation *g = serving_gen(&R.gs, res, &mirror);
-	route_publish(g, false, res, R.cur_pl, &R.gctr[g->slot]);
-	if (mirror)
-		route_publish(R.gs.canary, true, res, R.cur_pl, &R.gctr[R.gs.canary->slot]);
-	return MQTTSN_RC_ACCEPTED;
+	return fo_wr_published(&R.wr, &R.gs, from, res, R.cur_pl);
 }
 
-static void account(struct fo_genset *gs, const struct broker_result *res)
+/* The outputs' side: every entry written (the replay has no Redis or broker behind its ring). */
+static void drain_outputs(void)
 {
-	bool mirror;
-	struct fo_generation *g = serving_gen(gs, res, &mirror);
-	for (int k = 0; k < (mirror ? 2 : 1); k++) {
-		struct fo_generation *cg = k == 0 ? g : gs->canary;
-		struct fo_gen_ctr *gc = &R.gctr[cg->slot];
-		gc->msgs++;
-		gc->publishes += res->published;
-		gc->deliveries += res->local_deliveries;
-		gc->error_replies += res->error_reply;
-		gc->drops += res->fate == FO_FATE_DROPPED;
+	for (unsigned i = 0; i < R.n_entries; i++) {
+		R.out_sum += R.entries[i].topic_len + R.entries[i].payload_len;
+		if (R.entries[i].ack != FO_WR_ACK_NONE)
+			fo_wr_ack_done(&R.wr, R.entries[i].ack, false);
 	}
+	R.out_entries += R.n_entries;
+	R.n_entries = 0;
 }
 
 /* One MQTT-SN datagram (fo_stage_worker's loop body). */
@@ -513,11 +513,11 @@ static void worker_one(const struct frame *fr, const struct l2l4_pkt *k, uint16_
 	case FO_FATE_ANSWERED: R.c.answered++; break;
 	default: fo_count_drop(&R.c, res.drop); break;
 	}
-	account(&R.gs, &res);
+	fo_wr_account(&R.wr, &R.gs, &res);
 	pl->refs--; /* rte_pktmbuf_free(m) */
 }
 
-/* ---- rx: fo_stage_rx's loop body, then the worker over what was dispatched ---- */
+/* ---- rx: fo_rx_classify's loop body (the decision is rx_classify.h's), then the worker ---- */
 
 static void run_burst(const struct frame *fr, struct payload *pls, uint32_t n, uint16_t ifindex)
 {
@@ -528,18 +528,14 @@ static void run_burst(const struct frame *fr, struct payload *pls, uint32_t n, u
 	R.c.rx += n;
 	for (uint32_t i = 0; i < n; i++) {
 		l2l4_parse(fr[i].data, fr[i].len, &p->ifc, L2L4_CK_VERIFY, L2L4_CK_VERIFY, &k[i]);
-		switch (k[i].kind) {
-		case L2L4_MQTTSN: {
-			/* the worker that owns the client: always the one worker modelled here */
-			uint32_t w = bh_worker_of(k[i].src_ip, k[i].src_port, R.n_workers);
+		uint32_t w;
+		switch (fo_rx_decide(&k[i], &p->ifc, p->neigh, &R.c, R.now_ms, R.n_workers, &w)) {
+		case FO_RX_TO_WORKER:
+			/* the one worker modelled here */
 			pls[i].msg_sum = k[i].msg_sum_valid ? MSG_SUM_VALID | k[i].msg_sum : 0; /* hash.usr in the dataplane */
 			to_worker[n_to_worker++] = i | w << 16;
 			break;
-		}
-		case L2L4_ARP_REQUEST: {
-			if (!fo_neigh_arp_input(p->neigh, &R.c, true, k[i].arp_sender_ip, k[i].arp_sender_mac, p->ifc.ip,
-						p->ifc.netmask, R.now_ms))
-				break;
+		case FO_RX_ANSWER_ARP: {
 			uint8_t *b = alloc_out();
 			size_t len = l2l4_build_arp(b, 2, k[i].arp_sender_mac, p->ifc.mac, p->ifc.ip, k[i].arp_sender_mac,
 						    k[i].arp_sender_ip, p->ifc.vlan);
@@ -547,14 +543,8 @@ static void run_burst(const struct frame *fr, struct payload *pls, uint32_t n, u
 			R.c.answered++;
 			break;
 		}
-		case L2L4_ARP_REPLY:
-			if (fo_neigh_arp_input(p->neigh, &R.c, false, k[i].arp_sender_ip, k[i].arp_sender_mac, p->ifc.ip,
-					       p->ifc.netmask, R.now_ms))
-				R.c.delivered++;
-			break;
-		case L2L4_ICMP_ECHO: {
+		case FO_RX_ECHO: {
 			uint8_t mac[6];
-			R.c.answered++;
 			if (resolve(p, k[i].src_ip, mac)) {
 				uint8_t *b = alloc_out();
 				uint32_t len = (uint32_t)k[i].payload_off + k[i].payload_len;
@@ -566,9 +556,8 @@ static void run_burst(const struct frame *fr, struct payload *pls, uint32_t n, u
 			}
 			break;
 		}
-		case L2L4_DROP:
+		case FO_RX_DONE:
 		default:
-			fo_count_drop(&R.c, k[i].drop);
 			break;
 		}
 	}
@@ -592,6 +581,7 @@ static void run_capture(const struct pcap *pc, struct payload *pls, uint16_t ifi
 			last_tick_ms = R.now_ms;
 		}
 		flush_out();
+		drain_outputs();
 		clock_frames += n;
 		if (clock_frames >= frames_per_ms) {
 			R.now_ms += clock_frames / frames_per_ms;
@@ -703,6 +693,7 @@ int main(int argc, char **argv)
 	R.gen.cfg = cfg;
 	R.gen.rt = route_table_build(cfg);
 	R.gen.rctr = calloc(cfg->n_routes + 1, sizeof(*R.gen.rctr));
+	R.gen.rstride = cfg->n_routes;
 	R.gen.dest_port = calloc(cfg->n_routes + 1, sizeof(*R.gen.dest_port));
 	if (!R.gen.rt || !R.gen.rctr || !R.gen.dest_port)
 		die("%s%s", "cannot build the route table", "");
@@ -719,6 +710,24 @@ int main(int argc, char **argv)
 			R.gen.dest_port[r][d] = port == R.n_ports ? 0 : port;
 		}
 	R.gs.stable = &R.gen;
+	for (uint32_t i = 0; i < FO_MAX_SINKS; i++)
+		R.sink_output[i] = (uint8_t)i;
+	for (uint32_t i = 0; i < FO_MAX_BRIDGES; i++)
+		R.bridge_output[i] = (uint8_t)(FO_MAX_SINKS + i);
+	R.wr = (struct fo_worker_route){
+		.io = { .ctx = &R, .send_copy = io_send_publish, .neighbour_known = io_neighbour_known,
+			.out_enqueue = io_out_enqueue, .peer_post = io_peer_post, .deferred_puback = io_deferred_puback },
+		.worker = 0,
+		.n_workers = R.n_workers,
+		.sink_output = R.sink_output,
+		.bridge_output = R.bridge_output,
+		.c = &R.c,
+		.gen = R.gctr,
+		.out = R.octr,
+		.acks = R.acks,
+		.n_acks = ACK_SLOTS,
+	};
+	fo_wr_init(&R.wr);
 	struct broker_io bio = {
 		.ctx = &R,
 		.send = io_send,
@@ -748,7 +757,7 @@ int main(int argc, char **argv)
 	bool verified = verify;
 	verify = false; /* checked in the preamble and warm-up passes: not part of the measured work */
 	struct fo_counters before = R.c;
-	uint64_t before_frames = R.out_frames, before_bytes = R.out_bytes;
+	uint64_t before_frames = R.out_frames, before_bytes = R.out_bytes, before_entries = R.out_entries;
 	double t0 = now_s();
 	CALLGRIND_TOGGLE_COLLECT;
 	for (long i = 0; i < loops; i++)
@@ -760,6 +769,8 @@ int main(int argc, char **argv)
 	uint64_t publishes = R.c.ev[FO_EV_PUBLISH_ACCEPTED] - before.ev[FO_EV_PUBLISH_ACCEPTED];
 	uint64_t deliveries = R.c.ev[FO_EV_DELIVERIES] - before.ev[FO_EV_DELIVERIES];
 	uint64_t out_frames = R.out_frames - before_frames, out_bytes = R.out_bytes - before_bytes;
+	uint64_t out_entries = R.out_entries - before_entries;
+	uint64_t pubacks_deferred = R.c.ev[FO_EV_PUBACK_DEFERRED] - before.ev[FO_EV_PUBACK_DEFERRED];
 	uint64_t dropped = R.c.dropped - before.dropped, out_dropped = R.c.out_dropped - before.out_dropped;
 	double ns = (t1 - t0) * 1e9 / (double)msgs;
 	bool under_valgrind = RUNNING_ON_VALGRIND;
@@ -768,15 +779,19 @@ int main(int argc, char **argv)
 		       "\"subscriptions\":%u,\"publishes\":%" PRIu64 ",\"deliveries\":%" PRIu64 ",\"out_frames\":%" PRIu64
 		       ",\"out_bytes\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"out_dropped\":%" PRIu64
 		       ",\"ns_per_msg\":%.1f,\"under_valgrind\":%s,\"callgrind\":%s,\"out_sum\":%" PRIu64
-		       ",\"bad_frames\":%" PRIu64 ",\"compiler\":\"%s\"}\n",
+		       ",\"bad_frames\":%" PRIu64 ",\"out_entries\":%" PRIu64 ",\"pubacks_deferred\":%" PRIu64
+		       ",\"compiler\":\"%s\"}\n",
 		       steady.n, loops, warmup, msgs, sessions, subs, publishes, deliveries, out_frames, out_bytes, dropped,
-		       out_dropped, ns, under_valgrind ? "true" : "false", HAVE_CALLGRIND ? "true" : "false", R.out_sum, bad_frames, FO_COMPILER);
+		       out_dropped, ns, under_valgrind ? "true" : "false", HAVE_CALLGRIND ? "true" : "false", R.out_sum, bad_frames, out_entries, pubacks_deferred, FO_COMPILER);
 	} else {
 		printf("preamble: %u frames, %u sessions, %u subscriptions\n", pre.n, sessions, subs);
 		printf("steady: %u frames x %ld loops (+%ld warm-up) = %" PRIu64 " messages: %" PRIu64 " publishes, %" PRIu64
 		       " deliveries, %" PRIu64 " frames out (%" PRIu64 " bytes), %" PRIu64 " dropped, %" PRIu64
 		       " out dropped\n",
 		       steady.n, loops, warmup, msgs, publishes, deliveries, out_frames, out_bytes, dropped, out_dropped);
+		if (out_entries)
+			printf("sink/bridge entries: %" PRIu64 " (%" PRIu64 " PUBACKs deferred until written)\n", out_entries,
+			       pubacks_deferred);
 		if (verified)
 			printf("verify (preamble and warm-up): %" PRIu64 " output frames with a bad length or checksum\n", bad_frames);
 		printf("%.1f ns/message%s\n", ns, under_valgrind ? " (under valgrind: meaningless)" : " (wall clock, informational)");

@@ -36,6 +36,9 @@ WORKLOADS = {  # name -> extra bench/workload.py arguments
     "exact-qos0:90,1:10": ["--qos-mix", "0:90,1:10"],
     "wildcard-qos0": ["--wildcard", "--qos-mix", "0"],
     "wildcard-qos0:90,1:10": ["--wildcard", "--qos-mix", "0:90,1:10"],
+    # every publish also to a Redis Streams sink in written mode: its entry on the sink's ring and
+    # the QoS 1 PUBACKs deferred until the entry comes back (the replay drains the ring per burst)
+    "exact-qos0:90,1:10+sink": ["--qos-mix", "0:90,1:10", "--sink"],
 }
 
 
@@ -100,6 +103,11 @@ def run_workload(name, extra, tmp, replay, valgrind, loops, verbose):
     if rep["dropped"] or rep["out_dropped"] or rep["bad_frames"]:
         problems.append(f"{rep['dropped']} dropped, {rep['out_dropped']} output drops, "
                         f"{rep['bad_frames']} output frames with a bad checksum or length")
+    if desc.get("sink"):
+        want_deferred = int(desc["qos"].get("1", 0)) * loops
+        if rep["out_entries"] != want_pub or rep["pubacks_deferred"] != want_deferred:
+            problems.append(f"{rep['out_entries']} sink entries and {rep['pubacks_deferred']} deferred PUBACKs, "
+                            f"expected {want_pub} and {want_deferred}")
     if not rep["callgrind"] or ir == 0:
         problems.append("fanout-core-replay was built without valgrind/callgrind.h (nothing collected)")
     return {"ir": ir, "messages": rep["messages"], "deliveries": rep["deliveries"], "ns_per_msg": rep["ns_per_msg"],
@@ -174,7 +182,8 @@ def main():
         baseline.setdefault("tolerance", 0.25)
         baseline["about"] = ("bench/regress.py: callgrind instructions (Ir) per steady message of "
                              "fanout-core-replay (4 publishers, 16 subscribers, 8 topics, 64 B; "
-                             "message = frame of steady.pcap); per build type; --update rewrites a build type's "
+                             "message = frame of steady.pcap; \"+sink\": every publish also to a written-mode Redis "
+                             "Streams sink route); per build type; --update rewrites a build type's "
                              "figures")
         baseline = {k: baseline[k] for k in ("about", "tolerance", "figures")}
         Path(a.baseline).write_text(json.dumps(baseline, indent=1, sort_keys=False) + "\n")

@@ -140,6 +140,9 @@ def main():
     ap.add_argument("--mac1", default="02:70:63:61:70:01")
     ap.add_argument("--ports", default="net_pcap0,net_pcap1", help="device names for dataplane.yaml")
     ap.add_argument("--lcore", type=int, default=1)
+    ap.add_argument("--sink", action="store_true",
+                    help="dataplane.yaml also routes every topic to a Redis Streams sink (written-mode PUBACKs) "
+                         "at 127.0.0.1:6379 (for fanout-core-replay, which models the sink's ring)")
     a = ap.parse_args()
 
     sizes = [int(x) for x in a.payload.split(",")]
@@ -231,12 +234,18 @@ mqttsn:
 security:
   address_proof: false      # a replayed capture cannot echo the appliance's proof REGISTER
   sessions_per_source: 0    # the workload's clients share a few addresses (one per {CLIENTS_PER_IP} ports)
-""")
+""" + ("""routes:
+  - { name: to-redis, filter: "#", sink: redis, stream: "fanout:{topic}" }
+sinks:
+  - name: redis
+    redis: 127.0.0.1:6379
+    puback: written
+""" if a.sink else ""))
     desc = {
         "args": vars(a), "publishers": len(pubs), "subscribers": len(subs), "topics": topics,
         "filters": filters, "fanout": len(subs), "payload_sizes": per_size, "qos": per_qos,
         "preamble_frames": pre.n, "steady_frames": st.n, "steady_arp_frames": steady_arp,
-        "steady_publish_frames": a.frames, "counts": counts, "appliance": APPLIANCE,
+        "steady_publish_frames": a.frames, "sink": a.sink, "counts": counts, "appliance": APPLIANCE,
         "clients": [{"id": c.cid, "ip": c.ip, "port": c.port} for c in subs + pubs],
     }
     (out / "workload.json").write_text(json.dumps(desc, indent=1) + "\n")

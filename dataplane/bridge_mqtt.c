@@ -307,8 +307,14 @@ static void inject_drop(struct fo_output *o, struct bridge *b, const char *topic
 	fo_out_set_error(o, "%s: message on %.100s not delivered locally: %s", b->addr, topic, why);
 }
 
+/* One worker's copy of an injected message: fo_peer_post, waiting a little for room. */
+static bool inject_post(void *ctx, uint32_t worker, const struct fo_wr_peer_pub *pub, void *payload)
+{
+	return fo_peer_post(worker, pub, payload, inject_wait, *(const uint64_t *)ctx);
+}
+
 /* A message from an upstream subscription: to every worker's peer ring, one payload mbuf
- * reference per worker, as forward_to_peers() in stage_worker.c does. */
+ * reference per worker, through the same hand-off a worker uses for its publishes. */
 static void inject(struct fo_output *o, struct bridge *b, const struct mosquitto_message *msg)
 {
 	o->st.received++;
@@ -337,19 +343,10 @@ static void inject(struct fo_output *o, struct bridge *b, const struct mosquitto
 		inject_drop(o, b, msg->topic, "the payload is larger than one packet mbuf");
 		return;
 	}
-	uint32_t n = fo_dp.n_workers;
-	struct fo_peer_msg *pm[FO_MAX_WORKERS];
 	uint64_t deadline = fo_out_mono_us() + BRIDGE_INJECT_WAIT_US;
-	while (rte_mempool_get_bulk(fo_dp.peer_pool, (void **)pm, n) != 0)
-		if (!inject_wait(deadline)) {
-			inject_drop(o, b, msg->topic, "the peer descriptor pool is empty");
-			return;
-		}
 	struct rte_mbuf *m;
 	while ((m = rte_pktmbuf_alloc(fo_dp.pkt_pool)) == NULL)
 		if (!inject_wait(deadline)) {
-			for (uint32_t i = 0; i < n; i++)
-				rte_mempool_put(fo_dp.peer_pool, pm[i]);
 			inject_drop(o, b, msg->topic, "the packet mbuf pool is empty");
 			return;
 		}
@@ -359,33 +356,23 @@ static void inject(struct fo_output *o, struct bridge *b, const struct mosquitto
 		memcpy(d, msg->payload, plen);
 	/* the workers' UDP checksums reuse the payload's sum (io_payload_bind keeps the same) */
 	m->hash.usr = l2l4_csum_fold(l2l4_csum_add(0, d, plen));
-	if (n > 1)
-		rte_mbuf_refcnt_update(m, (int16_t)(n - 1));
-	uint64_t now_tsc = rte_get_tsc_cycles();
-	int8_t qos = msg->qos > 0 ? 1 : 0;
-	bool all = true;
-	for (uint32_t i = 0; i < n; i++) {
-		struct fo_peer_msg *p = pm[i];
-		p->payload = m;
-		p->rx_tsc = now_tsc;
-		p->gen_slot = FO_GEN_SLOT_NONE;
-		p->payload_len = plen;
-		p->qos = qos;
-		p->topic_len = (uint16_t)tl;
-		memcpy(p->topic, b->ltopic, tl);
-		bool queued;
-		while (!(queued = rte_ring_mp_enqueue(fo_dp.workers[i].peer_in, p) == 0) && inject_wait(deadline))
-			;
-		if (!queued) {
-			rte_pktmbuf_free(m); /* this worker's reference */
-			rte_mempool_put(fo_dp.peer_pool, p);
-			all = false;
-		}
-	}
-	if (all)
+	struct fo_wr_peer_pub pub = {
+		.topic = (const uint8_t *)b->ltopic,
+		.topic_len = (uint16_t)tl,
+		.payload_len = plen,
+		.qos = msg->qos > 0 ? 1 : 0,
+		.gen_slot = FO_GEN_SLOT_NONE,
+		.rx_tsc = rte_get_tsc_cycles(),
+	};
+	struct fo_wr_io io = { .ctx = &deadline, .peer_post = inject_post };
+	uint32_t n = fo_dp.n_workers;
+	/* the worker's own hand-off (worker_route.c), to every worker: none is the sender */
+	uint32_t taken = fo_wr_forward_peers(&io, n, n, &pub, m);
+	rte_pktmbuf_free(m); /* this thread's reference; each worker that took it holds its own */
+	if (taken == n)
 		o->st.injected++;
 	else
-		inject_drop(o, b, msg->topic, "a worker's peer ring is full");
+		inject_drop(o, b, msg->topic, "a worker's peer ring or the peer descriptor pool is full");
 }
 
 static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg)

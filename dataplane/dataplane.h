@@ -21,6 +21,7 @@
 #include "config.h"
 #include "fanout/stats_schema.h"
 #include "generation.h"
+#include "worker_route.h"
 #include "l2l4.h"
 #include "mqttsn_broker.h"
 #include "neighbour.h"
@@ -105,9 +106,7 @@ struct fo_lcore_stats {
 	uint64_t port_rx[FO_MAX_PORTS];
 	uint64_t port_tx[FO_MAX_PORTS];
 	/* per sink/bridge (outputs.h, fo_outputs[] index): the worker side of its accounting */
-	struct fo_out_lcore_ctr {
-		FO_FOREACH_OUTPUT_WORKER(FO_SCHEMA_FIELD_)
-	} out[FO_MAX_SINKS + FO_MAX_BRIDGES];
+	struct fo_out_lcore_ctr out[FO_MAX_SINKS + FO_MAX_BRIDGES]; /* worker_route.h */
 } __rte_cache_aligned;
 
 struct fo_lcore {
@@ -124,6 +123,8 @@ struct fo_lcore {
 	struct fo_txer *txer;     /* NULL unless role tx */
 	struct rte_ring *reply_tx; /* where this lcore's rx-stage answers (ARP, ICMP) go */
 	bool direct_worker; /* the only rx lcore and the only worker: bursts skip the worker ring */
+	uint8_t n_stages;   /* lcore.c: the stages this lcore runs, in order (enum fo_stage) */
+	uint8_t stages[4];
 	_Atomic int seen_phase;
 };
 
@@ -188,25 +189,49 @@ static inline void fo_out_fail(struct fo_lcore_stats *st, enum fo_out_drop reaso
 	fo_count_out_drop(&st->c, reason);
 }
 
-/* stage_rx.c */
-void fo_stage_rx(struct fo_lcore *lc, struct fo_lcore_stats *st);
+/* stage_rx.c: one rx burst, sorted by classification (fo_rx_classify) for dispatch. */
+struct fo_rx_burst {
+	uint16_t n_to_worker[FO_MAX_WORKERS];
+	unsigned n_done, n_reply;
+	struct rte_mbuf *to_worker[FO_MAX_WORKERS][FO_MAX_BURST]; /* MQTT-SN datagrams, by owning worker */
+	struct rte_mbuf *done[FO_MAX_BURST];    /* finished with here: dropped, or consumed by an answer */
+	struct rte_mbuf *replies[FO_MAX_BURST]; /* answered in place (ICMP echo) */
+};
+/* rx_burst from the lcore's queue qi (paced when RXPACE asks); counts rx. */
+uint16_t fo_rx_poll(struct fo_lcore *lc, uint16_t qi, struct rte_mbuf **pkts, struct fo_lcore_stats *st);
+void fo_rx_classify(struct fo_lcore *lc, uint16_t port_id, struct rte_mbuf **pkts, uint16_t n, struct fo_rx_burst *b,
+		    struct fo_lcore_stats *st);
+/* Run to completion: the burst's answers straight to this lcore's tx queue, ahead of what the
+ * worker makes of the same burst (as they would go through the rings). */
+void fo_rx_replies_direct(struct fo_lcore *lc, struct fo_rx_burst *b, struct fo_lcore_stats *st);
+/* What is left of the burst: worker rings (ring full: a named drop), reply ring, bulk free. */
+void fo_rx_dispatch(struct fo_lcore *lc, struct fo_rx_burst *b, struct fo_lcore_stats *st);
+
+/* out_path.c */
 /* Send an ARP request for ip out of port (used by every output path). */
 void fo_arp_request(struct fo_port *p, uint32_t ip, struct rte_ring *tx, struct fo_lcore_stats *st);
 /* Resolve the next hop for dst on port p; on a miss, asks ARP and returns false. */
 bool fo_resolve(struct fo_port *p, uint32_t dst, uint8_t mac[6], struct rte_ring *tx, struct fo_lcore_stats *st);
 /* Queue generated packets on a tx ring; counts out_generated and ring-full drops. */
 void fo_out_enqueue(struct rte_ring *tx, struct rte_mbuf **pkts, unsigned n, struct fo_lcore_stats *st);
+/* An accepted publish to worker `worker`'s peer ring with one more payload reference (taken
+ * back on failure). wait (may be NULL): called while the pool or ring is full, until it says
+ * to give up at the deadline. True when queued. */
+bool fo_peer_post(uint32_t worker, const struct fo_wr_peer_pub *pub, struct rte_mbuf *payload,
+		  bool (*wait)(uint64_t deadline), uint64_t deadline);
+/* Generated frames to the ports on tx queue `queue` of each (a tx lcore's index); counts
+ * out_sent, per-port tx, rx -> tx latency and tx drops. */
+void fo_tx_send(struct fo_lcore_stats *st, uint32_t queue, struct rte_mbuf **pkts, unsigned n);
 
 /* stage_worker.c */
 int fo_worker_init(struct fo_worker *w);
 void fo_stage_worker(struct fo_lcore *lc, struct fo_lcore_stats *st);
-/* Run-to-completion: a burst straight from this lcore's rx stage (lc->direct_worker). */
-void fo_worker_direct(struct fo_lcore *lc, struct rte_mbuf **pkts, unsigned n, struct fo_lcore_stats *st);
+/* Run to completion: a burst straight from this lcore's rx classification (lc->direct_worker). */
+void fo_worker_burst(struct fo_lcore *lc, struct rte_mbuf **pkts, unsigned n, struct fo_lcore_stats *st);
 void fo_worker_fini(struct fo_worker *w);
 
 /* stage_tx.c */
 void fo_stage_tx(struct fo_lcore *lc, struct fo_lcore_stats *st);
-void fo_tx_send(struct fo_lcore_stats *st, uint32_t queue, struct rte_mbuf **pkts, unsigned n);
 
 /* lcore.c */
 int fo_lcore_main(void *arg);

@@ -28,9 +28,10 @@
 #include "generation.h"
 #include "latency_hist.h"
 #include "out_template.h"
+#include "worker_route.h"
 
 #define FO_MAX_OUTPUTS (FO_MAX_SINKS + FO_MAX_BRIDGES)
-#define FO_OUT_ACK_NONE 0xffffu
+#define FO_OUT_ACK_NONE FO_WR_ACK_NONE
 #define FO_OUT_HIST 24         /* log2 buckets: batch sizes, round trips in us */
 
 enum fo_out_kind { FO_OUT_SINK = 0, FO_OUT_BRIDGE = 1 };

@@ -1,56 +1,15 @@
-/* rx stage: rx_burst from this lcore's (port, queue) pairs, L2-L4 classification,
- * ARP and ICMP echo answered here, MQTT-SN datagrams dispatched to the worker that owns
- * the client (hash of source address and port). Every packet leaves with a fate:
- * enqueued to a worker (the worker accounts for it), answered, or a named drop. */
+/* rx stage, in three pieces lcore.c strings together: poll (rx_burst from one (port, queue)
+ * pair, paced for the bench when RXPACE asks), classify (L2-L4; ARP and ICMP echo answered here;
+ * MQTT-SN datagrams sorted to the worker that owns the client, by source address and port) and
+ * dispatch (worker rings, the reply ring, bulk free of the rest). Every packet leaves with a
+ * fate: to a worker (the worker accounts for it), answered, or a named drop. */
 #include <rte_ethdev.h>
 #include <rte_prefetch.h>
 
 #include "dataplane.h"
-#include "broker_hash.h"
-#include "fanout/client_hash.h"
+#include "rx_classify.h"
 
 #define PREFETCH_OFFSET 3
-
-void fo_out_enqueue(struct rte_ring *tx, struct rte_mbuf **pkts, unsigned n, struct fo_lcore_stats *st)
-{
-	if (n == 0)
-		return;
-	st->c.out_generated += n;
-	unsigned q = rte_ring_enqueue_burst(tx, (void **)pkts, n, NULL);
-	if (unlikely(q < n)) {
-		st->c.out_drop[FO_OUT_DROP_TX_RING_FULL] += n - q;
-		st->c.out_dropped += n - q;
-		rte_pktmbuf_free_bulk(pkts + q, n - q);
-	}
-}
-
-void fo_arp_request(struct fo_port *p, uint32_t ip, struct rte_ring *tx, struct fo_lcore_stats *st)
-{
-	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
-	static const uint8_t zero[6] = { 0 };
-	struct rte_mbuf *m = rte_pktmbuf_alloc(fo_dp.hdr_pool);
-	if (unlikely(!m)) {
-		fo_out_fail(st, FO_OUT_DROP_HDR_POOL_EMPTY);
-		return;
-	}
-	uint8_t *b = rte_pktmbuf_mtod(m, uint8_t *);
-	size_t n = l2l4_build_arp(b, 1, bcast, p->ifc.mac, p->ifc.ip, zero, ip, p->ifc.vlan);
-	m->data_len = m->pkt_len = (uint32_t)n;
-	m->port = p->port_id;
-	st->c.ev[FO_EV_ARP_REQUESTS_SENT]++;
-	fo_out_enqueue(tx, &m, 1, st);
-}
-
-bool fo_resolve(struct fo_port *p, uint32_t dst, uint8_t mac[6], struct rte_ring *tx, struct fo_lcore_stats *st)
-{
-	uint32_t nh = l2l4_next_hop(dst, p->ifc.ip, p->ifc.netmask, p->gateway);
-	bool ask;
-	bool ok = fo_neigh_next_hop(p->neigh, &st->c, nh, p->ifc.ip, p->ifc.netmask, fo_now_ms(), FO_ARP_RETRY_MS, mac,
-				    &ask);
-	if (ask) /* unresolved, or resolved but unconfirmed for a while: ask (again) */
-		fo_arp_request(p, nh, tx, st);
-	return ok;
-}
 
 static inline enum l2l4_ck ck_verdict(const struct rte_mbuf *m, bool offload, uint64_t mask, uint64_t good,
 				      uint64_t bad)
@@ -79,154 +38,136 @@ static bool answer_arp(struct fo_port *p, const struct l2l4_pkt *k, struct rte_r
 	return true;
 }
 
-/* ARP addressed to us: learnt only from on-link senders, a reply only for an entry we asked
- * for or know (neighbour.h, fo_neigh_arp_input); false = dropped and counted. */
-static bool learn(struct fo_port *p, const struct l2l4_pkt *k, bool request, struct fo_lcore_stats *st)
+/* Benchmark pacing (RXPACE): a token bucket of at most one burst, so the offered load is what
+ * the bench asks for while the device itself never runs dry. Returns how many packets this poll
+ * may take (the burst when pacing is off). */
+static inline uint32_t rx_pace_want(struct fo_lcore *lc, uint16_t qi, uint64_t pace, uint32_t burst)
 {
-	return fo_neigh_arp_input(p->neigh, &st->c, request, k->arp_sender_ip, k->arp_sender_mac, p->ifc.ip,
-				  p->ifc.netmask, fo_now_ms());
+	if (likely(pace == 0))
+		return burst;
+	uint64_t now = rte_get_tsc_cycles();
+	uint64_t el = RTE_MIN(now - lc->rxq[qi].pace_last, fo_dp.tsc_hz / 100); /* no overflow */
+	uint64_t add = el * pace * FO_PACE_SCALE / fo_dp.tsc_hz;
+	if (add) {
+		lc->rxq[qi].pace_last = now;
+		lc->rxq[qi].pace_tokens = RTE_MIN(lc->rxq[qi].pace_tokens + add, (uint64_t)burst * FO_PACE_SCALE);
+	}
+	return (uint32_t)(lc->rxq[qi].pace_tokens / FO_PACE_SCALE);
 }
 
-void fo_stage_rx(struct fo_lcore *lc, struct fo_lcore_stats *st)
+uint16_t fo_rx_poll(struct fo_lcore *lc, uint16_t qi, struct rte_mbuf **pkts, struct fo_lcore_stats *st)
 {
-	const uint32_t burst = fo_dp.burst;
-	struct rte_mbuf *pkts[FO_MAX_BURST];
-	struct rte_mbuf *to_worker[FO_MAX_WORKERS][FO_MAX_BURST];
-	uint16_t n_to_worker[FO_MAX_WORKERS];
-	struct rte_mbuf *done[FO_MAX_BURST]; /* mbufs finished with here (dropped, or consumed by an answer) */
-	struct rte_mbuf *replies[FO_MAX_BURST];
+	uint16_t port_id = lc->rxq[qi].port;
+	struct fo_port *p = &fo_dp.ports[fo_dp.port_index[port_id]];
+	uint64_t pace = atomic_load_explicit(&p->rx_pace_pps, memory_order_relaxed);
+	uint32_t want = rx_pace_want(lc, qi, pace, fo_dp.burst);
+	if (want == 0)
+		return 0;
+	uint16_t n = rte_eth_rx_burst(port_id, lc->rxq[qi].queue, pkts, (uint16_t)want);
+	if (unlikely(pace != 0))
+		lc->rxq[qi].pace_tokens -= (uint64_t)n * FO_PACE_SCALE;
+	st->c.rx += n;
+	st->port_rx[fo_dp.port_index[port_id]] += n;
+	return n;
+}
 
-	for (uint16_t qi = 0; qi < lc->n_rxq; qi++) {
-		uint16_t port_id = lc->rxq[qi].port;
-		struct fo_port *p = &fo_dp.ports[fo_dp.port_index[port_id]];
-		uint32_t want = burst;
-		uint64_t pace = atomic_load_explicit(&p->rx_pace_pps, memory_order_relaxed);
-		if (unlikely(pace != 0)) {
-			/* Benchmark pacing (RXPACE): a token bucket of at most one burst, so the offered
-			 * load is what the bench asks for while the device itself never runs dry. */
-			uint64_t now = rte_get_tsc_cycles();
-			uint64_t el = RTE_MIN(now - lc->rxq[qi].pace_last, fo_dp.tsc_hz / 100); /* no overflow */
-			uint64_t add = el * pace * FO_PACE_SCALE / fo_dp.tsc_hz;
-			if (add) {
-				lc->rxq[qi].pace_last = now;
-				lc->rxq[qi].pace_tokens = RTE_MIN(lc->rxq[qi].pace_tokens + add, (uint64_t)burst * FO_PACE_SCALE);
-			}
-			want = (uint32_t)(lc->rxq[qi].pace_tokens / FO_PACE_SCALE);
-			if (want == 0)
-				continue;
-		}
-		uint16_t n = rte_eth_rx_burst(port_id, lc->rxq[qi].queue, pkts, (uint16_t)want);
-		if (unlikely(pace != 0))
-			lc->rxq[qi].pace_tokens -= (uint64_t)n * FO_PACE_SCALE;
-		if (n == 0)
+void fo_rx_classify(struct fo_lcore *lc, uint16_t port_id, struct rte_mbuf **pkts, uint16_t n, struct fo_rx_burst *b,
+		    struct fo_lcore_stats *st)
+{
+	struct fo_port *p = &fo_dp.ports[fo_dp.port_index[port_id]];
+	const uint64_t rx_tsc = rte_get_tsc_cycles(); /* one stamp per burst: rx -> tx latency */
+	const uint64_t now_ms = (rx_tsc - fo_dp.start_tsc) / (fo_dp.tsc_hz / 1000); /* fo_now_ms() */
+	b->n_done = 0;
+	b->n_reply = 0;
+	memset(b->n_to_worker, 0, sizeof(b->n_to_worker[0]) * fo_dp.n_workers);
+
+	for (uint16_t i = 0; i < n && i < PREFETCH_OFFSET; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+	for (uint16_t i = 0; i < n; i++) {
+		if (i + PREFETCH_OFFSET < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PREFETCH_OFFSET], void *));
+		struct rte_mbuf *m = pkts[i];
+		struct l2l4_pkt k;
+		if (unlikely(m->nb_segs != 1)) {
+			/* MTU-sized pools make this impossible unless a PMD scatters. */
+			fo_count_drop(&st->c, FO_DROP_IP_BAD_LENGTH);
+			b->done[b->n_done++] = m;
 			continue;
-		st->c.rx += n;
-		st->port_rx[fo_dp.port_index[port_id]] += n;
-		const uint64_t rx_tsc = rte_get_tsc_cycles(); /* one stamp per burst: rx -> tx latency */
-		unsigned n_done = 0, n_reply = 0;
-		memset(n_to_worker, 0, sizeof(n_to_worker[0]) * fo_dp.n_workers);
-
-		for (uint16_t i = 0; i < n && i < PREFETCH_OFFSET; i++)
-			rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
-		for (uint16_t i = 0; i < n; i++) {
-			if (i + PREFETCH_OFFSET < n)
-				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PREFETCH_OFFSET], void *));
-			struct rte_mbuf *m = pkts[i];
-			struct l2l4_pkt k;
-			if (unlikely(m->nb_segs != 1)) {
-				/* MTU-sized pools make this impossible unless a PMD scatters. */
-				fo_count_drop(&st->c, FO_DROP_IP_BAD_LENGTH);
-				done[n_done++] = m;
-				continue;
-			}
-			l2l4_parse(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len, &p->ifc,
-				   ck_verdict(m, p->rx_ip_ck, RTE_MBUF_F_RX_IP_CKSUM_MASK, RTE_MBUF_F_RX_IP_CKSUM_GOOD,
-					      RTE_MBUF_F_RX_IP_CKSUM_BAD),
-				   ck_verdict(m, p->rx_l4_ck, RTE_MBUF_F_RX_L4_CKSUM_MASK, RTE_MBUF_F_RX_L4_CKSUM_GOOD,
-					      RTE_MBUF_F_RX_L4_CKSUM_BAD),
-				   &k);
-			switch (k.kind) {
-			case L2L4_MQTTSN: {
-				/* Workers read the client from the headers at l2_len/l3_len. */
-				m->l2_len = k.l2_len;
-				m->l3_len = k.l3_len;
-				m->l4_len = L2L4_UDP_HLEN;
-				fo_meta(m)->rx_tsc = rx_tsc; /* this line of the mbuf is written anyway (l2_len) */
-				m->hash.usr = k.msg_sum_valid ? FO_MSG_SUM_VALID | k.msg_sum : 0;
-				uint32_t w = bh_worker_of(k.src_ip, k.src_port, fo_dp.n_workers);
-				to_worker[w][n_to_worker[w]++] = m;
-				break;
-			}
-			case L2L4_ARP_REQUEST:
-				if (!learn(p, &k, true, st)) {
-					done[n_done++] = m;
-					break;
-				}
-				if (answer_arp(p, &k, lc->reply_tx, st))
-					st->c.answered++;
-				else
-					fo_count_drop(&st->c, FO_DROP_REPLY_FAILED);
-				done[n_done++] = m; /* the answer is a fresh frame */
-				break;
-			case L2L4_ARP_REPLY:
-				if (learn(p, &k, false, st))
-					st->c.delivered++;
-				done[n_done++] = m;
-				break;
-			case L2L4_ICMP_ECHO: {
-				uint8_t mac[6];
-				/* The echo goes back through the neighbour table, not a MAC swap; a
-				 * miss asks ARP and the reply is an output drop (no_neighbour). */
+		}
+		l2l4_parse(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len, &p->ifc,
+			   ck_verdict(m, p->rx_ip_ck, RTE_MBUF_F_RX_IP_CKSUM_MASK, RTE_MBUF_F_RX_IP_CKSUM_GOOD,
+				      RTE_MBUF_F_RX_IP_CKSUM_BAD),
+			   ck_verdict(m, p->rx_l4_ck, RTE_MBUF_F_RX_L4_CKSUM_MASK, RTE_MBUF_F_RX_L4_CKSUM_GOOD,
+				      RTE_MBUF_F_RX_L4_CKSUM_BAD),
+			   &k);
+		uint32_t w;
+		switch (fo_rx_decide(&k, &p->ifc, p->neigh, &st->c, now_ms, fo_dp.n_workers, &w)) {
+		case FO_RX_TO_WORKER:
+			/* Workers read the client from the headers at l2_len/l3_len. */
+			m->l2_len = k.l2_len;
+			m->l3_len = k.l3_len;
+			m->l4_len = L2L4_UDP_HLEN;
+			fo_meta(m)->rx_tsc = rx_tsc; /* this line of the mbuf is written anyway (l2_len) */
+			m->hash.usr = k.msg_sum_valid ? FO_MSG_SUM_VALID | k.msg_sum : 0;
+			b->to_worker[w][b->n_to_worker[w]++] = m;
+			break;
+		case FO_RX_ANSWER_ARP:
+			if (answer_arp(p, &k, lc->reply_tx, st))
 				st->c.answered++;
-				if (fo_resolve(p, k.src_ip, mac, lc->reply_tx, st)) {
-					l2l4_icmp_echo_to_reply(rte_pktmbuf_mtod(m, uint8_t *), &k, mac, p->ifc.mac);
-					m->port = port_id;
-					m->ol_flags = 0;
-					/* Trim Ethernet padding the request may have carried. */
-					uint32_t len = (uint32_t)k.payload_off + k.payload_len;
-					if (m->data_len > len)
-						rte_pktmbuf_trim(m, (uint16_t)(m->data_len - len));
-					replies[n_reply++] = m;
-				} else {
-					fo_out_fail(st, FO_OUT_DROP_NO_NEIGHBOUR);
-					done[n_done++] = m;
-				}
-				break;
+			else
+				fo_count_drop(&st->c, FO_DROP_REPLY_FAILED);
+			b->done[b->n_done++] = m; /* the answer is a fresh frame */
+			break;
+		case FO_RX_ECHO: {
+			uint8_t mac[6];
+			/* The echo goes back through the neighbour table, not a MAC swap; a
+			 * miss asks ARP and the reply is an output drop (no_neighbour). */
+			if (fo_resolve(p, k.src_ip, mac, lc->reply_tx, st)) {
+				l2l4_icmp_echo_to_reply(rte_pktmbuf_mtod(m, uint8_t *), &k, mac, p->ifc.mac);
+				m->port = port_id;
+				m->ol_flags = 0;
+				/* Trim Ethernet padding the request may have carried. */
+				uint32_t len = (uint32_t)k.payload_off + k.payload_len;
+				if (m->data_len > len)
+					rte_pktmbuf_trim(m, (uint16_t)(m->data_len - len));
+				b->replies[b->n_reply++] = m;
+			} else {
+				fo_out_fail(st, FO_OUT_DROP_NO_NEIGHBOUR);
+				b->done[b->n_done++] = m;
 			}
-			case L2L4_DROP:
-			default:
-				fo_count_drop(&st->c, k.drop);
-				done[n_done++] = m;
-				break;
-			}
+			break;
 		}
-		if (lc->direct_worker) { /* run to completion: this lcore is the pipeline's only rx and worker */
-			if (lc->txer)
-				fo_stage_tx(lc, st); /* frames queued earlier (ARP answers) leave first */
-			if (n_reply && lc->txer && lc->reply_tx == lc->txer->ring) {
-				/* answers go out before what the worker makes of the same burst, as they would
-				 * through the rings */
-				st->c.out_generated += n_reply;
-				fo_tx_send(st, lc->txer->idx, replies, n_reply);
-				n_reply = 0;
-			}
-			if (n_to_worker[0])
-				fo_worker_direct(lc, to_worker[0], n_to_worker[0], st);
-			n_to_worker[0] = 0;
+		case FO_RX_DONE:
+		default:
+			b->done[b->n_done++] = m;
+			break;
 		}
-		for (uint32_t w = 0; w < fo_dp.n_workers; w++) {
-			uint16_t c = n_to_worker[w];
-			if (!c)
-				continue;
-			unsigned q = rte_ring_enqueue_burst(fo_dp.workers[w].in, (void **)to_worker[w], c, NULL);
-			if (unlikely(q < c)) {
-				st->c.drop[FO_DROP_WORKER_RING_FULL] += c - q;
-				st->c.dropped += c - q;
-				rte_pktmbuf_free_bulk(to_worker[w] + q, c - q);
-			}
-		}
-		fo_out_enqueue(lc->reply_tx, replies, n_reply, st);
-		if (n_done)
-			rte_pktmbuf_free_bulk(done, n_done);
 	}
+}
+
+void fo_rx_replies_direct(struct fo_lcore *lc, struct fo_rx_burst *b, struct fo_lcore_stats *st)
+{
+	if (b->n_reply && lc->txer && lc->reply_tx == lc->txer->ring) {
+		st->c.out_generated += b->n_reply;
+		fo_tx_send(st, lc->txer->idx, b->replies, b->n_reply);
+		b->n_reply = 0;
+	}
+}
+
+void fo_rx_dispatch(struct fo_lcore *lc, struct fo_rx_burst *b, struct fo_lcore_stats *st)
+{
+	for (uint32_t w = 0; w < fo_dp.n_workers; w++) {
+		uint16_t c = b->n_to_worker[w];
+		if (!c)
+			continue;
+		unsigned q = rte_ring_enqueue_burst(fo_dp.workers[w].in, (void **)b->to_worker[w], c, NULL);
+		if (unlikely(q < c)) {
+			st->c.drop[FO_DROP_WORKER_RING_FULL] += c - q;
+			st->c.dropped += c - q;
+			rte_pktmbuf_free_bulk(b->to_worker[w] + q, c - q);
+		}
+	}
+	fo_out_enqueue(lc->reply_tx, b->replies, b->n_reply, st);
+	if (b->n_done)
+		rte_pktmbuf_free_bulk(b->done, b->n_done);
 }

@@ -11,17 +11,9 @@
 #include "dataplane.h"
 #include "mqttsn_codec.h"
 #include "outputs.h"
+#include "worker_route.h"
 
 #define OUT_MAX 256
-
-/* A QoS 1 publish whose PUBACK waits for sinks in written mode (outputs.h). */
-struct pending_ack {
-	struct fo_client to;
-	uint16_t topic_id, msg_id;
-	uint16_t remaining;  /* entries not yet finished */
-	bool failed;         /* one of them was not written: PUBACK says congestion */
-	uint16_t next_free;
-};
 
 /* Engine callback context: one per worker, used only by its own lcore. */
 struct worker_io {
@@ -44,9 +36,7 @@ struct worker_io {
 	uint32_t hdr_sum;
 	struct fo_genset *gs; /* the set read for this burst */
 	struct rte_mbuf *cur_payload; /* the packet being handled (io_published routes it) */
-	uint16_t ack_free;    /* head of the free list of acks[], n_acks = none */
-	uint32_t n_acks;      /* QoS 1 publishes that may await written-mode sinks (fo_outputs_ack_slots) */
-	struct pending_ack *acks;
+	struct fo_worker_route wr; /* routing and accounting (worker_route.h) */
 	unsigned n_out;
 	struct rte_mbuf *out[OUT_MAX];
 };
@@ -137,8 +127,6 @@ static struct rte_mbuf *start_frame(struct worker_io *io, const struct fo_client
 	m->pkt_len = (uint32_t)need;
 	return m;
 }
-
-static int io_published(void *ctx, const struct fo_client *from, struct broker_result *res);
 
 static int io_send(void *ctx, const struct fo_client *to, const uint8_t *msg, uint16_t len)
 {
@@ -244,6 +232,91 @@ static void io_payload_release(void *ctx, void *payload)
 	rte_pktmbuf_free(payload);
 }
 
+/* An entry for a sink or bridge route on the output's ring (outputs.h). Small payloads are
+ * copied into the entry, larger ones into the held pool, so a backed-up output holds no packet
+ * mbufs. ack: the pending PUBACK slot when the route is a written-mode sink and the publish is
+ * QoS 1, else FO_OUT_ACK_NONE. */
+static enum fo_wr_out_verdict io_out_enqueue(void *ctx, struct fo_generation *g, uint16_t ri,
+					     const struct fo_route_config *r, const struct broker_result *res,
+					     const struct fo_client *from, void *payload_, uint16_t ack)
+{
+	struct worker_io *io = ctx;
+	struct rte_mbuf *payload = payload_;
+	uint8_t oi = r->kind == FO_ROUTE_SINK ? fo_sink_output[r->target] : fo_bridge_output[r->target];
+	struct fo_out_msg *m;
+	if (unlikely(rte_mempool_get(fo_dp.out_pool, (void **)&m) != 0))
+		return FO_WR_OUT_POOL_EMPTY;
+	m->rx_tsc = io->cur_tsc;
+	m->stream_id_ms = 0;
+	m->stream_id_seq = 0;
+	m->gen = g;
+	m->route = ri;
+	m->tmpl = r->tmpl_id;
+	m->payload_len = res->payload_len;
+	m->topic_len = res->topic_len;
+	m->qos = res->qos;
+	m->worker = (uint8_t)io->w->idx;
+	m->result = FO_OUT_OK;
+	m->attempts = 0;
+	m->ack = ack;
+	m->client_ip = from->ip;
+	m->client_port = from->port;
+	m->client_id_len = res->client_id_len;
+	if (res->client_id_len)
+		memcpy(m->client_id, res->client_id, res->client_id_len);
+	memcpy(m->topic, res->topic, res->topic_len);
+	if (payload->nb_segs == 1 && payload->pkt_len <= FO_OUT_INLINE) {
+		memcpy(m->topic + res->topic_len, rte_pktmbuf_mtod(payload, const uint8_t *), payload->pkt_len);
+		m->payload_len = (uint16_t)payload->pkt_len;
+		m->payload = NULL;
+	} else {
+		/* A backlog of a stalled Redis or broker holds copies from the held pool, never rx mbufs. */
+		m->payload = rte_pktmbuf_copy(payload, fo_dp.held_pool, 0, UINT32_MAX);
+		if (unlikely(!m->payload)) {
+			rte_mempool_put(fo_dp.out_pool, m);
+			return FO_WR_OUT_POOL_EMPTY;
+		}
+	}
+	/* One enqueue per entry, not one per burst: a QoS 1 PUBACK sent in this same call says whether
+	 * the entry was taken ("rejected: congestion" when not), so the verdict is needed now. */
+	if (unlikely(rte_ring_mp_enqueue(fo_outputs[oi].ring, m) != 0)) {
+		rte_pktmbuf_free(m->payload);
+		rte_mempool_put(fo_dp.out_pool, m);
+		return FO_WR_OUT_RING_FULL;
+	}
+	return FO_WR_OUT_QUEUED;
+}
+
+/* Mirror mode: would a copy to `to` find its next hop now (no ARP asked, nothing sent). */
+static bool io_neighbour_known(void *ctx, const struct fo_client *to)
+{
+	(void)ctx;
+	const struct fo_port *p = &fo_dp.ports[to->ifindex];
+	uint8_t mac[6];
+	uint32_t nh = l2l4_next_hop(to->ip, p->ifc.ip, p->ifc.netmask, p->gateway);
+	return nh && fo_neigh_lookup(p->neigh, nh, mac);
+}
+
+static bool io_peer_post(void *ctx, uint32_t worker, const struct fo_wr_peer_pub *pub, void *payload)
+{
+	(void)ctx;
+	return fo_peer_post(worker, pub, payload, NULL, 0);
+}
+
+static void io_deferred_puback(void *ctx, const struct fo_client *to, uint16_t topic_id, uint16_t msg_id, uint8_t rc)
+{
+	struct worker_io *io = ctx;
+	broker_deferred_puback(io->w->broker, to, topic_id, msg_id, rc);
+}
+
+/* broker_io.published: an accepted publish goes through its generation's routes before the
+ * engine answers a QoS 1 publisher (worker_route.c decides; the io_* callbacks act). */
+static int io_published(void *ctx, const struct fo_client *from, struct broker_result *res)
+{
+	struct worker_io *io = ctx;
+	return fo_wr_published(&io->wr, io->gs, from, res, io->cur_payload);
+}
+
 int fo_worker_init(struct fo_worker *w)
 {
 	struct worker_io *io = &worker_io[w->idx];
@@ -253,19 +326,34 @@ int fo_worker_init(struct fo_worker *w)
 	w->ctr = &fo_stats[w->lcore_id].c;
 	const struct fo_lcore *lc = fo_dp.lcore_of[w->lcore_id];
 	io->direct_tx = lc && lc->txer && lc->txer->ring == w->tx ? lc->txer : NULL;
-	io->n_acks = fo_outputs_ack_slots();
-	io->acks = NULL;
-	if (io->n_acks) {
-		io->acks = rte_zmalloc_socket("fo_acks", io->n_acks * sizeof(*io->acks), RTE_CACHE_LINE_SIZE,
+	struct fo_worker_route *wr = &io->wr;
+	*wr = (struct fo_worker_route){
+		.io = {
+			.ctx = io,
+			.send_copy = io_send_publish,
+			.neighbour_known = io_neighbour_known,
+			.out_enqueue = io_out_enqueue,
+			.peer_post = io_peer_post,
+			.deferred_puback = io_deferred_puback,
+		},
+		.worker = w->idx,
+		.n_workers = fo_dp.n_workers,
+		.sink_output = fo_sink_output,
+		.bridge_output = fo_bridge_output,
+		.c = &io->st->c,
+		.gen = io->st->gen,
+		.out = io->st->out,
+		.n_acks = fo_outputs_ack_slots(),
+	};
+	if (wr->n_acks) {
+		wr->acks = rte_zmalloc_socket("fo_acks", wr->n_acks * sizeof(*wr->acks), RTE_CACHE_LINE_SIZE,
 					      (int)rte_lcore_to_socket_id(w->lcore_id));
-		if (!io->acks) {
-			fprintf(stderr, "worker %u: cannot allocate %u pending-PUBACK slots\n", w->idx, io->n_acks);
+		if (!wr->acks) {
+			fprintf(stderr, "worker %u: cannot allocate %u pending-PUBACK slots\n", w->idx, wr->n_acks);
 			return -1;
 		}
 	}
-	for (uint32_t i = 0; i < io->n_acks; i++)
-		io->acks[i].next_free = (uint16_t)(i + 1);
-	io->ack_free = 0;
+	fo_wr_init(wr);
 	fo_gen_worker_online(w->idx);
 	struct broker_io bio = {
 		.ctx = io,
@@ -298,219 +386,9 @@ void fo_worker_fini(struct fo_worker *w)
 	if (io->n_stash) /* back to the pool: they were never handed out */
 		rte_pktmbuf_free_bulk(io->stash, io->n_stash);
 	io->n_stash = 0;
-	rte_free(io->acks);
-	io->acks = NULL;
-	io->n_acks = 0;
-}
-
-/* A publish for a sink or bridge route: an entry on the output's ring (outputs.h). Small
- * payloads are copied into the entry, larger ones into the held pool, so a backed-up output holds
- * no packet mbufs (an empty entry or held pool is counted pool_empty). Returns
- * false when it could not be queued (counted). ack: the pending PUBACK slot when the route is
- * a written-mode sink and the publish is QoS 1, else FO_OUT_ACK_NONE. */
-static bool out_route(struct worker_io *io, struct fo_generation *g, uint16_t ri, const struct fo_route_config *r,
-		      const struct broker_result *res, const struct fo_client *from, struct rte_mbuf *payload,
-		      struct fo_gen_ctr *gc, struct fo_route_ctr *rc, uint16_t ack)
-{
-	uint8_t oi = r->kind == FO_ROUTE_SINK ? fo_sink_output[r->target] : fo_bridge_output[r->target];
-	struct fo_output *o = &fo_outputs[oi];
-	struct fo_out_lcore_ctr *oc = &io->st->out[oi];
-	gc->out_matched++;
-	oc->matched++;
-	struct fo_out_msg *m;
-	if (unlikely(rte_mempool_get(fo_dp.out_pool, (void **)&m) != 0)) {
-		rc->pool_empty++;
-		gc->out_pool_empty++;
-		oc->pool_empty++;
-		return false;
-	}
-	m->rx_tsc = io->cur_tsc;
-	m->stream_id_ms = 0;
-	m->stream_id_seq = 0;
-	m->gen = g;
-	m->route = ri;
-	m->tmpl = r->tmpl_id;
-	m->payload_len = res->payload_len;
-	m->topic_len = res->topic_len;
-	m->qos = res->qos;
-	m->worker = (uint8_t)io->w->idx;
-	m->result = FO_OUT_OK;
-	m->attempts = 0;
-	m->ack = ack;
-	m->client_ip = from->ip;
-	m->client_port = from->port;
-	m->client_id_len = res->client_id_len;
-	if (res->client_id_len)
-		memcpy(m->client_id, res->client_id, res->client_id_len);
-	memcpy(m->topic, res->topic, res->topic_len);
-	if (payload->nb_segs == 1 && payload->pkt_len <= FO_OUT_INLINE) {
-		memcpy(m->topic + res->topic_len, rte_pktmbuf_mtod(payload, const uint8_t *), payload->pkt_len);
-		m->payload_len = (uint16_t)payload->pkt_len;
-		m->payload = NULL;
-	} else {
-		/* A backlog of a stalled Redis or broker holds copies from the held pool, never rx mbufs. */
-		m->payload = rte_pktmbuf_copy(payload, fo_dp.held_pool, 0, UINT32_MAX);
-		if (unlikely(!m->payload)) {
-			rte_mempool_put(fo_dp.out_pool, m);
-			rc->pool_empty++;
-			gc->out_pool_empty++;
-			oc->pool_empty++;
-			return false;
-		}
-	}
-	/* One enqueue per entry, not one per burst: a QoS 1 PUBACK sent in this same call says whether
-	 * the entry was taken ("rejected: congestion" when not), so the verdict is needed now. */
-	if (unlikely(rte_ring_mp_enqueue(o->ring, m) != 0)) {
-		rte_pktmbuf_free(m->payload);
-		rte_mempool_put(fo_dp.out_pool, m);
-		rc->ring_full++;
-		gc->out_ring_full++;
-		oc->ring_full++;
-		return false;
-	}
-	rc->queued++;
-	gc->out_queued++;
-	oc->queued++;
-	return true;
-}
-
-static uint16_t ack_alloc(struct worker_io *io, const struct fo_client *from, const struct broker_result *res)
-{
-	uint16_t a = io->ack_free;
-	if (a >= io->n_acks)
-		return FO_OUT_ACK_NONE;
-	struct pending_ack *p = &io->acks[a];
-	io->ack_free = p->next_free;
-	p->to = *from;
-	p->topic_id = res->topic_id;
-	p->msg_id = res->msg_id;
-	p->remaining = 0;
-	p->failed = false;
-	return a;
-}
-
-static void ack_release(struct worker_io *io, uint16_t a)
-{
-	io->acks[a].next_free = io->ack_free;
-	io->ack_free = a;
-}
-
-/* What routing one publish did to its PUBACK. */
-struct route_outcome {
-	bool out_failed;  /* an entry could not be queued */
-	uint16_t ack;     /* written-mode slot, FO_OUT_ACK_NONE if none */
-};
-
-/* The publish through generation g's routes: UDP routes get a header mbuf chained to the shared
- * payload per destination (raw: the payload is the datagram; mqttsn: behind a PUBLISH header),
- * sink and bridge routes an entry on the output's ring. In mirror mode the copies are only
- * counted, with whether the next hop is resolved, and nothing is sent or queued. */
-static void route_publish(struct worker_io *io, struct fo_generation *g, bool mirror, const struct broker_result *res,
-			  const struct fo_client *from, struct rte_mbuf *payload, struct fo_gen_ctr *gc,
-			  struct route_outcome *out)
-{
-	uint16_t idx[FO_MAX_ROUTE_MATCH];
-	uint32_t total;
-	uint32_t n = route_table_match(g->rt, res->topic, res->topic_len, idx, FO_MAX_ROUTE_MATCH, &total);
-	if (likely(total == 0))
-		return;
-	gc->route_matched += total;
-	gc->route_unserved += total - n; /* matches beyond the per-publish cap: counted, not sent */
-	struct fo_route_ctr *rc = &g->rctr[io->w->idx * g->rstride];
-	for (uint32_t i = 0; i < n; i++) {
-		const struct fo_route_config *r = &g->cfg->routes[idx[i]];
-		if (r->kind != FO_ROUTE_UDP) {
-			if (mirror) {
-				gc->mirror_copies++;
-				continue;
-			}
-			rc[idx[i]].matched++;
-			uint16_t ack = FO_OUT_ACK_NONE;
-			if (r->kind == FO_ROUTE_SINK && res->qos == 1 &&
-			    g->cfg->sinks[r->target].puback == FO_PUBACK_WRITTEN) {
-				if (out->ack == FO_OUT_ACK_NONE)
-					out->ack = ack_alloc(io, from, res);
-				if (out->ack == FO_OUT_ACK_NONE) { /* no slot: not queued, the PUBACK says congestion */
-					struct fo_out_lcore_ctr *oc = &io->st->out[fo_sink_output[r->target]];
-					oc->matched++;
-					oc->pool_empty++;
-					gc->out_matched++;
-					rc[idx[i]].pool_empty++;
-					gc->out_pool_empty++;
-					out->out_failed = true;
-					continue;
-				}
-				ack = out->ack;
-			}
-			if (out_route(io, g, idx[i], r, res, from, payload, gc, &rc[idx[i]], ack)) {
-				if (ack != FO_OUT_ACK_NONE)
-					io->acks[ack].remaining++;
-			} else {
-				out->out_failed = true;
-			}
-			continue;
-		}
-		rc[idx[i]].matched++;
-		uint8_t hdr[16];
-		uint16_t hl = 0;
-		if (r->format == FO_ROUTE_MQTTSN) {
-			int l = mqttsn_encode_publish_hdr(hdr, sizeof(hdr), MQTTSN_FLAG_QOS0 | MQTTSN_TOPIC_PREDEFINED,
-							  r->topic_id, 0, res->payload_len);
-			hl = l > 0 ? (uint16_t)l : 0;
-		}
-		for (uint32_t d = 0; d < r->n_to; d++) {
-			struct fo_client to = { .ip = r->to[d].ip, .port = r->to[d].port, .ifindex = g->dest_port[idx[i]][d] };
-			if (mirror) {
-				const struct fo_port *p = &fo_dp.ports[to.ifindex];
-				uint8_t mac[6];
-				uint32_t nh = l2l4_next_hop(to.ip, p->ifc.ip, p->ifc.netmask, p->gateway);
-				if (nh && fo_neigh_lookup(p->neigh, nh, mac))
-					gc->mirror_copies++;
-				else
-					gc->mirror_no_neighbour++;
-				continue;
-			}
-			if (io_send_publish(io, &to, hdr, hl, payload) == 0) {
-				gc->route_copies++;
-				rc[idx[i]].copies++;
-			} else {
-				gc->route_dropped++;
-				rc[idx[i]].dropped++;
-			}
-		}
-	}
-}
-
-/* The client's side: from its identity hash; in mirror mode stable serves every client and a
- * canary client's message is also counted, and routed without sending, under canary. */
-static inline struct fo_generation *serving_gen(const struct fo_genset *gs, const struct broker_result *res,
-						bool *mirror)
-{
-	bool canary = fo_genset_is_canary(gs, res->client_hash);
-	*mirror = canary && gs->mode == FO_GEN_MIRROR;
-	return canary && !*mirror ? gs->canary : gs->stable;
-}
-
-/* broker_io.published: an accepted publish goes through its generation's routes (and, in mirror
- * mode, the canary's, counted only) before the engine answers a QoS 1 publisher. */
-static int io_published(void *ctx, const struct fo_client *from, struct broker_result *res)
-{
-	struct worker_io *io = ctx;
-	struct fo_genset *gs = io->gs;
-	bool mirror;
-	struct fo_generation *g = serving_gen(gs, res, &mirror);
-	struct route_outcome out = { .out_failed = false, .ack = FO_OUT_ACK_NONE };
-	route_publish(io, g, false, res, from, io->cur_payload, &io->st->gen[g->slot], &out);
-	if (mirror)
-		route_publish(io, gs->canary, true, res, from, io->cur_payload, &io->st->gen[gs->canary->slot], &out);
-	if (out.ack != FO_OUT_ACK_NONE) {
-		if (io->acks[out.ack].remaining > 0) {
-			io->acks[out.ack].failed = out.out_failed;
-			return BROKER_PUBACK_DEFERRED;
-		}
-		ack_release(io, out.ack);
-	}
-	return out.out_failed && res->qos == 1 ? MQTTSN_RC_CONGESTION : MQTTSN_RC_ACCEPTED;
+	rte_free(io->wr.acks);
+	io->wr.acks = NULL;
+	io->wr.n_acks = 0;
 }
 
 /* Finished written-mode entries: when the last one of a publish is back, its PUBACK goes out
@@ -521,94 +399,38 @@ static void handle_acks(struct worker_io *io)
 	if (!r)
 		return;
 	struct fo_out_msg *ms[FO_MAX_BURST];
+	struct rte_mbuf *pl[FO_MAX_BURST];
 	unsigned n = rte_ring_sc_dequeue_burst(r, (void **)ms, fo_dp.burst, NULL);
+	if (!n)
+		return;
 	for (unsigned i = 0; i < n; i++) {
-		struct fo_out_msg *m = ms[i];
-		uint16_t a = m->ack;
-		bool failed = m->result != FO_OUT_OK;
-		rte_pktmbuf_free(m->payload);
-		rte_mempool_put(fo_dp.out_pool, m);
-		if (a >= io->n_acks)
-			continue;
-		struct pending_ack *p = &io->acks[a];
-		p->failed = p->failed || failed;
-		if (--p->remaining > 0)
-			continue;
-		broker_deferred_puback(io->w->broker, &p->to, p->topic_id, p->msg_id,
-				       p->failed ? MQTTSN_RC_CONGESTION : MQTTSN_RC_ACCEPTED);
-		io->st->c.ev[p->failed ? FO_EV_PUBACK_DEFERRED_FAILED : FO_EV_PUBACK_DEFERRED]++;
-		ack_release(io, a);
+		pl[i] = ms[i]->payload; /* NULL when the payload was inline */
+		fo_wr_ack_done(&io->wr, ms[i]->ack, ms[i]->result != FO_OUT_OK);
 	}
-}
-
-/* Per-generation accounting of one handled message (its routes ran in io_published). Returns
- * the serving generation's slot. */
-static uint8_t account(struct worker_io *io, struct fo_genset *gs, const struct broker_result *res)
-{
-	struct fo_lcore_stats *st = io->st;
-	bool mirror;
-	struct fo_generation *g = serving_gen(gs, res, &mirror);
-	for (int k = 0; k < (mirror ? 2 : 1); k++) {
-		struct fo_generation *cg = k == 0 ? g : gs->canary;
-		struct fo_gen_ctr *gc = &st->gen[cg->slot];
-		gc->msgs++;
-		gc->publishes += res->published;
-		gc->deliveries += res->local_deliveries;
-		gc->error_replies += res->error_reply;
-		gc->drops += res->fate == FO_FATE_DROPPED;
-	}
-	return g->slot;
-}
-
-/* Hand an accepted publish to every other worker (one payload reference each). */
-static void forward_to_peers(struct worker_io *io, const struct broker_result *res, struct rte_mbuf *payload,
-			     uint8_t slot)
-{
-	struct fo_worker *w = io->w;
-	for (uint32_t i = 0; i < fo_dp.n_workers; i++) {
-		if (i == w->idx)
-			continue;
-		struct fo_peer_msg *pm;
-		if (unlikely(rte_mempool_get(fo_dp.peer_pool, (void **)&pm) != 0)) {
-			io->st->c.ev[FO_EV_PEER_RING_FULL]++;
-			continue;
-		}
-		pm->payload = payload;
-		pm->rx_tsc = io->cur_tsc;
-		pm->gen_slot = slot;
-		pm->payload_len = res->payload_len;
-		pm->qos = res->qos;
-		pm->topic_len = res->topic_len;
-		memcpy(pm->topic, res->topic, res->topic_len);
-		rte_mbuf_refcnt_update(payload, 1);
-		if (unlikely(rte_ring_enqueue(fo_dp.workers[i].peer_in, pm) != 0)) {
-			rte_pktmbuf_free(payload);
-			rte_mempool_put(fo_dp.peer_pool, pm);
-			io->st->c.ev[FO_EV_PEER_RING_FULL]++;
-			continue;
-		}
-		io->st->c.ev[FO_EV_PEER_FORWARDS]++;
-	}
+	rte_pktmbuf_free_bulk(pl, n);
+	rte_mempool_put_bulk(fo_dp.out_pool, (void **)ms, n);
 }
 
 static void handle_peer_msgs(struct worker_io *io)
 {
 	struct fo_worker *w = io->w;
-	void *msgs[FO_MAX_BURST];
-	unsigned n = rte_ring_dequeue_burst(w->peer_in, msgs, fo_dp.burst, NULL);
+	struct fo_peer_msg *msgs[FO_MAX_BURST];
+	struct rte_mbuf *pl[FO_MAX_BURST];
+	unsigned n = rte_ring_dequeue_burst(w->peer_in, (void **)msgs, fo_dp.burst, NULL);
+	if (!n)
+		return;
 	for (unsigned i = 0; i < n; i++) {
 		struct fo_peer_msg *pm = msgs[i];
 		io->cur_tsc = pm->rx_tsc;
 		io->cur_slot = pm->gen_slot;
 		uint32_t copies = broker_fanout(w->broker, pm->topic, pm->topic_len, pm->qos, pm->payload,
 						pm->payload_len, w->now_ms);
-		if (pm->gen_slot < FO_GEN_SLOTS)
-			io->st->gen[pm->gen_slot].deliveries += copies;
-		rte_pktmbuf_free(pm->payload);
+		fo_wr_peer_delivered(&io->wr, pm->gen_slot, copies);
+		pl[i] = pm->payload;
 	}
 	io->cur_tsc = 0;
-	if (n)
-		rte_mempool_put_bulk(fo_dp.peer_pool, msgs, n);
+	rte_pktmbuf_free_bulk(pl, n); /* the copies in flight hold their own references */
+	rte_mempool_put_bulk(fo_dp.peer_pool, (void **)msgs, n);
 }
 
 /* One chunk of a control-socket listing: bounded work between bursts. */
@@ -658,17 +480,18 @@ static void handle_burst(struct fo_worker *w, struct worker_io *io, struct fo_ge
 		case FO_FATE_ANSWERED: st->c.answered++; break;
 		default: fo_count_drop(&st->c, res.drop); break;
 		}
-		uint8_t slot = account(io, gs, &res);
+		uint8_t slot = fo_wr_account(&io->wr, gs, &res);
 		for (unsigned k = io->mark; k < io->n_out; k++) /* frames the engine built before the side was known */
 			fo_meta(io->out[k])->gen_slot = slot;
 		if (res.published && fo_dp.n_workers > 1)
-			forward_to_peers(io, &res, m, slot);
-		rte_pktmbuf_free(m); /* copies in flight hold their own references */
+			fo_wr_forward(&io->wr, &res, m, slot, io->cur_tsc);
 	}
 	io->cur_tsc = 0;
+	if (n) /* the burst's own references; copies in flight hold theirs */
+		rte_pktmbuf_free_bulk(pkts, n);
 }
 
-void fo_worker_direct(struct fo_lcore *lc, struct rte_mbuf **pkts, unsigned n, struct fo_lcore_stats *st)
+void fo_worker_burst(struct fo_lcore *lc, struct rte_mbuf **pkts, unsigned n, struct fo_lcore_stats *st)
 {
 	struct fo_worker *w = lc->worker;
 	struct worker_io *io = &worker_io[w->idx];
@@ -684,7 +507,7 @@ void fo_stage_worker(struct fo_lcore *lc, struct fo_lcore_stats *st)
 	struct worker_io *io = &worker_io[w->idx];
 	struct rte_mbuf *pkts[FO_MAX_BURST];
 	/* One read of the generation set per call; the quiescent report at the end lets the
-	 * main lcore reclaim sets it has replaced. (fo_worker_direct() runs within the same
+	 * main lcore reclaim sets it has replaced. (fo_worker_burst() runs within the same
 	 * lcore loop iteration, before this call's report.) */
 	struct fo_genset *gs = fo_genset_read();
 
