@@ -72,7 +72,7 @@ def raw_workload(lab):
 
 
 def main(args):
-    with Lab("e2etshark", subnet=105) as lab, Dataplane("tshark", lab) as dp:
+    with Lab("tshark") as lab, Dataplane("tshark", lab) as dp:
         pcap = os.path.join(dp.dir, "wire.pcapng")
         app = lab.appliance_ip
         # The capture runs on the client end of the veth pair (inside the namespace): on the
