@@ -238,6 +238,7 @@ def main(args):
                            timeout=20, step=0.1)
                 sleeper = threading.Thread(target=lambda: redis.cli("DEBUG", "SLEEP", round(scaled(1.5), 1)))
                 sleeper.start()
+                wait_until("Redis asleep", redis.asleep, timeout=5, step=0.01)
                 wait_until("canary entries waiting for the sleeping Redis", lambda: canary_outputs()["backlog"] > 0,
                            timeout=5, step=0.02)
                 with Resp(dp.ctl) as r:
