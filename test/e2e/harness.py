@@ -17,7 +17,7 @@ Pieces:
   check_conservation(stats)     rx == delivered + answered + dropped; generated == sent + dropped
   route_balanced / output_balanced / wait_routes_idle
                                 the per-route and per-output sums of sinks and bridges
-  Capture / tshark helpers      tshark capture on the dataplane veth, decode checks
+  Capture, tshark_*             tshark capture on the dataplane veth, decode checks
   MQTT-SN encoders / decoder    for the raw UDP clients of the protocol tests
 
 Every DPDK process gets --no-pci and its own --file-prefix, removed afterwards.

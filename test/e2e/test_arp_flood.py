@@ -29,7 +29,8 @@ from pathlib import Path
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (CONNACK, PINGRESP, Dataplane, Lab, RawClient, TestFailure, _libc, CLONE_NEWNET,  # noqa: E402
-                     check, check_conservation, events, lab_config, log, m_connect, m_pingreq, nonzero, run_test)
+                     check, check_conservation, events, lab_config, log, m_connect, m_pingreq, nonzero, run_test,
+                     scaled)
 
 CAPACITY = 64
 FRAMES = 20000
@@ -143,9 +144,9 @@ def connect_retrying(c, client_id, tries=5):
     while its ARP is under way (out drop no_neighbour), so a client repeats, as MQTT-SN ones do."""
     for i in range(tries):
         c.send(m_connect(client_id, 60))
-        m = c.recv(1.0)
+        m = c.recv(scaled(1.0))
         while m is not None and m[0] != CONNACK:
-            m = c.recv(1.0)
+            m = c.recv(scaled(1.0))
         if m is not None:
             return m[1][0], i + 1
     raise TestFailure(f"{client_id}: no CONNACK after {tries} CONNECTs")
@@ -155,7 +156,7 @@ def ping_retrying(c, tries=3):
     """PINGREQ until PINGRESP: after its entry aged out, a client's first answer waits for ARP."""
     for i in range(tries):
         c.send(m_pingreq())
-        m = c.recv(1.0)
+        m = c.recv(scaled(1.0))
         if m is not None and m[0] == PINGRESP:
             return i + 1
     raise TestFailure(f"no PINGRESP after {tries} PINGREQs")

@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (F_QOS0, F_QOS1, PUBACK, PUBLISH, REGISTER, Dataplane, Lab, RawClient, Resp,  # noqa: E402
                      TestFailure, check, check_conservation, end_process, free_tcp_port, lab_config, loadgen_bg, loadgen_wait,
                      log, m_puback, m_publish, m_regack, output_balanced, remove_workdir, route_balanced, run_test,
-                     wait_routes_idle, wait_until, workdir)
+                     scaled, wait_routes_idle, wait_until, workdir)
 
 USER, PW = "fanout", "br1dge-pw"
 
@@ -222,6 +222,7 @@ def wait_idle(dp, what, timeout=20):
 def expect_publish(c, timeout=3.0):
     """The next PUBLISH to a raw MQTT-SN client (REGISTERs acknowledged on the way):
     (qos, topic id, msg id, payload)."""
+    timeout = scaled(timeout)
     deadline = time.monotonic() + timeout
     while True:
         left = deadline - time.monotonic()
@@ -367,7 +368,7 @@ def run_checks(lab, mq, dp):
         tid, rc = sc.subscribe(local, F_QOS1)
         check(rc == 0, f"SUBSCRIBE {local}: rc {rc}")
         payload = f"from {where} on {remote}"
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + scaled(10)
         while True:  # the bridge's own SUBSCRIBE may still be on its way right after the connect
             mq.pub(where, remote, payload, qos, version)
             try:

@@ -28,8 +28,8 @@ from pathlib import Path
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import (Control, Dataplane, Lab, RawClient, Resp, RespError, check, log, run_test,  # noqa: E402
-                     scaled, wait_until)
+from harness import (Control, Dataplane, Lab, RawClient, Resp, RespError, check, check_conservation,  # noqa: E402
+                     log, run_test, scaled, wait_until)
 
 GATES = ["drop_rate<0.5", "drop_rate<0.6", "drop_rate<0.7", "drop_rate<0.8", "error_rate<0.5", "error_rate<0.6",
          "p99_us<1000000", "sink_errors<1000"]
@@ -237,7 +237,7 @@ def run(lab, sock, state):
             log("POST /api/config then /api/rollout/start with 8 gates: the rollout runs")
             code, _ = ctl.api("/api/rollout/abort", method="POST", body={})
             check(code == 200, f"POST /api/rollout/abort: {code}")
-            dp.stop()
+            check_conservation(dp.stop())
 
 
 if __name__ == "__main__":

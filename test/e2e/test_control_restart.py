@@ -35,7 +35,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (CONNACK, F_QOS1, PUBACK, Collector, Control, Dataplane, Lab, RawClient, Resp, check,  # noqa: E402
                      check_conservation, loadgen_bg, loadgen_wait, log, m_connect, m_publish, on_canary, remove_workdir,
-                     run_test, wait_until, workdir)
+                     run_test, scaled, wait_until, workdir)
 
 PUBS = 8
 RATE = 200
@@ -199,7 +199,7 @@ def publish_once(lab, cid, tag):
     try:
         for attempt in range(3):
             c.send(m_connect(cid))
-            body = c.recv(1.0)
+            body = c.recv(scaled(1.0))
             if body is not None:
                 break
         check(body is not None and body[0] == CONNACK and body[1][0] == 0, f"{cid}: no CONNACK in 3 tries: {body}")
