@@ -338,10 +338,17 @@ def overtaken_share(lab, sock, ctl, boot):
     with ctl.resp() as a, ctl.resp() as b:
         a.s.sendall(_resp_encode(["ROLLOUT", "RESUME"]))
         b.s.sendall(_resp_encode(["ROLLOUT", "ROLLBACK"]))
-        resumed = json.loads(a._read())
+        # The two connections race: RESUME may be served first, overlap the rollback, or come
+        # after it and be refused; in every order share 0 must stay desired.
+        try:
+            resumed, refused = json.loads(a._read()), None
+        except RespError as e:
+            resumed, refused = None, str(e)
         rolled = json.loads(b._read())
     check(rolled["share_bp"] == 0 and rolled["rollout"]["state"] == "rolled_back", f"ROLLBACK: {rolled}")
-    overlap = resumed["state"] == "rolled_back"  # RESUME's reply came after the rollback was decided
+    if refused is not None:
+        check("rolled_back" in refused, f"RESUME refused with: {refused}")
+    overlap = refused is None and resumed["state"] == "rolled_back"  # RESUME answered after the rollback
     g = dp_gens(sock)
     st = ctl.json("STATUS")
     check(g["share_bp"] == 0, f"dataplane share after RESUME + ROLLBACK: {g}")
@@ -356,7 +363,9 @@ def overtaken_share(lab, sock, ctl, boot):
     check(g["share_bp"] == 0 and st["desired"]["share_bp"] == 0,
           f"after a fanout-control restart the rolled-back canary is at share {g['share_bp']} on the dataplane "
           f"(desired {st['desired']['share_bp']})")
-    log(f"overtaken share: RESUME and ROLLBACK {'overlapped' if overlap else 'did not overlap'}; share 0 on the "
+    order = "RESUME refused after the rollback" if refused else \
+        ("RESUME and ROLLBACK overlapped" if overlap else "RESUME served first")
+    log(f"overtaken share: {order}; share 0 on the "
         f"dataplane and desired, also after a fanout-control restart")
 
     # PROMOTE in flight, then ROLLBACK from another connection.
