@@ -222,7 +222,7 @@ class SubnetLease:
         return f"{self.prefix}.{host}"
 
     def off_link(self, rng):
-        """A random address of 198.18.0.0/15 off this /24: a sender no lab segment holds."""
+        """A random address of 198.18.0.0/15 outside this /24: a sender that is off-link on this lab."""
         while True:
             a = f"198.{rng.choice((18, 19))}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
             if not a.startswith(self.prefix + "."):
