@@ -38,6 +38,7 @@ SEND_LIMIT_S = 30.0
 RATE = 10000  # frames/s: fast for ARP, slow enough that the af_packet ring keeps up on a shared 2-core box
 ECHOES = 5000
 MAX_AGE_S = 3  # arp_max_age_s: short, so the garbage the flood left is seen to go
+RETRY_S = 1.0  # a client's wait before it repeats: below MAX_AGE_S, or its fresh entry ages out first
 
 
 def mac_bytes(s):
@@ -142,21 +143,21 @@ def raw_socket_in(lab):
 def connect_retrying(c, client_id, tries=5):
     """CONNECT until CONNACK: the first answer to a client the table does not know yet is lost
     while its ARP is under way (out drop no_neighbour), so a client repeats, as MQTT-SN ones do."""
-    for i in range(tries):
+    for i in range(round(scaled(tries))):  # a slow build may answer later; the interval stays
         c.send(m_connect(client_id, 60))
-        m = c.recv(scaled(1.0))
+        m = c.recv(RETRY_S)
         while m is not None and m[0] != CONNACK:
-            m = c.recv(scaled(1.0))
+            m = c.recv(RETRY_S)
         if m is not None:
             return m[1][0], i + 1
-    raise TestFailure(f"{client_id}: no CONNACK after {tries} CONNECTs")
+    raise TestFailure(f"{client_id}: no CONNACK after {round(scaled(tries))} CONNECTs")
 
 
 def ping_retrying(c, tries=3):
     """PINGREQ until PINGRESP: after its entry aged out, a client's first answer waits for ARP."""
-    for i in range(tries):
+    for i in range(round(scaled(tries))):
         c.send(m_pingreq())
-        m = c.recv(scaled(1.0))
+        m = c.recv(RETRY_S)
         if m is not None and m[0] == PINGRESP:
             return i + 1
     raise TestFailure(f"no PINGRESP after {tries} PINGREQs")
