@@ -2,6 +2,11 @@
 """Fanout's benchmark, one command: fanout-dataplane against the DPDK limit on this machine, in one run.
 
   bench/run.py --build-dir build [--out bench-results] [--quick] [--only efficiency,scaling,latency,scale,lab,sink]
+               [--plot | --no-plot]
+
+The plot needs matplotlib (Debian's python3-matplotlib, which only /usr/bin/python3 imports). Run by
+another python3 that lacks it, the script re-runs itself under /usr/bin/python3 when that one has it;
+else it writes the JSON and says how to get the plot, failing only if --plot asked for one.
 
 Parts (each writes into the JSON result; a PNG plot of all of them goes beside it):
   efficiency  fanout-dataplane (one lcore: rx, worker and tx) fed by net_pcap with infinite_rx from
@@ -23,6 +28,7 @@ Parts (each writes into the JSON result; a PNG plot of all of them goes beside i
 Every DPDK process gets --no-pci, --no-huge and its own --file-prefix, one at a time (flock on
 /tmp/fanout-dpdk.lock). Timings on a shared 2-core VM are noisy: read the ratios of one run."""
 import argparse
+import importlib.util
 import json
 import os
 import re
@@ -272,7 +278,7 @@ def part_scale(a, tmp, res):
 def part_lab(a, tmp, res):
     harness.ARGS = argparse.Namespace(build_dir=a.build_dir, pmd="af_xdp", keep=False)
     rows = []
-    with DpdkLock(), harness.Lab("benchlab", subnet=117) as lab:
+    with DpdkLock(), harness.Lab("bench-lab") as lab:
         ceiling = veth_ceiling(lab, a.window)
         for subs in (1, 10):
             # 1 -> 1 unbounded (the sender is the limit); 1 -> 10 offered at 3/4 of the veth ceiling in
@@ -385,6 +391,31 @@ def plot(res, png):
     fig.savefig(png, dpi=90)
 
 
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def can_import_matplotlib(python):
+    return subprocess.run([python, "-c", "import matplotlib"], capture_output=True).returncode == 0
+
+
+def plot_interpreter(args):
+    """True when this interpreter can plot. One that cannot is replaced by SYSTEM_PYTHON (exec, same
+    arguments) when that one can; otherwise False, and the caller writes the JSON only."""
+    if importlib.util.find_spec("matplotlib") is not None:
+        return True
+    if os.path.realpath(sys.executable) != os.path.realpath(SYSTEM_PYTHON) and \
+            os.access(SYSTEM_PYTHON, os.X_OK) and can_import_matplotlib(SYSTEM_PYTHON):
+        log(f"{sys.executable} cannot import matplotlib; running again under {SYSTEM_PYTHON}")
+        sys.stdout.flush()
+        os.execv(SYSTEM_PYTHON, [SYSTEM_PYTHON, str(Path(__file__).resolve())] + args)
+    return False
+
+
+def no_plot_advice():
+    return ("no plot: matplotlib is missing here. Install it with `apt-get install python3-matplotlib` and run "
+            f"`{SYSTEM_PYTHON} bench/run.py ...` (the results JSON is written either way)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build-dir", default=str(REPO / "build"))
@@ -392,7 +423,14 @@ def main():
     ap.add_argument("--quick", action="store_true", help="short windows, fewer points (a few minutes)")
     ap.add_argument("--only", default="efficiency,scaling,latency,scale,lab,sink")
     ap.add_argument("--pairs", type=int, default=3, help="testpmd/fanout alternations (default 3)")
+    pl = ap.add_mutually_exclusive_group()
+    pl.add_argument("--plot", dest="plot", action="store_true", default=None,
+                    help="the plot is required: exit non-zero when it cannot be drawn")
+    pl.add_argument("--no-plot", dest="plot", action="store_false", help="write the JSON only")
     a = ap.parse_args()
+    can_plot = a.plot is not False and plot_interpreter(sys.argv[1:])
+    if a.plot is not False and not can_plot:
+        log(no_plot_advice())  # said now, before a long run, and again at the end
     a.build_dir = str(Path(a.build_dir).resolve())
     a.window = 1.5 if a.quick else 3.0
     a.warm = 1.0
@@ -418,12 +456,17 @@ def main():
                 res.setdefault("errors", {})[name] = f"{type(e).__name__}: {e}"
                 log(f"{name} failed: {e}")
     (out / "bench.json").write_text(json.dumps(res, indent=2) + "\n")
-    try:
-        plot(res, out / "bench.png")
-    except Exception as e:  # noqa: BLE001
-        log(f"plot failed: {e}")
-    log(f"wrote {out / 'bench.json'} and {out / 'bench.png'}")
-    return 1 if res.get("errors") else 0
+    plotted = False
+    if can_plot:
+        try:
+            plot(res, out / "bench.png")
+            plotted = True
+        except Exception as e:  # noqa: BLE001
+            log(f"plot failed: {e}")
+    elif a.plot is not False:
+        log(no_plot_advice())
+    log(f"wrote {out / 'bench.json'}" + (f" and {out / 'bench.png'}" if plotted else ""))
+    return 1 if res.get("errors") or (a.plot and not plotted) else 0
 
 
 if __name__ == "__main__":

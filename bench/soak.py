@@ -41,7 +41,6 @@ from harness import (Control, Dataplane, Lab, RawClient, RawSender, RedisServer,
                      free_tcp_port, lab_config, loadgen_bg, loadgen_wait, log, m_connect, m_disconnect,
                      m_register, wait_until, workdir)
 
-SUBNET = 114
 
 
 class Broker:
@@ -150,7 +149,7 @@ def main():
     rows, problems = [], []
     t_start = time.monotonic()
     hostile_counts = {}
-    with Lab("soak", subnet=SUBNET, clients=2) as lab, RedisServer("soak") as redis:
+    with Lab("soak", clients=2) as lab, RedisServer("soak") as redis:
         broker = Broker().start()
         try:
             sock = str(Path(workdir("soak-ctl")) / "dp.sock")

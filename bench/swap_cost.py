@@ -29,7 +29,6 @@ sys.path.insert(0, str(REPO / "test" / "e2e"))
 import harness  # noqa: E402
 from harness import Dataplane, Lab, Resp, loadgen_bg, loadgen_wait  # noqa: E402
 
-SUBNET = 116
 
 
 def info_counters(r):
@@ -53,12 +52,12 @@ def main():
 
     samples = []  # (t, rx, sent)
     swaps = []    # (t, published_ns, all_workers_ns)
-    with Lab("swapcost", subnet=SUBNET) as lab:
+    with Lab("swap-cost") as lab:
         sock = f"/tmp/fo-swapcost-{os.getpid()}.sock"
-        route = [{"name": "collect", "filter": "sw/#", "to": [f"198.18.{SUBNET}.2:9000"]}]
+        route = [{"name": "collect", "filter": "sw/#", "to": [f"{lab.client_ip}:9000"]}]
         with Dataplane("swapcost", lab, overrides={"routes": route}, extra_app=["--control", sock]) as dp:
             base = Path(dp.config_path).read_text()
-            canary = base.replace(f"{SUBNET}.2:9000", f"{SUBNET}.2:9001")
+            canary = base.replace(f"{lab.client_ip}:9000", f"{lab.client_ip}:9001")
             collector = [lab.udp_socket(lab.client_ip, p) for p in (9000, 9001)]  # so the kernel drops nothing loudly
             total_s = 3 * args.phase_s
             lg = loadgen_bg(lab, ["-p", 1, "-s", 1, "--topic", "sw/{pub}", "--filter", "sw/#", "--qos", 0,

@@ -89,13 +89,19 @@ has "env: af_packet vdev" "^LAB_VDEV_AF_PACKET=\"net_af_packet0,iface=$DP\"$" "$
 
 # The wire: a client datagram to the appliance shows up on the dataplane end (ARP first, since
 # nothing answers it here), and with --static-neigh as UDP with a full, correct checksum.
-capture() { # capture FILTER COUNT -> prints tcpdump -vv output of one client datagram to the appliance
-  local out=$1 pid
-  timeout 5 tcpdump -i "$DP" -n -vv -l -c "$3" "$2" >"$out" 2>/dev/null &
+capture() { # capture OUT FILTER COUNT -> tcpdump -vv output of one client datagram to the appliance
+  local out=$1 pid i
+  timeout 20 tcpdump -i "$DP" -n -vv -l -c "$3" "$2" >"$out" 2>"$out.err" &
   pid=$!
-  sleep 0.7
+  # Send once tcpdump has its socket open (it says "listening on"), not after a guessed delay.
+  for (( i = 0; i < 200; i++ )); do
+    grep -q "listening on" "$out.err" 2>/dev/null && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
   ip netns exec "$NS" bash -c "echo fanout-lab-selftest > /dev/udp/$P.1/1883" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
+  rm -f "$out.err"
 }
 if command -v tcpdump >/dev/null; then
   tmp=$(mktemp)

@@ -3,13 +3,21 @@
 Pieces:
   run_test(main, description)   argument parsing (--build-dir, --pmd, --keep), SIGTERM -> cleanup,
                                 PASS/FAIL line and exit status 0/1
-  Lab(name, subnet)             deploy/lab.sh up/down around a block (always torn down); sockets
+  SLOWDOWN, scaled(s)           how much slower than a plain build on an idle machine to allow for:
+                                every deadline that guards progress is multiplied by it
+  wait_until(what, fn, timeout) poll a condition; the only way a test waits for something to happen
+  SubnetLease(tag)              a 198.18.K.0/24 of the lab range held (flock) for this process alone
+  Lab(tag)                      deploy/lab.sh up/down on a leased subnet and its own names (always
+                                torn down; a leftover lab of a crashed run is removed first); sockets
                                 and commands inside the client namespace
+  Periodic(fn, interval)        a background sender that stops before the lab goes away
   Dataplane(...)                config from deploy/lab.yaml (+ overrides), the process with
                                 --no-pci --no-huge, ready wait, snapshot() (SIGUSR1), stop() (SIGTERM)
   loadgen(lab, args)            fanout-loadgen inside the namespace, JSON report
   check_conservation(stats)     rx == delivered + answered + dropped; generated == sent + dropped
-  Capture / tshark helpers      tshark capture on the dataplane veth, decode checks
+  route_balanced / output_balanced / wait_routes_idle
+                                the per-route and per-output sums of sinks and bridges
+  Capture, tshark_*             tshark capture on the dataplane veth, decode checks
   MQTT-SN encoders / decoder    for the raw UDP clients of the protocol tests
 
 Every DPDK process gets --no-pci and its own --file-prefix, removed afterwards.
@@ -32,6 +40,7 @@ import time
 import traceback
 import urllib.error
 import urllib.request
+import zlib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,6 +49,7 @@ LAB_YAML = REPO / "deploy" / "lab.yaml"
 DPDK_RUN = Path("/var/run/dpdk")
 
 ARGS = None  # set by run_test
+SLOWDOWN = 1.0  # set by run_test: see slowdown()
 
 
 class TestFailure(Exception):
@@ -80,6 +90,10 @@ def run_test(main, description, extra_args=None):
     ARGS.build_dir = str(Path(ARGS.build_dir).resolve())
     signal.signal(signal.SIGTERM, _on_sigterm)
     name = Path(sys.argv[0]).stem
+    global SLOWDOWN
+    SLOWDOWN = slowdown(dataplane_bin())
+    if SLOWDOWN != 1:
+        log(f"deadlines scaled by {SLOWDOWN:g} (sanitizer build or FANOUT_TEST_SLOWDOWN)")
     if os.geteuid() != 0:
         print(f"{name}: FAIL: must run as root (network namespaces, DPDK)", flush=True)
         sys.exit(1)
@@ -102,6 +116,29 @@ def run_test(main, description, extra_args=None):
         sys.exit(1)
     print(f"{name}: PASS  ({time.monotonic() - t0:.1f} s)", flush=True)
     sys.exit(0)
+
+
+def slowdown(exe):
+    """The factor every progress deadline is multiplied by: FANOUT_TEST_SLOWDOWN when set; else 4 for
+    a sanitizer build (test/meson.build passes FANOUT_SANITIZE; run by hand, the dataplane binary
+    tells, since it then references the sanitizer runtime), else 1. A deadline only guards against a
+    hang, so erring long costs nothing when the test passes."""
+    if os.environ.get("FANOUT_TEST_SLOWDOWN"):
+        return max(1.0, float(os.environ["FANOUT_TEST_SLOWDOWN"]))
+    san = os.environ.get("FANOUT_SANITIZE")
+    if san is None:
+        try:
+            with open(exe, "rb") as f:
+                data = f.read()
+            san = "address" if (b"__asan_init" in data or b"__ubsan_handle" in data) else "none"
+        except OSError:
+            san = "none"
+    return 4.0 if san not in ("", "none") else 1.0
+
+
+def scaled(seconds):
+    """A deadline for something that must happen, stretched for a slow build (SLOWDOWN)."""
+    return seconds * SLOWDOWN
 
 
 def dataplane_bin():
@@ -133,21 +170,113 @@ _libc = ctypes.CDLL(None, use_errno=True)
 CLONE_NEWNET = 0x40000000
 
 
-class Lab:
-    """deploy/lab.sh up --name NAME --subnet K for the duration of a with-block."""
+LEASE_DIR = Path("/run/lock/fanout-e2e-labs")
+LEASE_FIRST, LEASE_LAST = 16, 255  # 198.18.0-15.x are left to manual labs (deploy/lab.sh's default 0)
 
-    def __init__(self, name, subnet=0, clients=1, static_neigh=False):
-        self.name, self.subnet, self.clients, self.static_neigh = name, subnet, clients, static_neigh
+
+class SubnetLease:
+    """198.18.K.0/24 of the lab range 198.18.0.0/15, and the lab name e2eK, for this process alone.
+
+    A lease is an flock on LEASE_DIR/K.lock, so two tests running at once (in this tree or another)
+    never get the same K, and a crashed test's lease ends with its process. K starts from a hash of
+    the tag (stable across runs, so a test's addresses read the same in every log) and moves on past
+    leases held by others. Off-link addresses a test needs (198.19.x.y, another 198.18.K'.y) are
+    still inside 198.18.0.0/15 and belong to no lab's segment."""
+
+    def __init__(self, tag):
+        self.tag, self.k, self._f = tag, None, None
+
+    def acquire(self):
+        LEASE_DIR.mkdir(parents=True, exist_ok=True)
+        n = LEASE_LAST - LEASE_FIRST + 1
+        start = zlib.crc32(self.tag.encode()) % n
+        for i in range(n):
+            k = LEASE_FIRST + (start + i) % n
+            f = open(LEASE_DIR / f"{k}.lock", "w")
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                f.close()
+                continue
+            self.k, self._f = k, f
+            return self
+        raise RuntimeError(f"every lab subnet 198.18.{LEASE_FIRST}-{LEASE_LAST}.0/24 is leased; "
+                           f"look for stuck tests holding {LEASE_DIR}/*.lock (fuser -v)")
+
+    def release(self):
+        if self._f:
+            self._f.close()
+            self._f = None
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+        return False
+
+    name = property(lambda s: f"e2e{s.k}")
+    prefix = property(lambda s: f"198.18.{s.k}")
+
+    def addr(self, host):
+        return f"{self.prefix}.{host}"
+
+    def off_link(self, rng):
+        """A random address of 198.18.0.0/15 outside this /24: a sender that is off-link on this lab."""
+        while True:
+            a = f"198.{rng.choice((18, 19))}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+            if not a.startswith(self.prefix + "."):
+                return a
+
+
+class Lab:
+    """deploy/lab.sh up on a leased subnet (SubnetLease(tag)) for the duration of a with-block.
+
+    The lab's name, namespace and addresses all come from the lease: a test names none of its own.
+    A namespace or veth of that name still present when the lease is taken is a leftover of a run
+    that crashed before its teardown; it is logged and removed before the lab comes up."""
+
+    def __init__(self, tag, clients=1, static_neigh=False):
+        self.tag, self.clients, self.static_neigh = tag, clients, static_neigh
+        self.lease = SubnetLease(tag)
         self.env = {}
         self.up = False
 
+    name = property(lambda s: s.lease.name)
+    subnet = property(lambda s: s.lease.k)
+
+    def addr(self, host):
+        """198.18.K.host on this lab's segment (2 .. clients+1 are the client addresses)."""
+        return self.lease.addr(host)
+
+    def off_link(self, rng):
+        return self.lease.off_link(rng)
+
+    def _remove_leftover(self):
+        ns = f"fo-{self.name}-cli"
+        leftovers = []
+        if ns in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split():
+            leftovers.append(f"namespace {ns}")
+        if subprocess.run(["ip", "link", "show", "dev", f"fo{self.name}dp"], capture_output=True).returncode == 0:
+            leftovers.append(f"interface fo{self.name}dp")
+        if not leftovers:
+            return
+        log(f"removing a leftover lab of a crashed run: {', '.join(leftovers)}")
+        r = subprocess.run([str(LAB_SH), "down", "--name", self.name, "--kill"], capture_output=True, text=True,
+                           timeout=scaled(60))
+        if r.returncode != 0:
+            raise RuntimeError(f"cannot remove the leftover lab {self.name}:\n{r.stdout}{r.stderr}")
+
     def __enter__(self):
-        cmd = [str(LAB_SH), "up", "--name", self.name, "--subnet", str(self.subnet), "--clients", str(self.clients)]
-        if self.static_neigh:
-            cmd.append("--static-neigh")
+        self.lease.acquire()
         try:
+            self._remove_leftover()
+            cmd = [str(LAB_SH), "up", "--name", self.name, "--subnet", str(self.subnet),
+                   "--clients", str(self.clients)]
+            if self.static_neigh:
+                cmd.append("--static-neigh")
             self.up = True
-            r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=scaled(60))
             if r.returncode != 0:
                 raise RuntimeError(f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stdout}{r.stderr}")
             envf = REPO / ".lab" / f"{self.name}.env"
@@ -158,7 +287,7 @@ class Lab:
         except BaseException:
             self.down()
             raise
-        log(f"lab {self.name} up: ns {self.ns}, client {self.client_ip}, appliance {self.appliance_ip}, "
+        log(f"lab {self.name} ({self.tag}) up: ns {self.ns}, client {self.client_ip}, appliance {self.appliance_ip}, "
             f"dataplane side {self.dp_if}")
         return self
 
@@ -168,15 +297,17 @@ class Lab:
 
     def down(self):
         if not self.up:
+            self.lease.release()
             return
         self.up = False
         old = signal.signal(signal.SIGTERM, signal.SIG_IGN)  # finish the teardown
         try:
             r = subprocess.run([str(LAB_SH), "down", "--name", self.name, "--kill"], capture_output=True,
-                               text=True, timeout=60)
+                               text=True, timeout=scaled(60))
             if r.returncode != 0:
                 print(f"[e2e] lab down {self.name} failed:\n{r.stdout}{r.stderr}", file=sys.stderr)
         finally:
+            self.lease.release()  # only once the lab is gone: the next holder must find nothing of it
             signal.signal(signal.SIGTERM, old)
 
     ns = property(lambda s: s.env["LAB_NS"])
@@ -194,7 +325,7 @@ class Lab:
     def run(self, cmd, timeout=60, check_rc=True, **kw):
         """Run a command inside the client namespace."""
         r = subprocess.run(["ip", "netns", "exec", self.ns] + list(cmd), capture_output=True, text=True,
-                           timeout=timeout, **kw)
+                           timeout=scaled(timeout), **kw)
         if check_rc and r.returncode != 0:
             raise TestFailure(f"in {self.ns}: {' '.join(cmd)} exited {r.returncode}:\n{r.stdout}{r.stderr}")
         return r
@@ -364,24 +495,23 @@ class Dataplane:
         log("dataplane: " + " ".join(self.cmd))
         self._logf = open(self.log_path, "wb")
         self.proc = subprocess.Popen(self.cmd, stdout=self._logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + self.ready_timeout
-        while time.monotonic() < deadline:
-            if "fanout-dataplane: ready" in self.log():
-                log(f"dataplane ready (pid {self.proc.pid})")
-                return self
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        rc = self.proc.poll()
-        raise TestFailure(f"dataplane did not print 'ready' within {self.ready_timeout} s"
-                          f" ({'exited ' + str(rc) if rc is not None else 'still running'})")
+        try:
+            wait_until("the dataplane to print 'ready'",
+                       lambda: "fanout-dataplane: ready" in self.log() or self.proc.poll() is not None,
+                       timeout=self.ready_timeout)
+        except TestFailure as e:
+            raise TestFailure(f"{e} (still running)")
+        if self.proc.poll() is not None:
+            raise TestFailure(f"dataplane exited {self.proc.returncode} before it was ready")
+        log(f"dataplane ready (pid {self.proc.pid})")
+        return self
 
     def wait_exit(self, timeout):
         """For --duration runs: wait for the process to end by itself; returns the final stats."""
         try:
-            self.returncode = self.proc.wait(timeout=timeout)
+            self.returncode = self.proc.wait(timeout=scaled(timeout))
         except subprocess.TimeoutExpired:
-            raise TestFailure(f"dataplane did not exit within {timeout} s")
+            raise TestFailure(f"dataplane did not exit within {scaled(timeout):.0f} s")
         return self._final_stats()
 
     def stop(self, timeout=20):
@@ -389,9 +519,9 @@ class Dataplane:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
-            self.returncode = self.proc.wait(timeout=timeout)
+            self.returncode = self.proc.wait(timeout=scaled(timeout))
         except subprocess.TimeoutExpired:
-            raise TestFailure(f"dataplane did not exit within {timeout} s of SIGTERM")
+            raise TestFailure(f"dataplane did not exit within {scaled(timeout):.0f} s of SIGTERM")
         return self._final_stats()
 
     def _final_stats(self):
@@ -421,18 +551,29 @@ class Dataplane:
                 return None
         before = ident()
         self.proc.send_signal(signal.SIGUSR1)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def fresh():
             now = ident()
-            if now is not None and now != before:
-                try:
-                    s = json.loads(Path(self.stats_path).read_text())
-                    if s.get("reason") == "SIGUSR1":
-                        return s
-                except ValueError:
-                    pass
-            time.sleep(0.01)
-        raise TestFailure(f"no new stats snapshot within {timeout} s of SIGUSR1")
+            if now is None or now == before:
+                return None
+            s = json.loads(Path(self.stats_path).read_text())  # ValueError while half-written: retried
+            return s if s.get("reason") == "SIGUSR1" else None
+        return wait_until("a new stats snapshot after SIGUSR1", fresh, timeout=timeout, step=0.01)
+
+    def settled_snapshot(self, quiet=0.2, timeout=10):
+        """A snapshot once the traffic sent so far has been taken in: rx unchanged for `quiet` s and
+        nothing in the pipeline."""
+        last = {"rx": None, "since": 0.0}
+
+        def settled():
+            s = self.snapshot()
+            t = s["totals"]
+            now = time.monotonic()
+            if t["rx"] != last["rx"] or t["in_pipeline"] or t["out"]["in_pipeline"]:
+                last["rx"], last["since"] = t["rx"], now
+                return None
+            return s if now - last["since"] >= quiet else None
+        return wait_until("the dataplane to take in what was sent", settled, timeout=timeout, step=0.05)
 
     def log(self):
         try:
@@ -458,7 +599,7 @@ class Dataplane:
             if self.proc and self.proc.poll() is None:
                 self.proc.send_signal(signal.SIGTERM)
                 try:
-                    self.proc.wait(timeout=5)
+                    self.proc.wait(timeout=scaled(5))
                 except subprocess.TimeoutExpired:
                     self.proc.kill()
                     self.proc.wait(timeout=10)
@@ -483,9 +624,9 @@ def loadgen(lab, args, timeout=120, expect_rc=None):
           ["--json", "-"]
     log("loadgen: " + " ".join(cmd[4:]))
     try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=scaled(timeout))
     except subprocess.TimeoutExpired as e:
-        raise TestFailure(f"loadgen did not finish within {timeout} s; stderr: {e.stderr}")
+        raise TestFailure(f"loadgen did not finish within {scaled(timeout):.0f} s; stderr: {e.stderr}")
     sys.stdout.write(r.stderr)
     sys.stdout.flush()
     try:
@@ -533,6 +674,26 @@ def check_conservation(stats):
     return summary
 
 
+def route_balanced(r):
+    """A sink or bridge route (ROUTES): every matched message written or dropped under a named
+    reason, and nothing still queued."""
+    return r["matched"] == r["written"] + r["failed"] + r["ring_full"] + r["pool_empty"] and r["backlog"] == 0
+
+
+def output_balanced(x):
+    """A sink or bridge (OUTPUTS or the exit stats): matched == written + dropped, nothing queued."""
+    return x["backlog"] == 0 and x["matched"] == x["written"] + x["dropped"]
+
+
+def wait_routes_idle(fetch, kind, what, timeout=20):
+    """Until every route of `kind` ("sink" or "bridge") in fetch() ({name: route}) has drained and
+    balances; returns those routes."""
+    def idle():
+        rs = fetch()
+        return rs if all(route_balanced(x) for x in rs.values() if x["kind"] == kind) else None
+    return wait_until(f"{what}: {kind} backlog drained and counts balanced", idle, timeout=timeout, step=0.2)
+
+
 def events(stats):
     return stats["totals"]["events"]
 
@@ -563,15 +724,18 @@ class Capture:
         self.errpath = self.path + ".stderr"
         self._err = open(self.errpath, "wb")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self._err, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if "Capturing on" in Path(self.errpath).read_text(errors="replace"):
-                time.sleep(0.3)  # the capture filter is attached just before the message
-                return self
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
+        try:
+            wait_until(f"tshark to capture on {self.iface}",
+                       lambda: "Capturing on" in Path(self.errpath).read_text(errors="replace") or
+                       self.proc.poll() is not None, timeout=self.start_timeout)
+        except TestFailure:
+            pass
         err = Path(self.errpath).read_text(errors="replace")
+        if "Capturing on" in err and self.proc.poll() is None:
+            # dumpcap prints this as it opens the socket; the filter goes on just around it and
+            # nothing observable marks that moment, hence a short settle
+            time.sleep(scaled(0.3))
+            return self
         self.stop()
         raise TestFailure(f"tshark did not start capturing on {self.iface}: {err}")
 
@@ -581,7 +745,7 @@ class Capture:
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
-            time.sleep(0.3)
+            time.sleep(scaled(0.3))  # frames still on the veth when the caller is done reach the file
             self.proc.send_signal(signal.SIGINT)
             try:
                 self.proc.wait(timeout=10)
@@ -595,7 +759,7 @@ class Capture:
 def tshark_read(path, args, timeout=60):
     cmd = ["tshark", "-n", "-r", path, "-d", "udp.port==1883,mqttsn", "-o", "ip.check_checksum:TRUE",
            "-o", "udp.check_checksum:TRUE"] + list(args)
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=scaled(timeout))
     if r.returncode != 0:
         raise TestFailure(f"{' '.join(cmd)} exited {r.returncode}: {r.stderr}")
     return r.stdout
@@ -779,11 +943,12 @@ class RawClient:
 
     def expect(self, mtype, timeout=2.0, skip=()):
         """Wait for a message of mtype (skipping types in skip); returns its body."""
+        timeout = scaled(timeout)
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TestFailure(f"no {MQTTSN_TYPE_NAMES.get(mtype)} within {timeout} s")
+                raise TestFailure(f"no {MQTTSN_TYPE_NAMES.get(mtype)} within {timeout:.0f} s")
             m = self.recv(left)
             if m is None:
                 continue
@@ -855,10 +1020,10 @@ class Resp:
         self.raw = raw  # bulk strings as bytes (binary stream payloads), else text
         if isinstance(where, (str, Path)):
             self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.s.settimeout(timeout)
+            self.s.settimeout(scaled(timeout))
             self.s.connect(str(where))
         else:
-            self.s = socket.create_connection(where, timeout=timeout)
+            self.s = socket.create_connection(where, timeout=scaled(timeout))
         self.buf = b""
         if token is not None:
             self.call("AUTH", token)
@@ -994,8 +1159,11 @@ def end_process(proc, sig=signal.SIGTERM, timeout=10):
     return None
 
 
-def wait_until(what, fn, timeout=15.0, step=0.05):
-    """fn() until truthy (exceptions retried); returns its value or fails naming `what`."""
+def wait_until(what, fn, timeout=15.0, step=0.05, fail=True):
+    """fn() until truthy (exceptions retried); returns its value or fails naming `what`. The timeout
+    is a guard against a hang, scaled by SLOWDOWN: a passing test never waits for it. fail=False
+    returns None instead, for a caller whose own check then says what is missing."""
+    timeout = scaled(timeout)
     t0 = time.monotonic()
     last = None
     while time.monotonic() - t0 < timeout:
@@ -1006,7 +1174,51 @@ def wait_until(what, fn, timeout=15.0, step=0.05):
         except (OSError, ValueError, RespError, ConnectionError) as e:
             last = e
         time.sleep(step)
+    if not fail:
+        return None
     raise TestFailure(f"timed out after {timeout:.0f} s waiting for {what}" + (f" ({last})" if last else ""))
+
+
+class Periodic:
+    """fn() every `interval` s on a thread for the duration of a with-block: traffic beside the
+    test's own (bad packets, keepalives). Leaving the block stops and joins the thread, so it ends
+    before the lab or the processes around it are torn down and never sends into a namespace that
+    is gone. An exception in fn ends the thread and fails the test when the block ends (check()
+    raises it at once)."""
+
+    def __init__(self, what, fn, interval):
+        self.what, self.fn, self.interval = what, fn, interval
+        self.stop_ev = threading.Event()
+        self.count = 0
+        self.error = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self.stop_ev.wait(self.interval):
+            try:
+                self.fn()
+            except Exception as e:
+                self.error = e
+                return
+            self.count += 1
+
+    def check(self):
+        if self.error is not None:
+            raise TestFailure(f"{self.what} failed after {self.count} rounds: {self.error!r}")
+
+    def stop(self):
+        self.stop_ev.set()
+        self.thread.join()
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, et, ev, tb):
+        self.stop()
+        if et is None:
+            self.check()
+        return False
 
 
 class Control:
@@ -1090,7 +1302,7 @@ class Control:
         h.update(headers or {})
         req = urllib.request.Request(self.url(path), data=data, headers=h, method=method)
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as r:
+            with urllib.request.urlopen(req, timeout=scaled(timeout)) as r:
                 return r.status, r.read().decode()
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode(errors="replace")
@@ -1103,7 +1315,7 @@ class Control:
     def ctl(self, *args, timeout=30):
         cmd = [fanoutctl_bin(), "--token-file", self.token_file, "-h", "127.0.0.1", "-p", str(self.port)] + [
             str(a) for a in args]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=scaled(timeout))
         return r.returncode, r.stdout, r.stderr
 
     def ctl_ok(self, *args):
@@ -1172,6 +1384,19 @@ class Collector:
         with self.lock:
             return list(self.got)
 
+    def publishers(self, port):
+        """Loadgen publisher indexes with a copy at `port` so far."""
+        return {k[0] for p, _, data in self.snapshot() if p == port and (k := loadgen_payload(data))}
+
+    def wait_quiet(self, quiet=0.3, timeout=10):
+        """Once the traffic has ended: until nothing has arrived for `quiet` s, so the copies still in
+        flight have landed."""
+        def still():
+            with self.lock:
+                last = self.got[-1][1] if self.got else 0.0
+            return time.monotonic() - last >= quiet
+        wait_until("the collectors to fall quiet", still, timeout=timeout, step=0.05)
+
     def close(self):
         self.stop_ev.set()
         for t in self.threads:
@@ -1206,11 +1431,11 @@ def loadgen_bg(lab, args):
 
 def loadgen_wait(p, timeout=120):
     try:
-        out, err = p.communicate(timeout=timeout)
+        out, err = p.communicate(timeout=scaled(timeout))
     except subprocess.TimeoutExpired:
         p.kill()
         out, err = p.communicate()
-        raise TestFailure(f"loadgen did not finish within {timeout} s")
+        raise TestFailure(f"loadgen did not finish within {scaled(timeout):.0f} s")
     sys.stdout.write(err)
     try:
         return json.loads(out), p.returncode
@@ -1256,7 +1481,7 @@ class RedisServer:
             cmd += ["-a", self.requirepass]
         if raw:
             cmd.append("--raw")
-        r = subprocess.run(cmd + [str(a) for a in args], capture_output=True, timeout=30)
+        r = subprocess.run(cmd + [str(a) for a in args], capture_output=True, timeout=scaled(30))
         return r.stdout.decode(errors="replace").strip()
 
     def xrange(self, key):
@@ -1269,6 +1494,17 @@ class RedisServer:
                 r.call("AUTH", self.requirepass)
             return [(eid.decode(), {f[i].decode(): f[i + 1] for i in range(0, len(f), 2)})
                     for eid, f in r.call("XRANGE", key, "-", "+")]
+
+    def asleep(self, probe=0.2):
+        """True while the server leaves a PING unanswered for `probe` s: a DEBUG SLEEP has begun.
+        (Any reply counts, -NOAUTH included: it is the server's responsiveness that is asked.)"""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=scaled(5)) as s:
+                s.sendall(b"*1\r\n$4\r\nPING\r\n")
+                s.settimeout(probe)
+                return not s.recv(64)
+        except socket.timeout:
+            return True
 
     def kill(self):
         self.proc = end_process(self.proc, signal.SIGKILL)

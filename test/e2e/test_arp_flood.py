@@ -29,16 +29,16 @@ from pathlib import Path
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (CONNACK, PINGRESP, Dataplane, Lab, RawClient, TestFailure, _libc, CLONE_NEWNET,  # noqa: E402
-                     check, check_conservation, events, lab_config, log, m_connect, m_pingreq, nonzero, run_test)
+                     check, check_conservation, events, lab_config, log, m_connect, m_pingreq, nonzero, run_test,
+                     scaled)
 
-SUBNET = 131
 CAPACITY = 64
 FRAMES = 20000
 SEND_LIMIT_S = 30.0
 RATE = 10000  # frames/s: fast for ARP, slow enough that the af_packet ring keeps up on a shared 2-core box
-SETTLE_S = 0.3
 ECHOES = 5000
 MAX_AGE_S = 3  # arp_max_age_s: short, so the garbage the flood left is seen to go
+RETRY_S = 1.0  # a client's wait before it repeats: below MAX_AGE_S, or its fresh entry ages out first
 
 
 def mac_bytes(s):
@@ -92,9 +92,9 @@ def random_mac(rng):
     return bytes([0x02, 0xfa] + [rng.randrange(256) for _ in range(4)])  # locally administered unicast
 
 
-def build_flood(rng, k, dp_mac):
+def build_flood(rng, lab, dp_mac):
     """(frames, sent-per-kind) for the flood; sender addresses by kind as in the docstring."""
-    appl = ip_bytes(f"198.18.{k}.1")
+    appl = ip_bytes(lab.appliance_ip)
     bcast = b"\xff" * 6
     zero = b"\0" * 6
     frames, sent = [], {"req_on": 0, "rep_on": 0, "off": 0, "static": 0}
@@ -102,21 +102,20 @@ def build_flood(rng, k, dp_mac):
         smac = random_mac(rng)
         r = rng.random()
         if r < 0.40:
-            sip = ip_bytes(f"198.18.{k}.{rng.randrange(10, 128)}")
+            sip = ip_bytes(lab.addr(rng.randrange(10, 128)))
             frames.append(arp_frame(1, bcast, smac, sip, zero, appl))
             sent["req_on"] += 1
         elif r < 0.70:
-            sip = ip_bytes(f"198.18.{k}.{rng.randrange(128, 255)}")
+            sip = ip_bytes(lab.addr(rng.randrange(128, 255)))
             frames.append(arp_frame(2, dp_mac, smac, sip, smac, appl))
             sent["rep_on"] += 1
         elif r < 0.95:
-            off = f"198.19.{rng.randrange(256)}.{rng.randrange(1, 255)}" if rng.random() < 0.5 else \
-                f"198.18.{(k + 1) % 256}.{rng.randrange(1, 255)}"
+            off = lab.off_link(rng)
             op = 1 if rng.random() < 0.5 else 2
             frames.append(arp_frame(op, bcast if op == 1 else dp_mac, smac, ip_bytes(off), zero, appl))
             sent["off"] += 1
         else:
-            frames.append(arp_frame(2, dp_mac, smac, ip_bytes(f"198.18.{k}.2"), smac, appl))
+            frames.append(arp_frame(2, dp_mac, smac, ip_bytes(lab.client_ip), smac, appl))
             sent["static"] += 1
     return frames, sent
 
@@ -144,31 +143,30 @@ def raw_socket_in(lab):
 def connect_retrying(c, client_id, tries=5):
     """CONNECT until CONNACK: the first answer to a client the table does not know yet is lost
     while its ARP is under way (out drop no_neighbour), so a client repeats, as MQTT-SN ones do."""
-    for i in range(tries):
+    for i in range(round(scaled(tries))):  # a slow build may answer later; the interval stays
         c.send(m_connect(client_id, 60))
-        m = c.recv(1.0)
+        m = c.recv(RETRY_S)
         while m is not None and m[0] != CONNACK:
-            m = c.recv(1.0)
+            m = c.recv(RETRY_S)
         if m is not None:
             return m[1][0], i + 1
-    raise TestFailure(f"{client_id}: no CONNACK after {tries} CONNECTs")
+    raise TestFailure(f"{client_id}: no CONNACK after {round(scaled(tries))} CONNECTs")
 
 
 def ping_retrying(c, tries=3):
     """PINGREQ until PINGRESP: after its entry aged out, a client's first answer waits for ARP."""
-    for i in range(tries):
+    for i in range(round(scaled(tries))):
         c.send(m_pingreq())
-        m = c.recv(1.0)
+        m = c.recv(RETRY_S)
         if m is not None and m[0] == PINGRESP:
             return i + 1
     raise TestFailure(f"no PINGRESP after {tries} PINGREQs")
 
 
 def main(args):
-    with Lab("e2earp", subnet=SUBNET, clients=2) as lab:
-        k = SUBNET
+    with Lab("arp", clients=2) as lab:
         client_a, client_b = lab.client_ips[0], lab.client_ips[1]
-        check(client_a == f"198.18.{k}.2" and client_b == f"198.18.{k}.3", f"lab clients {lab.client_ips}")
+        check(client_a == lab.addr(2) and client_b == lab.addr(3), f"lab clients {lab.client_ips}")
         cfg = lab_config(f"{lab.appliance_ip}/24", lab.vdev().split(",")[0],
                          {"neighbours": CAPACITY, "arp_max_age_s": MAX_AGE_S})
         anchor = "    mqttsn_port: 1883\n"
@@ -187,7 +185,7 @@ def main(args):
                 before = dp.snapshot()
 
                 rng = random.Random(0xa2f)
-                frames, sent = build_flood(rng, k, dp_mac)
+                frames, sent = build_flood(rng, lab, dp_mac)
                 s = raw_socket_in(lab)
                 try:
                     n_sent, took = send_paced(s, frames)
@@ -195,8 +193,7 @@ def main(args):
                     s.close()
                 check(n_sent == FRAMES, f"sent {n_sent} of {FRAMES} frames within {SEND_LIMIT_S} s")
                 log(f"flood: {n_sent} ARP frames in {took:.2f} s ({n_sent / took:.0f}/s): {sent}")
-                time.sleep(SETTLE_S)
-                during = dp.snapshot()
+                during = dp.settled_snapshot()
 
                 a.send(m_pingreq())
                 a.expect(PINGRESP)
@@ -213,15 +210,16 @@ def main(args):
                 # entries, then each other; client B's fresh entry stays, so B's next PINGREQ is
                 # answered at once.
                 appl = ip_bytes(lab.appliance_ip)
-                echoes = [echo_frame(dp_mac, random_mac(rng), ip_bytes(f"198.18.{k}.{rng.randrange(128, 255)}"), appl,
+                echoes = [echo_frame(dp_mac, random_mac(rng), ip_bytes(lab.addr(rng.randrange(128, 255))), appl,
                                      0x4f4e, i & 0xffff) for i in range(ECHOES)]
                 s = raw_socket_in(lab)
+                t_echo = time.monotonic()
                 try:
                     n_echo, took_echo = send_paced(s, echoes)
                 finally:
                     s.close()
-                time.sleep(SETTLE_S)
-                echoed = dp.snapshot()
+                echoed = dp.settled_snapshot()
+                echo_span = time.monotonic() - t_echo  # the echoes' ARP requests all fall within this
                 b.send(m_pingreq())
                 b.expect(PINGRESP, timeout=1.0)
                 log(f"{n_echo} ICMP echoes from spoofed on-link sources in {took_echo:.2f} s; client B's next "
@@ -276,7 +274,7 @@ def main(args):
             check(ev_e["arp_evicted"] > 0 and ev_e["arp_requests_sent"] > 0,
                   f"the echoes from unknown sources made no pending entries: {ev_e}")
             # arp_requests_per_s (default 1000, bursts of 100) bounds the broadcasts they cause
-            bound = 1000 * (took_echo + SETTLE_S + 1.0) + 100
+            bound = 1000 * (echo_span + 1.0) + 100
             check(ev_e["arp_requests_sent"] <= bound and ev_e["arp_request_limited"] > 0,
                   f"ARP requests {ev_e['arp_requests_sent']} for {n_echo} echoes: want at most {bound:.0f},"
                   " some limited")

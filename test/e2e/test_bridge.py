@@ -41,9 +41,9 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (F_QOS0, F_QOS1, PUBACK, PUBLISH, REGISTER, Dataplane, Lab, RawClient, Resp,  # noqa: E402
                      TestFailure, check, check_conservation, end_process, free_tcp_port, lab_config, loadgen_bg, loadgen_wait,
-                     log, m_puback, m_publish, m_regack, remove_workdir, run_test, wait_until, workdir)
+                     log, m_puback, m_publish, m_regack, output_balanced, remove_workdir, route_balanced, run_test,
+                     scaled, wait_routes_idle, wait_until, workdir)
 
-SUBNET = 131
 USER, PW = "fanout", "br1dge-pw"
 
 
@@ -214,21 +214,15 @@ def bridges(dp):
         return {x["name"]: x for x in r.json("OUTPUTS")["bridges"]}
 
 
-def balanced(rt):
-    return rt["matched"] == rt["written"] + rt["failed"] + rt["ring_full"] + rt["pool_empty"] and rt["backlog"] == 0
-
-
 def wait_idle(dp, what, timeout=20):
     """Until every bridge route's backlog is empty and its counts balance; returns the routes."""
-    def idle():
-        rs = routes(dp)
-        return rs if all(balanced(x) for x in rs.values() if x["kind"] == "bridge") else None
-    return wait_until(f"{what}: bridge backlog drained and counts balanced", idle, timeout=timeout, step=0.2)
+    return wait_routes_idle(lambda: routes(dp), "bridge", what, timeout)
 
 
 def expect_publish(c, timeout=3.0):
     """The next PUBLISH to a raw MQTT-SN client (REGISTERs acknowledged on the way):
     (qos, topic id, msg id, payload)."""
+    timeout = scaled(timeout)
     deadline = time.monotonic() + timeout
     while True:
         left = deadline - time.monotonic()
@@ -267,7 +261,7 @@ def main(args):
 
 
 def run_all(args, ctl_dir):
-    with Lab("e2ebrdg", subnet=SUBNET) as lab, Mosquitto() as mq:
+    with Lab("brdg") as lab, Mosquitto() as mq:
         ctl = str(Path(ctl_dir) / "dp.sock")
         common = {"reconnect_min_ms": 100, "reconnect_max_ms": 800, "keepalive_s": 30}
         overrides = {
@@ -320,11 +314,11 @@ def run_all(args, ctl_dir):
                   f"inflight {f311['inflight']} "
                   f"backlog {f311['backlog']} (32 in flight to the frozen broker, 8 in the ring)")
             for name, x in fin.items():
-                check(x["backlog"] == 0 and x["matched"] == x["written"] + x["dropped"],
+                check(output_balanced(x),
                       f"exit stats, bridge {name}: " +
                       repr({k: x[k] for k in ('matched', 'written', 'dropped', 'backlog', 'discarded')}))
             for name, r in froutes.items():
-                check(balanced(r), f"exit stats, route {name}: {r}")
+                check(route_balanced(r), f"exit stats, route {name}: {r}")
             log("exit stats: b311 discarded the 40 entries it held or had in its ring; every bridge and route idle "
                 "and balanced")
 
@@ -374,7 +368,7 @@ def run_checks(lab, mq, dp):
         tid, rc = sc.subscribe(local, F_QOS1)
         check(rc == 0, f"SUBSCRIBE {local}: rc {rc}")
         payload = f"from {where} on {remote}"
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + scaled(10)
         while True:  # the bridge's own SUBSCRIBE may still be on its way right after the connect
             mq.pub(where, remote, payload, qos, version)
             try:
@@ -401,17 +395,27 @@ def run_checks(lab, mq, dp):
     persist = Sub(mq, "plain", "site1/up/q/#", qos=1, client_id="fo-e2e-persistent").start()
     try:
         persist.wait_ready("site1/up/q/probe")
-        time.sleep(1.5)  # the subscription is in the broker's autosave
+        time.sleep(1.5)  # the subscription reaches the broker's autosave (autosave_interval 1)
+        # The load runs until the broker is back, however long the outage takes to show here.
         lg = loadgen_bg(lab, ["-p", 2, "-s", 1, "--topic", "up/k{pub}", "--filter", "up/+", "--qos", 0,
-                              "--rate", 500, "--duration", 5, "--drain-ms", 1500, "--expect-no-loss",
+                              "--rate", 500, "--duration", 3600, "--drain-ms", 1500, "--expect-no-loss",
                               "--id-prefix", "brk"])
-        time.sleep(1.0)
-        mq.stop(signal.SIGTERM)
-        log("mosquitto stopped (SIGTERM) under load")
-        wait_until("b311 to notice the broker is gone", lambda: not bridges(dp)["b311"]["connected"], timeout=10)
-        time.sleep(1.5)
-        mq.start()
-        log("mosquitto restarted")
+        try:
+            r0 = routes(dp)["r311"]
+            wait_until("the load at route r311", lambda: routes(dp)["r311"]["written"] > r0["written"] + 200,
+                       timeout=20, step=0.1)
+            mq.stop(signal.SIGTERM)
+            log("mosquitto stopped (SIGTERM) under load")
+            wait_until("b311 to notice the broker is gone", lambda: not bridges(dp)["b311"]["connected"], timeout=10)
+            # The outage lasts until the ring (64) has overflowed and a reconnect has failed.
+            wait_until("ring_full drops and a failed reconnect while the broker is down",
+                       lambda: routes(dp)["r311"]["ring_full"] > r0["ring_full"] and
+                       bridges(dp)["b311"]["connect_failures"] > b0["connect_failures"], timeout=15, step=0.1)
+            mq.start()
+            log("mosquitto restarted")
+            wait_until("b311 reconnected", lambda: bridges(dp)["b311"]["connected"], timeout=15)
+        finally:
+            lg.terminate()  # the loadgen ends its send phase on SIGTERM, drains and reports
         rep, rc = loadgen_wait(lg)
         d = rep["deliver"]
         check(rc == 0 and d["lost_msgs"] == 0, f"loadgen while the broker was down: {rep['result']['verdict']}; "
@@ -428,7 +432,7 @@ def run_checks(lab, mq, dp):
         check(r["ring_full"] > 0, "no ring_full drops while the broker was down (ring 64)")
         check(b1["reconnects"] > b0["reconnects"], f"b311 reconnects {b0['reconnects']} -> {b1['reconnects']}")
         check(b1["connect_failures"] > b0["connect_failures"], "no failed connect attempts while the broker was down")
-        check(balanced(r), f"r311 counts do not balance: {r}")
+        check(route_balanced(r), f"r311 counts do not balance: {r}")
 
         # 3b. a quiet outage: QoS 1 publishes wait in the ring and go up once the broker is back
         mq.stop(signal.SIGTERM)
@@ -439,7 +443,7 @@ def run_checks(lab, mq, dp):
         q_rcs = [publish_sn(qc, qtid, f"down-{i}", F_QOS1) for i in range(10)]
         check(q_rcs == [0] * 10, f"QoS 1 publishes while the broker is down: PUBACK rcs {q_rcs}")
         check(routes(dp)["r311"]["backlog"] == 10, f"r311 backlog {routes(dp)['r311']['backlog']}, expected 10")
-        time.sleep(0.5)
+        time.sleep(0.5)  # the publishes stay in the ring while the broker is away
         mq.start()
         persist.wait_for("the QoS 1 publishes made while the broker was down",
                          lambda ms: ms if {f"down-{i}" for i in range(10)} <= {p for _, t, p in ms
@@ -469,7 +473,7 @@ def run_checks(lab, mq, dp):
                                lambda ms: ms if set(sent) <= {p for _, t, p in ms if t == "site1/up/q/1"} else None,
                                timeout=15)
         dups = sum(1 for _, t, p in got if t == "site1/up/q/1" and p in sent) - len(sent)
-        check(r["written"] - w0 == 20 and balanced(r),
+        check(r["written"] - w0 == 20 and route_balanced(r),
               f"after the crash: written {r['written'] - w0} of 20, counts {r}")
         log(f"in flight across a crash: 20 of 20 written once in the counts and received ({dups} duplicates at the "
             f"subscriber, QoS 1 allows them)")

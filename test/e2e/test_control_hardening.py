@@ -28,10 +28,9 @@ from pathlib import Path
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import (Control, Dataplane, Lab, RawClient, Resp, RespError, check, log, run_test,  # noqa: E402
-                     wait_until)
+from harness import (Control, Dataplane, Lab, RawClient, Resp, RespError, check, check_conservation,  # noqa: E402
+                     log, run_test, scaled, wait_until)
 
-SUBNET = 133
 GATES = ["drop_rate<0.5", "drop_rate<0.6", "drop_rate<0.7", "drop_rate<0.8", "error_rate<0.5", "error_rate<0.6",
          "p99_us<1000000", "sink_errors<1000"]
 ROLLOUT = {"steps": [1, 5, 25, 50, 100], "hold_s": 30, "mode": "split", "auto": False, "gates": GATES}
@@ -45,7 +44,7 @@ def rss_kib(pid):
 
 
 def raw_conn(ctl):
-    s = socket.create_connection(("127.0.0.1", ctl.port), timeout=5)
+    s = socket.create_connection(("127.0.0.1", ctl.port), timeout=scaled(5))
     return s
 
 
@@ -179,7 +178,11 @@ def phase_resp(ctl):
         check(want in reply and reply.endswith(b"closing\r\n"), f"{what}: {reply[:200]!r}")
 
     conns = [raw_conn(ctl) for _ in range(64)]
-    time.sleep(0.3)
+    for c in conns:  # each one accepted and served (an unauthenticated PING is answered with an error)
+        c.sendall(b"*1\r\n$4\r\nPING\r\n")
+    for i, c in enumerate(conns):
+        reply = c.recv(4096)
+        check(reply.startswith((b"+", b"-")), f"connection {i + 1} of 64 was not served: {reply!r}")
     extra = raw_conn(ctl)
     reply = read_until_closed(extra)
     extra.close()
@@ -209,7 +212,7 @@ def phase_token(ctl):
 
 
 def main(args):
-    with Lab("e2ectlsec", subnet=SUBNET) as lab:
+    with Lab("ctlsec") as lab:
         sock = Path(f"/tmp/fo-e2e-ctlsec-{os.getpid()}.sock")
         state = Path(f"/tmp/fo-e2e-ctlsec-{os.getpid()}")
         try:
@@ -255,7 +258,7 @@ def run(lab, sock, state):
             log("POST /api/config then /api/rollout/start with 8 gates: the rollout runs")
             code, _ = ctl.api("/api/rollout/abort", method="POST", body={})
             check(code == 200, f"POST /api/rollout/abort: {code}")
-            dp.stop()
+            check_conservation(dp.stop())
 
 
 if __name__ == "__main__":

@@ -35,9 +35,8 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (CONNACK, F_QOS1, PUBACK, Collector, Control, Dataplane, Lab, RawClient, Resp, check,  # noqa: E402
                      check_conservation, loadgen_bg, loadgen_wait, log, m_connect, m_publish, on_canary, remove_workdir,
-                     run_test, wait_until, workdir)
+                     run_test, scaled, wait_until, workdir)
 
-SUBNET = 114
 PUBS = 8
 RATE = 200
 ROLLOUT_KEYS = ("state", "generation", "plan", "step", "share_bp", "started_ms", "step_started_ms", "ended_ms",
@@ -46,8 +45,8 @@ STALL_S = 0.5  # the longest the dataplane's rx counter may stand still under lo
 RESYNC_S = 8.0  # reconnect backoff tops at 5 s, plus the push
 
 
-def routes(port):
-    return [{"name": "collect", "filter": "ro/#", "to": [f"198.18.{SUBNET}.2:{port}"]}]
+def routes(lab, port):
+    return [{"name": "collect", "filter": "ro/#", "to": [f"{lab.client_ip}:{port}"]}]
 
 
 def dp_json(sock, *cmd):
@@ -119,12 +118,19 @@ def check_no_stall(samples, t_from, t_to, t_kill):
 
 def kill_and_restart(lab, sock, ctl):
     """a + b: SIGKILL fanout-control under load with a held rollout; restart; it resumes."""
+    # The load runs until this function has done its part, however long that takes on this build;
+    # the forwarding check looks at the span from the load's first second to its end.
+    rx0 = dp_json(sock, "STATS")["totals"]["rx"]
     lg = loadgen_bg(lab, ["-p", PUBS, "-s", 1, "--topic", "ro/{pub}", "--filter", "ro/#", "--qos", 1,
-                          "--rate", RATE, "--duration", 10, "--id-prefix", "ck", "--expect-no-loss"])
+                          "--rate", RATE, "--duration", 3600, "--id-prefix", "ck", "--expect-no-loss"])
     t_lg = time.monotonic()
     smp = Sampler(sock)
+    t_flow = t_stop = None
     try:
-        time.sleep(2.5)
+        # The publishers have connected once half a second of the load's publishes has come in.
+        t_flow = wait_until("the load at the dataplane", lambda: next(
+            (t for t, rx in list(smp.samples) if rx - rx0 >= PUBS * RATE // 2), None), timeout=20, step=0.1)
+        time.sleep(1.5)  # the load's rate before the kill is measured over the last second of this
         before = ctl.rollout()
         hist_before = ctl.json("HISTORY", "COUNT", 1000)["events"]
         g_before = dp_json(sock, "GENERATIONS")
@@ -173,8 +179,9 @@ def kill_and_restart(lab, sock, ctl):
         check(r["step"] == 2 and r["share_bp"] == 2500 and r["state"] in ("running", "held"),
               f"rollout after resume: {r}")
     finally:
+        t_stop = time.monotonic()
+        lg.terminate()  # the loadgen ends its send phase on SIGTERM, drains and reports
         rep, rc = loadgen_wait(lg)
-        t_end = time.monotonic()
         samples = smp.stop()
     d, p = rep["deliver"], rep["publish"]
     log(f"loadgen: sent {p['sent_msgs']} acked {p['acked_msgs']} received {d['received_msgs']} lost {d['lost_msgs']}"
@@ -182,7 +189,7 @@ def kill_and_restart(lab, sock, ctl):
     check(rc == 0 and rep["result"]["pass"] and d["lost_msgs"] == 0 and p["acked_msgs"] == p["sent_msgs"],
           f"QoS 1 loss around the fanout-control kill: {rep['result']['verdict']}")
     check(not smp.errors, f"STATS sampler: {smp.errors}")
-    check_no_stall(samples, t_lg + 1.0, t_end - 1.5, t_kill)
+    check_no_stall(samples, t_flow, t_stop, t_kill)
 
 
 def publish_once(lab, cid, tag):
@@ -192,7 +199,7 @@ def publish_once(lab, cid, tag):
     try:
         for attempt in range(3):
             c.send(m_connect(cid))
-            body = c.recv(1.0)
+            body = c.recv(scaled(1.0))
             if body is not None:
                 break
         check(body is not None and body[0] == CONNACK and body[1][0] == 0, f"{cid}: no CONNACK in 3 tries: {body}")
@@ -204,17 +211,17 @@ def publish_once(lab, cid, tag):
 
 
 def main(args):
-    with Lab("e2ecr", subnet=SUBNET) as lab, Collector(lab, [9000, 9001, 9002]) as coll:
+    with Lab("cr") as lab, Collector(lab, [9000, 9001, 9002]) as coll:
         sock = Path(f"/tmp/fo-e2e-cr-{os.getpid()}.sock")
         cdir = workdir("cr-ctl")
         ctl = Control(sock, cdir)
         ok = False
         try:
-            with Dataplane("cr", lab, overrides={"routes": routes(9000)}, extra_app=["--control", str(sock)]) as dp:
+            with Dataplane("cr", lab, overrides={"routes": routes(lab, 9000)}, extra_app=["--control", str(sock)]) as dp:
                 boot = Path(dp.config_path).read_text()
                 ctl.start()
                 c1 = Path(cdir) / "canary-9001.yaml"
-                c1.write_text(boot.replace(f"198.18.{SUBNET}.2:9000", f"198.18.{SUBNET}.2:9001"))
+                c1.write_text(boot.replace(f"{lab.client_ip}:9000", f"{lab.client_ip}:9001"))
                 ctl.ctl_ok("config", "apply", c1)
                 ctl.ctl_ok("rollout", "start", "--steps", "1,5,25", "--hold", "1s", "--no-auto")
                 wait_rollout(ctl, "held", 0)
@@ -231,7 +238,7 @@ def main(args):
                 g = dp_json(sock, "GENERATIONS")
                 check(g["stable"]["id"] == 2 and g["canary"] is None, f"after promote: {g}")
                 c2 = Path(cdir) / "canary-9002.yaml"
-                c2.write_text(boot.replace(f"198.18.{SUBNET}.2:9000", f"198.18.{SUBNET}.2:9002"))
+                c2.write_text(boot.replace(f"{lab.client_ip}:9000", f"{lab.client_ip}:9002"))
                 ctl.ctl_ok("config", "apply", c2)
                 ctl.ctl_ok("rollout", "start", "--steps", "40,100", "--hold", "60s", "--mode", "mirror")
                 want = wait_until("canary 3 at 40 % mirror", lambda: (lambda x: x if x["share_bp"] == 4000 and
@@ -243,7 +250,7 @@ def main(args):
             check_conservation(final1)
             n_hist = ctl.json("HISTORY", "COUNT", 1000)["total"]
 
-            with Dataplane("cr2", lab, overrides={"routes": routes(9000)}, extra_app=["--control", str(sock)]) as dp2:
+            with Dataplane("cr2", lab, overrides={"routes": routes(lab, 9000)}, extra_app=["--control", str(sock)]) as dp2:
                 t_ready = time.monotonic()
                 g = wait_until("the new dataplane to get the desired generations back",
                                lambda: (lambda x: x if x["share_bp"] == 4000 and x["canary"] else None)(
@@ -276,7 +283,9 @@ def main(args):
                 n0 = len(coll.snapshot())
                 publish_once(lab, stable_cid, f"{stable_cid}:after-restart")
                 publish_once(lab, canary_cid, f"{canary_cid}:after-restart")
-                time.sleep(0.4)
+                wait_until("both publishes at a collector", lambda: len(coll.snapshot()) >= n0 + 2, timeout=5,
+                           fail=False)
+                time.sleep(0.2)  # a quiet window: a third copy (to :9000 or twice) would land in it
                 got = [(p, d.decode(errors="replace")) for p, _, d in coll.snapshot()[n0:]]
                 want_got = [(9001, f"{stable_cid}:after-restart"), (9001, f"{canary_cid}:after-restart")]
                 check(sorted(got) == sorted(want_got),

@@ -58,7 +58,7 @@ def info(path):
 
 
 def main(args):
-    with Lab("e2ectl", subnet=107) as lab:
+    with Lab("ctl") as lab:
         sock_path = os.path.join("/tmp", f"fo-e2e-ctl-{os.getpid()}.sock")
         with Dataplane("ctl", lab, extra_app=["--control", sock_path]) as dp:
             st = os.stat(sock_path)

@@ -24,9 +24,9 @@ from pathlib import Path
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (F_QOS0, Dataplane, Lab, RawClient, RawSender, check, check_conservation, events,  # noqa: E402
-                     log, loadgen_bg, loadgen_wait, m_connect, m_register, m_subscribe, nonzero, run_test)
+                     log, loadgen_bg, loadgen_wait, m_connect, m_register, m_subscribe, nonzero, run_test,
+                     scaled)
 
-SUBNET = 113
 
 
 def loadgen_args(seconds, tag):
@@ -69,7 +69,6 @@ class Flood:
 
     def start(self):
         lab = self.lab
-        net = lab.appliance_ip.rsplit(".", 1)[0]
         rnd = random.Random(7)
         raw = RawSender(lab)
         reg, sub = RawClient(lab), RawClient(lab)
@@ -81,7 +80,7 @@ class Flood:
         self.socks = [raw, reg, sub, mal, arp]
 
         def storm(i):
-            raw.send(f"{net}.{100 + rnd.randrange(150)}", 1024 + rnd.randrange(60000), m_connect(f"storm{i}", 60))
+            raw.send(lab.addr(100 + rnd.randrange(150)), 1024 + rnd.randrange(60000), m_connect(f"storm{i}", 60))
 
         def regs(i):
             reg.send(m_register(f"flood/r/{i}", i % 65535 + 1))
@@ -93,7 +92,7 @@ class Flood:
             on_link = i % 2 == 0
             # (not the legitimate clients' own addresses, .2-.9: a neighbour claiming a known
             # address with another MAC is ARP spoofing, which only static entries stop; security.md)
-            ip = f"{net}.{10 + rnd.randrange(240)}" if on_link else f"198.19.{rnd.randrange(256)}.{rnd.randrange(256)}"
+            ip = lab.addr(10 + rnd.randrange(240)) if on_link else lab.off_link(rnd)
             arp.send(arp_frame(bytes([2, 0x66, rnd.randrange(256), rnd.randrange(256), rnd.randrange(256),
                                       rnd.randrange(256)]), ip, lab.appliance_ip))
 
@@ -110,7 +109,7 @@ class Flood:
 
     def join(self):
         for t in self.threads:
-            t.join(self.seconds + 10)
+            t.join(scaled(self.seconds + 10))
         self.stop.set()
         for s in self.socks:
             s.close()
@@ -134,7 +133,7 @@ def run_load(lab, seconds, tag, flood=None):
 
 def main(args):
     overrides = {}
-    with Lab("e2eflood", subnet=SUBNET) as lab, Dataplane("flood", lab, overrides=overrides) as dp:
+    with Lab("flood") as lab, Dataplane("flood", lab, overrides=overrides) as dp:
         base = run_load(lab, args.seconds, "base")
         flood = Flood(lab, args.flood_pps, args.seconds)
         with_flood = run_load(lab, args.seconds, "fl", flood)

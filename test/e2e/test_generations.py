@@ -27,21 +27,19 @@ import socket
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (F_QOS1, PUBACK, Dataplane, Lab, RawClient, Resp, RespError, check,  # noqa: E402
-                     check_conservation, client_id_hash, log, m_publish, on_canary, run_test)
+                     check_conservation, client_id_hash, log, m_publish, on_canary, run_test, wait_until)
 
 N = 40
-SUBNET = 111
 
 
-def routes_line(name, port, host=2):
+def routes_line(lab, name, port, host=2):
     return (f'routes: [{{ name: {name}, filter: "sensors/#", '
-            f'to: ["198.18.{SUBNET}.{host}:{port}"] }}]')
+            f'to: ["{lab.addr(host)}:{port}"] }}]')
 
 
 def with_routes(base_text, line):
@@ -86,15 +84,19 @@ class Fleet:
 
 
 def round_trip(fleet, stable_sock, canary_sock):
+    """{client id: [side, ...]} of one round: until every client's copy is in, then a quiet
+    window in which a second copy (to either side) would show."""
     seq = fleet.publish_all()
-    time.sleep(0.2)
-    st = [p for p in drain(stable_sock) if p.endswith(f":{seq}")]
-    ca = [p for p in drain(canary_sock) if p.endswith(f":{seq}")]
     where = {}
-    for p in st:
-        where.setdefault(p.split(":")[0], []).append("stable")
-    for p in ca:
-        where.setdefault(p.split(":")[0], []).append("canary")
+
+    def collect(wait):
+        for side, sock in (("stable", stable_sock), ("canary", canary_sock)):
+            for p in drain(sock, wait):
+                if p.endswith(f":{seq}"):
+                    where.setdefault(p.split(":")[0], []).append(side)
+        return len(where) >= len(fleet.clients)
+    wait_until(f"round {seq}: a copy from every client", lambda: collect(0.02), timeout=5, fail=False)
+    collect(0.3)
     return where
 
 
@@ -132,9 +134,9 @@ def gen(stats, gid):
 
 
 def main(args):
-    with Lab("e2egen", subnet=SUBNET) as lab:
+    with Lab("gen") as lab:
         sock_path = f"/tmp/fo-e2e-gen-{id(lab)}.sock"
-        ov = {"routes": [{"name": "collect", "filter": "sensors/#", "to": [f"198.18.{SUBNET}.2:9000"]}]}
+        ov = {"routes": [{"name": "collect", "filter": "sensors/#", "to": [f"{lab.client_ip}:9000"]}]}
         app = ["--control", sock_path, "--control-mode", "0660", "--control-group", "daemon"]
         with Dataplane("gen", lab, overrides=ov, extra_app=app) as dp:
             st = os.stat(sock_path)
@@ -153,7 +155,7 @@ def main(args):
                 everyone = {cid: "stable" for cid, _, _ in fleet.clients}
                 expect_sides(round_trip(fleet, stable_sock, canary_sock), everyone, "boot")
 
-                cand = with_routes(base, routes_line("collect", 9001))
+                cand = with_routes(base, routes_line(lab, "collect", 9001))
                 d = r.json("CONFIG", "DIFF", cand)
                 check(d["restart_required"] == [] and len(d["changes"]) == 1 and
                       d["changes"][0]["op"] == "change" and d["changes"][0]["route"] == "collect" and
@@ -204,14 +206,15 @@ def main(args):
                              {cid: "canary" for cid in everyone}, "after promote (generation 2 serves all)")
 
                 # A canary whose route leads nowhere: counted drops under that generation only.
-                nowhere = with_routes(base, routes_line("collect", 9001, host=99))
+                nowhere = with_routes(base, routes_line(lab, "collect", 9001, host=99))
                 ld = r.json("CONFIG", "LOAD", nowhere, "ID", 7)
                 check(ld["generation"] == 7, f"CONFIG LOAD ID 7: {ld}")
                 r.json("CANARY", "SHARE", 10000)
                 fleet.publish_all()
                 fleet.publish_all()
-                time.sleep(0.3)
-                gs = r.json("GENSTATS")
+                gs = wait_until("generation 7 to count both rounds",
+                                lambda: (lambda g: g if gen(g, 7)["route_dropped"] >= 2 * N else None)(
+                                    r.json("GENSTATS")), timeout=5, fail=False) or r.json("GENSTATS")
                 g7, g2 = gen(gs, 7), gen(gs, 2)
                 check(g7["role"] == "canary" and g2["role"] == "stable", f"roles: {g7['role']}, {g2['role']}")
                 check(g7["publishes"] == 2 * N and g7["route_matched"] == 2 * N and g7["route_dropped"] == 2 * N
@@ -227,7 +230,7 @@ def main(args):
                 r.json("ROLLBACK")
 
                 # Refusals.
-                moved = re.sub(r"(?m)^(\s*ipv4:\s*)\S+", rf"\g<1>198.18.{SUBNET}.1/25", base, count=1)
+                moved = re.sub(r"(?m)^(\s*ipv4:\s*)\S+", rf"\g<1>{lab.appliance_ip}/25", base, count=1)
                 try:
                     r.call("CONFIG", "LOAD", moved)
                     check(False, "a config with another port address was accepted at run time")

@@ -28,7 +28,7 @@ def pool(stats, name):
 
 
 def main(args):
-    with Lab("e2eheld", subnet=111) as lab, RedisServer("held") as redis:
+    with Lab("held") as lab, RedisServer("held") as redis:
         ctl = str(Path(workdir("held-ctl")) / "dp.sock")
         overrides = {
             "mempool": {"mbufs": 3071, "header_mbufs": 32767, "held_mbufs": 511, "cache": 256},

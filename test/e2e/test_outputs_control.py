@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """fanout-control and fanoutctl over issue 5's outputs, against a real dataplane and redis-server.
 
-One dataplane with one Redis Streams sink `rd` (ring of 64 entries), the stable route tele/# -> rd
+One dataplane with one Redis Streams sink `rd` (ring of 256 entries), the stable route tele/# -> rd
 stream tele:{topic}; fanout-control polling it. Checks:
   1. under load: `fanoutctl outputs` (table, exit 0) and `--json` (rates.written_per_s > 0), `fanoutctl
      routes` (the sink route with its kind, target, template and counters), `fanoutctl status`
@@ -16,15 +16,12 @@ import os
 import re
 import sys
 import threading
-import time
 from pathlib import Path
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import (Control, Dataplane, Lab, RedisServer, check, check_conservation, lab_config,  # noqa: E402
-                     loadgen_bg, loadgen_wait, log, run_test, wait_until)
-
-SUBNET = 124
+from harness import (Control, Dataplane, Lab, RedisServer, TestFailure, check, check_conservation, lab_config,  # noqa: E402
+                     loadgen_bg, loadgen_wait, log, route_balanced, run_test, scaled, wait_until)
 
 
 def http(ctl, path):
@@ -53,15 +50,28 @@ def sink_routes(ctl, role="stable"):
     return {r["name"]: r for r in (ctl.json("ROUTES")[role] or []) if r.get("kind") == "sink"}
 
 
-def balanced(r):
-    return r["matched"] == r["written"] + r["failed"] + r["ring_full"] + r["pool_empty"] and r["backlog"] == 0
+def views_under_load(ctl, redis):
+    """Phase 1's views, read while the loadgen sends."""
+    j = wait_until("a written rate in fanoutctl --json outputs",
+                   lambda: (lambda x: x if x["sinks"][0].get("rates", {}).get("written_per_s", 0) > 0
+                            else None)(ctl.ctl_json("outputs")), timeout=10)
+    rd = j["sinks"][0]
+    check(rd["name"] == "rd" and rd["kind"] == "sink" and rd["connected"] and j["dataplane_up"],
+          f"OUTPUTS through fanout-control: {rd}")
+    log(f"fanoutctl --json outputs: written {rd['written']}, {rd['rates']['written_per_s']:.0f} msg/s")
+    rc, out, err = ctl.ctl("outputs")
+    check(rc == 0, f"fanoutctl outputs exited {rc}: {err}")
+    for want in ("rd", "sink", " up ", "msg/s", f"Redis 127.0.0.1:{redis.port}", "PUBACK when accepted",
+                 "ring ", "entries per batch"):
+        check(want in out, f"fanoutctl outputs lacks {want!r}:\n{out}")
+    log("fanoutctl outputs:\n" + out.rstrip())
 
 
 def main(args):
-    with Lab("e2eoc", subnet=SUBNET) as lb, RedisServer("oc") as redis:
+    with Lab("outputs-control") as lb, RedisServer("oc") as redis:
         sock = Path(f"/tmp/fo-e2e-oc-{os.getpid()}.sock")
         overrides = {
-            "sinks": [{"name": "rd", "redis": f"127.0.0.1:{redis.port}", "ring": 64, "batch": 16, "batch_us": 200,
+            "sinks": [{"name": "rd", "redis": f"127.0.0.1:{redis.port}", "ring": 256, "batch": 16, "batch_us": 200,
                        "timeout_ms": 1000, "reconnect_min_ms": 50, "reconnect_max_ms": 400}],
             "routes": [{"name": "tele", "filter": "tele/#", "sink": "rd", "stream": "tele:{topic}"}],
         }
@@ -72,27 +82,19 @@ def main(args):
                        lambda: any(o["connected"] for o in ctl.json("OUTPUTS")["sinks"]), timeout=10)
 
             # 1. the views under load
+            # Until the views have been read: a rate is only seen while traffic flows.
             lg = loadgen_bg(lb, ["-p", 4, "-s", 1, "--topic", "tele/{pub}", "--filter", "tele/#", "--qos", 0,
-                                 "--rate", 200, "--duration", 3, "--id-prefix", "oc"])
-            j = wait_until("a written rate in fanoutctl --json outputs",
-                           lambda: (lambda x: x if x["sinks"][0].get("rates", {}).get("written_per_s", 0) > 0
-                                    else None)(ctl.ctl_json("outputs")), timeout=10)
-            rd = j["sinks"][0]
-            check(rd["name"] == "rd" and rd["kind"] == "sink" and rd["connected"] and j["dataplane_up"],
-                  f"OUTPUTS through fanout-control: {rd}")
-            log(f"fanoutctl --json outputs: written {rd['written']}, {rd['rates']['written_per_s']:.0f} msg/s")
-            rc, out, err = ctl.ctl("outputs")
-            check(rc == 0, f"fanoutctl outputs exited {rc}: {err}")
-            for want in ("rd", "sink", " up ", "msg/s", f"Redis 127.0.0.1:{redis.port}", "PUBACK when accepted",
-                         "ring ", "entries per batch"):
-                check(want in out, f"fanoutctl outputs lacks {want!r}:\n{out}")
-            log("fanoutctl outputs:\n" + out.rstrip())
+                                 "--rate", 200, "--duration", 3600, "--id-prefix", "oc"])
+            try:
+                views_under_load(ctl, redis)
+            finally:
+                lg.terminate()  # the loadgen ends its send phase on SIGTERM and reports
             rep, rc = loadgen_wait(lg)
-            check(rc == 0, f"loadgen: {rep['result']['verdict']}")
+            check(rc == 0 and rep["publish"]["sent_msgs"] > 0, f"loadgen: {rep['result']['verdict']}")
             t = wait_until("the sink route idle and balanced",
-                           lambda: (lambda r: r if r and balanced(r) else None)(sink_routes(ctl).get("tele")),
+                           lambda: (lambda r: r if r and route_balanced(r) else None)(sink_routes(ctl).get("tele")),
                            timeout=15, step=0.2)
-            # A ring of 64 entries on this shared 2-core machine may overflow for a moment when the
+            # A ring of 256 entries on this shared 2-core machine may overflow for a moment when the
             # sink thread is not scheduled: such entries are counted drops (balanced above), so
             # only require that nearly everything was written.
             check(t["matched"] > 0 and t["written"] >= 0.95 * t["matched"], f"tele route: {t}")
@@ -105,10 +107,15 @@ def main(args):
             code, body = http(ctl, "/api/outputs")
             check(code == 200 and '"rd"' in body, f"GET /api/outputs: {code} {body[:200]}")
 
-            time.sleep(0.5)  # a poll after the last write: metrics and OUTPUTS agree
-            o = ctl.json("OUTPUTS")["sinks"][0]
-            m, mtext = metrics(ctl)
             L = lab(output="rd", kind="sink")
+
+            def settled():
+                """OUTPUTS and /metrics from one poll that followed the last write."""
+                o = ctl.json("OUTPUTS")["sinks"][0]
+                m, _ = metrics(ctl)
+                same = o["written"] == t["written"] and m.get(("fanout_output_written_total", L)) == o["written"]
+                return (o, m) if same else None
+            o, m = wait_until("fanout-control to poll the idle sink", settled, timeout=10, step=0.2)
             check(m.get(("fanout_output_connected", L)) == 1, "fanout_output_connected{rd} != 1")
             for key, name in (("written", "fanout_output_written_total"), ("failed", "fanout_output_failed_total"),
                               ("batches", "fanout_output_batches_total"), ("reconnects", "fanout_output_reconnects_total"),
@@ -134,22 +141,36 @@ def main(args):
             check("tele:{topic}" in ctext, "config text does not hold the stream template")
             canary.write_text(ctext.replace("tele:{topic}", "tc:{topic}"))
             ctl.ctl_ok("config", "apply", canary)
+            # Traffic until the rollout has ended, however long the steps take on this build: the
+            # stall below must meet a full sink ring, so the loadgen must still be sending then.
+            # 200 msg/s in all: the 3 s stall overflows the ring (256) many times over, while the
+            # sink thread may be starved for a second by other work on this machine without
+            # overflowing it, which would fail step 1's gate (sink_errors<1) by chance.
             lg = loadgen_bg(lb, ["-p", 8, "-s", 1, "--topic", "tele/{pub}", "--filter", "tele/#", "--qos", 0,
-                                 "--rate", 150, "--duration", 14, "--id-prefix", "og"])
-            time.sleep(0.5)
-            ctl.ctl_ok("rollout", "start", "--steps", "50,100", "--hold", "3s", "--gate", "sink_errors<1")
-            wait_until("step 2 (first step passed its gate)",
-                       lambda: (lambda s: s["state"] == "running" and s["step"] == 1)(ctl.rollout()), timeout=10)
-            log("step 1 (50 %) held 3 s with sink_errors = 0; step 2 running; stalling Redis (DEBUG SLEEP 3)")
-            th = threading.Thread(target=redis.cli, args=("DEBUG", "SLEEP", "3"), daemon=True)
-            th.start()
-            st = wait_until("the rollout to end",
-                            lambda: (lambda s: s if s["state"] in ("promoted", "rolled_back", "aborted") else None)(
-                                ctl.rollout()), timeout=15, step=0.1)
-            check(st["state"] == "rolled_back" and st.get("failed_gate", {}).get("gate") == "sink_errors<1",
-                  f"rollout ended {st['state']}: {st}")
-            log(f"rolled back by the gate: {st['reason']}")
-            th.join(10)
+                                 "--rate", 25, "--duration", 3600, "--id-prefix", "og"])
+            try:
+                matched0 = t["matched"]
+                wait_until("the second loadgen's traffic at the sink route",
+                           lambda: sink_routes(ctl)["tele"]["matched"] > matched0 + 100, timeout=15, step=0.1)
+                # Each step holds long enough for the stall to be seen within step 2 on a slow build.
+                hold = max(3, round(scaled(3)))
+                ctl.ctl_ok("rollout", "start", "--steps", "50,100", "--hold", f"{hold}s", "--gate", "sink_errors<1")
+                st = wait_until("step 2 (first step passed its gate), or the rollout's end",
+                                lambda: (lambda s: s if s["step"] == 1 or s["state"] != "running" else None)(
+                                    ctl.rollout()), timeout=hold + 10)
+                check(st["state"] == "running", f"the rollout ended in step 1 ({st['state']}): {st}")
+                log(f"step 1 (50 %) held {hold} s with sink_errors = 0; step 2 running; stalling Redis (DEBUG SLEEP 3)")
+                th = threading.Thread(target=redis.cli, args=("DEBUG", "SLEEP", "3"), daemon=True)
+                th.start()
+                st = wait_until("the rollout to end",
+                                lambda: (lambda s: s if s["state"] in ("promoted", "rolled_back", "aborted") else None)(
+                                    ctl.rollout()), timeout=hold + 12, step=0.1)
+                check(st["state"] == "rolled_back" and st.get("failed_gate", {}).get("gate") == "sink_errors<1",
+                      f"rollout ended {st['state']}: {st}")
+                log(f"rolled back by the gate: {st['reason']}")
+                th.join(scaled(10))
+            finally:
+                lg.terminate()  # the loadgen ends its send phase on SIGTERM and reports
             rep, rc = loadgen_wait(lg)
             hist = ctl.json("HISTORY", "COUNT", 20)["events"]
             gf = [e for e in hist if e["event"] == "gate_failed"]
@@ -157,18 +178,24 @@ def main(args):
             rc, out, err = ctl.ctl("rollout", "status")
             check("failed gate: sink_errors<1 with sink_errors = " in out, f"fanoutctl rollout status:\n{out}")
             c = wait_until("the canary's sink route idle and balanced",
-                           lambda: (lambda r: r if r and balanced(r) else None)(sink_routes(ctl, "canary").get("tele")),
+                           lambda: (lambda r: r if r and route_balanced(r) else None)(sink_routes(ctl, "canary").get("tele")),
                            timeout=20, step=0.2)
             check(c["ring_full"] + c["failed"] + c["pool_empty"] >= 1, f"canary sink route has no drops: {c}")
             log(f"canary sink route: matched {c['matched']} = written {c['written']} + failed {c['failed']} + "
                 f"ring_full {c['ring_full']} + pool_empty {c['pool_empty']}")
-            time.sleep(0.5)
-            m, _ = metrics(ctl)
             G2 = lab(generation="2", role="canary")
-            drops = sum(m.get(("fanout_generation_output_dropped_total", G2 | lab(reason=r)), 0)
-                        for r in ("failed", "ring_full", "pool_empty"))
-            check(drops == c["ring_full"] + c["failed"] + c["pool_empty"],
-                  f"fanout_generation_output_dropped_total{{generation=2}} sums to {drops}, ROUTES says {c}")
+
+            def metric_drops():
+                m, _ = metrics(ctl)
+                return sum(m.get(("fanout_generation_output_dropped_total", G2 | lab(reason=r)), 0)
+                           for r in ("failed", "ring_full", "pool_empty"))
+            want = c["ring_full"] + c["failed"] + c["pool_empty"]
+            try:
+                wait_until("a poll of fanout-control after the canary route went idle",
+                           lambda: metric_drops() == want, timeout=10, step=0.2)
+            except TestFailure:
+                check(False, f"fanout_generation_output_dropped_total{{generation=2}} sums to {metric_drops()}, "
+                             f"ROUTES says {c}")
 
             # 3. the dataplane gone
             final = dp.stop()

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Exact wire bytes, pcap-driven, no lab: the dataplane runs on the net_pcap PMD
-(--vdev net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap, appliance 198.18.0.1/24, --duration 2).
+(--vdev net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap, appliance 198.18.K.1/24 on a subnet the harness
+leases, --duration 2).
 
 Run 1 feeds a broadcast ARP request only, to learn the PMD's MAC (also read from the "port 0:"
-log line). Run 2 feeds, from client 198.18.0.2 / 02:00:5e:10:00:02:
-  ARP request who-has 198.18.0.1 (broadcast; teaches the appliance the client's MAC)
+log line). Run 2 feeds, from client 198.18.K.2 / 02:00:5e:10:00:02:
+  ARP request who-has 198.18.K.1 (broadcast; teaches the appliance the client's MAC)
   ICMP echo request (id 0x4242, seq 1, 56 bytes of data)
   MQTT-SN CONNECT (client id "pcapcli", keepalive 30, clean session) from udp/40000 to 1883
   MQTT-SN PINGREQ
@@ -19,10 +20,10 @@ from pathlib import Path
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import (Dataplane, check, check_conservation, lab_config, log, m_connect, m_pingreq,  # noqa: E402
-                     remove_workdir, run_test, workdir)
+from harness import (Dataplane, SubnetLease, check, check_conservation, lab_config, log, m_connect,  # noqa: E402
+                     m_pingreq, remove_workdir, run_test, workdir)
 
-APP_IP, CLI_IP = "198.18.0.1", "198.18.0.2"
+APP_IP = CLI_IP = None  # the appliance (.1) and the client (.2) of the leased subnet, set by main
 CLI_MAC = bytes.fromhex("02005e100002")
 BCAST = b"\xff" * 6
 CLI_PORT, MQTTSN_PORT = 40000, 1883
@@ -135,6 +136,13 @@ def run_pcap(tag, frames):
 
 
 def main(args):
+    with SubnetLease("pcap-bytes") as net:
+        global APP_IP, CLI_IP
+        APP_IP, CLI_IP = net.addr(1), net.addr(2)
+        pcap_runs()
+
+
+def pcap_runs():
     arp_req = eth(BCAST, CLI_MAC, 0x0806) + arp(1, CLI_MAC, CLI_IP, b"\0" * 6, APP_IP)
     arp_req = pad60(arp_req)
     mac, out1, stats1 = run_pcap("pcap1", [arp_req])

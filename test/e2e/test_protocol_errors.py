@@ -35,7 +35,7 @@ MALFORMED = [
 
 
 def main(args):
-    with Lab("e2eproto", subnet=106) as lab, Dataplane("proto", lab) as dp:
+    with Lab("proto") as lab, Dataplane("proto", lab) as dp:
         results = []
         c = RawClient(lab)
         w = RawClient(lab)

@@ -4,8 +4,9 @@
 Real processes: fanout-dataplane on the lab, fanout-control on its control socket, fanoutctl, and
 fanout-loadgen with 24 publishers (ClientIds rop0..rop23) and 2 subscribers at QoS 1. The stable
 generation routes ro/# to a collector on :9000, the canary (applied with `fanoutctl config apply`)
-to :9001. `fanoutctl rollout start --steps 1,5,25,50,100 --hold 1.5s --gate drop_rate<0.01` runs while
-the load runs. Checks:
+to :9001. Once every publisher's copies reach :9000, `fanoutctl rollout start --steps 1,5,25,50,100
+--hold 1.5s --gate drop_rate<0.01` runs while the load runs; the load ends once every publisher's
+copies reach :9001. Checks:
   - the rollout ends promoted by itself; the dataplane then has generation 2 as stable, no canary;
   - fanout-loadgen: every QoS 1 publish acknowledged and delivered to both subscribers, none lost;
   - every accepted publish reached exactly one collector: it went through exactly one generation (never to both collectors), each
@@ -23,39 +24,53 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (Collector, Control, Dataplane, Lab, Resp, check, check_conservation,  # noqa: E402
                      client_id_hash, loadgen_bg, loadgen_payload, loadgen_wait, log, run_test, wait_until)
 
-SUBNET = 112
 PUBS = 24
 
 
-def route(port):
-    return [{"name": "collect", "filter": "ro/#", "to": [f"198.18.{SUBNET}.2:{port}"]}]
+def route(lab, port):
+    return [{"name": "collect", "filter": "ro/#", "to": [f"{lab.client_ip}:{port}"]}]
+
+
+def publishers_at(coll, port):
+    return {k[0] for pt, _, data in coll.snapshot() if pt == port and (k := loadgen_payload(data))}
+
+
+def publishes_at(coll):
+    return {k for _, _, data in coll.snapshot() if (k := loadgen_payload(data))}
 
 
 def main(args):
-    with Lab("e2ero", subnet=SUBNET) as lab:
+    with Lab("ro") as lab:
         sock = Path(f"/tmp/fo-e2e-ro-{os.getpid()}.sock")
-        with Dataplane("ro", lab, overrides={"routes": route(9000)}, extra_app=["--control", str(sock)]) as dp, \
+        with Dataplane("ro", lab, overrides={"routes": route(lab, 9000)}, extra_app=["--control", str(sock)]) as dp, \
                 Collector(lab, [9000, 9001]) as coll, \
                 Control(sock, Path(dp.dir) / "control") as ctl:
             canary = Path(dp.dir) / "canary.yaml"
-            canary.write_text(Path(dp.config_path).read_text().replace(f"{SUBNET}.2:9000", f"{SUBNET}.2:9001"))
+            canary.write_text(Path(dp.config_path).read_text().replace(f"{lab.client_ip}:9000", f"{lab.client_ip}:9001"))
             out = ctl.ctl_ok("config", "apply", canary)
             log("fanoutctl config apply: " + out.strip().splitlines()[0])
             with Resp(sock) as dps:
                 g = dps.json("GENERATIONS")
             check(g["canary"] and g["canary"]["id"] == 2 and g["share_bp"] == 0, f"after config apply: {g}")
 
+            # The load runs from before the rollout until after it, however long either takes here.
             lg = loadgen_bg(lab, ["-p", PUBS, "-s", 2, "--topic", "ro/{pub}", "--filter", "ro/#", "--qos", 1,
-                                  "--rate", 150, "--duration", 13, "--id-prefix", "ro", "--expect-no-loss"])
-            time.sleep(1.5)
-            t_start = time.monotonic()
-            ctl.ctl_ok("rollout", "start", "--steps", "1,5,25,50,100", "--hold", "1.5s", "--gate", "drop_rate<0.01")
-            st = wait_until("the rollout to finish",
-                            lambda: (lambda s: s if s["state"] in ("promoted", "rolled_back", "aborted") else None)(
-                                ctl.rollout()), timeout=30, step=0.2)
-            t_end = time.monotonic()
-            check(st["state"] == "promoted", f"rollout ended {st['state']}: {st}")
-            log(f"rollout promoted after {t_end - t_start:.1f} s")
+                                  "--rate", 150, "--duration", 3600, "--id-prefix", "ro", "--expect-no-loss"])
+            try:
+                wait_until(f"copies from all {PUBS} publishers at the stable collector",
+                           lambda: len(publishers_at(coll, 9000)) == PUBS, timeout=20, step=0.1)
+                t_start = time.monotonic()
+                ctl.ctl_ok("rollout", "start", "--steps", "1,5,25,50,100", "--hold", "1.5s", "--gate", "drop_rate<0.01")
+                st = wait_until("the rollout to finish",
+                                lambda: (lambda s: s if s["state"] in ("promoted", "rolled_back", "aborted") else None)(
+                                    ctl.rollout()), timeout=30, step=0.2)
+                t_end = time.monotonic()
+                check(st["state"] == "promoted", f"rollout ended {st['state']}: {st}")
+                log(f"rollout promoted after {t_end - t_start:.1f} s")
+                wait_until(f"copies from all {PUBS} publishers at the canary collector",
+                           lambda: len(publishers_at(coll, 9001)) == PUBS, timeout=10, step=0.1)
+            finally:
+                lg.terminate()  # the loadgen ends its send phase on SIGTERM, drains and reports
             rep, rc = loadgen_wait(lg)
             d, p = rep["deliver"], rep["publish"]
             log(f"loadgen: sent {p['sent_msgs']} acked {p['acked_msgs']} received {d['received_msgs']} "
@@ -65,7 +80,8 @@ def main(args):
             with Resp(sock) as dps:
                 g = dps.json("GENERATIONS")
             check(g["stable"]["id"] == 2 and g["canary"] is None, f"after promote: {g}")
-            time.sleep(0.3)
+            wait_until("every acknowledged publish at a collector",
+                       lambda: len(publishes_at(coll)) >= p["acked_msgs"], timeout=5, fail=False)
             got = coll.snapshot()
             hist = ctl.json("HISTORY", "COUNT", 100)
             final = dp.stop()

@@ -61,7 +61,7 @@ def main(args):
         "security.error_reply_burst": ERR_BURST,
         "security.proof_timeout_ms": 1500,
     }
-    with Lab("e2esec", subnet=110, clients=4) as lab, Dataplane("sec", lab, overrides=overrides) as dp:
+    with Lab("sec", clients=4) as lab, Dataplane("sec", lab, overrides=overrides) as dp:
         owner_ip, other_ip, victim_ip, many_ip = lab.client_ips[:4]
         raw = RawSender(lab)
         pub = RawClient(lab)

@@ -23,7 +23,6 @@ acked/# -> rw stream "acked:{topic}", and a UDP route tele/+ -> a collector in M
   6. a third sink on another redis-server logs in with requirepass (no ACL user) and SELECTs db 3; a QoS 1
      publish resent twice with DUP gets three PUBACKs and is one stream entry;
   7. OUTPUTS reports connection, reconnects, batches, round trips; conservation of packets holds."""
-import subprocess
 import sys
 import threading
 import time
@@ -33,7 +32,8 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (F_QOS1, PUBACK, Collector, Dataplane, Lab, RawClient, RedisServer, Resp, check,  # noqa: E402
                      check_conservation, decode, lab_config, loadgen, loadgen_bg, loadgen_payload, loadgen_wait,
-                     log, m_publish, run_test, wait_until, workdir)
+                     log, m_publish, output_balanced, route_balanced, run_test, scaled, wait_routes_idle, wait_until,
+                     workdir)
 
 PW = "s3cret-pw"
 
@@ -48,20 +48,13 @@ def outputs(dp):
         return {x["name"]: x for x in r.json("OUTPUTS")["sinks"]}
 
 
-def balanced(rt):
-    return rt["matched"] == rt["written"] + rt["failed"] + rt["ring_full"] + rt["pool_empty"] and rt["backlog"] == 0
-
-
 def wait_idle(dp, what, timeout=20):
     """Until every sink route's backlog is empty and its counts balance; returns the routes."""
-    def idle():
-        rs = routes(dp)
-        return rs if all(balanced(x) for x in rs.values() if x["kind"] == "sink") else None
-    return wait_until(f"{what}: sink backlog drained and counts balanced", idle, timeout=timeout, step=0.2)
+    return wait_routes_idle(lambda: routes(dp), "sink", what, timeout)
 
 
 def main(args):
-    with Lab("e2esink", subnet=121) as lab, RedisServer("sink", users={"fanout": PW}) as redis, \
+    with Lab("sink") as lab, RedisServer("sink", users={"fanout": PW}) as redis, \
             RedisServer("sinkpw", requirepass=PW) as redis_pw:
         ctl = str(Path(workdir("sink-ctl")) / "dp.sock")
         overrides = {
@@ -113,7 +106,7 @@ def main(args):
                 check(seqs == sorted(seqs), f"tele/{p}: entries out of order")
                 check(seqs == list(range(seqs[0], seqs[0] + 400)), f"tele/{p}: sequence has gaps")
             log("exactly once and in order: 4 streams x 400 entries, XRANGE checked")
-            time.sleep(0.3)
+            coll.wait_quiet()
             got = coll.snapshot()
             coll.close()
             seen = {}
@@ -134,15 +127,22 @@ def main(args):
 
             # 2. Redis killed mid-run
             o0 = outputs(dp)["rd"]
+            # The load runs until the restarted Redis has entries, however long that takes here.
             lg = loadgen_bg(lab, ["-p", 2, "-s", 1, "--topic", "tele/k{pub}", "--filter", "tele/#", "--qos", 0,
-                                  "--rate", 500, "--duration", 4, "--drain-ms", 1500, "--expect-no-loss",
+                                  "--rate", 500, "--duration", 3600, "--drain-ms", 1500, "--expect-no-loss",
                                   "--id-prefix", "kil"])
-            time.sleep(1.0)
-            redis.kill()
-            log("redis-server killed (SIGKILL)")
-            time.sleep(1.5)
-            redis.start()
-            log("redis-server restarted (empty)")
+            try:
+                wait_until("the load's entries in Redis", lambda: int(redis.cli("XLEN", "tele:tele/k0") or 0) > 100,
+                           timeout=20, step=0.1)
+                redis.kill()
+                log("redis-server killed (SIGKILL)")
+                time.sleep(1.5)  # Redis stays away this long under load: the sink's reconnect loop is tested
+                redis.start()
+                log("redis-server restarted (empty)")
+                wait_until("the load's entries in the restarted Redis",
+                           lambda: int(redis.cli("XLEN", "tele:tele/k0") or 0) > 100, timeout=20, step=0.1)
+            finally:
+                lg.terminate()  # the loadgen ends its send phase on SIGTERM, drains and reports
             rep, rc = loadgen_wait(lg)
             check(rc == 0, f"loadgen during the Redis kill: {rep['result']['verdict']}")
             rs = wait_idle(dp, "after the Redis restart")
@@ -154,24 +154,31 @@ def main(args):
                 f"{o1['connect_failures']}; route tele matched {t['matched']} written {t['written']} failed "
                 f"{t['failed']} ring_full {t['ring_full']}; {new} entries in the restarted Redis")
             check(new > 0, "nothing was written after the restart")
-            check(balanced(t), f"tele counts do not balance: {t}")
+            check(route_balanced(t), f"tele counts do not balance: {t}")
 
             # 3. slow Redis: DEBUG SLEEP backs up into counted drops, not into the workers
             lg = loadgen_bg(lab, ["-p", 4, "-s", 1, "--topic", "tele/s{pub}", "--filter", "tele/+", "--qos", 0,
-                                  "--rate", 1000, "--duration", 4, "--drain-ms", 1500, "--expect-no-loss",
+                                  "--rate", 1000, "--duration", 3600, "--drain-ms", 1500, "--expect-no-loss",
                                   "--id-prefix", "slw"])
-            time.sleep(0.8)
-            sleeper = threading.Thread(target=lambda: redis.cli("DEBUG", "SLEEP", "2"))
-            sleeper.start()
-            time.sleep(1.0)  # 1024 entries fill within ~0.3 s at 4000/s
-            pc = RawClient(lab)
-            check(pc.connect("slow-q1") == 0, "slow-q1: CONNACK refused")
-            tid = pc.register("tele/x/slow-q1")  # the route's, not the loadgen subscriber's (tele/+)
-            pc.send(m_publish(tid, 7, b"while Redis sleeps", F_QOS1))
-            ack = pc.expect(PUBACK, timeout=3.0)
-            check(ack[4] == 1, f"QoS 1 publish with the sink ring full: PUBACK rc {ack[4]}, expected 1 "
-                                  "(rejected: congestion)")
-            sleeper.join()
+            try:
+                m0 = routes(dp)["tele"]
+                wait_until("the load at the tele route", lambda: routes(dp)["tele"]["written"] > m0["written"] + 500,
+                           timeout=20, step=0.1)
+                # Long enough to outlast the checks below on a slow build; Redis wakes up by itself.
+                sleeper = threading.Thread(target=lambda: redis.cli("DEBUG", "SLEEP", round(scaled(2))))
+                sleeper.start()
+                wait_until("the sink ring to overflow while Redis sleeps",
+                           lambda: routes(dp)["tele"]["ring_full"] > m0["ring_full"], timeout=10, step=0.05)
+                pc = RawClient(lab)
+                check(pc.connect("slow-q1") == 0, "slow-q1: CONNACK refused")
+                tid = pc.register("tele/x/slow-q1")  # the route's, not the loadgen subscriber's (tele/+)
+                pc.send(m_publish(tid, 7, b"while Redis sleeps", F_QOS1))
+                ack = pc.expect(PUBACK, timeout=3.0)
+                check(ack[4] == 1, f"QoS 1 publish with the sink ring full: PUBACK rc {ack[4]}, expected 1 "
+                                      "(rejected: congestion)")
+                sleeper.join()
+            finally:
+                lg.terminate()  # the loadgen ends its send phase on SIGTERM, drains and reports
             rep, rc = loadgen_wait(lg)
             check(rc == 0, f"loadgen during DEBUG SLEEP: {rep['result']['verdict']} (the workers must not wait)")
             rs = wait_idle(dp, "after DEBUG SLEEP")
@@ -179,7 +186,7 @@ def main(args):
             log(f"DEBUG SLEEP 2: route tele matched {t['matched']} written {t['written']} ring_full {t['ring_full']} "
                 f"failed {t['failed']}; subscriber lost {rep['deliver']['lost_msgs']}")
             check(t["ring_full"] > 0, "no ring_full drops while Redis slept")
-            check(balanced(t), f"tele counts do not balance: {t}")
+            check(route_balanced(t), f"tele counts do not balance: {t}")
 
             # 4. written mode
             wc = RawClient(lab)
@@ -192,7 +199,7 @@ def main(args):
             check(redis.cli("XLEN", "acked:acked/x") == "1", "written mode: PUBACK before the entry is in Redis")
             sleeper = threading.Thread(target=lambda: redis.cli("DEBUG", "SLEEP", "1.5"))
             sleeper.start()
-            time.sleep(0.2)
+            wait_until("Redis asleep", redis.asleep, timeout=5, step=0.01)
             t0 = time.monotonic()
             wc.send(m_publish(tid, 12, b"two", F_QOS1))
             ack = wc.expect(PUBACK, timeout=5.0)
@@ -220,18 +227,28 @@ def main(args):
                 r.json("CONFIG", "LOAD", cand)
                 r.json("CANARY", "SHARE", 10000)
             lg = loadgen_bg(lab, ["-p", 2, "-s", 1, "--topic", "tele/c{pub}", "--filter", "tele/+", "--qos", 0,
-                                  "--rate", 200, "--duration", 2, "--drain-ms", 1000, "--expect-no-loss",
+                                  "--rate", 200, "--duration", 3600, "--drain-ms", 1000, "--expect-no-loss",
                                   "--id-prefix", "can"])
-            time.sleep(0.5)
-            sleeper = threading.Thread(target=lambda: redis.cli("DEBUG", "SLEEP", "1.5"))
-            sleeper.start()
-            time.sleep(0.5)
-            with Resp(dp.ctl) as r:
-                r.json("ROLLBACK")
-                gs = {g["id"]: g for g in r.json("GENSTATS")["generations"]}
-            check(gs[2]["outputs"]["backlog"] > 0, f"no canary entries waiting at the rollback: {gs[2]['outputs']}")
-            log(f"rolled back with {gs[2]['outputs']['backlog']} canary entries waiting for Redis")
-            sleeper.join()
+
+            def canary_outputs():
+                with Resp(dp.ctl) as r:
+                    return {g["id"]: g for g in r.json("GENSTATS")["generations"]}[2]["outputs"]
+            try:
+                wait_until("the load's entries under the canary", lambda: canary_outputs()["written"] > 20,
+                           timeout=20, step=0.1)
+                sleeper = threading.Thread(target=lambda: redis.cli("DEBUG", "SLEEP", round(scaled(1.5), 1)))
+                sleeper.start()
+                wait_until("Redis asleep", redis.asleep, timeout=5, step=0.01)
+                wait_until("canary entries waiting for the sleeping Redis", lambda: canary_outputs()["backlog"] > 0,
+                           timeout=5, step=0.02)
+                with Resp(dp.ctl) as r:
+                    r.json("ROLLBACK")
+                    gs = {g["id"]: g for g in r.json("GENSTATS")["generations"]}
+                check(gs[2]["outputs"]["backlog"] > 0, f"no canary entries waiting at the rollback: {gs[2]['outputs']}")
+                log(f"rolled back with {gs[2]['outputs']['backlog']} canary entries waiting for Redis")
+                sleeper.join()
+            finally:
+                lg.terminate()  # the loadgen ends its send phase on SIGTERM, drains and reports
             rep, rc = loadgen_wait(lg)
             check(rc == 0, f"loadgen across the rollback: {rep['result']['verdict']}")
 
@@ -243,7 +260,7 @@ def main(args):
             canary_len = sum(int(redis.cli("XLEN", f"canary:tele/c{p}") or 0) for p in range(2))
             log(f"retired canary: matched {g2['matched']} written {g2['written']} failed {g2['failed']} ring_full "
                 f"{g2['ring_full']}; {canary_len} entries in its streams")
-            check(g2["matched"] == g2["written"] + g2["failed"] + g2["ring_full"] + g2["pool_empty"],
+            check(route_balanced(g2),
                   f"canary counts do not balance: {g2}")
             check(canary_len == g2["written"] and canary_len > 0, f"canary streams hold {canary_len}, written "
                                                                   f"{g2['written']}")
@@ -279,8 +296,7 @@ def main(args):
             check_conservation(stats)
             fin = {x["name"]: x for x in stats["outputs"]["sinks"]}
             for name in ("rd", "rw", "rp"):
-                check(fin[name]["written"] >= o[name]["written"] and fin[name]["backlog"] == 0 and
-                      fin[name]["matched"] == fin[name]["written"] + fin[name]["dropped"],
+                check(fin[name]["written"] >= o[name]["written"] and output_balanced(fin[name]),
                       f"exit stats, sink {name}: {dict((k, fin[name][k]) for k in ('matched', 'written', 'dropped', 'backlog'))}")
             log("exit stats: every sink idle and balanced (matched == written + dropped)")
 

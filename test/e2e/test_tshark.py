@@ -18,7 +18,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (DISCONNECT, F_QOS0, F_QOS1, PINGRESP, PUBACK, PUBLISH, REGISTER, Capture, Dataplane,  # noqa: E402
                      Lab, RawClient, check, check_conservation, log, loadgen, m_disconnect, m_pingreq, m_puback,
-                     m_publish, m_regack, mqttsn_types_from, run_test, tshark_fields, tshark_problems)
+                     m_publish, m_regack, mqttsn_types_from, run_test, scaled, tshark_fields, tshark_problems)
 
 EXPECTED_TYPES = {"CONNACK", "REGACK", "SUBACK", "REGISTER", "PUBLISH", "PUBACK", "PINGRESP", "DISCONNECT"}
 
@@ -43,7 +43,7 @@ def raw_workload(lab):
         pub.send(m_publish(tid_x, mid, b"qos1 exact", F_QOS1))
         pub.expect(PUBACK)
         got, names = [], {exact_tid: "ts/exact"}
-        deadline = time.monotonic() + 3
+        deadline = time.monotonic() + scaled(3)
         while len(got) < 3 and time.monotonic() < deadline:
             m = sub.recv(0.5)
             if m is None:
@@ -72,7 +72,7 @@ def raw_workload(lab):
 
 
 def main(args):
-    with Lab("e2etshark", subnet=105) as lab, Dataplane("tshark", lab) as dp:
+    with Lab("tshark") as lab, Dataplane("tshark", lab) as dp:
         pcap = os.path.join(dp.dir, "wire.pcapng")
         app = lab.appliance_ip
         # The capture runs on the client end of the veth pair (inside the namespace): on the

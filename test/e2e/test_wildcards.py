@@ -151,7 +151,7 @@ def raw_part(lab):
 
 
 def main(args):
-    with Lab("e2ewild", subnet=103) as lab, Dataplane("wild", lab) as dp:
+    with Lab("wild") as lab, Dataplane("wild", lab) as dp:
         loadgen_part(lab)
         raw_part(lab)
         stats = dp.stop()
