@@ -11,7 +11,6 @@ P99 latency with the flood stays within 2x of the run without it (plus 50 ms: on
 machine the P99 of two identical runs differs by more; the quiet-machine figures are in
 docs/security.md), and conservation holds. --flood-pps and --seconds set the load; the figures
 go to docs/security.md."""
-import argparse
 import os
 import random
 import socket

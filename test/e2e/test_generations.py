@@ -32,7 +32,7 @@ from pathlib import Path
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (F_QOS1, PUBACK, Dataplane, Lab, RawClient, Resp, RespError, check,  # noqa: E402
-                     check_conservation, client_id_hash, log, m_publish, on_canary, run_test, wait_until)
+                     check_conservation, log, m_publish, on_canary, run_test, wait_until)
 
 N = 40
 

@@ -22,7 +22,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (Control, Dataplane, Lab, RedisServer, Resp, check, lab_config, loadgen,  # noqa: E402
                      log, run_test, wait_until)
 
-SUBNET = 126
 
 
 def schema(build_dir):
@@ -77,11 +76,11 @@ def metrics(ctl):
 def main(args):
     rows = schema(args.build_dir)
     log(f"schema: {len(rows)} entries in {len({r['family'] for r in rows})} families")
-    with Lab("e2esc", subnet=SUBNET) as lb, RedisServer("sc") as redis:
+    with Lab("schema") as lb, RedisServer("sc") as redis:
         sock = Path(f"/tmp/fo-e2e-sc-{os.getpid()}.sock")
         overrides = {
             "sinks": [{"name": "rd", "redis": f"127.0.0.1:{redis.port}", "ring": 256, "batch": 16, "batch_us": 200}],
-            "routes": [{"name": "relay", "filter": "sc/#", "to": [f"198.18.{SUBNET}.2:9000"]},
+            "routes": [{"name": "relay", "filter": "sc/#", "to": [f"{lb.addr(2)}:9000"]},
                        {"name": "store", "filter": "sc/#", "sink": "rd", "stream": "sc:{topic}"}],
         }
         text = lab_config(f"{lb.appliance_ip}/24", lb.vdev().split(",")[0], overrides)

@@ -17,12 +17,11 @@
 Conservation holds at the end."""
 import struct
 import sys
-import time
 from pathlib import Path
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import (CONNACK, DISCONNECT, F_CLEAN, PUBLISH, REGACK, REGISTER, SUBACK, Dataplane,  # noqa: E402
+from harness import (CONNACK, DISCONNECT, PUBLISH, REGACK, REGISTER, Dataplane,  # noqa: E402
                      Lab, RawClient, RawSender, check, check_conservation, decode, events, log, m_connect,
                      m_disconnect, m_pingreq, m_publish, m_puback, m_register, m_subscribe, nonzero, run_test, wait_until,
                      wire_bytes)

@@ -17,7 +17,7 @@ PUBLISHERS, SUBSCRIBERS, COUNT = 4, 10, 2000
 def main(args):
     roles = {"lcores": [{"lcore": 1, "roles": ["rx", "tx"]}, {"lcore": 2, "roles": ["worker"]},
                         {"lcore": 3, "roles": ["worker"]}]}
-    with Lab("e2esplit", subnet=117) as lab:
+    with Lab("split") as lab:
         dp = Dataplane("split", lab, overrides=roles)
         i = dp.cmd.index("-l")  # three lcores on this 2-core machine: lcores 1..3 share CPU 1
         dp.cmd[i:i + 2] = ["--lcores", "0@0,1@1,2@1,3@1"]
