@@ -18,7 +18,6 @@ build type or compiler; 2 on usage or setup errors.
 import argparse
 import datetime
 import json
-import os
 import re
 import shutil
 import subprocess

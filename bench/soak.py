@@ -26,7 +26,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -37,7 +36,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.dont_write_bytecode = True
 sys.path.insert(0, str(REPO / "test" / "e2e"))
 import harness  # noqa: E402
-from harness import (Control, Dataplane, Lab, RawClient, RawSender, RedisServer, Resp, end_process,  # noqa: E402
+from harness import (Control, Dataplane, Lab, RawClient, RawSender, RedisServer, end_process,  # noqa: E402
                      free_tcp_port, lab_config, loadgen_bg, loadgen_wait, log, m_connect, m_disconnect,
                      m_register, wait_until, workdir)
 
