@@ -4,11 +4,11 @@
  * dataplane.yaml) and runs every frame through the code the packet path ships, with plain buffers
  * where the dataplane has mbufs, mempools and rings:
  *   rx:     l2l4_parse with the port's l2l4_iface, then the rx stage's own decision
- *           (dataplane/rx_classify.h: the owning worker, ARP learnt and answered through the
+ *           (dataplane/net/rx_classify.h: the owning worker, ARP learnt and answered through the
  *           neighbour table, ICMP echo answered); the answers built with l2l4_build_arp and
  *           l2l4_icmp_echo_to_reply as stage_rx.c builds them;
  *   worker: the client read back from the IPv4/UDP headers, broker_handle, and the worker's
- *           routing and accounting as shipped (dataplane/worker_route.c: serving generation,
+ *           routing and accounting as shipped (dataplane/route/worker_route.c: serving generation,
  *           route matching, per-generation and per-route counters, sink/bridge entries, which go
  *           on a plain ring drained once per burst); frames built as stage_worker.c builds them:
  *           neighbour resolution, l2l4_write_udp with the payload's sum computed once in
@@ -63,7 +63,7 @@
 #include "rx_classify.h"
 #include "worker_route.h"
 
-/* Mirrors of dataplane/dataplane.h constants (that header pulls in DPDK). */
+/* Mirrors of dataplane/pipeline/dataplane.h constants (that header pulls in DPDK). */
 #define FO_INLINE_PAYLOAD_MAX 128
 #define L2L4_UDP_HLEN_MAX (L2L4_ETH_HLEN + L2L4_VLAN_HLEN + L2L4_IP_HLEN + L2L4_UDP_HLEN)
 #define FO_ARP_RETRY_MS 200
@@ -423,7 +423,7 @@ static void io_payload_release(void *ctx, void *payload)
 	((struct payload *)payload)->refs--;
 }
 
-/* ---- worker: routing and accounting are the dataplane's own (dataplane/worker_route.c) ---- */
+/* ---- worker: routing and accounting are the dataplane's own (dataplane/route/worker_route.c) ---- */
 
 /* Mirror mode's question, from the neighbour table alone (as stage_worker.c asks it). */
 static bool io_neighbour_known(void *ctx, const struct fo_client *to)

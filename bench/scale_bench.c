@@ -1,5 +1,5 @@
 /* fanout-scale-bench: memory and match cost of ONE worker's broker engine
- * (dataplane/mqttsn_broker.h) as its tables grow, issue 4 "scale": 1M sessions, 1M registered
+ * (dataplane/mqttsn/mqttsn_broker.h) as its tables grow, issue 4 "scale": 1M sessions, 1M registered
  * topics, 100k subscriptions (10 % wildcard). Pure C, no DPDK, no network: the engine is
  * driven through broker_handle() with real encoded MQTT-SN messages (mqttsn_encode) from
  * distinct (ip, port) clients, and a broker_io that counts and discards every output.
@@ -79,7 +79,7 @@
 
 #define BUDGET_BYTES (512ull << 20)    /* issue 4: 1M sessions in <= 512 MiB */
 #define BUDGET_SESSIONS 1000000ull
-#define TOPIC_LEN_DEFAULT 255          /* mqttsn.max_topic_len default (dataplane/config.h) */
+#define TOPIC_LEN_DEFAULT 255          /* mqttsn.max_topic_len default (dataplane/config/config.h) */
 #define GROUP 4u                       /* topics per group */
 #define MAX_PROBES 16384u
 #define MSG_MAX 64u

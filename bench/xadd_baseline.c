@@ -2,7 +2,7 @@
  *
  * Writes N stream entries of the sink's shape to one Redis over one connection, in pipelined
  * batches: append B XADDs to the output buffer, then read B replies (the first read flushes the
- * buffer), and again. Each entry is what dataplane/sink_redis.c writes for a publish:
+ * buffer), and again. Each entry is what dataplane/outputs/sink_redis.c writes for a publish:
  *
  *   XADD <key> MAXLEN ~ <maxlen> <ms>-<seq> topic <topic> payload <bytes> client <clientid>
  *        qos <q> ts_us <wall us> gen <generation>

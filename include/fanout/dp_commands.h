@@ -3,7 +3,7 @@
 #ifndef FANOUT_DP_COMMANDS_H
 #define FANOUT_DP_COMMANDS_H
 
-/* The socket's commands as one list; dataplane/control_socket.c binds each to its handler
+/* The socket's commands as one list; dataplane/mgmt/control_socket.c binds each to its handler
  * (dp_<id>), and dispatch, arity checks, HELP, COMMAND and the unknown-command error all read it.
  * X(id, name, sub, min, max, args, help): sub is the second word of a two-word command ("" for
  * none); min/max count the arguments after the command word(s). */

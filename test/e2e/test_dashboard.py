@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The dashboard (control/dashboard.html, served by fanout-control at GET /) in headless Chromium, and
+"""The dashboard (control/daemon/dashboard.html, served by fanout-control at GET /) in headless Chromium, and
 fanoutctl against the same fanout-control, with the real dataplane on the lab and fanout-loadgen traffic.
 
 1. fanout-control with no dataplane: the page says "dataplane down", no chart invents points, the rollout is

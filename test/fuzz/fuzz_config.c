@@ -1,4 +1,4 @@
-/* Fuzz target for dataplane/config.c: the config file is operator input, parsed once at
+/* Fuzz target for dataplane/config/config.c: the config file is operator input, parsed once at
  * start-up, but a hostile or mangled file must still only ever produce an error message.
  * Built as a libFuzzer binary (-Dfuzz=true) and as a replay binary with replay_main.c.
  * Checks, beyond "no crash, no leak": the error is a NUL-terminated, non-empty string that

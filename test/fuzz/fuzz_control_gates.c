@@ -1,5 +1,5 @@
 /* libFuzzer target for fanout-control's parsers of operator text that arrives over RESP/HTTP:
- * gate expressions (control/gates.c) and the rollout's STEPS/HOLD/MODE values (control/rollout.c).
+ * gate expressions (control/lib/gates.c) and the rollout's STEPS/HOLD/MODE values (control/lib/rollout.c).
  * Checks: no crash; an accepted gate formats to text that parses back to the same gate; accepted
  * steps are strictly ascending within 1..10000 bp. */
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* libFuzzer target for fanout-control's HTTP request handling: http_route() (control/http_route.c),
+/* libFuzzer target for fanout-control's HTTP request handling: http_route() (control/lib/http_route.c),
  * which http_api.c calls for every request with what libevent parsed: the Host, Origin, token,
  * Content-Type and body-size checks, the route table, the query and JSON body parsing and the argv
  * it builds for ctl_dispatch. Input: byte 0 the method (and which headers are absent), then

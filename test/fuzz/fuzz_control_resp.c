@@ -1,5 +1,5 @@
 /* libFuzzer target for fanout-control's RESP server input: the bytes go through resp_conn_feed
- * and resp_conn_next (control/resp_conn.c), the path resp_server.c runs for every connection:
+ * and resp_conn_next (control/lib/resp_conn.c), the path resp_server.c runs for every connection:
  * the request bounds of include/fanout/resp_frame.h, hiredis's reader, the AUTH gate. The first
  * byte picks the chunk size the input is fed in (as reads split it). Checks: no crash; a
  * dispatched command is authenticated, has 1..64 arguments whose bytes are all readable and no

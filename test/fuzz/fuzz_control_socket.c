@@ -1,6 +1,6 @@
 /* libFuzzer target for the dataplane's control socket framing: the bytes a client sends go
- * through fo_resp_feed() with the socket's bounds (FO_CTL_RESP_LIMITS, dataplane/control_socket.h)
- * into hiredis's reader, exactly as serve_client() in dataplane/control_socket.c does, and come
+ * through fo_resp_feed() with the socket's bounds (FO_CTL_RESP_LIMITS, dataplane/mgmt/control_socket.h)
+ * into hiredis's reader, exactly as serve_client() in dataplane/mgmt/control_socket.c does, and come
  * out as the redisReply commands execute() takes. The first byte picks the read size. Checks: no
  * crash; every parsed command is an array of at most FO_CTL_MAX_ARGS bulk strings, within
  * FO_CTL_MAX_REQUEST bytes, with readable bytes; the reader holds no more than the bound plus a

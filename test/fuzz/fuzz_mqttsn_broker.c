@@ -1,4 +1,4 @@
-/* Fuzz target for the broker engine (dataplane/mqttsn_broker.c): the input is a script of
+/* Fuzz target for the broker engine (dataplane/mqttsn/mqttsn_broker.c): the input is a script of
  * datagrams from a handful of clients, remote fan-outs and timer ticks, run against a small
  * broker so every table fills up. Checks, beyond "no crash": every output decodes, a
  * publish's local_deliveries equals the copies handed out, fates are well formed, payload

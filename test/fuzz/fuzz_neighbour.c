@@ -1,4 +1,4 @@
-/* Fuzz target for dataplane/neighbour.c: the input bytes are a sequence of table operations
+/* Fuzz target for dataplane/net/neighbour.c: the input bytes are a sequence of table operations
  * (ARP input from on-link and off-link senders, next-hop resolution, static entries, aging with a
  * clock that moves forward) on a small table, so windows fill, entries are evicted, aged and
  * slots reused. Checks, beyond "no crash": the count never exceeds the slots; a static entry

@@ -1,4 +1,4 @@
-/* Fuzz target for dataplane/route_table.c: the input bytes are a publish's topic name, matched
+/* Fuzz target for dataplane/route/route_table.c: the input bytes are a publish's topic name, matched
  * against a fixed table of exact and wildcard routes (parsed once from YAML, as a generation is
  * built). Topic names come from clients, so any bytes must be safe. Checks, beyond "no crash,
  * no overread": the answer is exactly the routes whose filter topic_match()es the topic, in

@@ -1,4 +1,4 @@
-/* libFuzzer target for dataplane/topic_match.c. The input is split at the first 0xFF byte
+/* libFuzzer target for dataplane/mqttsn/topic_match.c. The input is split at the first 0xFF byte
  * (or in half) into a filter and a topic; every function runs on both halves, and for valid
  * pairs the answer must agree with a reference matcher that splits into level arrays. */
 #include <stddef.h>

@@ -1,6 +1,6 @@
-/* Unit tests for the broker engine's tables: dataplane/topic_registry.c,
- * dataplane/mqttsn_session.c (sessions + client topic maps), dataplane/subscription_table.c,
- * dataplane/filter_index.c and dataplane/qos1_inflight.c. Beyond the plain operations, each open-addressing index is
+/* Unit tests for the broker engine's tables: dataplane/mqttsn/topic_registry.c,
+ * dataplane/mqttsn/mqttsn_session.c (sessions + client topic maps), dataplane/mqttsn/subscription_table.c,
+ * dataplane/mqttsn/filter_index.c and dataplane/mqttsn/qos1_inflight.c. Beyond the plain operations, each open-addressing index is
  * driven through long random insert/delete runs against a brute-force model, which is what
  * catches backward-shift deletion mistakes. */
 #include <setjmp.h>

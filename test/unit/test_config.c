@@ -1,4 +1,4 @@
-/* Unit tests for dataplane/config.c: the full example parses with the right values, a
+/* Unit tests for dataplane/config/config.c: the full example parses with the right values, a
  * minimal file gets every default, every validation rule refuses a bad value with a
  * message naming the key, libcyaml's own refusals (unknown key, wrong shape) name the
  * key too, and a missing file is named. Optional argv[1]: deploy/fanout.example.yaml. */

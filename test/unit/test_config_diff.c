@@ -1,4 +1,4 @@
-/* Unit tests for dataplane/config_diff.c: route additions, removals and changes are reported
+/* Unit tests for dataplane/config/config_diff.c: route additions, removals and changes are reported
  * with the right op, route name and detail; identical configs differ in nothing; every key
  * outside `routes:` that differs is reported by its YAML path as needing a restart; and the
  * routes fingerprint is equal for equal routes and different when any route field changes.

@@ -1,6 +1,6 @@
-/* cmocka tests for fanout-control's front-end guards: the token (control/ctl_auth.c), the HTTP
- * checks and routes (control/http_route.c), the RESP request bounds (include/fanout/resp_frame.h),
- * the RESP AUTH gate (control/resp_conn.c) and the command tables (control/ctl_commands.h) they
+/* cmocka tests for fanout-control's front-end guards: the token (control/lib/ctl_auth.c), the HTTP
+ * checks and routes (control/lib/http_route.c), the RESP request bounds (include/fanout/resp_frame.h),
+ * the RESP AUTH gate (control/lib/resp_conn.c) and the command tables (control/lib/ctl_commands.h) they
  * all answer from. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -631,7 +631,7 @@ static void test_http_table(void **state)
 	assert_int_equal(route(&r, &o), 404);
 }
 
-/* The dataplane socket's table (its handlers are bound in dataplane/control_socket.c, where an
+/* The dataplane socket's table (its handlers are bound in dataplane/mgmt/control_socket.c, where an
  * entry without one does not compile): sane entries, and the argument bound is its longest. */
 static void test_dp_table(void **state)
 {

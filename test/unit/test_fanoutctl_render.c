@@ -1,5 +1,5 @@
-/* Unit tests for fanoutctl's pure output: control/fanoutctl_format.c (figures with units,
- * durations, tables) and control/fanoutctl_render.c (fanout-control's JSON replies to text).
+/* Unit tests for fanoutctl's pure output: control/cli/fanoutctl_format.c (figures with units,
+ * durations, tables) and control/cli/fanoutctl_render.c (fanout-control's JSON replies to text).
  * Every figure an operator reads must carry its unit; a missing figure shows "-", never 0. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -161,7 +161,7 @@ static void test_value_units_from_names(void **state)
 	}
 }
 
-/* STATUS as fanout-control answers it (control/commands.c status_json). */
+/* STATUS as fanout-control answers it (control/daemon/commands.c status_json). */
 static const char *status_up =
 	"{\"control\":{\"version\":\"0.1.0\",\"pid\":42,\"uptime_ms\":7380000,\"state_dir\":\"/var/lib/fanout\","
 	"\"state_save_failures\":0},"

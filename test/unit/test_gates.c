@@ -1,4 +1,4 @@
-/* cmocka tests for control/gates.c: parsing `metric<threshold` and judging figures. */
+/* cmocka tests for control/lib/gates.c: parsing `metric<threshold` and judging figures. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>

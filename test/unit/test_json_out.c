@@ -1,4 +1,4 @@
-/* cmocka tests for dataplane/json_out.c: any byte string (NUL, ESC, quotes, bytes >= 0x80) is
+/* cmocka tests for dataplane/base/json_out.c: any byte string (NUL, ESC, quotes, bytes >= 0x80) is
  * written as a valid JSON string of explicit length that parses back to the same bytes. */
 #include <setjmp.h>
 #include <stdarg.h>

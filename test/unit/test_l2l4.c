@@ -1,4 +1,4 @@
-/* Unit tests for dataplane/l2l4.c: classification of every frame kind (with and without an
+/* Unit tests for dataplane/net/l2l4.c: classification of every frame kind (with and without an
  * 802.1Q tag), every drop reason l2l4_parse can give, offload verdicts, padding, every
  * truncation of valid frames (ASan watches the reads), and the header builders checked
  * against an independent RFC 1071 checksum written here. Test frames are assembled by hand

@@ -1,4 +1,4 @@
-/* Unit tests for dataplane/mqttsn_broker.c: the per-worker MQTT-SN engine driven with
+/* Unit tests for dataplane/mqttsn/mqttsn_broker.c: the per-worker MQTT-SN engine driven with
  * real codec bytes through a fake broker_io that records every output (the io is the
  * engine's boundary). Each test states one rule of the brief/spec and checks the
  * replies, the fan-out copies, the fates, the counters and payload hold/release balance. */

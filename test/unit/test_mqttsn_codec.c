@@ -1,4 +1,4 @@
-/* Unit tests for the MQTT-SN v1.2 wire codec (dataplane/mqttsn_codec.c). One table of
+/* Unit tests for the MQTT-SN v1.2 wire codec (dataplane/mqttsn/mqttsn_codec.c). One table of
  * hand-written wire samples, one or more per message type, drives the generic checks
  * (decode, encode, round trip, truncation, length forms, short buffers); the tests after
  * it pin down the per-type field rules and the boundaries. */

@@ -1,4 +1,4 @@
-/* Unit tests for dataplane/neighbour.c: learning, lookups, return codes, capacity rounding
+/* Unit tests for dataplane/net/neighbour.c: learning, lookups, return codes, capacity rounding
  * and a full table, ARP request rate limiting, iteration; the hardening rules (on-link senders
  * only, unsolicited replies refused, pending replies accepted, aging of resolved and pending
  * entries, eviction of the oldest entry when a window is full, static entries, the seeded

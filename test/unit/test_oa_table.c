@@ -1,4 +1,4 @@
-/* Unit tests for dataplane/oa_table.h, the open addressing every probing table uses. Two
+/* Unit tests for dataplane/base/oa_table.h, the open addressing every probing table uses. Two
  * small tables stand in for the real ones: an index table (slots hold entry numbers, as the
  * session, topic and subscription indexes do) and a table whose slots hold the entries (as
  * the per-source quota and the route table do). Their hashes are chosen by the test, so

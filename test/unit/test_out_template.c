@@ -1,4 +1,4 @@
-/* dataplane/out_template.c: interning (same text, same id; a full table refuses) and expansion of
+/* dataplane/outputs/out_template.c: interning (same text, same id; a full table refuses) and expansion of
  * "{topic}" (anywhere, several times, cut at the buffer's end). */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* dataplane/resp_enc.h against hiredis's own command formatting (redisFormatCommandArgv): the
+/* dataplane/outputs/resp_enc.h against hiredis's own command formatting (redisFormatCommandArgv): the
  * same bytes for empty, binary and long arguments and for numbers, so what the sink writes is
  * exactly what hiredis would have written. */
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* cmocka tests for control/rollout.c: the rollout state machine driven by made-up samples and clocks. */
+/* cmocka tests for control/lib/rollout.c: the rollout state machine driven by made-up samples and clocks. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* Unit tests for dataplane/route_table.c: exact filters (hashed) and wildcard filters (scanned)
+/* Unit tests for dataplane/route/route_table.c: exact filters (hashed) and wildcard filters (scanned)
  * both match, several routes may share one filter, '$' topics are not matched by filters that
  * start with a wildcard, results come back in route order and the `max` cap keeps the lowest
  * route indexes, an empty table matches nothing, the table owns its filters, exact filters whose

@@ -1,4 +1,4 @@
-/* Unit tests for dataplane/rx_classify.h, the rx stage's decision per parsed frame: MQTT-SN
+/* Unit tests for dataplane/net/rx_classify.h, the rx stage's decision per parsed frame: MQTT-SN
  * datagrams go to the worker that owns the client (the same one for the same client, every
  * worker used), ARP requests from on-link senders are learnt and answered, from off-link ones
  * refused and counted, unsolicited ARP replies are dropped and counted while awaited ones are

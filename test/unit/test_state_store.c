@@ -1,4 +1,4 @@
-/* cmocka tests for control/state_store.c: state.json written and read back in a real temp dir. */
+/* cmocka tests for control/lib/state_store.c: state.json written and read back in a real temp dir. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* Unit tests for dataplane/topic_match.c: every example of MQTT 3.1.1 section 4.7, the
+/* Unit tests for dataplane/mqttsn/topic_match.c: every example of MQTT 3.1.1 section 4.7, the
  * edge cases around empty levels, wildcards and lengths, and a seeded cross-check
  * against a reference matcher that splits into level arrays and recurses. */
 #include <setjmp.h>

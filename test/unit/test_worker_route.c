@@ -1,4 +1,4 @@
-/* Unit tests for dataplane/worker_route.c, the worker's routing and accounting: the serving
+/* Unit tests for dataplane/route/worker_route.c, the worker's routing and accounting: the serving
  * generation follows the client hash and the share (split and mirror), UDP routes get one copy
  * per destination and a failed copy is counted dropped, mirror mode counts and never sends,
  * sink/bridge routes count matched = queued + ring_full + pool_empty per route, generation and
