@@ -1,5 +1,5 @@
 /* fanout-scale-bench: memory and match cost of ONE worker's broker engine
- * (dataplane/mqttsn/mqttsn_broker.h) as its tables grow, issue 4 "scale": 1M sessions, 1M registered
+ * (dataplane/mqttsn/mqttsn_broker.h) as its tables grow: 1M sessions, 1M registered
  * topics, 100k subscriptions (10 % wildcard). Pure C, no DPDK, no network: the engine is
  * driven through broker_handle() with real encoded MQTT-SN messages (mqttsn_encode) from
  * distinct (ip, port) clients, and a broker_io that counts and discards every output.
@@ -23,10 +23,10 @@
  * Series (full mode; --quick divides every size by 10, the sessions series stopping at 100k):
  *   subs-exact  sessions = topics = 1M, subscriptions 1k, 10k, 100k, all exact
  *   subs-wild   same, all wildcard
- *   subs-mixed  same, 10 % wildcard (the 100k point is the issue's configuration)
+ *   subs-mixed  same, 10 % wildcard (the 100k point is the target configuration)
  *   sessions    sessions = topics = 1k .. 1M, subscriptions = sessions / 10, 10 % wildcard
  * The growth ratio of a series is cost(largest) / cost(smallest); the exact-topic target is
- * ratio <= log(largest) / log(smallest) (issue 4: "no faster than log(subscriptions)"), judged
+ * ratio <= log(largest) / log(smallest) ("no faster than log(subscriptions)"), judged
  * on exact and fwd (spread's working set grows with the table, so it is shown, not judged).
  *
  * Memory: mallinfo2() (in-use heap, including mmap'd blocks) before and after broker_create()
@@ -77,7 +77,7 @@
 #include "mqttsn_broker.h"
 #include "mqttsn_codec.h"
 
-#define BUDGET_BYTES (512ull << 20)    /* issue 4: 1M sessions in <= 512 MiB */
+#define BUDGET_BYTES (512ull << 20)    /* 1M sessions in <= 512 MiB */
 #define BUDGET_SESSIONS 1000000ull
 #define TOPIC_LEN_DEFAULT 255          /* mqttsn.max_topic_len default (dataplane/config/config.h) */
 #define GROUP 4u                       /* topics per group */
@@ -843,7 +843,7 @@ int main(int argc, char **argv)
 		       !g[i].applies ? "" : within ? "  within log" : "  FASTER THAN LOG");
 	}
 	/* The memory target: the point with sessions = topics and subscriptions = sessions / 10
-	 * (the issue's ratios), largest such. */
+	 * (the target ratios), largest such. */
 	const struct point *full = NULL;
 	for (uint32_t i = 0; i < np; i++) {
 		all_ok &= pts[i].ok;

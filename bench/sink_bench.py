@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The Redis Streams sink against a pipelined XADD baseline, on the same Redis, in one run (issue 5, point 7).
+"""The Redis Streams sink against a pipelined XADD baseline, on the same Redis, in one run.
 
   bench/sink_bench.py --build-dir build [--out bench-results] [--batches 256,16,1] [--qos 0,1] [--reps 2]
                       [--transport tcp|unix] [--own-core] [--quick] [--baseline-only]
@@ -155,7 +155,7 @@ def workload(tmp, name, **kw):
 
 
 def sink_config(w, redis_addr, batch, a, tag):
-    """The workload's dataplane.yaml plus the sink and its route (see the issue's config)."""
+    """The workload's dataplane.yaml plus the sink and its route (docs/performance.md, "Redis Streams sink")."""
     text = (w / "dataplane.yaml").read_text() + f"""sinks:
   - name: redis
     redis: {redis_addr}

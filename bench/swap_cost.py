@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""What a generation swap costs the packet path, measured on the lab (docs/control.md, issue 3).
+"""What a generation swap costs the packet path, measured on the lab (docs/control.md).
 
 fanout-dataplane on a lab veth carries fanout-loadgen traffic at a fixed offered rate (QoS 0,
 1 -> 1, topic routed by both generations to a UDP collector). A sampler reads the dataplane's

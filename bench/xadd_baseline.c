@@ -1,4 +1,4 @@
-/* fanout-xadd-baseline: the pipelined XADD baseline for the Redis Streams sink (issue 5, point 7).
+/* fanout-xadd-baseline: the pipelined XADD baseline for the Redis Streams sink.
  *
  * Writes N stream entries of the sink's shape to one Redis over one connection, in pipelined
  * batches: append B XADDs to the output buffer, then read B replies (the first read flushes the

@@ -352,7 +352,7 @@ char *fctl_render_subscriptions(const json_t *reply, const struct fctl_view *vie
 static const char *route_kind(const json_t *r)
 {
 	const char *k = jstr(r, "kind");
-	return k ? k : "udp"; /* a dataplane before issue 5's outputs has UDP routes only */
+	return k ? k : "?";
 }
 
 static bool is_udp_route(const json_t *r)

@@ -30,7 +30,7 @@ struct ctl_dpview {
 	uint64_t t_ms;                          /* when they arrived */
 	json_t *prev_stats, *prev_genstats;     /* the poll before, for STATS rates */
 	uint64_t prev_t_ms;
-	/* OUTPUTS (issue 5's sinks and bridges): the last reply and the one before (for rates), when
+	/* OUTPUTS (sinks and bridges): the last reply and the one before (for rates), when
 	 * they arrived, and why the last poll got none ("" when it did) */
 	json_t *outputs, *prev_outputs;
 	uint64_t outputs_t_ms, prev_outputs_t_ms;

@@ -691,10 +691,7 @@ static int h_outputs(const struct ctl_call *c)
 		if (!dp_link_up())
 			return dp_down(c->err, c->errlen);
 		if (app.dp.outputs_error[0])
-			snprintf(c->err, c->errlen,
-				 "the dataplane did not answer OUTPUTS (%s); sinks and bridges need a fanout-dataplane "
-				 "with issue 5's outputs",
-				 app.dp.outputs_error);
+			snprintf(c->err, c->errlen, "the dataplane did not answer OUTPUTS (%s)", app.dp.outputs_error);
 		else
 			snprintf(c->err, c->errlen, "no outputs from the dataplane yet; try again after --poll-ms");
 		return CTL_ERR;

@@ -22,7 +22,7 @@ struct dp_link_hooks {
 	void (*connected)(void);
 	void (*disconnected)(const char *why);
 	/* one poll's parsed replies; any may be NULL (command failed or not JSON). outputs_err says
-	 * why OUTPUTS is NULL (the dataplane's error, e.g. a dataplane without issue 5's outputs), or
+	 * why OUTPUTS is NULL (the dataplane's error), or
 	 * is NULL. */
 	void (*polled)(json_t *generations, json_t *genstats, json_t *stats, json_t *outputs, const char *outputs_err);
 };

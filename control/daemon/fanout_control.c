@@ -191,8 +191,7 @@ static void on_dp_polled(json_t *generations, json_t *genstats, json_t *stats, j
 		app.dp.outputs_t_ms = now;
 		app.dp.outputs_error[0] = '\0';
 	} else if (outputs_err && *outputs_err) {
-		/* the dataplane answered without outputs (one before issue 5, or an error): figures from an
-		 * earlier dataplane would mislead */
+		/* the dataplane answered OUTPUTS with an error: figures from before would mislead */
 		json_decref(app.dp.outputs);
 		json_decref(app.dp.prev_outputs);
 		app.dp.outputs = app.dp.prev_outputs = NULL;

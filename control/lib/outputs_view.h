@@ -1,4 +1,4 @@
-/* fanout-control's view of the dataplane's outputs (issue 5: Redis Streams sinks and MQTT
+/* fanout-control's view of the dataplane's outputs (Redis Streams sinks and MQTT
  * bridges): the dataplane's OUTPUTS reply with per-second rates between two polls, a short
  * summary for STATUS, and their Prometheus text (per output, and per generation from GENSTATS
  * "outputs"). Pure: JSON in, JSON or text out; test/unit/test_control_outputs.c drives it. */

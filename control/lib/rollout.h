@@ -47,7 +47,7 @@ struct ro_plan {
 /* One generation's cumulative counters as GENSTATS reports them: every per-generation counter
  * of the schema (FO_FOREACH_GEN in fanout/stats_schema.h), read by series_rollout_sample. The
  * gates use msgs, drops, route_dropped, error_replies and the sink/bridge drops out_failed,
- * out_ring_full, out_pool_empty (0 from a dataplane without outputs). */
+ * out_ring_full, out_pool_empty (0 when the generation has no sink or bridge route). */
 struct ro_gen_counts {
 	FO_FOREACH_GEN(FO_SCHEMA_FIELD_)
 	uint64_t p99_ns;                      /* cumulative histogram's p99 (when no buckets came) */

@@ -138,7 +138,7 @@ static uint32_t gen_id(json_t *generations, const char *role)
 
 static void counts_of(json_t *g, struct ro_gen_counts *c)
 {
-	json_t *out = json_object_get(g, "outputs"); /* absent from a dataplane without outputs: zeros */
+	json_t *out = json_object_get(g, "outputs");
 	json_t *lat = json_object_get(g, "latency_ns");
 #define COUNT_OF_(field, key, ...) c->field = json_u64(src, key);
 	{

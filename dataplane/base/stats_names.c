@@ -1,5 +1,5 @@
 /* Name tables generated from the X-macro lists in fanout/stats_schema.h: the JSON
- * snapshot, logs and (later) Prometheus labels all take their names from here. */
+ * snapshot, logs and Prometheus labels all take their names from here. */
 #include "fanout/stats_schema.h"
 
 #define FO_NAME_(id, name, ...) name,

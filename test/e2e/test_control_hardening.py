@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""fanout-control against a hostile local process and a hostile web page (issue 10, point 6).
+"""fanout-control against a hostile local process and a hostile web page.
 
 Phase 1, fanout-control without a dataplane (no DPDK):
   - the token file is made at first start with mode 0600 and reused after a restart;

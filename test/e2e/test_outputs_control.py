@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""fanout-control and fanoutctl over issue 5's outputs, against a real dataplane and redis-server.
+"""fanout-control and fanoutctl over the dataplane's outputs (sinks and bridges), against a real dataplane and redis-server.
 
 One dataplane with one Redis Streams sink `rd` (ring of 256 entries), the stable route tele/# -> rd
 stream tele:{topic}; fanout-control polling it. Checks:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The attacks of the hardening issue, against a real dataplane on the lab (docs/security.md):
+"""Attacks from a hostile network, against a real dataplane on the lab (docs/security.md):
 
   reflection      CONNECT + SUBSCRIBE '#' forged with a victim's address (raw socket), then 500
                   publishes: the victim gets no PUBLISH and no more frame bytes than were forged in

@@ -235,7 +235,7 @@ static void test_http_routes(void **state)
 	http_route(&pol, &r, &o);
 	assert_int_equal(o.action, HTTP_METRICS);
 
-	/* the crash: 8 gates and every other option (26 words) */
+	/* the argv that once overflowed the stack: 8 gates and every other option (26 words) */
 	r = post("/api/rollout/start", "{\"steps\":[1,5,25,50,100],\"hold_s\":1.5,\"mode\":\"split\",\"auto\":false,"
 				       "\"gates\":[\"drop_rate<0.1\",\"drop_rate<0.2\",\"drop_rate<0.3\",\"drop_rate<0.4\","
 				       "\"error_rate<0.1\",\"error_rate<0.2\",\"p99_us<100\",\"sink_errors<1\"]}");

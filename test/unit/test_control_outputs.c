@@ -1,4 +1,4 @@
-/* cmocka tests for fanout-control's view of issue 5's outputs: control/lib/series.c turning GENSTATS
+/* cmocka tests for fanout-control's view of the dataplane's outputs: control/lib/series.c turning GENSTATS
  * "outputs" into the sink_errors gate's sample, and control/lib/outputs_view.c (OUTPUTS with rates,
  * the STATUS summary, Prometheus text). The JSON is the dataplane's contract (docs/control.md). */
 #include <math.h>

@@ -272,7 +272,7 @@ static void test_tables(void **state)
 	free(s);
 	json_decref(j);
 
-	j = J("{\"stable\":[{\"name\":\"temps\",\"filter\":\"sensors/+/t\",\"to\":[\"10.0.0.1:9000\"],\"format\":\"raw\","
+	j = J("{\"stable\":[{\"name\":\"temps\",\"filter\":\"sensors/+/t\",\"kind\":\"udp\",\"to\":[\"10.0.0.1:9000\"],\"format\":\"raw\","
 	      "\"matched\":1234,\"copies\":1234,\"dropped\":0}],\"canary\":null}");
 	s = fctl_render_routes(j, &view);
 	contains(s, "stable (1 routes", "temps", "sensors/+/t", "10.0.0.1:9000", "1,234", "canary: none loaded", NULL);
