@@ -38,7 +38,9 @@
 #ifdef FO_HAVE_CALLGRIND
 #include <valgrind/callgrind.h>
 #else /* valgrind's headers absent: no collection control, bench/regress.py refuses the binary */
-#define CALLGRIND_TOGGLE_COLLECT do { } while (0)
+#define CALLGRIND_TOGGLE_COLLECT \
+	do { \
+	} while (0)
 #define RUNNING_ON_VALGRIND 0
 #endif
 
@@ -119,18 +121,18 @@ struct replay {
 	uint32_t burst;
 	uint32_t n_workers; /* 1: one worker engine, whatever the config's lcores say */
 	struct broker *broker;
-	struct fo_counters c;          /* the lcore's counters (rx, worker and output sides) */
-	struct fo_generation gen;      /* generation 1: the config's routes */
+	struct fo_counters c;     /* the lcore's counters (rx, worker and output sides) */
+	struct fo_generation gen; /* generation 1: the config's routes */
 	struct fo_genset gs;
 	struct fo_gen_ctr gctr[FO_GEN_SLOTS];
 	struct fo_out_lcore_ctr octr[FO_MAX_SINKS + FO_MAX_BRIDGES];
 	uint8_t sink_output[FO_MAX_SINKS], bridge_output[FO_MAX_BRIDGES];
 	struct fo_wr_ack acks[ACK_SLOTS];
-	struct fo_worker_route wr;     /* the worker's routing and accounting */
-	unsigned n_entries;            /* sink/bridge entries queued since the last drain */
+	struct fo_worker_route wr; /* the worker's routing and accounting */
+	unsigned n_entries;        /* sink/bridge entries queued since the last drain */
 	struct out_entry entries[OUT_RING];
 	uint64_t out_entries;
-	struct payload *cur_pl;        /* the datagram being handled (io_published routes it) */
+	struct payload *cur_pl; /* the datagram being handled (io_published routes it) */
 	uint64_t now_ms;
 	/* output frames of the current burst (the worker's out[] before fo_out_enqueue) */
 	unsigned n_out;
@@ -141,7 +143,7 @@ struct replay {
 };
 
 static struct replay R;
-static bool verify;        /* --verify: check every output frame's IPv4 and UDP checksums */
+static bool verify; /* --verify: check every output frame's IPv4 and UDP checksums */
 static uint64_t bad_frames;
 
 static uint16_t rd16(const uint8_t *p)
@@ -295,7 +297,8 @@ static bool resolve(struct port *p, uint32_t dst, uint8_t mac[6])
 {
 	uint32_t nh = l2l4_next_hop(dst, p->ifc.ip, p->ifc.netmask, p->gateway);
 	bool ask;
-	bool ok = fo_neigh_next_hop(p->neigh, &R.c, nh, p->ifc.ip, p->ifc.netmask, R.now_ms, FO_ARP_RETRY_MS, mac, &ask);
+	bool ok = fo_neigh_next_hop(p->neigh, &R.c, nh, p->ifc.ip, p->ifc.netmask, R.now_ms, FO_ARP_RETRY_MS, mac,
+				    &ask);
 	if (ask)
 		arp_request(p, nh);
 	return ok;
@@ -364,7 +367,8 @@ static int io_send_publish(void *ctx, const struct fo_client *to, const uint8_t 
 	(void)ctx;
 	struct payload *pl = payload;
 	uint32_t plen = pl->len;
-	bool copy = plen && to->ifindex < R.n_ports && (plen <= FO_INLINE_PAYLOAD_MAX || !R.ports[to->ifindex].multi_seg) &&
+	bool copy = plen && to->ifindex < R.n_ports &&
+		    (plen <= FO_INLINE_PAYLOAD_MAX || !R.ports[to->ifindex].multi_seg) &&
 		    L2L4_UDP_HLEN_MAX + hdr_len + plen <= R.hdr_room;
 	struct l2l4_udp_spec spec;
 	uint32_t flen;
@@ -532,13 +536,14 @@ static void run_burst(const struct frame *fr, struct payload *pls, uint32_t n, u
 		switch (fo_rx_decide(&k[i], &p->ifc, p->neigh, &R.c, R.now_ms, R.n_workers, &w)) {
 		case FO_RX_TO_WORKER:
 			/* the one worker modelled here */
-			pls[i].msg_sum = k[i].msg_sum_valid ? MSG_SUM_VALID | k[i].msg_sum : 0; /* hash.usr in the dataplane */
+			pls[i].msg_sum = k[i].msg_sum_valid ? MSG_SUM_VALID | k[i].msg_sum
+							    : 0; /* hash.usr in the dataplane */
 			to_worker[n_to_worker++] = i | w << 16;
 			break;
 		case FO_RX_ANSWER_ARP: {
 			uint8_t *b = alloc_out();
-			size_t len = l2l4_build_arp(b, 2, k[i].arp_sender_mac, p->ifc.mac, p->ifc.ip, k[i].arp_sender_mac,
-						    k[i].arp_sender_ip, p->ifc.vlan);
+			size_t len = l2l4_build_arp(b, 2, k[i].arp_sender_mac, p->ifc.mac, p->ifc.ip,
+						    k[i].arp_sender_mac, k[i].arp_sender_ip, p->ifc.vlan);
 			push_out((uint32_t)len);
 			R.c.answered++;
 			break;
@@ -548,7 +553,8 @@ static void run_burst(const struct frame *fr, struct payload *pls, uint32_t n, u
 			if (resolve(p, k[i].src_ip, mac)) {
 				uint8_t *b = alloc_out();
 				uint32_t len = (uint32_t)k[i].payload_off + k[i].payload_len;
-				memcpy(b, fr[i].data, len); /* in place in the dataplane; the capture is read-only here */
+				/* in place in the dataplane; the capture is read-only here */
+				memcpy(b, fr[i].data, len);
 				l2l4_icmp_echo_to_reply(b, &k[i], mac, p->ifc.mac);
 				push_out(len);
 			} else {
@@ -557,8 +563,7 @@ static void run_burst(const struct frame *fr, struct payload *pls, uint32_t n, u
 			break;
 		}
 		case FO_RX_DONE:
-		default:
-			break;
+		default: break;
 		}
 	}
 	for (uint32_t j = 0; j < n_to_worker; j++) {
@@ -599,11 +604,10 @@ static double now_s(void)
 
 static void usage(void)
 {
-	fprintf(stderr,
-		"usage: fanout-core-replay --dir DIR [--loops K] [--warmup W] [--frames-per-ms N] [--json]\n"
-		"                          [--verify] [--mac0 MAC] [--mac1 MAC]\n"
-		"  DIR holds preamble.pcap, steady.pcap and dataplane.yaml from bench/workload.py\n"
-		"  (or give --preamble, --steady and --config separately).\n");
+	fprintf(stderr, "usage: fanout-core-replay --dir DIR [--loops K] [--warmup W] [--frames-per-ms N] [--json]\n"
+			"                          [--verify] [--mac0 MAC] [--mac1 MAC]\n"
+			"  DIR holds preamble.pcap, steady.pcap and dataplane.yaml from bench/workload.py\n"
+			"  (or give --preamble, --steady and --config separately).\n");
 	exit(2);
 }
 
@@ -614,12 +618,17 @@ int main(int argc, char **argv)
 	long loops = 1, warmup = 1;
 	bool json = false;
 	static const struct option opts[] = {
-		{ "dir", required_argument, NULL, 'd' },      { "preamble", required_argument, NULL, 'p' },
-		{ "steady", required_argument, NULL, 's' },   { "config", required_argument, NULL, 'c' },
-		{ "loops", required_argument, NULL, 'k' },    { "warmup", required_argument, NULL, 'w' },
+		{ "dir", required_argument, NULL, 'd' },
+		{ "preamble", required_argument, NULL, 'p' },
+		{ "steady", required_argument, NULL, 's' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "loops", required_argument, NULL, 'k' },
+		{ "warmup", required_argument, NULL, 'w' },
 		{ "frames-per-ms", required_argument, NULL, 'f' },
-		{ "mac0", required_argument, NULL, '0' },     { "mac1", required_argument, NULL, '1' },
-		{ "json", no_argument, NULL, 'j' },           { "verify", no_argument, NULL, 'v' },
+		{ "mac0", required_argument, NULL, '0' },
+		{ "mac1", required_argument, NULL, '1' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "verify", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -679,8 +688,10 @@ int main(int argc, char **argv)
 		p->gateway = pc->gateway;
 		p->multi_seg = true;
 		/* a fixed hash key: runs must be comparable (the dataplane draws one per process) */
-		struct fo_neigh_conf nc = { .capacity = cfg->neighbours, .seed = { 0x6e656967686230ull, 0x7265706c6179ull },
-					    .max_age_ms = cfg->arp_max_age_s * 1000, .pending_ms = FO_ARP_TRIES * FO_ARP_RETRY_MS,
+		struct fo_neigh_conf nc = { .capacity = cfg->neighbours,
+					    .seed = { 0x6e656967686230ull, 0x7265706c6179ull },
+					    .max_age_ms = cfg->arp_max_age_s * 1000,
+					    .pending_ms = FO_ARP_TRIES * FO_ARP_RETRY_MS,
 					    .requests_per_s = cfg->arp_requests_per_s };
 		p->neigh = fo_neigh_create(&nc);
 		if (!p->neigh)
@@ -715,8 +726,12 @@ int main(int argc, char **argv)
 	for (uint32_t i = 0; i < FO_MAX_BRIDGES; i++)
 		R.bridge_output[i] = (uint8_t)(FO_MAX_SINKS + i);
 	R.wr = (struct fo_worker_route){
-		.io = { .ctx = &R, .send_copy = io_send_publish, .neighbour_known = io_neighbour_known,
-			.out_enqueue = io_out_enqueue, .peer_post = io_peer_post, .deferred_puback = io_deferred_puback },
+		.io = { .ctx = &R,
+			.send_copy = io_send_publish,
+			.neighbour_known = io_neighbour_known,
+			.out_enqueue = io_out_enqueue,
+			.peer_post = io_peer_post,
+			.deferred_puback = io_deferred_puback },
 		.worker = 0,
 		.n_workers = R.n_workers,
 		.sink_output = R.sink_output,
@@ -776,25 +791,31 @@ int main(int argc, char **argv)
 	bool under_valgrind = RUNNING_ON_VALGRIND;
 	if (json) {
 		printf("{\"steady_frames\":%u,\"loops\":%ld,\"warmup\":%ld,\"messages\":%" PRIu64 ",\"sessions\":%u,"
-		       "\"subscriptions\":%u,\"publishes\":%" PRIu64 ",\"deliveries\":%" PRIu64 ",\"out_frames\":%" PRIu64
-		       ",\"out_bytes\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"out_dropped\":%" PRIu64
+		       "\"subscriptions\":%u,\"publishes\":%" PRIu64 ",\"deliveries\":%" PRIu64
+		       ",\"out_frames\":%" PRIu64 ",\"out_bytes\":%" PRIu64 ",\"dropped\":%" PRIu64
+		       ",\"out_dropped\":%" PRIu64
 		       ",\"ns_per_msg\":%.1f,\"under_valgrind\":%s,\"callgrind\":%s,\"out_sum\":%" PRIu64
 		       ",\"bad_frames\":%" PRIu64 ",\"out_entries\":%" PRIu64 ",\"pubacks_deferred\":%" PRIu64
 		       ",\"compiler\":\"%s\"}\n",
-		       steady.n, loops, warmup, msgs, sessions, subs, publishes, deliveries, out_frames, out_bytes, dropped,
-		       out_dropped, ns, under_valgrind ? "true" : "false", HAVE_CALLGRIND ? "true" : "false", R.out_sum, bad_frames, out_entries, pubacks_deferred, FO_COMPILER);
+		       steady.n, loops, warmup, msgs, sessions, subs, publishes, deliveries, out_frames, out_bytes,
+		       dropped, out_dropped, ns, under_valgrind ? "true" : "false", HAVE_CALLGRIND ? "true" : "false",
+		       R.out_sum, bad_frames, out_entries, pubacks_deferred, FO_COMPILER);
 	} else {
 		printf("preamble: %u frames, %u sessions, %u subscriptions\n", pre.n, sessions, subs);
-		printf("steady: %u frames x %ld loops (+%ld warm-up) = %" PRIu64 " messages: %" PRIu64 " publishes, %" PRIu64
-		       " deliveries, %" PRIu64 " frames out (%" PRIu64 " bytes), %" PRIu64 " dropped, %" PRIu64
-		       " out dropped\n",
-		       steady.n, loops, warmup, msgs, publishes, deliveries, out_frames, out_bytes, dropped, out_dropped);
+		printf("steady: %u frames x %ld loops (+%ld warm-up) = %" PRIu64 " messages: %" PRIu64
+		       " publishes, %" PRIu64 " deliveries, %" PRIu64 " frames out (%" PRIu64 " bytes), %" PRIu64
+		       " dropped, %" PRIu64 " out dropped\n",
+		       steady.n, loops, warmup, msgs, publishes, deliveries, out_frames, out_bytes, dropped,
+		       out_dropped);
 		if (out_entries)
-			printf("sink/bridge entries: %" PRIu64 " (%" PRIu64 " PUBACKs deferred until written)\n", out_entries,
-			       pubacks_deferred);
+			printf("sink/bridge entries: %" PRIu64 " (%" PRIu64 " PUBACKs deferred until written)\n",
+			       out_entries, pubacks_deferred);
 		if (verified)
-			printf("verify (preamble and warm-up): %" PRIu64 " output frames with a bad length or checksum\n", bad_frames);
-		printf("%.1f ns/message%s\n", ns, under_valgrind ? " (under valgrind: meaningless)" : " (wall clock, informational)");
+			printf("verify (preamble and warm-up): %" PRIu64
+			       " output frames with a bad length or checksum\n",
+			       bad_frames);
+		printf("%.1f ns/message%s\n", ns,
+		       under_valgrind ? " (under valgrind: meaningless)" : " (wall clock, informational)");
 	}
 	broker_destroy(R.broker);
 	route_table_free(R.gen.rt);

@@ -28,27 +28,27 @@
 
 /* ---- limits and defaults (the one place they are chosen) ---- */
 
-#define LG_DEFAULT_PORT 1883        /* MQTT-SN port the appliance listens on by default */
-#define LG_HDR_LEN 16u              /* our payload header, see lg_hdr_put() */
-#define LG_MAGIC 0x1Au              /* top 5 bits of the payload's first 16-bit word */
-#define LG_PAYLOAD_MAX 1400u        /* one datagram, no IP fragmentation on a 1500 MTU */
-#define LG_TOPIC_MAX 256u           /* bytes incl. NUL, topic names and filters */
-#define LG_RX_BUF 65536u            /* largest MQTT-SN message */
-#define LG_RX_BURST 64              /* datagrams per socket per wakeup: no socket starves others */
+#define LG_DEFAULT_PORT 1883 /* MQTT-SN port the appliance listens on by default */
+#define LG_HDR_LEN 16u       /* our payload header, see lg_hdr_put() */
+#define LG_MAGIC 0x1Au       /* top 5 bits of the payload's first 16-bit word */
+#define LG_PAYLOAD_MAX 1400u /* one datagram, no IP fragmentation on a 1500 MTU */
+#define LG_TOPIC_MAX 256u    /* bytes incl. NUL, topic names and filters */
+#define LG_RX_BUF 65536u     /* largest MQTT-SN message */
+#define LG_RX_BURST 64       /* datagrams per socket per wakeup: no socket starves others */
 #define LG_EVENTS 256
-#define LG_SEQWIN_MIN 1024u         /* reorder window per (subscriber, publisher), bits, power of 2 */
-#define LG_SEQWIN_DEFAULT 65536u    /* without --count; with it the window covers the whole run */
+#define LG_SEQWIN_MIN 1024u      /* reorder window per (subscriber, publisher), bits, power of 2 */
+#define LG_SEQWIN_DEFAULT 65536u /* without --count; with it the window covers the whole run */
 #define LG_SEQWIN_MAX (1u << 31)
-#define LG_DEDUP_MB 512u            /* memory budget for all windows together */
-#define LG_SPIN_NS 20000u           /* sleep shorter than this is a busy poll: timer slack is larger */
-#define LG_TICK_NS 1000000u         /* retransmission / timeout scan period */
+#define LG_DEDUP_MB 512u    /* memory budget for all windows together */
+#define LG_SPIN_NS 20000u   /* sleep shorter than this is a busy poll: timer slack is larger */
+#define LG_TICK_NS 1000000u /* retransmission / timeout scan period */
 #define LG_KEEPALIVE_SCAN_NS 100000000u
 #define LG_DISCONNECT_WAIT_MS 1000u
-#define LG_MAX_CLIENTS 60000u       /* one UDP source port each */
+#define LG_MAX_CLIENTS 60000u /* one UDP source port each */
 #define LG_MAX_WINDOW 4096u
 #define LG_MAX_THREADS 64u
 #define LG_MAX_TOPICS 65536u
-#define LG_MAX_NAMES (4u << 20)     /* publishers x topics names kept in memory */
+#define LG_MAX_NAMES (4u << 20) /* publishers x topics names kept in memory */
 
 #define NS_PER_S 1000000000ull
 #define NS_PER_MS 1000000ull
@@ -61,15 +61,15 @@ struct lg_config {
 	bool has_bind;
 	struct in_addr bind_addr;
 	uint32_t n_pub, n_sub;
-	double rate;            /* msgs/s per publisher, 0 = as fast as the window allows */
-	double total_rate;      /* msgs/s over all publishers; split evenly; 0 = unused */
-	double duration_s;      /* send phase length; 0 = bounded by count only */
-	uint64_t count;         /* per publisher (subscribe-only: per subscriber); 0 = unbounded */
+	double rate;       /* msgs/s per publisher, 0 = as fast as the window allows */
+	double total_rate; /* msgs/s over all publishers; split evenly; 0 = unused */
+	double duration_s; /* send phase length; 0 = bounded by count only */
+	uint64_t count;    /* per publisher (subscribe-only: per subscriber); 0 = unbounded */
 	uint32_t payload;
 	const char *topic;
-	uint32_t topics;        /* distinct {i} values actually used */
-	int qos;                /* -1, 0, 1 */
-	long predefined;        /* base predefined topic id, -1 = none */
+	uint32_t topics; /* distinct {i} values actually used */
+	int qos;         /* -1, 0, 1 */
+	long predefined; /* base predefined topic id, -1 = none */
 	bool short_topic;
 	bool qosm1_connect;
 	uint32_t window;
@@ -83,7 +83,7 @@ struct lg_config {
 	bool expect_no_loss, subscribe_only, quiet;
 	uint32_t threads;
 	uint32_t burst;
-	uint32_t bucket_ms;     /* token bucket depth: how far a stalled loop may catch up */
+	uint32_t bucket_ms; /* token bucket depth: how far a stalled loop may catch up */
 	uint32_t connect_burst;
 	char id_prefix[12];
 };
@@ -93,7 +93,7 @@ static atomic_int g_stop;          /* SIGINT/SIGTERM: finish the send phase earl
 static atomic_int g_fatal;         /* a thread hit a usage/connection error: everyone stops */
 static atomic_uint g_done_threads; /* threads whose publishers have all finished */
 static _Atomic uint64_t g_send_done_ns;
-static _Atomic uint64_t g_t0;      /* common start of the send phase */
+static _Atomic uint64_t g_t0; /* common start of the send phase */
 static pthread_barrier_t g_barrier;
 static uint8_t g_pad[LG_PAYLOAD_MAX];
 
@@ -115,10 +115,17 @@ static int lg_expand(const char *pat, long pub, long sub, long i, char *out, siz
 		long v = -1;
 		size_t skip = 0;
 		if (*p == '{') {
-			if (strncmp(p, "{pub}", 5) == 0) { v = pub; skip = 5; }
-			else if (strncmp(p, "{sub}", 5) == 0) { v = sub; skip = 5; }
-			else if (strncmp(p, "{i}", 3) == 0) { v = i; skip = 3; }
-			else return -1;
+			if (strncmp(p, "{pub}", 5) == 0) {
+				v = pub;
+				skip = 5;
+			} else if (strncmp(p, "{sub}", 5) == 0) {
+				v = sub;
+				skip = 5;
+			} else if (strncmp(p, "{i}", 3) == 0) {
+				v = i;
+				skip = 3;
+			} else
+				return -1;
 			if (v < 0)
 				return -1;
 			int n = snprintf(out + o, cap - o, "%ld", v);
@@ -261,9 +268,9 @@ enum lg_seq_verdict { SEQ_NEW, SEQ_LATE, SEQ_TOO_OLD, SEQ_DUP };
 static uint64_t g_win_bits = LG_SEQWIN_DEFAULT;
 
 struct lg_seqwin {
-	uint64_t hi;      /* highest sequence seen + 1; 0 = none yet */
-	uint64_t *retx;   /* sequences of which a retransmitted copy arrived; allocated on first */
-	uint64_t bits[];  /* g_win_bits bits */
+	uint64_t hi;     /* highest sequence seen + 1; 0 = none yet */
+	uint64_t *retx;  /* sequences of which a retransmitted copy arrived; allocated on first */
+	uint64_t bits[]; /* g_win_bits bits */
 };
 
 static struct lg_seqwin *lg_seqwin_new(void)
@@ -271,9 +278,18 @@ static struct lg_seqwin *lg_seqwin_new(void)
 	return calloc(1, sizeof(struct lg_seqwin) + g_win_bits / 8u);
 }
 
-static void lg_bit_set(uint64_t *b, uint64_t s) { b[(s & (g_win_bits - 1u)) / 64u] |= 1ull << (s % 64u); }
-static void lg_bit_clr(uint64_t *b, uint64_t s) { b[(s & (g_win_bits - 1u)) / 64u] &= ~(1ull << (s % 64u)); }
-static bool lg_bit_get(const uint64_t *b, uint64_t s) { return b[(s & (g_win_bits - 1u)) / 64u] >> (s % 64u) & 1u; }
+static void lg_bit_set(uint64_t *b, uint64_t s)
+{
+	b[(s & (g_win_bits - 1u)) / 64u] |= 1ull << (s % 64u);
+}
+static void lg_bit_clr(uint64_t *b, uint64_t s)
+{
+	b[(s & (g_win_bits - 1u)) / 64u] &= ~(1ull << (s % 64u));
+}
+static bool lg_bit_get(const uint64_t *b, uint64_t s)
+{
+	return b[(s & (g_win_bits - 1u)) / 64u] >> (s % 64u) & 1u;
+}
 
 static enum lg_seq_verdict lg_seqwin_add(struct lg_seqwin *w, uint32_t seq32)
 {
@@ -427,11 +443,20 @@ static bool lg_hdr_get(const uint8_t *b, size_t n, struct lg_hdr *h)
 /* ---- clients ---- */
 
 enum lg_kind { LG_PUB, LG_SUB };
-enum lg_state { ST_IDLE, ST_CONNECTING, ST_SUBSCRIBING, ST_REGISTERING, ST_READY, ST_DISCONNECTING, ST_CLOSED, ST_DEAD };
+enum lg_state {
+	ST_IDLE,
+	ST_CONNECTING,
+	ST_SUBSCRIBING,
+	ST_REGISTERING,
+	ST_READY,
+	ST_DISCONNECTING,
+	ST_CLOSED,
+	ST_DEAD
+};
 
 struct lg_inflight {
 	bool used;
-	uint8_t tries;     /* transmissions so far */
+	uint8_t tries; /* transmissions so far */
 	uint16_t msg_id;
 	uint32_t seq;
 	uint32_t t;        /* topic index */
@@ -514,9 +539,8 @@ static void lg_client_fail(const struct lg_client *c, const char *what, const ch
 {
 	if (atomic_fetch_add(&g_fatal, 1) != 0)
 		return;
-	fprintf(stderr, "fanout-loadgen: %s %u (client id \"%s\", udp %s:%u -> %s): %s; %s\n", lg_kind_name(c),
-		c->idx, c->id, g_cfg.has_bind ? inet_ntoa(g_cfg.bind_addr) : "*", c->local_port, g_cfg.gw_str, what,
-		hint);
+	fprintf(stderr, "fanout-loadgen: %s %u (client id \"%s\", udp %s:%u -> %s): %s; %s\n", lg_kind_name(c), c->idx,
+		c->id, g_cfg.has_bind ? inet_ntoa(g_cfg.bind_addr) : "*", c->local_port, g_cfg.gw_str, what, hint);
 }
 
 static void lg_fail(const char *msg)
@@ -561,7 +585,8 @@ static int lg_send_connect(struct lg_client *c, uint64_t now)
 static int lg_send_subscribe(struct lg_client *c, bool dup, uint64_t now)
 {
 	struct mqttsn_msg m = { .type = MQTTSN_SUBSCRIBE };
-	m.u.subscribe.flags = (uint8_t)(mqttsn_qos_flags(g_cfg.sub_qos) | MQTTSN_TOPIC_NORMAL | (dup ? MQTTSN_FLAG_DUP : 0));
+	m.u.subscribe.flags = (uint8_t)(mqttsn_qos_flags(g_cfg.sub_qos) | MQTTSN_TOPIC_NORMAL |
+					(dup ? MQTTSN_FLAG_DUP : 0));
 	m.u.subscribe.msg_id = c->pending_id;
 	m.u.subscribe.topic_name = (const uint8_t *)c->filter;
 	m.u.subscribe.topic_name_len = (uint16_t)strlen(c->filter);
@@ -631,7 +656,11 @@ static int lg_send_publish(struct lg_client *c, uint32_t seq, uint32_t t, uint16
 		errno = EINVAL;
 		return LG_ERR;
 	}
-	lg_hdr_put(body, &(struct lg_hdr){ .len = (uint16_t)g_cfg.payload, .pub = (uint16_t)c->idx, .retx = dup, .seq = seq, .ts_ns = ts });
+	lg_hdr_put(body, &(struct lg_hdr){ .len = (uint16_t)g_cfg.payload,
+					   .pub = (uint16_t)c->idx,
+					   .retx = dup,
+					   .seq = seq,
+					   .ts_ns = ts });
 	struct iovec iov[3] = {
 		{ .iov_base = mh, .iov_len = (size_t)hl },
 		{ .iov_base = body, .iov_len = LG_HDR_LEN },
@@ -664,15 +693,16 @@ static int lg_open_socket(struct lg_worker *w, struct lg_client *c)
 	if (g_cfg.has_bind) {
 		struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr = g_cfg.bind_addr };
 		if (bind(c->fd, (struct sockaddr *)&a, sizeof a) < 0) {
-			snprintf(msg, sizeof msg, "%s %u: bind %s: %s; --bind must be an address of this host (this netns)",
+			snprintf(msg, sizeof msg,
+				 "%s %u: bind %s: %s; --bind must be an address of this host (this netns)",
 				 lg_kind_name(c), c->idx, inet_ntoa(g_cfg.bind_addr), strerror(errno));
 			lg_fail(msg);
 			return -1;
 		}
 	}
 	if (connect(c->fd, (const struct sockaddr *)&g_cfg.gw, sizeof g_cfg.gw) < 0) {
-		snprintf(msg, sizeof msg, "%s %u: connect udp to %s: %s; check --gateway and the route to it", lg_kind_name(c),
-			 c->idx, g_cfg.gw_str, strerror(errno));
+		snprintf(msg, sizeof msg, "%s %u: connect udp to %s: %s; check --gateway and the route to it",
+			 lg_kind_name(c), c->idx, g_cfg.gw_str, strerror(errno));
 		lg_fail(msg);
 		return -1;
 	}
@@ -698,8 +728,10 @@ static void lg_setup_fail_send(struct lg_client *c, const char *what)
 {
 	char m[160];
 	snprintf(m, sizeof m, "cannot send %s: %s", what, strerror(errno));
-	lg_client_fail(c, m, errno == ECONNREFUSED ? "nothing listens on that UDP port (ICMP port unreachable); start the appliance or fix --gateway"
-					       : "check --gateway, --bind and the route to the gateway");
+	lg_client_fail(c, m,
+		       errno == ECONNREFUSED ? "nothing listens on that UDP port (ICMP port unreachable); start the "
+					       "appliance or fix --gateway"
+					     : "check --gateway, --bind and the route to the gateway");
 }
 
 static void lg_start_client(struct lg_worker *w, struct lg_client *c, uint64_t now)
@@ -776,7 +808,8 @@ static void lg_on_regack(struct lg_worker *w, struct lg_client *c, const struct 
 		return;
 	if (m->u.regack.return_code != MQTTSN_RC_ACCEPTED) {
 		char what[LG_TOPIC_MAX + 64];
-		snprintf(what, sizeof what, "REGACK for \"%s\" return code %u", c->names[c->reg_next], m->u.regack.return_code);
+		snprintf(what, sizeof what, "REGACK for \"%s\" return code %u", c->names[c->reg_next],
+			 m->u.regack.return_code);
 		lg_client_fail(c, what, "check the topic pattern (--topic) and the gateway's topic table size");
 		return;
 	}
@@ -800,15 +833,19 @@ static void lg_setup_scan(struct lg_worker *w, uint64_t now)
 			if (c->state == ST_CONNECTING)
 				snprintf(what, sizeof what, "no CONNACK within %u ms", g_cfg.connect_timeout_ms);
 			else if (c->state == ST_SUBSCRIBING)
-				snprintf(what, sizeof what, "no SUBACK for \"%s\" within %u ms", c->filter, g_cfg.connect_timeout_ms);
+				snprintf(what, sizeof what, "no SUBACK for \"%s\" within %u ms", c->filter,
+					 g_cfg.connect_timeout_ms);
 			else
 				snprintf(what, sizeof what, "no REGACK for \"%s\" within %u ms", c->names[c->reg_next],
 					 g_cfg.connect_timeout_ms);
-			lg_client_fail(c, what,
-				       c->state == ST_CONNECTING
-					       ? "check that the appliance is running and reachable at --gateway (address, port, "
-						 "route/netns, ARP), that --bind is right, or raise --connect-timeout-ms"
-					       : "the gateway accepted the session but did not answer; check its logs and counters");
+			lg_client_fail(
+				c, what,
+				c->state == ST_CONNECTING
+					? "check that the appliance is running and reachable at --gateway (address, "
+					  "port, "
+					  "route/netns, ARP), that --bind is right, or raise --connect-timeout-ms"
+					: "the gateway accepted the session but did not answer; check its logs and "
+					  "counters");
 			return;
 		}
 		if (now - c->req_ns < retry)
@@ -818,7 +855,9 @@ static void lg_setup_scan(struct lg_worker *w, uint64_t now)
 			 : c->state == ST_SUBSCRIBING ? lg_send_subscribe(c, true, now)
 						      : lg_send_register(c, now);
 		if (rc == LG_ERR)
-			lg_setup_fail_send(c, c->state == ST_CONNECTING ? "CONNECT" : c->state == ST_SUBSCRIBING ? "SUBSCRIBE" : "REGISTER");
+			lg_setup_fail_send(c, c->state == ST_CONNECTING    ? "CONNECT"
+					      : c->state == ST_SUBSCRIBING ? "SUBSCRIBE"
+									   : "REGISTER");
 	}
 }
 
@@ -888,8 +927,15 @@ static void lg_on_publish(struct lg_worker *w, struct lg_client *c, const struct
 	}
 	switch (v) {
 	case SEQ_NEW: c->unique++; break;
-	case SEQ_LATE: c->unique++; c->ooo++; break;
-	case SEQ_TOO_OLD: c->unique++; c->ooo++; c->too_old++; break;
+	case SEQ_LATE:
+		c->unique++;
+		c->ooo++;
+		break;
+	case SEQ_TOO_OLD:
+		c->unique++;
+		c->ooo++;
+		c->too_old++;
+		break;
 	case SEQ_DUP:
 		/* DUP-flagged delivery, or a copy of a message its publisher retransmitted with DUP */
 		if ((flags & MQTTSN_FLAG_DUP) || retx_seen)
@@ -955,8 +1001,8 @@ static void lg_dispatch(struct lg_worker *w, struct lg_client *c, const uint8_t 
 	case MQTTSN_PINGRESP: w->pingresp++; break;
 	case MQTTSN_PINGREQ: lg_send_simple(c, MQTTSN_PINGRESP, now); break;
 	case MQTTSN_REGISTER:
-		if (c->kind == LG_SUB &&
-		    lg_tmap_put(&c->tmap, m.u.reg.topic_id, (const char *)m.u.reg.topic_name, m.u.reg.topic_name_len) < 0) {
+		if (c->kind == LG_SUB && lg_tmap_put(&c->tmap, m.u.reg.topic_id, (const char *)m.u.reg.topic_name,
+						     m.u.reg.topic_name_len) < 0) {
 			lg_fail("out of memory (topic map)");
 			return;
 		}
@@ -968,7 +1014,8 @@ static void lg_dispatch(struct lg_worker *w, struct lg_client *c, const uint8_t 
 		} else {
 			w->gw_disconnect++;
 			if (c->state == ST_CONNECTING || c->state == ST_SUBSCRIBING || c->state == ST_REGISTERING)
-				lg_client_fail(c, "the gateway sent DISCONNECT during setup", "check the gateway's logs and client limits");
+				lg_client_fail(c, "the gateway sent DISCONNECT during setup",
+					       "check the gateway's logs and client limits");
 			c->connected = false;
 			lg_set_state(w, c, ST_DEAD);
 		}
@@ -986,9 +1033,11 @@ static void lg_rx(struct lg_worker *w, struct lg_client *c)
 				return;
 			if (errno == ECONNREFUSED) {
 				w->icmp_err++;
-				if (c->state == ST_CONNECTING || c->state == ST_SUBSCRIBING || c->state == ST_REGISTERING)
+				if (c->state == ST_CONNECTING || c->state == ST_SUBSCRIBING ||
+				    c->state == ST_REGISTERING)
 					lg_client_fail(c, "gateway answered with ICMP port unreachable",
-						       "nothing listens on that UDP port: start the appliance or fix --gateway IP:PORT");
+						       "nothing listens on that UDP port: start the appliance or fix "
+						       "--gateway IP:PORT");
 				continue;
 			}
 			if (errno == EINTR)
@@ -1007,7 +1056,8 @@ static void lg_poll(struct lg_worker *w, uint64_t timeout_ns)
 	if (timeout_ns < LG_SPIN_NS) {
 		n = epoll_wait(w->ep, ev, LG_EVENTS, 0);
 	} else if (w->pwait2) {
-		struct timespec ts = { .tv_sec = (time_t)(timeout_ns / NS_PER_S), .tv_nsec = (long)(timeout_ns % NS_PER_S) };
+		struct timespec ts = { .tv_sec = (time_t)(timeout_ns / NS_PER_S),
+				       .tv_nsec = (long)(timeout_ns % NS_PER_S) };
 		n = epoll_pwait2(w->ep, ev, LG_EVENTS, &ts, NULL);
 		if (n < 0 && errno == ENOSYS) {
 			w->pwait2 = false; /* kernel older than 5.11: millisecond sleeps */
@@ -1101,7 +1151,8 @@ static uint64_t lg_pub_tick(struct lg_client *c, uint64_t now, uint64_t t0, doub
 		}
 	}
 	for (uint32_t b = 0; b < g_cfg.burst; b++) {
-		if ((g_cfg.count && c->seq >= g_cfg.count) || (g_cfg.duration_s > 0 && interval > 0 && c->next_due >= end))
+		if ((g_cfg.count && c->seq >= g_cfg.count) ||
+		    (g_cfg.duration_s > 0 && interval > 0 && c->next_due >= end))
 			return 0;
 		if (interval > 0 && (double)now < c->next_due)
 			return (uint64_t)c->next_due;
@@ -1128,8 +1179,13 @@ static uint64_t lg_pub_tick(struct lg_client *c, uint64_t now, uint64_t t0, doub
 		}
 		if (g_cfg.qos == 1) {
 			c->n_free--;
-			c->inflight[slot] = (struct lg_inflight){ .used = true, .tries = 1, .msg_id = msg_id, .seq = seq, .t = t,
-								  .first_ns = now, .last_ns = now };
+			c->inflight[slot] = (struct lg_inflight){ .used = true,
+								  .tries = 1,
+								  .msg_id = msg_id,
+								  .seq = seq,
+								  .t = t,
+								  .first_ns = now,
+								  .last_ns = now };
 		}
 		c->seq++;
 		c->sent++;
@@ -1279,7 +1335,8 @@ struct lg_totals {
 	double send_s, deliver_s;
 	uint64_t sub_min, sub_max;
 	uint32_t sub_min_idx, sub_max_idx;
-	uint64_t pingreq, pingresp, decode_err, odd_type, icmp_err, gw_disconnect, qos2, disc_noreply, ctl_send_fail, rx_err;
+	uint64_t pingreq, pingresp, decode_err, odd_type, icmp_err, gw_disconnect, qos2, disc_noreply, ctl_send_fail,
+		rx_err;
 	struct lg_hist hist;
 	int exit_code;
 	char verdict[160];
@@ -1320,7 +1377,9 @@ static void lg_account(struct lg_totals *T)
 	T->sub_min = UINT64_MAX;
 	for (uint32_t i = 0; i < g_cfg.n_sub; i++) {
 		struct lg_client *c = &g_subs[i];
-		c->expected = g_cfg.subscribe_only ? g_cfg.count : shared_filter ? shared_exp : lg_expected_for(c->filter);
+		c->expected = g_cfg.subscribe_only ? g_cfg.count
+			      : shared_filter      ? shared_exp
+						   : lg_expected_for(c->filter);
 		T->expected += c->expected;
 		T->rx += c->rx;
 		T->unique += c->unique;
@@ -1370,18 +1429,19 @@ static void lg_account(struct lg_totals *T)
 	T->deliver_s = (double)(last_rx - t0) / 1e9;
 
 	T->exit_code = 0;
-	snprintf(T->verdict, sizeof T->verdict, "%s", g_cfg.expect_no_loss ? "pass" : "not checked (no --expect-no-loss)");
+	snprintf(T->verdict, sizeof T->verdict, "%s",
+		 g_cfg.expect_no_loss ? "pass" : "not checked (no --expect-no-loss)");
 	if (g_cfg.expect_no_loss) {
 		char *v = T->verdict;
 		size_t cap = sizeof T->verdict, o = 0;
-#define LG_FAIL_IF(cond, fmt, val)                                                            \
-	do {                                                                                  \
-		if (cond) {                                                                   \
-			T->exit_code = 1;                                                     \
+#define LG_FAIL_IF(cond, fmt, val) \
+	do { \
+		if (cond) { \
+			T->exit_code = 1; \
 			o += (size_t)snprintf(v + o, cap - o, "%s" fmt, o ? ", " : "fail: ", val); \
-			if (o >= cap)                                                         \
-				o = cap - 1;                                                  \
-		}                                                                             \
+			if (o >= cap) \
+				o = cap - 1; \
+		} \
 	} while (0)
 		LG_FAIL_IF(T->lost > 0, "%" PRIu64 " lost", T->lost);
 		LG_FAIL_IF(T->dups > 0, "%" PRIu64 " duplicated", T->dups);
@@ -1392,50 +1452,74 @@ static void lg_account(struct lg_totals *T)
 	}
 }
 
-static double lg_rate(uint64_t n, double s) { return s > 0 ? (double)n / s : 0.0; }
-static double lg_us(uint64_t ns) { return (double)ns / 1e3; }
+static double lg_rate(uint64_t n, double s)
+{
+	return s > 0 ? (double)n / s : 0.0;
+}
+static double lg_us(uint64_t ns)
+{
+	return (double)ns / 1e3;
+}
 
 static void lg_report_text(FILE *f, const struct lg_totals *T)
 {
-	fprintf(f, "fanout-loadgen: %u publisher(s) -> %u subscriber(s) via %s, QoS %d (subscribers QoS %d), payload %u B, %u thread(s)\n",
-		g_cfg.subscribe_only ? 0 : g_cfg.n_pub, g_cfg.n_sub, g_cfg.gw_str, g_cfg.qos, g_cfg.sub_qos, g_cfg.payload,
-		g_cfg.threads);
+	fprintf(f,
+		"fanout-loadgen: %u publisher(s) -> %u subscriber(s) via %s, QoS %d (subscribers QoS %d), payload %u "
+		"B, %u thread(s)\n",
+		g_cfg.subscribe_only ? 0 : g_cfg.n_pub, g_cfg.n_sub, g_cfg.gw_str, g_cfg.qos, g_cfg.sub_qos,
+		g_cfg.payload, g_cfg.threads);
 	if (!g_cfg.subscribe_only) {
-		fprintf(f, "  sent          %12" PRIu64 " msgs in %.3f s (%.1f msgs/s)\n", T->sent, T->send_s, lg_rate(T->sent, T->send_s));
+		fprintf(f, "  sent          %12" PRIu64 " msgs in %.3f s (%.1f msgs/s)\n", T->sent, T->send_s,
+			lg_rate(T->sent, T->send_s));
 		if (g_cfg.qos == 1)
-			fprintf(f, "  acked         %12" PRIu64 " msgs; rejected %" PRIu64 " msgs; unacked after %u retries %" PRIu64
-				   " msgs; retransmitted %" PRIu64 " msgs; late PUBACKs %" PRIu64 "\n",
+			fprintf(f,
+				"  acked         %12" PRIu64 " msgs; rejected %" PRIu64
+				" msgs; unacked after %u retries %" PRIu64 " msgs; retransmitted %" PRIu64
+				" msgs; late PUBACKs %" PRIu64 "\n",
 				T->acked, T->rejected, g_cfg.retries, T->unacked, T->retrans, T->late_acks);
 		else
 			fprintf(f, "  rejected      %12" PRIu64 " msgs (PUBACK with error code)\n", T->rejected);
 		if (T->send_errs || T->eagain)
-			fprintf(f, "  send errors   %12" PRIu64 " msgs; socket full (retried) %" PRIu64 " times\n", T->send_errs, T->eagain);
+			fprintf(f, "  send errors   %12" PRIu64 " msgs; socket full (retried) %" PRIu64 " times\n",
+				T->send_errs, T->eagain);
 		if (T->behind)
-			fprintf(f, "  behind        %12" PRIu64 " msgs not sent: the loop stalled longer than --bucket-ms %u ms "
-				   "(CPU busy? try --threads)\n", T->behind, g_cfg.bucket_ms);
+			fprintf(f,
+				"  behind        %12" PRIu64
+				" msgs not sent: the loop stalled longer than --bucket-ms %u ms "
+				"(CPU busy? try --threads)\n",
+				T->behind, g_cfg.bucket_ms);
 	}
 	if (T->expected_known)
 		fprintf(f, "  expected      %12" PRIu64 " msgs\n", T->expected);
 	else
 		fprintf(f, "  expected               n/a (subscribe-only without --count)\n");
-	fprintf(f, "  received      %12" PRIu64 " msgs (%" PRIu64 " unique) in %.3f s (%.1f msgs/s delivered)\n", T->rx, T->unique,
-		T->deliver_s, lg_rate(T->rx, T->deliver_s));
+	fprintf(f, "  received      %12" PRIu64 " msgs (%" PRIu64 " unique) in %.3f s (%.1f msgs/s delivered)\n", T->rx,
+		T->unique, T->deliver_s, lg_rate(T->rx, T->deliver_s));
 	if (T->expected_known)
-		fprintf(f, "  lost          %12" PRIu64 " msgs; beyond expected %" PRIu64 " msgs\n", T->lost, T->excess);
-	fprintf(f, "  duplicated    %12" PRIu64 " msgs; with DUP flag %" PRIu64 " msgs; out of order %" PRIu64 " msgs (%" PRIu64
-		   " older than the %" PRIu64 "-message window)\n",
+		fprintf(f, "  lost          %12" PRIu64 " msgs; beyond expected %" PRIu64 " msgs\n", T->lost,
+			T->excess);
+	fprintf(f,
+		"  duplicated    %12" PRIu64 " msgs; with DUP flag %" PRIu64 " msgs; out of order %" PRIu64
+		" msgs (%" PRIu64 " older than the %" PRIu64 "-message window)\n",
 		T->dups, T->dup_flagged, T->ooo, T->too_old, g_win_bits);
-	fprintf(f, "  misrouted     %12" PRIu64 " msgs; wrong topic id %" PRIu64 " msgs; unknown topic id %" PRIu64
-		   " msgs; bad payload %" PRIu64 " msgs; unknown publisher %" PRIu64 " msgs\n",
+	fprintf(f,
+		"  misrouted     %12" PRIu64 " msgs; wrong topic id %" PRIu64 " msgs; unknown topic id %" PRIu64
+		" msgs; bad payload %" PRIu64 " msgs; unknown publisher %" PRIu64 " msgs\n",
 		T->unexpected, T->wrong_topic, T->unknown_topic, T->bad_payload, T->foreign);
-	fprintf(f, "  latency       p50 %.1f us; p95 %.1f us; p99 %.1f us; max %.1f us; mean %.1f us (%" PRIu64 " samples)\n",
+	fprintf(f,
+		"  latency       p50 %.1f us; p95 %.1f us; p99 %.1f us; max %.1f us; mean %.1f us (%" PRIu64
+		" samples)\n",
 		lg_us(lg_hist_pct(&T->hist, 50)), lg_us(lg_hist_pct(&T->hist, 95)), lg_us(lg_hist_pct(&T->hist, 99)),
 		lg_us(T->hist.max), T->hist.n ? lg_us(T->hist.sum / T->hist.n) : 0.0, T->hist.n);
 	if (g_cfg.n_sub)
-		fprintf(f, "  per subscriber min %" PRIu64 " msgs (subscriber %u); max %" PRIu64 " msgs (subscriber %u) unique received\n",
+		fprintf(f,
+			"  per subscriber min %" PRIu64 " msgs (subscriber %u); max %" PRIu64
+			" msgs (subscriber %u) unique received\n",
 			T->sub_min, T->sub_min_idx, T->sub_max, T->sub_max_idx);
-	fprintf(f, "  protocol      PINGREQ sent %" PRIu64 "; PINGRESP %" PRIu64 "; decode errors %" PRIu64 "; unexpected types %" PRIu64
-		   "; ICMP unreachable %" PRIu64 "; gateway DISCONNECTs %" PRIu64 "; DISCONNECT unanswered %" PRIu64 "\n",
+	fprintf(f,
+		"  protocol      PINGREQ sent %" PRIu64 "; PINGRESP %" PRIu64 "; decode errors %" PRIu64
+		"; unexpected types %" PRIu64 "; ICMP unreachable %" PRIu64 "; gateway DISCONNECTs %" PRIu64
+		"; DISCONNECT unanswered %" PRIu64 "\n",
 		T->pingreq, T->pingresp, T->decode_err, T->odd_type, T->icmp_err, T->gw_disconnect, T->disc_noreply);
 	fprintf(f, "  result        %s\n", T->verdict);
 }
@@ -1459,46 +1543,55 @@ static void lg_report_json(FILE *f, const struct lg_totals *T)
 {
 	fprintf(f, "{\n  \"version\": 1,\n  \"config\": {\"gateway\": ");
 	lg_json_str(f, g_cfg.gw_str);
-	fprintf(f, ", \"publishers\": %u, \"subscribers\": %u, \"qos\": %d, \"sub_qos\": %d, \"payload_bytes\": %u, "
-		   "\"rate_msgs_per_s\": %.3f, \"total_rate_msgs_per_s\": %.3f, \"duration_s\": %.3f, \"count\": %" PRIu64
-		   ", \"topic\": ",
-		g_cfg.subscribe_only ? 0 : g_cfg.n_pub, g_cfg.n_sub, g_cfg.qos, g_cfg.sub_qos, g_cfg.payload, g_cfg.rate,
-		g_cfg.total_rate, g_cfg.duration_s, g_cfg.count);
+	fprintf(f,
+		", \"publishers\": %u, \"subscribers\": %u, \"qos\": %d, \"sub_qos\": %d, \"payload_bytes\": %u, "
+		"\"rate_msgs_per_s\": %.3f, \"total_rate_msgs_per_s\": %.3f, \"duration_s\": %.3f, \"count\": %" PRIu64
+		", \"topic\": ",
+		g_cfg.subscribe_only ? 0 : g_cfg.n_pub, g_cfg.n_sub, g_cfg.qos, g_cfg.sub_qos, g_cfg.payload,
+		g_cfg.rate, g_cfg.total_rate, g_cfg.duration_s, g_cfg.count);
 	lg_json_str(f, g_cfg.topic);
 	fprintf(f, ", \"topics\": %u, \"filter\": ", g_cfg.topics);
 	lg_json_str(f, g_cfg.filter);
 	fprintf(f, ", \"window\": %u, \"threads\": %u, \"subscribe_only\": %s},\n", g_cfg.window, g_cfg.threads,
 		g_cfg.subscribe_only ? "true" : "false");
-	fprintf(f, "  \"publish\": {\"sent_msgs\": %" PRIu64 ", \"acked_msgs\": %" PRIu64 ", \"rejected_msgs\": %" PRIu64
-		   ", \"unacked_msgs\": %" PRIu64 ", \"retransmitted_msgs\": %" PRIu64 ", \"late_acks\": %" PRIu64
-		   ", \"send_errors\": %" PRIu64 ", \"socket_full\": %" PRIu64 ", \"behind_schedule_msgs\": %" PRIu64
-		   ", \"elapsed_s\": %.6f, \"rate_msgs_per_s\": %.3f},\n",
-		T->sent, T->acked, T->rejected, T->unacked, T->retrans, T->late_acks, T->send_errs, T->eagain, T->behind, T->send_s,
-		lg_rate(T->sent, T->send_s));
+	fprintf(f,
+		"  \"publish\": {\"sent_msgs\": %" PRIu64 ", \"acked_msgs\": %" PRIu64 ", \"rejected_msgs\": %" PRIu64
+		", \"unacked_msgs\": %" PRIu64 ", \"retransmitted_msgs\": %" PRIu64 ", \"late_acks\": %" PRIu64
+		", \"send_errors\": %" PRIu64 ", \"socket_full\": %" PRIu64 ", \"behind_schedule_msgs\": %" PRIu64
+		", \"elapsed_s\": %.6f, \"rate_msgs_per_s\": %.3f},\n",
+		T->sent, T->acked, T->rejected, T->unacked, T->retrans, T->late_acks, T->send_errs, T->eagain,
+		T->behind, T->send_s, lg_rate(T->sent, T->send_s));
 	fprintf(f, "  \"deliver\": {\"expected_msgs\": ");
 	if (T->expected_known)
-		fprintf(f, "%" PRIu64 ", \"lost_msgs\": %" PRIu64 ", \"excess_msgs\": %" PRIu64, T->expected, T->lost, T->excess);
+		fprintf(f, "%" PRIu64 ", \"lost_msgs\": %" PRIu64 ", \"excess_msgs\": %" PRIu64, T->expected, T->lost,
+			T->excess);
 	else
 		fprintf(f, "null, \"lost_msgs\": null, \"excess_msgs\": null");
-	fprintf(f, ", \"received_msgs\": %" PRIu64 ", \"unique_msgs\": %" PRIu64 ", \"duplicated_msgs\": %" PRIu64
-		   ", \"dup_flagged_msgs\": %" PRIu64 ", \"out_of_order_msgs\": %" PRIu64 ", \"too_old_msgs\": %" PRIu64
-		   ", \"misrouted_msgs\": %" PRIu64 ", \"wrong_topic_msgs\": %" PRIu64 ", \"unknown_topic_msgs\": %" PRIu64
-		   ", \"bad_payload_msgs\": %" PRIu64 ", \"unknown_publisher_msgs\": %" PRIu64
-		   ", \"elapsed_s\": %.6f, \"rate_msgs_per_s\": %.3f},\n",
-		T->rx, T->unique, T->dups, T->dup_flagged, T->ooo, T->too_old, T->unexpected, T->wrong_topic, T->unknown_topic,
-		T->bad_payload, T->foreign, T->deliver_s, lg_rate(T->rx, T->deliver_s));
-	fprintf(f, "  \"latency_us\": {\"samples\": %" PRIu64 ", \"p50\": %.3f, \"p95\": %.3f, \"p99\": %.3f, \"max\": %.3f, \"mean\": %.3f},\n",
-		T->hist.n, lg_us(lg_hist_pct(&T->hist, 50)), lg_us(lg_hist_pct(&T->hist, 95)), lg_us(lg_hist_pct(&T->hist, 99)),
-		lg_us(T->hist.max), T->hist.n ? lg_us(T->hist.sum / T->hist.n) : 0.0);
-	fprintf(f, "  \"subscribers\": {\"received_min_msgs\": %" PRIu64 ", \"received_min_index\": %u, \"received_max_msgs\": %" PRIu64
-		   ", \"received_max_index\": %u},\n",
+	fprintf(f,
+		", \"received_msgs\": %" PRIu64 ", \"unique_msgs\": %" PRIu64 ", \"duplicated_msgs\": %" PRIu64
+		", \"dup_flagged_msgs\": %" PRIu64 ", \"out_of_order_msgs\": %" PRIu64 ", \"too_old_msgs\": %" PRIu64
+		", \"misrouted_msgs\": %" PRIu64 ", \"wrong_topic_msgs\": %" PRIu64 ", \"unknown_topic_msgs\": %" PRIu64
+		", \"bad_payload_msgs\": %" PRIu64 ", \"unknown_publisher_msgs\": %" PRIu64
+		", \"elapsed_s\": %.6f, \"rate_msgs_per_s\": %.3f},\n",
+		T->rx, T->unique, T->dups, T->dup_flagged, T->ooo, T->too_old, T->unexpected, T->wrong_topic,
+		T->unknown_topic, T->bad_payload, T->foreign, T->deliver_s, lg_rate(T->rx, T->deliver_s));
+	fprintf(f,
+		"  \"latency_us\": {\"samples\": %" PRIu64
+		", \"p50\": %.3f, \"p95\": %.3f, \"p99\": %.3f, \"max\": %.3f, \"mean\": %.3f},\n",
+		T->hist.n, lg_us(lg_hist_pct(&T->hist, 50)), lg_us(lg_hist_pct(&T->hist, 95)),
+		lg_us(lg_hist_pct(&T->hist, 99)), lg_us(T->hist.max), T->hist.n ? lg_us(T->hist.sum / T->hist.n) : 0.0);
+	fprintf(f,
+		"  \"subscribers\": {\"received_min_msgs\": %" PRIu64
+		", \"received_min_index\": %u, \"received_max_msgs\": %" PRIu64 ", \"received_max_index\": %u},\n",
 		T->sub_min, T->sub_min_idx, T->sub_max, T->sub_max_idx);
-	fprintf(f, "  \"protocol\": {\"pingreq_sent\": %" PRIu64 ", \"pingresp\": %" PRIu64 ", \"decode_errors\": %" PRIu64
-		   ", \"unexpected_types\": %" PRIu64 ", \"icmp_unreachable\": %" PRIu64 ", \"gateway_disconnects\": %" PRIu64
-		   ", \"qos2_received\": %" PRIu64 ", \"disconnect_unanswered\": %" PRIu64 ", \"ack_send_failures\": %" PRIu64
-		   ", \"recv_errors\": %" PRIu64 "},\n",
-		T->pingreq, T->pingresp, T->decode_err, T->odd_type, T->icmp_err, T->gw_disconnect, T->qos2, T->disc_noreply,
-		T->ctl_send_fail, T->rx_err);
+	fprintf(f,
+		"  \"protocol\": {\"pingreq_sent\": %" PRIu64 ", \"pingresp\": %" PRIu64 ", \"decode_errors\": %" PRIu64
+		", \"unexpected_types\": %" PRIu64 ", \"icmp_unreachable\": %" PRIu64
+		", \"gateway_disconnects\": %" PRIu64 ", \"qos2_received\": %" PRIu64
+		", \"disconnect_unanswered\": %" PRIu64 ", \"ack_send_failures\": %" PRIu64
+		", \"recv_errors\": %" PRIu64 "},\n",
+		T->pingreq, T->pingresp, T->decode_err, T->odd_type, T->icmp_err, T->gw_disconnect, T->qos2,
+		T->disc_noreply, T->ctl_send_fail, T->rx_err);
 	fprintf(f, "  \"result\": {\"exit_code\": %d, \"checked\": %s, \"pass\": %s, \"verdict\": ", T->exit_code,
 		g_cfg.expect_no_loss ? "true" : "false", T->exit_code == 0 ? "true" : "false");
 	lg_json_str(f, T->verdict);
@@ -1510,32 +1603,55 @@ static void lg_report_json(FILE *f, const struct lg_totals *T)
 static int lg_self_test(void)
 {
 	int fails = 0, checks = 0;
-#define LG_CHECK(cond)                                                                      \
-	do {                                                                                \
-		checks++;                                                                   \
-		if (!(cond)) {                                                              \
-			fails++;                                                            \
+#define LG_CHECK(cond) \
+	do { \
+		checks++; \
+		if (!(cond)) { \
+			fails++; \
 			fprintf(stderr, "self-test: %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-		}                                                                           \
+		} \
 	} while (0)
-	static const struct { const char *f, *t; bool m; } mt[] = {
-		{ "a/b", "a/b", true },       { "a/b", "a/c", false },     { "a/b", "a/b/c", false },
-		{ "a/b/c", "a/b", false },    { "a/+", "a/b", true },      { "a/+", "a/b/c", false },
-		{ "a/+", "a/", true },        { "a/+", "a", false },       { "+/b", "/b", true },
-		{ "+", "a", true },           { "+", "a/b", false },       { "+/+", "a/b", true },
-		{ "#", "a", true },           { "#", "a/b/c", true },      { "a/#", "a", true },
-		{ "a/#", "a/b/c", true },     { "a/#", "ab", false },      { "a/#", "b/a", false },
-		{ "a/+/c", "a/x/c", true },   { "a/+/c", "a/x/d", false }, { "+/+/#", "a/b", true },
-		{ "#", "$SYS/x", false },     { "+/x", "$SYS/x", false },  { "$SYS/#", "$SYS/x", true },
-		{ "sensors/+/temp", "sensors/12/temp", true },             { "sensors/+/temp", "sensors/12/hum", false },
-		{ "a//b", "a//b", true },     { "a/+/b", "a//b", true },   { "ab", "a", false },
+	static const struct {
+		const char *f, *t;
+		bool m;
+	} mt[] = {
+		{ "a/b", "a/b", true },
+		{ "a/b", "a/c", false },
+		{ "a/b", "a/b/c", false },
+		{ "a/b/c", "a/b", false },
+		{ "a/+", "a/b", true },
+		{ "a/+", "a/b/c", false },
+		{ "a/+", "a/", true },
+		{ "a/+", "a", false },
+		{ "+/b", "/b", true },
+		{ "+", "a", true },
+		{ "+", "a/b", false },
+		{ "+/+", "a/b", true },
+		{ "#", "a", true },
+		{ "#", "a/b/c", true },
+		{ "a/#", "a", true },
+		{ "a/#", "a/b/c", true },
+		{ "a/#", "ab", false },
+		{ "a/#", "b/a", false },
+		{ "a/+/c", "a/x/c", true },
+		{ "a/+/c", "a/x/d", false },
+		{ "+/+/#", "a/b", true },
+		{ "#", "$SYS/x", false },
+		{ "+/x", "$SYS/x", false },
+		{ "$SYS/#", "$SYS/x", true },
+		{ "sensors/+/temp", "sensors/12/temp", true },
+		{ "sensors/+/temp", "sensors/12/hum", false },
+		{ "a//b", "a//b", true },
+		{ "a/+/b", "a//b", true },
+		{ "ab", "a", false },
 	};
 	for (size_t i = 0; i < sizeof mt / sizeof mt[0]; i++) {
 		bool got = lg_topic_match(mt[i].f, mt[i].t);
 		checks++;
 		if (got != mt[i].m) {
 			fails++;
-			fprintf(stderr, "self-test: match(\"%s\", \"%s\") = %d, want %d\n", mt[i].f, mt[i].t, got, mt[i].m);
+			fprintf(stderr, "self-test: match(\"%s\", \"%s\") = %d, want %d\n", mt[i].f, mt[i].t, got,
+				mt[i].m);
 		}
 	}
 	LG_CHECK(lg_filter_valid("a/+/#"));
@@ -1610,7 +1726,8 @@ static int lg_self_test(void)
 
 	/* payload header round trip and rejection */
 	uint8_t pl[LG_PAYLOAD_MAX];
-	struct lg_hdr a = { .len = 64, .pub = 32767, .retx = true, .seq = 0xDEADBEEFu, .ts_ns = 0x0123456789ABCDEFull }, b;
+	struct lg_hdr a = { .len = 64, .pub = 32767, .retx = true, .seq = 0xDEADBEEFu, .ts_ns = 0x0123456789ABCDEFull },
+		      b;
 	lg_hdr_put(pl, &a);
 	LG_CHECK(lg_hdr_get(pl, 64, &b) && b.pub == 32767 && b.retx && b.seq == a.seq && b.ts_ns == a.ts_ns);
 	a.retx = false;
@@ -1630,11 +1747,13 @@ static int lg_self_test(void)
 	m.u.connect.client_id = (const uint8_t *)"lg1p0";
 	m.u.connect.client_id_len = 5;
 	int n = mqttsn_encode(&m, pl, sizeof pl);
-	LG_CHECK(n == 11 && mqttsn_decode(pl, (size_t)n, &d) == MQTTSN_OK && d.type == MQTTSN_CONNECT && d.u.connect.duration == 60);
+	LG_CHECK(n == 11 && mqttsn_decode(pl, (size_t)n, &d) == MQTTSN_OK && d.type == MQTTSN_CONNECT &&
+		 d.u.connect.duration == 60);
 	lg_hdr_put(pl + 7, &(struct lg_hdr){ .len = 20, .pub = 1, .seq = 2, .ts_ns = 3 });
 	n = mqttsn_encode_publish_hdr(pl, 7, MQTTSN_FLAG_QOS1, 5, 9, 20);
-	LG_CHECK(n == 7 && mqttsn_decode(pl, 27, &d) == MQTTSN_OK && d.type == MQTTSN_PUBLISH && d.u.publish.msg_id == 9 &&
-		 d.u.publish.data_len == 20 && lg_hdr_get(d.u.publish.data, d.u.publish.data_len, &b) && b.seq == 2);
+	LG_CHECK(n == 7 && mqttsn_decode(pl, 27, &d) == MQTTSN_OK && d.type == MQTTSN_PUBLISH &&
+		 d.u.publish.msg_id == 9 && d.u.publish.data_len == 20 &&
+		 lg_hdr_get(d.u.publish.data, d.u.publish.data_len, &b) && b.seq == 2);
 #undef LG_CHECK
 	printf("self-test: %d of %d checks passed\n", checks - fails, checks);
 	return fails ? 1 : 0;
@@ -1718,7 +1837,8 @@ static bool lg_parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t h
 	errno = 0;
 	unsigned long long v = strtoull(s, &end, 10);
 	if (errno || end == s || *end || s[0] == '-' || v < lo || v > hi) {
-		fprintf(stderr, "fanout-loadgen: %s \"%s\": want an integer in %" PRIu64 "..%" PRIu64 "\n", opt, s, lo, hi);
+		fprintf(stderr, "fanout-loadgen: %s \"%s\": want an integer in %" PRIu64 "..%" PRIu64 "\n", opt, s, lo,
+			hi);
 		return false;
 	}
 	*out = v;
@@ -1781,10 +1901,37 @@ static bool lg_parse_gateway(const char *s)
 }
 
 enum {
-	OPT_GATEWAY = 256, OPT_BIND, OPT_RATE, OPT_TOTAL_RATE, OPT_BURST, OPT_BUCKET_MS, OPT_DURATION, OPT_COUNT, OPT_PAYLOAD, OPT_TOPIC,
-	OPT_TOPICS, OPT_QOS, OPT_PREDEFINED, OPT_SHORT, OPT_QOSM1_CONNECT, OPT_WINDOW, OPT_RETRY_MS, OPT_RETRIES,
-	OPT_FILTER, OPT_SUB_QOS, OPT_SUBSCRIBE_ONLY, OPT_KEEPALIVE, OPT_CONNECT_TIMEOUT, OPT_CONNECT_BURST, OPT_DRAIN,
-	OPT_THREADS, OPT_ID_PREFIX, OPT_JSON, OPT_QUIET, OPT_EXPECT_NO_LOSS, OPT_SELF_TEST,
+	OPT_GATEWAY = 256,
+	OPT_BIND,
+	OPT_RATE,
+	OPT_TOTAL_RATE,
+	OPT_BURST,
+	OPT_BUCKET_MS,
+	OPT_DURATION,
+	OPT_COUNT,
+	OPT_PAYLOAD,
+	OPT_TOPIC,
+	OPT_TOPICS,
+	OPT_QOS,
+	OPT_PREDEFINED,
+	OPT_SHORT,
+	OPT_QOSM1_CONNECT,
+	OPT_WINDOW,
+	OPT_RETRY_MS,
+	OPT_RETRIES,
+	OPT_FILTER,
+	OPT_SUB_QOS,
+	OPT_SUBSCRIBE_ONLY,
+	OPT_KEEPALIVE,
+	OPT_CONNECT_TIMEOUT,
+	OPT_CONNECT_BURST,
+	OPT_DRAIN,
+	OPT_THREADS,
+	OPT_ID_PREFIX,
+	OPT_JSON,
+	OPT_QUIET,
+	OPT_EXPECT_NO_LOSS,
+	OPT_SELF_TEST,
 };
 
 static const struct option lg_opts[] = {
@@ -1831,9 +1978,25 @@ static int lg_parse_args(int argc, char **argv)
 	bool duration_set = false;
 	uint64_t v64;
 	g_cfg = (struct lg_config){
-		.n_pub = 1, .n_sub = 1, .rate = 100, .payload = 64, .topic = "bench/{pub}", .topics = 1, .qos = 0,
-		.predefined = -1, .window = 16, .retry_ms = 500, .retries = 3, .filter = "bench/#", .sub_qos = 0,
-		.keepalive_s = 60, .connect_timeout_ms = 3000, .drain_ms = 1000, .threads = 1, .burst = 16, .bucket_ms = 20,
+		.n_pub = 1,
+		.n_sub = 1,
+		.rate = 100,
+		.payload = 64,
+		.topic = "bench/{pub}",
+		.topics = 1,
+		.qos = 0,
+		.predefined = -1,
+		.window = 16,
+		.retry_ms = 500,
+		.retries = 3,
+		.filter = "bench/#",
+		.sub_qos = 0,
+		.keepalive_s = 60,
+		.connect_timeout_ms = 3000,
+		.drain_ms = 1000,
+		.threads = 1,
+		.burst = 16,
+		.bucket_ms = 20,
 		.connect_burst = 256,
 	};
 	snprintf(g_cfg.id_prefix, sizeof g_cfg.id_prefix, "lg%ld", (long)getpid() % 10000000L);
@@ -1865,7 +2028,9 @@ static int lg_parse_args(int argc, char **argv)
 			ok = lg_parse_u64("--count", optarg, 1, UINT32_MAX, &v64);
 			g_cfg.count = v64;
 			break;
-		case OPT_PAYLOAD: ok = lg_parse_u32("--payload", optarg, LG_HDR_LEN, LG_PAYLOAD_MAX, &g_cfg.payload); break;
+		case OPT_PAYLOAD:
+			ok = lg_parse_u32("--payload", optarg, LG_HDR_LEN, LG_PAYLOAD_MAX, &g_cfg.payload);
+			break;
 		case OPT_TOPIC: g_cfg.topic = optarg; break;
 		case OPT_TOPICS: ok = lg_parse_u32("--topics", optarg, 1, LG_MAX_TOPICS, &g_cfg.topics); break;
 		case OPT_QOS: ok = lg_parse_qos("--qos", optarg, -1, &g_cfg.qos); break;
@@ -1882,13 +2047,19 @@ static int lg_parse_args(int argc, char **argv)
 		case OPT_SUB_QOS: ok = lg_parse_qos("--sub-qos", optarg, 0, &g_cfg.sub_qos); break;
 		case OPT_SUBSCRIBE_ONLY: g_cfg.subscribe_only = true; break;
 		case OPT_KEEPALIVE: ok = lg_parse_u32("--keepalive", optarg, 0, 65535, &g_cfg.keepalive_s); break;
-		case OPT_CONNECT_TIMEOUT: ok = lg_parse_u32("--connect-timeout-ms", optarg, 1, 3600000, &g_cfg.connect_timeout_ms); break;
-		case OPT_CONNECT_BURST: ok = lg_parse_u32("--connect-burst", optarg, 1, LG_MAX_CLIENTS, &g_cfg.connect_burst); break;
+		case OPT_CONNECT_TIMEOUT:
+			ok = lg_parse_u32("--connect-timeout-ms", optarg, 1, 3600000, &g_cfg.connect_timeout_ms);
+			break;
+		case OPT_CONNECT_BURST:
+			ok = lg_parse_u32("--connect-burst", optarg, 1, LG_MAX_CLIENTS, &g_cfg.connect_burst);
+			break;
 		case OPT_DRAIN: ok = lg_parse_u32("--drain-ms", optarg, 0, 3600000, &g_cfg.drain_ms); break;
 		case OPT_THREADS: ok = lg_parse_u32("--threads", optarg, 1, LG_MAX_THREADS, &g_cfg.threads); break;
 		case OPT_ID_PREFIX:
 			if (strlen(optarg) == 0 || strlen(optarg) >= sizeof g_cfg.id_prefix) {
-				fprintf(stderr, "fanout-loadgen: --id-prefix \"%s\": want 1..%zu characters (client ids are at most %d)\n",
+				fprintf(stderr,
+					"fanout-loadgen: --id-prefix \"%s\": want 1..%zu characters (client ids are at "
+					"most %d)\n",
 					optarg, sizeof g_cfg.id_prefix - 1, MQTTSN_CLIENT_ID_MAX);
 				ok = false;
 			} else {
@@ -1927,30 +2098,39 @@ static int lg_parse_args(int argc, char **argv)
 	}
 	uint64_t clients = (uint64_t)g_cfg.n_sub + (g_cfg.subscribe_only ? 0 : g_cfg.n_pub);
 	if (clients > LG_MAX_CLIENTS) {
-		fprintf(stderr, "fanout-loadgen: %" PRIu64 " clients > %u (one UDP source port each); use fewer or run several loadgens\n",
+		fprintf(stderr,
+			"fanout-loadgen: %" PRIu64
+			" clients > %u (one UDP source port each); use fewer or run several loadgens\n",
 			clients, LG_MAX_CLIENTS);
 		return 2;
 	}
 	bool has_i = strstr(g_cfg.topic, "{i}") != NULL;
 	if (g_cfg.topics > 1 && !has_i) {
-		fprintf(stderr, "fanout-loadgen: --topics %u has no effect: add {i} to --topic \"%s\"\n", g_cfg.topics, g_cfg.topic);
+		fprintf(stderr, "fanout-loadgen: --topics %u has no effect: add {i} to --topic \"%s\"\n", g_cfg.topics,
+			g_cfg.topic);
 		return 2;
 	}
 	if (!has_i)
 		g_cfg.topics = 1;
 	if ((uint64_t)g_cfg.topics * (g_cfg.subscribe_only ? 1 : g_cfg.n_pub) > LG_MAX_NAMES) {
-		fprintf(stderr, "fanout-loadgen: --publishers x --topics exceeds %u topic names; lower one of them\n", LG_MAX_NAMES);
+		fprintf(stderr, "fanout-loadgen: --publishers x --topics exceeds %u topic names; lower one of them\n",
+			LG_MAX_NAMES);
 		return 2;
 	}
 	char name[LG_TOPIC_MAX];
 	if (lg_expand(g_cfg.topic, 0, -1, 0, name, sizeof name) < 0 || !lg_name_valid(name)) {
-		fprintf(stderr, "fanout-loadgen: --topic \"%s\": want a topic name (no + or #, < %u bytes) with only {pub} and {i}\n",
+		fprintf(stderr,
+			"fanout-loadgen: --topic \"%s\": want a topic name (no + or #, < %u bytes) with only {pub} and "
+			"{i}\n",
 			g_cfg.topic, LG_TOPIC_MAX);
 		return 2;
 	}
 	if (lg_expand(g_cfg.filter, -1, 0, -1, name, sizeof name) < 0 || !lg_filter_valid(name)) {
-		fprintf(stderr, "fanout-loadgen: --filter \"%s\": want a valid filter ('+' and '#' each a whole level, '#' last) "
-				"with only {sub}\n", g_cfg.filter);
+		fprintf(stderr,
+			"fanout-loadgen: --filter \"%s\": want a valid filter ('+' and '#' each a whole level, '#' "
+			"last) "
+			"with only {sub}\n",
+			g_cfg.filter);
 		return 2;
 	}
 	if (g_cfg.predefined >= 0 && g_cfg.short_topic) {
@@ -1960,14 +2140,16 @@ static int lg_parse_args(int argc, char **argv)
 	if (g_cfg.qos < 0 && g_cfg.predefined < 0)
 		g_cfg.short_topic = true; /* QoS -1 cannot REGISTER: short topic names */
 	if (g_cfg.predefined >= 0 && g_cfg.predefined + (long)g_cfg.topics - 1 > 65535) {
-		fprintf(stderr, "fanout-loadgen: --predefined %ld + --topics %u exceeds topic id 65535\n", g_cfg.predefined, g_cfg.topics);
+		fprintf(stderr, "fanout-loadgen: --predefined %ld + --topics %u exceeds topic id 65535\n",
+			g_cfg.predefined, g_cfg.topics);
 		return 2;
 	}
 	if (g_cfg.threads > clients)
 		g_cfg.threads = (uint32_t)(clients ? clients : 1);
 
 	/* duplicate window: whole run when --count is known, else the default; both within budget */
-	uint64_t want = g_cfg.count ? g_cfg.count : LG_SEQWIN_DEFAULT, pairs = (uint64_t)g_cfg.n_sub * (g_cfg.n_pub ? g_cfg.n_pub : 1);
+	uint64_t want = g_cfg.count ? g_cfg.count : LG_SEQWIN_DEFAULT,
+		 pairs = (uint64_t)g_cfg.n_sub * (g_cfg.n_pub ? g_cfg.n_pub : 1);
 	uint64_t cap = (uint64_t)LG_DEDUP_MB * 8u * 1024u * 1024u / (pairs ? pairs : 1);
 	if (want > cap)
 		want = cap;
@@ -2001,13 +2183,18 @@ static int lg_init_clients(void)
 			return -1;
 		for (uint32_t t = 0; t < c->n_names; t++) {
 			char name[LG_TOPIC_MAX];
-			if (lg_expand(g_cfg.topic, (long)i, -1, (long)t, name, sizeof name) < 0 || !lg_name_valid(name)) {
-				fprintf(stderr, "fanout-loadgen: --topic \"%s\" for publisher %u, {i}=%u is too long\n", g_cfg.topic, i, t);
+			if (lg_expand(g_cfg.topic, (long)i, -1, (long)t, name, sizeof name) < 0 ||
+			    !lg_name_valid(name)) {
+				fprintf(stderr, "fanout-loadgen: --topic \"%s\" for publisher %u, {i}=%u is too long\n",
+					g_cfg.topic, i, t);
 				return -2;
 			}
 			if (g_cfg.short_topic && strlen(name) != 2) {
-				fprintf(stderr, "fanout-loadgen: short topic names (--short, or --qos -1 without --predefined) are 2 "
-						"characters; --topic \"%s\" gives \"%s\" for publisher %u\n", g_cfg.topic, name, i);
+				fprintf(stderr,
+					"fanout-loadgen: short topic names (--short, or --qos -1 without --predefined) "
+					"are 2 "
+					"characters; --topic \"%s\" gives \"%s\" for publisher %u\n",
+					g_cfg.topic, name, i);
 				return -2;
 			}
 			if (!(c->names[t] = strdup(name)))
@@ -2030,8 +2217,10 @@ static int lg_init_clients(void)
 		c->kind = LG_SUB;
 		c->idx = i;
 		snprintf(c->id, sizeof c->id, "%ss%u", g_cfg.id_prefix, i);
-		if (lg_expand(g_cfg.filter, -1, (long)i, -1, c->filter, sizeof c->filter) < 0 || !lg_filter_valid(c->filter)) {
-			fprintf(stderr, "fanout-loadgen: --filter \"%s\" for subscriber %u is too long\n", g_cfg.filter, i);
+		if (lg_expand(g_cfg.filter, -1, (long)i, -1, c->filter, sizeof c->filter) < 0 ||
+		    !lg_filter_valid(c->filter)) {
+			fprintf(stderr, "fanout-loadgen: --filter \"%s\" for subscriber %u is too long\n", g_cfg.filter,
+				i);
 			return -2;
 		}
 		c->n_wins = g_cfg.n_pub;

@@ -77,10 +77,10 @@
 #include "mqttsn_broker.h"
 #include "mqttsn_codec.h"
 
-#define BUDGET_BYTES (512ull << 20)    /* 1M sessions in <= 512 MiB */
+#define BUDGET_BYTES (512ull << 20) /* 1M sessions in <= 512 MiB */
 #define BUDGET_SESSIONS 1000000ull
-#define TOPIC_LEN_DEFAULT 255          /* mqttsn.max_topic_len default (dataplane/config/config.h) */
-#define GROUP 4u                       /* topics per group */
+#define TOPIC_LEN_DEFAULT 255 /* mqttsn.max_topic_len default (dataplane/config/config.h) */
+#define GROUP 4u              /* topics per group */
 #define MAX_PROBES 16384u
 #define MSG_MAX 64u
 #define NAME_MAX_B 48u
@@ -202,9 +202,9 @@ struct point_cfg {
 };
 
 struct cost {
-	double ns;       /* median ns per publish over the repetitions */
-	double ns_min;   /* best repetition */
-	double ir;       /* callgrind: instructions per publish, else 0 */
+	double ns;     /* median ns per publish over the repetitions */
+	double ns_min; /* best repetition */
+	double ir;     /* callgrind: instructions per publish, else 0 */
 	uint32_t probes;
 };
 
@@ -227,12 +227,12 @@ struct bench {
 	struct broker_io io;
 	/* per-run scratch, sized for the largest point and allocated before any measurement */
 	uint32_t max_topics;
-	uint16_t *tid;           /* [topic] id its registering session was given */
+	uint16_t *tid;            /* [topic] id its registering session was given */
 	uint8_t (*msgs)[MSG_MAX]; /* probe PUBLISH messages */
 	uint16_t *msg_len;
 	struct fo_client *from;
 	uint32_t *probe_topic;
-	uint32_t *order;         /* a random permutation of loop probe indexes */
+	uint32_t *order; /* a random permutation of loop probe indexes */
 };
 
 static void fail(struct point *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -313,8 +313,9 @@ static void fill(struct bench *B, struct broker *b, struct point *p)
 		if (wild)
 			n = filter_name(name, idx, 2 * spread(idx, c->wild, groups / 2) + 1, &k);
 		else
-			n = topic_name(name, GROUP * 2 * spread(idx / GROUP, (n_exact + GROUP - 1) / GROUP, groups / 2) +
-						     idx % GROUP);
+			n = topic_name(name,
+				       GROUP * 2 * spread(idx / GROUP, (n_exact + GROUP - 1) / GROUP, groups / 2) +
+					       idx % GROUP);
 		m = (struct mqttsn_msg){ .type = MQTTSN_SUBSCRIBE };
 		m.u.subscribe.flags = MQTTSN_TOPIC_NORMAL;
 		m.u.subscribe.msg_id = (uint16_t)(j | 1);
@@ -409,7 +410,7 @@ static void time_publishes(struct bench *B, struct broker *b, struct point *p, u
 			   struct cost *out)
 {
 	static const uint8_t data[PAYLOAD_LEN] = "0123456789abcdef";
-	char (*names)[NAME_MAX_B] = NULL;
+	char(*names)[NAME_MAX_B] = NULL;
 	uint16_t *nlen = NULL;
 	struct broker_result res;
 	out->probes = n;
@@ -455,7 +456,8 @@ static void time_publishes(struct bench *B, struct broker *b, struct point *p, u
 		if (by_name) {
 			for (uint32_t k = 0; k < B->loop; k++) {
 				uint32_t i = B->order[k];
-				broker_fanout(b, (const uint8_t *)names[i], nlen[i], 0, (void *)data, PAYLOAD_LEN, 1000);
+				broker_fanout(b, (const uint8_t *)names[i], nlen[i], 0, (void *)data, PAYLOAD_LEN,
+					      1000);
 			}
 		} else {
 			for (uint32_t k = 0; k < B->loop; k++) {
@@ -550,7 +552,8 @@ static void print_point(const struct bench *B, const struct point *p)
 {
 	const struct point_cfg *c = &p->c;
 	if (!p->ok) {
-		printf("%-11s %8u %8u %7u %6u  FAILED: %s\n", c->series, c->sessions, c->topics, c->subs, c->wild, p->err);
+		printf("%-11s %8u %8u %7u %6u  FAILED: %s\n", c->series, c->sessions, c->topics, c->subs, c->wild,
+		       p->err);
 		return;
 	}
 	char f[4][16];
@@ -594,14 +597,24 @@ static uint32_t growths(const struct bench *B, const struct point *pts, uint32_t
 		if (!first || first == last)
 			continue;
 		bool by_sessions = s == 3;
-		uint32_t a = by_sessions ? first->c.sessions : first->c.subs, z = by_sessions ? last->c.sessions : last->c.subs;
+		uint32_t a = by_sessions ? first->c.sessions : first->c.subs,
+			 z = by_sessions ? last->c.sessions : last->c.subs;
 		static const char *const what[4] = { "exact", "wild", "fwd", "spread" };
 		for (int k = 0; k < 4; k++) {
-			const struct cost *cf = k == 0 ? &first->exact : k == 1 ? &first->wild : k == 2 ? &first->fwd : &first->spread;
-			const struct cost *cl = k == 0 ? &last->exact : k == 1 ? &last->wild : k == 2 ? &last->fwd : &last->spread;
+			const struct cost *cf = k == 0   ? &first->exact
+						: k == 1 ? &first->wild
+						: k == 2 ? &first->fwd
+							 : &first->spread;
+			const struct cost *cl = k == 0   ? &last->exact
+						: k == 1 ? &last->wild
+						: k == 2 ? &last->fwd
+							 : &last->spread;
 			if (cf->probes == 0 || cl->probes == 0 || metric(B, cf) <= 0)
 				continue;
-			g[ng++] = (struct growth){ .series = series_names[s], .what = what[k], .from = a, .to = z,
+			g[ng++] = (struct growth){ .series = series_names[s],
+						   .what = what[k],
+						   .from = a,
+						   .to = z,
 						   .ratio = metric(B, cl) / metric(B, cf),
 						   .log_ratio = log((double)z) / log((double)a),
 						   .applies = k == 0 || k == 2 };
@@ -623,37 +636,44 @@ static int write_json(const struct bench *B, const char *path, const struct poin
 		B->reps);
 	fprintf(f, "  \"budget_bytes_per_session\": %.1f,\n", (double)BUDGET_BYTES / BUDGET_SESSIONS);
 	if (full && full->ok)
-		fprintf(f, "  \"scale_point\": {\"sessions\": %u, \"alloc_bytes\": %" PRIu64 ", \"rss_bytes\": %" PRIu64
-			   ", \"alloc_bytes_per_session\": %.1f, \"within_budget\": %s},\n",
-			full->c.sessions, full->alloc_bytes, full->rss_fill, (double)full->alloc_bytes / full->c.sessions,
-			(double)full->alloc_bytes / full->c.sessions <= (double)BUDGET_BYTES / BUDGET_SESSIONS ? "true"
-													      : "false");
+		fprintf(f,
+			"  \"scale_point\": {\"sessions\": %u, \"alloc_bytes\": %" PRIu64 ", \"rss_bytes\": %" PRIu64
+			", \"alloc_bytes_per_session\": %.1f, \"within_budget\": %s},\n",
+			full->c.sessions, full->alloc_bytes, full->rss_fill,
+			(double)full->alloc_bytes / full->c.sessions,
+			(double)full->alloc_bytes / full->c.sessions <= (double)BUDGET_BYTES / BUDGET_SESSIONS
+				? "true"
+				: "false");
 	fprintf(f, "  \"points\": [\n");
 	for (uint32_t i = 0; i < np; i++) {
 		const struct point *p = &pts[i];
-		fprintf(f, "    {\"series\": \"%s\", \"sessions\": %u, \"topics\": %u, \"subscriptions\": %u, "
-			   "\"wildcard\": %u, \"ok\": %s", p->c.series, p->c.sessions, p->c.topics, p->c.subs, p->c.wild,
-			p->ok ? "true" : "false");
+		fprintf(f,
+			"    {\"series\": \"%s\", \"sessions\": %u, \"topics\": %u, \"subscriptions\": %u, "
+			"\"wildcard\": %u, \"ok\": %s",
+			p->c.series, p->c.sessions, p->c.topics, p->c.subs, p->c.wild, p->ok ? "true" : "false");
 		if (!p->ok)
 			fprintf(f, ", \"error\": \"%s\"", p->err);
 		else
-			fprintf(f, ", \"alloc_bytes\": %" PRIu64 ", \"rss_after_create\": %" PRIu64
-				   ", \"rss_after_fill\": %" PRIu64 ", \"alloc_bytes_per_session\": %.1f"
-				   ", \"connect_ns\": %.1f, \"register_ns\": %.1f, \"subscribe_ns\": %.1f"
-				   ", \"exact\": {\"ns\": %.1f, \"ns_min\": %.1f, \"ir\": %.1f, \"probes\": %u}"
-				   ", \"wild\": {\"ns\": %.1f, \"ns_min\": %.1f, \"ir\": %.1f, \"probes\": %u}"
-				   ", \"fwd\": {\"ns\": %.1f, \"ns_min\": %.1f, \"ir\": %.1f, \"probes\": %u}"
-				   ", \"spread\": {\"ns\": %.1f, \"ns_min\": %.1f, \"probes\": %u}",
+			fprintf(f,
+				", \"alloc_bytes\": %" PRIu64 ", \"rss_after_create\": %" PRIu64
+				", \"rss_after_fill\": %" PRIu64 ", \"alloc_bytes_per_session\": %.1f"
+				", \"connect_ns\": %.1f, \"register_ns\": %.1f, \"subscribe_ns\": %.1f"
+				", \"exact\": {\"ns\": %.1f, \"ns_min\": %.1f, \"ir\": %.1f, \"probes\": %u}"
+				", \"wild\": {\"ns\": %.1f, \"ns_min\": %.1f, \"ir\": %.1f, \"probes\": %u}"
+				", \"fwd\": {\"ns\": %.1f, \"ns_min\": %.1f, \"ir\": %.1f, \"probes\": %u}"
+				", \"spread\": {\"ns\": %.1f, \"ns_min\": %.1f, \"probes\": %u}",
 				p->alloc_bytes, p->rss_create, p->rss_fill, (double)p->alloc_bytes / p->c.sessions,
-				p->connect_ns, p->register_ns, p->subscribe_ns, p->exact.ns, p->exact.ns_min, p->exact.ir,
-				p->exact.probes, p->wild.ns, p->wild.ns_min, p->wild.ir, p->wild.probes, p->fwd.ns,
-				p->fwd.ns_min, p->fwd.ir, p->fwd.probes, p->spread.ns, p->spread.ns_min, p->spread.probes);
+				p->connect_ns, p->register_ns, p->subscribe_ns, p->exact.ns, p->exact.ns_min,
+				p->exact.ir, p->exact.probes, p->wild.ns, p->wild.ns_min, p->wild.ir, p->wild.probes,
+				p->fwd.ns, p->fwd.ns_min, p->fwd.ir, p->fwd.probes, p->spread.ns, p->spread.ns_min,
+				p->spread.probes);
 		fprintf(f, "}%s\n", i + 1 < np ? "," : "");
 	}
 	fprintf(f, "  ],\n  \"growth\": [\n");
 	for (uint32_t i = 0; i < ng; i++)
-		fprintf(f, "    {\"series\": \"%s\", \"publish\": \"%s\", \"from\": %u, \"to\": %u, \"ratio\": %.3f, "
-			   "\"log_ratio\": %.3f, \"target_applies\": %s, \"within_log\": %s}%s\n",
+		fprintf(f,
+			"    {\"series\": \"%s\", \"publish\": \"%s\", \"from\": %u, \"to\": %u, \"ratio\": %.3f, "
+			"\"log_ratio\": %.3f, \"target_applies\": %s, \"within_log\": %s}%s\n",
 			g[i].series, g[i].what, g[i].from, g[i].to, g[i].ratio, g[i].log_ratio,
 			g[i].applies ? "true" : "false", g[i].ratio <= g[i].log_ratio ? "true" : "false",
 			i + 1 < ng ? "," : "");
@@ -665,22 +685,21 @@ static int write_json(const struct bench *B, const char *path, const struct poin
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: fanout-scale-bench [--quick] [--json FILE] [--series NAME] [--reps N] [--loop N]\n"
-		"                          [--check] [--check-growth] [--callgrind OUT]\n"
-		"  --quick         smaller tables (sessions/topics 100k, subscriptions 100..10k), < 10 s\n"
-		"  --sessions N    largest session count (default 1M, quick 100k)\n"
-		"  --topics N      registered topics (default = sessions; also caps the sessions series)\n"
-		"  --subs N        largest subscription count (default 100k, quick 10k)\n"
-		"  --series NAME   only subs-exact, subs-wild, subs-mixed or sessions\n"
-		"  --check         exit 1 when a point fails or allocated bytes per session of the\n"
-		"                  sessions=topics, subscriptions=sessions/10 configuration exceed\n"
-		"                  512 MiB / 1M sessions (skipped under ASan)\n"
-		"  --check-growth  also exit 1 when exact-topic cost grows faster than log\n"
-		"  --reps N        repetitions per figure (default 5; 1 under callgrind)\n"
-		"  --loop N        publishes per repetition (default 200000, quick 50000, callgrind 20000)\n"
-		"  --json FILE     every figure, also the median and best of the repetitions\n"
-		"  --callgrind OUT instructions per publish (re-runs itself under valgrind)\n");
+	fprintf(f, "usage: fanout-scale-bench [--quick] [--json FILE] [--series NAME] [--reps N] [--loop N]\n"
+		   "                          [--check] [--check-growth] [--callgrind OUT]\n"
+		   "  --quick         smaller tables (sessions/topics 100k, subscriptions 100..10k), < 10 s\n"
+		   "  --sessions N    largest session count (default 1M, quick 100k)\n"
+		   "  --topics N      registered topics (default = sessions; also caps the sessions series)\n"
+		   "  --subs N        largest subscription count (default 100k, quick 10k)\n"
+		   "  --series NAME   only subs-exact, subs-wild, subs-mixed or sessions\n"
+		   "  --check         exit 1 when a point fails or allocated bytes per session of the\n"
+		   "                  sessions=topics, subscriptions=sessions/10 configuration exceed\n"
+		   "                  512 MiB / 1M sessions (skipped under ASan)\n"
+		   "  --check-growth  also exit 1 when exact-topic cost grows faster than log\n"
+		   "  --reps N        repetitions per figure (default 5; 1 under callgrind)\n"
+		   "  --loop N        publishes per repetition (default 200000, quick 50000, callgrind 20000)\n"
+		   "  --json FILE     every figure, also the median and best of the repetitions\n"
+		   "  --callgrind OUT instructions per publish (re-runs itself under valgrind)\n");
 }
 
 static int reexec_under_callgrind(int argc, char **argv, const char *out)
@@ -707,12 +726,18 @@ static int reexec_under_callgrind(int argc, char **argv, const char *out)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "quick", no_argument, NULL, 'q' },       { "json", required_argument, NULL, 'j' },
-		{ "series", required_argument, NULL, 's' }, { "reps", required_argument, NULL, 'r' },
-		{ "loop", required_argument, NULL, 'l' },  { "check", no_argument, NULL, 'c' },
-		{ "check-growth", no_argument, NULL, 'g' }, { "callgrind", required_argument, NULL, 'C' },
-		{ "sessions", required_argument, NULL, 'S' }, { "topics", required_argument, NULL, 'T' },
-		{ "subs", required_argument, NULL, 'U' },  { "help", no_argument, NULL, 'h' },
+		{ "quick", no_argument, NULL, 'q' },
+		{ "json", required_argument, NULL, 'j' },
+		{ "series", required_argument, NULL, 's' },
+		{ "reps", required_argument, NULL, 'r' },
+		{ "loop", required_argument, NULL, 'l' },
+		{ "check", no_argument, NULL, 'c' },
+		{ "check-growth", no_argument, NULL, 'g' },
+		{ "callgrind", required_argument, NULL, 'C' },
+		{ "sessions", required_argument, NULL, 'S' },
+		{ "topics", required_argument, NULL, 'T' },
+		{ "subs", required_argument, NULL, 'U' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct bench *B = calloc(1, sizeof(*B));
@@ -729,7 +754,10 @@ int main(int argc, char **argv)
 		case 'l': loop = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'c': check = true; break;
 		case 'g': check = check_growth = true; break;
-		case 'C': B->callgrind = true; B->cg_out = optarg; break;
+		case 'C':
+			B->callgrind = true;
+			B->cg_out = optarg;
+			break;
 		case 'S': o_sessions = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'T': o_topics = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'U': o_subs = (uint32_t)strtoul(optarg, NULL, 10); break;
@@ -751,8 +779,12 @@ int main(int argc, char **argv)
 	}
 	B->reps = reps ? reps : B->callgrind ? 1 : 5;
 	B->loop = loop ? loop : B->callgrind ? 20000 : B->quick ? 50000 : 200000;
-	B->io = (struct broker_io){ .ctx = &B->sink, .send = sink_send, .send_publish = sink_publish,
-				    .payload_bind = sink_bind, .payload_hold = sink_hold, .payload_release = sink_release };
+	B->io = (struct broker_io){ .ctx = &B->sink,
+				    .send = sink_send,
+				    .send_publish = sink_publish,
+				    .payload_bind = sink_bind,
+				    .payload_hold = sink_hold,
+				    .payload_release = sink_release };
 
 	/* Points. */
 	uint32_t big = o_sessions ? o_sessions : B->quick ? 100000 : 1000000;
@@ -772,15 +804,22 @@ int main(int argc, char **argv)
 			continue;
 		for (int i = 0; i < 3; i++) {
 			uint32_t n = sub_sizes[i];
-			pts[np++].c = (struct point_cfg){ .series = series_names[s], .sessions = big, .topics = big_topics,
-							  .subs = n, .wild = s == 0 ? 0 : s == 1 ? n : n / 10 };
+			pts[np++].c = (struct point_cfg){ .series = series_names[s],
+							  .sessions = big,
+							  .topics = big_topics,
+							  .subs = n,
+							  .wild = s == 0   ? 0
+								  : s == 1 ? n
+									   : n / 10 };
 		}
 	}
 	if (!only || strcmp(only, "sessions") == 0) {
 		for (uint32_t i = 0; i < n_sess; i++) {
 			uint32_t n = sess_sizes[i];
-			pts[np++].c = (struct point_cfg){ .series = "sessions", .sessions = n,
-							  .topics = n < big_topics ? n : big_topics, .subs = n / 10,
+			pts[np++].c = (struct point_cfg){ .series = "sessions",
+							  .sessions = n,
+							  .topics = n < big_topics ? n : big_topics,
+							  .subs = n / 10,
 							  .wild = n / 100 };
 		}
 	}
@@ -823,8 +862,8 @@ int main(int argc, char **argv)
 	       "conn/reg: ns per CONNECT/REGISTER during the fill\n",
 	       B->quick ? "quick" : "full", B->callgrind ? "instructions (callgrind Ir)" : "ns", B->reps, B->loop);
 	printf("%-11s %8s %8s %7s %6s %9s %8s %6s %6s %6s %6s %8s %5s %8s %8s %8s\n", "series", "sessions", "topics",
-	       "subs", "wild", "alloc_MiB", "rss_MiB", "B/sess", "conn", "reg", "probes", "exact", "probes", "wild", "fwd",
-	       "spread");
+	       "subs", "wild", "alloc_MiB", "rss_MiB", "B/sess", "conn", "reg", "probes", "exact", "probes", "wild",
+	       "fwd", "spread");
 	for (uint32_t i = 0; i < np; i++) {
 		run_point(B, &pts[i]);
 		print_point(B, &pts[i]);
@@ -838,9 +877,11 @@ int main(int argc, char **argv)
 		bool within = g[i].ratio <= g[i].log_ratio;
 		if (g[i].applies && !within)
 			growth_ok = false;
-		printf("  %-11s %-6s %7u -> %7u: x%.2f (log ratio %.2f)%s\n", g[i].series, g[i].what, g[i].from, g[i].to,
-		       g[i].ratio, g[i].log_ratio,
-		       !g[i].applies ? "" : within ? "  within log" : "  FASTER THAN LOG");
+		printf("  %-11s %-6s %7u -> %7u: x%.2f (log ratio %.2f)%s\n", g[i].series, g[i].what, g[i].from,
+		       g[i].to, g[i].ratio, g[i].log_ratio,
+		       !g[i].applies ? ""
+		       : within      ? "  within log"
+				     : "  FASTER THAN LOG");
 	}
 	/* The memory target: the point with sessions = topics and subscriptions = sessions / 10
 	 * (the target ratios), largest such. */
@@ -853,7 +894,8 @@ int main(int argc, char **argv)
 	}
 	bool mem_ok = true;
 	if (full) {
-		double per = (double)full->alloc_bytes / full->c.sessions, budget = (double)BUDGET_BYTES / BUDGET_SESSIONS;
+		double per = (double)full->alloc_bytes / full->c.sessions,
+		       budget = (double)BUDGET_BYTES / BUDGET_SESSIONS;
 		mem_ok = per <= budget;
 		printf("\nmemory at %u sessions, %u topics, %u subscriptions: allocated %.1f MiB (%.0f B/session), "
 		       "RSS after fill %.1f MiB; budget %.0f B/session (512 MiB per 1M): %s%s\n",

@@ -51,8 +51,8 @@ struct opts {
 	uint32_t gen;
 	double max_seconds;
 	const char *json;
-	bool flush;                /* FLUSHALL before the run */
-	bool raw;                  /* format the batch's RESP here, one append per batch (no hiredis formatting) */
+	bool flush; /* FLUSHALL before the run */
+	bool raw;   /* format the batch's RESP here, one append per batch (no hiredis formatting) */
 };
 
 static uint64_t mono_ns(void)
@@ -164,21 +164,41 @@ static int parse_u64(const char *s, uint64_t *v)
 int main(int argc, char **argv)
 {
 	struct opts o = {
-		.redis = NULL, .entries = 1000000, .batch = 256, .payload = 64, .topics = 4, .clients = 4,
-		.maxlen = 1000000, .topic_pattern = "bench/t{t}", .stream = "fanout:{topic}",
-		.client_prefix = "p", .qos = 0, .gen = 1, .max_seconds = 60.0, .json = NULL, .flush = false,
+		.redis = NULL,
+		.entries = 1000000,
+		.batch = 256,
+		.payload = 64,
+		.topics = 4,
+		.clients = 4,
+		.maxlen = 1000000,
+		.topic_pattern = "bench/t{t}",
+		.stream = "fanout:{topic}",
+		.client_prefix = "p",
+		.qos = 0,
+		.gen = 1,
+		.max_seconds = 60.0,
+		.json = NULL,
+		.flush = false,
 	};
 	static const struct option lo[] = {
-		{"redis", required_argument, NULL, 'r'},   {"entries", required_argument, NULL, 'n'},
-		{"batch", required_argument, NULL, 'b'},   {"payload", required_argument, NULL, 'p'},
-		{"topics", required_argument, NULL, 't'},  {"clients", required_argument, NULL, 'c'},
-		{"maxlen", required_argument, NULL, 'm'},  {"qos", required_argument, NULL, 'q'},
-		{"gen", required_argument, NULL, 'g'},     {"topic-pattern", required_argument, NULL, 'T'},
-		{"stream", required_argument, NULL, 'S'},  {"client-prefix", required_argument, NULL, 'C'},
-		{"max-seconds", required_argument, NULL, 'x'}, {"json", required_argument, NULL, 'j'},
-		{"flushall", no_argument, NULL, 'F'},      {"raw", no_argument, NULL, 'R'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{ "redis", required_argument, NULL, 'r' },
+		{ "entries", required_argument, NULL, 'n' },
+		{ "batch", required_argument, NULL, 'b' },
+		{ "payload", required_argument, NULL, 'p' },
+		{ "topics", required_argument, NULL, 't' },
+		{ "clients", required_argument, NULL, 'c' },
+		{ "maxlen", required_argument, NULL, 'm' },
+		{ "qos", required_argument, NULL, 'q' },
+		{ "gen", required_argument, NULL, 'g' },
+		{ "topic-pattern", required_argument, NULL, 'T' },
+		{ "stream", required_argument, NULL, 'S' },
+		{ "client-prefix", required_argument, NULL, 'C' },
+		{ "max-seconds", required_argument, NULL, 'x' },
+		{ "json", required_argument, NULL, 'j' },
+		{ "flushall", no_argument, NULL, 'F' },
+		{ "raw", no_argument, NULL, 'R' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
 	uint64_t v;
@@ -224,7 +244,7 @@ int main(int argc, char **argv)
 	}
 
 	redisContext *rc;
-	struct timeval tv = {.tv_sec = 5, .tv_usec = 0};
+	struct timeval tv = { .tv_sec = 5, .tv_usec = 0 };
 	if (o.redis[0] == '/') {
 		rc = redisConnectUnixWithTimeout(o.redis, tv);
 	} else {
@@ -243,7 +263,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "connect %s: %s\n", o.redis, rc ? rc->errstr : "out of memory");
 		return 1;
 	}
-	struct timeval io = {.tv_sec = 10, .tv_usec = 0};
+	struct timeval io = { .tv_sec = 10, .tv_usec = 0 };
 	redisSetTimeout(rc, io);
 	if (o.flush) {
 		redisReply *r = redisCommand(rc, "FLUSHALL");
@@ -288,7 +308,8 @@ int main(int argc, char **argv)
 	if (o.raw) {
 		size_t longest = 0;
 		for (uint32_t t = 0; t < o.topics; t++)
-			longest = strlen(key[t]) + strlen(topic[t]) > longest ? strlen(key[t]) + strlen(topic[t]) : longest;
+			longest = strlen(key[t]) + strlen(topic[t]) > longest ? strlen(key[t]) + strlen(topic[t])
+									      : longest;
 		raw_cap = (size_t)o.batch * (o.payload + longest + strlen(o.client_prefix) + 512);
 		if ((raw = malloc(raw_cap)) == NULL) {
 			fprintf(stderr, "out of memory\n");
@@ -404,7 +425,7 @@ int main(int argc, char **argv)
 			*q = '\'';
 	double secs = (double)(t1 - t0) / 1e9;
 
-	uint64_t rtt_max = 0, hist[HIST] = {0};
+	uint64_t rtt_max = 0, hist[HIST] = { 0 };
 	for (size_t i = 0; i < batches; i++) {
 		if (rtt[i] > rtt_max)
 			rtt_max = rtt[i];
@@ -417,18 +438,21 @@ int main(int argc, char **argv)
 	qsort(rtt, batches, sizeof(*rtt), cmp_u64);
 
 	char buf[4096];
-	int len = snprintf(buf, sizeof(buf),
+	int len = snprintf(
+		buf, sizeof(buf),
 		"{\"tool\":\"fanout-xadd-baseline\",\"redis\":\"%s\",\"connection\":\"%s\",\"entries\":%" PRIu64
-		",\"written\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"first_error\":\"%s\",\"io_failed\":%s,\"timed_out\":%s"
+		",\"written\":%" PRIu64 ",\"errors\":%" PRIu64
+		",\"first_error\":\"%s\",\"io_failed\":%s,\"timed_out\":%s"
 		",\"batch\":%" PRIu32 ",\"batches\":%" PRIu64 ",\"payload_bytes\":%" PRIu32 ",\"topics\":%" PRIu32
-		",\"clients\":%" PRIu32 ",\"maxlen\":%" PRIu64 ",\"qos\":%d,\"stream\":\"%s\",\"raw\":%s,\"elapsed_s\":%.6f"
+		",\"clients\":%" PRIu32 ",\"maxlen\":%" PRIu64
+		",\"qos\":%d,\"stream\":\"%s\",\"raw\":%s,\"elapsed_s\":%.6f"
 		",\"entries_per_s\":%.1f,\"batch_rtt_us\":{\"p50\":%" PRIu64 ",\"p90\":%" PRIu64 ",\"p99\":%" PRIu64
 		",\"max\":%" PRIu64 ",\"mean\":%.1f,\"n\":%" PRIu64 "},\"rtt_hist\":[%s]}\n",
 		o.redis, o.redis[0] == '/' ? "unix" : "tcp", o.entries, ok, errors, first_error,
 		io_failed ? "true" : "false", timed_out ? "true" : "false", o.batch, batches, o.payload, o.topics,
-		o.clients, o.maxlen, o.qos, o.stream, o.raw ? "true" : "false", secs, secs > 0 ? (double)ok / secs : 0.0,
-		pct(rtt, batches, 0.50), pct(rtt, batches, 0.90), pct(rtt, batches, 0.99), rtt_max,
-		batches ? (double)rtt_sum / (double)batches : 0.0, batches, hs);
+		o.clients, o.maxlen, o.qos, o.stream, o.raw ? "true" : "false", secs,
+		secs > 0 ? (double)ok / secs : 0.0, pct(rtt, batches, 0.50), pct(rtt, batches, 0.90),
+		pct(rtt, batches, 0.99), rtt_max, batches ? (double)rtt_sum / (double)batches : 0.0, batches, hs);
 	if (len < 0 || (size_t)len >= sizeof(buf)) {
 		fprintf(stderr, "result too long\n");
 		return 1;

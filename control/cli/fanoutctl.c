@@ -110,8 +110,10 @@ static int ctl_auth(struct ctl *c)
 			c->rc->errstr[0] ? c->rc->errstr : "closed");
 		rc = EXIT_CONTROL_DOWN;
 	} else if (r->type == REDIS_REPLY_ERROR) {
-		fprintf(stderr, "fanoutctl: fanout-control at %s refused the token: %s; pass fanout-control's token file "
-				"(STATE_DIR/" CTL_TOKEN_FILE ") with --token-file or FANOUT_TOKEN_FILE\n", c->where, r->str);
+		fprintf(stderr,
+			"fanoutctl: fanout-control at %s refused the token: %s; pass fanout-control's token file "
+			"(STATE_DIR/" CTL_TOKEN_FILE ") with --token-file or FANOUT_TOKEN_FILE\n",
+			c->where, r->str);
 		rc = EXIT_REFUSED;
 	}
 	if (r)
@@ -125,7 +127,7 @@ static int ctl_auth(struct ctl *c)
 
 static int ctl_connect(struct ctl *c)
 {
-	struct timeval tv = {CONNECT_TIMEOUT_MS / 1000, (CONNECT_TIMEOUT_MS % 1000) * 1000};
+	struct timeval tv = { CONNECT_TIMEOUT_MS / 1000, (CONNECT_TIMEOUT_MS % 1000) * 1000 };
 	c->rc = c->unix_path ? redisConnectUnixWithTimeout(c->unix_path, tv)
 			     : redisConnectWithTimeout(c->host, c->port, tv);
 	if (!c->rc || c->rc->err) {
@@ -139,7 +141,7 @@ static int ctl_connect(struct ctl *c)
 		c->rc = NULL;
 		return EXIT_CONTROL_DOWN;
 	}
-	struct timeval ct = {COMMAND_TIMEOUT_MS / 1000, (COMMAND_TIMEOUT_MS % 1000) * 1000};
+	struct timeval ct = { COMMAND_TIMEOUT_MS / 1000, (COMMAND_TIMEOUT_MS % 1000) * 1000 };
 	redisSetTimeout(c->rc, ct);
 	return ctl_auth(c);
 }
@@ -221,7 +223,7 @@ static int64_t now_ms(void)
 
 static struct fctl_view view_now(void)
 {
-	struct fctl_view v = {.now_ms = now_ms(), .width = 0};
+	struct fctl_view v = { .now_ms = now_ms(), .width = 0 };
 	struct winsize ws;
 	if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)
 		v.width = ws.ws_col;
@@ -244,8 +246,10 @@ static int print_reply(struct ctl *c, redisReply *r, render_fn render)
 		return EXIT_OK;
 	}
 	if (r->type != REDIS_REPLY_STRING) {
-		fprintf(stderr, "fanoutctl: unexpected reply type %d from fanout-control; are fanoutctl and "
-				"fanout-control the same version?\n", r->type);
+		fprintf(stderr,
+			"fanoutctl: unexpected reply type %d from fanout-control; are fanoutctl and "
+			"fanout-control the same version?\n",
+			r->type);
 		return EXIT_REFUSED;
 	}
 	json_error_t e;
@@ -324,84 +328,108 @@ struct verb {
 };
 
 static const struct verb verbs[] = {
-	{"status", cmd_status, "status                     control, dataplane link, generations, rollout summary",
-	 {"STATUS"},
-	 "usage: fanoutctl status [--json]\n\n"
-	 "fanout-control's own state, its link to the dataplane, the stable and canary generations,\n"
-	 "the canary share and mode, and the rollout's step. Exits 4 if the dataplane is unreachable.\n"},
-	{"stats", cmd_stats, "stats                      dataplane totals, rates, drops by reason, per-generation figures",
-	 {"STATS"},
-	 "usage: fanoutctl stats [--json]\n\n"
-	 "The latest dataplane snapshot: totals, rates per second, drops by reason, per-generation\n"
-	 "msgs/s, drop rate and latency percentiles.\n"},
-	{"top", cmd_top, "top [--interval 1s] [--count N]   live view of rates, drops, generations and the rollout",
-	 {"STATS", "ROLLOUT"},
-	 "usage: fanoutctl top [--interval DURATION] [--count N]\n\n"
-	 "Redraws every --interval (default 1s): rx and delivery rates, drops by reason, per-generation\n"
-	 "msgs/s, drop rate and p99, the canary share and the rollout step. --count N stops after N\n"
-	 "frames (default: until Ctrl-C). Without a terminal, frames are printed one after another.\n"},
-	{"sessions", cmd_sessions, "sessions|topics|subscriptions [--count N]   the dataplane's tables", {"SESSIONS"},
-	 "usage: fanoutctl sessions [--count N] [--json]\n\nMQTT-SN sessions (default at most 1000).\n"},
-	{"topics", cmd_topics, NULL, {"TOPICS"},
-	 "usage: fanoutctl topics [--count N] [--json]\n\nRegistered topic names per worker.\n"},
-	{"subscriptions", cmd_subscriptions, NULL, {"SUBSCRIPTIONS"},
-	 "usage: fanoutctl subscriptions [--count N] [--json]\n\nSubscriptions per client.\n"},
-	{"routes", cmd_routes, "routes                     stable and canary routes (UDP, sink, bridge) with their counters",
-	 {"ROUTES"},
-	 "usage: fanoutctl routes [--json]\n\n"
-	 "The stable and canary route tables. UDP routes: matched, copies sent, copies dropped. Sink and\n"
-	 "bridge routes: target, stream or topic template, matched, queued, written, dropped (failed +\n"
-	 "ring full + pool empty, broken down below the table) and backlog; counts since the generation\n"
-	 "was created.\n"},
-	{"outputs", cmd_outputs,
-	 "outputs                    Redis Streams sinks and MQTT bridges: connection, backlog, written/s, errors",
-	 {"OUTPUTS"},
-	 "usage: fanoutctl outputs [--json]\n\n"
-	 "The dataplane's Redis Streams sinks and MQTT bridges: connected or not, backlog, entries in\n"
-	 "flight, written per second (over fanout-control's last poll) and in total, failed, reconnects,\n"
-	 "errors and the batch round trip (p50, p99); then each one's server, batch sizes, bridge\n"
-	 "traffic from upstream and last error. Exits 4 if the dataplane is unreachable (the figures\n"
-	 "shown are then its last ones).\n"},
-	{"config", cmd_config,
-	 "config apply FILE [--now]  new generation from a YAML file (canary at share 0, or stable with --now)\n"
-	 "  config diff FILE           what FILE would change against the stable generation\n"
-	 "  config history             config versions\n"
-	 "  config show ID             one version's YAML",
-	 {"CONFIG"},
-	 "usage: fanoutctl config apply FILE [--now]\n"
-	 "       fanoutctl config diff FILE\n"
-	 "       fanoutctl config history\n"
-	 "       fanoutctl config show ID\n\n"
-	 "apply: validate FILE (YAML; - for stdin), diff it against stable and load it as the canary\n"
-	 "  generation at share 0, ready for `fanoutctl rollout start`; --now makes it stable at once.\n"
-	 "  A config that changes keys needing a restart is refused (exit 1) with the list of keys.\n"
-	 "diff: what apply would change, without changing anything.\n"
-	 "history: the versions fanout-control keeps; show ID: one version's YAML.\n"},
-	{"rollout", cmd_rollout,
-	 "rollout start [--steps 1,5,25,50,100] [--hold 10s] [--mode split|mirror] [--gate EXPR]... [--no-auto]\n"
-	 "  rollout status|pause|resume|promote|abort|rollback",
-	 {"ROLLOUT"},
-	 "usage: fanoutctl rollout start [--steps 1,5,25,50,100] [--hold 10s] [--mode split|mirror]\n"
-	 "                             [--gate 'drop_rate<0.01']... [--no-auto]\n"
-	 "       fanoutctl rollout status|pause|resume|promote|abort|rollback\n\n"
-	 "start: move the canary generation's share through --steps (percent), holding each step for\n"
-	 "  --hold while the gates hold; a gate that fails rolls back by itself. --no-auto waits for\n"
-	 "  `rollout resume` at each step. Gates: drop_rate, error_rate, p99_us, delta_drop_rate,\n"
-	 "  sink_errors (the canary's sink and bridge route drops in the hold window: failed + ring\n"
-	 "  full + pool empty), each `metric<threshold`.\n"
-	 "status: the plan, the step, the share, the gates' latest values.\n"
-	 "pause/resume: hold the current step / continue.\n"
-	 "promote: the canary becomes stable. abort: stop the rollout and set the share to 0.\n"
-	 "rollback: share 0 in one swap; prints the time it took.\n"},
-	{"history", cmd_history, "history [--count N]        rollout and config events, newest last", {"HISTORY"},
-	 "usage: fanoutctl history [--count N] [--json]\n\nRollout and config events, newest last.\n"},
-	{"dashboard", cmd_dashboard,
-	 "dashboard                  the dashboard's URL, with the token in its #fragment (never sent to a server)",
-	 {"STATUS"},
-	 "usage: fanoutctl dashboard\n\n"
-	 "Prints the dashboard's URL (fanout-control's --http address, from STATUS) with the token after\n"
-	 "#token=. Browsers do not send the fragment to the server, so the token stays out of logs and\n"
-	 "Referer headers; the page keeps it in sessionStorage and removes it from the address bar.\n"},
+	{ "status",
+	  cmd_status,
+	  "status                     control, dataplane link, generations, rollout summary",
+	  { "STATUS" },
+	  "usage: fanoutctl status [--json]\n\n"
+	  "fanout-control's own state, its link to the dataplane, the stable and canary generations,\n"
+	  "the canary share and mode, and the rollout's step. Exits 4 if the dataplane is unreachable.\n" },
+	{ "stats",
+	  cmd_stats,
+	  "stats                      dataplane totals, rates, drops by reason, per-generation figures",
+	  { "STATS" },
+	  "usage: fanoutctl stats [--json]\n\n"
+	  "The latest dataplane snapshot: totals, rates per second, drops by reason, per-generation\n"
+	  "msgs/s, drop rate and latency percentiles.\n" },
+	{ "top",
+	  cmd_top,
+	  "top [--interval 1s] [--count N]   live view of rates, drops, generations and the rollout",
+	  { "STATS", "ROLLOUT" },
+	  "usage: fanoutctl top [--interval DURATION] [--count N]\n\n"
+	  "Redraws every --interval (default 1s): rx and delivery rates, drops by reason, per-generation\n"
+	  "msgs/s, drop rate and p99, the canary share and the rollout step. --count N stops after N\n"
+	  "frames (default: until Ctrl-C). Without a terminal, frames are printed one after another.\n" },
+	{ "sessions",
+	  cmd_sessions,
+	  "sessions|topics|subscriptions [--count N]   the dataplane's tables",
+	  { "SESSIONS" },
+	  "usage: fanoutctl sessions [--count N] [--json]\n\nMQTT-SN sessions (default at most 1000).\n" },
+	{ "topics",
+	  cmd_topics,
+	  NULL,
+	  { "TOPICS" },
+	  "usage: fanoutctl topics [--count N] [--json]\n\nRegistered topic names per worker.\n" },
+	{ "subscriptions",
+	  cmd_subscriptions,
+	  NULL,
+	  { "SUBSCRIPTIONS" },
+	  "usage: fanoutctl subscriptions [--count N] [--json]\n\nSubscriptions per client.\n" },
+	{ "routes",
+	  cmd_routes,
+	  "routes                     stable and canary routes (UDP, sink, bridge) with their counters",
+	  { "ROUTES" },
+	  "usage: fanoutctl routes [--json]\n\n"
+	  "The stable and canary route tables. UDP routes: matched, copies sent, copies dropped. Sink and\n"
+	  "bridge routes: target, stream or topic template, matched, queued, written, dropped (failed +\n"
+	  "ring full + pool empty, broken down below the table) and backlog; counts since the generation\n"
+	  "was created.\n" },
+	{ "outputs",
+	  cmd_outputs,
+	  "outputs                    Redis Streams sinks and MQTT bridges: connection, backlog, written/s, errors",
+	  { "OUTPUTS" },
+	  "usage: fanoutctl outputs [--json]\n\n"
+	  "The dataplane's Redis Streams sinks and MQTT bridges: connected or not, backlog, entries in\n"
+	  "flight, written per second (over fanout-control's last poll) and in total, failed, reconnects,\n"
+	  "errors and the batch round trip (p50, p99); then each one's server, batch sizes, bridge\n"
+	  "traffic from upstream and last error. Exits 4 if the dataplane is unreachable (the figures\n"
+	  "shown are then its last ones).\n" },
+	{ "config",
+	  cmd_config,
+	  "config apply FILE [--now]  new generation from a YAML file (canary at share 0, or stable with --now)\n"
+	  "  config diff FILE           what FILE would change against the stable generation\n"
+	  "  config history             config versions\n"
+	  "  config show ID             one version's YAML",
+	  { "CONFIG" },
+	  "usage: fanoutctl config apply FILE [--now]\n"
+	  "       fanoutctl config diff FILE\n"
+	  "       fanoutctl config history\n"
+	  "       fanoutctl config show ID\n\n"
+	  "apply: validate FILE (YAML; - for stdin), diff it against stable and load it as the canary\n"
+	  "  generation at share 0, ready for `fanoutctl rollout start`; --now makes it stable at once.\n"
+	  "  A config that changes keys needing a restart is refused (exit 1) with the list of keys.\n"
+	  "diff: what apply would change, without changing anything.\n"
+	  "history: the versions fanout-control keeps; show ID: one version's YAML.\n" },
+	{ "rollout",
+	  cmd_rollout,
+	  "rollout start [--steps 1,5,25,50,100] [--hold 10s] [--mode split|mirror] [--gate EXPR]... [--no-auto]\n"
+	  "  rollout status|pause|resume|promote|abort|rollback",
+	  { "ROLLOUT" },
+	  "usage: fanoutctl rollout start [--steps 1,5,25,50,100] [--hold 10s] [--mode split|mirror]\n"
+	  "                             [--gate 'drop_rate<0.01']... [--no-auto]\n"
+	  "       fanoutctl rollout status|pause|resume|promote|abort|rollback\n\n"
+	  "start: move the canary generation's share through --steps (percent), holding each step for\n"
+	  "  --hold while the gates hold; a gate that fails rolls back by itself. --no-auto waits for\n"
+	  "  `rollout resume` at each step. Gates: drop_rate, error_rate, p99_us, delta_drop_rate,\n"
+	  "  sink_errors (the canary's sink and bridge route drops in the hold window: failed + ring\n"
+	  "  full + pool empty), each `metric<threshold`.\n"
+	  "status: the plan, the step, the share, the gates' latest values.\n"
+	  "pause/resume: hold the current step / continue.\n"
+	  "promote: the canary becomes stable. abort: stop the rollout and set the share to 0.\n"
+	  "rollback: share 0 in one swap; prints the time it took.\n" },
+	{ "history",
+	  cmd_history,
+	  "history [--count N]        rollout and config events, newest last",
+	  { "HISTORY" },
+	  "usage: fanoutctl history [--count N] [--json]\n\nRollout and config events, newest last.\n" },
+	{ "dashboard",
+	  cmd_dashboard,
+	  "dashboard                  the dashboard's URL, with the token in its #fragment (never sent to a server)",
+	  { "STATUS" },
+	  "usage: fanoutctl dashboard\n\n"
+	  "Prints the dashboard's URL (fanout-control's --http address, from STATUS) with the token after\n"
+	  "#token=. Browsers do not send the fragment to the server, so the token stays out of logs and\n"
+	  "Referer headers; the page keeps it in sessionStorage and removes it from the address bar.\n" },
 };
 #define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
 
@@ -463,8 +491,7 @@ static int common_opts(struct ctl *c, const char *cmd, struct args *a)
 		else if (!strcmp(a->argv[i], "--help") || !strcmp(a->argv[i], "-?")) {
 			help_for(cmd);
 			return -1;
-		}
-		else
+		} else
 			a->argv[o++] = a->argv[i];
 	}
 	a->argc = o;
@@ -542,7 +569,7 @@ static int cmd_outputs(struct ctl *c, struct args *a)
 /* sessions/topics/subscriptions [--count N] -> NAME [COUNT n] */
 static int cmd_table(struct ctl *c, struct args *a, const char *cmd, const char *verb, render_fn render)
 {
-	const char *argv[3] = {verb};
+	const char *argv[3] = { verb };
 	int argc = 1;
 	char nbuf[24];
 	for (int i = 0; i < a->argc; i++) {
@@ -587,8 +614,9 @@ static int cmd_top(struct ctl *c, struct args *a)
 	for (int i = 0; i < a->argc; i++) {
 		if ((!strcmp(a->argv[i], "--interval") || !strcmp(a->argv[i], "-n")) && i + 1 < a->argc) {
 			if (fctl_parse_duration_ms(a->argv[++i], &interval_ms) || interval_ms < 100)
-				return usage_error("top", "--interval wants a duration of at least 100ms (1s, 500ms), not '%s'",
-						   a->argv[i]);
+				return usage_error(
+					"top", "--interval wants a duration of at least 100ms (1s, 500ms), not '%s'",
+					a->argv[i]);
 		} else if (!strcmp(a->argv[i], "--count") && i + 1 < a->argc) {
 			if (parse_count("top", a->argv[++i], &count))
 				return EXIT_USAGE;
@@ -597,14 +625,14 @@ static int cmd_top(struct ctl *c, struct args *a)
 		}
 	}
 	bool tty = isatty(STDOUT_FILENO);
-	struct sigaction sa = {.sa_handler = on_sigint};
+	struct sigaction sa = { .sa_handler = on_sigint };
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	int last = EXIT_OK;
 	json_t *prev = NULL; /* the previous frame's STATS: rates fanout-control does not give */
 	for (long frame = 0; !top_stop && (count == 0 || frame < count); frame++) {
 		if (frame) {
-			struct timespec ts = {interval_ms / 1000, (interval_ms % 1000) * 1000000};
+			struct timespec ts = { interval_ms / 1000, (interval_ms % 1000) * 1000000 };
 			while (nanosleep(&ts, &ts) && errno == EINTR && !top_stop)
 				;
 			if (top_stop)
@@ -635,8 +663,9 @@ static int cmd_top(struct ctl *c, struct args *a)
 			fctl_sanitize_json(stats);
 			fctl_sanitize_json(rollout);
 			char *s = fctl_render_top(stats, prev, rollout,
-						  rc1 == EXIT_DATAPLANE_DOWN ? "dataplane unreachable (fanout-control is up)"
-						  : rc1			     ? "stats refused"
+						  rc1 == EXIT_DATAPLANE_DOWN
+							  ? "dataplane unreachable (fanout-control is up)"
+						  : rc1   ? "stats refused"
 						  : stale ? "dataplane unreachable: these are the last figures it gave"
 							  : NULL,
 						  &v);
@@ -678,7 +707,7 @@ static int cmd_routes(struct ctl *c, struct args *a)
 {
 	if (a->argc)
 		return usage_error("routes", "unexpected argument '%s'", a->argv[0]);
-	const char *argv[] = {"ROUTES"};
+	const char *argv[] = { "ROUTES" };
 	return simple(c, fctl_render_routes, 1, argv);
 }
 
@@ -749,8 +778,8 @@ static int cmd_config(struct ctl *c, struct args *a)
 			fprintf(stderr, "fanoutctl: cannot read %s: %s\n", file, strerror(errno));
 			return EXIT_USAGE;
 		}
-		const char *argv[4] = {"CONFIG", !strcmp(sub, "apply") ? "APPLY" : "DIFF", yaml, "NOW"};
-		size_t lens[4] = {6, 5, len, 3};
+		const char *argv[4] = { "CONFIG", !strcmp(sub, "apply") ? "APPLY" : "DIFF", yaml, "NOW" };
+		size_t lens[4] = { 6, 5, len, 3 };
 		lens[1] = strlen(argv[1]);
 		redisReply *r;
 		int rc = ctl_call(c, now ? 4 : 3, argv, lens, &r);
@@ -764,7 +793,7 @@ static int cmd_config(struct ctl *c, struct args *a)
 	if (!strcmp(sub, "history")) {
 		if (a->argc > 1)
 			return usage_error("config", "unexpected argument '%s'", a->argv[1]);
-		const char *argv[] = {"CONFIG", "HISTORY"};
+		const char *argv[] = { "CONFIG", "HISTORY" };
 		return simple(c, fctl_render_config_history, 2, argv);
 	}
 	if (!strcmp(sub, "show")) {
@@ -774,7 +803,7 @@ static int cmd_config(struct ctl *c, struct args *a)
 		long id = strtol(a->argv[1], &end, 10);
 		if (*end || end == a->argv[1] || id < 0)
 			return usage_error("config", "config show wants a numeric ID, not '%s'", a->argv[1]);
-		const char *argv[] = {"CONFIG", "SHOW", a->argv[1]};
+		const char *argv[] = { "CONFIG", "SHOW", a->argv[1] };
 		return simple(c, fctl_render_config_show, 3, argv);
 	}
 	return usage_error("config", "unknown config subcommand '%s'", sub);
@@ -834,13 +863,15 @@ static int cmd_rollout_start(struct ctl *c, struct args *a)
 			return usage_error("rollout", "'%s' needs a value (or is not an option of rollout start)", o);
 		if (!strcmp(o, "--steps")) {
 			if (!valid_steps(v))
-				return usage_error("rollout", "--steps wants ascending percentages 1..100 like 1,5,25,50,100, not '%s'",
-						   v);
+				return usage_error(
+					"rollout",
+					"--steps wants ascending percentages 1..100 like 1,5,25,50,100, not '%s'", v);
 			argv[argc++] = "STEPS";
 		} else if (!strcmp(o, "--hold")) {
 			int64_t ms;
 			if (fctl_parse_duration_ms(v, &ms))
-				return usage_error("rollout", "--hold wants a duration like 10s, 2m or 500ms, not '%s'", v);
+				return usage_error("rollout", "--hold wants a duration like 10s, 2m or 500ms, not '%s'",
+						   v);
 			argv[argc++] = "HOLD";
 		} else if (!strcmp(o, "--mode")) {
 			if (strcmp(v, "split") && strcmp(v, "mirror"))
@@ -848,7 +879,8 @@ static int cmd_rollout_start(struct ctl *c, struct args *a)
 			argv[argc++] = "MODE";
 		} else if (!strcmp(o, "--gate")) {
 			if (!valid_gate(v))
-				return usage_error("rollout", "--gate wants metric<threshold like 'drop_rate<0.01', not '%s'", v);
+				return usage_error("rollout",
+						   "--gate wants metric<threshold like 'drop_rate<0.01', not '%s'", v);
 			argv[argc++] = "GATE";
 		} else {
 			return usage_error("rollout", "unknown option '%s'", o);
@@ -886,12 +918,13 @@ static int cmd_rollout(struct ctl *c, struct args *a)
 		const char *sub, *verb;
 		render_fn render;
 	} subs[] = {
-		{"status", "STATUS", fctl_render_rollout}, {"pause", "PAUSE", render_pause},
-		{"resume", "RESUME", render_resume},	   {"promote", "PROMOTE", render_promote},
-		{"abort", "ABORT", render_abort},	   {"rollback", "ROLLBACK", render_rollback},
+		{ "status", "STATUS", fctl_render_rollout }, { "pause", "PAUSE", render_pause },
+		{ "resume", "RESUME", render_resume },       { "promote", "PROMOTE", render_promote },
+		{ "abort", "ABORT", render_abort },          { "rollback", "ROLLBACK", render_rollback },
 	};
 	if (a->argc < 1)
-		return usage_error("rollout", "rollout needs start, status, pause, resume, promote, abort or rollback%s", "");
+		return usage_error("rollout",
+				   "rollout needs start, status, pause, resume, promote, abort or rollback%s", "");
 	if (!strcmp(a->argv[0], "start"))
 		return cmd_rollout_start(c, a);
 	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
@@ -899,7 +932,7 @@ static int cmd_rollout(struct ctl *c, struct args *a)
 			continue;
 		if (a->argc > 1)
 			return usage_error("rollout", "unexpected argument '%s'", a->argv[1]);
-		const char *argv[] = {"ROLLOUT", subs[i].verb};
+		const char *argv[] = { "ROLLOUT", subs[i].verb };
 		return simple(c, subs[i].render, 2, argv);
 	}
 	return usage_error("rollout", "unknown rollout subcommand '%s'", a->argv[0]);
@@ -965,7 +998,7 @@ static int from_env(struct ctl *c, const char *e)
 
 int main(int argc, char **argv)
 {
-	struct ctl c = {.port = DEFAULT_PORT};
+	struct ctl c = { .port = DEFAULT_PORT };
 	snprintf(c.host, sizeof(c.host), "%s", DEFAULT_HOST);
 	const char *env = getenv("FANOUT_CONTROL");
 	if (env && *env && from_env(&c, env)) {
@@ -1018,7 +1051,7 @@ int main(int argc, char **argv)
 	}
 	describe_where(&c);
 	const char *cmd = argv[i];
-	struct args a = {.argc = argc - i - 1, .argv = argv + i + 1};
+	struct args a = { .argc = argc - i - 1, .argv = argv + i + 1 };
 	if (!strcmp(cmd, "help"))
 		return help_for(a.argc ? a.argv[0] : "");
 	if (common_opts(&c, cmd, &a))

@@ -9,8 +9,7 @@
 #include <stdbool.h>
 
 /* Three significant figures reads well in a table and is honest about sampling noise. */
-static const char *fmt_scaled(char *buf, size_t n, double v, const char *const *units, const double *scale,
-			      int nunits)
+static const char *fmt_scaled(char *buf, size_t n, double v, const char *const *units, const double *scale, int nunits)
 {
 	if (!isfinite(v)) {
 		snprintf(buf, n, "- %s", units[0]);
@@ -40,8 +39,8 @@ const char *fctl_fmt_rate(char *buf, size_t n, double per_s, const char *unit)
 	snprintf(u1, sizeof(u1), "k%s", unit);
 	snprintf(u2, sizeof(u2), "M%s", unit);
 	snprintf(u3, sizeof(u3), "G%s", unit);
-	const char *const units[] = {u0, u1, u2, u3};
-	static const double scale[] = {1, 1e3, 1e6, 1e9};
+	const char *const units[] = { u0, u1, u2, u3 };
+	static const double scale[] = { 1, 1e3, 1e6, 1e9 };
 	/* Below 1/s a rate with decimals is still meaningful ("0.25 msg/s"). */
 	return fmt_scaled(buf, n, per_s, units, scale, 4);
 }
@@ -77,15 +76,15 @@ const char *fctl_fmt_bp(char *buf, size_t n, int64_t bp)
 
 const char *fctl_fmt_ns(char *buf, size_t n, double ns)
 {
-	static const char *const units[] = {"ns", "µs", "ms", "s"};
-	static const double scale[] = {1, 1e3, 1e6, 1e9};
+	static const char *const units[] = { "ns", "µs", "ms", "s" };
+	static const double scale[] = { 1, 1e3, 1e6, 1e9 };
 	return fmt_scaled(buf, n, ns, units, scale, 4);
 }
 
 const char *fctl_fmt_bytes(char *buf, size_t n, double bytes)
 {
-	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-	static const double scale[] = {1, 1024.0, 1024.0 * 1024, 1024.0 * 1024 * 1024, 1024.0 * 1024 * 1024 * 1024};
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	static const double scale[] = { 1, 1024.0, 1024.0 * 1024, 1024.0 * 1024 * 1024, 1024.0 * 1024 * 1024 * 1024 };
 	return fmt_scaled(buf, n, bytes, units, scale, 5);
 }
 
@@ -110,9 +109,11 @@ const char *fctl_fmt_duration_ms(char *buf, size_t n, double ms)
 	if (t < 3600)
 		snprintf(buf, n, "%llu min %02llu s", (unsigned long long)(t / 60), (unsigned long long)(t % 60));
 	else if (t < 86400)
-		snprintf(buf, n, "%llu h %02llu min", (unsigned long long)(t / 3600), (unsigned long long)(t % 3600 / 60));
+		snprintf(buf, n, "%llu h %02llu min", (unsigned long long)(t / 3600),
+			 (unsigned long long)(t % 3600 / 60));
 	else
-		snprintf(buf, n, "%llu d %02llu h", (unsigned long long)(t / 86400), (unsigned long long)(t % 86400 / 3600));
+		snprintf(buf, n, "%llu d %02llu h", (unsigned long long)(t / 86400),
+			 (unsigned long long)(t % 86400 / 3600));
 	return buf;
 }
 
@@ -421,14 +422,14 @@ static void sanitize(json_t *j, bool keep_newline)
 	} else if (json_is_array(j)) {
 		size_t i;
 		json_t *v;
-		json_array_foreach(j, i, v)
-			sanitize(v, false);
+		json_array_foreach(j, i, v) sanitize(v, false);
 	} else if (json_is_object(j)) {
 		const char *k;
 		json_t *v;
 		void *tmp;
 		json_t *renamed = NULL;
-		json_object_foreach_safe(j, tmp, k, v) {
+		json_object_foreach_safe(j, tmp, k, v)
+		{
 			sanitize(v, !strcmp(k, "text") || !strcmp(k, "yaml"));
 			if (needs_escape(k, strlen(k), false)) {
 				char *e = fctl_escape(k, strlen(k));

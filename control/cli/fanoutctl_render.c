@@ -166,7 +166,8 @@ static void value_text(char *buf, size_t n, const char *key, const json_t *v, co
 		else
 			fctl_fmt_duration_ms(buf, n, x * 1000);
 	} else if (!strcmp(key, "pid") || ends_with(key, "port") || !strcmp(key, "id") || ends_with(key, "_id") ||
-		   !strcmp(key, "worker") || !strcmp(key, "lcore") || !strcmp(key, "generation") || !strcmp(key, "step")) {
+		   !strcmp(key, "worker") || !strcmp(key, "lcore") || !strcmp(key, "generation") ||
+		   !strcmp(key, "step")) {
 		snprintf(buf, n, "%.0f", x); /* names, not quantities: no separators */
 	} else if (x == floor(x) && fabs(x) < 1.8e19) {
 		if (x < 0)
@@ -274,7 +275,7 @@ char *fctl_render_sessions(const json_t *reply, const struct fctl_view *view)
 		return NULL;
 	struct fctl_table t;
 	fctl_table_init(&t);
-	const char *cols[] = {"CLIENT ID", "ADDRESS", "STATE", "KEEPALIVE>", "SIDE", "SUBS>", "INFLIGHT>", "WORKER>"};
+	const char *cols[] = { "CLIENT ID", "ADDRESS", "STATE", "KEEPALIVE>", "SIDE", "SUBS>", "INFLIGHT>", "WORKER>" };
 	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
 		fctl_table_col(&t, cols[i]);
 	size_t i;
@@ -287,7 +288,9 @@ char *fctl_render_sessions(const json_t *reply, const struct fctl_view *view)
 		cell_num(subs, sizeof(subs), s, "subscriptions", view);
 		cell_num(infl, sizeof(infl), s, "inflight", view);
 		cell_num(wk, sizeof(wk), s, "worker", view);
-		const char *row[] = {jstr(s, "client_id"), addr, jstr(s, "state"), ka, jstr(s, "side"), subs, infl, wk};
+		const char *row[] = {
+			jstr(s, "client_id"), addr, jstr(s, "state"), ka, jstr(s, "side"), subs, infl, wk
+		};
 		fctl_table_row(&t, row);
 	}
 	fctl_table_print(&t, o.f, 0);
@@ -313,7 +316,7 @@ char *fctl_render_topics(const json_t *reply, const struct fctl_view *view)
 		char wk[FCTL_FIG], id[FCTL_FIG];
 		cell_num(wk, sizeof(wk), s, "worker", view);
 		cell_num(id, sizeof(id), s, "id", view);
-		const char *row[] = {wk, id, jstr(s, "name")};
+		const char *row[] = { wk, id, jstr(s, "name") };
 		fctl_table_row(&t, row);
 	}
 	fctl_table_print(&t, o.f, 0);
@@ -340,7 +343,7 @@ char *fctl_render_subscriptions(const json_t *reply, const struct fctl_view *vie
 		char wk[FCTL_FIG], qos[FCTL_FIG];
 		cell_num(wk, sizeof(wk), s, "worker", view);
 		cell_num(qos, sizeof(qos), s, "qos", view);
-		const char *row[] = {jstr(s, "client_id"), jstr(s, "filter"), qos, wk};
+		const char *row[] = { jstr(s, "client_id"), jstr(s, "filter"), qos, wk };
 		fctl_table_row(&t, row);
 	}
 	fctl_table_print(&t, o.f, 0);
@@ -364,7 +367,7 @@ static void routes_table(FILE *f, const json_t *routes, const struct fctl_view *
 {
 	struct fctl_table t;
 	fctl_table_init(&t);
-	const char *cols[] = {"NAME", "FILTER", "TO", "FORMAT"};
+	const char *cols[] = { "NAME", "FILTER", "TO", "FORMAT" };
 	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
 		fctl_table_col(&t, cols[i]);
 	/* a relay route's counters: FO_FOREACH_ROUTE_ANY and _UDP, upper-cased, right-aligned */
@@ -391,7 +394,7 @@ static void routes_table(FILE *f, const json_t *routes, const struct fctl_view *
 		if (!is_udp_route(r))
 			continue;
 		char to[512], cell[NK][FCTL_FIG];
-		const char *row[4 + NK] = {jstr(r, "name"), jstr(r, "filter"), to, jstr(r, "format")};
+		const char *row[4 + NK] = { jstr(r, "name"), jstr(r, "filter"), to, jstr(r, "format") };
 		value_text(to, sizeof(to), "to", jget(r, "to") ? jget(r, "to") : json_null(), view);
 		for (size_t k = 0; k < NK; k++) {
 			cell_num(cell[k], sizeof(cell[k]), r, keys[k], view);
@@ -418,8 +421,8 @@ static void out_routes_table(FILE *f, const json_t *routes, const struct fctl_vi
 {
 	struct fctl_table t;
 	fctl_table_init(&t);
-	const char *cols[] = {"NAME",	 "KIND",     "FILTER",	 "TARGET",   "STREAM/TOPIC",
-			      "MATCHED>", "QUEUED>", "WRITTEN>", "DROPPED>", "BACKLOG>"};
+	const char *cols[] = { "NAME",     "KIND",    "FILTER",   "TARGET",   "STREAM/TOPIC",
+			       "MATCHED>", "QUEUED>", "WRITTEN>", "DROPPED>", "BACKLOG>" };
 	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
 		fctl_table_col(&t, cols[i]);
 	size_t i;
@@ -439,8 +442,9 @@ static void out_routes_table(FILE *f, const json_t *routes, const struct fctl_vi
 		else
 			snprintf(d, sizeof(d), "-");
 		const char *tmpl = jstr(r, "stream") ? jstr(r, "stream") : jstr(r, "topic");
-		const char *row[] = {jstr(r, "name"), route_kind(r), jstr(r, "filter"), jstr(r, "target"), tmpl, m, q, w,
-				     d, b};
+		const char *row[] = {
+			jstr(r, "name"), route_kind(r), jstr(r, "filter"), jstr(r, "target"), tmpl, m, q, w, d, b
+		};
 		fctl_table_row(&t, row);
 	}
 	fctl_table_print(&t, f, 2);
@@ -456,8 +460,8 @@ static void out_routes_table(FILE *f, const json_t *routes, const struct fctl_vi
 		if (jnum(r, "failed", &a) && jnum(r, "ring_full", &b) && jnum(r, "pool_empty", &c))
 			fprintf(f, "  %s dropped %s msgs: %s failed (the %s gave up), %s ring full, %s pool empty\n",
 				jstr(r, "name") ? jstr(r, "name") : "?", all, fctl_fmt_count(x, sizeof(x), (uint64_t)a),
-				strcmp(route_kind(r), "sink") ? "bridge" : "sink", fctl_fmt_count(y, sizeof(y), (uint64_t)b),
-				fctl_fmt_count(z, sizeof(z), (uint64_t)c));
+				strcmp(route_kind(r), "sink") ? "bridge" : "sink",
+				fctl_fmt_count(y, sizeof(y), (uint64_t)b), fctl_fmt_count(z, sizeof(z), (uint64_t)c));
 	}
 }
 
@@ -466,7 +470,7 @@ char *fctl_render_routes(const json_t *reply, const struct fctl_view *view)
 	struct out o;
 	if (!out_open(&o))
 		return NULL;
-	const char *const roles[] = {"stable", "canary"};
+	const char *const roles[] = { "stable", "canary" };
 	for (int k = 0; k < 2; k++) {
 		const json_t *rs = jget(reply, roles[k]);
 		if (!json_is_array(rs)) {
@@ -577,12 +581,14 @@ static void output_details(FILE *f, const json_t *x, const char *kind, const str
 					continue;
 				char r[48];
 				bucket_range(r, sizeof(r), i, json_array_size(h));
-				fprintf(f, "%s %s x%s", first ? "" : ",", r, fctl_fmt_count(a, sizeof(a), (uint64_t)json_number_value(c)));
+				fprintf(f, "%s %s x%s", first ? "" : ",", r,
+					fctl_fmt_count(a, sizeof(a), (uint64_t)json_number_value(c)));
 				first = false;
 			}
 		}
 		if (jnum(x, "rtt_us.n", &w) && w > 0) {
-			fprintf(f, "; round trip mean %s", fctl_fmt_ns(a, sizeof(a), jnum_or(x, "rtt_us.mean", NAN) * 1e3));
+			fprintf(f, "; round trip mean %s",
+				fctl_fmt_ns(a, sizeof(a), jnum_or(x, "rtt_us.mean", NAN) * 1e3));
 			fprintf(f, ", max %s", fctl_fmt_ns(b, sizeof(b), jnum_or(x, "rtt_us.max", NAN) * 1e3));
 		}
 		fputc('\n', f);
@@ -616,11 +622,11 @@ char *fctl_render_outputs(const json_t *reply, const struct fctl_view *view)
 	}
 	struct fctl_table tb;
 	fctl_table_init(&tb);
-	const char *cols[] = {"NAME",	  "KIND",    "STATE",	    "BACKLOG>", "INFLIGHT>", "WRITTEN/S>",
-			      "WRITTEN>", "FAILED>", "RECONNECTS>", "ERRORS>",  "RTT P50>",  "RTT P99>"};
+	const char *cols[] = { "NAME",     "KIND",    "STATE",       "BACKLOG>", "INFLIGHT>", "WRITTEN/S>",
+			       "WRITTEN>", "FAILED>", "RECONNECTS>", "ERRORS>",  "RTT P50>",  "RTT P99>" };
 	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
 		fctl_table_col(&tb, cols[i]);
-	static const char *const arrays[] = {"sinks", "bridges"};
+	static const char *const arrays[] = { "sinks", "bridges" };
 	for (int k = 0; k < 2; k++) {
 		size_t i;
 		const json_t *x;
@@ -649,13 +655,14 @@ char *fctl_render_outputs(const json_t *reply, const struct fctl_view *view)
 			else
 				snprintf(p99, sizeof(p99), "-");
 			const char *kind = jstr(x, "kind") ? jstr(x, "kind") : k ? "bridge" : "sink";
-			const char *row[] = {jstr(x, "name"), kind, state, bl, inf, wr, wt, fl, rc, er, p50, p99};
+			const char *row[] = { jstr(x, "name"), kind, state, bl, inf, wr, wt, fl, rc, er, p50, p99 };
 			fctl_table_row(&tb, row);
 		}
 	}
 	fctl_table_print(&tb, o.f, 0);
 	fctl_table_free(&tb);
-	fprintf(o.f, "(backlog, written, failed in msgs; failed = given up by the output; RTT = one batch's round trip)\n");
+	fprintf(o.f,
+		"(backlog, written, failed in msgs; failed = given up by the output; RTT = one batch's round trip)\n");
 	for (int k = 0; k < 2; k++) {
 		size_t i;
 		const json_t *x;
@@ -681,7 +688,7 @@ static void changes_table(FILE *f, const json_t *changes)
 	const json_t *c;
 	json_array_foreach(changes, i, c)
 	{
-		const char *row[] = {jstr(c, "op"), jstr(c, "route"), jstr(c, "detail")};
+		const char *row[] = { jstr(c, "op"), jstr(c, "route"), jstr(c, "detail") };
 		fctl_table_row(&t, row);
 	}
 	fctl_table_print(&t, f, 2);
@@ -697,7 +704,8 @@ char *fctl_render_config_changes(const json_t *reply, const struct fctl_view *vi
 	const char *as = jstr(reply, "as");
 	if (jnum(reply, "generation", &gen))
 		fprintf(o.f, "generation %.0f loaded as %s%s\n", gen, as ? as : "canary",
-			as && !strcmp(as, "stable") ? "" : " at share 0 %; start a rollout with `fanoutctl rollout start`");
+			as && !strcmp(as, "stable") ? ""
+						    : " at share 0 %; start a rollout with `fanoutctl rollout start`");
 	double ver;
 	if (jnum(reply, "version", &ver) || jnum(reply, "config_id", &ver))
 		fprintf(o.f, "config version %.0f\n", ver);
@@ -717,7 +725,7 @@ char *fctl_render_config_changes(const json_t *reply, const struct fctl_view *vi
 		value_text(keys, sizeof(keys), "restart_required", rr, view);
 		fprintf(o.f, "needs a dataplane restart (not applied live): %s\n", keys);
 	}
-	const char *const skip[] = {"generation", "as", "changes", "restart_required", "version", "config_id", NULL};
+	const char *const skip[] = { "generation", "as", "changes", "restart_required", "version", "config_id", NULL };
 	generic(o.f, reply, 0, view, skip);
 	return out_close(&o);
 }
@@ -738,7 +746,7 @@ char *fctl_render_config_history(const json_t *reply, const struct fctl_view *vi
 	}
 	struct fctl_table t;
 	fctl_table_init(&t);
-	const char *cols[] = {"ID>", "CREATED", "SHA256", "SIZE>", "ROLE", "OUTCOME"};
+	const char *cols[] = { "ID>", "CREATED", "SHA256", "SIZE>", "ROLE", "OUTCOME" };
 	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
 		fctl_table_col(&t, cols[i]);
 	/* the role each version plays now, from the desired state fanout-control keeps */
@@ -759,8 +767,11 @@ char *fctl_render_config_history(const json_t *reply, const struct fctl_view *vi
 			fctl_fmt_bytes(size, sizeof(size), c);
 		else
 			snprintf(size, sizeof(size), "-");
-		const char *role = jstr(v, "role") ? jstr(v, "role") : vid == stable ? "stable" : vid == canary ? "canary" : "";
-		const char *row[] = {id, created, sha, size, role, jstr(v, "outcome")};
+		const char *role = jstr(v, "role") ? jstr(v, "role")
+				   : vid == stable ? "stable"
+				   : vid == canary ? "canary"
+						   : "";
+		const char *row[] = { id, created, sha, size, role, jstr(v, "outcome") };
 		fctl_table_row(&t, row);
 	}
 	fctl_table_print(&t, o.f, 0);
@@ -799,8 +810,8 @@ char *fctl_render_config_show(const json_t *reply, const struct fctl_view *view)
 struct rate_src {
 	const json_t *snap, *prev; /* dataplane snapshots (prev may be NULL) */
 	const json_t *gens, *prev_gens;
-	const json_t *rates;       /* STATS.rates (may be NULL) */
-	double dt_s;               /* snapshot uptime difference; 0 = no previous snapshot */
+	const json_t *rates; /* STATS.rates (may be NULL) */
+	double dt_s;         /* snapshot uptime difference; 0 = no previous snapshot */
 };
 
 static bool delta_rate(const json_t *now, const json_t *before, const char *path, double dt_s, double *v)
@@ -834,8 +845,8 @@ static void gen_table(FILE *f, const struct rate_src *rs)
 {
 	struct fctl_table t;
 	fctl_table_init(&t);
-	const char *cols[] = {"GEN>",       "ROLE",        "MSGS>", "MSGS/S>", "DELIVERIES/S>", "DROPS/S>",
-			      "DROP RATE>", "ERROR RATE>", "P50>",  "P99>",    "P99.9>"};
+	const char *cols[] = { "GEN>",       "ROLE",        "MSGS>", "MSGS/S>", "DELIVERIES/S>", "DROPS/S>",
+			       "DROP RATE>", "ERROR RATE>", "P50>",  "P99>",    "P99.9>" };
 	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
 		fctl_table_col(&t, cols[i]);
 	size_t i;
@@ -864,7 +875,8 @@ static void gen_table(FILE *f, const struct rate_src *rs)
 		if (jnum(rg, "drop_rate", &v))
 			fctl_fmt_pct(drate, sizeof(drate), v);
 		else if (m > 0)
-			fctl_fmt_pct(drate, sizeof(drate), (jnum_or(g, "drops", 0) + jnum_or(g, "route_dropped", 0)) / m);
+			fctl_fmt_pct(drate, sizeof(drate),
+				     (jnum_or(g, "drops", 0) + jnum_or(g, "route_dropped", 0)) / m);
 		else
 			snprintf(drate, sizeof(drate), "-");
 		if (jnum(rg, "error_rate", &v))
@@ -888,7 +900,7 @@ static void gen_table(FILE *f, const struct rate_src *rs)
 			fctl_fmt_ns(p999, sizeof(p999), v);
 		else
 			snprintf(p999, sizeof(p999), "-");
-		const char *row[] = {id, jstr(g, "role"), msgs, mr, dr, dpr, drate, erate, p50, p99, p999};
+		const char *row[] = { id, jstr(g, "role"), msgs, mr, dr, dpr, drate, erate, p50, p99, p999 };
 		fctl_table_row(&t, row);
 	}
 	fctl_table_print(&t, f, 2);
@@ -899,8 +911,13 @@ static void gen_table(FILE *f, const struct rate_src *rs)
  * without it, fanout-control's per-generation rates stand in. */
 static const json_t *find_generations(const json_t *stats)
 {
-	static const char *const paths[] = {"generations", "dataplane.generations", "genstats.generations",
-					     "snapshot.generations", "stats.generations", "rates.generations", NULL};
+	static const char *const paths[] = { "generations",
+					     "dataplane.generations",
+					     "genstats.generations",
+					     "snapshot.generations",
+					     "stats.generations",
+					     "rates.generations",
+					     NULL };
 	for (const char *const *p = paths; *p; p++) {
 		const json_t *g = jget(stats, *p);
 		if (json_is_array(g))
@@ -914,7 +931,7 @@ static const json_t *find_snapshot(const json_t *stats)
 {
 	if (jget(stats, "totals"))
 		return stats;
-	static const char *const paths[] = {"dataplane", "snapshot", "stats", NULL};
+	static const char *const paths[] = { "dataplane", "snapshot", "stats", NULL };
 	for (const char *const *p = paths; *p; p++)
 		if (jget(jget(stats, *p), "totals"))
 			return jget(stats, *p);
@@ -933,7 +950,9 @@ static const json_t *find_rates(const json_t *stats)
 
 static struct rate_src rate_src_of(const json_t *stats, const json_t *prev)
 {
-	struct rate_src rs = {.snap = find_snapshot(stats), .rates = find_rates(stats), .gens = find_generations(stats)};
+	struct rate_src rs = { .snap = find_snapshot(stats),
+			       .rates = find_rates(stats),
+			       .gens = find_generations(stats) };
 	if (prev) {
 		rs.prev = find_snapshot(prev);
 		rs.prev_gens = find_generations(prev);
@@ -956,19 +975,21 @@ static void totals_table(FILE *f, const struct rate_src *rs)
 	static const struct {
 		const char *label, *total, *unit;
 	} rows[] = {
-#define TOTAL_ROW_(field, key, unit, ...) {#field, "totals." key, unit},
+#define TOTAL_ROW_(field, key, unit, ...) { #field, "totals." key, unit },
 		FO_FOREACH_LCORE_RX(TOTAL_ROW_)
 #undef TOTAL_ROW_
-#define TOTAL_ROW_(field, key, unit, ...) {"out " key, "totals.out." key, unit},
-		FO_FOREACH_LCORE_OUT(TOTAL_ROW_)
+#define TOTAL_ROW_(field, key, unit, ...) { "out " key, "totals.out." key, unit },
+			FO_FOREACH_LCORE_OUT(TOTAL_ROW_)
 #undef TOTAL_ROW_
-		{"deliveries (subscriber copies)", "totals.events.deliveries", "messages"},
+				{ "deliveries (subscriber copies)", "totals.events.deliveries", "messages" },
 	};
 	static const struct {
 		const char *total, *rate;
 	} series_rates[] = {
-		{"totals.rx", "rx"}, {"totals.dropped", "drops"}, {"totals.events.deliveries", "deliveries"},
-		{"totals.out.dropped", "out_drops"},
+		{ "totals.rx", "rx" },
+		{ "totals.dropped", "drops" },
+		{ "totals.events.deliveries", "deliveries" },
+		{ "totals.out.dropped", "out_drops" },
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		char tot[FCTL_FIG + 16], rate[FCTL_FIG];
@@ -987,7 +1008,7 @@ static void totals_table(FILE *f, const struct rate_src *rs)
 		bool ok = (rate_key && jnum(rs->rates, rate_key, &v)) ||
 			  delta_rate(rs->snap, rs->prev, rows[i].total, rs->dt_s, &v);
 		rate_cell(rate, sizeof(rate), ok, v, per_s);
-		const char *row[] = {rows[i].label, tot, rate};
+		const char *row[] = { rows[i].label, tot, rate };
 		fctl_table_row(&t, row);
 	}
 	fctl_table_print(&t, f, 2);
@@ -1004,7 +1025,7 @@ static void drops_table(FILE *f, const struct rate_src *rs, size_t max_rows)
 	fctl_table_col(&t, "TOTAL>");
 	fctl_table_col(&t, "RATE>");
 	const json_t *rdrops = json_is_object(jget(rs->rates, "drops")) ? jget(rs->rates, "drops") : NULL;
-	const char *const sets[] = {"totals.drops", "totals.out.drops"};
+	const char *const sets[] = { "totals.drops", "totals.out.drops" };
 	size_t shown = 0, hidden = 0;
 	for (int s = 0; s < 2; s++) {
 		const char *key;
@@ -1028,7 +1049,7 @@ static void drops_table(FILE *f, const struct rate_src *rs, size_t max_rows)
 			fctl_fmt_count(tot, sizeof(tot), (uint64_t)total);
 			strcat(tot, " pkts");
 			rate_cell(r, sizeof(r), ok, rate, "pkt/s");
-			const char *row[] = {key, tot, r};
+			const char *row[] = { key, tot, r };
 			fctl_table_row(&t, row);
 			shown++;
 		}
@@ -1059,7 +1080,7 @@ char *fctl_render_stats(const json_t *stats, const struct fctl_view *view)
 	fprintf(o.f, "dataplane");
 	if (jnum(snap, "uptime_s", &t))
 		fprintf(o.f, " up %s,", fctl_fmt_duration_ms(a, sizeof(a), t * 1000));
-	static const char *const tpaths[] = {"sampled_ms", "sample_ms", "t_ms", "time_ms", "polled_ms", NULL};
+	static const char *const tpaths[] = { "sampled_ms", "sample_ms", "t_ms", "time_ms", "polled_ms", NULL };
 	if (jnum_any(stats, tpaths, &t))
 		fprintf(o.f, " sampled %s", fctl_fmt_ago(a, sizeof(a), (int64_t)t, view->now_ms));
 	const json_t *bal = jget(snap, "totals.balanced");
@@ -1081,7 +1102,7 @@ char *fctl_render_stats(const json_t *stats, const struct fctl_view *view)
 		fprintf(o.f, "\nworkers:\n");
 		struct fctl_table wt;
 		fctl_table_init(&wt);
-		const char *cols[] = {"WORKER>", "LCORE>", "SESSIONS>", "TOPICS>", "SUBSCRIPTIONS>", "INFLIGHT>"};
+		const char *cols[] = { "WORKER>", "LCORE>", "SESSIONS>", "TOPICS>", "SUBSCRIPTIONS>", "INFLIGHT>" };
 		for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
 			fctl_table_col(&wt, cols[i]);
 		size_t i;
@@ -1089,10 +1110,10 @@ char *fctl_render_stats(const json_t *stats, const struct fctl_view *view)
 		json_array_foreach(workers, i, w)
 		{
 			char c[6][FCTL_FIG];
-			const char *keys[] = {"index", "lcore", "sessions", "topics", "subscriptions", "inflight"};
+			const char *keys[] = { "index", "lcore", "sessions", "topics", "subscriptions", "inflight" };
 			for (int k = 0; k < 6; k++)
 				cell_num(c[k], sizeof(c[k]), w, keys[k], view);
-			const char *row[] = {c[0], c[1], c[2], c[3], c[4], c[5]};
+			const char *row[] = { c[0], c[1], c[2], c[3], c[4], c[5] };
 			fctl_table_row(&wt, row);
 		}
 		fctl_table_print(&wt, o.f, 2);
@@ -1113,11 +1134,12 @@ char *fctl_render_stats(const json_t *stats, const struct fctl_view *view)
 		{
 			char id[FCTL_FIG], roles[64], rx[FCTL_FIG + 8], busy[FCTL_FIG];
 			cell_num(id, sizeof(id), l, "lcore", view);
-			value_text(roles, sizeof(roles), "roles", jget(l, "roles") ? jget(l, "roles") : json_null(), view);
+			value_text(roles, sizeof(roles), "roles", jget(l, "roles") ? jget(l, "roles") : json_null(),
+				   view);
 			fctl_fmt_count(rx, sizeof(rx), (uint64_t)jnum_or(l, "rx", 0));
 			strcat(rx, " pkts");
 			fctl_fmt_pct(busy, sizeof(busy), jnum_or(l, "busy_pct", 0) / 100.0);
-			const char *row[] = {id, roles, rx, busy};
+			const char *row[] = { id, roles, rx, busy };
 			fctl_table_row(&lt, row);
 		}
 		fctl_table_print(&lt, o.f, 2);
@@ -1213,8 +1235,10 @@ char *fctl_render_rollout(const json_t *reply, const struct fctl_view *view)
 			fprintf(o.f, "%s%s%s%s", i ? " -> " : "", here ? "[" : "", a, here ? "]" : "");
 		}
 		const json_t *au = jget(plan, "auto");
-		fprintf(o.f, "\nhold:    %s per step%s\n", fctl_fmt_duration_ms(a, sizeof(a), jnum_or(plan, "hold_ms", NAN)),
-			json_is_false(au) ? ", waits for `fanoutctl rollout resume` after each" : ", advances by itself");
+		fprintf(o.f, "\nhold:    %s per step%s\n",
+			fctl_fmt_duration_ms(a, sizeof(a), jnum_or(plan, "hold_ms", NAN)),
+			json_is_false(au) ? ", waits for `fanoutctl rollout resume` after each"
+					  : ", advances by itself");
 	}
 	double t;
 	if (jnum(ro, "started_ms", &t) && t > 0)
@@ -1253,7 +1277,7 @@ char *fctl_render_rollout(const json_t *reply, const struct fctl_view *view)
 					passes = json_number_value(v) < threshold ? "yes" : "NO";
 				}
 			}
-			const char *row[] = {expr, val, thr, passes};
+			const char *row[] = { expr, val, thr, passes };
 			fctl_table_row(&tb, row);
 		}
 		fctl_table_print(&tb, o.f, 2);
@@ -1279,10 +1303,12 @@ char *fctl_render_rollout_action(const char *verb, const json_t *reply, const st
 			fprintf(o.f, " in %s", fctl_fmt_ns(b, sizeof(b), ns));
 		fputc('\n', o.f);
 		if (jnum(reply, "total_ns", &ns))
-			fprintf(o.f, "  %s from fanout-control receiving the command to the dataplane confirming the swap\n",
+			fprintf(o.f,
+				"  %s from fanout-control receiving the command to the dataplane confirming the swap\n",
 				fctl_fmt_ns(b, sizeof(b), ns));
 		if (jnum(reply, "published_ns", &ns))
-			fprintf(o.f, "  %s inside the dataplane, command to pointer store\n", fctl_fmt_ns(a, sizeof(a), ns));
+			fprintf(o.f, "  %s inside the dataplane, command to pointer store\n",
+				fctl_fmt_ns(a, sizeof(a), ns));
 		if (jstr(reply, "reason") && *jstr(reply, "reason"))
 			fprintf(o.f, "  reason: %s\n", jstr(reply, "reason"));
 		if (jget(reply, "rollout")) {
@@ -1292,7 +1318,8 @@ char *fctl_render_rollout_action(const char *verb, const json_t *reply, const st
 		return out_close(&o);
 	}
 	static const char *const done[][2] = {
-		{"pause", "paused"}, {"resume", "resumed"}, {"promote", "promoted"}, {"abort", "aborted"}};
+		{ "pause", "paused" }, { "resume", "resumed" }, { "promote", "promoted" }, { "abort", "aborted" }
+	};
 	const char *word = verb;
 	for (size_t i = 0; i < sizeof(done) / sizeof(done[0]); i++)
 		if (!strcmp(done[i][0], verb))
@@ -1330,7 +1357,7 @@ char *fctl_render_history(const json_t *reply, const struct fctl_view *view)
 	json_array_foreach(ev, i, e)
 	{
 		char when[FCTL_FIG], gen[FCTL_FIG];
-		static const char *const tp[] = {"t_ms", "time_ms", "ts_ms", "at_ms", NULL};
+		static const char *const tp[] = { "t_ms", "time_ms", "ts_ms", "at_ms", NULL };
 		double t0;
 		if (jnum_any(e, tp, &t0))
 			fctl_fmt_ago(when, sizeof(when), (int64_t)t0, view->now_ms);
@@ -1339,7 +1366,7 @@ char *fctl_render_history(const json_t *reply, const struct fctl_view *view)
 		const char *kind = jstr(e, "event") ? jstr(e, "event") : jstr(e, "type");
 		if (!kind)
 			kind = jstr(e, "kind");
-		static const char *const gp[] = {"generation", "gen", "id", NULL};
+		static const char *const gp[] = { "generation", "gen", "id", NULL };
 		double g;
 		if (jnum_any(e, gp, &g))
 			snprintf(gen, sizeof(gen), "%.0f", g);
@@ -1377,7 +1404,7 @@ char *fctl_render_history(const json_t *reply, const struct fctl_view *view)
 			if (dl >= sizeof(detail))
 				dl = sizeof(detail) - 1;
 		}
-		const char *row[] = {when, kind, gen, detail};
+		const char *row[] = { when, kind, gen, detail };
 		fctl_table_row(&t, row);
 	}
 	fctl_table_print(&t, o.f, 0);
@@ -1440,7 +1467,8 @@ char *fctl_render_status(const json_t *status, const struct fctl_view *view)
 	if (json_is_object(dp)) {
 		bool down = fctl_status_dataplane_down(status);
 		const char *sock = jstr(dp, "socket") ? jstr(dp, "socket") : jstr(dp, "path");
-		fprintf(o.f, "dataplane: %s%s%s", down ? "UNREACHABLE" : "connected", sock ? " at " : "", sock ? sock : "");
+		fprintf(o.f, "dataplane: %s%s%s", down ? "UNREACHABLE" : "connected", sock ? " at " : "",
+			sock ? sock : "");
 		const char *err = jstr(dp, "error") ? jstr(dp, "error") : jstr(dp, "last_error");
 		if (down && err)
 			fprintf(o.f, " (%s)", err);
@@ -1485,7 +1513,8 @@ char *fctl_render_status(const json_t *status, const struct fctl_view *view)
 		{
 			double bl;
 			fprintf(o.f, "  %s (%s) %s", jstr(x, "name") ? jstr(x, "name") : "?",
-				jstr(x, "kind") ? jstr(x, "kind") : "?", json_is_true(jget(x, "connected")) ? "up" : "DOWN");
+				jstr(x, "kind") ? jstr(x, "kind") : "?",
+				json_is_true(jget(x, "connected")) ? "up" : "DOWN");
 			if (jnum(x, "backlog", &bl))
 				fprintf(o.f, ", backlog %s msgs", fctl_fmt_count(a, sizeof(a), (uint64_t)bl));
 			if (jstr(x, "last_error"))
@@ -1493,7 +1522,7 @@ char *fctl_render_status(const json_t *status, const struct fctl_view *view)
 			fputc('\n', o.f);
 		}
 	}
-	const char *const skip[] = {"control", "dataplane", "generations", "rollout", "outputs", NULL};
+	const char *const skip[] = { "control", "dataplane", "generations", "rollout", "outputs", NULL };
 	generic(o.f, status, 0, view, skip);
 	return out_close(&o);
 }

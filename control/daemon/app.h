@@ -20,7 +20,7 @@ struct ctl_opts {
 	const char *unix_path; /* NULL = off */
 	const char *http;      /* host:port, "" = off */
 	unsigned poll_ms;
-	const char *token_file; /* NULL = STATE_DIR/control.token */
+	const char *token_file;      /* NULL = STATE_DIR/control.token */
 	const char *allow_hosts[16]; /* --http-allow-host */
 	unsigned n_allow_hosts;
 };
@@ -35,7 +35,7 @@ struct ctl_dpview {
 	json_t *outputs, *prev_outputs;
 	uint64_t outputs_t_ms, prev_outputs_t_ms;
 	char outputs_error[256];
-	bool synced;                            /* reconciliation done since the last connect */
+	bool synced; /* reconciliation done since the last connect */
 	char reconcile_error[512];
 };
 

@@ -77,7 +77,6 @@ struct ctl_call {
 	const struct ctl_completion *done;
 };
 
-
 bool ctl_err_is_dp_down(const char *err)
 {
 	return err != NULL && strncmp(err, CTL_DP_DOWN, strlen(CTL_DP_DOWN)) == 0;
@@ -100,12 +99,9 @@ static json_t *reply_to_json(redisReply *r)
 	case REDIS_REPLY_STRING:
 		j = json_loadb(r->str, r->len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL); /* client ids may hold NUL */
 		return j ? j : json_stringn(r->str, r->len);
-	case REDIS_REPLY_STATUS:
-		return json_stringn(r->str, r->len);
-	case REDIS_REPLY_INTEGER:
-		return json_integer(r->integer);
-	default:
-		return json_null();
+	case REDIS_REPLY_STATUS: return json_stringn(r->str, r->len);
+	case REDIS_REPLY_INTEGER: return json_integer(r->integer);
+	default: return json_null();
 	}
 }
 
@@ -150,8 +146,8 @@ static void op_on_reply(void *arg, redisReply *r, const char *err)
 	if (err != NULL && !op->failed) {
 		op->failed = true;
 		if (r == NULL)
-			snprintf(op->err, sizeof(op->err), "%s (%s); the desired state is kept and pushed when it reconnects",
-				 CTL_DP_DOWN, err);
+			snprintf(op->err, sizeof(op->err),
+				 "%s (%s); the desired state is kept and pushed when it reconnects", CTL_DP_DOWN, err);
 		else
 			snprintf(op->err, sizeof(op->err), "%s", strncmp(err, "ERR ", 4) == 0 ? err + 4 : err);
 	}
@@ -184,8 +180,8 @@ static int op_send(struct op *op, int argc, const char **argv, const size_t *len
 }
 
 /* op_send of a literal list of words: the count comes from the list. */
-#define OP_SEND(op, ...)                                                                                 \
-	op_send((op), (int)(sizeof((const char *[]){ __VA_ARGS__ }) / sizeof(const char *)),             \
+#define OP_SEND(op, ...) \
+	op_send((op), (int)(sizeof((const char *[]){ __VA_ARGS__ }) / sizeof(const char *)), \
 		(const char *[]){ __VA_ARGS__ }, NULL)
 
 /* After the last op_send: nothing queued means the link was down. */
@@ -208,9 +204,7 @@ static uint64_t dp_max_id(void)
 	uint64_t c = json_u64(json_object_get(app.dp.generations, "canary"), "id");
 	if (c > m)
 		m = c;
-	json_array_foreach(gens, i, g)
-		if (json_u64(g, "id") > m)
-			m = json_u64(g, "id");
+	json_array_foreach(gens, i, g) if (json_u64(g, "id") > m) m = json_u64(g, "id");
 	return m;
 }
 
@@ -261,8 +255,8 @@ static json_t *last_rollback_json(void)
 
 /* ---------------------------------------------------------------- decisions */
 
-static int exec_decision(const struct ro_decision *d, const char *by, uint64_t t0_ns,
-			 const struct ctl_completion *done, char *err, size_t errlen);
+static int exec_decision(const struct ro_decision *d, const char *by, uint64_t t0_ns, const struct ctl_completion *done,
+			 char *err, size_t errlen);
 
 static void finish_share(struct op *op)
 {
@@ -274,7 +268,8 @@ static void finish_share(struct op *op)
 			 json_pack("{s:I,s:s}", "share_bp", (json_int_t)op->d.share_bp, "error", op->err));
 		if (app.st.rollout.state == RO_RUNNING && ro_pause(&app.st.rollout, wall_ms(), e, sizeof(e)) == 0)
 			snprintf(app.st.rollout.reason, sizeof(app.st.rollout.reason),
-				 "paused: CANARY SHARE %u failed (%.100s); ROLLOUT RESUME retries", op->d.share_bp, op->err);
+				 "paused: CANARY SHARE %u failed (%.100s); ROLLOUT RESUME retries", op->d.share_bp,
+				 op->err);
 		app_persist();
 		op_complete(op, NULL, op->err);
 		return;
@@ -322,8 +317,8 @@ static void finish_promote(struct op *op)
 		stable = op->canary_at_send;
 	promote_desired(stable);
 	ro_promote_done(&app.st.rollout, now, true, op->d.reason);
-	st_event(&app.st, now, "promote", json_pack("{s:I,s:s,s:s}", "stable", (json_int_t)stable, "by", op->by,
-						    "reason", op->d.reason));
+	st_event(&app.st, now, "promote",
+		 json_pack("{s:I,s:s,s:s}", "stable", (json_int_t)stable, "by", op->by, "reason", op->d.reason));
 	app_persist();
 	op_complete(op, json_pack("{s:I,s:o}", "stable", (json_int_t)stable, "rollout", rollout_status_json()), NULL);
 }
@@ -351,8 +346,9 @@ static void finish_rollback(struct op *op)
 		st_version_outcome(&app.st, op->canary_at_send, "rolled_back");
 	uint64_t all_workers = json_u64(op->replies[0], "all_workers_ns");
 	st_event(&app.st, now, "rollback",
-		 json_pack("{s:s,s:s,s:I,s:I,s:I,s:o}", "by", op->by, "reason", op->d.reason, "total_ns", (json_int_t)total,
-			   "published_ns", (json_int_t)published, "all_workers_ns", (json_int_t)all_workers, "canary",
+		 json_pack("{s:s,s:s,s:I,s:I,s:I,s:o}", "by", op->by, "reason", op->d.reason, "total_ns",
+			   (json_int_t)total, "published_ns", (json_int_t)published, "all_workers_ns",
+			   (json_int_t)all_workers, "canary",
 			   op->canary_at_send ? json_integer(op->canary_at_send) : json_null()));
 	app_persist();
 	op_complete(op,
@@ -363,8 +359,8 @@ static void finish_rollback(struct op *op)
 }
 
 /* Runs a decision against the dataplane: CTL_PENDING, CTL_ERR (err set) or CTL_DONE (nothing to do). */
-static int exec_decision(const struct ro_decision *d, const char *by, uint64_t t0_ns,
-			 const struct ctl_completion *done, char *err, size_t errlen)
+static int exec_decision(const struct ro_decision *d, const char *by, uint64_t t0_ns, const struct ctl_completion *done,
+			 char *err, size_t errlen)
 {
 	struct op *op;
 	char num[16];
@@ -374,7 +370,7 @@ static int exec_decision(const struct ro_decision *d, const char *by, uint64_t t
 	if (d->action == RO_ACT_ROLLBACK)
 		app.st.share_bp = 0; /* desired first: whatever happens to the link, share 0 is what gets pushed;
 				      * saved when the reply comes, so the fsync is not part of the rollback */
-	op = op_new(done, d->action == RO_ACT_SET_SHARE	 ? finish_share
+	op = op_new(done, d->action == RO_ACT_SET_SHARE ? finish_share
 			  : d->action == RO_ACT_PROMOTE ? finish_promote
 							: finish_rollback);
 	if (op == NULL) {
@@ -403,7 +399,8 @@ static int exec_decision(const struct ro_decision *d, const char *by, uint64_t t
 		dp_down(e, sizeof(e));
 		if (d->action == RO_ACT_ROLLBACK) {
 			snprintf(err, errlen, "%s; share 0 is recorded and will be pushed when it reconnects", e);
-			st_event(&app.st, wall_ms(), "rollback_pending", json_pack("{s:s,s:s}", "by", by, "reason", d->reason));
+			st_event(&app.st, wall_ms(), "rollback_pending",
+				 json_pack("{s:s,s:s}", "by", by, "reason", d->reason));
 		} else {
 			snprintf(err, errlen, "%s", e);
 			if (d->action == RO_ACT_PROMOTE)
@@ -437,8 +434,9 @@ void ctl_on_sample(const struct ro_sample *s)
 			st_event(&app.st, s->t_ms, "gate_failed",
 				 json_pack("{s:s,s:f,s:f,s:I}", "gate",
 					   gate_metric_name(app.st.rollout.failed_gate.metric), "value",
-					   app.st.rollout.failed_value, "threshold", app.st.rollout.failed_gate.threshold,
-					   "generation", (json_int_t)app.st.rollout.generation));
+					   app.st.rollout.failed_value, "threshold",
+					   app.st.rollout.failed_gate.threshold, "generation",
+					   (json_int_t)app.st.rollout.generation));
 		if (exec_decision(&d, by, mono_ns(), NULL, err, sizeof(err)) == CTL_ERR)
 			fprintf(stderr, "fanout-control: rollout decision (%s) not applied: %s\n", d.reason, err);
 	} else if (app.st.rollout.state != before) {
@@ -481,7 +479,8 @@ static void finish_apply(struct op *op)
 	json_t *r = op->replies[0];
 
 	if (op->failed) {
-		st_event(&app.st, now, "config_refused", json_pack("{s:I,s:s}", "id", (json_int_t)op->id, "error", op->err));
+		st_event(&app.st, now, "config_refused",
+			 json_pack("{s:I,s:s}", "id", (json_int_t)op->id, "error", op->err));
 		app_persist();
 		op_complete(op, NULL, op->err);
 		return;
@@ -491,8 +490,9 @@ static void finish_apply(struct op *op)
 		id = op->id;
 	struct st_version *v = st_version_add(&app.st, id, op->text, op->len, now);
 	if (v == NULL) {
-		op_complete(op, NULL, "dataplane answered with a generation id fanout-control already has; "
-				      "check that no one else loads configs on the dataplane socket");
+		op_complete(op, NULL,
+			    "dataplane answered with a generation id fanout-control already has; "
+			    "check that no one else loads configs on the dataplane socket");
 		return;
 	}
 	char sha[65];
@@ -512,8 +512,8 @@ static void finish_apply(struct op *op)
 	app.st.share_bp = 0;
 	json_t *changes = json_object_get(r, "changes");
 	st_event(&app.st, now, "config_apply",
-		 json_pack("{s:I,s:s,s:s,s:I}", "id", (json_int_t)id, "as", op->now ? "stable" : "canary", "sha256", sha,
-			   "changes", (json_int_t)json_array_size(changes)));
+		 json_pack("{s:I,s:s,s:s,s:I}", "id", (json_int_t)id, "as", op->now ? "stable" : "canary", "sha256",
+			   sha, "changes", (json_int_t)json_array_size(changes)));
 	app_persist();
 	op_complete(op,
 		    json_pack("{s:I,s:s,s:s,s:O}", "generation", (json_int_t)id, "as", op->now ? "stable" : "canary",
@@ -530,9 +530,12 @@ static int h_config_apply(const struct ctl_call *c)
 	char idbuf[16];
 
 	if (now && !ctl_word_is(c->argv[c->a + 1], c->lens[c->a + 1], "NOW"))
-		return snprintf(c->err, c->errlen, "CONFIG APPLY: the argument after the text can only be NOW"), CTL_ERR;
+		return snprintf(c->err, c->errlen, "CONFIG APPLY: the argument after the text can only be NOW"),
+		       CTL_ERR;
 	if (ro_active(&app.st.rollout)) {
-		snprintf(c->err, c->errlen, "a rollout of generation %u is %s; ROLLOUT ABORT or ROLLOUT PROMOTE it before applying a config",
+		snprintf(c->err, c->errlen,
+			 "a rollout of generation %u is %s; ROLLOUT ABORT or ROLLOUT PROMOTE it before applying a "
+			 "config",
 			 app.st.rollout.generation, ro_state_name(app.st.rollout.state));
 		return CTL_ERR;
 	}
@@ -592,8 +595,9 @@ static int h_rollout_start(const struct ctl_call *c)
 		size_t kl = c->lens[i], vl = i + 1 < c->argc ? c->lens[i + 1] : 0;
 
 		if (v == NULL) {
-			snprintf(c->err, c->errlen, "ROLLOUT START: '%.*s' needs a value; e.g. ROLLOUT START STEPS 1,5,25,50,100 HOLD 10s "
-					      "MODE split GATE drop_rate<0.01 AUTO yes",
+			snprintf(c->err, c->errlen,
+				 "ROLLOUT START: '%.*s' needs a value; e.g. ROLLOUT START STEPS 1,5,25,50,100 HOLD 10s "
+				 "MODE split GATE drop_rate<0.01 AUTO yes",
 				 (int)(kl > 40 ? 40 : kl), k);
 			return CTL_ERR;
 		}
@@ -608,7 +612,8 @@ static int h_rollout_start(const struct ctl_call *c)
 				return CTL_ERR;
 		} else if (ctl_word_is(k, kl, "GATE")) {
 			if (plan.n_gates == RO_MAX_GATES) {
-				snprintf(c->err, c->errlen, "ROLLOUT START: more than %d gates; use fewer", RO_MAX_GATES);
+				snprintf(c->err, c->errlen, "ROLLOUT START: more than %d gates; use fewer",
+					 RO_MAX_GATES);
 				return CTL_ERR;
 			}
 			if (gate_parse(v, vl, &plan.gates[plan.n_gates], c->err, c->errlen) != 0)
@@ -620,11 +625,13 @@ static int h_rollout_start(const struct ctl_call *c)
 			else if (ctl_word_is(v, vl, "no"))
 				plan.auto_advance = false;
 			else {
-				snprintf(c->err, c->errlen, "ROLLOUT START: AUTO '%.*s'; use AUTO yes or AUTO no", (int)(vl > 20 ? 20 : vl), v);
+				snprintf(c->err, c->errlen, "ROLLOUT START: AUTO '%.*s'; use AUTO yes or AUTO no",
+					 (int)(vl > 20 ? 20 : vl), v);
 				return CTL_ERR;
 			}
 		} else {
-			snprintf(c->err, c->errlen, "ROLLOUT START: unknown option '%.*s'; options are STEPS, HOLD, MODE, GATE, AUTO",
+			snprintf(c->err, c->errlen,
+				 "ROLLOUT START: unknown option '%.*s'; options are STEPS, HOLD, MODE, GATE, AUTO",
 				 (int)(kl > 40 ? 40 : kl), k);
 			return CTL_ERR;
 		}
@@ -664,12 +671,12 @@ static json_t *status_json(void)
 		json_object_set_new(dp, "error", json_string(dp_link_last_error()));
 	if (app.dp.reconcile_error[0])
 		json_object_set_new(dp, "reconcile_error", json_string(app.dp.reconcile_error));
-	json_t *st = json_pack("{s:{s:s,s:i,s:I,s:s,s:i,s:s,s:s},s:o,s:O?,s:o,s:o,s:o}", "control", "version",
-			       FANOUT_VERSION, "pid", (int)getpid(), "uptime_ms", (json_int_t)(wall_ms() - app.started_ms),
-			       "state_dir", app.opt.state_dir, "state_save_failures", (int)app.save_failures, "http",
-			       app.opt.http ? app.opt.http : "", "listen", app.opt.listen ? app.opt.listen : "", "dataplane", dp,
-			       "generations", app.dp.generations, "desired", desired_json(), "rollout",
-			       rollout_status_json(), "last_rollback", last_rollback_json());
+	json_t *st = json_pack(
+		"{s:{s:s,s:i,s:I,s:s,s:i,s:s,s:s},s:o,s:O?,s:o,s:o,s:o}", "control", "version", FANOUT_VERSION, "pid",
+		(int)getpid(), "uptime_ms", (json_int_t)(wall_ms() - app.started_ms), "state_dir", app.opt.state_dir,
+		"state_save_failures", (int)app.save_failures, "http", app.opt.http ? app.opt.http : "", "listen",
+		app.opt.listen ? app.opt.listen : "", "dataplane", dp, "generations", app.dp.generations, "desired",
+		desired_json(), "rollout", rollout_status_json(), "last_rollback", last_rollback_json());
 	json_t *refused = json_object();
 	for (int i = 0; i < CTL_REFUSED_MAX; i++)
 		json_object_set_new(refused, ctl_refusal_names[i], json_integer((json_int_t)ctl_refused[i]));
@@ -701,8 +708,9 @@ static int h_outputs(const struct ctl_call *c)
 			    : 0.0;
 	json_t *j = ov_with_rates(app.dp.outputs, app.dp.prev_outputs, dt);
 	if (j == NULL) {
-		snprintf(c->err, c->errlen, "the dataplane's OUTPUTS reply is not a JSON object; are fanout-control and "
-				      "fanout-dataplane the same version?");
+		snprintf(c->err, c->errlen,
+			 "the dataplane's OUTPUTS reply is not a JSON object; are fanout-control and "
+			 "fanout-dataplane the same version?");
 		return CTL_ERR;
 	}
 	json_object_set_new(j, "dataplane_up", json_boolean(dp_link_up()));
@@ -721,12 +729,14 @@ static json_t *rates_of(json_t *cur, json_t *prev, double dt_s)
 	json_t *out = json_object(), *v;
 	const char *k;
 
-	json_object_foreach(cur, k, v) {
+	json_object_foreach(cur, k, v)
+	{
 		json_t *pv = json_object_get(prev, k);
 		if (json_is_object(v) && json_is_object(pv))
 			json_object_set_new(out, k, rates_of(v, pv, dt_s));
 		else if (json_is_integer(v) && json_is_integer(pv) && json_integer_value(v) >= json_integer_value(pv))
-			json_object_set_new(out, k, json_real((double)(json_integer_value(v) - json_integer_value(pv)) / dt_s));
+			json_object_set_new(out, k,
+					    json_real((double)(json_integer_value(v) - json_integer_value(pv)) / dt_s));
 	}
 	return out;
 }
@@ -767,9 +777,11 @@ static json_t *generations_with_rates(void)
 	double dt = app.dp.t_ms > app.dp.prev_t_ms ? (double)(app.dp.t_ms - app.dp.prev_t_ms) / 1000.0 : 0.0;
 	size_t i, j;
 
-	json_array_foreach(gens, i, g) {
+	json_array_foreach(gens, i, g)
+	{
 		json_t *r = json_object();
-		json_array_foreach(prev, j, pg) {
+		json_array_foreach(prev, j, pg)
+		{
 			if (json_u64(pg, "id") != json_u64(g, "id") || dt <= 0)
 				continue;
 			uint64_t m = json_u64(g, "msgs"), pm = json_u64(pg, "msgs");
@@ -782,11 +794,14 @@ static json_t *generations_with_rates(void)
 			json_object_set_new(r, "msgs", json_real((double)(m - pm) / dt));
 			json_object_set_new(r, "deliveries", json_real((double)(dl - pdl) / dt));
 			json_object_set_new(r, "drops", json_real((double)(d - pd) / dt));
-			json_object_set_new(r, "drop_rate", json_real(m > pm ? (double)(d - pd) / (double)(m - pm) : 0.0));
-			json_object_set_new(r, "error_rate", json_real(m > pm ? (double)(e - pe) / (double)(m - pm) : 0.0));
+			json_object_set_new(r, "drop_rate",
+					    json_real(m > pm ? (double)(d - pd) / (double)(m - pm) : 0.0));
+			json_object_set_new(r, "error_rate",
+					    json_real(m > pm ? (double)(e - pe) / (double)(m - pm) : 0.0));
 			break;
 		}
-		json_object_set_new(r, "p99_ns", json_integer((json_int_t)json_u64(json_object_get(g, "latency_ns"), "p99")));
+		json_object_set_new(r, "p99_ns",
+				    json_integer((json_int_t)json_u64(json_object_get(g, "latency_ns"), "p99")));
 		json_object_set_new(g, "rates", r);
 	}
 	return gens;
@@ -1028,8 +1043,14 @@ int ctl_dispatch(int argc, const char **argv, const size_t *lens, json_t **reply
 	int id = ctl_cmd_find(argc, argv, lens, err, errlen);
 	if (id < 0)
 		return CTL_ERR;
-	const struct ctl_call c = { .argc = argc, .a = ctl_cmd_words(id), .argv = argv, .lens = lens, .reply = reply,
-				    .err = err, .errlen = errlen, .done = done };
+	const struct ctl_call c = { .argc = argc,
+				    .a = ctl_cmd_words(id),
+				    .argv = argv,
+				    .lens = lens,
+				    .reply = reply,
+				    .err = err,
+				    .errlen = errlen,
+				    .done = done };
 	return handlers[id](&c);
 }
 
@@ -1132,7 +1153,8 @@ static void on_reconcile_view(struct op *view)
 		uint32_t id = pushable_id(st->stable_id, seen);
 		struct st_version *v = st_version_find(st, id);
 		if (v == NULL) {
-			snprintf(op->err, sizeof(op->err), "desired stable version %u has no text in state.json", st->stable_id);
+			snprintf(op->err, sizeof(op->err), "desired stable version %u has no text in state.json",
+				 st->stable_id);
 			op->failed = true;
 		} else {
 			snprintf(idbuf[0], sizeof(idbuf[0]), "%u", id);
@@ -1145,7 +1167,8 @@ static void on_reconcile_view(struct op *view)
 		uint32_t id = pushable_id(st->canary_id, seen);
 		struct st_version *v = st_version_find(st, id);
 		if (v == NULL) {
-			snprintf(op->err, sizeof(op->err), "desired canary version %u has no text in state.json", st->canary_id);
+			snprintf(op->err, sizeof(op->err), "desired canary version %u has no text in state.json",
+				 st->canary_id);
 			op->failed = true;
 		} else {
 			snprintf(idbuf[1], sizeof(idbuf[1]), "%u", id);

@@ -114,8 +114,9 @@ static void try_connect(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (ac->err) {
-		snprintf(L.last_error, sizeof(L.last_error), "connect to '%s': %s; is fanout-dataplane running with --control %s?",
-			 L.path, ac->errstr, L.path);
+		snprintf(L.last_error, sizeof(L.last_error),
+			 "connect to '%s': %s; is fanout-dataplane running with --control %s?", L.path, ac->errstr,
+			 L.path);
 		redisAsyncFree(ac);
 		schedule_retry();
 		return;

@@ -59,7 +59,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: fanout-control --dataplane PATH --state-dir DIR [--listen HOST:PORT] [--unix PATH]\n"
-		"                      [--http HOST:PORT] [--http-allow-host NAME]... [--token-file PATH] [--poll-ms N]\n"
+		"                      [--http HOST:PORT] [--http-allow-host NAME]... [--token-file PATH] [--poll-ms "
+		"N]\n"
 		"\n"
 		"  --dataplane PATH   the dataplane's control socket (fanout-dataplane ... -- --control PATH)\n"
 		"  --state-dir DIR    where state.json (desired state, config versions, history) is kept\n"
@@ -67,7 +68,8 @@ static void usage(FILE *f)
 		"  --unix PATH        RESP on a unix socket as well (mode 0600)\n"
 		"  --http HOST:PORT   HTTP API, /metrics and the dashboard (default " DEFAULT_HTTP "; 'off' disables)\n"
 		"  --http-allow-host NAME  a further Host (NAME or NAME:PORT) the HTTP API answers to, besides the\n"
-		"                     --http address, localhost, 127.0.0.1 and [::1] (at most 16; DNS rebinding guard)\n"
+		"                     --http address, localhost, 127.0.0.1 and [::1] (at most 16; DNS rebinding "
+		"guard)\n"
 		"  --token-file PATH  the access token of the HTTP and RESP APIs (default STATE_DIR/" CTL_TOKEN_FILE
 		", env\n"
 		"                     FANOUT_TOKEN_FILE); made from getrandom() with mode 0600 when it does not exist\n"
@@ -79,11 +81,16 @@ static void usage(FILE *f)
 static int parse_args(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "dataplane", required_argument, NULL, 'd' }, { "state-dir", required_argument, NULL, 's' },
-		{ "listen", required_argument, NULL, 'l' },    { "unix", required_argument, NULL, 'u' },
-		{ "http", required_argument, NULL, 'H' },      { "poll-ms", required_argument, NULL, 'p' },
-		{ "http-allow-host", required_argument, NULL, 'A' }, { "token-file", required_argument, NULL, 'T' },
-		{ "help", no_argument, NULL, 'h' },            { NULL, 0, NULL, 0 },
+		{ "dataplane", required_argument, NULL, 'd' },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "unix", required_argument, NULL, 'u' },
+		{ "http", required_argument, NULL, 'H' },
+		{ "poll-ms", required_argument, NULL, 'p' },
+		{ "http-allow-host", required_argument, NULL, 'A' },
+		{ "token-file", required_argument, NULL, 'T' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 	char *end;
@@ -96,26 +103,18 @@ static int parse_args(int argc, char **argv)
 		app.opt.token_file = NULL;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'd':
-			app.opt.dataplane = optarg;
-			break;
-		case 's':
-			app.opt.state_dir = optarg;
-			break;
-		case 'l':
-			app.opt.listen = strcmp(optarg, "off") == 0 ? "" : optarg;
-			break;
-		case 'u':
-			app.opt.unix_path = optarg;
-			break;
-		case 'H':
-			app.opt.http = strcmp(optarg, "off") == 0 ? "" : optarg;
-			break;
+		case 'd': app.opt.dataplane = optarg; break;
+		case 's': app.opt.state_dir = optarg; break;
+		case 'l': app.opt.listen = strcmp(optarg, "off") == 0 ? "" : optarg; break;
+		case 'u': app.opt.unix_path = optarg; break;
+		case 'H': app.opt.http = strcmp(optarg, "off") == 0 ? "" : optarg; break;
 		case 'p':
 			errno = 0;
 			unsigned long v = strtoul(optarg, &end, 10);
 			if (errno || *end || v < MIN_POLL_MS || v > MAX_POLL_MS) {
-				fprintf(stderr, "fanout-control: --poll-ms '%s': give milliseconds in %d..%d, e.g. --poll-ms 250\n",
+				fprintf(stderr,
+					"fanout-control: --poll-ms '%s': give milliseconds in %d..%d, e.g. --poll-ms "
+					"250\n",
 					optarg, MIN_POLL_MS, MAX_POLL_MS);
 				return 2;
 			}
@@ -127,21 +126,17 @@ static int parse_args(int argc, char **argv)
 				return 2;
 			}
 			if (*optarg == '\0' || strpbrk(optarg, "/ \t")) {
-				fprintf(stderr, "fanout-control: --http-allow-host '%s': give a host name or name:port, e.g. fanout.lab:7380\n",
+				fprintf(stderr,
+					"fanout-control: --http-allow-host '%s': give a host name or name:port, e.g. "
+					"fanout.lab:7380\n",
 					optarg);
 				return 2;
 			}
 			app.opt.allow_hosts[app.opt.n_allow_hosts++] = optarg;
 			break;
-		case 'T':
-			app.opt.token_file = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		default:
-			usage(stderr);
-			return 2;
+		case 'T': app.opt.token_file = optarg; break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return 2;
 		}
 	}
 	if (optind < argc) {
@@ -149,13 +144,16 @@ static int parse_args(int argc, char **argv)
 		return 2;
 	}
 	if (app.opt.dataplane == NULL || app.opt.state_dir == NULL) {
-		fprintf(stderr, "fanout-control: %s is required, e.g. --dataplane /run/fanout/dp.sock --state-dir /var/lib/fanout\n",
+		fprintf(stderr,
+			"fanout-control: %s is required, e.g. --dataplane /run/fanout/dp.sock --state-dir "
+			"/var/lib/fanout\n",
 			app.opt.dataplane == NULL ? "--dataplane" : "--state-dir");
 		return 2;
 	}
 	struct stat sb;
 	if (stat(app.opt.state_dir, &sb) != 0 || !S_ISDIR(sb.st_mode) || access(app.opt.state_dir, W_OK) != 0) {
-		fprintf(stderr, "fanout-control: --state-dir '%s' is not a writable directory; create it (mkdir -p %s)\n",
+		fprintf(stderr,
+			"fanout-control: --state-dir '%s' is not a writable directory; create it (mkdir -p %s)\n",
 			app.opt.state_dir, app.opt.state_dir);
 		return 2;
 	}
@@ -177,8 +175,7 @@ static void on_dp_disconnected(const char *why)
 	app_persist();
 }
 
-static void on_dp_polled(json_t *generations, json_t *genstats, json_t *stats, json_t *outputs,
-			 const char *outputs_err)
+static void on_dp_polled(json_t *generations, json_t *genstats, json_t *stats, json_t *outputs, const char *outputs_err)
 {
 	uint64_t now = wall_ms();
 	struct ro_sample s;
@@ -266,9 +263,11 @@ int main(int argc, char **argv)
 		app.st.rollout.step_started_ms = app.started_ms;
 		app.st.rollout.have_base = false;
 	}
-	st_event(&app.st, app.started_ms, "control_start", json_pack("{s:s,s:i}", "version", FANOUT_VERSION, "pid", (int)getpid()));
+	st_event(&app.st, app.started_ms, "control_start",
+		 json_pack("{s:s,s:i}", "version", FANOUT_VERSION, "pid", (int)getpid()));
 	if (app_persist() != 0) {
-		fprintf(stderr, "fanout-control: cannot write state in '%s'; fix the directory's permissions or free space\n",
+		fprintf(stderr,
+			"fanout-control: cannot write state in '%s'; fix the directory's permissions or free space\n",
 			app.opt.state_dir);
 		return 1;
 	}
@@ -290,9 +289,9 @@ int main(int argc, char **argv)
 	evsignal_add(sigint, NULL);
 	evsignal_add(sigterm, NULL);
 	fprintf(stderr, "fanout-control %s: dataplane %s, state %s/%s, token %s, RESP %s%s%s, HTTP %s, poll %u ms\n",
-		FANOUT_VERSION, app.opt.dataplane, app.opt.state_dir, ST_FILE, app.opt.token_file, *app.opt.listen ? app.opt.listen : "off",
-		app.opt.unix_path ? " + " : "", app.opt.unix_path ? app.opt.unix_path : "",
-		*app.opt.http ? app.opt.http : "off", app.opt.poll_ms);
+		FANOUT_VERSION, app.opt.dataplane, app.opt.state_dir, ST_FILE, app.opt.token_file,
+		*app.opt.listen ? app.opt.listen : "off", app.opt.unix_path ? " + " : "",
+		app.opt.unix_path ? app.opt.unix_path : "", *app.opt.http ? app.opt.http : "off", app.opt.poll_ms);
 
 	event_base_dispatch(app.base);
 

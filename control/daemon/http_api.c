@@ -171,14 +171,13 @@ static void on_request(struct evhttp_request *req, void *arg)
 		evbuffer_free(b);
 		break;
 	}
-	case HTTP_DISPATCH:
-		dispatch(req, o.argc, o.argv, o.lens);
-		break;
+	case HTTP_DISPATCH: dispatch(req, o.argc, o.argv, o.lens); break;
 	default:
 		if (o.refusal < CTL_REFUSED_MAX)
 			ctl_refused[o.refusal]++;
 		if (o.status == 401)
-			evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer realm=\"fanout\"");
+			evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+					  "Bearer realm=\"fanout\"");
 		send_error(req, o.status, o.error);
 		break;
 	}
@@ -209,8 +208,11 @@ int http_api_start(struct event_base *base, const char *listen, const char *toke
 		return -1;
 	}
 	snprintf(listen_host, sizeof(listen_host), "%s", host);
-	policy = (struct http_policy){ .token = token, .token_len = strlen(token), .listen_host = listen_host,
-				       .port = (unsigned)port, .n_allow_hosts = n_allow_hosts };
+	policy = (struct http_policy){ .token = token,
+				       .token_len = strlen(token),
+				       .listen_host = listen_host,
+				       .port = (unsigned)port,
+				       .n_allow_hosts = n_allow_hosts };
 	for (unsigned i = 0; i < n_allow_hosts; i++)
 		policy.allow_hosts[i] = allow_hosts[i];
 	http = evhttp_new(base);
@@ -221,7 +223,8 @@ int http_api_start(struct event_base *base, const char *listen, const char *toke
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
 	evhttp_set_gencb(http, on_request, NULL);
 	if (evhttp_bind_socket(http, host, (uint16_t)port) != 0) {
-		fprintf(stderr, "fanout-control: --http %s: cannot bind (%s); is the port in use? choose another with --http\n",
+		fprintf(stderr,
+			"fanout-control: --http %s: cannot bind (%s); is the port in use? choose another with --http\n",
 			listen, strerror(errno));
 		evhttp_free(http);
 		http = NULL;

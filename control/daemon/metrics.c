@@ -51,7 +51,8 @@ static void lcores(struct evbuffer *o, json_t *lcs)
 	json_t *l;
 	char id[24];
 
-	json_array_foreach(lcs, i, l) {
+	json_array_foreach(lcs, i, l)
+	{
 		if (n == sizeof(rows) / sizeof(rows[0]) || !json_is_object(l))
 			continue;
 		rows[n].o = l;
@@ -70,7 +71,8 @@ static size_t gen_rows(json_t *gens, const char *sub, struct cs_row *rows, size_
 	size_t i, n = 0;
 	char id[24];
 
-	json_array_foreach(gens, i, g) {
+	json_array_foreach(gens, i, g)
+	{
 		const char *role = json_string_value(json_object_get(g, "role"));
 		if (n == cap)
 			break;
@@ -94,8 +96,10 @@ static void generations(struct evbuffer *o, json_t *gens)
 		return;
 	cs_prom(o, &cs_gen_msg, rows, gen_rows(gens, NULL, rows, sizeof(rows) / sizeof(rows[0])));
 	head(o, "fanout_generation_latency_seconds", "gauge",
-	     "rx->tx latency quantiles of packets sent for the generation's clients (since the generation was created)");
-	json_array_foreach(gens, i, g) {
+	     "rx->tx latency quantiles of packets sent for the generation's clients (since the generation was "
+	     "created)");
+	json_array_foreach(gens, i, g)
+	{
 		json_t *lat = json_object_get(g, "latency_ns");
 		for (size_t q = 0; q < sizeof(quantiles) / sizeof(quantiles[0]); q++) {
 			evbuffer_add(o, "fanout_generation_latency_seconds{", 34);
@@ -123,7 +127,8 @@ static void routes(struct evbuffer *o, json_t *rs)
 		char idkey[16];
 		snprintf(idkey, sizeof(idkey), "%s_id", roles[k]);
 		snprintf(id, sizeof(id), "%" PRIu64, json_u64(rs, idkey));
-		json_array_foreach(json_object_get(rs, roles[k]), i, r) {
+		json_array_foreach(json_object_get(rs, roles[k]), i, r)
+		{
 			const char *name = json_string_value(json_object_get(r, "name"));
 			const char *kind = json_string_value(json_object_get(r, "kind"));
 			if (n == sizeof(rows) / sizeof(rows[0]) || !json_is_object(r))
@@ -151,8 +156,8 @@ void metrics_write(struct evbuffer *o)
 	head(o, "fanout_control_refused_total", "counter",
 	     "requests and connections fanout-control refused, by reason (Host, Origin, token, limits)");
 	for (int i = 0; i < CTL_REFUSED_MAX; i++)
-		evbuffer_add_printf(o, "fanout_control_refused_total{reason=\"%s\"} %" PRIu64 "\n", ctl_refusal_names[i],
-				    ctl_refused[i]);
+		evbuffer_add_printf(o, "fanout_control_refused_total{reason=\"%s\"} %" PRIu64 "\n",
+				    ctl_refusal_names[i], ctl_refused[i]);
 	head(o, "fanout_dataplane_up", "gauge", "1 when fanout-control is connected to the dataplane control socket");
 	evbuffer_add_printf(o, "fanout_dataplane_up %d\n", dp_link_up() ? 1 : 0);
 	if (totals != NULL && dp_link_up()) {
@@ -170,9 +175,11 @@ void metrics_write(struct evbuffer *o)
 		routes(o, json_object_get(app.dp.stats, "routes"));
 		ov_metrics(o, app.dp.outputs, json_object_get(app.dp.genstats, "generations"));
 	}
-	head(o, "fanout_canary_share_ratio", "gauge", "share of clients on the canary generation (0..1), as the dataplane reports it");
+	head(o, "fanout_canary_share_ratio", "gauge",
+	     "share of clients on the canary generation (0..1), as the dataplane reports it");
 	evbuffer_add_printf(o, "fanout_canary_share_ratio %.4f\n",
-			    (double)(app.dp.generations ? json_u64(app.dp.generations, "share_bp") : app.st.share_bp) / 10000.0);
+			    (double)(app.dp.generations ? json_u64(app.dp.generations, "share_bp") : app.st.share_bp) /
+				    10000.0);
 	head(o, "fanout_desired_canary_share_ratio", "gauge", "the canary share fanout-control wants (0..1)");
 	evbuffer_add_printf(o, "fanout_desired_canary_share_ratio %.4f\n", app.st.share_bp / 10000.0);
 	head(o, "fanout_rollout_step", "gauge", "1-based step of the active rollout, 0 when none is active");

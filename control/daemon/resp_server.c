@@ -247,7 +247,8 @@ static int listen_tcp(struct event_base *base, const char *spec)
 					       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 64,
 					       (struct sockaddr *)&ss, len);
 	if (tcp_listener == NULL) {
-		fprintf(stderr, "fanout-control: --listen %s: %s; is another fanout-control running? choose another port\n",
+		fprintf(stderr,
+			"fanout-control: --listen %s: %s; is another fanout-control running? choose another port\n",
 			spec, strerror(errno));
 		return -1;
 	}
@@ -280,7 +281,8 @@ static int listen_unix(struct event_base *base, const char *path)
 		close(fd);
 		return -1;
 	}
-	unix_listener = evconnlistener_new(base, on_accept, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 64, fd);
+	unix_listener = evconnlistener_new(base, on_accept, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 64,
+					   fd);
 	if (unix_listener == NULL) {
 		fprintf(stderr, "fanout-control: --unix '%s': listen: %s\n", path, strerror(errno));
 		close(fd);

@@ -8,8 +8,8 @@
 #include "counter_schema.h"
 
 #define CS_ENTRY_(field, key, unit, metric, reason, help) { #field, key, unit, metric, reason, help },
-#define CS_LIST_(name, LIST)                                                                         \
-	static const struct cs_entry name##_e[] = { LIST(CS_ENTRY_) };                              \
+#define CS_LIST_(name, LIST) \
+	static const struct cs_entry name##_e[] = { LIST(CS_ENTRY_) }; \
 	const struct cs_list name = { name##_e, sizeof(name##_e) / sizeof(name##_e[0]) };
 CS_LIST_(cs_lcore_rx, FO_FOREACH_LCORE_RX)
 CS_LIST_(cs_lcore_out, FO_FOREACH_LCORE_OUT)
@@ -99,8 +99,8 @@ void cs_prom(struct evbuffer *o, const struct cs_list *l, const struct cs_row *r
 				evbuffer_add_printf(o, "%s (%s)", e->help, e->unit);
 			else
 				for (size_t k = i; k < j; k++)
-					evbuffer_add_printf(o, "%sreason=%s: %s", k > i ? "; " : "by reason (" , l->e[k].reason,
-							    l->e[k].help);
+					evbuffer_add_printf(o, "%sreason=%s: %s", k > i ? "; " : "by reason (",
+							    l->e[k].reason, l->e[k].help);
 			evbuffer_add_printf(o, "%s\n# TYPE %s %s\n", j - i == 1 && !*e->reason ? "" : ")", e->metric,
 					    type_of(e->metric));
 		}
@@ -110,7 +110,8 @@ void cs_prom(struct evbuffer *o, const struct cs_list *l, const struct cs_row *r
 					continue;
 				evbuffer_add_printf(o, "%s{%s", e->metric, rows[r].labels);
 				if (*l->e[k].reason)
-					evbuffer_add_printf(o, "%sreason=\"%s\"", rows[r].labels[0] ? "," : "", l->e[k].reason);
+					evbuffer_add_printf(o, "%sreason=\"%s\"", rows[r].labels[0] ? "," : "",
+							    l->e[k].reason);
 				evbuffer_add_printf(o, "} %" PRIu64 "\n", v);
 			}
 		i = j;
@@ -125,7 +126,8 @@ void cs_prom_labelled(struct evbuffer *o, const char *metric, const char *help, 
 	if (!json_is_object(obj))
 		return;
 	evbuffer_add_printf(o, "# HELP %s %s\n# TYPE %s %s\n", metric, help, metric, type_of(metric));
-	json_object_foreach(obj, k, v) {
+	json_object_foreach(obj, k, v)
+	{
 		evbuffer_add_printf(o, "%s{%s=\"", metric, label);
 		add_escaped(o, k);
 		evbuffer_add_printf(o, "\"} %" PRIu64 "\n", json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0);
@@ -136,23 +138,23 @@ json_t *cs_schema_json(void)
 {
 	json_t *fams = json_array(), *entries;
 
-#define CS_LABELLED_ENTRY_(id, name, unit, help)                                                    \
+#define CS_LABELLED_ENTRY_(id, name, unit, help) \
 	json_array_append_new(entries, json_pack("{s:s,s:s,s:s,s:s}", "name", name, "key", name, "unit", unit, \
 						 "description", help));
-#define CS_LABELLED_(family, LIST, metric, help)                                                    \
-	entries = json_array();                                                                      \
-	LIST(CS_LABELLED_ENTRY_)                                                                     \
+#define CS_LABELLED_(family, LIST, metric, help) \
+	entries = json_array(); \
+	LIST(CS_LABELLED_ENTRY_) \
 	json_array_append_new(fams, json_pack("{s:s,s:s,s:s,s:o}", "family", family, "metric", metric, "help", help, \
 					      "entries", entries));
 	FO_FOREACH_LABELLED_FAMILY(CS_LABELLED_)
 #undef CS_LABELLED_
 #undef CS_LABELLED_ENTRY_
-#define CS_STRUCT_ENTRY_(field, key, unit, metric, reason, help)                                     \
+#define CS_STRUCT_ENTRY_(field, key, unit, metric, reason, help) \
 	json_array_append_new(entries, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "name", #field, "key", key, "unit", \
 						 unit, "metric", metric, "reason", reason, "description", help));
-#define CS_STRUCT_(family, LIST)                                                                     \
-	entries = json_array();                                                                      \
-	LIST(CS_STRUCT_ENTRY_)                                                                       \
+#define CS_STRUCT_(family, LIST) \
+	entries = json_array(); \
+	LIST(CS_STRUCT_ENTRY_) \
 	json_array_append_new(fams, json_pack("{s:s,s:o}", "family", family, "entries", entries));
 	FO_FOREACH_STRUCT_FAMILY(CS_STRUCT_)
 #undef CS_STRUCT_

@@ -23,9 +23,9 @@ struct cs_list {
 };
 
 /* The struct families' sub-lists, by where their values sit in the dataplane's replies. */
-extern const struct cs_list cs_lcore_rx, cs_lcore_out;          /* STATS totals, totals.out */
-extern const struct cs_list cs_lcore_loop;                      /* STATS lcores[] */
-extern const struct cs_list cs_gen_msg, cs_gen_out, cs_gen_lat; /* GENSTATS generation, .outputs, .latency_ns */
+extern const struct cs_list cs_lcore_rx, cs_lcore_out;                /* STATS totals, totals.out */
+extern const struct cs_list cs_lcore_loop;                            /* STATS lcores[] */
+extern const struct cs_list cs_gen_msg, cs_gen_out, cs_gen_lat;       /* GENSTATS generation, .outputs, .latency_ns */
 extern const struct cs_list cs_route_any, cs_route_udp, cs_route_out; /* STATS routes.{stable,canary}[] */
 extern const struct cs_list cs_output_worker, cs_output_thread;       /* OUTPUTS sinks[]/bridges[] */
 

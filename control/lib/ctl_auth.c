@@ -87,8 +87,9 @@ int ctl_token_load(const char *path, bool create, char *tok, size_t toklen, char
 	}
 	if (fd < 0) {
 		snprintf(err, errlen, "token: cannot open '%s': %s%s", path, strerror(errno),
-			 create ? "" : "; give the token file of fanout-control (STATE_DIR/" CTL_TOKEN_FILE ") with "
-				       "--token-file or FANOUT_TOKEN_FILE, or the token in FANOUT_TOKEN");
+			 create ? ""
+				: "; give the token file of fanout-control (STATE_DIR/" CTL_TOKEN_FILE ") with "
+				  "--token-file or FANOUT_TOKEN_FILE, or the token in FANOUT_TOKEN");
 		return -1;
 	}
 	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
@@ -115,8 +116,9 @@ int ctl_token_load(const char *path, bool create, char *tok, size_t toklen, char
 	for (size_t i = 0; ok && i < len; i++)
 		ok = token_char(buf[i]);
 	if (!ok) {
-		snprintf(err, errlen, "token: '%s' must hold one token of %d..%d characters [A-Za-z0-9._~+/=-]; delete it "
-				      "and restart fanout-control to make a new one",
+		snprintf(err, errlen,
+			 "token: '%s' must hold one token of %d..%d characters [A-Za-z0-9._~+/=-]; delete it "
+			 "and restart fanout-control to make a new one",
 			 path, CTL_TOKEN_MIN, CTL_TOKEN_MAX);
 		return -1;
 	}

@@ -101,8 +101,8 @@ int ctl_cmd_find(int argc, const char *const *argv, const size_t *lens, char *er
 		char syn[160];
 		ctl_cmd_synopsis(i, syn, sizeof(syn));
 		if (c->min == c->max)
-			snprintf(err, errlen, "%s%s%s takes %d argument(s), not %d; usage: %s", c->name, c->sub[0] ? " " : "",
-				 c->sub, c->min, nargs, syn);
+			snprintf(err, errlen, "%s%s%s takes %d argument(s), not %d; usage: %s", c->name,
+				 c->sub[0] ? " " : "", c->sub, c->min, nargs, syn);
 		else
 			snprintf(err, errlen, "%s%s%s takes %d to %d arguments, not %d; usage: %s", c->name,
 				 c->sub[0] ? " " : "", c->sub, c->min, c->max, nargs, syn);
@@ -112,7 +112,8 @@ int ctl_cmd_find(int argc, const char *const *argv, const size_t *lens, char *er
 		usage_of(argv[0], lens[0], err, errlen, &at);
 		return -1;
 	}
-	int k = snprintf(err, errlen, "unknown command '%.*s'; commands: ", (int)(lens[0] > 40 ? 40 : lens[0]), argv[0]);
+	int k = snprintf(err, errlen, "unknown command '%.*s'; commands: ", (int)(lens[0] > 40 ? 40 : lens[0]),
+			 argv[0]);
 	at = k > 0 ? (size_t)k : 0;
 	list_commands(err, errlen, &at);
 	put(err, errlen, &at, "; HELP explains them");

@@ -12,38 +12,38 @@
 /* X(id, name, sub, min, max, args, help): id names the handler (commands.c's h_<id>); sub is the
  * second word of a two-word command ("" for none); min/max count the arguments after the command
  * word(s). */
-#define CTL_COMMANDS(X)                                                                                          \
-	X(status, "STATUS", "", 0, 0, "", "control, dataplane link, generations, rollout summary")                   \
-	X(stats, "STATS", "", 0, 0, "", "latest dataplane stats with per-second rates and per-generation figures")  \
-	X(outputs, "OUTPUTS", "", 0, 0, "", "sinks and bridges (the dataplane's last OUTPUTS) with rates")           \
-	X(generations, "GENERATIONS", "", 0, 0, "", "the dataplane's generations and the desired state")             \
-	X(schema, "SCHEMA", "", 0, 0, "", "every counter of the stats schema: family, name, unit, description")     \
-	X(series, "SERIES", "", 0, 2, "[SINCE t_ms]", "the sample series the rollout gates judge")                  \
-	X(sessions, "SESSIONS", "", 0, 2, "[COUNT n]", "MQTT-SN sessions (proxied to the dataplane)")               \
-	X(topics, "TOPICS", "", 0, 2, "[COUNT n]", "registered topic names (proxied to the dataplane)")             \
-	X(subscriptions, "SUBSCRIPTIONS", "", 0, 2, "[COUNT n]", "subscriptions (proxied to the dataplane)")        \
-	X(routes, "ROUTES", "", 0, 0, "", "stable and canary routes with counters (proxied to the dataplane)")      \
-	X(history, "HISTORY", "", 0, 2, "[COUNT n]", "rollout and config events, newest last")                      \
-	X(config_apply, "CONFIG", "APPLY", 1, 2, "<yaml> [NOW]",                                                    \
-	  "new generation: canary at share 0, or with NOW straight to stable")                                      \
-	X(config_diff, "CONFIG", "DIFF", 1, 1, "<yaml>", "what <yaml> would change against stable")                \
-	X(config_history, "CONFIG", "HISTORY", 0, 0, "", "config versions and the desired state")                  \
-	X(config_show, "CONFIG", "SHOW", 1, 1, "<id>", "one config version with its text")                         \
-	X(rollout_start, "ROLLOUT", "START", 0, 2 * (4 + RO_MAX_GATES),                                            \
-	  "[STEPS 1,5,25,50,100] [HOLD 10s] [MODE split|mirror] [AUTO yes|no] [GATE expr]...",                     \
-	  "start a rollout of the canary generation")                                                              \
-	X(rollout_status, "ROLLOUT", "STATUS", 0, 0, "", "the plan, step, share and the gates' latest values")      \
-	X(rollout_pause, "ROLLOUT", "PAUSE", 0, 0, "", "hold the current step")                                    \
-	X(rollout_resume, "ROLLOUT", "RESUME", 0, 0, "", "continue a paused rollout")                              \
-	X(rollout_promote, "ROLLOUT", "PROMOTE", 0, 0, "", "the canary becomes stable")                            \
-	X(rollout_abort, "ROLLOUT", "ABORT", 0, 0, "", "stop the rollout and set the share to 0")                  \
+#define CTL_COMMANDS(X) \
+	X(status, "STATUS", "", 0, 0, "", "control, dataplane link, generations, rollout summary") \
+	X(stats, "STATS", "", 0, 0, "", "latest dataplane stats with per-second rates and per-generation figures") \
+	X(outputs, "OUTPUTS", "", 0, 0, "", "sinks and bridges (the dataplane's last OUTPUTS) with rates") \
+	X(generations, "GENERATIONS", "", 0, 0, "", "the dataplane's generations and the desired state") \
+	X(schema, "SCHEMA", "", 0, 0, "", "every counter of the stats schema: family, name, unit, description") \
+	X(series, "SERIES", "", 0, 2, "[SINCE t_ms]", "the sample series the rollout gates judge") \
+	X(sessions, "SESSIONS", "", 0, 2, "[COUNT n]", "MQTT-SN sessions (proxied to the dataplane)") \
+	X(topics, "TOPICS", "", 0, 2, "[COUNT n]", "registered topic names (proxied to the dataplane)") \
+	X(subscriptions, "SUBSCRIPTIONS", "", 0, 2, "[COUNT n]", "subscriptions (proxied to the dataplane)") \
+	X(routes, "ROUTES", "", 0, 0, "", "stable and canary routes with counters (proxied to the dataplane)") \
+	X(history, "HISTORY", "", 0, 2, "[COUNT n]", "rollout and config events, newest last") \
+	X(config_apply, "CONFIG", "APPLY", 1, 2, "<yaml> [NOW]", \
+	  "new generation: canary at share 0, or with NOW straight to stable") \
+	X(config_diff, "CONFIG", "DIFF", 1, 1, "<yaml>", "what <yaml> would change against stable") \
+	X(config_history, "CONFIG", "HISTORY", 0, 0, "", "config versions and the desired state") \
+	X(config_show, "CONFIG", "SHOW", 1, 1, "<id>", "one config version with its text") \
+	X(rollout_start, "ROLLOUT", "START", 0, 2 * (4 + RO_MAX_GATES), \
+	  "[STEPS 1,5,25,50,100] [HOLD 10s] [MODE split|mirror] [AUTO yes|no] [GATE expr]...", \
+	  "start a rollout of the canary generation") \
+	X(rollout_status, "ROLLOUT", "STATUS", 0, 0, "", "the plan, step, share and the gates' latest values") \
+	X(rollout_pause, "ROLLOUT", "PAUSE", 0, 0, "", "hold the current step") \
+	X(rollout_resume, "ROLLOUT", "RESUME", 0, 0, "", "continue a paused rollout") \
+	X(rollout_promote, "ROLLOUT", "PROMOTE", 0, 0, "", "the canary becomes stable") \
+	X(rollout_abort, "ROLLOUT", "ABORT", 0, 0, "", "stop the rollout and set the share to 0") \
 	X(rollout_rollback, "ROLLOUT", "ROLLBACK", 0, 0, "", "share 0 in one swap, recorded with the time it took")
 
 enum ctl_cmd_id {
 #define CTL_CMD_ENUM(id, ...) CTL_CMD_##id,
 	CTL_COMMANDS(CTL_CMD_ENUM)
 #undef CTL_CMD_ENUM
-	CTL_CMD_MAX
+		CTL_CMD_MAX
 };
 
 struct ctl_cmd_info {

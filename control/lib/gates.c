@@ -39,7 +39,8 @@ int gate_parse(const char *s, size_t len, struct gate *g, char *err, size_t errl
 	char *end;
 
 	if (len > GATE_TEXT_MAX) {
-		snprintf(err, errlen, "gate longer than %d characters; write it as metric<threshold, e.g. drop_rate<0.01",
+		snprintf(err, errlen,
+			 "gate longer than %d characters; write it as metric<threshold, e.g. drop_rate<0.01",
 			 GATE_TEXT_MAX);
 		return -1;
 	}
@@ -57,8 +58,8 @@ int gate_parse(const char *s, size_t len, struct gate *g, char *err, size_t errl
 	for (int m = 0; m < GATE_METRIC_MAX; m++) {
 		if (strlen(metric_names[m]) != nlen || memcmp(metric_names[m], name, nlen) != 0)
 			continue;
-		if (vlen == 0 || memchr(val, '<', vlen) != NULL || !(isdigit((unsigned char)val[0]) || val[0] == '.' ||
-								      val[0] == '-' || val[0] == '+')) {
+		if (vlen == 0 || memchr(val, '<', vlen) != NULL ||
+		    !(isdigit((unsigned char)val[0]) || val[0] == '.' || val[0] == '-' || val[0] == '+')) {
 			snprintf(err, errlen, "gate '%.*s': threshold must be a number, e.g. %s<0.01", (int)len, s,
 				 metric_names[m]);
 			return -1;
@@ -68,8 +69,8 @@ int gate_parse(const char *s, size_t len, struct gate *g, char *err, size_t errl
 		errno = 0;
 		double t = strtod(num, &end);
 		if (errno || *end != '\0' || !isfinite(t)) {
-			snprintf(err, errlen, "gate '%.*s': threshold '%s' is not a finite number; e.g. %s<0.01", (int)len,
-				 s, num, metric_names[m]);
+			snprintf(err, errlen, "gate '%.*s': threshold '%s' is not a finite number; e.g. %s<0.01",
+				 (int)len, s, num, metric_names[m]);
 			return -1;
 		}
 		g->metric = (enum gate_metric)m;

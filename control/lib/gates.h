@@ -6,11 +6,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define FO_FOREACH_GATE_METRIC(_)                                                           \
-	_(DROP_RATE, "drop_rate")             /* (drops + route_dropped) / msgs */          \
-	_(ERROR_RATE, "error_rate")           /* error_replies / msgs */                    \
+#define FO_FOREACH_GATE_METRIC(_) \
+	_(DROP_RATE, "drop_rate")             /* (drops + route_dropped) / msgs */ \
+	_(ERROR_RATE, "error_rate")           /* error_replies / msgs */ \
 	_(P99_US, "p99_us")                   /* canary rx->tx latency p99, microseconds */ \
-	_(DELTA_DROP_RATE, "delta_drop_rate") /* canary drop_rate - stable drop_rate */     \
+	_(DELTA_DROP_RATE, "delta_drop_rate") /* canary drop_rate - stable drop_rate */ \
 	_(SINK_ERRORS, "sink_errors")         /* canary's sink/bridge route drops in the window */
 
 #define GATE_ENUM_(id, name) GATE_##id,

@@ -169,7 +169,8 @@ static json_t *body_object(struct http_route *o, const struct http_request *r, c
 
 	if (!json_is_object(j)) {
 		char e[sizeof(o->error)];
-		snprintf(e, sizeof(e), "body: expected a JSON object like %s%s%s", example, j ? "" : "; ", j ? "" : je.text);
+		snprintf(e, sizeof(e), "body: expected a JSON object like %s%s%s", example, j ? "" : "; ",
+			 j ? "" : je.text);
 		refuse(o, 400, CTL_REFUSED_MAX, e);
 		json_decref(j);
 		return NULL;
@@ -182,8 +183,9 @@ static json_t *body_object(struct http_route *o, const struct http_request *r, c
 static void b_rollout_start(struct http_route *o, const struct http_request *r, const struct http_route_def *d,
 			    const char *param)
 {
-	static const char ex[] = "{\"steps\":[1,5,25,50,100],\"hold_s\":10,\"mode\":\"split\",\"gates\":[\"drop_rate<0.01\"],"
-				 "\"auto\":true}";
+	static const char ex[] =
+		"{\"steps\":[1,5,25,50,100],\"hold_s\":10,\"mode\":\"split\",\"gates\":[\"drop_rate<0.01\"],"
+		"\"auto\":true}";
 	json_t *j = body_object(o, r, ex), *v;
 	size_t i;
 	int argc = 2;
@@ -195,10 +197,12 @@ static void b_rollout_start(struct http_route *o, const struct http_request *r, 
 	if ((v = json_object_get(j, "steps")) != NULL) {
 		json_t *s;
 		if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > RO_MAX_STEPS) {
-			refuse(o, 400, CTL_REFUSED_MAX, "steps: expected an array of 1..16 percents, e.g. [1,5,25,50,100]");
+			refuse(o, 400, CTL_REFUSED_MAX,
+			       "steps: expected an array of 1..16 percents, e.g. [1,5,25,50,100]");
 			return;
 		}
-		json_array_foreach(v, i, s) {
+		json_array_foreach(v, i, s)
+		{
 			size_t at = strlen(o->steps);
 			double p = json_number_value(s);
 			if (!json_is_number(s) || !(p > 0 && p <= 100)) {
@@ -222,15 +226,17 @@ static void b_rollout_start(struct http_route *o, const struct http_request *r, 
 		o->argv[argc++] = "MODE", o->argv[argc++] = json_is_string(v) ? json_string_value(v) : "?";
 	if ((v = json_object_get(j, "auto")) != NULL)
 		o->argv[argc++] = "AUTO",
-		o->argv[argc++] = json_is_true(v) || (json_is_string(v) && !strcmp(json_string_value(v), "yes")) ? "yes" : "no";
+		o->argv[argc++] = json_is_true(v) || (json_is_string(v) && !strcmp(json_string_value(v), "yes")) ? "yes"
+														 : "no";
 	if ((v = json_object_get(j, "gates")) != NULL) {
 		json_t *g;
 		if (!json_is_array(v) || json_array_size(v) > RO_MAX_GATES) {
-			refuse(o, 400, CTL_REFUSED_MAX, "gates: expected an array of at most 8 strings like \"drop_rate<0.01\"");
+			refuse(o, 400, CTL_REFUSED_MAX,
+			       "gates: expected an array of at most 8 strings like \"drop_rate<0.01\"");
 			return;
 		}
-		json_array_foreach(v, i, g)
-			o->argv[argc++] = "GATE", o->argv[argc++] = json_is_string(g) ? json_string_value(g) : "?";
+		json_array_foreach(v, i, g) o->argv[argc++] = "GATE",
+					    o->argv[argc++] = json_is_string(g) ? json_string_value(g) : "?";
 	}
 	_Static_assert(2 + 2 * 4 + 2 * RO_MAX_GATES <= HTTP_MAX_ARGV, "argv holds the longest ROLLOUT START");
 	o->action = HTTP_DISPATCH;
@@ -275,37 +281,152 @@ const struct http_route_def http_routes[] = {
 	{ HTTP_M_GET, "/api/status", HTTP_DISPATCH, b_words, { "STATUS", NULL }, NULL, NULL, 0, "STATUS" },
 	{ HTTP_M_GET, "/api/stats", HTTP_DISPATCH, b_words, { "STATS", NULL }, NULL, NULL, 0, "STATS" },
 	{ HTTP_M_GET, "/api/outputs", HTTP_DISPATCH, b_words, { "OUTPUTS", NULL }, NULL, NULL, 0, "OUTPUTS" },
-	{ HTTP_M_GET, "/api/generations", HTTP_DISPATCH, b_words, { "GENERATIONS", NULL }, NULL, NULL, 0, "GENERATIONS" },
-	{ HTTP_M_GET, "/api/rollout", HTTP_DISPATCH, b_words, { "ROLLOUT", "STATUS" }, NULL, NULL, 0, "ROLLOUT STATUS" },
-	{ HTTP_M_GET, "/api/history", HTTP_DISPATCH, b_query, { "HISTORY", NULL }, "count", "COUNT", 0,
+	{ HTTP_M_GET,
+	  "/api/generations",
+	  HTTP_DISPATCH,
+	  b_words,
+	  { "GENERATIONS", NULL },
+	  NULL,
+	  NULL,
+	  0,
+	  "GENERATIONS" },
+	{ HTTP_M_GET,
+	  "/api/rollout",
+	  HTTP_DISPATCH,
+	  b_words,
+	  { "ROLLOUT", "STATUS" },
+	  NULL,
+	  NULL,
+	  0,
+	  "ROLLOUT STATUS" },
+	{ HTTP_M_GET,
+	  "/api/history",
+	  HTTP_DISPATCH,
+	  b_query,
+	  { "HISTORY", NULL },
+	  "count",
+	  "COUNT",
+	  0,
 	  "HISTORY [COUNT count]" },
 	{ HTTP_M_GET, "/api/schema", HTTP_DISPATCH, b_words, { "SCHEMA", NULL }, NULL, NULL, 0, "SCHEMA" },
-	{ HTTP_M_GET, "/api/series", HTTP_DISPATCH, b_query, { "SERIES", NULL }, "since", "SINCE", 0,
+	{ HTTP_M_GET,
+	  "/api/series",
+	  HTTP_DISPATCH,
+	  b_query,
+	  { "SERIES", NULL },
+	  "since",
+	  "SINCE",
+	  0,
 	  "SERIES [SINCE since]" },
-	{ HTTP_M_GET, "/api/sessions", HTTP_DISPATCH, b_query, { "SESSIONS", NULL }, "count", "COUNT", 0,
+	{ HTTP_M_GET,
+	  "/api/sessions",
+	  HTTP_DISPATCH,
+	  b_query,
+	  { "SESSIONS", NULL },
+	  "count",
+	  "COUNT",
+	  0,
 	  "SESSIONS [COUNT count]" },
-	{ HTTP_M_GET, "/api/topics", HTTP_DISPATCH, b_query, { "TOPICS", NULL }, "count", "COUNT", 0,
+	{ HTTP_M_GET,
+	  "/api/topics",
+	  HTTP_DISPATCH,
+	  b_query,
+	  { "TOPICS", NULL },
+	  "count",
+	  "COUNT",
+	  0,
 	  "TOPICS [COUNT count]" },
-	{ HTTP_M_GET, "/api/subscriptions", HTTP_DISPATCH, b_query, { "SUBSCRIPTIONS", NULL }, "count", "COUNT", 0,
+	{ HTTP_M_GET,
+	  "/api/subscriptions",
+	  HTTP_DISPATCH,
+	  b_query,
+	  { "SUBSCRIPTIONS", NULL },
+	  "count",
+	  "COUNT",
+	  0,
 	  "SUBSCRIPTIONS [COUNT count]" },
 	{ HTTP_M_GET, "/api/routes", HTTP_DISPATCH, b_words, { "ROUTES", NULL }, NULL, NULL, 0, "ROUTES" },
 	{ HTTP_M_GET, "/api/config", HTTP_DISPATCH, b_words, { "CONFIG", "HISTORY" }, NULL, NULL, 0, "CONFIG HISTORY" },
-	{ HTTP_M_GET, "/api/config/{id}", HTTP_DISPATCH, b_words, { "CONFIG", "SHOW" }, NULL, NULL, 0, "CONFIG SHOW id" },
-	{ HTTP_M_POST, "/api/config", HTTP_DISPATCH, b_config, { "CONFIG", "APPLY" }, NULL, NULL, HTTP_MAX_BODY,
+	{ HTTP_M_GET,
+	  "/api/config/{id}",
+	  HTTP_DISPATCH,
+	  b_words,
+	  { "CONFIG", "SHOW" },
+	  NULL,
+	  NULL,
+	  0,
+	  "CONFIG SHOW id" },
+	{ HTTP_M_POST,
+	  "/api/config",
+	  HTTP_DISPATCH,
+	  b_config,
+	  { "CONFIG", "APPLY" },
+	  NULL,
+	  NULL,
+	  HTTP_MAX_BODY,
 	  "CONFIG APPLY; body {\"yaml\":\"...\",\"now\":false} (or ?now=1)" },
-	{ HTTP_M_POST, "/api/config/diff", HTTP_DISPATCH, b_config, { "CONFIG", "DIFF" }, NULL, NULL, HTTP_MAX_BODY,
+	{ HTTP_M_POST,
+	  "/api/config/diff",
+	  HTTP_DISPATCH,
+	  b_config,
+	  { "CONFIG", "DIFF" },
+	  NULL,
+	  NULL,
+	  HTTP_MAX_BODY,
 	  "CONFIG DIFF; body {\"yaml\":\"...\"}" },
-	{ HTTP_M_POST, "/api/rollout/start", HTTP_DISPATCH, b_rollout_start, { "ROLLOUT", "START" }, NULL, NULL, SMALL,
+	{ HTTP_M_POST,
+	  "/api/rollout/start",
+	  HTTP_DISPATCH,
+	  b_rollout_start,
+	  { "ROLLOUT", "START" },
+	  NULL,
+	  NULL,
+	  SMALL,
 	  "ROLLOUT START; body {\"steps\":[..],\"hold_s\":N,\"mode\":\"..\",\"gates\":[..],\"auto\":bool}" },
-	{ HTTP_M_POST, "/api/rollout/pause", HTTP_DISPATCH, b_words, { "ROLLOUT", "PAUSE" }, NULL, NULL, SMALL,
+	{ HTTP_M_POST,
+	  "/api/rollout/pause",
+	  HTTP_DISPATCH,
+	  b_words,
+	  { "ROLLOUT", "PAUSE" },
+	  NULL,
+	  NULL,
+	  SMALL,
 	  "ROLLOUT PAUSE" },
-	{ HTTP_M_POST, "/api/rollout/resume", HTTP_DISPATCH, b_words, { "ROLLOUT", "RESUME" }, NULL, NULL, SMALL,
+	{ HTTP_M_POST,
+	  "/api/rollout/resume",
+	  HTTP_DISPATCH,
+	  b_words,
+	  { "ROLLOUT", "RESUME" },
+	  NULL,
+	  NULL,
+	  SMALL,
 	  "ROLLOUT RESUME" },
-	{ HTTP_M_POST, "/api/rollout/promote", HTTP_DISPATCH, b_words, { "ROLLOUT", "PROMOTE" }, NULL, NULL, SMALL,
+	{ HTTP_M_POST,
+	  "/api/rollout/promote",
+	  HTTP_DISPATCH,
+	  b_words,
+	  { "ROLLOUT", "PROMOTE" },
+	  NULL,
+	  NULL,
+	  SMALL,
 	  "ROLLOUT PROMOTE" },
-	{ HTTP_M_POST, "/api/rollout/abort", HTTP_DISPATCH, b_words, { "ROLLOUT", "ABORT" }, NULL, NULL, SMALL,
+	{ HTTP_M_POST,
+	  "/api/rollout/abort",
+	  HTTP_DISPATCH,
+	  b_words,
+	  { "ROLLOUT", "ABORT" },
+	  NULL,
+	  NULL,
+	  SMALL,
 	  "ROLLOUT ABORT" },
-	{ HTTP_M_POST, "/api/rollout/rollback", HTTP_DISPATCH, b_words, { "ROLLOUT", "ROLLBACK" }, NULL, NULL, SMALL,
+	{ HTTP_M_POST,
+	  "/api/rollout/rollback",
+	  HTTP_DISPATCH,
+	  b_words,
+	  { "ROLLOUT", "ROLLBACK" },
+	  NULL,
+	  NULL,
+	  SMALL,
 	  "ROLLOUT ROLLBACK" },
 };
 const size_t http_n_routes = sizeof(http_routes) / sizeof(http_routes[0]);
@@ -337,8 +458,8 @@ size_t http_route_list(char *buf, size_t n)
 	if (n)
 		buf[0] = '\0';
 	for (size_t i = 0; i < http_n_routes && at < n; i++) {
-		int k = snprintf(buf + at, n - at, "%s%s %s", i ? ", " : "", http_routes[i].method == HTTP_M_GET ? "GET" : "POST",
-				 http_routes[i].path);
+		int k = snprintf(buf + at, n - at, "%s%s %s", i ? ", " : "",
+				 http_routes[i].method == HTTP_M_GET ? "GET" : "POST", http_routes[i].path);
 		at += k > 0 ? (size_t)k : 0;
 	}
 	return at;
@@ -363,7 +484,8 @@ void http_route(const struct http_policy *pol, const struct http_request *r, str
 		return;
 	}
 	if (!http_origin_allowed(pol, r->origin)) {
-		refuse(o, 403, CTL_REFUSED_HTTP_ORIGIN, "cross-origin requests are refused (Origin is not an allowed host)");
+		refuse(o, 403, CTL_REFUSED_HTTP_ORIGIN,
+		       "cross-origin requests are refused (Origin is not an allowed host)");
 		return;
 	}
 	if (r->method == HTTP_M_OTHER) {
@@ -385,11 +507,13 @@ void http_route(const struct http_policy *pol, const struct http_request *r, str
 	if (r->method == HTTP_M_POST) {
 		uint32_t max = d ? d->max_body : HTTP_MAX_SMALL_BODY;
 		if (!http_is_json(r->content_type)) {
-			refuse(o, 415, CTL_REFUSED_HTTP_CONTENT_TYPE, "POST bodies must be Content-Type: application/json");
+			refuse(o, 415, CTL_REFUSED_HTTP_CONTENT_TYPE,
+			       "POST bodies must be Content-Type: application/json");
 			return;
 		}
 		if (r->body_len > max) {
-			refuse(o, 413, CTL_REFUSED_HTTP_BODY_SIZE, max == HTTP_MAX_BODY ? "body above 1 MiB" : "body above 64 KiB");
+			refuse(o, 413, CTL_REFUSED_HTTP_BODY_SIZE,
+			       max == HTTP_MAX_BODY ? "body above 1 MiB" : "body above 64 KiB");
 			return;
 		}
 	}

@@ -53,9 +53,9 @@ enum http_action {
 
 struct http_route {
 	enum http_action action;
-	int status;            /* HTTP_REFUSE: 400, 401, 403, 404, 405, 413, 415 */
+	int status;               /* HTTP_REFUSE: 400, 401, 403, 404, 405, 413, 415 */
 	enum ctl_refusal refusal; /* counted refusals (401, 403, 413, 415); CTL_REFUSED_MAX otherwise */
-	char error[1024]; /* a 404 lists every route */
+	char error[1024];         /* a 404 lists every route */
 	int argc;
 	const char *argv[HTTP_MAX_ARGV]; /* point into the request, the storage below or literals */
 	size_t lens[HTTP_MAX_ARGV];

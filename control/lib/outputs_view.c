@@ -50,7 +50,8 @@ static json_t *find_output(json_t *reply, const char *kind, const char *name)
 	if (name == NULL)
 		return NULL;
 	for (int a = 0; a < 2; a++)
-		json_array_foreach(json_object_get(reply, arrays[a]), i, o) {
+		json_array_foreach(json_object_get(reply, arrays[a]), i, o)
+		{
 			const char *n = json_string_value(json_object_get(o, "name"));
 			if (n && strcmp(n, name) == 0 && strcmp(kind_of(o, a ? "bridge" : "sink"), kind) == 0)
 				return o;
@@ -68,7 +69,8 @@ json_t *ov_with_rates(json_t *cur, json_t *prev, double dt_s)
 		return NULL;
 	j = json_deep_copy(cur);
 	for (int a = 0; a < 2; a++)
-		json_array_foreach(json_object_get(j, arrays[a]), i, o) {
+		json_array_foreach(json_object_get(j, arrays[a]), i, o)
+		{
 			json_t *r = json_object();
 			json_t *p = dt_s > 0 ? find_output(prev, kind_of(o, a ? "bridge" : "sink"),
 							   json_string_value(json_object_get(o, "name")))
@@ -77,8 +79,8 @@ json_t *ov_with_rates(json_t *cur, json_t *prev, double dt_s)
 				const char *k = cs_output_thread.e[c].key;
 				uint64_t now, before;
 				char key[48];
-				if (!is_counter(&cs_output_thread.e[c]) || !u64_of(o, k, &now) || !u64_of(p, k, &before) ||
-				    now < before)
+				if (!is_counter(&cs_output_thread.e[c]) || !u64_of(o, k, &now) ||
+				    !u64_of(p, k, &before) || now < before)
 					continue;
 				snprintf(key, sizeof(key), "%s_per_s", k);
 				json_object_set_new(r, key, json_real((double)(now - before) / dt_s));
@@ -101,14 +103,16 @@ json_t *ov_summary(json_t *cur)
 		return NULL;
 	s = json_array();
 	for (int a = 0; a < 2; a++)
-		json_array_foreach(json_object_get(cur, arrays[a]), i, o) {
+		json_array_foreach(json_object_get(cur, arrays[a]), i, o)
+		{
 			const char *name = json_string_value(json_object_get(o, "name"));
 			const char *err = json_string_value(json_object_get(o, "last_error"));
 			uint64_t backlog = 0;
 			u64_of(o, "backlog", &backlog);
 			json_t *e = json_pack("{s:s,s:s,s:b,s:I}", "name", name ? name : "?", "kind",
 					      kind_of(o, a ? "bridge" : "sink"), "connected",
-					      json_is_true(json_object_get(o, "connected")), "backlog", (json_int_t)backlog);
+					      json_is_true(json_object_get(o, "connected")), "backlog",
+					      (json_int_t)backlog);
 			if (e != NULL && err != NULL && *err)
 				json_object_set_new(e, "last_error", json_string(err));
 			json_array_append_new(s, e);
@@ -154,7 +158,8 @@ static size_t list_outputs(json_t *reply, struct ov_out *list, size_t cap)
 	json_t *o;
 
 	for (int a = 0; a < 2; a++)
-		json_array_foreach(json_object_get(reply, arrays[a]), i, o) {
+		json_array_foreach(json_object_get(reply, arrays[a]), i, o)
+		{
 			if (n == cap || !json_is_object(o))
 				continue;
 			list[n].o = o;
@@ -179,9 +184,11 @@ static void out_labels(struct evbuffer *b, const struct ov_out *x)
 static const struct {
 	const char *key, *name, *type, *help;
 } out_metrics[] = {
-	{ "connected", "fanout_output_connected", "gauge", "1 while the output is connected to its server (Redis, MQTT broker)" },
+	{ "connected", "fanout_output_connected", "gauge",
+	  "1 while the output is connected to its server (Redis, MQTT broker)" },
 	{ "backlog", "fanout_output_backlog", "gauge", "entries queued for the output, not yet written or failed" },
-	{ "ring_size", "fanout_output_ring_capacity", "gauge", "entries the ring between the workers and the output holds" },
+	{ "ring_size", "fanout_output_ring_capacity", "gauge",
+	  "entries the ring between the workers and the output holds" },
 };
 
 /* A histogram from the dataplane's log2 buckets (bucket i = values of bit length i): bucket i
@@ -328,7 +335,8 @@ static void output_metrics(struct evbuffer *b, json_t *outputs)
 		if (!u64_of(json_object_get(list[i].o, "rtt_us"), "max", &v))
 			continue;
 		if (!any)
-			head(b, "fanout_output_batch_rtt_max_seconds", "gauge", "longest batch round trip since the dataplane started");
+			head(b, "fanout_output_batch_rtt_max_seconds", "gauge",
+			     "longest batch round trip since the dataplane started");
 		any = true;
 		adds(b, "fanout_output_batch_rtt_max_seconds{");
 		out_labels(b, &list[i]);
@@ -357,7 +365,8 @@ static void generation_metrics(struct evbuffer *b, json_t *gens)
 	uint64_t v;
 	char id[24];
 
-	json_array_foreach(gens, i, g) {
+	json_array_foreach(gens, i, g)
+	{
 		const char *role = json_string_value(json_object_get(g, "role"));
 		if (n == sizeof(rows) / sizeof(rows[0]) || !json_is_object(json_object_get(g, "outputs")))
 			continue;
@@ -372,7 +381,8 @@ static void generation_metrics(struct evbuffer *b, json_t *gens)
 		return;
 	cs_prom(b, &cs_gen_out, rows, n);
 	head(b, "fanout_generation_output_backlog", "gauge", "of queued: entries not yet written or failed");
-	json_array_foreach(gens, i, g) {
+	json_array_foreach(gens, i, g)
+	{
 		if (!u64_of(json_object_get(g, "outputs"), "backlog", &v))
 			continue;
 		adds(b, "fanout_generation_output_backlog{");

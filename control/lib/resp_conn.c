@@ -51,20 +51,13 @@ int resp_conn_feed(struct resp_conn *c, const void *p, size_t n, const char **wh
 	if (e == FO_RESP_OK)
 		return 0;
 	switch (e) {
-	case FO_RESP_E_ARGS:
-		*why = too_many_args(true);
-		break;
-	case FO_RESP_E_BULK:
-		*why = "-ERR argument above 1 MiB; closing\r\n";
-		break;
-	case FO_RESP_E_REQUEST:
-		*why = "-ERR request above 1 MiB + 64 KiB; closing\r\n";
-		break;
-	case FO_RESP_E_PENDING:
-		*why = "-ERR too many unanswered requests; closing\r\n";
-		break;
+	case FO_RESP_E_ARGS: *why = too_many_args(true); break;
+	case FO_RESP_E_BULK: *why = "-ERR argument above 1 MiB; closing\r\n"; break;
+	case FO_RESP_E_REQUEST: *why = "-ERR request above 1 MiB + 64 KiB; closing\r\n"; break;
+	case FO_RESP_E_PENDING: *why = "-ERR too many unanswered requests; closing\r\n"; break;
 	default:
-		*why = "-ERR protocol error: send commands as RESP arrays of bulk strings (as redis-cli does); closing\r\n";
+		*why = "-ERR protocol error: send commands as RESP arrays of bulk strings (as redis-cli does); "
+		       "closing\r\n";
 		break;
 	}
 	*refusal = e == FO_RESP_E_PROTOCOL ? CTL_REFUSED_RESP_PROTOCOL : CTL_REFUSED_RESP_LIMIT;
@@ -280,7 +273,8 @@ enum resp_step resp_conn_next(struct resp_conn *c, struct resp_cmd *cmd)
 			e = &resp_conn_cmds[i];
 	if (!c->authed && (e == NULL || !e->before_auth)) {
 		cmd->refusal = CTL_REFUSED_RESP_NOAUTH;
-		cmd->reply = "-NOAUTH Authentication required: AUTH <token> (fanout-control's STATE_DIR/" CTL_TOKEN_FILE ")\r\n";
+		cmd->reply = "-NOAUTH Authentication required: AUTH <token> (fanout-control's STATE_DIR/" CTL_TOKEN_FILE
+			     ")\r\n";
 		return RESP_REPLY;
 	}
 	if (e == NULL)

@@ -17,12 +17,12 @@
 /* Elements of one command: the longest the tables allow (ROLLOUT START with every option), so a
  * longer one is refused by the frame check before anything is buffered. */
 #define RESP_MAX_ARGS CTL_MAX_ARGC
-#define RESP_MAX_BULK (1u << 20)         /* one argument: CONFIG APPLY's YAML text */
+#define RESP_MAX_BULK (1u << 20) /* one argument: CONFIG APPLY's YAML text */
 #define RESP_MAX_REQUEST (RESP_MAX_BULK + (64u << 10))
 #define RESP_MAX_PENDING RESP_MAX_REQUEST /* parsed-not-yet-run bytes held in the reader */
-#define RESP_MAX_CLIENTS 64              /* connections; more are refused at accept */
-#define RESP_AUTH_TIMEOUT_S 10           /* a connection that has not authenticated is closed after */
-#define RESP_MAX_AUTH_FAILURES 3         /* wrong AUTHs before the connection is closed */
+#define RESP_MAX_CLIENTS 64               /* connections; more are refused at accept */
+#define RESP_AUTH_TIMEOUT_S 10            /* a connection that has not authenticated is closed after */
+#define RESP_MAX_AUTH_FAILURES 3          /* wrong AUTHs before the connection is closed */
 
 struct resp_conn {
 	redisReader *reader;

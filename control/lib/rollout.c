@@ -11,9 +11,14 @@
 #include "rollout.h"
 
 static const char *const state_names[] = {
-	[RO_IDLE] = "idle",           [RO_RUNNING] = "running",         [RO_PAUSED] = "paused",
-	[RO_HELD] = "held",           [RO_PROMOTING] = "promoting",     [RO_PROMOTED] = "promoted",
-	[RO_ROLLED_BACK] = "rolled_back", [RO_ABORTED] = "aborted",
+	[RO_IDLE] = "idle",
+	[RO_RUNNING] = "running",
+	[RO_PAUSED] = "paused",
+	[RO_HELD] = "held",
+	[RO_PROMOTING] = "promoting",
+	[RO_PROMOTED] = "promoted",
+	[RO_ROLLED_BACK] = "rolled_back",
+	[RO_ABORTED] = "aborted",
 };
 
 const char *ro_state_name(enum ro_state s)
@@ -100,8 +105,9 @@ int ro_parse_steps(const char *s, size_t len, struct ro_plan *p, char *err, size
 			b--;
 		long bp = percent_to_bp(s + a, b - a);
 		if (bp <= 0 || bp > RO_SHARE_MAX) {
-			snprintf(err, errlen, "STEPS '%.*s': each step is a percent in (0, 100] with at most two decimals, "
-					      "e.g. STEPS 1,5,25,50,100",
+			snprintf(err, errlen,
+				 "STEPS '%.*s': each step is a percent in (0, 100] with at most two decimals, "
+				 "e.g. STEPS 1,5,25,50,100",
 				 (int)(len > 80 ? 80 : len), s);
 			return -1;
 		}
@@ -200,13 +206,13 @@ static void enter_step(struct rollout *r, unsigned step, uint64_t now_ms, struct
 	snprintf(d->reason, sizeof(d->reason), "step %u/%u: %.2f%%", step + 1, r->plan.n_steps, r->share_bp / 100.0);
 }
 
-int ro_start(struct rollout *r, const struct ro_plan *plan, uint32_t canary_id, uint64_t now_ms,
-	     struct ro_decision *d, char *err, size_t errlen)
+int ro_start(struct rollout *r, const struct ro_plan *plan, uint32_t canary_id, uint64_t now_ms, struct ro_decision *d,
+	     char *err, size_t errlen)
 {
 	no_decision(d);
 	if (ro_active(r)) {
-		snprintf(err, errlen, "a rollout of generation %u is %s; ROLLOUT ABORT or PROMOTE it first", r->generation,
-			 ro_state_name(r->state));
+		snprintf(err, errlen, "a rollout of generation %u is %s; ROLLOUT ABORT or PROMOTE it first",
+			 r->generation, ro_state_name(r->state));
 		return -1;
 	}
 	if (canary_id == 0) {
@@ -214,7 +220,8 @@ int ro_start(struct rollout *r, const struct ro_plan *plan, uint32_t canary_id, 
 		return -1;
 	}
 	if (plan->n_steps == 0 || plan->n_steps > RO_MAX_STEPS || plan->n_gates > RO_MAX_GATES) {
-		snprintf(err, errlen, "rollout plan needs 1..%d steps and at most %d gates", RO_MAX_STEPS, RO_MAX_GATES);
+		snprintf(err, errlen, "rollout plan needs 1..%d steps and at most %d gates", RO_MAX_STEPS,
+			 RO_MAX_GATES);
 		return -1;
 	}
 	memset(r, 0, sizeof(*r));
@@ -258,7 +265,8 @@ int ro_window_figures(const struct ro_sample *from, const struct ro_sample *to, 
 	f->v[GATE_ERROR_RATE] = ratio(c1->error_replies - c0->error_replies, cm);
 	/* p99 of this window's samples when the dataplane gave its buckets, else the cumulative one */
 	f->v[GATE_P99_US] = (c0->have_hist && c1->have_hist ? (double)ro_window_quantile_ns(c0, c1, 0.99)
-							     : (double)c1->p99_ns) / 1000.0;
+							    : (double)c1->p99_ns) /
+			    1000.0;
 	f->v[GATE_DELTA_DROP_RATE] = canary_drop - stable_drop;
 	/* the canary's sink/bridge routes: entries dropped in the window (failed, ring full, pool empty) */
 	f->v[GATE_SINK_ERRORS] = (double)(ro_out_dropped(c1) - ro_out_dropped(c0));
@@ -332,7 +340,8 @@ void ro_on_sample(struct rollout *r, const struct ro_sample *s, struct ro_decisi
 		r->failed = true;
 		r->failed_gate = *g;
 		r->failed_value = gate_value(g, &f);
-		snprintf(r->reason, sizeof(r->reason), "gate %s failed: %s = %.6g (threshold %.6g) at step %u/%u (%.2f%%)",
+		snprintf(r->reason, sizeof(r->reason),
+			 "gate %s failed: %s = %.6g (threshold %.6g) at step %u/%u (%.2f%%)",
 			 gate_format(g, gt, sizeof(gt)), gate_metric_name(g->metric), r->failed_value, g->threshold,
 			 r->step + 1, r->plan.n_steps, r->share_bp / 100.0);
 		r->state = RO_ROLLED_BACK;

@@ -13,19 +13,19 @@
 
 #define RO_MAX_STEPS 16
 #define RO_MAX_GATES 8
-#define RO_SHARE_MAX 10000         /* basis points */
-#define RO_MIN_WINDOW_MSGS 100     /* rate gates are judged mid-hold only on this many canary msgs */
+#define RO_SHARE_MAX 10000     /* basis points */
+#define RO_MIN_WINDOW_MSGS 100 /* rate gates are judged mid-hold only on this many canary msgs */
 #define RO_DEFAULT_HOLD_MS 10000
 #define RO_MAX_HOLD_MS (7ull * 24 * 3600 * 1000)
 
 enum ro_mode { RO_MODE_SPLIT, RO_MODE_MIRROR };
 
 enum ro_state {
-	RO_IDLE,        /* never started */
-	RO_RUNNING,     /* holding the current step, judging gates */
-	RO_PAUSED,      /* operator pause: gates not judged, share kept */
-	RO_HELD,        /* AUTO no: the step passed; RESUME goes to the next step (or promotes) */
-	RO_PROMOTING,   /* PROMOTE sent to the dataplane */
+	RO_IDLE,      /* never started */
+	RO_RUNNING,   /* holding the current step, judging gates */
+	RO_PAUSED,    /* operator pause: gates not judged, share kept */
+	RO_HELD,      /* AUTO no: the step passed; RESUME goes to the next step (or promotes) */
+	RO_PROMOTING, /* PROMOTE sent to the dataplane */
 	RO_PROMOTED,
 	RO_ROLLED_BACK, /* by a failed gate or the operator */
 	RO_ABORTED,
@@ -50,9 +50,9 @@ struct ro_plan {
  * out_ring_full, out_pool_empty (0 when the generation has no sink or bridge route). */
 struct ro_gen_counts {
 	FO_FOREACH_GEN(FO_SCHEMA_FIELD_)
-	uint64_t p99_ns;                      /* cumulative histogram's p99 (when no buckets came) */
-	bool have_hist;                       /* lat_count/lat_upper_ns were filled */
-	uint64_t lat_count[RO_LAT_BUCKETS];   /* cumulative count per bucket */
+	uint64_t p99_ns;                    /* cumulative histogram's p99 (when no buckets came) */
+	bool have_hist;                     /* lat_count/lat_upper_ns were filled */
+	uint64_t lat_count[RO_LAT_BUCKETS]; /* cumulative count per bucket */
 	uint64_t lat_upper_ns[RO_LAT_BUCKETS];
 };
 
@@ -110,8 +110,8 @@ int ro_state_from_name(const char *s, enum ro_state *out);
 bool ro_active(const struct rollout *r); /* running, paused, held or promoting */
 
 void ro_init(struct rollout *r);
-int ro_start(struct rollout *r, const struct ro_plan *plan, uint32_t canary_id, uint64_t now_ms,
-	     struct ro_decision *d, char *err, size_t errlen);
+int ro_start(struct rollout *r, const struct ro_plan *plan, uint32_t canary_id, uint64_t now_ms, struct ro_decision *d,
+	     char *err, size_t errlen);
 void ro_on_sample(struct rollout *r, const struct ro_sample *s, struct ro_decision *d);
 int ro_pause(struct rollout *r, uint64_t now_ms, char *err, size_t errlen);
 int ro_resume(struct rollout *r, uint64_t now_ms, struct ro_decision *d, char *err, size_t errlen);

@@ -61,7 +61,8 @@ void series_add(struct series *s, uint64_t t_ms, json_t *generations, json_t *ge
 		p->drop_rate = per_s(dropped, s->prev_dropped, dt);
 		p->out_drop_rate = per_s(out_dropped, s->prev_out_dropped, dt);
 	}
-	json_array_foreach(gens, i, g) {
+	json_array_foreach(gens, i, g)
+	{
 		struct series_gen *sg;
 		const char *role = json_string_value(json_object_get(g, "role"));
 
@@ -80,8 +81,10 @@ void series_add(struct series *s, uint64_t t_ms, json_t *generations, json_t *ge
 		if (pg != NULL && dt > 0 && sg->msgs >= pg->msgs) {
 			uint64_t dm = sg->msgs - pg->msgs;
 			uint64_t dd = (sg->drops >= pg->drops ? sg->drops - pg->drops : 0) +
-				      (sg->route_dropped >= pg->route_dropped ? sg->route_dropped - pg->route_dropped : 0);
-			uint64_t de = sg->error_replies >= pg->error_replies ? sg->error_replies - pg->error_replies : 0;
+				      (sg->route_dropped >= pg->route_dropped ? sg->route_dropped - pg->route_dropped
+									      : 0);
+			uint64_t de = sg->error_replies >= pg->error_replies ? sg->error_replies - pg->error_replies
+									     : 0;
 			sg->msg_rate = (double)dm / dt;
 			sg->drop_rate = dm ? (double)dd / (double)dm : 0.0;
 			sg->error_rate = dm ? (double)de / (double)dm : 0.0;
@@ -110,9 +113,9 @@ json_t *series_point_rates_json(const struct series_point *p)
 
 	for (unsigned i = 0; i < p->n_gens; i++) {
 		const struct series_gen *g = &p->gen[i];
-		json_array_append_new(gens, json_pack("{s:I,s:s,s:f,s:f,s:f,s:f}", "id", (json_int_t)g->id, "role", g->role,
-						      "msg_rate", g->msg_rate, "drop_rate", g->drop_rate, "error_rate",
-						      g->error_rate, "p99_us", g->p99_us));
+		json_array_append_new(gens, json_pack("{s:I,s:s,s:f,s:f,s:f,s:f}", "id", (json_int_t)g->id, "role",
+						      g->role, "msg_rate", g->msg_rate, "drop_rate", g->drop_rate,
+						      "error_rate", g->error_rate, "p99_us", g->p99_us));
 	}
 	return json_pack("{s:I,s:f,s:f,s:f,s:f,s:o,s:I,s:i}", "t_ms", (json_int_t)p->t_ms, "rx", p->rx_rate,
 			 "deliveries", p->delivery_rate, "drops", p->drop_rate, "out_drops", p->out_drop_rate,
@@ -154,7 +157,8 @@ static void counts_of(json_t *g, struct ro_gen_counts *c)
 	json_t *h = json_object_get(g, "latency_hist"), *b;
 	size_t i;
 	c->have_hist = json_is_array(h);
-	json_array_foreach(h, i, b) {
+	json_array_foreach(h, i, b)
+	{
 		json_int_t idx = json_integer_value(json_array_get(b, 0));
 		if (!json_is_array(b) || json_array_size(b) != 3 || idx < 0 || idx >= RO_LAT_BUCKETS)
 			continue;
@@ -174,7 +178,8 @@ int series_rollout_sample(json_t *generations, json_t *genstats, uint64_t t_ms, 
 	out->t_ms = t_ms;
 	out->stable_id = gen_id(generations, "stable");
 	out->canary_id = gen_id(generations, "canary");
-	json_array_foreach(gens, i, g) {
+	json_array_foreach(gens, i, g)
+	{
 		uint32_t id = (uint32_t)json_u64(g, "id");
 		if (id != 0 && id == out->stable_id)
 			counts_of(g, &out->stable);

@@ -16,11 +16,11 @@
 
 struct series_gen {
 	uint32_t id;
-	char role[8];          /* stable, canary, retired */
-	double msg_rate;       /* msgs per second */
-	double drop_rate;      /* (drops + route_dropped) per msg over the interval */
-	double error_rate;     /* error_replies per msg over the interval */
-	double p99_us;         /* cumulative */
+	char role[8];                        /* stable, canary, retired */
+	double msg_rate;                     /* msgs per second */
+	double drop_rate;                    /* (drops + route_dropped) per msg over the interval */
+	double error_rate;                   /* error_replies per msg over the interval */
+	double p99_us;                       /* cumulative */
 	FO_FOREACH_GEN_MSG(FO_SCHEMA_FIELD_) /* raw counters (fanout/stats_schema.h) for the next delta */
 };
 

@@ -127,14 +127,14 @@ json_t *st_rollout_json(const struct rollout *r)
 		json_array_append_new(gates, json_string(gate_format(&r->plan.gates[i], g, sizeof(g))));
 	json_t *j = json_pack("{s:s,s:I,s:{s:o,s:I,s:s,s:o,s:b},s:I,s:I,s:I,s:I,s:I,s:s}", "state",
 			      ro_state_name(r->state), "generation", (json_int_t)r->generation, "plan", "steps", steps,
-			      "hold_ms", (json_int_t)r->plan.hold_ms, "mode", ro_mode_name(r->plan.mode), "gates", gates,
-			      "auto", r->plan.auto_advance, "step", (json_int_t)r->step, "share_bp",
+			      "hold_ms", (json_int_t)r->plan.hold_ms, "mode", ro_mode_name(r->plan.mode), "gates",
+			      gates, "auto", r->plan.auto_advance, "step", (json_int_t)r->step, "share_bp",
 			      (json_int_t)r->share_bp, "started_ms", (json_int_t)r->started_ms, "step_started_ms",
 			      (json_int_t)r->step_started_ms, "ended_ms", (json_int_t)r->ended_ms, "reason", r->reason);
 	if (j != NULL && r->failed)
 		json_object_set_new(j, "failed_gate",
-				    json_pack("{s:s,s:f,s:f}", "gate", gate_format(&r->failed_gate, g, sizeof(g)), "value",
-					      r->failed_value, "threshold", r->failed_gate.threshold));
+				    json_pack("{s:s,s:f,s:f}", "gate", gate_format(&r->failed_gate, g, sizeof(g)),
+					      "value", r->failed_value, "threshold", r->failed_gate.threshold));
 	return j;
 }
 
@@ -164,7 +164,8 @@ int st_rollout_from_json(json_t *j, struct rollout *r, char *err, size_t errlen)
 		return -1;
 	}
 	r->plan.n_steps = 0;
-	json_array_foreach(steps, i, v) {
+	json_array_foreach(steps, i, v)
+	{
 		double pct = json_number_value(v);
 		if (!json_is_number(v) || pct <= 0 || pct > 100) {
 			snprintf(err, errlen, "rollout: step %zu is not a percent in (0, 100]", i);
@@ -173,7 +174,8 @@ int st_rollout_from_json(json_t *j, struct rollout *r, char *err, size_t errlen)
 		r->plan.steps_bp[r->plan.n_steps++] = (uint16_t)(pct * 100.0 + 0.5);
 	}
 	r->plan.n_gates = 0;
-	json_array_foreach(gates, i, v) {
+	json_array_foreach(gates, i, v)
+	{
 		const char *s = json_string_value(v);
 		if (s == NULL || gate_parse(s, strlen(s), &r->plan.gates[r->plan.n_gates++], err, errlen) != 0) {
 			if (s == NULL)
@@ -229,9 +231,9 @@ json_t *st_to_json(const struct ctl_state *st)
 			       (json_int_t)st->last_rollback.published_ns, "by", st->last_rollback.by);
 	return json_pack("{s:i,s:I,s:{s:o,s:o,s:I,s:s},s:o,s:o,s:o,s:O}", "format", ST_FORMAT, "last_id",
 			 (json_int_t)st->last_id, "desired", "stable", id_or_null(st->stable_id), "canary",
-			 id_or_null(st->canary_id), "share_bp", (json_int_t)st->share_bp, "mode", ro_mode_name(st->mode),
-			 "versions", versions, "rollout", st_rollout_json(&st->rollout), "last_rollback", lr, "history",
-			 st->history);
+			 id_or_null(st->canary_id), "share_bp", (json_int_t)st->share_bp, "mode",
+			 ro_mode_name(st->mode), "versions", versions, "rollout", st_rollout_json(&st->rollout),
+			 "last_rollback", lr, "history", st->history);
 }
 
 int st_from_json(json_t *doc, struct ctl_state *st, char *err, size_t errlen)
@@ -251,11 +253,12 @@ int st_from_json(json_t *doc, struct ctl_state *st, char *err, size_t errlen)
 	st->stable_id = (uint32_t)get_u64(desired, "stable");
 	st->canary_id = (uint32_t)get_u64(desired, "canary");
 	st->share_bp = (uint16_t)(get_u64(desired, "share_bp") > RO_SHARE_MAX ? RO_SHARE_MAX
-									       : get_u64(desired, "share_bp"));
+									      : get_u64(desired, "share_bp"));
 	mode = json_string_value(json_object_get(desired, "mode"));
 	if (mode != NULL && ro_parse_mode(mode, strlen(mode), &st->mode, err, errlen) != 0)
 		return -1;
-	json_array_foreach(versions, i, v) {
+	json_array_foreach(versions, i, v)
+	{
 		const char *text = json_string_value(json_object_get(v, "text"));
 		const char *outcome = json_string_value(json_object_get(v, "outcome"));
 		uint32_t id = (uint32_t)get_u64(v, "id");
@@ -265,7 +268,8 @@ int st_from_json(json_t *doc, struct ctl_state *st, char *err, size_t errlen)
 			snprintf(err, errlen, "version %zu: needs id and text", i);
 			return -1;
 		}
-		sv = st_version_add(st, id, text, json_string_length(json_object_get(v, "text")), get_u64(v, "created_ms"));
+		sv = st_version_add(st, id, text, json_string_length(json_object_get(v, "text")),
+				    get_u64(v, "created_ms"));
 		if (sv == NULL) {
 			snprintf(err, errlen, "version %zu: duplicate id %u", i, id);
 			return -1;
@@ -308,8 +312,9 @@ int st_load(const char *dir, struct ctl_state *st, char *err, size_t errlen)
 		st_init(st); /* valid (empty) either way, so the caller can st_free it */
 		if (access(path, F_OK) != 0 && errno == ENOENT)
 			return 0;
-		snprintf(err, errlen, "state file '%s': %s (line %d); fix it or move it aside to start with an empty state",
-			 path, je.text, je.line);
+		snprintf(err, errlen,
+			 "state file '%s': %s (line %d); fix it or move it aside to start with an empty state", path,
+			 je.text, je.line);
 		return -1;
 	}
 	int rc = st_from_json(doc, st, e, sizeof(e));
@@ -317,7 +322,8 @@ int st_load(const char *dir, struct ctl_state *st, char *err, size_t errlen)
 	if (rc != 0) {
 		st_free(st);
 		st_init(st);
-		snprintf(err, errlen, "state file '%s': %s; fix it or move it aside to start with an empty state", path, e);
+		snprintf(err, errlen, "state file '%s': %s; fix it or move it aside to start with an empty state", path,
+			 e);
 		return -1;
 	}
 	return 0;

@@ -14,15 +14,15 @@
 
 #define ST_FILE "state.json"
 #define ST_FORMAT 1
-#define ST_MAX_VERSIONS 256  /* older versions not stable/canary are forgotten beyond this */
-#define ST_MAX_HISTORY 1000  /* events kept, newest last */
+#define ST_MAX_VERSIONS 256 /* older versions not stable/canary are forgotten beyond this */
+#define ST_MAX_HISTORY 1000 /* events kept, newest last */
 
 struct st_version {
-	uint32_t id;       /* the generation id pushed with CONFIG LOAD .. ID */
-	char sha256[65];   /* of text */
-	char *text;        /* the YAML as applied */
+	uint32_t id;     /* the generation id pushed with CONFIG LOAD .. ID */
+	char sha256[65]; /* of text */
+	char *text;      /* the YAML as applied */
 	uint64_t created_ms;
-	char outcome[24];  /* canary, stable, promoted, rolled_back, superseded, retired */
+	char outcome[24]; /* canary, stable, promoted, rolled_back, superseded, retired */
 };
 
 struct st_rollback_timing {
@@ -34,15 +34,15 @@ struct st_rollback_timing {
 };
 
 struct ctl_state {
-	uint32_t last_id;             /* highest generation id issued or seen on the dataplane */
+	uint32_t last_id;              /* highest generation id issued or seen on the dataplane */
 	uint32_t stable_id, canary_id; /* desired; 0 = none (stable 0: keep what the dataplane runs) */
 	uint16_t share_bp;
 	enum ro_mode mode;
-	struct st_version *versions;  /* ascending id */
+	struct st_version *versions; /* ascending id */
 	size_t n_versions, cap_versions;
 	struct rollout rollout;
 	struct st_rollback_timing last_rollback;
-	json_t *history;              /* array of {"t_ms":N,"event":"..",...}, oldest first */
+	json_t *history; /* array of {"t_ms":N,"event":"..",...}, oldest first */
 };
 
 void st_init(struct ctl_state *st);
@@ -56,8 +56,7 @@ int st_save(const char *dir, const struct ctl_state *st, char *err, size_t errle
 json_t *st_to_json(const struct ctl_state *st);
 int st_from_json(json_t *doc, struct ctl_state *st, char *err, size_t errlen);
 
-struct st_version *st_version_add(struct ctl_state *st, uint32_t id, const char *text, size_t len,
-				  uint64_t now_ms);
+struct st_version *st_version_add(struct ctl_state *st, uint32_t id, const char *text, size_t len, uint64_t now_ms);
 struct st_version *st_version_find(const struct ctl_state *st, uint32_t id);
 void st_version_outcome(struct ctl_state *st, uint32_t id, const char *outcome);
 json_t *st_version_json(const struct st_version *v, bool with_text);

@@ -59,12 +59,22 @@ static inline uint64_t bh_rotl(uint64_t x, int b)
 {
 	return (x << b) | (x >> (64 - b));
 }
-#define BH_SIPROUND(v0, v1, v2, v3)                                                              \
-	do {                                                                                     \
-		v0 += v1; v1 = bh_rotl(v1, 13); v1 ^= v0; v0 = bh_rotl(v0, 32);                 \
-		v2 += v3; v3 = bh_rotl(v3, 16); v3 ^= v2;                                        \
-		v0 += v3; v3 = bh_rotl(v3, 21); v3 ^= v0;                                        \
-		v2 += v1; v1 = bh_rotl(v1, 17); v1 ^= v2; v2 = bh_rotl(v2, 32);                 \
+#define BH_SIPROUND(v0, v1, v2, v3) \
+	do { \
+		v0 += v1; \
+		v1 = bh_rotl(v1, 13); \
+		v1 ^= v0; \
+		v0 = bh_rotl(v0, 32); \
+		v2 += v3; \
+		v3 = bh_rotl(v3, 16); \
+		v3 ^= v2; \
+		v0 += v3; \
+		v3 = bh_rotl(v3, 21); \
+		v3 ^= v0; \
+		v2 += v1; \
+		v1 = bh_rotl(v1, 17); \
+		v1 ^= v2; \
+		v2 = bh_rotl(v2, 32); \
 	} while (0)
 static inline uint64_t bh_prf64(uint64_t m)
 {

@@ -58,8 +58,8 @@ typedef uint32_t (*oa_hash_fn)(const void *tab, uint32_t slot); /* the occupant'
 typedef void (*oa_move_fn)(void *tab, uint32_t to, uint32_t from);
 typedef void (*oa_clear_fn)(void *tab, uint32_t slot);
 
-OA_INLINE void oa_erase(void *tab, uint32_t mask, uint32_t slot, oa_empty_fn empty, oa_hash_fn hash,
-			oa_move_fn move, oa_clear_fn clear)
+OA_INLINE void oa_erase(void *tab, uint32_t mask, uint32_t slot, oa_empty_fn empty, oa_hash_fn hash, oa_move_fn move,
+			oa_clear_fn clear)
 {
 	uint32_t i = slot;
 	for (uint32_t j = (i + 1) & mask; !empty(tab, j); j = (j + 1) & mask) {
@@ -81,8 +81,8 @@ typedef bool (*oa_id_match_fn)(const void *tab, uint32_t id, const void *q);
 typedef uint32_t (*oa_id_hash_fn)(const void *tab, uint32_t id);
 
 /* The slot holding the entry with key q, or the empty slot where it belongs. */
-OA_INLINE uint32_t oa_ids_find(const uint32_t *slots, uint32_t mask, uint32_t empty_id, uint32_t hash,
-			       const void *tab, const void *q, oa_id_match_fn match)
+OA_INLINE uint32_t oa_ids_find(const uint32_t *slots, uint32_t mask, uint32_t empty_id, uint32_t hash, const void *tab,
+			       const void *q, oa_id_match_fn match)
 {
 	for (uint32_t i = hash & mask;; i = (i + 1) & mask) {
 		uint32_t id = slots[i];

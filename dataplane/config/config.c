@@ -186,8 +186,8 @@ static const cyaml_strval_t role_names[] = {
 };
 static const cyaml_schema_field_t lcore_fields[] = {
 	STR("lcore", struct raw_lcore, lcore),
-	CYAML_FIELD_FLAGS("roles", CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT, struct raw_lcore, roles,
-			  role_names, CYAML_ARRAY_LEN(role_names)),
+	CYAML_FIELD_FLAGS("roles", CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT, struct raw_lcore, roles, role_names,
+			  CYAML_ARRAY_LEN(role_names)),
 	CYAML_FIELD_END,
 };
 static const cyaml_schema_value_t lcore_value = {
@@ -227,8 +227,8 @@ static const cyaml_schema_field_t mqttsn_fields[] = {
 	STR("retry_limit", struct raw_mqttsn, retry_limit),
 	STR("max_topic_len", struct raw_mqttsn, max_topic_len),
 	STR("expiry_scan_per_tick", struct raw_mqttsn, expiry_scan_per_tick),
-	CYAML_FIELD_SEQUENCE("predefined_topics", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
-			     struct raw_mqttsn, predefined_topics, &predef_value, 0, CYAML_UNLIMITED),
+	CYAML_FIELD_SEQUENCE("predefined_topics", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_mqttsn,
+			     predefined_topics, &predef_value, 0, CYAML_UNLIMITED),
 	CYAML_FIELD_END,
 };
 static const cyaml_schema_field_t stats_fields[] = {
@@ -343,14 +343,13 @@ static const cyaml_schema_value_t bridge_value = {
 	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_bridge, bridge_fields),
 };
 static const cyaml_schema_field_t top_fields[] = {
-	CYAML_FIELD_SEQUENCE("ports", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_config, ports,
-			     &port_value, 0, CYAML_UNLIMITED),
-	CYAML_FIELD_SEQUENCE("lcores", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_config,
-			     lcores, &lcore_value, 0, CYAML_UNLIMITED),
+	CYAML_FIELD_SEQUENCE("ports", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_config, ports, &port_value,
+			     0, CYAML_UNLIMITED),
+	CYAML_FIELD_SEQUENCE("lcores", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_config, lcores,
+			     &lcore_value, 0, CYAML_UNLIMITED),
 	STR("burst", struct raw_config, burst),
 	CYAML_FIELD_MAPPING_PTR("rings", CYAML_FLAG_OPTIONAL, struct raw_config, rings, rings_fields),
-	CYAML_FIELD_MAPPING_PTR("mempool", CYAML_FLAG_OPTIONAL, struct raw_config, mempool,
-				mempool_fields),
+	CYAML_FIELD_MAPPING_PTR("mempool", CYAML_FLAG_OPTIONAL, struct raw_config, mempool, mempool_fields),
 	STR("neighbours", struct raw_config, neighbours),
 	STR("arp_max_age_s", struct raw_config, arp_max_age_s),
 	STR("arp_requests_per_s", struct raw_config, arp_requests_per_s),
@@ -359,8 +358,8 @@ static const cyaml_schema_field_t top_fields[] = {
 	CYAML_FIELD_MAPPING_PTR("security", CYAML_FLAG_OPTIONAL, struct raw_config, security, security_fields),
 	CYAML_FIELD_SEQUENCE("routes", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_config, routes,
 			     &route_value, 0, CYAML_UNLIMITED),
-	CYAML_FIELD_SEQUENCE("sinks", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_config, sinks,
-			     &sink_value, 0, CYAML_UNLIMITED),
+	CYAML_FIELD_SEQUENCE("sinks", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_config, sinks, &sink_value,
+			     0, CYAML_UNLIMITED),
 	CYAML_FIELD_SEQUENCE("bridges", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_config, bridges,
 			     &bridge_value, 0, CYAML_UNLIMITED),
 	CYAML_FIELD_END,
@@ -455,10 +454,14 @@ static const char *noun(const char *t)
 	static const struct {
 		const char *name, *noun;
 	} nouns[] = {
-		{ "STRING", "a single value" },     { "SCALAR", "a single value" },
-		{ "SEQUENCE", "a list" },           { "SEQUENCE_START", "a list" },
-		{ "MAPPING", "a mapping (key: value)" }, { "MAPPING_START", "a mapping (key: value)" },
-		{ "FLAGS", "a list of names" },     { "ALIAS", "an alias" },
+		{ "STRING", "a single value" },
+		{ "SCALAR", "a single value" },
+		{ "SEQUENCE", "a list" },
+		{ "SEQUENCE_START", "a list" },
+		{ "MAPPING", "a mapping (key: value)" },
+		{ "MAPPING_START", "a mapping (key: value)" },
+		{ "FLAGS", "a list of names" },
+		{ "ALIAS", "an alias" },
 	};
 	for (size_t i = 0; i < sizeof(nouns) / sizeof(nouns[0]); i++)
 		if (strcmp(t, nouns[i].name) == 0)
@@ -484,8 +487,8 @@ static int fail_cyaml(struct ctx *c, cyaml_err_t rc)
 		}
 		if (nfr >= MAX_FRAMES)
 			continue;
-		if (sscanf(line, "  in mapping field '%63[^']' (line: %u, column: %u)", f.name, &f.line,
-			   &f.column) == 3) {
+		if (sscanf(line, "  in mapping field '%63[^']' (line: %u, column: %u)", f.name, &f.line, &f.column) ==
+		    3) {
 			f.kind = FR_FIELD;
 			fr[nfr++] = f;
 		} else if (sscanf(line, "  in sequence entry '%u' (line: %u, column: %u)", &f.index, &f.line,
@@ -559,8 +562,8 @@ static int fail_cyaml(struct ctx *c, cyaml_err_t rc)
 /* ------------------------------------------------------------------ scalars */
 
 /* Strict decimal: digits only, no sign, no leading zeros (YAML 1.1 reads 010 as octal). */
-static int get_num(struct ctx *c, const char *key, const char *s, uint64_t min, uint64_t max,
-		   uint64_t def, uint64_t *out)
+static int get_num(struct ctx *c, const char *key, const char *s, uint64_t min, uint64_t max, uint64_t def,
+		   uint64_t *out)
 {
 	char shown[64];
 	if (s == NULL) {
@@ -590,8 +593,8 @@ static int get_num(struct ctx *c, const char *key, const char *s, uint64_t min, 
 	return 0;
 }
 
-static int get_u32(struct ctx *c, const char *key, const char *s, uint32_t min, uint32_t max,
-		   uint32_t def, uint32_t *out)
+static int get_u32(struct ctx *c, const char *key, const char *s, uint32_t min, uint32_t max, uint32_t def,
+		   uint32_t *out)
 {
 	uint64_t v;
 	if (get_num(c, key, s, min, max, def, &v) != 0)
@@ -600,8 +603,8 @@ static int get_u32(struct ctx *c, const char *key, const char *s, uint32_t min, 
 	return 0;
 }
 
-static int get_u16(struct ctx *c, const char *key, const char *s, uint16_t min, uint16_t max,
-		   uint16_t def, uint16_t *out)
+static int get_u16(struct ctx *c, const char *key, const char *s, uint16_t min, uint16_t max, uint16_t def,
+		   uint16_t *out)
 {
 	uint64_t v;
 	if (get_num(c, key, s, min, max, def, &v) != 0)
@@ -685,11 +688,11 @@ static int check_host(struct ctx *c, const char *key, uint32_t ip, uint8_t len)
 	if ((ip >> 24) == 127 || (ip >> 28) >= 0xe)
 		return fail(c, "%s: %s is not a unicast host address (loopback, multicast or reserved)", key, a);
 	if (len <= 30 && (ip & ~mask) == 0)
-		return fail(c, "%s: %s is the network address of %s/%u; use a host address such as %s", key, a,
-			    net, len, hint);
+		return fail(c, "%s: %s is the network address of %s/%u; use a host address such as %s", key, a, net,
+			    len, hint);
 	if (len <= 30 && (ip & ~mask) == ~mask)
-		return fail(c, "%s: %s is the broadcast address of %s/%u; use a host address such as %s", key,
-			    a, net, len, hint);
+		return fail(c, "%s: %s is the broadcast address of %s/%u; use a host address such as %s", key, a, net,
+			    len, hint);
 	return 0;
 }
 
@@ -722,7 +725,7 @@ static bool parse_mac(const char *s, uint8_t mac[6])
 		unsigned v = 0;
 		for (int j = 0; j < 2; j++) {
 			char ch = *s++;
-			unsigned d = ch >= '0' && ch <= '9' ? (unsigned)(ch - '0')
+			unsigned d = ch >= '0' && ch <= '9'   ? (unsigned)(ch - '0')
 				     : ch >= 'a' && ch <= 'f' ? (unsigned)(ch - 'a' + 10)
 				     : ch >= 'A' && ch <= 'F' ? (unsigned)(ch - 'A' + 10)
 							      : 16u;
@@ -767,20 +770,23 @@ static int load_static_neighbours(struct ctx *c, unsigned i, const struct raw_po
 			return -1;
 		ip_str(sn->ip, a, sizeof(a));
 		if (((sn->ip ^ p->ip) & mask) != 0)
-			return fail(c, "%s: %s is outside the port's prefix %s/%u; a static neighbour must be on-link", key,
-				    a, net, p->prefix_len);
+			return fail(c, "%s: %s is outside the port's prefix %s/%u; a static neighbour must be on-link",
+				    key, a, net, p->prefix_len);
 		if (sn->ip == p->ip)
 			return fail(c, "%s: %s is the port's own address; give the neighbour's address", key, a);
 		for (unsigned k = 0; k < j; k++)
 			if (p->static_neigh[k].ip == sn->ip)
-				return fail(c, "%s: %s is already given by static_neighbours[%u]; one entry per address",
+				return fail(c,
+					    "%s: %s is already given by static_neighbours[%u]; one entry per address",
 					    key, a, k);
 		snprintf(key, sizeof(key), "ports[%u].static_neighbours[%u].mac", i, j);
 		if (rs->mac == NULL)
-			return fail(c, "%s: missing; give the neighbour's MAC address, e.g. \"02:00:00:00:00:02\"", key);
+			return fail(c, "%s: missing; give the neighbour's MAC address, e.g. \"02:00:00:00:00:02\"",
+				    key);
 		if (!parse_mac(rs->mac, sn->mac))
-			return fail(c, "%s: '%s' is not a MAC address (expected six hex pairs separated by ':', "
-				       "e.g. \"02:00:00:00:00:02\", quoted)",
+			return fail(c,
+				    "%s: '%s' is not a MAC address (expected six hex pairs separated by ':', "
+				    "e.g. \"02:00:00:00:00:02\", quoted)",
 				    key, show(rs->mac, shown, sizeof(shown)));
 		if (sn->mac[0] & 1)
 			return fail(c, "%s: %s is a multicast or broadcast MAC; a neighbour has a unicast MAC", key,
@@ -836,7 +842,8 @@ static int load_port(struct ctx *c, unsigned i, const struct raw_port *r, struct
 	if (r->gateway != NULL) {
 		snprintf(key, sizeof(key), "ports[%u].gateway", i);
 		if (!parse_dotted(r->gateway, &p->gateway, &end) || *end != '\0')
-			return fail(c, "%s: '%s' is not an IPv4 address (expected a.b.c.d; omit the key for no gateway)",
+			return fail(c,
+				    "%s: '%s' is not an IPv4 address (expected a.b.c.d; omit the key for no gateway)",
 				    key, show(r->gateway, shown, sizeof(shown)));
 		if (p->gateway == 0)
 			return fail(c, "%s: 0.0.0.0 is not a gateway; omit the key for no gateway", key);
@@ -899,11 +906,15 @@ static int load_ports(struct ctx *c, const struct raw_config *r, struct fo_confi
 		cfg->n_ports = i + 1; /* owns ports[0..i].device from here */
 		for (unsigned j = 0; j < i; j++) {
 			if (strcmp(cfg->ports[j].device, cfg->ports[i].device) == 0)
-				return fail(c, "ports[%u].device: '%s' is already used by ports[%u]; each port needs its own device",
+				return fail(c,
+					    "ports[%u].device: '%s' is already used by ports[%u]; each port needs its "
+					    "own device",
 					    i, show(cfg->ports[i].device, shown, sizeof(shown)), j);
 			if (cfg->ports[j].ip == cfg->ports[i].ip) {
 				ip_str(cfg->ports[i].ip, a, sizeof(a));
-				return fail(c, "ports[%u].ipv4: %s is already used by ports[%u]; give each port its own address",
+				return fail(c,
+					    "ports[%u].ipv4: %s is already used by ports[%u]; give each port its own "
+					    "address",
 					    i, a, j);
 			}
 		}
@@ -915,7 +926,9 @@ static int load_lcores(struct ctx *c, const struct raw_config *r, struct fo_conf
 {
 	char key[64];
 	if (r->lcores_count == 0)
-		return fail(c, "lcores: at least one lcore is required, e.g. lcores: [{lcore: 1, roles: [rx, worker, tx]}]");
+		return fail(
+			c,
+			"lcores: at least one lcore is required, e.g. lcores: [{lcore: 1, roles: [rx, worker, tx]}]");
 	if (r->lcores_count > FO_MAX_LCORES)
 		return fail(c, "lcores: %u lcores given; at most %d are supported", r->lcores_count, FO_MAX_LCORES);
 	cfg->lcores = calloc(r->lcores_count, sizeof(*cfg->lcores));
@@ -932,7 +945,9 @@ static int load_lcores(struct ctx *c, const struct raw_config *r, struct fo_conf
 			return -1;
 		for (unsigned j = 0; j < i; j++)
 			if (cfg->lcores[j].lcore == l->lcore)
-				return fail(c, "%s: lcore %u is already listed at lcores[%u]; give each lcore one entry with all its roles",
+				return fail(c,
+					    "%s: lcore %u is already listed at lcores[%u]; give each lcore one entry "
+					    "with all its roles",
 					    key, l->lcore, j);
 		l->roles = r->lcores[i].roles;
 		if (l->roles == 0)
@@ -962,16 +977,15 @@ static int load_pools(struct ctx *c, const struct raw_config *r, struct fo_confi
 	    get_ring(c, "rings.tx", rg->tx, cfg->burst, &cfg->tx_ring_size) != 0 ||
 	    get_ring(c, "rings.peer", rg->peer, cfg->burst, &cfg->peer_ring_size) != 0)
 		return -1;
-	if (get_u32(c, "mempool.cache", mp->cache, 0, FO_MAX_MBUF_CACHE, FO_DEFAULT_MBUF_CACHE,
-		    &cfg->mbuf_cache) != 0 ||
+	if (get_u32(c, "mempool.cache", mp->cache, 0, FO_MAX_MBUF_CACHE, FO_DEFAULT_MBUF_CACHE, &cfg->mbuf_cache) !=
+		    0 ||
 	    get_u32(c, "mempool.mbufs", mp->mbufs, 1, UINT32_MAX, FO_DEFAULT_MBUFS, &cfg->mbufs) != 0 ||
 	    get_u32(c, "mempool.header_mbufs", mp->header_mbufs, 1, UINT32_MAX, FO_DEFAULT_HDR_MBUFS,
 		    &cfg->hdr_mbufs) != 0 ||
-	    get_u32(c, "mempool.held_mbufs", mp->held_mbufs, 64, UINT32_MAX, FO_DEFAULT_HELD_MBUFS,
-		    &cfg->held_mbufs) != 0)
+	    get_u32(c, "mempool.held_mbufs", mp->held_mbufs, 64, UINT32_MAX, FO_DEFAULT_HELD_MBUFS, &cfg->held_mbufs) !=
+		    0)
 		return -1;
-	if (get_u32(c, "neighbours", r->neighbours, 1, FO_MAX_NEIGHBOURS, FO_DEFAULT_NEIGHBOURS,
-		    &cfg->neighbours) != 0)
+	if (get_u32(c, "neighbours", r->neighbours, 1, FO_MAX_NEIGHBOURS, FO_DEFAULT_NEIGHBOURS, &cfg->neighbours) != 0)
 		return -1;
 	if (get_u32(c, "arp_max_age_s", r->arp_max_age_s, 1, FO_MAX_ARP_MAX_AGE_S, FO_DEFAULT_ARP_MAX_AGE_S,
 		    &cfg->arp_max_age_s) != 0)
@@ -981,8 +995,9 @@ static int load_pools(struct ctx *c, const struct raw_config *r, struct fo_confi
 		return -1;
 	for (uint32_t i = 0; i < cfg->n_ports; i++)
 		if (cfg->ports[i].n_static_neigh > cfg->neighbours / 2)
-			return fail(c, "ports[%u].static_neighbours: %u entries, but `neighbours` is %u and at most half "
-				       "the table may be static; raise `neighbours` to at least %u",
+			return fail(c,
+				    "ports[%u].static_neighbours: %u entries, but `neighbours` is %u and at most half "
+				    "the table may be static; raise `neighbours` to at least %u",
 				    i, cfg->ports[i].n_static_neigh, cfg->neighbours, cfg->ports[i].n_static_neigh * 2);
 
 	/* The floor from the pool rule at the top of this file. */
@@ -993,13 +1008,15 @@ static int load_pools(struct ctx *c, const struct raw_config *r, struct fo_confi
 		tx += cfg->ports[i].tx_desc;
 	}
 	if (cfg->mbufs < rx + tx + in_hand)
-		return fail(c, "mempool.mbufs: %u is too small for this config; use at least %llu "
-			       "(rx_queues*rx_desc + tx_desc over all ports = %llu, plus (lcores+1)*(cache+burst) = %llu)",
+		return fail(c,
+			    "mempool.mbufs: %u is too small for this config; use at least %llu "
+			    "(rx_queues*rx_desc + tx_desc over all ports = %llu, plus (lcores+1)*(cache+burst) = %llu)",
 			    cfg->mbufs, (unsigned long long)(rx + tx + in_hand), (unsigned long long)(rx + tx),
 			    (unsigned long long)in_hand);
 	if (cfg->hdr_mbufs < tx + in_hand)
-		return fail(c, "mempool.header_mbufs: %u is too small for this config; use at least %llu "
-			       "(tx_desc over all ports = %llu, plus (lcores+1)*(cache+burst) = %llu)",
+		return fail(c,
+			    "mempool.header_mbufs: %u is too small for this config; use at least %llu "
+			    "(tx_desc over all ports = %llu, plus (lcores+1)*(cache+burst) = %llu)",
 			    cfg->hdr_mbufs, (unsigned long long)(tx + in_hand), (unsigned long long)tx,
 			    (unsigned long long)in_hand);
 	return 0;
@@ -1018,35 +1035,36 @@ static int load_mqttsn(struct ctx *c, const struct raw_config *r, struct fo_conf
 	b->gateway_id = (uint8_t)v;
 	if (get_u32(c, "mqttsn.max_sessions", m->max_sessions, 1, 1u << 28, FO_DEFAULT_MAX_SESSIONS,
 		    &b->max_sessions) != 0 ||
-	    get_u32(c, "mqttsn.max_topics", m->max_topics, 1, 1u << 26, FO_DEFAULT_MAX_TOPICS,
-		    &b->max_topics) != 0 ||
-	    get_u32(c, "mqttsn.max_client_topics", m->max_client_topics, 1, 1u << 28,
-		    FO_DEFAULT_MAX_CLIENT_TOPICS, &b->max_client_topics) != 0 ||
-	    get_u32(c, "mqttsn.max_subscriptions", m->max_subscriptions, 1, 1u << 28,
-		    FO_DEFAULT_MAX_SUBSCRIPTIONS, &b->max_subscriptions) != 0 ||
+	    get_u32(c, "mqttsn.max_topics", m->max_topics, 1, 1u << 26, FO_DEFAULT_MAX_TOPICS, &b->max_topics) != 0 ||
+	    get_u32(c, "mqttsn.max_client_topics", m->max_client_topics, 1, 1u << 28, FO_DEFAULT_MAX_CLIENT_TOPICS,
+		    &b->max_client_topics) != 0 ||
+	    get_u32(c, "mqttsn.max_subscriptions", m->max_subscriptions, 1, 1u << 28, FO_DEFAULT_MAX_SUBSCRIPTIONS,
+		    &b->max_subscriptions) != 0 ||
 	    get_u32(c, "mqttsn.max_inflight", m->max_inflight, 1, 1u << 28, FO_DEFAULT_MAX_INFLIGHT,
 		    &b->max_inflight) != 0 ||
-	    get_u32(c, "mqttsn.retry_interval_ms", m->retry_interval_ms, 1, UINT32_MAX,
-		    FO_DEFAULT_RETRY_INTERVAL_MS, &b->retry_interval_ms) != 0 ||
-	    get_u32(c, "mqttsn.retry_limit", m->retry_limit, 0, 255, FO_DEFAULT_RETRY_LIMIT,
-		    &b->retry_limit) != 0 ||
-	    get_u32(c, "mqttsn.expiry_scan_per_tick", m->expiry_scan_per_tick, 1, UINT32_MAX,
-		    FO_DEFAULT_EXPIRY_SCAN, &b->expiry_scan_per_tick) != 0 ||
-	    get_u16(c, "mqttsn.max_topic_len", m->max_topic_len, 2, FO_MAX_TOPIC_LEN_LIMIT,
-		    FO_DEFAULT_MAX_TOPIC_LEN, &b->max_topic_len) != 0)
+	    get_u32(c, "mqttsn.retry_interval_ms", m->retry_interval_ms, 1, UINT32_MAX, FO_DEFAULT_RETRY_INTERVAL_MS,
+		    &b->retry_interval_ms) != 0 ||
+	    get_u32(c, "mqttsn.retry_limit", m->retry_limit, 0, 255, FO_DEFAULT_RETRY_LIMIT, &b->retry_limit) != 0 ||
+	    get_u32(c, "mqttsn.expiry_scan_per_tick", m->expiry_scan_per_tick, 1, UINT32_MAX, FO_DEFAULT_EXPIRY_SCAN,
+		    &b->expiry_scan_per_tick) != 0 ||
+	    get_u16(c, "mqttsn.max_topic_len", m->max_topic_len, 2, FO_MAX_TOPIC_LEN_LIMIT, FO_DEFAULT_MAX_TOPIC_LEN,
+		    &b->max_topic_len) != 0)
 		return -1;
 	if (get_u32(c, "mqttsn.max_inflight_per_session", m->max_inflight_per_session, 1, 32768,
 		    FO_DEFAULT_MAX_INFLIGHT_PER_SESSION, &b->max_inflight_per_session) != 0)
 		return -1;
 	if (b->max_inflight_per_session > b->max_inflight)
-		return fail(c, "mqttsn.max_inflight_per_session: %u is more than mqttsn.max_inflight (%u); "
-			       "lower it or raise max_inflight",
+		return fail(c,
+			    "mqttsn.max_inflight_per_session: %u is more than mqttsn.max_inflight (%u); "
+			    "lower it or raise max_inflight",
 			    b->max_inflight_per_session, b->max_inflight);
 
 	unsigned n = m->predefined_topics_count;
 	if (n > b->max_topics)
-		return fail(c, "mqttsn.predefined_topics: %u topics given but mqttsn.max_topics is %u; "
-			       "raise max_topics", n, b->max_topics);
+		return fail(c,
+			    "mqttsn.predefined_topics: %u topics given but mqttsn.max_topics is %u; "
+			    "raise max_topics",
+			    n, b->max_topics);
 	if (n == 0)
 		return 0;
 	cfg->predefined = calloc(n, sizeof(*cfg->predefined));
@@ -1065,8 +1083,10 @@ static int load_mqttsn(struct ctx *c, const struct raw_config *r, struct fo_conf
 			return -1;
 		for (unsigned j = 0; j < i; j++)
 			if (cfg->predefined[j].id == id)
-				return fail(c, "%s: id %u is already used by mqttsn.predefined_topics[%u]; ids must be unique",
-					    key, id, j);
+				return fail(
+					c,
+					"%s: id %u is already used by mqttsn.predefined_topics[%u]; ids must be unique",
+					key, id, j);
 		snprintf(key, sizeof(key), "mqttsn.predefined_topics[%u].name", i);
 		if (rp->name == NULL)
 			return fail(c, "%s: missing; give the topic name, e.g. sensors/temperature", key);
@@ -1076,8 +1096,9 @@ static int load_mqttsn(struct ctx *c, const struct raw_config *r, struct fo_conf
 				    show(rp->name, shown, sizeof(shown)), why, b->max_topic_len);
 		for (unsigned j = 0; j < i; j++)
 			if (strcmp(cfg->predefined[j].name, rp->name) == 0)
-				return fail(c, "%s: '%s' is already predefined as mqttsn.predefined_topics[%u]; "
-					       "names must be unique",
+				return fail(c,
+					    "%s: '%s' is already predefined as mqttsn.predefined_topics[%u]; "
+					    "names must be unique",
 					    key, show(rp->name, shown, sizeof(shown)), j);
 		char *name = dup_str(rp->name);
 		if (name == NULL)
@@ -1154,18 +1175,21 @@ static int load_security(struct ctx *c, const struct raw_config *r, struct fo_co
 		return -1;
 	b->refuse_keepalive_zero = !zero;
 	if (b->sessions_per_source && b->sessions_per_source > b->max_sessions / 2)
-		return fail(c, "security.sessions_per_source: %u is more than half of mqttsn.max_sessions (%u): one "
-			       "source could fill the table; lower it or raise max_sessions",
+		return fail(c,
+			    "security.sessions_per_source: %u is more than half of mqttsn.max_sessions (%u): one "
+			    "source could fill the table; lower it or raise max_sessions",
 			    b->sessions_per_source, b->max_sessions);
 	if (b->sessions_per_source && b->topics_per_session &&
 	    (uint64_t)b->sessions_per_source * b->topics_per_session > topic_room)
-		return fail(c, "security.topics_per_session: %u x sessions_per_source %u is more than half of "
-			       "mqttsn.max_topics / max_client_topics (%u): one source could fill them; lower it",
+		return fail(c,
+			    "security.topics_per_session: %u x sessions_per_source %u is more than half of "
+			    "mqttsn.max_topics / max_client_topics (%u): one source could fill them; lower it",
 			    b->topics_per_session, b->sessions_per_source, topic_room * 2);
 	if (b->sessions_per_source && b->subscriptions_per_session &&
 	    (uint64_t)b->sessions_per_source * b->subscriptions_per_session > b->max_subscriptions / 2)
-		return fail(c, "security.subscriptions_per_session: %u x sessions_per_source %u is more than half of "
-			       "mqttsn.max_subscriptions (%u): one source could fill it; lower it",
+		return fail(c,
+			    "security.subscriptions_per_session: %u x sessions_per_source %u is more than half of "
+			    "mqttsn.max_subscriptions (%u): one source could fill it; lower it",
 			    b->subscriptions_per_session, b->sessions_per_source, b->max_subscriptions);
 	if (b->keepalive_max_s < b->keepalive_min_s)
 		return fail(c, "security.keepalive_max_s: %u is below security.keepalive_min_s (%u); raise it",
@@ -1191,8 +1215,10 @@ static int load_security(struct ctx *c, const struct raw_config *r, struct fo_co
 			return fail(c, "%s: '%s' is not a ClientId (1..23 bytes; a prefix may be empty)", key,
 				    show(id, shown, sizeof(shown)));
 		if (ra->from_count == 0)
-			return fail(c, "%s.from: missing; list the source prefixes it may connect from, e.g. [198.18.0.0/24]",
-				    key);
+			return fail(
+				c,
+				"%s.from: missing; list the source prefixes it may connect from, e.g. [198.18.0.0/24]",
+				key);
 		char *idc = dup_str(id);
 		uint32_t *nets = calloc(ra->from_count, sizeof(*nets)), *masks = calloc(ra->from_count, sizeof(*masks));
 		a->client_id = (const uint8_t *)idc;
@@ -1209,7 +1235,8 @@ static int load_security(struct ctx *c, const struct raw_config *r, struct fo_co
 			uint32_t ip, len = 32;
 			const char *v = ra->from[j];
 			if (v == NULL || !parse_dotted(v, &ip, &end))
-				return fail(c, "%s: '%s' is not an IPv4 prefix (a.b.c.d/len)", key, show(v ? v : "", shown, sizeof(shown)));
+				return fail(c, "%s: '%s' is not an IPv4 prefix (a.b.c.d/len)", key,
+					    show(v ? v : "", shown, sizeof(shown)));
 			if (*end == '/') {
 				char *e2;
 				unsigned long l = strtoul(end + 1, &e2, 10);
@@ -1218,7 +1245,8 @@ static int load_security(struct ctx *c, const struct raw_config *r, struct fo_co
 						    show(v, shown, sizeof(shown)));
 				len = (uint32_t)l;
 			} else if (*end != '\0') {
-				return fail(c, "%s: '%s' is not an IPv4 prefix (a.b.c.d/len)", key, show(v, shown, sizeof(shown)));
+				return fail(c, "%s: '%s' is not an IPv4 prefix (a.b.c.d/len)", key,
+					    show(v, shown, sizeof(shown)));
 			}
 			uint32_t mask = len ? prefix_mask((uint8_t)len) : 0;
 			if ((ip & ~mask) != 0)
@@ -1271,20 +1299,25 @@ static int load_dest(struct ctx *c, const char *key, const char *s, const struct
 		uint32_t m = prefix_mask(p->prefix_len);
 		bool on_link = (ip & m) == (p->ip & m);
 		if (ip == p->ip)
-			return fail(c, "%s: '%s' is ports[%u]'s own address; give the host that should receive "
-				       "the copies", key, show(s, shown, sizeof(shown)), i);
+			return fail(c,
+				    "%s: '%s' is ports[%u]'s own address; give the host that should receive "
+				    "the copies",
+				    key, show(s, shown, sizeof(shown)), i);
 		if (on_link && p->prefix_len <= 30 && ((ip & ~m) == 0 || (ip & ~m) == ~m)) {
 			char net[16];
 			ip_str(p->ip & m, net, sizeof(net));
-			return fail(c, "%s: '%s' is the %s address of ports[%u]'s subnet %s/%u, not a unicast "
-				       "host address; routes send to one host each", key, show(s, shown, sizeof(shown)),
-				    (ip & ~m) == 0 ? "network" : "broadcast", i, net, p->prefix_len);
+			return fail(c,
+				    "%s: '%s' is the %s address of ports[%u]'s subnet %s/%u, not a unicast "
+				    "host address; routes send to one host each",
+				    key, show(s, shown, sizeof(shown)), (ip & ~m) == 0 ? "network" : "broadcast", i,
+				    net, p->prefix_len);
 		}
 		reachable = reachable || on_link || p->gateway != 0;
 	}
 	if (!reachable)
-		return fail(c, "%s: '%s' is on no port's subnet and no port has a gateway; add `gateway:` to "
-			       "the port that leads there",
+		return fail(c,
+			    "%s: '%s' is on no port's subnet and no port has a gateway; add `gateway:` to "
+			    "the port that leads there",
 			    key, show(s, shown, sizeof(shown)));
 	d->ip = ip;
 	d->port = (uint16_t)port;
@@ -1336,8 +1369,10 @@ static int load_output_route(struct ctx *c, unsigned i, const struct raw_route *
 			return fail(c, "%s: '%s' is not the name of an entry of sinks:; define it there", key,
 				    show(rr->sink, shown, sizeof(shown)));
 		if (rr->topic != NULL)
-			return fail(c, "routes[%u].topic: only for bridge: routes; a sink route names its stream with "
-				       "stream:", i);
+			return fail(c,
+				    "routes[%u].topic: only for bridge: routes; a sink route names its stream with "
+				    "stream:",
+				    i);
 		rt->kind = FO_ROUTE_SINK;
 		rt->target = (uint8_t)k;
 		snprintf(key, sizeof(key), "routes[%u].stream", i);
@@ -1351,8 +1386,10 @@ static int load_output_route(struct ctx *c, unsigned i, const struct raw_route *
 		return fail(c, "%s: '%s' is not the name of an entry of bridges:; define it there", key,
 			    show(rr->bridge, shown, sizeof(shown)));
 	if (rr->stream != NULL)
-		return fail(c, "routes[%u].stream: only for sink: routes; a bridge route names its remote topic "
-			       "with topic:", i);
+		return fail(c,
+			    "routes[%u].stream: only for sink: routes; a bridge route names its remote topic "
+			    "with topic:",
+			    i);
 	rt->kind = FO_ROUTE_BRIDGE;
 	rt->target = (uint8_t)k;
 	snprintf(key, sizeof(key), "routes[%u].topic", i);
@@ -1365,8 +1402,8 @@ static bool name_ok(const char *n)
 	if (len == 0 || len > FO_MAX_ROUTE_NAME)
 		return false;
 	for (const char *p = n; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		      *p == '-' || *p == '_' || *p == '.'))
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+		      *p == '_' || *p == '.'))
 			return false;
 	return true;
 }
@@ -1414,13 +1451,13 @@ static int load_secret(struct ctx *c, const char *prefix, const char *pw, const 
  * the rest of one item, whose config struct the loader has named already. Raw and config
  * items are arrays of raw_size / item_size bytes with their name at the given offsets. */
 struct output_list {
-	const char *list;    /* the config key, "sinks" */
-	unsigned max;        /* FO_MAX_SINKS */
+	const char *list; /* the config key, "sinks" */
+	unsigned max;     /* FO_MAX_SINKS */
 	const void *raw;
 	unsigned n_raw;
 	size_t raw_size, raw_name;
-	void **items;        /* the array, allocated here; the caller stores it as cfg->sinks */
-	uint32_t *n_items;   /* &cfg->n_sinks: counts the items to free from the first one on */
+	void **items;      /* the array, allocated here; the caller stores it as cfg->sinks */
+	uint32_t *n_items; /* &cfg->n_sinks: counts the items to free from the first one on */
 	size_t item_size, item_name;
 	int (*load_item)(struct ctx *c, const char *pre, const void *raw, void *item);
 };
@@ -1472,8 +1509,10 @@ static int load_sink(struct ctx *c, const char *pre, const void *raw, void *item
 	char key[96], shown[64];
 	snprintf(key, sizeof(key), "%s.redis", pre);
 	if (rs->redis == NULL || rs->redis[0] == '\0')
-		return fail(c, "%s: missing; give host:port (e.g. 127.0.0.1:6379) or a unix socket path "
-			       "(e.g. /run/redis/redis-server.sock)", key);
+		return fail(c,
+			    "%s: missing; give host:port (e.g. 127.0.0.1:6379) or a unix socket path "
+			    "(e.g. /run/redis/redis-server.sock)",
+			    key);
 	if (rs->redis[0] == '/') {
 		if (strlen(rs->redis) >= 108)
 			return fail(c, "%s: '%s' is longer than a unix socket path may be (107 bytes)", key,
@@ -1487,8 +1526,10 @@ static int load_sink(struct ctx *c, const char *pre, const void *raw, void *item
 		unsigned long port = colon ? strtoul(colon + 1, &pe, 10) : 0;
 		if (colon == NULL || colon == rs->redis || colon[1] < '1' || colon[1] > '9' || *pe != '\0' ||
 		    errno != 0 || port == 0 || port > 65535)
-			return fail(c, "%s: '%s' is neither host:port nor an absolute unix socket path; "
-				       "e.g. 127.0.0.1:6379", key, show(rs->redis, shown, sizeof(shown)));
+			return fail(c,
+				    "%s: '%s' is neither host:port nor an absolute unix socket path; "
+				    "e.g. 127.0.0.1:6379",
+				    key, show(rs->redis, shown, sizeof(shown)));
 		k->port = (uint16_t)port;
 		if ((k->host = strndup(rs->redis, (size_t)(colon - rs->redis))) == NULL)
 			return fail(c, "%s: out of memory", key);
@@ -1529,7 +1570,7 @@ static int load_sink(struct ctx *c, const char *pre, const void *raw, void *item
 	snprintf(key, sizeof(key), "%s.reconnect_max_ms", pre);
 	if (get_u32(c, key, rs->reconnect_max_ms, k->reconnect_min_ms, 600000,
 		    k->reconnect_min_ms > FO_DEFAULT_RECONNECT_MAX_MS ? k->reconnect_min_ms
-								     : FO_DEFAULT_RECONNECT_MAX_MS,
+								      : FO_DEFAULT_RECONNECT_MAX_MS,
 		    &k->reconnect_max_ms) != 0)
 		return -1;
 	snprintf(key, sizeof(key), "%s.puback", pre);
@@ -1538,8 +1579,10 @@ static int load_sink(struct ctx *c, const char *pre, const void *raw, void *item
 	else if (strcmp(rs->puback, "written") == 0)
 		k->puback = FO_PUBACK_WRITTEN;
 	else
-		return fail(c, "%s: '%s' is not a mode; use accepted (in the sink's backlog) or written "
-			       "(confirmed by Redis)", key, show(rs->puback, shown, sizeof(shown)));
+		return fail(c,
+			    "%s: '%s' is not a mode; use accepted (in the sink's backlog) or written "
+			    "(confirmed by Redis)",
+			    key, show(rs->puback, shown, sizeof(shown)));
 	return 0;
 }
 
@@ -1547,11 +1590,16 @@ static int load_sinks(struct ctx *c, const struct raw_config *r, struct fo_confi
 {
 	void *items = NULL;
 	const struct output_list o = {
-		.list = "sinks", .max = FO_MAX_SINKS,
-		.raw = r->sinks, .n_raw = r->sinks_count,
-		.raw_size = sizeof(*r->sinks), .raw_name = offsetof(struct raw_sink, name),
-		.items = &items, .n_items = &cfg->n_sinks,
-		.item_size = sizeof(*cfg->sinks), .item_name = offsetof(struct fo_sink_config, name),
+		.list = "sinks",
+		.max = FO_MAX_SINKS,
+		.raw = r->sinks,
+		.n_raw = r->sinks_count,
+		.raw_size = sizeof(*r->sinks),
+		.raw_name = offsetof(struct raw_sink, name),
+		.items = &items,
+		.n_items = &cfg->n_sinks,
+		.item_size = sizeof(*cfg->sinks),
+		.item_name = offsetof(struct fo_sink_config, name),
 		.load_item = load_sink,
 	};
 	int rc = load_outputs(c, &o);
@@ -1584,7 +1632,6 @@ static int load_file_key(struct ctx *c, const char *key, const char *path, char 
 		return fail(c, "%s: out of memory", key);
 	return 0;
 }
-
 
 /* One entry of "bridges:" past its name. */
 static int load_bridge(struct ctx *c, const char *pre, const void *raw, void *item)
@@ -1659,22 +1706,19 @@ static int load_bridge(struct ctx *c, const char *pre, const void *raw, void *it
 	snprintf(key, sizeof(key), "%s.reconnect_max_ms", pre);
 	if (get_u32(c, key, rb->reconnect_max_ms, b->reconnect_min_ms, 600000,
 		    b->reconnect_min_ms > FO_DEFAULT_RECONNECT_MAX_MS ? b->reconnect_min_ms
-								     : FO_DEFAULT_RECONNECT_MAX_MS,
+								      : FO_DEFAULT_RECONNECT_MAX_MS,
 		    &b->reconnect_max_ms) != 0)
 		return -1;
 	if (rb->subscribe_count > FO_MAX_BRIDGE_SUBS)
-		return fail(c, "%s.subscribe: %u entries, at most %u", pre, rb->subscribe_count,
-			    FO_MAX_BRIDGE_SUBS);
-	if (rb->subscribe_count &&
-	    (b->subs = calloc(rb->subscribe_count, sizeof(*b->subs))) == NULL)
+		return fail(c, "%s.subscribe: %u entries, at most %u", pre, rb->subscribe_count, FO_MAX_BRIDGE_SUBS);
+	if (rb->subscribe_count && (b->subs = calloc(rb->subscribe_count, sizeof(*b->subs))) == NULL)
 		return fail(c, "%s.subscribe: out of memory", pre);
 	for (unsigned j = 0; j < rb->subscribe_count; j++) {
 		const struct raw_bridge_sub *rs = &rb->subscribe[j];
 		struct fo_bridge_sub *sb = &b->subs[j];
 		b->n_subs = j + 1;
 		snprintf(key, sizeof(key), "%s.subscribe[%u].filter", pre, j);
-		if (rs->filter == NULL ||
-		    !topic_filter_valid((const uint8_t *)rs->filter, strlen(rs->filter), 65535))
+		if (rs->filter == NULL || !topic_filter_valid((const uint8_t *)rs->filter, strlen(rs->filter), 65535))
 			return fail(c, "%s: '%s' %s; give an MQTT topic filter such as cmd/#", key,
 				    show(rs->filter ? rs->filter : "", shown, sizeof(shown)),
 				    rs->filter ? "is not a valid topic filter" : "is missing");
@@ -1707,11 +1751,16 @@ static int load_bridges(struct ctx *c, const struct raw_config *r, struct fo_con
 {
 	void *items = NULL;
 	const struct output_list o = {
-		.list = "bridges", .max = FO_MAX_BRIDGES,
-		.raw = r->bridges, .n_raw = r->bridges_count,
-		.raw_size = sizeof(*r->bridges), .raw_name = offsetof(struct raw_bridge, name),
-		.items = &items, .n_items = &cfg->n_bridges,
-		.item_size = sizeof(*cfg->bridges), .item_name = offsetof(struct fo_bridge_config, name),
+		.list = "bridges",
+		.max = FO_MAX_BRIDGES,
+		.raw = r->bridges,
+		.n_raw = r->bridges_count,
+		.raw_size = sizeof(*r->bridges),
+		.raw_name = offsetof(struct raw_bridge, name),
+		.items = &items,
+		.n_items = &cfg->n_bridges,
+		.item_size = sizeof(*cfg->bridges),
+		.item_name = offsetof(struct fo_bridge_config, name),
 		.load_item = load_bridge,
 	};
 	int rc = load_outputs(c, &o);
@@ -1750,15 +1799,19 @@ static int load_routes(struct ctx *c, const struct raw_config *r, struct fo_conf
 		if (rr->filter == NULL)
 			return fail(c, "%s: missing; give a topic filter such as sensors/# or +/temperature", key);
 		if (!topic_filter_valid((const uint8_t *)rr->filter, strlen(rr->filter), cfg->broker.max_topic_len))
-			return fail(c, "%s: '%s' is not a valid topic filter of at most mqttsn.max_topic_len (%u) "
-				       "bytes; '+' and '#' must fill a whole level and '#' must be last",
+			return fail(c,
+				    "%s: '%s' is not a valid topic filter of at most mqttsn.max_topic_len (%u) "
+				    "bytes; '+' and '#' must fill a whole level and '#' must be last",
 				    key, show(rr->filter, shown, sizeof(shown)), cfg->broker.max_topic_len);
 		if ((rt->filter = dup_str(rr->filter)) == NULL)
 			return fail(c, "%s: out of memory", key);
 		int kinds = (rr->to_count > 0) + (rr->sink != NULL) + (rr->bridge != NULL);
 		if (kinds > 1)
-			return fail(c, "routes[%u]: more than one kind of destination; give exactly one of to: "
-				       "[\"ip:port\", ...] (UDP), sink: NAME (Redis Streams) or bridge: NAME (MQTT broker)", i);
+			return fail(
+				c,
+				"routes[%u]: more than one kind of destination; give exactly one of to: "
+				"[\"ip:port\", ...] (UDP), sink: NAME (Redis Streams) or bridge: NAME (MQTT broker)",
+				i);
 		if (rr->sink != NULL || rr->bridge != NULL) {
 			if (load_output_route(c, i, rr, cfg, rt) != 0)
 				return -1;
@@ -1769,14 +1822,19 @@ static int load_routes(struct ctx *c, const struct raw_config *r, struct fo_conf
 				    rr->stream != NULL ? "stream" : "topic");
 		snprintf(key, sizeof(key), "routes[%u].format", i);
 		if (rr->format != NULL && strcmp(rr->format, "raw") != 0 && strcmp(rr->format, "mqttsn") != 0)
-			return fail(c, "%s: '%s' is not supported; use raw (the payload as the UDP datagram) or mqttsn "
-				       "(an MQTT-SN PUBLISH)", key, show(rr->format, shown, sizeof(shown)));
+			return fail(c,
+				    "%s: '%s' is not supported; use raw (the payload as the UDP datagram) or mqttsn "
+				    "(an MQTT-SN PUBLISH)",
+				    key, show(rr->format, shown, sizeof(shown)));
 		rt->format = rr->format != NULL && strcmp(rr->format, "mqttsn") == 0 ? FO_ROUTE_MQTTSN : FO_ROUTE_RAW;
 		rt->kind = FO_ROUTE_UDP;
 		snprintf(key, sizeof(key), "routes[%u].topic_id", i);
 		if (rt->format == FO_ROUTE_MQTTSN && rr->topic_id == NULL)
-			return fail(c, "%s: missing; format mqttsn sends PUBLISHes with a predefined topic id the receiver "
-				       "knows for this route: give 1..65534", key);
+			return fail(
+				c,
+				"%s: missing; format mqttsn sends PUBLISHes with a predefined topic id the receiver "
+				"knows for this route: give 1..65534",
+				key);
 		if (rt->format != FO_ROUTE_MQTTSN && rr->topic_id != NULL)
 			return fail(c, "%s: only for format: mqttsn", key);
 		if (get_u16(c, key, rr->topic_id, 1, 65534, 0, &rt->topic_id) != 0)
@@ -1835,8 +1893,7 @@ int fo_config_parse(const char *yaml, size_t len, struct fo_config **out, char *
 		.log_level = CYAML_LOG_ERROR,
 		.flags = CYAML_CFG_NO_ALIAS,
 	};
-	cyaml_err_t yrc = cyaml_load_data((const uint8_t *)yaml, len, &ycfg, &top_value, (cyaml_data_t **)&raw,
-					  NULL);
+	cyaml_err_t yrc = cyaml_load_data((const uint8_t *)yaml, len, &ycfg, &top_value, (cyaml_data_t **)&raw, NULL);
 	if (yrc != CYAML_OK) {
 		fail_cyaml(c, yrc);
 		raw = NULL;
@@ -1851,8 +1908,7 @@ int fo_config_parse(const char *yaml, size_t len, struct fo_config **out, char *
 	const struct raw_config *r = raw != NULL ? raw : &empty; /* an empty document */
 	if (load_ports(c, r, cfg) != 0 || load_lcores(c, r, cfg) != 0 || load_pools(c, r, cfg) != 0 ||
 	    load_mqttsn(c, r, cfg) != 0 || load_security(c, r, cfg) != 0 || load_stats(c, r, cfg) != 0 ||
-	    load_sinks(c, r, cfg) != 0 ||
-	    load_bridges(c, r, cfg) != 0 || load_routes(c, r, cfg) != 0)
+	    load_sinks(c, r, cfg) != 0 || load_bridges(c, r, cfg) != 0 || load_routes(c, r, cfg) != 0)
 		goto done;
 	*out = cfg;
 	cfg = NULL;

@@ -22,7 +22,7 @@
 #define FO_DEFAULT_RX_DESC 1024
 #define FO_DEFAULT_TX_DESC 1024
 #define FO_DEFAULT_NEIGHBOURS 4096
-#define FO_DEFAULT_ARP_MAX_AGE_S 300 /* a learnt neighbour unconfirmed for this long is dropped */
+#define FO_DEFAULT_ARP_MAX_AGE_S 300       /* a learnt neighbour unconfirmed for this long is dropped */
 #define FO_DEFAULT_ARP_REQUESTS_PER_S 1000 /* ARP requests a port sends at most, per second */
 #define FO_DEFAULT_MAX_SESSIONS 65536
 #define FO_DEFAULT_MAX_TOPICS 65536
@@ -36,7 +36,7 @@
 #define FO_DEFAULT_GATEWAY_ID 1
 #define FO_DEFAULT_EXPIRY_SCAN 64
 #define FO_DEFAULT_RX_QUEUES 1
-#define FO_DEFAULT_PREFIX_LEN 24   /* when "ipv4:" has no /len */
+#define FO_DEFAULT_PREFIX_LEN 24 /* when "ipv4:" has no /len */
 /* "security:" defaults (docs/security.md) */
 #define FO_DEFAULT_PROOF_TIMEOUT_MS 10000
 #define FO_DEFAULT_MIN_SOURCE_PORT 1024
@@ -53,28 +53,28 @@
 #define FO_MAX_ADMISSION_RULES 1024
 
 /* Limits the validator enforces (DPDK's build limits and sanity bounds, see docs/config.md). */
-#define FO_MAX_PORTS 32            /* RTE_MAX_ETHPORTS */
-#define FO_MAX_LCORES 128          /* RTE_MAX_LCORE: lcore ids are 0..FO_MAX_LCORES-1 */
-#define FO_MAX_DEVICE_LEN 63       /* RTE_ETH_NAME_MAX_LEN - 1 */
+#define FO_MAX_PORTS 32      /* RTE_MAX_ETHPORTS */
+#define FO_MAX_LCORES 128    /* RTE_MAX_LCORE: lcore ids are 0..FO_MAX_LCORES-1 */
+#define FO_MAX_DEVICE_LEN 63 /* RTE_ETH_NAME_MAX_LEN - 1 */
 #define FO_MAX_RX_QUEUES 16
 #define FO_MIN_DESC 64
 #define FO_MAX_DESC 32768
 #define FO_MIN_RING_SIZE 64
 #define FO_MAX_RING_SIZE (1u << 20)
-#define FO_MAX_MBUF_CACHE 512      /* RTE_MEMPOOL_CACHE_MAX_SIZE */
+#define FO_MAX_MBUF_CACHE 512 /* RTE_MEMPOOL_CACHE_MAX_SIZE */
 #define FO_MAX_NEIGHBOURS (1u << 24)
 #define FO_MAX_ARP_MAX_AGE_S 86400
 #define FO_MAX_ARP_REQUESTS_PER_S 1000000
 #define FO_MAX_STATIC_NEIGHBOURS 1024 /* per port; and at most half of `neighbours` */
-#define FO_MAX_TOPIC_LEN_LIMIT 65527 /* longest name a long-form REGISTER can carry */
+#define FO_MAX_TOPIC_LEN_LIMIT 65527  /* longest name a long-form REGISTER can carry */
 #define FO_MAX_ROUTES 1024
 #define FO_MAX_ROUTE_DESTS 16
 #define FO_MAX_ROUTE_NAME 63
-#define FO_MAX_SINKS 8             /* Redis Streams sinks ("sinks:") */
-#define FO_MAX_BRIDGES 8           /* MQTT broker bridges ("bridges:") */
-#define FO_MAX_BRIDGE_SUBS 64      /* upstream subscriptions per bridge */
-#define FO_MAX_TEMPLATE_LEN 255    /* stream key / remote topic templates */
-#define FO_MAX_SECRET_LEN 512      /* passwords (from the file or password_file) */
+#define FO_MAX_SINKS 8          /* Redis Streams sinks ("sinks:") */
+#define FO_MAX_BRIDGES 8        /* MQTT broker bridges ("bridges:") */
+#define FO_MAX_BRIDGE_SUBS 64   /* upstream subscriptions per bridge */
+#define FO_MAX_TEMPLATE_LEN 255 /* stream key / remote topic templates */
+#define FO_MAX_SECRET_LEN 512   /* passwords (from the file or password_file) */
 
 /* Sink and bridge defaults. */
 #define FO_DEFAULT_SINK_RING 16384
@@ -97,18 +97,18 @@ enum fo_role {
 
 /* A configured neighbour ("ports[i].static_neighbours"): never learnt over, aged or evicted. */
 struct fo_static_neigh {
-	uint32_t ip;           /* host byte order, an on-link host of the port */
-	uint8_t mac[6];        /* unicast */
+	uint32_t ip;    /* host byte order, an on-link host of the port */
+	uint8_t mac[6]; /* unicast */
 };
 
 struct fo_port_config {
-	char *device;          /* ethdev name as DPDK knows it: "net_af_packet0", "0000:01:00.0" */
-	uint32_t ip;           /* appliance address, host byte order (YAML: "ipv4: 198.18.0.1/24") */
-	uint8_t prefix_len;    /* on-link prefix for next-hop resolution (from the /len, default 24) */
-	uint32_t gateway;      /* next hop for off-link destinations, 0 = none (YAML: "gateway") */
-	uint16_t vlan;         /* 802.1Q VLAN id, 0 = untagged */
-	uint16_t mqttsn_port;  /* UDP port, default 1883 */
-	uint16_t rx_queues;    /* RSS queues, default 1 */
+	char *device;         /* ethdev name as DPDK knows it: "net_af_packet0", "0000:01:00.0" */
+	uint32_t ip;          /* appliance address, host byte order (YAML: "ipv4: 198.18.0.1/24") */
+	uint8_t prefix_len;   /* on-link prefix for next-hop resolution (from the /len, default 24) */
+	uint32_t gateway;     /* next hop for off-link destinations, 0 = none (YAML: "gateway") */
+	uint16_t vlan;        /* 802.1Q VLAN id, 0 = untagged */
+	uint16_t mqttsn_port; /* UDP port, default 1883 */
+	uint16_t rx_queues;   /* RSS queues, default 1 */
 	uint16_t rx_desc;
 	uint16_t tx_desc;
 	struct fo_static_neigh *static_neigh; /* "static_neighbours", NULL when none */
@@ -116,8 +116,8 @@ struct fo_port_config {
 };
 
 struct fo_lcore_config {
-	uint32_t lcore;        /* EAL lcore id; must not be the main lcore */
-	uint32_t roles;        /* enum fo_role bits (YAML: "roles: [rx, worker, tx]") */
+	uint32_t lcore; /* EAL lcore id; must not be the main lcore */
+	uint32_t roles; /* enum fo_role bits (YAML: "roles: [rx, worker, tx]") */
 };
 
 /* A route: publishes whose topic matches filter are also sent to each destination. Routes are
@@ -147,39 +147,39 @@ struct fo_route_config {
 	char *filter;
 	struct fo_route_dest *to;
 	uint32_t n_to;
-	uint8_t format; /* enum fo_route_format (UDP routes) */
-	uint8_t kind;   /* enum fo_route_kind */
-	uint8_t target; /* sink or bridge index in fo_config (SINK and BRIDGE routes) */
-	char *tmpl;     /* SINK: stream key, BRIDGE: remote topic; "{topic}" is the publish's topic */
-	uint16_t tmpl_id; /* set when a generation is built (outputs.h: fo_out_tmpl_intern) */
+	uint8_t format;    /* enum fo_route_format (UDP routes) */
+	uint8_t kind;      /* enum fo_route_kind */
+	uint8_t target;    /* sink or bridge index in fo_config (SINK and BRIDGE routes) */
+	char *tmpl;        /* SINK: stream key, BRIDGE: remote topic; "{topic}" is the publish's topic */
+	uint16_t tmpl_id;  /* set when a generation is built (outputs.h: fo_out_tmpl_intern) */
 	uint16_t topic_id; /* mqttsn format: the predefined topic id its PUBLISHes carry */
 };
 
 /* A Redis Streams sink ("sinks:"): one connection, one writer thread. */
 struct fo_sink_config {
 	char *name;
-	char *unix_path;         /* "redis: /run/redis.sock" */
-	char *host;              /* "redis: 127.0.0.1:6379" (an IPv4 address or a host name) */
+	char *unix_path; /* "redis: /run/redis.sock" */
+	char *host;      /* "redis: 127.0.0.1:6379" (an IPv4 address or a host name) */
 	uint16_t port;
-	char *username;          /* ACL user for AUTH, NULL = password only (requirepass) */
-	char *password;          /* NULL = no AUTH */
-	uint32_t db;             /* SELECT db when non-zero */
-	uint32_t ring;           /* backlog entries between the workers and the writer, power of two */
-	uint32_t batch;          /* XADDs per pipelined batch at most */
-	uint32_t batch_us;       /* a partial batch waits at most this long for more entries */
-	uint64_t maxlen;         /* XADD MAXLEN ~ maxlen; 0 = no trimming */
-	uint32_t timeout_ms;     /* connect and per-batch I/O timeout */
+	char *username;      /* ACL user for AUTH, NULL = password only (requirepass) */
+	char *password;      /* NULL = no AUTH */
+	uint32_t db;         /* SELECT db when non-zero */
+	uint32_t ring;       /* backlog entries between the workers and the writer, power of two */
+	uint32_t batch;      /* XADDs per pipelined batch at most */
+	uint32_t batch_us;   /* a partial batch waits at most this long for more entries */
+	uint64_t maxlen;     /* XADD MAXLEN ~ maxlen; 0 = no trimming */
+	uint32_t timeout_ms; /* connect and per-batch I/O timeout */
 	uint32_t reconnect_min_ms, reconnect_max_ms; /* backoff doubles from min to max */
-	uint8_t puback;          /* enum fo_puback_mode */
+	uint8_t puback;                              /* enum fo_puback_mode */
 };
 
 /* An upstream subscription of a bridge: messages on filter come down as local publishes on
  * local_prefix + (remote topic without strip_prefix, when it starts with it). */
 struct fo_bridge_sub {
 	char *filter;
-	uint8_t qos;             /* 0 or 1 */
-	char *local_prefix;      /* "" when absent */
-	char *strip_prefix;      /* "" when absent */
+	uint8_t qos;        /* 0 or 1 */
+	char *local_prefix; /* "" when absent */
+	char *strip_prefix; /* "" when absent */
 };
 
 /* An MQTT broker bridge ("bridges:"): one connection (libmosquitto), one thread. */
@@ -187,15 +187,15 @@ struct fo_bridge_config {
 	char *name;
 	char *host;
 	uint16_t port;
-	uint8_t protocol;        /* 4 = MQTT 3.1.1, 5 = MQTT 5 */
+	uint8_t protocol; /* 4 = MQTT 3.1.1, 5 = MQTT 5 */
 	char *client_id;
 	char *username, *password;
 	bool tls;
 	char *tls_ca_file, *tls_cert_file, *tls_key_file;
-	bool tls_insecure;       /* skip the server hostname check (test setups only) */
+	bool tls_insecure; /* skip the server hostname check (test setups only) */
 	uint16_t keepalive_s;
-	uint32_t ring;           /* backlog entries from the workers, power of two */
-	uint32_t max_inflight;   /* QoS 1 publishes awaiting the broker's PUBACK */
+	uint32_t ring;         /* backlog entries from the workers, power of two */
+	uint32_t max_inflight; /* QoS 1 publishes awaiting the broker's PUBACK */
 	uint32_t reconnect_min_ms, reconnect_max_ms;
 	struct fo_bridge_sub *subs;
 	uint32_t n_subs;
@@ -215,21 +215,21 @@ struct fo_config {
 	uint32_t hdr_mbufs;        /* header pool for replies and fan-out copies */
 	uint32_t held_mbufs;       /* payload copies kept for QoS 1 retries and output backlogs */
 	uint32_t mbuf_cache;
-	uint32_t neighbours;       /* ARP table capacity */
-	uint32_t arp_max_age_s;    /* learnt neighbours unconfirmed this long are freed */
+	uint32_t neighbours;         /* ARP table capacity */
+	uint32_t arp_max_age_s;      /* learnt neighbours unconfirmed this long are freed */
 	uint32_t arp_requests_per_s; /* per port, 0 = no limit */
 
 	struct broker_config broker;          /* the "mqttsn:" section */
 	struct broker_predefined *predefined; /* owned storage behind broker.predefined */
 	struct broker_admission *admission;   /* owned storage behind broker.admission ("security:") */
-	uint16_t min_source_port;  /* security.min_source_port: lower UDP source ports are dropped */
+	uint16_t min_source_port;             /* security.min_source_port: lower UDP source ports are dropped */
 
-	char *stats_file;          /* JSON snapshot path (SIGUSR1 and exit); NULL = stdout */
+	char *stats_file; /* JSON snapshot path (SIGUSR1 and exit); NULL = stdout */
 
 	struct fo_route_config *routes; /* the "routes:" section: the generation's content */
 	uint32_t n_routes;
 
-	struct fo_sink_config *sinks;     /* "sinks:" (restart-only) */
+	struct fo_sink_config *sinks; /* "sinks:" (restart-only) */
 	uint32_t n_sinks;
 	struct fo_bridge_config *bridges; /* "bridges:" (restart-only) */
 	uint32_t n_bridges;

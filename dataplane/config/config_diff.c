@@ -38,8 +38,8 @@ static void dests_str(const struct fo_route_config *r, char *b, size_t n)
 	size_t off = 0;
 	b[0] = '\0';
 	if (r->kind != FO_ROUTE_UDP) {
-		snprintf(b, n, "%s %.*s", r->kind == FO_ROUTE_SINK ? "stream" : "bridge topic", (int)(n > 32 ? n - 32 : 0),
-			 r->tmpl);
+		snprintf(b, n, "%s %.*s", r->kind == FO_ROUTE_SINK ? "stream" : "bridge topic",
+			 (int)(n > 32 ? n - 32 : 0), r->tmpl);
 		return;
 	}
 	for (uint32_t i = 0; i < r->n_to && off + 24 < n; i++) {
@@ -49,8 +49,7 @@ static void dests_str(const struct fo_route_config *r, char *b, size_t n)
 	}
 }
 
-static unsigned route_diff(const struct fo_config *from, const struct fo_config *to, fo_route_change_fn cb,
-			   void *ctx)
+static unsigned route_diff(const struct fo_config *from, const struct fo_config *to, fo_route_change_fn cb, void *ctx)
 {
 	unsigned n = 0;
 	char detail[2 * DESTS_STR_MAX + 512], a[DESTS_STR_MAX], b[DESTS_STR_MAX];
@@ -65,7 +64,7 @@ static unsigned route_diff(const struct fo_config *from, const struct fo_config 
 		}
 	for (uint32_t i = 0; i < to->n_routes; i++) {
 		const struct fo_route_config *nr = &to->routes[i];
-		const struct fo_route_config *or = find_route(from, nr->name);
+		const struct fo_route_config * or = find_route(from, nr->name);
 		dests_str(nr, b, sizeof(b));
 		if (or == NULL) {
 			n++;
@@ -77,9 +76,11 @@ static unsigned route_diff(const struct fo_config *from, const struct fo_config 
 		}
 		dests_str(or, a, sizeof(a));
 		bool same_filter = strcmp(or->filter, nr->filter) == 0;
-		bool same_to = same_dests(or, nr) && or->kind == nr->kind && or->target == nr->target &&
-			       (or->tmpl == NULL) == (nr->tmpl == NULL) &&
-			       (or->tmpl == NULL || strcmp(or->tmpl, nr->tmpl) == 0); /* not the strings: they are cut */
+		bool same_to = same_dests(or, nr) && or->kind == nr->kind &&
+			       or
+				       ->target == nr->target && (or->tmpl == NULL) == (nr->tmpl == NULL) &&
+					       (or->tmpl == NULL ||
+						strcmp(or->tmpl, nr->tmpl) == 0); /* not the strings: they are cut */
 		if (same_filter && same_to && or->format == nr->format && or->topic_id == nr->topic_id)
 			continue;
 		n++;
@@ -87,8 +88,8 @@ static unsigned route_diff(const struct fo_config *from, const struct fo_config 
 			size_t off = 0;
 			detail[0] = '\0';
 			if (!same_filter)
-				off += (size_t)snprintf(detail + off, sizeof(detail) - off, "filter %s -> %s; ", or->filter,
-							nr->filter);
+				off += (size_t)snprintf(detail + off, sizeof(detail) - off, "filter %s -> %s; ",
+							or->filter, nr->filter);
 			if (!same_to && off < sizeof(detail))
 				off += (size_t)snprintf(detail + off, sizeof(detail) - off, "to %s -> %s; ", a, b);
 			if ((or->format != nr->format || or->topic_id != nr->topic_id) && off < sizeof(detail))
@@ -109,15 +110,15 @@ static bool same_str(const char *a, const char *b)
 	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
-#define KEY(cond, ...)                                                   \
-	do {                                                             \
-		if (cond) {                                              \
-			n++;                                             \
-			if (cb) {                                        \
+#define KEY(cond, ...) \
+	do { \
+		if (cond) { \
+			n++; \
+			if (cb) { \
 				snprintf(key, sizeof(key), __VA_ARGS__); \
-				cb(ctx, key);                            \
-			}                                                \
-		}                                                        \
+				cb(ctx, key); \
+			} \
+		} \
 	} while (0)
 
 unsigned fo_config_restart_keys(const struct fo_config *f, const struct fo_config *t, fo_restart_key_fn cb, void *ctx)
@@ -143,7 +144,8 @@ unsigned fo_config_restart_keys(const struct fo_config *f, const struct fo_confi
 	}
 	KEY(f->n_lcores != t->n_lcores, "lcores");
 	for (uint32_t i = 0; i < f->n_lcores && i < t->n_lcores; i++)
-		KEY(f->lcores[i].lcore != t->lcores[i].lcore || f->lcores[i].roles != t->lcores[i].roles, "lcores[%u]", i);
+		KEY(f->lcores[i].lcore != t->lcores[i].lcore || f->lcores[i].roles != t->lcores[i].roles, "lcores[%u]",
+		    i);
 	KEY(f->burst != t->burst, "burst");
 	KEY(f->worker_ring_size != t->worker_ring_size, "rings.worker");
 	KEY(f->tx_ring_size != t->tx_ring_size, "rings.tx");
@@ -175,11 +177,12 @@ unsigned fo_config_restart_keys(const struct fo_config *f, const struct fo_confi
 	KEY(a->address_proof != b->address_proof || a->proof_timeout_ms != b->proof_timeout_ms ||
 		    f->min_source_port != t->min_source_port || a->keepalive_min_s != b->keepalive_min_s ||
 		    a->keepalive_max_s != b->keepalive_max_s || a->refuse_keepalive_zero != b->refuse_keepalive_zero ||
-		    a->sessions_per_source != b->sessions_per_source || a->topics_per_session != b->topics_per_session ||
+		    a->sessions_per_source != b->sessions_per_source ||
+		    a->topics_per_session != b->topics_per_session ||
 		    a->subscriptions_per_session != b->subscriptions_per_session ||
-		    a->wildcards_per_session != b->wildcards_per_session || a->max_filter_levels != b->max_filter_levels ||
-		    a->max_giveups != b->max_giveups || a->error_replies_per_s != b->error_replies_per_s ||
-		    a->error_reply_burst != b->error_reply_burst,
+		    a->wildcards_per_session != b->wildcards_per_session ||
+		    a->max_filter_levels != b->max_filter_levels || a->max_giveups != b->max_giveups ||
+		    a->error_replies_per_s != b->error_replies_per_s || a->error_reply_burst != b->error_reply_burst,
 	    "security");
 	bool same_adm = a->n_admission == b->n_admission;
 	for (uint32_t i = 0; same_adm && i < a->n_admission; i++) {
@@ -215,10 +218,11 @@ unsigned fo_config_restart_keys(const struct fo_config *f, const struct fo_confi
 		KEY(strcmp(x->host, y->host) != 0 || x->port != y->port, "bridges[%u].host", i);
 		KEY(x->protocol != y->protocol, "bridges[%u].protocol", i);
 		KEY(strcmp(x->client_id, y->client_id) != 0, "bridges[%u].client_id", i);
-		KEY(!same_str(x->username, y->username) || !same_str(x->password, y->password), "bridges[%u].username", i);
+		KEY(!same_str(x->username, y->username) || !same_str(x->password, y->password), "bridges[%u].username",
+		    i);
 		KEY(x->tls != y->tls || !same_str(x->tls_ca_file, y->tls_ca_file) ||
-			    !same_str(x->tls_cert_file, y->tls_cert_file) || !same_str(x->tls_key_file, y->tls_key_file) ||
-			    x->tls_insecure != y->tls_insecure,
+			    !same_str(x->tls_cert_file, y->tls_cert_file) ||
+			    !same_str(x->tls_key_file, y->tls_key_file) || x->tls_insecure != y->tls_insecure,
 		    "bridges[%u].tls", i);
 		KEY(x->keepalive_s != y->keepalive_s, "bridges[%u].keepalive_s", i);
 		KEY(x->ring != y->ring, "bridges[%u].ring", i);
@@ -227,7 +231,8 @@ unsigned fo_config_restart_keys(const struct fo_config *f, const struct fo_confi
 		    "bridges[%u].reconnect", i);
 		bool same_subs = x->n_subs == y->n_subs;
 		for (uint32_t j = 0; same_subs && j < x->n_subs; j++)
-			same_subs = strcmp(x->subs[j].filter, y->subs[j].filter) == 0 && x->subs[j].qos == y->subs[j].qos &&
+			same_subs = strcmp(x->subs[j].filter, y->subs[j].filter) == 0 &&
+				    x->subs[j].qos == y->subs[j].qos &&
 				    strcmp(x->subs[j].local_prefix, y->subs[j].local_prefix) == 0 &&
 				    strcmp(x->subs[j].strip_prefix, y->subs[j].strip_prefix) == 0;
 		KEY(!same_subs, "bridges[%u].subscribe", i);
@@ -263,14 +268,14 @@ uint64_t fo_routes_fingerprint(const struct fo_config *cfg)
 		h = fnv(h, r->filter, strlen(r->filter) + 1);
 		/* The count makes each route's bytes self-delimiting: without it the last destinations
 		 * of one route could read as the start of the next route's name. */
-		uint8_t hdr[9] = { r->format, r->n_to >> 24, r->n_to >> 16, r->n_to >> 8, r->n_to, r->kind, r->target,
-				   r->topic_id >> 8, r->topic_id };
+		uint8_t hdr[9] = { r->format, r->n_to >> 24, r->n_to >> 16,    r->n_to >> 8, r->n_to,
+				   r->kind,   r->target,     r->topic_id >> 8, r->topic_id };
 		h = fnv(h, hdr, sizeof(hdr));
 		if (r->tmpl != NULL)
 			h = fnv(h, r->tmpl, strlen(r->tmpl) + 1);
 		for (uint32_t j = 0; j < r->n_to; j++) {
-			uint8_t d[6] = { r->to[j].ip >> 24, r->to[j].ip >> 16, r->to[j].ip >> 8, r->to[j].ip,
-					 r->to[j].port >> 8, r->to[j].port };
+			uint8_t d[6] = { r->to[j].ip >> 24, r->to[j].ip >> 16,  r->to[j].ip >> 8,
+					 r->to[j].ip,       r->to[j].port >> 8, r->to[j].port };
 			h = fnv(h, d, sizeof(d));
 		}
 	}

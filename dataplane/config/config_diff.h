@@ -19,8 +19,8 @@ unsigned fo_config_diff(const struct fo_config *from, const struct fo_config *to
 			fo_restart_key_fn on_restart, void *ctx);
 
 /* Number of keys outside "routes:" that differ (they need a restart). */
-unsigned fo_config_restart_keys(const struct fo_config *from, const struct fo_config *to,
-				fo_restart_key_fn on_restart, void *ctx);
+unsigned fo_config_restart_keys(const struct fo_config *from, const struct fo_config *to, fo_restart_key_fn on_restart,
+				void *ctx);
 
 /* A 64-bit fingerprint of the routes (FNV-1a over their canonical form): equal routes, equal value. */
 uint64_t fo_routes_fingerprint(const struct fo_config *cfg);

@@ -29,16 +29,16 @@
 #include "json_out.h"
 
 #define CTL_MAX_CLIENTS 16
-#define CTL_LIST_DEFAULT 1000      /* rows per listing unless COUNT says otherwise */
+#define CTL_LIST_DEFAULT 1000 /* rows per listing unless COUNT says otherwise */
 #define CTL_LIST_MAX 100000
-#define CTL_LIST_TIMEOUT_MS 2000   /* workers that do not answer a listing in time: error */
+#define CTL_LIST_TIMEOUT_MS 2000 /* workers that do not answer a listing in time: error */
 
 struct ctl_client {
 	int fd;
 	redisReader *reader;
 	struct fo_resp_frame frame; /* bounds checked before the reader buffers anything */
-	redisReply *waiting;  /* a listing command not yet started (another one runs) */
-	bool listing;         /* this client's listing runs on the workers */
+	redisReply *waiting;        /* a listing command not yet started (another one runs) */
+	bool listing;               /* this client's listing runs on the workers */
 };
 
 static struct {
@@ -59,7 +59,9 @@ int fo_ctl_open(const char *path, mode_t mode, const char *group)
 	if (group) {
 		struct group *g = getgrnam(group);
 		if (!g) {
-			fprintf(stderr, "--control-group: no group '%s' on this host; create it (groupadd %s) or pick another\n",
+			fprintf(stderr,
+				"--control-group: no group '%s' on this host; create it (groupadd %s) or pick "
+				"another\n",
 				group, group);
 			return -1;
 		}
@@ -159,8 +161,9 @@ static int cmd_info(int fd)
 	if (!f)
 		return reply_error(fd, "out of memory");
 	double up = (double)(rte_get_tsc_cycles() - fo_dp.start_tsc) / (double)fo_dp.tsc_hz;
-	fprintf(f, "# Server\r\nfanout_version:%s\r\nprocess:fanout-dataplane\r\nuptime_s:%.3f\r\nworkers:%u\r\n"
-		   "tx_lcores:%u\r\nports:%u\r\n",
+	fprintf(f,
+		"# Server\r\nfanout_version:%s\r\nprocess:fanout-dataplane\r\nuptime_s:%.3f\r\nworkers:%u\r\n"
+		"tx_lcores:%u\r\nports:%u\r\n",
 		FANOUT_VERSION, up, fo_dp.n_workers, fo_dp.n_tx, fo_dp.n_ports);
 	uint64_t sessions = 0, topics = 0, subs = 0, inflight = 0;
 	for (uint32_t w = 0; w < fo_dp.n_workers; w++) {
@@ -277,8 +280,9 @@ static int op_load(const redisReply *r, uint64_t t0, FILE *out, char *err, size_
 			as_stable = arg_is(r, i + 1, "stable");
 			continue;
 		}
-		snprintf(err, errlen, "CONFIG LOAD: unexpected argument %zu; usage: CONFIG LOAD <yaml text> [ID n>0] "
-				      "[AS canary|stable]",
+		snprintf(err, errlen,
+			 "CONFIG LOAD: unexpected argument %zu; usage: CONFIG LOAD <yaml text> [ID n>0] "
+			 "[AS canary|stable]",
 			 i);
 		return -1;
 	}
@@ -385,9 +389,10 @@ static void write_row(FILE *f, int kind, uint32_t w, const struct broker_export_
 		uint32_t h = r->client_id_len ? fo_client_id_hash(r->client_id, r->client_id_len)
 					      : fo_client_hash(r->ip, r->port);
 		fprintf(f,
-			",\"keepalive_s\":%u,\"idle_ms\":%" PRIu64 ",\"subscriptions\":%u,\"inflight\":%u,\"side\":\"%s\"}",
-			r->keepalive_s, now_ms > r->last_rx_ms ? now_ms - r->last_rx_ms : 0, r->subscriptions, r->inflight,
-			fo_genset_is_canary(gs, h) ? "canary" : "stable");
+			",\"keepalive_s\":%u,\"idle_ms\":%" PRIu64
+			",\"subscriptions\":%u,\"inflight\":%u,\"side\":\"%s\"}",
+			r->keepalive_s, now_ms > r->last_rx_ms ? now_ms - r->last_rx_ms : 0, r->subscriptions,
+			r->inflight, fo_genset_is_canary(gs, h) ? "canary" : "stable");
 		return;
 	}
 	fprintf(f, ",\"filter\":");
@@ -477,11 +482,11 @@ static int dp_info(struct ctl_client *c, const redisReply *r, uint64_t t0)
 	return cmd_info(c->fd);
 }
 
-#define DP_JSON(id, fn)                                                          \
+#define DP_JSON(id, fn) \
 	static int dp_##id(struct ctl_client *c, const redisReply *r, uint64_t t0) \
-	{                                                                         \
-		(void)r, (void)t0;                                                \
-		return reply_json(c->fd, fn);                                     \
+	{ \
+		(void)r, (void)t0; \
+		return reply_json(c->fd, fn); \
 	}
 DP_JSON(stats, write_stats)
 DP_JSON(generations, fo_gen_write_generations)
@@ -515,10 +520,10 @@ static int dp_subscriptions(struct ctl_client *c, const redisReply *r, uint64_t 
 	return listing_cmd(c, r, BROKER_EXPORT_SUBSCRIPTIONS);
 }
 
-#define DP_GEN(id, op)                                                           \
+#define DP_GEN(id, op) \
 	static int dp_##id(struct ctl_client *c, const redisReply *r, uint64_t t0) \
-	{                                                                         \
-		return run_gen_op(c->fd, r, t0, op);                              \
+	{ \
+		return run_gen_op(c->fd, r, t0, op); \
 	}
 DP_GEN(config_diff, op_diff)
 DP_GEN(config_load, op_load)
@@ -611,8 +616,8 @@ static int dp_command(struct ctl_client *c, const redisReply *r, uint64_t t0)
 		for (char *p = name; *p; p++)
 			*p = (char)tolower((unsigned char)*p);
 		fprintf(f, "*4\r\n$%zu\r\n%s\r\n:%d\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n", strlen(name), name,
-			d->min == d->max ? w + (int)d->min : -(w + (int)d->min), strlen(d->args), d->args, strlen(d->help),
-			d->help);
+			d->min == d->max ? w + (int)d->min : -(w + (int)d->min), strlen(d->args), d->args,
+			strlen(d->help), d->help);
 	}
 	if (fclose(f) != 0) {
 		free(buf);
@@ -639,23 +644,29 @@ static const struct dp_cmd *dp_find(const redisReply *r, char *msg, size_t n)
 		uint32_t nargs = (uint32_t)r->elements - dp_words(d);
 		if (nargs >= d->min && nargs <= d->max)
 			return d;
-		snprintf(msg, n, "wrong number of arguments for '%s%s%s'; usage: %s%s%s%s%s", d->name, d->sub[0] ? " " : "",
-			 d->sub, d->name, d->sub[0] ? " " : "", d->sub, d->args[0] ? " " : "", d->args);
+		snprintf(msg, n, "wrong number of arguments for '%s%s%s'; usage: %s%s%s%s%s", d->name,
+			 d->sub[0] ? " " : "", d->sub, d->name, d->sub[0] ? " " : "", d->sub, d->args[0] ? " " : "",
+			 d->args);
 		return NULL;
 	}
 	if (named) {
 		at = (size_t)snprintf(msg, n, "usage:");
 		for (size_t i = 0; i < DP_N_CMDS && at < n; i++)
 			if (!strcmp(dp_cmds[i].name, named->name))
-				at += (size_t)snprintf(msg + at, n - at, "%s %s %s%s%s", at > 6 ? " |" : "", named->name,
-						       dp_cmds[i].sub, dp_cmds[i].args[0] ? " " : "", dp_cmds[i].args);
+				at += (size_t)snprintf(msg + at, n - at, "%s %s %s%s%s", at > 6 ? " |" : "",
+						       named->name, dp_cmds[i].sub, dp_cmds[i].args[0] ? " " : "",
+						       dp_cmds[i].args);
 		return NULL;
 	}
 	at = (size_t)snprintf(msg, n, "unknown command '%.40s'; try", r->element[0]->str);
 	for (size_t i = 0; i < DP_N_CMDS && at < n; i++) {
 		bool again = i > 0 && !strcmp(dp_cmds[i - 1].name, dp_cmds[i].name);
-		at += (size_t)snprintf(msg + at, n - at, "%s%s%s%s", again ? "|" : i ? ", " : " ", again ? "" : dp_cmds[i].name,
-				       !again && dp_cmds[i].sub[0] ? " " : "", dp_cmds[i].sub);
+		at += (size_t)snprintf(msg + at, n - at, "%s%s%s%s",
+				       again ? "|"
+				       : i   ? ", "
+					     : " ",
+				       again ? "" : dp_cmds[i].name, !again && dp_cmds[i].sub[0] ? " " : "",
+				       dp_cmds[i].sub);
 	}
 	return NULL;
 }

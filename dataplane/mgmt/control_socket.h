@@ -11,10 +11,10 @@
  * text and the whole command at most 4 MiB; unparsed input per client at most 4 MiB. */
 #define FO_CTL_MAX_ARGS FO_DP_MAX_ARGS
 #define FO_CTL_MAX_REQUEST (4u << 20)
-#define FO_CTL_RESP_LIMITS                                                                          \
-	{                                                                                           \
+#define FO_CTL_RESP_LIMITS \
+	{ \
 		.max_args = FO_CTL_MAX_ARGS, .max_bulk = FO_CTL_MAX_REQUEST, .max_request = FO_CTL_MAX_REQUEST, \
-		.max_pending = FO_CTL_MAX_REQUEST                                                   \
+		.max_pending = FO_CTL_MAX_REQUEST \
 	}
 
 /* Listen on a unix stream socket at path with the given file mode (0600 by default) and,

@@ -29,7 +29,7 @@ _Atomic(struct fo_genset *) fo_genset;
 static struct rte_rcu_qsbr *rcu;
 static struct rte_rcu_qsbr_dq *dq;
 static uint32_t n_readers;
-static uint32_t max_id;     /* highest generation id seen */
+static uint32_t max_id; /* highest generation id seen */
 static uint32_t slot_rr;
 
 struct slot_meta {
@@ -261,8 +261,10 @@ static struct fo_generation *gen_build(struct fo_config *cfg, uint32_t id, char 
 			g->dest_port[r][d] = dest_port_of(cfg->routes[r].to[d].ip);
 		if (cfg->routes[r].kind != FO_ROUTE_UDP &&
 		    (cfg->routes[r].tmpl_id = fo_out_tmpl_intern(cfg->routes[r].tmpl)) == FO_TMPL_NONE) {
-			snprintf(err, errlen, "routes[%u]: more than %u distinct stream/topic templates in this run; "
-				 "reuse templates or restart the dataplane", r, FO_MAX_TEMPLATES);
+			snprintf(err, errlen,
+				 "routes[%u]: more than %u distinct stream/topic templates in this run; "
+				 "reuse templates or restart the dataplane",
+				 r, FO_MAX_TEMPLATES);
 			gen_free(g);
 			return NULL;
 		}
@@ -309,7 +311,8 @@ static void publish(struct fo_genset *ns, uint64_t t0, const char *command)
 		if (observed)
 			set_free(old);
 		else if (rte_rcu_qsbr_dq_enqueue(dq, &old) != 0)
-			set_free(old); /* cannot happen with a sized queue; the grace period check above bounds the risk */
+			/* cannot happen with a sized queue; the grace period check above bounds the risk */
+			set_free(old);
 	}
 	swaps++;
 	snprintf(last_swap.command, sizeof(last_swap.command), "%s", command);
@@ -489,8 +492,10 @@ int fo_gen_load(const char *yaml, size_t len, uint32_t id, bool as_stable, uint6
 		return -1;
 	struct key_list keys = { .off = 0 };
 	if (fo_config_restart_keys(fo_dp.cfg, cfg, collect_key, &keys) != 0) {
-		snprintf(err, errlen, "config refused: %s differ from the running dataplane and need a restart; "
-				      "change only `routes:` at run time", keys.buf);
+		snprintf(err, errlen,
+			 "config refused: %s differ from the running dataplane and need a restart; "
+			 "change only `routes:` at run time",
+			 keys.buf);
 		fo_config_free(cfg);
 		return -1;
 	}
@@ -500,8 +505,9 @@ int fo_gen_load(const char *yaml, size_t len, uint32_t id, bool as_stable, uint6
 		uint64_t fp = fo_routes_fingerprint(cfg);
 		fo_config_free(cfg);
 		if (fp != same->fingerprint) {
-			snprintf(err, errlen, "generation %u is already %s with other routes; number a new generation above %u",
-				 id, as_stable ? "stable" : "canary", max_id);
+			snprintf(err, errlen,
+				 "generation %u is already %s with other routes; number a new generation above %u", id,
+				 as_stable ? "stable" : "canary", max_id);
 			return -1;
 		}
 		fprintf(out, "{\"generation\":%u,\"as\":\"%s\",\"unchanged\":true,\"changes\":[]}", id,
@@ -509,8 +515,9 @@ int fo_gen_load(const char *yaml, size_t len, uint32_t id, bool as_stable, uint6
 		return 0;
 	}
 	if (id != 0 && id <= max_id) {
-		snprintf(err, errlen, "generation id %u is not above the highest one seen (%u); number generations "
-				      "upward, or omit ID",
+		snprintf(err, errlen,
+			 "generation id %u is not above the highest one seen (%u); number generations "
+			 "upward, or omit ID",
 			 id, max_id);
 		fo_config_free(cfg);
 		return -1;
@@ -664,15 +671,15 @@ void fo_gen_write_genstats(FILE *f)
 #define PCT(q) ((double)RTE_MIN(fo_lat_percentile(c->lat, c->latency_samples, (q)), c->lat_max) * ns_per)
 		fprintf(f, "%s{\"id\":%u,\"role\":\"%s\"", first ? "" : ",", id, role);
 		const char *sep = ",";
-#define GEN_JSON_(field, key, ...)                                                   \
-	fprintf(f, "%s\"" key "\":%" PRIu64, sep, c->field);                          \
+#define GEN_JSON_(field, key, ...) \
+	fprintf(f, "%s\"" key "\":%" PRIu64, sep, c->field); \
 	sep = ",";
 		FO_FOREACH_GEN_MSG(GEN_JSON_)
 		fprintf(f, ",\"latency_ns\":{");
 		sep = "";
 		FO_FOREACH_GEN_LAT(GEN_JSON_)
-		fprintf(f, ",\"p50\":%.0f,\"p90\":%.0f,\"p99\":%.0f,\"p999\":%.0f,\"max\":%.0f}", PCT(0.50),
-			PCT(0.90), PCT(0.99), PCT(0.999), (double)c->lat_max * ns_per);
+		fprintf(f, ",\"p50\":%.0f,\"p90\":%.0f,\"p99\":%.0f,\"p999\":%.0f,\"max\":%.0f}", PCT(0.50), PCT(0.90),
+			PCT(0.99), PCT(0.999), (double)c->lat_max * ns_per);
 #undef PCT
 		/* The non-empty buckets, [index, upper bound ns, count]: a reader differences two
 		 * snapshots to get the percentiles of a window (the rollout gates do). */
@@ -680,8 +687,8 @@ void fo_gen_write_genstats(FILE *f)
 		bool fb = true;
 		for (uint32_t i = 0; i < FO_LAT_BUCKETS; i++)
 			if (c->lat[i]) {
-				fprintf(f, "%s[%u,%.0f,%" PRIu64 "]", fb ? "" : ",", i, (double)fo_lat_bucket_upper(i) * ns_per,
-					c->lat[i]);
+				fprintf(f, "%s[%u,%.0f,%" PRIu64 "]", fb ? "" : ",", i,
+					(double)fo_lat_bucket_upper(i) * ns_per, c->lat[i]);
 				fb = false;
 			}
 		fprintf(f, "]");
@@ -729,7 +736,8 @@ static void write_routes_of(FILE *f, const struct fo_generation *g)
 			fprintf(f, ",\"kind\":\"udp\",\"to\":[");
 			for (uint32_t d = 0; d < rc->n_to; d++)
 				fprintf(f, "%s\"%u.%u.%u.%u:%u\"", d ? "," : "", rc->to[d].ip >> 24,
-					(rc->to[d].ip >> 16) & 255, (rc->to[d].ip >> 8) & 255, rc->to[d].ip & 255, rc->to[d].port);
+					(rc->to[d].ip >> 16) & 255, (rc->to[d].ip >> 8) & 255, rc->to[d].ip & 255,
+					rc->to[d].port);
 			fprintf(f, "],\"format\":\"%s\"", rc->format == FO_ROUTE_MQTTSN ? "mqttsn" : "raw");
 			FO_FOREACH_ROUTE_ANY(ROUTE_JSON_)
 			FO_FOREACH_ROUTE_UDP(ROUTE_JSON_)
@@ -762,15 +770,18 @@ void fo_gen_write_routes(FILE *f)
 	fputc('}', f);
 }
 
-bool fo_gen_route_walk(uint32_t id, void (*fn)(void *arg, const char *route, const char *kind, const struct fo_route_ctr *t),
+bool fo_gen_route_walk(uint32_t id,
+		       void (*fn)(void *arg, const char *route, const char *kind, const struct fo_route_ctr *t),
 		       void *arg)
 {
-	static const char *const kinds[] = { [FO_ROUTE_UDP] = "udp", [FO_ROUTE_SINK] = "sink", [FO_ROUTE_BRIDGE] = "bridge" };
+	static const char *const kinds[] = {
+		[FO_ROUTE_UDP] = "udp", [FO_ROUTE_SINK] = "sink", [FO_ROUTE_BRIDGE] = "bridge"
+	};
 	pthread_mutex_lock(&meta_lock);
 	const struct fo_genset *gs = fo_genset_read();
-	const struct fo_generation *g = gs && gs->stable && gs->stable->id == id ? gs->stable
+	const struct fo_generation *g = gs && gs->stable && gs->stable->id == id   ? gs->stable
 					: gs && gs->canary && gs->canary->id == id ? gs->canary
-										    : NULL;
+										   : NULL;
 	for (uint32_t r = 0; g && r < g->cfg->n_routes; r++) {
 		struct fo_route_ctr t;
 		fo_gen_route_sum(g, r, &t);

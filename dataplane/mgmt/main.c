@@ -42,7 +42,8 @@ static int neigh_seed_init(void)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			fprintf(stderr, "getrandom: %s; the neighbour tables need a random hash key\n", strerror(errno));
+			fprintf(stderr, "getrandom: %s; the neighbour tables need a random hash key\n",
+				strerror(errno));
 			return -1;
 		}
 		got += (size_t)n;
@@ -58,7 +59,8 @@ static void age_neighbours(uint64_t now_ms)
 	for (uint16_t i = 0; i < fo_dp.n_ports; i++) {
 		struct fo_neigh_table *t = fo_dp.ports[i].neigh;
 		uint32_t resolved, pending;
-		c->ev[FO_EV_ARP_EXPIRED] += fo_neigh_age(t, now_ms, fo_neigh_capacity(t) / 100 + 1, &resolved, &pending);
+		c->ev[FO_EV_ARP_EXPIRED] += fo_neigh_age(t, now_ms, fo_neigh_capacity(t) / 100 + 1, &resolved,
+							 &pending);
 	}
 }
 
@@ -121,8 +123,9 @@ static int parse_app_args(int argc, char **argv, struct app_args *a)
 			char *end;
 			unsigned long m = strtoul(optarg, &end, 8);
 			if (*end || end == optarg || m > 0777 || (m & 0600) != 0600) {
-				fprintf(stderr, "--control-mode: '%s' is not an octal mode 0600..0777 that keeps the owner's "
-						"read and write bits; e.g. 0660\n",
+				fprintf(stderr,
+					"--control-mode: '%s' is not an octal mode 0600..0777 that keeps the owner's "
+					"read and write bits; e.g. 0660\n",
 					optarg);
 				return -1;
 			}
@@ -162,7 +165,8 @@ static int register_meta(void)
 	fo_dp.meta_off = rte_mbuf_dynfield_register(&field);
 	int bit = rte_mbuf_dynflag_register(&flag);
 	if (fo_dp.meta_off < 0 || bit < 0) {
-		fprintf(stderr, "cannot register the mbuf dynamic field for latency stamps: %s\n", rte_strerror(rte_errno));
+		fprintf(stderr, "cannot register the mbuf dynamic field for latency stamps: %s\n",
+			rte_strerror(rte_errno));
 		return -1;
 	}
 	fo_dp.meta_flag = 1ULL << bit;
@@ -222,7 +226,9 @@ static int setup_port(uint16_t idx, const struct fo_port_config *pc)
 		return -1;
 	}
 	if (p->n_txq > di.max_tx_queues) {
-		fprintf(stderr, "ports[%u] (%s): %u tx lcores need %u tx queues > device max %u; give fewer lcores the tx role\n",
+		fprintf(stderr,
+			"ports[%u] (%s): %u tx lcores need %u tx queues > device max %u; give fewer lcores the tx "
+			"role\n",
 			idx, pc->device, fo_dp.n_tx, p->n_txq, di.max_tx_queues);
 		return -1;
 	}
@@ -231,7 +237,9 @@ static int setup_port(uint16_t idx, const struct fo_port_config *pc)
 	if (p->n_rxq > 1) {
 		uint64_t hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & di.flow_type_rss_offloads;
 		if (!hf) {
-			fprintf(stderr, "ports[%u] (%s): rx_queues %u needs RSS, which this device does not offer; set rx_queues: 1\n",
+			fprintf(stderr,
+				"ports[%u] (%s): rx_queues %u needs RSS, which this device does not offer; set "
+				"rx_queues: 1\n",
 				idx, pc->device, p->n_rxq);
 			return -1;
 		}
@@ -262,7 +270,8 @@ static int setup_port(uint16_t idx, const struct fo_port_config *pc)
 		rxc.offloads = conf.rxmode.offloads;
 		rc = rte_eth_rx_queue_setup(pid, q, nrx, (unsigned)sock, &rxc, fo_dp.pkt_pool);
 		if (rc != 0) {
-			fprintf(stderr, "ports[%u] (%s): rx queue %u setup failed: %s\n", idx, pc->device, q, rte_strerror(-rc));
+			fprintf(stderr, "ports[%u] (%s): rx queue %u setup failed: %s\n", idx, pc->device, q,
+				rte_strerror(-rc));
 			return -1;
 		}
 	}
@@ -271,7 +280,8 @@ static int setup_port(uint16_t idx, const struct fo_port_config *pc)
 		txc.offloads = conf.txmode.offloads;
 		rc = rte_eth_tx_queue_setup(pid, q, ntx, (unsigned)sock, &txc);
 		if (rc != 0) {
-			fprintf(stderr, "ports[%u] (%s): tx queue %u setup failed: %s\n", idx, pc->device, q, rte_strerror(-rc));
+			fprintf(stderr, "ports[%u] (%s): tx queue %u setup failed: %s\n", idx, pc->device, q,
+				rte_strerror(-rc));
 			return -1;
 		}
 	}
@@ -298,14 +308,16 @@ static int setup_port(uint16_t idx, const struct fo_port_config *pc)
 	};
 	p->neigh = fo_neigh_create(&nc);
 	if (!p->neigh) {
-		fprintf(stderr, "ports[%u]: cannot allocate the neighbour table (%u entries)\n", idx, fo_dp.cfg->neighbours);
+		fprintf(stderr, "ports[%u]: cannot allocate the neighbour table (%u entries)\n", idx,
+			fo_dp.cfg->neighbours);
 		return -1;
 	}
 	for (uint32_t j = 0; j < pc->n_static_neigh; j++) {
 		const struct fo_static_neigh *sn = &pc->static_neigh[j];
 		if (fo_neigh_add_static(p->neigh, sn->ip, sn->mac) != FO_NEIGH_CREATED) {
-			fprintf(stderr, "ports[%u].static_neighbours[%u]: no room for %u.%u.%u.%u in the neighbour table "
-					"(its probe window is all static entries); raise `neighbours`\n",
+			fprintf(stderr,
+				"ports[%u].static_neighbours[%u]: no room for %u.%u.%u.%u in the neighbour table "
+				"(its probe window is all static entries); raise `neighbours`\n",
 				idx, j, sn->ip >> 24, (sn->ip >> 16) & 255, (sn->ip >> 8) & 255, sn->ip & 255);
 			return -1;
 		}
@@ -314,9 +326,9 @@ static int setup_port(uint16_t idx, const struct fo_port_config *pc)
 	printf("port %u: %s (ethdev %u) mac %02x:%02x:%02x:%02x:%02x:%02x ipv4 %u.%u.%u.%u/%u vlan %u mqttsn udp/%u "
 	       "rxq %u txq %u%s%s\n",
 	       idx, pc->device, pid, mac.addr_bytes[0], mac.addr_bytes[1], mac.addr_bytes[2], mac.addr_bytes[3],
-	       mac.addr_bytes[4], mac.addr_bytes[5], pc->ip >> 24, (pc->ip >> 16) & 255, (pc->ip >> 8) & 255, pc->ip & 255,
-	       pc->prefix_len, pc->vlan, pc->mqttsn_port, p->n_rxq, p->n_txq, p->rx_l4_ck ? " rx-cksum-offload" : "",
-	       fo_port_multi_seg[idx] ? " multi-seg" : " single-seg");
+	       mac.addr_bytes[4], mac.addr_bytes[5], pc->ip >> 24, (pc->ip >> 16) & 255, (pc->ip >> 8) & 255,
+	       pc->ip & 255, pc->prefix_len, pc->vlan, pc->mqttsn_port, p->n_rxq, p->n_txq,
+	       p->rx_l4_ck ? " rx-cksum-offload" : "", fo_port_multi_seg[idx] ? " multi-seg" : " single-seg");
 	return 0;
 }
 
@@ -328,8 +340,11 @@ static int setup_lcores(void)
 	for (uint32_t i = 0; i < c->n_lcores; i++) {
 		unsigned l = c->lcores[i].lcore;
 		if (l >= RTE_MAX_LCORE || !rte_lcore_is_enabled(l) || l == main_lcore) {
-			fprintf(stderr, "lcores[%u].lcore: %u is %s; give EAL e.g. -l %u,%u (main lcore first) or --lcores\n", i,
-				l, l == main_lcore ? "the main lcore, which serves control and stats" : "not enabled in EAL",
+			fprintf(stderr,
+				"lcores[%u].lcore: %u is %s; give EAL e.g. -l %u,%u (main lcore first) or --lcores\n",
+				i, l,
+				l == main_lcore ? "the main lcore, which serves control and stats"
+						: "not enabled in EAL",
 				main_lcore, l);
 			return -1;
 		}
@@ -406,7 +421,8 @@ static int assign_rx_queues(void)
 		for (uint16_t q = 0; q < fo_dp.ports[p].n_rxq; q++) {
 			struct fo_lcore *lc = fo_dp.lcore_of[rx_lcores[k++ % n_rx]];
 			if (lc->n_rxq == FO_MAX_RXQ_PER_LCORE) {
-				fprintf(stderr, "lcores: more than %d rx queues on lcore %u\n", FO_MAX_RXQ_PER_LCORE, lc->lcore_id);
+				fprintf(stderr, "lcores: more than %d rx queues on lcore %u\n", FO_MAX_RXQ_PER_LCORE,
+					lc->lcore_id);
 				return -1;
 			}
 			lc->rxq[lc->n_rxq].port = fo_dp.ports[p].port_id;
@@ -436,11 +452,13 @@ static int setup_pools(void)
 	unsigned peer_cache = n_peer >= 512 ? 64 : 0;
 	fo_dp.peer_pool = rte_mempool_create("fo_peer", n_peer, sizeof(struct fo_peer_msg) + c->broker.max_topic_len,
 					     peer_cache, 0, NULL, NULL, NULL, NULL, sock, 0);
-	fo_dp.held_pool = rte_pktmbuf_pool_create("fo_held", c->held_mbufs, c->mbuf_cache < c->held_mbufs / 2 ? c->mbuf_cache : 0,
-						  0, RTE_MBUF_DEFAULT_BUF_SIZE, sock);
+	fo_dp.held_pool = rte_pktmbuf_pool_create("fo_held", c->held_mbufs,
+						  c->mbuf_cache < c->held_mbufs / 2 ? c->mbuf_cache : 0, 0,
+						  RTE_MBUF_DEFAULT_BUF_SIZE, sock);
 	if (!fo_dp.pkt_pool || !fo_dp.hdr_pool || !fo_dp.peer_pool || !fo_dp.held_pool) {
-		fprintf(stderr, "mempool: cannot create pools (mbufs %u, header_mbufs %u, held_mbufs %u): %s; lower "
-				"mempool.* or reserve more hugepages (deploy/hugepages.sh), or run with --no-huge -m MB\n",
+		fprintf(stderr,
+			"mempool: cannot create pools (mbufs %u, header_mbufs %u, held_mbufs %u): %s; lower "
+			"mempool.* or reserve more hugepages (deploy/hugepages.sh), or run with --no-huge -m MB\n",
 			c->mbufs, c->hdr_mbufs, c->held_mbufs, rte_strerror(rte_errno));
 		return -1;
 	}
@@ -653,7 +671,8 @@ int main(int argc, char **argv)
 		       (lc->roles & FO_ROLE_WORKER) ? " worker" : "", (lc->roles & FO_ROLE_TX) ? " tx" : "", lc->n_rxq);
 		rte_eal_remote_launch(fo_lcore_main, lc, l);
 	}
-	printf("fanout-dataplane: ready (%u workers, %u tx lcores, burst %u)\n", fo_dp.n_workers, fo_dp.n_tx, fo_dp.burst);
+	printf("fanout-dataplane: ready (%u workers, %u tx lcores, burst %u)\n", fo_dp.n_workers, fo_dp.n_tx,
+	       fo_dp.burst);
 	fflush(stdout);
 
 	const char *stats_path = a.stats ? a.stats : fo_dp.cfg->stats_file;

@@ -183,13 +183,16 @@ static int tel_outputs(const char *cmd, const char *params, struct rte_tel_data 
 int fo_telemetry_register(void)
 {
 	if (rte_telemetry_register_cmd("/fanout/stats", tel_stats, "Fanout totals and events. No parameters") ||
-	    rte_telemetry_register_cmd("/fanout/drops", tel_drops, "Fanout drops per reason (rx, then out_). No parameters") ||
-	    rte_telemetry_register_cmd("/fanout/generations", tel_generations,
-				       "Stable and canary generation ids, canary share (basis points), mode. No parameters") ||
+	    rte_telemetry_register_cmd("/fanout/drops", tel_drops,
+				       "Fanout drops per reason (rx, then out_). No parameters") ||
+	    rte_telemetry_register_cmd(
+		    "/fanout/generations", tel_generations,
+		    "Stable and canary generation ids, canary share (basis points), mode. No parameters") ||
 	    rte_telemetry_register_cmd("/fanout/genstats", tel_genstats,
 				       "Counters of one generation. Parameter: generation id (default: stable)") ||
-	    rte_telemetry_register_cmd("/fanout/routes", tel_routes,
-				       "Counters per route of a live generation. Parameter: generation id (default: stable)") ||
+	    rte_telemetry_register_cmd(
+		    "/fanout/routes", tel_routes,
+		    "Counters per route of a live generation. Parameter: generation id (default: stable)") ||
 	    rte_telemetry_register_cmd("/fanout/outputs", tel_outputs, "Counters per sink and bridge. No parameters")) {
 		fprintf(stderr, "cannot register the /fanout telemetry commands\n");
 		return -1;

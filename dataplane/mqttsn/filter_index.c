@@ -203,8 +203,11 @@ int filter_index_add(struct filter_index *x, uint32_t entry, const uint8_t *filt
 		uint32_t c = child(x, node, kind, label);
 		if (c == FI_NONE) {
 			c = x->free_stack[--x->n_free];
-			x->n[c] = (struct fi_node){ .parent = node, .label = kind == LV_LITERAL ? label : 0,
-						    .filters = FI_NONE, .plus = FI_NONE, .hash = FI_NONE };
+			x->n[c] = (struct fi_node){ .parent = node,
+						    .label = kind == LV_LITERAL ? label : 0,
+						    .filters = FI_NONE,
+						    .plus = FI_NONE,
+						    .hash = FI_NONE };
 			if (kind == LV_PLUS)
 				x->n[node].plus = c;
 			else if (kind == LV_HASH)
@@ -265,8 +268,7 @@ static uint32_t report(const struct filter_index *x, uint32_t first, filter_inde
 	return k;
 }
 
-uint32_t filter_index_match(struct filter_index *x, const uint8_t *topic, uint16_t len, filter_index_fn fn,
-			    void *ctx)
+uint32_t filter_index_match(struct filter_index *x, const uint8_t *topic, uint16_t len, filter_index_fn fn, void *ctx)
 {
 	if (x->count == 0)
 		return 0;

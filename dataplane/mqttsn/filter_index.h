@@ -34,8 +34,7 @@ void filter_index_remove(struct filter_index *x, uint32_t entry); /* not indexed
 /* Calls fn(ctx, entry) for every candidate filter of topic (len bytes, a valid name).
  * Returns how many were reported. */
 typedef void (*filter_index_fn)(void *ctx, uint32_t entry);
-uint32_t filter_index_match(struct filter_index *x, const uint8_t *topic, uint16_t len, filter_index_fn fn,
-			    void *ctx);
+uint32_t filter_index_match(struct filter_index *x, const uint8_t *topic, uint16_t len, filter_index_fn fn, void *ctx);
 
 uint32_t filter_index_count(const struct filter_index *x);    /* indexed filters */
 uint32_t filter_index_overflow(const struct filter_index *x); /* of which in the overflow list */

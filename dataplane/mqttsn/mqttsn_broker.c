@@ -39,10 +39,10 @@
 /* The topic name of proof REGISTERs: short, so the REGISTER is never a bigger frame than the
  * SUBSCRIBE or CONNECT it answers (both fit the 60-byte Ethernet minimum). */
 #define PROOF_TOPIC "$SYS/proof"
-#define HELD_SUBACKS 2      /* SUBACKs an unproven session may have waiting for its proof */
+#define HELD_SUBACKS 2       /* SUBACKs an unproven session may have waiting for its proof */
 #define PROOF_MISMATCH_MAX 8 /* wrong proof echoes before an unproven session is ended */
-#define ERR_BUCKETS 4096u   /* error-reply token buckets (by source IP hash) per worker */
-#define EVICT_SCAN 64u      /* session slots examined for an unproven one when the table is full */
+#define ERR_BUCKETS 4096u    /* error-reply token buckets (by source IP hash) per worker */
+#define EVICT_SCAN 64u       /* session slots examined for an unproven one when the table is full */
 
 /* Per session, beside the 64-byte session (touched on control messages only): the address
  * proof, SUBACKs held until it, quota counts and give-ups. */
@@ -52,18 +52,19 @@ struct held_suback {
 } __attribute__((packed));
 /* 32 bytes (scale budget: 512 MiB per million sessions, fanout-scale-bench --check). */
 struct guard {
-	uint32_t since_ms;   /* low 32 bits of the clock (intervals < 49 days): unproven, when the
-			      * outstanding proof was first sent; paused, when paused; else, with
-			      * REGISTERs unanswered, when the client last answered one */
-	uint16_t n_topics;   /* client topic-id map entries (at most CTMAP_TID_MAX) */
-	uint16_t n_subs, n_wild; /* counted up to 65535 (quotas are at most that) */
+	/* low 32 bits of the clock (intervals < 49 days): unproven, when the
+	 * outstanding proof was first sent; paused, when paused; else, with
+	 * REGISTERs unanswered, when the client last answered one */
+	uint32_t since_ms;
+	uint16_t n_topics;             /* client topic-id map entries (at most CTMAP_TID_MAX) */
+	uint16_t n_subs, n_wild;       /* counted up to 65535 (quotas are at most that) */
 	uint16_t proof_mid, proof_tid; /* what the REGACK must echo (0 = no proof outstanding) */
 	uint8_t n_held;
-	bool connack_held;   /* a resumed session's CONNACK waits for the proof */
+	bool connack_held; /* a resumed session's CONNACK waits for the proof */
 	uint8_t mismatches;
 	uint8_t regs_pending; /* our REGISTERs awaiting REGACK */
-	uint8_t giveups;     /* QoS 1 give-ups since the last PUBACK or REGACK */
-	bool proof_out;      /* a proof REGISTER is outstanding (since_ms is when) */
+	uint8_t giveups;      /* QoS 1 give-ups since the last PUBACK or REGACK */
+	bool proof_out;       /* a proof REGISTER is outstanding (since_ms is when) */
 	struct held_suback held[HELD_SUBACKS];
 };
 
@@ -95,19 +96,20 @@ struct broker {
 	struct inflight_table *inf;
 	struct predef_ix *predef; /* sorted by id */
 	uint32_t n_predef;
-	uint32_t *touched;        /* fan-out scratch: sessions marked this epoch */
-	struct rx_mids *rxm;      /* per session: its recent QoS 1 publishes (DUP resends), beside the
-				   * 64-byte session so that only QoS 1 publishes touch it */
+	uint32_t *touched; /* fan-out scratch: sessions marked this epoch */
+	/* per session: its recent QoS 1 publishes (DUP resends), beside the
+	 * 64-byte session so that only QoS 1 publishes touch it */
+	struct rx_mids *rxm;
 	uint32_t epoch;
 	uint32_t scan_cursor;
-	uint64_t clock_ms;        /* latest now_ms seen: deadlines never go backwards */
-	uint8_t short_name[2];    /* res->topic for short-topic publishes */
-	uint8_t *scratch;         /* encoded replies, REGISTER with a full-length name */
+	uint64_t clock_ms;     /* latest now_ms seen: deadlines never go backwards */
+	uint8_t short_name[2]; /* res->topic for short-topic publishes */
+	uint8_t *scratch;      /* encoded replies, REGISTER with a full-length name */
 	uint32_t scratch_cap;
-	struct guard *g;          /* [max_sessions] */
+	struct guard *g; /* [max_sessions] */
 	struct ipq_slot *ipq;
 	uint32_t ipq_mask;
-	struct err_bucket *eb;    /* [ERR_BUCKETS] */
+	struct err_bucket *eb; /* [ERR_BUCKETS] */
 	uint64_t prf_base, prf_ctr;
 	uint32_t evict_cursor;
 	struct fo_counters own_counters; /* when the caller passes none */
@@ -214,8 +216,7 @@ static int send_empty(struct broker *b, const struct fo_client *to, uint8_t type
 	return send_msg(b, to, &m);
 }
 
-static int send_regack(struct broker *b, const struct fo_client *to, uint16_t topic_id, uint16_t msg_id,
-		       uint8_t rc)
+static int send_regack(struct broker *b, const struct fo_client *to, uint16_t topic_id, uint16_t msg_id, uint8_t rc)
 {
 	if (!note_rc(b, to, rc))
 		return SEND_LIMITED;
@@ -226,8 +227,7 @@ static int send_regack(struct broker *b, const struct fo_client *to, uint16_t to
 	return send_msg(b, to, &m);
 }
 
-static int send_puback(struct broker *b, const struct fo_client *to, uint16_t topic_id, uint16_t msg_id,
-		       uint8_t rc)
+static int send_puback(struct broker *b, const struct fo_client *to, uint16_t topic_id, uint16_t msg_id, uint8_t rc)
 {
 	if (!note_rc(b, to, rc))
 		return SEND_LIMITED;
@@ -238,8 +238,8 @@ static int send_puback(struct broker *b, const struct fo_client *to, uint16_t to
 	return send_msg(b, to, &m);
 }
 
-static int send_suback(struct broker *b, const struct fo_client *to, int granted, uint16_t topic_id,
-		       uint16_t msg_id, uint8_t rc)
+static int send_suback(struct broker *b, const struct fo_client *to, int granted, uint16_t topic_id, uint16_t msg_id,
+		       uint8_t rc)
 {
 	if (!note_rc(b, to, rc))
 		return SEND_LIMITED;
@@ -541,8 +541,8 @@ static int cmp_predef(const void *a, const void *b)
 	return (int)x->id - (int)y->id;
 }
 
-struct broker *broker_create(const struct broker_config *cfg, const struct broker_io *io,
-			     struct fo_counters *counters, const char **err)
+struct broker *broker_create(const struct broker_config *cfg, const struct broker_io *io, struct fo_counters *counters,
+			     const char **err)
 {
 	const char *e = check_config(cfg, io);
 	if (e) {
@@ -656,12 +656,12 @@ static void collect(struct broker *b, uint32_t entry, uint32_t *n)
 struct delivery {
 	const uint8_t *name;
 	uint16_t name_len;
-	uint32_t entry;   /* registry id of the name (NORMAL deliveries) */
-	uint8_t ttype;    /* topic type the subscribers see */
-	uint16_t tid;     /* predefined id or short name (NORMAL: each client's own id) */
+	uint32_t entry; /* registry id of the name (NORMAL deliveries) */
+	uint8_t ttype;  /* topic type the subscribers see */
+	uint16_t tid;   /* predefined id or short name (NORMAL: each client's own id) */
 	void *payload;
-	void *kept;       /* the payload as kept for QoS 1 copies (payload_keep), NULL until needed */
-	bool kept_spare;  /* kept holds a reference no inflight entry owns yet (released at the end) */
+	void *kept;      /* the payload as kept for QoS 1 copies (payload_keep), NULL until needed */
+	bool kept_spare; /* kept holds a reference no inflight entry owns yet (released at the end) */
 	uint16_t payload_len;
 	/* The last QoS 0 header encoded for this fan-out: copies with the same flags and topic id
 	 * share it (only QoS 1 copies carry their own message id). */
@@ -810,8 +810,8 @@ static void wild_candidate(void *ctx, uint32_t w)
 /* Every session with a matching subscription gets one copy at min(publish QoS, its
  * highest granted QoS among the matches). entry is the name's registry id or
  * TOPIC_NONE when this worker has never seen the name. */
-static uint32_t fan_out(struct broker *b, const uint8_t *name, uint16_t len, uint32_t entry, int qos,
-			void *payload, uint16_t payload_len)
+static uint32_t fan_out(struct broker *b, const uint8_t *name, uint16_t len, uint32_t entry, int qos, void *payload,
+			uint16_t payload_len)
 {
 	if (++b->epoch == 0) {
 		uint32_t cap = session_capacity(b->st);
@@ -839,8 +839,9 @@ static uint32_t fan_out(struct broker *b, const uint8_t *name, uint16_t len, uin
 	/* The topic type subscribers see depends on the name alone, so a copy looks the same
 	 * whichever worker accepted the publish: predefined name -> its predefined id,
 	 * two characters -> short topic name, else a normal id (REGISTERed when needed). */
-	struct delivery d = { .name = name, .name_len = len, .entry = entry, .payload = payload,
-			      .payload_len = payload_len };
+	struct delivery d = {
+		.name = name, .name_len = len, .entry = entry, .payload = payload, .payload_len = payload_len
+	};
 	uint16_t predef = entry != TOPIC_NONE ? topic_registry_predef(b->reg, entry) : 0;
 	bool interned = false;
 	if (predef) {
@@ -1000,8 +1001,8 @@ static bool evict_unproven(struct broker *b, uint32_t spare, enum evict_need nee
 	return true;
 }
 
-static void on_connect(struct broker *b, const struct fo_client *from, const struct mqttsn_msg *m,
-		       uint64_t now, struct broker_result *res)
+static void on_connect(struct broker *b, const struct fo_client *from, const struct mqttsn_msg *m, uint64_t now,
+		       struct broker_result *res)
 {
 	const uint8_t *cid = m->u.connect.client_id;
 	uint16_t clen = m->u.connect.client_id_len;
@@ -1170,8 +1171,8 @@ reject:
 
 /* The name a PUBLISH refers to, from the sender's point of view; false when the
  * sender may not use that id. si may be SESSION_NONE (QoS -1). */
-static bool resolve_publish_topic(struct broker *b, uint32_t si, uint8_t ttype, uint16_t tid,
-				  const uint8_t **name, uint16_t *len, uint32_t *entry)
+static bool resolve_publish_topic(struct broker *b, uint32_t si, uint8_t ttype, uint16_t tid, const uint8_t **name,
+				  uint16_t *len, uint32_t *entry)
 {
 	uint32_t me;
 	switch (ttype) {
@@ -1198,8 +1199,7 @@ static bool resolve_publish_topic(struct broker *b, uint32_t si, uint8_t ttype, 
 		*len = 2;
 		*entry = topic_registry_find(b->reg, TOPIC_KIND_NAME, b->short_name, 2);
 		return true;
-	default:
-		return false;
+	default: return false;
 	}
 }
 
@@ -1279,7 +1279,7 @@ static void rx_mid_note(struct rx_mids *s, uint16_t mid, int rc)
 	if (rc == BROKER_PUBACK_DEFERRED)
 		s->pending |= (uint8_t)(1u << i);
 	else
-		s->pending &= (uint8_t)~(1u << i);
+		s->pending &= (uint8_t) ~(1u << i);
 }
 
 static void on_publish(struct broker *b, uint32_t si, const struct fo_client *from, const struct mqttsn_msg *m,
@@ -1396,8 +1396,8 @@ static void on_regack(struct broker *b, uint32_t si, const struct fo_client *fro
 
 /* The registry entry a SUBSCRIBE/UNSUBSCRIBE names. intern creates it (SUBSCRIBE).
  * Returns an MQTT-SN return code; *ack_tid is the SUBACK topic id. */
-static uint8_t resolve_filter(struct broker *b, const struct mqttsn_msg *m, bool intern, uint32_t *entry,
-			      bool *wild, uint16_t *ack_tid)
+static uint8_t resolve_filter(struct broker *b, const struct mqttsn_msg *m, bool intern, uint32_t *entry, bool *wild,
+			      uint16_t *ack_tid)
 {
 	uint8_t ttype = m->u.subscribe.flags & MQTTSN_FLAG_TOPIC_MASK;
 	const uint8_t *f;
@@ -1428,8 +1428,7 @@ static uint8_t resolve_filter(struct broker *b, const struct mqttsn_msg *m, bool
 		if (!topic_filter_valid(f, flen, b->cfg.max_topic_len))
 			return MQTTSN_RC_NOT_SUPPORTED;
 		break;
-	default:
-		return MQTTSN_RC_INVALID_TOPIC_ID;
+	default: return MQTTSN_RC_INVALID_TOPIC_ID;
 	}
 	*wild = topic_filter_is_wildcard(f, flen);
 	enum topic_kind kind = *wild ? TOPIC_KIND_FILTER : TOPIC_KIND_NAME;
@@ -1544,8 +1543,8 @@ reject:
 	set_answered(res, send_suback(b, from, 0, 0, mid, rc));
 }
 
-static void on_unsubscribe(struct broker *b, uint32_t si, const struct fo_client *from,
-			   const struct mqttsn_msg *m, struct broker_result *res)
+static void on_unsubscribe(struct broker *b, uint32_t si, const struct fo_client *from, const struct mqttsn_msg *m,
+			   struct broker_result *res)
 {
 	struct mqttsn_session *s = session_get(b->st, si);
 	uint32_t entry;
@@ -1583,10 +1582,8 @@ static bool gateway_never_receives(uint8_t type)
 	case MQTTSN_PINGRESP: /* we never send PINGREQ */
 	case MQTTSN_WILLTOPICRESP:
 	case MQTTSN_WILLMSGRESP:
-	case MQTTSN_ENCAPSULATED: /* no forwarder support (spec 5.5) */
-		return true;
-	default:
-		return false;
+	case MQTTSN_ENCAPSULATED: /* no forwarder support (spec 5.5) */ return true;
+	default: return false;
 	}
 }
 
@@ -1603,8 +1600,8 @@ static int header_type(const uint8_t *msg, uint16_t len)
 static void broker_handle_msg(struct broker *b, const struct fo_client *from, const uint8_t *msg, uint16_t len,
 			      void *payload, uint64_t now_ms, struct broker_result *res);
 
-void broker_handle(struct broker *b, const struct fo_client *from, const uint8_t *msg, uint16_t len,
-		   void *payload, uint64_t now_ms, struct broker_result *res)
+void broker_handle(struct broker *b, const struct fo_client *from, const uint8_t *msg, uint16_t len, void *payload,
+		   uint64_t now_ms, struct broker_result *res)
 {
 	memset(res, 0, sizeof(*res));
 	res->client_hash = fo_client_hash(from->ip, from->port);
@@ -1672,8 +1669,7 @@ static void broker_handle_msg(struct broker *b, const struct fo_client *from, co
 			 * another gateway's reply to a forged datagram; answering would ping-pong. */
 			set_drop(res, FO_DROP_MQTTSN_NOT_CONNECTED);
 			return;
-		default:
-			break;
+		default: break;
 		}
 		/* Spec 6.12-style answer to a client the gateway does not know: DISCONNECT tells
 		 * it to CONNECT again (rate-limited per source like every refusal). */
@@ -1709,24 +1705,12 @@ static void broker_handle_msg(struct broker *b, const struct fo_client *from, co
 	}
 
 	switch (m.type) {
-	case MQTTSN_REGISTER:
-		on_register(b, si, from, &m, res);
-		break;
-	case MQTTSN_REGACK:
-		on_regack(b, si, from, &m, res);
-		break;
-	case MQTTSN_PUBLISH:
-		on_publish(b, si, from, &m, payload, res);
-		break;
-	case MQTTSN_PUBACK:
-		on_puback(b, si, &m, res);
-		break;
-	case MQTTSN_SUBSCRIBE:
-		on_subscribe(b, si, from, &m, res);
-		break;
-	case MQTTSN_UNSUBSCRIBE:
-		on_unsubscribe(b, si, from, &m, res);
-		break;
+	case MQTTSN_REGISTER: on_register(b, si, from, &m, res); break;
+	case MQTTSN_REGACK: on_regack(b, si, from, &m, res); break;
+	case MQTTSN_PUBLISH: on_publish(b, si, from, &m, payload, res); break;
+	case MQTTSN_PUBACK: on_puback(b, si, &m, res); break;
+	case MQTTSN_SUBSCRIBE: on_subscribe(b, si, from, &m, res); break;
+	case MQTTSN_UNSUBSCRIBE: on_unsubscribe(b, si, from, &m, res); break;
 	case MQTTSN_PINGREQ:
 		/* A PINGREQ carrying a client id comes from a sleeping client; without sleep
 		 * support it is just a keepalive (last_rx_ms was refreshed above). */
@@ -1786,8 +1770,8 @@ static void retransmit_due(struct broker *b, uint64_t now)
 		}
 		e->retries++;
 		uint8_t hdr[PUBLISH_HDR_MAX];
-		int h = mqttsn_encode_publish_hdr(hdr, sizeof(hdr), (uint8_t)(e->flags | MQTTSN_FLAG_DUP),
-						  e->topic_id, e->msg_id, e->payload_len);
+		int h = mqttsn_encode_publish_hdr(hdr, sizeof(hdr), (uint8_t)(e->flags | MQTTSN_FLAG_DUP), e->topic_id,
+						  e->msg_id, e->payload_len);
 		if (h > 0) {
 			struct fo_client to = client_of(s);
 			b->io.send_publish(b->io.ctx, &to, hdr, (uint16_t)h, e->payload);
@@ -1833,8 +1817,7 @@ static void expire_sessions(struct broker *b, uint64_t now)
 	}
 }
 
-int broker_deferred_puback(struct broker *b, const struct fo_client *to, uint16_t topic_id, uint16_t msg_id,
-			   uint8_t rc)
+int broker_deferred_puback(struct broker *b, const struct fo_client *to, uint16_t topic_id, uint16_t msg_id, uint8_t rc)
 {
 	uint32_t si = session_find_addr(b->st, to->ip, to->port);
 	if (si != SESSION_NONE)

@@ -32,39 +32,39 @@ struct broker_predefined {
 struct broker_admission {
 	const uint8_t *client_id; /* the id or the prefix (not NUL-terminated) */
 	uint8_t client_id_len;
-	bool prefix;              /* client_id is a prefix */
+	bool prefix;                  /* client_id is a prefix */
 	const uint32_t *nets, *masks; /* host byte order */
 	uint32_t n_nets;
 };
 
 struct broker_config {
-	uint32_t max_sessions;             /* per worker */
-	uint32_t max_topics;               /* registry entries per worker */
-	uint32_t max_client_topics;        /* (client, topic id) map entries per worker */
-	uint32_t max_subscriptions;        /* per worker */
-	uint32_t max_inflight;             /* QoS 1 deliveries awaiting PUBACK, per worker */
+	uint32_t max_sessions;      /* per worker */
+	uint32_t max_topics;        /* registry entries per worker */
+	uint32_t max_client_topics; /* (client, topic id) map entries per worker */
+	uint32_t max_subscriptions; /* per worker */
+	uint32_t max_inflight;      /* QoS 1 deliveries awaiting PUBACK, per worker */
 	uint32_t max_inflight_per_session;
-	uint32_t retry_interval_ms;        /* QoS 1 retransmission timeout */
-	uint32_t retry_limit;              /* retransmissions before giving up (counted) */
-	uint16_t max_topic_len;            /* longer names/filters are refused */
+	uint32_t retry_interval_ms; /* QoS 1 retransmission timeout */
+	uint32_t retry_limit;       /* retransmissions before giving up (counted) */
+	uint16_t max_topic_len;     /* longer names/filters are refused */
 	uint8_t gateway_id;
-	uint32_t expiry_scan_per_tick;     /* sessions examined per broker_tick() */
+	uint32_t expiry_scan_per_tick; /* sessions examined per broker_tick() */
 	const struct broker_predefined *predefined;
 	uint32_t n_predefined;
 
 	/* Defences against a hostile network (docs/security.md; the "security:" config section).
 	 * A zeroed value means "off/unlimited" only where noted. */
-	bool address_proof;              /* deliveries wait until the address echoed a proof REGISTER */
-	uint32_t proof_timeout_ms;       /* a proof unanswered this long ends the unproven session */
+	bool address_proof;                        /* deliveries wait until the address echoed a proof REGISTER */
+	uint32_t proof_timeout_ms;                 /* a proof unanswered this long ends the unproven session */
 	uint16_t keepalive_min_s, keepalive_max_s; /* CONNECT durations outside are refused (max 0 = none) */
-	bool refuse_keepalive_zero;      /* CONNECT with keepalive 0 (never expires) refused */
-	uint32_t sessions_per_source;    /* per source IP, on one worker; 0 = unlimited */
-	uint32_t topics_per_session;     /* client topic-id map entries a client may REGISTER/SUBSCRIBE; 0 = unlimited */
+	bool refuse_keepalive_zero;                /* CONNECT with keepalive 0 (never expires) refused */
+	uint32_t sessions_per_source;              /* per source IP, on one worker; 0 = unlimited */
+	uint32_t topics_per_session; /* client topic-id map entries a client may REGISTER/SUBSCRIBE; 0 = unlimited */
 	uint32_t subscriptions_per_session; /* 0 = unlimited */
-	uint32_t wildcards_per_session;  /* of those, filters with '+' or '#'; 0 = unlimited */
-	uint16_t max_filter_levels;      /* levels of a filter; 0 = unlimited */
-	uint32_t max_giveups;            /* QoS 1 give-ups (retry limit reached) in a row that end a session; 0 = never */
-	uint32_t error_replies_per_s;    /* refusals per source IP per second (token bucket); 0 = unlimited */
+	uint32_t wildcards_per_session;     /* of those, filters with '+' or '#'; 0 = unlimited */
+	uint16_t max_filter_levels;         /* levels of a filter; 0 = unlimited */
+	uint32_t max_giveups;         /* QoS 1 give-ups (retry limit reached) in a row that end a session; 0 = never */
+	uint32_t error_replies_per_s; /* refusals per source IP per second (token bucket); 0 = unlimited */
 	uint32_t error_reply_burst;
 	const struct broker_admission *admission; /* kept by reference: must outlive the broker */
 	uint32_t n_admission;
@@ -81,8 +81,7 @@ struct broker_io {
 	int (*send)(void *ctx, const struct fo_client *to, const uint8_t *msg, uint16_t len);
 	/* A PUBLISH: hdr (from mqttsn_encode_publish_hdr) then the shared payload. The stage
 	 * takes its own reference on the payload for the copy it sends. */
-	int (*send_publish)(void *ctx, const struct fo_client *to, const uint8_t *hdr, uint16_t hdr_len,
-			    void *payload);
+	int (*send_publish)(void *ctx, const struct fo_client *to, const uint8_t *hdr, uint16_t hdr_len, void *payload);
 	/* Called once per accepted PUBLISH in broker_handle(), before any send_publish of it:
 	 * data/len are the payload bytes inside the message given to broker_handle(); the stage
 	 * narrows its packet handle to them so every copy shares one view. */
@@ -107,13 +106,13 @@ struct broker_io {
 
 struct broker_result {
 	enum fo_fate fate;
-	enum fo_drop drop;      /* valid when fate == FO_FATE_DROPPED */
+	enum fo_drop drop; /* valid when fate == FO_FATE_DROPPED */
 	/* An accepted PUBLISH, for the stage to forward to other workers' engines.
 	 * topic points into engine memory valid until the next call on this engine. */
 	bool published;
 	const uint8_t *topic;
 	uint16_t topic_len;
-	int8_t qos;             /* publish QoS: -1, 0 or 1 */
+	int8_t qos; /* publish QoS: -1, 0 or 1 */
 	uint16_t payload_len;
 	uint32_t local_deliveries;
 	/* The sender's identity hash for the rollout split (include/fanout/client_hash.h):
@@ -132,20 +131,20 @@ struct broker_result {
 struct broker;
 
 /* NULL on bad config or allocation failure; *err (if given) then names the problem. */
-struct broker *broker_create(const struct broker_config *cfg, const struct broker_io *io,
-			     struct fo_counters *counters, const char **err);
+struct broker *broker_create(const struct broker_config *cfg, const struct broker_io *io, struct fo_counters *counters,
+			     const char **err);
 void broker_destroy(struct broker *b); /* releases every held payload */
 
 /* One datagram's MQTT-SN message from a client. payload is the stage's handle for the
  * packet (passed back through payload_bind/send_publish/hold). Fills *res. */
-void broker_handle(struct broker *b, const struct fo_client *from, const uint8_t *msg, uint16_t len,
-		   void *payload, uint64_t now_ms, struct broker_result *res);
+void broker_handle(struct broker *b, const struct fo_client *from, const uint8_t *msg, uint16_t len, void *payload,
+		   uint64_t now_ms, struct broker_result *res);
 
 /* Fan a publish accepted by another worker out to this worker's subscribers.
  * payload is already bound. qos is the publish QoS (-1 delivers like 0). Returns the
  * number of copies handed to send_publish. */
-uint32_t broker_fanout(struct broker *b, const uint8_t *topic, uint16_t topic_len, int qos,
-		       void *payload, uint16_t payload_len, uint64_t now_ms);
+uint32_t broker_fanout(struct broker *b, const uint8_t *topic, uint16_t topic_len, int qos, void *payload,
+		       uint16_t payload_len, uint64_t now_ms);
 
 /* The PUBACK of a publish whose published() hook returned BROKER_PUBACK_DEFERRED, once the stage
  * knows its return code; a DUP resend of that publish is answered normally from then on. */
@@ -173,12 +172,13 @@ struct broker_export_row {
 	uint16_t port;
 	uint16_t keepalive_s;
 	uint64_t last_rx_ms;
-	uint32_t subscriptions;  /* sessions */
-	uint16_t inflight;       /* sessions: QoS 1 deliveries awaiting PUBACK */
-	uint32_t topic_id;       /* topics and subscriptions: the registry entry (a client's
-				  * own topic id for it is the same while it is <= 65534 and
-				  * free in that client's map, see topic_registry.h) */
-	uint8_t qos;             /* subscriptions: granted QoS */
+	uint32_t subscriptions; /* sessions */
+	uint16_t inflight;      /* sessions: QoS 1 deliveries awaiting PUBACK */
+	/* topics and subscriptions: the registry entry (a client's
+	 * own topic id for it is the same while it is <= 65534 and
+	 * free in that client's map, see topic_registry.h) */
+	uint32_t topic_id;
+	uint8_t qos; /* subscriptions: granted QoS */
 	uint8_t client_id_len;
 	uint8_t client_id[23];
 	bool name_truncated;

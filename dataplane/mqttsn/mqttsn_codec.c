@@ -83,8 +83,7 @@ static int decode_body(uint8_t t, const uint8_t *b, size_t n, struct mqttsn_msg 
 		return MQTTSN_OK;
 	case MQTTSN_WILLTOPICREQ:
 	case MQTTSN_WILLMSGREQ:
-	case MQTTSN_PINGRESP:
-		return n == 0 ? MQTTSN_OK : MQTTSN_E_BODY;
+	case MQTTSN_PINGRESP: return n == 0 ? MQTTSN_OK : MQTTSN_E_BODY;
 	case MQTTSN_WILLTOPIC:
 	case MQTTSN_WILLTOPICUPD:
 		/* Empty form (no flags, no topic) deletes the will (spec 5.4.7, 5.4.22); a flags
@@ -175,8 +174,7 @@ static int decode_body(uint8_t t, const uint8_t *b, size_t n, struct mqttsn_msg 
 		out->u.disconnect.has_duration = n == 2;
 		out->u.disconnect.duration = n == 2 ? rd16(b) : 0;
 		return MQTTSN_OK;
-	default:
-		return MQTTSN_E_TYPE;
+	default: return MQTTSN_E_TYPE;
 	}
 }
 
@@ -282,12 +280,10 @@ static long body_size(const struct mqttsn_msg *m)
 		return 4L + m->u.connect.client_id_len;
 	case MQTTSN_CONNACK:
 	case MQTTSN_WILLTOPICRESP:
-	case MQTTSN_WILLMSGRESP:
-		return 1;
+	case MQTTSN_WILLMSGRESP: return 1;
 	case MQTTSN_WILLTOPICREQ:
 	case MQTTSN_WILLMSGREQ:
-	case MQTTSN_PINGRESP:
-		return 0;
+	case MQTTSN_PINGRESP: return 0;
 	case MQTTSN_WILLTOPIC:
 	case MQTTSN_WILLTOPICUPD:
 		/* topic_len 0 selects the empty form, which has no flags octet to carry flags in */
@@ -296,8 +292,7 @@ static long body_size(const struct mqttsn_msg *m)
 		return m->u.willtopic.topic ? 1L + m->u.willtopic.topic_len : MQTTSN_E_FIELD;
 	case MQTTSN_WILLMSG:
 	case MQTTSN_WILLMSGUPD:
-		return str_ok(m->u.willmsg.msg, m->u.willmsg.msg_len) ? (long)m->u.willmsg.msg_len
-								     : MQTTSN_E_FIELD;
+		return str_ok(m->u.willmsg.msg, m->u.willmsg.msg_len) ? (long)m->u.willmsg.msg_len : MQTTSN_E_FIELD;
 	case MQTTSN_REGISTER:
 		if (m->u.reg.topic_name_len == 0 || m->u.reg.topic_name == NULL)
 			return MQTTSN_E_FIELD;
@@ -311,8 +306,7 @@ static long body_size(const struct mqttsn_msg *m)
 	case MQTTSN_PUBREC:
 	case MQTTSN_PUBREL:
 	case MQTTSN_PUBCOMP:
-	case MQTTSN_UNSUBACK:
-		return 2;
+	case MQTTSN_UNSUBACK: return 2;
 	case MQTTSN_SUBSCRIBE:
 	case MQTTSN_UNSUBSCRIBE:
 		if (!topic_type_ok(m->u.subscribe.flags))
@@ -396,9 +390,7 @@ int mqttsn_encode(const struct mqttsn_msg *m, uint8_t *buf, size_t cap)
 		*p++ = m->u.advertise.gw_id;
 		wr16(p, m->u.advertise.duration);
 		break;
-	case MQTTSN_SEARCHGW:
-		*p = m->u.searchgw.radius;
-		break;
+	case MQTTSN_SEARCHGW: *p = m->u.searchgw.radius; break;
 	case MQTTSN_GWINFO:
 		*p++ = m->u.gwinfo.gw_id;
 		wrbytes(p, m->u.gwinfo.gw_add, m->u.gwinfo.gw_add_len);
@@ -411,9 +403,7 @@ int mqttsn_encode(const struct mqttsn_msg *m, uint8_t *buf, size_t cap)
 		break;
 	case MQTTSN_CONNACK:
 	case MQTTSN_WILLTOPICRESP:
-	case MQTTSN_WILLMSGRESP:
-		*p = m->u.connack.return_code;
-		break;
+	case MQTTSN_WILLMSGRESP: *p = m->u.connack.return_code; break;
 	case MQTTSN_WILLTOPIC:
 	case MQTTSN_WILLTOPICUPD:
 		if (body == 0)
@@ -422,9 +412,7 @@ int mqttsn_encode(const struct mqttsn_msg *m, uint8_t *buf, size_t cap)
 		wrbytes(p, m->u.willtopic.topic, m->u.willtopic.topic_len);
 		break;
 	case MQTTSN_WILLMSG:
-	case MQTTSN_WILLMSGUPD:
-		wrbytes(p, m->u.willmsg.msg, m->u.willmsg.msg_len);
-		break;
+	case MQTTSN_WILLMSGUPD: wrbytes(p, m->u.willmsg.msg, m->u.willmsg.msg_len); break;
 	case MQTTSN_REGISTER:
 		p = wr16(p, m->u.reg.topic_id);
 		p = wr16(p, m->u.reg.msg_id);
@@ -449,9 +437,7 @@ int mqttsn_encode(const struct mqttsn_msg *m, uint8_t *buf, size_t cap)
 	case MQTTSN_PUBREC:
 	case MQTTSN_PUBREL:
 	case MQTTSN_PUBCOMP:
-	case MQTTSN_UNSUBACK:
-		wr16(p, m->u.pubx.msg_id);
-		break;
+	case MQTTSN_UNSUBACK: wr16(p, m->u.pubx.msg_id); break;
 	case MQTTSN_SUBSCRIBE:
 	case MQTTSN_UNSUBSCRIBE:
 		*p++ = m->u.subscribe.flags;
@@ -467,21 +453,18 @@ int mqttsn_encode(const struct mqttsn_msg *m, uint8_t *buf, size_t cap)
 		p = wr16(p, m->u.suback.msg_id);
 		*p = m->u.suback.return_code;
 		break;
-	case MQTTSN_PINGREQ:
-		wrbytes(p, m->u.pingreq.client_id, m->u.pingreq.client_id_len);
-		break;
+	case MQTTSN_PINGREQ: wrbytes(p, m->u.pingreq.client_id, m->u.pingreq.client_id_len); break;
 	case MQTTSN_DISCONNECT:
 		if (m->u.disconnect.has_duration)
 			wr16(p, m->u.disconnect.duration);
 		break;
-	default: /* WILLTOPICREQ, WILLMSGREQ, PINGRESP: header only */
-		break;
+	default: /* WILLTOPICREQ, WILLMSGREQ, PINGRESP: header only */ break;
 	}
 	return (int)total;
 }
 
-int mqttsn_encode_publish_hdr(uint8_t *buf, size_t cap, uint8_t flags, uint16_t topic_id,
-			      uint16_t msg_id, size_t payload_len)
+int mqttsn_encode_publish_hdr(uint8_t *buf, size_t cap, uint8_t flags, uint16_t topic_id, uint16_t msg_id,
+			      size_t payload_len)
 {
 	const size_t fixed = 5; /* flags, topic id, msg id */
 	size_t hdr, total;

@@ -78,30 +78,42 @@ static inline int mqttsn_flags_qos(uint8_t flags)
 
 static inline uint8_t mqttsn_qos_flags(int qos)
 {
-	return qos == 1 ? MQTTSN_FLAG_QOS1 : qos == 2 ? MQTTSN_FLAG_QOS2 : qos < 0 ? MQTTSN_FLAG_QOSM1 : MQTTSN_FLAG_QOS0;
+	return qos == 1   ? MQTTSN_FLAG_QOS1
+	       : qos == 2 ? MQTTSN_FLAG_QOS2
+	       : qos < 0  ? MQTTSN_FLAG_QOSM1
+			  : MQTTSN_FLAG_QOS0;
 }
 
 /* Decode status. */
 enum mqttsn_status {
 	MQTTSN_OK = 0,
-	MQTTSN_E_SHORT = -1,      /* fewer bytes than a header, or than the length field says */
-	MQTTSN_E_LENGTH = -2,     /* length field disagrees with the datagram, or is < header */
-	MQTTSN_E_TYPE = -3,       /* unknown message type */
-	MQTTSN_E_BODY = -4,       /* body too short/long for this message type */
-	MQTTSN_E_FIELD = -5,      /* a field has an invalid value (protocol id, empty client id, ...) */
-	MQTTSN_E_NOSPACE = -6,    /* encode: destination buffer too small */
+	MQTTSN_E_SHORT = -1,   /* fewer bytes than a header, or than the length field says */
+	MQTTSN_E_LENGTH = -2,  /* length field disagrees with the datagram, or is < header */
+	MQTTSN_E_TYPE = -3,    /* unknown message type */
+	MQTTSN_E_BODY = -4,    /* body too short/long for this message type */
+	MQTTSN_E_FIELD = -5,   /* a field has an invalid value (protocol id, empty client id, ...) */
+	MQTTSN_E_NOSPACE = -6, /* encode: destination buffer too small */
 };
 
 /* A decoded message. Byte-string fields point into the decoded buffer; lengths are in bytes.
  * For topic_type SHORT, topic_id holds the two characters big-endian (c0 << 8 | c1). */
 struct mqttsn_msg {
-	uint8_t type;      /* enum mqttsn_type */
-	uint8_t hdr_len;   /* 2 (1-octet length + type) or 4 (0x01, 2-octet length, type) */
-	uint16_t length;   /* total message length from the length field */
+	uint8_t type;    /* enum mqttsn_type */
+	uint8_t hdr_len; /* 2 (1-octet length + type) or 4 (0x01, 2-octet length, type) */
+	uint16_t length; /* total message length from the length field */
 	union {
-		struct { uint8_t gw_id; uint16_t duration; } advertise;
-		struct { uint8_t radius; } searchgw;
-		struct { uint8_t gw_id; const uint8_t *gw_add; uint16_t gw_add_len; } gwinfo;
+		struct {
+			uint8_t gw_id;
+			uint16_t duration;
+		} advertise;
+		struct {
+			uint8_t radius;
+		} searchgw;
+		struct {
+			uint8_t gw_id;
+			const uint8_t *gw_add;
+			uint16_t gw_add_len;
+		} gwinfo;
 		struct {
 			uint8_t flags;
 			uint8_t protocol_id;
@@ -109,16 +121,29 @@ struct mqttsn_msg {
 			const uint8_t *client_id;
 			uint16_t client_id_len;
 		} connect;
-		struct { uint8_t return_code; } connack;  /* also WILLTOPICRESP, WILLMSGRESP */
-		struct { uint8_t flags; const uint8_t *topic; uint16_t topic_len; } willtopic; /* also WILLTOPICUPD; empty allowed */
-		struct { const uint8_t *msg; uint16_t msg_len; } willmsg;                    /* also WILLMSGUPD */
+		struct {
+			uint8_t return_code;
+		} connack; /* also WILLTOPICRESP, WILLMSGRESP */
+		struct {
+			uint8_t flags;
+			const uint8_t *topic;
+			uint16_t topic_len;
+		} willtopic; /* also WILLTOPICUPD; empty allowed */
+		struct {
+			const uint8_t *msg;
+			uint16_t msg_len;
+		} willmsg; /* also WILLMSGUPD */
 		struct {
 			uint16_t topic_id;
 			uint16_t msg_id;
 			const uint8_t *topic_name;
 			uint16_t topic_name_len;
 		} reg;
-		struct { uint16_t topic_id; uint16_t msg_id; uint8_t return_code; } regack;
+		struct {
+			uint16_t topic_id;
+			uint16_t msg_id;
+			uint8_t return_code;
+		} regack;
 		struct {
 			uint8_t flags;
 			uint16_t topic_id;
@@ -126,23 +151,40 @@ struct mqttsn_msg {
 			const uint8_t *data;
 			uint16_t data_len;
 		} publish;
-		struct { uint16_t topic_id; uint16_t msg_id; uint8_t return_code; } puback;
-		struct { uint16_t msg_id; } pubx; /* PUBREC, PUBREL, PUBCOMP, UNSUBACK */
+		struct {
+			uint16_t topic_id;
+			uint16_t msg_id;
+			uint8_t return_code;
+		} puback;
+		struct {
+			uint16_t msg_id;
+		} pubx; /* PUBREC, PUBREL, PUBCOMP, UNSUBACK */
 		struct {
 			uint8_t flags;
 			uint16_t msg_id;
-			uint16_t topic_id;          /* PREDEFINED or SHORT */
-			const uint8_t *topic_name;  /* NORMAL */
+			uint16_t topic_id;         /* PREDEFINED or SHORT */
+			const uint8_t *topic_name; /* NORMAL */
 			uint16_t topic_name_len;
 		} subscribe; /* also UNSUBSCRIBE */
-		struct { uint8_t flags; uint16_t topic_id; uint16_t msg_id; uint8_t return_code; } suback;
-		struct { const uint8_t *client_id; uint16_t client_id_len; } pingreq; /* len 0 if absent */
-		struct { uint8_t has_duration; uint16_t duration; } disconnect;
+		struct {
+			uint8_t flags;
+			uint16_t topic_id;
+			uint16_t msg_id;
+			uint8_t return_code;
+		} suback;
+		struct {
+			const uint8_t *client_id;
+			uint16_t client_id_len;
+		} pingreq; /* len 0 if absent */
+		struct {
+			uint8_t has_duration;
+			uint16_t duration;
+		} disconnect;
 		struct {
 			uint8_t ctrl;
 			const uint8_t *node_id;
 			uint16_t node_id_len;
-			const uint8_t *inner;  /* encapsulated MQTT-SN message */
+			const uint8_t *inner; /* encapsulated MQTT-SN message */
 			uint16_t inner_len;
 		} encap;
 	} u;
@@ -162,8 +204,8 @@ int mqttsn_encode(const struct mqttsn_msg *m, uint8_t *buf, size_t cap);
 /* Zero-copy helper: write only the PUBLISH header (length, type, flags, topic id, msg id)
  * for a payload of payload_len bytes that will follow in another buffer. Returns the header
  * length (7, or 9 when the total exceeds 255) or a negative status. */
-int mqttsn_encode_publish_hdr(uint8_t *buf, size_t cap, uint8_t flags, uint16_t topic_id,
-			      uint16_t msg_id, size_t payload_len);
+int mqttsn_encode_publish_hdr(uint8_t *buf, size_t cap, uint8_t flags, uint16_t topic_id, uint16_t msg_id,
+			      size_t payload_len);
 
 /* Human-readable names for logs and stats ("PUBLISH"); "UNKNOWN" for others. */
 const char *mqttsn_type_name(uint8_t type);

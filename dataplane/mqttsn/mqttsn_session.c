@@ -191,8 +191,8 @@ uint32_t session_find_client_id(const struct session_table *t, const uint8_t *id
 
 /* ---- sessions ---- */
 
-uint32_t session_alloc(struct session_table *t, uint32_t ip, uint16_t port, uint16_t ifindex,
-		       const uint8_t *id, uint8_t id_len)
+uint32_t session_alloc(struct session_table *t, uint32_t ip, uint16_t port, uint16_t ifindex, const uint8_t *id,
+		       uint8_t id_len)
 {
 	if (t->n_free == 0 || id_len > SESSION_CLIENT_ID_MAX)
 		return SESSION_NONE;
@@ -208,9 +208,14 @@ uint32_t session_alloc(struct session_table *t, uint32_t ip, uint16_t port, uint
 	uint32_t idx = t->free_stack[--t->n_free];
 	struct mqttsn_session *s = &t->s[idx];
 	*s = (struct mqttsn_session){
-		.ip = ip, .port = port, .ifindex = ifindex,
-		.map_head = SESSION_NONE, .sub_head = SESSION_NONE, .inflight_head = SESSION_NONE,
-		.used = 1, .client_id_len = id_len,
+		.ip = ip,
+		.port = port,
+		.ifindex = ifindex,
+		.map_head = SESSION_NONE,
+		.sub_head = SESSION_NONE,
+		.inflight_head = SESSION_NONE,
+		.used = 1,
+		.client_id_len = id_len,
 	};
 	if (id_len)
 		memcpy(s->client_id, id, id_len);
@@ -348,8 +353,9 @@ uint32_t ctmap_add(struct session_table *t, uint32_t session, uint32_t topic, bo
 	}
 	uint32_t e = t->map_free[--t->map_n_free];
 	struct mqttsn_session *s = &t->s[session];
-	t->m[e] = (struct ctmap_entry){ .session = session, .next = s->map_head, .prev = SESSION_NONE,
-					.topic = topic, .tid = (uint16_t)tid };
+	t->m[e] = (struct ctmap_entry){
+		.session = session, .next = s->map_head, .prev = SESSION_NONE, .topic = topic, .tid = (uint16_t)tid
+	};
 	if (s->map_head != SESSION_NONE)
 		t->m[s->map_head].prev = e;
 	s->map_head = e;

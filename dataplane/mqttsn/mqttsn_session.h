@@ -29,9 +29,9 @@ struct mqttsn_session {
 	uint16_t keepalive_s;
 	uint16_t next_msg_id;
 	uint16_t inflight_n;
-	uint8_t mark_qos : 1;   /* fan-out: highest granted QoS among the matches (0 or 1) */
-	uint8_t proven : 1;     /* the address echoed our proof REGISTER (docs/security.md) */
-	uint8_t paused : 1;     /* stopped acknowledging: no deliveries until it speaks again */
+	uint8_t mark_qos : 1; /* fan-out: highest granted QoS among the matches (0 or 1) */
+	uint8_t proven : 1;   /* the address echoed our proof REGISTER (docs/security.md) */
+	uint8_t paused : 1;   /* stopped acknowledging: no deliveries until it speaks again */
 	uint8_t used;
 	uint8_t client_id_len;
 	uint8_t client_id[SESSION_CLIENT_ID_MAX];
@@ -59,8 +59,8 @@ uint32_t session_find_addr(const struct session_table *t, uint32_t ip, uint16_t 
 uint32_t session_find_client_id(const struct session_table *t, const uint8_t *id, uint8_t len);
 /* A fresh session (lists empty) indexed by address and client id (an empty id is not
  * indexed); SESSION_NONE when full, the address is taken or id_len > 23. */
-uint32_t session_alloc(struct session_table *t, uint32_t ip, uint16_t port, uint16_t ifindex,
-		       const uint8_t *id, uint8_t id_len);
+uint32_t session_alloc(struct session_table *t, uint32_t ip, uint16_t port, uint16_t ifindex, const uint8_t *id,
+		       uint8_t id_len);
 /* Unindex and free: the caller has emptied its map, subscriptions and inflight. */
 void session_free(struct session_table *t, uint32_t idx);
 /* Re-key to a new address (clean=0 takeover); fails (-1) when the address is taken. */

@@ -67,15 +67,20 @@ static void fifo_unlink(struct inflight_table *t, uint32_t x)
 }
 
 uint32_t inflight_add(struct inflight_table *t, uint32_t *session_head, uint32_t session, uint16_t msg_id,
-		      uint16_t topic_id, uint8_t flags, void *payload, uint16_t payload_len,
-		      uint64_t deadline_ms)
+		      uint16_t topic_id, uint8_t flags, void *payload, uint16_t payload_len, uint64_t deadline_ms)
 {
 	if (t->n_free == 0)
 		return INFLIGHT_NONE;
 	uint32_t x = t->free_stack[--t->n_free];
-	t->e[x] = (struct inflight_entry){ .payload = payload, .deadline_ms = deadline_ms, .session = session,
-					   .s_next = *session_head, .s_prev = INFLIGHT_NONE, .msg_id = msg_id,
-					   .topic_id = topic_id, .payload_len = payload_len, .flags = flags };
+	t->e[x] = (struct inflight_entry){ .payload = payload,
+					   .deadline_ms = deadline_ms,
+					   .session = session,
+					   .s_next = *session_head,
+					   .s_prev = INFLIGHT_NONE,
+					   .msg_id = msg_id,
+					   .topic_id = topic_id,
+					   .payload_len = payload_len,
+					   .flags = flags };
 	if (*session_head != INFLIGHT_NONE)
 		t->e[*session_head].s_prev = x;
 	*session_head = x;

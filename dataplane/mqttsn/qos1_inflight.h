@@ -29,8 +29,7 @@ void inflight_table_destroy(struct inflight_table *t);
 
 /* Appended at the FIFO tail and the session list head; INFLIGHT_NONE when full. */
 uint32_t inflight_add(struct inflight_table *t, uint32_t *session_head, uint32_t session, uint16_t msg_id,
-		      uint16_t topic_id, uint8_t flags, void *payload, uint16_t payload_len,
-		      uint64_t deadline_ms);
+		      uint16_t topic_id, uint8_t flags, void *payload, uint16_t payload_len, uint64_t deadline_ms);
 void inflight_remove(struct inflight_table *t, uint32_t *session_head, uint32_t idx);
 uint32_t inflight_find(const struct inflight_table *t, uint32_t session_head, uint16_t msg_id);
 /* Move to the FIFO tail with a new deadline. */

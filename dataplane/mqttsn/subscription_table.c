@@ -16,10 +16,10 @@ struct subscription_table {
 	struct sub_node *n;
 	uint32_t *free_stack;
 	uint32_t n_free;
-	uint32_t *head;     /* [max_entries + 1] entry -> first node */
-	uint32_t *slots;    /* node or SUB_NONE */
+	uint32_t *head;  /* [max_entries + 1] entry -> first node */
+	uint32_t *slots; /* node or SUB_NONE */
 	uint32_t mask;
-	uint32_t *wild;     /* wildcard entries with subscribers */
+	uint32_t *wild; /* wildcard entries with subscribers */
 	uint32_t n_wild;
 	uint32_t *wild_pos; /* [max_entries + 1] position in wild[] */
 };
@@ -101,8 +101,8 @@ uint32_t sub_find(const struct subscription_table *t, uint32_t session, uint32_t
 	return t->slots[slot_of(t, session, entry)];
 }
 
-uint32_t sub_add(struct subscription_table *t, uint32_t *session_head, uint32_t session, uint32_t entry,
-		 uint8_t qos, bool wildcard, bool *created)
+uint32_t sub_add(struct subscription_table *t, uint32_t *session_head, uint32_t session, uint32_t entry, uint8_t qos,
+		 bool wildcard, bool *created)
 {
 	*created = false;
 	if (entry == 0 || entry > t->max_entries)
@@ -117,8 +117,13 @@ uint32_t sub_add(struct subscription_table *t, uint32_t *session_head, uint32_t 
 		return SUB_NONE;
 	x = t->free_stack[--t->n_free];
 	struct sub_node *n = &t->n[x];
-	*n = (struct sub_node){ .session = session, .s_next = *session_head, .s_prev = SUB_NONE,
-				.t_next = t->head[entry], .t_prev = SUB_NONE, .entry = entry, .qos = qos & 1u,
+	*n = (struct sub_node){ .session = session,
+				.s_next = *session_head,
+				.s_prev = SUB_NONE,
+				.t_next = t->head[entry],
+				.t_prev = SUB_NONE,
+				.entry = entry,
+				.qos = qos & 1u,
 				.wildcard = wildcard };
 	if (*session_head != SUB_NONE)
 		t->n[*session_head].s_prev = x;

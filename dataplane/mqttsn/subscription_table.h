@@ -31,8 +31,8 @@ void subscription_table_destroy(struct subscription_table *t);
 uint32_t sub_find(const struct subscription_table *t, uint32_t session, uint32_t entry);
 /* Add (or update the QoS of) the subscription; *session_head is the session's list head.
  * SUB_NONE when full. *created tells whether it is new (caller takes a registry ref). */
-uint32_t sub_add(struct subscription_table *t, uint32_t *session_head, uint32_t session, uint32_t entry,
-		 uint8_t qos, bool wildcard, bool *created);
+uint32_t sub_add(struct subscription_table *t, uint32_t *session_head, uint32_t session, uint32_t entry, uint8_t qos,
+		 bool wildcard, bool *created);
 void sub_remove(struct subscription_table *t, uint32_t *session_head, uint32_t node);
 
 const struct sub_node *sub_get(const struct subscription_table *t, uint32_t node);

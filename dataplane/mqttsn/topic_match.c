@@ -5,8 +5,7 @@
 
 #include <string.h>
 
-bool
-topic_name_valid(const uint8_t *name, size_t len, size_t max_len)
+bool topic_name_valid(const uint8_t *name, size_t len, size_t max_len)
 {
 	if (name == NULL || len == 0 || len > max_len)
 		return false;
@@ -18,8 +17,7 @@ topic_name_valid(const uint8_t *name, size_t len, size_t max_len)
 	return true;
 }
 
-bool
-topic_filter_valid(const uint8_t *filter, size_t len, size_t max_len)
+bool topic_filter_valid(const uint8_t *filter, size_t len, size_t max_len)
 {
 	if (filter == NULL || len == 0 || len > max_len)
 		return false;
@@ -40,8 +38,7 @@ topic_filter_valid(const uint8_t *filter, size_t len, size_t max_len)
 	return true;
 }
 
-bool
-topic_filter_is_wildcard(const uint8_t *filter, size_t len)
+bool topic_filter_is_wildcard(const uint8_t *filter, size_t len)
 {
 	if (filter == NULL || len == 0)
 		return false;
@@ -49,8 +46,7 @@ topic_filter_is_wildcard(const uint8_t *filter, size_t len)
 }
 
 /* Index of the next '/' at or after i, or len when the level runs to the end. */
-static size_t
-level_end(const uint8_t *s, size_t len, size_t i)
+static size_t level_end(const uint8_t *s, size_t len, size_t i)
 {
 	const uint8_t *slash = (i < len) ? memchr(s + i, '/', len - i) : NULL;
 
@@ -60,8 +56,7 @@ level_end(const uint8_t *s, size_t len, size_t i)
 /* Walks both strings one level at a time. Every index is bounds-checked, so invalid
  * input (which the caller should have rejected) gives an unspecified answer but never
  * reads outside the buffers; the fuzzer relies on that. */
-bool
-topic_match(const uint8_t *filter, size_t flen, const uint8_t *topic, size_t tlen)
+bool topic_match(const uint8_t *filter, size_t flen, const uint8_t *topic, size_t tlen)
 {
 	size_t fi = 0, ti = 0;
 

@@ -27,7 +27,7 @@ struct topic_registry {
 	uint8_t *names;        /* [(max + 1) * max_len] */
 	uint32_t *free_ids;
 	uint32_t n_free;
-	uint32_t *slots;       /* id or 0 */
+	uint32_t *slots; /* id or 0 */
 	uint32_t mask;
 };
 
@@ -99,15 +99,14 @@ static uint32_t entry_hash(const void *tab, uint32_t id)
 	return ((const struct topic_registry *)tab)->e[id].hash;
 }
 
-static uint32_t lookup_slot(const struct topic_registry *r, enum topic_kind kind, const uint8_t *name,
-			    uint16_t len, uint32_t h)
+static uint32_t lookup_slot(const struct topic_registry *r, enum topic_kind kind, const uint8_t *name, uint16_t len,
+			    uint32_t h)
 {
 	struct name_key k = { .kind = kind, .name = name, .len = len, .hash = h };
 	return oa_ids_find(r->slots, r->mask, 0, h, r, &k, entry_is);
 }
 
-uint32_t topic_registry_find(const struct topic_registry *r, enum topic_kind kind, const uint8_t *name,
-			     uint16_t len)
+uint32_t topic_registry_find(const struct topic_registry *r, enum topic_kind kind, const uint8_t *name, uint16_t len)
 {
 	if (len == 0 || len > r->max_len)
 		return TOPIC_NONE;
@@ -115,8 +114,7 @@ uint32_t topic_registry_find(const struct topic_registry *r, enum topic_kind kin
 	return r->slots[lookup_slot(r, kind, name, len, h)];
 }
 
-uint32_t topic_registry_intern(struct topic_registry *r, enum topic_kind kind, const uint8_t *name,
-			       uint16_t len)
+uint32_t topic_registry_intern(struct topic_registry *r, enum topic_kind kind, const uint8_t *name, uint16_t len)
 {
 	if (len == 0 || len > r->max_len)
 		return TOPIC_NONE;

@@ -26,13 +26,11 @@ struct topic_registry *topic_registry_create(uint32_t max_topics, uint16_t max_l
 void topic_registry_destroy(struct topic_registry *r);
 
 /* Id of name, or TOPIC_NONE. */
-uint32_t topic_registry_find(const struct topic_registry *r, enum topic_kind kind, const uint8_t *name,
-			     uint16_t len);
+uint32_t topic_registry_find(const struct topic_registry *r, enum topic_kind kind, const uint8_t *name, uint16_t len);
 /* Id of name, creating it (with no references) when absent; TOPIC_NONE when the registry
  * is full or len is 0 or too long. A caller that then adds no reference calls
  * topic_registry_drop_unused() so the entry does not linger. */
-uint32_t topic_registry_intern(struct topic_registry *r, enum topic_kind kind, const uint8_t *name,
-			       uint16_t len);
+uint32_t topic_registry_intern(struct topic_registry *r, enum topic_kind kind, const uint8_t *name, uint16_t len);
 void topic_registry_ref(struct topic_registry *r, uint32_t id);
 void topic_registry_unref(struct topic_registry *r, uint32_t id); /* frees at zero */
 void topic_registry_drop_unused(struct topic_registry *r, uint32_t id);
@@ -47,7 +45,7 @@ uint32_t topic_registry_refs(const struct topic_registry *r, uint32_t id);
 int topic_registry_set_predef(struct topic_registry *r, uint32_t id, uint16_t predef_id);
 uint16_t topic_registry_predef(const struct topic_registry *r, uint32_t id);
 
-uint32_t topic_registry_count(const struct topic_registry *r); /* live entries, both kinds */
+uint32_t topic_registry_count(const struct topic_registry *r);      /* live entries, both kinds */
 uint32_t topic_registry_name_count(const struct topic_registry *r); /* live names */
 
 #endif

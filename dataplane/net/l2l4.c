@@ -60,8 +60,8 @@ uint32_t l2l4_csum_add(uint32_t sum, const void *buf, size_t len)
 	while (len >= 32) {
 		uint64_t w[4];
 		memcpy(w, p, sizeof(w));
-		s += (w[0] & 0xffffffffu) + (w[0] >> 32) + (w[1] & 0xffffffffu) + (w[1] >> 32) +
-		     (w[2] & 0xffffffffu) + (w[2] >> 32) + (w[3] & 0xffffffffu) + (w[3] >> 32);
+		s += (w[0] & 0xffffffffu) + (w[0] >> 32) + (w[1] & 0xffffffffu) + (w[1] >> 32) + (w[2] & 0xffffffffu) +
+		     (w[2] >> 32) + (w[3] & 0xffffffffu) + (w[3] >> 32);
 		p += 32;
 		len -= 32;
 	}
@@ -106,7 +106,6 @@ uint32_t l2l4_csum_add(uint32_t sum, const void *buf, size_t len)
 	return (uint32_t)((t & 0xffffffffu) + (t >> 32));
 }
 
-
 static bool mac_is_bcast(const uint8_t *m)
 {
 	return (m[0] & m[1] & m[2] & m[3] & m[4] & m[5]) == 0xff;
@@ -147,8 +146,8 @@ static enum fo_drop src_martian(uint32_t src, const struct l2l4_iface *ifc, uint
 
 static void parse_arp(const uint8_t *p, size_t len, const struct l2l4_iface *ifc, struct l2l4_pkt *o)
 {
-	if (len < L2L4_ARP_LEN || rd16(p) != 1 /* Ethernet */ || rd16(p + 2) != L2L4_ETHERTYPE_IPV4 ||
-	    p[4] != 6 || p[5] != 4) {
+	if (len < L2L4_ARP_LEN || rd16(p) != 1 /* Ethernet */ || rd16(p + 2) != L2L4_ETHERTYPE_IPV4 || p[4] != 6 ||
+	    p[5] != 4) {
 		drop(o, FO_DROP_ARP_MALFORMED);
 		return;
 	}
@@ -170,8 +169,8 @@ static void parse_arp(const uint8_t *p, size_t len, const struct l2l4_iface *ifc
 	o->kind = op == 1 ? L2L4_ARP_REQUEST : L2L4_ARP_REPLY;
 }
 
-void l2l4_parse(const uint8_t *f, size_t len, const struct l2l4_iface *ifc, enum l2l4_ck ip_ck,
-		enum l2l4_ck l4_ck, struct l2l4_pkt *o)
+void l2l4_parse(const uint8_t *f, size_t len, const struct l2l4_iface *ifc, enum l2l4_ck ip_ck, enum l2l4_ck l4_ck,
+		struct l2l4_pkt *o)
 {
 	memset(o, 0, sizeof(*o));
 	if (len < L2L4_ETH_HLEN) {
@@ -234,8 +233,7 @@ void l2l4_parse(const uint8_t *f, size_t len, const struct l2l4_iface *ifc, enum
 		drop(o, FO_DROP_IP_BAD_LENGTH);
 		return;
 	}
-	if (ip_ck == L2L4_CK_BAD ||
-	    (ip_ck == L2L4_CK_VERIFY && l2l4_csum_fold(l2l4_csum_add(0, p, ihl)) != 0xffff)) {
+	if (ip_ck == L2L4_CK_BAD || (ip_ck == L2L4_CK_VERIFY && l2l4_csum_fold(l2l4_csum_add(0, p, ihl)) != 0xffff)) {
 		drop(o, FO_DROP_IP_BAD_CKSUM);
 		return;
 	}

@@ -27,41 +27,41 @@ enum l2l4_ck { L2L4_CK_VERIFY = 0, L2L4_CK_GOOD = 1, L2L4_CK_BAD = 2 };
 /* The receiving interface as the classifier needs it. */
 struct l2l4_iface {
 	uint8_t mac[6];
-	uint32_t ip;          /* host byte order */
-	uint32_t netmask;     /* host byte order, from the prefix length */
-	uint16_t vlan;        /* 0 = untagged */
-	uint16_t mqttsn_port; /* host byte order */
+	uint32_t ip;           /* host byte order */
+	uint32_t netmask;      /* host byte order, from the prefix length */
+	uint16_t vlan;         /* 0 = untagged */
+	uint16_t mqttsn_port;  /* host byte order */
 	uint16_t min_src_port; /* MQTT-SN datagrams from lower source ports are dropped */
 };
 
 enum l2l4_kind {
-	L2L4_DROP = 0,      /* see .drop */
-	L2L4_ARP_REQUEST,   /* request for our address: answer it (sender learnt) */
-	L2L4_ARP_REPLY,     /* reply addressed to us: learn the sender */
-	L2L4_ICMP_ECHO,     /* echo request to our address: answer it */
-	L2L4_MQTTSN,        /* UDP datagram to our MQTT-SN port: hand to a worker */
+	L2L4_DROP = 0,    /* see .drop */
+	L2L4_ARP_REQUEST, /* request for our address: answer it (sender learnt) */
+	L2L4_ARP_REPLY,   /* reply addressed to us: learn the sender */
+	L2L4_ICMP_ECHO,   /* echo request to our address: answer it */
+	L2L4_MQTTSN,      /* UDP datagram to our MQTT-SN port: hand to a worker */
 };
 
 struct l2l4_pkt {
 	enum l2l4_kind kind;
-	enum fo_drop drop;     /* when kind == L2L4_DROP */
-	uint16_t l2_len;       /* 14, or 18 with a VLAN tag */
-	uint16_t l3_len;       /* IPv4 header length incl. options */
-	uint16_t payload_off;  /* UDP payload (MQTT-SN message) or ICMP header offset */
-	uint16_t payload_len;  /* UDP payload length, or ICMP message length */
-	bool msg_sum_valid;    /* MQTT-SN: msg_sum was computed (software UDP checksum check) */
-	uint16_t msg_sum;      /* MQTT-SN: l2l4_csum_add sum of the UDP payload, folded */
-	uint32_t src_ip, dst_ip;       /* host byte order */
-	uint16_t src_port, dst_port;   /* host byte order */
+	enum fo_drop drop;           /* when kind == L2L4_DROP */
+	uint16_t l2_len;             /* 14, or 18 with a VLAN tag */
+	uint16_t l3_len;             /* IPv4 header length incl. options */
+	uint16_t payload_off;        /* UDP payload (MQTT-SN message) or ICMP header offset */
+	uint16_t payload_len;        /* UDP payload length, or ICMP message length */
+	bool msg_sum_valid;          /* MQTT-SN: msg_sum was computed (software UDP checksum check) */
+	uint16_t msg_sum;            /* MQTT-SN: l2l4_csum_add sum of the UDP payload, folded */
+	uint32_t src_ip, dst_ip;     /* host byte order */
+	uint16_t src_port, dst_port; /* host byte order */
 	uint8_t src_mac[6];
-	uint8_t arp_sender_mac[6];     /* ARP: sender hardware/protocol address */
+	uint8_t arp_sender_mac[6]; /* ARP: sender hardware/protocol address */
 	uint32_t arp_sender_ip;
 };
 
 /* Classify one frame. ip_ck/l4_ck carry offload verdicts (L2L4_CK_VERIFY = check in
  * software). Always fills out->kind (and out->drop when dropping). */
-void l2l4_parse(const uint8_t *frame, size_t len, const struct l2l4_iface *ifc, enum l2l4_ck ip_ck,
-		enum l2l4_ck l4_ck, struct l2l4_pkt *out);
+void l2l4_parse(const uint8_t *frame, size_t len, const struct l2l4_iface *ifc, enum l2l4_ck ip_ck, enum l2l4_ck l4_ck,
+		struct l2l4_pkt *out);
 
 /* Internet checksum pieces. fo_csum_add sums 16-bit big-endian words of buf into sum as
  * if buf started at an even offset; a trailing odd byte is the high byte of a word. */
@@ -86,18 +86,17 @@ static inline uint32_t l2l4_csum_shift(uint32_t block_sum)
 }
 
 /* Ethernet (+ VLAN) header; returns its length (14 or 18). */
-size_t l2l4_write_eth(uint8_t *buf, const uint8_t dst[6], const uint8_t src[6], uint16_t vlan,
-		      uint16_t ethertype);
+size_t l2l4_write_eth(uint8_t *buf, const uint8_t dst[6], const uint8_t src[6], uint16_t vlan, uint16_t ethertype);
 
 /* A complete ARP frame (op 1 request, 2 reply), padded to 60 bytes; returns 60 or 64. */
-size_t l2l4_build_arp(uint8_t *buf, uint16_t op, const uint8_t eth_dst[6], const uint8_t src_mac[6],
-		      uint32_t src_ip, const uint8_t target_mac[6], uint32_t target_ip, uint16_t vlan);
+size_t l2l4_build_arp(uint8_t *buf, uint16_t op, const uint8_t eth_dst[6], const uint8_t src_mac[6], uint32_t src_ip,
+		      const uint8_t target_mac[6], uint32_t target_ip, uint16_t vlan);
 
 struct l2l4_udp_spec {
 	uint8_t src_mac[6], dst_mac[6];
 	uint16_t vlan;
-	uint32_t src_ip, dst_ip;       /* host byte order */
-	uint16_t src_port, dst_port;   /* host byte order */
+	uint32_t src_ip, dst_ip;     /* host byte order */
+	uint16_t src_port, dst_port; /* host byte order */
 };
 
 /* Length of Ethernet(+VLAN)/IPv4/UDP headers for this spec. */
@@ -110,8 +109,7 @@ static inline size_t l2l4_udp_hdr_len(uint16_t vlan)
  * inline_len bytes already placed right after the headers, followed by ext_len bytes held
  * elsewhere whose l2l4_csum_add sum (from an even start) is ext_sum. Both checksums are
  * filled in. Returns the header length, or 0 if the datagram would exceed 65535 bytes. */
-size_t l2l4_write_udp(uint8_t *buf, const struct l2l4_udp_spec *s, size_t inline_len, size_t ext_len,
-		      uint32_t ext_sum);
+size_t l2l4_write_udp(uint8_t *buf, const struct l2l4_udp_spec *s, size_t inline_len, size_t ext_len, uint32_t ext_sum);
 /* The same when the caller knows the inline bytes' sum (l2l4_csum_add from an even start):
  * fan-out copies share one MQTT-SN header, summed once. */
 size_t l2l4_write_udp_sums(uint8_t *buf, const struct l2l4_udp_spec *s, size_t inline_len, uint32_t inline_sum,

@@ -48,17 +48,35 @@ struct fo_neigh_table {
 	_Alignas(LINE) _Atomic uint64_t version;
 	_Atomic uint32_t count;
 	_Alignas(LINE) _Atomic uint64_t req_tat_us; /* GCRA theoretical arrival time of the next request */
-	uint32_t age_cursor;       /* fo_neigh_age's position: one ager at a time */
+	uint32_t age_cursor;                        /* fo_neigh_age's position: one ager at a time */
 	_Alignas(LINE) struct slot slots[];
 };
 
-static inline uint32_t key_ip(uint64_t k) { return (uint32_t)k; }
-static inline uint32_t key_gen(uint64_t k) { return (uint32_t)(k >> 32) & GEN_MASK; }
-static inline uint32_t mac_gen(uint64_t m) { return (uint32_t)(m >> 48) & GEN_MASK; }
-static inline uint64_t make_key(uint32_t gen, uint32_t ip, uint64_t flags) { return flags | (uint64_t)gen << 32 | ip; }
+static inline uint32_t key_ip(uint64_t k)
+{
+	return (uint32_t)k;
+}
+static inline uint32_t key_gen(uint64_t k)
+{
+	return (uint32_t)(k >> 32) & GEN_MASK;
+}
+static inline uint32_t mac_gen(uint64_t m)
+{
+	return (uint32_t)(m >> 48) & GEN_MASK;
+}
+static inline uint64_t make_key(uint32_t gen, uint32_t ip, uint64_t flags)
+{
+	return flags | (uint64_t)gen << 32 | ip;
+}
 /* 1..GEN_MASK: a freed slot (address 0) never reads as never used (key 0). */
-static inline uint32_t next_gen(uint32_t g) { return g % GEN_MASK + 1; }
-static inline bool mac_for(uint64_t m, uint64_t k) { return (m & MAC_VALID) && mac_gen(m) == key_gen(k); }
+static inline uint32_t next_gen(uint32_t g)
+{
+	return g % GEN_MASK + 1;
+}
+static inline bool mac_for(uint64_t m, uint64_t k)
+{
+	return (m & MAC_VALID) && mac_gen(m) == key_gen(k);
+}
 
 /* Keyed mix (murmur3's finaliser around a 128-bit per-process key). */
 static inline uint32_t hash_ip(const struct fo_neigh_table *t, uint32_t ip)
@@ -87,7 +105,10 @@ static void mac_bytes(uint64_t w, uint8_t mac[6])
 		mac[i] = (uint8_t)w;
 }
 
-static void bump(struct fo_neigh_table *t) { atomic_fetch_add_explicit(&t->version, 1, memory_order_release); }
+static void bump(struct fo_neigh_table *t)
+{
+	atomic_fetch_add_explicit(&t->version, 1, memory_order_release);
+}
 
 struct fo_neigh_table *fo_neigh_create(const struct fo_neigh_conf *c)
 {
@@ -113,7 +134,10 @@ struct fo_neigh_table *fo_neigh_create(const struct fo_neigh_conf *c)
 	return t;
 }
 
-void fo_neigh_destroy(struct fo_neigh_table *t) { free(t); }
+void fo_neigh_destroy(struct fo_neigh_table *t)
+{
+	free(t);
+}
 
 /* One pass over ip's window: its slot if present, else the first free slot and the entry to
  * evict: the oldest pending one (asked for, unanswered: cheap to lose, asked again if real),
@@ -159,8 +183,7 @@ static enum oa_seen probe_look(const void *tab, uint32_t i, void *q)
 		if (used > seen)
 			seen = used;
 		bool pending = !mac_for(atomic_load_explicit(&s->mac, memory_order_relaxed), k);
-		if (!pr->old || (pending && !pr->old_pending) ||
-		    (pending == pr->old_pending && seen < pr->old_seen)) {
+		if (!pr->old || (pending && !pr->old_pending) || (pending == pr->old_pending && seen < pr->old_seen)) {
 			pr->old = s;
 			pr->old_key = k;
 			pr->old_seen = seen;
@@ -193,9 +216,8 @@ static bool claim(struct slot *s, uint64_t was, uint32_t ip, uint64_t now_ms, ui
 		return false;
 	/* No MAC yet for this generation (unless a learner already wrote one). */
 	uint64_t m = atomic_load_explicit(&s->mac, memory_order_acquire);
-	while (mac_gen(m) != g &&
-	       !atomic_compare_exchange_weak_explicit(&s->mac, &m, (uint64_t)g << 48, memory_order_release,
-						      memory_order_acquire))
+	while (mac_gen(m) != g && !atomic_compare_exchange_weak_explicit(&s->mac, &m, (uint64_t)g << 48,
+									 memory_order_release, memory_order_acquire))
 		;
 	return true;
 }
@@ -264,7 +286,8 @@ enum fo_neigh_result fo_neigh_add_static(struct fo_neigh_table *t, uint32_t ip, 
 	probe(t, ip, &pr, false);
 	if (pr.hit && (pr.hit_key & KEY_STATIC)) {
 		uint64_t m = atomic_load_explicit(&pr.hit->mac, memory_order_acquire);
-		return (m & MAC_BITS) == (mac_word(mac, 0) & MAC_BITS) ? FO_NEIGH_STATIC_SAME : FO_NEIGH_STATIC_CONFLICT;
+		return (m & MAC_BITS) == (mac_word(mac, 0) & MAC_BITS) ? FO_NEIGH_STATIC_SAME
+								       : FO_NEIGH_STATIC_CONFLICT;
 	}
 	struct slot *s = pr.hit ? pr.hit : pr.free; /* a learnt entry for it becomes the static one */
 	uint64_t was = pr.hit ? pr.hit_key : pr.free_key, k;
@@ -320,7 +343,8 @@ bool fo_neigh_resolve(const struct fo_neigh_table *t, uint32_t ip, uint64_t now_
 		return false;
 	mac_bytes(m, mac);
 	if (!(k & KEY_STATIC) && t->max_age_ms) {
-		uint64_t seen = atomic_load_explicit((_Atomic uint64_t *)&s->seen_ms, memory_order_relaxed) & ~SEEN_FLAGGED;
+		uint64_t seen = atomic_load_explicit((_Atomic uint64_t *)&s->seen_ms, memory_order_relaxed) &
+				~SEEN_FLAGGED;
 		*stale = now_ms > seen && now_ms - seen >= t->max_age_ms / 2;
 	}
 	return true;
@@ -390,8 +414,7 @@ bool fo_neigh_request_allowed(struct fo_neigh_table *t, uint64_t now_ms)
 	}
 }
 
-uint32_t fo_neigh_age(struct fo_neigh_table *t, uint64_t now_ms, uint32_t slots, uint32_t *resolved,
-		      uint32_t *pending)
+uint32_t fo_neigh_age(struct fo_neigh_table *t, uint64_t now_ms, uint32_t slots, uint32_t *resolved, uint32_t *pending)
 {
 	uint32_t n_res = 0, n_pend = 0;
 	if (slots > t->mask + 1)
@@ -420,8 +443,8 @@ uint32_t fo_neigh_age(struct fo_neigh_table *t, uint64_t now_ms, uint32_t slots,
 			continue;
 		}
 		/* The CAS fails when the entry changed since it was read (claimed anew): left alone. */
-		if (!atomic_compare_exchange_strong_explicit(&s->key, &k, make_key(key_gen(k), 0, 0), memory_order_acq_rel,
-							     memory_order_relaxed))
+		if (!atomic_compare_exchange_strong_explicit(&s->key, &k, make_key(key_gen(k), 0, 0),
+							     memory_order_acq_rel, memory_order_relaxed))
 			continue;
 		atomic_fetch_sub_explicit(&t->count, 1, memory_order_relaxed);
 		if (res) {
@@ -445,9 +468,15 @@ uint32_t fo_neigh_count(const struct fo_neigh_table *t)
 	return n > t->mask + 1 ? t->mask + 1 : n;
 }
 
-uint32_t fo_neigh_capacity(const struct fo_neigh_table *t) { return t->mask + 1; }
+uint32_t fo_neigh_capacity(const struct fo_neigh_table *t)
+{
+	return t->mask + 1;
+}
 
-uint32_t fo_neigh_home(const struct fo_neigh_table *t, uint32_t ip) { return hash_ip(t, ip) & t->mask; }
+uint32_t fo_neigh_home(const struct fo_neigh_table *t, uint32_t ip)
+{
+	return hash_ip(t, ip) & t->mask;
+}
 
 uint64_t fo_neigh_version(const struct fo_neigh_table *t)
 {
@@ -483,12 +512,9 @@ bool fo_neigh_arp_input(struct fo_neigh_table *t, struct fo_counters *c, bool re
 	switch (fo_neigh_learn(t, sender_ip, sender_mac, now_ms, request)) {
 	case FO_NEIGH_CREATED:
 	case FO_NEIGH_RESOLVED:
-	case FO_NEIGH_MOVED:
-		c->ev[FO_EV_ARP_LEARNT]++;
-		return true;
+	case FO_NEIGH_MOVED: c->ev[FO_EV_ARP_LEARNT]++; return true;
 	case FO_NEIGH_REFRESHED:
-	case FO_NEIGH_STATIC_SAME:
-		return true;
+	case FO_NEIGH_STATIC_SAME: return true;
 	case FO_NEIGH_NO_ROOM:
 		c->ev[FO_EV_ARP_NOT_LEARNT]++;
 		return true; /* only a request creates: answered all the same */
@@ -499,9 +525,7 @@ bool fo_neigh_arp_input(struct fo_neigh_table *t, struct fo_counters *c, bool re
 		return false;
 	case FO_NEIGH_ABSENT:
 	case FO_NEIGH_INVALID:
-	default:
-		fo_count_drop(c, FO_DROP_ARP_UNSOLICITED);
-		return false;
+	default: fo_count_drop(c, FO_DROP_ARP_UNSOLICITED); return false;
 	}
 }
 

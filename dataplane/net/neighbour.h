@@ -18,10 +18,10 @@
 struct fo_neigh_table;
 
 struct fo_neigh_conf {
-	uint32_t capacity;   /* rounded up to a power of two, at least 16 */
-	uint64_t seed[2];    /* hash key: random per process (getrandom), so senders cannot aim at a window */
-	uint32_t max_age_ms; /* a resolved entry not confirmed by ARP for this long is freed; 0 = never */
-	uint32_t pending_ms; /* an entry we asked for and got no reply within this long is freed */
+	uint32_t capacity;       /* rounded up to a power of two, at least 16 */
+	uint64_t seed[2];        /* hash key: random per process (getrandom), so senders cannot aim at a window */
+	uint32_t max_age_ms;     /* a resolved entry not confirmed by ARP for this long is freed; 0 = never */
+	uint32_t pending_ms;     /* an entry we asked for and got no reply within this long is freed */
 	uint32_t requests_per_s; /* ARP requests for the whole table per second (bursts of a tenth of a
 				  * second's worth, at least 16); 0 = no limit */
 };
@@ -80,11 +80,10 @@ bool fo_neigh_request_allowed(struct fo_neigh_table *t, uint64_t now_ms);
  * older than pending_ms. A resolved entry that reaches half its max age moves the version once,
  * so readers that cached its MAC look it up again (and re-ask, see fo_neigh_resolve) while they
  * still use it. Returns the entries freed; *resolved / *pending split them. */
-uint32_t fo_neigh_age(struct fo_neigh_table *t, uint64_t now_ms, uint32_t slots, uint32_t *resolved,
-		      uint32_t *pending);
+uint32_t fo_neigh_age(struct fo_neigh_table *t, uint64_t now_ms, uint32_t slots, uint32_t *resolved, uint32_t *pending);
 
-uint32_t fo_neigh_count(const struct fo_neigh_table *t);    /* live entries: resolved, pending, static */
-uint32_t fo_neigh_capacity(const struct fo_neigh_table *t); /* slots */
+uint32_t fo_neigh_count(const struct fo_neigh_table *t);             /* live entries: resolved, pending, static */
+uint32_t fo_neigh_capacity(const struct fo_neigh_table *t);          /* slots */
 uint32_t fo_neigh_home(const struct fo_neigh_table *t, uint32_t ip); /* first slot of ip's window (tests) */
 
 /* Changes whenever an entry gets a MAC, changes it, is removed or goes stale: a reader that
@@ -92,8 +91,8 @@ uint32_t fo_neigh_home(const struct fo_neigh_table *t, uint32_t ip); /* first sl
 uint64_t fo_neigh_version(const struct fo_neigh_table *t);
 
 /* Iterate resolved entries (stats); returns entries visited. */
-uint32_t fo_neigh_foreach(const struct fo_neigh_table *t,
-			  void (*fn)(void *arg, uint32_t ip, const uint8_t mac[6]), void *arg);
+uint32_t fo_neigh_foreach(const struct fo_neigh_table *t, void (*fn)(void *arg, uint32_t ip, const uint8_t mac[6]),
+			  void *arg);
 
 /* An ARP sender we may learn: inside the port's subnet (ip/netmask, host order) and a unicast
  * host there: not 0.0.0.0, not our own address, not loopback, multicast, class E or the limited

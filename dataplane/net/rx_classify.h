@@ -26,24 +26,20 @@ static inline enum fo_rx_fate fo_rx_decide(const struct l2l4_pkt *k, const struc
 					   uint32_t n_workers, uint32_t *worker)
 {
 	switch (k->kind) {
-	case L2L4_MQTTSN:
-		*worker = bh_worker_of(k->src_ip, k->src_port, n_workers);
-		return FO_RX_TO_WORKER;
+	case L2L4_MQTTSN: *worker = bh_worker_of(k->src_ip, k->src_port, n_workers); return FO_RX_TO_WORKER;
 	case L2L4_ARP_REQUEST:
-		return fo_neigh_arp_input(nt, c, true, k->arp_sender_ip, k->arp_sender_mac, ifc->ip, ifc->netmask, now_ms)
+		return fo_neigh_arp_input(nt, c, true, k->arp_sender_ip, k->arp_sender_mac, ifc->ip, ifc->netmask,
+					  now_ms)
 			       ? FO_RX_ANSWER_ARP
 			       : FO_RX_DONE;
 	case L2L4_ARP_REPLY:
-		if (fo_neigh_arp_input(nt, c, false, k->arp_sender_ip, k->arp_sender_mac, ifc->ip, ifc->netmask, now_ms))
+		if (fo_neigh_arp_input(nt, c, false, k->arp_sender_ip, k->arp_sender_mac, ifc->ip, ifc->netmask,
+				       now_ms))
 			c->delivered++;
 		return FO_RX_DONE;
-	case L2L4_ICMP_ECHO:
-		c->answered++;
-		return FO_RX_ECHO;
+	case L2L4_ICMP_ECHO: c->answered++; return FO_RX_ECHO;
 	case L2L4_DROP:
-	default:
-		fo_count_drop(c, k->drop);
-		return FO_RX_DONE;
+	default: fo_count_drop(c, k->drop); return FO_RX_DONE;
 	}
 }
 

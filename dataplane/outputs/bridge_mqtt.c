@@ -35,16 +35,16 @@
 #include "outputs.h"
 #include "topic_match.h"
 
-#define BRIDGE_BURST 64               /* entries taken from the ring at once */
-#define BRIDGE_BURSTS_PER_LOOP 4      /* ... and bursts between two looks at the socket */
-#define BRIDGE_POLL_MS 1              /* idle wait on the socket: the extra latency of an idle bridge */
-#define BRIDGE_IDLE_SLEEP_MS 10       /* disconnected: how often the stop flag is looked at */
+#define BRIDGE_BURST 64                 /* entries taken from the ring at once */
+#define BRIDGE_BURSTS_PER_LOOP 4        /* ... and bursts between two looks at the socket */
+#define BRIDGE_POLL_MS 1                /* idle wait on the socket: the extra latency of an idle bridge */
+#define BRIDGE_IDLE_SLEEP_MS 10         /* disconnected: how often the stop flag is looked at */
 #define BRIDGE_CONNECT_TIMEOUT_MS 10000 /* TCP + TLS + CONNACK of one attempt */
-#define BRIDGE_FLUSH_MS 1000          /* at stop: time given to entries in flight */
-#define BRIDGE_SESSION_EXPIRY_S 3600  /* MQTT 5: the broker keeps the session this long after a drop */
-#define BRIDGE_INJECT_WAIT_US 2000    /* downstream: wait this long at most for a peer descriptor or ring slot */
-#define BRIDGE_READS_PER_LOOP 256     /* packets read from the socket per loop iteration at most */
-#define BRIDGE_TOPIC_MAX 65535        /* MQTT topic length limit */
+#define BRIDGE_FLUSH_MS 1000            /* at stop: time given to entries in flight */
+#define BRIDGE_SESSION_EXPIRY_S 3600    /* MQTT 5: the broker keeps the session this long after a drop */
+#define BRIDGE_INJECT_WAIT_US 2000      /* downstream: wait this long at most for a peer descriptor or ring slot */
+#define BRIDGE_READS_PER_LOOP 256       /* packets read from the socket per loop iteration at most */
+#define BRIDGE_TOPIC_MAX 65535          /* MQTT topic length limit */
 #define BRIDGE_PAYLOAD_MAX 65536
 #define BRIDGE_MIDS 65536
 
@@ -54,9 +54,9 @@ struct bridge {
 	const struct fo_bridge_config *cfg;
 	struct fo_output *o;
 	struct mosquitto *mosq;
-	int state;                        /* enum bridge_state */
+	int state; /* enum bridge_state */
 	bool ever_up;
-	bool attempt_msg;                 /* last_error already tells why this connect attempt failed */
+	bool attempt_msg; /* last_error already tells why this connect attempt failed */
 	bool need_subscribe;
 	uint64_t next_attempt_ms, attempt_ms; /* monotonic */
 	uint32_t backoff_ms;
@@ -65,22 +65,22 @@ struct bridge {
 	 * publishes awaiting their PUBACK, found by message id. */
 	struct fo_out_msg *pending[BRIDGE_BURST];
 	uint32_t n_pending;
-	struct fo_out_msg **by_mid;       /* [BRIDGE_MIDS] */
-	uint64_t *sent_us;                /* [BRIDGE_MIDS]: when the QoS 1 publish was handed over */
+	struct fo_out_msg **by_mid; /* [BRIDGE_MIDS] */
+	uint64_t *sent_us;          /* [BRIDGE_MIDS]: when the QoS 1 publish was handed over */
 	uint32_t q1_out;
 	/* libmosquitto reports a QoS 0 publish written to the socket through the same callback as
 	 * a PUBACK: those callbacks are told apart from PUBACKs. */
-	uint8_t *q0_unseen;               /* [BRIDGE_MIDS]: QoS 0 writes still to be reported */
+	uint8_t *q0_unseen; /* [BRIDGE_MIDS]: QoS 0 writes still to be reported */
 	int q0_mid;
 	bool in_q0, q0_seen;
 	/* Downstream */
 	int sub_mid[FO_MAX_BRIDGE_SUBS];
-	uint32_t subscribed;              /* subscriptions the broker granted on this connection */
+	uint32_t subscribed; /* subscriptions the broker granted on this connection */
 	uint32_t sub_refused;
-	uint32_t payload_room;            /* data room of a pkt_pool mbuf */
-	char *topic;                      /* expanded remote topic */
-	uint8_t *pbuf;                    /* a chained payload, flattened */
-	uint8_t *ltopic;                  /* local topic of a message from upstream */
+	uint32_t payload_room; /* data room of a pkt_pool mbuf */
+	char *topic;           /* expanded remote topic */
+	uint8_t *pbuf;         /* a chained payload, flattened */
+	uint8_t *ltopic;       /* local topic of a message from upstream */
 	char addr[300];
 };
 
@@ -131,8 +131,8 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid, int reason, c
 	bool ok = reason < 0x80; /* MQTT 5 PUBACK reason codes from 0x80 are failures */
 	if (!ok) {
 		o->st.errors++;
-		fo_out_set_error(o, "%s: the broker refused a publish: %s (0x%02x)", b->addr, mosquitto_reason_string(reason),
-				 reason);
+		fo_out_set_error(o, "%s: the broker refused a publish: %s (0x%02x)", b->addr,
+				 mosquitto_reason_string(reason), reason);
 	}
 	finish(o, m, ok);
 }
@@ -235,7 +235,8 @@ static uint32_t drain(struct fo_output *o, struct bridge *b, bool take_new)
 		if (room == 0)
 			break;
 		struct fo_out_msg *msgs[BRIDGE_BURST];
-		unsigned n = rte_ring_sc_dequeue_burst(o->ring, (void **)msgs, RTE_MIN(room, (uint32_t)BRIDGE_BURST), NULL);
+		unsigned n = rte_ring_sc_dequeue_burst(o->ring, (void **)msgs, RTE_MIN(room, (uint32_t)BRIDGE_BURST),
+						       NULL);
 		if (n == 0)
 			break;
 		o->st.inflight += n;
@@ -437,7 +438,8 @@ static void went_down(struct fo_output *o, struct bridge *b, int rc)
 	}
 	b->next_attempt_ms = now + b->backoff_ms;
 	if (b->state != B_UP)
-		b->backoff_ms = b->backoff_ms * 2 < b->cfg->reconnect_max_ms ? b->backoff_ms * 2 : b->cfg->reconnect_max_ms;
+		b->backoff_ms = b->backoff_ms * 2 < b->cfg->reconnect_max_ms ? b->backoff_ms * 2
+									     : b->cfg->reconnect_max_ms;
 	b->state = B_DOWN;
 	b->subscribed = 0;
 	b->need_subscribe = false;
@@ -587,7 +589,8 @@ int fo_bridge_prepare(struct fo_output *o, const struct fo_bridge_config *cfg, c
 	 * while we are away */
 	b->mosq = mosquitto_new(cfg->client_id, false, b);
 	if (!b->mosq) {
-		snprintf(err, errlen, "bridges[%u] %s: cannot create the MQTT client: %s", o->idx, cfg->name, strerror(errno));
+		snprintf(err, errlen, "bridges[%u] %s: cannot create the MQTT client: %s", o->idx, cfg->name,
+			 strerror(errno));
 		goto fail;
 	}
 	int rc = mosquitto_int_option(b->mosq, MOSQ_OPT_PROTOCOL_VERSION,
@@ -600,15 +603,18 @@ int fo_bridge_prepare(struct fo_output *o, const struct fo_bridge_config *cfg, c
 		snprintf(err, errlen, "bridges[%u] %s: client options: %s", o->idx, cfg->name, mosquitto_strerror(rc));
 		goto fail;
 	}
-	if (cfg->username && (rc = mosquitto_username_pw_set(b->mosq, cfg->username, cfg->password)) != MOSQ_ERR_SUCCESS) {
+	if (cfg->username &&
+	    (rc = mosquitto_username_pw_set(b->mosq, cfg->username, cfg->password)) != MOSQ_ERR_SUCCESS) {
 		snprintf(err, errlen, "bridges[%u].username: %s", o->idx, mosquitto_strerror(rc));
 		goto fail;
 	}
 	if (cfg->tls) {
 		rc = mosquitto_tls_set(b->mosq, cfg->tls_ca_file, NULL, cfg->tls_cert_file, cfg->tls_key_file, NULL);
 		if (rc != MOSQ_ERR_SUCCESS) {
-			snprintf(err, errlen, "bridges[%u].tls: %s (ca_file %s, cert_file %s, key_file %s); give readable PEM files",
-				 o->idx, mosquitto_strerror(rc), cfg->tls_ca_file, cfg->tls_cert_file ? cfg->tls_cert_file : "-",
+			snprintf(err, errlen,
+				 "bridges[%u].tls: %s (ca_file %s, cert_file %s, key_file %s); give readable PEM files",
+				 o->idx, mosquitto_strerror(rc), cfg->tls_ca_file,
+				 cfg->tls_cert_file ? cfg->tls_cert_file : "-",
 				 cfg->tls_key_file ? cfg->tls_key_file : "-");
 			goto fail;
 		}
@@ -712,7 +718,8 @@ void fo_bridge_write_json(FILE *f, const struct fo_output *o)
 	const struct fo_bridge_config *c = b->cfg;
 	fprintf(f, ",\"host\":");
 	fo_json_cstr(f, c->host);
-	fprintf(f, ",\"port\":%u,\"protocol\":\"%s\",\"client_id\":", c->port, c->protocol == 5 ? "mqttv5" : "mqttv311");
+	fprintf(f, ",\"port\":%u,\"protocol\":\"%s\",\"client_id\":", c->port,
+		c->protocol == 5 ? "mqttv5" : "mqttv311");
 	fo_json_cstr(f, c->client_id);
 	fprintf(f, ",\"username\":");
 	fo_json_cstr(f, c->username ? c->username : "");

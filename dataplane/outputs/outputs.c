@@ -115,7 +115,8 @@ bool fo_outputs_gen_busy(const void *gp)
 			queued += g->rctr[w * g->rstride + r].queued;
 		for (uint32_t o = 0; o < fo_n_outputs; o++) {
 			const struct fo_route_ctr *c = &g->rctr[fo_outputs[o].row * g->rstride + r];
-			done += __atomic_load_n(&c->written, __ATOMIC_ACQUIRE) + __atomic_load_n(&c->failed, __ATOMIC_ACQUIRE);
+			done += __atomic_load_n(&c->written, __ATOMIC_ACQUIRE) +
+				__atomic_load_n(&c->failed, __ATOMIC_ACQUIRE);
 		}
 		if (done < queued)
 			return true;
@@ -138,8 +139,8 @@ static int add_output(uint8_t kind, uint8_t idx, const char *name, uint32_t ring
 	snprintf(rn, sizeof(rn), "fo_out%u", fo_n_outputs);
 	o->ring = rte_ring_create(rn, ring, (int)rte_socket_id(), RING_F_SC_DEQ | RING_F_EXACT_SZ); /* holds `ring` */
 	if (!o->ring) {
-		snprintf(err, errlen, "%s %s: cannot create its ring of %u entries: %s", kind == FO_OUT_SINK ? "sink" : "bridge",
-			 name, ring, rte_strerror(rte_errno));
+		snprintf(err, errlen, "%s %s: cannot create its ring of %u entries: %s",
+			 kind == FO_OUT_SINK ? "sink" : "bridge", name, ring, rte_strerror(rte_errno));
 		return -1;
 	}
 	fo_n_outputs++;
@@ -178,7 +179,8 @@ int fo_outputs_init(const struct fo_config *cfg, char *err, size_t errlen)
 	 * and the per-lcore caches. */
 	unsigned cache = 64;
 	pool += ack_slots + (uint64_t)(fo_dp.n_lcores + 2) * cache * 2;
-	fo_dp.out_pool = rte_mempool_create("fo_out", (unsigned)pool, sizeof(struct fo_out_msg) + cfg->broker.max_topic_len + FO_OUT_INLINE,
+	fo_dp.out_pool = rte_mempool_create("fo_out", (unsigned)pool,
+					    sizeof(struct fo_out_msg) + cfg->broker.max_topic_len + FO_OUT_INLINE,
 					    cache, 0, NULL, NULL, NULL, NULL, (int)rte_socket_id(), 0);
 	if (!fo_dp.out_pool) {
 		snprintf(err, errlen, "outputs: cannot create the entry pool (%" PRIu64 " entries): %s", pool,
@@ -196,7 +198,8 @@ int fo_outputs_init(const struct fo_config *cfg, char *err, size_t errlen)
 			snprintf(rn, sizeof(rn), "fo_ack%u", w);
 			fo_dp.workers[w].ack_in = rte_ring_create(rn, ack_ring, (int)rte_socket_id(), RING_F_SC_DEQ);
 			if (!fo_dp.workers[w].ack_in) {
-				snprintf(err, errlen, "outputs: cannot create worker %u's ack ring: %s", w, rte_strerror(rte_errno));
+				snprintf(err, errlen, "outputs: cannot create worker %u's ack ring: %s", w,
+					 rte_strerror(rte_errno));
 				return -1;
 			}
 		}
@@ -212,8 +215,8 @@ int fo_outputs_init(const struct fo_config *cfg, char *err, size_t errlen)
 		struct fo_output *o = &fo_outputs[i];
 		char tn[32];
 		snprintf(tn, sizeof(tn), "fo-%s-%u", o->kind == FO_OUT_SINK ? "sink" : "bridge", o->idx);
-		int rc = rte_ctrl_thread_create(&o->thread, tn, NULL, o->kind == FO_OUT_SINK ? fo_sink_thread : fo_bridge_thread,
-						o);
+		int rc = rte_ctrl_thread_create(&o->thread, tn, NULL,
+						o->kind == FO_OUT_SINK ? fo_sink_thread : fo_bridge_thread, o);
 		if (rc != 0) {
 			snprintf(err, errlen, "%s: cannot start its thread: %s", o->name, strerror(-rc < 0 ? rc : -rc));
 			return -1;
@@ -261,7 +264,8 @@ static void write_output(FILE *f, const struct fo_output *o)
 	fprintf(f, "{\"name\":");
 	fo_json_cstr(f, o->name);
 	unsigned ring = rte_ring_count(o->ring);
-	fprintf(f, ",\"kind\":\"%s\",\"connected\":%s,\"connected_since_ms\":%" PRIu64 ",\"ring\":%u,\"ring_size\":%u"
+	fprintf(f,
+		",\"kind\":\"%s\",\"connected\":%s,\"connected_since_ms\":%" PRIu64 ",\"ring\":%u,\"ring_size\":%u"
 		",\"backlog\":%" PRIu64,
 		o->kind == FO_OUT_SINK ? "sink" : "bridge", atomic_load(&s->connected) ? "true" : "false",
 		s->connected_since_ms, ring, rte_ring_get_capacity(o->ring), (uint64_t)ring + s->inflight);
@@ -314,4 +318,3 @@ void fo_outputs_write_json(FILE *f)
 	}
 	fprintf(f, "]}");
 }
-

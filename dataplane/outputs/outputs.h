@@ -32,45 +32,46 @@
 
 #define FO_MAX_OUTPUTS (FO_MAX_SINKS + FO_MAX_BRIDGES)
 #define FO_OUT_ACK_NONE FO_WR_ACK_NONE
-#define FO_OUT_HIST 24         /* log2 buckets: batch sizes, round trips in us */
+#define FO_OUT_HIST 24 /* log2 buckets: batch sizes, round trips in us */
 
 enum fo_out_kind { FO_OUT_SINK = 0, FO_OUT_BRIDGE = 1 };
 
 /* What a finished entry tells its worker (written-mode PUBACK). */
 enum fo_out_result { FO_OUT_OK = 0, FO_OUT_FAILED = 1 };
 
-#define FO_OUT_INLINE 256      /* payloads up to this size are copied into the entry */
+#define FO_OUT_INLINE 256 /* payloads up to this size are copied into the entry */
 
 /* One publish for one output. The element is sized for mqttsn.max_topic_len topic bytes plus
  * FO_OUT_INLINE payload bytes. Read the payload with fo_out_payload(). */
 struct fo_out_msg {
-	struct rte_mbuf *payload;  /* NULL: the payload is inline, after the topic; else one reference
-				    * on the mbuf whose data is the payload (may be chained) */
-	uint64_t rx_tsc;           /* receive time (TSC); fo_out_wall_us() turns it into wall time */
-	uint64_t stream_id_ms;     /* sink: the entry id given at its first XADD (0 = not yet) */
+	/* NULL: the payload is inline, after the topic; else one reference
+	 * on the mbuf whose data is the payload (may be chained) */
+	struct rte_mbuf *payload;
+	uint64_t rx_tsc;       /* receive time (TSC); fo_out_wall_us() turns it into wall time */
+	uint64_t stream_id_ms; /* sink: the entry id given at its first XADD (0 = not yet) */
 	uint32_t stream_id_seq;
-	uint16_t route;            /* index of the route in that generation */
-	uint16_t tmpl;             /* interned template (fo_out_tmpl) */
+	uint16_t route; /* index of the route in that generation */
+	uint16_t tmpl;  /* interned template (fo_out_tmpl) */
 	uint16_t payload_len;
 	uint16_t topic_len;
-	int8_t qos;                /* publish QoS: -1, 0 or 1 */
-	uint8_t worker;            /* the worker that queued it */
-	uint8_t result;            /* enum fo_out_result, set by the output for the ack ring */
-	uint8_t attempts;          /* sink: XADD attempts (a retry after a reconnect reuses the id) */
-	uint8_t client_id_len;     /* 0: no ClientId (QoS -1): client is ip:port */
-	uint16_t ack;              /* FO_OUT_ACK_NONE, or the worker's pending-PUBACK slot */
-	uint32_t client_ip;        /* host order */
+	int8_t qos;            /* publish QoS: -1, 0 or 1 */
+	uint8_t worker;        /* the worker that queued it */
+	uint8_t result;        /* enum fo_out_result, set by the output for the ack ring */
+	uint8_t attempts;      /* sink: XADD attempts (a retry after a reconnect reuses the id) */
+	uint8_t client_id_len; /* 0: no ClientId (QoS -1): client is ip:port */
+	uint16_t ack;          /* FO_OUT_ACK_NONE, or the worker's pending-PUBACK slot */
+	uint32_t client_ip;    /* host order */
 	uint16_t client_port;
 	uint8_t client_id[23];
-	void *gen;                 /* struct fo_generation * whose route matched: valid while the entry is
-				    * in flight (a retired one waits for it, fo_outputs_gen_busy) */
-	uint8_t topic[];           /* topic_len bytes, then the payload when inline */
+	/* struct fo_generation * whose route matched: valid while the entry is
+	 * in flight (a retired one waits for it, fo_outputs_gen_busy) */
+	void *gen;
+	uint8_t topic[]; /* topic_len bytes, then the payload when inline */
 };
 
 /* The payload bytes: inline, the mbuf's data, or (chained mbuf) copied into scratch (cap bytes:
  * a longer payload is cut there, *len tells). */
-static inline const uint8_t *fo_out_payload(const struct fo_out_msg *m, uint8_t *scratch, uint32_t cap,
-					    uint32_t *len)
+static inline const uint8_t *fo_out_payload(const struct fo_out_msg *m, uint8_t *scratch, uint32_t cap, uint32_t *len)
 {
 	if (m->payload == NULL) {
 		*len = m->payload_len;
@@ -85,28 +86,28 @@ static inline const uint8_t *fo_out_payload(const struct fo_out_msg *m, uint8_t 
 struct fo_out_stats {
 	FO_FOREACH_OUTPUT_THREAD(FO_SCHEMA_FIELD_) /* fanout/stats_schema.h */
 	uint64_t rtt_sum_us, rtt_max_us, rtt_n;
-	uint64_t batched;               /* entries over all batches (the batch size histogram's sum) */
-	uint64_t batch_hist[FO_OUT_HIST]; /* entries per batch, bucket = bit length */
-	uint64_t rtt_hist[FO_OUT_HIST];   /* batch round trip in us, bucket = bit length */
+	uint64_t batched;                  /* entries over all batches (the batch size histogram's sum) */
+	uint64_t batch_hist[FO_OUT_HIST];  /* entries per batch, bucket = bit length */
+	uint64_t rtt_hist[FO_OUT_HIST];    /* batch round trip in us, bucket = bit length */
 	uint64_t rtt_fine[FO_LAT_BUCKETS]; /* the same in latency_hist.h buckets (12.5 %): p50/p99 */
 	_Atomic int connected;
-	uint64_t connected_since_ms;    /* wall clock */
+	uint64_t connected_since_ms; /* wall clock */
 	pthread_mutex_t lock;
 	char last_error[160];
 };
 
 struct fo_output {
-	uint8_t kind;                   /* enum fo_out_kind */
-	uint8_t idx;                    /* index in cfg->sinks or cfg->bridges */
-	uint8_t row;                    /* this output's row in every generation's rctr */
+	uint8_t kind; /* enum fo_out_kind */
+	uint8_t idx;  /* index in cfg->sinks or cfg->bridges */
+	uint8_t row;  /* this output's row in every generation's rctr */
 	const char *name;
-	struct rte_ring *ring;          /* workers -> this output (MP/SC) */
+	struct rte_ring *ring; /* workers -> this output (MP/SC) */
 	pthread_t thread;
 	bool started;
 	_Atomic bool stop;
 	struct fo_out_stats st;
 	struct fo_gen_ctr gen[FO_GEN_SLOTS]; /* out_written, out_failed per generation slot */
-	void *impl;                     /* the sink's or bridge's own state */
+	void *impl;                          /* the sink's or bridge's own state */
 };
 
 extern struct fo_output fo_outputs[FO_MAX_OUTPUTS];

@@ -30,14 +30,14 @@
 struct sink {
 	const struct fo_sink_config *cfg;
 	redisContext *c;
-	uint64_t last_ms;            /* the last id given: last_ms-seq */
+	uint64_t last_ms; /* the last id given: last_ms-seq */
 	uint32_t seq;
-	uint32_t n;                  /* entries in batch[], oldest first; kept across a reconnect */
+	uint32_t n; /* entries in batch[], oldest first; kept across a reconnect */
 	struct fo_out_msg **batch;
-	char *key;                   /* expanded stream key */
+	char *key; /* expanded stream key */
 	size_t key_cap;
-	uint8_t *pbuf;               /* a chained payload, flattened */
-	char *out;                   /* the batch's commands, RESP (resp_enc.h) */
+	uint8_t *pbuf; /* a chained payload, flattened */
+	char *out;     /* the batch's commands, RESP (resp_enc.h) */
 	size_t out_len, out_cap;
 	uint32_t backoff_ms;
 	char maxlen[24];
@@ -248,7 +248,8 @@ static void write_batch(struct fo_output *o, struct sink *s)
 		struct fo_out_msg *m = s->batch[done];
 		redisReply *r = NULL;
 		if (redisGetReply(s->c, (void **)&r) != REDIS_OK || r == NULL) {
-			fo_out_set_error(o, "write %s: %s", s->addr, s->c->errstr[0] ? s->c->errstr : "connection lost");
+			fo_out_set_error(o, "write %s: %s", s->addr,
+					 s->c->errstr[0] ? s->c->errstr : "connection lost");
 			o->st.errors++;
 			disconnect(o, s);
 			break;
@@ -340,7 +341,8 @@ void *fo_sink_thread(void *arg)
 			o->st.connect_failures++;
 			for (uint64_t t = 0; t < s->backoff_ms && !atomic_load(&o->stop); t += 10)
 				fo_out_sleep_us(10000);
-			s->backoff_ms = s->backoff_ms * 2 < s->cfg->reconnect_max_ms ? s->backoff_ms * 2 : s->cfg->reconnect_max_ms;
+			s->backoff_ms = s->backoff_ms * 2 < s->cfg->reconnect_max_ms ? s->backoff_ms * 2
+										     : s->cfg->reconnect_max_ms;
 			continue;
 		}
 		if (s->n == 0 && !fill_batch(o, s)) {

@@ -30,15 +30,15 @@
 _Static_assert(FO_RCTR_OUT_ROW == FO_MAX_WORKERS, "route counter rows: workers first, then outputs (generation.h)");
 #define FO_MAX_TX 16
 #define FO_MAX_RXQ_PER_LCORE 32
-#define FO_HDR_STASH 32 /* header mbufs a worker takes from the pool at once */
-#define FO_NEIGH_CACHE 256 /* per worker: resolved next hops (power of two) */
-#define FO_PACE_SCALE 1024 /* rx pacing token fixed point */
+#define FO_HDR_STASH 32           /* header mbufs a worker takes from the pool at once */
+#define FO_NEIGH_CACHE 256        /* per worker: resolved next hops (power of two) */
+#define FO_PACE_SCALE 1024        /* rx pacing token fixed point */
 #define FO_INLINE_PAYLOAD_MAX 128 /* copies carry payloads up to this inline, not by reference */
 #define L2L4_UDP_HLEN_MAX (L2L4_ETH_HLEN + L2L4_VLAN_HLEN + L2L4_IP_HLEN + L2L4_UDP_HLEN)
 #define FO_TX_BURSTS_PER_CALL 64 /* tx stage: bursts drained per loop iteration at most */
-#define FO_ARP_RETRY_MS 200 /* at most one ARP request per unresolved address per this */
-#define FO_ARP_TRIES 3      /* an address asked for this many intervals without a reply is freed */
-#define FO_NEIGH_AGE_MS 10  /* main lcore: an aging step over 1 % of each neighbour table this often */
+#define FO_ARP_RETRY_MS 200      /* at most one ARP request per unresolved address per this */
+#define FO_ARP_TRIES 3           /* an address asked for this many intervals without a reply is freed */
+#define FO_NEIGH_AGE_MS 10       /* main lcore: an aging step over 1 % of each neighbour table this often */
 
 /* Pipeline phases, advanced by the main lcore on shutdown so the pipeline drains front to
  * back: rx stops first, workers empty their rings, then tx empties its rings. */
@@ -59,8 +59,8 @@ struct fo_port {
  * is shared by reference (one refcnt per descriptor). */
 struct fo_peer_msg {
 	struct rte_mbuf *payload;
-	uint64_t rx_tsc;      /* when the publish was received (latency of the copies) */
-	uint8_t gen_slot;     /* the publisher's generation slot (deliveries are counted there) */
+	uint64_t rx_tsc;  /* when the publish was received (latency of the copies) */
+	uint8_t gen_slot; /* the publisher's generation slot (deliveries are counted there) */
 	uint16_t payload_len;
 	int8_t qos;
 	uint16_t topic_len;
@@ -73,7 +73,7 @@ enum { FO_EXPORT_IDLE = 0, FO_EXPORT_REQUESTED, FO_EXPORT_DONE };
 #define FO_EXPORT_CHUNK 128
 struct fo_export {
 	_Atomic int state;
-	int kind;               /* enum broker_export_kind */
+	int kind; /* enum broker_export_kind */
 	uint32_t limit, n, total;
 	uint64_t cursor;
 	struct broker_export_row *rows;
@@ -88,13 +88,13 @@ struct fo_worker {
 	struct rte_ring *tx;      /* this worker -> its tx lcore */
 	struct rte_ring *ack_in;  /* outputs -> this worker: finished written-mode entries (MP/SC), or NULL */
 	struct broker *broker;
-	struct fo_counters *ctr;  /* the owning lcore's counters */
-	uint64_t now_ms;          /* refreshed every loop iteration */
+	struct fo_counters *ctr; /* the owning lcore's counters */
+	uint64_t now_ms;         /* refreshed every loop iteration */
 	uint64_t last_tick_ms;
 };
 
 struct fo_txer {
-	uint32_t idx;       /* tx queue index on every port */
+	uint32_t idx; /* tx queue index on every port */
 	unsigned lcore_id;
 	struct rte_ring *ring;
 };
@@ -116,14 +116,14 @@ struct fo_lcore {
 	struct {
 		uint16_t port;
 		uint16_t queue;
-		uint64_t pace_last; /* rx pacing (RXPACE): TSC of the last refill */
+		uint64_t pace_last;   /* rx pacing (RXPACE): TSC of the last refill */
 		uint64_t pace_tokens; /* packets allowed, x FO_PACE_SCALE */
 	} rxq[FO_MAX_RXQ_PER_LCORE];
-	struct fo_worker *worker; /* NULL unless role worker */
-	struct fo_txer *txer;     /* NULL unless role tx */
+	struct fo_worker *worker;  /* NULL unless role worker */
+	struct fo_txer *txer;      /* NULL unless role tx */
 	struct rte_ring *reply_tx; /* where this lcore's rx-stage answers (ARP, ICMP) go */
-	bool direct_worker; /* the only rx lcore and the only worker: bursts skip the worker ring */
-	uint8_t n_stages;   /* lcore.c: the stages this lcore runs, in order (enum fo_stage) */
+	bool direct_worker;        /* the only rx lcore and the only worker: bursts skip the worker ring */
+	uint8_t n_stages;          /* lcore.c: the stages this lcore runs, in order (enum fo_stage) */
 	uint8_t stages[4];
 	_Atomic int seen_phase;
 };
@@ -134,10 +134,11 @@ struct fo_dp {
 	uint16_t n_ports;
 	struct fo_port ports[FO_MAX_PORTS];
 	uint16_t port_index[RTE_MAX_ETHPORTS]; /* ethdev port id -> index in ports[] */
-	struct rte_mempool *pkt_pool;  /* rx packets */
-	struct rte_mempool *hdr_pool;  /* replies and fan-out header mbufs */
-	struct rte_mempool *held_pool; /* payload copies kept past their packet (QoS 1 retries, output
-					* backlogs): however many are held, rx never runs out of mbufs */
+	struct rte_mempool *pkt_pool;          /* rx packets */
+	struct rte_mempool *hdr_pool;          /* replies and fan-out header mbufs */
+	/* payload copies kept past their packet (QoS 1 retries, output
+	 * backlogs): however many are held, rx never runs out of mbufs */
+	struct rte_mempool *held_pool;
 	uint32_t hdr_room;             /* data room of a hdr_pool mbuf after its headroom */
 	struct rte_mempool *peer_pool; /* struct fo_peer_msg */
 	struct rte_mempool *out_pool;  /* struct fo_out_msg (outputs.h); NULL without sinks and bridges */
@@ -158,8 +159,6 @@ struct fo_meta {
 	uint64_t rx_tsc;
 	uint8_t gen_slot; /* FO_GEN_SLOT_NONE: counted in no generation */
 };
-
-
 
 extern struct fo_dp fo_dp;
 extern struct fo_lcore_stats fo_stats[RTE_MAX_LCORE];

@@ -82,9 +82,7 @@ int fo_lcore_main(void *arg)
 				if (phase <= FO_STOP_RX)
 					fo_stage_worker(lc, st);
 				break;
-			case FO_STAGE_TX:
-				fo_stage_tx(lc, st);
-				break;
+			case FO_STAGE_TX: fo_stage_tx(lc, st); break;
 			}
 		}
 		st->c.loops++;

@@ -138,9 +138,7 @@ void fo_rx_classify(struct fo_lcore *lc, uint16_t port_id, struct rte_mbuf **pkt
 			break;
 		}
 		case FO_RX_DONE:
-		default:
-			b->done[b->n_done++] = m;
-			break;
+		default: b->done[b->n_done++] = m; break;
 		}
 	}
 }

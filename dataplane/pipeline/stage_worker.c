@@ -19,24 +19,24 @@
 struct worker_io {
 	struct fo_worker *w;
 	struct fo_lcore_stats *st;
-	uint64_t cur_tsc;  /* rx TSC of the message being handled; 0 = none (timers) */
-	uint8_t cur_slot;  /* its generation slot, when known before the engine runs */
-	unsigned mark;     /* out[mark..n_out): frames built for the current message */
+	uint64_t cur_tsc;          /* rx TSC of the message being handled; 0 = none (timers) */
+	uint8_t cur_slot;          /* its generation slot, when known before the engine runs */
+	unsigned mark;             /* out[mark..n_out): frames built for the current message */
 	struct fo_txer *direct_tx; /* set when the worker's lcore is also its tx lcore: no tx ring hop */
-	struct {           /* resolved next hops, valid while the port's neighbour table version holds */
+	struct {                   /* resolved next hops, valid while the port's neighbour table version holds */
 		uint32_t ip;
 		uint16_t pidx;
 		uint8_t mac[6];
 		uint64_t version;
 	} nc[FO_NEIGH_CACHE];
-	unsigned n_stash;  /* header mbufs taken from the pool in bulk, used from the top */
+	unsigned n_stash; /* header mbufs taken from the pool in bulk, used from the top */
 	struct rte_mbuf *stash[FO_HDR_STASH];
-	uint8_t hdr[16];   /* the last PUBLISH header sent and its sum: fan-out copies share it */
+	uint8_t hdr[16]; /* the last PUBLISH header sent and its sum: fan-out copies share it */
 	uint16_t hdr_len;
 	uint32_t hdr_sum;
-	struct fo_genset *gs; /* the set read for this burst */
+	struct fo_genset *gs;         /* the set read for this burst */
 	struct rte_mbuf *cur_payload; /* the packet being handled (io_published routes it) */
-	struct fo_worker_route wr; /* routing and accounting (worker_route.h) */
+	struct fo_worker_route wr;    /* routing and accounting (worker_route.h) */
 	unsigned n_out;
 	struct rte_mbuf *out[OUT_MAX];
 };
@@ -368,7 +368,8 @@ int fo_worker_init(struct fo_worker *w)
 	const char *err = NULL;
 	w->broker = broker_create(&fo_dp.cfg->broker, &bio, w->ctr, &err);
 	if (!w->broker) {
-		fprintf(stderr, "worker %u: cannot create the MQTT-SN engine: %s\n", w->idx, err ? err : "out of memory");
+		fprintf(stderr, "worker %u: cannot create the MQTT-SN engine: %s\n", w->idx,
+			err ? err : "out of memory");
 		return -1;
 	}
 	return 0;

@@ -52,12 +52,13 @@ void fo_stats_write_json_stream(FILE *f, const char *reason)
 
 	fprintf(f, "{\n  \"reason\": \"%s\",\n  \"uptime_s\": %.3f,\n", reason, up);
 	const char *sep = "";
-#define TOTAL_JSON_(field, key, ...)                                                  \
-	fprintf(f, "%s\"" key "\": %" PRIu64, sep, t.field);                           \
+#define TOTAL_JSON_(field, key, ...) \
+	fprintf(f, "%s\"" key "\": %" PRIu64, sep, t.field); \
 	sep = ", ";
 	fprintf(f, "  \"totals\": {\n    ");
 	FO_FOREACH_LCORE_RX(TOTAL_JSON_)
-	fprintf(f, ",\n    \"in_pipeline\": %" PRId64 ", \"balanced\": %s,\n", in_pipe, in_pipe == 0 ? "true" : "false");
+	fprintf(f, ",\n    \"in_pipeline\": %" PRId64 ", \"balanced\": %s,\n", in_pipe,
+		in_pipe == 0 ? "true" : "false");
 	fprintf(f, "    \"drops\": {");
 	for (int i = 0; i < FO_DROP_MAX; i++)
 		fprintf(f, "%s\"%s\": %" PRIu64, i ? ", " : "", fo_drop_names[i], t.drop[i]);
@@ -77,8 +78,8 @@ void fo_stats_write_json_stream(FILE *f, const char *reason)
 	for (int i = 0; i < 256; i++) {
 		if (!t.mqttsn_rx_type[i])
 			continue;
-		fprintf(f, "%s\"%s\": %lu", first ? "" : ", ", i <= 0x1d || i == 0xfe ? mqttsn_type_name((uint8_t)i) : "UNKNOWN",
-			t.mqttsn_rx_type[i]);
+		fprintf(f, "%s\"%s\": %lu", first ? "" : ", ",
+			i <= 0x1d || i == 0xfe ? mqttsn_type_name((uint8_t)i) : "UNKNOWN", t.mqttsn_rx_type[i]);
 		first = false;
 	}
 	fprintf(f, "}\n  },\n  \"ports\": [");
@@ -95,15 +96,18 @@ void fo_stats_write_json_stream(FILE *f, const char *reason)
 		char ip[16];
 		ip_str(pt->ifc.ip, ip, sizeof(ip));
 		const uint8_t *m = pt->ifc.mac;
-		fprintf(f, "%s\n    {\"index\": %u, \"port_id\": %u, \"device\": \"%s\", \"mac\": "
-			   "\"%02x:%02x:%02x:%02x:%02x:%02x\", \"ipv4\": \"%s\", \"vlan\": %u, \"mqttsn_port\": %u,\n",
+		fprintf(f,
+			"%s\n    {\"index\": %u, \"port_id\": %u, \"device\": \"%s\", \"mac\": "
+			"\"%02x:%02x:%02x:%02x:%02x:%02x\", \"ipv4\": \"%s\", \"vlan\": %u, \"mqttsn_port\": %u,\n",
 			p ? "," : "", p, pt->port_id, pt->name, m[0], m[1], m[2], m[3], m[4], m[5], ip, pt->ifc.vlan,
 			pt->ifc.mqttsn_port);
-		fprintf(f, "     \"rx\": %lu, \"tx\": %lu, \"rx_queues\": %u, \"tx_queues\": %u, \"neighbours\": %u,\n", rx, tx,
-			pt->n_rxq, pt->n_txq, fo_neigh_count(pt->neigh));
-		fprintf(f, "     \"ethdev\": {\"ipackets\": %lu, \"opackets\": %lu, \"ibytes\": %lu, \"obytes\": %lu, "
-			   "\"imissed\": %lu, \"ierrors\": %lu, \"oerrors\": %lu, \"rx_nombuf\": %lu}}",
-			es.ipackets, es.opackets, es.ibytes, es.obytes, es.imissed, es.ierrors, es.oerrors, es.rx_nombuf);
+		fprintf(f, "     \"rx\": %lu, \"tx\": %lu, \"rx_queues\": %u, \"tx_queues\": %u, \"neighbours\": %u,\n",
+			rx, tx, pt->n_rxq, pt->n_txq, fo_neigh_count(pt->neigh));
+		fprintf(f,
+			"     \"ethdev\": {\"ipackets\": %lu, \"opackets\": %lu, \"ibytes\": %lu, \"obytes\": %lu, "
+			"\"imissed\": %lu, \"ierrors\": %lu, \"oerrors\": %lu, \"rx_nombuf\": %lu}}",
+			es.ipackets, es.opackets, es.ibytes, es.obytes, es.imissed, es.ierrors, es.oerrors,
+			es.rx_nombuf);
 	}
 	fprintf(f, "\n  ],\n  \"lcores\": [");
 	first = true;
@@ -121,7 +125,8 @@ void fo_stats_write_json_stream(FILE *f, const char *reason)
 #define LCORE_JSON_(field, ...) fprintf(f, ", \"" #field "\": %" PRIu64, s->c.field);
 		FO_FOREACH_LCORE(LCORE_JSON_)
 #undef LCORE_JSON_
-		fprintf(f, ", \"busy_pct\": %.2f}", s->c.loops ? 100.0 * (double)s->c.busy_loops / (double)s->c.loops : 0.0);
+		fprintf(f, ", \"busy_pct\": %.2f}",
+			s->c.loops ? 100.0 * (double)s->c.busy_loops / (double)s->c.loops : 0.0);
 		first = false;
 	}
 	fprintf(f, "\n  ],\n  \"workers\": [");
@@ -130,10 +135,13 @@ void fo_stats_write_json_stream(FILE *f, const char *reason)
 		const struct fo_worker *wk = &fo_dp.workers[w];
 		if (!wk->broker)
 			continue;
-		fprintf(f, "%s\n    {\"index\": %u, \"lcore\": %u, \"sessions\": %u, \"topics\": %u, \"subscriptions\": %u, "
-			   "\"inflight\": %u}",
-			first ? "" : ",", w, wk->lcore_id, broker_session_count(wk->broker), broker_topic_count(wk->broker),
-			broker_subscription_count(wk->broker), broker_inflight_count(wk->broker));
+		fprintf(f,
+			"%s\n    {\"index\": %u, \"lcore\": %u, \"sessions\": %u, \"topics\": %u, \"subscriptions\": "
+			"%u, "
+			"\"inflight\": %u}",
+			first ? "" : ",", w, wk->lcore_id, broker_session_count(wk->broker),
+			broker_topic_count(wk->broker), broker_subscription_count(wk->broker),
+			broker_inflight_count(wk->broker));
 		first = false;
 	}
 	fprintf(f, "\n  ],\n  \"rings\": [");

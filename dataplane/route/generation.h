@@ -17,11 +17,11 @@
 #include "latency_hist.h"
 #include "route_table.h"
 
-#define FO_GEN_SLOTS 8           /* generations whose counters are kept: 2 live + retired */
+#define FO_GEN_SLOTS 8 /* generations whose counters are kept: 2 live + retired */
 #define FO_GEN_SLOT_NONE 0xffu
-#define FO_MAX_ROUTE_MATCH 64    /* routes one publish is sent through; more count as route_unserved */
-#define FO_SHARE_MAX 10000u      /* basis points */
-#define FO_SWAP_OBSERVE_MS 100   /* how long a swap waits at most to see every worker pass */
+#define FO_MAX_ROUTE_MATCH 64  /* routes one publish is sent through; more count as route_unserved */
+#define FO_SHARE_MAX 10000u    /* basis points */
+#define FO_SWAP_OBSERVE_MS 100 /* how long a swap waits at most to see every worker pass */
 
 enum fo_gen_mode { FO_GEN_SPLIT = 0, FO_GEN_MIRROR = 1 };
 
@@ -47,21 +47,21 @@ struct fo_generation {
 	uint32_t id;
 	uint8_t slot;
 	uint64_t fingerprint;
-	uint64_t created_ms;            /* wall clock (Unix epoch ms) */
-	struct fo_config *cfg;          /* owned; its routes are this generation's content */
+	uint64_t created_ms;   /* wall clock (Unix epoch ms) */
+	struct fo_config *cfg; /* owned; its routes are this generation's content */
 	struct route_table *rt;
 	uint16_t (*dest_port)[FO_MAX_ROUTE_DESTS]; /* per route and destination: output port index */
-	struct fo_route_ctr *rctr;      /* [row * rstride + route], row = worker or output */
+	struct fo_route_ctr *rctr;                 /* [row * rstride + route], row = worker or output */
 	uint32_t rstride;
-	uint32_t refs;                  /* genset references; main lcore only */
+	uint32_t refs;                     /* genset references; main lcore only */
 	struct fo_generation *zombie_next; /* retired but entries still in outputs (outputs.h) */
 };
 
 struct fo_genset {
 	struct fo_generation *stable;
-	struct fo_generation *canary;   /* NULL when none is loaded */
-	uint32_t share_bp;              /* 0..10000 */
-	uint8_t mode;                   /* enum fo_gen_mode */
+	struct fo_generation *canary; /* NULL when none is loaded */
+	uint32_t share_bp;            /* 0..10000 */
+	uint8_t mode;                 /* enum fo_gen_mode */
 };
 
 extern _Atomic(struct fo_genset *) fo_genset;
@@ -84,7 +84,7 @@ void fo_gen_worker_offline(uint32_t idx);
 /* Main lcore. boot takes the ownership of nothing: the boot config stays fo_dp.cfg's and
  * generation 1 works on a copy of its routes. */
 int fo_gen_init(const char *boot_path, uint32_t n_workers, char *err, size_t errlen);
-void fo_gen_poll(void);  /* reclaims retired sets whose grace period is over */
+void fo_gen_poll(void); /* reclaims retired sets whose grace period is over */
 void fo_gen_fini(void);
 
 /* Control operations (main lcore). Each writes its JSON reply to out and returns 0, or returns
@@ -98,13 +98,14 @@ int fo_gen_promote(uint64_t t0, FILE *out, char *err, size_t errlen);
 int fo_gen_rollback(uint64_t t0, FILE *out, char *err, size_t errlen);
 
 void fo_gen_write_generations(FILE *f);
-void fo_gen_write_genstats(FILE *f);  /* {"uptime_ms":..,"generations":[...]} */
+void fo_gen_write_genstats(FILE *f); /* {"uptime_ms":..,"generations":[...]} */
 void fo_gen_write_routes(FILE *f);
 /* Route r of generation g summed over every worker and output row. */
 void fo_gen_route_sum(const struct fo_generation *g, uint32_t r, struct fo_route_ctr *t);
 /* Readers outside the main lcore: fn for every route of live generation id (stable or canary),
  * under the lock that keeps the set from being freed; false when id is not live. */
-bool fo_gen_route_walk(uint32_t id, void (*fn)(void *arg, const char *route, const char *kind, const struct fo_route_ctr *t),
+bool fo_gen_route_walk(uint32_t id,
+		       void (*fn)(void *arg, const char *route, const char *kind, const struct fo_route_ctr *t),
 		       void *arg);
 
 /* A summary for readers outside the main lcore (DPDK telemetry thread). */

@@ -18,11 +18,11 @@ struct exact_slot {
 
 struct route_table {
 	uint32_t n_routes;
-	const char **filter;    /* per route, points into owned copies */
+	const char **filter; /* per route, points into owned copies */
 	uint16_t *filter_len;
 	struct exact_slot *slots;
-	uint32_t mask;          /* slots - 1 */
-	uint16_t *wild;         /* wildcard route indexes, ascending */
+	uint32_t mask;  /* slots - 1 */
+	uint16_t *wild; /* wildcard route indexes, ascending */
 	uint32_t n_wild;
 	char **owned;
 };
@@ -137,8 +137,8 @@ static void insert_sorted(uint16_t *out, uint32_t *n, uint32_t max, uint16_t r)
 	out[i] = r;
 }
 
-uint32_t route_table_match(const struct route_table *t, const uint8_t *topic, uint16_t len, uint16_t *out,
-			   uint32_t max, uint32_t *total)
+uint32_t route_table_match(const struct route_table *t, const uint8_t *topic, uint16_t len, uint16_t *out, uint32_t max,
+			   uint32_t *total)
 {
 	uint32_t n = 0, all = 0;
 	if (total)

@@ -18,8 +18,8 @@ void route_table_free(struct route_table *t);
 /* Indexes (into cfg->routes) of the routes whose filter matches topic, at most max of them (the
  * lowest), in route order. Returns how many were written; *total (when not NULL) gets how many
  * routes matched in all, which is more than that when the cap cut some off. */
-uint32_t route_table_match(const struct route_table *t, const uint8_t *topic, uint16_t len, uint16_t *out,
-			   uint32_t max, uint32_t *total);
+uint32_t route_table_match(const struct route_table *t, const uint8_t *topic, uint16_t len, uint16_t *out, uint32_t max,
+			   uint32_t *total);
 
 uint32_t route_table_size(const struct route_table *t);
 

@@ -122,7 +122,9 @@ static void route_publish(struct fo_worker_route *wr, struct fo_generation *g, b
 			hl = l > 0 ? (uint16_t)l : 0;
 		}
 		for (uint32_t d = 0; d < r->n_to; d++) {
-			struct fo_client to = { .ip = r->to[d].ip, .port = r->to[d].port, .ifindex = g->dest_port[idx[i]][d] };
+			struct fo_client to = { .ip = r->to[d].ip,
+						.port = r->to[d].port,
+						.ifindex = g->dest_port[idx[i]][d] };
 			if (mirror) {
 				if (wr->io.neighbour_known(wr->io.ctx, &to))
 					gc->mirror_copies++;

@@ -68,16 +68,16 @@ struct fo_wr_ack {
 /* One worker's routing state; written only by that worker's lcore. */
 struct fo_worker_route {
 	struct fo_wr_io io;
-	uint32_t worker;                  /* this worker's index: its row in a generation's rctr */
+	uint32_t worker; /* this worker's index: its row in a generation's rctr */
 	uint32_t n_workers;
-	const uint8_t *sink_output;       /* cfg sink index -> output index */
-	const uint8_t *bridge_output;     /* cfg bridge index -> output index */
-	struct fo_counters *c;            /* the lcore's counters (events) */
-	struct fo_gen_ctr *gen;           /* [FO_GEN_SLOTS] of the lcore */
-	struct fo_out_lcore_ctr *out;     /* [FO_MAX_SINKS + FO_MAX_BRIDGES] of the lcore */
-	struct fo_wr_ack *acks;           /* n_acks slots (fo_outputs_ack_slots), may be NULL */
+	const uint8_t *sink_output;   /* cfg sink index -> output index */
+	const uint8_t *bridge_output; /* cfg bridge index -> output index */
+	struct fo_counters *c;        /* the lcore's counters (events) */
+	struct fo_gen_ctr *gen;       /* [FO_GEN_SLOTS] of the lcore */
+	struct fo_out_lcore_ctr *out; /* [FO_MAX_SINKS + FO_MAX_BRIDGES] of the lcore */
+	struct fo_wr_ack *acks;       /* n_acks slots (fo_outputs_ack_slots), may be NULL */
 	uint32_t n_acks;
-	uint16_t ack_free;                /* head of the free list, n_acks = none */
+	uint16_t ack_free; /* head of the free list, n_acks = none */
 };
 
 /* Sets the ack free list; every other field is the caller's to fill before. */

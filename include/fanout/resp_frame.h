@@ -25,37 +25,31 @@ enum fo_resp_frame_err {
 static inline const char *fo_resp_frame_strerror(int e)
 {
 	switch (e) {
-	case FO_RESP_E_PROTOCOL:
-		return "protocol error: expected a RESP array of bulk strings";
-	case FO_RESP_E_ARGS:
-		return "too many arguments in one command";
-	case FO_RESP_E_BULK:
-		return "argument too large";
-	case FO_RESP_E_REQUEST:
-		return "request too large";
-	case FO_RESP_E_PENDING:
-		return "too many unanswered requests buffered";
-	default:
-		return "ok";
+	case FO_RESP_E_PROTOCOL: return "protocol error: expected a RESP array of bulk strings";
+	case FO_RESP_E_ARGS: return "too many arguments in one command";
+	case FO_RESP_E_BULK: return "argument too large";
+	case FO_RESP_E_REQUEST: return "request too large";
+	case FO_RESP_E_PENDING: return "too many unanswered requests buffered";
+	default: return "ok";
 	}
 }
 
 struct fo_resp_limits {
-	uint32_t max_args;   /* elements of one command */
-	uint64_t max_bulk;   /* bytes of one argument */
+	uint32_t max_args;    /* elements of one command */
+	uint64_t max_bulk;    /* bytes of one argument */
 	uint64_t max_request; /* bytes of one command, headers included */
 	uint64_t max_pending; /* bytes fed to the reader and not yet parsed into commands */
 };
 
 struct fo_resp_frame {
 	struct fo_resp_limits lim;
-	uint8_t state;       /* 0 array header, 1 bulk header, 2 bulk body */
-	uint8_t line_len;    /* bytes of the header line so far */
-	char line[24];       /* `*N` or `$LEN` with its digits */
-	uint64_t left;       /* elements still due (states 1, 2) */
-	uint64_t body_left;  /* bytes of the bulk body + CRLF still due (state 2) */
-	uint64_t req_bytes;  /* bytes of the request so far */
-	int err;             /* sticky: once refused, always refused */
+	uint8_t state;      /* 0 array header, 1 bulk header, 2 bulk body */
+	uint8_t line_len;   /* bytes of the header line so far */
+	char line[24];      /* `*N` or `$LEN` with its digits */
+	uint64_t left;      /* elements still due (states 1, 2) */
+	uint64_t body_left; /* bytes of the bulk body + CRLF still due (state 2) */
+	uint64_t req_bytes; /* bytes of the request so far */
+	int err;            /* sticky: once refused, always refused */
 };
 
 #define FO_RESP_LINE_MAX 22 /* "*" or "$" + 20 digits + "\r" */

@@ -18,7 +18,7 @@
 
 /* Terminal fate of a received packet: every rx packet ends in exactly one of
  * delivered, answered, or one drop reason below (rx == delivered + answered + dropped). */
-#define FO_FOREACH_DROP(_)                                                         \
+#define FO_FOREACH_DROP(_) \
 	_(ETH_RUNT, "eth_runt", "packets", "shorter than an Ethernet header") \
 	_(ETH_NOT_FOR_US, "eth_not_for_us", "packets", "dst MAC neither ours nor bcast") \
 	_(ETH_UNKNOWN_TYPE, "eth_unknown_type", "packets", "ethertype not IPv4/ARP") \
@@ -27,7 +27,8 @@
 	_(ARP_NOT_FOR_US, "arp_not_for_us", "packets", "request for another address") \
 	_(ARP_OFF_LINK, "arp_off_link", "packets", "sender not a host of the port's subnet") \
 	_(ARP_UNSOLICITED, "arp_unsolicited", "packets", "reply for an address we neither asked for nor know") \
-	_(ARP_STATIC_CONFLICT, "arp_static_conflict", "packets", "reply claiming a static neighbour's address with another MAC") \
+	_(ARP_STATIC_CONFLICT, "arp_static_conflict", "packets", \
+	  "reply claiming a static neighbour's address with another MAC") \
 	_(IP_RUNT, "ip_runt", "packets", "shorter than an IPv4 header") \
 	_(IP_BAD_VERSION, "ip_bad_version", "packets", "IP version not 4") \
 	_(IP_BAD_IHL, "ip_bad_ihl", "packets", "IPv4 header length below 20 bytes or past the frame") \
@@ -56,25 +57,28 @@
 	_(MQTTSN_BAD_TOPIC, "mqttsn_bad_topic", "packets", "QoS -1 to unknown topic: no reply exists") \
 	_(MQTTSN_STALE_ACK, "mqttsn_stale_ack", "packets", "ack for nothing outstanding") \
 	_(MQTTSN_DUP_PENDING, "mqttsn_dup_pending", "packets", "DUP resend of a publish whose PUBACK is still due") \
-	_(MQTTSN_NOT_CONNECTED, "mqttsn_not_connected", "packets", "DISCONNECT (or ack) from an unknown client: never answered") \
+	_(MQTTSN_NOT_CONNECTED, "mqttsn_not_connected", "packets", \
+	  "DISCONNECT (or ack) from an unknown client: never answered") \
 	_(ERROR_REPLY_LIMITED, "error_reply_limited", "packets", "error reply over the per-source rate: not sent") \
-	_(MQTTSN_UNPROVEN, "mqttsn_unproven", "packets", "wrong proof echo, or a message an unproven address may not get answered") \
+	_(MQTTSN_UNPROVEN, "mqttsn_unproven", "packets", \
+	  "wrong proof echo, or a message an unproven address may not get answered") \
 	_(REPLY_FAILED, "reply_failed", "packets", "reply could not be built/queued") \
-	_(SHUTDOWN, "shutdown", "packets", "drained from rings at exit") \
+	_(SHUTDOWN, "shutdown", "packets", "drained from rings at exit")
 
 /* Fate of a packet the appliance generated (replies, deliveries, retransmissions):
  * out_generated == out_sent + out_dropped. */
-#define FO_FOREACH_OUT_DROP(_)                                                     \
+#define FO_FOREACH_OUT_DROP(_) \
 	_(HDR_POOL_EMPTY, "hdr_pool_empty", "packets", "no header mbuf left for a reply or copy") \
 	_(NO_NEIGHBOUR, "no_neighbour", "packets", "next hop MAC not (yet) known") \
 	_(TX_RING_FULL, "tx_ring_full", "packets", "tx ring to the tx lcore full") \
 	_(TX_BURST_FAIL, "tx_burst_fail", "packets", "NIC refused after one retry") \
 	_(FRAME_TOO_BIG, "frame_too_big", "packets", "reply larger than a header mbuf's room") \
-	_(FLATTEN_FAILED, "flatten_failed", "packets", "chain -> one segment for a port without multi-seg tx: no mbuf or too long") \
-	_(SHUTDOWN, "out_shutdown", "packets", "drained from tx rings at exit") \
+	_(FLATTEN_FAILED, "flatten_failed", "packets", \
+	  "chain -> one segment for a port without multi-seg tx: no mbuf or too long") \
+	_(SHUTDOWN, "out_shutdown", "packets", "drained from tx rings at exit")
 
 /* Informational event counters (not part of the conservation sums). */
-#define FO_FOREACH_EVENT(_)                                                        \
+#define FO_FOREACH_EVENT(_) \
 	_(ARP_LEARNT, "arp_learnt", "events", "neighbour addresses learnt from ARP") \
 	_(ARP_REQUESTS_SENT, "arp_requests_sent", "events", "ARP requests sent for next hops") \
 	_(ARP_REQUEST_LIMITED, "arp_request_limited", "events", "not sent: the port's arp_requests_per_s spent") \
@@ -82,8 +86,10 @@
 	_(ARP_EVICTED, "arp_evicted", "events", "oldest entry of a full window made room for a needed address") \
 	_(ARP_EXPIRED, "arp_expired", "events", "aged out: unconfirmed past arp_max_age_s, or asked and unanswered") \
 	_(CONNECT_ACCEPTED, "connect_accepted", "events", "CONNECTs accepted") \
-	_(CONNECT_REJECTED_CONGESTION, "connect_rejected_congestion", "events", "CONNECTs refused: session table full") \
-	_(CONNECT_REJECTED_UNSUPPORTED, "connect_rejected_unsupported", "events", "CONNECTs refused: unsupported flags or protocol") \
+	_(CONNECT_REJECTED_CONGESTION, "connect_rejected_congestion", "events", \
+	  "CONNECTs refused: session table full") \
+	_(CONNECT_REJECTED_UNSUPPORTED, "connect_rejected_unsupported", "events", \
+	  "CONNECTs refused: unsupported flags or protocol") \
 	_(CONNECT_REJECTED_KEEPALIVE, "connect_rejected_keepalive", "events", "outside security.keepalive_*") \
 	_(CONNECT_REJECTED_ADMISSION, "connect_rejected_admission", "events", "client id bound to other sources") \
 	_(CONNECT_REJECTED_OWNER, "connect_rejected_owner", "events", "live, proven client id from another IP") \
@@ -110,11 +116,14 @@
 	_(PUBLISH_INVALID_TOPIC, "publish_invalid_topic", "events", "PUBLISHes refused: topic id unknown") \
 	_(PUBLISH_UNSUPPORTED, "publish_unsupported", "events", "QoS 2") \
 	_(PUBLISH_CONGESTION, "publish_congestion", "events", "PUBLISHes refused: congestion") \
-	_(PUBLISH_DUP_SUPPRESSED, "publish_dup_suppressed", "events", "a QoS 1 DUP resend answered, not delivered again") \
+	_(PUBLISH_DUP_SUPPRESSED, "publish_dup_suppressed", "events", \
+	  "a QoS 1 DUP resend answered, not delivered again") \
 	_(DELIVERIES, "deliveries", "events", "copies handed to subscribers") \
 	_(DELIVERY_QOS1, "deliveries_qos1", "events", "QoS 1 copies handed to subscribers") \
-	_(DELIVERY_INFLIGHT_FULL, "delivery_inflight_full", "events", "QoS 1 copies skipped: the subscriber's in-flight window full") \
-	_(ERROR_REPLIES_LIMITED, "error_replies_limited", "events", "refusals not sent: over security.error_replies_per_s") \
+	_(DELIVERY_INFLIGHT_FULL, "delivery_inflight_full", "events", \
+	  "QoS 1 copies skipped: the subscriber's in-flight window full") \
+	_(ERROR_REPLIES_LIMITED, "error_replies_limited", "events", \
+	  "refusals not sent: over security.error_replies_per_s") \
 	_(DELIVERY_HOLD_FULL, "delivery_hold_full", "events", "QoS 1 copy skipped: mempool.held_mbufs exhausted") \
 	_(DELIVERY_UNPROVEN, "delivery_unproven", "events", "copy skipped: address not proven yet") \
 	_(DELIVERY_PAUSED, "delivery_paused", "events", "copy skipped: session paused") \
@@ -125,12 +134,14 @@
 	_(SUBSCRIBE_ACCEPTED, "subscribe_accepted", "events", "SUBSCRIBEs accepted") \
 	_(SUBSCRIBE_REJECTED, "subscribe_rejected", "events", "SUBSCRIBEs refused") \
 	_(SUBSCRIBE_REJECTED_QUOTA, "subscribe_rejected_quota", "events", "per-session subscription/wildcard quota") \
-	_(SUBSCRIBE_REJECTED_DEPTH, "subscribe_rejected_depth", "events", "filter deeper than security.max_filter_levels") \
+	_(SUBSCRIBE_REJECTED_DEPTH, "subscribe_rejected_depth", "events", \
+	  "filter deeper than security.max_filter_levels") \
 	_(UNSUBSCRIBE, "unsubscribe", "events", "UNSUBSCRIBEs applied") \
 	_(PEER_FORWARDS, "peer_forwards", "events", "publishes sent to other workers") \
 	_(PEER_RING_FULL, "peer_ring_full", "events", "publishes for another worker dropped: its peer ring full") \
 	_(PUBACK_DEFERRED, "puback_deferred", "events", "written-mode sink: PUBACK after Redis") \
-	_(PUBACK_DEFERRED_FAILED, "puback_deferred_failed", "events", "deferred PUBACKs whose Redis write failed: answered congestion") \
+	_(PUBACK_DEFERRED_FAILED, "puback_deferred_failed", "events", \
+	  "deferred PUBACKs whose Redis write failed: answered congestion")
 
 /* Prometheus metric and description of the labelled families (label: reason, reason, event). */
 #define FO_DROP_METRIC "fanout_dropped_packets_total"
@@ -143,23 +154,23 @@
 /* Per lcore (struct fo_counters): the conservation sums. STATS totals carries the rx side at
  * its top level and the out side under "out"; /fanout/stats and STATS "lcores" carry both by
  * field name. */
-#define FO_FOREACH_LCORE_RX(_)                                                                       \
-	_(rx, "rx", "packets", "fanout_rx_packets_total", "", "packets taken off the wire")            \
-	_(delivered, "delivered", "packets", "fanout_delivered_packets_total", "",                        \
-	  "received packets accepted for their purpose (publish fanned out, ack applied)")                \
-	_(answered, "answered", "packets", "fanout_answered_packets_total", "",                           \
-	  "received packets the appliance only replied to")                                               \
+#define FO_FOREACH_LCORE_RX(_) \
+	_(rx, "rx", "packets", "fanout_rx_packets_total", "", "packets taken off the wire") \
+	_(delivered, "delivered", "packets", "fanout_delivered_packets_total", "", \
+	  "received packets accepted for their purpose (publish fanned out, ack applied)") \
+	_(answered, "answered", "packets", "fanout_answered_packets_total", "", \
+	  "received packets the appliance only replied to") \
 	_(dropped, "dropped", "packets", FO_DROP_METRIC, "*", "received packets dropped: the sum of the drop reasons")
-#define FO_FOREACH_LCORE_OUT(_)                                                                      \
-	_(out_generated, "generated", "packets", "fanout_out_generated_packets_total", "",               \
-	  "packets the appliance generated (replies, deliveries, retransmissions)")                       \
+#define FO_FOREACH_LCORE_OUT(_) \
+	_(out_generated, "generated", "packets", "fanout_out_generated_packets_total", "", \
+	  "packets the appliance generated (replies, deliveries, retransmissions)") \
 	_(out_sent, "sent", "packets", "fanout_out_sent_packets_total", "", "generated packets the NIC took") \
-	_(out_dropped, "dropped", "packets", FO_OUT_DROP_METRIC, "*",                                     \
+	_(out_dropped, "dropped", "packets", FO_OUT_DROP_METRIC, "*", \
 	  "generated packets dropped: the sum of the output drop reasons")
 /* The lcore's loop: STATS "lcores" and Prometheus per lcore (label lcore), /fanout/stats summed. */
-#define FO_FOREACH_LCORE_LOOP(_)                                                                     \
-	_(loops, "loops", "iterations", "fanout_lcore_loops_total", "", "lcore loop iterations")       \
-	_(busy_loops, "busy_loops", "iterations", "fanout_lcore_busy_loops_total", "",                   \
+#define FO_FOREACH_LCORE_LOOP(_) \
+	_(loops, "loops", "iterations", "fanout_lcore_loops_total", "", "lcore loop iterations") \
+	_(busy_loops, "busy_loops", "iterations", "fanout_lcore_busy_loops_total", "", \
 	  "lcore loop iterations that moved at least one packet")
 #define FO_FOREACH_LCORE(_) FO_FOREACH_LCORE_RX(_) FO_FOREACH_LCORE_OUT(_) FO_FOREACH_LCORE_LOOP(_)
 
@@ -167,112 +178,114 @@
  * since it was created: GENSTATS and /fanout/genstats. The _MSG entries sit at the top of a
  * GENSTATS generation, _OUT under its "outputs" (sink and bridge routes: workers count matched
  * to pool_empty, output threads written and failed), _LAT under "latency_ns". */
-#define FO_FOREACH_GEN_MSG(_)                                                                        \
-	_(msgs, "msgs", "messages", "fanout_generation_messages_total", "",                              \
-	  "MQTT-SN messages from the generation's clients")                                               \
-	_(publishes, "publishes", "messages", "fanout_generation_publishes_total", "",                   \
-	  "PUBLISH messages from the generation's clients")                                               \
-	_(deliveries, "deliveries", "messages", "fanout_generation_deliveries_total", "",                \
-	  "subscriber copies for the generation's clients")                                               \
-	_(error_replies, "error_replies", "messages", "fanout_generation_error_replies_total", "",        \
-	  "rejections sent to the generation's clients (a return code other than accepted)")             \
-	_(drops, "drops", "messages", "fanout_generation_dropped_messages_total", "",                    \
-	  "messages from the generation's clients dropped")                                               \
-	_(route_matched, "route_matched", "messages", "fanout_generation_route_matched_total", "",       \
-	  "UDP relay routes the generation's publishes matched")                                          \
-	_(route_copies, "route_copies", "messages", "fanout_generation_route_copies_total", "",          \
-	  "UDP relay copies queued for sending")                                                          \
-	_(route_dropped, "route_dropped", "messages", "fanout_generation_route_dropped_total", "",       \
-	  "UDP relay copies that could not be sent")                                                      \
-	_(route_unserved, "route_unserved", "messages", "fanout_generation_route_unserved_total", "",    \
-	  "routes a publish matched beyond the per-publish cap (FO_MAX_ROUTE_MATCH): counted, not sent")  \
-	_(mirror_copies, "mirror_copies", "messages", "fanout_generation_mirror_copies_total", "",       \
-	  "mirror-mode copies counted, not sent")                                                         \
+#define FO_FOREACH_GEN_MSG(_) \
+	_(msgs, "msgs", "messages", "fanout_generation_messages_total", "", \
+	  "MQTT-SN messages from the generation's clients") \
+	_(publishes, "publishes", "messages", "fanout_generation_publishes_total", "", \
+	  "PUBLISH messages from the generation's clients") \
+	_(deliveries, "deliveries", "messages", "fanout_generation_deliveries_total", "", \
+	  "subscriber copies for the generation's clients") \
+	_(error_replies, "error_replies", "messages", "fanout_generation_error_replies_total", "", \
+	  "rejections sent to the generation's clients (a return code other than accepted)") \
+	_(drops, "drops", "messages", "fanout_generation_dropped_messages_total", "", \
+	  "messages from the generation's clients dropped") \
+	_(route_matched, "route_matched", "messages", "fanout_generation_route_matched_total", "", \
+	  "UDP relay routes the generation's publishes matched") \
+	_(route_copies, "route_copies", "messages", "fanout_generation_route_copies_total", "", \
+	  "UDP relay copies queued for sending") \
+	_(route_dropped, "route_dropped", "messages", "fanout_generation_route_dropped_total", "", \
+	  "UDP relay copies that could not be sent") \
+	_(route_unserved, "route_unserved", "messages", "fanout_generation_route_unserved_total", "", \
+	  "routes a publish matched beyond the per-publish cap (FO_MAX_ROUTE_MATCH): counted, not sent") \
+	_(mirror_copies, "mirror_copies", "messages", "fanout_generation_mirror_copies_total", "", \
+	  "mirror-mode copies counted, not sent") \
 	_(mirror_no_neighbour, "mirror_no_neighbour", "messages", "fanout_generation_mirror_no_neighbour_total", "", \
 	  "mirror copies without a next hop")
-#define FO_FOREACH_GEN_OUT(_)                                                                        \
-	_(out_matched, "matched", "entries", "fanout_generation_output_matched_total", "",               \
-	  "sink/bridge route matches of the generation's publishes")                                      \
-	_(out_queued, "queued", "entries", "fanout_generation_output_queued_total", "",                  \
-	  "of matched: entries handed to the output's ring")                                              \
-	_(out_written, "written", "entries", "fanout_generation_output_written_total", "",               \
-	  "of queued: entries the output wrote")                                                          \
-	_(out_failed, "failed", "entries", "fanout_generation_output_dropped_total", "failed",           \
-	  "of queued: entries the output gave up (error reply, discarded at shutdown)")                   \
-	_(out_ring_full, "ring_full", "entries", "fanout_generation_output_dropped_total", "ring_full",  \
-	  "of matched: entries never queued, the output's ring full")                                    \
+#define FO_FOREACH_GEN_OUT(_) \
+	_(out_matched, "matched", "entries", "fanout_generation_output_matched_total", "", \
+	  "sink/bridge route matches of the generation's publishes") \
+	_(out_queued, "queued", "entries", "fanout_generation_output_queued_total", "", \
+	  "of matched: entries handed to the output's ring") \
+	_(out_written, "written", "entries", "fanout_generation_output_written_total", "", \
+	  "of queued: entries the output wrote") \
+	_(out_failed, "failed", "entries", "fanout_generation_output_dropped_total", "failed", \
+	  "of queued: entries the output gave up (error reply, discarded at shutdown)") \
+	_(out_ring_full, "ring_full", "entries", "fanout_generation_output_dropped_total", "ring_full", \
+	  "of matched: entries never queued, the output's ring full") \
 	_(out_pool_empty, "pool_empty", "entries", "fanout_generation_output_dropped_total", "pool_empty", \
 	  "of matched: entries never queued, no entry left in the pool")
-#define FO_FOREACH_GEN_LAT(_)                                                                        \
-	_(latency_samples, "samples", "samples", "fanout_generation_latency_samples_total", "",         \
+#define FO_FOREACH_GEN_LAT(_) \
+	_(latency_samples, "samples", "samples", "fanout_generation_latency_samples_total", "", \
 	  "rx -> tx latency samples taken for the generation")
 #define FO_FOREACH_GEN(_) FO_FOREACH_GEN_MSG(_) FO_FOREACH_GEN_OUT(_) FO_FOREACH_GEN_LAT(_)
 
 /* Per route of a generation, per worker or output thread (struct fo_route_ctr): ROUTES, STATS
  * "routes", /fanout/routes. matched applies to every route, _UDP to relay routes, _OUT to sink
  * and bridge routes (whose output thread counts written and failed). */
-#define FO_FOREACH_ROUTE_ANY(_)                                                                      \
+#define FO_FOREACH_ROUTE_ANY(_) \
 	_(matched, "matched", "messages", "fanout_route_matched_total", "", "publishes that matched the route")
-#define FO_FOREACH_ROUTE_UDP(_)                                                                      \
+#define FO_FOREACH_ROUTE_UDP(_) \
 	_(copies, "copies", "messages", "fanout_route_copies_total", "", "relay copies queued for sending") \
-	_(dropped, "dropped", "messages", "fanout_route_dropped_total", "",                              \
+	_(dropped, "dropped", "messages", "fanout_route_dropped_total", "", \
 	  "relay copies that could not be sent (no neighbour, no header mbuf, tx ring full)")
-#define FO_FOREACH_ROUTE_OUT(_)                                                                      \
-	_(queued, "queued", "entries", "fanout_route_queued_total", "", "of matched: entries handed to the output's ring") \
+#define FO_FOREACH_ROUTE_OUT(_) \
+	_(queued, "queued", "entries", "fanout_route_queued_total", "", \
+	  "of matched: entries handed to the output's ring") \
 	_(written, "written", "entries", "fanout_route_written_total", "", "of queued: entries the output wrote") \
 	_(failed, "failed", "entries", "fanout_route_failed_total", "", "of queued: entries the output gave up") \
-	_(ring_full, "ring_full", "entries", "fanout_route_ring_full_total", "",                         \
-	  "of matched: entries never queued, the output's ring full")                                    \
-	_(pool_empty, "pool_empty", "entries", "fanout_route_pool_empty_total", "",                      \
+	_(ring_full, "ring_full", "entries", "fanout_route_ring_full_total", "", \
+	  "of matched: entries never queued, the output's ring full") \
+	_(pool_empty, "pool_empty", "entries", "fanout_route_pool_empty_total", "", \
 	  "of matched: entries never queued, no entry left in the pool")
 #define FO_FOREACH_ROUTE(_) FO_FOREACH_ROUTE_ANY(_) FO_FOREACH_ROUTE_UDP(_) FO_FOREACH_ROUTE_OUT(_)
 
 /* Per sink or bridge output: OUTPUTS, STATS "outputs", /fanout/outputs. _WORKER entries are
  * counted by the workers per lcore (struct fo_out_lcore_ctr), _THREAD ones by the output's own
  * thread (struct fo_out_stats). */
-#define FO_FOREACH_OUTPUT_WORKER(_)                                                                  \
+#define FO_FOREACH_OUTPUT_WORKER(_) \
 	_(matched, "matched", "entries", "fanout_output_matched_total", "", "route matches for the output") \
-	_(queued, "queued", "entries", "fanout_output_queued_total", "", "of matched: entries handed to the output's ring") \
-	_(ring_full, "ring_full", "entries", "fanout_output_ring_full_total", "",                       \
-	  "of matched: entries never queued, the output's ring full")                                    \
-	_(pool_empty, "pool_empty", "entries", "fanout_output_pool_empty_total", "",                    \
+	_(queued, "queued", "entries", "fanout_output_queued_total", "", \
+	  "of matched: entries handed to the output's ring") \
+	_(ring_full, "ring_full", "entries", "fanout_output_ring_full_total", "", \
+	  "of matched: entries never queued, the output's ring full") \
+	_(pool_empty, "pool_empty", "entries", "fanout_output_pool_empty_total", "", \
 	  "of matched: entries never queued, no entry left in the pool")
-#define FO_FOREACH_OUTPUT_THREAD(_)                                                                  \
-	_(written, "written", "entries", "fanout_output_written_total", "",                             \
-	  "entries written (sink: XADD confirmed; bridge: published upstream)")                           \
-	_(failed, "failed", "entries", "fanout_output_failed_total", "",                                \
-	  "entries the output gave up (error reply, discarded at shutdown)")                              \
-	_(discarded, "discarded", "entries", "fanout_output_discarded_total", "",                       \
-	  "of failed: entries left in the ring or batch at shutdown")                                     \
-	_(dup_suppressed, "dup_suppressed", "entries", "fanout_output_dup_suppressed_total", "",        \
-	  "of written: retried XADDs Redis already had")                                                  \
-	_(batches, "batches", "batches", "fanout_output_batches_total", "",                             \
-	  "batches written (sink: pipelined XADD batches)")                                               \
-	_(errors, "errors", "errors", "fanout_output_errors_total", "",                                 \
-	  "errors the output met (error replies, I/O errors)")                                            \
-	_(reconnects, "reconnects", "connections", "fanout_output_reconnects_total", "",                \
-	  "connections re-established after a loss")                                                      \
+#define FO_FOREACH_OUTPUT_THREAD(_) \
+	_(written, "written", "entries", "fanout_output_written_total", "", \
+	  "entries written (sink: XADD confirmed; bridge: published upstream)") \
+	_(failed, "failed", "entries", "fanout_output_failed_total", "", \
+	  "entries the output gave up (error reply, discarded at shutdown)") \
+	_(discarded, "discarded", "entries", "fanout_output_discarded_total", "", \
+	  "of failed: entries left in the ring or batch at shutdown") \
+	_(dup_suppressed, "dup_suppressed", "entries", "fanout_output_dup_suppressed_total", "", \
+	  "of written: retried XADDs Redis already had") \
+	_(batches, "batches", "batches", "fanout_output_batches_total", "", \
+	  "batches written (sink: pipelined XADD batches)") \
+	_(errors, "errors", "errors", "fanout_output_errors_total", "", \
+	  "errors the output met (error replies, I/O errors)") \
+	_(reconnects, "reconnects", "connections", "fanout_output_reconnects_total", "", \
+	  "connections re-established after a loss") \
 	_(connect_failures, "connect_failures", "attempts", "fanout_output_connect_failures_total", "", \
-	  "connection attempts that failed")                                                              \
-	_(inflight, "inflight", "entries", "fanout_output_inflight", "",                                \
-	  "entries the output's thread has taken and not yet finished")                                   \
-	_(received, "received", "messages", "fanout_output_received_total", "",                         \
-	  "bridge: messages received from upstream subscriptions")                                        \
-	_(injected, "injected", "messages", "fanout_output_injected_total", "",                         \
-	  "bridge: upstream messages delivered to MQTT-SN subscribers")                                   \
-	_(inject_dropped, "inject_dropped", "messages", "fanout_output_inject_dropped_total", "",        \
+	  "connection attempts that failed") \
+	_(inflight, "inflight", "entries", "fanout_output_inflight", "", \
+	  "entries the output's thread has taken and not yet finished") \
+	_(received, "received", "messages", "fanout_output_received_total", "", \
+	  "bridge: messages received from upstream subscriptions") \
+	_(injected, "injected", "messages", "fanout_output_injected_total", "", \
+	  "bridge: upstream messages delivered to MQTT-SN subscribers") \
+	_(inject_dropped, "inject_dropped", "messages", "fanout_output_inject_dropped_total", "", \
 	  "bridge: upstream messages that could not be injected")
 #define FO_FOREACH_OUTPUT(_) FO_FOREACH_OUTPUT_WORKER(_) FO_FOREACH_OUTPUT_THREAD(_)
 
 /* Every family, for walkers (the schema dump, /api/schema): F(family name, list). */
-#define FO_FOREACH_LABELLED_FAMILY(F)                                                                \
-	F("drop", FO_FOREACH_DROP, FO_DROP_METRIC, FO_DROP_HELP)                                        \
-	F("out_drop", FO_FOREACH_OUT_DROP, FO_OUT_DROP_METRIC, FO_OUT_DROP_HELP)                        \
+#define FO_FOREACH_LABELLED_FAMILY(F) \
+	F("drop", FO_FOREACH_DROP, FO_DROP_METRIC, FO_DROP_HELP) \
+	F("out_drop", FO_FOREACH_OUT_DROP, FO_OUT_DROP_METRIC, FO_OUT_DROP_HELP) \
 	F("event", FO_FOREACH_EVENT, FO_EVENT_METRIC, FO_EVENT_HELP)
-#define FO_FOREACH_STRUCT_FAMILY(F)                                                                  \
-	F("lcore", FO_FOREACH_LCORE)                                                                    \
-	F("generation", FO_FOREACH_GEN)                                                                 \
-	F("route", FO_FOREACH_ROUTE)                                                                    \
+#define FO_FOREACH_STRUCT_FAMILY(F) \
+	F("lcore", FO_FOREACH_LCORE) \
+	F("generation", FO_FOREACH_GEN) \
+	F("route", FO_FOREACH_ROUTE) \
 	F("output", FO_FOREACH_OUTPUT)
 
 #define FO_ENUM_(id, ...) FO_DROP_##id,

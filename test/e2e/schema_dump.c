@@ -8,19 +8,20 @@
 
 int main(void)
 {
-#define LABELLED_ENTRY_(id, name, unit, help) printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", fam, fam, name, name, unit, metric, name, help);
-#define LABELLED_(family, LIST, m, h)                                                               \
-	{                                                                                            \
-		const char *fam = family, *metric = m;                                               \
-		LIST(LABELLED_ENTRY_)                                                                \
+#define LABELLED_ENTRY_(id, name, unit, help) \
+	printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", fam, fam, name, name, unit, metric, name, help);
+#define LABELLED_(family, LIST, m, h) \
+	{ \
+		const char *fam = family, *metric = m; \
+		LIST(LABELLED_ENTRY_) \
 	}
 	FO_FOREACH_LABELLED_FAMILY(LABELLED_)
-#define STRUCT_ENTRY_(field, key, unit, metric, reason, help)                                        \
+#define STRUCT_ENTRY_(field, key, unit, metric, reason, help) \
 	printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", fam, list, #field, key, unit, metric, reason, help);
-#define STRUCT_(family, sub, LIST)                                                                   \
-	{                                                                                            \
-		const char *fam = family, *list = sub;                                               \
-		LIST(STRUCT_ENTRY_)                                                                  \
+#define STRUCT_(family, sub, LIST) \
+	{ \
+		const char *fam = family, *list = sub; \
+		LIST(STRUCT_ENTRY_) \
 	}
 	STRUCT_("lcore", "lcore_rx", FO_FOREACH_LCORE_RX)
 	STRUCT_("lcore", "lcore_out", FO_FOREACH_LCORE_OUT)
@@ -36,25 +37,35 @@ int main(void)
 	/* the sub-lists above must cover each family as FO_FOREACH_STRUCT_FAMILY declares it */
 	unsigned family_total = 0, listed = 0;
 #define COUNT_(...) n++;
-#define FAMILY_COUNT_(family, LIST)                                                                  \
-	{                                                                                            \
-		unsigned n = 0;                                                                      \
-		LIST(COUNT_)                                                                         \
-		family_total += n;                                                                   \
+#define FAMILY_COUNT_(family, LIST) \
+	{ \
+		unsigned n = 0; \
+		LIST(COUNT_) \
+		family_total += n; \
 	}
 	FO_FOREACH_STRUCT_FAMILY(FAMILY_COUNT_)
 	{
 		unsigned n = 0;
-		FO_FOREACH_LCORE_RX(COUNT_) FO_FOREACH_LCORE_OUT(COUNT_) FO_FOREACH_LCORE_LOOP(COUNT_)
+		/* clang-format off */
+		FO_FOREACH_LCORE_RX(COUNT_)
+		FO_FOREACH_LCORE_OUT(COUNT_)
+		FO_FOREACH_LCORE_LOOP(COUNT_)
 		FO_FOREACH_GEN_MSG(COUNT_)
-		FO_FOREACH_GEN_OUT(COUNT_) FO_FOREACH_GEN_LAT(COUNT_) FO_FOREACH_ROUTE_ANY(COUNT_)
-		FO_FOREACH_ROUTE_UDP(COUNT_) FO_FOREACH_ROUTE_OUT(COUNT_) FO_FOREACH_OUTPUT_WORKER(COUNT_)
+		FO_FOREACH_GEN_OUT(COUNT_)
+		FO_FOREACH_GEN_LAT(COUNT_)
+		FO_FOREACH_ROUTE_ANY(COUNT_)
+		FO_FOREACH_ROUTE_UDP(COUNT_)
+		FO_FOREACH_ROUTE_OUT(COUNT_)
+		FO_FOREACH_OUTPUT_WORKER(COUNT_)
 		FO_FOREACH_OUTPUT_THREAD(COUNT_)
+		/* clang-format on */
 		listed = n;
 	}
 	if (listed != family_total) {
-		fprintf(stderr, "schema-dump: %u entries in the struct families, %u in the sub-lists printed; "
-				"add the new sub-list here\n", family_total, listed);
+		fprintf(stderr,
+			"schema-dump: %u entries in the struct families, %u in the sub-lists printed; "
+			"add the new sub-list here\n",
+			family_total, listed);
 		return 1;
 	}
 	return 0;

@@ -68,7 +68,8 @@ static void check_accepted(const struct fo_config *c)
 		} else {
 			check(r->kind == FO_ROUTE_SINK ? r->target < c->n_sinks : r->target < c->n_bridges);
 			check(r->kind == FO_ROUTE_SINK || r->kind == FO_ROUTE_BRIDGE);
-			check(r->n_to == 0 && r->tmpl != NULL && r->tmpl[0] != '\0' && strlen(r->tmpl) <= FO_MAX_TEMPLATE_LEN);
+			check(r->n_to == 0 && r->tmpl != NULL && r->tmpl[0] != '\0' &&
+			      strlen(r->tmpl) <= FO_MAX_TEMPLATE_LEN);
 		}
 	}
 	for (uint32_t i = 0; i < c->n_sinks; i++) {

@@ -36,7 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (p.n_steps == 0 || p.n_steps > RO_MAX_STEPS)
 			abort();
 		for (unsigned i = 0; i < p.n_steps; i++)
-			if (p.steps_bp[i] == 0 || p.steps_bp[i] > RO_SHARE_MAX || (i && p.steps_bp[i] <= p.steps_bp[i - 1]))
+			if (p.steps_bp[i] == 0 || p.steps_bp[i] > RO_SHARE_MAX ||
+			    (i && p.steps_bp[i] <= p.steps_bp[i - 1]))
 				abort();
 	}
 	if (ro_parse_hold(s, size, &ms, err, sizeof(err)) == 0 && ms > RO_MAX_HOLD_MS)

@@ -17,8 +17,12 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const struct http_policy pol = {
-	.token = TOKEN, .token_len = sizeof(TOKEN) - 1, .listen_host = "127.0.0.1", .port = 7380,
-	.allow_hosts = { "fanout.lab" }, .n_allow_hosts = 1,
+	.token = TOKEN,
+	.token_len = sizeof(TOKEN) - 1,
+	.listen_host = "127.0.0.1",
+	.port = 7380,
+	.allow_hosts = { "fanout.lab" },
+	.n_allow_hosts = 1,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -92,8 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(void)sink;
 		}
 		break;
-	default:
-		abort();
+	default: abort();
 	}
 	http_route_free(&o);
 	free(buf);

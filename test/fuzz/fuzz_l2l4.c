@@ -28,7 +28,10 @@ static void check(int cond)
 		abort();
 }
 
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
 static uint32_t rd32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -48,13 +51,19 @@ static uint16_t ref_sum(const uint8_t *d, size_t n)
 }
 
 static const struct l2l4_iface IFACES[2] = {
-	{.mac = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01}, .ip = 0x0a000001, .netmask = 0xffffff00,
-	 .vlan = 0, .mqttsn_port = 1883},
-	{.mac = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01}, .ip = 0x0a000001, .netmask = 0xffffff00,
-	 .vlan = 100, .mqttsn_port = 1883},
+	{ .mac = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 },
+	  .ip = 0x0a000001,
+	  .netmask = 0xffffff00,
+	  .vlan = 0,
+	  .mqttsn_port = 1883 },
+	{ .mac = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 },
+	  .ip = 0x0a000001,
+	  .netmask = 0xffffff00,
+	  .vlan = 100,
+	  .mqttsn_port = 1883 },
 };
 
-static const uint8_t PEER_MAC[6] = {0x02, 0x11, 0x22, 0x33, 0x44, 0x55};
+static const uint8_t PEER_MAC[6] = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 };
 
 static void check_verdict(const struct l2l4_pkt *p, size_t size, const struct l2l4_iface *ifc)
 {
@@ -86,8 +95,7 @@ static void check_verdict(const struct l2l4_pkt *p, size_t size, const struct l2
 		check(p->dst_port == ifc->mqttsn_port && p->src_port != 0);
 		check(p->src_ip != 0 && (p->src_ip >> 28) != 0xe);
 		break;
-	default:
-		check(0);
+	default: check(0);
 	}
 }
 
@@ -120,7 +128,7 @@ static void check_echo(const uint8_t *data, size_t size, const struct l2l4_pkt *
 
 	/* At the peer (a /32 host, so our address is never its subnet broadcast), the reply is
 	 * a valid ICMP message that it does not answer. */
-	struct l2l4_iface peer = {.ip = p->src_ip, .netmask = 0xffffffffu, .vlan = ifc->vlan, .mqttsn_port = 1};
+	struct l2l4_iface peer = { .ip = p->src_ip, .netmask = 0xffffffffu, .vlan = ifc->vlan, .mqttsn_port = 1 };
 	memcpy(peer.mac, PEER_MAC, 6);
 	struct l2l4_pkt r;
 	l2l4_parse(work, size, &peer, L2L4_CK_VERIFY, L2L4_CK_VERIFY, &r);
@@ -150,9 +158,9 @@ static void check_mqttsn(const uint8_t *data, const struct l2l4_pkt *p, const st
 	l2l4_parse(work, len, ifc, L2L4_CK_VERIFY, L2L4_CK_VERIFY, &r);
 	check(r.kind == L2L4_MQTTSN);
 	/* (a priority-tagged frame, VID 0, comes back untagged) */
-	check(r.l2_len == hl - L2L4_IP_HLEN - L2L4_UDP_HLEN && r.l3_len == 20 && r.payload_off == hl && r.payload_len == p->payload_len);
-	check(r.src_ip == p->src_ip && r.dst_ip == p->dst_ip && r.src_port == p->src_port &&
-	      r.dst_port == p->dst_port);
+	check(r.l2_len == hl - L2L4_IP_HLEN - L2L4_UDP_HLEN && r.l3_len == 20 && r.payload_off == hl &&
+	      r.payload_len == p->payload_len);
+	check(r.src_ip == p->src_ip && r.dst_ip == p->dst_ip && r.src_port == p->src_port && r.dst_port == p->dst_port);
 	check(memcmp(r.src_mac, p->src_mac, 6) == 0);
 	check(ref_sum(work + r.l2_len, 20) == 0xffff);
 }

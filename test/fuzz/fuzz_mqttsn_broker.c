@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_KEPT 512
 
 struct payload {
-	long holds;    /* references the engine keeps */
+	long holds; /* references the engine keeps */
 	int bound;
 	const uint8_t *view;
 	uint16_t view_len;
@@ -152,7 +152,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	};
 	static const uint32_t adm_net[] = { 0x0a000000u }, adm_mask[] = { 0xfffffffcu };
 	static const struct broker_admission adm[] = {
-		{ .client_id = (const uint8_t *)"a", .client_id_len = 1, .prefix = true, .nets = adm_net, .masks = adm_mask,
+		{ .client_id = (const uint8_t *)"a",
+		  .client_id_len = 1,
+		  .prefix = true,
+		  .nets = adm_net,
+		  .masks = adm_mask,
 		  .n_nets = 1 },
 	};
 	uint8_t mode = size ? data[0] : 0;
@@ -182,8 +186,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cfg.admission = adm;
 		cfg.n_admission = 1;
 	}
-	struct broker_io io = { .ctx = &c, .send = f_send, .send_publish = f_send_publish,
-				.payload_bind = f_bind, .payload_hold = f_hold, .payload_release = f_release,
+	struct broker_io io = { .ctx = &c,
+				.send = f_send,
+				.send_publish = f_send_publish,
+				.payload_bind = f_bind,
+				.payload_hold = f_hold,
+				.payload_release = f_release,
 				.payload_keep = (mode & 0x04) ? f_keep : NULL };
 	const char *err = NULL;
 	struct broker *b = broker_create(&cfg, &io, &counters, &err);
@@ -237,7 +245,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			len = (uint16_t)(n + 1);
 		}
 		i += n;
-		struct fo_client from = { .ip = 0x0a000001u + (op & 7u), .port = (uint16_t)(4000 + (op & 3u)),
+		struct fo_client from = { .ip = 0x0a000001u + (op & 7u),
+					  .port = (uint16_t)(4000 + (op & 3u)),
 					  .ifindex = 0 };
 		struct broker_result res;
 		uint32_t before = c.publishes;

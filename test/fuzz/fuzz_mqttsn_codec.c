@@ -34,31 +34,33 @@ static int msg_eq(const struct mqttsn_msg *a, const struct mqttsn_msg *b)
 		return 0;
 	switch (a->type) {
 	case MQTTSN_ADVERTISE:
-		return a->u.advertise.gw_id == b->u.advertise.gw_id && a->u.advertise.duration == b->u.advertise.duration;
-	case MQTTSN_SEARCHGW:
-		return a->u.searchgw.radius == b->u.searchgw.radius;
+		return a->u.advertise.gw_id == b->u.advertise.gw_id &&
+		       a->u.advertise.duration == b->u.advertise.duration;
+	case MQTTSN_SEARCHGW: return a->u.searchgw.radius == b->u.searchgw.radius;
 	case MQTTSN_GWINFO:
 		return a->u.gwinfo.gw_id == b->u.gwinfo.gw_id &&
 		       bytes_eq(a->u.gwinfo.gw_add, a->u.gwinfo.gw_add_len, b->u.gwinfo.gw_add, b->u.gwinfo.gw_add_len);
 	case MQTTSN_CONNECT:
-		return a->u.connect.flags == b->u.connect.flags && a->u.connect.protocol_id == b->u.connect.protocol_id &&
+		return a->u.connect.flags == b->u.connect.flags &&
+		       a->u.connect.protocol_id == b->u.connect.protocol_id &&
 		       a->u.connect.duration == b->u.connect.duration &&
 		       bytes_eq(a->u.connect.client_id, a->u.connect.client_id_len, b->u.connect.client_id,
 				b->u.connect.client_id_len);
 	case MQTTSN_CONNACK:
 	case MQTTSN_WILLTOPICRESP:
-	case MQTTSN_WILLMSGRESP:
-		return a->u.connack.return_code == b->u.connack.return_code;
+	case MQTTSN_WILLMSGRESP: return a->u.connack.return_code == b->u.connack.return_code;
 	case MQTTSN_WILLTOPIC:
 	case MQTTSN_WILLTOPICUPD:
 		return a->u.willtopic.flags == b->u.willtopic.flags &&
-		       bytes_eq(a->u.willtopic.topic, a->u.willtopic.topic_len, b->u.willtopic.topic, b->u.willtopic.topic_len);
+		       bytes_eq(a->u.willtopic.topic, a->u.willtopic.topic_len, b->u.willtopic.topic,
+				b->u.willtopic.topic_len);
 	case MQTTSN_WILLMSG:
 	case MQTTSN_WILLMSGUPD:
 		return bytes_eq(a->u.willmsg.msg, a->u.willmsg.msg_len, b->u.willmsg.msg, b->u.willmsg.msg_len);
 	case MQTTSN_REGISTER:
 		return a->u.reg.topic_id == b->u.reg.topic_id && a->u.reg.msg_id == b->u.reg.msg_id &&
-		       bytes_eq(a->u.reg.topic_name, a->u.reg.topic_name_len, b->u.reg.topic_name, b->u.reg.topic_name_len);
+		       bytes_eq(a->u.reg.topic_name, a->u.reg.topic_name_len, b->u.reg.topic_name,
+				b->u.reg.topic_name_len);
 	case MQTTSN_REGACK:
 		return a->u.regack.topic_id == b->u.regack.topic_id && a->u.regack.msg_id == b->u.regack.msg_id &&
 		       a->u.regack.return_code == b->u.regack.return_code;
@@ -72,8 +74,7 @@ static int msg_eq(const struct mqttsn_msg *a, const struct mqttsn_msg *b)
 	case MQTTSN_PUBREC:
 	case MQTTSN_PUBREL:
 	case MQTTSN_PUBCOMP:
-	case MQTTSN_UNSUBACK:
-		return a->u.pubx.msg_id == b->u.pubx.msg_id;
+	case MQTTSN_UNSUBACK: return a->u.pubx.msg_id == b->u.pubx.msg_id;
 	case MQTTSN_SUBSCRIBE:
 	case MQTTSN_UNSUBSCRIBE:
 		return a->u.subscribe.flags == b->u.subscribe.flags && a->u.subscribe.msg_id == b->u.subscribe.msg_id &&
@@ -91,10 +92,10 @@ static int msg_eq(const struct mqttsn_msg *a, const struct mqttsn_msg *b)
 		       a->u.disconnect.duration == b->u.disconnect.duration;
 	case MQTTSN_ENCAPSULATED:
 		return a->u.encap.ctrl == b->u.encap.ctrl &&
-		       bytes_eq(a->u.encap.node_id, a->u.encap.node_id_len, b->u.encap.node_id, b->u.encap.node_id_len) &&
+		       bytes_eq(a->u.encap.node_id, a->u.encap.node_id_len, b->u.encap.node_id,
+				b->u.encap.node_id_len) &&
 		       bytes_eq(a->u.encap.inner, a->u.encap.inner_len, b->u.encap.inner, b->u.encap.inner_len);
-	default:
-		return 1; /* header-only types */
+	default: return 1; /* header-only types */
 	}
 }
 

@@ -16,12 +16,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define OWN 0xc6120001u   /* 198.18.0.1/24 */
+#define OWN 0xc6120001u /* 198.18.0.1/24 */
 #define MASK 0xffffff00u
-#define N_ADDR 256        /* senders 198.18.0.x (on-link but for .0, .1, .255) */
+#define N_ADDR 256 /* senders 198.18.0.x (on-link but for .0, .1, .255) */
 
 struct model {
-	bool ever[N_ADDR];     /* ever held an entry (created, pending or static) */
+	bool ever[N_ADDR]; /* ever held an entry (created, pending or static) */
 	bool is_static[N_ADDR];
 	uint8_t static_mac[N_ADDR][6];
 	uint8_t statics[N_ADDR]; /* their addresses, n_static of them */
@@ -56,7 +56,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	struct fo_neigh_conf conf = { .capacity = (data[0] & 1) ? 64 : 16,
 				      .seed = { 0x243f6a8885a308d3ull ^ data[0], 0x13198a2e03707344ull },
-				      .max_age_ms = 1000, .pending_ms = 600, .requests_per_s = (data[0] & 2) ? 50 : 0 };
+				      .max_age_ms = 1000,
+				      .pending_ms = 600,
+				      .requests_per_s = (data[0] & 2) ? 50 : 0 };
 	struct fo_neigh_table *t = fo_neigh_create(&conf);
 	if (!t)
 		return 0;
@@ -73,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t mac[6] = { 0x02, arg, a, 0, 0, (uint8_t)(op >> 4) }, got[6];
 		bool on_link = fo_neigh_on_link(ip, OWN, MASK);
 		switch (op & 7) {
-		case 0: /* ARP request for us */
+		case 0:   /* ARP request for us */
 		case 1: { /* ARP reply to us */
 			bool request = (op & 7) == 0;
 			uint64_t v = fo_neigh_version(t);

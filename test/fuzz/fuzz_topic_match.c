@@ -19,8 +19,7 @@ struct ref_level {
 static struct ref_level ref_f[REF_MAX_LEVELS], ref_t[REF_MAX_LEVELS];
 
 /* Returns the level count, or 0 when the string has more than cap levels. */
-static size_t
-ref_split(const uint8_t *s, size_t len, struct ref_level *out, size_t cap)
+static size_t ref_split(const uint8_t *s, size_t len, struct ref_level *out, size_t cap)
 {
 	size_t count = 0, start = 0;
 
@@ -37,20 +36,17 @@ ref_split(const uint8_t *s, size_t len, struct ref_level *out, size_t cap)
 	return count;
 }
 
-static int
-ref_level_is(const struct ref_level *l, uint8_t c)
+static int ref_level_is(const struct ref_level *l, uint8_t c)
 {
 	return l->n == 1 && l->p[0] == c;
 }
 
-static int
-ref_level_has(const struct ref_level *l, uint8_t c)
+static int ref_level_has(const struct ref_level *l, uint8_t c)
 {
 	return l->n > 0 && memchr(l->p, c, l->n) != NULL;
 }
 
-static int
-ref_name_valid(const struct ref_level *lv, size_t n, const uint8_t *s, size_t len)
+static int ref_name_valid(const struct ref_level *lv, size_t n, const uint8_t *s, size_t len)
 {
 	if (len == 0 || memchr(s, 0, len) != NULL)
 		return 0;
@@ -60,8 +56,7 @@ ref_name_valid(const struct ref_level *lv, size_t n, const uint8_t *s, size_t le
 	return 1;
 }
 
-static int
-ref_filter_valid(const struct ref_level *lv, size_t n, const uint8_t *s, size_t len)
+static int ref_filter_valid(const struct ref_level *lv, size_t n, const uint8_t *s, size_t len)
 {
 	if (len == 0 || memchr(s, 0, len) != NULL)
 		return 0;
@@ -74,8 +69,7 @@ ref_filter_valid(const struct ref_level *lv, size_t n, const uint8_t *s, size_t 
 	return 1;
 }
 
-static int
-ref_match(const struct ref_level *f, size_t nf, const struct ref_level *t, size_t nt)
+static int ref_match(const struct ref_level *f, size_t nf, const struct ref_level *t, size_t nt)
 {
 	if (t[0].n > 0 && t[0].p[0] == '$' && (ref_level_is(&f[0], '+') || ref_level_is(&f[0], '#')))
 		return 0;
@@ -86,14 +80,12 @@ ref_match(const struct ref_level *f, size_t nf, const struct ref_level *t, size_
 			return 1;
 		if (i == nt)
 			return 0;
-		if (!ref_level_is(&f[i], '+') &&
-		    !(f[i].n == t[i].n && memcmp(f[i].p, t[i].p, f[i].n) == 0))
+		if (!ref_level_is(&f[i], '+') && !(f[i].n == t[i].n && memcmp(f[i].p, t[i].p, f[i].n) == 0))
 			return 0;
 	}
 }
 
-static void
-check_one(const uint8_t *s, size_t len)
+static void check_one(const uint8_t *s, size_t len)
 {
 	bool fv = topic_filter_valid(s, len, SIZE_MAX);
 	bool nv = topic_name_valid(s, len, SIZE_MAX);
@@ -114,8 +106,7 @@ check_one(const uint8_t *s, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const uint8_t *sep = size > 0 ? memchr(data, 0xFF, size) : NULL;
 	const uint8_t *filter = data, *topic;
@@ -153,8 +144,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (fv && tv) {
 		/* a filter without wildcards matches exactly the identical name */
-		if (!topic_filter_is_wildcard(filter, flen) &&
-		    m != (flen == tlen && memcmp(filter, topic, flen) == 0))
+		if (!topic_filter_is_wildcard(filter, flen) && m != (flen == tlen && memcmp(filter, topic, flen) == 0))
 			abort();
 		/* "#" takes everything except '$' topics */
 		if (topic_match((const uint8_t *)"#", 1, topic, tlen) != (topic[0] != '$'))

@@ -24,9 +24,9 @@ void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak)
 
 #define DEFAULT_ITERATIONS 200000ul
 #define DEFAULT_SEED 0x9E3779B97F4A7C15ull
-#define MAX_SEED_FILE (1u << 20)  /* bigger seed files are cut to this */
+#define MAX_SEED_FILE (1u << 20)        /* bigger seed files are cut to this */
 #define MAX_MUTANT (64u * 1024u + 512u) /* mutants grow past the 65535 length limit, no further */
-#define MAX_STACKED 4             /* mutations applied to one seed per run */
+#define MAX_STACKED 4                   /* mutations applied to one seed per run */
 
 struct seed {
 	char *name;
@@ -228,18 +228,14 @@ static void mutate(uint8_t *b, size_t *len)
 		if (*len)
 			b[below(*len)] = interesting[below(sizeof(interesting))];
 		break;
-	case 3: /* truncate */
-		*len = below(*len + 1);
-		break;
+	case 3: /* truncate */ *len = below(*len + 1); break;
 	case 4: /* tweak the leading length octet(s) by a little */
 		if (*len >= 3 && b[0] == 0x01)
 			b[2] = (uint8_t)(b[2] + below(5) - 2);
 		else if (*len)
 			b[0] = (uint8_t)(b[0] + below(5) - 2);
 		break;
-	case 5: /* insert a few bytes */
-		insert_bytes(b, len, below(*len + 1), 1 + below(8));
-		break;
+	case 5: /* insert a few bytes */ insert_bytes(b, len, below(*len + 1), 1 + below(8)); break;
 	case 6: /* insert a run long enough to cross the 255-octet boundary */
 		insert_bytes(b, len, below(*len + 1), 200 + below(120));
 		break;
@@ -365,7 +361,8 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 
 	printf("fuzz-replay %s: %zu seeds + %lu mutants (seed 0x%llx, max %zu bytes) in %.2f s, no crash\n", name,
-	       n_seeds, iterations, (unsigned long long)seed, max_len, (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	       n_seeds, iterations, (unsigned long long)seed, max_len,
+	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	for (size_t i = 0; i < n_seeds; i++) {
 		free(seeds[i].name);
 		free(seeds[i].data);

@@ -263,7 +263,8 @@ static void test_sessions_and_maps_random_against_model(void **state)
 				assert_int_equal(session_find_client_id(t, S(id), (uint8_t)n), sess[j]);
 				for (uint16_t tp = 1; tp < NT; tp++)
 					if (sess[j] != SESSION_NONE)
-						assert_int_equal(ctmap_find(t, sess[j], tp) != SESSION_NONE, has[j][tp]);
+						assert_int_equal(ctmap_find(t, sess[j], tp) != SESSION_NONE,
+								 has[j][tp]);
 			}
 			assert_int_equal(session_count(t), live);
 			assert_int_equal(ctmap_count(t), mapped);
@@ -578,9 +579,9 @@ static void test_filter_index_basics(void **state)
 	assert_int_equal(add(x, 5, "a/b/c/#"), 0);
 	assert_int_equal(add(x, 6, "$SYS/#"), 0);
 	assert_int_equal(add(x, 7, "+/+"), 0);
-	assert_int_equal(add(x, 1, "a/b"), -1);    /* already indexed */
-	assert_int_equal(add(x, 0, "a/b"), -1);    /* no entry 0 */
-	assert_int_equal(add(x, 41, "a/b"), -1);   /* out of range */
+	assert_int_equal(add(x, 1, "a/b"), -1);               /* already indexed */
+	assert_int_equal(add(x, 0, "a/b"), -1);               /* no entry 0 */
+	assert_int_equal(add(x, 41, "a/b"), -1);              /* out of range */
 	assert_int_equal(add(x, 8, "0123456789abcdefg"), -1); /* longer than max_len */
 	assert_int_equal(filter_index_count(x), 7);
 
@@ -623,8 +624,8 @@ static void test_filter_index_overflow(void **state)
 {
 	(void)state;
 	struct filter_index *x = filter_index_create(2, 10, 32); /* 8 nodes */
-	assert_int_equal(add(x, 1, "a/b/c/d/e/f/+"), 0);  /* 7 nodes */
-	assert_int_equal(add(x, 2, "x/y/#"), 0);          /* needs 3: overflow */
+	assert_int_equal(add(x, 1, "a/b/c/d/e/f/+"), 0);         /* 7 nodes */
+	assert_int_equal(add(x, 2, "x/y/#"), 0);                 /* needs 3: overflow */
 	assert_int_equal(filter_index_overflow(x), 1);
 	assert_int_equal(filter_index_nodes(x), 7);
 	struct reported r = match_all(x, "x/y/z");

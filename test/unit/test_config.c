@@ -88,8 +88,8 @@ static bool refused_with(const char *yaml, const char *key, const char *also)
 	bool ok = rc == -1 && cfg == NULL && memchr(err, '\0', sizeof(err)) != NULL &&
 		  strncmp(err, key, strlen(key)) == 0 && (also == NULL || strstr(err, also) != NULL);
 	if (!ok)
-		print_message("case:\n%s\n-> rc %d, err \"%.*s\"; wanted prefix \"%s\" containing \"%s\"\n", yaml,
-			      rc, (int)sizeof(err), rc ? err : "", key, also ? also : "");
+		print_message("case:\n%s\n-> rc %d, err \"%.*s\"; wanted prefix \"%s\" containing \"%s\"\n", yaml, rc,
+			      (int)sizeof(err), rc ? err : "", key, also ? also : "");
 	fo_config_free(rc == 0 ? cfg : NULL);
 	return ok;
 }
@@ -248,7 +248,8 @@ static const struct bad semantic[] = {
 	  "already used by ports[0]" },
 	{ "ports: [{ipv4: 10.0.0.1/24}]\n" LCORE, "ports[0].device", "missing" },
 	{ "ports: [{device: \"\", ipv4: 10.0.0.1/24}]\n" LCORE, "ports[0].device", "1..63" },
-	{ "ports: [{device: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa, ipv4: 10.0.0.1/24}]\n" LCORE,
+	{ "ports: [{device: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa, ipv4: "
+	  "10.0.0.1/24}]\n" LCORE,
 	  "ports[0].device", "1..63" },
 	/* ipv4 */
 	{ "ports: [{device: a}]\n" LCORE, "ports[0].ipv4", "missing" },
@@ -270,8 +271,7 @@ static const struct bad semantic[] = {
 	{ "ports: [{device: a, ipv4: 198.18.0.1/24, gateway: 198.18.1.1}]\n" LCORE, "ports[0].gateway",
 	  "outside the port's prefix 198.18.0.0/24" },
 	{ "ports: [{device: a, ipv4: 198.18.0.1/24, gateway: 198.18.0.1}]\n" LCORE, "ports[0].gateway", "own address" },
-	{ "ports: [{device: a, ipv4: 198.18.0.1/24, gateway: 198.18.0.255}]\n" LCORE, "ports[0].gateway",
-	  "broadcast" },
+	{ "ports: [{device: a, ipv4: 198.18.0.1/24, gateway: 198.18.0.255}]\n" LCORE, "ports[0].gateway", "broadcast" },
 	{ "ports: [{device: a, ipv4: 198.18.0.1/24, gateway: 198.18.0.1/24}]\n" LCORE, "ports[0].gateway",
 	  "expected a.b.c.d" },
 	{ "ports: [{device: a, ipv4: 198.18.0.1/24, gateway: 0.0.0.0}]\n" LCORE, "ports[0].gateway", "omit" },
@@ -319,10 +319,9 @@ static const struct bad semantic[] = {
 	{ MIN "mqttsn: {max_sessions: 4294967296}\n", "mqttsn.max_sessions", "out of range" },
 	/* predefined topics */
 	{ MIN "mqttsn: {predefined_topics: [{id: 0, name: a}]}\n", "mqttsn.predefined_topics[0].id", "1..65534" },
-	{ MIN "mqttsn: {predefined_topics: [{id: 65535, name: a}]}\n", "mqttsn.predefined_topics[0].id",
-	  "1..65534" },
-	{ MIN "mqttsn: {predefined_topics: [{id: 3, name: a}, {id: 3, name: b}]}\n",
-	  "mqttsn.predefined_topics[1].id", "already used" },
+	{ MIN "mqttsn: {predefined_topics: [{id: 65535, name: a}]}\n", "mqttsn.predefined_topics[0].id", "1..65534" },
+	{ MIN "mqttsn: {predefined_topics: [{id: 3, name: a}, {id: 3, name: b}]}\n", "mqttsn.predefined_topics[1].id",
+	  "already used" },
 	{ MIN "mqttsn: {predefined_topics: [{name: a}]}\n", "mqttsn.predefined_topics[0].id", "missing" },
 	{ MIN "mqttsn: {predefined_topics: [{id: 1}]}\n", "mqttsn.predefined_topics[0].name", "missing" },
 	{ MIN "mqttsn: {predefined_topics: [{id: 1, name: \"a/+/b\"}]}\n", "mqttsn.predefined_topics[0].name",
@@ -515,26 +514,26 @@ static void test_security_values(void **state)
 {
 	(void)state;
 	struct fo_config *c = parse_ok(MIN "security:\n"
-					    "  address_proof: false\n"
-					    "  proof_timeout_ms: 3600000\n"
-					    "  min_source_port: 1\n"
-					    "  keepalive_min_s: 30\n"
-					    "  keepalive_max_s: 30\n"
-					    "  keepalive_zero: true\n"
-					    "  sessions_per_source: 0\n"
-					    "  topics_per_session: 65534\n"
-					    "  subscriptions_per_session: 65535\n"
-					    "  wildcards_per_session: 0\n"
-					    "  max_filter_levels: 65535\n"
-					    "  max_giveups: 255\n"
-					    "  error_replies_per_s: 1000000\n"
-					    "  error_reply_burst: 1\n"
-					    "  admission:\n"
-					    "    - client_id: gw-1\n"
-					    "      from: [198.18.0.7, 10.0.0.0/8]\n"
-					    "    - {client_id_prefix: \"sensor-\", from: [\"192.168.0.0/16\"]}\n"
-					    "    - {client_id_prefix: \"\", from: [0.0.0.0/0]}\n"
-					    "    - {client_id: abcdefghijklmnopqrstuvw, from: [203.0.113.128/25]}\n");
+					   "  address_proof: false\n"
+					   "  proof_timeout_ms: 3600000\n"
+					   "  min_source_port: 1\n"
+					   "  keepalive_min_s: 30\n"
+					   "  keepalive_max_s: 30\n"
+					   "  keepalive_zero: true\n"
+					   "  sessions_per_source: 0\n"
+					   "  topics_per_session: 65534\n"
+					   "  subscriptions_per_session: 65535\n"
+					   "  wildcards_per_session: 0\n"
+					   "  max_filter_levels: 65535\n"
+					   "  max_giveups: 255\n"
+					   "  error_replies_per_s: 1000000\n"
+					   "  error_reply_burst: 1\n"
+					   "  admission:\n"
+					   "    - client_id: gw-1\n"
+					   "      from: [198.18.0.7, 10.0.0.0/8]\n"
+					   "    - {client_id_prefix: \"sensor-\", from: [\"192.168.0.0/16\"]}\n"
+					   "    - {client_id_prefix: \"\", from: [0.0.0.0/0]}\n"
+					   "    - {client_id: abcdefghijklmnopqrstuvw, from: [203.0.113.128/25]}\n");
 	const struct broker_config *b = &c->broker;
 	assert_false(b->address_proof);
 	assert_int_equal(b->proof_timeout_ms, 3600000);
@@ -626,7 +625,8 @@ static const struct bad security_rules[] = {
 	/* admission rules: exactly one of client_id and client_id_prefix */
 	{ ADM "    - {client_id: a, client_id_prefix: b, from: [10.0.0.0/8]}\n", "security.admission[0]",
 	  "exactly one of client_id and client_id_prefix" },
-	{ ADM "    - {from: [10.0.0.0/8]}\n", "security.admission[0]", "exactly one of client_id and client_id_prefix" },
+	{ ADM "    - {from: [10.0.0.0/8]}\n", "security.admission[0]",
+	  "exactly one of client_id and client_id_prefix" },
 	{ ADM "    - {client_id: \"\", from: [10.0.0.0/8]}\n", "security.admission[0]", "not a ClientId" },
 	{ ADM "    - {client_id: abcdefghijklmnopqrstuvwx, from: [10.0.0.0/8]}\n", "security.admission[0]",
 	  "not a ClientId" },
@@ -645,7 +645,8 @@ static const struct bad security_rules[] = {
 	{ ADM "    - {client_id: a, from: [10.0.0.0/8x]}\n", "security.admission[0].from[0]", "not an IPv4 prefix" },
 	{ ADM "    - {client_id: a, from: [10.0.0/8]}\n", "security.admission[0].from[0]", "not an IPv4 prefix" },
 	{ ADM "    - {client_id: a, from: [10.0.0.256]}\n", "security.admission[0].from[0]", "not an IPv4 prefix" },
-	{ ADM "    - {client_id: a, from: [\"10.0.0.0 /8\"]}\n", "security.admission[0].from[0]", "not an IPv4 prefix" },
+	{ ADM "    - {client_id: a, from: [\"10.0.0.0 /8\"]}\n", "security.admission[0].from[0]",
+	  "not an IPv4 prefix" },
 	/* unknown keys and shapes */
 	{ SEC "  adress_proof: true\n", "security.adress_proof: unknown key", "address_proof" },
 	{ ADM "    - {client_id: a, from: [10.0.0.0/8], to: [1.2.3.4]}\n", "security.admission[0].to: unknown key",
@@ -675,9 +676,9 @@ static void test_security_rules(void **state)
 /* ---------------------------------------------------------------- routes */
 
 /* Two ports: the first with a gateway (so any unicast address is reachable through it). */
-#define RPORTS                                                                              \
-	"ports:\n"                                                                          \
-	"  - {device: a, ipv4: 198.18.0.1/24, gateway: 198.18.0.254}\n"                     \
+#define RPORTS \
+	"ports:\n" \
+	"  - {device: a, ipv4: 198.18.0.1/24, gateway: 198.18.0.254}\n" \
 	"  - {device: b, ipv4: 10.1.0.1/16}\n" LCORE
 /* One port, no gateway: only its subnet is reachable. */
 #define RLOCAL MIN
@@ -685,13 +686,14 @@ static void test_security_rules(void **state)
 static void test_routes_valid(void **state)
 {
 	(void)state;
-	struct fo_config *c = parse_ok(RPORTS "routes:\n"
-					      "  - name: temps\n"
-					      "    filter: sensors/+/temp\n"
-					      "    format: raw\n"
-					      "    to: [\"198.18.0.10:9000\", 10.1.200.3:1, \"203.0.113.5:65535\"]\n"
-					      "  - {name: All-events_2.x, filter: \"#\", to: [\"10.1.0.2:9001\"]}\n"
-					      "  - {name: sys, filter: \"$SYS/broker/load\", to: [\"198.18.0.10:9000\"]}\n");
+	struct fo_config *c = parse_ok(RPORTS
+				       "routes:\n"
+				       "  - name: temps\n"
+				       "    filter: sensors/+/temp\n"
+				       "    format: raw\n"
+				       "    to: [\"198.18.0.10:9000\", 10.1.200.3:1, \"203.0.113.5:65535\"]\n"
+				       "  - {name: All-events_2.x, filter: \"#\", to: [\"10.1.0.2:9001\"]}\n"
+				       "  - {name: sys, filter: \"$SYS/broker/load\", to: [\"198.18.0.10:9000\"]}\n");
 	assert_int_equal(c->n_routes, 3);
 	const struct fo_route_config *r = &c->routes[0];
 	assert_string_equal(r->name, "temps");
@@ -723,13 +725,14 @@ static void test_routes_valid(void **state)
 
 	/* Edges: 63-character name, 16 destinations, a filter of exactly max_topic_len bytes, an
 	 * on-link destination without any gateway, /31 and /32 ports (no network or broadcast). */
-	c = parse_ok(RLOCAL "mqttsn: {max_topic_len: 8}\nroutes:\n"
-			    "  - name: abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-\n"
-			    "    filter: \"a/+/bc/#\"\n"
-			    "    to: [198.18.0.2:1, 198.18.0.3:1, 198.18.0.4:1, 198.18.0.5:1, 198.18.0.6:1, 198.18.0.7:1,\n"
-			    "         198.18.0.8:1, 198.18.0.9:1, 198.18.0.10:1, 198.18.0.11:1, 198.18.0.12:1,\n"
-			    "         198.18.0.13:1, 198.18.0.14:1, 198.18.0.15:1, 198.18.0.16:1, 198.18.0.2:2]\n"
-			    "  - {name: b, filter: \"12345678\", to: [\"198.18.0.254:9\"]}\n");
+	c = parse_ok(RLOCAL
+		     "mqttsn: {max_topic_len: 8}\nroutes:\n"
+		     "  - name: abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-\n"
+		     "    filter: \"a/+/bc/#\"\n"
+		     "    to: [198.18.0.2:1, 198.18.0.3:1, 198.18.0.4:1, 198.18.0.5:1, 198.18.0.6:1, 198.18.0.7:1,\n"
+		     "         198.18.0.8:1, 198.18.0.9:1, 198.18.0.10:1, 198.18.0.11:1, 198.18.0.12:1,\n"
+		     "         198.18.0.13:1, 198.18.0.14:1, 198.18.0.15:1, 198.18.0.16:1, 198.18.0.2:2]\n"
+		     "  - {name: b, filter: \"12345678\", to: [\"198.18.0.254:9\"]}\n");
 	assert_int_equal(c->n_routes, 2);
 	assert_int_equal(strlen(c->routes[0].name), FO_MAX_ROUTE_NAME);
 	assert_int_equal(c->routes[0].n_to, FO_MAX_ROUTE_DESTS);
@@ -751,7 +754,9 @@ static const struct bad route_rules[] = {
 	{ MIN "routes: [{name: \"a b\", filter: a, to: [\"198.18.0.9:1\"]}]\n", "routes[0].name: 'a b'",
 	  "give 1..63 characters of [A-Za-z0-9._-]" },
 	{ MIN "routes: [{name: a/b, filter: a, to: [\"198.18.0.9:1\"]}]\n", "routes[0].name", "[A-Za-z0-9._-]" },
-	{ MIN "routes: [{name: \"caf\xc3\xa9\", filter: a, to: [\"198.18.0.9:1\"]}]\n", "routes[0].name: 'caf?" "?'",
+	{ MIN "routes: [{name: \"caf\xc3\xa9\", filter: a, to: [\"198.18.0.9:1\"]}]\n",
+	  "routes[0].name: 'caf?"
+	  "?'",
 	  "[A-Za-z0-9._-]" },
 	{ MIN "routes: [{name: abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_, filter: a,"
 	      " to: [\"198.18.0.9:1\"]}]\n",
@@ -761,8 +766,8 @@ static const struct bad route_rules[] = {
 	/* filter: present, a valid filter within mqttsn.max_topic_len */
 	{ MIN "routes: [{name: r, to: [\"198.18.0.9:1\"]}]\n", "routes[0].filter",
 	  "missing; give a topic filter such as sensors/#" },
-	{ MIN R0 "{name: s, filter: \"a/#/b\", to: [\"198.18.0.9:1\"]}]\n", "routes[1].filter: 'a/#/b' is not a valid topic filter",
-	  "'#' must be last" },
+	{ MIN R0 "{name: s, filter: \"a/#/b\", to: [\"198.18.0.9:1\"]}]\n",
+	  "routes[1].filter: 'a/#/b' is not a valid topic filter", "'#' must be last" },
 	{ MIN "routes: [{name: r, filter: \"a+\", to: [\"198.18.0.9:1\"]}]\n", "routes[0].filter",
 	  "'+' and '#' must fill a whole level" },
 	{ MIN "routes: [{name: r, filter: \"sensors/temp#\", to: [\"198.18.0.9:1\"]}]\n", "routes[0].filter",
@@ -782,8 +787,7 @@ static const struct bad route_rules[] = {
 	  "routes[0].topic_id: only for format: mqttsn", NULL },
 	{ MIN "routes: [{name: r, filter: a, format: RAW, to: [\"198.18.0.9:1\"]}]\n", "routes[0].format", "use raw" },
 	/* to: 1..16 destinations */
-	{ MIN "routes: [{name: r, filter: a}]\n", "routes[0].to: missing or empty",
-	  "list 1..16 destinations such as" },
+	{ MIN "routes: [{name: r, filter: a}]\n", "routes[0].to: missing or empty", "list 1..16 destinations such as" },
 	{ MIN "routes: [{name: r, filter: a, to: []}]\n", "routes[0].to: missing or empty", NULL },
 	{ MIN "routes: [{name: r, filter: a, to: [198.18.0.2:1, 198.18.0.3:1, 198.18.0.4:1, 198.18.0.5:1, 198.18.0.6:1,"
 	      " 198.18.0.7:1, 198.18.0.8:1, 198.18.0.9:1, 198.18.0.10:1, 198.18.0.11:1, 198.18.0.12:1, 198.18.0.13:1,"
@@ -812,7 +816,8 @@ static const struct bad route_rules[] = {
 	  "routes[0].to[0]: '0.0.0.0:1' is not a unicast host address; routes send to one host each", NULL },
 	{ RPORTS "routes: [{name: r, filter: a, to: [\"0.1.2.3:1\"]}]\n", "routes[0].to[0]", "not a unicast host" },
 	{ RPORTS "routes: [{name: r, filter: a, to: [\"127.0.0.1:1\"]}]\n", "routes[0].to[0]", "not a unicast host" },
-	{ RPORTS "routes: [{name: r, filter: a, to: [\"224.0.0.251:5353\"]}]\n", "routes[0].to[0]", "not a unicast host" },
+	{ RPORTS "routes: [{name: r, filter: a, to: [\"224.0.0.251:5353\"]}]\n", "routes[0].to[0]",
+	  "not a unicast host" },
 	{ RPORTS "routes: [{name: r, filter: a, to: [\"239.255.255.250:1900\"]}]\n", "routes[0].to[0]",
 	  "not a unicast host" },
 	{ RPORTS "routes: [{name: r, filter: a, to: [\"240.0.0.1:1\"]}]\n", "routes[0].to[0]", "not a unicast host" },
@@ -863,24 +868,24 @@ static void test_route_rules(void **state)
 static void test_outputs(void **state)
 {
 	(void)state;
-	struct fo_config *c = parse_ok(MIN
-		"sinks:\n"
-		"  - {name: rd, redis: \"127.0.0.1:6390\", username: fanout, password: s3cret, db: 2, ring: 1024,\n"
-		"     batch: 64, batch_us: 500, maxlen: 1000, timeout_ms: 300, reconnect_min_ms: 10,\n"
-		"     reconnect_max_ms: 1000, puback: written}\n"
-		"  - {name: rs, redis: /run/redis.sock}\n"
-		"bridges:\n"
-		"  - name: up\n"
-		"    host: broker.example\n"
-		"    protocol: mqttv5\n"
-		"    username: u\n"
-		"    password: p\n"
-		"    subscribe: [{filter: \"cmd/#\", qos: 1, local_prefix: \"down/\", strip_prefix: \"cmd/\"}]\n"
-		"routes:\n"
-		"  - {name: s1, filter: \"a/#\", sink: rs, stream: \"x:{topic}:y\"}\n"
-		"  - {name: s2, filter: \"b/#\", sink: rd}\n"
-		"  - {name: b1, filter: \"c/#\", bridge: up, topic: \"site/{topic}\"}\n"
-		"  - {name: u1, filter: \"d/#\", format: mqttsn, topic_id: 7, to: [\"198.18.0.9:1\"]}\n");
+	struct fo_config *c = parse_ok(
+		MIN "sinks:\n"
+		    "  - {name: rd, redis: \"127.0.0.1:6390\", username: fanout, password: s3cret, db: 2, ring: 1024,\n"
+		    "     batch: 64, batch_us: 500, maxlen: 1000, timeout_ms: 300, reconnect_min_ms: 10,\n"
+		    "     reconnect_max_ms: 1000, puback: written}\n"
+		    "  - {name: rs, redis: /run/redis.sock}\n"
+		    "bridges:\n"
+		    "  - name: up\n"
+		    "    host: broker.example\n"
+		    "    protocol: mqttv5\n"
+		    "    username: u\n"
+		    "    password: p\n"
+		    "    subscribe: [{filter: \"cmd/#\", qos: 1, local_prefix: \"down/\", strip_prefix: \"cmd/\"}]\n"
+		    "routes:\n"
+		    "  - {name: s1, filter: \"a/#\", sink: rs, stream: \"x:{topic}:y\"}\n"
+		    "  - {name: s2, filter: \"b/#\", sink: rd}\n"
+		    "  - {name: b1, filter: \"c/#\", bridge: up, topic: \"site/{topic}\"}\n"
+		    "  - {name: u1, filter: \"d/#\", format: mqttsn, topic_id: 7, to: [\"198.18.0.9:1\"]}\n");
 	assert_int_equal(c->n_sinks, 2);
 	assert_string_equal(c->sinks[0].host, "127.0.0.1");
 	assert_int_equal(c->sinks[0].port, 6390);
@@ -918,7 +923,8 @@ static void test_outputs(void **state)
 
 	static const struct bad bad[] = {
 		{ MIN "sinks: [{name: rd}]\n", "sinks[0].redis: missing", "127.0.0.1:6379" },
-		{ MIN "sinks: [{name: rd, redis: localhost}]\n", "sinks[0].redis: 'localhost' is neither host:port", NULL },
+		{ MIN "sinks: [{name: rd, redis: localhost}]\n", "sinks[0].redis: 'localhost' is neither host:port",
+		  NULL },
 		{ MIN "sinks: [{name: rd, redis: \"h:0\"}]\n", "sinks[0].redis", "neither host:port" },
 		{ MIN "sinks: [{name: rd, redis: \"h:1\"}, {name: rd, redis: \"h:2\"}]\n",
 		  "sinks[1].name: 'rd' is already the name of sinks[0]", NULL },
@@ -927,51 +933,63 @@ static void test_outputs(void **state)
 		  "sinks[0].password_file: give password or password_file, not both", NULL },
 		{ MIN "sinks: [{name: rd, redis: \"h:1\", password_file: /nonexistent/pw}]\n",
 		  "sinks[0].password_file: cannot open", NULL },
-		{ MIN "sinks: [{name: rd, redis: \"h:1\", ring: 1000}]\n", "sinks[0].ring: 1000 is not a power of two", NULL },
+		{ MIN "sinks: [{name: rd, redis: \"h:1\", ring: 1000}]\n", "sinks[0].ring: 1000 is not a power of two",
+		  NULL },
 		{ MIN "sinks: [{name: rd, redis: \"h:1\", batch: 0}]\n", "sinks[0].batch: 0 is out of range", NULL },
 		{ MIN "sinks: [{name: rd, redis: \"h:1\", puback: later}]\n", "sinks[0].puback: 'later' is not a mode",
 		  "accepted" },
 		{ MIN "sinks: [{name: rd, redis: \"h:1\", reconnect_min_ms: 50, reconnect_max_ms: 10}]\n",
 		  "sinks[0].reconnect_max_ms: 10 is out of range", NULL },
 		{ MIN "sinks: [{redis: \"h:1\"}]\n", "sinks[0].name: '' is missing", "[A-Za-z0-9._-]" },
-		{ MIN "sinks: [" "{name: s1, redis: \"h:1\"}, {name: s2, redis: \"h:1\"}, {name: s3, redis: \"h:1\"}, "
-		  "{name: s4, redis: \"h:1\"}, {name: s5, redis: \"h:1\"}, {name: s6, redis: \"h:1\"}, "
-		  "{name: s7, redis: \"h:1\"}, {name: s8, redis: \"h:1\"}, {name: s9, redis: \"h:1\"}" "]\n", "sinks: 9 sinks given, at most 8", NULL },
-		{ MIN "bridges: [" "{name: b1, host: h}, {name: b2, host: h}, {name: b3, host: h}, {name: b4, host: h}, "
-		  "{name: b5, host: h}, {name: b6, host: h}, {name: b7, host: h}, {name: b8, host: h}, "
-		  "{name: b9, host: h}" "]\n", "bridges: 9 bridges given, at most 8", NULL },
-		{ MIN "bridges: [{name: \"a b\", host: h}]\n", "bridges[0].name: 'a b' is not a name", "[A-Za-z0-9._-]" },
+		{ MIN "sinks: ["
+		      "{name: s1, redis: \"h:1\"}, {name: s2, redis: \"h:1\"}, {name: s3, redis: \"h:1\"}, "
+		      "{name: s4, redis: \"h:1\"}, {name: s5, redis: \"h:1\"}, {name: s6, redis: \"h:1\"}, "
+		      "{name: s7, redis: \"h:1\"}, {name: s8, redis: \"h:1\"}, {name: s9, redis: \"h:1\"}"
+		      "]\n",
+		  "sinks: 9 sinks given, at most 8", NULL },
+		{ MIN "bridges: ["
+		      "{name: b1, host: h}, {name: b2, host: h}, {name: b3, host: h}, {name: b4, host: h}, "
+		      "{name: b5, host: h}, {name: b6, host: h}, {name: b7, host: h}, {name: b8, host: h}, "
+		      "{name: b9, host: h}"
+		      "]\n",
+		  "bridges: 9 bridges given, at most 8", NULL },
+		{ MIN "bridges: [{name: \"a b\", host: h}]\n", "bridges[0].name: 'a b' is not a name",
+		  "[A-Za-z0-9._-]" },
 		{ MIN "bridges: [{name: up, host: h}, {name: dn, host: h}, {name: up, host: h}]\n",
 		  "bridges[2].name: 'up' is already the name of bridges[0]", "names must be unique" },
 		{ MIN "bridges: [{name: up}]\n", "bridges[0].host: '' is missing", NULL },
 		{ MIN "bridges: [{name: up, host: \"a b\"}]\n", "bridges[0].host: 'a b' is not a host", NULL },
-		{ MIN "bridges: [{name: up, host: h, protocol: mqttv3}]\n", "bridges[0].protocol: 'mqttv3' is not supported",
-		  NULL },
+		{ MIN "bridges: [{name: up, host: h, protocol: mqttv3}]\n",
+		  "bridges[0].protocol: 'mqttv3' is not supported", NULL },
 		{ MIN "bridges: [{name: up, host: h, password: p}]\n", "bridges[0].password", "add username" },
-		{ MIN "bridges: [{name: up, host: h, tls: {insecure: true}}]\n", "bridges[0].tls.ca_file: missing", NULL },
+		{ MIN "bridges: [{name: up, host: h, tls: {insecure: true}}]\n", "bridges[0].tls.ca_file: missing",
+		  NULL },
 		{ MIN "bridges: [{name: up, host: h, subscribe: [{filter: \"a/#/b\"}]}]\n",
 		  "bridges[0].subscribe[0].filter: 'a/#/b' is not a valid topic filter", NULL },
 		{ MIN "bridges: [{name: up, host: h, subscribe: [{filter: a, qos: 2}]}]\n",
 		  "bridges[0].subscribe[0].qos: 2 is out of range", NULL },
 		{ MIN "bridges: [{name: up, host: h, subscribe: [{filter: a, local_prefix: \"x/+/\"}]}]\n",
 		  "bridges[0].subscribe[0].local_prefix", "without '+' or '#'" },
-		{ MIN "routes: [{name: r, filter: a, sink: nope}]\n", "routes[0].sink: 'nope' is not the name of an entry of sinks:",
+		{ MIN "routes: [{name: r, filter: a, sink: nope}]\n",
+		  "routes[0].sink: 'nope' is not the name of an entry of sinks:", NULL },
+		{ MIN BRIDGE "routes: [{name: r, filter: a, sink: up}]\n", "routes[0].sink: 'up' is not the name",
 		  NULL },
-		{ MIN BRIDGE "routes: [{name: r, filter: a, sink: up}]\n", "routes[0].sink: 'up' is not the name", NULL },
-		{ MIN SINK "routes: [{name: r, filter: a, bridge: rd}]\n", "routes[0].bridge: 'rd' is not the name", NULL },
+		{ MIN SINK "routes: [{name: r, filter: a, bridge: rd}]\n", "routes[0].bridge: 'rd' is not the name",
+		  NULL },
 		{ MIN SINK "routes: [{name: r, filter: a, sink: rd, to: [\"198.18.0.9:1\"]}]\n",
 		  "routes[0]: more than one kind of destination", NULL },
-		{ MIN SINK "routes: [{name: r, filter: a, sink: rd, format: raw}]\n", "routes[0].format: only for UDP routes",
-		  NULL },
-		{ MIN SINK "routes: [{name: r, filter: a, sink: rd, topic: x}]\n", "routes[0].topic: only for bridge: routes",
-		  NULL },
-		{ MIN SINK "routes: [{name: r, filter: a, sink: rd, stream: \"s:{name}\"}]\n",
-		  "routes[0].stream", "{topic} is the only placeholder" },
-		{ MIN SINK "routes: [{name: r, filter: a, sink: rd, stream: \"\"}]\n", "routes[0].stream", "must be 1..255" },
+		{ MIN SINK "routes: [{name: r, filter: a, sink: rd, format: raw}]\n",
+		  "routes[0].format: only for UDP routes", NULL },
+		{ MIN SINK "routes: [{name: r, filter: a, sink: rd, topic: x}]\n",
+		  "routes[0].topic: only for bridge: routes", NULL },
+		{ MIN SINK "routes: [{name: r, filter: a, sink: rd, stream: \"s:{name}\"}]\n", "routes[0].stream",
+		  "{topic} is the only placeholder" },
+		{ MIN SINK "routes: [{name: r, filter: a, sink: rd, stream: \"\"}]\n", "routes[0].stream",
+		  "must be 1..255" },
 		{ MIN BRIDGE "routes: [{name: r, filter: a, bridge: up, topic: \"x/#\"}]\n", "routes[0].topic",
 		  "cannot contain '+' or '#'" },
-		{ MIN BRIDGE "routes: [{name: r, filter: a, bridge: up, stream: s}]\n", "routes[0].stream: only for sink: routes",
-		  NULL },
+		{ MIN BRIDGE "routes: [{name: r, filter: a, bridge: up, stream: s}]\n",
+		  "routes[0].stream: only for sink: routes", NULL },
 		{ MIN "routes: [{name: r, filter: a, stream: s, to: [\"198.18.0.9:1\"]}]\n",
 		  "routes[0].stream: only for sink: or bridge: routes", NULL },
 	};
@@ -990,8 +1008,8 @@ static void test_route_count(void **state)
 	assert_non_null(y);
 	off += (size_t)snprintf(y, cap, MIN "routes:\n");
 	for (unsigned i = 0; i < FO_MAX_ROUTES; i++)
-		off += (size_t)snprintf(y + off, cap - off, "  - {name: r%u, filter: t/%u, to: [\"198.18.0.9:%u\"]}\n", i,
-					i, 1 + i);
+		off += (size_t)snprintf(y + off, cap - off, "  - {name: r%u, filter: t/%u, to: [\"198.18.0.9:%u\"]}\n",
+					i, i, 1 + i);
 	assert_true(off + 128 < cap);
 	struct fo_config *c = parse_ok(y);
 	assert_int_equal(c->n_routes, FO_MAX_ROUTES);
@@ -1023,11 +1041,12 @@ static void test_neighbour_keys(void **state)
 	assert_int_equal(c->ports[0].static_neigh[0].ip, 0xc6120002u);
 	assert_memory_equal(c->ports[0].static_neigh[0].mac, ((const uint8_t[]){ 2, 0, 0, 0, 0, 2 }), 6);
 	assert_int_equal(c->ports[0].static_neigh[1].ip, 0xc61200feu);
-	assert_memory_equal(c->ports[0].static_neigh[1].mac, ((const uint8_t[]){ 0x0a, 0xbc, 0xde, 0xf0, 0x12, 0x34 }), 6);
+	assert_memory_equal(c->ports[0].static_neigh[1].mac, ((const uint8_t[]){ 0x0a, 0xbc, 0xde, 0xf0, 0x12, 0x34 }),
+			    6);
 	fo_config_free(c);
 	/* /31: the other address is the neighbour; empty list = none */
-	c = parse_ok("ports: [{device: a, ipv4: 10.0.0.1/31, static_neighbours: [{ip: 10.0.0.0, mac: \"02:00:00:00:00:01\"}]}]\n"
-		     LCORE "arp_max_age_s: 1\narp_requests_per_s: 0\n");
+	c = parse_ok("ports: [{device: a, ipv4: 10.0.0.1/31, static_neighbours: [{ip: 10.0.0.0, mac: "
+		     "\"02:00:00:00:00:01\"}]}]\n" LCORE "arp_max_age_s: 1\narp_requests_per_s: 0\n");
 	assert_int_equal(c->ports[0].n_static_neigh, 1);
 	assert_int_equal(c->arp_requests_per_s, 0);
 	fo_config_free(c);
@@ -1035,8 +1054,8 @@ static void test_neighbour_keys(void **state)
 	assert_int_equal(c->ports[0].n_static_neigh, 0);
 	fo_config_free(c);
 	/* neighbours/2 statics fit */
-	c = parse_ok("ports: [{device: a, ipv4: 10.0.0.1/24, static_neighbours: [{ip: 10.0.0.2, mac: \"02:00:00:00:00:01\"}]}]\n"
-		     LCORE "neighbours: 2\n");
+	c = parse_ok("ports: [{device: a, ipv4: 10.0.0.1/24, static_neighbours: [{ip: 10.0.0.2, mac: "
+		     "\"02:00:00:00:00:01\"}]}]\n" LCORE "neighbours: 2\n");
 	fo_config_free(c);
 
 #define SN(list) "ports: [{device: a, ipv4: 198.18.0.1/24, static_neighbours: [" list "]}]\n" LCORE
@@ -1058,25 +1077,34 @@ static void test_neighbour_keys(void **state)
 		{ SN("{ip: 198.18.0.0, mac: \"02:00:00:00:00:02\"}"), "ports[0].static_neighbours[0].ip",
 		  "network address" },
 		{ SN("{ip: 0.0.0.0, mac: \"02:00:00:00:00:02\"}"), "ports[0].static_neighbours[0].ip", "0.0.0.0" },
-		{ "ports: [{device: a, ipv4: 224.0.0.1/4, static_neighbours: [{ip: 224.0.0.2, mac: \"02:00:00:00:00:02\"}]}]\n" LCORE,
+		{ "ports: [{device: a, ipv4: 224.0.0.1/4, static_neighbours: [{ip: 224.0.0.2, mac: "
+		  "\"02:00:00:00:00:02\"}]}]\n" LCORE,
 		  "ports[0].ipv4", "multicast" },
-		{ SN("{ip: 198.18.0.2, mac: \"02:00:00:00:00:02\"}, {ip: 198.18.0.2, mac: \"02:00:00:00:00:03\"}"),
+		{ SN("{ip: 198.18.0.2, mac: \"02:00:00:00:00:02\"}, {ip: 198.18.0.2, mac: "
+		     "\"02:00:00:00:00:03\"}"),
 		  "ports[0].static_neighbours[1].ip", "already given by static_neighbours[0]" },
 		{ SN("{ip: 198.18.0.2}"), "ports[0].static_neighbours[0].mac: missing", NULL },
-		{ SN("{ip: 198.18.0.2, mac: \"02:00:00:00:00\"}"), "ports[0].static_neighbours[0].mac", "not a MAC address" },
-		{ SN("{ip: 198.18.0.2, mac: \"02:00:00:00:00:02:03\"}"), "ports[0].static_neighbours[0].mac", "not a MAC address" },
-		{ SN("{ip: 198.18.0.2, mac: \"02-00-00-00-00-02\"}"), "ports[0].static_neighbours[0].mac", "not a MAC address" },
-		{ SN("{ip: 198.18.0.2, mac: \"0g:00:00:00:00:02\"}"), "ports[0].static_neighbours[0].mac", "not a MAC address" },
-		{ SN("{ip: 198.18.0.2, mac: \"2:0:0:0:0:2\"}"), "ports[0].static_neighbours[0].mac", "not a MAC address" },
+		{ SN("{ip: 198.18.0.2, mac: \"02:00:00:00:00\"}"), "ports[0].static_neighbours[0].mac",
+		  "not a MAC address" },
+		{ SN("{ip: 198.18.0.2, mac: \"02:00:00:00:00:02:03\"}"), "ports[0].static_neighbours[0].mac",
+		  "not a MAC address" },
+		{ SN("{ip: 198.18.0.2, mac: \"02-00-00-00-00-02\"}"), "ports[0].static_neighbours[0].mac",
+		  "not a MAC address" },
+		{ SN("{ip: 198.18.0.2, mac: \"0g:00:00:00:00:02\"}"), "ports[0].static_neighbours[0].mac",
+		  "not a MAC address" },
+		{ SN("{ip: 198.18.0.2, mac: \"2:0:0:0:0:2\"}"), "ports[0].static_neighbours[0].mac",
+		  "not a MAC address" },
 		{ SN("{ip: 198.18.0.2, mac: \"01:00:5e:00:00:01\"}"), "ports[0].static_neighbours[0].mac",
 		  "multicast or broadcast MAC" },
 		{ SN("{ip: 198.18.0.2, mac: \"ff:ff:ff:ff:ff:ff\"}"), "ports[0].static_neighbours[0].mac",
 		  "multicast or broadcast MAC" },
-		{ SN("{ip: 198.18.0.2, mac: \"00:00:00:00:00:00\"}"), "ports[0].static_neighbours[0].mac", "no host's MAC" },
+		{ SN("{ip: 198.18.0.2, mac: \"00:00:00:00:00:00\"}"), "ports[0].static_neighbours[0].mac",
+		  "no host's MAC" },
 		{ SN("{ip: 198.18.0.2, mac: \"02:00:00:00:00:02\", port: 1}"), "ports[0].static_neighbours[0].port",
 		  "unknown key" },
-		{ SN("{ip: 198.18.0.2, mac: \"02:00:00:00:00:02\"}, {ip: 198.18.0.3, mac: \"02:00:00:00:00:03\"}")
-		  "neighbours: 3\n", "ports[0].static_neighbours: 2 entries", "raise `neighbours` to at least 4" },
+		{ SN("{ip: 198.18.0.2, mac: \"02:00:00:00:00:02\"}, {ip: 198.18.0.3, mac: "
+		     "\"02:00:00:00:00:03\"}") "neighbours: 3\n",
+		  "ports[0].static_neighbours: 2 entries", "raise `neighbours` to at least 4" },
 		{ "ports: [{device: a, ipv4: 198.18.0.1/24, static_neighbours: {ip: 198.18.0.2}}]\n" LCORE,
 		  "ports[0].static_neighbours", "expected a list" },
 	};
@@ -1100,22 +1128,14 @@ int main(int argc, char **argv)
 {
 	example_path = argc > 1 ? argv[1] : NULL;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full_example),
-		cmocka_unit_test(test_outputs),
-		cmocka_unit_test(test_minimal_gets_defaults),
-		cmocka_unit_test(test_accepts_edges),
-		cmocka_unit_test(test_semantic_rules),
-		cmocka_unit_test(test_structural_errors),
-		cmocka_unit_test(test_error_buffer_handling),
-		cmocka_unit_test(test_load_file),
-		cmocka_unit_test(test_deploy_example),
-		cmocka_unit_test(test_routes_valid),
-		cmocka_unit_test(test_route_rules),
-		cmocka_unit_test(test_route_count),
-		cmocka_unit_test(test_security_defaults),
-		cmocka_unit_test(test_security_values),
-		cmocka_unit_test(test_security_rules),
-		cmocka_unit_test(test_neighbour_keys),
+		cmocka_unit_test(test_full_example),          cmocka_unit_test(test_outputs),
+		cmocka_unit_test(test_minimal_gets_defaults), cmocka_unit_test(test_accepts_edges),
+		cmocka_unit_test(test_semantic_rules),        cmocka_unit_test(test_structural_errors),
+		cmocka_unit_test(test_error_buffer_handling), cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_deploy_example),        cmocka_unit_test(test_routes_valid),
+		cmocka_unit_test(test_route_rules),           cmocka_unit_test(test_route_count),
+		cmocka_unit_test(test_security_defaults),     cmocka_unit_test(test_security_values),
+		cmocka_unit_test(test_security_rules),        cmocka_unit_test(test_neighbour_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,46 +17,46 @@
 #include "config_diff.h"
 
 /* Every key given explicitly, so each restart case changes exactly one value. */
-#define CORE                                                                                           \
-	"ports:\n"                                                                                     \
-	"  - {device: net_af_packet0, ipv4: 198.18.0.1/24, gateway: 198.18.0.254, vlan: 0,\n"          \
-	"     mqttsn_port: 1883, rx_queues: 1, rx_desc: 1024, tx_desc: 1024,\n"                        \
-	"     static_neighbours: [{ip: 198.18.0.9, mac: \"02:00:00:00:00:09\"}]}\n"                   \
-	"lcores:\n"                                                                                    \
-	"  - {lcore: 1, roles: [rx, worker, tx]}\n"                                                    \
-	"  - {lcore: 2, roles: [worker]}\n"                                                            \
-	"burst: 32\n"                                                                                  \
-	"rings: {worker: 4096, tx: 4096, peer: 4096}\n"                                                \
-	"mempool: {mbufs: 16383, header_mbufs: 16383, cache: 256}\n"                                   \
-	"neighbours: 4096\n"                                                                           \
-	"arp_max_age_s: 300\n"                                                                        \
-	"arp_requests_per_s: 1000\n"                                                                  \
-	"mqttsn:\n"                                                                                    \
-	"  gateway_id: 1\n"                                                                            \
-	"  max_sessions: 1000\n"                                                                       \
-	"  max_topics: 2000\n"                                                                         \
-	"  max_client_topics: 3000\n"                                                                  \
-	"  max_subscriptions: 4000\n"                                                                  \
-	"  max_inflight: 5000\n"                                                                       \
-	"  max_inflight_per_session: 16\n"                                                             \
-	"  retry_interval_ms: 250\n"                                                                   \
-	"  retry_limit: 3\n"                                                                           \
-	"  max_topic_len: 200\n"                                                                       \
-	"  expiry_scan_per_tick: 8\n"                                                                  \
-	"  predefined_topics:\n"                                                                       \
-	"    - {id: 1, name: \"sensors/predefined\"}\n"                                                \
-	"stats:\n"                                                                                     \
-	"  file: /tmp/fanout-stats.json\n"                                                              \
-	"sinks:\n"                                                                                     \
-	"  - {name: rd, redis: \"127.0.0.1:6379\", username: u, password: p, db: 0, ring: 1024,\n"       \
-	"     batch: 64, batch_us: 100, maxlen: 1000, timeout_ms: 500, puback: accepted}\n"            \
-	"bridges:\n"                                                                                   \
-	"  - {name: up, host: 127.0.0.1, port: 1883, keepalive_s: 30, ring: 1024, max_inflight: 100,\n"  \
+#define CORE \
+	"ports:\n" \
+	"  - {device: net_af_packet0, ipv4: 198.18.0.1/24, gateway: 198.18.0.254, vlan: 0,\n" \
+	"     mqttsn_port: 1883, rx_queues: 1, rx_desc: 1024, tx_desc: 1024,\n" \
+	"     static_neighbours: [{ip: 198.18.0.9, mac: \"02:00:00:00:00:09\"}]}\n" \
+	"lcores:\n" \
+	"  - {lcore: 1, roles: [rx, worker, tx]}\n" \
+	"  - {lcore: 2, roles: [worker]}\n" \
+	"burst: 32\n" \
+	"rings: {worker: 4096, tx: 4096, peer: 4096}\n" \
+	"mempool: {mbufs: 16383, header_mbufs: 16383, cache: 256}\n" \
+	"neighbours: 4096\n" \
+	"arp_max_age_s: 300\n" \
+	"arp_requests_per_s: 1000\n" \
+	"mqttsn:\n" \
+	"  gateway_id: 1\n" \
+	"  max_sessions: 1000\n" \
+	"  max_topics: 2000\n" \
+	"  max_client_topics: 3000\n" \
+	"  max_subscriptions: 4000\n" \
+	"  max_inflight: 5000\n" \
+	"  max_inflight_per_session: 16\n" \
+	"  retry_interval_ms: 250\n" \
+	"  retry_limit: 3\n" \
+	"  max_topic_len: 200\n" \
+	"  expiry_scan_per_tick: 8\n" \
+	"  predefined_topics:\n" \
+	"    - {id: 1, name: \"sensors/predefined\"}\n" \
+	"stats:\n" \
+	"  file: /tmp/fanout-stats.json\n" \
+	"sinks:\n" \
+	"  - {name: rd, redis: \"127.0.0.1:6379\", username: u, password: p, db: 0, ring: 1024,\n" \
+	"     batch: 64, batch_us: 100, maxlen: 1000, timeout_ms: 500, puback: accepted}\n" \
+	"bridges:\n" \
+	"  - {name: up, host: 127.0.0.1, port: 1883, keepalive_s: 30, ring: 1024, max_inflight: 100,\n" \
 	"     subscribe: [{filter: \"cmd/#\", qos: 1, local_prefix: \"d/\"}]}\n"
-#define ROUTES                                                                                         \
-	"routes:\n"                                                                                    \
+#define ROUTES \
+	"routes:\n" \
 	"  - {name: temps, filter: \"sensors/+/temp\", to: [\"198.18.0.10:9000\", \"198.18.0.11:9000\"]}\n" \
-	"  - {name: alarms, filter: \"alarms/#\", to: [\"10.9.9.9:9001\"]}\n"                          \
+	"  - {name: alarms, filter: \"alarms/#\", to: [\"10.9.9.9:9001\"]}\n" \
 	"  - {name: sys, filter: \"$SYS/x\", format: raw, to: [\"198.18.0.12:9002\"]}\n"
 #define BASE CORE ROUTES
 
@@ -260,12 +260,13 @@ static void test_route_change(void **state)
 	fo_config_free(b);
 
 	/* Several routes changed, one added, one removed: each reported once, by name. */
-	b = parse_edit("routes:\n"
-		       "  - {name: temps, filter: \"sensors/+/temp\", to: [\"198.18.0.10:9000\", \"198.18.0.11:9000\"]}\n"
-		       "  - {name: alarms, filter: \"alarms/#\", to: [\"10.9.9.9:9001\"]}\n",
-		       "routes:\n"
-		       "  - {name: added, filter: \"n/#\", to: [\"198.18.0.3:3\"]}\n"
-		       "  - {name: temps, filter: \"sensors/+/t\", to: [\"198.18.0.10:9000\", \"198.18.0.11:9000\"]}\n");
+	b = parse_edit(
+		"routes:\n"
+		"  - {name: temps, filter: \"sensors/+/temp\", to: [\"198.18.0.10:9000\", \"198.18.0.11:9000\"]}\n"
+		"  - {name: alarms, filter: \"alarms/#\", to: [\"10.9.9.9:9001\"]}\n",
+		"routes:\n"
+		"  - {name: added, filter: \"n/#\", to: [\"198.18.0.3:3\"]}\n"
+		"  - {name: temps, filter: \"sensors/+/t\", to: [\"198.18.0.10:9000\", \"198.18.0.11:9000\"]}\n");
 	assert_int_equal(diff(a, b, &s), 3);
 	expect_change(&s.ch[0], "remove", "alarms", "alarms/# -> 10.9.9.9:9001");
 	expect_change(&s.ch[1], "add", "added", "n/# -> 198.18.0.3:3");
@@ -300,7 +301,8 @@ static void test_route_change_many_dests(void **state)
 	size_t oa = 0, ob = 0;
 	for (unsigned i = 0; i < FO_MAX_ROUTE_DESTS; i++) {
 		unsigned last = i == FO_MAX_ROUTE_DESTS - 1;
-		oa += (size_t)snprintf(to_a + oa, sizeof(to_a) - oa, "%s\"203.113.200.%u:%u\"", i ? ", " : "", 100 + i, 65000 + i);
+		oa += (size_t)snprintf(to_a + oa, sizeof(to_a) - oa, "%s\"203.113.200.%u:%u\"", i ? ", " : "", 100 + i,
+				       65000 + i);
 		ob += (size_t)snprintf(to_b + ob, sizeof(to_b) - ob, "%s\"203.113.200.%u:%u\"", i ? ", " : "", 100 + i,
 				       last ? 65535 : 65000 + i);
 	}
@@ -376,7 +378,8 @@ static const struct restart_case restart_cases[] = {
 	{ "retry_limit: 3", "retry_limit: 0", "mqttsn.retry_limit" },
 	{ "max_topic_len: 200", "max_topic_len: 201", "mqttsn.max_topic_len" },
 	{ "expiry_scan_per_tick: 8", "expiry_scan_per_tick: 9", "mqttsn.expiry_scan_per_tick" },
-	{ "{id: 1, name: \"sensors/predefined\"}", "{id: 2, name: \"sensors/predefined\"}", "mqttsn.predefined_topics" },
+	{ "{id: 1, name: \"sensors/predefined\"}", "{id: 2, name: \"sensors/predefined\"}",
+	  "mqttsn.predefined_topics" },
 	{ "{id: 1, name: \"sensors/predefined\"}", "{id: 1, name: \"sensors/other\"}", "mqttsn.predefined_topics" },
 	{ "    - {id: 1, name: \"sensors/predefined\"}\n",
 	  "    - {id: 1, name: \"sensors/predefined\"}\n    - {id: 2, name: \"b\"}\n", "mqttsn.predefined_topics" },
@@ -421,7 +424,8 @@ static void test_restart_keys(void **state)
 				failed++;
 			}
 			memset(&s, 0, sizeof(s));
-			unsigned m = dir ? fo_config_restart_keys(b, a, on_key, &s) : fo_config_restart_keys(a, b, on_key, &s);
+			unsigned m = dir ? fo_config_restart_keys(b, a, on_key, &s)
+					 : fo_config_restart_keys(a, b, on_key, &s);
 			if (m != 1 || s.n_keys != 1 || strcmp(s.keys[0], rc->key) != 0)
 				failed++;
 		}
@@ -538,8 +542,9 @@ static void test_fingerprint(void **state)
 
 	/* Field boundaries: the same bytes split differently between fields or routes must differ.
 	 * 65.66.67.68:17734 is the bytes "ABCDEF", which could also start the next route's name. */
-	struct fo_config *x = parse(BASE "  - {name: r1, filter: f, to: [\"198.18.0.10:9000\", \"65.66.67.68:17734\"]}\n"
-					 "  - {name: x, filter: g, to: [\"198.18.0.11:1\"]}\n");
+	struct fo_config *x = parse(BASE
+				    "  - {name: r1, filter: f, to: [\"198.18.0.10:9000\", \"65.66.67.68:17734\"]}\n"
+				    "  - {name: x, filter: g, to: [\"198.18.0.11:1\"]}\n");
 	struct fo_config *y = parse(BASE "  - {name: r1, filter: f, to: [\"198.18.0.10:9000\"]}\n"
 					 "  - {name: ABCDEFx, filter: g, to: [\"198.18.0.11:1\"]}\n");
 	assert_true(fo_routes_fingerprint(x) != fo_routes_fingerprint(y));

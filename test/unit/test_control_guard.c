@@ -24,21 +24,30 @@
 #define CTL_ERR_MAX_TEST 512 /* commands.h's CTL_ERR_MAX */
 
 static const struct http_policy pol = {
-	.token = TOKEN, .token_len = sizeof(TOKEN) - 1, .listen_host = "127.0.0.1", .port = 7380,
-	.allow_hosts = { "fanout.lab", "ops.example:8443" }, .n_allow_hosts = 2,
+	.token = TOKEN,
+	.token_len = sizeof(TOKEN) - 1,
+	.listen_host = "127.0.0.1",
+	.port = 7380,
+	.allow_hosts = { "fanout.lab", "ops.example:8443" },
+	.n_allow_hosts = 2,
 };
 
 static struct http_request get(const char *path)
 {
-	return (struct http_request){ .method = HTTP_M_GET, .path = path, .host = "127.0.0.1:7380",
-				      .authorization = "Bearer " TOKEN };
+	return (struct http_request){
+		.method = HTTP_M_GET, .path = path, .host = "127.0.0.1:7380", .authorization = "Bearer " TOKEN
+	};
 }
 
 static struct http_request post(const char *path, const char *body)
 {
-	return (struct http_request){ .method = HTTP_M_POST, .path = path, .host = "127.0.0.1:7380",
-				      .authorization = "Bearer " TOKEN, .content_type = "application/json",
-				      .body = body, .body_len = strlen(body) };
+	return (struct http_request){ .method = HTTP_M_POST,
+				      .path = path,
+				      .host = "127.0.0.1:7380",
+				      .authorization = "Bearer " TOKEN,
+				      .content_type = "application/json",
+				      .body = body,
+				      .body_len = strlen(body) };
 }
 
 static int route(const struct http_request *r, struct http_route *o)
@@ -206,7 +215,9 @@ static void test_http_refusals(void **state)
 	r = get("/api/status");
 	r.method = HTTP_M_OTHER;
 	assert_int_equal(route(&r, &o), 405);
-	assert_int_equal(route(&(struct http_request){ .method = HTTP_M_GET, .path = "/nope", .host = "localhost:7380",
+	assert_int_equal(route(&(struct http_request){ .method = HTTP_M_GET,
+						       .path = "/nope",
+						       .host = "localhost:7380",
 						       .authorization = "Bearer " TOKEN },
 			       &o),
 			 404);
@@ -236,9 +247,10 @@ static void test_http_routes(void **state)
 	assert_int_equal(o.action, HTTP_METRICS);
 
 	/* the argv that once overflowed the stack: 8 gates and every other option (26 words) */
-	r = post("/api/rollout/start", "{\"steps\":[1,5,25,50,100],\"hold_s\":1.5,\"mode\":\"split\",\"auto\":false,"
-				       "\"gates\":[\"drop_rate<0.1\",\"drop_rate<0.2\",\"drop_rate<0.3\",\"drop_rate<0.4\","
-				       "\"error_rate<0.1\",\"error_rate<0.2\",\"p99_us<100\",\"sink_errors<1\"]}");
+	r = post("/api/rollout/start",
+		 "{\"steps\":[1,5,25,50,100],\"hold_s\":1.5,\"mode\":\"split\",\"auto\":false,"
+		 "\"gates\":[\"drop_rate<0.1\",\"drop_rate<0.2\",\"drop_rate<0.3\",\"drop_rate<0.4\","
+		 "\"error_rate<0.1\",\"error_rate<0.2\",\"p99_us<100\",\"sink_errors<1\"]}");
 	assert_int_equal(route(&r, &o), 200);
 	assert_int_equal(o.argc, 26);
 	assert_string_equal(o.argv[3], "1.00,5.00,25.00,50.00,100.00");
@@ -246,7 +258,8 @@ static void test_http_routes(void **state)
 	assert_string_equal(o.argv[25], "sink_errors<1");
 	assert_int_equal(o.lens[25], strlen("sink_errors<1"));
 	http_route_free(&o);
-	r = post("/api/rollout/start", "{\"gates\":[\"a<1\",\"a<1\",\"a<1\",\"a<1\",\"a<1\",\"a<1\",\"a<1\",\"a<1\",\"a<1\"]}");
+	r = post("/api/rollout/start",
+		 "{\"gates\":[\"a<1\",\"a<1\",\"a<1\",\"a<1\",\"a<1\",\"a<1\",\"a<1\",\"a<1\",\"a<1\"]}");
 	assert_int_equal(route(&r, &o), 400);
 	http_route_free(&o);
 	r = post("/api/rollout/start", "{\"steps\":[1,\"x\"]}");
@@ -309,7 +322,8 @@ static void test_resp_frame(void **state)
 	assert_int_equal(scan("*1\n"), FO_RESP_E_PROTOCOL);
 	assert_int_equal(scan("*\r\n"), FO_RESP_E_PROTOCOL);
 	assert_int_equal(scan("*1 \r\n"), FO_RESP_E_PROTOCOL);
-	assert_int_equal(scan("*4\r\n$16\r\n0123456789abcdef\r\n$16\r\n0123456789abcdef\r\n$16\r\n"), FO_RESP_E_REQUEST);
+	assert_int_equal(scan("*4\r\n$16\r\n0123456789abcdef\r\n$16\r\n0123456789abcdef\r\n$16\r\n"),
+			 FO_RESP_E_REQUEST);
 	/* byte by byte gives the same verdicts */
 	const char *ok = "*2\r\n$3\r\nabc\r\n$2\r\nde\r\n*1\r\n$4\r\nPING\r\n";
 	fo_resp_frame_init(&f, &small);
@@ -458,7 +472,6 @@ static void test_resp_bounds(void **state)
 	resp_conn_free(&c);
 }
 
-
 /* ---- command tables ----------------------------------------------------------------------- */
 
 static int find(int argc, const char *const *argv, char *err, size_t n)
@@ -595,10 +608,12 @@ static void test_http_table(void **state)
 		char path[64];
 		assert_non_null(d->build);
 		assert_true(strlen(d->returns) > 2);
-		snprintf(path, sizeof(path), "%.*s%s", (int)strcspn(d->path, "{"), d->path, strchr(d->path, '{') ? "7" : "");
-		r = d->method == HTTP_M_GET ? get(path) : post(path, !strcmp(d->cmd[0] ? d->cmd[0] : "", "CONFIG")
-										? "{\"yaml\":\"routes: []\"}"
-										: "{}");
+		snprintf(path, sizeof(path), "%.*s%s", (int)strcspn(d->path, "{"), d->path,
+			 strchr(d->path, '{') ? "7" : "");
+		r = d->method == HTTP_M_GET
+			    ? get(path)
+			    : post(path,
+				   !strcmp(d->cmd[0] ? d->cmd[0] : "", "CONFIG") ? "{\"yaml\":\"routes: []\"}" : "{}");
 		http_route(&pol, &r, &o);
 		assert_int_equal(o.action, d->action);
 		if (d->action == HTTP_DISPATCH) {
@@ -664,13 +679,20 @@ static void test_dp_table(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_token_eq),      cmocka_unit_test(test_token_file),
-		cmocka_unit_test(test_http_host),     cmocka_unit_test(test_http_origin),
-		cmocka_unit_test(test_http_bearer_content_type), cmocka_unit_test(test_http_refusals),
-		cmocka_unit_test(test_http_routes),   cmocka_unit_test(test_resp_frame),
-		cmocka_unit_test(test_resp_auth),     cmocka_unit_test(test_resp_bounds),
-		cmocka_unit_test(test_cmd_table),     cmocka_unit_test(test_resp_help_command),
-		cmocka_unit_test(test_http_table),    cmocka_unit_test(test_dp_table),
+		cmocka_unit_test(test_token_eq),
+		cmocka_unit_test(test_token_file),
+		cmocka_unit_test(test_http_host),
+		cmocka_unit_test(test_http_origin),
+		cmocka_unit_test(test_http_bearer_content_type),
+		cmocka_unit_test(test_http_refusals),
+		cmocka_unit_test(test_http_routes),
+		cmocka_unit_test(test_resp_frame),
+		cmocka_unit_test(test_resp_auth),
+		cmocka_unit_test(test_resp_bounds),
+		cmocka_unit_test(test_cmd_table),
+		cmocka_unit_test(test_resp_help_command),
+		cmocka_unit_test(test_http_table),
+		cmocka_unit_test(test_dp_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,7 +47,8 @@ static json_t *genstats(uint64_t msgs, uint64_t failed, uint64_t ring_full, uint
 		 "\"pool_empty\":%llu,\"backlog\":0}},"
 		 "{\"id\":2,\"role\":\"retired\",\"msgs\":1,\"outputs\":{\"matched\":0,\"queued\":0,\"written\":0,"
 		 "\"failed\":77,\"ring_full\":0,\"pool_empty\":0,\"backlog\":0}}]}",
-		 (unsigned long long)msgs, (unsigned long long)msgs, (unsigned long long)(msgs - ring_full - pool_empty),
+		 (unsigned long long)msgs, (unsigned long long)msgs,
+		 (unsigned long long)(msgs - ring_full - pool_empty),
 		 (unsigned long long)(msgs - ring_full - pool_empty - failed), (unsigned long long)failed,
 		 (unsigned long long)ring_full, (unsigned long long)pool_empty);
 	return J(buf);
@@ -87,7 +88,8 @@ static void test_sample_sink_errors_from_genstats(void **state)
 
 static const char *outputs_t0 =
 	"{\"sinks\":[{\"name\":\"redis\",\"kind\":\"sink\",\"connected\":true,\"backlog\":12,\"inflight\":3,"
-	"\"written\":1000,\"failed\":2,\"discarded\":0,\"dup_suppressed\":1,\"batches\":40,\"errors\":1,\"reconnects\":1,"
+	"\"written\":1000,\"failed\":2,\"discarded\":0,\"dup_suppressed\":1,\"batches\":40,\"errors\":1,\"reconnects\":"
+	"1,"
 	"\"connect_failures\":2,"
 	"\"batch_hist\":[0,10,0,5,25,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],"
 	"\"rtt_us\":{\"n\":40,\"mean\":150.5,\"max\":900,\"p50\":127,\"p99\":1023},"
@@ -120,7 +122,8 @@ static void test_rates_and_summary(void **state)
 	assert_null(json_object_get(rb, "written_per_s"));
 	assert_true(json_real_value(json_object_get(rb, "received_per_s")) == 20.0);
 	/* the dataplane's members pass through unchanged */
-	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(r, "sinks"), 0), "backlog")), 12);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(r, "sinks"), 0), "backlog")),
+			 12);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(r, "sinks"), 0), "redis")),
 			    "127.0.0.1:6379");
 	json_decref(r);
@@ -219,7 +222,8 @@ static void test_prometheus(void **state)
 		 "fanout_output_batch_rtt_seconds_bucket{output=\"redis\",kind=\"sink\",le=\"0.001024\"} 40\n",
 		 "fanout_output_batch_rtt_seconds_sum{output=\"redis\",kind=\"sink\"} 0.00602\n",
 		 "fanout_output_batch_rtt_seconds_count{output=\"redis\",kind=\"sink\"} 40\n",
-		 "fanout_output_batch_rtt_quantile_seconds{output=\"redis\",kind=\"sink\",quantile=\"0.99\"} 0.001023000\n",
+		 "fanout_output_batch_rtt_quantile_seconds{output=\"redis\",kind=\"sink\",quantile=\"0.99\"} "
+		 "0.001023000\n",
 		 "fanout_output_batch_rtt_max_seconds{output=\"redis\",kind=\"sink\"} 0.000900000\n",
 		 /* per generation */
 		 "fanout_generation_output_matched_total{generation=\"4\",role=\"canary\"} 1500\n",
@@ -228,8 +232,9 @@ static void test_prometheus(void **state)
 		 "fanout_generation_output_dropped_total{generation=\"4\",role=\"canary\",reason=\"failed\"} 4\n",
 		 "fanout_generation_output_dropped_total{generation=\"4\",role=\"canary\",reason=\"ring_full\"} 5\n",
 		 "fanout_generation_output_dropped_total{generation=\"4\",role=\"canary\",reason=\"pool_empty\"} 1\n",
-		 "fanout_generation_output_dropped_total{generation=\"2\",role=\"retired\",reason=\"failed\"} 77\n", NULL);
-	lacks(m, "fanout_output_batch_entries_sum"); /* the dataplane gives no sum of batch sizes */
+		 "fanout_generation_output_dropped_total{generation=\"2\",role=\"retired\",reason=\"failed\"} 77\n",
+		 NULL);
+	lacks(m, "fanout_output_batch_entries_sum");               /* the dataplane gives no sum of batch sizes */
 	lacks(m, "fanout_output_received_total{output=\"redis\""); /* bridges' counters only on bridges */
 	/* every family is declared once */
 	size_t n = 0;

@@ -18,9 +18,7 @@
 
 #define NOW_MS 1700000000000LL
 
-static const struct fctl_view view = {.now_ms = NOW_MS, .width = 0};
-
-
+static const struct fctl_view view = { .now_ms = NOW_MS, .width = 0 };
 
 static void lacks(const char *text, const char *needle)
 {
@@ -113,8 +111,8 @@ static void test_table(void **state)
 	fctl_table_init(&t);
 	fctl_table_col(&t, "NAME");
 	fctl_table_col(&t, "P99>");
-	const char *r1[] = {"a", "12.3 µs"};
-	const char *r2[] = {"longer", "850 ns"};
+	const char *r1[] = { "a", "12.3 µs" };
+	const char *r2[] = { "longer", "850 ns" };
 	fctl_table_row(&t, r1);
 	fctl_table_row(&t, r2);
 	char *buf = NULL;
@@ -136,19 +134,19 @@ static void test_value_units_from_names(void **state)
 	static const struct {
 		const char *key, *json, *want;
 	} cases[] = {
-		{"hold_ms", "10000", "10 s"},
-		{"created_ms", "1699999988000", "12 s ago"},
-		{"published_ns", "650", "650 ns"},
-		{"p99_us", "81.5", "81.5 µs"},
-		{"share_bp", "500", "5 %"},
-		{"drop_rate", "0.0012", "0.12 %"},
-		{"busy_pct", "42", "42 %"},
-		{"bytes", "2048", "2.00 KiB"},
-		{"uptime_s", "3725", "1 h 02 min"},
-		{"msgs", "1234567", "1,234,567"},
-		{"up", "true", "yes"},
-		{"canary", "null", "-"},
-		{"to", "[\"10.0.0.1:9000\", \"10.0.0.2:9000\"]", "10.0.0.1:9000, 10.0.0.2:9000"},
+		{ "hold_ms", "10000", "10 s" },
+		{ "created_ms", "1699999988000", "12 s ago" },
+		{ "published_ns", "650", "650 ns" },
+		{ "p99_us", "81.5", "81.5 µs" },
+		{ "share_bp", "500", "5 %" },
+		{ "drop_rate", "0.0012", "0.12 %" },
+		{ "busy_pct", "42", "42 %" },
+		{ "bytes", "2048", "2.00 KiB" },
+		{ "uptime_s", "3725", "1 h 02 min" },
+		{ "msgs", "1234567", "1,234,567" },
+		{ "up", "true", "yes" },
+		{ "canary", "null", "-" },
+		{ "to", "[\"10.0.0.1:9000\", \"10.0.0.2:9000\"]", "10.0.0.1:9000, 10.0.0.2:9000" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		json_t *v = json_loads(cases[i].json, JSON_DECODE_ANY, NULL);
@@ -167,7 +165,8 @@ static const char *status_up =
 	"\"state_save_failures\":0},"
 	"\"dataplane\":{\"up\":true,\"socket\":\"/run/fanout/dp.sock\",\"connects\":1,\"synced\":true,"
 	"\"last_poll_ms\":1699999999800},"
-	"\"generations\":{\"stable\":{\"id\":3,\"routes\":12,\"sha256\":\"0123456789abcdef0123\",\"created_ms\":1699999880000},"
+	"\"generations\":{\"stable\":{\"id\":3,\"routes\":12,\"sha256\":\"0123456789abcdef0123\",\"created_ms\":"
+	"1699999880000},"
 	"\"canary\":{\"id\":4,\"routes\":13,\"sha256\":\"fedcba9876543210\",\"created_ms\":1699999990000},"
 	"\"share_bp\":500,\"mode\":\"split\",\"swaps\":9,"
 	"\"last_swap\":{\"command\":\"CANARY SHARE 500\",\"published_ns\":650,\"all_workers_ns\":12300}},"
@@ -228,8 +227,8 @@ static void test_stats(void **state)
 	json_t *j = J(stats_json);
 	char *s = fctl_render_stats(j, &view);
 	contains(s, "dataplane up 1 min 40 s, sampled 1.0 s ago, pipeline balanced", "1,000,000 pkts", "12.3 kpkt/s",
-		 "24.0 kmsg/s", "udp_no_listener", "600 pkts", "11.0 kmsg/s", "580 msg/s", "0.10 %", "2 %",
-		 "80.0 µs", "20.0 µs", NULL);
+		 "24.0 kmsg/s", "udp_no_listener", "600 pkts", "11.0 kmsg/s", "580 msg/s", "0.10 %", "2 %", "80.0 µs",
+		 "20.0 µs", NULL);
 	lacks(s, "eth_runt"); /* zero reasons are noise */
 	free(s);
 	json_decref(j);
@@ -272,7 +271,8 @@ static void test_tables(void **state)
 	free(s);
 	json_decref(j);
 
-	j = J("{\"stable\":[{\"name\":\"temps\",\"filter\":\"sensors/+/t\",\"kind\":\"udp\",\"to\":[\"10.0.0.1:9000\"],\"format\":\"raw\","
+	j = J("{\"stable\":[{\"name\":\"temps\",\"filter\":\"sensors/+/"
+	      "t\",\"kind\":\"udp\",\"to\":[\"10.0.0.1:9000\"],\"format\":\"raw\","
 	      "\"matched\":1234,\"copies\":1234,\"dropped\":0}],\"canary\":null}");
 	s = fctl_render_routes(j, &view);
 	contains(s, "stable (1 routes", "temps", "sensors/+/t", "10.0.0.1:9000", "1,234", "canary: none loaded", NULL);
@@ -288,7 +288,8 @@ static void test_tables(void **state)
 	free(s);
 	json_decref(j);
 
-	j = J("{\"versions\":[{\"id\":3,\"sha256\":\"0123456789abcdef\",\"created_ms\":1699999700000,\"outcome\":\"stable\","
+	j = J("{\"versions\":[{\"id\":3,\"sha256\":\"0123456789abcdef\",\"created_ms\":1699999700000,\"outcome\":"
+	      "\"stable\","
 	      "\"bytes\":2048},{\"id\":4,\"sha256\":\"aa\",\"created_ms\":1699999990000,\"outcome\":\"canary\","
 	      "\"bytes\":100}],\"desired\":{\"stable\":3,\"canary\":4,\"share_bp\":0,\"mode\":\"split\"}}");
 	s = fctl_render_config_history(j, &view);
@@ -299,7 +300,8 @@ static void test_tables(void **state)
 	j = J("{\"generation\":4,\"as\":\"canary\",\"changes\":[{\"op\":\"add\",\"route\":\"temps\","
 	      "\"detail\":\"sensors/+/t -> 10.0.0.1:9000\"}],\"restart_required\":[]}");
 	s = fctl_render_config_changes(j, &view);
-	contains(s, "generation 4 loaded as canary at share 0 %", "1 route change against stable", "add", "temps", NULL);
+	contains(s, "generation 4 loaded as canary at share 0 %", "1 route change against stable", "add", "temps",
+		 NULL);
 	free(s);
 	json_decref(j);
 
@@ -329,7 +331,8 @@ static void test_rollout(void **state)
 	free(s);
 	json_decref(j);
 
-	j = J("{\"stable\":4,\"rollout\":{\"state\":\"promoted\",\"plan\":{\"steps\":[1.0]},\"step\":0,\"share_bp\":0}}");
+	j = J("{\"stable\":4,\"rollout\":{\"state\":\"promoted\",\"plan\":{\"steps\":[1.0]},\"step\":0,\"share_bp\":0}"
+	      "}");
 	s = fctl_render_rollout_action("promote", j, &view);
 	contains(s, "promoted: generation 4 is stable", "rollout: promoted", NULL);
 	free(s);
@@ -363,9 +366,9 @@ static void test_outputs(void **state)
 	assert_non_null(s);
 	if (s == NULL)
 		return;
-	contains(s, "2 outputs (sinks and bridges), sampled 1.0 s ago, rates over 250 ms",
-		 "NAME", "WRITTEN/S", "RTT P99", "redis", "sink", "up", "2.00 kmsg/s", "1,234,567", "127 µs", "1.02 ms",
-		 "upstream", "bridge", "DOWN",
+	contains(s, "2 outputs (sinks and bridges), sampled 1.0 s ago, rates over 250 ms", "NAME", "WRITTEN/S",
+		 "RTT P99", "redis", "sink", "up", "2.00 kmsg/s", "1,234,567", "127 µs", "1.02 ms", "upstream",
+		 "bridge", "DOWN",
 		 "redis (sink): Redis 127.0.0.1:6379 as fanout, PUBACK when accepted, batches of up to 64 entries or "
 		 "500 µs, MAXLEN ~ 100,000, 1 retried XADDs Redis already had",
 		 "  connected since 2 min 00 s ago; ring 9 of 1,024 entries (0.88 %)\n", "upstream (bridge)",
@@ -403,9 +406,10 @@ static void test_outputs(void **state)
 
 	/* STATUS carries a summary of them */
 	j = J(status_up);
-	json_object_set_new(j, "outputs", J("[{\"name\":\"redis\",\"kind\":\"sink\",\"connected\":true,\"backlog\":1200},"
-					     "{\"name\":\"upstream\",\"kind\":\"bridge\",\"connected\":false,\"backlog\":0,"
-					     "\"last_error\":\"connection refused\"}]"));
+	json_object_set_new(j, "outputs",
+			    J("[{\"name\":\"redis\",\"kind\":\"sink\",\"connected\":true,\"backlog\":1200},"
+			      "{\"name\":\"upstream\",\"kind\":\"bridge\",\"connected\":false,\"backlog\":0,"
+			      "\"last_error\":\"connection refused\"}]"));
 	s = fctl_render_status(j, &view);
 	contains(s, "outputs:\n  redis (sink) up, backlog 1,200 msgs\n",
 		 "  upstream (bridge) DOWN, backlog 0 msgs, last error: connection refused\n", NULL);
@@ -432,9 +436,9 @@ static void test_routes_outputs(void **state)
 	assert_non_null(s);
 	if (s == NULL)
 		return;
-	contains(s, "stable (3 routes", "UDP routes", "temps", "10.0.0.1:9000", "mqttsn",
-		 "sink and bridge routes", "KIND", "TARGET", "STREAM/TOPIC", "BACKLOG", "to-redis", "sink", "redis",
-		 "fanout:{topic}", "site1/{topic}", "bridge", "upstream", "1,000",
+	contains(s, "stable (3 routes", "UDP routes", "temps", "10.0.0.1:9000", "mqttsn", "sink and bridge routes",
+		 "KIND", "TARGET", "STREAM/TOPIC", "BACKLOG", "to-redis", "sink", "redis", "fanout:{topic}",
+		 "site1/{topic}", "bridge", "upstream", "1,000",
 		 "to-redis dropped 13 msgs: 3 failed (the sink gave up), 6 ring full, 4 pool empty", NULL);
 	lacks(s, "up dropped"); /* no drops, no breakdown line */
 	/* canary has only a sink route: no empty UDP table */
@@ -450,8 +454,8 @@ static void test_routes_outputs(void **state)
 	assert_non_null(row);
 	if (row == NULL)
 		return; /* (assert_non_null has failed; tells the compiler too) */
-	static const char *const order[] = {"sink", "sensors/#", "redis", "fanout:{topic}", "1,000", "990", "980", " 13",
-					    " 7\n"};
+	static const char *const order[] = { "sink", "sensors/#", "redis", "fanout:{topic}", "1,000", "990",
+					     "980",  " 13",       " 7\n" };
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
 		const char *at = strstr(row, order[i]);
 		if (!at || memchr(row, '\n', (size_t)(at - row)))
@@ -527,13 +531,20 @@ static void test_control_bytes_escaped(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rates),	   cmocka_unit_test(test_pct_bp),
-		cmocka_unit_test(test_latency_bytes), cmocka_unit_test(test_durations),
-		cmocka_unit_test(test_table),	   cmocka_unit_test(test_value_units_from_names),
-		cmocka_unit_test(test_status),	   cmocka_unit_test(test_stats),
-		cmocka_unit_test(test_top),	   cmocka_unit_test(test_tables),
-		cmocka_unit_test(test_rollout),	   cmocka_unit_test(test_config_show),
-		cmocka_unit_test(test_outputs),	   cmocka_unit_test(test_routes_outputs),
+		cmocka_unit_test(test_rates),
+		cmocka_unit_test(test_pct_bp),
+		cmocka_unit_test(test_latency_bytes),
+		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_value_units_from_names),
+		cmocka_unit_test(test_status),
+		cmocka_unit_test(test_stats),
+		cmocka_unit_test(test_top),
+		cmocka_unit_test(test_tables),
+		cmocka_unit_test(test_rollout),
+		cmocka_unit_test(test_config_show),
+		cmocka_unit_test(test_outputs),
+		cmocka_unit_test(test_routes_outputs),
 		cmocka_unit_test(test_control_bytes_escaped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -68,7 +68,8 @@ static void test_parse_rejects(void **state)
 
 static void test_format_round_trips(void **state)
 {
-	const char *in[] = { "drop_rate<0.01", "p99_us<500", "delta_drop_rate<0.005", "sink_errors<1", "error_rate<0.1" };
+	const char *in[] = { "drop_rate<0.01", "p99_us<500", "delta_drop_rate<0.005", "sink_errors<1",
+			     "error_rate<0.1" };
 	char buf[96], err[256];
 	struct gate g, g2;
 	(void)state;

@@ -17,11 +17,11 @@
 
 #define IP4(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (uint32_t)(d))
 
-static const uint8_t OUR_MAC[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
-static const uint8_t PEER_MAC[6] = {0x02, 0x11, 0x22, 0x33, 0x44, 0x55};
-static const uint8_t OTHER_MAC[6] = {0x02, 0x99, 0x99, 0x99, 0x99, 0x99};
-static const uint8_t BCAST_MAC[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-static const uint8_t ZERO_MAC[6] = {0};
+static const uint8_t OUR_MAC[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 };
+static const uint8_t PEER_MAC[6] = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 };
+static const uint8_t OTHER_MAC[6] = { 0x02, 0x99, 0x99, 0x99, 0x99, 0x99 };
+static const uint8_t BCAST_MAC[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+static const uint8_t ZERO_MAC[6] = { 0 };
 
 #define OUR_IP IP4(10, 0, 0, 1)
 #define PEER_IP IP4(10, 0, 0, 7)
@@ -32,7 +32,7 @@ static const uint8_t ZERO_MAC[6] = {0};
 #define VID 100
 
 static const struct l2l4_iface IFC = {
-	.mac = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01},
+	.mac = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 },
 	.ip = OUR_IP,
 	.netmask = 0xffffff00u,
 	.vlan = 0,
@@ -61,7 +61,10 @@ static void put32(uint8_t *p, uint32_t v)
 	p[2] = (uint8_t)(v >> 8);
 	p[3] = (uint8_t)v;
 }
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
 static uint32_t get32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -82,7 +85,10 @@ static uint16_t ref_sum(uint32_t acc, const uint8_t *d, size_t n)
 		acc = (acc & 0xffff) + (acc >> 16);
 	return (uint16_t)acc;
 }
-static uint16_t ref_csum(const uint8_t *d, size_t n) { return (uint16_t)~ref_sum(0, d, n); }
+static uint16_t ref_csum(const uint8_t *d, size_t n)
+{
+	return (uint16_t)~ref_sum(0, d, n);
+}
 
 /* UDP checksum over pseudo-header + segment, with the segment's checksum field as it is. */
 static uint16_t ref_udp_sum(uint32_t src, uint32_t dst, const uint8_t *udp, size_t ulen)
@@ -172,8 +178,8 @@ static void ipv4(struct frame *f, unsigned ihl_words, uint8_t proto, uint32_t sr
 	ip_fix(f);
 }
 
-static void mk_udp_full(struct frame *f, const uint8_t dmac[6], int tag, uint16_t vid, unsigned ihl_words,
-			uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport, size_t plen)
+static void mk_udp_full(struct frame *f, const uint8_t dmac[6], int tag, uint16_t vid, unsigned ihl_words, uint32_t src,
+			uint32_t dst, uint16_t sport, uint16_t dport, size_t plen)
 {
 	eth(f, dmac, tag, vid, 0x0800);
 	ipv4(f, ihl_words, 17, src, dst, 8 + plen);
@@ -208,7 +214,10 @@ static void mk_icmp_full(struct frame *f, int tag, uint16_t vid, unsigned ihl_wo
 	icmp_fix(f);
 }
 
-static void mk_icmp(struct frame *f, size_t len) { mk_icmp_full(f, 0, 0, 5, OUR_IP, 8, 0, len); }
+static void mk_icmp(struct frame *f, size_t len)
+{
+	mk_icmp_full(f, 0, 0, 5, OUR_IP, 8, 0, len);
+}
 
 /* ARP body by hand. */
 static void mk_arp_full(struct frame *f, const uint8_t dmac[6], int tag, uint16_t vid, uint16_t op,
@@ -255,13 +264,16 @@ static struct l2l4_pkt parse_if(const struct frame *f, const struct l2l4_iface *
 	return parse_ck(f->b, f->len, ifc, L2L4_CK_VERIFY, L2L4_CK_VERIFY);
 }
 
-static struct l2l4_pkt parse(const struct frame *f) { return parse_if(f, &IFC); }
+static struct l2l4_pkt parse(const struct frame *f)
+{
+	return parse_if(f, &IFC);
+}
 
-#define assert_drop_if(f, ifc, reason)                                                                  \
-	do {                                                                                            \
-		struct l2l4_pkt p_ = parse_if((f), (ifc));                                              \
-		assert_int_equal(p_.kind, L2L4_DROP);                                                   \
-		assert_int_equal(p_.drop, (reason));                                                    \
+#define assert_drop_if(f, ifc, reason) \
+	do { \
+		struct l2l4_pkt p_ = parse_if((f), (ifc)); \
+		assert_int_equal(p_.kind, L2L4_DROP); \
+		assert_int_equal(p_.drop, (reason)); \
 	} while (0)
 #define assert_drop(f, reason) assert_drop_if((f), &IFC, (reason))
 
@@ -359,9 +371,9 @@ static void test_udp_mqttsn(void **state)
 	(void)state;
 	for (int tag = 0; tag < 2; tag++) {
 		check_udp(tag, 5, OUR_MAC, OUR_IP, 40);
-		check_udp(tag, 5, OUR_MAC, OUR_IP, 0);   /* empty datagram is still the worker's call */
-		check_udp(tag, 5, OUR_MAC, OUR_IP, 1);   /* odd length */
-		check_udp(tag, 6, OUR_MAC, OUR_IP, 77);  /* IP options */
+		check_udp(tag, 5, OUR_MAC, OUR_IP, 0);  /* empty datagram is still the worker's call */
+		check_udp(tag, 5, OUR_MAC, OUR_IP, 1);  /* odd length */
+		check_udp(tag, 6, OUR_MAC, OUR_IP, 77); /* IP options */
 		check_udp(tag, 5, OUR_MAC, OUR_IP, 1472);
 		/* SEARCHGW-style broadcasts: limited and subnet-directed, to bcast or our MAC */
 		check_udp(tag, 5, BCAST_MAC, IP4(255, 255, 255, 255), 3);
@@ -509,9 +521,9 @@ static void test_drop_eth(void **state)
 	mk_udp(&f, 10);
 	memcpy(f.b, OTHER_MAC, 6);
 	assert_drop(&f, FO_DROP_ETH_NOT_FOR_US);
-	memcpy(f.b, (const uint8_t[6]){0x01, 0x00, 0x5e, 0x00, 0x00, 0x01}, 6); /* multicast */
+	memcpy(f.b, (const uint8_t[6]){ 0x01, 0x00, 0x5e, 0x00, 0x00, 0x01 }, 6); /* multicast */
 	assert_drop(&f, FO_DROP_ETH_NOT_FOR_US);
-	memcpy(f.b, (const uint8_t[6]){0x02, 0x00, 0x00, 0x00, 0x00, 0x02}, 6); /* off by one */
+	memcpy(f.b, (const uint8_t[6]){ 0x02, 0x00, 0x00, 0x00, 0x00, 0x02 }, 6); /* off by one */
 	assert_drop(&f, FO_DROP_ETH_NOT_FOR_US);
 
 	mk_udp(&f, 10);
@@ -569,16 +581,16 @@ static void test_drop_arp(void **state)
 		size_t off;
 		uint8_t val;
 	} bad[] = {
-		{0, 0x01},             /* htype 0x0101 */
-		{1, 0x06},             /* htype 6 (IEEE 802) */
-		{1, 0x00},             /* htype 0 */
-		{2, 0x86},             /* ptype 0x8600 */
-		{3, 0x01},             /* ptype 0x0801 */
-		{4, 8},                /* hlen */
-		{5, 16},               /* plen */
-		{7, 3},                /* op 3 (RARP) */
-		{7, 0},                /* op 0 */
-		{6, 1},                /* op 0x0101 */
+		{ 0, 0x01 }, /* htype 0x0101 */
+		{ 1, 0x06 }, /* htype 6 (IEEE 802) */
+		{ 1, 0x00 }, /* htype 0 */
+		{ 2, 0x86 }, /* ptype 0x8600 */
+		{ 3, 0x01 }, /* ptype 0x0801 */
+		{ 4, 8 },    /* hlen */
+		{ 5, 16 },   /* plen */
+		{ 7, 3 },    /* op 3 (RARP) */
+		{ 7, 0 },    /* op 0 */
+		{ 6, 1 },    /* op 0x0101 */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		mk_arp_req(&f);
@@ -607,7 +619,7 @@ static void test_drop_arp(void **state)
 	/* sender hardware address broadcast or multicast */
 	mk_arp_full(&f, BCAST_MAC, 0, 0, 1, BCAST_MAC, PEER_IP, ZERO_MAC, OUR_IP);
 	assert_drop(&f, FO_DROP_ARP_NOT_FOR_US);
-	mk_arp_full(&f, BCAST_MAC, 0, 0, 1, (const uint8_t[6]){0x01, 0, 0x5e, 0, 0, 1}, PEER_IP, ZERO_MAC, OUR_IP);
+	mk_arp_full(&f, BCAST_MAC, 0, 0, 1, (const uint8_t[6]){ 0x01, 0, 0x5e, 0, 0, 1 }, PEER_IP, ZERO_MAC, OUR_IP);
 	assert_drop(&f, FO_DROP_ARP_NOT_FOR_US);
 }
 
@@ -636,7 +648,7 @@ static void test_drop_ip(void **state)
 		assert_drop(&f, FO_DROP_IP_BAD_IHL);
 	}
 	/* IHL past the end of the frame */
-	mk_udp(&f, 0); /* 42 bytes: 28 after Ethernet */
+	mk_udp(&f, 0);  /* 42 bytes: 28 after Ethernet */
 	f.b[14] = 0x48; /* 32-byte header */
 	assert_drop(&f, FO_DROP_IP_BAD_IHL);
 	/* total length below the header, or past the frame */
@@ -682,8 +694,8 @@ static void test_drop_ip(void **state)
 	ip_fix(&f);
 	assert_int_equal(parse(&f).kind, L2L4_MQTTSN);
 	/* not for us: other host on the subnet, off-subnet, other subnet's broadcast */
-	static const uint32_t not_us[] = {IP4(10, 0, 0, 2), FAR_IP, IP4(10, 0, 1, 255), IP4(10, 0, 0, 0),
-					  IP4(224, 0, 0, 1)};
+	static const uint32_t not_us[] = { IP4(10, 0, 0, 2), FAR_IP, IP4(10, 0, 1, 255), IP4(10, 0, 0, 0),
+					   IP4(224, 0, 0, 1) };
 	for (size_t i = 0; i < sizeof(not_us) / sizeof(not_us[0]); i++) {
 		mk_udp_full(&f, OUR_MAC, 0, 0, 5, PEER_IP, not_us[i], PEER_PORT, PORT, 10);
 		assert_drop(&f, FO_DROP_IP_NOT_FOR_US);
@@ -693,17 +705,17 @@ static void test_drop_ip(void **state)
 		uint32_t src;
 		enum fo_drop why;
 	} bad_src[] = {
-		{0, FO_DROP_IP_SRC_THIS_NET},
-		{IP4(0, 1, 2, 3), FO_DROP_IP_SRC_THIS_NET},
-		{0xffffffffu, FO_DROP_IP_SRC_BROADCAST},
-		{NET_BCAST, FO_DROP_IP_SRC_BROADCAST},
-		{IP4(224, 0, 0, 1), FO_DROP_IP_SRC_MULTICAST},
-		{IP4(239, 255, 255, 250), FO_DROP_IP_SRC_MULTICAST},
-		{IP4(127, 0, 0, 1), FO_DROP_IP_SRC_LOOPBACK},
-		{IP4(127, 255, 0, 9), FO_DROP_IP_SRC_LOOPBACK},
-		{IP4(240, 0, 0, 1), FO_DROP_IP_SRC_RESERVED},
-		{IP4(254, 1, 1, 1), FO_DROP_IP_SRC_RESERVED},
-		{OUR_IP, FO_DROP_IP_SRC_OURS},
+		{ 0, FO_DROP_IP_SRC_THIS_NET },
+		{ IP4(0, 1, 2, 3), FO_DROP_IP_SRC_THIS_NET },
+		{ 0xffffffffu, FO_DROP_IP_SRC_BROADCAST },
+		{ NET_BCAST, FO_DROP_IP_SRC_BROADCAST },
+		{ IP4(224, 0, 0, 1), FO_DROP_IP_SRC_MULTICAST },
+		{ IP4(239, 255, 255, 250), FO_DROP_IP_SRC_MULTICAST },
+		{ IP4(127, 0, 0, 1), FO_DROP_IP_SRC_LOOPBACK },
+		{ IP4(127, 255, 0, 9), FO_DROP_IP_SRC_LOOPBACK },
+		{ IP4(240, 0, 0, 1), FO_DROP_IP_SRC_RESERVED },
+		{ IP4(254, 1, 1, 1), FO_DROP_IP_SRC_RESERVED },
+		{ OUR_IP, FO_DROP_IP_SRC_OURS },
 	};
 	for (size_t i = 0; i < sizeof(bad_src) / sizeof(bad_src[0]); i++) {
 		mk_udp_full(&f, OUR_MAC, 0, 0, 5, bad_src[i].src, OUR_IP, PEER_PORT, PORT, 10);
@@ -714,14 +726,14 @@ static void test_drop_ip(void **state)
 		assert_drop(&f, bad_src[i].why);
 	}
 	/* the edges around them are ordinary hosts */
-	static const uint32_t ok_src[] = {IP4(1, 0, 0, 0), IP4(126, 255, 255, 255), IP4(128, 0, 0, 1),
-					  IP4(223, 255, 255, 255), IP4(10, 0, 0, 2)};
+	static const uint32_t ok_src[] = { IP4(1, 0, 0, 0), IP4(126, 255, 255, 255), IP4(128, 0, 0, 1),
+					   IP4(223, 255, 255, 255), IP4(10, 0, 0, 2) };
 	for (size_t i = 0; i < sizeof(ok_src) / sizeof(ok_src[0]); i++) {
 		mk_udp_full(&f, OUR_MAC, 0, 0, 5, ok_src[i], OUR_IP, PEER_PORT, PORT, 10);
 		assert_int_equal(parse(&f).kind, L2L4_MQTTSN);
 	}
 	/* privileged source ports (DNS, NTP, echo ...) are not clients */
-	static const uint16_t low_ports[] = {1, 7, 19, 53, 123, 1023};
+	static const uint16_t low_ports[] = { 1, 7, 19, 53, 123, 1023 };
 	for (size_t i = 0; i < sizeof(low_ports) / sizeof(low_ports[0]); i++) {
 		mk_udp_full(&f, OUR_MAC, 0, 0, 5, PEER_IP, OUR_IP, low_ports[i], PORT, 10);
 		assert_drop(&f, FO_DROP_UDP_SRC_PORT_LOW);
@@ -732,7 +744,7 @@ static void test_drop_ip(void **state)
 	mk_udp_full(&f, OUR_MAC, 0, 0, 5, FAR_IP, OUR_IP, PEER_PORT, PORT, 10);
 	assert_int_equal(parse(&f).kind, L2L4_MQTTSN);
 	/* protocols other than ICMP/UDP */
-	static const uint8_t protos[] = {0, 2, 6, 41, 58, 132, 255};
+	static const uint8_t protos[] = { 0, 2, 6, 41, 58, 132, 255 };
 	for (size_t i = 0; i < sizeof(protos); i++) {
 		mk_udp(&f, 10);
 		f.b[23] = protos[i];
@@ -754,7 +766,7 @@ static void test_drop_icmp(void **state)
 		f.b[f.l4 + bit / 8] ^= (uint8_t)(1u << (bit % 8));
 		assert_drop(&f, FO_DROP_ICMP_BAD_CKSUM);
 	}
-	static const uint8_t types[] = {0, 3, 5, 11, 13, 17, 255};
+	static const uint8_t types[] = { 0, 3, 5, 11, 13, 17, 255 };
 	for (size_t i = 0; i < sizeof(types); i++) {
 		mk_icmp_full(&f, 0, 0, 5, OUR_IP, types[i], 0, 16);
 		assert_drop(&f, FO_DROP_ICMP_UNSUPPORTED);
@@ -787,7 +799,7 @@ static void test_drop_udp(void **state)
 		assert_drop(&f, FO_DROP_UDP_MALFORMED);
 	}
 	/* UDP length disagrees with the IP payload */
-	static const uint16_t ulens[] = {0, 7, 8, 17, 19, 1000, 0xffff};
+	static const uint16_t ulens[] = { 0, 7, 8, 17, 19, 1000, 0xffff };
 	for (size_t i = 0; i < sizeof(ulens) / sizeof(ulens[0]); i++) {
 		mk_udp(&f, 10); /* ulen 18 */
 		put16(f.b + f.l4 + 4, ulens[i]);
@@ -817,7 +829,7 @@ static void test_drop_udp(void **state)
 	ip_fix(&f);
 	assert_drop(&f, FO_DROP_UDP_BAD_CKSUM);
 	/* no listener */
-	static const uint16_t ports[] = {1, 53, PORT - 1, PORT + 1, 1884, 0, 65535};
+	static const uint16_t ports[] = { 1, 53, PORT - 1, PORT + 1, 1884, 0, 65535 };
 	for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
 		mk_udp_full(&f, OUR_MAC, 0, 0, 5, PEER_IP, OUR_IP, PEER_PORT, ports[i], 10);
 		assert_drop(&f, FO_DROP_UDP_NO_LISTENER);
@@ -915,14 +927,14 @@ static void check_build_arp(uint16_t op, uint16_t vlan)
 	/* a reply built by us parses as a reply at the peer */
 	if (op == 2) {
 		n = l2l4_build_arp(b, 2, PEER_MAC, OUR_MAC, OUR_IP, PEER_MAC, PEER_IP, vlan);
-		struct l2l4_iface peer = {.ip = PEER_IP, .netmask = 0xffffff00u, .vlan = vlan, .mqttsn_port = 1};
+		struct l2l4_iface peer = { .ip = PEER_IP, .netmask = 0xffffff00u, .vlan = vlan, .mqttsn_port = 1 };
 		memcpy(peer.mac, PEER_MAC, 6);
 		struct l2l4_pkt p = parse_ck(b, n, &peer, 0, 0);
 		assert_int_equal(p.kind, L2L4_ARP_REPLY);
 		assert_memory_equal(p.arp_sender_mac, OUR_MAC, 6);
 		assert_int_equal(p.arp_sender_ip, OUR_IP);
 	} else {
-		struct l2l4_iface peer = {.ip = PEER_IP, .netmask = 0xffffff00u, .vlan = vlan, .mqttsn_port = 1};
+		struct l2l4_iface peer = { .ip = PEER_IP, .netmask = 0xffffff00u, .vlan = vlan, .mqttsn_port = 1 };
 		memcpy(peer.mac, PEER_MAC, 6);
 		struct l2l4_pkt p = parse_ck(b, n, &peer, 0, 0);
 		assert_int_equal(p.kind, L2L4_ARP_REQUEST);
@@ -939,8 +951,8 @@ static void test_build_arp(void **state)
 }
 
 static const struct l2l4_udp_spec SPEC = {
-	.src_mac = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01},
-	.dst_mac = {0x02, 0x11, 0x22, 0x33, 0x44, 0x55},
+	.src_mac = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 },
+	.dst_mac = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 },
 	.vlan = 0,
 	.src_ip = OUR_IP,
 	.dst_ip = PEER_IP,
@@ -1076,7 +1088,7 @@ static void test_write_udp_limits(void **state)
 {
 	(void)state;
 	static uint8_t b[128];
-	uint8_t ext[1] = {0};
+	uint8_t ext[1] = { 0 };
 	/* 65535 - 28 payload bytes is the largest datagram */
 	size_t max = 65535 - 28;
 	assert_int_equal(l2l4_write_udp(b, &SPEC, 0, max, 0), 42);
@@ -1186,7 +1198,7 @@ static void check_echo_reply(int tag, unsigned ihl_words, size_t len)
 	assert_memory_equal(ic + 4, orig.b + f.l4 + 4, len - 4); /* id, seq, data echoed */
 	assert_int_equal(f.len, orig.len);
 	/* the peer sees a valid ICMP message (of a type we do not answer) */
-	struct l2l4_iface peer = {.ip = PEER_IP, .netmask = 0xffffff00u, .vlan = ifc.vlan, .mqttsn_port = PORT};
+	struct l2l4_iface peer = { .ip = PEER_IP, .netmask = 0xffffff00u, .vlan = ifc.vlan, .mqttsn_port = PORT };
 	memcpy(peer.mac, PEER_MAC, 6);
 	assert_drop_if(&f, &peer, FO_DROP_ICMP_UNSUPPORTED);
 }

@@ -44,7 +44,7 @@ struct fake {
 	long holds, releases, binds;
 	bool fail_send;
 	bool fail_publish;
-	int published_rc;   /* what the published() hook answers (MQTTSN_RC_ACCEPTED = 0 by default) */
+	int published_rc; /* what the published() hook answers (MQTTSN_RC_ACCEPTED = 0 by default) */
 	long published_calls;
 };
 
@@ -73,8 +73,7 @@ static int fake_send(void *ctx, const struct fo_client *to, const uint8_t *msg, 
 	return 0;
 }
 
-static int fake_send_publish(void *ctx, const struct fo_client *to, const uint8_t *hdr, uint16_t hdr_len,
-			     void *payload)
+static int fake_send_publish(void *ctx, const struct fo_client *to, const uint8_t *hdr, uint16_t hdr_len, void *payload)
 {
 	struct fake *f = ctx;
 	struct payload *p = payload;
@@ -160,9 +159,13 @@ static struct t *T; /* the running test's fixture */
 
 static void start(struct t *t)
 {
-	t->io = (struct broker_io){ .ctx = &t->f, .send = fake_send, .send_publish = fake_send_publish,
-				    .payload_bind = fake_bind, .payload_hold = fake_hold,
-				    .payload_release = fake_release, .published = fake_published };
+	t->io = (struct broker_io){ .ctx = &t->f,
+				    .send = fake_send,
+				    .send_publish = fake_send_publish,
+				    .payload_bind = fake_bind,
+				    .payload_hold = fake_hold,
+				    .payload_release = fake_release,
+				    .published = fake_published };
 	const char *err = NULL;
 	t->b = broker_create(&t->cfg, &t->io, &t->c, &err);
 	assert_non_null(t->b);
@@ -192,7 +195,9 @@ static int teardown(void **state)
 /* Client i; clients 100 + i share client i's IP address from another port (NAT rebinding). */
 static struct fo_client cl(int i)
 {
-	return (struct fo_client){ .ip = 0x0a000000u + (uint32_t)(i % 100), .port = (uint16_t)(10000 + i), .ifindex = 0 };
+	return (struct fo_client){ .ip = 0x0a000000u + (uint32_t)(i % 100),
+				   .port = (uint16_t)(10000 + i),
+				   .ifindex = 0 };
 }
 
 static void reset_out(void)
@@ -366,8 +371,11 @@ static struct out *last_publish_to(int i)
 static void test_create_rejects_bad_config(void **state)
 {
 	struct t *t = *state;
-	struct broker_io io = { .ctx = &t->f, .send = fake_send, .send_publish = fake_send_publish,
-				.payload_bind = fake_bind, .payload_hold = fake_hold,
+	struct broker_io io = { .ctx = &t->f,
+				.send = fake_send,
+				.send_publish = fake_send_publish,
+				.payload_bind = fake_bind,
+				.payload_hold = fake_hold,
 				.payload_release = fake_release };
 	struct broker_config c;
 	const char *err;
@@ -658,7 +666,8 @@ static void test_publish_qos1_puback_after_fanout(void **state)
 
 static enum fo_fate do_publish_dup(int i, uint16_t tid, uint16_t msg_id, const char *data)
 {
-	return publish_flags(i, (uint8_t)(mqttsn_qos_flags(1) | MQTTSN_TOPIC_NORMAL | MQTTSN_FLAG_DUP), tid, msg_id, data);
+	return publish_flags(i, (uint8_t)(mqttsn_qos_flags(1) | MQTTSN_TOPIC_NORMAL | MQTTSN_FLAG_DUP), tid, msg_id,
+			     data);
 }
 
 /* A QoS 1 DUP resend of a publish already accepted (our PUBACK was lost) is answered again and not
@@ -1332,8 +1341,8 @@ static void test_full_tables_skip_copies_not_publishes(void **state)
 static void test_wildcards_through_filter_index(void **state)
 {
 	start(*state);
-	static const char *const filters[] = { "a/+/c", "a/#", "+/b/c", "#", "a/b/+", "$SYS/#", "+/+/+", "x/#",
-					       "a/b/c/#", "+/b/#" };
+	static const char *const filters[] = { "a/+/c",  "a/#",   "+/b/c", "#",       "a/b/+",
+					       "$SYS/#", "+/+/+", "x/#",   "a/b/c/#", "+/b/#" };
 	enum { NF = sizeof(filters) / sizeof(filters[0]) };
 	connect_ok(1, "pub");
 	for (int i = 0; i < NF; i++) {
@@ -1865,10 +1874,18 @@ static void test_proven_client_id_kept_by_owner(void **state)
 static const uint32_t adm_nets[] = { 0x0a000001u, 0x0a000002u, 0x0a000004u };
 static const uint32_t adm_masks[] = { 0xffffffffu, 0xffffffffu, 0xffffffffu };
 static const struct broker_admission adm_rules[] = {
-	{ .client_id = (const uint8_t *)"dev", .client_id_len = 3, .prefix = true, .nets = adm_nets,
-	  .masks = adm_masks, .n_nets = 2 },
-	{ .client_id = (const uint8_t *)"sensor", .client_id_len = 6, .prefix = false, .nets = adm_nets + 2,
-	  .masks = adm_masks + 2, .n_nets = 1 },
+	{ .client_id = (const uint8_t *)"dev",
+	  .client_id_len = 3,
+	  .prefix = true,
+	  .nets = adm_nets,
+	  .masks = adm_masks,
+	  .n_nets = 2 },
+	{ .client_id = (const uint8_t *)"sensor",
+	  .client_id_len = 6,
+	  .prefix = false,
+	  .nets = adm_nets + 2,
+	  .masks = adm_masks + 2,
+	  .n_nets = 1 },
 };
 
 static void test_admission_rule_binds_and_allows_takeover(void **state)
@@ -1922,7 +1939,7 @@ static void test_unproven_client_id_taken_over_clean(void **state)
 	assert_int_equal(broker_subscription_count(T->b), 1);
 	reset_out();
 	assert_int_equal(do_connect(2, "u", 0, 60), FO_FATE_DELIVERED); /* clean=0 asked */
-	assert_connack_to(2, MQTTSN_RC_ACCEPTED);                        /* no subscriptions: no proof */
+	assert_connack_to(2, MQTTSN_RC_ACCEPTED);                       /* no subscriptions: no proof */
 	assert_int_equal(EV(CONNECT_REJECTED_OWNER), 0);
 	assert_int_equal(EV(SESSION_REPLACED), 1);
 	assert_false(has(1));
@@ -2185,7 +2202,7 @@ static void test_full_registry_evicts_unproven_holder(void **state)
 	reset_out();
 	assert_int_equal(do_regack(1, p.tid, p.mid, MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
 	assert_int_equal(T->f.out[0].m.type, MQTTSN_SUBACK);
-	connect_ok(2, "idle");  /* unproven, holds nothing */
+	connect_ok(2, "idle");   /* unproven, holds nothing */
 	connect_ok(3, "filler"); /* unproven, fills the registry */
 	char name[8];
 	for (int k = 1; k <= 6; k++) {
@@ -2423,7 +2440,8 @@ static void test_answered_register_race_does_not_pause(void **state)
 	assert_int_equal(do_publish(1, 0, MQTTSN_TOPIC_NORMAL, id, 0, "y"), FO_FATE_DELIVERED);
 	if (EV(SESSION_PAUSED) != 0 || publishes_to(2) != 1)
 		fail_msg("a subscriber that answered our REGISTER was paused (ev session_paused %lu, "
-			 "delivery_paused %lu)", (unsigned long)EV(SESSION_PAUSED), (unsigned long)EV(DELIVERY_PAUSED));
+			 "delivery_paused %lu)",
+			 (unsigned long)EV(SESSION_PAUSED), (unsigned long)EV(DELIVERY_PAUSED));
 	broker_tick(T->b, 5000 + 9000);
 	assert_true(has(2));
 	assert_int_equal(EV(SESSION_UNRESPONSIVE), 0);

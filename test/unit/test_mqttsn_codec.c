@@ -29,78 +29,144 @@ struct sample {
 static const uint8_t inner_publish[] = { 0x09, 0x0C, 0x00, 0x00, 0x01, 0x00, 0x00, 'h', 'i' };
 
 static const struct sample samples[] = {
-	{ "advertise", WIRE(0x05, 0x00, 0x07, 0x03, 0x84),
-	  { .type = MQTTSN_ADVERTISE, .u.advertise = { .gw_id = 7, .duration = 900 } }, 1 },
-	{ "searchgw", WIRE(0x03, 0x01, 0x02),
-	  { .type = MQTTSN_SEARCHGW, .u.searchgw = { .radius = 2 } }, 1 },
-	{ "gwinfo (from gateway)", WIRE(0x03, 0x02, 0x09),
-	  { .type = MQTTSN_GWINFO, .u.gwinfo = { .gw_id = 9 } }, 0 },
-	{ "gwinfo (with address)", WIRE(0x07, 0x02, 0x09, 10, 0, 0, 1),
-	  { .type = MQTTSN_GWINFO, .u.gwinfo = { .gw_id = 9, .gw_add = S("\x0a\x00\x00\x01"), .gw_add_len = 4 } }, 0 },
-	{ "connect", WIRE(0x0B, 0x04, 0x0C, 0x01, 0x00, 0x3C, 'c', 'l', 'i', 'e', 'n'),
+	{ "advertise",
+	  WIRE(0x05, 0x00, 0x07, 0x03, 0x84),
+	  { .type = MQTTSN_ADVERTISE, .u.advertise = { .gw_id = 7, .duration = 900 } },
+	  1 },
+	{ "searchgw", WIRE(0x03, 0x01, 0x02), { .type = MQTTSN_SEARCHGW, .u.searchgw = { .radius = 2 } }, 1 },
+	{ "gwinfo (from gateway)", WIRE(0x03, 0x02, 0x09), { .type = MQTTSN_GWINFO, .u.gwinfo = { .gw_id = 9 } }, 0 },
+	{ "gwinfo (with address)",
+	  WIRE(0x07, 0x02, 0x09, 10, 0, 0, 1),
+	  { .type = MQTTSN_GWINFO, .u.gwinfo = { .gw_id = 9, .gw_add = S("\x0a\x00\x00\x01"), .gw_add_len = 4 } },
+	  0 },
+	{ "connect",
+	  WIRE(0x0B, 0x04, 0x0C, 0x01, 0x00, 0x3C, 'c', 'l', 'i', 'e', 'n'),
 	  { .type = MQTTSN_CONNECT,
-	    .u.connect = { .flags = MQTTSN_FLAG_WILL | MQTTSN_FLAG_CLEAN, .protocol_id = 1, .duration = 60,
-			   .client_id = S("clien"), .client_id_len = 5 } }, 0 },
-	{ "connack", WIRE(0x03, 0x05, 0x00),
-	  { .type = MQTTSN_CONNACK, .u.connack = { .return_code = MQTTSN_RC_ACCEPTED } }, 1 },
+	    .u.connect = { .flags = MQTTSN_FLAG_WILL | MQTTSN_FLAG_CLEAN,
+			   .protocol_id = 1,
+			   .duration = 60,
+			   .client_id = S("clien"),
+			   .client_id_len = 5 } },
+	  0 },
+	{ "connack",
+	  WIRE(0x03, 0x05, 0x00),
+	  { .type = MQTTSN_CONNACK, .u.connack = { .return_code = MQTTSN_RC_ACCEPTED } },
+	  1 },
 	{ "willtopicreq", WIRE(0x02, 0x06), { .type = MQTTSN_WILLTOPICREQ }, 1 },
-	{ "willtopic", WIRE(0x06, 0x07, 0x30, 'w', '/', 't'),
+	{ "willtopic",
+	  WIRE(0x06, 0x07, 0x30, 'w', '/', 't'),
 	  { .type = MQTTSN_WILLTOPIC,
-	    .u.willtopic = { .flags = MQTTSN_FLAG_QOS1 | MQTTSN_FLAG_RETAIN, .topic = S("w/t"), .topic_len = 3 } }, 0 },
+	    .u.willtopic = { .flags = MQTTSN_FLAG_QOS1 | MQTTSN_FLAG_RETAIN, .topic = S("w/t"), .topic_len = 3 } },
+	  0 },
 	{ "willtopic (empty)", WIRE(0x02, 0x07), { .type = MQTTSN_WILLTOPIC }, 0 },
 	{ "willmsgreq", WIRE(0x02, 0x08), { .type = MQTTSN_WILLMSGREQ }, 1 },
-	{ "willmsg", WIRE(0x05, 0x09, 'b', 'y', 'e'),
-	  { .type = MQTTSN_WILLMSG, .u.willmsg = { .msg = S("bye"), .msg_len = 3 } }, 0 },
-	{ "register", WIRE(0x0A, 0x0A, 0x00, 0x00, 0x12, 0x34, 'a', '/', 'b', 'c'),
-	  { .type = MQTTSN_REGISTER, .u.reg = { .topic_id = 0, .msg_id = 0x1234, .topic_name = S("a/bc"), .topic_name_len = 4 } }, 0 },
-	{ "regack", WIRE(0x07, 0x0B, 0x00, 0x05, 0x12, 0x34, 0x00),
-	  { .type = MQTTSN_REGACK, .u.regack = { .topic_id = 5, .msg_id = 0x1234, .return_code = 0 } }, 1 },
-	{ "publish", WIRE(0x0A, 0x0C, 0x20, 0x00, 0x05, 0xBE, 0xEF, 'x', 'y', 'z'),
+	{ "willmsg",
+	  WIRE(0x05, 0x09, 'b', 'y', 'e'),
+	  { .type = MQTTSN_WILLMSG, .u.willmsg = { .msg = S("bye"), .msg_len = 3 } },
+	  0 },
+	{ "register",
+	  WIRE(0x0A, 0x0A, 0x00, 0x00, 0x12, 0x34, 'a', '/', 'b', 'c'),
+	  { .type = MQTTSN_REGISTER,
+	    .u.reg = { .topic_id = 0, .msg_id = 0x1234, .topic_name = S("a/bc"), .topic_name_len = 4 } },
+	  0 },
+	{ "regack",
+	  WIRE(0x07, 0x0B, 0x00, 0x05, 0x12, 0x34, 0x00),
+	  { .type = MQTTSN_REGACK, .u.regack = { .topic_id = 5, .msg_id = 0x1234, .return_code = 0 } },
+	  1 },
+	{ "publish",
+	  WIRE(0x0A, 0x0C, 0x20, 0x00, 0x05, 0xBE, 0xEF, 'x', 'y', 'z'),
 	  { .type = MQTTSN_PUBLISH,
-	    .u.publish = { .flags = MQTTSN_FLAG_QOS1, .topic_id = 5, .msg_id = 0xBEEF, .data = S("xyz"), .data_len = 3 } }, 0 },
-	{ "publish (short topic, empty, qos -1)", WIRE(0x07, 0x0C, 0x62, 'a', 'b', 0x00, 0x00),
+	    .u.publish = { .flags = MQTTSN_FLAG_QOS1,
+			   .topic_id = 5,
+			   .msg_id = 0xBEEF,
+			   .data = S("xyz"),
+			   .data_len = 3 } },
+	  0 },
+	{ "publish (short topic, empty, qos -1)",
+	  WIRE(0x07, 0x0C, 0x62, 'a', 'b', 0x00, 0x00),
 	  { .type = MQTTSN_PUBLISH,
-	    .u.publish = { .flags = MQTTSN_FLAG_QOSM1 | MQTTSN_TOPIC_SHORT, .topic_id = 0x6162, .msg_id = 0 } }, 0 },
-	{ "puback", WIRE(0x07, 0x0D, 0x00, 0x05, 0xBE, 0xEF, 0x02),
-	  { .type = MQTTSN_PUBACK, .u.puback = { .topic_id = 5, .msg_id = 0xBEEF, .return_code = MQTTSN_RC_INVALID_TOPIC_ID } }, 1 },
+	    .u.publish = { .flags = MQTTSN_FLAG_QOSM1 | MQTTSN_TOPIC_SHORT, .topic_id = 0x6162, .msg_id = 0 } },
+	  0 },
+	{ "puback",
+	  WIRE(0x07, 0x0D, 0x00, 0x05, 0xBE, 0xEF, 0x02),
+	  { .type = MQTTSN_PUBACK,
+	    .u.puback = { .topic_id = 5, .msg_id = 0xBEEF, .return_code = MQTTSN_RC_INVALID_TOPIC_ID } },
+	  1 },
 	{ "pubcomp", WIRE(0x04, 0x0E, 0x00, 0x01), { .type = MQTTSN_PUBCOMP, .u.pubx = { .msg_id = 1 } }, 1 },
 	{ "pubrec", WIRE(0x04, 0x0F, 0x01, 0x00), { .type = MQTTSN_PUBREC, .u.pubx = { .msg_id = 256 } }, 1 },
 	{ "pubrel", WIRE(0x04, 0x10, 0xFF, 0xFF), { .type = MQTTSN_PUBREL, .u.pubx = { .msg_id = 65535 } }, 1 },
-	{ "subscribe (name)", WIRE(0x07, 0x12, 0x20, 0x00, 0x02, 's', '/'),
+	{ "subscribe (name)",
+	  WIRE(0x07, 0x12, 0x20, 0x00, 0x02, 's', '/'),
 	  { .type = MQTTSN_SUBSCRIBE,
-	    .u.subscribe = { .flags = MQTTSN_FLAG_QOS1, .msg_id = 2, .topic_name = S("s/"), .topic_name_len = 2 } }, 0 },
-	{ "subscribe (predefined)", WIRE(0x07, 0x12, 0x01, 0x00, 0x03, 0x00, 0x2A),
-	  { .type = MQTTSN_SUBSCRIBE, .u.subscribe = { .flags = MQTTSN_TOPIC_PREDEFINED, .msg_id = 3, .topic_id = 42 } }, 1 },
-	{ "subscribe (short)", WIRE(0x07, 0x12, 0x02, 0x00, 0x04, 'x', 'y'),
-	  { .type = MQTTSN_SUBSCRIBE, .u.subscribe = { .flags = MQTTSN_TOPIC_SHORT, .msg_id = 4, .topic_id = 0x7879 } }, 1 },
-	{ "suback", WIRE(0x08, 0x13, 0x20, 0x00, 0x2A, 0x00, 0x03, 0x00),
-	  { .type = MQTTSN_SUBACK, .u.suback = { .flags = MQTTSN_FLAG_QOS1, .topic_id = 42, .msg_id = 3, .return_code = 0 } }, 1 },
-	{ "unsubscribe (name)", WIRE(0x08, 0x14, 0x00, 0x00, 0x05, 'a', '/', '#'),
-	  { .type = MQTTSN_UNSUBSCRIBE, .u.subscribe = { .flags = 0, .msg_id = 5, .topic_name = S("a/#"), .topic_name_len = 3 } }, 0 },
-	{ "unsubscribe (predefined)", WIRE(0x07, 0x14, 0x01, 0x00, 0x06, 0x01, 0x00),
-	  { .type = MQTTSN_UNSUBSCRIBE, .u.subscribe = { .flags = MQTTSN_TOPIC_PREDEFINED, .msg_id = 6, .topic_id = 256 } }, 1 },
+	    .u.subscribe = { .flags = MQTTSN_FLAG_QOS1, .msg_id = 2, .topic_name = S("s/"), .topic_name_len = 2 } },
+	  0 },
+	{ "subscribe (predefined)",
+	  WIRE(0x07, 0x12, 0x01, 0x00, 0x03, 0x00, 0x2A),
+	  { .type = MQTTSN_SUBSCRIBE,
+	    .u.subscribe = { .flags = MQTTSN_TOPIC_PREDEFINED, .msg_id = 3, .topic_id = 42 } },
+	  1 },
+	{ "subscribe (short)",
+	  WIRE(0x07, 0x12, 0x02, 0x00, 0x04, 'x', 'y'),
+	  { .type = MQTTSN_SUBSCRIBE, .u.subscribe = { .flags = MQTTSN_TOPIC_SHORT, .msg_id = 4, .topic_id = 0x7879 } },
+	  1 },
+	{ "suback",
+	  WIRE(0x08, 0x13, 0x20, 0x00, 0x2A, 0x00, 0x03, 0x00),
+	  { .type = MQTTSN_SUBACK,
+	    .u.suback = { .flags = MQTTSN_FLAG_QOS1, .topic_id = 42, .msg_id = 3, .return_code = 0 } },
+	  1 },
+	{ "unsubscribe (name)",
+	  WIRE(0x08, 0x14, 0x00, 0x00, 0x05, 'a', '/', '#'),
+	  { .type = MQTTSN_UNSUBSCRIBE,
+	    .u.subscribe = { .flags = 0, .msg_id = 5, .topic_name = S("a/#"), .topic_name_len = 3 } },
+	  0 },
+	{ "unsubscribe (predefined)",
+	  WIRE(0x07, 0x14, 0x01, 0x00, 0x06, 0x01, 0x00),
+	  { .type = MQTTSN_UNSUBSCRIBE,
+	    .u.subscribe = { .flags = MQTTSN_TOPIC_PREDEFINED, .msg_id = 6, .topic_id = 256 } },
+	  1 },
 	{ "unsuback", WIRE(0x04, 0x15, 0x00, 0x05), { .type = MQTTSN_UNSUBACK, .u.pubx = { .msg_id = 5 } }, 1 },
 	{ "pingreq", WIRE(0x02, 0x16), { .type = MQTTSN_PINGREQ }, 0 },
-	{ "pingreq (client id)", WIRE(0x05, 0x16, 'c', 'i', 'd'),
-	  { .type = MQTTSN_PINGREQ, .u.pingreq = { .client_id = S("cid"), .client_id_len = 3 } }, 0 },
+	{ "pingreq (client id)",
+	  WIRE(0x05, 0x16, 'c', 'i', 'd'),
+	  { .type = MQTTSN_PINGREQ, .u.pingreq = { .client_id = S("cid"), .client_id_len = 3 } },
+	  0 },
 	{ "pingresp", WIRE(0x02, 0x17), { .type = MQTTSN_PINGRESP }, 1 },
 	{ "disconnect", WIRE(0x02, 0x18), { .type = MQTTSN_DISCONNECT }, 1 }, /* 0 or 2, never 1 */
-	{ "disconnect (sleep)", WIRE(0x04, 0x18, 0x0E, 0x10),
-	  { .type = MQTTSN_DISCONNECT, .u.disconnect = { .has_duration = 1, .duration = 3600 } }, 1 },
-	{ "willtopicupd", WIRE(0x05, 0x1A, 0x40, 'w', '2'),
-	  { .type = MQTTSN_WILLTOPICUPD, .u.willtopic = { .flags = MQTTSN_FLAG_QOS2, .topic = S("w2"), .topic_len = 2 } }, 0 },
+	{ "disconnect (sleep)",
+	  WIRE(0x04, 0x18, 0x0E, 0x10),
+	  { .type = MQTTSN_DISCONNECT, .u.disconnect = { .has_duration = 1, .duration = 3600 } },
+	  1 },
+	{ "willtopicupd",
+	  WIRE(0x05, 0x1A, 0x40, 'w', '2'),
+	  { .type = MQTTSN_WILLTOPICUPD,
+	    .u.willtopic = { .flags = MQTTSN_FLAG_QOS2, .topic = S("w2"), .topic_len = 2 } },
+	  0 },
 	{ "willtopicupd (empty)", WIRE(0x02, 0x1A), { .type = MQTTSN_WILLTOPICUPD }, 0 },
-	{ "willtopicresp", WIRE(0x03, 0x1B, 0x01),
-	  { .type = MQTTSN_WILLTOPICRESP, .u.connack = { .return_code = MQTTSN_RC_CONGESTION } }, 1 },
-	{ "willmsgupd", WIRE(0x04, 0x1C, 'o', 'k'),
-	  { .type = MQTTSN_WILLMSGUPD, .u.willmsg = { .msg = S("ok"), .msg_len = 2 } }, 0 },
-	{ "willmsgresp", WIRE(0x03, 0x1D, 0x03),
-	  { .type = MQTTSN_WILLMSGRESP, .u.connack = { .return_code = MQTTSN_RC_NOT_SUPPORTED } }, 1 },
-	{ "encapsulated", WIRE(0x05, 0xFE, 0x01, 0xAB, 0xCD, 0x09, 0x0C, 0x00, 0x00, 0x01, 0x00, 0x00, 'h', 'i'),
+	{ "willtopicresp",
+	  WIRE(0x03, 0x1B, 0x01),
+	  { .type = MQTTSN_WILLTOPICRESP, .u.connack = { .return_code = MQTTSN_RC_CONGESTION } },
+	  1 },
+	{ "willmsgupd",
+	  WIRE(0x04, 0x1C, 'o', 'k'),
+	  { .type = MQTTSN_WILLMSGUPD, .u.willmsg = { .msg = S("ok"), .msg_len = 2 } },
+	  0 },
+	{ "willmsgresp",
+	  WIRE(0x03, 0x1D, 0x03),
+	  { .type = MQTTSN_WILLMSGRESP, .u.connack = { .return_code = MQTTSN_RC_NOT_SUPPORTED } },
+	  1 },
+	{ "encapsulated",
+	  WIRE(0x05, 0xFE, 0x01, 0xAB, 0xCD, 0x09, 0x0C, 0x00, 0x00, 0x01, 0x00, 0x00, 'h', 'i'),
 	  { .type = MQTTSN_ENCAPSULATED,
-	    .u.encap = { .ctrl = 1, .node_id = S("\xab\xcd"), .node_id_len = 2, .inner = inner_publish, .inner_len = 9 } }, 0 },
-	{ "encapsulated (no node id)", WIRE(0x03, 0xFE, 0x00, 0x02, 0x16),
-	  { .type = MQTTSN_ENCAPSULATED, .u.encap = { .ctrl = 0, .inner = S("\x02\x16"), .inner_len = 2 } }, 0 },
+	    .u.encap = { .ctrl = 1,
+			 .node_id = S("\xab\xcd"),
+			 .node_id_len = 2,
+			 .inner = inner_publish,
+			 .inner_len = 9 } },
+	  0 },
+	{ "encapsulated (no node id)",
+	  WIRE(0x03, 0xFE, 0x00, 0x02, 0x16),
+	  { .type = MQTTSN_ENCAPSULATED, .u.encap = { .ctrl = 0, .inner = S("\x02\x16"), .inner_len = 2 } },
+	  0 },
 };
 
 #define N_SAMPLES (sizeof(samples) / sizeof(samples[0]))
@@ -137,12 +203,11 @@ static void assert_msg_eq(const struct mqttsn_msg *e, const struct mqttsn_msg *a
 		assert_int_equal(e->u.advertise.gw_id, a->u.advertise.gw_id);
 		assert_int_equal(e->u.advertise.duration, a->u.advertise.duration);
 		break;
-	case MQTTSN_SEARCHGW:
-		assert_int_equal(e->u.searchgw.radius, a->u.searchgw.radius);
-		break;
+	case MQTTSN_SEARCHGW: assert_int_equal(e->u.searchgw.radius, a->u.searchgw.radius); break;
 	case MQTTSN_GWINFO:
 		assert_int_equal(e->u.gwinfo.gw_id, a->u.gwinfo.gw_id);
-		assert_bytes(e->u.gwinfo.gw_add, e->u.gwinfo.gw_add_len, a->u.gwinfo.gw_add, a->u.gwinfo.gw_add_len, what);
+		assert_bytes(e->u.gwinfo.gw_add, e->u.gwinfo.gw_add_len, a->u.gwinfo.gw_add, a->u.gwinfo.gw_add_len,
+			     what);
 		break;
 	case MQTTSN_CONNECT:
 		assert_int_equal(e->u.connect.flags, a->u.connect.flags);
@@ -153,13 +218,12 @@ static void assert_msg_eq(const struct mqttsn_msg *e, const struct mqttsn_msg *a
 		break;
 	case MQTTSN_CONNACK:
 	case MQTTSN_WILLTOPICRESP:
-	case MQTTSN_WILLMSGRESP:
-		assert_int_equal(e->u.connack.return_code, a->u.connack.return_code);
-		break;
+	case MQTTSN_WILLMSGRESP: assert_int_equal(e->u.connack.return_code, a->u.connack.return_code); break;
 	case MQTTSN_WILLTOPIC:
 	case MQTTSN_WILLTOPICUPD:
 		assert_int_equal(e->u.willtopic.flags, a->u.willtopic.flags);
-		assert_bytes(e->u.willtopic.topic, e->u.willtopic.topic_len, a->u.willtopic.topic, a->u.willtopic.topic_len, what);
+		assert_bytes(e->u.willtopic.topic, e->u.willtopic.topic_len, a->u.willtopic.topic,
+			     a->u.willtopic.topic_len, what);
 		break;
 	case MQTTSN_WILLMSG:
 	case MQTTSN_WILLMSGUPD:
@@ -168,7 +232,8 @@ static void assert_msg_eq(const struct mqttsn_msg *e, const struct mqttsn_msg *a
 	case MQTTSN_REGISTER:
 		assert_int_equal(e->u.reg.topic_id, a->u.reg.topic_id);
 		assert_int_equal(e->u.reg.msg_id, a->u.reg.msg_id);
-		assert_bytes(e->u.reg.topic_name, e->u.reg.topic_name_len, a->u.reg.topic_name, a->u.reg.topic_name_len, what);
+		assert_bytes(e->u.reg.topic_name, e->u.reg.topic_name_len, a->u.reg.topic_name, a->u.reg.topic_name_len,
+			     what);
 		break;
 	case MQTTSN_REGACK:
 		assert_int_equal(e->u.regack.topic_id, a->u.regack.topic_id);
@@ -189,9 +254,7 @@ static void assert_msg_eq(const struct mqttsn_msg *e, const struct mqttsn_msg *a
 	case MQTTSN_PUBREC:
 	case MQTTSN_PUBREL:
 	case MQTTSN_PUBCOMP:
-	case MQTTSN_UNSUBACK:
-		assert_int_equal(e->u.pubx.msg_id, a->u.pubx.msg_id);
-		break;
+	case MQTTSN_UNSUBACK: assert_int_equal(e->u.pubx.msg_id, a->u.pubx.msg_id); break;
 	case MQTTSN_SUBSCRIBE:
 	case MQTTSN_UNSUBSCRIBE:
 		assert_int_equal(e->u.subscribe.flags, a->u.subscribe.flags);
@@ -216,11 +279,11 @@ static void assert_msg_eq(const struct mqttsn_msg *e, const struct mqttsn_msg *a
 		break;
 	case MQTTSN_ENCAPSULATED:
 		assert_int_equal(e->u.encap.ctrl, a->u.encap.ctrl);
-		assert_bytes(e->u.encap.node_id, e->u.encap.node_id_len, a->u.encap.node_id, a->u.encap.node_id_len, what);
+		assert_bytes(e->u.encap.node_id, e->u.encap.node_id_len, a->u.encap.node_id, a->u.encap.node_id_len,
+			     what);
 		assert_bytes(e->u.encap.inner, e->u.encap.inner_len, a->u.encap.inner, a->u.encap.inner_len, what);
 		break;
-	default:
-		break;
+	default: break;
 	}
 }
 
@@ -460,7 +523,8 @@ static void test_tiny_datagrams(void **state)
 	assert_int_equal(decode_copy((const uint8_t[]){ 0x01, 0x00, 0x04 }, 3, &m), MQTTSN_E_SHORT);
 	/* 3-octet length below the 4-octet header */
 	for (int l = 0; l < 4; l++) {
-		assert_int_equal(decode_copy((const uint8_t[]){ 0x01, 0x00, (uint8_t)l, 0x17 }, 4, &m), MQTTSN_E_LENGTH);
+		assert_int_equal(decode_copy((const uint8_t[]){ 0x01, 0x00, (uint8_t)l, 0x17 }, 4, &m),
+				 MQTTSN_E_LENGTH);
 		assert_int_equal(m.type, MQTTSN_PINGRESP);
 	}
 	/* the smallest 3-octet form message */
@@ -495,7 +559,8 @@ static void test_unknown_types(void **state)
 		}
 		assert_int_equal(decode_copy((const uint8_t[]){ 0x02, (uint8_t)t }, 2, &m), MQTTSN_E_TYPE);
 		assert_int_equal(m.type, t);
-		assert_int_equal(decode_copy((const uint8_t[]){ 0x01, 0x00, 0x05, (uint8_t)t, 0 }, 5, &m), MQTTSN_E_TYPE);
+		assert_int_equal(decode_copy((const uint8_t[]){ 0x01, 0x00, 0x05, (uint8_t)t, 0 }, 5, &m),
+				 MQTTSN_E_TYPE);
 		assert_int_equal(m.type, t);
 		assert_int_equal(mqttsn_encode(&e, buf, sizeof(buf)), MQTTSN_E_TYPE);
 	}
@@ -511,8 +576,11 @@ static void test_connect_fields(void **state)
 	const uint8_t id24[] = "abcdefghijklmnopqrstuvwx";
 	struct mqttsn_msg e = {
 		.type = MQTTSN_CONNECT,
-		.u.connect = { .flags = MQTTSN_FLAG_CLEAN, .protocol_id = MQTTSN_PROTOCOL_ID, .duration = 10,
-			       .client_id = id24, .client_id_len = 23 },
+		.u.connect = { .flags = MQTTSN_FLAG_CLEAN,
+			       .protocol_id = MQTTSN_PROTOCOL_ID,
+			       .duration = 10,
+			       .client_id = id24,
+			       .client_id_len = 23 },
 	};
 
 	(void)state;
@@ -557,7 +625,8 @@ static void test_pingreq_fields(void **state)
 {
 	uint8_t w[40];
 	struct mqttsn_msg m;
-	struct mqttsn_msg e = { .type = MQTTSN_PINGREQ, .u.pingreq = { .client_id = S("abcdefghijklmnopqrstuvwxyz"), .client_id_len = 23 } };
+	struct mqttsn_msg e = { .type = MQTTSN_PINGREQ,
+				.u.pingreq = { .client_id = S("abcdefghijklmnopqrstuvwxyz"), .client_id_len = 23 } };
 
 	(void)state;
 	assert_int_equal(mqttsn_encode(&e, w, sizeof(w)), 25);
@@ -589,10 +658,15 @@ static void test_topic_fields(void **state)
 		assert_int_equal(mqttsn_encode(&sub, buf, sizeof(buf)), MQTTSN_E_FIELD);
 		/* predefined / short ids are exactly two octets */
 		for (uint8_t tt = MQTTSN_TOPIC_PREDEFINED; tt <= MQTTSN_TOPIC_SHORT; tt++) {
-			assert_int_equal(decode_copy((const uint8_t[]){ 0x05, t, tt, 0x00, 0x01 }, 5, &m), MQTTSN_E_BODY);
-			assert_int_equal(decode_copy((const uint8_t[]){ 0x06, t, tt, 0x00, 0x01, 'a' }, 6, &m), MQTTSN_E_BODY);
-			assert_int_equal(decode_copy((const uint8_t[]){ 0x08, t, tt, 0x00, 0x01, 'a', 'b', 'c' }, 8, &m), MQTTSN_E_BODY);
-			assert_int_equal(decode_copy((const uint8_t[]){ 0x07, t, tt, 0x00, 0x01, 'a', 'b' }, 7, &m), MQTTSN_OK);
+			assert_int_equal(decode_copy((const uint8_t[]){ 0x05, t, tt, 0x00, 0x01 }, 5, &m),
+					 MQTTSN_E_BODY);
+			assert_int_equal(decode_copy((const uint8_t[]){ 0x06, t, tt, 0x00, 0x01, 'a' }, 6, &m),
+					 MQTTSN_E_BODY);
+			assert_int_equal(
+				decode_copy((const uint8_t[]){ 0x08, t, tt, 0x00, 0x01, 'a', 'b', 'c' }, 8, &m),
+				MQTTSN_E_BODY);
+			assert_int_equal(decode_copy((const uint8_t[]){ 0x07, t, tt, 0x00, 0x01, 'a', 'b' }, 7, &m),
+					 MQTTSN_OK);
 			assert_int_equal(m.u.subscribe.topic_id, 0x6162);
 			assert_int_equal(m.u.subscribe.topic_name_len, 0);
 			/* the encoder ignores topic_name for an id-type subscribe */
@@ -602,7 +676,8 @@ static void test_topic_fields(void **state)
 			assert_memory_equal(buf, ((const uint8_t[]){ 0x07, t, tt, 0x00, 0x01, 'a', 'b' }), 7);
 		}
 		/* reserved topic type 0x03 */
-		assert_int_equal(decode_copy((const uint8_t[]){ 0x07, t, 0x03, 0x00, 0x01, 'a', 'b' }, 7, &m), MQTTSN_E_FIELD);
+		assert_int_equal(decode_copy((const uint8_t[]){ 0x07, t, 0x03, 0x00, 0x01, 'a', 'b' }, 7, &m),
+				 MQTTSN_E_FIELD);
 		sub.u.subscribe.flags = 0x03;
 		assert_int_equal(mqttsn_encode(&sub, buf, sizeof(buf)), MQTTSN_E_FIELD);
 		assert_int_equal(decode_copy((const uint8_t[]){ 0x04, t, 0x00, 0x00 }, 4, &m), MQTTSN_E_BODY);
@@ -626,7 +701,8 @@ static void test_will_fields(void **state)
 	uint8_t buf[16];
 
 	(void)state;
-	for (uint8_t t = MQTTSN_WILLTOPIC; t <= MQTTSN_WILLTOPICUPD; t = (uint8_t)(t + (MQTTSN_WILLTOPICUPD - MQTTSN_WILLTOPIC))) {
+	for (uint8_t t = MQTTSN_WILLTOPIC; t <= MQTTSN_WILLTOPICUPD;
+	     t = (uint8_t)(t + (MQTTSN_WILLTOPICUPD - MQTTSN_WILLTOPIC))) {
 		/* flags without a topic */
 		assert_int_equal(decode_copy((const uint8_t[]){ 0x03, t, 0x20 }, 3, &m), MQTTSN_E_FIELD);
 		struct mqttsn_msg e = { .type = t, .u.willtopic = { .flags = MQTTSN_FLAG_QOS1 } };
@@ -732,8 +808,11 @@ static void test_publish_hdr_boundary(void **state)
 		int want_hdr = 7 + pl <= 255 ? 7 : 9;
 		struct mqttsn_msg e = {
 			.type = MQTTSN_PUBLISH,
-			.u.publish = { .flags = MQTTSN_FLAG_QOS1, .topic_id = 0x0102, .msg_id = 0x0304,
-				       .data = payload, .data_len = (uint16_t)pl },
+			.u.publish = { .flags = MQTTSN_FLAG_QOS1,
+				       .topic_id = 0x0102,
+				       .msg_id = 0x0304,
+				       .data = payload,
+				       .data_len = (uint16_t)pl },
 		};
 		struct mqttsn_msg m;
 		int n = mqttsn_encode(&e, full, sizeof(full));
@@ -770,9 +849,9 @@ static void test_variable_sizes_roundtrip(void **state)
 {
 	static uint8_t blob[70000];
 	static uint8_t buf[70000];
-	const uint8_t types[] = { MQTTSN_GWINFO, MQTTSN_WILLTOPIC, MQTTSN_WILLMSG, MQTTSN_REGISTER,
-				  MQTTSN_PUBLISH, MQTTSN_SUBSCRIBE, MQTTSN_UNSUBSCRIBE, MQTTSN_WILLTOPICUPD,
-				  MQTTSN_WILLMSGUPD };
+	const uint8_t types[] = { MQTTSN_GWINFO,      MQTTSN_WILLTOPIC,    MQTTSN_WILLMSG,
+				  MQTTSN_REGISTER,    MQTTSN_PUBLISH,      MQTTSN_SUBSCRIBE,
+				  MQTTSN_UNSUBSCRIBE, MQTTSN_WILLTOPICUPD, MQTTSN_WILLMSGUPD };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(blob); i++)
@@ -858,7 +937,7 @@ static void test_names(void **state)
 	for (size_t i = 0; i < N_SAMPLES; i++)
 		assert_string_not_equal(mqttsn_type_name(samples[i].msg.type), "UNKNOWN");
 
-	const int st[] = { MQTTSN_OK, MQTTSN_E_SHORT, MQTTSN_E_LENGTH, MQTTSN_E_TYPE,
+	const int st[] = { MQTTSN_OK,     MQTTSN_E_SHORT, MQTTSN_E_LENGTH, MQTTSN_E_TYPE,
 			   MQTTSN_E_BODY, MQTTSN_E_FIELD, MQTTSN_E_NOSPACE };
 	for (size_t i = 0; i < sizeof(st) / sizeof(st[0]); i++) {
 		assert_non_null(mqttsn_status_str(st[i]));

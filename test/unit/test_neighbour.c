@@ -34,14 +34,19 @@ static void mac_of(uint32_t ip, uint8_t tag, uint8_t mac[6])
 /* Fixed seeds keep the tests deterministic; no aging unless a test asks for it. */
 static struct fo_neigh_table *mk_aging(uint32_t capacity, uint32_t max_age_ms, uint32_t pending_ms)
 {
-	struct fo_neigh_conf c = { .capacity = capacity, .seed = { 0x0123456789abcdefull, 0xfedcba9876543210ull },
-				   .max_age_ms = max_age_ms, .pending_ms = pending_ms };
+	struct fo_neigh_conf c = { .capacity = capacity,
+				   .seed = { 0x0123456789abcdefull, 0xfedcba9876543210ull },
+				   .max_age_ms = max_age_ms,
+				   .pending_ms = pending_ms };
 	struct fo_neigh_table *t = fo_neigh_create(&c);
 	assert_non_null(t);
 	return t;
 }
 
-static struct fo_neigh_table *mk(uint32_t capacity) { return mk_aging(capacity, 0, 0); }
+static struct fo_neigh_table *mk(uint32_t capacity)
+{
+	return mk_aging(capacity, 0, 0);
+}
 
 /* learn with creation, as an ARP request for our address does */
 static enum fo_neigh_result put(struct fo_neigh_table *t, uint32_t ip, const uint8_t mac[6])
@@ -87,7 +92,7 @@ static void test_update_lookup(void **state)
 	assert_int_equal(fo_neigh_count(t), 1);
 
 	/* all-zero and all-ones MACs are stored as given (the rx stage never learns them) */
-	static const uint8_t zero[6] = {0}, ones[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	static const uint8_t zero[6] = { 0 }, ones[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 	assert_int_equal(put(t, IP4(10, 0, 0, 8), zero), FO_NEIGH_CREATED);
 	assert_true(fo_neigh_lookup(t, IP4(10, 0, 0, 8), got));
 	assert_memory_equal(got, zero, 6);
@@ -240,7 +245,7 @@ static void test_foreach(void **state)
 {
 	(void)state;
 	struct fo_neigh_table *t = mk(32);
-	struct seen s = {0};
+	struct seen s = { 0 };
 	assert_int_equal(fo_neigh_foreach(t, collect, &s), 0);
 	assert_int_equal(s.n, 0);
 	uint8_t m[6];
@@ -278,16 +283,16 @@ static void test_on_link(void **state)
 	const uint32_t own = IP4(198, 18, 0, 1), m24 = 0xffffff00u;
 	assert_true(fo_neigh_on_link(IP4(198, 18, 0, 2), own, m24));
 	assert_true(fo_neigh_on_link(IP4(198, 18, 0, 254), own, m24));
-	assert_false(fo_neigh_on_link(own, own, m24));                    /* our own address */
-	assert_false(fo_neigh_on_link(0, own, m24));                      /* 0.0.0.0 */
-	assert_false(fo_neigh_on_link(IP4(198, 18, 0, 0), own, m24));     /* network */
-	assert_false(fo_neigh_on_link(IP4(198, 18, 0, 255), own, m24));   /* subnet broadcast */
-	assert_false(fo_neigh_on_link(0xffffffffu, own, m24));            /* limited broadcast */
-	assert_false(fo_neigh_on_link(IP4(198, 18, 1, 2), own, m24));     /* off-link */
+	assert_false(fo_neigh_on_link(own, own, m24));                  /* our own address */
+	assert_false(fo_neigh_on_link(0, own, m24));                    /* 0.0.0.0 */
+	assert_false(fo_neigh_on_link(IP4(198, 18, 0, 0), own, m24));   /* network */
+	assert_false(fo_neigh_on_link(IP4(198, 18, 0, 255), own, m24)); /* subnet broadcast */
+	assert_false(fo_neigh_on_link(0xffffffffu, own, m24));          /* limited broadcast */
+	assert_false(fo_neigh_on_link(IP4(198, 18, 1, 2), own, m24));   /* off-link */
 	assert_false(fo_neigh_on_link(IP4(10, 0, 0, 2), own, m24));
-	assert_false(fo_neigh_on_link(IP4(224, 0, 0, 251), own, m24));    /* multicast */
-	assert_false(fo_neigh_on_link(IP4(240, 0, 0, 1), own, m24));      /* class E */
-	assert_false(fo_neigh_on_link(IP4(127, 0, 0, 1), own, m24));      /* loopback */
+	assert_false(fo_neigh_on_link(IP4(224, 0, 0, 251), own, m24)); /* multicast */
+	assert_false(fo_neigh_on_link(IP4(240, 0, 0, 1), own, m24));   /* class E */
+	assert_false(fo_neigh_on_link(IP4(127, 0, 0, 1), own, m24));   /* loopback */
 	/* a subnet that contains multicast or loopback space still refuses them */
 	assert_false(fo_neigh_on_link(IP4(224, 0, 0, 9), IP4(128, 0, 0, 1), 0x80000000u));
 	assert_false(fo_neigh_on_link(IP4(127, 0, 0, 9), IP4(64, 0, 0, 1), 0xc0000000u));
@@ -440,7 +445,7 @@ static void test_stale_refresh(void **state)
 	assert_true(fo_neigh_resolve(t, ip, 600, got, &stale));
 	assert_true(stale);
 	assert_memory_equal(got, m, 6);
-	assert_true(ask(t, ip, 600, 200));  /* re-asked, at most once per interval */
+	assert_true(ask(t, ip, 600, 200)); /* re-asked, at most once per interval */
 	assert_false(ask(t, ip, 700, 200));
 	assert_int_equal(fo_neigh_learn(t, ip, m, 750, false), FO_NEIGH_REFRESHED); /* the reply */
 	assert_true(fo_neigh_resolve(t, ip, 800, got, &stale));
@@ -465,18 +470,18 @@ static void test_stale_moves_version(void **state)
 	assert_true(fo_neigh_version(t) == v);
 	assert_int_equal(fo_neigh_age(t, 500, 64, &r, &p), 0);
 	uint64_t v2 = fo_neigh_version(t);
-	assert_true(v2 != v);                                   /* stale: announced */
+	assert_true(v2 != v); /* stale: announced */
 	assert_int_equal(fo_neigh_age(t, 600, 64, &r, &p), 0);
-	assert_true(fo_neigh_version(t) == v2);                 /* once */
+	assert_true(fo_neigh_version(t) == v2); /* once */
 	bool stale;
 	assert_true(fo_neigh_resolve(t, ip, 600, got, &stale)); /* the MAC still serves */
 	assert_true(stale);
 	assert_true(ask(t, ip, 600, 200));
 	assert_int_equal(fo_neigh_learn(t, ip, m, 650, false), FO_NEIGH_REFRESHED); /* answered */
 	assert_int_equal(fo_neigh_age(t, 1100, 64, &r, &p), 0);
-	assert_true(fo_neigh_version(t) == v2);                 /* fresh again (650 + 500 not reached) */
+	assert_true(fo_neigh_version(t) == v2); /* fresh again (650 + 500 not reached) */
 	assert_int_equal(fo_neigh_age(t, 1150, 64, &r, &p), 0);
-	assert_true(fo_neigh_version(t) != v2);                 /* stale again: announced again */
+	assert_true(fo_neigh_version(t) != v2); /* stale again: announced again */
 	/* an entry nobody asks for again expires at its max age, flag or not */
 	assert_int_equal(fo_neigh_age(t, 1650, 64, &r, &p), 1);
 	assert_int_equal(r, 1);
@@ -485,7 +490,8 @@ static void test_stale_moves_version(void **state)
 	struct fo_neigh_table *e = mk_aging(16, 1000, 600);
 	for (uint32_t i = 0; i < 16; i++) {
 		mac_of(IP4(198, 18, 0, 10 + i), 1, m);
-		assert_int_equal(fo_neigh_learn(e, IP4(198, 18, 0, 10 + i), m, i == 0 ? 0 : 400 + i, true), FO_NEIGH_CREATED);
+		assert_int_equal(fo_neigh_learn(e, IP4(198, 18, 0, 10 + i), m, i == 0 ? 0 : 400 + i, true),
+				 FO_NEIGH_CREATED);
 	}
 	assert_int_equal(fo_neigh_age(e, 600, 16, &r, &p), 0); /* flags entry 0 only */
 	bool ev;
@@ -592,7 +598,7 @@ static void test_evicts_pending_first(void **state)
 	bool e;
 	assert_false(fo_neigh_should_request(t, IP4(198, 18, 2, 100), 2100, 200, &e)); /* present, asked */
 	assert_false(e);
-	assert_true(fo_neigh_should_request(t, IP4(198, 18, 2, 1), 2100, 200, &e));    /* gone: made again */
+	assert_true(fo_neigh_should_request(t, IP4(198, 18, 2, 1), 2100, 200, &e)); /* gone: made again */
 	assert_true(e);
 	/* only resolved ones left: the least recently confirmed goes */
 	struct fo_neigh_table *r = mk(16);
@@ -613,22 +619,23 @@ static void test_evicts_pending_first(void **state)
 static void test_request_budget(void **state)
 {
 	(void)state;
-	struct fo_neigh_conf c = { .capacity = 256, .seed = { 5, 6 }, .max_age_ms = 1000, .pending_ms = 600,
-				   .requests_per_s = 100 };
+	struct fo_neigh_conf c = {
+		.capacity = 256, .seed = { 5, 6 }, .max_age_ms = 1000, .pending_ms = 600, .requests_per_s = 100
+	};
 	struct fo_neigh_table *t = fo_neigh_create(&c);
 	assert_non_null(t);
 	uint32_t n = 0;
 	while (fo_neigh_request_allowed(t, 1000) && n < 1000)
 		n++;
-	assert_int_equal(n, 16);                          /* the burst */
+	assert_int_equal(n, 16); /* the burst */
 	assert_false(fo_neigh_request_allowed(t, 1005));
-	assert_true(fo_neigh_request_allowed(t, 1010));   /* 10 ms later: one more */
+	assert_true(fo_neigh_request_allowed(t, 1010)); /* 10 ms later: one more */
 	assert_false(fo_neigh_request_allowed(t, 1010));
 	n = 0;
-	for (uint64_t ms = 1010; ms < 3010; ms++)         /* two seconds at 1 call per ms: 200 */
+	for (uint64_t ms = 1010; ms < 3010; ms++) /* two seconds at 1 call per ms: 200 */
 		n += fo_neigh_request_allowed(t, ms);
 	assert_true(n >= 199 && n <= 201);
-	assert_true(fo_neigh_request_allowed(t, 60000));  /* idle refills the burst, no more */
+	assert_true(fo_neigh_request_allowed(t, 60000)); /* idle refills the burst, no more */
 	n = 1;
 	while (fo_neigh_request_allowed(t, 60000) && n < 1000)
 		n++;
@@ -641,8 +648,8 @@ static void test_request_budget(void **state)
 	for (uint32_t i = 0; i < 300; i++) {
 		uint8_t mac[6];
 		bool a;
-		assert_false(fo_neigh_next_hop(t, &ctr, IP4(198, 18, 0, 0) + 2 + (i % 250) + (i / 250) * 256, IP4(198, 18, 0, 1),
-					       0xffff0000u, 120000, 200, mac, &a));
+		assert_false(fo_neigh_next_hop(t, &ctr, IP4(198, 18, 0, 0) + 2 + (i % 250) + (i / 250) * 256,
+					       IP4(198, 18, 0, 1), 0xffff0000u, 120000, 200, mac, &a));
 		asked += a;
 	}
 	assert_int_equal(asked, 16);
@@ -807,7 +814,7 @@ static void test_version(void **state)
 
 /* ---- concurrency ------------------------------------------------------------------- */
 
-#define CC_IPS 512        /* per writer; writers overlap on half */
+#define CC_IPS 512 /* per writer; writers overlap on half */
 #define CC_SECONDS 1
 
 struct cc {
@@ -822,7 +829,10 @@ struct cc_arg {
 	int id;
 };
 
-static uint32_t cc_ip(uint32_t k) { return IP4(10, 1, 0, 0) + k + 1; }
+static uint32_t cc_ip(uint32_t k)
+{
+	return IP4(10, 1, 0, 0) + k + 1;
+}
 
 static void *writer(void *p)
 {
@@ -901,13 +911,13 @@ static void test_concurrent(void **state)
 	cc.t = mk(4096);
 	atomic_init(&cc.stop, false);
 	pthread_t th[5];
-	struct cc_arg args[5] = {{&cc, 0}, {&cc, 1}, {&cc, 0}, {&cc, 1}, {&cc, 0}};
+	struct cc_arg args[5] = { { &cc, 0 }, { &cc, 1 }, { &cc, 0 }, { &cc, 1 }, { &cc, 0 } };
 	assert_int_equal(pthread_create(&th[0], NULL, writer, &args[0]), 0);
 	assert_int_equal(pthread_create(&th[1], NULL, writer, &args[1]), 0);
 	assert_int_equal(pthread_create(&th[2], NULL, reader, &args[2]), 0);
 	assert_int_equal(pthread_create(&th[3], NULL, reader, &args[3]), 0);
 	assert_int_equal(pthread_create(&th[4], NULL, requester, &args[4]), 0);
-	struct timespec ts = {.tv_sec = CC_SECONDS, .tv_nsec = 0};
+	struct timespec ts = { .tv_sec = CC_SECONDS, .tv_nsec = 0 };
 	while (nanosleep(&ts, &ts) != 0)
 		;
 	atomic_store(&cc.stop, true);
@@ -952,7 +962,8 @@ static void *racer(void *p)
 		enum fo_neigh_result rc = put(r->t, k + 1, m);
 		if (rc == FO_NEIGH_CREATED)
 			atomic_fetch_add(&r->news[k], 1);
-		else if (rc != FO_NEIGH_REFRESHED && rc != FO_NEIGH_RESOLVED) /* resolved: MAC stored before the creator's */
+		else if (rc != FO_NEIGH_REFRESHED &&
+			 rc != FO_NEIGH_RESOLVED) /* resolved: MAC stored before the creator's */
 			atomic_fetch_add(&r->news[k], 1000);
 	}
 	return NULL;
@@ -1058,7 +1069,7 @@ static void test_concurrent_aging(void **state)
 	void *(*fns[5])(void *) = { ag_writer, ag_writer, ag_requester, ag_reader, ag_ager };
 	for (int i = 0; i < 5; i++)
 		assert_int_equal(pthread_create(&th[i], NULL, fns[i], &g), 0);
-	struct timespec ts = {.tv_sec = CC_SECONDS, .tv_nsec = 0};
+	struct timespec ts = { .tv_sec = CC_SECONDS, .tv_nsec = 0 };
 	while (nanosleep(&ts, &ts) != 0)
 		;
 	atomic_store(&g.stop, true);

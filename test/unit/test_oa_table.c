@@ -355,12 +355,9 @@ static void test_bounded_probe(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_insert_find_delete),
-		cmocka_unit_test(test_wrap_around),
-		cmocka_unit_test(test_delete_in_chain),
-		cmocka_unit_test(test_full_but_one),
-		cmocka_unit_test(test_random_model),
-		cmocka_unit_test(test_entries_in_slots),
+		cmocka_unit_test(test_insert_find_delete), cmocka_unit_test(test_wrap_around),
+		cmocka_unit_test(test_delete_in_chain),    cmocka_unit_test(test_full_but_one),
+		cmocka_unit_test(test_random_model),       cmocka_unit_test(test_entries_in_slots),
 		cmocka_unit_test(test_bounded_probe),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

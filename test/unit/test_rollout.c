@@ -237,7 +237,7 @@ static void test_sink_errors_window_and_gate(void **state)
 	assert_int_equal(ro_start(&r, &p, CANARY, 0, &d, err, sizeof(err)), 0);
 	s = sample(100, 1000, 0, 0, 0);
 	s.canary.out_ring_full = 50;
-	feed(&r, s, &d); /* window base */
+	feed(&r, s, &d);                /* window base */
 	s = sample(200, 1300, 0, 0, 0); /* 300 msgs: judged mid-hold, passes */
 	s.canary.out_ring_full = 50;
 	feed(&r, s, &d);

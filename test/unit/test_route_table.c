@@ -71,10 +71,10 @@ static void expect(const struct route_table *t, const char *topic, const uint16_
 	assert_int_equal(out[n], 0xABAB); /* nothing written past the count */
 }
 
-#define EXPECT(t, topic, ...)                                                           \
-	do {                                                                            \
-		static const uint16_t want_[] = { __VA_ARGS__ };                        \
-		expect(t, topic, want_, sizeof(want_) / sizeof(want_[0]));              \
+#define EXPECT(t, topic, ...) \
+	do { \
+		static const uint16_t want_[] = { __VA_ARGS__ }; \
+		expect(t, topic, want_, sizeof(want_) / sizeof(want_[0])); \
 	} while (0)
 #define EXPECT_NONE(t, topic) expect(t, topic, NULL, 0)
 
@@ -329,9 +329,9 @@ static void random_topic(char *buf, size_t n)
 }
 
 static const char *const wild[24] = {
-	"#", "+", "+/+", "+/temp", "dev/#", "dev/+/temp", "$SYS/#", "$SYS/+", "sensors/+/+/#", "+/+/+/+/+",
-	"a/#", "a/+", "+/a/#", "b/+/b", "+//#", "/+", "+/$SYS/#", "x1/+/x1", "room7/#", "$q/+",
-	"temp/#", "+/+/temp", "sensors/#", "dev/+/+/+",
+	"#",         "+",    "+/+",    "+/temp",   "dev/#",     "dev/+/temp", "$SYS/#", "$SYS/+",   "sensors/+/+/#",
+	"+/+/+/+/+", "a/#",  "a/+",    "+/a/#",    "b/+/b",     "+//#",       "/+",     "+/$SYS/#", "x1/+/x1",
+	"room7/#",   "$q/+", "temp/#", "+/+/temp", "sensors/#", "dev/+/+/+",
 };
 
 static void test_many_routes_cross_check(void **state)
@@ -423,14 +423,10 @@ static void test_many_routes_cross_check(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_exact_and_wildcard),
-		cmocka_unit_test(test_shared_filters),
-		cmocka_unit_test(test_dollar_topics),
-		cmocka_unit_test(test_max_cap),
-		cmocka_unit_test(test_empty_table),
-		cmocka_unit_test(test_outlives_config),
-		cmocka_unit_test(test_hash_collisions),
-		cmocka_unit_test(test_many_routes_cross_check),
+		cmocka_unit_test(test_exact_and_wildcard), cmocka_unit_test(test_shared_filters),
+		cmocka_unit_test(test_dollar_topics),      cmocka_unit_test(test_max_cap),
+		cmocka_unit_test(test_empty_table),        cmocka_unit_test(test_outlives_config),
+		cmocka_unit_test(test_hash_collisions),    cmocka_unit_test(test_many_routes_cross_check),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,7 +39,9 @@ static void test_mqttsn_to_owner(void **state)
 	struct fo_counters c = { 0 };
 	bool seen[4] = { false };
 	for (uint32_t i = 0; i < 256; i++) {
-		struct l2l4_pkt k = { .kind = L2L4_MQTTSN, .src_ip = 0x0a000100u + (i & 15), .src_port = (uint16_t)(1000 + i) };
+		struct l2l4_pkt k = { .kind = L2L4_MQTTSN,
+				      .src_ip = 0x0a000100u + (i & 15),
+				      .src_port = (uint16_t)(1000 + i) };
 		uint32_t w = 99, w2 = 99;
 		assert_int_equal(fo_rx_decide(&k, &ifc, t, &c, 0, 4, &w), FO_RX_TO_WORKER);
 		assert_true(w < 4);
@@ -64,7 +66,8 @@ static void test_arp_and_echo(void **state)
 	uint32_t w;
 	uint8_t mac[6];
 	/* a request from an on-link sender: learnt, to be answered (the stage counts the answer) */
-	struct l2l4_pkt k = { .kind = L2L4_ARP_REQUEST, .arp_sender_ip = 0x0a000005u,
+	struct l2l4_pkt k = { .kind = L2L4_ARP_REQUEST,
+			      .arp_sender_ip = 0x0a000005u,
 			      .arp_sender_mac = { 2, 0, 0, 0, 0, 5 } };
 	assert_int_equal(fo_rx_decide(&k, &ifc, t, &c, 10, 1, &w), FO_RX_ANSWER_ARP);
 	assert_true(fo_neigh_lookup(t, 0x0a000005u, mac));

@@ -132,7 +132,8 @@ static void test_round_trip(void **state)
 	assert_int_equal(back.last_rollback.published_ns, 789);
 	assert_string_equal(back.last_rollback.by, "gate");
 	assert_int_equal(json_array_size(back.history), 2);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(back.history, 0), "event")), "config_apply");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(back.history, 0), "event")),
+			    "config_apply");
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(back.history, 0), "id")), 5);
 
 	/* a failed gate survives too */
@@ -176,8 +177,9 @@ static void test_bad_files_name_the_file_and_fix(void **state)
 	assert_non_null(strstr(err, "id and text"));
 	st_free(&st);
 
-	write_file("state.json", "{\"format\": 1, \"desired\": {}, \"versions\": [], \"rollout\": {\"state\": \"running\", "
-				 "\"plan\": {\"steps\": [], \"gates\": [\"bogus<1\"]}}}");
+	write_file("state.json",
+		   "{\"format\": 1, \"desired\": {}, \"versions\": [], \"rollout\": {\"state\": \"running\", "
+		   "\"plan\": {\"steps\": [], \"gates\": [\"bogus<1\"]}}}");
 	assert_int_equal(st_load(dir, &st, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "bogus"));
 	st_free(&st);
@@ -199,8 +201,8 @@ static void test_caps_keep_desired_versions(void **state)
 	for (uint32_t id = 2; id < ST_MAX_VERSIONS + 20; id++)
 		assert_non_null(st_version_add(&st, id, "x", 1, id));
 	assert_int_equal(st.n_versions, ST_MAX_VERSIONS);
-	assert_non_null(st_version_find(&st, 1));           /* desired stable is never forgotten */
-	assert_null(st_version_find(&st, 2));               /* the oldest other one is */
+	assert_non_null(st_version_find(&st, 1)); /* desired stable is never forgotten */
+	assert_null(st_version_find(&st, 2));     /* the oldest other one is */
 	assert_non_null(st_version_find(&st, ST_MAX_VERSIONS + 19));
 	for (int i = 0; i < ST_MAX_HISTORY + 5; i++)
 		st_event(&st, (uint64_t)i, "e", NULL);

@@ -14,29 +14,24 @@
 
 #define BIG_MAX 65535u
 
-static bool
-name_ok(const char *s)
+static bool name_ok(const char *s)
 {
 	return topic_name_valid((const uint8_t *)s, strlen(s), BIG_MAX);
 }
 
-static bool
-filter_ok(const char *s)
+static bool filter_ok(const char *s)
 {
 	return topic_filter_valid((const uint8_t *)s, strlen(s), BIG_MAX);
 }
 
-static bool
-wild(const char *s)
+static bool wild(const char *s)
 {
 	return topic_filter_is_wildcard((const uint8_t *)s, strlen(s));
 }
 
-static bool
-match(const char *filter, const char *topic)
+static bool match(const char *filter, const char *topic)
 {
-	return topic_match((const uint8_t *)filter, strlen(filter), (const uint8_t *)topic,
-			   strlen(topic));
+	return topic_match((const uint8_t *)filter, strlen(filter), (const uint8_t *)topic, strlen(topic));
 }
 
 struct match_case {
@@ -45,8 +40,7 @@ struct match_case {
 	bool expect;
 };
 
-static void
-run_cases(const struct match_case *c, size_t n)
+static void run_cases(const struct match_case *c, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		assert_true(filter_ok(c[i].filter));
@@ -60,8 +54,7 @@ run_cases(const struct match_case *c, size_t n)
 }
 
 /* ---- 4.7.1.2 multi-level wildcard ---- */
-static void
-test_spec_hash(void **state)
+static void test_spec_hash(void **state)
 {
 	(void)state;
 	static const struct match_case cases[] = {
@@ -85,8 +78,7 @@ test_spec_hash(void **state)
 }
 
 /* ---- 4.7.1.3 single-level wildcard ---- */
-static void
-test_spec_plus(void **state)
+static void test_spec_plus(void **state)
 {
 	(void)state;
 	static const struct match_case cases[] = {
@@ -113,8 +105,7 @@ test_spec_plus(void **state)
 }
 
 /* ---- 4.7.2 topics beginning with '$' ---- */
-static void
-test_spec_dollar(void **state)
+static void test_spec_dollar(void **state)
 {
 	(void)state;
 	static const struct match_case cases[] = {
@@ -141,8 +132,7 @@ test_spec_dollar(void **state)
 }
 
 /* ---- 4.7.3 topic semantic and usage ---- */
-static void
-test_spec_semantics(void **state)
+static void test_spec_semantics(void **state)
 {
 	(void)state;
 	static const struct match_case cases[] = {
@@ -163,8 +153,7 @@ test_spec_semantics(void **state)
 	assert_true(name_ok("Accounts payable"));
 }
 
-static void
-test_validity_edges(void **state)
+static void test_validity_edges(void **state)
 {
 	(void)state;
 	/* empty strings are never valid (4.7.3) */
@@ -225,8 +214,7 @@ test_validity_edges(void **state)
 	assert_true(topic_filter_valid((const uint8_t *)"a/#/b", 3, BIG_MAX));
 }
 
-static void
-test_max_len(void **state)
+static void test_max_len(void **state)
 {
 	(void)state;
 	const uint8_t *abc = (const uint8_t *)"a/b/c";
@@ -258,8 +246,7 @@ test_max_len(void **state)
 	assert_true(topic_match(big, 65535, big + 2, 65531) == false); /* one level short */
 }
 
-static void
-test_wildcard_flag(void **state)
+static void test_wildcard_flag(void **state)
 {
 	(void)state;
 	assert_true(wild("#"));
@@ -272,8 +259,7 @@ test_wildcard_flag(void **state)
 	assert_false(topic_filter_is_wildcard((const uint8_t *)"a/#", 2));
 }
 
-static void
-test_levels_edges(void **state)
+static void test_levels_edges(void **state)
 {
 	(void)state;
 	static const struct match_case cases[] = {
@@ -337,8 +323,7 @@ struct ref_level {
 };
 
 /* out must hold len + 1 entries (a string of len bytes has at most len + 1 levels). */
-static size_t
-ref_split(const uint8_t *s, size_t len, struct ref_level *out)
+static size_t ref_split(const uint8_t *s, size_t len, struct ref_level *out)
 {
 	size_t count = 0, start = 0;
 
@@ -353,14 +338,12 @@ ref_split(const uint8_t *s, size_t len, struct ref_level *out)
 	return count;
 }
 
-static bool
-ref_level_is(const struct ref_level *l, const char *lit)
+static bool ref_level_is(const struct ref_level *l, const char *lit)
 {
 	return l->n == strlen(lit) && memcmp(l->p, lit, l->n) == 0;
 }
 
-static bool
-ref_level_has(const struct ref_level *l, uint8_t c)
+static bool ref_level_has(const struct ref_level *l, uint8_t c)
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (l->p[i] == c)
@@ -368,8 +351,7 @@ ref_level_has(const struct ref_level *l, uint8_t c)
 	return false;
 }
 
-static bool
-ref_has_nul(const uint8_t *s, size_t len)
+static bool ref_has_nul(const uint8_t *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
 		if (s[i] == 0)
@@ -379,8 +361,7 @@ ref_has_nul(const uint8_t *s, size_t len)
 
 #define REF_MAX 256
 
-static bool
-ref_name_valid(const uint8_t *s, size_t len, size_t max_len)
+static bool ref_name_valid(const uint8_t *s, size_t len, size_t max_len)
 {
 	struct ref_level lv[REF_MAX + 1];
 
@@ -393,8 +374,7 @@ ref_name_valid(const uint8_t *s, size_t len, size_t max_len)
 	return true;
 }
 
-static bool
-ref_filter_valid(const uint8_t *s, size_t len, size_t max_len)
+static bool ref_filter_valid(const uint8_t *s, size_t len, size_t max_len)
 {
 	struct ref_level lv[REF_MAX + 1];
 
@@ -410,8 +390,7 @@ ref_filter_valid(const uint8_t *s, size_t len, size_t max_len)
 	return true;
 }
 
-static bool
-ref_match_levels(const struct ref_level *f, size_t nf, const struct ref_level *t, size_t nt)
+static bool ref_match_levels(const struct ref_level *f, size_t nf, const struct ref_level *t, size_t nt)
 {
 	if (nf == 0)
 		return nt == 0;
@@ -419,14 +398,12 @@ ref_match_levels(const struct ref_level *f, size_t nf, const struct ref_level *t
 		return true; /* the parent level itself, or any number of children */
 	if (nt == 0)
 		return false;
-	if (!ref_level_is(&f[0], "+") &&
-	    !(f[0].n == t[0].n && memcmp(f[0].p, t[0].p, f[0].n) == 0))
+	if (!ref_level_is(&f[0], "+") && !(f[0].n == t[0].n && memcmp(f[0].p, t[0].p, f[0].n) == 0))
 		return false;
 	return ref_match_levels(f + 1, nf - 1, t + 1, nt - 1);
 }
 
-static bool
-ref_match(const uint8_t *f, size_t flen, const uint8_t *t, size_t tlen)
+static bool ref_match(const uint8_t *f, size_t flen, const uint8_t *t, size_t tlen)
 {
 	struct ref_level fl[REF_MAX + 1], tl[REF_MAX + 1];
 	size_t nf = ref_split(f, flen, fl);
@@ -440,8 +417,7 @@ ref_match(const uint8_t *f, size_t flen, const uint8_t *t, size_t tlen)
 /* xorshift64*: fixed seed, same sequence on every platform */
 static uint64_t rng_state = 0x5eed70b1c5eed001ull;
 
-static uint32_t
-rng(void)
+static uint32_t rng(void)
 {
 	rng_state ^= rng_state >> 12;
 	rng_state ^= rng_state << 25;
@@ -456,8 +432,7 @@ static const char *const gen_levels[] = {
 };
 #define N_GEN_LEVELS (sizeof(gen_levels) / sizeof(gen_levels[0]))
 
-static size_t
-gen_string(uint8_t *buf, size_t cap, bool wildcards)
+static size_t gen_string(uint8_t *buf, size_t cap, bool wildcards)
 {
 	size_t nlev = 1 + rng() % 5, len = 0;
 
@@ -476,8 +451,7 @@ gen_string(uint8_t *buf, size_t cap, bool wildcards)
 	return len;
 }
 
-static void
-test_random_cross_check(void **state)
+static void test_random_cross_check(void **state)
 {
 	(void)state;
 	uint8_t f[64], t[64];
@@ -491,9 +465,8 @@ test_random_cross_check(void **state)
 		bool fv = topic_filter_valid(f, flen, max_len);
 		bool tv = topic_name_valid(t, tlen, max_len);
 		if (fv != ref_filter_valid(f, flen, max_len) || tv != ref_name_valid(t, tlen, max_len)) {
-			print_error("validity mismatch: filter \"%.*s\" (%d) name \"%.*s\" (%d) max %zu\n",
-				    (int)flen, (const char *)f, fv, (int)tlen, (const char *)t, tv,
-				    max_len);
+			print_error("validity mismatch: filter \"%.*s\" (%d) name \"%.*s\" (%d) max %zu\n", (int)flen,
+				    (const char *)f, fv, (int)tlen, (const char *)t, tv, max_len);
 			fail();
 		}
 		/* the same bytes as the other kind: a name is a filter, never the reverse with wildcards */
@@ -519,8 +492,8 @@ test_random_cross_check(void **state)
 		/* a name used as a filter matches itself */
 		assert_true(topic_match(t, tlen, t, tlen));
 	}
-	print_message("cross-check: %u pairs, %u valid, %u matched, %u bad filters, %u bad names\n",
-		      pairs, valid_pairs, matched, bad_filters, bad_names);
+	print_message("cross-check: %u pairs, %u valid, %u matched, %u bad filters, %u bad names\n", pairs, valid_pairs,
+		      matched, bad_filters, bad_names);
 	/* guard against a generator that drifted into testing nothing */
 	assert_true(valid_pairs > 20000);
 	assert_true(matched > 2000);
@@ -529,18 +502,13 @@ test_random_cross_check(void **state)
 	assert_true(bad_names > 1000);
 }
 
-int
-main(void)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_spec_hash),
-		cmocka_unit_test(test_spec_plus),
-		cmocka_unit_test(test_spec_dollar),
-		cmocka_unit_test(test_spec_semantics),
-		cmocka_unit_test(test_validity_edges),
-		cmocka_unit_test(test_max_len),
-		cmocka_unit_test(test_wildcard_flag),
-		cmocka_unit_test(test_levels_edges),
+		cmocka_unit_test(test_spec_hash),          cmocka_unit_test(test_spec_plus),
+		cmocka_unit_test(test_spec_dollar),        cmocka_unit_test(test_spec_semantics),
+		cmocka_unit_test(test_validity_edges),     cmocka_unit_test(test_max_len),
+		cmocka_unit_test(test_wildcard_flag),      cmocka_unit_test(test_levels_edges),
 		cmocka_unit_test(test_random_cross_check),
 	};
 

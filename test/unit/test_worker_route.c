@@ -147,8 +147,12 @@ static void world_init(struct world *w, uint32_t self, uint32_t n_workers)
 	w->bridge_output[0] = FO_MAX_SINKS;
 	w->f.refuse_peer = UINT32_MAX;
 	w->wr = (struct fo_worker_route){
-		.io = { .ctx = &w->f, .send_copy = f_send_copy, .neighbour_known = f_neighbour_known,
-			.out_enqueue = f_out_enqueue, .peer_post = f_peer_post, .deferred_puback = f_puback },
+		.io = { .ctx = &w->f,
+			.send_copy = f_send_copy,
+			.neighbour_known = f_neighbour_known,
+			.out_enqueue = f_out_enqueue,
+			.peer_post = f_peer_post,
+			.deferred_puback = f_puback },
 		.worker = self,
 		.n_workers = n_workers,
 		.sink_output = w->sink_output,
@@ -170,9 +174,15 @@ static void world_fini(struct world *w)
 
 static struct broker_result publish(const char *topic, int8_t qos, uint32_t client_hash, uint16_t msg_id)
 {
-	return (struct broker_result){ .fate = FO_FATE_DELIVERED, .published = true, .topic = (const uint8_t *)topic,
-				       .topic_len = (uint16_t)strlen(topic), .qos = qos, .payload_len = 10,
-				       .client_hash = client_hash, .msg_id = msg_id, .topic_id = 3 };
+	return (struct broker_result){ .fate = FO_FATE_DELIVERED,
+				       .published = true,
+				       .topic = (const uint8_t *)topic,
+				       .topic_len = (uint16_t)strlen(topic),
+				       .qos = qos,
+				       .payload_len = 10,
+				       .client_hash = client_hash,
+				       .msg_id = msg_id,
+				       .topic_id = 3 };
 }
 
 static const struct fo_client from = { .ip = 0x0a000001u, .port = 40000, .ifindex = 0 };
