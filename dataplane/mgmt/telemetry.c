@@ -59,20 +59,29 @@ static int tel_generations(const char *cmd, const char *params, struct rte_tel_d
 	return 0;
 }
 
-/* /fanout/genstats,ID (default: the stable generation). */
-static int tel_genstats(const char *cmd, const char *params, struct rte_tel_data *d)
+/* The generation an endpoint's ",ID" names; the stable one without. */
+static int param_gen_id(const char *params, uint32_t *id)
 {
-	(void)cmd;
 	struct fo_gen_summary s;
 	fo_gen_summary_get(&s);
-	uint32_t id = s.stable_id;
+	*id = s.stable_id;
 	if (params && *params) {
 		char *end;
 		unsigned long v = strtoul(params, &end, 10);
 		if (*end || v == 0 || v > INT32_MAX)
 			return -EINVAL;
-		id = (uint32_t)v;
+		*id = (uint32_t)v;
 	}
+	return 0;
+}
+
+/* /fanout/genstats,ID (default: the stable generation). */
+static int tel_genstats(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	uint32_t id;
+	if (param_gen_id(params, &id) != 0)
+		return -EINVAL;
 	struct fo_gen_ctr *c = malloc(sizeof(*c));
 	const char *role = NULL;
 	if (!c)
@@ -131,16 +140,9 @@ static void tel_route(void *arg, const char *route, const char *kind, const stru
 static int tel_routes(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	(void)cmd;
-	struct fo_gen_summary s;
-	fo_gen_summary_get(&s);
-	uint32_t id = s.stable_id;
-	if (params && *params) {
-		char *end;
-		unsigned long v = strtoul(params, &end, 10);
-		if (*end || v == 0 || v > INT32_MAX)
-			return -EINVAL;
-		id = (uint32_t)v;
-	}
+	uint32_t id;
+	if (param_gen_id(params, &id) != 0)
+		return -EINVAL;
 	struct route_walk w = { .d = d, .err = 0 };
 	rte_tel_data_start_dict(d);
 	if (!fo_gen_route_walk(id, tel_route, &w))
