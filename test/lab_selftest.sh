@@ -10,13 +10,26 @@ NAME=selftest
 NS=fo-$NAME-cli
 DP=fo${NAME}dp
 CL=fo${NAME}cl
-SUBNET=9            # 198.18.9.0/24: away from the default lab's 198.18.0.0/24
-P=198.18.$SUBNET
 
 if [[ $(id -u) -ne 0 ]]; then
   echo "lab-selftest: needs root; skipping"
   exit 77
 fi
+
+# 198.18.K.0/24 leased the way the e2e harness leases it (test/e2e/harness.py SubnetLease): an
+# flock on /run/lock/fanout-e2e-labs/K.lock held for as long as this script runs.
+LEASE_DIR=/run/lock/fanout-e2e-labs
+mkdir -p "$LEASE_DIR"
+SUBNET=
+for k in $(seq 16 255); do
+  exec {lease_fd}>"$LEASE_DIR/$k.lock"
+  if flock -n "$lease_fd"; then SUBNET=$k; break; fi
+  exec {lease_fd}>&-
+done
+[[ -n $SUBNET ]] || { echo "lab-selftest: every lab subnet is leased (fuser -v $LEASE_DIR/*.lock)"; exit 1; }
+P=198.18.$SUBNET
+MAC_K=$(printf '%02x' "$SUBNET")
+echo "lab-selftest: subnet $P.0/24"
 
 fails=0
 checks=0
@@ -108,7 +121,7 @@ if command -v tcpdump >/dev/null; then
   capture "$tmp" arp 1
   has "client ARPs for the appliance on the dataplane end" "who-has $P\.1 tell $P\.2" "$(cat "$tmp")"
   check "lab up --static-neigh" "$LAB" up --name "$NAME" --subnet "$SUBNET" --static-neigh
-  has "permanent neighbour for the appliance" "$P\.1 lladdr 02:66:6f:09:00:01 PERMANENT" \
+  has "permanent neighbour for the appliance" "$P\.1 lladdr 02:66:6f:$MAC_K:00:01 PERMANENT" \
       "$(ip netns exec "$NS" ip neigh show dev "$CL" 2>&1)"
   capture "$tmp" udp 1
   has "UDP datagram reaches the dataplane end with a correct checksum" \

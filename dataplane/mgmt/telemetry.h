@@ -1,4 +1,5 @@
-/* DPDK telemetry endpoints /fanout/stats, /fanout/drops, /fanout/generations, /fanout/genstats. */
+/* DPDK telemetry endpoints /fanout/stats, /fanout/drops, /fanout/generations, /fanout/genstats,
+ * /fanout/routes and /fanout/outputs. */
 #ifndef FANOUT_TELEMETRY_H
 #define FANOUT_TELEMETRY_H
 

@@ -42,7 +42,7 @@ _Static_assert(FO_RCTR_OUT_ROW == FO_MAX_WORKERS, "route counter rows: workers f
 
 /* Pipeline phases, advanced by the main lcore on shutdown so the pipeline drains front to
  * back: rx stops first, workers empty their rings, then tx empties its rings. */
-enum fo_phase { FO_RUN = 0, FO_STOP_RX, FO_STOP_WORKERS, FO_STOP_TX, FO_DONE };
+enum fo_phase { FO_RUN = 0, FO_STOP_RX, FO_STOP_WORKERS, FO_DONE };
 
 struct fo_port {
 	_Atomic uint64_t rx_pace_pps; /* benchmarks: poll at most this many packets/s per rx queue, 0 = off */

@@ -1,8 +1,8 @@
 /* Config generations (docs/control.md): the live routing state is one pointer to a
  * struct fo_genset {stable, canary, share, mode}. Workers read it without locks once per
  * burst and report a quiescent state after; the main lcore builds a new set, publishes it
- * with one atomic store and hands the old one to an rte_rcu_qsbr defer queue that it polls,
- * so no lcore ever waits. Counters a rollout decision needs are kept per lcore and per
+ * with one atomic store, watches the workers' quiescent states for at most 100 ms and frees
+ * the old one, or hands it to an rte_rcu_qsbr defer queue that it polls: no worker ever waits. Counters a rollout decision needs are kept per lcore and per
  * generation slot (FO_GEN_SLOTS), summed by readers. */
 #ifndef FANOUT_GENERATION_H
 #define FANOUT_GENERATION_H

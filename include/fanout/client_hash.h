@@ -1,9 +1,10 @@
 /* Stable hashes of a client's identity. fo_client_hash (IPv4 source address and UDP port)
- * picks the worker that owns a client. fo_client_id_hash (the MQTT-SN ClientId) picks its
+ * stands for a client without a ClientId; the worker that owns a client is picked by the
+ * seeded bh_worker_of (dataplane/base/broker_hash.h). fo_client_id_hash (the MQTT-SN ClientId) picks its
  * rollout side: canary when hash % 10000 < share, so a device stays on one side as the share
  * grows and keeps its side across address changes; a client without a ClientId (QoS -1
  * publishes, empty ids) uses fo_client_hash. Never change either lightly: changing them moves
- * every client to another worker and another rollout side. Tests re-implement them. */
+ * every client to another rollout side. Tests re-implement them. */
 #ifndef FANOUT_CLIENT_HASH_H
 #define FANOUT_CLIENT_HASH_H
 
