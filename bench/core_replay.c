@@ -10,11 +10,15 @@
  *   worker: the client read back from the IPv4/UDP headers, broker_handle, and the worker's
  *           routing and accounting as shipped (dataplane/route/worker_route.c: serving generation,
  *           route matching, per-generation and per-route counters, sink/bridge entries, which go
- *           on a plain ring drained once per burst); frames built as stage_worker.c builds them:
- *           neighbour resolution, l2l4_write_udp with the payload's sum computed once in
- *           payload_bind (l2l4_csum_add), header and payload copy into a scratch frame
- *           (payloads above 128 bytes are chained by reference in the dataplane, so they are not
- *           copied here either); broker_tick when the millisecond changes.
+ *           on a plain ring drained once per burst); frames built through the worker stage's own
+ *           frame code (dataplane/net/out_frame.h: the next-hop cache keyed by the neighbour
+ *           table's version, the addressing from the port's interface, the inline-or-chained
+ *           choice for a PUBLISH payload, the header checksum reused across copies, the
+ *           l2l4_write_udp(_sums) calls) with the payload's sum computed once in payload_bind;
+ *           only the buffers are this file's: a scratch frame where the stage takes a header
+ *           mbuf, and a payload chained by reference counted by its length alone (nothing
+ *           copied); a miss resolved through the neighbour table as out_path.c's fo_resolve
+ *           does; broker_tick when the millisecond changes.
  * Frames go in bursts of the config's burst size; a virtual clock advances 1 ms every
  * --frames-per-ms frames, so a run is deterministic. The preamble runs once, then --warmup
  * passes over steady.pcap, then --loops measured passes. Under valgrind --tool=callgrind
@@ -61,13 +65,12 @@
 #include "l2l4.h"
 #include "mqttsn_broker.h"
 #include "neighbour.h"
+#include "out_frame.h"
 #include "route_table.h"
 #include "rx_classify.h"
 #include "worker_route.h"
 
 /* Mirrors of dataplane/pipeline/dataplane.h constants (that header pulls in DPDK). */
-#define FO_INLINE_PAYLOAD_MAX 128
-#define L2L4_UDP_HLEN_MAX (L2L4_ETH_HLEN + L2L4_VLAN_HLEN + L2L4_IP_HLEN + L2L4_UDP_HLEN)
 #define FO_ARP_RETRY_MS 200
 #define FO_ARP_TRIES 3
 #define OUT_MAX 256
@@ -118,6 +121,8 @@ struct replay {
 	struct port ports[2];
 	uint32_t n_ports;
 	uint32_t hdr_room;
+	struct fo_nh_cache nc; /* the worker's next-hop cache (out_frame.h) */
+	struct fo_hdr_sum hs;  /* and its last PUBLISH header's sum */
 	uint32_t burst;
 	uint32_t n_workers; /* 1: one worker engine, whatever the config's lcores say */
 	struct broker *broker;
@@ -247,7 +252,8 @@ static void parse_mac(const char *s, uint8_t mac[6])
 		mac[i] = (uint8_t)v[i];
 }
 
-/* ---- output side: stage_worker.c's start_frame / io_send / io_send_publish ---- */
+/* ---- output side: stage_worker.c's start_frame / io_send / io_send_publish bound to flat buffers; the
+ * frame code they share is dataplane/net/out_frame.h ---- */
 
 static void flush_out(void)
 {
@@ -311,38 +317,20 @@ static uint8_t *start_frame(const struct fo_client *to, size_t inline_len, struc
 		return NULL;
 	}
 	struct port *p = &R.ports[to->ifindex];
-	/* as stage_worker.c: a per-worker cache of next hops, valid while the table's version holds */
-	static struct {
-		uint32_t ip;
-		uint16_t pidx;
-		uint8_t mac[6];
-		uint64_t version;
-	} nc[256];
 	uint64_t ver = fo_neigh_version(p->neigh);
-	unsigned ci = ((to->ip * 2654435761u) >> 16 ^ to->ifindex) & 255;
-	if (nc[ci].ip == to->ip && nc[ci].pidx == to->ifindex && nc[ci].version == ver && to->ip != 0) {
-		memcpy(spec->dst_mac, nc[ci].mac, 6);
-	} else {
+	if (!fo_nh_get(&R.nc, to->ip, to->ifindex, ver, spec->dst_mac)) {
 		if (!resolve(p, to->ip, spec->dst_mac)) {
 			out_fail(FO_OUT_DROP_NO_NEIGHBOUR);
 			return NULL;
 		}
-		nc[ci].ip = to->ip;
-		nc[ci].pidx = to->ifindex;
-		nc[ci].version = ver;
-		memcpy(nc[ci].mac, spec->dst_mac, 6);
+		fo_nh_put(&R.nc, to->ip, to->ifindex, ver, spec->dst_mac);
 	}
 	size_t need = l2l4_udp_hdr_len(p->ifc.vlan) + inline_len;
-	if (need > R.hdr_room) {
+	if (need > R.hdr_room) { /* the header buffer's room, as an mbuf's tailroom */
 		out_fail(FO_OUT_DROP_FRAME_TOO_BIG);
 		return NULL;
 	}
-	memcpy(spec->src_mac, p->ifc.mac, 6);
-	spec->vlan = p->ifc.vlan;
-	spec->src_ip = p->ifc.ip;
-	spec->dst_ip = to->ip;
-	spec->src_port = p->ifc.mqttsn_port;
-	spec->dst_port = to->port;
+	fo_frame_spec(spec, &p->ifc, to->ip, to->port);
 	*len = (uint32_t)need;
 	return alloc_out();
 }
@@ -355,9 +343,7 @@ static int io_send(void *ctx, const struct fo_client *to, const uint8_t *msg, ui
 	uint8_t *b = start_frame(to, len, &spec, &flen);
 	if (!b)
 		return -1;
-	size_t hl = l2l4_udp_hdr_len(spec.vlan);
-	memcpy(b + hl, msg, len);
-	l2l4_write_udp(b, &spec, len, 0, 0);
+	fo_frame_reply(b, &spec, msg, len);
 	push_out(flen);
 	return 0;
 }
@@ -367,29 +353,17 @@ static int io_send_publish(void *ctx, const struct fo_client *to, const uint8_t 
 	(void)ctx;
 	struct payload *pl = payload;
 	uint32_t plen = pl->len;
-	bool copy = plen && to->ifindex < R.n_ports &&
-		    (plen <= FO_INLINE_PAYLOAD_MAX || !R.ports[to->ifindex].multi_seg) &&
-		    L2L4_UDP_HLEN_MAX + hdr_len + plen <= R.hdr_room;
+	/* a payload here is one contiguous piece, as a received frame's single segment */
+	bool copy = fo_frame_payload_inline(
+		plen, true, to->ifindex < R.n_ports ? &R.ports[to->ifindex].multi_seg : NULL, hdr_len, R.hdr_room);
 	struct l2l4_udp_spec spec;
 	uint32_t flen;
 	uint8_t *b = start_frame(to, hdr_len + (copy ? plen : 0), &spec, &flen);
 	if (!b)
 		return -1;
-	size_t hl = l2l4_udp_hdr_len(spec.vlan);
-	memcpy(b + hl, hdr, hdr_len);
-	/* as stage_worker.c: the header's sum is reused while copies share the header */
-	static uint8_t last_hdr[16];
-	static uint16_t last_len;
-	static uint32_t last_sum;
-	if (hdr_len != last_len || memcmp(hdr, last_hdr, hdr_len) != 0) {
-		last_sum = l2l4_csum_add(0, hdr, hdr_len);
-		last_len = hdr_len <= sizeof(last_hdr) ? hdr_len : UINT16_MAX;
-		if (hdr_len <= sizeof(last_hdr))
-			memcpy(last_hdr, hdr, hdr_len);
-	}
-	l2l4_write_udp_sums(b, &spec, hdr_len, last_sum, plen, plen ? pl->sum : 0);
+	uint8_t *at = fo_frame_publish(b, &spec, &R.hs, hdr, hdr_len, plen, pl->sum);
 	if (copy) {
-		memcpy(b + hl + hdr_len, pl->data, plen);
+		memcpy(at, pl->data, plen);
 	} else if (plen) {
 		/* The dataplane chains the payload mbuf by reference: nothing to build. --verify checks
 		 * the frame as tx would send it, so it gets the bytes (outside the measured passes). */

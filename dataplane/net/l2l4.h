@@ -14,6 +14,7 @@
 #define L2L4_VLAN_HLEN 4
 #define L2L4_IP_HLEN 20
 #define L2L4_UDP_HLEN 8
+#define L2L4_UDP_HLEN_MAX (L2L4_ETH_HLEN + L2L4_VLAN_HLEN + L2L4_IP_HLEN + L2L4_UDP_HLEN) /* tagged */
 #define L2L4_ARP_LEN 28
 #define L2L4_MIN_FRAME 60 /* without FCS: short frames are padded to this */
 

@@ -30,11 +30,8 @@
 _Static_assert(FO_RCTR_OUT_ROW == FO_MAX_WORKERS, "route counter rows: workers first, then outputs (generation.h)");
 #define FO_MAX_TX 16
 #define FO_MAX_RXQ_PER_LCORE 32
-#define FO_HDR_STASH 32           /* header mbufs a worker takes from the pool at once */
-#define FO_NEIGH_CACHE 256        /* per worker: resolved next hops (power of two) */
-#define FO_PACE_SCALE 1024        /* rx pacing token fixed point */
-#define FO_INLINE_PAYLOAD_MAX 128 /* copies carry payloads up to this inline, not by reference */
-#define L2L4_UDP_HLEN_MAX (L2L4_ETH_HLEN + L2L4_VLAN_HLEN + L2L4_IP_HLEN + L2L4_UDP_HLEN)
+#define FO_HDR_STASH 32          /* header mbufs a worker takes from the pool at once */
+#define FO_PACE_SCALE 1024       /* rx pacing token fixed point */
 #define FO_TX_BURSTS_PER_CALL 64 /* tx stage: bursts drained per loop iteration at most */
 #define FO_ARP_RETRY_MS 200      /* at most one ARP request per unresolved address per this */
 #define FO_ARP_TRIES 3           /* an address asked for this many intervals without a reply is freed */

@@ -10,6 +10,7 @@
 
 #include "dataplane.h"
 #include "mqttsn_codec.h"
+#include "out_frame.h"
 #include "outputs.h"
 #include "worker_route.h"
 
@@ -23,17 +24,10 @@ struct worker_io {
 	uint8_t cur_slot;          /* its generation slot, when known before the engine runs */
 	unsigned mark;             /* out[mark..n_out): frames built for the current message */
 	struct fo_txer *direct_tx; /* set when the worker's lcore is also its tx lcore: no tx ring hop */
-	struct {                   /* resolved next hops, valid while the port's neighbour table version holds */
-		uint32_t ip;
-		uint16_t pidx;
-		uint8_t mac[6];
-		uint64_t version;
-	} nc[FO_NEIGH_CACHE];
-	unsigned n_stash; /* header mbufs taken from the pool in bulk, used from the top */
+	struct fo_nh_cache nc;     /* resolved next hops (out_frame.h) */
+	unsigned n_stash;          /* header mbufs taken from the pool in bulk, used from the top */
 	struct rte_mbuf *stash[FO_HDR_STASH];
-	uint8_t hdr[16]; /* the last PUBLISH header sent and its sum: fan-out copies share it */
-	uint16_t hdr_len;
-	uint32_t hdr_sum;
+	struct fo_hdr_sum hs;         /* the last PUBLISH header sent and its sum: fan-out copies share it */
 	struct fo_genset *gs;         /* the set read for this burst */
 	struct rte_mbuf *cur_payload; /* the packet being handled (io_published routes it) */
 	struct fo_worker_route wr;    /* routing and accounting (worker_route.h) */
@@ -73,23 +67,14 @@ static struct rte_mbuf *start_frame(struct worker_io *io, const struct fo_client
 		return NULL;
 	}
 	struct fo_port *p = &fo_dp.ports[to->ifindex];
-	/* Resolve before allocating: a miss costs no mbuf (an ARP request goes out instead). A
-	 * fan-out sends to the same subscribers again and again: their next hops are cached here
-	 * for as long as the neighbour table's version says nothing changed. */
+	/* Resolve before allocating: a miss costs no mbuf (an ARP request goes out instead). */
 	uint64_t ver = fo_neigh_version(p->neigh);
-	unsigned ci = ((to->ip * 2654435761u) >> 16 ^ to->ifindex) & (FO_NEIGH_CACHE - 1);
-	if (likely(io->nc[ci].ip == to->ip && io->nc[ci].pidx == to->ifindex && io->nc[ci].version == ver &&
-		   to->ip != 0)) {
-		memcpy(spec->dst_mac, io->nc[ci].mac, 6);
-	} else {
+	if (unlikely(!fo_nh_get(&io->nc, to->ip, to->ifindex, ver, spec->dst_mac))) {
 		if (!fo_resolve(p, to->ip, spec->dst_mac, io->w->tx, st)) {
 			fo_out_fail(st, FO_OUT_DROP_NO_NEIGHBOUR);
 			return NULL;
 		}
-		io->nc[ci].ip = to->ip;
-		io->nc[ci].pidx = to->ifindex;
-		io->nc[ci].version = ver;
-		memcpy(io->nc[ci].mac, spec->dst_mac, 6);
+		fo_nh_put(&io->nc, to->ip, to->ifindex, ver, spec->dst_mac);
 	}
 	/* Header mbufs come from the pool a stash at a time (one bulk get instead of one per copy);
 	 * when the pool cannot fill a whole stash, one at a time as before. */
@@ -116,12 +101,7 @@ static struct rte_mbuf *start_frame(struct worker_io *io, const struct fo_client
 		fo_out_fail(st, FO_OUT_DROP_FRAME_TOO_BIG);
 		return NULL;
 	}
-	memcpy(spec->src_mac, p->ifc.mac, 6);
-	spec->vlan = p->ifc.vlan;
-	spec->src_ip = p->ifc.ip;
-	spec->dst_ip = to->ip;
-	spec->src_port = p->ifc.mqttsn_port;
-	spec->dst_port = to->port;
+	fo_frame_spec(spec, &p->ifc, to->ip, to->port);
 	m->port = p->port_id;
 	m->data_len = (uint16_t)need;
 	m->pkt_len = (uint32_t)need;
@@ -135,44 +115,31 @@ static int io_send(void *ctx, const struct fo_client *to, const uint8_t *msg, ui
 	struct rte_mbuf *m = start_frame(io, to, len, &spec);
 	if (!m)
 		return -1;
-	uint8_t *b = rte_pktmbuf_mtod(m, uint8_t *);
-	size_t hl = l2l4_udp_hdr_len(spec.vlan);
-	memcpy(b + hl, msg, len);
-	l2l4_write_udp(b, &spec, len, 0, 0);
+	fo_frame_reply(rte_pktmbuf_mtod(m, uint8_t *), &spec, msg, len);
 	push_out(io, m);
 	return 0;
 }
 
-/* A PUBLISH (or route) copy. Small payloads are copied into the header mbuf: 64 bytes of memcpy
- * cost less than a reference count update and a two-segment free, and a port without
- * multi-segment tx would otherwise have the tx stage flatten the chain. Larger payloads are
- * shared by reference, the header mbuf chained in front (ipv4_multicast style). */
+/* A PUBLISH (or route) copy. Small payloads are copied into the header mbuf (fo_frame_payload_inline
+ * says which); larger ones are shared by reference, the header mbuf chained in front
+ * (ipv4_multicast style). */
 static int io_send_publish(void *ctx, const struct fo_client *to, const uint8_t *hdr, uint16_t hdr_len, void *payload)
 {
 	struct worker_io *io = ctx;
 	struct rte_mbuf *pl = payload;
 	uint32_t plen = pl->pkt_len;
-	bool copy = plen && pl->nb_segs == 1 && to->ifindex < fo_dp.n_ports &&
-		    (plen <= FO_INLINE_PAYLOAD_MAX || !fo_port_multi_seg[to->ifindex]) &&
-		    L2L4_UDP_HLEN_MAX + hdr_len + plen <= fo_dp.hdr_room;
+	bool copy = fo_frame_payload_inline(plen, pl->nb_segs == 1,
+					    to->ifindex < fo_dp.n_ports ? &fo_port_multi_seg[to->ifindex] : NULL,
+					    hdr_len, fo_dp.hdr_room);
 	struct l2l4_udp_spec spec;
 	struct rte_mbuf *m = start_frame(io, to, hdr_len + (copy ? plen : 0), &spec);
 	if (!m)
 		return -1;
-	uint8_t *b = rte_pktmbuf_mtod(m, uint8_t *);
-	size_t hl = l2l4_udp_hdr_len(spec.vlan);
-	memcpy(b + hl, hdr, hdr_len);
-	/* the payload's sum is known from payload_bind and the header's from the previous copy: the
-	 * checksum never re-reads the copy */
-	if (unlikely(hdr_len != io->hdr_len || memcmp(hdr, io->hdr, hdr_len) != 0)) {
-		io->hdr_sum = l2l4_csum_add(0, hdr, hdr_len);
-		io->hdr_len = hdr_len <= sizeof(io->hdr) ? hdr_len : UINT16_MAX; /* too long: never reused */
-		if (hdr_len <= sizeof(io->hdr))
-			memcpy(io->hdr, hdr, hdr_len);
-	}
-	l2l4_write_udp_sums(b, &spec, hdr_len, io->hdr_sum, plen, plen ? pl->hash.usr : 0);
+	/* the payload's sum is pl->hash.usr (io_payload_bind) */
+	uint8_t *at = fo_frame_publish(rte_pktmbuf_mtod(m, uint8_t *), &spec, &io->hs, hdr, hdr_len, plen,
+				       pl->hash.usr);
 	if (copy) {
-		rte_memcpy(b + hl + hdr_len, rte_pktmbuf_mtod(pl, const uint8_t *), plen);
+		rte_memcpy(at, rte_pktmbuf_mtod(pl, const uint8_t *), plen);
 	} else {
 		if (plen) {
 			rte_mbuf_refcnt_update(pl, 1);
