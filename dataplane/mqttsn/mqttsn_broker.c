@@ -43,6 +43,13 @@
 #define PROOF_MISMATCH_MAX 8 /* wrong proof echoes before an unproven session is ended */
 #define ERR_BUCKETS 4096u    /* error-reply token buckets (by source IP hash) per worker */
 #define EVICT_SCAN 64u       /* session slots examined for an unproven one when the table is full */
+/* Copies a session may have waiting for the REGACK of the REGISTER their topic needed (spec 6.10:
+ * the PUBLISH follows the REGACK); past it a copy is dropped (ev delivery_held_full). */
+#define HELD_PUBS 4u
+/* Topic names a session may have refused (REGACK rejection = an unsubscribe of the name, spec
+ * 6.10), kept as refused map entries; past it a rejection only forgets the id. */
+#define REFUSALS_MAX 32u
+#define HELD_NONE UINT32_MAX
 
 /* Per session, beside the 64-byte session (touched on control messages only): the address
  * proof, SUBACKs held until it, quota counts and give-ups. */
@@ -50,7 +57,7 @@ struct held_suback {
 	uint16_t mid, tid;
 	uint8_t granted;
 } __attribute__((packed));
-/* 32 bytes (scale budget: 512 MiB per million sessions, fanout-scale-bench --check). */
+/* 36 bytes (scale budget: 512 MiB per million sessions, fanout-scale-bench --check). */
 struct guard {
 	/* low 32 bits of the clock (intervals < 49 days): unproven, when the
 	 * outstanding proof was first sent; paused, when paused; else, with
@@ -66,6 +73,19 @@ struct guard {
 	uint8_t giveups;      /* QoS 1 give-ups since the last PUBACK or REGACK */
 	bool proof_out;       /* a proof REGISTER is outstanding (since_ms is when) */
 	struct held_suback held[HELD_SUBACKS];
+	uint8_t n_pubs;    /* copies waiting for a REGACK (held_pub), at most HELD_PUBS */
+	uint8_t n_refused; /* refused map entries (CTMAP_REFUSED), at most REFUSALS_MAX */
+	uint32_t pubs;     /* the first of them (valid while n_pubs > 0), in arrival order */
+};
+
+/* A copy waiting for the REGACK of its topic's REGISTER, holding one payload reference (taken
+ * like a QoS 1 copy's); a QoS 1 copy gets its MsgId and in-flight entry when it is sent. */
+struct held_pub {
+	void *payload;
+	uint32_t me;   /* the map entry whose REGACK it waits for */
+	uint32_t next; /* the session's list, or the free list */
+	uint16_t payload_len;
+	uint8_t qos;
 };
 
 /* Sessions per source IP (security.sessions_per_source, at most 65535): open addressing,
@@ -106,7 +126,9 @@ struct broker {
 	uint8_t short_name[2]; /* res->topic for short-topic publishes */
 	uint8_t *scratch;      /* encoded replies, REGISTER with a full-length name */
 	uint32_t scratch_cap;
-	struct guard *g; /* [max_sessions] */
+	struct guard *g;     /* [max_sessions] */
+	struct held_pub *hp; /* [hp_cap]: copies waiting for a REGACK */
+	uint32_t hp_cap, hp_used, hp_free;
 	struct ipq_slot *ipq;
 	uint32_t ipq_mask;
 	struct err_bucket *eb; /* [ERR_BUCKETS] */
@@ -291,14 +313,112 @@ static void inflight_drop(struct broker *b, struct mqttsn_session *s, uint32_t x
 	b->io.payload_release(b->io.ctx, p);
 }
 
+/* ---- copies waiting for a REGACK (struct held_pub) */
+
+static void held_free(struct broker *b, uint32_t h)
+{
+	b->hp[h].next = b->hp_free;
+	b->hp_free = h;
+	b->hp_used--;
+}
+
+/* Drop the session's copies waiting for map entry me (SESSION_NONE: all), releasing their
+ * payloads. */
+static void held_discard(struct broker *b, uint32_t si, uint32_t me)
+{
+	struct guard *g = &b->g[si];
+	uint32_t *link = &g->pubs;
+	for (uint8_t i = 0, n = g->n_pubs; i < n; i++) {
+		uint32_t h = *link;
+		struct held_pub *p = &b->hp[h];
+		if (me != SESSION_NONE && p->me != me) {
+			link = &p->next;
+			continue;
+		}
+		*link = p->next;
+		g->n_pubs--;
+		b->io.payload_release(b->io.ctx, p->payload);
+		held_free(b, h);
+		ev(b, FO_EV_DELIVERY_HELD_DISCARDED);
+	}
+}
+
+/* A held copy goes out under the client's id tid, now that the client knows it; its payload
+ * reference passes to the in-flight entry (QoS 1) or is given back once sent (QoS 0). */
+static void send_held(struct broker *b, uint32_t si, const struct held_pub *p, uint16_t tid)
+{
+	struct mqttsn_session *s = session_get(b->st, si);
+	uint8_t flags = (uint8_t)(MQTTSN_TOPIC_NORMAL | (p->qos ? MQTTSN_FLAG_QOS1 : MQTTSN_FLAG_QOS0));
+	uint16_t mid = 0;
+	if (p->qos) {
+		if (inflight_count(b->inf) >= inflight_capacity(b->inf) ||
+		    s->inflight_n >= b->cfg.max_inflight_per_session) {
+			ev(b, FO_EV_DELIVERY_INFLIGHT_FULL);
+			b->io.payload_release(b->io.ctx, p->payload);
+			return;
+		}
+		mid = next_msg_id(b, s);
+	}
+	uint8_t hdr[PUBLISH_HDR_MAX];
+	int h = mqttsn_encode_publish_hdr(hdr, sizeof(hdr), flags, tid, mid, p->payload_len);
+	if (h <= 0 ||
+	    (p->qos && inflight_add(b->inf, &s->inflight_head, si, mid, tid, flags, p->payload, p->payload_len,
+				    b->clock_ms + b->cfg.retry_interval_ms) == INFLIGHT_NONE)) {
+		if (h > 0)
+			ev(b, FO_EV_DELIVERY_INFLIGHT_FULL);
+		b->io.payload_release(b->io.ctx, p->payload);
+		return;
+	}
+	struct fo_client to = client_of(s);
+	if (p->qos) {
+		s->inflight_n++;
+		ev(b, FO_EV_DELIVERY_QOS1);
+	}
+	b->io.send_publish(b->io.ctx, &to, hdr, (uint16_t)h, p->payload);
+	if (!p->qos)
+		b->io.payload_release(b->io.ctx, p->payload);
+	ev(b, FO_EV_DELIVERIES);
+}
+
+/* The client knows the id of map entry me now: its held copies go out, in arrival order (only
+ * to an address that is proven and not paused; else they wait for the next REGACK or go with
+ * the pause). */
+static void held_flush(struct broker *b, uint32_t si, uint32_t me)
+{
+	struct guard *g = &b->g[si];
+	const struct mqttsn_session *s = session_get(b->st, si);
+	if (g->n_pubs == 0 || !s->proven || s->paused)
+		return;
+	uint16_t tid = ctmap_get(b->st, me)->tid;
+	uint32_t *link = &g->pubs;
+	for (uint8_t i = 0, n = g->n_pubs; i < n; i++) {
+		uint32_t h = *link;
+		struct held_pub *p = &b->hp[h];
+		if (p->me != me) {
+			link = &p->next;
+			continue;
+		}
+		*link = p->next;
+		g->n_pubs--;
+		struct held_pub copy = *p;
+		held_free(b, h);
+		send_held(b, si, &copy, tid);
+	}
+}
+
 static void map_drop(struct broker *b, uint32_t me)
 {
 	const struct ctmap_entry *e = ctmap_get(b->st, me);
 	uint32_t topic = e->topic;
-	struct guard *g = &b->g[e->session];
+	uint32_t si = e->session;
+	struct guard *g = &b->g[si];
 	g->n_topics--;
-	if (e->reg_msg_id != 0 && g->regs_pending > 0)
+	if (e->reg_msg_id == CTMAP_REFUSED)
+		g->n_refused -= g->n_refused > 0;
+	else if (e->reg_msg_id != 0 && g->regs_pending > 0)
 		g->regs_pending--;
+	if (g->n_pubs)
+		held_discard(b, si, me);
 	ctmap_remove(b->st, me);
 	topic_registry_unref(b->reg, topic);
 }
@@ -315,13 +435,37 @@ static uint32_t map_add(struct broker *b, uint32_t si, uint32_t entry, bool *cre
 }
 
 /* The client has the id of map entry me (it REGISTERed or SUBSCRIBEd the name itself): a
- * REGISTER of ours for it no longer waits for an answer. */
+ * REGISTER of ours for it no longer waits for an answer (the caller sends what waited for it
+ * with held_flush after its reply). A refusal stands: a client that REGISTERs a name it refused
+ * may publish to it, and still gets none of it. */
 static void map_known(struct broker *b, uint32_t si, uint32_t me)
 {
 	struct ctmap_entry *e = ctmap_get(b->st, me);
+	if (e->reg_msg_id == CTMAP_REFUSED)
+		return;
 	if (e->reg_msg_id != 0 && b->g[si].regs_pending > 0)
 		b->g[si].regs_pending--;
 	e->reg_msg_id = 0;
+}
+
+/* The client SUBSCRIBEd or UNSUBSCRIBEd filter entry: refusals of names it matches end (the
+ * entries go, so the next copy of such a name registers it again). */
+static void refusals_clear(struct broker *b, uint32_t si, uint32_t filter)
+{
+	if (b->g[si].n_refused == 0)
+		return;
+	uint16_t flen, nlen;
+	const uint8_t *f = topic_registry_name(b->reg, filter, &flen);
+	for (uint32_t me = session_get(b->st, si)->map_head; me != SESSION_NONE;) {
+		const struct ctmap_entry *e = ctmap_get(b->st, me);
+		uint32_t next = e->next;
+		if (e->reg_msg_id == CTMAP_REFUSED) {
+			const uint8_t *name = topic_registry_name(b->reg, e->topic, &nlen);
+			if (topic_match(f, flen, name, nlen))
+				map_drop(b, me);
+		}
+		me = next;
+	}
 }
 
 /* ---- sessions per source IP */
@@ -432,6 +576,7 @@ static void subs_remove(struct broker *b, struct mqttsn_session *s, uint32_t x)
 static void session_clear(struct broker *b, uint32_t si)
 {
 	struct mqttsn_session *s = session_get(b->st, si);
+	held_discard(b, si, SESSION_NONE);
 	while (s->inflight_head != INFLIGHT_NONE)
 		inflight_drop(b, s, s->inflight_head);
 	while (s->sub_head != SUB_NONE) {
@@ -473,6 +618,8 @@ static void pause_session(struct broker *b, uint32_t si)
 	s->paused = 1;
 	b->g[si].since_ms = (uint32_t)b->clock_ms;
 	ev(b, FO_EV_SESSION_PAUSED);
+	/* The REGACKs they wait for are not coming (resuming forgets those REGISTERs). */
+	held_discard(b, si, SESSION_NONE);
 }
 
 /* ------------------------------------------------------------------ create/destroy */
@@ -576,9 +723,15 @@ struct broker *broker_create(const struct broker_config *cfg, const struct broke
 	b->ipq = calloc(qslots, sizeof(*b->ipq));
 	b->ipq_mask = qslots - 1;
 	b->eb = calloc(ERR_BUCKETS, sizeof(*b->eb));
+	b->hp_cap = cfg->max_sessions < cfg->max_inflight / HELD_PUBS ? cfg->max_sessions * HELD_PUBS
+								      : cfg->max_inflight;
+	b->hp = calloc(b->hp_cap, sizeof(*b->hp));
+	for (uint32_t i = 0; b->hp && i < b->hp_cap; i++)
+		b->hp[i].next = i + 1 < b->hp_cap ? i + 1 : HELD_NONE;
+	b->hp_free = 0;
 	b->prf_base = bh_prf64((uint64_t)(uintptr_t)b);
 	if (!b->reg || !b->st || !b->subs || !b->fidx || !b->inf || !b->touched || !b->rxm || !b->scratch ||
-	    !b->predef || !b->g || !b->ipq || !b->eb) {
+	    !b->predef || !b->g || !b->ipq || !b->eb || !b->hp) {
 		if (err)
 			*err = "broker: out of memory for tables; lower mqttsn.max_* sizes";
 		broker_destroy(b);
@@ -614,7 +767,7 @@ void broker_destroy(struct broker *b)
 {
 	if (!b)
 		return;
-	if (b->st && b->inf && b->subs && b->fidx && b->reg) {
+	if (b->st && b->inf && b->subs && b->fidx && b->reg && b->g && b->hp) {
 		uint32_t cap = session_capacity(b->st);
 		for (uint32_t i = 0; i < cap; i++)
 			if (session_get(b->st, i))
@@ -632,6 +785,7 @@ void broker_destroy(struct broker *b)
 	free(b->g);
 	free(b->ipq);
 	free(b->eb);
+	free(b->hp);
 	free(b);
 }
 
@@ -663,6 +817,7 @@ struct delivery {
 	void *kept;      /* the payload as kept for QoS 1 copies (payload_keep), NULL until needed */
 	bool kept_spare; /* kept holds a reference no inflight entry owns yet (released at the end) */
 	uint16_t payload_len;
+	uint32_t held; /* copies held for a REGACK */
 	/* The last QoS 0 header encoded for this fan-out: copies with the same flags and topic id
 	 * share it (only QoS 1 copies carry their own message id). */
 	int h0;
@@ -671,7 +826,82 @@ struct delivery {
 	uint8_t hdr0[PUBLISH_HDR_MAX];
 };
 
-/* One copy to one session; 1 when handed to send_publish. */
+/* The payload as kept past this fan-out (payload_keep, else payload_hold), made once per
+ * fan-out; false when there is no room (counted). */
+static bool delivery_kept(struct broker *b, struct delivery *d)
+{
+	if (d->kept)
+		return true;
+	if (b->io.payload_keep) {
+		d->kept = b->io.payload_keep(b->io.ctx, d->payload);
+		if (!d->kept) {
+			ev(b, FO_EV_DELIVERY_HOLD_FULL);
+			return false;
+		}
+	} else {
+		d->kept = d->payload;
+		b->io.payload_hold(b->io.ctx, d->kept);
+	}
+	d->kept_spare = true; /* the reference keep() gave is not yet in any entry */
+	return true;
+}
+
+/* One reference on d->kept for a new owner (an in-flight entry or a held copy). */
+static void delivery_take(struct broker *b, struct delivery *d)
+{
+	if (d->kept_spare)
+		d->kept_spare = false; /* the owner takes keep()'s */
+	else
+		b->io.payload_hold(b->io.ctx, d->kept);
+}
+
+/* Keep the copy for session si until the client's REGACK of map entry me (spec 6.10: no
+ * PUBLISH before it). Bounded per session and by the worker's pool; past it the copy is dropped. */
+static void hold_copy(struct broker *b, uint32_t si, uint32_t me, int qos, struct delivery *d)
+{
+	struct guard *g = &b->g[si];
+	if (g->n_pubs >= HELD_PUBS || b->hp_free == HELD_NONE) {
+		ev(b, FO_EV_DELIVERY_HELD_FULL);
+		return;
+	}
+	if (!delivery_kept(b, d))
+		return;
+	delivery_take(b, d);
+	uint32_t h = b->hp_free;
+	struct held_pub *p = &b->hp[h];
+	b->hp_free = p->next;
+	b->hp_used++;
+	*p = (struct held_pub){
+		.payload = d->kept, .me = me, .next = HELD_NONE, .payload_len = d->payload_len, .qos = (uint8_t)qos
+	};
+	uint32_t *link = &g->pubs;
+	for (uint8_t i = 0; i < g->n_pubs; i++)
+		link = &b->hp[*link].next;
+	*link = h;
+	g->n_pubs++;
+	d->held++;
+	ev(b, FO_EV_DELIVERY_HELD);
+}
+
+/* A copy of a name whose map entry me has no usable id yet: the client refused the name (no
+ * copy), or our REGISTER of it awaits the REGACK (the copy waits too, not to overtake it). */
+static uint32_t deliver_unknown(struct broker *b, uint32_t si, uint32_t me, int qos, struct delivery *d)
+{
+	if (ctmap_get(b->st, me)->reg_msg_id == CTMAP_REFUSED) {
+		ev(b, FO_EV_DELIVERY_TOPIC_REFUSED);
+		return 0;
+	}
+	if (regs_stalled(b, si)) {
+		pause_session(b, si);
+		ev(b, FO_EV_DELIVERY_PAUSED);
+		return 0;
+	}
+	hold_copy(b, si, me, qos, d);
+	return 0;
+}
+
+/* One copy to one session; 1 when handed to send_publish (a copy held for a REGACK is sent
+ * later and counted in d->held). */
 static uint32_t deliver(struct broker *b, uint32_t si, int qos, struct delivery *d)
 {
 	struct mqttsn_session *s = session_get(b->st, si);
@@ -691,13 +921,17 @@ static uint32_t deliver(struct broker *b, uint32_t si, int qos, struct delivery 
 	if (d->ttype == MQTTSN_TOPIC_NORMAL) {
 		uint32_t me = ctmap_find_topic(b->st, si, d->entry);
 		if (me != SESSION_NONE) {
-			tid = ctmap_get(b->st, me)->tid;
-			goto send;
+			const struct ctmap_entry *e = ctmap_get(b->st, me);
+			if (__builtin_expect(e->reg_msg_id == 0, 1)) {
+				tid = e->tid;
+				goto send;
+			}
+			return deliver_unknown(b, si, me, qos, d);
 		}
-		/* A wildcard subscriber has not seen this name: tell it the id first (spec 6.10).
-		 * REGISTERs are not retransmitted; if one is lost the client answers our PUBLISH
-		 * with PUBACK "invalid topic id", which drops the mapping so the next publish
-		 * registers again. */
+		/* A wildcard subscriber has not seen this name: tell it the id first and hold the copy
+		 * until its REGACK (spec 6.10). REGISTERs are not retransmitted; one left unanswered
+		 * for the REGISTER patience pauses the session, and resuming forgets it, so the next
+		 * copy registers the name again. */
 		if (regs_stalled(b, si)) {
 			/* It leaves our REGISTERs unanswered: stop feeding it (expiry ends it if it stays
 			 * silent; any message from it resumes deliveries). */
@@ -714,6 +948,8 @@ static uint32_t deliver(struct broker *b, uint32_t si, int qos, struct delivery 
 		topic_registry_ref(b->reg, d->entry);
 		tid = ctmap_get(b->st, me)->tid;
 		uint16_t mid = next_msg_id(b, s);
+		if (mid == CTMAP_REFUSED) /* that value marks a refusal in the map */
+			mid = next_msg_id(b, s);
 		struct mqttsn_msg r = { .type = MQTTSN_REGISTER };
 		r.u.reg.topic_id = tid;
 		r.u.reg.msg_id = mid;
@@ -727,6 +963,8 @@ static uint32_t deliver(struct broker *b, uint32_t si, int qos, struct delivery 
 		if (b->g[si].regs_pending++ == 0)
 			b->g[si].since_ms = (uint32_t)b->clock_ms;
 		ev(b, FO_EV_REGISTER_SENT);
+		hold_copy(b, si, me, qos, d);
+		return 0;
 	}
 
 send:;
@@ -758,19 +996,8 @@ send:;
 	if (h <= 0)
 		return 0;
 	if (qos) {
-		if (!d->kept) {
-			if (b->io.payload_keep) {
-				d->kept = b->io.payload_keep(b->io.ctx, d->payload);
-				if (!d->kept) {
-					ev(b, FO_EV_DELIVERY_HOLD_FULL);
-					return 0;
-				}
-			} else {
-				d->kept = d->payload;
-				b->io.payload_hold(b->io.ctx, d->kept);
-			}
-			d->kept_spare = true; /* the reference keep() gave is not yet in any entry */
-		}
+		if (!delivery_kept(b, d))
+			return 0;
 		uint32_t x = inflight_add(b->inf, &s->inflight_head, si, mid, tid, flags, d->kept, d->payload_len,
 					  b->clock_ms + b->cfg.retry_interval_ms);
 		if (x == INFLIGHT_NONE) {
@@ -778,10 +1005,7 @@ send:;
 			return 0;
 		}
 		s->inflight_n++;
-		if (d->kept_spare)
-			d->kept_spare = false; /* this entry owns it */
-		else
-			b->io.payload_hold(b->io.ctx, d->kept);
+		delivery_take(b, d); /* this entry owns it */
 		ev(b, FO_EV_DELIVERY_QOS1);
 	}
 	/* A failed send of a QoS 1 copy stays in flight: the retransmission covers it. */
@@ -811,8 +1035,9 @@ static void wild_candidate(void *ctx, uint32_t w)
  * highest granted QoS among the matches). entry is the name's registry id or
  * TOPIC_NONE when this worker has never seen the name. */
 static uint32_t fan_out(struct broker *b, const uint8_t *name, uint16_t len, uint32_t entry, int qos, void *payload,
-			uint16_t payload_len)
+			uint16_t payload_len, uint32_t *held)
 {
+	*held = 0;
 	if (++b->epoch == 0) {
 		uint32_t cap = session_capacity(b->st);
 		for (uint32_t i = 0; i < cap; i++) {
@@ -871,6 +1096,7 @@ static uint32_t fan_out(struct broker *b, const uint8_t *name, uint16_t len, uin
 	}
 	if (d.kept_spare)
 		b->io.payload_release(b->io.ctx, d.kept);
+	*held = d.held;
 	if (interned)
 		topic_registry_drop_unused(b->reg, d.entry);
 	return copies;
@@ -884,7 +1110,8 @@ uint32_t broker_fanout(struct broker *b, const uint8_t *topic, uint16_t topic_le
 	if (!topic || topic_len == 0 || topic_len > b->cfg.max_topic_len)
 		return 0;
 	uint32_t entry = topic_registry_find(b->reg, TOPIC_KIND_NAME, topic, topic_len);
-	return fan_out(b, topic, topic_len, entry, qos, payload, payload_len);
+	uint32_t held;
+	return fan_out(b, topic, topic_len, entry, qos, payload, payload_len, &held);
 }
 
 /* ------------------------------------------------------------------ message handlers */
@@ -1162,6 +1389,7 @@ static void on_register(struct broker *b, uint32_t si, const struct fo_client *f
 	map_known(b, si, me); /* the client knows the id now */
 	ev(b, FO_EV_REGISTER_ACCEPTED);
 	send_regack(b, from, ctmap_get(b->st, me)->tid, mid, MQTTSN_RC_ACCEPTED);
+	held_flush(b, si, me); /* copies that waited for our REGISTER of the name follow */
 	set_delivered(res);
 	return;
 reject:
@@ -1210,7 +1438,8 @@ static int accept_publish(struct broker *b, const struct fo_client *from, uint32
 {
 	uint16_t plen = m->u.publish.data_len;
 	b->io.payload_bind(b->io.ctx, payload, m->u.publish.data, plen);
-	uint32_t local = fan_out(b, name, len, entry, qos, payload, plen);
+	uint32_t held;
+	uint32_t local = fan_out(b, name, len, entry, qos, payload, plen, &held);
 	res->published = true;
 	res->topic = name;
 	res->topic_len = len;
@@ -1225,7 +1454,7 @@ static int accept_publish(struct broker *b, const struct fo_client *from, uint32
 		res->client_id_len = s->client_id_len;
 	}
 	ev(b, FO_EV_PUBLISH_ACCEPTED);
-	if (local == 0)
+	if (local == 0 && held == 0)
 		ev(b, FO_EV_PUBLISH_NO_MATCH);
 	set_delivered(res);
 	return b->io.published ? b->io.published(b->io.ctx, from, res) : MQTTSN_RC_ACCEPTED;
@@ -1342,9 +1571,9 @@ static void on_puback(struct broker *b, uint32_t si, const struct mqttsn_msg *m,
 	}
 	if (m->u.puback.return_code == MQTTSN_RC_INVALID_TOPIC_ID && normal) {
 		/* The client lost (or never got) our REGISTER: forget the mapping so the next
-		 * publish on that topic registers it again. */
+		 * publish on that topic registers it again (a refusal stands). */
 		uint32_t me = ctmap_find(b->st, si, tid);
-		if (me != SESSION_NONE) {
+		if (me != SESSION_NONE && ctmap_get(b->st, me)->reg_msg_id != CTMAP_REFUSED) {
 			map_drop(b, me);
 			applied = true;
 		}
@@ -1378,18 +1607,29 @@ static void on_regack(struct broker *b, uint32_t si, const struct fo_client *fro
 	}
 	uint32_t me = ctmap_find(b->st, si, m->u.regack.topic_id);
 	struct ctmap_entry *e = me != SESSION_NONE ? ctmap_get(b->st, me) : NULL;
-	if (!e || e->reg_msg_id == 0 || e->reg_msg_id != m->u.regack.msg_id) {
+	if (!e || e->reg_msg_id == 0 || e->reg_msg_id == CTMAP_REFUSED || e->reg_msg_id != m->u.regack.msg_id) {
 		set_drop(res, FO_DROP_MQTTSN_STALE_ACK);
 		return;
 	}
 	g->giveups = 0;
 	g->since_ms = (uint32_t)b->clock_ms; /* it answers: the REGISTER patience starts again */
+	if (g->regs_pending > 0)
+		g->regs_pending--;
 	if (m->u.regack.return_code == MQTTSN_RC_ACCEPTED) {
 		e->reg_msg_id = 0;
-		if (g->regs_pending > 0)
-			g->regs_pending--;
+		held_flush(b, si, me); /* the PUBLISHes that waited for it (spec 6.10) */
+	} else if (g->n_refused < REFUSALS_MAX) {
+		/* Refused: as if the client unsubscribed from that name (spec 6.10). The entry stays as
+		 * the marker, without a usable id, until a SUBSCRIBE/UNSUBSCRIBE of a matching filter or
+		 * the session's end. */
+		e->reg_msg_id = CTMAP_REFUSED;
+		g->n_refused++;
+		held_discard(b, si, me);
+		ev(b, FO_EV_TOPIC_REFUSED);
 	} else {
-		map_drop(b, me); /* refused: we will not publish under that id to this client */
+		e->reg_msg_id = 0; /* no longer pending (counted above) */
+		map_drop(b, me);
+		ev(b, FO_EV_TOPIC_REFUSALS_FULL);
 	}
 	set_delivered(res);
 }
@@ -1497,6 +1737,7 @@ static void on_subscribe(struct broker *b, uint32_t si, const struct fo_client *
 		goto reject;
 	}
 	bool created;
+	uint32_t flush_me = SESSION_NONE; /* the map entry of a name whose id the SUBACK hands over */
 	uint32_t x = subs_add(b, s, si, entry, (uint8_t)granted, wild, &created);
 	if (x == SUB_NONE && evict_unproven(b, si, EVICT_SUBS) &&
 	    resolve_filter(b, m, true, &entry, &wild, &ack_tid) == MQTTSN_RC_ACCEPTED) /* entry may have gone */
@@ -1522,9 +1763,16 @@ static void on_subscribe(struct broker *b, uint32_t si, const struct fo_client *
 		}
 		if (mcreated)
 			topic_registry_ref(b->reg, entry);
+		struct ctmap_entry *e = ctmap_get(b->st, me);
+		if (e->reg_msg_id == CTMAP_REFUSED) { /* subscribing to the name ends its refusal */
+			e->reg_msg_id = 0;
+			g->n_refused--;
+		}
 		map_known(b, si, me);
-		ack_tid = ctmap_get(b->st, me)->tid;
+		ack_tid = e->tid;
+		flush_me = me;
 	}
+	refusals_clear(b, si, entry);
 	ev(b, FO_EV_SUBSCRIBE_ACCEPTED);
 	if (unproven) {
 		/* The proof REGISTER answers it; the SUBACK answers the proof's echo (prove()). */
@@ -1536,6 +1784,8 @@ static void on_subscribe(struct broker *b, uint32_t si, const struct fo_client *
 		return;
 	}
 	send_suback(b, from, granted, ack_tid, mid, MQTTSN_RC_ACCEPTED);
+	if (flush_me != SESSION_NONE)
+		held_flush(b, si, flush_me); /* copies that waited for our REGISTER of the name */
 	set_delivered(res);
 	return;
 reject:
@@ -1553,6 +1803,7 @@ static void on_unsubscribe(struct broker *b, uint32_t si, const struct fo_client
 	if (resolve_filter(b, m, false, &entry, &wild, &ack_tid) == MQTTSN_RC_ACCEPTED) {
 		uint32_t x = sub_find(b->subs, si, entry);
 		if (x != SUB_NONE) {
+			refusals_clear(b, si, entry); /* before the filter's entry may go */
 			subs_remove(b, s, x);
 			topic_registry_unref(b->reg, entry);
 			removed = true;
@@ -1689,7 +1940,8 @@ static void broker_handle_msg(struct broker *b, const struct fo_client *from, co
 		 * next copy of each topic registers it again instead of pausing it once more. */
 		for (uint32_t me = s->map_head; me != SESSION_NONE;) {
 			uint32_t next = ctmap_get(b->st, me)->next;
-			if (ctmap_get(b->st, me)->reg_msg_id != 0)
+			uint16_t rm = ctmap_get(b->st, me)->reg_msg_id;
+			if (rm != 0 && rm != CTMAP_REFUSED)
 				map_drop(b, me);
 			me = next;
 		}
@@ -1853,6 +2105,11 @@ uint32_t broker_subscription_count(const struct broker *b)
 uint32_t broker_inflight_count(const struct broker *b)
 {
 	return inflight_count(b->inf);
+}
+
+uint32_t broker_held_count(const struct broker *b)
+{
+	return b->hp_used;
 }
 
 bool broker_has_session(const struct broker *b, const struct fo_client *c)

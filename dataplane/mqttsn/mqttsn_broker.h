@@ -160,6 +160,8 @@ uint32_t broker_session_count(const struct broker *b);
 uint32_t broker_topic_count(const struct broker *b);
 uint32_t broker_subscription_count(const struct broker *b);
 uint32_t broker_inflight_count(const struct broker *b);
+/* Copies waiting for the REGACK of their topic's REGISTER (each holds a payload reference). */
+uint32_t broker_held_count(const struct broker *b);
 bool broker_has_session(const struct broker *b, const struct fo_client *c);
 
 /* Listing the tables for the control socket, a bounded chunk at a time so the owning worker

@@ -38,7 +38,8 @@ struct mqttsn_session {
 };
 
 /* One (client, topic id, registry entry) triple of a client's map. reg_msg_id != 0 while
- * our REGISTER for it waits for the client's REGACK. */
+ * our REGISTER for it waits for the client's REGACK; CTMAP_REFUSED once the client rejected
+ * it (the broker keeps the entry as a marker and delivers nothing of that name to it). */
 struct ctmap_entry {
 	uint32_t session;
 	uint32_t next, prev; /* the session's list; SESSION_NONE-terminated */
@@ -47,7 +48,8 @@ struct ctmap_entry {
 	uint16_t reg_msg_id;
 };
 
-#define CTMAP_TID_MAX 65534u /* 0x0000 and 0xFFFF are reserved (spec 5.3.11) */
+#define CTMAP_TID_MAX 65534u  /* 0x0000 and 0xFFFF are reserved (spec 5.3.11) */
+#define CTMAP_REFUSED 0xFFFFu /* reg_msg_id of a refused entry: never the MsgId of our REGISTERs */
 
 struct session_table;
 

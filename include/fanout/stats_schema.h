@@ -128,6 +128,16 @@
 	_(DELIVERY_UNPROVEN, "delivery_unproven", "events", "copy skipped: address not proven yet") \
 	_(DELIVERY_PAUSED, "delivery_paused", "events", "copy skipped: session paused") \
 	_(DELIVERY_REG_PENDING, "delivery_reg_pending", "events", "copy skipped: its REGISTER awaits REGACK") \
+	_(DELIVERY_HELD, "delivery_held", "events", "copies held until the REGACK of their topic's REGISTER") \
+	_(DELIVERY_HELD_FULL, "delivery_held_full", "events", \
+	  "copy dropped: 4 already held for the session's REGACKs, or the worker's hold pool full") \
+	_(DELIVERY_HELD_DISCARDED, "delivery_held_discarded", "events", \
+	  "held copies dropped: REGACK refused, REGISTERs unanswered, or session ended") \
+	_(DELIVERY_TOPIC_REFUSED, "delivery_topic_refused", "events", \
+	  "copy skipped: the subscriber refused the topic") \
+	_(TOPIC_REFUSED, "topic_refused", "events", "REGACK rejections kept as an unsubscribe of the name") \
+	_(TOPIC_REFUSALS_FULL, "topic_refusals_full", "events", \
+	  "REGACK rejection not kept: 32 refusals held by the session (the name registers again)") \
 	_(QOS1_RETRANSMITS, "qos1_retransmits", "events", "QoS 1 copies sent again after a timeout") \
 	_(QOS1_GIVEUPS, "qos1_giveups", "events", "retry limit reached") \
 	_(QOS1_ACKED, "qos1_acked", "events", "QoS 1 copies acknowledged by PUBACK") \
