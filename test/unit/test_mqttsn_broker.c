@@ -366,6 +366,52 @@ static struct out *last_publish_to(int i)
 
 #define EV(x) (T->c.ev[FO_EV_##x])
 
+static enum fo_fate do_regack(int i, uint16_t tid, uint16_t msg_id, uint8_t rc)
+{
+	struct mqttsn_msg m = { .type = MQTTSN_REGACK };
+	m.u.regack.topic_id = tid;
+	m.u.regack.msg_id = msg_id;
+	m.u.regack.return_code = rc;
+	return feed(cl(i), &m);
+}
+
+/* Answer every REGISTER among the outputs so far with an accepting REGACK from its client
+ * (copies held for them follow); returns how many. */
+static enum fo_fate do_unsubscribe(int i, const char *name, uint16_t msg_id)
+{
+	struct mqttsn_msg m = { .type = MQTTSN_UNSUBSCRIBE };
+	m.u.subscribe.flags = MQTTSN_TOPIC_NORMAL;
+	m.u.subscribe.msg_id = msg_id;
+	m.u.subscribe.topic_name = (const uint8_t *)name;
+	m.u.subscribe.topic_name_len = (uint16_t)strlen(name);
+	return feed(cl(i), &m);
+}
+
+static bool has(int i)
+{
+	struct fo_client c = cl(i);
+	return broker_has_session(T->b, &c);
+}
+
+struct reg_seen {
+	int i;
+	uint16_t tid, mid;
+};
+
+static int regack_all(void)
+{
+	struct reg_seen r[64];
+	int n = 0;
+	for (int j = 0; j < T->f.n && n < 64; j++) {
+		const struct out *o = &T->f.out[j];
+		if (!o->is_publish && o->m.type == MQTTSN_REGISTER)
+			r[n++] = (struct reg_seen){ o->to.port - 10000, o->m.u.reg.topic_id, o->m.u.reg.msg_id };
+	}
+	for (int k = 0; k < n; k++)
+		assert_int_equal(do_regack(r[k].i, r[k].tid, r[k].mid, MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
+	return n;
+}
+
 /* ------------------------------------------------------------------ create */
 
 static void test_create_rejects_bad_config(void **state)
@@ -911,7 +957,9 @@ static void test_fanout_dedup_overlapping_subscriptions(void **state)
 	uint16_t id = reg_ok(1, "a/b/c");
 	reset_out();
 	assert_int_equal(do_publish(1, 1, MQTTSN_TOPIC_NORMAL, id, 1, "m"), FO_FATE_DELIVERED);
-	assert_int_equal(T->res.local_deliveries, 2);
+	assert_int_equal(T->res.local_deliveries, 1); /* s3's copy waits for the REGACK of "a/b/c" */
+	assert_int_equal(publishes_to(3), 0);
+	assert_int_equal(regack_all(), 1);
 	assert_int_equal(publishes_to(2), 1);
 	assert_int_equal(publishes_to(3), 1);
 	/* s2: max granted among its matches (1); s3: its only grant (0). */
@@ -936,7 +984,9 @@ static void test_publisher_gets_own_message_when_subscribed(void **state)
 	assert_int_equal(T->res.local_deliveries, 1);
 }
 
-static void test_register_before_publish_to_wildcard_subscriber(void **state)
+/* Spec 6.10: a wildcard subscriber without an id for the name gets our REGISTER, and the
+ * PUBLISH only after its REGACK accepted the id; a publish meanwhile waits behind it. */
+static void test_wildcard_copy_waits_for_regack_qos0(void **state)
 {
 	start(*state);
 	connect_ok(1, "pub");
@@ -946,7 +996,7 @@ static void test_register_before_publish_to_wildcard_subscriber(void **state)
 	reset_out();
 	assert_int_equal(do_publish(1, 0, MQTTSN_TOPIC_NORMAL, id, 0, "one"), FO_FATE_DELIVERED);
 	struct out *l[8];
-	assert_int_equal(outs_to(2, l, 8), 2);
+	assert_int_equal(outs_to(2, l, 8), 1);
 	assert_false(l[0]->is_publish);
 	assert_int_equal(l[0]->m.type, MQTTSN_REGISTER);
 	assert_int_equal(l[0]->m.u.reg.topic_id, id);
@@ -954,51 +1004,258 @@ static void test_register_before_publish_to_wildcard_subscriber(void **state)
 	assert_memory_equal(l[0]->m.u.reg.topic_name, "a/b", 3);
 	uint16_t reg_mid = l[0]->m.u.reg.msg_id;
 	assert_true(reg_mid != 0);
-	assert_true(l[1]->is_publish);
-	assert_int_equal(l[1]->m.u.publish.topic_id, id);
+	assert_int_equal(T->res.local_deliveries, 0);
+	assert_int_equal(EV(PUBLISH_NO_MATCH), 0); /* it matched: the copy is held */
 	assert_int_equal(EV(REGISTER_SENT), 1);
-	/* Second publish: the id is in the subscriber's map, no REGISTER. */
+	assert_int_equal(EV(DELIVERY_HELD), 1);
+	assert_int_equal(broker_held_count(T->b), 1);
+	/* Second publish while the REGISTER is pending: no second REGISTER, and it does not
+	 * overtake the first copy. */
 	reset_out();
 	assert_int_equal(do_publish(1, 0, MQTTSN_TOPIC_NORMAL, id, 0, "two"), FO_FATE_DELIVERED);
+	assert_int_equal(outs_to(2, l, 8), 0);
+	assert_int_equal(broker_held_count(T->b), 2);
+	/* A REGACK for another id or msg id changes nothing. */
+	assert_int_equal(do_regack(2, id, (uint16_t)(reg_mid + 1), MQTTSN_RC_ACCEPTED), FO_FATE_DROPPED);
+	assert_int_equal(outs_to(2, l, 8), 0);
+	/* The REGACK: both copies follow in order, under the registered id. */
+	reset_out();
+	assert_int_equal(do_regack(2, id, reg_mid, MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
+	assert_int_equal(outs_to(2, l, 8), 2);
+	for (int k = 0; k < 2; k++) {
+		assert_true(l[k]->is_publish);
+		assert_int_equal(l[k]->m.u.publish.topic_id, id);
+		assert_int_equal(l[k]->m.u.publish.flags & MQTTSN_FLAG_QOS_MASK, MQTTSN_FLAG_QOS0);
+		assert_int_equal(l[k]->m.u.publish.flags & MQTTSN_FLAG_TOPIC_MASK, MQTTSN_TOPIC_NORMAL);
+	}
+	assert_memory_equal(l[0]->m.u.publish.data, "one", 3);
+	assert_memory_equal(l[1]->m.u.publish.data, "two", 3);
+	assert_int_equal(broker_held_count(T->b), 0);
+	assert_int_equal(T->f.holds, T->f.releases);
+	assert_int_equal(do_regack(2, id, reg_mid, MQTTSN_RC_ACCEPTED), FO_FATE_DROPPED); /* nothing pending */
+	assert_int_equal(T->res.drop, FO_DROP_MQTTSN_STALE_ACK);
+	/* The id is known now: the next copy goes straight out. */
+	reset_out();
+	assert_int_equal(do_publish(1, 0, MQTTSN_TOPIC_NORMAL, id, 0, "three"), FO_FATE_DELIVERED);
 	assert_int_equal(outs_to(2, l, 8), 1);
 	assert_true(l[0]->is_publish);
-	/* REGACK applies; the subscriber may now publish with the id (given by us). */
-	struct mqttsn_msg ra = { .type = MQTTSN_REGACK };
-	ra.u.regack.topic_id = id;
-	ra.u.regack.msg_id = reg_mid;
-	ra.u.regack.return_code = MQTTSN_RC_ACCEPTED;
-	assert_int_equal(feed(cl(2), &ra), FO_FATE_DELIVERED);
-	assert_int_equal(feed(cl(2), &ra), FO_FATE_DROPPED); /* nothing pending any more */
-	assert_int_equal(T->res.drop, FO_DROP_MQTTSN_STALE_ACK);
+	assert_int_equal(T->res.local_deliveries, 1);
+	/* The subscriber may publish with the id we gave it. */
 	reset_out();
 	assert_int_equal(do_publish(2, 0, MQTTSN_TOPIC_NORMAL, id, 0, "back"), FO_FATE_DELIVERED);
 }
 
-static void test_regack_rejected_drops_mapping(void **state)
+/* The same for QoS 1: the held copy gets its MsgId and in-flight entry when it is sent. */
+static void test_wildcard_copy_waits_for_regack_qos1(void **state)
+{
+	start(*state);
+	connect_ok(1, "pub");
+	connect_ok(2, "sub");
+	sub_ok(2, 1, "a/#");
+	uint16_t id = reg_ok(1, "a/b");
+	reset_out();
+	assert_int_equal(do_publish(1, 1, MQTTSN_TOPIC_NORMAL, id, 9, "q1"), FO_FATE_DELIVERED);
+	struct out *l[8];
+	assert_int_equal(outs_to(2, l, 8), 1);
+	assert_int_equal(l[0]->m.type, MQTTSN_REGISTER);
+	uint16_t tid = l[0]->m.u.reg.topic_id, reg_mid = l[0]->m.u.reg.msg_id;
+	assert_int_equal(broker_inflight_count(T->b), 0);
+	assert_int_equal(broker_held_count(T->b), 1);
+	assert_true(T->f.holds > T->f.releases); /* the held copy keeps its payload */
+	/* Nothing is retransmitted while it is held. */
+	T->now += 1500;
+	broker_tick(T->b, T->now);
+	assert_int_equal(outs_to(2, l, 8), 1);
+	reset_out();
+	assert_int_equal(do_regack(2, tid, reg_mid, MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
+	assert_int_equal(outs_to(2, l, 8), 1);
+	assert_true(l[0]->is_publish);
+	assert_int_equal(l[0]->m.u.publish.topic_id, tid);
+	assert_int_equal(l[0]->m.u.publish.flags & MQTTSN_FLAG_QOS_MASK, MQTTSN_FLAG_QOS1);
+	uint16_t mid = l[0]->m.u.publish.msg_id;
+	assert_true(mid != 0 && mid != reg_mid);
+	assert_memory_equal(l[0]->m.u.publish.data, "q1", 2);
+	assert_int_equal(broker_inflight_count(T->b), 1);
+	assert_int_equal(broker_held_count(T->b), 0);
+	assert_int_equal(EV(DELIVERY_QOS1), 1);
+	/* Retransmitted like any QoS 1 copy, completed by the PUBACK. */
+	reset_out();
+	broker_tick(T->b, T->now + 1000);
+	assert_int_equal(outs_to(2, l, 8), 1);
+	assert_true(l[0]->m.u.publish.flags & MQTTSN_FLAG_DUP);
+	assert_int_equal(l[0]->m.u.publish.msg_id, mid);
+	assert_int_equal(do_puback(2, tid, mid, MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
+	assert_int_equal(broker_inflight_count(T->b), 0);
+	assert_int_equal(T->f.holds, T->f.releases);
+}
+
+/* Spec 6.10: a REGACK rejection is an unsubscribe of that name for that client. No REGISTER or
+ * PUBLISH of it any more, while other names of the same wildcard keep flowing; a PUBACK "invalid
+ * topic id" does not undo it; a re-SUBSCRIBE of the wildcard ends it. */
+static void test_regack_rejected_refuses_topic(void **state)
 {
 	start(*state);
 	connect_ok(1, "pub");
 	connect_ok(2, "sub");
 	sub_ok(2, 0, "a/#");
 	uint16_t id = reg_ok(1, "a/b");
+	uint16_t id2 = reg_ok(1, "a/c");
 	reset_out();
 	do_publish(1, 0, MQTTSN_TOPIC_NORMAL, id, 0, "one");
-	uint16_t reg_mid = T->f.out[0].m.u.reg.msg_id;
-	struct mqttsn_msg ra = { .type = MQTTSN_REGACK };
-	ra.u.regack.topic_id = id;
-	ra.u.regack.msg_id = reg_mid;
-	ra.u.regack.return_code = MQTTSN_RC_CONGESTION;
-	assert_int_equal(feed(cl(2), &ra), FO_FATE_DELIVERED);
-	/* The next publish registers again. */
-	reset_out();
 	do_publish(1, 0, MQTTSN_TOPIC_NORMAL, id, 0, "two");
-	assert_int_equal(T->f.out[0].m.type, MQTTSN_REGISTER);
-	assert_int_equal(EV(REGISTER_SENT), 2);
-	/* PUBACK "invalid topic id" from the subscriber (lost REGISTER) also forgets it. */
-	assert_int_equal(do_puback(2, id, 0, MQTTSN_RC_INVALID_TOPIC_ID), FO_FATE_DELIVERED);
+	struct out *l[8];
+	assert_int_equal(outs_to(2, l, 8), 1);
+	uint16_t tid = l[0]->m.u.reg.topic_id, reg_mid = l[0]->m.u.reg.msg_id;
+	assert_int_equal(broker_held_count(T->b), 2);
 	reset_out();
-	do_publish(1, 0, MQTTSN_TOPIC_NORMAL, id, 0, "three");
-	assert_int_equal(T->f.out[0].m.type, MQTTSN_REGISTER);
+	assert_int_equal(do_regack(2, tid, reg_mid, MQTTSN_RC_CONGESTION), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 0); /* the held copies are dropped, not sent */
+	assert_int_equal(broker_held_count(T->b), 0);
+	assert_int_equal(EV(DELIVERY_HELD_DISCARDED), 2);
+	assert_int_equal(EV(TOPIC_REFUSED), 1);
+	assert_int_equal(T->f.holds, T->f.releases);
+	/* Later publishes of a/b: no REGISTER, no PUBLISH to it. */
+	for (int k = 0; k < 3; k++) {
+		reset_out();
+		assert_int_equal(do_publish(1, 0, MQTTSN_TOPIC_NORMAL, id, 0, "again"), FO_FATE_DELIVERED);
+		assert_int_equal(outs_to(2, l, 8), 0);
+	}
+	assert_int_equal(EV(REGISTER_SENT), 1);
+	assert_int_equal(EV(DELIVERY_TOPIC_REFUSED), 3);
+	/* A stale REGACK of the refused id is not taken for an acceptance. */
+	assert_int_equal(do_regack(2, tid, 0xFFFF, MQTTSN_RC_ACCEPTED), FO_FATE_DROPPED);
+	assert_int_equal(do_regack(2, tid, reg_mid, MQTTSN_RC_ACCEPTED), FO_FATE_DROPPED);
+	/* PUBACK "invalid topic id" for it leaves the refusal in place. */
+	do_puback(2, tid, 0, MQTTSN_RC_INVALID_TOPIC_ID);
+	reset_out();
+	do_publish(1, 0, MQTTSN_TOPIC_NORMAL, id, 0, "still");
+	assert_int_equal(outs_to(2, l, 8), 0);
+	/* Another name under the same wildcard is still delivered. */
+	reset_out();
+	do_publish(1, 0, MQTTSN_TOPIC_NORMAL, id2, 0, "other");
+	assert_int_equal(outs_to(2, l, 8), 1);
+	assert_int_equal(l[0]->m.type, MQTTSN_REGISTER);
+	assert_memory_equal(l[0]->m.u.reg.topic_name, "a/c", 3);
+	assert_int_equal(regack_all(), 1);
+	assert_int_equal(publishes_to(2), 1);
+	assert_memory_equal(last_publish_to(2)->m.u.publish.data, "other", 5);
+	/* Re-SUBSCRIBE of the wildcard ends the refusal: registered (and delivered) again. */
+	sub_ok(2, 0, "a/#");
+	reset_out();
+	do_publish(1, 0, MQTTSN_TOPIC_NORMAL, id, 0, "back");
+	assert_int_equal(outs_to(2, l, 8), 1);
+	assert_int_equal(l[0]->m.type, MQTTSN_REGISTER);
+	assert_memory_equal(l[0]->m.u.reg.topic_name, "a/b", 3);
+	assert_int_equal(regack_all(), 1);
+	assert_int_equal(publishes_to(2), 1);
+	assert_memory_equal(last_publish_to(2)->m.u.publish.data, "back", 4);
+}
+
+/* A refusal also ends with an UNSUBSCRIBE of the wildcard (a later SUBSCRIBE starts afresh),
+ * with a SUBSCRIBE of the exact name (its SUBACK hands the id over), and with the session. */
+static void test_refusal_cleared_by_unsubscribe_exact_subscribe_and_session_end(void **state)
+{
+	start(*state);
+	connect_ok(1, "pub");
+	connect_ok(2, "sub");
+	sub_ok(2, 1, "r/+");
+	uint16_t id = reg_ok(1, "r/x");
+	struct out *l[8];
+	/* Refuse r/x. */
+	reset_out();
+	do_publish(1, 0, MQTTSN_TOPIC_NORMAL, id, 0, "1");
+	assert_int_equal(outs_to(2, l, 8), 1);
+	assert_int_equal(do_regack(2, l[0]->m.u.reg.topic_id, l[0]->m.u.reg.msg_id, MQTTSN_RC_NOT_SUPPORTED),
+			 FO_FATE_DELIVERED);
+	/* Unsubscribe and subscribe again: r/x is registered again. */
+	reset_out();
+	assert_int_equal(do_unsubscribe(2, "r/+", 6), FO_FATE_DELIVERED);
+	sub_ok(2, 1, "r/+");
+	do_publish(1, 0, MQTTSN_TOPIC_NORMAL, id, 0, "2");
+	assert_int_equal(outs_to(2, l, 8), 1);
+	assert_int_equal(l[0]->m.type, MQTTSN_REGISTER);
+	/* Refuse it once more; a SUBSCRIBE of the exact name ends that refusal with its SUBACK id. */
+	assert_int_equal(do_regack(2, l[0]->m.u.reg.topic_id, l[0]->m.u.reg.msg_id, MQTTSN_RC_NOT_SUPPORTED),
+			 FO_FATE_DELIVERED);
+	assert_int_equal(EV(TOPIC_REFUSED), 2);
+	reset_out();
+	do_publish(1, 0, MQTTSN_TOPIC_NORMAL, id, 0, "3");
+	assert_int_equal(outs_to(2, l, 8), 0);
+	struct mqttsn_msg a = sub_ok(2, 0, "r/x");
+	assert_true(a.u.suback.topic_id != 0);
+	reset_out();
+	do_publish(1, 1, MQTTSN_TOPIC_NORMAL, id, 4, "4");
+	assert_int_equal(outs_to(2, l, 8), 1);
+	assert_true(l[0]->is_publish);
+	assert_int_equal(l[0]->m.u.publish.topic_id, a.u.suback.topic_id);
+	/* Session end while refusals and a held copy exist: everything is given back. */
+	uint16_t id2 = reg_ok(1, "r/y");
+	reset_out();
+	do_publish(1, 1, MQTTSN_TOPIC_NORMAL, id2, 5, "5");
+	assert_int_equal(broker_held_count(T->b), 1);
+	assert_int_equal(do_simple(2, MQTTSN_DISCONNECT), FO_FATE_DELIVERED);
+	assert_int_equal(broker_held_count(T->b), 0);
+	assert_int_equal(broker_inflight_count(T->b), 0);
+	assert_int_equal(T->f.holds, T->f.releases);
+	/* A new session of the same client starts without the refusal. */
+	connect_ok(2, "sub");
+	sub_ok(2, 0, "r/+");
+	reset_out();
+	do_publish(1, 0, MQTTSN_TOPIC_NORMAL, id2, 0, "6");
+	assert_int_equal(outs_to(2, l, 8), 1);
+	assert_int_equal(l[0]->m.type, MQTTSN_REGISTER);
+}
+
+/* Held copies are bounded per session (4): further copies are dropped and counted; the held
+ * ones are given back when the session ends by keepalive expiry, and at destroy. */
+static void test_held_copies_bounded_and_released(void **state)
+{
+	start(*state);
+	connect_ok(1, "pub");
+	connect_ok(2, "sub");
+	connect_ok(3, "sub3");
+	sub_ok(2, 1, "h/#");
+	sub_ok(3, 0, "h/#");
+	uint16_t id = reg_ok(1, "h/1");
+	uint16_t id2 = reg_ok(1, "h/2");
+	reset_out();
+	for (int k = 0; k < 6; k++)
+		assert_int_equal(do_publish(1, k & 1, MQTTSN_TOPIC_NORMAL, k < 3 ? id : id2, (uint16_t)(k + 1), "x"),
+				 FO_FATE_DELIVERED);
+	assert_int_equal(publishes_to(2), 0);
+	assert_int_equal(publishes_to(3), 0);
+	assert_int_equal(EV(REGISTER_SENT), 4); /* h/1 and h/2, to each subscriber */
+	assert_int_equal(broker_held_count(T->b), 8);
+	assert_int_equal(EV(DELIVERY_HELD), 8);
+	assert_int_equal(EV(DELIVERY_HELD_FULL), 4);
+	/* Client 3 answers h/2 first, then h/1: each copy waits for its own name's REGACK. */
+	struct out *l[16];
+	int n = outs_to(3, l, 16);
+	assert_int_equal(n, 2);
+	struct reg_seen r1 = { 3, l[0]->m.u.reg.topic_id, l[0]->m.u.reg.msg_id };
+	struct reg_seen r2 = { 3, l[1]->m.u.reg.topic_id, l[1]->m.u.reg.msg_id };
+	reset_out();
+	assert_int_equal(do_regack(3, r2.tid, r2.mid, MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
+	assert_int_equal(publishes_to(3), 1); /* h/2's one held copy */
+	assert_int_equal(do_regack(3, r1.tid, r1.mid, MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
+	assert_int_equal(publishes_to(3), 4);
+	assert_int_equal(broker_held_count(T->b), 4);
+	/* Client 2 stays silent: its held copies go with its session (keepalive 60 s x 1.5). The
+	 * REGISTER patience pauses it first and discards them. */
+	T->now += 91000;
+	assert_int_equal(do_simple(1, MQTTSN_PINGREQ), FO_FATE_ANSWERED); /* the publisher stays */
+	broker_tick(T->b, T->now);
+	assert_false(has(2));
+	assert_true(has(1));
+	assert_int_equal(broker_held_count(T->b), 0);
+	assert_int_equal(EV(DELIVERY_HELD_DISCARDED), 4);
+	assert_int_equal(T->f.holds, T->f.releases);
+	/* A copy held at destroy is given back too (checked by teardown). */
+	reset_out();
+	connect_ok(2, "sub");
+	sub_ok(2, 1, "h/#");
+	do_publish(1, 1, MQTTSN_TOPIC_NORMAL, id, 9, "y");
+	assert_int_equal(broker_held_count(T->b), 1);
 }
 
 static void test_broker_fanout_from_other_worker(void **state)
@@ -1011,11 +1268,14 @@ static void test_broker_fanout_from_other_worker(void **state)
 	struct payload p = { 0 };
 	memcpy(p.buf, "remote", 6);
 	fake_bind(&T->f, &p, p.buf, 6);
-	/* A name this worker has never seen: registered on the fly for the subscriber. */
-	assert_int_equal(broker_fanout(T->b, (const uint8_t *)"far/away", 8, 1, &p, 6, 2000), 1);
+	/* A name this worker has never seen: registered on the fly for the subscriber, the copy
+	 * held until its REGACK. */
+	assert_int_equal(broker_fanout(T->b, (const uint8_t *)"far/away", 8, 1, &p, 6, 2000), 0);
 	struct out *l[4];
-	assert_int_equal(outs_to(2, l, 4), 2);
+	assert_int_equal(outs_to(2, l, 4), 1);
 	assert_int_equal(l[0]->m.type, MQTTSN_REGISTER);
+	assert_int_equal(regack_all(), 1);
+	assert_int_equal(outs_to(2, l, 4), 2);
 	assert_int_equal(l[1]->m.u.publish.topic_id, l[0]->m.u.reg.topic_id);
 	assert_int_equal(l[1]->m.u.publish.flags & MQTTSN_FLAG_QOS_MASK, MQTTSN_FLAG_QOS1);
 	assert_int_equal(broker_topic_count(T->b), 3);
@@ -1291,6 +1551,7 @@ static void test_puback_invalid_topic_completes_and_unmaps(void **state)
 	uint16_t id = reg_ok(1, "w/1");
 	reset_out();
 	do_publish(1, 1, MQTTSN_TOPIC_NORMAL, id, 1, "a");
+	assert_int_equal(regack_all(), 1);
 	struct out *o = last_publish_to(2);
 	uint16_t mid = o->m.u.publish.msg_id;
 	/* The subscriber never got the REGISTER: it rejects the copy. */
@@ -1300,8 +1561,10 @@ static void test_puback_invalid_topic_completes_and_unmaps(void **state)
 	reset_out();
 	do_publish(1, 1, MQTTSN_TOPIC_NORMAL, id, 2, "b");
 	struct out *l[4];
-	assert_int_equal(outs_to(2, l, 4), 2);
+	assert_int_equal(outs_to(2, l, 4), 1);
 	assert_int_equal(l[0]->m.type, MQTTSN_REGISTER);
+	assert_int_equal(regack_all(), 1);
+	assert_int_equal(outs_to(2, l, 4), 2);
 	/* A REGISTER that cannot be queued is undone: no copy, and the next publish retries. */
 	assert_int_equal(do_puback(2, id, l[1]->m.u.publish.msg_id, MQTTSN_RC_INVALID_TOPIC_ID), FO_FATE_DELIVERED);
 	reset_out();
@@ -1312,8 +1575,10 @@ static void test_puback_invalid_topic_completes_and_unmaps(void **state)
 	assert_int_equal(T->res.local_deliveries, 0);
 	reset_out();
 	do_publish(1, 0, MQTTSN_TOPIC_NORMAL, id, 0, "d");
-	assert_int_equal(outs_to(2, l, 4), 2);
+	assert_int_equal(outs_to(2, l, 4), 1);
 	assert_int_equal(l[0]->m.type, MQTTSN_REGISTER);
+	assert_int_equal(regack_all(), 1);
+	assert_int_equal(publishes_to(2), 1);
 }
 
 static void test_full_tables_skip_copies_not_publishes(void **state)
@@ -1358,6 +1623,10 @@ static void test_wildcards_through_filter_index(void **state)
 			uint16_t id = reg_ok(1, topics[k]);
 			reset_out();
 			assert_int_equal(do_publish(1, 0, MQTTSN_TOPIC_NORMAL, id, 0, "m"), FO_FATE_DELIVERED);
+			/* First round: every subscriber learns the name by REGISTER, its copy follows the
+			 * REGACK; second round: it has the id. */
+			uint32_t direct = T->res.local_deliveries;
+			uint32_t regs = (uint32_t)regack_all();
 			uint32_t expect = 0;
 			for (int i = 0; i < NF; i++) {
 				bool live = round == 0 || i < 3;
@@ -1366,7 +1635,8 @@ static void test_wildcards_through_filter_index(void **state)
 				assert_int_equal(publishes_to(2 + i), m ? 1 : 0);
 				expect += m;
 			}
-			assert_int_equal(T->res.local_deliveries, expect);
+			assert_int_equal(round == 0 ? regs : direct, expect);
+			assert_int_equal(round == 0 ? direct : regs, 0);
 		}
 		/* Down to three filters: tried one by one again. */
 		for (int i = 3; round == 0 && i < NF; i++) {
@@ -1418,11 +1688,13 @@ static void test_topic_ids_per_client_beyond_16_bits(void **state)
 	assert_int_equal(do_publish(1, 0, MQTTSN_TOPIC_NORMAL, 1, 0, "hi"), FO_FATE_DELIVERED);
 	assert_int_equal(T->res.topic_len, 7);
 	assert_memory_equal(T->res.topic, "n/65531", 7);
-	assert_int_equal(T->res.local_deliveries, 2);
+	assert_int_equal(T->res.local_deliveries, 1); /* client 3's copy waits for its REGACK */
 	struct out *l[8];
 	assert_int_equal(outs_to(2, l, 8), 1);
 	assert_true(l[0]->is_publish);
 	assert_int_equal(l[0]->m.u.publish.topic_id, 2);
+	assert_int_equal(outs_to(3, l, 8), 1);
+	assert_int_equal(regack_all(), 1);
 	assert_int_equal(outs_to(3, l, 8), 2);
 	assert_int_equal(l[0]->m.type, MQTTSN_REGISTER);
 	assert_int_equal(l[0]->m.u.reg.topic_id, 1); /* client 3's map was empty */
@@ -1475,29 +1747,10 @@ static struct proof proof_to(int i)
 	return (struct proof){ 0, 0 };
 }
 
-static enum fo_fate do_regack(int i, uint16_t tid, uint16_t msg_id, uint8_t rc)
-{
-	struct mqttsn_msg m = { .type = MQTTSN_REGACK };
-	m.u.regack.topic_id = tid;
-	m.u.regack.msg_id = msg_id;
-	m.u.regack.return_code = rc;
-	return feed(cl(i), &m);
-}
-
 static enum fo_fate do_subscribe_dup(int i, int qos, const char *name, uint16_t msg_id)
 {
 	struct mqttsn_msg m = { .type = MQTTSN_SUBSCRIBE };
 	m.u.subscribe.flags = (uint8_t)(mqttsn_qos_flags(qos) | MQTTSN_TOPIC_NORMAL | MQTTSN_FLAG_DUP);
-	m.u.subscribe.msg_id = msg_id;
-	m.u.subscribe.topic_name = (const uint8_t *)name;
-	m.u.subscribe.topic_name_len = (uint16_t)strlen(name);
-	return feed(cl(i), &m);
-}
-
-static enum fo_fate do_unsubscribe(int i, const char *name, uint16_t msg_id)
-{
-	struct mqttsn_msg m = { .type = MQTTSN_UNSUBSCRIBE };
-	m.u.subscribe.flags = MQTTSN_TOPIC_NORMAL;
 	m.u.subscribe.msg_id = msg_id;
 	m.u.subscribe.topic_name = (const uint8_t *)name;
 	m.u.subscribe.topic_name_len = (uint16_t)strlen(name);
@@ -1538,12 +1791,6 @@ static void assert_connack_to(int i, uint8_t rc)
 	assert_int_equal(T->f.out[0].to.port, cl(i).port);
 	assert_int_equal(T->f.out[0].m.type, MQTTSN_CONNACK);
 	assert_int_equal(T->f.out[0].m.u.connack.return_code, rc);
-}
-
-static bool has(int i)
-{
-	struct fo_client c = cl(i);
-	return broker_has_session(T->b, &c);
 }
 
 /* Rule 1: with address_proof, a new session's SUBSCRIBE is answered by a REGISTER of "$SYS/proof";
@@ -2424,13 +2671,20 @@ static void test_answered_register_race_does_not_pause(void **state)
 	reset_out();
 	assert_int_equal(do_publish(1, 0, MQTTSN_TOPIC_NORMAL, id, 0, "x"), FO_FATE_DELIVERED);
 	struct out *l[4];
-	assert_int_equal(outs_to(2, l, 4), 2);
+	assert_int_equal(outs_to(2, l, 4), 1);
 	assert_int_equal(l[0]->m.type, MQTTSN_REGISTER);
 	uint16_t tid = l[0]->m.u.reg.topic_id, mid = l[0]->m.u.reg.msg_id;
-	/* Its own REGISTER of the name crosses our REGISTER: the same id comes back. */
-	assert_int_equal(reg_ok(2, "a/b"), tid);
-	/* Then its REGACK of ours arrives. */
-	do_regack(2, tid, mid, MQTTSN_RC_ACCEPTED);
+	/* Its own REGISTER of the name crosses our REGISTER: the same id comes back, and the copy
+	 * that waited for the id follows the REGACK. */
+	reset_out();
+	assert_int_equal(do_register(2, "a/b", 77), FO_FATE_DELIVERED);
+	assert_int_equal(outs_to(2, l, 4), 2);
+	assert_int_equal(l[0]->m.type, MQTTSN_REGACK);
+	assert_int_equal(l[0]->m.u.regack.topic_id, tid);
+	assert_true(l[1]->is_publish);
+	assert_int_equal(l[1]->m.u.publish.topic_id, tid);
+	/* Then its REGACK of ours arrives (nothing waits for it any more). */
+	assert_int_equal(do_regack(2, tid, mid, MQTTSN_RC_ACCEPTED), FO_FATE_DROPPED);
 	T->now = 6000;
 	assert_int_equal(do_simple(2, MQTTSN_PINGREQ), FO_FATE_ANSWERED);
 	/* It answered everything: past the REGISTER patience it is neither paused nor ended. */
@@ -2474,11 +2728,15 @@ static void test_lost_register_registers_again_after_pause(void **state)
 	reset_out();
 	assert_int_equal(do_publish(1, 0, MQTTSN_TOPIC_NORMAL, id, 0, "z"), FO_FATE_DELIVERED);
 	struct out *l[4];
-	assert_int_equal(outs_to(2, l, 4), 2);
+	assert_int_equal(outs_to(2, l, 4), 1);
 	assert_int_equal(l[0]->m.type, MQTTSN_REGISTER);
-	assert_int_equal(l[1]->m.type, MQTTSN_PUBLISH);
 	assert_int_equal(EV(REGISTER_SENT), 2);
+	assert_int_equal(EV(DELIVERY_HELD_DISCARDED), 1);                      /* "x" went with the pause */
+	assert_int_equal(T->f.holds - T->f.releases, broker_held_count(T->b)); /* "z" is held */
 	do_regack(2, l[0]->m.u.reg.topic_id, l[0]->m.u.reg.msg_id, MQTTSN_RC_ACCEPTED);
+	assert_int_equal(outs_to(2, l, 4), 2);
+	assert_int_equal(l[1]->m.type, MQTTSN_PUBLISH);
+	assert_memory_equal(l[1]->m.u.publish.data, "z", 1);
 	broker_tick(T->b, T->now + 10000);
 	assert_true(has(2));
 	assert_int_equal(EV(SESSION_PAUSED), 1);
@@ -2597,8 +2855,11 @@ int main(void)
 		TEST(test_unsubscribe_stops_delivery),
 		TEST(test_fanout_dedup_overlapping_subscriptions),
 		TEST(test_publisher_gets_own_message_when_subscribed),
-		TEST(test_register_before_publish_to_wildcard_subscriber),
-		TEST(test_regack_rejected_drops_mapping),
+		TEST(test_wildcard_copy_waits_for_regack_qos0),
+		TEST(test_wildcard_copy_waits_for_regack_qos1),
+		TEST(test_regack_rejected_refuses_topic),
+		TEST(test_refusal_cleared_by_unsubscribe_exact_subscribe_and_session_end),
+		TEST(test_held_copies_bounded_and_released),
 		TEST(test_broker_fanout_from_other_worker),
 		TEST(test_retransmit_with_dup_then_give_up),
 		TEST(test_inflight_full_skips_copy),
