@@ -44,8 +44,9 @@
 #define ERR_BUCKETS 4096u    /* error-reply token buckets (by source IP hash) per worker */
 #define EVICT_SCAN 64u       /* session slots examined for an unproven one when the table is full */
 /* Copies a session may have waiting for the REGACK of the REGISTER their topic needed (spec 6.10:
- * the PUBLISH follows the REGACK); past it a copy is dropped (ev delivery_held_full). */
-#define HELD_PUBS 4u
+ * the PUBLISH follows the REGACK); past it a copy is dropped (ev delivery_held_full). As many as
+ * the default QoS 1 window: a publisher at a few thousand msg/s fills it in a REGACK's round trip. */
+#define HELD_PUBS 64u
 /* Topic names a session may have refused (REGACK rejection = an unsubscribe of the name, spec
  * 6.10), kept as refused map entries; past it a rejection only forgets the id. */
 #define REFUSALS_MAX 32u
@@ -75,7 +76,7 @@ struct guard {
 	struct held_suback held[HELD_SUBACKS];
 	uint8_t n_pubs;    /* copies waiting for a REGACK (held_pub), at most HELD_PUBS */
 	uint8_t n_refused; /* refused map entries (CTMAP_REFUSED), at most REFUSALS_MAX */
-	uint32_t pubs;     /* the first of them (valid while n_pubs > 0), in arrival order */
+	uint32_t pubs;     /* the latest of them (valid while n_pubs > 0), newest first */
 };
 
 /* A copy waiting for the REGACK of its topic's REGISTER, holding one payload reference (taken
@@ -390,6 +391,7 @@ static void held_flush(struct broker *b, uint32_t si, uint32_t me)
 	if (g->n_pubs == 0 || !s->proven || s->paused)
 		return;
 	uint16_t tid = ctmap_get(b->st, me)->tid;
+	uint32_t mine[HELD_PUBS], k = 0;
 	uint32_t *link = &g->pubs;
 	for (uint8_t i = 0, n = g->n_pubs; i < n; i++) {
 		uint32_t h = *link;
@@ -400,7 +402,11 @@ static void held_flush(struct broker *b, uint32_t si, uint32_t me)
 		}
 		*link = p->next;
 		g->n_pubs--;
-		struct held_pub copy = *p;
+		mine[k++] = h;
+	}
+	while (k > 0) { /* the list is newest first */
+		uint32_t h = mine[--k];
+		struct held_pub copy = b->hp[h];
 		held_free(b, h);
 		send_held(b, si, &copy, tid);
 	}
@@ -872,12 +878,9 @@ static void hold_copy(struct broker *b, uint32_t si, uint32_t me, int qos, struc
 	b->hp_free = p->next;
 	b->hp_used++;
 	*p = (struct held_pub){
-		.payload = d->kept, .me = me, .next = HELD_NONE, .payload_len = d->payload_len, .qos = (uint8_t)qos
+		.payload = d->kept, .me = me, .next = g->pubs, .payload_len = d->payload_len, .qos = (uint8_t)qos
 	};
-	uint32_t *link = &g->pubs;
-	for (uint8_t i = 0; i < g->n_pubs; i++)
-		link = &b->hp[*link].next;
-	*link = h;
+	g->pubs = h;
 	g->n_pubs++;
 	d->held++;
 	ev(b, FO_EV_DELIVERY_HELD);

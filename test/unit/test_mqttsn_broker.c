@@ -1206,11 +1206,14 @@ static void test_refusal_cleared_by_unsubscribe_exact_subscribe_and_session_end(
 	assert_int_equal(l[0]->m.type, MQTTSN_REGISTER);
 }
 
-/* Held copies are bounded per session (4): further copies are dropped and counted; the held
+/* Held copies are bounded per session (64): further copies are dropped and counted; the held
  * ones are given back when the session ends by keepalive expiry, and at destroy. */
 static void test_held_copies_bounded_and_released(void **state)
 {
-	start(*state);
+	struct t *t = *state;
+	t->cfg.max_inflight = 256;
+	t->cfg.max_inflight_per_session = 128;
+	start(t);
 	connect_ok(1, "pub");
 	connect_ok(2, "sub");
 	connect_ok(3, "sub3");
@@ -1219,36 +1222,39 @@ static void test_held_copies_bounded_and_released(void **state)
 	uint16_t id = reg_ok(1, "h/1");
 	uint16_t id2 = reg_ok(1, "h/2");
 	reset_out();
-	for (int k = 0; k < 6; k++)
-		assert_int_equal(do_publish(1, k & 1, MQTTSN_TOPIC_NORMAL, k < 3 ? id : id2, (uint16_t)(k + 1), "x"),
+	/* 66 publishes: one of h/2 amid those of h/1. */
+	for (int k = 0; k < 66; k++) { /* (payload slots are not reused: held copies point at them) */
+		assert_int_equal(do_publish(1, 0, MQTTSN_TOPIC_NORMAL, k == 10 ? id2 : id, 0, k == 10 ? "two" : "one"),
 				 FO_FATE_DELIVERED);
+	}
 	assert_int_equal(publishes_to(2), 0);
 	assert_int_equal(publishes_to(3), 0);
 	assert_int_equal(EV(REGISTER_SENT), 4); /* h/1 and h/2, to each subscriber */
-	assert_int_equal(broker_held_count(T->b), 8);
-	assert_int_equal(EV(DELIVERY_HELD), 8);
+	assert_int_equal(broker_held_count(T->b), 128);
+	assert_int_equal(EV(DELIVERY_HELD), 128);
 	assert_int_equal(EV(DELIVERY_HELD_FULL), 4);
 	/* Client 3 answers h/2 first, then h/1: each copy waits for its own name's REGACK. */
-	struct out *l[16];
-	int n = outs_to(3, l, 16);
-	assert_int_equal(n, 2);
+	struct out *l[MAX_OUT];
+	assert_int_equal(outs_to(3, l, MAX_OUT), 2);
 	struct reg_seen r1 = { 3, l[0]->m.u.reg.topic_id, l[0]->m.u.reg.msg_id };
 	struct reg_seen r2 = { 3, l[1]->m.u.reg.topic_id, l[1]->m.u.reg.msg_id };
+	assert_memory_equal(l[1]->m.u.reg.topic_name, "h/2", 3);
 	reset_out();
 	assert_int_equal(do_regack(3, r2.tid, r2.mid, MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
-	assert_int_equal(publishes_to(3), 1); /* h/2's one held copy */
+	assert_int_equal(publishes_to(3), 1);
+	assert_memory_equal(last_publish_to(3)->m.u.publish.data, "two", 3);
 	assert_int_equal(do_regack(3, r1.tid, r1.mid, MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
-	assert_int_equal(publishes_to(3), 4);
-	assert_int_equal(broker_held_count(T->b), 4);
-	/* Client 2 stays silent: its held copies go with its session (keepalive 60 s x 1.5). The
-	 * REGISTER patience pauses it first and discards them. */
+	assert_int_equal(publishes_to(3), 64);
+	assert_int_equal(broker_held_count(T->b), 64);
+	/* Client 2 stays silent: the REGISTER patience pauses it (its held copies dropped), the
+	 * keepalive (60 s x 1.5) ends it. */
 	T->now += 91000;
 	assert_int_equal(do_simple(1, MQTTSN_PINGREQ), FO_FATE_ANSWERED); /* the publisher stays */
 	broker_tick(T->b, T->now);
 	assert_false(has(2));
 	assert_true(has(1));
 	assert_int_equal(broker_held_count(T->b), 0);
-	assert_int_equal(EV(DELIVERY_HELD_DISCARDED), 4);
+	assert_int_equal(EV(DELIVERY_HELD_DISCARDED), 64);
 	assert_int_equal(T->f.holds, T->f.releases);
 	/* A copy held at destroy is given back too (checked by teardown). */
 	reset_out();
@@ -1256,6 +1262,44 @@ static void test_held_copies_bounded_and_released(void **state)
 	sub_ok(2, 1, "h/#");
 	do_publish(1, 1, MQTTSN_TOPIC_NORMAL, id, 9, "y");
 	assert_int_equal(broker_held_count(T->b), 1);
+}
+
+/* Refusals are bounded per session (32): a rejection past it only forgets the id (counted), so
+ * that name is registered again on its next copy; the refusals kept still hold. */
+static void test_refusals_bounded_per_session(void **state)
+{
+	struct t *t = *state;
+	t->cfg.max_topics = 64;
+	t->cfg.max_client_topics = 128;
+	start(t);
+	connect_ok(2, "sub");
+	sub_ok(2, 0, "z/#");
+	struct payload p = { 0 };
+	memcpy(p.buf, "data", 4);
+	fake_bind(&T->f, &p, p.buf, 4);
+	char nm[8];
+	struct out *l[4];
+	for (int k = 0; k < 33; k++) {
+		snprintf(nm, sizeof(nm), "z/%d", k);
+		reset_out();
+		assert_int_equal(broker_fanout(T->b, (const uint8_t *)nm, (uint16_t)strlen(nm), 0, &p, 4, T->now), 0);
+		assert_int_equal(outs_to(2, l, 4), 1);
+		assert_int_equal(l[0]->m.type, MQTTSN_REGISTER);
+		assert_int_equal(do_regack(2, l[0]->m.u.reg.topic_id, l[0]->m.u.reg.msg_id, MQTTSN_RC_CONGESTION),
+				 FO_FATE_DELIVERED);
+	}
+	assert_int_equal(EV(TOPIC_REFUSED), 32);
+	assert_int_equal(EV(TOPIC_REFUSALS_FULL), 1);
+	assert_int_equal(broker_held_count(T->b), 0);
+	/* z/32 was not kept: registered again. z/0 was: skipped. */
+	reset_out();
+	broker_fanout(T->b, (const uint8_t *)"z/32", 4, 0, &p, 4, T->now);
+	assert_int_equal(outs_to(2, l, 4), 1);
+	assert_int_equal(l[0]->m.type, MQTTSN_REGISTER);
+	reset_out();
+	broker_fanout(T->b, (const uint8_t *)"z/0", 3, 0, &p, 4, T->now);
+	assert_int_equal(outs_to(2, l, 4), 0);
+	assert_int_equal(EV(DELIVERY_TOPIC_REFUSED), 1);
 }
 
 static void test_broker_fanout_from_other_worker(void **state)
@@ -2860,6 +2904,7 @@ int main(void)
 		TEST(test_regack_rejected_refuses_topic),
 		TEST(test_refusal_cleared_by_unsubscribe_exact_subscribe_and_session_end),
 		TEST(test_held_copies_bounded_and_released),
+		TEST(test_refusals_bounded_per_session),
 		TEST(test_broker_fanout_from_other_worker),
 		TEST(test_retransmit_with_dup_then_give_up),
 		TEST(test_inflight_full_skips_copy),
