@@ -381,15 +381,19 @@ static void send_held(struct broker *b, uint32_t si, const struct held_pub *p, u
 	ev(b, FO_EV_DELIVERIES);
 }
 
-/* The client knows the id of map entry me now: its held copies go out, in arrival order (only
- * to an address that is proven and not paused; else they wait for the next REGACK or go with
- * the pause). */
+/* The client knows the id of map entry me now: its held copies go out, in arrival order. An
+ * address that has not proven itself (a session moved to it) gets no copies: they are dropped,
+ * as copies for it are while it is unproven. */
 static void held_flush(struct broker *b, uint32_t si, uint32_t me)
 {
 	struct guard *g = &b->g[si];
 	const struct mqttsn_session *s = session_get(b->st, si);
-	if (g->n_pubs == 0 || !s->proven || s->paused)
+	if (g->n_pubs == 0)
 		return;
+	if (!s->proven || s->paused) {
+		held_discard(b, si, me);
+		return;
+	}
 	uint16_t tid = ctmap_get(b->st, me)->tid;
 	uint32_t mine[HELD_PUBS], k = 0;
 	uint32_t *link = &g->pubs;
@@ -1783,6 +1787,8 @@ static void on_subscribe(struct broker *b, uint32_t si, const struct fo_client *
 			held = g->n_held++;
 		g->held[held] = (struct held_suback){ .mid = mid, .tid = ack_tid, .granted = (uint8_t)granted };
 		send_proof(b, si, from);
+		if (flush_me != SESSION_NONE)
+			held_flush(b, si, flush_me); /* drops them: nothing goes to an unproven address */
 		set_delivered(res);
 		return;
 	}

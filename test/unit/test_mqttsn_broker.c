@@ -2069,6 +2069,49 @@ static void test_proof_unproven_address_no_amplification(void **state)
 
 /* Rule 2: a resumed session (clean=0) from a new port of the same IP, with subscriptions: the
  * CONNECT is answered by the proof, the CONNACK by its echo; QoS 1 copies in flight wait. */
+/* A copy held for a REGACK never goes to an address that has not proven itself: when the session
+ * moved to a new port (clean=0) and the client learns the id there (its own REGISTER of the name),
+ * the held copy is dropped and given back; once proven, copies of the name go straight out. */
+static void test_held_copy_not_sent_to_unproven_address(void **state)
+{
+	struct t *t = *state;
+	t->cfg.address_proof = true;
+	t->cfg.proof_timeout_ms = 10000;
+	start(t);
+	connect_ok(1, "c1");
+	sub_proven(1, 0, "w/#");
+	connect_ok(2, "pub");
+	uint16_t id = reg_ok(2, "w/a");
+	reset_out();
+	assert_int_equal(do_publish(2, 0, MQTTSN_TOPIC_NORMAL, id, 0, "held"), FO_FATE_DELIVERED);
+	struct out *l[8];
+	assert_int_equal(outs_to(1, l, 8), 1);
+	assert_int_equal(l[0]->m.type, MQTTSN_REGISTER);
+	uint16_t tid = l[0]->m.u.reg.topic_id;
+	assert_int_equal(broker_held_count(T->b), 1);
+	/* NAT rebinding: the session moves to an unproven port. */
+	reset_out();
+	assert_int_equal(do_connect(101, "c1", 0, 60), FO_FATE_DELIVERED);
+	struct proof p = proof_to(101);
+	reset_out();
+	assert_int_equal(do_register(101, "w/a", 33), FO_FATE_DELIVERED);
+	assert_int_equal(publishes_to(101), 0);
+	assert_int_equal(T->f.n, 1);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_REGACK);
+	assert_int_equal(T->f.out[0].m.u.regack.topic_id, tid);
+	assert_int_equal(broker_held_count(T->b), 0);
+	assert_int_equal(EV(DELIVERY_HELD_DISCARDED), 1);
+	assert_int_equal(T->f.holds, T->f.releases);
+	/* Proven: the name's copies go straight out under that id. */
+	reset_out();
+	assert_int_equal(do_regack(101, p.tid, p.mid, MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
+	reset_out();
+	assert_int_equal(do_publish(2, 0, MQTTSN_TOPIC_NORMAL, id, 0, "now"), FO_FATE_DELIVERED);
+	assert_int_equal(outs_to(101, l, 8), 1);
+	assert_true(l[0]->is_publish);
+	assert_int_equal(l[0]->m.u.publish.topic_id, tid);
+}
+
 static void test_resumed_session_waits_for_proof(void **state)
 {
 	struct t *t = *state;
@@ -2905,6 +2948,7 @@ int main(void)
 		TEST(test_refusal_cleared_by_unsubscribe_exact_subscribe_and_session_end),
 		TEST(test_held_copies_bounded_and_released),
 		TEST(test_refusals_bounded_per_session),
+		TEST(test_held_copy_not_sent_to_unproven_address),
 		TEST(test_broker_fanout_from_other_worker),
 		TEST(test_retransmit_with_dup_then_give_up),
 		TEST(test_inflight_full_skips_copy),
