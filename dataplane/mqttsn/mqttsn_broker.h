@@ -114,7 +114,7 @@ struct broker_result {
 	uint16_t topic_len;
 	int8_t qos; /* publish QoS: -1, 0 or 1 */
 	uint16_t payload_len;
-	uint32_t local_deliveries;
+	uint32_t local_deliveries; /* copies sent now (not those held for a REGACK) */
 	/* The sender's identity hash for the rollout split (include/fanout/client_hash.h):
 	 * fo_client_id_hash of its ClientId when it has one, else fo_client_hash(ip, port). */
 	uint32_t client_hash;
@@ -142,7 +142,8 @@ void broker_handle(struct broker *b, const struct fo_client *from, const uint8_t
 
 /* Fan a publish accepted by another worker out to this worker's subscribers.
  * payload is already bound. qos is the publish QoS (-1 delivers like 0). Returns the
- * number of copies handed to send_publish. */
+ * number of copies handed to send_publish (copies held for a REGACK go out later, from
+ * broker_handle of that REGACK: see broker_held_count). */
 uint32_t broker_fanout(struct broker *b, const uint8_t *topic, uint16_t topic_len, int qos, void *payload,
 		       uint16_t payload_len, uint64_t now_ms);
 
