@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -20,13 +22,21 @@
 #include "resp_server.h"
 
 #define RESP_READ_HIGH_WATER (256u << 10) /* input held while a request waits on the dataplane */
+/* A connection we close after a final reply (-ERR of a limit, QUIT) lingers: its reply and a FIN
+ * go out (shutdown), and what the peer still sends is read and discarded for at most this long or
+ * this many bytes. Closing with unread input would make the kernel answer with a reset that can
+ * destroy the reply before the peer reads it. */
+#define RESP_LINGER_S 1
+#define RESP_LINGER_MAX_BYTES (4u << 20)
 
 struct client {
 	struct bufferevent *bev;
 	struct resp_conn conn;
-	bool busy;   /* a request waits on the dataplane */
-	bool closed; /* the peer went away while busy: free on completion */
-	bool quit;   /* close after the output drains */
+	bool busy;      /* a request waits on the dataplane */
+	bool closed;    /* the peer went away while busy: free on completion */
+	bool quit;      /* close after the output drains */
+	bool lingering; /* output drained and shut down: discarding input until EOF or the deadline */
+	size_t discarded;
 };
 
 static struct evconnlistener *tcp_listener, *unix_listener;
@@ -70,6 +80,25 @@ static void write_json(struct client *c, json_t *j)
 }
 
 static void pump(struct client *c);
+
+/* The final reply has left: send FIN, then read and drop what the peer still sends until it
+ * closes, RESP_LINGER_S passes or RESP_LINGER_MAX_BYTES arrive (on_read, on_event free c). */
+static void linger(struct client *c)
+{
+	struct timeval tv = { RESP_LINGER_S, 0 };
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+
+	c->lingering = true;
+	if (shutdown(bufferevent_getfd(c->bev), SHUT_WR) != 0) {
+		client_free(c);
+		return;
+	}
+	c->discarded = evbuffer_get_length(in);
+	evbuffer_drain(in, c->discarded);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
+	bufferevent_set_timeouts(c->bev, &tv, NULL);
+	bufferevent_enable(c->bev, EV_READ);
+}
 
 static void on_done(void *ctx, json_t *reply, const char *err)
 {
@@ -156,15 +185,23 @@ static void pump(struct client *c)
 	if (c->quit) {
 		bufferevent_disable(c->bev, EV_READ);
 		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-			client_free(c);
+			linger(c);
 	}
 }
 
 static void on_read(struct bufferevent *bev, void *arg)
 {
 	struct client *c = arg;
-	(void)bev;
 
+	if (c->lingering) {
+		struct evbuffer *in = bufferevent_get_input(bev);
+		size_t n = evbuffer_get_length(in);
+		evbuffer_drain(in, n);
+		c->discarded += n;
+		if (c->discarded > RESP_LINGER_MAX_BYTES)
+			client_free(c);
+		return;
+	}
 	if (c->quit || c->busy)
 		return;
 	pump(c);
@@ -175,8 +212,8 @@ static void on_write(struct bufferevent *bev, void *arg)
 	struct client *c = arg;
 	(void)bev;
 
-	if (c->quit)
-		client_free(c);
+	if (c->quit && !c->lingering)
+		linger(c);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -184,6 +221,10 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	struct client *c = arg;
 	(void)bev;
 
+	if (c->lingering) { /* the peer closed, or the linger ran out */
+		client_free(c);
+		return;
+	}
 	if (what & BEV_EVENT_TIMEOUT) {
 		ctl_refused[CTL_REFUSED_RESP_AUTH_TIMEOUT]++;
 		client_free(c); /* only unauthenticated clients have a read deadline, and they are never busy */
@@ -206,7 +247,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	struct event_base *base = evconnlistener_get_base(l);
 	struct client *c;
 	struct timeval auth_tv = { RESP_AUTH_TIMEOUT_S, 0 };
-	(void)sa, (void)socklen, (void)arg;
+	(void)socklen, (void)arg;
 
 	if (n_clients >= RESP_MAX_CLIENTS) {
 		static const char busy[] = "-ERR too many connections to fanout-control; closing\r\n";
@@ -221,6 +262,8 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		return;
 	}
 	n_clients++;
+	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) /* replies leave at once, as Redis does */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL)
 		evutil_closesocket(fd);
