@@ -55,29 +55,36 @@
 /* Per session, beside the 64-byte session (touched on control messages only): the address
  * proof, SUBACKs held until it, quota counts and give-ups. */
 struct held_suback {
-	uint16_t mid, tid;
-	uint8_t granted;
-} __attribute__((packed));
-/* 36 bytes (scale budget: 512 MiB per million sessions, fanout-scale-bench --check). */
+	uint16_t mid, tid; /* the granted QoS is in guard.held_granted, 2 bits a slot */
+};
+/* 32 bytes (scale budget: 512 MiB per million sessions, fanout-scale-bench --check). */
 struct guard {
 	/* low 32 bits of the clock (intervals < 49 days): unproven, when the
 	 * outstanding proof was first sent; paused, when paused; else, with
 	 * REGISTERs unanswered, when the client last answered one */
 	uint32_t since_ms;
+	uint32_t pubs;                 /* copies waiting for a REGACK, newest first (valid while n_pubs > 0) */
 	uint16_t n_topics;             /* client topic-id map entries (at most CTMAP_TID_MAX) */
 	uint16_t n_subs, n_wild;       /* counted up to 65535 (quotas are at most that) */
 	uint16_t proof_mid, proof_tid; /* what the REGACK must echo (0 = no proof outstanding) */
-	uint8_t n_held;
-	bool connack_held; /* a resumed session's CONNACK waits for the proof */
+	struct held_suback held[HELD_SUBACKS];
+	uint8_t n_held : 2;       /* SUBACKs waiting for the proof, at most HELD_SUBACKS */
+	uint8_t connack_held : 1; /* a resumed session's CONNACK waits for the proof */
+	uint8_t proof_out : 1;    /* a proof REGISTER is outstanding (since_ms is when) */
+	uint8_t held_granted : 4; /* held[i]'s granted QoS in bits 2i, 2i+1 */
 	uint8_t mismatches;
 	uint8_t regs_pending; /* our REGISTERs awaiting REGACK */
 	uint8_t giveups;      /* QoS 1 give-ups since the last PUBACK or REGACK */
-	bool proof_out;       /* a proof REGISTER is outstanding (since_ms is when) */
-	struct held_suback held[HELD_SUBACKS];
-	uint8_t n_pubs;    /* copies waiting for a REGACK (held_pub), at most HELD_PUBS */
-	uint8_t n_refused; /* refused map entries (CTMAP_REFUSED), at most REFUSALS_MAX */
-	uint32_t pubs;     /* the latest of them (valid while n_pubs > 0), newest first */
+	uint8_t n_pubs;       /* copies waiting for a REGACK (held_pub), at most HELD_PUBS */
+	uint8_t n_refused;    /* refused map entries (CTMAP_REFUSED), at most REFUSALS_MAX */
 };
+_Static_assert(sizeof(struct guard) == 32, "struct guard is part of the per-session scale budget");
+_Static_assert(HELD_SUBACKS <= 2, "n_held and held_granted have room for two held SUBACKs");
+
+static uint8_t held_granted(const struct guard *g, unsigned i)
+{
+	return (uint8_t)((g->held_granted >> (2 * i)) & 3u);
+}
 
 /* A copy waiting for the REGACK of its topic's REGISTER, holding one payload reference (taken
  * like a QoS 1 copy's); a QoS 1 copy gets its MsgId and in-flight entry when it is sent. */
@@ -1184,7 +1191,7 @@ static void prove(struct broker *b, uint32_t si, const struct fo_client *to)
 		send_rc_only(b, to, MQTTSN_CONNACK, MQTTSN_RC_ACCEPTED);
 	}
 	for (uint8_t i = 0; i < g->n_held; i++)
-		send_suback(b, to, g->held[i].granted, g->held[i].tid, g->held[i].mid, MQTTSN_RC_ACCEPTED);
+		send_suback(b, to, held_granted(g, i), g->held[i].tid, g->held[i].mid, MQTTSN_RC_ACCEPTED);
 	g->n_held = 0;
 }
 
@@ -1785,7 +1792,9 @@ static void on_subscribe(struct broker *b, uint32_t si, const struct fo_client *
 		/* The proof REGISTER answers it; the SUBACK answers the proof's echo (prove()). */
 		if (held < 0)
 			held = g->n_held++;
-		g->held[held] = (struct held_suback){ .mid = mid, .tid = ack_tid, .granted = (uint8_t)granted };
+		g->held[held] = (struct held_suback){ .mid = mid, .tid = ack_tid };
+		g->held_granted = (uint8_t)((g->held_granted & ~(3u << (2 * held))) | ((unsigned)granted & 3u)
+											      << (2 * held));
 		send_proof(b, si, from);
 		if (flush_me != SESSION_NONE)
 			held_flush(b, si, flush_me); /* drops them: nothing goes to an unproven address */
