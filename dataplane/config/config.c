@@ -35,6 +35,10 @@
  *     retry_limit: 5            # >= 0 (0 = never retransmit)
  *     max_topic_len: 255        # 1..65527
  *     expiry_scan_per_tick: 64  # >= 1
+ *     session_expiry_s: 86400   # disconnected CleanSession=0 session kept, 0 = no limit
+ *     offline_buffer: 64        # copies buffered per asleep/disconnected client, 0..255
+ *     max_wills: 4096           # will slots per worker, 0..65535 (0 = CONNECT with Will refused)
+ *     will_max_bytes: 512       # will topic + message, 2..4096
  *     predefined_topics:        # optional, at most max_topics entries
  *       - { id: 1, name: "sensors/predefined" }   # id 1..65534 unique; name a valid,
  *                                                 # unique topic name
@@ -87,6 +91,7 @@ struct raw_mqttsn {
 	char *gateway_id, *max_sessions, *max_topics, *max_client_topics, *max_subscriptions;
 	char *max_inflight, *max_inflight_per_session, *retry_interval_ms, *retry_limit;
 	char *max_topic_len, *expiry_scan_per_tick;
+	char *session_expiry_s, *offline_buffer, *max_wills, *will_max_bytes;
 	struct raw_predef *predefined_topics;
 	unsigned predefined_topics_count;
 };
@@ -227,6 +232,10 @@ static const cyaml_schema_field_t mqttsn_fields[] = {
 	STR("retry_limit", struct raw_mqttsn, retry_limit),
 	STR("max_topic_len", struct raw_mqttsn, max_topic_len),
 	STR("expiry_scan_per_tick", struct raw_mqttsn, expiry_scan_per_tick),
+	STR("session_expiry_s", struct raw_mqttsn, session_expiry_s),
+	STR("offline_buffer", struct raw_mqttsn, offline_buffer),
+	STR("max_wills", struct raw_mqttsn, max_wills),
+	STR("will_max_bytes", struct raw_mqttsn, will_max_bytes),
 	CYAML_FIELD_SEQUENCE("predefined_topics", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_mqttsn,
 			     predefined_topics, &predef_value, 0, CYAML_UNLIMITED),
 	CYAML_FIELD_END,
@@ -1047,6 +1056,13 @@ static int load_mqttsn(struct ctx *c, const struct raw_config *r, struct fo_conf
 	    get_u32(c, "mqttsn.retry_limit", m->retry_limit, 0, 255, FO_DEFAULT_RETRY_LIMIT, &b->retry_limit) != 0 ||
 	    get_u32(c, "mqttsn.expiry_scan_per_tick", m->expiry_scan_per_tick, 1, UINT32_MAX, FO_DEFAULT_EXPIRY_SCAN,
 		    &b->expiry_scan_per_tick) != 0 ||
+	    get_u32(c, "mqttsn.session_expiry_s", m->session_expiry_s, 0, UINT32_MAX / 1000u,
+		    FO_DEFAULT_SESSION_EXPIRY_S, &b->session_expiry_s) != 0 ||
+	    get_u32(c, "mqttsn.offline_buffer", m->offline_buffer, 0, 255, FO_DEFAULT_OFFLINE_BUFFER,
+		    &b->offline_buffer) != 0 ||
+	    get_u32(c, "mqttsn.max_wills", m->max_wills, 0, 65535, FO_DEFAULT_MAX_WILLS, &b->max_wills) != 0 ||
+	    get_u32(c, "mqttsn.will_max_bytes", m->will_max_bytes, 2, 4096, FO_DEFAULT_WILL_MAX_BYTES,
+		    &b->will_max_bytes) != 0 ||
 	    get_u16(c, "mqttsn.max_topic_len", m->max_topic_len, 2, FO_MAX_TOPIC_LEN_LIMIT, FO_DEFAULT_MAX_TOPIC_LEN,
 		    &b->max_topic_len) != 0)
 		return -1;

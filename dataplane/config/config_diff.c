@@ -169,6 +169,10 @@ unsigned fo_config_restart_keys(const struct fo_config *f, const struct fo_confi
 	KEY(a->retry_limit != b->retry_limit, "mqttsn.retry_limit");
 	KEY(a->max_topic_len != b->max_topic_len, "mqttsn.max_topic_len");
 	KEY(a->expiry_scan_per_tick != b->expiry_scan_per_tick, "mqttsn.expiry_scan_per_tick");
+	KEY(a->session_expiry_s != b->session_expiry_s, "mqttsn.session_expiry_s");
+	KEY(a->offline_buffer != b->offline_buffer, "mqttsn.offline_buffer");
+	KEY(a->max_wills != b->max_wills, "mqttsn.max_wills");
+	KEY(a->will_max_bytes != b->will_max_bytes, "mqttsn.will_max_bytes");
 	bool same_pre = a->n_predefined == b->n_predefined;
 	for (uint32_t i = 0; same_pre && i < a->n_predefined; i++)
 		same_pre = a->predefined[i].id == b->predefined[i].id &&

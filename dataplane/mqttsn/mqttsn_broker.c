@@ -51,6 +51,10 @@
  * 6.10), kept as refused map entries; past it a rejection only forgets the id. */
 #define REFUSALS_MAX 32u
 #define HELD_NONE UINT32_MAX
+/* held_pub.me of a copy buffered for an asleep or disconnected client (spec 6.14): it waits for
+ * the client, not for a REGACK, and names its topic by registry entry. */
+#define HELD_BUFFERED (UINT32_MAX - 1u)
+#define WILL_BYTES_MAX 4096u
 
 /* Per session, beside the 64-byte session (touched on control messages only): the address
  * proof, SUBACKs held until it, quota counts and give-ups. */
@@ -86,15 +90,27 @@ static uint8_t held_granted(const struct guard *g, unsigned i)
 	return (uint8_t)((g->held_granted >> (2 * i)) & 3u);
 }
 
-/* A copy waiting for the REGACK of its topic's REGISTER, holding one payload reference (taken
- * like a QoS 1 copy's); a QoS 1 copy gets its MsgId and in-flight entry when it is sent. */
+/* A copy waiting for the REGACK of its topic's REGISTER, or buffered for a client that is asleep
+ * or disconnected, holding one payload reference (taken like a QoS 1 copy's); a QoS 1 copy gets
+ * its MsgId and in-flight entry when it is sent. */
 struct held_pub {
 	void *payload;
-	uint32_t me;   /* the map entry whose REGACK it waits for */
-	uint32_t next; /* the session's list, or the free list */
+	uint32_t me;    /* the map entry whose REGACK it waits for, or HELD_BUFFERED */
+	uint32_t next;  /* the session's list, or the free list */
+	uint32_t topic; /* HELD_BUFFERED: the registry entry of its name (a reference is held) */
 	uint16_t payload_len;
 	uint8_t qos;
 };
+
+/* A client's will (spec 6.3, 6.4): topic then message in the slot's bytes of broker.wdata. */
+enum will_stage { WILL_FREE, WILL_WAIT_TOPIC, WILL_WAIT_MSG, WILL_SET };
+struct will_slot {
+	uint16_t topic_len, msg_len;
+	uint16_t next_free;
+	uint8_t flags; /* QoS and retain as WILLTOPIC carried them */
+	uint8_t stage; /* enum will_stage */
+};
+#define WILL_NONE 0xFFFFu
 
 /* Sessions per source IP (security.sessions_per_source, at most 65535): open addressing,
  * count 0 = empty. */
@@ -135,8 +151,14 @@ struct broker {
 	uint8_t *scratch;      /* encoded replies, REGISTER with a full-length name */
 	uint32_t scratch_cap;
 	struct guard *g;     /* [max_sessions] */
-	struct held_pub *hp; /* [hp_cap]: copies waiting for a REGACK */
+	struct held_pub *hp; /* [hp_cap]: copies waiting for a REGACK or for their client */
 	uint32_t hp_cap, hp_used, hp_free;
+	struct will_slot *wills; /* [max_wills] */
+	uint8_t *wdata;          /* [max_wills * will_max_bytes] */
+	uint16_t *will_of;       /* [max_sessions]: the session's will slot, or WILL_NONE */
+	uint8_t *will_tmp;       /* a lost client's will, taken out before its session ends */
+	uint32_t wills_used;
+	uint16_t will_free;
 	struct ipq_slot *ipq;
 	uint32_t ipq_mask;
 	struct err_bucket *eb; /* [ERR_BUCKETS] */
@@ -330,8 +352,8 @@ static void held_free(struct broker *b, uint32_t h)
 	b->hp_used--;
 }
 
-/* Drop the session's copies waiting for map entry me (SESSION_NONE: all), releasing their
- * payloads. */
+/* Drop the session's copies waiting for map entry me (SESSION_NONE: all, the buffered ones
+ * included), releasing their payloads. */
 static void held_discard(struct broker *b, uint32_t si, uint32_t me)
 {
 	struct guard *g = &b->g[si];
@@ -346,8 +368,13 @@ static void held_discard(struct broker *b, uint32_t si, uint32_t me)
 		*link = p->next;
 		g->n_pubs--;
 		b->io.payload_release(b->io.ctx, p->payload);
+		if (p->me == HELD_BUFFERED) {
+			topic_registry_unref(b->reg, p->topic);
+			ev(b, FO_EV_DELIVERY_BUFFER_DISCARDED);
+		} else {
+			ev(b, FO_EV_DELIVERY_HELD_DISCARDED);
+		}
 		held_free(b, h);
-		ev(b, FO_EV_DELIVERY_HELD_DISCARDED);
 	}
 }
 
@@ -605,8 +632,74 @@ static void session_clear(struct broker *b, uint32_t si)
 		map_drop(b, s->map_head);
 }
 
+/* ---- wills (spec 6.3, 6.4) */
+
+static struct will_slot *will_get(struct broker *b, uint32_t si)
+{
+	if (!b->will_of || b->will_of[si] == WILL_NONE)
+		return NULL;
+	return &b->wills[b->will_of[si]];
+}
+
+static uint8_t *will_bytes(struct broker *b, uint32_t si)
+{
+	return b->wdata + (size_t)b->will_of[si] * b->cfg.will_max_bytes;
+}
+
+/* The session's slot (a new, empty one if it had none); NULL when every slot is taken. */
+static struct will_slot *will_slot(struct broker *b, uint32_t si)
+{
+	struct will_slot *w = will_get(b, si);
+	if (w || !b->will_of || b->will_free == WILL_NONE)
+		return w;
+	uint16_t i = b->will_free;
+	w = &b->wills[i];
+	b->will_free = w->next_free;
+	*w = (struct will_slot){ .stage = WILL_WAIT_TOPIC };
+	b->will_of[si] = i;
+	b->wills_used++;
+	return w;
+}
+
+static void will_delete(struct broker *b, uint32_t si)
+{
+	struct will_slot *w = will_get(b, si);
+	if (!w)
+		return;
+	*w = (struct will_slot){ .next_free = b->will_free, .stage = WILL_FREE };
+	b->will_free = b->will_of[si];
+	b->will_of[si] = WILL_NONE;
+	b->wills_used--;
+}
+
+/* A will topic name: a valid name (no wildcards) that fits beside the message. */
+static bool will_fits(const struct broker *b, const uint8_t *topic, uint16_t tlen, uint16_t mlen)
+{
+	return tlen > 0 && topic_name_valid(topic, tlen, b->cfg.max_topic_len) &&
+	       (uint32_t)tlen + mlen <= b->cfg.will_max_bytes;
+}
+
+static void will_set_topic(struct broker *b, uint32_t si, struct will_slot *w, const uint8_t *topic, uint16_t tlen,
+			   uint8_t flags, bool keep_msg)
+{
+	uint8_t *d = will_bytes(b, si);
+	uint16_t mlen = keep_msg ? w->msg_len : 0;
+	memmove(d + tlen, d + w->topic_len, mlen);
+	memcpy(d, topic, tlen);
+	w->topic_len = tlen;
+	w->msg_len = mlen;
+	w->flags = flags & (MQTTSN_FLAG_QOS_MASK | MQTTSN_FLAG_RETAIN);
+}
+
+static void will_set_msg(struct broker *b, uint32_t si, struct will_slot *w, const uint8_t *msg, uint16_t mlen)
+{
+	memcpy(will_bytes(b, si) + w->topic_len, msg, mlen);
+	w->msg_len = mlen;
+}
+
 static void session_drop(struct broker *b, uint32_t si)
 {
+	will_delete(b, si);
 	session_clear(b, si);
 	ipq_dec(b, session_get(b->st, si)->ip);
 	b->g[si] = (struct guard){ 0 };
@@ -667,6 +760,14 @@ static const char *check_config(const struct broker_config *cfg, const struct br
 		return "mqttsn.max_topic_len must be 2..65000";
 	if (cfg->expiry_scan_per_tick == 0)
 		return "mqttsn.expiry_scan_per_tick must be > 0";
+	if (cfg->offline_buffer > 255)
+		return "mqttsn.offline_buffer must be 0..255";
+	if (cfg->max_wills > 65535)
+		return "mqttsn.max_wills must be 0..65535";
+	if (cfg->max_wills && (cfg->will_max_bytes < 2 || cfg->will_max_bytes > WILL_BYTES_MAX))
+		return "mqttsn.will_max_bytes must be 2..4096";
+	if (cfg->max_wills && !io->payload_make)
+		return "broker: wills need io.payload_make";
 	if (cfg->sessions_per_source > 65535)
 		return "security.sessions_per_source must be 0..65535";
 	if (cfg->max_giveups > 255)
@@ -746,6 +847,24 @@ struct broker *broker_create(const struct broker_config *cfg, const struct broke
 	for (uint32_t i = 0; b->hp && i < b->hp_cap; i++)
 		b->hp[i].next = i + 1 < b->hp_cap ? i + 1 : HELD_NONE;
 	b->hp_free = 0;
+	b->will_free = WILL_NONE;
+	if (cfg->max_wills) {
+		b->wills = calloc(cfg->max_wills, sizeof(*b->wills));
+		b->wdata = malloc((size_t)cfg->max_wills * cfg->will_max_bytes);
+		b->will_of = malloc((size_t)cfg->max_sessions * sizeof(*b->will_of));
+		b->will_tmp = malloc(cfg->will_max_bytes);
+		if (!b->wills || !b->wdata || !b->will_of || !b->will_tmp) {
+			if (err)
+				*err = "broker: out of memory for wills; lower mqttsn.max_wills or "
+				       "mqttsn.will_max_bytes";
+			broker_destroy(b);
+			return NULL;
+		}
+		for (uint32_t i = 0; i < cfg->max_wills; i++)
+			b->wills[i].next_free = i + 1 < cfg->max_wills ? (uint16_t)(i + 1) : WILL_NONE;
+		b->will_free = 0;
+		memset(b->will_of, 0xff, (size_t)cfg->max_sessions * sizeof(*b->will_of));
+	}
 	b->prf_base = bh_prf64((uint64_t)(uintptr_t)b);
 	if (!b->reg || !b->st || !b->subs || !b->fidx || !b->inf || !b->touched || !b->rxm || !b->scratch ||
 	    !b->predef || !b->g || !b->ipq || !b->eb || !b->hp) {
@@ -803,6 +922,10 @@ void broker_destroy(struct broker *b)
 	free(b->ipq);
 	free(b->eb);
 	free(b->hp);
+	free(b->wills);
+	free(b->wdata);
+	free(b->will_of);
+	free(b->will_tmp);
 	free(b);
 }
 
@@ -897,6 +1020,51 @@ static void hold_copy(struct broker *b, uint32_t si, uint32_t me, int qos, struc
 	ev(b, FO_EV_DELIVERY_HELD);
 }
 
+/* A copy for a client that is asleep (spec 6.14: buffered until it wakes) or disconnected with a
+ * persistent session (QoS 1 copies kept for its return, QoS 0 ones not), bounded per client by
+ * mqttsn.offline_buffer and by the worker's hold pool. */
+static uint32_t buffer_copy(struct broker *b, uint32_t si, int qos, struct delivery *d)
+{
+	struct guard *g = &b->g[si];
+	if (qos <= 0 && session_get(b->st, si)->state == SESSION_DISCONNECTED) {
+		ev(b, FO_EV_DELIVERY_OFFLINE_QOS0);
+		return 0;
+	}
+	if (g->n_pubs >= b->cfg.offline_buffer || b->hp_free == HELD_NONE) {
+		ev(b, FO_EV_DELIVERY_BUFFER_FULL);
+		return 0;
+	}
+	uint32_t entry = d->entry;
+	if (entry == TOPIC_NONE) { /* a short name this worker holds no entry for */
+		entry = topic_registry_intern(b->reg, TOPIC_KIND_NAME, d->name, d->name_len);
+		if (entry == TOPIC_NONE) {
+			ev(b, FO_EV_PUBLISH_CONGESTION);
+			return 0;
+		}
+	}
+	if (!delivery_kept(b, d)) {
+		topic_registry_drop_unused(b->reg, entry);
+		return 0;
+	}
+	delivery_take(b, d);
+	topic_registry_ref(b->reg, entry);
+	uint32_t h = b->hp_free;
+	struct held_pub *p = &b->hp[h];
+	b->hp_free = p->next;
+	b->hp_used++;
+	*p = (struct held_pub){ .payload = d->kept,
+				.me = HELD_BUFFERED,
+				.next = g->pubs,
+				.topic = entry,
+				.payload_len = d->payload_len,
+				.qos = (uint8_t)(qos > 0 ? 1 : 0) };
+	g->pubs = h;
+	g->n_pubs++;
+	d->held++;
+	ev(b, FO_EV_DELIVERY_BUFFERED);
+	return 0;
+}
+
 /* A copy of a name whose map entry me has no usable id yet: the client refused the name (no
  * copy), or our REGISTER of it awaits the REGACK (the copy waits too, not to overtake it). */
 static uint32_t deliver_unknown(struct broker *b, uint32_t si, uint32_t me, int qos, struct delivery *d)
@@ -932,6 +1100,8 @@ static uint32_t deliver(struct broker *b, uint32_t si, int qos, struct delivery 
 		ev(b, FO_EV_DELIVERY_PAUSED);
 		return 0;
 	}
+	if (unlikely_(s->state == SESSION_DISCONNECTED || s->state == SESSION_ASLEEP))
+		return buffer_copy(b, si, qos, d);
 	if (d->ttype == MQTTSN_TOPIC_NORMAL) {
 		uint32_t me = ctmap_find_topic(b->st, si, d->entry);
 		if (me != SESSION_NONE) {
@@ -1028,6 +1198,129 @@ send:;
 	return 1;
 }
 
+/* The topic type subscribers see depends on the name alone, so a copy looks the same
+ * whichever worker accepted the publish: predefined name -> its predefined id,
+ * two characters -> short topic name, else a normal id (REGISTERed when needed). */
+static void delivery_topic(const struct broker *b, struct delivery *d)
+{
+	uint16_t predef = d->entry != TOPIC_NONE ? topic_registry_predef(b->reg, d->entry) : 0;
+	if (predef) {
+		d->ttype = MQTTSN_TOPIC_PREDEFINED;
+		d->tid = predef;
+	} else if (d->name_len == 2) {
+		d->ttype = MQTTSN_TOPIC_SHORT;
+		d->tid = (uint16_t)(d->name[0] << 8 | d->name[1]);
+	} else {
+		d->ttype = MQTTSN_TOPIC_NORMAL;
+	}
+}
+
+/* A QoS 1 copy in flight sent again (DUP), its deadline one retry interval on. */
+static void inflight_resend(struct broker *b, struct mqttsn_session *s, uint32_t x)
+{
+	struct inflight_entry *e = inflight_get(b->inf, x);
+	uint8_t hdr[PUBLISH_HDR_MAX];
+	int h = mqttsn_encode_publish_hdr(hdr, sizeof(hdr), (uint8_t)(e->flags | MQTTSN_FLAG_DUP), e->topic_id,
+					  e->msg_id, e->payload_len);
+	if (h > 0) {
+		struct fo_client to = client_of(s);
+		b->io.send_publish(b->io.ctx, &to, hdr, (uint16_t)h, e->payload);
+		ev(b, FO_EV_QOS1_RETRANSMITS);
+	}
+	/* now + interval > now, so the retransmission loop ends; appending keeps the FIFO sorted. */
+	inflight_requeue(b->inf, x, b->clock_ms + b->cfg.retry_interval_ms);
+}
+
+/* The client is there again (CONNECT that resumed its session, PINGREQ of a sleeping client,
+ * or the proof of a new address): its unacknowledged QoS 1 copies go out again and its
+ * buffered copies follow in arrival order (REGISTERed first where it lacks the id). */
+static void resume_deliveries(struct broker *b, uint32_t si)
+{
+	struct mqttsn_session *s = session_get(b->st, si);
+	struct guard *g = &b->g[si];
+	if (!s->proven || s->paused || s->state == SESSION_DISCONNECTED || s->state == SESSION_ASLEEP)
+		return;
+	for (uint32_t x = s->inflight_head; x != INFLIGHT_NONE;) {
+		uint32_t next = inflight_get(b->inf, x)->s_next;
+		inflight_get(b->inf, x)->retries = 0;
+		inflight_resend(b, s, x);
+		x = next;
+	}
+	uint32_t mine[256], k = 0;
+	uint32_t *link = &g->pubs;
+	for (uint8_t i = 0, n = g->n_pubs; i < n; i++) {
+		uint32_t h = *link;
+		struct held_pub *p = &b->hp[h];
+		if (p->me != HELD_BUFFERED) {
+			link = &p->next;
+			continue;
+		}
+		*link = p->next;
+		g->n_pubs--;
+		mine[k++] = h;
+	}
+	while (k > 0) { /* the list is newest first */
+		uint32_t h = mine[--k];
+		struct held_pub p = b->hp[h];
+		held_free(b, h);
+		uint16_t len;
+		const uint8_t *name = topic_registry_name(b->reg, p.topic, &len);
+		struct delivery d = { .name = name,
+				      .name_len = len,
+				      .entry = p.topic,
+				      .payload = p.payload,
+				      .kept = p.payload,
+				      .kept_spare = true,
+				      .payload_len = p.payload_len };
+		delivery_topic(b, &d);
+		deliver(b, si, p.qos, &d);
+		if (d.kept_spare)
+			b->io.payload_release(b->io.ctx, p.payload);
+		topic_registry_unref(b->reg, p.topic);
+	}
+}
+
+/* An awake client has had everything: PINGRESP closes the transfer and it is asleep again, its
+ * sleep timer restarted. Copies still waiting for a REGACK keep it awake. */
+static void awake_done(struct broker *b, uint32_t si)
+{
+	struct mqttsn_session *s = session_get(b->st, si);
+	if (s->state != SESSION_AWAKE || b->g[si].n_pubs > 0)
+		return;
+	struct fo_client to = client_of(s);
+	send_empty(b, &to, MQTTSN_PINGRESP);
+	s->state = SESSION_ASLEEP;
+	s->last_rx_ms = b->clock_ms;
+}
+
+/* The client left for now (DISCONNECT of a persistent session, asleep, or lost with a persistent
+ * session): copies waiting for REGACKs are buffered with the rest, and the REGISTERs they waited
+ * for are forgotten (a name is registered again when the client is back). */
+static void go_offline(struct broker *b, uint32_t si, enum session_state state)
+{
+	struct mqttsn_session *s = session_get(b->st, si);
+	struct guard *g = &b->g[si];
+	for (uint32_t h = g->pubs, i = 0; i < g->n_pubs; i++, h = b->hp[h].next) {
+		struct held_pub *p = &b->hp[h];
+		if (p->me == HELD_BUFFERED)
+			continue;
+		p->topic = ctmap_get(b->st, p->me)->topic;
+		topic_registry_ref(b->reg, p->topic);
+		p->me = HELD_BUFFERED;
+	}
+	for (uint32_t me = s->map_head; me != SESSION_NONE;) {
+		uint32_t next = ctmap_get(b->st, me)->next;
+		uint16_t rm = ctmap_get(b->st, me)->reg_msg_id;
+		if (rm != 0 && rm != CTMAP_REFUSED)
+			map_drop(b, me);
+		me = next;
+	}
+	s->paused = 0;
+	s->state = state;
+	s->last_rx_ms = b->clock_ms;
+	g->giveups = 0;
+}
+
 struct wild_ctx {
 	struct broker *b;
 	const uint8_t *name;
@@ -1081,16 +1374,9 @@ static uint32_t fan_out(struct broker *b, const uint8_t *name, uint16_t len, uin
 	struct delivery d = {
 		.name = name, .name_len = len, .entry = entry, .payload = payload, .payload_len = payload_len
 	};
-	uint16_t predef = entry != TOPIC_NONE ? topic_registry_predef(b->reg, entry) : 0;
 	bool interned = false;
-	if (predef) {
-		d.ttype = MQTTSN_TOPIC_PREDEFINED;
-		d.tid = predef;
-	} else if (len == 2) {
-		d.ttype = MQTTSN_TOPIC_SHORT;
-		d.tid = (uint16_t)(name[0] << 8 | name[1]);
-	} else {
-		d.ttype = MQTTSN_TOPIC_NORMAL;
+	delivery_topic(b, &d);
+	if (d.ttype == MQTTSN_TOPIC_NORMAL) {
 		if (entry == TOPIC_NONE) {
 			/* Only wildcard subscribers match an unseen name: give it an id here. */
 			d.entry = topic_registry_intern(b->reg, TOPIC_KIND_NAME, name, len);
@@ -1193,6 +1479,7 @@ static void prove(struct broker *b, uint32_t si, const struct fo_client *to)
 	for (uint8_t i = 0; i < g->n_held; i++)
 		send_suback(b, to, held_granted(g, i), g->held[i].tid, g->held[i].mid, MQTTSN_RC_ACCEPTED);
 	g->n_held = 0;
+	resume_deliveries(b, si);
 }
 
 static const struct broker_admission *admission_rule(const struct broker *b, const uint8_t *cid, uint16_t clen)
@@ -1242,15 +1529,33 @@ static bool evict_unproven(struct broker *b, uint32_t spare, enum evict_need nee
 	return true;
 }
 
+/* The CONNECT is complete (with its will, when it asked for one): CONNACK, then what waited for
+ * the client. */
+static void connect_done(struct broker *b, uint32_t si, const struct fo_client *from)
+{
+	struct mqttsn_session *s = session_get(b->st, si);
+	struct guard *g = &b->g[si];
+	if (!s->proven && s->sub_head != SUB_NONE) {
+		/* A resumed session with subscriptions at an unproven address (spec 6.10 names this
+		 * case for a gateway REGISTER): the proof answers the CONNECT, the CONNACK its echo. */
+		g->connack_held = true;
+		send_proof(b, si, from);
+		return;
+	}
+	send_rc_only(b, from, MQTTSN_CONNACK, MQTTSN_RC_ACCEPTED);
+	resume_deliveries(b, si);
+}
+
 static void on_connect(struct broker *b, const struct fo_client *from, const struct mqttsn_msg *m, uint64_t now,
 		       struct broker_result *res)
 {
 	const uint8_t *cid = m->u.connect.client_id;
 	uint16_t clen = m->u.connect.client_id_len;
 	uint16_t ka = m->u.connect.duration;
-	if ((m->u.connect.flags & MQTTSN_FLAG_WILL) || clen > SESSION_CLIENT_ID_MAX) {
-		/* No will support: accepting would silently lose the will (spec 6.3 lets the
-		 * gateway reject with "not supported"). */
+	bool will = (m->u.connect.flags & MQTTSN_FLAG_WILL) != 0;
+	if ((will && b->cfg.max_wills == 0) || clen > SESSION_CLIENT_ID_MAX) {
+		/* Wills off: accepting would silently lose the will (spec 6.3 lets the gateway
+		 * reject with "not supported"). */
 		ev(b, FO_EV_CONNECT_REJECTED_UNSUPPORTED);
 		set_answered(res, send_rc_only(b, from, MQTTSN_CONNACK, MQTTSN_RC_NOT_SUPPORTED));
 		return;
@@ -1282,6 +1587,11 @@ static void on_connect(struct broker *b, const struct fo_client *from, const str
 		}
 		if (o->ip != from->ip && !o->proven)
 			clean = true; /* nothing proven to hand over: start afresh */
+	}
+	if (will && b->will_free == WILL_NONE && (clean || si == SESSION_NONE || !will_get(b, si))) {
+		ev(b, FO_EV_WILL_REJECTED); /* no slot for the will it is about to send */
+		set_answered(res, send_rc_only(b, from, MQTTSN_CONNACK, MQTTSN_RC_CONGESTION));
+		return;
 	}
 	/* A session more at this IP: a new one, or a ClientId taken over from another IP. */
 	bool adds = sa == SESSION_NONE && (si == SESSION_NONE || session_get(b->st, si)->ip != from->ip);
@@ -1335,9 +1645,13 @@ static void on_connect(struct broker *b, const struct fo_client *from, const str
 		ev(b, FO_EV_SESSION_REPLACED);
 	struct mqttsn_session *s = session_get(b->st, keep);
 	struct guard *g = &b->g[keep];
+	if (s->state != SESSION_ACTIVE)
+		ev(b, FO_EV_SESSION_RESUMED);
 	s->keepalive_s = ka;
 	s->last_rx_ms = now;
 	s->paused = 0;
+	s->state = SESSION_ACTIVE;
+	s->persistent = !clean;
 	ev(b, FO_EV_CONNECT_ACCEPTED);
 	if (moved && b->cfg.address_proof) {
 		/* A new address for a live session: nothing goes there until it proves itself. */
@@ -1347,16 +1661,21 @@ static void on_connect(struct broker *b, const struct fo_client *from, const str
 		g->n_held = 0;
 	}
 	g->connack_held = false;
-	if (!s->proven && s->sub_head != SUB_NONE) {
-		/* A resumed session with subscriptions at an unproven address (spec 6.10 names this
-		 * case for a gateway REGISTER): the proof answers the CONNECT, the CONNACK its echo. */
-		g->connack_held = true;
-		set_delivered(res);
-		send_proof(b, keep, from);
+	set_delivered(res);
+	if (will) {
+		/* Spec 6.2: prompt for the will; the CONNACK answers its WILLMSG (or an empty
+		 * WILLTOPIC). A stored will stays until the new one replaces it (6.3). */
+		struct will_slot *w = will_slot(b, keep);
+		if (!w) { /* cannot happen: a slot was checked for above */
+			ev(b, FO_EV_WILL_REJECTED);
+			send_rc_only(b, from, MQTTSN_CONNACK, MQTTSN_RC_CONGESTION);
+			return;
+		}
+		w->stage = WILL_WAIT_TOPIC;
+		send_empty(b, from, MQTTSN_WILLTOPICREQ);
 		return;
 	}
-	send_rc_only(b, from, MQTTSN_CONNACK, MQTTSN_RC_ACCEPTED);
-	set_delivered(res);
+	connect_done(b, keep, from);
 }
 
 static void on_register(struct broker *b, uint32_t si, const struct fo_client *from, const struct mqttsn_msg *m,
@@ -1646,6 +1965,7 @@ static void on_regack(struct broker *b, uint32_t si, const struct fo_client *fro
 		ev(b, FO_EV_TOPIC_REFUSALS_FULL);
 	}
 	set_delivered(res);
+	awake_done(b, si);
 }
 
 /* The registry entry a SUBSCRIBE/UNSUBSCRIBE names. intern creates it (SUBSCRIBE).
@@ -1838,6 +2158,164 @@ static void on_unsubscribe(struct broker *b, uint32_t si, const struct fo_client
 		set_answered(res, rc);
 }
 
+/* ---- will prompts and updates (spec 6.2-6.4) */
+
+static void will_refused(struct broker *b, uint32_t si, const struct fo_client *from, struct broker_result *res)
+{
+	will_delete(b, si);
+	ev(b, FO_EV_WILL_REJECTED);
+	res->error_reply = true;
+	set_answered(res, send_rc_only(b, from, MQTTSN_CONNACK, MQTTSN_RC_NOT_SUPPORTED));
+}
+
+static void on_willtopic(struct broker *b, uint32_t si, const struct fo_client *from, const struct mqttsn_msg *m,
+			 struct broker_result *res)
+{
+	struct will_slot *w = will_get(b, si);
+	if (!w || (w->stage != WILL_WAIT_TOPIC && w->stage != WILL_WAIT_MSG)) {
+		set_drop(res, FO_DROP_MQTTSN_UNEXPECTED); /* not prompted for */
+		return;
+	}
+	uint16_t tlen = m->u.willtopic.topic_len;
+	if (tlen == 0) { /* empty: no will (spec 6.3), and the CONNACK now */
+		will_delete(b, si);
+		ev(b, FO_EV_WILL_DELETED);
+		set_delivered(res);
+		connect_done(b, si, from);
+		return;
+	}
+	if (!will_fits(b, m->u.willtopic.topic, tlen, 0)) {
+		will_refused(b, si, from, res);
+		return;
+	}
+	/* A resend (our WILLMSGREQ was lost) sets the same again. */
+	will_set_topic(b, si, w, m->u.willtopic.topic, tlen, m->u.willtopic.flags, false);
+	w->stage = WILL_WAIT_MSG;
+	set_delivered(res);
+	send_empty(b, from, MQTTSN_WILLMSGREQ);
+}
+
+static void on_willmsg(struct broker *b, uint32_t si, const struct fo_client *from, const struct mqttsn_msg *m,
+		       struct broker_result *res)
+{
+	struct will_slot *w = will_get(b, si);
+	if (!w || w->stage != WILL_WAIT_MSG) {
+		set_drop(res, FO_DROP_MQTTSN_UNEXPECTED);
+		return;
+	}
+	if ((uint32_t)w->topic_len + m->u.willmsg.msg_len > b->cfg.will_max_bytes) {
+		will_refused(b, si, from, res);
+		return;
+	}
+	will_set_msg(b, si, w, m->u.willmsg.msg, m->u.willmsg.msg_len);
+	w->stage = WILL_SET;
+	ev(b, FO_EV_WILL_STORED);
+	set_delivered(res);
+	connect_done(b, si, from);
+}
+
+static void on_willtopicupd(struct broker *b, uint32_t si, const struct fo_client *from, const struct mqttsn_msg *m,
+			    struct broker_result *res)
+{
+	uint16_t tlen = m->u.willtopic.topic_len;
+	uint8_t rc = MQTTSN_RC_ACCEPTED;
+	if (b->cfg.max_wills == 0) {
+		rc = MQTTSN_RC_NOT_SUPPORTED;
+	} else if (tlen == 0) { /* deletes topic and message (spec 6.4) */
+		if (will_get(b, si))
+			ev(b, FO_EV_WILL_DELETED);
+		will_delete(b, si);
+	} else {
+		struct will_slot *w = will_get(b, si);
+		uint16_t mlen = w && w->stage == WILL_SET ? w->msg_len : 0;
+		if (!will_fits(b, m->u.willtopic.topic, tlen, mlen)) {
+			rc = MQTTSN_RC_NOT_SUPPORTED;
+		} else if (!(w = will_slot(b, si))) {
+			rc = MQTTSN_RC_CONGESTION;
+		} else {
+			will_set_topic(b, si, w, m->u.willtopic.topic, tlen, m->u.willtopic.flags,
+				       w->stage == WILL_SET);
+			w->stage = WILL_SET;
+			ev(b, FO_EV_WILL_STORED);
+		}
+	}
+	if (rc != MQTTSN_RC_ACCEPTED) {
+		if (b->cfg.max_wills)
+			ev(b, FO_EV_WILL_REJECTED);
+		res->error_reply = true;
+		set_answered(res, send_rc_only(b, from, MQTTSN_WILLTOPICRESP, rc));
+		return;
+	}
+	set_delivered(res);
+	send_rc_only(b, from, MQTTSN_WILLTOPICRESP, rc);
+}
+
+static void on_willmsgupd(struct broker *b, uint32_t si, const struct fo_client *from, const struct mqttsn_msg *m,
+			  struct broker_result *res)
+{
+	struct will_slot *w = will_get(b, si);
+	uint8_t rc = MQTTSN_RC_ACCEPTED;
+	if (b->cfg.max_wills == 0 || !w || w->stage != WILL_SET) {
+		rc = MQTTSN_RC_NOT_SUPPORTED; /* no will topic to go with it */
+	} else if ((uint32_t)w->topic_len + m->u.willmsg.msg_len > b->cfg.will_max_bytes) {
+		rc = MQTTSN_RC_NOT_SUPPORTED;
+	} else {
+		will_set_msg(b, si, w, m->u.willmsg.msg, m->u.willmsg.msg_len);
+		ev(b, FO_EV_WILL_STORED);
+	}
+	if (rc != MQTTSN_RC_ACCEPTED) {
+		if (b->cfg.max_wills)
+			ev(b, FO_EV_WILL_REJECTED);
+		res->error_reply = true;
+		set_answered(res, send_rc_only(b, from, MQTTSN_WILLMSGRESP, rc));
+		return;
+	}
+	set_delivered(res);
+	send_rc_only(b, from, MQTTSN_WILLMSGRESP, rc);
+}
+
+/* ---- sleeping clients (spec 6.14) */
+
+static void on_pingreq(struct broker *b, uint32_t si, const struct fo_client *from, const struct mqttsn_msg *m,
+		       struct broker_result *res)
+{
+	struct mqttsn_session *s = session_get(b->st, si);
+	uint16_t clen = m->u.pingreq.client_id_len;
+	bool sleeping = s->state == SESSION_ASLEEP || s->state == SESSION_AWAKE;
+	if (!sleeping || clen == 0 || clen != s->client_id_len || memcmp(m->u.pingreq.client_id, s->client_id, clen)) {
+		/* A keep alive (a PINGREQ with another client's id wakes nobody). */
+		set_answered(res, send_empty(b, from, MQTTSN_PINGRESP));
+		return;
+	}
+	s->state = SESSION_AWAKE;
+	ev(b, FO_EV_SESSION_AWAKE);
+	set_delivered(res);
+	resume_deliveries(b, si);
+	awake_done(b, si);
+}
+
+static void on_disconnect(struct broker *b, uint32_t si, const struct fo_client *from, const struct mqttsn_msg *m,
+			  struct broker_result *res)
+{
+	struct mqttsn_session *s = session_get(b->st, si);
+	send_empty(b, from, MQTTSN_DISCONNECT); /* acknowledged without a duration (5.4.21) */
+	set_delivered(res);
+	if (m->u.disconnect.has_duration && m->u.disconnect.duration > 0) {
+		/* Asleep (or a new sleep duration): supervised by it, copies buffered meanwhile. */
+		go_offline(b, si, SESSION_ASLEEP);
+		s->keepalive_s = m->u.disconnect.duration;
+		ev(b, FO_EV_SESSION_ASLEEP);
+		return;
+	}
+	ev(b, FO_EV_SESSION_DISCONNECTED);
+	if (s->persistent) { /* CleanSession=0: subscriptions, topic ids, will and QoS 1 copies stay (6.12) */
+		go_offline(b, si, SESSION_DISCONNECTED);
+		ev(b, FO_EV_SESSION_KEPT_OFFLINE);
+		return;
+	}
+	session_drop(b, si);
+}
+
 static bool gateway_never_receives(uint8_t type)
 {
 	switch (type) {
@@ -1913,6 +2391,11 @@ static void broker_handle_msg(struct broker *b, const struct fo_client *from, co
 	}
 	uint32_t si = session_find_addr(b->st, from->ip, from->port);
 	struct mqttsn_session *s = si != SESSION_NONE ? session_get(b->st, si) : NULL;
+	if (s && s->state == SESSION_DISCONNECTED) {
+		/* Kept for its return, but not connected (6.12): it must CONNECT first. */
+		si = SESSION_NONE;
+		s = NULL;
+	}
 	if (s) {
 		s->last_rx_ms = now_ms;
 		s->ifindex = from->ifindex;
@@ -1981,34 +2464,87 @@ static void broker_handle_msg(struct broker *b, const struct fo_client *from, co
 	case MQTTSN_PUBACK: on_puback(b, si, &m, res); break;
 	case MQTTSN_SUBSCRIBE: on_subscribe(b, si, from, &m, res); break;
 	case MQTTSN_UNSUBSCRIBE: on_unsubscribe(b, si, from, &m, res); break;
-	case MQTTSN_PINGREQ:
-		/* A PINGREQ carrying a client id comes from a sleeping client; without sleep
-		 * support it is just a keepalive (last_rx_ms was refreshed above). */
-		set_answered(res, send_empty(b, from, MQTTSN_PINGRESP));
-		break;
-	case MQTTSN_DISCONNECT:
-		/* A duration asks to sleep (spec 6.14). Sleeping clients are not supported:
-		 * treat it as a plain disconnect; the DISCONNECT reply tells the client. */
-		send_empty(b, from, MQTTSN_DISCONNECT);
-		session_drop(b, si);
-		ev(b, FO_EV_SESSION_DISCONNECTED);
-		set_delivered(res);
-		break;
-	case MQTTSN_WILLTOPICUPD:
-		set_answered(res, send_rc_only(b, from, MQTTSN_WILLTOPICRESP, MQTTSN_RC_NOT_SUPPORTED));
-		break;
-	case MQTTSN_WILLMSGUPD:
-		set_answered(res, send_rc_only(b, from, MQTTSN_WILLMSGRESP, MQTTSN_RC_NOT_SUPPORTED));
-		break;
+	case MQTTSN_PINGREQ: on_pingreq(b, si, from, &m, res); break;
+	case MQTTSN_DISCONNECT: on_disconnect(b, si, from, &m, res); break;
+	case MQTTSN_WILLTOPIC: on_willtopic(b, si, from, &m, res); break;
+	case MQTTSN_WILLMSG: on_willmsg(b, si, from, &m, res); break;
+	case MQTTSN_WILLTOPICUPD: on_willtopicupd(b, si, from, &m, res); break;
+	case MQTTSN_WILLMSGUPD: on_willmsgupd(b, si, from, &m, res); break;
 	default:
-		/* WILLTOPIC/WILLMSG (we never ask for them), PUBREC/PUBREL/PUBCOMP (no QoS 2):
-		 * the spec gives the gateway no reply for them outside those exchanges. */
+		/* PUBREC/PUBREL/PUBCOMP (no QoS 2): the spec gives the gateway no reply for them
+		 * outside those exchanges. */
 		set_drop(res, FO_DROP_MQTTSN_UNEXPECTED);
 		break;
 	}
 }
 
 /* ------------------------------------------------------------------ timers */
+
+/* A lost client's will, published like a PUBLISH it sent: fanned out here, then routed and handed
+ * to the other workers by the stage (io.originated). */
+static void will_publish(struct broker *b, const struct fo_client *from, const uint8_t *cid, uint8_t clen,
+			 const uint8_t *topic, uint16_t tlen, const uint8_t *msg, uint16_t mlen, uint8_t flags)
+{
+	void *p = b->io.payload_make(b->io.ctx, msg, mlen);
+	if (!p) {
+		ev(b, FO_EV_WILL_NO_ROOM);
+		return;
+	}
+	int qos = mqttsn_flags_qos(flags);
+	qos = qos < 0 ? 0 : qos > 1 ? 1 : qos;
+	uint32_t entry = topic_registry_find(b->reg, TOPIC_KIND_NAME, topic, tlen);
+	uint32_t held;
+	uint32_t local = fan_out(b, topic, tlen, entry, qos, p, mlen, &held);
+	struct broker_result res = {
+		.fate = FO_FATE_DELIVERED,
+		.published = true,
+		.originated = true,
+		.topic = topic,
+		.topic_len = tlen,
+		.qos = (int8_t)qos,
+		.payload_len = mlen,
+		.local_deliveries = local,
+		.client_hash = clen ? fo_client_id_hash(cid, clen) : fo_client_hash(from->ip, from->port),
+		.client_id = cid,
+		.client_id_len = clen,
+	};
+	ev(b, FO_EV_WILL_PUBLISHED);
+	if (local == 0 && held == 0)
+		ev(b, FO_EV_PUBLISH_NO_MATCH);
+	if (b->io.originated)
+		b->io.originated(b->io.ctx, from, &res, p);
+	b->io.payload_release(b->io.ctx, p);
+}
+
+/* The client is lost (spec 6.14: its keep alive or sleep timer ran out, or it stopped
+ * acknowledging): its session ends, or waits disconnected when it is persistent, and then its
+ * will is published (never after a DISCONNECT). */
+static void session_lost(struct broker *b, uint32_t si, enum fo_event why)
+{
+	struct mqttsn_session *s = session_get(b->st, si);
+	struct fo_client from = client_of(s);
+	const struct will_slot *w = will_get(b, si);
+	uint16_t tlen = 0, mlen = 0;
+	uint8_t wflags = 0;
+	uint8_t cid[SESSION_CLIENT_ID_MAX];
+	uint8_t clen = s->client_id_len;
+	memcpy(cid, s->client_id, clen);
+	if (w && w->stage == WILL_SET && w->topic_len > 0) {
+		tlen = w->topic_len;
+		mlen = w->msg_len;
+		wflags = w->flags;
+		memcpy(b->will_tmp, will_bytes(b, si), (size_t)tlen + mlen);
+	}
+	ev(b, why);
+	if (s->persistent) {
+		go_offline(b, si, SESSION_DISCONNECTED);
+		ev(b, FO_EV_SESSION_KEPT_OFFLINE);
+	} else {
+		session_drop(b, si);
+	}
+	if (tlen)
+		will_publish(b, &from, cid, clen, b->will_tmp, tlen, b->will_tmp + tlen, mlen, wflags);
+}
 
 static void retransmit_due(struct broker *b, uint64_t now)
 {
@@ -2021,35 +2557,32 @@ static void retransmit_due(struct broker *b, uint64_t now)
 			return;
 		uint32_t si = e->session;
 		struct mqttsn_session *s = session_get(b->st, si);
-		if (!s->proven || s->paused) {
-			/* Held while its address is unproven (a moved session) or it is paused. */
+		if (!s->proven || s->paused || s->state == SESSION_DISCONNECTED || s->state == SESSION_ASLEEP) {
+			/* Held while its address is unproven (a moved session), it is paused, or it is
+			 * away (sent again when it is back). */
 			inflight_requeue(b->inf, x, now + b->cfg.retry_interval_ms);
 			continue;
 		}
 		if (e->retries >= b->cfg.retry_limit) {
 			inflight_drop(b, s, x);
 			ev(b, FO_EV_QOS1_GIVEUPS);
-			/* It stopped acknowledging: pause it, and end it after max_giveups in a row. */
-			if (b->cfg.max_giveups && ++b->g[si].giveups >= b->cfg.max_giveups) {
-				session_drop(b, si);
-				ev(b, FO_EV_SESSION_UNRESPONSIVE);
-			} else {
+			/* It stopped acknowledging: pause it, and count it lost after max_giveups in a row. */
+			if (b->cfg.max_giveups && ++b->g[si].giveups >= b->cfg.max_giveups)
+				session_lost(b, si, FO_EV_SESSION_UNRESPONSIVE);
+			else
 				pause_session(b, si);
-			}
 			continue;
 		}
 		e->retries++;
-		uint8_t hdr[PUBLISH_HDR_MAX];
-		int h = mqttsn_encode_publish_hdr(hdr, sizeof(hdr), (uint8_t)(e->flags | MQTTSN_FLAG_DUP), e->topic_id,
-						  e->msg_id, e->payload_len);
-		if (h > 0) {
-			struct fo_client to = client_of(s);
-			b->io.send_publish(b->io.ctx, &to, hdr, (uint16_t)h, e->payload);
-			ev(b, FO_EV_QOS1_RETRANSMITS);
-		}
-		/* now + interval > now, so the loop ends; appending keeps the FIFO sorted. */
-		inflight_requeue(b->inf, x, now + b->cfg.retry_interval_ms);
+		inflight_resend(b, s, x);
 	}
+}
+
+/* Spec 7.2: a keep alive or sleep timer runs 50 % over the client's duration, 10 % above a
+ * minute. */
+static uint64_t supervision_ms(uint16_t duration_s)
+{
+	return duration_s > 60 ? (uint64_t)duration_s * 1100u : (uint64_t)duration_s * 1500u;
 }
 
 static void expire_sessions(struct broker *b, uint64_t now)
@@ -2063,6 +2596,15 @@ static void expire_sessions(struct broker *b, uint64_t now)
 		if (!s || now < s->last_rx_ms)
 			continue;
 		const struct guard *g = &b->g[si];
+		if (s->state == SESSION_DISCONNECTED) {
+			/* Spec 6.14 leaves this state unsupervised; memory is not: session_expiry_s. */
+			if (b->cfg.session_expiry_s &&
+			    now - s->last_rx_ms >= (uint64_t)b->cfg.session_expiry_s * 1000u) {
+				session_drop(b, si);
+				ev(b, FO_EV_SESSION_OFFLINE_EXPIRED);
+			}
+			continue;
+		}
 		uint32_t since = (uint32_t)now - g->since_ms;
 		if (!s->proven && g->proof_out && since >= b->cfg.proof_timeout_ms) {
 			session_drop(b, si); /* nobody at that address echoed the proof */
@@ -2071,19 +2613,17 @@ static void expire_sessions(struct broker *b, uint64_t now)
 		}
 		/* Paused and silent since: gone (a client that speaks is unpaused at once). */
 		if (s->paused && since >= ack_patience_ms(b)) {
-			session_drop(b, si);
-			ev(b, FO_EV_SESSION_UNRESPONSIVE);
+			session_lost(b, si, FO_EV_SESSION_UNRESPONSIVE);
 			continue;
 		}
-		if (s->proven && !s->paused && regs_stalled(b, si))
+		bool away = s->state == SESSION_ASLEEP || s->state == SESSION_AWAKE;
+		if (!away && s->proven && !s->paused && regs_stalled(b, si))
 			pause_session(b, si);
 		if (s->keepalive_s == 0)
 			continue;
-		/* Spec 6.6: the gateway may drop a client silent for 1.5 x its keepalive. */
-		if (now - s->last_rx_ms >= (uint64_t)s->keepalive_s * 1500u) {
-			session_drop(b, si);
-			ev(b, FO_EV_SESSION_EXPIRED);
-		}
+		/* Spec 6.14: silent past its keep alive (or, asleep, its sleep duration): lost. */
+		if (now - s->last_rx_ms >= supervision_ms(s->keepalive_s))
+			session_lost(b, si, away ? FO_EV_SESSION_SLEEP_LOST : FO_EV_SESSION_EXPIRED);
 	}
 }
 
@@ -2128,6 +2668,17 @@ uint32_t broker_inflight_count(const struct broker *b)
 uint32_t broker_held_count(const struct broker *b)
 {
 	return b->hp_used;
+}
+
+uint32_t broker_will_count(const struct broker *b)
+{
+	return b->wills_used;
+}
+
+int broker_client_state(const struct broker *b, const uint8_t *client_id, uint8_t len)
+{
+	uint32_t si = session_find_client_id(b->st, client_id, len);
+	return si == SESSION_NONE ? -1 : (int)session_get_const(b->st, si)->state;
 }
 
 bool broker_has_session(const struct broker *b, const struct fo_client *c)

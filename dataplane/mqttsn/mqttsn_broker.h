@@ -68,6 +68,12 @@ struct broker_config {
 	uint32_t error_reply_burst;
 	const struct broker_admission *admission; /* kept by reference: must outlive the broker */
 	uint32_t n_admission;
+
+	/* Sessions past their connection (spec 6.3, 6.12, 6.14). Zero values keep the old behaviour. */
+	uint32_t session_expiry_s; /* a disconnected CleanSession=0 session is kept this long; 0 = no limit */
+	uint32_t offline_buffer;   /* copies buffered per asleep/disconnected client, 0..255 (0 = none) */
+	uint32_t max_wills;        /* will topic + message slots per worker, 0..65535 (0 = wills refused) */
+	uint32_t will_max_bytes;   /* will topic + will message, at most 4096 */
 };
 
 /* Output side. Every callback returns 0 when the packet was queued, < 0 when not (the
@@ -97,6 +103,13 @@ struct broker_io {
 	 * payloads never starve rx), or NULL when there is no room (the copy is then skipped and
 	 * counted). Without it the engine keeps the payload itself with payload_hold. */
 	void *(*payload_keep)(void *ctx, void *payload);
+	/* Needed when cfg.max_wills > 0. A payload handle holding one reference, made from bytes the
+	 * engine owns (a will message), bound like payload_bind's; NULL when there is no room. */
+	void *(*payload_make)(void *ctx, const uint8_t *data, uint16_t len);
+	/* Optional. A publish the engine originated (a lost client's will), after its local fan-out:
+	 * res is filled as for published(); the stage routes it and hands it to the other workers.
+	 * from is the lost client's address. */
+	void (*originated)(void *ctx, const struct fo_client *from, const struct broker_result *res, void *payload);
 	/* Reference counting for payloads kept by QoS 1 state across calls. */
 	void (*payload_hold)(void *ctx, void *payload);
 	void (*payload_release)(void *ctx, void *payload);
@@ -123,6 +136,8 @@ struct broker_result {
 	uint8_t client_id_len;
 	/* The PUBLISH's MsgId and TopicId as sent (what a PUBACK echoes). */
 	uint16_t msg_id, topic_id;
+	/* Published by the engine itself (a will): no publisher waits for a PUBACK. */
+	bool originated;
 	/* Our reply rejected the message (a return code other than accepted, or DISCONNECT to
 	 * a client without a session): counted per generation as error_replies. */
 	bool error_reply;
@@ -161,8 +176,13 @@ uint32_t broker_session_count(const struct broker *b);
 uint32_t broker_topic_count(const struct broker *b);
 uint32_t broker_subscription_count(const struct broker *b);
 uint32_t broker_inflight_count(const struct broker *b);
-/* Copies waiting for the REGACK of their topic's REGISTER (each holds a payload reference). */
+/* Copies waiting for the REGACK of their topic's REGISTER, or buffered for an asleep or
+ * disconnected client (each holds a payload reference). */
 uint32_t broker_held_count(const struct broker *b);
+/* Stored wills (complete or being prompted for). */
+uint32_t broker_will_count(const struct broker *b);
+/* The client's state (enum session_state in mqttsn_session.h), or -1 without a session. */
+int broker_client_state(const struct broker *b, const uint8_t *client_id, uint8_t len);
 bool broker_has_session(const struct broker *b, const struct fo_client *c);
 
 /* Listing the tables for the control socket, a bounded chunk at a time so the owning worker

@@ -29,9 +29,11 @@ struct mqttsn_session {
 	uint16_t keepalive_s;
 	uint16_t next_msg_id;
 	uint16_t inflight_n;
-	uint8_t mark_qos : 1; /* fan-out: highest granted QoS among the matches (0 or 1) */
-	uint8_t proven : 1;   /* the address echoed our proof REGISTER (docs/security.md) */
-	uint8_t paused : 1;   /* stopped acknowledging: no deliveries until it speaks again */
+	uint8_t mark_qos : 1;   /* fan-out: highest granted QoS among the matches (0 or 1) */
+	uint8_t proven : 1;     /* the address echoed our proof REGISTER (docs/security.md) */
+	uint8_t paused : 1;     /* stopped acknowledging: no deliveries until it speaks again */
+	uint8_t state : 2;      /* enum session_state (spec 6.14) */
+	uint8_t persistent : 1; /* connected with CleanSession=0: kept after DISCONNECT or loss (6.3) */
 	uint8_t used;
 	uint8_t client_id_len;
 	uint8_t client_id[SESSION_CLIENT_ID_MAX];
@@ -50,6 +52,17 @@ struct ctmap_entry {
 
 #define CTMAP_TID_MAX 65534u  /* 0x0000 and 0xFFFF are reserved (spec 5.3.11) */
 #define CTMAP_REFUSED 0xFFFFu /* reg_msg_id of a refused entry: never the MsgId of our REGISTERs */
+
+/* A client's state as the gateway sees it (spec 6.14, fig. 4); lost clients end, or turn
+ * disconnected when their session is persistent. keepalive_s supervises ACTIVE (keep alive),
+ * ASLEEP and AWAKE (the sleep duration); DISCONNECTED is bounded by the broker's
+ * session_expiry_s. Copies for an ASLEEP or DISCONNECTED client are buffered. */
+enum session_state {
+	SESSION_ACTIVE = 0,
+	SESSION_DISCONNECTED = 1,
+	SESSION_ASLEEP = 2,
+	SESSION_AWAKE = 3,
+};
 
 struct session_table;
 

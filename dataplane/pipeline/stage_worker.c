@@ -193,6 +193,25 @@ static void *io_payload_keep(void *ctx, void *payload)
 	return k;
 }
 
+/* A payload made from the engine's own bytes (a lost client's will), in the held pool like kept
+ * copies, with its checksum sum as io_payload_bind leaves it. */
+static void *io_payload_make(void *ctx, const uint8_t *data, uint16_t len)
+{
+	(void)ctx;
+	struct rte_mbuf *m = rte_pktmbuf_alloc(fo_dp.held_pool);
+	if (unlikely(!m))
+		return NULL;
+	uint8_t *p = (uint8_t *)rte_pktmbuf_append(m, len);
+	if (unlikely(!p && len)) {
+		rte_pktmbuf_free(m);
+		return NULL;
+	}
+	if (len)
+		rte_memcpy(p, data, len);
+	m->hash.usr = l2l4_csum_add(0, data, len);
+	return m;
+}
+
 static void io_payload_release(void *ctx, void *payload)
 {
 	(void)ctx;
@@ -284,6 +303,19 @@ static int io_published(void *ctx, const struct fo_client *from, struct broker_r
 	return fo_wr_published(&io->wr, io->gs, from, res, io->cur_payload);
 }
 
+/* broker_io.originated: a will goes through its generation's routes and to the other workers,
+ * like a publish this worker accepted. */
+static void io_originated(void *ctx, const struct fo_client *from, const struct broker_result *res, void *payload)
+{
+	struct worker_io *io = ctx;
+	struct broker_result r = *res;
+	bool mirror;
+	uint8_t slot = fo_wr_serving_gen(io->gs, r.client_hash, &mirror)->slot;
+	fo_wr_published(&io->wr, io->gs, from, &r, payload); /* no PUBACK: res->originated */
+	if (fo_dp.n_workers > 1)
+		fo_wr_forward(&io->wr, &r, payload, slot, 0);
+}
+
 int fo_worker_init(struct fo_worker *w)
 {
 	struct worker_io *io = &worker_io[w->idx];
@@ -330,7 +362,9 @@ int fo_worker_init(struct fo_worker *w)
 		.payload_hold = io_payload_hold,
 		.payload_keep = io_payload_keep,
 		.payload_release = io_payload_release,
+		.payload_make = io_payload_make,
 		.published = io_published,
+		.originated = io_originated,
 	};
 	const char *err = NULL;
 	w->broker = broker_create(&fo_dp.cfg->broker, &bio, w->ctr, &err);

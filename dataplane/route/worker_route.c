@@ -53,7 +53,8 @@ static void route_output(struct fo_worker_route *wr, struct fo_generation *g, ui
 	gc->out_matched++;
 	oc->matched++;
 	uint16_t ack = FO_WR_ACK_NONE;
-	if (r->kind == FO_ROUTE_SINK && res->qos == 1 && g->cfg->sinks[r->target].puback == FO_PUBACK_WRITTEN) {
+	if (r->kind == FO_ROUTE_SINK && res->qos == 1 && !res->originated &&
+	    g->cfg->sinks[r->target].puback == FO_PUBACK_WRITTEN) {
 		if (out->ack == FO_WR_ACK_NONE)
 			out->ack = ack_alloc(wr, from, res);
 		if (out->ack == FO_WR_ACK_NONE) {

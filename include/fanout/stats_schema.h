@@ -102,8 +102,30 @@
 	_(PROOF_SENT, "proof_sent", "events", "proof REGISTERs sent (first and resent)") \
 	_(ADDRESS_PROVEN, "address_proven", "events", "a proof REGISTER was echoed") \
 	_(PROOF_MISMATCH, "proof_mismatch", "events", "a REGACK that did not echo the proof") \
-	_(SESSION_EXPIRED, "session_expired", "events", "keepalive x1.5 passed") \
-	_(SESSION_DISCONNECTED, "session_disconnected", "events", "sessions ended by DISCONNECT") \
+	_(SESSION_EXPIRED, "session_expired", "events", \
+	  "keepalive passed (+50 %, +10 % above 60 s): the client is lost") \
+	_(SESSION_DISCONNECTED, "session_disconnected", "events", "DISCONNECTs without a sleep duration") \
+	_(SESSION_KEPT_OFFLINE, "session_kept_offline", "events", \
+	  "CleanSession=0 sessions kept after DISCONNECT or loss") \
+	_(SESSION_RESUMED, "session_resumed", "events", "CONNECTs that took a disconnected or sleeping session back") \
+	_(SESSION_OFFLINE_EXPIRED, "session_offline_expired", "events", \
+	  "disconnected sessions ended after mqttsn.session_expiry_s") \
+	_(SESSION_ASLEEP, "session_asleep", "events", "DISCONNECTs with a sleep duration") \
+	_(SESSION_AWAKE, "session_awake", "events", "PINGREQs with the client id that woke a sleeping client") \
+	_(SESSION_SLEEP_LOST, "session_sleep_lost", "events", \
+	  "sleeping clients silent past their sleep duration (+50 %, +10 % above 60 s): lost") \
+	_(DELIVERY_BUFFERED, "delivery_buffered", "events", "copies buffered for an asleep or disconnected client") \
+	_(DELIVERY_BUFFER_FULL, "delivery_buffer_full", "events", \
+	  "copy dropped: the client's mqttsn.offline_buffer or the worker's hold pool full") \
+	_(DELIVERY_OFFLINE_QOS0, "delivery_offline_qos0", "events", "QoS 0 copy for a disconnected client not kept") \
+	_(DELIVERY_BUFFER_DISCARDED, "delivery_buffer_discarded", "events", \
+	  "buffered copies dropped: the session ended") \
+	_(WILL_STORED, "will_stored", "events", "will topics or messages stored (CONNECT prompt or update)") \
+	_(WILL_DELETED, "will_deleted", "events", "wills deleted by an empty WILLTOPIC or WILLTOPICUPD") \
+	_(WILL_REJECTED, "will_rejected", "events", \
+	  "will refused: invalid topic, longer than mqttsn.will_max_bytes, or no slot left") \
+	_(WILL_PUBLISHED, "will_published", "events", "wills published for lost clients") \
+	_(WILL_NO_ROOM, "will_no_room", "events", "will not published: no buffer for its message") \
 	_(NOT_CONNECTED, "not_connected", "events", "message from unknown client") \
 	_(REGISTER_ACCEPTED, "register_accepted", "events", "REGISTERs accepted") \
 	_(REGISTER_REJECTED, "register_rejected", "events", "REGISTERs refused (bad or full topic table)") \

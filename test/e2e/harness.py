@@ -855,6 +855,18 @@ def m_disconnect(duration=None):
     return msg(DISCONNECT, b"" if duration is None else struct.pack("!H", duration))
 
 
+WILLTOPICREQ, WILLTOPIC, WILLMSGREQ, WILLMSG = 0x06, 0x07, 0x08, 0x09
+
+
+def m_willtopic(topic, qos_flag=F_QOS0):
+    """WILLTOPIC; an empty topic gives the 2-octet form that deletes the will (spec 5.4.7)."""
+    return msg(WILLTOPIC, b"" if not topic else bytes([qos_flag]) + topic.encode())
+
+
+def m_willmsg(data):
+    return msg(WILLMSG, data)
+
+
 def decode(data):
     """(type, body) of one MQTT-SN datagram, or raises ValueError."""
     if len(data) < 2:

@@ -3,21 +3,21 @@
 
   PUBLISH QoS 1 to a topic id never registered     -> PUBACK (same topic id, msg id) rc 0x02
   PUBLISH QoS 2 to a registered topic              -> PUBACK rc 0x03 (QoS 2 not supported)
-  CONNECT with the Will flag                       -> CONNACK rc 0x03 (wills not supported)
+  CONNECT with the Will flag, WILLTOPIC "perr/#"   -> WILLTOPICREQ, then CONNACK rc 0x03 (a wildcard will topic)
   PUBLISH from a client that never CONNECTed        -> DISCONNECT
   malformed datagrams (bad length field, truncated) -> no reply; drops.mqttsn_malformed counts each
 and the session of the client that sent the malformed datagrams still answers PINGREQ. The
-matching events (publish_invalid_topic, publish_unsupported, connect_rejected_unsupported,
-not_connected) count one each, and conservation holds after stop."""
+matching events (publish_invalid_topic, publish_unsupported, will_rejected, not_connected) count
+one each, and conservation holds after stop."""
 import struct
 import sys
 from pathlib import Path
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import (CONNACK, DISCONNECT, F_CLEAN, F_QOS1, F_QOS2, F_WILL, PINGRESP, PUBACK, Dataplane,  # noqa: E402
-                     Lab, RawClient, check, check_conservation, events, log, m_connect, m_pingreq, m_publish,
-                     nonzero, run_test)
+from harness import (CONNACK, DISCONNECT, F_CLEAN, F_QOS1, F_QOS2, F_WILL, PINGRESP, PUBACK,  # noqa: E402
+                     WILLTOPICREQ, Dataplane, Lab, RawClient, check, check_conservation, events, log, m_connect,
+                     m_pingreq, m_publish, m_willtopic, nonzero, run_test)
 
 MALFORMED = [
     ("empty datagram", b""),
@@ -62,8 +62,10 @@ def main(args):
             check(tid == reg and rmid == mid and rc == 0x03, results[-1] + f" (want topic 0x{reg:04x} msg {mid} rc 0x03)")
             # Will flag
             w.send(m_connect("perrwill", 60, F_CLEAN | F_WILL))
+            w.expect(WILLTOPICREQ)
+            w.send(m_willtopic("perr/#"))
             body = w.expect(CONNACK)
-            results.append(f"CONNECT with Will flag -> CONNACK rc 0x{body[0]:02x}")
+            results.append(f"CONNECT with Will flag, wildcard WILLTOPIC -> CONNACK rc 0x{body[0]:02x}")
             check(body == b"\x03", results[-1] + f" (body {body.hex()}, want 03)")
 
             before = dp.snapshot()
@@ -89,7 +91,7 @@ def main(args):
               f"want drops.mqttsn_malformed +{len(MALFORMED)} and nothing else, got {delta}")
         stats = dp.stop()
         ev = events(stats)
-        wanted = {"publish_invalid_topic": 1, "publish_unsupported": 1, "connect_rejected_unsupported": 1,
+        wanted = {"publish_invalid_topic": 1, "publish_unsupported": 1, "will_rejected": 1,
                   "not_connected": 1}
         got = {k: ev[k] for k in wanted}
         log(f"events: {nonzero(ev)}; mqttsn_rx {stats['totals']['mqttsn_rx']}")

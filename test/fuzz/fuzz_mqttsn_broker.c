@@ -7,7 +7,8 @@
  *
  * The first byte picks the defences (docs/security.md) the broker runs with: bit 0 address proof,
  * bit 1 small quotas, bit 2 payload_keep (copies kept apart, sometimes refused), bit 3 error-reply
- * rate limit, bit 4 keepalive bounds (0 refused), bit 5 max_giveups 2, bit 6 an admission rule.
+ * rate limit, bit 4 keepalive bounds (0 refused), bit 5 max_giveups 2, bit 6 an admission rule,
+ * bit 7 sessions past their connection (offline buffer, wills, session expiry).
  * Then script records:
  *   op >= 0xF0            tick: now += (op & 0x0F) * 250 ms, broker_tick()
  *   0xEC <= op < 0xF0     toggle failures: 0xEC send(), 0xED send_publish(), 0xEE payload_keep(),
@@ -113,6 +114,20 @@ static void *f_keep(void *cv, void *payload)
 	return k;
 }
 
+static void *f_make(void *cv, const uint8_t *d, uint16_t len)
+{
+	struct ctx *c = cv;
+	static uint8_t bytes[MAX_KEPT][64];
+	if (c->fail_keep || c->n_kept >= MAX_KEPT || len > sizeof(bytes[0]))
+		return NULL;
+	memcpy(bytes[c->n_kept], d, len);
+	struct payload *k = &c->kept[c->n_kept];
+	*k = (struct payload){ .holds = 1, .bound = 1, .view = bytes[c->n_kept], .view_len = len };
+	c->n_kept++;
+	c->holds++;
+	return k;
+}
+
 static void f_release(void *cv, void *payload)
 {
 	struct ctx *c = cv;
@@ -187,13 +202,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cfg.admission = adm;
 		cfg.n_admission = 1;
 	}
+	if (mode & 0x80) {
+		cfg.offline_buffer = 3;
+		cfg.max_wills = 2;
+		cfg.will_max_bytes = 24;
+		cfg.session_expiry_s = 5;
+	}
 	struct broker_io io = { .ctx = &c,
 				.send = f_send,
 				.send_publish = f_send_publish,
 				.payload_bind = f_bind,
 				.payload_hold = f_hold,
 				.payload_release = f_release,
-				.payload_keep = (mode & 0x04) ? f_keep : NULL };
+				.payload_keep = (mode & 0x04) ? f_keep : NULL,
+				.payload_make = f_make };
 	const char *err = NULL;
 	struct broker *b = broker_create(&cfg, &io, &counters, &err);
 	check(b != NULL);
@@ -252,6 +274,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct broker_result res;
 		uint32_t before = c.publishes;
 		uint32_t held_before = broker_held_count(b);
+		uint32_t inflight_before = broker_inflight_count(b);
 		broker_handle(b, &from, buf, len, p, now, &res);
 		check(res.fate == FO_FATE_DELIVERED || res.fate == FO_FATE_ANSWERED || res.fate == FO_FATE_DROPPED);
 		if (res.fate == FO_FATE_DROPPED)
@@ -263,8 +286,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check(res.qos >= -1 && res.qos <= 1);
 			check(res.local_deliveries == c.publishes - before);
 		} else {
-			/* Only copies held for a REGACK go out (a REGACK, REGISTER or SUBSCRIBE of the name). */
-			check(c.publishes - before <= held_before - broker_held_count(b));
+			/* Only copies held for a REGACK or buffered go out (a REGACK, REGISTER or SUBSCRIBE of
+			 * the name, a client back), and copies in flight again (DUP) for a client back. */
+			check(c.publishes - before <= held_before - broker_held_count(b) + inflight_before);
 		}
 		check(broker_session_count(b) <= cfg.max_sessions);
 		check(broker_inflight_count(b) <= cfg.max_inflight);

@@ -191,6 +191,10 @@ static void test_minimal_gets_defaults(void **state)
 	assert_int_equal(b->retry_limit, FO_DEFAULT_RETRY_LIMIT);
 	assert_int_equal(b->max_topic_len, FO_DEFAULT_MAX_TOPIC_LEN);
 	assert_int_equal(b->expiry_scan_per_tick, FO_DEFAULT_EXPIRY_SCAN);
+	assert_int_equal(b->session_expiry_s, FO_DEFAULT_SESSION_EXPIRY_S);
+	assert_int_equal(b->offline_buffer, FO_DEFAULT_OFFLINE_BUFFER);
+	assert_int_equal(b->max_wills, FO_DEFAULT_MAX_WILLS);
+	assert_int_equal(b->will_max_bytes, FO_DEFAULT_WILL_MAX_BYTES);
 	assert_int_equal(b->n_predefined, 0);
 	assert_null(b->predefined);
 	assert_null(c->stats_file);
@@ -316,6 +320,10 @@ static const struct bad semantic[] = {
 	{ MIN "mqttsn: {max_topic_len: 0}\n", "mqttsn.max_topic_len", NULL },
 	{ MIN "mqttsn: {max_topic_len: 65528}\n", "mqttsn.max_topic_len", NULL },
 	{ MIN "mqttsn: {expiry_scan_per_tick: 0}\n", "mqttsn.expiry_scan_per_tick", NULL },
+	{ MIN "mqttsn: {offline_buffer: 256}\n", "mqttsn.offline_buffer", NULL },
+	{ MIN "mqttsn: {max_wills: 65536}\n", "mqttsn.max_wills", NULL },
+	{ MIN "mqttsn: {will_max_bytes: 4097}\n", "mqttsn.will_max_bytes", NULL },
+	{ MIN "mqttsn: {will_max_bytes: 1}\n", "mqttsn.will_max_bytes", NULL },
 	{ MIN "mqttsn: {max_sessions: 4294967296}\n", "mqttsn.max_sessions", "out of range" },
 	/* predefined topics */
 	{ MIN "mqttsn: {predefined_topics: [{id: 0, name: a}]}\n", "mqttsn.predefined_topics[0].id", "1..65534" },
@@ -578,6 +586,12 @@ static void test_security_values(void **state)
 	fo_config_free(c);
 
 	/* Edges of the mqttsn bounds the engine accepts. */
+	c = parse_ok(MIN "mqttsn: {session_expiry_s: 0, offline_buffer: 255, max_wills: 0, will_max_bytes: 4096}\n");
+	assert_int_equal(c->broker.session_expiry_s, 0);
+	assert_int_equal(c->broker.offline_buffer, 255);
+	assert_int_equal(c->broker.max_wills, 0);
+	assert_int_equal(c->broker.will_max_bytes, 4096);
+	fo_config_free(c);
 	c = parse_ok(MIN "mqttsn: {retry_limit: 255, max_inflight_per_session: 32768, max_topic_len: 2}\n");
 	assert_int_equal(c->broker.retry_limit, 255);
 	assert_int_equal(c->broker.max_inflight_per_session, 32768);

@@ -15,6 +15,7 @@
 
 #include "mqttsn_broker.h"
 #include "mqttsn_codec.h"
+#include "mqttsn_session.h"
 #include "topic_match.h"
 
 /* ------------------------------------------------------------------ fake io */
@@ -46,7 +47,15 @@ struct fake {
 	bool fail_publish;
 	int published_rc; /* what the published() hook answers (MQTTSN_RC_ACCEPTED = 0 by default) */
 	long published_calls;
+	long made, originated; /* payload_make and originated calls */
+	char orig_topic[64];   /* the last originated publish */
+	int orig_qos;
+	char orig_client[24];
 };
+
+static struct t *T; /* the running test's fixture */
+static void *fake_make(void *ctx, const uint8_t *data, uint16_t len);
+static void fake_originated(void *ctx, const struct fo_client *from, const struct broker_result *res, void *payload);
 
 static int fake_published(void *ctx, const struct fo_client *from, struct broker_result *res)
 {
@@ -155,7 +164,33 @@ static void default_cfg(struct broker_config *cfg)
 	};
 }
 
-static struct t *T; /* the running test's fixture */
+static void *fake_make(void *ctx, const uint8_t *data, uint16_t len)
+{
+	struct fake *f = ctx;
+	assert_true(T->n_pl < 256);
+	struct payload *p = &T->pl[T->n_pl++];
+	memset(p, 0, sizeof(*p));
+	assert_true(len <= sizeof(p->buf));
+	memcpy(p->buf, data, len);
+	p->view = p->buf;
+	p->view_len = len;
+	p->binds = 1;
+	f->made++;
+	f->holds++; /* the reference it returns */
+	return p;
+}
+
+static void fake_originated(void *ctx, const struct fo_client *from, const struct broker_result *res, void *payload)
+{
+	(void)from;
+	(void)payload;
+	struct fake *f = ctx;
+	assert_true(res->published && res->originated);
+	f->originated++;
+	snprintf(f->orig_topic, sizeof(f->orig_topic), "%.*s", (int)res->topic_len, (const char *)res->topic);
+	snprintf(f->orig_client, sizeof(f->orig_client), "%.*s", (int)res->client_id_len, (const char *)res->client_id);
+	f->orig_qos = res->qos;
+}
 
 static void start(struct t *t)
 {
@@ -165,7 +200,9 @@ static void start(struct t *t)
 				    .payload_bind = fake_bind,
 				    .payload_hold = fake_hold,
 				    .payload_release = fake_release,
-				    .published = fake_published };
+				    .payload_make = fake_make,
+				    .published = fake_published,
+				    .originated = fake_originated };
 	const char *err = NULL;
 	t->b = broker_create(&t->cfg, &t->io, &t->c, &err);
 	assert_non_null(t->b);
@@ -1468,9 +1505,7 @@ static void test_disconnect_removes_session_and_releases(void **state)
 	do_publish(1, 1, MQTTSN_TOPIC_NORMAL, id, 1, "x");
 	assert_int_equal(broker_inflight_count(T->b), 1);
 	reset_out();
-	struct mqttsn_msg m = { .type = MQTTSN_DISCONNECT };
-	m.u.disconnect.has_duration = 1; /* sleep request: treated as a disconnect */
-	m.u.disconnect.duration = 100;
+	struct mqttsn_msg m = { .type = MQTTSN_DISCONNECT }; /* CleanSession=1: the session ends */
 	assert_int_equal(feed(cl(2), &m), FO_FATE_DELIVERED);
 	assert_int_equal(T->f.out[0].m.type, MQTTSN_DISCONNECT);
 	assert_false(broker_has_session(T->b, &(struct fo_client){ .ip = cl(2).ip, .port = cl(2).port }));
@@ -2153,16 +2188,15 @@ static void test_resumed_session_waits_for_proof(void **state)
 	assert_int_equal(publishes_to(1), 0);
 	assert_int_equal(EV(DELIVERY_UNPROVEN), 1);
 
-	/* The echo: the CONNACK, and the copy in flight goes out on the next tick. */
+	/* The echo: the CONNACK, then the copy in flight goes out again at once. */
 	reset_out();
 	T->now = 9500;
 	assert_int_equal(do_regack(101, p.tid, p.mid, MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
-	assert_connack_to(101, MQTTSN_RC_ACCEPTED);
+	assert_int_equal(T->f.n, 2);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_CONNACK);
+	assert_int_equal(T->f.out[0].m.u.connack.return_code, MQTTSN_RC_ACCEPTED);
 	assert_int_equal(EV(ADDRESS_PROVEN), 2);
-	reset_out();
-	broker_tick(T->b, 10000);
-	assert_int_equal(T->f.n, 1);
-	struct out *r = &T->f.out[0];
+	struct out *r = &T->f.out[1];
 	assert_true(r->is_publish);
 	assert_int_equal(r->to.port, cl(101).port);
 	assert_true(r->m.u.publish.flags & MQTTSN_FLAG_DUP);
@@ -2915,12 +2949,408 @@ static void test_paused_silent_session_ended(void **state)
 	assert_int_equal(broker_subscription_count(T->b), 0);
 }
 
+/* ------------------------------------------------------------------ persistent sessions, sleep, will */
+
+static void start_offline(struct t *t)
+{
+	t->cfg.offline_buffer = 4;
+	t->cfg.max_wills = 4;
+	t->cfg.will_max_bytes = 64;
+	t->cfg.session_expiry_s = 100;
+	start(t);
+}
+
+static enum fo_fate do_disconnect(int i, int sleep_s)
+{
+	struct mqttsn_msg m = { .type = MQTTSN_DISCONNECT };
+	if (sleep_s) {
+		m.u.disconnect.has_duration = 1;
+		m.u.disconnect.duration = (uint16_t)sleep_s;
+	}
+	return feed(cl(i), &m);
+}
+
+static enum fo_fate do_pingreq_id(int i, const char *id)
+{
+	struct mqttsn_msg m = { .type = MQTTSN_PINGREQ };
+	m.u.pingreq.client_id = (const uint8_t *)id;
+	m.u.pingreq.client_id_len = (uint16_t)strlen(id);
+	return feed(cl(i), &m);
+}
+
+static int state_of(const char *id)
+{
+	return broker_client_state(T->b, (const uint8_t *)id, (uint8_t)strlen(id));
+}
+
+/* CONNECT with the Will flag and the prompted exchange (spec 6.2); an empty topic deletes the will. */
+static void connect_will(int i, const char *id, uint8_t flags, const char *topic, int qos, const char *msg)
+{
+	reset_out();
+	assert_int_equal(do_connect(i, id, (uint8_t)(flags | MQTTSN_FLAG_WILL), 60), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 1);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_WILLTOPICREQ);
+	reset_out();
+	struct mqttsn_msg w = { .type = MQTTSN_WILLTOPIC };
+	w.u.willtopic.topic = (const uint8_t *)topic;
+	w.u.willtopic.topic_len = (uint16_t)strlen(topic);
+	if (topic[0])
+		w.u.willtopic.flags = mqttsn_qos_flags(qos);
+	assert_int_equal(feed(cl(i), &w), FO_FATE_DELIVERED);
+	if (topic[0]) {
+		assert_int_equal(T->f.n, 1);
+		assert_int_equal(T->f.out[0].m.type, MQTTSN_WILLMSGREQ);
+		reset_out();
+		struct mqttsn_msg wm = { .type = MQTTSN_WILLMSG };
+		wm.u.willmsg.msg = (const uint8_t *)msg;
+		wm.u.willmsg.msg_len = (uint16_t)strlen(msg);
+		assert_int_equal(feed(cl(i), &wm), FO_FATE_DELIVERED);
+	}
+	assert_connack_to(i, MQTTSN_RC_ACCEPTED);
+	reset_out();
+}
+
+/* Spec 6.3/6.12: CleanSession=0 survives DISCONNECT: subscriptions and topic ids stay, QoS 1 copies
+ * published meanwhile wait for the client (QoS 0 ones do not), and a CONNECT with CleanSession=0
+ * from the same address gets them after its CONNACK. Until then it is not connected. */
+static void test_clean0_disconnect_keeps_session(void **state)
+{
+	start_offline(*state);
+	reset_out();
+	assert_int_equal(do_connect(1, "sub", 0, 60), FO_FATE_DELIVERED);
+	struct mqttsn_msg a = sub_ok(1, 1, "a/b");
+	connect_ok(2, "pub");
+	uint16_t id = reg_ok(2, "a/b");
+	assert_int_equal(do_disconnect(1, 0), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_DISCONNECT);
+	assert_int_equal(state_of("sub"), SESSION_DISCONNECTED);
+	assert_int_equal(EV(SESSION_KEPT_OFFLINE), 1);
+	assert_int_equal(broker_subscription_count(T->b), 1);
+
+	reset_out();
+	assert_int_equal(do_publish(2, 1, MQTTSN_TOPIC_NORMAL, id, 11, "q1"), FO_FATE_DELIVERED);
+	assert_int_equal(do_publish(2, 0, MQTTSN_TOPIC_NORMAL, id, 0, "q0"), FO_FATE_DELIVERED);
+	assert_int_equal(publishes_to(1), 0);
+	assert_int_equal(EV(DELIVERY_BUFFERED), 1);
+	assert_int_equal(EV(DELIVERY_OFFLINE_QOS0), 1);
+	/* The QoS 0 publish reached no one (like a copy skipped for any other reason). */
+	assert_int_equal(EV(PUBLISH_NO_MATCH), 1);
+
+	/* Not connected: a PINGREQ from it gets the DISCONNECT that asks for a CONNECT. */
+	reset_out();
+	assert_int_equal(do_simple(1, MQTTSN_PINGREQ), FO_FATE_ANSWERED);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_DISCONNECT);
+
+	reset_out();
+	assert_int_equal(do_connect(1, "sub", 0, 60), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 2);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_CONNACK);
+	struct out *p = &T->f.out[1];
+	assert_true(p->is_publish);
+	assert_int_equal(p->m.u.publish.topic_id, a.u.suback.topic_id);
+	assert_int_equal(mqttsn_flags_qos(p->m.u.publish.flags), 1);
+	assert_memory_equal(p->m.u.publish.data, "q1", 2);
+	assert_int_equal(EV(SESSION_RESUMED), 1);
+	assert_int_equal(state_of("sub"), SESSION_ACTIVE);
+	assert_int_equal(do_puback(1, a.u.suback.topic_id, p->m.u.publish.msg_id, MQTTSN_RC_ACCEPTED),
+			 FO_FATE_DELIVERED);
+	assert_int_equal(broker_held_count(T->b), 0);
+	assert_int_equal(broker_inflight_count(T->b), 0);
+	reset_out();
+	assert_int_equal(do_publish(2, 0, MQTTSN_TOPIC_NORMAL, id, 0, "live"), FO_FATE_DELIVERED);
+	assert_int_equal(publishes_to(1), 1);
+
+	/* CleanSession=1 ends it at the next DISCONNECT, and the expiry ends a kept one. */
+	assert_int_equal(do_disconnect(1, 0), FO_FATE_DELIVERED);
+	T->now += 99000;
+	broker_tick(T->b, T->now);
+	assert_int_equal(state_of("sub"), SESSION_DISCONNECTED);
+	T->now += 1000;
+	broker_tick(T->b, T->now);
+	assert_int_equal(state_of("sub"), -1);
+	assert_int_equal(EV(SESSION_OFFLINE_EXPIRED), 1);
+	assert_int_equal(broker_subscription_count(T->b), 0);
+}
+
+/* A wildcard subscriber that was away learns each name first (REGISTER, then the PUBLISH after
+ * its REGACK, spec 6.10); a copy in flight when it left goes out again (DUP) when it is back. */
+static void test_clean0_resume_registers_and_resends(void **state)
+{
+	start_offline(*state);
+	reset_out();
+	assert_int_equal(do_connect(1, "sub", 0, 60), FO_FATE_DELIVERED);
+	struct mqttsn_msg a = sub_ok(1, 1, "d");
+	sub_ok(1, 1, "w/#");
+	connect_ok(2, "pub");
+	uint16_t id = reg_ok(2, "d");
+	uint16_t wid = reg_ok(2, "w/x");
+	reset_out();
+	assert_int_equal(do_publish(2, 1, MQTTSN_TOPIC_NORMAL, id, 1, "inflight"), FO_FATE_DELIVERED);
+	uint16_t mid = last_publish_to(1)->m.u.publish.msg_id;
+	assert_int_equal(do_disconnect(1, 0), FO_FATE_DELIVERED);
+	/* Held while it is away: no retransmission, no give-up. */
+	reset_out();
+	for (int k = 0; k < 5; k++) {
+		T->now += 1000;
+		broker_tick(T->b, T->now);
+	}
+	assert_int_equal(T->f.n, 0);
+	assert_int_equal(EV(QOS1_GIVEUPS), 0);
+	assert_int_equal(do_publish(2, 1, MQTTSN_TOPIC_NORMAL, wid, 2, "wild"), FO_FATE_DELIVERED);
+	assert_int_equal(EV(DELIVERY_BUFFERED), 1);
+
+	reset_out();
+	assert_int_equal(do_connect(1, "sub", 0, 60), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 3); /* CONNACK, the DUP resend, the REGISTER of w/x */
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_CONNACK);
+	assert_true(T->f.out[1].is_publish);
+	assert_true(T->f.out[1].m.u.publish.flags & MQTTSN_FLAG_DUP);
+	assert_int_equal(T->f.out[1].m.u.publish.msg_id, mid);
+	assert_int_equal(T->f.out[1].m.u.publish.topic_id, a.u.suback.topic_id);
+	struct mqttsn_msg r = T->f.out[2].m;
+	assert_int_equal(r.type, MQTTSN_REGISTER);
+	assert_memory_equal(r.u.reg.topic_name, "w/x", 3);
+	reset_out();
+	assert_int_equal(do_regack(1, r.u.reg.topic_id, r.u.reg.msg_id, MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 1);
+	assert_true(T->f.out[0].is_publish);
+	assert_int_equal(T->f.out[0].m.u.publish.topic_id, r.u.reg.topic_id);
+	assert_memory_equal(T->f.out[0].m.u.publish.data, "wild", 4);
+}
+
+/* Spec 6.14: DISCONNECT with a duration puts the client to sleep; copies are buffered (bounded,
+ * counted past the bound); PINGREQ with its ClientId sends them in order, then PINGRESP, and it
+ * sleeps again; silent past the duration (+50 %) it is lost. */
+static void test_sleeping_client_buffer_and_wake(void **state)
+{
+	start_offline(*state);
+	connect_ok(1, "sleepy");
+	struct mqttsn_msg a = sub_ok(1, 1, "s/t");
+	connect_ok(2, "pub");
+	uint16_t id = reg_ok(2, "s/t");
+	reset_out();
+	assert_int_equal(do_disconnect(1, 10), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 1);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_DISCONNECT);
+	assert_false(T->f.out[0].m.u.disconnect.has_duration);
+	assert_int_equal(state_of("sleepy"), SESSION_ASLEEP);
+	assert_int_equal(EV(SESSION_ASLEEP), 1);
+	reset_out();
+	const char *msgs[] = { "m1", "m2", "m3", "m4", "m5" };
+	for (int k = 0; k < 5; k++)
+		assert_int_equal(do_publish(2, k % 2, MQTTSN_TOPIC_NORMAL, id, (uint16_t)(k + 1), msgs[k]),
+				 FO_FATE_DELIVERED);
+	assert_int_equal(publishes_to(1), 0);
+	assert_int_equal(EV(DELIVERY_BUFFERED), 4); /* QoS 0 too, while asleep */
+	assert_int_equal(EV(DELIVERY_BUFFER_FULL), 1);
+
+	T->now += 9000;
+	reset_out();
+	assert_int_equal(do_pingreq_id(1, "sleepy"), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 5);
+	for (int k = 0; k < 4; k++) {
+		assert_true(T->f.out[k].is_publish);
+		assert_int_equal(T->f.out[k].m.u.publish.topic_id, a.u.suback.topic_id);
+		assert_memory_equal(T->f.out[k].m.u.publish.data, msgs[k], 2);
+		assert_int_equal(mqttsn_flags_qos(T->f.out[k].m.u.publish.flags), k % 2);
+	}
+	assert_int_equal(T->f.out[4].m.type, MQTTSN_PINGRESP);
+	assert_int_equal(state_of("sleepy"), SESSION_ASLEEP);
+	assert_int_equal(EV(SESSION_AWAKE), 1);
+	/* Its PUBACKs (a QoS 1 copy left unacknowledged would go out again at the next wake). */
+	uint16_t acks[2] = { T->f.out[1].m.u.publish.msg_id, T->f.out[3].m.u.publish.msg_id };
+	for (int k = 0; k < 2; k++)
+		assert_int_equal(do_puback(1, a.u.suback.topic_id, acks[k], MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
+	/* Nothing buffered: PINGRESP at once. A plain PINGREQ is only a keep alive. */
+	reset_out();
+	assert_int_equal(do_pingreq_id(1, "sleepy"), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 1);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_PINGRESP);
+	/* The sleep timer restarted at the PINGRESP: lost 15 s later, its session gone (clean). */
+	T->now += 14900;
+	broker_tick(T->b, T->now);
+	assert_int_equal(state_of("sleepy"), SESSION_ASLEEP);
+	T->now += 200;
+	broker_tick(T->b, T->now);
+	assert_int_equal(state_of("sleepy"), -1);
+	assert_int_equal(EV(SESSION_SLEEP_LOST), 1);
+	assert_int_equal(broker_held_count(T->b), 0);
+}
+
+/* An awake client whose buffered copy needs a REGISTER stays awake until the REGACK lets the
+ * copy out; PINGRESP follows it. A CONNECT makes a sleeping client active again. */
+static void test_awake_waits_for_regack_then_pingresp(void **state)
+{
+	start_offline(*state);
+	connect_ok(1, "sleepy");
+	sub_ok(1, 0, "w/+");
+	connect_ok(2, "pub");
+	uint16_t id = reg_ok(2, "w/y");
+	assert_int_equal(do_disconnect(1, 30), FO_FATE_DELIVERED);
+	assert_int_equal(do_publish(2, 0, MQTTSN_TOPIC_NORMAL, id, 0, "hi"), FO_FATE_DELIVERED);
+	reset_out();
+	assert_int_equal(do_pingreq_id(1, "sleepy"), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 1);
+	struct mqttsn_msg r = T->f.out[0].m;
+	assert_int_equal(r.type, MQTTSN_REGISTER);
+	assert_int_equal(state_of("sleepy"), SESSION_AWAKE);
+	reset_out();
+	assert_int_equal(do_regack(1, r.u.reg.topic_id, r.u.reg.msg_id, MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 2);
+	assert_true(T->f.out[0].is_publish);
+	assert_int_equal(T->f.out[1].m.type, MQTTSN_PINGRESP);
+	assert_int_equal(state_of("sleepy"), SESSION_ASLEEP);
+	reset_out();
+	assert_int_equal(do_connect(1, "sleepy", 0, 60), FO_FATE_DELIVERED);
+	assert_int_equal(state_of("sleepy"), SESSION_ACTIVE);
+	assert_int_equal(do_publish(2, 0, MQTTSN_TOPIC_NORMAL, id, 0, "now"), FO_FATE_DELIVERED);
+	assert_int_equal(publishes_to(1), 1);
+}
+
+/* Spec 6.3 and 6.14: the will is published when the client is lost (keep alive x1.5), never after a
+ * DISCONNECT; it goes to local subscribers and to the stage (routes, other workers). */
+static void test_will_published_on_loss_not_on_disconnect(void **state)
+{
+	start_offline(*state);
+	connect_ok(1, "watcher");
+	struct mqttsn_msg a = sub_ok(1, 1, "will/+");
+	connect_will(2, "dev", MQTTSN_FLAG_CLEAN, "will/dev", 1, "gone");
+	assert_int_equal(broker_will_count(T->b), 1);
+	assert_int_equal(EV(WILL_STORED), 1);
+	/* A clean DISCONNECT: no will. */
+	assert_int_equal(do_disconnect(2, 0), FO_FATE_DELIVERED);
+	assert_int_equal(broker_will_count(T->b), 0);
+	assert_int_equal(EV(WILL_PUBLISHED), 0);
+
+	connect_will(2, "dev", MQTTSN_FLAG_CLEAN, "will/dev", 1, "gone");
+	reset_out();
+	T->now += 91000; /* keep alive 60 s -> lost after 90 s (spec 7.2: +50 % up to a minute) */
+	assert_int_equal(do_simple(1, MQTTSN_PINGREQ), FO_FATE_ANSWERED);
+	broker_tick(T->b, T->now);
+	assert_int_equal(EV(SESSION_EXPIRED), 1);
+	assert_int_equal(EV(WILL_PUBLISHED), 1);
+	assert_false(has(2));
+	struct out *r = NULL;
+	for (int k = 0; k < T->f.n; k++)
+		if (T->f.out[k].m.type == MQTTSN_REGISTER)
+			r = &T->f.out[k];
+	assert_non_null(r);
+	assert_memory_equal(r->m.u.reg.topic_name, "will/dev", 8);
+	reset_out();
+	assert_int_equal(do_regack(1, r->m.u.reg.topic_id, r->m.u.reg.msg_id, MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
+	struct out *p = last_publish_to(1);
+	assert_non_null(p);
+	assert_memory_equal(p->m.u.publish.data, "gone", 4);
+	assert_int_equal(mqttsn_flags_qos(p->m.u.publish.flags), 1);
+	(void)a;
+	assert_int_equal(T->f.originated, 1);
+	assert_string_equal(T->f.orig_topic, "will/dev");
+	assert_string_equal(T->f.orig_client, "dev");
+	assert_int_equal(T->f.orig_qos, 1);
+}
+
+/* The four CleanSession x Will combinations (spec 6.3), and the updates of 6.4. */
+static void test_will_clean_combinations_and_updates(void **state)
+{
+	start_offline(*state);
+	connect_ok(1, "watcher");
+	sub_ok(1, 0, "w");
+	/* Clean=0, Will=1: stored. Clean=0, Will=0: kept. */
+	connect_will(2, "dev", 0, "w", 0, "one");
+	reset_out();
+	assert_int_equal(do_connect(2, "dev", 0, 60), FO_FATE_DELIVERED);
+	assert_connack_to(2, MQTTSN_RC_ACCEPTED);
+	assert_int_equal(broker_will_count(T->b), 1);
+	/* Clean=0, Will=1 with an empty WILLTOPIC: deleted, CONNACK. */
+	connect_will(2, "dev", 0, "", 0, "");
+	assert_int_equal(broker_will_count(T->b), 0);
+	assert_int_equal(EV(WILL_DELETED), 1);
+	/* Clean=1, Will=1 then Clean=1, Will=0: deleted with the session. */
+	connect_will(2, "dev", MQTTSN_FLAG_CLEAN, "w", 0, "two");
+	assert_int_equal(broker_will_count(T->b), 1);
+	connect_ok(2, "dev");
+	assert_int_equal(broker_will_count(T->b), 0);
+
+	/* WILLMSGUPD without a will topic: refused; WILLTOPICUPD then WILLMSGUPD: accepted. */
+	reset_out();
+	struct mqttsn_msg wm = { .type = MQTTSN_WILLMSGUPD };
+	wm.u.willmsg.msg = (const uint8_t *)"three";
+	wm.u.willmsg.msg_len = 5;
+	assert_int_equal(feed(cl(2), &wm), FO_FATE_ANSWERED);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_WILLMSGRESP);
+	assert_int_equal(T->f.out[0].m.u.connack.return_code, MQTTSN_RC_NOT_SUPPORTED);
+	reset_out();
+	struct mqttsn_msg wt = { .type = MQTTSN_WILLTOPICUPD };
+	wt.u.willtopic.topic = (const uint8_t *)"w";
+	wt.u.willtopic.topic_len = 1;
+	assert_int_equal(feed(cl(2), &wt), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_WILLTOPICRESP);
+	assert_int_equal(T->f.out[0].m.u.connack.return_code, MQTTSN_RC_ACCEPTED);
+	reset_out();
+	assert_int_equal(feed(cl(2), &wm), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.out[0].m.u.connack.return_code, MQTTSN_RC_ACCEPTED);
+	/* A wildcard will topic and one longer than will_max_bytes: refused. */
+	reset_out();
+	wt.u.willtopic.topic = (const uint8_t *)"w/#";
+	wt.u.willtopic.topic_len = 3;
+	assert_int_equal(feed(cl(2), &wt), FO_FATE_ANSWERED);
+	assert_int_equal(T->f.out[0].m.u.connack.return_code, MQTTSN_RC_NOT_SUPPORTED);
+	char big[80];
+	memset(big, 'x', sizeof(big));
+	wm.u.willmsg.msg = (const uint8_t *)big;
+	wm.u.willmsg.msg_len = sizeof(big);
+	reset_out();
+	assert_int_equal(feed(cl(2), &wm), FO_FATE_ANSWERED);
+	assert_int_equal(T->f.out[0].m.u.connack.return_code, MQTTSN_RC_NOT_SUPPORTED);
+	assert_int_equal(EV(WILL_REJECTED), 3);
+
+	/* Lost: the updated will ("w" / "three") is published. */
+	reset_out();
+	T->now += 91000;
+	assert_int_equal(do_simple(1, MQTTSN_PINGREQ), FO_FATE_ANSWERED);
+	broker_tick(T->b, T->now);
+	assert_int_equal(EV(WILL_PUBLISHED), 1);
+	/* An empty WILLTOPICUPD deletes topic and message. */
+	connect_ok(3, "other");
+	reset_out();
+	wt.u.willtopic.topic = (const uint8_t *)"w";
+	wt.u.willtopic.topic_len = 1;
+	assert_int_equal(feed(cl(3), &wt), FO_FATE_DELIVERED);
+	assert_int_equal(broker_will_count(T->b), 1);
+	wt.u.willtopic.topic_len = 0;
+	wt.u.willtopic.flags = 0;
+	assert_int_equal(feed(cl(3), &wt), FO_FATE_DELIVERED);
+	assert_int_equal(broker_will_count(T->b), 0);
+}
+
+/* A persistent session lost to its keep alive keeps its subscriptions (and publishes its will). */
+static void test_clean0_lost_session_kept(void **state)
+{
+	start_offline(*state);
+	connect_will(1, "dev", 0, "dev/status", 0, "offline");
+	sub_ok(1, 1, "cmd");
+	T->now += 91000;
+	broker_tick(T->b, T->now);
+	assert_int_equal(EV(SESSION_EXPIRED), 1);
+	assert_int_equal(EV(WILL_PUBLISHED), 1);
+	assert_int_equal(state_of("dev"), SESSION_DISCONNECTED);
+	assert_int_equal(broker_subscription_count(T->b), 1);
+	assert_int_equal(broker_will_count(T->b), 1);
+}
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		TEST(test_create_rejects_bad_config),
+		TEST(test_clean0_disconnect_keeps_session),
+		TEST(test_clean0_resume_registers_and_resends),
+		TEST(test_sleeping_client_buffer_and_wake),
+		TEST(test_awake_waits_for_regack_then_pingresp),
+		TEST(test_will_published_on_loss_not_on_disconnect),
+		TEST(test_will_clean_combinations_and_updates),
+		TEST(test_clean0_lost_session_kept),
 		TEST(test_create_counts_predefined_topics),
 		TEST(test_searchgw_answered_with_gwinfo),
 		TEST(test_unknown_client_gets_disconnect),

@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Sessions past their connection on the lab (MQTT-SN 1.2 sections 6.3, 6.12, 6.14), with raw
+MQTT-SN clients (UDP sockets in the client namespace) against a real dataplane:
+
+1. CleanSession=0 survives DISCONNECT: a subscriber (QoS 1) disconnects; a QoS 1 and a QoS 0
+   message are published meanwhile; its CONNECT with CleanSession=0 from the same address gets
+   the CONNACK, then the QoS 1 message under the topic id of its SUBACK (no REGISTER, no
+   SUBSCRIBE again), and not the QoS 0 one. A CleanSession=1 subscriber's DISCONNECT ends it.
+2. A sleeping client (DISCONNECT with a duration) gets the three messages published while it
+   slept, in order, after its PINGREQ carrying its ClientId, then a PINGRESP.
+3. Will: a client that gave a will at CONNECT (WILLTOPICREQ/WILLTOPIC/WILLMSGREQ/WILLMSG) and
+   then falls silent is lost after 1.5 x its keep alive; a watcher receives the will message.
+   A second client with a will that DISCONNECTs cleanly publishes nothing.
+Counters (session_kept_offline, session_resumed, delivery_buffered, session_asleep,
+session_awake, will_stored, will_published) and conservation are checked after stop."""
+import struct
+import sys
+import time
+from pathlib import Path
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import (CONNACK, DISCONNECT, F_QOS0, F_QOS1, F_WILL, PINGRESP, PUBLISH,  # noqa: E402
+                     WILLMSGREQ, WILLTOPICREQ, Dataplane, Lab, RawClient, check, check_conservation, events,
+                     log, m_connect, m_disconnect, m_pingreq, m_puback, m_publish, m_willmsg, m_willtopic,
+                     run_test, scaled, wait_until)
+
+KEEPALIVE = 2  # the will's client: lost after 3 s of silence
+
+
+def publish_body(body):
+    flags, tid, mid = struct.unpack("!BHH", body[:5])
+    return flags, tid, mid, body[5:]
+
+
+def wait_event(dp, name, want, what):
+    return wait_until(what, lambda: (lambda s: s if events(s)[name] >= want else None)(dp.snapshot()),
+                      timeout=scaled(10))
+
+
+def persistent_session(dp, lab):
+    sub, pub = RawClient(lab), RawClient(lab)
+    try:
+        check(sub.connect("sess-sub", flags=0) == 0, "subscriber: CONNACK refused")
+        tid, rc = sub.subscribe("e2e/sess", F_QOS1)
+        check(rc == 0, f"SUBACK rc {rc}")
+        check(pub.connect("sess-pub") == 0, "publisher: CONNACK refused")
+        ptid = pub.register("e2e/sess")
+        sub.send(m_disconnect())
+        sub.expect(DISCONNECT)
+        wait_event(dp, "session_kept_offline", 1, "the CleanSession=0 session kept after DISCONNECT")
+        pub.send(m_publish(ptid, pub.next_id(), b"kept-q1", F_QOS1))
+        pub.expect(0x0D)  # PUBACK
+        pub.send(m_publish(ptid, 0, b"lost-q0", F_QOS0))
+        wait_event(dp, "delivery_buffered", 1, "the QoS 1 copy buffered for the disconnected subscriber")
+        wait_event(dp, "delivery_offline_qos0", 1, "the QoS 0 copy not kept")
+        sub.expect_nothing(0.3)
+        sub.send(m_connect("sess-sub", flags=0))
+        body = sub.expect(CONNACK)
+        check(body[0] == 0, f"resumed CONNACK rc {body[0]}")
+        flags, ptid2, mid, data = publish_body(sub.expect(PUBLISH))
+        log(f"resumed: PUBLISH topic id {ptid2} (SUBACK gave {tid}), qos flags 0x{flags:02x}, {data!r}")
+        check(data == b"kept-q1" and ptid2 == tid and flags & 0x60 == F_QOS1,
+              f"resumed delivery {data!r} tid {ptid2} flags 0x{flags:02x}")
+        names = [n for _, _, n in sub.gw_registers if n != "$SYS/proof"]  # the address proof at SUBSCRIBE
+        check(not names, f"the resumed session was sent REGISTERs for {names}")
+        sub.send(m_puback(ptid2, mid))
+        sub.expect_nothing(0.5)  # not the QoS 0 one
+        pub.send(m_publish(ptid, 0, b"live", F_QOS0))
+        _, _, _, data = publish_body(sub.expect(PUBLISH))
+        check(data == b"live", f"live delivery after resume: {data!r}")
+        # CleanSession=1 now: the DISCONNECT ends it.
+        check(sub.connect("sess-sub") == 0, "clean CONNACK refused")
+        sub.send(m_disconnect())
+        sub.expect(DISCONNECT)
+    finally:
+        sub.close()
+        pub.close()
+
+
+def sleeping_client(dp, lab):
+    sl, pub = RawClient(lab), RawClient(lab)
+    try:
+        check(sl.connect("sleepy", keepalive=30) == 0, "sleeper: CONNACK refused")
+        tid, rc = sl.subscribe("e2e/sleep", F_QOS1)
+        check(rc == 0, f"SUBACK rc {rc}")
+        check(pub.connect("sleep-pub") == 0, "publisher: CONNACK refused")
+        ptid = pub.register("e2e/sleep")
+        sl.send(m_disconnect(60))
+        sl.expect(DISCONNECT)
+        wait_event(dp, "session_asleep", 1, "the client asleep")
+        for k in range(3):
+            pub.send(m_publish(ptid, pub.next_id(), f"z{k}".encode(), F_QOS1))
+            pub.expect(0x0D)
+        wait_event(dp, "delivery_buffered", 4, "three copies buffered for the sleeping client")
+        sl.expect_nothing(0.3)
+        sl.send(m_pingreq(b"sleepy"))
+        got = []
+        for _ in range(3):
+            flags, t, mid, data = publish_body(sl.expect(PUBLISH))
+            got.append(data)
+            sl.send(m_puback(t, mid))
+        sl.expect(PINGRESP)
+        log(f"woken: {got} then PINGRESP")
+        check(got == [b"z0", b"z1", b"z2"], f"buffered copies {got}, want z0 z1 z2 in order")
+        sl.send(m_pingreq(b"sleepy"))  # nothing buffered: PINGRESP at once
+        sl.expect(PINGRESP)
+        sl.send(m_disconnect())
+        sl.expect(DISCONNECT)
+    finally:
+        sl.close()
+        pub.close()
+
+
+def connect_with_will(c, client_id, topic, message, keepalive):
+    c.send(m_connect(client_id, keepalive, F_WILL | 0x04))
+    c.expect(WILLTOPICREQ)
+    c.send(m_willtopic(topic, F_QOS0))
+    c.expect(WILLMSGREQ)
+    c.send(m_willmsg(message))
+    body = c.expect(CONNACK)
+    check(body[0] == 0, f"{client_id}: CONNACK rc {body[0]} after the will")
+
+
+def will(dp, lab):
+    watcher, dev, polite = RawClient(lab), RawClient(lab), RawClient(lab)
+    try:
+        check(watcher.connect("watcher", keepalive=60) == 0, "watcher: CONNACK refused")
+        tid, rc = watcher.subscribe("e2e/will/+", F_QOS0)
+        check(rc == 0, f"SUBACK rc {rc}")
+        connect_with_will(polite, "polite", "e2e/will/polite", b"should-not-appear", 60)
+        polite.send(m_disconnect())
+        polite.expect(DISCONNECT)
+        connect_with_will(dev, "dev", "e2e/will/dev", b"dev-lost", KEEPALIVE)
+        t0 = time.monotonic()
+        # The watcher's own keep alive is long; the dev stays silent.
+        flags, t, mid, data = publish_body(watcher.expect(PUBLISH, timeout=1.5 * KEEPALIVE + 5))
+        log(f"will after {time.monotonic() - t0:.2f} s of silence: {data!r}")
+        check(data == b"dev-lost", f"will message {data!r}")
+        check(time.monotonic() - t0 >= 1.5 * KEEPALIVE - 0.3, "the will came before the keep alive ran out")
+        names = [n for _, _, n in watcher.gw_registers if n != "$SYS/proof"]
+        check(names == ["e2e/will/dev"], f"watcher was sent REGISTERs for {names}, want only e2e/will/dev")
+        watcher.expect_nothing(0.5)
+    finally:
+        watcher.close()
+        dev.close()
+        polite.close()
+
+
+def main(args):
+    with Lab("sess") as lab, Dataplane("sess", lab) as dp:
+        persistent_session(dp, lab)
+        sleeping_client(dp, lab)
+        will(dp, lab)
+        stats = dp.stop()
+        ev = events(stats)
+        shown = {k: ev[k] for k in ("session_kept_offline", "session_resumed", "delivery_buffered",
+                                    "delivery_offline_qos0", "session_asleep", "session_awake",
+                                    "will_stored", "will_published", "session_expired")}
+        log(f"events: {shown}")
+        check(ev["session_kept_offline"] == 1 and ev["session_resumed"] == 1, f"persistent session: {shown}")
+        check(ev["delivery_buffered"] == 4 and ev["delivery_offline_qos0"] == 1, f"buffering: {shown}")
+        check(ev["session_asleep"] == 1 and ev["session_awake"] == 2, f"sleep: {shown}")
+        check(ev["will_stored"] == 2 and ev["will_published"] == 1 and ev["session_expired"] == 1, f"will: {shown}")
+        check_conservation(stats)
+
+
+if __name__ == "__main__":
+    run_test(main, __doc__)
