@@ -171,14 +171,20 @@ struct broker {
 
 /* ------------------------------------------------------------------ helpers */
 
-#define RX_MIDS 4 /* QoS 1 publishes remembered per session to recognise a DUP resend */
+#define RX_MIDS 4 /* QoS 1/2 publishes remembered per session to recognise a resend */
 /* MsgIds of the last QoS 1 publishes accepted from a client (0 = empty), so that its DUP resend of
- * one (our PUBACK was lost) is answered again instead of delivered again. */
+ * one (our PUBACK was lost) is answered again instead of delivered again; and of its QoS 2
+ * publishes awaiting PUBREL, which stay until it (exactly once: a resend before the PUBREL is
+ * answered with PUBREC and not delivered). */
 struct rx_mids {
 	uint16_t mid[RX_MIDS];
 	uint8_t pending; /* bit i: mid[i]'s PUBACK is deferred (a written-mode sink) */
+	uint8_t qos2;    /* bit i: mid[i] is a QoS 2 publish awaiting PUBREL (the slot is pinned) */
 	uint8_t next;
 };
+/* An in-flight QoS 2 copy whose PUBREC came: PUBREL sent, PUBCOMP awaited (the entry's flags keep
+ * no DUP, so that bit is free to mark it). */
+#define INFLIGHT_PUBREL MQTTSN_FLAG_DUP
 
 static void ev(struct broker *b, enum fo_event e)
 {
@@ -268,6 +274,13 @@ static int send_empty(struct broker *b, const struct fo_client *to, uint8_t type
 	return send_msg(b, to, &m);
 }
 
+static int send_pubx(struct broker *b, const struct fo_client *to, uint8_t type, uint16_t msg_id)
+{
+	struct mqttsn_msg r = { .type = type };
+	r.u.pubx.msg_id = msg_id;
+	return send_msg(b, to, &r);
+}
+
 static int send_regack(struct broker *b, const struct fo_client *to, uint16_t topic_id, uint16_t msg_id, uint8_t rc)
 {
 	if (!note_rc(b, to, rc))
@@ -340,7 +353,8 @@ static void inflight_drop(struct broker *b, struct mqttsn_session *s, uint32_t x
 	void *p = inflight_get(b->inf, x)->payload;
 	inflight_remove(b->inf, &s->inflight_head, x);
 	s->inflight_n--;
-	b->io.payload_release(b->io.ctx, p);
+	if (p) /* NULL: a QoS 2 copy past its PUBREC */
+		b->io.payload_release(b->io.ctx, p);
 }
 
 /* ---- copies waiting for a REGACK (struct held_pub) */
@@ -383,7 +397,7 @@ static void held_discard(struct broker *b, uint32_t si, uint32_t me)
 static void send_held(struct broker *b, uint32_t si, const struct held_pub *p, uint16_t tid)
 {
 	struct mqttsn_session *s = session_get(b->st, si);
-	uint8_t flags = (uint8_t)(MQTTSN_TOPIC_NORMAL | (p->qos ? MQTTSN_FLAG_QOS1 : MQTTSN_FLAG_QOS0));
+	uint8_t flags = (uint8_t)(MQTTSN_TOPIC_NORMAL | mqttsn_qos_flags(p->qos));
 	uint16_t mid = 0;
 	if (p->qos) {
 		if (inflight_count(b->inf) >= inflight_capacity(b->inf) ||
@@ -407,7 +421,7 @@ static void send_held(struct broker *b, uint32_t si, const struct held_pub *p, u
 	struct fo_client to = client_of(s);
 	if (p->qos) {
 		s->inflight_n++;
-		ev(b, FO_EV_DELIVERY_QOS1);
+		ev(b, p->qos == 2 ? FO_EV_DELIVERY_QOS2 : FO_EV_DELIVERY_QOS1);
 	}
 	b->io.send_publish(b->io.ctx, &to, hdr, (uint16_t)h, p->payload);
 	if (!p->qos)
@@ -1057,7 +1071,7 @@ static uint32_t buffer_copy(struct broker *b, uint32_t si, int qos, struct deliv
 				.next = g->pubs,
 				.topic = entry,
 				.payload_len = d->payload_len,
-				.qos = (uint8_t)(qos > 0 ? 1 : 0) };
+				.qos = (uint8_t)(qos > 0 ? qos : 0) };
 	g->pubs = h;
 	g->n_pubs++;
 	d->held++;
@@ -1152,7 +1166,7 @@ static uint32_t deliver(struct broker *b, uint32_t si, int qos, struct delivery 
 	}
 
 send:;
-	uint8_t flags = (uint8_t)(d->ttype | (qos ? MQTTSN_FLAG_QOS1 : MQTTSN_FLAG_QOS0));
+	uint8_t flags = (uint8_t)(d->ttype | mqttsn_qos_flags(qos));
 	uint16_t mid = 0;
 	if (qos) {
 		if (inflight_count(b->inf) >= inflight_capacity(b->inf) ||
@@ -1190,7 +1204,7 @@ send:;
 		}
 		s->inflight_n++;
 		delivery_take(b, d); /* this entry owns it */
-		ev(b, FO_EV_DELIVERY_QOS1);
+		ev(b, qos == 2 ? FO_EV_DELIVERY_QOS2 : FO_EV_DELIVERY_QOS1);
 	}
 	/* A failed send of a QoS 1 copy stays in flight: the retransmission covers it. */
 	b->io.send_publish(b->io.ctx, &to, hdr, (uint16_t)h, d->payload);
@@ -1219,6 +1233,13 @@ static void delivery_topic(const struct broker *b, struct delivery *d)
 static void inflight_resend(struct broker *b, struct mqttsn_session *s, uint32_t x)
 {
 	struct inflight_entry *e = inflight_get(b->inf, x);
+	if (e->flags & INFLIGHT_PUBREL) {
+		struct fo_client to = client_of(s);
+		send_pubx(b, &to, MQTTSN_PUBREL, e->msg_id);
+		ev(b, FO_EV_QOS2_PUBREL_RESENT);
+		inflight_requeue(b->inf, x, b->clock_ms + b->cfg.retry_interval_ms);
+		return;
+	}
 	uint8_t hdr[PUBLISH_HDR_MAX];
 	int h = mqttsn_encode_publish_hdr(hdr, sizeof(hdr), (uint8_t)(e->flags | MQTTSN_FLAG_DUP), e->topic_id,
 					  e->msg_id, e->payload_len);
@@ -1387,7 +1408,7 @@ static uint32_t fan_out(struct broker *b, const uint8_t *name, uint16_t len, uin
 			interned = true;
 		}
 	}
-	int pq = qos > 0 ? 1 : 0;
+	int pq = qos > 0 ? qos : 0;
 	uint32_t copies = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t si = b->touched[i];
@@ -1822,6 +1843,20 @@ static int rx_mid_find(const struct rx_mids *s, uint16_t mid)
 	return -1;
 }
 
+/* The next slot to remember a publish in (round robin over those not pinned by QoS 2), or -1. */
+static int rx_mid_slot(struct rx_mids *s)
+{
+	for (int k = 0; k < RX_MIDS; k++) {
+		int i = s->next;
+		s->next = (uint8_t)((s->next + 1) % RX_MIDS);
+		if (!(s->qos2 & (1u << i))) {
+			s->pending &= (uint8_t) ~(1u << i);
+			return i;
+		}
+	}
+	return -1;
+}
+
 /* Remember (or forget) how a QoS 1 publish was answered: accepted, deferred, or refused. */
 static void rx_mid_note(struct rx_mids *s, uint16_t mid, int rc)
 {
@@ -1832,9 +1867,9 @@ static void rx_mid_note(struct rx_mids *s, uint16_t mid, int rc)
 		return;
 	}
 	if (i < 0 && mid != 0) {
-		i = s->next;
-		s->next = (uint8_t)((s->next + 1) % RX_MIDS);
-		s->mid[i] = mid;
+		i = rx_mid_slot(s);
+		if (i >= 0)
+			s->mid[i] = mid;
 	}
 	if (i < 0)
 		return;
@@ -1866,10 +1901,28 @@ static void on_publish(struct broker *b, uint32_t si, const struct fo_client *fr
 			return;
 		}
 	}
+	int q2 = -1; /* QoS 2: the slot that keeps its MsgId until PUBREL */
 	if (qos == 2) {
-		ev(b, FO_EV_PUBLISH_UNSUPPORTED);
-		set_answered(res, send_puback(b, from, tid, mid, MQTTSN_RC_NOT_SUPPORTED));
-		return;
+		int i = rx_mid_find(s, mid);
+		if (i >= 0 && (s->qos2 & (1u << i))) {
+			/* Received before and not released: PUBREC again, no second delivery. */
+			ev(b, FO_EV_PUBLISH_DUP_SUPPRESSED);
+			set_answered(res, send_pubx(b, from, MQTTSN_PUBREC, mid));
+			return;
+		}
+		if (mid == 0) { /* nothing to release it by */
+			ev(b, FO_EV_QOS2_NO_MSG_ID);
+			res->error_reply = true;
+			set_answered(res, send_puback(b, from, tid, mid, MQTTSN_RC_NOT_SUPPORTED));
+			return;
+		}
+		if ((q2 = i >= 0 ? i : rx_mid_slot(s)) < 0) {
+			/* Every slot awaits a PUBREL: the client must release one first. */
+			ev(b, FO_EV_QOS2_RX_FULL);
+			res->error_reply = true;
+			set_answered(res, send_puback(b, from, tid, mid, MQTTSN_RC_CONGESTION));
+			return;
+		}
 	}
 	const uint8_t *name;
 	uint16_t len;
@@ -1886,7 +1939,72 @@ static void on_publish(struct broker *b, uint32_t si, const struct fo_client *fr
 		rx_mid_note(s, mid, rc);
 		if (rc != BROKER_PUBACK_DEFERRED)
 			send_puback(b, from, tid, mid, (uint8_t)rc);
+	} else if (qos == 2) {
+		/* Delivered now, once; the MsgId stays until PUBREL (spec 6.6, MQTT's second method). */
+		s->mid[q2] = mid;
+		s->qos2 |= (uint8_t)(1u << q2);
+		ev(b, FO_EV_QOS2_RECEIVED);
+		send_pubx(b, from, MQTTSN_PUBREC, mid);
 	}
+}
+
+/* PUBREL of a QoS 2 publish from the client: its MsgId is free again; PUBCOMP either way (a
+ * PUBREL resent after our PUBCOMP was lost finds nothing and is answered the same). */
+static void on_pubrel(struct broker *b, uint32_t si, const struct fo_client *from, const struct mqttsn_msg *m,
+		      struct broker_result *res)
+{
+	struct rx_mids *s = &b->rxm[si];
+	uint16_t mid = m->u.pubx.msg_id;
+	int i = rx_mid_find(s, mid);
+	if (i >= 0 && (s->qos2 & (1u << i))) {
+		s->qos2 &= (uint8_t) ~(1u << i);
+		s->mid[i] = 0;
+		ev(b, FO_EV_QOS2_RELEASED);
+		set_delivered(res);
+		send_pubx(b, from, MQTTSN_PUBCOMP, mid);
+		return;
+	}
+	set_answered(res, send_pubx(b, from, MQTTSN_PUBCOMP, mid));
+}
+
+/* PUBREC of a QoS 2 copy we sent: it has the message; PUBREL, then PUBCOMP ends it. The payload is
+ * not needed any more. A PUBREC repeated (our PUBREL lost) gets the PUBREL again. */
+static void on_pubrec(struct broker *b, uint32_t si, const struct mqttsn_msg *m, struct broker_result *res)
+{
+	struct mqttsn_session *s = session_get(b->st, si);
+	uint16_t mid = m->u.pubx.msg_id;
+	uint32_t x = inflight_find(b->inf, s->inflight_head, mid);
+	struct inflight_entry *e = x != INFLIGHT_NONE ? inflight_get(b->inf, x) : NULL;
+	if (!e || mqttsn_flags_qos(e->flags & MQTTSN_FLAG_QOS_MASK) != 2) {
+		set_drop(res, FO_DROP_MQTTSN_STALE_ACK);
+		return;
+	}
+	if (!(e->flags & INFLIGHT_PUBREL)) {
+		e->flags |= INFLIGHT_PUBREL;
+		if (e->payload)
+			b->io.payload_release(b->io.ctx, e->payload);
+		e->payload = NULL;
+		e->retries = 0;
+		b->g[si].giveups = 0;
+	}
+	inflight_requeue(b->inf, x, b->clock_ms + b->cfg.retry_interval_ms);
+	struct fo_client to = client_of(s);
+	send_pubx(b, &to, MQTTSN_PUBREL, mid);
+	set_delivered(res);
+}
+
+static void on_pubcomp(struct broker *b, uint32_t si, const struct mqttsn_msg *m, struct broker_result *res)
+{
+	struct mqttsn_session *s = session_get(b->st, si);
+	uint32_t x = inflight_find(b->inf, s->inflight_head, m->u.pubx.msg_id);
+	if (x == INFLIGHT_NONE || !(inflight_get(b->inf, x)->flags & INFLIGHT_PUBREL)) {
+		set_drop(res, FO_DROP_MQTTSN_STALE_ACK);
+		return;
+	}
+	inflight_drop(b, s, x);
+	b->g[si].giveups = 0;
+	ev(b, FO_EV_QOS2_COMPLETED);
+	set_delivered(res);
 }
 
 static void on_puback(struct broker *b, uint32_t si, const struct mqttsn_msg *m, struct broker_result *res)
@@ -1895,6 +2013,9 @@ static void on_puback(struct broker *b, uint32_t si, const struct mqttsn_msg *m,
 	uint16_t tid = m->u.puback.topic_id;
 	bool applied = false, normal = true;
 	uint32_t x = inflight_find(b->inf, s->inflight_head, m->u.puback.msg_id);
+	if (x != INFLIGHT_NONE && mqttsn_flags_qos(inflight_get(b->inf, x)->flags & MQTTSN_FLAG_QOS_MASK) == 2 &&
+	    m->u.puback.return_code == MQTTSN_RC_ACCEPTED)
+		x = INFLIGHT_NONE; /* a QoS 2 copy is acknowledged by PUBREC, not PUBACK */
 	if (x != INFLIGHT_NONE) {
 		normal = (inflight_get(b->inf, x)->flags & MQTTSN_FLAG_TOPIC_MASK) == MQTTSN_TOPIC_NORMAL;
 		inflight_drop(b, s, x);
@@ -2019,9 +2140,9 @@ static void on_subscribe(struct broker *b, uint32_t si, const struct fo_client *
 {
 	struct mqttsn_session *s = session_get(b->st, si);
 	uint16_t mid = m->u.subscribe.msg_id;
-	/* We deliver at most QoS 1: QoS 2 requests are granted 1; QoS -1 is a publish-only
-	 * level (no connection), so a subscription asking for it gets 0. */
-	int granted = mqttsn_flags_qos(m->u.subscribe.flags) >= 1 ? 1 : 0;
+	/* QoS -1 is a publish-only level (no connection), so a subscription asking for it gets 0. */
+	int granted = mqttsn_flags_qos(m->u.subscribe.flags);
+	granted = granted < 0 ? 0 : granted;
 	struct guard *g = &b->g[si];
 	uint32_t entry;
 	uint16_t ack_tid;
@@ -2462,6 +2583,9 @@ static void broker_handle_msg(struct broker *b, const struct fo_client *from, co
 	case MQTTSN_REGACK: on_regack(b, si, from, &m, res); break;
 	case MQTTSN_PUBLISH: on_publish(b, si, from, &m, payload, res); break;
 	case MQTTSN_PUBACK: on_puback(b, si, &m, res); break;
+	case MQTTSN_PUBREC: on_pubrec(b, si, &m, res); break;
+	case MQTTSN_PUBREL: on_pubrel(b, si, from, &m, res); break;
+	case MQTTSN_PUBCOMP: on_pubcomp(b, si, &m, res); break;
 	case MQTTSN_SUBSCRIBE: on_subscribe(b, si, from, &m, res); break;
 	case MQTTSN_UNSUBSCRIBE: on_unsubscribe(b, si, from, &m, res); break;
 	case MQTTSN_PINGREQ: on_pingreq(b, si, from, &m, res); break;
@@ -2471,8 +2595,7 @@ static void broker_handle_msg(struct broker *b, const struct fo_client *from, co
 	case MQTTSN_WILLTOPICUPD: on_willtopicupd(b, si, from, &m, res); break;
 	case MQTTSN_WILLMSGUPD: on_willmsgupd(b, si, from, &m, res); break;
 	default:
-		/* PUBREC/PUBREL/PUBCOMP (no QoS 2): the spec gives the gateway no reply for them
-		 * outside those exchanges. */
+		/* Nothing else a client sends has a meaning here; the spec gives no reply. */
 		set_drop(res, FO_DROP_MQTTSN_UNEXPECTED);
 		break;
 	}
@@ -2491,7 +2614,7 @@ static void will_publish(struct broker *b, const struct fo_client *from, const u
 		return;
 	}
 	int qos = mqttsn_flags_qos(flags);
-	qos = qos < 0 ? 0 : qos > 1 ? 1 : qos;
+	qos = qos < 0 ? 0 : qos;
 	uint32_t entry = topic_registry_find(b->reg, TOPIC_KIND_NAME, topic, tlen);
 	uint32_t held;
 	uint32_t local = fan_out(b, topic, tlen, entry, qos, p, mlen, &held);

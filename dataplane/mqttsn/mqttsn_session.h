@@ -29,7 +29,7 @@ struct mqttsn_session {
 	uint16_t keepalive_s;
 	uint16_t next_msg_id;
 	uint16_t inflight_n;
-	uint8_t mark_qos : 1;   /* fan-out: highest granted QoS among the matches (0 or 1) */
+	uint8_t mark_qos : 2;   /* fan-out: highest granted QoS among the matches (0..2) */
 	uint8_t proven : 1;     /* the address echoed our proof REGISTER (docs/security.md) */
 	uint8_t paused : 1;     /* stopped acknowledging: no deliveries until it speaks again */
 	uint8_t state : 2;      /* enum session_state (spec 6.14) */

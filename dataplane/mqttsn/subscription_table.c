@@ -32,7 +32,7 @@ static uint32_t pair_hash(uint32_t session, uint32_t entry)
 struct subscription_table *subscription_table_create(uint32_t max_subscriptions, uint32_t max_entries)
 {
 	if (max_subscriptions == 0 || max_subscriptions >= SUB_NONE / 4 || max_entries == 0 ||
-	    max_entries >= (1u << 30))
+	    max_entries >= (1u << 29))
 		return NULL;
 	struct subscription_table *t = calloc(1, sizeof(*t));
 	if (!t)
@@ -110,7 +110,7 @@ uint32_t sub_add(struct subscription_table *t, uint32_t *session_head, uint32_t 
 	uint32_t slot = slot_of(t, session, entry);
 	uint32_t x = t->slots[slot];
 	if (x != SUB_NONE) {
-		t->n[x].qos = qos & 1u;
+		t->n[x].qos = qos & 3u;
 		return x;
 	}
 	if (t->n_free == 0)
@@ -123,7 +123,7 @@ uint32_t sub_add(struct subscription_table *t, uint32_t *session_head, uint32_t 
 				.t_next = t->head[entry],
 				.t_prev = SUB_NONE,
 				.entry = entry,
-				.qos = qos & 1u,
+				.qos = qos & 3u,
 				.wildcard = wildcard };
 	if (*session_head != SUB_NONE)
 		t->n[*session_head].s_prev = x;

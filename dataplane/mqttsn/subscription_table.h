@@ -16,14 +16,14 @@ struct sub_node {
 	uint32_t session;
 	uint32_t s_next, s_prev; /* session list */
 	uint32_t t_next, t_prev; /* entry (topic/filter) list */
-	uint32_t entry : 30;     /* registry id (< TOPIC_REGISTRY_MAX) */
-	uint32_t qos : 1;        /* granted: 0 or 1 */
+	uint32_t entry : 29;     /* registry id (< TOPIC_REGISTRY_MAX) */
+	uint32_t qos : 2;        /* granted: 0..2 */
 	uint32_t wildcard : 1;
 };
 
 struct subscription_table;
 
-/* max_entries = registry capacity (entry ids 1..max_entries, at most 2^30 - 1). NULL on
+/* max_entries = registry capacity (entry ids 1..max_entries, at most 2^29 - 1). NULL on
  * bad sizes. */
 struct subscription_table *subscription_table_create(uint32_t max_subscriptions, uint32_t max_entries);
 void subscription_table_destroy(struct subscription_table *t);

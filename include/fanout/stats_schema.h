@@ -136,14 +136,13 @@
 	_(PUBLISH_QOS_M1, "publish_qos_m1", "events", "QoS -1 PUBLISHes accepted") \
 	_(PUBLISH_NO_MATCH, "publish_no_match", "events", "PUBLISHes accepted that matched no subscriber") \
 	_(PUBLISH_INVALID_TOPIC, "publish_invalid_topic", "events", "PUBLISHes refused: topic id unknown") \
-	_(PUBLISH_UNSUPPORTED, "publish_unsupported", "events", "QoS 2") \
 	_(PUBLISH_CONGESTION, "publish_congestion", "events", "PUBLISHes refused: congestion") \
 	_(PUBLISH_DUP_SUPPRESSED, "publish_dup_suppressed", "events", \
 	  "a QoS 1 DUP resend answered, not delivered again") \
 	_(DELIVERIES, "deliveries", "events", "copies handed to subscribers") \
 	_(DELIVERY_QOS1, "deliveries_qos1", "events", "QoS 1 copies handed to subscribers") \
 	_(DELIVERY_INFLIGHT_FULL, "delivery_inflight_full", "events", \
-	  "QoS 1 copies skipped: the subscriber's in-flight window full") \
+	  "QoS 1/2 copies skipped: the subscriber's in-flight window full") \
 	_(ERROR_REPLIES_LIMITED, "error_replies_limited", "events", \
 	  "refusals not sent: over security.error_replies_per_s") \
 	_(DELIVERY_HOLD_FULL, "delivery_hold_full", "events", "QoS 1 copy skipped: mempool.held_mbufs exhausted") \
@@ -160,9 +159,17 @@
 	_(TOPIC_REFUSED, "topic_refused", "events", "REGACK rejections kept as an unsubscribe of the name") \
 	_(TOPIC_REFUSALS_FULL, "topic_refusals_full", "events", \
 	  "REGACK rejection not kept: 32 refusals held by the session (the name registers again)") \
-	_(QOS1_RETRANSMITS, "qos1_retransmits", "events", "QoS 1 copies sent again after a timeout") \
-	_(QOS1_GIVEUPS, "qos1_giveups", "events", "retry limit reached") \
+	_(QOS1_RETRANSMITS, "qos1_retransmits", "events", "QoS 1/2 copies sent again (DUP) after a timeout") \
+	_(QOS1_GIVEUPS, "qos1_giveups", "events", "QoS 1/2 copy (or PUBREL) dropped: retry limit reached") \
 	_(QOS1_ACKED, "qos1_acked", "events", "QoS 1 copies acknowledged by PUBACK") \
+	_(DELIVERY_QOS2, "deliveries_qos2", "events", "QoS 2 copies handed to subscribers") \
+	_(QOS2_COMPLETED, "qos2_completed", "events", "QoS 2 copies finished by PUBCOMP") \
+	_(QOS2_PUBREL_RESENT, "qos2_pubrel_resent", "events", "PUBRELs sent again after a timeout") \
+	_(QOS2_RECEIVED, "qos2_received", "events", "QoS 2 PUBLISHes accepted (PUBREC sent)") \
+	_(QOS2_RELEASED, "qos2_released", "events", "PUBRELs that freed a QoS 2 MsgId (PUBCOMP sent)") \
+	_(QOS2_NO_MSG_ID, "qos2_no_msg_id", "events", "QoS 2 PUBLISH with MsgId 0 refused (not supported)") \
+	_(QOS2_RX_FULL, "qos2_rx_full", "events", \
+	  "QoS 2 PUBLISH refused (congestion): 4 of the client's MsgIds await PUBREL") \
 	_(SUBSCRIBE_ACCEPTED, "subscribe_accepted", "events", "SUBSCRIBEs accepted") \
 	_(SUBSCRIBE_REJECTED, "subscribe_rejected", "events", "SUBSCRIBEs refused") \
 	_(SUBSCRIBE_REJECTED_QUOTA, "subscribe_rejected_quota", "events", "per-session subscription/wildcard quota") \

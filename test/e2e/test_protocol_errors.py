@@ -2,13 +2,12 @@
 """MQTT-SN protocol errors against the dataplane on the lab, with raw UDP clients:
 
   PUBLISH QoS 1 to a topic id never registered     -> PUBACK (same topic id, msg id) rc 0x02
-  PUBLISH QoS 2 to a registered topic              -> PUBACK rc 0x03 (QoS 2 not supported)
+  PUBLISH QoS 2 with MsgId 0                       -> PUBACK rc 0x03 (no MsgId to release it by)
   CONNECT with the Will flag, WILLTOPIC "perr/#"   -> WILLTOPICREQ, then CONNACK rc 0x03 (a wildcard will topic)
   PUBLISH from a client that never CONNECTed        -> DISCONNECT
   malformed datagrams (bad length field, truncated) -> no reply; drops.mqttsn_malformed counts each
 and the session of the client that sent the malformed datagrams still answers PINGREQ. The
-matching events (publish_invalid_topic, publish_unsupported, will_rejected, not_connected) count
-one each, and conservation holds after stop."""
+matching events (publish_invalid_topic, qos2_no_msg_id, will_rejected, not_connected) count one each, and conservation holds after stop."""
 import struct
 import sys
 from pathlib import Path
@@ -53,13 +52,12 @@ def main(args):
             tid, rmid, rc = struct.unpack("!HHB", c.expect(PUBACK))
             results.append(f"PUBLISH QoS 1 to unregistered topic id 0x0077 -> PUBACK topic 0x{tid:04x} msg {rmid} rc 0x{rc:02x}")
             check(tid == 0x0077 and rmid == mid and rc == 0x02, results[-1] + f" (want topic 0x0077 msg {mid} rc 0x02)")
-            # QoS 2
+            # QoS 2 without a MsgId
             reg = c.register("perr/qos2")
-            mid = c.next_id()
-            c.send(m_publish(reg, mid, b"exactly once please", F_QOS2))
+            c.send(m_publish(reg, 0, b"exactly once please", F_QOS2))
             tid, rmid, rc = struct.unpack("!HHB", c.expect(PUBACK))
-            results.append(f"PUBLISH QoS 2 -> PUBACK topic 0x{tid:04x} msg {rmid} rc 0x{rc:02x}")
-            check(tid == reg and rmid == mid and rc == 0x03, results[-1] + f" (want topic 0x{reg:04x} msg {mid} rc 0x03)")
+            results.append(f"PUBLISH QoS 2, MsgId 0 -> PUBACK topic 0x{tid:04x} msg {rmid} rc 0x{rc:02x}")
+            check(tid == reg and rmid == 0 and rc == 0x03, results[-1] + f" (want topic 0x{reg:04x} msg 0 rc 0x03)")
             # Will flag
             w.send(m_connect("perrwill", 60, F_CLEAN | F_WILL))
             w.expect(WILLTOPICREQ)
@@ -91,7 +89,7 @@ def main(args):
               f"want drops.mqttsn_malformed +{len(MALFORMED)} and nothing else, got {delta}")
         stats = dp.stop()
         ev = events(stats)
-        wanted = {"publish_invalid_topic": 1, "publish_unsupported": 1, "will_rejected": 1,
+        wanted = {"publish_invalid_topic": 1, "qos2_no_msg_id": 1, "will_rejected": 1,
                   "not_connected": 1}
         got = {k: ev[k] for k in wanted}
         log(f"events: {nonzero(ev)}; mqttsn_rx {stats['totals']['mqttsn_rx']}")

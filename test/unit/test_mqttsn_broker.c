@@ -838,11 +838,10 @@ static void test_publish_qos0_no_match_and_qos2(void **state)
 	assert_int_equal(T->f.n, 0); /* no PUBACK for QoS 0 */
 	assert_int_equal(T->res.local_deliveries, 0);
 	assert_int_equal(EV(PUBLISH_NO_MATCH), 1);
-	assert_int_equal(do_publish(1, 2, MQTTSN_TOPIC_NORMAL, id, 9, "x"), FO_FATE_ANSWERED);
-	assert_int_equal(T->f.out[0].m.u.puback.return_code, MQTTSN_RC_NOT_SUPPORTED);
-	assert_int_equal(T->f.out[0].m.u.puback.msg_id, 9);
-	assert_int_equal(EV(PUBLISH_UNSUPPORTED), 1);
-	assert_false(T->res.published);
+	assert_int_equal(do_publish(1, 2, MQTTSN_TOPIC_NORMAL, id, 9, "x"), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_PUBREC); /* QoS 2: see the qos2 tests */
+	assert_int_equal(T->f.out[0].m.u.pubx.msg_id, 9);
+	assert_int_equal(EV(PUBLISH_NO_MATCH), 2);
 	reset_out();
 	/* QoS 0 to an unknown id is still told (PUBACK invalid topic id). */
 	assert_int_equal(do_publish(1, 0, MQTTSN_TOPIC_NORMAL, 999, 0, "x"), FO_FATE_ANSWERED);
@@ -916,7 +915,7 @@ static void test_subscribe_kinds_and_grants(void **state)
 	connect_ok(1, "c1");
 	struct mqttsn_msg a = sub_ok(1, 2, "a/+/c");
 	assert_int_equal(a.u.suback.topic_id, 0);
-	assert_int_equal(a.u.suback.flags & MQTTSN_FLAG_QOS_MASK, MQTTSN_FLAG_QOS1); /* 2 -> 1 */
+	assert_int_equal(a.u.suback.flags & MQTTSN_FLAG_QOS_MASK, MQTTSN_FLAG_QOS2); /* granted as asked */
 	a = sub_ok(1, -1, "x/y");
 	assert_true(a.u.suback.topic_id != 0);
 	assert_int_equal(a.u.suback.flags & MQTTSN_FLAG_QOS_MASK, MQTTSN_FLAG_QOS0); /* -1 -> 0 */
@@ -1535,9 +1534,13 @@ static void test_unexpected_malformed_unknown(void **state)
 	assert_int_equal(feed(cl(1), &wm), FO_FATE_ANSWERED);
 	assert_int_equal(T->f.out[0].m.type, MQTTSN_WILLMSGRESP);
 	reset_out();
-	struct mqttsn_msg pr = { .type = MQTTSN_PUBREL };
+	struct mqttsn_msg pr = { .type = MQTTSN_PUBREL }; /* unknown MsgId: PUBCOMP anyway */
 	pr.u.pubx.msg_id = 3;
-	assert_int_equal(feed(cl(1), &pr), FO_FATE_DROPPED);
+	assert_int_equal(feed(cl(1), &pr), FO_FATE_ANSWERED);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_PUBCOMP);
+	reset_out();
+	struct mqttsn_msg wt = { .type = MQTTSN_WILLTOPIC }; /* not prompted for */
+	assert_int_equal(feed(cl(1), &wt), FO_FATE_DROPPED);
 	assert_int_equal(T->res.drop, FO_DROP_MQTTSN_UNEXPECTED);
 	struct mqttsn_msg ca = { .type = MQTTSN_CONNACK };
 	assert_int_equal(feed(cl(1), &ca), FO_FATE_DROPPED);
@@ -2949,6 +2952,123 @@ static void test_paused_silent_session_ended(void **state)
 	assert_int_equal(broker_subscription_count(T->b), 0);
 }
 
+/* ------------------------------------------------------------------ QoS 2 */
+
+static enum fo_fate do_pubx(int i, uint8_t type, uint16_t mid)
+{
+	struct mqttsn_msg m = { .type = type };
+	m.u.pubx.msg_id = mid;
+	return feed(cl(i), &m);
+}
+
+/* Inbound QoS 2 (spec 6.6, MQTT's PUBREC/PUBREL/PUBCOMP): delivered once when received; every
+ * resend before the PUBREL is answered with PUBREC and not delivered; PUBREL frees the MsgId
+ * (PUBCOMP, also for a repeated PUBREL); at most 4 MsgIds await PUBREL per client. */
+static void test_qos2_inbound_exactly_once(void **state)
+{
+	start(*state);
+	connect_ok(2, "sub");
+	struct mqttsn_msg a = sub_ok(2, 2, "q/2");
+	assert_int_equal(a.u.suback.flags & MQTTSN_FLAG_QOS_MASK, MQTTSN_FLAG_QOS2);
+	connect_ok(1, "pub");
+	uint16_t id = reg_ok(1, "q/2");
+	reset_out();
+	assert_int_equal(do_publish(1, 2, MQTTSN_TOPIC_NORMAL, id, 9, "once"), FO_FATE_DELIVERED);
+	assert_int_equal(T->res.qos, 2);
+	assert_int_equal(publishes_to(2), 1);
+	assert_int_equal(mqttsn_flags_qos(last_publish_to(2)->m.u.publish.flags), 2);
+	assert_int_equal(T->f.out[T->f.n - 1].m.type, MQTTSN_PUBREC);
+	assert_int_equal(T->f.out[T->f.n - 1].m.u.pubx.msg_id, 9);
+	/* Resends, with DUP or without: PUBREC again, no copy. */
+	for (int dup = 0; dup < 2; dup++) {
+		reset_out();
+		uint8_t f = (uint8_t)(MQTTSN_FLAG_QOS2 | (dup ? MQTTSN_FLAG_DUP : 0));
+		assert_int_equal(publish_flags(1, f, id, 9, "once"), FO_FATE_ANSWERED);
+		assert_int_equal(T->f.n, 1);
+		assert_int_equal(T->f.out[0].m.type, MQTTSN_PUBREC);
+		assert_false(T->res.published);
+	}
+	assert_int_equal(EV(PUBLISH_DUP_SUPPRESSED), 2);
+	reset_out();
+	assert_int_equal(do_pubx(1, MQTTSN_PUBREL, 9), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_PUBCOMP);
+	assert_int_equal(T->f.out[0].m.u.pubx.msg_id, 9);
+	reset_out();
+	assert_int_equal(do_pubx(1, MQTTSN_PUBREL, 9), FO_FATE_ANSWERED); /* our PUBCOMP was lost */
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_PUBCOMP);
+	/* Released: the same MsgId is a new message now. */
+	reset_out();
+	assert_int_equal(do_publish(1, 2, MQTTSN_TOPIC_NORMAL, id, 9, "twice"), FO_FATE_DELIVERED);
+	assert_int_equal(publishes_to(2), 1);
+	/* Four unreleased MsgIds at most (9 is one): the fifth is refused with congestion. */
+	for (uint16_t mid = 10; mid < 13; mid++)
+		assert_int_equal(do_publish(1, 2, MQTTSN_TOPIC_NORMAL, id, mid, "x"), FO_FATE_DELIVERED);
+	reset_out();
+	assert_int_equal(do_publish(1, 2, MQTTSN_TOPIC_NORMAL, id, 13, "x"), FO_FATE_ANSWERED);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_PUBACK);
+	assert_int_equal(T->f.out[0].m.u.puback.return_code, MQTTSN_RC_CONGESTION);
+	assert_int_equal(EV(QOS2_RX_FULL), 1);
+	/* QoS 1 publishes still flow (their MsgIds are not remembered while all slots are pinned). */
+	assert_int_equal(do_publish(1, 1, MQTTSN_TOPIC_NORMAL, id, 20, "q1"), FO_FATE_DELIVERED);
+	assert_int_equal(do_pubx(1, MQTTSN_PUBREL, 10), FO_FATE_DELIVERED);
+	assert_int_equal(do_publish(1, 2, MQTTSN_TOPIC_NORMAL, id, 13, "x"), FO_FATE_DELIVERED);
+	assert_int_equal(EV(QOS2_RECEIVED), 6);
+	assert_int_equal(EV(QOS2_RELEASED), 2);
+}
+
+/* Outbound QoS 2: the copy is resent (DUP) until PUBREC, which is answered with PUBREL (the payload
+ * is given back); PUBREL is resent until PUBCOMP ends it. A copy goes at min(publish QoS,
+ * granted QoS). */
+static void test_qos2_outbound(void **state)
+{
+	start(*state);
+	connect_ok(2, "sub2");
+	struct mqttsn_msg a = sub_ok(2, 2, "o/2");
+	connect_ok(3, "sub1");
+	sub_ok(3, 1, "o/2");
+	connect_ok(1, "pub");
+	uint16_t id = reg_ok(1, "o/2");
+	reset_out();
+	assert_int_equal(do_publish(1, 2, MQTTSN_TOPIC_NORMAL, id, 5, "exactly"), FO_FATE_DELIVERED);
+	struct out *p = last_publish_to(2);
+	assert_int_equal(mqttsn_flags_qos(p->m.u.publish.flags), 2);
+	uint16_t mid = p->m.u.publish.msg_id;
+	assert_int_equal(mqttsn_flags_qos(last_publish_to(3)->m.u.publish.flags), 1);
+	assert_int_equal(EV(DELIVERY_QOS2), 1);
+	assert_int_equal(do_puback(3, a.u.suback.topic_id, last_publish_to(3)->m.u.publish.msg_id, 0),
+			 FO_FATE_DELIVERED);
+	/* A PUBACK does not acknowledge a QoS 2 copy. */
+	assert_int_equal(do_puback(2, a.u.suback.topic_id, mid, MQTTSN_RC_ACCEPTED), FO_FATE_DROPPED);
+	reset_out();
+	broker_tick(T->b, T->now + 1000);
+	assert_int_equal(publishes_to(2), 1);
+	assert_true(last_publish_to(2)->m.u.publish.flags & MQTTSN_FLAG_DUP);
+	long held = T->f.holds - T->f.releases;
+	reset_out();
+	assert_int_equal(do_pubx(2, MQTTSN_PUBREC, mid), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 1);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_PUBREL);
+	assert_int_equal(T->f.out[0].m.u.pubx.msg_id, mid);
+	assert_int_equal(T->f.holds - T->f.releases, held - 1); /* the payload is not needed now */
+	reset_out();
+	assert_int_equal(do_pubx(2, MQTTSN_PUBREC, mid), FO_FATE_DELIVERED); /* PUBREL lost: again */
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_PUBREL);
+	reset_out();
+	broker_tick(T->b, T->now + 5000);
+	assert_int_equal(T->f.n, 1);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_PUBREL);
+	assert_int_equal(EV(QOS2_PUBREL_RESENT), 1);
+	assert_int_equal(do_pubx(2, MQTTSN_PUBCOMP, mid), FO_FATE_DELIVERED);
+	assert_int_equal(broker_inflight_count(T->b), 0);
+	assert_int_equal(EV(QOS2_COMPLETED), 1);
+	assert_int_equal(do_pubx(2, MQTTSN_PUBCOMP, mid), FO_FATE_DROPPED);
+	assert_int_equal(do_pubx(2, MQTTSN_PUBREC, 4242), FO_FATE_DROPPED);
+	/* A QoS 1 publish reaches the QoS 2 subscriber at QoS 1. */
+	reset_out();
+	assert_int_equal(do_publish(1, 1, MQTTSN_TOPIC_NORMAL, id, 6, "q1"), FO_FATE_DELIVERED);
+	assert_int_equal(mqttsn_flags_qos(last_publish_to(2)->m.u.publish.flags), 1);
+}
+
 /* ------------------------------------------------------------------ persistent sessions, sleep, will */
 
 static void start_offline(struct t *t)
@@ -3344,6 +3464,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		TEST(test_create_rejects_bad_config),
+		TEST(test_qos2_inbound_exactly_once),
+		TEST(test_qos2_outbound),
 		TEST(test_clean0_disconnect_keeps_session),
 		TEST(test_clean0_resume_registers_and_resends),
 		TEST(test_sleeping_client_buffer_and_wake),
