@@ -39,6 +39,8 @@
  *     offline_buffer: 64        # copies buffered per asleep/disconnected client, 0..255
  *     max_wills: 4096           # will slots per worker, 0..65535 (0 = CONNECT with Will refused)
  *     will_max_bytes: 512       # will topic + message, 2..4096
+ *     max_retained: 4096        # retained messages per worker, 0..1048576 (0 = retain flag ignored)
+ *     retained_bytes: 4194304   # their payload bytes per worker
  *     predefined_topics:        # optional, at most max_topics entries
  *       - { id: 1, name: "sensors/predefined" }   # id 1..65534 unique; name a valid,
  *                                                 # unique topic name
@@ -91,7 +93,7 @@ struct raw_mqttsn {
 	char *gateway_id, *max_sessions, *max_topics, *max_client_topics, *max_subscriptions;
 	char *max_inflight, *max_inflight_per_session, *retry_interval_ms, *retry_limit;
 	char *max_topic_len, *expiry_scan_per_tick;
-	char *session_expiry_s, *offline_buffer, *max_wills, *will_max_bytes;
+	char *session_expiry_s, *offline_buffer, *max_wills, *will_max_bytes, *max_retained, *retained_bytes;
 	struct raw_predef *predefined_topics;
 	unsigned predefined_topics_count;
 };
@@ -236,6 +238,8 @@ static const cyaml_schema_field_t mqttsn_fields[] = {
 	STR("offline_buffer", struct raw_mqttsn, offline_buffer),
 	STR("max_wills", struct raw_mqttsn, max_wills),
 	STR("will_max_bytes", struct raw_mqttsn, will_max_bytes),
+	STR("max_retained", struct raw_mqttsn, max_retained),
+	STR("retained_bytes", struct raw_mqttsn, retained_bytes),
 	CYAML_FIELD_SEQUENCE("predefined_topics", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_mqttsn,
 			     predefined_topics, &predef_value, 0, CYAML_UNLIMITED),
 	CYAML_FIELD_END,
@@ -1063,6 +1067,10 @@ static int load_mqttsn(struct ctx *c, const struct raw_config *r, struct fo_conf
 	    get_u32(c, "mqttsn.max_wills", m->max_wills, 0, 65535, FO_DEFAULT_MAX_WILLS, &b->max_wills) != 0 ||
 	    get_u32(c, "mqttsn.will_max_bytes", m->will_max_bytes, 2, 4096, FO_DEFAULT_WILL_MAX_BYTES,
 		    &b->will_max_bytes) != 0 ||
+	    get_u32(c, "mqttsn.max_retained", m->max_retained, 0, 1u << 20, FO_DEFAULT_MAX_RETAINED,
+		    &b->max_retained) != 0 ||
+	    get_u32(c, "mqttsn.retained_bytes", m->retained_bytes, 0, UINT32_MAX, FO_DEFAULT_RETAINED_BYTES,
+		    &b->retained_bytes) != 0 ||
 	    get_u16(c, "mqttsn.max_topic_len", m->max_topic_len, 2, FO_MAX_TOPIC_LEN_LIMIT, FO_DEFAULT_MAX_TOPIC_LEN,
 		    &b->max_topic_len) != 0)
 		return -1;

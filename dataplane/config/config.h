@@ -39,6 +39,8 @@
 #define FO_DEFAULT_OFFLINE_BUFFER 64      /* copies buffered per asleep/disconnected client */
 #define FO_DEFAULT_MAX_WILLS 4096         /* will slots per worker */
 #define FO_DEFAULT_WILL_MAX_BYTES 512     /* will topic + message */
+#define FO_DEFAULT_MAX_RETAINED 4096      /* retained messages per worker */
+#define FO_DEFAULT_RETAINED_BYTES 4194304 /* their payload bytes per worker */
 #define FO_DEFAULT_RX_QUEUES 1
 #define FO_DEFAULT_PREFIX_LEN 24 /* when "ipv4:" has no /len */
 /* "security:" defaults (docs/security.md) */

@@ -100,7 +100,18 @@ struct held_pub {
 	uint32_t topic; /* HELD_BUFFERED: the registry entry of its name (a reference is held) */
 	uint16_t payload_len;
 	uint8_t qos;
+	uint8_t retain; /* MQTTSN_FLAG_RETAIN for a retained message sent at SUBSCRIBE, else 0 */
 };
+
+/* A retained message (this worker's copy): the topic's registry entry (a reference is held) and
+ * a kept payload (one reference). */
+struct retained_msg {
+	void *payload;
+	uint32_t topic;
+	uint16_t len;
+	uint8_t qos;
+};
+#define RETAINED_EMPTY UINT32_MAX
 
 /* A client's will (spec 6.3, 6.4): topic then message in the slot's bytes of broker.wdata. */
 enum will_stage { WILL_FREE, WILL_WAIT_TOPIC, WILL_WAIT_MSG, WILL_SET };
@@ -159,6 +170,11 @@ struct broker {
 	uint8_t *will_tmp;       /* a lost client's will, taken out before its session ends */
 	uint32_t wills_used;
 	uint16_t will_free;
+	uint32_t n_pubrel;        /* in-flight QoS 2 copies past PUBREC (no payload held) */
+	struct retained_msg *ret; /* [max_retained], dense */
+	uint32_t *ret_ix;         /* open addressing by topic entry: index into ret */
+	uint32_t ret_mask, n_ret;
+	uint64_t ret_bytes;
 	struct ipq_slot *ipq;
 	uint32_t ipq_mask;
 	struct err_bucket *eb; /* [ERR_BUCKETS] */
@@ -351,6 +367,8 @@ static uint16_t next_msg_id(struct broker *b, struct mqttsn_session *s)
 static void inflight_drop(struct broker *b, struct mqttsn_session *s, uint32_t x)
 {
 	void *p = inflight_get(b->inf, x)->payload;
+	if (inflight_get(b->inf, x)->flags & INFLIGHT_PUBREL)
+		b->n_pubrel--;
 	inflight_remove(b->inf, &s->inflight_head, x);
 	s->inflight_n--;
 	if (p) /* NULL: a QoS 2 copy past its PUBREC */
@@ -397,7 +415,7 @@ static void held_discard(struct broker *b, uint32_t si, uint32_t me)
 static void send_held(struct broker *b, uint32_t si, const struct held_pub *p, uint16_t tid)
 {
 	struct mqttsn_session *s = session_get(b->st, si);
-	uint8_t flags = (uint8_t)(MQTTSN_TOPIC_NORMAL | mqttsn_qos_flags(p->qos));
+	uint8_t flags = (uint8_t)(MQTTSN_TOPIC_NORMAL | mqttsn_qos_flags(p->qos) | p->retain);
 	uint16_t mid = 0;
 	if (p->qos) {
 		if (inflight_count(b->inf) >= inflight_capacity(b->inf) ||
@@ -720,6 +738,39 @@ static void session_drop(struct broker *b, uint32_t si)
 	session_free(b->st, si);
 }
 
+/* ---- retained messages: the table (retain_publish and send_retained below) */
+
+static bool ret_match(const void *tab, uint32_t id, const void *q)
+{
+	return ((const struct broker *)tab)->ret[id].topic == *(const uint32_t *)q;
+}
+
+static uint32_t ret_hash(const void *tab, uint32_t id)
+{
+	return bh_mix64(((const struct broker *)tab)->ret[id].topic);
+}
+
+static uint32_t ret_slot(const struct broker *b, uint32_t topic)
+{
+	return oa_ids_find(b->ret_ix, b->ret_mask, RETAINED_EMPTY, bh_mix64(topic), b, &topic, ret_match);
+}
+
+static void ret_remove(struct broker *b, uint32_t slot)
+{
+	uint32_t i = b->ret_ix[slot];
+	struct retained_msg *r = &b->ret[i];
+	b->ret_bytes -= r->len;
+	b->io.payload_release(b->io.ctx, r->payload);
+	uint32_t topic = r->topic;
+	oa_ids_erase(b->ret_ix, b->ret_mask, RETAINED_EMPTY, slot, b, ret_hash);
+	uint32_t last = --b->n_ret;
+	if (i != last) { /* the last one fills the hole; its index slot follows it */
+		b->ret[i] = b->ret[last];
+		b->ret_ix[ret_slot(b, b->ret[i].topic)] = i;
+	}
+	topic_registry_unref(b->reg, topic);
+}
+
 /* How long a client may leave our REGISTERs (or QoS 1 copies) unanswered: the retransmission
  * budget of one QoS 1 copy. */
 static uint64_t ack_patience_ms(const struct broker *b)
@@ -780,6 +831,8 @@ static const char *check_config(const struct broker_config *cfg, const struct br
 		return "mqttsn.max_wills must be 0..65535";
 	if (cfg->max_wills && (cfg->will_max_bytes < 2 || cfg->will_max_bytes > WILL_BYTES_MAX))
 		return "mqttsn.will_max_bytes must be 2..4096";
+	if (cfg->max_retained > (1u << 20))
+		return "mqttsn.max_retained must be 0..1048576";
 	if (cfg->max_wills && !io->payload_make)
 		return "broker: wills need io.payload_make";
 	if (cfg->sessions_per_source > 65535)
@@ -879,6 +932,19 @@ struct broker *broker_create(const struct broker_config *cfg, const struct broke
 		b->will_free = 0;
 		memset(b->will_of, 0xff, (size_t)cfg->max_sessions * sizeof(*b->will_of));
 	}
+	if (cfg->max_retained) {
+		uint32_t slots = bh_slots_for(cfg->max_retained);
+		b->ret = calloc(cfg->max_retained, sizeof(*b->ret));
+		b->ret_ix = malloc((size_t)slots * sizeof(*b->ret_ix));
+		if (!b->ret || !b->ret_ix) {
+			if (err)
+				*err = "broker: out of memory for retained messages; lower mqttsn.max_retained";
+			broker_destroy(b);
+			return NULL;
+		}
+		memset(b->ret_ix, 0xff, (size_t)slots * sizeof(*b->ret_ix));
+		b->ret_mask = slots - 1;
+	}
 	b->prf_base = bh_prf64((uint64_t)(uintptr_t)b);
 	if (!b->reg || !b->st || !b->subs || !b->fidx || !b->inf || !b->touched || !b->rxm || !b->scratch ||
 	    !b->predef || !b->g || !b->ipq || !b->eb || !b->hp) {
@@ -917,6 +983,8 @@ void broker_destroy(struct broker *b)
 {
 	if (!b)
 		return;
+	while (b->n_ret > 0 && b->ret_ix)
+		ret_remove(b, ret_slot(b, b->ret[b->n_ret - 1].topic));
 	if (b->st && b->inf && b->subs && b->fidx && b->reg && b->g && b->hp) {
 		uint32_t cap = session_capacity(b->st);
 		for (uint32_t i = 0; i < cap; i++)
@@ -940,6 +1008,8 @@ void broker_destroy(struct broker *b)
 	free(b->wdata);
 	free(b->will_of);
 	free(b->will_tmp);
+	free(b->ret);
+	free(b->ret_ix);
 	free(b);
 }
 
@@ -971,7 +1041,8 @@ struct delivery {
 	void *kept;      /* the payload as kept for QoS 1 copies (payload_keep), NULL until needed */
 	bool kept_spare; /* kept holds a reference no inflight entry owns yet (released at the end) */
 	uint16_t payload_len;
-	uint32_t held; /* copies held for a REGACK */
+	uint8_t retain; /* MQTTSN_FLAG_RETAIN: a retained message sent because of a SUBSCRIBE */
+	uint32_t held;  /* copies held for a REGACK */
 	/* The last QoS 0 header encoded for this fan-out: copies with the same flags and topic id
 	 * share it (only QoS 1 copies carry their own message id). */
 	int h0;
@@ -1025,9 +1096,12 @@ static void hold_copy(struct broker *b, uint32_t si, uint32_t me, int qos, struc
 	struct held_pub *p = &b->hp[h];
 	b->hp_free = p->next;
 	b->hp_used++;
-	*p = (struct held_pub){
-		.payload = d->kept, .me = me, .next = g->pubs, .payload_len = d->payload_len, .qos = (uint8_t)qos
-	};
+	*p = (struct held_pub){ .payload = d->kept,
+				.me = me,
+				.next = g->pubs,
+				.payload_len = d->payload_len,
+				.qos = (uint8_t)qos,
+				.retain = d->retain };
 	g->pubs = h;
 	g->n_pubs++;
 	d->held++;
@@ -1166,7 +1240,7 @@ static uint32_t deliver(struct broker *b, uint32_t si, int qos, struct delivery 
 	}
 
 send:;
-	uint8_t flags = (uint8_t)(d->ttype | mqttsn_qos_flags(qos));
+	uint8_t flags = (uint8_t)(d->ttype | mqttsn_qos_flags(qos) | d->retain);
 	uint16_t mid = 0;
 	if (qos) {
 		if (inflight_count(b->inf) >= inflight_capacity(b->inf) ||
@@ -1435,6 +1509,94 @@ uint32_t broker_fanout(struct broker *b, const uint8_t *topic, uint16_t topic_le
 	return fan_out(b, topic, topic_len, entry, qos, payload, payload_len, &held);
 }
 
+/* ------------------------------------------------------------------ retained messages */
+
+/* A publish with the retain flag: it becomes the topic's retained message (replacing the one
+ * before), or, with an empty payload, clears it. Bounded by max_retained and retained_bytes;
+ * past them the new one is not kept (counted) and the old one is cleared (never a stale one). */
+static void retain_publish(struct broker *b, const uint8_t *name, uint16_t len, int qos, void *payload, uint16_t plen)
+{
+	if (b->cfg.max_retained == 0)
+		return;
+	uint32_t entry = topic_registry_find(b->reg, TOPIC_KIND_NAME, name, len);
+	uint32_t slot = entry != TOPIC_NONE ? ret_slot(b, entry) : RETAINED_EMPTY;
+	bool had = slot != RETAINED_EMPTY && b->ret_ix[slot] != RETAINED_EMPTY;
+	if (had) {
+		ret_remove(b, slot); /* its reference may have been the entry's last: look it up again */
+		entry = topic_registry_find(b->reg, TOPIC_KIND_NAME, name, len);
+		if (plen == 0)
+			ev(b, FO_EV_RETAINED_CLEARED);
+	}
+	if (plen == 0)
+		return;
+	if (b->n_ret >= b->cfg.max_retained || b->ret_bytes + plen > b->cfg.retained_bytes) {
+		ev(b, FO_EV_RETAINED_FULL);
+		return;
+	}
+	if (entry == TOPIC_NONE)
+		entry = topic_registry_intern(b->reg, TOPIC_KIND_NAME, name, len);
+	if (entry == TOPIC_NONE) {
+		ev(b, FO_EV_RETAINED_FULL); /* no registry entry for its name */
+		return;
+	}
+	void *kept = payload;
+	if (b->io.payload_keep)
+		kept = b->io.payload_keep(b->io.ctx, payload);
+	else
+		b->io.payload_hold(b->io.ctx, payload);
+	if (!kept) {
+		topic_registry_drop_unused(b->reg, entry);
+		ev(b, FO_EV_DELIVERY_HOLD_FULL);
+		return;
+	}
+	topic_registry_ref(b->reg, entry);
+	uint32_t i = b->n_ret++;
+	b->ret[i] = (struct retained_msg){
+		.payload = kept, .topic = entry, .len = plen, .qos = (uint8_t)(qos < 0 ? 0 : qos)
+	};
+	b->ret_ix[ret_slot(b, entry)] = i;
+	b->ret_bytes += plen;
+	ev(b, FO_EV_RETAINED_STORED);
+}
+
+void broker_retain(struct broker *b, const uint8_t *topic, uint16_t topic_len, int qos, void *payload,
+		   uint16_t payload_len)
+{
+	if (!topic || topic_len == 0 || topic_len > b->cfg.max_topic_len)
+		return;
+	retain_publish(b, topic, topic_len, qos, payload, payload_len);
+}
+
+/* A subscription's retained messages for a proven, active client (MQTT 3.1.1 3.3.1.3: sent with
+ * the retain flag, at the lower of their QoS and the granted one), REGISTERed first where it has
+ * no id for the name. filter is the registry entry of the subscription's filter or name. */
+static void send_retained(struct broker *b, uint32_t si, uint32_t filter, bool wild, int granted)
+{
+	if (b->n_ret == 0)
+		return;
+	uint16_t flen;
+	const uint8_t *f = wild ? topic_registry_name(b->reg, filter, &flen) : NULL;
+	for (uint32_t i = 0; i < b->n_ret; i++) {
+		const struct retained_msg r = b->ret[i];
+		if (wild ? false : r.topic != filter)
+			continue;
+		uint16_t len;
+		const uint8_t *name = topic_registry_name(b->reg, r.topic, &len);
+		if (wild && !topic_match(f, flen, name, len))
+			continue;
+		struct delivery d = { .name = name,
+				      .name_len = len,
+				      .entry = r.topic,
+				      .payload = r.payload,
+				      .kept = r.payload,
+				      .payload_len = r.len,
+				      .retain = MQTTSN_FLAG_RETAIN };
+		delivery_topic(b, &d);
+		deliver(b, si, r.qos < granted ? r.qos : granted, &d);
+		ev(b, FO_EV_RETAINED_SENT);
+	}
+}
+
 /* ------------------------------------------------------------------ message handlers */
 
 /* ---- address proof (docs/security.md): MQTT-SN 1.2 6.10 lets the gateway REGISTER at any
@@ -1488,6 +1650,7 @@ static void prove(struct broker *b, uint32_t si, const struct fo_client *to)
 {
 	struct mqttsn_session *s = session_get(b->st, si);
 	struct guard *g = &b->g[si];
+	bool resumed = g->connack_held; /* else every subscription was made before this proof */
 	s->proven = 1;
 	g->proof_mid = g->proof_tid = 0;
 	g->proof_out = false;
@@ -1501,6 +1664,13 @@ static void prove(struct broker *b, uint32_t si, const struct fo_client *to)
 		send_suback(b, to, held_granted(g, i), g->held[i].tid, g->held[i].mid, MQTTSN_RC_ACCEPTED);
 	g->n_held = 0;
 	resume_deliveries(b, si);
+	if (!resumed)
+		for (uint32_t x = s->sub_head; x != SUB_NONE;) {
+			const struct sub_node *n = sub_get(b->subs, x);
+			uint32_t next = n->s_next;
+			send_retained(b, si, n->entry, n->wildcard, n->qos);
+			x = next;
+		}
 }
 
 static const struct broker_admission *admission_rule(const struct broker *b, const uint8_t *cid, uint16_t clen)
@@ -1794,6 +1964,10 @@ static int accept_publish(struct broker *b, const struct fo_client *from, uint32
 	b->io.payload_bind(b->io.ctx, payload, m->u.publish.data, plen);
 	uint32_t held;
 	uint32_t local = fan_out(b, name, len, entry, qos, payload, plen, &held);
+	bool retain = (m->u.publish.flags & MQTTSN_FLAG_RETAIN) != 0;
+	if (retain)
+		retain_publish(b, name, len, qos, payload, plen);
+	res->retain = retain;
 	res->published = true;
 	res->topic = name;
 	res->topic_len = len;
@@ -1981,6 +2155,7 @@ static void on_pubrec(struct broker *b, uint32_t si, const struct mqttsn_msg *m,
 	}
 	if (!(e->flags & INFLIGHT_PUBREL)) {
 		e->flags |= INFLIGHT_PUBREL;
+		b->n_pubrel++;
 		if (e->payload)
 			b->io.payload_release(b->io.ctx, e->payload);
 		e->payload = NULL;
@@ -2245,6 +2420,7 @@ static void on_subscribe(struct broker *b, uint32_t si, const struct fo_client *
 	send_suback(b, from, granted, ack_tid, mid, MQTTSN_RC_ACCEPTED);
 	if (flush_me != SESSION_NONE)
 		held_flush(b, si, flush_me); /* copies that waited for our REGISTER of the name */
+	send_retained(b, si, entry, wild, granted);
 	set_delivered(res);
 	return;
 reject:
@@ -2618,7 +2794,11 @@ static void will_publish(struct broker *b, const struct fo_client *from, const u
 	uint32_t entry = topic_registry_find(b->reg, TOPIC_KIND_NAME, topic, tlen);
 	uint32_t held;
 	uint32_t local = fan_out(b, topic, tlen, entry, qos, p, mlen, &held);
+	bool retain = (flags & MQTTSN_FLAG_RETAIN) != 0;
+	if (retain)
+		retain_publish(b, topic, tlen, qos, p, mlen);
 	struct broker_result res = {
+		.retain = retain,
 		.fate = FO_FATE_DELIVERED,
 		.published = true,
 		.originated = true,
@@ -2791,6 +2971,21 @@ uint32_t broker_inflight_count(const struct broker *b)
 uint32_t broker_held_count(const struct broker *b)
 {
 	return b->hp_used;
+}
+
+uint32_t broker_pubrel_count(const struct broker *b)
+{
+	return b->n_pubrel;
+}
+
+uint32_t broker_retained_count(const struct broker *b)
+{
+	return b->n_ret;
+}
+
+uint64_t broker_retained_bytes(const struct broker *b)
+{
+	return b->ret_bytes;
 }
 
 uint32_t broker_will_count(const struct broker *b)

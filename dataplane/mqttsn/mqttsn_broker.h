@@ -74,6 +74,10 @@ struct broker_config {
 	uint32_t offline_buffer;   /* copies buffered per asleep/disconnected client, 0..255 (0 = none) */
 	uint32_t max_wills;        /* will topic + message slots per worker, 0..65535 (0 = wills refused) */
 	uint32_t will_max_bytes;   /* will topic + will message, at most 4096 */
+
+	/* Retained messages (one per topic name, this worker's copy). 0 = the retain flag is ignored. */
+	uint32_t max_retained;
+	uint32_t retained_bytes; /* payload bytes of retained messages at most */
 };
 
 /* Output side. Every callback returns 0 when the packet was queued, < 0 when not (the
@@ -125,7 +129,8 @@ struct broker_result {
 	bool published;
 	const uint8_t *topic;
 	uint16_t topic_len;
-	int8_t qos; /* publish QoS: -1, 0 or 1 */
+	int8_t qos;  /* publish QoS: -1, 0, 1 or 2 */
+	bool retain; /* the publish carried the retain flag (other workers store it too) */
 	uint16_t payload_len;
 	uint32_t local_deliveries; /* copies sent now (not those held for a REGACK) */
 	/* The sender's identity hash for the rollout split (include/fanout/client_hash.h):
@@ -161,6 +166,17 @@ void broker_handle(struct broker *b, const struct fo_client *from, const uint8_t
  * broker_handle of that REGACK: see broker_held_count). */
 uint32_t broker_fanout(struct broker *b, const uint8_t *topic, uint16_t topic_len, int qos, void *payload,
 		       uint16_t payload_len, uint64_t now_ms);
+
+/* A publish another worker accepted with the retain flag: stored (an empty payload clears the
+ * topic's retained message) so that this worker's new subscribers get it. Call before
+ * broker_fanout() of the same publish; payload is bound. */
+void broker_retain(struct broker *b, const uint8_t *topic, uint16_t topic_len, int qos, void *payload,
+		   uint16_t payload_len);
+/* In-flight QoS 2 copies past their PUBREC (PUBREL sent, PUBCOMP awaited): no payload held. */
+uint32_t broker_pubrel_count(const struct broker *b);
+/* Retained messages held, and their payload bytes. */
+uint32_t broker_retained_count(const struct broker *b);
+uint64_t broker_retained_bytes(const struct broker *b);
 
 /* The PUBACK of a publish whose published() hook returned BROKER_PUBACK_DEFERRED, once the stage
  * knows its return code; a DUP resend of that publish is answered normally from then on. */

@@ -71,7 +71,9 @@ static int decode_body(uint8_t t, const uint8_t *b, size_t n, struct mqttsn_msg 
 		out->u.connect.duration = rd16(b + 2);
 		out->u.connect.client_id = b + 4;
 		out->u.connect.client_id_len = (uint16_t)(n - 4);
-		if (b[1] != MQTTSN_PROTOCOL_ID || n - 4 < 1 || n - 4 > MQTTSN_CLIENT_ID_MAX)
+		/* A ClientId over 23 bytes (5.3.1) is decoded all the same: the gateway answers it
+		 * with CONNACK "not supported" rather than leaving the client waiting. */
+		if (b[1] != MQTTSN_PROTOCOL_ID || n - 4 < 1)
 			return MQTTSN_E_FIELD;
 		return MQTTSN_OK;
 	case MQTTSN_CONNACK:
@@ -274,8 +276,9 @@ static long body_size(const struct mqttsn_msg *m)
 		return str_ok(m->u.gwinfo.gw_add, m->u.gwinfo.gw_add_len) ? 1L + m->u.gwinfo.gw_add_len
 									  : MQTTSN_E_FIELD;
 	case MQTTSN_CONNECT:
+		/* A ClientId over 23 bytes is the gateway's to refuse (decode takes it too). */
 		if (m->u.connect.protocol_id != MQTTSN_PROTOCOL_ID || m->u.connect.client_id_len < 1 ||
-		    m->u.connect.client_id_len > MQTTSN_CLIENT_ID_MAX || m->u.connect.client_id == NULL)
+		    m->u.connect.client_id == NULL)
 			return MQTTSN_E_FIELD;
 		return 4L + m->u.connect.client_id_len;
 	case MQTTSN_CONNACK:

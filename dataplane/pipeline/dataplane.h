@@ -60,6 +60,7 @@ struct fo_peer_msg {
 	uint8_t gen_slot; /* the publisher's generation slot (deliveries are counted there) */
 	uint16_t payload_len;
 	int8_t qos;
+	bool retain; /* store as the topic's retained message (broker_retain) */
 	uint16_t topic_len;
 	uint8_t topic[]; /* topic_len bytes (pool element sized for max_topic_len) */
 };

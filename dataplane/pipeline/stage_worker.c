@@ -425,6 +425,8 @@ static void handle_peer_msgs(struct worker_io *io)
 		struct fo_peer_msg *pm = msgs[i];
 		io->cur_tsc = pm->rx_tsc;
 		io->cur_slot = pm->gen_slot;
+		if (pm->retain)
+			broker_retain(w->broker, pm->topic, pm->topic_len, pm->qos, pm->payload, pm->payload_len);
 		uint32_t copies = broker_fanout(w->broker, pm->topic, pm->topic_len, pm->qos, pm->payload,
 						pm->payload_len, w->now_ms);
 		fo_wr_peer_delivered(&io->wr, pm->gen_slot, copies);

@@ -210,6 +210,7 @@ void fo_wr_forward(struct fo_worker_route *wr, const struct broker_result *res, 
 		.topic_len = res->topic_len,
 		.payload_len = res->payload_len,
 		.qos = res->qos,
+		.retain = res->retain,
 		.gen_slot = slot,
 		.rx_tsc = rx_tsc,
 	};

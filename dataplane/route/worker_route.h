@@ -34,6 +34,7 @@ struct fo_wr_peer_pub {
 	uint16_t topic_len;
 	uint16_t payload_len;
 	int8_t qos;
+	bool retain;      /* other workers store it as the topic's retained message */
 	uint8_t gen_slot; /* the publisher's generation slot, FO_GEN_SLOT_NONE when it has none */
 	uint64_t rx_tsc;
 };

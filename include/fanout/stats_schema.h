@@ -120,6 +120,11 @@
 	_(DELIVERY_OFFLINE_QOS0, "delivery_offline_qos0", "events", "QoS 0 copy for a disconnected client not kept") \
 	_(DELIVERY_BUFFER_DISCARDED, "delivery_buffer_discarded", "events", \
 	  "buffered copies dropped: the session ended") \
+	_(RETAINED_STORED, "retained_stored", "events", "retained messages stored or replaced (per worker)") \
+	_(RETAINED_CLEARED, "retained_cleared", "events", "retained messages cleared by an empty retained PUBLISH") \
+	_(RETAINED_FULL, "retained_full", "events", \
+	  "retained message not kept: mqttsn.max_retained or mqttsn.retained_bytes reached") \
+	_(RETAINED_SENT, "retained_sent", "events", "retained messages sent to a new subscription") \
 	_(WILL_STORED, "will_stored", "events", "will topics or messages stored (CONNECT prompt or update)") \
 	_(WILL_DELETED, "will_deleted", "events", "wills deleted by an empty WILLTOPIC or WILLTOPICUPD") \
 	_(WILL_REJECTED, "will_rejected", "events", \

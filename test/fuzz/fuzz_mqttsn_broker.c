@@ -13,7 +13,8 @@
  *   op >= 0xF0            tick: now += (op & 0x0F) * 250 ms, broker_tick()
  *   0xEC <= op < 0xF0     toggle failures: 0xEC send(), 0xED send_publish(), 0xEE payload_keep(),
  *                         0xEF all three
- *   0xE0 <= op < 0xEC     remote fan-out: next byte n, then n bytes of topic name (QoS op & 3 - 1)
+ *   0xE0 <= op < 0xEC     remote fan-out: next byte n, then n bytes of topic name (QoS op & 3 - 1),
+ *                         stored as retained first when op & 4
  *   op < 0xE0             datagram from client (op & 7): next byte n, then n bytes; unless
  *                         op & 0x08 ("raw"), a 1-octet length field n + 1 is put in front, so
  *                         most datagrams frame correctly and reach the engine's logic. */
@@ -207,6 +208,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cfg.max_wills = 2;
 		cfg.will_max_bytes = 24;
 		cfg.session_expiry_s = 5;
+		cfg.max_retained = 3;
+		cfg.retained_bytes = 64;
 	}
 	struct broker_io io = { .ctx = &c,
 				.send = f_send,
@@ -252,6 +255,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			p->bound = 1;
 			p->view = body;
 			p->view_len = 6;
+			if (op & 4)
+				broker_retain(b, data + i, (uint16_t)n, (op & 3) - 1, p, 6);
 			uint32_t before = c.publishes;
 			uint32_t copies = broker_fanout(b, data + i, (uint16_t)n, (op & 3) - 1, p, 6, now);
 			check(copies == c.publishes - before);
@@ -287,14 +292,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check(res.local_deliveries == c.publishes - before);
 		} else {
 			/* Only copies held for a REGACK or buffered go out (a REGACK, REGISTER or SUBSCRIBE of
-			 * the name, a client back), and copies in flight again (DUP) for a client back. */
-			check(c.publishes - before <= held_before - broker_held_count(b) + inflight_before);
+			 * the name, a client back), copies in flight again (DUP) for a client back, and
+			 * retained messages for a SUBSCRIBE (or every subscription of a newly proven one). */
+			check(c.publishes - before <= held_before - broker_held_count(b) + inflight_before +
+							      broker_retained_count(b) * cfg.max_subscriptions);
 		}
 		check(broker_session_count(b) <= cfg.max_sessions);
 		check(broker_inflight_count(b) <= cfg.max_inflight);
 		check(broker_subscription_count(b) <= cfg.max_subscriptions);
 		check(broker_topic_count(b) <= cfg.max_topics);
-		check(c.holds - c.releases == (long)broker_inflight_count(b) + (long)broker_held_count(b));
+		check(c.holds - c.releases == (long)broker_inflight_count(b) - (long)broker_pubrel_count(b) +
+						      (long)broker_held_count(b) + (long)broker_retained_count(b));
 	}
 	broker_tick(b, now + 3600u * 1000u);
 	broker_destroy(b);

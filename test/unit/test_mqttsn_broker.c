@@ -3069,6 +3069,123 @@ static void test_qos2_outbound(void **state)
 	assert_int_equal(mqttsn_flags_qos(last_publish_to(2)->m.u.publish.flags), 1);
 }
 
+/* ------------------------------------------------------------------ retained messages */
+
+/* Set, replace, clear with an empty payload; delivered on SUBSCRIBE with the retain flag (exact:
+ * under the SUBACK's id; wildcard: REGISTER first), at the lower QoS; live copies carry no retain
+ * flag; the byte budget is counted; a peer worker's retained publish (broker_retain) counts. */
+static void test_retained_messages(void **state)
+{
+	struct t *t = *state;
+	t->cfg.max_retained = 4;
+	t->cfg.retained_bytes = 20;
+	start(t);
+	connect_ok(1, "pub");
+	uint16_t id = reg_ok(1, "r/1");
+	uint8_t rq1 = (uint8_t)(MQTTSN_FLAG_QOS1 | MQTTSN_FLAG_RETAIN);
+	assert_int_equal(publish_flags(1, rq1, id, 1, "v1"), FO_FATE_DELIVERED);
+	assert_true(T->res.retain);
+	assert_int_equal(publish_flags(1, rq1, id, 2, "v2"), FO_FATE_DELIVERED);
+	assert_int_equal(broker_retained_count(T->b), 1);
+	assert_int_equal(broker_retained_bytes(T->b), 2);
+	assert_int_equal(EV(RETAINED_STORED), 2);
+
+	connect_ok(2, "exact");
+	reset_out();
+	assert_int_equal(do_subscribe(2, 1, MQTTSN_TOPIC_NORMAL, "r/1", 0, 5), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 2);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_SUBACK);
+	struct out *p = &T->f.out[1];
+	assert_true(p->is_publish);
+	assert_true(p->m.u.publish.flags & MQTTSN_FLAG_RETAIN);
+	assert_int_equal(mqttsn_flags_qos(p->m.u.publish.flags), 1);
+	assert_int_equal(p->m.u.publish.topic_id, T->f.out[0].m.u.suback.topic_id);
+	assert_memory_equal(p->m.u.publish.data, "v2", 2);
+	assert_int_equal(do_puback(2, p->m.u.publish.topic_id, p->m.u.publish.msg_id, 0), FO_FATE_DELIVERED);
+
+	connect_ok(3, "wild");
+	reset_out();
+	assert_int_equal(do_subscribe(3, 0, MQTTSN_TOPIC_NORMAL, "r/+", 0, 6), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 2);
+	assert_int_equal(T->f.out[1].m.type, MQTTSN_REGISTER);
+	struct mqttsn_msg r = T->f.out[1].m;
+	reset_out();
+	assert_int_equal(do_regack(3, r.u.reg.topic_id, r.u.reg.msg_id, MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
+	p = last_publish_to(3);
+	assert_non_null(p);
+	assert_true(p->m.u.publish.flags & MQTTSN_FLAG_RETAIN);
+	assert_int_equal(mqttsn_flags_qos(p->m.u.publish.flags), 0);
+	assert_int_equal(EV(RETAINED_SENT), 2);
+
+	/* A live retained publish reaches current subscribers without the flag. */
+	reset_out();
+	assert_int_equal(publish_flags(1, (uint8_t)(MQTTSN_FLAG_QOS0 | MQTTSN_FLAG_RETAIN), id, 0, "v3"),
+			 FO_FATE_DELIVERED);
+	assert_false(last_publish_to(2)->m.u.publish.flags & MQTTSN_FLAG_RETAIN);
+	assert_false(last_publish_to(3)->m.u.publish.flags & MQTTSN_FLAG_RETAIN);
+	/* Over the byte budget: not kept, the old one cleared (never stale). */
+	assert_int_equal(
+		publish_flags(1, (uint8_t)(MQTTSN_FLAG_QOS0 | MQTTSN_FLAG_RETAIN), id, 0, "0123456789012345678901234"),
+		FO_FATE_DELIVERED);
+	assert_int_equal(EV(RETAINED_FULL), 1);
+	assert_int_equal(broker_retained_count(T->b), 0);
+	/* Another worker's retained publish; then an empty one clears it. */
+	struct payload pl0 = { .view = (const uint8_t *)"old", .view_len = 3, .binds = 1 };
+	broker_retain(T->b, (const uint8_t *)"r/2", 3, 0, &pl0, 3);
+	/* Replaced: the name's only reference was the retained one (no client knows it here). */
+	struct payload pl = { .view = (const uint8_t *)"peer", .view_len = 4, .binds = 1 };
+	broker_retain(T->b, (const uint8_t *)"r/2", 3, 0, &pl, 4);
+	assert_int_equal(broker_retained_count(T->b), 1);
+	connect_ok(4, "late");
+	reset_out();
+	assert_int_equal(do_subscribe(4, 0, MQTTSN_TOPIC_NORMAL, "r/2", 0, 7), FO_FATE_DELIVERED);
+	assert_memory_equal(last_publish_to(4)->m.u.publish.data, "peer", 4);
+	uint16_t id2 = reg_ok(1, "r/2");
+	assert_int_equal(publish_flags(1, (uint8_t)(MQTTSN_FLAG_QOS0 | MQTTSN_FLAG_RETAIN), id2, 0, ""),
+			 FO_FATE_DELIVERED);
+	assert_int_equal(broker_retained_count(T->b), 0);
+	assert_int_equal(EV(RETAINED_CLEARED), 1);
+	reset_out();
+	assert_int_equal(do_subscribe(4, 0, MQTTSN_TOPIC_NORMAL, "r/2", 0, 8), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 1); /* the SUBACK only */
+}
+
+/* A ClientId longer than 23 bytes (spec 5.3.1) is refused with CONNACK "not supported". */
+static void test_connect_long_client_id_refused(void **state)
+{
+	start(*state);
+	const uint8_t raw[] = "\x1e\x04\x04\x01\x00\x3c"
+			      "abcdefghijklmnopqrstuvwx";
+	assert_int_equal(feed_raw(cl(1), raw, 30), FO_FATE_ANSWERED);
+	assert_connack_to(1, MQTTSN_RC_NOT_SUPPORTED);
+	assert_false(has(1));
+	assert_int_equal(EV(CONNECT_REJECTED_UNSUPPORTED), 1);
+}
+
+/* With the address proof, the retained messages follow the held SUBACK, after the echo. */
+static void test_retained_after_proof(void **state)
+{
+	struct t *t = *state;
+	t->cfg.max_retained = 4;
+	t->cfg.retained_bytes = 100;
+	t->cfg.address_proof = true;
+	t->cfg.proof_timeout_ms = 5000;
+	start(t);
+	connect_ok(1, "pub");
+	struct payload pl = { .view = (const uint8_t *)"kept", .view_len = 4, .binds = 1 };
+	broker_retain(T->b, (const uint8_t *)"p/r", 3, 1, &pl, 4);
+	connect_ok(2, "sub");
+	struct proof pr = sub_unproven(2, 1, "p/r", 5);
+	assert_int_equal(publishes_to(2), 0);
+	reset_out();
+	assert_int_equal(do_regack(2, pr.tid, pr.mid, MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 2);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_SUBACK);
+	assert_true(T->f.out[1].is_publish);
+	assert_true(T->f.out[1].m.u.publish.flags & MQTTSN_FLAG_RETAIN);
+	assert_memory_equal(T->f.out[1].m.u.publish.data, "kept", 4);
+}
+
 /* ------------------------------------------------------------------ persistent sessions, sleep, will */
 
 static void start_offline(struct t *t)
@@ -3464,6 +3581,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		TEST(test_create_rejects_bad_config),
+		TEST(test_connect_long_client_id_refused),
+		TEST(test_retained_messages),
+		TEST(test_retained_after_proof),
 		TEST(test_qos2_inbound_exactly_once),
 		TEST(test_qos2_outbound),
 		TEST(test_clean0_disconnect_keeps_session),
