@@ -6,7 +6,10 @@
 #      holding the address SSH_CONNECTION says the session is logged in over, one the SSH client is
 #      routed through, one carrying the namespace's default route, and a veth, which is no PCI
 #      function at all;
-#   3. `status` reports the IOMMU, vfio-pci and driverctl state.
+#   3. `status` reports the IOMMU, vfio-pci and driverctl state;
+#   4. on a fake sysfs (FANOUT_SYSFS) with a PCI port 0000:03:00.0 (eth9, ixgbe) sharing its IOMMU group:
+#      bind --dry-run names the peer, the commands it would run and the rollback; without IOMMU groups it
+#      refuses; unbind --dry-run needs the kernel driver, recorded or given.
 set -euo pipefail
 NIC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/deploy/fanout-nic.sh
 fail() { printf 'deploy-nic: FAIL: %s\n' "$*" >&2; exit 1; }
@@ -54,3 +57,43 @@ expect_refused "carries a default route" nsx env -u SSH_CONNECTION bash "$NIC" b
 out=$(bash "$NIC" status "${ifc:-lo}") || fail "status exited $?: $out"
 grep -q '^fanout-nic: IOMMU: ' <<<"$out" || fail "status does not report the IOMMU: $out"
 ok "status: $(tr '\n' ';' <<<"$out")"
+
+fs=$(mktemp -d /tmp/fanout-nic-sysfs.XXXXXX)
+trap 'cleanup; rm -rf "$fs"' EXIT
+dev=$fs/devices/pci0000:00/0000:03:00.0
+mkdir -p "$dev/net/eth9" "$fs/devices/pci0000:00/0000:03:00.1" "$fs/bus/pci/devices" "$fs/bus/pci/drivers/ixgbe" \
+  "$fs/bus/pci/drivers/vfio-pci" "$fs/class/net" "$fs/kernel/iommu_groups/5/devices"
+ln -s ../../../devices/pci0000:00/0000:03:00.0 "$fs/bus/pci/devices/0000:03:00.0"
+ln -s ../../../devices/pci0000:00/0000:03:00.1 "$fs/bus/pci/devices/0000:03:00.1"
+ln -s ../../../bus/pci "$dev/subsystem"
+ln -s ../../../bus/pci/drivers/ixgbe "$dev/driver"
+ln -s ../../../bus/pci/drivers/ixgbe "$fs/devices/pci0000:00/0000:03:00.1/driver"
+ln -s ../../devices/pci0000:00/0000:03:00.0/net/eth9 "$fs/class/net/eth9"
+ln -s ../.. "$dev/net/eth9/device"   # /sys/class/net/IF/device is the PCI function
+ln -s ../../../kernel/iommu_groups/5 "$dev/iommu_group"
+ln -s ../../../../devices/pci0000:00/0000:03:00.0 "$fs/kernel/iommu_groups/5/devices/0000:03:00.0"
+ln -s ../../../../devices/pci0000:00/0000:03:00.1 "$fs/kernel/iommu_groups/5/devices/0000:03:00.1"
+fake() { env -u SSH_CONNECTION FANOUT_SYSFS="$fs" FANOUT_NIC_STATE="$fs/state" bash "$NIC" "$@"; }
+
+out=$(fake bind --dry-run eth9 2>&1) || fail "bind --dry-run eth9 on the fake sysfs exited $?: $out"
+for want in "0000:03:00.1 shares IOMMU group 5 with 0000:03:00.0 and is bound to 'ixgbe'" \
+            "0000:03:00.0 (eth9) leaves the kernel driver ixgbe for vfio-pci" \
+            "would record ixgbe in $fs/state/0000:03:00.0.driver" \
+            "rollback: fanout-nic unbind 0000:03:00.0"; do
+  [[ $out == *"$want"* ]] || fail "bind --dry-run eth9 does not say '$want': $out"
+done
+[[ $out == *"would run: driverctl set-override 0000:03:00.0 vfio-pci"* \
+   || $out == *"would run: dpdk-devbind.py --bind=vfio-pci 0000:03:00.0"* ]] || fail "bind --dry-run eth9 binds how? $out"
+[[ ! -e $fs/state ]] || fail "bind --dry-run wrote $fs/state"
+ok "bind --dry-run of a PCI port: $(grep -E 'would run: (driverctl|dpdk-devbind)' <<<"$out" | sed 's/^fanout-nic: //')"
+
+rm -rf "$fs/kernel/iommu_groups/5"
+expect_refused "no IOMMU groups" fake bind --dry-run 0000:03:00.0
+out=$(fake unbind --dry-run 0000:03:00.0 2>&1) && fail "unbind without a recorded driver went ahead: $out"
+[[ $out == *"no kernel driver recorded for 0000:03:00.0"* ]] || fail "unbind without a recorded driver: $out"
+rm "$dev/driver"
+ln -s ../../../bus/pci/drivers/vfio-pci "$dev/driver"
+out=$(fake unbind --dry-run --driver ixgbe 0000:03:00.0 2>&1) || fail "unbind --dry-run --driver ixgbe exited $?: $out"
+[[ $out == *"would run: dpdk-devbind.py --bind=ixgbe 0000:03:00.0"* || $out == *"would run: driverctl unset-override"* ]] \
+  || fail "unbind --dry-run --driver ixgbe: $out"
+ok "unbind --dry-run: $(grep 'would run' <<<"$out" | sed 's/^fanout-nic: //')"

@@ -8,6 +8,10 @@
 #   deploy_units.sh verify   `systemd-analyze verify` says nothing about any installed unit (it exits
 #                            0 on unknown keys, so any output fails), and does complain about a broken
 #                            copy (so the check is live)
+#   deploy_units.sh prestart the installed ExecStartPre on a fake sysfs (FANOUT_SYSFS): a PCI port bound to
+#                            a kernel driver is refused, bound to vfio-pci it is allow-listed with -a; a
+#                            vdev missing from FANOUT_EAL_ARGS, an absent iface=, a CPU the machine lacks and
+#                            an invalid config are refused; no hugepages (a pool with no free page) is refused
 #   deploy_units.sh run      the installed units in a throwaway systemd: a user manager (systemd --user,
 #                            as root) in a private mount namespace where the DESTDIR tree is overlaid on
 #                            the prefix, in a cgroup of its own. fanout-dataplane@ starts on net_null
@@ -91,6 +95,49 @@ layout() {
     || fail "the installed example config does not pass the installed validator"
   grep -qx 'FANOUT_LCORES="0,1,2,3"' <<<"$out" || fail "unexpected lcores from the example config: $out"
   ok "the example config validates (${out//$'\n'/ })"
+}
+
+prestart() {
+  local pre=$D$FANOUT_LIBEXECDIR/fanout/dataplane-prestart fs=$T/sys out rc
+  mkdir -p "$fs/devices/system/cpu/cpu0" "$fs/devices/system/cpu/cpu1" "$fs/bus/pci/drivers/ixgbe" \
+    "$fs/bus/pci/drivers/vfio-pci" "$fs/devices/pci0000:00/0000:03:00.0" "$fs/bus/pci/devices" \
+    "$fs/class/net/eth9" "$fs/kernel/mm/hugepages/hugepages-2048kB"
+  echo 1 >"$fs/devices/system/cpu/cpu1/online"
+  echo 1 >"$fs/devices/system/cpu/isolated"
+  echo 0 >"$fs/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"
+  ln -s ../../../devices/pci0000:00/0000:03:00.0 "$fs/bus/pci/devices/0000:03:00.0"
+  ln -s ../../../bus/pci/drivers/ixgbe "$fs/devices/pci0000:00/0000:03:00.0/driver"
+  sed 's/device: net_af_packet0/device: "0000:03:00.0"/' "$FANOUT_SOURCE/deploy/lab.yaml" >"$T/pci.yaml"
+  cp "$FANOUT_SOURCE/deploy/lab.yaml" "$T/vdev.yaml"
+  sed 's/lcore: 1$/lcore: 7/' "$FANOUT_SOURCE/deploy/lab.yaml" >"$T/cpu7.yaml"
+  # refused: CONFIG ENV-ASSIGNMENT WHY
+  refused() {
+    local cfg=$1 eal=$2 why=$3
+    rc=0
+    out=$(FANOUT_SYSFS=$fs FANOUT_EAL_ARGS=$eal "$pre" t "$cfg" - 2>&1) || rc=$?
+    [[ $rc -eq 1 && $out == *"$why"* ]] || fail "prestart $cfg with FANOUT_EAL_ARGS='$eal': exit $rc, not a refusal for '$why': $out"
+    ok "refused: ${out##*$'\n'}"
+  }
+  refused "$T/pci.yaml" "--no-huge" "is bound to 'ixgbe', not to a DPDK driver; bind it: fanout-nic bind 0000:03:00.0"
+  refused "$T/vdev.yaml" "--no-huge" "EAL needs it as a vdev"
+  refused "$T/vdev.yaml" "--no-huge --vdev net_af_packet0,iface=nosuch0" "interface 'nosuch0' does not exist"
+  refused "$T/cpu7.yaml" "--no-huge" "this machine has no CPU 7"
+  printf 'ports: []\n' >"$T/bad.yaml"
+  refused "$T/bad.yaml" "--no-huge" "is not a valid config"
+  if [[ -n $(awk '$3 == "hugetlbfs"' /proc/mounts) ]]; then
+    refused "$T/vdev.yaml" "--vdev net_af_packet0,iface=eth9" "no free hugepages"
+  fi
+  rm "$fs/devices/pci0000:00/0000:03:00.0/driver"
+  ln -s ../../../bus/pci/drivers/vfio-pci "$fs/devices/pci0000:00/0000:03:00.0/driver"
+  out=$(FANOUT_SYSFS=$fs FANOUT_EAL_ARGS="--no-huge -m 512" "$pre" t "$T/pci.yaml" - 2>&1) || fail "prestart refused a vfio-pci port: $out"
+  [[ $out == *'FANOUT_EAL_RUN="-l 0,1 --main-lcore 0 --file-prefix fanout-t -a 0000:03:00.0 --no-huge -m 512"'* ]] \
+    || fail "prestart's EAL line for a vfio-pci port: $out"
+  ok "accepted a vfio-pci port: ${out##*$'\n'}"
+  out=$(FANOUT_SYSFS=$fs FANOUT_EAL_ARGS="--no-huge --vdev=net_af_packet0,iface=eth9" FANOUT_MAIN_LCORE=0 \
+    "$pre" t "$T/vdev.yaml" "$T/eal.env" 2>&1) || fail "prestart refused a vdev port: $out"
+  grep -qx 'FANOUT_EAL_RUN="-l 0,1 --main-lcore 0 --file-prefix fanout-t --no-pci --no-huge --vdev=net_af_packet0,iface=eth9"' \
+    "$T/eal.env" || fail "prestart's env file for a vdev port: $(cat "$T/eal.env")"
+  ok "accepted a vdev port (--no-pci added): $(cat "$T/eal.env")"
 }
 
 need_root() {
@@ -276,6 +323,7 @@ run() {
 
 case $mode in
   layout) layout ;;
+  prestart) prestart ;;
   verify) verify ;;
   run) run ;;
   inner) shift; run_inner "$@" ;;
