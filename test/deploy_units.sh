@@ -29,14 +29,15 @@ mode=${1:?usage: deploy_units.sh layout|verify|run}
 : "${FANOUT_SYSCONFDIR:?}" "${FANOUT_UNITDIR:?}" "${FANOUT_DOCDIR:?}"
 
 fail() { printf 'deploy-%s: FAIL: %s\n' "${mode/inner/run}" "$*" >&2; exit 1; }
-skip() { printf 'deploy-%s: SKIP: %s\n' "$mode" "$*"; exit 77; }
+skip() { printf 'deploy-%s: SKIP: %s\n' "${mode/inner/run}" "$*"; exit 77; }
 ok() { printf 'deploy-%s: ok: %s\n' "${mode/inner/run}" "$*"; }
 
 CLEANUP=()
+T=''
 cleanup() {
   local i
   for ((i = ${#CLEANUP[@]} - 1; i >= 0; i--)); do eval "${CLEANUP[i]}" || true; done
-  [[ $mode == inner || -n ${FANOUT_DEPLOY_KEEP:-} ]] || rm -rf "$T"
+  [[ $mode == inner || -n ${FANOUT_DEPLOY_KEEP:-} || -z $T ]] || rm -rf "$T"
 }
 trap cleanup EXIT
 
@@ -44,6 +45,9 @@ if [[ $mode == inner ]]; then   # run's second half, inside the namespace: the s
   T=${FANOUT_DEPLOY_T:?}
   D=$T/root
 else
+  if [[ $mode == verify || $mode == run ]] && [[ $(id -u) -ne 0 ]]; then
+    skip "needs root for a private mount namespace and overlayfs (this is uid $(id -u))"
+  fi
   T=$(mktemp -d /tmp/fanout-deploy-test.XXXXXX)
   export FANOUT_DEPLOY_T=$T
   D=$T/root
@@ -232,7 +236,14 @@ EOF
     /lib/systemd/systemd --user --unit=basic.target >"$T/manager.log" 2>&1 &
   local mgr=$!
   CLEANUP+=("kill -TERM $mgr; wait $mgr")
-  wait_for 20 "the user manager's socket" test -S /run/systemd/private
+  local n
+  for ((n = 0; n < 200; n++)); do
+    [[ -S /run/systemd/private ]] && break
+    kill -0 "$mgr" 2>/dev/null || break
+    sleep 0.1
+  done
+  # A manager that cannot come up here says nothing about the units: skip, with its own words.
+  [[ -S /run/systemd/private ]] || skip "systemd --user did not come up in this namespace ($(tail -3 "$T/manager.log" | tr '\n' ' '))"
   ok "a user manager runs (pid $mgr)"
 
   local unit=fanout-dataplane@$inst.service
