@@ -67,7 +67,8 @@ routes:
   - { name: streams, filter: "demo/#", sink: redis, stream: "demo:{topic}" }
 EOF
 sed "s/$LAB_CLIENT_IP:9000/$LAB_CLIENT_IP:9001/" "/tmp/$PREFIX.yaml" > "/tmp/$PREFIX.canary.yaml"
-"$BUILD/dataplane/fanout-dataplane" -l 0,1 --no-pci --file-prefix "$PREFIX" ${DP_MEM:--m 512} \
+read -ra DP_MEM_ARGS <<<"${DP_MEM:--m 512}"   # EAL memory options, e.g. DP_MEM="--no-huge -m 512"
+"$BUILD/dataplane/fanout-dataplane" -l 0,1 --no-pci --file-prefix "$PREFIX" "${DP_MEM_ARGS[@]}" \
   --vdev "net_af_packet0,iface=$LAB_DP_IF" -- --config "/tmp/$PREFIX.yaml" --stats "$STATS" \
   --control "$CTL_DIR/dataplane.sock" >"$DP_LOG" 2>&1 &
 DP_PID=$!

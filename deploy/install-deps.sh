@@ -22,8 +22,10 @@ PACKAGES=(
   libhiredis-dev libcmocka-dev libcyaml-dev libpcap-dev libevent-dev libjansson-dev nettle-dev
   # fuzzing (libFuzzer lives in libclang-rt-14-dev on bookworm)
   clang libclang-rt-14-dev
-  # the tree's style (.clang-format, checked by test/check_tree.sh)
-  clang-format
+  # the tree's style (.clang-format, checked by test/check_tree.sh) and its shell scripts (test/shellcheck.sh)
+  clang-format shellcheck
+  # persistent NIC bindings (deploy/fanout-nic.sh)
+  driverctl
   # sink
   redis-server redis-tools
   # MQTT bridge (libmosquitto) and its tests (a real broker, mosquitto_sub/pub)

@@ -21,17 +21,17 @@ files() {
   for n in "$@"; do names+=(-name "$n" -o); done
   find . \( -path ./.git -o -path './build*' \) -prune -o -type f \( "${names[@]}" -false \) -print | sed 's|^\./||'
 }
-code=$(files '*.c' '*.h' '*.py' '*.sh' '*.build' '*.html' '*.yaml' '*.md' 'meson_options.txt' | grep -v '^test/fuzz/corpus/')
-if hits=$(grep -nE '^[[:space:]]*# [A-Z0-9]+(-[A-Z0-9]+)+[[:space:]]*$|\(helper[:)]' $code); then
+mapfile -t code < <(files '*.c' '*.h' '*.py' '*.sh' '*.build' '*.html' '*.yaml' '*.md' 'meson_options.txt' | grep -v '^test/fuzz/corpus/')
+if hits=$(grep -nE '^[[:space:]]*# [A-Z0-9]+(-[A-Z0-9]+)+[[:space:]]*$|\(helper[:)]' "${code[@]}"); then
   echo "check-tree: scaffolding markers:"; echo "$hits"; fail=1
 fi
-if hits=$(grep -niE "\bissue[s]?[ #-]*[0-9]+|\bissue [0-9]+'s\b" $code); then
+if hits=$(grep -niE "\bissue[s]?[ #-]*[0-9]+|\bissue [0-9]+'s\b" "${code[@]}"); then
   echo "check-tree: issue numbers belong in the tracker, not in the tree:"; echo "$hits"; fail=1
 fi
 
 if command -v clang-format >/dev/null; then
-  cfiles=$(files '*.c' '*.h' | grep -v '^test/fuzz/corpus/')
-  if ! out=$(clang-format --dry-run -Werror $cfiles 2>&1); then
+  mapfile -t cfiles < <(files '*.c' '*.h' | grep -v '^test/fuzz/corpus/')
+  if ! out=$(clang-format --dry-run -Werror "${cfiles[@]}" 2>&1); then
     echo "check-tree: not formatted with .clang-format (run: clang-format -i FILE):"
     echo "$out" | grep -E '^[^ ].*error:' | cut -d: -f1 | sort -u | head -20; fail=1
   fi

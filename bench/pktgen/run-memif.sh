@@ -56,7 +56,8 @@ if [ "$PEER" = dataplane ] && ! grep -q 'device: net_memif0' "$wl/dataplane.yaml
 	exit 2
 fi
 
-peer_pid= pg_script=
+peer_pid=''
+pg_script=''
 cleanup() {
 	if [ -n "$pg_script" ] && kill -0 "$pg_script" 2>/dev/null; then
 		kill -TERM "$pg_script" 2>/dev/null || true
@@ -129,7 +130,7 @@ if [ "${PG_NICE_TIMER:-1}" = 1 ]; then
 		if [ -n "$pg_pid" ]; then
 			timer=$(for t in /proc/"$pg_pid"/task/*; do
 				[ "$(cat "$t"/comm)" = pktgen ] && [ "${t##*/}" != "$pg_pid" ] && echo "${t##*/}"; done || true)
-			if [ -n "$timer" ]; then renice -n 19 -p $timer >/dev/null; echo "# pktgen timer thread $timer reniced to 19" >>"$results"; break; fi
+			if [ -n "$timer" ]; then for t in $timer; do renice -n 19 -p "$t" >/dev/null; done; echo "# pktgen timer thread $timer reniced to 19" >>"$results"; break; fi
 		fi
 		sleep 0.1
 	done
