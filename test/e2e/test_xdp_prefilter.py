@@ -146,7 +146,8 @@ def main(args):
                     check(s["totals"]["rx"] == rx0, f"the dataplane received {s['totals']['rx'] - rx0} packets "
                                                     "of the kernel's traffic")
 
-                    # 4. blocklist
+                    # 4. blocklist (fanout-control knows the pins from its STATS polls)
+                    wait_until("fanout-control to know the pins", lambda: ctl.ctl("xdp")[0] == 0, timeout=10)
                     blocked_ip = lab.addr(3)
                     out = ctl.ctl_ok("block", "add", blocked_ip)
                     log(f"fanoutctl block add {blocked_ip}: {out.strip()}")
