@@ -1093,6 +1093,15 @@ char *fctl_render_stats(const json_t *stats, const struct fctl_view *view)
 	totals_table(o.f, &rs);
 	fprintf(o.f, "\ndrops by reason:\n");
 	drops_table(o.f, &rs, 1000);
+	const json_t *xdp = jget(snap, "totals.xdp"), *xv;
+	const char *xk;
+	double xsum = 0;
+	json_object_foreach((json_t *)xdp, xk, xv) xsum += json_number_value(xv);
+	if (xsum > 0) { /* a port runs behind the XDP pre-filter */
+		fprintf(o.f, "\nXDP pre-filter verdicts:");
+		json_object_foreach((json_t *)xdp, xk, xv) fprintf(o.f, " %s %.0f", xk, json_number_value(xv));
+		fputc('\n', o.f);
+	}
 	if (rs.gens) {
 		fprintf(o.f, "\ngenerations (MSGS and latency rx->tx since the generation began):\n");
 		gen_table(o.f, &rs);
