@@ -38,6 +38,28 @@ static int pin_dirs(const char *dirs[MAX_PORTS], char *err, size_t errlen)
 	return n ? n : -1;
 }
 
+/* The desired state (app.st.xdp, in state.json): kept in step with every edit that succeeded. */
+static void desired_block(const char *text, bool add)
+{
+	json_t *block = json_object_get(app.st.xdp, "block"), *b;
+	size_t i;
+
+	json_array_foreach(block, i, b) if (!strcmp(json_string_value(b), text))
+	{
+		if (!add)
+			json_array_remove(block, i);
+		return;
+	}
+	if (add && json_array_size(block) < ST_MAX_XDP_BLOCK)
+		json_array_append_new(block, json_string(text));
+}
+
+static void desired_saved(const char *event, json_t *detail)
+{
+	st_event(&app.st, wall_ms(), event, detail);
+	app_persist();
+}
+
 static int word(const char *w, size_t len, char *buf, size_t n, const char *what, char *err, size_t errlen)
 {
 	if (len == 0 || len >= n || memchr(w, '\0', len)) {
@@ -113,6 +135,8 @@ static json_t *block_edit(bool add, const char *w, size_t len, char *err, size_t
 		snprintf(err, errlen, "%s is not on the blocklist (BLOCK LIST shows it)", text);
 		return NULL;
 	}
+	desired_block(text, add);
+	desired_saved(add ? "xdp_block_add" : "xdp_block_del", json_pack("{s:s}", "prefix", text));
 	return json_pack("{s:s,s:b,s:i}", "prefix", text, add ? "added" : "deleted", 1, "ports", n);
 }
 
@@ -186,5 +210,84 @@ json_t *xdpc_limit_set(const char *pps, size_t pps_len, const char *burst, size_
 		if (rc)
 			return NULL;
 	}
+	json_object_set_new(app.st.xdp, "rate_pps", json_integer(r));
+	json_object_set_new(app.st.xdp, "rate_burst", json_integer(bu));
+	desired_saved("xdp_limit_set", json_pack("{s:I,s:I}", "rate_pps", (json_int_t)r, "rate_burst", (json_int_t)bu));
 	return json_pack("{s:I,s:I,s:i}", "rate_pps", (json_int_t)r, "rate_burst", (json_int_t)bu, "ports", n);
+}
+
+/* Which program each pin directory held when the desired state was last applied to it. */
+static struct {
+	char dir[128];
+	uint32_t prog;
+} applied[MAX_PORTS];
+
+/* The desired blocklist and limit into one port's fresh maps: the number of prefixes applied. */
+static int apply_desired(const char *dir, char *err, size_t errlen)
+{
+	struct fo_xdp x;
+	json_t *b;
+	size_t i;
+	int n = 0;
+
+	if (fo_xdp_open(&x, dir, err, errlen))
+		return -1;
+	json_array_foreach(json_object_get(app.st.xdp, "block"), i, b)
+	{
+		struct fo_prefix p;
+		char e[160];
+		if (!fo_prefix_parse(json_string_value(b), &p, e, sizeof(e)) && !fo_xdp_block_add(&x, &p, e, sizeof(e)))
+			n++;
+		else
+			fprintf(stderr, "fanout-control: XDP %s: blocklist entry %s not applied: %s\n", dir,
+				json_string_value(b), e);
+	}
+	uint32_t pps = (uint32_t)json_integer_value(json_object_get(app.st.xdp, "rate_pps"));
+	uint32_t burst = (uint32_t)json_integer_value(json_object_get(app.st.xdp, "rate_burst"));
+	int rc = fo_xdp_limit_set(&x, pps, burst ? burst : 1, err, errlen);
+	fo_xdp_close(&x);
+	return rc ? -1 : n;
+}
+
+void xdpc_on_stats(void)
+{
+	json_t *ports = json_object_get(app.dp.stats, "ports"), *p;
+	size_t i;
+	char err[256];
+
+	json_array_foreach(ports, i, p)
+	{
+		const char *dir = json_string_value(json_object_get(p, "xdp_pins"));
+		uint32_t prog = (uint32_t)json_integer_value(json_object_get(p, "xdp_prog"));
+		if (!dir || !*dir || !prog)
+			continue;
+		size_t k, free_slot = MAX_PORTS;
+		for (k = 0; k < MAX_PORTS; k++) {
+			if (!strcmp(applied[k].dir, dir))
+				break;
+			if (!applied[k].dir[0] && free_slot == MAX_PORTS)
+				free_slot = k;
+		}
+		if (k == MAX_PORTS) {
+			if (free_slot == MAX_PORTS)
+				continue;
+			k = free_slot;
+			snprintf(applied[k].dir, sizeof(applied[k].dir), "%s", dir);
+			applied[k].prog = 0;
+		}
+		if (applied[k].prog == prog)
+			continue;
+		int n = apply_desired(dir, err, sizeof(err));
+		applied[k].prog = prog; /* once per program: a failure here is the commands' failure too */
+		if (n < 0) {
+			fprintf(stderr,
+				"fanout-control: XDP pre-filter in %s (program %u): desired state not applied: %s\n",
+				dir, prog, err);
+			continue;
+		}
+		printf("fanout-control: XDP pre-filter in %s (program %u): %d blocked prefixes and rate limit "
+		       "%" JSON_INTEGER_FORMAT " packets/s applied\n",
+		       dir, prog, n, json_integer_value(json_object_get(app.st.xdp, "rate_pps")));
+		fflush(stdout);
+	}
 }

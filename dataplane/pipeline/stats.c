@@ -117,7 +117,8 @@ void fo_stats_write_json_stream(FILE *f, const char *reason)
 			"\"%02x:%02x:%02x:%02x:%02x:%02x\", \"ipv4\": \"%s\", \"vlan\": %u, \"mqttsn_port\": %u,\n",
 			p ? "," : "", p, pt->port_id, pt->name, m[0], m[1], m[2], m[3], m[4], m[5], ip, pt->ifc.vlan,
 			pt->ifc.mqttsn_port);
-		fprintf(f, "     \"xdp_pins\": \"%s\",\n", pt->xdp_on ? pt->xdp.dir : "");
+		fprintf(f, "     \"xdp_pins\": \"%s\", \"xdp_prog\": %u,\n", pt->xdp_on ? pt->xdp.dir : "",
+			pt->xdp_on ? pt->xdp.prog_id : 0);
 		fprintf(f, "     \"rx\": %lu, \"tx\": %lu, \"rx_queues\": %u, \"tx_queues\": %u, \"neighbours\": %u,\n",
 			rx, tx, pt->n_rxq, pt->n_txq, fo_neigh_count(pt->neigh));
 		fprintf(f,

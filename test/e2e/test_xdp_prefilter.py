@@ -14,7 +14,10 @@ carries a kernel address (198.18.K.100) with a TCP echo server on it. Checked:
   5. `fanoutctl limit set 100 20` and a one-second flood of PINGREQ from one source: what the
      dataplane got of it stays within burst + rate x time, the rest is rate_limited, while another
      source's PINGREQs every 50 ms are all answered; the verdicts reach /metrics and `fanoutctl xdp`;
-  6. unload: after SIGTERM no XDP program is left on the interface and the pins are gone.
+  6. unload: after SIGTERM no XDP program is left on the interface and the pins are gone;
+  7. a second dataplane (new program, empty maps): fanout-control, still running, applies the blocklist
+     and the limit kept in its state.json again (the blocked source is dropped at once), and it unloads
+     cleanly too.
 Needs bpffs at /sys/fs/bpf (mounted here if absent)."""
 import json
 import os
@@ -28,7 +31,8 @@ from pathlib import Path
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (CONNACK, PINGRESP, Control, Dataplane, Lab, RawClient, TestFailure, check,  # noqa: E402
-                     check_conservation, log, m_connect, m_pingreq, run_test, scaled, wait_until)
+                     check_conservation, log, m_connect, m_pingreq, remove_workdir, run_test, scaled,
+                     wait_until, workdir)
 
 PIN_ROOT = Path("/sys/fs/bpf/fanout")
 MAPS = {"xsks_map", "fo_cfg", "fo_block4", "fo_block6", "fo_rate", "fo_verdicts"}
@@ -105,17 +109,18 @@ def main(args):
         vdev = f"net_af_xdp0,iface={lab.dp_if},xdp_prog={obj}"
         sock = Path(f"/tmp/fo-e2e-xdp-{os.getpid()}.sock")
         srv, stop_srv, srv_thread = echo_server(kaddr)
+        ctl_dir = workdir("xdp-control")  # fanout-control outlives the first dataplane (7.)
         try:
-            with Dataplane("xdp", lab, vdev=vdev, extra_app=["--control", str(sock)]) as dp:
-                # 1. loaded, attached, pinned
-                check(f"maps pinned in {pin_dir}" in dp.log(), "the dataplane did not report the pre-filter's pins")
-                att = xdp_attached(lab.dp_if)
-                check(att is not None, f"no XDP program on {lab.dp_if}")
-                log(f"{lab.dp_if}: XDP program {att.get('prog', {}).get('id')} attached, mode {att.get('mode')} "
-                    f"(1 native, 2 generic)")
-                check(set(os.listdir(pin_dir)) == MAPS, f"pins in {pin_dir}: {sorted(os.listdir(pin_dir))}")
+            with Control(sock, ctl_dir) as ctl:
+                with Dataplane("xdp", lab, vdev=vdev, extra_app=["--control", str(sock)]) as dp:
+                    # 1. loaded, attached, pinned
+                    check(f"maps pinned in {pin_dir}" in dp.log(), "the dataplane did not report the pre-filter's pins")
+                    att = xdp_attached(lab.dp_if)
+                    check(att is not None, f"no XDP program on {lab.dp_if}")
+                    log(f"{lab.dp_if}: XDP program {att.get('prog', {}).get('id')} attached, mode {att.get('mode')} "
+                        f"(1 native, 2 generic)")
+                    check(set(os.listdir(pin_dir)) == MAPS, f"pins in {pin_dir}: {sorted(os.listdir(pin_dir))}")
 
-                with Control(sock, Path(dp.dir) / "control") as ctl:
                     # 2. MQTT-SN through AF_XDP, ping of the appliance answered by the dataplane
                     a = RawClient(lab, bind_ip=lab.addr(2))
                     check(a.connect("xdp-a") == 0, "CONNECT through the pre-filter refused")
@@ -237,20 +242,44 @@ def main(args):
                     check(x["rate_pps"] == RATE and x["rate_burst"] == BURST and x["pins"] == str(pin_dir),
                           f"fanoutctl xdp: {x}")
                     log("fanoutctl xdp:\n" + ctl.ctl_ok("xdp").rstrip())
-                    ctl.ctl_ok("limit", "set", 0)
+                    ctl.ctl_ok("block", "add", blocked_ip)  # kept, with the limit, for the restart (7.)
                     for cl in (a, b, c):
                         cl.close()
-                stats = dp.stop()
-                log(f"final verdicts {stats['totals']['xdp']}")
-                check_conservation(stats)
-            # 6. unloaded
-            att = xdp_attached(lab.dp_if)
-            check(att is None, f"XDP program still on {lab.dp_if} after the dataplane exited: {att}")
-            left = sorted(os.listdir(pin_dir)) if pin_dir.exists() else None
-            check(left is None, f"{pin_dir} still there after exit, holding {left}")
-            log(f"after exit: no XDP program on {lab.dp_if}, {pin_dir} removed")
+                    stats = dp.stop()
+                    log(f"final verdicts {stats['totals']['xdp']}")
+                    check_conservation(stats)
+                # 6. unloaded
+                att = xdp_attached(lab.dp_if)
+                check(att is None, f"XDP program still on {lab.dp_if} after the dataplane exited: {att}")
+                left = sorted(os.listdir(pin_dir)) if pin_dir.exists() else None
+                check(left is None, f"{pin_dir} still there after exit, holding {left}")
+                log(f"after exit: no XDP program on {lab.dp_if}, {pin_dir} removed")
+
+                # 7. a new dataplane (new program, empty maps): fanout-control applies the blocklist and
+                # the limit of its state.json again
+                with Dataplane("xdp2", lab, vdev=vdev, extra_app=["--control", str(sock)]) as dp2:
+                    wait_until("fanout-control to apply the blocklist to the new program", lambda: [
+                        e["prefix"] for e in ctl.ctl_json("block", "list")["entries"]] == [f"{blocked_ip}/32"],
+                        timeout=10)
+                    x = ctl.ctl_json("xdp")["ports"][0]
+                    check(x["rate_pps"] == RATE and x["rate_burst"] == BURST, f"after the restart: {x}")
+                    b = RawClient(lab, bind_ip=blocked_ip)
+                    for _ in range(5):
+                        b.send(m_connect("xdp-blocked-again"))
+                    b.expect_nothing(0.5)
+                    b.close()
+                    v = wait_until("5 blocked verdicts after the restart",
+                                   lambda: (lambda x: x if x["blocked"] >= 5 else None)(verdicts(dp2)), timeout=5)
+                    log(f"restarted dataplane: blocklist and limit {x['rate_pps']}/{x['rate_burst']} applied again "
+                        f"by fanout-control; 5 CONNECTs from {blocked_ip}: verdicts {v}")
+                    ctl.ctl_ok("block", "del", blocked_ip)
+                    ctl.ctl_ok("limit", "set", 0)
+                    dp2.stop()
+                check(xdp_attached(lab.dp_if) is None and not pin_dir.exists(),
+                      "the second dataplane left its program or pins behind")
         finally:
             stop_srv.set()
+            remove_workdir(ctl_dir)
             srv_thread.join(timeout=2)
             srv.close()
             sock.unlink(missing_ok=True)
