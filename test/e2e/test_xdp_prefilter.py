@@ -35,6 +35,11 @@ from harness import (CONNACK, PINGRESP, Control, Dataplane, Lab, RawClient, Test
                      wait_until, workdir)
 
 PIN_ROOT = Path("/sys/fs/bpf/fanout")
+# In a sanitizer build: net_af_xdp's own process-lifetime allocations for xdp_prog= are suppressed
+# (test/lsan.supp), which needs full malloc stacks to see the PMD's frames.
+os.environ.setdefault("LSAN_OPTIONS", f"suppressions={Path(__file__).resolve().parents[1] / 'lsan.supp'}"
+                      ":print_suppressions=0")
+os.environ["ASAN_OPTIONS"] = (os.environ.get("ASAN_OPTIONS", "") + ":fast_unwind_on_malloc=0").lstrip(":")
 MAPS = {"xsks_map", "fo_cfg", "fo_block4", "fo_block6", "fo_rate", "fo_verdicts"}
 RATE, BURST = 100, 20
 FLOOD_S = 1.0
