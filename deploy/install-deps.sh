@@ -16,11 +16,11 @@ PACKAGES=(
   build-essential gcc pkg-config meson ninja-build
   # DPDK 22.11 (libdpdk-dev carries the pkg-config file; dpdk has dpdk-devbind.py, testpmd)
   dpdk dpdk-dev libdpdk-dev
-  # AF_XDP / XDP
+  # AF_XDP / XDP; the pre-filter (dataplane/xdp/) is built with clang -target bpf, below
   libbpf-dev libxdp-dev xdp-tools
   # libraries
   libhiredis-dev libcmocka-dev libcyaml-dev libpcap-dev libevent-dev libjansson-dev nettle-dev
-  # fuzzing (libFuzzer lives in libclang-rt-14-dev on bookworm)
+  # the XDP pre-filter's BPF object, and fuzzing (libFuzzer lives in libclang-rt-14-dev on bookworm)
   clang libclang-rt-14-dev
   # the tree's style (.clang-format, checked by test/check_tree.sh) and its shell scripts (test/shellcheck.sh)
   clang-format shellcheck

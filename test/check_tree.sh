@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The tree's own rules, checked on every test run:
-#   1. pure libraries (dataplane/{base,net,mqttsn,config,route} and the output formats) include no
+#   1. pure libraries (dataplane/{base,net,mqttsn,config,route,xdp} and the output formats) include no
 #      DPDK header, even by a path the compiler's default search would find (<dpdk/rte_*.h>);
 #   2. no scaffolding markers or issue numbers in code, build files, comments, messages or docs;
 #   3. C sources are formatted with the checked-in .clang-format (when clang-format is installed).
@@ -8,7 +8,7 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 fail=0
 
-pure=(dataplane/base dataplane/net dataplane/mqttsn dataplane/config dataplane/route
+pure=(dataplane/base dataplane/net dataplane/mqttsn dataplane/config dataplane/route dataplane/xdp
       dataplane/outputs/out_template.c dataplane/outputs/out_template.h dataplane/outputs/resp_enc.h)
 if hits=$(grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"](dpdk/)?(rte_|dataplane\.h|generic/rte_)' "${pure[@]}"); then
   echo "check-tree: a pure library includes a DPDK header:"; echo "$hits"; fail=1

@@ -315,6 +315,9 @@ static int cmd_config(struct ctl *c, struct args *a);
 static int cmd_rollout(struct ctl *c, struct args *a);
 static int cmd_history(struct ctl *c, struct args *a);
 static int cmd_dashboard(struct ctl *c, struct args *a);
+static int cmd_xdp(struct ctl *c, struct args *a);
+static int cmd_block(struct ctl *c, struct args *a);
+static int cmd_limit(struct ctl *c, struct args *a);
 
 /* fanoutctl's commands: name, handler, the usage line of the overview, the fanout-control commands
  * it sends (names of ctl_commands.h's table; their synopses and help are printed from there) and
@@ -430,6 +433,34 @@ static const struct verb verbs[] = {
 	  "Prints the dashboard's URL (fanout-control's --http address, from STATUS) with the token after\n"
 	  "#token=. Browsers do not send the fragment to the server, so the token stays out of logs and\n"
 	  "Referer headers; the page keeps it in sessionStorage and removes it from the address bar.\n" },
+	{ "xdp",
+	  cmd_xdp,
+	  "xdp                        the XDP pre-filter: pins, rate limit, verdict counters",
+	  { "XDP" },
+	  "usage: fanoutctl xdp [--json]\n\n"
+	  "For each port the dataplane runs behind the XDP pre-filter (net_af_xdp with xdp_prog=): where its\n"
+	  "maps are pinned, the per-source rate limit and the packets of each verdict (redirected to the\n"
+	  "appliance, passed to the kernel, blocked, rate limited, no socket). Exits 1 without such a port.\n" },
+	{ "block",
+	  cmd_block,
+	  "block add|del PREFIX       drop a source (IPv4/IPv6 address or prefix) in XDP / stop dropping it\n"
+	  "  block list                 the blocklist with the packets each prefix dropped",
+	  { "BLOCK" },
+	  "usage: fanoutctl block add PREFIX\n"
+	  "       fanoutctl block del PREFIX\n"
+	  "       fanoutctl block list [--json]\n\n"
+	  "The XDP pre-filter's blocklist (longest-prefix match, IPv4 and IPv6): packets from a listed source\n"
+	  "are dropped in XDP, whatever they are for, and counted (verdict blocked, and per prefix).\n"
+	  "PREFIX is 198.18.0.7, 198.18.0.0/24, 2001:db8::/32; host bits must be zero. del of a prefix\n"
+	  "not listed exits 1. The list lives in the maps the dataplane pinned: it ends with the dataplane.\n" },
+	{ "limit",
+	  cmd_limit,
+	  "limit set PPS [BURST]      per-source packet rate to the appliance in XDP (0: off)",
+	  { "LIMIT" },
+	  "usage: fanoutctl limit set PPS [BURST]\n\n"
+	  "Each source may send the appliance at most PPS packets/s after a burst of BURST (default PPS);\n"
+	  "the excess is dropped in XDP (verdict rate_limited). Only traffic for the appliance counts:\n"
+	  "what goes to the kernel is never limited. Every source starts again from a full burst.\n" },
 };
 #define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
 
@@ -967,6 +998,37 @@ static int cmd_dashboard(struct ctl *c, struct args *a)
 	if (r)
 		freeReplyObject(r);
 	return rc;
+}
+
+/* ---- XDP pre-filter ------------------------------------------------------------------ */
+
+static int cmd_xdp(struct ctl *c, struct args *a)
+{
+	if (a->argc)
+		return usage_error("xdp", "unexpected argument '%s'", a->argv[0]);
+	const char *argv[] = { "XDP" };
+	return simple(c, fctl_render_xdp, 1, argv);
+}
+
+static int cmd_block(struct ctl *c, struct args *a)
+{
+	if (a->argc == 1 && !strcmp(a->argv[0], "list")) {
+		const char *argv[] = { "BLOCK", "LIST" };
+		return simple(c, fctl_render_block, 2, argv);
+	}
+	if (a->argc == 2 && (!strcmp(a->argv[0], "add") || !strcmp(a->argv[0], "del"))) {
+		const char *argv[] = { "BLOCK", !strcmp(a->argv[0], "add") ? "ADD" : "DEL", a->argv[1] };
+		return simple(c, fctl_render_block, 3, argv);
+	}
+	return usage_error("block", "expected add PREFIX, del PREFIX or list%s", "");
+}
+
+static int cmd_limit(struct ctl *c, struct args *a)
+{
+	if (a->argc < 2 || a->argc > 3 || strcmp(a->argv[0], "set"))
+		return usage_error("limit", "expected set PPS [BURST]%s", "");
+	const char *argv[] = { "LIMIT", "SET", a->argv[1], a->argc == 3 ? a->argv[2] : NULL };
+	return simple(c, fctl_render_limit, a->argc + 1, argv);
 }
 
 /* ---- main --------------------------------------------------------------------------- */

@@ -1093,6 +1093,15 @@ char *fctl_render_stats(const json_t *stats, const struct fctl_view *view)
 	totals_table(o.f, &rs);
 	fprintf(o.f, "\ndrops by reason:\n");
 	drops_table(o.f, &rs, 1000);
+	const json_t *xdp = jget(snap, "totals.xdp"), *xv;
+	const char *xk;
+	double xsum = 0;
+	json_object_foreach((json_t *)xdp, xk, xv) xsum += json_number_value(xv);
+	if (xsum > 0) { /* a port runs behind the XDP pre-filter */
+		fprintf(o.f, "\nXDP pre-filter verdicts:");
+		json_object_foreach((json_t *)xdp, xk, xv) fprintf(o.f, " %s %.0f", xk, json_number_value(xv));
+		fputc('\n', o.f);
+	}
 	if (rs.gens) {
 		fprintf(o.f, "\ngenerations (MSGS and latency rx->tx since the generation began):\n");
 		gen_table(o.f, &rs);
@@ -1568,5 +1577,71 @@ char *fctl_render_top(const json_t *stats, const json_t *prev_stats, const json_
 		fprintf(o.f, "\n  no dataplane snapshot yet\n");
 	}
 	fprintf(o.f, "\nCtrl-C to quit\n");
+	return out_close(&o);
+}
+
+/* ---- XDP pre-filter ------------------------------------------------------------------ */
+
+char *fctl_render_xdp(const json_t *reply, const struct fctl_view *view)
+{
+	struct out o;
+	const json_t *ports = jget(reply, "ports"), *p;
+	size_t i;
+
+	(void)view;
+	if (!out_open(&o))
+		return NULL;
+	json_array_foreach(ports, i, p)
+	{
+		double pps = jnum_or(p, "rate_pps", 0), burst = jnum_or(p, "rate_burst", 0);
+		fprintf(o.f, "XDP pre-filter, maps in %s\n", jstr(p, "pins") ? jstr(p, "pins") : "?");
+		if (pps > 0)
+			fprintf(o.f, "  rate limit   %.0f packets/s per source, burst %.0f\n", pps, burst);
+		else
+			fprintf(o.f, "  rate limit   off\n");
+		const char *k;
+		const json_t *v;
+		json_object_foreach((json_t *)jget(p, "verdicts"), k, v)
+			fprintf(o.f, "  %-12s %" JSON_INTEGER_FORMAT " packets\n", k, json_integer_value(v));
+	}
+	return out_close(&o);
+}
+
+char *fctl_render_block(const json_t *reply, const struct fctl_view *view)
+{
+	struct out o;
+	const json_t *entries = jget(reply, "entries"), *e;
+	size_t i;
+
+	(void)view;
+	if (!out_open(&o))
+		return NULL;
+	if (jstr(reply, "prefix")) {
+		fprintf(o.f, "%s %s\n", jstr(reply, "prefix"),
+			jget(reply, "added") ? "added to the blocklist" : "taken off the blocklist");
+		return out_close(&o);
+	}
+	if (json_array_size(entries) == 0)
+		fprintf(o.f, "blocklist empty\n");
+	else
+		fprintf(o.f, "%-44s %s\n", "prefix", "dropped");
+	json_array_foreach(entries, i, e)
+		fprintf(o.f, "%-44s %.0f\n", jstr(e, "prefix") ? jstr(e, "prefix") : "?", jnum_or(e, "drops", 0));
+	return out_close(&o);
+}
+
+char *fctl_render_limit(const json_t *reply, const struct fctl_view *view)
+{
+	struct out o;
+	double pps = jnum_or(reply, "rate_pps", 0);
+
+	(void)view;
+	if (!out_open(&o))
+		return NULL;
+	if (pps > 0)
+		fprintf(o.f, "rate limit: %.0f packets/s per source, burst %.0f (%.0f port(s))\n", pps,
+			jnum_or(reply, "rate_burst", 0), jnum_or(reply, "ports", 0));
+	else
+		fprintf(o.f, "rate limit off (%.0f port(s))\n", jnum_or(reply, "ports", 0));
 	return out_close(&o);
 }

@@ -46,6 +46,10 @@ char *fctl_render_rollout(const json_t *reply, const struct fctl_view *view);
 /* The reply to rollout pause/resume/promote/abort/rollback; rollback states the time it took. */
 char *fctl_render_rollout_action(const char *verb, const json_t *reply, const struct fctl_view *view);
 char *fctl_render_history(const json_t *reply, const struct fctl_view *view);
+/* XDP: each port's pins, rate limit and verdicts; BLOCK LIST/ADD/DEL; LIMIT SET. */
+char *fctl_render_xdp(const json_t *reply, const struct fctl_view *view);
+char *fctl_render_block(const json_t *reply, const struct fctl_view *view);
+char *fctl_render_limit(const json_t *reply, const struct fctl_view *view);
 /* Any object: "member: value" lines, nested objects indented, units from member names. */
 char *fctl_render_generic(const json_t *reply, const struct fctl_view *view);
 

@@ -17,6 +17,7 @@
 #include "dp_link.h"
 #include "fanout/dp_commands.h"
 #include "outputs_view.h"
+#include "xdp_control.h"
 
 #define OP_MAX_CMDS 4
 
@@ -1027,6 +1028,39 @@ static int h_rollout_rollback(const struct ctl_call *c)
 		return CTL_ERR;
 	ro_rollback(&app.st.rollout, wall_ms(), "operator rollback", &d);
 	return exec_decision(&d, "operator", t0, c->done, c->err, c->errlen);
+}
+
+/* XDP, BLOCK, LIMIT: the pre-filter's pinned maps (xdp_control.c). */
+static int done_or_err(const struct ctl_call *c, json_t *j)
+{
+	return j ? done_with(c, j) : CTL_ERR;
+}
+
+static int h_xdp(const struct ctl_call *c)
+{
+	return done_or_err(c, xdpc_status(c->err, c->errlen));
+}
+
+static int h_block_add(const struct ctl_call *c)
+{
+	return done_or_err(c, xdpc_block_add(c->argv[c->a], c->lens[c->a], c->err, c->errlen));
+}
+
+static int h_block_del(const struct ctl_call *c)
+{
+	return done_or_err(c, xdpc_block_del(c->argv[c->a], c->lens[c->a], c->err, c->errlen));
+}
+
+static int h_block_list(const struct ctl_call *c)
+{
+	return done_or_err(c, xdpc_block_list(c->err, c->errlen));
+}
+
+static int h_limit_set(const struct ctl_call *c)
+{
+	bool b = c->argc > c->a + 1;
+	return done_or_err(c, xdpc_limit_set(c->argv[c->a], c->lens[c->a], b ? c->argv[c->a + 1] : NULL,
+					     b ? c->lens[c->a + 1] : 0, c->err, c->errlen));
 }
 
 /* The table of ctl_commands.h bound to its handlers: an entry without a handler does not compile. */

@@ -15,6 +15,7 @@
 
 #include "app.h"
 #include "commands.h"
+#include "xdp_control.h"
 #include "ctl_auth.h"
 #include "dp_link.h"
 #include "http_api.h"
@@ -216,6 +217,7 @@ static void on_dp_polled(json_t *generations, json_t *genstats, json_t *stats, j
 	if (stats) {
 		json_decref(app.dp.stats);
 		app.dp.stats = json_incref(stats);
+		xdpc_on_stats();
 	}
 	app.dp.t_ms = now;
 	uint16_t share = (uint16_t)json_u64(generations, "share_bp");

@@ -168,6 +168,7 @@ void metrics_write(struct evbuffer *o)
 		cs_prom_labelled(o, FO_DROP_METRIC, FO_DROP_HELP, "reason", json_object_get(totals, "drops"));
 		cs_prom_labelled(o, FO_OUT_DROP_METRIC, FO_OUT_DROP_HELP, "reason", json_object_get(out, "drops"));
 		cs_prom_labelled(o, FO_EVENT_METRIC, FO_EVENT_HELP, "event", json_object_get(totals, "events"));
+		cs_prom_labelled(o, FO_XDP_METRIC, FO_XDP_HELP, "reason", json_object_get(totals, "xdp"));
 		lcores(o, json_object_get(app.dp.stats, "lcores"));
 	}
 	if (dp_link_up()) {

@@ -37,7 +37,16 @@
 	X(rollout_resume, "ROLLOUT", "RESUME", 0, 0, "", "continue a paused rollout") \
 	X(rollout_promote, "ROLLOUT", "PROMOTE", 0, 0, "", "the canary becomes stable") \
 	X(rollout_abort, "ROLLOUT", "ABORT", 0, 0, "", "stop the rollout and set the share to 0") \
-	X(rollout_rollback, "ROLLOUT", "ROLLBACK", 0, 0, "", "share 0 in one swap, recorded with the time it took")
+	X(rollout_rollback, "ROLLOUT", "ROLLBACK", 0, 0, "", "share 0 in one swap, recorded with the time it took") \
+	X(xdp, "XDP", "", 0, 0, "", \
+	  "the XDP pre-filter of each port behind one: pins, rate limit, blocklist, verdicts") \
+	X(block_add, "BLOCK", "ADD", 1, 1, "<prefix>", \
+	  "drop a source (IPv4 or IPv6 address or prefix) in the XDP pre-filter") \
+	X(block_del, "BLOCK", "DEL", 1, 1, "<prefix>", "take a prefix off the XDP pre-filter's blocklist") \
+	X(block_list, "BLOCK", "LIST", 0, 0, "", \
+	  "the XDP pre-filter's blocklist with the packets each prefix dropped") \
+	X(limit_set, "LIMIT", "SET", 1, 2, "<pps> [burst]", \
+	  "packets/s each source may send the appliance through the XDP pre-filter (0: no limit); burst default pps")
 
 enum ctl_cmd_id {
 #define CTL_CMD_ENUM(id, ...) CTL_CMD_##id,

@@ -245,6 +245,48 @@ static void b_rollout_start(struct http_route *o, const struct http_request *r, 
 		o->lens[k] = strlen(o->argv[k]);
 }
 
+/* {"prefix":"198.18.0.0/24"} -> BLOCK ADD|DEL <prefix>; {"pps":1000,"burst":50} -> LIMIT SET <pps> [burst] */
+static void b_xdp(struct http_route *o, const struct http_request *r, const struct http_route_def *d, const char *param)
+{
+	bool limit = !strcmp(d->cmd[0], "LIMIT");
+	json_t *j = body_object(o, r, limit ? "{\"pps\":1000,\"burst\":50}" : "{\"prefix\":\"198.18.0.0/24\"}");
+	json_t *v, *b;
+	int argc = 3;
+
+	(void)param;
+	if (j == NULL)
+		return;
+	o->argv[0] = d->cmd[0], o->argv[1] = d->cmd[1];
+	if (!limit) {
+		v = json_object_get(j, "prefix");
+		if (!json_is_string(v)) {
+			refuse(o, 400, CTL_REFUSED_MAX,
+			       "body: \"prefix\" must hold an address or prefix, e.g. \"198.18.0.0/24\"");
+			return;
+		}
+		o->argv[2] = json_string_value(v);
+	} else {
+		v = json_object_get(j, "pps");
+		b = json_object_get(j, "burst");
+		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+		    (b && (!json_is_integer(b) || json_integer_value(b) < 0))) {
+			refuse(o, 400, CTL_REFUSED_MAX,
+			       "body: \"pps\" (and \"burst\") must be integers >= 0, e.g. {\"pps\":1000}");
+			return;
+		}
+		snprintf(o->num, sizeof(o->num), "%lld", (long long)json_integer_value(v));
+		o->argv[2] = o->num;
+		if (b) {
+			snprintf(o->hold, sizeof(o->hold), "%lld", (long long)json_integer_value(b));
+			o->argv[argc++] = o->hold;
+		}
+	}
+	o->action = HTTP_DISPATCH;
+	o->argc = argc;
+	for (int k = 0; k < argc; k++)
+		o->lens[k] = strlen(o->argv[k]);
+}
+
 /* {"yaml":"...","now":false} -> CONFIG APPLY <yaml> [NOW] | CONFIG DIFF <yaml> */
 static void b_config(struct http_route *o, const struct http_request *r, const struct http_route_def *d,
 		     const char *param)
@@ -428,6 +470,35 @@ const struct http_route_def http_routes[] = {
 	  NULL,
 	  SMALL,
 	  "ROLLOUT ROLLBACK" },
+	{ HTTP_M_GET, "/api/xdp", HTTP_DISPATCH, b_words, { "XDP", NULL }, NULL, NULL, 0, "XDP" },
+	{ HTTP_M_GET, "/api/xdp/block", HTTP_DISPATCH, b_words, { "BLOCK", "LIST" }, NULL, NULL, 0, "BLOCK LIST" },
+	{ HTTP_M_POST,
+	  "/api/xdp/block/add",
+	  HTTP_DISPATCH,
+	  b_xdp,
+	  { "BLOCK", "ADD" },
+	  NULL,
+	  NULL,
+	  SMALL,
+	  "BLOCK ADD; body {\"prefix\":\"198.18.0.0/24\"}" },
+	{ HTTP_M_POST,
+	  "/api/xdp/block/del",
+	  HTTP_DISPATCH,
+	  b_xdp,
+	  { "BLOCK", "DEL" },
+	  NULL,
+	  NULL,
+	  SMALL,
+	  "BLOCK DEL; body {\"prefix\":\"198.18.0.0/24\"}" },
+	{ HTTP_M_POST,
+	  "/api/xdp/limit",
+	  HTTP_DISPATCH,
+	  b_xdp,
+	  { "LIMIT", "SET" },
+	  NULL,
+	  NULL,
+	  SMALL,
+	  "LIMIT SET; body {\"pps\":1000,\"burst\":50} (pps 0: no limit)" },
 };
 const size_t http_n_routes = sizeof(http_routes) / sizeof(http_routes[0]);
 

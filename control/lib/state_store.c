@@ -17,6 +17,7 @@ void st_init(struct ctl_state *st)
 	st->mode = RO_MODE_SPLIT;
 	ro_init(&st->rollout);
 	st->history = json_array();
+	st->xdp = json_pack("{s:[],s:i,s:i}", "block", "rate_pps", 0, "rate_burst", 0);
 }
 
 void st_free(struct ctl_state *st)
@@ -25,6 +26,7 @@ void st_free(struct ctl_state *st)
 		free(st->versions[i].text);
 	free(st->versions);
 	json_decref(st->history);
+	json_decref(st->xdp);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -229,11 +231,11 @@ json_t *st_to_json(const struct ctl_state *st)
 		lr = json_pack("{s:I,s:I,s:I,s:s}", "t_ms", (json_int_t)st->last_rollback.t_ms, "total_ns",
 			       (json_int_t)st->last_rollback.total_ns, "published_ns",
 			       (json_int_t)st->last_rollback.published_ns, "by", st->last_rollback.by);
-	return json_pack("{s:i,s:I,s:{s:o,s:o,s:I,s:s},s:o,s:o,s:o,s:O}", "format", ST_FORMAT, "last_id",
+	return json_pack("{s:i,s:I,s:{s:o,s:o,s:I,s:s},s:o,s:o,s:o,s:O,s:O}", "format", ST_FORMAT, "last_id",
 			 (json_int_t)st->last_id, "desired", "stable", id_or_null(st->stable_id), "canary",
 			 id_or_null(st->canary_id), "share_bp", (json_int_t)st->share_bp, "mode",
 			 ro_mode_name(st->mode), "versions", versions, "rollout", st_rollout_json(&st->rollout),
-			 "last_rollback", lr, "history", st->history);
+			 "last_rollback", lr, "history", st->history, "xdp", st->xdp);
 }
 
 int st_from_json(json_t *doc, struct ctl_state *st, char *err, size_t errlen)
@@ -296,6 +298,24 @@ int st_from_json(json_t *doc, struct ctl_state *st, char *err, size_t errlen)
 	if (json_is_array(history)) {
 		json_decref(st->history);
 		st->history = json_deep_copy(history);
+	}
+	v = json_object_get(doc, "xdp"); /* absent in a state written before the pre-filter: none */
+	if (v != NULL) {
+		json_t *block = json_object_get(v, "block"), *b;
+		if (!json_is_object(v) || !json_is_array(block) || json_array_size(block) > ST_MAX_XDP_BLOCK ||
+		    get_u64(v, "rate_pps") > UINT32_MAX || get_u64(v, "rate_burst") > UINT32_MAX) {
+			snprintf(err, errlen, "xdp: needs {\"block\":[prefix...],\"rate_pps\":N,\"rate_burst\":M}");
+			return -1;
+		}
+		json_array_foreach(block, i, b) if (!json_is_string(b) || json_string_length(b) >= 64)
+		{
+			snprintf(err, errlen, "xdp.block[%zu]: not a prefix", i);
+			return -1;
+		}
+		json_decref(st->xdp);
+		st->xdp = json_pack("{s:o,s:I,s:I}", "block", json_deep_copy(block), "rate_pps",
+				    (json_int_t)get_u64(v, "rate_pps"), "rate_burst",
+				    (json_int_t)get_u64(v, "rate_burst"));
 	}
 	return 0;
 }

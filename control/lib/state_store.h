@@ -43,7 +43,11 @@ struct ctl_state {
 	struct rollout rollout;
 	struct st_rollback_timing last_rollback;
 	json_t *history; /* array of {"t_ms":N,"event":"..",...}, oldest first */
+	/* the XDP pre-filter's desired state, applied to each new program the dataplane pins:
+	 * {"block":["198.18.0.0/24",...],"rate_pps":N,"rate_burst":M} */
+	json_t *xdp;
 };
+#define ST_MAX_XDP_BLOCK 8192 /* prefixes kept (4096 per address family in the maps) */
 
 void st_init(struct ctl_state *st);
 void st_free(struct ctl_state *st);

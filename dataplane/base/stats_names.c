@@ -6,4 +6,5 @@
 const char *const fo_drop_names[FO_DROP_MAX] = { FO_FOREACH_DROP(FO_NAME_) };
 const char *const fo_out_drop_names[FO_OUT_DROP_MAX] = { FO_FOREACH_OUT_DROP(FO_NAME_) };
 const char *const fo_event_names[FO_EV_MAX] = { FO_FOREACH_EVENT(FO_NAME_) };
+const char *const fo_xdp_names[FO_XDP_MAX] = { FO_FOREACH_XDP(FO_NAME_) };
 #undef FO_NAME_

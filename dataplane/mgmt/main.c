@@ -4,6 +4,7 @@
  * Usage: fanout-dataplane [EAL args] -- --config FILE [--stats FILE] [--duration SEC] */
 #include <errno.h>
 #include <getopt.h>
+#include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,6 +202,33 @@ static void list_ethdevs(void)
 	fprintf(stderr, "%s\n", n ? "" : " none (pass --vdev or -a to EAL)");
 }
 
+/* A net_af_xdp port started with xdp_prog= the pre-filter: the PMD has loaded and attached it;
+ * pin its maps and point it at this port's address and MQTT-SN port. Another program, or none,
+ * is left alone. */
+static int take_xdp(uint16_t idx, const struct fo_port_config *pc, struct fo_port *p, const struct rte_eth_dev_info *di)
+{
+	char ifn[IF_NAMESIZE], err[256];
+
+	fo_xdp_init(&p->xdp);
+	if (strcmp(di->driver_name, "net_af_xdp") || di->if_index == 0 || !if_indextoname(di->if_index, ifn))
+		return 0;
+	int rc = fo_xdp_take(&p->xdp, (int)di->if_index, ifn, err, sizeof(err));
+	if (rc == 1 && fo_xdp_set_target(&p->xdp, pc->ip, &pc->mqttsn_port, 1, err, sizeof(err)))
+		rc = -1;
+	if (rc < 0) {
+		fprintf(stderr, "ports[%u] (%s): XDP pre-filter: %s\n", idx, pc->device, err);
+		fo_xdp_release(&p->xdp);
+		return -1;
+	}
+	if (rc == 1) {
+		p->xdp_on = true;
+		p->if_index = (int)di->if_index;
+		printf("ports[%u] (%s): XDP pre-filter (program %u) on %s, maps pinned in %s\n", idx, pc->device,
+		       p->xdp.prog_id, ifn, p->xdp.dir);
+	}
+	return 0;
+}
+
 static int setup_port(uint16_t idx, const struct fo_port_config *pc)
 {
 	struct fo_port *p = &fo_dp.ports[idx];
@@ -306,6 +334,8 @@ static int setup_port(uint16_t idx, const struct fo_port_config *pc)
 		.pending_ms = FO_ARP_TRIES * FO_ARP_RETRY_MS,
 		.requests_per_s = fo_dp.cfg->arp_requests_per_s,
 	};
+	if (take_xdp(idx, pc, p, &di))
+		return -1;
 	p->neigh = fo_neigh_create(&nc);
 	if (!p->neigh) {
 		fprintf(stderr, "ports[%u]: cannot allocate the neighbour table (%u entries)\n", idx,
@@ -704,9 +734,16 @@ out:
 		rte_eal_mp_wait_lcore();
 	}
 	for (uint16_t i = 0; i < fo_dp.n_ports; i++) {
-		rte_eth_dev_stop(fo_dp.ports[i].port_id);
-		rte_eth_dev_close(fo_dp.ports[i].port_id);
-		fo_neigh_destroy(fo_dp.ports[i].neigh);
+		struct fo_port *p = &fo_dp.ports[i];
+		if (p->xdp_on)
+			fo_xdp_release(&p->xdp); /* the pins go; the PMD detaches the program on close */
+		rte_eth_dev_stop(p->port_id);
+		rte_eth_dev_close(p->port_id);
+		if (p->xdp_on && fo_xdp_detach(p->if_index, p->xdp.prog_id))
+			printf("ports[%u]: XDP pre-filter %u was still attached after close; detached\n", i,
+			       p->xdp.prog_id);
+		p->xdp_on = false;
+		fo_neigh_destroy(p->neigh);
 	}
 	fo_outputs_stop(); /* when setup failed after they started */
 	drain_acks();

@@ -44,6 +44,18 @@ static int tel_drops(const char *cmd, const char *params, struct rte_tel_data *d
 	return 0;
 }
 
+static int tel_xdp(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	uint64_t v[FO_XDP_MAX];
+	fo_xdp_sum(v);
+	rte_tel_data_start_dict(d);
+	for (int i = 0; i < FO_XDP_MAX; i++)
+		rte_tel_data_add_dict_u64(d, fo_xdp_names[i], v[i]);
+	return 0;
+}
+
 static int tel_generations(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	(void)cmd;
@@ -187,6 +199,8 @@ int fo_telemetry_register(void)
 	if (rte_telemetry_register_cmd("/fanout/stats", tel_stats, "Fanout totals and events. No parameters") ||
 	    rte_telemetry_register_cmd("/fanout/drops", tel_drops,
 				       "Fanout drops per reason (rx, then out_). No parameters") ||
+	    rte_telemetry_register_cmd("/fanout/xdp", tel_xdp,
+				       "XDP pre-filter verdicts (zeros without the pre-filter). No parameters") ||
 	    rte_telemetry_register_cmd(
 		    "/fanout/generations", tel_generations,
 		    "Stable and canary generation ids, canary share (basis points), mode. No parameters") ||

@@ -25,6 +25,7 @@
 #include "l2l4.h"
 #include "mqttsn_broker.h"
 #include "neighbour.h"
+#include "xdp_maps.h"
 
 #define FO_MAX_WORKERS 16
 _Static_assert(FO_RCTR_OUT_ROW == FO_MAX_WORKERS, "route counter rows: workers first, then outputs (generation.h)");
@@ -50,6 +51,10 @@ struct fo_port {
 	bool rx_ip_ck, rx_l4_ck; /* rx checksum offload verdicts available */
 	struct fo_neigh_table *neigh;
 	char name[64];
+	/* net_af_xdp behind the XDP pre-filter (xdp_prog= devarg): its maps, pinned while we run */
+	bool xdp_on;
+	int if_index;
+	struct fo_xdp xdp;
 };
 
 /* A publish accepted by one worker, for another worker's subscribers. The payload mbuf
@@ -236,6 +241,8 @@ int fo_lcore_main(void *arg);
 /* stats.c */
 int fo_stats_write_json(const char *path, const char *reason);
 void fo_stats_write_json_stream(FILE *f, const char *reason);
+/* The XDP pre-filter verdicts of every port behind one, summed (zeros without). */
+void fo_xdp_sum(uint64_t out[FO_XDP_MAX]);
 void fo_stats_sum(struct fo_counters *t);
 
 #endif

@@ -19,6 +19,17 @@ void fo_stats_sum(struct fo_counters *t)
 		fo_counters_add(t, &fo_stats[l].c);
 }
 
+void fo_xdp_sum(uint64_t out[FO_XDP_MAX])
+{
+	uint64_t v[FO_XDP_MAX];
+
+	memset(out, 0, sizeof(uint64_t) * FO_XDP_MAX);
+	for (uint16_t p = 0; p < fo_dp.n_ports; p++)
+		if (fo_dp.ports[p].xdp_on && !fo_xdp_verdicts(&fo_dp.ports[p].xdp, v))
+			for (int i = 0; i < FO_XDP_MAX; i++)
+				out[i] += v[i];
+}
+
 static void ip_str(uint32_t ip, char *b, size_t n)
 {
 	snprintf(b, n, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255);
@@ -73,6 +84,11 @@ void fo_stats_write_json_stream(FILE *f, const char *reason)
 	fprintf(f, "}},\n    \"events\": {");
 	for (int i = 0; i < FO_EV_MAX; i++)
 		fprintf(f, "%s\"%s\": %" PRIu64, i ? ", " : "", fo_event_names[i], t.ev[i]);
+	uint64_t xdp[FO_XDP_MAX];
+	fo_xdp_sum(xdp);
+	fprintf(f, "},\n    \"xdp\": {");
+	for (int i = 0; i < FO_XDP_MAX; i++)
+		fprintf(f, "%s\"%s\": %" PRIu64, i ? ", " : "", fo_xdp_names[i], xdp[i]);
 	fprintf(f, "},\n    \"mqttsn_rx\": {");
 	bool first = true;
 	for (int i = 0; i < 256; i++) {
@@ -101,6 +117,8 @@ void fo_stats_write_json_stream(FILE *f, const char *reason)
 			"\"%02x:%02x:%02x:%02x:%02x:%02x\", \"ipv4\": \"%s\", \"vlan\": %u, \"mqttsn_port\": %u,\n",
 			p ? "," : "", p, pt->port_id, pt->name, m[0], m[1], m[2], m[3], m[4], m[5], ip, pt->ifc.vlan,
 			pt->ifc.mqttsn_port);
+		fprintf(f, "     \"xdp_pins\": \"%s\", \"xdp_prog\": %u,\n", pt->xdp_on ? pt->xdp.dir : "",
+			pt->xdp_on ? pt->xdp.prog_id : 0);
 		fprintf(f, "     \"rx\": %lu, \"tx\": %lu, \"rx_queues\": %u, \"tx_queues\": %u, \"neighbours\": %u,\n",
 			rx, tx, pt->n_rxq, pt->n_txq, fo_neigh_count(pt->neigh));
 		fprintf(f,

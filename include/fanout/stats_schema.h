@@ -187,6 +187,16 @@
 	_(PUBACK_DEFERRED_FAILED, "puback_deferred_failed", "events", \
 	  "deferred PUBACKs whose Redis write failed: answered congestion")
 
+/* The XDP pre-filter's verdicts (dataplane/xdp/fanout_prefilter.bpf.c), counted in its per-CPU
+ * array before the dataplane sees a packet; every packet the program runs on ends in exactly one.
+ * STATS totals "xdp" and /fanout/xdp while a port runs behind the pre-filter, zeros otherwise. */
+#define FO_FOREACH_XDP(_) \
+	_(REDIRECTED, "redirected", "packets", "for the appliance: to its AF_XDP socket") \
+	_(PASSED, "passed", "packets", "not for the appliance: to the kernel stack") \
+	_(BLOCKED, "blocked", "packets", "source on the blocklist: dropped") \
+	_(RATE_LIMITED, "rate_limited", "packets", "source over the per-source packet rate: dropped") \
+	_(NO_SOCKET, "no_socket", "packets", "for the appliance, no AF_XDP socket on its rx queue: to the kernel")
+
 /* Prometheus metric and description of the labelled families (label: reason, reason, event). */
 #define FO_DROP_METRIC "fanout_dropped_packets_total"
 #define FO_DROP_HELP "received packets dropped, by reason"
@@ -194,6 +204,8 @@
 #define FO_OUT_DROP_HELP "generated packets dropped, by reason"
 #define FO_EVENT_METRIC "fanout_events_total"
 #define FO_EVENT_HELP "informational event counters"
+#define FO_XDP_METRIC "fanout_xdp_packets_total"
+#define FO_XDP_HELP "packets the XDP pre-filter ran on, by verdict"
 
 /* Per lcore (struct fo_counters): the conservation sums. STATS totals carries the rx side at
  * its top level and the out side under "out"; /fanout/stats and STATS "lcores" carry both by
@@ -325,7 +337,8 @@
 #define FO_FOREACH_LABELLED_FAMILY(F) \
 	F("drop", FO_FOREACH_DROP, FO_DROP_METRIC, FO_DROP_HELP) \
 	F("out_drop", FO_FOREACH_OUT_DROP, FO_OUT_DROP_METRIC, FO_OUT_DROP_HELP) \
-	F("event", FO_FOREACH_EVENT, FO_EVENT_METRIC, FO_EVENT_HELP)
+	F("event", FO_FOREACH_EVENT, FO_EVENT_METRIC, FO_EVENT_HELP) \
+	F("xdp", FO_FOREACH_XDP, FO_XDP_METRIC, FO_XDP_HELP)
 #define FO_FOREACH_STRUCT_FAMILY(F) \
 	F("lcore", FO_FOREACH_LCORE) \
 	F("generation", FO_FOREACH_GEN) \
@@ -340,6 +353,9 @@ enum fo_out_drop { FO_FOREACH_OUT_DROP(FO_ENUM_) FO_OUT_DROP_MAX };
 #undef FO_ENUM_
 #define FO_ENUM_(id, ...) FO_EV_##id,
 enum fo_event { FO_FOREACH_EVENT(FO_ENUM_) FO_EV_MAX };
+#undef FO_ENUM_
+#define FO_ENUM_(id, ...) FO_XDP_##id,
+enum fo_xdp_verdict { FO_FOREACH_XDP(FO_ENUM_) FO_XDP_MAX };
 #undef FO_ENUM_
 
 /* A struct family's fields, and the generated sum and rebase of two such structs. */
@@ -389,5 +405,6 @@ static inline void fo_count_out_drop(struct fo_counters *c, enum fo_out_drop r)
 extern const char *const fo_drop_names[FO_DROP_MAX];
 extern const char *const fo_out_drop_names[FO_OUT_DROP_MAX];
 extern const char *const fo_event_names[FO_EV_MAX];
+extern const char *const fo_xdp_names[FO_XDP_MAX];
 
 #endif

@@ -34,7 +34,7 @@ def schema(build_dir):
         check(len(f) == 8, f"schema dump line {line!r}")
         rows.append(dict(zip(("family", "list", "name", "key", "unit", "metric", "reason", "help"), f)))
     fams = {r["family"] for r in rows}
-    check(fams == {"drop", "out_drop", "event", "lcore", "generation", "route", "output"}, f"families {fams}")
+    check(fams == {"drop", "out_drop", "event", "xdp", "lcore", "generation", "route", "output"}, f"families {fams}")
     for r in rows:
         check(r["unit"] and r["help"] and r["metric"], f"schema entry without unit/description/metric: {r}")
     return rows
@@ -104,7 +104,7 @@ def main(args):
             check(routes["relay"]["matched"] > 0 and routes["store"]["matched"] > 0, f"no traffic matched: {routes}")
             sink = snap["outputs"]["sinks"][0]
             where = {
-                "drop": [totals["drops"]], "out_drop": [out["drops"]], "event": [totals["events"]],
+                "drop": [totals["drops"]], "out_drop": [out["drops"]], "event": [totals["events"]], "xdp": [totals["xdp"]],
                 "lcore_rx": [totals], "lcore_out": [out], "lcore_loop": snap["lcores"], "gen_msg": [g], "gen_out": [g["outputs"]],
                 "gen_lat": [g["latency_ns"]], "route_any": [routes["relay"], routes["store"]],
                 "route_udp": [routes["relay"]], "route_out": [routes["store"]],
@@ -119,10 +119,11 @@ def main(args):
             log(f"dataplane JSON: all {len(rows)} entries present")
 
             # 2. DPDK telemetry
-            tel = telemetry(dp.prefix, ["/fanout/stats", "/fanout/drops", f"/fanout/genstats,{g['id']}",
+            tel = telemetry(dp.prefix, ["/fanout/stats", "/fanout/drops", "/fanout/xdp", f"/fanout/genstats,{g['id']}",
                                         "/fanout/routes", "/fanout/outputs"])
             twhere = {
-                "drop": [tel["/fanout/drops"]], "event": [tel["/fanout/stats"]], "lcore": [tel["/fanout/stats"]],
+                "drop": [tel["/fanout/drops"]], "event": [tel["/fanout/stats"]], "xdp": [tel["/fanout/xdp"]],
+                "lcore": [tel["/fanout/stats"]],
                 "generation": [tel[f"/fanout/genstats,{g['id']}"]],
                 "route": [tel["/fanout/routes"]["relay"], tel["/fanout/routes"]["store"]],
                 "output": [tel["/fanout/outputs"]["rd"]],
@@ -131,7 +132,7 @@ def main(args):
                 if r["family"] == "out_drop":
                     check("out_" + r["name"] in tel["/fanout/drops"], f"telemetry /fanout/drops lacks out_{r['name']}")
                     continue
-                key = r["name"] if r["family"] not in ("drop", "event") else r["key"]
+                key = r["name"] if r["family"] not in ("drop", "event", "xdp") else r["key"]
                 for obj in twhere[r["family"]]:
                     check(isinstance(obj.get(key), int), f"telemetry ({r['family']}) lacks {key!r}: {sorted(obj)}")
             check(tel["/fanout/routes"]["relay"]["matched"] == routes["relay"]["matched"],
@@ -153,7 +154,7 @@ def main(args):
             check(code == 200, f"GET /api/schema: {code} {body[:200]}")
             api = {(f["family"], e["name"]): e for f in json.loads(body)["families"] for e in f["entries"]}
             for r in rows:
-                name = r["name"] if r["family"] not in ("drop", "out_drop", "event") else r["key"]
+                name = r["name"] if r["family"] not in ("drop", "out_drop", "event", "xdp") else r["key"]
                 e = api.get((r["family"], name))
                 check(e is not None and e["unit"] == r["unit"] and e["description"] == r["help"],
                       f"/api/schema: {r['family']} {name}: {e}")

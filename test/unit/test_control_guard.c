@@ -610,10 +610,12 @@ static void test_http_table(void **state)
 		assert_true(strlen(d->returns) > 2);
 		snprintf(path, sizeof(path), "%.*s%s", (int)strcspn(d->path, "{"), d->path,
 			 strchr(d->path, '{') ? "7" : "");
-		r = d->method == HTTP_M_GET
-			    ? get(path)
-			    : post(path,
-				   !strcmp(d->cmd[0] ? d->cmd[0] : "", "CONFIG") ? "{\"yaml\":\"routes: []\"}" : "{}");
+		const char *w = d->cmd[0] ? d->cmd[0] : "";
+		r = d->method == HTTP_M_GET ? get(path)
+					    : post(path, !strcmp(w, "CONFIG")  ? "{\"yaml\":\"routes: []\"}"
+							 : !strcmp(w, "BLOCK") ? "{\"prefix\":\"198.18.0.0/24\"}"
+							 : !strcmp(w, "LIMIT") ? "{\"pps\":1000,\"burst\":50}"
+									       : "{}");
 		http_route(&pol, &r, &o);
 		assert_int_equal(o.action, d->action);
 		if (d->action == HTTP_DISPATCH) {
@@ -629,6 +631,28 @@ static void test_http_table(void **state)
 		}
 		http_route_free(&o);
 	}
+	/* the XDP routes' bodies: the words they build, and what they refuse */
+	r = post("/api/xdp/limit", "{\"pps\":1000,\"burst\":50}");
+	http_route(&pol, &r, &o);
+	assert_int_equal(o.argc, 4);
+	assert_string_equal(o.argv[2], "1000");
+	assert_string_equal(o.argv[3], "50");
+	http_route_free(&o);
+	r = post("/api/xdp/block/del", "{\"prefix\":\"2001:db8::/32\"}");
+	http_route(&pol, &r, &o);
+	assert_int_equal(o.argc, 3);
+	assert_string_equal(o.argv[1], "DEL");
+	assert_string_equal(o.argv[2], "2001:db8::/32");
+	http_route_free(&o);
+	r = post("/api/xdp/block/add", "{}");
+	assert_int_equal(route(&r, &o), 400);
+	http_route_free(&o);
+	r = post("/api/xdp/limit", "{\"pps\":-1}");
+	assert_int_equal(route(&r, &o), 400);
+	http_route_free(&o);
+	r = post("/api/xdp/limit", "{\"pps\":10,\"burst\":\"x\"}");
+	assert_int_equal(route(&r, &o), 400);
+	http_route_free(&o);
 	/* a 404 lists every route, GET and POST */
 	r = get("/api/nope");
 	assert_int_equal(route(&r, &o), 404);

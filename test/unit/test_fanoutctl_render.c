@@ -234,6 +234,52 @@ static void test_stats(void **state)
 	json_decref(j);
 }
 
+/* XDP, BLOCK and LIMIT replies (control/daemon/xdp_control.c), and the verdicts line of stats. */
+static void test_xdp(void **state)
+{
+	(void)state;
+	json_t *j = J(
+		"{\"ports\":[{\"pins\":\"/sys/fs/bpf/fanout/eth1\",\"rate_pps\":100,\"rate_burst\":20,"
+		"\"verdicts\":{\"redirected\":5,\"passed\":10,\"blocked\":20,\"rate_limited\":7,\"no_socket\":0}}]}");
+	char *s = fctl_render_xdp(j, &view);
+	contains(s, "XDP pre-filter, maps in /sys/fs/bpf/fanout/eth1", "100 packets/s per source, burst 20",
+		 "blocked      20 packets", NULL);
+	free(s);
+	json_decref(j);
+	j = J("{\"entries\":[{\"prefix\":\"198.18.0.3/32\",\"drops\":20},{\"prefix\":\"2001:db8::/32\",\"drops\":0}],"
+	      "\"ports\":1}");
+	s = fctl_render_block(j, &view);
+	contains(s, "198.18.0.3/32", "20", "2001:db8::/32", NULL);
+	free(s);
+	json_decref(j);
+	j = J("{\"entries\":[],\"ports\":1}");
+	s = fctl_render_block(j, &view);
+	contains(s, "blocklist empty", NULL);
+	free(s);
+	json_decref(j);
+	j = J("{\"prefix\":\"198.18.0.0/24\",\"deleted\":true,\"ports\":1}");
+	s = fctl_render_block(j, &view);
+	contains(s, "198.18.0.0/24 taken off the blocklist", NULL);
+	free(s);
+	json_decref(j);
+	j = J("{\"rate_pps\":0,\"rate_burst\":1,\"ports\":1}");
+	s = fctl_render_limit(j, &view);
+	contains(s, "rate limit off", NULL);
+	free(s);
+	json_decref(j);
+	j = J("{\"uptime_s\":1.0,\"totals\":{\"rx\":5,\"delivered\":5,\"answered\":0,\"dropped\":0,"
+	      "\"balanced\":true,\"drops\":{},\"xdp\":{\"redirected\":5,\"passed\":3,\"blocked\":2}}}");
+	s = fctl_render_stats(j, &view);
+	contains(s, "XDP pre-filter verdicts: redirected 5 passed 3 blocked 2", NULL);
+	free(s);
+	json_decref(j);
+	j = J(stats_json); /* no pre-filter: no verdicts line */
+	s = fctl_render_stats(j, &view);
+	lacks(s, "XDP");
+	free(s);
+	json_decref(j);
+}
+
 /* top: the drops per reason are differenced against the previous frame's snapshot. */
 static void test_top(void **state)
 {
@@ -539,6 +585,7 @@ int main(void)
 		cmocka_unit_test(test_value_units_from_names),
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_stats),
+		cmocka_unit_test(test_xdp),
 		cmocka_unit_test(test_top),
 		cmocka_unit_test(test_tables),
 		cmocka_unit_test(test_rollout),

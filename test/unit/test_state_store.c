@@ -93,6 +93,10 @@ static void test_round_trip(void **state)
 	snprintf(st.last_rollback.by, sizeof(st.last_rollback.by), "gate");
 	st_event(&st, 4000, "config_apply", json_pack("{s:i}", "id", 5));
 	st_event(&st, 4001, "dataplane_up", NULL);
+	json_array_append_new(json_object_get(st.xdp, "block"), json_string("198.18.0.0/24"));
+	json_array_append_new(json_object_get(st.xdp, "block"), json_string("2001:db8::/32"));
+	json_object_set_new(st.xdp, "rate_pps", json_integer(1000));
+	json_object_set_new(st.xdp, "rate_burst", json_integer(50));
 	assert_int_equal(st_save(dir, &st, err, sizeof(err)), 0);
 
 	snprintf(path, sizeof(path), "%s/state.json", dir);
@@ -135,6 +139,9 @@ static void test_round_trip(void **state)
 	assert_string_equal(json_string_value(json_object_get(json_array_get(back.history, 0), "event")),
 			    "config_apply");
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(back.history, 0), "id")), 5);
+	assert_true(json_equal(back.xdp, st.xdp)); /* the XDP pre-filter's desired state */
+	assert_int_equal(json_array_size(json_object_get(back.xdp, "block")), 2);
+	assert_int_equal(json_integer_value(json_object_get(back.xdp, "rate_pps")), 1000);
 
 	/* a failed gate survives too */
 	back.rollout.state = RO_ROLLED_BACK;
@@ -182,6 +189,23 @@ static void test_bad_files_name_the_file_and_fix(void **state)
 		   "\"plan\": {\"steps\": [], \"gates\": [\"bogus<1\"]}}}");
 	assert_int_equal(st_load(dir, &st, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "bogus"));
+	st_free(&st);
+
+	write_file("state.json", "{\"format\": 1, \"desired\": {}, \"versions\": [], \"xdp\": {\"block\": [7]}}");
+	assert_int_equal(st_load(dir, &st, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "xdp.block[0]"));
+	st_free(&st);
+
+	write_file("state.json", "{\"format\": 1, \"desired\": {}, \"versions\": [], \"xdp\": []}");
+	assert_int_equal(st_load(dir, &st, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "xdp: needs"));
+	st_free(&st);
+
+	/* a state written before the pre-filter: no blocklist, no limit */
+	write_file("state.json", "{\"format\": 1, \"desired\": {}, \"versions\": []}");
+	assert_int_equal(st_load(dir, &st, err, sizeof(err)), 0);
+	assert_int_equal(json_array_size(json_object_get(st.xdp, "block")), 0);
+	assert_int_equal(json_integer_value(json_object_get(st.xdp, "rate_pps")), 0);
 	st_free(&st);
 
 	st_init(&st);
