@@ -329,15 +329,17 @@ def tools_checks(lab, dp, tools, table):
             b = Sub(lab, tools, ["-i", "interop-cs", "-c", "-k", "10", "-T", str(PREDEFINED_ID)], 1)
             try:
                 b.ready()
+                before = dp.snapshot()
                 _, cmd = pub_ok(["-q", "1", "-t", "interop/cs", "-m", "after-reconnect"])
                 got = b.wait_message("interop/cs", "after-reconnect", timeout=3)
+                ev = stats_delta(before, dp.snapshot(), "events")
             finally:
                 b.stop()
             cmds = f"{a.cmd}; SIGTERM; {b.cmd}; {cmd}"
             if not got:
                 raise fail("after DISCONNECT and a new CONNECT with CleanSession=0 the client gets nothing on "
                            "interop/cs, subscribed in the first session (spec 6.3: the gateway keeps the "
-                           "subscriptions)", cmds)
+                           f"subscriptions); events of the publish: {ev}", cmds)
             return "worked", "subscription of the first session delivered after the CleanSession=0 reconnect", cmds
         table.run(C, "CleanSession=0 reconnect (-c)", clean_session_0)
 
@@ -365,10 +367,14 @@ def tools_checks(lab, dp, tools, table):
         table.run(C, "sleeping client (-e 30)", sleeping)
 
         def forwarder():
+            before = dp.snapshot()
             rc, _, err, cmd = pub(["--fe", "--wlnid", "7", "-t", "interop/name", "-m", "via-forwarder"], timeout=15)
             if rc == 0 and sub.wait_message("interop/name", "via-forwarder"):
                 return "worked", "encapsulated CONNECT/REGISTER/PUBLISH answered encapsulated, delivered", cmd
             check(rc == 1 and "Failed to connect" in err, f"mqtt-sn-pub --fe exited {rc}: {err[-300:]}")
+            drops = stats_delta(before, dp.snapshot(), "drops")
+            check(drops.get("mqttsn_unexpected", 0) >= 1, f"the Encapsulated CONNECT was not dropped as "
+                  f"mqttsn_unexpected: {drops}")
             return "refused", ("Encapsulated messages (5.5) dropped, unanswered: the client gives up after its "
                                "timeout with 'Failed to connect to MQTT-SN gateway' (exit 1)"), cmd
         table.run(C, "forwarder encapsulation (--fe)", forwarder)
