@@ -6,7 +6,12 @@ their build directories:
   MQTTSN_TOOLS_DIR   njh/mqtt-sn-tools: mqtt-sn-pub, mqtt-sn-sub
   PAHO_MQTTSN_DIR    eclipse/paho.mqtt-sn.embedded-c, MQTTSNPacket/samples: qos0pub, qos1pub, qos-1pub,
                      qos-1pub_extended, pub0sub1, qos0pub_register
-With neither set the test is skipped (exit 77); a set variable whose binaries are missing is a failure.
+  PAHO_GWTESTER_DIR  the same repository's MQTTSNGateway/GatewayTester: MQTT-SNGatewayTester (its own test
+                     scenario) and the -will and -qos2 variants (test/interop/build_clients.sh builds all)
+With none set the test is skipped (exit 77); a set variable whose binaries are missing is a failure.
+The GatewayTester finds its gateway only by SEARCHGW to the multicast group 225.1.1.1:1883, which the appliance
+does not receive; for it the lab's client namespace gets a route for 224.0.0.0/4 and an nft DNAT of that group's
+port 1883 to the appliance (nft from Debian's nftables), so everything after discovery can be tried.
 
 Every feature a client offers is one row of a table: what was run (the exact command), and the outcome:
   worked    the client did what it asked for, as the spec says
@@ -17,12 +22,16 @@ Every feature a client offers is one row of a table: what was run (the exact com
   FAILED    anything else: a spec violation, a hang, a lost message. Any FAILED row fails the test.
 tshark decodes everything the appliance sent (captured at the client end of the lab): no malformed packet,
 no expert error, and under a wildcard each PUBLISH of a newly registered name follows the client's REGACK."""
+import fcntl
 import os
+import pty
 import re
+import shutil
 import signal
 import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 from pathlib import Path
@@ -37,6 +46,8 @@ from harness import (F_QOS0, PUBLISH, REGISTER, Capture, Dataplane, Lab, RawClie
 SKIP = 77
 TOOLS_BINS = ("mqtt-sn-pub", "mqtt-sn-sub")
 PAHO_BINS = ("qos0pub", "qos1pub", "qos-1pub", "qos-1pub_extended", "pub0sub1", "qos0pub_register")
+GWTESTER_BINS = ("MQTT-SNGatewayTester", "MQTT-SNGatewayTester-will", "MQTT-SNGatewayTester-qos2")
+GWTESTER_GROUP = "225.1.1.1"  # the group and port in the tester's UDPCONF (samples/mainTest.cpp)
 PREDEFINED_ID, PREDEFINED_NAME = 1, "sensors/predefined"  # deploy/lab.yaml
 PAHO_PAYLOAD = "mypayload"  # what every Paho sample publishes
 
@@ -44,7 +55,8 @@ PAHO_PAYLOAD = "mypayload"  # what every Paho sample publishes
 def client_dirs():
     """{name: directory} of the clients given, or exits: 77 when none is given, 1 when one is incomplete."""
     found = {}
-    for var, bins in (("MQTTSN_TOOLS_DIR", TOOLS_BINS), ("PAHO_MQTTSN_DIR", PAHO_BINS)):
+    for var, bins in (("MQTTSN_TOOLS_DIR", TOOLS_BINS), ("PAHO_MQTTSN_DIR", PAHO_BINS),
+                      ("PAHO_GWTESTER_DIR", GWTESTER_BINS)):
         d = os.environ.get(var)
         if not d:
             continue
@@ -54,9 +66,13 @@ def client_dirs():
             sys.exit(1)
         found[var] = os.path.abspath(d)
     if not found:
-        print("interop: SKIP: no external client given (set MQTTSN_TOOLS_DIR and/or PAHO_MQTTSN_DIR to their "
-              "build directories; docs/interop.md)", flush=True)
+        print("interop: SKIP: no external client given (set MQTTSN_TOOLS_DIR, PAHO_MQTTSN_DIR and/or "
+              "PAHO_GWTESTER_DIR to their build directories; docs/interop.md)", flush=True)
         sys.exit(SKIP)
+    if "PAHO_GWTESTER_DIR" in found and not shutil.which("nft"):
+        print("interop: FAIL: PAHO_GWTESTER_DIR needs nft (apt-get install nftables) for the lab's multicast DNAT",
+              flush=True)
+        sys.exit(1)
     return found
 
 
@@ -496,6 +512,9 @@ def paho_checks(lab, dp, paho, table, raw):
         drops = stats_delta(before, dp.snapshot(), "drops")
         if "regack topic id" in out:
             return "worked", "REGISTER, then QoS 0 PUBLISHes every second", cmd
+        if "Unable to connect, return code 3" in out:
+            return "refused", ("its ClientId 'd:quickstart:udptest:9002f7f1ad23' has 33 characters (5.3.1: "
+                               "1-23): CONNACK 0x03, the sample ends 'Unable to connect, return code 3'"), cmd
         check(rc is None and "connected" not in out and "Unable to connect" not in out,
               f"exit {rc}: {out!r}")
         check(drops.get("mqttsn_malformed", 0) >= 1, f"no reply and no mqttsn_malformed drop: {drops}")
@@ -523,9 +542,268 @@ def paho_no_proof_checks(lab, dp, paho, table):
 
 
 # ---------------------------------------------------------------------------------------------
+# Eclipse Paho MQTT-SN GatewayTester
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+class MulticastDnat:
+    """In the lab's client namespace: a route for 224.0.0.0/4 and an nft DNAT of GWTESTER_GROUP:1883 to the
+    appliance, for the length of a with-block (the replies come back through conntrack as from the group)."""
+
+    def __init__(self, lab):
+        self.lab = lab
+
+    def __enter__(self):
+        lab = self.lab
+        lab.run(["ip", "route", "replace", "224.0.0.0/4", "dev", lab.cl_if])
+        rules = (f"table ip fo_interop {{\n  chain out {{ type nat hook output priority -100; "
+                 f"ip daddr {GWTESTER_GROUP} udp dport 1883 dnat to {lab.appliance_ip}; }}\n}}\n")
+        lab.run(["nft", "-f", "-"], input=rules)
+        return self
+
+    def __exit__(self, *exc):
+        self.lab.run(["nft", "delete", "table", "ip", "fo_interop"], check_rc=False)
+        self.lab.run(["ip", "route", "del", "224.0.0.0/4", "dev", self.lab.cl_if], check_rc=False)
+        return False
+
+
+class GwTester:
+    """The interactive GatewayTester on a pseudo-terminal in the lab namespace. It asks "y/n" before each
+    step of its TEST_LIST; step() answers once the prompt is up and waits for the step's markers."""
+
+    def __init__(self, lab, path):
+        self.path = path
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
+        self.proc = subprocess.Popen(in_ns(lab, [path]), stdin=slave, stdout=slave, stderr=slave,
+                                     cwd=os.path.dirname(path), start_new_session=True)
+        os.close(slave)
+        self.fd = master
+        self.buf = ""
+        self.lock = threading.Lock()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        self.wait(lambda t: "Do you like" in t, "its first prompt", 10)
+        self.send("y\n")
+
+    def _read(self):
+        while True:
+            try:
+                b = os.read(self.fd, 65536)
+            except OSError:
+                return
+            if not b:
+                return
+            with self.lock:
+                self.buf += b.decode(errors="replace")
+
+    def text(self, start=0):
+        with self.lock:
+            return ANSI.sub("", self.buf)[start:]
+
+    def send(self, s):
+        os.write(self.fd, s.encode())
+
+    def wait(self, cond, what, timeout):
+        """cond(text) until true; the tester ending first (it exits after its last step) is fine when the
+        condition holds on what it printed before."""
+        def ready():
+            ended = self.proc.poll() is not None
+            if ended:
+                self.reader.join(timeout=2)
+            return cond(self.text()) or (ended and "ended")
+        r = wait_until(f"GatewayTester: {what}", ready, timeout=timeout, fail=False)
+        if r == "ended":
+            raise fail(f"GatewayTester exited {self.proc.returncode} waiting for {what}: ...{self.text()[-600:]}")
+        return r
+
+    def step(self, prefix, expect=(), timeout=15, run=True):
+        """Answer the prompt of the step whose label starts with `prefix` (y to run it, n to skip it). Returns
+        (text of the step so far, True when `complete` and every pattern of `expect` showed up in time)."""
+        pat = re.compile(r'Execute "' + re.escape(prefix))
+        if not self.wait(lambda t: pat.search(t), f"the prompt of {prefix}", 30):
+            raise fail(f"GatewayTester never asked for {prefix}: ...{self.text()[-600:]}")
+        start = len(self.text())
+        self.send("y\n" if run else "n\n")
+        if not run:
+            self.wait(lambda t: re.search(re.escape(prefix) + r".* is canceled", t[start:]), f"{prefix} skipped", 10)
+            return "", True
+        done = re.compile(r"\*\*\*\* " + re.escape(prefix) + r"[^*]* complete \*\*\*\*")
+        ok = self.wait(lambda t: done.search(t[start:]) and all(e in t[start:] for e in expect),
+                       f"{prefix} to complete with {list(expect)}", timeout)
+        return self.text(start), bool(ok)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=scaled(5))
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+        self.reader.join(timeout=2)
+
+
+def received(seg, *hexbytes):
+    """Whether the tester logged receiving a datagram that starts with these bytes ("recved ADDR :1883  xx ...")."""
+    want = " ".join(hexbytes)
+    return any(ln.split(":1883", 1)[-1].strip().startswith(want) for ln in seg.splitlines() if "recved" in ln)
+
+
+def gwtester_checks(lab, dp, gwt, table):
+    C = "paho GatewayTester"
+    stock = os.path.join(gwt, "MQTT-SNGatewayTester")
+    cmd = short([stock], gwt) + "   (answer y to each step; lab DNAT of 225.1.1.1:1883)"
+    t = GwTester(lab, stock)
+    try:
+        def row(feature, prefix, expect, judge, timeout=15, **kw):
+            def fn():
+                seg, ok = t.step(prefix, expect, timeout=timeout, **kw)
+                return judge(seg, ok)
+            table.run(C, feature, fn)
+
+        def need(seg, ok, what):
+            if not ok:
+                raise fail(f"{what}: ...{seg[-700:]}", cmd)
+
+        def step0(seg, ok):
+            need(seg, ok, "no connection")
+            return "worked", "SEARCHGW (to the group, DNATed) -> GWINFO gw id 1, CONNECT -> CONNACK 0x00", cmd
+        row("discovery + CONNECT (Step0)", "Step0:", ["recv GWINFO", "Connected to the Broker"], step0, timeout=40)
+
+        def step1(seg, ok):
+            need(seg, ok, "subscriptions not granted")
+            check(received(seg, "08 13 20"), "no SUBACK granting QoS 1")
+            return "worked", "two SUBSCRIBEs QoS 1 back to back; the proof REGISTER acked; SUBACKs grant QoS 1", ""
+        row("SUBSCRIBE QoS 1 by name (Step1)", "Step1:", ['"ty4tw/topic1" Id', '"ty4tw/topic2" Id'], step1)
+
+        def step2(seg, ok):
+            need(seg, ok, "no SUBACK for predefined id 1")
+            return "worked", "SUBSCRIBE predefined id 1: SUBACK 0x00, id 1", ""
+        row("SUBSCRIBE predefined (Step2)", "Step2:", ["Id : 1 was Subscribed"], step2)
+
+        def step3(seg, ok):
+            need(seg, ok, "own QoS 0 publish not received")
+            return "worked", "REGISTER, PUBLISH QoS 0 on ty4tw/topic1, delivered back (subscribed at QoS 1)", ""
+        row("PUBLISH QoS 0 (Step3)", "Step3:", ["Topic1 recv."], step3)
+
+        def step4(seg, ok):
+            need(seg, ok, "QoS 1 publish not acked or not delivered back")
+            check(received(seg, "07 0d") and received(seg, "1f 0c 20"), "no PUBACK or no QoS 1 copy")
+            return "worked", "PUBLISH QoS 1: PUBACK 0x00; the QoS 1 copy delivered back and PUBACKed", ""
+        row("PUBLISH QoS 1 (Step4)", "Step4:", ["Topic2 recv.", "was Published"], step4)
+
+        def step5(seg, ok):
+            need(seg, ok, "no SUBACK for the unknown predefined id 10")
+            check(received(seg, "08 13") and re.search(r"08 13 \S\S \S\S \S\S \S\S \S\S 02", seg),
+                  "SUBACK return code is not 0x02 (invalid topic id)")
+            return "worked", ("SUBSCRIBE predefined id 10 (not configured): SUBACK 0x02 invalid topic id (the "
+                              "client logs it as 'SUBACK Invalid messageId')"), ""
+        row("SUBSCRIBE unknown predefined (Step5)", "Step5:", ["recv SUBACK"], step5)
+        t.step("Step6:", ["Topic2 recv."])
+
+        def step7(seg, ok):
+            need(seg, ok, "no UNSUBACK")
+            seg8, ok8 = t.step("Step8:", ["was Published"])
+            need(seg8, ok8, "publish after UNSUBSCRIBE not acked")
+            check("Topic2 recv." not in seg8, "a copy arrived after the UNSUBSCRIBE")
+            return "worked", "UNSUBSCRIBE -> UNSUBACK; the next PUBLISH on the name is acked and not delivered", ""
+        row("UNSUBSCRIBE (Step7, Step8)", "Step7:", ["was Unsubscribed"], step7)
+
+        def step9(seg, ok):
+            need(seg, ok, "re-subscription failed")
+            seg10, ok10 = t.step("Step10:", ["Topic2 recv."])
+            need(seg10, ok10, "no copy after the new SUBSCRIBE")
+            return "worked", "SUBSCRIBE again (the proven session: SUBACK at once), copies flow again", ""
+        row("SUBSCRIBE again (Step9, Step10)", "Step9:", ["was Subscribed"], step9)
+
+        def step11(seg, ok):
+            need(seg, ok, "no answer to DISCONNECT with a duration")
+            check(received(seg, "02 18"), "the DISCONNECT(300) was not answered by DISCONNECT")
+            seg12, _ = t.step("Step12:", ["complete"])
+            if received(seg12, "02 18"):
+                return "refused", ("DISCONNECT with Duration 300 answered by DISCONNECT, the session ended (no "
+                                   "sleeping clients yet); the client, asleep, then PUBLISHes QoS 0 without waking "
+                                   "and gets DISCONNECT (no session)"), ""
+            return "worked", "asleep: DISCONNECT(300) answered, the QoS 0 PUBLISH while asleep not refused", ""
+        row("sleep (Step11, Step12)", "Step11:", ["Get into SLEEP mode"], step11)
+        t.step("Step13:", run=False)  # DISCONNECT from a client without a session: unanswered, ~40 s of retries
+        t.step("Step14:", run=False)
+
+        def step15(seg, ok):
+            need(seg, ok, "no reconnection")
+            check(received(seg, "03 05 00"), "the new CONNECT was not accepted")
+            seg16, ok16 = t.step("Step16:", ["was Published"])
+            need(seg16, ok16, "PUBLISH after the reconnection not acked")
+            if received(seg16, "07 0d") and re.search(r"07 0d \S\S \S\S \S\S \S\S 02", seg16):
+                return "client", ("CONNECT (CleanSession) -> CONNACK 0x00; the client PUBLISHes QoS 1 with the topic "
+                                  "id of its previous session: PUBACK 0x02 invalid topic id, it REGISTERs the name "
+                                  "again and the PUBLISH is acked (6.5)"), ""
+            return "worked", "CONNECT again -> CONNACK 0x00; PUBLISH QoS 1 acked", ""
+        row("reconnect (Step15, Step16)", "Step15:", ["recv CONNACK"], step15, timeout=40)
+        t.step("Step17:")
+        t.step("Step18:", ["was Published"])
+
+        def step19(seg, ok):
+            need(seg, ok, "DISCONNECT not answered")
+            return "worked", "DISCONNECT answered by DISCONNECT", ""
+        row("DISCONNECT (Step19)", "Step19:", ["recv DISCONNECT"], step19)
+    except TestFailure as e:  # a step that never came: the rest of the scenario cannot run
+        table.add(C, "its test scenario", "FAILED", f"stopped: {e}", cmd)
+    finally:
+        t.stop()
+
+    will = os.path.join(gwt, "MQTT-SNGatewayTester-will")
+    wcmd = short([will], gwt) + "   (mainTest.cpp with WillTopic interop/will, WillMessage gone)"
+
+    def will_connect():
+        w = GwTester(lab, will)
+        try:
+            seg, ok = w.step("Step0:", ["Connected to the Broker"], timeout=20)
+        finally:
+            w.stop()
+        if ok and "WILLTOPICREQ" in seg.upper().replace(" ", ""):
+            return "worked", "CONNECT with Will -> WILLTOPICREQ, WILLTOPIC, WILLMSGREQ, WILLMSG -> CONNACK 0x00", wcmd
+        check(received(seg, "03 05 03"), f"no CONNACK 0x03 for the CONNECT with the Will flag: ...{seg[-700:]}")
+        return "refused", ("wills not implemented yet: CONNECT with the Will flag -> CONNACK 0x03 'not supported'; "
+                           f"the client does not connect ({'it retries' if seg.count('send CONNECT') > 1 else 'it stops'})"), wcmd
+    table.run(C, "CONNECT with a will (-will)", will_connect)
+
+    qos2 = os.path.join(gwt, "MQTT-SNGatewayTester-qos2")
+    qcmd = short([qos2], gwt) + "   (mainTest.cpp with topic1 subscribed and published at QoS 2)"
+
+    def qos2_run():
+        q = GwTester(lab, qos2)
+        try:
+            seg0, ok0 = q.step("Step0:", ["Connected to the Broker"], timeout=40)
+            check(ok0, f"no connection: ...{seg0[-500:]}")
+            seg1, ok1 = q.step("Step1:", ['"ty4tw/topic1" Id', '"ty4tw/topic2" Id'])
+            check(ok1, f"subscriptions failed: ...{seg1[-500:]}")
+            q.step("Step2:", run=False)
+            seg3, ok3 = q.step("Step3:", ["Topic1 recv."], timeout=45)
+        finally:
+            q.stop()
+        granted2 = received(seg1, "08 13 40")
+        if ok3 and granted2 and "PUBREC" in seg3.upper():
+            return "worked", "SUBSCRIBE QoS 2 granted 2; PUBLISH QoS 2 -> PUBREC, PUBREL, PUBCOMP; delivered back", qcmd
+        check(received(seg1, "08 13 20"), "the QoS 2 SUBSCRIBE was not granted QoS 1")
+        check(received(seg3, "07 0d") and re.search(r"07 0d \S\S \S\S \S\S \S\S 03", seg3),
+              f"no PUBACK 0x03 for the QoS 2 PUBLISH: ...{seg3[-700:]}")
+        return "refused", ("QoS 2 not implemented yet: SUBSCRIBE QoS 2 granted QoS 1; PUBLISH QoS 2 answered PUBACK "
+                           "0x03 'not supported'" + (", which the client does not take as an answer: "
+                                                     "the step does not complete" if not ok3 else "")), qcmd
+    table.run(C, "QoS 2 (-qos2)", qos2_run)
+
+
+# ---------------------------------------------------------------------------------------------
 # tshark: what the appliance sent
 
-def wire_checks(pcap, lab, table, expect_bad_pubacks):
+def wire_checks(pcap, lab, table, expect_bad_pubacks, qos2_refusals):
     C = "tshark"
 
     def decode():
@@ -540,11 +818,13 @@ def wire_checks(pcap, lab, table, expect_bad_pubacks):
     def pubacks():
         rows = tshark_fields(pcap, ["mqttsn.topic.id", "mqttsn.return.code"],
                              f"ip.src == {lab.appliance_ip} && mqttsn.msg.type == 0x0d")
-        bad = [r for r in rows if int(r[1], 0) != 0]
-        check(len(bad) == expect_bad_pubacks and all(int(r[1], 0) == 2 for r in bad),
-              f"PUBACK return codes: {rows} (expected {expect_bad_pubacks} with 0x02 'invalid topic id', the "
-              "rest 0x00)")
-        return "worked", f"{len(rows)} PUBACKs: {len(rows) - len(bad)} x 0x00, {len(bad)} x 0x02 (unknown ids)", ""
+        rcs = [int(r[1], 0) for r in rows]
+        n = {rc: rcs.count(rc) for rc in set(rcs)}
+        check(n.get(2, 0) == expect_bad_pubacks and set(n) <= {0, 2, 3} and (qos2_refusals or not n.get(3)),
+              f"PUBACK return codes {n} (expected {expect_bad_pubacks} x 0x02 'invalid topic id' for unknown ids, "
+              f"0x03 only for QoS 2 PUBLISHes{' (sent)' if qos2_refusals else ' (none sent)'}, the rest 0x00)")
+        return "worked", (f"{len(rows)} PUBACKs: {n.get(0, 0)} x 0x00, {n.get(2, 0)} x 0x02 (unknown ids), "
+                          f"{n.get(3, 0)} x 0x03 (QoS 2 PUBLISHes)"), ""
     table.run(C, "PUBACK return codes", pubacks)
 
     def register_order():
@@ -574,6 +854,7 @@ def wire_checks(pcap, lab, table, expect_bad_pubacks):
 def main(args, clients):
     table = Table()
     tools, paho = clients.get("MQTTSN_TOOLS_DIR"), clients.get("PAHO_MQTTSN_DIR")
+    gwt = clients.get("PAHO_GWTESTER_DIR")
     with Lab("interop") as lab:
         pcap_dir = harness.workdir("interop-pcap")
         pcap = os.path.join(pcap_dir, "interop.pcap")
@@ -587,10 +868,19 @@ def main(args, clients):
                         paho_checks(lab, dp, paho, table, raw)
                     finally:
                         raw.c.close()
+                if gwt:
+                    with MulticastDnat(lab):
+                        gwtester_checks(lab, dp, gwt, table)
                 stats = dp.stop()
                 check_conservation(stats)
-            wire_checks(pcap, lab, table, expect_bad_pubacks=1 if tools else 0)
+            # 0x02 "invalid topic id": mqtt-sn-pub's unknown predefined id; the GatewayTester's PUBLISH with the
+            # id of its previous session after a clean reconnect (it then registers the name again)
+            wire_checks(pcap, lab, table, expect_bad_pubacks=bool(tools) + bool(gwt), qos2_refusals=bool(gwt))
             if paho:
+                # A new dataplane knows no neighbour, while the namespace still holds its MAC: the reply to a
+                # first datagram would go to an ARP miss and be dropped (no_neighbour), and a sample client
+                # never retransmits. Forgetting the entry makes the client ask first, as a fresh one would.
+                lab.run(["ip", "neigh", "flush", "dev", lab.cl_if])
                 with Dataplane("interop-noproof", lab, overrides={"security.address_proof": False}) as dp:
                     paho_no_proof_checks(lab, dp, paho, table)
                     check_conservation(dp.stop())
