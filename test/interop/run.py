@@ -679,7 +679,8 @@ def gwtester_checks(lab, dp, gwt, table):
         def step1(seg, ok):
             need(seg, ok, "subscriptions not granted")
             check(received(seg, "08 13 20"), "no SUBACK granting QoS 1")
-            return "worked", "two SUBSCRIBEs QoS 1 back to back; the proof REGISTER acked; SUBACKs grant QoS 1", ""
+            return "worked", ("two SUBSCRIBEs QoS 1 back to back, each answered by the proof REGISTER, which the "
+                              "client acks; SUBACKs grant QoS 1"), ""
         row("SUBSCRIBE QoS 1 by name (Step1)", "Step1:", ['"ty4tw/topic1" Id', '"ty4tw/topic2" Id'], step1)
 
         def step2(seg, ok):
@@ -689,7 +690,7 @@ def gwtester_checks(lab, dp, gwt, table):
 
         def step3(seg, ok):
             need(seg, ok, "own QoS 0 publish not received")
-            return "worked", "REGISTER, PUBLISH QoS 0 on ty4tw/topic1, delivered back (subscribed at QoS 1)", ""
+            return "worked", "PUBLISH QoS 0 on ty4tw/topic1 (the id from its SUBACK), delivered back", ""
         row("PUBLISH QoS 0 (Step3)", "Step3:", ["Topic1 recv."], step3)
 
         def step4(seg, ok):
