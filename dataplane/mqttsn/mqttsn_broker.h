@@ -68,6 +68,7 @@ struct broker_config {
 	uint32_t error_reply_burst;
 	const struct broker_admission *admission; /* kept by reference: must outlive the broker */
 	uint32_t n_admission;
+	bool admission_reject_unlisted; /* the rules are an allow-list: a ClientId none names is refused */
 };
 
 /* Output side. Every callback returns 0 when the packet was queued, < 0 when not (the
@@ -97,6 +98,13 @@ struct broker_io {
 	 * payloads never starve rx), or NULL when there is no room (the copy is then skipped and
 	 * counted). Without it the engine keeps the payload itself with payload_hold. */
 	void *(*payload_keep)(void *ctx, void *payload);
+	/* Optional. The config of the generation the client with this hash belongs to (the rollout
+	 * split, include/fanout/client_hash.h): a CONNECT is admitted by its admission rules, so a
+	 * generation swap changes them without a restart. Absent or NULL: the engine's own config. */
+	const struct broker_config *(*client_config)(void *ctx, uint32_t client_hash);
+	/* Optional. GWINFO answering a SEARCHGW, which the spec broadcasts with the search's radius
+	 * (5.4.3): the stage decides where it goes (asker is the searcher). Absent: sent to the asker. */
+	int (*broadcast)(void *ctx, const struct fo_client *asker, uint8_t radius, const uint8_t *msg, uint16_t len);
 	/* Reference counting for payloads kept by QoS 1 state across calls. */
 	void (*payload_hold)(void *ctx, void *payload);
 	void (*payload_release)(void *ctx, void *payload);
