@@ -8,19 +8,21 @@ allow-list (admission_unlisted: reject) naming the prefix "ok-" from the lab sub
      connect_rejected_unlisted; "pinned" from B is refused with 0x03 and counted
      connect_rejected_admission; "pinned" from A is accepted.
   2. CONFIG DIFF of a config that admits unlisted ClientIds and pins "pinned" to B reports the change
-     as the key security.admission with nothing needing a restart; CONFIG LOAD ... AS stable swaps it
-     in: the same process (same pid, no restart) now accepts "stranger" and "pinned" from B and refuses
-     "pinned" from A; GENERATIONS reports the new stable with admit.
-  3. A canary that rejects every unlisted ClientId at share 100 % refuses "stranger" (its generation's
-     rules), ROLLBACK to share 0 admits it again: the rules follow the client's generation.
+     as the key security.admission with nothing needing a restart; `fanoutctl config apply FILE --now`
+     (through fanout-control) swaps it in: the same process (same pid, no restart) now accepts
+     "stranger" and "pinned" from B and refuses "pinned" from A; GENERATIONS reports the new stable
+     with admit.
+  3. A staged rollout of a config that rejects every unlisted ClientId (`fanoutctl config apply`, then
+     `fanoutctl rollout start --steps 100 --no-auto`): at share 100 % "stranger" is refused by its
+     generation's rules; `fanoutctl rollout rollback` (share 0) admits it again.
 Conservation holds after stop."""
 import sys
 from pathlib import Path
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import (Dataplane, Lab, RawClient, Resp, check, check_conservation, events, lab_config,  # noqa: E402
-                     log, run_test, wait_until)
+from harness import (Control, Dataplane, Lab, RawClient, Resp, check, check_conservation, events,  # noqa: E402
+                     lab_config, log, run_test, wait_until)
 
 REJECTED = 0x03
 
@@ -53,7 +55,8 @@ def main(args):
             {"client_id": '"pinned"', "from": f"[{a_ip}/32]"},
         ])
         sock_path = f"/tmp/fo-e2e-adm-{id(lab)}.sock"
-        with Dataplane("adm", lab, config_text=boot, extra_app=["--control", sock_path]) as dp:
+        with Dataplane("adm", lab, config_text=boot, extra_app=["--control", sock_path]) as dp, \
+                Control(sock_path, Path(dp.dir) / "control") as ctl:
             r = Resp(sock_path)
             try:
                 pid = dp.proc.pid
@@ -78,23 +81,30 @@ def main(args):
                 check(d["restart_required"] == [] and
                       [c.get("key") for c in d["changes"]] == ["security.admission"] and
                       "admit" in d["changes"][0]["detail"], f"CONFIG DIFF: {d}")
-                ld = r.json("CONFIG", "LOAD", opened, "AS", "stable")
-                check(ld["as"] == "stable" and [c.get("key") for c in ld["changes"]] == ["security.admission"],
-                      f"CONFIG LOAD: {ld}")
+                f_open = Path(dp.dir) / "opened.yaml"
+                f_open.write_text(opened)
+                out = ctl.ctl_ok("config", "apply", f_open, "--now")
+                log("fanoutctl config apply --now:\n" + out.rstrip())
+                check("loaded as stable" in out and "security.admission" in out, f"config apply --now:\n{out}")
                 g = r.json("GENERATIONS")
-                check(g["stable"]["id"] == ld["generation"] and g["stable"]["admission_unlisted"] == "admit" and
-                      g["stable"]["admission_rules"] == 1, f"GENERATIONS after the load: {g}")
+                check(g["stable"]["id"] > 1 and g["stable"]["admission_unlisted"] == "admit" and
+                      g["stable"]["admission_rules"] == 1, f"GENERATIONS after the apply: {g}")
                 check(connack(lab, a_ip, "stranger") == 0, "after the load: an unlisted ClientId still refused")
                 check(connack(lab, b_ip, "pinned") == 0, "after the load: pinned from B still refused")
                 check(connack(lab, a_ip, "pinned") == REJECTED, "after the load: pinned from A not refused 0x03")
                 check(dp.proc.poll() is None and dp.proc.pid == pid, "the dataplane restarted")
 
-                closed = admission_yaml(base, "reject", [{"client_id": '"pinned"', "from": f"[{b_ip}/32]"}])
-                r.json("CONFIG", "LOAD", closed)  # as canary
-                r.json("CANARY", "SHARE", "10000")
+                f_closed = Path(dp.dir) / "closed.yaml"
+                f_closed.write_text(admission_yaml(base, "reject", [{"client_id": '"pinned"', "from": f"[{b_ip}/32]"}]))
+                out = ctl.ctl_ok("config", "apply", f_closed)
+                check("loaded as canary" in out, f"config apply:\n{out}")
+                ctl.ctl_ok("rollout", "start", "--steps", "100", "--hold", "600s", "--no-auto")
+                wait_until("the canary at share 100 %", lambda: r.json("GENERATIONS")["share_bp"] == 10000, timeout=10)
                 check(connack(lab, a_ip, "stranger") == REJECTED, "canary at 100 %: its allow-list not applied")
-                r.json("ROLLBACK")
-                check(connack(lab, a_ip, "stranger") == 0, "after ROLLBACK: the stable rules not applied")
+                out = ctl.ctl_ok("rollout", "rollback")
+                log("fanoutctl rollout rollback: " + out.strip())
+                wait_until("the share back at 0", lambda: r.json("GENERATIONS")["share_bp"] == 0, timeout=10)
+                check(connack(lab, a_ip, "stranger") == 0, "after the rollback: the stable rules not applied")
                 ev = events(dp.snapshot())
                 log(f"end: connect_rejected_unlisted {ev['connect_rejected_unlisted']}, "
                     f"connect_rejected_admission {ev['connect_rejected_admission']}, "
