@@ -1347,6 +1347,11 @@ static int load_discovery(struct ctx *c, const struct raw_config *r, struct fo_c
 		if (ip == p->ip)
 			return fail(c, "discovery.destination: '%s' is ports[%u]'s own address",
 				    show(s, shown, sizeof(shown)), i);
+		if ((ip & mk) == (p->ip & mk) && p->prefix_len <= 30 && (ip & ~mk) == 0)
+			return fail(c,
+				    "discovery.destination: '%s' is the network address of ports[%u]'s subnet; give "
+				    "its broadcast address or a host",
+				    show(s, shown, sizeof(shown)), i);
 		reachable = reachable || (ip & mk) == (p->ip & mk) || p->gateway != 0;
 	}
 	if (!reachable)

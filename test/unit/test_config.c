@@ -763,6 +763,7 @@ static const struct bad discovery_rules[] = {
 	{ DISC "  destination: 0.0.0.0\n", "discovery.destination", "neither a broadcast" },
 	{ DISC "  destination: 240.0.0.1\n", "discovery.destination", "neither a broadcast" },
 	{ DISC "  destination: 198.18.0.1\n", "discovery.destination", "own address" },
+	{ DISC "  destination: 198.18.0.0\n", "discovery.destination", "network address" },
 	{ DISC "  destination: 203.0.113.9\n", "discovery.destination", "no port has a gateway" },
 	{ DISC "  adverts: true\n", "discovery.adverts: unknown key", "advertise" },
 	{ MIN "discovery: true\n", "discovery: expected a mapping", NULL },
