@@ -11,7 +11,11 @@ limited broadcast on its MQTT-SN port, and may broadcast 2 GWINFOs a second per 
      A third search within the same second is over the budget: answered to the searcher alone
      (gwinfo_broadcast_limited). A SEARCHGW sent to the appliance's own address is answered to the
      searcher alone.
-Conservation holds after stop."""
+  3. Another run advertising to one host (the client's address, port 9999, not yet resolved): the first
+     advert waits for ARP and goes out on a retry; ADVERTISE arrives at that address.
+  4. Another advertising to the multicast group 239.1.2.3:9998 with TTL 4: a socket that joined the
+     group receives it, sent to the group with TTL 4.
+Conservation holds after each stop."""
 import socket
 import struct
 import sys
@@ -61,6 +65,40 @@ def expect_gwinfo(s, what):
     log(f"{what}: {data.hex()} from {src[0]}:{src[1]} to {dst}, TTL {ttl}")
     check(data == bytes([3, GWINFO, 1]), f"{what}: not GWINFO GwId 1: {data.hex()}")
     return src, dst, ttl
+
+
+def joined(lab, group, port):
+    s = listener(lab, port)
+    mreq = socket.inet_aton(group) + socket.inet_aton(lab.client_ip)
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+    return s
+
+
+def adverts(s, n, timeout):
+    """The first n ADVERTISE datagrams on s as (data, source, destination, TTL), within timeout."""
+    seen = []
+    deadline = time.monotonic() + scaled(timeout)
+    while len(seen) < n and time.monotonic() < deadline:
+        r = recv(s)
+        if r and r[0][1:2] == bytes([ADVERTISE]):
+            seen.append(r)
+    check(len(seen) == n, f"{len(seen)} ADVERTISE within {scaled(timeout):.0f} s, want {n}")
+    return seen
+
+
+def elsewhere(lab, tag, dest, ttl, sock):
+    """A dataplane advertising every second to dest with TTL ttl; two adverts on sock."""
+    ov = {"discovery": {"advertise": True, "interval_s": 1, "destination": dest, "ttl": ttl}}
+    with Dataplane(tag, lab, overrides=ov) as dp:
+        seen = adverts(sock, 2, 6)
+        ip = dest.split(":")[0]
+        log(f"to {dest}: " + ", ".join(f"{d.hex()} from {s[0]}:{s[1]} to {a} TTL {t}" for d, s, a, t in seen))
+        check(all(d == bytes([5, ADVERTISE, 1, 0, 1]) and s == (lab.appliance_ip, 1883) and a == ip and t == ttl
+                  for d, s, a, t in seen), f"adverts to {dest}: {seen}")
+        stats = dp.stop()
+        check(events(stats)["advertise_sent"] >= 2, f"advertise_sent {events(stats)['advertise_sent']}")
+        check_conservation(stats)
+        return stats
 
 
 def main(args):
@@ -115,6 +153,19 @@ def main(args):
               f"gwinfo_broadcast_limited {ev['gwinfo_broadcast_limited']} (want 1)")
         stats = dp.stop()
         check_conservation(stats)
+
+    with Lab("disc2") as lab:
+        sock = listener(lab, 9999)
+        try:
+            st = elsewhere(lab, "disc-host", f"{lab.client_ip}:9999", 1, sock)
+        finally:
+            sock.close()
+        check(events(st)["arp_requests_sent"] >= 1, "the host was never asked for by ARP")
+        sock = joined(lab, "239.1.2.3", 9998)
+        try:
+            elsewhere(lab, "disc-group", "239.1.2.3:9998", 4, sock)
+        finally:
+            sock.close()
 
 
 if __name__ == "__main__":
