@@ -682,13 +682,15 @@ static void changes_table(FILE *f, const json_t *changes)
 	struct fctl_table t;
 	fctl_table_init(&t);
 	fctl_table_col(&t, "OP");
-	fctl_table_col(&t, "ROUTE");
+	fctl_table_col(&t, "ROUTE/KEY");
 	fctl_table_col(&t, "DETAIL");
 	size_t i;
 	const json_t *c;
 	json_array_foreach(changes, i, c)
 	{
-		const char *row[] = { jstr(c, "op"), jstr(c, "route"), jstr(c, "detail") };
+		/* a route by name, or a generation key outside routes (security.admission) */
+		const char *row[] = { jstr(c, "op"), jstr(c, "route") ? jstr(c, "route") : jstr(c, "key"),
+				      jstr(c, "detail") };
 		fctl_table_row(&t, row);
 	}
 	fctl_table_print(&t, f, 2);
@@ -712,9 +714,9 @@ char *fctl_render_config_changes(const json_t *reply, const struct fctl_view *vi
 	const json_t *changes = jget(reply, "changes");
 	if (json_is_array(changes)) {
 		if (json_array_size(changes) == 0)
-			fprintf(o.f, "no route changes against stable\n");
+			fprintf(o.f, "no changes against stable\n");
 		else {
-			fprintf(o.f, "%zu route change%s against stable:\n", json_array_size(changes),
+			fprintf(o.f, "%zu change%s against stable:\n", json_array_size(changes),
 				json_array_size(changes) == 1 ? "" : "s");
 			changes_table(o.f, changes);
 		}

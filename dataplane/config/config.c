@@ -44,6 +44,15 @@
  *     predefined_topics:        # optional, at most max_topics entries
  *       - { id: 1, name: "sensors/predefined" }   # id 1..65534 unique; name a valid,
  *                                                 # unique topic name
+ *   security: ...               # docs/security.md; admission_unlisted: admit | reject
+ *   discovery:                  # spec 6.1, every key optional
+ *     advertise: false          # ADVERTISE every interval_s
+ *     interval_s: 900           # 1..65535, also ADVERTISE's Duration
+ *     destination: 255.255.255.255   # [:port] limited/subnet broadcast, multicast group or a host;
+ *                               # port default: each port's mqttsn_port
+ *     ttl: 1                    # 1..255, ADVERTISE's IPv4 TTL
+ *     gwinfo: broadcast         # or unicast: how a broadcast SEARCHGW is answered
+ *     gwinfo_broadcasts_per_s: 10    # per worker, 1..1000000; beyond, answered to the searcher
  *   stats:
  *     file: /tmp/fanout-stats.json   # optional; absent = stdout
  *
@@ -110,8 +119,12 @@ struct raw_security {
 	char *keepalive_min_s, *keepalive_max_s, *keepalive_zero;
 	char *sessions_per_source, *topics_per_session, *subscriptions_per_session, *wildcards_per_session;
 	char *max_filter_levels, *max_giveups, *error_replies_per_s, *error_reply_burst;
+	char *admission_unlisted;
 	struct raw_admission *admission;
 	unsigned admission_count;
+};
+struct raw_discovery {
+	char *advertise, *interval_s, *destination, *ttl, *gwinfo, *gwinfo_broadcasts_per_s;
 };
 struct raw_route {
 	char *name, *filter, *format;
@@ -150,6 +163,7 @@ struct raw_config {
 	struct raw_mqttsn *mqttsn;
 	struct raw_stats *stats;
 	struct raw_security *security;
+	struct raw_discovery *discovery;
 	struct raw_route *routes;
 	unsigned routes_count;
 	struct raw_sink *sinks;
@@ -276,8 +290,18 @@ static const cyaml_schema_field_t security_fields[] = {
 	STR("max_giveups", struct raw_security, max_giveups),
 	STR("error_replies_per_s", struct raw_security, error_replies_per_s),
 	STR("error_reply_burst", struct raw_security, error_reply_burst),
+	STR("admission_unlisted", struct raw_security, admission_unlisted),
 	CYAML_FIELD_SEQUENCE("admission", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_security, admission,
 			     &admission_value, 0, CYAML_UNLIMITED),
+	CYAML_FIELD_END,
+};
+static const cyaml_schema_field_t discovery_fields[] = {
+	STR("advertise", struct raw_discovery, advertise),
+	STR("interval_s", struct raw_discovery, interval_s),
+	STR("destination", struct raw_discovery, destination),
+	STR("ttl", struct raw_discovery, ttl),
+	STR("gwinfo", struct raw_discovery, gwinfo),
+	STR("gwinfo_broadcasts_per_s", struct raw_discovery, gwinfo_broadcasts_per_s),
 	CYAML_FIELD_END,
 };
 static const cyaml_schema_field_t route_fields[] = {
@@ -369,6 +393,7 @@ static const cyaml_schema_field_t top_fields[] = {
 	CYAML_FIELD_MAPPING_PTR("mqttsn", CYAML_FLAG_OPTIONAL, struct raw_config, mqttsn, mqttsn_fields),
 	CYAML_FIELD_MAPPING_PTR("stats", CYAML_FLAG_OPTIONAL, struct raw_config, stats, stats_fields),
 	CYAML_FIELD_MAPPING_PTR("security", CYAML_FLAG_OPTIONAL, struct raw_config, security, security_fields),
+	CYAML_FIELD_MAPPING_PTR("discovery", CYAML_FLAG_OPTIONAL, struct raw_config, discovery, discovery_fields),
 	CYAML_FIELD_SEQUENCE("routes", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_config, routes,
 			     &route_value, 0, CYAML_UNLIMITED),
 	CYAML_FIELD_SEQUENCE("sinks", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_config, sinks, &sink_value,
@@ -1218,6 +1243,13 @@ static int load_security(struct ctx *c, const struct raw_config *r, struct fo_co
 	if (b->keepalive_max_s < b->keepalive_min_s)
 		return fail(c, "security.keepalive_max_s: %u is below security.keepalive_min_s (%u); raise it",
 			    b->keepalive_max_s, b->keepalive_min_s);
+	if (m->admission_unlisted == NULL || strcmp(m->admission_unlisted, "admit") == 0)
+		b->admission_reject_unlisted = false;
+	else if (strcmp(m->admission_unlisted, "reject") == 0)
+		b->admission_reject_unlisted = true;
+	else
+		return fail(c, "security.admission_unlisted: '%s' is not admit or reject",
+			    show(m->admission_unlisted, shown, sizeof(shown)));
 	unsigned n = m->admission_count;
 	if (n == 0)
 		return 0;
@@ -1281,6 +1313,76 @@ static int load_security(struct ctx *c, const struct raw_config *r, struct fo_co
 			a->n_nets = j + 1;
 		}
 	}
+	return 0;
+}
+
+/* "discovery:" (spec 6.1). The destination is where ADVERTISE goes: the limited broadcast, a
+ * port's subnet broadcast, a multicast group (every port), or one host reachable from a port. */
+static int load_discovery(struct ctx *c, const struct raw_config *r, struct fo_config *cfg)
+{
+	static const struct raw_discovery none;
+	const struct raw_discovery *m = r->discovery ? r->discovery : &none;
+	struct fo_discovery_config *d = &cfg->discovery;
+	char shown[64];
+	uint32_t ttl;
+	if (get_bool(c, "discovery.advertise", m->advertise, false, &d->advertise) != 0 ||
+	    get_u16(c, "discovery.interval_s", m->interval_s, 1, 65535, FO_DEFAULT_ADVERTISE_INTERVAL_S,
+		    &d->interval_s) != 0 ||
+	    get_u32(c, "discovery.ttl", m->ttl, 1, 255, FO_DEFAULT_ADVERTISE_TTL, &ttl) != 0 ||
+	    get_u32(c, "discovery.gwinfo_broadcasts_per_s", m->gwinfo_broadcasts_per_s, 1, 1000000u,
+		    FO_DEFAULT_GWINFO_BROADCASTS_PER_S, &d->gwinfo_broadcasts_per_s) != 0)
+		return -1;
+	d->ttl = (uint8_t)ttl;
+	if (m->gwinfo == NULL || strcmp(m->gwinfo, "broadcast") == 0)
+		d->gwinfo = FO_GWINFO_BROADCAST;
+	else if (strcmp(m->gwinfo, "unicast") == 0)
+		d->gwinfo = FO_GWINFO_UNICAST;
+	else
+		return fail(c, "discovery.gwinfo: '%s' is not broadcast or unicast",
+			    show(m->gwinfo, shown, sizeof(shown)));
+	d->dest_ip = 0xffffffffu;
+	d->dest_port = 0;
+	if (m->destination == NULL)
+		return 0;
+	const char *s = m->destination, *end;
+	uint32_t ip;
+	if (!parse_dotted(s, &ip, &end) || (*end != ':' && *end != '\0'))
+		return fail(c, "discovery.destination: '%s' is not IPv4[:port]; write e.g. 255.255.255.255:1883",
+			    show(s, shown, sizeof(shown)));
+	if (*end == ':') {
+		char *pe;
+		errno = 0;
+		unsigned long port = strtoul(end + 1, &pe, 10);
+		if (end[1] < '1' || end[1] > '9' || *pe != '\0' || errno != 0 || port > 65535)
+			return fail(c, "discovery.destination: '%s' has no valid UDP port; use 1..65535 after the ':'",
+				    show(s, shown, sizeof(shown)));
+		d->dest_port = (uint16_t)port;
+	}
+	d->dest_ip = ip;
+	if (ip == 0xffffffffu || (ip >> 28) == 0xe)
+		return 0; /* the limited broadcast or a multicast group: out of every port */
+	if ((ip >> 24) == 0 || (ip >> 24) == 127 || (ip >> 28) == 0xf)
+		return fail(c, "discovery.destination: '%s' is neither a broadcast, a multicast nor a host address",
+			    show(s, shown, sizeof(shown)));
+	bool reachable = false;
+	for (uint32_t i = 0; i < cfg->n_ports; i++) {
+		const struct fo_port_config *p = &cfg->ports[i];
+		uint32_t mk = prefix_mask(p->prefix_len);
+		if (ip == p->ip)
+			return fail(c, "discovery.destination: '%s' is ports[%u]'s own address",
+				    show(s, shown, sizeof(shown)), i);
+		if ((ip & mk) == (p->ip & mk) && p->prefix_len <= 30 && (ip & ~mk) == 0)
+			return fail(c,
+				    "discovery.destination: '%s' is the network address of ports[%u]'s subnet; give "
+				    "its broadcast address or a host",
+				    show(s, shown, sizeof(shown)), i);
+		reachable = reachable || (ip & mk) == (p->ip & mk) || p->gateway != 0;
+	}
+	if (!reachable)
+		return fail(c,
+			    "discovery.destination: '%s' is on no port's subnet and no port has a gateway; add "
+			    "`gateway:` to the port that leads there",
+			    show(s, shown, sizeof(shown)));
 	return 0;
 }
 
@@ -1931,8 +2033,9 @@ int fo_config_parse(const char *yaml, size_t len, struct fo_config **out, char *
 	}
 	const struct raw_config *r = raw != NULL ? raw : &empty; /* an empty document */
 	if (load_ports(c, r, cfg) != 0 || load_lcores(c, r, cfg) != 0 || load_pools(c, r, cfg) != 0 ||
-	    load_mqttsn(c, r, cfg) != 0 || load_security(c, r, cfg) != 0 || load_stats(c, r, cfg) != 0 ||
-	    load_sinks(c, r, cfg) != 0 || load_bridges(c, r, cfg) != 0 || load_routes(c, r, cfg) != 0)
+	    load_mqttsn(c, r, cfg) != 0 || load_security(c, r, cfg) != 0 || load_discovery(c, r, cfg) != 0 ||
+	    load_stats(c, r, cfg) != 0 || load_sinks(c, r, cfg) != 0 || load_bridges(c, r, cfg) != 0 ||
+	    load_routes(c, r, cfg) != 0)
 		goto done;
 	*out = cfg;
 	cfg = NULL;

@@ -57,6 +57,10 @@
 #define FO_DEFAULT_ERROR_REPLIES_PER_S 20
 #define FO_DEFAULT_ERROR_REPLY_BURST 40
 #define FO_MAX_ADMISSION_RULES 1024
+/* "discovery:" defaults (spec 6.1, 7.2: T_ADV above 15 minutes) */
+#define FO_DEFAULT_ADVERTISE_INTERVAL_S 900
+#define FO_DEFAULT_ADVERTISE_TTL 1
+#define FO_DEFAULT_GWINFO_BROADCASTS_PER_S 10
 
 /* Limits the validator enforces (DPDK's build limits and sanity bounds, see docs/config.md). */
 #define FO_MAX_PORTS 32      /* RTE_MAX_ETHPORTS */
@@ -207,6 +211,23 @@ struct fo_bridge_config {
 	uint32_t n_subs;
 };
 
+/* How a SEARCHGW is answered ("discovery.gwinfo"). */
+enum fo_gwinfo_mode {
+	FO_GWINFO_BROADCAST = 0, /* a search sent to a broadcast address is answered by broadcast (5.4.3) */
+	FO_GWINFO_UNICAST = 1,   /* every search is answered to the searcher alone */
+};
+
+/* Gateway discovery ("discovery:", spec 6.1): the periodic ADVERTISE and the GWINFO answer. */
+struct fo_discovery_config {
+	bool advertise;                   /* send ADVERTISE every interval_s (default off) */
+	uint16_t interval_s;              /* T_ADV, also ADVERTISE's Duration field */
+	uint32_t dest_ip;                 /* host order: limited or subnet broadcast, multicast group, or a host */
+	uint16_t dest_port;               /* 0 = each port's mqttsn_port */
+	uint8_t ttl;                      /* IPv4 TTL of ADVERTISE (a multicast group's reach) */
+	uint8_t gwinfo;                   /* enum fo_gwinfo_mode */
+	uint32_t gwinfo_broadcasts_per_s; /* per worker; more searches are answered to the searcher alone */
+};
+
 struct fo_config {
 	struct fo_port_config *ports;
 	uint32_t n_ports;
@@ -229,6 +250,7 @@ struct fo_config {
 	struct broker_predefined *predefined; /* owned storage behind broker.predefined */
 	struct broker_admission *admission;   /* owned storage behind broker.admission ("security:") */
 	uint16_t min_source_port;             /* security.min_source_port: lower UDP source ports are dropped */
+	struct fo_discovery_config discovery; /* "discovery:" */
 
 	char *stats_file; /* JSON snapshot path (SIGUSR1 and exit); NULL = stdout */
 

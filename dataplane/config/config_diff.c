@@ -1,6 +1,7 @@
 /* Config differences for generations: routes are compared by name (a route whose filter,
- * destinations or format differ is a "change"); every other key is compared field by field
- * and reported by its YAML path, since it can only be applied by restarting the dataplane. */
+ * destinations or format differ is a "change"); the admission rules are a generation's too and
+ * reported as one key; every other key is compared field by field and reported by its YAML path,
+ * since it can only be applied by restarting the dataplane. */
 #include <stdio.h>
 #include <string.h>
 
@@ -190,15 +191,11 @@ unsigned fo_config_restart_keys(const struct fo_config *f, const struct fo_confi
 		    a->max_filter_levels != b->max_filter_levels || a->max_giveups != b->max_giveups ||
 		    a->error_replies_per_s != b->error_replies_per_s || a->error_reply_burst != b->error_reply_burst,
 	    "security");
-	bool same_adm = a->n_admission == b->n_admission;
-	for (uint32_t i = 0; same_adm && i < a->n_admission; i++) {
-		const struct broker_admission *x = &a->admission[i], *y = &b->admission[i];
-		same_adm = x->prefix == y->prefix && x->client_id_len == y->client_id_len &&
-			   memcmp(x->client_id, y->client_id, x->client_id_len) == 0 && x->n_nets == y->n_nets &&
-			   memcmp(x->nets, y->nets, x->n_nets * sizeof(*x->nets)) == 0 &&
-			   memcmp(x->masks, y->masks, x->n_nets * sizeof(*x->masks)) == 0;
-	}
-	KEY(!same_adm, "security.admission");
+	const struct fo_discovery_config *da = &f->discovery, *db = &t->discovery;
+	KEY(da->advertise != db->advertise || da->interval_s != db->interval_s || da->dest_ip != db->dest_ip ||
+		    da->dest_port != db->dest_port || da->ttl != db->ttl || da->gwinfo != db->gwinfo ||
+		    da->gwinfo_broadcasts_per_s != db->gwinfo_broadcasts_per_s,
+	    "discovery");
 	KEY(f->n_sinks != t->n_sinks, "sinks");
 	for (uint32_t i = 0; i < f->n_sinks && i < t->n_sinks; i++) {
 		const struct fo_sink_config *x = &f->sinks[i], *y = &t->sinks[i];
@@ -249,10 +246,43 @@ unsigned fo_config_restart_keys(const struct fo_config *f, const struct fo_confi
 	return n;
 }
 
+static bool same_rule(const struct broker_admission *x, const struct broker_admission *y)
+{
+	return x->prefix == y->prefix && x->client_id_len == y->client_id_len &&
+	       memcmp(x->client_id, y->client_id, x->client_id_len) == 0 && x->n_nets == y->n_nets &&
+	       memcmp(x->nets, y->nets, x->n_nets * sizeof(*x->nets)) == 0 &&
+	       memcmp(x->masks, y->masks, x->n_nets * sizeof(*x->masks)) == 0;
+}
+
+unsigned fo_config_gen_keys(const struct fo_config *f, const struct fo_config *t, fo_gen_key_fn cb, void *ctx)
+{
+	const struct broker_config *a = &f->broker, *b = &t->broker;
+	uint32_t changed = 0;
+	for (uint32_t i = 0; i < a->n_admission && i < b->n_admission; i++)
+		changed += !same_rule(&a->admission[i], &b->admission[i]);
+	if (changed == 0 && a->n_admission == b->n_admission &&
+	    a->admission_reject_unlisted == b->admission_reject_unlisted)
+		return 0;
+	if (cb) {
+		char detail[160];
+		int off = snprintf(detail, sizeof(detail), "%u -> %u rules (%u of the first %u differ)", a->n_admission,
+				   b->n_admission, changed,
+				   a->n_admission < b->n_admission ? a->n_admission : b->n_admission);
+		if (a->admission_reject_unlisted != b->admission_reject_unlisted && off > 0 &&
+		    (size_t)off < sizeof(detail))
+			snprintf(detail + off, sizeof(detail) - (size_t)off, "; unlisted ClientIds: %s -> %s",
+				 a->admission_reject_unlisted ? "reject" : "admit",
+				 b->admission_reject_unlisted ? "reject" : "admit");
+		cb(ctx, "security.admission", detail);
+	}
+	return 1;
+}
+
 unsigned fo_config_diff(const struct fo_config *from, const struct fo_config *to, fo_route_change_fn on_route,
 			fo_restart_key_fn on_restart, void *ctx)
 {
-	return route_diff(from, to, on_route, ctx) + fo_config_restart_keys(from, to, on_restart, ctx);
+	return route_diff(from, to, on_route, ctx) + fo_config_gen_keys(from, to, NULL, NULL) +
+	       fo_config_restart_keys(from, to, on_restart, ctx);
 }
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
@@ -261,6 +291,27 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		h ^= b[i];
 		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+uint64_t fo_generation_fingerprint(const struct fo_config *cfg)
+{
+	const struct broker_config *b = &cfg->broker;
+	uint8_t hdr[5] = { b->admission_reject_unlisted, b->n_admission >> 24, b->n_admission >> 16,
+			   b->n_admission >> 8, b->n_admission };
+	uint64_t h = fnv(fo_routes_fingerprint(cfg), hdr, sizeof(hdr));
+	for (uint32_t i = 0; i < b->n_admission; i++) {
+		const struct broker_admission *a = &b->admission[i];
+		uint8_t r[6] = { a->prefix,       a->client_id_len, a->n_nets >> 24,
+				 a->n_nets >> 16, a->n_nets >> 8,   a->n_nets };
+		h = fnv(h, r, sizeof(r));
+		h = fnv(h, a->client_id, a->client_id_len);
+		for (uint32_t k = 0; k < a->n_nets; k++) {
+			uint8_t nm[8] = { a->nets[k] >> 24,  a->nets[k] >> 16,  a->nets[k] >> 8,  a->nets[k],
+					  a->masks[k] >> 24, a->masks[k] >> 16, a->masks[k] >> 8, a->masks[k] };
+			h = fnv(h, nm, sizeof(nm));
+		}
 	}
 	return h;
 }

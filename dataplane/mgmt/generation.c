@@ -241,7 +241,7 @@ static struct fo_generation *gen_build(struct fo_config *cfg, uint32_t id, char 
 	}
 	g->cfg = cfg;
 	g->id = id;
-	g->fingerprint = fo_routes_fingerprint(cfg);
+	g->fingerprint = fo_generation_fingerprint(cfg);
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	g->created_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000; /* wall clock, for operators */
@@ -429,6 +429,17 @@ static void on_route_change(void *ctx, const char *op, const char *route, const 
 	d->first = false;
 }
 
+static void on_gen_key(void *ctx, const char *key, const char *detail)
+{
+	struct diff_out *d = ctx;
+	fprintf(d->f, "%s{\"op\":\"change\",\"key\":", d->first ? "" : ",");
+	fo_json_cstr(d->f, key);
+	fprintf(d->f, ",\"detail\":");
+	fo_json_cstr(d->f, detail);
+	fputc('}', d->f);
+	d->first = false;
+}
+
 static void on_restart_key(void *ctx, const char *key)
 {
 	struct diff_out *d = ctx;
@@ -465,6 +476,7 @@ static void write_changes(FILE *out, const struct fo_config *from, const struct 
 	struct diff_out d = { .f = out, .first = true };
 	fprintf(out, "\"changes\":[");
 	fo_config_diff(from, to, on_route_change, NULL, &d);
+	fo_config_gen_keys(from, to, on_gen_key, &d);
 	fprintf(out, "]");
 }
 
@@ -494,7 +506,7 @@ int fo_gen_load(const char *yaml, size_t len, uint32_t id, bool as_stable, uint6
 	if (fo_config_restart_keys(fo_dp.cfg, cfg, collect_key, &keys) != 0) {
 		snprintf(err, errlen,
 			 "config refused: %s differ from the running dataplane and need a restart; "
-			 "change only `routes:` at run time",
+			 "change only `routes:`, `security.admission` and `security.admission_unlisted` at run time",
 			 keys.buf);
 		fo_config_free(cfg);
 		return -1;
@@ -502,12 +514,13 @@ int fo_gen_load(const char *yaml, size_t len, uint32_t id, bool as_stable, uint6
 	const struct fo_genset *cur = fo_genset_read();
 	struct fo_generation *same = as_stable ? cur->stable : cur->canary;
 	if (id != 0 && same && same->id == id) {
-		uint64_t fp = fo_routes_fingerprint(cfg);
+		uint64_t fp = fo_generation_fingerprint(cfg);
 		fo_config_free(cfg);
 		if (fp != same->fingerprint) {
 			snprintf(err, errlen,
-				 "generation %u is already %s with other routes; number a new generation above %u", id,
-				 as_stable ? "stable" : "canary", max_id);
+				 "generation %u is already %s with other routes or admission rules; number a new "
+				 "generation above %u",
+				 id, as_stable ? "stable" : "canary", max_id);
 			return -1;
 		}
 		fprintf(out, "{\"generation\":%u,\"as\":\"%s\",\"unchanged\":true,\"changes\":[]}", id,
@@ -637,8 +650,11 @@ static void write_gen(FILE *f, const struct fo_generation *g)
 		fprintf(f, "null");
 		return;
 	}
-	fprintf(f, "{\"id\":%u,\"routes\":%u,\"fingerprint\":\"%016" PRIx64 "\",\"created_ms\":%" PRIu64 "}", g->id,
-		g->cfg->n_routes, g->fingerprint, g->created_ms);
+	fprintf(f,
+		"{\"id\":%u,\"routes\":%u,\"admission_rules\":%u,\"admission_unlisted\":\"%s\",\"fingerprint\":\"%"
+		"016" PRIx64 "\",\"created_ms\":%" PRIu64 "}",
+		g->id, g->cfg->n_routes, g->cfg->broker.n_admission,
+		g->cfg->broker.admission_reject_unlisted ? "reject" : "admit", g->fingerprint, g->created_ms);
 }
 
 void fo_gen_write_generations(FILE *f)

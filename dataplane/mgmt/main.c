@@ -1,6 +1,7 @@
 /* fanout-dataplane: the DPDK primary process. Setup maps the config onto ethdev ports,
  * mbuf pools, rte_rings and lcore roles, launches the lcore loops, then the main lcore
- * waits for signals (SIGUSR1: stats snapshot; SIGINT/SIGTERM: drain and exit).
+ * waits for signals (SIGUSR1: stats snapshot; SIGINT/SIGTERM: drain and exit), serving the
+ * control socket and sending the periodic ADVERTISE meanwhile.
  * Usage: fanout-dataplane [EAL args] -- --config FILE [--stats FILE] [--duration SEC] */
 #include <errno.h>
 #include <getopt.h>
@@ -20,6 +21,7 @@
 
 #include <rte_mbuf_dyn.h>
 
+#include "advertise.h"
 #include "broker_hash.h"
 #include "control_socket.h"
 #include "dataplane.h"
@@ -718,6 +720,7 @@ int main(int argc, char **argv)
 		fo_ctl_poll(10); /* serves the control socket, or sleeps 10 ms */
 		fo_gen_poll();   /* frees generation sets no worker can still see */
 		uint64_t now_ms = fo_now_ms();
+		fo_advertise_poll(now_ms); /* discovery: ADVERTISE when due */
 		if (now_ms - last_age_ms >= FO_NEIGH_AGE_MS) {
 			last_age_ms = now_ms;
 			age_neighbours(now_ms);

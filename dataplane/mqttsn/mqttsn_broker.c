@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admission.h"
 #include "broker_hash.h"
 #include "filter_index.h"
 #include "mqttsn_codec.h"
@@ -1673,25 +1674,6 @@ static void prove(struct broker *b, uint32_t si, const struct fo_client *to)
 		}
 }
 
-static const struct broker_admission *admission_rule(const struct broker *b, const uint8_t *cid, uint16_t clen)
-{
-	for (uint32_t i = 0; i < b->cfg.n_admission; i++) {
-		const struct broker_admission *a = &b->cfg.admission[i];
-		if (a->prefix ? clen >= a->client_id_len && memcmp(cid, a->client_id, a->client_id_len) == 0
-			      : clen == a->client_id_len && memcmp(cid, a->client_id, clen) == 0)
-			return a;
-	}
-	return NULL;
-}
-
-static bool admission_allows(const struct broker_admission *a, uint32_t ip)
-{
-	for (uint32_t i = 0; i < a->n_nets; i++)
-		if ((ip & a->masks[i]) == a->nets[i])
-			return true;
-	return false;
-}
-
 /* A per-worker table is full: end one unproven session that holds what is missing (a forged
  * source costs the forger its room, never a proven client's). Looks at EVICT_SCAN session slots
  * from a moving cursor and ends the one heard from longest ago (a storm of forged CONNECTs is
@@ -1758,9 +1740,12 @@ static void on_connect(struct broker *b, const struct fo_client *from, const str
 		set_answered(res, send_rc_only(b, from, MQTTSN_CONNACK, MQTTSN_RC_NOT_SUPPORTED));
 		return;
 	}
-	const struct broker_admission *rule = admission_rule(b, cid, clen);
-	if (rule && !admission_allows(rule, from->ip)) {
-		ev(b, FO_EV_CONNECT_REJECTED_ADMISSION);
+	const struct broker_config *gc = b->io.client_config ? b->io.client_config(b->io.ctx, res->client_hash) : NULL;
+	const struct broker_admission *rule;
+	enum broker_admit adm = broker_admit(gc ? gc : &b->cfg, cid, clen, from->ip, &rule);
+	if (adm != BROKER_ADMIT_OK) {
+		ev(b,
+		   adm == BROKER_ADMIT_UNLISTED ? FO_EV_CONNECT_REJECTED_UNLISTED : FO_EV_CONNECT_REJECTED_ADMISSION);
 		set_answered(res, send_rc_only(b, from, MQTTSN_CONNACK, MQTTSN_RC_NOT_SUPPORTED));
 		return;
 	}
@@ -2677,7 +2662,11 @@ static void broker_handle_msg(struct broker *b, const struct fo_client *from, co
 	if (m.type == MQTTSN_SEARCHGW) {
 		struct mqttsn_msg r = { .type = MQTTSN_GWINFO };
 		r.u.gwinfo.gw_id = b->cfg.gateway_id;
-		set_answered(res, send_msg(b, from, &r));
+		int n = mqttsn_encode(&r, b->scratch, b->scratch_cap);
+		set_answered(res, n <= 0            ? -1
+				  : b->io.broadcast ? b->io.broadcast(b->io.ctx, from, m.u.searchgw.radius, b->scratch,
+								      (uint16_t)n)
+						    : b->io.send(b->io.ctx, from, b->scratch, (uint16_t)n));
 		return;
 	}
 	if (m.type == MQTTSN_CONNECT) {

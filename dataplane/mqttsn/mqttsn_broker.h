@@ -77,7 +77,8 @@ struct broker_config {
 
 	/* Retained messages (one per topic name, this worker's copy). 0 = the retain flag is ignored. */
 	uint32_t max_retained;
-	uint32_t retained_bytes; /* payload bytes of retained messages at most */
+	uint32_t retained_bytes;        /* payload bytes of retained messages at most */
+	bool admission_reject_unlisted; /* the rules are an allow-list: a ClientId none names is refused */
 };
 
 /* Output side. Every callback returns 0 when the packet was queued, < 0 when not (the
@@ -114,6 +115,13 @@ struct broker_io {
 	 * res is filled as for published(); the stage routes it and hands it to the other workers.
 	 * from is the lost client's address. */
 	void (*originated)(void *ctx, const struct fo_client *from, const struct broker_result *res, void *payload);
+	/* Optional. The config of the generation the client with this hash belongs to (the rollout
+	 * split, include/fanout/client_hash.h): a CONNECT is admitted by its admission rules, so a
+	 * generation swap changes them without a restart. Absent or NULL: the engine's own config. */
+	const struct broker_config *(*client_config)(void *ctx, uint32_t client_hash);
+	/* Optional. GWINFO answering a SEARCHGW, which the spec broadcasts with the search's radius
+	 * (5.4.3): the stage decides where it goes (asker is the searcher). Absent: sent to the asker. */
+	int (*broadcast)(void *ctx, const struct fo_client *asker, uint8_t radius, const uint8_t *msg, uint16_t len);
 	/* Reference counting for payloads kept by QoS 1 state across calls. */
 	void (*payload_hold)(void *ctx, void *payload);
 	void (*payload_release)(void *ctx, void *payload);

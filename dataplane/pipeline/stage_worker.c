@@ -9,6 +9,7 @@
 #include <rte_prefetch.h>
 
 #include "dataplane.h"
+#include "discovery.h"
 #include "mqttsn_codec.h"
 #include "out_frame.h"
 #include "outputs.h"
@@ -31,6 +32,7 @@ struct worker_io {
 	struct fo_genset *gs;         /* the set read for this burst */
 	struct rte_mbuf *cur_payload; /* the packet being handled (io_published routes it) */
 	struct fo_worker_route wr;    /* routing and accounting (worker_route.h) */
+	struct fo_disc_budget gwinfo; /* GWINFO broadcasts (discovery.gwinfo_broadcasts_per_s) */
 	unsigned n_out;
 	struct rte_mbuf *out[OUT_MAX];
 };
@@ -118,6 +120,64 @@ static int io_send(void *ctx, const struct fo_client *to, const uint8_t *msg, ui
 	fo_frame_reply(rte_pktmbuf_mtod(m, uint8_t *), &spec, msg, len);
 	push_out(io, m);
 	return 0;
+}
+
+/* broker_io.broadcast: the GWINFO answering a SEARCHGW. A search sent to a broadcast address is
+ * answered to that address and the searcher's port, the search's radius as TTL (5.4.3), while the
+ * worker's budget lasts; a search sent to our own address, any search under discovery.gwinfo:
+ * unicast, and one over the budget are answered to the searcher alone. */
+static int io_broadcast(void *ctx, const struct fo_client *asker, uint8_t radius, const uint8_t *msg, uint16_t len)
+{
+	struct worker_io *io = ctx;
+	const struct fo_discovery_config *d = &fo_dp.cfg->discovery;
+	const struct rte_mbuf *q = io->cur_payload;
+	if (d->gwinfo != FO_GWINFO_BROADCAST || !q || asker->ifindex >= fo_dp.n_ports)
+		return io_send(ctx, asker, msg, len);
+	const uint8_t *iph = rte_pktmbuf_mtod(q, const uint8_t *) + q->l2_len;
+	uint32_t dst = (uint32_t)iph[16] << 24 | (uint32_t)iph[17] << 16 | (uint32_t)iph[18] << 8 | iph[19];
+	struct fo_port *p = &fo_dp.ports[asker->ifindex];
+	if (!fo_disc_is_broadcast(dst, p->ifc.ip, p->ifc.netmask))
+		return io_send(ctx, asker, msg, len);
+	if (!fo_disc_budget_take(&io->gwinfo, io->w->now_ms, d->gwinfo_broadcasts_per_s)) {
+		io->st->c.ev[FO_EV_GWINFO_BROADCAST_LIMITED]++;
+		return io_send(ctx, asker, msg, len);
+	}
+	struct rte_mbuf *m = rte_pktmbuf_alloc(fo_dp.hdr_pool);
+	if (unlikely(!m)) {
+		fo_out_fail(io->st, FO_OUT_DROP_HDR_POOL_EMPTY);
+		return -1;
+	}
+	struct l2l4_udp_spec spec;
+	fo_frame_spec(&spec, &p->ifc, dst, asker->port);
+	fo_disc_group_mac(dst, p->ifc.ip, p->ifc.netmask, spec.dst_mac);
+	size_t n = fo_disc_frame(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_tailroom(m), &spec,
+				 fo_disc_radius_ttl(radius), msg, len);
+	if (unlikely(n == 0)) {
+		rte_pktmbuf_free(m);
+		fo_out_fail(io->st, FO_OUT_DROP_FRAME_TOO_BIG);
+		return -1;
+	}
+	if (io->cur_tsc) {
+		struct fo_meta *mt = fo_meta(m);
+		mt->rx_tsc = io->cur_tsc;
+		mt->gen_slot = io->cur_slot;
+		m->ol_flags |= fo_dp.meta_flag;
+	}
+	m->data_len = (uint16_t)n;
+	m->pkt_len = (uint32_t)n;
+	m->port = p->port_id;
+	io->st->c.ev[FO_EV_GWINFO_BROADCAST]++;
+	push_out(io, m);
+	return 0;
+}
+
+/* broker_io.client_config: the config of the generation serving this client, whose admission
+ * rules a CONNECT is held to (a swap changes them at once, no restart). */
+static const struct broker_config *io_client_config(void *ctx, uint32_t client_hash)
+{
+	struct worker_io *io = ctx;
+	bool mirror;
+	return io->gs ? &fo_wr_serving_gen(io->gs, client_hash, &mirror)->cfg->broker : NULL;
 }
 
 /* A PUBLISH (or route) copy. Small payloads are copied into the header mbuf (fo_frame_payload_inline
@@ -365,6 +425,8 @@ int fo_worker_init(struct fo_worker *w)
 		.payload_make = io_payload_make,
 		.published = io_published,
 		.originated = io_originated,
+		.client_config = io_client_config,
+		.broadcast = io_broadcast,
 	};
 	const char *err = NULL;
 	w->broker = broker_create(&fo_dp.cfg->broker, &bio, w->ctr, &err);

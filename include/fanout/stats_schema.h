@@ -91,7 +91,10 @@
 	_(CONNECT_REJECTED_UNSUPPORTED, "connect_rejected_unsupported", "events", \
 	  "CONNECTs refused: unsupported flags or protocol") \
 	_(CONNECT_REJECTED_KEEPALIVE, "connect_rejected_keepalive", "events", "outside security.keepalive_*") \
-	_(CONNECT_REJECTED_ADMISSION, "connect_rejected_admission", "events", "client id bound to other sources") \
+	_(CONNECT_REJECTED_ADMISSION, "connect_rejected_admission", "events", \
+	  "ClientId's admission rule does not list the source (CONNACK 0x03)") \
+	_(CONNECT_REJECTED_UNLISTED, "connect_rejected_unlisted", "events", \
+	  "no admission rule lists the ClientId, security.admission_unlisted: reject (CONNACK 0x03)") \
 	_(CONNECT_REJECTED_OWNER, "connect_rejected_owner", "events", "live, proven client id from another IP") \
 	_(CONNECT_REJECTED_QUOTA, "connect_rejected_quota", "events", "security.sessions_per_source reached") \
 	_(SESSION_REPLACED, "session_replaced", "events", "same client id, new address") \
@@ -185,7 +188,12 @@
 	_(PEER_RING_FULL, "peer_ring_full", "events", "publishes for another worker dropped: its peer ring full") \
 	_(PUBACK_DEFERRED, "puback_deferred", "events", "written-mode sink: PUBACK after Redis") \
 	_(PUBACK_DEFERRED_FAILED, "puback_deferred_failed", "events", \
-	  "deferred PUBACKs whose Redis write failed: answered congestion")
+	  "deferred PUBACKs whose Redis write failed: answered congestion") \
+	_(ADVERTISE_SENT, "advertise_sent", "events", "ADVERTISE messages queued (discovery.advertise)") \
+	_(GWINFO_BROADCAST, "gwinfo_broadcast", "events", \
+	  "SEARCHGWs sent to a broadcast address answered by a broadcast GWINFO") \
+	_(GWINFO_BROADCAST_LIMITED, "gwinfo_broadcast_limited", "events", \
+	  "over discovery.gwinfo_broadcasts_per_s: GWINFO sent to the searcher alone")
 
 /* The XDP pre-filter's verdicts (dataplane/xdp/fanout_prefilter.bpf.c), counted in its per-CPU
  * array before the dataplane sees a packet; every packet the program runs on ends in exactly one.

@@ -687,6 +687,111 @@ static void test_security_rules(void **state)
 	assert_int_equal(failed, 0);
 }
 
+/* ---------------------------------------------------------------- admission mode, discovery */
+
+static void test_admission_unlisted(void **state)
+{
+	(void)state;
+	struct fo_config *c = parse_ok(MIN);
+	assert_false(c->broker.admission_reject_unlisted); /* default: admit */
+	fo_config_free(c);
+	c = parse_ok(SEC "  admission_unlisted: admit\n");
+	assert_false(c->broker.admission_reject_unlisted);
+	fo_config_free(c);
+	c = parse_ok(SEC
+		     "  admission_unlisted: reject\n  admission: [{client_id_prefix: \"\", from: [198.18.0.0/24]}]\n");
+	assert_true(c->broker.admission_reject_unlisted);
+	assert_int_equal(c->broker.n_admission, 1);
+	fo_config_free(c);
+	c = parse_ok(SEC "  admission_unlisted: reject\n"); /* no rules: nobody connects */
+	assert_true(c->broker.admission_reject_unlisted);
+	assert_int_equal(c->broker.n_admission, 0);
+	fo_config_free(c);
+	assert_true(refused_with(SEC "  admission_unlisted: deny\n", "security.admission_unlisted", "admit or reject"));
+}
+
+static void test_discovery_values(void **state)
+{
+	(void)state;
+	const char *docs[] = { MIN, MIN "discovery: {}\n" };
+	for (int k = 0; k < 2; k++) {
+		struct fo_config *c = parse_ok(docs[k]);
+		const struct fo_discovery_config *d = &c->discovery;
+		assert_false(d->advertise);
+		assert_int_equal(d->interval_s, FO_DEFAULT_ADVERTISE_INTERVAL_S);
+		assert_int_equal(d->dest_ip, 0xffffffffu);
+		assert_int_equal(d->dest_port, 0); /* each port's mqttsn_port */
+		assert_int_equal(d->ttl, FO_DEFAULT_ADVERTISE_TTL);
+		assert_int_equal(d->gwinfo, FO_GWINFO_BROADCAST);
+		assert_int_equal(d->gwinfo_broadcasts_per_s, FO_DEFAULT_GWINFO_BROADCASTS_PER_S);
+		fo_config_free(c);
+	}
+	struct fo_config *c = parse_ok(MIN "discovery:\n"
+					   "  advertise: true\n"
+					   "  interval_s: 65535\n"
+					   "  destination: \"239.1.2.3:10000\"\n"
+					   "  ttl: 255\n"
+					   "  gwinfo: unicast\n"
+					   "  gwinfo_broadcasts_per_s: 1\n");
+	const struct fo_discovery_config *d = &c->discovery;
+	assert_true(d->advertise);
+	assert_int_equal(d->interval_s, 65535);
+	assert_int_equal(d->dest_ip, 0xef010203u);
+	assert_int_equal(d->dest_port, 10000);
+	assert_int_equal(d->ttl, 255);
+	assert_int_equal(d->gwinfo, FO_GWINFO_UNICAST);
+	assert_int_equal(d->gwinfo_broadcasts_per_s, 1);
+	fo_config_free(c);
+	/* the port's subnet broadcast, a host on it, and off link through a gateway */
+	c = parse_ok(MIN "discovery: {destination: 198.18.0.255, interval_s: 1}\n");
+	assert_int_equal(c->discovery.dest_ip, 0xc61200ffu);
+	assert_int_equal(c->discovery.dest_port, 0);
+	assert_int_equal(c->discovery.interval_s, 1);
+	fo_config_free(c);
+	c = parse_ok(MIN "discovery: {destination: \"198.18.0.7:1884\"}\n");
+	assert_int_equal(c->discovery.dest_ip, 0xc6120007u);
+	assert_int_equal(c->discovery.dest_port, 1884);
+	fo_config_free(c);
+	c = parse_ok("ports: [{device: a, ipv4: 198.18.0.1/24, gateway: 198.18.0.254}]\n" LCORE
+		     "discovery: {destination: 203.0.113.9}\n");
+	assert_int_equal(c->discovery.dest_ip, 0xcb007109u);
+	fo_config_free(c);
+}
+
+#define DISC MIN "discovery:\n"
+
+static const struct bad discovery_rules[] = {
+	{ DISC "  advertise: yes\n", "discovery.advertise", "not true or false" },
+	{ DISC "  interval_s: 0\n", "discovery.interval_s", "1..65535" },
+	{ DISC "  interval_s: 65536\n", "discovery.interval_s", "1..65535" },
+	{ DISC "  ttl: 0\n", "discovery.ttl", "1..255" },
+	{ DISC "  ttl: 256\n", "discovery.ttl", "1..255" },
+	{ DISC "  gwinfo: multicast\n", "discovery.gwinfo", "broadcast or unicast" },
+	{ DISC "  gwinfo_broadcasts_per_s: 0\n", "discovery.gwinfo_broadcasts_per_s", "1..1000000" },
+	{ DISC "  destination: nowhere\n", "discovery.destination", "not IPv4[:port]" },
+	{ DISC "  destination: \"198.18.0.7:\"\n", "discovery.destination", "no valid UDP port" },
+	{ DISC "  destination: \"198.18.0.7:0\"\n", "discovery.destination", "no valid UDP port" },
+	{ DISC "  destination: \"198.18.0.7:65536\"\n", "discovery.destination", "no valid UDP port" },
+	{ DISC "  destination: \"198.18.0.7/24\"\n", "discovery.destination", "not IPv4[:port]" },
+	{ DISC "  destination: 127.0.0.1\n", "discovery.destination", "neither a broadcast" },
+	{ DISC "  destination: 0.0.0.0\n", "discovery.destination", "neither a broadcast" },
+	{ DISC "  destination: 240.0.0.1\n", "discovery.destination", "neither a broadcast" },
+	{ DISC "  destination: 198.18.0.1\n", "discovery.destination", "own address" },
+	{ DISC "  destination: 198.18.0.0\n", "discovery.destination", "network address" },
+	{ DISC "  destination: 203.0.113.9\n", "discovery.destination", "no port has a gateway" },
+	{ DISC "  adverts: true\n", "discovery.adverts: unknown key", "advertise" },
+	{ MIN "discovery: true\n", "discovery: expected a mapping", NULL },
+};
+
+static void test_discovery_rules(void **state)
+{
+	(void)state;
+	int failed = 0;
+	for (size_t i = 0; i < sizeof(discovery_rules) / sizeof(discovery_rules[0]); i++)
+		failed += !refused_with(discovery_rules[i].yaml, discovery_rules[i].key, discovery_rules[i].also);
+	assert_int_equal(failed, 0);
+}
+
 /* ---------------------------------------------------------------- routes */
 
 /* Two ports: the first with a gateway (so any unicast address is reachable through it). */
@@ -1149,7 +1254,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_deploy_example),        cmocka_unit_test(test_routes_valid),
 		cmocka_unit_test(test_route_rules),           cmocka_unit_test(test_route_count),
 		cmocka_unit_test(test_security_defaults),     cmocka_unit_test(test_security_values),
-		cmocka_unit_test(test_security_rules),        cmocka_unit_test(test_neighbour_keys),
+		cmocka_unit_test(test_security_rules),        cmocka_unit_test(test_admission_unlisted),
+		cmocka_unit_test(test_discovery_values),      cmocka_unit_test(test_discovery_rules),
+		cmocka_unit_test(test_neighbour_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

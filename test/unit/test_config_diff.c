@@ -1,7 +1,8 @@
 /* Unit tests for dataplane/config/config_diff.c: route additions, removals and changes are reported
  * with the right op, route name and detail; identical configs differ in nothing; every key
- * outside `routes:` that differs is reported by its YAML path as needing a restart; and the
- * routes fingerprint is equal for equal routes and different when any route field changes.
+ * outside `routes:` and the admission rules that differs is reported by its YAML path as needing a
+ * restart; the admission rules are a generation key; and the routes fingerprint is equal for equal
+ * routes and different when any route field changes (the generation's also when a rule does).
  * Configs are built with fo_config_parse from YAML, as the control socket builds them. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -45,6 +46,12 @@
 	"  expiry_scan_per_tick: 8\n" \
 	"  predefined_topics:\n" \
 	"    - {id: 1, name: \"sensors/predefined\"}\n" \
+	"security:\n" \
+	"  admission_unlisted: admit\n" \
+	"  admission:\n" \
+	"    - {client_id: gw-1, from: [198.18.0.0/24]}\n" \
+	"discovery: {advertise: false, interval_s: 900, destination: \"255.255.255.255:1883\", ttl: 1,\n" \
+	"            gwinfo: broadcast, gwinfo_broadcasts_per_s: 10}\n" \
 	"stats:\n" \
 	"  file: /tmp/fanout-stats.json\n" \
 	"sinks:\n" \
@@ -306,7 +313,7 @@ static void test_route_change_many_dests(void **state)
 		ob += (size_t)snprintf(to_b + ob, sizeof(to_b) - ob, "%s\"203.113.200.%u:%u\"", i ? ", " : "", 100 + i,
 				       last ? 65535 : 65000 + i);
 	}
-	char ya[2048], yb[2048];
+	char ya[4096], yb[4096];
 	snprintf(ya, sizeof(ya), BASE "  - {name: wide, filter: \"w/#\", to: [%s]}\n", to_a);
 	snprintf(yb, sizeof(yb), BASE "  - {name: wide, filter: \"w/#\", to: [%s]}\n", to_b);
 	struct fo_config *a = parse(ya), *b = parse(yb);
@@ -401,6 +408,13 @@ static const struct restart_case restart_cases[] = {
 	{ "max_inflight: 100", "max_inflight: 101", "bridges[0].max_inflight" },
 	{ "qos: 1, local_prefix", "qos: 0, local_prefix", "bridges[0].subscribe" },
 	{ "port: 1883, keep", "port: 1884, keep", "bridges[0].host" },
+	{ "advertise: false", "advertise: true", "discovery" },
+	{ "interval_s: 900", "interval_s: 60", "discovery" },
+	{ "\"255.255.255.255:1883\"", "\"239.1.1.1:1883\"", "discovery" },
+	{ "\"255.255.255.255:1883\"", "\"255.255.255.255:1884\"", "discovery" },
+	{ "ttl: 1,", "ttl: 2,", "discovery" },
+	{ "gwinfo: broadcast", "gwinfo: unicast", "discovery" },
+	{ "gwinfo_broadcasts_per_s: 10", "gwinfo_broadcasts_per_s: 11", "discovery" },
 };
 
 static void test_restart_keys(void **state)
@@ -506,6 +520,75 @@ static void test_output_routes(void **state)
 	fo_config_free(a);
 }
 
+/* ---------------------------------------------------------------- admission: a generation key */
+
+struct gen_key_seen {
+	unsigned n;
+	char key[64], detail[200];
+};
+
+static void on_gen_key(void *ctx, const char *key, const char *detail)
+{
+	struct gen_key_seen *g = ctx;
+	g->n++;
+	snprintf(g->key, sizeof(g->key), "%s", key);
+	snprintf(g->detail, sizeof(g->detail), "%s", detail);
+}
+
+static void test_admission_is_generation_key(void **state)
+{
+	(void)state;
+	struct fo_config *a = parse(BASE), *a2 = parse(BASE);
+	struct gen_key_seen g = { 0 };
+	assert_int_equal(fo_config_gen_keys(a, a2, on_gen_key, &g), 0);
+	assert_int_equal(g.n, 0);
+	assert_true(fo_generation_fingerprint(a) == fo_generation_fingerprint(a2));
+	static const struct {
+		const char *from, *to, *detail;
+	} edits[] = {
+		{ "client_id: gw-1", "client_id: gw-2", "1 -> 1 rules (1 of the first 1 differ)" },
+		{ "client_id: gw-1", "client_id_prefix: gw-1", "1 -> 1 rules (1 of the first 1 differ)" },
+		{ "[198.18.0.0/24]", "[198.18.0.0/16]", "1 -> 1 rules (1 of the first 1 differ)" },
+		{ "[198.18.0.0/24]", "[198.18.0.0/24, 10.0.0.0/8]", "1 -> 1 rules (1 of the first 1 differ)" },
+		{ "    - {client_id: gw-1, from: [198.18.0.0/24]}\n",
+		  "    - {client_id: gw-1, from: [198.18.0.0/24]}\n    - {client_id: x, from: [10.0.0.0/8]}\n",
+		  "1 -> 2 rules (0 of the first 1 differ)" },
+		{ "  admission:\n    - {client_id: gw-1, from: [198.18.0.0/24]}\n", "",
+		  "1 -> 0 rules (0 of the first 0 differ)" },
+		{ "admission_unlisted: admit", "admission_unlisted: reject",
+		  "1 -> 1 rules (0 of the first 1 differ); unlisted ClientIds: admit -> reject" },
+	};
+	for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+		struct fo_config *b = parse_edit(edits[i].from, edits[i].to);
+		struct seen s;
+		memset(&s, 0, sizeof(s));
+		/* counted as a difference, but neither a route change nor a restart key */
+		assert_int_equal(fo_config_diff(a, b, on_route, on_key, &s), 1);
+		assert_int_equal(s.n_ch, 0);
+		assert_int_equal(s.n_keys, 0);
+		assert_int_equal(fo_config_restart_keys(a, b, NULL, NULL), 0);
+		memset(&g, 0, sizeof(g));
+		assert_int_equal(fo_config_gen_keys(a, b, on_gen_key, &g), 1);
+		assert_int_equal(g.n, 1);
+		assert_string_equal(g.key, "security.admission");
+		if (strcmp(g.detail, edits[i].detail) != 0)
+			fail_msg("edit '%s': detail '%s', wanted '%s'", edits[i].from, g.detail, edits[i].detail);
+		assert_int_equal(fo_config_gen_keys(a, b, NULL, NULL), 1);
+		/* the routes' fingerprint stays, the generation's moves */
+		assert_true(fo_routes_fingerprint(a) == fo_routes_fingerprint(b));
+		if (fo_generation_fingerprint(a) == fo_generation_fingerprint(b))
+			fail_msg("edit '%s' -> '%s' kept the generation fingerprint", edits[i].from, edits[i].to);
+		fo_config_free(b);
+	}
+	/* a route edit moves both fingerprints */
+	struct fo_config *b = parse_edit("name: temps", "name: temps2");
+	assert_true(fo_generation_fingerprint(a) != fo_generation_fingerprint(b));
+	assert_int_equal(fo_config_gen_keys(a, b, NULL, NULL), 0);
+	fo_config_free(b);
+	fo_config_free(a2);
+	fo_config_free(a);
+}
+
 /* ---------------------------------------------------------------- fingerprint */
 
 static void test_fingerprint(void **state)
@@ -575,6 +658,7 @@ int main(void)
 		cmocka_unit_test(test_output_routes),
 		cmocka_unit_test(test_restart_keys_several),
 		cmocka_unit_test(test_fingerprint),
+		cmocka_unit_test(test_admission_is_generation_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

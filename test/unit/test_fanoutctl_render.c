@@ -346,14 +346,23 @@ static void test_tables(void **state)
 	j = J("{\"generation\":4,\"as\":\"canary\",\"changes\":[{\"op\":\"add\",\"route\":\"temps\","
 	      "\"detail\":\"sensors/+/t -> 10.0.0.1:9000\"}],\"restart_required\":[]}");
 	s = fctl_render_config_changes(j, &view);
-	contains(s, "generation 4 loaded as canary at share 0 %", "1 route change against stable", "add", "temps",
-		 NULL);
+	contains(s, "generation 4 loaded as canary at share 0 %", "1 change against stable", "add", "temps", NULL);
+	free(s);
+	json_decref(j);
+
+	/* a generation key beside a route */
+	j = J("{\"generation\":5,\"as\":\"stable\",\"changes\":[{\"op\":\"add\",\"route\":\"temps\","
+	      "\"detail\":\"sensors/+/t -> 10.0.0.1:9000\"},{\"op\":\"change\",\"key\":\"security.admission\","
+	      "\"detail\":\"1 -> 2 rules (0 of the first 1 differ)\"}],\"restart_required\":[]}");
+	s = fctl_render_config_changes(j, &view);
+	contains(s, "generation 5 loaded as stable", "2 changes against stable", "ROUTE/KEY", "security.admission",
+		 "1 -> 2 rules", NULL);
 	free(s);
 	json_decref(j);
 
 	j = J("{\"changes\":[],\"restart_required\":[\"lcores\",\"ports\"]}");
 	s = fctl_render_config_changes(j, &view);
-	contains(s, "no route changes", "needs a dataplane restart (not applied live): lcores, ports", NULL);
+	contains(s, "no changes against stable", "needs a dataplane restart (not applied live): lcores, ports", NULL);
 	free(s);
 	json_decref(j);
 }

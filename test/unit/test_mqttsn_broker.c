@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "admission.h"
+#include "fanout/client_hash.h"
 #include "mqttsn_broker.h"
 #include "mqttsn_codec.h"
 #include "mqttsn_session.h"
@@ -138,6 +140,9 @@ struct t {
 	int n_pl;
 	uint64_t now;
 	struct broker_result res;
+	/* optional io hooks, set before start() */
+	const struct broker_config *(*client_config)(void *ctx, uint32_t client_hash);
+	int (*broadcast)(void *ctx, const struct fo_client *asker, uint8_t radius, const uint8_t *msg, uint16_t len);
 };
 
 static const struct broker_predefined predef[] = {
@@ -202,7 +207,9 @@ static void start(struct t *t)
 				    .payload_release = fake_release,
 				    .payload_make = fake_make,
 				    .published = fake_published,
-				    .originated = fake_originated };
+				    .originated = fake_originated,
+				    .client_config = t->client_config,
+				    .broadcast = t->broadcast };
 	const char *err = NULL;
 	t->b = broker_create(&t->cfg, &t->io, &t->c, &err);
 	assert_non_null(t->b);
@@ -527,6 +534,47 @@ static void test_searchgw_answered_with_gwinfo(void **state)
 	assert_int_equal(T->f.out[0].m.u.gwinfo.gw_id, 7);
 	assert_int_equal(T->c.mqttsn_rx_type[MQTTSN_SEARCHGW], 1);
 	assert_int_equal(broker_session_count(T->b), 0);
+}
+
+/* broker_io.broadcast: the GWINFO goes to the stage with the search's radius (5.4.3), not to send. */
+static uint8_t bc_radius;
+static struct fo_client bc_asker;
+static struct mqttsn_msg bc_msg;
+static uint8_t bc_bytes[16];
+static int bc_rc, bc_calls;
+static int fake_broadcast(void *ctx, const struct fo_client *asker, uint8_t radius, const uint8_t *msg, uint16_t len)
+{
+	(void)ctx;
+	bc_calls++;
+	bc_radius = radius;
+	bc_asker = *asker;
+	assert_true(len <= sizeof(bc_bytes));
+	memcpy(bc_bytes, msg, len);
+	assert_int_equal(mqttsn_decode(bc_bytes, len, &bc_msg), MQTTSN_OK);
+	return bc_rc;
+}
+
+static void test_searchgw_answered_through_broadcast(void **state)
+{
+	struct t *t = *state;
+	t->broadcast = fake_broadcast;
+	start(t);
+	bc_calls = 0;
+	bc_rc = 0;
+	struct mqttsn_msg m = { .type = MQTTSN_SEARCHGW };
+	m.u.searchgw.radius = 3;
+	assert_int_equal(feed(cl(2), &m), FO_FATE_ANSWERED);
+	assert_int_equal(T->f.n, 0);
+	assert_int_equal(bc_calls, 1);
+	assert_int_equal(bc_radius, 3);
+	assert_int_equal(bc_asker.ip, cl(2).ip);
+	assert_int_equal(bc_asker.port, cl(2).port);
+	assert_int_equal(bc_msg.type, MQTTSN_GWINFO);
+	assert_int_equal(bc_msg.u.gwinfo.gw_id, 7);
+	bc_rc = -1; /* the stage could not send it */
+	assert_int_equal(feed(cl(2), &m), FO_FATE_DROPPED);
+	assert_int_equal(T->res.drop, FO_DROP_REPLY_FAILED);
+	assert_int_equal(bc_calls, 2);
 }
 
 static void test_unknown_client_gets_disconnect(void **state)
@@ -2298,6 +2346,90 @@ static void test_admission_rule_binds_and_allows_takeover(void **state)
 	assert_int_equal(broker_subscription_count(T->b), 0);
 }
 
+/* Admission as an allow-list: a ClientId no rule names is refused 0x03 and counted apart from a
+ * named one connecting from outside its prefixes. */
+static void test_admission_unlisted_rejected(void **state)
+{
+	struct t *t = *state;
+	t->cfg.admission = adm_rules;
+	t->cfg.n_admission = 2;
+	t->cfg.admission_reject_unlisted = true;
+	start(t);
+	connect_ok(1, "dev-7");
+	connect_ok(4, "sensor");
+	reset_out();
+	assert_int_equal(do_connect(1, "other", MQTTSN_FLAG_CLEAN, 60), FO_FATE_ANSWERED);
+	assert_connack_to(1, MQTTSN_RC_NOT_SUPPORTED);
+	assert_int_equal(EV(CONNECT_REJECTED_UNLISTED), 1);
+	assert_int_equal(EV(CONNECT_REJECTED_ADMISSION), 0);
+	assert_true(T->res.error_reply);
+	reset_out();
+	assert_int_equal(do_connect(3, "dev-1", MQTTSN_FLAG_CLEAN, 60), FO_FATE_ANSWERED);
+	assert_connack_to(3, MQTTSN_RC_NOT_SUPPORTED);
+	assert_int_equal(EV(CONNECT_REJECTED_UNLISTED), 1);
+	assert_int_equal(EV(CONNECT_REJECTED_ADMISSION), 1);
+	assert_int_equal(broker_session_count(T->b), 2);
+}
+
+/* The first rule naming a ClientId decides, however many name it; an empty prefix names them all. */
+static void test_admission_first_rule_decides(void **state)
+{
+	(void)state;
+	static const uint32_t any_net = 0, any_mask = 0;
+	const struct broker_admission rules[] = {
+		adm_rules[1], /* "sensor" from 10.0.0.4 only */
+		{ .client_id = (const uint8_t *)"",
+		  .client_id_len = 0,
+		  .prefix = true,
+		  .nets = &any_net,
+		  .masks = &any_mask,
+		  .n_nets = 1 },
+	};
+	struct broker_config c = { .admission = rules, .n_admission = 2, .admission_reject_unlisted = true };
+	const struct broker_admission *r;
+	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor", 6, 0x0a000004u, &r), BROKER_ADMIT_OK);
+	assert_ptr_equal(r, &rules[0]);
+	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor", 6, 0x0a000005u, &r), BROKER_ADMIT_SOURCE);
+	assert_ptr_equal(r, &rules[0]); /* the catch-all after it does not rescue it */
+	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor1", 7, 0xc0000201u, &r), BROKER_ADMIT_OK);
+	assert_ptr_equal(r, &rules[1]);
+	c.n_admission = 1;
+	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor1", 7, 0x0a000004u, &r), BROKER_ADMIT_UNLISTED);
+	assert_null(r);
+	c.admission_reject_unlisted = false;
+	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor1", 7, 0x0a000004u, &r), BROKER_ADMIT_OK);
+	assert_null(r);
+}
+
+/* broker_io.client_config: a CONNECT is held to the rules of the config the stage gives for the
+ * client's hash (its generation's), not the engine's own; NULL falls back to the engine's. */
+static const struct broker_config *gen_cfg;
+static uint32_t gen_cfg_hash;
+static const struct broker_config *fake_client_config(void *ctx, uint32_t client_hash)
+{
+	(void)ctx;
+	gen_cfg_hash = client_hash;
+	return gen_cfg;
+}
+
+static void test_admission_from_client_config(void **state)
+{
+	struct t *t = *state;
+	struct broker_config closed = { .admission = adm_rules, .n_admission = 2, .admission_reject_unlisted = true };
+	t->client_config = fake_client_config;
+	start(t);
+	gen_cfg = &closed;
+	reset_out();
+	assert_int_equal(do_connect(1, "other", MQTTSN_FLAG_CLEAN, 60), FO_FATE_ANSWERED);
+	assert_connack_to(1, MQTTSN_RC_NOT_SUPPORTED);
+	assert_int_equal(gen_cfg_hash, fo_client_id_hash((const uint8_t *)"other", 5));
+	assert_int_equal(EV(CONNECT_REJECTED_UNLISTED), 1);
+	connect_ok(1, "dev-3");
+	gen_cfg = NULL; /* the engine's own config: no rules */
+	connect_ok(2, "other");
+	assert_int_equal(EV(CONNECT_REJECTED_UNLISTED), 1);
+}
+
 /* Rule 3: an unproven session has nothing proven to hand over: taken over, afresh. */
 static void test_unproven_client_id_taken_over_clean(void **state)
 {
@@ -3642,6 +3774,10 @@ int main(void)
 		TEST(test_proven_client_id_kept_by_owner),
 		TEST(test_admission_rule_binds_and_allows_takeover),
 		TEST(test_unproven_client_id_taken_over_clean),
+		TEST(test_admission_unlisted_rejected),
+		TEST(test_admission_first_rule_decides),
+		TEST(test_admission_from_client_config),
+		TEST(test_searchgw_answered_through_broadcast),
 		TEST(test_keepalive_bounds),
 		TEST(test_keepalive_zero_allowed_when_not_refused),
 		TEST(test_sessions_per_source_quota),

@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Gateway discovery (MQTT-SN 6.1, the `discovery:` config), seen from the lab client namespace.
+
+The dataplane advertises every second (discovery.interval_s: 1) to the default destination, the
+limited broadcast on its MQTT-SN port, and may broadcast 2 GWINFOs a second per worker.
+  1. A UDP socket bound to 0.0.0.0:1883 in the namespace receives ADVERTISE from the appliance's
+     address and port: GwId 1 (mqttsn.gateway_id), Duration 1, sent to 255.255.255.255 with TTL 1
+     (discovery.ttl), one about every second (each gap 0.7..1.6 s); events.advertise_sent counts them.
+  2. SEARCHGW sent to the subnet broadcast from port P: GWINFO (GwId 1) comes back to the subnet
+     broadcast and port P, its TTL the search's radius (1 -> 1, 0 -> 255: the whole network, 5.3.9).
+     A third search within the same second is over the budget: answered to the searcher alone
+     (gwinfo_broadcast_limited). A SEARCHGW sent to the appliance's own address is answered to the
+     searcher alone.
+  3. Another run advertising to one host (the client's address, port 9999, not yet resolved): the first
+     advert waits for ARP and goes out on a retry; ADVERTISE arrives at that address.
+  4. Another advertising to the multicast group 239.1.2.3:9998 with TTL 4: a socket that joined the
+     group receives it, sent to the group with TTL 4.
+Conservation holds after each stop."""
+import socket
+import struct
+import sys
+import time
+from pathlib import Path
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import (Dataplane, Lab, check, check_conservation, events, log, msg, run_test, scaled,  # noqa: E402
+                     wait_until)
+
+IP_PKTINFO, IP_RECVTTL, IP_TTL = 8, 12, 2
+ADVERTISE, SEARCHGW, GWINFO = 0x00, 0x01, 0x02
+ADVERTS = 4
+
+
+def listener(lab, port):
+    def make():
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        s.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+        s.setsockopt(socket.IPPROTO_IP, IP_RECVTTL, 1)
+        s.bind(("0.0.0.0", port))
+        s.settimeout(0.2)
+        return s
+    return lab._in_ns(make)
+
+
+def recv(s):
+    """(data, source, header destination address, TTL) of the next datagram, or None."""
+    try:
+        data, anc, _, src = s.recvmsg(2048, 256)
+    except socket.timeout:
+        return None
+    dst = ttl = None
+    for level, kind, val in anc:
+        if level == socket.IPPROTO_IP and kind == IP_PKTINFO:
+            dst = socket.inet_ntoa(val[8:12])
+        elif level == socket.IPPROTO_IP and kind == IP_TTL:
+            ttl = struct.unpack("i", val[:4])[0]
+    return data, src, dst, ttl
+
+
+def expect_gwinfo(s, what):
+    got = wait_until(f"GWINFO for {what}", lambda: recv(s), timeout=5)
+    data, src, dst, ttl = got
+    log(f"{what}: {data.hex()} from {src[0]}:{src[1]} to {dst}, TTL {ttl}")
+    check(data == bytes([3, GWINFO, 1]), f"{what}: not GWINFO GwId 1: {data.hex()}")
+    return src, dst, ttl
+
+
+def joined(lab, group, port):
+    s = listener(lab, port)
+    mreq = socket.inet_aton(group) + socket.inet_aton(lab.client_ip)
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+    return s
+
+
+def adverts(s, n, timeout):
+    """The first n ADVERTISE datagrams on s as (data, source, destination, TTL), within timeout."""
+    seen = []
+    deadline = time.monotonic() + scaled(timeout)
+    while len(seen) < n and time.monotonic() < deadline:
+        r = recv(s)
+        if r and r[0][1:2] == bytes([ADVERTISE]):
+            seen.append(r)
+    check(len(seen) == n, f"{len(seen)} ADVERTISE within {scaled(timeout):.0f} s, want {n}")
+    return seen
+
+
+def elsewhere(lab, tag, dest, ttl, sock):
+    """A dataplane advertising every second to dest with TTL ttl; two adverts on sock."""
+    ov = {"discovery": {"advertise": True, "interval_s": 1, "destination": dest, "ttl": ttl}}
+    with Dataplane(tag, lab, overrides=ov) as dp:
+        seen = adverts(sock, 2, 6)
+        ip = dest.split(":")[0]
+        log(f"to {dest}: " + ", ".join(f"{d.hex()} from {s[0]}:{s[1]} to {a} TTL {t}" for d, s, a, t in seen))
+        check(all(d == bytes([5, ADVERTISE, 1, 0, 1]) and s == (lab.appliance_ip, 1883) and a == ip and t == ttl
+                  for d, s, a, t in seen), f"adverts to {dest}: {seen}")
+        stats = dp.stop()
+        check(events(stats)["advertise_sent"] >= 2, f"advertise_sent {events(stats)['advertise_sent']}")
+        check_conservation(stats)
+        return stats
+
+
+def main(args):
+    ov = {"discovery": {"advertise": True, "interval_s": 1, "gwinfo_broadcasts_per_s": 2}}
+    with Lab("disc") as lab, Dataplane("disc", lab, overrides=ov) as dp:
+        bcast = ".".join(lab.client_ip.split(".")[:3]) + ".255"
+        wait_until("an echo reply from the appliance", lambda: lab.run(
+            ["ping", "-c", "1", "-W", "1", lab.appliance_ip], check_rc=False).returncode == 0, timeout=10)
+        adv = listener(lab, 1883)
+        seen = []
+        deadline = time.monotonic() + scaled(ADVERTS + 4)
+        while len(seen) < ADVERTS and time.monotonic() < deadline:
+            r = recv(adv)
+            if r and r[0][1:2] == bytes([ADVERTISE]):
+                seen.append((time.monotonic(),) + r)
+        adv.close()
+        check(len(seen) == ADVERTS, f"{len(seen)} ADVERTISE within {scaled(ADVERTS + 4):.0f} s, want {ADVERTS}")
+        gaps = [round(b[0] - a[0], 2) for a, b in zip(seen, seen[1:])]
+        t, data, src, dst, ttl = seen[0]
+        log(f"ADVERTISE {data.hex()} from {src[0]}:{src[1]} to {dst}, TTL {ttl}; gaps {gaps} s")
+        check(all(x[1] == bytes([5, ADVERTISE, 1, 0, 1]) for x in seen),
+              f"ADVERTISE bodies {[x[1].hex() for x in seen]}, want 0500010001 (GwId 1, Duration 1 s)")
+        check(all(x[2] == (lab.appliance_ip, 1883) and x[3] == "255.255.255.255" and x[4] == 1 for x in seen),
+              f"ADVERTISE addressing {[(x[2], x[3], x[4]) for x in seen]}, want from {lab.appliance_ip}:1883 "
+              "to 255.255.255.255 with TTL 1")
+        check(all(0.7 <= g <= scaled(1.6) for g in gaps), f"ADVERTISE gaps {gaps} s, want about 1 s each")
+        sent = events(dp.snapshot())["advertise_sent"]
+        check(sent >= ADVERTS, f"events.advertise_sent {sent}, want >= {ADVERTS}")
+
+        srch = listener(lab, 41234)
+        try:
+            srch.sendto(msg(SEARCHGW, bytes([1])), (bcast, 1883))
+            _, dst, ttl = expect_gwinfo(srch, "a broadcast SEARCHGW, radius 1")
+            check(dst == bcast and ttl == 1, f"radius 1: GWINFO to {dst} with TTL {ttl}, want {bcast} with TTL 1")
+            srch.sendto(msg(SEARCHGW, bytes([0])), (bcast, 1883))
+            _, dst, ttl = expect_gwinfo(srch, "a broadcast SEARCHGW, radius 0")
+            check(dst == bcast and ttl == 255, f"radius 0: GWINFO to {dst} with TTL {ttl}, want {bcast} with TTL 255")
+            srch.sendto(msg(SEARCHGW, bytes([1])), (bcast, 1883))
+            _, dst, _ = expect_gwinfo(srch, "a third broadcast SEARCHGW in the second")
+            check(dst == lab.client_ip, f"over the budget: GWINFO to {dst}, want the searcher {lab.client_ip}")
+            srch.sendto(msg(SEARCHGW, bytes([1])), (lab.appliance_ip, 1883))
+            src, dst, _ = expect_gwinfo(srch, "a SEARCHGW to the appliance's address")
+            check(dst == lab.client_ip and src == (lab.appliance_ip, 1883),
+                  f"unicast search: GWINFO from {src} to {dst}, want from {lab.appliance_ip}:1883 to {lab.client_ip}")
+        finally:
+            srch.close()
+        ev = events(dp.snapshot())
+        log(f"advertise_sent {ev['advertise_sent']}, gwinfo_broadcast {ev['gwinfo_broadcast']}, "
+            f"gwinfo_broadcast_limited {ev['gwinfo_broadcast_limited']}")
+        check(ev["gwinfo_broadcast"] == 2 and ev["gwinfo_broadcast_limited"] == 1,
+              f"gwinfo_broadcast {ev['gwinfo_broadcast']} (want 2), "
+              f"gwinfo_broadcast_limited {ev['gwinfo_broadcast_limited']} (want 1)")
+        stats = dp.stop()
+        check_conservation(stats)
+
+    with Lab("disc2") as lab:
+        sock = listener(lab, 9999)
+        try:
+            st = elsewhere(lab, "disc-host", f"{lab.client_ip}:9999", 1, sock)
+        finally:
+            sock.close()
+        check(events(st)["arp_requests_sent"] >= 1, "the host was never asked for by ARP")
+        sock = joined(lab, "239.1.2.3", 9998)
+        try:
+            elsewhere(lab, "disc-group", "239.1.2.3:9998", 4, sock)
+        finally:
+            sock.close()
+
+
+if __name__ == "__main__":
+    run_test(main, __doc__.splitlines()[0])
