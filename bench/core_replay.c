@@ -401,6 +401,32 @@ static void io_payload_release(void *ctx, void *payload)
 	((struct payload *)payload)->refs--;
 }
 
+/* A payload the engine makes from its own bytes (a lost client's will), as stage_worker.c does
+ * in its held pool: here a small ring of copies (the replayed workloads lose no client). */
+#define MADE_PAYLOADS 64
+#define MADE_BYTES 4096
+static void *io_payload_make(void *ctx, const uint8_t *data, uint16_t len)
+{
+	(void)ctx;
+	static struct payload made[MADE_PAYLOADS];
+	static uint8_t bytes[MADE_PAYLOADS][MADE_BYTES];
+	static unsigned next;
+	if (len > MADE_BYTES)
+		return NULL;
+	for (unsigned k = 0; k < MADE_PAYLOADS; k++) {
+		unsigned i = (next + k) % MADE_PAYLOADS;
+		if (made[i].refs > 0)
+			continue;
+		next = i + 1;
+		memcpy(bytes[i], data, len);
+		made[i] = (struct payload){
+			.data = bytes[i], .len = len, .sum = l2l4_csum_add(0, data, len), .refs = 1
+		};
+		return &made[i];
+	}
+	return NULL;
+}
+
 /* ---- worker: routing and accounting are the dataplane's own (dataplane/route/worker_route.c) ---- */
 
 /* Mirror mode's question, from the neighbour table alone (as stage_worker.c asks it). */
@@ -724,6 +750,7 @@ int main(int argc, char **argv)
 		.payload_bind = io_payload_bind,
 		.payload_hold = io_payload_hold,
 		.payload_release = io_payload_release,
+		.payload_make = io_payload_make,
 		.published = io_published,
 	};
 	const char *berr = NULL;

@@ -25,7 +25,7 @@
 set -euo pipefail
 
 mode=${1:?usage: deploy_units.sh layout|verify|run}
-: "${FANOUT_BUILD:?}" "${FANOUT_PREFIX:?}" "${FANOUT_BINDIR:?}" "${FANOUT_SBINDIR:?}" "${FANOUT_LIBEXECDIR:?}"
+: "${FANOUT_BUILD:?}" "${FANOUT_PREFIX:?}" "${FANOUT_BINDIR:?}" "${FANOUT_SBINDIR:?}" "${FANOUT_LIBEXECDIR:?}" "${FANOUT_BPFDIR:?}"
 : "${FANOUT_SYSCONFDIR:?}" "${FANOUT_UNITDIR:?}" "${FANOUT_DOCDIR:?}"
 
 fail() { printf 'deploy-%s: FAIL: %s\n' "${mode/inner/run}" "$*" >&2; exit 1; }
@@ -67,15 +67,17 @@ layout() {
     [[ -f $D$FANOUT_UNITDIR/$f ]] || fail "unit $FANOUT_UNITDIR/$f is not installed"
   done
   [[ -f $D$FANOUT_SYSCONFDIR/fanout/fanout.example.yaml ]] || fail "no $FANOUT_SYSCONFDIR/fanout/fanout.example.yaml"
+  [[ -f $D$FANOUT_BPFDIR/fanout_prefilter.bpf.o ]] || fail "no $FANOUT_BPFDIR/fanout_prefilter.bpf.o (the XDP pre-filter)"
   for f in README.md deploy.md config.md control.md; do
     [[ -f $D$FANOUT_DOCDIR/$f ]] || fail "no $FANOUT_DOCDIR/$f"
   done
-  ok "binaries in $FANOUT_BINDIR, fanout-nic in $FANOUT_SBINDIR, helpers in $FANOUT_LIBEXECDIR/fanout, units in $FANOUT_UNITDIR, config in $FANOUT_SYSCONFDIR/fanout, docs in $FANOUT_DOCDIR"
+  ok "binaries in $FANOUT_BINDIR, fanout-nic in $FANOUT_SBINDIR, helpers in $FANOUT_LIBEXECDIR/fanout, units in $FANOUT_UNITDIR, config in $FANOUT_SYSCONFDIR/fanout, BPF object in $FANOUT_BPFDIR, docs in $FANOUT_DOCDIR"
 
   # nothing lands outside those places
   local stray
   stray=$(find "$D" \( -type f -o -type l \) -printf '/%P\n' | grep -v -e "^$FANOUT_BINDIR/" -e "^$FANOUT_SBINDIR/" \
-    -e "^$FANOUT_LIBEXECDIR/fanout/" -e "^$FANOUT_UNITDIR/" -e "^$FANOUT_SYSCONFDIR/fanout/" -e "^$FANOUT_DOCDIR/" || true)
+    -e "^$FANOUT_LIBEXECDIR/fanout/" -e "^$FANOUT_UNITDIR/" -e "^$FANOUT_SYSCONFDIR/fanout/" -e "^$FANOUT_DOCDIR/" \
+    -e "^$FANOUT_BPFDIR/" || true)
   [[ -z $stray ]] || fail "installed outside the FHS places: $stray"
 
   # every absolute path the units run or read is installed, or a system file

@@ -84,6 +84,7 @@ struct guard {
 	uint8_t n_refused;    /* refused map entries (CTMAP_REFUSED), at most REFUSALS_MAX */
 };
 _Static_assert(sizeof(struct guard) == 32, "struct guard is part of the per-session scale budget");
+_Static_assert(MQTTSN_FLAG_QOS1 == 1 << 5 && MQTTSN_FLAG_QOS2 == 2 << 5, "deliver_copy shifts the QoS into place");
 _Static_assert(HELD_SUBACKS <= 2, "n_held and held_granted have room for two held SUBACKs");
 
 static uint8_t held_granted(const struct guard *g, unsigned i)
@@ -1043,6 +1044,7 @@ struct delivery {
 	bool kept_spare; /* kept holds a reference no inflight entry owns yet (released at the end) */
 	uint16_t payload_len;
 	uint8_t retain; /* MQTTSN_FLAG_RETAIN: a retained message sent because of a SUBSCRIBE */
+	uint8_t tflags; /* ttype | retain: the PUBLISH flags but the QoS (delivery_topic) */
 	uint32_t held;  /* copies held for a REGACK */
 	/* The last QoS 0 header encoded for this fan-out: copies with the same flags and topic id
 	 * share it (only QoS 1 copies carry their own message id). */
@@ -1173,7 +1175,8 @@ static uint32_t deliver_unknown(struct broker *b, uint32_t si, uint32_t me, int 
 
 /* One copy to one session; 1 when handed to send_publish (a copy held for a REGACK is sent
  * later and counted in d->held). */
-static uint32_t deliver(struct broker *b, uint32_t si, int qos, struct delivery *d)
+static inline __attribute__((always_inline)) uint32_t deliver_copy(struct broker *b, uint32_t si, int qos,
+								   struct delivery *d)
 {
 	struct mqttsn_session *s = session_get(b->st, si);
 	struct fo_client to = client_of(s);
@@ -1181,16 +1184,17 @@ static uint32_t deliver(struct broker *b, uint32_t si, int qos, struct delivery 
 
 	/* Only an address that showed it receives what we send gets copies (reflection), and only
 	 * while it acknowledges them (a paused session is fed nothing until it speaks again). */
-	if (unlikely_(!s->proven)) {
-		ev(b, FO_EV_DELIVERY_UNPROVEN);
-		return 0;
+	if (unlikely_(!s->proven || s->paused || (s->state & SESSION_AWAY))) {
+		if (!s->proven) {
+			ev(b, FO_EV_DELIVERY_UNPROVEN);
+			return 0;
+		}
+		if (s->paused) {
+			ev(b, FO_EV_DELIVERY_PAUSED);
+			return 0;
+		}
+		return buffer_copy(b, si, qos, d); /* asleep or disconnected */
 	}
-	if (unlikely_(s->paused)) {
-		ev(b, FO_EV_DELIVERY_PAUSED);
-		return 0;
-	}
-	if (unlikely_(s->state == SESSION_DISCONNECTED || s->state == SESSION_ASLEEP))
-		return buffer_copy(b, si, qos, d);
 	if (d->ttype == MQTTSN_TOPIC_NORMAL) {
 		uint32_t me = ctmap_find_topic(b->st, si, d->entry);
 		if (me != SESSION_NONE) {
@@ -1241,7 +1245,7 @@ static uint32_t deliver(struct broker *b, uint32_t si, int qos, struct delivery 
 	}
 
 send:;
-	uint8_t flags = (uint8_t)(d->ttype | mqttsn_qos_flags(qos) | d->retain);
+	uint8_t flags = (uint8_t)(d->tflags | qos << 5); /* qos 0..2: MQTTSN_FLAG_QOS0..2 */
 	uint16_t mid = 0;
 	if (qos) {
 		if (inflight_count(b->inf) >= inflight_capacity(b->inf) ||
@@ -1287,10 +1291,17 @@ send:;
 	return 1;
 }
 
+/* deliver_copy for the paths off the publish loop (buffered, retained, resumed copies): one copy of
+ * the code in fan_out's loop, where it is inlined, and one here. */
+static __attribute__((noinline)) uint32_t deliver(struct broker *b, uint32_t si, int qos, struct delivery *d)
+{
+	return deliver_copy(b, si, qos, d);
+}
+
 /* The topic type subscribers see depends on the name alone, so a copy looks the same
  * whichever worker accepted the publish: predefined name -> its predefined id,
  * two characters -> short topic name, else a normal id (REGISTERed when needed). */
-static void delivery_topic(const struct broker *b, struct delivery *d)
+static inline void delivery_topic(const struct broker *b, struct delivery *d)
 {
 	uint16_t predef = d->entry != TOPIC_NONE ? topic_registry_predef(b->reg, d->entry) : 0;
 	if (predef) {
@@ -1302,6 +1313,7 @@ static void delivery_topic(const struct broker *b, struct delivery *d)
 	} else {
 		d->ttype = MQTTSN_TOPIC_NORMAL;
 	}
+	d->tflags = (uint8_t)(d->ttype | d->retain);
 }
 
 /* A QoS 1 copy in flight sent again (DUP), its deadline one retry interval on. */
@@ -1334,7 +1346,7 @@ static void resume_deliveries(struct broker *b, uint32_t si)
 {
 	struct mqttsn_session *s = session_get(b->st, si);
 	struct guard *g = &b->g[si];
-	if (!s->proven || s->paused || s->state == SESSION_DISCONNECTED || s->state == SESSION_ASLEEP)
+	if (!s->proven || s->paused || (s->state & SESSION_AWAY))
 		return;
 	for (uint32_t x = s->inflight_head; x != INFLIGHT_NONE;) {
 		uint32_t next = inflight_get(b->inf, x)->s_next;
@@ -1488,7 +1500,7 @@ static uint32_t fan_out(struct broker *b, const uint8_t *name, uint16_t len, uin
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t si = b->touched[i];
 		int q = pq < session_get(b->st, si)->mark_qos ? pq : session_get(b->st, si)->mark_qos;
-		copies += deliver(b, si, q, &d);
+		copies += deliver_copy(b, si, q, &d);
 	}
 	if (d.kept_spare)
 		b->io.payload_release(b->io.ctx, d.kept);

@@ -32,7 +32,7 @@ struct mqttsn_session {
 	uint8_t mark_qos : 2;   /* fan-out: highest granted QoS among the matches (0..2) */
 	uint8_t proven : 1;     /* the address echoed our proof REGISTER (docs/security.md) */
 	uint8_t paused : 1;     /* stopped acknowledging: no deliveries until it speaks again */
-	uint8_t state : 2;      /* enum session_state (spec 6.14) */
+	uint8_t state : 2;      /* enum session_state (spec 6.14); set with session_set_state */
 	uint8_t persistent : 1; /* connected with CleanSession=0: kept after DISCONNECT or loss (6.3) */
 	uint8_t used;
 	uint8_t client_id_len;
@@ -59,10 +59,11 @@ struct ctmap_entry {
  * session_expiry_s. Copies for an ASLEEP or DISCONNECTED client are buffered. */
 enum session_state {
 	SESSION_ACTIVE = 0,
-	SESSION_DISCONNECTED = 1,
-	SESSION_ASLEEP = 2,
-	SESSION_AWAKE = 3,
+	SESSION_AWAKE = 1,
+	SESSION_DISCONNECTED = 2, /* bit 1 set: away, copies are buffered (SESSION_AWAY) */
+	SESSION_ASLEEP = 3,
 };
+#define SESSION_AWAY 2u
 
 struct session_table;
 
