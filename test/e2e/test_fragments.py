@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""MQTT-SN messages larger than one frame, on the lab (veth MTU 1500).
+
+A publisher and a subscriber (UDP sockets in the client namespace, IP_PMTUDISC_DONT so the kernel
+fragments what is longer than the MTU) on one topic:
+  1. a 6000-byte QoS 0 PUBLISH leaves the publisher as 5 IPv4 fragments, is reassembled on the rx
+     lcore, fanned out, and leaves the appliance as fragments again: the subscriber's kernel hands it
+     over whole, byte for byte (events frag_reassembled, tx_fragmented; frag_merged 4);
+  2. a QoS 1 PUBLISH of exactly limits.max_message_bytes (8192) is delivered whole and PUBACKed;
+     one byte more is refused (drops.message_too_big), never delivered, never answered;
+  3. a 20000-byte message is refused: the fragments that show its size are message_too_big, the
+     ones before the limit wait in the table and are dropped after reassembly.timeout_ms
+     (frag_timeout);
+  4. forged fragments (raw socket): with reassembly.max_flows 4, the first fragments of 6 datagrams
+     that never complete: 4 wait and time out, 2 find no room (frag_table_full); a duplicated first
+     fragment gives its datagram up (frag_invalid 2).
+Every received fragment has its fate: rx == delivered + answered + frag_merged + dropped, at a
+settled snapshot and after stop.
+
+The dataplane runs on the af_xdp PMD whatever --pmd says: the af_packet PMD joins a packet fanout
+with PACKET_FANOUT_FLAG_DEFRAG, so the kernel reassembles before the PMD sees any fragment, and the
+PMD then cuts the datagram to its 2048-byte frame (ip_bad_length); docs/dataplane.md#fragments."""
+import socket
+import struct
+import sys
+from pathlib import Path
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import (F_QOS0, F_QOS1, PUBACK, PUBLISH, Dataplane, Lab, RawClient, _ip_checksum,  # noqa: E402
+                     check, check_conservation, events, log, m_publish, run_test, wait_until)
+
+MAX_MSG = 8192  # limits.max_message_bytes (the default, set explicitly)
+TIMEOUT_MS = 300
+MAX_FLOWS = 4
+IP_MTU_DISCOVER, IP_PMTUDISC_DONT = 10, 0
+HDR = 9  # long-form PUBLISH: 0x01, length (2), type, flags, topic id (2), msg id (2)
+
+
+def pattern(n, seed):
+    return bytes((i * 131 + seed * 7 + (i >> 8)) & 0xFF for i in range(n))
+
+
+def drops(s):
+    return s["totals"]["drops"]
+
+
+def totals(s):
+    return s["totals"]
+
+
+def fragmenting(c):
+    c.sock.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DONT)
+    return c
+
+
+def settled(dp, what, cond):
+    """A snapshot with nothing in the pipeline (no fragment held) that satisfies cond."""
+    def ok():
+        s = dp.snapshot()
+        t = totals(s)
+        return s if t["in_pipeline"] == 0 and t["out"]["in_pipeline"] == 0 and cond(s) else None
+    return wait_until(what, ok, timeout=10)
+
+
+def raw_fragment(sock, src, dst, ident, offset, more, data):
+    """One forged IPv4 fragment of a UDP datagram (offset in bytes, a multiple of 8)."""
+    flags = (0x2000 if more else 0) | (offset // 8)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(data), ident, flags, 64, 17, 0,
+                     socket.inet_aton(src), socket.inet_aton(dst))
+    ip = ip[:10] + struct.pack("!H", _ip_checksum(ip)) + ip[12:]
+    sock.sendto(ip + data, (dst, 0))
+
+
+def main(args):
+    overrides = {"limits.max_message_bytes": MAX_MSG, "reassembly.timeout_ms": TIMEOUT_MS,
+                 "reassembly.max_flows": MAX_FLOWS}
+    with Lab("frag") as lab, Dataplane("frag", lab, overrides=overrides, pmd="af_xdp") as dp:
+        sub, pub = fragmenting(RawClient(lab)), fragmenting(RawClient(lab))
+        try:
+            check(sub.connect("fragsub") == 0, "subscriber: CONNACK refused")
+            tid_s, rc = sub.subscribe("frag/big")
+            check(rc == 0, f"SUBACK rc {rc}")
+            check(pub.connect("fragpub") == 0, "publisher: CONNACK refused")
+            tid_p = pub.register("frag/big")
+            s0 = dp.snapshot()
+
+            # 1. 6000 bytes, QoS 0
+            data = pattern(6000 - HDR, 1)
+            pub.send(m_publish(tid_p, 0, data, F_QOS0))
+            body = sub.expect(PUBLISH, 3.0)
+            got = body[5:]
+            check(len(got) == len(data) and got == data,
+                  f"subscriber got {len(got)} bytes, want the {len(data)} sent"
+                  + ("" if len(got) != len(data) else " (content differs)"))
+            check(struct.unpack("!H", body[1:3])[0] == tid_s, "PUBLISH on another topic id")
+            s1 = settled(dp, "the 6000-byte publish accounted for",
+                         lambda s: events(s)["tx_fragmented"] > events(s0)["tx_fragmented"])
+            ev0, ev1 = events(s0), events(s1)
+            merged = totals(s1)["frag_merged"] - totals(s0)["frag_merged"]
+            log(f"6000-byte message: frag_reassembled +{ev1['frag_reassembled'] - ev0['frag_reassembled']}, "
+                f"frag_merged +{merged}, tx_fragmented +{ev1['tx_fragmented'] - ev0['tx_fragmented']}")
+            check(ev1["frag_reassembled"] - ev0["frag_reassembled"] == 1, "want one datagram reassembled")
+            check(merged == 4, f"frag_merged +{merged}, want 4 (5 fragments of 6017 UDP bytes at MTU 1500)")
+            check(ev1["tx_fragmented"] - ev0["tx_fragmented"] == 1, "want the subscriber's copy sent as fragments")
+
+            # 2. exactly the limit (QoS 1), then one byte more
+            data = pattern(MAX_MSG - HDR, 2)
+            pub.send(m_publish(tid_p, 77, data, F_QOS1))
+            tid, mid, prc = struct.unpack("!HHB", pub.expect(PUBACK, 3.0))
+            check(mid == 77 and prc == 0, f"PUBACK msg id {mid} rc {prc} for the {MAX_MSG}-byte message")
+            got = sub.expect(PUBLISH, 3.0)[5:]
+            check(got == data, f"subscriber got {len(got)} bytes of the {MAX_MSG}-byte message, want it whole")
+            before = drops(dp.snapshot())["message_too_big"]
+            pub.send(m_publish(tid_p, 78, pattern(MAX_MSG - HDR + 1, 3), F_QOS1))
+            s2 = settled(dp, "the message one byte over the limit refused",
+                         lambda s: drops(s)["message_too_big"] > before)
+            pub.expect_nothing(0.3)
+            sub.expect_nothing(0.3)
+            log(f"{MAX_MSG + 1}-byte message: drops {dict((k, v) for k, v in drops(s2).items() if v)}")
+
+            # 3. far over the limit: the fragments that show it are refused at once, the others time out
+            d0 = drops(dp.snapshot())
+            pub.send(m_publish(tid_p, 0, pattern(20000 - HDR, 4), F_QOS0))
+            s3 = settled(dp, "the 20000-byte message refused and its held fragments timed out",
+                         lambda s: drops(s)["frag_timeout"] > d0["frag_timeout"])
+            d3 = drops(s3)
+            big, tmo = d3["message_too_big"] - d0["message_too_big"], d3["frag_timeout"] - d0["frag_timeout"]
+            log(f"20000-byte message (14 fragments): message_too_big +{big}, frag_timeout +{tmo}")
+            # 14 fragments of 1480 bytes: the first (its UDP length says 20008) and the 9 reaching past
+            # 8200 are refused; the 4 in between wait for a first fragment that never comes
+            check(big == 10 and tmo == 4, f"want message_too_big +10 and frag_timeout +4, got +{big} and +{tmo}")
+            sub.expect_nothing(0.3)
+        finally:
+            sub.close()
+            pub.close()
+
+        # 4. forged fragments: table full, timeout, invalid
+        raw = lab.raw_socket()
+        try:
+            d0 = drops(dp.snapshot())
+            head = struct.pack("!HHHH", 40000, 1883, 8 + 64, 0)  # first fragment: UDP header + 8 bytes
+            for ident in range(1, 7):
+                raw_fragment(raw, lab.client_ip, lab.appliance_ip, ident, 0, True, head + bytes(8))
+            s4 = settled(dp, "6 incomplete datagrams: 4 held then timed out, 2 refused",
+                         lambda s: drops(s)["frag_timeout"] - d0["frag_timeout"] >= MAX_FLOWS)
+            d4 = drops(s4)
+            full, tmo = d4["frag_table_full"] - d0["frag_table_full"], d4["frag_timeout"] - d0["frag_timeout"]
+            log(f"6 first fragments, max_flows {MAX_FLOWS}: frag_table_full +{full}, frag_timeout +{tmo}")
+            check(full == 6 - MAX_FLOWS and tmo == MAX_FLOWS,
+                  f"want frag_table_full +{6 - MAX_FLOWS} and frag_timeout +{MAX_FLOWS}, got +{full}, +{tmo}")
+            for _ in range(2):
+                raw_fragment(raw, lab.client_ip, lab.appliance_ip, 99, 0, True, head + bytes(8))
+            s5 = settled(dp, "a duplicated first fragment given up",
+                         lambda s: drops(s)["frag_invalid"] > d4["frag_invalid"])
+            inv = drops(s5)["frag_invalid"] - d4["frag_invalid"]
+            check(inv == 2, f"frag_invalid +{inv}, want 2 (the datagram's first fragment and its duplicate)")
+        finally:
+            raw.close()
+
+        stats = dp.stop()
+        check_conservation(stats)
+        t = totals(stats)
+        log(f"final: frag_merged {t['frag_merged']}, drops "
+            f"{dict((k, v) for k, v in t['drops'].items() if v and ('frag' in k or 'too_big' in k))}")
+
+
+if __name__ == "__main__":
+    run_test(main, __doc__)
