@@ -193,13 +193,15 @@ static bool udp_ports_ok(const uint8_t *l4, const struct l2l4_iface *ifc, struct
 
 /* A fragment (frag: the IPv4 flags and offset word) whose IPv4 header passed: keep it for
  * reassembly only when it can belong to an MQTT-SN message we would take. */
-static void parse_fragment(const uint8_t *l4, size_t l4len, uint16_t frag, uint8_t proto, bool to_us,
+static void parse_fragment(const uint8_t *l4, size_t l4len, uint16_t frag, uint16_t id, uint8_t proto, bool to_us,
 			   const struct l2l4_iface *ifc, struct l2l4_pkt *o)
 {
 	if (!ifc->reassemble || proto != IPPROTO_UDP_ || !to_us) {
 		drop(o, FO_DROP_IP_FRAGMENT);
 		return;
 	}
+	o->frag = true;
+	o->frag_id = id;
 	size_t fofs = (size_t)(frag & 0x1fff) * 8;
 	bool more = (frag & 0x2000) != 0;
 	if (l4len == 0 || (more && (l4len & 7)) || fofs + l4len + o->l3_len > 0xffff) {
@@ -322,7 +324,7 @@ void l2l4_parse(const uint8_t *f, size_t len, const struct l2l4_iface *ifc, enum
 	size_t l4len = tot - ihl;
 	uint8_t proto = p[9];
 	if (frag & 0x3fff) { /* MF set or offset != 0 */
-		parse_fragment(l4, l4len, frag, proto, to_us, ifc, o);
+		parse_fragment(l4, l4len, frag, rd16(p + 4), proto, to_us, ifc, o);
 		return;
 	}
 

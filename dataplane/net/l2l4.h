@@ -61,9 +61,13 @@ struct l2l4_pkt {
 	uint8_t arp_sender_mac[6]; /* ARP: sender hardware/protocol address */
 	uint32_t arp_sender_ip;
 	/* L2L4_IPV4_FRAGMENT: where this fragment's bytes sit in the datagram's IP payload
-	 * (frag_off, frag_len, in bytes), whether more follow. */
+	 * (frag_off, frag_len, in bytes), whether more follow. frag and frag_id (the IPv4
+	 * identification) are set for a UDP fragment to us also when it is dropped (message_too_big:
+	 * the rx stage refuses the datagram's other fragments too). */
 	uint16_t frag_off, frag_len;
 	bool frag_more;
+	bool frag;
+	uint16_t frag_id;
 };
 
 /* Classify one frame. ip_ck/l4_ck carry offload verdicts (L2L4_CK_VERIFY = check in

@@ -214,10 +214,13 @@ void fo_rx_dispatch(struct fo_lcore *lc, struct fo_rx_burst *b, struct fo_lcore_
 /* rx_reasm.c: IPv4 reassembly on the rx lcore, before worker dispatch (only the first fragment
  * carries the UDP ports the worker is chosen by). */
 int fo_reasm_init(struct fo_lcore *lc);
-/* A fragment k classified as L2L4_IPV4_FRAGMENT: held (NULL), dropped and counted (NULL), or
- * the datagram it completes, in one contiguous mbuf with a valid IPv4 header, to parse again. */
+/* A fragment k classified as L2L4_IPV4_FRAGMENT: held (NULL), dropped and counted (NULL; a
+ * datagram refused before is message_too_big), or the datagram it completes, in one contiguous
+ * mbuf with a valid IPv4 header, to parse again. */
 struct rte_mbuf *fo_reasm_ipv4(struct fo_reasm *r, struct rte_mbuf *m, const struct l2l4_pkt *k, uint64_t tsc,
 			       struct fo_counters *c);
+/* A fragment of k's datagram was refused as message_too_big: refuse its later fragments too. */
+void fo_reasm_refuse(struct fo_reasm *r, const struct l2l4_pkt *k, uint64_t tsc);
 /* Flows past reassembly.timeout_ms at tsc freed and counted (frag_timeout): before a burst's
  * first fragment, with the stamp it is reassembled with. */
 void fo_reasm_expire(struct fo_reasm *r, uint64_t tsc, struct fo_counters *c);

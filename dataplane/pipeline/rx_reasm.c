@@ -13,6 +13,7 @@
 #include <rte_malloc.h>
 
 #include "dataplane.h"
+#include "frag_refused.h"
 
 _Static_assert(RTE_LIBRTE_IP_FRAG_MAX_FRAG == FO_REASM_FRAGS_PER_FLOW,
 	       "the pool rule (config.c) counts RTE_LIBRTE_IP_FRAG_MAX_FRAG fragments per flow");
@@ -25,7 +26,9 @@ _Static_assert(RTE_LIBRTE_IP_FRAG_MAX_FRAG == FO_REASM_FRAGS_PER_FLOW,
 struct fo_reasm {
 	struct rte_ip_frag_tbl *tbl;
 	uint64_t next_expiry_tsc;
-	uint64_t expiry_every; /* TSC cycles between expiry scans */
+	uint64_t expiry_every;          /* TSC cycles between expiry scans */
+	uint64_t timeout_tsc;           /* reassembly.timeout_ms in TSC cycles */
+	struct fo_frag_refused refused; /* datagrams a fragment showed to be over the limit */
 	struct rte_ip_frag_death_row dr;
 };
 
@@ -51,6 +54,7 @@ int fo_reasm_init(struct fo_lcore *lc)
 		return -1;
 	}
 	r->expiry_every = fo_dp.tsc_hz / 1000000 * FO_REASM_EXPIRE_US;
+	r->timeout_tsc = cycles;
 	lc->reasm = r;
 	return 0;
 }
@@ -92,9 +96,21 @@ static struct rte_mbuf *contiguous(struct rte_mbuf *d, struct fo_counters *c)
 	return f;
 }
 
+void fo_reasm_refuse(struct fo_reasm *r, const struct l2l4_pkt *k, uint64_t tsc)
+{
+	fo_frag_refused_add(&r->refused, k->src_ip, k->dst_ip, k->frag_id, tsc, r->timeout_tsc);
+}
+
 struct rte_mbuf *fo_reasm_ipv4(struct fo_reasm *r, struct rte_mbuf *m, const struct l2l4_pkt *k, uint64_t tsc,
 			       struct fo_counters *c)
 {
+	if (unlikely(fo_frag_refused_has(&r->refused, k->src_ip, k->dst_ip, k->frag_id, tsc))) {
+		fo_count_drop(c, FO_DROP_MESSAGE_TOO_BIG);
+		r->dr.row[r->dr.cnt++] = m; /* freed with the death row */
+		if (r->dr.cnt > REASM_DR_HIGH)
+			rte_ip_frag_free_death_row(&r->dr, 0);
+		return NULL;
+	}
 	m->l2_len = k->l2_len;
 	m->l3_len = k->l3_len;
 	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, k->l2_len);

@@ -102,8 +102,11 @@ void fo_rx_classify(struct fo_lcore *lc, uint16_t port_id, struct rte_mbuf **pkt
 			   ck_verdict(m, p->rx_l4_ck, RTE_MBUF_F_RX_L4_CKSUM_MASK, RTE_MBUF_F_RX_L4_CKSUM_GOOD,
 				      RTE_MBUF_F_RX_L4_CKSUM_BAD),
 			   &k);
-		if (unlikely(k.kind == L2L4_IPV4_FRAGMENT)) {
-			/* ifc.reassemble is set only with a table on every rx lcore */
+		/* k.frag only when ifc.reassemble, set only with a table on every rx lcore */
+		if (unlikely(k.frag) && k.kind == L2L4_DROP && k.drop == FO_DROP_MESSAGE_TOO_BIG) {
+			/* message_too_big (counted below): refuse the fragments that follow it too */
+			fo_reasm_refuse(lc->reasm, &k, rx_tsc);
+		} else if (unlikely(k.kind == L2L4_IPV4_FRAGMENT)) {
 			if (!expired) { /* stale flows out first, at the stamp the burst is reassembled with */
 				fo_reasm_expire(lc->reasm, rx_tsc, &st->c);
 				expired = true;

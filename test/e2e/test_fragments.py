@@ -7,10 +7,11 @@ fragments what is longer than the MTU) on one topic:
      lcore, fanned out, and leaves the appliance as fragments again: the subscriber's kernel hands it
      over whole, byte for byte (events frag_reassembled, tx_fragmented; frag_merged 4);
   2. a QoS 1 PUBLISH of exactly limits.max_message_bytes (8192) is delivered whole and PUBACKed;
-     one byte more is refused (drops.message_too_big), never delivered, never answered;
-  3. a 20000-byte message is refused: the fragments that show its size are message_too_big, the
-     ones before the limit wait in the table and are dropped after reassembly.timeout_ms
-     (frag_timeout);
+     one byte more is refused (drops.message_too_big, each of its 6 fragments), never delivered,
+     never answered;
+  3. a 20000-byte message is refused: its first fragment shows the size (UDP length), and the 13
+     that follow are refused as belonging to it (message_too_big 14, nothing held: the kernel
+     sends fragments in order);
   4. forged fragments (raw socket): with reassembly.max_flows 4, the first fragments of 6 datagrams
      that never complete: 4 wait and time out, 2 find no room (frag_table_full); a duplicated first
      fragment gives its datagram up (frag_invalid 2).
@@ -111,25 +112,27 @@ def main(args):
             check(mid == 77 and prc == 0, f"PUBACK msg id {mid} rc {prc} for the {MAX_MSG}-byte message")
             got = sub.expect(PUBLISH, 3.0)[5:]
             check(got == data, f"subscriber got {len(got)} bytes of the {MAX_MSG}-byte message, want it whole")
-            before = drops(dp.snapshot())["message_too_big"]
+            d0 = drops(dp.snapshot())
             pub.send(m_publish(tid_p, 78, pattern(MAX_MSG - HDR + 1, 3), F_QOS1))
             s2 = settled(dp, "the message one byte over the limit refused",
-                         lambda s: drops(s)["message_too_big"] > before)
+                         lambda s: drops(s)["message_too_big"] + drops(s)["frag_timeout"]
+                         >= d0["message_too_big"] + d0["frag_timeout"] + 6)
+            big, tmo = (drops(s2)[k] - d0[k] for k in ("message_too_big", "frag_timeout"))
+            log(f"{MAX_MSG + 1}-byte message (6 fragments): message_too_big +{big}, frag_timeout +{tmo}")
+            check(big == 6 and tmo == 0, f"want message_too_big +6, frag_timeout +0; got +{big}, +{tmo}")
             pub.expect_nothing(0.3)
             sub.expect_nothing(0.3)
-            log(f"{MAX_MSG + 1}-byte message: drops {dict((k, v) for k, v in drops(s2).items() if v)}")
 
             # 3. far over the limit: the fragments that show it are refused at once, the others time out
             d0 = drops(dp.snapshot())
             pub.send(m_publish(tid_p, 0, pattern(20000 - HDR, 4), F_QOS0))
-            s3 = settled(dp, "the 20000-byte message refused and its held fragments timed out",
-                         lambda s: drops(s)["frag_timeout"] > d0["frag_timeout"])
+            s3 = settled(dp, "the 20000-byte message's 14 fragments refused",
+                         lambda s: drops(s)["message_too_big"] + drops(s)["frag_timeout"]
+                         >= d0["message_too_big"] + d0["frag_timeout"] + 14)
             d3 = drops(s3)
             big, tmo = d3["message_too_big"] - d0["message_too_big"], d3["frag_timeout"] - d0["frag_timeout"]
             log(f"20000-byte message (14 fragments): message_too_big +{big}, frag_timeout +{tmo}")
-            # 14 fragments of 1480 bytes: the first (its UDP length says 20008) and the 9 reaching past
-            # 8200 are refused; the 4 in between wait for a first fragment that never comes
-            check(big == 10 and tmo == 4, f"want message_too_big +10 and frag_timeout +4, got +{big} and +{tmo}")
+            check(big == 14 and tmo == 0, f"want message_too_big +14 and frag_timeout +0, got +{big} and +{tmo}")
             sub.expect_nothing(0.3)
         finally:
             sub.close()
