@@ -47,7 +47,6 @@
  *
  * Pool rule (a floor, not a guarantee against exhaustion): with L lcores,
  *   mempool.mbufs        >= sum over ports of (rx_queues * rx_desc + tx_desc) + (L + 1) * (cache + burst)
- *                           + rx lcores * reassembly.max_flows * 8 (fragments held for reassembly)
  *   mempool.header_mbufs >= sum over ports of tx_desc + (L + 1) * (cache + burst)
  *   mempool.cache        <= 512
  *
@@ -1042,18 +1041,12 @@ static int load_pools(struct ctx *c, const struct raw_config *r, struct fo_confi
 		rx += (uint64_t)cfg->ports[i].rx_queues * cfg->ports[i].rx_desc;
 		tx += cfg->ports[i].tx_desc;
 	}
-	uint64_t n_rx = 0;
-	for (uint32_t i = 0; i < cfg->n_lcores; i++)
-		n_rx += (cfg->lcores[i].roles & FO_ROLE_RX) != 0;
-	/* Fragments waiting for the rest of their datagram hold receive mbufs. */
-	uint64_t frags = n_rx * cfg->reasm_max_flows * FO_REASM_FRAGS_PER_FLOW;
-	if (cfg->mbufs < rx + tx + in_hand + frags)
+	if (cfg->mbufs < rx + tx + in_hand)
 		return fail(c,
 			    "mempool.mbufs: %u is too small for this config; use at least %llu "
-			    "(rx_queues*rx_desc + tx_desc over all ports = %llu, plus (lcores+1)*(cache+burst) = %llu, "
-			    "plus rx lcores*reassembly.max_flows*%u = %llu)",
-			    cfg->mbufs, (unsigned long long)(rx + tx + in_hand + frags), (unsigned long long)(rx + tx),
-			    (unsigned long long)in_hand, FO_REASM_FRAGS_PER_FLOW, (unsigned long long)frags);
+			    "(rx_queues*rx_desc + tx_desc over all ports = %llu, plus (lcores+1)*(cache+burst) = %llu)",
+			    cfg->mbufs, (unsigned long long)(rx + tx + in_hand), (unsigned long long)(rx + tx),
+			    (unsigned long long)in_hand);
 	if (cfg->hdr_mbufs < tx + in_hand)
 		return fail(c,
 			    "mempool.header_mbufs: %u is too small for this config; use at least %llu "
