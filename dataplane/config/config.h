@@ -60,7 +60,7 @@
 #define FO_MAX_REASM_FLOWS 65536
 #define FO_DEFAULT_REASM_TIMEOUT_MS 2000
 #define FO_MAX_REASM_TIMEOUT_MS 60000
-#define FO_REASM_FRAGS_PER_FLOW 8 /* RTE_LIBRTE_IP_FRAG_MAX_FRAG in DPDK 22.11 (main.c asserts it) */
+#define FO_REASM_FRAGS_PER_FLOW 8 /* RTE_LIBRTE_IP_FRAG_MAX_FRAG in DPDK 22.11 (rx_reasm.c asserts it) */
 
 /* Limits the validator enforces (DPDK's build limits and sanity bounds, see docs/config.md). */
 #define FO_MAX_PORTS 32      /* RTE_MAX_ETHPORTS */

@@ -16,7 +16,7 @@
 #include "frag_refused.h"
 
 _Static_assert(RTE_LIBRTE_IP_FRAG_MAX_FRAG == FO_REASM_FRAGS_PER_FLOW,
-	       "the pool rule (config.c) counts RTE_LIBRTE_IP_FRAG_MAX_FRAG fragments per flow");
+	       "the MTU check at start-up (main.c) counts RTE_LIBRTE_IP_FRAG_MAX_FRAG fragments per datagram");
 
 /* Table slots per flow: each datagram may land in two buckets of this many entries. */
 #define REASM_BUCKET_ENTRIES 4
