@@ -9,6 +9,8 @@ fragments what is longer than the MTU) on one topic:
   2. a QoS 1 PUBLISH of exactly limits.max_message_bytes (8192) is delivered whole and PUBACKed;
      one byte more is refused (drops.message_too_big, each of its 6 fragments), never delivered,
      never answered;
+  2b. a 7000-byte QoS 1 PUBLISH to a QoS 1 subscriber that does not acknowledge at first: the copy
+     kept for retransmission (a chain of held-pool mbufs) goes out again as fragments, DUP set, whole;
   3. a 20000-byte message is refused: its first fragment shows the size (UDP length), and the 13
      that follow are refused as belonging to it (message_too_big 14, nothing held: the kernel
      sends fragments in order);
@@ -28,8 +30,8 @@ from pathlib import Path
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import (F_QOS0, F_QOS1, PUBACK, PUBLISH, Dataplane, Lab, RawClient, _ip_checksum,  # noqa: E402
-                     check, check_conservation, events, log, m_publish, run_test, wait_until)
+from harness import (F_DUP, F_QOS0, F_QOS1, PUBACK, PUBLISH, Dataplane, Lab, RawClient, _ip_checksum,  # noqa: E402
+                     check, check_conservation, events, log, m_puback, m_publish, run_test, wait_until)
 
 MAX_MSG = 8192  # limits.max_message_bytes (the default, set explicitly)
 TIMEOUT_MS = 300
@@ -122,6 +124,33 @@ def main(args):
             check(big == 6 and tmo == 0, f"want message_too_big +6, frag_timeout +0; got +{big}, +{tmo}")
             pub.expect_nothing(0.3)
             sub.expect_nothing(0.3)
+
+            # 2b. QoS 1 subscriber: the retransmission is built from the held copy, a chain of mbufs
+            q1 = fragmenting(RawClient(lab))
+            try:
+                check(q1.connect("fragq1") == 0, "QoS 1 subscriber: CONNACK refused")
+                tid_q, rc = q1.subscribe("frag/q1", F_QOS1)
+                check(rc == 0, f"SUBACK rc {rc} for the QoS 1 subscription")
+                tid_pq = pub.register("frag/q1")
+                r0 = events(dp.snapshot())["qos1_retransmits"]
+                data = pattern(7000 - HDR, 5)
+                pub.send(m_publish(tid_pq, 79, data, F_QOS1))
+                check(struct.unpack("!HHB", pub.expect(PUBACK, 3.0))[1:] == (79, 0), "PUBACK for the 7000 bytes")
+                first = q1.expect(PUBLISH, 3.0)
+                flags, _, mid = struct.unpack("!BHH", first[:5])
+                check(flags & F_QOS1 and first[5:] == data,
+                      f"QoS 1 copy: flags 0x{flags:02x}, {len(first) - 5} bytes, want QoS 1 and the {len(data)} sent")
+                again = q1.expect(PUBLISH, 5.0)  # not acknowledged: sent again after retry_interval_ms
+                check(again[0] & F_DUP and struct.unpack("!H", again[3:5])[0] == mid and again[5:] == data,
+                      f"retransmission: flags 0x{again[0]:02x}, {len(again) - 5} bytes, want DUP, msg id {mid} "
+                      "and the message whole")
+                q1.send(m_puback(tid_q, mid))
+                s2b = settled(dp, "the QoS 1 copy acknowledged",
+                              lambda s: events(s)["qos1_acked"] >= 1 and events(s)["qos1_retransmits"] > r0)
+                log(f"7000-byte QoS 1 copy: sent, resent (qos1_retransmits +{events(s2b)['qos1_retransmits'] - r0}) "
+                    "and acknowledged, whole both times")
+            finally:
+                q1.close()
 
             # 3. far over the limit: the fragments that show it are refused at once, the others time out
             d0 = drops(dp.snapshot())
