@@ -7,6 +7,7 @@
 #include <rte_ethdev.h>
 #include <rte_ip.h>
 #include <rte_ip_frag.h>
+#include <rte_random.h>
 
 #include "dataplane.h"
 
@@ -142,8 +143,21 @@ static void send_port(uint16_t pidx, uint16_t queue, struct rte_mbuf **pkts, uin
 }
 
 /* IPv4 identification of the datagrams this lcore fragments (RFC 6864: unique per source,
- * destination and protocol while fragments may live; ours are otherwise atomic, id 0 with DF). */
-static RTE_DEFINE_PER_LCORE(uint16_t, frag_ip_id);
+ * destination and protocol while fragments may live; ours are otherwise atomic, id 0 with DF):
+ * a counter per sending lcore from a random start, so two lcores fragmenting for one client at
+ * once do not walk the same numbers. Bit 16 marks it started. */
+static RTE_DEFINE_PER_LCORE(uint32_t, frag_ip_id);
+
+static uint16_t next_ip_id(void)
+{
+	uint32_t v = RTE_PER_LCORE(frag_ip_id);
+	if (!(v & 0x10000))
+		v = 0x10000 | (uint32_t)(rte_rand() & 0xffff);
+	if ((v & 0xffff) == 0)
+		v++;
+	RTE_PER_LCORE(frag_ip_id) = 0x10000 | ((v + 1) & 0xffff);
+	return (uint16_t)v;
+}
 
 /* A generated frame longer than the port's MTU, as IPv4 fragments (rte_ipv4_fragment_packet:
  * header mbufs from hdr_pool, references to the frame's bytes from indirect_pool) each with the
@@ -160,8 +174,7 @@ static unsigned fragment(struct rte_mbuf *m, const struct fo_port *p, struct rte
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)rte_pktmbuf_adj(m, l2);
 	int32_t n = -EINVAL;
 	if (ip && (ip->version_ihl >> 4) == 4) {
-		uint16_t id = RTE_PER_LCORE(frag_ip_id)++;
-		ip->packet_id = rte_cpu_to_be_16(id ? id : RTE_PER_LCORE(frag_ip_id)++);
+		ip->packet_id = rte_cpu_to_be_16(next_ip_id());
 		ip->fragment_offset = 0; /* DF off: this datagram is meant to be split */
 		n = rte_ipv4_fragment_packet(m, out, FO_TX_FRAGS_MAX, p->mtu, fo_dp.hdr_pool, fo_dp.indirect_pool);
 	}

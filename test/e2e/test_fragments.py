@@ -5,7 +5,9 @@ A publisher and a subscriber (UDP sockets in the client namespace, IP_PMTUDISC_D
 fragments what is longer than the MTU) on one topic:
   1. a 6000-byte QoS 0 PUBLISH leaves the publisher as 5 IPv4 fragments, is reassembled on the rx
      lcore, fanned out, and leaves the appliance as fragments again: the subscriber's kernel hands it
-     over whole, byte for byte (events frag_reassembled, tx_fragmented; frag_merged 4);
+     over whole, byte for byte (events frag_reassembled, tx_fragmented; frag_merged 4); tshark, on the
+     client's end, sees 5 well-formed fragments of at most 1500 bytes, one identification, DF clear,
+     and decodes their reassembly as the MQTT-SN PUBLISH;
   2. a QoS 1 PUBLISH of exactly limits.max_message_bytes (8192) is delivered whole and PUBACKed;
      one byte more is refused (drops.message_too_big, each of its 6 fragments), never delivered,
      never answered;
@@ -30,8 +32,9 @@ from pathlib import Path
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import (F_DUP, F_QOS0, F_QOS1, PUBACK, PUBLISH, Dataplane, Lab, RawClient, _ip_checksum,  # noqa: E402
-                     check, check_conservation, events, log, m_puback, m_publish, run_test, wait_until)
+from harness import (F_DUP, F_QOS0, F_QOS1, PUBACK, PUBLISH, Capture, Dataplane, Lab, RawClient,  # noqa: E402
+                     _ip_checksum, check, check_conservation, events, log, m_puback, m_publish, run_test,
+                     tshark_fields, tshark_problems, wait_until)
 
 MAX_MSG = 8192  # limits.max_message_bytes (the default, set explicitly)
 TIMEOUT_MS = 300
@@ -90,8 +93,10 @@ def main(args):
 
             # 1. 6000 bytes, QoS 0
             data = pattern(6000 - HDR, 1)
-            pub.send(m_publish(tid_p, 0, data, F_QOS0))
-            body = sub.expect(PUBLISH, 3.0)
+            pcap = str(Path(dp.dir) / "out.pcap")
+            with Capture(lab.cl_if, pcap, bpf=f"src host {lab.appliance_ip}", ns=lab.ns):
+                pub.send(m_publish(tid_p, 0, data, F_QOS0))
+                body = sub.expect(PUBLISH, 3.0)
             got = body[5:]
             check(len(got) == len(data) and got == data,
                   f"subscriber got {len(got)} bytes, want the {len(data)} sent"
@@ -106,6 +111,17 @@ def main(args):
             check(ev1["frag_reassembled"] - ev0["frag_reassembled"] == 1, "want one datagram reassembled")
             check(merged == 4, f"frag_merged +{merged}, want 4 (5 fragments of 6017 UDP bytes at MTU 1500)")
             check(ev1["tx_fragmented"] - ev0["tx_fragmented"] == 1, "want the subscriber's copy sent as fragments")
+            frags = tshark_fields(pcap, ["ip.id", "ip.flags.df", "ip.flags.mf", "ip.frag_offset", "ip.len"],
+                                  "ip.flags.mf == 1 || ip.frag_offset > 0")
+            log("fragments sent (id, DF, MF, offset, length): " + " ".join("/".join(f) for f in frags))
+            check(len(frags) == 5 and len({f[0] for f in frags}) == 1 and int(frags[0][0], 0) != 0,
+                  f"want 5 fragments of one non-zero identification, got {frags}")
+            check(all(f[1] in ("0", "False") and int(f[4]) <= 1500 for f in frags), "a fragment with DF or over 1500 bytes")
+            whole = tshark_fields(pcap, ["mqttsn.msg.type", "udp.length"], "mqttsn")
+            check(whole == [["0x0c", str(8 + len(data) + HDR)]] or whole == [["12", str(8 + len(data) + HDR)]],
+                  f"tshark's reassembly: want one PUBLISH of {8 + len(data) + HDR} UDP bytes, got {whole}")
+            problems, detail = tshark_problems(pcap, lab.appliance_ip)
+            check(not problems, f"tshark flags what the appliance sent:\n{problems}\n{detail[:3000]}")
 
             # 2. exactly the limit (QoS 1), then one byte more
             data = pattern(MAX_MSG - HDR, 2)
