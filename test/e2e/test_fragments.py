@@ -222,6 +222,12 @@ def run(lab, dp):
     finally:
         raw.close()
 
+    # every large buffer and fragment reference back in its pool: none leaked on any path above
+    pools = {m["name"]: m for m in dp.snapshot()["mempools"]}
+    log("pools in use: " + ", ".join(f"{n} {pools[n]['in_use']}/{pools[n]['size']}"
+                                     for n in ("fo_large", "fo_indirect", "fo_held") if n in pools))
+    check(pools["fo_large"]["in_use"] == 0 and pools["fo_indirect"]["in_use"] == 0 and pools["fo_held"]["in_use"] == 0,
+          "large, indirect or held mbufs still in use after every message was accounted for")
     stats = dp.stop()
     check_conservation(stats)
     t = totals(stats)
