@@ -24,7 +24,7 @@
  *                             # see pool rule below; held_mbufs (>= 64): copies of payloads kept past
  *                             # the packet (QoS 1 retransmission, sink/bridge backlogs), never rx mbufs;
  *                             # large_mbufs (>= 64): reassembled datagrams too long for an rx mbuf
- *   limits: { max_message_bytes: 8192 }         # 64..65507: larger MQTT-SN messages are refused
+ *   limits: { max_message_bytes: 8192 }         # 64..65489: larger MQTT-SN messages are refused
  *   reassembly: { max_flows: 256, timeout_ms: 2000 }  # per rx lcore, 0..65536 (0 = no reassembly);
  *                                                     # 1..60000
  *   neighbours: 4096            # ARP table capacity, 1..16M

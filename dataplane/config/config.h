@@ -55,7 +55,7 @@
 /* Messages larger than one frame: IPv4 reassembly (docs/dataplane.md#fragments) */
 #define FO_DEFAULT_MAX_MESSAGE_BYTES 8192
 #define FO_MIN_MESSAGE_BYTES 64
-#define FO_MAX_MESSAGE_BYTES 65507 /* 65535 - IPv4 header - UDP header */
+#define FO_MAX_MESSAGE_BYTES 65489 /* a datagram reassembled with Ethernet, VLAN, IPv4, UDP in 64 KiB */
 #define FO_DEFAULT_REASM_FLOWS 256 /* datagrams being reassembled per rx lcore at most */
 #define FO_MAX_REASM_FLOWS 65536
 #define FO_DEFAULT_REASM_TIMEOUT_MS 2000

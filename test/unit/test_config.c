@@ -1134,9 +1134,9 @@ static void test_reassembly_keys(void **state)
 	assert_int_equal(c->reasm_timeout_ms, FO_DEFAULT_REASM_TIMEOUT_MS);
 	assert_int_equal(c->large_mbufs, FO_DEFAULT_LARGE_MBUFS);
 	fo_config_free(c);
-	c = parse_ok(MIN "limits: {max_message_bytes: 65507}\nreassembly: {max_flows: 0, timeout_ms: 60000}\n"
+	c = parse_ok(MIN "limits: {max_message_bytes: 65489}\nreassembly: {max_flows: 0, timeout_ms: 60000}\n"
 			 "mempool: {large_mbufs: 64}\n");
-	assert_int_equal(c->max_message_bytes, 65507);
+	assert_int_equal(c->max_message_bytes, 65489);
 	assert_int_equal(c->reasm_max_flows, 0);
 	assert_int_equal(c->reasm_timeout_ms, 60000);
 	assert_int_equal(c->large_mbufs, 64);
@@ -1145,7 +1145,7 @@ static void test_reassembly_keys(void **state)
 	fo_config_free(parse_ok(MIN "mempool: {mbufs: 2624}\nreassembly: {max_flows: 65536}\n"));
 	static const struct bad bad[] = {
 		{ MIN "limits: {max_message_bytes: 63}\n", "limits.max_message_bytes", "out of range" },
-		{ MIN "limits: {max_message_bytes: 65508}\n", "limits.max_message_bytes", "out of range" },
+		{ MIN "limits: {max_message_bytes: 65490}\n", "limits.max_message_bytes", "out of range" },
 		{ MIN "reassembly: {max_flows: 65537}\n", "reassembly.max_flows", "out of range" },
 		{ MIN "reassembly: {timeout_ms: 0}\n", "reassembly.timeout_ms", "out of range" },
 		{ MIN "reassembly: {timeout_ms: 60001}\n", "reassembly.timeout_ms", "out of range" },
