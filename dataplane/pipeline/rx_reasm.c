@@ -4,7 +4,8 @@
  * the codec and the engine read a message as one run of bytes, and the rx stage parses it again
  * whole (the UDP checksum covers every fragment). Every fragment ends with a fate: merged into a
  * datagram (frag_merged), or one of frag_table_full, frag_invalid, frag_timeout, frag_no_buffer,
- * shutdown; while held in the table it is in the pipeline. An IPv6 table would sit next to this
+ * message_too_big (its datagram was refused before), shutdown; while held in the table it is in
+ * the pipeline. An IPv6 table would sit next to this
  * one (rte_ipv6_frag_reassemble_packet takes the same table type and death row). */
 #define ALLOW_EXPERIMENTAL_API /* rte_ip_frag_table_del_expired_entries */
 #include <rte_errno.h>
@@ -18,7 +19,8 @@
 _Static_assert(RTE_LIBRTE_IP_FRAG_MAX_FRAG == FO_REASM_FRAGS_PER_FLOW,
 	       "the MTU check at start-up (main.c) counts RTE_LIBRTE_IP_FRAG_MAX_FRAG fragments per datagram");
 
-/* Table slots per flow: each datagram may land in two buckets of this many entries. */
+/* Entries per bucket, with reassembly.max_flows buckets: four slots per flow, so colliding
+ * hashes (a datagram may go in either of two buckets) rarely refuse one before max_flows. */
 #define REASM_BUCKET_ENTRIES 4
 /* Free the death row before another call could overflow it (one call adds at most a flow). */
 #define REASM_DR_HIGH (RTE_IP_FRAG_DEATH_ROW_MBUF_LEN - (RTE_LIBRTE_IP_FRAG_MAX_FRAG + 1))
