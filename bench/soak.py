@@ -16,7 +16,7 @@ fanout-control driving rollouts with fanoutctl. Each cycle of --cycle seconds:
   - a hostile trickle (--hostile-pps): forged CONNECTs from many addresses, DISCONNECTs from strangers,
     malformed datagrams, a REGISTER flood past the quota;
   - at the cycle's end: RSS of every process (/proc/PID/status VmRSS), the dataplane's counters
-    (rx == delivered + answered + dropped + in flight; out generated == sent + dropped + in flight),
+    (rx == delivered + answered + frag_merged + dropped + in flight; out generated == sent + dropped + in flight),
     loadgen loss and latency (p50, p99).
 Prints a table per cycle and a summary (RSS growth per process from the first to the last cycle and
 per hour, P99 drift, totals) and writes OUT/soak.json. Exit status 0 when nothing was lost at QoS 1, the

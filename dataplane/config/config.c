@@ -20,9 +20,13 @@
  *       roles: [rx, worker, tx] # required, non-empty; every role must appear somewhere
  *   burst: 32                   # 1..FO_MAX_BURST
  *   rings: { worker: 4096, tx: 4096, peer: 4096 }   # powers of two, 64..1M, >= burst
- *   mempool: { mbufs: 16383, header_mbufs: 16383, held_mbufs: 8191, cache: 256 }  # see pool rule below
- *                             # held_mbufs (>= 64): copies of payloads kept past the packet (QoS 1
- *                             # retransmission, sink/bridge backlogs), never rx mbufs
+ *   mempool: { mbufs: 16383, header_mbufs: 16383, held_mbufs: 8191, large_mbufs: 1023, cache: 256 }
+ *                             # see pool rule below; held_mbufs (>= 64): copies of payloads kept past
+ *                             # the packet (QoS 1 retransmission, sink/bridge backlogs), never rx mbufs;
+ *                             # large_mbufs (>= 64): reassembled datagrams too long for an rx mbuf
+ *   limits: { max_message_bytes: 8192 }         # 64..65489: larger MQTT-SN messages are refused
+ *   reassembly: { max_flows: 256, timeout_ms: 2000 }  # per rx lcore, 0..65536 (0 = no reassembly);
+ *                                                     # 1..60000
  *   neighbours: 4096            # ARP table capacity, 1..16M
  *   arp_max_age_s: 300          # learnt neighbour unconfirmed this long is freed, 1..86400
  *   arp_requests_per_s: 1000    # ARP requests per port and second at most, 0..1000000 (0 = no limit)
@@ -93,7 +97,13 @@ struct raw_rings {
 	char *worker, *tx, *peer;
 };
 struct raw_mempool {
-	char *mbufs, *header_mbufs, *held_mbufs, *cache;
+	char *mbufs, *header_mbufs, *held_mbufs, *large_mbufs, *cache;
+};
+struct raw_limits {
+	char *max_message_bytes;
+};
+struct raw_reassembly {
+	char *max_flows, *timeout_ms;
 };
 struct raw_predef {
 	char *id, *name;
@@ -160,6 +170,8 @@ struct raw_config {
 	char *neighbours;
 	char *arp_max_age_s;
 	char *arp_requests_per_s;
+	struct raw_limits *limits;
+	struct raw_reassembly *reassembly;
 	struct raw_mqttsn *mqttsn;
 	struct raw_stats *stats;
 	struct raw_security *security;
@@ -222,10 +234,17 @@ static const cyaml_schema_field_t rings_fields[] = {
 	CYAML_FIELD_END,
 };
 static const cyaml_schema_field_t mempool_fields[] = {
-	STR("mbufs", struct raw_mempool, mbufs),
-	STR("header_mbufs", struct raw_mempool, header_mbufs),
-	STR("held_mbufs", struct raw_mempool, held_mbufs),
-	STR("cache", struct raw_mempool, cache),
+	STR("mbufs", struct raw_mempool, mbufs),           STR("header_mbufs", struct raw_mempool, header_mbufs),
+	STR("held_mbufs", struct raw_mempool, held_mbufs), STR("large_mbufs", struct raw_mempool, large_mbufs),
+	STR("cache", struct raw_mempool, cache),           CYAML_FIELD_END,
+};
+static const cyaml_schema_field_t limits_fields[] = {
+	STR("max_message_bytes", struct raw_limits, max_message_bytes),
+	CYAML_FIELD_END,
+};
+static const cyaml_schema_field_t reassembly_fields[] = {
+	STR("max_flows", struct raw_reassembly, max_flows),
+	STR("timeout_ms", struct raw_reassembly, timeout_ms),
 	CYAML_FIELD_END,
 };
 static const cyaml_schema_field_t predef_fields[] = {
@@ -390,6 +409,8 @@ static const cyaml_schema_field_t top_fields[] = {
 	STR("neighbours", struct raw_config, neighbours),
 	STR("arp_max_age_s", struct raw_config, arp_max_age_s),
 	STR("arp_requests_per_s", struct raw_config, arp_requests_per_s),
+	CYAML_FIELD_MAPPING_PTR("limits", CYAML_FLAG_OPTIONAL, struct raw_config, limits, limits_fields),
+	CYAML_FIELD_MAPPING_PTR("reassembly", CYAML_FLAG_OPTIONAL, struct raw_config, reassembly, reassembly_fields),
 	CYAML_FIELD_MAPPING_PTR("mqttsn", CYAML_FLAG_OPTIONAL, struct raw_config, mqttsn, mqttsn_fields),
 	CYAML_FIELD_MAPPING_PTR("stats", CYAML_FLAG_OPTIONAL, struct raw_config, stats, stats_fields),
 	CYAML_FIELD_MAPPING_PTR("security", CYAML_FLAG_OPTIONAL, struct raw_config, security, security_fields),
@@ -1030,6 +1051,19 @@ static int load_pools(struct ctx *c, const struct raw_config *r, struct fo_confi
 		return -1;
 	if (get_u32(c, "arp_requests_per_s", r->arp_requests_per_s, 0, FO_MAX_ARP_REQUESTS_PER_S,
 		    FO_DEFAULT_ARP_REQUESTS_PER_S, &cfg->arp_requests_per_s) != 0)
+		return -1;
+	static const struct raw_limits no_limits;
+	static const struct raw_reassembly no_reassembly;
+	const struct raw_limits *lim = r->limits ? r->limits : &no_limits;
+	const struct raw_reassembly *ra = r->reassembly ? r->reassembly : &no_reassembly;
+	if (get_u32(c, "limits.max_message_bytes", lim->max_message_bytes, FO_MIN_MESSAGE_BYTES, FO_MAX_MESSAGE_BYTES,
+		    FO_DEFAULT_MAX_MESSAGE_BYTES, &cfg->max_message_bytes) != 0 ||
+	    get_u32(c, "reassembly.max_flows", ra->max_flows, 0, FO_MAX_REASM_FLOWS, FO_DEFAULT_REASM_FLOWS,
+		    &cfg->reasm_max_flows) != 0 ||
+	    get_u32(c, "reassembly.timeout_ms", ra->timeout_ms, 1, FO_MAX_REASM_TIMEOUT_MS, FO_DEFAULT_REASM_TIMEOUT_MS,
+		    &cfg->reasm_timeout_ms) != 0 ||
+	    get_u32(c, "mempool.large_mbufs", mp->large_mbufs, 64, UINT32_MAX, FO_DEFAULT_LARGE_MBUFS,
+		    &cfg->large_mbufs) != 0)
 		return -1;
 	for (uint32_t i = 0; i < cfg->n_ports; i++)
 		if (cfg->ports[i].n_static_neigh > cfg->neighbours / 2)

@@ -17,7 +17,8 @@
 #define FO_DEFAULT_RING_SIZE 4096
 #define FO_DEFAULT_MBUFS 16383
 #define FO_DEFAULT_HDR_MBUFS 16383
-#define FO_DEFAULT_HELD_MBUFS 8191 /* payloads kept past their packet, in a pool of their own */
+#define FO_DEFAULT_HELD_MBUFS 8191  /* payloads kept past their packet, in a pool of their own */
+#define FO_DEFAULT_LARGE_MBUFS 1023 /* reassembled datagrams too long for a receive mbuf */
 #define FO_DEFAULT_MBUF_CACHE 256
 #define FO_DEFAULT_RX_DESC 1024
 #define FO_DEFAULT_TX_DESC 1024
@@ -61,6 +62,15 @@
 #define FO_DEFAULT_ADVERTISE_INTERVAL_S 900
 #define FO_DEFAULT_ADVERTISE_TTL 1
 #define FO_DEFAULT_GWINFO_BROADCASTS_PER_S 10
+/* Messages larger than one frame: IPv4 reassembly (docs/dataplane.md#fragments) */
+#define FO_DEFAULT_MAX_MESSAGE_BYTES 8192
+#define FO_MIN_MESSAGE_BYTES 64
+#define FO_MAX_MESSAGE_BYTES 65489 /* a datagram reassembled with Ethernet, VLAN, IPv4, UDP in 64 KiB */
+#define FO_DEFAULT_REASM_FLOWS 256 /* datagrams being reassembled per rx lcore at most */
+#define FO_MAX_REASM_FLOWS 65536
+#define FO_DEFAULT_REASM_TIMEOUT_MS 2000
+#define FO_MAX_REASM_TIMEOUT_MS 60000
+#define FO_REASM_FRAGS_PER_FLOW 8 /* RTE_LIBRTE_IP_FRAG_MAX_FRAG in DPDK 22.11 (rx_reasm.c asserts it) */
 
 /* Limits the validator enforces (DPDK's build limits and sanity bounds, see docs/config.md). */
 #define FO_MAX_PORTS 32      /* RTE_MAX_ETHPORTS */
@@ -241,10 +251,14 @@ struct fo_config {
 	uint32_t mbufs;            /* packet pool size (mbufs) */
 	uint32_t hdr_mbufs;        /* header pool for replies and fan-out copies */
 	uint32_t held_mbufs;       /* payload copies kept for QoS 1 retries and output backlogs */
+	uint32_t large_mbufs;      /* reassembled datagrams longer than a receive mbuf */
 	uint32_t mbuf_cache;
 	uint32_t neighbours;         /* ARP table capacity */
 	uint32_t arp_max_age_s;      /* learnt neighbours unconfirmed this long are freed */
 	uint32_t arp_requests_per_s; /* per port, 0 = no limit */
+	uint32_t max_message_bytes;  /* limits.max_message_bytes: larger MQTT-SN messages are refused */
+	uint32_t reasm_max_flows;    /* reassembly.max_flows per rx lcore, 0 = fragments dropped */
+	uint32_t reasm_timeout_ms;   /* reassembly.timeout_ms */
 
 	struct broker_config broker;          /* the "mqttsn:" section */
 	struct broker_predefined *predefined; /* owned storage behind broker.predefined */

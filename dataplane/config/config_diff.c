@@ -154,6 +154,10 @@ unsigned fo_config_restart_keys(const struct fo_config *f, const struct fo_confi
 	KEY(f->mbufs != t->mbufs, "mempool.mbufs");
 	KEY(f->hdr_mbufs != t->hdr_mbufs, "mempool.header_mbufs");
 	KEY(f->held_mbufs != t->held_mbufs, "mempool.held_mbufs");
+	KEY(f->large_mbufs != t->large_mbufs, "mempool.large_mbufs");
+	KEY(f->max_message_bytes != t->max_message_bytes, "limits.max_message_bytes");
+	KEY(f->reasm_max_flows != t->reasm_max_flows, "reassembly.max_flows");
+	KEY(f->reasm_timeout_ms != t->reasm_timeout_ms, "reassembly.timeout_ms");
 	KEY(f->mbuf_cache != t->mbuf_cache, "mempool.cache");
 	KEY(f->neighbours != t->neighbours, "neighbours");
 	KEY(f->arp_max_age_s != t->arp_max_age_s, "arp_max_age_s");

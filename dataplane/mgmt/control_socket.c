@@ -177,7 +177,7 @@ static int cmd_info(int fd)
 	}
 	fprintf(f, "\r\n# Mqttsn\r\nsessions:%lu\r\ntopics:%lu\r\nsubscriptions:%lu\r\ninflight_qos1:%lu\r\n", sessions,
 		topics, subs, inflight);
-	int64_t in_pipe = (int64_t)t.rx - (int64_t)(t.delivered + t.answered + t.dropped);
+	int64_t in_pipe = (int64_t)t.rx - (int64_t)fo_counters_finished(&t);
 	fprintf(f, "\r\n# Stats\r\n");
 #define INFO_LINE_(field, ...) fprintf(f, #field ":%lu\r\n", t.field);
 	FO_FOREACH_LCORE(INFO_LINE_)

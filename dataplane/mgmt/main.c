@@ -231,6 +231,29 @@ static int take_xdp(uint16_t idx, const struct fo_port_config *pc, struct fo_por
 	return 0;
 }
 
+/* The port's MTU (datagrams longer leave as fragments), and whether a message of
+ * limits.max_message_bytes arriving as fragments of that MTU fits the reassembly table's
+ * fragments per datagram. */
+static int check_mtu(uint16_t idx, const struct fo_port_config *pc, uint16_t pid, struct fo_port *p)
+{
+	uint16_t mtu = RTE_ETHER_MTU;
+	if (rte_eth_dev_get_mtu(pid, &mtu) != 0 || mtu < RTE_ETHER_MIN_MTU)
+		mtu = RTE_ETHER_MTU;
+	p->mtu = mtu;
+	const struct fo_config *c = fo_dp.cfg;
+	uint32_t per_frag = (uint32_t)(mtu - L2L4_IP_HLEN) & ~7u;
+	uint32_t most = per_frag * FO_REASM_FRAGS_PER_FLOW - L2L4_UDP_HLEN;
+	if (c->reasm_max_flows && c->max_message_bytes > most) {
+		fprintf(stderr,
+			"ports[%u] (%s): limits.max_message_bytes %u arrives in more than %u IPv4 fragments at MTU "
+			"%u, more than DPDK reassembles (RTE_LIBRTE_IP_FRAG_MAX_FRAG); lower it to %u or raise the "
+			"MTU\n",
+			idx, pc->device, c->max_message_bytes, FO_REASM_FRAGS_PER_FLOW, mtu, most);
+		return -1;
+	}
+	return 0;
+}
+
 static int setup_port(uint16_t idx, const struct fo_port_config *pc)
 {
 	struct fo_port *p = &fo_dp.ports[idx];
@@ -328,7 +351,11 @@ static int setup_port(uint16_t idx, const struct fo_port_config *pc)
 	p->ifc.vlan = pc->vlan;
 	p->ifc.mqttsn_port = pc->mqttsn_port;
 	p->ifc.min_src_port = fo_dp.cfg->min_source_port;
+	p->ifc.max_msg_len = (uint16_t)fo_dp.cfg->max_message_bytes;
+	p->ifc.reassemble = fo_dp.cfg->reasm_max_flows > 0;
 	p->gateway = pc->gateway;
+	if (check_mtu(idx, pc, pid, p) != 0)
+		return -1;
 	struct fo_neigh_conf nc = {
 		.capacity = fo_dp.cfg->neighbours,
 		.seed = { neigh_seed[0], neigh_seed[1] },
@@ -487,7 +514,26 @@ static int setup_pools(void)
 	fo_dp.held_pool = rte_pktmbuf_pool_create("fo_held", c->held_mbufs,
 						  c->mbuf_cache < c->held_mbufs / 2 ? c->mbuf_cache : 0, 0,
 						  RTE_MBUF_DEFAULT_BUF_SIZE, sock);
-	if (!fo_dp.pkt_pool || !fo_dp.hdr_pool || !fo_dp.peer_pool || !fo_dp.held_pool) {
+	if (c->reasm_max_flows) {
+		/* A reassembled datagram with its Ethernet, VLAN, IPv4 (options too) and UDP headers,
+		 * without headroom (rx_reasm.c): nothing is ever prepended to it. */
+		uint32_t big = L2L4_ETH_HLEN + L2L4_VLAN_HLEN + 60 + L2L4_UDP_HLEN + c->max_message_bytes;
+		fo_dp.large_pool = rte_pktmbuf_pool_create("fo_large", c->large_mbufs,
+							   c->mbuf_cache < c->large_mbufs / 2 ? c->mbuf_cache : 0, 0,
+							   (uint16_t)RTE_MIN(big, (uint32_t)UINT16_MAX), sock);
+		if (!fo_dp.large_pool) {
+			fprintf(stderr,
+				"mempool: cannot create %u large mbufs of %u bytes: %s; lower mempool.large_mbufs or "
+				"limits.max_message_bytes, or reserve more hugepages\n",
+				c->large_mbufs, big, rte_strerror(rte_errno));
+			return -1;
+		}
+	}
+	/* IPv4 fragments of generated frames over the MTU: a header mbuf (hdr_pool) and references
+	 * to the frame's segments, as many as header mbufs at most. */
+	fo_dp.indirect_pool = rte_pktmbuf_pool_create("fo_indirect", c->hdr_mbufs,
+						      c->mbuf_cache < c->hdr_mbufs / 2 ? c->mbuf_cache : 0, 0, 0, sock);
+	if (!fo_dp.pkt_pool || !fo_dp.hdr_pool || !fo_dp.peer_pool || !fo_dp.held_pool || !fo_dp.indirect_pool) {
 		fprintf(stderr,
 			"mempool: cannot create pools (mbufs %u, header_mbufs %u, held_mbufs %u): %s; lower "
 			"mempool.* or reserve more hugepages (deploy/hugepages.sh), or run with --no-huge -m MB\n",
@@ -588,21 +634,14 @@ static void shutdown_pipeline(void)
 
 static void print_summary(void)
 {
-	uint64_t rx = 0, del = 0, ans = 0, drop = 0, gen = 0, sent = 0, odrop = 0;
-	for (unsigned l = 0; l < RTE_MAX_LCORE; l++) {
-		const struct fo_counters *c = &fo_stats[l].c;
-		rx += c->rx;
-		del += c->delivered;
-		ans += c->answered;
-		drop += c->dropped;
-		gen += c->out_generated;
-		sent += c->out_sent;
-		odrop += c->out_dropped;
-	}
+	struct fo_counters t;
+	fo_stats_sum(&t);
+	uint64_t rx = t.rx, del = t.delivered, ans = t.answered, mrg = t.frag_merged, drop = t.dropped;
+	uint64_t gen = t.out_generated, sent = t.out_sent, odrop = t.out_dropped;
 	fprintf(stderr,
-		"fanout-dataplane: rx %lu pkts = delivered %lu + answered %lu + dropped %lu (%s); "
+		"fanout-dataplane: rx %lu pkts = delivered %lu + answered %lu + frag_merged %lu + dropped %lu (%s); "
 		"out generated %lu = sent %lu + dropped %lu (%s)\n",
-		rx, del, ans, drop, rx == del + ans + drop ? "balanced" : "UNBALANCED", gen, sent, odrop,
+		rx, del, ans, mrg, drop, rx == fo_counters_finished(&t) ? "balanced" : "UNBALANCED", gen, sent, odrop,
 		gen == sent + odrop ? "balanced" : "UNBALANCED");
 }
 
@@ -678,6 +717,10 @@ int main(int argc, char **argv)
 	}
 	for (uint32_t w = 0; w < fo_dp.n_workers; w++)
 		if (fo_worker_init(&fo_dp.workers[w]) != 0)
+			goto out;
+	for (unsigned l = 0; l < RTE_MAX_LCORE; l++)
+		if (fo_dp.lcore_of[l] && (fo_dp.lcore_of[l]->roles & FO_ROLE_RX) &&
+		    fo_reasm_init(fo_dp.lcore_of[l]) != 0)
 			goto out;
 
 	struct sigaction sa;

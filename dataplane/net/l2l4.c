@@ -169,6 +169,73 @@ static void parse_arp(const uint8_t *p, size_t len, const struct l2l4_iface *ifc
 	o->kind = op == 1 ? L2L4_ARP_REQUEST : L2L4_ARP_REPLY;
 }
 
+/* The UDP ports of a first fragment or a whole datagram: ours, and a client's. */
+static bool udp_ports_ok(const uint8_t *l4, const struct l2l4_iface *ifc, struct l2l4_pkt *o)
+{
+	o->src_port = rd16(l4);
+	o->dst_port = rd16(l4 + 2);
+	if (o->dst_port != ifc->mqttsn_port) {
+		drop(o, FO_DROP_UDP_NO_LISTENER);
+		return false;
+	}
+	if (o->src_port == 0) {
+		drop(o, FO_DROP_UDP_MALFORMED); /* nowhere to answer */
+		return false;
+	}
+	if (o->src_port < ifc->min_src_port) {
+		/* Privileged ports are services (DNS, NTP, chargen, echo), not MQTT-SN clients: a
+		 * forged source there would aim our replies at a service that answers back. */
+		drop(o, FO_DROP_UDP_SRC_PORT_LOW);
+		return false;
+	}
+	return true;
+}
+
+/* A fragment (frag: the IPv4 flags and offset word) whose IPv4 header passed: keep it for
+ * reassembly only when it can belong to an MQTT-SN message we would take. */
+static void parse_fragment(const uint8_t *l4, size_t l4len, uint16_t frag, uint16_t id, uint8_t proto, bool to_us,
+			   const struct l2l4_iface *ifc, struct l2l4_pkt *o)
+{
+	if (!ifc->reassemble || proto != IPPROTO_UDP_ || !to_us) {
+		drop(o, FO_DROP_IP_FRAGMENT);
+		return;
+	}
+	o->frag = true;
+	o->frag_id = id;
+	size_t fofs = (size_t)(frag & 0x1fff) * 8;
+	bool more = (frag & 0x2000) != 0;
+	if (l4len == 0 || (more && (l4len & 7)) || fofs + l4len + o->l3_len > 0xffff) {
+		drop(o, FO_DROP_IP_BAD_LENGTH); /* RFC 791: only the last may be ragged; 65535 at most */
+		return;
+	}
+	size_t max_ip = ifc->max_msg_len ? (size_t)ifc->max_msg_len + L2L4_UDP_HLEN : 0xffff;
+	if (fofs + l4len > max_ip) {
+		drop(o, FO_DROP_MESSAGE_TOO_BIG);
+		return;
+	}
+	if (fofs == 0) { /* the first fragment carries the UDP header */
+		if (l4len < L2L4_UDP_HLEN) {
+			drop(o, FO_DROP_UDP_MALFORMED);
+			return;
+		}
+		size_t ulen = rd16(l4 + 4);
+		if (ulen < L2L4_UDP_HLEN + 1 || ulen <= l4len) { /* a fragment is never the whole datagram */
+			drop(o, FO_DROP_UDP_MALFORMED);
+			return;
+		}
+		if (!udp_ports_ok(l4, ifc, o))
+			return;
+		if (ulen > max_ip) {
+			drop(o, FO_DROP_MESSAGE_TOO_BIG);
+			return;
+		}
+	}
+	o->kind = L2L4_IPV4_FRAGMENT;
+	o->frag_off = (uint16_t)fofs;
+	o->frag_len = (uint16_t)l4len;
+	o->frag_more = more;
+}
+
 void l2l4_parse(const uint8_t *f, size_t len, const struct l2l4_iface *ifc, enum l2l4_ck ip_ck, enum l2l4_ck l4_ck,
 		struct l2l4_pkt *o)
 {
@@ -238,10 +305,6 @@ void l2l4_parse(const uint8_t *f, size_t len, const struct l2l4_iface *ifc, enum
 		return;
 	}
 	uint16_t frag = rd16(p + 6);
-	if (frag & 0x3fff) { /* MF set or offset != 0 */
-		drop(o, FO_DROP_IP_FRAGMENT);
-		return;
-	}
 	o->src_ip = rd32(p + 12);
 	o->dst_ip = rd32(p + 16);
 	o->l3_len = (uint16_t)ihl;
@@ -260,6 +323,10 @@ void l2l4_parse(const uint8_t *f, size_t len, const struct l2l4_iface *ifc, enum
 	const uint8_t *l4 = p + ihl;
 	size_t l4len = tot - ihl;
 	uint8_t proto = p[9];
+	if (frag & 0x3fff) { /* MF set or offset != 0 */
+		parse_fragment(l4, l4len, frag, rd16(p + 4), proto, to_us, ifc, o);
+		return;
+	}
 
 	if (proto == IPPROTO_ICMP_) {
 		if (!to_us) { /* no broadcast pings (smurf) */
@@ -296,22 +363,8 @@ void l2l4_parse(const uint8_t *f, size_t len, const struct l2l4_iface *ifc, enum
 		drop(o, FO_DROP_UDP_MALFORMED);
 		return;
 	}
-	o->src_port = rd16(l4);
-	o->dst_port = rd16(l4 + 2);
-	if (o->dst_port != ifc->mqttsn_port) {
-		drop(o, FO_DROP_UDP_NO_LISTENER);
+	if (!udp_ports_ok(l4, ifc, o))
 		return;
-	}
-	if (o->src_port == 0) {
-		drop(o, FO_DROP_UDP_MALFORMED); /* nowhere to answer */
-		return;
-	}
-	if (o->src_port < ifc->min_src_port) {
-		/* Privileged ports are services (DNS, NTP, chargen, echo), not MQTT-SN clients: a
-		 * forged source there would aim our replies at a service that answers back. */
-		drop(o, FO_DROP_UDP_SRC_PORT_LOW);
-		return;
-	}
 	uint16_t ck = rd16(l4 + 6);
 	if (ck != 0) { /* 0 = sender computed none (allowed for IPv4) */
 		if (l4_ck == L2L4_CK_BAD) {
@@ -331,6 +384,10 @@ void l2l4_parse(const uint8_t *f, size_t len, const struct l2l4_iface *ifc, enum
 			o->msg_sum = ms;
 			o->msg_sum_valid = true;
 		}
+	}
+	if (ifc->max_msg_len && ulen - L2L4_UDP_HLEN > ifc->max_msg_len) {
+		drop(o, FO_DROP_MESSAGE_TOO_BIG);
+		return;
 	}
 	o->kind = L2L4_MQTTSN;
 	o->payload_off = (uint16_t)(off + ihl + L2L4_UDP_HLEN);

@@ -33,14 +33,17 @@ struct l2l4_iface {
 	uint16_t vlan;         /* 0 = untagged */
 	uint16_t mqttsn_port;  /* host byte order */
 	uint16_t min_src_port; /* MQTT-SN datagrams from lower source ports are dropped */
+	uint16_t max_msg_len;  /* larger MQTT-SN messages are dropped (message_too_big); 0 = no limit */
+	bool reassemble;       /* UDP fragments to us are L2L4_IPV4_FRAGMENT, else ip_fragment drops */
 };
 
 enum l2l4_kind {
-	L2L4_DROP = 0,    /* see .drop */
-	L2L4_ARP_REQUEST, /* request for our address: answer it (sender learnt) */
-	L2L4_ARP_REPLY,   /* reply addressed to us: learn the sender */
-	L2L4_ICMP_ECHO,   /* echo request to our address: answer it */
-	L2L4_MQTTSN,      /* UDP datagram to our MQTT-SN port: hand to a worker */
+	L2L4_DROP = 0,      /* see .drop */
+	L2L4_ARP_REQUEST,   /* request for our address: answer it (sender learnt) */
+	L2L4_ARP_REPLY,     /* reply addressed to us: learn the sender */
+	L2L4_ICMP_ECHO,     /* echo request to our address: answer it */
+	L2L4_MQTTSN,        /* UDP datagram to our MQTT-SN port: hand to a worker */
+	L2L4_IPV4_FRAGMENT, /* fragment of a UDP datagram to our address: reassemble, then parse again */
 };
 
 struct l2l4_pkt {
@@ -57,10 +60,23 @@ struct l2l4_pkt {
 	uint8_t src_mac[6];
 	uint8_t arp_sender_mac[6]; /* ARP: sender hardware/protocol address */
 	uint32_t arp_sender_ip;
+	/* L2L4_IPV4_FRAGMENT: where this fragment's bytes sit in the datagram's IP payload
+	 * (frag_off, frag_len, in bytes), whether more follow. frag and frag_id (the IPv4
+	 * identification) are set for a UDP fragment to us also when it is dropped (message_too_big:
+	 * the rx stage refuses the datagram's other fragments too). */
+	uint16_t frag_off, frag_len;
+	bool frag_more;
+	bool frag;
+	uint16_t frag_id;
 };
 
 /* Classify one frame. ip_ck/l4_ck carry offload verdicts (L2L4_CK_VERIFY = check in
- * software). Always fills out->kind (and out->drop when dropping). */
+ * software). Always fills out->kind (and out->drop when dropping).
+ * A fragment is checked as far as its own bytes allow: IPv4 header, addresses, UDP, a length
+ * that is a multiple of 8 unless it is the last, an end within 65535 bytes, and for the first
+ * fragment the UDP ports and the announced length against max_msg_len; any fragment reaching
+ * past max_msg_len (+ the UDP header) is message_too_big. A reassembled datagram is parsed
+ * again whole, which checks its UDP checksum. */
 void l2l4_parse(const uint8_t *frame, size_t len, const struct l2l4_iface *ifc, enum l2l4_ck ip_ck, enum l2l4_ck l4_ck,
 		struct l2l4_pkt *out);
 

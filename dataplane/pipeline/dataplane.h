@@ -37,6 +37,8 @@ _Static_assert(FO_RCTR_OUT_ROW == FO_MAX_WORKERS, "route counter rows: workers f
 #define FO_ARP_RETRY_MS 200      /* at most one ARP request per unresolved address per this */
 #define FO_ARP_TRIES 3           /* an address asked for this many intervals without a reply is freed */
 #define FO_NEIGH_AGE_MS 10       /* main lcore: an aging step over 1 % of each neighbour table this often */
+#define FO_REASM_EXPIRE_US 1000  /* rx lcore: reassembly table entries past their timeout freed this often */
+#define FO_TX_FRAGS_MAX 64       /* IPv4 fragments one generated frame may become (45 at MTU 1500) */
 
 /* Pipeline phases, advanced by the main lcore on shutdown so the pipeline drains front to
  * back: rx stops first, workers empty their rings, then tx empties its rings. */
@@ -49,6 +51,7 @@ struct fo_port {
 	uint32_t gateway;
 	uint16_t n_rxq, n_txq;
 	bool rx_ip_ck, rx_l4_ck; /* rx checksum offload verdicts available */
+	uint16_t mtu;            /* IPv4 datagrams longer than this leave as fragments */
 	struct fo_neigh_table *neigh;
 	char name[64];
 	/* net_af_xdp behind the XDP pre-filter (xdp_prog= devarg): its maps, pinned while we run */
@@ -112,6 +115,8 @@ struct fo_lcore_stats {
 	struct fo_out_lcore_ctr out[FO_MAX_SINKS + FO_MAX_BRIDGES]; /* worker_route.h */
 } __rte_cache_aligned;
 
+struct fo_reasm; /* rx_reasm.c */
+
 struct fo_lcore {
 	unsigned lcore_id;
 	uint32_t roles;
@@ -125,6 +130,7 @@ struct fo_lcore {
 	struct fo_worker *worker;  /* NULL unless role worker */
 	struct fo_txer *txer;      /* NULL unless role tx */
 	struct rte_ring *reply_tx; /* where this lcore's rx-stage answers (ARP, ICMP) go */
+	struct fo_reasm *reasm;    /* role rx with reassembly on: this lcore's fragment table */
 	bool direct_worker;        /* the only rx lcore and the only worker: bursts skip the worker ring */
 	uint8_t n_stages;          /* lcore.c: the stages this lcore runs, in order (enum fo_stage) */
 	uint8_t stages[4];
@@ -142,9 +148,11 @@ struct fo_dp {
 	/* payload copies kept past their packet (QoS 1 retries, output
 	 * backlogs): however many are held, rx never runs out of mbufs */
 	struct rte_mempool *held_pool;
-	uint32_t hdr_room;             /* data room of a hdr_pool mbuf after its headroom */
-	struct rte_mempool *peer_pool; /* struct fo_peer_msg */
-	struct rte_mempool *out_pool;  /* struct fo_out_msg (outputs.h); NULL without sinks and bridges */
+	uint32_t hdr_room;                 /* data room of a hdr_pool mbuf after its headroom */
+	struct rte_mempool *large_pool;    /* reassembled datagrams too long for a pkt_pool mbuf */
+	struct rte_mempool *indirect_pool; /* IPv4 fragments of generated frames: references, no room */
+	struct rte_mempool *peer_pool;     /* struct fo_peer_msg */
+	struct rte_mempool *out_pool;      /* struct fo_out_msg (outputs.h); NULL without sinks and bridges */
 	uint32_t n_workers, n_tx, n_lcores;
 	struct fo_worker workers[FO_MAX_WORKERS];
 	struct fo_txer txers[FO_MAX_TX];
@@ -208,6 +216,25 @@ void fo_rx_classify(struct fo_lcore *lc, uint16_t port_id, struct rte_mbuf **pkt
 void fo_rx_replies_direct(struct fo_lcore *lc, struct fo_rx_burst *b, struct fo_lcore_stats *st);
 /* What is left of the burst: worker rings (ring full: a named drop), reply ring, bulk free. */
 void fo_rx_dispatch(struct fo_lcore *lc, struct fo_rx_burst *b, struct fo_lcore_stats *st);
+
+/* rx_reasm.c: IPv4 reassembly on the rx lcore, before worker dispatch (only the first fragment
+ * carries the UDP ports the worker is chosen by). */
+int fo_reasm_init(struct fo_lcore *lc);
+/* A fragment k classified as L2L4_IPV4_FRAGMENT: held (NULL), dropped and counted (NULL; a
+ * datagram refused before is message_too_big), or the datagram it completes, in one contiguous
+ * mbuf with a valid IPv4 header, to parse again. */
+struct rte_mbuf *fo_reasm_ipv4(struct fo_reasm *r, struct rte_mbuf *m, const struct l2l4_pkt *k, uint64_t tsc,
+			       struct fo_counters *c);
+/* A fragment of k's datagram was refused as message_too_big: refuse its later fragments too. */
+void fo_reasm_refuse(struct fo_reasm *r, const struct l2l4_pkt *k, uint64_t tsc);
+/* Flows past reassembly.timeout_ms at tsc freed and counted (frag_timeout): before a burst's
+ * first fragment, with the stamp it is reassembled with. */
+void fo_reasm_expire(struct fo_reasm *r, uint64_t tsc, struct fo_counters *c);
+/* The same from the rx loop, at most every FO_REASM_EXPIRE_US: held fragments time out
+ * while no traffic comes. */
+void fo_reasm_idle(struct fo_reasm *r, struct fo_counters *c);
+/* At the end of the lcore loop: fragments still held are shutdown drops; the table is freed. */
+void fo_reasm_fini(struct fo_lcore *lc, struct fo_counters *c);
 
 /* out_path.c */
 /* Send an ARP request for ip out of port (used by every output path). */

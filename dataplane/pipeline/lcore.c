@@ -26,6 +26,8 @@ static void run_rx(struct fo_lcore *lc, struct fo_lcore_stats *st)
 {
 	struct rte_mbuf *pkts[FO_MAX_BURST];
 	struct fo_rx_burst b;
+	if (lc->reasm)
+		fo_reasm_idle(lc->reasm, &st->c);
 	for (uint16_t qi = 0; qi < lc->n_rxq; qi++) {
 		uint16_t n = fo_rx_poll(lc, qi, pkts, st);
 		if (n == 0)
@@ -41,6 +43,8 @@ static void run_rx_completion(struct fo_lcore *lc, struct fo_lcore_stats *st)
 {
 	struct rte_mbuf *pkts[FO_MAX_BURST];
 	struct fo_rx_burst b;
+	if (lc->reasm)
+		fo_reasm_idle(lc->reasm, &st->c);
 	for (uint16_t qi = 0; qi < lc->n_rxq; qi++) {
 		uint16_t n = fo_rx_poll(lc, qi, pkts, st);
 		if (n == 0)
@@ -91,6 +95,7 @@ int fo_lcore_main(void *arg)
 	}
 	if (lc->worker)
 		fo_gen_worker_offline(lc->worker->idx); /* swaps no longer wait for this reader */
+	fo_reasm_fini(lc, &st->c);                      /* fragments still waiting for the rest of their datagram */
 	atomic_store_explicit(&lc->seen_phase, FO_DONE, memory_order_release);
 	return 0;
 }

@@ -1,9 +1,13 @@
 /* The output path every stage sends through: next-hop resolution against the port's neighbour
  * table (an ARP request on a miss), the hand-off of generated frames to a tx ring or, on a tx
  * lcore, straight to the ports (tx_burst, one immediate retry, then counted tx_burst_fail; chained
- * fan-out frames flattened only for ports without multi-segment tx), and the hand-off of a
- * publish to a peer worker. A library the stages call, not a stage of its own. */
+ * fan-out frames flattened only for ports without multi-segment tx, IPv4 datagrams over the port's
+ * MTU split into fragments), and the hand-off of a publish to a peer worker. A library the stages
+ * call, not a stage of its own. */
 #include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_ip_frag.h>
+#include <rte_random.h>
 
 #include "dataplane.h"
 
@@ -139,33 +143,100 @@ static void send_port(uint16_t pidx, uint16_t queue, struct rte_mbuf **pkts, uin
 	}
 }
 
+/* IPv4 identification of the datagrams this lcore fragments (RFC 6864: unique per source,
+ * destination and protocol while fragments may live; ours are otherwise atomic, id 0 with DF):
+ * a counter per sending lcore from a random start, so two lcores fragmenting for one client at
+ * once do not walk the same numbers. Bit 16 marks it started. */
+static RTE_DEFINE_PER_LCORE(uint32_t, frag_ip_id);
+
+static uint16_t next_ip_id(void)
+{
+	uint32_t v = RTE_PER_LCORE(frag_ip_id);
+	if (!(v & 0x10000))
+		v = 0x10000 | (uint32_t)(rte_rand() & 0xffff);
+	if ((v & 0xffff) == 0)
+		v++;
+	RTE_PER_LCORE(frag_ip_id) = 0x10000 | ((v + 1) & 0xffff);
+	return (uint16_t)v;
+}
+
+/* A generated frame longer than the port's MTU, as IPv4 fragments (rte_ipv4_fragment_packet:
+ * header mbufs from hdr_pool, references to the frame's bytes from indirect_pool) each with the
+ * frame's Ethernet header. The frame itself is consumed. Returns the fragments in out, 0 when
+ * it could not be split (counted fragment_failed). Each extra fragment is a generated packet. */
+static unsigned fragment(struct rte_mbuf *m, const struct fo_port *p, struct rte_mbuf **out, struct fo_lcore_stats *st)
+{
+	uint16_t l2 = (uint16_t)(L2L4_ETH_HLEN + (p->ifc.vlan ? L2L4_VLAN_HLEN : 0));
+	uint8_t eth[L2L4_ETH_HLEN + L2L4_VLAN_HLEN];
+	memcpy(eth, rte_pktmbuf_mtod(m, const uint8_t *), l2);
+	bool meta = (m->ol_flags & fo_dp.meta_flag) != 0;
+	struct fo_meta mt = meta ? *fo_meta(m) : (struct fo_meta){ 0 };
+	uint16_t port = m->port;
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)rte_pktmbuf_adj(m, l2);
+	int32_t n = -EINVAL;
+	if (ip && (ip->version_ihl >> 4) == 4) {
+		ip->packet_id = rte_cpu_to_be_16(next_ip_id());
+		ip->fragment_offset = 0; /* DF off: this datagram is meant to be split */
+		n = rte_ipv4_fragment_packet(m, out, FO_TX_FRAGS_MAX, p->mtu, fo_dp.hdr_pool, fo_dp.indirect_pool);
+	}
+	rte_pktmbuf_free(m); /* the fragments hold references to what they need of it */
+	if (unlikely(n <= 0)) {
+		fo_count_out_drop(&st->c, FO_OUT_DROP_FRAGMENT_FAILED);
+		return 0;
+	}
+	for (int32_t i = 0; i < n; i++) {
+		struct rte_mbuf *f = out[i];
+		struct rte_ipv4_hdr *fh = rte_pktmbuf_mtod(f, struct rte_ipv4_hdr *);
+		fh->hdr_checksum = rte_ipv4_cksum(fh);
+		memcpy(rte_pktmbuf_prepend(f, l2), eth, l2); /* a header mbuf has the headroom */
+		f->port = port;
+	}
+	if (meta) { /* rx -> tx latency: the first fragment stands for the frame */
+		*fo_meta(out[0]) = mt;
+		out[0]->ol_flags |= fo_dp.meta_flag;
+	}
+	st->c.out_generated += (uint64_t)n - 1;
+	st->c.ev[FO_EV_TX_FRAGMENTED]++;
+	return (unsigned)n;
+}
+
 /* Generated frames to the ports, on tx queue `queue` of each (the tx lcore's index). */
 void fo_tx_send(struct fo_lcore_stats *st, uint32_t queue, struct rte_mbuf **pkts, unsigned n)
 {
 	struct rte_mbuf *per_port[FO_MAX_PORTS][FO_MAX_BURST];
 	uint16_t n_port[FO_MAX_PORTS];
+	struct rte_mbuf *frags[FO_TX_FRAGS_MAX];
 
-	while (n) {
-		unsigned k = RTE_MIN(n, (unsigned)FO_MAX_BURST);
-		memset(n_port, 0, sizeof(n_port[0]) * fo_dp.n_ports);
-		for (unsigned i = 0; i < k; i++) {
-			struct rte_mbuf *m = pkts[i];
-			uint16_t pidx = fo_dp.port_index[m->port];
-			if (m->nb_segs > 1 && !fo_port_multi_seg[pidx]) {
-				struct rte_mbuf *f = flatten(m);
+	memset(n_port, 0, sizeof(n_port[0]) * fo_dp.n_ports);
+	for (unsigned i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		uint16_t pidx = fo_dp.port_index[m->port];
+		const struct fo_port *p = &fo_dp.ports[pidx];
+		struct rte_mbuf **list = &m;
+		unsigned k = 1;
+		if (unlikely(m->pkt_len > (uint32_t)p->mtu + L2L4_ETH_HLEN + (p->ifc.vlan ? L2L4_VLAN_HLEN : 0))) {
+			k = fragment(m, p, frags, st);
+			list = frags;
+		}
+		for (unsigned j = 0; j < k; j++) {
+			struct rte_mbuf *x = list[j];
+			if (x->nb_segs > 1 && !fo_port_multi_seg[pidx]) {
+				struct rte_mbuf *f = flatten(x);
 				if (!f) {
 					fo_count_out_drop(&st->c, FO_OUT_DROP_FLATTEN_FAILED);
-					rte_pktmbuf_free(m);
+					rte_pktmbuf_free(x);
 					continue;
 				}
-				m = f;
+				x = f;
 			}
-			per_port[pidx][n_port[pidx]++] = m;
+			per_port[pidx][n_port[pidx]++] = x;
+			if (n_port[pidx] == FO_MAX_BURST) {
+				send_port(pidx, (uint16_t)queue, per_port[pidx], n_port[pidx], st);
+				n_port[pidx] = 0;
+			}
 		}
-		for (uint16_t p = 0; p < fo_dp.n_ports; p++)
-			if (n_port[p])
-				send_port(p, (uint16_t)queue, per_port[p], n_port[p], st);
-		pkts += k;
-		n -= k;
 	}
+	for (uint16_t p = 0; p < fo_dp.n_ports; p++)
+		if (n_port[p])
+			send_port(p, (uint16_t)queue, per_port[p], n_port[p], st);
 }

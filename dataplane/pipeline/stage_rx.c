@@ -1,8 +1,9 @@
 /* rx stage, in three pieces lcore.c strings together: poll (rx_burst from one (port, queue)
  * pair, paced for the bench when RXPACE asks), classify (L2-L4; ARP and ICMP echo answered here;
  * MQTT-SN datagrams sorted to the worker that owns the client, by source address and port) and
- * dispatch (worker rings, the reply ring, bulk free of the rest). Every packet leaves with a
- * fate: to a worker (the worker accounts for it), answered, or a named drop. */
+ * dispatch (worker rings, the reply ring, bulk free of the rest). IPv4 fragments are reassembled
+ * here (rx_reasm.c), before the worker is chosen. Every packet leaves with a fate: to a worker
+ * (the worker accounts for it), answered, held for reassembly, merged, or a named drop. */
 #include <rte_ethdev.h>
 #include <rte_prefetch.h>
 
@@ -83,6 +84,7 @@ void fo_rx_classify(struct fo_lcore *lc, uint16_t port_id, struct rte_mbuf **pkt
 
 	for (uint16_t i = 0; i < n && i < PREFETCH_OFFSET; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+	bool expired = false;
 	for (uint16_t i = 0; i < n; i++) {
 		if (i + PREFETCH_OFFSET < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PREFETCH_OFFSET], void *));
@@ -100,6 +102,22 @@ void fo_rx_classify(struct fo_lcore *lc, uint16_t port_id, struct rte_mbuf **pkt
 			   ck_verdict(m, p->rx_l4_ck, RTE_MBUF_F_RX_L4_CKSUM_MASK, RTE_MBUF_F_RX_L4_CKSUM_GOOD,
 				      RTE_MBUF_F_RX_L4_CKSUM_BAD),
 			   &k);
+		/* k.frag only when ifc.reassemble, set only with a table on every rx lcore */
+		if (unlikely(k.frag) && k.kind == L2L4_DROP && k.drop == FO_DROP_MESSAGE_TOO_BIG) {
+			/* message_too_big (counted below): refuse the fragments that follow it too */
+			fo_reasm_refuse(lc->reasm, &k, rx_tsc);
+		} else if (unlikely(k.kind == L2L4_IPV4_FRAGMENT)) {
+			if (!expired) { /* stale flows out first, at the stamp the burst is reassembled with */
+				fo_reasm_expire(lc->reasm, rx_tsc, &st->c);
+				expired = true;
+			}
+			m = fo_reasm_ipv4(lc->reasm, m, &k, rx_tsc, &st->c);
+			if (!m)
+				continue; /* held, or dropped and counted */
+			/* The whole datagram, parsed again: its UDP header and checksum, its length. */
+			l2l4_parse(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len, &p->ifc, L2L4_CK_VERIFY,
+				   L2L4_CK_VERIFY, &k);
+		}
 		uint32_t w;
 		switch (fo_rx_decide(&k, &p->ifc, p->neigh, &st->c, now_ms, fo_dp.n_workers, &w)) {
 		case FO_RX_TO_WORKER:

@@ -1,5 +1,5 @@
 /* JSON stats snapshot (SIGUSR1 and exit): per port, per lcore, per ring, per pool, per
- * worker and per drop reason, with the conservation sums rx == delivered + answered +
+ * worker and per drop reason, with the conservation sums rx == delivered + answered + frag_merged +
  * dropped (+ what is still inside the pipeline) computed here. Runs on the main lcore
  * and only reads the per-lcore counters, so it costs the packet path nothing. */
 #include <inttypes.h>
@@ -58,7 +58,7 @@ void fo_stats_write_json_stream(FILE *f, const char *reason)
 	struct fo_counters t;
 	fo_stats_sum(&t);
 	double up = (double)(rte_get_tsc_cycles() - fo_dp.start_tsc) / (double)fo_dp.tsc_hz;
-	int64_t in_pipe = (int64_t)t.rx - (int64_t)(t.delivered + t.answered + t.dropped);
+	int64_t in_pipe = (int64_t)t.rx - (int64_t)fo_counters_finished(&t);
 	int64_t out_pipe = (int64_t)t.out_generated - (int64_t)(t.out_sent + t.out_dropped);
 
 	fprintf(f, "{\n  \"reason\": \"%s\",\n  \"uptime_s\": %.3f,\n", reason, up);
@@ -176,6 +176,8 @@ void fo_stats_write_json_stream(FILE *f, const char *reason)
 	write_pool(f, fo_dp.hdr_pool, &first);
 	write_pool(f, fo_dp.held_pool, &first);
 	write_pool(f, fo_dp.peer_pool, &first);
+	write_pool(f, fo_dp.large_pool, &first);
+	write_pool(f, fo_dp.indirect_pool, &first);
 	if (fo_dp.out_pool)
 		write_pool(f, fo_dp.out_pool, &first);
 	fprintf(f, "\n  ]");

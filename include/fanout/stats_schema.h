@@ -16,8 +16,9 @@
 
 #include <stdint.h>
 
-/* Terminal fate of a received packet: every rx packet ends in exactly one of
- * delivered, answered, or one drop reason below (rx == delivered + answered + dropped). */
+/* Terminal fate of a received packet: every rx packet ends in exactly one of delivered,
+ * answered, merged into a reassembled datagram, or one drop reason below
+ * (rx == delivered + answered + frag_merged + dropped). */
 #define FO_FOREACH_DROP(_) \
 	_(ETH_RUNT, "eth_runt", "packets", "shorter than an Ethernet header") \
 	_(ETH_NOT_FOR_US, "eth_not_for_us", "packets", "dst MAC neither ours nor bcast") \
@@ -34,7 +35,17 @@
 	_(IP_BAD_IHL, "ip_bad_ihl", "packets", "IPv4 header length below 20 bytes or past the frame") \
 	_(IP_BAD_LENGTH, "ip_bad_length", "packets", "IPv4 total length beyond the frame or below the header") \
 	_(IP_BAD_CKSUM, "ip_bad_cksum", "packets", "IPv4 header checksum wrong") \
-	_(IP_FRAGMENT, "ip_fragment", "packets", "IPv4 fragment (not reassembled)") \
+	_(IP_FRAGMENT, "ip_fragment", "packets", \
+	  "IPv4 fragment not reassembled: not UDP, to a broadcast address, or reassembly off") \
+	_(FRAG_TABLE_FULL, "frag_table_full", "packets", \
+	  "fragment of a new datagram: no room in the rx lcore's table (reassembly.max_flows)") \
+	_(FRAG_TIMEOUT, "frag_timeout", "packets", "fragment of a datagram not complete within reassembly.timeout_ms") \
+	_(FRAG_INVALID, "frag_invalid", "packets", \
+	  "fragments of a datagram with an overlap, a duplicate or more than 8 fragments") \
+	_(FRAG_NO_BUFFER, "frag_no_buffer", "packets", \
+	  "reassembled datagram with no large mbuf free to hold it (mempool.large_mbufs)") \
+	_(MESSAGE_TOO_BIG, "message_too_big", "packets", \
+	  "MQTT-SN message over limits.max_message_bytes (each fragment that shows it)") \
 	_(IP_NOT_FOR_US, "ip_not_for_us", "packets", "destination neither our address nor broadcast") \
 	_(IP_SRC_THIS_NET, "ip_src_this_net", "packets", "martian source 0.0.0.0/8") \
 	_(IP_SRC_LOOPBACK, "ip_src_loopback", "packets", "martian source 127.0.0.0/8") \
@@ -75,6 +86,8 @@
 	_(FRAME_TOO_BIG, "frame_too_big", "packets", "reply larger than a header mbuf's room") \
 	_(FLATTEN_FAILED, "flatten_failed", "packets", \
 	  "chain -> one segment for a port without multi-seg tx: no mbuf or too long") \
+	_(FRAGMENT_FAILED, "fragment_failed", "packets", \
+	  "frame over the port's MTU that could not be split into IPv4 fragments (no mbuf)") \
 	_(SHUTDOWN, "out_shutdown", "packets", "drained from tx rings at exit")
 
 /* Informational event counters (not part of the conservation sums). */
@@ -148,6 +161,8 @@
 	_(PUBLISH_DUP_SUPPRESSED, "publish_dup_suppressed", "events", \
 	  "a QoS 1 DUP resend answered, not delivered again") \
 	_(DELIVERIES, "deliveries", "events", "copies handed to subscribers") \
+	_(FRAG_REASSEMBLED, "frag_reassembled", "events", "IPv4 datagrams reassembled from fragments") \
+	_(TX_FRAGMENTED, "tx_fragmented", "events", "generated datagrams over the port's MTU sent as IPv4 fragments") \
 	_(DELIVERY_QOS1, "deliveries_qos1", "events", "QoS 1 copies handed to subscribers") \
 	_(DELIVERY_INFLIGHT_FULL, "delivery_inflight_full", "events", \
 	  "QoS 1/2 copies skipped: the subscriber's in-flight window full") \
@@ -215,7 +230,8 @@
 #define FO_XDP_METRIC "fanout_xdp_packets_total"
 #define FO_XDP_HELP "packets the XDP pre-filter ran on, by verdict"
 
-/* Per lcore (struct fo_counters): the conservation sums. STATS totals carries the rx side at
+/* Per lcore (struct fo_counters): the conservation sums (a fragment held for reassembly is
+ * in the pipeline like a packet in a ring). STATS totals carries the rx side at
  * its top level and the out side under "out"; /fanout/stats and STATS "lcores" carry both by
  * field name. */
 #define FO_FOREACH_LCORE_RX(_) \
@@ -224,6 +240,8 @@
 	  "received packets accepted for their purpose (publish fanned out, ack applied)") \
 	_(answered, "answered", "packets", "fanout_answered_packets_total", "", \
 	  "received packets the appliance only replied to") \
+	_(frag_merged, "frag_merged", "packets", "fanout_frag_merged_packets_total", "", \
+	  "IPv4 fragments merged into a reassembled datagram (all but the first, which carries its fate)") \
 	_(dropped, "dropped", "packets", FO_DROP_METRIC, "*", "received packets dropped: the sum of the drop reasons")
 #define FO_FOREACH_LCORE_OUT(_) \
 	_(out_generated, "generated", "packets", "fanout_out_generated_packets_total", "", \
@@ -396,6 +414,12 @@ static inline void fo_counters_add(struct fo_counters *t, const struct fo_counte
 		t->ev[i] += c->ev[i];
 	for (int i = 0; i < 256; i++)
 		t->mqttsn_rx_type[i] += c->mqttsn_rx_type[i];
+}
+
+/* Received packets that have a fate (rx minus this is what is still in the pipeline). */
+static inline uint64_t fo_counters_finished(const struct fo_counters *c)
+{
+	return c->delivered + c->answered + c->frag_merged + c->dropped;
 }
 
 static inline void fo_count_drop(struct fo_counters *c, enum fo_drop r)

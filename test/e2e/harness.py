@@ -14,7 +14,7 @@ Pieces:
   Dataplane(...)                config from deploy/lab.yaml (+ overrides), the process with
                                 --no-pci --no-huge, ready wait, snapshot() (SIGUSR1), stop() (SIGTERM)
   loadgen(lab, args)            fanout-loadgen inside the namespace, JSON report
-  check_conservation(stats)     rx == delivered + answered + dropped; generated == sent + dropped
+  check_conservation(stats)     rx == delivered + answered + frag_merged + dropped; generated == sent + dropped
   route_balanced / output_balanced / wait_routes_idle
                                 the per-route and per-output sums of sinks and bridges
   Capture, tshark_*             tshark capture on the dataplane veth, decode checks
@@ -649,7 +649,8 @@ def nonzero(d):
 def conservation_summary(stats):
     t = stats["totals"]
     o = t["out"]
-    return (f"rx {t['rx']} = delivered {t['delivered']} + answered {t['answered']} + dropped {t['dropped']}"
+    return (f"rx {t['rx']} = delivered {t['delivered']} + answered {t['answered']} + frag_merged {t['frag_merged']}"
+            f" + dropped {t['dropped']}"
             f" (in pipeline {t['in_pipeline']}); out generated {o['generated']} = sent {o['sent']} +"
             f" dropped {o['dropped']} (in pipeline {o['in_pipeline']}); drops {nonzero(t['drops']) or 'none'};"
             f" out drops {nonzero(o['drops']) or 'none'}")
@@ -661,8 +662,8 @@ def check_conservation(stats):
     o = t["out"]
     summary = conservation_summary(stats)
     problems = []
-    if t["rx"] != t["delivered"] + t["answered"] + t["dropped"] or not t["balanced"]:
-        problems.append("rx != delivered + answered + dropped")
+    if t["rx"] != t["delivered"] + t["answered"] + t["frag_merged"] + t["dropped"] or not t["balanced"]:
+        problems.append("rx != delivered + answered + frag_merged + dropped")
     if t["dropped"] != sum(t["drops"].values()):
         problems.append(f"dropped {t['dropped']} != sum of drop reasons {sum(t['drops'].values())}")
     if o["generated"] != o["sent"] + o["dropped"] or not o["balanced"]:

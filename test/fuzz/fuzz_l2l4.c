@@ -8,7 +8,10 @@
  *    to the same fields and payload;
  *  - an ICMP echo request turned into a reply (on a copy) carries valid IPv4 and ICMP
  *    checksums and swapped addresses, and parses at the peer as a (valid) echo reply.
- * Each input runs against an untagged interface and a VLAN one. */
+ *  - a fragment kept for reassembly lies inside the frame, ends within the message limit and
+ *    65535 bytes, is a multiple of 8 bytes unless it is the last, and is addressed to us.
+ * Each input runs against an untagged interface, a VLAN one, and one that reassembles with a
+ * 1000-byte message limit. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -50,7 +53,9 @@ static uint16_t ref_sum(const uint8_t *d, size_t n)
 	return (uint16_t)acc;
 }
 
-static const struct l2l4_iface IFACES[2] = {
+#define MSG_LIMIT 1000
+
+static const struct l2l4_iface IFACES[3] = {
 	{ .mac = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 },
 	  .ip = 0x0a000001,
 	  .netmask = 0xffffff00,
@@ -61,13 +66,20 @@ static const struct l2l4_iface IFACES[2] = {
 	  .netmask = 0xffffff00,
 	  .vlan = 100,
 	  .mqttsn_port = 1883 },
+	{ .mac = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 },
+	  .ip = 0x0a000001,
+	  .netmask = 0xffffff00,
+	  .vlan = 0,
+	  .mqttsn_port = 1883,
+	  .max_msg_len = MSG_LIMIT,
+	  .reassemble = true },
 };
 
 static const uint8_t PEER_MAC[6] = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 };
 
 static void check_verdict(const struct l2l4_pkt *p, size_t size, const struct l2l4_iface *ifc)
 {
-	check(p->kind >= L2L4_DROP && p->kind <= L2L4_MQTTSN);
+	check(p->kind >= L2L4_DROP && p->kind <= L2L4_IPV4_FRAGMENT);
 	if (p->kind == L2L4_DROP) {
 		check(p->drop < FO_DROP_MAX);
 		return;
@@ -94,6 +106,17 @@ static void check_verdict(const struct l2l4_pkt *p, size_t size, const struct l2
 		check((size_t)p->payload_off + p->payload_len <= size);
 		check(p->dst_port == ifc->mqttsn_port && p->src_port != 0);
 		check(p->src_ip != 0 && (p->src_ip >> 28) != 0xe);
+		check(!ifc->max_msg_len || p->payload_len <= ifc->max_msg_len);
+		break;
+	case L2L4_IPV4_FRAGMENT:
+		check(ifc->reassemble && p->dst_ip == ifc->ip);
+		check(p->l3_len >= 20 && p->l3_len <= 60 && p->l3_len % 4 == 0);
+		check(p->frag_len > 0 && (size_t)p->l2_len + p->l3_len + p->frag_len <= size);
+		check(!p->frag_more || p->frag_len % 8 == 0);
+		check(p->frag_off % 8 == 0 && (p->frag_off || p->frag_more));
+		check((size_t)p->frag_off + p->frag_len + p->l3_len <= 0xffff);
+		check(!ifc->max_msg_len || (size_t)p->frag_off + p->frag_len <= ifc->max_msg_len + 8u);
+		check(p->frag_off || (p->dst_port == ifc->mqttsn_port && p->src_port != 0));
 		break;
 	default: check(0);
 	}
@@ -104,7 +127,8 @@ static int same_pkt(const struct l2l4_pkt *a, const struct l2l4_pkt *b)
 	return a->kind == b->kind && a->l2_len == b->l2_len && a->l3_len == b->l3_len &&
 	       a->payload_off == b->payload_off && a->payload_len == b->payload_len && a->src_ip == b->src_ip &&
 	       a->dst_ip == b->dst_ip && a->src_port == b->src_port && a->dst_port == b->dst_port &&
-	       a->arp_sender_ip == b->arp_sender_ip && memcmp(a->src_mac, b->src_mac, 6) == 0 &&
+	       a->arp_sender_ip == b->arp_sender_ip && a->frag_off == b->frag_off && a->frag_len == b->frag_len &&
+	       a->frag_more == b->frag_more && memcmp(a->src_mac, b->src_mac, 6) == 0 &&
 	       memcmp(a->arp_sender_mac, b->arp_sender_mac, 6) == 0;
 }
 
@@ -180,7 +204,7 @@ static void run(const uint8_t *data, size_t size, const struct l2l4_iface *ifc)
 	/* Offload "BAD": a frame accepted with a checksum to verify is dropped. */
 	l2l4_parse(data, size, ifc, L2L4_CK_BAD, L2L4_CK_BAD, &b);
 	check_verdict(&b, size, ifc);
-	if (g.kind == L2L4_MQTTSN || g.kind == L2L4_ICMP_ECHO)
+	if (g.kind == L2L4_MQTTSN || g.kind == L2L4_ICMP_ECHO || g.kind == L2L4_IPV4_FRAGMENT)
 		check(b.kind == L2L4_DROP && b.drop == FO_DROP_IP_BAD_CKSUM);
 	if (g.kind == L2L4_ARP_REQUEST || g.kind == L2L4_ARP_REPLY)
 		check(same_pkt(&g, &b));
@@ -203,5 +227,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	run(data, size, &IFACES[0]);
 	run(data, size, &IFACES[1]);
+	run(data, size, &IFACES[2]);
 	return 0;
 }

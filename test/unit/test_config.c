@@ -1243,6 +1243,40 @@ static void test_neighbour_keys(void **state)
 	assert_true(refused_with(big, "ports[0].static_neighbours: 1025 entries", "at most 1024"));
 }
 
+/* limits.max_message_bytes, reassembly.*, mempool.large_mbufs. */
+static void test_reassembly_keys(void **state)
+{
+	(void)state;
+	struct fo_config *c = parse_ok(MIN "limits: {}\nreassembly: {}\n");
+	assert_int_equal(c->max_message_bytes, FO_DEFAULT_MAX_MESSAGE_BYTES);
+	assert_int_equal(c->reasm_max_flows, FO_DEFAULT_REASM_FLOWS);
+	assert_int_equal(c->reasm_timeout_ms, FO_DEFAULT_REASM_TIMEOUT_MS);
+	assert_int_equal(c->large_mbufs, FO_DEFAULT_LARGE_MBUFS);
+	fo_config_free(c);
+	c = parse_ok(MIN "limits: {max_message_bytes: 65489}\nreassembly: {max_flows: 0, timeout_ms: 60000}\n"
+			 "mempool: {large_mbufs: 64}\n");
+	assert_int_equal(c->max_message_bytes, 65489);
+	assert_int_equal(c->reasm_max_flows, 0);
+	assert_int_equal(c->reasm_timeout_ms, 60000);
+	assert_int_equal(c->large_mbufs, 64);
+	fo_config_free(c);
+	/* the pool rule leaves fragments out, as it does packets parked in rings */
+	fo_config_free(parse_ok(MIN "mempool: {mbufs: 2624}\nreassembly: {max_flows: 65536}\n"));
+	static const struct bad bad[] = {
+		{ MIN "limits: {max_message_bytes: 63}\n", "limits.max_message_bytes", "out of range" },
+		{ MIN "limits: {max_message_bytes: 65490}\n", "limits.max_message_bytes", "out of range" },
+		{ MIN "reassembly: {max_flows: 65537}\n", "reassembly.max_flows", "out of range" },
+		{ MIN "reassembly: {timeout_ms: 0}\n", "reassembly.timeout_ms", "out of range" },
+		{ MIN "reassembly: {timeout_ms: 60001}\n", "reassembly.timeout_ms", "out of range" },
+		{ MIN "reassembly: {flows: 4}\n", "reassembly.flows", "unknown key" },
+		{ MIN "mempool: {large_mbufs: 63}\n", "mempool.large_mbufs", "out of range" },
+	};
+	int failed = 0;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		failed += !refused_with(bad[i].yaml, bad[i].key, bad[i].also);
+	assert_int_equal(failed, 0);
+}
+
 int main(int argc, char **argv)
 {
 	example_path = argc > 1 ? argv[1] : NULL;
@@ -1256,7 +1290,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_security_defaults),     cmocka_unit_test(test_security_values),
 		cmocka_unit_test(test_security_rules),        cmocka_unit_test(test_admission_unlisted),
 		cmocka_unit_test(test_discovery_values),      cmocka_unit_test(test_discovery_rules),
-		cmocka_unit_test(test_neighbour_keys),
+		cmocka_unit_test(test_neighbour_keys),        cmocka_unit_test(test_reassembly_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

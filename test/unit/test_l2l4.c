@@ -786,6 +786,100 @@ static void test_drop_icmp(void **state)
 	assert_int_equal(parse(&f).kind, L2L4_ICMP_ECHO);
 }
 
+/* A UDP frame from PEER (l4len = 8 + plen bytes) made into a fragment: flags/offset word fo,
+ * the UDP length field announcing ulen (only meaningful for a first fragment). */
+static void mk_frag(struct frame *f, size_t plen, uint16_t fo, uint16_t ulen)
+{
+	mk_udp(f, plen);
+	put16(f->b + f->l4 + 4, ulen);
+	put16(f->b + f->l3 + 6, fo);
+	ip_fix(f);
+}
+
+/* Fragments with reassembly on: kept with where their bytes sit, or refused by what they show
+ * (limits.max_message_bytes 1000 here: IP payload at most 1008). */
+static void test_fragments(void **state)
+{
+	(void)state;
+	struct l2l4_iface ifc = IFC;
+	ifc.reassemble = true;
+	ifc.max_msg_len = 1000;
+	struct frame f;
+	/* first fragment: UDP header, ports checked, announced length within the limit */
+	mk_frag(&f, 200, 0x2000, 8 + 600);
+	struct l2l4_pkt p = parse_if(&f, &ifc);
+	assert_int_equal(p.kind, L2L4_IPV4_FRAGMENT);
+	assert_int_equal(p.frag_off, 0);
+	assert_int_equal(p.frag_len, 208);
+	assert_true(p.frag_more);
+	assert_int_equal(p.src_ip, PEER_IP);
+	assert_int_equal(p.src_port, PEER_PORT);
+	assert_int_equal(p.l3_len, 20);
+	mk_frag(&f, 200, 0x2000, 8 + 1000); /* exactly the limit */
+	assert_int_equal(parse_if(&f, &ifc).kind, L2L4_IPV4_FRAGMENT);
+	mk_frag(&f, 200, 0x2000, 8 + 1001);
+	assert_drop_if(&f, &ifc, FO_DROP_MESSAGE_TOO_BIG);
+	mk_frag(&f, 200, 0x2000, 208); /* announces no more than it holds: not a fragment's header */
+	assert_drop_if(&f, &ifc, FO_DROP_UDP_MALFORMED);
+	mk_udp_full(&f, OUR_MAC, 0, 0, 5, PEER_IP, OUR_IP, PEER_PORT, 53, 200);
+	put16(f.b + f.l4 + 4, 600);
+	put16(f.b + f.l3 + 6, 0x2000);
+	ip_fix(&f);
+	assert_drop_if(&f, &ifc, FO_DROP_UDP_NO_LISTENER);
+	mk_udp_full(&f, OUR_MAC, 0, 0, 5, PEER_IP, OUR_IP, 123, PORT, 200);
+	put16(f.b + f.l4 + 4, 600);
+	put16(f.b + f.l3 + 6, 0x2000);
+	ip_fix(&f);
+	assert_drop_if(&f, &ifc, FO_DROP_UDP_SRC_PORT_LOW);
+	/* later fragments: offset in 8-byte units; a fragment reaching past 1008 shows the size */
+	mk_frag(&f, 200, 0x2000 | 100, 0); /* 800 + 208 = 1008 */
+	p = parse_if(&f, &ifc);
+	assert_int_equal(p.kind, L2L4_IPV4_FRAGMENT);
+	assert_int_equal(p.frag_off, 800);
+	assert_int_equal(p.frag_len, 208);
+	assert_true(p.frag_more);
+	mk_frag(&f, 200, 0x2000 | 101, 0);
+	assert_drop_if(&f, &ifc, FO_DROP_MESSAGE_TOO_BIG);
+	mk_frag(&f, 203, 100, 0); /* the last may be ragged: 800 + 211 > 1008 */
+	assert_drop_if(&f, &ifc, FO_DROP_MESSAGE_TOO_BIG);
+	mk_frag(&f, 199, 100, 0);
+	p = parse_if(&f, &ifc);
+	assert_int_equal(p.kind, L2L4_IPV4_FRAGMENT);
+	assert_false(p.frag_more);
+	assert_int_equal(p.frag_len, 207);
+	mk_frag(&f, 201, 0x2000 | 10, 0); /* not the last, 209 bytes: RFC 791 wants a multiple of 8 */
+	assert_drop_if(&f, &ifc, FO_DROP_IP_BAD_LENGTH);
+	/* without a limit the datagram still ends within 65535 bytes */
+	ifc.max_msg_len = 0;
+	mk_frag(&f, 200, 0x1fff, 0); /* 65528 + 208 */
+	assert_drop_if(&f, &ifc, FO_DROP_IP_BAD_LENGTH);
+	mk_frag(&f, 200, 0x2000 | 100, 0);
+	assert_int_equal(parse_if(&f, &ifc).kind, L2L4_IPV4_FRAGMENT);
+	ifc.max_msg_len = 1000;
+	/* what reassembly never takes: other protocols, broadcasts, other hosts, reassembly off */
+	mk_icmp(&f, 64);
+	put16(f.b + f.l3 + 6, 0x2000);
+	ip_fix(&f);
+	assert_drop_if(&f, &ifc, FO_DROP_IP_FRAGMENT);
+	mk_udp_full(&f, BCAST_MAC, 0, 0, 5, PEER_IP, NET_BCAST, PEER_PORT, PORT, 200);
+	put16(f.b + f.l3 + 6, 0x2000 | 100);
+	ip_fix(&f);
+	assert_drop_if(&f, &ifc, FO_DROP_IP_FRAGMENT);
+	mk_udp_full(&f, OUR_MAC, 0, 0, 5, PEER_IP, IP4(10, 0, 0, 2), PEER_PORT, PORT, 200);
+	put16(f.b + f.l3 + 6, 0x2000 | 100);
+	ip_fix(&f);
+	assert_drop_if(&f, &ifc, FO_DROP_IP_NOT_FOR_US);
+	mk_frag(&f, 200, 0x2000 | 100, 0);
+	ifc.reassemble = false;
+	assert_drop_if(&f, &ifc, FO_DROP_IP_FRAGMENT);
+	/* whole datagrams: the limit is the MQTT-SN message, the UDP payload */
+	ifc.reassemble = true;
+	mk_udp(&f, 1000);
+	assert_int_equal(parse_if(&f, &ifc).kind, L2L4_MQTTSN);
+	mk_udp(&f, 1001);
+	assert_drop_if(&f, &ifc, FO_DROP_MESSAGE_TOO_BIG);
+}
+
 static void test_drop_udp(void **state)
 {
 	(void)state;
@@ -1300,6 +1394,7 @@ int main(void)
 		cmocka_unit_test(test_drop_ip),
 		cmocka_unit_test(test_drop_icmp),
 		cmocka_unit_test(test_drop_udp),
+		cmocka_unit_test(test_fragments),
 		cmocka_unit_test(test_truncations),
 		cmocka_unit_test(test_write_eth),
 		cmocka_unit_test(test_build_arp),
