@@ -17,6 +17,17 @@
 
 #define OUT_MAX 256
 
+/* A frame whose next hop had no MAC yet: built, waiting for the ARP answer (an address is asked
+ * before anything goes to it; the reply to a client's first datagram must not be lost for it). */
+#define FO_PARK_MAX 64
+#define FO_PARK_MS 1000 /* then dropped as no_neighbour */
+struct fo_parked {
+	struct rte_mbuf *m;
+	uint64_t deadline_ms;
+	uint32_t dst; /* the frame's destination (fo_resolve finds its next hop) */
+	uint16_t ifindex;
+};
+
 /* Engine callback context: one per worker, used only by its own lcore. */
 struct worker_io {
 	struct fo_worker *w;
@@ -33,6 +44,10 @@ struct worker_io {
 	struct rte_mbuf *cur_payload; /* the packet being handled (io_published routes it) */
 	struct fo_worker_route wr;    /* routing and accounting (worker_route.h) */
 	struct fo_disc_budget gwinfo; /* GWINFO broadcasts (discovery.gwinfo_broadcasts_per_s) */
+	bool parking;                 /* the frame start_frame returned waits for ARP (push_out parks it) */
+	struct fo_parked park_next;
+	unsigned n_park;
+	struct fo_parked park[FO_PARK_MAX];
 	unsigned n_out;
 	struct rte_mbuf *out[OUT_MAX];
 };
@@ -53,6 +68,12 @@ static void flush_out(struct worker_io *io)
 
 static inline void push_out(struct worker_io *io, struct rte_mbuf *m)
 {
+	if (unlikely(io->parking)) {
+		io->parking = false;
+		io->park_next.m = m;
+		io->park[io->n_park++] = io->park_next;
+		return;
+	}
 	io->out[io->n_out++] = m;
 	if (io->n_out == OUT_MAX)
 		flush_out(io);
@@ -64,19 +85,26 @@ static struct rte_mbuf *start_frame(struct worker_io *io, const struct fo_client
 				    struct l2l4_udp_spec *spec)
 {
 	struct fo_lcore_stats *st = io->st;
+	bool park = false;
+	io->parking = false;
 	if (unlikely(to->ifindex >= fo_dp.n_ports)) {
 		fo_out_fail(st, FO_OUT_DROP_NO_NEIGHBOUR);
 		return NULL;
 	}
 	struct fo_port *p = &fo_dp.ports[to->ifindex];
-	/* Resolve before allocating: a miss costs no mbuf (an ARP request goes out instead). */
 	uint64_t ver = fo_neigh_version(p->neigh);
 	if (unlikely(!fo_nh_get(&io->nc, to->ip, to->ifindex, ver, spec->dst_mac))) {
 		if (!fo_resolve(p, to->ip, spec->dst_mac, io->w->tx, st)) {
-			fo_out_fail(st, FO_OUT_DROP_NO_NEIGHBOUR);
-			return NULL;
+			/* ARP was asked: the frame waits for the answer (bounded), else it is dropped. */
+			if (io->n_park >= FO_PARK_MAX) {
+				fo_out_fail(st, FO_OUT_DROP_NO_NEIGHBOUR);
+				return NULL;
+			}
+			memset(spec->dst_mac, 0, sizeof(spec->dst_mac));
+			park = true;
+		} else {
+			fo_nh_put(&io->nc, to->ip, to->ifindex, ver, spec->dst_mac);
 		}
-		fo_nh_put(&io->nc, to->ip, to->ifindex, ver, spec->dst_mac);
 	}
 	/* Header mbufs come from the pool a stash at a time (one bulk get instead of one per copy);
 	 * when the pool cannot fill a whole stash, one at a time as before. */
@@ -107,6 +135,13 @@ static struct rte_mbuf *start_frame(struct worker_io *io, const struct fo_client
 	m->port = p->port_id;
 	m->data_len = (uint16_t)need;
 	m->pkt_len = (uint32_t)need;
+	if (unlikely(park)) { /* the caller's push_out parks it */
+		io->parking = true;
+		io->park_next = (struct fo_parked){ .deadline_ms = fo_now_ms() + FO_PARK_MS,
+						    .dst = to->ip,
+						    .ifindex = to->ifindex };
+		st->c.ev[FO_EV_FRAME_AWAITS_ARP]++;
+	}
 	return m;
 }
 
@@ -438,11 +473,36 @@ int fo_worker_init(struct fo_worker *w)
 	return 0;
 }
 
+/* Frames that waited for ARP: out once their next hop answered, dropped at their deadline (or
+ * all at shutdown). */
+static void unpark(struct worker_io *io, bool all)
+{
+	uint64_t now = fo_now_ms();
+	unsigned k = 0;
+	for (unsigned i = 0; i < io->n_park; i++) {
+		struct fo_parked *q = &io->park[i];
+		struct fo_port *p = &fo_dp.ports[q->ifindex];
+		uint8_t mac[6];
+		if (!all && fo_resolve(p, q->dst, mac, io->w->tx, io->st)) {
+			memcpy(rte_pktmbuf_mtod(q->m, uint8_t *), mac, sizeof(mac)); /* Ethernet destination */
+			io->parking = false;
+			push_out(io, q->m);
+		} else if (all || now >= q->deadline_ms) {
+			rte_pktmbuf_free(q->m);
+			fo_out_fail(io->st, FO_OUT_DROP_NO_NEIGHBOUR);
+		} else {
+			io->park[k++] = *q;
+		}
+	}
+	io->n_park = k;
+}
+
 void fo_worker_fini(struct fo_worker *w)
 {
 	struct worker_io *io = &worker_io[w->idx];
 	if (!w->broker)
 		return; /* never started, or already finished */
+	unpark(io, true);
 	broker_destroy(w->broker);
 	w->broker = NULL;
 	io->direct_tx = NULL; /* the ports are stopped by now: leave what is left to the ring's accounting */
@@ -587,6 +647,8 @@ void fo_stage_worker(struct fo_lcore *lc, struct fo_lcore_stats *st)
 		broker_tick(w->broker, w->now_ms);
 		w->last_tick_ms = w->now_ms;
 	}
+	if (unlikely(io->n_park))
+		unpark(io, false);
 	flush_out(io);
 	if (unlikely(atomic_load_explicit(&w->exp.state, memory_order_acquire) == FO_EXPORT_REQUESTED))
 		export_step(w);

@@ -98,6 +98,8 @@
 	_(ARP_NOT_LEARNT, "arp_not_learnt", "events", "request answered, its sender not learnt: window full") \
 	_(ARP_EVICTED, "arp_evicted", "events", "oldest entry of a full window made room for a needed address") \
 	_(ARP_EXPIRED, "arp_expired", "events", "aged out: unconfirmed past arp_max_age_s, or asked and unanswered") \
+	_(FRAME_AWAITS_ARP, "frame_awaits_arp", "events", \
+	  "a frame held (at most 64 per worker, 1 s) until its next hop answers ARP") \
 	_(CONNECT_ACCEPTED, "connect_accepted", "events", "CONNECTs accepted") \
 	_(CONNECT_REJECTED_CONGESTION, "connect_rejected_congestion", "events", \
 	  "CONNECTs refused: session table full") \

@@ -11,6 +11,9 @@ MQTT-SN clients (UDP sockets in the client namespace) against a real dataplane:
 3. Will: a client that gave a will at CONNECT (WILLTOPICREQ/WILLTOPIC/WILLMSGREQ/WILLMSG) and
    then falls silent is lost after 1.5 x its keep alive; a watcher receives the will message.
    A second client with a will that DISCONNECTs cleanly publishes nothing.
+4. First contact: a client at an address the appliance never heard ARP from (its host already
+   knows the appliance's MAC, so it sends no ARP request) gets its CONNACK: the reply waits for
+   the appliance's own ARP request to be answered instead of being dropped (frame_awaits_arp).
 Counters (session_kept_offline, session_resumed, delivery_buffered, session_asleep,
 session_awake, will_stored, will_published) and conservation are checked after stop."""
 import struct
@@ -147,8 +150,25 @@ def will(dp, lab):
         polite.close()
 
 
+def first_contact(dp, lab):
+    ip = lab.client_ips[1]
+    # The client host has the appliance's MAC already (as after a dataplane restart): no ARP request
+    # from this address reaches the appliance before its CONNECT does.
+    lab.run(["ip", "neigh", "replace", lab.appliance_ip, "lladdr", dp.port_mac(), "dev", lab.cl_if,
+             "nud", "permanent"])
+    c = RawClient(lab, bind_ip=ip)
+    try:
+        check(c.connect("first-contact") == 0, f"CONNACK refused to {ip}")
+    finally:
+        c.close()
+    ev = events(dp.snapshot())
+    log(f"first contact from {ip}: CONNACK received; frame_awaits_arp {ev['frame_awaits_arp']}")
+    check(ev["frame_awaits_arp"] >= 1, "the CONNACK did not wait for ARP (was the address known already?)")
+
+
 def main(args):
-    with Lab("sess") as lab, Dataplane("sess", lab) as dp:
+    with Lab("sess", clients=2) as lab, Dataplane("sess", lab) as dp:
+        first_contact(dp, lab)
         persistent_session(dp, lab)
         sleeping_client(dp, lab)
         will(dp, lab)
