@@ -3944,6 +3944,55 @@ static void test_unused_fields_ignored(void **state)
 	assert_int_equal(publishes_to(1), 1);
 }
 
+/* Spec 5.4.7: WILLTOPIC's Retain flag is the will's: a will published with it is retained, and a
+ * later subscriber gets it with the retain flag. Spec 6.12: a DISCONNECT of a CleanSession=0
+ * session keeps the will data (it is published when that session is lost later, never at the
+ * DISCONNECT). */
+static void test_will_retain_flag_and_kept_over_disconnect(void **state)
+{
+	struct t *t = *state;
+	t->cfg.max_retained = 4;
+	t->cfg.retained_bytes = 100;
+	start_offline(t);
+	reset_out();
+	assert_int_equal(do_connect(2, "dev", (uint8_t)MQTTSN_FLAG_WILL, 60), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_WILLTOPICREQ);
+	reset_out();
+	struct mqttsn_msg w = { .type = MQTTSN_WILLTOPIC };
+	w.u.willtopic.flags = (uint8_t)(MQTTSN_FLAG_QOS0 | MQTTSN_FLAG_RETAIN);
+	w.u.willtopic.topic = (const uint8_t *)"st/dev";
+	w.u.willtopic.topic_len = 6;
+	assert_int_equal(feed(cl(2), &w), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_WILLMSGREQ);
+	reset_out();
+	struct mqttsn_msg wm = { .type = MQTTSN_WILLMSG };
+	wm.u.willmsg.msg = (const uint8_t *)"down";
+	wm.u.willmsg.msg_len = 4;
+	assert_int_equal(feed(cl(2), &wm), FO_FATE_DELIVERED);
+	assert_connack_to(2, MQTTSN_RC_ACCEPTED);
+	/* DISCONNECT (CleanSession=0): nothing published, the will kept. */
+	assert_int_equal(do_disconnect(2, 0), FO_FATE_DELIVERED);
+	assert_int_equal(state_of("dev"), SESSION_DISCONNECTED);
+	assert_int_equal(broker_will_count(T->b), 1);
+	assert_int_equal(EV(WILL_PUBLISHED), 0);
+	/* Back (CleanSession=0, Will=0) and lost: the kept will is published and retained. */
+	reset_out();
+	assert_int_equal(do_connect(2, "dev", 0, 10), FO_FATE_DELIVERED);
+	assert_connack_to(2, MQTTSN_RC_ACCEPTED);
+	T->now += 15000;
+	broker_tick(T->b, T->now);
+	assert_int_equal(EV(WILL_PUBLISHED), 1);
+	assert_int_equal(broker_retained_count(T->b), 1);
+	connect_ok(3, "late");
+	reset_out();
+	assert_int_equal(do_subscribe(3, 0, MQTTSN_TOPIC_NORMAL, "st/dev", 0, 5), FO_FATE_DELIVERED);
+	struct out *p = last_publish_to(3);
+	assert_non_null(p);
+	assert_true(p->m.u.publish.flags & MQTTSN_FLAG_RETAIN);
+	assert_int_equal(p->m.u.publish.data_len, 4);
+	assert_memory_equal(p->m.u.publish.data, "down", 4);
+}
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -3968,6 +4017,7 @@ int main(void)
 		TEST(test_will_overwritten_and_updated_independently),
 		TEST(test_unsubscribe_predefined_and_short),
 		TEST(test_unused_fields_ignored),
+		TEST(test_will_retain_flag_and_kept_over_disconnect),
 		TEST(test_create_counts_predefined_topics),
 		TEST(test_searchgw_answered_with_gwinfo),
 		TEST(test_unknown_client_gets_disconnect),
