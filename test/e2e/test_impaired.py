@@ -176,7 +176,7 @@ class Pumper(threading.Thread):
 
 
 def main(args):
-    rng = random.Random(12)
+    rng = random.Random(args.seed)
     with Lab("impair") as lab, Dataplane("impair", lab, overrides={"mqttsn.retry_interval_ms": 300}) as dp:
         sub, pub = Client(lab, rng, "imp-sub"), Client(lab, rng, "imp-pub")
         try:
@@ -256,5 +256,9 @@ def main(args):
         check_conservation(stats)
 
 
+def extra_args(ap):
+    ap.add_argument("--seed", type=int, default=12, help="the relays' random seed")
+
+
 if __name__ == "__main__":
-    run_test(main, __doc__)
+    run_test(main, __doc__, extra_args)
