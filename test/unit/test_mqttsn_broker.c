@@ -3993,6 +3993,66 @@ static void test_will_retain_flag_and_kept_over_disconnect(void **state)
 	assert_memory_equal(p->m.u.publish.data, "down", 4);
 }
 
+/* Spec 5.4.7, 5.4.22, 5.4.17: the flags WILLTOPIC, WILLTOPICUPD and UNSUBSCRIBE do not use (DUP, Will,
+ * CleanSession, TopicIdType; UNSUBSCRIBE's QoS and Retain too) are ignored. */
+static void test_unused_will_and_unsubscribe_flags_ignored(void **state)
+{
+	start_offline(*state);
+	connect_ok(1, "watcher");
+	sub_ok(1, 1, "w/#");
+	uint8_t odd = (uint8_t)(MQTTSN_FLAG_DUP | MQTTSN_FLAG_WILL | MQTTSN_FLAG_CLEAN | MQTTSN_TOPIC_SHORT);
+	reset_out();
+	assert_int_equal(do_connect(2, "dev", (uint8_t)(MQTTSN_FLAG_WILL | MQTTSN_FLAG_CLEAN), 60), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_WILLTOPICREQ);
+	reset_out();
+	struct mqttsn_msg w = { .type = MQTTSN_WILLTOPIC };
+	w.u.willtopic.flags = (uint8_t)(odd | MQTTSN_FLAG_QOS1);
+	w.u.willtopic.topic = (const uint8_t *)"w/x";
+	w.u.willtopic.topic_len = 3;
+	assert_int_equal(feed(cl(2), &w), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_WILLMSGREQ);
+	reset_out();
+	struct mqttsn_msg wm = { .type = MQTTSN_WILLMSG };
+	wm.u.willmsg.msg = (const uint8_t *)"bye";
+	wm.u.willmsg.msg_len = 3;
+	assert_int_equal(feed(cl(2), &wm), FO_FATE_DELIVERED);
+	assert_connack_to(2, MQTTSN_RC_ACCEPTED);
+	/* WILLTOPICUPD with the same unused flags: accepted, its QoS taken. */
+	reset_out();
+	struct mqttsn_msg wt = { .type = MQTTSN_WILLTOPICUPD };
+	wt.u.willtopic.flags = (uint8_t)(odd | MQTTSN_FLAG_QOS1);
+	wt.u.willtopic.topic = (const uint8_t *)"w/y";
+	wt.u.willtopic.topic_len = 3;
+	assert_int_equal(feed(cl(2), &wt), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_WILLTOPICRESP);
+	assert_int_equal(T->f.out[0].m.u.connack.return_code, MQTTSN_RC_ACCEPTED);
+	reset_out();
+	T->now += 91000;
+	assert_int_equal(do_simple(1, MQTTSN_PINGREQ), FO_FATE_ANSWERED);
+	broker_tick(T->b, T->now);
+	assert_int_equal(EV(WILL_PUBLISHED), 1);
+	assert_int_equal(regack_all(), 1);
+	struct out *p = last_publish_to(1);
+	assert_non_null(p);
+	assert_int_equal(mqttsn_flags_qos(p->m.u.publish.flags), 1);
+	assert_false(p->m.u.publish.flags & MQTTSN_FLAG_RETAIN);
+	assert_memory_equal(p->m.u.publish.data, "bye", 3);
+	assert_int_equal(do_puback(1, p->m.u.publish.topic_id, p->m.u.publish.msg_id, MQTTSN_RC_ACCEPTED),
+			 FO_FATE_DELIVERED);
+	/* UNSUBSCRIBE with DUP, QoS, Retain, Will and CleanSession set: the name's subscription ends. */
+	reset_out();
+	struct mqttsn_msg u = { .type = MQTTSN_UNSUBSCRIBE };
+	u.u.subscribe.flags = (uint8_t)(MQTTSN_FLAG_DUP | MQTTSN_FLAG_QOS2 | MQTTSN_FLAG_RETAIN | MQTTSN_FLAG_WILL |
+					MQTTSN_FLAG_CLEAN | MQTTSN_TOPIC_NORMAL);
+	u.u.subscribe.msg_id = 31;
+	u.u.subscribe.topic_name = (const uint8_t *)"w/#";
+	u.u.subscribe.topic_name_len = 3;
+	assert_int_equal(feed(cl(1), &u), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_UNSUBACK);
+	assert_int_equal(T->f.out[0].m.u.pubx.msg_id, 31);
+	assert_int_equal(broker_subscription_count(T->b), 0);
+}
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -4018,6 +4078,7 @@ int main(void)
 		TEST(test_unsubscribe_predefined_and_short),
 		TEST(test_unused_fields_ignored),
 		TEST(test_will_retain_flag_and_kept_over_disconnect),
+		TEST(test_unused_will_and_unsubscribe_flags_ignored),
 		TEST(test_create_counts_predefined_topics),
 		TEST(test_searchgw_answered_with_gwinfo),
 		TEST(test_unknown_client_gets_disconnect),
