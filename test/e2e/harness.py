@@ -19,12 +19,17 @@ Pieces:
                                 the per-route and per-output sums of sinks and bridges
   Capture, tshark_*             tshark capture on the dataplane veth, decode checks
   MQTT-SN encoders / decoder    for the raw UDP clients of the protocol tests
+  Relay(lab, rng, loss, dup, max_delay)
+                                a client's impaired path to the appliance (loss, duplicates,
+                                reordering both ways) in the client namespace: this kernel has no
+                                sch_netem for `tc qdisc ... netem`
 
 Every DPDK process gets --no-pci and its own --file-prefix, removed afterwards.
 """
 import argparse
 import ctypes
 import fcntl
+import heapq
 import json
 import os
 import re
@@ -1008,6 +1013,65 @@ class RawClient:
         flags, tid, rmid, rc = struct.unpack("!BHHB", body)
         check(rmid == mid, f"SUBACK msg id {rmid} != {mid}")
         return tid, rc
+
+
+class Relay(threading.Thread):
+    """A client's impaired path to the appliance, in the client namespace (this machine's kernel has
+    no sch_netem, so `tc qdisc ... netem` is not available): a UDP socket the client sends to instead
+    of the appliance. Every datagram either way is dropped with probability `loss`, doubled with
+    `dup` and delayed by 0..max_delay s each, so datagrams overtake each other. The appliance sees
+    the client at the relay's address; the client is whoever last sent to the relay from elsewhere.
+    `counts` says what was done: in, lost, doubled, reordered."""
+
+    def __init__(self, lab, rng, loss, dup, max_delay, port=1883):
+        super().__init__(daemon=True)
+        self.sock = lab.udp_socket(lab.client_ip, timeout=0.005)
+        self.addr = self.sock.getsockname()
+        self.gw = (lab.appliance_ip, port)
+        self.client = None
+        self.rng = rng
+        self.loss, self.dup, self.max_delay = loss, dup, max_delay
+        self.q, self.seq = [], 0
+        self.stop_ev = threading.Event()
+        self.counts = {"in": 0, "lost": 0, "doubled": 0, "reordered": 0}
+        self.last_due = {}
+
+    def _queue(self, data, dest):
+        self.counts["in"] += 1
+        if self.rng.random() < self.loss:
+            self.counts["lost"] += 1
+            return
+        copies = 2 if self.rng.random() < self.dup else 1
+        self.counts["doubled"] += copies - 1
+        for _ in range(copies):
+            due = time.monotonic() + self.rng.random() * self.max_delay
+            if due < self.last_due.get(dest, 0):
+                self.counts["reordered"] += 1
+            self.last_due[dest] = max(due, self.last_due.get(dest, 0))
+            self.seq += 1
+            heapq.heappush(self.q, (due, self.seq, data, dest))
+
+    def run(self):
+        while not self.stop_ev.is_set():
+            try:
+                data, src = self.sock.recvfrom(65535)
+                if src == self.gw:
+                    if self.client:
+                        self._queue(data, self.client)
+                else:
+                    self.client = src
+                    self._queue(data, self.gw)
+            except (socket.timeout, BlockingIOError):
+                pass
+            now = time.monotonic()
+            while self.q and self.q[0][0] <= now:
+                _, _, data, dest = heapq.heappop(self.q)
+                self.sock.sendto(data, dest)
+
+    def stop(self):
+        self.stop_ev.set()
+        self.join(5)
+        self.sock.close()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,78 +12,21 @@ application the first time a gateway MsgId is seen (the receiver's side of the p
 hold: the application got every message exactly once, no payload arrived under two gateway
 MsgIds (which would be a second delivery by the gateway), nothing stays in flight at the end, and
 the appliance's counters balance (conservation)."""
-import heapq
 import random
-import socket
 import struct
 import sys
-import threading
 import time
 from pathlib import Path
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (CONNACK, F_DUP, F_QOS2, PUBLISH, REGISTER, Dataplane, Lab, RawClient, check,  # noqa: E402
-                     check_conservation, decode, events, log, m_connect, m_regack, msg, run_test, scaled)
+                     Relay, check_conservation, decode, events, log, m_connect, m_regack, msg, run_test, scaled)
 
 PUBREC, PUBREL, PUBCOMP = 0x0F, 0x10, 0x0E
 N = 40
 RETRY = 0.3
 LOSS, DUP, MAX_DELAY = 0.15, 0.15, 0.02
-
-
-class Relay(threading.Thread):
-    """A client's impaired path to the appliance: what either side sends is dropped with LOSS,
-    doubled with DUP and delayed by 0..MAX_DELAY s each (so datagrams overtake each other)."""
-
-    def __init__(self, lab, rng):
-        super().__init__(daemon=True)
-        self.sock = lab.udp_socket(lab.client_ip, timeout=0.005)
-        self.addr = self.sock.getsockname()
-        self.gw = (lab.appliance_ip, 1883)
-        self.client = None
-        self.rng = rng
-        self.q, self.seq = [], 0
-        self.stop_ev = threading.Event()
-        self.counts = {"in": 0, "lost": 0, "doubled": 0, "reordered": 0}
-        self.last_due = {}
-
-    def _queue(self, data, dest):
-        self.counts["in"] += 1
-        if self.rng.random() < LOSS:
-            self.counts["lost"] += 1
-            return
-        copies = 2 if self.rng.random() < DUP else 1
-        self.counts["doubled"] += copies - 1
-        for _ in range(copies):
-            due = time.monotonic() + self.rng.random() * MAX_DELAY
-            if due < self.last_due.get(dest, 0):
-                self.counts["reordered"] += 1
-            self.last_due[dest] = max(due, self.last_due.get(dest, 0))
-            self.seq += 1
-            heapq.heappush(self.q, (due, self.seq, data, dest))
-
-    def run(self):
-        while not self.stop_ev.is_set():
-            try:
-                data, src = self.sock.recvfrom(65535)
-                if src == self.gw:
-                    if self.client:
-                        self._queue(data, self.client)
-                else:
-                    self.client = src
-                    self._queue(data, self.gw)
-            except (socket.timeout, BlockingIOError):
-                pass
-            now = time.monotonic()
-            while self.q and self.q[0][0] <= now:
-                _, _, data, dest = heapq.heappop(self.q)
-                self.sock.sendto(data, dest)
-
-    def stop(self):
-        self.stop_ev.set()
-        self.join(5)
-        self.sock.close()
 
 
 def m_pubx(mtype, mid):
@@ -147,7 +90,7 @@ def main(args):
     rng = random.Random(7)
     with Lab("qos2") as lab, Dataplane("qos2", lab, overrides={"mqttsn.retry_interval_ms": 300}) as dp:
         sub, pub = RawClient(lab, timeout=0.05), RawClient(lab, timeout=0.05)
-        relays = [Relay(lab, rng), Relay(lab, rng)]
+        relays = [Relay(lab, rng, LOSS, DUP, MAX_DELAY) for _ in range(2)]
         try:
             # Connect, subscribe and register on the clean path; then through the relays (a new
             # address per client: CleanSession=0 sessions moved there).

@@ -3707,6 +3707,352 @@ static void test_clean0_lost_session_kept(void **state)
 	assert_int_equal(broker_will_count(T->b), 1);
 }
 
+/* Spec 6.14: a sleeping client may change its sleep duration with another DISCONNECT carrying one
+ * (acknowledged by a DISCONNECT without a duration, supervised by the new value, 7.2: 10 % over a
+ * minute), and leaves the asleep state for the disconnected one with a DISCONNECT without it. */
+static void test_sleep_duration_changed_then_plain_disconnect(void **state)
+{
+	start_offline(*state);
+	connect_ok(1, "sleepy");
+	sub_ok(1, 0, "s/t");
+	assert_int_equal(do_disconnect(1, 10), FO_FATE_DELIVERED);
+	assert_int_equal(state_of("sleepy"), SESSION_ASLEEP);
+	reset_out();
+	T->now += 5000;
+	assert_int_equal(do_disconnect(1, 100), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 1);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_DISCONNECT);
+	assert_false(T->f.out[0].m.u.disconnect.has_duration);
+	assert_int_equal(state_of("sleepy"), SESSION_ASLEEP);
+	assert_int_equal(EV(SESSION_ASLEEP), 2);
+	/* Past the old duration (+50 %) and just short of the new one (+10 %): still asleep. */
+	T->now += 109999;
+	broker_tick(T->b, T->now);
+	assert_int_equal(state_of("sleepy"), SESSION_ASLEEP);
+	assert_int_equal(EV(SESSION_SLEEP_LOST), 0);
+	/* A DISCONNECT without a duration from the asleep state: acknowledged, disconnected (its
+	 * CleanSession=1 session ends there). */
+	reset_out();
+	assert_int_equal(do_disconnect(1, 0), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 1);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_DISCONNECT);
+	assert_false(T->f.out[0].m.u.disconnect.has_duration);
+	assert_int_equal(state_of("sleepy"), -1);
+	assert_int_equal(EV(SESSION_DISCONNECTED), 1);
+	assert_int_equal(broker_subscription_count(T->b), 0);
+}
+
+/* Spec 7.2: the keep alive timer runs 50 % over a duration of a minute or less and 10 % over a
+ * longer one. */
+static void test_supervision_tolerance_by_duration(void **state)
+{
+	start(*state);
+	T->now = 1000;
+	reset_out();
+	assert_int_equal(do_connect(1, "k60", MQTTSN_FLAG_CLEAN, 60), FO_FATE_DELIVERED);
+	assert_int_equal(do_connect(2, "k61", MQTTSN_FLAG_CLEAN, 61), FO_FATE_DELIVERED);
+	assert_int_equal(do_connect(3, "k600", MQTTSN_FLAG_CLEAN, 600), FO_FATE_DELIVERED);
+	broker_tick(T->b, 1000 + 67099);
+	assert_true(has(1) && has(2) && has(3));
+	broker_tick(T->b, 1000 + 67100); /* 61 s + 10 % */
+	assert_false(has(2));
+	assert_true(has(1));
+	broker_tick(T->b, 1000 + 89999);
+	assert_true(has(1));
+	broker_tick(T->b, 1000 + 90000); /* 60 s + 50 % */
+	assert_false(has(1));
+	broker_tick(T->b, 1000 + 659999);
+	assert_true(has(3));
+	broker_tick(T->b, 1000 + 660000); /* 600 s + 10 % */
+	assert_false(has(3));
+	assert_int_equal(EV(SESSION_EXPIRED), 3);
+}
+
+/* Spec 6.14: a sleeping client silent past its sleep duration is lost, and its will is published
+ * as after a keep alive expiry. */
+static void test_will_published_when_sleeping_client_lost(void **state)
+{
+	start_offline(*state);
+	connect_ok(1, "watcher");
+	sub_ok(1, 0, "will/+");
+	connect_will(2, "dev", MQTTSN_FLAG_CLEAN, "will/dev", 0, "slept away");
+	assert_int_equal(do_disconnect(2, 10), FO_FATE_DELIVERED);
+	assert_int_equal(state_of("dev"), SESSION_ASLEEP);
+	reset_out();
+	T->now += 14999;
+	assert_int_equal(do_simple(1, MQTTSN_PINGREQ), FO_FATE_ANSWERED); /* the watcher stays */
+	broker_tick(T->b, T->now);
+	assert_int_equal(EV(WILL_PUBLISHED), 0);
+	T->now += 1;
+	broker_tick(T->b, T->now);
+	assert_int_equal(EV(SESSION_SLEEP_LOST), 1);
+	assert_int_equal(EV(WILL_PUBLISHED), 1);
+	assert_int_equal(state_of("dev"), -1);
+	struct out *l[8];
+	assert_int_equal(outs_to(1, l, 8), 2); /* PINGRESP, then the will's REGISTER */
+	assert_int_equal(l[1]->m.type, MQTTSN_REGISTER);
+	assert_memory_equal(l[1]->m.u.reg.topic_name, "will/dev", 8);
+	assert_int_equal(regack_all(), 1);
+	struct out *p = last_publish_to(1);
+	assert_non_null(p);
+	assert_int_equal(p->m.u.publish.data_len, 10);
+	assert_memory_equal(p->m.u.publish.data, "slept away", 10);
+}
+
+/* Spec 6.3: CleanSession=0 with Will=1 prompts again and the new will overwrites the stored one.
+ * Spec 6.4: WILLTOPICUPD and WILLMSGUPD overwrite each their part, independently of each other:
+ * the will published on a loss carries the last topic and QoS and the last message. */
+static void test_will_overwritten_and_updated_independently(void **state)
+{
+	start_offline(*state);
+	connect_ok(1, "watcher");
+	sub_ok(1, 1, "w/#");
+	connect_will(2, "dev", 0, "w/a", 0, "first");
+	connect_will(2, "dev", 0, "w/b", 0, "second");
+	assert_int_equal(broker_will_count(T->b), 1);
+	/* WILLTOPICUPD alone: the topic and QoS change, the message stays. */
+	reset_out();
+	struct mqttsn_msg wt = { .type = MQTTSN_WILLTOPICUPD };
+	wt.u.willtopic.flags = MQTTSN_FLAG_QOS1;
+	wt.u.willtopic.topic = (const uint8_t *)"w/d";
+	wt.u.willtopic.topic_len = 3;
+	assert_int_equal(feed(cl(2), &wt), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_WILLTOPICRESP);
+	assert_int_equal(T->f.out[0].m.u.connack.return_code, MQTTSN_RC_ACCEPTED);
+	/* Lost (keep alive 60 s x 1.5): "second" at w/d, QoS 1. */
+	reset_out();
+	T->now += 91000;
+	assert_int_equal(do_simple(1, MQTTSN_PINGREQ), FO_FATE_ANSWERED);
+	broker_tick(T->b, T->now);
+	assert_int_equal(EV(WILL_PUBLISHED), 1);
+	struct out *l[8];
+	assert_int_equal(outs_to(1, l, 8), 2);
+	assert_int_equal(l[1]->m.type, MQTTSN_REGISTER);
+	assert_int_equal(l[1]->m.u.reg.topic_name_len, 3);
+	assert_memory_equal(l[1]->m.u.reg.topic_name, "w/d", 3);
+	assert_int_equal(regack_all(), 1);
+	struct out *p = last_publish_to(1);
+	assert_non_null(p);
+	assert_int_equal(mqttsn_flags_qos(p->m.u.publish.flags), 1);
+	assert_int_equal(p->m.u.publish.data_len, 6);
+	assert_memory_equal(p->m.u.publish.data, "second", 6);
+	assert_int_equal(do_puback(1, p->m.u.publish.topic_id, p->m.u.publish.msg_id, MQTTSN_RC_ACCEPTED),
+			 FO_FATE_DELIVERED);
+	/* Back with CleanSession=0, Will=0: the will is kept; WILLMSGUPD alone changes the message. */
+	assert_int_equal(broker_will_count(T->b), 1);
+	reset_out();
+	assert_int_equal(do_connect(2, "dev", 0, 60), FO_FATE_DELIVERED);
+	assert_connack_to(2, MQTTSN_RC_ACCEPTED);
+	reset_out();
+	struct mqttsn_msg wm = { .type = MQTTSN_WILLMSGUPD };
+	wm.u.willmsg.msg = (const uint8_t *)"third";
+	wm.u.willmsg.msg_len = 5;
+	assert_int_equal(feed(cl(2), &wm), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_WILLMSGRESP);
+	assert_int_equal(T->f.out[0].m.u.connack.return_code, MQTTSN_RC_ACCEPTED);
+	reset_out();
+	T->now += 91000;
+	assert_int_equal(do_simple(1, MQTTSN_PINGREQ), FO_FATE_ANSWERED);
+	broker_tick(T->b, T->now);
+	assert_int_equal(EV(WILL_PUBLISHED), 2);
+	p = last_publish_to(1);
+	assert_non_null(p); /* w/d is known to the watcher now: no REGISTER */
+	assert_int_equal(mqttsn_flags_qos(p->m.u.publish.flags), 1);
+	assert_int_equal(p->m.u.publish.data_len, 5);
+	assert_memory_equal(p->m.u.publish.data, "third", 5);
+	assert_int_equal(EV(REGISTER_SENT), 1);
+}
+
+/* Spec 5.4.17: UNSUBSCRIBE by pre-defined topic id and by short topic name, each answered by an
+ * UNSUBACK with its MsgId (5.4.18) and ending the deliveries. Spec 5.4.12: a QoS 0 PUBLISH from the
+ * gateway has MsgId 0x0000. */
+static void test_unsubscribe_predefined_and_short(void **state)
+{
+	start(*state);
+	connect_ok(1, "pub");
+	connect_ok(2, "sub");
+	reset_out();
+	assert_int_equal(do_subscribe(2, 0, MQTTSN_TOPIC_PREDEFINED, NULL, 100, 3), FO_FATE_DELIVERED);
+	assert_int_equal(do_subscribe(2, 0, MQTTSN_TOPIC_SHORT, NULL, short_id("ab"), 4), FO_FATE_DELIVERED);
+	assert_int_equal(broker_subscription_count(T->b), 2);
+	reset_out();
+	assert_int_equal(do_publish(1, 0, MQTTSN_TOPIC_PREDEFINED, 100, 0, "p"), FO_FATE_DELIVERED);
+	assert_int_equal(do_publish(1, 1, MQTTSN_TOPIC_SHORT, short_id("ab"), 8, "s"), FO_FATE_DELIVERED);
+	assert_int_equal(publishes_to(2), 2);
+	struct out *l[8];
+	int n = outs_to(2, l, 8);
+	for (int k = 0; k < n; k++)
+		assert_int_equal(l[k]->m.u.publish.msg_id, 0); /* granted QoS 0 */
+	const struct {
+		uint8_t ttype;
+		uint16_t tid, mid;
+	} un[] = { { MQTTSN_TOPIC_PREDEFINED, 100, 21 }, { MQTTSN_TOPIC_SHORT, 0x6162, 22 } };
+	for (int k = 0; k < 2; k++) {
+		struct mqttsn_msg m = { .type = MQTTSN_UNSUBSCRIBE };
+		m.u.subscribe.flags = un[k].ttype;
+		m.u.subscribe.msg_id = un[k].mid;
+		m.u.subscribe.topic_id = un[k].tid;
+		reset_out();
+		assert_int_equal(feed(cl(2), &m), FO_FATE_DELIVERED);
+		assert_int_equal(T->f.n, 1);
+		assert_int_equal(T->f.out[0].m.type, MQTTSN_UNSUBACK);
+		assert_int_equal(T->f.out[0].m.u.pubx.msg_id, un[k].mid);
+	}
+	assert_int_equal(broker_subscription_count(T->b), 0);
+	reset_out();
+	assert_int_equal(do_publish(1, 0, MQTTSN_TOPIC_PREDEFINED, 100, 0, "p"), FO_FATE_DELIVERED);
+	assert_int_equal(do_publish(1, 0, MQTTSN_TOPIC_SHORT, short_id("ab"), 0, "s"), FO_FATE_DELIVERED);
+	assert_int_equal(publishes_to(2), 0);
+}
+
+/* Spec 5.4.4, 5.4.10, 5.4.15: fields a message does not use are ignored: CONNECT's DUP, QoS, Retain
+ * and TopicIdType flags; the TopicId of a client's REGISTER (coded 0x0000, "not relevant");
+ * SUBSCRIBE's Retain, Will and CleanSession flags. */
+static void test_unused_fields_ignored(void **state)
+{
+	start(*state);
+	reset_out();
+	uint8_t odd = (uint8_t)(MQTTSN_FLAG_DUP | MQTTSN_FLAG_QOS1 | MQTTSN_FLAG_RETAIN | MQTTSN_TOPIC_SHORT);
+	assert_int_equal(do_connect(1, "c1", (uint8_t)(odd | MQTTSN_FLAG_CLEAN), 60), FO_FATE_DELIVERED);
+	assert_connack_to(1, MQTTSN_RC_ACCEPTED);
+	assert_true(has(1));
+	reset_out();
+	struct mqttsn_msg r = { .type = MQTTSN_REGISTER };
+	r.u.reg.topic_id = 0x1234;
+	r.u.reg.msg_id = 9;
+	r.u.reg.topic_name = (const uint8_t *)"u/v";
+	r.u.reg.topic_name_len = 3;
+	assert_int_equal(feed(cl(1), &r), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_REGACK);
+	assert_int_equal(T->f.out[0].m.u.regack.return_code, MQTTSN_RC_ACCEPTED);
+	assert_int_equal(T->f.out[0].m.u.regack.msg_id, 9);
+	uint16_t id = T->f.out[0].m.u.regack.topic_id;
+	assert_int_equal(reg_ok(1, "u/v"), id);
+	reset_out();
+	struct mqttsn_msg m = { .type = MQTTSN_SUBSCRIBE };
+	m.u.subscribe.flags = (uint8_t)(MQTTSN_FLAG_QOS1 | MQTTSN_FLAG_RETAIN | MQTTSN_FLAG_WILL | MQTTSN_FLAG_CLEAN);
+	m.u.subscribe.msg_id = 10;
+	m.u.subscribe.topic_name = (const uint8_t *)"u/v";
+	m.u.subscribe.topic_name_len = 3;
+	assert_int_equal(feed(cl(1), &m), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_SUBACK);
+	assert_int_equal(T->f.out[0].m.u.suback.return_code, MQTTSN_RC_ACCEPTED);
+	assert_int_equal(T->f.out[0].m.u.suback.topic_id, id);
+	assert_int_equal(T->f.out[0].m.u.suback.flags & MQTTSN_FLAG_QOS_MASK, MQTTSN_FLAG_QOS1);
+	reset_out();
+	assert_int_equal(do_publish(1, 0, MQTTSN_TOPIC_NORMAL, id, 0, "x"), FO_FATE_DELIVERED);
+	assert_int_equal(publishes_to(1), 1);
+}
+
+/* Spec 5.4.7: WILLTOPIC's Retain flag is the will's: a will published with it is retained, and a
+ * later subscriber gets it with the retain flag. Spec 6.12: a DISCONNECT of a CleanSession=0
+ * session keeps the will data (it is published when that session is lost later, never at the
+ * DISCONNECT). */
+static void test_will_retain_flag_and_kept_over_disconnect(void **state)
+{
+	struct t *t = *state;
+	t->cfg.max_retained = 4;
+	t->cfg.retained_bytes = 100;
+	start_offline(t);
+	reset_out();
+	assert_int_equal(do_connect(2, "dev", (uint8_t)MQTTSN_FLAG_WILL, 60), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_WILLTOPICREQ);
+	reset_out();
+	struct mqttsn_msg w = { .type = MQTTSN_WILLTOPIC };
+	w.u.willtopic.flags = (uint8_t)(MQTTSN_FLAG_QOS0 | MQTTSN_FLAG_RETAIN);
+	w.u.willtopic.topic = (const uint8_t *)"st/dev";
+	w.u.willtopic.topic_len = 6;
+	assert_int_equal(feed(cl(2), &w), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_WILLMSGREQ);
+	reset_out();
+	struct mqttsn_msg wm = { .type = MQTTSN_WILLMSG };
+	wm.u.willmsg.msg = (const uint8_t *)"down";
+	wm.u.willmsg.msg_len = 4;
+	assert_int_equal(feed(cl(2), &wm), FO_FATE_DELIVERED);
+	assert_connack_to(2, MQTTSN_RC_ACCEPTED);
+	/* DISCONNECT (CleanSession=0): nothing published, the will kept. */
+	assert_int_equal(do_disconnect(2, 0), FO_FATE_DELIVERED);
+	assert_int_equal(state_of("dev"), SESSION_DISCONNECTED);
+	assert_int_equal(broker_will_count(T->b), 1);
+	assert_int_equal(EV(WILL_PUBLISHED), 0);
+	/* Back (CleanSession=0, Will=0) and lost: the kept will is published and retained. */
+	reset_out();
+	assert_int_equal(do_connect(2, "dev", 0, 10), FO_FATE_DELIVERED);
+	assert_connack_to(2, MQTTSN_RC_ACCEPTED);
+	T->now += 15000;
+	broker_tick(T->b, T->now);
+	assert_int_equal(EV(WILL_PUBLISHED), 1);
+	assert_int_equal(broker_retained_count(T->b), 1);
+	connect_ok(3, "late");
+	reset_out();
+	assert_int_equal(do_subscribe(3, 0, MQTTSN_TOPIC_NORMAL, "st/dev", 0, 5), FO_FATE_DELIVERED);
+	struct out *p = last_publish_to(3);
+	assert_non_null(p);
+	assert_true(p->m.u.publish.flags & MQTTSN_FLAG_RETAIN);
+	assert_int_equal(p->m.u.publish.data_len, 4);
+	assert_memory_equal(p->m.u.publish.data, "down", 4);
+}
+
+/* Spec 5.4.7, 5.4.22, 5.4.17: the flags WILLTOPIC, WILLTOPICUPD and UNSUBSCRIBE do not use (DUP, Will,
+ * CleanSession, TopicIdType; UNSUBSCRIBE's QoS and Retain too) are ignored. */
+static void test_unused_will_and_unsubscribe_flags_ignored(void **state)
+{
+	start_offline(*state);
+	connect_ok(1, "watcher");
+	sub_ok(1, 1, "w/#");
+	uint8_t odd = (uint8_t)(MQTTSN_FLAG_DUP | MQTTSN_FLAG_WILL | MQTTSN_FLAG_CLEAN | MQTTSN_TOPIC_SHORT);
+	reset_out();
+	assert_int_equal(do_connect(2, "dev", (uint8_t)(MQTTSN_FLAG_WILL | MQTTSN_FLAG_CLEAN), 60), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_WILLTOPICREQ);
+	reset_out();
+	struct mqttsn_msg w = { .type = MQTTSN_WILLTOPIC };
+	w.u.willtopic.flags = (uint8_t)(odd | MQTTSN_FLAG_QOS1);
+	w.u.willtopic.topic = (const uint8_t *)"w/x";
+	w.u.willtopic.topic_len = 3;
+	assert_int_equal(feed(cl(2), &w), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_WILLMSGREQ);
+	reset_out();
+	struct mqttsn_msg wm = { .type = MQTTSN_WILLMSG };
+	wm.u.willmsg.msg = (const uint8_t *)"bye";
+	wm.u.willmsg.msg_len = 3;
+	assert_int_equal(feed(cl(2), &wm), FO_FATE_DELIVERED);
+	assert_connack_to(2, MQTTSN_RC_ACCEPTED);
+	/* WILLTOPICUPD with the same unused flags: accepted, its QoS taken. */
+	reset_out();
+	struct mqttsn_msg wt = { .type = MQTTSN_WILLTOPICUPD };
+	wt.u.willtopic.flags = (uint8_t)(odd | MQTTSN_FLAG_QOS1);
+	wt.u.willtopic.topic = (const uint8_t *)"w/y";
+	wt.u.willtopic.topic_len = 3;
+	assert_int_equal(feed(cl(2), &wt), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_WILLTOPICRESP);
+	assert_int_equal(T->f.out[0].m.u.connack.return_code, MQTTSN_RC_ACCEPTED);
+	reset_out();
+	T->now += 91000;
+	assert_int_equal(do_simple(1, MQTTSN_PINGREQ), FO_FATE_ANSWERED);
+	broker_tick(T->b, T->now);
+	assert_int_equal(EV(WILL_PUBLISHED), 1);
+	assert_int_equal(regack_all(), 1);
+	struct out *p = last_publish_to(1);
+	assert_non_null(p);
+	assert_int_equal(mqttsn_flags_qos(p->m.u.publish.flags), 1);
+	assert_false(p->m.u.publish.flags & MQTTSN_FLAG_RETAIN);
+	assert_memory_equal(p->m.u.publish.data, "bye", 3);
+	assert_int_equal(do_puback(1, p->m.u.publish.topic_id, p->m.u.publish.msg_id, MQTTSN_RC_ACCEPTED),
+			 FO_FATE_DELIVERED);
+	/* UNSUBSCRIBE with DUP, QoS, Retain, Will and CleanSession set: the name's subscription ends. */
+	reset_out();
+	struct mqttsn_msg u = { .type = MQTTSN_UNSUBSCRIBE };
+	u.u.subscribe.flags = (uint8_t)(MQTTSN_FLAG_DUP | MQTTSN_FLAG_QOS2 | MQTTSN_FLAG_RETAIN | MQTTSN_FLAG_WILL |
+					MQTTSN_FLAG_CLEAN | MQTTSN_TOPIC_NORMAL);
+	u.u.subscribe.msg_id = 31;
+	u.u.subscribe.topic_name = (const uint8_t *)"w/#";
+	u.u.subscribe.topic_name_len = 3;
+	assert_int_equal(feed(cl(1), &u), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_UNSUBACK);
+	assert_int_equal(T->f.out[0].m.u.pubx.msg_id, 31);
+	assert_int_equal(broker_subscription_count(T->b), 0);
+}
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -3725,6 +4071,14 @@ int main(void)
 		TEST(test_will_published_on_loss_not_on_disconnect),
 		TEST(test_will_clean_combinations_and_updates),
 		TEST(test_clean0_lost_session_kept),
+		TEST(test_sleep_duration_changed_then_plain_disconnect),
+		TEST(test_supervision_tolerance_by_duration),
+		TEST(test_will_published_when_sleeping_client_lost),
+		TEST(test_will_overwritten_and_updated_independently),
+		TEST(test_unsubscribe_predefined_and_short),
+		TEST(test_unused_fields_ignored),
+		TEST(test_will_retain_flag_and_kept_over_disconnect),
+		TEST(test_unused_will_and_unsubscribe_flags_ignored),
 		TEST(test_create_counts_predefined_topics),
 		TEST(test_searchgw_answered_with_gwinfo),
 		TEST(test_unknown_client_gets_disconnect),
