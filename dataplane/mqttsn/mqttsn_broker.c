@@ -77,14 +77,16 @@ struct guard {
 	uint8_t connack_held : 1; /* a resumed session's CONNACK waits for the proof */
 	uint8_t proof_out : 1;    /* a proof REGISTER is outstanding (since_ms is when) */
 	uint8_t held_granted : 4; /* held[i]'s granted QoS in bits 2i, 2i+1 */
-	uint8_t mismatches;
-	uint8_t regs_pending; /* our REGISTERs awaiting REGACK */
-	uint8_t giveups;      /* QoS 1 give-ups since the last PUBACK or REGACK */
-	uint8_t n_pubs;       /* copies waiting for a REGACK (held_pub), at most HELD_PUBS */
-	uint8_t n_refused;    /* refused map entries (CTMAP_REFUSED), at most REFUSALS_MAX */
+	uint8_t mismatches : 4;   /* wrong proof echoes, at most PROOF_MISMATCH_MAX */
+	uint8_t reg_resends : 4;  /* our unanswered REGISTERs sent again since the last REGACK (<= 15) */
+	uint8_t regs_pending;     /* our REGISTERs awaiting REGACK */
+	uint8_t giveups;          /* QoS 1 give-ups since the last PUBACK or REGACK */
+	uint8_t n_pubs;           /* copies waiting for a REGACK (held_pub), at most HELD_PUBS */
+	uint8_t n_refused;        /* refused map entries (CTMAP_REFUSED), at most REFUSALS_MAX */
 };
 _Static_assert(sizeof(struct guard) == 32, "struct guard is part of the per-session scale budget");
 _Static_assert(MQTTSN_FLAG_QOS1 == 1 << 5 && MQTTSN_FLAG_QOS2 == 2 << 5, "deliver_copy shifts the QoS into place");
+_Static_assert(PROOF_MISMATCH_MAX < 16, "mismatches has 4 bits");
 _Static_assert(HELD_SUBACKS <= 2, "n_held and held_granted have room for two held SUBACKs");
 
 static uint8_t held_granted(const struct guard *g, unsigned i)
@@ -1206,9 +1208,9 @@ static inline __attribute__((always_inline)) uint32_t deliver_copy(struct broker
 			return deliver_unknown(b, si, me, qos, d);
 		}
 		/* A wildcard subscriber has not seen this name: tell it the id first and hold the copy
-		 * until its REGACK (spec 6.10). REGISTERs are not retransmitted; one left unanswered
-		 * for the REGISTER patience pauses the session, and resuming forgets it, so the next
-		 * copy registers the name again. */
+		 * until its REGACK (spec 6.10). The REGISTER is sent again every retry interval
+		 * (expire_sessions); one left unanswered for the REGISTER patience pauses the session,
+		 * and resuming forgets it, so the next copy registers the name again. */
 		if (regs_stalled(b, si)) {
 			/* It leaves our REGISTERs unanswered: stop feeding it (expiry ends it if it stays
 			 * silent; any message from it resumes deliveries). */
@@ -1237,8 +1239,10 @@ static inline __attribute__((always_inline)) uint32_t deliver_copy(struct broker
 			return 0;
 		}
 		ctmap_get(b->st, me)->reg_msg_id = mid;
-		if (b->g[si].regs_pending++ == 0)
+		if (b->g[si].regs_pending++ == 0) {
 			b->g[si].since_ms = (uint32_t)b->clock_ms;
+			b->g[si].reg_resends = 0;
+		}
 		ev(b, FO_EV_REGISTER_SENT);
 		hold_copy(b, si, me, qos, d);
 		return 0;
@@ -2239,6 +2243,7 @@ static void on_regack(struct broker *b, uint32_t si, const struct fo_client *fro
 	}
 	g->giveups = 0;
 	g->since_ms = (uint32_t)b->clock_ms; /* it answers: the REGISTER patience starts again */
+	g->reg_resends = 0;
 	if (g->regs_pending > 0)
 		g->regs_pending--;
 	if (m->u.regack.return_code == MQTTSN_RC_ACCEPTED) {
@@ -2753,6 +2758,7 @@ static void broker_handle_msg(struct broker *b, const struct fo_client *from, co
 			x = next;
 		}
 		b->g[si].since_ms = (uint32_t)b->clock_ms;
+		b->g[si].reg_resends = 0;
 	}
 
 	switch (m.type) {
@@ -2889,6 +2895,25 @@ static uint64_t supervision_ms(uint16_t duration_s)
 	return duration_s > 60 ? (uint64_t)duration_s * 1100u : (uint64_t)duration_s * 1500u;
 }
 
+/* Our REGISTERs the client has not answered, sent again with their ids (a lost REGISTER or REGACK
+ * must not cost the copies waiting for it: 6.10 has them wait for the REGACK, 6.13 retries). */
+static void resend_registers(struct broker *b, uint32_t si)
+{
+	struct mqttsn_session *s = session_get(b->st, si);
+	struct fo_client to = client_of(s);
+	for (uint32_t me = s->map_head; me != SESSION_NONE; me = ctmap_get(b->st, me)->next) {
+		const struct ctmap_entry *e = ctmap_get(b->st, me);
+		if (e->reg_msg_id == 0 || e->reg_msg_id == CTMAP_REFUSED)
+			continue;
+		struct mqttsn_msg r = { .type = MQTTSN_REGISTER };
+		r.u.reg.topic_id = e->tid;
+		r.u.reg.msg_id = e->reg_msg_id;
+		r.u.reg.topic_name = topic_registry_name(b->reg, e->topic, &r.u.reg.topic_name_len);
+		send_msg(b, &to, &r);
+		ev(b, FO_EV_REGISTER_RESENT);
+	}
+}
+
 static void expire_sessions(struct broker *b, uint64_t now)
 {
 	uint32_t cap = session_capacity(b->st);
@@ -2915,14 +2940,22 @@ static void expire_sessions(struct broker *b, uint64_t now)
 			ev(b, FO_EV_SESSION_UNPROVEN_EXPIRED);
 			continue;
 		}
-		/* Paused and silent since: gone (a client that speaks is unpaused at once). */
-		if (s->paused && since >= ack_patience_ms(b)) {
-			session_lost(b, si, FO_EV_SESSION_UNRESPONSIVE);
-			continue;
-		}
+		/* A paused client that stays silent is lost by its keep alive below, like any (it costs
+		 * its slot meanwhile, and is fed nothing). */
 		bool away = s->state == SESSION_ASLEEP || s->state == SESSION_AWAKE;
-		if (!away && s->proven && !s->paused && regs_stalled(b, si))
-			pause_session(b, si);
+		if (!away && s->proven && !s->paused && g->regs_pending > 0) {
+			/* Unanswered REGISTERs: sent again every retry_interval_ms, retry_limit times (at most
+			 * 15); then the session pauses (regs_stalled). */
+			struct guard *gw = &b->g[si];
+			uint32_t limit = b->cfg.retry_limit < 15 ? b->cfg.retry_limit : 15;
+			if (gw->reg_resends < limit &&
+			    (uint64_t)since >= (uint64_t)b->cfg.retry_interval_ms * (gw->reg_resends + 1u)) {
+				resend_registers(b, si);
+				gw->reg_resends++;
+			}
+			if (regs_stalled(b, si))
+				pause_session(b, si);
+		}
 		if (s->keepalive_s == 0)
 			continue;
 		/* Spec 6.14: silent past its keep alive (or, asleep, its sleep duration): lost. */
