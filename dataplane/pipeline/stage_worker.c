@@ -45,6 +45,7 @@ struct worker_io {
 	struct fo_worker_route wr;    /* routing and accounting (worker_route.h) */
 	struct fo_disc_budget gwinfo; /* GWINFO broadcasts (discovery.gwinfo_broadcasts_per_s) */
 	bool parking;                 /* the frame start_frame returned waits for ARP (push_out parks it) */
+	bool route_copy;              /* building a route's UDP copy: counted at once, never parked */
 	struct fo_parked park_next;
 	unsigned n_park;
 	struct fo_parked park[FO_PARK_MAX];
@@ -95,8 +96,9 @@ static struct rte_mbuf *start_frame(struct worker_io *io, const struct fo_client
 	uint64_t ver = fo_neigh_version(p->neigh);
 	if (unlikely(!fo_nh_get(&io->nc, to->ip, to->ifindex, ver, spec->dst_mac))) {
 		if (!fo_resolve(p, to->ip, spec->dst_mac, io->w->tx, st)) {
-			/* ARP was asked: the frame waits for the answer (bounded), else it is dropped. */
-			if (io->n_park >= FO_PARK_MAX) {
+			/* ARP was asked: a frame for a client waits for the answer (bounded), else it is
+			 * dropped; so is a route's copy at once (its route counts it dropped). */
+			if (io->route_copy || io->n_park >= FO_PARK_MAX) {
 				fo_out_fail(st, FO_OUT_DROP_NO_NEIGHBOUR);
 				return NULL;
 			}
@@ -390,6 +392,17 @@ static void io_deferred_puback(void *ctx, const struct fo_client *to, uint16_t t
 	broker_deferred_puback(io->w->broker, to, topic_id, msg_id, rc);
 }
 
+/* fo_wr_io.send_copy: a route's copy to a UDP destination (the route counts it sent or dropped
+ * now, so it never waits for ARP). */
+static int io_route_copy(void *ctx, const struct fo_client *to, const uint8_t *hdr, uint16_t hdr_len, void *payload)
+{
+	struct worker_io *io = ctx;
+	io->route_copy = true;
+	int rc = io_send_publish(ctx, to, hdr, hdr_len, payload);
+	io->route_copy = false;
+	return rc;
+}
+
 /* broker_io.published: an accepted publish goes through its generation's routes before the
  * engine answers a QoS 1 publisher (worker_route.c decides; the io_* callbacks act). */
 static int io_published(void *ctx, const struct fo_client *from, struct broker_result *res)
@@ -424,7 +437,7 @@ int fo_worker_init(struct fo_worker *w)
 	*wr = (struct fo_worker_route){
 		.io = {
 			.ctx = io,
-			.send_copy = io_send_publish,
+			.send_copy = io_route_copy,
 			.neighbour_known = io_neighbour_known,
 			.out_enqueue = io_out_enqueue,
 			.peer_post = io_peer_post,

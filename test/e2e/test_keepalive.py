@@ -66,7 +66,9 @@ def main(args):
               f"A's session was gone before {NOT_BEFORE} s (last present at {last_present} s)")
         check(gone is not None and gone[0] <= deadline,
               f"A's session not expired by {deadline:.1f} s after CONNACK (first gone at {gone[0] if gone else None})")
-        check(all(n == 1 and e == 1 for t, n, e in samples if t > gone[0]) and gone[1] == 1 and gone[2] == 1,
+        # (one snapshot reads the session table and the event counters at slightly different moments:
+        # the first sample that shows A gone may not show its count yet)
+        check(all(n == 1 and e == 1 for t, n, e in samples if t > gone[0]) and gone[1] == 1,
               "after A's expiry: want sessions 1 and session_expired 1 in every later sample (B kept alive); "
               f"samples {[(round(t, 2), n, e) for t, n, e in samples if t >= gone[0]]}")
         ev = events(s_end)
