@@ -23,6 +23,7 @@
 #include "broker_hash.h"
 #include "filter_index.h"
 #include "mqttsn_codec.h"
+#include "predef_table.h"
 #include "mqttsn_session.h"
 #include "oa_table.h"
 #include "qos1_inflight.h"
@@ -136,11 +137,6 @@ struct err_bucket {
 	uint64_t milli; /* tokens x 1000 */
 };
 
-struct predef_ix {
-	uint16_t id;    /* predefined topic id */
-	uint32_t entry; /* registry entry of its name */
-};
-
 struct broker {
 	struct broker_config cfg;
 	struct broker_io io;
@@ -150,9 +146,8 @@ struct broker {
 	struct subscription_table *subs;
 	struct filter_index *fidx; /* wildcard filters with subscribers */
 	struct inflight_table *inf;
-	struct predef_ix *predef; /* sorted by id */
-	uint32_t n_predef;
-	uint32_t *touched; /* fan-out scratch: sessions marked this epoch */
+	struct predef_set *own_predef; /* built from cfg's lists when cfg.predef_set is NULL */
+	uint32_t *touched;             /* fan-out scratch: sessions marked this epoch */
 	/* per session: its recent QoS 1 publishes (DUP resends), beside the
 	 * 64-byte session so that only QoS 1 publishes touch it */
 	struct rx_mids *rxm;
@@ -338,19 +333,21 @@ static struct fo_client client_of(const struct mqttsn_session *s)
 	return (struct fo_client){ .ip = s->ip, .port = s->port, .ifindex = s->ifindex };
 }
 
-static uint32_t predef_entry(const struct broker *b, uint16_t id)
+/* The predefined topics of a client, by its generation's tables (broker_io.client_config):
+ * hash is its rollout hash, cid its ClientId (clen 0: none, the global table). NULL: none. */
+static const struct predef_table *client_predef(const struct broker *b, uint32_t hash, const uint8_t *cid,
+						uint16_t clen)
 {
-	uint32_t lo = 0, hi = b->n_predef;
-	while (lo < hi) {
-		uint32_t mid = (lo + hi) / 2;
-		if (b->predef[mid].id == id)
-			return b->predef[mid].entry;
-		if (b->predef[mid].id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return TOPIC_NONE;
+	const struct broker_config *gc = b->io.client_config ? b->io.client_config(b->io.ctx, hash) : NULL;
+	const struct predef_set *set = (gc ? gc : &b->cfg)->predef_set;
+	return set ? predef_client_table(set, cid, clen, hash) : NULL;
+}
+
+/* The table of the client whose message is being handled (broker_handle's res->client_hash). */
+static const struct predef_table *sender_predef(const struct broker *b, uint32_t si)
+{
+	const struct mqttsn_session *s = si != SESSION_NONE ? session_get(b->st, si) : NULL;
+	return client_predef(b, b->cur ? b->cur->client_hash : 0, s ? s->client_id : NULL, s ? s->client_id_len : 0);
 }
 
 /* Per-session ids for our REGISTERs and QoS 1 PUBLISHes; skips ids still in flight. */
@@ -854,24 +851,7 @@ static const char *check_config(const struct broker_config *cfg, const struct br
 		    (a->n_nets && (!a->nets || !a->masks)))
 			return "security.admission: a rule needs a client id of 0..23 bytes and its prefixes";
 	}
-	if (cfg->n_predefined && !cfg->predefined)
-		return "mqttsn.predefined: count without entries";
-	if (cfg->n_predefined > cfg->max_topics)
-		return "mqttsn.predefined: more entries than max_topics; raise max_topics";
-	for (uint32_t i = 0; i < cfg->n_predefined; i++) {
-		const struct broker_predefined *p = &cfg->predefined[i];
-		if (p->id == 0 || p->id == 0xFFFF)
-			return "mqttsn.predefined: topic id 0x0000 and 0xFFFF are reserved";
-		if (!p->name || !topic_name_valid((const uint8_t *)p->name, strlen(p->name), cfg->max_topic_len))
-			return "mqttsn.predefined: name must be a valid topic name (no wildcards) within max_topic_len";
-	}
 	return NULL;
-}
-
-static int cmp_predef(const void *a, const void *b)
-{
-	const struct predef_ix *x = a, *y = b;
-	return (int)x->id - (int)y->id;
 }
 
 struct broker *broker_create(const struct broker_config *cfg, const struct broker_io *io, struct fo_counters *counters,
@@ -903,7 +883,6 @@ struct broker *broker_create(const struct broker_config *cfg, const struct broke
 	b->rxm = calloc(cfg->max_sessions, sizeof(*b->rxm));
 	b->scratch_cap = (uint32_t)cfg->max_topic_len + 16u;
 	b->scratch = malloc(b->scratch_cap);
-	b->predef = calloc(cfg->n_predefined ? cfg->n_predefined : 1, sizeof(*b->predef));
 	b->g = calloc(cfg->max_sessions, sizeof(*b->g));
 	uint32_t qslots = bh_slots_for(cfg->max_sessions);
 	b->ipq = calloc(qslots, sizeof(*b->ipq));
@@ -947,35 +926,27 @@ struct broker *broker_create(const struct broker_config *cfg, const struct broke
 		b->ret_mask = slots - 1;
 	}
 	b->prf_base = bh_prf64((uint64_t)(uintptr_t)b);
-	if (!b->reg || !b->st || !b->subs || !b->fidx || !b->inf || !b->touched || !b->rxm || !b->scratch ||
-	    !b->predef || !b->g || !b->ipq || !b->eb || !b->hp) {
+	if (!b->reg || !b->st || !b->subs || !b->fidx || !b->inf || !b->touched || !b->rxm || !b->scratch || !b->g ||
+	    !b->ipq || !b->eb || !b->hp) {
 		if (err)
 			*err = "broker: out of memory for tables; lower mqttsn.max_* sizes";
 		broker_destroy(b);
 		return NULL;
 	}
-	b->cfg.predefined = NULL; /* not kept: names are copied into the registry */
-	for (uint32_t i = 0; i < cfg->n_predefined; i++) {
-		const struct broker_predefined *p = &cfg->predefined[i];
-		uint32_t entry = topic_registry_intern(b->reg, TOPIC_KIND_NAME, (const uint8_t *)p->name,
-						       (uint16_t)strlen(p->name));
-		if (entry == TOPIC_NONE || topic_registry_set_predef(b->reg, entry, p->id) != 0) {
+	/* The lists are not kept: a generation's tables are read through its own config. */
+	b->cfg.predefined = NULL;
+	b->cfg.client_predefined = NULL;
+	if (!cfg->predef_set) {
+		const char *pe = NULL;
+		b->own_predef = predef_set_build(cfg->predefined, cfg->n_predefined, cfg->client_predefined,
+						 cfg->n_client_predefined, cfg->max_topic_len, &pe);
+		if (pe) {
 			if (err)
-				*err = "mqttsn.predefined: duplicate topic name";
+				*err = pe;
 			broker_destroy(b);
 			return NULL;
 		}
-		b->predef[i] = (struct predef_ix){ .id = p->id, .entry = entry };
-	}
-	b->n_predef = cfg->n_predefined;
-	qsort(b->predef, b->n_predef, sizeof(*b->predef), cmp_predef);
-	for (uint32_t i = 1; i < b->n_predef; i++) {
-		if (b->predef[i].id == b->predef[i - 1].id) {
-			if (err)
-				*err = "mqttsn.predefined: duplicate topic id";
-			broker_destroy(b);
-			return NULL;
-		}
+		b->cfg.predef_set = b->own_predef;
 	}
 	return b;
 }
@@ -1000,7 +971,7 @@ void broker_destroy(struct broker *b)
 	free(b->touched);
 	free(b->rxm);
 	free(b->scratch);
-	free(b->predef);
+	predef_set_free(b->own_predef);
 	free(b->g);
 	free(b->ipq);
 	free(b->eb);
@@ -1035,9 +1006,12 @@ static void collect(struct broker *b, uint32_t entry, uint32_t *n)
 struct delivery {
 	const uint8_t *name;
 	uint16_t name_len;
-	uint32_t entry; /* registry id of the name (NORMAL deliveries) */
-	uint8_t ttype;  /* topic type the subscribers see */
-	uint16_t tid;   /* predefined id or short name (NORMAL: each client's own id) */
+	uint32_t entry;   /* registry id of the name (NORMAL deliveries) */
+	uint8_t ttype;    /* topic type a subscriber sees unless the name is predefined for it */
+	uint16_t tid;     /* short name (NORMAL: each client's own id) */
+	bool predef_live; /* some generation has predefined topics: look each subscriber's up */
+	bool hashed;      /* name_hash is set */
+	uint32_t name_hash;
 	void *payload;
 	void *kept;      /* the payload as kept for QoS 1 copies (payload_keep), NULL until needed */
 	bool kept_spare; /* kept holds a reference no inflight entry owns yet (released at the end) */
@@ -1051,6 +1025,49 @@ struct delivery {
 	uint16_t t0;
 	uint8_t hdr0[PUBLISH_HDR_MAX];
 };
+
+/* False when no generation serving clients has a predefined topic (then no copy needs a look). */
+static bool predef_live(const struct broker *b)
+{
+	if (b->io.client_config)
+		return b->io.predef_live ? b->io.predef_live(b->io.ctx) : true;
+	return b->cfg.predef_set != NULL;
+}
+
+/* A copy's topic type, but for names predefined for some subscribers, depends on the name
+ * alone: two characters -> short topic name, else a normal id (REGISTERed when needed). */
+static void delivery_init(const struct broker *b, struct delivery *d)
+{
+	d->predef_live = predef_live(b);
+	if (d->name_len == 2) {
+		d->ttype = MQTTSN_TOPIC_SHORT;
+		d->tid = (uint16_t)(d->name[0] << 8 | d->name[1]);
+	} else {
+		d->ttype = MQTTSN_TOPIC_NORMAL;
+	}
+}
+
+/* The topic type (and id, *tid) of the copy for session s: a name predefined for that client, by
+ * the tables of its own generation (whichever worker or generation accepted the publish), goes
+ * out with its predefined id; any other as delivery_init() said. */
+static uint8_t delivery_topic(const struct broker *b, const struct mqttsn_session *s, struct delivery *d, uint16_t *tid)
+{
+	*tid = d->tid;
+	if (__builtin_expect(!d->predef_live, 1))
+		return d->ttype;
+	if (!d->hashed) {
+		d->name_hash = predef_name_hash(d->name, d->name_len);
+		d->hashed = true;
+	}
+	uint32_t h = s->client_id_len ? fo_client_id_hash(s->client_id, s->client_id_len)
+				      : fo_client_hash(s->ip, s->port);
+	uint16_t id = predef_id(client_predef(b, h, s->client_id, s->client_id_len), d->name, d->name_len,
+				d->name_hash);
+	if (id == 0)
+		return d->ttype;
+	*tid = id;
+	return MQTTSN_TOPIC_PREDEFINED;
+}
 
 /* The payload as kept past this fan-out (payload_keep, else payload_hold), made once per
  * fan-out; false when there is no room (counted). */
@@ -1177,7 +1194,6 @@ static uint32_t deliver(struct broker *b, uint32_t si, int qos, struct delivery 
 {
 	struct mqttsn_session *s = session_get(b->st, si);
 	struct fo_client to = client_of(s);
-	uint16_t tid = d->tid;
 
 	/* Only an address that showed it receives what we send gets copies (reflection), and only
 	 * while it acknowledges them (a paused session is fed nothing until it speaks again). */
@@ -1191,7 +1207,9 @@ static uint32_t deliver(struct broker *b, uint32_t si, int qos, struct delivery 
 	}
 	if (unlikely_(s->state == SESSION_DISCONNECTED || s->state == SESSION_ASLEEP))
 		return buffer_copy(b, si, qos, d);
-	if (d->ttype == MQTTSN_TOPIC_NORMAL) {
+	uint16_t tid;
+	uint8_t ttype = delivery_topic(b, s, d, &tid);
+	if (ttype == MQTTSN_TOPIC_NORMAL) {
 		uint32_t me = ctmap_find_topic(b->st, si, d->entry);
 		if (me != SESSION_NONE) {
 			const struct ctmap_entry *e = ctmap_get(b->st, me);
@@ -1241,7 +1259,7 @@ static uint32_t deliver(struct broker *b, uint32_t si, int qos, struct delivery 
 	}
 
 send:;
-	uint8_t flags = (uint8_t)(d->ttype | mqttsn_qos_flags(qos) | d->retain);
+	uint8_t flags = (uint8_t)(ttype | mqttsn_qos_flags(qos) | d->retain);
 	uint16_t mid = 0;
 	if (qos) {
 		if (inflight_count(b->inf) >= inflight_capacity(b->inf) ||
@@ -1285,23 +1303,6 @@ send:;
 	b->io.send_publish(b->io.ctx, &to, hdr, (uint16_t)h, d->payload);
 	ev(b, FO_EV_DELIVERIES);
 	return 1;
-}
-
-/* The topic type subscribers see depends on the name alone, so a copy looks the same
- * whichever worker accepted the publish: predefined name -> its predefined id,
- * two characters -> short topic name, else a normal id (REGISTERed when needed). */
-static void delivery_topic(const struct broker *b, struct delivery *d)
-{
-	uint16_t predef = d->entry != TOPIC_NONE ? topic_registry_predef(b->reg, d->entry) : 0;
-	if (predef) {
-		d->ttype = MQTTSN_TOPIC_PREDEFINED;
-		d->tid = predef;
-	} else if (d->name_len == 2) {
-		d->ttype = MQTTSN_TOPIC_SHORT;
-		d->tid = (uint16_t)(d->name[0] << 8 | d->name[1]);
-	} else {
-		d->ttype = MQTTSN_TOPIC_NORMAL;
-	}
 }
 
 /* A QoS 1 copy in flight sent again (DUP), its deadline one retry interval on. */
@@ -1368,7 +1369,7 @@ static void resume_deliveries(struct broker *b, uint32_t si)
 				      .kept = p.payload,
 				      .kept_spare = true,
 				      .payload_len = p.payload_len };
-		delivery_topic(b, &d);
+		delivery_init(b, &d);
 		deliver(b, si, p.qos, &d);
 		if (d.kept_spare)
 			b->io.payload_release(b->io.ctx, p.payload);
@@ -1464,14 +1465,13 @@ static uint32_t fan_out(struct broker *b, const uint8_t *name, uint16_t len, uin
 	if (n == 0)
 		return 0;
 
-	/* The topic type subscribers see depends on the name alone, so a copy looks the same
-	 * whichever worker accepted the publish: predefined name -> its predefined id,
-	 * two characters -> short topic name, else a normal id (REGISTERed when needed). */
+	/* A copy looks the same whichever worker accepted the publish: its topic type depends on the
+	 * name and on the subscriber's own predefined topics (delivery_topic). */
 	struct delivery d = {
 		.name = name, .name_len = len, .entry = entry, .payload = payload, .payload_len = payload_len
 	};
 	bool interned = false;
-	delivery_topic(b, &d);
+	delivery_init(b, &d);
 	if (d.ttype == MQTTSN_TOPIC_NORMAL) {
 		if (entry == TOPIC_NONE) {
 			/* Only wildcard subscribers match an unseen name: give it an id here. */
@@ -1592,7 +1592,7 @@ static void send_retained(struct broker *b, uint32_t si, uint32_t filter, bool w
 				      .kept = r.payload,
 				      .payload_len = r.len,
 				      .retain = MQTTSN_FLAG_RETAIN };
-		delivery_topic(b, &d);
+		delivery_init(b, &d);
 		deliver(b, si, r.qos < granted ? r.qos : granted, &d);
 		ev(b, FO_EV_RETAINED_SENT);
 	}
@@ -1922,10 +1922,11 @@ static bool resolve_publish_topic(struct broker *b, uint32_t si, uint8_t ttype, 
 		*name = topic_registry_name(b->reg, *entry, len);
 		return true;
 	case MQTTSN_TOPIC_PREDEFINED:
-		*entry = predef_entry(b, tid);
-		if (*entry == TOPIC_NONE)
+		/* By the sender's own table: its generation's, and its rule's (ClientId) */
+		*name = predef_name(sender_predef(b, si), tid, len);
+		if (!*name)
 			return false;
-		*name = topic_registry_name(b->reg, *entry, len);
+		*entry = topic_registry_find(b->reg, TOPIC_KIND_NAME, *name, *len);
 		return true;
 	case MQTTSN_TOPIC_SHORT:
 		b->short_name[0] = (uint8_t)(tid >> 8);
@@ -2251,8 +2252,8 @@ static void on_regack(struct broker *b, uint32_t si, const struct fo_client *fro
 
 /* The registry entry a SUBSCRIBE/UNSUBSCRIBE names. intern creates it (SUBSCRIBE).
  * Returns an MQTT-SN return code; *ack_tid is the SUBACK topic id. */
-static uint8_t resolve_filter(struct broker *b, const struct mqttsn_msg *m, bool intern, uint32_t *entry, bool *wild,
-			      uint16_t *ack_tid)
+static uint8_t resolve_filter(struct broker *b, uint32_t si, const struct mqttsn_msg *m, bool intern, uint32_t *entry,
+			      bool *wild, uint16_t *ack_tid)
 {
 	uint8_t ttype = m->u.subscribe.flags & MQTTSN_FLAG_TOPIC_MASK;
 	const uint8_t *f;
@@ -2262,11 +2263,13 @@ static uint8_t resolve_filter(struct broker *b, const struct mqttsn_msg *m, bool
 	*ack_tid = 0;
 	switch (ttype) {
 	case MQTTSN_TOPIC_PREDEFINED:
-		*entry = predef_entry(b, m->u.subscribe.topic_id);
-		if (*entry == TOPIC_NONE)
+		/* The subscriber's own table names it; the subscription is by name, so a later
+		 * generation's table decides the id its copies carry. */
+		f = predef_name(sender_predef(b, si), m->u.subscribe.topic_id, &flen);
+		if (!f)
 			return MQTTSN_RC_INVALID_TOPIC_ID;
 		*ack_tid = m->u.subscribe.topic_id;
-		return MQTTSN_RC_ACCEPTED;
+		break;
 	case MQTTSN_TOPIC_SHORT:
 		b->short_name[0] = (uint8_t)(m->u.subscribe.topic_id >> 8);
 		b->short_name[1] = (uint8_t)m->u.subscribe.topic_id;
@@ -2330,9 +2333,9 @@ static void on_subscribe(struct broker *b, uint32_t si, const struct fo_client *
 			goto reject;
 		}
 	}
-	rc = resolve_filter(b, m, true, &entry, &wild, &ack_tid);
+	rc = resolve_filter(b, si, m, true, &entry, &wild, &ack_tid);
 	if (rc == MQTTSN_RC_CONGESTION && evict_unproven(b, si, EVICT_TOPICS))
-		rc = resolve_filter(b, m, true, &entry, &wild, &ack_tid);
+		rc = resolve_filter(b, si, m, true, &entry, &wild, &ack_tid);
 	if (rc != MQTTSN_RC_ACCEPTED)
 		goto reject;
 	if (sub_find(b->subs, si, entry) == SUB_NONE &&
@@ -2355,7 +2358,7 @@ static void on_subscribe(struct broker *b, uint32_t si, const struct fo_client *
 	uint32_t flush_me = SESSION_NONE; /* the map entry of a name whose id the SUBACK hands over */
 	uint32_t x = subs_add(b, s, si, entry, (uint8_t)granted, wild, &created);
 	if (x == SUB_NONE && evict_unproven(b, si, EVICT_SUBS) &&
-	    resolve_filter(b, m, true, &entry, &wild, &ack_tid) == MQTTSN_RC_ACCEPTED) /* entry may have gone */
+	    resolve_filter(b, si, m, true, &entry, &wild, &ack_tid) == MQTTSN_RC_ACCEPTED) /* entry may have gone */
 		x = subs_add(b, s, si, entry, (uint8_t)granted, wild, &created);
 	if (x == SUB_NONE) {
 		topic_registry_drop_unused(b->reg, entry);
@@ -2420,7 +2423,7 @@ static void on_unsubscribe(struct broker *b, uint32_t si, const struct fo_client
 	uint32_t entry;
 	uint16_t ack_tid;
 	bool wild, removed = false;
-	if (resolve_filter(b, m, false, &entry, &wild, &ack_tid) == MQTTSN_RC_ACCEPTED) {
+	if (resolve_filter(b, si, m, false, &entry, &wild, &ack_tid) == MQTTSN_RC_ACCEPTED) {
 		uint32_t x = sub_find(b->subs, si, entry);
 		if (x != SUB_NONE) {
 			refusals_clear(b, si, entry); /* before the filter's entry may go */

@@ -180,6 +180,16 @@ static const struct broker_config *io_client_config(void *ctx, uint32_t client_h
 	return io->gs ? &fo_wr_serving_gen(io->gs, client_hash, &mirror)->cfg->broker : NULL;
 }
 
+/* broker_io.predef_live: whether a generation serving clients has predefined topics; when none
+ * has (the common case), a fan-out looks up no subscriber's table. */
+static bool io_predef_live(void *ctx)
+{
+	struct worker_io *io = ctx;
+	const struct fo_genset *gs = io->gs;
+	return gs && ((gs->stable && gs->stable->cfg->broker.predef_set) ||
+		      (gs->canary && gs->canary->cfg->broker.predef_set));
+}
+
 /* A PUBLISH (or route) copy. Small payloads are copied into the header mbuf (fo_frame_payload_inline
  * says which); larger ones are shared by reference, the header mbuf chained in front
  * (ipv4_multicast style). */
@@ -426,6 +436,7 @@ int fo_worker_init(struct fo_worker *w)
 		.published = io_published,
 		.originated = io_originated,
 		.client_config = io_client_config,
+		.predef_live = io_predef_live,
 		.broadcast = io_broadcast,
 	};
 	const char *err = NULL;

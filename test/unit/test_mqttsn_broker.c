@@ -517,7 +517,7 @@ static void test_create_rejects_bad_config(void **state)
 static void test_create_counts_predefined_topics(void **state)
 {
 	start(*state);
-	assert_int_equal(broker_topic_count(T->b), 2);
+	assert_int_equal(broker_topic_count(T->b), 0); /* predefined names take no entry until used */
 	assert_int_equal(broker_session_count(T->b), 0);
 }
 
@@ -646,7 +646,7 @@ static void test_clean_session_drops_state_on_reconnect(void **state)
 	/* The old id left the client's map with the session. */
 	assert_int_equal(do_publish(1, 1, MQTTSN_TOPIC_NORMAL, id, 3, "p"), FO_FATE_ANSWERED);
 	assert_int_equal(T->f.out[0].m.u.puback.return_code, MQTTSN_RC_INVALID_TOPIC_ID);
-	assert_int_equal(broker_topic_count(T->b), 2); /* only the predefined remain */
+	assert_int_equal(broker_topic_count(T->b), 0); /* none remain (predefined names are not pinned) */
 }
 
 static void test_persistent_session_kept_and_moved(void **state)
@@ -710,14 +710,14 @@ static void test_register_same_name_same_id_own_maps(void **state)
 	reset_out();
 	assert_int_equal(do_publish(2, 0, MQTTSN_TOPIC_NORMAL, a, 0, "x"), FO_FATE_DELIVERED);
 	assert_int_equal(EV(REGISTER_ACCEPTED), 3);
-	assert_int_equal(broker_topic_count(T->b), 3);
+	assert_int_equal(broker_topic_count(T->b), 1);
 }
 
 static void test_register_invalid_and_full(void **state)
 {
 	struct t *t = *state;
-	t->cfg.max_topics = 4; /* 2 predefined + 2 */
-	t->cfg.max_client_topics = 4;
+	t->cfg.max_topics = 2;
+	t->cfg.max_client_topics = 3;
 	start(t);
 	connect_ok(1, "c1");
 	assert_int_equal(do_register(1, "a/+", 1), FO_FATE_ANSWERED);
@@ -735,14 +735,13 @@ static void test_register_invalid_and_full(void **state)
 	assert_int_equal(do_register(1, "t/3", 1), FO_FATE_ANSWERED);
 	assert_int_equal(T->f.out[0].m.u.regack.return_code, MQTTSN_RC_CONGESTION);
 	assert_int_equal(EV(REGISTER_REJECTED), 3);
-	/* Map full (3 entries) while the registry still has room. */
+	/* Map full (3 entries) while the registry holds the name. */
 	connect_ok(2, "c2");
 	reg_ok(2, "t/1");
-	reg_ok(2, "t/2");
 	reset_out();
-	assert_int_equal(do_register(2, "sys/time", 1), FO_FATE_ANSWERED);
+	assert_int_equal(do_register(2, "t/2", 1), FO_FATE_ANSWERED);
 	assert_int_equal(T->f.out[0].m.u.regack.return_code, MQTTSN_RC_CONGESTION);
-	assert_int_equal(broker_topic_count(T->b), 4);
+	assert_int_equal(broker_topic_count(T->b), 2);
 }
 
 /* ------------------------------------------------------------------ PUBLISH */
@@ -996,7 +995,7 @@ static void test_subscribe_table_full_is_congestion(void **state)
 	assert_int_equal(do_subscribe(1, 0, MQTTSN_TOPIC_NORMAL, "c/+", 0, 8), FO_FATE_ANSWERED);
 	assert_int_equal(T->f.out[0].m.u.suback.return_code, MQTTSN_RC_CONGESTION);
 	/* The refused filter did not linger in the registry. */
-	assert_int_equal(broker_topic_count(T->b), 3); /* 2 predefined + "a" */
+	assert_int_equal(broker_topic_count(T->b), 1); /* "a" */
 }
 
 static void test_unsubscribe_stops_delivery(void **state)
@@ -1406,13 +1405,13 @@ static void test_broker_fanout_from_other_worker(void **state)
 	assert_int_equal(outs_to(2, l, 4), 2);
 	assert_int_equal(l[1]->m.u.publish.topic_id, l[0]->m.u.reg.topic_id);
 	assert_int_equal(l[1]->m.u.publish.flags & MQTTSN_FLAG_QOS_MASK, MQTTSN_FLAG_QOS1);
-	assert_int_equal(broker_topic_count(T->b), 3);
+	assert_int_equal(broker_topic_count(T->b), 1);
 	/* No subscriber: nothing sent, nothing interned. */
 	reset_out();
 	assert_int_equal(broker_fanout(T->b, (const uint8_t *)"else/where", 10, 0, &p, 6, 2000), 0);
 	assert_int_equal(T->f.n, 0);
-	assert_int_equal(broker_topic_count(T->b), 3);
-	/* Predefined name from another worker: delivered as predefined. */
+	assert_int_equal(broker_topic_count(T->b), 1);
+	/* Predefined name from another worker: delivered with the subscriber's predefined id. */
 	sub_ok(3, 0, "sys/alarm");
 	reset_out();
 	assert_int_equal(broker_fanout(T->b, (const uint8_t *)"sys/alarm", 9, -1, &p, 6, 2000), 1);
@@ -1560,7 +1559,7 @@ static void test_disconnect_removes_session_and_releases(void **state)
 	assert_int_equal(T->f.holds, T->f.releases);
 	assert_int_equal(EV(SESSION_DISCONNECTED), 1);
 	assert_int_equal(do_simple(1, MQTTSN_DISCONNECT), FO_FATE_DELIVERED);
-	assert_int_equal(broker_topic_count(T->b), 2); /* registry entries recycled */
+	assert_int_equal(broker_topic_count(T->b), 0); /* registry entries recycled */
 	assert_int_equal(broker_subscription_count(T->b), 0);
 }
 
@@ -1640,7 +1639,7 @@ static void test_many_clients_churn_keeps_tables_consistent(void **state)
 		assert_int_equal(broker_session_count(T->b), 0);
 		assert_int_equal(broker_subscription_count(T->b), 0);
 		assert_int_equal(broker_inflight_count(T->b), 0);
-		assert_int_equal(broker_topic_count(T->b), 2);
+		assert_int_equal(broker_topic_count(T->b), 0);
 		T->n_pl = 0;
 	}
 	assert_int_equal(T->f.holds, T->f.releases);
@@ -1795,7 +1794,10 @@ static void test_topic_ids_per_client_beyond_16_bits(void **state)
 	connect_ok(1, "big");
 	connect_ok(2, "sub");
 	connect_ok(3, "wild");
-	sub_ok(3, 0, "n/#"); /* registry entry 3, after the two predefined names */
+	/* Registry entries 1 and 2, so that the names below reach past 65534. */
+	assert_int_equal(reg_ok(2, "sys/time"), 1);
+	assert_int_equal(reg_ok(3, "sys/alarm"), 2);
+	sub_ok(3, 0, "n/#"); /* registry entry 3 */
 	char nm[24];
 	for (uint32_t i = 0; i < 65534; i++) {
 		T->n_pl = 0;
@@ -1827,7 +1829,7 @@ static void test_topic_ids_per_client_beyond_16_bits(void **state)
 	assert_int_equal(regack_all(), 1);
 	assert_int_equal(outs_to(3, l, 8), 2);
 	assert_int_equal(l[0]->m.type, MQTTSN_REGISTER);
-	assert_int_equal(l[0]->m.u.reg.topic_id, 1); /* client 3's map was empty */
+	assert_int_equal(l[0]->m.u.reg.topic_id, 1); /* the lowest id free in client 3's map */
 	assert_int_equal(l[0]->m.u.reg.topic_name_len, 7);
 	assert_int_equal(l[1]->m.u.publish.topic_id, 1);
 	/* A publish from client 2 under its own id reaches client 1 under client 1's. */
@@ -2575,7 +2577,7 @@ static void test_topics_per_session_quota(void **state)
 	assert_int_equal(T->f.out[0].m.u.regack.return_code, MQTTSN_RC_CONGESTION);
 	assert_int_equal(T->f.out[0].m.u.regack.msg_id, 9);
 	assert_int_equal(EV(REGISTER_REJECTED_QUOTA), 1);
-	assert_int_equal(broker_topic_count(T->b), 4); /* 2 predefined + t/1 + t/2: t/3 not kept */
+	assert_int_equal(broker_topic_count(T->b), 2); /* t/1 + t/2: t/3 not kept */
 	/* A name it already holds is fine; so is a SUBSCRIBE to one. */
 	assert_int_equal(reg_ok(1, "t/1"), t1);
 	assert_int_equal(sub_ok(1, 0, "t/2").u.suback.return_code, MQTTSN_RC_ACCEPTED);
@@ -2696,7 +2698,7 @@ static void test_full_registry_evicts_unproven_holder(void **state)
 	struct t *t = *state;
 	t->cfg.address_proof = true;
 	t->cfg.proof_timeout_ms = 5000;
-	t->cfg.max_topics = 8; /* 2 predefined + 6 */
+	t->cfg.max_topics = 7; /* the subscribed predefined name + 6 */
 	start(t);
 	connect_ok(1, "proven");
 	reset_out();
@@ -2712,12 +2714,12 @@ static void test_full_registry_evicts_unproven_holder(void **state)
 		snprintf(name, sizeof(name), "t/%d", k);
 		reg_ok(3, name);
 	}
-	assert_int_equal(broker_topic_count(T->b), 8);
+	assert_int_equal(broker_topic_count(T->b), 7);
 	uint16_t id = reg_ok(1, "p/1");
 	assert_int_equal(EV(SESSION_EVICTED_UNPROVEN), 1);
 	assert_false(has(3));
 	assert_true(has(2));
-	assert_int_equal(broker_topic_count(T->b), 3);
+	assert_int_equal(broker_topic_count(T->b), 2);
 	/* The id works. */
 	reset_out();
 	assert_int_equal(do_publish(1, 0, MQTTSN_TOPIC_NORMAL, id, 0, "x"), FO_FATE_DELIVERED);
