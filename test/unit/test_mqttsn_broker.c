@@ -18,6 +18,7 @@
 #include "mqttsn_broker.h"
 #include "mqttsn_codec.h"
 #include "mqttsn_session.h"
+#include "predef_table.h"
 #include "topic_match.h"
 
 /* ------------------------------------------------------------------ fake io */
@@ -142,6 +143,7 @@ struct t {
 	struct broker_result res;
 	/* optional io hooks, set before start() */
 	const struct broker_config *(*client_config)(void *ctx, uint32_t client_hash);
+	bool (*predef_live)(void *ctx);
 	int (*broadcast)(void *ctx, const struct fo_client *asker, uint8_t radius, const uint8_t *msg, uint16_t len);
 };
 
@@ -209,6 +211,7 @@ static void start(struct t *t)
 				    .published = fake_published,
 				    .originated = fake_originated,
 				    .client_config = t->client_config,
+				    .predef_live = t->predef_live,
 				    .broadcast = t->broadcast };
 	const char *err = NULL;
 	t->b = broker_create(&t->cfg, &t->io, &t->c, &err);
@@ -2736,6 +2739,168 @@ static void test_full_registry_evicts_unproven_holder(void **state)
 	assert_true(has(1));
 }
 
+/* ------------------------------------------------------------------ predefined topics by generation */
+
+/* Two generations' configs, as the stage's io.client_config gives them: A for the stable side,
+ * B for the canary side (the client whose hash is canary_hash) and, after a swap, for all. */
+static struct broker_config gen_a, gen_b;
+static uint32_t canary_hash;
+static bool swapped, live = true;
+static const struct broker_config *split_config(void *ctx, uint32_t client_hash)
+{
+	(void)ctx;
+	return swapped || client_hash == canary_hash ? &gen_b : &gen_a;
+}
+static bool fake_predef_live(void *ctx)
+{
+	(void)ctx;
+	return live;
+}
+
+static struct out *publish_from_list(struct out **l, int n)
+{
+	for (int k = n - 1; k >= 0; k--)
+		if (l[k]->is_publish)
+			return l[k];
+	return NULL;
+}
+
+static void expect_copy(int i, uint8_t ttype, uint16_t tid)
+{
+	struct out *o = last_publish_to(i);
+	assert_non_null(o);
+	assert_int_equal(o->m.u.publish.flags & MQTTSN_FLAG_TOPIC_MASK, ttype);
+	assert_int_equal(o->m.u.publish.topic_id, tid);
+}
+
+static void test_predefined_by_client_generation(void **state)
+{
+	struct t *t = *state;
+	/* A: global g/a = 10; dev-7's own d/7 = 11. B: global g/a = 20; every dev-* has d/7 = 21. */
+	static const struct broker_predefined a_glob[] = { { 10, "g/a" } }, a_dev7[] = { { 11, "d/7" } };
+	static const struct broker_predefined b_glob[] = { { 20, "g/a" } }, b_dev[] = { { 21, "d/7" } };
+	const struct broker_client_predefined a_rules[] = { { (const uint8_t *)"dev-7", 5, false, a_dev7, 1 } };
+	const struct broker_client_predefined b_rules[] = { { (const uint8_t *)"dev-", 4, true, b_dev, 1 } };
+	const char *err;
+	struct predef_set *sa = predef_set_build(a_glob, 1, a_rules, 1, 64, &err);
+	struct predef_set *sb = predef_set_build(b_glob, 1, b_rules, 1, 64, &err);
+	assert_non_null(sa);
+	assert_non_null(sb);
+	gen_a = (struct broker_config){ .predef_set = sa };
+	gen_b = (struct broker_config){ .predef_set = sb };
+	canary_hash = fo_client_id_hash((const uint8_t *)"dev-9", 5);
+	swapped = false;
+	live = true;
+	t->cfg.predefined = NULL; /* the engine's own (boot) list is not what decides */
+	t->cfg.n_predefined = 0;
+	t->cfg.max_retained = 4;
+	t->cfg.retained_bytes = 100;
+	t->client_config = split_config;
+	t->predef_live = fake_predef_live;
+	start(t);
+	connect_ok(1, "dev-7"); /* A */
+	connect_ok(2, "dev-9"); /* B (canary) */
+	connect_ok(3, "other"); /* A */
+
+	/* SUBSCRIBE by predefined id: by the subscriber's own table. */
+	reset_out();
+	assert_int_equal(do_subscribe(1, 0, MQTTSN_TOPIC_PREDEFINED, NULL, 10, 3), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.out[0].m.u.suback.return_code, MQTTSN_RC_ACCEPTED);
+	assert_int_equal(T->f.out[0].m.u.suback.topic_id, 10);
+	reset_out();
+	assert_int_equal(do_subscribe(2, 0, MQTTSN_TOPIC_PREDEFINED, NULL, 10, 3), FO_FATE_ANSWERED);
+	assert_int_equal(T->f.out[0].m.u.suback.return_code, MQTTSN_RC_INVALID_TOPIC_ID);
+	sub_ok(2, 0, "d/7");
+	sub_ok(3, 0, "g/#"); /* a wildcard matching a predefined name */
+
+	/* dev-7 publishes its own id 11 (d/7); dev-9 gets d/7 as its own 21, no REGISTER. */
+	reset_out();
+	assert_int_equal(do_publish(1, 0, MQTTSN_TOPIC_PREDEFINED, 11, 0, "x"), FO_FATE_DELIVERED);
+	assert_memory_equal(T->res.topic, "d/7", 3);
+	expect_copy(2, MQTTSN_TOPIC_PREDEFINED, 21);
+	assert_int_equal(EV(REGISTER_SENT), 0);
+	/* 11 is dev-7's alone */
+	reset_out();
+	assert_int_equal(do_publish(3, 1, MQTTSN_TOPIC_PREDEFINED, 11, 4, "x"), FO_FATE_ANSWERED);
+	assert_int_equal(T->f.out[0].m.u.puback.return_code, MQTTSN_RC_INVALID_TOPIC_ID);
+
+	/* dev-9 publishes g/a by B's 20: dev-7 gets A's 10, the wildcard subscriber A's 10. */
+	reset_out();
+	assert_int_equal(do_publish(2, 0, MQTTSN_TOPIC_PREDEFINED, 20, 0, "y"), FO_FATE_DELIVERED);
+	expect_copy(1, MQTTSN_TOPIC_PREDEFINED, 10);
+	expect_copy(3, MQTTSN_TOPIC_PREDEFINED, 10);
+	assert_int_equal(EV(REGISTER_SENT), 0);
+
+	/* From another worker: the subscriber's generation decides too. */
+	reset_out();
+	struct payload p = { 0 };
+	memcpy(p.buf, "remote", 6);
+	fake_bind(&T->f, &p, p.buf, 6);
+	assert_int_equal(broker_fanout(T->b, (const uint8_t *)"d/7", 3, 0, &p, 6, 2000), 1);
+	expect_copy(2, MQTTSN_TOPIC_PREDEFINED, 21);
+
+	/* No generation has predefined topics (io.predef_live false): copies go by name alone. */
+	live = false;
+	reset_out();
+	assert_int_equal(broker_fanout(T->b, (const uint8_t *)"g/a", 3, 0, &p, 6, 2000), 0); /* held for REGACKs */
+	struct out *l[8];
+	int n = outs_to(3, l, 8);
+	assert_int_equal(n, 1);
+	assert_int_equal(l[0]->m.type, MQTTSN_REGISTER); /* the wildcard subscriber needs the name */
+	assert_int_equal(regack_all(), 2); /* dev-7 subscribed by an id: it has no id of the name either */
+	n = outs_to(3, l, 8);
+	assert_int_equal(publish_from_list(l, n)->m.u.publish.flags & MQTTSN_FLAG_TOPIC_MASK, MQTTSN_TOPIC_NORMAL);
+	live = true;
+
+	/* The swap: B for everyone. dev-7's 10 and 11 are gone, 20 and 21 work from its next message. */
+	swapped = true;
+	reset_out();
+	assert_int_equal(do_publish(1, 1, MQTTSN_TOPIC_PREDEFINED, 10, 5, "z"), FO_FATE_ANSWERED);
+	assert_int_equal(T->f.out[0].m.u.puback.return_code, MQTTSN_RC_INVALID_TOPIC_ID);
+	assert_int_equal(T->f.out[0].m.u.puback.topic_id, 10);
+	reset_out();
+	assert_int_equal(do_publish(1, 1, MQTTSN_TOPIC_PREDEFINED, 11, 6, "z"), FO_FATE_ANSWERED);
+	assert_int_equal(T->f.out[0].m.u.puback.return_code, MQTTSN_RC_INVALID_TOPIC_ID);
+	reset_out();
+	assert_int_equal(do_publish(1, 0, MQTTSN_TOPIC_PREDEFINED, 21, 0, "z"), FO_FATE_DELIVERED);
+	expect_copy(2, MQTTSN_TOPIC_PREDEFINED, 21);
+	/* g/a: "other" has B's global 20 now; dev-7's subscription (made by A's 10) stays, by name */
+	reset_out();
+	assert_int_equal(publish_flags(2, (uint8_t)(MQTTSN_FLAG_QOS0 | MQTTSN_FLAG_RETAIN | MQTTSN_TOPIC_PREDEFINED),
+				       20, 0, "kept"),
+			 FO_FATE_DELIVERED);
+	expect_copy(3, MQTTSN_TOPIC_PREDEFINED, 20);
+	expect_copy(1, MQTTSN_TOPIC_PREDEFINED, 20);
+
+	/* A name predefined for nobody in B goes out as a normal id (the SUBACK gave it). */
+	struct mqttsn_msg a = sub_ok(3, 0, "q/r");
+	reset_out();
+	assert_int_equal(broker_fanout(T->b, (const uint8_t *)"q/r", 3, 0, &p, 6, 2000), 1);
+	expect_copy(3, MQTTSN_TOPIC_NORMAL, a.u.suback.topic_id);
+
+	/* The retained g/a for a new wildcard subscriber: its own predefined id, the retain flag. */
+	connect_ok(4, "dev-4");
+	reset_out();
+	assert_int_equal(do_subscribe(4, 0, MQTTSN_TOPIC_NORMAL, "g/+", 0, 9), FO_FATE_DELIVERED);
+	struct out *o = last_publish_to(4);
+	assert_non_null(o);
+	assert_true(o->m.u.publish.flags & MQTTSN_FLAG_RETAIN);
+	assert_int_equal(o->m.u.publish.flags & MQTTSN_FLAG_TOPIC_MASK, MQTTSN_TOPIC_PREDEFINED);
+	assert_int_equal(o->m.u.publish.topic_id, 20);
+
+	/* QoS -1 from an address without a session: the table of that address's generation (B). */
+	reset_out();
+	assert_int_equal(do_publish(5, -1, MQTTSN_TOPIC_PREDEFINED, 20, 0, "m1"), FO_FATE_DELIVERED);
+	expect_copy(3, MQTTSN_TOPIC_PREDEFINED, 20);
+	assert_int_equal(do_publish(5, -1, MQTTSN_TOPIC_PREDEFINED, 10, 0, "m1"), FO_FATE_DROPPED);
+	assert_int_equal(T->res.drop, FO_DROP_MQTTSN_BAD_TOPIC);
+
+	broker_destroy(t->b);
+	t->b = NULL;
+	predef_set_free(sa);
+	predef_set_free(sb);
+}
+
 /* Rule 6: a DISCONNECT or ack from an address without a session is never answered. */
 static void test_unknown_client_acks_not_answered(void **state)
 {
@@ -3742,6 +3907,7 @@ int main(void)
 		TEST(test_publish_qos1_dup_resend),
 		TEST(test_publish_qos0_no_match_and_qos2),
 		TEST(test_publish_predefined_and_short),
+		TEST(test_predefined_by_client_generation),
 		TEST(test_publish_qos_m1_without_session),
 		TEST(test_subscribe_kinds_and_grants),
 		TEST(test_subscribe_table_full_is_congestion),
