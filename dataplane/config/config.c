@@ -44,6 +44,9 @@
  *     predefined_topics:        # optional, at most max_topics entries
  *       - { id: 1, name: "sensors/predefined" }   # id 1..65534 unique; name a valid,
  *                                                 # unique topic name
+ *     client_predefined:        # optional, at most 1024 rules; the first naming a ClientId decides
+ *       - client_id: "dev-7"    # or client_id_prefix: "dev-"
+ *         topics: [{ id: 2, name: "dev/7/cmd" }]   # over the global ones (docs/config.md)
  *   security: ...               # docs/security.md; admission_unlisted: admit | reject
  *   discovery:                  # spec 6.1, every key optional
  *     advertise: false          # ADVERTISE every interval_s
