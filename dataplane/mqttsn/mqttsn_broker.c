@@ -1006,12 +1006,15 @@ static void collect(struct broker *b, uint32_t entry, uint32_t *n)
 struct delivery {
 	const uint8_t *name;
 	uint16_t name_len;
-	uint32_t entry;   /* registry id of the name (NORMAL deliveries) */
-	uint8_t ttype;    /* topic type a subscriber sees unless the name is predefined for it */
-	uint16_t tid;     /* short name (NORMAL: each client's own id) */
-	bool predef_live; /* some generation has predefined topics: look each subscriber's up */
-	bool hashed;      /* name_hash is set */
+	uint32_t entry; /* registry id of the name (NORMAL deliveries) */
+	uint8_t ttype;  /* topic type a subscriber sees unless the name is predefined for it */
+	uint16_t tid;   /* short name (NORMAL: each client's own id) */
+	uint8_t predef; /* enum broker_predef_scope: whose tables the copies look the name up in */
+	bool hashed;    /* name_hash is set */
 	uint32_t name_hash;
+	const struct predef_set *all_set; /* BROKER_PREDEF_ALL: the set serving every client */
+	const struct predef_set *c_set;   /* the last set without per-client rules looked up ... */
+	uint16_t c_id;                    /* ... and the name's id in it (0 = none) */
 	void *payload;
 	void *kept;      /* the payload as kept for QoS 1 copies (payload_keep), NULL until needed */
 	bool kept_spare; /* kept holds a reference no inflight entry owns yet (released at the end) */
@@ -1026,19 +1029,32 @@ struct delivery {
 	uint8_t hdr0[PUBLISH_HDR_MAX];
 };
 
-/* False when no generation serving clients has a predefined topic (then no copy needs a look). */
-static bool predef_live(const struct broker *b)
+/* Whose predefined tables a fan-out of d->name must look at: none (the name is predefined for
+ * no client: no copy looks), one set for every client, or each receiver's generation. */
+static void predef_scope(const struct broker *b, struct delivery *d)
 {
-	if (b->io.client_config)
-		return b->io.predef_live ? b->io.predef_live(b->io.ctx) : true;
-	return b->cfg.predef_set != NULL;
+	d->predef = BROKER_PREDEF_NONE;
+	if (b->io.client_config) {
+		d->predef = b->io.predef_named
+				    ? (uint8_t)b->io.predef_named(b->io.ctx, d->name, d->name_len, &d->all_set)
+				    : BROKER_PREDEF_PER_CLIENT;
+		return;
+	}
+	if (!b->cfg.predef_set)
+		return;
+	d->name_hash = predef_name_hash(d->name, d->name_len);
+	d->hashed = true;
+	if (predef_set_names(b->cfg.predef_set, d->name, d->name_len, d->name_hash)) {
+		d->predef = BROKER_PREDEF_ALL;
+		d->all_set = b->cfg.predef_set;
+	}
 }
 
 /* A copy's topic type, but for names predefined for some subscribers, depends on the name
  * alone: two characters -> short topic name, else a normal id (REGISTERed when needed). */
 static void delivery_init(const struct broker *b, struct delivery *d)
 {
-	d->predef_live = predef_live(b);
+	predef_scope(b, d);
 	if (d->name_len == 2) {
 		d->ttype = MQTTSN_TOPIC_SHORT;
 		d->tid = (uint16_t)(d->name[0] << 8 | d->name[1]);
@@ -1053,16 +1069,35 @@ static void delivery_init(const struct broker *b, struct delivery *d)
 static uint8_t delivery_topic(const struct broker *b, const struct mqttsn_session *s, struct delivery *d, uint16_t *tid)
 {
 	*tid = d->tid;
-	if (__builtin_expect(!d->predef_live, 1))
+	if (__builtin_expect(d->predef == BROKER_PREDEF_NONE, 1))
 		return d->ttype;
 	if (!d->hashed) {
 		d->name_hash = predef_name_hash(d->name, d->name_len);
 		d->hashed = true;
 	}
-	uint32_t h = s->client_id_len ? fo_client_id_hash(s->client_id, s->client_id_len)
-				      : fo_client_hash(s->ip, s->port);
-	uint16_t id = predef_id(client_predef(b, h, s->client_id, s->client_id_len), d->name, d->name_len,
-				d->name_hash);
+	const struct predef_set *set = d->all_set;
+	uint32_t h = 0;
+	bool hashed = false;
+	if (d->predef == BROKER_PREDEF_PER_CLIENT) {
+		h = s->client_id_len ? fo_client_id_hash(s->client_id, s->client_id_len)
+				     : fo_client_hash(s->ip, s->port);
+		hashed = true;
+		const struct broker_config *gc = b->io.client_config(b->io.ctx, h);
+		set = (gc ? gc : &b->cfg)->predef_set;
+	}
+	uint16_t id;
+	if (set && set == d->c_set) {
+		id = d->c_id; /* a set without per-client rules: one answer for all its clients */
+	} else if (!predef_set_per_client(set)) {
+		id = predef_id(predef_client_table(set, NULL, 0, 0), d->name, d->name_len, d->name_hash);
+		d->c_set = set;
+		d->c_id = id;
+	} else {
+		if (!hashed)
+			h = fo_client_id_hash(s->client_id, s->client_id_len);
+		id = predef_id(predef_client_table(set, s->client_id, s->client_id_len, h), d->name, d->name_len,
+			       d->name_hash);
+	}
 	if (id == 0)
 		return d->ttype;
 	*tid = id;

@@ -141,9 +141,12 @@ struct broker_io {
 	 * predefined topic id is read and sent by its predefined tables, so a generation swap
 	 * changes them without a restart. Absent or NULL: the engine's own config. */
 	const struct broker_config *(*client_config)(void *ctx, uint32_t client_hash);
-	/* Optional (with client_config). False when no generation serving clients now has any
-	 * predefined topic: a fan-out then skips the per-copy table lookups. Absent: asked per copy. */
-	bool (*predef_live)(void *ctx);
+	/* Optional (with client_config). Whose predefined tables a fan-out of name must look at
+	 * (enum broker_predef_scope): NONE when it is predefined for no client of the generations
+	 * serving clients now (predef_set_names; no copy looks anything up), ALL when one set
+	 * (*all) serves every client (no canary share), PER_CLIENT otherwise (each receiver's
+	 * generation through client_config). Absent: PER_CLIENT. */
+	int (*predef_named)(void *ctx, const uint8_t *name, uint16_t len, const struct predef_set **all);
 	/* Optional. GWINFO answering a SEARCHGW, which the spec broadcasts with the search's radius
 	 * (5.4.3): the stage decides where it goes (asker is the searcher). Absent: sent to the asker. */
 	int (*broadcast)(void *ctx, const struct fo_client *asker, uint8_t radius, const uint8_t *msg, uint16_t len);
@@ -151,6 +154,8 @@ struct broker_io {
 	void (*payload_hold)(void *ctx, void *payload);
 	void (*payload_release)(void *ctx, void *payload);
 };
+
+enum broker_predef_scope { BROKER_PREDEF_NONE = 0, BROKER_PREDEF_ALL = 1, BROKER_PREDEF_PER_CLIENT = 2 };
 
 #define BROKER_PUBACK_DEFERRED (-1)
 

@@ -38,7 +38,8 @@ struct predef_set {
 	uint32_t cid_mask;
 	uint32_t *prefixes; /* prefix rules' indexes, in order */
 	uint32_t n_prefixes;
-	uint8_t *names; /* every name once per table it is in */
+	uint8_t *names;          /* every name once per table it is in */
+	struct predef_table all; /* every name of every table once (ids not used) */
 };
 
 uint32_t predef_name_hash(const uint8_t *name, uint16_t len)
@@ -159,6 +160,8 @@ void predef_set_free(struct predef_set *s)
 	free(s->by_cid);
 	free(s->prefixes);
 	free(s->names);
+	free(s->all.items);
+	free(s->all.by_name);
 	free(s);
 }
 
@@ -241,6 +244,26 @@ struct predef_set *predef_set_build(const struct broker_predefined *global, uint
 		if (s->by_cid[i] == 0)
 			s->by_cid[i] = r + 1;
 	}
+	/* The union of the names, so a fan-out of a name no client has predefined looks no further. */
+	uint32_t total = 0;
+	for (uint32_t t = 0; t < s->n_tables; t++)
+		total += s->tables[t].n;
+	s->all.items = calloc(total ? total : 1, sizeof(*s->all.items));
+	s->all.mask = pow2_above(total) - 1;
+	s->all.by_name = calloc(s->all.mask + 1, sizeof(*s->all.by_name));
+	if (!s->all.items || !s->all.by_name)
+		goto oom;
+	for (uint32_t t = 0; t < s->n_tables; t++)
+		for (uint32_t k = 0; k < s->tables[t].n; k++) {
+			const struct predef_item *it = &s->tables[t].items[k];
+			if (find_name(&s->all, it->name, it->len, it->hash))
+				continue;
+			s->all.items[s->all.n] = *it;
+			uint32_t i = it->hash & s->all.mask;
+			while (s->all.by_name[i] != 0)
+				i = (i + 1) & s->all.mask;
+			s->all.by_name[i] = ++s->all.n;
+		}
 	s->n_rules = n_rules;
 	return s;
 oom:
@@ -286,6 +309,16 @@ uint16_t predef_id(const struct predef_table *t, const uint8_t *name, uint16_t l
 {
 	const struct predef_item *it = t ? find_name(t, name, len, name_hash) : NULL;
 	return it ? it->id : 0;
+}
+
+bool predef_set_per_client(const struct predef_set *s)
+{
+	return s && s->n_rules > 0;
+}
+
+bool predef_set_names(const struct predef_set *s, const uint8_t *name, uint16_t len, uint32_t name_hash)
+{
+	return s && find_name(&s->all, name, len, name_hash) != NULL;
 }
 
 uint32_t predef_table_size(const struct predef_table *t)

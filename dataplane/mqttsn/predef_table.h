@@ -36,6 +36,12 @@ uint32_t predef_name_hash(const uint8_t *name, uint16_t len);
 /* The predefined id of a name, 0 when the table has none. */
 uint16_t predef_id(const struct predef_table *t, const uint8_t *name, uint16_t len, uint32_t name_hash);
 
+/* Whether the set has per-client rules (else every client has its global table). */
+bool predef_set_per_client(const struct predef_set *s);
+
+/* Whether some table of the set (global or a client's) has the name. */
+bool predef_set_names(const struct predef_set *s, const uint8_t *name, uint16_t len, uint32_t name_hash);
+
 /* Entries of a table (for listings and tests). */
 uint32_t predef_table_size(const struct predef_table *t);
 

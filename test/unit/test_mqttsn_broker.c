@@ -143,7 +143,7 @@ struct t {
 	struct broker_result res;
 	/* optional io hooks, set before start() */
 	const struct broker_config *(*client_config)(void *ctx, uint32_t client_hash);
-	bool (*predef_live)(void *ctx);
+	int (*predef_named)(void *ctx, const uint8_t *name, uint16_t len, const struct predef_set **all);
 	int (*broadcast)(void *ctx, const struct fo_client *asker, uint8_t radius, const uint8_t *msg, uint16_t len);
 };
 
@@ -211,7 +211,7 @@ static void start(struct t *t)
 				    .published = fake_published,
 				    .originated = fake_originated,
 				    .client_config = t->client_config,
-				    .predef_live = t->predef_live,
+				    .predef_named = t->predef_named,
 				    .broadcast = t->broadcast };
 	const char *err = NULL;
 	t->b = broker_create(&t->cfg, &t->io, &t->c, &err);
@@ -2751,10 +2751,18 @@ static const struct broker_config *split_config(void *ctx, uint32_t client_hash)
 	(void)ctx;
 	return swapped || client_hash == canary_hash ? &gen_b : &gen_a;
 }
-static bool fake_predef_live(void *ctx)
+static int fake_predef_named(void *ctx, const uint8_t *name, uint16_t len, const struct predef_set **all)
 {
 	(void)ctx;
-	return live;
+	(void)name;
+	(void)len;
+	if (!live)
+		return BROKER_PREDEF_NONE;
+	if (swapped) { /* one generation serves everyone */
+		*all = gen_b.predef_set;
+		return BROKER_PREDEF_ALL;
+	}
+	return BROKER_PREDEF_PER_CLIENT;
 }
 
 static struct out *publish_from_list(struct out **l, int n)
@@ -2796,7 +2804,7 @@ static void test_predefined_by_client_generation(void **state)
 	t->cfg.max_retained = 4;
 	t->cfg.retained_bytes = 100;
 	t->client_config = split_config;
-	t->predef_live = fake_predef_live;
+	t->predef_named = fake_predef_named;
 	start(t);
 	connect_ok(1, "dev-7"); /* A */
 	connect_ok(2, "dev-9"); /* B (canary) */
@@ -2839,7 +2847,7 @@ static void test_predefined_by_client_generation(void **state)
 	assert_int_equal(broker_fanout(T->b, (const uint8_t *)"d/7", 3, 0, &p, 6, 2000), 1);
 	expect_copy(2, MQTTSN_TOPIC_PREDEFINED, 21);
 
-	/* No generation has predefined topics (io.predef_live false): copies go by name alone. */
+	/* The name predefined for no client (io.predef_named false): copies go by name alone. */
 	live = false;
 	reset_out();
 	assert_int_equal(broker_fanout(T->b, (const uint8_t *)"g/a", 3, 0, &p, 6, 2000), 0); /* held for REGACKs */

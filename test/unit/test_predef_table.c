@@ -92,6 +92,16 @@ static void test_global_and_client_tables(void **state)
 	assert_int_equal(id_of(tp, "g/two"), 2);
 	assert_ptr_not_equal(table_of(s, "dev"), tp); /* shorter than the prefix */
 
+	assert_true(predef_set_per_client(s));
+	assert_false(predef_set_per_client(NULL));
+	/* the union of the names */
+	static const char *const named[] = { "g/one", "g/two", "g/far", "d/7/two", "d/7/six", "d/any", "never" };
+	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
+		uint16_t n = (uint16_t)strlen(named[i]);
+		assert_true(predef_set_names(s, U8(named[i]), n, predef_name_hash(U8(named[i]), n)));
+	}
+	assert_false(predef_set_names(s, U8("g/on"), 4, predef_name_hash(U8("g/on"), 4)));
+	assert_false(predef_set_names(NULL, U8("g/one"), 5, predef_name_hash(U8("g/one"), 5)));
 	const struct predef_table *ts = table_of(s, "solo");
 	assert_int_equal(predef_table_size(ts), 3);
 	assert_int_equal(id_of(ts, "g/far"), 900);
@@ -115,6 +125,7 @@ static void test_empty_and_refused(void **state)
 	assert_null(table_of(s, "x"));
 	assert_null(table_of(s, "z"));
 	assert_int_equal(id_of(table_of(s, "y"), "a"), 3);
+	assert_true(predef_set_per_client(s));
 	assert_int_equal(id_of(NULL, "a"), 0);
 	expect_name(NULL, 3, NULL);
 	predef_set_free(s);
@@ -151,6 +162,10 @@ static void test_empty_and_refused(void **state)
 	s = predef_set_build(NULL, 0, anyone, 1, 8, &err);
 	assert_non_null(s); /* an empty prefix names every client with a ClientId, and none without */
 	assert_int_equal(id_of(table_of(s, "q"), "a"), 3);
+	predef_set_free(s);
+	s = predef_set_build(one, 1, NULL, 0, 8, &err);
+	assert_false(predef_set_per_client(s)); /* the global table alone */
+	assert_ptr_equal(table_of(s, "any"), predef_client_table(s, NULL, 0, 0));
 	predef_set_free(s);
 }
 
@@ -237,6 +252,12 @@ static void test_random_against_model(void **state)
 					assert_int_equal(id_of(t, want), id);
 			}
 			assert_int_equal(predef_table_size(t), expect);
+			for (int l = 0; l <= RULES; l++)
+				for (uint32_t k = 0; k < n[l]; k++) {
+					uint16_t nl = (uint16_t)strlen(lists[l][k].name);
+					assert_true(predef_set_names(s, U8(lists[l][k].name), nl,
+								     predef_name_hash(U8(lists[l][k].name), nl)));
+				}
 		}
 		predef_set_free(s);
 	}
