@@ -178,7 +178,13 @@ struct broker {
 	uint32_t evict_cursor;
 	struct fo_counters own_counters; /* when the caller passes none */
 	struct broker_result *cur;       /* the result broker_handle() is filling, else NULL */
-	bool cur_proven;                 /* ... and its sender has a proven session */
+	/* The publish by predefined id being handled: its name (NULL: none), the table and id that
+	 * named it, and the name's predef_name_hash(). */
+	const uint8_t *pre_name;
+	const struct predef_table *pre_table;
+	uint32_t pre_hash;
+	uint16_t pre_id;
+	bool cur_proven; /* ... and its sender has a proven session */
 };
 
 /* ------------------------------------------------------------------ helpers */
@@ -1003,14 +1009,17 @@ static void collect(struct broker *b, uint32_t entry, uint32_t *n)
 	}
 }
 
+#define DELIVERY_LOOKUP 0xFF /* not a topic id type: the copy's type depends on its receiver */
+
 struct delivery {
 	const uint8_t *name;
 	uint16_t name_len;
-	uint32_t entry; /* registry id of the name (NORMAL deliveries) */
-	uint8_t ttype;  /* topic type a subscriber sees unless the name is predefined for it */
-	uint16_t tid;   /* short name (NORMAL: each client's own id) */
-	uint8_t predef; /* enum broker_predef_scope: whose tables the copies look the name up in */
-	bool hashed;    /* name_hash is set */
+	uint32_t entry;     /* registry id of the name (NORMAL deliveries) */
+	uint8_t ttype;      /* topic type a subscriber sees unless the name is predefined for it */
+	uint16_t tid;       /* short name (NORMAL: each client's own id) */
+	uint8_t predef;     /* enum broker_predef_scope: whose tables the copies look the name up in */
+	uint8_t copy_ttype; /* ttype, or DELIVERY_LOOKUP: each copy asks delivery_topic() */
+	bool hashed;        /* name_hash is set */
 	uint32_t name_hash;
 	const struct predef_set *all_set; /* BROKER_PREDEF_ALL: the set serving every client */
 	const struct predef_set *c_set;   /* the last set without per-client rules looked up ... */
@@ -1030,47 +1039,65 @@ struct delivery {
 };
 
 /* Whose predefined tables a fan-out of d->name must look at: none (the name is predefined for
- * no client: no copy looks), one set for every client, or each receiver's generation. */
-static void predef_scope(const struct broker *b, struct delivery *d)
+ * no client: no copy looks), each receiver's generation, or one set for every client. One set
+ * without per-client rules gives every copy the same answer: it is found here, once, and the copies
+ * go out as if the name alone decided (no per-copy work). */
+static __attribute__((noinline)) void predef_scope(const struct broker *b, struct delivery *d)
 {
-	d->predef = BROKER_PREDEF_NONE;
+	const struct predef_set *set = b->cfg.predef_set;
 	if (b->io.client_config) {
-		d->predef = b->io.predef_named
-				    ? (uint8_t)b->io.predef_named(b->io.ctx, d->name, d->name_len, &d->all_set)
-				    : BROKER_PREDEF_PER_CLIENT;
+		int scope = b->io.predef_named ? b->io.predef_named(b->io.ctx, d->name, d->name_len, &set)
+					       : BROKER_PREDEF_PER_CLIENT;
+		if (scope != BROKER_PREDEF_ALL) {
+			d->predef = (uint8_t)scope;
+			return;
+		}
+	}
+	if (__builtin_expect(!set, 1))
+		return;
+	/* a publish by predefined id: its name came with its hash (resolve_publish_topic) */
+	d->name_hash = d->name == b->pre_name ? b->pre_hash : predef_name_hash(d->name, d->name_len);
+	d->hashed = true;
+	if (predef_set_per_client(set)) {
+		if (predef_set_names(set, d->name, d->name_len, d->name_hash)) {
+			d->predef = BROKER_PREDEF_ALL;
+			d->all_set = set;
+		}
 		return;
 	}
-	if (!b->cfg.predef_set)
-		return;
-	d->name_hash = predef_name_hash(d->name, d->name_len);
-	d->hashed = true;
-	if (predef_set_names(b->cfg.predef_set, d->name, d->name_len, d->name_hash)) {
-		d->predef = BROKER_PREDEF_ALL;
-		d->all_set = b->cfg.predef_set;
+	const struct predef_table *g = predef_global_table(set);
+	/* the publisher's own table: the id it used */
+	uint16_t id = g && g == b->pre_table && d->name == b->pre_name
+			      ? b->pre_id
+			      : predef_id(g, d->name, d->name_len, d->name_hash);
+	if (id) {
+		d->ttype = MQTTSN_TOPIC_PREDEFINED;
+		d->tid = id;
 	}
 }
 
-/* A copy's topic type, but for names predefined for some subscribers, depends on the name
- * alone: two characters -> short topic name, else a normal id (REGISTERed when needed). */
-static void delivery_init(const struct broker *b, struct delivery *d)
+/* A copy's topic type, unless the name is predefined for its receiver, depends on the name alone:
+ * two characters -> short topic name, else a normal id (REGISTERed when needed). */
+static inline void delivery_init(const struct broker *b, struct delivery *d)
 {
-	predef_scope(b, d);
 	if (d->name_len == 2) {
 		d->ttype = MQTTSN_TOPIC_SHORT;
 		d->tid = (uint16_t)(d->name[0] << 8 | d->name[1]);
 	} else {
 		d->ttype = MQTTSN_TOPIC_NORMAL;
 	}
+	d->predef = BROKER_PREDEF_NONE;
+	if (b->io.client_config || b->cfg.predef_set)
+		predef_scope(b, d);
+	d->copy_ttype = d->predef != BROKER_PREDEF_NONE ? DELIVERY_LOOKUP : d->ttype;
 }
 
-/* The topic type (and id, *tid) of the copy for session s: a name predefined for that client, by
- * the tables of its own generation (whichever worker or generation accepted the publish), goes
- * out with its predefined id; any other as delivery_init() said. */
+/* The topic type (and id, *tid) of the copy for session s when it depends on the receiver
+ * (DELIVERY_LOOKUP): a name predefined for that client, by the tables of its own generation
+ * (whichever worker or generation accepted the publish), goes out with its predefined id; any
+ * other as delivery_init() said (*tid untouched then). */
 static uint8_t delivery_topic(const struct broker *b, const struct mqttsn_session *s, struct delivery *d, uint16_t *tid)
 {
-	*tid = d->tid;
-	if (__builtin_expect(d->predef == BROKER_PREDEF_NONE, 1))
-		return d->ttype;
 	if (!d->hashed) {
 		d->name_hash = predef_name_hash(d->name, d->name_len);
 		d->hashed = true;
@@ -1089,7 +1116,7 @@ static uint8_t delivery_topic(const struct broker *b, const struct mqttsn_sessio
 	if (set && set == d->c_set) {
 		id = d->c_id; /* a set without per-client rules: one answer for all its clients */
 	} else if (!predef_set_per_client(set)) {
-		id = predef_id(predef_client_table(set, NULL, 0, 0), d->name, d->name_len, d->name_hash);
+		id = predef_id(predef_global_table(set), d->name, d->name_len, d->name_hash);
 		d->c_set = set;
 		d->c_id = id;
 	} else {
@@ -1242,8 +1269,10 @@ static uint32_t deliver(struct broker *b, uint32_t si, int qos, struct delivery 
 	}
 	if (unlikely_(s->state == SESSION_DISCONNECTED || s->state == SESSION_ASLEEP))
 		return buffer_copy(b, si, qos, d);
-	uint16_t tid;
-	uint8_t ttype = delivery_topic(b, s, d, &tid);
+	uint16_t tid = d->tid;
+	uint8_t ttype = d->copy_ttype;
+	if (__builtin_expect(ttype == DELIVERY_LOOKUP, 0))
+		ttype = delivery_topic(b, s, d, &tid);
 	if (ttype == MQTTSN_TOPIC_NORMAL) {
 		uint32_t me = ctmap_find_topic(b->st, si, d->entry);
 		if (me != SESSION_NONE) {
@@ -1958,7 +1987,10 @@ static bool resolve_publish_topic(struct broker *b, uint32_t si, uint8_t ttype, 
 		return true;
 	case MQTTSN_TOPIC_PREDEFINED:
 		/* By the sender's own table: its generation's, and its rule's (ClientId) */
-		*name = predef_name(sender_predef(b, si), tid, len);
+		b->pre_table = sender_predef(b, si);
+		*name = predef_name(b->pre_table, tid, len, &b->pre_hash);
+		b->pre_name = *name;
+		b->pre_id = tid;
 		if (!*name)
 			return false;
 		*entry = topic_registry_find(b->reg, TOPIC_KIND_NAME, *name, *len);
@@ -2300,7 +2332,7 @@ static uint8_t resolve_filter(struct broker *b, uint32_t si, const struct mqttsn
 	case MQTTSN_TOPIC_PREDEFINED:
 		/* The subscriber's own table names it; the subscription is by name, so a later
 		 * generation's table decides the id its copies carry. */
-		f = predef_name(sender_predef(b, si), m->u.subscribe.topic_id, &flen);
+		f = predef_name(sender_predef(b, si), m->u.subscribe.topic_id, &flen, NULL);
 		if (!f)
 			return MQTTSN_RC_INVALID_TOPIC_ID;
 		*ack_tid = m->u.subscribe.topic_id;
@@ -2676,6 +2708,7 @@ void broker_handle(struct broker *b, const struct fo_client *from, const uint8_t
 	b->cur_proven = false;
 	broker_handle_msg(b, from, msg, len, payload, now_ms, res);
 	b->cur = NULL;
+	b->pre_name = NULL;
 }
 
 static void broker_handle_msg(struct broker *b, const struct fo_client *from, const uint8_t *msg, uint16_t len,

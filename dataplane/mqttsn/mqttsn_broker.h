@@ -143,9 +143,9 @@ struct broker_io {
 	const struct broker_config *(*client_config)(void *ctx, uint32_t client_hash);
 	/* Optional (with client_config). Whose predefined tables a fan-out of name must look at
 	 * (enum broker_predef_scope): NONE when it is predefined for no client of the generations
-	 * serving clients now (predef_set_names; no copy looks anything up), ALL when one set
-	 * (*all) serves every client (no canary share), PER_CLIENT otherwise (each receiver's
-	 * generation through client_config). Absent: PER_CLIENT. */
+	 * serving clients now (no copy looks anything up), ALL when one set (*all, not NULL) serves
+	 * every client (no canary share: the engine decides from it once per fan-out), PER_CLIENT
+	 * otherwise (each receiver's generation through client_config). Absent: PER_CLIENT. */
 	int (*predef_named)(void *ctx, const uint8_t *name, uint16_t len, const struct predef_set **all);
 	/* Optional. GWINFO answering a SEARCHGW, which the spec broadcasts with the search's radius
 	 * (5.4.3): the stage decides where it goes (asker is the searcher). Absent: sent to the asker. */

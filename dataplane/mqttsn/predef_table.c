@@ -277,7 +277,7 @@ const struct predef_table *predef_client_table(const struct predef_set *s, const
 	if (!s)
 		return NULL;
 	uint32_t best = s->n_rules; /* none */
-	if (clen > 0 && clen <= 23)
+	if (clen > 0 && clen <= 23 && s->n_rules > 0)
 		for (uint32_t i = cid_hash & s->cid_mask; s->by_cid[i] != 0; i = (i + 1) & s->cid_mask) {
 			const struct predef_rule *r = &s->rules[s->by_cid[i] - 1];
 			if (r->len == clen && memcmp(r->cid, cid, clen) == 0) {
@@ -296,12 +296,19 @@ const struct predef_table *predef_client_table(const struct predef_set *s, const
 	return t->n ? t : NULL;
 }
 
-const uint8_t *predef_name(const struct predef_table *t, uint16_t id, uint16_t *len)
+const struct predef_table *predef_global_table(const struct predef_set *s)
+{
+	return s && s->tables[0].n ? &s->tables[0] : NULL;
+}
+
+const uint8_t *predef_name(const struct predef_table *t, uint16_t id, uint16_t *len, uint32_t *name_hash)
 {
 	const struct predef_item *it = t ? find_id(t, id) : NULL;
 	if (!it)
 		return NULL;
 	*len = it->len;
+	if (name_hash)
+		*name_hash = it->hash;
 	return it->name;
 }
 

@@ -28,8 +28,12 @@ void predef_set_free(struct predef_set *s);
 const struct predef_table *predef_client_table(const struct predef_set *s, const uint8_t *cid, uint16_t clen,
 					       uint32_t cid_hash);
 
-/* The name of a predefined id, NULL when the table has none. */
-const uint8_t *predef_name(const struct predef_table *t, uint16_t id, uint16_t *len);
+/* The global table (a client no rule names), NULL when it is empty. */
+const struct predef_table *predef_global_table(const struct predef_set *s);
+
+/* The name of a predefined id, NULL when the table has none; *name_hash (when not NULL) gets its
+ * predef_name_hash(). */
+const uint8_t *predef_name(const struct predef_table *t, uint16_t id, uint16_t *len, uint32_t *name_hash);
 
 /* The hash predef_id() takes: once per name, then any number of tables. */
 uint32_t predef_name_hash(const uint8_t *name, uint16_t len);

@@ -182,8 +182,8 @@ static const struct broker_config *io_client_config(void *ctx, uint32_t client_h
 }
 
 /* broker_io.predef_named: whose predefined tables a fan-out of the name looks at. With none
- * predefined anywhere (the common case) that costs two loads; with no canary share one set serves
- * every client, so copies need not find their generation. */
+ * predefined anywhere (the common case) that costs two loads; while one generation serves every
+ * client (no canary share) the engine is handed its set and decides from it alone. */
 static int io_predef_named(void *ctx, const uint8_t *name, uint16_t len, const struct predef_set **all)
 {
 	struct worker_io *io = ctx;
@@ -192,17 +192,13 @@ static int io_predef_named(void *ctx, const uint8_t *name, uint16_t len, const s
 	const struct predef_set *ca = gs && gs->canary ? gs->canary->cfg->broker.predef_set : NULL;
 	if (likely(!st && !ca))
 		return BROKER_PREDEF_NONE;
+	if (!gs || !gs->canary || gs->share_bp == 0 || gs->mode == FO_GEN_MIRROR || gs->share_bp >= FO_SHARE_MAX) {
+		*all = gs && gs->canary && gs->mode != FO_GEN_MIRROR && gs->share_bp >= FO_SHARE_MAX ? ca : st;
+		return *all ? BROKER_PREDEF_ALL : BROKER_PREDEF_NONE;
+	}
 	uint32_t h = predef_name_hash(name, len);
 	if (!predef_set_names(st, name, len, h) && !predef_set_names(ca, name, len, h))
 		return BROKER_PREDEF_NONE;
-	if (!gs || !gs->canary || gs->share_bp == 0 || gs->mode == FO_GEN_MIRROR) {
-		*all = st; /* every client is served by stable */
-		return BROKER_PREDEF_ALL;
-	}
-	if (gs->share_bp >= FO_SHARE_MAX) {
-		*all = ca;
-		return BROKER_PREDEF_ALL;
-	}
 	return BROKER_PREDEF_PER_CLIENT;
 }
 

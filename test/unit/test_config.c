@@ -177,8 +177,8 @@ static void test_full_example(void **state)
 	const struct predef_table *t = predef_client_table(b->predef_set, (const uint8_t *)"dev-7", 5,
 							   fo_client_id_hash((const uint8_t *)"dev-7", 5));
 	uint16_t len;
-	assert_memory_equal(predef_name(t, 1, &len), "dev/7/cmd", 9);
-	assert_memory_equal(predef_name(t, 65534, &len), "$SYS/x", 6);
+	assert_memory_equal(predef_name(t, 1, &len, NULL), "dev/7/cmd", 9);
+	assert_memory_equal(predef_name(t, 65534, &len, NULL), "$SYS/x", 6);
 	assert_int_equal(predef_table_size(t), 3);
 
 	assert_string_equal(c->stats_file, "/tmp/fanout-stats.json");

@@ -32,7 +32,8 @@ static uint16_t id_of(const struct predef_table *t, const char *name)
 static void expect_name(const struct predef_table *t, uint16_t id, const char *name)
 {
 	uint16_t len = 0;
-	const uint8_t *n = predef_name(t, id, &len);
+	uint32_t h = 0;
+	const uint8_t *n = predef_name(t, id, &len, &h);
 	if (!name) {
 		assert_null(n);
 		return;
@@ -40,6 +41,7 @@ static void expect_name(const struct predef_table *t, uint16_t id, const char *n
 	assert_non_null(n);
 	assert_int_equal(len, strlen(name));
 	assert_memory_equal(n, name, len);
+	assert_int_equal(h, predef_name_hash(U8(name), len));
 }
 
 static void test_global_and_client_tables(void **state)
@@ -64,6 +66,7 @@ static void test_global_and_client_tables(void **state)
 	const struct predef_table *g = table_of(s, "other");
 	assert_int_equal(predef_table_size(g), 3);
 	assert_ptr_equal(predef_client_table(s, NULL, 0, 0), g);
+	assert_ptr_equal(predef_global_table(s), g);
 	expect_name(g, 1, "g/one");
 	expect_name(g, 900, "g/far");
 	expect_name(g, 3, NULL);
@@ -166,6 +169,7 @@ static void test_empty_and_refused(void **state)
 	s = predef_set_build(one, 1, NULL, 0, 8, &err);
 	assert_false(predef_set_per_client(s)); /* the global table alone */
 	assert_ptr_equal(table_of(s, "any"), predef_client_table(s, NULL, 0, 0));
+	assert_ptr_equal(predef_global_table(s), predef_client_table(s, NULL, 0, 0));
 	predef_set_free(s);
 }
 
