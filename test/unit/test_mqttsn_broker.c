@@ -2909,6 +2909,48 @@ static void test_predefined_by_client_generation(void **state)
 	predef_set_free(sb);
 }
 
+/* Per-client scope with tables without per-client rules: each copy's generation decides, the answer
+ * of the last set looked at reused only for that same set. */
+static void test_predefined_split_without_rules(void **state)
+{
+	struct t *t = *state;
+	static const struct broker_predefined a_glob[] = { { 10, "g/a" } }, b_glob[] = { { 20, "g/a" } };
+	const char *err;
+	struct predef_set *sa = predef_set_build(a_glob, 1, NULL, 0, 64, &err);
+	struct predef_set *sb = predef_set_build(b_glob, 1, NULL, 0, 64, &err);
+	gen_a = (struct broker_config){ .predef_set = sa };
+	gen_b = (struct broker_config){ .predef_set = sb };
+	canary_hash = fo_client_id_hash((const uint8_t *)"can", 3);
+	swapped = false;
+	live = true;
+	t->client_config = split_config;
+	t->predef_named = fake_predef_named;
+	start(t);
+	connect_ok(1, "st-1");
+	connect_ok(2, "can");
+	connect_ok(3, "st-3");
+	sub_ok(1, 0, "g/#");
+	sub_ok(2, 0, "g/#");
+	sub_ok(3, 0, "g/a");
+	reset_out();
+	assert_int_equal(do_publish(1, 0, MQTTSN_TOPIC_PREDEFINED, 10, 0, "p"), FO_FATE_DELIVERED);
+	assert_int_equal(T->res.local_deliveries, 3);
+	expect_copy(1, MQTTSN_TOPIC_PREDEFINED, 10);
+	expect_copy(2, MQTTSN_TOPIC_PREDEFINED, 20);
+	expect_copy(3, MQTTSN_TOPIC_PREDEFINED, 10);
+	/* the canary's own id from the canary, the stable ones' for them */
+	reset_out();
+	assert_int_equal(do_publish(2, 0, MQTTSN_TOPIC_PREDEFINED, 20, 0, "q"), FO_FATE_DELIVERED);
+	expect_copy(1, MQTTSN_TOPIC_PREDEFINED, 10);
+	expect_copy(2, MQTTSN_TOPIC_PREDEFINED, 20);
+	expect_copy(3, MQTTSN_TOPIC_PREDEFINED, 10);
+	assert_int_equal(EV(REGISTER_SENT), 0);
+	broker_destroy(t->b);
+	t->b = NULL;
+	predef_set_free(sa);
+	predef_set_free(sb);
+}
+
 /* Rule 6: a DISCONNECT or ack from an address without a session is never answered. */
 static void test_unknown_client_acks_not_answered(void **state)
 {
@@ -3916,6 +3958,7 @@ int main(void)
 		TEST(test_publish_qos0_no_match_and_qos2),
 		TEST(test_publish_predefined_and_short),
 		TEST(test_predefined_by_client_generation),
+		TEST(test_predefined_split_without_rules),
 		TEST(test_publish_qos_m1_without_session),
 		TEST(test_subscribe_kinds_and_grants),
 		TEST(test_subscribe_table_full_is_congestion),
