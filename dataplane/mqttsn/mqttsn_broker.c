@@ -23,9 +23,9 @@
 #include "broker_hash.h"
 #include "filter_index.h"
 #include "mqttsn_codec.h"
-#include "predef_table.h"
 #include "mqttsn_session.h"
 #include "oa_table.h"
+#include "predef_table.h"
 #include "qos1_inflight.h"
 #include "subscription_table.h"
 #include "topic_match.h"
@@ -178,13 +178,13 @@ struct broker {
 	uint32_t evict_cursor;
 	struct fo_counters own_counters; /* when the caller passes none */
 	struct broker_result *cur;       /* the result broker_handle() is filling, else NULL */
+	bool cur_proven;                 /* ... and its sender has a proven session */
 	/* The publish by predefined id being handled: its name (NULL: none), the table and id that
 	 * named it, and the name's predef_name_hash(). */
 	const uint8_t *pre_name;
 	const struct predef_table *pre_table;
 	uint32_t pre_hash;
 	uint16_t pre_id;
-	bool cur_proven; /* ... and its sender has a proven session */
 };
 
 /* ------------------------------------------------------------------ helpers */
