@@ -48,6 +48,9 @@
  *     predefined_topics:        # optional, at most max_topics entries
  *       - { id: 1, name: "sensors/predefined" }   # id 1..65534 unique; name a valid,
  *                                                 # unique topic name
+ *     client_predefined:        # optional, at most 1024 rules; the first naming a ClientId decides
+ *       - client_id: "dev-7"    # or client_id_prefix: "dev-"
+ *         topics: [{ id: 2, name: "dev/7/cmd" }]   # over the global ones (docs/config.md)
  *   security: ...               # docs/security.md; admission_unlisted: admit | reject
  *   discovery:                  # spec 6.1, every key optional
  *     advertise: false          # ADVERTISE every interval_s
@@ -69,6 +72,7 @@
  * as 8, so every scalar is loaded as a string and parsed here). YAML aliases are refused. */
 #include "config.h"
 #include "mqttsn_session.h"
+#include "predef_table.h"
 #include "topic_match.h"
 
 #include <cyaml/cyaml.h>
@@ -108,6 +112,11 @@ struct raw_reassembly {
 struct raw_predef {
 	char *id, *name;
 };
+struct raw_client_predef {
+	char *client_id, *client_id_prefix;
+	struct raw_predef *topics;
+	unsigned topics_count;
+};
 struct raw_mqttsn {
 	char *gateway_id, *max_sessions, *max_topics, *max_client_topics, *max_subscriptions;
 	char *max_inflight, *max_inflight_per_session, *retry_interval_ms, *retry_limit;
@@ -115,6 +124,8 @@ struct raw_mqttsn {
 	char *session_expiry_s, *offline_buffer, *max_wills, *will_max_bytes, *max_retained, *retained_bytes;
 	struct raw_predef *predefined_topics;
 	unsigned predefined_topics_count;
+	struct raw_client_predef *client_predefined;
+	unsigned client_predefined_count;
 };
 struct raw_stats {
 	char *file;
@@ -255,6 +266,16 @@ static const cyaml_schema_field_t predef_fields[] = {
 static const cyaml_schema_value_t predef_value = {
 	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_predef, predef_fields),
 };
+static const cyaml_schema_field_t client_predef_fields[] = {
+	STR("client_id", struct raw_client_predef, client_id),
+	STR("client_id_prefix", struct raw_client_predef, client_id_prefix),
+	CYAML_FIELD_SEQUENCE("topics", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_client_predef, topics,
+			     &predef_value, 0, CYAML_UNLIMITED),
+	CYAML_FIELD_END,
+};
+static const cyaml_schema_value_t client_predef_value = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_client_predef, client_predef_fields),
+};
 static const cyaml_schema_field_t mqttsn_fields[] = {
 	STR("gateway_id", struct raw_mqttsn, gateway_id),
 	STR("max_sessions", struct raw_mqttsn, max_sessions),
@@ -275,6 +296,8 @@ static const cyaml_schema_field_t mqttsn_fields[] = {
 	STR("retained_bytes", struct raw_mqttsn, retained_bytes),
 	CYAML_FIELD_SEQUENCE("predefined_topics", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_mqttsn,
 			     predefined_topics, &predef_value, 0, CYAML_UNLIMITED),
+	CYAML_FIELD_SEQUENCE("client_predefined", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_mqttsn,
+			     client_predefined, &client_predef_value, 0, CYAML_UNLIMITED),
 	CYAML_FIELD_END,
 };
 static const cyaml_schema_field_t stats_fields[] = {
@@ -1094,13 +1117,98 @@ static int load_pools(struct ctx *c, const struct raw_config *r, struct fo_confi
 	return 0;
 }
 
+/* One list of predefined topics (key names it): ids 1..65534 and names unique within it. out has
+ * room for n; *count grows as names are owned (freed by fo_config_free). */
+static int load_topic_list(struct ctx *c, const char *list, const struct raw_predef *raw, unsigned n,
+			   struct broker_predefined *out, uint32_t *count, uint16_t max_topic_len)
+{
+	char key[160], shown[64];
+	for (unsigned i = 0; i < n; i++) {
+		const struct raw_predef *rp = &raw[i];
+		struct broker_predefined *p = &out[i];
+		uint16_t id;
+		snprintf(key, sizeof(key), "%s[%u].id", list, i);
+		if (rp->id == NULL)
+			return fail(c, "%s: missing; give a topic id 1..65534", key);
+		/* 0x0000 and 0xFFFF are reserved topic ids (MQTT-SN 1.2 section 5.3.11). */
+		if (get_u16(c, key, rp->id, 1, 65534, 1, &id) != 0)
+			return -1;
+		for (unsigned j = 0; j < i; j++)
+			if (out[j].id == id)
+				return fail(c, "%s: id %u is already used by %s[%u]; ids must be unique", key, id, list,
+					    j);
+		snprintf(key, sizeof(key), "%s[%u].name", list, i);
+		if (rp->name == NULL)
+			return fail(c, "%s: missing; give the topic name, e.g. sensors/temperature", key);
+		const char *why = topic_name_problem(rp->name, max_topic_len);
+		if (why != NULL)
+			return fail(c, "%s: '%s' %s; a topic name is 1..%u bytes without '+' or '#'", key,
+				    show(rp->name, shown, sizeof(shown)), why, max_topic_len);
+		for (unsigned j = 0; j < i; j++)
+			if (strcmp(out[j].name, rp->name) == 0)
+				return fail(c, "%s: '%s' is already predefined as %s[%u]; names must be unique", key,
+					    show(rp->name, shown, sizeof(shown)), list, j);
+		char *name = dup_str(rp->name);
+		if (name == NULL)
+			return fail(c, "%s: out of memory", key);
+		p->id = id;
+		p->name = name;
+		*count = i + 1; /* owns out[0..i].name from here */
+	}
+	return 0;
+}
+
+/* "mqttsn.client_predefined": per ClientId (or prefix) predefined topics over the global ones,
+ * the first rule naming a client deciding (like security.admission). */
+static int load_client_predef(struct ctx *c, const struct raw_mqttsn *m, struct fo_config *cfg)
+{
+	struct broker_config *b = &cfg->broker;
+	char key[96], shown[64];
+	unsigned n = m->client_predefined_count;
+	if (n == 0)
+		return 0;
+	if (n > FO_MAX_CLIENT_PREDEFINED)
+		return fail(c, "mqttsn.client_predefined: %u rules given, at most %u", n, FO_MAX_CLIENT_PREDEFINED);
+	cfg->client_predefined = calloc(n, sizeof(*cfg->client_predefined));
+	if (cfg->client_predefined == NULL)
+		return fail(c, "mqttsn.client_predefined: out of memory");
+	b->client_predefined = cfg->client_predefined;
+	for (unsigned i = 0; i < n; i++) {
+		const struct raw_client_predef *rc = &m->client_predefined[i];
+		struct broker_client_predefined *cp = &cfg->client_predefined[i];
+		snprintf(key, sizeof(key), "mqttsn.client_predefined[%u]", i);
+		if ((rc->client_id == NULL) == (rc->client_id_prefix == NULL))
+			return fail(c, "%s: give exactly one of client_id and client_id_prefix", key);
+		const char *id = rc->client_id ? rc->client_id : rc->client_id_prefix;
+		size_t idlen = strlen(id);
+		if (idlen > 23 || (rc->client_id && idlen == 0))
+			return fail(c, "%s: '%s' is not a ClientId (1..23 bytes; a prefix may be empty)", key,
+				    show(id, shown, sizeof(shown)));
+		if (rc->topics_count > b->max_topics)
+			return fail(c, "%s.topics: %u topics given but mqttsn.max_topics is %u; raise max_topics", key,
+				    rc->topics_count, b->max_topics);
+		char *idc = dup_str(id);
+		struct broker_predefined *t = calloc(rc->topics_count ? rc->topics_count : 1, sizeof(*t));
+		cp->client_id = (const uint8_t *)idc;
+		cp->topics = t;
+		b->n_client_predefined = i + 1; /* owns client_predefined[0..i] from here */
+		if (idc == NULL || t == NULL)
+			return fail(c, "%s: out of memory", key);
+		cp->client_id_len = (uint8_t)idlen;
+		cp->prefix = rc->client_id_prefix != NULL;
+		snprintf(key, sizeof(key), "mqttsn.client_predefined[%u].topics", i);
+		if (load_topic_list(c, key, rc->topics, rc->topics_count, t, &cp->n_topics, b->max_topic_len) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int load_mqttsn(struct ctx *c, const struct raw_config *r, struct fo_config *cfg)
 {
 	static const struct raw_mqttsn none;
 	const struct raw_mqttsn *m = r->mqttsn ? r->mqttsn : &none;
 	struct broker_config *b = &cfg->broker;
 	uint32_t v;
-	char key[64], shown[64];
 
 	if (get_u32(c, "mqttsn.gateway_id", m->gateway_id, 0, 255, FO_DEFAULT_GATEWAY_ID, &v) != 0)
 		return -1;
@@ -1148,48 +1256,23 @@ static int load_mqttsn(struct ctx *c, const struct raw_config *r, struct fo_conf
 			    "mqttsn.predefined_topics: %u topics given but mqttsn.max_topics is %u; "
 			    "raise max_topics",
 			    n, b->max_topics);
-	if (n == 0)
-		return 0;
-	cfg->predefined = calloc(n, sizeof(*cfg->predefined));
-	if (cfg->predefined == NULL)
-		return fail(c, "mqttsn.predefined_topics: out of memory");
-	b->predefined = cfg->predefined;
-	for (unsigned i = 0; i < n; i++) {
-		const struct raw_predef *rp = &m->predefined_topics[i];
-		struct broker_predefined *p = &cfg->predefined[i];
-		uint16_t id;
-		snprintf(key, sizeof(key), "mqttsn.predefined_topics[%u].id", i);
-		if (rp->id == NULL)
-			return fail(c, "%s: missing; give a topic id 1..65534", key);
-		/* 0x0000 and 0xFFFF are reserved topic ids (MQTT-SN 1.2 section 5.3.11). */
-		if (get_u16(c, key, rp->id, 1, 65534, 1, &id) != 0)
+	if (n > 0) {
+		cfg->predefined = calloc(n, sizeof(*cfg->predefined));
+		if (cfg->predefined == NULL)
+			return fail(c, "mqttsn.predefined_topics: out of memory");
+		b->predefined = cfg->predefined;
+		if (load_topic_list(c, "mqttsn.predefined_topics", m->predefined_topics, n, cfg->predefined,
+				    &b->n_predefined, b->max_topic_len) != 0)
 			return -1;
-		for (unsigned j = 0; j < i; j++)
-			if (cfg->predefined[j].id == id)
-				return fail(
-					c,
-					"%s: id %u is already used by mqttsn.predefined_topics[%u]; ids must be unique",
-					key, id, j);
-		snprintf(key, sizeof(key), "mqttsn.predefined_topics[%u].name", i);
-		if (rp->name == NULL)
-			return fail(c, "%s: missing; give the topic name, e.g. sensors/temperature", key);
-		const char *why = topic_name_problem(rp->name, b->max_topic_len);
-		if (why != NULL)
-			return fail(c, "%s: '%s' %s; a topic name is 1..%u bytes without '+' or '#'", key,
-				    show(rp->name, shown, sizeof(shown)), why, b->max_topic_len);
-		for (unsigned j = 0; j < i; j++)
-			if (strcmp(cfg->predefined[j].name, rp->name) == 0)
-				return fail(c,
-					    "%s: '%s' is already predefined as mqttsn.predefined_topics[%u]; "
-					    "names must be unique",
-					    key, show(rp->name, shown, sizeof(shown)), j);
-		char *name = dup_str(rp->name);
-		if (name == NULL)
-			return fail(c, "%s: out of memory", key);
-		p->id = id;
-		p->name = name;
-		b->n_predefined = i + 1; /* owns predefined[0..i].name from here */
 	}
+	if (load_client_predef(c, m, cfg) != 0)
+		return -1;
+	const char *err = NULL;
+	cfg->predef_set = predef_set_build(b->predefined, b->n_predefined, b->client_predefined, b->n_client_predefined,
+					   b->max_topic_len, &err);
+	if (err != NULL)
+		return fail(c, "mqttsn.predefined_topics: %s", err);
+	b->predef_set = cfg->predef_set;
 	return 0;
 }
 
@@ -2129,6 +2212,15 @@ void fo_config_free(struct fo_config *cfg)
 	for (uint32_t i = 0; i < cfg->broker.n_predefined; i++)
 		free((char *)cfg->predefined[i].name);
 	free(cfg->predefined);
+	for (uint32_t i = 0; i < cfg->broker.n_client_predefined; i++) {
+		const struct broker_client_predefined *cp = &cfg->client_predefined[i];
+		for (uint32_t k = 0; k < cp->n_topics; k++)
+			free((char *)cp->topics[k].name);
+		free((void *)cp->topics);
+		free((void *)cp->client_id);
+	}
+	free(cfg->client_predefined);
+	predef_set_free(cfg->predef_set);
 	for (uint32_t i = 0; i < cfg->broker.n_admission; i++) {
 		free((void *)cfg->admission[i].client_id);
 		free((void *)cfg->admission[i].nets);

@@ -58,6 +58,7 @@
 #define FO_DEFAULT_ERROR_REPLIES_PER_S 20
 #define FO_DEFAULT_ERROR_REPLY_BURST 40
 #define FO_MAX_ADMISSION_RULES 1024
+#define FO_MAX_CLIENT_PREDEFINED 1024 /* mqttsn.client_predefined rules */
 /* "discovery:" defaults (spec 6.1, 7.2: T_ADV above 15 minutes) */
 #define FO_DEFAULT_ADVERTISE_INTERVAL_S 900
 #define FO_DEFAULT_ADVERTISE_TTL 1
@@ -262,6 +263,9 @@ struct fo_config {
 
 	struct broker_config broker;          /* the "mqttsn:" section */
 	struct broker_predefined *predefined; /* owned storage behind broker.predefined */
+	/* owned storage behind broker.client_predefined (each rule's topics too) and broker.predef_set */
+	struct broker_client_predefined *client_predefined;
+	struct predef_set *predef_set;
 	struct broker_admission *admission;   /* owned storage behind broker.admission ("security:") */
 	uint16_t min_source_port;             /* security.min_source_port: lower UDP source ports are dropped */
 	struct fo_discovery_config discovery; /* "discovery:" */

@@ -1,6 +1,6 @@
 /* Config differences for generations: routes are compared by name (a route whose filter,
- * destinations or format differ is a "change"); the admission rules are a generation's too and
- * reported as one key; every other key is compared field by field and reported by its YAML path,
+ * destinations or format differ is a "change"); the admission rules and the predefined topics are
+ * a generation's too and reported as one key each; every other key is compared field by field and reported by its YAML path,
  * since it can only be applied by restarting the dataplane. */
 #include <stdio.h>
 #include <string.h>
@@ -180,11 +180,6 @@ unsigned fo_config_restart_keys(const struct fo_config *f, const struct fo_confi
 	KEY(a->will_max_bytes != b->will_max_bytes, "mqttsn.will_max_bytes");
 	KEY(a->max_retained != b->max_retained, "mqttsn.max_retained");
 	KEY(a->retained_bytes != b->retained_bytes, "mqttsn.retained_bytes");
-	bool same_pre = a->n_predefined == b->n_predefined;
-	for (uint32_t i = 0; same_pre && i < a->n_predefined; i++)
-		same_pre = a->predefined[i].id == b->predefined[i].id &&
-			   strcmp(a->predefined[i].name, b->predefined[i].name) == 0;
-	KEY(!same_pre, "mqttsn.predefined_topics");
 	KEY(a->address_proof != b->address_proof || a->proof_timeout_ms != b->proof_timeout_ms ||
 		    f->min_source_port != t->min_source_port || a->keepalive_min_s != b->keepalive_min_s ||
 		    a->keepalive_max_s != b->keepalive_max_s || a->refuse_keepalive_zero != b->refuse_keepalive_zero ||
@@ -258,15 +253,55 @@ static bool same_rule(const struct broker_admission *x, const struct broker_admi
 	       memcmp(x->masks, y->masks, x->n_nets * sizeof(*x->masks)) == 0;
 }
 
+static bool same_topics(const struct broker_predefined *x, uint32_t nx, const struct broker_predefined *y, uint32_t ny)
+{
+	if (nx != ny)
+		return false;
+	for (uint32_t i = 0; i < nx; i++)
+		if (x[i].id != y[i].id || strcmp(x[i].name, y[i].name) != 0)
+			return false;
+	return true;
+}
+
+static bool same_client_predef(const struct broker_client_predefined *x, const struct broker_client_predefined *y)
+{
+	return x->prefix == y->prefix && x->client_id_len == y->client_id_len &&
+	       memcmp(x->client_id, y->client_id, x->client_id_len) == 0 &&
+	       same_topics(x->topics, x->n_topics, y->topics, y->n_topics);
+}
+
+/* mqttsn.predefined_topics and mqttsn.client_predefined: 0 or 1 key. */
+static unsigned predef_keys(const struct broker_config *a, const struct broker_config *b, fo_gen_key_fn cb, void *ctx)
+{
+	uint32_t changed = 0;
+	for (uint32_t i = 0; i < a->n_client_predefined && i < b->n_client_predefined; i++)
+		changed += !same_client_predef(&a->client_predefined[i], &b->client_predefined[i]);
+	bool same_global = same_topics(a->predefined, a->n_predefined, b->predefined, b->n_predefined);
+	if (same_global && changed == 0 && a->n_client_predefined == b->n_client_predefined)
+		return 0;
+	if (cb) {
+		char detail[160];
+		snprintf(detail, sizeof(detail),
+			 "global: %u -> %u topics%s; per client: %u -> %u rules (%u of the first %u differ)",
+			 a->n_predefined, b->n_predefined, same_global ? "" : " (changed)", a->n_client_predefined,
+			 b->n_client_predefined, changed,
+			 a->n_client_predefined < b->n_client_predefined ? a->n_client_predefined
+									 : b->n_client_predefined);
+		cb(ctx, "mqttsn.predefined_topics", detail);
+	}
+	return 1;
+}
+
 unsigned fo_config_gen_keys(const struct fo_config *f, const struct fo_config *t, fo_gen_key_fn cb, void *ctx)
 {
 	const struct broker_config *a = &f->broker, *b = &t->broker;
+	unsigned keys = predef_keys(a, b, cb, ctx);
 	uint32_t changed = 0;
 	for (uint32_t i = 0; i < a->n_admission && i < b->n_admission; i++)
 		changed += !same_rule(&a->admission[i], &b->admission[i]);
 	if (changed == 0 && a->n_admission == b->n_admission &&
 	    a->admission_reject_unlisted == b->admission_reject_unlisted)
-		return 0;
+		return keys;
 	if (cb) {
 		char detail[160];
 		int off = snprintf(detail, sizeof(detail), "%u -> %u rules (%u of the first %u differ)", a->n_admission,
@@ -279,7 +314,7 @@ unsigned fo_config_gen_keys(const struct fo_config *f, const struct fo_config *t
 				 b->admission_reject_unlisted ? "reject" : "admit");
 		cb(ctx, "security.admission", detail);
 	}
-	return 1;
+	return keys + 1;
 }
 
 unsigned fo_config_diff(const struct fo_config *from, const struct fo_config *to, fo_route_change_fn on_route,
@@ -295,6 +330,35 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		h ^= b[i];
 		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static uint64_t topics_fingerprint(uint64_t h, const struct broker_predefined *p, uint32_t n)
+{
+	uint8_t hdr[4] = { n >> 24, n >> 16, n >> 8, n };
+	h = fnv(h, hdr, sizeof(hdr));
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t id[2] = { p[i].id >> 8, p[i].id };
+		h = fnv(h, id, sizeof(id));
+		h = fnv(h, p[i].name, strlen(p[i].name) + 1);
+	}
+	return h;
+}
+
+/* The predefined topics, global then per client, after the admission rules. */
+static uint64_t predef_fingerprint(uint64_t h, const struct broker_config *b)
+{
+	h = topics_fingerprint(h, b->predefined, b->n_predefined);
+	uint8_t hdr[4] = { b->n_client_predefined >> 24, b->n_client_predefined >> 16, b->n_client_predefined >> 8,
+			   b->n_client_predefined };
+	h = fnv(h, hdr, sizeof(hdr));
+	for (uint32_t i = 0; i < b->n_client_predefined; i++) {
+		const struct broker_client_predefined *c = &b->client_predefined[i];
+		uint8_t r[2] = { c->prefix, c->client_id_len };
+		h = fnv(h, r, sizeof(r));
+		h = fnv(h, c->client_id, c->client_id_len);
+		h = topics_fingerprint(h, c->topics, c->n_topics);
 	}
 	return h;
 }
@@ -317,7 +381,7 @@ uint64_t fo_generation_fingerprint(const struct fo_config *cfg)
 			h = fnv(h, nm, sizeof(nm));
 		}
 	}
-	return h;
+	return predef_fingerprint(h, b);
 }
 
 uint64_t fo_routes_fingerprint(const struct fo_config *cfg)

@@ -1,5 +1,5 @@
-/* What changes between two loaded configs: route additions, removals and changes and the admission
- * rules (what a new generation brings), and every other key, which only a restart can apply. Pure:
+/* What changes between two loaded configs: route additions, removals and changes, the admission
+ * rules and the predefined topics (what a new generation brings), and every other key, which only a restart can apply. Pure:
  * used by the control socket's CONFIG DIFF / CONFIG LOAD and by unit tests. */
 #ifndef FANOUT_CONFIG_DIFF_H
 #define FANOUT_CONFIG_DIFF_H
@@ -25,13 +25,16 @@ unsigned fo_config_diff(const struct fo_config *from, const struct fo_config *to
 unsigned fo_config_restart_keys(const struct fo_config *from, const struct fo_config *to, fo_restart_key_fn on_restart,
 				void *ctx);
 
-/* Generation keys outside "routes:" that differ (today security.admission and
- * security.admission_unlisted, reported together as "security.admission"): 0 or 1. */
+/* Generation keys outside "routes:" that differ: mqttsn.predefined_topics and
+ * mqttsn.client_predefined, reported together as "mqttsn.predefined_topics", and
+ * security.admission and security.admission_unlisted, reported together as "security.admission":
+ * 0, 1 or 2. */
 unsigned fo_config_gen_keys(const struct fo_config *from, const struct fo_config *to, fo_gen_key_fn on_key, void *ctx);
 
 /* A 64-bit fingerprint of the routes (FNV-1a over their canonical form): equal routes, equal value. */
 uint64_t fo_routes_fingerprint(const struct fo_config *cfg);
-/* The same over everything a generation holds: the routes, then the admission rules. */
+/* The same over everything a generation holds: the routes, the admission rules, then the
+ * predefined topics. */
 uint64_t fo_generation_fingerprint(const struct fo_config *cfg);
 
 #endif

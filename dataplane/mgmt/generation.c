@@ -506,7 +506,8 @@ int fo_gen_load(const char *yaml, size_t len, uint32_t id, bool as_stable, uint6
 	if (fo_config_restart_keys(fo_dp.cfg, cfg, collect_key, &keys) != 0) {
 		snprintf(err, errlen,
 			 "config refused: %s differ from the running dataplane and need a restart; "
-			 "change only `routes:`, `security.admission` and `security.admission_unlisted` at run time",
+			 "change only `routes:`, `security.admission`, `security.admission_unlisted`, "
+			 "`mqttsn.predefined_topics` and `mqttsn.client_predefined` at run time",
 			 keys.buf);
 		fo_config_free(cfg);
 		return -1;
@@ -518,7 +519,8 @@ int fo_gen_load(const char *yaml, size_t len, uint32_t id, bool as_stable, uint6
 		fo_config_free(cfg);
 		if (fp != same->fingerprint) {
 			snprintf(err, errlen,
-				 "generation %u is already %s with other routes or admission rules; number a new "
+				 "generation %u is already %s with other routes, admission rules or predefined topics; "
+				 "number a new "
 				 "generation above %u",
 				 id, as_stable ? "stable" : "canary", max_id);
 			return -1;
@@ -651,10 +653,11 @@ static void write_gen(FILE *f, const struct fo_generation *g)
 		return;
 	}
 	fprintf(f,
-		"{\"id\":%u,\"routes\":%u,\"admission_rules\":%u,\"admission_unlisted\":\"%s\",\"fingerprint\":\"%"
-		"016" PRIx64 "\",\"created_ms\":%" PRIu64 "}",
+		"{\"id\":%u,\"routes\":%u,\"admission_rules\":%u,\"admission_unlisted\":\"%s\",\"predefined_"
+		"topics\":%u,\"client_predefined\":%u,\"fingerprint\":\"%016" PRIx64 "\",\"created_ms\":%" PRIu64 "}",
 		g->id, g->cfg->n_routes, g->cfg->broker.n_admission,
-		g->cfg->broker.admission_reject_unlisted ? "reject" : "admit", g->fingerprint, g->created_ms);
+		g->cfg->broker.admission_reject_unlisted ? "reject" : "admit", g->cfg->broker.n_predefined,
+		g->cfg->broker.n_client_predefined, g->fingerprint, g->created_ms);
 }
 
 void fo_gen_write_generations(FILE *f)

@@ -25,6 +25,7 @@
 #include "mqttsn_codec.h"
 #include "mqttsn_session.h"
 #include "oa_table.h"
+#include "predef_table.h"
 #include "qos1_inflight.h"
 #include "subscription_table.h"
 #include "topic_match.h"
@@ -139,11 +140,6 @@ struct err_bucket {
 	uint64_t milli; /* tokens x 1000 */
 };
 
-struct predef_ix {
-	uint16_t id;    /* predefined topic id */
-	uint32_t entry; /* registry entry of its name */
-};
-
 struct broker {
 	struct broker_config cfg;
 	struct broker_io io;
@@ -153,9 +149,8 @@ struct broker {
 	struct subscription_table *subs;
 	struct filter_index *fidx; /* wildcard filters with subscribers */
 	struct inflight_table *inf;
-	struct predef_ix *predef; /* sorted by id */
-	uint32_t n_predef;
-	uint32_t *touched; /* fan-out scratch: sessions marked this epoch */
+	struct predef_set *own_predef; /* built from cfg's lists when cfg.predef_set is NULL */
+	uint32_t *touched;             /* fan-out scratch: sessions marked this epoch */
 	/* per session: its recent QoS 1 publishes (DUP resends), beside the
 	 * 64-byte session so that only QoS 1 publishes touch it */
 	struct rx_mids *rxm;
@@ -187,6 +182,12 @@ struct broker {
 	struct fo_counters own_counters; /* when the caller passes none */
 	struct broker_result *cur;       /* the result broker_handle() is filling, else NULL */
 	bool cur_proven;                 /* ... and its sender has a proven session */
+	/* The publish by predefined id being handled: its name (NULL: none), the table and id that
+	 * named it, and the name's predef_name_hash(). */
+	const uint8_t *pre_name;
+	const struct predef_table *pre_table;
+	uint32_t pre_hash;
+	uint16_t pre_id;
 };
 
 /* ------------------------------------------------------------------ helpers */
@@ -341,19 +342,21 @@ static struct fo_client client_of(const struct mqttsn_session *s)
 	return (struct fo_client){ .ip = s->ip, .port = s->port, .ifindex = s->ifindex };
 }
 
-static uint32_t predef_entry(const struct broker *b, uint16_t id)
+/* The predefined topics of a client, by its generation's tables (broker_io.client_config):
+ * hash is its rollout hash, cid its ClientId (clen 0: none, the global table). NULL: none. */
+static const struct predef_table *client_predef(const struct broker *b, uint32_t hash, const uint8_t *cid,
+						uint16_t clen)
 {
-	uint32_t lo = 0, hi = b->n_predef;
-	while (lo < hi) {
-		uint32_t mid = (lo + hi) / 2;
-		if (b->predef[mid].id == id)
-			return b->predef[mid].entry;
-		if (b->predef[mid].id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return TOPIC_NONE;
+	const struct broker_config *gc = b->io.client_config ? b->io.client_config(b->io.ctx, hash) : NULL;
+	const struct predef_set *set = (gc ? gc : &b->cfg)->predef_set;
+	return set ? predef_client_table(set, cid, clen, hash) : NULL;
+}
+
+/* The table of the client whose message is being handled (broker_handle's res->client_hash). */
+static const struct predef_table *sender_predef(const struct broker *b, uint32_t si)
+{
+	const struct mqttsn_session *s = si != SESSION_NONE ? session_get(b->st, si) : NULL;
+	return client_predef(b, b->cur ? b->cur->client_hash : 0, s ? s->client_id : NULL, s ? s->client_id_len : 0);
 }
 
 /* Per-session ids for our REGISTERs and QoS 1 PUBLISHes; skips ids still in flight. */
@@ -857,24 +860,7 @@ static const char *check_config(const struct broker_config *cfg, const struct br
 		    (a->n_nets && (!a->nets || !a->masks)))
 			return "security.admission: a rule needs a client id of 0..23 bytes and its prefixes";
 	}
-	if (cfg->n_predefined && !cfg->predefined)
-		return "mqttsn.predefined: count without entries";
-	if (cfg->n_predefined > cfg->max_topics)
-		return "mqttsn.predefined: more entries than max_topics; raise max_topics";
-	for (uint32_t i = 0; i < cfg->n_predefined; i++) {
-		const struct broker_predefined *p = &cfg->predefined[i];
-		if (p->id == 0 || p->id == 0xFFFF)
-			return "mqttsn.predefined: topic id 0x0000 and 0xFFFF are reserved";
-		if (!p->name || !topic_name_valid((const uint8_t *)p->name, strlen(p->name), cfg->max_topic_len))
-			return "mqttsn.predefined: name must be a valid topic name (no wildcards) within max_topic_len";
-	}
 	return NULL;
-}
-
-static int cmp_predef(const void *a, const void *b)
-{
-	const struct predef_ix *x = a, *y = b;
-	return (int)x->id - (int)y->id;
 }
 
 struct broker *broker_create(const struct broker_config *cfg, const struct broker_io *io, struct fo_counters *counters,
@@ -906,7 +892,6 @@ struct broker *broker_create(const struct broker_config *cfg, const struct broke
 	b->rxm = calloc(cfg->max_sessions, sizeof(*b->rxm));
 	b->scratch_cap = (uint32_t)cfg->max_topic_len + 16u;
 	b->scratch = malloc(b->scratch_cap);
-	b->predef = calloc(cfg->n_predefined ? cfg->n_predefined : 1, sizeof(*b->predef));
 	b->g = calloc(cfg->max_sessions, sizeof(*b->g));
 	uint32_t qslots = bh_slots_for(cfg->max_sessions);
 	b->ipq = calloc(qslots, sizeof(*b->ipq));
@@ -950,35 +935,27 @@ struct broker *broker_create(const struct broker_config *cfg, const struct broke
 		b->ret_mask = slots - 1;
 	}
 	b->prf_base = bh_prf64((uint64_t)(uintptr_t)b);
-	if (!b->reg || !b->st || !b->subs || !b->fidx || !b->inf || !b->touched || !b->rxm || !b->scratch ||
-	    !b->predef || !b->g || !b->ipq || !b->eb || !b->hp) {
+	if (!b->reg || !b->st || !b->subs || !b->fidx || !b->inf || !b->touched || !b->rxm || !b->scratch || !b->g ||
+	    !b->ipq || !b->eb || !b->hp) {
 		if (err)
 			*err = "broker: out of memory for tables; lower mqttsn.max_* sizes";
 		broker_destroy(b);
 		return NULL;
 	}
-	b->cfg.predefined = NULL; /* not kept: names are copied into the registry */
-	for (uint32_t i = 0; i < cfg->n_predefined; i++) {
-		const struct broker_predefined *p = &cfg->predefined[i];
-		uint32_t entry = topic_registry_intern(b->reg, TOPIC_KIND_NAME, (const uint8_t *)p->name,
-						       (uint16_t)strlen(p->name));
-		if (entry == TOPIC_NONE || topic_registry_set_predef(b->reg, entry, p->id) != 0) {
+	/* The lists are not kept: a generation's tables are read through its own config. */
+	b->cfg.predefined = NULL;
+	b->cfg.client_predefined = NULL;
+	if (!cfg->predef_set) {
+		const char *pe = NULL;
+		b->own_predef = predef_set_build(cfg->predefined, cfg->n_predefined, cfg->client_predefined,
+						 cfg->n_client_predefined, cfg->max_topic_len, &pe);
+		if (pe) {
 			if (err)
-				*err = "mqttsn.predefined: duplicate topic name";
+				*err = pe;
 			broker_destroy(b);
 			return NULL;
 		}
-		b->predef[i] = (struct predef_ix){ .id = p->id, .entry = entry };
-	}
-	b->n_predef = cfg->n_predefined;
-	qsort(b->predef, b->n_predef, sizeof(*b->predef), cmp_predef);
-	for (uint32_t i = 1; i < b->n_predef; i++) {
-		if (b->predef[i].id == b->predef[i - 1].id) {
-			if (err)
-				*err = "mqttsn.predefined: duplicate topic id";
-			broker_destroy(b);
-			return NULL;
-		}
+		b->cfg.predef_set = b->own_predef;
 	}
 	return b;
 }
@@ -1003,7 +980,7 @@ void broker_destroy(struct broker *b)
 	free(b->touched);
 	free(b->rxm);
 	free(b->scratch);
-	free(b->predef);
+	predef_set_free(b->own_predef);
 	free(b->g);
 	free(b->ipq);
 	free(b->eb);
@@ -1035,18 +1012,26 @@ static void collect(struct broker *b, uint32_t entry, uint32_t *n)
 	}
 }
 
+#define DELIVERY_LOOKUP 0xFF /* not a topic id type: the copy's type depends on its receiver */
+
 struct delivery {
 	const uint8_t *name;
 	uint16_t name_len;
-	uint32_t entry; /* registry id of the name (NORMAL deliveries) */
-	uint8_t ttype;  /* topic type the subscribers see */
-	uint16_t tid;   /* predefined id or short name (NORMAL: each client's own id) */
+	uint32_t entry;     /* registry id of the name (NORMAL deliveries) */
+	uint8_t ttype;      /* topic type a subscriber sees unless the name is predefined for it */
+	uint16_t tid;       /* short name (NORMAL: each client's own id) */
+	uint8_t predef;     /* enum broker_predef_scope: whose tables the copies look the name up in */
+	uint8_t copy_ttype; /* ttype, or DELIVERY_LOOKUP: each copy asks delivery_topic() */
+	bool hashed;        /* name_hash is set */
+	uint32_t name_hash;
+	const struct predef_set *all_set; /* BROKER_PREDEF_ALL: the set serving every client */
+	const struct predef_set *c_set;   /* the last set without per-client rules looked up ... */
+	uint16_t c_id;                    /* ... and the name's id in it (0 = none) */
 	void *payload;
 	void *kept;      /* the payload as kept for QoS 1 copies (payload_keep), NULL until needed */
 	bool kept_spare; /* kept holds a reference no inflight entry owns yet (released at the end) */
 	uint16_t payload_len;
 	uint8_t retain; /* MQTTSN_FLAG_RETAIN: a retained message sent because of a SUBSCRIBE */
-	uint8_t tflags; /* ttype | retain: the PUBLISH flags but the QoS (delivery_topic) */
 	uint32_t held;  /* copies held for a REGACK */
 	/* The last QoS 0 header encoded for this fan-out: copies with the same flags and topic id
 	 * share it (only QoS 1 copies carry their own message id). */
@@ -1055,6 +1040,99 @@ struct delivery {
 	uint16_t t0;
 	uint8_t hdr0[PUBLISH_HDR_MAX];
 };
+
+/* Whose predefined tables a fan-out of d->name must look at: none (the name is predefined for
+ * no client: no copy looks), each receiver's generation, or one set for every client. One set
+ * without per-client rules gives every copy the same answer: it is found here, once, and the copies
+ * go out as if the name alone decided (no per-copy work). */
+static __attribute__((noinline)) void predef_scope(const struct broker *b, struct delivery *d)
+{
+	const struct predef_set *set = b->cfg.predef_set;
+	if (b->io.client_config) {
+		int scope = b->io.predef_named ? b->io.predef_named(b->io.ctx, d->name, d->name_len, &set)
+					       : BROKER_PREDEF_PER_CLIENT;
+		if (scope != BROKER_PREDEF_ALL) {
+			d->predef = (uint8_t)scope;
+			return;
+		}
+	}
+	if (__builtin_expect(!set, 1))
+		return;
+	/* a publish by predefined id: its name came with its hash (resolve_publish_topic) */
+	d->name_hash = d->name == b->pre_name ? b->pre_hash : predef_name_hash(d->name, d->name_len);
+	d->hashed = true;
+	if (predef_set_per_client(set)) {
+		if (predef_set_names(set, d->name, d->name_len, d->name_hash)) {
+			d->predef = BROKER_PREDEF_ALL;
+			d->all_set = set;
+		}
+		return;
+	}
+	const struct predef_table *g = predef_global_table(set);
+	/* the publisher's own table: the id it used */
+	uint16_t id = g && g == b->pre_table && d->name == b->pre_name
+			      ? b->pre_id
+			      : predef_id(g, d->name, d->name_len, d->name_hash);
+	if (id) {
+		d->ttype = MQTTSN_TOPIC_PREDEFINED;
+		d->tid = id;
+	}
+}
+
+/* A copy's topic type, unless the name is predefined for its receiver, depends on the name alone:
+ * two characters -> short topic name, else a normal id (REGISTERed when needed). */
+static inline void delivery_init(const struct broker *b, struct delivery *d)
+{
+	if (d->name_len == 2) {
+		d->ttype = MQTTSN_TOPIC_SHORT;
+		d->tid = (uint16_t)(d->name[0] << 8 | d->name[1]);
+	} else {
+		d->ttype = MQTTSN_TOPIC_NORMAL;
+	}
+	d->predef = BROKER_PREDEF_NONE;
+	if (b->io.client_config || b->cfg.predef_set)
+		predef_scope(b, d);
+	d->copy_ttype = d->predef != BROKER_PREDEF_NONE ? DELIVERY_LOOKUP : d->ttype;
+}
+
+/* The topic type (and id, *tid) of the copy for session s when it depends on the receiver
+ * (DELIVERY_LOOKUP): a name predefined for that client, by the tables of its own generation
+ * (whichever worker or generation accepted the publish), goes out with its predefined id; any
+ * other as delivery_init() said (*tid untouched then). */
+static uint8_t delivery_topic(const struct broker *b, const struct mqttsn_session *s, struct delivery *d, uint16_t *tid)
+{
+	if (!d->hashed) {
+		d->name_hash = predef_name_hash(d->name, d->name_len);
+		d->hashed = true;
+	}
+	const struct predef_set *set = d->all_set;
+	uint32_t h = 0;
+	bool hashed = false;
+	if (d->predef == BROKER_PREDEF_PER_CLIENT) {
+		h = s->client_id_len ? fo_client_id_hash(s->client_id, s->client_id_len)
+				     : fo_client_hash(s->ip, s->port);
+		hashed = true;
+		const struct broker_config *gc = b->io.client_config(b->io.ctx, h);
+		set = (gc ? gc : &b->cfg)->predef_set;
+	}
+	uint16_t id;
+	if (set && set == d->c_set) {
+		id = d->c_id; /* a set without per-client rules: one answer for all its clients */
+	} else if (!predef_set_per_client(set)) {
+		id = predef_id(predef_global_table(set), d->name, d->name_len, d->name_hash);
+		d->c_set = set;
+		d->c_id = id;
+	} else {
+		if (!hashed)
+			h = fo_client_id_hash(s->client_id, s->client_id_len);
+		id = predef_id(predef_client_table(set, s->client_id, s->client_id_len, h), d->name, d->name_len,
+			       d->name_hash);
+	}
+	if (id == 0)
+		return d->ttype;
+	*tid = id;
+	return MQTTSN_TOPIC_PREDEFINED;
+}
 
 /* The payload as kept past this fan-out (payload_keep, else payload_hold), made once per
  * fan-out; false when there is no room (counted). */
@@ -1182,7 +1260,6 @@ static inline __attribute__((always_inline)) uint32_t deliver_copy(struct broker
 {
 	struct mqttsn_session *s = session_get(b->st, si);
 	struct fo_client to = client_of(s);
-	uint16_t tid = d->tid;
 
 	/* Only an address that showed it receives what we send gets copies (reflection), and only
 	 * while it acknowledges them (a paused session is fed nothing until it speaks again). */
@@ -1197,7 +1274,11 @@ static inline __attribute__((always_inline)) uint32_t deliver_copy(struct broker
 		}
 		return buffer_copy(b, si, qos, d); /* asleep or disconnected */
 	}
-	if (d->ttype == MQTTSN_TOPIC_NORMAL) {
+	uint16_t tid = d->tid;
+	uint8_t ttype = d->copy_ttype;
+	if (__builtin_expect(ttype == DELIVERY_LOOKUP, 0))
+		ttype = delivery_topic(b, s, d, &tid);
+	if (ttype == MQTTSN_TOPIC_NORMAL) {
 		uint32_t me = ctmap_find_topic(b->st, si, d->entry);
 		if (me != SESSION_NONE) {
 			const struct ctmap_entry *e = ctmap_get(b->st, me);
@@ -1249,7 +1330,7 @@ static inline __attribute__((always_inline)) uint32_t deliver_copy(struct broker
 	}
 
 send:;
-	uint8_t flags = (uint8_t)(d->tflags | qos << 5); /* qos 0..2: MQTTSN_FLAG_QOS0..2 */
+	uint8_t flags = (uint8_t)(ttype | d->retain | qos << 5); /* qos 0..2: MQTTSN_FLAG_QOS0..2 */
 	uint16_t mid = 0;
 	if (qos) {
 		if (inflight_count(b->inf) >= inflight_capacity(b->inf) ||
@@ -1300,24 +1381,6 @@ send:;
 static __attribute__((noinline)) uint32_t deliver(struct broker *b, uint32_t si, int qos, struct delivery *d)
 {
 	return deliver_copy(b, si, qos, d);
-}
-
-/* The topic type subscribers see depends on the name alone, so a copy looks the same
- * whichever worker accepted the publish: predefined name -> its predefined id,
- * two characters -> short topic name, else a normal id (REGISTERed when needed). */
-static inline void delivery_topic(const struct broker *b, struct delivery *d)
-{
-	uint16_t predef = d->entry != TOPIC_NONE ? topic_registry_predef(b->reg, d->entry) : 0;
-	if (predef) {
-		d->ttype = MQTTSN_TOPIC_PREDEFINED;
-		d->tid = predef;
-	} else if (d->name_len == 2) {
-		d->ttype = MQTTSN_TOPIC_SHORT;
-		d->tid = (uint16_t)(d->name[0] << 8 | d->name[1]);
-	} else {
-		d->ttype = MQTTSN_TOPIC_NORMAL;
-	}
-	d->tflags = (uint8_t)(d->ttype | d->retain);
 }
 
 /* A QoS 1 copy in flight sent again (DUP), its deadline one retry interval on. */
@@ -1384,7 +1447,7 @@ static void resume_deliveries(struct broker *b, uint32_t si)
 				      .kept = p.payload,
 				      .kept_spare = true,
 				      .payload_len = p.payload_len };
-		delivery_topic(b, &d);
+		delivery_init(b, &d);
 		deliver(b, si, p.qos, &d);
 		if (d.kept_spare)
 			b->io.payload_release(b->io.ctx, p.payload);
@@ -1480,14 +1543,13 @@ static uint32_t fan_out(struct broker *b, const uint8_t *name, uint16_t len, uin
 	if (n == 0)
 		return 0;
 
-	/* The topic type subscribers see depends on the name alone, so a copy looks the same
-	 * whichever worker accepted the publish: predefined name -> its predefined id,
-	 * two characters -> short topic name, else a normal id (REGISTERed when needed). */
+	/* A copy looks the same whichever worker accepted the publish: its topic type depends on the
+	 * name and on the subscriber's own predefined topics (delivery_topic). */
 	struct delivery d = {
 		.name = name, .name_len = len, .entry = entry, .payload = payload, .payload_len = payload_len
 	};
 	bool interned = false;
-	delivery_topic(b, &d);
+	delivery_init(b, &d);
 	if (d.ttype == MQTTSN_TOPIC_NORMAL) {
 		if (entry == TOPIC_NONE) {
 			/* Only wildcard subscribers match an unseen name: give it an id here. */
@@ -1608,7 +1670,7 @@ static void send_retained(struct broker *b, uint32_t si, uint32_t filter, bool w
 				      .kept = r.payload,
 				      .payload_len = r.len,
 				      .retain = MQTTSN_FLAG_RETAIN };
-		delivery_topic(b, &d);
+		delivery_init(b, &d);
 		deliver(b, si, r.qos < granted ? r.qos : granted, &d);
 		ev(b, FO_EV_RETAINED_SENT);
 	}
@@ -1938,10 +2000,14 @@ static bool resolve_publish_topic(struct broker *b, uint32_t si, uint8_t ttype, 
 		*name = topic_registry_name(b->reg, *entry, len);
 		return true;
 	case MQTTSN_TOPIC_PREDEFINED:
-		*entry = predef_entry(b, tid);
-		if (*entry == TOPIC_NONE)
+		/* By the sender's own table: its generation's, and its rule's (ClientId) */
+		b->pre_table = sender_predef(b, si);
+		*name = predef_name(b->pre_table, tid, len, &b->pre_hash);
+		b->pre_name = *name;
+		b->pre_id = tid;
+		if (!*name)
 			return false;
-		*name = topic_registry_name(b->reg, *entry, len);
+		*entry = topic_registry_find(b->reg, TOPIC_KIND_NAME, *name, *len);
 		return true;
 	case MQTTSN_TOPIC_SHORT:
 		b->short_name[0] = (uint8_t)(tid >> 8);
@@ -2268,8 +2334,8 @@ static void on_regack(struct broker *b, uint32_t si, const struct fo_client *fro
 
 /* The registry entry a SUBSCRIBE/UNSUBSCRIBE names. intern creates it (SUBSCRIBE).
  * Returns an MQTT-SN return code; *ack_tid is the SUBACK topic id. */
-static uint8_t resolve_filter(struct broker *b, const struct mqttsn_msg *m, bool intern, uint32_t *entry, bool *wild,
-			      uint16_t *ack_tid)
+static uint8_t resolve_filter(struct broker *b, uint32_t si, const struct mqttsn_msg *m, bool intern, uint32_t *entry,
+			      bool *wild, uint16_t *ack_tid)
 {
 	uint8_t ttype = m->u.subscribe.flags & MQTTSN_FLAG_TOPIC_MASK;
 	const uint8_t *f;
@@ -2279,11 +2345,13 @@ static uint8_t resolve_filter(struct broker *b, const struct mqttsn_msg *m, bool
 	*ack_tid = 0;
 	switch (ttype) {
 	case MQTTSN_TOPIC_PREDEFINED:
-		*entry = predef_entry(b, m->u.subscribe.topic_id);
-		if (*entry == TOPIC_NONE)
+		/* The subscriber's own table names it; the subscription is by name, so a later
+		 * generation's table decides the id its copies carry. */
+		f = predef_name(sender_predef(b, si), m->u.subscribe.topic_id, &flen, NULL);
+		if (!f)
 			return MQTTSN_RC_INVALID_TOPIC_ID;
 		*ack_tid = m->u.subscribe.topic_id;
-		return MQTTSN_RC_ACCEPTED;
+		break;
 	case MQTTSN_TOPIC_SHORT:
 		b->short_name[0] = (uint8_t)(m->u.subscribe.topic_id >> 8);
 		b->short_name[1] = (uint8_t)m->u.subscribe.topic_id;
@@ -2347,9 +2415,9 @@ static void on_subscribe(struct broker *b, uint32_t si, const struct fo_client *
 			goto reject;
 		}
 	}
-	rc = resolve_filter(b, m, true, &entry, &wild, &ack_tid);
+	rc = resolve_filter(b, si, m, true, &entry, &wild, &ack_tid);
 	if (rc == MQTTSN_RC_CONGESTION && evict_unproven(b, si, EVICT_TOPICS))
-		rc = resolve_filter(b, m, true, &entry, &wild, &ack_tid);
+		rc = resolve_filter(b, si, m, true, &entry, &wild, &ack_tid);
 	if (rc != MQTTSN_RC_ACCEPTED)
 		goto reject;
 	if (sub_find(b->subs, si, entry) == SUB_NONE &&
@@ -2372,7 +2440,7 @@ static void on_subscribe(struct broker *b, uint32_t si, const struct fo_client *
 	uint32_t flush_me = SESSION_NONE; /* the map entry of a name whose id the SUBACK hands over */
 	uint32_t x = subs_add(b, s, si, entry, (uint8_t)granted, wild, &created);
 	if (x == SUB_NONE && evict_unproven(b, si, EVICT_SUBS) &&
-	    resolve_filter(b, m, true, &entry, &wild, &ack_tid) == MQTTSN_RC_ACCEPTED) /* entry may have gone */
+	    resolve_filter(b, si, m, true, &entry, &wild, &ack_tid) == MQTTSN_RC_ACCEPTED) /* entry may have gone */
 		x = subs_add(b, s, si, entry, (uint8_t)granted, wild, &created);
 	if (x == SUB_NONE) {
 		topic_registry_drop_unused(b->reg, entry);
@@ -2437,7 +2505,7 @@ static void on_unsubscribe(struct broker *b, uint32_t si, const struct fo_client
 	uint32_t entry;
 	uint16_t ack_tid;
 	bool wild, removed = false;
-	if (resolve_filter(b, m, false, &entry, &wild, &ack_tid) == MQTTSN_RC_ACCEPTED) {
+	if (resolve_filter(b, si, m, false, &entry, &wild, &ack_tid) == MQTTSN_RC_ACCEPTED) {
 		uint32_t x = sub_find(b->subs, si, entry);
 		if (x != SUB_NONE) {
 			refusals_clear(b, si, entry); /* before the filter's entry may go */
@@ -2655,6 +2723,7 @@ void broker_handle(struct broker *b, const struct fo_client *from, const uint8_t
 	b->cur_proven = false;
 	broker_handle_msg(b, from, msg, len, payload, now_ms, res);
 	b->cur = NULL;
+	b->pre_name = NULL;
 }
 
 static void broker_handle_msg(struct broker *b, const struct fo_client *from, const uint8_t *msg, uint16_t len,

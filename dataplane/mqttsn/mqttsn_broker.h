@@ -26,6 +26,19 @@ struct broker_predefined {
 	const char *name; /* NUL-terminated, a valid topic name */
 };
 
+/* Predefined topics for one ClientId, or every ClientId starting with a prefix
+ * (mqttsn.client_predefined): its topics over the global ones, the first rule naming the
+ * client deciding. */
+struct broker_client_predefined {
+	const uint8_t *client_id; /* the id or the prefix (not NUL-terminated) */
+	uint8_t client_id_len;
+	bool prefix; /* client_id is a prefix */
+	const struct broker_predefined *topics;
+	uint32_t n_topics;
+};
+
+struct predef_set; /* predef_table.h */
+
 /* An admission rule (security.admission): a ClientId, or every ClientId starting with a
  * prefix, may connect only from these source prefixes, and may take a live session over from
  * another address only when the new address is inside them. */
@@ -49,8 +62,16 @@ struct broker_config {
 	uint16_t max_topic_len;     /* longer names/filters are refused */
 	uint8_t gateway_id;
 	uint32_t expiry_scan_per_tick; /* sessions examined per broker_tick() */
+	/* Predefined topics (global, and per client), a generation's like the admission rules: the
+	 * engine resolves a client's predefined id, and picks the id a copy goes out with, by the
+	 * tables of the client's generation (broker_io.client_config). predef_set is those lists
+	 * precomputed (predef_set_build), kept by reference; NULL with lists given: broker_create
+	 * builds its own. */
 	const struct broker_predefined *predefined;
 	uint32_t n_predefined;
+	const struct broker_client_predefined *client_predefined;
+	uint32_t n_client_predefined;
+	const struct predef_set *predef_set;
 
 	/* Defences against a hostile network (docs/security.md; the "security:" config section).
 	 * A zeroed value means "off/unlimited" only where noted. */
@@ -116,9 +137,16 @@ struct broker_io {
 	 * from is the lost client's address. */
 	void (*originated)(void *ctx, const struct fo_client *from, const struct broker_result *res, void *payload);
 	/* Optional. The config of the generation the client with this hash belongs to (the rollout
-	 * split, include/fanout/client_hash.h): a CONNECT is admitted by its admission rules, so a
-	 * generation swap changes them without a restart. Absent or NULL: the engine's own config. */
+	 * split, include/fanout/client_hash.h): a CONNECT is admitted by its admission rules and a
+	 * predefined topic id is read and sent by its predefined tables, so a generation swap
+	 * changes them without a restart. Absent or NULL: the engine's own config. */
 	const struct broker_config *(*client_config)(void *ctx, uint32_t client_hash);
+	/* Optional (with client_config). Whose predefined tables a fan-out of name must look at
+	 * (enum broker_predef_scope): NONE when it is predefined for no client of the generations
+	 * serving clients now (no copy looks anything up), ALL when one set (*all, not NULL) serves
+	 * every client (no canary share: the engine decides from it once per fan-out), PER_CLIENT
+	 * otherwise (each receiver's generation through client_config). Absent: PER_CLIENT. */
+	int (*predef_named)(void *ctx, const uint8_t *name, uint16_t len, const struct predef_set **all);
 	/* Optional. GWINFO answering a SEARCHGW, which the spec broadcasts with the search's radius
 	 * (5.4.3): the stage decides where it goes (asker is the searcher). Absent: sent to the asker. */
 	int (*broadcast)(void *ctx, const struct fo_client *asker, uint8_t radius, const uint8_t *msg, uint16_t len);
@@ -126,6 +154,8 @@ struct broker_io {
 	void (*payload_hold)(void *ctx, void *payload);
 	void (*payload_release)(void *ctx, void *payload);
 };
+
+enum broker_predef_scope { BROKER_PREDEF_NONE = 0, BROKER_PREDEF_ALL = 1, BROKER_PREDEF_PER_CLIENT = 2 };
 
 #define BROKER_PUBACK_DEFERRED (-1)
 

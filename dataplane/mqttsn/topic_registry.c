@@ -13,7 +13,6 @@ struct topic_entry {
 	uint32_t hash;
 	uint32_t refcnt;
 	uint16_t len;
-	uint16_t predef; /* predefined topic id, 0 = none */
 	uint8_t kind;
 	uint8_t used;
 };
@@ -190,20 +189,6 @@ const uint8_t *topic_registry_name(const struct topic_registry *r, uint32_t id, 
 uint32_t topic_registry_refs(const struct topic_registry *r, uint32_t id)
 {
 	return live(r, id) ? r->e[id].refcnt : 0;
-}
-
-int topic_registry_set_predef(struct topic_registry *r, uint32_t id, uint16_t predef_id)
-{
-	if (!live(r, id) || r->e[id].kind != TOPIC_KIND_NAME || r->e[id].predef != 0 || predef_id == 0)
-		return -1;
-	r->e[id].predef = predef_id;
-	r->e[id].refcnt++; /* pinned */
-	return 0;
-}
-
-uint16_t topic_registry_predef(const struct topic_registry *r, uint32_t id)
-{
-	return live(r, id) ? r->e[id].predef : 0;
 }
 
 uint32_t topic_registry_count(const struct topic_registry *r)

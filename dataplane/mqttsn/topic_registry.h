@@ -4,7 +4,8 @@
  * pairs it with the registry id, and equals the registry id whenever that id is free in
  * the client's map and <= 65534 (so a registry of at most 65534 entries hands every client
  * the same id for the same name). Entries are reference counted by client maps and
- * subscriptions and recycled at zero; predefined topics are pinned. Fixed capacity,
+ * subscriptions and recycled at zero (a predefined topic's name too: its id is a
+ * generation's, predef_table.h). Fixed capacity,
  * allocated at create, no locks. */
 #ifndef FANOUT_TOPIC_REGISTRY_H
 #define FANOUT_TOPIC_REGISTRY_H
@@ -39,11 +40,6 @@ void topic_registry_drop_unused(struct topic_registry *r, uint32_t id);
 bool topic_registry_live(const struct topic_registry *r, enum topic_kind kind, uint32_t id);
 const uint8_t *topic_registry_name(const struct topic_registry *r, uint32_t id, uint16_t *len);
 uint32_t topic_registry_refs(const struct topic_registry *r, uint32_t id);
-
-/* Predefined topics: the name's entry carries the predefined id and is pinned for the
- * registry's life. topic_registry_predef() returns 0 when the name has none. */
-int topic_registry_set_predef(struct topic_registry *r, uint32_t id, uint16_t predef_id);
-uint16_t topic_registry_predef(const struct topic_registry *r, uint32_t id);
 
 uint32_t topic_registry_count(const struct topic_registry *r);      /* live entries, both kinds */
 uint32_t topic_registry_name_count(const struct topic_registry *r); /* live names */

@@ -13,6 +13,7 @@
 #include "mqttsn_codec.h"
 #include "out_frame.h"
 #include "outputs.h"
+#include "predef_table.h"
 #include "worker_route.h"
 
 #define OUT_MAX 256
@@ -215,6 +216,27 @@ static const struct broker_config *io_client_config(void *ctx, uint32_t client_h
 	struct worker_io *io = ctx;
 	bool mirror;
 	return io->gs ? &fo_wr_serving_gen(io->gs, client_hash, &mirror)->cfg->broker : NULL;
+}
+
+/* broker_io.predef_named: whose predefined tables a fan-out of the name looks at. With none
+ * predefined anywhere (the common case) that costs two loads; while one generation serves every
+ * client (no canary share) the engine is handed its set and decides from it alone. */
+static int io_predef_named(void *ctx, const uint8_t *name, uint16_t len, const struct predef_set **all)
+{
+	struct worker_io *io = ctx;
+	const struct fo_genset *gs = io->gs;
+	const struct predef_set *st = gs ? gs->stable->cfg->broker.predef_set : fo_dp.cfg->broker.predef_set;
+	const struct predef_set *ca = gs && gs->canary ? gs->canary->cfg->broker.predef_set : NULL;
+	if (likely(!st && !ca))
+		return BROKER_PREDEF_NONE;
+	if (!gs || !gs->canary || gs->share_bp == 0 || gs->mode == FO_GEN_MIRROR || gs->share_bp >= FO_SHARE_MAX) {
+		*all = gs && gs->canary && gs->mode != FO_GEN_MIRROR && gs->share_bp >= FO_SHARE_MAX ? ca : st;
+		return *all ? BROKER_PREDEF_ALL : BROKER_PREDEF_NONE;
+	}
+	uint32_t h = predef_name_hash(name, len);
+	if (!predef_set_names(st, name, len, h) && !predef_set_names(ca, name, len, h))
+		return BROKER_PREDEF_NONE;
+	return BROKER_PREDEF_PER_CLIENT;
 }
 
 /* A PUBLISH (or route) copy. Small payloads are copied into the header mbuf (fo_frame_payload_inline
@@ -474,6 +496,7 @@ int fo_worker_init(struct fo_worker *w)
 		.published = io_published,
 		.originated = io_originated,
 		.client_config = io_client_config,
+		.predef_named = io_predef_named,
 		.broadcast = io_broadcast,
 	};
 	const char *err = NULL;

@@ -76,15 +76,6 @@ static void test_registry_intern_find_refcount(void **state)
 	uint16_t len;
 	assert_null(topic_registry_name(r, a, &len));
 	assert_int_equal(len, 0);
-	/* Predefined entries are pinned. */
-	uint16_t p = topic_registry_intern(r, TOPIC_KIND_NAME, S("p"), 1);
-	assert_int_equal(topic_registry_set_predef(r, p, 77), 0);
-	assert_int_equal(topic_registry_set_predef(r, p, 78), -1);
-	topic_registry_drop_unused(r, p);
-	assert_int_equal(topic_registry_predef(r, p), 77);
-	const uint8_t *n = topic_registry_name(r, p, &len);
-	assert_int_equal(len, 1);
-	assert_memory_equal(n, "p", 1);
 	topic_registry_destroy(r);
 }
 

@@ -14,6 +14,8 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "fanout/client_hash.h"
+#include "predef_table.h"
 
 static const char *example_path;
 
@@ -58,6 +60,10 @@ static const char *example_path;
 	"  predefined_topics:\n" \
 	"    - { id: 1, name: \"sensors/predefined\" }\n" \
 	"    - { id: 65534, name: \"$SYS/x\" }\n" \
+	"  client_predefined:\n" \
+	"    - client_id: dev-7\n" \
+	"      topics: [{ id: 1, name: \"dev/7/cmd\" }, { id: 9, name: \"dev/7/up\" }]\n" \
+	"    - { client_id_prefix: \"lab-\", topics: [{ id: 2, name: \"lab/all\" }] }\n" \
 	"stats:\n" \
 	"  file: /tmp/fanout-stats.json   # optional\n"
 
@@ -152,6 +158,28 @@ static void test_full_example(void **state)
 	assert_string_equal(b->predefined[0].name, "sensors/predefined");
 	assert_int_equal(b->predefined[1].id, 65534);
 	assert_string_equal(b->predefined[1].name, "$SYS/x");
+	assert_int_equal(b->n_client_predefined, 2);
+	assert_ptr_equal(b->client_predefined, c->client_predefined);
+	const struct broker_client_predefined *cp = &b->client_predefined[0];
+	assert_false(cp->prefix);
+	assert_int_equal(cp->client_id_len, 5);
+	assert_memory_equal(cp->client_id, "dev-7", 5);
+	assert_int_equal(cp->n_topics, 2);
+	assert_int_equal(cp->topics[1].id, 9);
+	assert_string_equal(cp->topics[1].name, "dev/7/up");
+	cp = &b->client_predefined[1];
+	assert_true(cp->prefix);
+	assert_memory_equal(cp->client_id, "lab-", 4);
+	assert_int_equal(cp->n_topics, 1);
+	/* the tables are built with the config: dev-7's id 1 is its own, the global 65534 stays */
+	assert_non_null(b->predef_set);
+	assert_ptr_equal(b->predef_set, c->predef_set);
+	const struct predef_table *t = predef_client_table(b->predef_set, (const uint8_t *)"dev-7", 5,
+							   fo_client_id_hash((const uint8_t *)"dev-7", 5));
+	uint16_t len;
+	assert_memory_equal(predef_name(t, 1, &len, NULL), "dev/7/cmd", 9);
+	assert_memory_equal(predef_name(t, 65534, &len, NULL), "$SYS/x", 6);
+	assert_int_equal(predef_table_size(t), 3);
 
 	assert_string_equal(c->stats_file, "/tmp/fanout-stats.json");
 	fo_config_free(c);
@@ -326,6 +354,29 @@ static const struct bad semantic[] = {
 	{ MIN "mqttsn: {will_max_bytes: 1}\n", "mqttsn.will_max_bytes", NULL },
 	{ MIN "mqttsn: {max_sessions: 4294967296}\n", "mqttsn.max_sessions", "out of range" },
 	/* predefined topics */
+	{ MIN "mqttsn: {client_predefined: [{topics: [{id: 1, name: a}]}]}\n", "mqttsn.client_predefined[0]",
+	  "exactly one of client_id and client_id_prefix" },
+	{ MIN "mqttsn: {client_predefined: [{client_id: a, client_id_prefix: b}]}\n", "mqttsn.client_predefined[0]",
+	  "exactly one" },
+	{ MIN "mqttsn: {client_predefined: [{client_id: \"\", topics: []}]}\n", "mqttsn.client_predefined[0]",
+	  "not a ClientId" },
+	{ MIN "mqttsn: {client_predefined: [{client_id: aaaaaaaaaaaaaaaaaaaaaaaa}]}\n", "mqttsn.client_predefined[0]",
+	  "not a ClientId" },
+	{ MIN "mqttsn: {client_predefined: [{client_id: a, topics: [{id: 0, name: x}]}]}\n",
+	  "mqttsn.client_predefined[0].topics[0].id", "1..65534" },
+	{ MIN "mqttsn: {client_predefined: [{client_id: a, topics: [{id: 1, name: x}, {id: 1, name: y}]}]}\n",
+	  "mqttsn.client_predefined[0].topics[1].id", "unique" },
+	{ MIN "mqttsn: {client_predefined: [{client_id: a, topics: [{id: 1, name: x}, {id: 2, name: x}]}]}\n",
+	  "mqttsn.client_predefined[0].topics[1].name", "already predefined" },
+	{ MIN "mqttsn: {client_predefined: [{client_id: a, topics: [{id: 1, name: \"x/#\"}]}]}\n",
+	  "mqttsn.client_predefined[0].topics[0].name", NULL },
+	{ MIN "mqttsn: {client_predefined: [{client_id: a, topics: [{id: 1}]}]}\n",
+	  "mqttsn.client_predefined[0].topics[0].name", "missing" },
+	{ MIN "mqttsn: {max_topics: 1, client_predefined: [{client_id: a, topics: [{id: 1, name: x}, {id: 2, name: "
+	      "y}]}]}\n",
+	  "mqttsn.client_predefined[0].topics", "max_topics" },
+	{ MIN "mqttsn: {client_predefined: [{client_id: a, qos: 1}]}\n", "mqttsn.client_predefined[0].qos: unknown key",
+	  NULL },
 	{ MIN "mqttsn: {predefined_topics: [{id: 0, name: a}]}\n", "mqttsn.predefined_topics[0].id", "1..65534" },
 	{ MIN "mqttsn: {predefined_topics: [{id: 65535, name: a}]}\n", "mqttsn.predefined_topics[0].id", "1..65534" },
 	{ MIN "mqttsn: {predefined_topics: [{id: 3, name: a}, {id: 3, name: b}]}\n", "mqttsn.predefined_topics[1].id",

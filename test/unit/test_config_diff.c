@@ -46,6 +46,8 @@
 	"  expiry_scan_per_tick: 8\n" \
 	"  predefined_topics:\n" \
 	"    - {id: 1, name: \"sensors/predefined\"}\n" \
+	"  client_predefined:\n" \
+	"    - {client_id: dev-1, topics: [{id: 7, name: \"dev/1/cmd\"}]}\n" \
 	"security:\n" \
 	"  admission_unlisted: admit\n" \
 	"  admission:\n" \
@@ -385,12 +387,6 @@ static const struct restart_case restart_cases[] = {
 	{ "retry_limit: 3", "retry_limit: 0", "mqttsn.retry_limit" },
 	{ "max_topic_len: 200", "max_topic_len: 201", "mqttsn.max_topic_len" },
 	{ "expiry_scan_per_tick: 8", "expiry_scan_per_tick: 9", "mqttsn.expiry_scan_per_tick" },
-	{ "{id: 1, name: \"sensors/predefined\"}", "{id: 2, name: \"sensors/predefined\"}",
-	  "mqttsn.predefined_topics" },
-	{ "{id: 1, name: \"sensors/predefined\"}", "{id: 1, name: \"sensors/other\"}", "mqttsn.predefined_topics" },
-	{ "    - {id: 1, name: \"sensors/predefined\"}\n",
-	  "    - {id: 1, name: \"sensors/predefined\"}\n    - {id: 2, name: \"b\"}\n", "mqttsn.predefined_topics" },
-	{ "  predefined_topics:\n    - {id: 1, name: \"sensors/predefined\"}\n", "", "mqttsn.predefined_topics" },
 	{ "file: /tmp/fanout-stats.json", "file: /tmp/other.json", "stats.file" },
 	{ "stats:\n  file: /tmp/fanout-stats.json\n", "", "stats.file" }, /* to stdout */
 	{ "redis: \"127.0.0.1:6379\"", "redis: \"127.0.0.1:6380\"", "sinks[0].redis" },
@@ -589,6 +585,67 @@ static void test_admission_is_generation_key(void **state)
 	fo_config_free(a);
 }
 
+/* ---------------------------------------------------------------- predefined topics: a generation key */
+
+static void test_predefined_is_generation_key(void **state)
+{
+	(void)state;
+	struct fo_config *a = parse(BASE);
+	static const struct {
+		const char *from, *to, *detail;
+	} edits[] = {
+		{ "{id: 1, name: \"sensors/predefined\"}", "{id: 2, name: \"sensors/predefined\"}",
+		  "global: 1 -> 1 topics (changed); per client: 1 -> 1 rules (0 of the first 1 differ)" },
+		{ "{id: 1, name: \"sensors/predefined\"}", "{id: 1, name: \"sensors/other\"}",
+		  "global: 1 -> 1 topics (changed); per client: 1 -> 1 rules (0 of the first 1 differ)" },
+		{ "    - {id: 1, name: \"sensors/predefined\"}\n",
+		  "    - {id: 1, name: \"sensors/predefined\"}\n    - {id: 2, name: \"b\"}\n",
+		  "global: 1 -> 2 topics (changed); per client: 1 -> 1 rules (0 of the first 1 differ)" },
+		{ "  predefined_topics:\n    - {id: 1, name: \"sensors/predefined\"}\n", "",
+		  "global: 1 -> 0 topics (changed); per client: 1 -> 1 rules (0 of the first 1 differ)" },
+		{ "client_id: dev-1", "client_id: dev-2",
+		  "global: 1 -> 1 topics; per client: 1 -> 1 rules (1 of the first 1 differ)" },
+		{ "client_id: dev-1", "client_id_prefix: dev-1",
+		  "global: 1 -> 1 topics; per client: 1 -> 1 rules (1 of the first 1 differ)" },
+		{ "{id: 7, name: \"dev/1/cmd\"}", "{id: 8, name: \"dev/1/cmd\"}",
+		  "global: 1 -> 1 topics; per client: 1 -> 1 rules (1 of the first 1 differ)" },
+		{ "{id: 7, name: \"dev/1/cmd\"}", "{id: 7, name: \"dev/1/cmd\"}, {id: 9, name: x}",
+		  "global: 1 -> 1 topics; per client: 1 -> 1 rules (1 of the first 1 differ)" },
+		{ "  client_predefined:\n    - {client_id: dev-1, topics: [{id: 7, name: \"dev/1/cmd\"}]}\n", "",
+		  "global: 1 -> 1 topics; per client: 1 -> 0 rules (0 of the first 0 differ)" },
+	};
+	for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+		struct fo_config *b = parse_edit(edits[i].from, edits[i].to);
+		struct seen s;
+		memset(&s, 0, sizeof(s));
+		/* counted as a difference, but neither a route change nor a restart key */
+		assert_int_equal(fo_config_diff(a, b, on_route, on_key, &s), 1);
+		assert_int_equal(s.n_ch, 0);
+		assert_int_equal(s.n_keys, 0);
+		assert_int_equal(fo_config_restart_keys(a, b, NULL, NULL), 0);
+		struct gen_key_seen g = { 0 };
+		assert_int_equal(fo_config_gen_keys(a, b, on_gen_key, &g), 1);
+		assert_string_equal(g.key, "mqttsn.predefined_topics");
+		if (strcmp(g.detail, edits[i].detail) != 0)
+			fail_msg("edit '%s': detail '%s', wanted '%s'", edits[i].from, g.detail, edits[i].detail);
+		assert_true(fo_routes_fingerprint(a) == fo_routes_fingerprint(b));
+		if (fo_generation_fingerprint(a) == fo_generation_fingerprint(b))
+			fail_msg("edit '%s' -> '%s' kept the generation fingerprint", edits[i].from, edits[i].to);
+		fo_config_free(b);
+	}
+	/* both generation keys at once */
+	struct fo_config *b = parse_edit("client_id: dev-1", "client_id: dev-2");
+	struct fo_config *c = parse(BASE);
+	assert_int_equal(fo_config_gen_keys(c, b, NULL, NULL), 1);
+	fo_config_free(c);
+	c = parse_edit("client_id: gw-1", "client_id: gw-2");
+	assert_int_equal(fo_config_gen_keys(b, c, NULL, NULL), 2);
+	assert_int_equal(fo_config_diff(b, c, NULL, NULL, NULL), 2);
+	fo_config_free(c);
+	fo_config_free(b);
+	fo_config_free(a);
+}
+
 /* ---------------------------------------------------------------- fingerprint */
 
 static void test_fingerprint(void **state)
@@ -659,6 +716,7 @@ int main(void)
 		cmocka_unit_test(test_restart_keys_several),
 		cmocka_unit_test(test_fingerprint),
 		cmocka_unit_test(test_admission_is_generation_key),
+		cmocka_unit_test(test_predefined_is_generation_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 #include "mqttsn_broker.h"
 #include "mqttsn_codec.h"
 #include "mqttsn_session.h"
+#include "predef_table.h"
 #include "topic_match.h"
 
 /* ------------------------------------------------------------------ fake io */
@@ -142,6 +143,7 @@ struct t {
 	struct broker_result res;
 	/* optional io hooks, set before start() */
 	const struct broker_config *(*client_config)(void *ctx, uint32_t client_hash);
+	int (*predef_named)(void *ctx, const uint8_t *name, uint16_t len, const struct predef_set **all);
 	int (*broadcast)(void *ctx, const struct fo_client *asker, uint8_t radius, const uint8_t *msg, uint16_t len);
 };
 
@@ -209,6 +211,7 @@ static void start(struct t *t)
 				    .published = fake_published,
 				    .originated = fake_originated,
 				    .client_config = t->client_config,
+				    .predef_named = t->predef_named,
 				    .broadcast = t->broadcast };
 	const char *err = NULL;
 	t->b = broker_create(&t->cfg, &t->io, &t->c, &err);
@@ -517,7 +520,7 @@ static void test_create_rejects_bad_config(void **state)
 static void test_create_counts_predefined_topics(void **state)
 {
 	start(*state);
-	assert_int_equal(broker_topic_count(T->b), 2);
+	assert_int_equal(broker_topic_count(T->b), 0); /* predefined names take no entry until used */
 	assert_int_equal(broker_session_count(T->b), 0);
 }
 
@@ -646,7 +649,7 @@ static void test_clean_session_drops_state_on_reconnect(void **state)
 	/* The old id left the client's map with the session. */
 	assert_int_equal(do_publish(1, 1, MQTTSN_TOPIC_NORMAL, id, 3, "p"), FO_FATE_ANSWERED);
 	assert_int_equal(T->f.out[0].m.u.puback.return_code, MQTTSN_RC_INVALID_TOPIC_ID);
-	assert_int_equal(broker_topic_count(T->b), 2); /* only the predefined remain */
+	assert_int_equal(broker_topic_count(T->b), 0); /* none remain (predefined names are not pinned) */
 }
 
 static void test_persistent_session_kept_and_moved(void **state)
@@ -710,14 +713,14 @@ static void test_register_same_name_same_id_own_maps(void **state)
 	reset_out();
 	assert_int_equal(do_publish(2, 0, MQTTSN_TOPIC_NORMAL, a, 0, "x"), FO_FATE_DELIVERED);
 	assert_int_equal(EV(REGISTER_ACCEPTED), 3);
-	assert_int_equal(broker_topic_count(T->b), 3);
+	assert_int_equal(broker_topic_count(T->b), 1);
 }
 
 static void test_register_invalid_and_full(void **state)
 {
 	struct t *t = *state;
-	t->cfg.max_topics = 4; /* 2 predefined + 2 */
-	t->cfg.max_client_topics = 4;
+	t->cfg.max_topics = 2;
+	t->cfg.max_client_topics = 3;
 	start(t);
 	connect_ok(1, "c1");
 	assert_int_equal(do_register(1, "a/+", 1), FO_FATE_ANSWERED);
@@ -735,14 +738,13 @@ static void test_register_invalid_and_full(void **state)
 	assert_int_equal(do_register(1, "t/3", 1), FO_FATE_ANSWERED);
 	assert_int_equal(T->f.out[0].m.u.regack.return_code, MQTTSN_RC_CONGESTION);
 	assert_int_equal(EV(REGISTER_REJECTED), 3);
-	/* Map full (3 entries) while the registry still has room. */
+	/* Map full (3 entries) while the registry holds the name. */
 	connect_ok(2, "c2");
 	reg_ok(2, "t/1");
-	reg_ok(2, "t/2");
 	reset_out();
-	assert_int_equal(do_register(2, "sys/time", 1), FO_FATE_ANSWERED);
+	assert_int_equal(do_register(2, "t/2", 1), FO_FATE_ANSWERED);
 	assert_int_equal(T->f.out[0].m.u.regack.return_code, MQTTSN_RC_CONGESTION);
-	assert_int_equal(broker_topic_count(T->b), 4);
+	assert_int_equal(broker_topic_count(T->b), 2);
 }
 
 /* ------------------------------------------------------------------ PUBLISH */
@@ -996,7 +998,7 @@ static void test_subscribe_table_full_is_congestion(void **state)
 	assert_int_equal(do_subscribe(1, 0, MQTTSN_TOPIC_NORMAL, "c/+", 0, 8), FO_FATE_ANSWERED);
 	assert_int_equal(T->f.out[0].m.u.suback.return_code, MQTTSN_RC_CONGESTION);
 	/* The refused filter did not linger in the registry. */
-	assert_int_equal(broker_topic_count(T->b), 3); /* 2 predefined + "a" */
+	assert_int_equal(broker_topic_count(T->b), 1); /* "a" */
 }
 
 static void test_unsubscribe_stops_delivery(void **state)
@@ -1411,13 +1413,13 @@ static void test_broker_fanout_from_other_worker(void **state)
 	assert_int_equal(outs_to(2, l, 4), 2);
 	assert_int_equal(l[1]->m.u.publish.topic_id, l[0]->m.u.reg.topic_id);
 	assert_int_equal(l[1]->m.u.publish.flags & MQTTSN_FLAG_QOS_MASK, MQTTSN_FLAG_QOS1);
-	assert_int_equal(broker_topic_count(T->b), 3);
+	assert_int_equal(broker_topic_count(T->b), 1);
 	/* No subscriber: nothing sent, nothing interned. */
 	reset_out();
 	assert_int_equal(broker_fanout(T->b, (const uint8_t *)"else/where", 10, 0, &p, 6, 2000), 0);
 	assert_int_equal(T->f.n, 0);
-	assert_int_equal(broker_topic_count(T->b), 3);
-	/* Predefined name from another worker: delivered as predefined. */
+	assert_int_equal(broker_topic_count(T->b), 1);
+	/* Predefined name from another worker: delivered with the subscriber's predefined id. */
 	sub_ok(3, 0, "sys/alarm");
 	reset_out();
 	assert_int_equal(broker_fanout(T->b, (const uint8_t *)"sys/alarm", 9, -1, &p, 6, 2000), 1);
@@ -1565,7 +1567,7 @@ static void test_disconnect_removes_session_and_releases(void **state)
 	assert_int_equal(T->f.holds, T->f.releases);
 	assert_int_equal(EV(SESSION_DISCONNECTED), 1);
 	assert_int_equal(do_simple(1, MQTTSN_DISCONNECT), FO_FATE_DELIVERED);
-	assert_int_equal(broker_topic_count(T->b), 2); /* registry entries recycled */
+	assert_int_equal(broker_topic_count(T->b), 0); /* registry entries recycled */
 	assert_int_equal(broker_subscription_count(T->b), 0);
 }
 
@@ -1645,7 +1647,7 @@ static void test_many_clients_churn_keeps_tables_consistent(void **state)
 		assert_int_equal(broker_session_count(T->b), 0);
 		assert_int_equal(broker_subscription_count(T->b), 0);
 		assert_int_equal(broker_inflight_count(T->b), 0);
-		assert_int_equal(broker_topic_count(T->b), 2);
+		assert_int_equal(broker_topic_count(T->b), 0);
 		T->n_pl = 0;
 	}
 	assert_int_equal(T->f.holds, T->f.releases);
@@ -1800,7 +1802,10 @@ static void test_topic_ids_per_client_beyond_16_bits(void **state)
 	connect_ok(1, "big");
 	connect_ok(2, "sub");
 	connect_ok(3, "wild");
-	sub_ok(3, 0, "n/#"); /* registry entry 3, after the two predefined names */
+	/* Registry entries 1 and 2, so that the names below reach past 65534. */
+	assert_int_equal(reg_ok(2, "sys/time"), 1);
+	assert_int_equal(reg_ok(3, "sys/alarm"), 2);
+	sub_ok(3, 0, "n/#"); /* registry entry 3 */
 	char nm[24];
 	for (uint32_t i = 0; i < 65534; i++) {
 		T->n_pl = 0;
@@ -1832,7 +1837,7 @@ static void test_topic_ids_per_client_beyond_16_bits(void **state)
 	assert_int_equal(regack_all(), 1);
 	assert_int_equal(outs_to(3, l, 8), 2);
 	assert_int_equal(l[0]->m.type, MQTTSN_REGISTER);
-	assert_int_equal(l[0]->m.u.reg.topic_id, 1); /* client 3's map was empty */
+	assert_int_equal(l[0]->m.u.reg.topic_id, 1); /* the lowest id free in client 3's map */
 	assert_int_equal(l[0]->m.u.reg.topic_name_len, 7);
 	assert_int_equal(l[1]->m.u.publish.topic_id, 1);
 	/* A publish from client 2 under its own id reaches client 1 under client 1's. */
@@ -2580,7 +2585,7 @@ static void test_topics_per_session_quota(void **state)
 	assert_int_equal(T->f.out[0].m.u.regack.return_code, MQTTSN_RC_CONGESTION);
 	assert_int_equal(T->f.out[0].m.u.regack.msg_id, 9);
 	assert_int_equal(EV(REGISTER_REJECTED_QUOTA), 1);
-	assert_int_equal(broker_topic_count(T->b), 4); /* 2 predefined + t/1 + t/2: t/3 not kept */
+	assert_int_equal(broker_topic_count(T->b), 2); /* t/1 + t/2: t/3 not kept */
 	/* A name it already holds is fine; so is a SUBSCRIBE to one. */
 	assert_int_equal(reg_ok(1, "t/1"), t1);
 	assert_int_equal(sub_ok(1, 0, "t/2").u.suback.return_code, MQTTSN_RC_ACCEPTED);
@@ -2701,7 +2706,7 @@ static void test_full_registry_evicts_unproven_holder(void **state)
 	struct t *t = *state;
 	t->cfg.address_proof = true;
 	t->cfg.proof_timeout_ms = 5000;
-	t->cfg.max_topics = 8; /* 2 predefined + 6 */
+	t->cfg.max_topics = 7; /* the subscribed predefined name + 6 */
 	start(t);
 	connect_ok(1, "proven");
 	reset_out();
@@ -2717,12 +2722,12 @@ static void test_full_registry_evicts_unproven_holder(void **state)
 		snprintf(name, sizeof(name), "t/%d", k);
 		reg_ok(3, name);
 	}
-	assert_int_equal(broker_topic_count(T->b), 8);
+	assert_int_equal(broker_topic_count(T->b), 7);
 	uint16_t id = reg_ok(1, "p/1");
 	assert_int_equal(EV(SESSION_EVICTED_UNPROVEN), 1);
 	assert_false(has(3));
 	assert_true(has(2));
-	assert_int_equal(broker_topic_count(T->b), 3);
+	assert_int_equal(broker_topic_count(T->b), 2);
 	/* The id works. */
 	reset_out();
 	assert_int_equal(do_publish(1, 0, MQTTSN_TOPIC_NORMAL, id, 0, "x"), FO_FATE_DELIVERED);
@@ -2737,6 +2742,218 @@ static void test_full_registry_evicts_unproven_holder(void **state)
 	assert_int_equal(EV(SESSION_EVICTED_UNPROVEN), 1);
 	assert_true(has(2));
 	assert_true(has(1));
+}
+
+/* ------------------------------------------------------------------ predefined topics by generation */
+
+/* Two generations' configs, as the stage's io.client_config gives them: A for the stable side,
+ * B for the canary side (the client whose hash is canary_hash) and, after a swap, for all. */
+static struct broker_config gen_a, gen_b;
+static uint32_t canary_hash;
+static bool swapped, live = true;
+static const struct broker_config *split_config(void *ctx, uint32_t client_hash)
+{
+	(void)ctx;
+	return swapped || client_hash == canary_hash ? &gen_b : &gen_a;
+}
+static int fake_predef_named(void *ctx, const uint8_t *name, uint16_t len, const struct predef_set **all)
+{
+	(void)ctx;
+	(void)name;
+	(void)len;
+	if (!live)
+		return BROKER_PREDEF_NONE;
+	if (swapped) { /* one generation serves everyone */
+		*all = gen_b.predef_set;
+		return BROKER_PREDEF_ALL;
+	}
+	return BROKER_PREDEF_PER_CLIENT;
+}
+
+static struct out *publish_from_list(struct out **l, int n)
+{
+	for (int k = n - 1; k >= 0; k--)
+		if (l[k]->is_publish)
+			return l[k];
+	return NULL;
+}
+
+static void expect_copy(int i, uint8_t ttype, uint16_t tid)
+{
+	struct out *o = last_publish_to(i);
+	assert_non_null(o);
+	assert_int_equal(o->m.u.publish.flags & MQTTSN_FLAG_TOPIC_MASK, ttype);
+	assert_int_equal(o->m.u.publish.topic_id, tid);
+}
+
+static void test_predefined_by_client_generation(void **state)
+{
+	struct t *t = *state;
+	/* A: global g/a = 10; dev-7's own d/7 = 11. B: global g/a = 20; every dev-* has d/7 = 21. */
+	static const struct broker_predefined a_glob[] = { { 10, "g/a" } }, a_dev7[] = { { 11, "d/7" } };
+	static const struct broker_predefined b_glob[] = { { 20, "g/a" } }, b_dev[] = { { 21, "d/7" } };
+	const struct broker_client_predefined a_rules[] = { { (const uint8_t *)"dev-7", 5, false, a_dev7, 1 } };
+	const struct broker_client_predefined b_rules[] = { { (const uint8_t *)"dev-", 4, true, b_dev, 1 } };
+	const char *err;
+	struct predef_set *sa = predef_set_build(a_glob, 1, a_rules, 1, 64, &err);
+	struct predef_set *sb = predef_set_build(b_glob, 1, b_rules, 1, 64, &err);
+	assert_non_null(sa);
+	assert_non_null(sb);
+	gen_a = (struct broker_config){ .predef_set = sa };
+	gen_b = (struct broker_config){ .predef_set = sb };
+	canary_hash = fo_client_id_hash((const uint8_t *)"dev-9", 5);
+	swapped = false;
+	live = true;
+	t->cfg.predefined = NULL; /* the engine's own (boot) list is not what decides */
+	t->cfg.n_predefined = 0;
+	t->cfg.max_retained = 4;
+	t->cfg.retained_bytes = 100;
+	t->client_config = split_config;
+	t->predef_named = fake_predef_named;
+	start(t);
+	connect_ok(1, "dev-7"); /* A */
+	connect_ok(2, "dev-9"); /* B (canary) */
+	connect_ok(3, "other"); /* A */
+
+	/* SUBSCRIBE by predefined id: by the subscriber's own table. */
+	reset_out();
+	assert_int_equal(do_subscribe(1, 0, MQTTSN_TOPIC_PREDEFINED, NULL, 10, 3), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.out[0].m.u.suback.return_code, MQTTSN_RC_ACCEPTED);
+	assert_int_equal(T->f.out[0].m.u.suback.topic_id, 10);
+	reset_out();
+	assert_int_equal(do_subscribe(2, 0, MQTTSN_TOPIC_PREDEFINED, NULL, 10, 3), FO_FATE_ANSWERED);
+	assert_int_equal(T->f.out[0].m.u.suback.return_code, MQTTSN_RC_INVALID_TOPIC_ID);
+	sub_ok(2, 0, "d/7");
+	sub_ok(3, 0, "g/#"); /* a wildcard matching a predefined name */
+
+	/* dev-7 publishes its own id 11 (d/7); dev-9 gets d/7 as its own 21, no REGISTER. */
+	reset_out();
+	assert_int_equal(do_publish(1, 0, MQTTSN_TOPIC_PREDEFINED, 11, 0, "x"), FO_FATE_DELIVERED);
+	assert_memory_equal(T->res.topic, "d/7", 3);
+	expect_copy(2, MQTTSN_TOPIC_PREDEFINED, 21);
+	assert_int_equal(EV(REGISTER_SENT), 0);
+	/* 11 is dev-7's alone */
+	reset_out();
+	assert_int_equal(do_publish(3, 1, MQTTSN_TOPIC_PREDEFINED, 11, 4, "x"), FO_FATE_ANSWERED);
+	assert_int_equal(T->f.out[0].m.u.puback.return_code, MQTTSN_RC_INVALID_TOPIC_ID);
+
+	/* dev-9 publishes g/a by B's 20: dev-7 gets A's 10, the wildcard subscriber A's 10. */
+	reset_out();
+	assert_int_equal(do_publish(2, 0, MQTTSN_TOPIC_PREDEFINED, 20, 0, "y"), FO_FATE_DELIVERED);
+	expect_copy(1, MQTTSN_TOPIC_PREDEFINED, 10);
+	expect_copy(3, MQTTSN_TOPIC_PREDEFINED, 10);
+	assert_int_equal(EV(REGISTER_SENT), 0);
+
+	/* From another worker: the subscriber's generation decides too. */
+	reset_out();
+	struct payload p = { 0 };
+	memcpy(p.buf, "remote", 6);
+	fake_bind(&T->f, &p, p.buf, 6);
+	assert_int_equal(broker_fanout(T->b, (const uint8_t *)"d/7", 3, 0, &p, 6, 2000), 1);
+	expect_copy(2, MQTTSN_TOPIC_PREDEFINED, 21);
+
+	/* The name predefined for no client (io.predef_named false): copies go by name alone. */
+	live = false;
+	reset_out();
+	assert_int_equal(broker_fanout(T->b, (const uint8_t *)"g/a", 3, 0, &p, 6, 2000), 0); /* held for REGACKs */
+	struct out *l[8];
+	int n = outs_to(3, l, 8);
+	assert_int_equal(n, 1);
+	assert_int_equal(l[0]->m.type, MQTTSN_REGISTER); /* the wildcard subscriber needs the name */
+	assert_int_equal(regack_all(), 2); /* dev-7 subscribed by an id: it has no id of the name either */
+	n = outs_to(3, l, 8);
+	assert_int_equal(publish_from_list(l, n)->m.u.publish.flags & MQTTSN_FLAG_TOPIC_MASK, MQTTSN_TOPIC_NORMAL);
+	live = true;
+
+	/* The swap: B for everyone. dev-7's 10 and 11 are gone, 20 and 21 work from its next message. */
+	swapped = true;
+	reset_out();
+	assert_int_equal(do_publish(1, 1, MQTTSN_TOPIC_PREDEFINED, 10, 5, "z"), FO_FATE_ANSWERED);
+	assert_int_equal(T->f.out[0].m.u.puback.return_code, MQTTSN_RC_INVALID_TOPIC_ID);
+	assert_int_equal(T->f.out[0].m.u.puback.topic_id, 10);
+	reset_out();
+	assert_int_equal(do_publish(1, 1, MQTTSN_TOPIC_PREDEFINED, 11, 6, "z"), FO_FATE_ANSWERED);
+	assert_int_equal(T->f.out[0].m.u.puback.return_code, MQTTSN_RC_INVALID_TOPIC_ID);
+	reset_out();
+	assert_int_equal(do_publish(1, 0, MQTTSN_TOPIC_PREDEFINED, 21, 0, "z"), FO_FATE_DELIVERED);
+	expect_copy(2, MQTTSN_TOPIC_PREDEFINED, 21);
+	/* g/a: "other" has B's global 20 now; dev-7's subscription (made by A's 10) stays, by name */
+	reset_out();
+	assert_int_equal(publish_flags(2, (uint8_t)(MQTTSN_FLAG_QOS0 | MQTTSN_FLAG_RETAIN | MQTTSN_TOPIC_PREDEFINED),
+				       20, 0, "kept"),
+			 FO_FATE_DELIVERED);
+	expect_copy(3, MQTTSN_TOPIC_PREDEFINED, 20);
+	expect_copy(1, MQTTSN_TOPIC_PREDEFINED, 20);
+
+	/* A name predefined for nobody in B goes out as a normal id (the SUBACK gave it). */
+	struct mqttsn_msg a = sub_ok(3, 0, "q/r");
+	reset_out();
+	assert_int_equal(broker_fanout(T->b, (const uint8_t *)"q/r", 3, 0, &p, 6, 2000), 1);
+	expect_copy(3, MQTTSN_TOPIC_NORMAL, a.u.suback.topic_id);
+
+	/* The retained g/a for a new wildcard subscriber: its own predefined id, the retain flag. */
+	connect_ok(4, "dev-4");
+	reset_out();
+	assert_int_equal(do_subscribe(4, 0, MQTTSN_TOPIC_NORMAL, "g/+", 0, 9), FO_FATE_DELIVERED);
+	struct out *o = last_publish_to(4);
+	assert_non_null(o);
+	assert_true(o->m.u.publish.flags & MQTTSN_FLAG_RETAIN);
+	assert_int_equal(o->m.u.publish.flags & MQTTSN_FLAG_TOPIC_MASK, MQTTSN_TOPIC_PREDEFINED);
+	assert_int_equal(o->m.u.publish.topic_id, 20);
+
+	/* QoS -1 from an address without a session: the table of that address's generation (B). */
+	reset_out();
+	assert_int_equal(do_publish(5, -1, MQTTSN_TOPIC_PREDEFINED, 20, 0, "m1"), FO_FATE_DELIVERED);
+	expect_copy(3, MQTTSN_TOPIC_PREDEFINED, 20);
+	assert_int_equal(do_publish(5, -1, MQTTSN_TOPIC_PREDEFINED, 10, 0, "m1"), FO_FATE_DROPPED);
+	assert_int_equal(T->res.drop, FO_DROP_MQTTSN_BAD_TOPIC);
+
+	broker_destroy(t->b);
+	t->b = NULL;
+	predef_set_free(sa);
+	predef_set_free(sb);
+}
+
+/* Per-client scope with tables without per-client rules: each copy's generation decides, the answer
+ * of the last set looked at reused only for that same set. */
+static void test_predefined_split_without_rules(void **state)
+{
+	struct t *t = *state;
+	static const struct broker_predefined a_glob[] = { { 10, "g/a" } }, b_glob[] = { { 20, "g/a" } };
+	const char *err;
+	struct predef_set *sa = predef_set_build(a_glob, 1, NULL, 0, 64, &err);
+	struct predef_set *sb = predef_set_build(b_glob, 1, NULL, 0, 64, &err);
+	gen_a = (struct broker_config){ .predef_set = sa };
+	gen_b = (struct broker_config){ .predef_set = sb };
+	canary_hash = fo_client_id_hash((const uint8_t *)"can", 3);
+	swapped = false;
+	live = true;
+	t->client_config = split_config;
+	t->predef_named = fake_predef_named;
+	start(t);
+	connect_ok(1, "st-1");
+	connect_ok(2, "can");
+	connect_ok(3, "st-3");
+	sub_ok(1, 0, "g/#");
+	sub_ok(2, 0, "g/#");
+	sub_ok(3, 0, "g/a");
+	reset_out();
+	assert_int_equal(do_publish(1, 0, MQTTSN_TOPIC_PREDEFINED, 10, 0, "p"), FO_FATE_DELIVERED);
+	assert_int_equal(T->res.local_deliveries, 3);
+	expect_copy(1, MQTTSN_TOPIC_PREDEFINED, 10);
+	expect_copy(2, MQTTSN_TOPIC_PREDEFINED, 20);
+	expect_copy(3, MQTTSN_TOPIC_PREDEFINED, 10);
+	/* the canary's own id from the canary, the stable ones' for them */
+	reset_out();
+	assert_int_equal(do_publish(2, 0, MQTTSN_TOPIC_PREDEFINED, 20, 0, "q"), FO_FATE_DELIVERED);
+	expect_copy(1, MQTTSN_TOPIC_PREDEFINED, 10);
+	expect_copy(2, MQTTSN_TOPIC_PREDEFINED, 20);
+	expect_copy(3, MQTTSN_TOPIC_PREDEFINED, 10);
+	assert_int_equal(EV(REGISTER_SENT), 0);
+	broker_destroy(t->b);
+	t->b = NULL;
+	predef_set_free(sa);
+	predef_set_free(sb);
 }
 
 /* Rule 6: a DISCONNECT or ack from an address without a session is never answered. */
@@ -4105,6 +4322,8 @@ int main(void)
 		TEST(test_publish_qos1_dup_resend),
 		TEST(test_publish_qos0_no_match_and_qos2),
 		TEST(test_publish_predefined_and_short),
+		TEST(test_predefined_by_client_generation),
+		TEST(test_predefined_split_without_rules),
 		TEST(test_publish_qos_m1_without_session),
 		TEST(test_subscribe_kinds_and_grants),
 		TEST(test_subscribe_table_full_is_congestion),
