@@ -176,6 +176,7 @@ unsigned fo_config_restart_keys(const struct fo_config *f, const struct fo_confi
 	KEY(a->will_max_bytes != b->will_max_bytes, "mqttsn.will_max_bytes");
 	KEY(a->max_retained != b->max_retained, "mqttsn.max_retained");
 	KEY(a->retained_bytes != b->retained_bytes, "mqttsn.retained_bytes");
+	KEY(a->max_forwarded_nodes != b->max_forwarded_nodes, "mqttsn.max_forwarded_nodes");
 	bool same_pre = a->n_predefined == b->n_predefined;
 	for (uint32_t i = 0; same_pre && i < a->n_predefined; i++)
 		same_pre = a->predefined[i].id == b->predefined[i].id &&
