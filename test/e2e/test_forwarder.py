@@ -10,9 +10,10 @@ forwarder's socket encapsulated with that node's id and Ctrl 0 (CONNACK, the add
 REGISTER, SUBACK, REGISTER, PUBLISH copies at QoS 1 and 0, PUBACK, PINGRESP, DISCONNECT), the two
 nodes are two sessions beside the forwarder's own (whose CONNACK comes back bare), each node gets
 exactly the copies its subscription asks for (also a 768-byte payload, whose copies chain the
-encapsulation and PUBLISH header in front of the shared payload), and an unacknowledged QoS 1 copy is retransmitted
-to the same node. An Encapsulated message inside another and a 17-byte node id are dropped with
-their own reasons. The events encapsulated_rx / encapsulated_tx equal what the sockets counted,
+encapsulation and PUBLISH header in front of the shared payload), an unacknowledged QoS 1 copy is
+retransmitted to the same node, and a SEARCHGW from a node (radius 1) gets its GWINFO back
+encapsulated with Ctrl 1. An Encapsulated message inside another and a 17-byte node id are dropped
+with their own reasons. The events encapsulated_rx / encapsulated_tx equal what the sockets counted,
 tshark decodes every Encapsulated frame the appliance sent (node ids, Ctrl, the inner messages)
 without a malformed field, and conservation holds after stop."""
 import os
@@ -46,6 +47,7 @@ class Forwarder:
         self.c = RawClient(lab)
         self.queues = {}
         self.rx_encap = 0   # Encapsulated datagrams received
+        self.ctrls = []     # (node, inner type, Ctrl) of each
         self.tx_encap = 0
 
     def close(self):
@@ -67,11 +69,12 @@ class Forwarder:
         if data[1] == ENCAPSULATED and data[0] != 1:
             n = data[0]
             ctrl, node, inner = data[2], data[3:n], data[n:]
-            check(ctrl == 0, f"Ctrl {ctrl:#x} in an Encapsulated reply (want radius 0)")
             self.rx_encap += 1
         else:
-            node, inner = None, data
+            ctrl, node, inner = None, None, data
         mtype, body = decode(inner)
+        if node is not None:
+            self.ctrls.append((node, mtype, ctrl))
         self.queues.setdefault(node, []).append((mtype, body))
         return True
 
@@ -181,6 +184,11 @@ def main(args):
                 log(f"drops from the nested and the over-long encapsulation: {delta}")
                 check(delta == {"mqttsn_encap_nested": 1, "mqttsn_node_id_refused": 1}, f"drops added: {delta}")
 
+                # SEARCHGW through the forwarder: GWINFO back to that node, the radius in Ctrl.
+                fw.send(NODE_B, bytes([3, 0x01, 1]))
+                gw = fw.expect(NODE_B, 0x02)
+                check(len(gw) >= 1, f"GWINFO {gw.hex()}")
+
                 # PINGREQ and DISCONNECT per node; the forwarder's own session goes last.
                 fw.send(NODE_A, m_pingreq())
                 fw.expect(NODE_A, PINGRESP)
@@ -196,6 +204,8 @@ def main(args):
         finally:
             fw.close()
             pub.close()
+        bad_ctrl = [(n.hex(), t, c) for n, t, c in fw.ctrls if c != (1 if t == 0x02 else 0)]
+        check(not bad_ctrl, f"Ctrl octets (want 0, 1 for the GWINFO answering a radius-1 SEARCHGW): {bad_ctrl}")
         ev = events(s)
         log(f"forwarder socket: sent {fw.tx_encap} Encapsulated (+2 refused), received {fw.rx_encap}; events "
             f"encapsulated_rx {ev['encapsulated_rx']}, encapsulated_tx {ev['encapsulated_tx']}")
@@ -214,7 +224,7 @@ def main(args):
             # tshark 4.0 shows a node id of up to 4 bytes as a number (0x0102 -> 258)
             key = node.replace(":", "") if ":" in node else f"{int(node, 0):x}"
             by_node.setdefault(key, []).extend(inner)
-            check(int(ctrl, 0) == 0, f"tshark: Ctrl {ctrl} from the appliance")
+            check(int(ctrl, 0) in (0, 1), f"tshark: Ctrl {ctrl} from the appliance")
         log(f"tshark: Encapsulated frames from the appliance: {len(rows)}; inner types by node: "
             f"{ {k: sorted(set(v)) for k, v in by_node.items()} }")
         check(len(rows) == fw.rx_encap, f"tshark saw {len(rows)} Encapsulated frames from the appliance, the "
@@ -222,7 +232,7 @@ def main(args):
         nid = {n: f"{int.from_bytes(n, 'big'):x}" for n in (NODE_A, NODE_B)}
         check(set(by_node) == set(nid.values()), f"tshark: node ids {sorted(by_node)} (want {sorted(nid.values())})")
         want_a = {"CONNACK", "REGISTER", "SUBACK", "PUBLISH", "PINGRESP", "DISCONNECT"}
-        want_b = {"CONNACK", "REGISTER", "SUBACK", "PUBLISH", "REGACK", "PUBACK", "DISCONNECT"}
+        want_b = {"CONNACK", "REGISTER", "SUBACK", "PUBLISH", "REGACK", "PUBACK", "GWINFO", "DISCONNECT"}
         check(set(by_node[nid[NODE_A]]) == want_a, f"tshark: node A inner types {sorted(set(by_node[nid[NODE_A]]))}")
         check(set(by_node[nid[NODE_B]]) == want_b, f"tshark: node B inner types {sorted(set(by_node[nid[NODE_B]]))}")
         problems, detail = tshark_problems(pcap, app)
