@@ -335,18 +335,25 @@ static int send_suback(struct broker *b, const struct fo_client *to, int granted
 
 _Static_assert(BROKER_NODE_ID_MAX == SESSION_NODE_ID_MAX, "one bound for Wireless Node Ids");
 
-/* Where everything for session s goes: its address, and its node id when it is behind a
- * forwarder (node_id is left unwritten for a direct client: the copy path stays short). */
-static struct fo_client client_of(const struct broker *b, const struct mqttsn_session *s)
+/* The node id of a session behind a forwarder, into c: off the fan-out's path. */
+__attribute__((noinline, cold)) static void client_node(const struct broker *b, const struct mqttsn_session *s,
+							struct fo_client *c)
 {
-	struct fo_client c;
-	c.ip = s->ip;
-	c.port = s->port;
-	c.ifindex = s->ifindex;
-	const uint8_t *node = session_node(b->st, s, &c.node_len);
+	const uint8_t *node = session_node(b->st, s, &c->node_len);
 	if (node)
-		memcpy(c.node_id, node, c.node_len);
-	return c;
+		memcpy(c->node_id, node, c->node_len);
+}
+
+/* Where everything for session s goes, into c: its address, and its node id when it is behind a
+ * forwarder (node_id is left unwritten for a direct client: the copy path stays short). */
+static inline void client_of(const struct broker *b, const struct mqttsn_session *s, struct fo_client *c)
+{
+	c->ip = s->ip;
+	c->port = s->port;
+	c->ifindex = s->ifindex;
+	c->node_len = 0;
+	if (__builtin_expect(s->forwarded, 0))
+		client_node(b, s, c);
 }
 
 /* The session key of a client. */
@@ -454,7 +461,8 @@ static void send_held(struct broker *b, uint32_t si, const struct held_pub *p, u
 		b->io.payload_release(b->io.ctx, p->payload);
 		return;
 	}
-	struct fo_client to = client_of(b, s);
+	struct fo_client to;
+	client_of(b, s, &to);
 	if (p->qos) {
 		s->inflight_n++;
 		ev(b, p->qos == 2 ? FO_EV_DELIVERY_QOS2 : FO_EV_DELIVERY_QOS1);
@@ -1195,7 +1203,6 @@ static uint32_t deliver_unknown(struct broker *b, uint32_t si, uint32_t me, int 
 static uint32_t deliver(struct broker *b, uint32_t si, int qos, struct delivery *d)
 {
 	struct mqttsn_session *s = session_get(b->st, si);
-	struct fo_client to = client_of(b, s);
 	uint16_t tid = d->tid;
 
 	/* Only an address that showed it receives what we send gets copies (reflection), and only
@@ -1247,7 +1254,9 @@ static uint32_t deliver(struct broker *b, uint32_t si, int qos, struct delivery 
 		r.u.reg.msg_id = mid;
 		r.u.reg.topic_name = d->name;
 		r.u.reg.topic_name_len = d->name_len;
-		if (send_msg(b, &to, &r) < 0) {
+		struct fo_client rto;
+		client_of(b, s, &rto);
+		if (send_msg(b, &rto, &r) < 0) {
 			map_drop(b, me);
 			return 0;
 		}
@@ -1301,6 +1310,8 @@ send:;
 		ev(b, qos == 2 ? FO_EV_DELIVERY_QOS2 : FO_EV_DELIVERY_QOS1);
 	}
 	/* A failed send of a QoS 1 copy stays in flight: the retransmission covers it. */
+	struct fo_client to;
+	client_of(b, s, &to);
 	b->io.send_publish(b->io.ctx, &to, hdr, (uint16_t)h, d->payload);
 	ev(b, FO_EV_DELIVERIES);
 	return 1;
@@ -1328,7 +1339,8 @@ static void inflight_resend(struct broker *b, struct mqttsn_session *s, uint32_t
 {
 	struct inflight_entry *e = inflight_get(b->inf, x);
 	if (e->flags & INFLIGHT_PUBREL) {
-		struct fo_client to = client_of(b, s);
+		struct fo_client to;
+		client_of(b, s, &to);
 		send_pubx(b, &to, MQTTSN_PUBREL, e->msg_id);
 		ev(b, FO_EV_QOS2_PUBREL_RESENT);
 		inflight_requeue(b->inf, x, b->clock_ms + b->cfg.retry_interval_ms);
@@ -1338,7 +1350,8 @@ static void inflight_resend(struct broker *b, struct mqttsn_session *s, uint32_t
 	int h = mqttsn_encode_publish_hdr(hdr, sizeof(hdr), (uint8_t)(e->flags | MQTTSN_FLAG_DUP), e->topic_id,
 					  e->msg_id, e->payload_len);
 	if (h > 0) {
-		struct fo_client to = client_of(b, s);
+		struct fo_client to;
+		client_of(b, s, &to);
 		b->io.send_publish(b->io.ctx, &to, hdr, (uint16_t)h, e->payload);
 		ev(b, FO_EV_QOS1_RETRANSMITS);
 	}
@@ -1402,7 +1415,8 @@ static void awake_done(struct broker *b, uint32_t si)
 	struct mqttsn_session *s = session_get(b->st, si);
 	if (s->state != SESSION_AWAKE || b->g[si].n_pubs > 0)
 		return;
-	struct fo_client to = client_of(b, s);
+	struct fo_client to;
+	client_of(b, s, &to);
 	send_empty(b, &to, MQTTSN_PINGRESP);
 	s->state = SESSION_ASLEEP;
 	s->last_rx_ms = b->clock_ms;
@@ -2169,7 +2183,8 @@ static void on_pubrec(struct broker *b, uint32_t si, const struct mqttsn_msg *m,
 		b->g[si].giveups = 0;
 	}
 	inflight_requeue(b->inf, x, b->clock_ms + b->cfg.retry_interval_ms);
-	struct fo_client to = client_of(b, s);
+	struct fo_client to;
+	client_of(b, s, &to);
 	send_pubx(b, &to, MQTTSN_PUBREL, mid);
 	set_delivered(res);
 }
@@ -2861,7 +2876,8 @@ static void will_publish(struct broker *b, const struct fo_client *from, const u
 static void session_lost(struct broker *b, uint32_t si, enum fo_event why)
 {
 	struct mqttsn_session *s = session_get(b->st, si);
-	struct fo_client from = client_of(b, s);
+	struct fo_client from;
+	client_of(b, s, &from);
 	const struct will_slot *w = will_get(b, si);
 	uint16_t tlen = 0, mlen = 0;
 	uint8_t wflags = 0;

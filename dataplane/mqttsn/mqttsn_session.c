@@ -188,8 +188,10 @@ static bool session_at_addr(const void *tab, uint32_t x, const void *q)
 	const struct session_addr *k = q;
 	if (s->ip != k->ip || s->port != k->port)
 		return false;
-	struct session_addr a = addr_of(t, x);
-	return node_eq(&a, k);
+	if (!s->forwarded)
+		return k->node_len == 0;
+	const struct node_entry *n = node_of(t, x);
+	return n->len == k->node_len && memcmp(n->id, k->node, n->len) == 0;
 }
 
 static uint32_t session_addr_hash(const void *tab, uint32_t x)
