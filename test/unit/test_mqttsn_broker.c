@@ -3988,6 +3988,89 @@ static void test_forwarder_node_proof(void **state)
 	assert_int_equal(T->f.n, 1);
 }
 
+/* Wills and sleeping clients behind a forwarder: the will prompts go to the node, a lost node's
+ * will reaches a subscribing node, and copies buffered while a node sleeps go out to it, then
+ * PINGRESP, when its PINGREQ with ClientId arrives through the forwarder. */
+static void test_forwarder_will_and_sleep(void **state)
+{
+	struct t *t = *state;
+	t->cfg.max_forwarded_nodes = 4;
+	start_offline(t);
+	node_connect_ok(1, "\x01", "sleepy", MQTTSN_FLAG_CLEAN);
+	node_subscribe_ok(1, "\x01", 1, "s/t");
+	node_subscribe_ok(1, "\x01", 0, "will/b");
+
+	/* Node B with a will: WILLTOPICREQ, WILLMSGREQ and CONNACK go to node B. */
+	reset_out();
+	struct mqttsn_msg c = { .type = MQTTSN_CONNECT };
+	c.u.connect.flags = MQTTSN_FLAG_CLEAN | MQTTSN_FLAG_WILL;
+	c.u.connect.protocol_id = MQTTSN_PROTOCOL_ID;
+	c.u.connect.duration = 60;
+	c.u.connect.client_id = (const uint8_t *)"nodeB";
+	c.u.connect.client_id_len = 5;
+	assert_int_equal(feed_node(1, "\x02", &c), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 1);
+	assert_true(to_node(&T->f.out[0], 1, "\x02"));
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_WILLTOPICREQ);
+	reset_out();
+	struct mqttsn_msg w = { .type = MQTTSN_WILLTOPIC };
+	w.u.willtopic.topic = (const uint8_t *)"will/b";
+	w.u.willtopic.topic_len = 6;
+	assert_int_equal(feed_node(1, "\x02", &w), FO_FATE_DELIVERED);
+	assert_true(T->f.n == 1 && to_node(&T->f.out[0], 1, "\x02"));
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_WILLMSGREQ);
+	reset_out();
+	struct mqttsn_msg wm = { .type = MQTTSN_WILLMSG };
+	wm.u.willmsg.msg = (const uint8_t *)"b-gone";
+	wm.u.willmsg.msg_len = 6;
+	assert_int_equal(feed_node(1, "\x02", &wm), FO_FATE_DELIVERED);
+	assert_true(T->f.n == 1 && to_node(&T->f.out[0], 1, "\x02"));
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_CONNACK);
+
+	/* Node B falls silent, node A keeps alive: B's will reaches node A. */
+	T->now += 91000;
+	struct mqttsn_msg ping = { .type = MQTTSN_PINGREQ };
+	reset_out();
+	assert_int_equal(feed_node(1, "\x01", &ping), FO_FATE_ANSWERED);
+	broker_tick(T->b, T->now);
+	assert_int_equal(EV(WILL_PUBLISHED), 1);
+	struct out *a[8];
+	int na = outs_to_node(1, "\x01", a, 8);
+	assert_int_equal(na, 2); /* PINGRESP, the will */
+	assert_true(a[1]->is_publish);
+	assert_memory_equal(a[1]->m.u.publish.data, "b-gone", 6);
+	assert_int_equal(outs_to_node(1, "\x02", a, 8), 0);
+
+	/* Node A sleeps; two copies are buffered, then flushed to it before its PINGRESP. */
+	connect_ok(2, "pub");
+	uint16_t id = reg_ok(2, "s/t");
+	reset_out();
+	struct mqttsn_msg d = { .type = MQTTSN_DISCONNECT };
+	d.u.disconnect.has_duration = 1;
+	d.u.disconnect.duration = 10;
+	assert_int_equal(feed_node(1, "\x01", &d), FO_FATE_DELIVERED);
+	assert_true(T->f.n == 1 && to_node(&T->f.out[0], 1, "\x01"));
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_DISCONNECT);
+	assert_int_equal(state_of("sleepy"), SESSION_ASLEEP);
+	reset_out();
+	assert_int_equal(do_publish(2, 1, MQTTSN_TOPIC_NORMAL, id, 1, "z1"), FO_FATE_DELIVERED);
+	assert_int_equal(do_publish(2, 0, MQTTSN_TOPIC_NORMAL, id, 0, "z2"), FO_FATE_DELIVERED);
+	assert_int_equal(outs_to_node(1, "\x01", a, 8), 0);
+	assert_int_equal(EV(DELIVERY_BUFFERED), 2);
+	T->now += 5000;
+	reset_out();
+	struct mqttsn_msg pid = { .type = MQTTSN_PINGREQ };
+	pid.u.pingreq.client_id = (const uint8_t *)"sleepy";
+	pid.u.pingreq.client_id_len = 6;
+	assert_int_equal(feed_node(1, "\x01", &pid), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 3);
+	for (int k = 0; k < 3; k++)
+		assert_true(to_node(&T->f.out[k], 1, "\x01"));
+	assert_memory_equal(T->f.out[0].m.u.publish.data, "z1", 2);
+	assert_memory_equal(T->f.out[1].m.u.publish.data, "z2", 2);
+	assert_int_equal(T->f.out[2].m.type, MQTTSN_PINGRESP);
+}
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -4080,6 +4163,7 @@ int main(void)
 		TEST(test_forwarder_two_nodes),
 		TEST(test_forwarder_refusals),
 		TEST(test_forwarder_node_proof),
+		TEST(test_forwarder_will_and_sleep),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
