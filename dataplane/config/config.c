@@ -45,6 +45,7 @@
  *     will_max_bytes: 512       # will topic + message, 2..4096
  *     max_retained: 4096        # retained messages per worker, 0..1048576 (0 = retain flag ignored)
  *     retained_bytes: 4194304   # their payload bytes per worker
+ *     max_forwarded_nodes: 4096 # clients behind forwarders per worker, 0..max_sessions (0 = refused)
  *     predefined_topics:        # optional, at most max_topics entries
  *       - { id: 1, name: "sensors/predefined" }   # id 1..65534 unique; name a valid,
  *                                                 # unique topic name
@@ -122,6 +123,7 @@ struct raw_mqttsn {
 	char *max_inflight, *max_inflight_per_session, *retry_interval_ms, *retry_limit;
 	char *max_topic_len, *expiry_scan_per_tick;
 	char *session_expiry_s, *offline_buffer, *max_wills, *will_max_bytes, *max_retained, *retained_bytes;
+	char *max_forwarded_nodes;
 	struct raw_predef *predefined_topics;
 	unsigned predefined_topics_count;
 	struct raw_client_predef *client_predefined;
@@ -294,6 +296,7 @@ static const cyaml_schema_field_t mqttsn_fields[] = {
 	STR("will_max_bytes", struct raw_mqttsn, will_max_bytes),
 	STR("max_retained", struct raw_mqttsn, max_retained),
 	STR("retained_bytes", struct raw_mqttsn, retained_bytes),
+	STR("max_forwarded_nodes", struct raw_mqttsn, max_forwarded_nodes),
 	CYAML_FIELD_SEQUENCE("predefined_topics", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_mqttsn,
 			     predefined_topics, &predef_value, 0, CYAML_UNLIMITED),
 	CYAML_FIELD_SEQUENCE("client_predefined", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_mqttsn,
@@ -1238,6 +1241,9 @@ static int load_mqttsn(struct ctx *c, const struct raw_config *r, struct fo_conf
 		    &b->max_retained) != 0 ||
 	    get_u32(c, "mqttsn.retained_bytes", m->retained_bytes, 0, UINT32_MAX, FO_DEFAULT_RETAINED_BYTES,
 		    &b->retained_bytes) != 0 ||
+	    get_u32(c, "mqttsn.max_forwarded_nodes", m->max_forwarded_nodes, 0, 1u << 28,
+		    FO_DEFAULT_MAX_FORWARDED_NODES < b->max_sessions ? FO_DEFAULT_MAX_FORWARDED_NODES : b->max_sessions,
+		    &b->max_forwarded_nodes) != 0 ||
 	    get_u16(c, "mqttsn.max_topic_len", m->max_topic_len, 2, FO_MAX_TOPIC_LEN_LIMIT, FO_DEFAULT_MAX_TOPIC_LEN,
 		    &b->max_topic_len) != 0)
 		return -1;
@@ -1249,6 +1255,11 @@ static int load_mqttsn(struct ctx *c, const struct raw_config *r, struct fo_conf
 			    "mqttsn.max_inflight_per_session: %u is more than mqttsn.max_inflight (%u); "
 			    "lower it or raise max_inflight",
 			    b->max_inflight_per_session, b->max_inflight);
+	if (b->max_forwarded_nodes > b->max_sessions)
+		return fail(c,
+			    "mqttsn.max_forwarded_nodes: %u is more than mqttsn.max_sessions (%u); "
+			    "lower it or raise max_sessions",
+			    b->max_forwarded_nodes, b->max_sessions);
 
 	unsigned n = m->predefined_topics_count;
 	if (n > b->max_topics)

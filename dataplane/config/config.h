@@ -36,12 +36,13 @@
 #define FO_DEFAULT_MAX_TOPIC_LEN 255
 #define FO_DEFAULT_GATEWAY_ID 1
 #define FO_DEFAULT_EXPIRY_SCAN 64
-#define FO_DEFAULT_SESSION_EXPIRY_S 86400 /* a disconnected CleanSession=0 session is kept a day */
-#define FO_DEFAULT_OFFLINE_BUFFER 64      /* copies buffered per asleep/disconnected client */
-#define FO_DEFAULT_MAX_WILLS 4096         /* will slots per worker */
-#define FO_DEFAULT_WILL_MAX_BYTES 512     /* will topic + message */
-#define FO_DEFAULT_MAX_RETAINED 4096      /* retained messages per worker */
-#define FO_DEFAULT_RETAINED_BYTES 4194304 /* their payload bytes per worker */
+#define FO_DEFAULT_SESSION_EXPIRY_S 86400   /* a disconnected CleanSession=0 session is kept a day */
+#define FO_DEFAULT_OFFLINE_BUFFER 64        /* copies buffered per asleep/disconnected client */
+#define FO_DEFAULT_MAX_WILLS 4096           /* will slots per worker */
+#define FO_DEFAULT_WILL_MAX_BYTES 512       /* will topic + message */
+#define FO_DEFAULT_MAX_RETAINED 4096        /* retained messages per worker */
+#define FO_DEFAULT_RETAINED_BYTES 4194304   /* their payload bytes per worker */
+#define FO_DEFAULT_MAX_FORWARDED_NODES 4096 /* clients behind forwarders per worker (at most max_sessions) */
 #define FO_DEFAULT_RX_QUEUES 1
 #define FO_DEFAULT_PREFIX_LEN 24 /* when "ipv4:" has no /len */
 /* "security:" defaults (docs/security.md) */

@@ -180,6 +180,7 @@ unsigned fo_config_restart_keys(const struct fo_config *f, const struct fo_confi
 	KEY(a->will_max_bytes != b->will_max_bytes, "mqttsn.will_max_bytes");
 	KEY(a->max_retained != b->max_retained, "mqttsn.max_retained");
 	KEY(a->retained_bytes != b->retained_bytes, "mqttsn.retained_bytes");
+	KEY(a->max_forwarded_nodes != b->max_forwarded_nodes, "mqttsn.max_forwarded_nodes");
 	KEY(a->address_proof != b->address_proof || a->proof_timeout_ms != b->proof_timeout_ms ||
 		    f->min_source_port != t->min_source_port || a->keepalive_min_s != b->keepalive_min_s ||
 		    a->keepalive_max_s != b->keepalive_max_s || a->refuse_keepalive_zero != b->refuse_keepalive_zero ||

@@ -337,9 +337,33 @@ static int send_suback(struct broker *b, const struct fo_client *to, int granted
 	return send_msg(b, to, &m);
 }
 
-static struct fo_client client_of(const struct mqttsn_session *s)
+_Static_assert(BROKER_NODE_ID_MAX == SESSION_NODE_ID_MAX, "one bound for Wireless Node Ids");
+
+/* The node id of a session behind a forwarder, into c: off the fan-out's path. */
+__attribute__((noinline, cold)) static void client_node(const struct broker *b, const struct mqttsn_session *s,
+							struct fo_client *c)
 {
-	return (struct fo_client){ .ip = s->ip, .port = s->port, .ifindex = s->ifindex };
+	const uint8_t *node = session_node(b->st, s, &c->node_len);
+	if (node)
+		memcpy(c->node_id, node, c->node_len);
+}
+
+/* Where everything for session s goes, into c: its address, and its node id when it is behind a
+ * forwarder (node_id is left unwritten for a direct client: the copy path stays short). */
+static inline void client_of(const struct broker *b, const struct mqttsn_session *s, struct fo_client *c)
+{
+	c->ip = s->ip;
+	c->port = s->port;
+	c->ifindex = s->ifindex;
+	c->node_len = 0;
+	if (__builtin_expect(s->forwarded, 0))
+		client_node(b, s, c);
+}
+
+/* The session key of a client. */
+static struct session_addr addr_of_client(const struct fo_client *c)
+{
+	return (struct session_addr){ .ip = c->ip, .port = c->port, .node_len = c->node_len, .node = c->node_id };
 }
 
 /* The predefined topics of a client, by its generation's tables (broker_io.client_config):
@@ -443,7 +467,8 @@ static void send_held(struct broker *b, uint32_t si, const struct held_pub *p, u
 		b->io.payload_release(b->io.ctx, p->payload);
 		return;
 	}
-	struct fo_client to = client_of(s);
+	struct fo_client to;
+	client_of(b, s, &to);
 	if (p->qos) {
 		s->inflight_n++;
 		ev(b, p->qos == 2 ? FO_EV_DELIVERY_QOS2 : FO_EV_DELIVERY_QOS1);
@@ -840,6 +865,8 @@ static const char *check_config(const struct broker_config *cfg, const struct br
 		return "mqttsn.will_max_bytes must be 2..4096";
 	if (cfg->max_retained > (1u << 20))
 		return "mqttsn.max_retained must be 0..1048576";
+	if (cfg->max_forwarded_nodes > cfg->max_sessions)
+		return "mqttsn.max_forwarded_nodes must be at most mqttsn.max_sessions";
 	if (cfg->max_wills && !io->payload_make)
 		return "broker: wills need io.payload_make";
 	if (cfg->sessions_per_source > 65535)
@@ -882,7 +909,7 @@ struct broker *broker_create(const struct broker_config *cfg, const struct broke
 	b->io = *io;
 	b->c = counters ? counters : &b->own_counters;
 	b->reg = topic_registry_create(cfg->max_topics, cfg->max_topic_len);
-	b->st = session_table_create(cfg->max_sessions, cfg->max_client_topics);
+	b->st = session_table_create(cfg->max_sessions, cfg->max_client_topics, cfg->max_forwarded_nodes);
 	b->subs = subscription_table_create(cfg->max_subscriptions, cfg->max_topics);
 	b->fidx = filter_index_create(cfg->max_topics < cfg->max_subscriptions ? cfg->max_topics
 									       : cfg->max_subscriptions,
@@ -1259,7 +1286,6 @@ static inline __attribute__((always_inline)) uint32_t deliver_copy(struct broker
 								   struct delivery *d)
 {
 	struct mqttsn_session *s = session_get(b->st, si);
-	struct fo_client to = client_of(s);
 
 	/* Only an address that showed it receives what we send gets copies (reflection), and only
 	 * while it acknowledges them (a paused session is fed nothing until it speaks again). */
@@ -1315,7 +1341,9 @@ static inline __attribute__((always_inline)) uint32_t deliver_copy(struct broker
 		r.u.reg.msg_id = mid;
 		r.u.reg.topic_name = d->name;
 		r.u.reg.topic_name_len = d->name_len;
-		if (send_msg(b, &to, &r) < 0) {
+		struct fo_client rto;
+		client_of(b, s, &rto);
+		if (send_msg(b, &rto, &r) < 0) {
 			map_drop(b, me);
 			return 0;
 		}
@@ -1371,6 +1399,8 @@ send:;
 		ev(b, qos == 2 ? FO_EV_DELIVERY_QOS2 : FO_EV_DELIVERY_QOS1);
 	}
 	/* A failed send of a QoS 1 copy stays in flight: the retransmission covers it. */
+	struct fo_client to;
+	client_of(b, s, &to);
 	b->io.send_publish(b->io.ctx, &to, hdr, (uint16_t)h, d->payload);
 	ev(b, FO_EV_DELIVERIES);
 	return 1;
@@ -1388,7 +1418,8 @@ static void inflight_resend(struct broker *b, struct mqttsn_session *s, uint32_t
 {
 	struct inflight_entry *e = inflight_get(b->inf, x);
 	if (e->flags & INFLIGHT_PUBREL) {
-		struct fo_client to = client_of(s);
+		struct fo_client to;
+		client_of(b, s, &to);
 		send_pubx(b, &to, MQTTSN_PUBREL, e->msg_id);
 		ev(b, FO_EV_QOS2_PUBREL_RESENT);
 		inflight_requeue(b->inf, x, b->clock_ms + b->cfg.retry_interval_ms);
@@ -1398,7 +1429,8 @@ static void inflight_resend(struct broker *b, struct mqttsn_session *s, uint32_t
 	int h = mqttsn_encode_publish_hdr(hdr, sizeof(hdr), (uint8_t)(e->flags | MQTTSN_FLAG_DUP), e->topic_id,
 					  e->msg_id, e->payload_len);
 	if (h > 0) {
-		struct fo_client to = client_of(s);
+		struct fo_client to;
+		client_of(b, s, &to);
 		b->io.send_publish(b->io.ctx, &to, hdr, (uint16_t)h, e->payload);
 		ev(b, FO_EV_QOS1_RETRANSMITS);
 	}
@@ -1462,7 +1494,8 @@ static void awake_done(struct broker *b, uint32_t si)
 	struct mqttsn_session *s = session_get(b->st, si);
 	if (s->state != SESSION_AWAKE || b->g[si].n_pubs > 0)
 		return;
-	struct fo_client to = client_of(s);
+	struct fo_client to;
+	client_of(b, s, &to);
 	send_empty(b, &to, MQTTSN_PINGRESP);
 	s->state = SESSION_ASLEEP;
 	s->last_rx_ms = b->clock_ms;
@@ -1828,7 +1861,8 @@ static void on_connect(struct broker *b, const struct fo_client *from, const str
 		return;
 	}
 	bool clean = (m->u.connect.flags & MQTTSN_FLAG_CLEAN) != 0;
-	uint32_t sa = session_find_addr(b->st, from->ip, from->port);
+	struct session_addr fa = addr_of_client(from);
+	uint32_t sa = session_find_addr(b->st, &fa);
 	uint32_t si = session_find_client_id(b->st, cid, (uint8_t)clen);
 	if (si != SESSION_NONE && si != sa) {
 		const struct mqttsn_session *o = session_get(b->st, si);
@@ -1865,13 +1899,13 @@ static void on_connect(struct broker *b, const struct fo_client *from, const str
 	if (si != SESSION_NONE) {
 		replaced = true;
 		const struct mqttsn_session *o = session_get(b->st, si);
-		bool same_addr = o->ip == from->ip && o->port == from->port;
+		bool same_addr = sa == si; /* address, port and node id */
 		uint32_t old_ip = o->ip;
 		if (clean) {
 			session_drop(b, si);
 		} else if (same_addr) {
 			keep = si; /* the same address again: its proof stands */
-		} else if (session_move(b->st, si, from->ip, from->port, from->ifindex) == 0) {
+		} else if (session_move(b->st, si, &fa, from->ifindex) == 0) {
 			keep = si; /* clean=0: subscriptions, topic map and QoS 1 state follow the client */
 			moved = true;
 			ipq_dec(b, old_ip);
@@ -1881,11 +1915,12 @@ static void on_connect(struct broker *b, const struct fo_client *from, const str
 		}
 	}
 	if (keep == SESSION_NONE) {
-		keep = session_alloc(b->st, from->ip, from->port, from->ifindex, cid, (uint8_t)clen);
+		keep = session_alloc(b->st, &fa, from->ifindex, cid, (uint8_t)clen);
 		if (keep == SESSION_NONE && evict_unproven(b, SESSION_NONE, EVICT_SESSION))
-			keep = session_alloc(b->st, from->ip, from->port, from->ifindex, cid, (uint8_t)clen);
+			keep = session_alloc(b->st, &fa, from->ifindex, cid, (uint8_t)clen);
 		if (keep == SESSION_NONE) {
-			ev(b, FO_EV_CONNECT_REJECTED_CONGESTION);
+			ev(b, from->node_len && session_nodes_full(b->st) ? FO_EV_FORWARDED_NODES_FULL
+									  : FO_EV_CONNECT_REJECTED_CONGESTION);
 			set_answered(res, send_rc_only(b, from, MQTTSN_CONNACK, MQTTSN_RC_CONGESTION));
 			return;
 		}
@@ -2230,7 +2265,8 @@ static void on_pubrec(struct broker *b, uint32_t si, const struct mqttsn_msg *m,
 		b->g[si].giveups = 0;
 	}
 	inflight_requeue(b->inf, x, b->clock_ms + b->cfg.retry_interval_ms);
-	struct fo_client to = client_of(s);
+	struct fo_client to;
+	client_of(b, s, &to);
 	send_pubx(b, &to, MQTTSN_PUBREL, mid);
 	set_delivered(res);
 }
@@ -2695,8 +2731,7 @@ static bool gateway_never_receives(uint8_t type)
 	case MQTTSN_UNSUBACK:
 	case MQTTSN_PINGRESP: /* we never send PINGREQ */
 	case MQTTSN_WILLTOPICRESP:
-	case MQTTSN_WILLMSGRESP:
-	case MQTTSN_ENCAPSULATED: /* no forwarder support (spec 5.5) */ return true;
+	case MQTTSN_WILLMSGRESP: return true;
 	default: return false;
 	}
 }
@@ -2713,6 +2748,28 @@ static int header_type(const uint8_t *msg, uint16_t len)
 
 static void broker_handle_msg(struct broker *b, const struct fo_client *from, const uint8_t *msg, uint16_t len,
 			      void *payload, uint64_t now_ms, struct broker_result *res);
+
+/* Spec 5.5: a forwarder's frame. The client is the forwarder's address plus the Wireless Node Id
+ * (two nodes behind one forwarder are two clients), and the inner message is handled as if that
+ * client had sent it: one datagram, one fate. Whatever goes to that client later carries its
+ * node id, and the stage sends it encapsulated to the forwarder's address. */
+static void on_encapsulated(struct broker *b, const struct fo_client *from, const struct mqttsn_msg *m, void *payload,
+			    uint64_t now_ms, struct broker_result *res)
+{
+	if (from->node_len) {
+		set_drop(res, FO_DROP_MQTTSN_ENCAP_NESTED); /* a forwarder forwards clients, not forwarders */
+		return;
+	}
+	if (m->u.encap.node_id_len == 0 || m->u.encap.node_id_len > BROKER_NODE_ID_MAX) {
+		set_drop(res, FO_DROP_MQTTSN_NODE_ID_REFUSED);
+		return;
+	}
+	ev(b, FO_EV_ENCAPSULATED_RX);
+	struct fo_client node = *from;
+	node.node_len = (uint8_t)m->u.encap.node_id_len;
+	memcpy(node.node_id, m->u.encap.node_id, node.node_len);
+	broker_handle_msg(b, &node, m->u.encap.inner, m->u.encap.inner_len, payload, now_ms, res);
+}
 
 void broker_handle(struct broker *b, const struct fo_client *from, const uint8_t *msg, uint16_t len, void *payload,
 		   uint64_t now_ms, struct broker_result *res)
@@ -2741,6 +2798,10 @@ static void broker_handle_msg(struct broker *b, const struct fo_client *from, co
 		set_drop(res, st == MQTTSN_E_TYPE ? FO_DROP_MQTTSN_UNKNOWN_TYPE : FO_DROP_MQTTSN_MALFORMED);
 		return;
 	}
+	if (m.type == MQTTSN_ENCAPSULATED) {
+		on_encapsulated(b, from, &m, payload, now_ms, res);
+		return;
+	}
 	if (gateway_never_receives(m.type)) {
 		set_drop(res, FO_DROP_MQTTSN_UNEXPECTED);
 		return;
@@ -2761,7 +2822,8 @@ static void broker_handle_msg(struct broker *b, const struct fo_client *from, co
 		on_connect(b, from, &m, now_ms, res);
 		return;
 	}
-	uint32_t si = session_find_addr(b->st, from->ip, from->port);
+	struct session_addr fa = addr_of_client(from);
+	uint32_t si = session_find_addr(b->st, &fa);
 	struct mqttsn_session *s = si != SESSION_NONE ? session_get(b->st, si) : NULL;
 	if (s && s->state == SESSION_DISCONNECTED) {
 		/* Kept for its return, but not connected (6.12): it must CONNECT first. */
@@ -2901,7 +2963,8 @@ static void will_publish(struct broker *b, const struct fo_client *from, const u
 static void session_lost(struct broker *b, uint32_t si, enum fo_event why)
 {
 	struct mqttsn_session *s = session_get(b->st, si);
-	struct fo_client from = client_of(s);
+	struct fo_client from;
+	client_of(b, s, &from);
 	const struct will_slot *w = will_get(b, si);
 	uint16_t tlen = 0, mlen = 0;
 	uint8_t wflags = 0;
@@ -2969,7 +3032,8 @@ static uint64_t supervision_ms(uint16_t duration_s)
 static void resend_registers(struct broker *b, uint32_t si)
 {
 	struct mqttsn_session *s = session_get(b->st, si);
-	struct fo_client to = client_of(s);
+	struct fo_client to;
+	client_of(b, s, &to);
 	for (uint32_t me = s->map_head; me != SESSION_NONE; me = ctmap_get(b->st, me)->next) {
 		const struct ctmap_entry *e = ctmap_get(b->st, me);
 		if (e->reg_msg_id == 0 || e->reg_msg_id == CTMAP_REFUSED)
@@ -3035,7 +3099,8 @@ static void expire_sessions(struct broker *b, uint64_t now)
 
 int broker_deferred_puback(struct broker *b, const struct fo_client *to, uint16_t topic_id, uint16_t msg_id, uint8_t rc)
 {
-	uint32_t si = session_find_addr(b->st, to->ip, to->port);
+	struct session_addr ta = addr_of_client(to);
+	uint32_t si = session_find_addr(b->st, &ta);
 	if (si != SESSION_NONE)
 		rx_mid_note(&b->rxm[si], msg_id, rc);
 	return send_puback(b, to, topic_id, msg_id, rc);
@@ -3104,7 +3169,8 @@ int broker_client_state(const struct broker *b, const uint8_t *client_id, uint8_
 
 bool broker_has_session(const struct broker *b, const struct fo_client *c)
 {
-	return session_find_addr(b->st, c->ip, c->port) != SESSION_NONE;
+	struct session_addr a = addr_of_client(c);
+	return session_find_addr(b->st, &a) != SESSION_NONE;
 }
 
 /* ------------------------------------------------------------------ export (control socket) */

@@ -13,12 +13,20 @@
 
 #include "fanout/stats_schema.h"
 
+/* Wireless Node Ids longer than this are refused (mqttsn_node_id_refused); the spec bounds them
+ * only by the encapsulation's one-octet length. */
+#define BROKER_NODE_ID_MAX 16
+
 /* A client's transport identity: sessions are keyed by it (architecture: one client,
- * one worker, chosen by a hash of source address and port). */
+ * one worker, chosen by a hash of source address and port). A client behind a forwarder
+ * (spec 5.5) is the forwarder's address plus its Wireless Node Id: everything sent to it
+ * goes to that address, encapsulated for that node (the stage adds the encapsulation). */
 struct fo_client {
 	uint32_t ip;      /* IPv4, host byte order */
 	uint16_t port;    /* UDP port, host byte order */
 	uint16_t ifindex; /* dataplane port index it arrived on */
+	uint8_t node_len; /* 0: a client speaking to us directly; node_id is then not read */
+	uint8_t node_id[BROKER_NODE_ID_MAX];
 };
 
 struct broker_predefined {
@@ -100,6 +108,11 @@ struct broker_config {
 	uint32_t max_retained;
 	uint32_t retained_bytes;        /* payload bytes of retained messages at most */
 	bool admission_reject_unlisted; /* the rules are an allow-list: a ClientId none names is refused */
+
+	/* Clients behind forwarders (spec 5.5) a worker holds at once: their Wireless Node Ids live in
+	 * a pool of this many entries, not in every session. 0 = a CONNECT through a forwarder is
+	 * refused (forwarded_nodes_full). At most max_sessions. */
+	uint32_t max_forwarded_nodes;
 };
 
 /* Output side. Every callback returns 0 when the packet was queued, < 0 when not (the

@@ -208,14 +208,20 @@ static int check_frame(size_t length, uint8_t hdr, size_t len)
 }
 
 /* The encapsulated message must be framed by its own length field; its body is the
- * caller's to decode (one more mqttsn_decode on inner). */
+ * caller's to decode (one more mqttsn_decode on inner). An encapsulation inside is framed
+ * only up to its node id, like the outer one: it decodes, and the caller decides (a gateway
+ * refuses it). */
 static int check_inner(const uint8_t *inner, size_t len)
 {
 	uint8_t hdr;
 	uint16_t length;
 	int rc = read_len(inner, len, &hdr, &length);
 
-	return rc != MQTTSN_OK ? rc : check_frame(length, hdr, len);
+	if (rc != MQTTSN_OK)
+		return rc;
+	if (inner[hdr - 1] == MQTTSN_ENCAPSULATED)
+		return length <= hdr ? MQTTSN_E_BODY : length > len ? MQTTSN_E_SHORT : MQTTSN_OK;
+	return check_frame(length, hdr, len);
 }
 
 /* ENCAPSULATED: here the length field ends at the node id, not at the end of the datagram. */
@@ -464,6 +470,22 @@ int mqttsn_encode(const struct mqttsn_msg *m, uint8_t *buf, size_t cap)
 	default: /* WILLTOPICREQ, WILLMSGREQ, PINGRESP: header only */ break;
 	}
 	return (int)total;
+}
+
+int mqttsn_encode_encap_hdr(uint8_t *buf, size_t cap, uint8_t ctrl, const uint8_t *node_id, size_t node_len)
+{
+	size_t body = 1u + node_len; /* ctrl + node id */
+	size_t hdr = hdr_size(body);
+	uint8_t *p;
+
+	if (node_len == 0 || node_id == NULL || hdr + body > MQTTSN_MAX_MSG_LEN)
+		return MQTTSN_E_FIELD;
+	if (buf == NULL || cap < hdr + body)
+		return MQTTSN_E_NOSPACE;
+	p = write_hdr(buf, MQTTSN_ENCAPSULATED, body);
+	*p++ = ctrl;
+	wrbytes(p, node_id, node_len);
+	return (int)(hdr + body);
 }
 
 int mqttsn_encode_publish_hdr(uint8_t *buf, size_t cap, uint8_t flags, uint16_t topic_id, uint16_t msg_id,

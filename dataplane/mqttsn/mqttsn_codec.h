@@ -207,6 +207,12 @@ int mqttsn_encode(const struct mqttsn_msg *m, uint8_t *buf, size_t cap);
 int mqttsn_encode_publish_hdr(uint8_t *buf, size_t cap, uint8_t flags, uint16_t topic_id, uint16_t msg_id,
 			      size_t payload_len);
 
+/* Zero-copy helper for a forwarder (spec 5.5): write only the encapsulation in front of a
+ * message that follows in the same or another buffer: length (one octet while it fits), type
+ * 0xFE, ctrl, the Wireless Node Id. Returns the header length (3 + node_len for node ids up to
+ * 252 bytes) or a negative status (an empty node id is MQTTSN_E_FIELD). */
+int mqttsn_encode_encap_hdr(uint8_t *buf, size_t cap, uint8_t ctrl, const uint8_t *node_id, size_t node_len);
+
 /* Human-readable names for logs and stats ("PUBLISH"); "UNKNOWN" for others. */
 const char *mqttsn_type_name(uint8_t type);
 const char *mqttsn_status_str(int status);

@@ -1,6 +1,8 @@
 /* Session table and client topic maps of one worker. Sessions live in a fixed array
  * (index = handle) with a free stack; two open-addressing indexes (address, client id)
- * store session indexes, the map pool has its own two, (session, topic id) and (session,
+ * store session indexes; the Wireless Node Ids of clients behind forwarders sit in a side
+ * pool indexed by session (a session's `forwarded` bit says whether to look), so a direct
+ * client pays nothing for them, the map pool has its own two, (session, topic id) and (session,
  * registry entry). All linear probing with backward-shift deletion (oa_table.h); see
  * mqttsn_session.h. */
 #include "mqttsn_session.h"
@@ -23,6 +25,11 @@ struct session_table {
 	uint32_t *by_id;
 	uint32_t smask;
 
+	struct node_entry *nodes; /* node ids of forwarded sessions */
+	uint32_t *node_free;
+	uint32_t *node_slots; /* by session */
+	uint32_t node_max, node_n_free, nmask;
+
 	uint32_t map_max;
 	uint32_t map_count;
 	struct ctmap_entry *m;
@@ -33,9 +40,55 @@ struct session_table {
 	uint32_t mmask;
 };
 
-static uint32_t addr_hash(uint32_t ip, uint16_t port)
+struct node_entry {
+	uint32_t session;
+	uint8_t len;
+	uint8_t id[SESSION_NODE_ID_MAX];
+};
+
+static uint32_t node_hash(uint32_t session)
 {
-	return bh_key64(((uint64_t)ip << 16) | port);
+	return bh_key64((uint64_t)session | (1ULL << 62));
+}
+
+static bool node_is(const void *tab, uint32_t x, const void *q)
+{
+	return ((const struct session_table *)tab)->nodes[x].session == *(const uint32_t *)q;
+}
+
+static uint32_t node_entry_hash(const void *tab, uint32_t x)
+{
+	return node_hash(((const struct session_table *)tab)->nodes[x].session);
+}
+
+static uint32_t node_slot(const struct session_table *t, uint32_t session)
+{
+	return oa_ids_find(t->node_slots, t->nmask, SLOT_EMPTY, node_hash(session), t, &session, node_is);
+}
+
+/* The node id entry of a forwarded session. */
+static const struct node_entry *node_of(const struct session_table *t, uint32_t session)
+{
+	return &t->nodes[t->node_slots[node_slot(t, session)]];
+}
+
+static uint32_t addr_hash(const struct session_addr *a)
+{
+	uint32_t h = bh_key64(((uint64_t)a->ip << 16) | a->port);
+	return a->node_len ? h ^ bh_bytes(a->node, a->node_len, 0x90de) : h;
+}
+
+/* The address a stored session is indexed by. */
+static struct session_addr addr_of(const struct session_table *t, uint32_t x)
+{
+	const struct mqttsn_session *s = &t->s[x];
+	struct session_addr a = { .ip = s->ip, .port = s->port };
+	if (s->forwarded) {
+		const struct node_entry *n = node_of(t, x);
+		a.node_len = n->len;
+		a.node = n->id;
+	}
+	return a;
 }
 
 static uint32_t id_hash(const uint8_t *id, uint8_t len)
@@ -53,10 +106,10 @@ static uint32_t topic_hash(uint32_t session, uint32_t topic)
 	return bh_key64(((uint64_t)session << 32) | topic | (1ULL << 61));
 }
 
-struct session_table *session_table_create(uint32_t max_sessions, uint32_t max_client_topics)
+struct session_table *session_table_create(uint32_t max_sessions, uint32_t max_client_topics, uint32_t max_nodes)
 {
 	if (max_sessions == 0 || max_sessions >= SLOT_EMPTY / 4 || max_client_topics == 0 ||
-	    max_client_topics >= SLOT_EMPTY / 4)
+	    max_client_topics >= SLOT_EMPTY / 4 || max_nodes > max_sessions)
 		return NULL;
 	struct session_table *t = calloc(1, sizeof(*t));
 	if (!t)
@@ -68,6 +121,12 @@ struct session_table *session_table_create(uint32_t max_sessions, uint32_t max_c
 	t->free_stack = calloc(max_sessions, sizeof(*t->free_stack));
 	t->by_addr = malloc((size_t)ns * sizeof(uint32_t));
 	t->by_id = malloc((size_t)ns * sizeof(uint32_t));
+	t->node_max = max_nodes;
+	uint32_t nn = max_nodes ? bh_slots_for(max_nodes) : 1;
+	t->nmask = nn - 1;
+	t->nodes = calloc(max_nodes ? max_nodes : 1, sizeof(*t->nodes));
+	t->node_free = calloc(max_nodes ? max_nodes : 1, sizeof(*t->node_free));
+	t->node_slots = malloc((size_t)nn * sizeof(uint32_t));
 	t->map_max = max_client_topics;
 	uint32_t nm = bh_slots_for(max_client_topics);
 	t->mmask = nm - 1;
@@ -75,13 +134,17 @@ struct session_table *session_table_create(uint32_t max_sessions, uint32_t max_c
 	t->map_free = calloc(max_client_topics, sizeof(*t->map_free));
 	t->map_slots = malloc((size_t)nm * sizeof(uint32_t));
 	t->map_tslots = malloc((size_t)nm * sizeof(uint32_t));
-	if (!t->s || !t->free_stack || !t->by_addr || !t->by_id || !t->m || !t->map_free || !t->map_slots ||
-	    !t->map_tslots) {
+	if (!t->s || !t->free_stack || !t->by_addr || !t->by_id || !t->nodes || !t->node_free || !t->node_slots ||
+	    !t->m || !t->map_free || !t->map_slots || !t->map_tslots) {
 		session_table_destroy(t);
 		return NULL;
 	}
 	memset(t->by_addr, 0xff, (size_t)ns * sizeof(uint32_t));
 	memset(t->by_id, 0xff, (size_t)ns * sizeof(uint32_t));
+	memset(t->node_slots, 0xff, (size_t)nn * sizeof(uint32_t));
+	for (uint32_t i = 0; i < t->node_max; i++)
+		t->node_free[i] = t->node_max - 1 - i;
+	t->node_n_free = t->node_max;
 	memset(t->map_slots, 0xff, (size_t)nm * sizeof(uint32_t));
 	memset(t->map_tslots, 0xff, (size_t)nm * sizeof(uint32_t));
 	for (uint32_t i = 0; i < max_sessions; i++)
@@ -101,6 +164,9 @@ void session_table_destroy(struct session_table *t)
 	free(t->free_stack);
 	free(t->by_addr);
 	free(t->by_id);
+	free(t->nodes);
+	free(t->node_free);
+	free(t->node_slots);
 	free(t->m);
 	free(t->map_free);
 	free(t->map_slots);
@@ -110,39 +176,96 @@ void session_table_destroy(struct session_table *t)
 
 /* ---- address index ---- */
 
-struct addr_key {
-	uint32_t ip;
-	uint16_t port;
-};
+static bool node_eq(const struct session_addr *a, const struct session_addr *b)
+{
+	return a->node_len == b->node_len && (a->node_len == 0 || memcmp(a->node, b->node, a->node_len) == 0);
+}
 
 static bool session_at_addr(const void *tab, uint32_t x, const void *q)
 {
-	const struct mqttsn_session *s = &((const struct session_table *)tab)->s[x];
-	const struct addr_key *k = q;
-	return s->ip == k->ip && s->port == k->port;
+	const struct session_table *t = tab;
+	const struct mqttsn_session *s = &t->s[x];
+	const struct session_addr *k = q;
+	if (s->ip != k->ip || s->port != k->port)
+		return false;
+	if (!s->forwarded)
+		return k->node_len == 0;
+	const struct node_entry *n = node_of(t, x);
+	return n->len == k->node_len && memcmp(n->id, k->node, n->len) == 0;
 }
 
 static uint32_t session_addr_hash(const void *tab, uint32_t x)
 {
-	const struct mqttsn_session *s = &((const struct session_table *)tab)->s[x];
-	return addr_hash(s->ip, s->port);
+	struct session_addr a = addr_of(tab, x);
+	return addr_hash(&a);
 }
 
-static uint32_t addr_slot(const struct session_table *t, uint32_t ip, uint16_t port)
+static uint32_t addr_slot(const struct session_table *t, const struct session_addr *a)
 {
-	struct addr_key k = { .ip = ip, .port = port };
-	return oa_ids_find(t->by_addr, t->smask, SLOT_EMPTY, addr_hash(ip, port), t, &k, session_at_addr);
+	return oa_ids_find(t->by_addr, t->smask, SLOT_EMPTY, addr_hash(a), t, a, session_at_addr);
 }
 
 static void addr_unindex(struct session_table *t, uint32_t idx)
 {
-	uint32_t i = addr_slot(t, t->s[idx].ip, t->s[idx].port);
+	struct session_addr a = addr_of(t, idx);
+	uint32_t i = addr_slot(t, &a);
 	oa_ids_erase(t->by_addr, t->smask, SLOT_EMPTY, i, t, session_addr_hash);
 }
 
-uint32_t session_find_addr(const struct session_table *t, uint32_t ip, uint16_t port)
+uint32_t session_find_addr(const struct session_table *t, const struct session_addr *a)
 {
-	return t->by_addr[addr_slot(t, ip, port)];
+	if (a->node_len > SESSION_NODE_ID_MAX)
+		return SESSION_NONE;
+	return t->by_addr[addr_slot(t, a)];
+}
+
+/* ---- node ids ---- */
+
+static void node_put(struct session_table *t, uint32_t idx)
+{
+	if (!t->s[idx].forwarded)
+		return;
+	uint32_t i = node_slot(t, idx);
+	t->node_free[t->node_n_free++] = t->node_slots[i];
+	oa_ids_erase(t->node_slots, t->nmask, SLOT_EMPTY, i, t, node_entry_hash);
+	t->s[idx].forwarded = 0;
+}
+
+/* Gives session idx the node id of a (none when a has none); false when the pool is full. */
+static bool node_set(struct session_table *t, uint32_t idx, const struct session_addr *a)
+{
+	if (a->node_len == 0) {
+		node_put(t, idx);
+		return true;
+	}
+	uint32_t i = node_slot(t, idx);
+	if (!t->s[idx].forwarded) {
+		if (t->node_n_free == 0)
+			return false;
+		t->node_slots[i] = t->node_free[--t->node_n_free];
+		t->nodes[t->node_slots[i]].session = idx;
+		t->s[idx].forwarded = 1;
+	}
+	struct node_entry *n = &t->nodes[t->node_slots[i]];
+	n->len = a->node_len;
+	memcpy(n->id, a->node, a->node_len);
+	return true;
+}
+
+const uint8_t *session_node(const struct session_table *t, const struct mqttsn_session *s, uint8_t *len)
+{
+	if (!s->forwarded) {
+		*len = 0;
+		return NULL;
+	}
+	const struct node_entry *n = node_of(t, (uint32_t)(s - t->s));
+	*len = n->len;
+	return n->id;
+}
+
+bool session_nodes_full(const struct session_table *t)
+{
+	return t->node_n_free == 0;
 }
 
 /* ---- client id index ---- */
@@ -191,12 +314,13 @@ uint32_t session_find_client_id(const struct session_table *t, const uint8_t *id
 
 /* ---- sessions ---- */
 
-uint32_t session_alloc(struct session_table *t, uint32_t ip, uint16_t port, uint16_t ifindex, const uint8_t *id,
+uint32_t session_alloc(struct session_table *t, const struct session_addr *a, uint16_t ifindex, const uint8_t *id,
 		       uint8_t id_len)
 {
-	if (t->n_free == 0 || id_len > SESSION_CLIENT_ID_MAX)
+	if (t->n_free == 0 || id_len > SESSION_CLIENT_ID_MAX || a->node_len > SESSION_NODE_ID_MAX ||
+	    (a->node_len && t->node_n_free == 0))
 		return SESSION_NONE;
-	uint32_t aslot = addr_slot(t, ip, port);
+	uint32_t aslot = addr_slot(t, a);
 	if (t->by_addr[aslot] != SLOT_EMPTY)
 		return SESSION_NONE;
 	uint32_t islot = SLOT_EMPTY;
@@ -208,8 +332,8 @@ uint32_t session_alloc(struct session_table *t, uint32_t ip, uint16_t port, uint
 	uint32_t idx = t->free_stack[--t->n_free];
 	struct mqttsn_session *s = &t->s[idx];
 	*s = (struct mqttsn_session){
-		.ip = ip,
-		.port = port,
+		.ip = a->ip,
+		.port = a->port,
 		.ifindex = ifindex,
 		.map_head = SESSION_NONE,
 		.sub_head = SESSION_NONE,
@@ -219,6 +343,7 @@ uint32_t session_alloc(struct session_table *t, uint32_t ip, uint16_t port, uint
 	};
 	if (id_len)
 		memcpy(s->client_id, id, id_len);
+	node_set(t, idx, a); /* room checked above */
 	t->by_addr[aslot] = idx;
 	if (id_len)
 		t->by_id[islot] = idx;
@@ -232,25 +357,29 @@ void session_free(struct session_table *t, uint32_t idx)
 		return;
 	addr_unindex(t, idx);
 	id_unindex(t, idx);
+	node_put(t, idx);
 	t->s[idx].used = 0;
 	t->free_stack[t->n_free++] = idx;
 	t->count--;
 }
 
-int session_move(struct session_table *t, uint32_t idx, uint32_t ip, uint16_t port, uint16_t ifindex)
+int session_move(struct session_table *t, uint32_t idx, const struct session_addr *a, uint16_t ifindex)
 {
 	struct mqttsn_session *s = &t->s[idx];
-	if (s->ip == ip && s->port == port) {
+	struct session_addr cur = addr_of(t, idx);
+	if (cur.ip == a->ip && cur.port == a->port && node_eq(&cur, a)) {
 		s->ifindex = ifindex;
 		return 0;
 	}
-	if (t->by_addr[addr_slot(t, ip, port)] != SLOT_EMPTY)
+	if (a->node_len > SESSION_NODE_ID_MAX || t->by_addr[addr_slot(t, a)] != SLOT_EMPTY ||
+	    (a->node_len && !s->forwarded && t->node_n_free == 0))
 		return -1;
 	addr_unindex(t, idx);
-	s->ip = ip;
-	s->port = port;
+	s->ip = a->ip;
+	s->port = a->port;
 	s->ifindex = ifindex;
-	t->by_addr[addr_slot(t, ip, port)] = idx;
+	node_set(t, idx, a); /* room checked above */
+	t->by_addr[addr_slot(t, a)] = idx;
 	return 0;
 }
 

@@ -1,5 +1,5 @@
-/* Sessions of one worker's MQTT-SN clients, keyed by source address and port, with a
- * second index by client id (clean=0 takeover from a new address), plus every client's
+/* Sessions of one worker's MQTT-SN clients, keyed by source address and port (plus the
+ * Wireless Node Id for a client behind a forwarder, spec 5.5), with a second index by client id (clean=0 takeover from a new address), plus every client's
  * topic-id map (spec 7.3) held in one shared per-worker pool. Pure bookkeeping: the
  * broker engine decides what the protocol does; this file only finds and links.
  *
@@ -14,6 +14,9 @@
 
 #define SESSION_NONE UINT32_MAX
 #define SESSION_CLIENT_ID_MAX 23 /* spec 5.3.1 */
+/* Wireless Node Ids up to this long are kept (a forwarder's 802.15.4 short or EUI-64 address, an
+ * IPv6 address); the spec bounds them only by the one-octet length of the encapsulation. */
+#define SESSION_NODE_ID_MAX 16
 
 /* 64 bytes: with both hash indexes (2 x 2 slots x 4 B) and the fan-out scratch list
  * (4 B) a session costs 84 B of fixed memory; maps/subscriptions/inflight are pooled. */
@@ -34,6 +37,7 @@ struct mqttsn_session {
 	uint8_t paused : 1;     /* stopped acknowledging: no deliveries until it speaks again */
 	uint8_t state : 2;      /* enum session_state (spec 6.14); set with session_set_state */
 	uint8_t persistent : 1; /* connected with CleanSession=0: kept after DISCONNECT or loss (6.3) */
+	uint8_t forwarded : 1;  /* behind a forwarder: its node id is in the table's node pool (5.5) */
 	uint8_t used;
 	uint8_t client_id_len;
 	uint8_t client_id[SESSION_CLIENT_ID_MAX];
@@ -67,20 +71,36 @@ enum session_state {
 
 struct session_table;
 
-/* NULL on zero sizes or no memory. */
-struct session_table *session_table_create(uint32_t max_sessions, uint32_t max_client_topics);
+/* NULL on zero sizes, max_nodes > max_sessions or no memory. max_nodes: sessions that can be
+ * behind a forwarder at once (their Wireless Node Ids are pooled, not kept in every session). */
+struct session_table *session_table_create(uint32_t max_sessions, uint32_t max_client_topics, uint32_t max_nodes);
 void session_table_destroy(struct session_table *t);
 
-uint32_t session_find_addr(const struct session_table *t, uint32_t ip, uint16_t port);
+/* A client's address: its source address and port, and for a client behind a forwarder the
+ * Wireless Node Id it sent (node_len 0: a client speaking to us directly). */
+struct session_addr {
+	uint32_t ip;
+	uint16_t port;
+	uint8_t node_len; /* 0..SESSION_NODE_ID_MAX */
+	const uint8_t *node;
+};
+
+uint32_t session_find_addr(const struct session_table *t, const struct session_addr *a);
 uint32_t session_find_client_id(const struct session_table *t, const uint8_t *id, uint8_t len);
 /* A fresh session (lists empty) indexed by address and client id (an empty id is not
- * indexed); SESSION_NONE when full, the address is taken or id_len > 23. */
-uint32_t session_alloc(struct session_table *t, uint32_t ip, uint16_t port, uint16_t ifindex, const uint8_t *id,
+ * indexed); SESSION_NONE when full, the address is taken, id_len > 23, node_len >
+ * SESSION_NODE_ID_MAX or the node id pool is full (session_nodes_full tells which). */
+uint32_t session_alloc(struct session_table *t, const struct session_addr *a, uint16_t ifindex, const uint8_t *id,
 		       uint8_t id_len);
 /* Unindex and free: the caller has emptied its map, subscriptions and inflight. */
 void session_free(struct session_table *t, uint32_t idx);
-/* Re-key to a new address (clean=0 takeover); fails (-1) when the address is taken. */
-int session_move(struct session_table *t, uint32_t idx, uint32_t ip, uint16_t port, uint16_t ifindex);
+/* Re-key to a new address (clean=0 takeover, also from behind a forwarder or back); fails (-1)
+ * when the address is taken or a node id finds no room in the pool. */
+int session_move(struct session_table *t, uint32_t idx, const struct session_addr *a, uint16_t ifindex);
+/* The Wireless Node Id of a session behind a forwarder (*len set), NULL (and *len 0) otherwise. */
+const uint8_t *session_node(const struct session_table *t, const struct mqttsn_session *s, uint8_t *len);
+/* Whether the node id pool has no free entry. */
+bool session_nodes_full(const struct session_table *t);
 
 struct mqttsn_session *session_get(struct session_table *t, uint32_t idx);
 const struct mqttsn_session *session_get_const(const struct session_table *t, uint32_t idx);

@@ -148,16 +148,48 @@ static struct rte_mbuf *start_frame(struct worker_io *io, const struct fo_client
 	return m;
 }
 
-static int io_send(void *ctx, const struct fo_client *to, const uint8_t *msg, uint16_t len)
+/* Room for the encapsulation of a message to a client behind a forwarder (spec 5.5): length,
+ * type, ctrl, the Wireless Node Id. */
+#define ENCAP_HDR_MAX (3 + BROKER_NODE_ID_MAX)
+
+/* The encapsulation in front of everything sent to a client behind a forwarder, into eh: 0 for a
+ * client speaking to us directly. ctrl holds the radius, 0 for a message to one node. */
+static inline uint16_t encap_hdr(const struct fo_client *to, uint8_t ctrl, uint8_t eh[ENCAP_HDR_MAX])
 {
-	struct worker_io *io = ctx;
+	if (likely(to->node_len == 0))
+		return 0;
+	int n = mqttsn_encode_encap_hdr(eh, ENCAP_HDR_MAX, ctrl, to->node_id, to->node_len);
+	if (unlikely(n <= 0))
+		return 0; /* cannot happen: the engine keeps node ids of 1..BROKER_NODE_ID_MAX bytes */
+	return (uint16_t)n;
+}
+
+/* A complete message to one client, encapsulated (with ctrl) when it is behind a forwarder. */
+static int send_msg(struct worker_io *io, const struct fo_client *to, uint8_t ctrl, const uint8_t *msg, uint16_t len)
+{
+	uint8_t eh[ENCAP_HDR_MAX];
+	uint16_t elen = encap_hdr(to, ctrl, eh);
 	struct l2l4_udp_spec spec;
-	struct rte_mbuf *m = start_frame(io, to, len, &spec);
+	struct rte_mbuf *m = start_frame(io, to, elen + len, &spec);
 	if (!m)
 		return -1;
-	fo_frame_reply(rte_pktmbuf_mtod(m, uint8_t *), &spec, msg, len);
+	uint8_t *b = rte_pktmbuf_mtod(m, uint8_t *);
+	if (likely(elen == 0)) {
+		fo_frame_reply(b, &spec, msg, len);
+	} else {
+		uint8_t *at = b + l2l4_udp_hdr_len(spec.vlan);
+		memcpy(at, eh, elen);
+		memcpy(at + elen, msg, len);
+		l2l4_write_udp(b, &spec, (size_t)elen + len, 0, 0);
+		io->st->c.ev[FO_EV_ENCAPSULATED_TX]++;
+	}
 	push_out(io, m);
 	return 0;
+}
+
+static int io_send(void *ctx, const struct fo_client *to, const uint8_t *msg, uint16_t len)
+{
+	return send_msg(ctx, to, 0, msg, len);
 }
 
 /* broker_io.broadcast: the GWINFO answering a SEARCHGW. A search sent to a broadcast address is
@@ -169,6 +201,8 @@ static int io_broadcast(void *ctx, const struct fo_client *asker, uint8_t radius
 	struct worker_io *io = ctx;
 	const struct fo_discovery_config *d = &fo_dp.cfg->discovery;
 	const struct rte_mbuf *q = io->cur_payload;
+	if (asker->node_len) /* through its forwarder, which broadcasts it on its side with the radius */
+		return send_msg(io, asker, radius & 0x03, msg, len);
 	if (d->gwinfo != FO_GWINFO_BROADCAST || !q || asker->ifindex >= fo_dp.n_ports)
 		return io_send(ctx, asker, msg, len);
 	const uint8_t *iph = rte_pktmbuf_mtod(q, const uint8_t *) + q->l2_len;
@@ -241,10 +275,22 @@ static int io_predef_named(void *ctx, const uint8_t *name, uint16_t len, const s
 
 /* A PUBLISH (or route) copy. Small payloads are copied into the header mbuf (fo_frame_payload_inline
  * says which); larger ones are shared by reference, the header mbuf chained in front
- * (ipv4_multicast style). */
+ * (ipv4_multicast style). For a client behind a forwarder the encapsulation goes into the header
+ * mbuf in front of the PUBLISH header: the payload stays shared. */
 static int io_send_publish(void *ctx, const struct fo_client *to, const uint8_t *hdr, uint16_t hdr_len, void *payload)
 {
 	struct worker_io *io = ctx;
+	uint8_t eh[ENCAP_HDR_MAX + 16];
+	uint16_t elen = encap_hdr(to, 0, eh);
+	if (unlikely(elen)) {
+		if (unlikely(hdr_len > sizeof(eh) - elen)) {
+			fo_out_fail(io->st, FO_OUT_DROP_FRAME_TOO_BIG);
+			return -1;
+		}
+		memcpy(eh + elen, hdr, hdr_len);
+		hdr = eh;
+		hdr_len = (uint16_t)(elen + hdr_len);
+	}
 	struct rte_mbuf *pl = payload;
 	uint32_t plen = pl->pkt_len;
 	bool copy = fo_frame_payload_inline(plen, pl->nb_segs == 1,
@@ -267,6 +313,8 @@ static int io_send_publish(void *ctx, const struct fo_client *to, const uint8_t 
 			m->pkt_len += plen;
 		}
 	}
+	if (unlikely(elen))
+		io->st->c.ev[FO_EV_ENCAPSULATED_TX]++;
 	push_out(io, m);
 	return 0;
 }

@@ -65,6 +65,9 @@
 	_(MQTTSN_MALFORMED, "mqttsn_malformed", "packets", "length/field errors") \
 	_(MQTTSN_UNKNOWN_TYPE, "mqttsn_unknown_type", "packets", "MQTT-SN message type unknown") \
 	_(MQTTSN_UNEXPECTED, "mqttsn_unexpected", "packets", "valid type a gateway never takes") \
+	_(MQTTSN_ENCAP_NESTED, "mqttsn_encap_nested", "packets", "an Encapsulated message inside another") \
+	_(MQTTSN_NODE_ID_REFUSED, "mqttsn_node_id_refused", "packets", \
+	  "Encapsulated message with an empty Wireless Node Id or one over 16 bytes") \
 	_(MQTTSN_BAD_TOPIC, "mqttsn_bad_topic", "packets", "QoS -1 to unknown topic: no reply exists") \
 	_(MQTTSN_STALE_ACK, "mqttsn_stale_ack", "packets", "ack for nothing outstanding") \
 	_(MQTTSN_DUP_PENDING, "mqttsn_dup_pending", "packets", "DUP resend of a publish whose PUBACK is still due") \
@@ -210,7 +213,11 @@
 	_(GWINFO_BROADCAST, "gwinfo_broadcast", "events", \
 	  "SEARCHGWs sent to a broadcast address answered by a broadcast GWINFO") \
 	_(GWINFO_BROADCAST_LIMITED, "gwinfo_broadcast_limited", "events", \
-	  "over discovery.gwinfo_broadcasts_per_s: GWINFO sent to the searcher alone")
+	  "over discovery.gwinfo_broadcasts_per_s: GWINFO sent to the searcher alone") \
+	_(ENCAPSULATED_RX, "encapsulated_rx", "events", "Encapsulated messages from forwarders taken apart (5.5)") \
+	_(ENCAPSULATED_TX, "encapsulated_tx", "events", "messages sent encapsulated to a client behind a forwarder") \
+	_(FORWARDED_NODES_FULL, "forwarded_nodes_full", "events", \
+	  "CONNECT through a forwarder refused: the worker's node id pool is full")
 
 /* The XDP pre-filter's verdicts (dataplane/xdp/fanout_prefilter.bpf.c), counted in its per-CPU
  * array before the dataplane sees a packet; every packet the program runs on ends in exactly one.

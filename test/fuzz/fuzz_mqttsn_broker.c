@@ -17,7 +17,10 @@
  *                         stored as retained first when op & 4
  *   op < 0xE0             datagram from client (op & 7): next byte n, then n bytes; unless
  *                         op & 0x08 ("raw"), a 1-octet length field n + 1 is put in front, so
- *                         most datagrams frame correctly and reach the engine's logic. */
+ *                         most datagrams frame correctly and reach the engine's logic. When
+ *                         op & 0x30 == 0x30 the datagram goes through a forwarder (spec 5.5):
+ *                         an Encapsulated header is put in front, with the 1-byte node id
+ *                         op >> 6 (0..2), or for op >> 6 == 3 a 17-byte one (refused). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -56,7 +59,7 @@ static void check(int cond)
 
 static int f_send(void *c, const struct fo_client *to, const uint8_t *msg, uint16_t len)
 {
-	(void)to;
+	check(to->node_len <= 1); /* the harness's node ids; longer ones are refused */
 	struct mqttsn_msg m;
 	check(mqttsn_decode(msg, len, &m) == MQTTSN_OK);
 	return ((struct ctx *)c)->fail_send ? -1 : 0;
@@ -67,7 +70,7 @@ static int f_send_publish(void *cv, const struct fo_client *to, const uint8_t *h
 	struct ctx *c = cv;
 	struct payload *p = payload;
 	static uint8_t buf[70000];
-	(void)to;
+	check(to->node_len <= 1);
 	check((p >= c->pl && p < c->pl + MAX_PAYLOADS) || (p >= c->kept && p < c->kept + MAX_KEPT));
 	check(p->bound);
 	check(hdr_len + (size_t)p->view_len <= sizeof(buf));
@@ -144,7 +147,7 @@ static const struct broker_predefined predef[] = {
 };
 
 /* Payload bytes must outlive the broker's references: the script is copied here. */
-static uint8_t msgbuf[MAX_PAYLOADS][258];
+static uint8_t msgbuf[MAX_PAYLOADS][1 + 255 + 3 + 17]; /* length field, body, an encapsulation */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -166,6 +169,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.expiry_scan_per_tick = 2,
 		.predefined = predef,
 		.n_predefined = 2,
+		.max_forwarded_nodes = 2,
 	};
 	static const uint32_t adm_net[] = { 0x0a000000u }, adm_mask[] = { 0xfffffffcu };
 	static const struct broker_admission adm[] = {
@@ -263,14 +267,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			i += n;
 			continue;
 		}
-		uint16_t len;
+		uint16_t len = 0;
+		if ((op & 0x30) == 0x30) { /* through a forwarder */
+			uint8_t node_len = (op >> 6) == 3 ? 17 : 1;
+			buf[len++] = (uint8_t)(3 + node_len);
+			buf[len++] = MQTTSN_ENCAPSULATED;
+			buf[len++] = 0; /* ctrl */
+			for (uint8_t k = 0; k < node_len; k++)
+				buf[len++] = (uint8_t)(op >> 6);
+		}
 		if (op & 0x08) {
-			memcpy(buf, data + i, n);
-			len = (uint16_t)n;
+			memcpy(buf + len, data + i, n);
+			len = (uint16_t)(len + n);
 		} else {
-			buf[0] = (uint8_t)(n + 1);
-			memcpy(buf + 1, data + i, n);
-			len = (uint16_t)(n + 1);
+			buf[len] = (uint8_t)(n + 1);
+			memcpy(buf + len + 1, data + i, n);
+			len = (uint16_t)(len + n + 1);
 		}
 		i += n;
 		struct fo_client from = { .ip = 0x0a000001u + (op & 7u),

@@ -124,23 +124,27 @@ static void test_session_alloc_find_move_free(void **state)
 {
 	(void)state;
 	assert_true(sizeof(struct mqttsn_session) <= 64);
-	struct session_table *t = session_table_create(2, 4);
+	struct session_table *t = session_table_create(2, 4, 0);
 	assert_non_null(t);
-	uint32_t a = session_alloc(t, 1, 10, 0, S("alice"), 5);
+	uint32_t a = session_alloc(t, &(struct session_addr){ .ip = 1, .port = 10 }, 0, S("alice"), 5);
 	assert_true(a != SESSION_NONE);
-	assert_int_equal(session_alloc(t, 1, 10, 0, S("x"), 1), SESSION_NONE);     /* address taken */
-	assert_int_equal(session_alloc(t, 2, 10, 0, S("alice"), 5), SESSION_NONE); /* id taken */
-	uint32_t b = session_alloc(t, 1, 11, 0, S("bob"), 3);
+	assert_int_equal(session_alloc(t, &(struct session_addr){ .ip = 1, .port = 10 }, 0, S("x"), 1),
+			 SESSION_NONE); /* address taken */
+	assert_int_equal(session_alloc(t, &(struct session_addr){ .ip = 2, .port = 10 }, 0, S("alice"), 5),
+			 SESSION_NONE); /* id taken */
+	uint32_t b = session_alloc(t, &(struct session_addr){ .ip = 1, .port = 11 }, 0, S("bob"), 3);
 	assert_true(b != SESSION_NONE);
-	assert_int_equal(session_alloc(t, 3, 10, 0, S("carol"), 5), SESSION_NONE); /* full */
-	assert_int_equal(session_find_addr(t, 1, 10), a);
-	assert_int_equal(session_find_addr(t, 1, 11), b);
+	assert_int_equal(session_alloc(t, &(struct session_addr){ .ip = 3, .port = 10 }, 0, S("carol"), 5),
+			 SESSION_NONE); /* full */
+	assert_int_equal(session_find_addr(t, &(struct session_addr){ .ip = 1, .port = 10 }), a);
+	assert_int_equal(session_find_addr(t, &(struct session_addr){ .ip = 1, .port = 11 }), b);
 	assert_int_equal(session_find_client_id(t, S("bob"), 3), b);
 	assert_int_equal(session_find_client_id(t, S("bo"), 2), SESSION_NONE);
-	assert_int_equal(session_move(t, a, 1, 11, 2), -1); /* bob lives there */
-	assert_int_equal(session_move(t, a, 9, 99, 2), 0);
-	assert_int_equal(session_find_addr(t, 1, 10), SESSION_NONE);
-	assert_int_equal(session_find_addr(t, 9, 99), a);
+	assert_int_equal(session_move(t, a, &(struct session_addr){ .ip = 1, .port = 11 }, 2),
+			 -1); /* bob lives there */
+	assert_int_equal(session_move(t, a, &(struct session_addr){ .ip = 9, .port = 99 }, 2), 0);
+	assert_int_equal(session_find_addr(t, &(struct session_addr){ .ip = 1, .port = 10 }), SESSION_NONE);
+	assert_int_equal(session_find_addr(t, &(struct session_addr){ .ip = 9, .port = 99 }), a);
 	assert_int_equal(session_get(t, a)->ifindex, 2);
 	assert_int_equal(session_find_client_id(t, S("alice"), 5), a);
 	session_free(t, a);
@@ -148,18 +152,71 @@ static void test_session_alloc_find_move_free(void **state)
 	assert_int_equal(session_find_client_id(t, S("alice"), 5), SESSION_NONE);
 	assert_null(session_get(t, a));
 	/* Empty client ids are allowed but not indexed. */
-	uint32_t e = session_alloc(t, 5, 5, 0, S(""), 0);
+	uint32_t e = session_alloc(t, &(struct session_addr){ .ip = 5, .port = 5 }, 0, S(""), 0);
 	assert_true(e != SESSION_NONE);
 	assert_int_equal(session_find_client_id(t, S(""), 0), SESSION_NONE);
+	session_table_destroy(t);
+}
+
+/* Clients behind a forwarder: the forwarder's address plus the node id is the key, node ids live
+ * in a pool of a quarter of the sessions, and a session can move behind a forwarder and back. */
+static void test_session_node_ids(void **state)
+{
+	(void)state;
+	struct session_table *t = session_table_create(8, 4, 2); /* 2 node ids */
+	assert_non_null(t);
+	const struct session_addr fwd = { .ip = 7, .port = 1883 };
+	const struct session_addr n1 = { .ip = 7, .port = 1883, .node_len = 1, .node = S("\x01") };
+	const struct session_addr n2 = { .ip = 7, .port = 1883, .node_len = 2, .node = S("\x01\x00") };
+	const struct session_addr n3 = { .ip = 7, .port = 1883, .node_len = 1, .node = S("\x03") };
+	uint32_t a = session_alloc(t, &n1, 0, S("a"), 1);
+	uint32_t b = session_alloc(t, &n2, 0, S("b"), 1);
+	assert_true(a != SESSION_NONE && b != SESSION_NONE && a != b);
+	assert_int_equal(session_find_addr(t, &fwd), SESSION_NONE); /* the forwarder itself is nobody yet */
+	uint32_t f = session_alloc(t, &fwd, 0, S("f"), 1);
+	assert_true(f != SESSION_NONE);
+	assert_int_equal(session_find_addr(t, &n1), a);
+	assert_int_equal(session_find_addr(t, &n2), b);
+	assert_int_equal(session_find_addr(t, &fwd), f);
+	assert_int_equal(session_alloc(t, &n1, 0, S("x"), 1), SESSION_NONE); /* taken */
+	assert_true(session_nodes_full(t));
+	assert_int_equal(session_alloc(t, &n3, 0, S("c"), 1), SESSION_NONE); /* no node id room */
+	uint8_t len;
+	const uint8_t *id = session_node(t, session_get(t, b), &len);
+	assert_int_equal(len, 2);
+	assert_memory_equal(id, "\x01\x00", 2);
+	assert_null(session_node(t, session_get(t, f), &len));
+	assert_int_equal(len, 0);
+	/* a node moves out from behind the forwarder (clean=0 takeover from a direct address) */
+	const struct session_addr direct = { .ip = 9, .port = 99 };
+	assert_int_equal(session_move(t, a, &direct, 0), 0);
+	assert_int_equal(session_find_addr(t, &n1), SESSION_NONE);
+	assert_int_equal(session_find_addr(t, &direct), a);
+	assert_false(session_nodes_full(t));
+	assert_int_equal(session_move(t, f, &n2, 0), -1); /* b is that node */
+	assert_int_equal(session_move(t, f, &n3, 0), 0);  /* the forwarder's own session moves behind it */
+	assert_int_equal(session_find_addr(t, &n3), f);
+	assert_int_equal(session_find_addr(t, &fwd), SESSION_NONE);
+	assert_int_equal(session_move(t, a, &n1, 0), -1); /* pool full again */
+	session_free(t, b);
+	assert_false(session_nodes_full(t));
+	assert_int_equal(session_find_addr(t, &n2), SESSION_NONE);
+	assert_int_equal(session_move(t, a, &n1, 0), 0);
+	assert_int_equal(session_find_addr(t, &n1), a);
+	const struct session_addr too_long = {
+		.ip = 7, .port = 1883, .node_len = SESSION_NODE_ID_MAX + 1, .node = S("0123456789abcdefg")
+	};
+	assert_int_equal(session_find_addr(t, &too_long), SESSION_NONE);
+	assert_int_equal(session_alloc(t, &too_long, 0, S("y"), 1), SESSION_NONE);
 	session_table_destroy(t);
 }
 
 static void test_ctmap_add_find_remove(void **state)
 {
 	(void)state;
-	struct session_table *t = session_table_create(4, 3);
-	uint32_t a = session_alloc(t, 1, 1, 0, S("a"), 1);
-	uint32_t b = session_alloc(t, 2, 2, 0, S("b"), 1);
+	struct session_table *t = session_table_create(4, 3, 0);
+	uint32_t a = session_alloc(t, &(struct session_addr){ .ip = 1, .port = 1 }, 0, S("a"), 1);
+	uint32_t b = session_alloc(t, &(struct session_addr){ .ip = 2, .port = 2 }, 0, S("b"), 1);
 	bool created;
 	uint32_t e1 = ctmap_add(t, a, 5, &created);
 	assert_true(created);
@@ -192,7 +249,7 @@ static void test_sessions_and_maps_random_against_model(void **state)
 {
 	(void)state;
 	enum { NS = 64, NT = 20, MAP = 300 };
-	struct session_table *t = session_table_create(NS, MAP);
+	struct session_table *t = session_table_create(NS, MAP, 0);
 	uint32_t sess[NS * 2]; /* address k -> session or NONE */
 	for (int i = 0; i < NS * 2; i++)
 		sess[i] = SESSION_NONE;
@@ -205,7 +262,8 @@ static void test_sessions_and_maps_random_against_model(void **state)
 		uint32_t op = rnd(10);
 		if (op == 0) {
 			int n = snprintf(id, sizeof(id), "c%u", k);
-			uint32_t s = session_alloc(t, k, (uint16_t)k, 0, S(id), (uint8_t)n);
+			uint32_t s = session_alloc(t, &(struct session_addr){ .ip = k, .port = (uint16_t)k }, 0, S(id),
+						   (uint8_t)n);
 			if (sess[k] != SESSION_NONE || live == NS) {
 				assert_int_equal(s, SESSION_NONE);
 			} else {
@@ -249,7 +307,9 @@ static void test_sessions_and_maps_random_against_model(void **state)
 		}
 		if (step % 997 == 0) {
 			for (uint32_t j = 0; j < NS * 2; j++) {
-				assert_int_equal(session_find_addr(t, j, (uint16_t)j), sess[j]);
+				assert_int_equal(
+					session_find_addr(t, &(struct session_addr){ .ip = j, .port = (uint16_t)j }),
+					sess[j]);
 				int n = snprintf(id, sizeof(id), "c%u", j);
 				assert_int_equal(session_find_client_id(t, S(id), (uint8_t)n), sess[j]);
 				for (uint16_t tp = 1; tp < NT; tp++)
@@ -398,9 +458,9 @@ static void test_ctmap_tids_per_client(void **state)
 {
 	(void)state;
 	enum { W = CTMAP_TID_MAX };
-	struct session_table *t = session_table_create(4, W + 16);
-	uint32_t a = session_alloc(t, 1, 1, 0, S("a"), 1);
-	uint32_t b = session_alloc(t, 2, 2, 0, S("b"), 1);
+	struct session_table *t = session_table_create(4, W + 16, 0);
+	uint32_t a = session_alloc(t, &(struct session_addr){ .ip = 1, .port = 1 }, 0, S("a"), 1);
+	uint32_t b = session_alloc(t, &(struct session_addr){ .ip = 2, .port = 2 }, 0, S("b"), 1);
 	bool created;
 	uint32_t e5 = ctmap_add(t, a, 5, &created);
 	assert_int_equal(ctmap_get(t, e5)->tid, 5);
@@ -453,10 +513,10 @@ static void test_ctmap_wide_topics_random_against_model(void **state)
 	uint32_t topics[NT];
 	for (uint32_t i = 0; i < NT; i++)
 		topics[i] = (i / 8) * CTMAP_TID_MAX + i % 8 + 1;
-	struct session_table *t = session_table_create(NS, MAP);
+	struct session_table *t = session_table_create(NS, MAP, 0);
 	uint32_t sess[NS];
 	for (uint32_t i = 0; i < NS; i++)
-		sess[i] = session_alloc(t, i, (uint16_t)i, 0, S(""), 0);
+		sess[i] = session_alloc(t, &(struct session_addr){ .ip = i, .port = (uint16_t)i }, 0, S(""), 0);
 	uint32_t model[NS][NT]; /* map entry or SESSION_NONE */
 	for (uint32_t i = 0; i < NS; i++)
 		for (uint32_t j = 0; j < NT; j++)
@@ -742,6 +802,7 @@ int main(void)
 		cmocka_unit_test(test_registry_intern_find_refcount),
 		cmocka_unit_test(test_registry_random_against_model),
 		cmocka_unit_test(test_session_alloc_find_move_free),
+		cmocka_unit_test(test_session_node_ids),
 		cmocka_unit_test(test_ctmap_add_find_remove),
 		cmocka_unit_test(test_sessions_and_maps_random_against_model),
 		cmocka_unit_test(test_subscriptions_lists_and_wildcards),

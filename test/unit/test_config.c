@@ -223,6 +223,7 @@ static void test_minimal_gets_defaults(void **state)
 	assert_int_equal(b->offline_buffer, FO_DEFAULT_OFFLINE_BUFFER);
 	assert_int_equal(b->max_wills, FO_DEFAULT_MAX_WILLS);
 	assert_int_equal(b->will_max_bytes, FO_DEFAULT_WILL_MAX_BYTES);
+	assert_int_equal(b->max_forwarded_nodes, FO_DEFAULT_MAX_FORWARDED_NODES);
 	assert_int_equal(b->n_predefined, 0);
 	assert_null(b->predefined);
 	assert_null(c->stats_file);
@@ -349,6 +350,8 @@ static const struct bad semantic[] = {
 	{ MIN "mqttsn: {max_topic_len: 65528}\n", "mqttsn.max_topic_len", NULL },
 	{ MIN "mqttsn: {expiry_scan_per_tick: 0}\n", "mqttsn.expiry_scan_per_tick", NULL },
 	{ MIN "mqttsn: {offline_buffer: 256}\n", "mqttsn.offline_buffer", NULL },
+	{ MIN "mqttsn: {max_sessions: 8, max_forwarded_nodes: 9}\n", "mqttsn.max_forwarded_nodes",
+	  "more than mqttsn.max_sessions" },
 	{ MIN "mqttsn: {max_wills: 65536}\n", "mqttsn.max_wills", NULL },
 	{ MIN "mqttsn: {will_max_bytes: 4097}\n", "mqttsn.will_max_bytes", NULL },
 	{ MIN "mqttsn: {will_max_bytes: 1}\n", "mqttsn.will_max_bytes", NULL },

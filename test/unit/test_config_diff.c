@@ -35,6 +35,7 @@
 	"mqttsn:\n" \
 	"  gateway_id: 1\n" \
 	"  max_sessions: 1000\n" \
+	"  max_forwarded_nodes: 500\n" \
 	"  max_topics: 2000\n" \
 	"  max_client_topics: 3000\n" \
 	"  max_subscriptions: 4000\n" \
@@ -378,6 +379,7 @@ static const struct restart_case restart_cases[] = {
 	  "ports[0].static_neighbours" },
 	{ "gateway_id: 1", "gateway_id: 2", "mqttsn.gateway_id" },
 	{ "max_sessions: 1000", "max_sessions: 1001", "mqttsn.max_sessions" },
+	{ "max_forwarded_nodes: 500", "max_forwarded_nodes: 501", "mqttsn.max_forwarded_nodes" },
 	{ "max_topics: 2000", "max_topics: 2001", "mqttsn.max_topics" },
 	{ "max_client_topics: 3000", "max_client_topics: 3001", "mqttsn.max_client_topics" },
 	{ "max_subscriptions: 4000", "max_subscriptions: 4001", "mqttsn.max_subscriptions" },

@@ -4281,6 +4281,370 @@ static void test_unused_will_and_unsubscribe_flags_ignored(void **state)
 	assert_int_equal(broker_subscription_count(T->b), 0);
 }
 
+/* ------------------------------------------------------------------ forwarder encapsulation */
+
+/* Feed m as node `node` behind the forwarder at cl(fwd) (spec 5.5): one Encapsulated datagram. */
+static enum fo_fate feed_node(int fwd, const char *node, const struct mqttsn_msg *m)
+{
+	uint8_t inner[300], buf[300];
+	int n = mqttsn_encode(m, inner, sizeof(inner));
+	assert_true(n > 0);
+	struct mqttsn_msg e = { .type = MQTTSN_ENCAPSULATED };
+	e.u.encap.ctrl = 0;
+	e.u.encap.node_id = (const uint8_t *)node;
+	e.u.encap.node_id_len = (uint16_t)strlen(node);
+	e.u.encap.inner = inner;
+	e.u.encap.inner_len = (uint16_t)n;
+	int k = mqttsn_encode(&e, buf, sizeof(buf));
+	assert_true(k > 0);
+	return feed_raw(cl(fwd), buf, (uint16_t)k);
+}
+
+static bool to_node(const struct out *o, int fwd, const char *node)
+{
+	struct fo_client c = cl(fwd);
+	return o->to.ip == c.ip && o->to.port == c.port && o->to.node_len == strlen(node) &&
+	       memcmp(o->to.node_id, node, o->to.node_len) == 0;
+}
+
+/* Outputs to node `node` behind cl(fwd), in order. */
+static int outs_to_node(int fwd, const char *node, struct out **list, int max)
+{
+	int k = 0;
+	for (int j = 0; j < T->f.n && k < max; j++)
+		if (to_node(&T->f.out[j], fwd, node))
+			list[k++] = &T->f.out[j];
+	return k;
+}
+
+static void node_connect_ok(int fwd, const char *node, const char *id, uint8_t flags)
+{
+	reset_out();
+	struct mqttsn_msg m = { .type = MQTTSN_CONNECT };
+	m.u.connect.flags = flags;
+	m.u.connect.protocol_id = MQTTSN_PROTOCOL_ID;
+	m.u.connect.duration = 60;
+	m.u.connect.client_id = (const uint8_t *)id;
+	m.u.connect.client_id_len = (uint16_t)strlen(id);
+	assert_int_equal(feed_node(fwd, node, &m), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 1);
+	assert_true(to_node(&T->f.out[0], fwd, node));
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_CONNACK);
+	assert_int_equal(T->f.out[0].m.u.connack.return_code, MQTTSN_RC_ACCEPTED);
+	reset_out();
+}
+
+static void node_subscribe_ok(int fwd, const char *node, int qos, const char *filter)
+{
+	reset_out();
+	struct mqttsn_msg m = { .type = MQTTSN_SUBSCRIBE };
+	m.u.subscribe.flags = (uint8_t)(mqttsn_qos_flags(qos) | MQTTSN_TOPIC_NORMAL);
+	m.u.subscribe.msg_id = 9;
+	m.u.subscribe.topic_name = (const uint8_t *)filter;
+	m.u.subscribe.topic_name_len = (uint16_t)strlen(filter);
+	assert_int_equal(feed_node(fwd, node, &m), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 1);
+	assert_true(to_node(&T->f.out[0], fwd, node));
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_SUBACK);
+	assert_int_equal(T->f.out[0].m.u.suback.return_code, MQTTSN_RC_ACCEPTED);
+	reset_out();
+}
+
+/* Two nodes behind one forwarder are two clients, neither is the forwarder's own address, and
+ * everything for a node (CONNACK, SUBACK, REGISTER, PUBLISH copies and their retransmissions,
+ * PINGRESP, DISCONNECT) goes to the forwarder's address with that node's id. */
+static void test_forwarder_two_nodes(void **state)
+{
+	struct t *t = *state;
+	t->cfg.max_forwarded_nodes = 4;
+	start(t);
+	node_connect_ok(1, "\x01", "nodeA", MQTTSN_FLAG_CLEAN);
+	node_connect_ok(1, "\x02\x03", "nodeB", MQTTSN_FLAG_CLEAN);
+	assert_int_equal(broker_session_count(T->b), 2);
+	assert_false(has(1));       /* the forwarder's own address has no session */
+	connect_ok(1, "forwarder"); /* the forwarder speaking for itself is a third client */
+	assert_int_equal(broker_session_count(T->b), 3);
+	assert_int_equal(EV(ENCAPSULATED_RX), 2);
+
+	node_subscribe_ok(1, "\x01", 1, "a/#");
+	node_subscribe_ok(1, "\x02\x03", 0, "a/b");
+	connect_ok(2, "pub");
+	uint16_t id = reg_ok(2, "a/b");
+
+	/* A QoS 1 publish: node A (wildcard) gets a REGISTER first, node B has the id from its SUBSCRIBE. */
+	reset_out();
+	assert_int_equal(do_publish(2, 1, MQTTSN_TOPIC_NORMAL, id, 3, "hello"), FO_FATE_DELIVERED);
+	struct out *a[8], *bn[8];
+	int na = outs_to_node(1, "\x01", a, 8), nb = outs_to_node(1, "\x02\x03", bn, 8);
+	assert_int_equal(na, 1);
+	assert_int_equal(a[0]->m.type, MQTTSN_REGISTER);
+	assert_int_equal(nb, 1);
+	assert_true(bn[0]->is_publish);
+	assert_memory_equal(bn[0]->m.u.publish.data, "hello", 5);
+	for (int j = 0; j < T->f.n; j++) /* nothing to the forwarder's own session */
+		assert_false(T->f.out[j].to.ip == cl(1).ip && T->f.out[j].to.port == cl(1).port &&
+			     T->f.out[j].to.node_len == 0);
+	uint16_t atid = a[0]->m.u.reg.topic_id, amid = a[0]->m.u.reg.msg_id;
+
+	/* Node A's REGACK, through the forwarder, releases its QoS 1 copy. */
+	reset_out();
+	struct mqttsn_msg r = { .type = MQTTSN_REGACK };
+	r.u.regack.topic_id = atid;
+	r.u.regack.msg_id = amid;
+	r.u.regack.return_code = MQTTSN_RC_ACCEPTED;
+	assert_int_equal(feed_node(1, "\x01", &r), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 1);
+	assert_true(to_node(&T->f.out[0], 1, "\x01"));
+	assert_true(T->f.out[0].is_publish);
+	assert_int_equal(mqttsn_flags_qos(T->f.out[0].m.u.publish.flags), 1);
+	uint16_t pmid = T->f.out[0].m.u.publish.msg_id;
+
+	/* Unacknowledged, it is retransmitted to the same node. */
+	reset_out();
+	T->now += 1000;
+	broker_tick(T->b, T->now);
+	assert_int_equal(T->f.n, 1);
+	assert_true(to_node(&T->f.out[0], 1, "\x01"));
+	assert_true(T->f.out[0].is_publish);
+	assert_true(T->f.out[0].m.u.publish.flags & MQTTSN_FLAG_DUP);
+	reset_out();
+	struct mqttsn_msg pa = { .type = MQTTSN_PUBACK };
+	pa.u.puback.topic_id = atid;
+	pa.u.puback.msg_id = pmid;
+	assert_int_equal(feed_node(1, "\x01", &pa), FO_FATE_DELIVERED);
+	assert_int_equal(broker_inflight_count(T->b), 0);
+
+	/* Node B publishes through the forwarder: node A gets it, the direct publisher's PUBACK-less
+	 * QoS 0 is not echoed to B (it subscribed a/b but published on a/c). */
+	reset_out();
+	struct mqttsn_msg rg = { .type = MQTTSN_REGISTER };
+	rg.u.reg.msg_id = 4;
+	rg.u.reg.topic_name = (const uint8_t *)"a/c";
+	rg.u.reg.topic_name_len = 3;
+	assert_int_equal(feed_node(1, "\x02\x03", &rg), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 1);
+	assert_true(to_node(&T->f.out[0], 1, "\x02\x03"));
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_REGACK);
+	uint16_t ctid = T->f.out[0].m.u.regack.topic_id;
+	reset_out();
+	struct mqttsn_msg pb = { .type = MQTTSN_PUBLISH };
+	pb.u.publish.flags = MQTTSN_TOPIC_NORMAL;
+	pb.u.publish.topic_id = ctid;
+	pb.u.publish.data = (const uint8_t *)"from-b";
+	pb.u.publish.data_len = 6;
+	assert_int_equal(feed_node(1, "\x02\x03", &pb), FO_FATE_DELIVERED);
+	na = outs_to_node(1, "\x01", a, 8);
+	assert_int_equal(na, 1); /* REGISTER of a/c first (wildcard) */
+	assert_int_equal(a[0]->m.type, MQTTSN_REGISTER);
+	assert_int_equal(outs_to_node(1, "\x02\x03", bn, 8), 0);
+
+	/* PINGREQ and DISCONNECT are answered to the node; the other node's session stays. */
+	reset_out();
+	struct mqttsn_msg ping = { .type = MQTTSN_PINGREQ };
+	assert_int_equal(feed_node(1, "\x02\x03", &ping), FO_FATE_ANSWERED);
+	assert_int_equal(T->f.n, 1);
+	assert_true(to_node(&T->f.out[0], 1, "\x02\x03"));
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_PINGRESP);
+	reset_out();
+	struct mqttsn_msg disc = { .type = MQTTSN_DISCONNECT };
+	feed_node(1, "\x02\x03", &disc);
+	assert_int_equal(T->f.n, 1);
+	assert_true(to_node(&T->f.out[0], 1, "\x02\x03"));
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_DISCONNECT);
+	assert_int_equal(broker_session_count(T->b), 3); /* A, the forwarder, the publisher */
+	assert_true(has(1));
+	assert_int_equal(EV(ENCAPSULATED_RX), 10);
+}
+
+/* What cannot be taken apart is refused, one fate per datagram: an Encapsulated message inside
+ * another, an empty node id or one over BROKER_NODE_ID_MAX, a broken inner message; and a
+ * CONNECT through a forwarder when the node id pool is full, answered to that node. */
+static void test_forwarder_refusals(void **state)
+{
+	struct t *t = *state;
+	t->cfg.max_forwarded_nodes = 1;
+	start(t);
+	struct mqttsn_msg c = { .type = MQTTSN_CONNECT };
+	c.u.connect.flags = MQTTSN_FLAG_CLEAN;
+	c.u.connect.protocol_id = MQTTSN_PROTOCOL_ID;
+	c.u.connect.duration = 60;
+	c.u.connect.client_id = (const uint8_t *)"n";
+	c.u.connect.client_id_len = 1;
+	uint8_t inner[64], buf[128];
+	int n = mqttsn_encode(&c, inner, sizeof(inner));
+	/* node 5's encapsulation inside node 6's */
+	memcpy(buf, "\x04\xFE\x00\x06\x04\xFE\x00\x05", 8);
+	memcpy(buf + 8, inner, (size_t)n);
+	reset_out();
+	assert_int_equal(feed_raw(cl(1), buf, (uint16_t)(8 + n)), FO_FATE_DROPPED);
+	assert_int_equal(T->res.drop, FO_DROP_MQTTSN_ENCAP_NESTED);
+
+	struct mqttsn_msg e = { .type = MQTTSN_ENCAPSULATED };
+	int k;
+	e.u.encap.inner = inner;
+	e.u.encap.inner_len = (uint16_t)n;
+	e.u.encap.node_id = (const uint8_t *)"0123456789abcdefg"; /* 17 bytes */
+	e.u.encap.node_id_len = BROKER_NODE_ID_MAX + 1;
+	k = mqttsn_encode(&e, buf, sizeof(buf));
+	assert_int_equal(feed_raw(cl(1), buf, (uint16_t)k), FO_FATE_DROPPED);
+	assert_int_equal(T->res.drop, FO_DROP_MQTTSN_NODE_ID_REFUSED);
+	e.u.encap.node_id_len = 0;
+	k = mqttsn_encode(&e, buf, sizeof(buf));
+	assert_int_equal(feed_raw(cl(1), buf, (uint16_t)k), FO_FATE_DROPPED);
+	assert_int_equal(T->res.drop, FO_DROP_MQTTSN_NODE_ID_REFUSED);
+
+	/* A broken inner message (its length says one byte more than there is). */
+	e.u.encap.node_id_len = 1;
+	k = mqttsn_encode(&e, buf, sizeof(buf));
+	assert_int_equal(feed_raw(cl(1), buf, (uint16_t)(k - 1)), FO_FATE_DROPPED);
+	assert_int_equal(T->res.drop, FO_DROP_MQTTSN_MALFORMED);
+	assert_int_equal(T->f.n, 0);
+	assert_int_equal(broker_session_count(T->b), 0);
+	assert_int_equal(EV(ENCAPSULATED_RX), 1); /* the outer one of the nested pair */
+	;
+
+	/* A 16-byte node id is fine; the pool holds one node, so a second node is refused. */
+	node_connect_ok(1, "0123456789abcdef", "n16", MQTTSN_FLAG_CLEAN);
+	reset_out();
+	c.u.connect.client_id = (const uint8_t *)"other";
+	c.u.connect.client_id_len = 5;
+	assert_int_equal(feed_node(1, "\x07", &c), FO_FATE_ANSWERED);
+	assert_int_equal(T->f.n, 1);
+	assert_true(to_node(&T->f.out[0], 1, "\x07"));
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_CONNACK);
+	assert_int_equal(T->f.out[0].m.u.connack.return_code, MQTTSN_RC_CONGESTION);
+	assert_int_equal(EV(FORWARDED_NODES_FULL), 1);
+	/* A direct client still connects. */
+	connect_ok(2, "direct");
+	assert_int_equal(broker_session_count(T->b), 2);
+}
+
+/* With address_proof, the proof REGISTER goes to the node through its forwarder, and only that
+ * node's echo proves it: a node does not inherit the forwarder's (or another node's) proof. */
+static void test_forwarder_node_proof(void **state)
+{
+	struct t *t = *state;
+	t->cfg.max_forwarded_nodes = 4;
+	t->cfg.address_proof = true;
+	t->cfg.proof_timeout_ms = 5000;
+	start(t);
+	node_connect_ok(1, "\x01", "nodeA", MQTTSN_FLAG_CLEAN);
+	reset_out();
+	struct mqttsn_msg m = { .type = MQTTSN_SUBSCRIBE };
+	m.u.subscribe.flags = MQTTSN_TOPIC_NORMAL;
+	m.u.subscribe.msg_id = 9;
+	m.u.subscribe.topic_name = (const uint8_t *)"a/b";
+	m.u.subscribe.topic_name_len = 3;
+	assert_int_equal(feed_node(1, "\x01", &m), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 1);
+	assert_true(to_node(&T->f.out[0], 1, "\x01"));
+	assert_true(is_proof_register(&T->f.out[0]));
+	uint16_t ptid = T->f.out[0].m.u.reg.topic_id, pmid = T->f.out[0].m.u.reg.msg_id;
+
+	/* The echo from the forwarder's own address, or another node, proves nothing for node A. */
+	connect_ok(1, "forwarder");
+	do_regack(1, ptid, pmid, MQTTSN_RC_ACCEPTED);
+	node_connect_ok(1, "\x02", "nodeB", MQTTSN_FLAG_CLEAN);
+	struct mqttsn_msg ra = { .type = MQTTSN_REGACK };
+	ra.u.regack.topic_id = ptid;
+	ra.u.regack.msg_id = pmid;
+	ra.u.regack.return_code = MQTTSN_RC_ACCEPTED;
+	feed_node(1, "\x02", &ra);
+	assert_int_equal(EV(ADDRESS_PROVEN), 0);
+
+	/* Node A's echo proves it: its held SUBACK follows, to node A. */
+	reset_out();
+	assert_int_equal(feed_node(1, "\x01", &ra), FO_FATE_DELIVERED);
+	assert_int_equal(EV(ADDRESS_PROVEN), 1);
+	struct out *a[4];
+	assert_int_equal(outs_to_node(1, "\x01", a, 4), 1);
+	assert_int_equal(a[0]->m.type, MQTTSN_SUBACK);
+	assert_int_equal(T->f.n, 1);
+}
+
+/* Wills and sleeping clients behind a forwarder: the will prompts go to the node, a lost node's
+ * will reaches a subscribing node, and copies buffered while a node sleeps go out to it, then
+ * PINGRESP, when its PINGREQ with ClientId arrives through the forwarder. */
+static void test_forwarder_will_and_sleep(void **state)
+{
+	struct t *t = *state;
+	t->cfg.max_forwarded_nodes = 4;
+	start_offline(t);
+	node_connect_ok(1, "\x01", "sleepy", MQTTSN_FLAG_CLEAN);
+	node_subscribe_ok(1, "\x01", 1, "s/t");
+	node_subscribe_ok(1, "\x01", 0, "will/b");
+
+	/* Node B with a will: WILLTOPICREQ, WILLMSGREQ and CONNACK go to node B. */
+	reset_out();
+	struct mqttsn_msg c = { .type = MQTTSN_CONNECT };
+	c.u.connect.flags = MQTTSN_FLAG_CLEAN | MQTTSN_FLAG_WILL;
+	c.u.connect.protocol_id = MQTTSN_PROTOCOL_ID;
+	c.u.connect.duration = 60;
+	c.u.connect.client_id = (const uint8_t *)"nodeB";
+	c.u.connect.client_id_len = 5;
+	assert_int_equal(feed_node(1, "\x02", &c), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 1);
+	assert_true(to_node(&T->f.out[0], 1, "\x02"));
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_WILLTOPICREQ);
+	reset_out();
+	struct mqttsn_msg w = { .type = MQTTSN_WILLTOPIC };
+	w.u.willtopic.topic = (const uint8_t *)"will/b";
+	w.u.willtopic.topic_len = 6;
+	assert_int_equal(feed_node(1, "\x02", &w), FO_FATE_DELIVERED);
+	assert_true(T->f.n == 1 && to_node(&T->f.out[0], 1, "\x02"));
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_WILLMSGREQ);
+	reset_out();
+	struct mqttsn_msg wm = { .type = MQTTSN_WILLMSG };
+	wm.u.willmsg.msg = (const uint8_t *)"b-gone";
+	wm.u.willmsg.msg_len = 6;
+	assert_int_equal(feed_node(1, "\x02", &wm), FO_FATE_DELIVERED);
+	assert_true(T->f.n == 1 && to_node(&T->f.out[0], 1, "\x02"));
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_CONNACK);
+
+	/* Node B falls silent, node A keeps alive: B's will reaches node A. */
+	T->now += 91000;
+	struct mqttsn_msg ping = { .type = MQTTSN_PINGREQ };
+	reset_out();
+	assert_int_equal(feed_node(1, "\x01", &ping), FO_FATE_ANSWERED);
+	broker_tick(T->b, T->now);
+	assert_int_equal(EV(WILL_PUBLISHED), 1);
+	struct out *a[8];
+	int na = outs_to_node(1, "\x01", a, 8);
+	assert_int_equal(na, 2); /* PINGRESP, the will */
+	assert_true(a[1]->is_publish);
+	assert_memory_equal(a[1]->m.u.publish.data, "b-gone", 6);
+	assert_int_equal(outs_to_node(1, "\x02", a, 8), 0);
+
+	/* Node A sleeps; two copies are buffered, then flushed to it before its PINGRESP. */
+	connect_ok(2, "pub");
+	uint16_t id = reg_ok(2, "s/t");
+	reset_out();
+	struct mqttsn_msg d = { .type = MQTTSN_DISCONNECT };
+	d.u.disconnect.has_duration = 1;
+	d.u.disconnect.duration = 10;
+	assert_int_equal(feed_node(1, "\x01", &d), FO_FATE_DELIVERED);
+	assert_true(T->f.n == 1 && to_node(&T->f.out[0], 1, "\x01"));
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_DISCONNECT);
+	assert_int_equal(state_of("sleepy"), SESSION_ASLEEP);
+	reset_out();
+	assert_int_equal(do_publish(2, 1, MQTTSN_TOPIC_NORMAL, id, 1, "z1"), FO_FATE_DELIVERED);
+	assert_int_equal(do_publish(2, 0, MQTTSN_TOPIC_NORMAL, id, 0, "z2"), FO_FATE_DELIVERED);
+	assert_int_equal(outs_to_node(1, "\x01", a, 8), 0);
+	assert_int_equal(EV(DELIVERY_BUFFERED), 2);
+	T->now += 5000;
+	reset_out();
+	struct mqttsn_msg pid = { .type = MQTTSN_PINGREQ };
+	pid.u.pingreq.client_id = (const uint8_t *)"sleepy";
+	pid.u.pingreq.client_id_len = 6;
+	assert_int_equal(feed_node(1, "\x01", &pid), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 3);
+	for (int k = 0; k < 3; k++)
+		assert_true(to_node(&T->f.out[k], 1, "\x01"));
+	assert_memory_equal(T->f.out[0].m.u.publish.data, "z1", 2);
+	assert_memory_equal(T->f.out[1].m.u.publish.data, "z2", 2);
+	assert_int_equal(T->f.out[2].m.type, MQTTSN_PINGRESP);
+}
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -4380,6 +4744,10 @@ int main(void)
 		TEST(test_resumed_session_gets_held_copy_before_giveup),
 		TEST(test_giveups_in_a_row_end_session),
 		TEST(test_paused_silent_session_ended),
+		TEST(test_forwarder_two_nodes),
+		TEST(test_forwarder_refusals),
+		TEST(test_forwarder_node_proof),
+		TEST(test_forwarder_will_and_sleep),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

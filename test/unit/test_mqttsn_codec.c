@@ -761,9 +761,27 @@ static void test_encapsulated(void **state)
 	assert_int_equal(decode_copy((const uint8_t[]){ 0x03, 0xFE, 0x00, 0x02, 0x16, 0x00 }, 6, &m), MQTTSN_E_LENGTH);
 	assert_int_equal(decode_copy((const uint8_t[]){ 0x03, 0xFE, 0x00, 0x00, 0x16 }, 5, &m), MQTTSN_E_LENGTH);
 	assert_int_equal(m.type, MQTTSN_ENCAPSULATED);
+	/* an encapsulation inside one decodes (framed up to its node id); the engine refuses it */
+	assert_int_equal(
+		decode_copy((const uint8_t[]){ 0x04, 0xFE, 0x00, 0x07, 0x04, 0xFE, 0x00, 0x08, 0x02, 0x16 }, 10, &m),
+		MQTTSN_OK);
+	assert_int_equal(m.u.encap.inner_len, 6);
+	assert_int_equal(decode_copy((const uint8_t[]){ 0x04, 0xFE, 0x00, 0x07, 0x02, 0xFE }, 6, &m), MQTTSN_E_BODY);
+	assert_int_equal(decode_copy((const uint8_t[]){ 0x04, 0xFE, 0x00, 0x07, 0x05, 0xFE, 0x00, 0x08 }, 8, &m),
+			 MQTTSN_E_SHORT);
 	/* the inner message may use the 3-octet form */
 	assert_int_equal(decode_copy((const uint8_t[]){ 0x03, 0xFE, 0x00, 0x01, 0x00, 0x04, 0x16 }, 7, &m), MQTTSN_OK);
 	assert_int_equal(m.u.encap.inner_len, 4);
+
+	/* the encapsulation alone, for a message that follows elsewhere (zero-copy sends) */
+	assert_int_equal(mqttsn_encode_encap_hdr(buf, sizeof(buf), 0, S("\x01\x02"), 2), 5);
+	assert_memory_equal(buf, "\x05\xFE\x00\x01\x02", 5);
+	assert_int_equal(mqttsn_encode_encap_hdr(buf, 4, 0, S("\x01\x02"), 2), MQTTSN_E_NOSPACE);
+	assert_int_equal(mqttsn_encode_encap_hdr(buf, sizeof(buf), 0, S(""), 0), MQTTSN_E_FIELD);
+	memcpy(buf + 5, "\x02\x16", 2); /* + PINGRESP */
+	assert_int_equal(decode_copy(buf, 7, &m), MQTTSN_OK);
+	assert_int_equal(m.u.encap.node_id_len, 2);
+	assert_int_equal(m.u.encap.inner_len, 2);
 
 	/* encode: a broken inner frame is refused */
 	struct mqttsn_msg e = { .type = MQTTSN_ENCAPSULATED, .u.encap = { .inner = S("\x03\x16"), .inner_len = 2 } };
