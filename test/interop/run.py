@@ -15,13 +15,15 @@ port 1883 to the appliance (nft from Debian's nftables), so everything after dis
 
 Every feature a client offers is one row of a table: what was run (the exact command), and the outcome:
   worked    the client did what it asked for, as the spec says
-  refused   the appliance declined in the documented way (a feature Fanout does not have yet, a policy, or a
-            client extension outside v1.2); the row says which. A refusal that is later replaced by the
-            feature itself turns the row into `worked`, not into a failure.
+  refused   the appliance declined in the documented way (forwarder encapsulation, which Fanout does not
+            have; a policy; or a client extension outside v1.2); the row says which. Features Fanout has
+            (wills, QoS 2, retained, CleanSession=0, sleeping clients) must work: no refusal is accepted there.
   client    the client itself stops short of the spec (the row says where); the appliance's side is checked
   FAILED    anything else: a spec violation, a hang, a lost message. Any FAILED row fails the test.
 tshark decodes everything the appliance sent (captured at the client end of the lab): no malformed packet,
-no expert error, and under a wildcard each PUBLISH of a newly registered name follows the client's REGACK."""
+no expert error, PUBACK codes, the retain flag only on the retained copy, and under a wildcard each PUBLISH of a
+newly registered name follows the client's REGACK. A second dataplane with security.address_proof: false runs
+the rows the proof stands in the way of (Paho's pub0sub1, a CleanSession=0 reconnect from a new port)."""
 import fcntl
 import os
 import pty
