@@ -68,7 +68,7 @@ struct lg_config {
 	uint32_t payload;
 	const char *topic;
 	uint32_t topics; /* distinct {i} values actually used */
-	int qos;         /* -1, 0, 1 */
+	int qos;         /* -1, 0, 1, 2 */
 	long predefined; /* base predefined topic id, -1 = none */
 	bool short_topic;
 	bool qosm1_connect;
@@ -456,7 +456,8 @@ enum lg_state {
 
 struct lg_inflight {
 	bool used;
-	uint8_t tries; /* transmissions so far */
+	bool released; /* QoS 2: PUBREC seen, PUBREL sent, waiting for PUBCOMP */
+	uint8_t tries; /* transmissions so far (of the PUBLISH, then of the PUBREL) */
 	uint16_t msg_id;
 	uint32_t seq;
 	uint32_t t;        /* topic index */
@@ -617,6 +618,8 @@ static int lg_send_ack(struct lg_worker *w, struct lg_client *c, uint8_t type, u
 		m.u.puback.topic_id = topic_id;
 		m.u.puback.msg_id = msg_id;
 		m.u.puback.return_code = MQTTSN_RC_ACCEPTED;
+	} else if (type == MQTTSN_PUBREC || type == MQTTSN_PUBREL || type == MQTTSN_PUBCOMP) {
+		m.u.pubx.msg_id = msg_id;
 	} else {
 		m.u.regack.topic_id = topic_id;
 		m.u.regack.msg_id = msg_id;
@@ -867,10 +870,14 @@ static void lg_on_publish(struct lg_worker *w, struct lg_client *c, const struct
 {
 	uint8_t flags = m->u.publish.flags;
 	int qos = mqttsn_flags_qos(flags);
-	if (qos == 1)
+	if (qos == 1) {
 		lg_send_ack(w, c, MQTTSN_PUBACK, m->u.publish.topic_id, m->u.publish.msg_id, now);
-	else if (qos == 2)
-		w->qos2++; /* we never ask for QoS 2 */
+	} else if (qos == 2) {
+		/* counted on arrival; a copy the gateway resends before our PUBREC reached it carries DUP and
+		 * is told apart by the sequence window. The PUBREL that follows is answered by lg_dispatch. */
+		w->qos2++;
+		lg_send_ack(w, c, MQTTSN_PUBREC, 0, m->u.publish.msg_id, now);
+	}
 	if (c->kind != LG_SUB) {
 		w->odd_type++;
 		return;
@@ -946,14 +953,27 @@ static void lg_on_publish(struct lg_worker *w, struct lg_client *c, const struct
 	}
 }
 
+static struct lg_inflight *lg_pub_slot(struct lg_client *c, uint16_t id)
+{
+	if (g_cfg.qos < 1 || id == 0)
+		return NULL;
+	struct lg_inflight *f = &c->inflight[(uint32_t)(id - 1u) % g_cfg.window];
+	return f->used && f->msg_id == id ? f : NULL;
+}
+
+static void lg_pub_slot_free(struct lg_client *c, struct lg_inflight *f)
+{
+	f->used = false;
+	c->free_slots[c->n_free++] = (uint16_t)(f - c->inflight);
+}
+
 static void lg_on_puback(struct lg_worker *w, struct lg_client *c, const struct mqttsn_msg *m)
 {
-	(void)w;
 	if (c->kind != LG_PUB)
 		return;
 	uint16_t id = m->u.puback.msg_id;
 	uint8_t rc = m->u.puback.return_code;
-	if (g_cfg.qos != 1 || id == 0) {
+	if (g_cfg.qos < 1 || id == 0) {
 		/* QoS 0/-1 error report: the message id is 0, the topic id tells us which topic */
 		if (rc == MQTTSN_RC_ACCEPTED)
 			return;
@@ -969,10 +989,13 @@ static void lg_on_puback(struct lg_worker *w, struct lg_client *c, const struct 
 		}
 		return;
 	}
-	uint32_t slot = (uint32_t)(id - 1u) % g_cfg.window;
-	struct lg_inflight *f = &c->inflight[slot];
-	if (!f->used || f->msg_id != id) {
+	struct lg_inflight *f = lg_pub_slot(c, id);
+	if (!f) {
 		c->late_acks++; /* after we gave up, or a second PUBACK */
+		return;
+	}
+	if (g_cfg.qos == 2 && (rc == MQTTSN_RC_ACCEPTED || f->released)) {
+		w->odd_type++; /* a QoS 2 PUBLISH is answered by PUBREC, or refused by a PUBACK with an error */
 		return;
 	}
 	if (rc == MQTTSN_RC_ACCEPTED) {
@@ -981,8 +1004,45 @@ static void lg_on_puback(struct lg_worker *w, struct lg_client *c, const struct 
 		c->rejected++;
 		c->accepted[f->t]--;
 	}
-	f->used = false;
-	c->free_slots[c->n_free++] = (uint16_t)slot;
+	lg_pub_slot_free(c, f);
+}
+
+/* QoS 2, publisher side: PUBREC -> PUBREL (again for a repeated PUBREC), PUBCOMP completes. */
+static void lg_on_pubrec(struct lg_worker *w, struct lg_client *c, const struct mqttsn_msg *m, uint64_t now)
+{
+	if (c->kind != LG_PUB || g_cfg.qos != 2) {
+		w->odd_type++;
+		return;
+	}
+	uint16_t id = m->u.pubx.msg_id;
+	struct lg_inflight *f = lg_pub_slot(c, id);
+	if (!f)
+		c->late_acks++; /* gave up on it; the gateway still holds it until our PUBREL */
+	else if (!f->released)
+		*f = (struct lg_inflight){ .used = true,
+					   .released = true,
+					   .tries = 1,
+					   .msg_id = id,
+					   .seq = f->seq,
+					   .t = f->t,
+					   .first_ns = f->first_ns,
+					   .last_ns = now };
+	lg_send_ack(w, c, MQTTSN_PUBREL, 0, id, now);
+}
+
+static void lg_on_pubcomp(struct lg_worker *w, struct lg_client *c, const struct mqttsn_msg *m)
+{
+	if (c->kind != LG_PUB || g_cfg.qos != 2) {
+		w->odd_type++;
+		return;
+	}
+	struct lg_inflight *f = lg_pub_slot(c, m->u.pubx.msg_id);
+	if (!f || !f->released) {
+		c->late_acks++; /* after we gave up, a second PUBCOMP, or one before its PUBREC */
+		return;
+	}
+	c->acked++;
+	lg_pub_slot_free(c, f);
 }
 
 static void lg_dispatch(struct lg_worker *w, struct lg_client *c, const uint8_t *buf, size_t len, uint64_t now)
@@ -998,6 +1058,14 @@ static void lg_dispatch(struct lg_worker *w, struct lg_client *c, const uint8_t 
 	case MQTTSN_REGACK: lg_on_regack(w, c, &m, now); break;
 	case MQTTSN_PUBLISH: lg_on_publish(w, c, &m, now); break;
 	case MQTTSN_PUBACK: lg_on_puback(w, c, &m); break;
+	case MQTTSN_PUBREC: lg_on_pubrec(w, c, &m, now); break;
+	case MQTTSN_PUBREL: /* QoS 2 delivery to a subscriber: complete it (again, if our PUBCOMP was lost) */
+		if (c->kind == LG_SUB)
+			lg_send_ack(w, c, MQTTSN_PUBCOMP, 0, m.u.pubx.msg_id, now);
+		else
+			w->odd_type++;
+		break;
+	case MQTTSN_PUBCOMP: lg_on_pubcomp(w, c, &m); break;
 	case MQTTSN_PINGRESP: w->pingresp++; break;
 	case MQTTSN_PINGREQ: lg_send_simple(c, MQTTSN_PINGRESP, now); break;
 	case MQTTSN_REGISTER:
@@ -1098,8 +1166,7 @@ static int lg_setup_phase(struct lg_worker *w)
 static void lg_pub_give_up(struct lg_client *c, struct lg_inflight *f)
 {
 	c->unacked++;
-	f->used = false;
-	c->free_slots[c->n_free++] = (uint16_t)(f - c->inflight);
+	lg_pub_slot_free(c, f);
 }
 
 static void lg_pub_retransmit(struct lg_client *c, uint64_t now)
@@ -1119,7 +1186,10 @@ static void lg_pub_retransmit(struct lg_client *c, uint64_t now)
 			lg_pub_give_up(c, f);
 			continue;
 		}
-		if (lg_send_publish(c, f->seq, f->t, f->msg_id, true, f->first_ns, now) == LG_OK) {
+		struct mqttsn_msg rel = { .type = MQTTSN_PUBREL, .u.pubx.msg_id = f->msg_id };
+		int rc = f->released ? lg_send(c, &rel, now)
+				     : lg_send_publish(c, f->seq, f->t, f->msg_id, true, f->first_ns, now);
+		if (rc == LG_OK) {
 			f->tries++;
 			c->retrans++;
 		}
@@ -1156,12 +1226,12 @@ static uint64_t lg_pub_tick(struct lg_client *c, uint64_t now, uint64_t t0, doub
 			return 0;
 		if (interval > 0 && (double)now < c->next_due)
 			return (uint64_t)c->next_due;
-		if (g_cfg.qos == 1 && c->n_free == 0)
-			return UINT64_MAX; /* window full: a PUBACK wakes us */
+		if (g_cfg.qos >= 1 && c->n_free == 0)
+			return UINT64_MAX; /* window full: a PUBACK or PUBCOMP wakes us */
 		uint32_t seq = c->seq, t = c->n_names > 1 ? seq % c->n_names : 0;
 		uint16_t msg_id = 0;
 		uint32_t slot = 0;
-		if (g_cfg.qos == 1) {
+		if (g_cfg.qos >= 1) {
 			slot = c->free_slots[c->n_free - 1];
 			/* ids of slot s are s+1, s+1+W, ...: the PUBACK's id finds its slot directly */
 			uint32_t gens = (65535u - 1u - slot) / g_cfg.window + 1u;
@@ -1177,7 +1247,7 @@ static uint64_t lg_pub_tick(struct lg_client *c, uint64_t now, uint64_t t0, doub
 			c->send_errs++;
 			return 0;
 		}
-		if (g_cfg.qos == 1) {
+		if (g_cfg.qos >= 1) {
 			c->n_free--;
 			c->inflight[slot] = (struct lg_inflight){ .used = true,
 								  .tries = 1,
@@ -1240,7 +1310,7 @@ static void lg_run_phase(struct lg_worker *w)
 				uint64_t d = lg_pub_tick(c, now, t0, interval);
 				if (d < due)
 					due = d;
-				if (g_cfg.qos == 1 && c->n_free < g_cfg.window) {
+				if (g_cfg.qos >= 1 && c->n_free < g_cfg.window) {
 					if (scan)
 						lg_pub_retransmit(c, now);
 					busy |= c->n_free < g_cfg.window;
@@ -1471,12 +1541,13 @@ static void lg_report_text(FILE *f, const struct lg_totals *T)
 	if (!g_cfg.subscribe_only) {
 		fprintf(f, "  sent          %12" PRIu64 " msgs in %.3f s (%.1f msgs/s)\n", T->sent, T->send_s,
 			lg_rate(T->sent, T->send_s));
-		if (g_cfg.qos == 1)
+		if (g_cfg.qos >= 1)
 			fprintf(f,
-				"  acked         %12" PRIu64 " msgs; rejected %" PRIu64
-				" msgs; unacked after %u retries %" PRIu64 " msgs; retransmitted %" PRIu64
-				" msgs; late PUBACKs %" PRIu64 "\n",
-				T->acked, T->rejected, g_cfg.retries, T->unacked, T->retrans, T->late_acks);
+				"  %s %12" PRIu64 " msgs; rejected %" PRIu64 " msgs; unacked after %u retries %" PRIu64
+				" msgs; retransmitted %" PRIu64 " %s; late %s %" PRIu64 "\n",
+				g_cfg.qos == 2 ? "completed    " : "acked        ", T->acked, T->rejected,
+				g_cfg.retries, T->unacked, T->retrans, g_cfg.qos == 2 ? "PUBLISH/PUBREL" : "msgs",
+				g_cfg.qos == 2 ? "PUBREC/PUBCOMP/PUBACKs" : "PUBACKs", T->late_acks);
 		else
 			fprintf(f, "  rejected      %12" PRIu64 " msgs (PUBACK with error code)\n", T->rejected);
 		if (T->send_errs || T->eagain)
@@ -1754,6 +1825,15 @@ static int lg_self_test(void)
 	LG_CHECK(n == 7 && mqttsn_decode(pl, 27, &d) == MQTTSN_OK && d.type == MQTTSN_PUBLISH &&
 		 d.u.publish.msg_id == 9 && d.u.publish.data_len == 20 &&
 		 lg_hdr_get(d.u.publish.data, d.u.publish.data_len, &b) && b.seq == 2);
+	static const uint8_t pubx_types[] = { MQTTSN_PUBREC, MQTTSN_PUBREL, MQTTSN_PUBCOMP };
+	for (size_t i = 0; i < sizeof pubx_types; i++) {
+		m = (struct mqttsn_msg){ .type = pubx_types[i], .u.pubx.msg_id = 0xBEEF };
+		n = mqttsn_encode(&m, pl, sizeof pl);
+		LG_CHECK(n == 4 && pl[1] == pubx_types[i] && mqttsn_decode(pl, (size_t)n, &d) == MQTTSN_OK &&
+			 d.type == pubx_types[i] && d.u.pubx.msg_id == 0xBEEF);
+	}
+	n = mqttsn_encode_publish_hdr(pl, 7, mqttsn_qos_flags(2), 5, 9, 20);
+	LG_CHECK(n == 7 && mqttsn_decode(pl, 27, &d) == MQTTSN_OK && mqttsn_flags_qos(d.u.publish.flags) == 2);
 #undef LG_CHECK
 	printf("self-test: %d of %d checks passed\n", checks - fails, checks);
 	return fails ? 1 : 0;
@@ -1775,7 +1855,7 @@ static void lg_usage(FILE *f)
 		"  -p, --publishers N       publisher count, max 32767 (default 1; in --subscribe-only: how many\n"
 		"                           remote publisher indexes to track for duplicates and order)\n"
 		"  --rate R                 msgs/s per publisher, token bucket (default 100; 0 = as fast as\n"
-		"                           the socket and the QoS 1 window allow)\n"
+		"                           the socket and the QoS 1/2 window allow)\n"
 		"  --total-rate R           msgs/s over all publishers, split evenly (overrides --rate)\n"
 		"  --burst N                max msgs per publisher per loop pass (default 16)\n"
 		"  --bucket-ms MS           token bucket depth: after a stall the loop catches up at most MS\n"
@@ -1790,21 +1870,26 @@ static void lg_usage(FILE *f)
 		"  --topic PATTERN          topic name pattern (default \"bench/{pub}\"); {pub} = publisher index,\n"
 		"                           {i} = message index modulo --topics\n"
 		"  --topics N               distinct {i} values (default 1; needs {i} in --topic)\n"
-		"  --qos Q                  publish QoS: 0, 1 or -1 (default 0); -1 needs --predefined or a\n"
+		"  --qos Q                  publish QoS: 0, 1, 2 or -1 (default 0); -1 needs --predefined or a\n"
 		"                           two-character --topic (short topic name)\n"
 		"  --predefined ID          publish to predefined topic ID + ({i} value) instead of REGISTER; the\n"
 		"                           gateway's table must map it to the --topic name (used for matching)\n"
 		"  --short                  publish with short topic names (--topic must expand to 2 characters)\n"
 		"  --qosm1-connect          CONNECT QoS -1 publishers too (default: they send without a session)\n"
-		"  --window N               QoS 1 messages in flight per publisher (default 16, max %u)\n"
+		"  --window N               QoS 1/2 messages in flight per publisher (default 16, max %u); a QoS 2\n"
+		"                           message holds its slot from PUBLISH to PUBCOMP. Fanout keeps 4 QoS 2\n"
+		"                           MsgIds awaiting PUBREL per client: a fifth gets PUBACK congestion,\n"
+		"                           counted as rejected; use --window 4 or less at QoS 2\n"
 		"  --retry-ms MS            retransmission timeout for PUBLISH/CONNECT/SUBSCRIBE/REGISTER\n"
 		"                           (default 500)\n"
-		"  --retries N              QoS 1 retransmissions with DUP before giving up (default 3)\n"
+		"  --retries N              QoS 1/2 retransmissions (PUBLISH with DUP, or PUBREL) before giving\n"
+		"                           up (default 3)\n"
 		"Subscribers\n"
 		"  -s, --subscribers N      subscriber count (default 1)\n"
 		"  --filter FILTER          subscription filter, + and # allowed, {sub} = subscriber index\n"
 		"                           (default \"bench/#\")\n"
-		"  --sub-qos Q              requested QoS 0 or 1 (default 0)\n"
+		"  --sub-qos Q              requested QoS 0, 1 or 2 (default 0); QoS 2 copies are answered\n"
+		"                           PUBREC, their PUBREL PUBCOMP, and counted on arrival\n"
 		"  --subscribe-only         no publishers: connect and subscribe, print \"ready\" once every\n"
 		"                           SUBACK is in, count until --duration (or --count, or SIGINT/SIGTERM)\n"
 		"Sessions and timing\n"
@@ -1869,11 +1954,11 @@ static bool lg_parse_double(const char *opt, const char *s, double lo, double hi
 
 static bool lg_parse_qos(const char *opt, const char *s, int lo, int *out)
 {
-	if (strcmp(s, "0") == 0 || strcmp(s, "1") == 0 || (lo < 0 && strcmp(s, "-1") == 0)) {
+	if (strcmp(s, "0") == 0 || strcmp(s, "1") == 0 || strcmp(s, "2") == 0 || (lo < 0 && strcmp(s, "-1") == 0)) {
 		*out = atoi(s);
 		return true;
 	}
-	fprintf(stderr, "fanout-loadgen: %s \"%s\": want %s\n", opt, s, lo < 0 ? "-1, 0 or 1" : "0 or 1");
+	fprintf(stderr, "fanout-loadgen: %s \"%s\": want %s\n", opt, s, lo < 0 ? "-1, 0, 1 or 2" : "0, 1 or 2");
 	return false;
 }
 
@@ -2200,7 +2285,7 @@ static int lg_init_clients(void)
 			if (!(c->names[t] = strdup(name)))
 				return -1;
 		}
-		if (g_cfg.qos == 1) {
+		if (g_cfg.qos >= 1) {
 			c->inflight = calloc(g_cfg.window, sizeof *c->inflight);
 			c->free_slots = calloc(g_cfg.window, sizeof *c->free_slots);
 			c->slot_gen = calloc(g_cfg.window, sizeof *c->slot_gen);

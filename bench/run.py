@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Fanout's benchmark, one command: fanout-dataplane against the DPDK limit on this machine, in one run.
 
-  bench/run.py --build-dir build [--out bench-results] [--quick] [--only efficiency,scaling,latency,scale,lab,sink]
-               [--plot | --no-plot]
+  bench/run.py --build-dir build [--out bench-results] [--quick]
+               [--only efficiency,scaling,latency,scale,lab,labqos,sink] [--plot | --no-plot]
 
 The plot needs matplotlib (Debian's python3-matplotlib, which only /usr/bin/python3 imports). Run by
 another python3 that lacks it, the script re-runs itself under /usr/bin/python3 when that one has it;
@@ -22,6 +22,13 @@ Parts (each writes into the JSON result; a PNG plot of all of them goes beside i
   scale       bench/fanout-scale-bench (1M sessions, 1M topics, 100k subscriptions) when it is built.
   lab         fanout-loadgen through the AF_XDP lab (veth + netns) at fan-out 1 -> 1 and 1 -> 10, against
               testpmd -> testpmd over AF_XDP on the same kind of veth (the kernel path's ceiling).
+  labqos      fanout-loadgen through the af_packet lab at QoS 0, 1 and 2 (publishers and subscribers at the
+              same QoS, one exact topic), 1 -> 10 and 4 -> 4, a bounded count of messages each, as fast as the QoS
+              allows
+              (QoS 0 unpaced, so its row shows what the lab drops, and paced; QoS 1 and 2 bounded by --window
+              messages in flight per publisher). Rates end to end, from the first PUBLISH to the last copy
+              received, and the dataplane's own QoS counters; --expect-no-loss at QoS 1 and 2 (QoS 0 loss is
+              reported, not judged).
   sink        the Redis Streams sink against a pipelined XADD baseline on the same redis-server, batch 256, 16
               and 1 (bench/sink_bench.py; its sink.json goes beside bench.json).
 
@@ -300,6 +307,66 @@ def part_lab(a, tmp, res):
     res["lab"] = {"veth_ceiling_pps": ceiling, "rows": rows, "pmd": "net_af_xdp"}
 
 
+LABQOS_SHAPES = ((1, 10), (4, 4))  # publishers, subscribers: every subscriber gets every publisher's messages
+LABQOS_MSGS = 20000  # publishes per row, split between the publishers (5000 with --quick)
+# (QoS, window, total rate) per row. QoS 2 with a window of 4: the appliance keeps 4 MsgIds awaiting PUBREL per
+# client and refuses a fifth QoS 2 PUBLISH with PUBACK "congestion" (docs/dataplane.md); QoS 1 at the same
+# window, and at 64. QoS 0 unpaced (what the lab loses when a sender does not wait) and paced at 10,000 msg/s.
+LABQOS_ROWS = ((0, None, 0), (0, None, 10000), (1, 4, 0), (1, 64, 0), (2, 4, 0))
+
+
+def part_labqos(a, tmp, res):
+    harness.ARGS = argparse.Namespace(build_dir=a.build_dir, pmd="af_packet", keep=False)
+    msgs = 5000 if a.quick else LABQOS_MSGS
+    rows, failed = [], []
+    res["labqos"] = {"pmd": "net_af_packet", "payload_bytes": 64, "rows": rows}
+    with DpdkLock(), harness.Lab("bench-labqos") as lab:
+        for pubs, subs in LABQOS_SHAPES:
+            for qos, window, total_rate in LABQOS_ROWS:
+                count = msgs // pubs
+                # one exact topic for every publisher: no gateway REGISTER, so no copy waits for a REGACK
+                # (under a wildcard the first copies of each new name do, at most 64 per session)
+                args = ["-p", pubs, "-s", subs, "--topic", "lq/data", "--filter", "lq/data", "--qos", qos,
+                        "--sub-qos", qos, "--rate", 0, "--count", count,
+                        # a copy lost on the way is resent every retry_interval_ms (500) up to retry_limit (5)
+                        # times: wait that long for the last ones
+                        "--drain-ms", 3000 if qos else 1000,
+                        "--id-prefix", f"lq{pubs}{subs}{qos}"]
+                if total_rate:
+                    args += ["--total-rate", total_rate]
+                if window:
+                    args += ["--window", window]
+                if qos:
+                    args.append("--expect-no-loss")
+                with harness.Dataplane("benchlabqos", lab) as dp:
+                    rep, rc = harness.loadgen(lab, args, timeout=300)
+                    ev = harness.events(dp.stop())
+                p, d, lat = rep["publish"], rep["deliver"], rep["latency_us"]
+                row = {"publishers": pubs, "subscribers": subs, "qos": qos, "window": window,
+                       "offered_msgs_per_s": total_rate or None, "sent": p["sent_msgs"], "completed": p["acked_msgs"],
+                       "rejected": p["rejected_msgs"], "retransmitted": p["retransmitted_msgs"],
+                       "publish_s": p["elapsed_s"], "msgs_per_s": p["rate_msgs_per_s"],
+                       "expected": d["expected_msgs"], "received": d["received_msgs"], "unique": d["unique_msgs"],
+                       "lost": d["lost_msgs"], "deliver_s": d["elapsed_s"], "deliveries_per_s": d["rate_msgs_per_s"],
+                       "p50_us": lat["p50"], "p99_us": lat["p99"], "verdict": rep["result"]["verdict"],
+                       "dataplane": {k: ev.get(k, 0) for k in (
+                           "publish_accepted", "deliveries", "deliveries_qos1", "qos1_acked", "qos1_retransmits",
+                           "qos1_giveups", "session_paused", "delivery_paused", "delivery_held", "delivery_held_full",
+                           "deliveries_qos2", "qos2_received",
+                           "qos2_released", "qos2_completed", "qos2_pubrel_resent")}}
+                rows.append(row)
+                log(f"labqos {pubs} -> {subs} QoS {qos} window {window} rate {total_rate or 'unpaced'}: "
+                    f"{p['sent_msgs']} sent at {p['rate_msgs_per_s']:.0f} msg/s, "
+                    f"{d['received_msgs']} of {d['expected_msgs']} received at {d['rate_msgs_per_s']:.0f} "
+                    f"deliveries/s, lost {d['lost_msgs']}, p50 {lat['p50']:.0f} us p99 {lat['p99']:.0f} us "
+                    f"({rep['result']['verdict']})")
+                if qos and (rc != 0 or p["rejected_msgs"]):
+                    failed.append(f"{pubs} -> {subs} QoS {qos} window {window}: {rep['result']['verdict']}, "
+                                  f"{p['rejected_msgs']} rejected")
+    if failed:
+        raise RuntimeError("labqos: " + "; ".join(failed))
+
+
 def part_sink(a, tmp, res):
     import sink_bench  # bench/sink_bench.py: takes the DPDK lock itself, for each dataplane run
     sa = sink_bench.parse_args(["--build-dir", a.build_dir, "--out", a.out] + (["--quick"] if a.quick else []))
@@ -421,7 +488,7 @@ def main():
     ap.add_argument("--build-dir", default=str(REPO / "build"))
     ap.add_argument("--out", default="bench-results")
     ap.add_argument("--quick", action="store_true", help="short windows, fewer points (a few minutes)")
-    ap.add_argument("--only", default="efficiency,scaling,latency,scale,lab,sink")
+    ap.add_argument("--only", default="efficiency,scaling,latency,scale,lab,labqos,sink")
     ap.add_argument("--pairs", type=int, default=3, help="testpmd/fanout alternations (default 3)")
     pl = ap.add_mutually_exclusive_group()
     pl.add_argument("--plot", dest="plot", action="store_true", default=None,
@@ -446,7 +513,7 @@ def main():
     res = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": f"{os.cpu_count()} x {cpu}",
            "build_dir": a.build_dir, "quick": a.quick}
     parts = {"efficiency": part_efficiency, "scaling": part_scaling, "latency": part_latency, "scale": part_scale,
-             "lab": part_lab, "sink": part_sink}
+             "lab": part_lab, "labqos": part_labqos, "sink": part_sink}
     with tempfile.TemporaryDirectory(prefix="fobench-") as tmp:
         for name in a.only.split(","):
             log(f"--- {name}")
