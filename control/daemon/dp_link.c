@@ -21,6 +21,7 @@ struct poll_round {
 	json_t *replies[POLL_CMDS];
 	char errors[POLL_CMDS][256];
 	int outstanding;
+	bool lost; /* a reply of this round never came: the link went */
 };
 
 static struct {
@@ -201,17 +202,22 @@ static void on_poll_reply(void *arg, redisReply *r, const char *err)
 	if (*slot == NULL)
 		snprintf(round_.errors[idx], sizeof(round_.errors[idx]), "%s",
 			 err ? (strncmp(err, "ERR ", 4) == 0 ? err + 4 : err) : "reply is not JSON");
+	if (r == NULL)
+		round_.lost = true;
 	if (--round_.outstanding > 0)
 		return;
 	L.poll_in_flight = false;
+	/* A round the link lost (replies NULL without an answer: "connection lost") is no answer: the
+	 * last figures stay. Only the dataplane's own error reply replaces them. */
 	if (L.hooks.polled && L.up)
 		L.hooks.polled(round_.replies[0], round_.replies[1], round_.replies[2], round_.replies[3],
-			       round_.replies[3] ? NULL : round_.errors[3]);
+			       round_.replies[3] || round_.lost ? NULL : round_.errors[3]);
 	for (int i = 0; i < POLL_CMDS; i++) {
 		json_decref(round_.replies[i]);
 		round_.replies[i] = NULL;
 		round_.errors[i][0] = '\0';
 	}
+	round_.lost = false;
 }
 
 static long ms_since(const struct timeval *t)
