@@ -479,6 +479,27 @@ static void send_held(struct broker *b, uint32_t si, const struct held_pub *p, u
 	ev(b, FO_EV_DELIVERIES);
 }
 
+/* Unlinks the session's copies waiting for me (a map entry, or HELD_BUFFERED) into out[], newest
+ * first as the list keeps them; returns how many (at most 255: n_pubs is 8 bits). */
+static uint32_t held_take(struct broker *b, uint32_t si, uint32_t me, uint32_t out[256])
+{
+	struct guard *g = &b->g[si];
+	uint32_t k = 0;
+	uint32_t *link = &g->pubs;
+	for (uint8_t i = 0, n = g->n_pubs; i < n; i++) {
+		uint32_t h = *link;
+		struct held_pub *p = &b->hp[h];
+		if (p->me != me) {
+			link = &p->next;
+			continue;
+		}
+		*link = p->next;
+		g->n_pubs--;
+		out[k++] = h;
+	}
+	return k;
+}
+
 /* The client knows the id of map entry me now: its held copies go out, in arrival order. An
  * address that has not proven itself (a session moved to it) gets no copies: they are dropped,
  * as copies for it are while it is unproven. */
@@ -493,19 +514,8 @@ static void held_flush(struct broker *b, uint32_t si, uint32_t me)
 		return;
 	}
 	uint16_t tid = ctmap_get(b->st, me)->tid;
-	uint32_t mine[HELD_PUBS], k = 0;
-	uint32_t *link = &g->pubs;
-	for (uint8_t i = 0, n = g->n_pubs; i < n; i++) {
-		uint32_t h = *link;
-		struct held_pub *p = &b->hp[h];
-		if (p->me != me) {
-			link = &p->next;
-			continue;
-		}
-		*link = p->next;
-		g->n_pubs--;
-		mine[k++] = h;
-	}
+	uint32_t mine[256];
+	uint32_t k = held_take(b, si, me, mine);
 	while (k > 0) { /* the list is newest first */
 		uint32_t h = mine[--k];
 		struct held_pub copy = b->hp[h];
@@ -1444,7 +1454,6 @@ static void inflight_resend(struct broker *b, struct mqttsn_session *s, uint32_t
 static void resume_deliveries(struct broker *b, uint32_t si)
 {
 	struct mqttsn_session *s = session_get(b->st, si);
-	struct guard *g = &b->g[si];
 	if (!s->proven || s->paused || (s->state & SESSION_AWAY))
 		return;
 	for (uint32_t x = s->inflight_head; x != INFLIGHT_NONE;) {
@@ -1453,19 +1462,8 @@ static void resume_deliveries(struct broker *b, uint32_t si)
 		inflight_resend(b, s, x);
 		x = next;
 	}
-	uint32_t mine[256], k = 0;
-	uint32_t *link = &g->pubs;
-	for (uint8_t i = 0, n = g->n_pubs; i < n; i++) {
-		uint32_t h = *link;
-		struct held_pub *p = &b->hp[h];
-		if (p->me != HELD_BUFFERED) {
-			link = &p->next;
-			continue;
-		}
-		*link = p->next;
-		g->n_pubs--;
-		mine[k++] = h;
-	}
+	uint32_t mine[256];
+	uint32_t k = held_take(b, si, HELD_BUFFERED, mine);
 	while (k > 0) { /* the list is newest first */
 		uint32_t h = mine[--k];
 		struct held_pub p = b->hp[h];
