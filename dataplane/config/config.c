@@ -157,7 +157,7 @@ struct raw_route {
 };
 struct raw_sink {
 	char *name, *redis, *username, *password, *password_file, *db, *ring, *batch, *batch_us, *maxlen;
-	char *timeout_ms, *reconnect_min_ms, *reconnect_max_ms, *puback;
+	char *timeout_ms, *reconnect_min_ms, *reconnect_max_ms, *puback, *cluster, *wait_replicas;
 };
 struct raw_bridge_sub {
 	char *filter, *qos, *local_prefix, *strip_prefix;
@@ -380,6 +380,8 @@ static const cyaml_schema_field_t sink_fields[] = {
 	STR("reconnect_min_ms", struct raw_sink, reconnect_min_ms),
 	STR("reconnect_max_ms", struct raw_sink, reconnect_max_ms),
 	STR("puback", struct raw_sink, puback),
+	STR("cluster", struct raw_sink, cluster),
+	STR("wait_replicas", struct raw_sink, wait_replicas),
 	CYAML_FIELD_END,
 };
 static const cyaml_schema_value_t sink_value = {
@@ -1837,6 +1839,19 @@ static int load_sink(struct ctx *c, const char *pre, const void *raw, void *item
 			    "%s: '%s' is not a mode; use accepted (in the sink's backlog) or written "
 			    "(confirmed by Redis)",
 			    key, show(rs->puback, shown, sizeof(shown)));
+	snprintf(key, sizeof(key), "%s.cluster", pre);
+	if (get_bool(c, key, rs->cluster, false, &k->cluster) != 0)
+		return -1;
+	if (k->cluster && k->unix_path)
+		return fail(c,
+			    "%s: a Redis Cluster is reached over TCP; give a seed node as host:port (the nodes "
+			    "announce TCP addresses)",
+			    key);
+	if (k->cluster && k->db)
+		return fail(c, "%s: a Redis Cluster has only database 0; remove db: %u", key, k->db);
+	snprintf(key, sizeof(key), "%s.wait_replicas", pre);
+	if (get_u32(c, key, rs->wait_replicas, 0, 16, 0, &k->wait_replicas) != 0)
+		return -1;
 	return 0;
 }
 

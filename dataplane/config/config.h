@@ -193,6 +193,8 @@ struct fo_sink_config {
 	uint32_t timeout_ms; /* connect and per-batch I/O timeout */
 	uint32_t reconnect_min_ms, reconnect_max_ms; /* backoff doubles from min to max */
 	uint8_t puback;                              /* enum fo_puback_mode */
+	bool cluster;                                /* "cluster: true": redis: is a seed node of a Redis Cluster */
+	uint32_t wait_replicas; /* WAIT for this many replicas (at most those a primary has) before written */
 };
 
 /* An upstream subscription of a bridge: messages on filter come down as local publishes on

@@ -213,6 +213,8 @@ unsigned fo_config_restart_keys(const struct fo_config *f, const struct fo_confi
 		KEY(x->reconnect_min_ms != y->reconnect_min_ms, "sinks[%u].reconnect_min_ms", i);
 		KEY(x->reconnect_max_ms != y->reconnect_max_ms, "sinks[%u].reconnect_max_ms", i);
 		KEY(x->puback != y->puback, "sinks[%u].puback", i);
+		KEY(x->cluster != y->cluster, "sinks[%u].cluster", i);
+		KEY(x->wait_replicas != y->wait_replicas, "sinks[%u].wait_replicas", i);
 	}
 	KEY(f->n_bridges != t->n_bridges, "bridges");
 	for (uint32_t i = 0; i < f->n_bridges && i < t->n_bridges; i++) {

@@ -358,6 +358,12 @@
 	  "connections re-established after a loss") \
 	_(connect_failures, "connect_failures", "attempts", "fanout_output_connect_failures_total", "", \
 	  "connection attempts that failed") \
+	_(redirects, "redirects", "replies", "fanout_output_redirects_total", "", \
+	  "sink on a Redis Cluster: MOVED and ASK replies followed") \
+	_(map_refreshes, "map_refreshes", "reads", "fanout_output_map_refreshes_total", "", \
+	  "sink on a Redis Cluster: slot maps read (CLUSTER SLOTS)") \
+	_(unreplicated, "unreplicated", "batches", "fanout_output_unreplicated_total", "", \
+	  "sink with wait_replicas: node batches WAIT did not confirm, sent again") \
 	_(inflight, "inflight", "entries", "fanout_output_inflight", "", \
 	  "entries the output's thread has taken and not yet finished") \
 	_(received, "received", "messages", "fanout_output_received_total", "", \
