@@ -83,6 +83,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ------------------------------------------------------------------ raw tree */
 
@@ -1581,8 +1582,12 @@ static int load_dest(struct ctx *c, const char *key, const char *s, const struct
 }
 
 /* A stream key or remote topic template: printable, no NUL; "{topic}" is replaced by the
- * publish's topic. A bridge topic must leave a valid MQTT topic: no '+' or '#'. */
-static int load_template(struct ctx *c, const char *key, const char *s, const char *def, bool mqtt_topic, char **out)
+ * publish's topic. A bridge topic must leave a valid MQTT topic: no '+' or '#'. hash_tags (the
+ * stream key of a sink on a Redis Cluster): other braces are kept as they are, a hash tag that puts
+ * the route's streams in one slot ("{fleet}:{topic}", or "{{topic}}" for the topic as the tag); only a
+ * near miss of the placeholder ("{Topic}", "{topic") is refused. */
+static int load_template(struct ctx *c, const char *key, const char *s, const char *def, bool mqtt_topic,
+			 bool hash_tags, char **out)
 {
 	char shown[64];
 	if (s == NULL)
@@ -1600,10 +1605,16 @@ static int load_template(struct ctx *c, const char *key, const char *s, const ch
 			return fail(c, "%s: '%s' has a wildcard; a remote topic name cannot contain '+' or '#'", key,
 				    show(s, shown, sizeof(shown)));
 	}
-	for (const char *b = strchr(s, '{'); b != NULL; b = strchr(b + 1, '{'))
-		if (strncmp(b, "{topic}", 7) != 0)
+	for (const char *b = strchr(s, '{'); b != NULL; b = strchr(b + 1, '{')) {
+		if (strncmp(b, "{topic}", 7) == 0)
+			continue;
+		if (!hash_tags)
 			return fail(c, "%s: '%s' has a '{' that is not {topic}; {topic} is the only placeholder", key,
 				    show(s, shown, sizeof(shown)));
+		if (strncasecmp(b, "{topic", 6) == 0)
+			return fail(c, "%s: '%s' has '%.7s', which is not the placeholder {topic}", key,
+				    show(s, shown, sizeof(shown)), b);
+	}
 	if ((*out = dup_str(s)) == NULL)
 		return fail(c, "%s: out of memory", key);
 	return 0;
@@ -1632,7 +1643,7 @@ static int load_output_route(struct ctx *c, unsigned i, const struct raw_route *
 		rt->kind = FO_ROUTE_SINK;
 		rt->target = (uint8_t)k;
 		snprintf(key, sizeof(key), "routes[%u].stream", i);
-		return load_template(c, key, rr->stream, "fanout:{topic}", false, &rt->tmpl);
+		return load_template(c, key, rr->stream, "fanout:{topic}", false, cfg->sinks[k].cluster, &rt->tmpl);
 	}
 	snprintf(key, sizeof(key), "routes[%u].bridge", i);
 	uint32_t k = 0;
@@ -1649,7 +1660,7 @@ static int load_output_route(struct ctx *c, unsigned i, const struct raw_route *
 	rt->kind = FO_ROUTE_BRIDGE;
 	rt->target = (uint8_t)k;
 	snprintf(key, sizeof(key), "routes[%u].topic", i);
-	return load_template(c, key, rr->topic, "{topic}", true, &rt->tmpl);
+	return load_template(c, key, rr->topic, "{topic}", true, false, &rt->tmpl);
 }
 
 static bool name_ok(const char *n)

@@ -443,6 +443,7 @@ static redisContext *cl_conn(struct fo_output *o, struct sink *s, uint32_t i)
 						   : (n->backoff_ms * 2 < max ? n->backoff_ms * 2 : max);
 		n->retry_at_us = now + (uint64_t)n->backoff_ms * 1000u;
 		cl->stale = true;
+		atomic_store(&o->st.connected, 0);
 		return NULL;
 	}
 	if (n->ever)
@@ -524,8 +525,13 @@ static bool cl_refresh(struct fo_output *o, struct sink *s)
 	atomic_store(&cl->nodes_seen, cl->map.n_nodes);
 	atomic_store(&cl->covered, cl->map.covered);
 	cl->stale = cl->map.covered < RC_SLOTS;
-	if (cl->stale)
+	if (cl->stale) {
 		fo_out_set_error(o, "cluster map: %u of %u slots served", cl->map.covered, RC_SLOTS);
+		atomic_store(&o->st.connected, 0);
+	} else if (!atomic_load(&o->st.connected)) {
+		o->st.connected_since_ms = fo_out_wall_ms();
+		atomic_store(&o->st.connected, 1);
+	}
 	return true;
 }
 

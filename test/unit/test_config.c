@@ -1037,6 +1037,48 @@ static void test_route_rules(void **state)
 #define SINK "sinks: [{name: rd, redis: \"127.0.0.1:6379\"}]\n"
 #define BRIDGE "bridges: [{name: up, host: 127.0.0.1}]\n"
 
+/* A sink on a Redis Cluster: cluster:, wait_replicas:, and hash tags in its routes' stream keys. */
+static void test_cluster_sink(void **state)
+{
+	(void)state;
+	struct fo_config *c = parse_ok(MIN
+				       "sinks:\n"
+				       "  - {name: cl, redis: \"127.0.0.1:7000\", cluster: true, wait_replicas: 1}\n"
+				       "  - {name: rd, redis: \"127.0.0.1:6379\"}\n"
+				       "routes:\n"
+				       "  - {name: s1, filter: \"a/#\", sink: cl, stream: \"{fleet}:{topic}\"}\n"
+				       "  - {name: s2, filter: \"b/#\", sink: cl, stream: \"{{topic}}\"}\n"
+				       "  - {name: s3, filter: \"c/#\", sink: rd}\n");
+	assert_true(c->sinks[0].cluster);
+	assert_int_equal(c->sinks[0].wait_replicas, 1);
+	assert_false(c->sinks[1].cluster);
+	assert_int_equal(c->sinks[1].wait_replicas, 0);
+	fo_config_free(c);
+	static const struct {
+		const char *yaml, *key, *also;
+	} bad[] = {
+		{ MIN "sinks: [{name: cl, redis: /run/redis.sock, cluster: true}]\n", "sinks[0].cluster", "host:port" },
+		{ MIN "sinks: [{name: cl, redis: \"127.0.0.1:7000\", cluster: true, db: 2}]\n", "sinks[0].cluster",
+		  "only database 0" },
+		{ MIN "sinks: [{name: cl, redis: \"127.0.0.1:7000\", cluster: maybe}]\n", "sinks[0].cluster", NULL },
+		{ MIN "sinks: [{name: cl, redis: \"127.0.0.1:7000\", wait_replicas: 17}]\n", "sinks[0].wait_replicas",
+		  NULL },
+		{ MIN "sinks: [{name: cl, redis: \"127.0.0.1:7000\", cluster: true}]\n"
+		      "routes: [{name: r, filter: a, sink: cl, stream: \"s:{Topic}\"}]\n",
+		  "routes[0].stream", "not the placeholder" },
+		{ MIN "sinks: [{name: cl, redis: \"127.0.0.1:7000\", cluster: true}]\n"
+		      "routes: [{name: r, filter: a, sink: cl, stream: \"s:{topic\"}]\n",
+		  "routes[0].stream", "not the placeholder" },
+		{ MIN "sinks: [{name: rd, redis: \"127.0.0.1:7000\"}]\n"
+		      "routes: [{name: r, filter: a, sink: rd, stream: \"{fleet}:{topic}\"}]\n",
+		  "routes[0].stream", "{topic} is the only placeholder" },
+	};
+	int failed = 0;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		failed += !refused_with(bad[i].yaml, bad[i].key, bad[i].also);
+	assert_int_equal(failed, 0);
+}
+
 /* sinks:, bridges: and the routes that use them. */
 static void test_outputs(void **state)
 {
@@ -1335,16 +1377,17 @@ int main(int argc, char **argv)
 {
 	example_path = argc > 1 ? argv[1] : NULL;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full_example),          cmocka_unit_test(test_outputs),
-		cmocka_unit_test(test_minimal_gets_defaults), cmocka_unit_test(test_accepts_edges),
-		cmocka_unit_test(test_semantic_rules),        cmocka_unit_test(test_structural_errors),
-		cmocka_unit_test(test_error_buffer_handling), cmocka_unit_test(test_load_file),
-		cmocka_unit_test(test_deploy_example),        cmocka_unit_test(test_routes_valid),
-		cmocka_unit_test(test_route_rules),           cmocka_unit_test(test_route_count),
-		cmocka_unit_test(test_security_defaults),     cmocka_unit_test(test_security_values),
-		cmocka_unit_test(test_security_rules),        cmocka_unit_test(test_admission_unlisted),
-		cmocka_unit_test(test_discovery_values),      cmocka_unit_test(test_discovery_rules),
-		cmocka_unit_test(test_neighbour_keys),        cmocka_unit_test(test_reassembly_keys),
+		cmocka_unit_test(test_full_example),       cmocka_unit_test(test_outputs),
+		cmocka_unit_test(test_cluster_sink),       cmocka_unit_test(test_minimal_gets_defaults),
+		cmocka_unit_test(test_accepts_edges),      cmocka_unit_test(test_semantic_rules),
+		cmocka_unit_test(test_structural_errors),  cmocka_unit_test(test_error_buffer_handling),
+		cmocka_unit_test(test_load_file),          cmocka_unit_test(test_deploy_example),
+		cmocka_unit_test(test_routes_valid),       cmocka_unit_test(test_route_rules),
+		cmocka_unit_test(test_route_count),        cmocka_unit_test(test_security_defaults),
+		cmocka_unit_test(test_security_values),    cmocka_unit_test(test_security_rules),
+		cmocka_unit_test(test_admission_unlisted), cmocka_unit_test(test_discovery_values),
+		cmocka_unit_test(test_discovery_rules),    cmocka_unit_test(test_neighbour_keys),
+		cmocka_unit_test(test_reassembly_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
