@@ -1524,13 +1524,14 @@ def loadgen_wait(p, timeout=120):
 # Redis (the sink's real server)
 
 class RedisCluster:
-    """A Redis Cluster of Debian's redis-server: `primaries` primaries with one replica each on free
-    loopback ports (cluster-node-timeout node_timeout_ms, so a killed primary's replica takes over in
-    a few seconds), created with `redis-cli --cluster create --cluster-replicas 1`; no persistence."""
+    """A Redis Cluster of Debian's redis-server: `primaries` primaries with `replicas` replicas each on
+    free loopback ports (cluster-node-timeout node_timeout_ms, so a killed primary's replica takes over
+    in a few seconds), created with `redis-cli --cluster create --cluster-replicas N`; no persistence."""
 
-    def __init__(self, tag, primaries=3, node_timeout_ms=1000):
+    def __init__(self, tag, primaries=3, replicas=1, node_timeout_ms=1000):
         self.dir = workdir(f"rcluster-{tag}")
-        self.n = primaries * 2
+        self.n = primaries * (1 + replicas)
+        self.replicas = replicas
         self.node_timeout_ms = node_timeout_ms
         self.ports = []
         while len(self.ports) < self.n:  # a cluster node also listens on port + 10000
@@ -1601,7 +1602,7 @@ class RedisCluster:
         for p in self.ports:
             self.start_node(p)
         r = subprocess.run(["redis-cli", "--cluster", "create"] + [f"127.0.0.1:{p}" for p in self.ports] +
-                           ["--cluster-replicas", "1", "--cluster-yes"], capture_output=True, timeout=scaled(60))
+                           ["--cluster-replicas", str(self.replicas), "--cluster-yes"], capture_output=True, timeout=scaled(60))
         if r.returncode != 0:
             raise RuntimeError(f"redis-cli --cluster create: {r.stdout.decode()[-400:]} {r.stderr.decode()[-400:]}")
         wait_until("the cluster agrees on its slots", self.healthy, timeout=30, step=0.2)
