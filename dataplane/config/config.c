@@ -178,7 +178,7 @@ struct raw_config {
 	unsigned ports_count;
 	struct raw_lcore *lcores;
 	unsigned lcores_count;
-	char *burst;
+	char *burst, *idle_sleep_us;
 	struct raw_rings *rings;
 	struct raw_mempool *mempool;
 	char *neighbours;
@@ -433,6 +433,7 @@ static const cyaml_schema_field_t top_fields[] = {
 	CYAML_FIELD_SEQUENCE("lcores", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_config, lcores,
 			     &lcore_value, 0, CYAML_UNLIMITED),
 	STR("burst", struct raw_config, burst),
+	STR("idle_sleep_us", struct raw_config, idle_sleep_us),
 	CYAML_FIELD_MAPPING_PTR("rings", CYAML_FLAG_OPTIONAL, struct raw_config, rings, rings_fields),
 	CYAML_FIELD_MAPPING_PTR("mempool", CYAML_FLAG_OPTIONAL, struct raw_config, mempool, mempool_fields),
 	STR("neighbours", struct raw_config, neighbours),
@@ -1059,6 +1060,8 @@ static int load_pools(struct ctx *c, const struct raw_config *r, struct fo_confi
 	const struct raw_rings *rg = r->rings ? r->rings : &no_rings;
 	const struct raw_mempool *mp = r->mempool ? r->mempool : &no_mempool;
 
+	if (get_u32(c, "idle_sleep_us", r->idle_sleep_us, 0, 100000, 0, &cfg->idle_sleep_us) != 0)
+		return -1;
 	if (get_u32(c, "burst", r->burst, 1, FO_MAX_BURST, FO_DEFAULT_BURST, &cfg->burst) != 0)
 		return -1;
 	if (get_ring(c, "rings.worker", rg->worker, cfg->burst, &cfg->worker_ring_size) != 0 ||

@@ -249,6 +249,7 @@ struct fo_config {
 	uint32_t n_lcores;
 
 	uint32_t burst;            /* packets per burst, default 32 */
+	uint32_t idle_sleep_us;    /* an lcore idle for FO_IDLE_LOOPS loops sleeps this long; 0 = always poll */
 	uint32_t worker_ring_size; /* rx -> worker, power of two */
 	uint32_t tx_ring_size;     /* worker -> tx, power of two */
 	uint32_t peer_ring_size;   /* worker -> worker (publishes for other workers' subscribers) */

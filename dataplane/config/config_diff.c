@@ -148,6 +148,7 @@ unsigned fo_config_restart_keys(const struct fo_config *f, const struct fo_confi
 		KEY(f->lcores[i].lcore != t->lcores[i].lcore || f->lcores[i].roles != t->lcores[i].roles, "lcores[%u]",
 		    i);
 	KEY(f->burst != t->burst, "burst");
+	KEY(f->idle_sleep_us != t->idle_sleep_us, "idle_sleep_us");
 	KEY(f->worker_ring_size != t->worker_ring_size, "rings.worker");
 	KEY(f->tx_ring_size != t->tx_ring_size, "rings.tx");
 	KEY(f->peer_ring_size != t->peer_ring_size, "rings.peer");

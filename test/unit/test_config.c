@@ -1053,7 +1053,12 @@ static void test_cluster_sink(void **state)
 	assert_int_equal(c->sinks[0].wait_replicas, 1);
 	assert_false(c->sinks[1].cluster);
 	assert_int_equal(c->sinks[1].wait_replicas, 0);
+	assert_int_equal(c->idle_sleep_us, 0);
 	fo_config_free(c);
+	c = parse_ok(MIN "idle_sleep_us: 200\n");
+	assert_int_equal(c->idle_sleep_us, 200);
+	fo_config_free(c);
+	assert_true(refused_with(MIN "idle_sleep_us: 100001\n", "idle_sleep_us", NULL));
 	static const struct {
 		const char *yaml, *key, *also;
 	} bad[] = {
