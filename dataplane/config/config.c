@@ -172,6 +172,8 @@ struct raw_bridge {
 	char *keepalive_s, *ring, *max_inflight, *reconnect_min_ms, *reconnect_max_ms;
 	struct raw_bridge_sub *subscribe;
 	unsigned subscribe_count;
+	struct raw_bridge_sub *follow;
+	unsigned follow_count;
 };
 struct raw_config {
 	struct raw_port *ports;
@@ -421,6 +423,8 @@ static const cyaml_schema_field_t bridge_fields[] = {
 	STR("reconnect_min_ms", struct raw_bridge, reconnect_min_ms),
 	STR("reconnect_max_ms", struct raw_bridge, reconnect_max_ms),
 	CYAML_FIELD_SEQUENCE("subscribe", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_bridge, subscribe,
+			     &bridge_sub_value, 0, CYAML_UNLIMITED),
+	CYAML_FIELD_SEQUENCE("follow", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_bridge, follow,
 			     &bridge_sub_value, 0, CYAML_UNLIMITED),
 	CYAML_FIELD_END,
 };
@@ -2027,6 +2031,39 @@ static int load_bridge(struct ctx *c, const char *pre, const void *raw, void *it
 		if ((sb->strip_prefix = dup_str(sp)) == NULL)
 			return fail(c, "%s: out of memory", key);
 	}
+	if (rb->follow_count > FO_MAX_BRIDGE_SUBS)
+		return fail(c, "%s.follow: %u entries, at most %u", pre, rb->follow_count, FO_MAX_BRIDGE_SUBS);
+	if (rb->follow_count && b->protocol != 5)
+		return fail(c,
+			    "%s.follow: needs protocol: mqttv5 (No Local and the origin property keep a "
+			    "message from coming back to the appliance that sent it up)",
+			    pre);
+	if (rb->follow_count && (b->follow = calloc(rb->follow_count, sizeof(*b->follow))) == NULL)
+		return fail(c, "%s.follow: out of memory", pre);
+	for (unsigned j = 0; j < rb->follow_count; j++) {
+		const struct raw_bridge_sub *rs = &rb->follow[j];
+		struct fo_bridge_sub *sb = &b->follow[j];
+		b->n_follow = j + 1;
+		snprintf(key, sizeof(key), "%s.follow[%u].filter", pre, j);
+		if (rs->filter == NULL ||
+		    !topic_filter_valid((const uint8_t *)rs->filter, strlen(rs->filter), FO_FOLLOW_FILTER_MAX))
+			return fail(c, "%s: '%s' %s; give an MQTT topic filter of at most %u bytes such as fleet/#",
+				    key, show(rs->filter ? rs->filter : "", shown, sizeof(shown)),
+				    rs->filter ? "is not a valid topic filter" : "is missing", FO_FOLLOW_FILTER_MAX);
+		if (rs->local_prefix || rs->strip_prefix)
+			return fail(c,
+				    "%s.follow[%u]: local_prefix and strip_prefix are for subscribe: entries; a "
+				    "followed filter has the same name locally and upstream",
+				    pre, j);
+		if ((sb->filter = dup_str(rs->filter)) == NULL || (sb->local_prefix = dup_str("")) == NULL ||
+		    (sb->strip_prefix = dup_str("")) == NULL)
+			return fail(c, "%s: out of memory", key);
+		snprintf(key, sizeof(key), "%s.follow[%u].qos", pre, j);
+		uint32_t q;
+		if (get_u32(c, key, rs->qos, 0, 1, 1, &q) != 0)
+			return -1;
+		sb->qos = (uint8_t)q;
+	}
 	return 0;
 }
 
@@ -2304,6 +2341,12 @@ void fo_config_free(struct fo_config *cfg)
 			free(b->subs[j].strip_prefix);
 		}
 		free(b->subs);
+		for (uint32_t j = 0; j < b->n_follow; j++) {
+			free(b->follow[j].filter);
+			free(b->follow[j].local_prefix);
+			free(b->follow[j].strip_prefix);
+		}
+		free(b->follow);
 	}
 	free(cfg->bridges);
 	free(cfg);

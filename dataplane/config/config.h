@@ -92,11 +92,12 @@
 #define FO_MAX_ROUTES 1024
 #define FO_MAX_ROUTE_DESTS 16
 #define FO_MAX_ROUTE_NAME 63
-#define FO_MAX_SINKS 8          /* Redis Streams sinks ("sinks:") */
-#define FO_MAX_BRIDGES 8        /* MQTT broker bridges ("bridges:") */
-#define FO_MAX_BRIDGE_SUBS 64   /* upstream subscriptions per bridge */
-#define FO_MAX_TEMPLATE_LEN 255 /* stream key / remote topic templates */
-#define FO_MAX_SECRET_LEN 512   /* passwords (from the file or password_file) */
+#define FO_MAX_SINKS 8           /* Redis Streams sinks ("sinks:") */
+#define FO_MAX_BRIDGES 8         /* MQTT broker bridges ("bridges:") */
+#define FO_MAX_BRIDGE_SUBS 64    /* upstream subscriptions per bridge */
+#define FO_FOLLOW_FILTER_MAX 240 /* longest local filter an interest-following bridge subscribes to */
+#define FO_MAX_TEMPLATE_LEN 255  /* stream key / remote topic templates */
+#define FO_MAX_SECRET_LEN 512    /* passwords (from the file or password_file) */
 
 /* Sink and bridge defaults. */
 #define FO_DEFAULT_SINK_RING 16384
@@ -223,6 +224,11 @@ struct fo_bridge_config {
 	uint32_t reconnect_min_ms, reconnect_max_ms;
 	struct fo_bridge_sub *subs;
 	uint32_t n_subs;
+	/* "follow:": the allow-list of upstream filters an interest-following bridge may subscribe to:
+	 * a filter local subscribers hold that one of these covers is subscribed upstream while it has
+	 * subscribers (local_prefix and strip_prefix are "") */
+	struct fo_bridge_sub *follow;
+	uint32_t n_follow;
 };
 
 /* How a SEARCHGW is answered ("discovery.gwinfo"). */

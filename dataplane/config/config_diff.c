@@ -242,6 +242,11 @@ unsigned fo_config_restart_keys(const struct fo_config *f, const struct fo_confi
 				    strcmp(x->subs[j].local_prefix, y->subs[j].local_prefix) == 0 &&
 				    strcmp(x->subs[j].strip_prefix, y->subs[j].strip_prefix) == 0;
 		KEY(!same_subs, "bridges[%u].subscribe", i);
+		bool same_follow = x->n_follow == y->n_follow;
+		for (uint32_t j = 0; same_follow && j < x->n_follow; j++)
+			same_follow = strcmp(x->follow[j].filter, y->follow[j].filter) == 0 &&
+				      x->follow[j].qos == y->follow[j].qos;
+		KEY(!same_follow, "bridges[%u].follow", i);
 	}
 	KEY((f->stats_file == NULL) != (t->stats_file == NULL) ||
 		    (f->stats_file && t->stats_file && strcmp(f->stats_file, t->stats_file) != 0),
