@@ -371,7 +371,15 @@
 	_(injected, "injected", "messages", "fanout_output_injected_total", "", \
 	  "bridge: upstream messages delivered to MQTT-SN subscribers") \
 	_(inject_dropped, "inject_dropped", "messages", "fanout_output_inject_dropped_total", "", \
-	  "bridge: upstream messages that could not be injected")
+	  "bridge: upstream messages that could not be injected") \
+	_(followed, "followed", "subscriptions", "fanout_output_followed_total", "", \
+	  "bridge following local interest: upstream subscriptions made for local subscribers' filters") \
+	_(unfollowed, "unfollowed", "subscriptions", "fanout_output_unfollowed_total", "", \
+	  "bridge following local interest: upstream subscriptions ended (last local subscriber gone, or covered)") \
+	_(echo_dropped, "echo_dropped", "messages", "fanout_output_echo_dropped_total", "", \
+	  "bridge: upstream messages that carried this appliance's own origin mark, not injected") \
+	_(interest_lost, "interest_lost", "events", "fanout_output_interest_lost_total", "", \
+	  "bridge following local interest: subscriber events a full interest ring turned away")
 #define FO_FOREACH_OUTPUT(_) FO_FOREACH_OUTPUT_WORKER(_) FO_FOREACH_OUTPUT_THREAD(_)
 
 /* Every family, for walkers (the schema dump, /api/schema): F(family name, list). */
