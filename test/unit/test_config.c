@@ -1084,6 +1084,38 @@ static void test_cluster_sink(void **state)
 	assert_int_equal(failed, 0);
 }
 
+/* An interest-following bridge: follow: entries, MQTT 5 only, no prefixes. */
+static void test_follow_bridge(void **state)
+{
+	(void)state;
+	struct fo_config *c = parse_ok(MIN "bridges:\n"
+					   "  - name: fleet\n"
+					   "    host: 127.0.0.1\n"
+					   "    protocol: mqttv5\n"
+					   "    follow: [{filter: \"fleet/#\"}, {filter: \"site/+/t\", qos: 0}]\n");
+	assert_int_equal(c->bridges[0].n_follow, 2);
+	assert_string_equal(c->bridges[0].follow[0].filter, "fleet/#");
+	assert_int_equal(c->bridges[0].follow[0].qos, 1);
+	assert_int_equal(c->bridges[0].follow[1].qos, 0);
+	fo_config_free(c);
+	static const struct {
+		const char *yaml, *key, *also;
+	} bad[] = {
+		{ MIN "bridges: [{name: b, host: h, follow: [{filter: \"a/#\"}]}]\n", "bridges[0].follow",
+		  "needs protocol: mqttv5" },
+		{ MIN "bridges: [{name: b, host: h, protocol: mqttv5, follow: [{filter: \"a/#/b\"}]}]\n",
+		  "bridges[0].follow[0].filter", "not a valid topic filter" },
+		{ MIN "bridges: [{name: b, host: h, protocol: mqttv5, follow: [{filter: \"a/#\", local_prefix: x}]}]\n",
+		  "bridges[0].follow[0]", "same name locally and upstream" },
+		{ MIN "bridges: [{name: b, host: h, protocol: mqttv5, follow: [{filter: \"a/#\", qos: 2}]}]\n",
+		  "bridges[0].follow[0].qos", NULL },
+	};
+	int failed = 0;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		failed += !refused_with(bad[i].yaml, bad[i].key, bad[i].also);
+	assert_int_equal(failed, 0);
+}
+
 /* sinks:, bridges: and the routes that use them. */
 static void test_outputs(void **state)
 {
@@ -1382,17 +1414,17 @@ int main(int argc, char **argv)
 {
 	example_path = argc > 1 ? argv[1] : NULL;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full_example),       cmocka_unit_test(test_outputs),
-		cmocka_unit_test(test_cluster_sink),       cmocka_unit_test(test_minimal_gets_defaults),
-		cmocka_unit_test(test_accepts_edges),      cmocka_unit_test(test_semantic_rules),
-		cmocka_unit_test(test_structural_errors),  cmocka_unit_test(test_error_buffer_handling),
-		cmocka_unit_test(test_load_file),          cmocka_unit_test(test_deploy_example),
-		cmocka_unit_test(test_routes_valid),       cmocka_unit_test(test_route_rules),
-		cmocka_unit_test(test_route_count),        cmocka_unit_test(test_security_defaults),
-		cmocka_unit_test(test_security_values),    cmocka_unit_test(test_security_rules),
-		cmocka_unit_test(test_admission_unlisted), cmocka_unit_test(test_discovery_values),
-		cmocka_unit_test(test_discovery_rules),    cmocka_unit_test(test_neighbour_keys),
-		cmocka_unit_test(test_reassembly_keys),
+		cmocka_unit_test(test_full_example),          cmocka_unit_test(test_outputs),
+		cmocka_unit_test(test_cluster_sink),          cmocka_unit_test(test_follow_bridge),
+		cmocka_unit_test(test_minimal_gets_defaults), cmocka_unit_test(test_accepts_edges),
+		cmocka_unit_test(test_semantic_rules),        cmocka_unit_test(test_structural_errors),
+		cmocka_unit_test(test_error_buffer_handling), cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_deploy_example),        cmocka_unit_test(test_routes_valid),
+		cmocka_unit_test(test_route_rules),           cmocka_unit_test(test_route_count),
+		cmocka_unit_test(test_security_defaults),     cmocka_unit_test(test_security_values),
+		cmocka_unit_test(test_security_rules),        cmocka_unit_test(test_admission_unlisted),
+		cmocka_unit_test(test_discovery_values),      cmocka_unit_test(test_discovery_rules),
+		cmocka_unit_test(test_neighbour_keys),        cmocka_unit_test(test_reassembly_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
