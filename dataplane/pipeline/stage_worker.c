@@ -122,6 +122,10 @@ static struct rte_mbuf *start_frame(struct worker_io *io, const struct fo_client
 		fo_out_fail(st, FO_OUT_DROP_HDR_POOL_EMPTY);
 		return NULL;
 	}
+	/* The next copy's headers go into the next stashed mbuf's data, which nothing has touched
+	 * since it was freed: start loading it now (the bulk get already read its mbuf). */
+	if (likely(io->n_stash))
+		rte_prefetch0(rte_pktmbuf_mtod(io->stash[io->n_stash - 1], void *));
 	if (io->cur_tsc) {
 		struct fo_meta *mt = fo_meta(m);
 		mt->rx_tsc = io->cur_tsc;
