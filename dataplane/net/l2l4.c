@@ -411,7 +411,8 @@ void l2l4_parse(const uint8_t *f, size_t len, const struct l2l4_iface *ifc, enum
 
 uint16_t l2l4_csum_suffix(uint16_t block_sum, const uint8_t *block, size_t hl)
 {
-	uint16_t ps = l2l4_csum_fold((uint32_t)block_sum + (uint16_t)~l2l4_csum_fold(l2l4_csum_add(0, block, hl)));
+	uint32_t prefix = hl <= L2L4_CSUM_SHORT_MAX ? l2l4_csum_short(block, hl) : l2l4_csum_add(0, block, hl);
+	uint16_t ps = l2l4_csum_fold((uint32_t)block_sum + (uint16_t)~l2l4_csum_fold(prefix));
 	return (hl & 1) ? (uint16_t)(ps << 8 | ps >> 8) : ps;
 }
 
