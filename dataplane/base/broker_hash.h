@@ -36,10 +36,14 @@ static inline uint32_t bh_key64(uint64_t x)
 }
 
 /* The worker that owns a client (source address and port): seeded, so a sender cannot
- * choose ports that all land on one worker; a different function from the session index's. */
+ * choose ports that all land on one worker; a different function from the session index's.
+ * Every packet asks: one worker needs no hash, and a power of two no division (same answers). */
 static inline uint32_t bh_worker_of(uint32_t ip, uint16_t port, uint32_t n_workers)
 {
-	return bh_key64(((uint64_t)ip << 16 | port) ^ 0x3c6ef372fe94f82bULL) % n_workers;
+	if (n_workers <= 1)
+		return 0;
+	uint32_t h = bh_key64(((uint64_t)ip << 16 | port) ^ 0x3c6ef372fe94f82bULL);
+	return (n_workers & (n_workers - 1)) == 0 ? h & (n_workers - 1) : h % n_workers;
 }
 
 /* FNV-1a over bytes, then mixed: topic names and client ids are short. */

@@ -140,6 +140,8 @@ struct err_bucket {
 	uint64_t milli; /* tokens x 1000 */
 };
 
+#define PRE_REG_SLOTS 64 /* predefined publishes: registry entries remembered (power of two) */
+
 struct broker {
 	struct broker_config cfg;
 	struct broker_io io;
@@ -188,6 +190,12 @@ struct broker {
 	const struct predef_table *pre_table;
 	uint32_t pre_hash;
 	uint16_t pre_id;
+	/* Per predefined topic id (modulo PRE_REG_SLOTS): the name last published under it and its
+	 * registry entry, checked against the registry before use (pre_registry_entry). */
+	struct {
+		const uint8_t *name;
+		uint32_t entry;
+	} pre_reg[PRE_REG_SLOTS];
 };
 
 /* ------------------------------------------------------------------ helpers */
@@ -1086,8 +1094,38 @@ struct delivery {
 	int h0;
 	uint8_t f0;
 	uint16_t t0;
-	uint8_t hdr0[PUBLISH_HDR_MAX];
+	uint8_t hdr0[PUBLISH_HDR_MAX]; /* last: fan_out leaves it uninitialised (h0 = 0) */
 };
+
+/* A fan-out's delivery as `(struct delivery){ .name = ..., ... }` would make it, but field by
+ * field and without zeroing the header cache (h0 = 0 says it is empty): the initialiser
+ * compiles to rep stos, which cost more than the rest of a 1 -> 1 fan-out's setup. A field
+ * added to struct delivery is set here too. */
+static inline void delivery_start(struct delivery *d, const uint8_t *name, uint16_t len, uint32_t entry, void *payload,
+				  uint16_t payload_len)
+{
+	d->name = name;
+	d->name_len = len;
+	d->entry = entry;
+	d->ttype = 0;
+	d->tid = 0;
+	d->predef = 0;
+	d->copy_ttype = 0;
+	d->hashed = false;
+	d->name_hash = 0;
+	d->all_set = NULL;
+	d->c_set = NULL;
+	d->c_id = 0;
+	d->payload = payload;
+	d->kept = NULL;
+	d->kept_spare = false;
+	d->payload_len = payload_len;
+	d->retain = 0;
+	d->held = 0;
+	d->h0 = 0;
+	d->f0 = 0;
+	d->t0 = 0;
+}
 
 /* Whose predefined tables a fan-out of d->name must look at: none (the name is predefined for
  * no client: no copy looks), each receiver's generation, or one set for every client. One set
@@ -1395,14 +1433,14 @@ send:;
 	if (!qos && d->h0 > 0 && d->f0 == flags && d->t0 == tid) {
 		hdr = d->hdr0;
 		h = d->h0;
+	} else if (!qos) { /* encoded where the next copies with these flags and id find it */
+		hdr = d->hdr0;
+		h = mqttsn_encode_publish_hdr(d->hdr0, sizeof(d->hdr0), flags, tid, 0, d->payload_len);
+		d->h0 = h > 0 ? h : 0;
+		d->f0 = flags;
+		d->t0 = tid;
 	} else {
 		h = mqttsn_encode_publish_hdr(qhdr, sizeof(qhdr), flags, tid, mid, d->payload_len);
-		if (h > 0 && !qos) {
-			memcpy(d->hdr0, qhdr, (size_t)h);
-			d->h0 = h;
-			d->f0 = flags;
-			d->t0 = tid;
-		}
 	}
 	if (h <= 0)
 		return 0;
@@ -1587,9 +1625,8 @@ static uint32_t fan_out(struct broker *b, const uint8_t *name, uint16_t len, uin
 
 	/* A copy looks the same whichever worker accepted the publish: its topic type depends on the
 	 * name and on the subscriber's own predefined topics (delivery_topic). */
-	struct delivery d = {
-		.name = name, .name_len = len, .entry = entry, .payload = payload, .payload_len = payload_len
-	};
+	struct delivery d;
+	delivery_start(&d, name, len, entry, payload, payload_len);
 	bool interned = false;
 	delivery_init(b, &d);
 	if (d.ttype == MQTTSN_TOPIC_NORMAL) {
@@ -2030,6 +2067,26 @@ reject:
 
 /* The name a PUBLISH refers to, from the sender's point of view; false when the
  * sender may not use that id. si may be SESSION_NONE (QoS -1). */
+/* The registry entry of a predefined name (TOPIC_NONE: this worker holds none), as
+ * topic_registry_find() answers, without hashing the name for every publish: the entry remembered
+ * for the topic id is used when it is still a live name entry with these very bytes (a name has
+ * one live entry), else the registry is asked and the answer remembered. */
+static uint32_t pre_registry_entry(struct broker *b, uint16_t tid, const uint8_t *name, uint16_t len)
+{
+	unsigned i = tid & (PRE_REG_SLOTS - 1);
+	uint32_t e = b->pre_reg[i].entry;
+	if (b->pre_reg[i].name == name && e != TOPIC_NONE && topic_registry_live(b->reg, TOPIC_KIND_NAME, e)) {
+		uint16_t rlen;
+		const uint8_t *rname = topic_registry_name(b->reg, e, &rlen);
+		if (rlen == len && memcmp(rname, name, len) == 0)
+			return e;
+	}
+	e = topic_registry_find(b->reg, TOPIC_KIND_NAME, name, len);
+	b->pre_reg[i].name = name;
+	b->pre_reg[i].entry = e;
+	return e;
+}
+
 static bool resolve_publish_topic(struct broker *b, uint32_t si, uint8_t ttype, uint16_t tid, const uint8_t **name,
 				  uint16_t *len, uint32_t *entry)
 {
@@ -2051,7 +2108,7 @@ static bool resolve_publish_topic(struct broker *b, uint32_t si, uint8_t ttype, 
 		b->pre_id = tid;
 		if (!*name)
 			return false;
-		*entry = topic_registry_find(b->reg, TOPIC_KIND_NAME, *name, *len);
+		*entry = pre_registry_entry(b, tid, *name, *len);
 		return true;
 	case MQTTSN_TOPIC_SHORT:
 		b->short_name[0] = (uint8_t)(tid >> 8);

@@ -156,7 +156,8 @@ static inline uint8_t *fo_frame_publish(uint8_t *b, const struct l2l4_udp_spec *
 	uint8_t *h = b + l2l4_udp_hdr_len(s->vlan);
 	fo_bytes_copy16(h, hdr, hdr_len);
 	if (__builtin_expect(hdr_len != hs->len || !fo_bytes_eq16(hdr, hs->hdr, hdr_len), 0)) {
-		hs->sum = l2l4_csum_add(0, hdr, hdr_len);
+		hs->sum = hdr_len <= L2L4_CSUM_SHORT_MAX ? l2l4_csum_short(hdr, hdr_len)
+							 : l2l4_csum_add(0, hdr, hdr_len);
 		hs->len = hdr_len <= sizeof(hs->hdr) ? hdr_len : UINT16_MAX;
 		if (hdr_len <= sizeof(hs->hdr))
 			memcpy(hs->hdr, hdr, hdr_len);
