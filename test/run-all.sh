@@ -6,7 +6,7 @@
 #   1. deploy/install-deps.sh   (Debian packages; a no-op when all are present)   --no-deps skips it
 #   2. deploy/hugepages.sh      (2 MiB hugepages + hugetlbfs; a failure here is only a warning)
 #   3. build/       debugoptimized                                   meson setup, compile, test
-#   4. build-asan/  -Db_sanitize=address,undefined -Db_lundef=false  meson setup, compile, test
+#   4. build-asan/  -Db_sanitize=address,undefined -Db_lundef=false -Db_lto=false  meson setup, compile, test
 #      (--quick skips this one)
 #
 # Arguments after `--` go to both `meson test` runs (e.g. `-- --suite unit` or a test name).
@@ -119,7 +119,7 @@ run_build() {
 run_build build -- --buildtype=debugoptimized
 if [[ $quick -eq 0 ]]; then
   run_build build-asan --timeout-multiplier 3 -- \
-    --buildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false
+    --buildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false -Db_lto=false
 fi
 
 section "summary"
