@@ -347,6 +347,7 @@ struct fop {
 	unsigned failed;
 	char first_err[256];
 	bool rollout; /* the reply carries the fleet rollout's status */
+	bool strict;  /* with rollout: a member's failure is the command's error */
 };
 
 struct sent {
@@ -400,10 +401,16 @@ static void fop_release(struct fop *op)
 				      (json_int_t)op->failed);
 		if (op->rollout)
 			json_object_set_new(j, "fleet_rollout", rollout_json());
-		if (op->failed && !op->rollout) {
+		if (op->failed && (!op->rollout || op->strict)) {
 			char err[CTL_ERR_MAX];
-			snprintf(err, sizeof(err), "%u of %zu appliances failed (first: %s); FLEET STATUS shows each",
-				 op->failed, json_object_size(op->members), op->first_err);
+			if (op->strict)
+				snprintf(err, sizeof(err),
+					 "%s; the fleet rollout is %s (FLEET ROLLOUT shows each appliance's part)",
+					 op->first_err, fl_state_name(F.ro.state));
+			else
+				snprintf(err, sizeof(err),
+					 "%u of %zu appliances failed (first: %s); FLEET STATUS shows each", op->failed,
+					 json_object_size(op->members), op->first_err);
 			json_decref(j);
 			op->done.fn(op->done.ctx, NULL, err);
 		} else {
@@ -577,7 +584,8 @@ static void plan_free(void)
 	F.n_plan = 0;
 }
 
-static int h_start(int argc, int a, const char **argv, const size_t *lens, json_t **reply, char *err, size_t errlen)
+static int h_start(int argc, int a, const char **argv, const size_t *lens, char *err, size_t errlen,
+		   const struct ctl_completion *done)
 {
 	struct ro_plan plan;
 	enum fl_order order = FL_ORDER_FLEET;
@@ -633,7 +641,8 @@ static int h_start(int argc, int a, const char **argv, const size_t *lens, json_
 			 fl_state_name(F.ro.state));
 		return CTL_ERR;
 	}
-	/* every member reachable, with a canary and no rollout of its own */
+	/* every member reachable and without a rollout of its own; whether each has a canary its
+	 * ROLLOUT START says (the poll may predate a FLEET APPLY just answered) */
 	for (unsigned i = 0; i < F.n; i++) {
 		struct member *m = &F.m[i];
 		const char *st = json_string_value(json_object_get(m->rollout, "state"));
@@ -642,13 +651,6 @@ static int h_start(int argc, int a, const char **argv, const size_t *lens, json_
 			snprintf(err, errlen,
 				 "%s: appliance %s (%s) is unreachable: %s; a fleet rollout needs every member",
 				 CTL_DP_DOWN, m->spec.name, m->endpoint, m->error[0] ? m->error : "not polled yet");
-			return CTL_ERR;
-		}
-		if (!json_is_integer(json_object_get(json_object_get(m->status, "desired"), "canary"))) {
-			snprintf(err, errlen,
-				 "appliance %s has no canary generation to roll out; FLEET APPLY <yaml> loads one on "
-				 "every appliance",
-				 m->spec.name);
 			return CTL_ERR;
 		}
 		if (st && ro_state_from_name(st, &rs) == 0 && ro_active(&(struct rollout){ .state = rs })) {
@@ -674,10 +676,17 @@ static int h_start(int argc, int a, const char **argv, const size_t *lens, json_
 		F.plan_len[i] = pl[i];
 		F.n_plan++;
 	}
+	struct fop *op = fop_new(done);
+	if (op == NULL) {
+		fl_stop(&F.ro, true, "fanout-control (out of memory)", wall_ms(), acts, err, errlen);
+		exec_acts(acts, NULL);
+		return snprintf(err, errlen, "out of memory"), CTL_ERR;
+	}
+	op->rollout = op->strict = true;
 	note_transition(before);
-	exec_acts(acts, NULL);
-	*reply = rollout_json();
-	return CTL_DONE;
+	exec_acts(acts, op); /* answered once every member answered its ROLLOUT START */
+	fop_release(op);
+	return CTL_PENDING;
 }
 
 static int h_stop(bool aborted, char *err, size_t errlen, const struct ctl_completion *done)
@@ -756,7 +765,7 @@ int fleet_cmd(int id, int argc, int a, const char **argv, const size_t *lens, js
 	case CTL_CMD_fleet_stats: *reply = fv_stats(v, F.n); return CTL_DONE;
 	case CTL_CMD_fleet_rollout: *reply = rollout_json(); return CTL_DONE;
 	case CTL_CMD_fleet_apply: return h_apply(argc, a, argv, lens, err, errlen, done);
-	case CTL_CMD_fleet_start: return h_start(argc, a, argv, lens, reply, err, errlen);
+	case CTL_CMD_fleet_start: return h_start(argc, a, argv, lens, err, errlen, done);
 	case CTL_CMD_fleet_abort: return h_stop(true, err, errlen, done);
 	case CTL_CMD_fleet_rollback: return h_stop(false, err, errlen, done);
 	default: snprintf(err, errlen, "not a FLEET command"); return CTL_ERR;
