@@ -62,6 +62,8 @@ struct member {
 	uint64_t polled_ms;
 	bool fresh;       /* the last poll was sent after the last rollout command */
 	uint64_t cmd_seq; /* rollout commands sent */
+	/* the last ROLLBACK the fleet sent it: decided here -> its reply, and its own total_ns */
+	int64_t rollback_ns, rollback_member_ns;
 };
 
 static struct {
@@ -380,7 +382,9 @@ static void fleet_members_view(struct fv_member *v)
 					   .polled_ms = F.m[i].polled_ms,
 					   .status = F.m[i].status,
 					   .stats = F.m[i].stats,
-					   .rollout = F.m[i].rollout };
+					   .rollout = F.m[i].rollout,
+					   .rollback_ns = F.m[i].rollback_ns,
+					   .rollback_member_ns = F.m[i].rollback_member_ns };
 }
 
 static json_t *rollout_json(void)
@@ -480,9 +484,13 @@ static void on_act_reply(struct member *m, void *arg, const struct fm_reply *r, 
 	enum fl_act acts[FL_MAX_MEMBERS];
 	enum fl_state before = F.ro.state;
 
-	if (s->act == FL_ACT_ROLLBACK && err == NULL && r && r->json && F.decided_ns) {
-		/* the member's own timing plus the fleet's part: decided here -> that member's swap */
-		json_object_set_new(r->json, "fleet_total_ns", json_integer((json_int_t)(mono_ns() - F.decided_ns)));
+	if (s->act == FL_ACT_ROLLBACK && err == NULL && r && json_is_object(r->json) && F.decided_ns) {
+		/* the fleet's part too: decided here (a gate on another member, the operator) -> this member's
+		 * dataplane confirmed the swap */
+		m->rollback_ns = (int64_t)(mono_ns() - F.decided_ns);
+		json_t *t = json_object_get(r->json, "total_ns");
+		m->rollback_member_ns = json_is_integer(t) ? (int64_t)json_integer_value(t) : -1;
+		json_object_set_new(r->json, "fleet_total_ns", json_integer((json_int_t)m->rollback_ns));
 	}
 	if (s->op) {
 		fop_note(s->op, m, r, err);
@@ -539,6 +547,8 @@ static void exec_acts(const enum fl_act *acts, struct fop *op)
 		}
 		m->cmd_seq++;
 		m->fresh = false;
+		if (acts[i] == FL_ACT_ROLLBACK)
+			m->rollback_ns = m->rollback_member_ns = -1;
 		if (send_cmd(m, on_act_reply, s, argc, argv, lens, false) != 0) {
 			char why[1024];
 			snprintf(why, sizeof(why), "%s unreachable (%.600s)", CTL_DP_DOWN,
@@ -641,21 +651,14 @@ static int h_start(int argc, int a, const char **argv, const size_t *lens, char 
 			 fl_state_name(F.ro.state));
 		return CTL_ERR;
 	}
-	/* every member reachable and without a rollout of its own; whether each has a canary its
-	 * ROLLOUT START says (the poll may predate a FLEET APPLY just answered) */
+	/* every member reachable; whether each has a canary and no rollout of its own its ROLLOUT START
+	 * says (the last poll may predate a command just answered) */
 	for (unsigned i = 0; i < F.n; i++) {
 		struct member *m = &F.m[i];
-		const char *st = json_string_value(json_object_get(m->rollout, "state"));
-		enum ro_state rs;
 		if (!m->up || m->status == NULL) {
 			snprintf(err, errlen,
 				 "%s: appliance %s (%s) is unreachable: %s; a fleet rollout needs every member",
 				 CTL_DP_DOWN, m->spec.name, m->endpoint, m->error[0] ? m->error : "not polled yet");
-			return CTL_ERR;
-		}
-		if (st && ro_state_from_name(st, &rs) == 0 && ro_active(&(struct rollout){ .state = rs })) {
-			snprintf(err, errlen, "appliance %s has a rollout of its own %s; ROLLOUT ABORT it there first",
-				 m->spec.name, st);
 			return CTL_ERR;
 		}
 	}
@@ -804,6 +807,7 @@ int fleet_start(struct event_base *base, const struct fl_member_spec *ms, unsign
 			return -1;
 		}
 		m->backoff_ms = FLEET_BACKOFF_MIN_MS;
+		m->rollback_ns = m->rollback_member_ns = -1;
 		snprintf(m->error, sizeof(m->error), "not connected yet to %s", m->endpoint);
 		m->retry_ev = evtimer_new(base, try_connect, m);
 		if (m->retry_ev == NULL)

@@ -56,14 +56,22 @@ json_t *fv_rollout_json(const struct fleet_rollout *f, const struct fv_member *m
 
 	for (unsigned i = 0; i < f->n_members; i++) {
 		json_t *r = NULL;
+		const struct fv_member *mm = NULL;
 		for (size_t k = 0; k < n; k++)
-			if (strcmp(m[k].name, f->names[i]) == 0)
+			if (strcmp(m[k].name, f->names[i]) == 0) {
 				r = m[k].rollout;
-		json_array_append_new(ms, json_pack("{s:s,s:b,s:b,s:b,s:b,s:s,s:O?,s:O?}", "name", f->names[i],
-						    "started", f->m[i].started, "done", f->m[i].done, "promoted",
-						    f->m[i].promoted, "rollback_due", f->m[i].rollback_due, "in_flight",
-						    fl_act_name(f->m[i].inflight), "state", json_object_get(r, "state"),
-						    "step", json_object_get(r, "step")));
+				mm = &m[k];
+			}
+		json_t *e = json_pack("{s:s,s:b,s:b,s:b,s:b,s:s,s:O?,s:O?}", "name", f->names[i], "started",
+				      f->m[i].started, "done", f->m[i].done, "promoted", f->m[i].promoted,
+				      "rollback_due", f->m[i].rollback_due, "in_flight", fl_act_name(f->m[i].inflight),
+				      "state", json_object_get(r, "state"), "step", json_object_get(r, "step"));
+		if (e != NULL && mm != NULL && mm->rollback_ns >= 0) {
+			json_object_set_new(e, "rollback_ns", json_integer(mm->rollback_ns));
+			if (mm->rollback_member_ns >= 0)
+				json_object_set_new(e, "rollback_member_ns", json_integer(mm->rollback_member_ns));
+		}
+		json_array_append_new(ms, e);
 	}
 	json_t *j = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:s,s:o}", "state", fl_state_name(f->state), "order",
 			      fl_order_name(f->order), "steps", (json_int_t)f->n_steps, "step", (json_int_t)f->step,

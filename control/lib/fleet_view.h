@@ -24,6 +24,8 @@ struct fv_member {
 	json_t *status;  /* its last STATUS reply (NULL before the first) */
 	json_t *stats;   /* its last STATS reply */
 	json_t *rollout; /* its last ROLLOUT STATUS reply */
+	/* the fleet's last ROLLBACK of it: decided -> its reply, and its own total_ns (-1: none) */
+	int64_t rollback_ns, rollback_member_ns;
 };
 
 /* acc += add over every number of add (objects recursively, same keys; numbers only, arrays,

@@ -187,7 +187,10 @@ def run(fleet, members, labs, dps, cols, socks):
             g = wait_until(f"{name}'s dataplane at share 0",
                            lambda: (lambda g: g if g["share_bp"] == 0 else None)(gens(sk)), timeout=5)
             check(g["canary"] is not None, f"{name}: the canary stays loaded after the rollback: {g}")
-        log(f"gate failed on b: {fr['reason']}")
+        ma = next(m for m in fleet.json("FLEET", "ROLLOUT")["members"] if m["name"] == "a")
+        check("rollback_ns" in ma, f"the fleet timed a's rollback: {ma}")
+        log(f"gate failed on b: {fr['reason']}; a rolled back by the fleet in {ma['rollback_ns'] / 1e6:.2f} ms "
+            f"(decided -> a's dataplane swapped; a's own part {ma.get('rollback_member_ns', 0) / 1e6:.2f} ms)")
         hist = fleet.json("HISTORY", "COUNT", 50)["events"]
         check(any(e["event"] == "fleet_rollback" and e.get("appliance") == "b" for e in hist),
               f"the fleet's history records the rollback: {hist[-5:]}")

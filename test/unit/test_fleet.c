@@ -435,9 +435,21 @@ static void stats_and_metrics(void **state)
 		       "\"events\":{\"connects\":1}},\"rates\":{\"rx\":2.5,\"t_ms\":1}}");
 	json_t *sc = J("{\"dataplane_up\":false,\"totals\":{\"rx\":999}}");
 	struct fv_member m[3] = {
-		{ .name = "a", .endpoint = "tcp:h:1", .up = true, .status = st_up, .stats = sa },
-		{ .name = "b", .endpoint = "unix:/s", .up = true, .status = st_up, .stats = sb },
-		{ .name = "c", .endpoint = "tcp:h:3", .up = false, .error = "refused", .status = st_down, .stats = sc },
+		{ .name = "a",
+		  .endpoint = "tcp:h:1",
+		  .up = true,
+		  .status = st_up,
+		  .stats = sa,
+		  .rollback_ns = 1500000,
+		  .rollback_member_ns = 900000 },
+		{ .name = "b", .endpoint = "unix:/s", .up = true, .status = st_up, .stats = sb, .rollback_ns = -1 },
+		{ .name = "c",
+		  .endpoint = "tcp:h:3",
+		  .up = false,
+		  .error = "refused",
+		  .status = st_down,
+		  .stats = sc,
+		  .rollback_ns = -1 },
 	};
 	struct fleet_rollout f;
 	fl_init(&f);
@@ -453,6 +465,14 @@ static void stats_and_metrics(void **state)
 	assert_true(json_real_value(json_object_get(rates, "rx")) == 7.5);
 	assert_null(json_object_get(rates, "t_ms"));
 	json_decref(s);
+
+	json_t *ro = fv_rollout_json(&f, m, 3);
+	json_t *r0 = json_array_get(json_object_get(ro, "members"), 0);
+	json_t *r1 = json_array_get(json_object_get(ro, "members"), 1);
+	assert_int_equal(json_integer_value(json_object_get(r0, "rollback_ns")), 1500000);
+	assert_int_equal(json_integer_value(json_object_get(r0, "rollback_member_ns")), 900000);
+	assert_null(json_object_get(r1, "rollback_ns"));
+	json_decref(ro);
 
 	json_t *status = fv_status(m, 3, &f);
 	assert_int_equal(json_integer_value(json_object_get(status, "up")), 2);
