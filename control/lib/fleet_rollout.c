@@ -102,15 +102,20 @@ int fl_start(struct fleet_rollout *f, enum fl_order order, unsigned n_members, c
 	return 0;
 }
 
-/* Ends the rollout and asks every member for ROLLBACK (each still to deliver until answered). */
+/* Ends the rollout and asks for ROLLBACK (each still to deliver until answered): every member
+ * when the operator asks (every), else the members the fleet started or is starting: a member
+ * it never started (one at a time: not its turn yet; one that refused ROLLOUT START) may run a
+ * rollout of its own, which is not the fleet's to end. */
 static void roll_back_all(struct fleet_rollout *f, enum fl_state st, int who, const char *why, uint64_t now_ms,
-			  enum fl_act *acts)
+			  enum fl_act *acts, bool every)
 {
 	f->state = st;
 	f->ended_ms = now_ms;
 	f->failed_member = who;
 	snprintf(f->reason, sizeof(f->reason), "%s", why);
 	for (unsigned i = 0; i < f->n_members; i++) {
+		if (!every && !f->m[i].started && f->m[i].inflight != FL_ACT_START)
+			continue;
 		f->m[i].rollback_due = true;
 		send(f, i, FL_ACT_ROLLBACK, acts);
 	}
@@ -141,13 +146,13 @@ void fl_on_views(struct fleet_rollout *f, const struct fl_view *v, uint64_t now_
 			if (!v[i].up) {
 				snprintf(why, sizeof(why), "appliance %s unreachable at step %u/%u", f->names[i],
 					 (f->order == FL_ORDER_FLEET ? f->step : 0) + 1, f->n_steps);
-				roll_back_all(f, FL_ROLLED_BACK, (int)i, why, now_ms, acts);
+				roll_back_all(f, FL_ROLLED_BACK, (int)i, why, now_ms, acts, false);
 				return;
 			}
 			if (f->m[i].started && !busy(f, i) && v[i].fresh && member_failed(v[i].state)) {
 				snprintf(why, sizeof(why), "appliance %s: %s", f->names[i],
 					 v[i].reason[0] ? v[i].reason : ro_state_name(v[i].state));
-				roll_back_all(f, FL_ROLLED_BACK, (int)i, why, now_ms, acts);
+				roll_back_all(f, FL_ROLLED_BACK, (int)i, why, now_ms, acts, false);
 				return;
 			}
 		}
@@ -236,7 +241,7 @@ void fl_cmd_done(struct fleet_rollout *f, unsigned i, enum fl_act act, const cha
 		snprintf(f->reason, sizeof(f->reason), "%.290s; RESUME is sent again", why);
 		return; /* some members may be promoted already: the promote is retried, not undone */
 	}
-	roll_back_all(f, FL_ROLLED_BACK, (int)i, why, now_ms, acts);
+	roll_back_all(f, FL_ROLLED_BACK, (int)i, why, now_ms, acts, false);
 }
 
 int fl_stop(struct fleet_rollout *f, bool aborted, const char *by, uint64_t now_ms, enum fl_act *acts, char *err,
@@ -258,7 +263,7 @@ int fl_stop(struct fleet_rollout *f, bool aborted, const char *by, uint64_t now_
 	snprintf(why, sizeof(why), "%s by %s", aborted ? "aborted" : "rolled back", by);
 	if (f->state == FL_RUNNING || !aborted)
 		roll_back_all(f, f->state == FL_RUNNING ? (aborted ? FL_ABORTED : FL_ROLLED_BACK) : f->state, -1,
-			      f->state == FL_RUNNING ? why : f->reason, now_ms, acts);
+			      f->state == FL_RUNNING ? why : f->reason, now_ms, acts, true);
 	else {
 		snprintf(err, errlen, "no fleet rollout to abort (it is %s)", fl_state_name(f->state));
 		return -1;

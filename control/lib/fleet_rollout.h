@@ -4,7 +4,8 @@
  * same step, the next step only when all of them are held. One at a time: member after member,
  * each through every step, staying at the last step's share until the last member has passed,
  * then all are promoted together. A member that rolled back (a gate, its operator) or that cannot
- * be reached rolls back every member at once. Pure: views in, per-member actions out. */
+ * be reached rolls back every member the fleet started at once. Pure: views in, per-member
+ * actions out. */
 #ifndef FANOUT_CONTROL_FLEET_ROLLOUT_H
 #define FANOUT_CONTROL_FLEET_ROLLOUT_H
 
