@@ -128,6 +128,8 @@ json_t *fv_stats(const struct fv_member *m, size_t n)
 	}
 	/* a sum of booleans or of per-appliance times means nothing: only counters and rates stay */
 	json_object_del(rates, "t_ms");
+	json_object_del(rates, "share_bp");
+	json_object_del(rates, "rollout_step");
 	return json_pack("{s:o,s:{s:o,s:o},s:I}", "members", ms, "sum", "totals", sum, "rates", rates, "members_summed",
 			 (json_int_t)summed);
 }

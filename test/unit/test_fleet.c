@@ -435,9 +435,10 @@ static void stats_and_metrics(void **state)
 			  "\"share_bp\":2500,\"mode\":\"split\"},\"desired\":{\"canary\":4},"
 			  "\"rollout\":{\"state\":\"running\",\"step\":1,\"share_bp\":2500,\"generation\":4}}");
 	json_t *st_down = J("{\"dataplane\":{\"up\":false},\"rollout\":{\"state\":\"idle\",\"generation\":0}}");
-	json_t *sa = J("{\"dataplane_up\":true,\"totals\":{\"rx\":100,\"delivered\":60,\"answered\":30,\"dropped\":10,"
-		       "\"drops\":{\"no_session\":10},\"out\":{\"generated\":7,\"sent\":7,\"dropped\":0,\"drops\":{}},"
-		       "\"events\":{\"connects\":3}},\"rates\":{\"rx\":5.0,\"t_ms\":1}}");
+	json_t *sa = J(
+		"{\"dataplane_up\":true,\"totals\":{\"rx\":100,\"delivered\":60,\"answered\":30,\"dropped\":10,"
+		"\"drops\":{\"no_session\":10},\"out\":{\"generated\":7,\"sent\":7,\"dropped\":0,\"drops\":{}},"
+		"\"events\":{\"connects\":3}},\"rates\":{\"rx\":5.0,\"t_ms\":1,\"share_bp\":2500,\"rollout_step\":1}}");
 	json_t *sb = J("{\"dataplane_up\":true,\"totals\":{\"rx\":50,\"delivered\":50,\"answered\":0,\"dropped\":0,"
 		       "\"drops\":{\"no_session\":0},\"out\":{\"generated\":1,\"sent\":1,\"dropped\":0,\"drops\":{}},"
 		       "\"events\":{\"connects\":1}},\"rates\":{\"rx\":2.5,\"t_ms\":1}}");
@@ -472,6 +473,8 @@ static void stats_and_metrics(void **state)
 	json_t *rates = json_object_get(json_object_get(s, "sum"), "rates");
 	assert_true(json_real_value(json_object_get(rates, "rx")) == 7.5);
 	assert_null(json_object_get(rates, "t_ms"));
+	assert_null(json_object_get(rates, "share_bp"));
+	assert_null(json_object_get(rates, "rollout_step"));
 	json_decref(s);
 
 	json_t *ro = fv_rollout_json(&f, m, 3);
