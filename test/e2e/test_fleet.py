@@ -22,7 +22,10 @@ in each lab. Checks:
      rollout failed its gate; a's was rolled back by the fleet; both dataplanes are at share 0 with the
      canary still loaded.
   d. One appliance at a time (--order each): b's share stays 0 until a has reached the last step, and
-     both end promoted together."""
+     both end promoted together.
+  e. A member that cannot be reached is a failed gate: b's fanout-control killed at 50 % rolls a back at
+     once (b's dataplane keeps its share, nobody controls it); when b's fanout-control is back (its state.json
+     still has the rollout running), the fleet delivers its ROLLBACK and b's dataplane goes to share 0."""
 import os
 import re
 import sys
@@ -198,6 +201,10 @@ def run(fleet, members, labs, dps, cols, socks):
         # -- d. one appliance at a time
         apply_canaries(fleet, labs, dps)
         canary_ids = [gens(sk)["canary"]["id"] for sk in socks]
+        # FLEET STATUS is the fleet's last poll of each member's last poll: start from a view of both at 0
+        wait_until("the fleet to see the new canaries at share 0",
+                   lambda: [(m.get("canary"), m.get("share_bp")) for m in fleet.json("FLEET", "STATUS")["members"]]
+                   == [(c, 0) for c in canary_ids], timeout=10, step=0.1)
         fleet.ctl_ok("fleet", "start", "--order", "each", "--steps", "50,100", "--hold", "2s")
         samples = []
 
@@ -216,6 +223,24 @@ def run(fleet, members, labs, dps, cols, socks):
             g = gens(sk)
             check(g["stable"]["id"] == cid and g["canary"] is None, f"{name} after the one-at-a-time promote: {g}")
         log(f"one at a time: {len(samples)} samples, b moved only after a reached 100 %; both promoted")
+
+        # -- e. a member that cannot be reached is a failed gate; it gets its ROLLBACK when it is back
+        apply_canaries(fleet, labs, dps)
+        fleet.ctl_ok("fleet", "start", "--steps", "50,100", "--hold", "60s")
+        wait_until("both appliances at 50 %",
+                   lambda: all(gens(sk)["share_bp"] == 5000 for sk in socks), timeout=20, step=0.1)
+        cb.kill()
+        fr = wait_until("the fleet rollout to end", lambda: fleet_ended(fleet), timeout=20, step=0.1)
+        check(fr["state"] == "rolled_back" and fr.get("failed_appliance") == "b" and "unreachable" in fr["reason"],
+              f"fleet rollout after b's fanout-control died: {fr}")
+        wait_until("a's dataplane at share 0", lambda: gens(socks[0])["share_bp"] == 0, timeout=5)
+        check(gens(socks[1])["share_bp"] == 5000, "b's dataplane keeps its share while nobody controls it")
+        cb.start()
+        wait_until("b rolled back once its fanout-control is back",
+                   lambda: gens(socks[1])["share_bp"] == 0 and cb.rollout()["state"] == "rolled_back", timeout=20)
+        mb = next(m for m in fleet.json("FLEET", "ROLLOUT")["members"] if m["name"] == "b")
+        check(not mb["rollback_due"], f"b's ROLLBACK delivered: {mb}")
+        log(f"b unreachable: {fr['reason']}; a rolled back at once, b when its fanout-control came back")
     finally:
         for lg in lgs:
             end_process(lg)
