@@ -16,7 +16,9 @@
 
 #define FLEET_BACKOFF_MIN_MS 100
 #define FLEET_BACKOFF_MAX_MS 5000
-#define FLEET_STUCK_MIN_MS 3000 /* a reply missing this long (or 4 polls) drops the link */
+#define FLEET_STUCK_MIN_MS \
+	5000 /* a reply missing this long (or 4 polls) drops the link: a member answers
+				 * after its own dataplane did, two hops */
 
 /* Loads each member's token and starts the links; -1 with a message on stderr. */
 int fleet_start(struct event_base *base, const struct fl_member_spec *ms, unsigned n, unsigned poll_ms);
