@@ -112,8 +112,8 @@ static void link_lost(struct member *m, const char *why)
 	m->fresh = false;
 	snprintf(m->error, sizeof(m->error), "%s", why);
 	if (was_up)
-		fprintf(stderr, "fanout-control: fleet member %s (%s) lost: %s; reconnecting\n", m->spec.name,
-			m->endpoint, why);
+		fprintf(stderr, "fanout-control: fleet member %s (%s) lost: %s%s\n", m->spec.name, m->endpoint, why,
+			m->retry_ev ? "; reconnecting" : "");
 	/* what was in flight fails (a callback may send again: the link is down, so that fails at once) */
 	while (m->q_len > 0) {
 		struct fm_pending p = m->q[m->q_head];
@@ -278,6 +278,13 @@ static void schedule_retry(struct member *m)
 		return;
 	evtimer_add(m->retry_ev, &tv);
 	m->backoff_ms = m->backoff_ms * 2 > FLEET_BACKOFF_MAX_MS ? FLEET_BACKOFF_MAX_MS : m->backoff_ms * 2;
+}
+
+/* Why a command could not go to m; starts with CTL_DP_DOWN (fanoutctl exit 4, HTTP 503). */
+static void unreachable(const struct member *m, char *why, size_t n)
+{
+	snprintf(why, n, "%s: appliance %s's fanout-control cannot be reached (%.600s)", CTL_DP_DOWN, m->spec.name,
+		 m->error[0] ? m->error : "not connected");
 }
 
 /* ---------------------------------------------------------------- the poll */
@@ -453,8 +460,7 @@ static void fop_send(struct fop *op, struct member *m, int argc, const char **ar
 	op->left++;
 	if (send_cmd(m, on_fop_reply, op, argc, argv, lens, false) != 0) {
 		char why[1024];
-		snprintf(why, sizeof(why), "%s unreachable (%.600s)", CTL_DP_DOWN,
-			 m->error[0] ? m->error : "not connected");
+		unreachable(m, why, sizeof(why));
 		on_fop_reply(m, op, NULL, why);
 	}
 }
@@ -551,8 +557,7 @@ static void exec_acts(const enum fl_act *acts, struct fop *op)
 			m->rollback_ns = m->rollback_member_ns = -1;
 		if (send_cmd(m, on_act_reply, s, argc, argv, lens, false) != 0) {
 			char why[1024];
-			snprintf(why, sizeof(why), "%s unreachable (%.600s)", CTL_DP_DOWN,
-				 m->error[0] ? m->error : "not connected");
+			unreachable(m, why, sizeof(why));
 			on_act_reply(m, s, NULL, why);
 		} else if (acts[i] == FL_ACT_ROLLBACK) {
 			bufferevent_flush(m->bev, EV_WRITE, BEV_NORMAL);
