@@ -26,6 +26,7 @@ in each lab. Checks:
   e. A member that cannot be reached is a failed gate: b's fanout-control killed at 50 % rolls a back at
      once (b's dataplane keeps its share, nobody controls it); when b's fanout-control is back (its state.json
      still has the rollout running), the fleet delivers its ROLLBACK and b's dataplane goes to share 0."""
+import contextlib
 import os
 import re
 import sys
@@ -35,8 +36,8 @@ from pathlib import Path
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import (Collector, Control, Dataplane, Lab, Resp, check, end_process, loadgen_bg,  # noqa: E402
-                     loadgen_payload, log, on_canary, run_test, wait_until)
+from harness import (Collector, Control, Dataplane, Lab, Resp, TestFailure, check, end_process,  # noqa: E402
+                     loadgen_bg, loadgen_payload, log, on_canary, run_test, wait_until)
 
 PUBS = 16
 PREFIX = "fl"
@@ -71,11 +72,36 @@ def apply_canaries(fleet, labs, dps, hosts=(None, None)):
         log(f"fanoutctl fleet apply --appliance {name}: {out.strip().splitlines()[0] if out.strip() else ''}")
 
 
+@contextlib.contextmanager
+def dataplane(tag, lab, sock):
+    """A Dataplane, started again when net_af_packet could not join its PACKET_FANOUT group: the PMD
+    numbers the group (pid ^ ifindex) & 0xffff, and two dataplanes started one after the other on two
+    veths of consecutive ifindexes can draw the same number (the kernel then refuses the second, which
+    is on another device, with EINVAL). A new process has another pid."""
+    for attempt in range(3):
+        dp = Dataplane(tag, lab, overrides={"routes": route(lab, 9000)}, extra_app=["--control", str(sock)])
+        try:
+            dp.start()
+        except TestFailure:
+            clash = "could not set PACKET_FANOUT" in dp.log()
+            dp._fail_cleanup()
+            if not clash or attempt == 2:
+                raise
+            log(f"{tag}: its PACKET_FANOUT group number was taken; starting it again")
+            continue
+        break
+    try:  # cleaned up as a Dataplane block does (it is started already)
+        yield dp
+    except BaseException as e:
+        dp.__exit__(type(e), e, e.__traceback__)
+        raise
+    dp.__exit__(None, None, None)
+
+
 def main(args):
     with Lab("fla") as la, Lab("flb") as lb:
         socks = [Path(f"/tmp/fo-e2e-fl{n}-{os.getpid()}.sock") for n in "ab"]
-        with Dataplane("fla", la, overrides={"routes": route(la, 9000)}, extra_app=["--control", str(socks[0])]) as da, \
-                Dataplane("flb", lb, overrides={"routes": route(lb, 9000)}, extra_app=["--control", str(socks[1])]) as db, \
+        with dataplane("fla", la, socks[0]) as da, dataplane("flb", lb, socks[1]) as db, \
                 Collector(la, [9000, 9001]) as col_a, Collector(lb, [9000, 9001]) as col_b:
             labs, dps, cols = (la, lb), (da, db), (col_a, col_b)
             ca = Control(socks[0], Path(da.dir) / "control", tag="ctl-a")
