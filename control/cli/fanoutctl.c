@@ -474,7 +474,8 @@ static const struct verb verbs[] = {
 	  "                             [--mode split|mirror] [--gate 'drop_rate<0.01']...\n\n"
 	  "For a fanout-control started with --member (one per appliance, each that appliance's own\n"
 	  "fanout-control).\n"
-	  "status: each appliance: link, dataplane, stable and canary generations, share, its rollout.\n"
+	  "status: each appliance: link, dataplane, stable and canary generations, share, its rollout;\n"
+	  "  exits 4 when an appliance's fanout-control cannot be reached.\n"
 	  "stats: each appliance's totals and rx rate, and their sum over the appliances whose dataplane is up.\n"
 	  "apply: CONFIG APPLY of FILE on one appliance (--appliance NAME) or on every one (default).\n"
 	  "start: roll the appliances' canaries out with one plan; each appliance holds each step and\n"
@@ -1098,7 +1099,21 @@ static int cmd_fleet(struct ctl *c, struct args *a)
 		if (a->argc > 1)
 			return usage_error("fleet", "unexpected argument '%s'", a->argv[1]);
 		const char *argv[] = { "FLEET", subs[i].verb };
-		return simple(c, subs[i].render, 2, argv);
+		if (strcmp(subs[i].sub, "status"))
+			return simple(c, subs[i].render, 2, argv);
+		/* like status: exit 4 when an appliance cannot be reached */
+		redisReply *r;
+		int rc = ctl_call(c, 2, argv, NULL, &r);
+		if (rc)
+			return rc;
+		rc = print_reply(c, r, subs[i].render);
+		json_t *j = !rc && r->type == REDIS_REPLY_STRING ? json_loadb(r->str, r->len, JSON_ALLOW_NUL, NULL)
+								 : NULL;
+		if (json_integer_value(json_object_get(j, "up")) < json_integer_value(json_object_get(j, "total")))
+			rc = EXIT_DATAPLANE_DOWN;
+		json_decref(j);
+		freeReplyObject(r);
+		return rc;
 	}
 	return usage_error("fleet", "unknown fleet subcommand '%s'", a->argv[0]);
 }

@@ -179,7 +179,8 @@ static json_t *body_object(struct http_route *o, const struct http_request *r, c
 	return j;
 }
 
-/* {"steps":[1,5],"hold_s":10,"mode":"split","gates":["drop_rate<0.01"],"auto":true} -> ROLLOUT START ... */
+/* {"steps":[1,5],"hold_s":10,"mode":"split","gates":["drop_rate<0.01"],"auto":true} -> ROLLOUT START ...;
+ * for FLEET START "order":"fleet"|"each" in place of "auto" (so the longest argv is the same) */
 static void b_rollout_start(struct http_route *o, const struct http_request *r, const struct http_route_def *d,
 			    const char *param)
 {
@@ -224,7 +225,15 @@ static void b_rollout_start(struct http_route *o, const struct http_request *r, 
 	}
 	if ((v = json_object_get(j, "mode")) != NULL)
 		o->argv[argc++] = "MODE", o->argv[argc++] = json_is_string(v) ? json_string_value(v) : "?";
-	if ((v = json_object_get(j, "auto")) != NULL)
+	bool fleet = strcmp(d->cmd[0], "FLEET") == 0; /* FLEET START: ORDER instead of AUTO */
+	if (fleet && json_object_get(j, "auto") != NULL) {
+		refuse(o, 400, CTL_REFUSED_MAX,
+		       "auto: a fleet rollout runs every member with AUTO no and moves them on itself; use \"order\"");
+		return;
+	}
+	if (fleet && (v = json_object_get(j, "order")) != NULL)
+		o->argv[argc++] = "ORDER", o->argv[argc++] = json_is_string(v) ? json_string_value(v) : "?";
+	if (!fleet && (v = json_object_get(j, "auto")) != NULL)
 		o->argv[argc++] = "AUTO",
 		o->argv[argc++] = json_is_true(v) || (json_is_string(v) && !strcmp(json_string_value(v), "yes")) ? "yes"
 														 : "no";
@@ -427,6 +436,16 @@ const struct http_route_def http_routes[] = {
 	  NULL,
 	  0,
 	  "FLEET ROLLOUT" },
+	{ HTTP_M_POST,
+	  "/api/fleet/rollout/start",
+	  HTTP_DISPATCH,
+	  b_rollout_start,
+	  { "FLEET", "START" },
+	  NULL,
+	  NULL,
+	  SMALL,
+	  "FLEET START; body "
+	  "{\"order\":\"fleet\"|\"each\",\"steps\":[..],\"hold_s\":N,\"mode\":\"..\",\"gates\":[..]}" },
 	{ HTTP_M_POST,
 	  "/api/fleet/rollout/abort",
 	  HTTP_DISPATCH,

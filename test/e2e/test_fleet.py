@@ -23,9 +23,11 @@ in each lab. Checks:
      canary still loaded.
   d. One appliance at a time (--order each): b's share stays 0 until a has reached the last step, and
      both end promoted together.
-  e. A member that cannot be reached is a failed gate: b's fanout-control killed at 50 % rolls a back at
-     once (b's dataplane keeps its share, nobody controls it); when b's fanout-control is back (its state.json
-     still has the rollout running), the fleet delivers its ROLLBACK and b's dataplane goes to share 0."""
+  e. A member that cannot be reached is a failed gate (started with POST /api/fleet/rollout/start): b's
+     fanout-control killed at 50 % rolls a back at once (b's dataplane keeps its share, nobody controls it;
+     `fanoutctl fleet status` exits 4); when b's fanout-control is back (its state.json still has the rollout
+     running), the fleet delivers its ROLLBACK and b's dataplane goes to share 0; POST
+     /api/fleet/rollout/rollback then answers for both."""
 import contextlib
 import os
 import re
@@ -252,7 +254,7 @@ def run(fleet, members, labs, dps, cols, socks):
 
         # -- e. a member that cannot be reached is a failed gate; it gets its ROLLBACK when it is back
         apply_canaries(fleet, labs, dps)
-        fleet.ctl_ok("fleet", "start", "--steps", "50,100", "--hold", "60s")
+        fleet.api_json("/api/fleet/rollout/start", method="POST", body={"steps": [50, 100], "hold_s": 60})
         wait_until("both appliances at 50 %",
                    lambda: all(gens(sk)["share_bp"] == 5000 for sk in socks), timeout=20, step=0.1)
         cb.kill()
@@ -261,11 +263,15 @@ def run(fleet, members, labs, dps, cols, socks):
               f"fleet rollout after b's fanout-control died: {fr}")
         wait_until("a's dataplane at share 0", lambda: gens(socks[0])["share_bp"] == 0, timeout=5)
         check(gens(socks[1])["share_bp"] == 5000, "b's dataplane keeps its share while nobody controls it")
+        rc, out, _ = fleet.ctl("fleet", "status")
+        check(rc == 4 and re.search(r"\bb\s+unix:\S+\s+DOWN", out), f"fanoutctl fleet status with b away: exit {rc}\n{out}")
         cb.start()
         wait_until("b rolled back once its fanout-control is back",
                    lambda: gens(socks[1])["share_bp"] == 0 and cb.rollout()["state"] == "rolled_back", timeout=20)
         mb = next(m for m in fleet.json("FLEET", "ROLLOUT")["members"] if m["name"] == "b")
         check(not mb["rollback_due"], f"b's ROLLBACK delivered: {mb}")
+        rb = fleet.api_json("/api/fleet/rollout/rollback", method="POST", body={})
+        check(rb["failed"] == 0 and set(rb["members"]) == {"a", "b"}, f"POST /api/fleet/rollout/rollback: {rb}")
         log(f"b unreachable: {fr['reason']}; a rolled back at once, b when its fanout-control came back")
     finally:
         for lg in lgs:
