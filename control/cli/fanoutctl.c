@@ -482,7 +482,7 @@ static const struct verb verbs[] = {
 	  "  judges the gates on its own dataplane. --order fleet (default): every appliance at each step\n"
 	  "  together; --order each: one appliance at a time through every step, all promoted together\n"
 	  "  at the end. A gate that fails on any appliance, or an appliance that cannot be reached,\n"
-	  "  rolls every appliance back at once.\n"
+	  "  rolls every appliance the rollout started back at once.\n"
 	  "rollout: the fleet rollout and each appliance's part. abort/rollback: share 0 on every appliance.\n" },
 };
 #define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
