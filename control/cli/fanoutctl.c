@@ -318,6 +318,7 @@ static int cmd_dashboard(struct ctl *c, struct args *a);
 static int cmd_xdp(struct ctl *c, struct args *a);
 static int cmd_block(struct ctl *c, struct args *a);
 static int cmd_limit(struct ctl *c, struct args *a);
+static int cmd_fleet(struct ctl *c, struct args *a);
 
 /* fanoutctl's commands: name, handler, the usage line of the overview, the fanout-control commands
  * it sends (names of ctl_commands.h's table; their synopses and help are printed from there) and
@@ -461,6 +462,28 @@ static const struct verb verbs[] = {
 	  "Each source may send the appliance at most PPS packets/s after a burst of BURST (default PPS);\n"
 	  "the excess is dropped in XDP (verdict rate_limited). Only traffic for the appliance counts:\n"
 	  "what goes to the kernel is never limited. Every source starts again from a full burst.\n" },
+	{ "fleet",
+	  cmd_fleet,
+	  "fleet status|stats|rollout|abort|rollback   the member appliances of a fleet fanout-control\n"
+	  "  fleet apply [--appliance NAME] FILE [--now]\n"
+	  "  fleet start [--order fleet|each] [--steps ..] [--hold ..] [--mode ..] [--gate EXPR]...",
+	  { "FLEET" },
+	  "usage: fanoutctl fleet status|stats|rollout|abort|rollback [--json]\n"
+	  "       fanoutctl fleet apply [--appliance NAME] FILE [--now]\n"
+	  "       fanoutctl fleet start [--order fleet|each] [--steps 1,5,25,50,100] [--hold 10s]\n"
+	  "                             [--mode split|mirror] [--gate 'drop_rate<0.01']...\n\n"
+	  "For a fanout-control started with --member (one per appliance, each that appliance's own\n"
+	  "fanout-control).\n"
+	  "status: each appliance: link, dataplane, stable and canary generations, share, its rollout;\n"
+	  "  exits 4 when an appliance's fanout-control cannot be reached.\n"
+	  "stats: each appliance's totals and rx rate, and their sum over the appliances whose dataplane is up.\n"
+	  "apply: CONFIG APPLY of FILE on one appliance (--appliance NAME) or on every one (default).\n"
+	  "start: roll the appliances' canaries out with one plan; each appliance holds each step and\n"
+	  "  judges the gates on its own dataplane. --order fleet (default): every appliance at each step\n"
+	  "  together; --order each: one appliance at a time through every step, all promoted together\n"
+	  "  at the end. A gate that fails on any appliance, or an appliance that cannot be reached,\n"
+	  "  rolls every appliance the rollout started back at once.\n"
+	  "rollout: the fleet rollout and each appliance's part. abort/rollback: share 0 on every appliance.\n" },
 };
 #define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
 
@@ -967,6 +990,132 @@ static int cmd_rollout(struct ctl *c, struct args *a)
 		return simple(c, subs[i].render, 2, argv);
 	}
 	return usage_error("rollout", "unknown rollout subcommand '%s'", a->argv[0]);
+}
+
+/* ---- fleet -------------------------------------------------------------------------- */
+
+static int cmd_fleet_apply(struct ctl *c, struct args *a)
+{
+	const char *file = NULL, *who = "*";
+	bool now = false;
+
+	for (int i = 1; i < a->argc; i++) {
+		if (!strcmp(a->argv[i], "--now"))
+			now = true;
+		else if (!strcmp(a->argv[i], "--appliance") && i + 1 < a->argc)
+			who = a->argv[++i];
+		else if (a->argv[i][0] == '-' && a->argv[i][1])
+			return usage_error("fleet", "unknown option '%s'", a->argv[i]);
+		else if (!file)
+			file = a->argv[i];
+		else
+			return usage_error("fleet", "one FILE only; '%s' is extra", a->argv[i]);
+	}
+	if (!file)
+		return usage_error("fleet", "fleet apply needs a FILE (YAML, or - for stdin)%s", "");
+	size_t len;
+	char *yaml = read_file(file, &len);
+	if (!yaml) {
+		fprintf(stderr, "fanoutctl: cannot read %s: %s\n", file, strerror(errno));
+		return EXIT_USAGE;
+	}
+	const char *argv[5] = { "FLEET", "APPLY", who, yaml, "NOW" };
+	size_t lens[5] = { 5, 5, strlen(who), len, 3 };
+	redisReply *r;
+	int rc = ctl_call(c, now ? 5 : 4, argv, lens, &r);
+	free(yaml);
+	if (rc)
+		return rc;
+	rc = print_reply(c, r, fctl_render_generic);
+	freeReplyObject(r);
+	return rc;
+}
+
+static int cmd_fleet_start(struct ctl *c, struct args *a)
+{
+	const char *argv[64];
+	int argc = 0;
+	argv[argc++] = "FLEET";
+	argv[argc++] = "START";
+	for (int i = 1; i < a->argc; i += 2) {
+		const char *o = a->argv[i], *v = i + 1 < a->argc ? a->argv[i + 1] : NULL;
+		if (argc > 60)
+			return usage_error("fleet", "too many options%s", "");
+		if (!v)
+			return usage_error("fleet", "'%s' needs a value (or is not an option of fleet start)", o);
+		if (!strcmp(o, "--order")) {
+			if (strcmp(v, "fleet") && strcmp(v, "each"))
+				return usage_error("fleet", "--order is fleet or each, not '%s'", v);
+			argv[argc++] = "ORDER";
+		} else if (!strcmp(o, "--steps")) {
+			if (!valid_steps(v))
+				return usage_error(
+					"fleet",
+					"--steps wants ascending percentages 1..100 like 1,5,25,50,100, not '%s'", v);
+			argv[argc++] = "STEPS";
+		} else if (!strcmp(o, "--hold")) {
+			int64_t ms;
+			if (fctl_parse_duration_ms(v, &ms))
+				return usage_error("fleet", "--hold wants a duration like 10s, 2m or 500ms, not '%s'",
+						   v);
+			argv[argc++] = "HOLD";
+		} else if (!strcmp(o, "--mode")) {
+			if (strcmp(v, "split") && strcmp(v, "mirror"))
+				return usage_error("fleet", "--mode is split or mirror, not '%s'", v);
+			argv[argc++] = "MODE";
+		} else if (!strcmp(o, "--gate")) {
+			if (!valid_gate(v))
+				return usage_error("fleet",
+						   "--gate wants metric<threshold like 'drop_rate<0.01', not '%s'", v);
+			argv[argc++] = "GATE";
+		} else {
+			return usage_error("fleet", "unknown option '%s'", o);
+		}
+		argv[argc++] = v;
+	}
+	return simple(c, fctl_render_fleet_rollout, argc, argv);
+}
+
+static int cmd_fleet(struct ctl *c, struct args *a)
+{
+	static const struct {
+		const char *sub, *verb;
+		render_fn render;
+	} subs[] = {
+		{ "status", "STATUS", fctl_render_fleet_status },      { "stats", "STATS", fctl_render_fleet_stats },
+		{ "rollout", "ROLLOUT", fctl_render_fleet_rollout },   { "abort", "ABORT", fctl_render_fleet_rollout },
+		{ "rollback", "ROLLBACK", fctl_render_fleet_rollout },
+	};
+	if (a->argc < 1)
+		return usage_error("fleet", "fleet needs status, stats, apply, start, rollout, abort or rollback%s",
+				   "");
+	if (!strcmp(a->argv[0], "apply"))
+		return cmd_fleet_apply(c, a);
+	if (!strcmp(a->argv[0], "start"))
+		return cmd_fleet_start(c, a);
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		if (strcmp(a->argv[0], subs[i].sub))
+			continue;
+		if (a->argc > 1)
+			return usage_error("fleet", "unexpected argument '%s'", a->argv[1]);
+		const char *argv[] = { "FLEET", subs[i].verb };
+		if (strcmp(subs[i].sub, "status"))
+			return simple(c, subs[i].render, 2, argv);
+		/* like status: exit 4 when an appliance cannot be reached */
+		redisReply *r;
+		int rc = ctl_call(c, 2, argv, NULL, &r);
+		if (rc)
+			return rc;
+		rc = print_reply(c, r, subs[i].render);
+		json_t *j = !rc && r->type == REDIS_REPLY_STRING ? json_loadb(r->str, r->len, JSON_ALLOW_NUL, NULL)
+								 : NULL;
+		if (json_integer_value(json_object_get(j, "up")) < json_integer_value(json_object_get(j, "total")))
+			rc = EXIT_DATAPLANE_DOWN;
+		json_decref(j);
+		freeReplyObject(r);
+		return rc;
+	}
+	return usage_error("fleet", "unknown fleet subcommand '%s'", a->argv[0]);
 }
 
 /* ---- dashboard ---------------------------------------------------------------------- */

@@ -1647,3 +1647,187 @@ char *fctl_render_limit(const json_t *reply, const struct fctl_view *view)
 		fprintf(o.f, "rate limit off (%.0f port(s))\n", jnum_or(reply, "ports", 0));
 	return out_close(&o);
 }
+
+/* ---- fleet ------------------------------------------------------------------------------ */
+
+static const char *num_text(char *buf, size_t n, const json_t *o, const char *path)
+{
+	double v;
+	if (!jnum(o, path, &v))
+		return "-";
+	snprintf(buf, n, "%.0f", v);
+	return buf;
+}
+
+/* The fleet rollout's line and one row per member: what each was told and what it says. */
+static void fleet_rollout_text(FILE *f, const json_t *fr, const struct fctl_view *view)
+{
+	char a[FCTL_FIG], b[FCTL_FIG];
+	const char *st = jstr(fr, "state");
+	double steps = jnum_or(fr, "steps", 0);
+
+	fprintf(f, "fleet rollout: %s", st ? st : "-");
+	if (st && strcmp(st, "idle")) {
+		const char *order = jstr(fr, "order");
+		fprintf(f, ", order %s", order && !strcmp(order, "each") ? "one appliance at a time" : "fleet-wide");
+		if (order && !strcmp(order, "fleet") && (!strcmp(st, "running") || !strcmp(st, "promoting")))
+			fprintf(f, ", step %.0f/%.0f", jnum_or(fr, "step", 0) + 1, steps);
+		double t;
+		if (jnum(fr, "started_ms", &t) && t > 0)
+			fprintf(f, ", started %s", fctl_fmt_ago(a, sizeof(a), (int64_t)t, view->now_ms));
+		if (jnum(fr, "ended_ms", &t) && t > 0)
+			fprintf(f, ", ended %s", fctl_fmt_ago(b, sizeof(b), (int64_t)t, view->now_ms));
+	}
+	fputc('\n', f);
+	const char *reason = jstr(fr, "reason");
+	if (reason && *reason && st && strcmp(st, "idle"))
+		fprintf(f, "  %s%s%s\n", reason, jstr(fr, "failed_appliance") ? "; failed appliance: " : "",
+			jstr(fr, "failed_appliance") ? jstr(fr, "failed_appliance") : "");
+}
+
+char *fctl_render_fleet_rollout(const json_t *reply, const struct fctl_view *view)
+{
+	struct out o;
+	if (!out_open(&o))
+		return NULL;
+	const json_t *fr = jget(reply, "fleet_rollout") ? jget(reply, "fleet_rollout") : reply;
+	fleet_rollout_text(o.f, fr, view);
+	struct fctl_table t;
+	fctl_table_init(&t);
+	fctl_table_col(&t, "APPLIANCE");
+	fctl_table_col(&t, "STARTED");
+	fctl_table_col(&t, "IN FLIGHT");
+	fctl_table_col(&t, "ITS ROLLOUT");
+	fctl_table_col(&t, "STEP>");
+	fctl_table_col(&t, "ROLLBACK DUE");
+	size_t i;
+	const json_t *m;
+	json_array_foreach(jget(fr, "members"), i, m)
+	{
+		char step[FCTL_FIG] = "-";
+		double s;
+		if (jnum(m, "step", &s))
+			snprintf(step, sizeof(step), "%.0f", s + 1);
+		const char *row[] = { jstr(m, "name"),
+				      json_is_true(jget(m, "started")) ? "yes" : "no",
+				      jstr(m, "in_flight"),
+				      jstr(m, "state"),
+				      step,
+				      json_is_true(jget(m, "rollback_due")) ? "yes" : "no" };
+		fctl_table_row(&t, row);
+	}
+	fctl_table_print(&t, o.f, 2);
+	fctl_table_free(&t);
+	/* FLEET ABORT/ROLLBACK: each member's reply */
+	const json_t *ms = jget(reply, "members");
+	if (json_is_object(ms)) {
+		const char *k;
+		const json_t *v;
+		char a[FCTL_FIG];
+		fprintf(o.f, "members:\n");
+		json_object_foreach((json_t *)ms, k, v)
+		{
+			const char *e = jstr(v, "error");
+			double ns;
+			if (e)
+				fprintf(o.f, "  %s: %s\n", k, e);
+			else if (jnum(v, "total_ns", &ns))
+				fprintf(o.f, "  %s: share 0 in %s\n", k, fctl_fmt_ns(a, sizeof(a), ns));
+			else
+				fprintf(o.f, "  %s: ok\n", k);
+		}
+	}
+	return out_close(&o);
+}
+
+char *fctl_render_fleet_status(const json_t *reply, const struct fctl_view *view)
+{
+	struct out o;
+	if (!out_open(&o))
+		return NULL;
+	char a[FCTL_FIG], b[FCTL_FIG], c[FCTL_FIG], d[FCTL_FIG];
+	fprintf(o.f, "fleet: %.0f of %.0f appliances reachable\n", jnum_or(reply, "up", 0), jnum_or(reply, "total", 0));
+	struct fctl_table t;
+	fctl_table_init(&t);
+	fctl_table_col(&t, "APPLIANCE");
+	fctl_table_col(&t, "ENDPOINT");
+	fctl_table_col(&t, "LINK");
+	fctl_table_col(&t, "DATAPLANE");
+	fctl_table_col(&t, "STABLE>");
+	fctl_table_col(&t, "CANARY>");
+	fctl_table_col(&t, "SHARE>");
+	fctl_table_col(&t, "ROLLOUT");
+	fctl_table_col(&t, "POLLED");
+	size_t i;
+	const json_t *m;
+	json_array_foreach(jget(reply, "members"), i, m)
+	{
+		double share, polled;
+		const char *row[] = { jstr(m, "name"),
+				      jstr(m, "endpoint"),
+				      json_is_true(jget(m, "up")) ? "up" : "DOWN",
+				      json_is_true(jget(m, "dataplane_up")) ? "up" : "DOWN",
+				      num_text(a, sizeof(a), m, "stable"),
+				      num_text(b, sizeof(b), m, "canary"),
+				      jnum(m, "share_bp", &share) ? fctl_fmt_bp(c, sizeof(c), (int64_t)share) : "-",
+				      jstr(m, "rollout.state"),
+				      jnum(m, "polled_ms", &polled) && polled > 0
+					      ? fctl_fmt_ago(d, sizeof(d), (int64_t)polled, view->now_ms)
+					      : "never" };
+		fctl_table_row(&t, row);
+	}
+	fctl_table_print(&t, o.f, 2);
+	fctl_table_free(&t);
+	json_array_foreach(jget(reply, "members"), i, m)
+	{
+		if (jstr(m, "error"))
+			fprintf(o.f, "  %s: %s\n", jstr(m, "name") ? jstr(m, "name") : "?", jstr(m, "error"));
+	}
+	fleet_rollout_text(o.f, jget(reply, "fleet_rollout"), view);
+	return out_close(&o);
+}
+
+char *fctl_render_fleet_stats(const json_t *reply, const struct fctl_view *view)
+{
+	static const char *const cols[][2] = { { "rx", "RX>" },
+					       { "delivered", "DELIVERED>" },
+					       { "answered", "ANSWERED>" },
+					       { "dropped", "DROPPED>" },
+					       { "in_pipeline", "IN PIPELINE>" } };
+	struct out o;
+	(void)view;
+	if (!out_open(&o))
+		return NULL;
+	char figs[2 + 2 * 5][FCTL_FIG];
+	struct fctl_table t;
+	fctl_table_init(&t);
+	fctl_table_col(&t, "APPLIANCE");
+	fctl_table_col(&t, "DATAPLANE");
+	for (size_t k = 0; k < 5; k++)
+		fctl_table_col(&t, cols[k][1]);
+	fctl_table_col(&t, "RX/S>");
+	size_t i;
+	const json_t *m;
+	const json_t *sum = jget(reply, "sum");
+	size_t n = json_array_size(jget(reply, "members"));
+	for (i = 0; i <= n; i++) {
+		m = i < n ? json_array_get(jget(reply, "members"), i) : sum;
+		const json_t *tot = jget(m, "totals");
+		const char *row[8];
+		char label[64];
+		snprintf(label, sizeof(label), "sum of %.0f", jnum_or(reply, "members_summed", 0));
+		row[0] = i < n ? jstr(m, "name") : label;
+		row[1] = i < n ? (json_is_true(jget(m, "dataplane_up")) ? "up" : "DOWN") : "";
+		for (size_t k = 0; k < 5; k++) {
+			double v;
+			row[2 + k] = jnum(tot, cols[k][0], &v) ? fctl_fmt_count(figs[k], sizeof(figs[k]), (uint64_t)v)
+							       : "-";
+		}
+		double r;
+		row[7] = jnum(m, "rates.rx", &r) ? fctl_fmt_rate(figs[5], sizeof(figs[5]), r, "pkt/s") : "-";
+		fctl_table_row(&t, row);
+	}
+	fctl_table_print(&t, o.f, 0);
+	fctl_table_free(&t);
+	return out_close(&o);
+}

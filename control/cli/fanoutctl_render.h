@@ -50,6 +50,12 @@ char *fctl_render_history(const json_t *reply, const struct fctl_view *view);
 char *fctl_render_xdp(const json_t *reply, const struct fctl_view *view);
 char *fctl_render_block(const json_t *reply, const struct fctl_view *view);
 char *fctl_render_limit(const json_t *reply, const struct fctl_view *view);
+/* FLEET STATUS: one row per member appliance (link, dataplane, generations, share, its rollout)
+ * and the fleet rollout; FLEET STATS: each member's totals and their sum; FLEET ROLLOUT (and
+ * the replies of FLEET START, ABORT, ROLLBACK): the fleet rollout and each member's part. */
+char *fctl_render_fleet_status(const json_t *reply, const struct fctl_view *view);
+char *fctl_render_fleet_stats(const json_t *reply, const struct fctl_view *view);
+char *fctl_render_fleet_rollout(const json_t *reply, const struct fctl_view *view);
 /* Any object: "member: value" lines, nested objects indented, units from member names. */
 char *fctl_render_generic(const json_t *reply, const struct fctl_view *view);
 

@@ -23,6 +23,8 @@ struct ctl_opts {
 	const char *token_file;      /* NULL = STATE_DIR/control.token */
 	const char *allow_hosts[16]; /* --http-allow-host */
 	unsigned n_allow_hosts;
+	const char *members[16]; /* --member specs (fleet mode; no --dataplane) */
+	unsigned n_members;
 };
 
 struct ctl_dpview {

@@ -15,6 +15,7 @@
 #include "ctl_commands.h"
 #include "ctl_auth.h"
 #include "dp_link.h"
+#include "fleet.h"
 #include "fanout/dp_commands.h"
 #include "outputs_view.h"
 #include "xdp_control.h"
@@ -1063,6 +1064,26 @@ static int h_limit_set(const struct ctl_call *c)
 					     b ? c->lens[c->a + 1] : 0, c->err, c->errlen));
 }
 
+/* FLEET ...: fleet.c, over the member appliances' fanout-controls. */
+static int fleet_call(const struct ctl_call *c, int id)
+{
+	return fleet_cmd(id, c->argc, c->a, c->argv, c->lens, c->reply, c->err, c->errlen, c->done);
+}
+
+#define CTL_FLEET_HANDLER(x) \
+	static int h_fleet_##x(const struct ctl_call *c) \
+	{ \
+		return fleet_call(c, CTL_CMD_fleet_##x); \
+	}
+CTL_FLEET_HANDLER(status)
+CTL_FLEET_HANDLER(stats)
+CTL_FLEET_HANDLER(apply)
+CTL_FLEET_HANDLER(start)
+CTL_FLEET_HANDLER(rollout)
+CTL_FLEET_HANDLER(abort)
+CTL_FLEET_HANDLER(rollback)
+#undef CTL_FLEET_HANDLER
+
 /* The table of ctl_commands.h bound to its handlers: an entry without a handler does not compile. */
 static int (*const handlers[CTL_CMD_MAX])(const struct ctl_call *c) = {
 #define CTL_CMD_HANDLER(id, ...) [CTL_CMD_##id] = h_##id,
@@ -1077,6 +1098,15 @@ int ctl_dispatch(int argc, const char **argv, const size_t *lens, json_t **reply
 	int id = ctl_cmd_find(argc, argv, lens, err, errlen);
 	if (id < 0)
 		return CTL_ERR;
+	if (fleet_members() > 0 && strcmp(ctl_cmd_info[id].name, "FLEET") != 0 && id != CTL_CMD_schema &&
+	    id != CTL_CMD_history) {
+		snprintf(err, errlen,
+			 "this fanout-control runs a fleet (--member) and has no dataplane of its own: FLEET STATUS, "
+			 "FLEET STATS, FLEET APPLY, FLEET START, FLEET ROLLOUT, FLEET ABORT, FLEET ROLLBACK; one "
+			 "appliance's %s goes to that appliance's fanout-control",
+			 ctl_cmd_info[id].name);
+		return CTL_ERR;
+	}
 	const struct ctl_call c = { .argc = argc,
 				    .a = ctl_cmd_words(id),
 				    .argv = argv,

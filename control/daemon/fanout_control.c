@@ -18,6 +18,7 @@
 #include "xdp_control.h"
 #include "ctl_auth.h"
 #include "dp_link.h"
+#include "fleet.h"
 #include "http_api.h"
 #include "resp_server.h"
 
@@ -59,11 +60,17 @@ int app_persist(void)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: fanout-control --dataplane PATH --state-dir DIR [--listen HOST:PORT] [--unix PATH]\n"
-		"                      [--http HOST:PORT] [--http-allow-host NAME]... [--token-file PATH] [--poll-ms "
-		"N]\n"
+		"usage: fanout-control --dataplane PATH --state-dir DIR [OPTIONS]\n"
+		"       fanout-control --member NAME=tcp:HOST:PORT,token-file=PATH... --state-dir DIR [OPTIONS]\n"
+		"OPTIONS: [--listen HOST:PORT] [--unix PATH] [--http HOST:PORT] [--http-allow-host NAME]...\n"
+		"         [--token-file PATH] [--poll-ms N]\n"
 		"\n"
 		"  --dataplane PATH   the dataplane's control socket (fanout-dataplane ... -- --control PATH)\n"
+		"  --member SPEC      a fleet member: another appliance's fanout-control, "
+		"NAME=tcp:HOST:PORT,token-file=PATH\n"
+		"                     or NAME=unix:PATH,token-file=PATH (its --listen or --unix, and its token);\n"
+		"                     repeat for each (at most 16). A fleet fanout-control has no dataplane of its\n"
+		"                     own; it answers the FLEET commands (docs/control.md: a fleet)\n"
 		"  --state-dir DIR    where state.json (desired state, config versions, history) is kept\n"
 		"  --listen HOST:PORT RESP for fanoutctl/redis-cli (default " DEFAULT_LISTEN "; 'off' disables)\n"
 		"  --unix PATH        RESP on a unix socket as well (mode 0600)\n"
@@ -90,6 +97,7 @@ static int parse_args(int argc, char **argv)
 		{ "poll-ms", required_argument, NULL, 'p' },
 		{ "http-allow-host", required_argument, NULL, 'A' },
 		{ "token-file", required_argument, NULL, 'T' },
+		{ "member", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -136,6 +144,13 @@ static int parse_args(int argc, char **argv)
 			app.opt.allow_hosts[app.opt.n_allow_hosts++] = optarg;
 			break;
 		case 'T': app.opt.token_file = optarg; break;
+		case 'M':
+			if (app.opt.n_members >= sizeof(app.opt.members) / sizeof(app.opt.members[0])) {
+				fprintf(stderr, "fanout-control: at most 16 --member appliances\n");
+				return 2;
+			}
+			app.opt.members[app.opt.n_members++] = optarg;
+			break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return 2;
 		}
@@ -144,11 +159,17 @@ static int parse_args(int argc, char **argv)
 		fprintf(stderr, "fanout-control: unexpected argument '%s'; see --help\n", argv[optind]);
 		return 2;
 	}
-	if (app.opt.dataplane == NULL || app.opt.state_dir == NULL) {
+	if (app.opt.dataplane != NULL && app.opt.n_members > 0) {
+		fprintf(stderr,
+			"fanout-control: --dataplane and --member exclude each other: a fleet's own appliance is "
+			"a member through that appliance's fanout-control (--member NAME=unix:PATH,token-file=...)\n");
+		return 2;
+	}
+	if ((app.opt.dataplane == NULL && app.opt.n_members == 0) || app.opt.state_dir == NULL) {
 		fprintf(stderr,
 			"fanout-control: %s is required, e.g. --dataplane /run/fanout/dp.sock --state-dir "
 			"/var/lib/fanout\n",
-			app.opt.dataplane == NULL ? "--dataplane" : "--state-dir");
+			app.opt.state_dir == NULL ? "--state-dir" : "--dataplane (or --member for a fleet)");
 		return 2;
 	}
 	struct stat sb;
@@ -284,20 +305,36 @@ int main(int argc, char **argv)
 	    http_api_start(app.base, app.opt.http, app.token, app.opt.allow_hosts, app.opt.n_allow_hosts) != 0)
 		return 1;
 	struct dp_link_hooks hooks = { on_dp_connected, on_dp_disconnected, on_dp_polled };
-	if (dp_link_start(app.base, app.opt.dataplane, app.opt.poll_ms, &hooks) != 0)
+	if (app.opt.n_members > 0) {
+		static struct fl_member_spec specs[FL_MAX_MEMBERS];
+		for (unsigned i = 0; i < app.opt.n_members; i++)
+			if (fl_member_parse(app.opt.members[i], &specs[i], err, sizeof(err)) != 0) {
+				fprintf(stderr, "fanout-control: %s\n", err);
+				return 2;
+			}
+		if (fleet_start(app.base, specs, app.opt.n_members, app.opt.poll_ms) != 0)
+			return 1;
+	} else if (dp_link_start(app.base, app.opt.dataplane, app.opt.poll_ms, &hooks) != 0) {
 		return 1;
+	}
 	sigint = evsignal_new(app.base, SIGINT, on_signal, NULL);
 	sigterm = evsignal_new(app.base, SIGTERM, on_signal, NULL);
 	evsignal_add(sigint, NULL);
 	evsignal_add(sigterm, NULL);
-	fprintf(stderr, "fanout-control %s: dataplane %s, state %s/%s, token %s, RESP %s%s%s, HTTP %s, poll %u ms\n",
-		FANOUT_VERSION, app.opt.dataplane, app.opt.state_dir, ST_FILE, app.opt.token_file,
+	char what[160];
+	if (app.opt.dataplane)
+		snprintf(what, sizeof(what), "dataplane %s", app.opt.dataplane);
+	else
+		snprintf(what, sizeof(what), "fleet of %u appliances", app.opt.n_members);
+	fprintf(stderr, "fanout-control %s: %s, state %s/%s, token %s, RESP %s%s%s, HTTP %s, poll %u ms\n",
+		FANOUT_VERSION, what, app.opt.state_dir, ST_FILE, app.opt.token_file,
 		*app.opt.listen ? app.opt.listen : "off", app.opt.unix_path ? " + " : "",
 		app.opt.unix_path ? app.opt.unix_path : "", *app.opt.http ? app.opt.http : "off", app.opt.poll_ms);
 
 	event_base_dispatch(app.base);
 
 	dp_link_stop();
+	fleet_stop();
 	http_api_stop();
 	resp_server_stop();
 	st_event(&app.st, wall_ms(), "control_stop", NULL);

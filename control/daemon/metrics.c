@@ -9,6 +9,7 @@
 #include "counter_schema.h"
 #include "ctl_auth.h"
 #include "dp_link.h"
+#include "fleet.h"
 #include "metrics.h"
 #include "outputs_view.h"
 
@@ -158,6 +159,13 @@ void metrics_write(struct evbuffer *o)
 	for (int i = 0; i < CTL_REFUSED_MAX; i++)
 		evbuffer_add_printf(o, "fanout_control_refused_total{reason=\"%s\"} %" PRIu64 "\n",
 				    ctl_refusal_names[i], ctl_refused[i]);
+	if (fleet_members() > 0) {
+		/* a fleet has no dataplane of its own: its members' series, labelled by appliance */
+		fleet_metrics(o);
+		head(o, "fanout_control_state_save_failures_total", "counter", "failed writes of state.json");
+		evbuffer_add_printf(o, "fanout_control_state_save_failures_total %u\n", app.save_failures);
+		return;
+	}
 	head(o, "fanout_dataplane_up", "gauge", "1 when fanout-control is connected to the dataplane control socket");
 	evbuffer_add_printf(o, "fanout_dataplane_up %d\n", dp_link_up() ? 1 : 0);
 	if (totals != NULL && dp_link_up()) {

@@ -120,17 +120,35 @@ void cs_prom(struct evbuffer *o, const struct cs_list *l, const struct cs_row *r
 
 void cs_prom_labelled(struct evbuffer *o, const char *metric, const char *help, const char *label, json_t *obj)
 {
+	struct cs_row row = { .o = obj, .labels = "" };
+
+	cs_prom_labelled_rows(o, metric, help, label, &row, 1);
+}
+
+void cs_prom_labelled_rows(struct evbuffer *o, const char *metric, const char *help, const char *label,
+			   const struct cs_row *rows, size_t n_rows)
+{
 	const char *k;
 	json_t *v;
+	bool any = false;
 
-	if (!json_is_object(obj))
+	for (size_t r = 0; r < n_rows && !any; r++)
+		any = json_is_object(rows[r].o);
+	if (!any)
 		return;
 	evbuffer_add_printf(o, "# HELP %s %s\n# TYPE %s %s\n", metric, help, metric, type_of(metric));
-	json_object_foreach(obj, k, v)
-	{
-		evbuffer_add_printf(o, "%s{%s=\"", metric, label);
-		add_escaped(o, k);
-		evbuffer_add_printf(o, "\"} %" PRIu64 "\n", json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0);
+	for (size_t r = 0; r < n_rows; r++) {
+		if (!json_is_object(rows[r].o))
+			continue;
+		json_object_foreach(rows[r].o, k, v)
+		{
+			evbuffer_add_printf(o, "%s{%s%s%s=\"", metric, rows[r].labels, rows[r].labels[0] ? "," : "",
+					    label);
+			add_escaped(o, k);
+			evbuffer_add_printf(
+				o, "\"} %" PRIu64 "\n",
+				json_is_integer(v) && json_integer_value(v) >= 0 ? (uint64_t)json_integer_value(v) : 0);
+		}
 	}
 }
 

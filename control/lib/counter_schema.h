@@ -41,6 +41,9 @@ struct cs_row {
 void cs_prom(struct evbuffer *o, const struct cs_list *l, const struct cs_row *rows, size_t n_rows);
 /* The same for a labelled family (drops, out drops, events) from one {name: value} object. */
 void cs_prom_labelled(struct evbuffer *o, const char *metric, const char *help, const char *label, json_t *obj);
+/* The same over rows: each row's labels come before label="name". */
+void cs_prom_labelled_rows(struct evbuffer *o, const char *metric, const char *help, const char *label,
+			   const struct cs_row *rows, size_t n_rows);
 /* Appends `s` to a row's labels with the value escaped for the exposition format. */
 void cs_label(struct cs_row *r, const char *name, const char *value);
 

@@ -46,7 +46,18 @@
 	X(block_list, "BLOCK", "LIST", 0, 0, "", \
 	  "the XDP pre-filter's blocklist with the packets each prefix dropped") \
 	X(limit_set, "LIMIT", "SET", 1, 2, "<pps> [burst]", \
-	  "packets/s each source may send the appliance through the XDP pre-filter (0: no limit); burst default pps")
+	  "packets/s each source may send the appliance through the XDP pre-filter (0: no limit); burst default pps") \
+	X(fleet_status, "FLEET", "STATUS", 0, 0, "", \
+	  "every member appliance: link, dataplane, generations, share, its rollout; and the fleet rollout") \
+	X(fleet_stats, "FLEET", "STATS", 0, 0, "", "every member's totals and rates, and their sum") \
+	X(fleet_apply, "FLEET", "APPLY", 2, 3, "<appliance|*> <yaml> [NOW]", \
+	  "CONFIG APPLY on one member (or * for every member): a canary at share 0, or with NOW straight to stable") \
+	X(fleet_start, "FLEET", "START", 0, 2 * (4 + RO_MAX_GATES), \
+	  "[ORDER fleet|each] [STEPS 1,5,25,50,100] [HOLD 10s] [MODE split|mirror] [GATE expr]...", \
+	  "roll the members' canaries out: every appliance at each step together, or one appliance at a time") \
+	X(fleet_rollout, "FLEET", "ROLLOUT", 0, 0, "", "the fleet rollout: order, step, each member's state") \
+	X(fleet_abort, "FLEET", "ABORT", 0, 0, "", "stop the fleet rollout: ROLLBACK on every member") \
+	X(fleet_rollback, "FLEET", "ROLLBACK", 0, 0, "", "share 0 on every member at once (ROLLOUT ROLLBACK on each)")
 
 enum ctl_cmd_id {
 #define CTL_CMD_ENUM(id, ...) CTL_CMD_##id,

@@ -179,7 +179,8 @@ static json_t *body_object(struct http_route *o, const struct http_request *r, c
 	return j;
 }
 
-/* {"steps":[1,5],"hold_s":10,"mode":"split","gates":["drop_rate<0.01"],"auto":true} -> ROLLOUT START ... */
+/* {"steps":[1,5],"hold_s":10,"mode":"split","gates":["drop_rate<0.01"],"auto":true} -> ROLLOUT START ...;
+ * for FLEET START "order":"fleet"|"each" in place of "auto" (so the longest argv is the same) */
 static void b_rollout_start(struct http_route *o, const struct http_request *r, const struct http_route_def *d,
 			    const char *param)
 {
@@ -224,7 +225,15 @@ static void b_rollout_start(struct http_route *o, const struct http_request *r, 
 	}
 	if ((v = json_object_get(j, "mode")) != NULL)
 		o->argv[argc++] = "MODE", o->argv[argc++] = json_is_string(v) ? json_string_value(v) : "?";
-	if ((v = json_object_get(j, "auto")) != NULL)
+	bool fleet = strcmp(d->cmd[0], "FLEET") == 0; /* FLEET START: ORDER instead of AUTO */
+	if (fleet && json_object_get(j, "auto") != NULL) {
+		refuse(o, 400, CTL_REFUSED_MAX,
+		       "auto: a fleet rollout runs every member with AUTO no and moves them on itself; use \"order\"");
+		return;
+	}
+	if (fleet && (v = json_object_get(j, "order")) != NULL)
+		o->argv[argc++] = "ORDER", o->argv[argc++] = json_is_string(v) ? json_string_value(v) : "?";
+	if (!fleet && (v = json_object_get(j, "auto")) != NULL)
 		o->argv[argc++] = "AUTO",
 		o->argv[argc++] = json_is_true(v) || (json_is_string(v) && !strcmp(json_string_value(v), "yes")) ? "yes"
 														 : "no";
@@ -416,6 +425,45 @@ const struct http_route_def http_routes[] = {
 	  NULL,
 	  HTTP_MAX_BODY,
 	  "CONFIG DIFF; body {\"yaml\":\"...\"}" },
+	{ HTTP_M_GET, "/api/fleet", HTTP_DISPATCH, b_words, { "FLEET", "STATUS" }, NULL, NULL, 0, "FLEET STATUS" },
+	{ HTTP_M_GET, "/api/fleet/stats", HTTP_DISPATCH, b_words, { "FLEET", "STATS" }, NULL, NULL, 0, "FLEET STATS" },
+	{ HTTP_M_GET,
+	  "/api/fleet/rollout",
+	  HTTP_DISPATCH,
+	  b_words,
+	  { "FLEET", "ROLLOUT" },
+	  NULL,
+	  NULL,
+	  0,
+	  "FLEET ROLLOUT" },
+	{ HTTP_M_POST,
+	  "/api/fleet/rollout/start",
+	  HTTP_DISPATCH,
+	  b_rollout_start,
+	  { "FLEET", "START" },
+	  NULL,
+	  NULL,
+	  SMALL,
+	  "FLEET START; body "
+	  "{\"order\":\"fleet\"|\"each\",\"steps\":[..],\"hold_s\":N,\"mode\":\"..\",\"gates\":[..]}" },
+	{ HTTP_M_POST,
+	  "/api/fleet/rollout/abort",
+	  HTTP_DISPATCH,
+	  b_words,
+	  { "FLEET", "ABORT" },
+	  NULL,
+	  NULL,
+	  SMALL,
+	  "FLEET ABORT" },
+	{ HTTP_M_POST,
+	  "/api/fleet/rollout/rollback",
+	  HTTP_DISPATCH,
+	  b_words,
+	  { "FLEET", "ROLLBACK" },
+	  NULL,
+	  NULL,
+	  SMALL,
+	  "FLEET ROLLBACK" },
 	{ HTTP_M_POST,
 	  "/api/rollout/start",
 	  HTTP_DISPATCH,

@@ -1307,7 +1307,9 @@ class Control:
     ctl_json(*args) runs fanoutctl --json and parses the reply."""
 
     def __init__(self, dp_sock, state_dir, poll_ms=100, tag="ctl"):
-        self.dp_sock, self.state_dir, self.poll_ms = str(dp_sock), str(state_dir), poll_ms
+        # dp_sock None: a fleet fanout-control, whose members come in `extra` (--member ...)
+        self.dp_sock = str(dp_sock) if dp_sock is not None else None
+        self.state_dir, self.poll_ms = str(state_dir), poll_ms
         os.makedirs(self.state_dir, exist_ok=True)
         self.port, self.http = free_tcp_port(), free_tcp_port()
         self.log_path = os.path.join(self.state_dir, f"{tag}.log")
@@ -1320,7 +1322,7 @@ class Control:
         return Path(self.token_file).read_text().strip()
 
     def start(self):
-        cmd = [control_bin(), "--dataplane", self.dp_sock, "--state-dir", self.state_dir,
+        cmd = [control_bin()] + (["--dataplane", self.dp_sock] if self.dp_sock else []) + ["--state-dir", self.state_dir,
                "--listen", f"127.0.0.1:{self.port}", "--http", f"127.0.0.1:{self.http}",
                "--poll-ms", str(self.poll_ms)] + self.extra
         log("fanout-control: " + " ".join(cmd))

@@ -268,6 +268,30 @@ static void test_http_routes(void **state)
 	r = post("/api/rollout/start", "[1,2]");
 	assert_int_equal(route(&r, &o), 400);
 	http_route_free(&o);
+	/* FLEET START: "order" in place of "auto", so the longest argv is 26 words too */
+	r = post("/api/fleet/rollout/start",
+		 "{\"order\":\"each\",\"steps\":[50,100],\"hold_s\":2,\"mode\":\"split\","
+		 "\"gates\":[\"a<1\",\"a<1\",\"a<1\",\"a<1\",\"a<1\",\"a<1\",\"a<1\",\"sink_errors<1\"]}");
+	assert_int_equal(route(&r, &o), 200);
+	assert_int_equal(o.argc, 26);
+	assert_string_equal(o.argv[0], "FLEET");
+	assert_string_equal(o.argv[1], "START");
+	assert_string_equal(o.argv[8], "ORDER");
+	assert_string_equal(o.argv[9], "each");
+	assert_string_equal(o.argv[25], "sink_errors<1");
+	http_route_free(&o);
+	r = post("/api/fleet/rollout/start", "{\"auto\":true}");
+	assert_int_equal(route(&r, &o), 400);
+	http_route_free(&o);
+	r = post("/api/rollout/start", "{\"order\":\"each\"}"); /* not an option of one appliance's rollout */
+	assert_int_equal(route(&r, &o), 200);
+	assert_int_equal(o.argc, 2);
+	http_route_free(&o);
+	r = get("/api/fleet/stats");
+	assert_int_equal(route(&r, &o), 200);
+	assert_string_equal(o.argv[0], "FLEET");
+	assert_string_equal(o.argv[1], "STATS");
+	http_route_free(&o);
 
 	r = post("/api/config", "{\"yaml\":\"a: 1\\u0000b\",\"now\":true}");
 	assert_int_equal(route(&r, &o), 400); /* NUL is not accepted in JSON strings */

@@ -583,6 +583,51 @@ static void test_control_bytes_escaped(void **state)
 	free(buf);
 }
 
+/* FLEET STATUS, FLEET STATS and FLEET ROLLOUT (control/lib/fleet_view.c's shapes). */
+static void test_fleet(void **state)
+{
+	(void)state;
+	struct fctl_view fv = { .now_ms = 1700000010000, .width = 0 };
+	json_t *j = J("{\"members\":[{\"name\":\"east\",\"endpoint\":\"tcp:10.0.0.7:7379\",\"up\":true,"
+		      "\"polled_ms\":1700000009000,\"dataplane_up\":true,\"stable\":3,\"canary\":4,\"share_bp\":2500,"
+		      "\"mode\":\"split\",\"rollout\":{\"state\":\"held\",\"step\":1}},"
+		      "{\"name\":\"west\",\"endpoint\":\"unix:/run/w.sock\",\"up\":false,\"error\":\"connection "
+		      "refused\",\"polled_ms\":0,\"dataplane_up\":false,\"stable\":null,\"canary\":null}],"
+		      "\"up\":1,\"total\":2,\"fleet_rollout\":{\"state\":\"rolled_back\",\"order\":\"fleet\","
+		      "\"steps\":2,\"step\":0,\"started_ms\":1700000000000,\"ended_ms\":1700000005000,"
+		      "\"reason\":\"appliance west unreachable at step 1/2\",\"failed_appliance\":\"west\","
+		      "\"members\":[{\"name\":\"east\",\"started\":true,\"in_flight\":\"none\",\"state\":"
+		      "\"rolled_back\",\"step\":0,\"rollback_due\":false},{\"name\":\"west\",\"started\":true,"
+		      "\"in_flight\":\"rollback\",\"rollback_due\":true}]}}");
+	char *s = fctl_render_fleet_status(j, &fv);
+	contains(s, "fleet: 1 of 2 appliances reachable", "east", "tcp:10.0.0.7:7379", "25 %", "held", "1.0 s ago",
+		 "west: connection refused", "DOWN", "never", "fleet rollout: rolled_back, order fleet-wide",
+		 "appliance west unreachable at step 1/2; failed appliance: west", NULL);
+	free(s);
+	s = fctl_render_fleet_rollout(j, &fv);
+	contains(s, "APPLIANCE", "ROLLBACK DUE", "rollback", "rolled_back", NULL);
+	free(s);
+	json_decref(j);
+
+	j = J("{\"members\":[{\"name\":\"east\",\"up\":true,\"dataplane_up\":true,\"totals\":{\"rx\":1234567,"
+	      "\"delivered\":1000000,\"answered\":234567,\"dropped\":0,\"in_pipeline\":0},\"rates\":{\"rx\":150.5}},"
+	      "{\"name\":\"west\",\"up\":true,\"dataplane_up\":false}],\"sum\":{\"totals\":{\"rx\":1234567},"
+	      "\"rates\":{\"rx\":150.5}},\"members_summed\":1}");
+	s = fctl_render_fleet_stats(j, &fv);
+	contains(s, "APPLIANCE", "1,234,567", "150 pkt/s", "sum of 1", NULL);
+	free(s);
+	json_decref(j);
+
+	j = J("{\"members\":{\"east\":{\"share_bp\":0,\"total_ns\":1250000},\"west\":{\"error\":\"dataplane "
+	      "unreachable (x)\"}},\"ok\":1,\"failed\":1,\"fleet_rollout\":{\"state\":\"aborted\",\"order\":\"each\","
+	      "\"reason\":\"aborted by the operator\",\"members\":[]}}");
+	s = fctl_render_fleet_rollout(j, &fv);
+	contains(s, "fleet rollout: aborted, order one appliance at a time", "aborted by the operator",
+		 "east: share 0 in 1.25 ms", "west: dataplane unreachable (x)", NULL);
+	free(s);
+	json_decref(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -602,6 +647,7 @@ int main(void)
 		cmocka_unit_test(test_outputs),
 		cmocka_unit_test(test_routes_outputs),
 		cmocka_unit_test(test_control_bytes_escaped),
+		cmocka_unit_test(test_fleet),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
