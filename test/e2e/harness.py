@@ -497,6 +497,20 @@ class Dataplane:
         return False
 
     def start(self):
+        """Starts the process; started again (twice at most) when net_af_packet could not join its
+        PACKET_FANOUT group: the PMD numbers the group (pid ^ ifindex) & 0xffff, so two dataplanes on
+        veths of consecutive ifindexes can draw the same number and the kernel refuses the second with
+        EINVAL. A new process has another pid."""
+        for attempt in range(3):
+            try:
+                return self._start_once()
+            except TestFailure:
+                if attempt == 2 or "could not set PACKET_FANOUT" not in self.log():
+                    raise
+                self._fail_cleanup()
+                log(f"{self.tag}: its PACKET_FANOUT group number was taken; starting it again")
+
+    def _start_once(self):
         log("dataplane: " + " ".join(self.cmd))
         self._logf = open(self.log_path, "wb")
         self.proc = subprocess.Popen(self.cmd, stdout=self._logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)

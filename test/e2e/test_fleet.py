@@ -28,17 +28,15 @@ in each lab. Checks:
      `fanoutctl fleet status` exits 4); when b's fanout-control is back (its state.json still has the rollout
      running), the fleet delivers its ROLLBACK and b's dataplane goes to share 0; POST
      /api/fleet/rollout/rollback then answers for both."""
-import contextlib
 import os
 import re
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import (Collector, Control, Dataplane, Lab, Resp, TestFailure, check, end_process,  # noqa: E402
+from harness import (Collector, Control, Dataplane, Lab, Resp, check, end_process,  # noqa: E402
                      loadgen_bg, loadgen_payload, log, on_canary, run_test, wait_until)
 
 PUBS = 16
@@ -74,30 +72,8 @@ def apply_canaries(fleet, labs, dps, hosts=(None, None)):
         log(f"fanoutctl fleet apply --appliance {name}: {out.strip().splitlines()[0] if out.strip() else ''}")
 
 
-@contextlib.contextmanager
 def dataplane(tag, lab, sock):
-    """A Dataplane, started again when net_af_packet could not join its PACKET_FANOUT group: the PMD
-    numbers the group (pid ^ ifindex) & 0xffff, and two dataplanes started one after the other on two
-    veths of consecutive ifindexes can draw the same number (the kernel then refuses the second, which
-    is on another device, with EINVAL). A new process has another pid."""
-    for attempt in range(3):
-        dp = Dataplane(tag, lab, overrides={"routes": route(lab, 9000)}, extra_app=["--control", str(sock)])
-        try:
-            dp.start()
-        except TestFailure:
-            clash = "could not set PACKET_FANOUT" in dp.log()
-            dp._fail_cleanup()
-            if not clash or attempt == 2:
-                raise
-            log(f"{tag}: its PACKET_FANOUT group number was taken; starting it again")
-            continue
-        break
-    try:  # cleaned up as a Dataplane block does (it is started already)
-        yield dp
-    except BaseException as e:
-        dp.__exit__(type(e), e, e.__traceback__)
-        raise
-    dp.__exit__(None, None, None)
+    return Dataplane(tag, lab, overrides={"routes": route(lab, 9000)}, extra_app=["--control", str(sock)])
 
 
 def main(args):

@@ -30,7 +30,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (F_QOS0, F_QOS1, PUBACK, PUBLISH, REGISTER, Dataplane, Lab, RawClient, Resp,  # noqa: E402
                      TestFailure, check, check_conservation, decode, free_tcp_port, lab_config, log, m_puback,
-                     m_publish, m_regack, m_subscribe, msg, output_balanced, run_test, scaled, wait_until, workdir,
+                     m_publish, m_regack, msg, output_balanced, run_test, scaled, wait_until, workdir,
                      remove_workdir)
 import struct  # noqa: E402
 import socket  # noqa: E402
