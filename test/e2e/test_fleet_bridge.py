@@ -36,7 +36,7 @@ import struct  # noqa: E402
 import socket  # noqa: E402
 
 N = 100
-UNSUBSCRIBE = 0x14
+UNSUBSCRIBE, UNSUBACK = 0x14, 0x15
 
 
 class Broker:
@@ -81,14 +81,11 @@ class Subscriber(threading.Thread):
         self.got = []  # (topic, payload)
         self.lock = threading.Lock()
         self.stop_ev = threading.Event()
-        self.pause = threading.Event()
+        self.unsuback = threading.Event()
         self.start()
 
     def run(self):
         while not self.stop_ev.is_set():
-            if self.pause.is_set():
-                time.sleep(0.01)
-                continue
             try:
                 data, _ = self.c.sock.recvfrom(65535)
             except (socket.timeout, OSError):
@@ -107,14 +104,14 @@ class Subscriber(threading.Thread):
                     self.c.send(m_puback(tid, mid))
                 with self.lock:
                     self.got.append((self.names.get(tid, f"#{tid}"), bytes(body[5:])))
+            elif mtype == UNSUBACK:
+                self.unsuback.set()
 
     def unsubscribe(self, filt):
-        self.pause.set()
-        time.sleep(0.05)  # the reader is parked: the UNSUBACK is read here
-        mid = self.c.next_id()
-        self.c.send(msg(UNSUBSCRIBE, struct.pack("!BH", 0, mid) + filt.encode()))
-        self.c.expect(0x15, skip=(PUBLISH, REGISTER))
-        self.pause.clear()
+        """UNSUBSCRIBE; the reader thread sees the UNSUBACK."""
+        self.unsuback.clear()
+        self.c.send(msg(UNSUBSCRIBE, struct.pack("!BH", 0, self.c.next_id()) + filt.encode()))
+        check(self.unsuback.wait(scaled(5)), f"no UNSUBACK for {filt}")
 
     def count(self, pred=lambda t, p: True):
         with self.lock:
