@@ -66,6 +66,7 @@ static inline void fo_frame_spec(struct l2l4_udp_spec *s, const struct l2l4_ifac
 	s->dst_ip = ip;
 	s->src_port = ifc->mqttsn_port;
 	s->dst_port = port;
+	s->src_ip6 = s->dst_ip6 = NULL;
 }
 
 /* Whether a PUBLISH copy carries its plen-byte payload inline, copied after the hdr_len-byte
