@@ -356,6 +356,9 @@ static inline void client_of(const struct broker *b, const struct mqttsn_session
 	c->port = s->port;
 	c->ifindex = s->ifindex;
 	c->node_len = 0;
+	c->v6 = s->v6;
+	if (__builtin_expect(s->v6, 0))
+		memcpy(c->ip6, session_ip6(b->st, s), 16);
 	if (__builtin_expect(s->forwarded, 0))
 		client_node(b, s, c);
 }
@@ -363,7 +366,9 @@ static inline void client_of(const struct broker *b, const struct mqttsn_session
 /* The session key of a client. */
 static struct session_addr addr_of_client(const struct fo_client *c)
 {
-	return (struct session_addr){ .ip = c->ip, .port = c->port, .node_len = c->node_len, .node = c->node_id };
+	return (struct session_addr){
+		.ip = c->ip, .port = c->port, .ip6 = c->v6 ? c->ip6 : NULL, .node_len = c->node_len, .node = c->node_id
+	};
 }
 
 /* The predefined topics of a client, by its generation's tables (broker_io.client_config):
@@ -1851,7 +1856,7 @@ static void on_connect(struct broker *b, const struct fo_client *from, const str
 	}
 	const struct broker_config *gc = b->io.client_config ? b->io.client_config(b->io.ctx, res->client_hash) : NULL;
 	const struct broker_admission *rule;
-	enum broker_admit adm = broker_admit(gc ? gc : &b->cfg, cid, clen, from->ip, &rule);
+	enum broker_admit adm = broker_admit(gc ? gc : &b->cfg, cid, clen, from->ip, from->v6, &rule);
 	if (adm != BROKER_ADMIT_OK) {
 		ev(b,
 		   adm == BROKER_ADMIT_UNLISTED ? FO_EV_CONNECT_REJECTED_UNLISTED : FO_EV_CONNECT_REJECTED_ADMISSION);
@@ -3173,12 +3178,15 @@ bool broker_has_session(const struct broker *b, const struct fo_client *c)
 
 /* ------------------------------------------------------------------ export (control socket) */
 
-static void row_client(struct broker_export_row *r, const struct mqttsn_session *s)
+static void row_client(struct broker_export_row *r, const struct broker *b, const struct mqttsn_session *s)
 {
 	r->client_id_len = s->client_id_len;
 	memcpy(r->client_id, s->client_id, s->client_id_len);
 	r->ip = s->ip;
 	r->port = s->port;
+	r->v6 = s->v6;
+	if (s->v6)
+		memcpy(r->ip6, session_ip6(b->st, s), 16);
 }
 
 static void row_name(struct broker_export_row *r, const struct broker *b, uint32_t id)
@@ -3220,7 +3228,7 @@ uint32_t broker_export(const struct broker *b, enum broker_export_kind kind, uin
 		if (kind == BROKER_EXPORT_SESSIONS) {
 			struct broker_export_row *r = &rows[n++];
 			memset(r, 0, sizeof(*r) - sizeof(r->name));
-			row_client(r, s);
+			row_client(r, b, s);
 			r->keepalive_s = s->keepalive_s;
 			r->inflight = s->inflight_n;
 			r->last_rx_ms = s->last_rx_ms;
@@ -3239,7 +3247,7 @@ uint32_t broker_export(const struct broker *b, enum broker_export_kind kind, uin
 			const struct sub_node *sn = sub_get(b->subs, node);
 			struct broker_export_row *r = &rows[n++];
 			memset(r, 0, sizeof(*r) - sizeof(r->name));
-			row_client(r, s);
+			row_client(r, b, s);
 			r->qos = sn->qos;
 			r->topic_id = sn->entry;
 			row_name(r, b, sn->entry);

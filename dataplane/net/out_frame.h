@@ -69,6 +69,14 @@ static inline void fo_frame_spec(struct l2l4_udp_spec *s, const struct l2l4_ifac
 	s->src_ip6 = s->dst_ip6 = NULL;
 }
 
+/* Readdress a spec made by fo_frame_spec to an IPv6 client: from the port's address of the same
+ * scope (link-local to a link-local client). ip6 must outlive the write. */
+static inline void fo_frame_spec6(struct l2l4_udp_spec *s, const struct l2l4_iface *ifc, const uint8_t *ip6)
+{
+	s->dst_ip6 = ip6;
+	s->src_ip6 = ip6[0] == 0xfe && (ip6[1] & 0xc0) == 0x80 ? ifc->ll6 : ifc->ip6;
+}
+
 /* Whether a PUBLISH copy carries its plen-byte payload inline, copied after the hdr_len-byte
  * MQTT-SN header in a header frame of hdr_room bytes, rather than chained by reference. Small
  * payloads are copied: a small memcpy costs less than a reference count update and a
@@ -83,10 +91,10 @@ static inline bool fo_frame_payload_inline(uint32_t plen, bool one_seg, const bo
 }
 
 /* A reply: the message copied after the headers at b, both checksums computed. b has room for
- * l2l4_udp_hdr_len(s->vlan) + len bytes. */
+ * l2l4_spec_hdr_len(s) + len bytes. */
 static inline void fo_frame_reply(uint8_t *b, const struct l2l4_udp_spec *s, const uint8_t *msg, uint16_t len)
 {
-	memcpy(b + l2l4_udp_hdr_len(s->vlan), msg, len);
+	memcpy(b + l2l4_spec_hdr_len(s), msg, len);
 	l2l4_write_udp(b, s, len, 0, 0);
 }
 
@@ -154,7 +162,7 @@ static inline void fo_bytes_copy16(uint8_t *d, const uint8_t *s, size_t n)
 static inline uint8_t *fo_frame_publish(uint8_t *b, const struct l2l4_udp_spec *s, struct fo_hdr_sum *hs,
 					const uint8_t *hdr, uint16_t hdr_len, uint32_t plen, uint32_t psum)
 {
-	uint8_t *h = b + l2l4_udp_hdr_len(s->vlan);
+	uint8_t *h = b + l2l4_spec_hdr_len(s);
 	fo_bytes_copy16(h, hdr, hdr_len);
 	if (__builtin_expect(hdr_len != hs->len || !fo_bytes_eq16(hdr, hs->hdr, hdr_len), 0)) {
 		hs->sum = l2l4_csum_add(0, hdr, hdr_len);

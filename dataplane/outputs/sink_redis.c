@@ -10,6 +10,7 @@
  * from a new one -- written once, never twice. Reconnects back off from reconnect_min_ms
  * doubling to reconnect_max_ms. While the sink cannot write, its ring fills and the workers
  * count ring_full drops: they never wait for it. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -171,10 +172,15 @@ static bool append_xadd(struct sink *s, struct fo_out_msg *m)
 	size_t klen = fo_out_tmpl_expand(m->tmpl, m->topic, m->topic_len, s->key, s->key_cap);
 	uint32_t plen;
 	const uint8_t *pl = fo_out_payload(m, s->pbuf, SINK_PAYLOAD_MAX, &plen);
-	char client[24];
+	char client[INET6_ADDRSTRLEN + 8];
 	size_t clen = m->client_id_len;
 	const char *cid = (const char *)m->client_id;
-	if (!clen) {
+	if (!clen && m->client_v6) {
+		char a[INET6_ADDRSTRLEN];
+		inet_ntop(AF_INET6, m->client_ip6, a, sizeof(a));
+		clen = (size_t)snprintf(client, sizeof(client), "[%s]:%u", a, m->client_port);
+		cid = client;
+	} else if (!clen) {
 		clen = (size_t)snprintf(client, sizeof(client), "%u.%u.%u.%u:%u", m->client_ip >> 24,
 					(m->client_ip >> 16) & 255, (m->client_ip >> 8) & 255, m->client_ip & 255,
 					m->client_port);

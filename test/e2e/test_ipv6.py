@@ -4,12 +4,13 @@ RFC 5180, leased per lab like the IPv4 /24s), the appliance 2001:2:0:K::1/64 (po
 
 1. Neighbor Discovery and ICMPv6: `ping -6` of the appliance's address is answered, which needs the
    kernel's Neighbor Solicitation for it answered (the kernel then holds our MAC, REACHABLE or STALE)
-   and ours for the client's address answered by the kernel (nd_solicitations_sent, nd_learnt); the
+   (the client learnt from its solicitation); a second client address that never solicited us gets its
+   CONNACK once our own solicitation for it is answered (nd_solicitations_sent, frame_awaits_arp); the
    link-local address (fe80:: from the MAC) answers a ping too.
 2. MQTT-SN over UDP/IPv6 next to IPv4: a subscriber on IPv6 and one on IPv4 on the same topic, a
    publisher on each family; every PUBLISH reaches both subscribers, each in its own family, and QoS 1
-   PUBACKs come back over IPv6. A CleanSession=0 session made over IPv4 is taken back over IPv6 with its
-   subscription.
+   PUBACKs come back over IPv6. A CleanSession=0 session over IPv6 is taken back from a new port of the
+   same address with its subscription, and is not taken over from the client's IPv4 address.
 3. tshark decodes what the appliance sent over IPv6 (NA, NS, echo replies and the MQTT-SN frames)
    without a malformed field or an expert error, checksums verified.
 4. The conservation sums hold after stop, and the IPv6 drops seen are named ones."""
@@ -110,34 +111,42 @@ def pubsub_both_families(lab):
             c.close()
 
 
-def session_moves_family(lab):
-    """A CleanSession=0 session made over IPv4 is taken back over IPv6: its subscription stays."""
-    c4 = RawClient(lab)
+def sessions_over_ipv6(lab):
+    """CleanSession=0 over IPv6 behaves as over IPv4: a new port of the same address (NAT rebinding)
+    takes the session back with its subscription; a live, proven session is not taken over from
+    another address, and an IPv4 and an IPv6 address are two addresses (connect_rejected_owner)."""
+    c6 = RawClient(lab, family=socket.AF_INET6)
     try:
-        c4.send(m_connect("movingclient", 60, F_CLEAN_OFF))
-        check(c4.expect(CONNACK)[0] == 0, "CleanSession=0 CONNACK over IPv4 refused")
-        _, rc = c4.subscribe("moving/topic", F_QOS0)
+        c6.send(m_connect("v6persistent", 60, F_CLEAN_OFF))
+        check(c6.expect(CONNACK)[0] == 0, "CleanSession=0 CONNACK over IPv6 refused")
+        _, rc = c6.subscribe("moving/topic", F_QOS0)
         check(rc == 0, f"SUBACK rc {rc}")
     finally:
-        c4.close()
-    c6 = RawClient(lab, family=socket.AF_INET6)
+        c6.close()
+    again = RawClient(lab, family=socket.AF_INET6)  # another source port of the same address
     pub = RawClient(lab)
+    v4 = RawClient(lab)
     try:
-        c6.send(m_connect("movingclient", 60, F_CLEAN_OFF))
-        check(c6.expect(CONNACK, skip=(REGISTER,))[0] == 0, "CleanSession=0 CONNACK over IPv6 refused")
+        again.send(m_connect("v6persistent", 60, F_CLEAN_OFF))
+        check(again.expect(CONNACK, skip=(REGISTER,))[0] == 0, "CleanSession=0 CONNACK from a new port refused")
         check(pub.connect("movingpub") == 0, "publisher CONNACK refused")
         tid = pub.register("moving/topic")
         deadline = time.monotonic() + scaled(5)
         p = None
-        while p is None and time.monotonic() < deadline:
-            pub.send(m_publish(tid, 0, b"after the move", F_QOS0))
-            p = recv_publish(c6, 0.5)
-        check(p is not None and p[3] == b"after the move",
-              "the session taken over IPv6 did not get the publish on its subscription")
-        log("CleanSession=0 session made over IPv4 resumed over IPv6 with its subscription")
+        while p is None and time.monotonic() < deadline:  # until the new port has echoed its proof
+            pub.send(m_publish(tid, 0, b"after the rebinding", F_QOS0))
+            p = recv_publish(again, 0.5)
+        check(p is not None and p[3] == b"after the rebinding",
+              "the session taken back from a new IPv6 port did not get the publish on its subscription")
+        log("CleanSession=0 session resumed from a new IPv6 port with its subscription")
+        v4.send(m_connect("v6persistent", 60, F_CLEAN_OFF))
+        rc = v4.expect(CONNACK)[0]
+        check(rc == 0x03, f"a CONNECT over IPv4 took the proven IPv6 session over (CONNACK {rc:#x})")
+        log("the proven IPv6 session stayed with its owner against a CONNECT over IPv4 (CONNACK 0x03)")
     finally:
-        c6.close()
+        again.close()
         pub.close()
+        v4.close()
 
 
 def main(args):
@@ -156,11 +165,21 @@ def main(args):
                 log(f"kernel neighbour entry: {st}")
                 r = ping6(lab, f"{ll}%{lab.cl_if}", count=2)
                 check(r.returncode == 0, f"ping -6 of the link-local {ll} not answered:\n{r.stdout}")
+                # A second client address that never solicited us (the kernel's entry for our address
+                # serves it): our CONNACK to it waits for our own Neighbor Solicitation to be answered.
+                third = lab.addr6(3)
+                lab.run(["ip", "-6", "addr", "add", f"{third}/64", "dev", lab.cl_if, "nodad"])
+                c3 = RawClient(lab, bind_ip=third, family=socket.AF_INET6)
+                try:
+                    check(c3.connect("v6third") == 0, f"client at {third}: CONNACK refused")
+                finally:
+                    c3.close()
+                log(f"client at {third}: CONNACK after our Neighbor Solicitation for it")
                 pubsub_both_families(lab)
-                session_moves_family(lab)
+                sessions_over_ipv6(lab)
             snap = dp.snapshot()
             ev = events(snap)
-            check(ev["nd_solicitations_sent"] >= 1 and ev["nd_learnt"] >= 1,
+            check(ev["nd_solicitations_sent"] >= 1 and ev["nd_learnt"] >= 2 and ev["frame_awaits_arp"] >= 1 and ev["connect_rejected_owner"] == 1,
                   f"no ND resolution of the client: {({k: v for k, v in ev.items() if k.startswith('nd_')})}")
             final = dp.stop()
         check_conservation(final)

@@ -2397,17 +2397,21 @@ static void test_admission_first_rule_decides(void **state)
 	};
 	struct broker_config c = { .admission = rules, .n_admission = 2, .admission_reject_unlisted = true };
 	const struct broker_admission *r;
-	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor", 6, 0x0a000004u, &r), BROKER_ADMIT_OK);
+	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor", 6, 0x0a000004u, false, &r), BROKER_ADMIT_OK);
 	assert_ptr_equal(r, &rules[0]);
-	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor", 6, 0x0a000005u, &r), BROKER_ADMIT_SOURCE);
+	/* an IPv6 client whose key happens to equal an admitted IPv4 address: inside no (IPv4) prefix */
+	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor", 6, 0x0a000004u, true, &r), BROKER_ADMIT_SOURCE);
+	assert_ptr_equal(r, &rules[0]);
+	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor", 6, 0x0a000005u, false, &r), BROKER_ADMIT_SOURCE);
 	assert_ptr_equal(r, &rules[0]); /* the catch-all after it does not rescue it */
-	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor1", 7, 0xc0000201u, &r), BROKER_ADMIT_OK);
+	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor1", 7, 0xc0000201u, false, &r), BROKER_ADMIT_OK);
 	assert_ptr_equal(r, &rules[1]);
 	c.n_admission = 1;
-	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor1", 7, 0x0a000004u, &r), BROKER_ADMIT_UNLISTED);
+	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor1", 7, 0x0a000004u, false, &r),
+			 BROKER_ADMIT_UNLISTED);
 	assert_null(r);
 	c.admission_reject_unlisted = false;
-	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor1", 7, 0x0a000004u, &r), BROKER_ADMIT_OK);
+	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor1", 7, 0x0a000004u, false, &r), BROKER_ADMIT_OK);
 	assert_null(r);
 }
 
