@@ -356,11 +356,22 @@ static inline void client_of(const struct broker *b, const struct mqttsn_session
 	c->port = s->port;
 	c->ifindex = s->ifindex;
 	c->node_len = 0;
-	c->v6 = s->v6;
-	if (__builtin_expect(s->v6, 0))
-		memcpy(c->ip6, session_ip6(b->st, s), 16);
-	if (__builtin_expect(s->forwarded, 0))
-		client_node(b, s, c);
+	c->v6 = 0;
+	if (__builtin_expect(s->forwarded || s->v6, 0)) {
+		if (s->v6) {
+			c->v6 = 1;
+			memcpy(c->ip6, session_ip6(b->st, s), 16);
+		}
+		if (s->forwarded)
+			client_node(b, s, c);
+	}
+}
+
+/* Whether session s is at the client's source: its IPv4 address, or its IPv6 /64 (the key of an
+ * IPv6 address is never the same source as an IPv4 address that happens to equal it). */
+static inline bool same_source(const struct mqttsn_session *s, const struct fo_client *c)
+{
+	return s->ip == c->ip && s->v6 == c->v6;
 }
 
 /* The session key of a client. */
@@ -1869,14 +1880,14 @@ static void on_connect(struct broker *b, const struct fo_client *from, const str
 	uint32_t si = session_find_client_id(b->st, cid, (uint8_t)clen);
 	if (si != SESSION_NONE && si != sa) {
 		const struct mqttsn_session *o = session_get(b->st, si);
-		if (o->ip != from->ip && o->proven && !rule) {
+		if (!same_source(o, from) && o->proven && !rule) {
 			/* A live client id from another host: without an admission rule that binds the id
 			 * to this source, the owner keeps it (anyone can write any ClientId). */
 			ev(b, FO_EV_CONNECT_REJECTED_OWNER);
 			set_answered(res, send_rc_only(b, from, MQTTSN_CONNACK, MQTTSN_RC_NOT_SUPPORTED));
 			return;
 		}
-		if (o->ip != from->ip && !o->proven)
+		if (!same_source(o, from) && !o->proven)
 			clean = true; /* nothing proven to hand over: start afresh */
 	}
 	if (will && b->will_free == WILL_NONE && (clean || si == SESSION_NONE || !will_get(b, si))) {
@@ -1885,7 +1896,7 @@ static void on_connect(struct broker *b, const struct fo_client *from, const str
 		return;
 	}
 	/* A session more at this IP: a new one, or a ClientId taken over from another IP. */
-	bool adds = sa == SESSION_NONE && (si == SESSION_NONE || session_get(b->st, si)->ip != from->ip);
+	bool adds = sa == SESSION_NONE && (si == SESSION_NONE || !same_source(session_get(b->st, si), from));
 	if (adds && b->cfg.sessions_per_source && ipq_count(b, from->ip) >= b->cfg.sessions_per_source) {
 		ev(b, FO_EV_CONNECT_REJECTED_QUOTA);
 		set_answered(res, send_rc_only(b, from, MQTTSN_CONNACK, MQTTSN_RC_CONGESTION));

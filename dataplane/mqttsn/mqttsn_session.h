@@ -38,10 +38,12 @@ struct mqttsn_session {
 	uint8_t paused : 1;     /* stopped acknowledging: no deliveries until it speaks again */
 	uint8_t state : 2;      /* enum session_state (spec 6.14); set with session_set_state */
 	uint8_t persistent : 1; /* connected with CleanSession=0: kept after DISCONNECT or loss (6.3) */
-	uint8_t forwarded : 1;  /* behind a forwarder: its node id is in the table's node pool (5.5) */
-	uint8_t used : 1;
-	uint8_t v6 : 1; /* an IPv6 client: its address is in the table's side array (session_ip6) */
-	uint8_t client_id_len;
+	uint8_t used;
+	uint8_t client_id_len : 5; /* 0..SESSION_CLIENT_ID_MAX */
+	/* The two ways a client's address is more than ip and port, side by side so that the copy path
+	 * tests both at once: */
+	uint8_t forwarded : 1; /* behind a forwarder: its node id is in the table's node pool (5.5) */
+	uint8_t v6 : 1;        /* an IPv6 client: its address is in the table's side array (session_ip6) */
 	uint8_t client_id[SESSION_CLIENT_ID_MAX];
 };
 

@@ -782,6 +782,12 @@ size_t l2l4_write_udp_sums(uint8_t *b, const struct l2l4_udp_spec *s, size_t inl
 {
 	if (__builtin_expect(s->dst_ip6 != NULL, 0))
 		return write_udp6(b, s, inline_len, inline_sum, ext_len, ext_sum);
+	return l2l4_write_udp4_sums(b, s, inline_len, inline_sum, ext_len, ext_sum);
+}
+
+size_t l2l4_write_udp4_sums(uint8_t *b, const struct l2l4_udp_spec *s, size_t inline_len, uint32_t inline_sum,
+			    size_t ext_len, uint32_t ext_sum)
+{
 	size_t ulen = L2L4_UDP_HLEN + inline_len + ext_len;
 	if (ulen + L2L4_IP_HLEN > 65535)
 		return 0;

@@ -158,6 +158,9 @@ size_t l2l4_write_udp(uint8_t *buf, const struct l2l4_udp_spec *s, size_t inline
  * fan-out copies share one MQTT-SN header, summed once. */
 size_t l2l4_write_udp_sums(uint8_t *buf, const struct l2l4_udp_spec *s, size_t inline_len, uint32_t inline_sum,
 			   size_t ext_len, uint32_t ext_sum);
+/* l2l4_write_udp_sums for a spec known to be IPv4 (dst_ip6 not read): the fan-out loop's path. */
+size_t l2l4_write_udp4_sums(uint8_t *buf, const struct l2l4_udp_spec *s, size_t inline_len, uint32_t inline_sum,
+			    size_t ext_len, uint32_t ext_sum);
 
 /* Turn an ICMP echo request (frame as classified, payload_off/payload_len from l2l4_parse)
  * into the echo reply in place: new Ethernet addresses, IPv4 addresses swapped (TTL 64,
