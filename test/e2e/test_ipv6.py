@@ -178,6 +178,9 @@ def main(args):
                 pubsub_both_families(lab)
                 sessions_over_ipv6(lab)
             snap = dp.snapshot()
+            port = snap["ports"][0]
+            check(port["ipv6"] == f"{lab.appliance_ip6}/64" and port["neighbours6"] >= 2,
+                  f"stats port: ipv6 {port['ipv6']!r}, neighbours6 {port['neighbours6']}")
             ev = events(snap)
             check(ev["nd_solicitations_sent"] >= 1 and ev["nd_learnt"] >= 2 and ev["frame_awaits_arp"] >= 1 and ev["connect_rejected_owner"] == 1,
                   f"no ND resolution of the client: {({k: v for k, v in ev.items() if k.startswith('nd_')})}")
