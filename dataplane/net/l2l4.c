@@ -205,19 +205,21 @@ static bool udp_ports_ok(const uint8_t *l4, const struct l2l4_iface *ifc, struct
 
 /* A fragment (frag: the IPv4 flags and offset word) whose IPv4 header passed: keep it for
  * reassembly only when it can belong to an MQTT-SN message we would take. */
-static void parse_fragment(const uint8_t *l4, size_t l4len, uint16_t frag, uint16_t id, uint8_t proto, bool to_us,
+static void parse_fragment(const uint8_t *l4, size_t l4len, uint16_t frag, uint32_t id, uint8_t proto, bool to_us,
 			   const struct l2l4_iface *ifc, struct l2l4_pkt *o)
 {
 	if (!ifc->reassemble || proto != IPPROTO_UDP_ || !to_us) {
-		drop(o, FO_DROP_IP_FRAGMENT);
+		drop(o, o->v6 ? FO_DROP_IP6_FRAGMENT : FO_DROP_IP_FRAGMENT);
 		return;
 	}
 	o->frag = true;
 	o->frag_id = id;
+	/* IPv4's flags and offset word; IPv6's offset and M flag word shifted to the same layout */
 	size_t fofs = (size_t)(frag & 0x1fff) * 8;
 	bool more = (frag & 0x2000) != 0;
 	if (l4len == 0 || (more && (l4len & 7)) || fofs + l4len + o->l3_len > 0xffff) {
-		drop(o, FO_DROP_IP_BAD_LENGTH); /* RFC 791: only the last may be ragged; 65535 at most */
+		/* RFC 791, RFC 8200 4.5: only the last may be ragged; 65535 at most */
+		drop(o, o->v6 ? FO_DROP_IP6_BAD_LENGTH : FO_DROP_IP_BAD_LENGTH);
 		return;
 	}
 	size_t max_ip = ifc->max_msg_len ? (size_t)ifc->max_msg_len + L2L4_UDP_HLEN : 0xffff;
@@ -242,7 +244,7 @@ static void parse_fragment(const uint8_t *l4, size_t l4len, uint16_t frag, uint1
 			return;
 		}
 	}
-	o->kind = L2L4_IPV4_FRAGMENT;
+	o->kind = o->v6 ? L2L4_IPV6_FRAGMENT : L2L4_IPV4_FRAGMENT;
 	o->frag_off = (uint16_t)fofs;
 	o->frag_len = (uint16_t)l4len;
 	o->frag_more = more;
@@ -506,7 +508,19 @@ static void parse_ipv6(const uint8_t *p, size_t rem, const struct l2l4_iface *if
 		return;
 	}
 	if (nh == IPPROTO_FRAGMENT_) {
-		drop(o, FO_DROP_IP6_FRAGMENT);
+		/* RFC 8200 4.5: next header, reserved, offset (13 bits) and M, identification */
+		if (l4len < 8 || !dst_unicast) {
+			drop(o, l4len < 8 ? FO_DROP_IP6_BAD_LENGTH : FO_DROP_IP6_FRAGMENT);
+			return;
+		}
+		uint16_t om = rd16(l4 + 2);
+		if ((om & 0xfff9) == 0) { /* an atomic fragment (RFC 6946): the whole datagram, not reassembled */
+			drop(o, FO_DROP_IP6_FRAGMENT);
+			return;
+		}
+		o->l3_len = L2L4_IP6_HLEN + 8;
+		parse_fragment(l4 + 8, l4len - 8, (uint16_t)((om >> 3) | ((om & 1) << 13)), rd32(l4 + 4), l4[0], true,
+			       ifc, o);
 		return;
 	}
 	if (nh != IPPROTO_UDP_) {

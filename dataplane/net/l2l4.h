@@ -55,6 +55,7 @@ enum l2l4_kind {
 	L2L4_ND_SOLICIT,    /* Neighbor Solicitation for one of our IPv6 addresses: answer it (sender learnt) */
 	L2L4_ND_ADVERT,     /* Neighbor Advertisement to us: learn the target */
 	L2L4_ICMP6_ECHO,    /* ICMPv6 echo request to one of our IPv6 addresses: answer it */
+	L2L4_IPV6_FRAGMENT, /* IPv6 fragment (fragment header) of a UDP datagram to us: reassemble, parse again */
 };
 
 struct l2l4_pkt {
@@ -74,11 +75,12 @@ struct l2l4_pkt {
 	/* L2L4_IPV4_FRAGMENT: where this fragment's bytes sit in the datagram's IP payload
 	 * (frag_off, frag_len, in bytes), whether more follow. frag and frag_id (the IPv4
 	 * identification) are set for a UDP fragment to us also when it is dropped (message_too_big:
-	 * the rx stage refuses the datagram's other fragments too). */
+	 * the rx stage refuses the datagram's other fragments too). L2L4_IPV6_FRAGMENT the same, with
+	 * the fragment header's 32-bit identification, l3_len 48 (header and fragment header). */
 	uint16_t frag_off, frag_len;
 	bool frag_more;
 	bool frag;
-	uint16_t frag_id;
+	uint32_t frag_id;
 	/* IPv6 (v6 set): src_ip is l2l4_ip6_key(src_ip6), dst_ip 0. The fields from src_ip6 on are
 	 * written only for IPv6 frames (l2l4_parse clears what comes before them). */
 	bool v6;

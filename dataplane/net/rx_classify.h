@@ -63,6 +63,7 @@ static inline enum fo_rx_fate fo_rx_decide(const struct l2l4_pkt *k, const struc
 	case L2L4_IPV4_FRAGMENT: /* the rx stage reassembles before deciding; here it is not */
 		fo_count_drop(c, FO_DROP_IP_FRAGMENT);
 		return FO_RX_DONE;
+	case L2L4_IPV6_FRAGMENT: fo_count_drop(c, FO_DROP_IP6_FRAGMENT); return FO_RX_DONE;
 	case L2L4_DROP:
 	default: fo_count_drop(c, k->drop); return FO_RX_DONE;
 	}

@@ -228,6 +228,10 @@ int fo_reasm_init(struct fo_lcore *lc);
  * mbuf with a valid IPv4 header, to parse again. */
 struct rte_mbuf *fo_reasm_ipv4(struct fo_reasm *r, struct rte_mbuf *m, const struct l2l4_pkt *k, uint64_t tsc,
 			       struct fo_counters *c);
+/* The same for a fragment classified as L2L4_IPV6_FRAGMENT (rte_ipv6_frag_reassemble_packet): the
+ * datagram comes back without its fragment header, a plain IPv6/UDP datagram. */
+struct rte_mbuf *fo_reasm_ipv6(struct fo_reasm *r, struct rte_mbuf *m, const struct l2l4_pkt *k, uint64_t tsc,
+			       struct fo_counters *c);
 /* A fragment of k's datagram was refused as message_too_big: refuse its later fragments too. */
 void fo_reasm_refuse(struct fo_reasm *r, const struct l2l4_pkt *k, uint64_t tsc);
 /* Flows past reassembly.timeout_ms at tsc freed and counted (frag_timeout): before a burst's

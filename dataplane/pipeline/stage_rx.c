@@ -1,7 +1,7 @@
 /* rx stage, in three pieces lcore.c strings together: poll (rx_burst from one (port, queue)
  * pair, paced for the bench when RXPACE asks), classify (L2-L4; ARP and ICMP echo answered here;
  * MQTT-SN datagrams sorted to the worker that owns the client, by source address and port) and
- * dispatch (worker rings, the reply ring, bulk free of the rest). IPv4 fragments are reassembled
+ * dispatch (worker rings, the reply ring, bulk free of the rest). IPv4 and IPv6 fragments are reassembled
  * here (rx_reasm.c), before the worker is chosen. Every packet leaves with a fate: to a worker
  * (the worker accounts for it), answered, held for reassembly, merged, or a named drop. */
 #include <rte_ethdev.h>
@@ -123,12 +123,13 @@ void fo_rx_classify(struct fo_lcore *lc, uint16_t port_id, struct rte_mbuf **pkt
 		if (unlikely(k.frag) && k.kind == L2L4_DROP && k.drop == FO_DROP_MESSAGE_TOO_BIG) {
 			/* message_too_big (counted below): refuse the fragments that follow it too */
 			fo_reasm_refuse(lc->reasm, &k, rx_tsc);
-		} else if (unlikely(k.kind == L2L4_IPV4_FRAGMENT)) {
+		} else if (unlikely(k.kind == L2L4_IPV4_FRAGMENT || k.kind == L2L4_IPV6_FRAGMENT)) {
 			if (!expired) { /* stale flows out first, at the stamp the burst is reassembled with */
 				fo_reasm_expire(lc->reasm, rx_tsc, &st->c);
 				expired = true;
 			}
-			m = fo_reasm_ipv4(lc->reasm, m, &k, rx_tsc, &st->c);
+			m = k.v6 ? fo_reasm_ipv6(lc->reasm, m, &k, rx_tsc, &st->c)
+				 : fo_reasm_ipv4(lc->reasm, m, &k, rx_tsc, &st->c);
 			if (!m)
 				continue; /* held, or dropped and counted */
 			/* The whole datagram, parsed again: its UDP header and checksum, its length. */

@@ -57,7 +57,8 @@
 	_(IP_PROTO_UNSUPPORTED, "ip_proto_unsupported", "packets", \
 	  "IP protocol (IPv6: next header) neither UDP nor ICMP") \
 	_(IP6_RUNT, "ip6_runt", "packets", "shorter than an IPv6 header") \
-	_(IP6_BAD_LENGTH, "ip6_bad_length", "packets", "IPv6 payload length beyond the frame") \
+	_(IP6_BAD_LENGTH, "ip6_bad_length", "packets", \
+	  "IPv6 payload length beyond the frame; a fragment of a bad length or past 65535") \
 	_(IP6_NOT_FOR_US, "ip6_not_for_us", "packets", \
 	  "IPv6 destination neither our address nor (for Neighbor Solicitations) its solicited-node group") \
 	_(IP6_SRC_MULTICAST, "ip6_src_multicast", "packets", "martian IPv6 source ff00::/8") \
@@ -65,7 +66,8 @@
 	  "martian IPv6 source: :: (outside ND), ::1 or IPv4-mapped ::ffff:0:0/96") \
 	_(IP6_EXT_HEADER, "ip6_ext_header", "packets", \
 	  "IPv6 extension header (hop-by-hop, routing, destination options, ...) not handled") \
-	_(IP6_FRAGMENT, "ip6_fragment", "packets", "IPv6 fragment (fragment header): not reassembled") \
+	_(IP6_FRAGMENT, "ip6_fragment", "packets", \
+	  "IPv6 fragment not reassembled: not UDP, an atomic fragment, or reassembly off") \
 	_(UDP6_ZERO_CKSUM, "udp6_zero_cksum", "packets", "UDP over IPv6 with checksum 0 (RFC 8200 8.1)") \
 	_(ND_BAD_HOP_LIMIT, "nd_bad_hop_limit", "packets", \
 	  "Neighbor Solicitation/Advertisement with hop limit not 255") \
@@ -198,7 +200,7 @@
 	_(PUBLISH_DUP_SUPPRESSED, "publish_dup_suppressed", "events", \
 	  "a QoS 1 DUP resend answered, not delivered again") \
 	_(DELIVERIES, "deliveries", "events", "copies handed to subscribers") \
-	_(FRAG_REASSEMBLED, "frag_reassembled", "events", "IPv4 datagrams reassembled from fragments") \
+	_(FRAG_REASSEMBLED, "frag_reassembled", "events", "IPv4 and IPv6 datagrams reassembled from fragments") \
 	_(TX_FRAGMENTED, "tx_fragmented", "events", "generated datagrams over the port's MTU sent as IPv4 fragments") \
 	_(DELIVERY_QOS1, "deliveries_qos1", "events", "QoS 1 copies handed to subscribers") \
 	_(DELIVERY_INFLIGHT_FULL, "delivery_inflight_full", "events", \

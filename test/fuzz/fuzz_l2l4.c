@@ -10,13 +10,14 @@
  *    checksums and swapped addresses, and parses at the peer as a (valid) echo reply.
  *  - a fragment kept for reassembly lies inside the frame, ends within the message limit and
  *    65535 bytes, is a multiple of 8 bytes unless it is the last, and is addressed to us.
- *  - IPv6: a Neighbor Solicitation or Advertisement kept has hop limit 255, a unicast target (ours
+ *  - IPv6: a fragment kept for reassembly obeys the IPv4 rules above (48-byte l3_len);
+ *    a Neighbor Solicitation or Advertisement kept has hop limit 255, a unicast target (ours
  *    for a solicitation) and a unicast link-layer address when it carries one; an ICMPv6 echo turned
  *    into a reply carries a valid checksum over the pseudo-header and swapped addresses; an MQTT-SN
  *    datagram over IPv6 rewritten with l2l4_write_udp parses back the same; our NA and NS for the
  *    addresses seen parse back at a peer with the right target.
  * Each input runs against an untagged interface, a VLAN one, one that reassembles with a
- * 1000-byte message limit, and one with an IPv6 address (2001:2::1/64). */
+ * 1000-byte message limit, and one with an IPv6 address (2001:2::1/64) that also reassembles. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -84,6 +85,8 @@ static const struct l2l4_iface IFACES[4] = {
 	  .mqttsn_port = 1883,
 	  .has_ip6 = true,
 	  .ip6_prefix = 64,
+	  .max_msg_len = MSG_LIMIT,
+	  .reassemble = true,
 	  .ip6 = { 0x20, 0x01, 0, 2, [15] = 1 },
 	  .ll6 = { 0xfe, 0x80, [8] = 0x00, 0x00, 0x00, 0xff, 0xfe, 0x00, 0x00, 0x01 } },
 };
@@ -99,7 +102,7 @@ static uint8_t data_at(size_t off)
 
 static void check_verdict(const struct l2l4_pkt *p, size_t size, const struct l2l4_iface *ifc)
 {
-	check(p->kind >= L2L4_DROP && p->kind <= L2L4_ICMP6_ECHO);
+	check(p->kind >= L2L4_DROP && p->kind <= L2L4_IPV6_FRAGMENT);
 	if (p->kind == L2L4_DROP) {
 		check(p->drop < FO_DROP_MAX);
 		return;
@@ -129,6 +132,15 @@ static void check_verdict(const struct l2l4_pkt *p, size_t size, const struct l2
 		check(p->kind == L2L4_ND_ADVERT || l2l4_ip6_is_ours(ifc, p->nd_target));
 		check(p->kind == L2L4_ND_SOLICIT || p->nd_has_lladdr);
 		check(!p->nd_has_lladdr || !(p->nd_lladdr[0] & 1));
+		break;
+	case L2L4_IPV6_FRAGMENT:
+		check(ifc->reassemble && ifc->has_ip6 && p->v6 && p->l3_len == 48 && l2l4_ip6_is_ours(ifc, p->dst_ip6));
+		check(p->frag_len > 0 && (size_t)p->l2_len + p->l3_len + p->frag_len <= size);
+		check(!p->frag_more || p->frag_len % 8 == 0);
+		check(p->frag_off % 8 == 0 && (p->frag_off || p->frag_more));
+		check((size_t)p->frag_off + p->frag_len + p->l3_len <= 0xffff);
+		check(!ifc->max_msg_len || (size_t)p->frag_off + p->frag_len <= ifc->max_msg_len + 8u);
+		check(p->frag_off || (p->dst_port == ifc->mqttsn_port && p->src_port != 0));
 		break;
 	case L2L4_ICMP6_ECHO:
 		check(ifc->has_ip6 && p->v6 && p->l3_len == 40);
@@ -313,6 +325,8 @@ static void run(const uint8_t *data, size_t size, const struct l2l4_iface *ifc)
 	check_verdict(&b, size, ifc);
 	if (g.v6 && g.kind == L2L4_MQTTSN)
 		check(b.kind == L2L4_DROP && b.drop == FO_DROP_UDP_BAD_CKSUM); /* no IPv6 header checksum */
+	else if (g.v6 && g.kind == L2L4_IPV6_FRAGMENT)
+		check(same_pkt(&g, &b)); /* no checksum is verified on a fragment */
 	else if (g.v6 && g.kind != L2L4_DROP)
 		check(same_pkt(&g, &b)); /* ICMPv6 is always summed in software */
 	else if (g.kind == L2L4_MQTTSN || g.kind == L2L4_ICMP_ECHO || g.kind == L2L4_IPV4_FRAGMENT)

@@ -397,6 +397,88 @@ static void test_udp(void **state)
 	assert_int_equal(k.drop, FO_DROP_ETH_UNKNOWN_TYPE);
 }
 
+/* A fragment of a UDP datagram to us: IPv6 header, fragment header (next header nh, offset ofs bytes, M),
+ * then the n bytes at src (the datagram's from ofs on). */
+static size_t frag6(uint8_t *f, uint8_t nh, size_t ofs, bool more, uint32_t id, const uint8_t *src, size_t n)
+{
+	size_t o = eth_ip6(f, OUR_MAC, PEER_IP6, OUR_IP6, 44, 64, 8 + n);
+	uint8_t *fh = f + o;
+	fh[0] = nh;
+	fh[1] = 0;
+	put16(fh + 2, (uint16_t)(ofs | (more ? 1 : 0)));
+	fh[4] = (uint8_t)(id >> 24);
+	fh[5] = (uint8_t)(id >> 16);
+	fh[6] = (uint8_t)(id >> 8);
+	fh[7] = (uint8_t)id;
+	memcpy(fh + 8, src, n);
+	return o + 8 + n;
+}
+
+static void test_fragments6(void **state)
+{
+	(void)state;
+	uint8_t dgram[2000], f[1600];
+	put16(dgram, PEER_PORT);
+	put16(dgram + 2, PORT);
+	put16(dgram + 4, sizeof(dgram));
+	for (size_t i = 8; i < sizeof(dgram); i++)
+		dgram[i] = (uint8_t)i;
+	struct l2l4_iface ifc = mk_ifc();
+	ifc.reassemble = true;
+	struct l2l4_pkt k;
+	size_t n = frag6(f, 17, 0, true, 0xabcdef01u, dgram, 1232);
+	l2l4_parse(f, n, &ifc, L2L4_CK_VERIFY, L2L4_CK_VERIFY, &k);
+	assert_int_equal(k.kind, L2L4_IPV6_FRAGMENT);
+	assert_true(k.v6 && k.frag && k.frag_more);
+	assert_int_equal(k.l3_len, 48);
+	assert_int_equal(k.frag_off, 0);
+	assert_int_equal(k.frag_len, 1232);
+	assert_int_equal(k.frag_id, 0xabcdef01u);
+	assert_int_equal(k.src_port, PEER_PORT);
+	n = frag6(f, 17, 1232, false, 0xabcdef01u, dgram + 1232, sizeof(dgram) - 1232);
+	l2l4_parse(f, n, &ifc, L2L4_CK_VERIFY, L2L4_CK_VERIFY, &k);
+	assert_int_equal(k.kind, L2L4_IPV6_FRAGMENT);
+	assert_false(k.frag_more);
+	assert_int_equal(k.frag_off, 1232);
+	for (size_t cut = 0; cut < n; cut++) {
+		l2l4_parse(f, cut, &ifc, L2L4_CK_VERIFY, L2L4_CK_VERIFY, &k);
+		assert_true(k.kind == L2L4_DROP || k.kind == L2L4_IPV6_FRAGMENT);
+	}
+	/* not reassembled: reassembly off, not UDP, an atomic fragment */
+	struct l2l4_iface off = mk_ifc();
+	n = frag6(f, 17, 0, true, 1, dgram, 1232);
+	l2l4_parse(f, n, &off, L2L4_CK_VERIFY, L2L4_CK_VERIFY, &k);
+	assert_int_equal(k.kind, L2L4_DROP);
+	assert_int_equal(k.drop, FO_DROP_IP6_FRAGMENT);
+	n = frag6(f, 6, 0, true, 1, dgram, 1232);
+	l2l4_parse(f, n, &ifc, L2L4_CK_VERIFY, L2L4_CK_VERIFY, &k);
+	assert_int_equal(k.drop, FO_DROP_IP6_FRAGMENT);
+	n = frag6(f, 17, 0, false, 1, dgram, 100);
+	l2l4_parse(f, n, &ifc, L2L4_CK_VERIFY, L2L4_CK_VERIFY, &k);
+	assert_int_equal(k.drop, FO_DROP_IP6_FRAGMENT);
+	/* a ragged middle fragment, one past 65535, the message limit, the UDP port */
+	n = frag6(f, 17, 0, true, 1, dgram, 1230);
+	l2l4_parse(f, n, &ifc, L2L4_CK_VERIFY, L2L4_CK_VERIFY, &k);
+	assert_int_equal(k.drop, FO_DROP_IP6_BAD_LENGTH);
+	n = frag6(f, 17, 65528, false, 1, dgram + 8, 16);
+	l2l4_parse(f, n, &ifc, L2L4_CK_VERIFY, L2L4_CK_VERIFY, &k);
+	assert_int_equal(k.drop, FO_DROP_IP6_BAD_LENGTH);
+	ifc.max_msg_len = 1000;
+	n = frag6(f, 17, 0, true, 7, dgram, 1232);
+	l2l4_parse(f, n, &ifc, L2L4_CK_VERIFY, L2L4_CK_VERIFY, &k);
+	assert_int_equal(k.drop, FO_DROP_MESSAGE_TOO_BIG);
+	assert_true(k.frag && k.frag_id == 7); /* the rx stage refuses the others */
+	ifc.max_msg_len = 0;
+	put16(dgram + 2, PORT + 1);
+	n = frag6(f, 17, 0, true, 1, dgram, 1232);
+	l2l4_parse(f, n, &ifc, L2L4_CK_VERIFY, L2L4_CK_VERIFY, &k);
+	assert_int_equal(k.drop, FO_DROP_UDP_NO_LISTENER);
+	/* a fragment header cut short */
+	n = eth_ip6(f, OUR_MAC, PEER_IP6, OUR_IP6, 44, 64, 4);
+	l2l4_parse(f, n + 4, &ifc, L2L4_CK_VERIFY, L2L4_CK_VERIFY, &k);
+	assert_int_equal(k.drop, FO_DROP_IP6_BAD_LENGTH);
+}
+
 static void test_builders(void **state)
 {
 	(void)state;
@@ -582,9 +664,10 @@ static void test_rx_decide(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_link_local), cmocka_unit_test(test_ns),     cmocka_unit_test(test_na),
-		cmocka_unit_test(test_echo),       cmocka_unit_test(test_udp),    cmocka_unit_test(test_builders),
-		cmocka_unit_test(test_on_link),    cmocka_unit_test(test_neigh6), cmocka_unit_test(test_rx_decide),
+		cmocka_unit_test(test_link_local), cmocka_unit_test(test_ns),      cmocka_unit_test(test_na),
+		cmocka_unit_test(test_echo),       cmocka_unit_test(test_udp),     cmocka_unit_test(test_fragments6),
+		cmocka_unit_test(test_builders),   cmocka_unit_test(test_on_link), cmocka_unit_test(test_neigh6),
+		cmocka_unit_test(test_rx_decide),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
