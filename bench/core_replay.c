@@ -533,7 +533,7 @@ static void run_burst(const struct frame *fr, struct payload *pls, uint32_t n, u
 	for (uint32_t i = 0; i < n; i++) {
 		l2l4_parse(fr[i].data, fr[i].len, &p->ifc, L2L4_CK_VERIFY, L2L4_CK_VERIFY, &k[i]);
 		uint32_t w;
-		switch (fo_rx_decide(&k[i], &p->ifc, p->neigh, &R.c, R.now_ms, R.n_workers, &w)) {
+		switch (fo_rx_decide(&k[i], &p->ifc, p->neigh, NULL, &R.c, R.now_ms, R.n_workers, &w)) {
 		case FO_RX_TO_WORKER:
 			/* the one worker modelled here */
 			pls[i].msg_sum = k[i].msg_sum_valid ? MSG_SUM_VALID | k[i].msg_sum

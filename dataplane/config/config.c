@@ -8,6 +8,9 @@
  *     - device: net_af_packet0  # required, ethdev name, unique, 1..63 bytes
  *       ipv4: 198.18.0.1/24     # required, host address/prefix (prefix 1..32, default /24)
  *       gateway: 198.18.0.254   # optional, inside the prefix; omit for none
+ *       ipv6: 2001:2::1/64      # optional, global/ULA unicast host address/prefix (/1../128, default
+ *                               # /64); the link-local fe80:: address comes from the MAC
+ *       gateway6: fe80::1       # optional (with ipv6), link-local or inside the prefix
  *       vlan: 0                 # optional, 1..4094, 0 = untagged (default)
  *       mqttsn_port: 1883       # optional, 1..65535
  *       rx_queues: 1            # optional, 1..16
@@ -76,6 +79,7 @@
 #include "predef_table.h"
 #include "topic_match.h"
 
+#include <arpa/inet.h>
 #include <cyaml/cyaml.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -91,7 +95,7 @@ struct raw_static_neigh {
 	char *ip, *mac;
 };
 struct raw_port {
-	char *device, *ipv4, *gateway, *vlan, *mqttsn_port, *rx_queues, *rx_desc, *tx_desc;
+	char *device, *ipv4, *gateway, *ipv6, *gateway6, *vlan, *mqttsn_port, *rx_queues, *rx_desc, *tx_desc;
 	struct raw_static_neigh *static_neighbours;
 	unsigned static_neighbours_count;
 };
@@ -215,6 +219,8 @@ static const cyaml_schema_field_t port_fields[] = {
 	STR("device", struct raw_port, device),
 	STR("ipv4", struct raw_port, ipv4),
 	STR("gateway", struct raw_port, gateway),
+	STR("ipv6", struct raw_port, ipv6),
+	STR("gateway6", struct raw_port, gateway6),
 	STR("vlan", struct raw_port, vlan),
 	STR("mqttsn_port", struct raw_port, mqttsn_port),
 	STR("rx_queues", struct raw_port, rx_queues),
@@ -894,6 +900,71 @@ static int load_static_neighbours(struct ctx *c, unsigned i, const struct raw_po
 
 /* ------------------------------------------------------------------ sections */
 
+/* ports[i].ipv6 and gateway6: an optional IPv6 address/prefix for the port (a unicast host
+ * address: not multicast, unspecified, loopback, IPv4-mapped or link-local, which comes from the
+ * MAC) and an optional next hop for off-link IPv6 destinations. */
+static int load_port_ipv6(struct ctx *c, unsigned i, const struct raw_port *r, struct fo_port_config *p)
+{
+	char key[64], shown[64], buf[INET6_ADDRSTRLEN + 8];
+	p->has_ip6 = false;
+	p->has_gateway6 = false;
+	if (r->ipv6 == NULL) {
+		if (r->gateway6 != NULL)
+			return fail(c, "ports[%u].gateway6: given without ports[%u].ipv6; add the port's IPv6 address",
+				    i, i);
+		return 0;
+	}
+	snprintf(key, sizeof(key), "ports[%u].ipv6", i);
+	const char *bad = "%s: '%s' is not an IPv6 address with prefix (expected e.g. 2001:db8::1/64)";
+	if (strlen(r->ipv6) >= sizeof(buf))
+		return fail(c, bad, key, show(r->ipv6, shown, sizeof(shown)));
+	strcpy(buf, r->ipv6);
+	uint32_t len = 64;
+	char *slash = strchr(buf, '/');
+	if (slash) {
+		*slash = '\0';
+		const char *d = slash + 1;
+		size_t n = strlen(d);
+		if (n < 1 || n > 3 || strspn(d, "0123456789") != n || (d[0] == '0' && n > 1))
+			return fail(c, bad, key, show(r->ipv6, shown, sizeof(shown)));
+		len = (uint32_t)strtoul(d, NULL, 10);
+		if (len < 1 || len > 128)
+			return fail(c, "%s: prefix /%u in '%s' is out of range; use /1../128", key, len,
+				    show(r->ipv6, shown, sizeof(shown)));
+	}
+	if (inet_pton(AF_INET6, buf, p->ip6) != 1)
+		return fail(c, bad, key, show(r->ipv6, shown, sizeof(shown)));
+	static const uint8_t zero[16], v4map[12] = { [10] = 0xff, [11] = 0xff };
+	const uint8_t *a = p->ip6;
+	if (a[0] == 0xff || memcmp(a, zero, 16) == 0 || (memcmp(a, zero, 15) == 0 && a[15] == 1) ||
+	    memcmp(a, v4map, 12) == 0 || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80))
+		return fail(c,
+			    "%s: '%s' is not a unicast host address (multicast, ::, ::1, IPv4-mapped and link-local "
+			    "are not; the link-local address comes from the port's MAC)",
+			    key, show(r->ipv6, shown, sizeof(shown)));
+	p->ip6_prefix = (uint8_t)len;
+	p->has_ip6 = true;
+	if (r->gateway6 != NULL) {
+		snprintf(key, sizeof(key), "ports[%u].gateway6", i);
+		if (inet_pton(AF_INET6, r->gateway6, p->gateway6) != 1)
+			return fail(c, "%s: '%s' is not an IPv6 address (expected e.g. fe80::1; omit the key for none)",
+				    key, show(r->gateway6, shown, sizeof(shown)));
+		const uint8_t *g = p->gateway6;
+		bool ll = g[0] == 0xfe && (g[1] & 0xc0) == 0x80;
+		bool in_prefix = true;
+		for (uint32_t b = 0; b < len; b++)
+			if (((g[b / 8] ^ a[b / 8]) >> (7 - b % 8)) & 1)
+				in_prefix = false;
+		if (g[0] == 0xff || memcmp(g, a, 16) == 0 || (!ll && !in_prefix))
+			return fail(c,
+				    "%s: '%s' is not an on-link router address: give a link-local address or one "
+				    "inside ports[%u].ipv6's prefix other than the port's own",
+				    key, show(r->gateway6, shown, sizeof(shown)), i);
+		p->has_gateway6 = true;
+	}
+	return 0;
+}
+
 static int load_port(struct ctx *c, unsigned i, const struct raw_port *r, struct fo_port_config *p)
 {
 	char key[64], shown[64];
@@ -952,6 +1023,9 @@ static int load_port(struct ctx *c, unsigned i, const struct raw_port *r, struct
 			return fail(c, "%s: %s is the port's own address; give the next-hop router's address", key, g);
 	}
 
+	if (load_port_ipv6(c, i, r, p) != 0)
+		return -1;
+
 	snprintf(key, sizeof(key), "ports[%u].vlan", i);
 	if (get_u16(c, key, r->vlan, 0, 4094, 0, &p->vlan) != 0)
 		return -1;
@@ -984,6 +1058,7 @@ static int load_port(struct ctx *c, unsigned i, const struct raw_port *r, struct
 
 static int load_ports(struct ctx *c, const struct raw_config *r, struct fo_config *cfg)
 {
+	char a6[INET6_ADDRSTRLEN];
 	char shown[64], a[16];
 	if (r->ports_count == 0)
 		return fail(c, "ports: at least one port is required, e.g. "
@@ -1009,6 +1084,14 @@ static int load_ports(struct ctx *c, const struct raw_config *r, struct fo_confi
 					    "ports[%u].ipv4: %s is already used by ports[%u]; give each port its own "
 					    "address",
 					    i, a, j);
+			}
+			if (cfg->ports[i].has_ip6 && cfg->ports[j].has_ip6 &&
+			    memcmp(cfg->ports[j].ip6, cfg->ports[i].ip6, 16) == 0) {
+				inet_ntop(AF_INET6, cfg->ports[i].ip6, a6, sizeof(a6));
+				return fail(c,
+					    "ports[%u].ipv6: %s is already used by ports[%u]; give each port its own "
+					    "address",
+					    i, a6, j);
 			}
 		}
 	}

@@ -125,10 +125,15 @@ struct fo_static_neigh {
 };
 
 struct fo_port_config {
-	char *device;         /* ethdev name as DPDK knows it: "net_af_packet0", "0000:01:00.0" */
-	uint32_t ip;          /* appliance address, host byte order (YAML: "ipv4: 198.18.0.1/24") */
-	uint8_t prefix_len;   /* on-link prefix for next-hop resolution (from the /len, default 24) */
-	uint32_t gateway;     /* next hop for off-link destinations, 0 = none (YAML: "gateway") */
+	char *device;       /* ethdev name as DPDK knows it: "net_af_packet0", "0000:01:00.0" */
+	uint32_t ip;        /* appliance address, host byte order (YAML: "ipv4: 198.18.0.1/24") */
+	uint8_t prefix_len; /* on-link prefix for next-hop resolution (from the /len, default 24) */
+	uint32_t gateway;   /* next hop for off-link destinations, 0 = none (YAML: "gateway") */
+	bool has_ip6;       /* YAML "ipv6: 2001:2::1/64": the port also speaks IPv6 */
+	uint8_t ip6_prefix; /* its on-link prefix length */
+	uint8_t ip6[16];
+	bool has_gateway6; /* YAML "gateway6": next hop for off-link IPv6 destinations */
+	uint8_t gateway6[16];
 	uint16_t vlan;        /* 802.1Q VLAN id, 0 = untagged */
 	uint16_t mqttsn_port; /* UDP port, default 1883 */
 	uint16_t rx_queues;   /* RSS queues, default 1 */

@@ -132,6 +132,10 @@ unsigned fo_config_restart_keys(const struct fo_config *f, const struct fo_confi
 		KEY(strcmp(a->device, b->device) != 0, "ports[%u].device", i);
 		KEY(a->ip != b->ip || a->prefix_len != b->prefix_len, "ports[%u].ipv4", i);
 		KEY(a->gateway != b->gateway, "ports[%u].gateway", i);
+		KEY(a->has_ip6 != b->has_ip6 || a->ip6_prefix != b->ip6_prefix || memcmp(a->ip6, b->ip6, 16) != 0,
+		    "ports[%u].ipv6", i);
+		KEY(a->has_gateway6 != b->has_gateway6 || memcmp(a->gateway6, b->gateway6, 16) != 0,
+		    "ports[%u].gateway6", i);
 		KEY(a->vlan != b->vlan, "ports[%u].vlan", i);
 		KEY(a->mqttsn_port != b->mqttsn_port, "ports[%u].mqttsn_port", i);
 		KEY(a->rx_queues != b->rx_queues, "ports[%u].rx_queues", i);

@@ -5,6 +5,7 @@
  * worker tables (SESSIONS, TOPICS, SUBSCRIPTIONS) are asked of the workers and answered when
  * every worker has filled its part between bursts; the client's later commands wait. */
 #include <ctype.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -383,7 +384,13 @@ static void write_row(FILE *f, int kind, uint32_t w, const struct broker_export_
 	fprintf(f, ",\"client_id\":");
 	fo_json_str(f, r->client_id, r->client_id_len);
 	fprintf(f, ",\"ip\":");
-	fo_json_ip(f, r->ip);
+	if (r->v6) {
+		char a[INET6_ADDRSTRLEN];
+		inet_ntop(AF_INET6, r->ip6, a, sizeof(a));
+		fo_json_str(f, (const uint8_t *)a, strlen(a));
+	} else {
+		fo_json_ip(f, r->ip);
+	}
 	fprintf(f, ",\"port\":%u", r->port);
 	if (kind == BROKER_EXPORT_SESSIONS) {
 		uint32_t h = r->client_id_len ? fo_client_id_hash(r->client_id, r->client_id_len)

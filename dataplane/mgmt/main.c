@@ -3,6 +3,7 @@
  * waits for signals (SIGUSR1: stats snapshot; SIGINT/SIGTERM: drain and exit), serving the
  * control socket and sending the periodic ADVERTISE meanwhile.
  * Usage: fanout-dataplane [EAL args] -- --config FILE [--stats FILE] [--duration SEC] */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <net/if.h>
@@ -64,6 +65,9 @@ static void age_neighbours(uint64_t now_ms)
 		uint32_t resolved, pending;
 		c->ev[FO_EV_ARP_EXPIRED] += fo_neigh_age(t, now_ms, fo_neigh_capacity(t) / 100 + 1, &resolved,
 							 &pending);
+		if ((t = fo_dp.ports[i].neigh6) != NULL)
+			c->ev[FO_EV_ND_EXPIRED] += fo_neigh_age(t, now_ms, fo_neigh_capacity(t) / 100 + 1, &resolved,
+								&pending);
 	}
 }
 
@@ -354,6 +358,14 @@ static int setup_port(uint16_t idx, const struct fo_port_config *pc)
 	p->ifc.max_msg_len = (uint16_t)fo_dp.cfg->max_message_bytes;
 	p->ifc.reassemble = fo_dp.cfg->reasm_max_flows > 0;
 	p->gateway = pc->gateway;
+	p->ifc.has_ip6 = pc->has_ip6;
+	if (pc->has_ip6) {
+		memcpy(p->ifc.ip6, pc->ip6, 16);
+		p->ifc.ip6_prefix = pc->ip6_prefix;
+		l2l4_ip6_link_local(p->ifc.mac, p->ifc.ll6);
+		p->has_gateway6 = pc->has_gateway6;
+		memcpy(p->gateway6, pc->gateway6, 16);
+	}
 	if (check_mtu(idx, pc, pid, p) != 0)
 		return -1;
 	struct fo_neigh_conf nc = {
@@ -370,6 +382,19 @@ static int setup_port(uint16_t idx, const struct fo_port_config *pc)
 		fprintf(stderr, "ports[%u]: cannot allocate the neighbour table (%u entries)\n", idx,
 			fo_dp.cfg->neighbours);
 		return -1;
+	}
+	if (pc->has_ip6) {
+		nc.ipv6 = true;
+		p->neigh6 = fo_neigh_create(&nc);
+		if (!p->neigh6) {
+			fprintf(stderr, "ports[%u]: cannot allocate the IPv6 neighbour table (%u entries)\n", idx,
+				fo_dp.cfg->neighbours);
+			return -1;
+		}
+		char a6[INET6_ADDRSTRLEN], l6[INET6_ADDRSTRLEN];
+		inet_ntop(AF_INET6, p->ifc.ip6, a6, sizeof(a6));
+		inet_ntop(AF_INET6, p->ifc.ll6, l6, sizeof(l6));
+		printf("port %u: ipv6 %s/%u link-local %s\n", idx, a6, p->ifc.ip6_prefix, l6);
 	}
 	for (uint32_t j = 0; j < pc->n_static_neigh; j++) {
 		const struct fo_static_neigh *sn = &pc->static_neigh[j];
@@ -790,6 +815,7 @@ out:
 			       p->xdp.prog_id);
 		p->xdp_on = false;
 		fo_neigh_destroy(p->neigh);
+		fo_neigh_destroy(p->neigh6);
 	}
 	fo_outputs_stop(); /* when setup failed after they started */
 	drain_acks();

@@ -13,7 +13,7 @@ static bool names(const struct broker_admission *a, const uint8_t *cid, uint16_t
 	return clen == a->client_id_len && memcmp(cid, a->client_id, clen) == 0;
 }
 
-enum broker_admit broker_admit(const struct broker_config *cfg, const uint8_t *cid, uint16_t clen, uint32_t ip,
+enum broker_admit broker_admit(const struct broker_config *cfg, const uint8_t *cid, uint16_t clen, uint32_t ip, bool v6,
 			       const struct broker_admission **rule)
 {
 	*rule = NULL;
@@ -22,7 +22,7 @@ enum broker_admit broker_admit(const struct broker_config *cfg, const uint8_t *c
 		if (!names(a, cid, clen))
 			continue;
 		*rule = a;
-		for (uint32_t k = 0; k < a->n_nets; k++)
+		for (uint32_t k = 0; k < a->n_nets && !v6; k++)
 			if ((ip & a->masks[k]) == a->nets[k])
 				return BROKER_ADMIT_OK;
 		return BROKER_ADMIT_SOURCE;

@@ -15,8 +15,9 @@ enum broker_admit {
 };
 
 /* The first rule whose ClientId (or prefix) matches cid decides: the source ip (host order) must
- * be inside one of its prefixes. *rule gets that rule, NULL when none matches. */
-enum broker_admit broker_admit(const struct broker_config *cfg, const uint8_t *cid, uint16_t clen, uint32_t ip,
+ * be inside one of its prefixes. The prefixes are IPv4: an IPv6 client (v6) is inside none, so a
+ * rule naming its ClientId refuses it. *rule gets that rule, NULL when none matches. */
+enum broker_admit broker_admit(const struct broker_config *cfg, const uint8_t *cid, uint16_t clen, uint32_t ip, bool v6,
 			       const struct broker_admission **rule);
 
 #endif

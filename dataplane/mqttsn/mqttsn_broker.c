@@ -364,14 +364,30 @@ static inline void client_of(const struct broker *b, const struct mqttsn_session
 	c->port = s->port;
 	c->ifindex = s->ifindex;
 	c->node_len = 0;
-	if (__builtin_expect(s->forwarded, 0))
-		client_node(b, s, c);
+	c->v6 = 0;
+	if (__builtin_expect(s->forwarded || s->v6, 0)) {
+		if (s->v6) {
+			c->v6 = 1;
+			memcpy(c->ip6, session_ip6(b->st, s), 16);
+		}
+		if (s->forwarded)
+			client_node(b, s, c);
+	}
+}
+
+/* Whether session s is at the client's source: its IPv4 address, or its IPv6 /64 (the key of an
+ * IPv6 address is never the same source as an IPv4 address that happens to equal it). */
+static inline bool same_source(const struct mqttsn_session *s, const struct fo_client *c)
+{
+	return s->ip == c->ip && s->v6 == c->v6;
 }
 
 /* The session key of a client. */
 static struct session_addr addr_of_client(const struct fo_client *c)
 {
-	return (struct session_addr){ .ip = c->ip, .port = c->port, .node_len = c->node_len, .node = c->node_id };
+	return (struct session_addr){
+		.ip = c->ip, .port = c->port, .ip6 = c->v6 ? c->ip6 : NULL, .node_len = c->node_len, .node = c->node_id
+	};
 }
 
 /* The predefined topics of a client, by its generation's tables (broker_io.client_config):
@@ -1899,7 +1915,7 @@ static void on_connect(struct broker *b, const struct fo_client *from, const str
 	}
 	const struct broker_config *gc = b->io.client_config ? b->io.client_config(b->io.ctx, res->client_hash) : NULL;
 	const struct broker_admission *rule;
-	enum broker_admit adm = broker_admit(gc ? gc : &b->cfg, cid, clen, from->ip, &rule);
+	enum broker_admit adm = broker_admit(gc ? gc : &b->cfg, cid, clen, from->ip, from->v6, &rule);
 	if (adm != BROKER_ADMIT_OK) {
 		ev(b,
 		   adm == BROKER_ADMIT_UNLISTED ? FO_EV_CONNECT_REJECTED_UNLISTED : FO_EV_CONNECT_REJECTED_ADMISSION);
@@ -1912,14 +1928,14 @@ static void on_connect(struct broker *b, const struct fo_client *from, const str
 	uint32_t si = session_find_client_id(b->st, cid, (uint8_t)clen);
 	if (si != SESSION_NONE && si != sa) {
 		const struct mqttsn_session *o = session_get(b->st, si);
-		if (o->ip != from->ip && o->proven && !rule) {
+		if (!same_source(o, from) && o->proven && !rule) {
 			/* A live client id from another host: without an admission rule that binds the id
 			 * to this source, the owner keeps it (anyone can write any ClientId). */
 			ev(b, FO_EV_CONNECT_REJECTED_OWNER);
 			set_answered(res, send_rc_only(b, from, MQTTSN_CONNACK, MQTTSN_RC_NOT_SUPPORTED));
 			return;
 		}
-		if (o->ip != from->ip && !o->proven)
+		if (!same_source(o, from) && !o->proven)
 			clean = true; /* nothing proven to hand over: start afresh */
 	}
 	if (will && b->will_free == WILL_NONE && (clean || si == SESSION_NONE || !will_get(b, si))) {
@@ -1928,7 +1944,7 @@ static void on_connect(struct broker *b, const struct fo_client *from, const str
 		return;
 	}
 	/* A session more at this IP: a new one, or a ClientId taken over from another IP. */
-	bool adds = sa == SESSION_NONE && (si == SESSION_NONE || session_get(b->st, si)->ip != from->ip);
+	bool adds = sa == SESSION_NONE && (si == SESSION_NONE || !same_source(session_get(b->st, si), from));
 	if (adds && b->cfg.sessions_per_source && ipq_count(b, from->ip) >= b->cfg.sessions_per_source) {
 		ev(b, FO_EV_CONNECT_REJECTED_QUOTA);
 		set_answered(res, send_rc_only(b, from, MQTTSN_CONNACK, MQTTSN_RC_CONGESTION));
@@ -3241,12 +3257,15 @@ bool broker_has_session(const struct broker *b, const struct fo_client *c)
 
 /* ------------------------------------------------------------------ export (control socket) */
 
-static void row_client(struct broker_export_row *r, const struct mqttsn_session *s)
+static void row_client(struct broker_export_row *r, const struct broker *b, const struct mqttsn_session *s)
 {
 	r->client_id_len = s->client_id_len;
 	memcpy(r->client_id, s->client_id, s->client_id_len);
 	r->ip = s->ip;
 	r->port = s->port;
+	r->v6 = s->v6;
+	if (s->v6)
+		memcpy(r->ip6, session_ip6(b->st, s), 16);
 }
 
 static void row_name(struct broker_export_row *r, const struct broker *b, uint32_t id)
@@ -3288,7 +3307,7 @@ uint32_t broker_export(const struct broker *b, enum broker_export_kind kind, uin
 		if (kind == BROKER_EXPORT_SESSIONS) {
 			struct broker_export_row *r = &rows[n++];
 			memset(r, 0, sizeof(*r) - sizeof(r->name));
-			row_client(r, s);
+			row_client(r, b, s);
 			r->keepalive_s = s->keepalive_s;
 			r->inflight = s->inflight_n;
 			r->last_rx_ms = s->last_rx_ms;
@@ -3307,7 +3326,7 @@ uint32_t broker_export(const struct broker *b, enum broker_export_kind kind, uin
 			const struct sub_node *sn = sub_get(b->subs, node);
 			struct broker_export_row *r = &rows[n++];
 			memset(r, 0, sizeof(*r) - sizeof(r->name));
-			row_client(r, s);
+			row_client(r, b, s);
 			r->qos = sn->qos;
 			r->topic_id = sn->entry;
 			row_name(r, b, sn->entry);

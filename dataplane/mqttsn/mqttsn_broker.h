@@ -22,11 +22,13 @@
  * (spec 5.5) is the forwarder's address plus its Wireless Node Id: everything sent to it
  * goes to that address, encapsulated for that node (the stage adds the encapsulation). */
 struct fo_client {
-	uint32_t ip;      /* IPv4, host byte order */
+	uint32_t ip;      /* IPv4, host byte order; an IPv6 client's 32-bit key (its /64, l2l4_ip6_key) */
 	uint16_t port;    /* UDP port, host byte order */
 	uint16_t ifindex; /* dataplane port index it arrived on */
 	uint8_t node_len; /* 0: a client speaking to us directly; node_id is then not read */
+	uint8_t v6;       /* 1: an IPv6 client at ip6 (everything to it goes out over IPv6); 0: ip6 not read */
 	uint8_t node_id[BROKER_NODE_ID_MAX];
+	uint8_t ip6[16];
 };
 
 struct broker_predefined {
@@ -261,8 +263,10 @@ enum broker_export_kind { BROKER_EXPORT_SESSIONS, BROKER_EXPORT_TOPICS, BROKER_E
 #define BROKER_EXPORT_DONE UINT64_MAX
 #define BROKER_EXPORT_NAME_MAX 256 /* longer names are cut (name_truncated) */
 struct broker_export_row {
-	uint32_t ip;
+	uint32_t ip; /* IPv4, or an IPv6 client's key: then v6 and ip6 */
 	uint16_t port;
+	bool v6;
+	uint8_t ip6[16];
 	uint16_t keepalive_s;
 	uint64_t last_rx_ms;
 	uint32_t subscriptions; /* sessions */

@@ -2,7 +2,9 @@
  * (index = handle) with a free stack; two open-addressing indexes (address, client id)
  * store session indexes; the Wireless Node Ids of clients behind forwarders sit in a side
  * pool indexed by session (a session's `forwarded` bit says whether to look), so a direct
- * client pays nothing for them, the map pool has its own two, (session, topic id) and (session,
+ * client pays nothing for them; an IPv6 client's address sits in a side array by session index (its
+ * `v6` bit says whether to look; the session's `ip` holds the 32-bit key of its /64), the map pool
+ * has its own two, (session, topic id) and (session,
  * registry entry). All linear probing with backward-shift deletion (oa_table.h); see
  * mqttsn_session.h. */
 #include "mqttsn_session.h"
@@ -21,7 +23,8 @@ struct session_table {
 	struct mqttsn_session *s;
 	uint32_t *free_stack;
 	uint32_t n_free;
-	uint32_t *by_addr; /* session index or SLOT_EMPTY */
+	uint32_t *by_addr;  /* session index or SLOT_EMPTY */
+	uint8_t (*ip6)[16]; /* by session: the IPv6 address of a `v6` session */
 	uint32_t *by_id;
 	uint32_t smask;
 
@@ -75,6 +78,8 @@ static const struct node_entry *node_of(const struct session_table *t, uint32_t 
 static uint32_t addr_hash(const struct session_addr *a)
 {
 	uint32_t h = bh_key64(((uint64_t)a->ip << 16) | a->port);
+	if (__builtin_expect(a->ip6 != NULL, 0))
+		h ^= bh_bytes(a->ip6, 16, 0x1b6a);
 	return a->node_len ? h ^ bh_bytes(a->node, a->node_len, 0x90de) : h;
 }
 
@@ -82,7 +87,7 @@ static uint32_t addr_hash(const struct session_addr *a)
 static struct session_addr addr_of(const struct session_table *t, uint32_t x)
 {
 	const struct mqttsn_session *s = &t->s[x];
-	struct session_addr a = { .ip = s->ip, .port = s->port };
+	struct session_addr a = { .ip = s->ip, .port = s->port, .ip6 = s->v6 ? t->ip6[x] : NULL };
 	if (s->forwarded) {
 		const struct node_entry *n = node_of(t, x);
 		a.node_len = n->len;
@@ -120,6 +125,7 @@ struct session_table *session_table_create(uint32_t max_sessions, uint32_t max_c
 	t->s = calloc(max_sessions, sizeof(*t->s));
 	t->free_stack = calloc(max_sessions, sizeof(*t->free_stack));
 	t->by_addr = malloc((size_t)ns * sizeof(uint32_t));
+	t->ip6 = malloc((size_t)max_sessions * sizeof(*t->ip6)); /* touched only by IPv6 sessions */
 	t->by_id = malloc((size_t)ns * sizeof(uint32_t));
 	t->node_max = max_nodes;
 	uint32_t nn = max_nodes ? bh_slots_for(max_nodes) : 1;
@@ -134,8 +140,8 @@ struct session_table *session_table_create(uint32_t max_sessions, uint32_t max_c
 	t->map_free = calloc(max_client_topics, sizeof(*t->map_free));
 	t->map_slots = malloc((size_t)nm * sizeof(uint32_t));
 	t->map_tslots = malloc((size_t)nm * sizeof(uint32_t));
-	if (!t->s || !t->free_stack || !t->by_addr || !t->by_id || !t->nodes || !t->node_free || !t->node_slots ||
-	    !t->m || !t->map_free || !t->map_slots || !t->map_tslots) {
+	if (!t->s || !t->free_stack || !t->by_addr || !t->ip6 || !t->by_id || !t->nodes || !t->node_free ||
+	    !t->node_slots || !t->m || !t->map_free || !t->map_slots || !t->map_tslots) {
 		session_table_destroy(t);
 		return NULL;
 	}
@@ -163,6 +169,7 @@ void session_table_destroy(struct session_table *t)
 	free(t->s);
 	free(t->free_stack);
 	free(t->by_addr);
+	free(t->ip6);
 	free(t->by_id);
 	free(t->nodes);
 	free(t->node_free);
@@ -181,12 +188,18 @@ static bool node_eq(const struct session_addr *a, const struct session_addr *b)
 	return a->node_len == b->node_len && (a->node_len == 0 || memcmp(a->node, b->node, a->node_len) == 0);
 }
 
+static bool ip6_eq(const struct session_addr *a, const struct session_addr *b)
+{
+	return a->ip6 == NULL ? b->ip6 == NULL : b->ip6 != NULL && memcmp(a->ip6, b->ip6, 16) == 0;
+}
+
 static bool session_at_addr(const void *tab, uint32_t x, const void *q)
 {
 	const struct session_table *t = tab;
 	const struct mqttsn_session *s = &t->s[x];
 	const struct session_addr *k = q;
-	if (s->ip != k->ip || s->port != k->port)
+	if (s->ip != k->ip || s->port != k->port || s->v6 != (k->ip6 != NULL) ||
+	    (k->ip6 && memcmp(t->ip6[x], k->ip6, 16) != 0))
 		return false;
 	if (!s->forwarded)
 		return k->node_len == 0;
@@ -250,6 +263,11 @@ static bool node_set(struct session_table *t, uint32_t idx, const struct session
 	n->len = a->node_len;
 	memcpy(n->id, a->node, a->node_len);
 	return true;
+}
+
+const uint8_t *session_ip6(const struct session_table *t, const struct mqttsn_session *s)
+{
+	return s->v6 ? t->ip6[s - t->s] : NULL;
 }
 
 const uint8_t *session_node(const struct session_table *t, const struct mqttsn_session *s, uint8_t *len)
@@ -339,8 +357,11 @@ uint32_t session_alloc(struct session_table *t, const struct session_addr *a, ui
 		.sub_head = SESSION_NONE,
 		.inflight_head = SESSION_NONE,
 		.used = 1,
+		.v6 = a->ip6 != NULL,
 		.client_id_len = id_len,
 	};
+	if (a->ip6)
+		memcpy(t->ip6[idx], a->ip6, 16);
 	if (id_len)
 		memcpy(s->client_id, id, id_len);
 	node_set(t, idx, a); /* room checked above */
@@ -367,7 +388,7 @@ int session_move(struct session_table *t, uint32_t idx, const struct session_add
 {
 	struct mqttsn_session *s = &t->s[idx];
 	struct session_addr cur = addr_of(t, idx);
-	if (cur.ip == a->ip && cur.port == a->port && node_eq(&cur, a)) {
+	if (cur.ip == a->ip && cur.port == a->port && node_eq(&cur, a) && ip6_eq(&cur, a)) {
 		s->ifindex = ifindex;
 		return 0;
 	}
@@ -378,6 +399,9 @@ int session_move(struct session_table *t, uint32_t idx, const struct session_add
 	s->ip = a->ip;
 	s->port = a->port;
 	s->ifindex = ifindex;
+	s->v6 = a->ip6 != NULL;
+	if (a->ip6)
+		memcpy(t->ip6[idx], a->ip6, 16);
 	node_set(t, idx, a); /* room checked above */
 	t->by_addr[addr_slot(t, a)] = idx;
 	return 0;

@@ -18,10 +18,11 @@
  * IPv6 address); the spec bounds them only by the one-octet length of the encapsulation. */
 #define SESSION_NODE_ID_MAX 16
 
-/* 64 bytes: with both hash indexes (2 x 2 slots x 4 B) and the fan-out scratch list
- * (4 B) a session costs 84 B of fixed memory; maps/subscriptions/inflight are pooled. */
+/* 64 bytes: with both hash indexes (2 x 2 slots x 4 B), the fan-out scratch list (4 B) and the
+ * IPv6 address side array (16 B, its pages touched only by IPv6 sessions) a session costs 100 B of
+ * fixed memory; maps/subscriptions/inflight are pooled. */
 struct mqttsn_session {
-	uint32_t ip;
+	uint32_t ip; /* IPv4 address, or an IPv6 client's 32-bit key (l2l4_ip6_key: its /64) */
 	uint16_t port;
 	uint16_t ifindex;
 	uint64_t last_rx_ms;    /* last message from the client (keepalive) */
@@ -37,9 +38,12 @@ struct mqttsn_session {
 	uint8_t paused : 1;     /* stopped acknowledging: no deliveries until it speaks again */
 	uint8_t state : 2;      /* enum session_state (spec 6.14); set with session_set_state */
 	uint8_t persistent : 1; /* connected with CleanSession=0: kept after DISCONNECT or loss (6.3) */
-	uint8_t forwarded : 1;  /* behind a forwarder: its node id is in the table's node pool (5.5) */
 	uint8_t used;
-	uint8_t client_id_len;
+	uint8_t client_id_len : 5; /* 0..SESSION_CLIENT_ID_MAX */
+	/* The two ways a client's address is more than ip and port, side by side so that the copy path
+	 * tests both at once: */
+	uint8_t forwarded : 1; /* behind a forwarder: its node id is in the table's node pool (5.5) */
+	uint8_t v6 : 1;        /* an IPv6 client: its address is in the table's side array (session_ip6) */
 	uint8_t client_id[SESSION_CLIENT_ID_MAX];
 };
 
@@ -79,9 +83,10 @@ void session_table_destroy(struct session_table *t);
 /* A client's address: its source address and port, and for a client behind a forwarder the
  * Wireless Node Id it sent (node_len 0: a client speaking to us directly). */
 struct session_addr {
-	uint32_t ip;
+	uint32_t ip; /* IPv4 address, or the IPv6 address's 32-bit key */
 	uint16_t port;
-	uint8_t node_len; /* 0..SESSION_NODE_ID_MAX */
+	const uint8_t *ip6; /* an IPv6 client's 16-byte address; NULL: IPv4 */
+	uint8_t node_len;   /* 0..SESSION_NODE_ID_MAX */
 	const uint8_t *node;
 };
 
@@ -99,6 +104,8 @@ void session_free(struct session_table *t, uint32_t idx);
 int session_move(struct session_table *t, uint32_t idx, const struct session_addr *a, uint16_t ifindex);
 /* The Wireless Node Id of a session behind a forwarder (*len set), NULL (and *len 0) otherwise. */
 const uint8_t *session_node(const struct session_table *t, const struct mqttsn_session *s, uint8_t *len);
+/* The IPv6 address of an IPv6 session, NULL for an IPv4 one. */
+const uint8_t *session_ip6(const struct session_table *t, const struct mqttsn_session *s);
 /* Whether the node id pool has no free entry. */
 bool session_nodes_full(const struct session_table *t);
 

@@ -10,7 +10,12 @@
  * CAS loops and never wait for each other; a stale write tagged with an old generation is
  * harmless. Key word 0 (never used) ends a probe; a freed slot keeps its generation with
  * address 0 and is skipped. An address lives within FO_NEIGH_WAYS slots of its hash, so
- * every probe is bounded (oa_find_bounded in oa_table.h). */
+ * every probe is bounded (oa_find_bounded in oa_table.h).
+ *
+ * An IPv6 table (conf.ipv6) keys its slots by a seeded 32-bit hash of the address in place of the
+ * IPv4 address, and keeps the address itself in two more words, written by the claimer after it
+ * won the slot. A reader takes an entry only when key, address words and the MAC's generation all
+ * agree: one it catches half-written is unresolved for that look, never another address's MAC. */
 #include "neighbour.h"
 
 #include <stdatomic.h>
@@ -32,6 +37,7 @@ struct slot {
 	_Atomic uint64_t asked_ms; /* last ARP request sent for it (0 = none) */
 	_Atomic uint64_t used_ms;  /* last time an lcore resolved it to send (0 = never): entries the
 				    * appliance sends to outrank those merely learnt (a flood of requests) */
+	_Atomic uint64_t a6[2];    /* IPv6 tables: the address (its two halves as stored in memory) */
 };
 
 #define LINE 64
@@ -43,6 +49,7 @@ struct fo_neigh_table {
 	uint32_t ways;
 	uint64_t seed[2];
 	uint32_t max_age_ms, pending_ms;
+	bool v6;
 	uint64_t req_interval_us;  /* request budget: 1 s / requests_per_s (0 = no limit) */
 	uint64_t req_tolerance_us; /* how far ahead of now the budget may be spent (the burst) */
 	_Alignas(LINE) _Atomic uint64_t version;
@@ -126,6 +133,7 @@ struct fo_neigh_table *fo_neigh_create(const struct fo_neigh_conf *c)
 	t->seed[1] = c->seed[1];
 	t->max_age_ms = c->max_age_ms;
 	t->pending_ms = c->pending_ms;
+	t->v6 = c->ipv6;
 	if (c->requests_per_s) {
 		uint64_t burst = c->requests_per_s / 10 > 16 ? c->requests_per_s / 10 : 16;
 		t->req_interval_us = 1000000 / c->requests_per_s ? 1000000 / c->requests_per_s : 1;
@@ -147,11 +155,19 @@ void fo_neigh_destroy(struct fo_neigh_table *t)
  * requests fills the table with senders we never need. */
 struct probe {
 	uint32_t ip;
+	const uint64_t *a6; /* IPv6 tables: the address words */
 	bool want_old;
 	struct slot *hit, *free, *old;
 	uint64_t hit_key, free_key, old_key, old_seen;
 	bool old_pending;
 };
+
+/* Whether slot s holds the IPv6 address a6 (always true in an IPv4 table: a6 NULL). */
+static inline bool a6_is(const struct slot *s, const uint64_t *a6)
+{
+	return !a6 || (atomic_load_explicit((_Atomic uint64_t *)&s->a6[0], memory_order_acquire) == a6[0] &&
+		       atomic_load_explicit((_Atomic uint64_t *)&s->a6[1], memory_order_acquire) == a6[1]);
+}
 
 static enum oa_seen probe_look(const void *tab, uint32_t i, void *q)
 {
@@ -167,7 +183,7 @@ static enum oa_seen probe_look(const void *tab, uint32_t i, void *q)
 		return OA_EMPTY;
 	}
 	uint32_t kip = key_ip(k);
-	if (kip == pr->ip) {
+	if (kip == pr->ip && a6_is(s, pr->a6)) {
 		pr->hit = s;
 		pr->hit_key = k;
 		return OA_HIT;
@@ -193,9 +209,10 @@ static enum oa_seen probe_look(const void *tab, uint32_t i, void *q)
 	return OA_OTHER;
 }
 
-static void probe(const struct fo_neigh_table *t, uint32_t ip, struct probe *pr, bool want_old)
+static void probe(const struct fo_neigh_table *t, uint32_t ip, const uint64_t *a6, struct probe *pr, bool want_old)
 {
 	pr->ip = ip;
+	pr->a6 = a6;
 	pr->want_old = want_old;
 	pr->hit = pr->free = pr->old = NULL;
 	(void)oa_find_bounded(t, t->mask, hash_ip(t, ip), t->ways, pr, probe_look);
@@ -204,8 +221,8 @@ static void probe(const struct fo_neigh_table *t, uint32_t ip, struct probe *pr,
 /* Take slot s, seen holding `was`, for ip; false when another writer changed it first. The
  * times are stored before the key so that the ager never judges the new entry by the old one's
  * age (a lost race leaves them on a slot someone else owns: at worst an age off by a moment). */
-static bool claim(struct slot *s, uint64_t was, uint32_t ip, uint64_t now_ms, uint64_t asked_ms, uint64_t flags,
-		  uint64_t *key)
+static bool claim(struct slot *s, uint64_t was, uint32_t ip, const uint64_t *a6, uint64_t now_ms, uint64_t asked_ms,
+		  uint64_t flags, uint64_t *key)
 {
 	uint32_t g = next_gen(key_gen(was));
 	atomic_store_explicit(&s->seen_ms, now_ms, memory_order_relaxed);
@@ -214,6 +231,10 @@ static bool claim(struct slot *s, uint64_t was, uint32_t ip, uint64_t now_ms, ui
 	*key = make_key(g, ip, flags);
 	if (!atomic_compare_exchange_strong_explicit(&s->key, &was, *key, memory_order_acq_rel, memory_order_acquire))
 		return false;
+	if (a6) { /* only the winner writes them: until then readers find the old words and miss */
+		atomic_store_explicit(&s->a6[0], a6[0], memory_order_release);
+		atomic_store_explicit(&s->a6[1], a6[1], memory_order_release);
+	}
 	/* No MAC yet for this generation (unless a learner already wrote one). */
 	uint64_t m = atomic_load_explicit(&s->mac, memory_order_acquire);
 	while (mac_gen(m) != g && !atomic_compare_exchange_weak_explicit(&s->mac, &m, (uint64_t)g << 48,
@@ -242,14 +263,14 @@ static enum fo_neigh_result set_mac(struct fo_neigh_table *t, struct slot *s, ui
 
 #define RETRIES 4 /* probes after a lost race before giving up (each loss means another writer progressed) */
 
-enum fo_neigh_result fo_neigh_learn(struct fo_neigh_table *t, uint32_t ip, const uint8_t mac[6], uint64_t now_ms,
-				    bool create)
+static enum fo_neigh_result learn(struct fo_neigh_table *t, uint32_t ip, const uint64_t *a6, const uint8_t mac[6],
+				  uint64_t now_ms, bool create)
 {
 	if (ip == 0)
 		return FO_NEIGH_INVALID;
 	for (int attempt = 0; attempt < RETRIES; attempt++) {
 		struct probe pr;
-		probe(t, ip, &pr, false);
+		probe(t, ip, a6, &pr, false);
 		if (pr.hit) {
 			if (pr.hit_key & KEY_STATIC) {
 				uint64_t m = atomic_load_explicit(&pr.hit->mac, memory_order_acquire);
@@ -268,7 +289,7 @@ enum fo_neigh_result fo_neigh_learn(struct fo_neigh_table *t, uint32_t ip, const
 			return FO_NEIGH_NO_ROOM;
 		uint64_t k;
 		atomic_fetch_add_explicit(&t->count, 1, memory_order_relaxed); /* before the slot is live: see count */
-		if (claim(pr.free, pr.free_key, ip, now_ms, 0, 0, &k)) {
+		if (claim(pr.free, pr.free_key, ip, a6, now_ms, 0, 0, &k)) {
 			(void)set_mac(t, pr.free, k, mac);
 			return FO_NEIGH_CREATED;
 		}
@@ -283,7 +304,7 @@ enum fo_neigh_result fo_neigh_add_static(struct fo_neigh_table *t, uint32_t ip, 
 	if (ip == 0)
 		return FO_NEIGH_INVALID;
 	struct probe pr;
-	probe(t, ip, &pr, false);
+	probe(t, ip, NULL, &pr, false);
 	if (pr.hit && (pr.hit_key & KEY_STATIC)) {
 		uint64_t m = atomic_load_explicit(&pr.hit->mac, memory_order_acquire);
 		return (m & MAC_BITS) == (mac_word(mac, 0) & MAC_BITS) ? FO_NEIGH_STATIC_SAME
@@ -293,7 +314,7 @@ enum fo_neigh_result fo_neigh_add_static(struct fo_neigh_table *t, uint32_t ip, 
 	uint64_t was = pr.hit ? pr.hit_key : pr.free_key, k;
 	if (!s)
 		return FO_NEIGH_NO_ROOM;
-	if (!claim(s, was, ip, 0, 0, KEY_STATIC, &k))
+	if (!claim(s, was, ip, NULL, 0, 0, KEY_STATIC, &k))
 		return FO_NEIGH_NO_ROOM;
 	if (!pr.hit) /* before any lcore runs: no race to order against */
 		atomic_fetch_add_explicit(&t->count, 1, memory_order_relaxed);
@@ -305,6 +326,7 @@ enum fo_neigh_result fo_neigh_add_static(struct fo_neigh_table *t, uint32_t ip, 
 /* Readers load each key word once: the word that matched is the one handed back. */
 struct find_query {
 	uint32_t ip;
+	const uint64_t *a6;
 	uint64_t key;
 };
 
@@ -315,13 +337,13 @@ static enum oa_seen find_look(const void *tab, uint32_t i, void *q)
 	fq->key = atomic_load_explicit((_Atomic uint64_t *)&t->slots[i].key, memory_order_acquire);
 	if (fq->key == 0)
 		return OA_EMPTY;
-	return key_ip(fq->key) == fq->ip ? OA_HIT : OA_OTHER;
+	return key_ip(fq->key) == fq->ip && a6_is(&t->slots[i], fq->a6) ? OA_HIT : OA_OTHER;
 }
 
 /* The slot holding ip and its key, or NULL. */
-static const struct slot *find(const struct fo_neigh_table *t, uint32_t ip, uint64_t *key)
+static const struct slot *find(const struct fo_neigh_table *t, uint32_t ip, const uint64_t *a6, uint64_t *key)
 {
-	struct find_query q = { .ip = ip };
+	struct find_query q = { .ip = ip, .a6 = a6 };
 	uint32_t i = oa_find_bounded(t, t->mask, hash_ip(t, ip), t->ways, &q, find_look);
 	if (i == OA_NONE || q.key == 0)
 		return NULL;
@@ -329,13 +351,14 @@ static const struct slot *find(const struct fo_neigh_table *t, uint32_t ip, uint
 	return &t->slots[i];
 }
 
-bool fo_neigh_resolve(const struct fo_neigh_table *t, uint32_t ip, uint64_t now_ms, uint8_t mac[6], bool *stale)
+static bool resolve(const struct fo_neigh_table *t, uint32_t ip, const uint64_t *a6, uint64_t now_ms, uint8_t mac[6],
+		    bool *stale)
 {
 	*stale = false;
 	if (ip == 0)
 		return false;
 	uint64_t k;
-	const struct slot *s = find(t, ip, &k);
+	const struct slot *s = find(t, ip, a6, &k);
 	if (!s)
 		return false;
 	uint64_t m = atomic_load_explicit((_Atomic uint64_t *)&s->mac, memory_order_acquire);
@@ -348,6 +371,17 @@ bool fo_neigh_resolve(const struct fo_neigh_table *t, uint32_t ip, uint64_t now_
 		*stale = now_ms > seen && now_ms - seen >= t->max_age_ms / 2;
 	}
 	return true;
+}
+
+bool fo_neigh_resolve(const struct fo_neigh_table *t, uint32_t ip, uint64_t now_ms, uint8_t mac[6], bool *stale)
+{
+	return resolve(t, ip, NULL, now_ms, mac, stale);
+}
+
+enum fo_neigh_result fo_neigh_learn(struct fo_neigh_table *t, uint32_t ip, const uint8_t mac[6], uint64_t now_ms,
+				    bool create)
+{
+	return learn(t, ip, NULL, mac, now_ms, create);
 }
 
 bool fo_neigh_lookup(const struct fo_neigh_table *t, uint32_t ip, uint8_t mac[6])
@@ -368,15 +402,15 @@ static bool may_ask(struct slot *s, uint64_t now_ms, uint32_t interval_ms)
 						       memory_order_relaxed);
 }
 
-bool fo_neigh_should_request(struct fo_neigh_table *t, uint32_t ip, uint64_t now_ms, uint32_t interval_ms,
-			     bool *evicted)
+static bool should_request(struct fo_neigh_table *t, uint32_t ip, const uint64_t *a6, uint64_t now_ms,
+			   uint32_t interval_ms, bool *evicted)
 {
 	*evicted = false;
 	if (ip == 0)
 		return false;
 	for (int attempt = 0; attempt < RETRIES; attempt++) {
 		struct probe pr;
-		probe(t, ip, &pr, true);
+		probe(t, ip, a6, &pr, true);
 		if (pr.hit)
 			return !(pr.hit_key & KEY_STATIC) && may_ask(pr.hit, now_ms, interval_ms);
 		struct slot *s = pr.free ? pr.free : pr.old;
@@ -385,7 +419,7 @@ bool fo_neigh_should_request(struct fo_neigh_table *t, uint32_t ip, uint64_t now
 		uint64_t k;
 		if (pr.free)
 			atomic_fetch_add_explicit(&t->count, 1, memory_order_relaxed);
-		if (claim(s, pr.free ? pr.free_key : pr.old_key, ip, now_ms, now_ms ? now_ms : 1, 0, &k)) {
+		if (claim(s, pr.free ? pr.free_key : pr.old_key, ip, a6, now_ms, now_ms ? now_ms : 1, 0, &k)) {
 			if (!pr.free) {
 				*evicted = true;
 				bump(t); /* the victim's MAC must leave readers' caches */
@@ -396,6 +430,12 @@ bool fo_neigh_should_request(struct fo_neigh_table *t, uint32_t ip, uint64_t now
 			atomic_fetch_sub_explicit(&t->count, 1, memory_order_relaxed);
 	}
 	return false;
+}
+
+bool fo_neigh_should_request(struct fo_neigh_table *t, uint32_t ip, uint64_t now_ms, uint32_t interval_ms,
+			     bool *evicted)
+{
+	return should_request(t, ip, NULL, now_ms, interval_ms, evicted);
 }
 
 bool fo_neigh_request_allowed(struct fo_neigh_table *t, uint64_t now_ms)
@@ -529,28 +569,91 @@ bool fo_neigh_arp_input(struct fo_neigh_table *t, struct fo_counters *c, bool re
 	}
 }
 
-bool fo_neigh_next_hop(struct fo_neigh_table *t, struct fo_counters *c, uint32_t nh, uint32_t own_ip, uint32_t netmask,
-		       uint64_t now_ms, uint32_t retry_ms, uint8_t mac[6], bool *ask)
+static bool next_hop(struct fo_neigh_table *t, struct fo_counters *c, uint32_t nh, const uint64_t *a6, bool on_link,
+		     uint64_t now_ms, uint32_t retry_ms, uint8_t mac[6], bool *ask)
 {
 	bool stale, evicted = false, ok;
 	*ask = false;
-	if ((ok = fo_neigh_resolve(t, nh, now_ms, mac, &stale))) {
+	if ((ok = resolve(t, nh, a6, now_ms, mac, &stale))) {
 		/* In use: remember it (at most every 100 ms; lcores resolve again only when the table's
 		 * version moved, so this is off the per-packet path). */
 		uint64_t k;
-		struct slot *s = (struct slot *)find(t, nh, &k);
+		struct slot *s = (struct slot *)find(t, nh, a6, &k);
 		if (s && now_ms - atomic_load_explicit(&s->used_ms, memory_order_relaxed) >= 100)
 			atomic_store_explicit(&s->used_ms, now_ms, memory_order_relaxed);
 		if (stale)
-			*ask = fo_neigh_should_request(t, nh, now_ms, retry_ms, &evicted);
-	} else if (fo_neigh_on_link(nh, own_ip, netmask)) {
-		*ask = fo_neigh_should_request(t, nh, now_ms, retry_ms, &evicted);
+			*ask = should_request(t, nh, a6, now_ms, retry_ms, &evicted);
+	} else if (on_link) {
+		*ask = should_request(t, nh, a6, now_ms, retry_ms, &evicted);
 	}
 	if (evicted)
-		c->ev[FO_EV_ARP_EVICTED]++;
+		c->ev[a6 ? FO_EV_ND_EVICTED : FO_EV_ARP_EVICTED]++;
 	if (*ask && !fo_neigh_request_allowed(t, now_ms)) {
 		*ask = false; /* the entry is pending (or stale) all the same: asked again after retry_ms */
-		c->ev[FO_EV_ARP_REQUEST_LIMITED]++;
+		c->ev[a6 ? FO_EV_ND_SOLICITATION_LIMITED : FO_EV_ARP_REQUEST_LIMITED]++;
 	}
 	return ok;
+}
+
+bool fo_neigh_next_hop(struct fo_neigh_table *t, struct fo_counters *c, uint32_t nh, uint32_t own_ip, uint32_t netmask,
+		       uint64_t now_ms, uint32_t retry_ms, uint8_t mac[6], bool *ask)
+{
+	return next_hop(t, c, nh, NULL, fo_neigh_on_link(nh, own_ip, netmask), now_ms, retry_ms, mac, ask);
+}
+
+/* An IPv6 table's key for a: its two words, and a seeded 32-bit hash of them that is never 0 (a
+ * free slot's address). */
+static uint32_t key6(const struct fo_neigh_table *t, const uint8_t a[16], uint64_t w[2])
+{
+	memcpy(w, a, 16);
+	uint32_t h = hash_ip(t, (uint32_t)(w[0] ^ w[0] >> 32)) ^
+		     hash_ip(t, (uint32_t)(w[1] ^ w[1] >> 32) ^ 0x9e3779b9u);
+	return h ? h : 1;
+}
+
+enum fo_neigh_result fo_neigh6_learn(struct fo_neigh_table *t, const uint8_t a[16], const uint8_t mac[6],
+				     uint64_t now_ms, bool create)
+{
+	uint64_t w[2];
+	uint32_t k = key6(t, a, w);
+	return learn(t, k, w, mac, now_ms, create);
+}
+
+bool fo_neigh6_resolve(const struct fo_neigh_table *t, const uint8_t a[16], uint64_t now_ms, uint8_t mac[6],
+		       bool *stale)
+{
+	uint64_t w[2];
+	uint32_t k = key6(t, a, w);
+	return resolve(t, k, w, now_ms, mac, stale);
+}
+
+bool fo_neigh6_nd_input(struct fo_neigh_table *t, struct fo_counters *c, bool solicit, const uint8_t sender[16],
+			const uint8_t mac[6], bool on_link, uint64_t now_ms)
+{
+	if (!on_link) {
+		fo_count_drop(c, FO_DROP_ND_OFF_LINK);
+		return false;
+	}
+	switch (fo_neigh6_learn(t, sender, mac, now_ms, solicit)) {
+	case FO_NEIGH_CREATED:
+	case FO_NEIGH_RESOLVED:
+	case FO_NEIGH_MOVED: c->ev[FO_EV_ND_LEARNT]++; return true;
+	case FO_NEIGH_REFRESHED:
+	case FO_NEIGH_STATIC_SAME: return true;
+	case FO_NEIGH_NO_ROOM:
+		c->ev[FO_EV_ND_NOT_LEARNT]++;
+		return true; /* only a solicitation creates: answered all the same */
+	case FO_NEIGH_STATIC_CONFLICT:
+	case FO_NEIGH_ABSENT:
+	case FO_NEIGH_INVALID:
+	default: fo_count_drop(c, FO_DROP_ND_UNSOLICITED); return false;
+	}
+}
+
+bool fo_neigh6_next_hop(struct fo_neigh_table *t, struct fo_counters *c, const uint8_t nh[16], bool on_link,
+			uint64_t now_ms, uint32_t retry_ms, uint8_t mac[6], bool *ask)
+{
+	uint64_t w[2];
+	uint32_t k = key6(t, nh, w);
+	return next_hop(t, c, k, w, on_link, now_ms, retry_ms, mac, ask);
 }

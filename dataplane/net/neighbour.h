@@ -1,4 +1,4 @@
-/* ARP neighbour table of one port: IPv4 -> MAC, written by rx lcores (ARP) and by whoever
+/* Neighbour table of one port: IPv4 -> MAC (ARP) or, a second instance, IPv6 -> MAC (ND), written by rx lcores (ARP) and by whoever
  * needs a next hop (pending entries), aged by the main lcore, read by every lcore that builds
  * frames. Lock-free: C11 atomics, open addressing over a bounded probe window, a generation
  * tag per slot so a slot can be freed and reused while readers probe it. Pure C. */
@@ -24,6 +24,8 @@ struct fo_neigh_conf {
 	uint32_t pending_ms;     /* an entry we asked for and got no reply within this long is freed */
 	uint32_t requests_per_s; /* ARP requests for the whole table per second (bursts of a tenth of a
 				  * second's worth, at least 16); 0 = no limit */
+	bool ipv6;               /* an IPv6 table: use the fo_neigh6_ functions (and the common ones
+				  * taking no address: age, count, capacity, version, request_allowed) */
 };
 
 /* NULL on allocation failure. */
@@ -126,5 +128,23 @@ bool fo_neigh_arp_input(struct fo_neigh_table *t, struct fo_counters *c, bool re
  * is not an on-link host. */
 bool fo_neigh_next_hop(struct fo_neigh_table *t, struct fo_counters *c, uint32_t nh, uint32_t own_ip, uint32_t netmask,
 		       uint64_t now_ms, uint32_t retry_ms, uint8_t mac[6], bool *ask);
+
+/* IPv6 (a table created with conf.ipv6). The same rules as ARP's, applied to Neighbor Discovery:
+ * a solicitation for our address may create its sender's entry (never evicting), an advertisement
+ * only updates an entry we asked for or know. */
+enum fo_neigh_result fo_neigh6_learn(struct fo_neigh_table *t, const uint8_t a[16], const uint8_t mac[6],
+				     uint64_t now_ms, bool create);
+bool fo_neigh6_resolve(const struct fo_neigh_table *t, const uint8_t a[16], uint64_t now_ms, uint8_t mac[6],
+		       bool *stale);
+/* The rx stage's handling of a Neighbor Solicitation for our address (solicit, the sender's
+ * source link-layer address) or an Advertisement to us (the target's): on_link says whether the
+ * address is link-local or in the port's prefix (else nd_off_link). Counts like
+ * fo_neigh_arp_input, with the nd_ reasons and events; true when taken (a solicitation is then
+ * answered, an advertisement counts delivered). */
+bool fo_neigh6_nd_input(struct fo_neigh_table *t, struct fo_counters *c, bool solicit, const uint8_t sender[16],
+			const uint8_t mac[6], bool on_link, uint64_t now_ms);
+/* fo_neigh_next_hop for an IPv6 next hop: *ask says to send a Neighbor Solicitation now. */
+bool fo_neigh6_next_hop(struct fo_neigh_table *t, struct fo_counters *c, const uint8_t nh[16], bool on_link,
+			uint64_t now_ms, uint32_t retry_ms, uint8_t mac[6], bool *ask);
 
 #endif

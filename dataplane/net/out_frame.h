@@ -66,6 +66,15 @@ static inline void fo_frame_spec(struct l2l4_udp_spec *s, const struct l2l4_ifac
 	s->dst_ip = ip;
 	s->src_port = ifc->mqttsn_port;
 	s->dst_port = port;
+	s->dst_ip6 = NULL; /* IPv4 (src_ip6 is read only with dst_ip6) */
+}
+
+/* Readdress a spec made by fo_frame_spec to an IPv6 client: from the port's address of the same
+ * scope (link-local to a link-local client). ip6 must outlive the write. */
+static inline void fo_frame_spec6(struct l2l4_udp_spec *s, const struct l2l4_iface *ifc, const uint8_t *ip6)
+{
+	s->dst_ip6 = ip6;
+	s->src_ip6 = ip6[0] == 0xfe && (ip6[1] & 0xc0) == 0x80 ? ifc->ll6 : ifc->ip6;
 }
 
 /* Whether a PUBLISH copy carries its plen-byte payload inline, copied after the hdr_len-byte
@@ -82,10 +91,10 @@ static inline bool fo_frame_payload_inline(uint32_t plen, bool one_seg, const bo
 }
 
 /* A reply: the message copied after the headers at b, both checksums computed. b has room for
- * l2l4_udp_hdr_len(s->vlan) + len bytes. */
+ * l2l4_spec_hdr_len(s) + len bytes. */
 static inline void fo_frame_reply(uint8_t *b, const struct l2l4_udp_spec *s, const uint8_t *msg, uint16_t len)
 {
-	memcpy(b + l2l4_udp_hdr_len(s->vlan), msg, len);
+	memcpy(b + l2l4_spec_hdr_len(s), msg, len);
 	l2l4_write_udp(b, s, len, 0, 0);
 }
 
@@ -146,15 +155,9 @@ static inline void fo_bytes_copy16(uint8_t *d, const uint8_t *s, size_t n)
 	}
 }
 
-/* A PUBLISH copy: the MQTT-SN header after the Ethernet/IPv4/UDP headers at b, and those headers
- * for a payload of plen bytes whose l2l4_csum_add sum is psum. The payload's sum is known (payload
- * bind) and the header's from the previous copy: the checksum never re-reads the copy. Returns
- * where an inline payload goes (the caller copies it there, or chains it). */
-static inline uint8_t *fo_frame_publish(uint8_t *b, const struct l2l4_udp_spec *s, struct fo_hdr_sum *hs,
-					const uint8_t *hdr, uint16_t hdr_len, uint32_t plen, uint32_t psum)
+/* The header's sum for fo_frame_publish*: from the previous copy when the header is the same. */
+static inline void fo_hdr_sum_update(struct fo_hdr_sum *hs, const uint8_t *hdr, uint16_t hdr_len)
 {
-	uint8_t *h = b + l2l4_udp_hdr_len(s->vlan);
-	fo_bytes_copy16(h, hdr, hdr_len);
 	if (__builtin_expect(hdr_len != hs->len || !fo_bytes_eq16(hdr, hs->hdr, hdr_len), 0)) {
 		hs->sum = hdr_len <= L2L4_CSUM_SHORT_MAX ? l2l4_csum_short(hdr, hdr_len)
 							 : l2l4_csum_add(0, hdr, hdr_len);
@@ -162,7 +165,34 @@ static inline uint8_t *fo_frame_publish(uint8_t *b, const struct l2l4_udp_spec *
 		if (hdr_len <= sizeof(hs->hdr))
 			memcpy(hs->hdr, hdr, hdr_len);
 	}
+}
+
+/* The same as fo_frame_publish for an IPv6 client, out of the IPv4 copy path's way. */
+static __attribute__((noinline, cold, unused)) uint8_t *fo_frame_publish6(uint8_t *b, const struct l2l4_udp_spec *s,
+									  struct fo_hdr_sum *hs, const uint8_t *hdr,
+									  uint16_t hdr_len, uint32_t plen,
+									  uint32_t psum)
+{
+	uint8_t *h = b + l2l4_spec_hdr_len(s);
+	fo_bytes_copy16(h, hdr, hdr_len);
+	fo_hdr_sum_update(hs, hdr, hdr_len);
 	l2l4_write_udp_sums(b, s, hdr_len, hs->sum, plen, plen ? psum : 0);
+	return h + hdr_len;
+}
+
+/* A PUBLISH copy: the MQTT-SN header after the Ethernet/IP/UDP headers at b, and those headers
+ * for a payload of plen bytes whose l2l4_csum_add sum is psum. The payload's sum is known (payload
+ * bind) and the header's from the previous copy: the checksum never re-reads the copy. Returns
+ * where an inline payload goes (the caller copies it there, or chains it). */
+static inline uint8_t *fo_frame_publish(uint8_t *b, const struct l2l4_udp_spec *s, struct fo_hdr_sum *hs,
+					const uint8_t *hdr, uint16_t hdr_len, uint32_t plen, uint32_t psum)
+{
+	if (__builtin_expect(s->dst_ip6 != NULL, 0))
+		return fo_frame_publish6(b, s, hs, hdr, hdr_len, plen, psum);
+	uint8_t *h = b + l2l4_udp_hdr_len(s->vlan);
+	fo_bytes_copy16(h, hdr, hdr_len);
+	fo_hdr_sum_update(hs, hdr, hdr_len);
+	l2l4_write_udp4_sums(b, s, hdr_len, hs->sum, plen, plen ? psum : 0);
 	return h + hdr_len;
 }
 

@@ -60,8 +60,10 @@ struct fo_out_msg {
 	uint8_t attempts;      /* sink: XADD attempts (a retry after a reconnect reuses the id) */
 	uint8_t client_id_len; /* 0: no ClientId (QoS -1): client is ip:port */
 	uint16_t ack;          /* FO_OUT_ACK_NONE, or the worker's pending-PUBACK slot */
-	uint32_t client_ip;    /* host order */
+	uint32_t client_ip;    /* host order (an IPv6 client's key: then client_v6) */
 	uint16_t client_port;
+	bool client_v6;
+	uint8_t client_ip6[16];
 	uint8_t client_id[23];
 	/* struct fo_generation * whose route matched: valid while the entry is
 	 * in flight (a retired one waits for it, fo_outputs_gen_busy) */

@@ -21,6 +21,7 @@
  * retry from a new entry. With wait_replicas, a primary's part of a batch counts as written only
  * when WAIT confirms that many of its replicas have it (at most the replicas the map lists for it,
  * so a shard whose replica took over alone is not stalled); otherwise it is sent again. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -262,10 +263,15 @@ static bool append_xadd(struct sink *s, struct obuf *b, size_t klen, struct fo_o
 {
 	uint32_t plen;
 	const uint8_t *pl = fo_out_payload(m, s->pbuf, SINK_PAYLOAD_MAX, &plen);
-	char client[24];
+	char client[INET6_ADDRSTRLEN + 8];
 	size_t clen = m->client_id_len;
 	const char *cid = (const char *)m->client_id;
-	if (!clen) {
+	if (!clen && m->client_v6) {
+		char a[INET6_ADDRSTRLEN];
+		inet_ntop(AF_INET6, m->client_ip6, a, sizeof(a));
+		clen = (size_t)snprintf(client, sizeof(client), "[%s]:%u", a, m->client_port);
+		cid = client;
+	} else if (!clen) {
 		clen = (size_t)snprintf(client, sizeof(client), "%u.%u.%u.%u:%u", m->client_ip >> 24,
 					(m->client_ip >> 16) & 255, (m->client_ip >> 8) & 255, m->client_ip & 255,
 					m->client_port);

@@ -49,10 +49,13 @@ struct fo_port {
 	uint16_t port_id;
 	struct l2l4_iface ifc; /* mac, ip, netmask, vlan, mqttsn port */
 	uint32_t gateway;
+	bool has_gateway6; /* gateway6: next hop of off-link IPv6 destinations */
+	uint8_t gateway6[16];
 	uint16_t n_rxq, n_txq;
 	bool rx_ip_ck, rx_l4_ck; /* rx checksum offload verdicts available */
 	uint16_t mtu;            /* IPv4 datagrams longer than this leave as fragments */
 	struct fo_neigh_table *neigh;
+	struct fo_neigh_table *neigh6; /* IPv6 neighbours (ND), NULL without ifc.has_ip6 */
 	char name[64];
 	/* net_af_xdp behind the XDP pre-filter (xdp_prog= devarg): its maps, pinned while we run */
 	bool xdp_on;
@@ -225,6 +228,10 @@ int fo_reasm_init(struct fo_lcore *lc);
  * mbuf with a valid IPv4 header, to parse again. */
 struct rte_mbuf *fo_reasm_ipv4(struct fo_reasm *r, struct rte_mbuf *m, const struct l2l4_pkt *k, uint64_t tsc,
 			       struct fo_counters *c);
+/* The same for a fragment classified as L2L4_IPV6_FRAGMENT (rte_ipv6_frag_reassemble_packet): the
+ * datagram comes back without its fragment header, a plain IPv6/UDP datagram. */
+struct rte_mbuf *fo_reasm_ipv6(struct fo_reasm *r, struct rte_mbuf *m, const struct l2l4_pkt *k, uint64_t tsc,
+			       struct fo_counters *c);
 /* A fragment of k's datagram was refused as message_too_big: refuse its later fragments too. */
 void fo_reasm_refuse(struct fo_reasm *r, const struct l2l4_pkt *k, uint64_t tsc);
 /* Flows past reassembly.timeout_ms at tsc freed and counted (frag_timeout): before a burst's
@@ -241,6 +248,10 @@ void fo_reasm_fini(struct fo_lcore *lc, struct fo_counters *c);
 void fo_arp_request(struct fo_port *p, uint32_t ip, struct rte_ring *tx, struct fo_lcore_stats *st);
 /* Resolve the next hop for dst on port p; on a miss, asks ARP and returns false. */
 bool fo_resolve(struct fo_port *p, uint32_t dst, uint8_t mac[6], struct rte_ring *tx, struct fo_lcore_stats *st);
+/* The same for an IPv6 destination: a Neighbor Solicitation on a miss; false also when there is
+ * no next hop (off-link without gateway6, or a port without IPv6). */
+bool fo_resolve6(struct fo_port *p, const uint8_t dst[16], uint8_t mac[6], struct rte_ring *tx,
+		 struct fo_lcore_stats *st);
 /* Queue generated packets on a tx ring; counts out_generated and ring-full drops. */
 void fo_out_enqueue(struct rte_ring *tx, struct rte_mbuf **pkts, unsigned n, struct fo_lcore_stats *st);
 /* An accepted publish to worker `worker`'s peer ring with one more payload reference (taken

@@ -52,6 +52,36 @@ bool fo_resolve(struct fo_port *p, uint32_t dst, uint8_t mac[6], struct rte_ring
 	return ok;
 }
 
+/* A Neighbor Solicitation for target, from the address of ours in the same scope. */
+static void ns_request(struct fo_port *p, const uint8_t target[16], struct rte_ring *tx, struct fo_lcore_stats *st)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(fo_dp.hdr_pool);
+	if (unlikely(!m)) {
+		fo_out_fail(st, FO_OUT_DROP_HDR_POOL_EMPTY);
+		return;
+	}
+	bool ll = target[0] == 0xfe && (target[1] & 0xc0) == 0x80;
+	size_t n = l2l4_build_ns(rte_pktmbuf_mtod(m, uint8_t *), &p->ifc, ll ? p->ifc.ll6 : p->ifc.ip6, target);
+	m->data_len = m->pkt_len = (uint32_t)n;
+	m->port = p->port_id;
+	st->c.ev[FO_EV_ND_SOLICITATIONS_SENT]++;
+	fo_out_enqueue(tx, &m, 1, st);
+}
+
+bool fo_resolve6(struct fo_port *p, const uint8_t dst[16], uint8_t mac[6], struct rte_ring *tx,
+		 struct fo_lcore_stats *st)
+{
+	uint8_t nh[16];
+	if (!p->neigh6 || !l2l4_next_hop6(&p->ifc, dst, p->gateway6, p->has_gateway6, nh))
+		return false;
+	bool ask;
+	bool ok = fo_neigh6_next_hop(p->neigh6, &st->c, nh, l2l4_ip6_on_link(&p->ifc, nh), fo_now_ms(), FO_ARP_RETRY_MS,
+				     mac, &ask);
+	if (ask)
+		ns_request(p, nh, tx, st);
+	return ok;
+}
+
 bool fo_peer_post(uint32_t worker, const struct fo_wr_peer_pub *pub, struct rte_mbuf *payload,
 		  bool (*wait)(uint64_t deadline), uint64_t deadline)
 {

@@ -1,12 +1,12 @@
-/* IPv4 reassembly on the rx lcore (DPDK's rte_ip_frag), between classification and worker
+/* IPv4 and IPv6 reassembly on the rx lcore (DPDK's rte_ip_frag), between classification and worker
  * dispatch: only a datagram's first fragment carries the UDP ports that choose its worker. One
  * table per rx lcore, so no locks. A completed datagram comes back in one contiguous mbuf, since
  * the codec and the engine read a message as one run of bytes, and the rx stage parses it again
  * whole (the UDP checksum covers every fragment). Every fragment ends with a fate: merged into a
  * datagram (frag_merged), or one of frag_table_full, frag_invalid, frag_timeout, frag_no_buffer,
  * message_too_big (its datagram was refused before), shutdown; while held in the table it is in
- * the pipeline. An IPv6 table would sit next to this
- * one (rte_ipv6_frag_reassemble_packet takes the same table type and death row). */
+ * the pipeline. IPv6 fragments share the table and the death row (rte_ipv6_frag_reassemble_packet
+ * keys them by both addresses and the 32-bit identification). */
 #define ALLOW_EXPERIMENTAL_API /* rte_ip_frag_table_del_expired_entries */
 #include <rte_errno.h>
 #include <rte_ip.h>
@@ -103,21 +103,60 @@ void fo_reasm_refuse(struct fo_reasm *r, const struct l2l4_pkt *k, uint64_t tsc)
 	fo_frag_refused_add(&r->refused, k->src_ip, k->dst_ip, k->frag_id, tsc, r->timeout_tsc);
 }
 
+/* A fragment of a datagram refused before: dropped at once (message_too_big). */
+static bool refused(struct fo_reasm *r, struct rte_mbuf *m, const struct l2l4_pkt *k, uint64_t tsc,
+		    struct fo_counters *c)
+{
+	if (likely(!fo_frag_refused_has(&r->refused, k->src_ip, k->dst_ip, k->frag_id, tsc)))
+		return false;
+	fo_count_drop(c, FO_DROP_MESSAGE_TOO_BIG);
+	r->dr.row[r->dr.cnt++] = m; /* freed with the death row */
+	if (r->dr.cnt > REASM_DR_HIGH)
+		rte_ip_frag_free_death_row(&r->dr, 0);
+	return true;
+}
+
+static struct rte_mbuf *merged(struct fo_reasm *r, struct rte_mbuf *m, struct rte_mbuf *d, uint32_t before,
+			       struct fo_counters *c);
+
+struct rte_mbuf *fo_reasm_ipv6(struct fo_reasm *r, struct rte_mbuf *m, const struct l2l4_pkt *k, uint64_t tsc,
+			       struct fo_counters *c)
+{
+	if (unlikely(refused(r, m, k, tsc, c)))
+		return NULL;
+	m->l2_len = k->l2_len;
+	m->l3_len = k->l3_len; /* the IPv6 header and the fragment header */
+	struct rte_ipv6_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv6_hdr *, k->l2_len);
+	struct rte_ipv6_fragment_ext *fh = (struct rte_ipv6_fragment_ext *)(ip + 1);
+	uint32_t before = r->dr.cnt;
+	struct rte_mbuf *d = rte_ipv6_frag_reassemble_packet(r->tbl, &r->dr, m, tsc, ip, fh);
+	return merged(r, m, d, before, c);
+}
+
 struct rte_mbuf *fo_reasm_ipv4(struct fo_reasm *r, struct rte_mbuf *m, const struct l2l4_pkt *k, uint64_t tsc,
 			       struct fo_counters *c)
 {
-	if (unlikely(fo_frag_refused_has(&r->refused, k->src_ip, k->dst_ip, k->frag_id, tsc))) {
-		fo_count_drop(c, FO_DROP_MESSAGE_TOO_BIG);
-		r->dr.row[r->dr.cnt++] = m; /* freed with the death row */
-		if (r->dr.cnt > REASM_DR_HIGH)
-			rte_ip_frag_free_death_row(&r->dr, 0);
+	if (unlikely(refused(r, m, k, tsc, c)))
 		return NULL;
-	}
 	m->l2_len = k->l2_len;
 	m->l3_len = k->l3_len;
 	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, k->l2_len);
 	uint32_t before = r->dr.cnt;
 	struct rte_mbuf *d = rte_ipv4_frag_reassemble_packet(r->tbl, &r->dr, m, tsc, ip);
+	d = merged(r, m, d, before, c);
+	if (!d)
+		return NULL;
+	ip = rte_pktmbuf_mtod_offset(d, struct rte_ipv4_hdr *, k->l2_len);
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	return d;
+}
+
+/* What the table made of fragment m: its drops counted, and a completed datagram d (or NULL) in
+ * one contiguous mbuf. */
+static struct rte_mbuf *merged(struct fo_reasm *r, struct rte_mbuf *m, struct rte_mbuf *d, uint32_t before,
+			       struct fo_counters *c)
+{
 	uint32_t gone = r->dr.cnt - before;
 	if (gone) {
 		/* The rx stage expires flows with the burst's stamp before its first fragment, so none
@@ -132,13 +171,7 @@ struct rte_mbuf *fo_reasm_ipv4(struct fo_reasm *r, struct rte_mbuf *m, const str
 		return NULL;
 	c->frag_merged += d->nb_segs - 1u; /* the datagram carries the first fragment's fate */
 	c->ev[FO_EV_FRAG_REASSEMBLED]++;
-	d = contiguous(d, c);
-	if (!d)
-		return NULL;
-	ip = rte_pktmbuf_mtod_offset(d, struct rte_ipv4_hdr *, k->l2_len);
-	ip->hdr_checksum = 0;
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	return d;
+	return contiguous(d, c);
 }
 
 void fo_reasm_expire(struct fo_reasm *r, uint64_t tsc, struct fo_counters *c)

@@ -1,7 +1,7 @@
 /* rx stage, in three pieces lcore.c strings together: poll (rx_burst from one (port, queue)
  * pair, paced for the bench when RXPACE asks), classify (L2-L4; ARP and ICMP echo answered here;
  * MQTT-SN datagrams sorted to the worker that owns the client, by source address and port) and
- * dispatch (worker rings, the reply ring, bulk free of the rest). IPv4 fragments are reassembled
+ * dispatch (worker rings, the reply ring, bulk free of the rest). IPv4 and IPv6 fragments are reassembled
  * here (rx_reasm.c), before the worker is chosen. Every packet leaves with a fate: to a worker
  * (the worker accounts for it), answered, held for reassembly, merged, or a named drop. */
 #include <rte_ethdev.h>
@@ -33,6 +33,23 @@ static bool answer_arp(struct fo_port *p, const struct l2l4_pkt *k, struct rte_r
 	uint8_t *b = rte_pktmbuf_mtod(r, uint8_t *);
 	size_t n = l2l4_build_arp(b, 2, k->arp_sender_mac, p->ifc.mac, p->ifc.ip, k->arp_sender_mac, k->arp_sender_ip,
 				  p->ifc.vlan);
+	r->data_len = r->pkt_len = (uint32_t)n;
+	r->port = p->port_id;
+	fo_out_enqueue(tx, &r, 1, st);
+	return true;
+}
+
+/* Answer a Neighbor Solicitation for one of our addresses with an Advertisement from it, to the
+ * solicitation's source at the MAC it gave (or the frame's source MAC when it gave none). */
+static bool answer_ns(struct fo_port *p, const struct l2l4_pkt *k, struct rte_ring *tx, struct fo_lcore_stats *st)
+{
+	struct rte_mbuf *r = rte_pktmbuf_alloc(fo_dp.hdr_pool);
+	if (unlikely(!r)) {
+		fo_out_fail(st, FO_OUT_DROP_HDR_POOL_EMPTY);
+		return false;
+	}
+	size_t n = l2l4_build_na(rte_pktmbuf_mtod(r, uint8_t *), &p->ifc, k->nd_has_lladdr ? k->nd_lladdr : k->src_mac,
+				 k->src_ip6, k->nd_target);
 	r->data_len = r->pkt_len = (uint32_t)n;
 	r->port = p->port_id;
 	fo_out_enqueue(tx, &r, 1, st);
@@ -106,12 +123,13 @@ void fo_rx_classify(struct fo_lcore *lc, uint16_t port_id, struct rte_mbuf **pkt
 		if (unlikely(k.frag) && k.kind == L2L4_DROP && k.drop == FO_DROP_MESSAGE_TOO_BIG) {
 			/* message_too_big (counted below): refuse the fragments that follow it too */
 			fo_reasm_refuse(lc->reasm, &k, rx_tsc);
-		} else if (unlikely(k.kind == L2L4_IPV4_FRAGMENT)) {
+		} else if (unlikely(k.kind == L2L4_IPV4_FRAGMENT || k.kind == L2L4_IPV6_FRAGMENT)) {
 			if (!expired) { /* stale flows out first, at the stamp the burst is reassembled with */
 				fo_reasm_expire(lc->reasm, rx_tsc, &st->c);
 				expired = true;
 			}
-			m = fo_reasm_ipv4(lc->reasm, m, &k, rx_tsc, &st->c);
+			m = k.v6 ? fo_reasm_ipv6(lc->reasm, m, &k, rx_tsc, &st->c)
+				 : fo_reasm_ipv4(lc->reasm, m, &k, rx_tsc, &st->c);
 			if (!m)
 				continue; /* held, or dropped and counted */
 			/* The whole datagram, parsed again: its UDP header and checksum, its length. */
@@ -119,7 +137,7 @@ void fo_rx_classify(struct fo_lcore *lc, uint16_t port_id, struct rte_mbuf **pkt
 				   L2L4_CK_VERIFY, &k);
 		}
 		uint32_t w;
-		switch (fo_rx_decide(&k, &p->ifc, p->neigh, &st->c, now_ms, fo_dp.n_workers, &w)) {
+		switch (fo_rx_decide(&k, &p->ifc, p->neigh, p->neigh6, &st->c, now_ms, fo_dp.n_workers, &w)) {
 		case FO_RX_TO_WORKER:
 			/* Workers read the client from the headers at l2_len/l3_len. */
 			m->l2_len = k.l2_len;
@@ -145,6 +163,29 @@ void fo_rx_classify(struct fo_lcore *lc, uint16_t port_id, struct rte_mbuf **pkt
 				m->port = port_id;
 				m->ol_flags = 0;
 				/* Trim Ethernet padding the request may have carried. */
+				uint32_t len = (uint32_t)k.payload_off + k.payload_len;
+				if (m->data_len > len)
+					rte_pktmbuf_trim(m, (uint16_t)(m->data_len - len));
+				b->replies[b->n_reply++] = m;
+			} else {
+				fo_out_fail(st, FO_OUT_DROP_NO_NEIGHBOUR);
+				b->done[b->n_done++] = m;
+			}
+			break;
+		}
+		case FO_RX_ANSWER_NS:
+			if (answer_ns(p, &k, lc->reply_tx, st))
+				st->c.answered++;
+			else
+				fo_count_drop(&st->c, FO_DROP_REPLY_FAILED);
+			b->done[b->n_done++] = m;
+			break;
+		case FO_RX_ECHO6: {
+			uint8_t mac[6];
+			if (fo_resolve6(p, k.src_ip6, mac, lc->reply_tx, st)) {
+				l2l4_icmp6_echo_to_reply(rte_pktmbuf_mtod(m, uint8_t *), &k, mac, p->ifc.mac);
+				m->port = port_id;
+				m->ol_flags = 0;
 				uint32_t len = (uint32_t)k.payload_off + k.payload_len;
 				if (m->data_len > len)
 					rte_pktmbuf_trim(m, (uint16_t)(m->data_len - len));

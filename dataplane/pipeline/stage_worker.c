@@ -27,6 +27,8 @@ struct fo_parked {
 	uint64_t deadline_ms;
 	uint32_t dst; /* the frame's destination (fo_resolve finds its next hop) */
 	uint16_t ifindex;
+	bool v6; /* an IPv6 destination: dst6 (fo_resolve6) */
+	uint8_t dst6[16];
 };
 
 /* Engine callback context: one per worker, used only by its own lcore. */
@@ -95,7 +97,17 @@ static struct rte_mbuf *start_frame(struct worker_io *io, const struct fo_client
 	}
 	struct fo_port *p = &fo_dp.ports[to->ifindex];
 	uint64_t ver = fo_neigh_version(p->neigh);
-	if (unlikely(!fo_nh_get(&io->nc, to->ip, to->ifindex, ver, spec->dst_mac))) {
+	if (unlikely(to->v6)) {
+		/* IPv6: no per-worker cache of next hops (the table's lookup per frame) */
+		if (!fo_resolve6(p, to->ip6, spec->dst_mac, io->w->tx, st)) {
+			if (io->route_copy || io->n_park >= FO_PARK_MAX || !p->neigh6) {
+				fo_out_fail(st, FO_OUT_DROP_NO_NEIGHBOUR);
+				return NULL;
+			}
+			memset(spec->dst_mac, 0, sizeof(spec->dst_mac));
+			park = true;
+		}
+	} else if (unlikely(!fo_nh_get(&io->nc, to->ip, to->ifindex, ver, spec->dst_mac))) {
 		if (!fo_resolve(p, to->ip, spec->dst_mac, io->w->tx, st)) {
 			/* ARP was asked: a frame for a client waits for the answer (bounded), else it is
 			 * dropped; so is a route's copy at once (its route counts it dropped). */
@@ -136,21 +148,25 @@ static struct rte_mbuf *start_frame(struct worker_io *io, const struct fo_client
 		mt->gen_slot = io->cur_slot;
 		m->ol_flags |= fo_dp.meta_flag;
 	}
-	size_t need = l2l4_udp_hdr_len(p->ifc.vlan) + inline_len;
+	fo_frame_spec(spec, &p->ifc, to->ip, to->port);
+	if (unlikely(to->v6))
+		fo_frame_spec6(spec, &p->ifc, to->ip6);
+	size_t need = l2l4_spec_hdr_len(spec) + inline_len;
 	if (unlikely(need > rte_pktmbuf_tailroom(m))) {
 		rte_pktmbuf_free(m);
 		fo_out_fail(st, FO_OUT_DROP_FRAME_TOO_BIG);
 		return NULL;
 	}
-	fo_frame_spec(spec, &p->ifc, to->ip, to->port);
 	m->port = p->port_id;
 	m->data_len = (uint16_t)need;
 	m->pkt_len = (uint32_t)need;
 	if (unlikely(park)) { /* the caller's push_out parks it */
 		io->parking = true;
-		io->park_next = (struct fo_parked){ .deadline_ms = fo_now_ms() + FO_PARK_MS,
-						    .dst = to->ip,
-						    .ifindex = to->ifindex };
+		io->park_next = (struct fo_parked){
+			.deadline_ms = fo_now_ms() + FO_PARK_MS, .dst = to->ip, .ifindex = to->ifindex, .v6 = to->v6
+		};
+		if (to->v6)
+			memcpy(io->park_next.dst6, to->ip6, 16);
 		st->c.ev[FO_EV_FRAME_AWAITS_ARP]++;
 	}
 	return m;
@@ -185,7 +201,7 @@ static int send_msg(struct worker_io *io, const struct fo_client *to, uint8_t ct
 	if (likely(elen == 0)) {
 		fo_frame_reply(b, &spec, msg, len);
 	} else {
-		uint8_t *at = b + l2l4_udp_hdr_len(spec.vlan);
+		uint8_t *at = b + l2l4_spec_hdr_len(&spec);
 		memcpy(at, eh, elen);
 		memcpy(at + elen, msg, len);
 		l2l4_write_udp(b, &spec, (size_t)elen + len, 0, 0);
@@ -211,7 +227,7 @@ static int io_broadcast(void *ctx, const struct fo_client *asker, uint8_t radius
 	const struct rte_mbuf *q = io->cur_payload;
 	if (asker->node_len) /* through its forwarder, which broadcasts it on its side with the radius */
 		return send_msg(io, asker, radius & 0x03, msg, len);
-	if (d->gwinfo != FO_GWINFO_BROADCAST || !q || asker->ifindex >= fo_dp.n_ports)
+	if (d->gwinfo != FO_GWINFO_BROADCAST || !q || asker->ifindex >= fo_dp.n_ports || asker->v6)
 		return io_send(ctx, asker, msg, len);
 	const uint8_t *iph = rte_pktmbuf_mtod(q, const uint8_t *) + q->l2_len;
 	uint32_t dst = (uint32_t)iph[16] << 24 | (uint32_t)iph[17] << 16 | (uint32_t)iph[18] << 8 | iph[19];
@@ -427,6 +443,9 @@ static enum fo_wr_out_verdict io_out_enqueue(void *ctx, struct fo_generation *g,
 	m->attempts = 0;
 	m->ack = ack;
 	m->client_ip = from->ip;
+	m->client_v6 = from->v6;
+	if (from->v6)
+		memcpy(m->client_ip6, from->ip6, 16);
 	m->client_port = from->port;
 	m->client_id_len = res->client_id_len;
 	if (res->client_id_len)
@@ -460,6 +479,12 @@ static bool io_neighbour_known(void *ctx, const struct fo_client *to)
 	(void)ctx;
 	const struct fo_port *p = &fo_dp.ports[to->ifindex];
 	uint8_t mac[6];
+	if (to->v6) {
+		uint8_t nh6[16];
+		bool stale;
+		return p->neigh6 && l2l4_next_hop6(&p->ifc, to->ip6, p->gateway6, p->has_gateway6, nh6) &&
+		       fo_neigh6_resolve(p->neigh6, nh6, 0, mac, &stale);
+	}
 	uint32_t nh = l2l4_next_hop(to->ip, p->ifc.ip, p->ifc.netmask, p->gateway);
 	return nh && fo_neigh_lookup(p->neigh, nh, mac);
 }
@@ -582,7 +607,8 @@ static void unpark(struct worker_io *io, bool all)
 		struct fo_parked *q = &io->park[i];
 		struct fo_port *p = &fo_dp.ports[q->ifindex];
 		uint8_t mac[6];
-		if (!all && fo_resolve(p, q->dst, mac, io->w->tx, io->st)) {
+		if (!all && (q->v6 ? fo_resolve6(p, q->dst6, mac, io->w->tx, io->st)
+				   : fo_resolve(p, q->dst, mac, io->w->tx, io->st))) {
 			memcpy(rte_pktmbuf_mtod(q->m, uint8_t *), mac, sizeof(mac)); /* Ethernet destination */
 			io->parking = false;
 			push_out(io, q->m);
@@ -700,6 +726,11 @@ static void handle_burst(struct fo_worker *w, struct worker_io *io, struct fo_ge
 			.port = (uint16_t)(udp[0] << 8 | udp[1]),
 			.ifindex = fo_dp.port_index[m->port],
 		};
+		if (unlikely(m->l3_len == L2L4_IP6_HLEN)) { /* rx took it as IPv6 (an IPv4 header is never 40) */
+			from.v6 = 1;
+			memcpy(from.ip6, ip + 8, 16);
+			from.ip = l2l4_ip6_key(from.ip6);
+		}
 		struct broker_result res;
 		io->cur_tsc = fo_meta(m)->rx_tsc;
 		io->cur_slot = FO_GEN_SLOT_NONE; /* the side is known once the engine has run */

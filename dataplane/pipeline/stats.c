@@ -2,6 +2,7 @@
  * worker and per drop reason, with the conservation sums rx == delivered + answered + frag_merged +
  * dropped (+ what is still inside the pipeline) computed here. Runs on the main lcore
  * and only reads the per-lcore counters, so it costs the packet path nothing. */
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <time.h>
@@ -117,6 +118,13 @@ void fo_stats_write_json_stream(FILE *f, const char *reason)
 			"\"%02x:%02x:%02x:%02x:%02x:%02x\", \"ipv4\": \"%s\", \"vlan\": %u, \"mqttsn_port\": %u,\n",
 			p ? "," : "", p, pt->port_id, pt->name, m[0], m[1], m[2], m[3], m[4], m[5], ip, pt->ifc.vlan,
 			pt->ifc.mqttsn_port);
+		char ip6[INET6_ADDRSTRLEN + 4] = "";
+		if (pt->ifc.has_ip6) {
+			inet_ntop(AF_INET6, pt->ifc.ip6, ip6, INET6_ADDRSTRLEN);
+			snprintf(ip6 + strlen(ip6), sizeof(ip6) - strlen(ip6), "/%u", pt->ifc.ip6_prefix);
+		}
+		fprintf(f, "     \"ipv6\": \"%s\", \"neighbours6\": %u,\n", ip6,
+			pt->neigh6 ? fo_neigh_count(pt->neigh6) : 0);
 		fprintf(f, "     \"xdp_pins\": \"%s\", \"xdp_prog\": %u,\n", pt->xdp_on ? pt->xdp.dir : "",
 			pt->xdp_on ? pt->xdp.prog_id : 0);
 		fprintf(f, "     \"rx\": %lu, \"tx\": %lu, \"rx_queues\": %u, \"tx_queues\": %u, \"neighbours\": %u,\n",

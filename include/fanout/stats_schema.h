@@ -22,7 +22,8 @@
 #define FO_FOREACH_DROP(_) \
 	_(ETH_RUNT, "eth_runt", "packets", "shorter than an Ethernet header") \
 	_(ETH_NOT_FOR_US, "eth_not_for_us", "packets", "dst MAC neither ours nor bcast") \
-	_(ETH_UNKNOWN_TYPE, "eth_unknown_type", "packets", "ethertype not IPv4/ARP") \
+	_(ETH_UNKNOWN_TYPE, "eth_unknown_type", "packets", \
+	  "ethertype not IPv4/ARP/IPv6, or IPv6 on a port without an IPv6 address") \
 	_(VLAN_MISMATCH, "vlan_mismatch", "packets", "tag absent/other than configured") \
 	_(ARP_MALFORMED, "arp_malformed", "packets", "ARP packet too short or not Ethernet/IPv4") \
 	_(ARP_NOT_FOR_US, "arp_not_for_us", "packets", "request for another address") \
@@ -31,7 +32,7 @@
 	_(ARP_STATIC_CONFLICT, "arp_static_conflict", "packets", \
 	  "reply claiming a static neighbour's address with another MAC") \
 	_(IP_RUNT, "ip_runt", "packets", "shorter than an IPv4 header") \
-	_(IP_BAD_VERSION, "ip_bad_version", "packets", "IP version not 4") \
+	_(IP_BAD_VERSION, "ip_bad_version", "packets", "IP version not the ethertype's (4, or 6)") \
 	_(IP_BAD_IHL, "ip_bad_ihl", "packets", "IPv4 header length below 20 bytes or past the frame") \
 	_(IP_BAD_LENGTH, "ip_bad_length", "packets", "IPv4 total length beyond the frame or below the header") \
 	_(IP_BAD_CKSUM, "ip_bad_cksum", "packets", "IPv4 header checksum wrong") \
@@ -53,10 +54,35 @@
 	_(IP_SRC_RESERVED, "ip_src_reserved", "packets", "martian source 240.0.0.0/4") \
 	_(IP_SRC_BROADCAST, "ip_src_broadcast", "packets", "255.255.255.255 or the subnet's") \
 	_(IP_SRC_OURS, "ip_src_ours", "packets", "our own address as the source") \
-	_(IP_PROTO_UNSUPPORTED, "ip_proto_unsupported", "packets", "IP protocol neither UDP nor ICMP") \
-	_(ICMP_MALFORMED, "icmp_malformed", "packets", "ICMP message too short") \
-	_(ICMP_BAD_CKSUM, "icmp_bad_cksum", "packets", "ICMP checksum wrong") \
-	_(ICMP_UNSUPPORTED, "icmp_unsupported", "packets", "anything but echo request") \
+	_(IP_PROTO_UNSUPPORTED, "ip_proto_unsupported", "packets", \
+	  "IP protocol (IPv6: next header) neither UDP nor ICMP") \
+	_(IP6_RUNT, "ip6_runt", "packets", "shorter than an IPv6 header") \
+	_(IP6_BAD_LENGTH, "ip6_bad_length", "packets", \
+	  "IPv6 payload length beyond the frame; a fragment of a bad length or past 65535") \
+	_(IP6_NOT_FOR_US, "ip6_not_for_us", "packets", \
+	  "IPv6 destination neither our address nor (for Neighbor Solicitations) its solicited-node group") \
+	_(IP6_SRC_MULTICAST, "ip6_src_multicast", "packets", "martian IPv6 source ff00::/8") \
+	_(IP6_SRC_MARTIAN, "ip6_src_martian", "packets", \
+	  "martian IPv6 source: :: (outside ND), ::1 or IPv4-mapped ::ffff:0:0/96") \
+	_(IP6_EXT_HEADER, "ip6_ext_header", "packets", \
+	  "IPv6 extension header (hop-by-hop, routing, destination options, ...) not handled") \
+	_(IP6_FRAGMENT, "ip6_fragment", "packets", \
+	  "IPv6 fragment not reassembled: not UDP, an atomic fragment, or reassembly off") \
+	_(UDP6_ZERO_CKSUM, "udp6_zero_cksum", "packets", "UDP over IPv6 with checksum 0 (RFC 8200 8.1)") \
+	_(ND_BAD_HOP_LIMIT, "nd_bad_hop_limit", "packets", \
+	  "Neighbor Solicitation/Advertisement with hop limit not 255") \
+	_(ND_MALFORMED, "nd_malformed", "packets", \
+	  "Neighbor Solicitation/Advertisement: short, code not 0, multicast target or a bad option") \
+	_(ND_NOT_FOR_US, "nd_not_for_us", "packets", "Neighbor Solicitation for another address") \
+	_(ND_DAD, "nd_dad", "packets", "duplicate address detection probe (source ::) for our address: not answered") \
+	_(ND_NO_LLADDR, "nd_no_lladdr", "packets", "Neighbor Advertisement without a target link-layer address") \
+	_(ND_OFF_LINK, "nd_off_link", "packets", "ND sender neither link-local nor in the port's IPv6 prefix") \
+	_(ND_UNSOLICITED, "nd_unsolicited", "packets", \
+	  "Neighbor Advertisement for an address we neither asked for nor know") \
+	_(ICMP_MALFORMED, "icmp_malformed", "packets", "ICMP or ICMPv6 message too short") \
+	_(ICMP_BAD_CKSUM, "icmp_bad_cksum", "packets", "ICMP checksum wrong (ICMPv6: over the IPv6 pseudo-header)") \
+	_(ICMP_UNSUPPORTED, "icmp_unsupported", "packets", \
+	  "anything but echo request (and ICMPv6 Neighbor Discovery), or to a broadcast/multicast address") \
 	_(UDP_MALFORMED, "udp_malformed", "packets", "UDP length wrong or datagram too short") \
 	_(UDP_BAD_CKSUM, "udp_bad_cksum", "packets", "UDP checksum wrong") \
 	_(UDP_NO_LISTENER, "udp_no_listener", "packets", "not our MQTT-SN port") \
@@ -102,7 +128,15 @@
 	_(ARP_EVICTED, "arp_evicted", "events", "oldest entry of a full window made room for a needed address") \
 	_(ARP_EXPIRED, "arp_expired", "events", "aged out: unconfirmed past arp_max_age_s, or asked and unanswered") \
 	_(FRAME_AWAITS_ARP, "frame_awaits_arp", "events", \
-	  "a frame held (at most 64 per worker, 1 s) until its next hop answers ARP") \
+	  "a frame held (at most 64 per worker, 1 s) until its next hop answers ARP or ND") \
+	_(ND_LEARNT, "nd_learnt", "events", \
+	  "IPv6 neighbour addresses learnt from Neighbor Solicitations/Advertisements") \
+	_(ND_SOLICITATIONS_SENT, "nd_solicitations_sent", "events", "Neighbor Solicitations sent for IPv6 next hops") \
+	_(ND_SOLICITATION_LIMITED, "nd_solicitation_limited", "events", \
+	  "not sent: the port's arp_requests_per_s (shared by ARP and ND tables) spent") \
+	_(ND_NOT_LEARNT, "nd_not_learnt", "events", "solicitation answered, its sender not learnt: window full") \
+	_(ND_EVICTED, "nd_evicted", "events", "oldest IPv6 entry of a full window made room for a needed address") \
+	_(ND_EXPIRED, "nd_expired", "events", "IPv6 entries aged out: unconfirmed past arp_max_age_s, or unanswered") \
 	_(CONNECT_ACCEPTED, "connect_accepted", "events", "CONNECTs accepted") \
 	_(CONNECT_REJECTED_CONGESTION, "connect_rejected_congestion", "events", \
 	  "CONNECTs refused: session table full") \
@@ -166,7 +200,7 @@
 	_(PUBLISH_DUP_SUPPRESSED, "publish_dup_suppressed", "events", \
 	  "a QoS 1 DUP resend answered, not delivered again") \
 	_(DELIVERIES, "deliveries", "events", "copies handed to subscribers") \
-	_(FRAG_REASSEMBLED, "frag_reassembled", "events", "IPv4 datagrams reassembled from fragments") \
+	_(FRAG_REASSEMBLED, "frag_reassembled", "events", "IPv4 and IPv6 datagrams reassembled from fragments") \
 	_(TX_FRAGMENTED, "tx_fragmented", "events", "generated datagrams over the port's MTU sent as IPv4 fragments") \
 	_(DELIVERY_QOS1, "deliveries_qos1", "events", "QoS 1 copies handed to subscribers") \
 	_(DELIVERY_INFLIGHT_FULL, "delivery_inflight_full", "events", \

@@ -226,6 +226,12 @@ class SubnetLease:
     def addr(self, host):
         return f"{self.prefix}.{host}"
 
+    # IPv6: 2001:2:0:K::/64 of the benchmarking prefix 2001:2::/48 (RFC 5180), leased with the /24
+    prefix6 = property(lambda s: f"2001:2:0:{s.k:x}::")
+
+    def addr6(self, host):
+        return f"{self.prefix6}{host:x}"
+
     def off_link(self, rng):
         """A random address of 198.18.0.0/15 outside this /24: a sender that is off-link on this lab."""
         while True:
@@ -256,6 +262,22 @@ class Lab:
 
     def off_link(self, rng):
         return self.lease.off_link(rng)
+
+    def addr6(self, host):
+        """2001:2:0:K::host: this lab's IPv6 segment (::1 the appliance, ::2 the client after enable_ipv6)."""
+        return self.lease.addr6(host)
+
+    appliance_ip6 = property(lambda s: s.addr6(1))
+    client_ip6 = property(lambda s: s.addr6(2))
+
+    def enable_ipv6(self):
+        """Turn IPv6 on for the client end (the lab keeps it off): 2001:2:0:K::2/64 without duplicate
+        address detection, no router solicitations. The root end stays without IPv6."""
+        i = self.cl_if
+        for k, v in ((f"net.ipv6.conf.{i}.accept_dad", 0), (f"net.ipv6.conf.{i}.router_solicitations", 0),
+                     (f"net.ipv6.conf.{i}.accept_ra", 0), (f"net.ipv6.conf.{i}.disable_ipv6", 0)):
+            self.run(["sysctl", "-qw", f"{k}={v}"])
+        self.run(["ip", "-6", "addr", "add", f"{self.client_ip6}/64", "dev", i, "nodad"])
 
     def _remove_leftover(self):
         ns = f"fo-{self.name}-cli"
@@ -335,10 +357,15 @@ class Lab:
             raise TestFailure(f"in {self.ns}: {' '.join(cmd)} exited {r.returncode}:\n{r.stdout}{r.stderr}")
         return r
 
-    def udp_socket(self, bind_ip=None, port=0, timeout=1.0):
-        """A UDP socket that lives in the client namespace (created by a thread that joined it)."""
+    def udp_socket(self, bind_ip=None, port=0, timeout=1.0, family=socket.AF_INET):
+        """A UDP socket that lives in the client namespace (created by a thread that joined it);
+        family AF_INET6 binds the client's IPv6 address (enable_ipv6 first)."""
         def make():
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s = socket.socket(family, socket.SOCK_DGRAM)
+            if family == socket.AF_INET6:
+                s.bind((bind_ip or self.client_ip6, port))
+                s.settimeout(timeout)
+                return s
             s.bind((bind_ip or self.client_ip, port))
             s.settimeout(timeout)
             return s
@@ -943,9 +970,9 @@ def wire_bytes(udp_payload_len):
 class RawClient:
     """A raw MQTT-SN client on a UDP socket in the lab namespace."""
 
-    def __init__(self, lab, bind_ip=None, port=1883, timeout=1.0, auto_regack=True):
-        self.sock = lab.udp_socket(bind_ip, timeout=timeout)
-        self.gw = (lab.appliance_ip, port)
+    def __init__(self, lab, bind_ip=None, port=1883, timeout=1.0, auto_regack=True, family=socket.AF_INET):
+        self.sock = lab.udp_socket(bind_ip, timeout=timeout, family=family)
+        self.gw = (lab.appliance_ip6 if family == socket.AF_INET6 else lab.appliance_ip, port)
         self.msgid = 0
         # A gateway REGISTER that arrives while waiting for something else is answered with
         # REGACK, as every MQTT-SN client must (spec 6.10): that is how the appliance proves

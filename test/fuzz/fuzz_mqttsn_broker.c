@@ -15,7 +15,8 @@
  *                         0xEF all three
  *   0xE0 <= op < 0xEC     remote fan-out: next byte n, then n bytes of topic name (QoS op & 3 - 1),
  *                         stored as retained first when op & 4
- *   op < 0xE0             datagram from client (op & 7): next byte n, then n bytes; unless
+ *   op < 0xE0             datagram from client (op & 7; 6 and 7 are IPv6 clients whose 32-bit keys
+ *                         equal clients 0 and 1's IPv4 addresses): next byte n, then n bytes; unless
  *                         op & 0x08 ("raw"), a 1-octet length field n + 1 is put in front, so
  *                         most datagrams frame correctly and reach the engine's logic. When
  *                         op & 0x30 == 0x30 the datagram goes through a forwarder (spec 5.5):
@@ -57,9 +58,18 @@ static void check(int cond)
 		abort();
 }
 
-static int f_send(void *c, const struct fo_client *to, const uint8_t *msg, uint16_t len)
+static const uint8_t V6NET[4] = { 0x20, 0x01, 0x0d, 0xb8 };
+
+/* Everything goes to an address a client sent from: an IPv6 one only to an IPv6 client. */
+static void check_to(const struct fo_client *to)
 {
 	check(to->node_len <= 1); /* the harness's node ids; longer ones are refused */
+	check(!to->v6 || (memcmp(to->ip6, V6NET, 4) == 0 && (to->ip6[15] == 6 || to->ip6[15] == 7)));
+}
+
+static int f_send(void *c, const struct fo_client *to, const uint8_t *msg, uint16_t len)
+{
+	check_to(to);
 	struct mqttsn_msg m;
 	check(mqttsn_decode(msg, len, &m) == MQTTSN_OK);
 	return ((struct ctx *)c)->fail_send ? -1 : 0;
@@ -70,7 +80,7 @@ static int f_send_publish(void *cv, const struct fo_client *to, const uint8_t *h
 	struct ctx *c = cv;
 	struct payload *p = payload;
 	static uint8_t buf[70000];
-	check(to->node_len <= 1);
+	check_to(to);
 	check((p >= c->pl && p < c->pl + MAX_PAYLOADS) || (p >= c->kept && p < c->kept + MAX_KEPT));
 	check(p->bound);
 	check(hdr_len + (size_t)p->view_len <= sizeof(buf));
@@ -288,6 +298,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct fo_client from = { .ip = 0x0a000001u + (op & 7u),
 					  .port = (uint16_t)(4000 + (op & 3u)),
 					  .ifindex = 0 };
+		if ((op & 7u) >= 6) { /* IPv6 clients 2001:db8::6 and ::7, keyed like clients 0 and 1 */
+			from.v6 = 1;
+			from.ip = 0x0a000001u + (op & 1u);
+			memcpy(from.ip6, V6NET, sizeof(V6NET));
+			from.ip6[15] = (uint8_t)(op & 7u);
+		}
 		struct broker_result res;
 		uint32_t before = c.publishes;
 		uint32_t held_before = broker_held_count(b);

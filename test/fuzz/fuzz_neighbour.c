@@ -4,7 +4,9 @@
  * slots reused. Checks, beyond "no crash": the count never exceeds the slots; a static entry
  * always resolves to its MAC; what an operation just stored resolves to it; an address never
  * learnt is never resolved; off-link ARP changes nothing; iteration agrees with lookups; once
- * everything has aged only the statics are left.
+ * everything has aged only the statics are left. With bit 2 of the first byte the table is an IPv6
+ * one (the fo_neigh6_ functions, addresses 2001:2::x, some sharing a 32-bit hash slot's window): the
+ * same rules, and an address resolves only to a MAC stored for that address.
  * Built as a libFuzzer binary (-Dfuzz=true) and as a replay binary with replay_main.c. */
 #include <stdbool.h>
 #include <stddef.h>
@@ -50,10 +52,89 @@ static void check_entry(void *arg, uint32_t ip, const uint8_t mac[6])
 	v->n++;
 }
 
+/* The IPv6 table: senders 2001:2::x (x = 0 is the subnet-router anycast and 1 ours: off-link), each
+ * MAC naming its address in bytes 2 and 3, so a MAC resolved for another address is caught. */
+static int run6(const uint8_t *data, size_t size)
+{
+	struct fo_neigh_conf conf = { .capacity = (data[0] & 1) ? 64 : 16,
+				      .seed = { 0x243f6a8885a308d3ull ^ data[0], 0x13198a2e03707344ull },
+				      .max_age_ms = 1000,
+				      .pending_ms = 600,
+				      .requests_per_s = (data[0] & 2) ? 50 : 0,
+				      .ipv6 = true };
+	struct fo_neigh_table *t = fo_neigh_create(&conf);
+	if (!t)
+		return 0;
+	static bool ever[N_ADDR];
+	memset(ever, 0, sizeof(ever));
+	struct fo_counters c;
+	memset(&c, 0, sizeof(c));
+	uint64_t now = 0;
+	size_t i = 1;
+	for (unsigned ops = 0; i + 3 <= size && ops < MAX_OPS; ops++) {
+		uint8_t op = data[i], a = data[i + 1], arg = data[i + 2];
+		i += 3;
+		uint8_t ip6[16] = { 0x20, 0x01, 0, 2, [15] = a };
+		if (op & 8) /* the same low byte in another /64: another address */
+			ip6[7] = 1;
+		uint8_t mac[6] = { 0x02, arg, a, (uint8_t)(op & 8), 0, (uint8_t)(op >> 4) }, got[6];
+		bool on_link = a > 1, stale;
+		switch (op & 7) {
+		case 0:
+		case 1: { /* Neighbor Solicitation for us, Advertisement to us */
+			bool solicit = (op & 7) == 0;
+			uint32_t n = fo_neigh_count(t);
+			bool taken = fo_neigh6_nd_input(t, &c, solicit, ip6, mac, on_link, now);
+			if (!on_link) {
+				must(!taken && fo_neigh_count(t) == n);
+				break;
+			}
+			if (!solicit && !ever[a])
+				must(!taken && !fo_neigh6_resolve(t, ip6, now, got, &stale));
+			if (fo_neigh6_resolve(t, ip6, now, got, &stale)) {
+				must(memcmp(got, mac, 6) == 0);
+				ever[a] = true;
+			}
+			break;
+		}
+		case 2: {
+			bool ask;
+			bool ok = fo_neigh6_next_hop(t, &c, ip6, on_link, now, 200, got, &ask);
+			if (ok)
+				must(ever[a] && got[2] == a && got[3] == (op & 8));
+			if (on_link)
+				ever[a] = true;
+			else
+				must(!ask);
+			break;
+		}
+		case 4:
+			now += (uint64_t)arg * 8;
+			{
+				uint32_t r, p;
+				(void)fo_neigh_age(t, now, 1 + (a & 63), &r, &p);
+			}
+			break;
+		default:
+			if (fo_neigh6_resolve(t, ip6, now, got, &stale))
+				must(ever[a] && got[2] == a && got[3] == (op & 8));
+			break;
+		}
+		must(fo_neigh_count(t) <= fo_neigh_capacity(t));
+	}
+	uint32_t r, p;
+	(void)fo_neigh_age(t, now + (1u << 30), fo_neigh_capacity(t), &r, &p);
+	must(fo_neigh_count(t) == 0);
+	fo_neigh_destroy(t);
+	return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
+	if (data[0] & 4)
+		return run6(data, size);
 	struct fo_neigh_conf conf = { .capacity = (data[0] & 1) ? 64 : 16,
 				      .seed = { 0x243f6a8885a308d3ull ^ data[0], 0x13198a2e03707344ull },
 				      .max_age_ms = 1000,

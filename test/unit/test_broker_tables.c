@@ -158,6 +158,48 @@ static void test_session_alloc_find_move_free(void **state)
 	session_table_destroy(t);
 }
 
+/* IPv6 clients: the full address is the key (the 32-bit key beside it may equal an IPv4 address or
+ * another address's of the same /64), kept across moves between families and from behind a forwarder. */
+static void test_session_ipv6(void **state)
+{
+	(void)state;
+	struct session_table *t = session_table_create(8, 4, 2);
+	assert_non_null(t);
+	const uint8_t a6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 }, b6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 };
+	const struct session_addr v4 = { .ip = 7, .port = 10 };
+	const struct session_addr x6 = { .ip = 7, .port = 10, .ip6 = a6 };
+	const struct session_addr y6 = { .ip = 7, .port = 10, .ip6 = b6 };
+	const struct session_addr n6 = { .ip = 7, .port = 10, .ip6 = b6, .node_len = 1, .node = S("\x05") };
+	uint32_t s4 = session_alloc(t, &v4, 0, S("four"), 4);
+	uint32_t sx = session_alloc(t, &x6, 0, S("x"), 1);
+	uint32_t sy = session_alloc(t, &y6, 0, S("y"), 1);
+	assert_true(s4 != SESSION_NONE && sx != SESSION_NONE && sy != SESSION_NONE);
+	assert_int_equal(session_alloc(t, &x6, 0, S("z"), 1), SESSION_NONE); /* address taken */
+	assert_int_equal(session_find_addr(t, &v4), s4);
+	assert_int_equal(session_find_addr(t, &x6), sx);
+	assert_int_equal(session_find_addr(t, &y6), sy);
+	assert_null(session_ip6(t, session_get(t, s4)));
+	assert_memory_equal(session_ip6(t, session_get(t, sx)), a6, 16);
+	assert_true(session_get(t, sx)->v6 && !session_get(t, s4)->v6);
+	/* y moves behind a forwarder at the same IPv6 address, then to IPv4, then back */
+	assert_int_equal(session_move(t, sy, &n6, 0), 0);
+	assert_int_equal(session_find_addr(t, &y6), SESSION_NONE);
+	assert_int_equal(session_find_addr(t, &n6), sy);
+	assert_int_equal(session_move(t, sy, &v4, 0), -1); /* four lives there */
+	const struct session_addr w4 = { .ip = 8, .port = 10 };
+	assert_int_equal(session_move(t, sy, &w4, 1), 0);
+	assert_false(session_get(t, sy)->v6);
+	assert_null(session_ip6(t, session_get(t, sy)));
+	assert_int_equal(session_find_addr(t, &n6), SESSION_NONE);
+	assert_int_equal(session_move(t, sy, &y6, 0), 0);
+	assert_int_equal(session_find_addr(t, &y6), sy);
+	assert_memory_equal(session_ip6(t, session_get(t, sy)), b6, 16);
+	session_free(t, sx);
+	assert_int_equal(session_find_addr(t, &x6), SESSION_NONE);
+	assert_int_equal(session_find_addr(t, &v4), s4);
+	session_table_destroy(t);
+}
+
 /* Clients behind a forwarder: the forwarder's address plus the node id is the key, node ids live
  * in a pool of a quarter of the sessions, and a session can move behind a forwarder and back. */
 static void test_session_node_ids(void **state)
@@ -803,6 +845,7 @@ int main(void)
 		cmocka_unit_test(test_registry_random_against_model),
 		cmocka_unit_test(test_session_alloc_find_move_free),
 		cmocka_unit_test(test_session_node_ids),
+		cmocka_unit_test(test_session_ipv6),
 		cmocka_unit_test(test_ctmap_add_find_remove),
 		cmocka_unit_test(test_sessions_and_maps_random_against_model),
 		cmocka_unit_test(test_subscriptions_lists_and_wildcards),

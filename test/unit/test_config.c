@@ -243,6 +243,18 @@ static void test_accepts_edges(void **state)
 	/* /31 and /32 have no network or broadcast address to avoid. */
 	fo_config_free(parse_ok("ports: [{device: a, ipv4: 10.0.0.0/31}]\n" LCORE));
 	fo_config_free(parse_ok("ports: [{device: a, ipv4: 10.0.0.1/31, gateway: 10.0.0.0}]\n" LCORE));
+	struct fo_config *v6 = parse_ok("ports: [{device: a, ipv4: 10.0.0.1/24, ipv6: 2001:2:0:5::1, gateway6: "
+					"fe80::1}, {device: b, ipv4: 10.0.1.1/24, ipv6: \"2001:2:0:6::1/127\", "
+					"gateway6: \"2001:2:0:6::\"}]\n" LCORE);
+	assert_true(v6->ports[0].has_ip6);
+	assert_int_equal(v6->ports[0].ip6_prefix, 64); /* the default */
+	assert_int_equal(v6->ports[0].ip6[7], 5);
+	assert_int_equal(v6->ports[0].ip6[15], 1);
+	assert_true(v6->ports[0].has_gateway6);
+	assert_int_equal(v6->ports[0].gateway6[0], 0xfe);
+	assert_int_equal(v6->ports[1].ip6_prefix, 127);
+	assert_true(v6->ports[1].has_gateway6);
+	fo_config_free(v6);
 	fo_config_free(parse_ok("ports: [{device: a, ipv4: 10.9.9.9/32}]\n" LCORE));
 	fo_config_free(parse_ok(MIN "burst: \"64\"\nrings: {worker: 256, tx: 1048576, peer: 64}\n"));
 	fo_config_free(parse_ok("ports: [{device: a, ipv4: 10.0.0.1/8, vlan: 4094, mqttsn_port: 65535}]\n" LCORE));
@@ -304,6 +316,20 @@ static const struct bad semantic[] = {
 	{ "ports: [{device: a, ipv4: 198.18.0.1/24, gateway: 198.18.1.1}]\n" LCORE, "ports[0].gateway",
 	  "outside the port's prefix 198.18.0.0/24" },
 	{ "ports: [{device: a, ipv4: 198.18.0.1/24, gateway: 198.18.0.1}]\n" LCORE, "ports[0].gateway", "own address" },
+	/* IPv6: a unicast host address, a prefix, gateway6 only with it and on-link */
+	{ "ports: [{device: a, ipv4: 198.18.0.1/24, ipv6: 2001:2::1/129}]\n" LCORE, "ports[0].ipv6", "/1../128" },
+	{ "ports: [{device: a, ipv4: 198.18.0.1/24, ipv6: 2001:2::g/64}]\n" LCORE, "ports[0].ipv6", "not an IPv6" },
+	{ "ports: [{device: a, ipv4: 198.18.0.1/24, ipv6: 2001:2::1/064}]\n" LCORE, "ports[0].ipv6", "not an IPv6" },
+	{ "ports: [{device: a, ipv4: 198.18.0.1/24, ipv6: ff02::1/64}]\n" LCORE, "ports[0].ipv6", "unicast" },
+	{ "ports: [{device: a, ipv4: 198.18.0.1/24, ipv6: fe80::1/64}]\n" LCORE, "ports[0].ipv6", "link-local" },
+	{ "ports: [{device: a, ipv4: 198.18.0.1/24, ipv6: \"::ffff:10.0.0.1/64\"}]\n" LCORE, "ports[0].ipv6",
+	  "unicast" },
+	{ "ports: [{device: a, ipv4: 198.18.0.1/24, gateway6: fe80::1}]\n" LCORE, "ports[0].gateway6", "without" },
+	{ "ports: [{device: a, ipv4: 198.18.0.1/24, ipv6: 2001:2::1/64, gateway6: 2001:3::1}]\n" LCORE,
+	  "ports[0].gateway6", "on-link" },
+	{ "ports: [{device: a, ipv4: 198.18.0.1/24, ipv6: 2001:2::1/64}, {device: b, ipv4: 198.18.1.1/24, ipv6: "
+	  "2001:2::1/64}]\n" LCORE,
+	  "ports[1].ipv6", "already used" },
 	{ "ports: [{device: a, ipv4: 198.18.0.1/24, gateway: 198.18.0.255}]\n" LCORE, "ports[0].gateway", "broadcast" },
 	{ "ports: [{device: a, ipv4: 198.18.0.1/24, gateway: 198.18.0.1/24}]\n" LCORE, "ports[0].gateway",
 	  "expected a.b.c.d" },
@@ -421,7 +447,7 @@ static void test_semantic_rules(void **state)
 static const struct bad structural[] = {
 	/* unknown keys, at every level, with what is allowed there */
 	{ MIN "bogus: 1\n", "bogus: unknown key", "allowed here: ports, lcores" },
-	{ "ports: [{device: a, ipv4: 10.0.0.1/24, ipv6: x}]\n" LCORE, "ports[0].ipv6: unknown key",
+	{ "ports: [{device: a, ipv4: 10.0.0.1/24, ipv7: x}]\n" LCORE, "ports[0].ipv7: unknown key",
 	  "allowed here: device, ipv4" },
 	{ "ports: [{device: a, ipv4: 10.0.0.1/24}, {device: b, ipv4: 10.0.1.1/24, vlna: 3}]\n" LCORE,
 	  "ports[1].vlna: unknown key", NULL },

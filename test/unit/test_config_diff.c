@@ -20,7 +20,8 @@
 /* Every key given explicitly, so each restart case changes exactly one value. */
 #define CORE \
 	"ports:\n" \
-	"  - {device: net_af_packet0, ipv4: 198.18.0.1/24, gateway: 198.18.0.254, vlan: 0,\n" \
+	"  - {device: net_af_packet0, ipv4: 198.18.0.1/24, gateway: 198.18.0.254, ipv6: \"2001:2::1/64\",\n" \
+	"     gateway6: \"fe80::1\", vlan: 0,\n" \
 	"     mqttsn_port: 1883, rx_queues: 1, rx_desc: 1024, tx_desc: 1024,\n" \
 	"     static_neighbours: [{ip: 198.18.0.9, mac: \"02:00:00:00:00:09\"}]}\n" \
 	"lcores:\n" \
@@ -353,6 +354,9 @@ static const struct restart_case restart_cases[] = {
 	{ "ipv4: 198.18.0.1/24", "ipv4: 198.18.0.2/24", "ports[0].ipv4" },
 	{ "ipv4: 198.18.0.1/24", "ipv4: 198.18.0.1/16", "ports[0].ipv4" }, /* the prefix alone */
 	{ "gateway: 198.18.0.254", "gateway: 198.18.0.253", "ports[0].gateway" },
+	{ "ipv6: \"2001:2::1/64\"", "ipv6: \"2001:2::2/64\"", "ports[0].ipv6" },
+	{ "ipv6: \"2001:2::1/64\"", "ipv6: \"2001:2::1/60\"", "ports[0].ipv6" }, /* the prefix alone */
+	{ "gateway6: \"fe80::1\"", "gateway6: \"fe80::2\"", "ports[0].gateway6" },
 	{ "vlan: 0", "vlan: 7", "ports[0].vlan" },
 	{ "mqttsn_port: 1883", "mqttsn_port: 1884", "ports[0].mqttsn_port" },
 	{ "rx_queues: 1", "rx_queues: 2", "ports[0].rx_queues" },

@@ -239,12 +239,27 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Client i; clients 100 + i share client i's IP address from another port (NAT rebinding). */
+/* Client i; clients 100 + i share client i's IP address from another port (NAT rebinding). Clients
+ * 200 + i are IPv6 clients 2001:db8::i with client i's 32-bit key and port: the same key as an IPv4
+ * address must not make them one client; 300 + i is 2001:db8::1:i, another address of the same /64
+ * (the same key) and port. */
 static struct fo_client cl(int i)
 {
-	return (struct fo_client){ .ip = 0x0a000000u + (uint32_t)(i % 100),
-				   .port = (uint16_t)(10000 + i),
-				   .ifindex = 0 };
+	struct fo_client c = { .ip = 0x0a000000u + (uint32_t)(i % 100), .port = (uint16_t)(10000 + i), .ifindex = 0 };
+	if (i >= 200) {
+		static const uint8_t net[8] = { 0x20, 0x01, 0x0d, 0xb8 };
+		c.v6 = 1;
+		c.port = (uint16_t)(10000 + i % 100);
+		memcpy(c.ip6, net, 8);
+		c.ip6[13] = i >= 300;
+		c.ip6[15] = (uint8_t)(i % 100);
+	}
+	return c;
+}
+
+static bool same_client(const struct fo_client *a, const struct fo_client *b)
+{
+	return a->ip == b->ip && a->port == b->port && a->v6 == b->v6 && (!a->v6 || memcmp(a->ip6, b->ip6, 16) == 0);
 }
 
 static void reset_out(void)
@@ -387,7 +402,7 @@ static int outs_to(int i, struct out **list, int max)
 	int k = 0;
 	struct fo_client c = cl(i);
 	for (int j = 0; j < T->f.n && k < max; j++)
-		if (T->f.out[j].to.ip == c.ip && T->f.out[j].to.port == c.port)
+		if (same_client(&T->f.out[j].to, &c))
 			list[k++] = &T->f.out[j];
 	return k;
 }
@@ -675,6 +690,72 @@ static void test_persistent_session_kept_and_moved(void **state)
 	reset_out();
 	assert_int_equal(do_connect(101, "c1", 0, 30), FO_FATE_DELIVERED);
 	assert_int_equal(broker_subscription_count(T->b), 1);
+}
+
+/* IPv6 clients next to IPv4 ones: one session per address (a key shared with an IPv4 address or with
+ * another address of the /64 is not the same client), topics shared, copies to each client's own
+ * address and family; a session moves between ports of one IPv6 address, and the proven owner keeps
+ * it against the same host's IPv4 address. */
+static void test_ipv6_clients(void **state)
+{
+	start(*state);
+	connect_ok(1, "v4");
+	connect_ok(201, "v6");
+	connect_ok(301, "v6same64");
+	assert_int_equal(broker_session_count(T->b), 3);
+	sub_ok(1, 0, "mix/t");
+	sub_ok(201, 0, "mix/t");
+	sub_ok(301, 1, "mix/#");
+	uint16_t id = reg_ok(201, "mix/t");
+	reset_out();
+	assert_int_equal(do_publish(201, 0, MQTTSN_TOPIC_NORMAL, id, 0, "from v6"), FO_FATE_DELIVERED);
+	assert_int_equal(publishes_to(1), 1);
+	assert_int_equal(publishes_to(201), 1);
+	assert_int_equal(publishes_to(301) + (int)EV(DELIVERY_HELD), 1); /* a wildcard copy may wait for REGACK */
+	struct out *o = last_publish_to(201);
+	assert_true(o->to.v6);
+	assert_memory_equal(o->to.ip6, cl(201).ip6, 16);
+	assert_false(last_publish_to(1)->to.v6);
+	id = reg_ok(1, "mix/t");
+	reset_out();
+	assert_int_equal(do_publish(1, 0, MQTTSN_TOPIC_NORMAL, id, 0, "from v4"), FO_FATE_DELIVERED);
+	assert_int_equal(publishes_to(201), 1);
+	assert_memory_equal(last_publish_to(201)->m.u.publish.data, "from v4", 7);
+	/* the control socket's listing carries the address */
+	struct broker_export_row rows[8];
+	uint64_t cur = 0;
+	uint32_t n = broker_export(T->b, BROKER_EXPORT_SESSIONS, &cur, rows, 8);
+	int v6rows = 0;
+	for (uint32_t k = 0; k < n; k++)
+		if (rows[k].v6) {
+			v6rows++;
+			assert_memory_equal(rows[k].ip6, "\x20\x01\x0d\xb8", 4);
+		}
+	assert_int_equal(v6rows, 2);
+	/* CleanSession=0 over IPv6: a new port of the same address takes it back with its subscription */
+	reset_out();
+	assert_int_equal(do_connect(201, "v6p", 0, 30), FO_FATE_DELIVERED);
+	struct fo_client moved = cl(201);
+	moved.port = 20201;
+	struct mqttsn_msg m = { .type = MQTTSN_CONNECT };
+	m.u.connect.flags = 0;
+	m.u.connect.protocol_id = MQTTSN_PROTOCOL_ID;
+	m.u.connect.duration = 30;
+	m.u.connect.client_id = (const uint8_t *)"v6p";
+	m.u.connect.client_id_len = 3;
+	reset_out();
+	assert_int_equal(feed(moved, &m), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.out[0].m.u.connack.return_code, MQTTSN_RC_ACCEPTED);
+	assert_true(broker_has_session(T->b, &moved));
+	struct fo_client old = cl(201);
+	assert_false(broker_has_session(T->b, &old));
+	old.v6 = 0; /* the IPv4 client with the same key and port is another client, still there */
+	assert_true(broker_has_session(T->b, &old));
+	/* the same ClientId from the host's IPv4 address: another source, the proven owner keeps it */
+	reset_out();
+	assert_int_equal(do_connect(1, "v6p", 0, 30), FO_FATE_ANSWERED);
+	assert_int_equal(T->f.out[0].m.u.connack.return_code, MQTTSN_RC_NOT_SUPPORTED);
+	assert_int_equal(EV(CONNECT_REJECTED_OWNER), 1);
 }
 
 static void test_clean_connect_from_new_address_replaces(void **state)
@@ -2397,17 +2478,21 @@ static void test_admission_first_rule_decides(void **state)
 	};
 	struct broker_config c = { .admission = rules, .n_admission = 2, .admission_reject_unlisted = true };
 	const struct broker_admission *r;
-	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor", 6, 0x0a000004u, &r), BROKER_ADMIT_OK);
+	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor", 6, 0x0a000004u, false, &r), BROKER_ADMIT_OK);
 	assert_ptr_equal(r, &rules[0]);
-	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor", 6, 0x0a000005u, &r), BROKER_ADMIT_SOURCE);
+	/* an IPv6 client whose key happens to equal an admitted IPv4 address: inside no (IPv4) prefix */
+	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor", 6, 0x0a000004u, true, &r), BROKER_ADMIT_SOURCE);
+	assert_ptr_equal(r, &rules[0]);
+	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor", 6, 0x0a000005u, false, &r), BROKER_ADMIT_SOURCE);
 	assert_ptr_equal(r, &rules[0]); /* the catch-all after it does not rescue it */
-	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor1", 7, 0xc0000201u, &r), BROKER_ADMIT_OK);
+	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor1", 7, 0xc0000201u, false, &r), BROKER_ADMIT_OK);
 	assert_ptr_equal(r, &rules[1]);
 	c.n_admission = 1;
-	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor1", 7, 0x0a000004u, &r), BROKER_ADMIT_UNLISTED);
+	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor1", 7, 0x0a000004u, false, &r),
+			 BROKER_ADMIT_UNLISTED);
 	assert_null(r);
 	c.admission_reject_unlisted = false;
-	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor1", 7, 0x0a000004u, &r), BROKER_ADMIT_OK);
+	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor1", 7, 0x0a000004u, false, &r), BROKER_ADMIT_OK);
 	assert_null(r);
 }
 
@@ -4679,6 +4764,7 @@ int main(void)
 		TEST(test_connect_table_full_is_congestion),
 		TEST(test_clean_session_drops_state_on_reconnect),
 		TEST(test_persistent_session_kept_and_moved),
+		TEST(test_ipv6_clients),
 		TEST(test_clean_connect_from_new_address_replaces),
 		TEST(test_register_same_name_same_id_own_maps),
 		TEST(test_register_invalid_and_full),

@@ -43,13 +43,13 @@ static void test_mqttsn_to_owner(void **state)
 				      .src_ip = 0x0a000100u + (i & 15),
 				      .src_port = (uint16_t)(1000 + i) };
 		uint32_t w = 99, w2 = 99;
-		assert_int_equal(fo_rx_decide(&k, &ifc, t, &c, 0, 4, &w), FO_RX_TO_WORKER);
+		assert_int_equal(fo_rx_decide(&k, &ifc, t, NULL, &c, 0, 4, &w), FO_RX_TO_WORKER);
 		assert_true(w < 4);
-		assert_int_equal(fo_rx_decide(&k, &ifc, t, &c, 0, 4, &w2), FO_RX_TO_WORKER);
+		assert_int_equal(fo_rx_decide(&k, &ifc, t, NULL, &c, 0, 4, &w2), FO_RX_TO_WORKER);
 		assert_int_equal(w, w2); /* a client stays with its worker */
 		seen[w] = true;
 		uint32_t one = 99;
-		fo_rx_decide(&k, &ifc, t, &c, 0, 1, &one);
+		fo_rx_decide(&k, &ifc, t, NULL, &c, 0, 1, &one);
 		assert_int_equal(one, 0);
 	}
 	for (int w = 0; w < 4; w++)
@@ -69,34 +69,34 @@ static void test_arp_and_echo(void **state)
 	struct l2l4_pkt k = { .kind = L2L4_ARP_REQUEST,
 			      .arp_sender_ip = 0x0a000005u,
 			      .arp_sender_mac = { 2, 0, 0, 0, 0, 5 } };
-	assert_int_equal(fo_rx_decide(&k, &ifc, t, &c, 10, 1, &w), FO_RX_ANSWER_ARP);
+	assert_int_equal(fo_rx_decide(&k, &ifc, t, NULL, &c, 10, 1, &w), FO_RX_ANSWER_ARP);
 	assert_true(fo_neigh_lookup(t, 0x0a000005u, mac));
 	assert_int_equal(settled(&c), 0);
 	/* off-link: refused, dropped and counted */
 	k.arp_sender_ip = 0x0b000005u;
-	assert_int_equal(fo_rx_decide(&k, &ifc, t, &c, 10, 1, &w), FO_RX_DONE);
+	assert_int_equal(fo_rx_decide(&k, &ifc, t, NULL, &c, 10, 1, &w), FO_RX_DONE);
 	assert_false(fo_neigh_lookup(t, 0x0b000005u, mac));
 	assert_int_equal(c.dropped, 1);
 	/* an unsolicited reply: dropped */
 	k.kind = L2L4_ARP_REPLY;
 	k.arp_sender_ip = 0x0a000009u;
-	assert_int_equal(fo_rx_decide(&k, &ifc, t, &c, 10, 1, &w), FO_RX_DONE);
+	assert_int_equal(fo_rx_decide(&k, &ifc, t, NULL, &c, 10, 1, &w), FO_RX_DONE);
 	assert_int_equal(c.dropped, 2);
 	assert_int_equal(c.delivered, 0);
 	/* a reply we asked for: learnt, delivered */
 	bool evicted;
 	assert_true(fo_neigh_should_request(t, 0x0a000009u, 20, 200, &evicted));
-	assert_int_equal(fo_rx_decide(&k, &ifc, t, &c, 30, 1, &w), FO_RX_DONE);
+	assert_int_equal(fo_rx_decide(&k, &ifc, t, NULL, &c, 30, 1, &w), FO_RX_DONE);
 	assert_true(fo_neigh_lookup(t, 0x0a000009u, mac));
 	assert_int_equal(c.delivered, 1);
 	/* echo: answered here whether or not the reply finds its next hop */
 	k.kind = L2L4_ICMP_ECHO;
-	assert_int_equal(fo_rx_decide(&k, &ifc, t, &c, 30, 1, &w), FO_RX_ECHO);
+	assert_int_equal(fo_rx_decide(&k, &ifc, t, NULL, &c, 30, 1, &w), FO_RX_ECHO);
 	assert_int_equal(c.answered, 1);
 	/* a parse drop keeps its reason */
 	k.kind = L2L4_DROP;
 	k.drop = FO_DROP_IP_BAD_LENGTH;
-	assert_int_equal(fo_rx_decide(&k, &ifc, t, &c, 30, 1, &w), FO_RX_DONE);
+	assert_int_equal(fo_rx_decide(&k, &ifc, t, NULL, &c, 30, 1, &w), FO_RX_DONE);
 	assert_int_equal(c.drop[FO_DROP_IP_BAD_LENGTH], 1);
 	assert_int_equal(settled(&c), 5); /* every frame but the answered request, once */
 	fo_neigh_destroy(t);
