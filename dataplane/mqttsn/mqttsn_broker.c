@@ -1884,7 +1884,7 @@ static void on_connect(struct broker *b, const struct fo_client *from, const str
 		if (o->ip != from->ip && !o->proven)
 			clean = true; /* nothing proven to hand over: start afresh */
 	}
-	if (si == SESSION_NONE && clen > 0 && b->io.connect_elsewhere && !b->claimed &&
+	if (si == SESSION_NONE && clen > 0 && from->node_len == 0 && b->io.connect_elsewhere && !b->claimed &&
 	    b->io.connect_elsewhere(b->io.ctx, cid, (uint8_t)clen)) {
 		/* Another worker may hold the ClientId: the stage claims it, then hands this CONNECT back. */
 		res->handover = true;

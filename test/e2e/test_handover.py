@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""A persistent session moving between workers (MQTT-SN 1.2 section 6.3, CleanSession=0; NAT
+rebinding): the dataplane runs two worker lcores (rx+tx on one lcore, a worker on each of two
+more), and the rx stage hands each client to a worker by its source address and port.
+
+1. A CleanSession=0 subscriber (exact filter at QoS 1, wildcard filter at QoS 2) disconnects; a
+   QoS 1 and a QoS 2 message are published meanwhile (buffered for it on its worker). It comes
+   back from a new source port that the dataplane hands to the other worker (found by probing:
+   a throwaway client's session shows up in that worker's count): the new worker claims the
+   ClientId over the hand-over rings, takes the whole session (subscriptions, topic ids, the
+   buffered copies) and answers the CONNECT. The client gets both messages exactly once, in
+   order, with the topic id its SUBACK gave for the exact one, then a new publish once. The
+   session now counts on the other worker; handover_done is 1.
+2. A clean CONNECT of the same ClientId from the first port (the first worker) ends the session
+   on the other worker (handover_ended): one session of that ClientId is left, with no
+   subscriptions, and the publish after it reaches neither address.
+Nothing fails (handover_failed 0); both conservation sums hold after stop."""
+import struct
+import sys
+from pathlib import Path
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import (CONNACK, DISCONNECT, F_QOS1, F_QOS2, PUBACK, PUBLISH, REGISTER, Dataplane,  # noqa: E402
+                     Lab, RawClient, TestFailure, check, check_conservation, events, log, m_connect,
+                     m_disconnect, m_puback, m_publish, msg, run_test, scaled, wait_until)
+import time  # noqa: E402
+
+PUBREC, PUBREL, PUBCOMP = 0x0F, 0x10, 0x0E
+
+
+def m_pubx(mtype, mid):
+    return msg(mtype, struct.pack("!H", mid))
+
+
+def worker_sessions(dp):
+    return [w["sessions"] for w in dp.snapshot()["workers"]]
+
+
+def wait_event(dp, name, want, what):
+    return wait_until(what, lambda: (lambda s: s if events(s)[name] >= want else None)(dp.snapshot()),
+                      timeout=scaled(10))
+
+
+def worker_of(dp, before, what):
+    """The worker whose session count grew by one since `before`."""
+    def grown():
+        now = worker_sessions(dp)
+        up = [i for i, (a, b) in enumerate(zip(before, now)) if b == a + 1]
+        return up[0] + 1 if len(up) == 1 else None
+    return wait_until(what, grown, timeout=scaled(5)) - 1
+
+
+def client_on(dp, lab, want, tries=32):
+    """A client socket whose address the dataplane hands to worker `want`."""
+    for k in range(tries):
+        c = RawClient(lab)
+        before = worker_sessions(dp)
+        check(c.connect(f"ho-probe-{k}") == 0, "probe: CONNACK refused")
+        w = worker_of(dp, before, "the probe's session counted on a worker")
+        c.send(m_disconnect())  # CleanSession=1: the probe's session ends
+        c.expect(DISCONNECT)
+        wait_until("the probe's session gone", lambda: sum(worker_sessions(dp)) == sum(before), timeout=scaled(5))
+        if w == want:
+            log(f"probe {k}: port {c.sock.getsockname()[1]} goes to worker {w}")
+            return c
+        c.close()
+    raise TestFailure(f"no source port of {tries} tried went to worker {want}")
+
+
+def receive(c, n, timeout=5.0):
+    """n PUBLISHes (data, topic id, QoS) as the client gets them, acknowledged (QoS 1 PUBACK, QoS 2
+    PUBREC then PUBCOMP for the PUBREL); gateway REGISTERs answered."""
+    got, deadline = [], time.monotonic() + scaled(timeout)
+    while len(got) < n:
+        left = deadline - time.monotonic()
+        check(left > 0, f"{len(got)} of {n} PUBLISHes within {timeout} s: {got}")
+        m = c.recv(left)
+        if m is None:
+            continue
+        mtype, body = m
+        if mtype == REGISTER:
+            c.regack(body)
+        elif mtype == PUBLISH:
+            flags, tid, mid = struct.unpack("!BHH", body[:5])
+            qos = (flags >> 5) & 3
+            got.append((body[5:], tid, qos))
+            if qos == 1:
+                c.send(m_puback(tid, mid))
+            elif qos == 2:
+                c.send(m_pubx(PUBREC, mid))
+        elif mtype == PUBREL:
+            c.send(m_pubx(PUBCOMP, struct.unpack("!H", body[:2])[0]))
+        else:
+            raise TestFailure(f"unexpected message 0x{mtype:02x} {body.hex()}")
+    return got
+
+
+def quiet(c, wait=0.8):
+    """Nothing but the tail of a QoS 2 exchange (PUBREL) comes any more."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        m = c.recv(max(0.01, deadline - time.monotonic()))
+        if m is None:
+            continue
+        if m[0] == PUBREL:
+            c.send(m_pubx(PUBCOMP, struct.unpack("!H", m[1][:2])[0]))
+            continue
+        raise TestFailure(f"expected nothing more, got 0x{m[0]:02x} {m[1].hex()}")
+
+
+def publish_qos2(pub, tid, data):
+    mid = pub.next_id()
+    pub.send(m_publish(tid, mid, data, F_QOS2))
+    pub.expect(PUBREC)
+    pub.send(m_pubx(PUBREL, mid))
+    pub.expect(PUBCOMP)
+
+
+def main(args):
+    roles = {"lcores": [{"lcore": 1, "roles": ["rx", "tx"]}, {"lcore": 2, "roles": ["worker"]},
+                        {"lcore": 3, "roles": ["worker"]}]}
+    with Lab("hand") as lab:
+        dp = Dataplane("hand", lab, overrides=roles)
+        i = dp.cmd.index("-l")  # three lcores on this 2-core machine: lcores 1..3 share CPU 1
+        dp.cmd[i:i + 2] = ["--lcores", "0@0,1@1,2@1,3@1"]
+        with dp:
+            first, pub, moved = RawClient(lab), RawClient(lab), None
+            try:
+                before = worker_sessions(dp)
+                check(first.connect("mover", flags=0) == 0, "mover: CONNACK refused")
+                a = worker_of(dp, before, "the mover's session counted on a worker")
+                tid_exact, rc = first.subscribe("e2e/ho/exact", F_QOS1)
+                check(rc == 0, f"SUBACK rc {rc} for the exact filter")
+                _, rc = first.subscribe("e2e/ho/+/w", F_QOS2)
+                check(rc == 0, f"SUBACK rc {rc} for the wildcard filter")
+                check(pub.connect("ho-pub") == 0, "publisher: CONNACK refused")
+                p_exact, p_wild = pub.register("e2e/ho/exact"), pub.register("e2e/ho/x/w")
+                first.send(m_disconnect())
+                first.expect(DISCONNECT)
+                wait_event(dp, "session_kept_offline", 1, "the CleanSession=0 session kept after DISCONNECT")
+                pub.send(m_publish(p_exact, pub.next_id(), b"kept-q1", F_QOS1))
+                pub.expect(PUBACK)
+                publish_qos2(pub, p_wild, b"kept-q2")
+                wait_event(dp, "delivery_buffered", 2, "both copies buffered on the mover's worker")
+                log(f"mover on worker {a}; subscriptions and 2 copies buffered there")
+
+                moved = client_on(dp, lab, 1 - a)
+                ws0 = worker_sessions(dp)
+                moved.send(m_connect("mover", flags=0))
+                body = moved.expect(CONNACK)
+                check(body[0] == 0, f"CONNACK rc {body[0]} from the new port")
+                got = receive(moved, 2)
+                log(f"after the move: {got}")
+                check([g[0] for g in got] == [b"kept-q1", b"kept-q2"], f"buffered copies {got}, want both in order")
+                check(got[0][1] == tid_exact and got[0][2] == 1, f"exact copy topic id/QoS {got[0][1:]}, SUBACK "
+                      f"gave {tid_exact} at QoS 1")
+                check(got[1][2] == 2, f"wildcard copy at QoS {got[1][2]}, want 2")
+                quiet(moved)
+                publish_qos2(pub, p_wild, b"live-q2")
+                pub.send(m_publish(p_exact, pub.next_id(), b"live-q1", F_QOS1))
+                pub.expect(PUBACK)
+                got = receive(moved, 2)
+                check(sorted(g[0] for g in got) == [b"live-q1", b"live-q2"], f"live copies {got}")
+                quiet(moved)
+                ws = worker_sessions(dp)
+                ev = events(dp.snapshot())
+                check(ws[a] == ws0[a] - 1 and ws[1 - a] == ws0[1 - a] + 1,
+                      f"sessions per worker {ws0} before the move, {ws} after: the session did not move")
+                log(f"sessions per worker {ws0} -> {ws}; handover_claims {ev['handover_claims']} done "
+                    f"{ev['handover_done']} out {ev['handover_out']} failed {ev['handover_failed']}")
+                check(ev["handover_done"] == 1 and ev["handover_out"] == 1, "one session handed over")
+
+                # A clean CONNECT of the ClientId on the first worker ends it on the other one.
+                check(first.connect("mover") == 0, "clean CONNECT refused")
+                wait_event(dp, "handover_ended", 1, "the old session ended on the other worker")
+                pub.send(m_publish(p_exact, pub.next_id(), b"after-clean", F_QOS1))
+                pub.expect(PUBACK)
+                first.expect_nothing(0.5)
+                moved.expect_nothing(0.3)
+            finally:
+                first.close()
+                pub.close()
+                if moved:
+                    moved.close()
+            stats = dp.stop()
+        ev = events(stats)
+        shown = {k: ev[k] for k in ("handover_claims", "handover_done", "handover_out", "handover_ended",
+                                    "handover_failed", "handover_late", "handover_state_dropped",
+                                    "handover_duplicate", "session_resumed", "delivery_buffered")}
+        log(f"events: {shown}")
+        check(ev["handover_done"] == 1 and ev["handover_out"] == 1 and ev["handover_ended"] == 1, f"{shown}")
+        check(ev["handover_failed"] == 0 and ev["handover_state_dropped"] == 0 and ev["handover_duplicate"] == 0,
+              f"{shown}")
+        check(len(stats["workers"]) == 2, f"{len(stats['workers'])} workers, expected 2")
+        check_conservation(stats)
+
+
+if __name__ == "__main__":
+    run_test(main, __doc__)
