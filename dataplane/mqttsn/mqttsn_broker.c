@@ -1556,7 +1556,7 @@ static void wild_candidate(void *ctx, uint32_t w)
  * highest granted QoS among the matches). entry is the name's registry id or
  * TOPIC_NONE when this worker has never seen the name. */
 static uint32_t fan_out(struct broker *b, const uint8_t *name, uint16_t len, uint32_t entry, int qos, void *payload,
-			uint16_t payload_len, uint32_t *held, const uint32_t *except, uint32_t n_except)
+			uint16_t payload_len, uint32_t *held)
 {
 	*held = 0;
 	if (++b->epoch == 0) {
@@ -1568,8 +1568,6 @@ static uint32_t fan_out(struct broker *b, const uint8_t *name, uint16_t len, uin
 		}
 		b->epoch = 1;
 	}
-	for (uint32_t i = 0; i < n_except; i++) /* marked already: collect() passes them by */
-		session_get(b->st, except[i])->mark_epoch = b->epoch;
 	uint32_t n = 0;
 	if (entry != TOPIC_NONE)
 		collect(b, entry, &n);
@@ -1626,7 +1624,7 @@ uint32_t broker_fanout(struct broker *b, const uint8_t *topic, uint16_t topic_le
 		return 0;
 	uint32_t entry = topic_registry_find(b->reg, TOPIC_KIND_NAME, topic, topic_len);
 	uint32_t held;
-	return fan_out(b, topic, topic_len, entry, qos, payload, payload_len, &held, NULL, 0);
+	return fan_out(b, topic, topic_len, entry, qos, payload, payload_len, &held);
 }
 
 /* ------------------------------------------------------------------ retained messages */
@@ -2083,7 +2081,7 @@ static int accept_publish(struct broker *b, const struct fo_client *from, uint32
 	uint16_t plen = m->u.publish.data_len;
 	b->io.payload_bind(b->io.ctx, payload, m->u.publish.data, plen);
 	uint32_t held;
-	uint32_t local = fan_out(b, name, len, entry, qos, payload, plen, &held, NULL, 0);
+	uint32_t local = fan_out(b, name, len, entry, qos, payload, plen, &held);
 	bool retain = (m->u.publish.flags & MQTTSN_FLAG_RETAIN) != 0;
 	if (retain)
 		retain_publish(b, name, len, qos, payload, plen);
@@ -2949,7 +2947,7 @@ static void will_publish(struct broker *b, const struct fo_client *from, const u
 	qos = qos < 0 ? 0 : qos;
 	uint32_t entry = topic_registry_find(b->reg, TOPIC_KIND_NAME, topic, tlen);
 	uint32_t held;
-	uint32_t local = fan_out(b, topic, tlen, entry, qos, p, mlen, &held, NULL, 0);
+	uint32_t local = fan_out(b, topic, tlen, entry, qos, p, mlen, &held);
 	bool retain = (flags & MQTTSN_FLAG_RETAIN) != 0;
 	if (retain)
 		retain_publish(b, topic, tlen, qos, p, mlen);
@@ -3587,20 +3585,28 @@ uint32_t broker_fanout_except(struct broker *b, const uint8_t *topic, uint16_t t
 			      uint16_t payload_len, uint64_t now_ms, const uint8_t *const *except_id,
 			      const uint8_t *except_len, uint32_t n_except)
 {
-	uint32_t except[8];
-	uint32_t n = 0;
-	for (uint32_t i = 0; i < n_except && n < 8; i++) {
-		uint32_t si = session_find_client_id(b->st, except_id[i], except_len[i]);
-		if (si != SESSION_NONE)
-			except[n++] = si;
-	}
 	if (now_ms > b->clock_ms)
 		b->clock_ms = now_ms;
 	if (!topic || topic_len == 0 || topic_len > b->cfg.max_topic_len)
 		return 0;
+	if (b->epoch + 1 == 0) { /* what fan_out does when its epoch wraps, done before the marks below */
+		uint32_t cap = session_capacity(b->st);
+		for (uint32_t i = 0; i < cap; i++) {
+			struct mqttsn_session *s = session_get(b->st, i);
+			if (s)
+				s->mark_epoch = 0;
+		}
+		b->epoch = 0;
+	}
+	/* Marked with the epoch fan_out is about to take: collect() passes them by as served. */
+	for (uint32_t i = 0; i < n_except; i++) {
+		uint32_t si = session_find_client_id(b->st, except_id[i], except_len[i]);
+		if (si != SESSION_NONE)
+			session_get(b->st, si)->mark_epoch = b->epoch + 1;
+	}
 	uint32_t entry = topic_registry_find(b->reg, TOPIC_KIND_NAME, topic, topic_len);
 	uint32_t held;
-	return fan_out(b, topic, topic_len, entry, qos, payload, payload_len, &held, except, n);
+	return fan_out(b, topic, topic_len, entry, qos, payload, payload_len, &held);
 }
 
 void broker_set_presence(struct broker *b, uint32_t *presence, uint32_t mask)
