@@ -14,6 +14,13 @@ more), and the rx stage hands each client to a worker by its source address and 
 2. A clean CONNECT of the same ClientId from the first port (the first worker) ends the session
    on the other worker (handover_ended): one session of that ClientId is left, with no
    subscriptions, and the publish after it reaches neither address.
+3. Publishes while it moves: with the address proof off (copies to a resumed session's new
+   address otherwise wait for its echo and are dropped meanwhile, as on one worker), a second
+   CleanSession=0 subscriber is away while a publisher on each worker publishes a numbered QoS 1
+   stream, a few messages slowly, then a burst sent without waiting, as the subscriber comes back
+   from a port of the other worker. Every message the publishers got a PUBACK for arrives exactly
+   once, whether it was buffered on the old worker and travelled with the session, or was matched
+   on the new one after the cut.
 Nothing fails (handover_failed 0); both conservation sums hold after stop."""
 import struct
 import sys
@@ -24,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (CONNACK, DISCONNECT, F_QOS1, F_QOS2, PUBACK, PUBLISH, REGISTER, Dataplane,  # noqa: E402
                      Lab, RawClient, TestFailure, check, check_conservation, events, log, m_connect,
                      m_disconnect, m_puback, m_publish, msg, run_test, scaled, wait_until)
+import threading  # noqa: E402
 import time  # noqa: E402
 
 PUBREC, PUBREL, PUBCOMP = 0x0F, 0x10, 0x0E
@@ -117,10 +125,107 @@ def publish_qos2(pub, tid, data):
     pub.expect(PUBCOMP)
 
 
+SLOW, BURST = 5, 24  # per publisher: messages before the move, then a burst sent as the CONNECT goes
+
+
+def streams(dp, lab):
+    """Part 3: two numbered QoS 1 streams, one from each worker, while the subscriber moves."""
+    sub = client_on(dp, lab, 0)
+    pubs = [client_on(dp, lab, w) for w in (0, 1)]
+    moved = None
+    try:
+        check(sub.connect("streamer", flags=0) == 0, "streamer: CONNACK refused")
+        tid, rc = sub.subscribe("e2e/ho/stream", F_QOS1)
+        check(rc == 0, f"SUBACK rc {rc}")
+        ptids = []
+        for w, p in enumerate(pubs):
+            check(p.connect(f"stream-pub-{w}") == 0, "stream publisher: CONNACK refused")
+            ptids.append(p.register("e2e/ho/stream"))
+        moved = client_on(dp, lab, 1)
+        sub.send(m_disconnect())
+        sub.expect(DISCONNECT)
+        acked, errors, go = [], [], threading.Event()
+
+        def run(w):
+            try:
+                p = pubs[w]
+                for k in range(SLOW):  # buffered on worker 0 for the away subscriber
+                    data = f"w{w}-{k}".encode()
+                    p.send(m_publish(ptids[w], p.next_id(), data, F_QOS1))
+                    p.expect(PUBACK, timeout=5)
+                    acked.append(data)
+                go.wait(scaled(10))
+                sent = {}
+                for k in range(SLOW, SLOW + BURST):  # as fast as the socket goes, acknowledged after
+                    mid = p.next_id()
+                    sent[mid] = f"w{w}-{k}".encode()
+                    p.send(m_publish(ptids[w], mid, sent[mid], F_QOS1))
+                while sent:
+                    body = p.expect(PUBACK, timeout=5)
+                    _, mid, rc = struct.unpack("!HHB", body)
+                    if rc == 0 and mid in sent:
+                        acked.append(sent.pop(mid))
+            except Exception as e:  # noqa: BLE001 - reported by the main thread
+                errors.append(repr(e))
+
+        threads = [threading.Thread(target=run, args=(w,)) for w in (0, 1)]
+        for t in threads:
+            t.start()
+        wait_until("the slow part of both streams acknowledged", lambda: len(acked) >= 2 * SLOW or errors,
+                   timeout=scaled(10))
+        go.set()
+        moved.send(m_connect("streamer", flags=0))
+        got, connack = [], None
+        deadline = time.monotonic() + scaled(20)
+        while (any(t.is_alive() for t in threads) or len(got) < len(acked)) and time.monotonic() < deadline:
+            m = moved.recv(0.2)
+            if m is None:
+                continue
+            if m[0] == CONNACK:
+                connack = m[1][0]
+            elif m[0] == PUBLISH:
+                check(connack is not None, "a PUBLISH before the CONNACK")
+                flags, t_id, mid = struct.unpack("!BHH", m[1][:5])
+                got.append(m[1][5:])
+                moved.send(m_puback(t_id, mid))
+            elif m[0] == REGISTER:
+                moved.regack(m[1])
+        for t in threads:
+            t.join()
+        check(not errors, f"publishers: {errors}")
+        check(connack == 0, f"CONNACK rc {connack} from the new port")
+        quiet(moved, 1.0)
+        dups = sorted({g for g in got if got.count(g) > 1})
+        missing = sorted(set(acked) - set(got))
+        log(f"streams: {len(acked)} acknowledged, {len(got)} received, {len(dups)} duplicated, "
+            f"{len(missing)} missing")
+        check(not dups, f"duplicated: {dups[:10]}")
+        check(not missing, f"missing: {missing[:10]}")
+        check(len(got) == len(acked) == 2 * (SLOW + BURST), f"{len(got)} received of {len(acked)} acknowledged")
+    finally:
+        sub.close()
+        for p in pubs:
+            p.close()
+        if moved:
+            moved.close()
+
+
 def main(args):
     roles = {"lcores": [{"lcore": 1, "roles": ["rx", "tx"]}, {"lcore": 2, "roles": ["worker"]},
                         {"lcore": 3, "roles": ["worker"]}]}
     with Lab("hand") as lab:
+        dp = Dataplane("hand-stream", lab, overrides={**roles, "security": {"address_proof": False}})
+        i = dp.cmd.index("-l")
+        dp.cmd[i:i + 2] = ["--lcores", "0@0,1@1,2@1,3@1"]
+        with dp:
+            streams(dp, lab)
+            stats = dp.stop()
+        ev = events(stats)
+        log(f"streams: handover_done {ev['handover_done']} failed {ev['handover_failed']} "
+            f"delivery_buffered {ev['delivery_buffered']} buffer_full {ev['delivery_buffer_full']}")
+        check(ev["handover_done"] == 1 and ev["handover_failed"] == 0, "the streamer moved once")
+        check_conservation(stats)
+
         dp = Dataplane("hand", lab, overrides=roles)
         i = dp.cmd.index("-l")  # three lcores on this 2-core machine: lcores 1..3 share CPU 1
         dp.cmd[i:i + 2] = ["--lcores", "0@0,1@1,2@1,3@1"]
