@@ -31,9 +31,11 @@ struct fo_parked {
 
 /* Sessions moving between workers (docs/dataplane.md, "Sessions moving between workers"). */
 #define FO_HO_TIMEOUT_MS 200 /* a claim not answered by every worker asked: CONNACK congestion */
-#define FO_HO_GRACE_MS 5     /* a holder that has not reached the claimant's cut by then: a publish was dropped */
-#define FO_HO_SKIP_MAX 4     /* moved sessions whose old worker's cut is still ahead in the peer ring */
-#define FO_HO_SKIP_MS 1000   /* ... kept at most this long */
+#define FO_HO_GRACE_MS \
+	20 /* a holder short of the claimant's cut with an empty peer ring this long: a publish was dropped */
+#define FO_HO_WAIT_MS 100  /* a holder answers by then, cut reached or not (the claimant waits FO_HO_TIMEOUT_MS) */
+#define FO_HO_SKIP_MAX 4   /* moved sessions whose old worker's cut is still ahead in the peer ring */
+#define FO_HO_SKIP_MS 1000 /* ... kept at most this long */
 #define FO_HO_PENDING_MAX (2 * FO_MAX_WORKERS)
 
 /* A session taken over: publishes of origin o up to wm[o] were its old worker's to deliver. */
@@ -45,7 +47,8 @@ struct fo_ho_skip {
 };
 
 struct fo_ho_state {
-	uint32_t seen[FO_HO_ORIGINS]; /* the last peer publish handled, per origin */
+	uint32_t seen[FO_HO_ORIGINS];    /* the last peer publish handled, per origin */
+	uint32_t posted[FO_MAX_WORKERS]; /* the last own publish a peer's ring took, per peer */
 	/* as claimant: the parked CONNECT, the datagrams of its burst after it, the replies awaited */
 	bool announced; /* our presence count for the CONNECT's ClientId, until its session exists */
 	bool claiming;
@@ -492,8 +495,11 @@ static bool io_neighbour_known(void *ctx, const struct fo_client *to)
 
 static bool io_peer_post(void *ctx, uint32_t worker, const struct fo_wr_peer_pub *pub, void *payload)
 {
-	(void)ctx;
-	return fo_peer_post(worker, pub, payload, NULL, 0);
+	struct worker_io *io = ctx;
+	if (!fo_peer_post(worker, pub, payload, NULL, 0))
+		return false;
+	io->ho.posted[worker] = pub->seq; /* a claim to that peer names the last one it will see */
+	return true;
 }
 
 static void io_deferred_puback(void *ctx, const struct fo_client *to, uint16_t topic_id, uint16_t msg_id, uint8_t rc)
@@ -665,7 +671,7 @@ static void ho_claim_start(struct worker_io *io, struct rte_mbuf *m, const struc
 		c->at = *from;
 		c->len = 0;
 		memcpy(c->wm, h->seen, sizeof(c->wm));
-		c->wm[w->idx] = io->wr.peer_seq;
+		c->wm[w->idx] = h->posted[k];
 		if (rte_ring_mp_enqueue(fo_dp.workers[k].ho_in, c) != 0) {
 			ho_put(c);
 			h->outcome = FO_HO_BUSY;
@@ -724,9 +730,16 @@ static void ho_answer(struct worker_io *io, struct fo_lcore_stats *st)
 			bool ready = true;
 			for (unsigned o = 0; o < FO_HO_ORIGINS && ready; o++)
 				ready = o == w->idx || !seq_before(h->seen[o], c->wm[o]);
-			if (!ready && w->now_ms < c->arrived_ms + FO_HO_GRACE_MS) {
-				h->pending[k++] = c;
-				continue;
+			if (!ready) {
+				/* Behind the cut: wait while publishes are still coming in; a publish missing
+				 * with the ring empty was dropped on its way here (peer_ring_full). */
+				uint64_t waited = w->now_ms - c->arrived_ms;
+				if (waited < FO_HO_WAIT_MS &&
+				    (waited < FO_HO_GRACE_MS || rte_ring_count(w->peer_in) != 0)) {
+					h->pending[k++] = c;
+					continue;
+				}
+				st->c.ev[FO_EV_HANDOVER_CUT_FORCED]++;
 			}
 			result = (uint8_t)broker_claim(w->broker, c->client_id, c->client_id_len, c->clean, c->at.ip,
 						       c->bound);
