@@ -29,17 +29,42 @@ from pathlib import Path
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import (CONNACK, DISCONNECT, F_QOS1, F_QOS2, PUBACK, PUBLISH, REGISTER, Dataplane,  # noqa: E402
-                     Lab, RawClient, TestFailure, check, check_conservation, events, log, m_connect,
-                     m_disconnect, m_puback, m_publish, msg, run_test, scaled, wait_until)
+from harness import (CONNACK, DISCONNECT, F_CLEAN, F_QOS1, F_QOS2, PUBACK, PUBLISH, REGACK, REGISTER,  # noqa: E402
+                     SUBACK, Dataplane, Lab, RawClient, TestFailure, check, check_conservation, events, log,
+                     m_connect, m_disconnect, m_puback, m_publish, m_register, m_subscribe, msg, run_test,
+                     scaled, wait_until)
 import threading  # noqa: E402
 import time  # noqa: E402
 
 PUBREC, PUBREL, PUBCOMP = 0x0F, 0x10, 0x0E
 
 
+REPLY_S = 6.0  # the lcores share one CPU with each other and whatever else runs: replies may take a while
+
+
 def m_pubx(mtype, mid):
     return msg(mtype, struct.pack("!H", mid))
+
+
+def connect(c, client_id, flags=F_CLEAN):
+    c.send(m_connect(client_id, 60, flags))
+    return c.expect(CONNACK, timeout=REPLY_S)[0]
+
+
+def subscribe(c, topic, qos_flag):
+    mid = c.next_id()
+    c.send(m_subscribe(topic, mid, qos_flag))
+    _, tid, rmid, rc = struct.unpack("!BHHB", c.expect(SUBACK, timeout=REPLY_S))
+    check(rmid == mid, f"SUBACK msg id {rmid} != {mid}")
+    return tid, rc
+
+
+def register(c, topic):
+    mid = c.next_id()
+    c.send(m_register(topic, mid))
+    tid, rmid, rc = struct.unpack("!HHB", c.expect(REGACK, timeout=REPLY_S))
+    check(rmid == mid and rc == 0, f"REGACK msg id {rmid} rc {rc} for {topic}")
+    return tid
 
 
 def worker_sessions(dp):
@@ -65,10 +90,10 @@ def client_on(dp, lab, want, tries=32):
     for k in range(tries):
         c = RawClient(lab)
         before = worker_sessions(dp)
-        check(c.connect(f"ho-probe-{k}") == 0, "probe: CONNACK refused")
+        check(connect(c, f"ho-probe-{k}") == 0, "probe: CONNACK refused")
         w = worker_of(dp, before, "the probe's session counted on a worker")
         c.send(m_disconnect())  # CleanSession=1: the probe's session ends
-        c.expect(DISCONNECT)
+        c.expect(DISCONNECT, timeout=REPLY_S)
         wait_until("the probe's session gone", lambda: sum(worker_sessions(dp)) == sum(before), timeout=scaled(5))
         if w == want:
             log(f"probe {k}: port {c.sock.getsockname()[1]} goes to worker {w}")
@@ -121,9 +146,9 @@ def quiet(c, wait=0.8):
 def publish_qos2(pub, tid, data):
     mid = pub.next_id()
     pub.send(m_publish(tid, mid, data, F_QOS2))
-    pub.expect(PUBREC)
+    pub.expect(PUBREC, timeout=REPLY_S)
     pub.send(m_pubx(PUBREL, mid))
-    pub.expect(PUBCOMP)
+    pub.expect(PUBCOMP, timeout=REPLY_S)
 
 
 SLOW, BURST = 5, 100  # per publisher: messages before the move, then a burst sent as the CONNECT goes
@@ -135,16 +160,16 @@ def streams(dp, lab):
     pubs = [client_on(dp, lab, w) for w in (0, 1)]
     moved = None
     try:
-        check(sub.connect("streamer", flags=0) == 0, "streamer: CONNACK refused")
-        tid, rc = sub.subscribe("e2e/ho/stream", F_QOS1)
+        check(connect(sub, "streamer", flags=0) == 0, "streamer: CONNACK refused")
+        tid, rc = subscribe(sub, "e2e/ho/stream", F_QOS1)
         check(rc == 0, f"SUBACK rc {rc}")
         ptids = []
         for w, p in enumerate(pubs):
-            check(p.connect(f"stream-pub-{w}") == 0, "stream publisher: CONNACK refused")
-            ptids.append(p.register("e2e/ho/stream"))
+            check(connect(p, f"stream-pub-{w}") == 0, "stream publisher: CONNACK refused")
+            ptids.append(register(p, "e2e/ho/stream"))
         moved = client_on(dp, lab, 1)
         sub.send(m_disconnect())
-        sub.expect(DISCONNECT)
+        sub.expect(DISCONNECT, timeout=REPLY_S)
         acked, errors, go, sent_n = [], [], threading.Event(), [0, 0]
 
         def run(w):
@@ -249,19 +274,19 @@ def main(args):
             first, pub, moved = RawClient(lab), RawClient(lab), None
             try:
                 before = worker_sessions(dp)
-                check(first.connect("mover", flags=0) == 0, "mover: CONNACK refused")
+                check(connect(first, "mover", flags=0) == 0, "mover: CONNACK refused")
                 a = worker_of(dp, before, "the mover's session counted on a worker")
-                tid_exact, rc = first.subscribe("e2e/ho/exact", F_QOS1)
+                tid_exact, rc = subscribe(first, "e2e/ho/exact", F_QOS1)
                 check(rc == 0, f"SUBACK rc {rc} for the exact filter")
-                _, rc = first.subscribe("e2e/ho/+/w", F_QOS2)
+                _, rc = subscribe(first, "e2e/ho/+/w", F_QOS2)
                 check(rc == 0, f"SUBACK rc {rc} for the wildcard filter")
-                check(pub.connect("ho-pub") == 0, "publisher: CONNACK refused")
-                p_exact, p_wild = pub.register("e2e/ho/exact"), pub.register("e2e/ho/x/w")
+                check(connect(pub, "ho-pub") == 0, "publisher: CONNACK refused")
+                p_exact, p_wild = register(pub, "e2e/ho/exact"), register(pub, "e2e/ho/x/w")
                 first.send(m_disconnect())
-                first.expect(DISCONNECT)
+                first.expect(DISCONNECT, timeout=REPLY_S)
                 wait_event(dp, "session_kept_offline", 1, "the CleanSession=0 session kept after DISCONNECT")
                 pub.send(m_publish(p_exact, pub.next_id(), b"kept-q1", F_QOS1))
-                pub.expect(PUBACK)
+                pub.expect(PUBACK, timeout=REPLY_S)
                 publish_qos2(pub, p_wild, b"kept-q2")
                 wait_event(dp, "delivery_buffered", 2, "both copies buffered on the mover's worker")
                 log(f"mover on worker {a}; subscriptions and 2 copies buffered there")
@@ -269,7 +294,7 @@ def main(args):
                 moved = client_on(dp, lab, 1 - a)
                 ws0 = worker_sessions(dp)
                 moved.send(m_connect("mover", flags=0))
-                body = moved.expect(CONNACK)
+                body = moved.expect(CONNACK, timeout=REPLY_S)
                 check(body[0] == 0, f"CONNACK rc {body[0]} from the new port")
                 got = receive(moved, 2)
                 log(f"after the move: {got}")
@@ -280,7 +305,7 @@ def main(args):
                 quiet(moved)
                 publish_qos2(pub, p_wild, b"live-q2")
                 pub.send(m_publish(p_exact, pub.next_id(), b"live-q1", F_QOS1))
-                pub.expect(PUBACK)
+                pub.expect(PUBACK, timeout=REPLY_S)
                 got = receive(moved, 2)
                 check(sorted(g[0] for g in got) == [b"live-q1", b"live-q2"], f"live copies {got}")
                 quiet(moved)
@@ -293,10 +318,10 @@ def main(args):
                 check(ev["handover_done"] == 1 and ev["handover_out"] == 1, "one session handed over")
 
                 # A clean CONNECT of the ClientId on the first worker ends it on the other one.
-                check(first.connect("mover") == 0, "clean CONNECT refused")
+                check(connect(first, "mover") == 0, "clean CONNECT refused")
                 wait_event(dp, "handover_ended", 1, "the old session ended on the other worker")
                 pub.send(m_publish(p_exact, pub.next_id(), b"after-clean", F_QOS1))
-                pub.expect(PUBACK)
+                pub.expect(PUBACK, timeout=REPLY_S)
                 first.expect_nothing(0.5)
                 moved.expect_nothing(0.3)
             finally:
