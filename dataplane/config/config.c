@@ -83,6 +83,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ------------------------------------------------------------------ raw tree */
 
@@ -157,7 +158,7 @@ struct raw_route {
 };
 struct raw_sink {
 	char *name, *redis, *username, *password, *password_file, *db, *ring, *batch, *batch_us, *maxlen;
-	char *timeout_ms, *reconnect_min_ms, *reconnect_max_ms, *puback;
+	char *timeout_ms, *reconnect_min_ms, *reconnect_max_ms, *puback, *cluster, *wait_replicas;
 };
 struct raw_bridge_sub {
 	char *filter, *qos, *local_prefix, *strip_prefix;
@@ -171,13 +172,15 @@ struct raw_bridge {
 	char *keepalive_s, *ring, *max_inflight, *reconnect_min_ms, *reconnect_max_ms;
 	struct raw_bridge_sub *subscribe;
 	unsigned subscribe_count;
+	struct raw_bridge_sub *follow;
+	unsigned follow_count;
 };
 struct raw_config {
 	struct raw_port *ports;
 	unsigned ports_count;
 	struct raw_lcore *lcores;
 	unsigned lcores_count;
-	char *burst;
+	char *burst, *idle_sleep_us;
 	struct raw_rings *rings;
 	struct raw_mempool *mempool;
 	char *neighbours;
@@ -380,6 +383,8 @@ static const cyaml_schema_field_t sink_fields[] = {
 	STR("reconnect_min_ms", struct raw_sink, reconnect_min_ms),
 	STR("reconnect_max_ms", struct raw_sink, reconnect_max_ms),
 	STR("puback", struct raw_sink, puback),
+	STR("cluster", struct raw_sink, cluster),
+	STR("wait_replicas", struct raw_sink, wait_replicas),
 	CYAML_FIELD_END,
 };
 static const cyaml_schema_value_t sink_value = {
@@ -419,6 +424,8 @@ static const cyaml_schema_field_t bridge_fields[] = {
 	STR("reconnect_max_ms", struct raw_bridge, reconnect_max_ms),
 	CYAML_FIELD_SEQUENCE("subscribe", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_bridge, subscribe,
 			     &bridge_sub_value, 0, CYAML_UNLIMITED),
+	CYAML_FIELD_SEQUENCE("follow", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_bridge, follow,
+			     &bridge_sub_value, 0, CYAML_UNLIMITED),
 	CYAML_FIELD_END,
 };
 static const cyaml_schema_value_t bridge_value = {
@@ -430,6 +437,7 @@ static const cyaml_schema_field_t top_fields[] = {
 	CYAML_FIELD_SEQUENCE("lcores", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_config, lcores,
 			     &lcore_value, 0, CYAML_UNLIMITED),
 	STR("burst", struct raw_config, burst),
+	STR("idle_sleep_us", struct raw_config, idle_sleep_us),
 	CYAML_FIELD_MAPPING_PTR("rings", CYAML_FLAG_OPTIONAL, struct raw_config, rings, rings_fields),
 	CYAML_FIELD_MAPPING_PTR("mempool", CYAML_FLAG_OPTIONAL, struct raw_config, mempool, mempool_fields),
 	STR("neighbours", struct raw_config, neighbours),
@@ -1056,6 +1064,8 @@ static int load_pools(struct ctx *c, const struct raw_config *r, struct fo_confi
 	const struct raw_rings *rg = r->rings ? r->rings : &no_rings;
 	const struct raw_mempool *mp = r->mempool ? r->mempool : &no_mempool;
 
+	if (get_u32(c, "idle_sleep_us", r->idle_sleep_us, 0, 100000, 0, &cfg->idle_sleep_us) != 0)
+		return -1;
 	if (get_u32(c, "burst", r->burst, 1, FO_MAX_BURST, FO_DEFAULT_BURST, &cfg->burst) != 0)
 		return -1;
 	if (get_ring(c, "rings.worker", rg->worker, cfg->burst, &cfg->worker_ring_size) != 0 ||
@@ -1579,8 +1589,12 @@ static int load_dest(struct ctx *c, const char *key, const char *s, const struct
 }
 
 /* A stream key or remote topic template: printable, no NUL; "{topic}" is replaced by the
- * publish's topic. A bridge topic must leave a valid MQTT topic: no '+' or '#'. */
-static int load_template(struct ctx *c, const char *key, const char *s, const char *def, bool mqtt_topic, char **out)
+ * publish's topic. A bridge topic must leave a valid MQTT topic: no '+' or '#'. hash_tags (the
+ * stream key of a sink on a Redis Cluster): other braces are kept as they are, a hash tag that puts
+ * the route's streams in one slot ("{fleet}:{topic}", or "{{topic}}" for the topic as the tag); only a
+ * near miss of the placeholder ("{Topic}", "{topic") is refused. */
+static int load_template(struct ctx *c, const char *key, const char *s, const char *def, bool mqtt_topic,
+			 bool hash_tags, char **out)
 {
 	char shown[64];
 	if (s == NULL)
@@ -1598,10 +1612,16 @@ static int load_template(struct ctx *c, const char *key, const char *s, const ch
 			return fail(c, "%s: '%s' has a wildcard; a remote topic name cannot contain '+' or '#'", key,
 				    show(s, shown, sizeof(shown)));
 	}
-	for (const char *b = strchr(s, '{'); b != NULL; b = strchr(b + 1, '{'))
-		if (strncmp(b, "{topic}", 7) != 0)
+	for (const char *b = strchr(s, '{'); b != NULL; b = strchr(b + 1, '{')) {
+		if (strncmp(b, "{topic}", 7) == 0)
+			continue;
+		if (!hash_tags)
 			return fail(c, "%s: '%s' has a '{' that is not {topic}; {topic} is the only placeholder", key,
 				    show(s, shown, sizeof(shown)));
+		if (strncasecmp(b, "{topic", 6) == 0)
+			return fail(c, "%s: '%s' has '%.7s', which is not the placeholder {topic}", key,
+				    show(s, shown, sizeof(shown)), b);
+	}
 	if ((*out = dup_str(s)) == NULL)
 		return fail(c, "%s: out of memory", key);
 	return 0;
@@ -1630,7 +1650,7 @@ static int load_output_route(struct ctx *c, unsigned i, const struct raw_route *
 		rt->kind = FO_ROUTE_SINK;
 		rt->target = (uint8_t)k;
 		snprintf(key, sizeof(key), "routes[%u].stream", i);
-		return load_template(c, key, rr->stream, "fanout:{topic}", false, &rt->tmpl);
+		return load_template(c, key, rr->stream, "fanout:{topic}", false, cfg->sinks[k].cluster, &rt->tmpl);
 	}
 	snprintf(key, sizeof(key), "routes[%u].bridge", i);
 	uint32_t k = 0;
@@ -1647,7 +1667,7 @@ static int load_output_route(struct ctx *c, unsigned i, const struct raw_route *
 	rt->kind = FO_ROUTE_BRIDGE;
 	rt->target = (uint8_t)k;
 	snprintf(key, sizeof(key), "routes[%u].topic", i);
-	return load_template(c, key, rr->topic, "{topic}", true, &rt->tmpl);
+	return load_template(c, key, rr->topic, "{topic}", true, false, &rt->tmpl);
 }
 
 static bool name_ok(const char *n)
@@ -1837,6 +1857,19 @@ static int load_sink(struct ctx *c, const char *pre, const void *raw, void *item
 			    "%s: '%s' is not a mode; use accepted (in the sink's backlog) or written "
 			    "(confirmed by Redis)",
 			    key, show(rs->puback, shown, sizeof(shown)));
+	snprintf(key, sizeof(key), "%s.cluster", pre);
+	if (get_bool(c, key, rs->cluster, false, &k->cluster) != 0)
+		return -1;
+	if (k->cluster && k->unix_path)
+		return fail(c,
+			    "%s: a Redis Cluster is reached over TCP; give a seed node as host:port (the nodes "
+			    "announce TCP addresses)",
+			    key);
+	if (k->cluster && k->db)
+		return fail(c, "%s: a Redis Cluster has only database 0; remove db: %u", key, k->db);
+	snprintf(key, sizeof(key), "%s.wait_replicas", pre);
+	if (get_u32(c, key, rs->wait_replicas, 0, 16, 0, &k->wait_replicas) != 0)
+		return -1;
 	return 0;
 }
 
@@ -1997,6 +2030,39 @@ static int load_bridge(struct ctx *c, const char *pre, const void *raw, void *it
 				    show(sp, shown, sizeof(shown)), FO_MAX_TEMPLATE_LEN);
 		if ((sb->strip_prefix = dup_str(sp)) == NULL)
 			return fail(c, "%s: out of memory", key);
+	}
+	if (rb->follow_count > FO_MAX_BRIDGE_SUBS)
+		return fail(c, "%s.follow: %u entries, at most %u", pre, rb->follow_count, FO_MAX_BRIDGE_SUBS);
+	if (rb->follow_count && b->protocol != 5)
+		return fail(c,
+			    "%s.follow: needs protocol: mqttv5 (No Local and the origin property keep a "
+			    "message from coming back to the appliance that sent it up)",
+			    pre);
+	if (rb->follow_count && (b->follow = calloc(rb->follow_count, sizeof(*b->follow))) == NULL)
+		return fail(c, "%s.follow: out of memory", pre);
+	for (unsigned j = 0; j < rb->follow_count; j++) {
+		const struct raw_bridge_sub *rs = &rb->follow[j];
+		struct fo_bridge_sub *sb = &b->follow[j];
+		b->n_follow = j + 1;
+		snprintf(key, sizeof(key), "%s.follow[%u].filter", pre, j);
+		if (rs->filter == NULL ||
+		    !topic_filter_valid((const uint8_t *)rs->filter, strlen(rs->filter), FO_FOLLOW_FILTER_MAX))
+			return fail(c, "%s: '%s' %s; give an MQTT topic filter of at most %u bytes such as fleet/#",
+				    key, show(rs->filter ? rs->filter : "", shown, sizeof(shown)),
+				    rs->filter ? "is not a valid topic filter" : "is missing", FO_FOLLOW_FILTER_MAX);
+		if (rs->local_prefix || rs->strip_prefix)
+			return fail(c,
+				    "%s.follow[%u]: local_prefix and strip_prefix are for subscribe: entries; a "
+				    "followed filter has the same name locally and upstream",
+				    pre, j);
+		if ((sb->filter = dup_str(rs->filter)) == NULL || (sb->local_prefix = dup_str("")) == NULL ||
+		    (sb->strip_prefix = dup_str("")) == NULL)
+			return fail(c, "%s: out of memory", key);
+		snprintf(key, sizeof(key), "%s.follow[%u].qos", pre, j);
+		uint32_t q;
+		if (get_u32(c, key, rs->qos, 0, 1, 1, &q) != 0)
+			return -1;
+		sb->qos = (uint8_t)q;
 	}
 	return 0;
 }
@@ -2275,6 +2341,12 @@ void fo_config_free(struct fo_config *cfg)
 			free(b->subs[j].strip_prefix);
 		}
 		free(b->subs);
+		for (uint32_t j = 0; j < b->n_follow; j++) {
+			free(b->follow[j].filter);
+			free(b->follow[j].local_prefix);
+			free(b->follow[j].strip_prefix);
+		}
+		free(b->follow);
 	}
 	free(cfg->bridges);
 	free(cfg);

@@ -92,11 +92,12 @@
 #define FO_MAX_ROUTES 1024
 #define FO_MAX_ROUTE_DESTS 16
 #define FO_MAX_ROUTE_NAME 63
-#define FO_MAX_SINKS 8          /* Redis Streams sinks ("sinks:") */
-#define FO_MAX_BRIDGES 8        /* MQTT broker bridges ("bridges:") */
-#define FO_MAX_BRIDGE_SUBS 64   /* upstream subscriptions per bridge */
-#define FO_MAX_TEMPLATE_LEN 255 /* stream key / remote topic templates */
-#define FO_MAX_SECRET_LEN 512   /* passwords (from the file or password_file) */
+#define FO_MAX_SINKS 8           /* Redis Streams sinks ("sinks:") */
+#define FO_MAX_BRIDGES 8         /* MQTT broker bridges ("bridges:") */
+#define FO_MAX_BRIDGE_SUBS 64    /* upstream subscriptions per bridge */
+#define FO_FOLLOW_FILTER_MAX 240 /* longest local filter an interest-following bridge subscribes to */
+#define FO_MAX_TEMPLATE_LEN 255  /* stream key / remote topic templates */
+#define FO_MAX_SECRET_LEN 512    /* passwords (from the file or password_file) */
 
 /* Sink and bridge defaults. */
 #define FO_DEFAULT_SINK_RING 16384
@@ -193,6 +194,8 @@ struct fo_sink_config {
 	uint32_t timeout_ms; /* connect and per-batch I/O timeout */
 	uint32_t reconnect_min_ms, reconnect_max_ms; /* backoff doubles from min to max */
 	uint8_t puback;                              /* enum fo_puback_mode */
+	bool cluster;                                /* "cluster: true": redis: is a seed node of a Redis Cluster */
+	uint32_t wait_replicas; /* WAIT for this many replicas (at most those a primary has) before written */
 };
 
 /* An upstream subscription of a bridge: messages on filter come down as local publishes on
@@ -221,6 +224,11 @@ struct fo_bridge_config {
 	uint32_t reconnect_min_ms, reconnect_max_ms;
 	struct fo_bridge_sub *subs;
 	uint32_t n_subs;
+	/* "follow:": the allow-list of upstream filters an interest-following bridge may subscribe to:
+	 * a filter local subscribers hold that one of these covers is subscribed upstream while it has
+	 * subscribers (local_prefix and strip_prefix are "") */
+	struct fo_bridge_sub *follow;
+	uint32_t n_follow;
 };
 
 /* How a SEARCHGW is answered ("discovery.gwinfo"). */
@@ -247,6 +255,7 @@ struct fo_config {
 	uint32_t n_lcores;
 
 	uint32_t burst;            /* packets per burst, default 32 */
+	uint32_t idle_sleep_us;    /* an lcore idle for FO_IDLE_LOOPS loops sleeps this long; 0 = always poll */
 	uint32_t worker_ring_size; /* rx -> worker, power of two */
 	uint32_t tx_ring_size;     /* worker -> tx, power of two */
 	uint32_t peer_ring_size;   /* worker -> worker (publishes for other workers' subscribers) */

@@ -148,6 +148,7 @@ unsigned fo_config_restart_keys(const struct fo_config *f, const struct fo_confi
 		KEY(f->lcores[i].lcore != t->lcores[i].lcore || f->lcores[i].roles != t->lcores[i].roles, "lcores[%u]",
 		    i);
 	KEY(f->burst != t->burst, "burst");
+	KEY(f->idle_sleep_us != t->idle_sleep_us, "idle_sleep_us");
 	KEY(f->worker_ring_size != t->worker_ring_size, "rings.worker");
 	KEY(f->tx_ring_size != t->tx_ring_size, "rings.tx");
 	KEY(f->peer_ring_size != t->peer_ring_size, "rings.peer");
@@ -213,6 +214,8 @@ unsigned fo_config_restart_keys(const struct fo_config *f, const struct fo_confi
 		KEY(x->reconnect_min_ms != y->reconnect_min_ms, "sinks[%u].reconnect_min_ms", i);
 		KEY(x->reconnect_max_ms != y->reconnect_max_ms, "sinks[%u].reconnect_max_ms", i);
 		KEY(x->puback != y->puback, "sinks[%u].puback", i);
+		KEY(x->cluster != y->cluster, "sinks[%u].cluster", i);
+		KEY(x->wait_replicas != y->wait_replicas, "sinks[%u].wait_replicas", i);
 	}
 	KEY(f->n_bridges != t->n_bridges, "bridges");
 	for (uint32_t i = 0; i < f->n_bridges && i < t->n_bridges; i++) {
@@ -239,6 +242,11 @@ unsigned fo_config_restart_keys(const struct fo_config *f, const struct fo_confi
 				    strcmp(x->subs[j].local_prefix, y->subs[j].local_prefix) == 0 &&
 				    strcmp(x->subs[j].strip_prefix, y->subs[j].strip_prefix) == 0;
 		KEY(!same_subs, "bridges[%u].subscribe", i);
+		bool same_follow = x->n_follow == y->n_follow;
+		for (uint32_t j = 0; same_follow && j < x->n_follow; j++)
+			same_follow = strcmp(x->follow[j].filter, y->follow[j].filter) == 0 &&
+				      x->follow[j].qos == y->follow[j].qos;
+		KEY(!same_follow, "bridges[%u].follow", i);
 	}
 	KEY((f->stats_file == NULL) != (t->stats_file == NULL) ||
 		    (f->stats_file && t->stats_file && strcmp(f->stats_file, t->stats_file) != 0),

@@ -670,10 +670,14 @@ static uint32_t subs_add(struct broker *b, struct mqttsn_session *s, uint32_t si
 		g->n_subs += g->n_subs < UINT16_MAX;
 		g->n_wild += wild && g->n_wild < UINT16_MAX;
 	}
-	if (x != SUB_NONE && *created && wild && sub_get(b->subs, x)->t_next == SUB_NONE) {
+	if (x != SUB_NONE && *created && sub_get(b->subs, x)->t_next == SUB_NONE &&
+	    sub_first(b->subs, entry) == x) { /* the entry's first subscriber */
 		uint16_t flen;
 		const uint8_t *f = topic_registry_name(b->reg, entry, &flen);
-		filter_index_add(b->fidx, entry, f, flen); /* cannot fail: sized for every filter */
+		if (wild)
+			filter_index_add(b->fidx, entry, f, flen); /* cannot fail: sized for every filter */
+		if (b->io.interest)
+			b->io.interest(b->io.ctx, f, flen, true);
 	}
 	return x;
 }
@@ -687,8 +691,15 @@ static void subs_remove(struct broker *b, struct mqttsn_session *s, uint32_t x)
 	g->n_subs -= g->n_subs > 0;
 	g->n_wild -= wild && g->n_wild > 0;
 	sub_remove(b->subs, &s->sub_head, x);
-	if (wild && sub_first(b->subs, entry) == SUB_NONE)
-		filter_index_remove(b->fidx, entry);
+	if (sub_first(b->subs, entry) == SUB_NONE) { /* its last subscriber */
+		if (wild)
+			filter_index_remove(b->fidx, entry);
+		if (b->io.interest) {
+			uint16_t flen;
+			const uint8_t *f = topic_registry_name(b->reg, entry, &flen);
+			b->io.interest(b->io.ctx, f, flen, false);
+		}
+	}
 }
 
 /* Empty a session's subscriptions, topic map and QoS 1 state (payloads released). */

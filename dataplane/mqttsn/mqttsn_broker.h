@@ -172,6 +172,9 @@ struct broker_io {
 	/* Reference counting for payloads kept by QoS 1 state across calls. */
 	void (*payload_hold)(void *ctx, void *payload);
 	void (*payload_release)(void *ctx, void *payload);
+	/* Optional: a topic name or filter got its first subscriber on this engine (on) or lost its
+	 * last (!on); an interest-following bridge subscribes upstream to what local clients want. */
+	void (*interest)(void *ctx, const uint8_t *filter, uint16_t len, bool on);
 };
 
 enum broker_predef_scope { BROKER_PREDEF_NONE = 0, BROKER_PREDEF_ALL = 1, BROKER_PREDEF_PER_CLIENT = 2 };

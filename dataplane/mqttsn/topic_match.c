@@ -93,3 +93,41 @@ bool topic_match(const uint8_t *filter, size_t flen, const uint8_t *topic, size_
 		ti++;
 	}
 }
+
+/* Level by level: '#' in outer covers the rest; '+' in outer covers one level that is not '#';
+ * a literal covers only the same literal. As in topic_match, "a/#" also covers "a", and a
+ * leading wildcard does not reach '$' topics (so a '$' literal is not covered by one). */
+bool topic_filter_covers(const uint8_t *outer, size_t olen, const uint8_t *inner, size_t ilen)
+{
+	size_t oi = 0, ii = 0;
+
+	if (outer == NULL || inner == NULL || olen == 0 || ilen == 0)
+		return false;
+	if (inner[0] == '$' && (outer[0] == '+' || outer[0] == '#'))
+		return false;
+	for (;;) {
+		size_t oe = level_end(outer, olen, oi);
+		size_t ie = level_end(inner, ilen, ii);
+		bool o_hash = oe - oi == 1 && outer[oi] == '#', o_plus = oe - oi == 1 && outer[oi] == '+';
+		bool i_hash = ie - ii == 1 && inner[ii] == '#', i_plus = ie - ii == 1 && inner[ii] == '+';
+
+		if (o_hash)
+			return true;
+		if (i_hash) /* one or more levels at the root ("+/#" matches those too), else zero or more */
+			return ii == 0 && o_plus && olen - oe == 2 && outer[oe + 1] == '#';
+		if (i_plus && !o_plus)
+			return false;
+		if (!o_plus && (oe - oi != ie - ii || memcmp(outer + oi, inner + ii, oe - oi) != 0))
+			return false;
+		oi = oe;
+		ii = ie;
+		if (oi == olen && ii == ilen)
+			return true;
+		if (oi == olen)
+			return false; /* inner has more levels */
+		if (ii == ilen)
+			return olen - oi == 2 && outer[oi + 1] == '#'; /* "a/#" covers "a" */
+		oi++;
+		ii++;
+	}
+}

@@ -23,4 +23,8 @@ bool topic_filter_is_wildcard(const uint8_t *filter, size_t len);
  * "a/#" matches "a" and "a/b/c"; "+" matches "" level (e.g. "+/b" matches "/b"). */
 bool topic_match(const uint8_t *filter, size_t flen, const uint8_t *topic, size_t tlen);
 
+/* True when every topic name that inner matches, outer matches too ("fleet/#" covers "fleet/+/t"
+ * and "fleet"; "+/t" does not cover "#"). Both assumed valid filters (or names). */
+bool topic_filter_covers(const uint8_t *outer, size_t olen, const uint8_t *inner, size_t ilen);
+
 #endif

@@ -83,7 +83,26 @@ struct bridge {
 	uint8_t *pbuf;         /* a chained payload, flattened */
 	uint8_t *ltopic;       /* local topic of a message from upstream */
 	char addr[300];
+	/* Following local interest (follow:): every filter local subscribers hold on some worker, and
+	 * whether it is subscribed upstream; the origin mark our publishes carry. */
+	struct follow_ent *fl;
+	uint32_t n_fl, cap_fl;
+	mosquitto_property *origin; /* user property fanout-origin = our client id */
 };
+
+/* A filter local subscribers hold (on the workers in the mask). upstream: subscribed upstream now;
+ * an allowed filter that another upstream one covers is not subscribed itself (the broker would
+ * send a message once per matching subscription). */
+struct follow_ent {
+	char *filter;
+	uint32_t workers; /* bit per worker */
+	uint8_t qos;      /* the allow-list entry's (the highest of those that cover it) */
+	bool allowed;     /* an entry of follow: covers it */
+	bool upstream;
+};
+
+#define BRIDGE_ORIGIN_PROP "fanout-origin"
+#define BRIDGE_FOLLOW_MAX 65536u /* filters tracked at once; past it, new ones are not followed */
 
 static bool lib_ready;
 
@@ -169,7 +188,7 @@ static enum pub_result publish_one(struct fo_output *o, struct bridge *b, struct
 		b->in_q0 = true;
 		b->q0_seen = false;
 		b->q0_mid = 0;
-		rc = mosquitto_publish(b->mosq, &b->q0_mid, b->topic, (int)plen, pl, 0, false);
+		rc = mosquitto_publish_v5(b->mosq, &b->q0_mid, b->topic, (int)plen, pl, 0, false, b->origin);
 		b->in_q0 = false;
 		mid = b->q0_mid;
 		if (rc == MOSQ_ERR_SUCCESS) {
@@ -185,7 +204,7 @@ static enum pub_result publish_one(struct fo_output *o, struct bridge *b, struct
 			return PUB_RETRY;
 		}
 	} else {
-		rc = mosquitto_publish(b->mosq, &mid, b->topic, (int)plen, pl, 1, false);
+		rc = mosquitto_publish_v5(b->mosq, &mid, b->topic, (int)plen, pl, 1, false, b->origin);
 		/* Once a message id is given, libmosquitto has queued the message (only a failed
 		 * allocation stops it): a send error leaves it queued for the next connection. */
 		if (rc == MOSQ_ERR_SUCCESS || (mid > 0 && mid < BRIDGE_MIDS && rc != MOSQ_ERR_NOMEM)) {
@@ -317,10 +336,44 @@ static bool inject_post(void *ctx, uint32_t worker, const struct fo_wr_peer_pub 
 
 /* A message from an upstream subscription: to every worker's peer ring, one payload mbuf
  * reference per worker, through the same hand-off a worker uses for its publishes. */
-static void inject(struct fo_output *o, struct bridge *b, const struct mosquitto_message *msg)
+static const struct fo_bridge_sub *find_follow(const struct bridge *b, const char *topic)
+{
+	for (uint32_t i = 0; i < b->cfg->n_follow; i++) {
+		bool match = false;
+		if (mosquitto_topic_matches_sub(b->cfg->follow[i].filter, topic, &match) == MOSQ_ERR_SUCCESS && match)
+			return &b->cfg->follow[i];
+	}
+	return NULL;
+}
+
+/* True when the message carries our own origin mark: it went up from this appliance. */
+static bool own_echo(const struct bridge *b, const mosquitto_property *props)
+{
+	for (const mosquitto_property *p = props; p; p = mosquitto_property_next(p)) {
+		char *name = NULL, *value = NULL;
+		if (mosquitto_property_identifier(p) != MQTT_PROP_USER_PROPERTY ||
+		    !mosquitto_property_read_string_pair(p, MQTT_PROP_USER_PROPERTY, &name, &value, false))
+			continue;
+		bool own = strcmp(name, BRIDGE_ORIGIN_PROP) == 0 && strcmp(value, b->cfg->client_id) == 0;
+		free(name);
+		free(value);
+		if (own)
+			return true;
+	}
+	return false;
+}
+
+static void inject(struct fo_output *o, struct bridge *b, const struct mosquitto_message *msg,
+		   const mosquitto_property *props)
 {
 	o->st.received++;
+	if (b->origin && own_echo(b, props)) { /* a broker without No Local, or an overlapping path */
+		o->st.echo_dropped++;
+		return;
+	}
 	const struct fo_bridge_sub *sub = find_sub(b, msg->topic);
+	if (!sub)
+		sub = find_follow(b, msg->topic);
 	if (!sub) { /* a subscription the persistent session kept from an earlier config */
 		inject_drop(o, b, msg->topic, "it matches no subscription of the bridge");
 		return;
@@ -379,11 +432,12 @@ static void inject(struct fo_output *o, struct bridge *b, const struct mosquitto
 		inject_drop(o, b, msg->topic, "a worker's peer ring or the peer descriptor pool is full");
 }
 
-static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg)
+static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg,
+		       const mosquitto_property *props)
 {
 	(void)mosq;
 	struct bridge *b = obj;
-	inject(b->o, b, msg);
+	inject(b->o, b, msg, props);
 }
 
 static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int n, const int *granted)
@@ -421,6 +475,148 @@ static void subscribe_all(struct fo_output *o, struct bridge *b)
 			fo_out_set_error(o, "%s: subscribe %s: %s", b->addr, b->cfg->subs[i].filter, mosq_err(rc));
 		}
 	}
+	for (uint32_t i = 0; i < b->n_fl; i++) {
+		if (!b->fl[i].upstream)
+			continue;
+		int rc = mosquitto_subscribe_v5(b->mosq, NULL, b->fl[i].filter, b->fl[i].qos, opts, NULL);
+		if (rc != MOSQ_ERR_SUCCESS) {
+			o->st.errors++;
+			fo_out_set_error(o, "%s: subscribe %s: %s", b->addr, b->fl[i].filter, mosq_err(rc));
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ following local interest */
+
+static void follow_sub(struct fo_output *o, struct bridge *b, struct follow_ent *e)
+{
+	e->upstream = true;
+	o->st.followed++;
+	if (b->state != B_UP)
+		return; /* subscribe_all sends it on the next connection */
+	int rc = mosquitto_subscribe_v5(b->mosq, NULL, e->filter, e->qos,
+					MQTT_SUB_OPT_NO_LOCAL | MQTT_SUB_OPT_SEND_RETAIN_NEW, NULL);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		o->st.errors++;
+		fo_out_set_error(o, "%s: subscribe %s: %s", b->addr, e->filter, mosq_err(rc));
+	}
+}
+
+static void follow_unsub(struct fo_output *o, struct bridge *b, struct follow_ent *e)
+{
+	e->upstream = false;
+	o->st.unfollowed++;
+	if (b->state != B_UP)
+		return; /* the next connection does not subscribe it */
+	int rc = mosquitto_unsubscribe(b->mosq, NULL, e->filter);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		o->st.errors++;
+		fo_out_set_error(o, "%s: unsubscribe %s: %s", b->addr, e->filter, mosq_err(rc));
+	}
+}
+
+/* An upstream filter other than `except` that covers e's filter, or NULL. */
+static const struct follow_ent *covered_by(const struct bridge *b, const struct follow_ent *e,
+					   const struct follow_ent *except)
+{
+	for (uint32_t i = 0; i < b->n_fl; i++) {
+		const struct follow_ent *u = &b->fl[i];
+		if (u != e && u != except && u->upstream &&
+		    topic_filter_covers((const uint8_t *)u->filter, strlen(u->filter), (const uint8_t *)e->filter,
+					strlen(e->filter)))
+			return u;
+	}
+	return NULL;
+}
+
+/* e is wanted (allowed, with local subscribers) and not upstream: subscribe it unless an upstream
+ * filter (other than `except`, which is going) covers it; then end the upstream ones it covers. */
+static void follow_want(struct fo_output *o, struct bridge *b, struct follow_ent *e, const struct follow_ent *except)
+{
+	if (covered_by(b, e, except))
+		return;
+	follow_sub(o, b, e);
+	for (uint32_t i = 0; i < b->n_fl; i++) {
+		struct follow_ent *u = &b->fl[i];
+		if (u != e && u != except && u->upstream &&
+		    topic_filter_covers((const uint8_t *)e->filter, strlen(e->filter), (const uint8_t *)u->filter,
+					strlen(u->filter)))
+			follow_unsub(o, b, u);
+	}
+}
+
+static void follow_event(struct fo_output *o, struct bridge *b, const struct fo_interest_ev *ev)
+{
+	uint32_t i = 0;
+	while (i < b->n_fl &&
+	       !(strlen(b->fl[i].filter) == ev->len && memcmp(b->fl[i].filter, ev->filter, ev->len) == 0))
+		i++;
+	uint32_t bit = 1u << (ev->worker & 31);
+	if (ev->on) {
+		if (i == b->n_fl) {
+			if (b->n_fl == BRIDGE_FOLLOW_MAX)
+				return;
+			if (b->n_fl == b->cap_fl) {
+				uint32_t cap = b->cap_fl ? b->cap_fl * 2 : 64;
+				struct follow_ent *n = realloc(b->fl, cap * sizeof(*n));
+				if (!n)
+					return;
+				b->fl = n;
+				b->cap_fl = cap;
+			}
+			struct follow_ent *e = &b->fl[b->n_fl];
+			*e = (struct follow_ent){ .filter = strndup(ev->filter, ev->len) };
+			if (!e->filter)
+				return;
+			for (uint32_t k = 0; k < b->cfg->n_follow; k++)
+				if (topic_filter_covers((const uint8_t *)b->cfg->follow[k].filter,
+							strlen(b->cfg->follow[k].filter), (const uint8_t *)ev->filter,
+							ev->len)) {
+					e->allowed = true;
+					e->qos = RTE_MAX(e->qos, b->cfg->follow[k].qos);
+				}
+			b->n_fl++;
+		}
+		struct follow_ent *e = &b->fl[i];
+		bool was = e->workers != 0;
+		e->workers |= bit;
+		if (!was && e->allowed)
+			follow_want(o, b, e, NULL);
+		return;
+	}
+	if (i == b->n_fl)
+		return;
+	struct follow_ent *e = &b->fl[i];
+	e->workers &= ~bit;
+	if (e->workers)
+		return;
+	if (e->upstream) {
+		/* what it covered and is still wanted gets its own subscription first */
+		for (uint32_t k = 0; k < b->n_fl; k++) {
+			struct follow_ent *c = &b->fl[k];
+			if (c != e && c->workers && c->allowed && !c->upstream)
+				follow_want(o, b, c, e);
+		}
+		follow_unsub(o, b, e);
+	}
+	free(e->filter);
+	b->fl[i] = b->fl[--b->n_fl];
+}
+
+/* The workers' events since the last look, and their count of events a full ring turned away. */
+static void follow_poll(struct fo_output *o, struct bridge *b)
+{
+	if (!o->interest)
+		return;
+	struct fo_interest_ev ev[16];
+	unsigned n;
+	while ((n = rte_ring_sc_dequeue_burst_elem(o->interest, ev, sizeof(ev[0]), 16, NULL)) > 0)
+		for (unsigned k = 0; k < n; k++)
+			follow_event(o, b, &ev[k]);
+	uint64_t lost = 0;
+	for (uint32_t w = 0; w < FO_RCTR_OUT_ROW; w++)
+		lost += __atomic_load_n(&o->interest_lost_w[w], __ATOMIC_RELAXED);
+	o->st.interest_lost = lost;
 }
 
 /* ------------------------------------------------------------------ connection */
@@ -638,10 +834,15 @@ int fo_bridge_prepare(struct fo_output *o, const struct fo_bridge_config *cfg, c
 			(void)mosquitto_connect_bind_v5(b->mosq, NULL, cfg->port, cfg->keepalive_s, NULL, props);
 		mosquitto_property_free_all(&props);
 	}
+	if (cfg->n_follow && mosquitto_property_add_string_pair(&b->origin, MQTT_PROP_USER_PROPERTY, BRIDGE_ORIGIN_PROP,
+								cfg->client_id) != MOSQ_ERR_SUCCESS) {
+		snprintf(err, errlen, "bridges[%u] %s: out of memory", o->idx, cfg->name);
+		goto fail;
+	}
 	mosquitto_connect_v5_callback_set(b->mosq, on_connect);
 	mosquitto_disconnect_v5_callback_set(b->mosq, on_disconnect);
 	mosquitto_publish_v5_callback_set(b->mosq, on_publish);
-	mosquitto_message_callback_set(b->mosq, on_message);
+	mosquitto_message_v5_callback_set(b->mosq, on_message);
 	mosquitto_subscribe_callback_set(b->mosq, on_subscribe);
 	o->impl = b;
 	return 0;
@@ -649,6 +850,7 @@ fail:
 	if (b) {
 		if (b->mosq)
 			mosquitto_destroy(b->mosq);
+		mosquitto_property_free_all(&b->origin);
 		free(b->by_mid);
 		free(b->sent_us);
 		free(b->q0_unseen);
@@ -693,6 +895,7 @@ void *fo_bridge_thread(void *arg)
 			went_down(o, b, MOSQ_ERR_NO_CONN); /* the next attempt closes the socket */
 		}
 		uint32_t moved = 0;
+		follow_poll(o, b);
 		if (b->state == B_UP) {
 			if (b->need_subscribe)
 				subscribe_all(o, b);
@@ -710,6 +913,12 @@ void *fo_bridge_thread(void *arg)
 	atomic_store(&o->st.connected, 0);
 	mosquitto_destroy(b->mosq);
 	b->mosq = NULL;
+	for (uint32_t i = 0; i < b->n_fl; i++)
+		free(b->fl[i].filter);
+	free(b->fl);
+	b->fl = NULL;
+	b->n_fl = b->cap_fl = 0;
+	mosquitto_property_free_all(&b->origin);
 	return NULL;
 }
 
@@ -731,5 +940,12 @@ void fo_bridge_write_json(FILE *f, const struct fo_output *o)
 		",\"pending\":%u,\"backoff_ms\":%u,\"subscriptions\":%u,\"subscribed\":%u,\"subscriptions_refused\":%u",
 		c->tls ? "true" : "false", c->tls_insecure ? "true" : "false", c->keepalive_s, c->max_inflight,
 		b->q1_out, b->n_pending, b->backoff_ms, c->n_subs, b->subscribed, b->sub_refused);
+	fprintf(f, ",\"follow\":[");
+	for (uint32_t i = 0; i < c->n_follow; i++) {
+		fprintf(f, "%s{\"filter\":", i ? "," : "");
+		fo_json_cstr(f, c->follow[i].filter);
+		fprintf(f, ",\"qos\":%u}", c->follow[i].qos);
+	}
+	fprintf(f, "]");
 	/* received, injected and inject_dropped are in the common part (FO_FOREACH_OUTPUT_THREAD) */
 }

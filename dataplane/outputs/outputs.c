@@ -126,6 +126,21 @@ bool fo_outputs_gen_busy(const void *gp)
 
 /* ------------------------------------------------------------------ setup */
 
+bool fo_outputs_following;
+
+void fo_outputs_interest(uint32_t worker, const uint8_t *filter, uint16_t len, bool on)
+{
+	struct fo_interest_ev ev = { .len = len, .on = on, .worker = (uint8_t)worker };
+	if (len > FO_FOLLOW_FILTER_MAX)
+		return; /* longer than any followed filter may be: never subscribed upstream */
+	memcpy(ev.filter, filter, len);
+	for (uint32_t i = 0; i < fo_n_outputs; i++) {
+		struct fo_output *o = &fo_outputs[i];
+		if (o->interest && rte_ring_mp_enqueue_elem(o->interest, &ev, sizeof(ev)) != 0)
+			o->interest_lost_w[worker]++; /* this worker's cell; the bridge thread sums them */
+	}
+}
+
 static int add_output(uint8_t kind, uint8_t idx, const char *name, uint32_t ring, char *err, size_t errlen)
 {
 	struct fo_output *o = &fo_outputs[fo_n_outputs];
@@ -173,6 +188,19 @@ int fo_outputs_init(const struct fo_config *cfg, char *err, size_t errlen)
 		if (add_output(FO_OUT_BRIDGE, (uint8_t)i, cfg->bridges[i].name, cfg->bridges[i].ring, err, errlen) != 0)
 			return -1;
 		pool += cfg->bridges[i].ring + cfg->bridges[i].max_inflight;
+		if (cfg->bridges[i].n_follow) { /* workers -> the bridge: first and last subscribers of a filter */
+			struct fo_output *o = &fo_outputs[fo_n_outputs - 1];
+			char rn[RTE_RING_NAMESIZE];
+			snprintf(rn, sizeof(rn), "fo_int%u", fo_n_outputs - 1);
+			o->interest = rte_ring_create_elem(rn, sizeof(struct fo_interest_ev), FO_INTEREST_RING,
+							   (int)rte_socket_id(), RING_F_SC_DEQ);
+			if (!o->interest) {
+				snprintf(err, errlen, "bridge %s: cannot create its interest ring: %s",
+					 cfg->bridges[i].name, rte_strerror(rte_errno));
+				return -1;
+			}
+			fo_outputs_following = true;
+		}
 	}
 	/* Every entry is in a ring, in an output's hands, or back in a worker's ack ring: the pool
 	 * covers the rings and what the outputs hold, the written-mode entries on their way back,

@@ -108,7 +108,25 @@ struct fo_output {
 	struct fo_out_stats st;
 	struct fo_gen_ctr gen[FO_GEN_SLOTS]; /* out_written, out_failed per generation slot */
 	void *impl;                          /* the sink's or bridge's own state */
+	/* An interest-following bridge (follow:): the workers' first/last-subscriber events
+	 * (struct fo_interest_ev, MP/SC), and per worker the events its full ring turned away. */
+	struct rte_ring *interest;
+	uint64_t interest_lost_w[FO_RCTR_OUT_ROW]; /* one cell per worker */
 };
+
+/* A topic name or filter that got its first subscriber on a worker (on) or lost its last. */
+struct fo_interest_ev {
+	uint16_t len;
+	uint8_t on;
+	uint8_t worker;
+	char filter[FO_FOLLOW_FILTER_MAX];
+};
+#define FO_INTEREST_RING 16384
+
+/* True when some bridge follows local interest (the workers then report it). */
+extern bool fo_outputs_following;
+/* Worker lcore: the engine's interest hook; one event to every following bridge. */
+void fo_outputs_interest(uint32_t worker, const uint8_t *filter, uint16_t len, bool on);
 
 extern struct fo_output fo_outputs[FO_MAX_OUTPUTS];
 extern uint32_t fo_n_outputs;

@@ -9,7 +9,18 @@
  * stream's top ("equal or smaller"), which is how a retry of an entry it already has is told
  * from a new one -- written once, never twice. Reconnects back off from reconnect_min_ms
  * doubling to reconnect_max_ms. While the sink cannot write, its ring fills and the workers
- * count ring_full drops: they never wait for it. */
+ * count ring_full drops: they never wait for it.
+ *
+ * With `cluster: true` the sink writes to a Redis Cluster: redis: is a seed node; the thread reads
+ * the slot map (CLUSTER SLOTS), keeps one connection per primary and sends each batch as one
+ * pipeline per primary, every entry to the primary of its stream key's hash slot
+ * (redis_cluster.h). MOVED updates the slot and re-reads the map, ASK sends the entry to the named
+ * node behind ASKING, TRYAGAIN/CLUSTERDOWN and lost connections keep the entry for the next round.
+ * An entry that cannot be sent this round keeps every later entry of its stream back too (they
+ * share the slot), so a stream's entries reach Redis in order and the id rule above still tells a
+ * retry from a new entry. With wait_replicas, a primary's part of a batch counts as written only
+ * when WAIT confirms that many of its replicas have it (at most the replicas the map lists for it,
+ * so a shard whose replica took over alone is not stalled); otherwise it is sent again. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -23,9 +34,16 @@
 #include "dataplane.h"
 #include "json_out.h"
 #include "outputs.h"
+#include "redis_cluster.h"
 #include "resp_enc.h"
 
 #define SINK_PAYLOAD_MAX 65536
+
+/* Commands being written for one connection; the buffer only grows. */
+struct obuf {
+	char *p;
+	size_t len, cap;
+};
 
 struct sink {
 	const struct fo_sink_config *cfg;
@@ -36,13 +54,51 @@ struct sink {
 	struct fo_out_msg **batch;
 	char *key; /* expanded stream key */
 	size_t key_cap;
-	uint8_t *pbuf; /* a chained payload, flattened */
-	char *out;     /* the batch's commands, RESP (resp_enc.h) */
-	size_t out_len, out_cap;
+	uint8_t *pbuf;   /* a chained payload, flattened */
+	struct obuf out; /* the batch's commands, RESP (resp_enc.h) */
 	uint32_t backoff_ms;
 	char maxlen[24];
 	char addr[160];
+	struct cluster *cl; /* cluster: true */
 };
+
+/* One primary's connection and its part of the round's batch. */
+struct cnode {
+	redisContext *c;
+	struct obuf out; /* its commands this round */
+	uint32_t *idx;   /* batch positions sent to it this round, in order */
+	uint32_t n_idx;
+	uint64_t retry_at_us; /* after a failed connect: not before */
+	uint32_t backoff_ms;
+	bool ever;
+};
+
+enum { R_KEEP = 0, R_DONE, R_DUP, R_FAILED };
+
+struct cluster {
+	struct rc_map map;
+	struct cnode nodes[RC_MAX_NODES]; /* nodes[i] is map.nodes[i] */
+	uint16_t *ask;                    /* per batch position: the node an ASK named, or RC_NODE_NONE */
+	uint8_t *res;                     /* per batch position: this round's outcome (R_*) */
+	struct rc_map next;               /* the map being read */
+	uint8_t blocked[RC_SLOTS / 8];    /* slots held back this round: later entries of theirs wait too */
+	bool stale;                       /* re-read the map before the next round */
+	uint64_t map_at_us;
+	_Atomic uint32_t nodes_seen, covered; /* for fo_sink_write_json on the main lcore */
+};
+
+static void free_cluster(struct cluster *cl)
+{
+	if (!cl)
+		return;
+	for (uint32_t i = 0; i < RC_MAX_NODES; i++) {
+		free(cl->nodes[i].idx);
+		free(cl->nodes[i].out.p);
+	}
+	free(cl->ask);
+	free(cl->res);
+	free(cl);
+}
 
 int fo_sink_prepare(struct fo_output *o, const struct fo_sink_config *cfg, char *err, size_t errlen)
 {
@@ -62,6 +118,29 @@ int fo_sink_prepare(struct fo_output *o, const struct fo_sink_config *cfg, char 
 		free(s);
 		snprintf(err, errlen, "sinks[%u]: out of memory", o->idx);
 		return -1;
+	}
+	if (cfg->cluster) {
+		s->cl = calloc(1, sizeof(*s->cl));
+		if (s->cl) {
+			s->cl->ask = malloc(cfg->batch * sizeof(*s->cl->ask));
+			s->cl->res = calloc(cfg->batch, sizeof(*s->cl->res));
+			for (uint32_t i = 0; i < RC_MAX_NODES && s->cl->ask && s->cl->res; i++)
+				if ((s->cl->nodes[i].idx = malloc(cfg->batch * sizeof(uint32_t))) == NULL)
+					break;
+		}
+		if (!s->cl || !s->cl->ask || !s->cl->res || !s->cl->nodes[RC_MAX_NODES - 1].idx) {
+			snprintf(err, errlen, "sinks[%u]: out of memory", o->idx);
+			free_cluster(s->cl);
+			free(s->batch);
+			free(s->key);
+			free(s->pbuf);
+			free(s);
+			return -1;
+		}
+		for (uint32_t i = 0; i < cfg->batch; i++)
+			s->cl->ask[i] = RC_NODE_NONE;
+		rc_map_clear(&s->cl->map);
+		s->cl->stale = true;
 	}
 	s->cfg = cfg;
 	s->backoff_ms = cfg->reconnect_min_ms;
@@ -84,50 +163,62 @@ static void disconnect(struct fo_output *o, struct sink *s)
 }
 
 /* A command on a fresh connection (AUTH, SELECT); false with last_error set when it fails. */
-static bool setup_cmd(struct fo_output *o, struct sink *s, int argc, const char **argv, const char *what)
+static bool setup_cmd(struct fo_output *o, redisContext *c, const char *addr, int argc, const char **argv,
+		      const char *what)
 {
-	redisReply *r = redisCommandArgv(s->c, argc, argv, NULL);
+	redisReply *r = redisCommandArgv(c, argc, argv, NULL);
 	if (!r) {
-		fo_out_set_error(o, "%s %s: %s", what, s->addr, s->c->errstr);
+		fo_out_set_error(o, "%s %s: %s", what, addr, c->errstr);
 		return false;
 	}
 	bool ok = r->type != REDIS_REPLY_ERROR;
 	if (!ok)
-		fo_out_set_error(o, "%s %s: %.*s", what, s->addr, (int)r->len, r->str);
+		fo_out_set_error(o, "%s %s: %.*s", what, addr, (int)r->len, r->str);
 	freeReplyObject(r);
 	return ok;
 }
 
-static bool try_connect(struct fo_output *o, struct sink *s)
+/* A logged-in connection to host:port or the unix socket (host NULL), the database selected; NULL
+ * with last_error set when any step fails. addr: how errors name it. */
+static redisContext *open_conn(struct fo_output *o, const struct fo_sink_config *cfg, const char *host, uint16_t port,
+			       const char *addr)
 {
-	const struct fo_sink_config *cfg = s->cfg;
 	struct timeval tv = { .tv_sec = cfg->timeout_ms / 1000, .tv_usec = (cfg->timeout_ms % 1000) * 1000 };
-	s->c = cfg->unix_path ? redisConnectUnixWithTimeout(cfg->unix_path, tv)
-			      : redisConnectWithTimeout(cfg->host, cfg->port, tv);
-	if (!s->c || s->c->err) {
-		fo_out_set_error(o, "connect %s: %s", s->addr, s->c ? s->c->errstr : "out of memory");
-		disconnect(o, s);
-		return false;
+	redisContext *c = host ? redisConnectWithTimeout(host, port, tv)
+			       : redisConnectUnixWithTimeout(cfg->unix_path, tv);
+	if (!c || c->err) {
+		fo_out_set_error(o, "connect %s: %s", addr, c ? c->errstr : "out of memory");
+		if (c)
+			redisFree(c);
+		return NULL;
 	}
-	redisSetTimeout(s->c, tv);
-	if (!cfg->unix_path)
-		redisEnableKeepAlive(s->c);
+	redisSetTimeout(c, tv);
+	if (host)
+		redisEnableKeepAlive(c);
 	if (cfg->password) {
 		const char *argv[3] = { "AUTH", cfg->username ? cfg->username : cfg->password, cfg->password };
-		if (!setup_cmd(o, s, cfg->username ? 3 : 2, argv, "AUTH")) {
-			disconnect(o, s);
-			return false;
+		if (!setup_cmd(o, c, addr, cfg->username ? 3 : 2, argv, "AUTH")) {
+			redisFree(c);
+			return NULL;
 		}
 	}
 	if (cfg->db) {
 		char db[16];
 		snprintf(db, sizeof(db), "%u", cfg->db);
 		const char *argv[2] = { "SELECT", db };
-		if (!setup_cmd(o, s, 2, argv, "SELECT")) {
-			disconnect(o, s);
-			return false;
+		if (!setup_cmd(o, c, addr, 2, argv, "SELECT")) {
+			redisFree(c);
+			return NULL;
 		}
 	}
+	return c;
+}
+
+static bool try_connect(struct fo_output *o, struct sink *s)
+{
+	s->c = open_conn(o, s->cfg, s->cfg->unix_path ? NULL : s->cfg->host, s->cfg->port, s->addr);
+	if (!s->c)
+		return false;
 	atomic_store(&o->st.connected, 1);
 	o->st.connected_since_ms = fo_out_wall_ms();
 	return true;
@@ -149,26 +240,26 @@ static void assign_id(struct sink *s, struct fo_out_msg *m)
 	m->stream_id_seq = s->seq;
 }
 
-/* Room for n more bytes of commands in s->out (the sink thread's own buffer; it only grows). */
-static bool out_room(struct sink *s, size_t n)
+/* Room for n more bytes in b. */
+static bool out_room(struct obuf *b, size_t n)
 {
-	if (s->out_len + n <= s->out_cap)
+	if (b->len + n <= b->cap)
 		return true;
-	size_t cap = s->out_cap ? s->out_cap : 65536;
-	while (cap < s->out_len + n)
+	size_t cap = b->cap ? b->cap : 65536;
+	while (cap < b->len + n)
 		cap *= 2;
-	char *b = realloc(s->out, cap);
-	if (!b)
+	char *p = realloc(b->p, cap);
+	if (!p)
 		return false;
-	s->out = b;
-	s->out_cap = cap;
+	b->p = p;
+	b->cap = cap;
 	return true;
 }
 
-/* One entry's XADD, formatted into s->out. False when the buffer cannot grow (out of memory). */
-static bool append_xadd(struct sink *s, struct fo_out_msg *m)
+/* One entry's XADD to the stream key (already expanded into s->key, klen bytes), formatted into b.
+ * False when the buffer cannot grow (out of memory). */
+static bool append_xadd(struct sink *s, struct obuf *b, size_t klen, struct fo_out_msg *m)
 {
-	size_t klen = fo_out_tmpl_expand(m->tmpl, m->topic, m->topic_len, s->key, s->key_cap);
 	uint32_t plen;
 	const uint8_t *pl = fo_out_payload(m, s->pbuf, SINK_PAYLOAD_MAX, &plen);
 	char client[24];
@@ -183,9 +274,9 @@ static bool append_xadd(struct sink *s, struct fo_out_msg *m)
 	/* The array header, 18 arguments' framing, the variable bytes (key, topic, payload, client), and
 	 * 256 for the fixed ones: 40 bytes of names, maxlen, id, qos, ts_us and gen (at most 20 + 41 + 2 +
 	 * 20 + 10 digits). */
-	if (!out_room(s, 32 + 18 * fo_resp_bulk_room(0) + klen + m->topic_len + plen + clen + 256))
+	if (!out_room(b, 32 + 18 * fo_resp_bulk_room(0) + klen + m->topic_len + plen + clen + 256))
 		return false;
-	char *p = s->out + s->out_len;
+	char *p = b->p + b->len;
 	p = fo_resp_array(p, s->cfg->maxlen ? 18 : 15);
 	p = fo_resp_bulk(p, "XADD", 4);
 	p = fo_resp_bulk(p, s->key, klen);
@@ -210,7 +301,7 @@ static bool append_xadd(struct sink *s, struct fo_out_msg *m)
 	p = fo_resp_bulk_i64(p, (int64_t)fo_out_wall_us(m->rx_tsc));
 	p = fo_resp_bulk(p, "gen", 3);
 	p = fo_resp_bulk_i64(p, ((const struct fo_generation *)m->gen)->id);
-	s->out_len = (size_t)(p - s->out);
+	b->len = (size_t)(p - b->p);
 	return true;
 }
 
@@ -225,18 +316,19 @@ static void write_batch(struct fo_output *o, struct sink *s)
 {
 	/* The whole batch formatted into one buffer, handed to hiredis in one piece; hiredis only reads
 	 * the replies, one per command, in order. */
-	s->out_len = 0;
+	s->out.len = 0;
 	uint32_t sent = 0;
 	for (; sent < s->n; sent++) {
 		struct fo_out_msg *m = s->batch[sent];
 		if (m->attempts == 0)
 			assign_id(s, m);
-		if (!append_xadd(s, m))
+		size_t klen = fo_out_tmpl_expand(m->tmpl, m->topic, m->topic_len, s->key, s->key_cap);
+		if (!append_xadd(s, &s->out, klen, m))
 			break; /* out of memory: send what fits, the rest waits for the next batch */
 		if (m->attempts < UINT8_MAX)
 			m->attempts++;
 	}
-	if (sent == 0 || redisAppendFormattedCommand(s->c, s->out, s->out_len) != REDIS_OK) {
+	if (sent == 0 || redisAppendFormattedCommand(s->c, s->out.p, s->out.len) != REDIS_OK) {
 		fo_out_set_error(o, "batch of %u: out of memory", s->n);
 		o->st.errors++;
 		fo_out_sleep_us(1000);
@@ -316,10 +408,397 @@ static void discard_all(struct fo_output *o, struct sink *s)
 	o->st.inflight = 0;
 }
 
+/* ---- Redis Cluster ---- */
+
+#define CL_REFRESH_GAP_US 100000u /* the map is read at most this often */
+
+static void cl_drop_conn(struct fo_output *o, struct cluster *cl, uint32_t i)
+{
+	if (cl->nodes[i].c) {
+		redisFree(cl->nodes[i].c);
+		cl->nodes[i].c = NULL;
+	}
+	atomic_store(&o->st.connected, 0);
+	cl->stale = true;
+}
+
+/* The connection to node i, opened when needed; NULL while it cannot be opened (then it is not tried
+ * again before its backoff has passed, and the map is to be read again: its primary may have moved). */
+static redisContext *cl_conn(struct fo_output *o, struct sink *s, uint32_t i)
+{
+	struct cluster *cl = s->cl;
+	struct cnode *n = &cl->nodes[i];
+	if (n->c)
+		return n->c;
+	uint64_t now = fo_out_mono_us();
+	if (now < n->retry_at_us)
+		return NULL;
+	char addr[RC_HOST_MAX + 8];
+	snprintf(addr, sizeof(addr), "%s:%u", cl->map.nodes[i].host, cl->map.nodes[i].port);
+	n->c = open_conn(o, s->cfg, cl->map.nodes[i].host, cl->map.nodes[i].port, addr);
+	if (!n->c) {
+		o->st.connect_failures++;
+		uint32_t max = s->cfg->reconnect_max_ms;
+		n->backoff_ms = n->backoff_ms == 0 ? s->cfg->reconnect_min_ms
+						   : (n->backoff_ms * 2 < max ? n->backoff_ms * 2 : max);
+		n->retry_at_us = now + (uint64_t)n->backoff_ms * 1000u;
+		cl->stale = true;
+		atomic_store(&o->st.connected, 0);
+		return NULL;
+	}
+	if (n->ever)
+		o->st.reconnects++;
+	n->ever = true;
+	n->backoff_ms = 0;
+	n->retry_at_us = 0;
+	return n->c;
+}
+
+/* Reads the slot map from the first node that answers CLUSTER SLOTS (the known primaries, then the
+ * seed). Connections to primaries that stay are kept under their new index, the others closed.
+ * False when no node answered. */
+static bool cl_refresh(struct fo_output *o, struct sink *s)
+{
+	struct cluster *cl = s->cl;
+	cl->map_at_us = fo_out_mono_us();
+	bool read = false;
+	for (uint32_t i = 0; i <= cl->map.n_nodes && !read; i++) {
+		bool seed = i == cl->map.n_nodes;
+		const char *host = seed ? s->cfg->host : cl->map.nodes[i].host;
+		redisContext *c = seed ? open_conn(o, s->cfg, s->cfg->host, s->cfg->port, s->addr) : cl_conn(o, s, i);
+		if (!c) {
+			if (seed)
+				o->st.connect_failures++;
+			continue;
+		}
+		redisReply *r = redisCommand(c, "CLUSTER SLOTS");
+		if (!r) {
+			fo_out_set_error(o, "CLUSTER SLOTS %s: %s", seed ? s->addr : host, c->errstr);
+			if (!seed)
+				cl_drop_conn(o, cl, i);
+		} else if (rc_map_from_slots(&cl->next, r, host) != 0) {
+			fo_out_set_error(o, "CLUSTER SLOTS %s: not a slots reply%s%.*s", seed ? s->addr : host,
+					 r->type == REDIS_REPLY_ERROR ? ": " : "",
+					 r->type == REDIS_REPLY_ERROR ? (int)r->len : 0, r->str ? r->str : "");
+		} else {
+			read = true;
+		}
+		if (r)
+			freeReplyObject(r);
+		if (seed)
+			redisFree(c);
+	}
+	if (!read)
+		return false;
+	o->st.map_refreshes++;
+	/* The new order of the nodes: each kept primary takes its connection (and buffers) along; the
+	 * left-over entries fill the other places with their connections closed. */
+	struct cnode old[RC_MAX_NODES];
+	bool taken[RC_MAX_NODES] = { false }, placed[RC_MAX_NODES] = { false };
+	memcpy(old, cl->nodes, sizeof(old));
+	for (uint32_t j = 0; j < cl->next.n_nodes; j++)
+		for (uint32_t i = 0; i < cl->map.n_nodes; i++)
+			if (!taken[i] && old[i].c && cl->map.nodes[i].port == cl->next.nodes[j].port &&
+			    strcmp(cl->map.nodes[i].host, cl->next.nodes[j].host) == 0) {
+				cl->nodes[j] = old[i];
+				taken[i] = placed[j] = true;
+				break;
+			}
+	uint32_t k = 0;
+	for (uint32_t j = 0; j < RC_MAX_NODES; j++) {
+		if (placed[j])
+			continue;
+		while (taken[k])
+			k++;
+		cl->nodes[j] = old[k];
+		taken[k] = true;
+		if (cl->nodes[j].c) {
+			redisFree(cl->nodes[j].c);
+			cl->nodes[j].c = NULL;
+		}
+		cl->nodes[j].retry_at_us = 0;
+		cl->nodes[j].backoff_ms = 0;
+	}
+	memcpy(&cl->map, &cl->next, sizeof(cl->map));
+	for (uint32_t i = 0; i < s->cfg->batch; i++)
+		cl->ask[i] = RC_NODE_NONE; /* node indexes changed; the owner answers ASK again if need be */
+	atomic_store(&cl->nodes_seen, cl->map.n_nodes);
+	atomic_store(&cl->covered, cl->map.covered);
+	cl->stale = cl->map.covered < RC_SLOTS;
+	if (cl->stale) {
+		fo_out_set_error(o, "cluster map: %u of %u slots served", cl->map.covered, RC_SLOTS);
+		atomic_store(&o->st.connected, 0);
+	} else if (!atomic_load(&o->st.connected)) {
+		o->st.connected_since_ms = fo_out_wall_ms();
+		atomic_store(&o->st.connected, 1);
+	}
+	return true;
+}
+
+/* Holds slot back for the rest of the round. */
+static void cl_block(struct cluster *cl, uint16_t slot)
+{
+	cl->blocked[slot >> 3] |= (uint8_t)(1u << (slot & 7));
+}
+
+static bool cl_is_blocked(const struct cluster *cl, uint16_t slot)
+{
+	return cl->blocked[slot >> 3] & (1u << (slot & 7));
+}
+
+/* One reply of a node's pipeline for batch position i: its outcome (R_*), or R_KEEP for another
+ * round (redirection, transient error). */
+static uint8_t cl_outcome(struct fo_output *o, struct sink *s, uint32_t node, uint32_t i, const redisReply *r)
+{
+	struct cluster *cl = s->cl;
+	if (r->type != REDIS_REPLY_ERROR)
+		return R_DONE;
+	struct rc_redirect red;
+	enum rc_redirect_kind kind = rc_parse_redirect(r->str, r->len, &red);
+	if (kind != RC_NOT_REDIRECT) {
+		const char *host = red.host[0] ? red.host : cl->map.nodes[node].host;
+		uint16_t to = rc_map_node(&cl->map, host, strlen(host), red.port);
+		o->st.redirects++;
+		if (kind == RC_MOVED) {
+			if (to != RC_NODE_NONE && cl->map.slot_node[red.slot] == RC_NODE_NONE)
+				cl->map.covered++;
+			cl->map.slot_node[red.slot] = to;
+			cl->ask[i] = RC_NODE_NONE;
+			cl->stale = true;
+		} else {
+			cl->ask[i] = to;
+		}
+		return R_KEEP;
+	}
+	struct fo_out_msg *m = s->batch[i];
+	if (m->attempts > 1 && is_dup_error(r))
+		return R_DUP; /* the lost reply's XADD had been done */
+	o->st.errors++;
+	fo_out_set_error(o, "XADD %s:%u: %.*s", cl->map.nodes[node].host, cl->map.nodes[node].port, (int)r->len,
+			 r->str);
+	if (rc_error_is_transient(r->str, r->len)) {
+		cl->stale = true;
+		return R_KEEP;
+	}
+	return R_FAILED;
+}
+
+/* Reads node's replies for this round into cl->res. */
+static void cl_read_node(struct fo_output *o, struct sink *s, uint32_t node, uint32_t need)
+{
+	struct cluster *cl = s->cl;
+	struct cnode *cn = &cl->nodes[node];
+	bool lost = false;
+	for (uint32_t k = 0; k < cn->n_idx && !lost; k++) {
+		uint32_t i = cn->idx[k];
+		redisReply *r = NULL;
+		if (cl->ask[i] != RC_NODE_NONE) { /* ASKING's +OK */
+			if (redisGetReply(cn->c, (void **)&r) != REDIS_OK || r == NULL) {
+				lost = true;
+				break;
+			}
+			freeReplyObject(r);
+			r = NULL;
+		}
+		if (redisGetReply(cn->c, (void **)&r) != REDIS_OK || r == NULL) {
+			lost = true;
+			break;
+		}
+		cl->res[i] = cl_outcome(o, s, node, i, r);
+		if (cl->ask[i] != RC_NODE_NONE && cl->res[i] != R_KEEP)
+			cl->ask[i] = RC_NODE_NONE; /* ASK holds for one command */
+		freeReplyObject(r);
+	}
+	bool confirmed = true;
+	if (!lost && need) {
+		redisReply *r = NULL;
+		if (redisGetReply(cn->c, (void **)&r) != REDIS_OK || r == NULL) {
+			lost = true;
+		} else {
+			confirmed = r->type == REDIS_REPLY_INTEGER && r->integer >= (long long)need;
+			if (!confirmed) {
+				o->st.unreplicated++;
+				fo_out_set_error(o, "WAIT %u %s:%u: %lld replicas", need, cl->map.nodes[node].host,
+						 cl->map.nodes[node].port,
+						 r->type == REDIS_REPLY_INTEGER ? r->integer : -1ll);
+				cl->stale = true; /* a replica may have failed: the map says how many there are */
+			}
+			freeReplyObject(r);
+		}
+	}
+	if (lost) {
+		fo_out_set_error(o, "write %s:%u: %s", cl->map.nodes[node].host, cl->map.nodes[node].port,
+				 cn->c->errstr[0] ? cn->c->errstr : "connection lost");
+		o->st.errors++;
+		cl_drop_conn(o, cl, node);
+	}
+	if (lost || !confirmed) /* written perhaps, but not known to be on the replicas: sent again */
+		for (uint32_t k = 0; k < cn->n_idx; k++)
+			if (cl->res[cn->idx[k]] == R_DONE || cl->res[cn->idx[k]] == R_DUP)
+				cl->res[cn->idx[k]] = R_KEEP;
+}
+
+/* One round: every entry of the batch that can be sent goes to its primary, one pipeline per
+ * primary; what comes back finishes the entries or keeps them, in order, for the next round. */
+static void cl_write_batch(struct fo_output *o, struct sink *s)
+{
+	struct cluster *cl = s->cl;
+	uint64_t t0 = fo_out_mono_us();
+	if (cl->stale && (cl->map.n_nodes == 0 || t0 - cl->map_at_us >= CL_REFRESH_GAP_US))
+		cl_refresh(o, s);
+	memset(cl->blocked, 0, sizeof(cl->blocked));
+	for (uint32_t k = 0; k < RC_MAX_NODES; k++) {
+		cl->nodes[k].n_idx = 0;
+		cl->nodes[k].out.len = 0;
+	}
+	bool held = false;
+	for (uint32_t i = 0; i < s->n; i++) {
+		struct fo_out_msg *m = s->batch[i];
+		cl->res[i] = R_KEEP;
+		size_t klen = fo_out_tmpl_expand(m->tmpl, m->topic, m->topic_len, s->key, s->key_cap);
+		uint16_t slot = rc_key_slot(s->key, klen);
+		uint16_t node = cl->ask[i] != RC_NODE_NONE ? cl->ask[i] : cl->map.slot_node[slot];
+		if (cl_is_blocked(cl, slot) || node == RC_NODE_NONE || !cl_conn(o, s, node)) {
+			cl_block(cl, slot);
+			held = true;
+			continue;
+		}
+		struct cnode *cn = &cl->nodes[node];
+		size_t mark = cn->out.len;
+		if (m->attempts == 0)
+			assign_id(s, m);
+		static const char asking[] = "*1\r\n$6\r\nASKING\r\n";
+		if (cl->ask[i] != RC_NODE_NONE) {
+			if (!out_room(&cn->out, sizeof(asking))) {
+				cl_block(cl, slot);
+				held = true;
+				continue;
+			}
+			memcpy(cn->out.p + cn->out.len, asking, sizeof(asking) - 1);
+			cn->out.len += sizeof(asking) - 1;
+		}
+		if (!append_xadd(s, &cn->out, klen, m)) {
+			cn->out.len = mark; /* out of memory: this entry and its stream wait */
+			cl_block(cl, slot);
+			held = true;
+			continue;
+		}
+		cn->idx[cn->n_idx++] = i;
+		if (m->attempts < UINT8_MAX)
+			m->attempts++;
+	}
+	uint32_t need[RC_MAX_NODES];
+	for (uint32_t k = 0; k < cl->map.n_nodes; k++) {
+		struct cnode *cn = &cl->nodes[k];
+		uint32_t reps = cl->map.nodes[k].replicas == UINT8_MAX ? 0 : cl->map.nodes[k].replicas;
+		need[k] = s->cfg->wait_replicas < reps ? s->cfg->wait_replicas : reps;
+		if (cn->n_idx == 0)
+			continue;
+		if (need[k]) {
+			char w[96], *p = w;
+			p = fo_resp_array(p, 3);
+			p = fo_resp_bulk(p, "WAIT", 4);
+			p = fo_resp_bulk_i64(p, need[k]);
+			p = fo_resp_bulk_i64(p, s->cfg->timeout_ms / 2);
+			if (out_room(&cn->out, (size_t)(p - w))) {
+				memcpy(cn->out.p + cn->out.len, w, (size_t)(p - w));
+				cn->out.len += (size_t)(p - w);
+			} else {
+				cn->n_idx = 0;
+			}
+		}
+		if (cn->n_idx && redisAppendFormattedCommand(cn->c, cn->out.p, cn->out.len) != REDIS_OK) {
+			fo_out_set_error(o, "batch for %s:%u: out of memory", cl->map.nodes[k].host,
+					 cl->map.nodes[k].port);
+			o->st.errors++;
+			cl_drop_conn(o, cl, k); /* nothing of it was sent; a fresh connection starts clean */
+			cn->n_idx = 0;
+		}
+	}
+	for (uint32_t k = 0; k < cl->map.n_nodes; k++)
+		if (cl->nodes[k].n_idx)
+			cl_read_node(o, s, k, need[k]);
+	uint32_t w = 0, done = 0, n = s->n;
+	for (uint32_t i = 0; i < n; i++) {
+		struct fo_out_msg *m = s->batch[i];
+		switch (cl->res[i]) {
+		case R_DUP:
+			o->st.dup_suppressed++;
+			/* fallthrough */
+		case R_DONE:
+			fo_out_finish(o, m, true);
+			done++;
+			break;
+		case R_FAILED:
+			fo_out_finish(o, m, false);
+			done++;
+			break;
+		default:
+			s->batch[w] = m;
+			cl->ask[w] = cl->ask[i];
+			w++;
+		}
+	}
+	for (uint32_t i = w; i < n; i++)
+		cl->ask[i] = RC_NODE_NONE;
+	s->n = w;
+	o->st.inflight = s->n;
+	if (done) {
+		o->st.batches++;
+		o->st.batched += done;
+		fo_out_hist_add(o->st.batch_hist, done);
+		fo_out_rtt_add(o, fo_out_mono_us() - t0);
+	}
+	bool all_up = !held && cl->map.covered == RC_SLOTS && !cl->stale;
+	if (all_up && !atomic_load(&o->st.connected)) {
+		o->st.connected_since_ms = fo_out_wall_ms();
+		atomic_store(&o->st.connected, 1);
+	} else if (!all_up && cl->map.covered < RC_SLOTS) {
+		atomic_store(&o->st.connected, 0);
+	}
+	if (!done && s->n)
+		fo_out_sleep_us(1000); /* nothing could be finished: the cluster is changing */
+}
+
+static void *cluster_thread(struct fo_output *o, struct sink *s)
+{
+	uint64_t idle_us = 10, stop_deadline = 0;
+	for (;;) {
+		if (atomic_load_explicit(&o->stop, memory_order_acquire)) {
+			if (!stop_deadline)
+				stop_deadline = fo_out_mono_us() + (uint64_t)s->cfg->timeout_ms * 1000u;
+			if ((s->n == 0 && rte_ring_count(o->ring) == 0) || fo_out_mono_us() > stop_deadline)
+				break;
+		}
+		if (s->n && s->n < s->cfg->batch) /* entries held back: the other streams go on */
+			s->n += rte_ring_sc_dequeue_burst(o->ring, (void **)s->batch + s->n, s->cfg->batch - s->n,
+							  NULL);
+		if (s->n == 0 && !fill_batch(o, s)) {
+			fo_out_sleep_us(idle_us);
+			idle_us = idle_us * 2 < 1000 ? idle_us * 2 : 1000;
+			if (s->cl->stale && fo_out_mono_us() - s->cl->map_at_us >= CL_REFRESH_GAP_US)
+				cl_refresh(o, s); /* idle: learn the cluster before entries come */
+			continue;
+		}
+		idle_us = 10;
+		cl_write_batch(o, s);
+	}
+	discard_all(o, s);
+	for (uint32_t k = 0; k < RC_MAX_NODES; k++)
+		if (s->cl->nodes[k].c) {
+			redisFree(s->cl->nodes[k].c);
+			s->cl->nodes[k].c = NULL;
+		}
+	atomic_store(&o->st.connected, 0);
+	return NULL;
+}
+
 void *fo_sink_thread(void *arg)
 {
 	struct fo_output *o = arg;
 	struct sink *s = o->impl;
+	if (s->cl)
+		return cluster_thread(o, s);
 	uint64_t idle_us = 10, stop_deadline = 0;
 	bool ever_connected = false;
 	for (;;) {
@@ -365,6 +844,10 @@ void fo_sink_write_json(FILE *f, const struct fo_output *o)
 	fo_json_cstr(f, s ? s->addr : "");
 	if (!s)
 		return;
+	fprintf(f, ",\"cluster\":%s", s->cl ? "true" : "false");
+	if (s->cl)
+		fprintf(f, ",\"cluster_nodes\":%u,\"cluster_slots\":%u,\"wait_replicas\":%u",
+			atomic_load(&s->cl->nodes_seen), atomic_load(&s->cl->covered), s->cfg->wait_replicas);
 	fprintf(f, ",\"user\":");
 	fo_json_cstr(f, s->cfg->username ? s->cfg->username : "");
 	fprintf(f, ",\"auth\":%s,\"db\":%u,\"batch\":%u,\"batch_us\":%u,\"maxlen\":%" PRIu64 ",\"puback\":\"%s\"",

@@ -60,10 +60,15 @@ static void run_rx_completion(struct fo_lcore *lc, struct fo_lcore_stats *st)
 	}
 }
 
+/* With idle_sleep_us, an lcore that found nothing to do in this many loops in a row sleeps. */
+#define FO_IDLE_LOOPS 1024u
+
 int fo_lcore_main(void *arg)
 {
 	struct fo_lcore *lc = arg;
 	struct fo_lcore_stats *st = &fo_stats[lc->lcore_id];
+	const uint32_t idle_sleep_us = fo_dp.cfg->idle_sleep_us;
+	uint32_t idle = 0;
 	int phase;
 
 	plan(lc);
@@ -90,8 +95,13 @@ int fo_lcore_main(void *arg)
 			}
 		}
 		st->c.loops++;
-		if (st->c.rx + st->c.out_generated + st->c.out_sent != before)
+		if (st->c.rx + st->c.out_generated + st->c.out_sent != before) {
 			st->c.busy_loops++;
+			idle = 0;
+		} else if (idle_sleep_us && ++idle >= FO_IDLE_LOOPS) {
+			idle = 0;
+			rte_delay_us_sleep(idle_sleep_us); /* several appliances on one core (labs, tests) */
+		}
 	}
 	if (lc->worker)
 		fo_gen_worker_offline(lc->worker->idx); /* swaps no longer wait for this reader */

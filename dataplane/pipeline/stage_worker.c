@@ -428,6 +428,12 @@ static void io_payload_release(void *ctx, void *payload)
 	rte_pktmbuf_free(payload);
 }
 
+static void io_interest(void *ctx, const uint8_t *filter, uint16_t len, bool on)
+{
+	const struct worker_io *io = ctx;
+	fo_outputs_interest(io->w->idx, filter, len, on);
+}
+
 /* An entry for a sink or bridge route on the output's ring (outputs.h). Small payloads are
  * copied into the entry, larger ones into the held pool, so a backed-up output holds no packet
  * mbufs. ack: the pending PUBACK slot when the route is a written-mode sink and the publish is
@@ -851,6 +857,7 @@ int fo_worker_init(struct fo_worker *w)
 		.client_config = io_client_config,
 		.predef_named = io_predef_named,
 		.broadcast = io_broadcast,
+		.interest = fo_outputs_following ? io_interest : NULL,
 		.connect_elsewhere = w->presence ? io_connect_elsewhere : NULL,
 	};
 	const char *err = NULL;

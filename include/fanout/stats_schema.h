@@ -375,6 +375,12 @@
 	  "connections re-established after a loss") \
 	_(connect_failures, "connect_failures", "attempts", "fanout_output_connect_failures_total", "", \
 	  "connection attempts that failed") \
+	_(redirects, "redirects", "replies", "fanout_output_redirects_total", "", \
+	  "sink on a Redis Cluster: MOVED and ASK replies followed") \
+	_(map_refreshes, "map_refreshes", "reads", "fanout_output_map_refreshes_total", "", \
+	  "sink on a Redis Cluster: slot maps read (CLUSTER SLOTS)") \
+	_(unreplicated, "unreplicated", "batches", "fanout_output_unreplicated_total", "", \
+	  "sink with wait_replicas: node batches WAIT did not confirm, sent again") \
 	_(inflight, "inflight", "entries", "fanout_output_inflight", "", \
 	  "entries the output's thread has taken and not yet finished") \
 	_(received, "received", "messages", "fanout_output_received_total", "", \
@@ -382,7 +388,15 @@
 	_(injected, "injected", "messages", "fanout_output_injected_total", "", \
 	  "bridge: upstream messages delivered to MQTT-SN subscribers") \
 	_(inject_dropped, "inject_dropped", "messages", "fanout_output_inject_dropped_total", "", \
-	  "bridge: upstream messages that could not be injected")
+	  "bridge: upstream messages that could not be injected") \
+	_(followed, "followed", "subscriptions", "fanout_output_followed_total", "", \
+	  "bridge following local interest: upstream subscriptions made for local subscribers' filters") \
+	_(unfollowed, "unfollowed", "subscriptions", "fanout_output_unfollowed_total", "", \
+	  "bridge following local interest: upstream subscriptions ended (last local subscriber gone, or covered)") \
+	_(echo_dropped, "echo_dropped", "messages", "fanout_output_echo_dropped_total", "", \
+	  "bridge: upstream messages that carried this appliance's own origin mark, not injected") \
+	_(interest_lost, "interest_lost", "events", "fanout_output_interest_lost_total", "", \
+	  "bridge following local interest: subscriber events a full interest ring turned away")
 #define FO_FOREACH_OUTPUT(_) FO_FOREACH_OUTPUT_WORKER(_) FO_FOREACH_OUTPUT_THREAD(_)
 
 /* Every family, for walkers (the schema dump, /api/schema): F(family name, list). */

@@ -1523,6 +1523,104 @@ def loadgen_wait(p, timeout=120):
 # ---------------------------------------------------------------------------------------------
 # Redis (the sink's real server)
 
+class RedisCluster:
+    """A Redis Cluster of Debian's redis-server: `primaries` primaries with `replicas` replicas each on
+    free loopback ports (cluster-node-timeout node_timeout_ms, so a killed primary's replica takes over
+    in a few seconds), created with `redis-cli --cluster create --cluster-replicas N`; no persistence."""
+
+    def __init__(self, tag, primaries=3, replicas=1, node_timeout_ms=1000):
+        self.dir = workdir(f"rcluster-{tag}")
+        self.n = primaries * (1 + replicas)
+        self.replicas = replicas
+        self.node_timeout_ms = node_timeout_ms
+        self.ports = []
+        while len(self.ports) < self.n:  # a cluster node also listens on port + 10000
+            p = free_tcp_port()
+            if p + 10000 < 65536 and p not in self.ports:
+                self.ports.append(p)
+        self.procs = {}
+
+    def start_node(self, port):
+        d = os.path.join(self.dir, str(port))
+        os.makedirs(d, exist_ok=True)
+        cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
+               "--cluster-config-file", os.path.join(d, "nodes.conf"), "--cluster-node-timeout",
+               str(self.node_timeout_ms), "--save", "", "--appendonly", "no", "--dir", d,
+               "--logfile", os.path.join(d, "redis.log")]
+        self.procs[port] = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(f"cluster node {port} answers PING", lambda: self.cli(port, "PING") == "PONG", timeout=10)
+
+    def cli(self, port, *args):
+        r = subprocess.run(["redis-cli", "-p", str(port)] + [str(a) for a in args], capture_output=True,
+                           timeout=scaled(30))
+        return r.stdout.decode(errors="replace").strip()
+
+    def info(self, port):
+        return dict(line.split(":", 1) for line in self.cli(port, "CLUSTER", "INFO").splitlines() if ":" in line)
+
+    def live(self):
+        return [p for p, pr in self.procs.items() if pr and pr.poll() is None]
+
+    def slots(self, port=None):
+        """{slot range start: (end, primary port, [replica ports])} from CLUSTER SLOTS of a live node."""
+        with Resp(("127.0.0.1", port or self.live()[0])) as r:
+            return {int(e[0]): (int(e[1]), int(e[2][1]), [int(x[1]) for x in e[3:]]) for e in r.call("CLUSTER", "SLOTS")}
+
+    def owner(self, slot, port=None):
+        for start, (end, prim, _) in self.slots(port).items():
+            if start <= slot <= end:
+                return prim
+        return None
+
+    def keyslot(self, key):
+        return int(self.cli(self.live()[0], "CLUSTER", "KEYSLOT", key))
+
+    def healthy(self):
+        """Every live node says cluster_state:ok and they agree on the primaries of all 16384 slots."""
+        views = []
+        for p in self.live():
+            if self.info(p).get("cluster_state") != "ok":
+                return False
+            try:
+                views.append(sorted((s, e, prim) for s, (e, prim, _) in self.slots(p).items()))
+            except (OSError, RespError):
+                return False
+        return all(v == views[0] for v in views) and sum(e - s + 1 for s, e, _ in views[0]) == 16384
+
+    def xrange(self, key):
+        """[(id, {field: bytes})] of a whole stream, read from the primary that serves its slot."""
+        port = self.owner(self.keyslot(key))
+        with Resp(("127.0.0.1", port), raw=True) as r:
+            return [(eid.decode(), {f[i].decode(): f[i + 1] for i in range(0, len(f), 2)})
+                    for eid, f in r.call("XRANGE", key, "-", "+")]
+
+    def kill(self, port):
+        self.procs[port] = end_process(self.procs[port], signal.SIGKILL)
+
+    def start(self):
+        os.makedirs(self.dir, exist_ok=True)
+        for p in self.ports:
+            self.start_node(p)
+        r = subprocess.run(["redis-cli", "--cluster", "create"] + [f"127.0.0.1:{p}" for p in self.ports] +
+                           ["--cluster-replicas", str(self.replicas), "--cluster-yes"], capture_output=True, timeout=scaled(60))
+        if r.returncode != 0:
+            raise RuntimeError(f"redis-cli --cluster create: {r.stdout.decode()[-400:]} {r.stderr.decode()[-400:]}")
+        wait_until("the cluster agrees on its slots", self.healthy, timeout=30, step=0.2)
+        return self
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def __exit__(self, *exc):
+        for p in list(self.procs):
+            self.kill(p)
+        remove_workdir(self.dir)
+
+
 class RedisServer:
     """Debian's redis-server on a free loopback port (and a unix socket) in its own directory, no
     persistence. users: {name: password} become ACL users with every right; requirepass sets the

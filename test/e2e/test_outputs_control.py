@@ -143,11 +143,12 @@ def main(args):
             ctl.ctl_ok("config", "apply", canary)
             # Traffic until the rollout has ended, however long the steps take on this build: the
             # stall below must meet a full sink ring, so the loadgen must still be sending then.
-            # 200 msg/s in all: the 3 s stall overflows the ring (256) many times over, while the
-            # sink thread may be starved for a second by other work on this machine without
-            # overflowing it, which would fail step 1's gate (sink_errors<1) by chance.
+            # 96 msg/s in all: the 6 s stall overflows the ring (256) by twice its size, while the
+            # sink thread may be starved for two seconds by other work on this machine without
+            # overflowing it, which would fail step 1's gate (sink_errors<1) by chance (at 200
+            # msg/s a starved second and a half did, on a loaded machine).
             lg = loadgen_bg(lb, ["-p", 8, "-s", 1, "--topic", "tele/{pub}", "--filter", "tele/#", "--qos", 0,
-                                 "--rate", 25, "--duration", 3600, "--id-prefix", "og"])
+                                 "--rate", 12, "--duration", 3600, "--id-prefix", "og"])
             try:
                 matched0 = t["matched"]
                 wait_until("the second loadgen's traffic at the sink route",
@@ -159,8 +160,8 @@ def main(args):
                                 lambda: (lambda s: s if s["step"] == 1 or s["state"] != "running" else None)(
                                     ctl.rollout()), timeout=hold + 10)
                 check(st["state"] == "running", f"the rollout ended in step 1 ({st['state']}): {st}")
-                log(f"step 1 (50 %) held {hold} s with sink_errors = 0; step 2 running; stalling Redis (DEBUG SLEEP 3)")
-                th = threading.Thread(target=redis.cli, args=("DEBUG", "SLEEP", "3"), daemon=True)
+                log(f"step 1 (50 %) held {hold} s with sink_errors = 0; step 2 running; stalling Redis (DEBUG SLEEP 6)")
+                th = threading.Thread(target=redis.cli, args=("DEBUG", "SLEEP", "6"), daemon=True)
                 th.start()
                 st = wait_until("the rollout to end",
                                 lambda: (lambda s: s if s["state"] in ("promoted", "rolled_back", "aborted") else None)(

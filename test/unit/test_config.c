@@ -1037,6 +1037,85 @@ static void test_route_rules(void **state)
 #define SINK "sinks: [{name: rd, redis: \"127.0.0.1:6379\"}]\n"
 #define BRIDGE "bridges: [{name: up, host: 127.0.0.1}]\n"
 
+/* A sink on a Redis Cluster: cluster:, wait_replicas:, and hash tags in its routes' stream keys. */
+static void test_cluster_sink(void **state)
+{
+	(void)state;
+	struct fo_config *c = parse_ok(MIN
+				       "sinks:\n"
+				       "  - {name: cl, redis: \"127.0.0.1:7000\", cluster: true, wait_replicas: 1}\n"
+				       "  - {name: rd, redis: \"127.0.0.1:6379\"}\n"
+				       "routes:\n"
+				       "  - {name: s1, filter: \"a/#\", sink: cl, stream: \"{fleet}:{topic}\"}\n"
+				       "  - {name: s2, filter: \"b/#\", sink: cl, stream: \"{{topic}}\"}\n"
+				       "  - {name: s3, filter: \"c/#\", sink: rd}\n");
+	assert_true(c->sinks[0].cluster);
+	assert_int_equal(c->sinks[0].wait_replicas, 1);
+	assert_false(c->sinks[1].cluster);
+	assert_int_equal(c->sinks[1].wait_replicas, 0);
+	assert_int_equal(c->idle_sleep_us, 0);
+	fo_config_free(c);
+	c = parse_ok(MIN "idle_sleep_us: 200\n");
+	assert_int_equal(c->idle_sleep_us, 200);
+	fo_config_free(c);
+	assert_true(refused_with(MIN "idle_sleep_us: 100001\n", "idle_sleep_us", NULL));
+	static const struct {
+		const char *yaml, *key, *also;
+	} bad[] = {
+		{ MIN "sinks: [{name: cl, redis: /run/redis.sock, cluster: true}]\n", "sinks[0].cluster", "host:port" },
+		{ MIN "sinks: [{name: cl, redis: \"127.0.0.1:7000\", cluster: true, db: 2}]\n", "sinks[0].cluster",
+		  "only database 0" },
+		{ MIN "sinks: [{name: cl, redis: \"127.0.0.1:7000\", cluster: maybe}]\n", "sinks[0].cluster", NULL },
+		{ MIN "sinks: [{name: cl, redis: \"127.0.0.1:7000\", wait_replicas: 17}]\n", "sinks[0].wait_replicas",
+		  NULL },
+		{ MIN "sinks: [{name: cl, redis: \"127.0.0.1:7000\", cluster: true}]\n"
+		      "routes: [{name: r, filter: a, sink: cl, stream: \"s:{Topic}\"}]\n",
+		  "routes[0].stream", "not the placeholder" },
+		{ MIN "sinks: [{name: cl, redis: \"127.0.0.1:7000\", cluster: true}]\n"
+		      "routes: [{name: r, filter: a, sink: cl, stream: \"s:{topic\"}]\n",
+		  "routes[0].stream", "not the placeholder" },
+		{ MIN "sinks: [{name: rd, redis: \"127.0.0.1:7000\"}]\n"
+		      "routes: [{name: r, filter: a, sink: rd, stream: \"{fleet}:{topic}\"}]\n",
+		  "routes[0].stream", "{topic} is the only placeholder" },
+	};
+	int failed = 0;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		failed += !refused_with(bad[i].yaml, bad[i].key, bad[i].also);
+	assert_int_equal(failed, 0);
+}
+
+/* An interest-following bridge: follow: entries, MQTT 5 only, no prefixes. */
+static void test_follow_bridge(void **state)
+{
+	(void)state;
+	struct fo_config *c = parse_ok(MIN "bridges:\n"
+					   "  - name: fleet\n"
+					   "    host: 127.0.0.1\n"
+					   "    protocol: mqttv5\n"
+					   "    follow: [{filter: \"fleet/#\"}, {filter: \"site/+/t\", qos: 0}]\n");
+	assert_int_equal(c->bridges[0].n_follow, 2);
+	assert_string_equal(c->bridges[0].follow[0].filter, "fleet/#");
+	assert_int_equal(c->bridges[0].follow[0].qos, 1);
+	assert_int_equal(c->bridges[0].follow[1].qos, 0);
+	fo_config_free(c);
+	static const struct {
+		const char *yaml, *key, *also;
+	} bad[] = {
+		{ MIN "bridges: [{name: b, host: h, follow: [{filter: \"a/#\"}]}]\n", "bridges[0].follow",
+		  "needs protocol: mqttv5" },
+		{ MIN "bridges: [{name: b, host: h, protocol: mqttv5, follow: [{filter: \"a/#/b\"}]}]\n",
+		  "bridges[0].follow[0].filter", "not a valid topic filter" },
+		{ MIN "bridges: [{name: b, host: h, protocol: mqttv5, follow: [{filter: \"a/#\", local_prefix: x}]}]\n",
+		  "bridges[0].follow[0]", "same name locally and upstream" },
+		{ MIN "bridges: [{name: b, host: h, protocol: mqttv5, follow: [{filter: \"a/#\", qos: 2}]}]\n",
+		  "bridges[0].follow[0].qos", NULL },
+	};
+	int failed = 0;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		failed += !refused_with(bad[i].yaml, bad[i].key, bad[i].also);
+	assert_int_equal(failed, 0);
+}
+
 /* sinks:, bridges: and the routes that use them. */
 static void test_outputs(void **state)
 {
@@ -1336,6 +1415,7 @@ int main(int argc, char **argv)
 	example_path = argc > 1 ? argv[1] : NULL;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_example),          cmocka_unit_test(test_outputs),
+		cmocka_unit_test(test_cluster_sink),          cmocka_unit_test(test_follow_bridge),
 		cmocka_unit_test(test_minimal_gets_defaults), cmocka_unit_test(test_accepts_edges),
 		cmocka_unit_test(test_semantic_rules),        cmocka_unit_test(test_structural_errors),
 		cmocka_unit_test(test_error_buffer_handling), cmocka_unit_test(test_load_file),

@@ -502,6 +502,101 @@ static void test_random_cross_check(void **state)
 	assert_true(bad_names > 1000);
 }
 
+static bool covers(const char *o, const char *i)
+{
+	return topic_filter_covers((const uint8_t *)o, strlen(o), (const uint8_t *)i, strlen(i));
+}
+
+/* topic_filter_covers: the cases an interest-following bridge meets, then a cross-check against
+ * topic_match over every filter and name of a small alphabet: when outer covers inner, every name
+ * inner matches, outer matches; when it does not, some name shows it. */
+static void test_filter_covers(void **state)
+{
+	(void)state;
+	assert_true(covers("#", "a/b"));
+	assert_true(covers("#", "#"));
+	assert_true(covers("fleet/#", "fleet/+/t"));
+	assert_true(covers("fleet/#", "fleet/#"));
+	assert_true(covers("fleet/#", "fleet"));
+	assert_true(covers("fleet/+", "fleet/a"));
+	assert_true(covers("fleet/+", "fleet/+"));
+	assert_true(covers("a/b", "a/b"));
+	assert_true(covers("+/#", "a"));
+	assert_false(covers("fleet/+", "fleet/#"));
+	assert_false(covers("fleet/+", "fleet/a/b"));
+	assert_false(covers("fleet/a", "fleet/+"));
+	assert_false(covers("fleet/#", "other/#"));
+	assert_false(covers("+/t", "#"));
+	assert_false(covers("a/b", "a"));
+	assert_false(covers("a", "a/b"));
+	assert_false(covers("#", "$SYS/x"));
+	assert_true(covers("$SYS/#", "$SYS/x"));
+	assert_false(covers("", "a"));
+	assert_false(covers("a", ""));
+
+	/* every filter of up to 3 levels over {a, b, +, #} (and names over {a, b, c}) */
+	static const char *const lv[] = { "a", "b", "+", "#" };
+	char f[64][16];
+	size_t nf = 0;
+	for (int n = 1; n <= 3; n++) {
+		int combos = 1;
+		for (int k = 0; k < n; k++)
+			combos *= 4;
+		for (int c = 0; c < combos; c++) {
+			char buf[16] = "";
+			int x = c;
+			bool ok = true;
+			for (int k = 0; k < n; k++) {
+				const char *l = lv[x % 4];
+				x /= 4;
+				if (l[0] == '#' && k != n - 1)
+					ok = false;
+				if (k)
+					strcat(buf, "/");
+				strcat(buf, l);
+			}
+			if (ok && nf < 64)
+				strcpy(f[nf++], buf);
+		}
+	}
+	/* every name of 1..4 levels over {a, b, c} */
+	static char names[120][8];
+	size_t nn = 0;
+	for (int n = 1; n <= 4; n++) {
+		int combos = 1;
+		for (int k = 0; k < n; k++)
+			combos *= 3;
+		for (int c = 0; c < combos; c++) {
+			char *p = names[nn++];
+			int x = c;
+			for (int k = 0; k < n; k++) {
+				if (k)
+					*p++ = '/';
+				*p++ = (char)('a' + x % 3);
+				x /= 3;
+			}
+			*p = '\0';
+		}
+	}
+	for (size_t o = 0; o < nf; o++)
+		for (size_t i = 0; i < nf; i++) {
+			bool cov = covers(f[o], f[i]), witness = false;
+			for (size_t t = 0; t < nn; t++) {
+				const char *nm = names[t];
+				bool mi = topic_match((const uint8_t *)f[i], strlen(f[i]), (const uint8_t *)nm,
+						      strlen(nm));
+				bool mo = topic_match((const uint8_t *)f[o], strlen(f[o]), (const uint8_t *)nm,
+						      strlen(nm));
+				if (mi && !mo)
+					witness = true;
+			}
+			if (cov && witness)
+				fail_msg("'%s' said to cover '%s', but a name matches only the inner one", f[o], f[i]);
+			if (!cov && !witness)
+				fail_msg("'%s' said not to cover '%s', but no name shows it", f[o], f[i]);
+		}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -509,7 +604,7 @@ int main(void)
 		cmocka_unit_test(test_spec_dollar),        cmocka_unit_test(test_spec_semantics),
 		cmocka_unit_test(test_validity_edges),     cmocka_unit_test(test_max_len),
 		cmocka_unit_test(test_wildcard_flag),      cmocka_unit_test(test_levels_edges),
-		cmocka_unit_test(test_random_cross_check),
+		cmocka_unit_test(test_random_cross_check), cmocka_unit_test(test_filter_covers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
