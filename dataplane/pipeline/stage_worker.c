@@ -30,10 +30,10 @@ struct fo_parked {
 };
 
 /* Sessions moving between workers (docs/dataplane.md, "Sessions moving between workers"). */
-#define FO_HO_TIMEOUT_MS 200 /* a claim not answered by every worker asked: CONNACK congestion */
+#define FO_HO_TIMEOUT_MS 1000 /* a claim not answered by every worker asked: CONNACK congestion */
 #define FO_HO_GRACE_MS \
 	20 /* a holder short of the claimant's cut with an empty peer ring this long: a publish was dropped */
-#define FO_HO_WAIT_MS 100  /* a holder answers by then, cut reached or not (the claimant waits FO_HO_TIMEOUT_MS) */
+#define FO_HO_WAIT_MS 500  /* a holder answers by then, cut reached or not (the claimant waits FO_HO_TIMEOUT_MS) */
 #define FO_HO_SKIP_MAX 4   /* moved sessions whose old worker's cut is still ahead in the peer ring */
 #define FO_HO_SKIP_MS 1000 /* ... kept at most this long */
 #define FO_HO_PENDING_MAX (2 * FO_MAX_WORKERS)

@@ -149,7 +149,7 @@
 	_(HANDOVER_STATE_DROPPED, "handover_state_dropped", "events", \
 	  "parts of a moved session (map entry, subscription, copy, will) the new worker had no room for") \
 	_(HANDOVER_CUT_FORCED, "handover_cut_forced", "events", \
-	  "claims answered short of the claimant's cut (a publish to the holder dropped, or 100 ms behind)") \
+	  "claims answered short of the claimant's cut (a publish to the holder dropped, or 500 ms behind)") \
 	_(HANDOVER_DUPLICATE, "handover_duplicate", "events", \
 	  "a second state for one ClientId (two workers held it): ended, the first one kept") \
 	_(DELIVERY_BUFFERED, "delivery_buffered", "events", "copies buffered for an asleep or disconnected client") \
