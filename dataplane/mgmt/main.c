@@ -180,6 +180,15 @@ static int register_meta(void)
 	return 0;
 }
 
+/* Session hand-over messages: a claimant asks every other worker at most, a reply reuses its
+ * claim's element; room for a few claims at once per worker (beyond, a claim fails: CONNACK
+ * congestion, handover_failed). */
+static uint32_t fo_ho_pool_size(void)
+{
+	uint32_t n = 4 * fo_dp.n_workers;
+	return n < 8 ? 8 : n;
+}
+
 static struct rte_ring *make_ring(const char *fmt, unsigned idx, uint32_t size)
 {
 	char name[RTE_RING_NAMESIZE];
@@ -470,6 +479,17 @@ static int setup_lcores(void)
 		if (!(wk->in = make_ring("fo_wk%u", w, c->worker_ring_size)) ||
 		    !(wk->peer_in = make_ring("fo_peer%u", w, c->peer_ring_size)))
 			return -1;
+		if (fo_dp.n_workers > 1) {
+			/* Session hand-overs: the ring holds every element of the pool, so a reply
+			 * always finds room. */
+			wk->ho_in = make_ring("fo_ho%u", w, rte_align32pow2(fo_ho_pool_size() + 1));
+			wk->presence = rte_zmalloc_socket("fo_presence", FO_PRESENCE_SLOTS * sizeof(uint32_t),
+							  RTE_CACHE_LINE_SIZE, (int)rte_socket_id());
+			if (!wk->ho_in || !wk->presence) {
+				fprintf(stderr, "worker %u: no room for the session hand-over ring and counters\n", w);
+				return -1;
+			}
+		}
 		struct fo_lcore *lc = fo_dp.lcore_of[wk->lcore_id];
 		/* A worker sends through its own lcore's tx ring when it has one, else spreads. */
 		wk->tx = lc->txer ? lc->txer->ring : fo_dp.txers[w % fo_dp.n_tx].ring;
@@ -536,6 +556,17 @@ static int setup_pools(void)
 	unsigned peer_cache = n_peer >= 512 ? 64 : 0;
 	fo_dp.peer_pool = rte_mempool_create("fo_peer", n_peer, sizeof(struct fo_peer_msg) + c->broker.max_topic_len,
 					     peer_cache, 0, NULL, NULL, NULL, NULL, sock, 0);
+	if (fo_dp.n_workers > 1) {
+		fo_dp.ho_pool = rte_mempool_create("fo_ho", fo_ho_pool_size(),
+						   sizeof(struct fo_ho_msg) + FO_HO_STATE_MAX, 0, 0, NULL, NULL, NULL,
+						   NULL, sock, 0);
+		if (!fo_dp.ho_pool) {
+			fprintf(stderr,
+				"mempool: cannot create %u session hand-over buffers of %u KiB: %s; add hugepages\n",
+				fo_ho_pool_size(), FO_HO_STATE_MAX / 1024, rte_strerror(rte_errno));
+			return -1;
+		}
+	}
 	fo_dp.held_pool = rte_pktmbuf_pool_create("fo_held", c->held_mbufs,
 						  c->mbuf_cache < c->held_mbufs / 2 ? c->mbuf_cache : 0, 0,
 						  RTE_MBUF_DEFAULT_BUF_SIZE, sock);

@@ -183,6 +183,7 @@ struct broker {
 	uint32_t evict_cursor;
 	struct fo_counters own_counters; /* when the caller passes none */
 	struct broker_result *cur;       /* the result broker_handle() is filling, else NULL */
+	bool claimed;                    /* broker_handle_claimed: the CONNECT's hand-over is over */
 	bool cur_proven;                 /* ... and its sender has a proven session */
 	/* The publish by predefined id being handled: its name (NULL: none), the table and id that
 	 * named it, and the name's predef_name_hash(). */
@@ -1567,7 +1568,7 @@ static void awake_done(struct broker *b, uint32_t si)
 /* The client left for now (DISCONNECT of a persistent session, asleep, or lost with a persistent
  * session): copies waiting for REGACKs are buffered with the rest, and the REGISTERs they waited
  * for are forgotten (a name is registered again when the client is back). */
-static void go_offline(struct broker *b, uint32_t si, enum session_state state)
+static void regs_forget(struct broker *b, uint32_t si)
 {
 	struct mqttsn_session *s = session_get(b->st, si);
 	struct guard *g = &b->g[si];
@@ -1586,6 +1587,13 @@ static void go_offline(struct broker *b, uint32_t si, enum session_state state)
 			map_drop(b, me);
 		me = next;
 	}
+}
+
+static void go_offline(struct broker *b, uint32_t si, enum session_state state)
+{
+	struct mqttsn_session *s = session_get(b->st, si);
+	struct guard *g = &b->g[si];
+	regs_forget(b, si);
 	s->paused = 0;
 	s->state = state;
 	s->last_rx_ms = b->clock_ms;
@@ -1937,6 +1945,16 @@ static void on_connect(struct broker *b, const struct fo_client *from, const str
 		}
 		if (!same_source(o, from) && !o->proven)
 			clean = true; /* nothing proven to hand over: start afresh */
+	}
+	if (si == SESSION_NONE && clen > 0 && from->node_len == 0 && b->io.connect_elsewhere && !b->claimed &&
+	    b->io.connect_elsewhere(b->io.ctx, cid, (uint8_t)clen)) {
+		/* Another worker may hold the ClientId: the stage claims it, then hands this CONNECT back. */
+		res->handover = true;
+		res->handover_clean = clean;
+		res->handover_bound = rule != NULL;
+		res->client_id = cid;
+		res->client_id_len = (uint8_t)clen;
+		return;
 	}
 	if (will && b->will_free == WILL_NONE && (clean || si == SESSION_NONE || !will_get(b, si))) {
 		ev(b, FO_EV_WILL_REJECTED); /* no slot for the will it is about to send */
@@ -3197,6 +3215,488 @@ void broker_tick(struct broker *b, uint64_t now_ms)
 }
 
 /* ------------------------------------------------------------------ introspection */
+
+/* ------------------------------------------------------------------ hand-over between workers */
+
+/* A session's state on its way to another worker of this process (broker_session_export):
+ * this header, then n_map map entries, n_subs subscriptions, n_inflight copies in flight
+ * (oldest first), n_buffered buffered copies (oldest first) and the will when has_will. Fields
+ * are written with memcpy in host order; payloads travel as their handles. */
+#define HO_MAGIC 0x31484f46u /* "FOH1" */
+struct ho_hdr {
+	uint32_t magic;
+	uint32_t len; /* the whole state */
+	uint64_t last_rx_ms;
+	uint32_t n_map, n_subs, n_inflight, n_buffered;
+	struct rx_mids rxm;
+	uint16_t keepalive_s, next_msg_id;
+	uint8_t state, persistent, has_will, client_id_len;
+	uint8_t client_id[SESSION_CLIENT_ID_MAX];
+};
+#define HO_MAP_FIXED 5u       /* tid, refused, name length */
+#define HO_SUB_FIXED 4u       /* qos, wildcard, name length */
+#define HO_INFLIGHT_FIXED 16u /* msg id, topic id, payload length, flags, retries, handle */
+#define HO_BUFFERED_FIXED 14u /* qos, retain, payload length, handle, name length */
+#define HO_WILL_FIXED 6u      /* stage, flags, topic length, message length */
+
+struct ho_buf {
+	uint8_t *p;
+	const uint8_t *r;
+	uint32_t off, cap;
+	bool bad;
+};
+
+static void ho_put(struct ho_buf *w, const void *v, uint32_t n)
+{
+	if (w->bad || n > w->cap - w->off) {
+		w->bad = true;
+		return;
+	}
+	memcpy(w->p + w->off, v, n);
+	w->off += n;
+}
+
+static void ho_put8(struct ho_buf *w, uint8_t v)
+{
+	ho_put(w, &v, 1);
+}
+
+static void ho_put16(struct ho_buf *w, uint16_t v)
+{
+	ho_put(w, &v, 2);
+}
+
+static void ho_putptr(struct ho_buf *w, void *v)
+{
+	uint64_t x = (uint64_t)(uintptr_t)v;
+	ho_put(w, &x, 8);
+}
+
+static bool ho_get(struct ho_buf *r, void *v, uint32_t n)
+{
+	if (r->bad || n > r->cap - r->off) {
+		r->bad = true;
+		memset(v, 0, n);
+		return false;
+	}
+	memcpy(v, r->r + r->off, n);
+	r->off += n;
+	return true;
+}
+
+static uint8_t ho_get8(struct ho_buf *r)
+{
+	uint8_t v;
+	ho_get(r, &v, 1);
+	return v;
+}
+
+static uint16_t ho_get16(struct ho_buf *r)
+{
+	uint16_t v;
+	ho_get(r, &v, 2);
+	return v;
+}
+
+static void *ho_getptr(struct ho_buf *r)
+{
+	uint64_t x;
+	ho_get(r, &x, 8);
+	return (void *)(uintptr_t)x;
+}
+
+/* A name of the state: its bytes stay in the state (NULL when short or out of bounds). */
+static const uint8_t *ho_getname(struct ho_buf *r, uint16_t *len)
+{
+	*len = ho_get16(r);
+	if (r->bad || *len > r->cap - r->off) {
+		r->bad = true;
+		return NULL;
+	}
+	const uint8_t *n = r->r + r->off;
+	r->off += *len;
+	return n;
+}
+
+static void ho_putname(struct ho_buf *w, const struct broker *b, uint32_t entry)
+{
+	uint16_t len;
+	const uint8_t *n = topic_registry_name(b->reg, entry, &len);
+	ho_put16(w, len);
+	ho_put(w, n, len);
+}
+
+static uint32_t name_len_of(const struct broker *b, uint32_t entry)
+{
+	uint16_t len;
+	topic_registry_name(b->reg, entry, &len);
+	return len;
+}
+
+static uint32_t export_size(const struct broker *b, uint32_t si)
+{
+	const struct mqttsn_session *s = session_get_const(b->st, si);
+	const struct guard *g = &b->g[si];
+	uint32_t n = (uint32_t)sizeof(struct ho_hdr);
+	for (uint32_t me = s->map_head; me != SESSION_NONE;) {
+		const struct ctmap_entry *e = ctmap_get(b->st, me);
+		n += HO_MAP_FIXED + name_len_of(b, e->topic);
+		me = e->next;
+	}
+	for (uint32_t x = s->sub_head; x != SUB_NONE; x = sub_get(b->subs, x)->s_next)
+		n += HO_SUB_FIXED + name_len_of(b, sub_get(b->subs, x)->entry);
+	n += (uint32_t)s->inflight_n * HO_INFLIGHT_FIXED;
+	for (uint32_t h = g->pubs, i = 0; i < g->n_pubs; i++, h = b->hp[h].next) {
+		const struct held_pub *p = &b->hp[h];
+		uint32_t topic = p->me == HELD_BUFFERED ? p->topic : ctmap_get(b->st, p->me)->topic;
+		n += HO_BUFFERED_FIXED + name_len_of(b, topic);
+	}
+	const struct will_slot *w = b->will_of && b->will_of[si] != WILL_NONE ? &b->wills[b->will_of[si]] : NULL;
+	if (w)
+		n += HO_WILL_FIXED + w->topic_len + w->msg_len;
+	return n;
+}
+
+uint32_t broker_session_export_size(const struct broker *b, const uint8_t *client_id, uint8_t len)
+{
+	uint32_t si = session_find_client_id(b->st, client_id, len);
+	return si == SESSION_NONE ? 0 : export_size(b, si);
+}
+
+enum broker_claim broker_claim(struct broker *b, const uint8_t *client_id, uint8_t len, bool clean, uint32_t ip,
+			       bool bound)
+{
+	uint32_t si = session_find_client_id(b->st, client_id, len);
+	if (si == SESSION_NONE)
+		return BROKER_CLAIM_NONE;
+	const struct mqttsn_session *o = session_get(b->st, si);
+	if (o->ip != ip && o->proven && !bound)
+		return BROKER_CLAIM_OWNED; /* as on_connect: anyone can write any ClientId */
+	if (clean || (o->ip != ip && !o->proven)) {
+		/* Spec 6.3: a clean CONNECT ends the old session, wherever it lives (its will is not
+		 * published: the client is back). */
+		session_drop(b, si);
+		ev(b, FO_EV_HANDOVER_ENDED);
+		return BROKER_CLAIM_ENDED;
+	}
+	return BROKER_CLAIM_HELD;
+}
+
+int32_t broker_session_export(struct broker *b, const uint8_t *client_id, uint8_t len, uint8_t *buf, uint32_t cap)
+{
+	uint32_t si = session_find_client_id(b->st, client_id, len);
+	if (si == SESSION_NONE)
+		return 0;
+	if (export_size(b, si) > cap)
+		return -1;
+	struct mqttsn_session *s = session_get(b->st, si);
+	struct guard *g = &b->g[si];
+	regs_forget(b, si); /* copies waiting for REGACKs travel as buffered ones */
+	struct ho_hdr h = {
+		.magic = HO_MAGIC,
+		.last_rx_ms = s->last_rx_ms,
+		.n_subs = 0,
+		.n_inflight = s->inflight_n,
+		.n_buffered = g->n_pubs,
+		.rxm = b->rxm[si],
+		.keepalive_s = s->keepalive_s,
+		.next_msg_id = s->next_msg_id,
+		.state = s->state,
+		.persistent = s->persistent,
+		.client_id_len = s->client_id_len,
+	};
+	memcpy(h.client_id, s->client_id, s->client_id_len);
+	struct ho_buf w = { .p = buf, .cap = cap, .off = (uint32_t)sizeof(h) };
+	for (uint32_t me = s->map_head; me != SESSION_NONE;) {
+		const struct ctmap_entry *e = ctmap_get(b->st, me);
+		ho_put16(&w, e->tid);
+		ho_put8(&w, e->reg_msg_id == CTMAP_REFUSED);
+		ho_putname(&w, b, e->topic);
+		h.n_map++;
+		me = e->next;
+	}
+	for (uint32_t x = s->sub_head; x != SUB_NONE; x = sub_get(b->subs, x)->s_next) {
+		const struct sub_node *n = sub_get(b->subs, x);
+		ho_put8(&w, (uint8_t)n->qos);
+		ho_put8(&w, (uint8_t)n->wildcard);
+		ho_putname(&w, b, n->entry);
+		h.n_subs++;
+	}
+	uint32_t tail = s->inflight_head; /* the list is newest first: written from its tail */
+	while (tail != INFLIGHT_NONE && inflight_get(b->inf, tail)->s_next != INFLIGHT_NONE)
+		tail = inflight_get(b->inf, tail)->s_next;
+	for (uint32_t x = tail; x != INFLIGHT_NONE; x = inflight_get(b->inf, x)->s_prev) {
+		struct inflight_entry *e = inflight_get(b->inf, x);
+		ho_put16(&w, e->msg_id);
+		ho_put16(&w, e->topic_id);
+		ho_put16(&w, e->payload_len);
+		ho_put8(&w, e->flags);
+		ho_put8(&w, e->retries);
+		ho_putptr(&w, e->payload);
+		e->payload = NULL; /* its reference is the state's now */
+	}
+	uint32_t mine[256];
+	uint32_t k = held_take(b, si, HELD_BUFFERED, mine);
+	while (k > 0) {
+		uint32_t hi = mine[--k];
+		const struct held_pub *p = &b->hp[hi];
+		ho_put8(&w, p->qos);
+		ho_put8(&w, p->retain);
+		ho_put16(&w, p->payload_len);
+		ho_putptr(&w, p->payload);
+		ho_putname(&w, b, p->topic);
+		topic_registry_unref(b->reg, p->topic);
+		held_free(b, hi);
+	}
+	const struct will_slot *wl = will_get(b, si);
+	if (wl) {
+		h.has_will = 1;
+		ho_put8(&w, wl->stage);
+		ho_put8(&w, wl->flags);
+		ho_put16(&w, wl->topic_len);
+		ho_put16(&w, wl->msg_len);
+		ho_put(&w, will_bytes(b, si), (uint32_t)wl->topic_len + wl->msg_len);
+	}
+	h.len = w.off;
+	memcpy(buf, &h, sizeof(h));
+	session_drop(b, si); /* the in-flight entries hold no payload now: nothing is released */
+	ev(b, FO_EV_HANDOVER_OUT);
+	return w.bad ? -1 : (int32_t)w.off; /* bad cannot happen: export_size bounded it */
+}
+
+/* Reads a state's records; with si a session, applies them to it, else (SESSION_NONE) only
+ * releases its payloads. Returns false when the state is malformed. */
+static bool ho_apply(struct broker *b, const struct ho_hdr *h, struct ho_buf *r, uint32_t si)
+{
+	struct mqttsn_session *s = si != SESSION_NONE ? session_get(b->st, si) : NULL;
+	struct guard *g = s ? &b->g[si] : NULL;
+	uint32_t dropped = 0;
+	for (uint32_t i = 0; i < h->n_map && !r->bad; i++) {
+		uint16_t tid = ho_get16(r);
+		bool refused = ho_get8(r) != 0;
+		uint16_t nlen;
+		const uint8_t *name = ho_getname(r, &nlen);
+		if (!s || !name)
+			continue;
+		uint32_t entry = topic_registry_intern(b->reg, TOPIC_KIND_NAME, name, nlen);
+		uint32_t me = entry == TOPIC_NONE ? SESSION_NONE : ctmap_add_tid(b->st, si, entry, tid);
+		if (me == SESSION_NONE) {
+			if (entry != TOPIC_NONE)
+				topic_registry_drop_unused(b->reg, entry);
+			dropped++;
+			continue;
+		}
+		topic_registry_ref(b->reg, entry);
+		g->n_topics++;
+		ctmap_get(b->st, me)->reg_msg_id = refused ? CTMAP_REFUSED : 0;
+		g->n_refused += refused && g->n_refused < UINT8_MAX;
+	}
+	for (uint32_t i = 0; i < h->n_subs && !r->bad; i++) {
+		uint8_t qos = ho_get8(r) & 3u;
+		bool wild = ho_get8(r) != 0;
+		uint16_t nlen;
+		const uint8_t *name = ho_getname(r, &nlen);
+		if (!s || !name)
+			continue;
+		uint32_t entry = topic_registry_intern(b->reg, wild ? TOPIC_KIND_FILTER : TOPIC_KIND_NAME, name, nlen);
+		bool created = false;
+		uint32_t x = entry == TOPIC_NONE ? SUB_NONE
+						 : subs_add(b, s, si, entry, qos > 2 ? 2 : qos, wild, &created);
+		if (x == SUB_NONE) {
+			if (entry != TOPIC_NONE)
+				topic_registry_drop_unused(b->reg, entry);
+			dropped++;
+			continue;
+		}
+		if (created)
+			topic_registry_ref(b->reg, entry);
+	}
+	for (uint32_t i = 0; i < h->n_inflight && !r->bad; i++) {
+		uint16_t mid = ho_get16(r), tid = ho_get16(r), plen = ho_get16(r);
+		uint8_t flags = ho_get8(r), retries = ho_get8(r);
+		void *payload = ho_getptr(r);
+		if (r->bad)
+			break;
+		uint32_t x = INFLIGHT_NONE;
+		if (s && mid != 0 && inflight_find(b->inf, s->inflight_head, mid) == INFLIGHT_NONE &&
+		    s->inflight_n < UINT16_MAX)
+			x = inflight_add(b->inf, &s->inflight_head, si, mid, tid, flags, payload, plen,
+					 b->clock_ms + b->cfg.retry_interval_ms);
+		if (x == INFLIGHT_NONE) {
+			if (payload)
+				b->io.payload_release(b->io.ctx, payload);
+			dropped += s != NULL;
+			continue;
+		}
+		inflight_get(b->inf, x)->retries = retries;
+		s->inflight_n++;
+		if (flags & INFLIGHT_PUBREL)
+			b->n_pubrel++;
+	}
+	for (uint32_t i = 0; i < h->n_buffered && !r->bad; i++) {
+		uint8_t qos = ho_get8(r), retain = ho_get8(r);
+		uint16_t plen = ho_get16(r);
+		void *payload = ho_getptr(r);
+		uint16_t nlen;
+		const uint8_t *name = ho_getname(r, &nlen);
+		if (r->bad) {
+			if (payload) /* the handle was read whole: the reference is still the state's */
+				b->io.payload_release(b->io.ctx, payload);
+			break;
+		}
+		uint32_t entry = s && g->n_pubs < UINT8_MAX && b->hp_free != HELD_NONE
+					 ? topic_registry_intern(b->reg, TOPIC_KIND_NAME, name, nlen)
+					 : TOPIC_NONE;
+		if (entry == TOPIC_NONE) {
+			b->io.payload_release(b->io.ctx, payload);
+			dropped += s != NULL;
+			continue;
+		}
+		topic_registry_ref(b->reg, entry);
+		uint32_t hi = b->hp_free;
+		struct held_pub *p = &b->hp[hi];
+		b->hp_free = p->next;
+		b->hp_used++;
+		/* oldest first in the state, newest first in the list */
+		*p = (struct held_pub){ .payload = payload,
+					.me = HELD_BUFFERED,
+					.next = g->pubs,
+					.topic = entry,
+					.payload_len = plen,
+					.qos = (uint8_t)(qos > 2 ? 2 : qos),
+					.retain = (uint8_t)(retain & MQTTSN_FLAG_RETAIN) };
+		g->pubs = hi;
+		g->n_pubs++;
+	}
+	if (h->has_will && !r->bad) {
+		uint8_t stage = ho_get8(r), flags = ho_get8(r);
+		uint16_t tlen = ho_get16(r), mlen = ho_get16(r);
+		const uint8_t *bytes = r->bad || (uint32_t)tlen + mlen > r->cap - r->off ? NULL : r->r + r->off;
+		if (!bytes)
+			r->bad = true;
+		else
+			r->off += (uint32_t)tlen + mlen;
+		struct will_slot *w = s && bytes && (uint32_t)tlen + mlen <= b->cfg.will_max_bytes &&
+						      stage != WILL_FREE && stage <= WILL_SET
+					      ? will_slot(b, si)
+					      : NULL;
+		if (w) {
+			memcpy(will_bytes(b, si), bytes, (size_t)tlen + mlen);
+			w->topic_len = tlen;
+			w->msg_len = mlen;
+			w->flags = flags & (MQTTSN_FLAG_QOS_MASK | MQTTSN_FLAG_RETAIN);
+			w->stage = stage;
+		} else if (s && bytes) {
+			dropped++;
+		}
+	}
+	if (dropped)
+		b->c->ev[FO_EV_HANDOVER_STATE_DROPPED] += dropped;
+	return !r->bad;
+}
+
+static bool ho_header(const uint8_t *state, uint32_t len, struct ho_hdr *h)
+{
+	if (!state || len < sizeof(*h))
+		return false;
+	memcpy(h, state, sizeof(*h));
+	return h->magic == HO_MAGIC && h->len == len && h->client_id_len > 0 &&
+	       h->client_id_len <= SESSION_CLIENT_ID_MAX && h->state <= SESSION_ASLEEP;
+}
+
+void broker_session_discard(struct broker *b, const uint8_t *state, uint32_t len)
+{
+	struct ho_hdr h;
+	if (!ho_header(state, len, &h))
+		return;
+	struct ho_buf r = { .r = state, .cap = len, .off = (uint32_t)sizeof(h) };
+	ho_apply(b, &h, &r, SESSION_NONE);
+}
+
+int broker_session_import(struct broker *b, const uint8_t *state, uint32_t len, const struct fo_client *at)
+{
+	struct ho_hdr h;
+	if (!ho_header(state, len, &h))
+		return -1; /* its handles cannot be trusted either: nothing is read from it */
+	if (session_find_client_id(b->st, h.client_id, h.client_id_len) != SESSION_NONE) {
+		ev(b, FO_EV_HANDOVER_DUPLICATE); /* two workers held it: the one here stays */
+		broker_session_discard(b, state, len);
+		return -1;
+	}
+	struct session_addr fa = addr_of_client(at);
+	uint32_t sa = session_find_addr(b->st, &fa);
+	if (sa != SESSION_NONE)
+		session_drop(b, sa); /* another ClientId lived at this address: that client is gone */
+	uint32_t si = session_alloc(b->st, &fa, at->ifindex, h.client_id, h.client_id_len);
+	if (si == SESSION_NONE && evict_unproven(b, SESSION_NONE, EVICT_SESSION))
+		si = session_alloc(b->st, &fa, at->ifindex, h.client_id, h.client_id_len);
+	if (si == SESSION_NONE) {
+		broker_session_discard(b, state, len);
+		return -1;
+	}
+	ipq_inc(b, at->ip);
+	struct mqttsn_session *s = session_get(b->st, si);
+	b->g[si] = (struct guard){ 0 };
+	b->rxm[si] = h.rxm;
+	/* A deferred PUBACK still owed goes out from the old worker, to the old address; the
+	 * client's resend is answered here as an accepted one. */
+	b->rxm[si].pending = 0;
+	s->proven = !b->cfg.address_proof; /* a new address proves itself first, as on_connect's move */
+	s->paused = 0;
+	s->keepalive_s = h.keepalive_s;
+	s->next_msg_id = h.next_msg_id;
+	s->last_rx_ms = h.last_rx_ms;
+	s->state = h.state & 3u;
+	s->persistent = h.persistent != 0;
+	struct ho_buf r = { .r = state, .cap = len, .off = (uint32_t)sizeof(h) };
+	if (!ho_apply(b, &h, &r, si)) /* what it read is kept; the rest of a torn state is lost */
+		ev(b, FO_EV_HANDOVER_STATE_DROPPED);
+	return 0;
+}
+
+void broker_handle_claimed(struct broker *b, const struct fo_client *from, const uint8_t *msg, uint16_t len,
+			   void *payload, uint64_t now_ms, struct broker_result *res)
+{
+	int type = header_type(msg, len);
+	if (type >= 0 && b->c->mqttsn_rx_type[type] > 0)
+		b->c->mqttsn_rx_type[type]--; /* counted when the CONNECT was parked */
+	b->claimed = true;
+	broker_handle(b, from, msg, len, payload, now_ms, res);
+	b->claimed = false;
+}
+
+uint32_t broker_fanout_except(struct broker *b, const uint8_t *topic, uint16_t topic_len, int qos, void *payload,
+			      uint16_t payload_len, uint64_t now_ms, const uint8_t *const *except_id,
+			      const uint8_t *except_len, uint32_t n_except)
+{
+	if (now_ms > b->clock_ms)
+		b->clock_ms = now_ms;
+	if (!topic || topic_len == 0 || topic_len > b->cfg.max_topic_len)
+		return 0;
+	if (b->epoch + 1 == 0) { /* what fan_out does when its epoch wraps, done before the marks below */
+		uint32_t cap = session_capacity(b->st);
+		for (uint32_t i = 0; i < cap; i++) {
+			struct mqttsn_session *s = session_get(b->st, i);
+			if (s)
+				s->mark_epoch = 0;
+		}
+		b->epoch = 0;
+	}
+	/* Marked with the epoch fan_out is about to take: collect() passes them by as served. */
+	for (uint32_t i = 0; i < n_except; i++) {
+		uint32_t si = session_find_client_id(b->st, except_id[i], except_len[i]);
+		if (si != SESSION_NONE)
+			session_get(b->st, si)->mark_epoch = b->epoch + 1;
+	}
+	uint32_t entry = topic_registry_find(b->reg, TOPIC_KIND_NAME, topic, topic_len);
+	uint32_t held;
+	return fan_out(b, topic, topic_len, entry, qos, payload, payload_len, &held);
+}
+
+void broker_set_presence(struct broker *b, uint32_t *presence, uint32_t mask)
+{
+	session_table_set_presence(b->st, presence, mask);
+}
 
 uint32_t broker_session_count(const struct broker *b)
 {

@@ -165,6 +165,12 @@ struct broker_io {
 	/* Optional. GWINFO answering a SEARCHGW, which the spec broadcasts with the search's radius
 	 * (5.4.3): the stage decides where it goes (asker is the searcher). Absent: sent to the asker. */
 	int (*broadcast)(void *ctx, const struct fo_client *asker, uint8_t radius, const uint8_t *msg, uint16_t len);
+	/* Optional. A CONNECT names a ClientId this worker holds no session of: true when another
+	 * worker may hold one (session_presence_*). The engine then leaves the CONNECT unanswered
+	 * (res->handover set, no fate counted) for the stage to claim the session from the other
+	 * workers (broker_claim, broker_session_export, broker_session_import) and hand the same
+	 * CONNECT back through broker_handle_claimed. */
+	bool (*connect_elsewhere)(void *ctx, const uint8_t *client_id, uint8_t len);
 	/* Reference counting for payloads kept by QoS 1 state across calls. */
 	void (*payload_hold)(void *ctx, void *payload);
 	void (*payload_release)(void *ctx, void *payload);
@@ -202,6 +208,13 @@ struct broker_result {
 	/* Our reply rejected the message (a return code other than accepted, or DISCONNECT to
 	 * a client without a session): counted per generation as error_replies. */
 	bool error_reply;
+	/* A CONNECT left unanswered for a session hand-over (broker_io.connect_elsewhere): the
+	 * stage claims the ClientId (client_id points into the message), clean is its CleanSession
+	 * flag, bound whether an admission rule binds the ClientId to the sender's source. fate is
+	 * not set: the stage accounts for the CONNECT when it hands it back. */
+	bool handover;
+	bool handover_clean;
+	bool handover_bound;
 };
 
 struct broker;
@@ -238,6 +251,48 @@ uint64_t broker_retained_bytes(const struct broker *b);
  * knows its return code; a DUP resend of that publish is answered normally from then on. */
 int broker_deferred_puback(struct broker *b, const struct fo_client *to, uint16_t topic_id, uint16_t msg_id,
 			   uint8_t rc);
+
+/* Session hand-over between workers (docs/dataplane.md, "Sessions moving between workers").
+ * The new worker parked a CONNECT (res->handover); every worker that may hold the ClientId is
+ * asked, and answers from broker_claim: */
+enum broker_claim {
+	BROKER_CLAIM_NONE = 0, /* no session of that ClientId here */
+	BROKER_CLAIM_ENDED,    /* a clean CONNECT (or the session was unproven at another IP): ended here */
+	BROKER_CLAIM_OWNED,    /* live, proven, at another IP, no admission rule binds the id: kept here */
+	BROKER_CLAIM_HELD,     /* held here: broker_session_export hands it over */
+};
+/* Decides a claim for client_id from a CONNECT at ip (clean: its CleanSession flag; bound: an
+ * admission rule binds the ClientId to ip), by the rules a CONNECT on this worker follows. */
+enum broker_claim broker_claim(struct broker *b, const uint8_t *client_id, uint8_t len, bool clean, uint32_t ip,
+			       bool bound);
+/* Bytes the state of client_id's session needs (0 without a session). */
+uint32_t broker_session_export_size(const struct broker *b, const uint8_t *client_id, uint8_t len);
+/* Writes the session's whole state (map, subscriptions, will, QoS 1/2 copies in flight and
+ * buffered ones with their payload handles, QoS 2 MsgIds awaiting PUBREL, keepalive, state)
+ * into buf and forgets the session here: the payload references move into the state. Returns
+ * the length, 0 without a session, -1 when it does not fit in cap (nothing changed). The state
+ * holds payload handles by value: it is read only by broker_session_import/discard of a broker
+ * sharing the same payloads (another worker of this process). */
+int32_t broker_session_export(struct broker *b, const uint8_t *client_id, uint8_t len, uint8_t *buf, uint32_t cap);
+/* Takes a state over for a client now at `at` (any session at that address with another
+ * ClientId ends, as a CONNECT from there would end it). A moved session is unproven at its new
+ * address when address proof is on. Parts with no room are dropped and counted
+ * (handover_state_dropped). Returns 0, or -1 (nothing kept, payloads released) when the state
+ * is malformed, the ClientId is live here already (handover_duplicate) or no session is free. */
+int broker_session_import(struct broker *b, const uint8_t *state, uint32_t len, const struct fo_client *at);
+/* Releases a state's payload references (a state nobody takes). */
+void broker_session_discard(struct broker *b, const uint8_t *state, uint32_t len);
+/* The CONNECT a hand-over parked, handled now that the claim is over (it is not parked again). */
+void broker_handle_claimed(struct broker *b, const struct fo_client *from, const uint8_t *msg, uint16_t len,
+			   void *payload, uint64_t now_ms, struct broker_result *res);
+/* broker_fanout, except that the sessions of these ClientIds get no copy (a session moved here
+ * whose old worker already delivered this publish into its state). */
+uint32_t broker_fanout_except(struct broker *b, const uint8_t *topic, uint16_t topic_len, int qos, void *payload,
+			      uint16_t payload_len, uint64_t now_ms, const uint8_t *const *except_id,
+			      const uint8_t *except_len, uint32_t n_except);
+/* The worker's ClientId presence counters (session_presence_*, shared with the other workers);
+ * before the first message. */
+void broker_set_presence(struct broker *b, uint32_t *presence, uint32_t mask);
 
 /* Timers: QoS 1 retransmissions that are due, and keepalive expiry (1.5 x keepalive)
  * over at most cfg.expiry_scan_per_tick sessions. Cheap when nothing is due. */

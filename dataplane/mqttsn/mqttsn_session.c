@@ -41,6 +41,9 @@ struct session_table {
 	uint32_t *map_slots;  /* by (session, tid) */
 	uint32_t *map_tslots; /* by (session, registry entry) */
 	uint32_t mmask;
+
+	uint32_t *presence; /* shared with the other workers (session_table_set_presence), or NULL */
+	uint32_t pmask;
 };
 
 struct node_entry {
@@ -332,6 +335,29 @@ uint32_t session_find_client_id(const struct session_table *t, const uint8_t *id
 
 /* ---- sessions ---- */
 
+uint32_t session_presence_slot(const uint8_t *id, uint8_t len, uint32_t mask)
+{
+	return bh_bytes(id, len, 0x9e3779b9) & mask;
+}
+
+void session_presence_add(uint32_t *presence, uint32_t mask, const uint8_t *id, uint8_t len, int delta)
+{
+	/* Sequentially consistent: a worker announcing a ClientId and then reading the others'
+	 * counts, and another doing the same, cannot both miss each other. */
+	__atomic_fetch_add(&presence[session_presence_slot(id, len, mask)], (uint32_t)delta, __ATOMIC_SEQ_CST);
+}
+
+uint32_t session_presence_get(const uint32_t *presence, uint32_t mask, const uint8_t *id, uint8_t len)
+{
+	return __atomic_load_n(&presence[session_presence_slot(id, len, mask)], __ATOMIC_SEQ_CST);
+}
+
+void session_table_set_presence(struct session_table *t, uint32_t *presence, uint32_t mask)
+{
+	t->presence = presence;
+	t->pmask = mask;
+}
+
 uint32_t session_alloc(struct session_table *t, const struct session_addr *a, uint16_t ifindex, const uint8_t *id,
 		       uint8_t id_len)
 {
@@ -366,8 +392,11 @@ uint32_t session_alloc(struct session_table *t, const struct session_addr *a, ui
 		memcpy(s->client_id, id, id_len);
 	node_set(t, idx, a); /* room checked above */
 	t->by_addr[aslot] = idx;
-	if (id_len)
+	if (id_len) {
 		t->by_id[islot] = idx;
+		if (t->presence)
+			session_presence_add(t->presence, t->pmask, id, id_len, 1);
+	}
 	t->count++;
 	return idx;
 }
@@ -378,6 +407,8 @@ void session_free(struct session_table *t, uint32_t idx)
 		return;
 	addr_unindex(t, idx);
 	id_unindex(t, idx);
+	if (t->presence && t->s[idx].client_id_len)
+		session_presence_add(t->presence, t->pmask, t->s[idx].client_id, t->s[idx].client_id_len, -1);
 	node_put(t, idx);
 	t->s[idx].used = 0;
 	t->free_stack[t->n_free++] = idx;
@@ -483,6 +514,24 @@ uint32_t ctmap_find_topic(const struct session_table *t, uint32_t session, uint3
 	return t->map_tslots[map_tslot(t, session, topic)];
 }
 
+/* Links a new entry (session, topic) under tid; the caller found both index slots empty. */
+static uint32_t map_insert(struct session_table *t, uint32_t session, uint32_t topic, uint16_t tid, uint32_t slot,
+			   uint32_t tslot)
+{
+	uint32_t e = t->map_free[--t->map_n_free];
+	struct mqttsn_session *s = &t->s[session];
+	t->m[e] = (struct ctmap_entry){
+		.session = session, .next = s->map_head, .prev = SESSION_NONE, .topic = topic, .tid = tid
+	};
+	if (s->map_head != SESSION_NONE)
+		t->m[s->map_head].prev = e;
+	s->map_head = e;
+	t->map_slots[slot] = e;
+	t->map_tslots[tslot] = e;
+	t->map_count++;
+	return e;
+}
+
 uint32_t ctmap_add(struct session_table *t, uint32_t session, uint32_t topic, bool *created)
 {
 	*created = false;
@@ -504,19 +553,19 @@ uint32_t ctmap_add(struct session_table *t, uint32_t session, uint32_t topic, bo
 		tid = tid == CTMAP_TID_MAX ? 1 : tid + 1;
 		slot = map_slot(t, session, (uint16_t)tid);
 	}
-	uint32_t e = t->map_free[--t->map_n_free];
-	struct mqttsn_session *s = &t->s[session];
-	t->m[e] = (struct ctmap_entry){
-		.session = session, .next = s->map_head, .prev = SESSION_NONE, .topic = topic, .tid = (uint16_t)tid
-	};
-	if (s->map_head != SESSION_NONE)
-		t->m[s->map_head].prev = e;
-	s->map_head = e;
-	t->map_slots[slot] = e;
-	t->map_tslots[tslot] = e;
-	t->map_count++;
 	*created = true;
-	return e;
+	return map_insert(t, session, topic, (uint16_t)tid, slot, tslot);
+}
+
+uint32_t ctmap_add_tid(struct session_table *t, uint32_t session, uint32_t topic, uint16_t tid)
+{
+	if (session >= t->max || !t->s[session].used || tid == 0 || tid > CTMAP_TID_MAX || t->map_n_free == 0)
+		return SESSION_NONE;
+	uint32_t tslot = map_tslot(t, session, topic);
+	uint32_t slot = map_slot(t, session, tid);
+	if (t->map_tslots[tslot] != SLOT_EMPTY || t->map_slots[slot] != SLOT_EMPTY)
+		return SESSION_NONE;
+	return map_insert(t, session, topic, tid, slot, tslot);
 }
 
 void ctmap_remove(struct session_table *t, uint32_t e)

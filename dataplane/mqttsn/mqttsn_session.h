@@ -109,6 +109,18 @@ const uint8_t *session_ip6(const struct session_table *t, const struct mqttsn_se
 /* Whether the node id pool has no free entry. */
 bool session_nodes_full(const struct session_table *t);
 
+/* ClientId presence, shared between the workers of one process (a session hand-over asks only
+ * the workers whose count for the ClientId's slot is not zero): an array of mask + 1 counters
+ * that the owning table adds its ClientIds into (one per indexed session) and every worker
+ * reads; atomic, sequentially consistent (no lock). A slot is a hash of the ClientId, so a
+ * count is "maybe here". */
+uint32_t session_presence_slot(const uint8_t *id, uint8_t len, uint32_t mask);
+void session_presence_add(uint32_t *presence, uint32_t mask, const uint8_t *id, uint8_t len, int delta);
+uint32_t session_presence_get(const uint32_t *presence, uint32_t mask, const uint8_t *id, uint8_t len);
+/* The table counts its ClientIds into presence (mask + 1 entries, mask + 1 a power of two),
+ * which must outlive it; set before the first session_alloc. */
+void session_table_set_presence(struct session_table *t, uint32_t *presence, uint32_t mask);
+
 struct mqttsn_session *session_get(struct session_table *t, uint32_t idx);
 const struct mqttsn_session *session_get_const(const struct session_table *t, uint32_t idx);
 uint32_t session_count(const struct session_table *t);
@@ -124,6 +136,10 @@ uint32_t ctmap_find_topic(const struct session_table *t, uint32_t session, uint3
  * the next free id after it (folded into 1..CTMAP_TID_MAX). *created tells whether it is
  * new (the caller then takes a topic reference). */
 uint32_t ctmap_add(struct session_table *t, uint32_t session, uint32_t topic, bool *created);
+/* New entry for (session, registry entry) under the given tid (a session moved from another
+ * worker keeps the ids its client knows); SESSION_NONE when the pool is full, tid is not in
+ * 1..CTMAP_TID_MAX, or the tid or the registry entry is already in the client's map. */
+uint32_t ctmap_add_tid(struct session_table *t, uint32_t session, uint32_t topic, uint16_t tid);
 void ctmap_remove(struct session_table *t, uint32_t entry);
 struct ctmap_entry *ctmap_get(struct session_table *t, uint32_t entry);
 uint32_t ctmap_count(const struct session_table *t);

@@ -52,6 +52,7 @@ enum bridge_state { B_DOWN = 0, B_CONNECTING, B_UP };
 
 struct bridge {
 	const struct fo_bridge_config *cfg;
+	uint32_t peer_seq; /* the last message injected (fo_wr_peer_pub.seq) */
 	struct fo_output *o;
 	struct mosquitto *mosq;
 	int state; /* enum bridge_state */
@@ -416,6 +417,8 @@ static void inject(struct fo_output *o, struct bridge *b, const struct mosquitto
 		.payload_len = plen,
 		.qos = msg->qos > 0 ? 1 : 0,
 		.gen_slot = FO_GEN_SLOT_NONE,
+		.origin = (uint8_t)(FO_WR_ORIGIN_OUTPUT + (o - fo_outputs)),
+		.seq = ++b->peer_seq,
 		.rx_tsc = rte_get_tsc_cycles(),
 	};
 	struct fo_wr_io io = { .ctx = &deadline, .peer_post = inject_post };

@@ -24,11 +24,13 @@
 #include "worker_route.h"
 #include "l2l4.h"
 #include "mqttsn_broker.h"
+#include "mqttsn_session.h"
 #include "neighbour.h"
 #include "xdp_maps.h"
 
 #define FO_MAX_WORKERS 16
 _Static_assert(FO_RCTR_OUT_ROW == FO_MAX_WORKERS, "route counter rows: workers first, then outputs (generation.h)");
+_Static_assert(FO_WR_ORIGIN_OUTPUT == FO_MAX_WORKERS, "peer publish origins: workers first, then outputs");
 #define FO_MAX_TX 16
 #define FO_MAX_RXQ_PER_LCORE 32
 #define FO_HDR_STASH 32          /* header mbufs a worker takes from the pool at once */
@@ -71,9 +73,38 @@ struct fo_peer_msg {
 	uint8_t gen_slot; /* the publisher's generation slot (deliveries are counted there) */
 	uint16_t payload_len;
 	int8_t qos;
-	bool retain; /* store as the topic's retained message (broker_retain) */
+	bool retain;    /* store as the topic's retained message (broker_retain) */
+	uint8_t origin; /* fo_wr_peer_pub.origin and .seq */
+	uint32_t seq;
 	uint16_t topic_len;
 	uint8_t topic[]; /* topic_len bytes (pool element sized for max_topic_len) */
+};
+
+/* Sessions moving between workers (docs/dataplane.md, "Sessions moving between workers"): a
+ * worker that parked a CONNECT claims the ClientId from the workers whose presence counters name
+ * it; each answers on the claimant's hand-over ring, with the session's state when it held one.
+ * A reply travels in its claim's element. */
+#define FO_HO_ORIGINS (FO_MAX_WORKERS + FO_MAX_SINKS + FO_MAX_BRIDGES) /* fo_wr_peer_pub.origin */
+#define FO_HO_STATE_MAX (64u * 1024u) /* a session state larger than this is not handed over */
+#define FO_PRESENCE_SLOTS (1u << 16)  /* ClientId presence counters per worker (session_presence_*) */
+enum fo_ho_kind { FO_HO_CLAIM = 1, FO_HO_REPLY = 2 };
+/* reply results past enum broker_claim's */
+enum { FO_HO_BUSY = 0x10 /* the holder is claiming itself */, FO_HO_TOO_BIG = 0x11 };
+struct fo_ho_msg {
+	uint8_t kind; /* enum fo_ho_kind */
+	uint8_t from; /* the worker that sent it */
+	uint8_t result;
+	bool clean, bound; /* the CONNECT's CleanSession; an admission rule binds the ClientId to at */
+	uint8_t client_id_len;
+	uint8_t client_id[SESSION_CLIENT_ID_MAX];
+	uint32_t claim_id;
+	struct fo_client at; /* where the client is now (the parked CONNECT's source) */
+	uint64_t arrived_ms; /* at the holder */
+	/* claim: the last publish of each origin the claimant handled before it stopped (its own:
+	 * the last it handed out); reply: the same at the holder when it answered */
+	uint32_t wm[FO_HO_ORIGINS];
+	uint32_t len; /* state bytes (broker_session_export) */
+	uint8_t state[];
 };
 
 /* A table listing asked of a worker by the control socket (main lcore): the worker fills
@@ -96,6 +127,8 @@ struct fo_worker {
 	struct rte_ring *peer_in; /* other workers -> this worker (MP/SC) */
 	struct rte_ring *tx;      /* this worker -> its tx lcore */
 	struct rte_ring *ack_in;  /* outputs -> this worker: finished written-mode entries (MP/SC), or NULL */
+	struct rte_ring *ho_in;   /* other workers -> this worker: hand-over claims and replies (MP/SC), or NULL */
+	uint32_t *presence;       /* its ClientIds' presence counters, read by the other workers, or NULL */
 	struct broker *broker;
 	struct fo_counters *ctr; /* the owning lcore's counters */
 	uint64_t now_ms;         /* refreshed every loop iteration */
@@ -155,6 +188,7 @@ struct fo_dp {
 	struct rte_mempool *large_pool;    /* reassembled datagrams too long for a pkt_pool mbuf */
 	struct rte_mempool *indirect_pool; /* IPv4 fragments of generated frames: references, no room */
 	struct rte_mempool *peer_pool;     /* struct fo_peer_msg */
+	struct rte_mempool *ho_pool;       /* struct fo_ho_msg + FO_HO_STATE_MAX, with 2+ workers */
 	struct rte_mempool *out_pool;      /* struct fo_out_msg (outputs.h); NULL without sinks and bridges */
 	uint32_t n_workers, n_tx, n_lcores;
 	struct fo_worker workers[FO_MAX_WORKERS];

@@ -95,6 +95,8 @@ bool fo_peer_post(uint32_t worker, const struct fo_wr_peer_pub *pub, struct rte_
 	pm->payload_len = pub->payload_len;
 	pm->qos = pub->qos;
 	pm->retain = pub->retain;
+	pm->origin = pub->origin;
+	pm->seq = pub->seq;
 	pm->topic_len = pub->topic_len;
 	memcpy(pm->topic, pub->topic, pub->topic_len);
 	/* the reference is the peer's before it can see the descriptor */

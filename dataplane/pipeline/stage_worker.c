@@ -31,6 +31,48 @@ struct fo_parked {
 	uint8_t dst6[16];
 };
 
+/* Sessions moving between workers (docs/dataplane.md, "Sessions moving between workers"). */
+#define FO_HO_TIMEOUT_MS 1000 /* a claim not answered by every worker asked: CONNACK congestion */
+#define FO_HO_GRACE_MS \
+	20 /* a holder short of the claimant's cut with an empty peer ring this long: a publish was dropped */
+#define FO_HO_WAIT_MS 500  /* a holder answers by then, cut reached or not (the claimant waits FO_HO_TIMEOUT_MS) */
+#define FO_HO_SKIP_MAX 4   /* moved sessions whose old worker's cut is still ahead in the peer ring */
+#define FO_HO_SKIP_MS 1000 /* ... kept at most this long */
+#define FO_HO_PENDING_MAX (2 * FO_MAX_WORKERS)
+
+/* A session taken over: publishes of origin o up to wm[o] were its old worker's to deliver. */
+struct fo_ho_skip {
+	uint64_t until_ms;
+	uint32_t wm[FO_HO_ORIGINS];
+	uint8_t client_id_len;
+	uint8_t client_id[SESSION_CLIENT_ID_MAX];
+};
+
+struct fo_ho_state {
+	uint32_t seen[FO_HO_ORIGINS];    /* the last peer publish handled, per origin */
+	uint32_t posted[FO_MAX_WORKERS]; /* the last own publish a peer's ring took, per peer */
+	/* as claimant: the parked CONNECT, the datagrams of its burst after it, the replies awaited */
+	bool announced; /* our presence count for the CONNECT's ClientId, until its session exists */
+	bool claiming;
+	uint8_t outcome; /* the worst reply without a state: 0, BROKER_CLAIM_OWNED, FO_HO_BUSY */
+	uint32_t claim_id;
+	uint32_t waiting; /* workers whose reply is awaited, a bit each */
+	uint64_t deadline_ms;
+	struct fo_ho_msg *state; /* the reply that carried the session */
+	struct rte_mbuf *connect;
+	struct fo_client from;
+	struct broker_result res; /* the parked CONNECT's result (client hash, flags) */
+	uint8_t client_id_len;
+	uint8_t client_id[SESSION_CLIENT_ID_MAX];
+	unsigned n_rest;
+	struct rte_mbuf *rest[FO_MAX_BURST];
+	/* as holder: claims waiting until this worker has handled what the claimant had */
+	unsigned n_pending;
+	struct fo_ho_msg *pending[FO_HO_PENDING_MAX];
+	unsigned n_skip;
+	struct fo_ho_skip skip[FO_HO_SKIP_MAX];
+};
+
 /* Engine callback context: one per worker, used only by its own lcore. */
 struct worker_io {
 	struct fo_worker *w;
@@ -52,6 +94,7 @@ struct worker_io {
 	struct fo_parked park_next;
 	unsigned n_park;
 	struct fo_parked park[FO_PARK_MAX];
+	struct fo_ho_state ho;
 	unsigned n_out;
 	struct rte_mbuf *out[OUT_MAX];
 };
@@ -491,8 +534,11 @@ static bool io_neighbour_known(void *ctx, const struct fo_client *to)
 
 static bool io_peer_post(void *ctx, uint32_t worker, const struct fo_wr_peer_pub *pub, void *payload)
 {
-	(void)ctx;
-	return fo_peer_post(worker, pub, payload, NULL, 0);
+	struct worker_io *io = ctx;
+	if (!fo_peer_post(worker, pub, payload, NULL, 0))
+		return false;
+	io->ho.posted[worker] = pub->seq; /* a claim to that peer names the last one it will see */
+	return true;
 }
 
 static void io_deferred_puback(void *ctx, const struct fo_client *to, uint16_t topic_id, uint16_t msg_id, uint8_t rc)
@@ -531,6 +577,265 @@ static void io_originated(void *ctx, const struct fo_client *from, const struct 
 	fo_wr_published(&io->wr, io->gs, from, &r, payload); /* no PUBACK: res->originated */
 	if (fo_dp.n_workers > 1)
 		fo_wr_forward(&io->wr, &r, payload, slot, 0);
+}
+
+/* ------------------------------------------------------------------ sessions moving between workers */
+
+#define FO_PRESENCE_MASK (FO_PRESENCE_SLOTS - 1)
+
+static inline bool seq_before(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) < 0;
+}
+
+/* broker_io.connect_elsewhere: announce the ClientId here, then look at every other worker's
+ * count (both sequentially consistent: of two workers doing this at once, one sees the other).
+ * The announcement stays until the session exists here (handle_burst) or the claim is over. */
+static bool io_connect_elsewhere(void *ctx, const uint8_t *id, uint8_t len)
+{
+	struct worker_io *io = ctx;
+	struct fo_worker *w = io->w;
+	if (!w->presence || io->ho.announced)
+		return false;
+	session_presence_add(w->presence, FO_PRESENCE_MASK, id, len, 1);
+	io->ho.announced = true;
+	io->ho.client_id_len = len;
+	memcpy(io->ho.client_id, id, len);
+	uint32_t mask = 0;
+	for (uint32_t k = 0; k < fo_dp.n_workers; k++)
+		if (k != w->idx && session_presence_get(fo_dp.workers[k].presence, FO_PRESENCE_MASK, id, len))
+			mask |= 1u << k;
+	io->ho.waiting = mask;
+	return mask != 0;
+}
+
+static void ho_unannounce(struct worker_io *io)
+{
+	session_presence_add(io->w->presence, FO_PRESENCE_MASK, io->ho.client_id, io->ho.client_id_len, -1);
+	io->ho.announced = false;
+}
+
+/* The cut of a session taken over: peer publishes up to the old worker's marks skip it. */
+static void ho_skip_add(struct worker_io *io, const struct fo_ho_msg *r)
+{
+	struct fo_ho_state *h = &io->ho;
+	if (h->n_skip == FO_HO_SKIP_MAX) /* the oldest goes: it is the nearest to done */
+		memmove(&h->skip[0], &h->skip[1], sizeof(h->skip[0]) * --h->n_skip);
+	struct fo_ho_skip *s = &h->skip[h->n_skip];
+	s->until_ms = io->w->now_ms + FO_HO_SKIP_MS;
+	memcpy(s->wm, r->wm, sizeof(s->wm));
+	s->client_id_len = r->client_id_len;
+	memcpy(s->client_id, r->client_id, r->client_id_len);
+	/* nothing of this worker's own comes through its peer ring */
+	s->wm[io->w->idx] = h->seen[io->w->idx];
+	bool ahead = false;
+	for (unsigned o = 0; o < FO_HO_ORIGINS; o++)
+		ahead = ahead || seq_before(h->seen[o], s->wm[o]);
+	if (ahead)
+		h->n_skip++;
+}
+
+/* A peer publish while moved sessions still wait for their cut: the sessions whose old worker
+ * delivered it already are passed by; a skip whose cut every origin has passed ends. */
+static uint32_t ho_fanout(struct worker_io *io, const struct fo_peer_msg *pm)
+{
+	struct fo_ho_state *h = &io->ho;
+	const uint8_t *id[FO_HO_SKIP_MAX];
+	uint8_t len[FO_HO_SKIP_MAX];
+	uint32_t n = 0;
+	for (unsigned i = 0; i < h->n_skip; i++)
+		if (!seq_before(h->skip[i].wm[pm->origin], pm->seq)) {
+			id[n] = h->skip[i].client_id;
+			len[n++] = h->skip[i].client_id_len;
+		}
+	uint32_t copies = broker_fanout_except(io->w->broker, pm->topic, pm->topic_len, pm->qos, pm->payload,
+					       pm->payload_len, io->w->now_ms, id, len, n);
+	unsigned k = 0;
+	for (unsigned i = 0; i < h->n_skip; i++) {
+		bool ahead = io->w->now_ms < h->skip[i].until_ms;
+		if (ahead) {
+			ahead = false;
+			for (unsigned o = 0; o < FO_HO_ORIGINS && !ahead; o++)
+				ahead = seq_before(h->seen[o], h->skip[i].wm[o]);
+		}
+		if (ahead)
+			h->skip[k++] = h->skip[i];
+	}
+	h->n_skip = k;
+	return copies;
+}
+
+static void ho_put(struct fo_ho_msg *m)
+{
+	rte_mempool_put(fo_dp.ho_pool, m);
+}
+
+/* A claim for the CONNECT just parked, to every worker whose count names its ClientId. This
+ * worker handles nothing more (datagrams, peer publishes, timers) until the claim is over, so
+ * the marks it sends stay true. */
+static void ho_claim_start(struct worker_io *io, struct rte_mbuf *m, const struct fo_client *from,
+			   const struct broker_result *res, struct fo_lcore_stats *st)
+{
+	struct fo_ho_state *h = &io->ho;
+	struct fo_worker *w = io->w;
+	uint32_t ask = h->waiting;
+	h->claiming = true;
+	h->claim_id++;
+	h->connect = m;
+	h->from = *from;
+	h->res = *res;
+	h->client_id_len = res->client_id_len;
+	memcpy(h->client_id, res->client_id, res->client_id_len);
+	h->outcome = 0;
+	h->state = NULL;
+	h->waiting = 0;
+	h->deadline_ms = w->now_ms + FO_HO_TIMEOUT_MS;
+	st->c.ev[FO_EV_HANDOVER_CLAIMS]++;
+	for (uint32_t k = 0; k < fo_dp.n_workers; k++) {
+		if (!(ask & (1u << k)))
+			continue;
+		struct fo_ho_msg *c;
+		if (rte_mempool_get(fo_dp.ho_pool, (void **)&c) != 0) {
+			h->outcome = FO_HO_BUSY;
+			continue;
+		}
+		c->kind = FO_HO_CLAIM;
+		c->from = (uint8_t)w->idx;
+		c->result = 0;
+		c->clean = res->handover_clean;
+		c->bound = res->handover_bound;
+		c->client_id_len = h->client_id_len;
+		memcpy(c->client_id, h->client_id, h->client_id_len);
+		c->claim_id = h->claim_id;
+		c->at = *from;
+		c->len = 0;
+		memcpy(c->wm, h->seen, sizeof(c->wm));
+		c->wm[w->idx] = h->posted[k];
+		if (rte_ring_mp_enqueue(fo_dp.workers[k].ho_in, c) != 0) {
+			ho_put(c);
+			h->outcome = FO_HO_BUSY;
+			continue;
+		}
+		h->waiting |= 1u << k;
+	}
+}
+
+/* A reply to a claim of ours. One that comes after its claim was given up and carries a state:
+ * the client's retry finds the session here, kept at the address it claimed from. */
+static void ho_reply(struct worker_io *io, struct fo_ho_msg *r, struct fo_lcore_stats *st)
+{
+	struct fo_ho_state *h = &io->ho;
+	uint32_t bit = r->from < 32 ? 1u << r->from : 0;
+	if (!h->claiming || r->claim_id != h->claim_id || !(h->waiting & bit)) {
+		if (r->result == BROKER_CLAIM_HELD && r->len) {
+			if (broker_session_import(io->w->broker, r->state, r->len, &r->at) == 0) {
+				st->c.ev[FO_EV_HANDOVER_LATE]++;
+				ho_skip_add(io, r);
+			} else {
+				st->c.ev[FO_EV_HANDOVER_FAILED]++;
+			}
+		}
+		ho_put(r);
+		return;
+	}
+	h->waiting &= ~bit;
+	if (r->result == BROKER_CLAIM_HELD && r->len) {
+		if (!h->state) {
+			h->state = r;
+			return;
+		}
+		broker_session_discard(io->w->broker, r->state, r->len); /* two held it: the first stays */
+		st->c.ev[FO_EV_HANDOVER_DUPLICATE]++;
+	} else if (r->result == BROKER_CLAIM_OWNED) {
+		if (h->outcome != FO_HO_BUSY)
+			h->outcome = BROKER_CLAIM_OWNED;
+	} else if (r->result != BROKER_CLAIM_NONE && r->result != BROKER_CLAIM_ENDED) {
+		h->outcome = FO_HO_BUSY; /* busy, too big */
+	}
+	ho_put(r);
+}
+
+/* Claims this worker holds: answered once it has handled every peer publish the claimant had
+ * (or after the grace: one was dropped on its way here), at once while it claims itself. */
+static void ho_answer(struct worker_io *io, struct fo_lcore_stats *st)
+{
+	struct fo_ho_state *h = &io->ho;
+	struct fo_worker *w = io->w;
+	unsigned k = 0;
+	for (unsigned i = 0; i < h->n_pending; i++) {
+		struct fo_ho_msg *c = h->pending[i];
+		uint8_t result = FO_HO_BUSY;
+		if (!h->claiming) {
+			bool ready = true;
+			for (unsigned o = 0; o < FO_HO_ORIGINS && ready; o++)
+				ready = o == w->idx || !seq_before(h->seen[o], c->wm[o]);
+			if (!ready) {
+				/* Behind the cut: wait while publishes are still coming in; a publish missing
+				 * with the ring empty was dropped on its way here (peer_ring_full). */
+				uint64_t waited = w->now_ms - c->arrived_ms;
+				if (waited < FO_HO_WAIT_MS &&
+				    (waited < FO_HO_GRACE_MS || rte_ring_count(w->peer_in) != 0)) {
+					h->pending[k++] = c;
+					continue;
+				}
+				st->c.ev[FO_EV_HANDOVER_CUT_FORCED]++;
+			}
+			result = (uint8_t)broker_claim(w->broker, c->client_id, c->client_id_len, c->clean, c->at.ip,
+						       c->bound);
+		}
+		c->len = 0;
+		if (result == BROKER_CLAIM_HELD) {
+			int32_t n = broker_session_export(w->broker, c->client_id, c->client_id_len, c->state,
+							  FO_HO_STATE_MAX);
+			if (n < 0)
+				result = FO_HO_TOO_BIG;
+			else if (n == 0)
+				result = BROKER_CLAIM_NONE;
+			else
+				c->len = (uint32_t)n;
+		}
+		uint8_t to = c->from;
+		c->kind = FO_HO_REPLY;
+		c->from = (uint8_t)w->idx;
+		c->result = result;
+		memcpy(c->wm, h->seen, sizeof(c->wm));
+		c->wm[w->idx] = io->wr.peer_seq;
+		if (rte_ring_mp_enqueue(fo_dp.workers[to].ho_in, c) != 0) {
+			/* cannot happen: the ring holds the whole pool */
+			if (c->len)
+				broker_session_discard(w->broker, c->state, c->len);
+			st->c.ev[FO_EV_HANDOVER_FAILED]++;
+			ho_put(c);
+		}
+	}
+	h->n_pending = k;
+}
+
+static void ho_poll(struct worker_io *io, struct fo_lcore_stats *st)
+{
+	struct fo_ho_state *h = &io->ho;
+	struct fo_ho_msg *ms[16];
+	unsigned n = rte_ring_sc_dequeue_burst(io->w->ho_in, (void **)ms, RTE_DIM(ms), NULL);
+	for (unsigned i = 0; i < n; i++) {
+		struct fo_ho_msg *m = ms[i];
+		if (m->kind == FO_HO_REPLY) {
+			ho_reply(io, m, st);
+			continue;
+		}
+		m->arrived_ms = io->w->now_ms;
+		if (h->n_pending < FO_HO_PENDING_MAX) {
+			h->pending[h->n_pending++] = m;
+		} else { /* cannot happen: a claimant has one claim out at a time */
+			m->kind = FO_HO_REPLY;
+			m->result = FO_HO_BUSY;
+			uint8_t to = m->from;
+			m->from = (uint8_t)io->w->idx;
+			if (rte_ring_mp_enqueue(fo_dp.workers[to].ho_in, m) != 0)
+				ho_put(m);
+		}
+	}
+	if (h->n_pending)
+		ho_answer(io, st);
 }
 
 int fo_worker_init(struct fo_worker *w)
@@ -586,6 +891,7 @@ int fo_worker_init(struct fo_worker *w)
 		.predef_named = io_predef_named,
 		.broadcast = io_broadcast,
 		.interest = fo_outputs_following ? io_interest : NULL,
+		.connect_elsewhere = w->presence ? io_connect_elsewhere : NULL,
 	};
 	const char *err = NULL;
 	w->broker = broker_create(&fo_dp.cfg->broker, &bio, w->ctr, &err);
@@ -594,6 +900,8 @@ int fo_worker_init(struct fo_worker *w)
 			err ? err : "out of memory");
 		return -1;
 	}
+	if (w->presence)
+		broker_set_presence(w->broker, w->presence, FO_PRESENCE_MASK);
 	return 0;
 }
 
@@ -628,6 +936,32 @@ void fo_worker_fini(struct fo_worker *w)
 	if (!w->broker)
 		return; /* never started, or already finished */
 	unpark(io, true);
+	/* A hand-over under way at the stop: its datagrams are shutdown drops, states are given back. */
+	struct fo_ho_state *h = &io->ho;
+	if (h->connect) {
+		rte_pktmbuf_free(h->connect);
+		fo_count_drop(&io->st->c, FO_DROP_SHUTDOWN);
+		h->connect = NULL;
+	}
+	for (unsigned i = 0; i < h->n_rest; i++) {
+		rte_pktmbuf_free(h->rest[i]);
+		fo_count_drop(&io->st->c, FO_DROP_SHUTDOWN);
+	}
+	h->n_rest = 0;
+	if (h->state) {
+		broker_session_discard(w->broker, h->state->state, h->state->len);
+		ho_put(h->state);
+		h->state = NULL;
+	}
+	for (unsigned i = 0; i < h->n_pending; i++)
+		ho_put(h->pending[i]);
+	h->n_pending = 0;
+	struct fo_ho_msg *hm;
+	while (w->ho_in && rte_ring_sc_dequeue(w->ho_in, (void **)&hm) == 0) {
+		if (hm->kind == FO_HO_REPLY && hm->result == BROKER_CLAIM_HELD && hm->len)
+			broker_session_discard(w->broker, hm->state, hm->len);
+		ho_put(hm);
+	}
 	broker_destroy(w->broker);
 	w->broker = NULL;
 	io->direct_tx = NULL; /* the ports are stopped by now: leave what is left to the ring's accounting */
@@ -674,8 +1008,10 @@ static void handle_peer_msgs(struct worker_io *io)
 		io->cur_slot = pm->gen_slot;
 		if (pm->retain)
 			broker_retain(w->broker, pm->topic, pm->topic_len, pm->qos, pm->payload, pm->payload_len);
-		uint32_t copies = broker_fanout(w->broker, pm->topic, pm->topic_len, pm->qos, pm->payload,
-						pm->payload_len, w->now_ms);
+		io->ho.seen[pm->origin] = pm->seq;
+		uint32_t copies = likely(!io->ho.n_skip) ? broker_fanout(w->broker, pm->topic, pm->topic_len, pm->qos,
+									 pm->payload, pm->payload_len, w->now_ms)
+							 : ho_fanout(io, pm);
 		fo_wr_peer_delivered(&io->wr, pm->gen_slot, copies);
 		pl[i] = pm->payload;
 	}
@@ -738,6 +1074,19 @@ static void handle_burst(struct fo_worker *w, struct worker_io *io, struct fo_ge
 		io->mark = io->n_out;
 		broker_handle(w->broker, &from, udp + L2L4_UDP_HLEN, (uint16_t)(ulen - L2L4_UDP_HLEN), m, w->now_ms,
 			      &res);
+		if (unlikely(io->ho.announced)) {
+			if (res.handover) {
+				/* Parked for the claim; the datagrams after it wait with it, in order. */
+				ho_claim_start(io, m, &from, &res, st);
+				io->ho.n_rest = n - i - 1;
+				memcpy(io->ho.rest, pkts + i + 1, sizeof(pkts[0]) * io->ho.n_rest);
+				io->cur_tsc = 0;
+				if (i)
+					rte_pktmbuf_free_bulk(pkts, i);
+				return;
+			}
+			ho_unannounce(io); /* the session exists now (or was refused): its own count stands */
+		}
 		switch (res.fate) {
 		case FO_FATE_DELIVERED: st->c.delivered++; break;
 		case FO_FATE_ANSWERED: st->c.answered++; break;
@@ -752,6 +1101,71 @@ static void handle_burst(struct fo_worker *w, struct worker_io *io, struct fo_ge
 	io->cur_tsc = 0;
 	if (n) /* the burst's own references; copies in flight hold theirs */
 		rte_pktmbuf_free_bulk(pkts, n);
+}
+
+/* Every worker asked has answered, or the time is up: the session's state goes into the engine,
+ * then the parked CONNECT (CONNACK after the state), or it is answered here when the hand-over
+ * could not complete; then the rest of its burst. */
+static void ho_claim_finish(struct worker_io *io, struct fo_genset *gs, struct fo_lcore_stats *st)
+{
+	struct fo_ho_state *h = &io->ho;
+	struct fo_worker *w = io->w;
+	struct rte_mbuf *m = h->connect;
+	bool timed_out = h->waiting != 0;
+	h->claiming = false; /* replies still coming are late ones now */
+	h->waiting = 0;
+	h->connect = NULL;
+	uint8_t rc = MQTTSN_RC_ACCEPTED;
+	if (h->state) {
+		if (broker_session_import(w->broker, h->state->state, h->state->len, &h->from) == 0) {
+			st->c.ev[FO_EV_HANDOVER_DONE]++;
+			ho_skip_add(io, h->state);
+		} else {
+			st->c.ev[FO_EV_HANDOVER_FAILED]++;
+		}
+		ho_put(h->state);
+		h->state = NULL;
+	} else if (timed_out || h->outcome == FO_HO_BUSY) {
+		rc = MQTTSN_RC_CONGESTION; /* the client retries */
+		st->c.ev[FO_EV_HANDOVER_FAILED]++;
+	} else if (h->outcome == BROKER_CLAIM_OWNED) {
+		rc = MQTTSN_RC_NOT_SUPPORTED; /* as the owner's worker answers it */
+		st->c.ev[FO_EV_CONNECT_REJECTED_OWNER]++;
+	}
+	struct broker_result res;
+	io->cur_tsc = fo_meta(m)->rx_tsc;
+	io->cur_slot = FO_GEN_SLOT_NONE;
+	io->cur_payload = m;
+	io->mark = io->n_out;
+	if (rc == MQTTSN_RC_ACCEPTED) {
+		const uint8_t *udp = rte_pktmbuf_mtod(m, const uint8_t *) + m->l2_len + m->l3_len;
+		uint16_t ulen = (uint16_t)(udp[4] << 8 | udp[5]);
+		broker_handle_claimed(w->broker, &h->from, udp + L2L4_UDP_HLEN, (uint16_t)(ulen - L2L4_UDP_HLEN), m,
+				      w->now_ms, &res);
+	} else {
+		const uint8_t connack[3] = { 3, MQTTSN_CONNACK, rc };
+		send_msg(io, &h->from, 0, connack, sizeof(connack));
+		res = h->res;
+		res.fate = FO_FATE_ANSWERED;
+		res.error_reply = true;
+		res.handover = false;
+	}
+	ho_unannounce(io);
+	switch (res.fate) {
+	case FO_FATE_DELIVERED: st->c.delivered++; break;
+	case FO_FATE_ANSWERED: st->c.answered++; break;
+	default: fo_count_drop(&st->c, res.drop); break;
+	}
+	uint8_t slot = fo_wr_account(&io->wr, gs, &res);
+	for (unsigned k = io->mark; k < io->n_out; k++)
+		fo_meta(io->out[k])->gen_slot = slot;
+	io->cur_tsc = 0;
+	rte_pktmbuf_free(m);
+	struct rte_mbuf *rest[FO_MAX_BURST];
+	unsigned nr = h->n_rest;
+	memcpy(rest, h->rest, sizeof(rest[0]) * nr);
+	h->n_rest = 0;
+	handle_burst(w, io, gs, rest, nr, st);
 }
 
 void fo_worker_burst(struct fo_lcore *lc, struct rte_mbuf **pkts, unsigned n, struct fo_lcore_stats *st)
@@ -776,14 +1190,38 @@ void fo_stage_worker(struct fo_lcore *lc, struct fo_lcore_stats *st)
 
 	w->now_ms = fo_now_ms();
 	io->gs = gs;
+	if (w->ho_in) {
+		ho_poll(io, st);
+		if (unlikely(io->ho.claiming)) {
+			if (io->ho.waiting == 0 || w->now_ms >= io->ho.deadline_ms)
+				ho_claim_finish(io, gs, st);
+			if (io->ho.claiming) /* still, or again: nothing moves here until the answers */
+				goto frozen;
+		}
+	}
 	unsigned n = rte_ring_dequeue_burst(w->in, (void **)pkts, fo_dp.burst, NULL);
 	handle_burst(w, io, gs, pkts, n, st);
+	if (unlikely(io->ho.claiming))
+		goto frozen;
 	handle_peer_msgs(io);
+	if (unlikely(io->ho.n_pending))
+		ho_answer(io, st);
 	handle_acks(io);
 	if (w->now_ms != w->last_tick_ms) {
 		broker_tick(w->broker, w->now_ms);
 		w->last_tick_ms = w->now_ms;
 	}
+	if (unlikely(io->n_park))
+		unpark(io, false);
+	flush_out(io);
+	if (unlikely(atomic_load_explicit(&w->exp.state, memory_order_acquire) == FO_EXPORT_REQUESTED))
+		export_step(w);
+	fo_gen_worker_quiescent(w->idx);
+	return;
+frozen:
+	/* Claiming: peer publishes, timers and new datagrams wait (the marks the claim carries stay
+	 * true); what is already ours goes on. */
+	handle_acks(io);
 	if (unlikely(io->n_park))
 		unpark(io, false);
 	flush_out(io);

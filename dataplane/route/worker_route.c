@@ -212,6 +212,8 @@ void fo_wr_forward(struct fo_worker_route *wr, const struct broker_result *res, 
 		.qos = res->qos,
 		.retain = res->retain,
 		.gen_slot = slot,
+		.origin = (uint8_t)wr->worker,
+		.seq = ++wr->peer_seq,
 		.rx_tsc = rx_tsc,
 	};
 	uint32_t peers = wr->n_workers - (wr->worker < wr->n_workers);

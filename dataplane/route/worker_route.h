@@ -36,8 +36,14 @@ struct fo_wr_peer_pub {
 	int8_t qos;
 	bool retain;      /* other workers store it as the topic's retained message */
 	uint8_t gen_slot; /* the publisher's generation slot, FO_GEN_SLOT_NONE when it has none */
+	/* Who handed it to the peers (a worker's index, or FO_WR_ORIGIN_OUTPUT + a bridge's output
+	 * index) and its number in that origin's sequence: every peer sees one origin's publishes in
+	 * this order, which a session moving between workers is cut by (docs/dataplane.md). */
+	uint8_t origin;
+	uint32_t seq;
 	uint64_t rx_tsc;
 };
+#define FO_WR_ORIGIN_OUTPUT 16 /* FO_MAX_WORKERS: bridges' origins follow the workers' */
 
 /* The parts that touch packets, rings and pools. */
 struct fo_wr_io {
@@ -79,6 +85,7 @@ struct fo_worker_route {
 	struct fo_wr_ack *acks;       /* n_acks slots (fo_outputs_ack_slots), may be NULL */
 	uint32_t n_acks;
 	uint16_t ack_free; /* head of the free list, n_acks = none */
+	uint32_t peer_seq; /* the last publish this worker handed to its peers (fo_wr_peer_pub.seq) */
 };
 
 /* Sets the ack free list; every other field is the caller's to fill before. */

@@ -169,6 +169,23 @@
 	_(SESSION_AWAKE, "session_awake", "events", "PINGREQs with the client id that woke a sleeping client") \
 	_(SESSION_SLEEP_LOST, "session_sleep_lost", "events", \
 	  "sleeping clients silent past their sleep duration (+50 %, +10 % above 60 s): lost") \
+	_(HANDOVER_CLAIMS, "handover_claims", "events", \
+	  "CONNECTs for a ClientId another worker may hold: its session asked for over the hand-over rings") \
+	_(HANDOVER_DONE, "handover_done", "events", \
+	  "sessions taken over from another worker (CONNACK after the state)") \
+	_(HANDOVER_OUT, "handover_out", "events", "sessions handed to another worker that claimed their ClientId") \
+	_(HANDOVER_ENDED, "handover_ended", "events", \
+	  "sessions ended for a clean (or unproven) CONNECT of their ClientId on another worker") \
+	_(HANDOVER_FAILED, "handover_failed", "events", \
+	  "hand-overs that could not complete (ring or pool full, busy peer, timeout, too big): CONNACK congestion") \
+	_(HANDOVER_LATE, "handover_late", "events", \
+	  "session states that arrived after their claim timed out: kept as disconnected at the new address") \
+	_(HANDOVER_STATE_DROPPED, "handover_state_dropped", "events", \
+	  "parts of a moved session (map entry, subscription, copy, will) the new worker had no room for") \
+	_(HANDOVER_CUT_FORCED, "handover_cut_forced", "events", \
+	  "claims answered short of the claimant's cut (a publish to the holder dropped, or 500 ms behind)") \
+	_(HANDOVER_DUPLICATE, "handover_duplicate", "events", \
+	  "a second state for one ClientId (two workers held it): ended, the first one kept") \
 	_(DELIVERY_BUFFERED, "delivery_buffered", "events", "copies buffered for an asleep or disconnected client") \
 	_(DELIVERY_BUFFER_FULL, "delivery_buffer_full", "events", \
 	  "copy dropped: the client's mqttsn.offline_buffer or the worker's hold pool full") \

@@ -13,7 +13,10 @@
  *   op >= 0xF0            tick: now += (op & 0x0F) * 250 ms, broker_tick()
  *   0xEC <= op < 0xF0     toggle failures: 0xEC send(), 0xED send_publish(), 0xEE payload_keep(),
  *                         0xEF all three
- *   0xE0 <= op < 0xEC     remote fan-out: next byte n, then n bytes of topic name (QoS op & 3 - 1),
+ *   0xE8 <= op < 0xEC     hand-over (as between workers): next byte k; the (k % sessions)-th session
+ *                         listed is exported and imported again at a new address (port 5000 + op & 3);
+ *                         op & 1: the state is first offered cut short (refused whole), then discarded
+ *   0xE0 <= op < 0xE8     remote fan-out: next byte n, then n bytes of topic name (QoS op & 3 - 1),
  *                         stored as retained first when op & 4
  *   op < 0xE0             datagram from client (op & 7; 6 and 7 are IPv6 clients whose 32-bit keys
  *                         equal clients 0 and 1's IPv4 addresses): next byte n, then n bytes; unless
@@ -258,6 +261,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (i >= size)
 			break;
+		if (op >= 0xE8 && op < 0xEC) {
+			static uint8_t state[70000];
+			struct broker_export_row rows[8];
+			uint64_t cursor = 0;
+			uint32_t nr = broker_export(b, BROKER_EXPORT_SESSIONS, &cursor, rows, 8);
+			uint8_t k = data[i++];
+			if (nr == 0 || rows[k % nr].client_id_len == 0)
+				continue;
+			const struct broker_export_row *r = &rows[k % nr];
+			uint32_t need = broker_session_export_size(b, r->client_id, r->client_id_len);
+			int32_t len = broker_session_export(b, r->client_id, r->client_id_len, state, sizeof(state));
+			check(len > 0 && (uint32_t)len <= need);
+			check(broker_client_state(b, r->client_id, r->client_id_len) == -1);
+			struct fo_client at = { .ip = r->ip, .port = (uint16_t)(5000 + (op & 3u)), .ifindex = 0 };
+			if (op & 1) {
+				check(broker_session_import(b, state, (uint32_t)len - 1, &at) == -1);
+				broker_session_discard(b, state, (uint32_t)len);
+			} else if (broker_session_import(b, state, (uint32_t)len, &at) == 0) {
+				check(broker_client_state(b, r->client_id, r->client_id_len) >= 0);
+			}
+			check(c.holds - c.releases == (long)broker_inflight_count(b) - (long)broker_pubrel_count(b) +
+							      (long)broker_held_count(b) +
+							      (long)broker_retained_count(b));
+			continue;
+		}
 		size_t n = data[i++];
 		if (n > size - i)
 			n = size - i;

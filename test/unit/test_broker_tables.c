@@ -287,6 +287,71 @@ static void test_ctmap_add_find_remove(void **state)
 	session_table_destroy(t);
 }
 
+/* A moved session keeps the topic ids its client knows (ctmap_add_tid): the given id, refused
+ * when it or the registry entry is already in the client's map or out of 1..65534. */
+static void test_ctmap_add_tid(void **state)
+{
+	(void)state;
+	struct session_table *t = session_table_create(2, 3, 0);
+	struct session_addr a = { .ip = 1, .port = 1 };
+	uint32_t s = session_alloc(t, &a, 0, (const uint8_t *)"c", 1);
+	uint32_t e = ctmap_add_tid(t, s, 5, 900);
+	assert_int_not_equal(e, SESSION_NONE);
+	assert_int_equal(ctmap_get(t, e)->tid, 900);
+	assert_int_equal(ctmap_find(t, s, 900), e);
+	assert_int_equal(ctmap_find_topic(t, s, 5), e);
+	assert_int_equal(ctmap_add_tid(t, s, 6, 900), SESSION_NONE); /* id taken */
+	assert_int_equal(ctmap_add_tid(t, s, 5, 901), SESSION_NONE); /* entry mapped */
+	assert_int_equal(ctmap_add_tid(t, s, 6, 0), SESSION_NONE);
+	assert_int_equal(ctmap_add_tid(t, s, 6, 65535), SESSION_NONE);
+	assert_int_equal(ctmap_add_tid(t, 1, 6, 7), SESSION_NONE); /* no such session */
+	/* ctmap_add picks around it: entry 900's own id is taken, so the next one */
+	bool created;
+	uint32_t f = ctmap_add(t, s, 900, &created);
+	assert_true(created);
+	assert_int_equal(ctmap_get(t, f)->tid, 901);
+	assert_int_not_equal(ctmap_add_tid(t, s, 7, 7), SESSION_NONE);
+	assert_int_equal(ctmap_add_tid(t, s, 8, 8), SESSION_NONE); /* pool of 3 full */
+	assert_int_equal(ctmap_count(t), 3);
+	session_table_destroy(t);
+}
+
+/* ClientId presence: every indexed session counts once in its ClientId's slot, in the array the
+ * other workers read; freeing (or a session without a ClientId) leaves nothing behind. */
+static void test_session_presence(void **state)
+{
+	(void)state;
+	uint32_t presence[64] = { 0 };
+	struct session_table *t = session_table_create(4, 4, 0);
+	session_table_set_presence(t, presence, 63);
+	struct session_addr a = { .ip = 1, .port = 1 }, b = { .ip = 1, .port = 2 }, c = { .ip = 2, .port = 1 };
+	uint32_t s1 = session_alloc(t, &a, 0, (const uint8_t *)"alpha", 5);
+	uint32_t s2 = session_alloc(t, &b, 0, (const uint8_t *)"beta", 4);
+	uint32_t s3 = session_alloc(t, &c, 0, NULL, 0);
+	assert_int_not_equal(s3, SESSION_NONE);
+	assert_true(session_presence_get(presence, 63, (const uint8_t *)"alpha", 5) >= 1);
+	assert_true(session_presence_get(presence, 63, (const uint8_t *)"beta", 4) >= 1);
+	uint32_t sum = 0;
+	for (int i = 0; i < 64; i++)
+		sum += presence[i];
+	assert_int_equal(sum, 2);
+	assert_int_equal(session_presence_slot((const uint8_t *)"alpha", 5, 63),
+			 session_presence_slot((const uint8_t *)"alpha", 5, 63));
+	/* a move keeps the ClientId: no change */
+	struct session_addr d = { .ip = 3, .port = 3 };
+	assert_int_equal(session_move(t, s1, &d, 0), 0);
+	session_free(t, s1);
+	session_free(t, s2);
+	session_free(t, s3);
+	for (int i = 0; i < 64; i++)
+		assert_int_equal(presence[i], 0);
+	session_presence_add(presence, 63, (const uint8_t *)"x", 1, 1); /* a pending claim's own mark */
+	assert_int_equal(session_presence_get(presence, 63, (const uint8_t *)"x", 1), 1);
+	session_presence_add(presence, 63, (const uint8_t *)"x", 1, -1);
+	assert_int_equal(session_presence_get(presence, 63, (const uint8_t *)"x", 1), 0);
+	session_table_destroy(t);
+}
+
 static void test_sessions_and_maps_random_against_model(void **state)
 {
 	(void)state;
@@ -858,6 +923,8 @@ int main(void)
 		cmocka_unit_test(test_filter_index_overflow),
 		cmocka_unit_test(test_filter_index_random_against_topic_match),
 		cmocka_unit_test(test_inflight_fifo_and_session_lists),
+		cmocka_unit_test(test_ctmap_add_tid),
+		cmocka_unit_test(test_session_presence),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4732,6 +4732,265 @@ static void test_forwarder_will_and_sleep(void **state)
 
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
+/* ------------------------------------------------------------------ hand-over between workers */
+
+/* A second engine beside T->b, on the same fake io (one payload account for both): another
+ * worker of the same process. */
+static struct broker *second_broker(struct fo_counters *c)
+{
+	const char *err = NULL;
+	struct broker *b = broker_create(&T->cfg, &T->io, c, &err);
+	assert_non_null(b);
+	return b;
+}
+
+static enum fo_fate connect_on(struct broker *b, int i, const char *id, uint8_t flags, bool claimed)
+{
+	struct mqttsn_msg m = { .type = MQTTSN_CONNECT };
+	m.u.connect.flags = flags;
+	m.u.connect.protocol_id = MQTTSN_PROTOCOL_ID;
+	m.u.connect.duration = 60;
+	m.u.connect.client_id = (const uint8_t *)id;
+	m.u.connect.client_id_len = (uint16_t)strlen(id);
+	uint8_t buf[64];
+	int n = mqttsn_encode(&m, buf, sizeof(buf));
+	assert_true(n > 0);
+	struct fo_client from = cl(i);
+	struct payload *p = &T->pl[T->n_pl++];
+	memset(p, 0, sizeof(*p));
+	memcpy(p->buf, buf, (size_t)n);
+	if (claimed)
+		broker_handle_claimed(b, &from, p->buf, (uint16_t)n, p, T->now, &T->res);
+	else
+		broker_handle(b, &from, p->buf, (uint16_t)n, p, T->now, &T->res);
+	return T->res.fate;
+}
+
+static int g_elsewhere_calls;
+static bool fake_elsewhere(void *ctx, const uint8_t *id, uint8_t len)
+{
+	(void)ctx;
+	(void)id;
+	(void)len;
+	g_elsewhere_calls++;
+	return true;
+}
+
+/* A CleanSession=0 session leaves worker A whole and worker B takes it at the client's new port
+ * (NAT rebinding): the exact and wildcard subscriptions (QoS 1 and 2), the topic ids the client
+ * knows, the will, the QoS 1 copy in flight (resent with DUP after the CONNACK), the copies
+ * buffered while it was away (delivered once, in order) and the QoS 2 MsgId awaiting PUBREL
+ * (a resend is not delivered again). A's tables forget it; B fans out to it; every payload
+ * reference is given back exactly once. */
+static void test_handover_moves_whole_session(void **state)
+{
+	start_offline(*state);
+	struct broker *A = T->b;
+	struct fo_counters cb = { 0 };
+	struct broker *B = second_broker(&cb);
+	connect_will(1, "mover", 0, "last/will", 1, "bye");
+	struct mqttsn_msg ax = sub_ok(1, 1, "a/b");
+	sub_ok(1, 2, "w/+");
+	uint16_t tid_ab = ax.u.suback.topic_id;
+	connect_ok(2, "pub");
+	uint16_t id_ab = reg_ok(2, "a/b");
+	uint16_t id_wx = reg_ok(2, "w/x");
+	/* A QoS 2 publish of the mover awaits its PUBREL. */
+	uint16_t tid_own = reg_ok(1, "own/t");
+	reset_out();
+	assert_int_equal(do_publish(1, 2, MQTTSN_TOPIC_NORMAL, tid_own, 77, "mine"), FO_FATE_DELIVERED);
+	/* One QoS 1 copy in flight (unacknowledged), then away: two copies buffered. */
+	reset_out();
+	assert_int_equal(do_publish(2, 1, MQTTSN_TOPIC_NORMAL, id_ab, 11, "first"), FO_FATE_DELIVERED);
+	assert_int_equal(publishes_to(1), 1);
+	assert_int_equal(do_disconnect(1, 0), FO_FATE_DELIVERED);
+	reset_out();
+	assert_int_equal(do_publish(2, 1, MQTTSN_TOPIC_NORMAL, id_ab, 12, "second"), FO_FATE_DELIVERED);
+	assert_int_equal(do_publish(2, 2, MQTTSN_TOPIC_NORMAL, id_wx, 13, "third"), FO_FATE_DELIVERED);
+	assert_int_equal(EV(DELIVERY_BUFFERED), 2);
+
+	uint32_t need = broker_session_export_size(A, (const uint8_t *)"mover", 5);
+	assert_true(need > 0);
+	uint8_t small[16];
+	assert_int_equal(broker_session_export(A, (const uint8_t *)"mover", 5, small, sizeof(small)), -1);
+	assert_int_equal(state_of("mover"), SESSION_DISCONNECTED); /* too small: nothing changed */
+	uint8_t buf[4096];
+	int32_t len = broker_session_export(A, (const uint8_t *)"mover", 5, buf, sizeof(buf));
+	assert_true(len > 0 && (uint32_t)len <= need);
+	assert_int_equal(state_of("mover"), -1);
+	assert_int_equal(broker_will_count(A), 0);
+	assert_int_equal(broker_inflight_count(A), 0);
+	assert_int_equal(broker_held_count(A), 0);
+	assert_int_equal(broker_subscription_count(A), 0); /* the publisher subscribed to nothing */
+	assert_int_equal(EV(HANDOVER_OUT), 1);
+	/* A publish A accepts now reaches nobody there. */
+	reset_out();
+	assert_int_equal(do_publish(2, 1, MQTTSN_TOPIC_NORMAL, id_ab, 14, "gone"), FO_FATE_DELIVERED);
+	assert_int_equal(publishes_to(1), 0);
+
+	struct fo_client nb = cl(101); /* the same IP from another port */
+	assert_int_equal(broker_session_import(B, buf, (uint32_t)len, &nb), 0);
+	assert_int_equal(broker_client_state(B, (const uint8_t *)"mover", 5), SESSION_DISCONNECTED);
+	assert_int_equal(broker_subscription_count(B), 2);
+	assert_int_equal(broker_inflight_count(B), 1);
+	assert_int_equal(broker_held_count(B), 2);
+	assert_int_equal(broker_will_count(B), 1);
+	assert_int_equal(cb.ev[FO_EV_HANDOVER_STATE_DROPPED], 0);
+
+	/* The CONNECT the hand-over parked: CONNACK, the copy in flight again (DUP, same MsgId), then
+	 * the buffered ones in arrival order (w/x registered first: the client never had its id). */
+	reset_out();
+	assert_int_equal(connect_on(B, 101, "mover", 0, true), FO_FATE_DELIVERED);
+	struct out *o[16];
+	int n = outs_to(101, o, 16);
+	assert_true(n >= 4);
+	assert_int_equal(o[0]->m.type, MQTTSN_CONNACK);
+	assert_int_equal(o[0]->m.u.connack.return_code, MQTTSN_RC_ACCEPTED);
+	assert_true(o[1]->is_publish);
+	assert_true(o[1]->m.u.publish.flags & MQTTSN_FLAG_DUP);
+	assert_int_equal(o[1]->m.u.publish.topic_id, tid_ab);
+	assert_memory_equal(o[1]->m.u.publish.data, "first", 5);
+	assert_true(o[2]->is_publish);
+	assert_int_equal(o[2]->m.u.publish.topic_id, tid_ab); /* the id it knew on A */
+	assert_memory_equal(o[2]->m.u.publish.data, "second", 6);
+	assert_int_equal(o[3]->m.type, MQTTSN_REGISTER);
+	assert_int_equal(n, 4);
+	assert_int_equal(cb.ev[FO_EV_SESSION_RESUMED], 1);
+	T->b = B;
+	uint16_t rtid = o[3]->m.u.reg.topic_id, rmid = o[3]->m.u.reg.msg_id;
+	reset_out();
+	assert_int_equal(do_regack(101, rtid, rmid, MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
+	assert_int_equal(publishes_to(101), 1);
+	assert_memory_equal(last_publish_to(101)->m.u.publish.data, "third", 5);
+	assert_int_equal(mqttsn_flags_qos(last_publish_to(101)->m.u.publish.flags), 2);
+
+	/* Its QoS 2 MsgId still awaits PUBREL: a resend is answered, not delivered again. */
+	reset_out();
+	uint8_t f2 = (uint8_t)(MQTTSN_FLAG_QOS2 | MQTTSN_FLAG_DUP);
+	assert_int_equal(publish_flags(101, f2, tid_own, 77, "mine"), FO_FATE_ANSWERED);
+	assert_false(T->res.published);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_PUBREC);
+	reset_out();
+	assert_int_equal(do_pubx(101, MQTTSN_PUBREL, 77), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_PUBCOMP);
+
+	/* Another worker's publish reaches it on B exactly once, and not when excepted (its old
+	 * worker delivered that one into the state already). */
+	struct payload *pp = &T->pl[T->n_pl++];
+	memset(pp, 0, sizeof(*pp));
+	memcpy(pp->buf, "peer", 4);
+	pp->view = pp->buf;
+	pp->view_len = 4;
+	pp->binds = 1;
+	reset_out();
+	assert_int_equal(broker_fanout(B, (const uint8_t *)"w/y", 3, 0, pp, 4, T->now), 0); /* waits for REGACK */
+	assert_int_equal(broker_fanout(B, (const uint8_t *)"a/b", 3, 0, pp, 4, T->now), 1);
+	const uint8_t *ex[1] = { (const uint8_t *)"mover" };
+	const uint8_t exl[1] = { 5 };
+	assert_int_equal(broker_fanout_except(B, (const uint8_t *)"a/b", 3, 0, pp, 4, T->now, ex, exl, 1), 0);
+	const uint8_t *other[1] = { (const uint8_t *)"nobody" };
+	const uint8_t otherl[1] = { 6 };
+	assert_int_equal(broker_fanout_except(B, (const uint8_t *)"a/b", 3, 0, pp, 4, T->now, other, otherl, 1), 1);
+
+	/* Its will went along: lost on B, B publishes it. */
+	broker_tick(B, T->now + 200000);
+	assert_int_equal(T->f.originated, 1);
+	assert_string_equal(T->f.orig_topic, "last/will");
+	assert_string_equal(T->f.orig_client, "mover");
+	T->b = A;
+	broker_destroy(B);
+}
+
+/* What a claim finds on the worker holding the ClientId: nothing, a live proven client at
+ * another IP (kept there unless an admission rule binds the id), a clean CONNECT (ended there,
+ * spec 6.3), or a session to hand over. */
+static void test_handover_claim_rules(void **state)
+{
+	start_offline(*state);
+	assert_int_equal(broker_claim(T->b, (const uint8_t *)"x", 1, false, cl(1).ip, false), BROKER_CLAIM_NONE);
+	reset_out();
+	assert_int_equal(do_connect(1, "keep", 0, 60), FO_FATE_DELIVERED);
+	sub_ok(1, 1, "k/1");
+	assert_int_equal(broker_claim(T->b, (const uint8_t *)"keep", 4, false, cl(2).ip, false), BROKER_CLAIM_OWNED);
+	assert_int_equal(broker_claim(T->b, (const uint8_t *)"keep", 4, false, cl(101).ip, false), BROKER_CLAIM_HELD);
+	assert_int_equal(broker_claim(T->b, (const uint8_t *)"keep", 4, false, cl(2).ip, true), BROKER_CLAIM_HELD);
+	assert_int_equal(state_of("keep"), SESSION_ACTIVE);
+	assert_int_equal(broker_claim(T->b, (const uint8_t *)"keep", 4, true, cl(101).ip, false), BROKER_CLAIM_ENDED);
+	assert_int_equal(state_of("keep"), -1);
+	assert_int_equal(broker_subscription_count(T->b), 0);
+	assert_int_equal(EV(HANDOVER_ENDED), 1);
+	assert_int_equal(broker_session_export(T->b, (const uint8_t *)"keep", 4, (uint8_t[64]){ 0 }, 64), 0);
+}
+
+/* A CONNECT for a ClientId this worker does not hold, which another worker may hold, is parked
+ * (no reply, no fate) and answered when handed back; one for a ClientId held here is not. */
+static void test_handover_connect_parked(void **state)
+{
+	struct t *t = *state;
+	start_offline(t);
+	t->io.connect_elsewhere = fake_elsewhere;
+	broker_destroy(t->b);
+	const char *err = NULL;
+	t->b = broker_create(&t->cfg, &t->io, &t->c, &err);
+	assert_non_null(t->b);
+	g_elsewhere_calls = 0;
+	reset_out();
+	connect_on(t->b, 1, "far", 0, false);
+	assert_true(T->res.handover);
+	assert_false(T->res.handover_clean);
+	assert_int_equal(T->res.client_id_len, 3);
+	assert_int_equal(T->f.n, 0);
+	assert_int_equal(g_elsewhere_calls, 1);
+	assert_int_equal(T->c.mqttsn_rx_type[MQTTSN_CONNECT], 1);
+	assert_int_equal(connect_on(t->b, 1, "far", MQTTSN_FLAG_CLEAN, true), FO_FATE_DELIVERED);
+	assert_false(T->res.handover);
+	assert_int_equal(T->c.mqttsn_rx_type[MQTTSN_CONNECT], 1); /* one CONNECT, counted once */
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_CONNACK);
+	assert_int_equal(g_elsewhere_calls, 1);
+	reset_out();
+	assert_int_equal(connect_on(t->b, 1, "far", 0, false), FO_FATE_DELIVERED); /* held here */
+	assert_int_equal(g_elsewhere_calls, 1);
+}
+
+/* A state that is torn, not ours, or for a ClientId already live here is not taken: a torn or
+ * foreign one is not read at all, a duplicate's payloads are given back (the session here stays:
+ * two live sessions of one ClientId never both survive). */
+static void test_handover_import_refusals(void **state)
+{
+	start_offline(*state);
+	struct broker *A = T->b;
+	struct fo_counters cb = { 0 };
+	struct broker *B = second_broker(&cb);
+	reset_out();
+	assert_int_equal(do_connect(1, "dup", 0, 60), FO_FATE_DELIVERED);
+	sub_ok(1, 1, "d/1");
+	connect_ok(2, "pub");
+	uint16_t id = reg_ok(2, "d/1");
+	assert_int_equal(do_disconnect(1, 0), FO_FATE_DELIVERED);
+	assert_int_equal(do_publish(2, 1, MQTTSN_TOPIC_NORMAL, id, 3, "held"), FO_FATE_DELIVERED);
+	uint8_t buf[2048];
+	int32_t len = broker_session_export(A, (const uint8_t *)"dup", 3, buf, sizeof(buf));
+	assert_true(len > 0);
+	struct fo_client nb = cl(101);
+	assert_int_equal(broker_session_import(B, buf, (uint32_t)len - 1, &nb), -1); /* length mismatch */
+	uint8_t bad[2048];
+	memcpy(bad, buf, (size_t)len);
+	bad[0] ^= 0xff;
+	assert_int_equal(broker_session_import(B, bad, (uint32_t)len, &nb), -1);
+	assert_int_equal(broker_session_count(B), 0);
+	/* B already has a live "dup" (it connected there in the meantime): the state is refused. */
+	T->b = B;
+	reset_out();
+	assert_int_equal(do_connect(3, "dup", 0, 60), FO_FATE_DELIVERED);
+	long rel = T->f.releases;
+	assert_int_equal(broker_session_import(B, buf, (uint32_t)len, &nb), -1);
+	assert_int_equal(cb.ev[FO_EV_HANDOVER_DUPLICATE], 1);
+	assert_int_equal(T->f.releases, rel + 1); /* the buffered copy's payload */
+	assert_int_equal(broker_session_count(B), 1);
+	T->b = A;
+	broker_destroy(B);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -4742,6 +5001,10 @@ int main(void)
 		TEST(test_qos2_inbound_exactly_once),
 		TEST(test_qos2_outbound),
 		TEST(test_clean0_disconnect_keeps_session),
+		TEST(test_handover_moves_whole_session),
+		TEST(test_handover_claim_rules),
+		TEST(test_handover_connect_parked),
+		TEST(test_handover_import_refusals),
 		TEST(test_clean0_resume_registers_and_resends),
 		TEST(test_sleeping_client_buffer_and_wake),
 		TEST(test_awake_waits_for_regack_then_pingresp),
