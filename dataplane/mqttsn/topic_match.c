@@ -5,22 +5,65 @@
 
 #include <string.h>
 
+/* Well-formed UTF-8 (RFC 3629, as MQTT 3.1.1 1.5.3 and MQTT-SN 5.3.12 ask): no overlong forms, no
+ * surrogates (U+D800..U+DFFF), nothing above U+10FFFF. Only called when a byte >= 0x80 is present. */
+static bool utf8_valid(const uint8_t *s, size_t len)
+{
+	size_t i = 0;
+	while (i < len) {
+		uint8_t c = s[i];
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		size_t n;
+		uint8_t lo = 0x80, hi = 0xBF; /* the second byte's range */
+		if (c >= 0xC2 && c <= 0xDF) {
+			n = 1;
+		} else if (c >= 0xE0 && c <= 0xEF) {
+			n = 2;
+			if (c == 0xE0)
+				lo = 0xA0; /* overlong */
+			else if (c == 0xED)
+				hi = 0x9F; /* surrogates */
+		} else if (c >= 0xF0 && c <= 0xF4) {
+			n = 3;
+			if (c == 0xF0)
+				lo = 0x90; /* overlong */
+			else if (c == 0xF4)
+				hi = 0x8F; /* above U+10FFFF */
+		} else {
+			return false; /* a continuation byte, C0/C1 (overlong) or F5..FF */
+		}
+		if (len - i <= n || s[i + 1] < lo || s[i + 1] > hi)
+			return false;
+		for (size_t k = 2; k <= n; k++)
+			if ((s[i + k] & 0xC0) != 0x80)
+				return false;
+		i += n + 1;
+	}
+	return true;
+}
+
 bool topic_name_valid(const uint8_t *name, size_t len, size_t max_len)
 {
 	if (name == NULL || len == 0 || len > max_len)
 		return false;
+	uint8_t high = 0;
 	for (size_t i = 0; i < len; i++) {
 		/* Wildcards are for filters only (4.7.1.1); NUL is banned in all MQTT strings (1.5.3). */
 		if (name[i] == '\0' || name[i] == '+' || name[i] == '#')
 			return false;
+		high |= name[i];
 	}
-	return true;
+	return !(high & 0x80) || utf8_valid(name, len);
 }
 
 bool topic_filter_valid(const uint8_t *filter, size_t len, size_t max_len)
 {
 	if (filter == NULL || len == 0 || len > max_len)
 		return false;
+	uint8_t high = 0;
 	for (size_t i = 0; i < len; i++) {
 		uint8_t c = filter[i];
 		bool level_start = (i == 0 || filter[i - 1] == '/');
@@ -34,8 +77,9 @@ bool topic_filter_valid(const uint8_t *filter, size_t len, size_t max_len)
 		/* '#' must be a whole level and the last: "sport/tennis#" and "a/#/b" are errors (4.7.1.2). */
 		if (c == '#' && !(level_start && i + 1 == len))
 			return false;
+		high |= c;
 	}
-	return true;
+	return !(high & 0x80) || utf8_valid(filter, len);
 }
 
 bool topic_filter_is_wildcard(const uint8_t *filter, size_t len)

@@ -8,10 +8,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A topic name a client may publish to: 1..max_len bytes, no '+' or '#', no NUL. */
+/* A topic name a client may publish to: 1..max_len bytes of well-formed UTF-8 (MQTT-SN 5.3.12), no '+'
+ * or '#', no NUL. */
 bool topic_name_valid(const uint8_t *name, size_t len, size_t max_len);
 
-/* A subscription filter: 1..max_len bytes, no NUL; '+' must occupy a whole level;
+/* A subscription filter: 1..max_len bytes of well-formed UTF-8, no NUL; '+' must occupy a whole level;
  * '#' must occupy a whole level and be the last one. */
 bool topic_filter_valid(const uint8_t *filter, size_t len, size_t max_len);
 

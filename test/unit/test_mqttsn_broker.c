@@ -813,12 +813,16 @@ static void test_register_invalid_and_full(void **state)
 	longname[65] = 0;
 	assert_int_equal(do_register(1, longname, 1), FO_FATE_ANSWERED);
 	assert_int_equal(T->f.out[0].m.u.regack.return_code, MQTTSN_RC_NOT_SUPPORTED);
+	reset_out();
+	/* a name that is not UTF-8 (5.3.12): a lone lead byte */
+	assert_int_equal(do_register(1, "caf\xc3", 1), FO_FATE_ANSWERED);
+	assert_int_equal(T->f.out[0].m.u.regack.return_code, MQTTSN_RC_NOT_SUPPORTED);
 	reg_ok(1, "t/1");
 	reg_ok(1, "t/2");
 	reset_out();
 	assert_int_equal(do_register(1, "t/3", 1), FO_FATE_ANSWERED);
 	assert_int_equal(T->f.out[0].m.u.regack.return_code, MQTTSN_RC_CONGESTION);
-	assert_int_equal(EV(REGISTER_REJECTED), 3);
+	assert_int_equal(EV(REGISTER_REJECTED), 4);
 	/* Map full (3 entries) while the registry holds the name. */
 	connect_ok(2, "c2");
 	reg_ok(2, "t/1");
@@ -1059,7 +1063,11 @@ static void test_subscribe_kinds_and_grants(void **state)
 	reset_out();
 	assert_int_equal(do_subscribe(1, 0, MQTTSN_TOPIC_PREDEFINED, NULL, 300, 7), FO_FATE_ANSWERED);
 	assert_int_equal(T->f.out[0].m.u.suback.return_code, MQTTSN_RC_INVALID_TOPIC_ID);
-	assert_int_equal(EV(SUBSCRIBE_REJECTED), 2);
+	reset_out();
+	/* a filter that is not UTF-8 (5.3.12): a surrogate */
+	assert_int_equal(do_subscribe(1, 0, MQTTSN_TOPIC_NORMAL, "a/\xed\xa0\x80/#", 0, 8), FO_FATE_ANSWERED);
+	assert_int_equal(T->f.out[0].m.u.suback.return_code, MQTTSN_RC_NOT_SUPPORTED);
+	assert_int_equal(EV(SUBSCRIBE_REJECTED), 3);
 	assert_int_equal(EV(SUBSCRIBE_ACCEPTED), 2);
 	assert_int_equal(broker_subscription_count(T->b), 2);
 	/* Subscribing again updates, it does not add. */

@@ -597,14 +597,56 @@ static void test_filter_covers(void **state)
 		}
 }
 
+static bool utf8_name_ok(const char *s, size_t n)
+{
+	return topic_name_valid((const uint8_t *)s, n, 1000);
+}
+
+/* Names and filters are UTF-8 (MQTT-SN 5.3.12, MQTT 3.1.1 1.5.3): well-formed sequences pass,
+ * everything RFC 3629 forbids is refused, in names and filters alike. */
+static void test_utf8(void **state)
+{
+	(void)state;
+	assert_true(utf8_name_ok("caf\xc3\xa9/\xe2\x82\xac", 9)); /* é, € */
+	assert_true(utf8_name_ok("\xf0\x9f\x98\x80", 4));         /* U+1F600 */
+	assert_true(utf8_name_ok("\xf4\x8f\xbf\xbf", 4));         /* U+10FFFF, the last */
+	assert_true(utf8_name_ok("\xed\x9f\xbf", 3));             /* U+D7FF, below the surrogates */
+	assert_true(utf8_name_ok("\xee\x80\x80", 3));             /* U+E000, above them */
+	assert_true(utf8_name_ok("\xc2\x80", 2));                 /* U+0080, the first 2-byte one */
+	assert_false(utf8_name_ok("\xc3", 1));                    /* cut short */
+	assert_false(utf8_name_ok("a\xe2\x82", 3));               /* cut short */
+	assert_false(utf8_name_ok("\x80", 1));                    /* a lone continuation byte */
+	assert_false(utf8_name_ok("\xc0\xaf", 2));                /* overlong '/' */
+	assert_false(utf8_name_ok("\xc1\xbf", 2));                /* overlong */
+	assert_false(utf8_name_ok("\xe0\x9f\xbf", 3));            /* overlong 3-byte */
+	assert_false(utf8_name_ok("\xf0\x8f\xbf\xbf", 4));        /* overlong 4-byte */
+	assert_false(utf8_name_ok("\xed\xa0\x80", 3));            /* U+D800, a surrogate */
+	assert_false(utf8_name_ok("\xed\xbf\xbf", 3));            /* U+DFFF */
+	assert_false(utf8_name_ok("\xf4\x90\x80\x80", 4));        /* U+110000 */
+	assert_false(utf8_name_ok("\xf5\x80\x80\x80", 4));
+	assert_false(utf8_name_ok("\xff", 1));
+	assert_false(utf8_name_ok("\xc3\x28", 2)); /* a bad second byte */
+	assert_false(utf8_name_ok("\xe2\x28\xa1", 3));
+	assert_false(utf8_name_ok("\xf0\x90\x28\xbc", 4));
+	assert_true(topic_filter_valid((const uint8_t *)"caf\xc3\xa9/+/#", 9, 100));
+	assert_false(topic_filter_valid((const uint8_t *)"caf\xc3/+", 6, 100));
+	assert_false(topic_filter_valid((const uint8_t *)"\xed\xa0\x80/#", 5, 100));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_spec_hash),          cmocka_unit_test(test_spec_plus),
-		cmocka_unit_test(test_spec_dollar),        cmocka_unit_test(test_spec_semantics),
-		cmocka_unit_test(test_validity_edges),     cmocka_unit_test(test_max_len),
-		cmocka_unit_test(test_wildcard_flag),      cmocka_unit_test(test_levels_edges),
-		cmocka_unit_test(test_random_cross_check), cmocka_unit_test(test_filter_covers),
+		cmocka_unit_test(test_spec_hash),
+		cmocka_unit_test(test_spec_plus),
+		cmocka_unit_test(test_spec_dollar),
+		cmocka_unit_test(test_spec_semantics),
+		cmocka_unit_test(test_validity_edges),
+		cmocka_unit_test(test_max_len),
+		cmocka_unit_test(test_wildcard_flag),
+		cmocka_unit_test(test_levels_edges),
+		cmocka_unit_test(test_random_cross_check),
+		cmocka_unit_test(test_filter_covers),
+		cmocka_unit_test(test_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
