@@ -2314,6 +2314,8 @@ int fo_config_parse(const char *yaml, size_t len, struct fo_config **out, char *
 	    load_stats(c, r, cfg) != 0 || load_sinks(c, r, cfg) != 0 || load_bridges(c, r, cfg) != 0 ||
 	    load_routes(c, r, cfg) != 0)
 		goto done;
+	for (uint32_t i = 0; i < cfg->n_ports; i++)
+		cfg->broker.ipv6_clients |= cfg->ports[i].has_ip6; /* the sessions' IPv6 side array */
 	*out = cfg;
 	cfg = NULL;
 	rc = 0;

@@ -955,7 +955,8 @@ struct broker *broker_create(const struct broker_config *cfg, const struct broke
 	b->io = *io;
 	b->c = counters ? counters : &b->own_counters;
 	b->reg = topic_registry_create(cfg->max_topics, cfg->max_topic_len);
-	b->st = session_table_create(cfg->max_sessions, cfg->max_client_topics, cfg->max_forwarded_nodes);
+	b->st = session_table_create(cfg->max_sessions, cfg->max_client_topics, cfg->max_forwarded_nodes,
+				     cfg->ipv6_clients);
 	b->subs = subscription_table_create(cfg->max_subscriptions, cfg->max_topics);
 	b->fidx = filter_index_create(cfg->max_topics < cfg->max_subscriptions ? cfg->max_topics
 									       : cfg->max_subscriptions,

@@ -115,6 +115,7 @@ struct broker_config {
 	 * a pool of this many entries, not in every session. 0 = a CONNECT through a forwarder is
 	 * refused (forwarded_nodes_full). At most max_sessions. */
 	uint32_t max_forwarded_nodes;
+	bool ipv6_clients; /* sessions may have IPv6 addresses (a port speaks IPv6): 16 B more per session slot */
 };
 
 /* Output side. Every callback returns 0 when the packet was queued, < 0 when not (the

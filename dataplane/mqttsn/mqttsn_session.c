@@ -114,7 +114,8 @@ static uint32_t topic_hash(uint32_t session, uint32_t topic)
 	return bh_key64(((uint64_t)session << 32) | topic | (1ULL << 61));
 }
 
-struct session_table *session_table_create(uint32_t max_sessions, uint32_t max_client_topics, uint32_t max_nodes)
+struct session_table *session_table_create(uint32_t max_sessions, uint32_t max_client_topics, uint32_t max_nodes,
+					   bool ipv6)
 {
 	if (max_sessions == 0 || max_sessions >= SLOT_EMPTY / 4 || max_client_topics == 0 ||
 	    max_client_topics >= SLOT_EMPTY / 4 || max_nodes > max_sessions)
@@ -128,7 +129,8 @@ struct session_table *session_table_create(uint32_t max_sessions, uint32_t max_c
 	t->s = calloc(max_sessions, sizeof(*t->s));
 	t->free_stack = calloc(max_sessions, sizeof(*t->free_stack));
 	t->by_addr = malloc((size_t)ns * sizeof(uint32_t));
-	t->ip6 = malloc((size_t)max_sessions * sizeof(*t->ip6)); /* touched only by IPv6 sessions */
+	if (ipv6) /* touched only by IPv6 sessions */
+		t->ip6 = malloc((size_t)max_sessions * sizeof(*t->ip6));
 	t->by_id = malloc((size_t)ns * sizeof(uint32_t));
 	t->node_max = max_nodes;
 	uint32_t nn = max_nodes ? bh_slots_for(max_nodes) : 1;
@@ -143,7 +145,7 @@ struct session_table *session_table_create(uint32_t max_sessions, uint32_t max_c
 	t->map_free = calloc(max_client_topics, sizeof(*t->map_free));
 	t->map_slots = malloc((size_t)nm * sizeof(uint32_t));
 	t->map_tslots = malloc((size_t)nm * sizeof(uint32_t));
-	if (!t->s || !t->free_stack || !t->by_addr || !t->ip6 || !t->by_id || !t->nodes || !t->node_free ||
+	if (!t->s || !t->free_stack || !t->by_addr || (ipv6 && !t->ip6) || !t->by_id || !t->nodes || !t->node_free ||
 	    !t->node_slots || !t->m || !t->map_free || !t->map_slots || !t->map_tslots) {
 		session_table_destroy(t);
 		return NULL;
@@ -362,7 +364,7 @@ uint32_t session_alloc(struct session_table *t, const struct session_addr *a, ui
 		       uint8_t id_len)
 {
 	if (t->n_free == 0 || id_len > SESSION_CLIENT_ID_MAX || a->node_len > SESSION_NODE_ID_MAX ||
-	    (a->node_len && t->node_n_free == 0))
+	    (a->node_len && t->node_n_free == 0) || (a->ip6 && !t->ip6))
 		return SESSION_NONE;
 	uint32_t aslot = addr_slot(t, a);
 	if (t->by_addr[aslot] != SLOT_EMPTY)
@@ -424,7 +426,7 @@ int session_move(struct session_table *t, uint32_t idx, const struct session_add
 		return 0;
 	}
 	if (a->node_len > SESSION_NODE_ID_MAX || t->by_addr[addr_slot(t, a)] != SLOT_EMPTY ||
-	    (a->node_len && !s->forwarded && t->node_n_free == 0))
+	    (a->node_len && !s->forwarded && t->node_n_free == 0) || (a->ip6 && !t->ip6))
 		return -1;
 	addr_unindex(t, idx);
 	s->ip = a->ip;

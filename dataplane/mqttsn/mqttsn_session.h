@@ -77,7 +77,10 @@ struct session_table;
 
 /* NULL on zero sizes, max_nodes > max_sessions or no memory. max_nodes: sessions that can be
  * behind a forwarder at once (their Wireless Node Ids are pooled, not kept in every session). */
-struct session_table *session_table_create(uint32_t max_sessions, uint32_t max_client_topics, uint32_t max_nodes);
+/* ipv6: sessions may have IPv6 addresses (16 B more per session slot); without it an IPv6 address
+ * is refused like a full table. */
+struct session_table *session_table_create(uint32_t max_sessions, uint32_t max_client_topics, uint32_t max_nodes,
+					   bool ipv6);
 void session_table_destroy(struct session_table *t);
 
 /* A client's address: its source address and port, and for a client behind a forwarder the

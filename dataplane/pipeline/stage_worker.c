@@ -360,6 +360,13 @@ static int io_send_publish(void *ctx, const struct fo_client *to, const uint8_t 
 	}
 	struct rte_mbuf *pl = payload;
 	uint32_t plen = pl->pkt_len;
+	/* One UDP datagram holds at most 65507 bytes over IPv4 (65527 over IPv6). A copy cannot be longer
+	 * than the message that came in (limits.max_message_bytes keeps that within one datagram) unless
+	 * the encapsulation makes it so: then the publish procedure for this receiver is aborted (6.10). */
+	if (unlikely(elen) && unlikely((uint32_t)hdr_len + plen > (to->v6 ? 65527u : 65507u))) {
+		fo_out_fail(io->st, FO_OUT_DROP_FRAME_TOO_BIG);
+		return -1;
+	}
 	bool copy = fo_frame_payload_inline(plen, pl->nb_segs == 1,
 					    to->ifindex < fo_dp.n_ports ? &fo_port_multi_seg[to->ifindex] : NULL,
 					    hdr_len, fo_dp.hdr_room);

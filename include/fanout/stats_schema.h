@@ -112,7 +112,8 @@
 	_(NO_NEIGHBOUR, "no_neighbour", "packets", "next hop MAC not (yet) known") \
 	_(TX_RING_FULL, "tx_ring_full", "packets", "tx ring to the tx lcore full") \
 	_(TX_BURST_FAIL, "tx_burst_fail", "packets", "NIC refused after one retry") \
-	_(FRAME_TOO_BIG, "frame_too_big", "packets", "reply larger than a header mbuf's room") \
+	_(FRAME_TOO_BIG, "frame_too_big", "packets", \
+	  "reply larger than a header mbuf's room, or an encapsulated copy longer than one UDP datagram") \
 	_(FLATTEN_FAILED, "flatten_failed", "packets", \
 	  "chain -> one segment for a port without multi-seg tx: no mbuf or too long") \
 	_(FRAGMENT_FAILED, "fragment_failed", "packets", \

@@ -170,6 +170,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&counters, 0, sizeof(counters));
 	struct broker_config cfg = {
 		.max_sessions = 4,
+		.ipv6_clients = true,
 		.max_topics = 8,
 		.max_client_topics = 8,
 		.max_subscriptions = 8,

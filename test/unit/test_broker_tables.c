@@ -124,7 +124,7 @@ static void test_session_alloc_find_move_free(void **state)
 {
 	(void)state;
 	assert_true(sizeof(struct mqttsn_session) <= 64);
-	struct session_table *t = session_table_create(2, 4, 0);
+	struct session_table *t = session_table_create(2, 4, 0, false);
 	assert_non_null(t);
 	uint32_t a = session_alloc(t, &(struct session_addr){ .ip = 1, .port = 10 }, 0, S("alice"), 5);
 	assert_true(a != SESSION_NONE);
@@ -163,7 +163,7 @@ static void test_session_alloc_find_move_free(void **state)
 static void test_session_ipv6(void **state)
 {
 	(void)state;
-	struct session_table *t = session_table_create(8, 4, 2);
+	struct session_table *t = session_table_create(8, 4, 2, true);
 	assert_non_null(t);
 	const uint8_t a6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 }, b6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 };
 	const struct session_addr v4 = { .ip = 7, .port = 10 };
@@ -181,6 +181,14 @@ static void test_session_ipv6(void **state)
 	assert_null(session_ip6(t, session_get(t, s4)));
 	assert_memory_equal(session_ip6(t, session_get(t, sx)), a6, 16);
 	assert_true(session_get(t, sx)->v6 && !session_get(t, s4)->v6);
+	/* A table made without IPv6 (no port speaks it) has no side array and refuses such addresses. */
+	struct session_table *t4 = session_table_create(8, 4, 2, false);
+	assert_non_null(t4);
+	assert_int_equal(session_alloc(t4, &x6, 0, S("x"), 1), SESSION_NONE);
+	uint32_t s44 = session_alloc(t4, &v4, 0, S("four"), 4);
+	assert_true(s44 != SESSION_NONE);
+	assert_int_equal(session_move(t4, s44, &x6, 0), -1);
+	session_table_destroy(t4);
 	/* y moves behind a forwarder at the same IPv6 address, then to IPv4, then back */
 	assert_int_equal(session_move(t, sy, &n6, 0), 0);
 	assert_int_equal(session_find_addr(t, &y6), SESSION_NONE);
@@ -205,7 +213,7 @@ static void test_session_ipv6(void **state)
 static void test_session_node_ids(void **state)
 {
 	(void)state;
-	struct session_table *t = session_table_create(8, 4, 2); /* 2 node ids */
+	struct session_table *t = session_table_create(8, 4, 2, true); /* 2 node ids */
 	assert_non_null(t);
 	const struct session_addr fwd = { .ip = 7, .port = 1883 };
 	const struct session_addr n1 = { .ip = 7, .port = 1883, .node_len = 1, .node = S("\x01") };
@@ -256,7 +264,7 @@ static void test_session_node_ids(void **state)
 static void test_ctmap_add_find_remove(void **state)
 {
 	(void)state;
-	struct session_table *t = session_table_create(4, 3, 0);
+	struct session_table *t = session_table_create(4, 3, 0, false);
 	uint32_t a = session_alloc(t, &(struct session_addr){ .ip = 1, .port = 1 }, 0, S("a"), 1);
 	uint32_t b = session_alloc(t, &(struct session_addr){ .ip = 2, .port = 2 }, 0, S("b"), 1);
 	bool created;
@@ -292,7 +300,7 @@ static void test_ctmap_add_find_remove(void **state)
 static void test_ctmap_add_tid(void **state)
 {
 	(void)state;
-	struct session_table *t = session_table_create(2, 3, 0);
+	struct session_table *t = session_table_create(2, 3, 0, false);
 	struct session_addr a = { .ip = 1, .port = 1 };
 	uint32_t s = session_alloc(t, &a, 0, (const uint8_t *)"c", 1);
 	uint32_t e = ctmap_add_tid(t, s, 5, 900);
@@ -322,7 +330,7 @@ static void test_session_presence(void **state)
 {
 	(void)state;
 	uint32_t presence[64] = { 0 };
-	struct session_table *t = session_table_create(4, 4, 0);
+	struct session_table *t = session_table_create(4, 4, 0, false);
 	session_table_set_presence(t, presence, 63);
 	struct session_addr a = { .ip = 1, .port = 1 }, b = { .ip = 1, .port = 2 }, c = { .ip = 2, .port = 1 };
 	uint32_t s1 = session_alloc(t, &a, 0, (const uint8_t *)"alpha", 5);
@@ -356,7 +364,7 @@ static void test_sessions_and_maps_random_against_model(void **state)
 {
 	(void)state;
 	enum { NS = 64, NT = 20, MAP = 300 };
-	struct session_table *t = session_table_create(NS, MAP, 0);
+	struct session_table *t = session_table_create(NS, MAP, 0, false);
 	uint32_t sess[NS * 2]; /* address k -> session or NONE */
 	for (int i = 0; i < NS * 2; i++)
 		sess[i] = SESSION_NONE;
@@ -565,7 +573,7 @@ static void test_ctmap_tids_per_client(void **state)
 {
 	(void)state;
 	enum { W = CTMAP_TID_MAX };
-	struct session_table *t = session_table_create(4, W + 16, 0);
+	struct session_table *t = session_table_create(4, W + 16, 0, false);
 	uint32_t a = session_alloc(t, &(struct session_addr){ .ip = 1, .port = 1 }, 0, S("a"), 1);
 	uint32_t b = session_alloc(t, &(struct session_addr){ .ip = 2, .port = 2 }, 0, S("b"), 1);
 	bool created;
@@ -620,7 +628,7 @@ static void test_ctmap_wide_topics_random_against_model(void **state)
 	uint32_t topics[NT];
 	for (uint32_t i = 0; i < NT; i++)
 		topics[i] = (i / 8) * CTMAP_TID_MAX + i % 8 + 1;
-	struct session_table *t = session_table_create(NS, MAP, 0);
+	struct session_table *t = session_table_create(NS, MAP, 0, false);
 	uint32_t sess[NS];
 	for (uint32_t i = 0; i < NS; i++)
 		sess[i] = session_alloc(t, &(struct session_addr){ .ip = i, .port = (uint16_t)i }, 0, S(""), 0);

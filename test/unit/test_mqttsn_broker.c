@@ -156,6 +156,7 @@ static void default_cfg(struct broker_config *cfg)
 {
 	*cfg = (struct broker_config){
 		.max_sessions = 16,
+		.ipv6_clients = true,
 		.max_topics = 32,
 		.max_client_topics = 64,
 		.max_subscriptions = 64,
