@@ -46,9 +46,31 @@ static int ref_level_has(const struct ref_level *l, uint8_t c)
 	return l->n > 0 && memchr(l->p, c, l->n) != NULL;
 }
 
+/* UTF-8 by decoding each code point: its length from the lead byte's high bits, then its value must
+ * need that length (no overlong form), not be a surrogate and not pass U+10FFFF (RFC 3629). */
+static int ref_utf8(const uint8_t *s, size_t len)
+{
+	for (size_t i = 0; i < len;) {
+		unsigned n = s[i] < 0x80 ? 1 : (s[i] >> 5) == 6 ? 2 : (s[i] >> 4) == 14 ? 3 : (s[i] >> 3) == 30 ? 4 : 0;
+		if (n == 0 || i + n > len)
+			return 0;
+		uint32_t cp = n == 1 ? s[i] : (uint32_t)(s[i] & (0x7F >> n));
+		for (unsigned k = 1; k < n; k++) {
+			if ((s[i + k] >> 6) != 2)
+				return 0;
+			cp = (cp << 6) | (s[i + k] & 0x3F);
+		}
+		static const uint32_t least[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+		if (cp < least[n] || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+			return 0;
+		i += n;
+	}
+	return 1;
+}
+
 static int ref_name_valid(const struct ref_level *lv, size_t n, const uint8_t *s, size_t len)
 {
-	if (len == 0 || memchr(s, 0, len) != NULL)
+	if (len == 0 || memchr(s, 0, len) != NULL || !ref_utf8(s, len))
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		if (ref_level_has(&lv[i], '+') || ref_level_has(&lv[i], '#'))
@@ -58,7 +80,7 @@ static int ref_name_valid(const struct ref_level *lv, size_t n, const uint8_t *s
 
 static int ref_filter_valid(const struct ref_level *lv, size_t n, const uint8_t *s, size_t len)
 {
-	if (len == 0 || memchr(s, 0, len) != NULL)
+	if (len == 0 || memchr(s, 0, len) != NULL || !ref_utf8(s, len))
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		if (ref_level_has(&lv[i], '+') && !ref_level_is(&lv[i], '+'))
