@@ -89,6 +89,25 @@ uint16_t fo_rx_poll(struct fo_lcore *lc, uint16_t qi, struct rte_mbuf **pkts, st
 	return n;
 }
 
+/* An echo request turned into its reply in place (ICMP or ICMPv6): trimmed of the Ethernet padding
+ * the request may have carried and queued as a reply; without a next hop (resolved false) an output
+ * drop, the mbuf done. */
+static void echo_out(struct fo_rx_burst *b, struct rte_mbuf *m, uint16_t port_id, const struct l2l4_pkt *k,
+		     bool resolved, struct fo_lcore_stats *st)
+{
+	if (!resolved) {
+		fo_out_fail(st, FO_OUT_DROP_NO_NEIGHBOUR);
+		b->done[b->n_done++] = m;
+		return;
+	}
+	m->port = port_id;
+	m->ol_flags = 0;
+	uint32_t len = (uint32_t)k->payload_off + k->payload_len;
+	if (m->data_len > len)
+		rte_pktmbuf_trim(m, (uint16_t)(m->data_len - len));
+	b->replies[b->n_reply++] = m;
+}
+
 void fo_rx_classify(struct fo_lcore *lc, uint16_t port_id, struct rte_mbuf **pkts, uint16_t n, struct fo_rx_burst *b,
 		    struct fo_lcore_stats *st)
 {
@@ -155,22 +174,13 @@ void fo_rx_classify(struct fo_lcore *lc, uint16_t port_id, struct rte_mbuf **pkt
 			b->done[b->n_done++] = m; /* the answer is a fresh frame */
 			break;
 		case FO_RX_ECHO: {
-			uint8_t mac[6];
 			/* The echo goes back through the neighbour table, not a MAC swap; a
 			 * miss asks ARP and the reply is an output drop (no_neighbour). */
-			if (fo_resolve(p, k.src_ip, mac, lc->reply_tx, st)) {
+			uint8_t mac[6];
+			bool ok = fo_resolve(p, k.src_ip, mac, lc->reply_tx, st);
+			if (ok)
 				l2l4_icmp_echo_to_reply(rte_pktmbuf_mtod(m, uint8_t *), &k, mac, p->ifc.mac);
-				m->port = port_id;
-				m->ol_flags = 0;
-				/* Trim Ethernet padding the request may have carried. */
-				uint32_t len = (uint32_t)k.payload_off + k.payload_len;
-				if (m->data_len > len)
-					rte_pktmbuf_trim(m, (uint16_t)(m->data_len - len));
-				b->replies[b->n_reply++] = m;
-			} else {
-				fo_out_fail(st, FO_OUT_DROP_NO_NEIGHBOUR);
-				b->done[b->n_done++] = m;
-			}
+			echo_out(b, m, port_id, &k, ok, st);
 			break;
 		}
 		case FO_RX_ANSWER_NS:
@@ -182,18 +192,10 @@ void fo_rx_classify(struct fo_lcore *lc, uint16_t port_id, struct rte_mbuf **pkt
 			break;
 		case FO_RX_ECHO6: {
 			uint8_t mac[6];
-			if (fo_resolve6(p, k.src_ip6, mac, lc->reply_tx, st)) {
+			bool ok = fo_resolve6(p, k.src_ip6, mac, lc->reply_tx, st);
+			if (ok)
 				l2l4_icmp6_echo_to_reply(rte_pktmbuf_mtod(m, uint8_t *), &k, mac, p->ifc.mac);
-				m->port = port_id;
-				m->ol_flags = 0;
-				uint32_t len = (uint32_t)k.payload_off + k.payload_len;
-				if (m->data_len > len)
-					rte_pktmbuf_trim(m, (uint16_t)(m->data_len - len));
-				b->replies[b->n_reply++] = m;
-			} else {
-				fo_out_fail(st, FO_OUT_DROP_NO_NEIGHBOUR);
-				b->done[b->n_done++] = m;
-			}
+			echo_out(b, m, port_id, &k, ok, st);
 			break;
 		}
 		case FO_RX_DONE:
