@@ -47,8 +47,10 @@
 #define EVICT_SCAN 64u       /* session slots examined for an unproven one when the table is full */
 /* Copies a session may have waiting for the REGACK of the REGISTER their topic needed (spec 6.10:
  * the PUBLISH follows the REGACK); past it a copy is dropped (ev delivery_held_full). As many as
- * the default QoS 1 window: a publisher at a few thousand msg/s fills it in a REGACK's round trip. */
-#define HELD_PUBS 64u
+ * the session's QoS window (mqttsn.max_inflight_per_session), up to what n_pubs counts: copies
+ * arrive at the publishers' pace, so a wildcard subscriber with several new names fills the bound
+ * in a REGACK's round trip. */
+#define HELD_PUBS_MAX 255u
 /* Topic names a session may have refused (REGACK rejection = an unsubscribe of the name, spec
  * 6.10), kept as refused map entries; past it a rejection only forgets the id. */
 #define REFUSALS_MAX 32u
@@ -82,7 +84,7 @@ struct guard {
 	uint8_t reg_resends : 4;  /* our unanswered REGISTERs sent again since the last REGACK (<= 15) */
 	uint8_t regs_pending;     /* our REGISTERs awaiting REGACK */
 	uint8_t giveups;          /* QoS 1 give-ups since the last PUBACK or REGACK */
-	uint8_t n_pubs;           /* copies waiting for a REGACK (held_pub), at most HELD_PUBS */
+	uint8_t n_pubs;           /* copies waiting for a REGACK (held_pub), at most held_max */
 	uint8_t n_refused;        /* refused map entries (CTMAP_REFUSED), at most REFUSALS_MAX */
 };
 _Static_assert(sizeof(struct guard) == 32, "struct guard is part of the per-session scale budget");
@@ -165,6 +167,7 @@ struct broker {
 	struct guard *g;     /* [max_sessions] */
 	struct held_pub *hp; /* [hp_cap]: copies waiting for a REGACK or for their client */
 	uint32_t hp_cap, hp_used, hp_free;
+	uint8_t held_max;        /* copies a session may hold for REGACKs (HELD_PUBS_MAX at most) */
 	struct will_slot *wills; /* [max_wills] */
 	uint8_t *wdata;          /* [max_wills * will_max_bytes] */
 	uint16_t *will_of;       /* [max_sessions]: the session's will slot, or WILL_NONE */
@@ -971,8 +974,11 @@ struct broker *broker_create(const struct broker_config *cfg, const struct broke
 	b->ipq = calloc(qslots, sizeof(*b->ipq));
 	b->ipq_mask = qslots - 1;
 	b->eb = calloc(ERR_BUCKETS, sizeof(*b->eb));
-	b->hp_cap = cfg->max_sessions < cfg->max_inflight / HELD_PUBS ? cfg->max_sessions * HELD_PUBS
-								      : cfg->max_inflight;
+	b->held_max = cfg->max_inflight_per_session == 0              ? 1u
+		      : cfg->max_inflight_per_session < HELD_PUBS_MAX ? (uint8_t)cfg->max_inflight_per_session
+								      : (uint8_t)HELD_PUBS_MAX;
+	b->hp_cap = cfg->max_sessions < cfg->max_inflight / b->held_max ? cfg->max_sessions * b->held_max
+									: cfg->max_inflight;
 	b->hp = calloc(b->hp_cap, sizeof(*b->hp));
 	for (uint32_t i = 0; b->hp && i < b->hp_cap; i++)
 		b->hp[i].next = i + 1 < b->hp_cap ? i + 1 : HELD_NONE;
@@ -1272,7 +1278,7 @@ static void delivery_take(struct broker *b, struct delivery *d)
 static void hold_copy(struct broker *b, uint32_t si, uint32_t me, int qos, struct delivery *d)
 {
 	struct guard *g = &b->g[si];
-	if (g->n_pubs >= HELD_PUBS || b->hp_free == HELD_NONE) {
+	if (g->n_pubs >= b->held_max || b->hp_free == HELD_NONE) {
 		ev(b, FO_EV_DELIVERY_HELD_FULL);
 		return;
 	}

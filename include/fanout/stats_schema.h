@@ -231,7 +231,8 @@
 	_(DELIVERY_REG_PENDING, "delivery_reg_pending", "events", "copy skipped: its REGISTER awaits REGACK") \
 	_(DELIVERY_HELD, "delivery_held", "events", "copies held until the REGACK of their topic's REGISTER") \
 	_(DELIVERY_HELD_FULL, "delivery_held_full", "events", \
-	  "copy dropped: 64 already held for the session's REGACKs, or the worker's hold pool full") \
+	  "copy dropped: the session's QoS window (255 at most) already held for its REGACKs, or the worker's hold " \
+	  "pool full") \
 	_(DELIVERY_HELD_DISCARDED, "delivery_held_discarded", "events", \
 	  "held copies dropped: REGACK refused, REGISTERs unanswered, or session ended") \
 	_(DELIVERY_TOPIC_REFUSED, "delivery_topic_refused", "events", \

@@ -1387,13 +1387,13 @@ static void test_refusal_cleared_by_unsubscribe_exact_subscribe_and_session_end(
 	assert_int_equal(l[0]->m.type, MQTTSN_REGISTER);
 }
 
-/* Held copies are bounded per session (64): further copies are dropped and counted; the held
+/* Held copies are bounded per session (its QoS window, 64 here): further copies are dropped and counted; the held
  * ones are given back when the session ends by keepalive expiry, and at destroy. */
 static void test_held_copies_bounded_and_released(void **state)
 {
 	struct t *t = *state;
 	t->cfg.max_inflight = 256;
-	t->cfg.max_inflight_per_session = 128;
+	t->cfg.max_inflight_per_session = 64;
 	start(t);
 	connect_ok(1, "pub");
 	connect_ok(2, "sub");
