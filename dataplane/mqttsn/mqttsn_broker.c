@@ -77,7 +77,7 @@ struct guard {
 	uint16_t proof_mid, proof_tid; /* what the REGACK must echo (0 = no proof outstanding) */
 	struct held_suback held[HELD_SUBACKS];
 	uint8_t n_held : 2;       /* SUBACKs waiting for the proof, at most HELD_SUBACKS */
-	uint8_t connack_held : 1; /* a resumed session's CONNACK waits for the proof */
+	uint8_t resume_held : 1;  /* a resumed session's copies wait for the proof (its CONNACK went out) */
 	uint8_t proof_out : 1;    /* a proof REGISTER is outstanding (since_ms is when) */
 	uint8_t held_granted : 4; /* held[i]'s granted QoS in bits 2i, 2i+1 */
 	uint8_t mismatches : 4;   /* wrong proof echoes, at most PROOF_MISMATCH_MAX */
@@ -1839,16 +1839,13 @@ static void prove(struct broker *b, uint32_t si, const struct fo_client *to)
 {
 	struct mqttsn_session *s = session_get(b->st, si);
 	struct guard *g = &b->g[si];
-	bool resumed = g->connack_held; /* else every subscription was made before this proof */
+	bool resumed = g->resume_held; /* else every subscription was made before this proof */
 	s->proven = 1;
 	g->proof_mid = g->proof_tid = 0;
 	g->proof_out = false;
 	g->mismatches = 0;
 	ev(b, FO_EV_ADDRESS_PROVEN);
-	if (g->connack_held) {
-		g->connack_held = false;
-		send_rc_only(b, to, MQTTSN_CONNACK, MQTTSN_RC_ACCEPTED);
-	}
+	g->resume_held = false;
 	for (uint8_t i = 0; i < g->n_held; i++)
 		send_suback(b, to, held_granted(g, i), g->held[i].tid, g->held[i].mid, MQTTSN_RC_ACCEPTED);
 	g->n_held = 0;
@@ -1897,9 +1894,12 @@ static void connect_done(struct broker *b, uint32_t si, const struct fo_client *
 	struct mqttsn_session *s = session_get(b->st, si);
 	struct guard *g = &b->g[si];
 	if (!s->proven && s->sub_head != SUB_NONE) {
-		/* A resumed session with subscriptions at an unproven address (spec 6.10 names this
-		 * case for a gateway REGISTER): the proof answers the CONNECT, the CONNACK its echo. */
-		g->connack_held = true;
+		/* A resumed session with subscriptions at an unproven address: the CONNACK at once (6.2,
+		 * 6.3), then the proof REGISTER (6.10 names this case for a gateway REGISTER); its copies
+		 * wait for the echo. The one message answered twice: both replies fit the 60-byte
+		 * minimum frame the CONNECT came in. */
+		g->resume_held = true;
+		send_rc_only(b, from, MQTTSN_CONNACK, MQTTSN_RC_ACCEPTED);
 		send_proof(b, si, from);
 		return;
 	}
@@ -2036,7 +2036,7 @@ static void on_connect(struct broker *b, const struct fo_client *from, const str
 		g->proof_out = false;
 		g->n_held = 0;
 	}
-	g->connack_held = false;
+	g->resume_held = false;
 	set_delivered(res);
 	if (will) {
 		/* Spec 6.2: prompt for the will; the CONNACK answers its WILLMSG (or an empty
