@@ -228,7 +228,8 @@ static int take_xdp(uint16_t idx, const struct fo_port_config *pc, struct fo_por
 	if (strcmp(di->driver_name, "net_af_xdp") || di->if_index == 0 || !if_indextoname(di->if_index, ifn))
 		return 0;
 	int rc = fo_xdp_take(&p->xdp, (int)di->if_index, ifn, err, sizeof(err));
-	if (rc == 1 && fo_xdp_set_target(&p->xdp, pc->ip, &pc->mqttsn_port, 1, err, sizeof(err)))
+	if (rc == 1 &&
+	    fo_xdp_set_target(&p->xdp, pc->ip, pc->has_ip6 ? pc->ip6 : NULL, &pc->mqttsn_port, 1, err, sizeof(err)))
 		rc = -1;
 	if (rc < 0) {
 		fprintf(stderr, "ports[%u] (%s): XDP pre-filter: %s\n", idx, pc->device, err);

@@ -59,7 +59,10 @@ static inline enum fo_rx_fate fo_rx_decide(const struct l2l4_pkt *k, const struc
 				       now_ms))
 			c->delivered++;
 		return FO_RX_DONE;
-	case L2L4_ICMP6_ECHO: c->answered++; return FO_RX_ECHO6;
+	case L2L4_ICMP6_ECHO:
+		c->answered++;
+		c->ev[FO_EV_ICMP6_ECHO_REQUESTS]++;
+		return FO_RX_ECHO6;
 	case L2L4_IPV4_FRAGMENT: /* the rx stage reassembles before deciding; here it is not */
 		fo_count_drop(c, FO_DROP_IP_FRAGMENT);
 		return FO_RX_DONE;

@@ -1,10 +1,12 @@
-/* The XDP pre-filter in front of a net_af_xdp port: what is the appliance's (its UDP ports, and
- * ARP and ICMP for its address) goes to the AF_XDP socket of the rx queue, everything else to the
- * kernel; blocked sources and sources over their packet rate are dropped here, before either.
+/* The XDP pre-filter in front of a net_af_xdp port: what is the appliance's (its UDP ports, ARP and
+ * ICMP for its IPv4 address; with an IPv6 address, UDP, ICMPv6 and fragments to it and Neighbor
+ * Solicitations for it) goes to the AF_XDP socket of the rx queue, everything else to the kernel;
+ * blocked sources and sources over their packet rate are dropped here, before either.
  * Loaded by the PMD (xdp_prog= devarg); dataplane/xdp/xdp_maps.c pins and edits the maps. */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
+#include <linux/in6.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
 #include <linux/udp.h>
@@ -48,7 +50,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, FO_XDP_RATE_ENTRIES);
-	__type(key, __u32);
+	__type(key, struct fo_xdp_rate_key);
 	__type(value, struct fo_xdp_bucket);
 } fo_rate SEC(".maps");
 
@@ -74,6 +76,17 @@ struct arp_eth_ipv4 {
 	__u8 tha[ETH_ALEN];
 	__be32 tpa;
 } __attribute__((packed));
+
+/* A Neighbor Solicitation or Advertisement up to its target address (RFC 4861 4.3, 4.4). */
+struct nd_msg_ {
+	__u8 type, code;
+	__sum16 cksum;
+	__be32 flags;
+	struct in6_addr target;
+};
+
+#define ND_SOLICIT_ 135
+#define ND_ADVERT_ 136
 
 static __always_inline int verdict(enum fo_xdp_verdict v, int action)
 {
@@ -114,7 +127,7 @@ static __always_inline int blocked6(const struct in6_addr *saddr)
 /* Token bucket per source: refilled by rate_pps per second up to rate_burst, one token a packet.
  * Two CPUs updating one source's bucket at once may each spend the same token: the limit is
  * exact per rx queue and approximate across queues. */
-static __always_inline int over_rate(const struct fo_xdp_cfg *cfg, __be32 saddr)
+static __always_inline int over_rate(const struct fo_xdp_cfg *cfg, const struct fo_xdp_rate_key *key)
 {
 	__u64 now, cap, elapsed, t;
 	struct fo_xdp_bucket *b;
@@ -125,11 +138,11 @@ static __always_inline int over_rate(const struct fo_xdp_cfg *cfg, __be32 saddr)
 	cap = (__u64)cfg->rate_burst * FO_XDP_NS_PER_TOKEN;
 	if (cap < FO_XDP_NS_PER_TOKEN)
 		cap = FO_XDP_NS_PER_TOKEN;
-	b = bpf_map_lookup_elem(&fo_rate, &saddr);
+	b = bpf_map_lookup_elem(&fo_rate, key);
 	if (!b) {
 		struct fo_xdp_bucket nb = { .nanotokens = cap - FO_XDP_NS_PER_TOKEN, .last_ns = now };
 
-		bpf_map_update_elem(&fo_rate, &saddr, &nb, BPF_ANY);
+		bpf_map_update_elem(&fo_rate, key, &nb, BPF_ANY);
 		return 0;
 	}
 	elapsed = now > b->last_ns ? now - b->last_ns : 0;
@@ -163,6 +176,74 @@ static __always_inline int port_ours(const struct fo_xdp_cfg *cfg, __be16 dport)
 		if (cfg->ports_be[i] && cfg->ports_be[i] == dport)
 			return 1;
 	return 0;
+}
+
+static __always_inline int over_rate4(const struct fo_xdp_cfg *cfg, __be32 saddr)
+{
+	struct fo_xdp_rate_key k = { .family = 4 };
+
+	__builtin_memcpy(k.addr, &saddr, 4);
+	return over_rate(cfg, &k);
+}
+
+/* An IPv6 source is charged per /64 (see struct fo_xdp_rate_key). */
+static __always_inline int over_rate6(const struct fo_xdp_cfg *cfg, const struct in6_addr *saddr)
+{
+	struct fo_xdp_rate_key k = { .family = 6 };
+
+	__builtin_memcpy(k.addr, saddr, 8);
+	return over_rate(cfg, &k);
+}
+
+static __always_inline int addr6_ours(const struct fo_xdp_cfg *cfg, const struct in6_addr *a)
+{
+	return a->in6_u.u6_addr32[0] == cfg->ipv6_be[0] && a->in6_u.u6_addr32[1] == cfg->ipv6_be[1] &&
+	       a->in6_u.u6_addr32[2] == cfg->ipv6_be[2] && a->in6_u.u6_addr32[3] == cfg->ipv6_be[3];
+}
+
+/* IPv6 not blocked: the appliance's are UDP to its ports, ICMPv6 and fragments (next header 44:
+ * the dataplane reassembles them or counts them) to its address, and Neighbor Solicitations whose
+ * target is its address, whatever their destination (the solicited-node group, or the address
+ * itself for a reachability probe). The answers to the appliance's own solicitations come to its
+ * address (it solicits from it). ND is not charged to the source's bucket, as ARP is not; the rest
+ * is. Everything else (link-local traffic, the kernel's addresses, router solicitations, MLD,
+ * multicast Advertisements) is the kernel's, and so is all IPv6 when the port has no IPv6 address. */
+static __always_inline int ipv6_in(struct xdp_md *ctx, const struct fo_xdp_cfg *cfg, struct ipv6hdr *ip6, void *end)
+{
+	void *l4 = ip6 + 1;
+	int to_us, charge = 1;
+
+	if (!cfg->ipv6_on)
+		return verdict(FO_XDP_PASSED, XDP_PASS);
+	to_us = addr6_ours(cfg, &ip6->daddr);
+	if (ip6->nexthdr == IPPROTO_UDP) {
+		struct udphdr *udp = l4;
+
+		if (!to_us || (void *)(udp + 1) > end || !port_ours(cfg, udp->dest))
+			return verdict(FO_XDP_PASSED, XDP_PASS);
+	} else if (ip6->nexthdr == IPPROTO_FRAGMENT) {
+		if (!to_us)
+			return verdict(FO_XDP_PASSED, XDP_PASS);
+	} else if (ip6->nexthdr == IPPROTO_ICMPV6) {
+		struct nd_msg_ *nd = l4;
+
+		if (l4 + 1 > end)
+			return verdict(FO_XDP_PASSED, XDP_PASS);
+		if (nd->type == ND_SOLICIT_) {
+			if ((void *)(nd + 1) > end || !addr6_ours(cfg, &nd->target))
+				return verdict(FO_XDP_PASSED, XDP_PASS);
+			charge = 0;
+		} else if (!to_us) {
+			return verdict(FO_XDP_PASSED, XDP_PASS);
+		} else if (nd->type == ND_ADVERT_) {
+			charge = 0;
+		}
+	} else {
+		return verdict(FO_XDP_PASSED, XDP_PASS);
+	}
+	if (charge && over_rate6(cfg, &ip6->saddr))
+		return verdict(FO_XDP_RATE_LIMITED, XDP_DROP);
+	return to_appliance(ctx);
 }
 
 SEC("xdp")
@@ -207,7 +288,7 @@ int fanout_prefilter(struct xdp_md *ctx)
 			return verdict(FO_XDP_PASSED, XDP_PASS);
 		if (blocked6(&ip6->saddr))
 			return verdict(FO_XDP_BLOCKED, XDP_DROP);
-		return verdict(FO_XDP_PASSED, XDP_PASS);
+		return ipv6_in(ctx, cfg, ip6, end);
 	}
 	if (proto != bpf_htons(ETH_P_IP))
 		return verdict(FO_XDP_PASSED, XDP_PASS);
@@ -232,7 +313,7 @@ int fanout_prefilter(struct xdp_md *ctx)
 	}
 	if (!ours)
 		return verdict(FO_XDP_PASSED, XDP_PASS);
-	if (over_rate(cfg, ip->saddr))
+	if (over_rate4(cfg, ip->saddr))
 		return verdict(FO_XDP_RATE_LIMITED, XDP_DROP);
 	return to_appliance(ctx);
 }

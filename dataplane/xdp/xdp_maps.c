@@ -144,7 +144,8 @@ fail:
 	return -1;
 }
 
-int fo_xdp_set_target(struct fo_xdp *x, uint32_t ipv4, const uint16_t *ports, int n_ports, char *err, size_t errlen)
+int fo_xdp_set_target(struct fo_xdp *x, uint32_t ipv4, const uint8_t *ipv6, const uint16_t *ports, int n_ports,
+		      char *err, size_t errlen)
 {
 	struct fo_xdp_cfg c;
 	uint32_t zero = 0;
@@ -152,6 +153,10 @@ int fo_xdp_set_target(struct fo_xdp *x, uint32_t ipv4, const uint16_t *ports, in
 	if (bpf_map_lookup_elem(x->fd[FO_XM_CFG], &zero, &c))
 		memset(&c, 0, sizeof(c));
 	c.ipv4_be = htobe32(ipv4);
+	c.ipv6_on = ipv6 != NULL;
+	memset(c.ipv6_be, 0, sizeof(c.ipv6_be));
+	if (ipv6)
+		memcpy(c.ipv6_be, ipv6, sizeof(c.ipv6_be));
 	memset(c.ports_be, 0, sizeof(c.ports_be));
 	for (int i = 0; i < n_ports && i < FO_XDP_MAX_PORTS; i++)
 		c.ports_be[i] = htobe16(ports[i]);
@@ -289,7 +294,8 @@ int fo_xdp_block_list(const struct fo_xdp *x, void (*fn)(void *arg, const struct
 int fo_xdp_limit_set(struct fo_xdp *x, uint32_t pps, uint32_t burst, char *err, size_t errlen)
 {
 	struct fo_xdp_cfg c;
-	uint32_t zero = 0, src;
+	struct fo_xdp_rate_key src;
+	uint32_t zero = 0;
 
 	if (bpf_map_lookup_elem(x->fd[FO_XM_CFG], &zero, &c)) {
 		snprintf(err, errlen, "%s: %s", FO_XDP_MAP_CFG, strerror(errno));

@@ -29,8 +29,10 @@ void fo_xdp_init(struct fo_xdp *x);
  * maps open and pinned in FO_XDP_PIN_ROOT/ifname (stale pins of an earlier run replaced), 0 when
  * the interface has no XDP program or another one, -1 with err. */
 int fo_xdp_take(struct fo_xdp *x, int ifindex, const char *ifname, char *err, size_t errlen);
-/* The appliance's address (host order) and UDP ports into fo_cfg; the rate limit kept. */
-int fo_xdp_set_target(struct fo_xdp *x, uint32_t ipv4, const uint16_t *ports, int n_ports, char *err, size_t errlen);
+/* The appliance's IPv4 address (host order), its IPv6 address (16 bytes, network order; NULL: the
+ * port has none, IPv6 goes to the kernel) and UDP ports into fo_cfg; the rate limit kept. */
+int fo_xdp_set_target(struct fo_xdp *x, uint32_t ipv4, const uint8_t *ipv6, const uint16_t *ports, int n_ports,
+		      char *err, size_t errlen);
 /* Removes the pins (and the directory) fo_xdp_take made and closes the maps. */
 void fo_xdp_release(struct fo_xdp *x);
 /* Detaches program prog_id from ifindex if it is still the one attached: 1 detached, else 0. */

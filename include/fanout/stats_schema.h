@@ -138,6 +138,8 @@
 	_(ND_NOT_LEARNT, "nd_not_learnt", "events", "solicitation answered, its sender not learnt: window full") \
 	_(ND_EVICTED, "nd_evicted", "events", "oldest IPv6 entry of a full window made room for a needed address") \
 	_(ND_EXPIRED, "nd_expired", "events", "IPv6 entries aged out: unconfirmed past arp_max_age_s, or unanswered") \
+	_(ICMP6_ECHO_REQUESTS, "icmp6_echo_requests", "events", \
+	  "ICMPv6 echo requests to our addresses taken to be answered (counted answered)") \
 	_(CONNECT_ACCEPTED, "connect_accepted", "events", "CONNECTs accepted") \
 	_(CONNECT_REJECTED_CONGESTION, "connect_rejected_congestion", "events", \
 	  "CONNECTs refused: session table full") \

@@ -31,14 +31,16 @@
 #define FO_XDP_MAX_ELAPSED_NS 10000000000ull
 #define FO_XDP_NS_PER_TOKEN 1000000000ull
 
-/* fo_cfg, a one-entry array. The dataplane writes the address and ports when it takes the
+/* fo_cfg, a one-entry array. The dataplane writes the addresses and ports when it takes the
  * port; `limit set` writes rate_pps and rate_burst (rate_pps 0: no limit). Network byte order
- * for the address and ports, as they sit in the packet. */
+ * for the addresses and ports, as they sit in the packet. */
 struct fo_xdp_cfg {
 	uint32_t ipv4_be;                    /* the appliance's address: its ARP and ICMP too */
 	uint16_t ports_be[FO_XDP_MAX_PORTS]; /* 0 = unused slot */
 	uint32_t rate_pps;                   /* per source, 0 = no limit */
 	uint32_t rate_burst;                 /* packets a source may send at once */
+	uint32_t ipv6_on;                    /* 1: the port has an IPv6 address (ipv6_be); 0: IPv6 to the kernel */
+	uint32_t ipv6_be[4];                 /* the appliance's IPv6 address, its bytes as in the packet */
 };
 
 /* LPM trie keys: prefixlen first, then the address in network byte order. Values: packets
@@ -52,7 +54,14 @@ struct fo_xdp_lpm6 {
 	uint8_t addr[16];
 };
 
-/* fo_rate: one token bucket per IPv4 source (key: the address, network byte order). */
+/* fo_rate: one token bucket per source. The key is the family (4 or 6) and, for IPv4, the address
+ * in addr[0..3] (addr[4..7] zero); for IPv6, the source's /64 prefix (its first 8 bytes): one host
+ * may use every address of its /64, so a bucket per address would let it reset its bucket at will
+ * and flush the LRU table. Network byte order; the family keeps the two apart. */
+struct fo_xdp_rate_key {
+	uint32_t family;
+	uint8_t addr[8];
+};
 struct fo_xdp_bucket {
 	uint64_t nanotokens;
 	uint64_t last_ns;
