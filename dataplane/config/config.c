@@ -898,6 +898,45 @@ static int load_static_neighbours(struct ctx *c, unsigned i, const struct raw_po
 	return 0;
 }
 
+/* An IPv6 source prefix of an admission rule, "2001:db8::/32" (a bare address is a /128), into
+ * the two 64-bit halves broker_admit compares. */
+static int parse_net6(struct ctx *c, const char *key, const char *v, struct broker_net6 *n)
+{
+	char buf[INET6_ADDRSTRLEN + 8], shown[64];
+	const char *bad = "%s: '%s' is not an IPv6 prefix (2001:db8::/len, len 0..128)";
+	if (strlen(v) >= sizeof(buf))
+		return fail(c, bad, key, show(v, shown, sizeof(shown)));
+	strcpy(buf, v);
+	uint32_t len = 128;
+	char *slash = strchr(buf, '/');
+	if (slash) {
+		*slash = '\0';
+		const char *d = slash + 1;
+		size_t k = strlen(d);
+		if (k < 1 || k > 3 || strspn(d, "0123456789") != k || (d[0] == '0' && k > 1))
+			return fail(c, bad, key, show(v, shown, sizeof(shown)));
+		len = (uint32_t)strtoul(d, NULL, 10);
+		if (len > 128)
+			return fail(c, bad, key, show(v, shown, sizeof(shown)));
+	}
+	uint8_t a[16];
+	if (inet_pton(AF_INET6, buf, a) != 1)
+		return fail(c, bad, key, show(v, shown, sizeof(shown)));
+	for (int h = 0; h < 2; h++) {
+		uint64_t w = 0;
+		for (int i = 0; i < 8; i++)
+			w = w << 8 | a[h * 8 + i];
+		uint32_t bits = len > 64u * (uint32_t)h ? len - 64u * (uint32_t)h : 0;
+		uint64_t mask = bits == 0 ? 0 : bits >= 64 ? ~0ull : ~0ull << (64 - bits);
+		if (w & ~mask)
+			return fail(c, "%s: '%s' has host bits set; write the network address", key,
+				    show(v, shown, sizeof(shown)));
+		n->net[h] = w;
+		n->mask[h] = mask;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------------ sections */
 
 /* ports[i].ipv6 and gateway6: an optional IPv6 address/prefix for the port (a unicast host
@@ -1498,22 +1537,30 @@ static int load_security(struct ctx *c, const struct raw_config *r, struct fo_co
 				key);
 		char *idc = dup_str(id);
 		uint32_t *nets = calloc(ra->from_count, sizeof(*nets)), *masks = calloc(ra->from_count, sizeof(*masks));
+		struct broker_net6 *nets6 = calloc(ra->from_count, sizeof(*nets6));
 		a->client_id = (const uint8_t *)idc;
 		a->nets = nets;
 		a->masks = masks;
+		a->nets6 = nets6;
 		b->n_admission = i + 1; /* owns admission[0..i] from here */
-		if (idc == NULL || nets == NULL || masks == NULL)
+		if (idc == NULL || nets == NULL || masks == NULL || nets6 == NULL)
 			return fail(c, "%s: out of memory", key);
 		a->client_id_len = (uint8_t)idlen;
 		a->prefix = ra->client_id_prefix != NULL;
 		for (unsigned j = 0; j < ra->from_count; j++) {
 			snprintf(key, sizeof(key), "security.admission[%u].from[%u]", i, j);
+			const char *v = ra->from[j];
+			if (v != NULL && strchr(v, ':') != NULL) {
+				if (parse_net6(c, key, v, &nets6[a->n_nets6]) != 0)
+					return -1;
+				a->n_nets6++;
+				continue;
+			}
 			const char *end;
 			uint32_t ip, len = 32;
-			const char *v = ra->from[j];
 			if (v == NULL || !parse_dotted(v, &ip, &end))
-				return fail(c, "%s: '%s' is not an IPv4 prefix (a.b.c.d/len)", key,
-					    show(v ? v : "", shown, sizeof(shown)));
+				return fail(c, "%s: '%s' is not an IPv4 or IPv6 prefix (a.b.c.d/len or 2001:db8::/32)",
+					    key, show(v ? v : "", shown, sizeof(shown)));
 			if (*end == '/') {
 				char *e2;
 				unsigned long l = strtoul(end + 1, &e2, 10);
@@ -1522,16 +1569,16 @@ static int load_security(struct ctx *c, const struct raw_config *r, struct fo_co
 						    show(v, shown, sizeof(shown)));
 				len = (uint32_t)l;
 			} else if (*end != '\0') {
-				return fail(c, "%s: '%s' is not an IPv4 prefix (a.b.c.d/len)", key,
-					    show(v, shown, sizeof(shown)));
+				return fail(c, "%s: '%s' is not an IPv4 or IPv6 prefix (a.b.c.d/len or 2001:db8::/32)",
+					    key, show(v, shown, sizeof(shown)));
 			}
 			uint32_t mask = len ? prefix_mask((uint8_t)len) : 0;
 			if ((ip & ~mask) != 0)
 				return fail(c, "%s: '%s' has host bits set; write the network address", key,
 					    show(v, shown, sizeof(shown)));
-			nets[j] = ip;
-			masks[j] = mask;
-			a->n_nets = j + 1;
+			nets[a->n_nets] = ip;
+			masks[a->n_nets] = mask;
+			a->n_nets++;
 		}
 	}
 	return 0;
@@ -2387,6 +2434,7 @@ void fo_config_free(struct fo_config *cfg)
 		free((void *)cfg->admission[i].client_id);
 		free((void *)cfg->admission[i].nets);
 		free((void *)cfg->admission[i].masks);
+		free((void *)cfg->admission[i].nets6);
 	}
 	free(cfg->admission);
 	free(cfg->stats_file);

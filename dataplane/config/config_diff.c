@@ -263,7 +263,8 @@ static bool same_rule(const struct broker_admission *x, const struct broker_admi
 	return x->prefix == y->prefix && x->client_id_len == y->client_id_len &&
 	       memcmp(x->client_id, y->client_id, x->client_id_len) == 0 && x->n_nets == y->n_nets &&
 	       memcmp(x->nets, y->nets, x->n_nets * sizeof(*x->nets)) == 0 &&
-	       memcmp(x->masks, y->masks, x->n_nets * sizeof(*x->masks)) == 0;
+	       memcmp(x->masks, y->masks, x->n_nets * sizeof(*x->masks)) == 0 && x->n_nets6 == y->n_nets6 &&
+	       (x->n_nets6 == 0 || memcmp(x->nets6, y->nets6, x->n_nets6 * sizeof(*x->nets6)) == 0);
 }
 
 static bool same_topics(const struct broker_predefined *x, uint32_t nx, const struct broker_predefined *y, uint32_t ny)
@@ -393,6 +394,18 @@ uint64_t fo_generation_fingerprint(const struct fo_config *cfg)
 					  a->masks[k] >> 24, a->masks[k] >> 16, a->masks[k] >> 8, a->masks[k] };
 			h = fnv(h, nm, sizeof(nm));
 		}
+		if (a->n_nets6 == 0) /* an IPv4-only rule hashes as it always did */
+			continue;
+		uint8_t n6[5] = { 6, a->n_nets6 >> 24, a->n_nets6 >> 16, a->n_nets6 >> 8, a->n_nets6 };
+		h = fnv(h, n6, sizeof(n6));
+		for (uint32_t k = 0; k < a->n_nets6; k++)
+			for (int w = 0; w < 4; w++) {
+				uint64_t v = w < 2 ? a->nets6[k].net[w] : a->nets6[k].mask[w - 2];
+				uint8_t be[8];
+				for (int i = 0; i < 8; i++)
+					be[i] = (uint8_t)(v >> (56 - 8 * i));
+				h = fnv(h, be, sizeof(be));
+			}
 	}
 	return predef_fingerprint(h, b);
 }

@@ -14,10 +14,14 @@ enum broker_admit {
 	BROKER_ADMIT_UNLISTED, /* no rule lists the ClientId and admission_reject_unlisted is set */
 };
 
-/* The first rule whose ClientId (or prefix) matches cid decides: the source ip (host order) must
- * be inside one of its prefixes. The prefixes are IPv4: an IPv6 client (v6) is inside none, so a
- * rule naming its ClientId refuses it. *rule gets that rule, NULL when none matches. */
-enum broker_admit broker_admit(const struct broker_config *cfg, const uint8_t *cid, uint16_t clen, uint32_t ip, bool v6,
-			       const struct broker_admission **rule);
+/* The first rule whose ClientId (or prefix) matches cid decides: the source must be inside one of
+ * its prefixes of the source's family: an IPv4 client's ip (host order) inside one of nets, an IPv6
+ * client's address ip6 (non-NULL for IPv6 clients only) inside one of nets6. *rule gets that rule,
+ * NULL when none matches. */
+enum broker_admit broker_admit(const struct broker_config *cfg, const uint8_t *cid, uint16_t clen, uint32_t ip,
+			       const uint8_t *ip6, const struct broker_admission **rule);
+
+/* ip6 (16 bytes, network order) inside n (a broker_net6). */
+bool broker_net6_has(const struct broker_net6 *n, const uint8_t ip6[16]);
 
 #endif

@@ -933,7 +933,7 @@ static const char *check_config(const struct broker_config *cfg, const struct br
 	for (uint32_t i = 0; i < cfg->n_admission; i++) {
 		const struct broker_admission *a = &cfg->admission[i];
 		if (a->client_id_len > SESSION_CLIENT_ID_MAX || (a->client_id_len && !a->client_id) ||
-		    (a->n_nets && (!a->nets || !a->masks)))
+		    (a->n_nets && (!a->nets || !a->masks)) || (a->n_nets6 && !a->nets6))
 			return "security.admission: a rule needs a client id of 0..23 bytes and its prefixes";
 	}
 	return NULL;
@@ -1930,7 +1930,8 @@ static void on_connect(struct broker *b, const struct fo_client *from, const str
 	}
 	const struct broker_config *gc = b->io.client_config ? b->io.client_config(b->io.ctx, res->client_hash) : NULL;
 	const struct broker_admission *rule;
-	enum broker_admit adm = broker_admit(gc ? gc : &b->cfg, cid, clen, from->ip, from->v6, &rule);
+	enum broker_admit adm = broker_admit(gc ? gc : &b->cfg, cid, clen, from->ip, from->v6 ? from->ip6 : NULL,
+					     &rule);
 	if (adm != BROKER_ADMIT_OK) {
 		ev(b,
 		   adm == BROKER_ADMIT_UNLISTED ? FO_EV_CONNECT_REJECTED_UNLISTED : FO_EV_CONNECT_REJECTED_ADMISSION);

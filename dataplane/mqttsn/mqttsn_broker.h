@@ -52,12 +52,20 @@ struct predef_set; /* predef_table.h */
 /* An admission rule (security.admission): a ClientId, or every ClientId starting with a
  * prefix, may connect only from these source prefixes, and may take a live session over from
  * another address only when the new address is inside them. */
+/* An IPv6 source prefix of an admission rule: the address's two 64-bit halves (host byte order of
+ * the big-endian words) and the prefix's mask over each, host bits of net clear. */
+struct broker_net6 {
+	uint64_t net[2], mask[2];
+};
+
 struct broker_admission {
 	const uint8_t *client_id; /* the id or the prefix (not NUL-terminated) */
 	uint8_t client_id_len;
 	bool prefix;                  /* client_id is a prefix */
-	const uint32_t *nets, *masks; /* host byte order */
+	const uint32_t *nets, *masks; /* IPv4 prefixes, host byte order */
 	uint32_t n_nets;
+	const struct broker_net6 *nets6; /* IPv6 prefixes */
+	uint32_t n_nets6;
 };
 
 struct broker_config {

@@ -40,7 +40,7 @@ _Static_assert(FO_WR_ORIGIN_OUTPUT == FO_MAX_WORKERS, "peer publish origins: wor
 #define FO_ARP_TRIES 3           /* an address asked for this many intervals without a reply is freed */
 #define FO_NEIGH_AGE_MS 10       /* main lcore: an aging step over 1 % of each neighbour table this often */
 #define FO_REASM_EXPIRE_US 1000  /* rx lcore: reassembly table entries past their timeout freed this often */
-#define FO_TX_FRAGS_MAX 64       /* IPv4 fragments one generated frame may become (45 at MTU 1500) */
+#define FO_TX_FRAGS_MAX 64       /* fragments one generated frame may become (46 at MTU 1500) */
 
 /* Pipeline phases, advanced by the main lcore on shutdown so the pipeline drains front to
  * back: rx stops first, workers empty their rings, then tx empties its rings. */
@@ -55,7 +55,7 @@ struct fo_port {
 	uint8_t gateway6[16];
 	uint16_t n_rxq, n_txq;
 	bool rx_ip_ck, rx_l4_ck; /* rx checksum offload verdicts available */
-	uint16_t mtu;            /* IPv4 datagrams longer than this leave as fragments */
+	uint16_t mtu;            /* IPv4 and IPv6 datagrams longer than this leave as fragments */
 	struct fo_neigh_table *neigh;
 	struct fo_neigh_table *neigh6; /* IPv6 neighbours (ND), NULL without ifc.has_ip6 */
 	char name[64];

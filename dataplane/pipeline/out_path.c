@@ -1,9 +1,9 @@
 /* The output path every stage sends through: next-hop resolution against the port's neighbour
  * table (an ARP request on a miss), the hand-off of generated frames to a tx ring or, on a tx
  * lcore, straight to the ports (tx_burst, one immediate retry, then counted tx_burst_fail; chained
- * fan-out frames flattened only for ports without multi-segment tx, IPv4 datagrams over the port's
- * MTU split into fragments), and the hand-off of a publish to a peer worker. A library the stages
- * call, not a stage of its own. */
+ * fan-out frames flattened only for ports without multi-segment tx, IPv4 and IPv6 datagrams over the
+ * port's MTU split into fragments), and the hand-off of a publish to a peer worker. A library the
+ * stages call, not a stage of its own. */
 #include <rte_ethdev.h>
 #include <rte_ip.h>
 #include <rte_ip_frag.h>
@@ -192,10 +192,43 @@ static uint16_t next_ip_id(void)
 	return (uint16_t)v;
 }
 
-/* A generated frame longer than the port's MTU, as IPv4 fragments (rte_ipv4_fragment_packet:
- * header mbufs from hdr_pool, references to the frame's bytes from indirect_pool) each with the
- * frame's Ethernet header. The frame itself is consumed. Returns the fragments in out, 0 when
- * it could not be split (counted fragment_failed). Each extra fragment is a generated packet. */
+/* The Fragment header identification of the IPv6 datagrams this lcore fragments (RFC 8200 4.5:
+ * different from any other fragmented datagram's with the same addresses while its fragments may
+ * live): a 32-bit counter per sending lcore from a random start, as next_ip_id. */
+static RTE_DEFINE_PER_LCORE(uint64_t, frag_ip6_id);
+
+static uint32_t next_ip6_id(void)
+{
+	uint64_t v = RTE_PER_LCORE(frag_ip6_id);
+	if (!(v >> 32))
+		v = 1ull << 32 | (uint32_t)rte_rand();
+	RTE_PER_LCORE(frag_ip6_id) = 1ull << 32 | (uint32_t)(v + 1);
+	return (uint32_t)v;
+}
+
+/* IPv6 fragments of the datagram at m (its IPv6 header first): rte_ipv6_fragment_packet puts a
+ * Fragment header after a copy of the IPv6 header (our datagrams have no extension headers: that
+ * header is the whole unfragmentable part) and cuts the rest in multiples of 8 bytes, but leaves
+ * the identification 0: every fragment gets the datagram's. */
+static int32_t fragment6(struct rte_mbuf *m, const struct fo_port *p, struct rte_mbuf **out)
+{
+	int32_t n = rte_ipv6_fragment_packet(m, out, FO_TX_FRAGS_MAX, p->mtu, fo_dp.hdr_pool, fo_dp.indirect_pool);
+	if (n <= 0)
+		return n;
+	uint32_t id = rte_cpu_to_be_32(next_ip6_id());
+	for (int32_t i = 0; i < n; i++) {
+		struct rte_ipv6_fragment_ext *fh = rte_pktmbuf_mtod_offset(out[i], struct rte_ipv6_fragment_ext *,
+									   sizeof(struct rte_ipv6_hdr));
+		fh->id = id;
+	}
+	return n;
+}
+
+/* A generated frame longer than the port's MTU, as IPv4 fragments (rte_ipv4_fragment_packet) or
+ * IPv6 ones (fragment6): header mbufs from hdr_pool, references to the frame's bytes from
+ * indirect_pool, each with the frame's Ethernet header. The frame itself is consumed. Returns the
+ * fragments in out, 0 when it could not be split (counted fragment_failed). Each extra fragment
+ * is a generated packet. */
 static unsigned fragment(struct rte_mbuf *m, const struct fo_port *p, struct rte_mbuf **out, struct fo_lcore_stats *st)
 {
 	uint16_t l2 = (uint16_t)(L2L4_ETH_HLEN + (p->ifc.vlan ? L2L4_VLAN_HLEN : 0));
@@ -206,10 +239,13 @@ static unsigned fragment(struct rte_mbuf *m, const struct fo_port *p, struct rte
 	uint16_t port = m->port;
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)rte_pktmbuf_adj(m, l2);
 	int32_t n = -EINVAL;
-	if (ip && (ip->version_ihl >> 4) == 4) {
+	uint8_t version = ip ? ip->version_ihl >> 4 : 0;
+	if (version == 4) {
 		ip->packet_id = rte_cpu_to_be_16(next_ip_id());
 		ip->fragment_offset = 0; /* DF off: this datagram is meant to be split */
 		n = rte_ipv4_fragment_packet(m, out, FO_TX_FRAGS_MAX, p->mtu, fo_dp.hdr_pool, fo_dp.indirect_pool);
+	} else if (version == 6) {
+		n = fragment6(m, p, out);
 	}
 	rte_pktmbuf_free(m); /* the fragments hold references to what they need of it */
 	if (unlikely(n <= 0)) {
@@ -218,8 +254,10 @@ static unsigned fragment(struct rte_mbuf *m, const struct fo_port *p, struct rte
 	}
 	for (int32_t i = 0; i < n; i++) {
 		struct rte_mbuf *f = out[i];
-		struct rte_ipv4_hdr *fh = rte_pktmbuf_mtod(f, struct rte_ipv4_hdr *);
-		fh->hdr_checksum = rte_ipv4_cksum(fh);
+		if (version == 4) {
+			struct rte_ipv4_hdr *fh = rte_pktmbuf_mtod(f, struct rte_ipv4_hdr *);
+			fh->hdr_checksum = rte_ipv4_cksum(fh);
+		}
 		memcpy(rte_pktmbuf_prepend(f, l2), eth, l2); /* a header mbuf has the headroom */
 		f->port = port;
 	}

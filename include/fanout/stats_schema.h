@@ -117,7 +117,7 @@
 	_(FLATTEN_FAILED, "flatten_failed", "packets", \
 	  "chain -> one segment for a port without multi-seg tx: no mbuf or too long") \
 	_(FRAGMENT_FAILED, "fragment_failed", "packets", \
-	  "frame over the port's MTU that could not be split into IPv4 fragments (no mbuf)") \
+	  "frame over the port's MTU that could not be split into IPv4 or IPv6 fragments (no mbuf)") \
 	_(SHUTDOWN, "out_shutdown", "packets", "drained from tx rings at exit")
 
 /* Informational event counters (not part of the conservation sums). */
@@ -221,7 +221,8 @@
 	  "a QoS 1 DUP resend answered, not delivered again") \
 	_(DELIVERIES, "deliveries", "events", "copies handed to subscribers") \
 	_(FRAG_REASSEMBLED, "frag_reassembled", "events", "IPv4 and IPv6 datagrams reassembled from fragments") \
-	_(TX_FRAGMENTED, "tx_fragmented", "events", "generated datagrams over the port's MTU sent as IPv4 fragments") \
+	_(TX_FRAGMENTED, "tx_fragmented", "events", \
+	  "generated datagrams over the port's MTU sent as IPv4 or IPv6 fragments") \
 	_(DELIVERY_QOS1, "deliveries_qos1", "events", "QoS 1 copies handed to subscribers") \
 	_(DELIVERY_INFLIGHT_FULL, "delivery_inflight_full", "events", \
 	  "QoS 1/2 copies skipped: the subscriber's in-flight window full") \

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Client admission (security.admission, docs/security.md) changed at run time by generations.
 
-One dataplane with a control socket, two client addresses in the lab namespace (A and B). Boot: an
-allow-list (admission_unlisted: reject) naming the prefix "ok-" from the lab subnet and the ClientId
-"pinned" from A's address alone.
-  1. "ok-1" from A is accepted; "stranger" (no rule) is refused with CONNACK 0x03 and counted
-     connect_rejected_unlisted; "pinned" from B is refused with 0x03 and counted
-     connect_rejected_admission; "pinned" from A is accepted.
+One dataplane with a control socket and IPv6 on its port, two IPv4 client addresses in the lab
+namespace (A and B) and two IPv6 ones (A6 = 2001:2:0:K::2 and B6 = ::3). Boot: an allow-list
+(admission_unlisted: reject) naming the prefix "ok-" from the lab's /24 and its IPv6 /64, the ClientId
+"pinned" from A's address alone and "pinned6" from A6's alone (an IPv6 /128).
+  1. "ok-1" from A and "ok-6" from B6 are accepted; "stranger" (no rule) is refused with CONNACK 0x03
+     and counted connect_rejected_unlisted; "pinned" from B is refused with 0x03 and counted
+     connect_rejected_admission; "pinned" from A is accepted; "pinned6" from A6 is accepted, from B6
+     (the same /64) and from A (IPv4) refused 0x03 (connect_rejected_admission 3 in all).
   2. CONFIG DIFF of a config that admits unlisted ClientIds and pins "pinned" to B reports the change
      as the key security.admission with nothing needing a restart; `fanoutctl config apply FILE --now`
      (through fanout-control) swaps it in: the same process (same pid, no restart) now accepts
@@ -16,6 +18,8 @@ allow-list (admission_unlisted: reject) naming the prefix "ok-" from the lab sub
      `fanoutctl rollout start --steps 100 --no-auto`): at share 100 % "stranger" is refused by its
      generation's rules; `fanoutctl rollout rollback` (share 0) admits it again.
 Conservation holds after stop."""
+import re
+import socket
 import sys
 from pathlib import Path
 
@@ -38,7 +42,7 @@ def admission_yaml(base_text, unlisted, rules):
 
 
 def connack(lab, ip, cid):
-    c = RawClient(lab, bind_ip=ip)
+    c = RawClient(lab, bind_ip=ip, family=socket.AF_INET6 if ":" in ip else socket.AF_INET)
     try:
         return c.connect(cid)
     finally:
@@ -48,11 +52,17 @@ def connack(lab, ip, cid):
 def main(args):
     with Lab("adm", clients=2) as lab:
         a_ip, b_ip = lab.client_ips[0], lab.client_ips[1]
+        lab.enable_ipv6()
+        a6, b6 = lab.client_ip6, lab.addr6(3)
+        lab.run(["ip", "-6", "addr", "add", f"{b6}/64", "dev", lab.cl_if, "nodad"])
         net = ".".join(a_ip.split(".")[:3]) + ".0/24"
         base = lab_config(f"{lab.appliance_ip}/24", lab.vdev().split(",")[0])
+        base = re.sub(r"(?m)^(\s*)(ipv4:.*)$", lambda m: f"{m.group(1)}{m.group(2)}\n{m.group(1)}ipv6: {lab.appliance_ip6}/64",
+                      base, count=1)
         boot = admission_yaml(base, "reject", [
-            {"client_id_prefix": '"ok-"', "from": f"[{net}]"},
+            {"client_id_prefix": '"ok-"', "from": f"[{net}, {lab.lease.prefix6}/64]"},
             {"client_id": '"pinned"', "from": f"[{a_ip}/32]"},
+            {"client_id": '"pinned6"', "from": f"[{a6}/128]"},
         ])
         sock_path = f"/tmp/fo-e2e-adm-{id(lab)}.sock"
         with Dataplane("adm", lab, config_text=boot, extra_app=["--control", sock_path]) as dp, \
@@ -64,16 +74,24 @@ def main(args):
                     wait_until(f"an echo reply to {ip}", lambda: lab.run(
                         ["ping", "-c", "1", "-W", "1", "-I", ip, lab.appliance_ip], check_rc=False).returncode == 0,
                         timeout=10)
+                for ip in (a6, b6):  # and both IPv6 ones (Neighbor Discovery both ways)
+                    wait_until(f"an ICMPv6 echo reply to {ip}", lambda: lab.run(
+                        ["ping", "-6", "-c", "1", "-W", "1", "-I", ip, lab.appliance_ip6],
+                        check_rc=False).returncode == 0, timeout=15, step=0.2)
                 check(connack(lab, a_ip, "ok-1") == 0, "boot: ok-1 from A refused")
+                check(connack(lab, b6, "ok-6") == 0, "boot: ok-6 from B6 (inside the rule's /64) refused")
                 check(connack(lab, a_ip, "stranger") == REJECTED, "boot: an unlisted ClientId was not refused 0x03")
                 check(connack(lab, b_ip, "pinned") == REJECTED, "boot: pinned from B was not refused 0x03")
                 check(connack(lab, a_ip, "pinned") == 0, "boot: pinned from A refused")
+                check(connack(lab, a6, "pinned6") == 0, "boot: pinned6 from A6 (its /128) refused")
+                check(connack(lab, b6, "pinned6") == REJECTED, "boot: pinned6 from B6 was not refused 0x03")
+                check(connack(lab, a_ip, "pinned6") == REJECTED, "boot: pinned6 from IPv4 A was not refused 0x03")
                 ev = events(dp.snapshot())
                 log(f"boot: connect_rejected_unlisted {ev['connect_rejected_unlisted']}, "
                     f"connect_rejected_admission {ev['connect_rejected_admission']}")
-                check(ev["connect_rejected_unlisted"] == 1 and ev["connect_rejected_admission"] == 1,
+                check(ev["connect_rejected_unlisted"] == 1 and ev["connect_rejected_admission"] == 3,
                       f"boot counters: unlisted {ev['connect_rejected_unlisted']} (want 1), "
-                      f"admission {ev['connect_rejected_admission']} (want 1)")
+                      f"admission {ev['connect_rejected_admission']} (want 3)")
 
                 opened = admission_yaml(base, "admit", [{"client_id": '"pinned"', "from": f"[{b_ip}/32]"}])
                 d = r.json("CONFIG", "DIFF", opened)
@@ -109,9 +127,9 @@ def main(args):
                 log(f"end: connect_rejected_unlisted {ev['connect_rejected_unlisted']}, "
                     f"connect_rejected_admission {ev['connect_rejected_admission']}, "
                     f"connect_accepted {ev['connect_accepted']}")
-                check(ev["connect_rejected_unlisted"] == 2 and ev["connect_rejected_admission"] == 2,
+                check(ev["connect_rejected_unlisted"] == 2 and ev["connect_rejected_admission"] == 4,
                       f"end counters: unlisted {ev['connect_rejected_unlisted']} (want 2), "
-                      f"admission {ev['connect_rejected_admission']} (want 2)")
+                      f"admission {ev['connect_rejected_admission']} (want 4)")
             finally:
                 r.close()
             stats = dp.stop()

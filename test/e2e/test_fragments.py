@@ -18,7 +18,13 @@ fragments what is longer than the MTU) on one topic:
      sends fragments in order);
   4. forged fragments (raw socket): with reassembly.max_flows 4, the first fragments of 6 datagrams
      that never complete: 4 wait and time out, 2 find no room (frag_table_full); a duplicated first
-     fragment gives its datagram up (frag_invalid 2).
+     fragment gives its datagram up (frag_invalid 2);
+  5. IPv6 (the port has ipv6:, the client end 2001:2:0:K::2): a 6000-byte QoS 0 PUBLISH from an IPv4
+     publisher and one from an IPv6 publisher reach an IPv6 subscriber whole, byte for byte: each
+     copy leaves the appliance as 5 IPv6 fragments (tx_fragmented +2) that the subscriber's kernel
+     reassembles; tshark sees, per copy, 5 fragments of at most 1500 bytes with one identification,
+     every one but the last carrying a multiple of 8 bytes, M set on all but the last, and decodes
+     their reassembly as the MQTT-SN PUBLISH.
 Every received fragment has its fate: rx == delivered + answered + frag_merged + dropped, at a
 settled snapshot and after stop.
 
@@ -29,6 +35,7 @@ buffer, fragmentation on the tx lcore.
 The dataplane runs on the af_xdp PMD whatever --pmd says: the af_packet PMD joins a packet fanout
 with PACKET_FANOUT_FLAG_DEFRAG, so the kernel reassembles before the PMD sees any fragment, and the
 PMD then cuts the datagram to its 2048-byte frame (ip_bad_length); docs/dataplane.md#fragments."""
+import re
 import socket
 import struct
 import sys
@@ -37,8 +44,8 @@ from pathlib import Path
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (F_DUP, F_QOS0, F_QOS1, PUBACK, PUBLISH, Capture, Dataplane, Lab, RawClient,  # noqa: E402
-                     _ip_checksum, check, check_conservation, events, log, m_puback, m_publish, run_test,
-                     tshark_fields, tshark_problems, wait_until)
+                     _ip_checksum, check, check_conservation, events, lab_config, log, m_puback, m_publish,
+                     run_test, tshark_fields, tshark_problems, wait_until)
 
 MAX_MSG = 8192  # limits.max_message_bytes (the default, set explicitly)
 TIMEOUT_MS = 300
@@ -82,6 +89,68 @@ def raw_fragment(sock, src, dst, ident, offset, more, data):
     sock.sendto(ip + data, (dst, 0))
 
 
+def ipv6_fragments(lab, dp):
+    """5. Copies to an IPv6 subscriber over the MTU leave as IPv6 fragments."""
+    sub6 = RawClient(lab, family=socket.AF_INET6)
+    pub4 = fragmenting(RawClient(lab))
+    pub6 = RawClient(lab, family=socket.AF_INET6)  # the kernel fragments UDP over IPv6 past the MTU
+    try:
+        check(sub6.connect("fragsub6") == 0, "IPv6 subscriber: CONNACK refused")
+        tid_s, rc = sub6.subscribe("frag/v6")
+        check(rc == 0, f"SUBACK rc {rc}")
+        check(pub4.connect("fragpub4") == 0, "IPv4 publisher: CONNACK refused")
+        check(pub6.connect("fragpub6") == 0, "IPv6 publisher: CONNACK refused")
+        t4, t6 = pub4.register("frag/v6"), pub6.register("frag/v6")
+        s0 = settled(dp, "the IPv6 clients connected", lambda s: True)
+        pcap = str(Path(dp.dir) / "out6.pcap")
+        with Capture(lab.cl_if, pcap, bpf=f"ip6 src host {lab.appliance_ip6}", ns=lab.ns):
+            for pub, tid, fam, seed in ((pub4, t4, "IPv4", 6), (pub6, t6, "IPv6", 7)):
+                data = pattern(6000 - HDR, seed)
+                pub.send(m_publish(tid, 0, data, F_QOS0))
+                body = sub6.expect(PUBLISH, 3.0)
+                got = body[5:]
+                check(got == data, f"from the {fam} publisher the IPv6 subscriber got {len(got)} bytes, want the "
+                      f"{len(data)} sent" + ("" if len(got) != len(data) else " (content differs)"))
+                check(struct.unpack("!H", body[1:3])[0] == tid_s, "PUBLISH on another topic id")
+        s1 = settled(dp, "the two 6000-byte copies to the IPv6 subscriber accounted for",
+                     lambda s: events(s)["tx_fragmented"] >= events(s0)["tx_fragmented"] + 2)
+        ev0, ev1 = events(s0), events(s1)
+        txf = ev1["tx_fragmented"] - ev0["tx_fragmented"]
+        reasm = ev1["frag_reassembled"] - ev0["frag_reassembled"]
+        failed = s1["totals"]["out"]["drops"]["fragment_failed"] - s0["totals"]["out"]["drops"]["fragment_failed"]
+        log(f"IPv6 subscriber, 6000 bytes from an IPv4 and an IPv6 publisher: tx_fragmented +{txf}, "
+            f"frag_reassembled +{reasm}, fragment_failed +{failed}")
+        check(txf == 2 and reasm == 2 and failed == 0,
+              f"want tx_fragmented +2, frag_reassembled +2, fragment_failed +0; got +{txf}, +{reasm}, +{failed}")
+        frags = tshark_fields(pcap, ["ipv6.fraghdr.ident", "ipv6.fraghdr.offset", "ipv6.fraghdr.more", "ipv6.plen",
+                                     "frame.len"], "ipv6.fraghdr")
+        log("IPv6 fragments sent (id, offset, M, payload length, frame length): " +
+            " ".join("/".join(f) for f in frags))
+        ids = []
+        for f in frags:
+            if f[0] not in ids:
+                ids.append(f[0])
+        check(len(frags) == 10 and len(ids) == 2, f"want 2 datagrams of 5 fragments each, got {frags}")
+        for ident in ids:
+            mine = [f for f in frags if f[0] == ident]
+            more = [f[2] in ("1", "True") for f in mine]
+            check(len(mine) == 5 and more == [True] * 4 + [False],
+                  f"identification {ident}: want 5 fragments, M on all but the last: {mine}")
+            check(all(int(f[4]) <= 1514 for f in mine), f"a fragment over the MTU: {mine}")
+            check(all((int(f[3]) - 8) % 8 == 0 for f in mine[:-1]),
+                  f"a fragment but the last whose data is not a multiple of 8 bytes: {mine}")
+            check(sum(int(f[3]) - 8 for f in mine) == 8 + 6000, f"fragments of {ident} do not add up to the datagram")
+        whole = tshark_fields(pcap, ["mqttsn.msg.type", "udp.length"], "mqttsn")
+        check(len(whole) == 2 and all(w[0] in ("0x0c", "12") and w[1] == str(8 + 6000) for w in whole),
+              f"tshark's reassembly: want two PUBLISHes of {8 + 6000} UDP bytes, got {whole}")
+        problems, detail = tshark_problems(pcap)
+        check(not problems, f"tshark flags what the appliance sent over IPv6:\n{problems}\n{detail[:3000]}")
+        log("IPv6 fragments: 2 x 5, one identification each, 8-byte multiples, reassembled by tshark and the kernel")
+    finally:
+        for c in (sub6, pub4, pub6):
+            c.close()
+
+
 def main(args):
     overrides = {"limits.max_message_bytes": MAX_MSG, "reassembly.timeout_ms": TIMEOUT_MS,
                  "reassembly.max_flows": MAX_FLOWS}
@@ -89,7 +158,11 @@ def main(args):
         overrides["lcores"] = [{"lcore": 1, "roles": ["rx", "tx"]}, {"lcore": 2, "roles": ["worker"]},
                                {"lcore": 3, "roles": ["worker"]}]
     with Lab("frag") as lab:
-        dp = Dataplane("frag", lab, overrides=overrides, pmd="af_xdp")
+        lab.enable_ipv6()
+        text = lab_config(f"{lab.appliance_ip}/24", lab.vdev("af_xdp").split(",")[0], overrides)
+        text = re.sub(r"(?m)^(\s*)(ipv4:.*)$", lambda m: f"{m.group(1)}{m.group(2)}\n{m.group(1)}ipv6: {lab.appliance_ip6}/64",
+                      text, count=1)
+        dp = Dataplane("frag", lab, config_text=text, pmd="af_xdp")
         if args.split:
             i = dp.cmd.index("-l")  # three lcores on this 2-core machine: lcores 1..3 share CPU 1
             dp.cmd[i:i + 2] = ["--lcores", "0@0,1@1,2@1,3@1"]
@@ -221,6 +294,8 @@ def run(lab, dp):
         check(inv == 2, f"frag_invalid +{inv}, want 2 (the datagram's first fragment and its duplicate)")
     finally:
         raw.close()
+
+    ipv6_fragments(lab, dp)
 
     # every large buffer and fragment reference back in its pool: none leaked on any path above
     pools = {m["name"]: m for m in dp.snapshot()["mempools"]}

@@ -11,8 +11,9 @@ RFC 5180, leased per lab like the IPv4 /24s), the appliance 2001:2:0:K::1/64 (po
    publisher on each family; every PUBLISH reaches both subscribers, each in its own family, and QoS 1
    PUBACKs come back over IPv6. A CleanSession=0 session over IPv6 is taken back from a new port of the
    same address with its subscription, and is not taken over from the client's IPv4 address.
-3. tshark decodes what the appliance sent over IPv6 (NA, NS, echo replies and the MQTT-SN frames)
-   without a malformed field or an expert error, checksums verified.
+3. tshark decodes what the appliance sent over IPv6 (NA, NS, echo replies and the MQTT-SN frames,
+   among them the 3000-byte copy as 3 IPv6 fragments of one identification, reassembled) without a
+   malformed field or an expert error, checksums verified.
 4. The conservation sums hold after stop, and the IPv6 drops seen are named ones."""
 import socket
 import struct
@@ -24,7 +25,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (CONNACK, F_QOS0, F_QOS1, PUBACK, PUBLISH, REGISTER, Capture, Dataplane, Lab,  # noqa: E402
                      RawClient, check, check_conservation, events, lab_config, log, m_connect, m_puback,
-                     m_publish, m_regack, run_test, scaled, tshark_fields, tshark_read, wait_until)
+                     m_publish, run_test, scaled, tshark_fields, tshark_read, wait_until)
 
 F_CLEAN_OFF = 0x00
 
@@ -152,13 +153,17 @@ def sessions_over_ipv6(lab):
 def large_over_ipv6(lab):
     """A 3000-byte PUBLISH over IPv6 crosses the link as IPv6 fragments (the client kernel splits it at
     MTU 1500; net_af_packet's defragmentation is IPv4's only): reassembled (rte_ipv6_frag), accepted,
-    PUBACKed over IPv6 and delivered whole to an IPv4 subscriber (in IPv4 fragments)."""
+    PUBACKed over IPv6 and delivered whole to an IPv4 subscriber (in IPv4 fragments) and to an IPv6
+    one (in IPv6 fragments, which the client kernel reassembles)."""
     sub = RawClient(lab)
+    sub6 = RawClient(lab, family=socket.AF_INET6)
     pub = RawClient(lab, family=socket.AF_INET6)
     try:
         check(sub.connect("bigsub") == 0, "subscriber CONNACK refused")
-        _, rc = sub.subscribe("big/t", F_QOS0)
-        check(rc == 0, f"SUBACK rc {rc}")
+        check(sub6.connect("bigsub6") == 0, "IPv6 subscriber CONNACK refused")
+        for c in (sub, sub6):
+            _, rc = c.subscribe("big/t", F_QOS0)
+            check(rc == 0, f"SUBACK rc {rc}")
         check(pub.connect("bigpub6") == 0, "IPv6 publisher CONNACK refused")
         tid = pub.register("big/t")
         data = bytes(i % 251 for i in range(3000))
@@ -168,10 +173,13 @@ def large_over_ipv6(lab):
         check(struct.unpack("!HHB", ack)[2] == 0, f"PUBACK {ack.hex()}")
         p = recv_publish(sub, 5)
         check(p is not None and p[3] == data, "the IPv4 subscriber did not get the 3000 bytes whole")
-        log("3000-byte PUBLISH over IPv6: reassembled from fragments, PUBACKed, delivered whole over IPv4")
+        p = recv_publish(sub6, 5)
+        check(p is not None and p[3] == data, "the IPv6 subscriber did not get the 3000 bytes whole")
+        log("3000-byte PUBLISH over IPv6: reassembled from fragments, PUBACKed, delivered whole over IPv4 "
+            "and over IPv6")
     finally:
-        sub.close()
-        pub.close()
+        for c in (sub, sub6, pub):
+            c.close()
 
 
 def main(args):
@@ -214,6 +222,8 @@ def main(args):
             ev = events(snap)
             check(ev["nd_solicitations_sent"] >= 1 and ev["nd_learnt"] >= 2 and ev["frame_awaits_arp"] >= 1 and ev["connect_rejected_owner"] == 1 and ev["frag_reassembled"] >= 1,
                   f"no ND resolution of the client: {({k: v for k, v in ev.items() if k.startswith('nd_')})}")
+            check(ev["tx_fragmented"] == 2, f"tx_fragmented {ev['tx_fragmented']}: want the 3000 bytes sent as "
+                  "IPv4 fragments to one subscriber and as IPv6 fragments to the other")
             final = dp.stop()
         check_conservation(final)
         drops = {k: v for k, v in final["totals"]["drops"].items() if v}
@@ -232,6 +242,13 @@ def main(args):
         log(f"appliance IPv6 frames: ICMPv6 types {sorted(icmp)}, MQTT-SN types {sorted(mq)}, {len(rows)} frames")
         check({"129", "135", "136"} <= icmp, f"ICMPv6 types sent {icmp}: want echo reply, NS and NA")
         check({"0x05", "0x0b", "0x0c", "0x0d", "0x13"} <= mq, f"MQTT-SN types sent over IPv6 {mq}")
+        frags = tshark_fields(cap_path, ["ipv6.fraghdr.ident", "ipv6.fraghdr.more", "ipv6.plen"],
+                              display_filter=f"({ours}) && ipv6.fraghdr")
+        big = tshark_fields(cap_path, ["udp.length"], display_filter=f"({ours}) && mqttsn && ipv6.fragments")
+        log(f"IPv6 fragments the appliance sent (id, M, payload length): {frags}; reassembled: {big}")
+        check(len(frags) == 3 and len({f[0] for f in frags}) == 1 and
+              [f[1] in ("1", "True") for f in frags] == [True, True, False], f"want 3 fragments of one datagram: {frags}")
+        check(big == [[str(8 + 9 + 3000)]], f"tshark did not reassemble the 3000-byte PUBLISH (UDP {8 + 9 + 3000}): {big}")
         Path(cap_path).unlink(missing_ok=True)
 
 

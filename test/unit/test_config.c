@@ -601,27 +601,30 @@ static void test_security_defaults(void **state)
 static void test_security_values(void **state)
 {
 	(void)state;
-	struct fo_config *c = parse_ok(MIN "security:\n"
-					   "  address_proof: false\n"
-					   "  proof_timeout_ms: 3600000\n"
-					   "  min_source_port: 1\n"
-					   "  keepalive_min_s: 30\n"
-					   "  keepalive_max_s: 30\n"
-					   "  keepalive_zero: true\n"
-					   "  sessions_per_source: 0\n"
-					   "  topics_per_session: 65534\n"
-					   "  subscriptions_per_session: 65535\n"
-					   "  wildcards_per_session: 0\n"
-					   "  max_filter_levels: 65535\n"
-					   "  max_giveups: 255\n"
-					   "  error_replies_per_s: 1000000\n"
-					   "  error_reply_burst: 1\n"
-					   "  admission:\n"
-					   "    - client_id: gw-1\n"
-					   "      from: [198.18.0.7, 10.0.0.0/8]\n"
-					   "    - {client_id_prefix: \"sensor-\", from: [\"192.168.0.0/16\"]}\n"
-					   "    - {client_id_prefix: \"\", from: [0.0.0.0/0]}\n"
-					   "    - {client_id: abcdefghijklmnopqrstuvw, from: [203.0.113.128/25]}\n");
+	struct fo_config *c = parse_ok(
+		MIN "security:\n"
+		    "  address_proof: false\n"
+		    "  proof_timeout_ms: 3600000\n"
+		    "  min_source_port: 1\n"
+		    "  keepalive_min_s: 30\n"
+		    "  keepalive_max_s: 30\n"
+		    "  keepalive_zero: true\n"
+		    "  sessions_per_source: 0\n"
+		    "  topics_per_session: 65534\n"
+		    "  subscriptions_per_session: 65535\n"
+		    "  wildcards_per_session: 0\n"
+		    "  max_filter_levels: 65535\n"
+		    "  max_giveups: 255\n"
+		    "  error_replies_per_s: 1000000\n"
+		    "  error_reply_burst: 1\n"
+		    "  admission:\n"
+		    "    - client_id: gw-1\n"
+		    "      from: [198.18.0.7, 10.0.0.0/8]\n"
+		    "    - {client_id_prefix: \"sensor-\", from: [\"192.168.0.0/16\"]}\n"
+		    "    - {client_id_prefix: \"\", from: [0.0.0.0/0]}\n"
+		    "    - {client_id: abcdefghijklmnopqrstuvw, from: [203.0.113.128/25]}\n"
+		    "    - {client_id: v6, from: [2001:db8::/32, 10.0.0.0/8, \"2001:db8:0:1::7\", \"::/0\",\n"
+		    "                             2001:db8:0:1:8000::/65]}\n");
 	const struct broker_config *b = &c->broker;
 	assert_false(b->address_proof);
 	assert_int_equal(b->proof_timeout_ms, 3600000);
@@ -638,7 +641,7 @@ static void test_security_values(void **state)
 	assert_int_equal(b->error_replies_per_s, 1000000);
 	assert_int_equal(b->error_reply_burst, 1);
 
-	assert_int_equal(b->n_admission, 4);
+	assert_int_equal(b->n_admission, 5);
 	assert_ptr_equal(b->admission, c->admission);
 	const struct broker_admission *a = b->admission;
 	assert_false(a[0].prefix);
@@ -663,6 +666,18 @@ static void test_security_values(void **state)
 	assert_int_equal(a[3].client_id_len, 23);
 	assert_int_equal(a[3].nets[0], 0xcb007180u);
 	assert_int_equal(a[3].masks[0], 0xffffff80u);
+	assert_int_equal(a[3].n_nets6, 0);
+	/* IPv6 and IPv4 prefixes in one list: each family's in its own array, in order */
+	assert_int_equal(a[4].n_nets, 1);
+	assert_int_equal(a[4].nets[0], 0x0a000000u);
+	assert_int_equal(a[4].n_nets6, 4);
+	assert_true(a[4].nets6[0].net[0] == 0x20010db800000000ull && a[4].nets6[0].net[1] == 0);
+	assert_true(a[4].nets6[0].mask[0] == 0xffffffff00000000ull && a[4].nets6[0].mask[1] == 0);
+	assert_true(a[4].nets6[1].net[0] == 0x20010db800000001ull && a[4].nets6[1].net[1] == 7); /* /128 */
+	assert_true(a[4].nets6[1].mask[0] == ~0ull && a[4].nets6[1].mask[1] == ~0ull);
+	assert_true(a[4].nets6[2].net[0] == 0 && a[4].nets6[2].mask[0] == 0 && a[4].nets6[2].mask[1] == 0);
+	assert_true(a[4].nets6[3].net[1] == 0x8000000000000000ull &&
+		    a[4].nets6[3].mask[1] == 0x8000000000000000ull); /* /65: one bit of the second half */
 	fo_config_free(c);
 
 	/* Edges of the mqttsn bounds the engine accepts. */
@@ -737,10 +752,24 @@ static const struct bad security_rules[] = {
 	{ ADM "    - {client_id: a, from: [10.0.0.0/]}\n", "security.admission[0].from[0]", "not an IPv4 prefix" },
 	{ ADM "    - {client_id: a, from: [10.0.0.0/-1]}\n", "security.admission[0].from[0]", "not an IPv4 prefix" },
 	{ ADM "    - {client_id: a, from: [10.0.0.0/8x]}\n", "security.admission[0].from[0]", "not an IPv4 prefix" },
-	{ ADM "    - {client_id: a, from: [10.0.0/8]}\n", "security.admission[0].from[0]", "not an IPv4 prefix" },
-	{ ADM "    - {client_id: a, from: [10.0.0.256]}\n", "security.admission[0].from[0]", "not an IPv4 prefix" },
+	{ ADM "    - {client_id: a, from: [10.0.0/8]}\n", "security.admission[0].from[0]",
+	  "not an IPv4 or IPv6 prefix" },
+	{ ADM "    - {client_id: a, from: [10.0.0.256]}\n", "security.admission[0].from[0]",
+	  "not an IPv4 or IPv6 prefix" },
 	{ ADM "    - {client_id: a, from: [\"10.0.0.0 /8\"]}\n", "security.admission[0].from[0]",
-	  "not an IPv4 prefix" },
+	  "not an IPv4 or IPv6 prefix" },
+	/* IPv6 prefixes: the network address, length 0..128, an address inet_pton reads */
+	{ ADM "    - {client_id: a, from: [2001:db8::1/64]}\n", "security.admission[0].from[0]", "host bits set" },
+	{ ADM "    - {client_id: a, from: [\"::1/0\"]}\n", "security.admission[0].from[0]", "host bits set" },
+	{ ADM "    - {client_id: a, from: [10.0.0.0/8, 2001:db8::/129]}\n", "security.admission[0].from[1]",
+	  "len 0..128" },
+	{ ADM "    - {client_id: a, from: [2001:db8::/]}\n", "security.admission[0].from[0]", "not an IPv6 prefix" },
+	{ ADM "    - {client_id: a, from: [2001:db8::/064]}\n", "security.admission[0].from[0]", "not an IPv6 prefix" },
+	{ ADM "    - {client_id: a, from: [2001:db8:::/48]}\n", "security.admission[0].from[0]", "not an IPv6 prefix" },
+	{ ADM "    - {client_id: a, from: [2001:db8::g/128]}\n", "security.admission[0].from[0]",
+	  "not an IPv6 prefix" },
+	{ ADM "    - {client_id: a, from: [\"2001:db8:: /32\"]}\n", "security.admission[0].from[0]",
+	  "not an IPv6 prefix" },
 	/* unknown keys and shapes */
 	{ SEC "  adress_proof: true\n", "security.adress_proof: unknown key", "address_proof" },
 	{ ADM "    - {client_id: a, from: [10.0.0.0/8], to: [1.2.3.4]}\n", "security.admission[0].to: unknown key",

@@ -552,6 +552,8 @@ static void test_admission_is_generation_key(void **state)
 		{ "client_id: gw-1", "client_id_prefix: gw-1", "1 -> 1 rules (1 of the first 1 differ)" },
 		{ "[198.18.0.0/24]", "[198.18.0.0/16]", "1 -> 1 rules (1 of the first 1 differ)" },
 		{ "[198.18.0.0/24]", "[198.18.0.0/24, 10.0.0.0/8]", "1 -> 1 rules (1 of the first 1 differ)" },
+		{ "[198.18.0.0/24]", "[198.18.0.0/24, 2001:db8::/32]", "1 -> 1 rules (1 of the first 1 differ)" },
+		{ "[198.18.0.0/24]", "[2001:db8::/32]", "1 -> 1 rules (1 of the first 1 differ)" },
 		{ "    - {client_id: gw-1, from: [198.18.0.0/24]}\n",
 		  "    - {client_id: gw-1, from: [198.18.0.0/24]}\n    - {client_id: x, from: [10.0.0.0/8]}\n",
 		  "1 -> 2 rules (0 of the first 1 differ)" },
@@ -582,6 +584,17 @@ static void test_admission_is_generation_key(void **state)
 			fail_msg("edit '%s' -> '%s' kept the generation fingerprint", edits[i].from, edits[i].to);
 		fo_config_free(b);
 	}
+	/* two IPv6 prefixes that differ in length only: a change; the same one twice: none */
+	struct fo_config *v32 = parse_edit("[198.18.0.0/24]", "[2001:db8::/32]");
+	struct fo_config *v48 = parse_edit("[198.18.0.0/24]", "[2001:db8::/48]");
+	struct fo_config *v32b = parse_edit("[198.18.0.0/24]", "[\"2001:0db8::/32\"]");
+	assert_int_equal(fo_config_gen_keys(v32, v48, NULL, NULL), 1);
+	assert_true(fo_generation_fingerprint(v32) != fo_generation_fingerprint(v48));
+	assert_int_equal(fo_config_gen_keys(v32, v32b, NULL, NULL), 0);
+	assert_true(fo_generation_fingerprint(v32) == fo_generation_fingerprint(v32b));
+	fo_config_free(v32b);
+	fo_config_free(v48);
+	fo_config_free(v32);
 	/* a route edit moves both fingerprints */
 	struct fo_config *b = parse_edit("name: temps", "name: temps2");
 	assert_true(fo_generation_fingerprint(a) != fo_generation_fingerprint(b));

@@ -2500,22 +2500,83 @@ static void test_admission_first_rule_decides(void **state)
 	};
 	struct broker_config c = { .admission = rules, .n_admission = 2, .admission_reject_unlisted = true };
 	const struct broker_admission *r;
-	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor", 6, 0x0a000004u, false, &r), BROKER_ADMIT_OK);
+	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor", 6, 0x0a000004u, NULL, &r), BROKER_ADMIT_OK);
 	assert_ptr_equal(r, &rules[0]);
 	/* an IPv6 client whose key happens to equal an admitted IPv4 address: inside no (IPv4) prefix */
-	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor", 6, 0x0a000004u, true, &r), BROKER_ADMIT_SOURCE);
+	static const uint8_t v6addr[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 4 };
+	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor", 6, 0x0a000004u, v6addr, &r), BROKER_ADMIT_SOURCE);
 	assert_ptr_equal(r, &rules[0]);
-	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor", 6, 0x0a000005u, false, &r), BROKER_ADMIT_SOURCE);
+	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor", 6, 0x0a000005u, NULL, &r), BROKER_ADMIT_SOURCE);
 	assert_ptr_equal(r, &rules[0]); /* the catch-all after it does not rescue it */
-	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor1", 7, 0xc0000201u, false, &r), BROKER_ADMIT_OK);
+	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor1", 7, 0xc0000201u, NULL, &r), BROKER_ADMIT_OK);
 	assert_ptr_equal(r, &rules[1]);
 	c.n_admission = 1;
-	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor1", 7, 0x0a000004u, false, &r),
-			 BROKER_ADMIT_UNLISTED);
+	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor1", 7, 0x0a000004u, NULL, &r), BROKER_ADMIT_UNLISTED);
 	assert_null(r);
 	c.admission_reject_unlisted = false;
-	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor1", 7, 0x0a000004u, false, &r), BROKER_ADMIT_OK);
+	assert_int_equal(broker_admit(&c, (const uint8_t *)"sensor1", 7, 0x0a000004u, NULL, &r), BROKER_ADMIT_OK);
 	assert_null(r);
+}
+
+/* IPv6 source prefixes: an IPv6 client is held to the rule's IPv6 prefixes, an IPv4 one to its
+ * IPv4 prefixes; a rule with prefixes of one family refuses the other family. Clients 2xx are
+ * 2001:db8::x, 3xx 2001:db8::1:x (cl()). */
+static const struct broker_net6 adm6_nets[] = {
+	{ .net = { 0x20010db800000000ull, 1 }, .mask = { ~0ull, ~0ull } },               /* 2001:db8::1/128 */
+	{ .net = { 0x20010db800000000ull, 0x10000ull }, .mask = { ~0ull, ~0xffffull } }, /* 2001:db8::1:0/112 */
+};
+static const uint32_t adm6_v4net = 0x0a000004u, adm6_v4mask = 0xffffffffu;
+static const struct broker_admission adm6_rules[] = {
+	{ .client_id = (const uint8_t *)"v6dev",
+	  .client_id_len = 5,
+	  .prefix = true,
+	  .nets = &adm6_v4net,
+	  .masks = &adm6_v4mask,
+	  .n_nets = 1,
+	  .nets6 = adm6_nets,
+	  .n_nets6 = 1 },
+	{ .client_id = (const uint8_t *)"only6", .client_id_len = 5, .nets6 = adm6_nets + 1, .n_nets6 = 1 },
+};
+
+static void test_admission_ipv6_prefixes(void **state)
+{
+	struct t *t = *state;
+	t->cfg.admission = adm6_rules;
+	t->cfg.n_admission = 2;
+	t->cfg.ipv6_clients = true;
+	start(t);
+	connect_ok(201, "v6dev-1"); /* 2001:db8::1, inside the /128 */
+	connect_ok(4, "v6dev-2");   /* 10.0.0.4, the same rule's IPv4 prefix */
+	connect_ok(301, "only6");   /* 2001:db8::1:1, inside the /112 */
+	reset_out();
+	/* 2001:db8::2, in the /64 of 2001:db8::1, is outside the /128 */
+	assert_int_equal(do_connect(202, "v6dev-3", MQTTSN_FLAG_CLEAN, 60), FO_FATE_ANSWERED);
+	assert_connack_to(202, MQTTSN_RC_NOT_SUPPORTED);
+	reset_out();
+	/* 10.0.0.1 has the key of 2001:db8::1's /64 but is IPv4: outside the IPv4 prefix */
+	assert_int_equal(do_connect(1, "v6dev-4", MQTTSN_FLAG_CLEAN, 60), FO_FATE_ANSWERED);
+	assert_connack_to(1, MQTTSN_RC_NOT_SUPPORTED);
+	reset_out();
+	/* a rule with IPv6 prefixes only refuses every IPv4 source */
+	assert_int_equal(do_connect(5, "only6", MQTTSN_FLAG_CLEAN, 60), FO_FATE_ANSWERED);
+	assert_connack_to(5, MQTTSN_RC_NOT_SUPPORTED);
+	assert_int_equal(EV(CONNECT_REJECTED_ADMISSION), 3);
+	assert_int_equal(broker_session_count(T->b), 3);
+
+	/* the prefix match itself, at the edges of the two halves */
+	static const uint8_t a1[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+	static const uint8_t a2[16] = { 0x20, 0x01, 0x0d, 0xb8, [8] = 0x80, [15] = 1 };
+	static const uint8_t a3[16] = { 0x20, 0x01, 0x0d, 0xb9 };
+	const struct broker_net6 all = { .net = { 0, 0 }, .mask = { 0, 0 } };
+	const struct broker_net6 p32 = { .net = { 0x20010db800000000ull, 0 }, .mask = { 0xffffffff00000000ull, 0 } };
+	const struct broker_net6 p65 = { .net = { 0x20010db800000000ull, 0 }, .mask = { ~0ull, 1ull << 63 } };
+	assert_true(broker_net6_has(&all, a1) && broker_net6_has(&all, a3));
+	assert_true(broker_net6_has(&p32, a1) && broker_net6_has(&p32, a2));
+	assert_false(broker_net6_has(&p32, a3));
+	assert_true(broker_net6_has(&p65, a1));
+	assert_false(broker_net6_has(&p65, a2)); /* bit 64 set: outside the /65 */
+	assert_true(broker_net6_has(&adm6_nets[0], a1));
+	assert_false(broker_net6_has(&adm6_nets[0], a2));
 }
 
 /* broker_io.client_config: a CONNECT is held to the rules of the config the stage gives for the
@@ -5095,6 +5156,7 @@ int main(void)
 		TEST(test_unproven_client_id_taken_over_clean),
 		TEST(test_admission_unlisted_rejected),
 		TEST(test_admission_first_rule_decides),
+		TEST(test_admission_ipv6_prefixes),
 		TEST(test_admission_from_client_config),
 		TEST(test_searchgw_answered_through_broadcast),
 		TEST(test_keepalive_bounds),
