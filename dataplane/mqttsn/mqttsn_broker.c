@@ -85,11 +85,13 @@ struct guard {
 	uint8_t regs_pending;     /* our REGISTERs awaiting REGACK */
 	uint8_t giveups;          /* QoS 1 give-ups since the last PUBACK or REGACK */
 	uint8_t n_pubs;           /* copies waiting for a REGACK (held_pub), at most held_max */
-	uint8_t n_refused;        /* refused map entries (CTMAP_REFUSED), at most REFUSALS_MAX */
+	uint8_t n_refused : 6;    /* refused map entries (CTMAP_REFUSED), at most REFUSALS_MAX */
+	uint8_t wake_held : 1;    /* a sleeping client woke at this unproven new address: flush after the proof */
 };
 _Static_assert(sizeof(struct guard) == 32, "struct guard is part of the per-session scale budget");
 _Static_assert(MQTTSN_FLAG_QOS1 == 1 << 5 && MQTTSN_FLAG_QOS2 == 2 << 5, "deliver_copy shifts the QoS into place");
 _Static_assert(PROOF_MISMATCH_MAX < 16, "mismatches has 4 bits");
+_Static_assert(REFUSALS_MAX < 64, "n_refused has 6 bits");
 _Static_assert(HELD_SUBACKS <= 2, "n_held and held_granted have room for two held SUBACKs");
 
 static uint8_t held_granted(const struct guard *g, unsigned i)
@@ -1839,8 +1841,10 @@ static void prove(struct broker *b, uint32_t si, const struct fo_client *to)
 {
 	struct mqttsn_session *s = session_get(b->st, si);
 	struct guard *g = &b->g[si];
-	bool resumed = g->resume_held; /* else every subscription was made before this proof */
+	/* else every subscription was made before this proof */
+	bool resumed = g->resume_held || g->wake_held;
 	s->proven = 1;
+	g->wake_held = 0;
 	g->proof_mid = g->proof_tid = 0;
 	g->proof_out = false;
 	g->mismatches = 0;
@@ -2038,6 +2042,7 @@ static void on_connect(struct broker *b, const struct fo_client *from, const str
 		g->n_held = 0;
 	}
 	g->resume_held = false;
+	g->wake_held = 0;
 	set_delivered(res);
 	if (will) {
 		/* Spec 6.2: prompt for the will; the CONNACK answers its WILLMSG (or an empty
@@ -2433,6 +2438,7 @@ static void on_regack(struct broker *b, uint32_t si, const struct fo_client *fro
 			/* Whatever its return code: it echoed what only the address could have seen. */
 			prove(b, si, from);
 			set_delivered(res);
+			awake_done(b, si); /* a wake that waited for the proof: PINGRESP after the flush */
 			return;
 		}
 		if (!session_get(b->st, si)->proven) {
@@ -2787,10 +2793,15 @@ static void on_willmsgupd(struct broker *b, uint32_t si, const struct fo_client 
 
 /* ---- sleeping clients (spec 6.14) */
 
+/* moved: the session has just come to this address for this PINGREQ (wake_elsewhere, or a
+ * hand-over from another worker). An unproven new address with something to deliver gets the
+ * proof REGISTER as the PINGREQ's one reply (as a resumed CONNECT gets it); the flush and the
+ * PINGRESP follow its echo (on_regack). */
 static void on_pingreq(struct broker *b, uint32_t si, const struct fo_client *from, const struct mqttsn_msg *m,
-		       struct broker_result *res)
+		       bool moved, struct broker_result *res)
 {
 	struct mqttsn_session *s = session_get(b->st, si);
+	struct guard *g = &b->g[si];
 	uint16_t clen = m->u.pingreq.client_id_len;
 	bool sleeping = s->state == SESSION_ASLEEP || s->state == SESSION_AWAKE;
 	if (!sleeping || clen == 0 || clen != s->client_id_len || memcmp(m->u.pingreq.client_id, s->client_id, clen)) {
@@ -2800,9 +2811,81 @@ static void on_pingreq(struct broker *b, uint32_t si, const struct fo_client *fr
 	}
 	s->state = SESSION_AWAKE;
 	ev(b, FO_EV_SESSION_AWAKE);
+	if (moved)
+		ev(b, FO_EV_SESSION_WAKE_MOVED);
 	set_delivered(res);
+	if ((moved || g->wake_held) && !s->proven &&
+	    (s->sub_head != SUB_NONE || g->n_pubs > 0 || s->inflight_head != INFLIGHT_NONE)) {
+		g->wake_held = 1; /* a resent PINGREQ gets the same proof again */
+		send_proof(b, si, from);
+		return;
+	}
 	resume_deliveries(b, si);
 	awake_done(b, si);
+}
+
+/* Spec 6.14 behind NAT: a client that slept for minutes often wakes from a new source port (its
+ * NAT binding expired), so its PINGREQ with the ClientId comes from an address without a
+ * session. The session moves there as a CleanSession=0 CONNECT would move it: the same
+ * admission, ownership and quota rules (docs/security.md), and the new address proves itself
+ * before anything is flushed to it. Then the PINGREQ wakes it. When another worker may hold the
+ * ClientId, the stage claims it first (res->handover_wake) and hands the PINGREQ back. false:
+ * nothing here to take, handled as from an unknown client (as before). */
+static bool wake_elsewhere(struct broker *b, const struct fo_client *from, const struct mqttsn_msg *m,
+			   struct broker_result *res)
+{
+	const uint8_t *cid = m->u.pingreq.client_id;
+	uint16_t clen = m->u.pingreq.client_id_len;
+	if (clen == 0 || clen > SESSION_CLIENT_ID_MAX)
+		return false;
+	uint32_t hash = fo_client_id_hash(cid, clen);
+	const struct broker_config *gc = b->io.client_config ? b->io.client_config(b->io.ctx, hash) : NULL;
+	const struct broker_admission *rule;
+	bool admitted = broker_admit(gc ? gc : &b->cfg, cid, clen, from->ip, from->v6 ? from->ip6 : NULL, &rule) ==
+			BROKER_ADMIT_OK;
+	uint32_t si = session_find_client_id(b->st, cid, (uint8_t)clen);
+	if (si == SESSION_NONE) {
+		if (!admitted || from->node_len || !b->io.connect_elsewhere || b->claimed ||
+		    !b->io.connect_elsewhere(b->io.ctx, cid, (uint8_t)clen))
+			return false;
+		res->handover = true;
+		res->handover_wake = true;
+		res->handover_bound = rule != NULL;
+		res->client_id = cid;
+		res->client_id_len = (uint8_t)clen;
+		res->client_hash = hash;
+		return true;
+	}
+	struct mqttsn_session *s = session_get(b->st, si);
+	if (s->state != SESSION_ASLEEP && s->state != SESSION_AWAKE)
+		return false; /* only a sleeping client wakes by PINGREQ: anyone else CONNECTs */
+	bool other_ip = !same_source(s, from);
+	/* Another IP: only a proven session an admission rule binds to the new source moves (an
+	 * unproven one holds nothing proven, and a PINGREQ cannot start a session afresh). */
+	if (!admitted || (other_ip && (!s->proven || !rule)) ||
+	    (other_ip && b->cfg.sessions_per_source && ipq_count(b, from->ip) >= b->cfg.sessions_per_source)) {
+		ev(b, FO_EV_WAKE_REFUSED);
+		return false;
+	}
+	struct session_addr fa = addr_of_client(from);
+	uint32_t old_ip = s->ip;
+	if (session_move(b->st, si, &fa, from->ifindex) != 0) { /* a forwarder's node id pool is full */
+		ev(b, FO_EV_WAKE_REFUSED);
+		return false;
+	}
+	ipq_dec(b, old_ip);
+	ipq_inc(b, from->ip);
+	s->last_rx_ms = b->clock_ms;
+	res->client_hash = hash;
+	if (b->cfg.address_proof) { /* as on_connect's move: nothing goes there until it proves itself */
+		struct guard *g = &b->g[si];
+		s->proven = 0;
+		g->proof_mid = g->proof_tid = 0;
+		g->proof_out = false;
+		g->n_held = 0;
+	}
+	on_pingreq(b, si, from, m, true, res);
+	return true;
 }
 
 static void on_disconnect(struct broker *b, uint32_t si, const struct fo_client *from, const struct mqttsn_msg *m,
@@ -2933,6 +3016,8 @@ static void broker_handle_msg(struct broker *b, const struct fo_client *from, co
 	struct session_addr fa = addr_of_client(from);
 	uint32_t si = session_find_addr(b->st, &fa);
 	struct mqttsn_session *s = si != SESSION_NONE ? session_get(b->st, si) : NULL;
+	if (!s && m.type == MQTTSN_PINGREQ && wake_elsewhere(b, from, &m, res))
+		return;
 	if (s && s->state == SESSION_DISCONNECTED) {
 		/* Kept for its return, but not connected (6.12): it must CONNECT first. */
 		si = SESSION_NONE;
@@ -3010,7 +3095,7 @@ static void broker_handle_msg(struct broker *b, const struct fo_client *from, co
 	case MQTTSN_PUBCOMP: on_pubcomp(b, si, &m, res); break;
 	case MQTTSN_SUBSCRIBE: on_subscribe(b, si, from, &m, res); break;
 	case MQTTSN_UNSUBSCRIBE: on_unsubscribe(b, si, from, &m, res); break;
-	case MQTTSN_PINGREQ: on_pingreq(b, si, from, &m, res); break;
+	case MQTTSN_PINGREQ: on_pingreq(b, si, from, &m, b->claimed, res); break;
 	case MQTTSN_DISCONNECT: on_disconnect(b, si, from, &m, res); break;
 	case MQTTSN_WILLTOPIC: on_willtopic(b, si, from, &m, res); break;
 	case MQTTSN_WILLMSG: on_willmsg(b, si, from, &m, res); break;
@@ -3371,13 +3456,18 @@ uint32_t broker_session_export_size(const struct broker *b, const uint8_t *clien
 	return si == SESSION_NONE ? 0 : export_size(b, si);
 }
 
-enum broker_claim broker_claim(struct broker *b, const uint8_t *client_id, uint8_t len, bool clean, uint32_t ip,
-			       bool bound)
+enum broker_claim broker_claim(struct broker *b, const uint8_t *client_id, uint8_t len, bool clean, bool wake,
+			       uint32_t ip, bool bound)
 {
 	uint32_t si = session_find_client_id(b->st, client_id, len);
 	if (si == SESSION_NONE)
 		return BROKER_CLAIM_NONE;
 	const struct mqttsn_session *o = session_get(b->st, si);
+	if (wake) { /* as wake_elsewhere decides on one worker */
+		if (o->state != SESSION_ASLEEP && o->state != SESSION_AWAKE)
+			return BROKER_CLAIM_NONE; /* not sleeping: a PINGREQ does not take it */
+		return o->ip != ip && (!o->proven || !bound) ? BROKER_CLAIM_OWNED : BROKER_CLAIM_HELD;
+	}
 	if (o->ip != ip && o->proven && !bound)
 		return BROKER_CLAIM_OWNED; /* as on_connect: anyone can write any ClientId */
 	if (clean || (o->ip != ip && !o->proven)) {

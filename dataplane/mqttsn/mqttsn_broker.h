@@ -174,11 +174,12 @@ struct broker_io {
 	/* Optional. GWINFO answering a SEARCHGW, which the spec broadcasts with the search's radius
 	 * (5.4.3): the stage decides where it goes (asker is the searcher). Absent: sent to the asker. */
 	int (*broadcast)(void *ctx, const struct fo_client *asker, uint8_t radius, const uint8_t *msg, uint16_t len);
-	/* Optional. A CONNECT names a ClientId this worker holds no session of: true when another
-	 * worker may hold one (session_presence_*). The engine then leaves the CONNECT unanswered
-	 * (res->handover set, no fate counted) for the stage to claim the session from the other
-	 * workers (broker_claim, broker_session_export, broker_session_import) and hand the same
-	 * CONNECT back through broker_handle_claimed. */
+	/* Optional. A CONNECT, or a sleeping client's PINGREQ from an address without a session,
+	 * names a ClientId this worker holds no session of: true when another worker may hold one
+	 * (session_presence_*). The engine then leaves the message unanswered (res->handover set,
+	 * no fate counted) for the stage to claim the session from the other workers (broker_claim,
+	 * broker_session_export, broker_session_import) and hand the same message back through
+	 * broker_handle_claimed. */
 	bool (*connect_elsewhere)(void *ctx, const uint8_t *client_id, uint8_t len);
 	/* Reference counting for payloads kept by QoS 1 state across calls. */
 	void (*payload_hold)(void *ctx, void *payload);
@@ -224,6 +225,10 @@ struct broker_result {
 	bool handover;
 	bool handover_clean;
 	bool handover_bound;
+	/* The message parked is a PINGREQ waking a sleeping client from a new address (spec 6.14):
+	 * only an asleep or awake session is handed over for it, and when none is, the PINGREQ is
+	 * handed back all the same (answered as from an unknown client). */
+	bool handover_wake;
 };
 
 struct broker;
@@ -271,9 +276,12 @@ enum broker_claim {
 	BROKER_CLAIM_HELD,     /* held here: broker_session_export hands it over */
 };
 /* Decides a claim for client_id from a CONNECT at ip (clean: its CleanSession flag; bound: an
- * admission rule binds the ClientId to ip), by the rules a CONNECT on this worker follows. */
-enum broker_claim broker_claim(struct broker *b, const uint8_t *client_id, uint8_t len, bool clean, uint32_t ip,
-			       bool bound);
+ * admission rule binds the ClientId to ip), by the rules a CONNECT on this worker follows. wake:
+ * the claim is for a sleeping client's PINGREQ (clean is then false): a session that is not
+ * asleep or awake is NONE, and one at another IP that is unproven or not bound is OWNED (kept,
+ * never ended: a PINGREQ cannot start a session afresh). */
+enum broker_claim broker_claim(struct broker *b, const uint8_t *client_id, uint8_t len, bool clean, bool wake,
+			       uint32_t ip, bool bound);
 /* Bytes the state of client_id's session needs (0 without a session). */
 uint32_t broker_session_export_size(const struct broker *b, const uint8_t *client_id, uint8_t len);
 /* Writes the session's whole state (map, subscriptions, will, QoS 1/2 copies in flight and
@@ -291,7 +299,8 @@ int32_t broker_session_export(struct broker *b, const uint8_t *client_id, uint8_
 int broker_session_import(struct broker *b, const uint8_t *state, uint32_t len, const struct fo_client *at);
 /* Releases a state's payload references (a state nobody takes). */
 void broker_session_discard(struct broker *b, const uint8_t *state, uint32_t len);
-/* The CONNECT a hand-over parked, handled now that the claim is over (it is not parked again). */
+/* The CONNECT or PINGREQ a hand-over parked, handled now that the claim is over (it is not
+ * parked again). */
 void broker_handle_claimed(struct broker *b, const struct fo_client *from, const uint8_t *msg, uint16_t len,
 			   void *payload, uint64_t now_ms, struct broker_result *res);
 /* broker_fanout, except that the sessions of these ClientIds get no copy (a session moved here

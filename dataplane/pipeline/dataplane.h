@@ -95,6 +95,7 @@ struct fo_ho_msg {
 	uint8_t from; /* the worker that sent it */
 	uint8_t result;
 	bool clean, bound; /* the CONNECT's CleanSession; an admission rule binds the ClientId to at */
+	bool wake;         /* for a sleeping client's PINGREQ, not a CONNECT (broker_claim) */
 	uint8_t client_id_len;
 	uint8_t client_id[SESSION_CLIENT_ID_MAX];
 	uint32_t claim_id;

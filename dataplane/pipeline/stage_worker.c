@@ -677,7 +677,7 @@ static void ho_put(struct fo_ho_msg *m)
 	rte_mempool_put(fo_dp.ho_pool, m);
 }
 
-/* A claim for the CONNECT just parked, to every worker whose count names its ClientId. This
+/* A claim for the CONNECT (or wake-up PINGREQ) just parked, to every worker whose count names its ClientId. This
  * worker handles nothing more (datagrams, peer publishes, timers) until the claim is over, so
  * the marks it sends stay true. */
 static void ho_claim_start(struct worker_io *io, struct rte_mbuf *m, const struct fo_client *from,
@@ -711,6 +711,7 @@ static void ho_claim_start(struct worker_io *io, struct rte_mbuf *m, const struc
 		c->result = 0;
 		c->clean = res->handover_clean;
 		c->bound = res->handover_bound;
+		c->wake = res->handover_wake;
 		c->client_id_len = h->client_id_len;
 		memcpy(c->client_id, h->client_id, h->client_id_len);
 		c->claim_id = h->claim_id;
@@ -787,8 +788,8 @@ static void ho_answer(struct worker_io *io, struct fo_lcore_stats *st)
 				}
 				st->c.ev[FO_EV_HANDOVER_CUT_FORCED]++;
 			}
-			result = (uint8_t)broker_claim(w->broker, c->client_id, c->client_id_len, c->clean, c->at.ip,
-						       c->bound);
+			result = (uint8_t)broker_claim(w->broker, c->client_id, c->client_id_len, c->clean, c->wake,
+						       c->at.ip, c->bound);
 		}
 		c->len = 0;
 		if (result == BROKER_CLAIM_HELD) {
@@ -1112,7 +1113,8 @@ static void handle_burst(struct fo_worker *w, struct worker_io *io, struct fo_ge
 
 /* Every worker asked has answered, or the time is up: the session's state goes into the engine,
  * then the parked CONNECT (CONNACK after the state), or it is answered here when the hand-over
- * could not complete; then the rest of its burst. */
+ * could not complete; a parked wake-up PINGREQ always goes to the engine. Then the rest of its
+ * burst. */
 static void ho_claim_finish(struct worker_io *io, struct fo_genset *gs, struct fo_lcore_stats *st)
 {
 	struct fo_ho_state *h = &io->ho;
@@ -1137,14 +1139,16 @@ static void ho_claim_finish(struct worker_io *io, struct fo_genset *gs, struct f
 		st->c.ev[FO_EV_HANDOVER_FAILED]++;
 	} else if (h->outcome == BROKER_CLAIM_OWNED) {
 		rc = MQTTSN_RC_NOT_SUPPORTED; /* as the owner's worker answers it */
-		st->c.ev[FO_EV_CONNECT_REJECTED_OWNER]++;
+		st->c.ev[h->res.handover_wake ? FO_EV_WAKE_REFUSED : FO_EV_CONNECT_REJECTED_OWNER]++;
 	}
 	struct broker_result res;
 	io->cur_tsc = fo_meta(m)->rx_tsc;
 	io->cur_slot = FO_GEN_SLOT_NONE;
 	io->cur_payload = m;
 	io->mark = io->n_out;
-	if (rc == MQTTSN_RC_ACCEPTED) {
+	if (rc == MQTTSN_RC_ACCEPTED || h->res.handover_wake) {
+		/* A wake-up PINGREQ that did not get its session is answered as from an unknown client
+		 * (DISCONNECT: it connects again, and its CONNECT claims the session). */
 		const uint8_t *udp = rte_pktmbuf_mtod(m, const uint8_t *) + m->l2_len + m->l3_len;
 		uint16_t ulen = (uint16_t)(udp[4] << 8 | udp[5]);
 		broker_handle_claimed(w->broker, &h->from, udp + L2L4_UDP_HLEN, (uint16_t)(ulen - L2L4_UDP_HLEN), m,

@@ -170,6 +170,10 @@
 	  "disconnected sessions ended after mqttsn.session_expiry_s") \
 	_(SESSION_ASLEEP, "session_asleep", "events", "DISCONNECTs with a sleep duration") \
 	_(SESSION_AWAKE, "session_awake", "events", "PINGREQs with the client id that woke a sleeping client") \
+	_(SESSION_WAKE_MOVED, "session_wake_moved", "events", \
+	  "sleeping clients whose wake-up PINGREQ from a new address moved the session there (same or other worker)") \
+	_(WAKE_REFUSED, "wake_refused", "events", \
+	  "wake-up PINGREQs from a new address that may not take the session (owner, admission, quota): DISCONNECT") \
 	_(SESSION_SLEEP_LOST, "session_sleep_lost", "events", \
 	  "sleeping clients silent past their sleep duration (+50 %, +10 % above 60 s): lost") \
 	_(HANDOVER_CLAIMS, "handover_claims", "events", \

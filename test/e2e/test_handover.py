@@ -22,6 +22,13 @@ more), and the rx stage hands each client to a worker by its source address and 
    from a port of the other worker. Every message the publishers got a PUBACK for arrives exactly
    once, whether it was buffered on the old worker and travelled with the session, or was matched
    on the new one after the cut.
+4. A sleeping client wakes from a new source port (spec 6.14 behind NAT: the binding changed while
+   it slept): a CleanSession=0 subscriber at QoS 1 goes to sleep (DISCONNECT with a duration) and
+   five QoS 1 messages are buffered for it on its worker. Its PINGREQ with the ClientId comes from
+   a port of the other worker, which claims the session as for a CONNECT. With the address proof
+   on, the proof REGISTER answers the PINGREQ; after the client's echo every buffered copy comes
+   exactly once, in order, then PINGRESP (nothing reaches the old port). It is asleep again at the
+   new address: a message published then is buffered, and its next PINGREQ gets it, then PINGRESP.
 Nothing fails (handover_failed 0); both conservation sums hold after stop."""
 import struct
 import sys
@@ -29,10 +36,10 @@ from pathlib import Path
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import (CONNACK, DISCONNECT, F_CLEAN, F_QOS1, F_QOS2, PUBACK, PUBLISH, REGACK, REGISTER,  # noqa: E402
-                     SUBACK, Dataplane, Lab, RawClient, TestFailure, check, check_conservation, events, log,
-                     m_connect, m_disconnect, m_puback, m_publish, m_register, m_subscribe, msg, run_test,
-                     scaled, wait_until)
+from harness import (CONNACK, DISCONNECT, F_CLEAN, F_QOS1, F_QOS2, PINGRESP, PUBACK, PUBLISH, REGACK,  # noqa: E402
+                     REGISTER, SUBACK, Dataplane, Lab, RawClient, TestFailure, check, check_conservation, events,
+                     log, m_connect, m_disconnect, m_pingreq, m_puback, m_publish, m_register, m_subscribe, msg,
+                     run_test, scaled, wait_until)
 import threading  # noqa: E402
 import time  # noqa: E402
 
@@ -267,6 +274,100 @@ def streams(dp, lab):
             moved.close()
 
 
+def wake_until_pingresp(c, client_id, timeout=10.0):
+    """PINGREQ with the ClientId, then everything up to its PINGRESP: gateway REGISTERs answered (the
+    address proof among them), PUBLISHes acknowledged. Returns (copies in arrival order, the order of
+    message types seen); DUP resends are not copies."""
+    c.send(m_pingreq(client_id))
+    got, seen, deadline = [], [], time.monotonic() + scaled(timeout)
+    while True:
+        left = deadline - time.monotonic()
+        check(left > 0, f"no PINGRESP within {timeout} s after {seen}, copies {got}")
+        m = c.recv(left)
+        if m is None:
+            continue
+        mtype, body = m
+        seen.append(mtype)
+        if mtype == PINGRESP:
+            return got, seen
+        if mtype == REGISTER:
+            c.regack(body)
+        elif mtype == PUBLISH:
+            flags, tid, mid = struct.unpack("!BHH", body[:5])
+            if not resent(c, flags, mid):
+                got.append(body[5:])
+            c.send(m_puback(tid, mid))
+        else:
+            raise TestFailure(f"unexpected message 0x{mtype:02x} {body.hex()} while waking")
+
+
+N_ASLEEP = 5
+
+
+def wake_from_new_port(dp, lab):
+    """Part 4: the sleeper's PINGREQ from a port of the other worker claims its session."""
+    sl, pub, woke = RawClient(lab), RawClient(lab), None
+    try:
+        before = worker_sessions(dp)
+        check(connect(sl, "sleeper", flags=0) == 0, "sleeper: CONNACK refused")
+        a = worker_of(dp, before, "the sleeper's session counted on a worker")
+        tid, rc = subscribe(sl, "e2e/ho/sleep", F_QOS1)
+        check(rc == 0, f"SUBACK rc {rc}")
+        check(connect(pub, "sleep-pub") == 0, "publisher: CONNACK refused")
+        ptid = register(pub, "e2e/ho/sleep")
+        ev0 = events(dp.snapshot())
+        sl.send(m_disconnect(60))
+        sl.expect(DISCONNECT, timeout=REPLY_S)
+        wait_event(dp, "session_asleep", ev0["session_asleep"] + 1, "the sleeper asleep")
+        want = [f"zz{k}".encode() for k in range(N_ASLEEP)]
+        for data in want:
+            pub.send(m_publish(ptid, pub.next_id(), data, F_QOS1))
+            pub.expect(PUBACK, timeout=REPLY_S)
+        wait_event(dp, "delivery_buffered", ev0["delivery_buffered"] + N_ASLEEP,
+                   f"{N_ASLEEP} copies buffered for the sleeper")
+        sl.expect_nothing(0.3)
+
+        woke = client_on(dp, lab, 1 - a)
+        ev1 = events(dp.snapshot())
+        ws0 = worker_sessions(dp)
+        got, seen = wake_until_pingresp(woke, b"sleeper")
+        names = [r[2] for r in woke.gw_registers]
+        log(f"sleeper on worker {a} woke from port {woke.sock.getsockname()[1]} (worker {1 - a}): "
+            f"{[hex(t) for t in seen]}, gateway REGISTERs {names}, copies {got}")
+        check(seen[0] == REGISTER and names[:1] == ["$SYS/proof"],
+              f"the proof REGISTER answers the PINGREQ first, saw {[hex(t) for t in seen]} {names}")
+        check(got == want, f"buffered copies {got}, want each of {want} once, in order")
+        quiet(woke)
+        sl.expect_nothing(0.2)
+        ws, ev = worker_sessions(dp), events(dp.snapshot())
+        delta = {k: ev[k] - ev1[k] for k in ("session_wake_moved", "handover_claims", "handover_done",
+                                             "handover_out", "handover_failed", "session_awake",
+                                             "address_proven", "wake_refused")}
+        log(f"wake: sessions per worker {ws0} -> {ws}; {delta}")
+        check(ws[a] == ws0[a] - 1 and ws[1 - a] == ws0[1 - a] + 1,
+              f"sessions per worker {ws0} before the wake, {ws} after: the session did not move")
+        check(delta["session_wake_moved"] == 1 and delta["handover_done"] == 1 and delta["handover_out"] == 1
+              and delta["session_awake"] == 1 and delta["address_proven"] == 1, f"{delta}")
+        check(delta["handover_failed"] == 0 and delta["wake_refused"] == 0, f"{delta}")
+
+        # Asleep again, at the new address: the next copy is buffered, the next PINGREQ gets it.
+        pub.send(m_publish(ptid, pub.next_id(), b"zz-later", F_QOS1))
+        pub.expect(PUBACK, timeout=REPLY_S)
+        wait_event(dp, "delivery_buffered", ev1["delivery_buffered"] + 1, "the later copy buffered")
+        woke.expect_nothing(0.3)
+        got, seen = wake_until_pingresp(woke, b"sleeper")
+        check(got == [b"zz-later"] and seen == [PUBLISH, PINGRESP], f"second wake: {[hex(t) for t in seen]} {got}")
+        quiet(woke, 0.5)
+        sl.expect_nothing(0.2)
+        woke.send(m_disconnect())
+        woke.expect(DISCONNECT, timeout=REPLY_S)
+    finally:
+        sl.close()
+        pub.close()
+        if woke:
+            woke.close()
+
+
 def main(args):
     roles = {"lcores": [{"lcore": 1, "roles": ["rx", "tx"]}, {"lcore": 2, "roles": ["worker"]},
                         {"lcore": 3, "roles": ["worker"]}]}
@@ -343,6 +444,7 @@ def main(args):
                 pub.expect(PUBACK, timeout=REPLY_S)
                 first.expect_nothing(0.5)
                 moved.expect_nothing(0.3)
+                wake_from_new_port(dp, lab)
             finally:
                 first.close()
                 pub.close()
@@ -352,9 +454,12 @@ def main(args):
         ev = events(stats)
         shown = {k: ev[k] for k in ("handover_claims", "handover_done", "handover_out", "handover_ended",
                                     "handover_failed", "handover_late", "handover_state_dropped",
-                                    "handover_duplicate", "session_resumed", "delivery_buffered")}
+                                    "handover_duplicate", "session_resumed", "delivery_buffered",
+                                    "session_wake_moved", "wake_refused")}
         log(f"events: {shown}")
-        check(ev["handover_done"] == 1 and ev["handover_out"] == 1 and ev["handover_ended"] == 1, f"{shown}")
+        # the mover's CONNECT and the sleeper's PINGREQ
+        check(ev["handover_done"] == 2 and ev["handover_out"] == 2 and ev["handover_ended"] == 1, f"{shown}")
+        check(ev["session_wake_moved"] == 1 and ev["wake_refused"] == 0, f"{shown}")
         check(ev["handover_failed"] == 0 and ev["handover_state_dropped"] == 0 and ev["handover_duplicate"] == 0,
               f"{shown}")
         check(len(stats["workers"]) == 2, f"{len(stats['workers'])} workers, expected 2")

@@ -4990,15 +4990,19 @@ static void test_handover_moves_whole_session(void **state)
 static void test_handover_claim_rules(void **state)
 {
 	start_offline(*state);
-	assert_int_equal(broker_claim(T->b, (const uint8_t *)"x", 1, false, cl(1).ip, false), BROKER_CLAIM_NONE);
+	assert_int_equal(broker_claim(T->b, (const uint8_t *)"x", 1, false, false, cl(1).ip, false), BROKER_CLAIM_NONE);
 	reset_out();
 	assert_int_equal(do_connect(1, "keep", 0, 60), FO_FATE_DELIVERED);
 	sub_ok(1, 1, "k/1");
-	assert_int_equal(broker_claim(T->b, (const uint8_t *)"keep", 4, false, cl(2).ip, false), BROKER_CLAIM_OWNED);
-	assert_int_equal(broker_claim(T->b, (const uint8_t *)"keep", 4, false, cl(101).ip, false), BROKER_CLAIM_HELD);
-	assert_int_equal(broker_claim(T->b, (const uint8_t *)"keep", 4, false, cl(2).ip, true), BROKER_CLAIM_HELD);
+	assert_int_equal(broker_claim(T->b, (const uint8_t *)"keep", 4, false, false, cl(2).ip, false),
+			 BROKER_CLAIM_OWNED);
+	assert_int_equal(broker_claim(T->b, (const uint8_t *)"keep", 4, false, false, cl(101).ip, false),
+			 BROKER_CLAIM_HELD);
+	assert_int_equal(broker_claim(T->b, (const uint8_t *)"keep", 4, false, false, cl(2).ip, true),
+			 BROKER_CLAIM_HELD);
 	assert_int_equal(state_of("keep"), SESSION_ACTIVE);
-	assert_int_equal(broker_claim(T->b, (const uint8_t *)"keep", 4, true, cl(101).ip, false), BROKER_CLAIM_ENDED);
+	assert_int_equal(broker_claim(T->b, (const uint8_t *)"keep", 4, true, false, cl(101).ip, false),
+			 BROKER_CLAIM_ENDED);
 	assert_int_equal(state_of("keep"), -1);
 	assert_int_equal(broker_subscription_count(T->b), 0);
 	assert_int_equal(EV(HANDOVER_ENDED), 1);
@@ -5074,6 +5078,282 @@ static void test_handover_import_refusals(void **state)
 	broker_destroy(B);
 }
 
+/* ------------------------------------------------------------------ a sleeping client waking from a new address */
+
+/* Spec 6.14 behind NAT: the client's binding changed while it slept. Address proof on, as by
+ * default. */
+static void start_wake(struct t *t)
+{
+	t->cfg.address_proof = true;
+	t->cfg.proof_timeout_ms = 5000;
+	start_offline(t);
+}
+
+/* "sleepy" (CleanSession=0) at client 1, subscribed to s/t at QoS 1 and proven, asleep for 10 s;
+ * "pub" at client 2 has published c1, c2, c3 at QoS 1 since: buffered. Returns the subscription's
+ * topic id. */
+static uint16_t asleep_with_copies(void)
+{
+	reset_out();
+	assert_int_equal(do_connect(1, "sleepy", 0, 60), FO_FATE_DELIVERED);
+	uint16_t tid = sub_proven(1, 1, "s/t").u.suback.topic_id;
+	connect_ok(2, "pub");
+	uint16_t id = reg_ok(2, "s/t");
+	assert_int_equal(do_disconnect(1, 10), FO_FATE_DELIVERED);
+	const char *msgs[] = { "c1", "c2", "c3" };
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(do_publish(2, 1, MQTTSN_TOPIC_NORMAL, id, (uint16_t)(k + 1), msgs[k]),
+				 FO_FATE_DELIVERED);
+	assert_int_equal(EV(DELIVERY_BUFFERED), 3);
+	assert_int_equal(state_of("sleepy"), SESSION_ASLEEP);
+	reset_out();
+	return tid;
+}
+
+/* What client i got since the last reset: c1, c2, c3 in order (QoS 1, the subscription's topic
+ * id), then PINGRESP, and nothing else. */
+static void assert_flushed_then_pingresp(int i, uint16_t tid)
+{
+	struct out *o[8];
+	assert_int_equal(outs_to(i, o, 8), 4);
+	const char *msgs[] = { "c1", "c2", "c3" };
+	for (int k = 0; k < 3; k++) {
+		assert_true(o[k]->is_publish);
+		assert_int_equal(o[k]->m.u.publish.topic_id, tid);
+		assert_int_equal(mqttsn_flags_qos(o[k]->m.u.publish.flags), 1);
+		assert_memory_equal(o[k]->m.u.publish.data, msgs[k], 2);
+	}
+	assert_int_equal(o[3]->m.type, MQTTSN_PINGRESP);
+	assert_int_equal(T->f.n, 4);
+}
+
+static enum fo_fate pingreq_on(struct broker *b, int i, const char *id, bool claimed)
+{
+	struct mqttsn_msg m = { .type = MQTTSN_PINGREQ };
+	m.u.pingreq.client_id = (const uint8_t *)id;
+	m.u.pingreq.client_id_len = (uint16_t)strlen(id);
+	uint8_t buf[64];
+	int n = mqttsn_encode(&m, buf, sizeof(buf));
+	assert_true(n > 0);
+	struct fo_client from = cl(i);
+	struct payload *p = &T->pl[T->n_pl++];
+	memset(p, 0, sizeof(*p));
+	memcpy(p->buf, buf, (size_t)n);
+	if (claimed)
+		broker_handle_claimed(b, &from, p->buf, (uint16_t)n, p, T->now, &T->res);
+	else
+		broker_handle(b, &from, p->buf, (uint16_t)n, p, T->now, &T->res);
+	return T->res.fate;
+}
+
+/* The wake-up PINGREQ comes from a new port of the same IP (NAT rebinding) on the same worker: the
+ * session moves there, the proof REGISTER answers the PINGREQ (one reply, nothing flushed to the
+ * unproven address; a resent PINGREQ gets the same proof), and the echo lets the buffered copies
+ * out in order, then PINGRESP. The client is asleep again with its sleep timer restarted. */
+static void test_wake_rebind_same_worker(void **state)
+{
+	start_wake(*state);
+	uint16_t tid = asleep_with_copies();
+	T->now += 5000;
+	assert_int_equal(do_pingreq_id(101, "sleepy"), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 1);
+	assert_true(is_proof_register(&T->f.out[0]));
+	struct proof p = proof_to(101);
+	assert_true(has(101));
+	assert_false(has(1));
+	assert_int_equal(state_of("sleepy"), SESSION_AWAKE);
+	assert_int_equal(EV(SESSION_WAKE_MOVED), 1);
+	assert_int_equal(EV(SESSION_AWAKE), 1);
+	assert_int_equal(broker_held_count(T->b), 3);
+	reset_out();
+	assert_int_equal(do_pingreq_id(101, "sleepy"), FO_FATE_DELIVERED); /* its retry */
+	assert_int_equal(T->f.n, 1);
+	struct proof again = proof_to(101);
+	assert_true(again.mid == p.mid && again.tid == p.tid);
+	assert_int_equal(EV(SESSION_WAKE_MOVED), 1);
+	reset_out();
+	assert_int_equal(do_regack(101, p.tid, p.mid, MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
+	assert_flushed_then_pingresp(101, tid);
+	assert_int_equal(state_of("sleepy"), SESSION_ASLEEP);
+	assert_int_equal(broker_held_count(T->b), 0);
+	assert_int_equal(EV(NOT_CONNECTED), 0);
+	assert_int_equal(EV(WAKE_REFUSED), 0);
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(do_puback(101, tid, T->f.out[k].m.u.publish.msg_id, MQTTSN_RC_ACCEPTED),
+				 FO_FATE_DELIVERED);
+	assert_int_equal(broker_inflight_count(T->b), 0);
+	/* Asleep again at the new address, its timer restarted at the PINGRESP (10 s + 50 %). */
+	T->now += 14900;
+	broker_tick(T->b, T->now);
+	assert_int_equal(state_of("sleepy"), SESSION_ASLEEP);
+	T->now += 200;
+	broker_tick(T->b, T->now);
+	assert_int_equal(state_of("sleepy"), SESSION_DISCONNECTED); /* lost, kept: CleanSession=0 */
+	assert_int_equal(EV(SESSION_SLEEP_LOST), 1);
+}
+
+/* A spoofed wake-up PINGREQ with the sleeper's ClientId gets no buffered copy: from another port
+ * of its IP it moves the session, but only the proof REGISTER goes there and a wrong echo proves
+ * nothing; the real client's own PINGREQ takes it back, and its echo gets the copies. From another
+ * IP the proven session stays where it is (as a CONNECT from there would be refused), and the
+ * PINGREQ is answered as from an unknown client. */
+static void test_wake_spoof_without_proof(void **state)
+{
+	start_wake(*state);
+	uint16_t tid = asleep_with_copies();
+	T->now += 1000;
+	assert_int_equal(do_pingreq_id(3, "sleepy"), FO_FATE_ANSWERED); /* another IP */
+	assert_int_equal(T->f.n, 1);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_DISCONNECT);
+	assert_true(T->res.error_reply);
+	assert_int_equal(EV(WAKE_REFUSED), 1);
+	assert_int_equal(EV(NOT_CONNECTED), 1);
+	assert_true(has(1));
+	assert_false(has(3));
+	assert_int_equal(state_of("sleepy"), SESSION_ASLEEP);
+
+	reset_out();
+	assert_int_equal(do_pingreq_id(101, "sleepy"), FO_FATE_DELIVERED); /* same IP, forged port */
+	assert_int_equal(T->f.n, 1);
+	struct proof p = proof_to(101);
+	assert_int_equal(publishes_to(101), 0);
+	assert_int_equal(do_regack(101, (uint16_t)(p.tid ^ 1), p.mid, MQTTSN_RC_ACCEPTED), FO_FATE_DROPPED);
+	assert_int_equal(T->res.drop, FO_DROP_MQTTSN_UNPROVEN);
+	assert_int_equal(do_regack(101, p.tid, (uint16_t)(p.mid ^ 1), MQTTSN_RC_ACCEPTED), FO_FATE_DROPPED);
+	assert_int_equal(publishes_to(101), 0);
+	assert_int_equal(broker_held_count(T->b), 3);
+	assert_int_equal(EV(PROOF_MISMATCH), 2);
+
+	/* The real client wakes from where it slept: the session comes back, proves, gets it all. */
+	T->now += 1000;
+	reset_out();
+	assert_int_equal(do_pingreq_id(1, "sleepy"), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 1);
+	struct proof q = proof_to(1);
+	assert_true(has(1));
+	assert_false(has(101));
+	assert_int_equal(EV(SESSION_WAKE_MOVED), 2);
+	reset_out();
+	assert_int_equal(do_regack(1, q.tid, q.mid, MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
+	assert_flushed_then_pingresp(1, tid);
+	/* The forger's echo of its own proof comes too late to prove anything: no session there. */
+	reset_out();
+	assert_int_equal(do_regack(101, p.tid, p.mid, MQTTSN_RC_ACCEPTED), FO_FATE_DROPPED);
+	assert_int_equal(T->res.drop, FO_DROP_MQTTSN_NOT_CONNECTED);
+	assert_int_equal(T->f.n, 0);
+	assert_int_equal(state_of("sleepy"), SESSION_ASLEEP);
+}
+
+/* The sleeper's session lives on another worker (A); its PINGREQ from a new port comes to B: B
+ * parks it (no reply, no fate), A hands the session over only for a sleeping client and by the
+ * rules a CONNECT would meet, B imports it at the new address and handles the PINGREQ: proof
+ * first, then the copies buffered on A, in order, then PINGRESP, asleep again on B. */
+static void test_wake_claim_from_other_worker(void **state)
+{
+	start_wake(*state);
+	struct broker *A = T->b;
+	uint16_t tid = asleep_with_copies();
+	struct fo_counters cb = { 0 };
+	struct broker_io io = T->io;
+	io.connect_elsewhere = fake_elsewhere;
+	const char *err = NULL;
+	struct broker *B = broker_create(&T->cfg, &io, &cb, &err);
+	assert_non_null(B);
+	g_elsewhere_calls = 0;
+
+	T->now += 3000;
+	reset_out();
+	pingreq_on(B, 101, "sleepy", false);
+	assert_true(T->res.handover);
+	assert_true(T->res.handover_wake);
+	assert_false(T->res.handover_clean);
+	assert_int_equal(T->res.client_id_len, 6);
+	assert_int_equal(T->f.n, 0);
+	assert_int_equal(g_elsewhere_calls, 1);
+	assert_int_equal(cb.mqttsn_rx_type[MQTTSN_PINGREQ], 1);
+
+	/* A decides as it would for a PINGREQ on its own worker. */
+	const uint8_t *id = (const uint8_t *)"sleepy";
+	assert_int_equal(broker_claim(A, id, 6, false, true, cl(3).ip, false), BROKER_CLAIM_OWNED);
+	assert_int_equal(broker_claim(A, id, 6, false, true, cl(3).ip, true), BROKER_CLAIM_HELD);
+	assert_int_equal(broker_claim(A, (const uint8_t *)"pub", 3, false, true, cl(102).ip, false),
+			 BROKER_CLAIM_NONE); /* active: not a sleeping client */
+	assert_int_equal(broker_claim(A, (const uint8_t *)"nobody", 6, false, true, cl(101).ip, false),
+			 BROKER_CLAIM_NONE);
+	assert_int_equal(state_of("sleepy"), SESSION_ASLEEP); /* none of these changed it */
+	assert_int_equal(broker_claim(A, id, 6, false, true, cl(101).ip, false), BROKER_CLAIM_HELD);
+	uint8_t buf[4096];
+	int32_t len = broker_session_export(A, id, 6, buf, sizeof(buf));
+	assert_true(len > 0);
+	assert_int_equal(state_of("sleepy"), -1);
+	struct fo_client nb = cl(101);
+	assert_int_equal(broker_session_import(B, buf, (uint32_t)len, &nb), 0);
+	assert_int_equal(broker_client_state(B, id, 6), SESSION_ASLEEP);
+	assert_int_equal(broker_held_count(B), 3);
+
+	reset_out();
+	assert_int_equal(pingreq_on(B, 101, "sleepy", true), FO_FATE_DELIVERED);
+	assert_false(T->res.handover);
+	assert_int_equal(cb.mqttsn_rx_type[MQTTSN_PINGREQ], 1); /* one PINGREQ, counted once */
+	assert_int_equal(T->f.n, 1);
+	struct proof p = proof_to(101);
+	assert_int_equal(cb.ev[FO_EV_SESSION_WAKE_MOVED], 1);
+	assert_int_equal(broker_client_state(B, id, 6), SESSION_AWAKE);
+	T->b = B;
+	reset_out();
+	assert_int_equal(do_regack(101, p.tid, p.mid, MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
+	assert_flushed_then_pingresp(101, tid);
+	assert_int_equal(state_of("sleepy"), SESSION_ASLEEP);
+	assert_int_equal(broker_held_count(B), 0);
+	assert_int_equal(g_elsewhere_calls, 1);
+	T->b = A;
+	broker_destroy(B);
+}
+
+/* A PINGREQ with a ClientId nobody sleeps under, from an address without a session, is answered as
+ * before: DISCONNECT (an error reply, counted not_connected), on one worker, after a claim that
+ * found nothing, and when the ClientId is an active client's. */
+static void test_wake_unknown_client_id(void **state)
+{
+	struct t *t = *state;
+	start_wake(t);
+	reset_out();
+	assert_int_equal(do_pingreq_id(5, "ghost"), FO_FATE_ANSWERED);
+	assert_int_equal(T->f.n, 1);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_DISCONNECT);
+	assert_true(T->res.error_reply);
+	assert_int_equal(EV(NOT_CONNECTED), 1);
+	assert_false(has(5));
+	connect_ok(1, "live");
+	reset_out();
+	assert_int_equal(do_pingreq_id(101, "live"), FO_FATE_ANSWERED);
+	assert_int_equal(T->f.n, 1);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_DISCONNECT);
+	assert_int_equal(EV(NOT_CONNECTED), 2);
+	assert_true(has(1));
+	assert_false(has(101));
+
+	/* With other workers: claimed first, then answered the same when nobody had it. */
+	struct broker_io io = T->io;
+	io.connect_elsewhere = fake_elsewhere;
+	struct fo_counters cb = { 0 };
+	const char *err = NULL;
+	struct broker *B = broker_create(&T->cfg, &io, &cb, &err);
+	assert_non_null(B);
+	reset_out();
+	pingreq_on(B, 6, "ghost", false);
+	assert_true(T->res.handover && T->res.handover_wake);
+	assert_int_equal(T->f.n, 0);
+	assert_int_equal(pingreq_on(B, 6, "ghost", true), FO_FATE_ANSWERED);
+	assert_int_equal(T->f.n, 1);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_DISCONNECT);
+	assert_int_equal(cb.ev[FO_EV_NOT_CONNECTED], 1);
+	assert_int_equal(cb.mqttsn_rx_type[MQTTSN_PINGREQ], 1);
+	assert_int_equal(EV(SESSION_WAKE_MOVED) + cb.ev[FO_EV_SESSION_WAKE_MOVED], 0);
+	assert_int_equal(EV(WAKE_REFUSED) + cb.ev[FO_EV_WAKE_REFUSED], 0);
+	broker_destroy(B);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -5088,6 +5368,10 @@ int main(void)
 		TEST(test_handover_claim_rules),
 		TEST(test_handover_connect_parked),
 		TEST(test_handover_import_refusals),
+		TEST(test_wake_rebind_same_worker),
+		TEST(test_wake_spoof_without_proof),
+		TEST(test_wake_claim_from_other_worker),
+		TEST(test_wake_unknown_client_id),
 		TEST(test_clean0_resume_registers_and_resends),
 		TEST(test_sleeping_client_buffer_and_wake),
 		TEST(test_awake_waits_for_regack_then_pingresp),
