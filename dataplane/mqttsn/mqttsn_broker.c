@@ -220,6 +220,11 @@ struct rx_mids {
 /* An in-flight QoS 2 copy whose PUBREC came: PUBREL sent, PUBCOMP awaited (the entry's flags keep
  * no DUP, so that bit is free to mark it). */
 #define INFLIGHT_PUBREL MQTTSN_FLAG_DUP
+/* An in-flight copy under a topic id the client may have lost (a CleanSession=0 reconnect kept the
+ * id): it is not sent again before the REGACK of a REGISTER of that id (spec 6.10), see
+ * inflight_ready. The Will bit means nothing in a PUBLISH, so it is free to mark it; it is never
+ * sent. */
+#define INFLIGHT_WAIT_REG MQTTSN_FLAG_WILL
 
 static void ev(struct broker *b, enum fo_event e)
 {
@@ -530,20 +535,52 @@ static uint32_t held_take(struct broker *b, uint32_t si, uint32_t me, uint32_t o
 	return k;
 }
 
-/* The client knows the id of map entry me now: its held copies go out, in arrival order. An
- * address that has not proven itself (a session moved to it) gets no copies: they are dropped,
- * as copies for it are while it is unproven. */
+static void inflight_resend(struct broker *b, struct mqttsn_session *s, uint32_t x);
+
+/* The client knows topic id tid now (send) or refused it (!send): its copies in flight that waited
+ * for that (INFLIGHT_WAIT_REG) go out again with DUP, oldest first (only stop waiting while it is
+ * away, unproven or paused: they go when it is back), or are dropped. */
+static void inflight_waiting(struct broker *b, uint32_t si, uint16_t tid, bool send)
+{
+	struct mqttsn_session *s = session_get(b->st, si);
+	uint32_t x = s->inflight_head, tail = INFLIGHT_NONE;
+	for (; x != INFLIGHT_NONE; x = inflight_get(b->inf, x)->s_next)
+		tail = x;
+	bool out = s->proven && !s->paused && !(s->state & SESSION_AWAY);
+	for (x = tail; x != INFLIGHT_NONE;) { /* the list is newest first */
+		struct inflight_entry *e = inflight_get(b->inf, x);
+		uint32_t prev = e->s_prev;
+		if ((e->flags & INFLIGHT_WAIT_REG) && e->topic_id == tid) {
+			if (!send) {
+				inflight_drop(b, s, x);
+				ev(b, FO_EV_DELIVERY_HELD_DISCARDED);
+			} else {
+				e->flags = (uint8_t)(e->flags & ~INFLIGHT_WAIT_REG);
+				if (out)
+					inflight_resend(b, s, x);
+			}
+		}
+		x = prev;
+	}
+}
+
+/* The client knows the id of map entry me now: its copies in flight under the id that waited for
+ * that go out again, then its held copies, in arrival order. An address that has not proven
+ * itself (a session moved to it) gets no copies: held ones are dropped, as copies for it are
+ * while it is unproven (those in flight wait for the proof). */
 static void held_flush(struct broker *b, uint32_t si, uint32_t me)
 {
 	struct guard *g = &b->g[si];
-	const struct mqttsn_session *s = session_get(b->st, si);
+	struct mqttsn_session *s = session_get(b->st, si);
+	uint16_t tid = ctmap_get(b->st, me)->tid;
+	if (s->inflight_n > 0)
+		inflight_waiting(b, si, tid, true);
 	if (g->n_pubs == 0)
 		return;
 	if (!s->proven || s->paused) {
 		held_discard(b, si, me);
 		return;
 	}
-	uint16_t tid = ctmap_get(b->st, me)->tid;
 	uint32_t mine[256];
 	uint32_t k = held_take(b, si, me, mine);
 	while (k > 0) { /* the list is newest first */
@@ -563,7 +600,7 @@ static void map_drop(struct broker *b, uint32_t me)
 	g->n_topics--;
 	if (e->reg_msg_id == CTMAP_REFUSED)
 		g->n_refused -= g->n_refused > 0;
-	else if (e->reg_msg_id != 0 && g->regs_pending > 0)
+	else if (e->reg_msg_id != 0 && e->reg_msg_id != CTMAP_UNANNOUNCED && g->regs_pending > 0)
 		g->regs_pending--;
 	if (g->n_pubs)
 		held_discard(b, si, me);
@@ -591,9 +628,22 @@ static void map_known(struct broker *b, uint32_t si, uint32_t me)
 	struct ctmap_entry *e = ctmap_get(b->st, me);
 	if (e->reg_msg_id == CTMAP_REFUSED)
 		return;
-	if (e->reg_msg_id != 0 && b->g[si].regs_pending > 0)
+	if (e->reg_msg_id != 0 && e->reg_msg_id != CTMAP_UNANNOUNCED && b->g[si].regs_pending > 0)
 		b->g[si].regs_pending--;
 	e->reg_msg_id = 0;
+}
+
+/* Our REGISTER of map entry me awaits no REGACK any more (the client left, or was paused, without
+ * answering it): the id stays, to be REGISTERed again before the next copy of the name goes out
+ * under it (copies in flight under it wait for that too). */
+static void map_unannounce(struct broker *b, uint32_t si, uint32_t me)
+{
+	struct ctmap_entry *e = ctmap_get(b->st, me);
+	if (e->reg_msg_id == 0 || e->reg_msg_id == CTMAP_REFUSED || e->reg_msg_id == CTMAP_UNANNOUNCED)
+		return;
+	if (b->g[si].regs_pending > 0)
+		b->g[si].regs_pending--;
+	e->reg_msg_id = CTMAP_UNANNOUNCED;
 }
 
 /* The client SUBSCRIBEd or UNSUBSCRIBEd filter entry: refusals of names it matches end (the
@@ -1348,11 +1398,47 @@ static uint32_t buffer_copy(struct broker *b, uint32_t si, int qos, struct deliv
 	return 0;
 }
 
+#define REG_FULL (-2) /* register_send: REGISTERs awaiting REGACK already as many as regs_pending counts */
+
+/* Our REGISTER of map entry me, its name under its id (spec 6.10): the copies of the name wait for
+ * its REGACK; it is sent again every retry interval while unanswered (expire_sessions). 0, or -1
+ * when it could not be sent, REG_FULL when the session has 255 waiting (the entry is left as it
+ * was either way). */
+static int register_send(struct broker *b, uint32_t si, uint32_t me)
+{
+	struct mqttsn_session *s = session_get(b->st, si);
+	struct guard *g = &b->g[si];
+	if (g->regs_pending == UINT8_MAX)
+		return REG_FULL;
+	uint16_t mid = next_msg_id(b, s);
+	while (mid >= CTMAP_UNANNOUNCED) /* those values mark map entries: never a REGISTER's MsgId */
+		mid = next_msg_id(b, s);
+	struct ctmap_entry *e = ctmap_get(b->st, me);
+	struct mqttsn_msg r = { .type = MQTTSN_REGISTER };
+	r.u.reg.topic_id = e->tid;
+	r.u.reg.msg_id = mid;
+	r.u.reg.topic_name = topic_registry_name(b->reg, e->topic, &r.u.reg.topic_name_len);
+	struct fo_client to;
+	client_of(b, s, &to);
+	if (send_msg(b, &to, &r) < 0)
+		return -1;
+	e->reg_msg_id = mid;
+	if (g->regs_pending++ == 0) {
+		g->since_ms = (uint32_t)b->clock_ms;
+		g->reg_resends = 0;
+	}
+	ev(b, FO_EV_REGISTER_SENT);
+	return 0;
+}
+
 /* A copy of a name whose map entry me has no usable id yet: the client refused the name (no
- * copy), or our REGISTER of it awaits the REGACK (the copy waits too, not to overtake it). */
+ * copy), our REGISTER of it awaits the REGACK (the copy waits too, not to overtake it), or the
+ * client may have lost the id (CTMAP_UNANNOUNCED: a CleanSession=0 reconnect kept it): the id is
+ * REGISTERed again, and the copy waits for that REGACK as for a name it has never seen. */
 static uint32_t deliver_unknown(struct broker *b, uint32_t si, uint32_t me, int qos, struct delivery *d)
 {
-	if (ctmap_get(b->st, me)->reg_msg_id == CTMAP_REFUSED) {
+	uint16_t rm = ctmap_get(b->st, me)->reg_msg_id;
+	if (rm == CTMAP_REFUSED) {
 		ev(b, FO_EV_DELIVERY_TOPIC_REFUSED);
 		return 0;
 	}
@@ -1360,6 +1446,14 @@ static uint32_t deliver_unknown(struct broker *b, uint32_t si, uint32_t me, int 
 		pause_session(b, si);
 		ev(b, FO_EV_DELIVERY_PAUSED);
 		return 0;
+	}
+	if (rm == CTMAP_UNANNOUNCED) {
+		int rc = register_send(b, si, me);
+		if (rc < 0) {
+			if (rc == REG_FULL)
+				ev(b, FO_EV_DELIVERY_HELD_FULL);
+			return 0;
+		}
 	}
 	hold_copy(b, si, me, qos, d);
 	return 0;
@@ -1417,27 +1511,13 @@ static inline __attribute__((always_inline)) uint32_t deliver_copy(struct broker
 			return 0;
 		}
 		topic_registry_ref(b->reg, d->entry);
-		tid = ctmap_get(b->st, me)->tid;
-		uint16_t mid = next_msg_id(b, s);
-		if (mid == CTMAP_REFUSED) /* that value marks a refusal in the map */
-			mid = next_msg_id(b, s);
-		struct mqttsn_msg r = { .type = MQTTSN_REGISTER };
-		r.u.reg.topic_id = tid;
-		r.u.reg.msg_id = mid;
-		r.u.reg.topic_name = d->name;
-		r.u.reg.topic_name_len = d->name_len;
-		struct fo_client rto;
-		client_of(b, s, &rto);
-		if (send_msg(b, &rto, &r) < 0) {
+		int rc = register_send(b, si, me);
+		if (rc < 0) {
+			if (rc == REG_FULL)
+				ev(b, FO_EV_DELIVERY_HELD_FULL);
 			map_drop(b, me);
 			return 0;
 		}
-		ctmap_get(b->st, me)->reg_msg_id = mid;
-		if (b->g[si].regs_pending++ == 0) {
-			b->g[si].since_ms = (uint32_t)b->clock_ms;
-			b->g[si].reg_resends = 0;
-		}
-		ev(b, FO_EV_REGISTER_SENT);
 		hold_copy(b, si, me, qos, d);
 		return 0;
 	}
@@ -1511,7 +1591,8 @@ static void inflight_resend(struct broker *b, struct mqttsn_session *s, uint32_t
 		return;
 	}
 	uint8_t hdr[PUBLISH_HDR_MAX];
-	int h = mqttsn_encode_publish_hdr(hdr, sizeof(hdr), (uint8_t)(e->flags | MQTTSN_FLAG_DUP), e->topic_id,
+	int h = mqttsn_encode_publish_hdr(hdr, sizeof(hdr),
+					  (uint8_t)((e->flags & ~INFLIGHT_WAIT_REG) | MQTTSN_FLAG_DUP), e->topic_id,
 					  e->msg_id, e->payload_len);
 	if (h > 0) {
 		struct fo_client to;
@@ -1523,9 +1604,41 @@ static void inflight_resend(struct broker *b, struct mqttsn_session *s, uint32_t
 	inflight_requeue(b->inf, x, b->clock_ms + b->cfg.retry_interval_ms);
 }
 
+/* Whether in-flight copy x may go out again now (INFLIGHT_READY). One under a topic id the client
+ * may have lost (INFLIGHT_WAIT_REG: a CleanSession=0 reconnect kept the id) WAITS until the client
+ * knows the id again: the REGISTER of the id is sent here when none is out (spec 6.10: the PUBLISH
+ * follows its REGACK, which sends the copy, inflight_waiting). One whose id the client refused
+ * meanwhile, or whose map entry is gone, is DROPPED (x freed, counted). */
+enum { INFLIGHT_DROPPED = -1, INFLIGHT_WAITS = 0, INFLIGHT_READY = 1 };
+static int inflight_ready(struct broker *b, uint32_t si, uint32_t x)
+{
+	struct inflight_entry *e = inflight_get(b->inf, x);
+	if (!(e->flags & INFLIGHT_WAIT_REG))
+		return INFLIGHT_READY;
+	uint32_t me = ctmap_find(b->st, si, e->topic_id);
+	uint16_t rm = me != SESSION_NONE ? ctmap_get(b->st, me)->reg_msg_id : CTMAP_REFUSED;
+	if (rm == 0) {
+		e->flags = (uint8_t)(e->flags & ~INFLIGHT_WAIT_REG);
+		return INFLIGHT_READY;
+	}
+	if (rm == CTMAP_REFUSED) {
+		inflight_drop(b, session_get(b->st, si), x);
+		ev(b, FO_EV_DELIVERY_HELD_DISCARDED);
+		return INFLIGHT_DROPPED;
+	}
+	if (rm == CTMAP_UNANNOUNCED) {
+		if (regs_stalled(b, si))
+			pause_session(b, si);
+		else
+			register_send(b, si, me); /* not sent: the next resend tries again */
+	}
+	return INFLIGHT_WAITS;
+}
+
 /* The client is there again (CONNECT that resumed its session, PINGREQ of a sleeping client,
- * or the proof of a new address): its unacknowledged QoS 1 copies go out again and its
- * buffered copies follow in arrival order (REGISTERed first where it lacks the id). */
+ * or the proof of a new address): its unacknowledged QoS 1 copies go out again (those under an
+ * id it may have lost after a REGISTER of the id) and its buffered copies follow in arrival
+ * order (REGISTERed first where it lacks the id, or may have lost it). */
 static void resume_deliveries(struct broker *b, uint32_t si)
 {
 	struct mqttsn_session *s = session_get(b->st, si);
@@ -1534,7 +1647,8 @@ static void resume_deliveries(struct broker *b, uint32_t si)
 	for (uint32_t x = s->inflight_head; x != INFLIGHT_NONE;) {
 		uint32_t next = inflight_get(b->inf, x)->s_next;
 		inflight_get(b->inf, x)->retries = 0;
-		inflight_resend(b, s, x);
+		if (inflight_ready(b, si, x) == INFLIGHT_READY)
+			inflight_resend(b, s, x);
 		x = next;
 	}
 	uint32_t mine[256];
@@ -1565,7 +1679,7 @@ static void resume_deliveries(struct broker *b, uint32_t si)
 static void awake_done(struct broker *b, uint32_t si)
 {
 	struct mqttsn_session *s = session_get(b->st, si);
-	if (s->state != SESSION_AWAKE || b->g[si].n_pubs > 0)
+	if (s->state != SESSION_AWAKE || b->g[si].n_pubs > 0 || b->g[si].regs_pending > 0)
 		return;
 	struct fo_client to;
 	client_of(b, s, &to);
@@ -1576,7 +1690,7 @@ static void awake_done(struct broker *b, uint32_t si)
 
 /* The client left for now (DISCONNECT of a persistent session, asleep, or lost with a persistent
  * session): copies waiting for REGACKs are buffered with the rest, and the REGISTERs they waited
- * for are forgotten (a name is registered again when the client is back). */
+ * for are forgotten (the id is registered again before the next copy when the client is back). */
 static void regs_forget(struct broker *b, uint32_t si)
 {
 	struct mqttsn_session *s = session_get(b->st, si);
@@ -1589,13 +1703,8 @@ static void regs_forget(struct broker *b, uint32_t si)
 		topic_registry_ref(b->reg, p->topic);
 		p->me = HELD_BUFFERED;
 	}
-	for (uint32_t me = s->map_head; me != SESSION_NONE;) {
-		uint32_t next = ctmap_get(b->st, me)->next;
-		uint16_t rm = ctmap_get(b->st, me)->reg_msg_id;
-		if (rm != 0 && rm != CTMAP_REFUSED)
-			map_drop(b, me);
-		me = next;
-	}
+	for (uint32_t me = s->map_head; me != SESSION_NONE; me = ctmap_get(b->st, me)->next)
+		map_unannounce(b, si, me);
 }
 
 static void go_offline(struct broker *b, uint32_t si, enum session_state state)
@@ -1891,6 +2000,31 @@ static bool evict_unproven(struct broker *b, uint32_t spare, enum evict_need nee
 	return true;
 }
 
+/* A CleanSession=0 CONNECT took the session back with the client's topic ids (6.3), but the
+ * client may be a new process that lost its table, and 6.10 names this case for a gateway
+ * REGISTER: every id it knows is REGISTERed again (same id, its name) before the next copy under
+ * it goes out, and a copy in flight under it is not sent again before that REGACK. Lazily: each
+ * REGISTER goes with the first copy that needs it, not all of them with the CONNACK. An id whose
+ * REGISTER of ours is still unanswered is named by its resends anyway; refused ones stay refused,
+ * predefined ids and short names are not in the map. */
+static void ids_kept(struct broker *b, uint32_t si)
+{
+	struct mqttsn_session *s = session_get(b->st, si);
+	for (uint32_t me = s->map_head; me != SESSION_NONE; me = ctmap_get(b->st, me)->next) {
+		struct ctmap_entry *e = ctmap_get(b->st, me);
+		if (e->reg_msg_id == 0)
+			e->reg_msg_id = CTMAP_UNANNOUNCED;
+	}
+	for (uint32_t x = s->inflight_head; x != INFLIGHT_NONE; x = inflight_get(b->inf, x)->s_next) {
+		struct inflight_entry *e = inflight_get(b->inf, x);
+		if ((e->flags & INFLIGHT_PUBREL) || (e->flags & MQTTSN_FLAG_TOPIC_MASK) != MQTTSN_TOPIC_NORMAL)
+			continue; /* a PUBREL names no topic */
+		uint32_t me = ctmap_find(b->st, si, e->topic_id);
+		if (me != SESSION_NONE && ctmap_get(b->st, me)->reg_msg_id != CTMAP_REFUSED)
+			e->flags |= INFLIGHT_WAIT_REG;
+	}
+}
+
 /* The CONNECT is complete (with its will, when it asked for one): CONNACK, then what waited for
  * the client. */
 static void connect_done(struct broker *b, uint32_t si, const struct fo_client *from)
@@ -1987,7 +2121,7 @@ static void on_connect(struct broker *b, const struct fo_client *from, const str
 		replaced = true;
 	}
 	uint32_t keep = SESSION_NONE;
-	bool moved = false;
+	bool moved = false, kept = false;
 	if (si != SESSION_NONE) {
 		replaced = true;
 		const struct mqttsn_session *o = session_get(b->st, si);
@@ -1997,9 +2131,10 @@ static void on_connect(struct broker *b, const struct fo_client *from, const str
 			session_drop(b, si);
 		} else if (same_addr) {
 			keep = si; /* the same address again: its proof stands */
+			kept = true;
 		} else if (session_move(b->st, si, &fa, from->ifindex) == 0) {
 			keep = si; /* clean=0: subscriptions, topic map and QoS 1 state follow the client */
-			moved = true;
+			moved = kept = true;
 			ipq_dec(b, old_ip);
 			ipq_inc(b, from->ip);
 		} else {
@@ -2043,6 +2178,13 @@ static void on_connect(struct broker *b, const struct fo_client *from, const str
 	}
 	g->resume_held = false;
 	g->wake_held = 0;
+	if (kept) {
+		ids_kept(b, keep);
+		if (s->proven && g->regs_pending > 0) {
+			g->since_ms = (uint32_t)b->clock_ms; /* it is back: the REGISTER patience starts again */
+			g->reg_resends = 0;
+		}
+	}
 	set_delivered(res);
 	if (will) {
 		/* Spec 6.2: prompt for the will; the CONNACK answers its WILLMSG (or an empty
@@ -2369,7 +2511,7 @@ static void on_pubrec(struct broker *b, uint32_t si, const struct mqttsn_msg *m,
 		return;
 	}
 	if (!(e->flags & INFLIGHT_PUBREL)) {
-		e->flags |= INFLIGHT_PUBREL;
+		e->flags = (uint8_t)((e->flags & ~INFLIGHT_WAIT_REG) | INFLIGHT_PUBREL); /* PUBREL names no topic */
 		b->n_pubrel++;
 		if (e->payload)
 			b->io.payload_release(b->io.ctx, e->payload);
@@ -2453,7 +2595,7 @@ static void on_regack(struct broker *b, uint32_t si, const struct fo_client *fro
 	}
 	uint32_t me = ctmap_find(b->st, si, m->u.regack.topic_id);
 	struct ctmap_entry *e = me != SESSION_NONE ? ctmap_get(b->st, me) : NULL;
-	if (!e || e->reg_msg_id == 0 || e->reg_msg_id == CTMAP_REFUSED || e->reg_msg_id != m->u.regack.msg_id) {
+	if (!e || e->reg_msg_id == 0 || e->reg_msg_id >= CTMAP_UNANNOUNCED || e->reg_msg_id != m->u.regack.msg_id) {
 		set_drop(res, FO_DROP_MQTTSN_STALE_ACK);
 		return;
 	}
@@ -2472,10 +2614,12 @@ static void on_regack(struct broker *b, uint32_t si, const struct fo_client *fro
 		e->reg_msg_id = CTMAP_REFUSED;
 		g->n_refused++;
 		held_discard(b, si, me);
+		inflight_waiting(b, si, m->u.regack.topic_id, false);
 		ev(b, FO_EV_TOPIC_REFUSED);
 	} else {
 		e->reg_msg_id = 0; /* no longer pending (counted above) */
 		map_drop(b, me);
+		inflight_waiting(b, si, m->u.regack.topic_id, false);
 		ev(b, FO_EV_TOPIC_REFUSALS_FULL);
 	}
 	set_delivered(res);
@@ -3064,15 +3208,10 @@ static void broker_handle_msg(struct broker *b, const struct fo_client *from, co
 	b->cur_proven = s->proven;
 	if (s->paused) {
 		s->paused = 0; /* it speaks again: deliveries resume */
-		/* Our REGISTERs it never answered may simply have been lost: forget those ids, so the
-		 * next copy of each topic registers it again instead of pausing it once more. */
-		for (uint32_t me = s->map_head; me != SESSION_NONE;) {
-			uint32_t next = ctmap_get(b->st, me)->next;
-			uint16_t rm = ctmap_get(b->st, me)->reg_msg_id;
-			if (rm != 0 && rm != CTMAP_REFUSED)
-				map_drop(b, me);
-			me = next;
-		}
+		/* Our REGISTERs it never answered may simply have been lost: forget them, so the next
+		 * copy of each topic registers it again instead of pausing it once more. */
+		for (uint32_t me = s->map_head; me != SESSION_NONE; me = ctmap_get(b->st, me)->next)
+			map_unannounce(b, si, me);
 		/* Copies held while it was paused are sent again before any can count as a give-up. */
 		for (uint32_t x = s->inflight_head; x != INFLIGHT_NONE;) {
 			struct inflight_entry *e = inflight_get(b->inf, x);
@@ -3198,6 +3337,12 @@ static void retransmit_due(struct broker *b, uint64_t now)
 			inflight_requeue(b->inf, x, now + b->cfg.retry_interval_ms);
 			continue;
 		}
+		int ready = inflight_ready(b, si, x);
+		if (ready != INFLIGHT_READY) {
+			if (ready == INFLIGHT_WAITS) /* for the REGACK of its id (a reconnect kept the id) */
+				inflight_requeue(b->inf, x, now + b->cfg.retry_interval_ms);
+			continue;
+		}
 		if (e->retries >= b->cfg.retry_limit) {
 			inflight_drop(b, s, x);
 			ev(b, FO_EV_QOS1_GIVEUPS);
@@ -3229,8 +3374,8 @@ static void resend_registers(struct broker *b, uint32_t si)
 	client_of(b, s, &to);
 	for (uint32_t me = s->map_head; me != SESSION_NONE; me = ctmap_get(b->st, me)->next) {
 		const struct ctmap_entry *e = ctmap_get(b->st, me);
-		if (e->reg_msg_id == 0 || e->reg_msg_id == CTMAP_REFUSED)
-			continue;
+		if (e->reg_msg_id == 0 || e->reg_msg_id >= CTMAP_UNANNOUNCED)
+			continue; /* known, refused, or to be registered with its next copy */
 		struct mqttsn_msg r = { .type = MQTTSN_REGISTER };
 		r.u.reg.topic_id = e->tid;
 		r.u.reg.msg_id = e->reg_msg_id;
@@ -3326,11 +3471,15 @@ struct ho_hdr {
 	uint8_t state, persistent, has_will, client_id_len;
 	uint8_t client_id[SESSION_CLIENT_ID_MAX];
 };
-#define HO_MAP_FIXED 5u       /* tid, refused, name length */
+#define HO_MAP_FIXED 5u       /* tid, state (enum ho_map_state), name length */
 #define HO_SUB_FIXED 4u       /* qos, wildcard, name length */
 #define HO_INFLIGHT_FIXED 16u /* msg id, topic id, payload length, flags, retries, handle */
 #define HO_BUFFERED_FIXED 14u /* qos, retain, payload length, handle, name length */
 #define HO_WILL_FIXED 6u      /* stage, flags, topic length, message length */
+
+/* A map entry's state in a moved session: the client knows the id, refused it, or may have lost it
+ * (CTMAP_UNANNOUNCED; our REGISTERs still unanswered travel so too, regs_forget). */
+enum ho_map_state { HO_MAP_KNOWN = 0, HO_MAP_REFUSED = 1, HO_MAP_UNANNOUNCED = 2 };
 
 struct ho_buf {
 	uint8_t *p;
@@ -3508,7 +3657,9 @@ int32_t broker_session_export(struct broker *b, const uint8_t *client_id, uint8_
 	for (uint32_t me = s->map_head; me != SESSION_NONE;) {
 		const struct ctmap_entry *e = ctmap_get(b->st, me);
 		ho_put16(&w, e->tid);
-		ho_put8(&w, e->reg_msg_id == CTMAP_REFUSED);
+		ho_put8(&w, e->reg_msg_id == CTMAP_REFUSED       ? HO_MAP_REFUSED
+			    : e->reg_msg_id == CTMAP_UNANNOUNCED ? HO_MAP_UNANNOUNCED
+								 : HO_MAP_KNOWN);
 		ho_putname(&w, b, e->topic);
 		h.n_map++;
 		me = e->next;
@@ -3571,7 +3722,8 @@ static bool ho_apply(struct broker *b, const struct ho_hdr *h, struct ho_buf *r,
 	uint32_t dropped = 0;
 	for (uint32_t i = 0; i < h->n_map && !r->bad; i++) {
 		uint16_t tid = ho_get16(r);
-		bool refused = ho_get8(r) != 0;
+		uint8_t state = ho_get8(r);
+		bool refused = state != HO_MAP_KNOWN && state != HO_MAP_UNANNOUNCED;
 		uint16_t nlen;
 		const uint8_t *name = ho_getname(r, &nlen);
 		if (!s || !name)
@@ -3586,7 +3738,9 @@ static bool ho_apply(struct broker *b, const struct ho_hdr *h, struct ho_buf *r,
 		}
 		topic_registry_ref(b->reg, entry);
 		g->n_topics++;
-		ctmap_get(b->st, me)->reg_msg_id = refused ? CTMAP_REFUSED : 0;
+		ctmap_get(b->st, me)->reg_msg_id = refused		     ? CTMAP_REFUSED
+						   : state == HO_MAP_UNANNOUNCED ? CTMAP_UNANNOUNCED
+										 : 0;
 		g->n_refused += refused && g->n_refused < UINT8_MAX;
 	}
 	for (uint32_t i = 0; i < h->n_subs && !r->bad; i++) {

@@ -47,9 +47,12 @@ struct mqttsn_session {
 	uint8_t client_id[SESSION_CLIENT_ID_MAX];
 };
 
-/* One (client, topic id, registry entry) triple of a client's map. reg_msg_id != 0 while
- * our REGISTER for it waits for the client's REGACK; CTMAP_REFUSED once the client rejected
- * it (the broker keeps the entry as a marker and delivers nothing of that name to it). */
+/* One (client, topic id, registry entry) triple of a client's map. reg_msg_id is 0 while the
+ * client knows the id; our REGISTER's MsgId while it waits for the client's REGACK;
+ * CTMAP_UNANNOUNCED while the client may not know the id (a CleanSession=0 reconnect kept it, or
+ * our REGISTER of it was forgotten unanswered): the next copy of the name REGISTERs it again
+ * under the same id first; CTMAP_REFUSED once the client rejected it (the broker keeps the entry
+ * as a marker and delivers nothing of that name to it). */
 struct ctmap_entry {
 	uint32_t session;
 	uint32_t next, prev; /* the session's list; SESSION_NONE-terminated */
@@ -60,6 +63,7 @@ struct ctmap_entry {
 
 #define CTMAP_TID_MAX 65534u  /* 0x0000 and 0xFFFF are reserved (spec 5.3.11) */
 #define CTMAP_REFUSED 0xFFFFu /* reg_msg_id of a refused entry: never the MsgId of our REGISTERs */
+#define CTMAP_UNANNOUNCED 0xFFFEu /* reg_msg_id of an id to REGISTER again: never a MsgId of ours either */
 
 /* A client's state as the gateway sees it (spec 6.14, fig. 4); lost clients end, or turn
  * disconnected when their session is persistent. keepalive_s supervises ACTIVE (keep alive),

@@ -214,7 +214,8 @@
 	_(REGISTER_ACCEPTED, "register_accepted", "events", "REGISTERs accepted") \
 	_(REGISTER_REJECTED, "register_rejected", "events", "REGISTERs refused (bad or full topic table)") \
 	_(REGISTER_REJECTED_QUOTA, "register_rejected_quota", "events", "security.topics_per_session") \
-	_(REGISTER_SENT, "register_sent", "events", "gateway -> wildcard subscriber") \
+	_(REGISTER_SENT, "register_sent", "events", \
+	  "gateway REGISTERs: a name new to a (wildcard) subscriber, or an id kept by a CleanSession=0 reconnect") \
 	_(REGISTER_RESENT, "register_resent", "events", "a REGISTER unanswered, sent again") \
 	_(PUBLISH_ACCEPTED, "publish_accepted", "events", "PUBLISHes accepted for fan-out") \
 	_(PUBLISH_QOS_M1, "publish_qos_m1", "events", "QoS -1 PUBLISHes accepted") \
@@ -241,7 +242,8 @@
 	  "copy dropped: the session's QoS window (255 at most) already held for its REGACKs, or the worker's hold " \
 	  "pool full") \
 	_(DELIVERY_HELD_DISCARDED, "delivery_held_discarded", "events", \
-	  "held copies dropped: REGACK refused, REGISTERs unanswered, or session ended") \
+	  "held copies (or copies in flight waiting for their id's REGACK) dropped: REGACK refused, REGISTERs " \
+	  "unanswered, or session ended") \
 	_(DELIVERY_TOPIC_REFUSED, "delivery_topic_refused", "events", \
 	  "copy skipped: the subscriber refused the topic") \
 	_(TOPIC_REFUSED, "topic_refused", "events", "REGACK rejections kept as an unsubscribe of the name") \

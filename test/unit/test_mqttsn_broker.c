@@ -682,11 +682,19 @@ static void test_persistent_session_kept_and_moved(void **state)
 	assert_false(broker_has_session(T->b, &(struct fo_client){ .ip = cl(1).ip, .port = cl(1).port }));
 	assert_int_equal(broker_session_count(T->b), 1);
 	assert_int_equal(broker_subscription_count(T->b), 1);
-	/* Its map moved too: the id still works from the new address, and copies go there. */
+	/* Its map moved too: the id still works from the new address, and copies go there, the first
+	 * after a REGISTER of the kept id (the reconnect: spec 6.10). */
 	reset_out();
 	assert_int_equal(do_publish(101, 0, MQTTSN_TOPIC_NORMAL, id, 0, "hello"), FO_FATE_DELIVERED);
-	assert_int_equal(publishes_to(101), 1);
+	assert_int_equal(publishes_to(101), 0);
 	assert_int_equal(publishes_to(1), 0);
+	struct out *l[4];
+	assert_int_equal(outs_to(101, l, 4), 1);
+	assert_int_equal(l[0]->m.type, MQTTSN_REGISTER);
+	assert_int_equal(l[0]->m.u.reg.topic_id, id);
+	assert_int_equal(do_regack(101, id, l[0]->m.u.reg.msg_id, MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
+	assert_int_equal(publishes_to(101), 1);
+	assert_memory_equal(last_publish_to(101)->m.u.publish.data, "hello", 5);
 	/* clean=0 from the same address keeps it too. */
 	reset_out();
 	assert_int_equal(do_connect(101, "c1", 0, 30), FO_FATE_DELIVERED);
@@ -2266,8 +2274,6 @@ static void test_proof_unproven_address_no_amplification(void **state)
 	assert_true(tx <= rx + frame_bytes(0)); /* the resumed CONNECT's second frame */
 }
 
-/* Rule 2: a resumed session (clean=0) from a new port of the same IP, with subscriptions: the
- * CONNECT is answered by the CONNACK and the proof; QoS 1 copies in flight wait for the echo. */
 /* A copy held for a REGACK never goes to an address that has not proven itself: when the session
  * moved to a new port (clean=0) and the client learns the id there (its own REGISTER of the name),
  * the held copy is dropped and given back; once proven, copies of the name go straight out. */
@@ -2311,6 +2317,9 @@ static void test_held_copy_not_sent_to_unproven_address(void **state)
 	assert_int_equal(l[0]->m.u.publish.topic_id, tid);
 }
 
+/* Rule 2: a resumed session (clean=0) from a new port of the same IP, with subscriptions: the
+ * CONNECT is answered by the CONNACK and the proof; QoS 1 copies in flight wait for the echo, then
+ * for the REGACK of the REGISTER of the id they go under (kept by the reconnect, spec 6.10). */
 static void test_resumed_session_waits_for_proof(void **state)
 {
 	struct t *t = *state;
@@ -2354,12 +2363,24 @@ static void test_resumed_session_waits_for_proof(void **state)
 	assert_int_equal(publishes_to(1), 0);
 	assert_int_equal(EV(DELIVERY_UNPROVEN), 1);
 
-	/* The echo: the copy in flight goes out again at once. */
+	/* The echo: first the REGISTER of the kept id the copy in flight goes under (the client may
+	 * have lost its table, spec 6.10), nothing before the echo; the copy follows its REGACK. */
+	assert_int_equal(EV(REGISTER_SENT), 0);
 	reset_out();
 	T->now = 9500;
 	assert_int_equal(do_regack(101, p.tid, p.mid, MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
 	assert_int_equal(T->f.n, 1);
 	assert_int_equal(EV(ADDRESS_PROVEN), 2);
+	struct mqttsn_msg rg = T->f.out[0].m;
+	assert_false(T->f.out[0].is_publish);
+	assert_int_equal(rg.type, MQTTSN_REGISTER);
+	assert_false(is_proof_register(&T->f.out[0]));
+	assert_int_equal(T->f.out[0].to.port, cl(101).port);
+	assert_int_equal(rg.u.reg.topic_id, a.u.suback.topic_id);
+	assert_memory_equal(rg.u.reg.topic_name, "a/b", 3);
+	reset_out();
+	assert_int_equal(do_regack(101, rg.u.reg.topic_id, rg.u.reg.msg_id, MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 1);
 	struct out *r = &T->f.out[0];
 	assert_true(r->is_publish);
 	assert_int_equal(r->to.port, cl(101).port);
@@ -3777,7 +3798,8 @@ static void connect_will(int i, const char *id, uint8_t flags, const char *topic
 
 /* Spec 6.3/6.12: CleanSession=0 survives DISCONNECT: subscriptions and topic ids stay, QoS 1 copies
  * published meanwhile wait for the client (QoS 0 ones do not), and a CONNECT with CleanSession=0
- * from the same address gets them after its CONNACK. Until then it is not connected. */
+ * from the same address gets them after its CONNACK, under the id it had, REGISTERed again first
+ * (6.10: the client may have lost its table). Until then it is not connected. */
 static void test_clean0_disconnect_keeps_session(void **state)
 {
 	start_offline(*state);
@@ -3810,7 +3832,15 @@ static void test_clean0_disconnect_keeps_session(void **state)
 	assert_int_equal(do_connect(1, "sub", 0, 60), FO_FATE_DELIVERED);
 	assert_int_equal(T->f.n, 2);
 	assert_int_equal(T->f.out[0].m.type, MQTTSN_CONNACK);
-	struct out *p = &T->f.out[1];
+	struct mqttsn_msg r = T->f.out[1].m;
+	assert_int_equal(r.type, MQTTSN_REGISTER);
+	assert_int_equal(r.u.reg.topic_id, a.u.suback.topic_id);
+	assert_int_equal(r.u.reg.topic_name_len, 3);
+	assert_memory_equal(r.u.reg.topic_name, "a/b", 3);
+	reset_out();
+	assert_int_equal(do_regack(1, r.u.reg.topic_id, r.u.reg.msg_id, MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 1);
+	struct out *p = &T->f.out[0];
 	assert_true(p->is_publish);
 	assert_int_equal(p->m.u.publish.topic_id, a.u.suback.topic_id);
 	assert_int_equal(mqttsn_flags_qos(p->m.u.publish.flags), 1);
@@ -3837,8 +3867,11 @@ static void test_clean0_disconnect_keeps_session(void **state)
 	assert_int_equal(broker_subscription_count(T->b), 0);
 }
 
-/* A wildcard subscriber that was away learns each name first (REGISTER, then the PUBLISH after
- * its REGACK, spec 6.10); a copy in flight when it left goes out again (DUP) when it is back. */
+/* A subscriber back with CleanSession=0 learns each name before its first PUBLISH (spec 6.10): a
+ * name it never had, and the kept id of one it had, which it may have lost with its table. A copy
+ * in flight when it left goes out again (DUP, same MsgId) after that REGACK, before the copies
+ * buffered under the same id; while the REGACK is missing the REGISTERs are resent every retry
+ * interval and the copies wait (no DUP resend, no give-up). */
 static void test_clean0_resume_registers_and_resends(void **state)
 {
 	start_offline(*state);
@@ -3862,25 +3895,214 @@ static void test_clean0_resume_registers_and_resends(void **state)
 	assert_int_equal(T->f.n, 0);
 	assert_int_equal(EV(QOS1_GIVEUPS), 0);
 	assert_int_equal(do_publish(2, 1, MQTTSN_TOPIC_NORMAL, wid, 2, "wild"), FO_FATE_DELIVERED);
-	assert_int_equal(EV(DELIVERY_BUFFERED), 1);
+	assert_int_equal(do_publish(2, 1, MQTTSN_TOPIC_NORMAL, id, 3, "later"), FO_FATE_DELIVERED);
+	assert_int_equal(EV(DELIVERY_BUFFERED), 2);
+	uint64_t retrans = EV(QOS1_RETRANSMITS);
 
 	reset_out();
 	assert_int_equal(do_connect(1, "sub", 0, 60), FO_FATE_DELIVERED);
-	assert_int_equal(T->f.n, 3); /* CONNACK, the DUP resend, the REGISTER of w/x */
+	assert_int_equal(T->f.n, 3); /* CONNACK, the REGISTER of d (its kept id), the REGISTER of w/x */
 	assert_int_equal(T->f.out[0].m.type, MQTTSN_CONNACK);
-	assert_true(T->f.out[1].is_publish);
-	assert_true(T->f.out[1].m.u.publish.flags & MQTTSN_FLAG_DUP);
-	assert_int_equal(T->f.out[1].m.u.publish.msg_id, mid);
-	assert_int_equal(T->f.out[1].m.u.publish.topic_id, a.u.suback.topic_id);
+	struct mqttsn_msg rd = T->f.out[1].m;
+	assert_int_equal(rd.type, MQTTSN_REGISTER);
+	assert_int_equal(rd.u.reg.topic_id, a.u.suback.topic_id);
+	assert_int_equal(rd.u.reg.topic_name_len, 1);
+	assert_memory_equal(rd.u.reg.topic_name, "d", 1);
 	struct mqttsn_msg r = T->f.out[2].m;
 	assert_int_equal(r.type, MQTTSN_REGISTER);
 	assert_memory_equal(r.u.reg.topic_name, "w/x", 3);
+	assert_true(r.u.reg.topic_id != rd.u.reg.topic_id && r.u.reg.msg_id != rd.u.reg.msg_id);
+	assert_int_equal(EV(REGISTER_SENT), 2);
+	assert_int_equal(broker_inflight_count(T->b), 1);
+	assert_int_equal(broker_held_count(T->b), 2);
+
+	/* No REGACK yet: the REGISTERs go again after a retry interval, the copies keep waiting. */
+	reset_out();
+	T->now += 1000;
+	broker_tick(T->b, T->now);
+	assert_int_equal(T->f.n, 2);
+	assert_int_equal(publishes_to(1), 0);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_REGISTER);
+	assert_int_equal(T->f.out[1].m.type, MQTTSN_REGISTER);
+	assert_int_equal(EV(REGISTER_RESENT), 2);
+	assert_int_equal(EV(QOS1_RETRANSMITS), retrans);
+
+	/* The REGACK of d: the copy in flight again (DUP, its MsgId), then the buffered one. */
+	reset_out();
+	assert_int_equal(do_regack(1, rd.u.reg.topic_id, rd.u.reg.msg_id, MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 2);
+	assert_true(T->f.out[0].is_publish);
+	assert_true(T->f.out[0].m.u.publish.flags & MQTTSN_FLAG_DUP);
+	assert_int_equal(T->f.out[0].m.u.publish.msg_id, mid);
+	assert_int_equal(T->f.out[0].m.u.publish.topic_id, a.u.suback.topic_id);
+	assert_memory_equal(T->f.out[0].m.u.publish.data, "inflight", 8);
+	assert_true(T->f.out[1].is_publish);
+	assert_false(T->f.out[1].m.u.publish.flags & MQTTSN_FLAG_DUP);
+	assert_int_equal(T->f.out[1].m.u.publish.topic_id, a.u.suback.topic_id);
+	assert_memory_equal(T->f.out[1].m.u.publish.data, "later", 5);
+	uint16_t mid2 = T->f.out[1].m.u.publish.msg_id;
 	reset_out();
 	assert_int_equal(do_regack(1, r.u.reg.topic_id, r.u.reg.msg_id, MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
 	assert_int_equal(T->f.n, 1);
 	assert_true(T->f.out[0].is_publish);
 	assert_int_equal(T->f.out[0].m.u.publish.topic_id, r.u.reg.topic_id);
 	assert_memory_equal(T->f.out[0].m.u.publish.data, "wild", 4);
+	uint16_t mid3 = T->f.out[0].m.u.publish.msg_id;
+	assert_int_equal(do_puback(1, a.u.suback.topic_id, mid, MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
+	assert_int_equal(do_puback(1, a.u.suback.topic_id, mid2, MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
+	assert_int_equal(do_puback(1, r.u.reg.topic_id, mid3, MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
+	assert_int_equal(broker_inflight_count(T->b), 0);
+	assert_int_equal(broker_held_count(T->b), 0);
+	/* Known again: the next copy goes straight out, no REGISTER. */
+	reset_out();
+	assert_int_equal(do_publish(2, 0, MQTTSN_TOPIC_NORMAL, id, 0, "now"), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 1);
+	assert_true(T->f.out[0].is_publish);
+	assert_int_equal(EV(REGISTER_SENT), 2);
+	assert_int_equal(EV(DELIVERY_HELD_DISCARDED), 0);
+}
+
+/* Spec 6.10 for a client back with CleanSession=0 at the same address, which may be a new process
+ * without its topic table: the CONNACK alone (no burst of REGISTERs), then each kept id it would
+ * get PUBLISHes under is REGISTERed again (same id, its name) with the first copy, which waits for
+ * the REGACK with the copies after it. Predefined ids and short names are not REGISTERed, nor a
+ * name it refused (still refused); its own REGISTER of a name ends the wait the same way. A live
+ * session taken back by the same address (no DISCONNECT: the client restarted) is no different. */
+static void test_clean0_resume_announces_kept_ids(void **state)
+{
+	start_offline(*state);
+	reset_out();
+	assert_int_equal(do_connect(1, "sub", 0, 60), FO_FATE_DELIVERED);
+	struct mqttsn_msg a = sub_ok(1, 0, "a/b");
+	struct mqttsn_msg c = sub_ok(1, 0, "c/d");
+	reset_out();
+	assert_int_equal(do_subscribe(1, 0, MQTTSN_TOPIC_PREDEFINED, NULL, 100, 6), FO_FATE_DELIVERED);
+	assert_int_equal(do_subscribe(1, 0, MQTTSN_TOPIC_SHORT, NULL, short_id("ab"), 7), FO_FATE_DELIVERED);
+	sub_ok(1, 0, "w/#");
+	connect_ok(2, "pub");
+	uint16_t id_ab = reg_ok(2, "a/b"), id_cd = reg_ok(2, "c/d"), id_wx = reg_ok(2, "w/x");
+	/* w/x is registered to it, and refused. */
+	reset_out();
+	assert_int_equal(do_publish(2, 0, MQTTSN_TOPIC_NORMAL, id_wx, 0, "no"), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 1);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_REGISTER);
+	assert_int_equal(do_regack(1, T->f.out[0].m.u.reg.topic_id, T->f.out[0].m.u.reg.msg_id,
+				   MQTTSN_RC_INVALID_TOPIC_ID),
+			 FO_FATE_DELIVERED);
+	assert_int_equal(EV(TOPIC_REFUSED), 1);
+	assert_int_equal(EV(REGISTER_SENT), 1);
+	assert_int_equal(EV(DELIVERY_HELD_DISCARDED), 1); /* the copy that waited for it */
+
+	for (int round = 0; round < 2; round++) {
+		/* round 0: DISCONNECT, then CONNECT; round 1: CONNECT again while connected */
+		if (round == 0)
+			assert_int_equal(do_disconnect(1, 0), FO_FATE_DELIVERED);
+		reset_out();
+		assert_int_equal(do_connect(1, "sub", 0, 60), FO_FATE_DELIVERED);
+		assert_connack_to(1, MQTTSN_RC_ACCEPTED);
+		uint64_t sent = EV(REGISTER_SENT);
+		/* Predefined id and short name: straight out. The refused name: nothing. */
+		reset_out();
+		assert_int_equal(do_publish(2, 0, MQTTSN_TOPIC_PREDEFINED, 100, 0, "time"), FO_FATE_DELIVERED);
+		assert_int_equal(do_publish(2, 0, MQTTSN_TOPIC_SHORT, short_id("ab"), 0, "short"), FO_FATE_DELIVERED);
+		assert_int_equal(do_publish(2, 0, MQTTSN_TOPIC_NORMAL, id_wx, 0, "no"), FO_FATE_DELIVERED);
+		struct out *l[8];
+		assert_int_equal(outs_to(1, l, 8), 2);
+		assert_true(l[0]->is_publish);
+		assert_int_equal(l[0]->m.u.publish.flags & MQTTSN_FLAG_TOPIC_MASK, MQTTSN_TOPIC_PREDEFINED);
+		assert_int_equal(l[0]->m.u.publish.topic_id, 100);
+		assert_true(l[1]->is_publish);
+		assert_int_equal(l[1]->m.u.publish.flags & MQTTSN_FLAG_TOPIC_MASK, MQTTSN_TOPIC_SHORT);
+		assert_int_equal(EV(REGISTER_SENT), sent);
+		assert_int_equal(EV(DELIVERY_TOPIC_REFUSED), (uint64_t)round + 1);
+
+		/* a/b: the REGISTER of its kept id, the copy and the next one wait for the REGACK. */
+		reset_out();
+		assert_int_equal(do_publish(2, 0, MQTTSN_TOPIC_NORMAL, id_ab, 0, "one"), FO_FATE_DELIVERED);
+		assert_int_equal(do_publish(2, 0, MQTTSN_TOPIC_NORMAL, id_ab, 0, "two"), FO_FATE_DELIVERED);
+		assert_int_equal(T->f.n, 1);
+		struct mqttsn_msg r = T->f.out[0].m;
+		assert_int_equal(r.type, MQTTSN_REGISTER);
+		assert_int_equal(r.u.reg.topic_id, a.u.suback.topic_id);
+		assert_int_equal(r.u.reg.topic_name_len, 3);
+		assert_memory_equal(r.u.reg.topic_name, "a/b", 3);
+		assert_int_equal(EV(REGISTER_SENT), sent + 1);
+		assert_int_equal(broker_held_count(T->b), 2);
+		reset_out();
+		assert_int_equal(do_regack(1, r.u.reg.topic_id, r.u.reg.msg_id, MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
+		assert_int_equal(T->f.n, 2);
+		assert_int_equal(T->f.out[0].m.u.publish.topic_id, a.u.suback.topic_id);
+		assert_memory_equal(T->f.out[0].m.u.publish.data, "one", 3);
+		assert_memory_equal(T->f.out[1].m.u.publish.data, "two", 3);
+		/* Known again: straight out. */
+		reset_out();
+		assert_int_equal(do_publish(2, 0, MQTTSN_TOPIC_NORMAL, id_ab, 0, "three"), FO_FATE_DELIVERED);
+		assert_int_equal(T->f.n, 1);
+		assert_true(T->f.out[0].is_publish);
+
+		/* c/d: the client REGISTERs the name itself first: the kept id, and no REGISTER of ours. */
+		reset_out();
+		assert_int_equal(do_register(1, "c/d", 40), FO_FATE_DELIVERED);
+		assert_int_equal(T->f.out[0].m.type, MQTTSN_REGACK);
+		assert_int_equal(T->f.out[0].m.u.regack.topic_id, c.u.suback.topic_id);
+		reset_out();
+		assert_int_equal(do_publish(2, 0, MQTTSN_TOPIC_NORMAL, id_cd, 0, "cd"), FO_FATE_DELIVERED);
+		assert_int_equal(T->f.n, 1);
+		assert_true(T->f.out[0].is_publish);
+		assert_int_equal(T->f.out[0].m.u.publish.topic_id, c.u.suback.topic_id);
+		assert_int_equal(EV(REGISTER_SENT), sent + 1);
+	}
+	assert_int_equal(EV(SESSION_RESUMED), 1); /* the second CONNECT found it active */
+	assert_int_equal(broker_held_count(T->b), 0);
+	assert_int_equal(EV(DELIVERY_HELD_DISCARDED), 1);
+}
+
+/* A kept id the client rejects after the reconnect (REGACK with a return code other than accepted)
+ * is refused like a name REGISTERed to a wildcard subscriber (6.10: as an unsubscribe of that name):
+ * the copies that waited for it, buffered and in flight, are given back and counted, later ones are
+ * not sent, and a SUBSCRIBE of the name ends the refusal. */
+static void test_clean0_resume_kept_id_rejected(void **state)
+{
+	start_offline(*state);
+	reset_out();
+	assert_int_equal(do_connect(1, "sub", 0, 60), FO_FATE_DELIVERED);
+	struct mqttsn_msg a = sub_ok(1, 1, "a/b");
+	connect_ok(2, "pub");
+	uint16_t id = reg_ok(2, "a/b");
+	reset_out();
+	assert_int_equal(do_publish(2, 1, MQTTSN_TOPIC_NORMAL, id, 1, "inflight"), FO_FATE_DELIVERED);
+	assert_int_equal(publishes_to(1), 1);
+	assert_int_equal(do_disconnect(1, 0), FO_FATE_DELIVERED);
+	assert_int_equal(do_publish(2, 1, MQTTSN_TOPIC_NORMAL, id, 2, "buffered"), FO_FATE_DELIVERED);
+	reset_out();
+	assert_int_equal(do_connect(1, "sub", 0, 60), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 2);
+	struct mqttsn_msg r = T->f.out[1].m;
+	assert_int_equal(r.type, MQTTSN_REGISTER);
+	assert_int_equal(r.u.reg.topic_id, a.u.suback.topic_id);
+	reset_out();
+	assert_int_equal(do_regack(1, r.u.reg.topic_id, r.u.reg.msg_id, MQTTSN_RC_NOT_SUPPORTED), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 0);
+	assert_int_equal(EV(TOPIC_REFUSED), 1);
+	assert_int_equal(EV(DELIVERY_HELD_DISCARDED), 2); /* the buffered copy and the one in flight */
+	assert_int_equal(broker_inflight_count(T->b), 0);
+	assert_int_equal(broker_held_count(T->b), 0);
+	assert_int_equal(T->f.holds, T->f.releases);
+	/* Refused: nothing of a/b, not even after the retry interval. */
+	reset_out();
+	assert_int_equal(do_publish(2, 1, MQTTSN_TOPIC_NORMAL, id, 3, "refused"), FO_FATE_DELIVERED);
+	T->now += 5000;
+	broker_tick(T->b, T->now);
+	assert_int_equal(outs_to(1, (struct out *[4]){ 0 }, 4), 0);
+	assert_int_equal(EV(DELIVERY_TOPIC_REFUSED), 1);
+	assert_int_equal(EV(QOS1_GIVEUPS), 0);
+	/* Subscribing to it again ends the refusal: the SUBACK hands the id over, copies flow. */
+	struct mqttsn_msg a2 = sub_ok(1, 1, "a/b");
+	assert_int_equal(a2.u.suback.topic_id, a.u.suback.topic_id);
+	reset_out();
+	assert_int_equal(do_publish(2, 0, MQTTSN_TOPIC_NORMAL, id, 0, "again"), FO_FATE_DELIVERED);
+	assert_int_equal(publishes_to(1), 1);
+	assert_int_equal(last_publish_to(1)->m.u.publish.topic_id, a.u.suback.topic_id);
 }
 
 /* Spec 6.14: DISCONNECT with a duration puts the client to sleep; copies are buffered (bounded,
@@ -4861,8 +5083,9 @@ static bool fake_elsewhere(void *ctx, const uint8_t *id, uint8_t len)
 
 /* A CleanSession=0 session leaves worker A whole and worker B takes it at the client's new port
  * (NAT rebinding): the exact and wildcard subscriptions (QoS 1 and 2), the topic ids the client
- * knows, the will, the QoS 1 copy in flight (resent with DUP after the CONNACK), the copies
- * buffered while it was away (delivered once, in order) and the QoS 2 MsgId awaiting PUBREL
+ * knows (REGISTERed again on B before a copy goes under them: the reconnect), the will, the QoS 1
+ * copy in flight (resent with DUP after that REGACK), the copies buffered while it was away
+ * (delivered once, in order) and the QoS 2 MsgId awaiting PUBREL
  * (a resend is not delivered again). A's tables forget it; B fans out to it; every payload
  * reference is given back exactly once. */
 static void test_handover_moves_whole_session(void **state)
@@ -4920,27 +5143,38 @@ static void test_handover_moves_whole_session(void **state)
 	assert_int_equal(broker_will_count(B), 1);
 	assert_int_equal(cb.ev[FO_EV_HANDOVER_STATE_DROPPED], 0);
 
-	/* The CONNECT the hand-over parked: CONNACK, the copy in flight again (DUP, same MsgId), then
-	 * the buffered ones in arrival order (w/x registered first: the client never had its id). */
+	/* The CONNECT the hand-over parked: CONNACK, then the REGISTER of a/b under the id it knew on
+	 * A (a CleanSession=0 reconnect: it may have lost its table, spec 6.10), which the copy in
+	 * flight waits for, and the REGISTER of w/x (it never had its id) for the copy buffered. */
 	reset_out();
 	assert_int_equal(connect_on(B, 101, "mover", 0, true), FO_FATE_DELIVERED);
 	struct out *o[16];
 	int n = outs_to(101, o, 16);
-	assert_true(n >= 4);
+	assert_int_equal(n, 3);
 	assert_int_equal(o[0]->m.type, MQTTSN_CONNACK);
 	assert_int_equal(o[0]->m.u.connack.return_code, MQTTSN_RC_ACCEPTED);
-	assert_true(o[1]->is_publish);
-	assert_true(o[1]->m.u.publish.flags & MQTTSN_FLAG_DUP);
-	assert_int_equal(o[1]->m.u.publish.topic_id, tid_ab);
-	assert_memory_equal(o[1]->m.u.publish.data, "first", 5);
-	assert_true(o[2]->is_publish);
-	assert_int_equal(o[2]->m.u.publish.topic_id, tid_ab); /* the id it knew on A */
-	assert_memory_equal(o[2]->m.u.publish.data, "second", 6);
-	assert_int_equal(o[3]->m.type, MQTTSN_REGISTER);
-	assert_int_equal(n, 4);
+	assert_int_equal(o[1]->m.type, MQTTSN_REGISTER);
+	assert_int_equal(o[1]->m.u.reg.topic_id, tid_ab); /* the id it knew on A */
+	assert_memory_equal(o[1]->m.u.reg.topic_name, "a/b", 3);
+	assert_int_equal(o[2]->m.type, MQTTSN_REGISTER);
+	assert_memory_equal(o[2]->m.u.reg.topic_name, "w/x", 3);
 	assert_int_equal(cb.ev[FO_EV_SESSION_RESUMED], 1);
+	assert_int_equal(cb.ev[FO_EV_REGISTER_SENT], 2);
 	T->b = B;
-	uint16_t rtid = o[3]->m.u.reg.topic_id, rmid = o[3]->m.u.reg.msg_id;
+	uint16_t atid = o[1]->m.u.reg.topic_id, amid = o[1]->m.u.reg.msg_id;
+	uint16_t rtid = o[2]->m.u.reg.topic_id, rmid = o[2]->m.u.reg.msg_id;
+	/* a/b's REGACK: the copy in flight again (DUP, same MsgId), then the buffered one. */
+	reset_out();
+	assert_int_equal(do_regack(101, atid, amid, MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
+	n = outs_to(101, o, 16);
+	assert_int_equal(n, 2);
+	assert_true(o[0]->is_publish);
+	assert_true(o[0]->m.u.publish.flags & MQTTSN_FLAG_DUP);
+	assert_int_equal(o[0]->m.u.publish.topic_id, tid_ab);
+	assert_memory_equal(o[0]->m.u.publish.data, "first", 5);
+	assert_true(o[1]->is_publish);
+	assert_int_equal(o[1]->m.u.publish.topic_id, tid_ab);
+	assert_memory_equal(o[1]->m.u.publish.data, "second", 6);
 	reset_out();
 	assert_int_equal(do_regack(101, rtid, rmid, MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
 	assert_int_equal(publishes_to(101), 1);
@@ -5310,6 +5544,67 @@ static void test_wake_claim_from_other_worker(void **state)
 	broker_destroy(B);
 }
 
+/* Ids a CleanSession=0 reconnect kept and the client has not had REGISTERed again yet travel as
+ * such with the session: here the client reconnected on A (the copy in flight waits for the
+ * REGISTER of its id, left unanswered), fell asleep, and wakes on B. Waking is no reconnect (the
+ * client kept its table), but these ids are still to be REGISTERed: the REGISTER first, then after
+ * its REGACK the copy in flight (DUP) and the one buffered meanwhile, then PINGRESP. */
+static void test_handover_carries_ids_to_register(void **state)
+{
+	start_offline(*state);
+	struct broker *A = T->b;
+	struct fo_counters cb = { 0 };
+	struct broker *B = second_broker(&cb);
+	reset_out();
+	assert_int_equal(do_connect(1, "mover", 0, 60), FO_FATE_DELIVERED);
+	uint16_t tid = sub_ok(1, 1, "a/b").u.suback.topic_id;
+	connect_ok(2, "pub");
+	uint16_t id = reg_ok(2, "a/b");
+	reset_out();
+	assert_int_equal(do_publish(2, 1, MQTTSN_TOPIC_NORMAL, id, 1, "inflight"), FO_FATE_DELIVERED);
+	uint16_t mid = last_publish_to(1)->m.u.publish.msg_id;
+	reset_out();
+	assert_int_equal(do_connect(1, "mover", 0, 60), FO_FATE_DELIVERED); /* restarted, same address */
+	assert_int_equal(T->f.n, 2);
+	assert_int_equal(T->f.out[0].m.type, MQTTSN_CONNACK);
+	assert_int_equal(T->f.out[1].m.type, MQTTSN_REGISTER);
+	assert_int_equal(T->f.out[1].m.u.reg.topic_id, tid);
+	assert_int_equal(do_disconnect(1, 30), FO_FATE_DELIVERED); /* asleep, the REGISTER unanswered */
+	assert_int_equal(do_publish(2, 1, MQTTSN_TOPIC_NORMAL, id, 2, "asleep"), FO_FATE_DELIVERED);
+	assert_int_equal(EV(DELIVERY_BUFFERED), 1);
+
+	uint8_t buf[4096];
+	int32_t len = broker_session_export(A, (const uint8_t *)"mover", 5, buf, sizeof(buf));
+	assert_true(len > 0);
+	struct fo_client nb = cl(101);
+	assert_int_equal(broker_session_import(B, buf, (uint32_t)len, &nb), 0);
+	assert_int_equal(broker_inflight_count(B), 1);
+	assert_int_equal(broker_held_count(B), 1);
+	T->b = B;
+	reset_out();
+	assert_int_equal(pingreq_on(B, 101, "mover", true), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 1);
+	struct mqttsn_msg r = T->f.out[0].m;
+	assert_int_equal(r.type, MQTTSN_REGISTER);
+	assert_int_equal(r.u.reg.topic_id, tid);
+	assert_memory_equal(r.u.reg.topic_name, "a/b", 3);
+	assert_int_equal(state_of("mover"), SESSION_AWAKE); /* until what waits for the REGACK is out */
+	reset_out();
+	assert_int_equal(do_regack(101, r.u.reg.topic_id, r.u.reg.msg_id, MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 3);
+	assert_true(T->f.out[0].is_publish);
+	assert_true(T->f.out[0].m.u.publish.flags & MQTTSN_FLAG_DUP);
+	assert_int_equal(T->f.out[0].m.u.publish.msg_id, mid);
+	assert_int_equal(T->f.out[0].m.u.publish.topic_id, tid);
+	assert_true(T->f.out[1].is_publish);
+	assert_memory_equal(T->f.out[1].m.u.publish.data, "asleep", 6);
+	assert_int_equal(T->f.out[1].m.u.publish.topic_id, tid);
+	assert_int_equal(T->f.out[2].m.type, MQTTSN_PINGRESP);
+	assert_int_equal(state_of("mover"), SESSION_ASLEEP);
+	T->b = A;
+	broker_destroy(B);
+}
+
 /* A PINGREQ with a ClientId nobody sleeps under, from an address without a session, is answered as
  * before: DISCONNECT (an error reply, counted not_connected), on one worker, after a claim that
  * found nothing, and when the ClientId is an active client's. */
@@ -5371,8 +5666,11 @@ int main(void)
 		TEST(test_wake_rebind_same_worker),
 		TEST(test_wake_spoof_without_proof),
 		TEST(test_wake_claim_from_other_worker),
+		TEST(test_handover_carries_ids_to_register),
 		TEST(test_wake_unknown_client_id),
 		TEST(test_clean0_resume_registers_and_resends),
+		TEST(test_clean0_resume_announces_kept_ids),
+		TEST(test_clean0_resume_kept_id_rejected),
 		TEST(test_sleeping_client_buffer_and_wake),
 		TEST(test_awake_waits_for_regack_then_pingresp),
 		TEST(test_will_published_on_loss_not_on_disconnect),
