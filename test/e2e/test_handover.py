@@ -9,8 +9,10 @@ more), and the rx stage hands each client to a worker by its source address and 
    a throwaway client's session shows up in that worker's count): the new worker claims the
    ClientId over the hand-over rings, takes the whole session (subscriptions, topic ids, the
    buffered copies) and answers the CONNECT. The client gets both messages exactly once, in
-   order, with the topic id its SUBACK gave for the exact one, then a new publish once. The
-   session now counts on the other worker; handover_done is 1.
+   order, with the topic id its SUBACK gave for the exact one, each PUBLISH after a gateway
+   REGISTER of its id (the kept one of the exact topic too: spec 6.10, the client may have lost
+   its table at a reconnect), then a new publish once. The session now counts on the other
+   worker; handover_done is 1.
 2. A clean CONNECT of the same ClientId from the first port (the first worker) ends the session
    on the other worker (handover_ended): one session of that ClientId is left, with no
    subscriptions, and the publish after it reaches neither address.
@@ -21,7 +23,7 @@ more), and the rx stage hands each client to a worker by its source address and 
    255 here, so none is dropped while the subscriber is away), as the subscriber comes back
    from a port of the other worker. Every message the publishers got a PUBACK for arrives exactly
    once, whether it was buffered on the old worker and travelled with the session, or was matched
-   on the new one after the cut.
+   on the new one after the cut, and none before the REGISTER of the stream's kept topic id.
 4. A sleeping client wakes from a new source port (spec 6.14 behind NAT: the binding changed while
    it slept): a CleanSession=0 subscriber at QoS 1 goes to sleep (DISCONNECT with a duration) and
    five QoS 1 messages are buffered for it on its worker. Its PINGREQ with the ClientId comes from
@@ -121,6 +123,22 @@ def resent(c, flags, mid):
     return False
 
 
+def trace(c, kind, tid, name=None):
+    """What client c got since it connected: gateway REGISTERs and PUBLISHes (normal topic ids)."""
+    c.__dict__.setdefault("trace", []).append((kind, tid, name))
+
+
+def registered_first(c):
+    """Whether every PUBLISH under a normal topic id came after a gateway REGISTER of that id."""
+    known = set()
+    for kind, tid, _ in c.__dict__.get("trace", []):
+        if kind == "REGISTER":
+            known.add(tid)
+        elif tid not in known:
+            return False
+    return True
+
+
 def receive(c, n, timeout=5.0):
     """n PUBLISHes (data, topic id, QoS) as the client gets them, acknowledged (QoS 1 PUBACK, QoS 2
     PUBREC then PUBCOMP for the PUBREL); gateway REGISTERs answered; DUP resends not counted."""
@@ -133,10 +151,12 @@ def receive(c, n, timeout=5.0):
             continue
         mtype, body = m
         if mtype == REGISTER:
-            c.regack(body)
+            trace(c, "REGISTER", c.regack(body)[0], c.gw_registers[-1][2])
         elif mtype == PUBLISH:
             flags, tid, mid = struct.unpack("!BHH", body[:5])
             qos = (flags >> 5) & 3
+            if flags & 3 == 0:
+                trace(c, "PUBLISH", tid)
             if not resent(c, flags, mid):
                 got.append((body[5:], tid, qos))
             if qos == 1:
@@ -243,11 +263,12 @@ def streams(dp, lab):
             elif m[0] == PUBLISH:
                 check(connack is not None, "a PUBLISH before the CONNACK")
                 flags, t_id, mid = struct.unpack("!BHH", m[1][:5])
+                trace(moved, "PUBLISH", t_id)
                 if not resent(moved, flags, mid):
                     got.append(m[1][5:])
                 moved.send(m_puback(t_id, mid))
             elif m[0] == REGISTER:
-                moved.regack(m[1])
+                trace(moved, "REGISTER", moved.regack(m[1])[0], moved.gw_registers[-1][2])
         for t in threads:
             t.join()
         check(not errors, f"publishers: {errors}")
@@ -265,6 +286,9 @@ def streams(dp, lab):
             f"{len(missing)} missing ({moved.__dict__.get('resends', 0)} DUP resends of a late PUBACK)")
         check(not dups, f"duplicated: {dups[:10]}")
         check(not missing, f"missing: {missing[:10]}")
+        regs = [r for r in moved.__dict__.get("trace", []) if r[0] == "REGISTER"]
+        check(regs[:1] == [("REGISTER", tid, "e2e/ho/stream")] and registered_first(moved),
+              f"the stream's kept id {tid} REGISTERed before its first PUBLISH: {moved.__dict__.get('trace', [])[:4]}")
         check(len(got) == len(acked) == 2 * (SLOW + BURST), f"{len(got)} received of {len(acked)} acknowledged")
     finally:
         sub.close()
@@ -417,7 +441,9 @@ def main(args):
                 body = moved.expect(CONNACK, timeout=REPLY_S)
                 check(body[0] == 0, f"CONNACK rc {body[0]} from the new port")
                 got = receive(moved, 2)
-                log(f"after the move: {got}")
+                log(f"after the move: {got}; {moved.__dict__['trace']}")
+                check(("REGISTER", tid_exact, "e2e/ho/exact") in moved.trace and registered_first(moved),
+                      f"a PUBLISH before the REGISTER of its id (kept {tid_exact}): {moved.trace}")
                 check([g[0] for g in got] == [b"kept-q1", b"kept-q2"], f"buffered copies {got}, want both in order")
                 check(got[0][1] == tid_exact and got[0][2] == 1, f"exact copy topic id/QoS {got[0][1:]}, SUBACK "
                       f"gave {tid_exact} at QoS 1")

@@ -4,8 +4,11 @@ MQTT-SN clients (UDP sockets in the client namespace) against a real dataplane:
 
 1. CleanSession=0 survives DISCONNECT: a subscriber (QoS 1) disconnects; a QoS 1 and a QoS 0
    message are published meanwhile; its CONNECT with CleanSession=0 from the same address gets
-   the CONNACK, then the QoS 1 message under the topic id of its SUBACK (no REGISTER, no
-   SUBSCRIBE again), and not the QoS 0 one. A CleanSession=1 subscriber's DISCONNECT ends it.
+   the CONNACK, then a REGISTER of the topic under the id of its SUBACK (spec 6.10: the client
+   may be a new process that lost its topic table), and after its REGACK the QoS 1 message under
+   that id (no SUBSCRIBE again), and not the QoS 0 one. A CleanSession=1 subscriber's DISCONNECT
+   ends it. The same from a new source port (NAT rebinding, the address proof on): CONNACK, the
+   proof REGISTER, after its echo the REGISTER of the kept id, after that REGACK the PUBLISH.
 2. A sleeping client (DISCONNECT with a duration) gets the three messages published while it
    slept, in order, after its PINGREQ carrying its ClientId, then a PINGRESP.
 3. Will: a client that gave a will at CONNECT (WILLTOPICREQ/WILLTOPIC/WILLMSGREQ/WILLMSG) and
@@ -15,7 +18,7 @@ MQTT-SN clients (UDP sockets in the client namespace) against a real dataplane:
    knows the appliance's MAC, so it sends no ARP request) gets its CONNACK: the reply waits for
    the appliance's own ARP request to be answered instead of being dropped (frame_awaits_arp).
 Counters (session_kept_offline, session_resumed, delivery_buffered, session_asleep,
-session_awake, will_stored, will_published) and conservation are checked after stop."""
+session_awake, will_stored, will_published, register_sent) and conservation are checked after stop."""
 import struct
 import sys
 import time
@@ -23,7 +26,7 @@ from pathlib import Path
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import (CONNACK, DISCONNECT, F_QOS0, F_QOS1, F_WILL, PINGRESP, PUBLISH,  # noqa: E402
+from harness import (CONNACK, DISCONNECT, F_QOS0, F_QOS1, F_WILL, PINGRESP, PUBLISH, REGISTER,  # noqa: E402
                      WILLMSGREQ, WILLTOPICREQ, Dataplane, Lab, RawClient, check, check_conservation, events,
                      log, m_connect, m_disconnect, m_pingreq, m_puback, m_publish, m_willmsg, m_willtopic,
                      run_test, scaled, wait_until)
@@ -39,6 +42,29 @@ def publish_body(body):
 def wait_event(dp, name, want, what):
     return wait_until(what, lambda: (lambda s: s if events(s)[name] >= want else None)(dp.snapshot()),
                       timeout=scaled(10))
+
+
+def resumed_until_publish(c):
+    """What a resumed CONNECT brings, in order, up to the first PUBLISH (included): (type, topic id,
+    name) for CONNACK (rc as the id), gateway REGISTERs (answered) and the PUBLISH (its body)."""
+    seen, deadline = [], time.monotonic() + scaled(5)
+    while True:
+        left = deadline - time.monotonic()
+        check(left > 0, f"no PUBLISH within 5 s after {seen}")
+        m = c.recv(left)
+        if m is None:
+            continue
+        mtype, body = m
+        if mtype == CONNACK:
+            seen.append(("CONNACK", body[0], None))
+        elif mtype == REGISTER:
+            tid, _ = c.regack(body)
+            seen.append(("REGISTER", tid, c.gw_registers[-1][2]))
+        elif mtype == PUBLISH:
+            seen.append(("PUBLISH", struct.unpack("!H", body[1:3])[0], None))
+            return seen, body
+        else:
+            check(False, f"unexpected 0x{mtype:02x} {body.hex()} after {seen}")
 
 
 def persistent_session(dp, lab):
@@ -59,14 +85,12 @@ def persistent_session(dp, lab):
         wait_event(dp, "delivery_offline_qos0", 1, "the QoS 0 copy not kept")
         sub.expect_nothing(0.3)
         sub.send(m_connect("sess-sub", flags=0))
-        body = sub.expect(CONNACK)
-        check(body[0] == 0, f"resumed CONNACK rc {body[0]}")
-        flags, ptid2, mid, data = publish_body(sub.expect(PUBLISH))
-        log(f"resumed: PUBLISH topic id {ptid2} (SUBACK gave {tid}), qos flags 0x{flags:02x}, {data!r}")
-        check(data == b"kept-q1" and ptid2 == tid and flags & 0x60 == F_QOS1,
-              f"resumed delivery {data!r} tid {ptid2} flags 0x{flags:02x}")
-        names = [n for _, _, n in sub.gw_registers if n != "$SYS/proof"]  # the address proof at SUBSCRIBE
-        check(not names, f"the resumed session was sent REGISTERs for {names}")
+        seen, body = resumed_until_publish(sub)
+        flags, ptid2, mid, data = publish_body(body)
+        log(f"resumed: {seen}; PUBLISH topic id {ptid2} (SUBACK gave {tid}), qos flags 0x{flags:02x}, {data!r}")
+        check(seen == [("CONNACK", 0, None), ("REGISTER", tid, "e2e/sess"), ("PUBLISH", tid, None)],
+              f"resumed at the same address: {seen}, want CONNACK, REGISTER of id {tid}, PUBLISH under it")
+        check(data == b"kept-q1" and flags & 0x60 == F_QOS1, f"resumed delivery {data!r} flags 0x{flags:02x}")
         sub.send(m_puback(ptid2, mid))
         sub.expect_nothing(0.5)  # not the QoS 0 one
         pub.send(m_publish(ptid, 0, b"live", F_QOS0))
@@ -79,6 +103,45 @@ def persistent_session(dp, lab):
     finally:
         sub.close()
         pub.close()
+
+
+def persistent_new_port(dp, lab):
+    """The same from a new source port (a restarted client behind NAT): the proof first."""
+    sub, pub, moved = RawClient(lab), RawClient(lab), RawClient(lab)
+    try:
+        check(sub.connect("sess-nat", flags=0) == 0, "subscriber: CONNACK refused")
+        tid, rc = sub.subscribe("e2e/sess/nat", F_QOS1)
+        check(rc == 0, f"SUBACK rc {rc}")
+        check(pub.connect("sess-nat-pub") == 0, "publisher: CONNACK refused")
+        ptid = pub.register("e2e/sess/nat")
+        ev0 = events(dp.snapshot())
+        sub.send(m_disconnect())
+        sub.expect(DISCONNECT)
+        wait_event(dp, "session_kept_offline", ev0["session_kept_offline"] + 1, "the session kept after DISCONNECT")
+        pub.send(m_publish(ptid, pub.next_id(), b"nat-q1", F_QOS1))
+        pub.expect(0x0D)  # PUBACK
+        wait_event(dp, "delivery_buffered", ev0["delivery_buffered"] + 1, "the QoS 1 copy buffered")
+        moved.send(m_connect("sess-nat", flags=0))
+        seen, body = resumed_until_publish(moved)
+        flags, ptid2, mid, data = publish_body(body)
+        log(f"resumed from port {moved.sock.getsockname()[1]}: {seen}; {data!r}")
+        check([(k, n) for k, _, n in seen] == [("CONNACK", None), ("REGISTER", "$SYS/proof"),
+                                               ("REGISTER", "e2e/sess/nat"), ("PUBLISH", None)]
+              and seen[0][1] == 0 and seen[2][1] == tid and seen[3][1] == tid,
+              f"resumed from a new port: {seen}, want CONNACK, the proof, REGISTER of id {tid}, PUBLISH under it")
+        check(data == b"nat-q1" and flags & 0x60 == F_QOS1, f"resumed delivery {data!r} flags 0x{flags:02x}")
+        moved.send(m_puback(ptid2, mid))
+        moved.expect_nothing(0.3)
+        sub.expect_nothing(0.2)
+        ev = events(dp.snapshot())
+        check(ev["register_sent"] - ev0["register_sent"] == 1, "one REGISTER of a kept id, "
+              f"register_sent {ev0['register_sent']} -> {ev['register_sent']}")
+        moved.send(m_disconnect())
+        moved.expect(DISCONNECT)
+    finally:
+        sub.close()
+        pub.close()
+        moved.close()
 
 
 def sleeping_client(dp, lab):
@@ -170,16 +233,19 @@ def main(args):
     with Lab("sess", clients=2) as lab, Dataplane("sess", lab) as dp:
         first_contact(dp, lab)
         persistent_session(dp, lab)
+        persistent_new_port(dp, lab)
         sleeping_client(dp, lab)
         will(dp, lab)
         stats = dp.stop()
         ev = events(stats)
         shown = {k: ev[k] for k in ("session_kept_offline", "session_resumed", "delivery_buffered",
                                     "delivery_offline_qos0", "session_asleep", "session_awake",
-                                    "will_stored", "will_published", "session_expired")}
+                                    "will_stored", "will_published", "session_expired", "register_sent")}
         log(f"events: {shown}")
-        check(ev["session_kept_offline"] == 1 and ev["session_resumed"] == 1, f"persistent session: {shown}")
-        check(ev["delivery_buffered"] == 4 and ev["delivery_offline_qos0"] == 1, f"buffering: {shown}")
+        check(ev["session_kept_offline"] == 2 and ev["session_resumed"] == 2, f"persistent session: {shown}")
+        check(ev["delivery_buffered"] == 5 and ev["delivery_offline_qos0"] == 1, f"buffering: {shown}")
+        # the kept ids of the two resumed sessions, and the will's name to the wildcard watcher
+        check(ev["register_sent"] == 3, f"gateway REGISTERs (proofs aside): {shown}")
         check(ev["session_asleep"] == 1 and ev["session_awake"] == 2, f"sleep: {shown}")
         check(ev["will_stored"] == 2 and ev["will_published"] == 1 and ev["session_expired"] == 1, f"will: {shown}")
         check_conservation(stats)

@@ -246,8 +246,9 @@ def suback_id(sub):
 
 def resumed_copy(b, tid, payload, name):
     """How the second process of a CleanSession=0 client got the copy for a name subscribed by the first: printed
-    (it knew the id), or only 'Failed to lookup topic id: <tid>' (the gateway kept the client's topic ids, 6.3,
-    and sent no REGISTER; a new mqtt-sn-sub process starts with an empty topic table). None: not at all."""
+    (the gateway REGISTERed the kept id first, 6.10, so the new process learnt it), or only 'Failed to lookup
+    topic id: <tid>' (the PUBLISH came under the kept id without a REGISTER; a new mqtt-sn-sub process starts
+    with an empty topic table). None: not at all."""
     def seen():
         if (name, payload) in b.messages():
             return "printed"
@@ -264,7 +265,9 @@ def tools_resume_checks(lab, dp, tools, table, pub_ok, proof=True):
 
     def client_row(how, tid, what):
         if how == "printed":
-            return "worked", what + ": the second process printed it"
+            return "worked", (what + f" after the gateway's REGISTER of the first session's topic id {tid} (6.10: "
+                              "the client may have lost its table), which mqtt-sn-sub answers: the second process, "
+                              "with an empty topic table, printed it")
         return "client", (what + f" (topic id {tid} of the first session, no REGISTER: 6.3 keeps the client's "
                           "topic ids, 6.10 makes a REGISTER optional); mqtt-sn-sub, a new process with an empty "
                           f"topic table, logs 'Failed to lookup topic id: {tid}' and does not print it")
