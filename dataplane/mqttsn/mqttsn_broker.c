@@ -3738,7 +3738,7 @@ static bool ho_apply(struct broker *b, const struct ho_hdr *h, struct ho_buf *r,
 		}
 		topic_registry_ref(b->reg, entry);
 		g->n_topics++;
-		ctmap_get(b->st, me)->reg_msg_id = refused		     ? CTMAP_REFUSED
+		ctmap_get(b->st, me)->reg_msg_id = refused                       ? CTMAP_REFUSED
 						   : state == HO_MAP_UNANNOUNCED ? CTMAP_UNANNOUNCED
 										 : 0;
 		g->n_refused += refused && g->n_refused < UINT8_MAX;

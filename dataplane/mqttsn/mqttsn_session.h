@@ -61,8 +61,8 @@ struct ctmap_entry {
 	uint16_t reg_msg_id;
 };
 
-#define CTMAP_TID_MAX 65534u  /* 0x0000 and 0xFFFF are reserved (spec 5.3.11) */
-#define CTMAP_REFUSED 0xFFFFu /* reg_msg_id of a refused entry: never the MsgId of our REGISTERs */
+#define CTMAP_TID_MAX 65534u      /* 0x0000 and 0xFFFF are reserved (spec 5.3.11) */
+#define CTMAP_REFUSED 0xFFFFu     /* reg_msg_id of a refused entry: never the MsgId of our REGISTERs */
 #define CTMAP_UNANNOUNCED 0xFFFEu /* reg_msg_id of an id to REGISTER again: never a MsgId of ours either */
 
 /* A client's state as the gateway sees it (spec 6.14, fig. 4); lost clients end, or turn

@@ -1764,11 +1764,21 @@ static void test_qos1_follows_moved_session_and_survives_failed_send(void **stat
 	assert_int_equal(do_publish(1, 1, MQTTSN_TOPIC_NORMAL, a.u.suback.topic_id, 1, "z"), FO_FATE_DELIVERED);
 	T->f.fail_publish = false;
 	assert_int_equal(broker_inflight_count(T->b), 1);
-	/* The subscriber comes back from a new address with clean=0: the retry goes there. */
+	/* The subscriber comes back from a new address with clean=0: the retry goes there, after the
+	 * REGISTER of the id it goes under (kept by the reconnect, spec 6.10). */
 	reset_out();
 	assert_int_equal(do_connect(102, "sub", 0, 60), FO_FATE_DELIVERED);
+	assert_int_equal(T->f.n, 2);
+	assert_int_equal(T->f.out[1].m.type, MQTTSN_REGISTER);
+	assert_int_equal(T->f.out[1].to.port, cl(102).port);
+	struct mqttsn_msg r = T->f.out[1].m;
 	reset_out();
 	broker_tick(T->b, 3000);
+	assert_int_equal(publishes_to(102), 0); /* not before the REGACK */
+	assert_int_equal(do_regack(102, r.u.reg.topic_id, r.u.reg.msg_id, MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
+	assert_int_equal(publishes_to(102), 1);
+	reset_out();
+	broker_tick(T->b, 4000);
 	assert_int_equal(T->f.n, 1);
 	assert_int_equal(T->f.out[0].to.port, cl(102).port);
 	assert_true(T->f.out[0].m.u.publish.flags & MQTTSN_FLAG_DUP);
@@ -3986,9 +3996,9 @@ static void test_clean0_resume_announces_kept_ids(void **state)
 	assert_int_equal(do_publish(2, 0, MQTTSN_TOPIC_NORMAL, id_wx, 0, "no"), FO_FATE_DELIVERED);
 	assert_int_equal(T->f.n, 1);
 	assert_int_equal(T->f.out[0].m.type, MQTTSN_REGISTER);
-	assert_int_equal(do_regack(1, T->f.out[0].m.u.reg.topic_id, T->f.out[0].m.u.reg.msg_id,
-				   MQTTSN_RC_INVALID_TOPIC_ID),
-			 FO_FATE_DELIVERED);
+	assert_int_equal(
+		do_regack(1, T->f.out[0].m.u.reg.topic_id, T->f.out[0].m.u.reg.msg_id, MQTTSN_RC_INVALID_TOPIC_ID),
+		FO_FATE_DELIVERED);
 	assert_int_equal(EV(TOPIC_REFUSED), 1);
 	assert_int_equal(EV(REGISTER_SENT), 1);
 	assert_int_equal(EV(DELIVERY_HELD_DISCARDED), 1); /* the copy that waited for it */
@@ -4190,7 +4200,15 @@ static void test_awake_waits_for_regack_then_pingresp(void **state)
 	reset_out();
 	assert_int_equal(do_connect(1, "sleepy", 0, 60), FO_FATE_DELIVERED);
 	assert_int_equal(state_of("sleepy"), SESSION_ACTIVE);
+	/* A reconnect (CleanSession=0): the id it learnt is REGISTERed again before the next copy. */
+	reset_out();
 	assert_int_equal(do_publish(2, 0, MQTTSN_TOPIC_NORMAL, id, 0, "now"), FO_FATE_DELIVERED);
+	assert_int_equal(publishes_to(1), 0);
+	assert_int_equal(T->f.n, 1);
+	struct mqttsn_msg r2 = T->f.out[0].m;
+	assert_int_equal(r2.type, MQTTSN_REGISTER);
+	assert_int_equal(r2.u.reg.topic_id, r.u.reg.topic_id);
+	assert_int_equal(do_regack(1, r2.u.reg.topic_id, r2.u.reg.msg_id, MQTTSN_RC_ACCEPTED), FO_FATE_DELIVERED);
 	assert_int_equal(publishes_to(1), 1);
 }
 
