@@ -328,8 +328,8 @@ def tools_resume_checks(lab, dp, tools, table, pub_ok, proof=True):
         cmds = f"{a.cmd}; SIGTERM; {cmd}; {b.cmd}"
         check(how, "the copy buffered while the client slept was not delivered after its CONNECT (6.14)")
         return (*client_row(how, tid, "DISCONNECT with Duration 30 answered by DISCONNECT (session_asleep); the "
-                            "QoS 1 copy published meanwhile buffered (delivery_buffered) and sent right after the "
-                            "CONNACK of the waking CONNECT"), cmds)
+                            "QoS 1 copy published meanwhile buffered (delivery_buffered) and sent once the CONNACK of "
+                            "the waking CONNECT was out,"), cmds)
     if proof:
         table.run(C, "sleeping client (-e 30), woken by CONNECT", sleeping)
 
