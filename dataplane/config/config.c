@@ -16,6 +16,8 @@
  *       rx_queues: 1            # optional, 1..16
  *       rx_desc: 1024           # optional, 64..32768
  *       tx_desc: 1024           # optional, 64..32768
+ *       mtu: 9000               # optional, 68..16110; absent = the device's default (1500); its
+ *                               # frames must fit one receive buffer (mempool.rx_buffer_bytes)
  *       static_neighbours:      # optional, at most 1024 and at most neighbours/2
  *         - { ip: 198.18.0.2, mac: "02:00:00:00:00:02" }  # on-link host, unique; unicast MAC
  *   lcores:                     # required; worker lcores only (not the EAL main lcore)
@@ -23,10 +25,13 @@
  *       roles: [rx, worker, tx] # required, non-empty; every role must appear somewhere
  *   burst: 32                   # 1..FO_MAX_BURST
  *   rings: { worker: 4096, tx: 4096, peer: 4096 }   # powers of two, 64..1M, >= burst
- *   mempool: { mbufs: 16383, header_mbufs: 16383, held_mbufs: 8191, large_mbufs: 1023, cache: 256 }
+ *   mempool: { mbufs: 16383, header_mbufs: 16383, held_mbufs: 8191, large_mbufs: 1023, cache: 256,
+ *              rx_buffer_bytes: 2048 }
  *                             # see pool rule below; held_mbufs (>= 64): copies of payloads kept past
  *                             # the packet (QoS 1 retransmission, sink/bridge backlogs), never rx mbufs;
- *                             # large_mbufs (>= 64): reassembled datagrams too long for an rx mbuf
+ *                             # large_mbufs (>= 64): reassembled datagrams too long for an rx mbuf;
+ *                             # rx_buffer_bytes (2048..16384): a receive mbuf's data room, the longest
+ *                             # frame taken in one segment (ports[].mtu + 18 at least)
  *   limits: { max_message_bytes: 8192 }         # 64..65489: larger MQTT-SN messages are refused
  *   reassembly: { max_flows: 256, timeout_ms: 2000 }  # per rx lcore, 0..65536 (0 = no reassembly);
  *                                                     # 1..60000
@@ -95,7 +100,7 @@ struct raw_static_neigh {
 	char *ip, *mac;
 };
 struct raw_port {
-	char *device, *ipv4, *gateway, *ipv6, *gateway6, *vlan, *mqttsn_port, *rx_queues, *rx_desc, *tx_desc;
+	char *device, *ipv4, *gateway, *ipv6, *gateway6, *vlan, *mqttsn_port, *rx_queues, *rx_desc, *tx_desc, *mtu;
 	struct raw_static_neigh *static_neighbours;
 	unsigned static_neighbours_count;
 };
@@ -107,7 +112,7 @@ struct raw_rings {
 	char *worker, *tx, *peer;
 };
 struct raw_mempool {
-	char *mbufs, *header_mbufs, *held_mbufs, *large_mbufs, *cache;
+	char *mbufs, *header_mbufs, *held_mbufs, *large_mbufs, *cache, *rx_buffer_bytes;
 };
 struct raw_limits {
 	char *max_message_bytes;
@@ -226,6 +231,7 @@ static const cyaml_schema_field_t port_fields[] = {
 	STR("rx_queues", struct raw_port, rx_queues),
 	STR("rx_desc", struct raw_port, rx_desc),
 	STR("tx_desc", struct raw_port, tx_desc),
+	STR("mtu", struct raw_port, mtu),
 	CYAML_FIELD_SEQUENCE("static_neighbours", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_port,
 			     static_neighbours, &static_neigh_value, 0, CYAML_UNLIMITED),
 	CYAML_FIELD_END,
@@ -256,9 +262,13 @@ static const cyaml_schema_field_t rings_fields[] = {
 	CYAML_FIELD_END,
 };
 static const cyaml_schema_field_t mempool_fields[] = {
-	STR("mbufs", struct raw_mempool, mbufs),           STR("header_mbufs", struct raw_mempool, header_mbufs),
-	STR("held_mbufs", struct raw_mempool, held_mbufs), STR("large_mbufs", struct raw_mempool, large_mbufs),
-	STR("cache", struct raw_mempool, cache),           CYAML_FIELD_END,
+	STR("mbufs", struct raw_mempool, mbufs),
+	STR("header_mbufs", struct raw_mempool, header_mbufs),
+	STR("held_mbufs", struct raw_mempool, held_mbufs),
+	STR("large_mbufs", struct raw_mempool, large_mbufs),
+	STR("cache", struct raw_mempool, cache),
+	STR("rx_buffer_bytes", struct raw_mempool, rx_buffer_bytes),
+	CYAML_FIELD_END,
 };
 static const cyaml_schema_field_t limits_fields[] = {
 	STR("max_message_bytes", struct raw_limits, max_message_bytes),
@@ -1080,6 +1090,9 @@ static int load_port(struct ctx *c, unsigned i, const struct raw_port *r, struct
 	snprintf(key, sizeof(key), "ports[%u].tx_desc", i);
 	if (get_u16(c, key, r->tx_desc, FO_MIN_DESC, FO_MAX_DESC, FO_DEFAULT_TX_DESC, &p->tx_desc) != 0)
 		return -1;
+	snprintf(key, sizeof(key), "ports[%u].mtu", i);
+	if (get_u16(c, key, r->mtu, FO_MIN_MTU, FO_MAX_MTU, 0, &p->mtu) != 0)
+		return -1;
 
 	p->device = dup_str(r->device);
 	if (p->device == NULL)
@@ -1221,8 +1234,20 @@ static int load_pools(struct ctx *c, const struct raw_config *r, struct fo_confi
 	    get_u32(c, "reassembly.timeout_ms", ra->timeout_ms, 1, FO_MAX_REASM_TIMEOUT_MS, FO_DEFAULT_REASM_TIMEOUT_MS,
 		    &cfg->reasm_timeout_ms) != 0 ||
 	    get_u32(c, "mempool.large_mbufs", mp->large_mbufs, 64, UINT32_MAX, FO_DEFAULT_LARGE_MBUFS,
-		    &cfg->large_mbufs) != 0)
+		    &cfg->large_mbufs) != 0 ||
+	    get_u32(c, "mempool.rx_buffer_bytes", mp->rx_buffer_bytes, FO_MIN_RX_BUFFER_BYTES, FO_MAX_RX_BUFFER_BYTES,
+		    FO_DEFAULT_RX_BUFFER_BYTES, &cfg->rx_buffer_bytes) != 0)
 		return -1;
+	/* A frame that spans two receive mbufs is dropped (ip_bad_length): every frame a port's MTU
+	 * allows must fit one. */
+	for (uint32_t i = 0; i < cfg->n_ports; i++)
+		if (cfg->ports[i].mtu && cfg->ports[i].mtu + FO_FRAME_OVERHEAD > cfg->rx_buffer_bytes)
+			return fail(c,
+				    "ports[%u].mtu: frames of MTU %u take up to %u bytes with the Ethernet and 802.1Q "
+				    "headers, more than one receive buffer (mempool.rx_buffer_bytes %u); raise "
+				    "mempool.rx_buffer_bytes to at least %u or lower the MTU",
+				    i, cfg->ports[i].mtu, cfg->ports[i].mtu + FO_FRAME_OVERHEAD, cfg->rx_buffer_bytes,
+				    cfg->ports[i].mtu + FO_FRAME_OVERHEAD);
 	for (uint32_t i = 0; i < cfg->n_ports; i++)
 		if (cfg->ports[i].n_static_neigh > cfg->neighbours / 2)
 			return fail(c,

@@ -17,8 +17,9 @@
 #define FO_DEFAULT_RING_SIZE 4096
 #define FO_DEFAULT_MBUFS 16383
 #define FO_DEFAULT_HDR_MBUFS 16383
-#define FO_DEFAULT_HELD_MBUFS 8191  /* payloads kept past their packet, in a pool of their own */
-#define FO_DEFAULT_LARGE_MBUFS 1023 /* reassembled datagrams too long for a receive mbuf */
+#define FO_DEFAULT_HELD_MBUFS 8191      /* payloads kept past their packet, in a pool of their own */
+#define FO_DEFAULT_LARGE_MBUFS 1023     /* reassembled datagrams too long for a receive mbuf */
+#define FO_DEFAULT_RX_BUFFER_BYTES 2048 /* a receive mbuf's data room (RTE_MBUF_DEFAULT_DATAROOM) */
 #define FO_DEFAULT_MBUF_CACHE 256
 #define FO_DEFAULT_RX_DESC 1024
 #define FO_DEFAULT_TX_DESC 1024
@@ -81,6 +82,11 @@
 #define FO_MAX_RX_QUEUES 16
 #define FO_MIN_DESC 64
 #define FO_MAX_DESC 32768
+#define FO_MIN_MTU 68    /* RTE_ETHER_MIN_MTU */
+#define FO_MAX_MTU 16110 /* RTE_ETHER_MAX_JUMBO_FRAME_LEN less the Ethernet header and CRC */
+#define FO_MIN_RX_BUFFER_BYTES 2048
+#define FO_MAX_RX_BUFFER_BYTES 16384
+#define FO_FRAME_OVERHEAD 18u /* Ethernet and 802.1Q headers in front of an MTU's worth of IP */
 #define FO_MIN_RING_SIZE 64
 #define FO_MAX_RING_SIZE (1u << 20)
 #define FO_MAX_MBUF_CACHE 512 /* RTE_MEMPOOL_CACHE_MAX_SIZE */
@@ -139,6 +145,7 @@ struct fo_port_config {
 	uint16_t rx_queues;   /* RSS queues, default 1 */
 	uint16_t rx_desc;
 	uint16_t tx_desc;
+	uint16_t mtu;                         /* "mtu": given to rte_eth_dev_configure, 0 = the device's default */
 	struct fo_static_neigh *static_neigh; /* "static_neighbours", NULL when none */
 	uint32_t n_static_neigh;
 };
@@ -268,6 +275,7 @@ struct fo_config {
 	uint32_t hdr_mbufs;        /* header pool for replies and fan-out copies */
 	uint32_t held_mbufs;       /* payload copies kept for QoS 1 retries and output backlogs */
 	uint32_t large_mbufs;      /* reassembled datagrams longer than a receive mbuf */
+	uint32_t rx_buffer_bytes;  /* mempool.rx_buffer_bytes: data room of a receive mbuf, headroom apart */
 	uint32_t mbuf_cache;
 	uint32_t neighbours;         /* ARP table capacity */
 	uint32_t arp_max_age_s;      /* learnt neighbours unconfirmed this long are freed */

@@ -141,6 +141,7 @@ unsigned fo_config_restart_keys(const struct fo_config *f, const struct fo_confi
 		KEY(a->rx_queues != b->rx_queues, "ports[%u].rx_queues", i);
 		KEY(a->rx_desc != b->rx_desc, "ports[%u].rx_desc", i);
 		KEY(a->tx_desc != b->tx_desc, "ports[%u].tx_desc", i);
+		KEY(a->mtu != b->mtu, "ports[%u].mtu", i);
 		bool same_sn = a->n_static_neigh == b->n_static_neigh;
 		for (uint32_t j = 0; same_sn && j < a->n_static_neigh; j++)
 			same_sn = a->static_neigh[j].ip == b->static_neigh[j].ip &&
@@ -160,6 +161,7 @@ unsigned fo_config_restart_keys(const struct fo_config *f, const struct fo_confi
 	KEY(f->hdr_mbufs != t->hdr_mbufs, "mempool.header_mbufs");
 	KEY(f->held_mbufs != t->held_mbufs, "mempool.held_mbufs");
 	KEY(f->large_mbufs != t->large_mbufs, "mempool.large_mbufs");
+	KEY(f->rx_buffer_bytes != t->rx_buffer_bytes, "mempool.rx_buffer_bytes");
 	KEY(f->max_message_bytes != t->max_message_bytes, "limits.max_message_bytes");
 	KEY(f->reasm_max_flows != t->reasm_max_flows, "reassembly.max_flows");
 	KEY(f->reasm_timeout_ms != t->reasm_timeout_ms, "reassembly.timeout_ms");

@@ -301,6 +301,7 @@ static int setup_port(uint16_t idx, const struct fo_port_config *pc)
 	}
 	struct rte_eth_conf conf;
 	memset(&conf, 0, sizeof(conf));
+	conf.rxmode.mtu = pc->mtu; /* 0: the ethdev default, RTE_ETHER_MTU */
 	if (p->n_rxq > 1) {
 		uint64_t hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & di.flow_type_rss_offloads;
 		if (!hf) {
@@ -325,6 +326,9 @@ static int setup_port(uint16_t idx, const struct fo_port_config *pc)
 	rc = rte_eth_dev_configure(pid, p->n_rxq, p->n_txq, &conf);
 	if (rc != 0) {
 		fprintf(stderr, "ports[%u] (%s): configure failed: %s\n", idx, pc->device, rte_strerror(-rc));
+		if (pc->mtu)
+			fprintf(stderr, "ports[%u] (%s): ports[%u].mtu is %u; the device takes an MTU of %u..%u\n", idx,
+				pc->device, idx, pc->mtu, di.min_mtu, di.max_mtu);
 		return -1;
 	}
 	uint16_t nrx = pc->rx_desc, ntx = pc->tx_desc;
@@ -418,10 +422,10 @@ static int setup_port(uint16_t idx, const struct fo_port_config *pc)
 	}
 	fo_dp.port_index[pid] = idx;
 	printf("port %u: %s (ethdev %u) mac %02x:%02x:%02x:%02x:%02x:%02x ipv4 %u.%u.%u.%u/%u vlan %u mqttsn udp/%u "
-	       "rxq %u txq %u%s%s\n",
+	       "rxq %u txq %u mtu %u%s%s\n",
 	       idx, pc->device, pid, mac.addr_bytes[0], mac.addr_bytes[1], mac.addr_bytes[2], mac.addr_bytes[3],
 	       mac.addr_bytes[4], mac.addr_bytes[5], pc->ip >> 24, (pc->ip >> 16) & 255, (pc->ip >> 8) & 255,
-	       pc->ip & 255, pc->prefix_len, pc->vlan, pc->mqttsn_port, p->n_rxq, p->n_txq,
+	       pc->ip & 255, pc->prefix_len, pc->vlan, pc->mqttsn_port, p->n_rxq, p->n_txq, p->mtu,
 	       p->rx_l4_ck ? " rx-cksum-offload" : "", fo_port_multi_seg[idx] ? " multi-seg" : " single-seg");
 	return 0;
 }
@@ -541,7 +545,10 @@ static int setup_pools(void)
 {
 	const struct fo_config *c = fo_dp.cfg;
 	int sock = (int)rte_socket_id();
-	fo_dp.pkt_pool = rte_pktmbuf_pool_create("fo_pkt", c->mbufs, c->mbuf_cache, 0, RTE_MBUF_DEFAULT_BUF_SIZE, sock);
+	/* Receive buffers hold a whole frame of the ports' MTU (config.c checks ports[].mtu against
+	 * mempool.rx_buffer_bytes): a frame in two segments is dropped. */
+	fo_dp.pkt_pool = rte_pktmbuf_pool_create("fo_pkt", c->mbufs, c->mbuf_cache, 0,
+						 (uint16_t)(RTE_PKTMBUF_HEADROOM + c->rx_buffer_bytes), sock);
 	/* Header mbufs carry Ethernet/IPv4/UDP plus an MQTT-SN control message (REGISTER holds
 	 * a topic name), so their room follows max_topic_len. */
 	uint32_t room = RTE_PKTMBUF_HEADROOM + 64 + 16 + c->broker.max_topic_len;

@@ -1465,21 +1465,81 @@ static void test_reassembly_keys(void **state)
 	assert_int_equal(failed, 0);
 }
 
+/* ports[].mtu and mempool.rx_buffer_bytes: absent, the device's MTU and 2048-byte receive buffers
+ * (RTE_MBUF_DEFAULT_DATAROOM, as before the keys); a jumbo MTU needs buffers that hold its whole
+ * frame, 802.1Q header included, since a frame in two segments is dropped. */
+static void test_mtu_keys(void **state)
+{
+	(void)state;
+	struct fo_config *c = parse_ok(MIN);
+	assert_int_equal(c->ports[0].mtu, 0);
+	assert_int_equal(c->rx_buffer_bytes, FO_DEFAULT_RX_BUFFER_BYTES);
+	assert_int_equal(c->rx_buffer_bytes, 2048);
+	fo_config_free(c);
+	c = parse_ok("ports: [{device: a, ipv4: 198.18.0.1/24, mtu: 9000}, {device: b, ipv4: 198.18.1.1/24}]\n" LCORE
+		     "mempool: {rx_buffer_bytes: 9018}\n");
+	assert_int_equal(c->ports[0].mtu, 9000);
+	assert_int_equal(c->ports[1].mtu, 0);
+	assert_int_equal(c->rx_buffer_bytes, 9018);
+	fo_config_free(c);
+	c = parse_ok("ports: [{device: a, ipv4: 198.18.0.1/24, mtu: 68}]\n" LCORE);
+	assert_int_equal(c->ports[0].mtu, 68);
+	fo_config_free(c);
+	c = parse_ok("ports: [{device: a, ipv4: 198.18.0.1/24, mtu: 2030}]\n" LCORE); /* 2030 + 18 = 2048 */
+	assert_int_equal(c->ports[0].mtu, 2030);
+	fo_config_free(c);
+	c = parse_ok("ports: [{device: a, ipv4: 198.18.0.1/24, mtu: 16110}]\n" LCORE
+		     "mempool: {rx_buffer_bytes: 16384}\n");
+	assert_int_equal(c->ports[0].mtu, 16110);
+	assert_int_equal(c->rx_buffer_bytes, 16384);
+	fo_config_free(c);
+	static const struct bad bad[] = {
+		{ "ports: [{device: a, ipv4: 198.18.0.1/24, mtu: 67}]\n" LCORE, "ports[0].mtu", "out of range" },
+		{ "ports: [{device: a, ipv4: 198.18.0.1/24, mtu: 0}]\n" LCORE, "ports[0].mtu", "out of range" },
+		{ "ports: [{device: a, ipv4: 198.18.0.1/24, mtu: 16111}]\n" LCORE "mempool: {rx_buffer_bytes: 16384}\n",
+		  "ports[0].mtu", "out of range" },
+		{ "ports: [{device: a, ipv4: 198.18.0.1/24, mtu: 2031}]\n" LCORE, "ports[0].mtu: frames of MTU 2031",
+		  "raise mempool.rx_buffer_bytes to at least 2049" },
+		{ "ports: [{device: a, ipv4: 198.18.0.1/24}, {device: b, ipv4: 198.18.1.1/24, mtu: 9000}]\n" LCORE
+		  "mempool: {rx_buffer_bytes: 9017}\n",
+		  "ports[1].mtu", "more than one receive buffer (mempool.rx_buffer_bytes 9017)" },
+		{ MIN "mempool: {rx_buffer_bytes: 2047}\n", "mempool.rx_buffer_bytes", "out of range" },
+		{ MIN "mempool: {rx_buffer_bytes: 16385}\n", "mempool.rx_buffer_bytes", "out of range" },
+		{ "ports: [{device: a, ipv4: 198.18.0.1/24, mtu: 9k}]\n" LCORE, "ports[0].mtu", "not a whole number" },
+	};
+	int failed = 0;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		failed += !refused_with(bad[i].yaml, bad[i].key, bad[i].also);
+	assert_int_equal(failed, 0);
+}
+
 int main(int argc, char **argv)
 {
 	example_path = argc > 1 ? argv[1] : NULL;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full_example),          cmocka_unit_test(test_outputs),
-		cmocka_unit_test(test_cluster_sink),          cmocka_unit_test(test_follow_bridge),
-		cmocka_unit_test(test_minimal_gets_defaults), cmocka_unit_test(test_accepts_edges),
-		cmocka_unit_test(test_semantic_rules),        cmocka_unit_test(test_structural_errors),
-		cmocka_unit_test(test_error_buffer_handling), cmocka_unit_test(test_load_file),
-		cmocka_unit_test(test_deploy_example),        cmocka_unit_test(test_routes_valid),
-		cmocka_unit_test(test_route_rules),           cmocka_unit_test(test_route_count),
-		cmocka_unit_test(test_security_defaults),     cmocka_unit_test(test_security_values),
-		cmocka_unit_test(test_security_rules),        cmocka_unit_test(test_admission_unlisted),
-		cmocka_unit_test(test_discovery_values),      cmocka_unit_test(test_discovery_rules),
-		cmocka_unit_test(test_neighbour_keys),        cmocka_unit_test(test_reassembly_keys),
+		cmocka_unit_test(test_full_example),
+		cmocka_unit_test(test_outputs),
+		cmocka_unit_test(test_cluster_sink),
+		cmocka_unit_test(test_follow_bridge),
+		cmocka_unit_test(test_minimal_gets_defaults),
+		cmocka_unit_test(test_accepts_edges),
+		cmocka_unit_test(test_semantic_rules),
+		cmocka_unit_test(test_structural_errors),
+		cmocka_unit_test(test_error_buffer_handling),
+		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_deploy_example),
+		cmocka_unit_test(test_routes_valid),
+		cmocka_unit_test(test_route_rules),
+		cmocka_unit_test(test_route_count),
+		cmocka_unit_test(test_security_defaults),
+		cmocka_unit_test(test_security_values),
+		cmocka_unit_test(test_security_rules),
+		cmocka_unit_test(test_admission_unlisted),
+		cmocka_unit_test(test_discovery_values),
+		cmocka_unit_test(test_discovery_rules),
+		cmocka_unit_test(test_neighbour_keys),
+		cmocka_unit_test(test_reassembly_keys),
+		cmocka_unit_test(test_mtu_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
