@@ -469,7 +469,7 @@ def main(args):
                 pub.send(m_publish(p_exact, pub.next_id(), b"after-clean", F_QOS1))
                 pub.expect(PUBACK, timeout=REPLY_S)
                 first.expect_nothing(0.5)
-                moved.expect_nothing(0.3)
+                quiet(moved, 0.3)  # at most a late PUBREL of the ended session's QoS 2 tail
                 wake_from_new_port(dp, lab)
             finally:
                 first.close()
