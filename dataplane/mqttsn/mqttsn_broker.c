@@ -401,21 +401,19 @@ static struct session_addr addr_of_client(const struct fo_client *c)
 	};
 }
 
-/* The predefined topics of a client, by its generation's tables (broker_io.client_config):
- * hash is its rollout hash, cid its ClientId (clen 0: none, the global table). NULL: none. */
-static const struct predef_table *client_predef(const struct broker *b, uint32_t hash, const uint8_t *cid,
-						uint16_t clen)
-{
-	const struct broker_config *gc = b->io.client_config ? b->io.client_config(b->io.ctx, hash) : NULL;
-	const struct predef_set *set = (gc ? gc : &b->cfg)->predef_set;
-	return set ? predef_client_table(set, cid, clen, hash) : NULL;
-}
-
-/* The table of the client whose message is being handled (broker_handle's res->client_hash). */
+/* The predefined topics of the client whose message is being handled, by its generation's tables
+ * (broker_io.client_config, by broker_handle's res->client_hash) and its ClientId's rule; NULL:
+ * none. A set without per-client rules gives every client its global table: the session and
+ * its ClientId are not looked at then. */
 static const struct predef_table *sender_predef(const struct broker *b, uint32_t si)
 {
+	uint32_t hash = b->cur ? b->cur->client_hash : 0;
+	const struct broker_config *gc = b->io.client_config ? b->io.client_config(b->io.ctx, hash) : NULL;
+	const struct predef_set *set = (gc ? gc : &b->cfg)->predef_set;
+	if (!predef_set_per_client(set))
+		return predef_global_table(set);
 	const struct mqttsn_session *s = si != SESSION_NONE ? session_get(b->st, si) : NULL;
-	return client_predef(b, b->cur ? b->cur->client_hash : 0, s ? s->client_id : NULL, s ? s->client_id_len : 0);
+	return predef_client_table(set, s ? s->client_id : NULL, s ? s->client_id_len : 0, hash);
 }
 
 /* Per-session ids for our REGISTERs and QoS 1 PUBLISHes; skips ids still in flight. */

@@ -80,6 +80,10 @@ static const struct predef_item *find_name(const struct predef_table *t, const u
 
 static const struct predef_item *find_id(const struct predef_table *t, uint16_t id)
 {
+	/* ids numbered 1..n (the usual list) sit at their own index: the items are sorted and
+	 * unique, so an item found there is the one */
+	if (id >= 1 && id <= t->n && t->items[id - 1].id == id)
+		return &t->items[id - 1];
 	uint32_t lo = 0, hi = t->n;
 	while (lo < hi) {
 		uint32_t mid = (lo + hi) / 2;
