@@ -908,29 +908,36 @@ static int load_static_neighbours(struct ctx *c, unsigned i, const struct raw_po
 	return 0;
 }
 
-/* An IPv6 source prefix of an admission rule, "2001:db8::/32" (a bare address is a /128), into
- * the two 64-bit halves broker_admit compares. */
-static int parse_net6(struct ctx *c, const char *key, const char *v, struct broker_net6 *n)
+/* "address[/len]" as an IPv6 address and a prefix length (deflen without "/len"): 0, or -1 when
+ * it is not that shape (len 1 to 3 decimal digits, no leading zero; its range is the caller's). */
+static int split_ip6(const char *v, uint8_t a[16], uint32_t *len, uint32_t deflen)
 {
-	char buf[INET6_ADDRSTRLEN + 8], shown[64];
-	const char *bad = "%s: '%s' is not an IPv6 prefix (2001:db8::/len, len 0..128)";
+	char buf[INET6_ADDRSTRLEN + 8];
 	if (strlen(v) >= sizeof(buf))
-		return fail(c, bad, key, show(v, shown, sizeof(shown)));
+		return -1;
 	strcpy(buf, v);
-	uint32_t len = 128;
+	*len = deflen;
 	char *slash = strchr(buf, '/');
 	if (slash) {
 		*slash = '\0';
 		const char *d = slash + 1;
 		size_t k = strlen(d);
 		if (k < 1 || k > 3 || strspn(d, "0123456789") != k || (d[0] == '0' && k > 1))
-			return fail(c, bad, key, show(v, shown, sizeof(shown)));
-		len = (uint32_t)strtoul(d, NULL, 10);
-		if (len > 128)
-			return fail(c, bad, key, show(v, shown, sizeof(shown)));
+			return -1;
+		*len = (uint32_t)strtoul(d, NULL, 10);
 	}
+	return inet_pton(AF_INET6, buf, a) == 1 ? 0 : -1;
+}
+
+/* An IPv6 source prefix of an admission rule, "2001:db8::/32" (a bare address is a /128), into
+ * the two 64-bit halves broker_admit compares. */
+static int parse_net6(struct ctx *c, const char *key, const char *v, struct broker_net6 *n)
+{
+	char shown[64];
+	const char *bad = "%s: '%s' is not an IPv6 prefix (2001:db8::/len, len 0..128)";
 	uint8_t a[16];
-	if (inet_pton(AF_INET6, buf, a) != 1)
+	uint32_t len;
+	if (split_ip6(v, a, &len, 128) != 0 || len > 128)
 		return fail(c, bad, key, show(v, shown, sizeof(shown)));
 	for (int h = 0; h < 2; h++) {
 		uint64_t w = 0;
@@ -954,7 +961,7 @@ static int parse_net6(struct ctx *c, const char *key, const char *v, struct brok
  * MAC) and an optional next hop for off-link IPv6 destinations. */
 static int load_port_ipv6(struct ctx *c, unsigned i, const struct raw_port *r, struct fo_port_config *p)
 {
-	char key[64], shown[64], buf[INET6_ADDRSTRLEN + 8];
+	char key[64], shown[64];
 	p->has_ip6 = false;
 	p->has_gateway6 = false;
 	if (r->ipv6 == NULL) {
@@ -965,24 +972,12 @@ static int load_port_ipv6(struct ctx *c, unsigned i, const struct raw_port *r, s
 	}
 	snprintf(key, sizeof(key), "ports[%u].ipv6", i);
 	const char *bad = "%s: '%s' is not an IPv6 address with prefix (expected e.g. 2001:db8::1/64)";
-	if (strlen(r->ipv6) >= sizeof(buf))
+	uint32_t len;
+	if (split_ip6(r->ipv6, p->ip6, &len, 64) != 0)
 		return fail(c, bad, key, show(r->ipv6, shown, sizeof(shown)));
-	strcpy(buf, r->ipv6);
-	uint32_t len = 64;
-	char *slash = strchr(buf, '/');
-	if (slash) {
-		*slash = '\0';
-		const char *d = slash + 1;
-		size_t n = strlen(d);
-		if (n < 1 || n > 3 || strspn(d, "0123456789") != n || (d[0] == '0' && n > 1))
-			return fail(c, bad, key, show(r->ipv6, shown, sizeof(shown)));
-		len = (uint32_t)strtoul(d, NULL, 10);
-		if (len < 1 || len > 128)
-			return fail(c, "%s: prefix /%u in '%s' is out of range; use /1../128", key, len,
-				    show(r->ipv6, shown, sizeof(shown)));
-	}
-	if (inet_pton(AF_INET6, buf, p->ip6) != 1)
-		return fail(c, bad, key, show(r->ipv6, shown, sizeof(shown)));
+	if (len < 1 || len > 128)
+		return fail(c, "%s: prefix /%u in '%s' is out of range; use /1../128", key, len,
+			    show(r->ipv6, shown, sizeof(shown)));
 	static const uint8_t zero[16], v4map[12] = { [10] = 0xff, [11] = 0xff };
 	const uint8_t *a = p->ip6;
 	if (a[0] == 0xff || memcmp(a, zero, 16) == 0 || (memcmp(a, zero, 15) == 0 && a[15] == 1) ||
