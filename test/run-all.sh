@@ -46,6 +46,7 @@ total_pass=0
 total_fail=0
 total_skip=0
 SUMMARY=()
+FAILED_LOGS=()
 
 if [[ $deps -eq 1 ]]; then
   section "dependencies"
@@ -114,6 +115,35 @@ run_build() {
   total_fail=$((total_fail + f))
   total_skip=$((total_skip + s))
   SUMMARY+=("$dir: $p passed, $f failed, $s skipped (meson test exit $rc)")
+  if [[ $f -gt 0 && -f $dir/meson-logs/testlog.json ]]; then
+    FAILED_LOGS+=("$dir/meson-logs/testlog.json")
+  fi
+}
+
+# failed_tails TESTLOG.json -> each failed test's name, result and the last lines of its output,
+# so the end of the CI log (often all that is kept) names what failed and why.
+failed_tails() {
+  python3 - "$1" <<'PY'
+import json, sys
+path = sys.argv[1]
+shown = 0
+for line in open(path, encoding="utf-8", errors="replace"):
+    try:
+        t = json.loads(line)
+    except ValueError:
+        continue
+    if t.get("result") in ("OK", "SKIP", "EXPECTEDFAIL"):
+        continue
+    shown += 1
+    if shown > 3:
+        print("(more failed tests: see " + path + ")")
+        break
+    print("--- %s: %s (exit %s, %.1f s), last lines:" % (t.get("name"), t.get("result"),
+          t.get("returncode"), t.get("duration") or 0.0))
+    out = (t.get("stdout") or "") + (t.get("stderr") or "")
+    for l in out.splitlines()[-40:]:
+        print("    " + l[:300])
+PY
 }
 
 run_build build -- --buildtype=debugoptimized
@@ -123,6 +153,10 @@ if [[ $quick -eq 0 ]]; then
 fi
 
 section "summary"
+for f in "${FAILED_LOGS[@]}"; do
+  echo "failed in ${f%%/meson-logs/*}:"
+  failed_tails "$f" || true
+done
 printf '%s\n' "${SUMMARY[@]}"
 if (( total_pass + total_fail == 0 )); then
   echo "run-all: warning: no test ran" >&2
