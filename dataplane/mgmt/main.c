@@ -245,6 +245,32 @@ static int take_xdp(uint16_t idx, const struct fo_port_config *pc, struct fo_por
 	return 0;
 }
 
+/* The multicast MACs the port must take besides its own and broadcast: the discovery group's and
+ * the solicited-node groups of its IPv6 addresses (Neighbor Solicitations). A filter list where the
+ * device has one, else all-multicast; virtual devices that take every frame need neither. */
+static void join_groups(unsigned idx, uint16_t pid, const struct l2l4_iface *ifc)
+{
+	struct rte_ether_addr mc[3];
+	uint32_t n = 0;
+	if (ifc->group) {
+		uint32_t g = ifc->group;
+		mc[n++] = (struct rte_ether_addr){ { 0x01, 0x00, 0x5e, (uint8_t)((g >> 16) & 0x7f), (uint8_t)(g >> 8),
+						     (uint8_t)g } };
+	}
+	if (ifc->has_ip6) {
+		mc[n++] = (struct rte_ether_addr){ { 0x33, 0x33, 0xff, ifc->ip6[13], ifc->ip6[14], ifc->ip6[15] } };
+		mc[n++] = (struct rte_ether_addr){ { 0x33, 0x33, 0xff, ifc->ll6[13], ifc->ll6[14], ifc->ll6[15] } };
+	}
+	if (n == 0 || rte_eth_dev_set_mc_addr_list(pid, mc, n) == 0)
+		return;
+	int rc = rte_eth_allmulticast_enable(pid);
+	if (rc != 0 && rc != -ENOTSUP)
+		fprintf(stderr,
+			"ports[%u]: warning: neither a multicast filter nor all-multicast (%s): "
+			"SEARCHGW to the group and Neighbor Solicitations may not arrive\n",
+			idx, rte_strerror(-rc));
+}
+
 /* The port's MTU (datagrams longer leave as fragments), and whether a message of
  * limits.max_message_bytes arriving as fragments of that MTU fits the reassembly table's
  * fragments per datagram. */
@@ -371,6 +397,12 @@ static int setup_port(uint16_t idx, const struct fo_port_config *pc)
 	p->ifc.min_src_port = fo_dp.cfg->min_source_port;
 	p->ifc.max_msg_len = (uint16_t)fo_dp.cfg->max_message_bytes;
 	p->ifc.reassemble = fo_dp.cfg->reasm_max_flows > 0;
+	/* Gateway discovery on a multicast group: SEARCHGWs sent to it are ours too (6.1). */
+	uint32_t grp = fo_dp.cfg->discovery.dest_ip;
+	if ((grp >> 28) == 0xe) {
+		p->ifc.group = grp;
+		p->ifc.group_port = fo_dp.cfg->discovery.dest_port;
+	}
 	p->gateway = pc->gateway;
 	p->ifc.has_ip6 = pc->has_ip6;
 	if (pc->has_ip6) {
@@ -382,6 +414,7 @@ static int setup_port(uint16_t idx, const struct fo_port_config *pc)
 	}
 	if (check_mtu(idx, pc, pid, p) != 0)
 		return -1;
+	join_groups(idx, pid, &p->ifc);
 	struct fo_neigh_conf nc = {
 		.capacity = fo_dp.cfg->neighbours,
 		.seed = { neigh_seed[0], neigh_seed[1] },

@@ -189,6 +189,7 @@ struct broker {
 	struct fo_counters own_counters; /* when the caller passes none */
 	struct broker_result *cur;       /* the result broker_handle() is filling, else NULL */
 	bool claimed;                    /* broker_handle_claimed: the CONNECT's hand-over is over */
+	struct fo_client ho_at;          /* res->handover_at of the message left for a hand-over */
 	bool cur_proven;                 /* ... and its sender has a proven session */
 	/* The publish by predefined id being handled: its name (NULL: none), the table and id that
 	 * named it, and the name's predef_name_hash(). */
@@ -2090,9 +2091,11 @@ static void on_connect(struct broker *b, const struct fo_client *from, const str
 		if (!same_source(o, from) && !o->proven)
 			clean = true; /* nothing proven to hand over: start afresh */
 	}
-	if (si == SESSION_NONE && clen > 0 && from->node_len == 0 && b->io.connect_elsewhere && !b->claimed &&
+	if (si == SESSION_NONE && clen > 0 && b->io.connect_elsewhere && !b->claimed &&
 	    b->io.connect_elsewhere(b->io.ctx, cid, (uint8_t)clen)) {
 		/* Another worker may hold the ClientId: the stage claims it, then hands this CONNECT back. */
+		b->ho_at = *from;
+		res->handover_at = &b->ho_at;
 		res->handover = true;
 		res->handover_clean = clean;
 		res->handover_bound = rule != NULL;
@@ -2741,7 +2744,19 @@ static void on_subscribe(struct broker *b, uint32_t si, const struct fo_client *
 	}
 	if (created)
 		topic_registry_ref(b->reg, entry);
+	uint16_t pre_tid = 0;
 	if ((m->u.subscribe.flags & MQTTSN_FLAG_TOPIC_MASK) == MQTTSN_TOPIC_NORMAL && !wild) {
+		/* A name predefined for this client: its copies carry the predefined id
+		 * (delivery_topic()), so that is the id the SUBACK hands over (spec 5.4.16: "the
+		 * value that will be used as topic id by the gateway when sending PUBLISH"). */
+		const uint8_t *nm = m->u.subscribe.topic_name;
+		uint16_t nl = m->u.subscribe.topic_name_len;
+		const struct predef_table *pt = sender_predef(b, si);
+		pre_tid = pt ? predef_id(pt, nm, nl, predef_name_hash(nm, nl)) : 0;
+		if (pre_tid)
+			ack_tid = pre_tid;
+	}
+	if ((m->u.subscribe.flags & MQTTSN_FLAG_TOPIC_MASK) == MQTTSN_TOPIC_NORMAL && !wild && !pre_tid) {
 		/* The SUBACK hands the client this id: it enters the client's map. */
 		bool mcreated;
 		uint32_t me = map_add(b, si, entry, &mcreated);
@@ -2987,9 +3002,11 @@ static bool wake_elsewhere(struct broker *b, const struct fo_client *from, const
 			BROKER_ADMIT_OK;
 	uint32_t si = session_find_client_id(b->st, cid, (uint8_t)clen);
 	if (si == SESSION_NONE) {
-		if (!admitted || from->node_len || !b->io.connect_elsewhere || b->claimed ||
+		if (!admitted || !b->io.connect_elsewhere || b->claimed ||
 		    !b->io.connect_elsewhere(b->io.ctx, cid, (uint8_t)clen))
 			return false;
+		b->ho_at = *from;
+		res->handover_at = &b->ho_at;
 		res->handover = true;
 		res->handover_wake = true;
 		res->handover_bound = rule != NULL;
@@ -3907,9 +3924,18 @@ int broker_session_import(struct broker *b, const uint8_t *state, uint32_t len, 
 void broker_handle_claimed(struct broker *b, const struct fo_client *from, const uint8_t *msg, uint16_t len,
 			   void *payload, uint64_t now_ms, struct broker_result *res)
 {
+	/* Counted when the CONNECT was parked: its type, and a forwarded one's encapsulation too. */
 	int type = header_type(msg, len);
 	if (type >= 0 && b->c->mqttsn_rx_type[type] > 0)
-		b->c->mqttsn_rx_type[type]--; /* counted when the CONNECT was parked */
+		b->c->mqttsn_rx_type[type]--;
+	struct mqttsn_msg m;
+	if (type == MQTTSN_ENCAPSULATED && mqttsn_decode(msg, len, &m) == MQTTSN_OK) {
+		int inner = header_type(m.u.encap.inner, m.u.encap.inner_len);
+		if (inner >= 0 && b->c->mqttsn_rx_type[inner] > 0)
+			b->c->mqttsn_rx_type[inner]--;
+		if (b->c->ev[FO_EV_ENCAPSULATED_RX] > 0)
+			b->c->ev[FO_EV_ENCAPSULATED_RX]--;
+	}
 	b->claimed = true;
 	broker_handle(b, from, msg, len, payload, now_ms, res);
 	b->claimed = false;

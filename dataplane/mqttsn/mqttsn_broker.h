@@ -225,6 +225,10 @@ struct broker_result {
 	bool handover;
 	bool handover_clean;
 	bool handover_bound;
+	/* The client's own address (points into engine memory like topic): for a forwarded node its
+	 * forwarder's with its Wireless Node Id, which the datagram handed back does not show. The
+	 * session is claimed for it and imported at it. */
+	const struct fo_client *handover_at;
 	/* The message parked is a PINGREQ waking a sleeping client from a new address (spec 6.14):
 	 * only an asleep or awake session is handed over for it, and when none is, the PINGREQ is
 	 * handed back all the same (answered as from an unknown client). */

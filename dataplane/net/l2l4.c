@@ -196,11 +196,11 @@ static void parse_arp(const uint8_t *p, size_t len, const struct l2l4_iface *ifc
 }
 
 /* The UDP ports of a first fragment or a whole datagram: ours, and a client's. */
-static bool udp_ports_ok(const uint8_t *l4, const struct l2l4_iface *ifc, struct l2l4_pkt *o)
+static bool udp_ports_ok(const uint8_t *l4, const struct l2l4_iface *ifc, uint16_t port, struct l2l4_pkt *o)
 {
 	o->src_port = rd16(l4);
 	o->dst_port = rd16(l4 + 2);
-	if (o->dst_port != ifc->mqttsn_port) {
+	if (o->dst_port != port) {
 		drop(o, FO_DROP_UDP_NO_LISTENER);
 		return false;
 	}
@@ -251,7 +251,7 @@ static void parse_fragment(const uint8_t *l4, size_t l4len, uint16_t frag, uint3
 			drop(o, FO_DROP_UDP_MALFORMED);
 			return;
 		}
-		if (!udp_ports_ok(l4, ifc, o))
+		if (!udp_ports_ok(l4, ifc, ifc->mqttsn_port, o))
 			return;
 		if (ulen > max_ip) {
 			drop(o, FO_DROP_MESSAGE_TOO_BIG);
@@ -278,6 +278,14 @@ static bool snm_mac_ours(const uint8_t *m, const struct l2l4_iface *ifc)
 	if (!ifc->has_ip6 || m[0] != 0x33 || m[1] != 0x33 || m[2] != 0xff)
 		return false;
 	return memcmp(m + 3, ifc->ip6 + 13, 3) == 0 || memcmp(m + 3, ifc->ll6 + 13, 3) == 0;
+}
+
+/* 01:00:5e + the low 23 bits of the group we listen to (RFC 1112 6.4). */
+static bool group_mac_ours(const uint8_t *m, const struct l2l4_iface *ifc)
+{
+	uint32_t g = ifc->group;
+	return g && m[0] == 0x01 && m[1] == 0x00 && m[2] == 0x5e && m[3] == ((g >> 16) & 0x7f) &&
+	       m[4] == (uint8_t)(g >> 8) && m[5] == (uint8_t)g;
 }
 
 bool l2l4_ip6_is_ours(const struct l2l4_iface *ifc, const uint8_t a[16])
@@ -558,7 +566,7 @@ static void parse_ipv6(const uint8_t *p, size_t rem, const struct l2l4_iface *if
 		drop(o, FO_DROP_UDP_MALFORMED);
 		return;
 	}
-	if (!udp_ports_ok(l4, ifc, o))
+	if (!udp_ports_ok(l4, ifc, ifc->mqttsn_port, o))
 		return;
 	if (rd16(l4 + 6) == 0) {
 		drop(o, FO_DROP_UDP6_ZERO_CKSUM);
@@ -599,7 +607,7 @@ void l2l4_parse(const uint8_t *f, size_t len, const struct l2l4_iface *ifc, enum
 	const uint8_t *dst = f;
 	memcpy(o->src_mac, f + 6, 6);
 	bool bcast = mac_is_bcast(dst);
-	if (!bcast && memcmp(dst, ifc->mac, 6) != 0 && !snm_mac_ours(dst, ifc)) {
+	if (!bcast && memcmp(dst, ifc->mac, 6) != 0 && !snm_mac_ours(dst, ifc) && !group_mac_ours(dst, ifc)) {
 		drop(o, FO_DROP_ETH_NOT_FOR_US);
 		return;
 	}
@@ -666,7 +674,8 @@ void l2l4_parse(const uint8_t *f, size_t len, const struct l2l4_iface *ifc, enum
 	o->l3_len = (uint16_t)ihl;
 	uint32_t bcast_net = (ifc->ip & ifc->netmask) | ~ifc->netmask;
 	bool to_us = o->dst_ip == ifc->ip;
-	bool to_bcast = o->dst_ip == 0xffffffffu || (ifc->netmask != 0xffffffffu && o->dst_ip == bcast_net);
+	bool to_group = ifc->group && o->dst_ip == ifc->group;
+	bool to_bcast = o->dst_ip == 0xffffffffu || (ifc->netmask != 0xffffffffu && o->dst_ip == bcast_net) || to_group;
 	if (!to_us && !to_bcast) {
 		drop(o, FO_DROP_IP_NOT_FOR_US);
 		return;
@@ -719,7 +728,7 @@ void l2l4_parse(const uint8_t *f, size_t len, const struct l2l4_iface *ifc, enum
 		drop(o, FO_DROP_UDP_MALFORMED);
 		return;
 	}
-	if (!udp_ports_ok(l4, ifc, o))
+	if (!udp_ports_ok(l4, ifc, to_group && ifc->group_port ? ifc->group_port : ifc->mqttsn_port, o))
 		return;
 	uint16_t ck = rd16(l4 + 6);
 	if (ck != 0) { /* 0 = sender computed none (allowed for IPv4) */

@@ -39,6 +39,8 @@ struct l2l4_iface {
 	uint16_t min_src_port; /* MQTT-SN datagrams from lower source ports are dropped */
 	uint16_t max_msg_len;  /* larger MQTT-SN messages are dropped (message_too_big); 0 = no limit */
 	bool reassemble;       /* UDP fragments to us are L2L4_IPV4_FRAGMENT, else ip_fragment drops */
+	uint32_t group;        /* host order: an IPv4 multicast group (gateway discovery's), 0 = none; UDP to */
+	uint16_t group_port;   /* group:group_port is taken like UDP to a broadcast address (SEARCHGW) */
 	bool has_ip6;          /* IPv6 configured: ip6 and ll6 are ours; without it IPv6 is eth_unknown_type */
 	uint8_t ip6_prefix;    /* on-link prefix length of ip6 */
 	uint8_t ip6[16];       /* global (or unique local) address */

@@ -60,7 +60,8 @@ struct fo_ho_state {
 	uint64_t deadline_ms;
 	struct fo_ho_msg *state; /* the reply that carried the session */
 	struct rte_mbuf *connect;
-	struct fo_client from;
+	struct fo_client from;    /* the datagram's source, as the parked message is handed back */
+	struct fo_client client;  /* the client's own address (a forwarded node's with its node id) */
 	struct broker_result res; /* the parked CONNECT's result (client hash, flags) */
 	uint8_t client_id_len;
 	uint8_t client_id[SESSION_CLIENT_ID_MAX];
@@ -260,7 +261,8 @@ static int io_send(void *ctx, const struct fo_client *to, const uint8_t *msg, ui
 }
 
 /* broker_io.broadcast: the GWINFO answering a SEARCHGW. A search sent to a broadcast address is
- * answered to that address and the searcher's port, the search's radius as TTL (5.4.3), while the
+ * answered to that address and the searcher's port, one sent to discovery's multicast group to the
+ * group and its port, the search's radius as TTL (5.4.3), while the
  * worker's budget lasts; a search sent to our own address, any search under discovery.gwinfo:
  * unicast, and one over the budget are answered to the searcher alone. */
 static int io_broadcast(void *ctx, const struct fo_client *asker, uint8_t radius, const uint8_t *msg, uint16_t len)
@@ -275,7 +277,8 @@ static int io_broadcast(void *ctx, const struct fo_client *asker, uint8_t radius
 	const uint8_t *iph = rte_pktmbuf_mtod(q, const uint8_t *) + q->l2_len;
 	uint32_t dst = (uint32_t)iph[16] << 24 | (uint32_t)iph[17] << 16 | (uint32_t)iph[18] << 8 | iph[19];
 	struct fo_port *p = &fo_dp.ports[asker->ifindex];
-	if (!fo_disc_is_broadcast(dst, p->ifc.ip, p->ifc.netmask))
+	bool to_group = p->ifc.group && dst == p->ifc.group; /* answered to the group and its port */
+	if (!to_group && !fo_disc_is_broadcast(dst, p->ifc.ip, p->ifc.netmask))
 		return io_send(ctx, asker, msg, len);
 	if (!fo_disc_budget_take(&io->gwinfo, io->w->now_ms, d->gwinfo_broadcasts_per_s)) {
 		io->st->c.ev[FO_EV_GWINFO_BROADCAST_LIMITED]++;
@@ -287,7 +290,8 @@ static int io_broadcast(void *ctx, const struct fo_client *asker, uint8_t radius
 		return -1;
 	}
 	struct l2l4_udp_spec spec;
-	fo_frame_spec(&spec, &p->ifc, dst, asker->port);
+	fo_frame_spec(&spec, &p->ifc, dst,
+		      to_group ? (p->ifc.group_port ? p->ifc.group_port : p->ifc.mqttsn_port) : asker->port);
 	fo_disc_group_mac(dst, p->ifc.ip, p->ifc.netmask, spec.dst_mac);
 	size_t n = fo_disc_frame(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_tailroom(m), &spec,
 				 fo_disc_radius_ttl(radius), msg, len);
@@ -690,7 +694,9 @@ static void ho_claim_start(struct worker_io *io, struct rte_mbuf *m, const struc
 	h->claim_id++;
 	h->connect = m;
 	h->from = *from;
+	h->client = res->handover_at ? *res->handover_at : *from;
 	h->res = *res;
+	h->res.handover_at = NULL; /* engine memory: h->client keeps it */
 	h->client_id_len = res->client_id_len;
 	memcpy(h->client_id, res->client_id, res->client_id_len);
 	h->outcome = 0;
@@ -715,7 +721,7 @@ static void ho_claim_start(struct worker_io *io, struct rte_mbuf *m, const struc
 		c->client_id_len = h->client_id_len;
 		memcpy(c->client_id, h->client_id, h->client_id_len);
 		c->claim_id = h->claim_id;
-		c->at = *from;
+		c->at = h->client;
 		c->len = 0;
 		memcpy(c->wm, h->seen, sizeof(c->wm));
 		c->wm[w->idx] = h->posted[k];
@@ -1126,7 +1132,7 @@ static void ho_claim_finish(struct worker_io *io, struct fo_genset *gs, struct f
 	h->connect = NULL;
 	uint8_t rc = MQTTSN_RC_ACCEPTED;
 	if (h->state) {
-		if (broker_session_import(w->broker, h->state->state, h->state->len, &h->from) == 0) {
+		if (broker_session_import(w->broker, h->state->state, h->state->len, &h->client) == 0) {
 			st->c.ev[FO_EV_HANDOVER_DONE]++;
 			ho_skip_add(io, h->state);
 		} else {
@@ -1155,7 +1161,7 @@ static void ho_claim_finish(struct worker_io *io, struct fo_genset *gs, struct f
 				      w->now_ms, &res);
 	} else {
 		const uint8_t connack[3] = { 3, MQTTSN_CONNACK, rc };
-		send_msg(io, &h->from, 0, connack, sizeof(connack));
+		send_msg(io, &h->client, 0, connack, sizeof(connack)); /* through its forwarder, if any */
 		res = h->res;
 		res.fate = FO_FATE_ANSWERED;
 		res.error_reply = true;

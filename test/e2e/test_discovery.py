@@ -14,7 +14,8 @@ limited broadcast on its MQTT-SN port, and may broadcast 2 GWINFOs a second per 
   3. Another run advertising to one host (the client's address, port 9999, not yet resolved): the first
      advert waits for ARP and goes out on a retry; ADVERTISE arrives at that address.
   4. Another advertising to the multicast group 239.1.2.3:9998 with TTL 4: a socket that joined the
-     group receives it, sent to the group with TTL 4.
+     group receives it, sent to the group with TTL 4; a SEARCHGW (radius 1) that socket sends to the
+     group is answered by GWINFO to the group and its port (from the appliance's 1883), TTL 1.
 Conservation holds after each stop."""
 import socket
 import struct
@@ -86,8 +87,25 @@ def adverts(s, n, timeout):
     return seen
 
 
-def elsewhere(lab, tag, dest, ttl, sock):
-    """A dataplane advertising every second to dest with TTL ttl; two adverts on sock."""
+def group_search(lab, sock, group, port):
+    """SEARCHGW (radius 1) from sock to the group: GWINFO comes back to the group and its port."""
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(lab.client_ip))
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+    sock.sendto(msg(SEARCHGW, bytes([1])), (group, port))
+
+    def gwinfo():
+        r = recv(sock)
+        return r if r and r[0][1:2] == bytes([GWINFO]) else None
+    data, src, dst, ttl = wait_until("GWINFO for a SEARCHGW to the group", gwinfo, timeout=5)
+    log(f"SEARCHGW to {group}:{port}: {data.hex()} from {src[0]}:{src[1]} to {dst}, TTL {ttl}")
+    check(data == bytes([3, GWINFO, 1]) and src == (lab.appliance_ip, 1883) and dst == group and ttl == 1,
+          f"GWINFO {data.hex()} from {src} to {dst} TTL {ttl}, want 030201 from {lab.appliance_ip}:1883 "
+          f"to {group} with TTL 1")
+
+
+def elsewhere(lab, tag, dest, ttl, sock, search=False):
+    """A dataplane advertising every second to dest with TTL ttl; two adverts on sock. search: a
+    SEARCHGW from sock to dest (a group) is answered to the group."""
     ov = {"discovery": {"advertise": True, "interval_s": 1, "destination": dest, "ttl": ttl}}
     with Dataplane(tag, lab, overrides=ov) as dp:
         seen = adverts(sock, 2, 6)
@@ -95,8 +113,12 @@ def elsewhere(lab, tag, dest, ttl, sock):
         log(f"to {dest}: " + ", ".join(f"{d.hex()} from {s[0]}:{s[1]} to {a} TTL {t}" for d, s, a, t in seen))
         check(all(d == bytes([5, ADVERTISE, 1, 0, 1]) and s == (lab.appliance_ip, 1883) and a == ip and t == ttl
                   for d, s, a, t in seen), f"adverts to {dest}: {seen}")
+        if search:
+            group_search(lab, sock, ip, int(dest.split(":")[1]))
         stats = dp.stop()
         check(events(stats)["advertise_sent"] >= 2, f"advertise_sent {events(stats)['advertise_sent']}")
+        if search:
+            check(events(stats)["gwinfo_broadcast"] == 1, f"gwinfo_broadcast {events(stats)['gwinfo_broadcast']}")
         check_conservation(stats)
         return stats
 
@@ -163,7 +185,7 @@ def main(args):
         check(events(st)["arp_requests_sent"] >= 1, "the host was never asked for by ARP")
         sock = joined(lab, "239.1.2.3", 9998)
         try:
-            elsewhere(lab, "disc-group", "239.1.2.3:9998", 4, sock)
+            elsewhere(lab, "disc-group", "239.1.2.3:9998", 4, sock, search=True)
         finally:
             sock.close()
 

@@ -31,6 +31,12 @@ more), and the rx stage hands each client to a worker by its source address and 
    on, the proof REGISTER answers the PINGREQ; after the client's echo every buffered copy comes
    exactly once, in order, then PINGRESP (nothing reaches the old port). It is asleep again at the
    new address: a message published then is buffered, and its next PINGREQ gets it, then PINGRESP.
+5. A wireless node behind a forwarder (spec 5.5: its identity is the forwarder's address and its
+   node id) moves to another forwarder: CleanSession=0, subscribed at QoS 1, it disconnects, a
+   copy is buffered for it, and its encapsulated CONNECT comes through a forwarder socket the
+   dataplane hands to the other worker. That worker claims the session for the node; everything
+   comes back encapsulated for it: CONNACK, the address proof, the REGISTER of its kept id, the
+   buffered copy under the SUBACK's topic id, then a live one. Nothing reaches the old forwarder.
 Nothing fails (handover_failed 0); both conservation sums hold after stop."""
 import struct
 import sys
@@ -39,9 +45,10 @@ from pathlib import Path
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (CONNACK, DISCONNECT, F_CLEAN, F_QOS1, F_QOS2, PINGRESP, PUBACK, PUBLISH, REGACK,  # noqa: E402
-                     REGISTER, SUBACK, Dataplane, Lab, RawClient, TestFailure, check, check_conservation, events,
-                     log, m_connect, m_disconnect, m_pingreq, m_puback, m_publish, m_register, m_subscribe, msg,
-                     run_test, scaled, wait_until)
+                     REGISTER, SUBACK, Dataplane, Lab, RawClient, TestFailure, check, check_conservation, decode,
+                     events, log, m_connect, m_disconnect, m_pingreq, m_puback, m_publish, m_register, m_subscribe,
+                     msg, run_test, scaled, wait_until)
+import socket  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 
@@ -392,6 +399,85 @@ def wake_from_new_port(dp, lab):
             woke.close()
 
 
+NODE = bytes([0x01, 0x02])
+ENCAPSULATED = 0xFE
+
+
+class Node:
+    """A wireless node behind a forwarder (spec 5.5): its messages leave forwarder socket c (a
+    RawClient) encapsulated with its id, and everything for it must come back so."""
+
+    def __init__(self, c, node=NODE):
+        self.c, self.node = c, node
+
+    def send(self, inner):
+        self.c.send(bytes([3 + len(self.node), ENCAPSULATED, 0]) + self.node + inner)
+
+    def expect(self, mtype, timeout=REPLY_S):
+        """The next message of mtype for the node, answering gateway REGISTERs on the way."""
+        deadline = time.monotonic() + scaled(timeout)
+        while True:
+            left = deadline - time.monotonic()
+            check(left > 0, f"node {self.node.hex()}: no message type {mtype:#04x} within {scaled(timeout):.0f} s")
+            self.c.sock.settimeout(left)
+            try:
+                data, _ = self.c.sock.recvfrom(65535)
+            except socket.timeout:
+                continue
+            check(len(data) > 3 and data[1] == ENCAPSULATED and data[3:data[0]] == self.node,
+                  f"not encapsulated for node {self.node.hex()}: {data.hex()}")
+            m = decode(data[data[0]:])
+            if m[0] == mtype:
+                return m[1]
+            check(m[0] == REGISTER, f"node {self.node.hex()}: expected {mtype:#04x}, got {m[0]:#04x} {m[1].hex()}")
+            tid, mid = struct.unpack("!HH", m[1][:4])
+            self.send(msg(REGACK, struct.pack("!HHB", tid, mid, 0)))
+
+
+def node_moves(dp, lab, pub):
+    """5. A forwarded node's CleanSession=0 session moves with it to a forwarder of the other worker."""
+    f1, f2 = RawClient(lab), None
+    try:
+        before, ev0 = worker_sessions(dp), events(dp.snapshot())
+        n1 = Node(f1)
+        n1.send(m_connect("ho-node", 60, 0))
+        check(n1.expect(CONNACK)[0] == 0, "node: CONNACK refused")
+        a = worker_of(dp, before, "the node's session counted on a worker")
+        n1.send(m_subscribe("e2e/ho/node", 1, F_QOS1))
+        _, tid, _, rc = struct.unpack("!BHHB", n1.expect(SUBACK))
+        check(rc == 0, f"node: SUBACK rc {rc}")
+        n1.send(m_disconnect())
+        n1.expect(DISCONNECT)
+        wait_event(dp, "session_kept_offline", ev0["session_kept_offline"] + 1, "the node's session kept")
+        p = register(pub, "e2e/ho/node")
+        pub.send(m_publish(p, pub.next_id(), b"node-kept", F_QOS1))
+        pub.expect(PUBACK, timeout=REPLY_S)
+        wait_event(dp, "delivery_buffered", ev0["delivery_buffered"] + 1, "the node's copy buffered")
+        f2 = client_on(dp, lab, 1 - a)
+        ws0 = worker_sessions(dp)
+        n2 = Node(f2)
+        n2.send(m_connect("ho-node", 60, 0))
+        check(n2.expect(CONNACK)[0] == 0, "node: CONNACK refused through the second forwarder")
+        for want in (b"node-kept", b"node-live"):
+            if want == b"node-live":
+                pub.send(m_publish(p, pub.next_id(), want, F_QOS1))
+                pub.expect(PUBACK, timeout=REPLY_S)
+            body = n2.expect(PUBLISH)
+            flags, ttid, mid = struct.unpack("!BHH", body[:5])
+            log(f"node through the second forwarder: {body[5:]} topic id {ttid} flags {flags:#04x}")
+            check(body[5:] == want and ttid == tid and flags & 0x60 == F_QOS1,
+                  f"node copy {body.hex()}, want {want} under topic id {tid} at QoS 1")
+            n2.send(m_puback(ttid, mid))
+        ws = worker_sessions(dp)
+        check(ws[a] == ws0[a] - 1 and ws[1 - a] == ws0[1 - a] + 1,
+              f"sessions per worker {ws0} before the node moved, {ws} after")
+        f1.expect_nothing(0.3)
+    finally:
+        f1.close()
+        if f2:
+            f2.close()
+
+
 def main(args):
     roles = {"lcores": [{"lcore": 1, "roles": ["rx", "tx"]}, {"lcore": 2, "roles": ["worker"]},
                         {"lcore": 3, "roles": ["worker"]}]}
@@ -471,6 +557,7 @@ def main(args):
                 first.expect_nothing(0.5)
                 quiet(moved, 0.3)  # at most a late PUBREL of the ended session's QoS 2 tail
                 wake_from_new_port(dp, lab)
+                node_moves(dp, lab, pub)
             finally:
                 first.close()
                 pub.close()
@@ -483,8 +570,8 @@ def main(args):
                                     "handover_duplicate", "session_resumed", "delivery_buffered",
                                     "session_wake_moved", "wake_refused")}
         log(f"events: {shown}")
-        # the mover's CONNECT and the sleeper's PINGREQ
-        check(ev["handover_done"] == 2 and ev["handover_out"] == 2 and ev["handover_ended"] == 1, f"{shown}")
+        # the mover's CONNECT, the sleeper's PINGREQ and the node's CONNECT
+        check(ev["handover_done"] == 3 and ev["handover_out"] == 3 and ev["handover_ended"] == 1, f"{shown}")
         check(ev["session_wake_moved"] == 1 and ev["wake_refused"] == 0, f"{shown}")
         check(ev["handover_failed"] == 0 and ev["handover_state_dropped"] == 0 and ev["handover_duplicate"] == 0,
               f"{shown}")

@@ -382,6 +382,37 @@ static void test_udp_mqttsn(void **state)
 	}
 }
 
+/* Gateway discovery's multicast group: UDP to group:group_port (the MQTT-SN port when 0) in a
+ * frame to the group's MAC is taken like a broadcast; other groups, ports and MACs are not. */
+static void test_udp_group(void **state)
+{
+	(void)state;
+	static const uint8_t GROUP_MAC[6] = { 0x01, 0x00, 0x5e, 0x01, 0x01, 0x01 };
+	static const uint8_t OTHER_GROUP_MAC[6] = { 0x01, 0x00, 0x5e, 0x01, 0x01, 0x02 };
+	const uint32_t group = IP4(225, 1, 1, 1);
+	struct l2l4_iface g = IFC;
+	g.group = group;
+	g.group_port = 10000;
+	struct frame f;
+	mk_udp_full(&f, GROUP_MAC, 0, 0, 5, PEER_IP, group, PEER_PORT, 10000, 3);
+	struct l2l4_pkt p = parse_if(&f, &g);
+	assert_int_equal(p.kind, L2L4_MQTTSN);
+	assert_int_equal(p.dst_ip, group);
+	assert_int_equal(p.dst_port, 10000);
+	assert_int_equal(p.payload_len, 3);
+	assert_drop(&f, FO_DROP_ETH_NOT_FOR_US); /* no group configured */
+	mk_udp_full(&f, GROUP_MAC, 0, 0, 5, PEER_IP, group, PEER_PORT, PORT, 3);
+	assert_drop_if(&f, &g, FO_DROP_UDP_NO_LISTENER); /* the group's port, not the unicast one */
+	g.group_port = 0;
+	assert_int_equal(parse_if(&f, &g).kind, L2L4_MQTTSN);
+	mk_udp_full(&f, OTHER_GROUP_MAC, 0, 0, 5, PEER_IP, IP4(225, 1, 1, 2), PEER_PORT, PORT, 3);
+	assert_drop_if(&f, &g, FO_DROP_ETH_NOT_FOR_US);
+	mk_udp_full(&f, GROUP_MAC, 0, 0, 5, PEER_IP, IP4(225, 129, 1, 1), PEER_PORT, PORT, 3); /* same MAC */
+	assert_drop_if(&f, &g, FO_DROP_IP_NOT_FOR_US);
+	mk_udp_full(&f, OUR_MAC, 0, 0, 5, PEER_IP, OUR_IP, PEER_PORT, PORT, 3); /* unicast as before */
+	assert_int_equal(parse_if(&f, &g).kind, L2L4_MQTTSN);
+}
+
 /* A priority-tagged frame (VID 0) is untagged traffic for an untagged interface. */
 static void test_priority_tag(void **state)
 {
@@ -1392,6 +1423,7 @@ int main(void)
 		cmocka_unit_test(test_arp_reply),
 		cmocka_unit_test(test_icmp_echo),
 		cmocka_unit_test(test_udp_mqttsn),
+		cmocka_unit_test(test_udp_group),
 		cmocka_unit_test(test_priority_tag),
 		cmocka_unit_test(test_udp_zero_checksum),
 		cmocka_unit_test(test_udp_checksum_ffff),
