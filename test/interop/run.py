@@ -9,9 +9,10 @@ their build directories:
   PAHO_GWTESTER_DIR  the same repository's MQTTSNGateway/GatewayTester: MQTT-SNGatewayTester (its own test
                      scenario) and the -will and -qos2 variants (test/interop/build_clients.sh builds all)
 With none set the test is skipped (exit 77); a set variable whose binaries are missing is a failure.
-The GatewayTester finds its gateway only by SEARCHGW to the multicast group 225.1.1.1:1883, which the appliance
-does not receive; for it the lab's client namespace gets a route for 224.0.0.0/4 and an nft DNAT of that group's
-port 1883 to the appliance (nft from Debian's nftables), so everything after discovery can be tried.
+The GatewayTester finds its gateway only by SEARCHGW to the multicast group 225.1.1.1:1883: the dataplane it
+talks to has discovery.destination 225.1.1.1:1883, so it listens to that group and answers with GWINFO to the
+group; the lab's client namespace gets a route for 224.0.0.0/4 out of its veth (it has no default route, and the
+tester joins and sends with INADDR_ANY as its interface).
 
 Every feature a client offers is one row of a table: what was run (the exact command), and the outcome:
   worked    the client did what it asked for, as the spec says
@@ -28,7 +29,6 @@ import fcntl
 import os
 import pty
 import re
-import shutil
 import signal
 import struct
 import subprocess
@@ -71,10 +71,6 @@ def client_dirs():
         print("interop: SKIP: no external client given (set MQTTSN_TOOLS_DIR, PAHO_MQTTSN_DIR and/or "
               "PAHO_GWTESTER_DIR to their build directories; docs/interop.md)", flush=True)
         sys.exit(SKIP)
-    if "PAHO_GWTESTER_DIR" in found and not shutil.which("nft"):
-        print("interop: FAIL: PAHO_GWTESTER_DIR needs nft (apt-get install nftables) for the lab's multicast DNAT",
-              flush=True)
-        sys.exit(1)
     return found
 
 
@@ -616,23 +612,19 @@ def paho_no_proof_checks(lab, dp, paho, table, pcap):
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
-class MulticastDnat:
-    """In the lab's client namespace: a route for 224.0.0.0/4 and an nft DNAT of GWTESTER_GROUP:1883 to the
-    appliance, for the length of a with-block (the replies come back through conntrack as from the group)."""
+class GroupRoute:
+    """In the lab's client namespace, for the length of a with-block: a route for 224.0.0.0/4 out of the client's
+    veth. The namespace has no default route, and the GatewayTester joins GWTESTER_GROUP and sends its SEARCHGW
+    there with INADDR_ANY as the interface, which the kernel resolves by the route to the group."""
 
     def __init__(self, lab):
         self.lab = lab
 
     def __enter__(self):
-        lab = self.lab
-        lab.run(["ip", "route", "replace", "224.0.0.0/4", "dev", lab.cl_if])
-        rules = (f"table ip fo_interop {{\n  chain out {{ type nat hook output priority -100; "
-                 f"ip daddr {GWTESTER_GROUP} udp dport 1883 dnat to {lab.appliance_ip}; }}\n}}\n")
-        lab.run(["nft", "-f", "-"], input=rules)
+        self.lab.run(["ip", "route", "replace", "224.0.0.0/4", "dev", self.lab.cl_if])
         return self
 
     def __exit__(self, *exc):
-        self.lab.run(["nft", "delete", "table", "ip", "fo_interop"], check_rc=False)
         self.lab.run(["ip", "route", "del", "224.0.0.0/4", "dev", self.lab.cl_if], check_rc=False)
         return False
 
@@ -724,10 +716,19 @@ def received(seg, *hexbytes):
     return any(ln.split(":1883", 1)[-1].strip().startswith(want) for ln in seg.splitlines() if "recved" in ln)
 
 
-def gwtester_checks(lab, dp, gwt, table):
+def group_gwinfo(pcap, lab):
+    """The GWINFOs from the appliance in the capture so far: (destination, UDP destination port, gateway id)."""
+    time.sleep(scaled(0.5))  # tshark writes its file in blocks
+    rows = tshark_fields(pcap, ["ip.dst", "udp.dstport", "mqttsn.gw.id"],
+                         f"ip.src == {lab.appliance_ip} && mqttsn.msg.type == 0x02")
+    return [tuple(r) for r in rows]
+
+
+def gwtester_checks(lab, dp, gwt, table, pcap):
     C = "paho GatewayTester"
     stock = os.path.join(gwt, "MQTT-SNGatewayTester")
-    cmd = short([stock], gwt) + "   (answer y to each step; lab DNAT of 225.1.1.1:1883)"
+    cmd = short([stock], gwt) + f"   (answer y to each step; discovery.destination {GWTESTER_GROUP}:1883)"
+    before = dp.snapshot()
     t = GwTester(lab, stock)
     try:
         def row(feature, prefix, expect, judge, timeout=15, **kw):
@@ -742,7 +743,24 @@ def gwtester_checks(lab, dp, gwt, table):
 
         def step0(seg, ok):
             need(seg, ok, "no connection")
-            return "worked", "SEARCHGW (to the group, DNATed) -> GWINFO gw id 1, CONNECT -> CONNACK 0x00", cmd
+            after = dp.snapshot()
+            ev = stats_delta(before, after, "events")
+            searches = stats_delta(before, after, "mqttsn_rx").get("SEARCHGW", 0)
+            check(re.search(rf"sendto {re.escape(GWTESTER_GROUP)}\s*:1883\s+03 01 00", seg),
+                  f"the tester logged no SEARCHGW to {GWTESTER_GROUP}:1883: ...{seg[-700:]}")
+            check(re.search(rf"recved {re.escape(lab.appliance_ip)}\s*:1883\s+03 02 01", seg),
+                  f"the tester logged no GWINFO (gw id 1) from {lab.appliance_ip}:1883: ...{seg[-700:]}")
+            check(searches >= 1 and ev.get("gwinfo_broadcast", 0) >= 1 and not ev.get("gwinfo_broadcast_limited"),
+                  f"the dataplane took {searches} SEARCHGW and answered to the group {ev.get('gwinfo_broadcast', 0)} "
+                  f"times ({ev.get('gwinfo_broadcast_limited', 0)} over budget): events {ev}")
+            gw = group_gwinfo(pcap, lab)
+            check((GWTESTER_GROUP, "1883", "1") in gw and all(r[0] == GWTESTER_GROUP for r in gw),
+                  f"GWINFOs from the appliance on the wire (destination, port, gw id): {gw}; want each to "
+                  f"{GWTESTER_GROUP}:1883 with gw id 1")
+            return "worked", (f"SEARCHGW `03 01 00` to {GWTESTER_GROUP}:1883 ({searches} taken by the dataplane) -> "
+                              f"GWINFO `03 02 01` from the appliance to the group, port 1883 (events "
+                              f"gwinfo_broadcast +{ev['gwinfo_broadcast']}; on the wire to {GWTESTER_GROUP}); "
+                              "CONNECT to the appliance -> CONNACK 0x00"), cmd
         row("discovery + CONNECT (Step0)", "Step0:", ["recv GWINFO", "Connected to the Broker"], step0, timeout=40)
 
         def step1(seg, ok):
@@ -939,7 +957,10 @@ def main(args, clients):
         pcap_dir = harness.workdir("interop-pcap")
         pcap = os.path.join(pcap_dir, "interop.pcap")
         try:
-            with Capture(lab.cl_if, pcap, bpf="udp port 1883", ns=lab.ns), Dataplane("interop", lab) as dp:
+            # discovery's multicast group, the one the GatewayTester searches on (only it searches)
+            group = {"discovery.destination": f"{GWTESTER_GROUP}:1883"}
+            with Capture(lab.cl_if, pcap, bpf="udp port 1883", ns=lab.ns), \
+                    Dataplane("interop", lab, overrides=group) as dp:
                 if tools:
                     tools_checks(lab, dp, tools, table)
                 if paho:
@@ -949,8 +970,8 @@ def main(args, clients):
                     finally:
                         raw.c.close()
                 if gwt:
-                    with MulticastDnat(lab):
-                        gwtester_checks(lab, dp, gwt, table)
+                    with GroupRoute(lab):
+                        gwtester_checks(lab, dp, gwt, table, pcap)
                 stats = dp.stop()
                 check_conservation(stats)
             # 0x02 "invalid topic id": mqtt-sn-pub's unknown predefined id; the GatewayTester's PUBLISH with the
