@@ -69,6 +69,8 @@
  *     ttl: 1                    # 1..255, ADVERTISE's IPv4 TTL
  *     gwinfo: broadcast         # or unicast: how a broadcast SEARCHGW is answered
  *     gwinfo_broadcasts_per_s: 10    # per worker, 1..1000000; beyond, answered to the searcher
+ *     destination6: ff02::4d51  # optional: an IPv6 multicast group, on every port with ipv6
+ *     port6: 1883               # its UDP port; default: each port's mqttsn_port
  *   stats:
  *     file: /tmp/fanout-stats.json   # optional; absent = stdout
  *
@@ -157,7 +159,7 @@ struct raw_security {
 	unsigned admission_count;
 };
 struct raw_discovery {
-	char *advertise, *interval_s, *destination, *ttl, *gwinfo, *gwinfo_broadcasts_per_s;
+	char *advertise, *interval_s, *destination, *ttl, *gwinfo, *gwinfo_broadcasts_per_s, *destination6, *port6;
 };
 struct raw_route {
 	char *name, *filter, *format;
@@ -366,6 +368,8 @@ static const cyaml_schema_field_t discovery_fields[] = {
 	STR("ttl", struct raw_discovery, ttl),
 	STR("gwinfo", struct raw_discovery, gwinfo),
 	STR("gwinfo_broadcasts_per_s", struct raw_discovery, gwinfo_broadcasts_per_s),
+	STR("destination6", struct raw_discovery, destination6),
+	STR("port6", struct raw_discovery, port6),
 	CYAML_FIELD_END,
 };
 static const cyaml_schema_field_t route_fields[] = {
@@ -1604,6 +1608,60 @@ static int load_security(struct ctx *c, const struct raw_config *r, struct fo_co
 	return 0;
 }
 
+/* discovery.destination6 and port6: the IPv6 ports' discovery group (a multicast address of a scope
+ * beyond the node, not a solicited-node group: ours are Neighbor Discovery's) and its UDP port. */
+static int load_discovery6(struct ctx *c, const struct raw_discovery *m, struct fo_config *cfg)
+{
+	struct fo_discovery_config *d = &cfg->discovery;
+	char shown[64];
+	d->has_dest6 = false;
+	memset(d->dest6, 0, sizeof(d->dest6));
+	d->dest6_port = 0;
+	if (m->port6 != NULL &&
+	    get_u16(c, "discovery.port6", m->port6, 1, 65535, FO_DEFAULT_MQTTSN_PORT, &d->dest6_port) != 0)
+		return -1;
+	if (m->destination6 == NULL) {
+		if (m->port6 != NULL)
+			return fail(c, "discovery.port6: given without discovery.destination6; add the group or omit "
+				       "the key");
+		return 0;
+	}
+	const char *s = m->destination6;
+	uint8_t *g = d->dest6;
+	if (strlen(s) >= INET6_ADDRSTRLEN || inet_pton(AF_INET6, s, g) != 1)
+		return fail(c,
+			    "discovery.destination6: '%s' is not an IPv6 address (expected a multicast group, e.g. "
+			    "ff02::4d51; its port is discovery.port6)",
+			    show(s, shown, sizeof(shown)));
+	if (g[0] != 0xff)
+		return fail(c,
+			    "discovery.destination6: '%s' is not a multicast address (ff00::/8); give the group "
+			    "ADVERTISE goes to and SEARCHGW is taken on",
+			    show(s, shown, sizeof(shown)));
+	uint8_t scope = g[1] & 0x0f;
+	if (scope == 0 || scope == 1 || scope == 0xf)
+		return fail(c,
+			    "discovery.destination6: '%s' has scope %u, which no link carries; use link-local (ff02::) "
+			    "or a wider scope",
+			    show(s, shown, sizeof(shown)), scope);
+	static const uint8_t snm[13] = { 0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0xff };
+	if (memcmp(g, snm, 13) == 0)
+		return fail(c,
+			    "discovery.destination6: '%s' is a solicited-node group (ff02::1:ff00:0/104), "
+			    "Neighbor Discovery's",
+			    show(s, shown, sizeof(shown)));
+	bool any = false;
+	for (uint32_t i = 0; i < cfg->n_ports; i++)
+		any = any || cfg->ports[i].has_ip6;
+	if (!any)
+		return fail(c,
+			    "discovery.destination6: '%s' given but no port has `ipv6`; add ports[i].ipv6 or omit "
+			    "the key",
+			    show(s, shown, sizeof(shown)));
+	d->has_dest6 = true;
+	return 0;
+}
+
 /* "discovery:" (spec 6.1). The destination is where ADVERTISE goes: the limited broadcast, a
  * port's subnet broadcast, a multicast group (every port), or one host reachable from a port. */
 static int load_discovery(struct ctx *c, const struct raw_config *r, struct fo_config *cfg)
@@ -1628,6 +1686,8 @@ static int load_discovery(struct ctx *c, const struct raw_config *r, struct fo_c
 	else
 		return fail(c, "discovery.gwinfo: '%s' is not broadcast or unicast",
 			    show(m->gwinfo, shown, sizeof(shown)));
+	if (load_discovery6(c, m, cfg) != 0)
+		return -1;
 	d->dest_ip = 0xffffffffu;
 	d->dest_port = 0;
 	if (m->destination == NULL)

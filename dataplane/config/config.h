@@ -258,6 +258,9 @@ struct fo_discovery_config {
 	uint8_t ttl;                      /* IPv4 TTL of ADVERTISE (a multicast group's reach) */
 	uint8_t gwinfo;                   /* enum fo_gwinfo_mode */
 	uint32_t gwinfo_broadcasts_per_s; /* per worker; more searches are answered to the searcher alone */
+	bool has_dest6;                   /* destination6 set: the IPv6 ports' discovery group */
+	uint8_t dest6[16];                /* an IPv6 multicast group: ADVERTISE out of, SEARCHGW taken on */
+	uint16_t dest6_port;              /* port6; 0 = each port's mqttsn_port */
 };
 
 struct fo_config {

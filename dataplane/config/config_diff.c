@@ -201,7 +201,8 @@ unsigned fo_config_restart_keys(const struct fo_config *f, const struct fo_confi
 	const struct fo_discovery_config *da = &f->discovery, *db = &t->discovery;
 	KEY(da->advertise != db->advertise || da->interval_s != db->interval_s || da->dest_ip != db->dest_ip ||
 		    da->dest_port != db->dest_port || da->ttl != db->ttl || da->gwinfo != db->gwinfo ||
-		    da->gwinfo_broadcasts_per_s != db->gwinfo_broadcasts_per_s,
+		    da->gwinfo_broadcasts_per_s != db->gwinfo_broadcasts_per_s || da->has_dest6 != db->has_dest6 ||
+		    memcmp(da->dest6, db->dest6, 16) != 0 || da->dest6_port != db->dest6_port,
 	    "discovery");
 	KEY(f->n_sinks != t->n_sinks, "sinks");
 	for (uint32_t i = 0; i < f->n_sinks && i < t->n_sinks; i++) {

@@ -26,6 +26,7 @@
 #include "broker_hash.h"
 #include "control_socket.h"
 #include "dataplane.h"
+#include "discovery.h"
 #include "outputs.h"
 #include "telemetry.h"
 
@@ -245,12 +246,13 @@ static int take_xdp(uint16_t idx, const struct fo_port_config *pc, struct fo_por
 	return 0;
 }
 
-/* The multicast MACs the port must take besides its own and broadcast: the discovery group's and
- * the solicited-node groups of its IPv6 addresses (Neighbor Solicitations). A filter list where the
- * device has one, else all-multicast; virtual devices that take every frame need neither. */
+/* The multicast MACs the port must take besides its own and broadcast: the discovery groups' (IPv4
+ * and IPv6) and the solicited-node groups of its IPv6 addresses (Neighbor Solicitations). A filter
+ * list where the device has one, else all-multicast; virtual devices that take every frame need
+ * neither. */
 static void join_groups(unsigned idx, uint16_t pid, const struct l2l4_iface *ifc)
 {
-	struct rte_ether_addr mc[3];
+	struct rte_ether_addr mc[4];
 	uint32_t n = 0;
 	if (ifc->group) {
 		uint32_t g = ifc->group;
@@ -260,6 +262,8 @@ static void join_groups(unsigned idx, uint16_t pid, const struct l2l4_iface *ifc
 	if (ifc->has_ip6) {
 		mc[n++] = (struct rte_ether_addr){ { 0x33, 0x33, 0xff, ifc->ip6[13], ifc->ip6[14], ifc->ip6[15] } };
 		mc[n++] = (struct rte_ether_addr){ { 0x33, 0x33, 0xff, ifc->ll6[13], ifc->ll6[14], ifc->ll6[15] } };
+		if (ifc->has_group6)
+			fo_disc_group6_mac(ifc->group6, mc[n++].addr_bytes);
 	}
 	if (n == 0 || rte_eth_dev_set_mc_addr_list(pid, mc, n) == 0)
 		return;
@@ -411,6 +415,10 @@ static int setup_port(uint16_t idx, const struct fo_port_config *pc)
 		l2l4_ip6_link_local(p->ifc.mac, p->ifc.ll6);
 		p->has_gateway6 = pc->has_gateway6;
 		memcpy(p->gateway6, pc->gateway6, 16);
+		/* and on IPv6, discovery.destination6 (6.1 over UDP/IPv6) */
+		p->ifc.has_group6 = fo_dp.cfg->discovery.has_dest6;
+		memcpy(p->ifc.group6, fo_dp.cfg->discovery.dest6, 16);
+		p->ifc.group6_port = fo_dp.cfg->discovery.dest6_port;
 	}
 	if (check_mtu(idx, pc, pid, p) != 0)
 		return -1;

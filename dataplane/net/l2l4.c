@@ -288,6 +288,13 @@ static bool group_mac_ours(const uint8_t *m, const struct l2l4_iface *ifc)
 	       m[4] == (uint8_t)(g >> 8) && m[5] == (uint8_t)g;
 }
 
+/* 33:33 + the low 32 bits of the IPv6 group we listen to (RFC 2464 7). */
+static bool group6_mac_ours(const uint8_t *m, const struct l2l4_iface *ifc)
+{
+	return ifc->has_ip6 && ifc->has_group6 && m[0] == 0x33 && m[1] == 0x33 &&
+	       memcmp(m + 2, ifc->group6 + 12, 4) == 0;
+}
+
 bool l2l4_ip6_is_ours(const struct l2l4_iface *ifc, const uint8_t a[16])
 {
 	return ifc->has_ip6 && (memcmp(a, ifc->ip6, 16) == 0 || memcmp(a, ifc->ll6, 16) == 0);
@@ -498,7 +505,8 @@ static void parse_ipv6(const uint8_t *p, size_t rem, const struct l2l4_iface *if
 	memcpy(o->dst_ip6, p + 24, 16);
 	o->l3_len = L2L4_IP6_HLEN;
 	bool dst_unicast = l2l4_ip6_is_ours(ifc, o->dst_ip6);
-	if (!dst_unicast && !snm_of(o->dst_ip6, ifc->ip6) && !snm_of(o->dst_ip6, ifc->ll6)) {
+	bool to_group = ifc->has_group6 && memcmp(o->dst_ip6, ifc->group6, 16) == 0;
+	if (!dst_unicast && !to_group && !snm_of(o->dst_ip6, ifc->ip6) && !snm_of(o->dst_ip6, ifc->ll6)) {
 		drop(o, FO_DROP_IP6_NOT_FOR_US);
 		return;
 	}
@@ -553,7 +561,7 @@ static void parse_ipv6(const uint8_t *p, size_t rem, const struct l2l4_iface *if
 		drop(o, ext ? FO_DROP_IP6_EXT_HEADER : FO_DROP_IP_PROTO_UNSUPPORTED);
 		return;
 	}
-	if (!dst_unicast) {
+	if (!dst_unicast && !to_group) {
 		drop(o, FO_DROP_IP6_NOT_FOR_US); /* UDP to a solicited-node group */
 		return;
 	}
@@ -566,7 +574,7 @@ static void parse_ipv6(const uint8_t *p, size_t rem, const struct l2l4_iface *if
 		drop(o, FO_DROP_UDP_MALFORMED);
 		return;
 	}
-	if (!udp_ports_ok(l4, ifc, ifc->mqttsn_port, o))
+	if (!udp_ports_ok(l4, ifc, to_group && ifc->group6_port ? ifc->group6_port : ifc->mqttsn_port, o))
 		return;
 	if (rd16(l4 + 6) == 0) {
 		drop(o, FO_DROP_UDP6_ZERO_CKSUM);
@@ -607,7 +615,8 @@ void l2l4_parse(const uint8_t *f, size_t len, const struct l2l4_iface *ifc, enum
 	const uint8_t *dst = f;
 	memcpy(o->src_mac, f + 6, 6);
 	bool bcast = mac_is_bcast(dst);
-	if (!bcast && memcmp(dst, ifc->mac, 6) != 0 && !snm_mac_ours(dst, ifc) && !group_mac_ours(dst, ifc)) {
+	if (!bcast && memcmp(dst, ifc->mac, 6) != 0 && !snm_mac_ours(dst, ifc) && !group_mac_ours(dst, ifc) &&
+	    !group6_mac_ours(dst, ifc)) {
 		drop(o, FO_DROP_ETH_NOT_FOR_US);
 		return;
 	}

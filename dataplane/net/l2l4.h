@@ -45,6 +45,9 @@ struct l2l4_iface {
 	uint8_t ip6_prefix;    /* on-link prefix length of ip6 */
 	uint8_t ip6[16];       /* global (or unique local) address */
 	uint8_t ll6[16];       /* link-local address, fe80::/64 with the modified EUI-64 of mac */
+	bool has_group6;       /* (with has_ip6) UDP to group6:group6_port in a frame to 33:33 + the */
+	uint16_t group6_port;  /* group's low 32 bits is taken like UDP to a broadcast address (SEARCHGW); */
+	uint8_t group6[16];    /* gateway discovery's IPv6 multicast group; group6_port 0 = mqttsn_port */
 };
 
 enum l2l4_kind {

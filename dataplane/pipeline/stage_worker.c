@@ -261,8 +261,8 @@ static int io_send(void *ctx, const struct fo_client *to, const uint8_t *msg, ui
 }
 
 /* broker_io.broadcast: the GWINFO answering a SEARCHGW. A search sent to a broadcast address is
- * answered to that address and the searcher's port, one sent to discovery's multicast group to the
- * group and its port, the search's radius as TTL (5.4.3), while the
+ * answered to that address and the searcher's port, one sent to discovery's multicast group (IPv4
+ * or IPv6) to the group and its port, the search's radius as TTL or hop limit (5.4.3), while the
  * worker's budget lasts; a search sent to our own address, any search under discovery.gwinfo:
  * unicast, and one over the budget are answered to the searcher alone. */
 static int io_broadcast(void *ctx, const struct fo_client *asker, uint8_t radius, const uint8_t *msg, uint16_t len)
@@ -272,14 +272,22 @@ static int io_broadcast(void *ctx, const struct fo_client *asker, uint8_t radius
 	const struct rte_mbuf *q = io->cur_payload;
 	if (asker->node_len) /* through its forwarder, which broadcasts it on its side with the radius */
 		return send_msg(io, asker, radius & 0x03, msg, len);
-	if (d->gwinfo != FO_GWINFO_BROADCAST || !q || asker->ifindex >= fo_dp.n_ports || asker->v6)
+	if (d->gwinfo != FO_GWINFO_BROADCAST || !q || asker->ifindex >= fo_dp.n_ports)
 		return io_send(ctx, asker, msg, len);
 	const uint8_t *iph = rte_pktmbuf_mtod(q, const uint8_t *) + q->l2_len;
-	uint32_t dst = (uint32_t)iph[16] << 24 | (uint32_t)iph[17] << 16 | (uint32_t)iph[18] << 8 | iph[19];
 	struct fo_port *p = &fo_dp.ports[asker->ifindex];
-	bool to_group = p->ifc.group && dst == p->ifc.group; /* answered to the group and its port */
-	if (!to_group && !fo_disc_is_broadcast(dst, p->ifc.ip, p->ifc.netmask))
-		return io_send(ctx, asker, msg, len);
+	uint32_t dst = 0;
+	bool to_group;
+	if (asker->v6) { /* the header's destination: the IPv6 group, or our own address */
+		to_group = p->ifc.has_group6 && memcmp(iph + 24, p->ifc.group6, 16) == 0;
+		if (!to_group)
+			return io_send(ctx, asker, msg, len);
+	} else {
+		dst = (uint32_t)iph[16] << 24 | (uint32_t)iph[17] << 16 | (uint32_t)iph[18] << 8 | iph[19];
+		to_group = p->ifc.group && dst == p->ifc.group; /* answered to the group and its port */
+		if (!to_group && !fo_disc_is_broadcast(dst, p->ifc.ip, p->ifc.netmask))
+			return io_send(ctx, asker, msg, len);
+	}
 	if (!fo_disc_budget_take(&io->gwinfo, io->w->now_ms, d->gwinfo_broadcasts_per_s)) {
 		io->st->c.ev[FO_EV_GWINFO_BROADCAST_LIMITED]++;
 		return io_send(ctx, asker, msg, len);
@@ -290,9 +298,16 @@ static int io_broadcast(void *ctx, const struct fo_client *asker, uint8_t radius
 		return -1;
 	}
 	struct l2l4_udp_spec spec;
-	fo_frame_spec(&spec, &p->ifc, dst,
-		      to_group ? (p->ifc.group_port ? p->ifc.group_port : p->ifc.mqttsn_port) : asker->port);
-	fo_disc_group_mac(dst, p->ifc.ip, p->ifc.netmask, spec.dst_mac);
+	if (asker->v6) { /* from the port's global address */
+		fo_frame_spec(&spec, &p->ifc, 0, p->ifc.group6_port ? p->ifc.group6_port : p->ifc.mqttsn_port);
+		spec.dst_ip6 = p->ifc.group6;
+		spec.src_ip6 = p->ifc.ip6;
+		fo_disc_group6_mac(p->ifc.group6, spec.dst_mac);
+	} else {
+		fo_frame_spec(&spec, &p->ifc, dst,
+			      to_group ? (p->ifc.group_port ? p->ifc.group_port : p->ifc.mqttsn_port) : asker->port);
+		fo_disc_group_mac(dst, p->ifc.ip, p->ifc.netmask, spec.dst_mac);
+	}
 	size_t n = fo_disc_frame(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_tailroom(m), &spec,
 				 fo_disc_radius_ttl(radius), msg, len);
 	if (unlikely(n == 0)) {

@@ -1,5 +1,5 @@
-/* Gateway discovery's pure parts: the ports and MAC of an ADVERTISE, its message and frame, the
- * advertiser's schedule, the GWINFO broadcast budget (discovery.h). */
+/* Gateway discovery's pure parts: the ports and MAC of an ADVERTISE, its message and frame (IPv4 or
+ * IPv6), the advertiser's schedule, the GWINFO broadcast budget (discovery.h). */
 #include <string.h>
 
 #include "discovery.h"
@@ -45,6 +45,13 @@ bool fo_disc_group_mac(uint32_t dst, uint32_t ip, uint32_t netmask, uint8_t mac[
 	return false;
 }
 
+void fo_disc_group6_mac(const uint8_t g[16], uint8_t mac[6])
+{
+	mac[0] = 0x33;
+	mac[1] = 0x33;
+	memcpy(mac + 2, g + 12, 4);
+}
+
 int fo_disc_advertise_msg(uint8_t *buf, size_t cap, uint8_t gw_id, uint16_t duration_s)
 {
 	struct mqttsn_msg m = { .type = MQTTSN_ADVERTISE };
@@ -57,12 +64,16 @@ int fo_disc_advertise_msg(uint8_t *buf, size_t cap, uint8_t gw_id, uint16_t dura
 size_t fo_disc_frame(uint8_t *b, size_t room, const struct l2l4_udp_spec *s, uint8_t ttl, const uint8_t *msg,
 		     uint16_t len)
 {
-	size_t hl = l2l4_udp_hdr_len(s->vlan);
+	size_t hl = l2l4_spec_hdr_len(s);
 	if (room < hl + len)
 		return 0;
 	memcpy(b + hl, msg, len);
 	if (l2l4_write_udp(b, s, len, 0, 0) == 0)
 		return 0;
+	if (s->dst_ip6) { /* the hop limit is in no checksum */
+		b[hl - L2L4_UDP_HLEN - L2L4_IP6_HLEN + 7] = ttl;
+		return hl + len;
+	}
 	/* The TTL is not in the UDP checksum: only the IPv4 header's is redone. */
 	uint8_t *ip = b + hl - L2L4_UDP_HLEN - L2L4_IP_HLEN;
 	ip[8] = ttl;

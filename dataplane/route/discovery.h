@@ -1,7 +1,8 @@
 /* Gateway discovery (MQTT-SN 6.1) without buffers: which ports an ADVERTISE leaves by and to which
- * MAC, the ADVERTISE message, the frame of an ADVERTISE or broadcast GWINFO with its TTL, the
- * advertiser's schedule and the per-worker budget of GWINFO broadcasts. Pure: the main lcore's
- * advertiser (mgmt/advertise.c) and the worker stage build their mbufs through it. */
+ * MAC (an IPv6 group's too), the ADVERTISE message, the frame of an ADVERTISE or broadcast GWINFO
+ * with its TTL or hop limit, the advertiser's schedule and the per-worker budget of GWINFO
+ * broadcasts. Pure: the main lcore's advertiser (mgmt/advertise.c) and the worker stage build their
+ * mbufs through it. */
 #ifndef FANOUT_DISCOVERY_H
 #define FANOUT_DISCOVERY_H
 
@@ -29,11 +30,15 @@ bool fo_disc_port_sends(uint32_t dst, const struct fo_disc_port *ports, uint32_t
  * gives. */
 bool fo_disc_group_mac(uint32_t dst, uint32_t ip, uint32_t netmask, uint8_t mac[6]);
 
+/* The destination MAC of a frame to the IPv6 multicast group g: 33:33 and the group's low 32 bits
+ * (RFC 2464 7). */
+void fo_disc_group6_mac(const uint8_t g[16], uint8_t mac[6]);
+
 /* Whether dst is a broadcast address for a port with address ip/netmask (limited or the subnet's). */
 bool fo_disc_is_broadcast(uint32_t dst, uint32_t ip, uint32_t netmask);
 
-/* The IPv4 TTL of a GWINFO answering a SEARCHGW of this radius: the radius in hops, 0 meaning the
- * whole network (5.3.9). */
+/* The IPv4 TTL (IPv6 hop limit) of a GWINFO answering a SEARCHGW of this radius: the radius in
+ * hops, 0 meaning the whole network (5.3.9). */
 static inline uint8_t fo_disc_radius_ttl(uint8_t radius)
 {
 	return radius ? radius : 255;
@@ -43,8 +48,8 @@ static inline uint8_t fo_disc_radius_ttl(uint8_t radius)
  * its length, or -1 when cap is too small. */
 int fo_disc_advertise_msg(uint8_t *buf, size_t cap, uint8_t gw_id, uint16_t duration_s);
 
-/* A frame carrying msg (len bytes) addressed per s with IPv4 TTL ttl, both checksums right: its
- * length, or 0 when room is too small. */
+/* A frame carrying msg (len bytes) addressed per s (IPv4, or IPv6 when s->dst_ip6) with TTL (hop
+ * limit) ttl, the checksums right: its length, or 0 when room is too small. */
 size_t fo_disc_frame(uint8_t *b, size_t room, const struct l2l4_udp_spec *s, uint8_t ttl, const uint8_t *msg,
 		     uint16_t len);
 

@@ -71,6 +71,7 @@ static const char *example_path;
 #define PORT "ports: [{device: net_af_packet0, ipv4: 198.18.0.1/24}]\n"
 #define LCORE "lcores: [{lcore: 1, roles: [rx, worker, tx]}]\n"
 #define MIN PORT LCORE
+#define MIN6 "ports: [{device: net_af_packet0, ipv4: 198.18.0.1/24, ipv6: 2001:2::1/64}]\n" LCORE
 
 static struct fo_config *parse_ok(const char *yaml)
 {
@@ -865,9 +866,30 @@ static void test_discovery_values(void **state)
 		     "discovery: {destination: 203.0.113.9}\n");
 	assert_int_equal(c->discovery.dest_ip, 0xcb007109u);
 	fo_config_free(c);
+	/* the IPv6 group: none by default; a group of link or wider scope, its port or the MQTT-SN one */
+	c = parse_ok(MIN6);
+	assert_false(c->discovery.has_dest6);
+	assert_int_equal(c->discovery.dest6_port, 0);
+	fo_config_free(c);
+	c = parse_ok(MIN6 "discovery: {destination6: ff02::4d51}\n");
+	static const uint8_t g[16] = { 0xff, 0x02, [14] = 0x4d, [15] = 0x51 };
+	assert_true(c->discovery.has_dest6);
+	assert_memory_equal(c->discovery.dest6, g, 16);
+	assert_int_equal(c->discovery.dest6_port, 0); /* each port's mqttsn_port */
+	assert_int_equal(c->discovery.dest_ip, 0xffffffffu);
+	fo_config_free(c);
+	c = parse_ok(MIN6 "discovery:\n  destination6: \"ff0e::1:2\"\n  port6: 10000\n  destination: 239.1.2.3\n");
+	assert_true(c->discovery.has_dest6);
+	assert_int_equal(c->discovery.dest6[1], 0x0e);
+	assert_int_equal(c->discovery.dest6[13], 1);
+	assert_int_equal(c->discovery.dest6[15], 2);
+	assert_int_equal(c->discovery.dest6_port, 10000);
+	assert_int_equal(c->discovery.dest_ip, 0xef010203u);
+	fo_config_free(c);
 }
 
 #define DISC MIN "discovery:\n"
+#define DISC6 MIN6 "discovery:\n"
 
 static const struct bad discovery_rules[] = {
 	{ DISC "  advertise: yes\n", "discovery.advertise", "not true or false" },
@@ -888,6 +910,18 @@ static const struct bad discovery_rules[] = {
 	{ DISC "  destination: 198.18.0.1\n", "discovery.destination", "own address" },
 	{ DISC "  destination: 198.18.0.0\n", "discovery.destination", "network address" },
 	{ DISC "  destination: 203.0.113.9\n", "discovery.destination", "no port has a gateway" },
+	{ DISC6 "  destination6: 2001:2::7\n", "discovery.destination6", "not a multicast address" },
+	{ DISC6 "  destination6: \"::\"\n", "discovery.destination6", "not a multicast address" },
+	{ DISC6 "  destination6: 239.1.2.3\n", "discovery.destination6", "not an IPv6 address" },
+	{ DISC6 "  destination6: \"[ff02::1]:1883\"\n", "discovery.destination6", "not an IPv6 address" },
+	{ DISC6 "  destination6: ff02::1/64\n", "discovery.destination6", "not an IPv6 address" },
+	{ DISC6 "  destination6: ff01::1\n", "discovery.destination6", "scope 1" },
+	{ DISC6 "  destination6: ff00::1\n", "discovery.destination6", "scope 0" },
+	{ DISC6 "  destination6: ff02::1:ff00:1\n", "discovery.destination6", "solicited-node" },
+	{ DISC "  destination6: ff02::4d51\n", "discovery.destination6", "no port has `ipv6`" },
+	{ DISC6 "  port6: 1883\n", "discovery.port6", "without discovery.destination6" },
+	{ DISC6 "  destination6: ff02::4d51\n  port6: 0\n", "discovery.port6", "1..65535" },
+	{ DISC6 "  destination6: ff02::4d51\n  port6: 65536\n", "discovery.port6", "1..65535" },
 	{ DISC "  adverts: true\n", "discovery.adverts: unknown key", "advertise" },
 	{ MIN "discovery: true\n", "discovery: expected a mapping", NULL },
 };

@@ -55,7 +55,7 @@
 	"  admission:\n" \
 	"    - {client_id: gw-1, from: [198.18.0.0/24]}\n" \
 	"discovery: {advertise: false, interval_s: 900, destination: \"255.255.255.255:1883\", ttl: 1,\n" \
-	"            gwinfo: broadcast, gwinfo_broadcasts_per_s: 10}\n" \
+	"            gwinfo: broadcast, gwinfo_broadcasts_per_s: 10, destination6: \"ff02::4d51\", port6: 9997}\n" \
 	"stats:\n" \
 	"  file: /tmp/fanout-stats.json\n" \
 	"sinks:\n" \
@@ -419,6 +419,9 @@ static const struct restart_case restart_cases[] = {
 	{ "ttl: 1,", "ttl: 2,", "discovery" },
 	{ "gwinfo: broadcast", "gwinfo: unicast", "discovery" },
 	{ "gwinfo_broadcasts_per_s: 10", "gwinfo_broadcasts_per_s: 11", "discovery" },
+	{ "\"ff02::4d51\"", "\"ff02::4d52\"", "discovery" },
+	{ "port6: 9997", "port6: 9998", "discovery" },
+	{ ", destination6: \"ff02::4d51\", port6: 9997}", "}", "discovery" }, /* no IPv6 group */
 };
 
 static void test_restart_keys(void **state)

@@ -1,6 +1,7 @@
 /* Unit tests for dataplane/route/discovery.c: which ports an ADVERTISE leaves by, the MAC of a
- * broadcast or multicast destination, the ADVERTISE bytes, a frame's TTL and checksums, the
- * advertiser's schedule with its retries, and the GWINFO broadcast budget. */
+ * broadcast or multicast destination (an IPv6 group's too), the ADVERTISE bytes, a frame's TTL or
+ * hop limit and checksums (IPv4 and IPv6), the advertiser's schedule with its retries, and the
+ * GWINFO broadcast budget. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -108,6 +109,55 @@ static void test_frame(void **state)
 	}
 }
 
+/* An IPv6 frame (ADVERTISE or GWINFO to the discovery group): 33:33 and the group's low 32 bits,
+ * hop limit as given, the UDP checksum over the IPv6 pseudo-header. */
+static void test_frame6(void **state)
+{
+	(void)state;
+	static const uint8_t grp[16] = { 0xff, 0x05, [14] = 0x4d, [15] = 0x51 };
+	static const uint8_t src[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+	uint8_t mac[6];
+	fo_disc_group6_mac(grp, mac);
+	static const uint8_t want_mac[6] = { 0x33, 0x33, 0x00, 0x00, 0x4d, 0x51 };
+	assert_memory_equal(mac, want_mac, 6);
+	static const uint8_t grp2[16] = { 0xff, 0x02, [12] = 0xde, 0xad, 0xbe, 0xef };
+	fo_disc_group6_mac(grp2, mac);
+	static const uint8_t want_mac2[6] = { 0x33, 0x33, 0xde, 0xad, 0xbe, 0xef };
+	assert_memory_equal(mac, want_mac2, 6);
+	for (int vlan = 0; vlan < 2; vlan++) {
+		struct l2l4_udp_spec s = { .src_mac = { 2, 0, 0, 0, 0, 1 },
+					   .vlan = vlan ? 7 : 0,
+					   .src_port = 1883,
+					   .dst_port = 10000,
+					   .src_ip6 = src,
+					   .dst_ip6 = grp };
+		fo_disc_group6_mac(grp, s.dst_mac);
+		const uint8_t msg[5] = { 0x05, 0x00, 0x01, 0x00, 0x3c };
+		uint8_t f[128];
+		size_t hl = l2l4_spec_hdr_len(&s);
+		assert_int_equal(hl, (vlan ? 18u : 14u) + 48u);
+		assert_int_equal(fo_disc_frame(f, hl + 4, &s, 9, msg, 5), 0); /* no room */
+		size_t n = fo_disc_frame(f, sizeof(f), &s, 9, msg, 5);
+		assert_int_equal(n, hl + 5);
+		assert_memory_equal(f, want_mac, 6);
+		assert_int_equal(f[vlan ? 16 : 12], 0x86);
+		assert_int_equal(f[vlan ? 17 : 13], 0xdd);
+		const uint8_t *ip = f + hl - 48;
+		assert_int_equal(ip[0] >> 4, 6);
+		assert_int_equal(ip[4] << 8 | ip[5], 13); /* payload length: UDP header and message */
+		assert_int_equal(ip[6], 17);
+		assert_int_equal(ip[7], 9); /* hop limit */
+		assert_memory_equal(ip + 8, src, 16);
+		assert_memory_equal(ip + 24, grp, 16);
+		assert_memory_equal(f + hl, msg, 5);
+		const uint8_t *u = ip + 40;
+		assert_int_equal(u[2] << 8 | u[3], 10000);
+		uint32_t ps = l2l4_csum_add(l2l4_csum_add(0, src, 16), grp, 16) + 17 + 13;
+		assert_int_not_equal(u[6] << 8 | u[7], 0);
+		assert_int_equal(fold(l2l4_csum_add(ps, u, 13)), 0xffff);
+	}
+}
+
 static void test_schedule(void **state)
 {
 	(void)state;
@@ -151,8 +201,9 @@ static void test_budget(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ports), cmocka_unit_test(test_group_mac), cmocka_unit_test(test_advertise_msg),
-		cmocka_unit_test(test_frame), cmocka_unit_test(test_schedule),  cmocka_unit_test(test_budget),
+		cmocka_unit_test(test_ports),  cmocka_unit_test(test_group_mac), cmocka_unit_test(test_advertise_msg),
+		cmocka_unit_test(test_frame),  cmocka_unit_test(test_frame6),    cmocka_unit_test(test_schedule),
+		cmocka_unit_test(test_budget),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,10 +1,11 @@
 /* Unit tests for the IPv6 side of dataplane/net: l2l4_parse on IPv6 frames (Neighbor Solicitation
- * and Advertisement, ICMPv6 echo, UDP/IPv6 to the MQTT-SN port) and every IPv6 drop reason it can
- * give, every truncation of the valid frames (ASan watches the reads); the builders (NA, NS, echo
- * reply, UDP/IPv6 headers) checked against an independent RFC 1071 sum over the IPv6 pseudo-header
- * written here; the on-link and next-hop rules; the IPv6 neighbour table (fo_neigh6_*: learning by
- * the ARP table's rules, addresses that share a hash slot kept apart) and fo_rx_decide's ND fates.
- * Frames are assembled by hand in this file, never with the builders under test. */
+ * and Advertisement, ICMPv6 echo, UDP/IPv6 to the MQTT-SN port and to gateway discovery's group)
+ * and every IPv6 drop reason it can give, every truncation of the valid frames (ASan watches the
+ * reads); the builders (NA, NS, echo reply, UDP/IPv6 headers) checked against an independent RFC
+ * 1071 sum over the IPv6 pseudo-header written here; the on-link and next-hop rules; the IPv6
+ * neighbour table (fo_neigh6_*: learning by the ARP table's rules, addresses that share a hash slot
+ * kept apart) and fo_rx_decide's ND fates. Frames are assembled by hand in this file, never with
+ * the builders under test. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -148,9 +149,11 @@ static size_t echo_frame(uint8_t *f, const uint8_t *dst, size_t data)
 	return o + 8 + data;
 }
 
-static size_t udp_frame(uint8_t *f, const uint8_t *src, uint16_t sport, uint16_t dport, const uint8_t *msg, size_t n)
+/* UDP from src:sport to dst:dport in a frame to dmac. */
+static size_t udp_frame_to(uint8_t *f, const uint8_t *dmac, const uint8_t *src, const uint8_t *dst, uint16_t sport,
+			   uint16_t dport, const uint8_t *msg, size_t n)
 {
-	size_t o = eth_ip6(f, OUR_MAC, src, OUR_IP6, 17, 64, 8 + n);
+	size_t o = eth_ip6(f, dmac, src, dst, 17, 64, 8 + n);
 	uint8_t *u = f + o;
 	put16(u, sport);
 	put16(u + 2, dport);
@@ -158,6 +161,11 @@ static size_t udp_frame(uint8_t *f, const uint8_t *src, uint16_t sport, uint16_t
 	memcpy(u + 8, msg, n);
 	fix_sum(f, o + 6, 17, 8 + n);
 	return o + 8 + n;
+}
+
+static size_t udp_frame(uint8_t *f, const uint8_t *src, uint16_t sport, uint16_t dport, const uint8_t *msg, size_t n)
+{
+	return udp_frame_to(f, OUR_MAC, src, OUR_IP6, sport, dport, msg, n);
 }
 
 static void parse(const uint8_t *f, size_t n, struct l2l4_pkt *k)
@@ -395,6 +403,94 @@ static void test_udp(void **state)
 	l2l4_parse(f, n, &v4only, L2L4_CK_VERIFY, L2L4_CK_VERIFY, &k);
 	assert_int_equal(k.kind, L2L4_DROP);
 	assert_int_equal(k.drop, FO_DROP_ETH_UNKNOWN_TYPE);
+}
+
+/* Gateway discovery's IPv6 group (discovery.destination6): UDP to group6:group6_port (the MQTT-SN
+ * port when 0) in a frame to 33:33 + the group's low 32 bits is taken like a broadcast SEARCHGW;
+ * other groups, ports and MACs, and anything but UDP to the group, are not. */
+static void test_udp_group6(void **state)
+{
+	(void)state;
+	static const uint8_t GROUP[16] = { 0xff, 0x02, [14] = 0x4d, [15] = 0x51 };
+	static const uint8_t GROUP_MAC[6] = { 0x33, 0x33, 0x00, 0x00, 0x4d, 0x51 };
+	static const uint8_t OTHER[16] = { 0xff, 0x02, [14] = 0x4d, [15] = 0x52 };
+	static const uint8_t OTHER_MAC[6] = { 0x33, 0x33, 0x00, 0x00, 0x4d, 0x52 };
+	static const uint8_t WIDER[16] = { 0xff, 0x05, [14] = 0x4d, [15] = 0x51 }; /* the same MAC */
+	const uint8_t msg[] = { 0x03, 0x01, 0x01 };                                /* SEARCHGW, radius 1 */
+	struct l2l4_iface g = mk_ifc();
+	g.has_group6 = true;
+	memcpy(g.group6, GROUP, 16);
+	g.group6_port = 10000;
+	uint8_t f[256];
+	struct l2l4_pkt k;
+	/* from the peer's global or link-local address */
+	const uint8_t *srcs[2] = { PEER_IP6, PEER_LL };
+	for (int i = 0; i < 2; i++) {
+		size_t n = udp_frame_to(f, GROUP_MAC, srcs[i], GROUP, PEER_PORT, 10000, msg, sizeof(msg));
+		l2l4_parse(f, n, &g, L2L4_CK_VERIFY, L2L4_CK_VERIFY, &k);
+		assert_int_equal(k.kind, L2L4_MQTTSN);
+		assert_true(k.v6);
+		assert_memory_equal(k.dst_ip6, GROUP, 16);
+		assert_memory_equal(k.src_ip6, srcs[i], 16);
+		assert_int_equal(k.dst_port, 10000);
+		assert_int_equal(k.payload_off, 62);
+		assert_int_equal(k.payload_len, 3);
+		assert_true(k.msg_sum_valid);
+		for (size_t cut = 0; cut < n; cut++) { /* every truncation dropped (ASan watches the reads) */
+			uint8_t *t = malloc(cut ? cut : 1);
+			memcpy(t, f, cut);
+			l2l4_parse(t, cut, &g, L2L4_CK_VERIFY, L2L4_CK_VERIFY, &k);
+			assert_int_equal(k.kind, L2L4_DROP);
+			free(t);
+		}
+	}
+	size_t n = udp_frame_to(f, GROUP_MAC, PEER_IP6, GROUP, PEER_PORT, 10000, msg, sizeof(msg));
+	expect_drop(f, n, FO_DROP_ETH_NOT_FOR_US); /* no group configured */
+	struct l2l4_iface v4only = g;
+	v4only.has_ip6 = false; /* a group on a port without IPv6 takes nothing */
+	l2l4_parse(f, n, &v4only, L2L4_CK_VERIFY, L2L4_CK_VERIFY, &k);
+	assert_int_equal(k.drop, FO_DROP_ETH_NOT_FOR_US);
+	/* the group's port, not the unicast one; group6_port 0: the unicast one */
+	n = udp_frame_to(f, GROUP_MAC, PEER_IP6, GROUP, PEER_PORT, PORT, msg, sizeof(msg));
+	l2l4_parse(f, n, &g, L2L4_CK_VERIFY, L2L4_CK_VERIFY, &k);
+	assert_int_equal(k.kind, L2L4_DROP);
+	assert_int_equal(k.drop, FO_DROP_UDP_NO_LISTENER);
+	g.group6_port = 0;
+	l2l4_parse(f, n, &g, L2L4_CK_VERIFY, L2L4_CK_VERIFY, &k);
+	assert_int_equal(k.kind, L2L4_MQTTSN);
+	n = udp_frame_to(f, GROUP_MAC, PEER_IP6, GROUP, PEER_PORT, 10000, msg, sizeof(msg));
+	l2l4_parse(f, n, &g, L2L4_CK_VERIFY, L2L4_CK_VERIFY, &k);
+	assert_int_equal(k.drop, FO_DROP_UDP_NO_LISTENER);
+	/* another group: its MAC is not taken; one with our group's MAC is not our group */
+	n = udp_frame_to(f, OTHER_MAC, PEER_IP6, OTHER, PEER_PORT, PORT, msg, sizeof(msg));
+	l2l4_parse(f, n, &g, L2L4_CK_VERIFY, L2L4_CK_VERIFY, &k);
+	assert_int_equal(k.drop, FO_DROP_ETH_NOT_FOR_US);
+	n = udp_frame_to(f, GROUP_MAC, PEER_IP6, WIDER, PEER_PORT, PORT, msg, sizeof(msg));
+	l2l4_parse(f, n, &g, L2L4_CK_VERIFY, L2L4_CK_VERIFY, &k);
+	assert_int_equal(k.drop, FO_DROP_IP6_NOT_FOR_US);
+	/* the group's source rules are the unicast ones; a bad checksum is one too */
+	static const uint8_t MC[16] = { 0xff, 0x0e, [15] = 1 };
+	n = udp_frame_to(f, GROUP_MAC, MC, GROUP, PEER_PORT, PORT, msg, sizeof(msg));
+	l2l4_parse(f, n, &g, L2L4_CK_VERIFY, L2L4_CK_VERIFY, &k);
+	assert_int_equal(k.drop, FO_DROP_IP6_SRC_MULTICAST);
+	n = udp_frame_to(f, GROUP_MAC, PEER_IP6, GROUP, PEER_PORT, PORT, msg, sizeof(msg));
+	f[62] ^= 1;
+	l2l4_parse(f, n, &g, L2L4_CK_VERIFY, L2L4_CK_VERIFY, &k);
+	assert_int_equal(k.drop, FO_DROP_UDP_BAD_CKSUM);
+	/* an echo request or a fragment to the group is not answered or reassembled */
+	n = udp_frame_to(f, GROUP_MAC, PEER_IP6, GROUP, PEER_PORT, PORT, msg, sizeof(msg));
+	f[20] = 44;
+	l2l4_parse(f, n, &g, L2L4_CK_VERIFY, L2L4_CK_VERIFY, &k);
+	assert_int_equal(k.drop, FO_DROP_IP6_FRAGMENT);
+	n = echo_frame(f, GROUP, 4);
+	memcpy(f, GROUP_MAC, 6);
+	l2l4_parse(f, n, &g, L2L4_CK_VERIFY, L2L4_CK_VERIFY, &k);
+	assert_int_equal(k.drop, FO_DROP_ICMP_UNSUPPORTED);
+	/* unicast as before */
+	n = udp_frame(f, PEER_IP6, PEER_PORT, PORT, msg, sizeof(msg));
+	l2l4_parse(f, n, &g, L2L4_CK_VERIFY, L2L4_CK_VERIFY, &k);
+	assert_int_equal(k.kind, L2L4_MQTTSN);
+	assert_memory_equal(k.dst_ip6, OUR_IP6, 16);
 }
 
 /* A fragment of a UDP datagram to us: IPv6 header, fragment header (next header nh, offset ofs bytes, M),
@@ -664,10 +760,10 @@ static void test_rx_decide(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_link_local), cmocka_unit_test(test_ns),      cmocka_unit_test(test_na),
-		cmocka_unit_test(test_echo),       cmocka_unit_test(test_udp),     cmocka_unit_test(test_fragments6),
-		cmocka_unit_test(test_builders),   cmocka_unit_test(test_on_link), cmocka_unit_test(test_neigh6),
-		cmocka_unit_test(test_rx_decide),
+		cmocka_unit_test(test_link_local), cmocka_unit_test(test_ns),        cmocka_unit_test(test_na),
+		cmocka_unit_test(test_echo),       cmocka_unit_test(test_udp),       cmocka_unit_test(test_udp_group6),
+		cmocka_unit_test(test_fragments6), cmocka_unit_test(test_builders),  cmocka_unit_test(test_on_link),
+		cmocka_unit_test(test_neigh6),     cmocka_unit_test(test_rx_decide),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
