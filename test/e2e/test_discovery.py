@@ -37,6 +37,7 @@ from harness import (Capture, Dataplane, Lab, check, check_conservation, events,
                      run_test, scaled, tshark_fields, tshark_read, wait_until)
 
 IP_PKTINFO, IP_RECVTTL, IP_TTL = 8, 12, 2
+SO_TIMESTAMPNS = 35  # SCM_TIMESTAMPNS too: the kernel's receive time, not when this process got to it
 ADVERTISE, SEARCHGW, GWINFO = 0x00, 0x01, 0x02
 ADVERTS = 4
 
@@ -47,6 +48,7 @@ def listener(lab, port):
         s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
         s.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
         s.setsockopt(socket.IPPROTO_IP, IP_RECVTTL, 1)
+        s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         s.bind(("0.0.0.0", port))
         s.settimeout(0.2)
         return s
@@ -54,14 +56,18 @@ def listener(lab, port):
 
 
 def recv(s):
-    """(data, source, header destination address, TTL) of the next datagram, or None."""
+    """(data, source, header destination address, TTL) of the next datagram, or None. recv.at: its
+    kernel receive time in seconds (SO_TIMESTAMPNS), or None when the socket does not ask for it."""
     try:
         data, anc, _, src = s.recvmsg(2048, 256)
     except socket.timeout:
         return None
-    dst = ttl = None
+    dst = ttl = recv.at = None
     for level, kind, val in anc:
-        if level == socket.IPPROTO_IP and kind == IP_PKTINFO:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+            sec, nsec = struct.unpack("qq", val[:16])
+            recv.at = sec + nsec / 1e9
+        elif level == socket.IPPROTO_IP and kind == IP_PKTINFO:
             dst = socket.inet_ntoa(val[8:12])
         elif level == socket.IPPROTO_IP and kind == IP_TTL:
             ttl = struct.unpack("i", val[:4])[0]
@@ -275,7 +281,7 @@ def main(args):
         while len(seen) < ADVERTS and time.monotonic() < deadline:
             r = recv(adv)
             if r and r[0][1:2] == bytes([ADVERTISE]):
-                seen.append((time.monotonic(),) + r)
+                seen.append((recv.at,) + r)  # the arrival, not when this (maybe descheduled) process read it
         adv.close()
         check(len(seen) == ADVERTS, f"{len(seen)} ADVERTISE within {scaled(ADVERTS + 4):.0f} s, want {ADVERTS}")
         gaps = [round(b[0] - a[0], 2) for a, b in zip(seen, seen[1:])]
