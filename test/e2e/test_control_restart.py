@@ -258,7 +258,8 @@ def main(args):
                 t_sync = time.monotonic()
                 log(f"resync: the new dataplane had the desired generations {1e3 * (t_sync - t_ready):.0f} ms after "
                     f"its ready line (reconnect backoff up to 5 s)")
-                check(t_sync - t_ready <= RESYNC_S, f"re-sync took {t_sync - t_ready:.1f} s (> {RESYNC_S} s)")
+                check(t_sync - t_ready <= scaled(RESYNC_S),
+                      f"re-sync took {t_sync - t_ready:.1f} s (> {scaled(RESYNC_S)} s)")
                 for role in ("stable", "canary"):
                     for k in ("id", "fingerprint", "routes"):
                         check(g[role][k] == want[role][k], f"new dataplane's {role} {k}: {g[role][k]!r}, "
