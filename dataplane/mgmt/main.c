@@ -254,11 +254,8 @@ static void join_groups(unsigned idx, uint16_t pid, const struct l2l4_iface *ifc
 {
 	struct rte_ether_addr mc[4];
 	uint32_t n = 0;
-	if (ifc->group) {
-		uint32_t g = ifc->group;
-		mc[n++] = (struct rte_ether_addr){ { 0x01, 0x00, 0x5e, (uint8_t)((g >> 16) & 0x7f), (uint8_t)(g >> 8),
-						     (uint8_t)g } };
-	}
+	if (ifc->group && fo_disc_group_mac(ifc->group, ifc->ip, ifc->netmask, mc[n].addr_bytes))
+		n++;
 	if (ifc->has_ip6) {
 		mc[n++] = (struct rte_ether_addr){ { 0x33, 0x33, 0xff, ifc->ip6[13], ifc->ip6[14], ifc->ip6[15] } };
 		mc[n++] = (struct rte_ether_addr){ { 0x33, 0x33, 0xff, ifc->ll6[13], ifc->ll6[14], ifc->ll6[15] } };
