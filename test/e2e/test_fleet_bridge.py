@@ -18,7 +18,10 @@ MQTT-SN clients in each lab subscribe locally; nothing in any config names them.
      still serve each other;
   5. C stopped: A and B go on serving each other; C's client, reconnecting to B with its ClientId, gets
      service there (subscribes, receives A's messages);
-  6. every appliance's counters balance: packet conservation, bridge routes matched == written + dropped."""
+  6. every appliance's counters balance: packet conservation, bridge routes matched == written + dropped.
+An upstream subscription (or its end) counts as taken by the broker only when a probe published at the
+broker shows it: the bridge sends SUBSCRIBE and UNSUBSCRIBE without waiting, and a message published before
+the broker has the subscription is not the subscriber's."""
 import os
 import subprocess
 import sys
@@ -73,6 +76,7 @@ class Subscriber(threading.Thread):
 
     def __init__(self, lab, client_id, filt, qos_flag=F_QOS1):
         super().__init__(daemon=True)
+        self.client_id = client_id
         self.c = RawClient(lab)
         check(self.c.connect(client_id) == 0, f"{client_id}: CONNACK refused")
         self.tid, rc = self.c.subscribe(filt, qos_flag)
@@ -127,6 +131,19 @@ class Subscriber(threading.Thread):
         self.c.close()
 
 
+def probed(broker, subscribers, tag):
+    """A probe published at the broker until every subscriber got it: an upstream subscription is live
+    only once the broker has taken it, and a message published before that is not theirs (MQTT 3.3.5)."""
+    want = tag.encode()
+    deadline = time.monotonic() + scaled(15)
+    while time.monotonic() < deadline:
+        broker.publish("fleet/probe", tag)
+        if wait_until(f"the probe {tag}", lambda: all(s.count(lambda t, p: p == want) >= 1 for s in subscribers),
+                      timeout=1, fail=False):
+            return
+    raise TestFailure(f"the probe {tag} never reached {[s.client_id for s in subscribers]}")
+
+
 def publish(lab, client_id, topic, n, qos_flag, tag):
     """n PUBLISHes from a fresh client; QoS 1: each waits for its PUBACK (accepted)."""
     c = RawClient(lab)
@@ -177,10 +194,7 @@ def main(args):
         for dp in dps:
             wait_until(f"{dp.name}: fleet/# followed upstream", lambda: bridge(dp)["followed"] == 1, timeout=10)
         broker.publish("private/x", "not for the fleet")
-        broker.publish("fleet/probe", "probe")  # after private/x on the same broker connection order
-        for dp in dps:
-            wait_until(f"{dp.name}: the probe from the broker", lambda: subs[dp.name].count(
-                lambda t, p: p == b"probe") == 1, timeout=10)
+        probed(broker, list(subs.values()), "probe")  # after private/x on the same broker
         check(priv.count() == 0, "a message on private/x (outside the allow-list) reached a local subscriber")
         log("interest: one upstream subscription per appliance (fleet/#), none for private/# (not allowed)")
 
@@ -232,8 +246,15 @@ def main(args):
         subs["B"].unsubscribe("fleet/#")
         wait_until("B: the upstream subscription ended", lambda: bridge(dps[1])["unfollowed"] == rB["unfollowed"] + 1,
                    timeout=10)
-        time.sleep(0.5)
-        r0B = bridge(dps[1])["received"]
+        # The broker has taken B's UNSUBSCRIBE once a probe reaches C but not B's bridge (which hears
+        # the broker a hop before C's subscriber does).
+        for k in range(int(scaled(20))):
+            r0B = bridge(dps[1])["received"]
+            probed(broker, [subs["C"]], f"probe-unsub-{k}")
+            if bridge(dps[1])["received"] == r0B:
+                break
+        else:
+            raise TestFailure("B's bridge still receives the broker's fleet/# after its UNSUBSCRIBE")
         publish(dps[0].lab, "pub2A", "fleet/after", 20, F_QOS1, "afA")
         wait_until("C: A's messages after B unsubscribed",
                    lambda: subs["C"].count(lambda t, p: p.startswith(b"afA")) == 20, timeout=15)
@@ -245,7 +266,10 @@ def main(args):
             s.close()
         stC = dps[2].stop()
         log(check_conservation(stC))
+        rf = bridge(dps[1])["followed"]
         moved = Subscriber(dps[1].lab, "subC", "fleet/#", F_QOS1)
+        wait_until("B: fleet/# followed upstream again", lambda: bridge(dps[1])["followed"] == rf + 1, timeout=10)
+        probed(broker, [moved], "probe-moved")
         publish(dps[0].lab, "pub3A", "fleet/failover", 20, F_QOS1, "foA")
         wait_until("C's client, now at B, gets A's messages",
                    lambda: moved.count(lambda t, p: p.startswith(b"foA")) == 20, timeout=15)
