@@ -120,11 +120,11 @@ run_build() {
   fi
 }
 
-# failed_tails TESTLOG.json -> each failed test's name, result and the last lines of its output,
+# failed_tails TESTLOG.json -> each failed test's name, result, its verdict lines and the last lines of its output,
 # so the end of the CI log (often all that is kept) names what failed and why.
 failed_tails() {
   python3 - "$1" <<'PY'
-import json, sys
+import json, re, sys
 path = sys.argv[1]
 shown = 0
 for line in open(path, encoding="utf-8", errors="replace"):
@@ -140,8 +140,11 @@ for line in open(path, encoding="utf-8", errors="replace"):
         break
     print("--- %s: %s (exit %s, %.1f s), last lines:" % (t.get("name"), t.get("result"),
           t.get("returncode"), t.get("duration") or 0.0))
-    out = (t.get("stdout") or "") + (t.get("stderr") or "")
-    for l in out.splitlines()[-40:]:
+    lines = ((t.get("stdout") or "") + (t.get("stderr") or "")).splitlines()
+    verdict = [l for l in lines if re.search(r": FAIL|Traceback|Error|ERROR|timed out", l)][-5:]
+    for l in verdict:  # the test's own verdict first: the tail below is often a process's log
+        print("  ! " + l[:300])
+    for l in lines[-30:]:
         print("    " + l[:300])
 PY
 }
