@@ -33,8 +33,9 @@ from pathlib import Path
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import (Capture, Dataplane, Lab, check, check_conservation, events, lab_config, log, msg,  # noqa: E402
+from harness import (Capture, Dataplane, Lab, check, check_conservation, events, log, msg,  # noqa: E402
                      run_test, scaled, tshark_fields, tshark_read, wait_until)
+from test_ipv6 import config_text, link_local  # noqa: E402
 
 IP_PKTINFO, IP_RECVTTL, IP_TTL = 8, 12, 2
 SO_TIMESTAMPNS = 35  # SCM_TIMESTAMPNS too: the kernel's receive time, not when this process got to it
@@ -140,20 +141,9 @@ def elsewhere(lab, tag, dest, ttl, sock, search=False):
 GROUP6, PORT6 = "ff02::4d51", 9997
 
 
-def link_local(mac):
-    b = bytes(int(x, 16) for x in mac.split(":"))
-    eui = bytes([b[0] ^ 2]) + b[1:3] + b"\xff\xfe" + b[3:6]
-    return "fe80::" + ":".join(f"{eui[i] << 8 | eui[i + 1]:x}" for i in range(0, 8, 2))
-
-
 def v6_config(lab, discovery):
     """The lab's config with ports[0].ipv6 (the appliance's lab address) and these discovery keys."""
-    text = lab_config(f"{lab.appliance_ip}/24", lab.vdev().split(",")[0], {"discovery": discovery})
-    lines = text.splitlines()
-    i = next(i for i, ln in enumerate(lines) if ln.strip().startswith("ipv4:"))
-    indent = lines[i][:len(lines[i]) - len(lines[i].lstrip())]
-    lines.insert(i + 1, f"{indent}ipv6: {lab.appliance_ip6}/64")
-    return "\n".join(lines) + "\n"
+    return config_text(lab, lab.vdev().split(",")[0], {"discovery": discovery})
 
 
 def joined6(lab):

@@ -30,8 +30,9 @@ from harness import (CONNACK, F_QOS0, F_QOS1, PUBACK, PUBLISH, REGISTER, Capture
 F_CLEAN_OFF = 0x00
 
 
-def config_text(lab, device):
-    text = lab_config(f"{lab.appliance_ip}/24", device)
+def config_text(lab, device, overrides=None):
+    """The lab's config (with overrides) and ports[0].ipv6, the appliance's lab IPv6 address."""
+    text = lab_config(f"{lab.appliance_ip}/24", device, overrides)
     lines = text.splitlines()
     i = next(i for i, ln in enumerate(lines) if ln.strip().startswith("ipv4:"))
     indent = lines[i][:len(lines[i]) - len(lines[i].lstrip())]
