@@ -576,10 +576,22 @@ static uint64_t clock_frames; /* frames since the virtual clock last advanced */
 static uint32_t frames_per_ms = 1000;
 static uint64_t last_tick_ms;
 
+/* broker_io.client_config and broker_io.predef_named: the worker's, by the generation set. */
+static const struct broker_config *io_client_config(void *ctx, uint32_t client_hash)
+{
+	return fo_wr_client_config(&((struct replay *)ctx)->gs, client_hash);
+}
+
+static int io_predef_named(void *ctx, const uint8_t *name, uint16_t len, const struct predef_set **all)
+{
+	return fo_wr_predef_named(&((struct replay *)ctx)->gs, name, len, all);
+}
+
 static void run_capture(const struct pcap *pc, struct payload *pls, uint16_t ifindex)
 {
 	for (uint32_t i = 0; i < pc->n; i += R.burst) {
 		uint32_t n = pc->n - i < R.burst ? pc->n - i : R.burst;
+		fo_wr_predef_view(R.broker, &R.gs); /* as the worker does for each burst */
 		run_burst(pc->f + i, pls + i, n, ifindex);
 		if (R.now_ms != last_tick_ms) { /* the worker ticks once per millisecond */
 			broker_tick(R.broker, R.now_ms);
@@ -745,6 +757,8 @@ int main(int argc, char **argv)
 	fo_wr_init(&R.wr);
 	struct broker_io bio = {
 		.ctx = &R,
+		.client_config = io_client_config,
+		.predef_named = io_predef_named,
 		.send = io_send,
 		.send_publish = io_send_publish,
 		.payload_bind = io_payload_bind,

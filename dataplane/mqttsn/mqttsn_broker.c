@@ -195,6 +195,12 @@ struct broker {
 	 * named it, and the name's predef_name_hash(). */
 	const uint8_t *pre_name;
 	const struct predef_table *pre_table;
+	/* broker_predef_view: the set serving every client while one does (uni), with its global
+	 * table and whether it has per-client rules, read instead of client_config and
+	 * predef_named on each publish. */
+	bool uni, uni_per_client;
+	const struct predef_set *uni_set;
+	const struct predef_table *uni_global;
 	uint32_t pre_hash;
 	uint16_t pre_id;
 	/* Per predefined topic id (modulo PRE_REG_SLOTS): the name last published under it and its
@@ -409,8 +415,15 @@ static struct session_addr addr_of_client(const struct fo_client *c)
 static const struct predef_table *sender_predef(const struct broker *b, uint32_t si)
 {
 	uint32_t hash = b->cur ? b->cur->client_hash : 0;
-	const struct broker_config *gc = b->io.client_config ? b->io.client_config(b->io.ctx, hash) : NULL;
-	const struct predef_set *set = (gc ? gc : &b->cfg)->predef_set;
+	const struct predef_set *set;
+	if (b->uni) {
+		if (!b->uni_per_client)
+			return b->uni_global;
+		set = b->uni_set;
+	} else {
+		const struct broker_config *gc = b->io.client_config ? b->io.client_config(b->io.ctx, hash) : NULL;
+		set = (gc ? gc : &b->cfg)->predef_set;
+	}
 	if (!predef_set_per_client(set))
 		return predef_global_table(set);
 	const struct mqttsn_session *s = si != SESSION_NONE ? session_get(b->st, si) : NULL;
@@ -1209,7 +1222,9 @@ static inline void delivery_start(struct delivery *d, const uint8_t *name, uint1
 static __attribute__((noinline)) void predef_scope(const struct broker *b, struct delivery *d)
 {
 	const struct predef_set *set = b->cfg.predef_set;
-	if (b->io.client_config) {
+	if (b->uni) {
+		set = b->uni_set; /* one set serves every client: ALL, or NONE without one */
+	} else if (b->io.client_config) {
 		int scope = b->io.predef_named ? b->io.predef_named(b->io.ctx, d->name, d->name_len, &set)
 					       : BROKER_PREDEF_PER_CLIENT;
 		if (scope != BROKER_PREDEF_ALL) {
@@ -1251,7 +1266,7 @@ static inline void delivery_init(const struct broker *b, struct delivery *d)
 		d->ttype = MQTTSN_TOPIC_NORMAL;
 	}
 	d->predef = BROKER_PREDEF_NONE;
-	if (b->io.client_config || b->cfg.predef_set)
+	if (b->uni ? b->uni_set != NULL : b->io.client_config || b->cfg.predef_set)
 		predef_scope(b, d);
 	d->copy_ttype = d->predef != BROKER_PREDEF_NONE ? DELIVERY_LOOKUP : d->ttype;
 }
@@ -3967,6 +3982,14 @@ uint32_t broker_fanout_except(struct broker *b, const uint8_t *topic, uint16_t t
 	uint32_t entry = topic_registry_find(b->reg, TOPIC_KIND_NAME, topic, topic_len);
 	uint32_t held;
 	return fan_out(b, topic, topic_len, entry, qos, payload, payload_len, &held);
+}
+
+void broker_predef_view(struct broker *b, bool uniform, const struct predef_set *set)
+{
+	b->uni = uniform;
+	b->uni_set = uniform ? set : NULL;
+	b->uni_per_client = b->uni_set && predef_set_per_client(b->uni_set);
+	b->uni_global = b->uni_set ? predef_global_table(b->uni_set) : NULL;
 }
 
 void broker_set_presence(struct broker *b, uint32_t *presence, uint32_t mask)

@@ -312,6 +312,13 @@ void broker_handle_claimed(struct broker *b, const struct fo_client *from, const
 uint32_t broker_fanout_except(struct broker *b, const uint8_t *topic, uint16_t topic_len, int qos, void *payload,
 			      uint16_t payload_len, uint64_t now_ms, const uint8_t *const *except_id,
 			      const uint8_t *except_len, uint32_t n_except);
+/* Whose predefined topics serve the clients now, said by the stage whenever it may have changed
+ * (each burst) and valid until it says again: uniform when one set serves every client (set, or
+ * NULL for no predefined topics; the engine then asks neither client_config nor predef_named
+ * about predefined topics), else each client's generation decides through client_config.
+ * Never said: as not uniform. */
+void broker_predef_view(struct broker *b, bool uniform, const struct predef_set *set);
+
 /* The worker's ClientId presence counters (session_presence_*, shared with the other workers);
  * before the first message. */
 void broker_set_presence(struct broker *b, uint32_t *presence, uint32_t mask);

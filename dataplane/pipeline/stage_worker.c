@@ -329,34 +329,22 @@ static int io_broadcast(void *ctx, const struct fo_client *asker, uint8_t radius
 	return 0;
 }
 
-/* broker_io.client_config: the config of the generation serving this client, whose admission
- * rules a CONNECT is held to (a swap changes them at once, no restart). */
+/* broker_io.client_config and broker_io.predef_named: by the generation set this worker reads
+ * (worker_route.h); without one yet, the engine's own config. */
 static const struct broker_config *io_client_config(void *ctx, uint32_t client_hash)
 {
 	struct worker_io *io = ctx;
-	bool mirror;
-	return io->gs ? &fo_wr_serving_gen(io->gs, client_hash, &mirror)->cfg->broker : NULL;
+	return io->gs ? fo_wr_client_config(io->gs, client_hash) : NULL;
 }
 
-/* broker_io.predef_named: whose predefined tables a fan-out of the name looks at. With none
- * predefined anywhere (the common case) that costs two loads; while one generation serves every
- * client (no canary share) the engine is handed its set and decides from it alone. */
 static int io_predef_named(void *ctx, const uint8_t *name, uint16_t len, const struct predef_set **all)
 {
 	struct worker_io *io = ctx;
-	const struct fo_genset *gs = io->gs;
-	const struct predef_set *st = gs ? gs->stable->cfg->broker.predef_set : fo_dp.cfg->broker.predef_set;
-	const struct predef_set *ca = gs && gs->canary ? gs->canary->cfg->broker.predef_set : NULL;
-	if (likely(!st && !ca))
-		return BROKER_PREDEF_NONE;
-	if (!gs || !gs->canary || gs->share_bp == 0 || gs->mode == FO_GEN_MIRROR || gs->share_bp >= FO_SHARE_MAX) {
-		*all = gs && gs->canary && gs->mode != FO_GEN_MIRROR && gs->share_bp >= FO_SHARE_MAX ? ca : st;
+	if (!io->gs) {
+		*all = fo_dp.cfg->broker.predef_set;
 		return *all ? BROKER_PREDEF_ALL : BROKER_PREDEF_NONE;
 	}
-	uint32_t h = predef_name_hash(name, len);
-	if (!predef_set_names(st, name, len, h) && !predef_set_names(ca, name, len, h))
-		return BROKER_PREDEF_NONE;
-	return BROKER_PREDEF_PER_CLIENT;
+	return fo_wr_predef_named(io->gs, name, len, all);
 }
 
 /* A PUBLISH (or route) copy. Small payloads are copied into the header mbuf (fo_frame_payload_inline
@@ -1206,6 +1194,7 @@ void fo_worker_burst(struct fo_lcore *lc, struct rte_mbuf **pkts, unsigned n, st
 	struct worker_io *io = &worker_io[w->idx];
 	w->now_ms = fo_now_ms();
 	io->gs = fo_genset_read();
+	fo_wr_predef_view(w->broker, io->gs);
 	handle_burst(w, io, io->gs, pkts, n, st);
 	flush_out(io);
 }
@@ -1222,6 +1211,7 @@ void fo_stage_worker(struct fo_lcore *lc, struct fo_lcore_stats *st)
 
 	w->now_ms = fo_now_ms();
 	io->gs = gs;
+	fo_wr_predef_view(w->broker, gs);
 	if (w->ho_in) {
 		ho_poll(io, st);
 		if (unlikely(io->ho.claiming)) {

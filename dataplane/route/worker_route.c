@@ -5,6 +5,7 @@
 #include "worker_route.h"
 
 #include "mqttsn_codec.h"
+#include "predef_table.h"
 
 void fo_wr_init(struct fo_worker_route *wr)
 {
@@ -176,6 +177,23 @@ uint8_t fo_wr_account(struct fo_worker_route *wr, const struct fo_genset *gs, co
 		gc->drops += res->fate == FO_FATE_DROPPED;
 	}
 	return g->slot;
+}
+
+int fo_wr_predef_named(const struct fo_genset *gs, const uint8_t *name, uint16_t len, const struct predef_set **all)
+{
+	const struct predef_set *st = gs->stable->cfg->broker.predef_set;
+	const struct predef_set *ca = gs->canary ? gs->canary->cfg->broker.predef_set : NULL;
+	if (!st && !ca)
+		return BROKER_PREDEF_NONE;
+	const struct fo_generation *g = fo_wr_uniform_gen(gs);
+	if (g) {
+		*all = g->cfg->broker.predef_set;
+		return *all ? BROKER_PREDEF_ALL : BROKER_PREDEF_NONE;
+	}
+	uint32_t h = predef_name_hash(name, len);
+	if (!predef_set_names(st, name, len, h) && !predef_set_names(ca, name, len, h))
+		return BROKER_PREDEF_NONE;
+	return BROKER_PREDEF_PER_CLIENT;
 }
 
 void fo_wr_ack_done(struct fo_worker_route *wr, uint16_t a, bool failed)

@@ -100,6 +100,35 @@ static inline struct fo_generation *fo_wr_serving_gen(const struct fo_genset *gs
 	return canary && !*mirror ? gs->canary : gs->stable;
 }
 
+/* The generation serving every client of gs when one does (no canary, a share of 0 or all of
+ * them, or mirror mode), else NULL: a canary share splits the clients. */
+static inline const struct fo_generation *fo_wr_uniform_gen(const struct fo_genset *gs)
+{
+	if (!gs->canary || gs->share_bp == 0 || gs->mode == FO_GEN_MIRROR)
+		return gs->stable;
+	return gs->share_bp >= FO_SHARE_MAX ? gs->canary : NULL;
+}
+
+/* broker_io.client_config for a worker reading gs: the config of the generation serving this
+ * client, whose admission rules a CONNECT is held to (a swap changes them at once, no restart). */
+static inline const struct broker_config *fo_wr_client_config(const struct fo_genset *gs, uint32_t client_hash)
+{
+	bool mirror;
+	return &fo_wr_serving_gen(gs, client_hash, &mirror)->cfg->broker;
+}
+
+/* broker_io.predef_named for a worker reading gs: whose predefined tables a fan-out of the name
+ * looks at (enum broker_predef_scope). */
+int fo_wr_predef_named(const struct fo_genset *gs, const uint8_t *name, uint16_t len, const struct predef_set **all);
+
+/* broker_predef_view for a worker reading gs, once per burst: the engine is handed the set that
+ * serves every client while one generation does (none before the first set: not uniform). */
+static inline void fo_wr_predef_view(struct broker *b, const struct fo_genset *gs)
+{
+	const struct fo_generation *g = gs ? fo_wr_uniform_gen(gs) : NULL;
+	broker_predef_view(b, g != NULL, g ? g->cfg->broker.predef_set : NULL);
+}
+
 /* broker_io.published: an accepted publish through its generation's routes (and, in mirror
  * mode, the canary's, counted only). Returns the PUBACK's return code for a QoS 1 publisher,
  * or BROKER_PUBACK_DEFERRED when written-mode sinks will decide it (fo_wr_ack_done). */

@@ -3114,6 +3114,63 @@ static void test_predefined_by_client_generation(void **state)
 	predef_set_free(sb);
 }
 
+/* broker_predef_view: while the stage says one set serves every client, that set decides (the
+ * callbacks, which would say otherwise here, are not asked); said otherwise, they decide again. */
+static void test_predefined_uniform_view(void **state)
+{
+	struct t *t = *state;
+	static const struct broker_predefined a_glob[] = { { 10, "g/a" } }, a_dev7[] = { { 11, "d/7" } };
+	static const struct broker_predefined b_glob[] = { { 20, "g/a" } }, b_dev[] = { { 21, "d/7" } };
+	const struct broker_client_predefined a_rules[] = { { (const uint8_t *)"dev-7", 5, false, a_dev7, 1 } };
+	const struct broker_client_predefined b_rules[] = { { (const uint8_t *)"dev-", 4, true, b_dev, 1 } };
+	const char *err;
+	struct predef_set *sa = predef_set_build(a_glob, 1, a_rules, 1, 64, &err);
+	struct predef_set *sb = predef_set_build(b_glob, 1, b_rules, 1, 64, &err);
+	assert_non_null(sa);
+	assert_non_null(sb);
+	gen_a = (struct broker_config){ .predef_set = sa };
+	gen_b = (struct broker_config){ .predef_set = sb };
+	canary_hash = 0;
+	swapped = false; /* the callbacks: A for everyone */
+	live = true;
+	t->client_config = split_config;
+	t->predef_named = fake_predef_named;
+	start(t);
+	connect_ok(1, "dev-7");
+	connect_ok(3, "other");
+
+	broker_predef_view(t->b, true, sb); /* B serves everyone */
+	assert_int_equal(sub_ok(3, 0, "g/a").u.suback.topic_id, 20);
+	assert_int_equal(sub_ok(1, 0, "d/7").u.suback.topic_id, 21); /* dev-7's rule in B */
+	reset_out();
+	assert_int_equal(do_publish(1, 0, MQTTSN_TOPIC_PREDEFINED, 20, 0, "x"), FO_FATE_DELIVERED);
+	expect_copy(3, MQTTSN_TOPIC_PREDEFINED, 20);
+	reset_out();
+	assert_int_equal(do_publish(1, 0, MQTTSN_TOPIC_PREDEFINED, 21, 0, "y"), FO_FATE_DELIVERED);
+	expect_copy(1, MQTTSN_TOPIC_PREDEFINED, 21);
+	reset_out();
+	assert_int_equal(do_publish(1, 1, MQTTSN_TOPIC_PREDEFINED, 11, 3, "z"), FO_FATE_ANSWERED); /* A's, not B's */
+	assert_int_equal(T->f.out[0].m.u.puback.return_code, MQTTSN_RC_INVALID_TOPIC_ID);
+
+	broker_predef_view(t->b, true, NULL); /* no predefined topics anywhere */
+	reset_out();
+	assert_int_equal(do_publish(1, 1, MQTTSN_TOPIC_PREDEFINED, 20, 4, "z"), FO_FATE_ANSWERED);
+	assert_int_equal(T->f.out[0].m.u.puback.return_code, MQTTSN_RC_INVALID_TOPIC_ID);
+
+	broker_predef_view(t->b, false, NULL); /* the callbacks decide again: A */
+	reset_out();
+	assert_int_equal(do_publish(1, 0, MQTTSN_TOPIC_PREDEFINED, 11, 0, "w"), FO_FATE_DELIVERED);
+	assert_memory_equal(T->res.topic, "d/7", 3);
+	reset_out();
+	assert_int_equal(do_publish(1, 1, MQTTSN_TOPIC_PREDEFINED, 20, 5, "z"), FO_FATE_ANSWERED);
+	assert_int_equal(T->f.out[0].m.u.puback.return_code, MQTTSN_RC_INVALID_TOPIC_ID);
+
+	broker_destroy(t->b);
+	t->b = NULL;
+	predef_set_free(sa);
+	predef_set_free(sb);
+}
+
 /* Per-client scope with tables without per-client rules: each copy's generation decides, the answer
  * of the last set looked at reused only for that same set. */
 static void test_predefined_split_without_rules(void **state)
@@ -5759,6 +5816,7 @@ int main(void)
 		TEST(test_admission_first_rule_decides),
 		TEST(test_admission_ipv6_prefixes),
 		TEST(test_admission_from_client_config),
+		TEST(test_predefined_uniform_view),
 		TEST(test_searchgw_answered_through_broadcast),
 		TEST(test_keepalive_bounds),
 		TEST(test_keepalive_zero_allowed_when_not_refused),

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "mqttsn_codec.h"
+#include "predef_table.h"
 #include "route_table.h"
 #include "worker_route.h"
 
@@ -197,6 +198,53 @@ static struct fo_route_ctr route_sum(const struct world *w, int g, uint32_t row)
 		s.queued += c->queued, s.ring_full += c->ring_full, s.pool_empty += c->pool_empty;
 	}
 	return s;
+}
+
+/* Whose predefined tables serve the clients: one generation's while it serves all of them. */
+static void test_uniform_predefined(void **state)
+{
+	(void)state;
+	struct world *w = calloc(1, sizeof(*w));
+	world_init(w, 0, 1);
+	static const struct broker_predefined a[] = { { 10, "g/a" } }, b[] = { { 20, "g/b" } };
+	const char *err;
+	struct predef_set *sa = predef_set_build(a, 1, NULL, 0, 64, &err),
+			  *sb = predef_set_build(b, 1, NULL, 0, 64, &err);
+	assert_non_null(sa);
+	assert_non_null(sb);
+	const struct predef_set *all = NULL;
+	/* none anywhere */
+	assert_int_equal(fo_wr_predef_named(&w->gs, (const uint8_t *)"g/a", 3, &all), BROKER_PREDEF_NONE);
+	w->cfg[0].broker.predef_set = sa;
+	w->cfg[1].broker.predef_set = sb;
+	/* no canary, a share of 0, mirror mode: stable's; all of them: the canary's */
+	assert_ptr_equal(fo_wr_uniform_gen(&w->gs), &w->gen[0]);
+	assert_int_equal(fo_wr_predef_named(&w->gs, (const uint8_t *)"g/a", 3, &all), BROKER_PREDEF_ALL);
+	assert_ptr_equal(all, sa);
+	w->gs.canary = &w->gen[1];
+	w->gs.share_bp = 0;
+	assert_ptr_equal(fo_wr_uniform_gen(&w->gs), &w->gen[0]);
+	w->gs.share_bp = 2500;
+	w->gs.mode = FO_GEN_MIRROR;
+	assert_ptr_equal(fo_wr_uniform_gen(&w->gs), &w->gen[0]);
+	w->gs.mode = FO_GEN_SPLIT;
+	w->gs.share_bp = FO_SHARE_MAX;
+	assert_ptr_equal(fo_wr_uniform_gen(&w->gs), &w->gen[1]);
+	assert_int_equal(fo_wr_predef_named(&w->gs, (const uint8_t *)"g/a", 3, &all), BROKER_PREDEF_ALL);
+	assert_ptr_equal(all, sb);
+	assert_ptr_equal(fo_wr_client_config(&w->gs, 1), &w->cfg[1].broker);
+	/* split: none uniform; each client's generation, for names predefined on either side */
+	w->gs.share_bp = 2500;
+	assert_null(fo_wr_uniform_gen(&w->gs));
+	assert_ptr_equal(fo_wr_client_config(&w->gs, 2499), &w->cfg[1].broker);
+	assert_ptr_equal(fo_wr_client_config(&w->gs, 2500), &w->cfg[0].broker);
+	assert_int_equal(fo_wr_predef_named(&w->gs, (const uint8_t *)"g/a", 3, &all), BROKER_PREDEF_PER_CLIENT);
+	assert_int_equal(fo_wr_predef_named(&w->gs, (const uint8_t *)"g/b", 3, &all), BROKER_PREDEF_PER_CLIENT);
+	assert_int_equal(fo_wr_predef_named(&w->gs, (const uint8_t *)"g/c", 3, &all), BROKER_PREDEF_NONE);
+	predef_set_free(sa);
+	predef_set_free(sb);
+	world_fini(w);
+	free(w);
 }
 
 static void test_generation_selection(void **state)
@@ -412,6 +460,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_generation_selection),
+		cmocka_unit_test(test_uniform_predefined),
 		cmocka_unit_test(test_udp_routes),
 		cmocka_unit_test(test_mirror_sends_nothing),
 		cmocka_unit_test(test_outputs_and_written_pubacks),
