@@ -3201,7 +3201,7 @@ static void broker_handle_msg(struct broker *b, const struct fo_client *from, co
 		s->last_rx_ms = now_ms;
 		s->ifindex = from->ifindex;
 		if (s->client_id_len > 0)
-			res->client_hash = fo_client_id_hash(s->client_id, s->client_id_len);
+			res->client_hash = session_client_id_hash(b->st, si);
 	}
 	if (m.type == MQTTSN_PUBLISH && mqttsn_flags_qos(m.u.publish.flags) == -1) {
 		on_publish_m1(b, si, from, &m, payload, res);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "broker_hash.h"
+#include "fanout/client_hash.h"
 #include "oa_table.h"
 
 #define SLOT_EMPTY UINT32_MAX
@@ -26,6 +27,7 @@ struct session_table {
 	uint32_t *by_addr;  /* session index or SLOT_EMPTY */
 	uint8_t (*ip6)[16]; /* by session: the IPv6 address of a `v6` session */
 	uint32_t *by_id;
+	uint32_t *cid_hash; /* by session: fo_client_id_hash of its ClientId (0 without one) */
 	uint32_t smask;
 
 	struct node_entry *nodes; /* node ids of forwarded sessions */
@@ -132,6 +134,7 @@ struct session_table *session_table_create(uint32_t max_sessions, uint32_t max_c
 	if (ipv6) /* touched only by IPv6 sessions */
 		t->ip6 = malloc((size_t)max_sessions * sizeof(*t->ip6));
 	t->by_id = malloc((size_t)ns * sizeof(uint32_t));
+	t->cid_hash = calloc(max_sessions, sizeof(*t->cid_hash));
 	t->node_max = max_nodes;
 	uint32_t nn = max_nodes ? bh_slots_for(max_nodes) : 1;
 	t->nmask = nn - 1;
@@ -145,8 +148,8 @@ struct session_table *session_table_create(uint32_t max_sessions, uint32_t max_c
 	t->map_free = calloc(max_client_topics, sizeof(*t->map_free));
 	t->map_slots = malloc((size_t)nm * sizeof(uint32_t));
 	t->map_tslots = malloc((size_t)nm * sizeof(uint32_t));
-	if (!t->s || !t->free_stack || !t->by_addr || (ipv6 && !t->ip6) || !t->by_id || !t->nodes || !t->node_free ||
-	    !t->node_slots || !t->m || !t->map_free || !t->map_slots || !t->map_tslots) {
+	if (!t->s || !t->free_stack || !t->by_addr || (ipv6 && !t->ip6) || !t->by_id || !t->cid_hash || !t->nodes ||
+	    !t->node_free || !t->node_slots || !t->m || !t->map_free || !t->map_slots || !t->map_tslots) {
 		session_table_destroy(t);
 		return NULL;
 	}
@@ -176,6 +179,7 @@ void session_table_destroy(struct session_table *t)
 	free(t->by_addr);
 	free(t->ip6);
 	free(t->by_id);
+	free(t->cid_hash);
 	free(t->nodes);
 	free(t->node_free);
 	free(t->node_slots);
@@ -392,6 +396,7 @@ uint32_t session_alloc(struct session_table *t, const struct session_addr *a, ui
 		memcpy(t->ip6[idx], a->ip6, 16);
 	if (id_len)
 		memcpy(s->client_id, id, id_len);
+	t->cid_hash[idx] = id_len ? fo_client_id_hash(id, id_len) : 0;
 	node_set(t, idx, a); /* room checked above */
 	t->by_addr[aslot] = idx;
 	if (id_len) {
@@ -401,6 +406,11 @@ uint32_t session_alloc(struct session_table *t, const struct session_addr *a, ui
 	}
 	t->count++;
 	return idx;
+}
+
+uint32_t session_client_id_hash(const struct session_table *t, uint32_t idx)
+{
+	return t->cid_hash[idx];
 }
 
 void session_free(struct session_table *t, uint32_t idx)

@@ -129,6 +129,8 @@ uint32_t session_presence_get(const uint32_t *presence, uint32_t mask, const uin
 void session_table_set_presence(struct session_table *t, uint32_t *presence, uint32_t mask);
 
 struct mqttsn_session *session_get(struct session_table *t, uint32_t idx);
+/* fo_client_id_hash of session idx's ClientId, kept since it was made (0 without one). */
+uint32_t session_client_id_hash(const struct session_table *t, uint32_t idx);
 const struct mqttsn_session *session_get_const(const struct session_table *t, uint32_t idx);
 uint32_t session_count(const struct session_table *t);
 uint32_t session_capacity(const struct session_table *t);

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "fanout/client_hash.h"
 #include "filter_index.h"
 #include "mqttsn_session.h"
 #include "qos1_inflight.h"
@@ -147,6 +148,9 @@ static void test_session_alloc_find_move_free(void **state)
 	assert_int_equal(session_find_addr(t, &(struct session_addr){ .ip = 9, .port = 99 }), a);
 	assert_int_equal(session_get(t, a)->ifindex, 2);
 	assert_int_equal(session_find_client_id(t, S("alice"), 5), a);
+	/* the ClientId's rollout hash, kept beside the session (and across its move) */
+	assert_int_equal(session_client_id_hash(t, a), fo_client_id_hash(S("alice"), 5));
+	assert_int_equal(session_client_id_hash(t, b), fo_client_id_hash(S("bob"), 3));
 	session_free(t, a);
 	assert_int_equal(session_count(t), 1);
 	assert_int_equal(session_find_client_id(t, S("alice"), 5), SESSION_NONE);
@@ -155,6 +159,10 @@ static void test_session_alloc_find_move_free(void **state)
 	uint32_t e = session_alloc(t, &(struct session_addr){ .ip = 5, .port = 5 }, 0, S(""), 0);
 	assert_true(e != SESSION_NONE);
 	assert_int_equal(session_find_client_id(t, S(""), 0), SESSION_NONE);
+	assert_int_equal(session_client_id_hash(t, e), 0);
+	session_free(t, e); /* the slot again, for another client: its own hash */
+	uint32_t c = session_alloc(t, &(struct session_addr){ .ip = 6, .port = 6 }, 0, S("carol"), 5);
+	assert_int_equal(session_client_id_hash(t, c), fo_client_id_hash(S("carol"), 5));
 	session_table_destroy(t);
 }
 
