@@ -202,13 +202,25 @@ static bool ip6_eq(const struct session_addr *a, const struct session_addr *b)
 	return a->ip6 == NULL ? b->ip6 == NULL : b->ip6 != NULL && memcmp(a->ip6, b->ip6, 16) == 0;
 }
 
+/* A lookup's key as addr_slot probes with it: ip and port read once into locals (registers), not
+ * reread from the caller's session_addr, whose fields were just stored one by one (a wider load
+ * of them cannot be forwarded from those stores). */
+struct addr_probe {
+	uint32_t ip;
+	uint16_t port;
+	bool v6;
+	const struct session_addr *a;
+};
+
 static bool session_at_addr(const void *tab, uint32_t x, const void *q)
 {
 	const struct session_table *t = tab;
 	const struct mqttsn_session *s = &t->s[x];
-	const struct session_addr *k = q;
-	if (s->ip != k->ip || s->port != k->port || s->v6 != (k->ip6 != NULL) ||
-	    (k->ip6 && memcmp(t->ip6[x], k->ip6, 16) != 0))
+	const struct addr_probe *p = q;
+	if (s->ip != p->ip || s->port != p->port || s->v6 != p->v6)
+		return false;
+	const struct session_addr *k = p->a;
+	if (p->v6 && memcmp(t->ip6[x], k->ip6, 16) != 0)
 		return false;
 	if (!s->forwarded)
 		return k->node_len == 0;
@@ -224,7 +236,8 @@ static uint32_t session_addr_hash(const void *tab, uint32_t x)
 
 static uint32_t addr_slot(const struct session_table *t, const struct session_addr *a)
 {
-	return oa_ids_find(t->by_addr, t->smask, SLOT_EMPTY, addr_hash(a), t, a, session_at_addr);
+	const struct addr_probe p = { .ip = a->ip, .port = a->port, .v6 = a->ip6 != NULL, .a = a };
+	return oa_ids_find(t->by_addr, t->smask, SLOT_EMPTY, addr_hash(a), t, &p, session_at_addr);
 }
 
 static void addr_unindex(struct session_table *t, uint32_t idx)

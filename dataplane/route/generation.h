@@ -26,12 +26,14 @@
 enum fo_gen_mode { FO_GEN_SPLIT = 0, FO_GEN_MIRROR = 1 };
 
 /* One lcore's counters for one generation slot (fields: FO_FOREACH_GEN in fanout/stats_schema.h).
- * Written only by that lcore; output threads count out_written and out_failed in their own. */
+ * Written only by that lcore; output threads count out_written and out_failed in their own. Each
+ * slot starts a cache line: the compiler adds neighbouring counters 16 bytes at a time, and such
+ * a load or store across two lines (one per message, fo_wr_account) cannot be forwarded. */
 struct fo_gen_ctr {
 	FO_FOREACH_GEN(FO_SCHEMA_FIELD_)
 	uint64_t lat_max; /* rx -> tx, TSC cycles */
 	uint64_t lat[FO_LAT_BUCKETS];
-};
+} __attribute__((aligned(64)));
 
 /* One worker's (or one output thread's) counters for one route of one generation: a cache line
  * (fields: FO_FOREACH_ROUTE). UDP routes: matched, copies, dropped. Sink and bridge routes: workers
