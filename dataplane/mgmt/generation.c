@@ -679,7 +679,7 @@ void fo_gen_write_genstats(FILE *f)
 {
 	fprintf(f, "{\"uptime_ms\":%" PRIu64 ",\"tsc_hz\":%" PRIu64 ",\"generations\":[", fo_now_ms(), fo_dp.tsc_hz);
 	bool first = true;
-	struct fo_gen_ctr *c = malloc(sizeof(*c));
+	struct fo_gen_ctr *c = aligned_alloc(_Alignof(struct fo_gen_ctr), sizeof(*c)); /* cache-line aligned type */
 	for (uint8_t s = 0; c && s < FO_GEN_SLOTS; s++) {
 		uint32_t id = slots[s].id;
 		const char *role;

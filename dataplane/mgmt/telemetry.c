@@ -94,7 +94,7 @@ static int tel_genstats(const char *cmd, const char *params, struct rte_tel_data
 	uint32_t id;
 	if (param_gen_id(params, &id) != 0)
 		return -EINVAL;
-	struct fo_gen_ctr *c = malloc(sizeof(*c));
+	struct fo_gen_ctr *c = aligned_alloc(_Alignof(struct fo_gen_ctr), sizeof(*c)); /* cache-line aligned type */
 	const char *role = NULL;
 	if (!c)
 		return -ENOMEM;
