@@ -319,6 +319,7 @@ static void finish_promote(struct op *op)
 		stable = op->canary_at_send;
 	promote_desired(stable);
 	ro_promote_done(&app.st.rollout, now, true, op->d.reason);
+	ro_promoted_after_end(&app.st.rollout, stable, now, op->d.reason);
 	st_event(&app.st, now, "promote",
 		 json_pack("{s:I,s:s,s:s}", "stable", (json_int_t)stable, "by", op->by, "reason", op->d.reason));
 	app_persist();

@@ -431,6 +431,17 @@ void ro_rollback(struct rollout *r, uint64_t now_ms, const char *reason, struct 
 	snprintf(d->reason, sizeof(d->reason), "%s", reason);
 }
 
+void ro_promoted_after_end(struct rollout *r, uint32_t generation, uint64_t now_ms, const char *why)
+{
+	if (r->generation != generation || (r->state != RO_ROLLED_BACK && r->state != RO_ABORTED))
+		return;
+	snprintf(r->reason, sizeof(r->reason), "%s, after the rollout was %s", why ? why : "promoted",
+		 r->state == RO_ABORTED ? "aborted" : "rolled back");
+	r->state = RO_PROMOTED;
+	r->ended_ms = now_ms;
+	r->failed = false;
+}
+
 void ro_promote_done(struct rollout *r, uint64_t now_ms, bool ok, const char *why)
 {
 	if (r->state != RO_PROMOTING)

@@ -121,6 +121,11 @@ int ro_abort(struct rollout *r, uint64_t now_ms, struct ro_decision *d, char *er
 void ro_rollback(struct rollout *r, uint64_t now_ms, const char *reason, struct ro_decision *d);
 /* The dataplane answered a PROMOTE decision. */
 void ro_promote_done(struct rollout *r, uint64_t now_ms, bool ok, const char *why);
+/* The dataplane confirmed `generation` as stable outside a rollout (an operator PROMOTE): a
+ * rollout of that generation which had ended rolled back or aborted -- a ROLLBACK served just
+ * before a PROMOTE sent at the same time, say -- is recorded as promoted, so its state does
+ * not say "rolled back" while the generation serves everyone. Any other rollout is left alone. */
+void ro_promoted_after_end(struct rollout *r, uint32_t generation, uint64_t now_ms, const char *why);
 
 /* Figures over a window: `to` minus `from`; -1 when a counter went backwards (dataplane restart). */
 int ro_window_figures(const struct ro_sample *from, const struct ro_sample *to, struct gate_figures *f,

@@ -338,6 +338,21 @@ static void test_abort_rollback_and_refusals(void **state)
 	assert_int_equal(d.action, RO_ACT_ROLLBACK);
 	assert_int_equal(r.state, RO_ROLLED_BACK);
 	assert_string_equal(r.reason, "operator rollback");
+
+	/* An operator PROMOTE of that generation afterwards (a ROLLBACK served just before it): the
+	 * record says promoted; another generation's promote leaves it alone. */
+	ro_promoted_after_end(&r, CANARY + 1, 170, "operator promoted generation 8");
+	assert_int_equal(r.state, RO_ROLLED_BACK);
+	ro_promoted_after_end(&r, CANARY, 180, "operator promoted generation 7");
+	assert_int_equal(r.state, RO_PROMOTED);
+	assert_int_equal(r.ended_ms, 180);
+	assert_string_equal(r.reason, "operator promoted generation 7, after the rollout was rolled back");
+	ro_promoted_after_end(&r, CANARY, 190, "again"); /* promoted stays as it was */
+	assert_int_equal(r.ended_ms, 180);
+	/* a running rollout is not touched (its own PROMOTE goes through ro_promote_done) */
+	assert_int_equal(ro_start(&r, &p, CANARY, 200, &d, err, sizeof(err)), 0);
+	ro_promoted_after_end(&r, CANARY, 210, "x");
+	assert_int_equal(r.state, RO_RUNNING);
 }
 
 static void test_foreign_canary_and_restarts(void **state)
