@@ -2985,21 +2985,27 @@ static void expect_copy(int i, uint8_t ttype, uint16_t tid)
 	assert_int_equal(o->m.u.publish.topic_id, tid);
 }
 
-static void test_predefined_by_client_generation(void **state)
+/* A: global g/a = 10; dev-7's own d/7 = 11. B: global g/a = 20; every dev-* has d/7 = 21. */
+static void two_generations(struct predef_set **sa, struct predef_set **sb)
 {
-	struct t *t = *state;
-	/* A: global g/a = 10; dev-7's own d/7 = 11. B: global g/a = 20; every dev-* has d/7 = 21. */
 	static const struct broker_predefined a_glob[] = { { 10, "g/a" } }, a_dev7[] = { { 11, "d/7" } };
 	static const struct broker_predefined b_glob[] = { { 20, "g/a" } }, b_dev[] = { { 21, "d/7" } };
 	const struct broker_client_predefined a_rules[] = { { (const uint8_t *)"dev-7", 5, false, a_dev7, 1 } };
 	const struct broker_client_predefined b_rules[] = { { (const uint8_t *)"dev-", 4, true, b_dev, 1 } };
 	const char *err;
-	struct predef_set *sa = predef_set_build(a_glob, 1, a_rules, 1, 64, &err);
-	struct predef_set *sb = predef_set_build(b_glob, 1, b_rules, 1, 64, &err);
-	assert_non_null(sa);
-	assert_non_null(sb);
-	gen_a = (struct broker_config){ .predef_set = sa };
-	gen_b = (struct broker_config){ .predef_set = sb };
+	*sa = predef_set_build(a_glob, 1, a_rules, 1, 64, &err);
+	*sb = predef_set_build(b_glob, 1, b_rules, 1, 64, &err);
+	assert_non_null(*sa);
+	assert_non_null(*sb);
+	gen_a = (struct broker_config){ .predef_set = *sa };
+	gen_b = (struct broker_config){ .predef_set = *sb };
+}
+
+static void test_predefined_by_client_generation(void **state)
+{
+	struct t *t = *state;
+	struct predef_set *sa, *sb;
+	two_generations(&sa, &sb);
 	canary_hash = fo_client_id_hash((const uint8_t *)"dev-9", 5);
 	swapped = false;
 	live = true;
@@ -3119,17 +3125,8 @@ static void test_predefined_by_client_generation(void **state)
 static void test_predefined_uniform_view(void **state)
 {
 	struct t *t = *state;
-	static const struct broker_predefined a_glob[] = { { 10, "g/a" } }, a_dev7[] = { { 11, "d/7" } };
-	static const struct broker_predefined b_glob[] = { { 20, "g/a" } }, b_dev[] = { { 21, "d/7" } };
-	const struct broker_client_predefined a_rules[] = { { (const uint8_t *)"dev-7", 5, false, a_dev7, 1 } };
-	const struct broker_client_predefined b_rules[] = { { (const uint8_t *)"dev-", 4, true, b_dev, 1 } };
-	const char *err;
-	struct predef_set *sa = predef_set_build(a_glob, 1, a_rules, 1, 64, &err);
-	struct predef_set *sb = predef_set_build(b_glob, 1, b_rules, 1, 64, &err);
-	assert_non_null(sa);
-	assert_non_null(sb);
-	gen_a = (struct broker_config){ .predef_set = sa };
-	gen_b = (struct broker_config){ .predef_set = sb };
+	struct predef_set *sa, *sb;
+	two_generations(&sa, &sb);
 	canary_hash = 0;
 	swapped = false; /* the callbacks: A for everyone */
 	live = true;
